@@ -1,0 +1,172 @@
+//! Catalogue versions (draft -> published -> retired) and holiday calendars.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+
+use super::AppState;
+use super::extract::{ApiJson, ApiPath, Staff};
+use crate::domain::calendar::{Calendar, YearCalendar};
+use crate::domain::case::Role;
+use crate::domain::catalogue::Catalogue;
+use crate::error::{Error, ErrorBody};
+use crate::store::{VersionError, VersionInfo};
+
+const WHAT: &str = "管理事项目录 / manage the catalogue";
+
+fn version_error(e: VersionError) -> Error {
+    match e {
+        VersionError::NotFound(v) => Error::not_found(
+            "unknown_catalogue_version",
+            format!("目录版本 {v} 不存在"),
+            format!("catalogue version {v} does not exist"),
+        ),
+        VersionError::Frozen(v) => Error::new(
+            StatusCode::CONFLICT,
+            "catalogue_version_frozen",
+            format!("目录版本 {v} 已发布或已废止，不能修改"),
+            format!("catalogue version {v} is published or retired and cannot change"),
+        ),
+        VersionError::Store(e) => e.into(),
+    }
+}
+
+fn check(cat: &Catalogue) -> Result<(), Error> {
+    cat.validate().map_err(|e| {
+        Error::bad_request(
+            "invalid_catalogue",
+            format!("目录不合规：{e}"),
+            format!("invalid catalogue: {e}"),
+        )
+    })
+}
+
+/// Every catalogue version (admin).
+#[utoipa::path(get, path = "/api/v1/admin/catalogue/versions", tag = "admin", security(("bearer" = [])),
+    responses((status = 200, body = Vec<VersionInfo>), (status = 403, body = ErrorBody)))]
+pub async fn list_versions(
+    State(node): State<AppState>,
+    staff: Staff,
+) -> Result<axum::Json<Vec<VersionInfo>>, Error> {
+    staff.require(&[Role::Admin, Role::Supervisor], WHAT)?;
+    Ok(axum::Json(node.store.catalogue_versions().await?))
+}
+
+/// Stores a new draft version (admin); its number is assigned.
+#[utoipa::path(post, path = "/api/v1/admin/catalogue/versions", tag = "admin", security(("bearer" = [])), request_body = Catalogue,
+    responses((status = 201, body = VersionInfo), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn create_draft(
+    State(node): State<AppState>,
+    staff: Staff,
+    ApiJson(cat): ApiJson<Catalogue>,
+) -> Result<(StatusCode, axum::Json<VersionInfo>), Error> {
+    staff.require(&[Role::Admin], WHAT)?;
+    check(&cat)?;
+    let v = node.store.create_draft(&cat, node.now_ms()).await?;
+    let info = node
+        .store
+        .catalogue_version_info(v)
+        .await?
+        .ok_or_else(|| version_error(VersionError::NotFound(v)))?;
+    Ok((StatusCode::CREATED, axum::Json(info)))
+}
+
+/// One version's content (admin).
+#[utoipa::path(get, path = "/api/v1/admin/catalogue/versions/{version}", tag = "admin", security(("bearer" = [])),
+    params(("version" = i64, Path, description = "Version")),
+    responses((status = 200, body = Catalogue), (status = 404, body = ErrorBody)))]
+pub async fn get_version(
+    State(node): State<AppState>,
+    staff: Staff,
+    ApiPath(version): ApiPath<i64>,
+) -> Result<axum::Json<Catalogue>, Error> {
+    staff.require(&[Role::Admin, Role::Supervisor], WHAT)?;
+    node.store
+        .catalogue_version(version)
+        .await?
+        .map(axum::Json)
+        .ok_or_else(|| version_error(VersionError::NotFound(version)))
+}
+
+/// Replaces a draft (admin); a published or retired version is refused.
+#[utoipa::path(put, path = "/api/v1/admin/catalogue/versions/{version}", tag = "admin", security(("bearer" = [])),
+    params(("version" = i64, Path, description = "Version")), request_body = Catalogue,
+    responses((status = 204), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn update_draft(
+    State(node): State<AppState>,
+    staff: Staff,
+    ApiPath(version): ApiPath<i64>,
+    ApiJson(cat): ApiJson<Catalogue>,
+) -> Result<StatusCode, Error> {
+    staff.require(&[Role::Admin], WHAT)?;
+    check(&cat)?;
+    node.store
+        .update_draft(version, &cat)
+        .await
+        .map_err(version_error)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Publishes a draft (admin): it becomes the catalogue in use and the
+/// previous published version is retired.
+#[utoipa::path(post, path = "/api/v1/admin/catalogue/versions/{version}/publish", tag = "admin", security(("bearer" = [])),
+    params(("version" = i64, Path, description = "Version")),
+    responses((status = 200, body = VersionInfo), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn publish(
+    State(node): State<AppState>,
+    staff: Staff,
+    ApiPath(version): ApiPath<i64>,
+) -> Result<axum::Json<VersionInfo>, Error> {
+    staff.require(&[Role::Admin], WHAT)?;
+    let cat = node
+        .store
+        .publish(version, node.now_ms())
+        .await
+        .map_err(version_error)?;
+    node.set_catalogue(cat);
+    let info = node
+        .store
+        .catalogue_version_info(version)
+        .await?
+        .ok_or_else(|| version_error(VersionError::NotFound(version)))?;
+    tracing::info!(version, by = %staff.record.username, "catalogue version published");
+    Ok(axum::Json(info))
+}
+
+/// The holiday calendars in use.
+#[utoipa::path(get, path = "/api/v1/admin/calendars", tag = "admin",
+    responses((status = 200, body = Vec<YearCalendar>)))]
+pub async fn calendars(
+    State(node): State<AppState>,
+) -> Result<axum::Json<Vec<YearCalendar>>, Error> {
+    Ok(axum::Json(node.store.calendars().await?))
+}
+
+/// Publishes (or replaces) one year's holiday calendar (admin).
+#[utoipa::path(put, path = "/api/v1/admin/calendars", tag = "admin", security(("bearer" = [])), request_body = YearCalendar,
+    responses((status = 204), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn put_calendar(
+    State(node): State<AppState>,
+    staff: Staff,
+    ApiJson(year): ApiJson<YearCalendar>,
+) -> Result<StatusCode, Error> {
+    staff.require(
+        &[Role::Admin],
+        "发布节假日安排 / publish the holiday calendar",
+    )?;
+    let mut cal = Calendar::new();
+    for y in node.store.calendars().await? {
+        if y.year != year.year {
+            cal.insert_year(y).map_err(|e| Error::storage(&e))?;
+        }
+    }
+    cal.insert_year(year.clone()).map_err(|e| {
+        Error::bad_request(
+            "invalid_calendar",
+            format!("节假日安排不合规：{e}"),
+            format!("invalid calendar: {e}"),
+        )
+    })?;
+    node.store.put_calendar(&year, node.now_ms()).await?;
+    node.set_calendar(cal);
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,239 @@
+//! Cases: submission at the window, staff views and actions, the public
+//! progress query and rating.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse};
+use serde::{Deserialize, Serialize};
+
+use super::AppState;
+use super::extract::{ApiJson, ApiPath, ApiQuery, Staff};
+use crate::domain::case::{Channel, EventRecord, Role};
+use crate::domain::checklist::PresentedMaterial;
+use crate::error::{Error, ErrorBody};
+use crate::service::{Action, CaseView, Outcome, Progress, Submission};
+use crate::store::CaseFilter;
+
+/// Submits an application at the window (clerk): exactly one of receipt,
+/// correction notice, non-acceptance decision (or completion for an
+/// immediate matter), with its document.
+#[utoipa::path(post, path = "/api/v1/cases", tag = "cases", security(("bearer" = [])), request_body = Submission,
+    responses((status = 201, body = Outcome), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn submit(
+    State(node): State<AppState>,
+    staff: Staff,
+    ApiJson(sub): ApiJson<Submission>,
+) -> Result<(StatusCode, axum::Json<Outcome>), Error> {
+    let out = node
+        .submit(&staff.record.username, staff.record.role, sub)
+        .await?;
+    Ok((StatusCode::CREATED, axum::Json(out)))
+}
+
+/// Filters for the case list.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    /// Comma-separated states.
+    pub state: Option<String>,
+    /// Department code (approvers see only their own anyway).
+    pub department: Option<String>,
+    /// Matter code.
+    pub matter: Option<String>,
+    /// Warning level: green, yellow, red.
+    pub warning: Option<String>,
+    /// At most this many (default 100, at most 1000).
+    pub limit: Option<i64>,
+}
+
+/// Cases at this node, most urgent first (staff). Approvers see their
+/// department's cases only.
+#[utoipa::path(get, path = "/api/v1/cases", tag = "cases", security(("bearer" = [])), params(ListQuery),
+    responses((status = 200, body = Vec<CaseView>), (status = 401, body = ErrorBody)))]
+pub async fn list(
+    State(node): State<AppState>,
+    staff: Staff,
+    ApiQuery(q): ApiQuery<ListQuery>,
+) -> Result<axum::Json<Vec<CaseView>>, Error> {
+    let department = if staff.record.role == Role::Approver {
+        staff.record.department.clone()
+    } else {
+        q.department
+    };
+    let filter = CaseFilter {
+        states: q
+            .state
+            .map(|s| {
+                s.split(',')
+                    .map(|x| x.trim().to_owned())
+                    .filter(|x| !x.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default(),
+        department,
+        matter_code: q.matter,
+        warning: q.warning,
+        limit: q.limit.unwrap_or(100).clamp(1, 1000),
+    };
+    let rows = node.store.cases(&filter).await?;
+    Ok(axum::Json(rows.iter().map(|r| node.case_view(r)).collect()))
+}
+
+/// The key of the public progress query.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ProgressQuery {
+    /// The last four characters of the applicant's ID number or credit code.
+    pub last4: String,
+}
+
+/// Public progress query: status, stage, due date and what to bring next.
+#[utoipa::path(get, path = "/api/v1/cases/{number}", tag = "cases",
+    params(("number" = String, Path, description = "Case number"), ProgressQuery),
+    responses((status = 200, body = Progress), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn progress(
+    State(node): State<AppState>,
+    ApiPath(number): ApiPath<String>,
+    ApiQuery(q): ApiQuery<ProgressQuery>,
+) -> Result<axum::Json<Progress>, Error> {
+    Ok(axum::Json(node.progress(&number, &q.last4).await?))
+}
+
+/// A case with its whole event history (staff).
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct CaseRecord {
+    /// The case now.
+    pub view: CaseView,
+    /// Every event, in case-version order.
+    pub events: Vec<EventRecord>,
+}
+
+/// A case with every event (staff).
+#[utoipa::path(get, path = "/api/v1/cases/{number}/record", tag = "cases", security(("bearer" = [])),
+    params(("number" = String, Path, description = "Case number")),
+    responses((status = 200, body = CaseRecord), (status = 404, body = ErrorBody)))]
+pub async fn record(
+    State(node): State<AppState>,
+    _staff: Staff,
+    ApiPath(number): ApiPath<String>,
+) -> Result<axum::Json<CaseRecord>, Error> {
+    let view = node.case_for_staff(&number).await?;
+    let events = node
+        .store
+        .case_events(&view.number)
+        .await?
+        .into_iter()
+        .map(|e| e.record)
+        .collect();
+    Ok(axum::Json(CaseRecord { view, events }))
+}
+
+/// The printable page of the case's outcome document (staff).
+#[utoipa::path(get, path = "/api/v1/cases/{number}/document", tag = "cases", security(("bearer" = [])),
+    params(("number" = String, Path, description = "Case number")),
+    responses((status = 200, content_type = "text/html", body = String), (status = 404, body = ErrorBody)))]
+pub async fn document(
+    State(node): State<AppState>,
+    _staff: Staff,
+    ApiPath(number): ApiPath<String>,
+) -> Result<axum::response::Response, Error> {
+    let number = crate::domain::case_number::CaseNumber::parse(&number)?.to_string();
+    let row = node.store.case(&number).await?.ok_or_else(|| {
+        Error::not_found(
+            "case_not_found",
+            format!("未找到案件 {number}"),
+            format!("no case {number}"),
+        )
+    })?;
+    let doc = node.document(&row);
+    let html = crate::docs::render(&doc).map_err(|e| Error::storage(&e))?;
+    Ok(Html(html).into_response())
+}
+
+/// Materials resubmitted after a correction notice.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Resubmission {
+    /// Situations now selected.
+    #[serde(default)]
+    pub situations: Vec<String>,
+    /// Every material now presented.
+    pub materials: Vec<PresentedMaterial>,
+}
+
+/// Resubmits after a correction notice (clerk): a new outcome document.
+#[utoipa::path(post, path = "/api/v1/cases/{number}/resubmit", tag = "cases", security(("bearer" = [])),
+    params(("number" = String, Path, description = "Case number")), request_body = Resubmission,
+    responses((status = 200, body = Outcome), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn resubmit(
+    State(node): State<AppState>,
+    staff: Staff,
+    ApiPath(number): ApiPath<String>,
+    ApiJson(r): ApiJson<Resubmission>,
+) -> Result<axum::Json<Outcome>, Error> {
+    Ok(axum::Json(
+        node.resubmit(
+            &staff.record.username,
+            staff.record.role,
+            &number,
+            r.situations,
+            r.materials,
+        )
+        .await?,
+    ))
+}
+
+/// A back-office or window action (staff), checked against the state machine
+/// and the actor's role and department.
+#[utoipa::path(post, path = "/api/v1/cases/{number}/actions", tag = "cases", security(("bearer" = [])),
+    params(("number" = String, Path, description = "Case number")), request_body = Action,
+    responses((status = 200, body = CaseView), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn action(
+    State(node): State<AppState>,
+    staff: Staff,
+    ApiPath(number): ApiPath<String>,
+    ApiJson(a): ApiJson<Action>,
+) -> Result<axum::Json<CaseView>, Error> {
+    Ok(axum::Json(
+        node.act(
+            &staff.record.username,
+            staff.record.role,
+            staff.record.department.clone(),
+            &number,
+            a,
+        )
+        .await?,
+    ))
+}
+
+/// The applicant's rating (好差评).
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RatingInput {
+    /// The last four characters of the applicant's identifier.
+    pub last4: String,
+    /// 1 very satisfied ... 5 very dissatisfied.
+    pub score: u8,
+    /// Channel.
+    pub channel: Channel,
+    /// Comment.
+    #[serde(default)]
+    pub comment: String,
+}
+
+/// Rates a completed case (public; keyed by the last four ID characters).
+#[utoipa::path(post, path = "/api/v1/cases/{number}/rating", tag = "cases",
+    params(("number" = String, Path, description = "Case number")), request_body = RatingInput,
+    responses((status = 200, body = Progress), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn rate(
+    State(node): State<AppState>,
+    ApiPath(number): ApiPath<String>,
+    ApiJson(r): ApiJson<RatingInput>,
+) -> Result<axum::Json<Progress>, Error> {
+    Ok(axum::Json(
+        node.rate(&number, &r.last4, r.score, r.channel, r.comment)
+            .await?,
+    ))
+}

@@ -1,0 +1,120 @@
+//! The HTTP API under `/api/v1`, JSON in and out, plus `/metrics`.
+//!
+//! Every route is registered through utoipa-axum's `routes!`, which adds the
+//! handler's `#[utoipa::path]` to the OpenAPI document at the same time, so
+//! the document served at `/api/v1/openapi.json` cannot leave a route out.
+//! Extractor failures (bad JSON, bad path) answer in the same error shape as
+//! everything else.
+
+mod admin;
+mod cases;
+mod extract;
+mod system;
+
+pub use extract::{ApiJson, Staff};
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use std::sync::Arc;
+use utoipa::OpenApi;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::error::Error;
+use crate::service::Node;
+
+/// Shared state of every handler.
+pub type AppState = Arc<Node>;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "OneWindow node API",
+        description = "The HTTP API of a OneWindow hall node (一窗通办): catalogue, queue, acceptance, back office, progress query. Errors carry a stable `code` and messages in Chinese and English.",
+    ),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "system", description = "Health and metadata"),
+        (name = "catalogue", description = "Matters and their guides"),
+        (name = "queue", description = "Queue numbers"),
+        (name = "cases", description = "Acceptance, back office, progress"),
+        (name = "staff", description = "Accounts and sessions"),
+        (name = "admin", description = "Catalogue versions and calendars"),
+    )
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let c = openapi.components.get_or_insert_with(Default::default);
+        c.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// The API routes and their OpenAPI document.
+pub fn api_router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(system::health))
+        .routes(routes!(system::catalogue))
+        .routes(routes!(system::matter_guide))
+        .routes(routes!(system::login, system::whoami, system::logout))
+        .routes(routes!(system::list_staff, system::create_staff))
+        .routes(routes!(system::deactivate_staff))
+        .routes(routes!(system::take_ticket, system::list_tickets))
+        .routes(routes!(system::call_next))
+        .routes(routes!(system::serve_ticket))
+        .routes(routes!(cases::submit, cases::list))
+        .routes(routes!(cases::progress))
+        .routes(routes!(cases::record))
+        .routes(routes!(cases::document))
+        .routes(routes!(cases::resubmit))
+        .routes(routes!(cases::action))
+        .routes(routes!(cases::rate))
+        .routes(routes!(admin::list_versions, admin::create_draft))
+        .routes(routes!(admin::get_version, admin::update_draft))
+        .routes(routes!(admin::publish))
+        .routes(routes!(admin::calendars, admin::put_calendar))
+        .split_for_parts()
+}
+
+/// The whole HTTP application of a node.
+pub fn router(node: AppState) -> Router {
+    let (api, doc) = api_router();
+    let doc = Arc::new(doc);
+    Router::new()
+        .merge(api)
+        .route(
+            "/api/v1/openapi.json",
+            axum::routing::get(move || {
+                let doc = Arc::clone(&doc);
+                async move { axum::Json(doc.as_ref().clone()) }
+            }),
+        )
+        .route("/metrics", axum::routing::get(system::metrics))
+        .fallback(not_found)
+        .layer(middleware::from_fn_with_state(
+            Arc::clone(&node),
+            count_requests,
+        ))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .with_state(node)
+}
+
+async fn not_found() -> Error {
+    Error::not_found("route_not_found", "没有这个接口", "no such route")
+}
+
+async fn count_requests(State(node): State<AppState>, req: Request, next: Next) -> Response {
+    let method = req.method().as_str().to_owned();
+    let res = next.run(req).await;
+    node.metrics.http_request(&method, res.status().as_u16());
+    res
+}

@@ -1,0 +1,334 @@
+//! Health, catalogue guides, sessions, staff accounts, the queue, metrics.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use serde::{Deserialize, Serialize};
+
+use super::AppState;
+use super::extract::{ApiJson, ApiPath, Staff};
+use crate::domain::case::Role;
+use crate::domain::catalogue::Matter;
+use crate::error::{Error, ErrorBody};
+use crate::service::{LoginOutcome, NewStaff, StaffView};
+use crate::store::{ServeOutcome, Ticket};
+
+/// `GET /api/v1/health`.
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Health {
+    /// Node id.
+    pub node_id: String,
+    /// Tier name.
+    pub tier: String,
+    /// Software version.
+    pub version: String,
+    /// Catalogue version in use.
+    pub catalogue_version: i64,
+    /// Store backend: `sqlite` or `postgres`.
+    pub store: String,
+}
+
+/// Node health and identity.
+#[utoipa::path(get, path = "/api/v1/health", tag = "system",
+    responses((status = 200, body = Health)))]
+pub async fn health(State(node): State<AppState>) -> axum::Json<Health> {
+    axum::Json(Health {
+        node_id: node.id.to_string(),
+        tier: node.tier.clone(),
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        catalogue_version: node.catalogue().version,
+        store: match node.store.backend() {
+            crate::store::Backend::Sqlite => "sqlite",
+            crate::store::Backend::Postgres => "postgres",
+        }
+        .to_owned(),
+    })
+}
+
+/// A matter as this hall offers it.
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct MatterGuide {
+    /// The matter with its full guide (materials, limits, fees, stages).
+    #[serde(flatten)]
+    pub matter: Matter,
+    /// This hall may decide it (otherwise it goes up the tree).
+    pub decided_here: bool,
+    /// Implementing department's Chinese name.
+    pub department_zh: String,
+    /// Implementing department's English name.
+    pub department_en: String,
+}
+
+/// The catalogue as this hall may receive it.
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct CatalogueView {
+    /// Catalogue version.
+    pub version: i64,
+    /// Matters this hall may receive.
+    pub matters: Vec<MatterGuide>,
+}
+
+fn guide(node: &crate::service::Node, m: &Matter) -> MatterGuide {
+    let cat = node.catalogue();
+    let dept = cat.departments.get(&m.department);
+    MatterGuide {
+        matter: m.clone(),
+        decided_here: node.may_decide(m),
+        department_zh: dept.map(|d| d.name_zh.clone()).unwrap_or_default(),
+        department_en: dept.map(|d| d.name_en.clone()).unwrap_or_default(),
+    }
+}
+
+/// Matters this hall may receive, each with its guide.
+#[utoipa::path(get, path = "/api/v1/catalogue", tag = "catalogue",
+    responses((status = 200, body = CatalogueView)))]
+pub async fn catalogue(State(node): State<AppState>) -> axum::Json<CatalogueView> {
+    let cat = node.catalogue();
+    let matters = cat
+        .matters
+        .values()
+        .filter(|m| node.may_receive(m))
+        .map(|m| guide(&node, m))
+        .collect();
+    axum::Json(CatalogueView {
+        version: cat.version,
+        matters,
+    })
+}
+
+/// One matter's guide (what to bring), the same source as the clerk's checklist.
+#[utoipa::path(get, path = "/api/v1/catalogue/matters/{code}", tag = "catalogue",
+    params(("code" = String, Path, description = "Matter code")),
+    responses((status = 200, body = MatterGuide), (status = 404, body = ErrorBody)))]
+pub async fn matter_guide(
+    State(node): State<AppState>,
+    ApiPath(code): ApiPath<String>,
+) -> Result<axum::Json<MatterGuide>, Error> {
+    let cat = node.catalogue();
+    let m = cat.matter(&code).ok_or_else(|| {
+        Error::not_found(
+            "unknown_matter",
+            format!("事项 {code} 不在目录中"),
+            format!("matter {code} is not in the catalogue"),
+        )
+    })?;
+    Ok(axum::Json(guide(&node, m)))
+}
+
+/// Login request.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Login {
+    /// Username.
+    pub username: String,
+    /// Password.
+    pub password: String,
+}
+
+/// Logs in and returns a bearer token.
+#[utoipa::path(post, path = "/api/v1/session", tag = "staff", request_body = Login,
+    responses((status = 200, body = LoginOutcome), (status = 401, body = ErrorBody)))]
+pub async fn login(
+    State(node): State<AppState>,
+    ApiJson(l): ApiJson<Login>,
+) -> Result<axum::Json<LoginOutcome>, Error> {
+    Ok(axum::Json(node.login(&l.username, &l.password).await?))
+}
+
+/// Who is logged in.
+#[utoipa::path(get, path = "/api/v1/session", tag = "staff", security(("bearer" = [])),
+    responses((status = 200, body = StaffView), (status = 401, body = ErrorBody)))]
+pub async fn whoami(staff: Staff) -> axum::Json<StaffView> {
+    axum::Json(StaffView::from(&staff.record))
+}
+
+/// Logs out (ends the session).
+#[utoipa::path(delete, path = "/api/v1/session", tag = "staff", security(("bearer" = [])),
+    responses((status = 204), (status = 401, body = ErrorBody)))]
+pub async fn logout(State(node): State<AppState>, staff: Staff) -> Result<StatusCode, Error> {
+    node.logout(&staff.token).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Staff accounts (admin).
+#[utoipa::path(get, path = "/api/v1/staff", tag = "staff", security(("bearer" = [])),
+    responses((status = 200, body = Vec<StaffView>), (status = 403, body = ErrorBody)))]
+pub async fn list_staff(
+    State(node): State<AppState>,
+    staff: Staff,
+) -> Result<axum::Json<Vec<StaffView>>, Error> {
+    staff.require(&[Role::Admin], "管理人员账号 / manage staff accounts")?;
+    let all = node.store.all_staff().await?;
+    Ok(axum::Json(all.iter().map(StaffView::from).collect()))
+}
+
+/// Creates a staff account (admin).
+#[utoipa::path(post, path = "/api/v1/staff", tag = "staff", security(("bearer" = [])), request_body = NewStaff,
+    responses((status = 201, body = StaffView), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn create_staff(
+    State(node): State<AppState>,
+    staff: Staff,
+    ApiJson(new): ApiJson<NewStaff>,
+) -> Result<(StatusCode, axum::Json<StaffView>), Error> {
+    let v = node.create_staff(staff.record.role, new).await?;
+    Ok((StatusCode::CREATED, axum::Json(v)))
+}
+
+/// Deactivates a staff account and ends its sessions (admin).
+#[utoipa::path(delete, path = "/api/v1/staff/{username}", tag = "staff", security(("bearer" = [])),
+    params(("username" = String, Path, description = "Username")),
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn deactivate_staff(
+    State(node): State<AppState>,
+    staff: Staff,
+    ApiPath(username): ApiPath<String>,
+) -> Result<StatusCode, Error> {
+    staff.require(&[Role::Admin], "管理人员账号 / manage staff accounts")?;
+    if username == staff.record.username {
+        return Err(Error::bad_request(
+            "self_deactivation",
+            "不能停用自己的账号",
+            "you cannot deactivate your own account",
+        ));
+    }
+    if node.store.deactivate_staff(&username).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(Error::not_found(
+            "unknown_staff",
+            format!("没有用户 {username}"),
+            format!("no user {username}"),
+        ))
+    }
+}
+
+/// Taking a number.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TakeTicket {
+    /// Reference of a booked appointment; booked numbers are called first.
+    #[serde(default)]
+    pub appointment: Option<String>,
+}
+
+fn today(node: &crate::service::Node) -> String {
+    node.today().format("%Y-%m-%d").to_string()
+}
+
+/// Takes a queue number (the kiosk; no login).
+#[utoipa::path(post, path = "/api/v1/queue/tickets", tag = "queue", request_body = TakeTicket,
+    responses((status = 201, body = Ticket), (status = 400, body = ErrorBody)))]
+pub async fn take_ticket(
+    State(node): State<AppState>,
+    ApiJson(t): ApiJson<TakeTicket>,
+) -> Result<(StatusCode, axum::Json<Ticket>), Error> {
+    if let Some(a) = &t.appointment
+        && (a.trim().is_empty() || a.len() > 40)
+    {
+        return Err(Error::bad_request(
+            "bad_appointment",
+            "预约号不正确",
+            "the appointment reference is not valid",
+        ));
+    }
+    let ticket = node
+        .store
+        .take_ticket(
+            &today(&node),
+            t.appointment.as_deref().map(str::trim),
+            node.now_ms(),
+        )
+        .await?;
+    Ok((StatusCode::CREATED, axum::Json(ticket)))
+}
+
+/// Today's queue (staff).
+#[utoipa::path(get, path = "/api/v1/queue/tickets", tag = "queue", security(("bearer" = [])),
+    responses((status = 200, body = Vec<Ticket>), (status = 401, body = ErrorBody)))]
+pub async fn list_tickets(
+    State(node): State<AppState>,
+    _staff: Staff,
+) -> Result<axum::Json<Vec<Ticket>>, Error> {
+    Ok(axum::Json(node.store.tickets(&today(&node)).await?))
+}
+
+/// Calling a number to a window.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CallNext {
+    /// Window number, e.g. `3`.
+    pub window: String,
+}
+
+/// Calls the next number to a window (clerk). 204 when nobody waits.
+#[utoipa::path(post, path = "/api/v1/queue/call", tag = "queue", security(("bearer" = [])), request_body = CallNext,
+    responses((status = 200, body = Ticket), (status = 204), (status = 403, body = ErrorBody)))]
+pub async fn call_next(
+    State(node): State<AppState>,
+    staff: Staff,
+    ApiJson(c): ApiJson<CallNext>,
+) -> Result<axum::response::Response, Error> {
+    staff.require(&[Role::Clerk], "叫号 / call queue numbers")?;
+    if c.window.trim().is_empty() || c.window.len() > 10 {
+        return Err(Error::bad_request(
+            "bad_window",
+            "窗口号不正确",
+            "the window number is not valid",
+        ));
+    }
+    let called = node
+        .store
+        .call_next(
+            &today(&node),
+            c.window.trim(),
+            &staff.record.username,
+            node.now_ms(),
+        )
+        .await?;
+    Ok(match called {
+        Some(t) => {
+            if let Some(w) = t.wait_ms {
+                node.metrics.queue_wait(w);
+            }
+            axum::Json(t).into_response()
+        }
+        None => StatusCode::NO_CONTENT.into_response(),
+    })
+}
+
+/// Marks a called number served (clerk).
+#[utoipa::path(post, path = "/api/v1/queue/tickets/{id}/served", tag = "queue", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Ticket id")),
+    responses((status = 200, body = Ticket), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn serve_ticket(
+    State(node): State<AppState>,
+    staff: Staff,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<axum::Json<Ticket>, Error> {
+    staff.require(&[Role::Clerk], "叫号 / call queue numbers")?;
+    match node.store.serve_ticket(id, node.now_ms()).await? {
+        ServeOutcome::Served(t) => Ok(axum::Json(t)),
+        ServeOutcome::NotFound => Err(Error::not_found(
+            "unknown_ticket",
+            "没有这个号",
+            "no such ticket",
+        )),
+        ServeOutcome::NotCalled(t) => Err(Error::new(
+            StatusCode::CONFLICT,
+            "ticket_not_called",
+            format!("{} 号尚未叫号或已办结", t.number),
+            format!("ticket {} is not called, or already served", t.number),
+        )),
+    }
+}
+
+/// Prometheus text exposition.
+pub async fn metrics(State(node): State<AppState>) -> impl IntoResponse {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        node.metrics.render(),
+    )
+}

@@ -1,0 +1,1172 @@
+//! Cases: the state machine of a matter's handling, as a fold over events.
+//!
+//! A case's state is never written directly. Every change is an [`Event`]
+//! (in an [`EventRecord`] with actor, time and case version) and the current
+//! [`Case`] is what folding those records gives. All rules live in one place:
+//! [`transition`] is the table of legal state changes, [`Event::allowed_roles`]
+//! says who may cause each event, and [`Case::apply`] adds the guards that need
+//! the case itself (suspension, parallel sub-cases, hand-out at the accepting
+//! window, one rating). The service layer calls [`Case::apply`] before it
+//! stores anything, so an illegal change is refused with nothing written.
+
+use chrono::{DateTime, FixedOffset, NaiveDate};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+use super::calendar::Calendar;
+use super::catalogue::{JoinRule, Limit, Stage, StageName};
+use super::checklist::{MaterialIssue, PresentedMaterial};
+use super::deadline::{self, Due, Interval};
+
+/// Where a case is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum State {
+    /// Submitted, materials being checked.
+    Received,
+    /// A correction notice was issued; waiting for the applicant.
+    Correction,
+    /// Not accepted (final).
+    Rejected,
+    /// Accepted with a receipt; the clock runs.
+    Accepted,
+    /// 承办
+    Handling,
+    /// 审核
+    Review,
+    /// 批准
+    Approval,
+    /// Granted or refused.
+    Decided,
+    /// The result waits at the accepting window.
+    ResultReady,
+    /// Handed out, or finished at the window (final).
+    Completed,
+    /// Withdrawn by the applicant (final).
+    Withdrawn,
+    /// Terminated by the agency (final).
+    Terminated,
+}
+
+impl State {
+    /// A final state: nothing but a rating follows.
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            Self::Rejected | Self::Completed | Self::Withdrawn | Self::Terminated
+        )
+    }
+
+    /// The back-office stage this state is, if any.
+    pub fn stage(self) -> Option<StageName> {
+        match self {
+            Self::Handling => Some(StageName::Handling),
+            Self::Review => Some(StageName::Review),
+            Self::Approval => Some(StageName::Approval),
+            _ => None,
+        }
+    }
+
+    /// Stable name, as stored in the read model.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Received => "received",
+            Self::Correction => "correction",
+            Self::Rejected => "rejected",
+            Self::Accepted => "accepted",
+            Self::Handling => "handling",
+            Self::Review => "review",
+            Self::Approval => "approval",
+            Self::Decided => "decided",
+            Self::ResultReady => "result_ready",
+            Self::Completed => "completed",
+            Self::Withdrawn => "withdrawn",
+            Self::Terminated => "terminated",
+        }
+    }
+
+    /// Chinese label.
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            Self::Received => "已收件",
+            Self::Correction => "待补正",
+            Self::Rejected => "不予受理",
+            Self::Accepted => "已受理",
+            Self::Handling => "承办中",
+            Self::Review => "审核中",
+            Self::Approval => "批准中",
+            Self::Decided => "已决定",
+            Self::ResultReady => "待领取",
+            Self::Completed => "已办结",
+            Self::Withdrawn => "已撤回",
+            Self::Terminated => "已终止",
+        }
+    }
+}
+
+/// Staff roles, and the two kinds of actor that are not staff.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Window clerk: acceptance, hand-out, withdrawal on request.
+    Clerk,
+    /// Department approver: the back office.
+    Approver,
+    /// Supervisor: oversight, termination.
+    Supervisor,
+    /// Administrator: staff and catalogue.
+    Admin,
+    /// The applicant, through a public channel (rating).
+    Citizen,
+}
+
+impl Role {
+    /// Stable name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Clerk => "clerk",
+            Self::Approver => "approver",
+            Self::Supervisor => "supervisor",
+            Self::Admin => "admin",
+            Self::Citizen => "citizen",
+        }
+    }
+}
+
+/// Who caused an event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Actor {
+    /// Staff username, or `citizen`.
+    pub username: String,
+    /// The role acted in.
+    pub role: Role,
+    /// Node id of the hall where it happened.
+    pub node: String,
+    /// The approver's department.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub department: Option<String>,
+}
+
+/// Kind of applicant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ApplicantKind {
+    /// A natural person with a citizen ID number.
+    Person,
+    /// An organisation with a unified social credit code.
+    Organisation,
+}
+
+/// The applicant, with a checked identifier.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Applicant {
+    /// Person or organisation.
+    pub kind: ApplicantKind,
+    /// Normalised citizen ID number or credit code.
+    pub id_number: String,
+    /// Name.
+    pub name: String,
+    /// Contact phone.
+    #[serde(default)]
+    pub phone: Option<String>,
+    /// The credit code's check digit was overridden (audited).
+    #[serde(default)]
+    pub checksum_overridden: bool,
+}
+
+impl Applicant {
+    /// The last four characters of the identifier (the progress-query key).
+    pub fn last4(&self) -> &str {
+        let n = self.id_number.len();
+        self.id_number.get(n.saturating_sub(4)..).unwrap_or("")
+    }
+}
+
+/// Special procedures that stop the clock (Administrative Licensing Law art. 45).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SuspensionKind {
+    /// 听证
+    Hearing,
+    /// 招标、拍卖
+    Tendering,
+    /// 检验、检测
+    Testing,
+    /// 检疫
+    Quarantine,
+    /// 鉴定
+    Appraisal,
+    /// 专家评审
+    ExpertReview,
+    /// Other special procedure.
+    Other,
+}
+
+/// Rating channel (GB/T 39734).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    /// Tablet at the window.
+    HallTablet,
+    /// QR code.
+    QrCode,
+    /// Web.
+    Web,
+    /// Mobile app.
+    Mobile,
+    /// Phone.
+    Phone,
+    /// SMS.
+    Sms,
+}
+
+/// A change to a case.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Event {
+    /// First submission at a window; creates the case.
+    Received(Box<Received>),
+    /// Materials submitted again after a correction notice.
+    Resubmitted {
+        /// Situations now selected.
+        situations: Vec<String>,
+        /// Materials now presented.
+        materials: Vec<PresentedMaterial>,
+    },
+    /// Correction notice listing every problem at once.
+    CorrectionNotified {
+        /// Every problem.
+        issues: Vec<MaterialIssue>,
+    },
+    /// Non-acceptance decision.
+    NotAccepted {
+        /// The reason, printed on the decision.
+        reason: String,
+    },
+    /// Acceptance receipt; the clock starts.
+    Accepted {
+        /// Deferrable materials accepted with a pledge (容缺).
+        deferred: Vec<String>,
+        /// The node that will decide; `None` while waiting for transfer upwards.
+        holder: Option<String>,
+    },
+    /// An immediate matter finished at the window.
+    CompletedAtWindow {
+        /// What was issued.
+        result: String,
+    },
+    /// 承办 starts; parallel sub-cases open for co-handling departments.
+    HandlingStarted,
+    /// Handling done, to review.
+    SubmittedForReview {
+        /// Handling opinion.
+        opinion: String,
+    },
+    /// Review passed, to approval.
+    ReviewPassed {
+        /// Review opinion.
+        opinion: String,
+    },
+    /// Sent back from review or approval to handling.
+    SentBack {
+        /// Why.
+        reason: String,
+    },
+    /// A co-handling department's opinion on its sub-case.
+    OpinionGiven {
+        /// The co-handling department.
+        department: String,
+        /// Approves.
+        approve: bool,
+        /// Opinion text.
+        opinion: String,
+    },
+    /// The decision.
+    Decided {
+        /// Granted or refused.
+        granted: bool,
+        /// Decision text.
+        opinion: String,
+    },
+    /// The result document is ready at the accepting window.
+    ResultReady {
+        /// What the result is (licence number, letter).
+        result: String,
+    },
+    /// Handed out at the accepting window (统一窗口出件).
+    HandedOut {
+        /// Who collected it.
+        recipient: String,
+    },
+    /// The clock stops for a special procedure.
+    Suspended {
+        /// Which procedure.
+        kind: SuspensionKind,
+        /// Why.
+        reason: String,
+    },
+    /// The clock runs again; the case returns to the same stage.
+    Resumed {
+        /// Note.
+        note: String,
+    },
+    /// An approved extension of the limit.
+    Extended {
+        /// Units added (in the statutory limit's unit).
+        n: u32,
+        /// Why.
+        reason: String,
+    },
+    /// Withdrawn at the applicant's request.
+    Withdrawn {
+        /// Why.
+        reason: String,
+    },
+    /// Terminated by the agency.
+    Terminated {
+        /// Why.
+        reason: String,
+    },
+    /// The applicant's rating (好差评).
+    Rated {
+        /// 1 very satisfied ... 5 very dissatisfied.
+        score: u8,
+        /// Channel.
+        channel: Channel,
+        /// Comment.
+        #[serde(default)]
+        comment: String,
+    },
+}
+
+/// The content of a first submission.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Received {
+    /// Matter code.
+    pub matter_code: String,
+    /// Matter version accepted under.
+    pub matter_version: u32,
+    /// Catalogue version accepted under.
+    pub catalogue_version: i64,
+    /// Matter name (Chinese), for documents.
+    pub matter_name_zh: String,
+    /// Matter name (English).
+    pub matter_name_en: String,
+    /// Implementing department.
+    pub department: String,
+    /// Co-handling departments.
+    pub co_departments: Vec<String>,
+    /// Join rule for parallel opinions.
+    pub join: JoinRule,
+    /// Immediate matter.
+    pub immediate: bool,
+    /// Statutory limit.
+    pub statutory_limit: Limit,
+    /// Committed limit.
+    pub committed_limit: Limit,
+    /// Longest extension.
+    pub extension_max: Option<Limit>,
+    /// Stage norms.
+    pub stages: Vec<Stage>,
+    /// Applicant.
+    pub applicant: Applicant,
+    /// Situations selected.
+    pub situations: Vec<String>,
+    /// Materials presented.
+    pub materials: Vec<PresentedMaterial>,
+    /// Accepting node id.
+    pub accepting_node: String,
+}
+
+/// An event with its place and provenance; the body of a log entry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct EventRecord {
+    /// Case number.
+    pub case_id: String,
+    /// 1, 2, 3, ... within the case.
+    pub case_version: u64,
+    /// Who.
+    pub actor: Actor,
+    /// When, milliseconds since the Unix epoch (UTC).
+    pub at_ms: i64,
+    /// What.
+    pub event: Event,
+}
+
+impl Event {
+    /// Stable short name of the event kind.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Received(_) => "received",
+            Self::Resubmitted { .. } => "resubmitted",
+            Self::CorrectionNotified { .. } => "correction_notified",
+            Self::NotAccepted { .. } => "not_accepted",
+            Self::Accepted { .. } => "accepted",
+            Self::CompletedAtWindow { .. } => "completed_at_window",
+            Self::HandlingStarted => "handling_started",
+            Self::SubmittedForReview { .. } => "submitted_for_review",
+            Self::ReviewPassed { .. } => "review_passed",
+            Self::SentBack { .. } => "sent_back",
+            Self::OpinionGiven { .. } => "opinion_given",
+            Self::Decided { .. } => "decided",
+            Self::ResultReady { .. } => "result_ready",
+            Self::HandedOut { .. } => "handed_out",
+            Self::Suspended { .. } => "suspended",
+            Self::Resumed { .. } => "resumed",
+            Self::Extended { .. } => "extended",
+            Self::Withdrawn { .. } => "withdrawn",
+            Self::Terminated { .. } => "terminated",
+            Self::Rated { .. } => "rated",
+        }
+    }
+
+    /// Who may cause this event. Acceptance and approval are separated: no
+    /// event is open to both clerks and approvers.
+    pub fn allowed_roles(&self) -> &'static [Role] {
+        match self {
+            Self::Received(_)
+            | Self::Resubmitted { .. }
+            | Self::CorrectionNotified { .. }
+            | Self::NotAccepted { .. }
+            | Self::Accepted { .. }
+            | Self::CompletedAtWindow { .. }
+            | Self::HandedOut { .. }
+            | Self::Withdrawn { .. } => &[Role::Clerk],
+            Self::HandlingStarted
+            | Self::SubmittedForReview { .. }
+            | Self::ReviewPassed { .. }
+            | Self::SentBack { .. }
+            | Self::OpinionGiven { .. }
+            | Self::Decided { .. }
+            | Self::ResultReady { .. }
+            | Self::Suspended { .. }
+            | Self::Resumed { .. }
+            | Self::Extended { .. } => &[Role::Approver],
+            Self::Terminated { .. } => &[Role::Approver, Role::Supervisor],
+            Self::Rated { .. } => &[Role::Citizen],
+        }
+    }
+
+    /// Must the approver belong to the case's implementing department?
+    fn needs_case_department(&self) -> bool {
+        self.allowed_roles().contains(&Role::Approver) && !matches!(self, Self::OpinionGiven { .. })
+    }
+}
+
+/// The transition table: the state an event leads to from a state, if legal.
+///
+/// Events that do not change the state (opinions, suspension, extension,
+/// rating) map a state to itself where they are allowed.
+pub fn transition(from: State, event: &Event) -> Option<State> {
+    use State as S;
+    let to = match (from, event) {
+        (S::Received, Event::CorrectionNotified { .. }) => S::Correction,
+        (S::Correction, Event::Resubmitted { .. }) => S::Received,
+        (S::Received, Event::NotAccepted { .. }) => S::Rejected,
+        (S::Received, Event::Accepted { .. }) => S::Accepted,
+        (S::Received, Event::CompletedAtWindow { .. }) => S::Completed,
+        (S::Accepted, Event::HandlingStarted) => S::Handling,
+        (S::Handling, Event::SubmittedForReview { .. }) => S::Review,
+        (S::Review, Event::ReviewPassed { .. }) => S::Approval,
+        (S::Review | S::Approval, Event::SentBack { .. }) => S::Handling,
+        (S::Approval, Event::Decided { .. }) => S::Decided,
+        (S::Decided, Event::ResultReady { .. }) => S::ResultReady,
+        (S::ResultReady, Event::HandedOut { .. }) => S::Completed,
+        (s @ (S::Handling | S::Review | S::Approval), Event::OpinionGiven { .. }) => s,
+        (
+            s @ (S::Accepted | S::Handling | S::Review | S::Approval),
+            Event::Suspended { .. } | Event::Resumed { .. } | Event::Extended { .. },
+        ) => s,
+        (
+            S::Received | S::Correction | S::Accepted | S::Handling | S::Review | S::Approval,
+            Event::Withdrawn { .. },
+        ) => S::Withdrawn,
+        (
+            S::Received | S::Correction | S::Accepted | S::Handling | S::Review | S::Approval,
+            Event::Terminated { .. },
+        ) => S::Terminated,
+        (s @ (S::Completed | S::Rejected), Event::Rated { .. }) => s,
+        _ => return None,
+    };
+    Some(to)
+}
+
+/// Why an event cannot be applied.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CaseError {
+    /// The transition table has no such move.
+    #[error("{event} is not allowed while the case is {state}")]
+    IllegalTransition {
+        /// Current state.
+        state: &'static str,
+        /// Event kind.
+        event: &'static str,
+    },
+    /// The actor's role may not cause this event.
+    #[error("role {role} may not do {event}")]
+    WrongRole {
+        /// Role.
+        role: &'static str,
+        /// Event kind.
+        event: &'static str,
+    },
+    /// The approver is from another department.
+    #[error("this case belongs to department {expected}, not {actual}")]
+    WrongDepartment {
+        /// The case's department.
+        expected: String,
+        /// The actor's.
+        actual: String,
+    },
+    /// The case is suspended.
+    #[error("the case is suspended; resume it first")]
+    Suspended,
+    /// Resume without suspension.
+    #[error("the case is not suspended")]
+    NotSuspended,
+    /// Parallel sub-cases still open, or their join is not satisfied.
+    #[error("parallel approval: {0}")]
+    SubCases(String),
+    /// Extension not allowed or too long.
+    #[error("extension: {0}")]
+    Extension(String),
+    /// Hand-out away from the accepting window.
+    #[error("the result is handed out only at the accepting hall {0}")]
+    NotAcceptingHall(String),
+    /// The same person may not review and approve.
+    #[error("review and approval must be done by different staff")]
+    SameStaff,
+    /// Already rated, or a bad score.
+    #[error("rating: {0}")]
+    Rating(String),
+    /// The event's case version is not the next one.
+    #[error("case version {got} does not follow {have}")]
+    Version {
+        /// Version held.
+        have: u64,
+        /// Version offered.
+        got: u64,
+    },
+    /// The first event of a case must be `received`, and only the first.
+    #[error("a case starts with exactly one received event")]
+    NotStarted,
+    /// A required text is empty.
+    #[error("{0} must not be empty")]
+    Empty(&'static str),
+}
+
+impl CaseError {
+    /// Stable machine code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::IllegalTransition { .. } => "illegal_transition",
+            Self::WrongRole { .. } => "wrong_role",
+            Self::WrongDepartment { .. } => "wrong_department",
+            Self::Suspended => "case_suspended",
+            Self::NotSuspended => "case_not_suspended",
+            Self::SubCases(_) => "sub_cases_open",
+            Self::Extension(_) => "extension_refused",
+            Self::NotAcceptingHall(_) => "not_accepting_hall",
+            Self::SameStaff => "same_staff",
+            Self::Rating(_) => "rating_refused",
+            Self::Version { .. } => "case_version",
+            Self::NotStarted => "case_not_started",
+            Self::Empty(_) => "empty_field",
+        }
+    }
+}
+
+/// A co-handling department's sub-case.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SubCaseStatus {
+    /// Waiting for the department's opinion.
+    Open,
+    /// Approved.
+    Approved,
+    /// Refused.
+    Refused,
+    /// Not needed any more (another department approved under 或签).
+    Superseded,
+}
+
+/// A parallel sub-case.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct SubCase {
+    /// Status.
+    pub status: SubCaseStatus,
+    /// Opinion text.
+    #[serde(default)]
+    pub opinion: String,
+    /// Who gave it.
+    #[serde(default)]
+    pub by: Option<String>,
+}
+
+/// One suspension interval.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Suspension {
+    /// Procedure.
+    pub kind: SuspensionKind,
+    /// Why.
+    pub reason: String,
+    /// The approver who suspended.
+    pub approved_by: String,
+    /// From (ms).
+    pub from_ms: i64,
+    /// To (ms); `None` while it lasts.
+    pub to_ms: Option<i64>,
+}
+
+/// One approved extension.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Extension {
+    /// Units added.
+    pub n: u32,
+    /// Why.
+    pub reason: String,
+    /// The approver.
+    pub approved_by: String,
+    /// When.
+    pub at_ms: i64,
+}
+
+/// A rating.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Rating {
+    /// 1 very satisfied ... 5 very dissatisfied.
+    pub score: u8,
+    /// Channel.
+    pub channel: Channel,
+    /// Comment.
+    pub comment: String,
+    /// When.
+    pub at_ms: i64,
+}
+
+/// The current state of a case, derived from its events.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Case {
+    /// Case number.
+    pub id: String,
+    /// What was submitted first, with the matter's rules as accepted under.
+    pub received: Received,
+    /// Situations now selected.
+    pub situations: Vec<String>,
+    /// Materials now presented.
+    pub materials: Vec<PresentedMaterial>,
+    /// State.
+    pub state: State,
+    /// Highest case version applied.
+    pub version: u64,
+    /// The node that may write the case; `None` while waiting for transfer.
+    pub holder: Option<String>,
+    /// When first received (ms).
+    pub received_at_ms: i64,
+    /// When accepted (ms).
+    pub accepted_at_ms: Option<i64>,
+    /// When the current stage was entered (ms).
+    pub stage_entered_at_ms: Option<i64>,
+    /// When decided (ms).
+    pub decided_at_ms: Option<i64>,
+    /// When completed, rejected, withdrawn or terminated (ms).
+    pub closed_at_ms: Option<i64>,
+    /// The last correction notice's problems.
+    pub correction: Vec<MaterialIssue>,
+    /// Non-acceptance reason.
+    pub rejection_reason: Option<String>,
+    /// Deferred (容缺) materials.
+    pub deferred: Vec<String>,
+    /// Parallel sub-cases by department.
+    pub sub_cases: BTreeMap<String, SubCase>,
+    /// Suspension log.
+    pub suspensions: Vec<Suspension>,
+    /// Extensions.
+    pub extensions: Vec<Extension>,
+    /// Who passed review last.
+    pub reviewed_by: Option<String>,
+    /// Decision: granted?
+    pub granted: Option<bool>,
+    /// Decision or closing text.
+    pub outcome_text: Option<String>,
+    /// Result description.
+    pub result: Option<String>,
+    /// Rating.
+    pub rating: Option<Rating>,
+}
+
+/// The local date in China (UTC+8, no daylight saving) of a time in ms.
+pub fn china_date(ms: i64) -> NaiveDate {
+    const CHINA: FixedOffset = match FixedOffset::east_opt(8 * 3600) {
+        Some(tz) => tz,
+        None => panic!("UTC+8 is a valid offset"),
+    };
+    DateTime::from_timestamp_millis(ms)
+        .unwrap_or_default()
+        .with_timezone(&CHINA)
+        .date_naive()
+}
+
+/// Deadlines of a case: statutory, committed and the current stage's.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Clocks {
+    /// Statutory due date.
+    pub statutory: Due,
+    /// Committed due date.
+    pub committed: Due,
+    /// Current stage's due date, when in a stage with a norm.
+    pub stage: Option<Due>,
+}
+
+/// Warning level (电子监察).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Warning {
+    /// On time.
+    Green,
+    /// Near the committed deadline.
+    Yellow,
+    /// Past a deadline, or a stage over its norm.
+    Red,
+}
+
+impl Warning {
+    /// Stable name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Green => "green",
+            Self::Yellow => "yellow",
+            Self::Red => "red",
+        }
+    }
+}
+
+impl Case {
+    /// Starts a case from its first record.
+    pub fn start(rec: &EventRecord) -> Result<Case, CaseError> {
+        let Event::Received(r) = &rec.event else {
+            return Err(CaseError::NotStarted);
+        };
+        if rec.case_version != 1 {
+            return Err(CaseError::Version {
+                have: 0,
+                got: rec.case_version,
+            });
+        }
+        check_role(&rec.event, &rec.actor)?;
+        Ok(Case {
+            id: rec.case_id.clone(),
+            situations: r.situations.clone(),
+            materials: r.materials.clone(),
+            received: (**r).clone(),
+            state: State::Received,
+            version: 1,
+            holder: Some(rec.actor.node.clone()),
+            received_at_ms: rec.at_ms,
+            accepted_at_ms: None,
+            stage_entered_at_ms: None,
+            decided_at_ms: None,
+            closed_at_ms: None,
+            correction: Vec::new(),
+            rejection_reason: None,
+            deferred: Vec::new(),
+            sub_cases: BTreeMap::new(),
+            suspensions: Vec::new(),
+            extensions: Vec::new(),
+            reviewed_by: None,
+            granted: None,
+            outcome_text: None,
+            result: None,
+            rating: None,
+        })
+    }
+
+    /// Folds a run of records (the first must be `received`).
+    pub fn fold<'a>(records: impl IntoIterator<Item = &'a EventRecord>) -> Result<Case, CaseError> {
+        let mut it = records.into_iter();
+        let first = it.next().ok_or(CaseError::NotStarted)?;
+        let mut case = Case::start(first)?;
+        for r in it {
+            case.apply(r)?;
+        }
+        Ok(case)
+    }
+
+    /// Is a suspension open?
+    pub fn is_suspended(&self) -> bool {
+        self.suspensions.last().is_some_and(|s| s.to_ms.is_none())
+    }
+
+    /// Checks a record against every rule and applies it.
+    pub fn apply(&mut self, rec: &EventRecord) -> Result<(), CaseError> {
+        if rec.case_version != self.version + 1 {
+            return Err(CaseError::Version {
+                have: self.version,
+                got: rec.case_version,
+            });
+        }
+        let ev = &rec.event;
+        if matches!(ev, Event::Received(_)) {
+            return Err(CaseError::NotStarted);
+        }
+        check_role(ev, &rec.actor)?;
+        let next = transition(self.state, ev).ok_or(CaseError::IllegalTransition {
+            state: self.state.as_str(),
+            event: ev.kind(),
+        })?;
+        if ev.needs_case_department() && rec.actor.role == Role::Approver {
+            self.check_department(&self.received.department, &rec.actor)?;
+        }
+        let suspended = self.is_suspended();
+        match ev {
+            Event::Resumed { .. } if !suspended => return Err(CaseError::NotSuspended),
+            Event::Resumed { .. } | Event::Withdrawn { .. } | Event::Terminated { .. } => {}
+            _ if suspended => return Err(CaseError::Suspended),
+            _ => {}
+        }
+        self.guard(rec)?;
+        self.version = rec.case_version;
+        let entering_stage = next != self.state && next.stage().is_some();
+        self.state = next;
+        if entering_stage {
+            self.stage_entered_at_ms = Some(rec.at_ms);
+        }
+        if next.is_final() && self.closed_at_ms.is_none() {
+            self.closed_at_ms = Some(rec.at_ms);
+        }
+        self.record(rec);
+        Ok(())
+    }
+
+    fn check_department(&self, expected: &str, actor: &Actor) -> Result<(), CaseError> {
+        match &actor.department {
+            Some(d) if d == expected => Ok(()),
+            other => Err(CaseError::WrongDepartment {
+                expected: expected.to_owned(),
+                actual: other.clone().unwrap_or_default(),
+            }),
+        }
+    }
+
+    /// Guards that need the case itself.
+    fn guard(&self, rec: &EventRecord) -> Result<(), CaseError> {
+        match &rec.event {
+            Event::CompletedAtWindow { .. } if !self.received.immediate => {
+                Err(CaseError::IllegalTransition {
+                    state: self.state.as_str(),
+                    event: "completed_at_window",
+                })
+            }
+            Event::NotAccepted { reason }
+            | Event::SentBack { reason }
+            | Event::Withdrawn { reason }
+            | Event::Terminated { reason }
+            | Event::Suspended { reason, .. }
+            | Event::Extended { reason, .. }
+                if reason.trim().is_empty() =>
+            {
+                Err(CaseError::Empty("reason"))
+            }
+            Event::CorrectionNotified { issues } if issues.is_empty() => {
+                Err(CaseError::Empty("issues"))
+            }
+            Event::OpinionGiven { department, .. } => {
+                self.check_department(department, &rec.actor)?;
+                match self.sub_cases.get(department) {
+                    Some(SubCase {
+                        status: SubCaseStatus::Open,
+                        ..
+                    }) => Ok(()),
+                    Some(_) => Err(CaseError::SubCases(format!(
+                        "department {department} has already given its opinion"
+                    ))),
+                    None => Err(CaseError::SubCases(format!(
+                        "department {department} does not co-handle this case"
+                    ))),
+                }
+            }
+            Event::Decided { granted, .. } => {
+                if self.reviewed_by.as_deref() == Some(rec.actor.username.as_str()) {
+                    return Err(CaseError::SameStaff);
+                }
+                self.check_join(*granted)
+            }
+            Event::Extended { n, .. } => {
+                let Some(max) = self.received.extension_max else {
+                    return Err(CaseError::Extension(
+                        "this matter allows no extension".into(),
+                    ));
+                };
+                let used: u32 = self.extensions.iter().map(|e| e.n).sum();
+                if *n == 0 || used + n > max.n {
+                    return Err(CaseError::Extension(format!(
+                        "at most {} in all; {used} already granted",
+                        max.n
+                    )));
+                }
+                Ok(())
+            }
+            Event::HandedOut { .. } if rec.actor.node != self.received.accepting_node => Err(
+                CaseError::NotAcceptingHall(self.received.accepting_node.clone()),
+            ),
+            Event::Rated { score, .. } => {
+                if self.rating.is_some() {
+                    Err(CaseError::Rating("the case is already rated".into()))
+                } else if !(1..=5).contains(score) {
+                    Err(CaseError::Rating("the score is 1 to 5".into()))
+                } else {
+                    Ok(())
+                }
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// The join rule of parallel approval, checked at decision time.
+    fn check_join(&self, granted: bool) -> Result<(), CaseError> {
+        let approved = self
+            .sub_cases
+            .values()
+            .filter(|s| s.status == SubCaseStatus::Approved)
+            .count();
+        let open: Vec<&String> = self
+            .sub_cases
+            .iter()
+            .filter(|(_, s)| s.status == SubCaseStatus::Open)
+            .map(|(d, _)| d)
+            .collect();
+        let refused = self
+            .sub_cases
+            .values()
+            .any(|s| s.status == SubCaseStatus::Refused);
+        match self.received.join {
+            JoinRule::Any if approved > 0 => Ok(()),
+            _ if !open.is_empty() => Err(CaseError::SubCases(format!(
+                "waiting for {}",
+                open.iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))),
+            JoinRule::All if granted && refused => Err(CaseError::SubCases(
+                "a co-handling department refused; the case cannot be granted".into(),
+            )),
+            JoinRule::Any if granted && !self.sub_cases.is_empty() => Err(CaseError::SubCases(
+                "no co-handling department approved".into(),
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// Records the effects of an already checked event.
+    fn record(&mut self, rec: &EventRecord) {
+        let at = rec.at_ms;
+        match &rec.event {
+            Event::Received(_) => {}
+            Event::Resubmitted {
+                situations,
+                materials,
+            } => {
+                self.situations = situations.clone();
+                self.materials = materials.clone();
+            }
+            Event::CorrectionNotified { issues } => self.correction = issues.clone(),
+            Event::NotAccepted { reason } => self.rejection_reason = Some(reason.clone()),
+            Event::Accepted { deferred, holder } => {
+                self.accepted_at_ms = Some(at);
+                self.deferred = deferred.clone();
+                self.holder = holder.clone();
+                self.correction.clear();
+            }
+            Event::CompletedAtWindow { result } => {
+                self.accepted_at_ms = Some(at);
+                self.decided_at_ms = Some(at);
+                self.granted = Some(true);
+                self.result = Some(result.clone());
+            }
+            Event::HandlingStarted => {
+                if self.sub_cases.is_empty() {
+                    for d in &self.received.co_departments {
+                        self.sub_cases.insert(
+                            d.clone(),
+                            SubCase {
+                                status: SubCaseStatus::Open,
+                                opinion: String::new(),
+                                by: None,
+                            },
+                        );
+                    }
+                }
+            }
+            Event::SubmittedForReview { .. } => {}
+            Event::ReviewPassed { .. } => self.reviewed_by = Some(rec.actor.username.clone()),
+            Event::SentBack { .. } => self.reviewed_by = None,
+            Event::OpinionGiven {
+                department,
+                approve,
+                opinion,
+            } => {
+                let any = self.received.join == JoinRule::Any;
+                if let Some(s) = self.sub_cases.get_mut(department) {
+                    s.status = if *approve {
+                        SubCaseStatus::Approved
+                    } else {
+                        SubCaseStatus::Refused
+                    };
+                    s.opinion = opinion.clone();
+                    s.by = Some(rec.actor.username.clone());
+                }
+                if any && *approve {
+                    for s in self.sub_cases.values_mut() {
+                        if s.status == SubCaseStatus::Open {
+                            s.status = SubCaseStatus::Superseded;
+                        }
+                    }
+                }
+            }
+            Event::Decided { granted, opinion } => {
+                self.decided_at_ms = Some(at);
+                self.granted = Some(*granted);
+                self.outcome_text = Some(opinion.clone());
+                for s in self.sub_cases.values_mut() {
+                    if s.status == SubCaseStatus::Open {
+                        s.status = SubCaseStatus::Superseded;
+                    }
+                }
+            }
+            Event::ResultReady { result } => self.result = Some(result.clone()),
+            Event::HandedOut { .. } => {}
+            Event::Suspended { kind, reason } => self.suspensions.push(Suspension {
+                kind: *kind,
+                reason: reason.clone(),
+                approved_by: rec.actor.username.clone(),
+                from_ms: at,
+                to_ms: None,
+            }),
+            Event::Resumed { .. } => {
+                if let Some(s) = self.suspensions.last_mut() {
+                    s.to_ms = Some(at);
+                }
+            }
+            Event::Extended { n, reason } => self.extensions.push(Extension {
+                n: *n,
+                reason: reason.clone(),
+                approved_by: rec.actor.username.clone(),
+                at_ms: at,
+            }),
+            Event::Withdrawn { reason } | Event::Terminated { reason } => {
+                self.outcome_text = Some(reason.clone());
+                self.close_suspension(at);
+            }
+            Event::Rated {
+                score,
+                channel,
+                comment,
+            } => {
+                self.rating = Some(Rating {
+                    score: *score,
+                    channel: *channel,
+                    comment: comment.clone(),
+                    at_ms: at,
+                })
+            }
+        }
+    }
+
+    fn close_suspension(&mut self, at: i64) {
+        if let Some(s) = self.suspensions.last_mut().filter(|s| s.to_ms.is_none()) {
+            s.to_ms = Some(at);
+        }
+    }
+
+    /// The suspension log as date intervals for the deadline calculator.
+    pub fn pause_intervals(&self) -> Vec<Interval> {
+        self.suspensions
+            .iter()
+            .map(|s| Interval {
+                from: china_date(s.from_ms),
+                to: s.to_ms.map(china_date),
+            })
+            .collect()
+    }
+
+    /// The three clocks, or `None` before acceptance.
+    pub fn clocks(&self, calendar: &Calendar) -> Option<Clocks> {
+        let accepted = china_date(self.accepted_at_ms?);
+        let pauses = self.pause_intervals();
+        let ext: u32 = self.extensions.iter().map(|e| e.n).sum();
+        let r = &self.received;
+        let stat = deadline::due(
+            accepted,
+            r.statutory_limit.n,
+            r.statutory_limit.unit,
+            calendar,
+            &pauses,
+            ext,
+        );
+        let committed_ext = if r.committed_limit.unit == r.statutory_limit.unit {
+            ext
+        } else {
+            0
+        };
+        let committed = deadline::due(
+            accepted,
+            r.committed_limit.n,
+            r.committed_limit.unit,
+            calendar,
+            &pauses,
+            committed_ext,
+        );
+        let stage = self.state.stage().and_then(|name| {
+            let norm = r.stages.iter().find(|s| s.stage == name)?.norm;
+            let entered = china_date(self.stage_entered_at_ms?);
+            Some(deadline::due(
+                entered, norm.n, norm.unit, calendar, &pauses, 0,
+            ))
+        });
+        Some(Clocks {
+            statutory: stat,
+            committed,
+            stage,
+        })
+    }
+
+    /// The warning level on `today`: red past a deadline or with a stage over
+    /// its norm; yellow within two working days of the committed deadline.
+    pub fn warning(
+        &self,
+        clocks: Option<&Clocks>,
+        today: NaiveDate,
+        calendar: &Calendar,
+    ) -> Warning {
+        let Some(c) = clocks else {
+            return Warning::Green;
+        };
+        if self.state.is_final() || self.decided_at_ms.is_some() {
+            return Warning::Green;
+        }
+        let over = |d: &Due| d.date.is_some_and(|due| today > due);
+        if over(&c.statutory) || over(&c.committed) || c.stage.as_ref().is_some_and(over) {
+            return Warning::Red;
+        }
+        match c.committed.date {
+            Some(due) if deadline::working_days_between(calendar, today, due) <= 2 => {
+                Warning::Yellow
+            }
+            _ => Warning::Green,
+        }
+    }
+}
+
+fn check_role(event: &Event, actor: &Actor) -> Result<(), CaseError> {
+    if event.allowed_roles().contains(&actor.role) {
+        Ok(())
+    } else {
+        Err(CaseError::WrongRole {
+            role: actor.role.as_str(),
+            event: event.kind(),
+        })
+    }
+}

@@ -1,0 +1,519 @@
+//! The matter catalogue: what a hall may receive and decide, and how.
+//!
+//! A [`Catalogue`] is one *version* of the whole district catalogue. Versions
+//! go draft -> published -> retired; a published version is frozen (the store
+//! has no path that rewrites one) and every case records the catalogue version
+//! and the matter version it was accepted under. The starter catalogue ships in
+//! `configs/catalogue/*.toml`, one file per department group, in the same shape
+//! as [`MatterFile`].
+
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::deadline::TimeUnit;
+
+/// A matter (事项): one kind of service or permit, in the fields of GB/T 39046.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Matter {
+    /// Implementation code, unique in the catalogue, e.g. `NH-GA-0001`.
+    pub code: String,
+    /// Basic code shared by every hall that implements the same matter.
+    #[serde(default)]
+    pub basic_code: String,
+    /// The matter's own version; bumped whenever its content changes.
+    #[serde(default = "one")]
+    pub version: u32,
+    /// Chinese name as printed on documents.
+    pub name_zh: String,
+    /// English name for the UI switch.
+    pub name_en: String,
+    /// Kind: two-digit code (01 permit ... 10 other, 20 public service).
+    pub kind: MatterKind,
+    /// Legal basis, free text.
+    #[serde(default)]
+    pub legal_basis: String,
+    /// Implementing department code (see [`Department`]).
+    pub department: String,
+    /// Exercise level: 1 national ... 4 county/district, 5 township, 6 village.
+    pub exercise_level: u8,
+    /// Co-handling departments; they drive parallel approval.
+    #[serde(default)]
+    pub co_departments: Vec<String>,
+    /// How parallel opinions join: all must approve (会签) or any one (或签).
+    #[serde(default)]
+    pub join: JoinRule,
+    /// Who the matter serves.
+    pub serves: Serves,
+    /// Delegation: which tiers and halls may receive and decide it.
+    pub delegation: Delegation,
+    /// Immediate (即办件) or committed (承诺件).
+    pub immediate: bool,
+    /// Visits the applicant needs at most.
+    #[serde(default = "one")]
+    pub visits: u32,
+    /// May be booked in advance.
+    #[serde(default)]
+    pub bookable: bool,
+    /// Statutory time limit.
+    pub statutory_limit: Limit,
+    /// Committed (shorter) time limit.
+    pub committed_limit: Limit,
+    /// Deadline for issuing a correction notice (default 5 working days).
+    #[serde(default = "default_correction_limit")]
+    pub correction_limit: Limit,
+    /// Longest extension that may be approved; none if absent.
+    #[serde(default)]
+    pub extension: Option<Limit>,
+    /// Fees; empty means free of charge.
+    #[serde(default)]
+    pub fees: Vec<Fee>,
+    /// Acceptance conditions shown in the guide.
+    #[serde(default)]
+    pub conditions: Vec<String>,
+    /// Situations (情形) that change the checklist.
+    #[serde(default)]
+    pub situations: Vec<Situation>,
+    /// The materials checklist.
+    pub materials: Vec<Material>,
+    /// Back-office stages with their time norms, in order.
+    pub stages: Vec<Stage>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+fn default_correction_limit() -> Limit {
+    Limit {
+        n: 5,
+        unit: TimeUnit::WorkingDays,
+    }
+}
+
+/// Matter kind, GB/T 39046 codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MatterKind {
+    /// 01 行政许可
+    Permit,
+    /// 02 行政处罚
+    Penalty,
+    /// 03 行政强制
+    Enforcement,
+    /// 04 行政征收
+    Levy,
+    /// 05 行政给付
+    Benefit,
+    /// 06 行政检查
+    Inspection,
+    /// 07 行政确认
+    Confirmation,
+    /// 08 行政奖励
+    Award,
+    /// 09 行政裁决
+    Ruling,
+    /// 10 其他行政权力
+    Other,
+    /// 20 公共服务
+    PublicService,
+}
+
+impl MatterKind {
+    /// The two-digit code of GB/T 39046.
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Permit => "01",
+            Self::Penalty => "02",
+            Self::Enforcement => "03",
+            Self::Levy => "04",
+            Self::Benefit => "05",
+            Self::Inspection => "06",
+            Self::Confirmation => "07",
+            Self::Award => "08",
+            Self::Ruling => "09",
+            Self::Other => "10",
+            Self::PublicService => "20",
+        }
+    }
+}
+
+/// How the opinions of co-handling departments join.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum JoinRule {
+    /// 会签: every co-handling department must approve.
+    #[default]
+    All,
+    /// 或签: one approval is enough.
+    Any,
+}
+
+/// Who may apply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Serves {
+    /// Natural persons (identified by citizen ID number).
+    Person,
+    /// Organisations (identified by unified social credit code).
+    Organisation,
+    /// Either.
+    Both,
+}
+
+/// A time limit: a number and a unit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Limit {
+    /// How many units.
+    pub n: u32,
+    /// Working or calendar days.
+    pub unit: TimeUnit,
+}
+
+/// Delegation as data: tiers and named halls that may receive and decide.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Delegation {
+    /// Tier names (e.g. `district`, `township`, `village`) whose halls may receive.
+    pub receive_tiers: BTreeSet<String>,
+    /// Tier names whose halls may decide.
+    pub decide_tiers: BTreeSet<String>,
+    /// Named halls (node ids) that may also receive, whatever their tier.
+    #[serde(default)]
+    pub receive_halls: BTreeSet<String>,
+    /// Named halls (node ids) that may also decide, whatever their tier.
+    #[serde(default)]
+    pub decide_halls: BTreeSet<String>,
+}
+
+impl Delegation {
+    /// May a hall with this id and tier receive the matter?
+    pub fn may_receive(&self, node_id: &str, tier: &str) -> bool {
+        self.receive_tiers.contains(tier) || self.receive_halls.contains(node_id)
+    }
+
+    /// May a hall with this id and tier decide the matter?
+    pub fn may_decide(&self, node_id: &str, tier: &str) -> bool {
+        self.decide_tiers.contains(tier) || self.decide_halls.contains(node_id)
+    }
+}
+
+/// A fee item.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Fee {
+    /// Item name.
+    pub item: String,
+    /// Amount in yuan (fen precision), or the standard as text when it varies.
+    pub standard: String,
+    /// Basis for the charge.
+    #[serde(default)]
+    pub basis: String,
+    /// May be waived.
+    #[serde(default)]
+    pub waivable: bool,
+}
+
+/// A situation (情形) that adds materials to the checklist.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Situation {
+    /// Code unique within the matter.
+    pub code: String,
+    /// Chinese description.
+    pub name_zh: String,
+    /// English description.
+    pub name_en: String,
+}
+
+/// Whether a material must be presented.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Necessity {
+    /// Must be presented at acceptance.
+    Required,
+    /// May be presented.
+    Optional,
+    /// 容缺: may follow after acceptance (accepted with a pledge).
+    Deferrable,
+}
+
+/// Paper or electronic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MaterialForm {
+    /// Paper.
+    Paper,
+    /// Electronic (e-licence, scan).
+    Electronic,
+    /// Either.
+    Either,
+}
+
+/// One line of the materials checklist.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Material {
+    /// Code unique within the matter, e.g. `M01`.
+    pub code: String,
+    /// Chinese name.
+    pub name_zh: String,
+    /// English name.
+    pub name_en: String,
+    /// Required, optional or deferrable.
+    pub necessity: Necessity,
+    /// Paper, electronic or either.
+    #[serde(default = "either")]
+    pub form: MaterialForm,
+    /// Originals to present (shown and returned, or kept).
+    #[serde(default)]
+    pub originals: u32,
+    /// Copies to hand in.
+    #[serde(default)]
+    pub copies: u32,
+    /// Situations in which the material applies; empty = always.
+    #[serde(default)]
+    pub situations: Vec<String>,
+    /// Issuing body.
+    #[serde(default)]
+    pub issuer: String,
+    /// What the clerk checks.
+    #[serde(default)]
+    pub check: String,
+}
+
+fn either() -> MaterialForm {
+    MaterialForm::Either
+}
+
+impl Material {
+    /// Does the material apply when these situations are selected?
+    pub fn applies(&self, selected: &BTreeSet<String>) -> bool {
+        self.situations.is_empty() || self.situations.iter().any(|s| selected.contains(s))
+    }
+}
+
+/// A back-office stage with its time norm.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Stage {
+    /// One of `handling`, `review`, `approval`.
+    pub stage: StageName,
+    /// Time norm for the stage.
+    pub norm: Limit,
+    /// Whether the applicant is told when the stage is entered.
+    #[serde(default)]
+    pub notify_applicant: bool,
+}
+
+/// The back-office stages of the standard flow (承办, 审核, 批准).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum StageName {
+    /// 承办
+    Handling,
+    /// 审核
+    Review,
+    /// 批准
+    Approval,
+}
+
+/// A department that implements matters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Department {
+    /// Short code, e.g. `gongan`.
+    pub code: String,
+    /// Chinese name.
+    pub name_zh: String,
+    /// English name.
+    pub name_en: String,
+    /// Unified social credit code of the department.
+    #[serde(default)]
+    pub credit_code: String,
+}
+
+/// The shape of one starter catalogue file under `configs/catalogue/`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MatterFile {
+    /// Departments introduced by this file.
+    #[serde(default)]
+    pub departments: Vec<Department>,
+    /// Matters in this file.
+    #[serde(default)]
+    pub matters: Vec<Matter>,
+}
+
+/// One version of the whole catalogue.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Catalogue {
+    /// Catalogue version number, increasing with every publication.
+    pub version: i64,
+    /// Departments by code.
+    pub departments: BTreeMap<String, Department>,
+    /// Matters by code.
+    pub matters: BTreeMap<String, Matter>,
+}
+
+/// Why a catalogue cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CatalogueError {
+    /// Two matters share a code.
+    #[error("matter {0} appears twice")]
+    DuplicateMatter(String),
+    /// Two departments share a code.
+    #[error("department {0} appears twice")]
+    DuplicateDepartment(String),
+    /// A matter names a department that is not listed.
+    #[error("matter {matter} names unknown department {department}")]
+    UnknownDepartment {
+        /// The matter.
+        matter: String,
+        /// The missing department.
+        department: String,
+    },
+    /// A matter is inconsistent in itself.
+    #[error("matter {matter}: {problem}")]
+    InvalidMatter {
+        /// The matter.
+        matter: String,
+        /// What is wrong.
+        problem: String,
+    },
+    /// A file could not be parsed.
+    #[error("{file}: {problem}")]
+    Parse {
+        /// The file.
+        file: String,
+        /// The parser's complaint.
+        problem: String,
+    },
+}
+
+impl Catalogue {
+    /// Builds a catalogue from files and checks it.
+    pub fn from_files(
+        version: i64,
+        files: impl IntoIterator<Item = MatterFile>,
+    ) -> Result<Self, CatalogueError> {
+        let mut departments = BTreeMap::new();
+        let mut matters = BTreeMap::new();
+        for file in files {
+            for d in file.departments {
+                if departments.insert(d.code.clone(), d.clone()).is_some() {
+                    return Err(CatalogueError::DuplicateDepartment(d.code));
+                }
+            }
+            for m in file.matters {
+                if matters.insert(m.code.clone(), m.clone()).is_some() {
+                    return Err(CatalogueError::DuplicateMatter(m.code));
+                }
+            }
+        }
+        let cat = Self {
+            version,
+            departments,
+            matters,
+        };
+        cat.validate()?;
+        Ok(cat)
+    }
+
+    /// Parses the TOML text of starter files (name, text) into a catalogue.
+    pub fn from_toml_texts<'a>(
+        version: i64,
+        texts: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<Self, CatalogueError> {
+        let mut files = Vec::new();
+        for (name, text) in texts {
+            let file: MatterFile = toml::from_str(text).map_err(|e| CatalogueError::Parse {
+                file: name.to_owned(),
+                problem: e.to_string(),
+            })?;
+            files.push(file);
+        }
+        Self::from_files(version, files)
+    }
+
+    /// Checks internal consistency: departments exist, codes unique, limits sane.
+    pub fn validate(&self) -> Result<(), CatalogueError> {
+        for m in self.matters.values() {
+            let bad = |problem: &str| CatalogueError::InvalidMatter {
+                matter: m.code.clone(),
+                problem: problem.to_owned(),
+            };
+            for d in std::iter::once(&m.department).chain(&m.co_departments) {
+                if !self.departments.contains_key(d) {
+                    return Err(CatalogueError::UnknownDepartment {
+                        matter: m.code.clone(),
+                        department: d.clone(),
+                    });
+                }
+            }
+            if m.co_departments.contains(&m.department) {
+                return Err(bad("the implementing department is also a co-handling one"));
+            }
+            if m.name_zh.trim().is_empty() || m.name_en.trim().is_empty() {
+                return Err(bad("names must not be empty"));
+            }
+            if m.delegation.receive_tiers.is_empty() && m.delegation.receive_halls.is_empty() {
+                return Err(bad("no hall may receive it"));
+            }
+            if m.delegation.decide_tiers.is_empty() && m.delegation.decide_halls.is_empty() {
+                return Err(bad("no hall may decide it"));
+            }
+            if m.committed_limit.unit == m.statutory_limit.unit
+                && m.committed_limit.n > m.statutory_limit.n
+            {
+                return Err(bad("committed limit exceeds the statutory one"));
+            }
+            if m.materials.is_empty() {
+                return Err(bad("empty materials checklist"));
+            }
+            let mut codes = BTreeSet::new();
+            for mat in &m.materials {
+                if !codes.insert(mat.code.as_str()) {
+                    return Err(bad(&format!("material {} appears twice", mat.code)));
+                }
+                for s in &mat.situations {
+                    if !m.situations.iter().any(|x| &x.code == s) {
+                        return Err(bad(&format!(
+                            "material {} names unknown situation {s}",
+                            mat.code
+                        )));
+                    }
+                }
+            }
+            if !m.immediate && m.stages.is_empty() {
+                return Err(bad("a committed matter needs its stages"));
+            }
+            let mut last = None;
+            for st in &m.stages {
+                if last.is_some_and(|l| l >= st.stage) {
+                    return Err(bad("stages must be in order and appear once"));
+                }
+                last = Some(st.stage);
+            }
+        }
+        Ok(())
+    }
+
+    /// A matter by code.
+    pub fn matter(&self, code: &str) -> Option<&Matter> {
+        self.matters.get(code)
+    }
+}

@@ -1,0 +1,17 @@
+//! A OneWindow hall node: the catalogue, cases and windows of one hall, on a
+//! real store, behind an HTTP API.
+//!
+//! Start reading at [`server::start`], which opens a [`service::Node`] (the
+//! hall's operations over [`domain`] and [`store`]) and serves [`api`].
+#![warn(missing_docs)]
+
+pub mod api;
+pub mod config;
+pub mod docs;
+pub mod domain;
+pub mod error;
+pub mod metrics;
+pub mod server;
+pub mod service;
+pub mod starter;
+pub mod store;

@@ -1,0 +1,222 @@
+//! Staff accounts, passwords (argon2) and expiring session tokens.
+//!
+//! A token is 32 random bytes shown once to the client; the store keeps only
+//! its SHA-256, so a copy of the database grants no session.
+
+use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::Node;
+use crate::domain::case::Role;
+use crate::error::Error;
+use crate::store::{Session, StaffRecord};
+
+/// A new staff account.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewStaff {
+    /// Login name: 3 to 32 of a-z, 0-9, `.`, `_`, `-`.
+    pub username: String,
+    /// Name shown on documents.
+    pub display_name: String,
+    /// Role (not `citizen`).
+    pub role: Role,
+    /// Department code; required for approvers.
+    #[serde(default)]
+    pub department: Option<String>,
+    /// At least 10 characters.
+    pub password: String,
+}
+
+/// A staff account as the API shows it (no hash).
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct StaffView {
+    /// Login name.
+    pub username: String,
+    /// Display name.
+    pub display_name: String,
+    /// Role.
+    pub role: Role,
+    /// Department.
+    pub department: Option<String>,
+    /// May log in.
+    pub active: bool,
+}
+
+impl From<&StaffRecord> for StaffView {
+    fn from(s: &StaffRecord) -> Self {
+        Self {
+            username: s.username.clone(),
+            display_name: s.display_name.clone(),
+            role: s.role,
+            department: s.department.clone(),
+            active: s.active,
+        }
+    }
+}
+
+/// A successful login.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct LoginOutcome {
+    /// Bearer token for `Authorization: Bearer ...`.
+    pub token: String,
+    /// Expiry (ms since the epoch).
+    pub expires_at_ms: i64,
+    /// Who logged in.
+    pub staff: StaffView,
+}
+
+/// SHA-256 of a token, hex.
+pub fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// An argon2id hash of a password in PHC form.
+pub fn hash_password(password: &str) -> Result<String, Error> {
+    let mut salt = [0u8; 16];
+    rand::thread_rng().fill_bytes(&mut salt);
+    let salt = SaltString::encode_b64(&salt).map_err(|e| Error::storage(&e))?;
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| Error::storage(&e))
+}
+
+fn verify_password(password: &str, phc: &str) -> bool {
+    PasswordHash::new(phc)
+        .map(|h| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &h)
+                .is_ok()
+        })
+        .unwrap_or(false)
+}
+
+impl Node {
+    /// Creates a staff account (admin only).
+    pub async fn create_staff(&self, by_role: Role, s: NewStaff) -> Result<StaffView, Error> {
+        if by_role != Role::Admin {
+            return Err(Error::forbidden("管理人员账号 / manage staff accounts"));
+        }
+        self.create_staff_unchecked(s).await
+    }
+
+    pub(crate) async fn create_staff_unchecked(&self, s: NewStaff) -> Result<StaffView, Error> {
+        let ok_name = (3..=32).contains(&s.username.len())
+            && s.username
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b));
+        if !ok_name {
+            return Err(Error::bad_request(
+                "bad_username",
+                "用户名须为3至32位小写字母、数字或 . _ -",
+                "the username is 3 to 32 of a-z, 0-9, '.', '_', '-'",
+            ));
+        }
+        if s.display_name.trim().is_empty() || s.display_name.chars().count() > 50 {
+            return Err(Error::bad_request(
+                "bad_display_name",
+                "姓名不能为空且不超过50字",
+                "the display name must be 1 to 50 characters",
+            ));
+        }
+        if s.password.chars().count() < 10 {
+            return Err(Error::bad_request(
+                "weak_password",
+                "密码至少10个字符",
+                "the password needs at least 10 characters",
+            ));
+        }
+        match (s.role, &s.department) {
+            (Role::Citizen, _) => {
+                return Err(Error::bad_request(
+                    "bad_role",
+                    "不能创建公众账号",
+                    "citizen is not a staff role",
+                ));
+            }
+            (Role::Approver, None) => {
+                return Err(Error::bad_request(
+                    "department_required",
+                    "审批人员须指定部门",
+                    "an approver needs a department",
+                ));
+            }
+            (Role::Approver, Some(d)) if !self.catalogue().departments.contains_key(d) => {
+                return Err(Error::bad_request(
+                    "unknown_department",
+                    format!("部门 {d} 不在目录中"),
+                    format!("department {d} is not in the catalogue"),
+                ));
+            }
+            _ => {}
+        }
+        let rec = StaffRecord {
+            username: s.username.clone(),
+            display_name: s.display_name.trim().to_owned(),
+            role: s.role,
+            department: if s.role == Role::Approver {
+                s.department
+            } else {
+                None
+            },
+            password_hash: hash_password(&s.password)?,
+            active: true,
+        };
+        if !self.store.create_staff(&rec, self.now_ms()).await? {
+            return Err(Error::new(
+                axum::http::StatusCode::CONFLICT,
+                "username_taken",
+                format!("用户名 {} 已存在", s.username),
+                format!("username {} is taken", s.username),
+            ));
+        }
+        Ok(StaffView::from(&rec))
+    }
+
+    /// Checks a password and opens a session.
+    pub async fn login(&self, username: &str, password: &str) -> Result<LoginOutcome, Error> {
+        let staff = self.store.staff(username).await?;
+        let ok = staff
+            .as_ref()
+            .is_some_and(|s| s.active && verify_password(password, &s.password_hash));
+        let Some(staff) = staff.filter(|_| ok) else {
+            self.metrics.login_failed();
+            return Err(Error::new(
+                axum::http::StatusCode::UNAUTHORIZED,
+                "bad_credentials",
+                "用户名或密码错误",
+                "wrong username or password",
+            ));
+        };
+        let mut raw = [0u8; 32];
+        rand::thread_rng().fill_bytes(&mut raw);
+        let token = hex::encode(raw);
+        let now = self.now_ms();
+        let expires = now + i64::from(self.config.auth.session_minutes) * 60_000;
+        self.store
+            .create_session(&token_hash(&token), &staff.username, now, expires)
+            .await?;
+        Ok(LoginOutcome {
+            token,
+            expires_at_ms: expires,
+            staff: StaffView::from(&staff),
+        })
+    }
+
+    /// The live session behind a token.
+    pub async fn session(&self, token: &str) -> Result<Session, Error> {
+        self.store
+            .session(&token_hash(token), self.now_ms())
+            .await?
+            .ok_or_else(Error::unauthenticated)
+    }
+
+    /// Ends a session.
+    pub async fn logout(&self, token: &str) -> Result<(), Error> {
+        Ok(self.store.delete_session(&token_hash(token)).await?)
+    }
+}

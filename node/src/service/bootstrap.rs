@@ -1,0 +1,108 @@
+//! First start and every start: open the store, load or seed the catalogue,
+//! the calendar and the first administrator.
+
+use std::sync::{Arc, RwLock};
+
+use super::{Clock, NewStaff, Node};
+use crate::config::Config;
+use crate::domain::calendar::Calendar;
+use crate::domain::case::Role;
+use crate::metrics::Metrics;
+use crate::starter;
+use crate::store::Store;
+
+impl Node {
+    /// Opens the store and brings the node up to date with its seed data.
+    pub async fn open(config: Arc<Config>, clock: Arc<dyn Clock>) -> anyhow::Result<Node> {
+        config.validate()?;
+        let id = config.node_id();
+        let tier = config.tier().to_owned();
+        if config.database.url.is_empty() {
+            std::fs::create_dir_all(&config.node.data_dir)?;
+        }
+        let store = Store::open(
+            &config.database_url(),
+            id.clone(),
+            config.database.max_connections,
+            &config.database.sqlite_synchronous,
+        )
+        .await?;
+        let now = clock.now_ms();
+        let catalogue = match store.published_catalogue().await? {
+            Some(c) => c,
+            None => {
+                let cat = starter::catalogue()?;
+                let v = store.create_draft(&cat, now).await?;
+                let published = store.publish(v, now).await?;
+                tracing::info!(
+                    version = v,
+                    matters = published.matters.len(),
+                    "published the starter catalogue"
+                );
+                published
+            }
+        };
+        if store.calendars().await?.is_empty() {
+            for y in starter::calendars()? {
+                store.put_calendar(&y, now).await?;
+            }
+        }
+        let mut calendar = Calendar::new();
+        for y in store.calendars().await? {
+            calendar.insert_year(y)?;
+        }
+        let node = Node {
+            config: Arc::clone(&config),
+            id,
+            tier,
+            store,
+            clock,
+            metrics: Metrics::new(),
+            catalogue: RwLock::new(Arc::new(catalogue)),
+            calendar: RwLock::new(Arc::new(calendar)),
+        };
+        let this_year = chrono::Datelike::year(&node.today());
+        if !node.calendar().has_year(this_year) {
+            tracing::warn!(
+                year = this_year,
+                "NO HOLIDAY CALENDAR for the current year: deadlines count weekends only until one is published"
+            );
+        }
+        node.bootstrap_admin().await?;
+        Ok(node)
+    }
+
+    async fn bootstrap_admin(&self) -> anyhow::Result<()> {
+        if self.store.staff_count().await? > 0 {
+            return Ok(());
+        }
+        let (password, generated) = match self.config.bootstrap_password()? {
+            Some(p) => (p, false),
+            None => {
+                use rand::Rng;
+                let p: String = rand::thread_rng()
+                    .sample_iter(&rand::distributions::Alphanumeric)
+                    .take(20)
+                    .map(char::from)
+                    .collect();
+                (p, true)
+            }
+        };
+        self.create_staff_unchecked(NewStaff {
+            username: self.config.auth.bootstrap_admin.clone(),
+            display_name: "系统管理员".into(),
+            role: Role::Admin,
+            department: None,
+            password: password.clone(),
+        })
+        .await
+        .map_err(|e| anyhow::anyhow!("creating the first administrator: {e}"))?;
+        if generated {
+            println!(
+                "created administrator {:?} with password {password} (shown once; change it)",
+                self.config.auth.bootstrap_admin
+            );
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,640 @@
+//! Acceptance at the window and the back office, over the case state machine.
+
+use serde::Deserialize;
+use std::collections::BTreeSet;
+
+use super::Node;
+use super::views::{CaseView, Outcome, Progress};
+use crate::domain::case::{
+    Actor, Applicant, ApplicantKind, Case, Channel, Event, EventRecord, Received, Role,
+    SuspensionKind, china_date,
+};
+use crate::domain::case_number::CaseNumber;
+use crate::domain::catalogue::{Matter, Serves};
+use crate::domain::checklist::{self, PresentedMaterial};
+use crate::domain::ids;
+use crate::error::Error;
+use crate::store::CaseRow;
+
+/// The applicant as typed at the window.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApplicantInput {
+    /// Person or organisation.
+    pub kind: ApplicantKind,
+    /// Citizen ID number (GB 11643) or unified social credit code (GB 32100).
+    pub id_number: String,
+    /// Name.
+    pub name: String,
+    /// Contact phone.
+    #[serde(default)]
+    pub phone: Option<String>,
+    /// Accept a credit code whose check character fails, for this reason
+    /// (some real codes do); recorded in the case's events.
+    #[serde(default)]
+    pub checksum_override_reason: Option<String>,
+}
+
+/// A submission at the window.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Submission {
+    /// Matter code.
+    pub matter_code: String,
+    /// Applicant.
+    pub applicant: ApplicantInput,
+    /// Situations (情形) that apply.
+    #[serde(default)]
+    pub situations: Vec<String>,
+    /// Materials presented.
+    #[serde(default)]
+    pub materials: Vec<PresentedMaterial>,
+    /// The clerk decides not to accept, for this reason (printed on the decision).
+    #[serde(default)]
+    pub non_acceptance_reason: Option<String>,
+}
+
+/// A back-office or window action on a case.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(tag = "action", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Action {
+    /// Start handling (承办); opens parallel sub-cases.
+    StartHandling,
+    /// Handling done; to review.
+    SubmitForReview {
+        /// Handling opinion.
+        opinion: String,
+    },
+    /// Review passed; to approval.
+    PassReview {
+        /// Review opinion.
+        opinion: String,
+    },
+    /// Send back to handling.
+    SendBack {
+        /// Why.
+        reason: String,
+    },
+    /// A co-handling department's opinion.
+    Opinion {
+        /// The department (must be the approver's own).
+        department: String,
+        /// Approves.
+        approve: bool,
+        /// Opinion.
+        opinion: String,
+    },
+    /// Decide: grant or refuse.
+    Decide {
+        /// Granted.
+        granted: bool,
+        /// Decision text.
+        opinion: String,
+    },
+    /// The result is ready at the accepting window.
+    ResultReady {
+        /// What the result is.
+        result: String,
+    },
+    /// Hand the result out at the accepting window.
+    HandOut {
+        /// Who collected it.
+        recipient: String,
+    },
+    /// Stop the clock for a special procedure.
+    Suspend {
+        /// Procedure.
+        kind: SuspensionKind,
+        /// Why.
+        reason: String,
+    },
+    /// Restart the clock.
+    Resume {
+        /// Note.
+        #[serde(default)]
+        note: String,
+    },
+    /// Extend the limit.
+    Extend {
+        /// Units to add.
+        n: u32,
+        /// Why.
+        reason: String,
+    },
+    /// Withdraw at the applicant's request.
+    Withdraw {
+        /// Why.
+        reason: String,
+    },
+    /// Terminate.
+    Terminate {
+        /// Why.
+        reason: String,
+    },
+}
+
+impl Action {
+    fn into_event(self) -> Event {
+        match self {
+            Self::StartHandling => Event::HandlingStarted,
+            Self::SubmitForReview { opinion } => Event::SubmittedForReview { opinion },
+            Self::PassReview { opinion } => Event::ReviewPassed { opinion },
+            Self::SendBack { reason } => Event::SentBack { reason },
+            Self::Opinion {
+                department,
+                approve,
+                opinion,
+            } => Event::OpinionGiven {
+                department,
+                approve,
+                opinion,
+            },
+            Self::Decide { granted, opinion } => Event::Decided { granted, opinion },
+            Self::ResultReady { result } => Event::ResultReady { result },
+            Self::HandOut { recipient } => Event::HandedOut { recipient },
+            Self::Suspend { kind, reason } => Event::Suspended { kind, reason },
+            Self::Resume { note } => Event::Resumed { note },
+            Self::Extend { n, reason } => Event::Extended { n, reason },
+            Self::Withdraw { reason } => Event::Withdrawn { reason },
+            Self::Terminate { reason } => Event::Terminated { reason },
+        }
+    }
+}
+
+fn require_text(field: &'static str, s: &str, max: usize) -> Result<(), Error> {
+    if s.trim().is_empty() {
+        return Err(Error::bad_request(
+            "empty_field",
+            format!("{field} 不能为空"),
+            format!("{field} must not be empty"),
+        ));
+    }
+    if s.chars().count() > max {
+        return Err(Error::bad_request(
+            "field_too_long",
+            format!("{field} 超过 {max} 个字符"),
+            format!("{field} is longer than {max} characters"),
+        ));
+    }
+    Ok(())
+}
+
+impl Node {
+    fn check_applicant(&self, a: &ApplicantInput) -> Result<Applicant, Error> {
+        require_text("applicant.name", &a.name, 100)?;
+        if let Some(p) = &a.phone
+            && (p.len() > 20 || !p.chars().all(|c| c.is_ascii_digit() || "+- ".contains(c)))
+        {
+            return Err(Error::bad_request(
+                "bad_phone",
+                "联系电话格式不正确",
+                "the phone number is not valid",
+            ));
+        }
+        let (id_number, overridden) = match a.kind {
+            ApplicantKind::Person => (
+                ids::check_citizen_id(&a.id_number)?.number().to_owned(),
+                false,
+            ),
+            ApplicantKind::Organisation => match &a.checksum_override_reason {
+                Some(reason) => {
+                    require_text("applicant.checksum_override_reason", reason, 200)?;
+                    (
+                        ids::check_credit_code_with_override(&a.id_number)?
+                            .code()
+                            .to_owned(),
+                        true,
+                    )
+                }
+                None => (
+                    ids::check_credit_code(&a.id_number)?.code().to_owned(),
+                    false,
+                ),
+            },
+        };
+        Ok(Applicant {
+            kind: a.kind,
+            id_number,
+            name: a.name.trim().to_owned(),
+            phone: a.phone.clone(),
+            checksum_overridden: overridden,
+        })
+    }
+
+    fn matter_for_window(&self, code: &str) -> Result<Matter, Error> {
+        let cat = self.catalogue();
+        let m = cat.matter(code).ok_or_else(|| {
+            Error::not_found(
+                "unknown_matter",
+                format!("事项 {code} 不在目录中"),
+                format!("matter {code} is not in the catalogue"),
+            )
+        })?;
+        if !self.may_receive(m) {
+            return Err(Error::new(
+                axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+                "matter_not_delegated",
+                format!("事项“{}”未授权本级（{}）受理", m.name_zh, self.tier),
+                format!(
+                    "matter {} is not delegated to this hall's tier ({})",
+                    m.code, self.tier
+                ),
+            ));
+        }
+        Ok(m.clone())
+    }
+
+    fn actor(&self, username: &str, role: Role, department: Option<String>) -> Actor {
+        Actor {
+            username: username.to_owned(),
+            role,
+            node: self.id.to_string(),
+            department,
+        }
+    }
+
+    /// The decision that follows a (re)submission: non-acceptance, a correction
+    /// notice listing every problem, acceptance, or immediate completion.
+    fn acceptance_event(
+        &self,
+        matter: &Matter,
+        applicant: &Applicant,
+        situations: &[String],
+        materials: &[PresentedMaterial],
+        non_acceptance: Option<&str>,
+    ) -> Result<Event, Error> {
+        if let Some(reason) = non_acceptance {
+            require_text("non_acceptance_reason", reason, 500)?;
+            return Ok(Event::NotAccepted {
+                reason: reason.trim().to_owned(),
+            });
+        }
+        let serves = matches!(
+            (matter.serves, applicant.kind),
+            (Serves::Both, _)
+                | (Serves::Person, ApplicantKind::Person)
+                | (Serves::Organisation, ApplicantKind::Organisation)
+        );
+        if !serves {
+            return Ok(Event::NotAccepted {
+                reason: format!(
+                    "申请人类型不符：本事项仅受理{}申请 / applicant type does not match: this matter serves {}",
+                    if matter.serves == Serves::Person {
+                        "自然人"
+                    } else {
+                        "法人及其他组织"
+                    },
+                    if matter.serves == Serves::Person {
+                        "natural persons"
+                    } else {
+                        "organisations"
+                    },
+                ),
+            });
+        }
+        let selected: BTreeSet<String> = situations.iter().cloned().collect();
+        let result = checklist::check(matter, &selected, materials)?;
+        if !result.issues.is_empty() {
+            return Ok(Event::CorrectionNotified {
+                issues: result.issues,
+            });
+        }
+        let decides_here = self.may_decide(matter);
+        if matter.immediate && decides_here && result.deferred.is_empty() {
+            return Ok(Event::CompletedAtWindow {
+                result: format!("{}：当场办结 / completed at the window", matter.name_zh),
+            });
+        }
+        Ok(Event::Accepted {
+            deferred: result.deferred,
+            holder: decides_here.then(|| self.id.to_string()),
+        })
+    }
+
+    /// Receives a submission and issues exactly one outcome document.
+    pub async fn submit(
+        &self,
+        username: &str,
+        role: Role,
+        sub: Submission,
+    ) -> Result<Outcome, Error> {
+        if role != Role::Clerk {
+            return Err(Error::forbidden("受理申请 / accept applications"));
+        }
+        let started = std::time::Instant::now();
+        let matter = self.matter_for_window(&sub.matter_code)?;
+        let applicant = self.check_applicant(&sub.applicant)?;
+        let decision = self.acceptance_event(
+            &matter,
+            &applicant,
+            &sub.situations,
+            &sub.materials,
+            sub.non_acceptance_reason.as_deref(),
+        )?;
+        let now = self.now_ms();
+        let day = china_date(now);
+        let actor = self.actor(username, role, None);
+        let received = Received {
+            matter_code: matter.code.clone(),
+            matter_version: matter.version,
+            catalogue_version: self.catalogue().version,
+            matter_name_zh: matter.name_zh.clone(),
+            matter_name_en: matter.name_en.clone(),
+            department: matter.department.clone(),
+            co_departments: matter.co_departments.clone(),
+            join: matter.join,
+            immediate: matter.immediate,
+            statutory_limit: matter.statutory_limit,
+            committed_limit: matter.committed_limit,
+            extension_max: matter.extension,
+            stages: matter.stages.clone(),
+            applicant,
+            situations: sub.situations.clone(),
+            materials: sub.materials.clone(),
+            accepting_node: self.id.to_string(),
+        };
+        let hall = &self.config.node.hall_code;
+        let mut w = self.store.write().await?;
+        let seq = w
+            .next_case_seq(hall, &day.format("%Y%m%d").to_string())
+            .await?;
+        let number = CaseNumber::new(hall, day, u32::try_from(seq).unwrap_or(u32::MAX))
+            .map_err(|_| {
+                Error::new(
+                    axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                    "case_numbers_exhausted",
+                    "本厅今日案件编号已用尽",
+                    "this hall has used every case number for today",
+                )
+            })?
+            .to_string();
+        let first = EventRecord {
+            case_id: number.clone(),
+            case_version: 1,
+            actor: actor.clone(),
+            at_ms: now,
+            event: Event::Received(Box::new(received)),
+        };
+        let mut case = Case::start(&first)?;
+        let second = EventRecord {
+            case_id: number.clone(),
+            case_version: 2,
+            actor,
+            at_ms: now,
+            event: decision,
+        };
+        case.apply(&second)?;
+        w.append(first)?;
+        w.append(second)?;
+        let row = self.case_row(&case);
+        w.put_case(row.clone());
+        w.commit().await?;
+        let outcome = self.outcome(&row);
+        self.metrics
+            .case_submitted(outcome.outcome.as_str(), started.elapsed());
+        Ok(outcome)
+    }
+
+    /// Resubmits materials after a correction notice.
+    pub async fn resubmit(
+        &self,
+        username: &str,
+        role: Role,
+        number: &str,
+        situations: Vec<String>,
+        materials: Vec<PresentedMaterial>,
+    ) -> Result<Outcome, Error> {
+        if role != Role::Clerk {
+            return Err(Error::forbidden("受理申请 / accept applications"));
+        }
+        let number = CaseNumber::parse(number)?.to_string();
+        let mut w = self.store.write().await?;
+        let row = w
+            .case(&number)
+            .await?
+            .ok_or_else(|| case_not_found(&number))?;
+        let mut case = row.case;
+        let matter = self
+            .catalogue()
+            .matter(&case.received.matter_code)
+            .cloned()
+            .ok_or_else(|| {
+                Error::new(
+                    axum::http::StatusCode::CONFLICT,
+                    "matter_withdrawn",
+                    "该事项已从目录中撤销，不能补正",
+                    "the matter has left the catalogue; the case cannot be corrected",
+                )
+            })?;
+        let actor = self.actor(username, role, None);
+        let now = self.now_ms();
+        let resub = EventRecord {
+            case_id: number.clone(),
+            case_version: case.version + 1,
+            actor: actor.clone(),
+            at_ms: now,
+            event: Event::Resubmitted {
+                situations: situations.clone(),
+                materials: materials.clone(),
+            },
+        };
+        case.apply(&resub)?;
+        let decision = self.acceptance_event(
+            &matter,
+            &case.received.applicant,
+            &situations,
+            &materials,
+            None,
+        )?;
+        let rec = EventRecord {
+            case_id: number.clone(),
+            case_version: case.version + 1,
+            actor,
+            at_ms: now,
+            event: decision,
+        };
+        case.apply(&rec)?;
+        w.append(resub)?;
+        w.append(rec)?;
+        let row = self.case_row(&case);
+        w.put_case(row.clone());
+        w.commit().await?;
+        let outcome = self.outcome(&row);
+        self.metrics
+            .case_submitted(outcome.outcome.as_str(), std::time::Duration::ZERO);
+        Ok(outcome)
+    }
+
+    /// Applies a back-office or window action.
+    pub async fn act(
+        &self,
+        username: &str,
+        role: Role,
+        department: Option<String>,
+        number: &str,
+        action: Action,
+    ) -> Result<CaseView, Error> {
+        let number = CaseNumber::parse(number)?.to_string();
+        let event = action.into_event();
+        let actor = self.actor(username, role, department);
+        self.write_event(&number, actor, event).await
+    }
+
+    async fn write_event(
+        &self,
+        number: &str,
+        actor: Actor,
+        event: Event,
+    ) -> Result<CaseView, Error> {
+        let mut w = self.store.write().await?;
+        let row = w
+            .case(number)
+            .await?
+            .ok_or_else(|| case_not_found(number))?;
+        let mut case = row.case;
+        if case.holder.as_deref() != Some(self.id.as_str())
+            && !matches!(event, Event::HandedOut { .. } | Event::Rated { .. })
+        {
+            return Err(Error::new(
+                axum::http::StatusCode::CONFLICT,
+                "not_holder",
+                "本节点不是该案件的办理方，不能修改",
+                "this node does not hold the case and may not change it",
+            ));
+        }
+        let kind = event.kind();
+        let rec = EventRecord {
+            case_id: number.to_owned(),
+            case_version: case.version + 1,
+            actor,
+            at_ms: self.now_ms(),
+            event,
+        };
+        case.apply(&rec)?;
+        w.append(rec)?;
+        let row = self.case_row(&case);
+        w.put_case(row.clone());
+        w.commit().await?;
+        self.metrics.case_event(kind);
+        Ok(self.case_view(&row))
+    }
+
+    /// The public progress query: needs the last four characters of the
+    /// applicant's identifier; tells only status, stage, due date and what to
+    /// bring next.
+    pub async fn progress(&self, number: &str, last4: &str) -> Result<Progress, Error> {
+        let number = CaseNumber::parse(number)?.to_string();
+        let row = self.store.case(&number).await?;
+        match row {
+            Some(r) if r.applicant_last4.eq_ignore_ascii_case(last4.trim()) => {
+                Ok(self.progress_view(&r))
+            }
+            // The same answer for a wrong key and an unknown number, so the
+            // query cannot be used to probe which numbers exist.
+            _ => Err(case_not_found(&number)),
+        }
+    }
+
+    /// The applicant's rating, through a public channel.
+    pub async fn rate(
+        &self,
+        number: &str,
+        last4: &str,
+        score: u8,
+        channel: Channel,
+        comment: String,
+    ) -> Result<Progress, Error> {
+        if comment.chars().count() > 1000 {
+            return Err(Error::bad_request(
+                "field_too_long",
+                "评价内容超过1000个字符",
+                "the comment is longer than 1000 characters",
+            ));
+        }
+        self.progress(number, last4).await?;
+        let number = CaseNumber::parse(number)?.to_string();
+        let actor = Actor {
+            username: "citizen".to_owned(),
+            role: Role::Citizen,
+            node: self.id.to_string(),
+            department: None,
+        };
+        self.write_event(
+            &number,
+            actor,
+            Event::Rated {
+                score,
+                channel,
+                comment,
+            },
+        )
+        .await?;
+        let row = self
+            .store
+            .case(&number)
+            .await?
+            .ok_or_else(|| case_not_found(&number))?;
+        Ok(self.progress_view(&row))
+    }
+
+    /// A case for staff, with its clocks and warning.
+    pub async fn case_for_staff(&self, number: &str) -> Result<CaseView, Error> {
+        let number = CaseNumber::parse(number)?.to_string();
+        let row = self
+            .store
+            .case(&number)
+            .await?
+            .ok_or_else(|| case_not_found(&number))?;
+        Ok(self.case_view(&row))
+    }
+
+    /// The read-model row of a case, with deadlines recomputed now.
+    pub fn case_row(&self, case: &Case) -> CaseRow {
+        let cal = self.calendar();
+        let clocks = case.clocks(&cal);
+        if let Some(c) = &clocks {
+            let mut missing: Vec<i32> = c.statutory.missing_years.clone();
+            missing.extend(&c.committed.missing_years);
+            missing.sort_unstable();
+            missing.dedup();
+            if !missing.is_empty() {
+                tracing::warn!(case = %case.id, years = ?missing,
+                    "NO HOLIDAY CALENDAR for these years: deadlines count weekends only");
+            }
+        }
+        let warning = case.warning(clocks.as_ref(), self.today(), &cal);
+        let date = |d: Option<chrono::NaiveDate>| d.map(|d| d.format("%Y-%m-%d").to_string());
+        CaseRow {
+            id: case.id.clone(),
+            matter_code: case.received.matter_code.clone(),
+            department: case.received.department.clone(),
+            accepting_node: case.received.accepting_node.clone(),
+            holder: case.holder.clone(),
+            state: case.state.as_str().to_owned(),
+            suspended: case.is_suspended(),
+            applicant_last4: case.received.applicant.last4().to_owned(),
+            received_at_ms: case.received_at_ms,
+            accepted_at_ms: case.accepted_at_ms,
+            closed_at_ms: case.closed_at_ms,
+            statutory_due: date(clocks.as_ref().and_then(|c| c.statutory.date)),
+            committed_due: date(clocks.as_ref().and_then(|c| c.committed.date)),
+            stage_due: date(
+                clocks
+                    .as_ref()
+                    .and_then(|c| c.stage.as_ref().and_then(|s| s.date)),
+            ),
+            warning: warning.as_str().to_owned(),
+            version: case.version as i64,
+            updated_at_ms: self.now_ms(),
+            case: case.clone(),
+        }
+    }
+}
+
+fn case_not_found(number: &str) -> Error {
+    Error::not_found(
+        "case_not_found",
+        format!("未找到案件 {number}，或证件号后四位不符"),
+        format!("no case {number}, or the last four characters of the ID do not match"),
+    )
+}

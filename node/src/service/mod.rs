@@ -1,0 +1,105 @@
+//! The node's services: what a hall does, over the domain and the store.
+//!
+//! [`Node`] holds the configuration, the store, the published catalogue and
+//! calendar, the clock and the metrics. Its operations check everything first
+//! (role, catalogue, delegation, identifiers, checklist, the case state
+//! machine) and then write in one transaction, so a refusal stores nothing.
+
+mod auth;
+mod bootstrap;
+mod cases;
+pub mod clock;
+mod views;
+
+pub use auth::{LoginOutcome, NewStaff, StaffView};
+pub use cases::{Action, ApplicantInput, Submission};
+pub use clock::{Clock, SystemClock, TestClock};
+pub use views::{CaseView, Document, DocumentKind, Outcome, Progress};
+
+use federation::NodeId;
+use std::sync::{Arc, RwLock};
+
+use crate::config::Config;
+use crate::domain::calendar::Calendar;
+use crate::domain::catalogue::{Catalogue, Matter};
+use crate::metrics::Metrics;
+use crate::store::Store;
+
+/// One running hall node.
+pub struct Node {
+    /// Configuration.
+    pub config: Arc<Config>,
+    /// This node's id.
+    pub id: NodeId,
+    /// This node's tier name.
+    pub tier: String,
+    /// The store.
+    pub store: Store,
+    /// Time source.
+    pub clock: Arc<dyn Clock>,
+    /// Prometheus metrics.
+    pub metrics: Metrics,
+    catalogue: RwLock<Arc<Catalogue>>,
+    calendar: RwLock<Arc<Calendar>>,
+}
+
+impl std::fmt::Debug for Node {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Node").field("id", &self.id).finish()
+    }
+}
+
+impl Node {
+    /// The published catalogue in use.
+    pub fn catalogue(&self) -> Arc<Catalogue> {
+        match self.catalogue.read() {
+            Ok(c) => Arc::clone(&c),
+            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+        }
+    }
+
+    /// The holiday calendar in use.
+    pub fn calendar(&self) -> Arc<Calendar> {
+        match self.calendar.read() {
+            Ok(c) => Arc::clone(&c),
+            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+        }
+    }
+
+    pub(crate) fn set_catalogue(&self, cat: Catalogue) {
+        let cat = Arc::new(cat);
+        match self.catalogue.write() {
+            Ok(mut c) => *c = cat,
+            Err(poisoned) => *poisoned.into_inner() = cat,
+        }
+    }
+
+    pub(crate) fn set_calendar(&self, cal: Calendar) {
+        let cal = Arc::new(cal);
+        match self.calendar.write() {
+            Ok(mut c) => *c = cal,
+            Err(poisoned) => *poisoned.into_inner() = cal,
+        }
+    }
+
+    /// May this node receive the matter?
+    pub fn may_receive(&self, m: &Matter) -> bool {
+        m.delegation.may_receive(self.id.as_str(), &self.tier)
+    }
+
+    /// May this node decide the matter? The root may decide everything: the
+    /// authority that delegates is the district's own.
+    pub fn may_decide(&self, m: &Matter) -> bool {
+        self.id.depth() == 0 || m.delegation.may_decide(self.id.as_str(), &self.tier)
+    }
+
+    /// Now, in ms since the epoch.
+    pub fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
+    }
+
+    /// Today's date in China.
+    pub fn today(&self) -> chrono::NaiveDate {
+        crate::domain::case::china_date(self.now_ms())
+    }
+}

@@ -1,0 +1,330 @@
+//! What the API returns about cases: outcome documents, staff views and the
+//! public progress answer. The same [`Document`] data is rendered as a
+//! printable page by `crate::docs`.
+
+use serde::Serialize;
+
+use super::Node;
+use crate::domain::case::{Case, Clocks, State};
+use crate::store::CaseRow;
+
+/// Which standard document an outcome is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DocumentKind {
+    /// 受理回执
+    Receipt,
+    /// 材料补正通知书
+    CorrectionNotice,
+    /// 不予受理决定书
+    NonAcceptance,
+    /// 即办件办结单
+    Completion,
+}
+
+impl DocumentKind {
+    /// Stable name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Receipt => "receipt",
+            Self::CorrectionNotice => "correction_notice",
+            Self::NonAcceptance => "non_acceptance",
+            Self::Completion => "completion",
+        }
+    }
+
+    /// Title in Chinese.
+    pub fn title_zh(self) -> &'static str {
+        match self {
+            Self::Receipt => "受理回执",
+            Self::CorrectionNotice => "材料补正通知书",
+            Self::NonAcceptance => "不予受理决定书",
+            Self::Completion => "办结通知书",
+        }
+    }
+
+    /// Title in English.
+    pub fn title_en(self) -> &'static str {
+        match self {
+            Self::Receipt => "Acceptance Receipt",
+            Self::CorrectionNotice => "Notice to Correct Materials",
+            Self::NonAcceptance => "Decision of Non-acceptance",
+            Self::Completion => "Notice of Completion",
+        }
+    }
+}
+
+/// One line of a document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct DocLine {
+    /// Chinese.
+    pub zh: String,
+    /// English.
+    pub en: String,
+}
+
+/// A standard outcome document, as data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct Document {
+    /// Which document.
+    pub kind: DocumentKind,
+    /// Title (Chinese).
+    pub title_zh: String,
+    /// Title (English).
+    pub title_en: String,
+    /// Case number.
+    pub case_number: String,
+    /// Issuing hall (Chinese).
+    pub hall_zh: String,
+    /// Issuing hall (English).
+    pub hall_en: String,
+    /// Matter code.
+    pub matter_code: String,
+    /// Matter name (Chinese).
+    pub matter_zh: String,
+    /// Matter name (English).
+    pub matter_en: String,
+    /// Applicant's name.
+    pub applicant_name: String,
+    /// Applicant's identifier, masked but for the first 6 and last 4.
+    pub applicant_id_masked: String,
+    /// Issue date, `YYYY-MM-DD`.
+    pub issued_on: String,
+    /// Problems (correction), deferred materials (receipt) or the reason.
+    pub lines: Vec<DocLine>,
+    /// Committed due date (receipt).
+    pub committed_due: Option<String>,
+    /// Statutory due date (receipt).
+    pub statutory_due: Option<String>,
+    /// The case waits for transfer to a higher tier.
+    pub awaiting_transfer: bool,
+    /// Closing text: rights of appeal, what to do next.
+    pub notes: Vec<DocLine>,
+}
+
+/// The result of a submission: exactly one document.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct Outcome {
+    /// Case number.
+    pub case_number: String,
+    /// Which document was issued.
+    pub outcome: DocumentKind,
+    /// The document as data.
+    pub document: Document,
+    /// Where the printable page is.
+    pub document_url: String,
+    /// The case.
+    pub case: CaseView,
+}
+
+/// A case for staff.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct CaseView {
+    /// Case number.
+    pub number: String,
+    /// State.
+    pub state: State,
+    /// Suspended.
+    pub suspended: bool,
+    /// Warning level.
+    pub warning: String,
+    /// Statutory due date.
+    pub statutory_due: Option<String>,
+    /// Committed due date.
+    pub committed_due: Option<String>,
+    /// Current stage's due date.
+    pub stage_due: Option<String>,
+    /// Deadline details.
+    pub clocks: Option<Clocks>,
+    /// The whole case.
+    pub case: Case,
+}
+
+/// The public progress answer.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct Progress {
+    /// Case number.
+    pub case_number: String,
+    /// Matter name (Chinese).
+    pub matter_zh: String,
+    /// Matter name (English).
+    pub matter_en: String,
+    /// State.
+    pub state: State,
+    /// State label (Chinese).
+    pub state_zh: String,
+    /// The clock is stopped for a special procedure.
+    pub suspended: bool,
+    /// Committed due date.
+    pub due: Option<String>,
+    /// What the applicant should bring or do next.
+    pub next_steps: Vec<DocLine>,
+}
+
+fn mask(id: &str) -> String {
+    let n = id.chars().count();
+    id.chars()
+        .enumerate()
+        .map(|(i, c)| if i < 6 || i + 4 >= n { c } else { '*' })
+        .collect()
+}
+
+fn line(zh: impl Into<String>, en: impl Into<String>) -> DocLine {
+    DocLine {
+        zh: zh.into(),
+        en: en.into(),
+    }
+}
+
+impl Node {
+    pub(crate) fn case_view(&self, row: &CaseRow) -> CaseView {
+        CaseView {
+            number: row.id.clone(),
+            state: row.case.state,
+            suspended: row.suspended,
+            warning: row.warning.clone(),
+            statutory_due: row.statutory_due.clone(),
+            committed_due: row.committed_due.clone(),
+            stage_due: row.stage_due.clone(),
+            clocks: row.case.clocks(&self.calendar()),
+            case: row.case.clone(),
+        }
+    }
+
+    /// The outcome document of a case's latest acceptance decision.
+    pub fn document(&self, row: &CaseRow) -> Document {
+        let c = &row.case;
+        let material_name = |code: &str| {
+            self.catalogue()
+                .matter(&c.received.matter_code)
+                .and_then(|m| m.materials.iter().find(|x| x.code == code).cloned())
+                .map_or_else(
+                    || (code.to_owned(), code.to_owned()),
+                    |m| (m.name_zh, m.name_en),
+                )
+        };
+        let mut lines = Vec::new();
+        let mut notes = Vec::new();
+        let kind = match c.state {
+            State::Correction => {
+                for i in &c.correction {
+                    lines.push(line(i.describe_zh(), i.describe_en()));
+                }
+                notes.push(line(
+                    "以上为需补正的全部内容（一次性告知）。请补齐后携带本通知书到任一窗口办理。",
+                    "This notice lists everything to correct at once. Bring it with the corrected materials to any window.",
+                ));
+                DocumentKind::CorrectionNotice
+            }
+            State::Rejected => {
+                if let Some(r) = &c.rejection_reason {
+                    lines.push(line(r.clone(), r.clone()));
+                }
+                notes.push(line(
+                    "如不服本决定，可自收到之日起六十日内申请行政复议，或六个月内提起行政诉讼。",
+                    "You may apply for administrative reconsideration within 60 days of receipt, or bring an administrative lawsuit within six months.",
+                ));
+                DocumentKind::NonAcceptance
+            }
+            _ if c.received.immediate
+                && c.decided_at_ms.is_some()
+                && c.accepted_at_ms == c.decided_at_ms =>
+            {
+                notes.push(line(
+                    "本事项已当场办结。",
+                    "This matter was completed at the window.",
+                ));
+                DocumentKind::Completion
+            }
+            _ => {
+                for d in &c.deferred {
+                    let (zh, en) = material_name(d);
+                    lines.push(line(
+                        format!("容缺受理，须后补：《{zh}》"),
+                        format!("Accepted pending: {en}"),
+                    ));
+                }
+                if c.holder.is_none() {
+                    notes.push(line(
+                        "本案件须由上级办理，已受理并等待转送；办理结果将在本窗口发放。",
+                        "This case is decided at a higher tier; it is accepted and waits for transfer. The result is handed out at this window.",
+                    ));
+                } else {
+                    notes.push(line(
+                        "办理结果将在本窗口发放，请凭本回执领取。",
+                        "Collect the result at this window with this receipt.",
+                    ));
+                }
+                DocumentKind::Receipt
+            }
+        };
+        let issued = crate::domain::case::china_date(row.updated_at_ms);
+        Document {
+            kind,
+            title_zh: kind.title_zh().to_owned(),
+            title_en: kind.title_en().to_owned(),
+            case_number: row.id.clone(),
+            hall_zh: self.config.node.hall_name_zh.clone(),
+            hall_en: self.config.node.hall_name_en.clone(),
+            matter_code: c.received.matter_code.clone(),
+            matter_zh: c.received.matter_name_zh.clone(),
+            matter_en: c.received.matter_name_en.clone(),
+            applicant_name: c.received.applicant.name.clone(),
+            applicant_id_masked: mask(&c.received.applicant.id_number),
+            issued_on: issued.format("%Y-%m-%d").to_string(),
+            lines,
+            committed_due: row.committed_due.clone(),
+            statutory_due: row.statutory_due.clone(),
+            awaiting_transfer: c.holder.is_none() && kind == DocumentKind::Receipt,
+            notes,
+        }
+    }
+
+    pub(crate) fn outcome(&self, row: &CaseRow) -> Outcome {
+        let document = self.document(row);
+        Outcome {
+            case_number: row.id.clone(),
+            outcome: document.kind,
+            document_url: format!("/api/v1/cases/{}/document", row.id),
+            document,
+            case: self.case_view(row),
+        }
+    }
+
+    pub(crate) fn progress_view(&self, row: &CaseRow) -> Progress {
+        let c = &row.case;
+        let mut next = Vec::new();
+        match c.state {
+            State::Correction => {
+                for i in &c.correction {
+                    next.push(line(i.describe_zh(), i.describe_en()));
+                }
+            }
+            State::ResultReady => next.push(line(
+                "办理结果已可领取，请携带受理回执和身份证件到受理窗口领取。",
+                "The result is ready: collect it at the accepting window with the receipt and your ID.",
+            )),
+            State::Accepted | State::Handling | State::Review | State::Approval => {
+                let cat = self.catalogue();
+                for d in &c.deferred {
+                    let name = cat
+                        .matter(&c.received.matter_code)
+                        .and_then(|m| m.materials.iter().find(|x| &x.code == d))
+                        .map_or_else(|| (d.clone(), d.clone()), |m| (m.name_zh.clone(), m.name_en.clone()));
+                    next.push(line(format!("请补交《{}》", name.0), format!("Please bring: {}", name.1)));
+                }
+            }
+            _ => {}
+        }
+        Progress {
+            case_number: row.id.clone(),
+            matter_zh: c.received.matter_name_zh.clone(),
+            matter_en: c.received.matter_name_en.clone(),
+            state: c.state,
+            state_zh: c.state.label_zh().to_owned(),
+            suspended: row.suspended,
+            due: row.committed_due.clone(),
+            next_steps: next,
+        }
+    }
+}

@@ -1,0 +1,115 @@
+//! The starter data embedded in the binary, so that a new hall needs nothing
+//! but the node itself: the catalogue from `configs/catalogue/` and the holiday
+//! calendars from `configs/calendar/`.
+
+use crate::domain::calendar::{Calendar, CalendarError, YearCalendar};
+use crate::domain::catalogue::{Catalogue, CatalogueError};
+
+/// The catalogue files, in load order.
+pub const CATALOGUE_FILES: &[(&str, &str)] = &[
+    (
+        "00-departments.toml",
+        include_str!("../../configs/catalogue/00-departments.toml"),
+    ),
+    (
+        "10-public-security.toml",
+        include_str!("../../configs/catalogue/10-public-security.toml"),
+    ),
+    (
+        "20-civil-affairs.toml",
+        include_str!("../../configs/catalogue/20-civil-affairs.toml"),
+    ),
+    (
+        "30-social-insurance.toml",
+        include_str!("../../configs/catalogue/30-social-insurance.toml"),
+    ),
+    (
+        "40-medical-insurance.toml",
+        include_str!("../../configs/catalogue/40-medical-insurance.toml"),
+    ),
+    //TMP     ("50-market-regulation.toml", include_str!("../../configs/catalogue/50-market-regulation.toml")),
+    //TMP     ("60-health.toml", include_str!("../../configs/catalogue/60-health.toml")),
+    //TMP     ("70-housing-land.toml", include_str!("../../configs/catalogue/70-housing-land.toml")),
+    //TMP     ("80-other.toml", include_str!("../../configs/catalogue/80-other.toml")),
+];
+
+/// The holiday calendar files.
+pub const CALENDAR_FILES: &[(&str, &str)] = &[(
+    "2026.toml",
+    include_str!("../../configs/calendar/2026.toml"),
+)];
+
+/// The starter catalogue (version 1 until published).
+pub fn catalogue() -> Result<Catalogue, CatalogueError> {
+    Catalogue::from_toml_texts(1, CATALOGUE_FILES.iter().copied())
+}
+
+/// The starter calendars, one per year.
+pub fn calendars() -> Result<Vec<YearCalendar>, CalendarError> {
+    CALENDAR_FILES
+        .iter()
+        .map(|(_, text)| Calendar::from_toml(text))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    fn listed(dir: &str) -> BTreeSet<String> {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../configs")
+            .join(dir);
+        std::fs::read_dir(path)
+            .expect("configs folder")
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".toml"))
+            .collect()
+    }
+
+    #[test]
+    fn every_file_in_configs_is_embedded() {
+        let embedded: BTreeSet<String> = CATALOGUE_FILES
+            .iter()
+            .map(|(n, _)| (*n).to_owned())
+            .collect();
+        assert_eq!(listed("catalogue"), embedded);
+        let embedded: BTreeSet<String> = CALENDAR_FILES
+            .iter()
+            .map(|(n, _)| (*n).to_owned())
+            .collect();
+        assert_eq!(listed("calendar"), embedded);
+    }
+
+    #[test]
+    fn the_starter_catalogue_is_valid_and_large_enough() {
+        let cat = catalogue().expect("valid starter catalogue");
+        assert!(cat.matters.len() >= 60, "{} matters", cat.matters.len());
+        let tiers = ["district", "township", "village"];
+        for t in tiers {
+            let n = cat
+                .matters
+                .values()
+                .filter(|m| m.delegation.receive_tiers.contains(t))
+                .count();
+            assert!(n > 0, "no matter receivable at {t}");
+        }
+        let village_decided = cat
+            .matters
+            .values()
+            .filter(|m| m.delegation.decide_tiers.contains("village"))
+            .count();
+        assert!(village_decided > 0);
+        assert!(cat.matters.values().any(|m| m.immediate));
+        assert!(cat.matters.values().any(|m| !m.co_departments.is_empty()));
+        assert!(cat.matters.values().any(|m| !m.situations.is_empty()));
+    }
+
+    #[test]
+    fn the_2026_calendar_loads() {
+        let years = calendars().expect("valid calendars");
+        assert!(years.iter().any(|y| y.year == 2026));
+    }
+}

@@ -1,0 +1,1047 @@
+//! The HTTP API of one real node on port 0, walked through every path of the
+//! case state machine, with every refusal checked to have stored nothing.
+//! Runs against SQLite, or PostgreSQL when `ONEWINDOW_TEST_DATABASE` says so.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::catalogue::{complete_materials, test_catalogue};
+use common::{Client, TestNode, counts, staff};
+use serde_json::{Value, json};
+
+const PERSON: &str = "11010519491231002X";
+
+struct Hall {
+    t: TestNode,
+    admin: Client,
+    clerk: Client,
+    a1: Client,
+    a2: Client,
+    b: Client,
+    c: Client,
+    sup: Client,
+}
+
+/// A district node with the test catalogue published and one of each staff.
+async fn hall() -> Hall {
+    hall_at("nanhai").await
+}
+
+async fn hall_at(id: &str) -> Hall {
+    let t = common::start(id).await;
+    hall_for(t).await
+}
+
+async fn hall_for(t: TestNode) -> Hall {
+    let admin = t.http.login("admin", common::ADMIN_PASSWORD).await;
+    let draft = admin
+        .post("/api/v1/admin/catalogue/versions", &test_catalogue())
+        .await
+        .ok();
+    let v = draft["version"].as_i64().unwrap();
+    admin
+        .post(
+            &format!("/api/v1/admin/catalogue/versions/{v}/publish"),
+            &json!({}),
+        )
+        .await
+        .ok();
+    let clerk = staff(&t.http, "clerk1", "clerk", None).await;
+    let a1 = staff(&t.http, "a.one", "approver", Some("a")).await;
+    let a2 = staff(&t.http, "a.two", "approver", Some("a")).await;
+    let b = staff(&t.http, "b.one", "approver", Some("b")).await;
+    let c = staff(&t.http, "c.one", "approver", Some("c")).await;
+    let sup = staff(&t.http, "sup1", "supervisor", None).await;
+    Hall {
+        t,
+        admin,
+        clerk,
+        a1,
+        a2,
+        b,
+        c,
+        sup,
+    }
+}
+
+fn submission(matter: &str, materials: Value) -> Value {
+    json!({
+        "matter_code": matter,
+        "applicant": {"kind": "person", "id_number": PERSON, "name": "张三", "phone": "13800000000"},
+        "materials": materials,
+    })
+}
+
+async fn submit_ok(h: &Hall, matter: &str) -> String {
+    let r = h
+        .clerk
+        .post("/api/v1/cases", &submission(matter, complete_materials()))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.body["outcome"], "receipt", "{}", r.text);
+    r.body["case_number"].as_str().unwrap().to_owned()
+}
+
+async fn act(who: &Client, number: &str, action: Value) -> common::Reply {
+    who.post(&format!("/api/v1/cases/{number}/actions"), &action)
+        .await
+}
+
+async fn act_ok(who: &Client, number: &str, action: Value) -> Value {
+    act(who, number, action).await.ok()
+}
+
+/// Runs `f` and asserts that it stored no event and no case.
+async fn stores_nothing<F, Fut>(h: &Hall, f: F)
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let before = counts(&h.t.node).await;
+    f().await;
+    assert_eq!(
+        counts(&h.t.node).await,
+        before,
+        "a refusal stored something"
+    );
+}
+
+#[tokio::test]
+async fn health_reports_identity_and_versions() {
+    let h = hall().await;
+    let r = h.t.http.get("/api/v1/health").await.ok();
+    assert_eq!(r["node_id"], "nanhai");
+    assert_eq!(r["tier"], "district");
+    assert_eq!(
+        r["catalogue_version"], 2,
+        "starter is 1, the test catalogue 2"
+    );
+    assert!(r["version"].as_str().is_some_and(|v| !v.is_empty()));
+}
+
+#[tokio::test]
+async fn committed_matter_with_parallel_approval_goes_all_the_way() {
+    let h = hall().await;
+    let n = submit_ok(&h, "T-PAR").await;
+    let v = act_ok(&h.a1, &n, json!({"action": "start_handling"})).await;
+    assert_eq!(v["state"], "handling");
+    assert_eq!(v["case"]["sub_cases"]["b"]["status"], "open");
+    assert_eq!(v["case"]["sub_cases"]["c"]["status"], "open");
+    // Department b cannot give c's opinion, nor act on the case itself.
+    act(
+        &h.b,
+        &n,
+        json!({"action": "opinion", "department": "c", "approve": true, "opinion": "同意"}),
+    )
+    .await
+    .assert_error(403, "wrong_department");
+    act(
+        &h.b,
+        &n,
+        json!({"action": "submit_for_review", "opinion": "x"}),
+    )
+    .await
+    .assert_error(403, "wrong_department");
+    act_ok(
+        &h.b,
+        &n,
+        json!({"action": "opinion", "department": "b", "approve": true, "opinion": "同意"}),
+    )
+    .await;
+    act_ok(
+        &h.a1,
+        &n,
+        json!({"action": "submit_for_review", "opinion": "材料齐全"}),
+    )
+    .await;
+    act_ok(
+        &h.a1,
+        &n,
+        json!({"action": "pass_review", "opinion": "审核通过"}),
+    )
+    .await;
+    // c has not given its opinion: the all-must join holds the decision.
+    act(
+        &h.a2,
+        &n,
+        json!({"action": "decide", "granted": true, "opinion": "准予"}),
+    )
+    .await
+    .assert_error(409, "sub_cases_open");
+    act_ok(
+        &h.c,
+        &n,
+        json!({"action": "opinion", "department": "c", "approve": true, "opinion": "同意"}),
+    )
+    .await;
+    // The reviewer may not also approve.
+    act(
+        &h.a1,
+        &n,
+        json!({"action": "decide", "granted": true, "opinion": "准予"}),
+    )
+    .await
+    .assert_error(403, "same_staff");
+    let v = act_ok(
+        &h.a2,
+        &n,
+        json!({"action": "decide", "granted": true, "opinion": "准予许可"}),
+    )
+    .await;
+    assert_eq!(v["state"], "decided");
+    act_ok(
+        &h.a2,
+        &n,
+        json!({"action": "result_ready", "result": "许可证 NH-2026-0001"}),
+    )
+    .await;
+    let p =
+        h.t.http
+            .get(&format!("/api/v1/cases/{n}?last4=002X"))
+            .await
+            .ok();
+    assert_eq!(p["state"], "result_ready");
+    assert!(p["next_steps"][0]["zh"].as_str().unwrap().contains("领取"));
+    let v = act_ok(
+        &h.clerk,
+        &n,
+        json!({"action": "hand_out", "recipient": "张三本人"}),
+    )
+    .await;
+    assert_eq!(v["state"], "completed");
+    let r = h
+        .t
+        .http
+        .post(
+            &format!("/api/v1/cases/{n}/rating"),
+            &json!({"last4": "002x", "score": 1, "channel": "hall_tablet", "comment": "很满意"}),
+        )
+        .await
+        .ok();
+    assert_eq!(r["state"], "completed");
+    // One rating per case.
+    h.t.http
+        .post(
+            &format!("/api/v1/cases/{n}/rating"),
+            &json!({"last4": "002X", "score": 2, "channel": "web"}),
+        )
+        .await
+        .assert_error(400, "rating_refused");
+    let rec = h.sup.get(&format!("/api/v1/cases/{n}/record")).await.ok();
+    let kinds: Vec<&str> = rec["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event"]["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "received",
+            "accepted",
+            "handling_started",
+            "opinion_given",
+            "submitted_for_review",
+            "review_passed",
+            "opinion_given",
+            "decided",
+            "result_ready",
+            "handed_out",
+            "rated"
+        ]
+    );
+    assert_eq!(rec["view"]["case"]["rating"]["score"], 1);
+}
+
+#[tokio::test]
+async fn any_one_join_lets_one_approval_suffice() {
+    let h = hall().await;
+    let n = submit_ok(&h, "T-ANY").await;
+    act_ok(&h.a1, &n, json!({"action": "start_handling"})).await;
+    let v = act_ok(
+        &h.c,
+        &n,
+        json!({"action": "opinion", "department": "c", "approve": true, "opinion": "同意"}),
+    )
+    .await;
+    assert_eq!(v["case"]["sub_cases"]["b"]["status"], "superseded");
+    act_ok(
+        &h.a1,
+        &n,
+        json!({"action": "submit_for_review", "opinion": "ok"}),
+    )
+    .await;
+    act_ok(&h.a1, &n, json!({"action": "pass_review", "opinion": "ok"})).await;
+    let v = act_ok(
+        &h.a2,
+        &n,
+        json!({"action": "decide", "granted": true, "opinion": "准予"}),
+    )
+    .await;
+    assert_eq!(v["case"]["granted"], true);
+}
+
+#[tokio::test]
+async fn a_refused_parallel_opinion_blocks_a_grant_under_all_join() {
+    let h = hall().await;
+    let n = submit_ok(&h, "T-PAR").await;
+    act_ok(&h.a1, &n, json!({"action": "start_handling"})).await;
+    act_ok(
+        &h.b,
+        &n,
+        json!({"action": "opinion", "department": "b", "approve": false, "opinion": "不符合规划"}),
+    )
+    .await;
+    act_ok(
+        &h.c,
+        &n,
+        json!({"action": "opinion", "department": "c", "approve": true, "opinion": "同意"}),
+    )
+    .await;
+    act_ok(
+        &h.a1,
+        &n,
+        json!({"action": "submit_for_review", "opinion": "ok"}),
+    )
+    .await;
+    act_ok(&h.a1, &n, json!({"action": "pass_review", "opinion": "ok"})).await;
+    act(
+        &h.a2,
+        &n,
+        json!({"action": "decide", "granted": true, "opinion": "准予"}),
+    )
+    .await
+    .assert_error(409, "sub_cases_open");
+    let v = act_ok(
+        &h.a2,
+        &n,
+        json!({"action": "decide", "granted": false, "opinion": "不予许可"}),
+    )
+    .await;
+    assert_eq!(v["case"]["granted"], false);
+}
+
+#[tokio::test]
+async fn correction_notice_lists_every_problem_at_once_then_resubmission_is_accepted() {
+    let h = hall().await;
+    let mut sub = submission(
+        "T-PAR",
+        json!([
+            {"code": "M1", "originals": 1, "copies": 0},
+            {"code": "M2", "originals": 1, "problem": "未签名"}
+        ]),
+    );
+    sub["situations"] = json!(["buy"]);
+    let r = h.clerk.post("/api/v1/cases", &sub).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.body["outcome"], "correction_notice");
+    let lines = r.body["document"]["lines"].as_array().unwrap();
+    assert_eq!(
+        lines.len(),
+        3,
+        "too few copies of M1, M2 faulty, M4 missing: {lines:?}"
+    );
+    let text = serde_json::to_string(lines).unwrap();
+    assert!(
+        text.contains("居民身份证") && text.contains("未签名") && text.contains("房产证明"),
+        "{text}"
+    );
+    let n = r.body["case_number"].as_str().unwrap().to_owned();
+    // The printable page carries the same items and the QR code.
+    let doc_url = r.body["document_url"].as_str().unwrap();
+    let page = h.clerk.get(doc_url).await;
+    assert_eq!(page.status, 200);
+    assert!(
+        page.text.contains("材料补正通知书")
+            && page.text.contains("未签名")
+            && page.text.contains("<svg")
+    );
+    let p =
+        h.t.http
+            .get(&format!("/api/v1/cases/{n}?last4=002X"))
+            .await
+            .ok();
+    assert_eq!(p["state"], "correction");
+    assert_eq!(p["next_steps"].as_array().unwrap().len(), 3);
+    // Back-office actions are refused while the case waits for correction.
+    act(&h.a1, &n, json!({"action": "start_handling"}))
+        .await
+        .assert_error(409, "illegal_transition");
+    let mut materials = complete_materials();
+    materials
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"code": "M4", "copies": 1}));
+    let r = h
+        .clerk
+        .post(
+            &format!("/api/v1/cases/{n}/resubmit"),
+            &json!({"situations": ["buy"], "materials": materials}),
+        )
+        .await
+        .ok();
+    assert_eq!(r["outcome"], "receipt");
+    assert_eq!(r["case_number"], n.as_str());
+    assert!(r["document"]["committed_due"].as_str().is_some());
+}
+
+#[tokio::test]
+async fn deferrable_material_is_accepted_and_asked_for_later() {
+    let h = hall().await;
+    let r = h
+        .clerk
+        .post("/api/v1/cases", &submission("T-SIMPLE", json!([{"code": "M1", "originals": 1, "copies": 1}, {"code": "M2", "originals": 1}])))
+        .await
+        .ok();
+    assert_eq!(r["outcome"], "receipt");
+    assert_eq!(r["case"]["case"]["deferred"], json!(["M3"]));
+    let n = r["case_number"].as_str().unwrap();
+    let p =
+        h.t.http
+            .get(&format!("/api/v1/cases/{n}?last4=002X"))
+            .await
+            .ok();
+    assert!(
+        p["next_steps"][0]["zh"]
+            .as_str()
+            .unwrap()
+            .contains("户口簿")
+    );
+}
+
+#[tokio::test]
+async fn non_acceptance_by_the_clerk_and_for_the_wrong_kind_of_applicant() {
+    let h = hall().await;
+    let mut sub = submission("T-SIMPLE", complete_materials());
+    sub["non_acceptance_reason"] = json!("申请事项不属于本机关职权范围");
+    let r = h.clerk.post("/api/v1/cases", &sub).await.ok();
+    assert_eq!(r["outcome"], "non_acceptance");
+    assert_eq!(r["case"]["state"], "rejected");
+    let page = h.clerk.get(r["document_url"].as_str().unwrap()).await;
+    assert!(page.text.contains("不予受理决定书") && page.text.contains("行政复议"));
+    let r = h
+        .clerk
+        .post("/api/v1/cases", &submission("T-ORG", complete_materials()))
+        .await
+        .ok();
+    assert_eq!(r["outcome"], "non_acceptance");
+    assert!(
+        r["document"]["lines"][0]["zh"]
+            .as_str()
+            .unwrap()
+            .contains("申请人类型不符")
+    );
+}
+
+#[tokio::test]
+async fn immediate_matter_is_completed_at_the_window() {
+    let h = hall().await;
+    let r = h
+        .clerk
+        .post("/api/v1/cases", &submission("T-IMM", complete_materials()))
+        .await
+        .ok();
+    assert_eq!(r["outcome"], "completion");
+    assert_eq!(r["case"]["state"], "completed");
+    let n = r["case_number"].as_str().unwrap();
+    h.t.http
+        .post(
+            &format!("/api/v1/cases/{n}/rating"),
+            &json!({"last4": "002X", "score": 5, "channel": "qr_code", "comment": "太慢"}),
+        )
+        .await
+        .ok();
+}
+
+#[tokio::test]
+async fn send_back_suspension_extension_withdrawal_and_termination() {
+    let h = hall().await;
+    let n = submit_ok(&h, "T-PAR").await;
+    act_ok(&h.a1, &n, json!({"action": "start_handling"})).await;
+    act_ok(
+        &h.a1,
+        &n,
+        json!({"action": "submit_for_review", "opinion": "ok"}),
+    )
+    .await;
+    let v = act_ok(
+        &h.a2,
+        &n,
+        json!({"action": "send_back", "reason": "现场核查记录缺失"}),
+    )
+    .await;
+    assert_eq!(v["state"], "handling");
+    // Suspension is a flag over the state; actions wait until it is resumed.
+    let v = act_ok(
+        &h.a1,
+        &n,
+        json!({"action": "suspend", "kind": "expert_review", "reason": "组织专家评审"}),
+    )
+    .await;
+    assert_eq!(v["suspended"], true);
+    assert_eq!(v["state"], "handling");
+    assert!(v["committed_due"].is_null(), "the clock is stopped");
+    act(
+        &h.a1,
+        &n,
+        json!({"action": "submit_for_review", "opinion": "x"}),
+    )
+    .await
+    .assert_error(409, "case_suspended");
+    act(
+        &h.a1,
+        &n,
+        json!({"action": "suspend", "kind": "hearing", "reason": "again"}),
+    )
+    .await
+    .assert_error(409, "case_suspended");
+    let v = act_ok(&h.a1, &n, json!({"action": "resume", "note": "评审结束"})).await;
+    assert_eq!(v["suspended"], false);
+    assert_eq!(v["state"], "handling");
+    assert!(v["committed_due"].as_str().is_some());
+    act(&h.a1, &n, json!({"action": "resume"}))
+        .await
+        .assert_error(409, "case_not_suspended");
+    // Extension up to the matter's 10 working days in all.
+    act_ok(
+        &h.a1,
+        &n,
+        json!({"action": "extend", "n": 6, "reason": "情况复杂"}),
+    )
+    .await;
+    act(
+        &h.a1,
+        &n,
+        json!({"action": "extend", "n": 5, "reason": "再延"}),
+    )
+    .await
+    .assert_error(409, "extension_refused");
+    let v = act_ok(
+        &h.a1,
+        &n,
+        json!({"action": "extend", "n": 4, "reason": "再延"}),
+    )
+    .await;
+    assert_eq!(v["case"]["extensions"].as_array().unwrap().len(), 2);
+    // Termination by a supervisor; nothing follows.
+    let v = act_ok(
+        &h.sup,
+        &n,
+        json!({"action": "terminate", "reason": "申请人死亡"}),
+    )
+    .await;
+    assert_eq!(v["state"], "terminated");
+    act(&h.a1, &n, json!({"action": "start_handling"}))
+        .await
+        .assert_error(409, "illegal_transition");
+    // Withdrawal at the applicant's request, through the clerk.
+    let n2 = submit_ok(&h, "T-SIMPLE").await;
+    act(&h.clerk, &n2, json!({"action": "withdraw", "reason": ""}))
+        .await
+        .assert_error(400, "empty_field");
+    let v = act_ok(
+        &h.clerk,
+        &n2,
+        json!({"action": "withdraw", "reason": "申请人主动撤回"}),
+    )
+    .await;
+    assert_eq!(v["state"], "withdrawn");
+    // A matter without extension refuses one.
+    let n3 = submit_ok(&h, "T-SIMPLE").await;
+    act(
+        &h.a1,
+        &n3,
+        json!({"action": "extend", "n": 1, "reason": "x"}),
+    )
+    .await
+    .assert_error(409, "extension_refused");
+}
+
+#[tokio::test]
+async fn refusals_store_nothing() {
+    let h = hall().await;
+    let n = submit_ok(&h, "T-SIMPLE").await;
+    let good = submission("T-SIMPLE", complete_materials());
+    stores_nothing(&h, || async {
+        // An approver can never accept.
+        h.a1.post("/api/v1/cases", &good)
+            .await
+            .assert_error(403, "wrong_role");
+        // A clerk can never approve.
+        act(&h.clerk, &n, json!({"action": "start_handling"}))
+            .await
+            .assert_error(403, "wrong_role");
+        act(
+            &h.clerk,
+            &n,
+            json!({"action": "decide", "granted": true, "opinion": "x"}),
+        )
+        .await
+        .assert_error(403, "wrong_role");
+        // Illegal transitions.
+        act(
+            &h.clerk,
+            &n,
+            json!({"action": "hand_out", "recipient": "x"}),
+        )
+        .await
+        .assert_error(409, "illegal_transition");
+        act(
+            &h.a1,
+            &n,
+            json!({"action": "decide", "granted": true, "opinion": "x"}),
+        )
+        .await
+        .assert_error(409, "illegal_transition");
+        // Bad identifiers.
+        let mut bad = good.clone();
+        bad["applicant"]["id_number"] = json!("110105194912310021");
+        h.clerk
+            .post("/api/v1/cases", &bad)
+            .await
+            .assert_error(400, "id_checksum");
+        bad["applicant"]["id_number"] = json!("11010519490231002X");
+        let r = h.clerk.post("/api/v1/cases", &bad).await;
+        assert_eq!(r.status, 400, "{}", r.text);
+        bad["applicant"]["id_number"] = json!("1101");
+        h.clerk
+            .post("/api/v1/cases", &bad)
+            .await
+            .assert_error(400, "id_length");
+        let mut org = submission("T-ORG", complete_materials());
+        org["applicant"] =
+            json!({"kind": "organisation", "id_number": "91350100M000100Y44", "name": "某公司"});
+        h.clerk
+            .post("/api/v1/cases", &org)
+            .await
+            .assert_error(400, "id_checksum");
+        // Unknown matter, unknown material, unknown situation, duplicate material.
+        h.clerk
+            .post("/api/v1/cases", &submission("NOPE", complete_materials()))
+            .await
+            .assert_error(404, "unknown_matter");
+        h.clerk
+            .post(
+                "/api/v1/cases",
+                &submission("T-SIMPLE", json!([{"code": "M9"}])),
+            )
+            .await
+            .assert_error(400, "unknown_material");
+        h.clerk
+            .post(
+                "/api/v1/cases",
+                &submission("T-SIMPLE", json!([{"code": "M1"}, {"code": "M1"}])),
+            )
+            .await
+            .assert_error(400, "duplicate_material");
+        let mut sit = good.clone();
+        sit["situations"] = json!(["rent"]);
+        h.clerk
+            .post("/api/v1/cases", &sit)
+            .await
+            .assert_error(400, "unknown_situation");
+        // Malformed JSON and unknown fields.
+        h.clerk
+            .post_raw("/api/v1/cases", "{not json")
+            .await
+            .assert_error(400, "bad_json");
+        let mut extra = good.clone();
+        extra["surprise"] = json!(1);
+        let r = h.clerk.post("/api/v1/cases", &extra).await;
+        assert!(r.status == 400 || r.status == 422, "{}", r.text);
+        assert_eq!(r.body["code"], "bad_json");
+        // Empty name.
+        let mut noname = good.clone();
+        noname["applicant"]["name"] = json!("  ");
+        h.clerk
+            .post("/api/v1/cases", &noname)
+            .await
+            .assert_error(400, "empty_field");
+        // No session, a made-up token.
+        h.t.http
+            .post("/api/v1/cases", &good)
+            .await
+            .assert_error(401, "unauthenticated");
+        h.t.http
+            .with_token("deadbeef")
+            .post("/api/v1/cases", &good)
+            .await
+            .assert_error(401, "unauthenticated");
+        // A mistyped and a malformed case number.
+        let mut typo = n.clone().into_bytes();
+        let i = typo.len() - 3;
+        typo[i] = if typo[i] == b'9' { b'8' } else { b'9' };
+        let typo = String::from_utf8(typo).unwrap();
+        act(&h.a1, &typo, json!({"action": "start_handling"}))
+            .await
+            .assert_error(400, "case_number_check");
+        h.t.http
+            .get(&format!("/api/v1/cases/{typo}?last4=002X"))
+            .await
+            .assert_error(400, "case_number_check");
+        act(&h.a1, "garbage", json!({"action": "start_handling"}))
+            .await
+            .assert_error(400, "case_number_format");
+        // An unknown action.
+        act(&h.a1, &n, json!({"action": "approve_everything"}))
+            .await
+            .assert_error(400, "bad_json");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_village_refuses_matters_not_delegated_to_it_and_queues_others_for_transfer() {
+    let h = hall_at("nanhai.guicheng.xiaping").await;
+    let r = h.t.http.get("/api/v1/health").await.ok();
+    assert_eq!(r["tier"], "village");
+    stores_nothing(&h, || async {
+        h.clerk
+            .post("/api/v1/cases", &submission("T-DIST", complete_materials()))
+            .await
+            .assert_error(422, "matter_not_delegated");
+    })
+    .await;
+    // Receivable here, decided at the district: accepted, waiting for transfer.
+    let r = h
+        .clerk
+        .post(
+            "/api/v1/cases",
+            &submission("T-SIMPLE", complete_materials()),
+        )
+        .await
+        .ok();
+    assert_eq!(r["outcome"], "receipt");
+    assert_eq!(r["document"]["awaiting_transfer"], true);
+    assert!(r["case"]["case"]["holder"].is_null());
+    let page = h.clerk.get(r["document_url"].as_str().unwrap()).await;
+    assert!(page.text.contains("等待转送"));
+    // The village does not hold the case, so it cannot handle it.
+    let n = r["case_number"].as_str().unwrap();
+    act(&h.a1, n, json!({"action": "start_handling"}))
+        .await
+        .assert_error(409, "not_holder");
+    // The catalogue this hall shows leaves out what it may not receive.
+    let cat = h.t.http.get("/api/v1/catalogue").await.ok();
+    let codes: Vec<&str> = cat["matters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["code"].as_str().unwrap())
+        .collect();
+    assert!(!codes.contains(&"T-DIST") && codes.contains(&"T-SIMPLE"));
+    // An immediate matter decided higher up is accepted, not completed, here.
+    let r = h
+        .clerk
+        .post("/api/v1/cases", &submission("T-IMM", complete_materials()))
+        .await
+        .ok();
+    assert_eq!(r["outcome"], "receipt");
+}
+
+#[tokio::test]
+async fn progress_query_needs_the_last_four_characters() {
+    let h = hall().await;
+    let n = submit_ok(&h, "T-SIMPLE").await;
+    let p =
+        h.t.http
+            .get(&format!("/api/v1/cases/{n}?last4=002X"))
+            .await
+            .ok();
+    assert_eq!(p["state"], "accepted");
+    assert!(p["due"].as_str().is_some());
+    assert!(
+        p.get("case").is_none() && !p.to_string().contains("张三"),
+        "progress must not leak the applicant: {p}"
+    );
+    h.t.http
+        .get(&format!("/api/v1/cases/{n}?last4=1234"))
+        .await
+        .assert_error(404, "case_not_found");
+    h.t.http
+        .get(&format!("/api/v1/cases/{n}"))
+        .await
+        .assert_error(400, "bad_query");
+}
+
+#[tokio::test]
+async fn queue_numbers_call_appointments_first_and_record_waiting_time() {
+    let h = hall().await;
+    let a =
+        h.t.http
+            .post("/api/v1/queue/tickets", &json!({}))
+            .await
+            .ok();
+    assert_eq!(a["number"], "A001");
+    let b =
+        h.t.http
+            .post(
+                "/api/v1/queue/tickets",
+                &json!({"appointment": "YY20261123001"}),
+            )
+            .await
+            .ok();
+    assert_eq!(b["number"], "B001");
+    let a2 =
+        h.t.http
+            .post("/api/v1/queue/tickets", &json!({}))
+            .await
+            .ok();
+    assert_eq!(a2["number"], "A002");
+    h.a1.post("/api/v1/queue/call", &json!({"window": "3"}))
+        .await
+        .assert_error(403, "wrong_role");
+    let first = h
+        .clerk
+        .post("/api/v1/queue/call", &json!({"window": "3"}))
+        .await
+        .ok();
+    assert_eq!(first["number"], "B001");
+    assert_eq!(first["window_no"], "3");
+    assert!(first["wait_ms"].as_i64().unwrap() >= 0);
+    let served = h
+        .clerk
+        .post(
+            &format!("/api/v1/queue/tickets/{}/served", first["id"]),
+            &json!({}),
+        )
+        .await
+        .ok();
+    assert_eq!(served["status"], "served");
+    h.clerk
+        .post(
+            &format!("/api/v1/queue/tickets/{}/served", a2["id"]),
+            &json!({}),
+        )
+        .await
+        .assert_error(409, "ticket_not_called");
+    h.clerk
+        .post("/api/v1/queue/tickets/999/served", &json!({}))
+        .await
+        .assert_error(404, "unknown_ticket");
+    assert_eq!(
+        h.clerk
+            .post("/api/v1/queue/call", &json!({"window": "3"}))
+            .await
+            .ok()["number"],
+        "A001"
+    );
+    assert_eq!(
+        h.clerk
+            .post("/api/v1/queue/call", &json!({"window": "3"}))
+            .await
+            .ok()["number"],
+        "A002"
+    );
+    let none = h
+        .clerk
+        .post("/api/v1/queue/call", &json!({"window": "3"}))
+        .await;
+    assert_eq!(none.status, 204);
+    let all = h.clerk.get("/api/v1/queue/tickets").await.ok();
+    assert_eq!(all.as_array().unwrap().len(), 3);
+}
+
+#[tokio::test]
+async fn staff_roles_sessions_and_logout() {
+    let h = hall().await;
+    let r = h.clerk.post("/api/v1/staff", &json!({"username": "x1x", "display_name": "x", "role": "clerk", "password": "0123456789"})).await;
+    r.assert_error(403, "wrong_role");
+    let r = h.admin.post("/api/v1/staff", &json!({"username": "ap9", "display_name": "x", "role": "approver", "password": "0123456789"})).await;
+    r.assert_error(400, "department_required");
+    let r = h.admin.post("/api/v1/staff", &json!({"username": "ap9", "display_name": "x", "role": "approver", "department": "zz", "password": "0123456789"})).await;
+    r.assert_error(400, "unknown_department");
+    let r = h
+        .admin
+        .post(
+            "/api/v1/staff",
+            &json!({"username": "ap9", "display_name": "x", "role": "clerk", "password": "short"}),
+        )
+        .await;
+    r.assert_error(400, "weak_password");
+    let r = h.admin.post("/api/v1/staff", &json!({"username": "clerk1", "display_name": "x", "role": "clerk", "password": "0123456789"})).await;
+    r.assert_error(409, "username_taken");
+    h.t.http
+        .post(
+            "/api/v1/session",
+            &json!({"username": "clerk1", "password": "wrong-password"}),
+        )
+        .await
+        .assert_error(401, "bad_credentials");
+    let me = h.clerk.get("/api/v1/session").await.ok();
+    assert_eq!(me["role"], "clerk");
+    let list = h.admin.get("/api/v1/staff").await.ok();
+    assert!(list.to_string().contains("a.one") && !list.to_string().contains("argon2"));
+    // Logout ends the session.
+    let extra = h.t.http.login("clerk1", common::STAFF_PASSWORD).await;
+    assert_eq!(extra.delete("/api/v1/session").await.status, 204);
+    extra
+        .get("/api/v1/session")
+        .await
+        .assert_error(401, "unauthenticated");
+    // Deactivation ends every session of the account.
+    assert_eq!(h.admin.delete("/api/v1/staff/sup1").await.status, 204);
+    h.sup
+        .get("/api/v1/session")
+        .await
+        .assert_error(401, "unauthenticated");
+}
+
+#[tokio::test]
+async fn sessions_expire() {
+    use onewindow_node::service::TestClock;
+    use std::sync::Arc;
+    let clock = Arc::new(TestClock::at(1_790_000_000_000));
+    let t = common::start_with_clock("nanhai", clock.clone()).await;
+    let admin = t.http.login("admin", common::ADMIN_PASSWORD).await;
+    admin.get("/api/v1/session").await.ok();
+    clock.advance(8 * 3600 * 1000 + 1);
+    admin
+        .get("/api/v1/session")
+        .await
+        .assert_error(401, "unauthenticated");
+}
+
+#[tokio::test]
+async fn published_catalogue_versions_are_frozen_and_cases_record_theirs() {
+    let h = hall().await;
+    let n = submit_ok(&h, "T-SIMPLE").await;
+    h.admin
+        .put("/api/v1/admin/catalogue/versions/2", &test_catalogue())
+        .await
+        .assert_error(409, "catalogue_version_frozen");
+    h.admin
+        .post("/api/v1/admin/catalogue/versions/2/publish", &json!({}))
+        .await
+        .assert_error(409, "catalogue_version_frozen");
+    h.admin
+        .post("/api/v1/admin/catalogue/versions/99/publish", &json!({}))
+        .await
+        .assert_error(404, "unknown_catalogue_version");
+    h.clerk
+        .post("/api/v1/admin/catalogue/versions", &test_catalogue())
+        .await
+        .assert_error(403, "wrong_role");
+    let mut bad = test_catalogue();
+    bad["matters"]["T-SIMPLE"]["department"] = json!("nowhere");
+    h.admin
+        .post("/api/v1/admin/catalogue/versions", &bad)
+        .await
+        .assert_error(400, "invalid_catalogue");
+    // A new version with a changed matter: drafts may change, then publish.
+    let mut next = test_catalogue();
+    next["matters"]["T-SIMPLE"]["version"] = json!(2);
+    next["matters"]["T-SIMPLE"]["name_zh"] = json!("测试事项（修订）");
+    let d = h
+        .admin
+        .post("/api/v1/admin/catalogue/versions", &next)
+        .await
+        .ok();
+    let v = d["version"].as_i64().unwrap();
+    assert_eq!(d["state"], "draft");
+    assert_eq!(
+        h.admin
+            .put(&format!("/api/v1/admin/catalogue/versions/{v}"), &next)
+            .await
+            .status,
+        204
+    );
+    h.admin
+        .post(
+            &format!("/api/v1/admin/catalogue/versions/{v}/publish"),
+            &json!({}),
+        )
+        .await
+        .ok();
+    let versions = h.admin.get("/api/v1/admin/catalogue/versions").await.ok();
+    let states: Vec<&str> = versions
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["state"].as_str().unwrap())
+        .collect();
+    assert_eq!(states, ["retired", "retired", "published"]);
+    let n2 = submit_ok(&h, "T-SIMPLE").await;
+    let old = h.sup.get(&format!("/api/v1/cases/{n}/record")).await.ok();
+    let new = h.sup.get(&format!("/api/v1/cases/{n2}/record")).await.ok();
+    assert_eq!(old["view"]["case"]["received"]["catalogue_version"], 2);
+    assert_eq!(old["view"]["case"]["received"]["matter_version"], 1);
+    assert_eq!(new["view"]["case"]["received"]["catalogue_version"], v);
+    assert_eq!(new["view"]["case"]["received"]["matter_version"], 2);
+    assert_eq!(
+        h.t.http.get("/api/v1/health").await.ok()["catalogue_version"],
+        v
+    );
+}
+
+#[tokio::test]
+async fn due_dates_follow_the_holiday_calendar() {
+    use onewindow_node::service::TestClock;
+    use std::sync::Arc;
+    // Thursday 2026-09-24, 10:00 in China: 5 working days skip Mid-Autumn and
+    // National Day and land on Friday 2026-10-09.
+    let clock = Arc::new(TestClock::at(1_790_215_200_000));
+    let t = common::start_with_clock("nanhai", clock).await;
+    let h = hall_for(t).await;
+    let r = h
+        .clerk
+        .post(
+            "/api/v1/cases",
+            &submission("T-SIMPLE", complete_materials()),
+        )
+        .await
+        .ok();
+    assert_eq!(r["document"]["committed_due"], "2026-10-09");
+    assert!(r["case_number"].as_str().unwrap().contains("-20260924-"));
+}
+
+#[tokio::test]
+async fn starter_catalogue_is_served_with_guides() {
+    let t = common::start("nanhai").await;
+    let cat = t.http.get("/api/v1/catalogue").await.ok();
+    assert_eq!(cat["version"], 1);
+    let matters = cat["matters"].as_array().unwrap();
+    assert!(matters.len() >= 60);
+    let code = matters[0]["code"].as_str().unwrap();
+    let g = t
+        .http
+        .get(&format!("/api/v1/catalogue/matters/{code}"))
+        .await
+        .ok();
+    assert!(!g["materials"].as_array().unwrap().is_empty());
+    assert!(g["department_zh"].as_str().is_some_and(|s| !s.is_empty()));
+    t.http
+        .get("/api/v1/catalogue/matters/NOPE")
+        .await
+        .assert_error(404, "unknown_matter");
+}
+
+#[tokio::test]
+async fn metrics_count_what_happened() {
+    let h = hall().await;
+    submit_ok(&h, "T-SIMPLE").await;
+    let text = reqwest::get(format!("{}/metrics", h.t.node.url()))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.contains("onewindow_submissions_total{outcome=\"receipt\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("onewindow_acceptance_seconds_count 1"),
+        "{text}"
+    );
+    assert!(text.contains("onewindow_http_requests_total"), "{text}");
+}
+
+#[tokio::test]
+async fn unknown_routes_answer_in_the_error_shape() {
+    let t = common::start("nanhai").await;
+    t.http
+        .get("/api/v1/nothing-here")
+        .await
+        .assert_error(404, "route_not_found");
+}

@@ -1,0 +1,263 @@
+//! Shared test support: a fresh database per test and a real node on port 0.
+//!
+//! `ONEWINDOW_TEST_DATABASE` picks the backend: unset or `sqlite` gives each
+//! test its own SQLite file; a `postgres://` URL (of a database the tests may
+//! use to create others, such as `postgres`) gives each test its own fresh
+//! PostgreSQL database.
+#![allow(dead_code, clippy::unwrap_used)]
+
+pub mod catalogue;
+
+use onewindow_node::config::Config;
+use onewindow_node::server::{self, RunningNode};
+use onewindow_node::service::{Clock, SystemClock};
+use serde_json::{Value, json};
+use sqlx::Connection;
+use std::sync::Arc;
+
+/// A database for one test; dropping it leaves the PostgreSQL database behind
+/// (named `ow_test_*`, cheap) and removes the SQLite folder.
+pub struct TestDb {
+    pub url: String,
+    _dir: tempfile::TempDir,
+}
+
+/// Logs to the test's captured output (shown when a test fails).
+pub fn init_logs() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(
+            std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()),
+        ))
+        .with_test_writer()
+        .try_init();
+}
+
+pub async fn test_db() -> TestDb {
+    init_logs();
+    let dir = tempfile::tempdir().unwrap();
+    let choice = std::env::var("ONEWINDOW_TEST_DATABASE").unwrap_or_default();
+    if choice.starts_with("postgres") {
+        let name = format!("ow_test_{}_{}", std::process::id(), rand_suffix());
+        let mut admin = sqlx::PgConnection::connect(&choice)
+            .await
+            .expect("connect to PostgreSQL");
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut admin)
+            .await
+            .expect("create test database");
+        let base = choice.rsplit_once('/').map(|(b, _)| b).unwrap_or(&choice);
+        TestDb {
+            url: format!("{base}/{name}"),
+            _dir: dir,
+        }
+    } else {
+        TestDb {
+            url: format!("sqlite://{}?mode=rwc", dir.path().join("node.db").display()),
+            _dir: dir,
+        }
+    }
+}
+
+fn rand_suffix() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!("{t}_{}", N.fetch_add(1, Ordering::SeqCst))
+}
+
+pub const ADMIN_PASSWORD: &str = "admin-password-for-tests";
+
+/// A config for a node with this id, on port 0, with the given database.
+pub fn config(id: &str, url: &str, data_dir: &std::path::Path) -> Config {
+    let mut c = Config::default();
+    c.node.id = id.to_owned();
+    c.node.hall_code = id
+        .split('.')
+        .map(|s| s.chars().next().unwrap().to_ascii_uppercase())
+        .chain("H".chars())
+        .collect();
+    c.node.data_dir = data_dir.to_path_buf();
+    c.http.listen = "127.0.0.1:0".parse().unwrap();
+    c.database.url = url.to_owned();
+    c.database.sqlite_synchronous = "normal".into();
+    c.auth.bootstrap_password = ADMIN_PASSWORD.into();
+    c
+}
+
+pub struct TestNode {
+    pub node: RunningNode,
+    pub db: TestDb,
+    pub http: Client,
+}
+
+pub async fn start(id: &str) -> TestNode {
+    start_with_clock(id, Arc::new(SystemClock)).await
+}
+
+pub async fn start_with_clock(id: &str, clock: Arc<dyn Clock>) -> TestNode {
+    let db = test_db().await;
+    let cfg = config(id, &db.url, db._dir.path());
+    let node = server::start_with_clock(cfg, clock)
+        .await
+        .expect("node starts");
+    let http = Client::new(node.url());
+    TestNode { node, db, http }
+}
+
+/// A small JSON client over reqwest.
+#[derive(Clone)]
+pub struct Client {
+    pub base: String,
+    pub token: Option<String>,
+    inner: reqwest::Client,
+}
+
+pub struct Reply {
+    pub status: u16,
+    pub body: Value,
+    pub text: String,
+}
+
+impl Reply {
+    /// Asserts an error reply with this status and code (and bilingual messages).
+    pub fn assert_error(&self, status: u16, code: &str) {
+        assert_eq!(self.status, status, "status of {}", self.text);
+        assert_eq!(self.body["code"], code, "code of {}", self.text);
+        assert!(
+            self.body["message_zh"]
+                .as_str()
+                .is_some_and(|s| !s.is_empty()),
+            "{}",
+            self.text
+        );
+        assert!(
+            self.body["message_en"]
+                .as_str()
+                .is_some_and(|s| !s.is_empty()),
+            "{}",
+            self.text
+        );
+    }
+
+    pub fn ok(self) -> Value {
+        assert!(
+            (200..300).contains(&self.status),
+            "{} {}",
+            self.status,
+            self.text
+        );
+        self.body
+    }
+}
+
+impl Client {
+    pub fn new(base: String) -> Self {
+        Self {
+            base,
+            token: None,
+            inner: reqwest::Client::new(),
+        }
+    }
+
+    pub fn with_token(&self, token: &str) -> Self {
+        let mut c = self.clone();
+        c.token = Some(token.to_owned());
+        c
+    }
+
+    async fn send(&self, req: reqwest::RequestBuilder) -> Reply {
+        let req = match &self.token {
+            Some(t) => req.bearer_auth(t),
+            None => req,
+        };
+        let res = req.send().await.expect("request");
+        let status = res.status().as_u16();
+        let text = res.text().await.unwrap();
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Reply { status, body, text }
+    }
+
+    pub async fn get(&self, path: &str) -> Reply {
+        self.send(self.inner.get(format!("{}{path}", self.base)))
+            .await
+    }
+
+    pub async fn delete(&self, path: &str) -> Reply {
+        self.send(self.inner.delete(format!("{}{path}", self.base)))
+            .await
+    }
+
+    pub async fn post(&self, path: &str, body: &Value) -> Reply {
+        self.send(self.inner.post(format!("{}{path}", self.base)).json(body))
+            .await
+    }
+
+    pub async fn put(&self, path: &str, body: &Value) -> Reply {
+        self.send(self.inner.put(format!("{}{path}", self.base)).json(body))
+            .await
+    }
+
+    pub async fn post_raw(&self, path: &str, body: &str) -> Reply {
+        self.send(
+            self.inner
+                .post(format!("{}{path}", self.base))
+                .header("content-type", "application/json")
+                .body(body.to_owned()),
+        )
+        .await
+    }
+
+    /// Logs in and returns a client carrying the token.
+    pub async fn login(&self, username: &str, password: &str) -> Client {
+        let r = self
+            .post(
+                "/api/v1/session",
+                &json!({"username": username, "password": password}),
+            )
+            .await
+            .ok();
+        self.with_token(r["token"].as_str().unwrap())
+    }
+}
+
+pub const STAFF_PASSWORD: &str = "staff-password-123";
+
+/// Logs in as admin, creates a staff member and returns a logged-in client.
+pub async fn staff(http: &Client, username: &str, role: &str, department: Option<&str>) -> Client {
+    let admin = http.login("admin", ADMIN_PASSWORD).await;
+    let mut body = json!({
+        "username": username,
+        "display_name": format!("{username} 测试"),
+        "role": role,
+        "password": STAFF_PASSWORD,
+    });
+    if let Some(d) = department {
+        body["department"] = json!(d);
+    }
+    let r = admin.post("/api/v1/staff", &body).await;
+    assert!(r.status == 201 || r.status == 409, "{}", r.text);
+    http.login(username, STAFF_PASSWORD).await
+}
+
+/// A valid citizen ID number (GB 11643), built with its check character.
+pub fn citizen_id(prefix17: &str) -> String {
+    const W: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+    let sum: u32 = prefix17
+        .chars()
+        .zip(W)
+        .map(|(c, w)| c.to_digit(10).unwrap() * w)
+        .sum();
+    let check = b"10X98765432"[(sum % 11) as usize] as char;
+    format!("{prefix17}{check}")
+}
+
+/// Counts of rows that any write would touch.
+pub async fn counts(node: &RunningNode) -> (i64, i64) {
+    (
+        node.node.store.event_count().await.unwrap(),
+        node.node.store.case_count().await.unwrap(),
+    )
+}

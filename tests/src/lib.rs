@@ -1,0 +1,1 @@
+//! Whole-node and whole-federation scenarios; see the files under `tests/tests/`.
