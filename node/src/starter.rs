@@ -27,10 +27,22 @@ pub const CATALOGUE_FILES: &[(&str, &str)] = &[
         "40-medical-insurance.toml",
         include_str!("../../configs/catalogue/40-medical-insurance.toml"),
     ),
-    //TMP     ("50-market-regulation.toml", include_str!("../../configs/catalogue/50-market-regulation.toml")),
-    //TMP     ("60-health.toml", include_str!("../../configs/catalogue/60-health.toml")),
-    //TMP     ("70-housing-land.toml", include_str!("../../configs/catalogue/70-housing-land.toml")),
-    //TMP     ("80-other.toml", include_str!("../../configs/catalogue/80-other.toml")),
+    (
+        "50-market-regulation.toml",
+        include_str!("../../configs/catalogue/50-market-regulation.toml"),
+    ),
+    (
+        "60-health.toml",
+        include_str!("../../configs/catalogue/60-health.toml"),
+    ),
+    (
+        "70-housing-land.toml",
+        include_str!("../../configs/catalogue/70-housing-land.toml"),
+    ),
+    (
+        "80-other.toml",
+        include_str!("../../configs/catalogue/80-other.toml"),
+    ),
 ];
 
 /// The holiday calendar files.

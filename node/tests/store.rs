@@ -1,0 +1,331 @@
+//! The store, backend-neutral: the same tests run against SQLite by default
+//! and against PostgreSQL when `ONEWINDOW_TEST_DATABASE` is a postgres URL.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use federation::{EntryHash, NodeId, log::verify_chain};
+use onewindow_node::domain::case::{
+    Actor, Applicant, ApplicantKind, Case, Event, EventRecord, Received, Role,
+};
+use onewindow_node::domain::catalogue::{JoinRule, Limit};
+use onewindow_node::domain::deadline::TimeUnit;
+use onewindow_node::store::{CaseFilter, CaseRow, Store};
+
+async fn open(url: &str) -> Store {
+    Store::open(url, NodeId::new("nanhai.guicheng").unwrap(), 4, "normal")
+        .await
+        .unwrap()
+}
+
+fn actor() -> Actor {
+    Actor {
+        username: "clerk1".into(),
+        role: Role::Clerk,
+        node: "nanhai.guicheng".into(),
+        department: None,
+    }
+}
+
+fn received(case_id: &str) -> EventRecord {
+    let limit = Limit {
+        n: 5,
+        unit: TimeUnit::WorkingDays,
+    };
+    EventRecord {
+        case_id: case_id.into(),
+        case_version: 1,
+        actor: actor(),
+        at_ms: 1_790_000_000_000,
+        event: Event::Received(Box::new(Received {
+            matter_code: "T".into(),
+            matter_version: 1,
+            catalogue_version: 1,
+            matter_name_zh: "测试".into(),
+            matter_name_en: "Test".into(),
+            department: "a".into(),
+            co_departments: vec![],
+            join: JoinRule::All,
+            immediate: false,
+            statutory_limit: limit,
+            committed_limit: limit,
+            extension_max: None,
+            stages: vec![],
+            applicant: Applicant {
+                kind: ApplicantKind::Person,
+                id_number: "11010519491231002X".into(),
+                name: "张三".into(),
+                phone: None,
+                checksum_overridden: false,
+            },
+            situations: vec![],
+            materials: vec![],
+            accepting_node: "nanhai.guicheng".into(),
+        })),
+    }
+}
+
+fn row(case: &Case, state: &str) -> CaseRow {
+    CaseRow {
+        id: case.id.clone(),
+        matter_code: "T".into(),
+        department: "a".into(),
+        accepting_node: "nanhai.guicheng".into(),
+        holder: Some("nanhai.guicheng".into()),
+        state: state.into(),
+        suspended: false,
+        applicant_last4: "002X".into(),
+        received_at_ms: case.received_at_ms,
+        accepted_at_ms: None,
+        closed_at_ms: None,
+        statutory_due: None,
+        committed_due: Some("2026-10-09".into()),
+        stage_due: None,
+        warning: "green".into(),
+        version: case.version as i64,
+        updated_at_ms: case.received_at_ms,
+        case: case.clone(),
+    }
+}
+
+/// Writes `n` new cases, each with its received event, in one transaction.
+async fn write_cases(store: &Store, prefix: &str, n: usize) {
+    let mut w = store.write().await.unwrap();
+    for i in 0..n {
+        let rec = received(&format!("{prefix}-{i}"));
+        let case = Case::start(&rec).unwrap();
+        w.append(rec).unwrap();
+        w.put_case(row(&case, "received"));
+    }
+    w.commit().await.unwrap();
+}
+
+#[tokio::test]
+async fn migrations_run_once_and_reopening_continues_the_chain() {
+    let db = common::test_db().await;
+    let store = open(&db.url).await;
+    write_cases(&store, "A", 3).await;
+    store.close().await;
+    let store = open(&db.url).await;
+    write_cases(&store, "B", 2).await;
+    let events = store.events_after(0, 100).await.unwrap();
+    let seqs: Vec<i64> = events.iter().map(|e| e.local_seq).collect();
+    assert_eq!(seqs, [1, 2, 3, 4, 5]);
+    let entries: Vec<_> = events.iter().map(|e| e.entry.clone()).collect();
+    let (last, _) = verify_chain(0, EntryHash::GENESIS, &entries).expect("one unbroken chain");
+    assert_eq!(last, 5);
+}
+
+#[tokio::test]
+async fn a_dropped_transaction_stores_nothing_and_reuses_no_sequence() {
+    let db = common::test_db().await;
+    let store = open(&db.url).await;
+    write_cases(&store, "A", 1).await;
+    {
+        let mut w = store.write().await.unwrap();
+        let rec = received("X-1");
+        let case = Case::start(&rec).unwrap();
+        w.append(rec).unwrap();
+        w.put_case(row(&case, "received"));
+        let _ = w.next_case_seq("NH", "20261123").await.unwrap();
+        // dropped without commit
+    }
+    assert_eq!(store.event_count().await.unwrap(), 1);
+    assert!(store.case("X-1").await.unwrap().is_none());
+    write_cases(&store, "B", 1).await;
+    let events = store.events_after(0, 10).await.unwrap();
+    assert_eq!(
+        events.iter().map(|e| e.local_seq).collect::<Vec<_>>(),
+        [1, 2]
+    );
+    let entries: Vec<_> = events.iter().map(|e| e.entry.clone()).collect();
+    verify_chain(0, EntryHash::GENESIS, &entries).expect("the rolled-back entry left no hole");
+    let mut w = store.write().await.unwrap();
+    assert_eq!(
+        w.next_case_seq("NH", "20261123").await.unwrap(),
+        1,
+        "the rolled-back number is reused"
+    );
+}
+
+#[tokio::test]
+async fn large_transactions_are_written_in_multi_row_batches() {
+    let db = common::test_db().await;
+    let store = open(&db.url).await;
+    // More rows than one statement takes, for both events and cases.
+    write_cases(&store, "BIG", 1234).await;
+    assert_eq!(store.event_count().await.unwrap(), 1234);
+    assert_eq!(store.case_count().await.unwrap(), 1234);
+    let after = store.events_after(1200, 100).await.unwrap();
+    assert_eq!(after.len(), 34);
+    assert_eq!(after[0].record.case_id, "BIG-1200");
+}
+
+#[tokio::test]
+async fn a_case_row_set_twice_in_one_transaction_keeps_the_last() {
+    let db = common::test_db().await;
+    let store = open(&db.url).await;
+    let mut w = store.write().await.unwrap();
+    let rec = received("C-1");
+    let case = Case::start(&rec).unwrap();
+    w.append(rec).unwrap();
+    w.put_case(row(&case, "received"));
+    w.put_case(row(&case, "accepted"));
+    assert_eq!(w.case("C-1").await.unwrap().unwrap().state, "accepted");
+    w.commit().await.unwrap();
+    // And an upsert over a stored row.
+    let mut w = store.write().await.unwrap();
+    w.put_case(row(&case, "handling"));
+    w.commit().await.unwrap();
+    let r = store.case("C-1").await.unwrap().unwrap();
+    assert_eq!(r.state, "handling");
+    assert_eq!(r.case, case);
+    let listed = store
+        .cases(&CaseFilter {
+            states: vec!["handling".into(), "review".into()],
+            department: Some("a".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 1);
+    let none = store
+        .cases(&CaseFilter {
+            states: vec!["review".into()],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(none.is_empty());
+}
+
+#[tokio::test]
+async fn case_numbers_count_per_hall_and_day() {
+    let db = common::test_db().await;
+    let store = open(&db.url).await;
+    let mut w = store.write().await.unwrap();
+    assert_eq!(w.next_case_seq("NH", "20261123").await.unwrap(), 1);
+    assert_eq!(w.next_case_seq("NH", "20261123").await.unwrap(), 2);
+    assert_eq!(w.next_case_seq("GC", "20261123").await.unwrap(), 1);
+    assert_eq!(w.next_case_seq("NH", "20261124").await.unwrap(), 1);
+    w.commit().await.unwrap();
+    let mut w = store.write().await.unwrap();
+    assert_eq!(w.next_case_seq("NH", "20261123").await.unwrap(), 3);
+}
+
+#[tokio::test]
+async fn catalogue_versions_move_draft_published_retired_and_freeze() {
+    use onewindow_node::store::VersionError;
+    let db = common::test_db().await;
+    let store = open(&db.url).await;
+    let cat = onewindow_node::starter::catalogue().unwrap();
+    let v1 = store.create_draft(&cat, 1).await.unwrap();
+    let mut changed = cat.clone();
+    changed.matters.pop_first();
+    store.update_draft(v1, &changed).await.unwrap();
+    let published = store.publish(v1, 2).await.unwrap();
+    assert_eq!(published.matters.len(), cat.matters.len() - 1);
+    assert_eq!(published.version, v1);
+    assert!(matches!(
+        store.update_draft(v1, &cat).await,
+        Err(VersionError::Frozen(_))
+    ));
+    assert!(matches!(
+        store.publish(v1, 3).await,
+        Err(VersionError::Frozen(_))
+    ));
+    assert!(matches!(
+        store.update_draft(99, &cat).await,
+        Err(VersionError::NotFound(99))
+    ));
+    let v2 = store.create_draft(&cat, 4).await.unwrap();
+    store.publish(v2, 5).await.unwrap();
+    let infos = store.catalogue_versions().await.unwrap();
+    assert_eq!(
+        infos.iter().map(|i| i.state.as_str()).collect::<Vec<_>>(),
+        ["retired", "published"]
+    );
+    assert_eq!(infos[0].retired_at_ms, Some(5));
+    // The retired version's body is what was published, unchanged.
+    assert_eq!(
+        store.catalogue_version(v1).await.unwrap().unwrap(),
+        published
+    );
+    assert_eq!(
+        store.published_catalogue().await.unwrap().unwrap().version,
+        v2
+    );
+}
+
+#[tokio::test]
+async fn sessions_expire_and_die_with_their_account() {
+    use onewindow_node::store::StaffRecord;
+    let db = common::test_db().await;
+    let store = open(&db.url).await;
+    let s = StaffRecord {
+        username: "clerk1".into(),
+        display_name: "王".into(),
+        role: Role::Clerk,
+        department: None,
+        password_hash: "x".into(),
+        active: true,
+    };
+    assert!(store.create_staff(&s, 0).await.unwrap());
+    assert!(
+        !store.create_staff(&s, 0).await.unwrap(),
+        "usernames are unique"
+    );
+    store.create_session("h1", "clerk1", 0, 1000).await.unwrap();
+    assert_eq!(store.session("h1", 999).await.unwrap().unwrap().staff, s);
+    assert!(store.session("h1", 1000).await.unwrap().is_none());
+    store.create_session("h2", "clerk1", 0, 5000).await.unwrap();
+    assert!(store.deactivate_staff("clerk1").await.unwrap());
+    assert!(store.session("h2", 10).await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn queue_numbers_restart_each_day() {
+    let db = common::test_db().await;
+    let store = open(&db.url).await;
+    assert_eq!(
+        store
+            .take_ticket("2026-11-23", None, 0)
+            .await
+            .unwrap()
+            .number,
+        "A001"
+    );
+    assert_eq!(
+        store
+            .take_ticket("2026-11-23", Some("YY1"), 0)
+            .await
+            .unwrap()
+            .number,
+        "B001"
+    );
+    assert_eq!(
+        store
+            .take_ticket("2026-11-23", None, 0)
+            .await
+            .unwrap()
+            .number,
+        "A002"
+    );
+    assert_eq!(
+        store
+            .take_ticket("2026-11-24", None, 0)
+            .await
+            .unwrap()
+            .number,
+        "A001"
+    );
+    let called = store
+        .call_next("2026-11-23", "1", "clerk1", 60_000)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (called.number.as_str(), called.wait_ms),
+        ("B001", Some(60_000))
+    );
+}
