@@ -1,1 +1,58 @@
-fn main() {}
+//! `onewindow-deploy`: runs OneWindow nodes on one machine and measures them.
+//!
+//! Commands go noun then verb (`bench acceptance`). Each benchmark lives in
+//! its own module under [`bench`]; starting a node in this process on a
+//! scratch database is [`hall`], and the applicants it submits for come from
+//! [`applicants`].
+
+mod applicants;
+mod bench;
+mod client;
+mod db;
+mod hall;
+mod report;
+mod submission;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// Runs OneWindow nodes on one machine and measures them.
+#[derive(Debug, Parser)]
+#[command(version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Benchmarks against real nodes started in this process.
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("error"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    let outcome = match cli.command {
+        Command::Bench(b) => b.run().await,
+    };
+    match outcome {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -57,6 +57,7 @@ fn received(case_id: &str) -> EventRecord {
                 name: "张三".into(),
                 phone: None,
                 checksum_overridden: false,
+                checksum_override_reason: None,
             },
             situations: vec![],
             materials: vec![],

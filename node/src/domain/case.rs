@@ -172,6 +172,9 @@ pub struct Applicant {
     /// The credit code's check digit was overridden (audited).
     #[serde(default)]
     pub checksum_overridden: bool,
+    /// Why the clerk accepted a code whose check character fails.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checksum_override_reason: Option<String>,
 }
 
 impl Applicant {
@@ -1170,3 +1173,7 @@ fn check_role(event: &Event, actor: &Actor) -> Result<(), CaseError> {
         })
     }
 }
+
+#[cfg(test)]
+#[path = "case_tests.rs"]
+mod tests;

@@ -190,3 +190,135 @@ pub fn check(
     }
     Ok(CheckResult { issues, deferred })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::catalogue::Catalogue;
+
+    fn matter() -> Matter {
+        let cat = crate::starter::catalogue().expect("starter catalogue");
+        // Any matter with situations whose materials depend on them.
+        cat.matters
+            .values()
+            .find(|m| m.materials.iter().any(|x| !x.situations.is_empty()))
+            .cloned()
+            .expect("a matter with situations")
+    }
+
+    fn full(m: &Matter, selected: &BTreeSet<String>) -> Vec<PresentedMaterial> {
+        m.materials
+            .iter()
+            .filter(|x| x.applies(selected))
+            .map(|x| PresentedMaterial {
+                code: x.code.clone(),
+                originals: x.originals,
+                copies: x.copies,
+                electronic: false,
+                problem: None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_complete_set_has_no_issues_and_every_problem_is_listed_at_once() {
+        let m = matter();
+        let none = BTreeSet::new();
+        let ok = check(&m, &none, &full(&m, &none)).expect("valid input");
+        assert!(ok.issues.is_empty(), "{:?}", ok.issues);
+        assert!(ok.deferred.is_empty());
+        // Nothing presented: every required material is missing, in one list.
+        let required = m
+            .materials
+            .iter()
+            .filter(|x| x.applies(&none) && x.necessity == Necessity::Required)
+            .count();
+        let empty = check(&m, &none, &[]).expect("valid input");
+        assert_eq!(empty.issues.len(), required);
+        assert!(empty.issues.iter().all(|i| i.issue == IssueKind::Missing));
+    }
+
+    #[test]
+    fn a_situation_adds_its_materials() {
+        let m = matter();
+        let s = m
+            .materials
+            .iter()
+            .find(|x| !x.situations.is_empty() && x.necessity == Necessity::Required)
+            .map(|x| x.situations[0].clone());
+        let Some(s) = s else { return };
+        let none = BTreeSet::new();
+        let selected: BTreeSet<String> = [s].into();
+        let r = check(&m, &selected, &full(&m, &none)).expect("valid input");
+        assert!(!r.issues.is_empty(), "the situation's materials are missing");
+        let r = check(&m, &selected, &full(&m, &selected)).expect("valid input");
+        assert!(r.issues.is_empty());
+    }
+
+    #[test]
+    fn electronic_stands_in_for_paper_unless_paper_is_required() {
+        let text = r#"
+            [[departments]]
+            code = "d"
+            name_zh = "部门"
+            name_en = "Dept"
+            [[matters]]
+            code = "X"
+            name_zh = "事项"
+            name_en = "Matter"
+            kind = "permit"
+            department = "d"
+            exercise_level = 4
+            serves = "person"
+            immediate = true
+            statutory_limit = { n = 1, unit = "working_days" }
+            committed_limit = { n = 0, unit = "working_days" }
+            stages = []
+            delegation = { receive_tiers = ["district"], decide_tiers = ["district"] }
+            [[matters.materials]]
+            code = "P"
+            name_zh = "纸质"
+            name_en = "Paper"
+            necessity = "required"
+            form = "paper"
+            originals = 1
+            [[matters.materials]]
+            code = "E"
+            name_zh = "任意"
+            name_en = "Either"
+            necessity = "required"
+            copies = 2
+            [[matters.materials]]
+            code = "D"
+            name_zh = "容缺"
+            name_en = "Deferrable"
+            necessity = "deferrable"
+        "#;
+        let cat = Catalogue::from_toml_texts(1, [("x.toml", text)]).expect("parses");
+        let m = cat.matter("X").expect("matter");
+        let p = |code: &str, electronic, copies| PresentedMaterial {
+            code: code.into(),
+            originals: 0,
+            copies,
+            electronic,
+            problem: None,
+        };
+        let r = check(m, &BTreeSet::new(), &[p("P", true, 0), p("E", true, 0)]).expect("valid");
+        assert_eq!(r.issues.len(), 1);
+        assert_eq!(r.issues[0].code, "P");
+        assert!(matches!(r.issues[0].issue, IssueKind::Faulty { .. }));
+        assert_eq!(r.deferred, ["D"]);
+        let r = check(m, &BTreeSet::new(), &[p("P", false, 0), p("E", false, 1)]).expect("valid");
+        assert_eq!(
+            r.issues.iter().map(|i| i.issue.clone()).collect::<Vec<_>>(),
+            [
+                IssueKind::OriginalMissing { need: 1, got: 0 },
+                IssueKind::TooFewCopies { need: 2, got: 1 }
+            ]
+        );
+        assert!(matches!(
+            check(m, &BTreeSet::new(), &[p("Q", false, 0)]),
+            Err(ChecklistError::UnknownMaterial(_))
+        ));
+    }
+}

@@ -199,12 +199,12 @@ impl Node {
             ApplicantKind::Organisation => match &a.checksum_override_reason {
                 Some(reason) => {
                     require_text("applicant.checksum_override_reason", reason, 200)?;
-                    (
-                        ids::check_credit_code_with_override(&a.id_number)?
-                            .code()
-                            .to_owned(),
-                        true,
-                    )
+                    let code = ids::check_credit_code_with_override(&a.id_number)?;
+                    if code.checksum_overridden() {
+                        tracing::warn!(code = code.code(), reason = %reason.trim(),
+                            "credit code accepted with a failing check character");
+                    }
+                    (code.code().to_owned(), code.checksum_overridden())
                 }
                 None => (
                     ids::check_credit_code(&a.id_number)?.code().to_owned(),
@@ -218,6 +218,8 @@ impl Node {
             name: a.name.trim().to_owned(),
             phone: a.phone.clone(),
             checksum_overridden: overridden,
+            checksum_override_reason: overridden
+                .then(|| a.checksum_override_reason.as_deref().unwrap_or_default().trim().to_owned()),
         })
     }
 

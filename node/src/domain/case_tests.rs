@@ -1,0 +1,288 @@
+//! Tests of the case state machine: the shape of the transition table, role
+//! separation, and random event sequences that must never break the rules.
+
+use super::*;
+use crate::domain::catalogue::{JoinRule, Limit};
+use crate::domain::deadline::TimeUnit;
+use proptest::prelude::*;
+use std::collections::{BTreeSet, VecDeque};
+
+const STATES: [State; 12] = [
+    State::Received,
+    State::Correction,
+    State::Rejected,
+    State::Accepted,
+    State::Handling,
+    State::Review,
+    State::Approval,
+    State::Decided,
+    State::ResultReady,
+    State::Completed,
+    State::Withdrawn,
+    State::Terminated,
+];
+
+/// One event of every kind that can follow the first.
+fn every_event() -> Vec<Event> {
+    vec![
+        Event::Resubmitted { situations: vec![], materials: vec![] },
+        Event::CorrectionNotified { issues: vec![] },
+        Event::NotAccepted { reason: "r".into() },
+        Event::Accepted { deferred: vec![], holder: Some("nanhai".into()) },
+        Event::CompletedAtWindow { result: "r".into() },
+        Event::HandlingStarted,
+        Event::SubmittedForReview { opinion: "o".into() },
+        Event::ReviewPassed { opinion: "o".into() },
+        Event::SentBack { reason: "r".into() },
+        Event::OpinionGiven { department: "b".into(), approve: true, opinion: "o".into() },
+        Event::Decided { granted: true, opinion: "o".into() },
+        Event::ResultReady { result: "r".into() },
+        Event::HandedOut { recipient: "r".into() },
+        Event::Suspended { kind: SuspensionKind::Hearing, reason: "r".into() },
+        Event::Resumed { note: String::new() },
+        Event::Extended { n: 1, reason: "r".into() },
+        Event::Withdrawn { reason: "r".into() },
+        Event::Terminated { reason: "r".into() },
+        Event::Rated { score: 1, channel: Channel::Web, comment: String::new() },
+    ]
+}
+
+#[test]
+fn final_states_are_never_left() {
+    for s in STATES.into_iter().filter(|s| s.is_final()) {
+        for e in every_event() {
+            if let Some(next) = transition(s, &e) {
+                assert_eq!(next, s, "{s:?} left by {}", e.kind());
+                assert!(matches!(e, Event::Rated { .. }), "{s:?} accepts {}", e.kind());
+            }
+        }
+    }
+}
+
+#[test]
+fn every_state_is_reachable_and_every_open_case_can_end() {
+    let mut seen = BTreeSet::from([State::Received.as_str()]);
+    let mut queue = VecDeque::from([State::Received]);
+    while let Some(s) = queue.pop_front() {
+        for e in every_event() {
+            if let Some(n) = transition(s, &e)
+                && seen.insert(n.as_str())
+            {
+                queue.push_back(n);
+            }
+        }
+    }
+    assert_eq!(seen.len(), STATES.len(), "unreachable states: {seen:?}");
+    // Withdrawal and termination are open exactly until the decision.
+    for s in STATES {
+        let open = matches!(
+            s,
+            State::Received | State::Correction | State::Accepted | State::Handling | State::Review | State::Approval
+        );
+        for e in [Event::Withdrawn { reason: "r".into() }, Event::Terminated { reason: "r".into() }] {
+            assert_eq!(transition(s, &e).is_some(), open, "{s:?} {}", e.kind());
+        }
+    }
+}
+
+#[test]
+fn acceptance_and_approval_are_separated() {
+    for e in every_event() {
+        let roles = e.allowed_roles();
+        assert!(
+            !(roles.contains(&Role::Clerk) && roles.contains(&Role::Approver)),
+            "{} is open to clerks and approvers alike",
+            e.kind()
+        );
+        assert!(!roles.is_empty());
+    }
+}
+
+fn limit(n: u32) -> Limit {
+    Limit { n, unit: TimeUnit::WorkingDays }
+}
+
+fn start(join: JoinRule) -> Case {
+    let rec = EventRecord {
+        case_id: "NH-20261123-000001-0".into(),
+        case_version: 1,
+        actor: actor(Role::Clerk, None, "clerk"),
+        at_ms: 1_790_000_000_000,
+        event: Event::Received(Box::new(Received {
+            matter_code: "T".into(),
+            matter_version: 1,
+            catalogue_version: 1,
+            matter_name_zh: "测试".into(),
+            matter_name_en: "Test".into(),
+            department: "a".into(),
+            co_departments: vec!["b".into(), "c".into()],
+            join,
+            immediate: false,
+            statutory_limit: limit(20),
+            committed_limit: limit(10),
+            extension_max: Some(limit(5)),
+            stages: vec![],
+            applicant: Applicant {
+                kind: ApplicantKind::Person,
+                id_number: "11010519491231002X".into(),
+                name: "张三".into(),
+                phone: None,
+                checksum_overridden: false,
+                checksum_override_reason: None,
+            },
+            situations: vec![],
+            materials: vec![],
+            accepting_node: "nanhai".into(),
+        })),
+    };
+    Case::start(&rec).expect("starts")
+}
+
+fn actor(role: Role, department: Option<&str>, name: &str) -> Actor {
+    Actor {
+        username: name.into(),
+        role,
+        node: "nanhai".into(),
+        department: department.map(str::to_owned),
+    }
+}
+
+const ACTORS: [(Role, Option<&str>, &str); 7] = [
+    (Role::Clerk, None, "clerk"),
+    (Role::Approver, Some("a"), "a1"),
+    (Role::Approver, Some("a"), "a2"),
+    (Role::Approver, Some("b"), "b1"),
+    (Role::Approver, Some("c"), "c1"),
+    (Role::Supervisor, None, "sup"),
+    (Role::Citizen, None, "citizen"),
+];
+
+/// Turns four random numbers into an event and an actor for `case`: mostly
+/// (nine times in ten) one the transition table allows from the current state, by a role that may
+/// cause it, so that sequences get deep; otherwise anything at all.
+fn pick(case: &Case, (mode, which, who, flag): (u8, u8, u8, bool)) -> (Actor, Event) {
+    let mut events = every_event();
+    for e in &mut events {
+        match e {
+            Event::OpinionGiven { department, approve, .. } => {
+                *department = if which % 2 == 0 { "b".into() } else { "c".into() };
+                *approve = flag || which % 3 != 0;
+            }
+            Event::Decided { granted, .. } => *granted = flag,
+            Event::CorrectionNotified { issues } => issues.push(crate::domain::checklist::MaterialIssue {
+                code: "M1".into(),
+                name_zh: "身份证".into(),
+                name_en: "ID".into(),
+                issue: crate::domain::checklist::IssueKind::Missing,
+            }),
+            _ => {}
+        }
+    }
+    let guided = mode % 10 < 9;
+    let candidates: Vec<Event> = if guided {
+        // Events that end a case early are picked rarely, so that most
+        // sequences go deep.
+        let enders = |e: &Event| {
+            matches!(e, Event::Withdrawn { .. } | Event::Terminated { .. } | Event::NotAccepted { .. })
+        };
+        events
+            .iter()
+            .filter(|e| transition(case.state, e).is_some())
+            .filter(|e| which % 16 == 0 || !enders(e))
+            .cloned()
+            .collect()
+    } else {
+        events.clone()
+    };
+    let ev = if candidates.is_empty() {
+        events[which as usize % events.len()].clone()
+    } else {
+        candidates[which as usize % candidates.len()].clone()
+    };
+    let actors: Vec<_> = ACTORS
+        .iter()
+        .filter(|(r, _, _)| !guided || ev.allowed_roles().contains(r))
+        .collect();
+    let (role, dept, name) = actors[who as usize % actors.len()];
+    (actor(*role, *dept, name), ev)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2048))]
+
+    /// Whatever is thrown at a case, a refused event changes nothing, an
+    /// applied one moves the version by one along the table, and the join
+    /// and separation rules hold at every decision.
+    #[test]
+    fn random_event_sequences_keep_the_rules(
+        all in any::<bool>(),
+        steps in proptest::collection::vec(any::<(u8, u8, u8, bool)>(), 1..80),
+    ) {
+        let mut case = start(if all { JoinRule::All } else { JoinRule::Any });
+        for (i, seed) in steps.into_iter().enumerate() {
+            let (who, ev) = pick(&case, seed);
+            let before = case.clone();
+            let rec = EventRecord {
+                case_id: case.id.clone(),
+                case_version: case.version + 1,
+                actor: who.clone(),
+                at_ms: 1_790_000_000_000 + i as i64 * 3_600_000,
+                event: ev.clone(),
+            };
+            match case.apply(&rec) {
+                Err(_) => prop_assert_eq!(&case, &before),
+                Ok(()) => {
+                    prop_assert_eq!(case.version, before.version + 1);
+                    prop_assert!(ev.allowed_roles().contains(&who.role));
+                    let expected = transition(before.state, &ev);
+                    prop_assert_eq!(Some(case.state), expected);
+                    if before.is_suspended() {
+                        let allowed = matches!(ev, Event::Resumed { .. } | Event::Withdrawn { .. } | Event::Terminated { .. });
+                        prop_assert!(allowed, "{} applied while suspended", ev.kind());
+                    }
+                    if let Event::Decided { granted, .. } = ev {
+                        prop_assert_ne!(before.reviewed_by.as_deref(), Some(who.username.as_str()));
+                        let approved = before.sub_cases.values().filter(|s| s.status == SubCaseStatus::Approved).count();
+                        let open = before.sub_cases.values().any(|s| s.status == SubCaseStatus::Open);
+                        if all {
+                            prop_assert!(!open);
+                            if granted {
+                                prop_assert!(before.sub_cases.values().all(|s| s.status == SubCaseStatus::Approved));
+                            }
+                        } else {
+                            prop_assert!(approved > 0 || !open);
+                        }
+                    }
+                    if case.state.is_final() {
+                        prop_assert!(case.closed_at_ms.is_some());
+                        prop_assert!(!case.is_suspended());
+                    }
+                }
+            }
+        }
+        let ext: u32 = case.extensions.iter().map(|e| e.n).sum();
+        prop_assert!(ext <= 5);
+    }
+}
+
+#[test]
+fn suspension_stops_the_clock_and_resumption_pushes_the_due_date() {
+    let cal = crate::domain::calendar::Calendar::new();
+    let mut case = start(JoinRule::All);
+    let mut v = 1;
+    let mut at = 1_790_000_000_000; // 2026-09-21, a Monday, 22:13 in China
+    let mut push = |case: &mut Case, who: Actor, event: Event, at: i64| {
+        v += 1;
+        case.apply(&EventRecord { case_id: case.id.clone(), case_version: v, actor: who, at_ms: at, event })
+            .expect("applies");
+    };
+    push(&mut case, actor(Role::Clerk, None, "clerk"), Event::Accepted { deferred: vec![], holder: Some("nanhai".into()) }, at);
+    let due = case.clocks(&cal).expect("clocks").committed.date.expect("running");
+    at += 24 * 3_600_000;
+    push(&mut case, actor(Role::Approver, Some("a"), "a1"), Event::Suspended { kind: SuspensionKind::Testing, reason: "检测".into() }, at);
+    assert_eq!(case.clocks(&cal).expect("clocks").committed.date, None);
+    at += 7 * 24 * 3_600_000;
+    push(&mut case, actor(Role::Approver, Some("a"), "a1"), Event::Resumed { note: String::new() }, at);
+    let later = case.clocks(&cal).expect("clocks").committed.date.expect("running");
+    assert_eq!((later - due).num_days(), 7, "a week of suspension moves the due date a week");
+}
