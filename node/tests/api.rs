@@ -694,14 +694,21 @@ async fn refusals_store_nothing() {
 async fn a_failing_credit_code_needs_an_audited_override() {
     let h = hall().await;
     let mut org = submission("T-ORG", complete_materials());
-    org["applicant"] = json!({"kind": "organisation", "id_number": "91350100M000100Y44", "name": "某公司"});
+    org["applicant"] =
+        json!({"kind": "organisation", "id_number": "91350100M000100Y44", "name": "某公司"});
     stores_nothing(&h, || async {
-        h.clerk.post("/api/v1/cases", &org).await.assert_error(400, "id_checksum");
+        h.clerk
+            .post("/api/v1/cases", &org)
+            .await
+            .assert_error(400, "id_checksum");
         // An override still needs the right length and characters.
         let mut short = org.clone();
         short["applicant"]["id_number"] = json!("91350100M000100Y4");
         short["applicant"]["checksum_override_reason"] = json!("营业执照原件所载");
-        h.clerk.post("/api/v1/cases", &short).await.assert_error(400, "id_length");
+        h.clerk
+            .post("/api/v1/cases", &short)
+            .await
+            .assert_error(400, "id_length");
     })
     .await;
     org["applicant"]["checksum_override_reason"] = json!("营业执照原件所载代码，已核对");
@@ -711,11 +718,18 @@ async fn a_failing_credit_code_needs_an_audited_override() {
     let rec = h.sup.get(&format!("/api/v1/cases/{n}/record")).await.ok();
     let applicant = &rec["events"][0]["event"]["applicant"];
     assert_eq!(applicant["checksum_overridden"], true);
-    assert_eq!(applicant["checksum_override_reason"], "营业执照原件所载代码，已核对");
+    assert_eq!(
+        applicant["checksum_override_reason"],
+        "营业执照原件所载代码，已核对"
+    );
     // A valid code with a needless override is recorded as not overridden.
     org["applicant"]["id_number"] = json!("91350100M000100Y43");
     let r = h.clerk.post("/api/v1/cases", &org).await.ok();
-    assert_eq!(r["case"]["case"]["received"]["applicant"]["checksum_overridden"], false, "{}", r["case"]["case"]["received"]["applicant"]);
+    assert_eq!(
+        r["case"]["case"]["received"]["applicant"]["checksum_overridden"], false,
+        "{}",
+        r["case"]["case"]["received"]["applicant"]
+    );
 }
 
 #[tokio::test]

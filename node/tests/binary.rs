@@ -14,7 +14,15 @@ fn default_config_prints_every_key_and_parses_back() {
     let text = String::from_utf8(out.stdout).unwrap();
     let parsed: onewindow_node::config::Config = toml::from_str(&text).unwrap();
     assert_eq!(parsed, onewindow_node::config::Config::default());
-    for key in ["id", "tiers", "hall_code", "parent_addr", "listen", "url", "data_dir"] {
+    for key in [
+        "id",
+        "tiers",
+        "hall_code",
+        "parent_addr",
+        "listen",
+        "url",
+        "data_dir",
+    ] {
         assert!(text.contains(&format!("\n{key} = ")), "{key} missing");
     }
 }
@@ -40,13 +48,18 @@ fn with_no_config_it_starts_a_standalone_district_node_under_data() {
     let deadline = Instant::now() + Duration::from_secs(60);
     let mut lines = Vec::new();
     let url = loop {
-        let line = rx.recv_timeout(deadline.saturating_duration_since(Instant::now())).unwrap();
+        let line = rx
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .unwrap();
         lines.push(line.clone());
         if let Some(i) = line.find("serving at ") {
             break line[i + "serving at ".len()..].trim().to_owned();
         }
     };
-    assert!(lines.iter().any(|l| l.contains("created administrator")), "{lines:?}");
+    assert!(
+        lines.iter().any(|l| l.contains("created administrator")),
+        "{lines:?}"
+    );
     let health: serde_json::Value = reqwest::blocking_get(&format!("{url}/api/v1/health"));
     assert_eq!(health["node_id"], "nanhai");
     assert_eq!(health["tier"], "district");

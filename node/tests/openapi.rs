@@ -68,9 +68,14 @@ async fn the_document_matches_the_routes() {
             }
         }
     }
-    let expected: BTreeSet<(String, String)> =
-        OPERATIONS.iter().map(|(m, p)| ((*m).to_owned(), (*p).to_owned())).collect();
-    assert_eq!(documented, expected, "documented operations differ from the API's");
+    let expected: BTreeSet<(String, String)> = OPERATIONS
+        .iter()
+        .map(|(m, p)| ((*m).to_owned(), (*p).to_owned()))
+        .collect();
+    assert_eq!(
+        documented, expected,
+        "documented operations differ from the API's"
+    );
 
     // Every documented operation reaches a handler: not the fallback, not 405.
     let client = reqwest::Client::new();
@@ -89,7 +94,12 @@ async fn the_document_matches_the_routes() {
             "delete" => client.delete(&url),
             _ => unreachable!(),
         };
-        let res = req.header("content-type", "application/json").body("{}").send().await.unwrap();
+        let res = req
+            .header("content-type", "application/json")
+            .body("{}")
+            .send()
+            .await
+            .unwrap();
         let status = res.status().as_u16();
         let body: Value = res.json().await.unwrap_or(Value::Null);
         assert_ne!(status, 405, "{method} {path}: method not routed");
@@ -101,10 +111,18 @@ async fn the_document_matches_the_routes() {
     collect_refs(&doc, &mut refs);
     assert!(!refs.is_empty());
     for r in refs {
-        let name = r.strip_prefix("#/components/schemas/").unwrap_or_else(|| panic!("odd ref {r}"));
-        assert!(doc["components"]["schemas"][name].is_object(), "unresolved {r}");
+        let name = r
+            .strip_prefix("#/components/schemas/")
+            .unwrap_or_else(|| panic!("odd ref {r}"));
+        assert!(
+            doc["components"]["schemas"][name].is_object(),
+            "unresolved {r}"
+        );
     }
     // Operations that need a session say so.
     assert!(doc["paths"]["/api/v1/cases"]["post"]["security"].is_array());
-    assert!(doc["paths"]["/api/v1/cases/{number}"]["get"]["security"].is_null(), "the progress query is public");
+    assert!(
+        doc["paths"]["/api/v1/cases/{number}"]["get"]["security"].is_null(),
+        "the progress query is public"
+    );
 }

@@ -25,25 +25,56 @@ const STATES: [State; 12] = [
 /// One event of every kind that can follow the first.
 fn every_event() -> Vec<Event> {
     vec![
-        Event::Resubmitted { situations: vec![], materials: vec![] },
+        Event::Resubmitted {
+            situations: vec![],
+            materials: vec![],
+        },
         Event::CorrectionNotified { issues: vec![] },
         Event::NotAccepted { reason: "r".into() },
-        Event::Accepted { deferred: vec![], holder: Some("nanhai".into()) },
+        Event::Accepted {
+            deferred: vec![],
+            holder: Some("nanhai".into()),
+        },
         Event::CompletedAtWindow { result: "r".into() },
         Event::HandlingStarted,
-        Event::SubmittedForReview { opinion: "o".into() },
-        Event::ReviewPassed { opinion: "o".into() },
+        Event::SubmittedForReview {
+            opinion: "o".into(),
+        },
+        Event::ReviewPassed {
+            opinion: "o".into(),
+        },
         Event::SentBack { reason: "r".into() },
-        Event::OpinionGiven { department: "b".into(), approve: true, opinion: "o".into() },
-        Event::Decided { granted: true, opinion: "o".into() },
+        Event::OpinionGiven {
+            department: "b".into(),
+            approve: true,
+            opinion: "o".into(),
+        },
+        Event::Decided {
+            granted: true,
+            opinion: "o".into(),
+        },
         Event::ResultReady { result: "r".into() },
-        Event::HandedOut { recipient: "r".into() },
-        Event::Suspended { kind: SuspensionKind::Hearing, reason: "r".into() },
-        Event::Resumed { note: String::new() },
-        Event::Extended { n: 1, reason: "r".into() },
+        Event::HandedOut {
+            recipient: "r".into(),
+        },
+        Event::Suspended {
+            kind: SuspensionKind::Hearing,
+            reason: "r".into(),
+        },
+        Event::Resumed {
+            note: String::new(),
+        },
+        Event::Extended {
+            n: 1,
+            reason: "r".into(),
+        },
         Event::Withdrawn { reason: "r".into() },
         Event::Terminated { reason: "r".into() },
-        Event::Rated { score: 1, channel: Channel::Web, comment: String::new() },
+        Event::Rated {
+            score: 1,
+            channel: Channel::Web,
+            comment: String::new(),
+        },
     ]
 }
 
@@ -53,7 +84,11 @@ fn final_states_are_never_left() {
         for e in every_event() {
             if let Some(next) = transition(s, &e) {
                 assert_eq!(next, s, "{s:?} left by {}", e.kind());
-                assert!(matches!(e, Event::Rated { .. }), "{s:?} accepts {}", e.kind());
+                assert!(
+                    matches!(e, Event::Rated { .. }),
+                    "{s:?} accepts {}",
+                    e.kind()
+                );
             }
         }
     }
@@ -77,9 +112,17 @@ fn every_state_is_reachable_and_every_open_case_can_end() {
     for s in STATES {
         let open = matches!(
             s,
-            State::Received | State::Correction | State::Accepted | State::Handling | State::Review | State::Approval
+            State::Received
+                | State::Correction
+                | State::Accepted
+                | State::Handling
+                | State::Review
+                | State::Approval
         );
-        for e in [Event::Withdrawn { reason: "r".into() }, Event::Terminated { reason: "r".into() }] {
+        for e in [
+            Event::Withdrawn { reason: "r".into() },
+            Event::Terminated { reason: "r".into() },
+        ] {
             assert_eq!(transition(s, &e).is_some(), open, "{s:?} {}", e.kind());
         }
     }
@@ -99,7 +142,10 @@ fn acceptance_and_approval_are_separated() {
 }
 
 fn limit(n: u32) -> Limit {
-    Limit { n, unit: TimeUnit::WorkingDays }
+    Limit {
+        n,
+        unit: TimeUnit::WorkingDays,
+    }
 }
 
 fn start(join: JoinRule) -> Case {
@@ -164,17 +210,27 @@ fn pick(case: &Case, (mode, which, who, flag): (u8, u8, u8, bool)) -> (Actor, Ev
     let mut events = every_event();
     for e in &mut events {
         match e {
-            Event::OpinionGiven { department, approve, .. } => {
-                *department = if which % 2 == 0 { "b".into() } else { "c".into() };
+            Event::OpinionGiven {
+                department,
+                approve,
+                ..
+            } => {
+                *department = if which % 2 == 0 {
+                    "b".into()
+                } else {
+                    "c".into()
+                };
                 *approve = flag || which % 3 != 0;
             }
             Event::Decided { granted, .. } => *granted = flag,
-            Event::CorrectionNotified { issues } => issues.push(crate::domain::checklist::MaterialIssue {
-                code: "M1".into(),
-                name_zh: "身份证".into(),
-                name_en: "ID".into(),
-                issue: crate::domain::checklist::IssueKind::Missing,
-            }),
+            Event::CorrectionNotified { issues } => {
+                issues.push(crate::domain::checklist::MaterialIssue {
+                    code: "M1".into(),
+                    name_zh: "身份证".into(),
+                    name_en: "ID".into(),
+                    issue: crate::domain::checklist::IssueKind::Missing,
+                })
+            }
             _ => {}
         }
     }
@@ -183,7 +239,10 @@ fn pick(case: &Case, (mode, which, who, flag): (u8, u8, u8, bool)) -> (Actor, Ev
         // Events that end a case early are picked rarely, so that most
         // sequences go deep.
         let enders = |e: &Event| {
-            matches!(e, Event::Withdrawn { .. } | Event::Terminated { .. } | Event::NotAccepted { .. })
+            matches!(
+                e,
+                Event::Withdrawn { .. } | Event::Terminated { .. } | Event::NotAccepted { .. }
+            )
         };
         events
             .iter()
@@ -273,16 +332,59 @@ fn suspension_stops_the_clock_and_resumption_pushes_the_due_date() {
     let mut at = 1_790_000_000_000; // 2026-09-21, a Monday, 22:13 in China
     let mut push = |case: &mut Case, who: Actor, event: Event, at: i64| {
         v += 1;
-        case.apply(&EventRecord { case_id: case.id.clone(), case_version: v, actor: who, at_ms: at, event })
-            .expect("applies");
+        case.apply(&EventRecord {
+            case_id: case.id.clone(),
+            case_version: v,
+            actor: who,
+            at_ms: at,
+            event,
+        })
+        .expect("applies");
     };
-    push(&mut case, actor(Role::Clerk, None, "clerk"), Event::Accepted { deferred: vec![], holder: Some("nanhai".into()) }, at);
-    let due = case.clocks(&cal).expect("clocks").committed.date.expect("running");
+    push(
+        &mut case,
+        actor(Role::Clerk, None, "clerk"),
+        Event::Accepted {
+            deferred: vec![],
+            holder: Some("nanhai".into()),
+        },
+        at,
+    );
+    let due = case
+        .clocks(&cal)
+        .expect("clocks")
+        .committed
+        .date
+        .expect("running");
     at += 24 * 3_600_000;
-    push(&mut case, actor(Role::Approver, Some("a"), "a1"), Event::Suspended { kind: SuspensionKind::Testing, reason: "检测".into() }, at);
+    push(
+        &mut case,
+        actor(Role::Approver, Some("a"), "a1"),
+        Event::Suspended {
+            kind: SuspensionKind::Testing,
+            reason: "检测".into(),
+        },
+        at,
+    );
     assert_eq!(case.clocks(&cal).expect("clocks").committed.date, None);
     at += 7 * 24 * 3_600_000;
-    push(&mut case, actor(Role::Approver, Some("a"), "a1"), Event::Resumed { note: String::new() }, at);
-    let later = case.clocks(&cal).expect("clocks").committed.date.expect("running");
-    assert_eq!((later - due).num_days(), 7, "a week of suspension moves the due date a week");
+    push(
+        &mut case,
+        actor(Role::Approver, Some("a"), "a1"),
+        Event::Resumed {
+            note: String::new(),
+        },
+        at,
+    );
+    let later = case
+        .clocks(&cal)
+        .expect("clocks")
+        .committed
+        .date
+        .expect("running");
+    assert_eq!(
+        (later - due).num_days(),
+        7,
+        "a week of suspension moves the due date a week"
+    );
 }

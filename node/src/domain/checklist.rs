@@ -250,7 +250,10 @@ mod tests {
         let none = BTreeSet::new();
         let selected: BTreeSet<String> = [s].into();
         let r = check(&m, &selected, &full(&m, &none)).expect("valid input");
-        assert!(!r.issues.is_empty(), "the situation's materials are missing");
+        assert!(
+            !r.issues.is_empty(),
+            "the situation's materials are missing"
+        );
         let r = check(&m, &selected, &full(&m, &selected)).expect("valid input");
         assert!(r.issues.is_empty());
     }

@@ -218,8 +218,13 @@ impl Node {
             name: a.name.trim().to_owned(),
             phone: a.phone.clone(),
             checksum_overridden: overridden,
-            checksum_override_reason: overridden
-                .then(|| a.checksum_override_reason.as_deref().unwrap_or_default().trim().to_owned()),
+            checksum_override_reason: overridden.then(|| {
+                a.checksum_override_reason
+                    .as_deref()
+                    .unwrap_or_default()
+                    .trim()
+                    .to_owned()
+            }),
         })
     }
 
