@@ -11,6 +11,7 @@ pub mod docs;
 pub mod domain;
 pub mod error;
 pub mod metrics;
+pub mod pages;
 pub mod server;
 pub mod service;
 pub mod starter;

@@ -85,6 +85,9 @@ fn row(case: &Case, state: &str) -> CaseRow {
         warning: "green".into(),
         version: case.version as i64,
         updated_at_ms: case.received_at_ms,
+        immediate: false,
+        granted: None,
+        rating: None,
         case: case.clone(),
     }
 }

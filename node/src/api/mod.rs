@@ -99,6 +99,7 @@ pub fn router(node: AppState) -> Router {
             }),
         )
         .route("/metrics", axum::routing::get(system::metrics))
+        .merge(crate::pages::router())
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(
             Arc::clone(&node),

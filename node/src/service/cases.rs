@@ -633,6 +633,9 @@ impl Node {
             warning: warning.as_str().to_owned(),
             version: case.version as i64,
             updated_at_ms: self.now_ms(),
+            immediate: case.received.immediate,
+            granted: case.granted,
+            rating: case.rating.as_ref().map(|r| i64::from(r.score)),
             case: case.clone(),
         }
     }

@@ -43,6 +43,12 @@ pub struct CaseRow {
     pub version: i64,
     /// Last change (ms).
     pub updated_at_ms: i64,
+    /// An immediate matter.
+    pub immediate: bool,
+    /// Decision: granted (`Some(true)`), refused, or not decided.
+    pub granted: Option<bool>,
+    /// The applicant's rating, 1 (very satisfied) to 5.
+    pub rating: Option<i64>,
     /// The case.
     pub case: Case,
 }
@@ -72,14 +78,15 @@ pub(super) async fn flush_cases(
         let sql = format!(
             "INSERT INTO cases (id, matter_code, department, accepting_node, holder, state, suspended, \
              applicant_last4, received_at_ms, accepted_at_ms, closed_at_ms, statutory_due, committed_due, \
-             stage_due, warning, version, updated_at_ms, body) VALUES {} \
+             stage_due, warning, version, updated_at_ms, immediate, granted, rating, body) VALUES {} \
              ON CONFLICT (id) DO UPDATE SET holder = excluded.holder, state = excluded.state, \
              suspended = excluded.suspended, accepted_at_ms = excluded.accepted_at_ms, \
              closed_at_ms = excluded.closed_at_ms, statutory_due = excluded.statutory_due, \
              committed_due = excluded.committed_due, stage_due = excluded.stage_due, \
              warning = excluded.warning, version = excluded.version, \
-             updated_at_ms = excluded.updated_at_ms, body = excluded.body",
-            super::values_placeholders(chunk.len(), 18)
+             updated_at_ms = excluded.updated_at_ms, granted = excluded.granted, \
+             rating = excluded.rating, body = excluded.body",
+            super::values_placeholders(chunk.len(), 21)
         );
         let mut q = sqlx::query(&sql);
         for r in chunk {
@@ -101,6 +108,9 @@ pub(super) async fn flush_cases(
                 .bind(r.warning.clone())
                 .bind(r.version)
                 .bind(r.updated_at_ms)
+                .bind(i64::from(r.immediate))
+                .bind(r.granted.map(i64::from))
+                .bind(r.rating)
                 .bind(serde_json::to_string(&r.case)?);
         }
         q.execute(&mut **tx).await?;
@@ -111,6 +121,8 @@ pub(super) async fn flush_cases(
 fn case_row(r: &AnyRow) -> Result<CaseRow, StoreError> {
     let body: String = r.try_get("body")?;
     let suspended: i64 = r.try_get("suspended")?;
+    let immediate: i64 = r.try_get("immediate")?;
+    let granted: Option<i64> = r.try_get("granted")?;
     Ok(CaseRow {
         id: r.try_get("id")?,
         matter_code: r.try_get("matter_code")?,
@@ -129,13 +141,16 @@ fn case_row(r: &AnyRow) -> Result<CaseRow, StoreError> {
         warning: r.try_get("warning")?,
         version: r.try_get("version")?,
         updated_at_ms: r.try_get("updated_at_ms")?,
+        immediate: immediate != 0,
+        granted: granted.map(|g| g != 0),
+        rating: r.try_get("rating")?,
         case: serde_json::from_str(&body)?,
     })
 }
 
 const SELECT: &str = "SELECT id, matter_code, department, accepting_node, holder, state, suspended, \
      applicant_last4, received_at_ms, accepted_at_ms, closed_at_ms, statutory_due, committed_due, \
-     stage_due, warning, version, updated_at_ms, body FROM cases";
+     stage_due, warning, version, updated_at_ms, immediate, granted, rating, body FROM cases";
 
 impl Store {
     /// One case's read-model row.
