@@ -5,8 +5,17 @@
 //! chain but never interpreted.
 #![warn(missing_docs)]
 
+pub mod identity;
 pub mod log;
 pub mod node_id;
+pub mod relay;
+pub mod replication;
+pub mod transport;
 
+pub use identity::{FederationCa, IdentityError, NodeCredentials, node_id_of, serial_of};
 pub use log::{ChainError, EntryHash, LogEntry};
 pub use node_id::{NodeId, NodeIdError};
+pub use transport::{
+    Backoff, Client, FrameError, FramedStream, PeerConnection, PeerPolicy, Refusal, SecurityEvent,
+    SecurityKind, Server, TransportConfig, TransportError,
+};

@@ -1,0 +1,452 @@
+//! Node identity: the federation CA and the certificates it issues.
+//!
+//! One CA per federation signs one certificate per node. A node's id is carried
+//! in its certificate three times: as the URI `onewindow://node/<id>` in the
+//! subject alternative names (the authoritative one, read by [`node_id_of`]),
+//! as a DNS name `<id>` beside it (node ids are valid DNS names, so ordinary TLS
+//! tooling can check it too), and as the subject's common name. Every
+//! certificate gets a random serial, which is what a revocation list names.
+//!
+//! Each node certificate is valid for both TLS client and server
+//! authentication: a node is the server for its children and the client of its
+//! parent.
+
+use std::fmt;
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use rand::RngCore;
+use rcgen::{
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
+    Issuer, KeyPair, KeyUsagePurpose, SanType, SerialNumber,
+};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use serde::{Deserialize, Serialize};
+use x509_parser::extensions::GeneralName;
+
+use crate::{NodeId, NodeIdError};
+
+/// The scheme and path that prefix a node id in a certificate's URI SAN.
+pub const NODE_URI_PREFIX: &str = "onewindow://node/";
+
+/// File name of a node's certificate in a credentials folder.
+pub const CERT_FILE: &str = "node.crt";
+/// File name of a node's private key in a credentials folder (mode 0600).
+pub const KEY_FILE: &str = "node.key";
+/// File name of the federation CA certificate in a credentials folder.
+pub const CA_FILE: &str = "ca.crt";
+
+/// How long a CA made by [`FederationCa::generate`] is valid.
+const CA_VALIDITY: Duration = Duration::from_secs(20 * 365 * 24 * 3600);
+/// How far back `not_before` is set for new certificates, to tolerate clocks
+/// that run a little behind.
+const CLOCK_SKEW: Duration = Duration::from_secs(3600);
+
+/// What went wrong while making, reading or storing an identity.
+#[derive(Debug, thiserror::Error)]
+pub enum IdentityError {
+    /// rcgen could not build or sign a certificate or key.
+    #[error("certificate generation failed: {0}")]
+    Generate(#[from] rcgen::Error),
+    /// Not a well-formed X.509 certificate (DER) or PEM block.
+    #[error("unreadable certificate: {0}")]
+    Unreadable(String),
+    /// Not a well-formed private key.
+    #[error("unreadable private key: {0}")]
+    BadKey(String),
+    /// The certificate has no `onewindow://node/` URI in its SAN.
+    #[error("certificate names no node (no {NODE_URI_PREFIX} URI in its SAN)")]
+    NoNodeId,
+    /// The certificate names more than one node.
+    #[error("certificate names several nodes: {0:?}")]
+    SeveralNodeIds(Vec<String>),
+    /// The URI names something that is not a valid node id.
+    #[error("certificate names an invalid node id: {0}")]
+    BadNodeId(#[from] NodeIdError),
+    /// `not_after` is not later than `not_before`.
+    #[error("validity period is empty: not_after is not after not_before")]
+    EmptyValidity,
+    /// Reading or writing a credentials file failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file or folder.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+}
+
+/// The federation's certificate authority: it signs every node certificate.
+///
+/// It lives where nodes are registered (the district, or the machine that
+/// prepares deployment bundles); nodes hold only its certificate.
+pub struct FederationCa {
+    cert_pem: String,
+    key_pem: String,
+    issuer: Issuer<'static, KeyPair>,
+}
+
+impl fmt::Debug for FederationCa {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FederationCa")
+            .field("cert_pem", &self.cert_pem)
+            .field("key_pem", &"[secret]")
+            .finish()
+    }
+}
+
+impl FederationCa {
+    /// Makes a new self-signed CA named `name` (its subject common name),
+    /// valid from an hour ago for twenty years.
+    pub fn generate(name: &str) -> Result<Self, IdentityError> {
+        let key = KeyPair::generate()?;
+        let mut params = CertificateParams::default();
+        let mut dn = DistinguishedName::new();
+        dn.push(DnType::CommonName, name);
+        dn.push(DnType::OrganizationName, "OneWindow federation");
+        params.distinguished_name = dn;
+        params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+        params.key_usages = vec![
+            KeyUsagePurpose::KeyCertSign,
+            KeyUsagePurpose::CrlSign,
+            KeyUsagePurpose::DigitalSignature,
+        ];
+        let now = SystemTime::now();
+        params.not_before = (now - CLOCK_SKEW).into();
+        params.not_after = (now + CA_VALIDITY).into();
+        params.serial_number = Some(random_serial());
+        let cert = params.self_signed(&key)?;
+        let key_pem = key.serialize_pem();
+        Ok(Self {
+            cert_pem: cert.pem(),
+            key_pem,
+            issuer: Issuer::new(params, key),
+        })
+    }
+
+    /// Loads a CA from its certificate and private key (PEM).
+    pub fn from_pem(cert_pem: &str, key_pem: &str) -> Result<Self, IdentityError> {
+        let key = KeyPair::from_pem(key_pem).map_err(|e| IdentityError::BadKey(e.to_string()))?;
+        let issuer = Issuer::from_ca_cert_pem(cert_pem, key)
+            .map_err(|e| IdentityError::Unreadable(e.to_string()))?;
+        Ok(Self {
+            cert_pem: cert_pem.to_owned(),
+            key_pem: key_pem.to_owned(),
+            issuer,
+        })
+    }
+
+    /// The CA certificate (PEM): what every node trusts.
+    pub fn cert_pem(&self) -> &str {
+        &self.cert_pem
+    }
+
+    /// The CA private key (PKCS#8 PEM). Keep it off the nodes.
+    pub fn key_pem(&self) -> &str {
+        &self.key_pem
+    }
+
+    /// Issues a certificate and a fresh key for `node`, valid from
+    /// `not_before` until `not_after`.
+    ///
+    /// A period in the past is allowed (it makes an expired certificate, which
+    /// tests need); an empty one is not.
+    pub fn issue(
+        &self,
+        node: &NodeId,
+        not_before: SystemTime,
+        not_after: SystemTime,
+    ) -> Result<NodeCredentials, IdentityError> {
+        if not_after <= not_before {
+            return Err(IdentityError::EmptyValidity);
+        }
+        let key = KeyPair::generate()?;
+        let mut params = CertificateParams::default();
+        let mut dn = DistinguishedName::new();
+        dn.push(DnType::CommonName, node.as_str());
+        dn.push(DnType::OrganizationName, "OneWindow federation");
+        params.distinguished_name = dn;
+        params.subject_alt_names = vec![
+            SanType::URI(format!("{NODE_URI_PREFIX}{node}").try_into()?),
+            SanType::DnsName(node.as_str().try_into()?),
+        ];
+        params.is_ca = IsCa::ExplicitNoCa;
+        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        params.extended_key_usages = vec![
+            ExtendedKeyUsagePurpose::ServerAuth,
+            ExtendedKeyUsagePurpose::ClientAuth,
+        ];
+        params.use_authority_key_identifier_extension = true;
+        params.not_before = not_before.into();
+        params.not_after = not_after.into();
+        params.serial_number = Some(random_serial());
+        let cert = params.signed_by(&key, &self.issuer)?;
+        Ok(NodeCredentials {
+            node: node.clone(),
+            cert_pem: cert.pem(),
+            key_pem: key.serialize_pem(),
+            ca_pem: self.cert_pem.clone(),
+        })
+    }
+
+    /// Issues a certificate for `node` valid from an hour ago for `days` days.
+    pub fn issue_for_days(
+        &self,
+        node: &NodeId,
+        days: u32,
+    ) -> Result<NodeCredentials, IdentityError> {
+        let now = SystemTime::now();
+        let days = Duration::from_secs(u64::from(days) * 24 * 3600);
+        self.issue(node, now - CLOCK_SKEW, now + days)
+    }
+}
+
+/// A 128-bit random serial, positive and without a leading zero byte, so
+/// that its hex form is the same however it is read back.
+fn random_serial() -> SerialNumber {
+    let mut bytes = [0u8; 16];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    bytes[0] &= 0x7f;
+    if bytes[0] == 0 {
+        bytes[0] = 1;
+    }
+    SerialNumber::from_slice(&bytes)
+}
+
+/// What a node holds to prove who it is and to check its peers: its
+/// certificate and key, and the federation CA certificate (all PEM).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeCredentials {
+    /// The node the certificate names.
+    pub node: NodeId,
+    /// The node's certificate (PEM).
+    pub cert_pem: String,
+    /// The node's private key (PKCS#8 PEM).
+    pub key_pem: String,
+    /// The federation CA certificate (PEM).
+    pub ca_pem: String,
+}
+
+impl fmt::Debug for NodeCredentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NodeCredentials")
+            .field("node", &self.node)
+            .field("cert_pem", &self.cert_pem)
+            .field("key_pem", &"[secret]")
+            .field("ca_pem", &self.ca_pem)
+            .finish()
+    }
+}
+
+impl NodeCredentials {
+    /// Writes `node.crt`, `node.key` (mode 0600) and `ca.crt` into `dir`,
+    /// creating it if needed.
+    pub fn to_files(&self, dir: &Path) -> Result<(), IdentityError> {
+        fs::create_dir_all(dir).map_err(|source| io_error(dir, source))?;
+        write_file(&dir.join(CERT_FILE), &self.cert_pem, false)?;
+        write_file(&dir.join(KEY_FILE), &self.key_pem, true)?;
+        write_file(&dir.join(CA_FILE), &self.ca_pem, false)?;
+        Ok(())
+    }
+
+    /// Reads the files [`NodeCredentials::to_files`] writes. The node id is
+    /// read from the certificate, and the key must parse.
+    pub fn from_files(dir: &Path) -> Result<Self, IdentityError> {
+        let read = |name: &str| {
+            let path = dir.join(name);
+            fs::read_to_string(&path).map_err(|source| io_error(&path, source))
+        };
+        let cert_pem = read(CERT_FILE)?;
+        let key_pem = read(KEY_FILE)?;
+        let ca_pem = read(CA_FILE)?;
+        let node = node_id_of(first_cert(&cert_pem)?.as_ref())?;
+        let creds = Self {
+            node,
+            cert_pem,
+            key_pem,
+            ca_pem,
+        };
+        creds.key_der()?;
+        creds.ca_ders()?;
+        Ok(creds)
+    }
+
+    /// The node certificate in DER.
+    pub fn cert_der(&self) -> Result<CertificateDer<'static>, IdentityError> {
+        first_cert(&self.cert_pem)
+    }
+
+    /// The private key in DER.
+    pub fn key_der(&self) -> Result<PrivateKeyDer<'static>, IdentityError> {
+        PrivateKeyDer::from_pem_slice(self.key_pem.as_bytes())
+            .map_err(|e| IdentityError::BadKey(e.to_string()))
+    }
+
+    /// The CA certificates (normally one) in DER.
+    pub fn ca_ders(&self) -> Result<Vec<CertificateDer<'static>>, IdentityError> {
+        let certs = CertificateDer::pem_slice_iter(self.ca_pem.as_bytes())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| IdentityError::Unreadable(e.to_string()))?;
+        if certs.is_empty() {
+            return Err(IdentityError::Unreadable("no CA certificate".into()));
+        }
+        Ok(certs)
+    }
+
+    /// The serial of the node certificate (lowercase hex), as revocation lists
+    /// name it.
+    pub fn serial(&self) -> Result<String, IdentityError> {
+        serial_of(self.cert_der()?.as_ref())
+    }
+}
+
+fn first_cert(pem: &str) -> Result<CertificateDer<'static>, IdentityError> {
+    CertificateDer::from_pem_slice(pem.as_bytes())
+        .map_err(|e| IdentityError::Unreadable(e.to_string()))
+}
+
+fn io_error(path: &Path, source: std::io::Error) -> IdentityError {
+    IdentityError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+fn write_file(path: &Path, text: &str, secret: bool) -> Result<(), IdentityError> {
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    if secret {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path).map_err(|e| io_error(path, e))?;
+    // `mode` applies only when the file is created: tighten an existing one.
+    #[cfg(unix)]
+    if secret {
+        use std::os::unix::fs::PermissionsExt;
+        file.set_permissions(fs::Permissions::from_mode(0o600))
+            .map_err(|e| io_error(path, e))?;
+    }
+    #[cfg(not(unix))]
+    let _ = secret;
+    file.write_all(text.as_bytes())
+        .and_then(|()| file.sync_all())
+        .map_err(|e| io_error(path, e))
+}
+
+fn parse(cert_der: &[u8]) -> Result<x509_parser::certificate::X509Certificate<'_>, IdentityError> {
+    let (_, cert) = x509_parser::parse_x509_certificate(cert_der)
+        .map_err(|e| IdentityError::Unreadable(e.to_string()))?;
+    Ok(cert)
+}
+
+/// The node a certificate (DER) names: its single `onewindow://node/<id>`
+/// URI SAN. A certificate that names no node, or several, is refused.
+///
+/// This only reads the certificate; it does not check who signed it.
+pub fn node_id_of(cert_der: &[u8]) -> Result<NodeId, IdentityError> {
+    let cert = parse(cert_der)?;
+    let san = cert
+        .subject_alternative_name()
+        .map_err(|e| IdentityError::Unreadable(e.to_string()))?;
+    let mut ids: Vec<&str> = san
+        .iter()
+        .flat_map(|ext| ext.value.general_names.iter())
+        .filter_map(|name| match name {
+            GeneralName::URI(uri) => uri.strip_prefix(NODE_URI_PREFIX),
+            _ => None,
+        })
+        .collect();
+    match ids.len() {
+        0 => Err(IdentityError::NoNodeId),
+        1 => Ok(NodeId::new(ids.remove(0))?),
+        _ => Err(IdentityError::SeveralNodeIds(
+            ids.into_iter().map(str::to_owned).collect(),
+        )),
+    }
+}
+
+/// The serial number of a certificate (DER) in lowercase hex, without
+/// leading zero bytes.
+pub fn serial_of(cert_der: &[u8]) -> Result<String, IdentityError> {
+    let cert = parse(cert_der)?;
+    let raw = cert.raw_serial();
+    let first = raw
+        .iter()
+        .position(|&b| b != 0)
+        .unwrap_or(raw.len().saturating_sub(1));
+    Ok(hex::encode(&raw[first..]))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn id(s: &str) -> NodeId {
+        NodeId::new(s).unwrap()
+    }
+
+    #[test]
+    fn issued_certificate_names_its_node() {
+        let ca = FederationCa::generate("test CA").unwrap();
+        let node = id("nanhai.guicheng.xiaping");
+        let creds = ca.issue_for_days(&node, 30).unwrap();
+        let der = creds.cert_der().unwrap();
+        assert_eq!(node_id_of(der.as_ref()).unwrap(), node);
+        let serial = serial_of(der.as_ref()).unwrap();
+        assert_eq!(serial.len(), 32);
+        let other = ca.issue_for_days(&node, 30).unwrap();
+        assert_ne!(
+            serial_of(other.cert_der().unwrap().as_ref()).unwrap(),
+            serial
+        );
+    }
+
+    #[test]
+    fn ca_reloaded_from_pem_issues_certificates() {
+        let ca = FederationCa::generate("test CA").unwrap();
+        let again = FederationCa::from_pem(ca.cert_pem(), ca.key_pem()).unwrap();
+        let creds = again.issue_for_days(&id("nanhai"), 1).unwrap();
+        assert_eq!(creds.ca_pem, ca.cert_pem());
+        assert_eq!(creds.node, id("nanhai"));
+    }
+
+    #[test]
+    fn empty_validity_is_refused() {
+        let ca = FederationCa::generate("test CA").unwrap();
+        let now = SystemTime::now();
+        assert!(matches!(
+            ca.issue(&id("nanhai"), now, now),
+            Err(IdentityError::EmptyValidity)
+        ));
+    }
+
+    #[test]
+    fn credentials_round_trip_through_files() {
+        let ca = FederationCa::generate("test CA").unwrap();
+        let creds = ca.issue_for_days(&id("nanhai.guicheng"), 30).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        creds.to_files(dir.path()).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = fs::metadata(dir.path().join(KEY_FILE))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        assert_eq!(NodeCredentials::from_files(dir.path()).unwrap(), creds);
+        let json = serde_json::to_string(&creds).unwrap();
+        assert_eq!(
+            serde_json::from_str::<NodeCredentials>(&json).unwrap(),
+            creds
+        );
+        assert!(!format!("{creds:?}").contains("PRIVATE KEY"));
+    }
+}

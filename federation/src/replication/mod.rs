@@ -1,0 +1,34 @@
+//! The replication protocol, without I/O.
+//!
+//! Nothing here touches a socket, a store or the clock: time is passed in as
+//! milliseconds, the log is read and written by the caller, and every decision
+//! (what to send, what to apply, what to acknowledge) comes back as data. The
+//! thin driver in the node feeds it real QUIC streams and a real store; the
+//! simulation tests feed it a lossy simulated network and a simulated clock.
+//!
+//! On every link there are two flows, each a [`Sender`] on one side and a
+//! receiver on the other:
+//!
+//! - **up** (child to parent): the child's whole log for its subtree. The
+//!   parent's [`UpReceiver`] checks each entry's origin is in the child's
+//!   subtree, that each origin's sequence has no gap and its hash chain is
+//!   unbroken, and skips what it already holds.
+//! - **down** (parent to child): the subset of the parent's log meant for the
+//!   child (rules from above, results of the child's cases). The child's
+//!   [`DownReceiver`] checks each origin is one of its ancestors and applies a
+//!   stream's entries (a case's versions) in order, holding back what comes
+//!   early.
+//!
+//! Cursors count the *sender's* local sequence. A receiver acknowledges a
+//! batch only after the caller says it is durable, so an acknowledged entry is
+//! never lost; the sender resends everything above the acknowledged cursor
+//! after a reconnect or an acknowledgement timeout, and receivers skip what
+//! they hold, so each entry takes effect once.
+
+mod receiver;
+mod sender;
+mod wire;
+
+pub use receiver::{Accepted, DownLookup, DownReceiver, Refusal, UpLookup, UpReceiver};
+pub use sender::{ReadRequest, Sender, SenderConfig};
+pub use wire::{Batch, Direction, Hello, LinkStatus, Message, WireEntry};

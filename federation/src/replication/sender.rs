@@ -1,0 +1,283 @@
+//! The sending side of one flow on one link.
+
+/// Limits of a sender.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SenderConfig {
+    /// Most entries in one batch.
+    pub max_batch_entries: usize,
+    /// Most bytes in one batch (approximately).
+    pub max_batch_bytes: usize,
+    /// How long a pending entry may wait for its batch to fill (ms).
+    pub max_delay_ms: i64,
+    /// Most sequence numbers sent but not yet acknowledged.
+    pub max_in_flight: u64,
+    /// Resend from the acknowledged cursor when no acknowledgement came for
+    /// this long while entries were in flight (ms).
+    pub ack_timeout_ms: i64,
+}
+
+impl Default for SenderConfig {
+    fn default() -> Self {
+        Self {
+            max_batch_entries: 1000,
+            max_batch_bytes: 1 << 20,
+            max_delay_ms: 10,
+            max_in_flight: 20_000,
+            ack_timeout_ms: 15_000,
+        }
+    }
+}
+
+/// Which entries to read from the log for the next batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReadRequest {
+    /// Read entries with a local sequence above this.
+    pub after: u64,
+    /// And at most up to this one.
+    pub upto: u64,
+    /// At most this many entries (of those meant for the peer).
+    pub max_entries: usize,
+    /// At most about this many bytes.
+    pub max_bytes: usize,
+}
+
+/// The sending side of one flow: it knows what the peer acknowledged, what is
+/// in flight and what the log holds, and says when to send what.
+#[derive(Debug, Clone)]
+pub struct Sender {
+    cfg: SenderConfig,
+    connected: bool,
+    acked: u64,
+    sent: u64,
+    head: u64,
+    pending_since_ms: Option<i64>,
+    last_progress_ms: i64,
+}
+
+impl Sender {
+    /// A sender whose peer durably acknowledged `acked`, over a log whose
+    /// highest local sequence is `head`.
+    pub fn new(cfg: SenderConfig, acked: u64, head: u64) -> Self {
+        Self {
+            cfg,
+            connected: false,
+            acked,
+            sent: acked,
+            head: head.max(acked),
+            pending_since_ms: None,
+            last_progress_ms: 0,
+        }
+    }
+
+    /// The link is up; the peer holds our entries up to `peer_have`. Anything
+    /// above that is (re)sent.
+    pub fn connected(&mut self, now_ms: i64, peer_have: u64) {
+        self.connected = true;
+        self.acked = self.acked.max(peer_have.min(self.head));
+        self.sent = self.acked;
+        self.last_progress_ms = now_ms;
+        if self.head > self.sent {
+            self.pending_since_ms.get_or_insert(now_ms);
+        }
+    }
+
+    /// The link is down; what was in flight will be resent.
+    pub fn disconnected(&mut self) {
+        self.connected = false;
+        self.sent = self.acked;
+    }
+
+    /// Is the link up?
+    pub fn is_connected(&self) -> bool {
+        self.connected
+    }
+
+    /// The log grew to `head`.
+    pub fn appended(&mut self, now_ms: i64, head: u64) {
+        if head > self.head {
+            self.head = head;
+            self.pending_since_ms.get_or_insert(now_ms);
+        }
+    }
+
+    /// What to read and send now, if anything.
+    pub fn poll_send(&mut self, now_ms: i64) -> Option<ReadRequest> {
+        if !self.connected || self.head <= self.sent {
+            return None;
+        }
+        let in_flight = self.sent - self.acked;
+        if in_flight >= self.cfg.max_in_flight {
+            return None;
+        }
+        let pending = self.head - self.sent;
+        let waited = self
+            .pending_since_ms
+            .is_none_or(|since| now_ms - since >= self.cfg.max_delay_ms);
+        let full = pending >= self.cfg.max_batch_entries as u64;
+        if !(waited || full) {
+            return None;
+        }
+        let room = self.cfg.max_in_flight - in_flight;
+        Some(ReadRequest {
+            after: self.sent,
+            upto: self.head.min(self.sent + room),
+            max_entries: self.cfg.max_batch_entries,
+            max_bytes: self.cfg.max_batch_bytes,
+        })
+    }
+
+    /// A batch covering `(after, upto]` went out.
+    pub fn sent(&mut self, now_ms: i64, upto: u64) {
+        if upto > self.sent {
+            if self.sent == self.acked {
+                self.last_progress_ms = now_ms;
+            }
+            self.sent = upto.min(self.head);
+        }
+        self.pending_since_ms = (self.head > self.sent).then_some(now_ms);
+    }
+
+    /// The peer acknowledged everything up to `upto`: it holds that much
+    /// durably, whichever connection carried it (a batch of an earlier
+    /// connection may be acknowledged after a reconnect). An acknowledgement
+    /// beyond the log's head is a protocol error (`Err`) and changes nothing.
+    pub fn acked(&mut self, now_ms: i64, upto: u64) -> Result<(), u64> {
+        if upto > self.head {
+            return Err(upto);
+        }
+        if upto > self.acked {
+            self.acked = upto;
+            self.sent = self.sent.max(upto);
+            self.last_progress_ms = now_ms;
+        }
+        Ok(())
+    }
+
+    /// When the caller should wake this sender next, if ever.
+    pub fn poll_timeout(&self) -> Option<i64> {
+        if !self.connected {
+            return None;
+        }
+        let batch = (self.head > self.sent)
+            .then(|| self.pending_since_ms.map(|s| s + self.cfg.max_delay_ms))
+            .flatten();
+        let ack = (self.sent > self.acked).then(|| self.last_progress_ms + self.cfg.ack_timeout_ms);
+        match (batch, ack) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Time passed: if an acknowledgement is overdue, resend from the cursor.
+    /// Returns whether a resend was started.
+    pub fn handle_timeout(&mut self, now_ms: i64) -> bool {
+        if self.connected
+            && self.sent > self.acked
+            && now_ms - self.last_progress_ms >= self.cfg.ack_timeout_ms
+        {
+            self.sent = self.acked;
+            self.last_progress_ms = now_ms;
+            self.pending_since_ms = Some(now_ms - self.cfg.max_delay_ms);
+            return true;
+        }
+        false
+    }
+
+    /// Entries not yet acknowledged.
+    pub fn backlog(&self) -> u64 {
+        self.head - self.acked
+    }
+
+    /// The acknowledged cursor.
+    pub fn acked_upto(&self) -> u64 {
+        self.acked
+    }
+
+    /// The highest sequence sent.
+    pub fn sent_upto(&self) -> u64 {
+        self.sent
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg() -> SenderConfig {
+        SenderConfig {
+            max_batch_entries: 10,
+            max_batch_bytes: 1 << 20,
+            max_delay_ms: 5,
+            max_in_flight: 25,
+            ack_timeout_ms: 100,
+        }
+    }
+
+    #[test]
+    fn nothing_is_sent_while_disconnected() {
+        let mut s = Sender::new(cfg(), 0, 5);
+        assert_eq!(s.poll_send(100), None);
+        s.connected(100, 0);
+        assert_eq!(s.poll_send(105).map(|r| (r.after, r.upto)), Some((0, 5)));
+    }
+
+    #[test]
+    fn small_batches_wait_for_the_delay_and_full_ones_go_at_once() {
+        let mut s = Sender::new(cfg(), 0, 0);
+        s.connected(0, 0);
+        s.appended(10, 3);
+        assert_eq!(s.poll_send(12), None, "waits to fill");
+        assert_eq!(s.poll_timeout(), Some(15));
+        assert!(s.poll_send(15).is_some());
+        let mut s = Sender::new(cfg(), 0, 0);
+        s.connected(0, 0);
+        s.appended(10, 12);
+        assert!(s.poll_send(10).is_some(), "a full batch goes at once");
+    }
+
+    #[test]
+    fn in_flight_is_bounded_and_acks_open_the_window() {
+        let mut s = Sender::new(cfg(), 0, 100);
+        s.connected(0, 0);
+        let r = s.poll_send(10).expect("send");
+        assert_eq!(r.upto, 25);
+        s.sent(10, 25);
+        assert_eq!(s.poll_send(20), None, "window full");
+        s.acked(30, 10).expect("ack");
+        let r = s.poll_send(40).expect("send");
+        assert_eq!((r.after, r.upto), (25, 35));
+        // A late acknowledgement of more than this connection sent (a batch
+        // of an earlier connection) moves both cursors.
+        s.acked(41, 30).expect("ack");
+        assert_eq!((s.acked_upto(), s.sent_upto()), (30, 30));
+        assert_eq!(
+            s.acked(40, 101),
+            Err(101),
+            "acks beyond the head are refused"
+        );
+        assert_eq!(s.acked_upto(), 30);
+    }
+
+    #[test]
+    fn a_reconnect_resends_from_what_the_peer_holds() {
+        let mut s = Sender::new(cfg(), 0, 20);
+        s.connected(0, 0);
+        s.sent(10, 20);
+        s.acked(11, 8).expect("ack");
+        s.disconnected();
+        assert_eq!(s.sent_upto(), 8);
+        s.connected(50, 12);
+        assert_eq!(s.acked_upto(), 12, "the peer's durable cursor wins");
+        assert_eq!(s.poll_send(60).map(|r| r.after), Some(12));
+    }
+
+    #[test]
+    fn an_overdue_ack_restarts_from_the_cursor() {
+        let mut s = Sender::new(cfg(), 0, 20);
+        s.connected(0, 0);
+        s.sent(0, 20);
+        assert!(!s.handle_timeout(50));
+        assert!(s.handle_timeout(100));
+        assert_eq!(s.poll_send(100).map(|r| r.after), Some(0));
+    }
+}

@@ -1,0 +1,301 @@
+//! QUIC transport between a node and its parent, with mutual TLS 1.3.
+//!
+//! A child always dials its parent ([`Client::connect`]); a parent only
+//! listens ([`Server`]). Both sides present a certificate from the federation
+//! CA, and both sides learn the other's [`NodeId`] from that certificate, never
+//! from anything the peer says:
+//!
+//! - the client checks that the server's certificate names exactly the parent
+//!   it meant to reach;
+//! - the server reads the client's id from its certificate and asks a
+//!   [`PeerPolicy`] whether that node (and that certificate serial) may
+//!   connect: a registered child that is not revoked.
+//!
+//! Every peer the server refuses yields exactly one [`SecurityEvent`] on the
+//! channel given to [`Server::bind`], and a `warn!` log line. Handshakes run
+//! in their own tasks, so a bad or silent peer never holds up the others.
+//!
+//! On a connection, each bidirectional stream carries length-prefixed JSON
+//! frames ([`FramedStream`]). What those frames mean is the replication
+//! protocol's business, not this module's. [`Backoff`] spaces out a child's
+//! reconnection attempts.
+
+mod backoff;
+mod client;
+mod framing;
+mod server;
+mod tls;
+
+use std::net::SocketAddr;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc::UnboundedSender;
+
+use crate::NodeId;
+use crate::identity::IdentityError;
+
+pub use backoff::Backoff;
+pub use client::Client;
+pub use framing::{FrameError, FramedStream, MAX_FRAME, read_frame, write_frame};
+pub use server::Server;
+
+/// The ALPN protocol name both sides require.
+pub const ALPN: &[u8] = b"onewindow/1";
+
+/// QUIC application close code: an orderly close.
+pub const CLOSE_NORMAL: u32 = 0;
+/// QUIC application close code: the server refused the peer after the
+/// handshake (policy: not a child, revoked).
+pub const CLOSE_REFUSED: u32 = 1;
+
+/// Timing and limits of the transport. `Default` gives the production values.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransportConfig {
+    /// How often an idle connection sends a keep-alive (5 s). Keeps NAT
+    /// bindings open on village uplinks.
+    pub keep_alive: Duration,
+    /// A connection with no traffic for this long is dead (30 s).
+    pub idle_timeout: Duration,
+    /// A handshake not finished after this long is abandoned (10 s).
+    pub handshake_timeout: Duration,
+    /// Server: handshakes in progress at once; more are refused outright
+    /// (256).
+    pub max_pending_handshakes: usize,
+}
+
+impl Default for TransportConfig {
+    fn default() -> Self {
+        Self {
+            keep_alive: Duration::from_secs(5),
+            idle_timeout: Duration::from_secs(30),
+            handshake_timeout: Duration::from_secs(10),
+            max_pending_handshakes: 256,
+        }
+    }
+}
+
+impl TransportConfig {
+    fn quinn(&self) -> Result<quinn::TransportConfig, TransportError> {
+        let mut t = quinn::TransportConfig::default();
+        t.keep_alive_interval(Some(self.keep_alive));
+        let idle = quinn::IdleTimeout::try_from(self.idle_timeout)
+            .map_err(|e| TransportError::Config(format!("idle_timeout: {e}")))?;
+        t.max_idle_timeout(Some(idle));
+        Ok(t)
+    }
+}
+
+/// What went wrong while setting up a transport or a connection.
+#[derive(Debug, thiserror::Error)]
+pub enum TransportError {
+    /// The node's credentials are unusable.
+    #[error(transparent)]
+    Identity(#[from] IdentityError),
+    /// A setting or the TLS configuration is unusable.
+    #[error("transport configuration: {0}")]
+    Config(String),
+    /// The UDP socket could not be opened.
+    #[error("socket: {0}")]
+    Io(#[from] std::io::Error),
+    /// quinn refused to start the connection.
+    #[error("cannot connect: {0}")]
+    Connect(#[from] quinn::ConnectError),
+    /// The connection failed or was closed (by the peer, by a timeout, or
+    /// because the peer refused our certificate).
+    #[error("connection: {0}")]
+    Connection(#[from] quinn::ConnectionError),
+    /// The handshake did not finish in time.
+    #[error("handshake with {0} timed out")]
+    HandshakeTimeout(SocketAddr),
+    /// We refused the peer's certificate.
+    #[error("peer refused ({kind}): {detail}")]
+    Refused {
+        /// Why, in the terms of [`SecurityEvent`].
+        kind: SecurityKind,
+        /// What exactly was wrong.
+        detail: String,
+    },
+}
+
+impl From<rustls::Error> for TransportError {
+    fn from(e: rustls::Error) -> Self {
+        Self::Config(e.to_string())
+    }
+}
+
+/// Why a connected, correctly certified peer is not let in.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// The node is not registered as a child of this node (or is retired).
+    #[error("not a registered child: {0}")]
+    NotAChild(String),
+    /// The node, or this certificate serial, is revoked.
+    #[error("revoked: {0}")]
+    Revoked(String),
+}
+
+impl Refusal {
+    /// The matching kind of security event.
+    pub fn kind(&self) -> SecurityKind {
+        match self {
+            Refusal::NotAChild(_) => SecurityKind::NotAChild,
+            Refusal::Revoked(_) => SecurityKind::Revoked,
+        }
+    }
+}
+
+/// Who may connect to a server. The node implements it from its registry of
+/// children and its revocation list.
+pub trait PeerPolicy: Send + Sync {
+    /// Called after a successful TLS handshake with the node id and the
+    /// certificate serial (lowercase hex) read from the client's certificate.
+    fn admit(&self, peer: &NodeId, serial: &str) -> Result<(), Refusal>;
+}
+
+impl<F> PeerPolicy for F
+where
+    F: Fn(&NodeId, &str) -> Result<(), Refusal> + Send + Sync,
+{
+    fn admit(&self, peer: &NodeId, serial: &str) -> Result<(), Refusal> {
+        self(peer, serial)
+    }
+}
+
+/// Why a peer was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SecurityKind {
+    /// The certificate is not signed by the federation CA.
+    UnknownCa,
+    /// The certificate is past its `not_after`.
+    Expired,
+    /// The certificate names another node than the one expected.
+    WrongNode,
+    /// The node or its certificate is revoked.
+    Revoked,
+    /// A valid node that is not a registered child of this one.
+    NotAChild,
+    /// The certificate is malformed, not yet valid, lacks a node id, or is
+    /// unfit in some other way.
+    BadCertificate,
+    /// The handshake failed or timed out before any certificate was judged.
+    HandshakeFailed,
+}
+
+impl SecurityKind {
+    /// The snake_case name, as serialized.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SecurityKind::UnknownCa => "unknown_ca",
+            SecurityKind::Expired => "expired",
+            SecurityKind::WrongNode => "wrong_node",
+            SecurityKind::Revoked => "revoked",
+            SecurityKind::NotAChild => "not_a_child",
+            SecurityKind::BadCertificate => "bad_certificate",
+            SecurityKind::HandshakeFailed => "handshake_failed",
+        }
+    }
+}
+
+impl std::fmt::Display for SecurityKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One refused peer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecurityEvent {
+    /// When, in milliseconds since the Unix epoch.
+    pub at_ms: i64,
+    /// The peer's address.
+    pub remote: SocketAddr,
+    /// The node id the peer's certificate names, if it presented one that
+    /// could be read (whether or not it was trusted).
+    pub claimed: Option<NodeId>,
+    /// Why it was refused.
+    pub kind: SecurityKind,
+    /// What exactly was wrong.
+    pub detail: String,
+}
+
+/// Logs a refusal and sends it to the security channel (a closed channel is
+/// not an error: the log line remains).
+fn report(
+    security: &UnboundedSender<SecurityEvent>,
+    remote: SocketAddr,
+    claimed: Option<NodeId>,
+    kind: SecurityKind,
+    detail: String,
+) {
+    tracing::warn!(
+        %remote,
+        claimed = claimed.as_ref().map(NodeId::as_str),
+        %kind,
+        %detail,
+        "peer refused"
+    );
+    let at_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0);
+    let _ = security.send(SecurityEvent {
+        at_ms,
+        remote,
+        claimed,
+        kind,
+        detail,
+    });
+}
+
+/// An authenticated connection to a parent or from a child.
+#[derive(Debug, Clone)]
+pub struct PeerConnection {
+    /// The peer's node id, from its certificate.
+    pub peer: NodeId,
+    /// The serial of the peer's certificate (lowercase hex).
+    pub serial: String,
+    /// The peer's address.
+    pub remote: SocketAddr,
+    /// The underlying QUIC connection.
+    pub conn: quinn::Connection,
+}
+
+impl PeerConnection {
+    /// Opens a new bidirectional stream. The peer's
+    /// [`accept_stream`](Self::accept_stream) sees it once the first frame
+    /// is sent.
+    pub async fn open_stream(&self) -> Result<FramedStream, TransportError> {
+        let (send, recv) = self.conn.open_bi().await?;
+        Ok(FramedStream::new(send, recv))
+    }
+
+    /// Waits for the peer to open a stream; `None` once the connection is
+    /// closed.
+    pub async fn accept_stream(&self) -> Option<FramedStream> {
+        match self.conn.accept_bi().await {
+            Ok((send, recv)) => Some(FramedStream::new(send, recv)),
+            Err(error) => {
+                tracing::debug!(peer = %self.peer, %error, "no more streams");
+                None
+            }
+        }
+    }
+
+    /// The current round-trip time estimate.
+    pub fn rtt(&self) -> Duration {
+        self.conn.rtt()
+    }
+
+    /// Closes the connection with [`CLOSE_NORMAL`] and a reason the peer
+    /// sees.
+    pub fn close(&self, reason: &str) {
+        self.conn.close(CLOSE_NORMAL.into(), reason.as_bytes());
+    }
+
+    /// Waits until the connection is closed, and says why.
+    pub async fn closed(&self) -> quinn::ConnectionError {
+        self.conn.closed().await
+    }
+}

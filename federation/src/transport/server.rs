@@ -1,0 +1,226 @@
+//! The listening side: a parent accepting its children.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use rustls::pki_types::CertificateDer;
+use tokio::sync::{Mutex, OwnedSemaphorePermit, Semaphore, mpsc};
+use tokio::task::{JoinHandle, JoinSet};
+use tracing::Instrument;
+
+use super::tls::{ServerTls, Slot, TlsMaterial};
+use super::{
+    CLOSE_REFUSED, PeerConnection, PeerPolicy, SecurityEvent, SecurityKind, TransportConfig,
+    TransportError, report,
+};
+use crate::NodeId;
+use crate::identity::{NodeCredentials, node_id_of, serial_of};
+
+/// How many admitted connections may wait for [`Server::accept`].
+const ADMITTED_QUEUE: usize = 64;
+
+/// A QUIC endpoint that accepts children.
+///
+/// A task accepts incoming connections forever and runs each handshake in a
+/// task of its own, bounded by [`TransportConfig::handshake_timeout`]; the
+/// admitted connections wait in a queue for [`Server::accept`]. Dropping the
+/// server stops accepting; connections already handed out stay open until
+/// [`Server::close`] or their own close.
+#[derive(Debug)]
+pub struct Server {
+    endpoint: quinn::Endpoint,
+    local_addr: SocketAddr,
+    admitted: Mutex<mpsc::Receiver<PeerConnection>>,
+    accept_loop: JoinHandle<()>,
+}
+
+/// What every handshake task needs.
+struct Shared {
+    node: NodeId,
+    tls: ServerTls,
+    policy: Arc<dyn PeerPolicy>,
+    security: mpsc::UnboundedSender<SecurityEvent>,
+    cfg: TransportConfig,
+}
+
+impl Server {
+    /// Binds a UDP socket on `addr` (port 0 picks one) and starts accepting.
+    /// Must be called within a tokio runtime.
+    ///
+    /// `policy` decides which certified nodes are let in; every refused peer
+    /// is sent to `security`.
+    pub fn bind(
+        addr: SocketAddr,
+        creds: &NodeCredentials,
+        policy: Arc<dyn PeerPolicy>,
+        security: mpsc::UnboundedSender<SecurityEvent>,
+        cfg: TransportConfig,
+    ) -> Result<Server, TransportError> {
+        let tls = TlsMaterial::new(creds, &cfg)?.server()?;
+        let endpoint = quinn::Endpoint::server(tls.base(), addr)?;
+        let local_addr = endpoint.local_addr()?;
+        let (tx, rx) = mpsc::channel(ADMITTED_QUEUE);
+        let shared = Arc::new(Shared {
+            node: creds.node.clone(),
+            tls,
+            policy,
+            security,
+            cfg,
+        });
+        let span = tracing::info_span!("federation_server", node = %creds.node, %local_addr);
+        let accept_loop = tokio::spawn(accept_loop(endpoint.clone(), shared, tx).instrument(span));
+        tracing::info!(node = %creds.node, %local_addr, "federation server listening");
+        Ok(Server {
+            endpoint,
+            local_addr,
+            admitted: Mutex::new(rx),
+            accept_loop,
+        })
+    }
+
+    /// The address the server listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The next admitted child; `None` once the server is closed.
+    pub async fn accept(&self) -> Option<PeerConnection> {
+        self.admitted.lock().await.recv().await
+    }
+
+    /// Stops accepting and closes every connection of this endpoint.
+    pub fn close(&self) {
+        self.accept_loop.abort();
+        self.endpoint
+            .close(super::CLOSE_NORMAL.into(), b"server closing");
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.accept_loop.abort();
+    }
+}
+
+async fn accept_loop(
+    endpoint: quinn::Endpoint,
+    shared: Arc<Shared>,
+    admitted: mpsc::Sender<PeerConnection>,
+) {
+    let pending = Arc::new(Semaphore::new(shared.cfg.max_pending_handshakes));
+    // Owned here so that stopping this loop also stops every handshake.
+    let mut handshakes = JoinSet::new();
+    while let Some(incoming) = endpoint.accept().await {
+        while handshakes.try_join_next().is_some() {}
+        let remote = incoming.remote_address();
+        let Ok(permit) = pending.clone().try_acquire_owned() else {
+            incoming.refuse();
+            report(
+                &shared.security,
+                remote,
+                None,
+                SecurityKind::HandshakeFailed,
+                "too many handshakes in progress".into(),
+            );
+            continue;
+        };
+        let span = tracing::info_span!("federation_handshake", %remote);
+        handshakes
+            .spawn(handshake(incoming, shared.clone(), admitted.clone(), permit).instrument(span));
+    }
+    tracing::debug!("federation server stopped accepting");
+}
+
+/// Runs one handshake to its end: admitted (queued for `accept`) or refused
+/// (reported exactly once).
+async fn handshake(
+    incoming: quinn::Incoming,
+    shared: Arc<Shared>,
+    admitted: mpsc::Sender<PeerConnection>,
+    _permit: OwnedSemaphorePermit,
+) {
+    let remote = incoming.remote_address();
+    let refuse = |claimed: Option<NodeId>, kind: SecurityKind, detail: String| {
+        report(&shared.security, remote, claimed, kind, detail);
+    };
+    let slot = Slot::default();
+    let connecting = match shared
+        .tls
+        .for_connection(slot.clone())
+        .map_err(|e| e.to_string())
+        .and_then(|cfg| incoming.accept_with(cfg).map_err(|e| e.to_string()))
+    {
+        Ok(connecting) => connecting,
+        Err(detail) => return refuse(None, SecurityKind::HandshakeFailed, detail),
+    };
+    let conn = match tokio::time::timeout(shared.cfg.handshake_timeout, connecting).await {
+        Ok(Ok(conn)) => conn,
+        Ok(Err(error)) => {
+            let seen = slot.take();
+            return match seen.refusal {
+                Some((kind, detail)) => refuse(seen.claimed, kind, detail),
+                None => refuse(
+                    seen.claimed,
+                    SecurityKind::HandshakeFailed,
+                    format!("handshake failed: {error}"),
+                ),
+            };
+        }
+        Err(_) => {
+            // Dropping `connecting` abandons the connection.
+            let seen = slot.take();
+            return refuse(
+                seen.claimed,
+                SecurityKind::HandshakeFailed,
+                format!(
+                    "handshake timed out after {:?}",
+                    shared.cfg.handshake_timeout
+                ),
+            );
+        }
+    };
+
+    let (peer, serial) = match peer_of(&conn) {
+        Ok(found) => found,
+        Err(detail) => {
+            conn.close(
+                CLOSE_REFUSED.into(),
+                SecurityKind::BadCertificate.as_str().as_bytes(),
+            );
+            return refuse(None, SecurityKind::BadCertificate, detail);
+        }
+    };
+    if let Err(refusal) = shared.policy.admit(&peer, &serial) {
+        let kind = refusal.kind();
+        conn.close(CLOSE_REFUSED.into(), kind.as_str().as_bytes());
+        return refuse(
+            Some(peer),
+            kind,
+            format!("{refusal} (certificate serial {serial})"),
+        );
+    }
+    tracing::info!(node = %shared.node, %peer, %remote, %serial, "child connected");
+    let connection = PeerConnection {
+        peer,
+        serial,
+        remote,
+        conn,
+    };
+    if let Err(mpsc::error::SendError(connection)) = admitted.send(connection).await {
+        connection.close("server closing");
+    }
+}
+
+/// The node id and certificate serial of a connection's peer.
+fn peer_of(conn: &quinn::Connection) -> Result<(NodeId, String), String> {
+    let certs = conn
+        .peer_identity()
+        .and_then(|any| any.downcast::<Vec<CertificateDer<'static>>>().ok())
+        .ok_or_else(|| "peer presented no certificate".to_owned())?;
+    let leaf = certs
+        .first()
+        .ok_or_else(|| "peer presented no certificate".to_owned())?;
+    let peer = node_id_of(leaf.as_ref()).map_err(|e| e.to_string())?;
+    let serial = serial_of(leaf.as_ref()).map_err(|e| e.to_string())?;
+    Ok((peer, serial))
+}
