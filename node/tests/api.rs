@@ -755,7 +755,14 @@ async fn a_village_refuses_matters_not_delegated_to_it_and_queues_others_for_tra
         .ok();
     assert_eq!(r["outcome"], "receipt");
     assert_eq!(r["document"]["awaiting_transfer"], true);
-    assert!(r["case"]["case"]["holder"].is_null());
+    // The case is handed to the lowest tier that may decide it at once; the
+    // transfer travels when the link is up.
+    assert_eq!(r["case"]["case"]["holder"], "nanhai");
+    let n0 = r["case_number"].as_str().unwrap();
+    let rec = h.sup.get(&format!("/api/v1/cases/{n0}/record")).await.ok();
+    let last = rec["events"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["event"]["type"], "transferred");
+    assert_eq!(last["event"]["to"], "nanhai");
     let page = h.clerk.get(r["document_url"].as_str().unwrap()).await;
     assert!(page.text.contains("等待转送"));
     // The village does not hold the case, so it cannot handle it.

@@ -98,7 +98,7 @@ async fn write_cases(store: &Store, prefix: &str, n: usize) {
     for i in 0..n {
         let rec = received(&format!("{prefix}-{i}"));
         let case = Case::start(&rec).unwrap();
-        w.append(rec).unwrap();
+        w.append(rec, "nanhai.guicheng").unwrap();
         w.put_case(row(&case, "received"));
     }
     w.commit().await.unwrap();
@@ -129,7 +129,7 @@ async fn a_dropped_transaction_stores_nothing_and_reuses_no_sequence() {
         let mut w = store.write().await.unwrap();
         let rec = received("X-1");
         let case = Case::start(&rec).unwrap();
-        w.append(rec).unwrap();
+        w.append(rec, "nanhai.guicheng").unwrap();
         w.put_case(row(&case, "received"));
         let _ = w.next_case_seq("NH", "20261123").await.unwrap();
         // dropped without commit
@@ -162,7 +162,7 @@ async fn large_transactions_are_written_in_multi_row_batches() {
     assert_eq!(store.case_count().await.unwrap(), 1234);
     let after = store.events_after(1200, 100).await.unwrap();
     assert_eq!(after.len(), 34);
-    assert_eq!(after[0].record.case_id, "BIG-1200");
+    assert_eq!(after[0].record().unwrap().case_id, "BIG-1200");
 }
 
 #[tokio::test]
@@ -172,7 +172,7 @@ async fn a_case_row_set_twice_in_one_transaction_keeps_the_last() {
     let mut w = store.write().await.unwrap();
     let rec = received("C-1");
     let case = Case::start(&rec).unwrap();
-    w.append(rec).unwrap();
+    w.append(rec, "nanhai.guicheng").unwrap();
     w.put_case(row(&case, "received"));
     w.put_case(row(&case, "accepted"));
     assert_eq!(w.case("C-1").await.unwrap().unwrap().state, "accepted");

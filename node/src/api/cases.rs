@@ -124,7 +124,7 @@ pub async fn record(
         .case_events(&view.number)
         .await?
         .into_iter()
-        .map(|e| e.record)
+        .filter_map(|e| e.record().cloned())
         .collect();
     Ok(axum::Json(CaseRecord { view, events }))
 }

@@ -330,6 +330,15 @@ pub enum Event {
         /// Why.
         reason: String,
     },
+    /// The holder hands the case to another node: up to the lowest tier
+    /// that may decide it, back to the accepting window with the result, or
+    /// to the district on a recall. Only the current holder writes it.
+    Transferred {
+        /// The node that holds the case from now on.
+        to: String,
+        /// Why.
+        reason: String,
+    },
     /// The applicant's rating (好差评).
     Rated {
         /// 1 very satisfied ... 5 very dissatisfied.
@@ -419,6 +428,7 @@ impl Event {
             Self::Extended { .. } => "extended",
             Self::Withdrawn { .. } => "withdrawn",
             Self::Terminated { .. } => "terminated",
+            Self::Transferred { .. } => "transferred",
             Self::Rated { .. } => "rated",
         }
     }
@@ -446,6 +456,7 @@ impl Event {
             | Self::Resumed { .. }
             | Self::Extended { .. } => &[Role::Approver],
             Self::Terminated { .. } => &[Role::Approver, Role::Supervisor],
+            Self::Transferred { .. } => &[Role::Clerk, Role::Approver, Role::Supervisor],
             Self::Rated { .. } => &[Role::Citizen],
         }
     }
@@ -489,6 +500,10 @@ pub fn transition(from: State, event: &Event) -> Option<State> {
             Event::Terminated { .. },
         ) => S::Terminated,
         (s @ (S::Completed | S::Rejected), Event::Rated { .. }) => s,
+        (
+            s @ (S::Accepted | S::Handling | S::Review | S::Approval | S::Decided | S::ResultReady),
+            Event::Transferred { .. },
+        ) => s,
         _ => return None,
     };
     Some(to)
@@ -911,6 +926,9 @@ impl Case {
                 }
                 Ok(())
             }
+            Event::Transferred { to, .. } if self.holder.as_deref() == Some(to.as_str()) => {
+                Err(CaseError::Empty("a new holder"))
+            }
             Event::HandedOut { .. } if rec.actor.node != self.received.accepting_node => Err(
                 CaseError::NotAcceptingHall(self.received.accepting_node.clone()),
             ),
@@ -1063,6 +1081,7 @@ impl Case {
                 self.outcome_text = Some(reason.clone());
                 self.close_suspension(at);
             }
+            Event::Transferred { to, .. } => self.holder = Some(to.clone()),
             Event::Rated {
                 score,
                 channel,

@@ -10,3 +10,4 @@ pub mod catalogue;
 pub mod checklist;
 pub mod deadline;
 pub mod ids;
+pub mod log;

@@ -60,6 +60,7 @@ impl Node {
             metrics: Metrics::new(),
             catalogue: RwLock::new(Arc::new(catalogue)),
             calendar: RwLock::new(Arc::new(calendar)),
+            uplink: std::sync::atomic::AtomicBool::new(false),
         };
         let this_year = chrono::Datelike::year(&node.today());
         if !node.calendar().has_year(this_year) {

@@ -314,7 +314,7 @@ impl Node {
         }
         Ok(Event::Accepted {
             deferred: result.deferred,
-            holder: decides_here.then(|| self.id.to_string()),
+            holder: Some(self.id.to_string()),
         })
     }
 
@@ -391,8 +391,12 @@ impl Node {
             event: decision,
         };
         case.apply(&second)?;
-        w.append(first)?;
-        w.append(second)?;
+        let mut records = vec![first, second];
+        self.escalate(&mut case, &matter, &mut records)?;
+        let scope = case.received.accepting_node.clone();
+        for r in records {
+            w.append(r, &scope)?;
+        }
         let row = self.case_row(&case);
         w.put_case(row.clone());
         w.commit().await?;
@@ -461,8 +465,12 @@ impl Node {
             event: decision,
         };
         case.apply(&rec)?;
-        w.append(resub)?;
-        w.append(rec)?;
+        let mut records = vec![resub, rec];
+        self.escalate(&mut case, &matter, &mut records)?;
+        let scope = case.received.accepting_node.clone();
+        for r in records {
+            w.append(r, &scope)?;
+        }
         let row = self.case_row(&case);
         w.put_case(row.clone());
         w.commit().await?;
@@ -499,9 +507,7 @@ impl Node {
             .await?
             .ok_or_else(|| case_not_found(number))?;
         let mut case = row.case;
-        if case.holder.as_deref() != Some(self.id.as_str())
-            && !matches!(event, Event::HandedOut { .. } | Event::Rated { .. })
-        {
+        if case.holder.as_deref() != Some(self.id.as_str()) {
             return Err(Error::new(
                 axum::http::StatusCode::CONFLICT,
                 "not_holder",
@@ -510,20 +516,75 @@ impl Node {
             ));
         }
         let kind = event.kind();
+        let now = self.now_ms();
         let rec = EventRecord {
             case_id: number.to_owned(),
             case_version: case.version + 1,
-            actor,
-            at_ms: self.now_ms(),
+            actor: actor.clone(),
+            at_ms: now,
             event,
         };
         case.apply(&rec)?;
-        w.append(rec)?;
+        let mut records = vec![rec];
+        // The result goes back to the window that accepted the case
+        // (统一窗口出件): a holder elsewhere hands the case back with it.
+        let home = case.received.accepting_node.clone();
+        if case.state == crate::domain::case::State::ResultReady && home != self.id.as_str() {
+            let back = EventRecord {
+                case_id: number.to_owned(),
+                case_version: case.version + 1,
+                actor,
+                at_ms: now,
+                event: Event::Transferred {
+                    to: home.clone(),
+                    reason: "办理结果返回受理窗口 / result returned to the accepting window".into(),
+                },
+            };
+            case.apply(&back)?;
+            records.push(back);
+        }
+        for r in records {
+            w.append(r, &home)?;
+        }
         let row = self.case_row(&case);
         w.put_case(row.clone());
         w.commit().await?;
         self.metrics.case_event(kind);
         Ok(self.case_view(&row))
+    }
+
+    /// After acceptance at a hall that may not decide the matter, the case
+    /// goes to the lowest ancestor that may (written now, sent when the link
+    /// is up).
+    fn escalate(
+        &self,
+        case: &mut Case,
+        matter: &Matter,
+        records: &mut Vec<EventRecord>,
+    ) -> Result<(), Error> {
+        if case.state != crate::domain::case::State::Accepted {
+            return Ok(());
+        }
+        let to = self.decider_for(matter);
+        if to == self.id {
+            return Ok(());
+        }
+        let Some(last) = records.last() else {
+            return Ok(());
+        };
+        let rec = EventRecord {
+            case_id: case.id.clone(),
+            case_version: case.version + 1,
+            actor: last.actor.clone(),
+            at_ms: last.at_ms,
+            event: Event::Transferred {
+                to: to.to_string(),
+                reason: "本级无权决定，转上级办理 / decided at a higher tier".into(),
+            },
+        };
+        case.apply(&rec)?;
+        records.push(rec);
+        Ok(())
     }
 
     /// The public progress query: needs the last four characters of the

@@ -41,6 +41,7 @@ pub struct Node {
     pub metrics: Metrics,
     catalogue: RwLock<Arc<Catalogue>>,
     calendar: RwLock<Arc<Calendar>>,
+    uplink: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for Node {
@@ -91,6 +92,34 @@ impl Node {
     /// authority that delegates is the district's own.
     pub fn may_decide(&self, m: &Matter) -> bool {
         self.id.depth() == 0 || m.delegation.may_decide(self.id.as_str(), &self.tier)
+    }
+
+    /// The lowest node on the way from here to the root that may decide the
+    /// matter (this node itself if it may).
+    pub fn decider_for(&self, m: &Matter) -> NodeId {
+        let mut at = Some(self.id.clone());
+        while let Some(n) = at {
+            let tier = self
+                .config
+                .node
+                .tiers
+                .get(n.depth())
+                .map_or("", String::as_str);
+            if n.depth() == 0 || m.delegation.may_decide(n.as_str(), tier) {
+                return n;
+            }
+            at = n.parent();
+        }
+        self.id.clone()
+    }
+
+    /// Is the link to the parent up? (Always false at the root.)
+    pub fn uplink_up(&self) -> bool {
+        self.uplink.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    pub(crate) fn set_uplink(&self, up: bool) {
+        self.uplink.store(up, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// Now, in ms since the epoch.

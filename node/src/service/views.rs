@@ -244,16 +244,23 @@ impl Node {
                         format!("Accepted pending: {en}"),
                     ));
                 }
-                if c.holder.is_none() {
-                    notes.push(line(
-                        "本案件须由上级办理，已受理并等待转送；办理结果将在本窗口发放。",
-                        "This case is decided at a higher tier; it is accepted and waits for transfer. The result is handed out at this window.",
-                    ));
-                } else {
-                    notes.push(line(
+                let elsewhere = c
+                    .holder
+                    .as_deref()
+                    .filter(|h| *h != c.received.accepting_node);
+                match elsewhere {
+                    Some(h) if !self.uplink_up() => notes.push(line(
+                        format!("本案件由上级（{h}）办理，已受理；当前与上级的网络中断，已排队等待转送。办理结果将在本窗口发放。"),
+                        format!("This case is decided at a higher tier ({h}). It is accepted and waits for transfer while the link is down. The result is handed out at this window."),
+                    )),
+                    Some(h) => notes.push(line(
+                        format!("本案件已转上级（{h}）办理；办理结果将在本窗口发放，请凭本回执领取。"),
+                        format!("This case is decided at a higher tier ({h}). Collect the result at this window with this receipt."),
+                    )),
+                    None => notes.push(line(
                         "办理结果将在本窗口发放，请凭本回执领取。",
                         "Collect the result at this window with this receipt.",
-                    ));
+                    )),
                 }
                 DocumentKind::Receipt
             }
@@ -275,7 +282,9 @@ impl Node {
             lines,
             committed_due: row.committed_due.clone(),
             statutory_due: row.statutory_due.clone(),
-            awaiting_transfer: c.holder.is_none() && kind == DocumentKind::Receipt,
+            awaiting_transfer: kind == DocumentKind::Receipt
+                && c.holder.as_deref() != Some(c.received.accepting_node.as_str())
+                && !self.uplink_up(),
             notes,
         }
     }

@@ -10,11 +10,13 @@
 mod cases;
 mod catalogue;
 mod queue;
+mod replica;
 mod staff;
 
 pub use cases::{CaseFilter, CaseRow};
 pub use catalogue::{VersionError, VersionInfo};
 pub use queue::{ServeOutcome, Ticket};
+pub use replica::SecurityRow;
 pub use staff::{Session, StaffRecord};
 
 use federation::{EntryHash, LogEntry, NodeId};
@@ -25,6 +27,7 @@ use std::time::Duration;
 use tokio::sync::{Mutex, MutexGuard};
 
 use crate::domain::case::EventRecord;
+use crate::domain::log::{DirectiveRecord, LogBody};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
@@ -64,8 +67,18 @@ pub struct StoredEvent {
     pub local_seq: i64,
     /// The hash-chained entry; its body is the JSON of an [`EventRecord`].
     pub entry: LogEntry,
-    /// The decoded record.
-    pub record: EventRecord,
+    /// The decoded body.
+    pub body: LogBody,
+    /// Where it may go down the tree: the case's accepting node, or `''`
+    /// for every node below.
+    pub scope: String,
+}
+
+impl StoredEvent {
+    /// The case event, if the entry is one.
+    pub fn record(&self) -> Option<&EventRecord> {
+        self.body.case()
+    }
 }
 
 #[derive(Debug)]
@@ -73,6 +86,7 @@ struct WriteState {
     last_local_seq: i64,
     own_seq: u64,
     own_hash: EntryHash,
+    head: tokio::sync::watch::Sender<u64>,
 }
 
 /// A handle to the node's database.
@@ -161,6 +175,7 @@ impl Store {
                 last_local_seq,
                 own_seq,
                 own_hash,
+                head: tokio::sync::watch::channel(last_local_seq as u64).0,
             })),
         })
     }
@@ -191,6 +206,7 @@ impl Store {
             tx,
             events: Vec::new(),
             cases: Vec::new(),
+            cursors: Vec::new(),
             last_local_seq: seq,
             own_seq: own,
             own_hash: hash,
@@ -207,10 +223,15 @@ impl Store {
         )
     }
 
+    /// The highest local sequence, and a receiver that sees it move.
+    pub async fn head(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.write.lock().await.head.subscribe()
+    }
+
     /// Events of one case in case-version order.
     pub async fn case_events(&self, case_id: &str) -> Result<Vec<StoredEvent>, StoreError> {
         let rows = sqlx::query(
-            "SELECT local_seq, origin, origin_seq, prev_hash, hash, body FROM events \
+            "SELECT local_seq, origin, origin_seq, prev_hash, hash, body, scope FROM events \
              WHERE case_id = $1 ORDER BY case_version",
         )
         .bind(case_id)
@@ -225,11 +246,22 @@ impl Store {
         after: i64,
         limit: i64,
     ) -> Result<Vec<StoredEvent>, StoreError> {
+        self.events_between(after, i64::MAX, limit).await
+    }
+
+    /// Events with a local sequence in `(after, upto]`, at most `limit`.
+    pub async fn events_between(
+        &self,
+        after: i64,
+        upto: i64,
+        limit: i64,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
         let rows = sqlx::query(
-            "SELECT local_seq, origin, origin_seq, prev_hash, hash, body FROM events \
-             WHERE local_seq > $1 ORDER BY local_seq LIMIT $2",
+            "SELECT local_seq, origin, origin_seq, prev_hash, hash, body, scope FROM events \
+             WHERE local_seq > $1 AND local_seq <= $2 ORDER BY local_seq LIMIT $3",
         )
         .bind(after)
+        .bind(upto)
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
@@ -250,8 +282,9 @@ fn stored_event(r: &AnyRow) -> Result<StoredEvent, StoreError> {
     let prev: String = r.try_get(3)?;
     let hash: String = r.try_get(4)?;
     let body: String = r.try_get(5)?;
+    let scope: String = r.try_get(6)?;
     let corrupt = |e: &dyn std::fmt::Display| StoreError::Corrupt(e.to_string());
-    let record = serde_json::from_str(&body)?;
+    let decoded = serde_json::from_str(&body)?;
     Ok(StoredEvent {
         local_seq: r.try_get(0)?,
         entry: LogEntry {
@@ -261,7 +294,8 @@ fn stored_event(r: &AnyRow) -> Result<StoredEvent, StoreError> {
             hash: EntryHash::from_hex(&hash).map_err(|e| corrupt(&e))?,
             body,
         },
-        record,
+        body: decoded,
+        scope,
     })
 }
 
@@ -273,6 +307,7 @@ pub struct WriteTx<'s> {
     tx: Transaction<'static, Any>,
     events: Vec<StoredEvent>,
     cases: Vec<CaseRow>,
+    cursors: Vec<(String, u64)>,
     last_local_seq: i64,
     own_seq: u64,
     own_hash: EntryHash,
@@ -284,20 +319,51 @@ impl WriteTx<'_> {
         &mut self.tx
     }
 
-    /// Appends a record written by this node to its log; returns the stored event.
-    pub fn append(&mut self, record: EventRecord) -> Result<StoredEvent, StoreError> {
-        let body = serde_json::to_string(&record)?;
-        let entry = LogEntry::next(self.store.node.clone(), self.own_seq, self.own_hash, body);
+    /// Appends a case event written by this node to its log; `scope` is the
+    /// case's accepting node. Returns the stored event.
+    pub fn append(&mut self, record: EventRecord, scope: &str) -> Result<StoredEvent, StoreError> {
+        self.append_own(LogBody::Case(record), scope)
+    }
+
+    /// Appends a directive written by this node (it goes to every node below).
+    pub fn append_directive(&mut self, d: DirectiveRecord) -> Result<StoredEvent, StoreError> {
+        self.append_own(LogBody::Directive(d), "")
+    }
+
+    fn append_own(&mut self, body: LogBody, scope: &str) -> Result<StoredEvent, StoreError> {
+        let text = serde_json::to_string(&body)?;
+        let entry = LogEntry::next(self.store.node.clone(), self.own_seq, self.own_hash, text);
         self.own_seq = entry.origin_seq;
         self.own_hash = entry.hash;
         self.last_local_seq += 1;
         let ev = StoredEvent {
             local_seq: self.last_local_seq,
             entry,
-            record,
+            body,
+            scope: scope.to_owned(),
         };
         self.events.push(ev.clone());
         Ok(ev)
+    }
+
+    /// Appends an entry written elsewhere, as it came (origin, sequence and
+    /// hashes kept); it gets the next local sequence here.
+    pub fn append_remote(&mut self, entry: LogEntry, body: LogBody, scope: String) -> StoredEvent {
+        self.last_local_seq += 1;
+        let ev = StoredEvent {
+            local_seq: self.last_local_seq,
+            entry,
+            body,
+            scope,
+        };
+        self.events.push(ev.clone());
+        ev
+    }
+
+    /// Records, in this transaction, that the peer's log is held up to `have`.
+    pub fn set_have(&mut self, peer: &str, have: u64) {
+        self.cursors.retain(|(p, _)| p != peer);
+        self.cursors.push((peer.to_owned(), have));
     }
 
     /// Sets the read-model row of a case (the last one set per case wins).
@@ -315,16 +381,21 @@ impl WriteTx<'_> {
     /// sequence advance.
     pub async fn commit(mut self) -> Result<Vec<StoredEvent>, StoreError> {
         flush_events(&mut self.tx, &self.events).await?;
+        replica::flush_heads(&mut self.tx, &self.events).await?;
+        replica::flush_cursors(&mut self.tx, &self.cursors).await?;
         cases::flush_cases(&mut self.tx, &self.cases).await?;
         self.tx.commit().await?;
         self.guard.last_local_seq = self.last_local_seq;
         self.guard.own_seq = self.own_seq;
         self.guard.own_hash = self.own_hash;
+        if !self.events.is_empty() {
+            self.guard.head.send_replace(self.last_local_seq as u64);
+        }
         Ok(self.events)
     }
 }
 
-/// Rows per multi-row INSERT: 11 columns each, well under both backends'
+/// Rows per multi-row INSERT: 12 columns each, well under both backends'
 /// bound-parameter limits.
 const EVENT_ROWS_PER_STATEMENT: usize = 500;
 
@@ -355,23 +426,33 @@ async fn flush_events(
 ) -> Result<(), StoreError> {
     for chunk in events.chunks(EVENT_ROWS_PER_STATEMENT) {
         let sql = format!(
-            "INSERT INTO events (local_seq, origin, origin_seq, case_id, case_version, kind, actor, at_ms, body, prev_hash, hash) VALUES {}",
-            values_placeholders(chunk.len(), 11)
+            "INSERT INTO events (local_seq, origin, origin_seq, case_id, case_version, kind, actor, at_ms, body, prev_hash, hash, scope) VALUES {}",
+            values_placeholders(chunk.len(), 12)
         );
         let mut q = sqlx::query(&sql);
         for e in chunk {
+            let (case_id, version, actor, at) = match &e.body {
+                LogBody::Case(r) => (
+                    r.case_id.clone(),
+                    r.case_version as i64,
+                    r.actor.username.clone(),
+                    r.at_ms,
+                ),
+                LogBody::Directive(d) => (String::new(), 0, d.issued_by.clone(), d.at_ms),
+            };
             q = q
                 .bind(e.local_seq)
                 .bind(e.entry.origin.as_str().to_owned())
                 .bind(e.entry.origin_seq as i64)
-                .bind(e.record.case_id.clone())
-                .bind(e.record.case_version as i64)
-                .bind(e.record.event.kind())
-                .bind(e.record.actor.username.clone())
-                .bind(e.record.at_ms)
+                .bind(case_id)
+                .bind(version)
+                .bind(e.body.kind())
+                .bind(actor)
+                .bind(at)
                 .bind(e.entry.body.clone())
                 .bind(e.entry.prev_hash.to_hex())
-                .bind(e.entry.hash.to_hex());
+                .bind(e.entry.hash.to_hex())
+                .bind(e.scope.clone());
         }
         q.execute(&mut **tx).await?;
     }

@@ -1,0 +1,109 @@
+//! What a log entry's body holds: a change to a case, or a directive from
+//! above (a catalogue version, a calendar, a revocation, a recall).
+//!
+//! Directives that change the rules carry the root's Ed25519 signature over
+//! their content, so that no tier between the root and a hall can alter them
+//! on the way down.
+
+use serde::{Deserialize, Serialize};
+
+use super::case::EventRecord;
+
+/// The body of a log entry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum LogBody {
+    /// A change to a case.
+    Case(EventRecord),
+    /// A directive.
+    Directive(DirectiveRecord),
+}
+
+impl LogBody {
+    /// The case event, if it is one.
+    pub fn case(&self) -> Option<&EventRecord> {
+        match self {
+            Self::Case(r) => Some(r),
+            Self::Directive(_) => None,
+        }
+    }
+
+    /// Stable kind name, as stored.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Case(r) => r.event.kind(),
+            Self::Directive(d) => d.directive.kind(),
+        }
+    }
+
+    /// The case id and version (stream and place), if a case event.
+    pub fn stream(&self) -> Option<(&str, u64)> {
+        self.case().map(|r| (r.case_id.as_str(), r.case_version))
+    }
+}
+
+/// A directive with when and by whom.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DirectiveRecord {
+    /// The directive.
+    pub directive: Directive,
+    /// Who issued it (username at the issuing node).
+    pub issued_by: String,
+    /// When (ms).
+    pub at_ms: i64,
+}
+
+/// Directives that flow down the tree.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Directive {
+    /// A published catalogue version; `catalogue` is its JSON text exactly
+    /// as signed.
+    CataloguePublished {
+        /// Version.
+        version: i64,
+        /// The catalogue as JSON text.
+        catalogue: String,
+        /// Root's Ed25519 signature over `catalogue`, hex.
+        signature: String,
+    },
+    /// One year's holiday calendar; `calendar` is its JSON text as signed.
+    CalendarPublished {
+        /// Year.
+        year: i32,
+        /// The calendar as JSON text.
+        calendar: String,
+        /// Root's signature over `calendar`, hex.
+        signature: String,
+    },
+    /// A node is revoked: its certificate is refused from now on.
+    NodeRevoked {
+        /// The node.
+        node: String,
+        /// Its certificate serial (hex), or empty for every certificate.
+        serial: String,
+        /// Root's signature over `node` + "\n" + `serial`, hex.
+        signature: String,
+    },
+    /// The district recalls a case: its holder hands it over.
+    Recall {
+        /// Case number.
+        case_id: String,
+        /// The node that takes the case over.
+        to: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+impl Directive {
+    /// Stable kind name.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::CataloguePublished { .. } => "catalogue_published",
+            Self::CalendarPublished { .. } => "calendar_published",
+            Self::NodeRevoked { .. } => "node_revoked",
+            Self::Recall { .. } => "recall",
+        }
+    }
+}

@@ -1,0 +1,205 @@
+//! What replication keeps in the store: the head of every origin's chain and
+//! the cursors of every link, written in the same transaction as the entries
+//! they describe.
+
+use std::collections::BTreeMap;
+
+use federation::{EntryHash, NodeId};
+use sqlx::{Any, Row, Transaction};
+
+use super::{Store, StoreError, StoredEvent, values_placeholders};
+
+pub(super) async fn flush_heads(
+    tx: &mut Transaction<'static, Any>,
+    events: &[StoredEvent],
+) -> Result<(), StoreError> {
+    let mut heads: BTreeMap<&str, (u64, EntryHash)> = BTreeMap::new();
+    for e in events {
+        let h = heads
+            .entry(e.entry.origin.as_str())
+            .or_insert((0, EntryHash::GENESIS));
+        if e.entry.origin_seq > h.0 {
+            *h = (e.entry.origin_seq, e.entry.hash);
+        }
+    }
+    if heads.is_empty() {
+        return Ok(());
+    }
+    let sql = format!(
+        "INSERT INTO origin_heads (origin, seq, hash) VALUES {} \
+         ON CONFLICT (origin) DO UPDATE SET seq = excluded.seq, hash = excluded.hash \
+         WHERE excluded.seq > origin_heads.seq",
+        values_placeholders(heads.len(), 3)
+    );
+    let mut q = sqlx::query(&sql);
+    for (origin, (seq, hash)) in heads {
+        q = q
+            .bind(origin.to_owned())
+            .bind(seq as i64)
+            .bind(hash.to_hex());
+    }
+    q.execute(&mut **tx).await?;
+    Ok(())
+}
+
+pub(super) async fn flush_cursors(
+    tx: &mut Transaction<'static, Any>,
+    cursors: &[(String, u64)],
+) -> Result<(), StoreError> {
+    for (peer, have) in cursors {
+        sqlx::query(
+            "INSERT INTO link_cursors (peer, have, acked) VALUES ($1, $2, 0) \
+             ON CONFLICT (peer) DO UPDATE SET have = excluded.have",
+        )
+        .bind(peer)
+        .bind(*have as i64)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
+impl Store {
+    /// The head (highest sequence and its hash) of every origin held.
+    pub async fn origin_heads(&self) -> Result<BTreeMap<NodeId, (u64, EntryHash)>, StoreError> {
+        let rows = sqlx::query("SELECT origin, seq, hash FROM origin_heads")
+            .fetch_all(self.pool())
+            .await?;
+        let mut out = BTreeMap::new();
+        for r in rows {
+            let origin: String = r.try_get(0)?;
+            let seq: i64 = r.try_get(1)?;
+            let hash: String = r.try_get(2)?;
+            let corrupt = |e: &dyn std::fmt::Display| StoreError::Corrupt(e.to_string());
+            out.insert(
+                NodeId::new(origin).map_err(|e| corrupt(&e))?,
+                (
+                    seq as u64,
+                    EntryHash::from_hex(&hash).map_err(|e| corrupt(&e))?,
+                ),
+            );
+        }
+        Ok(out)
+    }
+
+    /// A link's cursors: how much of the peer's log is held here, and how
+    /// much of this node's log the peer acknowledged.
+    pub async fn link_cursor(&self, peer: &str) -> Result<(u64, u64), StoreError> {
+        let row = sqlx::query("SELECT have, acked FROM link_cursors WHERE peer = $1")
+            .bind(peer)
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(match row {
+            Some(r) => {
+                let have: i64 = r.try_get(0)?;
+                let acked: i64 = r.try_get(1)?;
+                (have as u64, acked as u64)
+            }
+            None => (0, 0),
+        })
+    }
+
+    /// Records what the peer acknowledged of this node's log.
+    pub async fn set_acked(&self, peer: &str, acked: u64) -> Result<(), StoreError> {
+        let mut w = self.write().await?;
+        sqlx::query(
+            "INSERT INTO link_cursors (peer, have, acked) VALUES ($1, 0, $2) \
+             ON CONFLICT (peer) DO UPDATE SET acked = excluded.acked",
+        )
+        .bind(peer)
+        .bind(acked as i64)
+        .execute(w.conn())
+        .await?;
+        w.commit().await?;
+        Ok(())
+    }
+
+    /// The versions held of these cases (0 for a case not held).
+    pub async fn case_versions(&self, ids: &[&str]) -> Result<BTreeMap<String, u64>, StoreError> {
+        let mut out: BTreeMap<String, u64> = ids.iter().map(|i| ((*i).to_owned(), 0)).collect();
+        for chunk in ids.chunks(500) {
+            let list = (1..=chunk.len())
+                .map(|i| format!("${i}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let sql = format!("SELECT id, version FROM cases WHERE id IN ({list})");
+            let mut q = sqlx::query(&sql);
+            for id in chunk {
+                q = q.bind(*id);
+            }
+            for r in q.fetch_all(self.pool()).await? {
+                let id: String = r.try_get(0)?;
+                let v: i64 = r.try_get(1)?;
+                out.insert(id, v as u64);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Records a security event.
+    pub async fn security_event(
+        &self,
+        at_ms: i64,
+        kind: &str,
+        peer: Option<&str>,
+        remote: Option<&str>,
+        detail: &str,
+    ) -> Result<(), StoreError> {
+        let mut w = self.write().await?;
+        let id: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) + 1 FROM security_events")
+            .fetch_one(w.conn())
+            .await?;
+        sqlx::query(
+            "INSERT INTO security_events (id, at_ms, kind, peer, remote, detail) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(id)
+        .bind(at_ms)
+        .bind(kind)
+        .bind(peer)
+        .bind(remote)
+        .bind(detail)
+        .execute(w.conn())
+        .await?;
+        w.commit().await?;
+        Ok(())
+    }
+
+    /// Security events, newest first.
+    pub async fn security_events(&self, limit: i64) -> Result<Vec<SecurityRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, at_ms, kind, peer, remote, detail FROM security_events ORDER BY id DESC LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(SecurityRow {
+                    id: r.try_get(0)?,
+                    at_ms: r.try_get(1)?,
+                    kind: r.try_get(2)?,
+                    peer: r.try_get(3)?,
+                    remote: r.try_get(4)?,
+                    detail: r.try_get(5)?,
+                })
+            })
+            .collect()
+    }
+}
+
+/// One recorded security event.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct SecurityRow {
+    /// Id.
+    pub id: i64,
+    /// When (ms).
+    pub at_ms: i64,
+    /// Kind, e.g. `unknown_ca`, `outside_subtree`, `bad_signature`.
+    pub kind: String,
+    /// The node concerned.
+    pub peer: Option<String>,
+    /// Its address.
+    pub remote: Option<String>,
+    /// What happened.
+    pub detail: String,
+}
