@@ -24,9 +24,7 @@ pub const DISTINCT: u64 = 1000 * BIRTH_DAYS;
 const BIRTH_DAYS: u64 = 18_000;
 
 const SURNAMES: [&str; 10] = ["王", "李", "张", "刘", "陈", "杨", "黄", "赵", "吴", "周"];
-const GIVEN: [&str; 10] = [
-    "伟", "芳", "娜", "敏", "静", "丽", "强", "磊", "洋", "婷",
-];
+const GIVEN: [&str; 10] = ["伟", "芳", "娜", "敏", "静", "丽", "强", "磊", "洋", "婷"];
 
 /// The citizen ID number of applicant `i`: region 440605, a birth date from
 /// 1950 on, a three-digit sequence and the check character.

@@ -64,8 +64,15 @@ impl Api {
         self.send(Method::POST, path, Some(body)).await
     }
 
-    async fn send(&self, method: Method, path: &str, body: Option<&Value>) -> anyhow::Result<Value> {
-        let mut req = self.http.request(method.clone(), format!("{}{path}", self.base));
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> anyhow::Result<Value> {
+        let mut req = self
+            .http
+            .request(method.clone(), format!("{}{path}", self.base));
         if let Some(t) = &self.token {
             req = req.bearer_auth(t);
         }
@@ -77,7 +84,10 @@ impl Api {
             .await
             .with_context(|| format!("{method} {path}"))?;
         let status = res.status();
-        let text = res.text().await.with_context(|| format!("{method} {path}"))?;
+        let text = res
+            .text()
+            .await
+            .with_context(|| format!("{method} {path}"))?;
         if status.is_success() {
             if text.is_empty() {
                 return Ok(Value::Null);
@@ -85,7 +95,10 @@ impl Api {
             return serde_json::from_str(&text)
                 .with_context(|| format!("{method} {path}: the answer is not JSON"));
         }
-        Err(anyhow!("{method} {path}: {}", describe_error(status, &text)))
+        Err(anyhow!(
+            "{method} {path}: {}",
+            describe_error(status, &text)
+        ))
     }
 }
 

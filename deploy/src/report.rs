@@ -7,16 +7,22 @@ use comfy_table::{Cell, CellAlignment, Table, presets};
 pub fn table(headers: &[&str], rows: &[Vec<String>], right: &[usize]) -> String {
     let mut t = Table::new();
     t.load_preset(presets::NOTHING);
-    t.set_header(headers.iter().map(|h| Cell::new(h.to_uppercase())));
+    let cell = |i: usize, text: &str| {
+        let c = Cell::new(text);
+        if right.contains(&i) {
+            c.set_alignment(CellAlignment::Right)
+        } else {
+            c
+        }
+    };
+    t.set_header(
+        headers
+            .iter()
+            .enumerate()
+            .map(|(i, h)| cell(i, &h.to_uppercase())),
+    );
     for row in rows {
-        t.add_row(row.iter().enumerate().map(|(i, v)| {
-            let c = Cell::new(v);
-            if right.contains(&i) {
-                c.set_alignment(CellAlignment::Right)
-            } else {
-                c
-            }
-        }));
+        t.add_row(row.iter().enumerate().map(|(i, v)| cell(i, v)));
     }
     for col in t.column_iter_mut() {
         col.set_padding((0, 2));

@@ -60,10 +60,19 @@ pub struct HttpSection {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FederationSection {
-    /// Parent's QUIC address; empty for the root.
+    /// Parent's QUIC address, host:port; empty for the root.
     pub parent_addr: String,
     /// Listen address for children's QUIC links.
     pub listen: SocketAddr,
+    /// Folder with this node's certificate (node.crt), key (node.key) and
+    /// the federation CA (ca.crt); empty: the node runs alone.
+    pub credentials_dir: String,
+    /// Children registered under this node; only they may connect.
+    pub children: Vec<String>,
+    /// The root's Ed25519 public key (hex); rules signed by it are trusted.
+    pub root_public_key: String,
+    /// The root's Ed25519 private key (PKCS#8, hex) file; the root only.
+    pub signing_key_file: String,
 }
 
 /// Store settings.
@@ -143,6 +152,7 @@ impl Config {
                 .separator("__")
                 .list_separator(",")
                 .with_list_parse_key("node.tiers")
+                .with_list_parse_key("federation.children")
                 .try_parsing(true),
         );
         let cfg: Config = b.build()?.try_deserialize()?;

@@ -10,6 +10,7 @@ pub mod config;
 pub mod docs;
 pub mod domain;
 pub mod error;
+pub mod link;
 pub mod metrics;
 pub mod pages;
 pub mod server;

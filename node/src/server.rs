@@ -15,6 +15,8 @@ pub struct RunningNode {
     pub node: Arc<Node>,
     /// Where the HTTP API listens.
     pub http_addr: SocketAddr,
+    /// The federation links, if configured.
+    pub links: Option<crate::link::Links>,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<std::io::Result<()>>>,
 }
@@ -36,6 +38,9 @@ impl RunningNode {
 
     /// Stops serving and closes the store.
     pub async fn stop(mut self) {
+        if let Some(l) = self.links.take() {
+            l.stop();
+        }
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
@@ -81,10 +86,12 @@ pub async fn start_with_clock(
             })
             .await
     });
+    let links = crate::link::Links::start(Arc::clone(&node)).await?;
     tracing::info!(node = %node.id, tier = %node.tier, %http_addr, "node started");
     Ok(RunningNode {
         node,
         http_addr,
+        links,
         shutdown: Some(tx),
         task: Some(task),
     })

@@ -1,1 +1,308 @@
-//! Whole-node and whole-federation scenarios; see the files under `tests/tests/`.
+//! Whole-federation scenarios: a [`Tree`] of real nodes in one process, each
+//! with its own SQLite store, HTTP port and QUIC port, linked by mutual TLS
+//! with certificates from a fresh federation CA.
+#![allow(clippy::unwrap_used, clippy::missing_panics_doc)]
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use federation::{FederationCa, NodeId};
+use node::config::Config;
+use node::server::{self, RunningNode};
+use serde_json::{Value, json};
+
+/// The administrator password of every node in a tree.
+pub const ADMIN_PASSWORD: &str = "admin-password-for-tests";
+/// The password of staff created with [`Tree::staff`].
+pub const STAFF_PASSWORD: &str = "staff-password-123";
+
+/// One node of a tree.
+pub struct TreeNode {
+    /// Its configuration (ports fixed after the first start).
+    pub config: Config,
+    /// The running node, if up.
+    pub running: Option<RunningNode>,
+}
+
+/// A tree of running nodes.
+pub struct Tree {
+    /// Nodes by id.
+    pub nodes: BTreeMap<String, TreeNode>,
+    /// The federation CA.
+    pub ca: FederationCa,
+    /// The root's signing key (PKCS#8 hex) and public key (hex).
+    pub signing: (String, String),
+    /// Where everything lives.
+    pub dir: tempfile::TempDir,
+}
+
+/// Starts a tree of the given node ids (parents before children).
+pub async fn tree(ids: &[&str]) -> Tree {
+    let _ = tracing_init();
+    let dir = tempfile::tempdir().unwrap();
+    let ca = FederationCa::generate("onewindow test federation").unwrap();
+    let signing = node::link::signing::generate().unwrap();
+    let key_file = dir.path().join("root-signing.key");
+    std::fs::write(&key_file, &signing.0).unwrap();
+    let mut t = Tree {
+        nodes: BTreeMap::new(),
+        ca,
+        signing,
+        dir,
+    };
+    let mut ordered: Vec<&str> = ids.to_vec();
+    ordered.sort_by_key(|i| i.matches('.').count());
+    for (i, id) in ordered.iter().enumerate() {
+        let nid = NodeId::new(*id).unwrap();
+        let home = t.dir.path().join(id);
+        let pki = home.join("pki");
+        std::fs::create_dir_all(&pki).unwrap();
+        t.ca.issue_for_days(&nid, 30)
+            .unwrap()
+            .to_files(&pki)
+            .unwrap();
+        let mut c = Config::default();
+        c.node.id = (*id).to_owned();
+        c.node.hall_code = format!("H{i:03}");
+        c.node.hall_name_zh = format!("{id} 服务中心");
+        c.node.hall_name_en = format!("{id} service centre");
+        c.node.data_dir = home.clone();
+        c.http.listen = "127.0.0.1:0".parse().unwrap();
+        c.federation.listen = "127.0.0.1:0".parse().unwrap();
+        c.database.url = format!("sqlite://{}?mode=rwc", home.join("node.db").display());
+        c.database.sqlite_synchronous = "normal".into();
+        c.auth.bootstrap_password = ADMIN_PASSWORD.into();
+        c.federation.credentials_dir = pki.display().to_string();
+        c.federation.root_public_key = t.signing.1.clone();
+        c.federation.children = ids
+            .iter()
+            .filter(|c| NodeId::new(**c).unwrap().parent().as_ref() == Some(&nid))
+            .map(|c| (*c).to_owned())
+            .collect();
+        if nid.depth() == 0 {
+            c.federation.signing_key_file = key_file.display().to_string();
+        }
+        if let Some(p) = nid.parent() {
+            let parent = &t.nodes[p.as_str()];
+            let addr = parent
+                .running
+                .as_ref()
+                .and_then(|r| r.links.as_ref())
+                .and_then(|l| l.listen_addr)
+                .unwrap();
+            c.federation.parent_addr = addr.to_string();
+        }
+        let running = server::start(c.clone()).await.unwrap();
+        // Keep the same ports across restarts.
+        c.http.listen = running.http_addr;
+        if let Some(a) = running.links.as_ref().and_then(|l| l.listen_addr) {
+            c.federation.listen = a;
+        }
+        t.nodes.insert(
+            (*id).to_owned(),
+            TreeNode {
+                config: c,
+                running: Some(running),
+            },
+        );
+    }
+    t
+}
+
+fn tracing_init() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    Ok(())
+}
+
+impl Tree {
+    /// The running node.
+    pub fn node(&self, id: &str) -> &RunningNode {
+        self.nodes[id].running.as_ref().unwrap()
+    }
+
+    /// Base URL of a node.
+    pub fn url(&self, id: &str) -> String {
+        self.node(id).url()
+    }
+
+    /// A node's QUIC listen address.
+    pub fn quic_addr(&self, id: &str) -> SocketAddr {
+        self.nodes[id].config.federation.listen
+    }
+
+    /// Stops a node (its store stays).
+    pub async fn stop(&mut self, id: &str) {
+        if let Some(r) = self.nodes.get_mut(id).unwrap().running.take() {
+            r.stop().await;
+        }
+    }
+
+    /// Starts a stopped node again, on the same ports.
+    pub async fn restart(&mut self, id: &str) {
+        let c = self.nodes[id].config.clone();
+        let mut last = None;
+        for _ in 0..50 {
+            match server::start(c.clone()).await {
+                Ok(r) => {
+                    self.nodes.get_mut(id).unwrap().running = Some(r);
+                    return;
+                }
+                Err(e) => {
+                    last = Some(e);
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+        }
+        panic!("{id} does not restart: {last:?}");
+    }
+
+    /// Logs in as admin on a node, creates a staff member there, and returns
+    /// a client carrying their token.
+    pub async fn staff(
+        &self,
+        id: &str,
+        username: &str,
+        role: &str,
+        department: Option<&str>,
+    ) -> Api {
+        let admin = Api::login(&self.url(id), "admin", ADMIN_PASSWORD).await;
+        let mut body = json!({"username": username, "display_name": username, "role": role, "password": STAFF_PASSWORD});
+        if let Some(d) = department {
+            body["department"] = json!(d);
+        }
+        let (status, text) = admin.post("/api/v1/staff", &body).await;
+        assert!(status == 201 || status == 409, "{text}");
+        Api::login(&self.url(id), username, STAFF_PASSWORD).await
+    }
+}
+
+/// A JSON client of one node.
+#[derive(Clone)]
+pub struct Api {
+    /// Base URL.
+    pub base: String,
+    token: Option<String>,
+    http: reqwest::Client,
+}
+
+impl Api {
+    /// An anonymous client.
+    pub fn anonymous(base: &str) -> Self {
+        Self {
+            base: base.to_owned(),
+            token: None,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// Logs in.
+    pub async fn login(base: &str, username: &str, password: &str) -> Self {
+        let a = Self::anonymous(base);
+        let (status, body) = a
+            .post(
+                "/api/v1/session",
+                &json!({"username": username, "password": password}),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        let v: Value = serde_json::from_str(&body).unwrap();
+        Self {
+            token: v["token"].as_str().map(str::to_owned),
+            ..a
+        }
+    }
+
+    async fn send(&self, req: reqwest::RequestBuilder) -> (u16, String) {
+        let req = match &self.token {
+            Some(t) => req.bearer_auth(t),
+            None => req,
+        };
+        let res = req.send().await.unwrap();
+        (res.status().as_u16(), res.text().await.unwrap())
+    }
+
+    /// GET; (status, body).
+    pub async fn get(&self, path: &str) -> (u16, String) {
+        self.send(self.http.get(format!("{}{path}", self.base)))
+            .await
+    }
+
+    /// POST JSON; (status, body).
+    pub async fn post(&self, path: &str, body: &Value) -> (u16, String) {
+        self.send(self.http.post(format!("{}{path}", self.base)).json(body))
+            .await
+    }
+
+    /// GET and parse, asserting success.
+    pub async fn get_ok(&self, path: &str) -> Value {
+        let (s, b) = self.get(path).await;
+        assert!((200..300).contains(&s), "GET {path}: {s} {b}");
+        serde_json::from_str(&b).unwrap()
+    }
+
+    /// POST and parse, asserting success.
+    pub async fn post_ok(&self, path: &str, body: &Value) -> Value {
+        let (s, b) = self.post(path, body).await;
+        assert!((200..300).contains(&s), "POST {path}: {s} {b}");
+        serde_json::from_str(&b).unwrap()
+    }
+}
+
+/// Waits until `f` returns `Some`, polling; panics after `secs` seconds.
+pub async fn eventually<T, F, Fut>(secs: u64, what: &str, mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A valid citizen ID number (GB 11643) from 17 digits.
+pub fn citizen_id(prefix17: &str) -> String {
+    const W: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+    let sum: u32 = prefix17
+        .chars()
+        .zip(W)
+        .map(|(c, w)| c.to_digit(10).unwrap_or(0) * w)
+        .sum();
+    let check = b"10X98765432"[(sum % 11) as usize] as char;
+    format!("{prefix17}{check}")
+}
+
+/// A complete submission for a matter from its guide (materials that always
+/// apply, with the originals and copies the checklist asks for).
+pub fn complete_submission(guide: &Value, id_number: &str) -> Value {
+    let materials: Vec<Value> = guide["materials"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["situations"].as_array().is_none_or(|s| s.is_empty()))
+        .filter(|m| m["necessity"] != "optional")
+        .map(|m| json!({"code": m["code"], "originals": m["originals"], "copies": m["copies"]}))
+        .collect();
+    let kind = if guide["serves"] == "organisation" {
+        "organisation"
+    } else {
+        "person"
+    };
+    let id = if kind == "organisation" {
+        "91350100M000100Y43".to_owned()
+    } else {
+        id_number.to_owned()
+    };
+    json!({
+        "matter_code": guide["code"],
+        "applicant": {"kind": kind, "id_number": id, "name": "李四"},
+        "materials": materials,
+    })
+}

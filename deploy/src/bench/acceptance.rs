@@ -6,10 +6,9 @@ use clap::{Args, ValueEnum};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
 
 use super::latency::{Latencies, ms};
+use super::load::{self, Target};
 use crate::client::{Api, describe_error};
 use crate::db::{DbChoice, redact};
 use crate::hall::{Hall, HallOptions, random_password};
@@ -89,17 +88,6 @@ struct Summary {
     max_ms: f64,
 }
 
-/// What the workers of one phase found.
-struct Phase {
-    latencies: Vec<Duration>,
-    failed: u64,
-    /// The first few failures, described.
-    failures: Vec<String>,
-    wall: Duration,
-}
-
-const FAILURES_SHOWN: usize = 10;
-
 /// Runs the benchmark; `Ok(false)` if any submission failed.
 pub async fn run(args: AcceptanceArgs) -> anyhow::Result<bool> {
     let opts = HallOptions {
@@ -120,7 +108,11 @@ pub async fn run(args: AcceptanceArgs) -> anyhow::Result<bool> {
             .map(|d| format!(" (database {d})"))
             .unwrap_or_default(),
     );
-    let result = measure(&hall, &args).await;
+    let result = tokio::select! {
+        r = measure(&hall, &args) => r,
+        _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted")),
+    };
+    eprintln!("stopping the node and removing the database");
     let stopped = hall.stop().await;
     let summary = result?;
     stopped.context("cleaning up")?;
@@ -149,21 +141,44 @@ async fn measure(hall: &Hall, args: &AcceptanceArgs) -> anyhow::Result<Summary> 
     let clerk = api.login("bench.clerk", &clerk_password).await?;
     let catalogue: CatalogueView = serde_json::from_value(api.get("/api/v1/catalogue").await?)
         .context("reading the catalogue")?;
-    let plan = SubmissionPlan::choose(&catalogue, hall.node.node.tier.as_str(), args.matter.as_deref())?;
+    let plan = SubmissionPlan::choose(
+        &catalogue,
+        hall.node.node.tier.as_str(),
+        args.matter.as_deref(),
+    )?;
     eprintln!(
         "matter {} {} ({} materials, {} applicants)",
         plan.matter_code,
         plan.matter_name,
         plan.materials.len(),
-        if plan.organisation { "organisation" } else { "person" },
+        if plan.organisation {
+            "organisation"
+        } else {
+            "person"
+        },
     );
     let plan = Arc::new(plan);
-    let token = clerk.token().unwrap_or_default().to_owned();
-    let url = format!("{}/api/v1/cases", clerk.base());
+    let target = Target {
+        http,
+        url: format!("{}/api/v1/cases", clerk.base()),
+        token: clerk.token().unwrap_or_default().to_owned(),
+    };
+    // Applicants 0 .. W warm up, W .. W + N are timed: every one different.
+    let submissions = |first: u64| {
+        let plan = Arc::clone(&plan);
+        move |k: u64| plan.body(first + k)
+    };
 
     if args.warmup > 0 {
         eprintln!("warm-up: {} submissions", args.warmup);
-        let warm = phase(&http, &url, &token, &plan, 0, args.warmup, args.concurrency).await;
+        let warm = load::run(
+            &target,
+            args.warmup,
+            args.concurrency,
+            submissions(0),
+            check_receipt,
+        )
+        .await;
         if warm.failed > 0 {
             anyhow::bail!(
                 "{} of {} warm-up submissions failed; first: {}",
@@ -177,7 +192,14 @@ async fn measure(hall: &Hall, args: &AcceptanceArgs) -> anyhow::Result<Summary> 
         "timing {} submissions with {} workers",
         args.cases, args.concurrency
     );
-    let timed = phase(&http, &url, &token, &plan, args.warmup, args.cases, args.concurrency).await;
+    let timed = load::run(
+        &target,
+        args.cases,
+        args.concurrency,
+        submissions(args.warmup),
+        check_receipt,
+    )
+    .await;
     let stored = hall.node.node.store.case_count().await.ok();
 
     let lat = Latencies::new(timed.latencies);
@@ -193,7 +215,11 @@ async fn measure(hall: &Hall, args: &AcceptanceArgs) -> anyhow::Result<Summary> 
         succeeded: lat.len() as u64,
         failed: timed.failed,
         wall_s,
-        cases_per_s: if wall_s > 0.0 { lat.len() as f64 / wall_s } else { 0.0 },
+        cases_per_s: if wall_s > 0.0 {
+            lat.len() as f64 / wall_s
+        } else {
+            0.0
+        },
         p50_ms: ms(lat.percentile(50.0)),
         p90_ms: ms(lat.percentile(90.0)),
         p99_ms: ms(lat.percentile(99.0)),
@@ -213,86 +239,6 @@ async fn measure(hall: &Hall, args: &AcceptanceArgs) -> anyhow::Result<Summary> 
     Ok(summary)
 }
 
-/// Submits applicants `first .. first + count` from `workers` tasks, each
-/// request timed on its own.
-async fn phase(
-    http: &reqwest::Client,
-    url: &str,
-    token: &str,
-    plan: &Arc<SubmissionPlan>,
-    first: u64,
-    count: u64,
-    workers: u64,
-) -> Phase {
-    let next = Arc::new(AtomicU64::new(0));
-    let started = Instant::now();
-    let mut tasks = tokio::task::JoinSet::new();
-    for _ in 0..workers.min(count) {
-        let (http, url, token) = (http.clone(), url.to_owned(), token.to_owned());
-        let (plan, next) = (Arc::clone(plan), Arc::clone(&next));
-        tasks.spawn(async move {
-            let mut lat = Vec::new();
-            let mut failures = Vec::new();
-            loop {
-                let k = next.fetch_add(1, Ordering::Relaxed);
-                if k >= count {
-                    break;
-                }
-                let body = plan.body(first + k);
-                let t = Instant::now();
-                let answer = submit(&http, &url, &token, body).await;
-                let elapsed = t.elapsed();
-                match answer.and_then(check_receipt) {
-                    Ok(()) => lat.push(elapsed),
-                    Err(e) => failures.push(format!("submission {}: {e}", first + k)),
-                }
-            }
-            (lat, failures)
-        });
-    }
-    let mut out = Phase {
-        latencies: Vec::with_capacity(usize::try_from(count).unwrap_or(0)),
-        failed: 0,
-        failures: Vec::new(),
-        wall: Duration::ZERO,
-    };
-    while let Some(joined) = tasks.join_next().await {
-        let (lat, failures) = match joined {
-            Ok(r) => r,
-            Err(e) => (Vec::new(), vec![format!("worker failed: {e}")]),
-        };
-        out.latencies.extend(lat);
-        out.failed += failures.len() as u64;
-        let room = FAILURES_SHOWN.saturating_sub(out.failures.len());
-        out.failures.extend(failures.into_iter().take(room));
-    }
-    out.wall = started.elapsed();
-    out
-}
-
-/// Sends one submission and reads the whole answer.
-async fn submit(
-    http: &reqwest::Client,
-    url: &str,
-    token: &str,
-    body: Vec<u8>,
-) -> Result<(reqwest::StatusCode, Vec<u8>), String> {
-    let res = http
-        .post(url)
-        .bearer_auth(token)
-        .header(reqwest::header::CONTENT_TYPE, "application/json")
-        .body(body)
-        .send()
-        .await
-        .map_err(|e| format!("request failed: {e}"))?;
-    let status = res.status();
-    let bytes = res
-        .bytes()
-        .await
-        .map_err(|e| format!("reading the answer: {e}"))?;
-    Ok((status, bytes.to_vec()))
-}
-
 /// The head of a submission's answer.
 #[derive(Deserialize)]
 struct OutcomeHead {
@@ -300,13 +246,13 @@ struct OutcomeHead {
     case_number: String,
 }
 
-fn check_receipt((status, body): (reqwest::StatusCode, Vec<u8>)) -> Result<(), String> {
-    let text = String::from_utf8_lossy(&body);
+/// A submission succeeded if it answered 201 with a receipt.
+fn check_receipt(status: reqwest::StatusCode, body: &[u8]) -> Result<(), String> {
     if status != reqwest::StatusCode::CREATED {
-        return Err(describe_error(status, &text));
+        return Err(describe_error(status, &String::from_utf8_lossy(body)));
     }
     let head: OutcomeHead =
-        serde_json::from_slice(&body).map_err(|e| format!("{status}: unreadable answer: {e}"))?;
+        serde_json::from_slice(body).map_err(|e| format!("{status}: unreadable answer: {e}"))?;
     if head.outcome == "receipt" {
         Ok(())
     } else {
@@ -348,7 +294,10 @@ fn print_summary(s: &Summary, as_json: bool) -> anyhow::Result<()> {
         format!("{:.2}", s.p99_ms),
         format!("{:.2}", s.max_ms),
     ];
-    println!("{}", report::table(&headers, &[row], &[1, 2, 3, 4, 5, 6, 7, 8]));
+    println!(
+        "{}",
+        report::table(&headers, &[row], &[1, 2, 3, 4, 5, 6, 7, 8])
+    );
     let mut line = format!(
         "acceptance backend={} cases={} concurrency={} cases_per_s={:.1} p50_ms={:.2} p90_ms={:.2} p99_ms={:.2} max_ms={:.2} wall_s={:.2} warmup={} failed={}",
         s.backend,
@@ -368,4 +317,23 @@ fn print_summary(s: &Summary, as_json: bool) -> anyhow::Result<()> {
     }
     println!("{line}");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::StatusCode;
+
+    #[test]
+    fn only_a_receipt_counts() {
+        let receipt = br#"{"case_number":"NH-20261123-000001-7","outcome":"receipt"}"#;
+        assert_eq!(check_receipt(StatusCode::CREATED, receipt), Ok(()));
+        let notice = br#"{"case_number":"NH-20261123-000002-5","outcome":"correction_notice"}"#;
+        let e = check_receipt(StatusCode::CREATED, notice).expect_err("a notice");
+        assert!(e.contains("correction_notice"), "{e}");
+        let refused = br#"{"code":"bad_id_number","message_zh":"x","message_en":"y"}"#;
+        let e = check_receipt(StatusCode::BAD_REQUEST, refused).expect_err("a refusal");
+        assert!(e.contains("bad_id_number"), "{e}");
+        assert!(check_receipt(StatusCode::CREATED, b"not json").is_err());
+    }
 }

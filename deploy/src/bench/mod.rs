@@ -4,7 +4,7 @@
 
 pub mod acceptance;
 mod latency;
-
+mod load;
 
 use clap::Subcommand;
 

@@ -117,11 +117,21 @@ pub async fn publish(
     ApiPath(version): ApiPath<i64>,
 ) -> Result<axum::Json<VersionInfo>, Error> {
     staff.require(&[Role::Admin], WHAT)?;
+    if node.id.depth() > 0 && !node.config.federation.credentials_dir.is_empty() {
+        return Err(Error::new(
+            StatusCode::FORBIDDEN,
+            "not_the_root",
+            "事项目录只能由区级中心发布",
+            "only the district (the root) publishes the catalogue",
+        ));
+    }
     let cat = node
         .store
         .publish(version, node.now_ms())
         .await
         .map_err(version_error)?;
+    node.announce_catalogue(&cat, &staff.record.username)
+        .await?;
     node.set_catalogue(cat);
     let info = node
         .store

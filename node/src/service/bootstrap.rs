@@ -51,6 +51,12 @@ impl Node {
         for y in store.calendars().await? {
             calendar.insert_year(y)?;
         }
+        let signer = match config.federation.signing_key_file.as_str() {
+            "" => None,
+            file => Some(crate::link::signing::Signer::from_hex(
+                &std::fs::read_to_string(file)?,
+            )?),
+        };
         let node = Node {
             config: Arc::clone(&config),
             id,
@@ -61,6 +67,8 @@ impl Node {
             catalogue: RwLock::new(Arc::new(catalogue)),
             calendar: RwLock::new(Arc::new(calendar)),
             uplink: std::sync::atomic::AtomicBool::new(false),
+            signer,
+            registry: Arc::default(),
         };
         let this_year = chrono::Datelike::year(&node.today());
         if !node.calendar().has_year(this_year) {

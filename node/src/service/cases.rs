@@ -495,6 +495,16 @@ impl Node {
         self.write_event(&number, actor, event).await
     }
 
+    /// Writes one event as `actor`, after every check, in one transaction.
+    pub(crate) async fn write_event_as(
+        &self,
+        number: &str,
+        actor: Actor,
+        event: Event,
+    ) -> Result<CaseView, Error> {
+        self.write_event(number, actor, event).await
+    }
+
     async fn write_event(
         &self,
         number: &str,

@@ -9,6 +9,7 @@ mod auth;
 mod bootstrap;
 mod cases;
 pub mod clock;
+pub mod oversight;
 mod views;
 
 pub use auth::{LoginOutcome, NewStaff, StaffView};
@@ -42,6 +43,9 @@ pub struct Node {
     catalogue: RwLock<Arc<Catalogue>>,
     calendar: RwLock<Arc<Calendar>>,
     uplink: std::sync::atomic::AtomicBool,
+    pub(crate) signer: Option<crate::link::signing::Signer>,
+    /// Registered children and revoked certificates.
+    pub registry: Arc<crate::link::Registry>,
 }
 
 impl std::fmt::Debug for Node {

@@ -52,6 +52,39 @@ fn digest(body: &str) -> String {
     hex::encode(Sha256::digest(body.as_bytes()))
 }
 
+impl super::WriteTx<'_> {
+    /// Installs a version published by the root (received signed from
+    /// above) as this node's published version, retiring the one before.
+    pub async fn install_published(
+        &mut self,
+        cat: &Catalogue,
+        body: &str,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE catalogue_versions SET state = 'retired', retired_at_ms = $1 \
+             WHERE state = 'published' AND version <> $2",
+        )
+        .bind(now_ms)
+        .bind(cat.version)
+        .execute(self.conn())
+        .await?;
+        sqlx::query(
+            "INSERT INTO catalogue_versions (version, state, created_at_ms, published_at_ms, sha256, body) \
+             VALUES ($1, 'published', $2, $2, $3, $4) \
+             ON CONFLICT (version) DO UPDATE SET state = 'published', published_at_ms = excluded.published_at_ms, \
+             sha256 = excluded.sha256, body = excluded.body",
+        )
+        .bind(cat.version)
+        .bind(now_ms)
+        .bind(digest(body))
+        .bind(body)
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
+}
+
 impl Store {
     /// Stores a new draft; its version number is one above the highest.
     pub async fn create_draft(&self, cat: &Catalogue, now_ms: i64) -> Result<i64, StoreError> {

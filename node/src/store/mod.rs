@@ -9,12 +9,17 @@
 
 mod cases;
 mod catalogue;
+mod oversight;
 mod queue;
 mod replica;
 mod staff;
 
 pub use cases::{CaseFilter, CaseRow};
 pub use catalogue::{VersionError, VersionInfo};
+pub use oversight::{
+    BriefCase, CHINA_OFFSET_MS, CaseBrief, CaseSearch, CountRow, DAY_MS, DayHallRow, Distribution,
+    FleetRow, HANDLING_BOUNDS_MS, OPEN_STATES, Scope, WAIT_BOUNDS_MS,
+};
 pub use queue::{ServeOutcome, Ticket};
 pub use replica::SecurityRow;
 pub use staff::{Session, StaffRecord};

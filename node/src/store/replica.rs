@@ -203,3 +203,46 @@ pub struct SecurityRow {
     /// What happened.
     pub detail: String,
 }
+
+impl Store {
+    /// Records what a link says of a peer.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn fleet_seen(
+        &self,
+        node_id: &str,
+        connected: bool,
+        remote: Option<&str>,
+        software: &str,
+        catalogue_version: i64,
+        backlog: Option<i64>,
+        acked: Option<i64>,
+        skew_ms: Option<i64>,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        let parent = node_id.rsplit_once('.').map(|(p, _)| p.to_owned());
+        let mut w = self.write().await?;
+        sqlx::query(
+            "INSERT INTO fleet (node_id, parent, connected, remote, last_seen_ms, software, catalogue_version, backlog, acked, skew_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+             ON CONFLICT (node_id) DO UPDATE SET connected = excluded.connected, \
+             remote = COALESCE(excluded.remote, fleet.remote), last_seen_ms = excluded.last_seen_ms, \
+             software = excluded.software, catalogue_version = excluded.catalogue_version, \
+             backlog = COALESCE(excluded.backlog, fleet.backlog), acked = COALESCE(excluded.acked, fleet.acked), \
+             skew_ms = COALESCE(excluded.skew_ms, fleet.skew_ms)",
+        )
+        .bind(node_id)
+        .bind(parent)
+        .bind(i64::from(connected))
+        .bind(remote)
+        .bind(now_ms)
+        .bind(software)
+        .bind(catalogue_version)
+        .bind(backlog)
+        .bind(acked)
+        .bind(skew_ms)
+        .execute(w.conn())
+        .await?;
+        w.commit().await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,8 @@
+//! One module per noun; each has its verbs as a clap subcommand and runs
+//! them against a [`Client`](crate::client::Client).
+
+pub mod calendar;
+pub mod case;
+pub mod catalogue;
+pub mod node;
+pub mod staff;

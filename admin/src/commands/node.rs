@@ -1,0 +1,57 @@
+//! `node status`: who the node is and what it runs.
+
+use clap::Subcommand;
+use serde::Deserialize;
+
+use crate::client::Client;
+use crate::output::{Output, fields};
+
+/// `node ...`
+#[derive(Debug, Subcommand)]
+pub enum NodeCommand {
+    /// Node id, tier, software version, catalogue version in use and store
+    /// backend (GET /api/v1/health; no login needed).
+    Status,
+}
+
+/// `GET /api/v1/health`, the fields shown.
+#[derive(Debug, Deserialize)]
+struct Health {
+    node_id: String,
+    tier: String,
+    version: String,
+    catalogue_version: i64,
+    store: String,
+}
+
+impl NodeCommand {
+    /// Whether the command needs a staff session.
+    pub fn needs_login(&self) -> bool {
+        false
+    }
+
+    /// Runs the command.
+    pub async fn run(self, api: &Client, out: Output) -> anyhow::Result<()> {
+        match self {
+            Self::Status => {
+                let v = api.get(&["health"]).await?;
+                if out.json {
+                    out.print_json(&v);
+                    return Ok(());
+                }
+                let h: Health = serde_json::from_value(v)?;
+                println!(
+                    "{}",
+                    fields(&[
+                        ("node", h.node_id),
+                        ("tier", h.tier),
+                        ("version", h.version),
+                        ("catalogue", h.catalogue_version.to_string()),
+                        ("store", h.store),
+                    ])
+                );
+                Ok(())
+            }
+        }
+    }
+}

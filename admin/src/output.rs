@@ -1,0 +1,128 @@
+//! What people and scripts see: aligned plain-text tables, `field  value`
+//! lists, pretty JSON with `--json`, and times in China Standard Time.
+
+use chrono::{DateTime, FixedOffset};
+use comfy_table::{Cell, CellAlignment, Table, presets};
+use serde_json::Value;
+
+/// Table output for people, JSON for scripts.
+#[derive(Debug, Clone, Copy)]
+pub struct Output {
+    /// `--json` was given.
+    pub json: bool,
+}
+
+impl Output {
+    /// Prints a JSON value, pretty.
+    pub fn print_json(&self, v: &Value) {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(v).unwrap_or_else(|_| v.to_string())
+        );
+    }
+}
+
+/// A table with a header row; columns listed in `right` are right-aligned.
+/// Wide (CJK) characters count as two columns.
+pub fn table(headers: &[&str], rows: &[Vec<String>], right: &[usize]) -> String {
+    let mut t = Table::new();
+    t.load_preset(presets::NOTHING);
+    let cell = |i: usize, text: &str| {
+        let c = Cell::new(text);
+        if right.contains(&i) {
+            c.set_alignment(CellAlignment::Right)
+        } else {
+            c
+        }
+    };
+    t.set_header(
+        headers
+            .iter()
+            .enumerate()
+            .map(|(i, h)| cell(i, &h.to_uppercase())),
+    );
+    for row in rows {
+        t.add_row(row.iter().enumerate().map(|(i, v)| cell(i, v)));
+    }
+    for col in t.column_iter_mut() {
+        col.set_padding((0, 2));
+    }
+    t.trim_fmt()
+}
+
+/// `field  value` lines, the values aligned.
+pub fn fields(pairs: &[(&str, String)]) -> String {
+    let width = pairs
+        .iter()
+        .map(|(k, _)| k.chars().count())
+        .max()
+        .unwrap_or(0);
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{k:<width$}  {v}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// China Standard Time (UTC+8), in which halls work.
+fn china() -> FixedOffset {
+    FixedOffset::east_opt(8 * 3600).expect("UTC+8 is a valid offset")
+}
+
+/// Milliseconds since the epoch as `YYYY-MM-DD HH:MM` in UTC+8.
+pub fn china_time(ms: i64) -> String {
+    DateTime::from_timestamp_millis(ms)
+        .map(|t| {
+            t.with_timezone(&china())
+                .format("%Y-%m-%d %H:%M")
+                .to_string()
+        })
+        .unwrap_or_else(|| format!("{ms} ms"))
+}
+
+/// An optional time, `-` when absent.
+pub fn china_time_opt(ms: Option<i64>) -> String {
+    ms.map_or_else(|| "-".to_owned(), china_time)
+}
+
+/// `yes` or `no`.
+pub fn yes_no(b: bool) -> String {
+    if b { "yes" } else { "no" }.to_owned()
+}
+
+/// An optional text, `-` when absent or empty.
+pub fn or_dash(s: Option<&str>) -> String {
+    s.filter(|s| !s.is_empty()).unwrap_or("-").to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_are_shown_in_china() {
+        // 2026-11-23 00:30 UTC is 08:30 in China.
+        assert_eq!(china_time(1_795_393_800_000), "2026-11-23 08:30");
+        assert_eq!(china_time_opt(None), "-");
+    }
+
+    #[test]
+    fn tables_align_wide_characters() {
+        let t = table(
+            &["code", "name", "n"],
+            &[
+                vec!["A".into(), "出生登记".into(), "5".into()],
+                vec!["BB".into(), "x".into(), "10".into()],
+            ],
+            &[2],
+        );
+        let lines: Vec<&str> = t.lines().collect();
+        assert_eq!(lines[0], "CODE  NAME       N");
+        assert_eq!(lines[1], "A     出生登记   5");
+        assert_eq!(lines[2], "BB    x         10");
+        assert_eq!(
+            fields(&[("a", "1".into()), ("ccc", "2".into())]),
+            "a    1\nccc  2"
+        );
+    }
+}

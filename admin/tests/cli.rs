@@ -1,0 +1,210 @@
+//! The built `onewindow-admin` binary against a real node started in this
+//! process on port 0 with an SQLite file in a temporary folder.
+#![allow(clippy::unwrap_used)]
+
+use node::config::Config;
+use node::domain::case_number::CaseNumber;
+use node::server::{self, RunningNode};
+use serde_json::Value;
+use std::time::Duration;
+
+const PASSWORD: &str = "admin-password-for-cli-tests";
+
+struct Hall {
+    node: RunningNode,
+    dir: tempfile::TempDir,
+}
+
+async fn start() -> Hall {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = Config::default();
+    c.node.data_dir = dir.path().to_path_buf();
+    c.http.listen = "127.0.0.1:0".parse().unwrap();
+    c.database.url = format!("sqlite://{}?mode=rwc", dir.path().join("node.db").display());
+    c.database.sqlite_synchronous = "normal".into();
+    c.auth.bootstrap_password = PASSWORD.into();
+    let node = server::start(c).await.unwrap();
+    Hall { node, dir }
+}
+
+struct Run {
+    ok: bool,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    fn json(&self) -> Value {
+        assert!(self.ok, "failed: {}", self.stderr);
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("{e}: {}", self.stdout))
+    }
+}
+
+/// Runs the binary against `hall` as the administrator, with `env` added.
+async fn admin(hall: &Hall, args: &[&str], env: &[(&str, &str)]) -> Run {
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_onewindow-admin"));
+    for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("ONEWINDOW_")) {
+        cmd.env_remove(k);
+    }
+    cmd.args(args)
+        .env("ONEWINDOW_URL", hall.node.url())
+        .env("ONEWINDOW_PASSWORD", PASSWORD)
+        .envs(env.iter().copied())
+        .kill_on_drop(true);
+    let out = tokio::time::timeout(Duration::from_secs(20), cmd.output())
+        .await
+        .expect("the command finishes in time")
+        .unwrap();
+    Run {
+        ok: out.status.success(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn node_status_and_catalogue_versions() {
+    let hall = start().await;
+    let status = admin(&hall, &["node", "status", "--json"], &[])
+        .await
+        .json();
+    assert_eq!(status["node_id"], "nanhai");
+    assert_eq!(status["store"], "sqlite");
+
+    let versions = admin(&hall, &["catalogue", "versions", "--json"], &[])
+        .await
+        .json();
+    let v1 = versions
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["version"] == 1)
+        .expect("version 1 listed");
+    assert_eq!(v1["state"], "published");
+
+    let table = admin(&hall, &["catalogue", "versions"], &[]).await;
+    assert!(table.ok, "{}", table.stderr);
+    assert!(table.stdout.starts_with("VERSION"), "{}", table.stdout);
+    hall.node.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn staff_are_added_listed_and_disabled() {
+    let hall = start().await;
+    let add = admin(
+        &hall,
+        &[
+            "staff",
+            "add",
+            "--username",
+            "clerk.two",
+            "--name",
+            "李受理",
+            "--role",
+            "clerk",
+        ],
+        &[("ONEWINDOW_NEW_PASSWORD", "clerk-password-123")],
+    )
+    .await;
+    assert!(add.ok, "{}", add.stderr);
+
+    let list = admin(&hall, &["staff", "list", "--json"], &[]).await.json();
+    let clerk = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["username"] == "clerk.two")
+        .expect("the new clerk is listed");
+    assert_eq!(clerk["role"], "clerk");
+    assert_eq!(clerk["active"], true);
+
+    let off = admin(&hall, &["staff", "disable", "clerk.two"], &[]).await;
+    assert!(off.ok, "{}", off.stderr);
+    let list = admin(&hall, &["staff", "list"], &[]).await;
+    let line = list
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("clerk.two"))
+        .unwrap();
+    assert!(line.trim_end().ends_with("no"), "{line}");
+    hall.node.stop().await;
+}
+
+const CALENDAR_2027: &str = r#"
+year = 2027
+source = "节假日安排（测试用） / holiday arrangement for tests"
+
+[[holidays]]
+name_zh = "元旦"
+name_en = "New Year's Day"
+from = 2027-01-01
+to = 2027-01-03
+makeup = []
+
+[[holidays]]
+name_zh = "春节"
+name_en = "Spring Festival"
+from = 2027-02-06
+to = 2027-02-14
+makeup = [2027-01-31, 2027-02-20]
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_calendar_is_published_from_toml() {
+    let hall = start().await;
+    let file = hall.dir.path().join("2027.toml");
+    std::fs::write(&file, CALENDAR_2027).unwrap();
+    let publish = admin(
+        &hall,
+        &["calendar", "publish", "--file", file.to_str().unwrap()],
+        &[],
+    )
+    .await;
+    assert!(publish.ok, "{}", publish.stderr);
+    assert!(publish.stdout.contains("2027"), "{}", publish.stdout);
+
+    let show = admin(&hall, &["calendar", "show", "--json"], &[])
+        .await
+        .json();
+    let y2027 = show
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|y| y["year"] == 2027)
+        .expect("2027 is shown");
+    assert_eq!(y2027["holidays"].as_array().unwrap().len(), 2);
+    hall.node.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refusals_print_the_code_and_exit_non_zero() {
+    let hall = start().await;
+    let wrong = admin(
+        &hall,
+        &["staff", "list"],
+        &[("ONEWINDOW_PASSWORD", "not-the-password")],
+    )
+    .await;
+    assert!(!wrong.ok);
+    assert!(wrong.stderr.contains("bad_credentials"), "{}", wrong.stderr);
+    assert!(
+        wrong.stderr.contains("用户名或密码错误"),
+        "{}",
+        wrong.stderr
+    );
+    assert!(wrong.stdout.is_empty(), "{}", wrong.stdout);
+
+    let date = chrono::NaiveDate::from_ymd_opt(2026, 11, 23).unwrap();
+    let good = CaseNumber::new("NH", date, 42).unwrap().to_string();
+    let check = good.chars().last().unwrap();
+    let typo_check = if check == '0' { '1' } else { '0' };
+    let typo = format!("{}{typo_check}", &good[..good.len() - 1]);
+    let shown = admin(&hall, &["case", "show", &typo], &[]).await;
+    assert!(!shown.ok);
+    assert!(
+        shown.stderr.contains("case_number_check"),
+        "{}",
+        shown.stderr
+    );
+    hall.node.stop().await;
+}

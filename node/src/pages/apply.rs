@@ -1,0 +1,350 @@
+//! The clerk's checklist form: a matter's materials under the selected
+//! situations, what the applicant presented (originals, copies, electronic,
+//! a problem found), and the submission that issues one document. The same
+//! form, prefilled, takes the materials again after a correction notice.
+
+use axum::extract::Path;
+use axum::http::StatusCode;
+use axum::response::Response;
+use minijinja::{Value, context};
+use std::collections::BTreeMap;
+
+use super::web::{Ctx, Fields, Flash, StaffCtx, StaffForm};
+use crate::domain::case::{ApplicantKind, Role};
+use crate::domain::catalogue::{Matter, Serves};
+use crate::domain::checklist::PresentedMaterial;
+use crate::error::Error;
+use crate::service::{ApplicantInput, Submission};
+
+const WHAT: &str = "受理申请 / accept applications";
+
+fn unknown_matter(code: &str) -> Error {
+    Error::not_found(
+        "unknown_matter",
+        format!("事项 {code} 不在目录中"),
+        format!("matter {code} is not in the catalogue"),
+    )
+}
+
+/// What the presented-materials rows of the form say.
+pub fn presented(matter: &Matter, f: &Fields) -> Vec<PresentedMaterial> {
+    let mut out = Vec::new();
+    for m in &matter.materials {
+        let c = &m.code;
+        let have = f.checked(&format!("have_{c}"));
+        let orig = f.number(&format!("orig_{c}"));
+        let copies = f.number(&format!("copy_{c}"));
+        let electronic = f.checked(&format!("elec_{c}"));
+        let problem = f.text(&format!("prob_{c}"));
+        let any = have
+            || orig.is_some_and(|n| n > 0)
+            || copies.is_some_and(|n| n > 0)
+            || electronic
+            || !problem.is_empty();
+        if !any {
+            continue;
+        }
+        let (originals, copies) = match (orig, copies) {
+            (None, None) if have => (m.originals, m.copies),
+            (o, c) => (o.unwrap_or(0), c.unwrap_or(0)),
+        };
+        out.push(PresentedMaterial {
+            code: c.clone(),
+            originals,
+            copies,
+            electronic,
+            problem: (!problem.is_empty()).then_some(problem),
+        });
+    }
+    out
+}
+
+/// The form's fields for materials already presented (a resubmission).
+fn prefill(materials: &[PresentedMaterial]) -> BTreeMap<String, String> {
+    let mut vals = BTreeMap::new();
+    for p in materials {
+        let c = &p.code;
+        vals.insert(format!("have_{c}"), "1".to_owned());
+        vals.insert(format!("orig_{c}"), p.originals.to_string());
+        vals.insert(format!("copy_{c}"), p.copies.to_string());
+        if p.electronic {
+            vals.insert(format!("elec_{c}"), "1".to_owned());
+        }
+        if let Some(pr) = &p.problem {
+            vals.insert(format!("prob_{c}"), pr.clone());
+        }
+    }
+    vals
+}
+
+fn fields_map(f: &Fields) -> BTreeMap<String, String> {
+    let mut vals = BTreeMap::new();
+    for (k, v) in &f.0 {
+        if k != "csrf" && k != "sit" {
+            vals.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+    }
+    vals
+}
+
+struct FormPage<'a> {
+    matter: &'a Matter,
+    action: String,
+    mode: &'static str,
+    vals: BTreeMap<String, String>,
+    sits: Vec<String>,
+    case: Value,
+    error: Option<String>,
+}
+
+fn render_form(ctx: &Ctx, status: StatusCode, p: FormPage<'_>) -> Response {
+    let node = &ctx.node;
+    let cat = node.catalogue();
+    let dept = cat.departments.get(&p.matter.department);
+    let kind = p
+        .vals
+        .get("kind")
+        .cloned()
+        .unwrap_or_else(|| match p.matter.serves {
+            Serves::Organisation => "organisation".to_owned(),
+            _ => "person".to_owned(),
+        });
+    let data = context! {
+        matter => p.matter,
+        action => p.action,
+        mode => p.mode,
+        vals => p.vals,
+        sits => p.sits,
+        kind => kind,
+        case => p.case,
+        error => p.error,
+        decided_here => node.may_decide(p.matter),
+        dept_zh => dept.map(|d| d.name_zh.clone()),
+        dept_en => dept.map(|d| d.name_en.clone()),
+    };
+    ctx.render(status, "clerk/apply.html", data)
+}
+
+/// `GET /clerk/apply/{code}`: the empty checklist form for a matter.
+pub async fn form(StaffCtx(ctx): StaffCtx, Path(code): Path<String>) -> Response {
+    if let Err(r) = ctx.require(&[Role::Clerk], WHAT) {
+        return r;
+    }
+    let cat = ctx.node.catalogue();
+    let Some(matter) = cat.matter(&code).filter(|m| ctx.node.may_receive(m)) else {
+        return ctx.error(&unknown_matter(&code));
+    };
+    render_form(
+        &ctx,
+        StatusCode::OK,
+        FormPage {
+            matter,
+            action: format!("/clerk/apply/{}", matter.code),
+            mode: "apply",
+            vals: BTreeMap::new(),
+            sits: Vec::new(),
+            case: Value::UNDEFINED,
+            error: None,
+        },
+    )
+}
+
+/// `POST /clerk/apply/{code}`: submits; on success shows the case and its
+/// document, otherwise the form again with the message and every field kept.
+pub async fn submit(Path(code): Path<String>, form: StaffForm) -> Response {
+    let StaffForm { ctx, fields } = form;
+    let staff = match ctx.require(&[Role::Clerk], WHAT) {
+        Ok(s) => s.clone(),
+        Err(r) => return r,
+    };
+    let cat = ctx.node.catalogue();
+    let Some(matter) = cat.matter(&code) else {
+        return ctx.error(&unknown_matter(&code));
+    };
+    let reject = fields.get("decision") == Some("reject");
+    let kind = if fields.get("kind") == Some("organisation") {
+        ApplicantKind::Organisation
+    } else {
+        ApplicantKind::Person
+    };
+    let override_reason = fields.text("override_reason");
+    let phone = fields.text("phone");
+    let sub = Submission {
+        matter_code: matter.code.clone(),
+        applicant: ApplicantInput {
+            kind,
+            id_number: fields.text("id_number"),
+            name: fields.text("name"),
+            phone: (!phone.is_empty()).then_some(phone),
+            checksum_override_reason: (!override_reason.is_empty()).then_some(override_reason),
+        },
+        situations: fields.all("sit"),
+        materials: presented(matter, &fields),
+        non_acceptance_reason: reject.then(|| fields.text("reject_reason")),
+    };
+    let result = if sub.applicant.name.is_empty() {
+        Err(Error::bad_request(
+            "empty_field",
+            "请填写申请人姓名或名称",
+            "enter the applicant's name",
+        ))
+    } else {
+        ctx.node.submit(&staff.username, staff.role, sub).await
+    };
+    match result {
+        Ok(out) => {
+            let kind = out.outcome;
+            ctx.redirect(
+                &format!("/clerk/cases/{}", out.case_number),
+                Some(Flash::ok(
+                    format!("已出具《{}》，案件编号 {}", kind.title_zh(), out.case_number),
+                    format!("{} issued, case {}", kind.title_en(), out.case_number),
+                )),
+            )
+        }
+        Err(e) => render_form(
+            &ctx,
+            e.status,
+            FormPage {
+                matter,
+                action: format!("/clerk/apply/{}", matter.code),
+                mode: "apply",
+                vals: fields_map(&fields),
+                sits: fields.all("sit"),
+                case: Value::UNDEFINED,
+                error: Some(ctx.lang.pick(&e.message_zh, &e.message_en).to_owned()),
+            },
+        ),
+    }
+}
+
+async fn correction_case(
+    ctx: &Ctx,
+    number: &str,
+) -> Result<(crate::store::CaseRow, Matter), Response> {
+    let view = ctx
+        .node
+        .case_for_staff(number)
+        .await
+        .map_err(|e| ctx.error(&e))?;
+    let row = ctx
+        .node
+        .store
+        .case(&view.number)
+        .await
+        .map_err(|e| ctx.error(&e.into()))?
+        .ok_or_else(|| ctx.error(&unknown_matter(number)))?;
+    let matter = ctx
+        .node
+        .catalogue()
+        .matter(&row.matter_code)
+        .cloned()
+        .ok_or_else(|| ctx.error(&unknown_matter(&row.matter_code)))?;
+    Ok((row, matter))
+}
+
+fn case_summary(row: &crate::store::CaseRow) -> Value {
+    let c = &row.case;
+    context! {
+        number => row.id,
+        applicant => c.received.applicant.name,
+        last4 => row.applicant_last4,
+        issues => c.correction.iter().map(|i| context!{ zh => i.describe_zh(), en => i.describe_en() }).collect::<Vec<_>>(),
+    }
+}
+
+/// `GET /clerk/cases/{number}/resubmit`: the checklist again, prefilled.
+pub async fn resubmit_form(StaffCtx(ctx): StaffCtx, Path(number): Path<String>) -> Response {
+    if let Err(r) = ctx.require(&[Role::Clerk], WHAT) {
+        return r;
+    }
+    let (row, matter) = match correction_case(&ctx, &number).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    render_form(
+        &ctx,
+        StatusCode::OK,
+        FormPage {
+            matter: &matter,
+            action: format!("/clerk/cases/{}/resubmit", row.id),
+            mode: "resubmit",
+            vals: prefill(&row.case.materials),
+            sits: row.case.situations.clone(),
+            case: case_summary(&row),
+            error: None,
+        },
+    )
+}
+
+/// `POST /clerk/cases/{number}/resubmit`: a new outcome document.
+pub async fn resubmit(Path(number): Path<String>, form: StaffForm) -> Response {
+    let StaffForm { ctx, fields } = form;
+    let staff = match ctx.require(&[Role::Clerk], WHAT) {
+        Ok(s) => s.clone(),
+        Err(r) => return r,
+    };
+    let (row, matter) = match correction_case(&ctx, &number).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let materials = presented(&matter, &fields);
+    match ctx
+        .node
+        .resubmit(
+            &staff.username,
+            staff.role,
+            &row.id,
+            fields.all("sit"),
+            materials,
+        )
+        .await
+    {
+        Ok(out) => ctx.redirect(
+            &format!("/clerk/cases/{}", out.case_number),
+            Some(Flash::ok(
+                format!("已出具《{}》", out.outcome.title_zh()),
+                format!("{} issued", out.outcome.title_en()),
+            )),
+        ),
+        Err(e) => render_form(
+            &ctx,
+            e.status,
+            FormPage {
+                matter: &matter,
+                action: format!("/clerk/cases/{}/resubmit", row.id),
+                mode: "resubmit",
+                vals: fields_map(&fields),
+                sits: fields.all("sit"),
+                case: case_summary(&row),
+                error: Some(ctx.lang.pick(&e.message_zh, &e.message_en).to_owned()),
+            },
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn presented_rows_default_to_what_the_checklist_asks() {
+        let cat = crate::starter::catalogue().unwrap();
+        let m = cat.matter("NH-GA-005").unwrap();
+        let f = Fields(vec![
+            ("have_M01".into(), "1".into()),
+            ("elec_M02".into(), "1".into()),
+            ("orig_M04".into(), "0".into()),
+            ("prob_M04".into(), "未签名".into()),
+        ]);
+        let p = presented(m, &f);
+        assert_eq!(p.len(), 3);
+        assert_eq!(p[0].code, "M01");
+        assert_eq!(p[0].originals, 1);
+        assert!(p[1].electronic);
+        assert_eq!(p[2].problem.as_deref(), Some("未签名"));
+        let back = prefill(&p);
+        assert_eq!(back.get("orig_M01").map(String::as_str), Some("1"));
+    }
+}

@@ -1,0 +1,328 @@
+//! The approver's back office: the work queue of their department (cases in
+//! acceptance, handling, review, approval and decided, and the parallel
+//! sub-cases their department co-handles), one case with its trace, and the
+//! actions the state machine allows. Every action goes through `Node::act`,
+//! which checks role, department, state and the reviewer-is-not-approver
+//! rule; a refusal comes back as a message on the page.
+
+use axum::extract::Path;
+use axum::http::StatusCode;
+use axum::response::Response;
+use minijinja::context;
+
+use super::web::{Ctx, Fields, Flash, StaffCtx, StaffForm};
+use crate::domain::case::{Role, State, SubCaseStatus, SuspensionKind, Warning};
+use crate::error::Error;
+use crate::service::Action;
+use crate::store::{CaseBrief, CaseFilter, CaseRow};
+
+const WHAT: &str = "审批案件 / approve cases";
+
+/// The columns of a read-model row, for the warning of today.
+pub fn brief_of(r: &CaseRow) -> CaseBrief {
+    CaseBrief {
+        id: r.id.clone(),
+        matter_code: r.matter_code.clone(),
+        department: r.department.clone(),
+        accepting_node: r.accepting_node.clone(),
+        holder: r.holder.clone(),
+        state: r.state.clone(),
+        suspended: r.suspended,
+        applicant_last4: r.applicant_last4.clone(),
+        received_at_ms: r.received_at_ms,
+        accepted_at_ms: r.accepted_at_ms,
+        closed_at_ms: r.closed_at_ms,
+        statutory_due: r.statutory_due.clone(),
+        committed_due: r.committed_due.clone(),
+        stage_due: r.stage_due.clone(),
+        warning: r.warning.clone(),
+        immediate: r.immediate,
+        granted: r.granted,
+        rating: r.rating,
+    }
+}
+
+fn today_and_horizon(ctx: &Ctx) -> (String, String) {
+    let today = ctx.node.today();
+    let h = ctx.node.yellow_horizon(today);
+    (
+        today.format("%Y-%m-%d").to_string(),
+        h.format("%Y-%m-%d").to_string(),
+    )
+}
+
+fn row_view(ctx: &Ctx, r: &CaseRow, (today, horizon): &(String, String)) -> minijinja::Value {
+    let level = ctx.node.live_warning(&brief_of(r), today, horizon);
+    let c = &r.case;
+    context! {
+        id => r.id,
+        matter => ctx.t(&c.received.matter_name_zh, &c.received.matter_name_en),
+        state => r.state,
+        suspended => r.suspended,
+        due => r.committed_due,
+        stage_due => r.stage_due,
+        level => if r.committed_due.is_some() { level.as_str() } else { "none" },
+        received => r.received_at_ms,
+    }
+}
+
+/// `GET /approver`: the department's work queue, most urgent first.
+pub async fn queue(StaffCtx(ctx): StaffCtx) -> Response {
+    let me = match ctx.require(&[Role::Approver], WHAT) {
+        Ok(s) => s.clone(),
+        Err(r) => return r,
+    };
+    let dept = me.department.clone().unwrap_or_default();
+    let node = &ctx.node;
+    let filter = CaseFilter {
+        states: ["accepted", "handling", "review", "approval", "decided"]
+            .map(str::to_owned)
+            .to_vec(),
+        department: Some(dept.clone()),
+        limit: 1000,
+        ..CaseFilter::default()
+    };
+    let rows = match node.store.cases(&filter).await {
+        Ok(r) => r,
+        Err(e) => return ctx.error(&e.into()),
+    };
+    let subs = match node.store.open_sub_cases(&dept, 500).await {
+        Ok(r) => r,
+        Err(e) => return ctx.error(&e.into()),
+    };
+    let th = today_and_horizon(&ctx);
+    let mine: Vec<_> = rows
+        .iter()
+        .filter(|r| r.holder.as_deref() == Some(node.id.as_str()))
+        .map(|r| row_view(&ctx, r, &th))
+        .collect();
+    let parallel: Vec<_> = subs
+        .iter()
+        .filter(|s| s.brief.holder.as_deref() == Some(node.id.as_str()))
+        .map(|s| {
+            let level = node.live_warning(&s.brief, &th.0, &th.1);
+            context! {
+                id => s.brief.id,
+                matter => ctx.t(&s.case.received.matter_name_zh, &s.case.received.matter_name_en),
+                state => s.brief.state,
+                due => s.brief.committed_due,
+                level => level.as_str(),
+                lead => s.brief.department,
+            }
+        })
+        .collect();
+    let cat = node.catalogue();
+    let d = cat.departments.get(&dept);
+    let counts = ["accepted", "handling", "review", "approval", "decided"].map(|s| {
+        (
+            s,
+            rows.iter()
+                .filter(|r| r.state == s && r.holder.as_deref() == Some(node.id.as_str()))
+                .count(),
+        )
+    });
+    let red = mine
+        .iter()
+        .filter(|v| v.get_attr("level").ok().and_then(|l| l.as_str().map(str::to_owned)) == Some("red".into()))
+        .count();
+    let data = context! {
+        rows => mine,
+        parallel => parallel,
+        dept_zh => d.map(|d| d.name_zh.clone()),
+        dept_en => d.map(|d| d.name_en.clone()),
+        counts => counts.iter().map(|(s, n)| context!{ state => s, n => n }).collect::<Vec<_>>(),
+        red => red,
+    };
+    ctx.render(StatusCode::OK, "approver/queue.html", data)
+}
+
+async fn render_case(ctx: &Ctx, number: &str, status: StatusCode, error: Option<String>) -> Response {
+    let me = match ctx.require(&[Role::Approver], WHAT) {
+        Ok(s) => s.clone(),
+        Err(r) => return r,
+    };
+    let view = match ctx.node.case_for_staff(number).await {
+        Ok(v) => v,
+        Err(e) => return ctx.error(&e),
+    };
+    let events = match ctx.node.store.case_events(&view.number).await {
+        Ok(e) => e,
+        Err(e) => return ctx.error(&e.into()),
+    };
+    let dept = me.department.clone().unwrap_or_default();
+    let c = &view.case;
+    let lead = c.received.department == dept;
+    let holder_here = c.holder.as_deref() == Some(ctx.node.id.as_str());
+    let open_sub = c
+        .sub_cases
+        .get(&dept)
+        .is_some_and(|s| s.status == SubCaseStatus::Open);
+    let running = matches!(
+        c.state,
+        State::Accepted | State::Handling | State::Review | State::Approval
+    );
+    let th = today_and_horizon(ctx);
+    let level = ctx.node.live_warning(
+        &brief_of(&ctx.node.case_row(c)),
+        &th.0,
+        &th.1,
+    );
+    let cat = ctx.node.catalogue();
+    let dept_name = |code: &str| {
+        cat.departments
+            .get(code)
+            .map(|d| ctx.t(&d.name_zh, &d.name_en))
+            .unwrap_or_else(|| code.to_owned())
+    };
+    let subs: Vec<_> = c
+        .sub_cases
+        .iter()
+        .map(|(d, s)| context! { dept => dept_name(d), status => s.status, opinion => s.opinion, by => s.by })
+        .collect();
+    let trace: Vec<_> = events
+        .iter()
+        .map(|e| {
+            let detail = serde_json::to_value(&e.record.event)
+                .ok()
+                .and_then(|v| {
+                    ["opinion", "reason", "result", "recipient", "note"]
+                        .iter()
+                        .find_map(|k| v.get(k).and_then(|x| x.as_str()).map(str::to_owned))
+                })
+                .unwrap_or_default();
+            context! {
+                kind => e.record.event.kind(),
+                by => e.record.actor.username,
+                role => e.record.actor.role.as_str(),
+                at => e.record.at_ms,
+                detail => detail,
+            }
+        })
+        .collect();
+    let kinds = [
+        SuspensionKind::Hearing,
+        SuspensionKind::Tendering,
+        SuspensionKind::Testing,
+        SuspensionKind::Quarantine,
+        SuspensionKind::Appraisal,
+        SuspensionKind::ExpertReview,
+        SuspensionKind::Other,
+    ];
+    let used: u32 = c.extensions.iter().map(|e| e.n).sum();
+    let data = context! {
+        v => view,
+        level => if view.committed_due.is_some() { level.as_str() } else { "none" },
+        lead => lead && holder_here,
+        opinion => open_sub && holder_here,
+        dept => dept,
+        running => running && lead && holder_here,
+        suspended => view.suspended,
+        reviewed_by_me => c.reviewed_by.as_deref() == Some(me.username.as_str()),
+        subs => subs,
+        trace => trace,
+        kinds => kinds.iter().map(|k| serde_json::to_value(k).ok()).collect::<Vec<_>>(),
+        extension_left => c.received.extension_max.map(|m| m.n.saturating_sub(used)),
+        extension_unit => c.received.extension_max.map(|m| m.unit),
+        error => error,
+        red => level == Warning::Red,
+    };
+    ctx.render(status, "approver/case.html", data)
+}
+
+/// `GET /approver/cases/{number}`.
+pub async fn case(StaffCtx(ctx): StaffCtx, Path(number): Path<String>) -> Response {
+    render_case(&ctx, &number, StatusCode::OK, None).await
+}
+
+fn action_from(f: &Fields) -> Result<Action, Error> {
+    let text = |k: &str| f.text(k);
+    let yes = |k: &str| f.get(k) == Some("yes");
+    let a = match f.get("action").unwrap_or("") {
+        "start_handling" => Action::StartHandling,
+        "submit_for_review" => Action::SubmitForReview {
+            opinion: text("opinion"),
+        },
+        "pass_review" => Action::PassReview {
+            opinion: text("opinion"),
+        },
+        "send_back" => Action::SendBack {
+            reason: text("reason"),
+        },
+        "decide" => Action::Decide {
+            granted: yes("granted"),
+            opinion: text("opinion"),
+        },
+        "result_ready" => Action::ResultReady {
+            result: text("result"),
+        },
+        "opinion" => Action::Opinion {
+            department: text("department"),
+            approve: yes("approve"),
+            opinion: text("opinion"),
+        },
+        "suspend" => Action::Suspend {
+            kind: serde_json::from_value(serde_json::Value::String(text("kind"))).map_err(
+                |_| Error::bad_request("bad_kind", "请选择中止类型", "choose the kind of procedure"),
+            )?,
+            reason: text("reason"),
+        },
+        "resume" => Action::Resume { note: text("note") },
+        "extend" => Action::Extend {
+            n: f.number("n").unwrap_or(0),
+            reason: text("reason"),
+        },
+        "terminate" => Action::Terminate {
+            reason: text("reason"),
+        },
+        _ => {
+            return Err(Error::bad_request(
+                "bad_action",
+                "未知的操作",
+                "unknown action",
+            ));
+        }
+    };
+    Ok(a)
+}
+
+fn done_message(a: &Action) -> Flash {
+    let (zh, en) = match a {
+        Action::StartHandling => ("已开始承办", "Handling started"),
+        Action::SubmitForReview { .. } => ("已提交审核", "Sent to review"),
+        Action::PassReview { .. } => ("审核通过，已送批准", "Review passed; sent to approval"),
+        Action::SendBack { .. } => ("已退回承办", "Sent back to handling"),
+        Action::Decide { granted: true, .. } => ("已作出准予决定", "Granted"),
+        Action::Decide { .. } => ("已作出不予决定", "Refused"),
+        Action::ResultReady { .. } => ("办理结果已送受理窗口", "Result sent to the accepting window"),
+        Action::Opinion { .. } => ("已提交并联审批意见", "Parallel opinion given"),
+        Action::Suspend { .. } => ("已中止计时", "Clock suspended"),
+        Action::Resume { .. } => ("已恢复计时", "Clock resumed"),
+        Action::Extend { .. } => ("已延期", "Limit extended"),
+        _ => ("已办理", "Done"),
+    };
+    Flash::ok(zh, en)
+}
+
+/// `POST /approver/cases/{number}`: one action on the case.
+pub async fn act(Path(number): Path<String>, form: StaffForm) -> Response {
+    let StaffForm { ctx, fields } = form;
+    let me = match ctx.require(&[Role::Approver], WHAT) {
+        Ok(s) => s.clone(),
+        Err(r) => return r,
+    };
+    let action = match action_from(&fields) {
+        Ok(a) => a,
+        Err(e) => return render_case(&ctx, &number, e.status, Some(ctx.t(&e.message_zh, &e.message_en))).await,
+    };
+    let flash = done_message(&action);
+    match ctx
+        .node
+        .act(&me.username, me.role, me.department.clone(), &number, action)
+        .await
+    {
+        Ok(v) => ctx.redirect(&format!("/approver/cases/{}", v.number), Some(flash)),
+        Err(e) => {
+            render_case(&ctx, &number, e.status, Some(ctx.t(&e.message_zh, &e.message_en))).await
+        }
+    }
+}

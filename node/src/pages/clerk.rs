@@ -1,0 +1,367 @@
+//! The clerk's window (综合窗口): queue numbers, finding a matter, the cases
+//! waiting at this window (corrections, results to hand out), one case with
+//! its printable document, hand-out, and the rating tablet.
+
+use axum::extract::{Path, Query};
+use axum::http::{StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use minijinja::context;
+use serde::Deserialize;
+
+use super::search;
+use super::web::{Ctx, Flash, StaffCtx, StaffForm, cookie};
+use crate::domain::case::{Channel, Role, State};
+use crate::domain::case_number::CaseNumber;
+use crate::error::Error;
+use crate::service::Action;
+use crate::store::{CaseSearch, Scope};
+
+const WHAT: &str = "使用综合窗口 / use the service window";
+const WINDOW_COOKIE: &str = "ow_window";
+
+fn today(ctx: &Ctx) -> String {
+    ctx.node.today().format("%Y-%m-%d").to_string()
+}
+
+/// Query of the clerk's home.
+#[derive(Debug, Default, Deserialize)]
+pub struct HomeQuery {
+    q: Option<String>,
+}
+
+/// `GET /clerk`.
+pub async fn home(
+    StaffCtx(ctx): StaffCtx,
+    headers: axum::http::HeaderMap,
+    Query(q): Query<HomeQuery>,
+) -> Response {
+    let me = match ctx.require(&[Role::Clerk], WHAT) {
+        Ok(s) => s.clone(),
+        Err(r) => return r,
+    };
+    let node = &ctx.node;
+    let query = q.q.unwrap_or_default();
+    let cat = node.catalogue();
+    let receivable: Vec<_> = cat.matters.values().filter(|m| node.may_receive(m)).collect();
+    let hits: Vec<_> = search::find(receivable.iter().copied(), &query, 30)
+        .into_iter()
+        .map(|m| {
+            context! {
+                code => m.code, name_zh => m.name_zh, name_en => m.name_en,
+                immediate => m.immediate,
+            }
+        })
+        .collect();
+    let tickets = match node.store.tickets(&today(&ctx)).await {
+        Ok(t) => t,
+        Err(e) => return ctx.error(&e.into()),
+    };
+    let waiting = tickets.iter().filter(|t| t.status == "waiting").count();
+    let mine: Vec<_> = tickets
+        .iter()
+        .filter(|t| t.status == "called" && t.called_by.as_deref() == Some(me.username.as_str()))
+        .collect();
+    let id = node.id.to_string();
+    let ready = match node.store.results_waiting(&id, 100).await {
+        Ok(r) => r,
+        Err(e) => return ctx.error(&e.into()),
+    };
+    let mut s = CaseSearch::new(Scope::All);
+    s.states = vec!["correction".into()];
+    s.accepting_node = Some(id);
+    s.limit = 50;
+    let corrections = match node.store.search_cases(&s).await {
+        Ok(r) => r,
+        Err(e) => return ctx.error(&e.into()),
+    };
+    let name = |code: &str| {
+        cat.matter(code)
+            .map(|m| ctx.t(&m.name_zh, &m.name_en))
+            .unwrap_or_else(|| code.to_owned())
+    };
+    let brief = |b: &crate::store::CaseBrief| {
+        context! { id => b.id, matter => name(&b.matter_code), received => b.received_at_ms, last4 => b.applicant_last4 }
+    };
+    let data = context! {
+        q => query,
+        hits => hits,
+        total_matters => receivable.len(),
+        waiting => waiting,
+        taken => tickets.len(),
+        mine => mine,
+        window => cookie(&headers, WINDOW_COOKIE).unwrap_or_else(|| "1".to_owned()),
+        ready => ready.iter().map(brief).collect::<Vec<_>>(),
+        corrections => corrections.iter().map(brief).collect::<Vec<_>>(),
+    };
+    ctx.render(StatusCode::OK, "clerk/home.html", data)
+}
+
+/// Query of the matter search.
+#[derive(Debug, Default, Deserialize)]
+pub struct SearchQuery {
+    q: Option<String>,
+    #[serde(rename = "for")]
+    target: Option<String>,
+}
+
+/// `GET /matters/search?q=..&for=clerk|guide`: matters this hall receives,
+/// as JSON, for search-as-you-type.
+pub async fn search_json(ctx: Ctx, Query(q): Query<SearchQuery>) -> Response {
+    let node = &ctx.node;
+    let cat = node.catalogue();
+    let clerk = q.target.as_deref() == Some("clerk");
+    let base = if clerk { "/clerk/apply/" } else { "/guide/" };
+    let hits: Vec<serde_json::Value> = search::find(
+        cat.matters.values().filter(|m| node.may_receive(m)),
+        q.q.as_deref().unwrap_or(""),
+        30,
+    )
+    .into_iter()
+    .map(|m| {
+        serde_json::json!({
+            "code": m.code,
+            "name": ctx.t(&m.name_zh, &m.name_en),
+            "immediate": m.immediate,
+            "url": format!("{base}{}", m.code),
+        })
+    })
+    .collect();
+    axum::Json(hits).into_response()
+}
+
+/// `POST /clerk/queue/take`: a number for a walk-in or a booked visit.
+pub async fn take(form: StaffForm) -> Response {
+    let ctx = form.ctx;
+    if let Err(r) = ctx.require(&[Role::Clerk], WHAT) {
+        return r;
+    }
+    let appt = form.fields.text("appointment");
+    if appt.chars().count() > 40 {
+        return ctx.error(&Error::bad_request(
+            "bad_appointment",
+            "预约号不正确",
+            "the appointment reference is not valid",
+        ));
+    }
+    let appt = (!appt.is_empty()).then_some(appt);
+    match ctx
+        .node
+        .store
+        .take_ticket(&today(&ctx), appt.as_deref(), ctx.node.now_ms())
+        .await
+    {
+        Ok(t) => ctx.redirect(
+            "/clerk",
+            Some(Flash::ok(
+                format!("已取号 {}", t.number),
+                format!("Number {} issued", t.number),
+            )),
+        ),
+        Err(e) => ctx.error(&e.into()),
+    }
+}
+
+/// `POST /clerk/queue/call`: calls the next number to this window.
+pub async fn call(form: StaffForm) -> Response {
+    let ctx = form.ctx;
+    let me = match ctx.require(&[Role::Clerk], WHAT) {
+        Ok(s) => s.clone(),
+        Err(r) => return r,
+    };
+    let window = form.fields.text("window");
+    if window.is_empty() || window.len() > 10 {
+        return ctx.error(&Error::bad_request(
+            "bad_window",
+            "窗口号不正确",
+            "the window number is not valid",
+        ));
+    }
+    let node = &ctx.node;
+    let called = node
+        .store
+        .call_next(&today(&ctx), &window, &me.username, node.now_ms())
+        .await;
+    let flash = match called {
+        Ok(Some(t)) => {
+            if let Some(w) = t.wait_ms {
+                node.metrics.queue_wait(w);
+            }
+            Flash::ok(
+                format!("请 {} 号到 {} 号窗口", t.number, window),
+                format!("Number {} to window {}", t.number, window),
+            )
+        }
+        Ok(None) => Flash::ok("没有等候的号。", "Nobody is waiting."),
+        Err(e) => return ctx.error(&e.into()),
+    };
+    let mut res = ctx.redirect("/clerk", Some(flash));
+    let w: String = window.chars().filter(char::is_ascii_alphanumeric).collect();
+    if let Ok(v) = super::web::set_cookie(WINDOW_COOKIE, &w, 31_536_000).parse() {
+        res.headers_mut().append(header::SET_COOKIE, v);
+    }
+    res
+}
+
+/// `POST /clerk/queue/{id}/served`.
+pub async fn served(Path(id): Path<i64>, form: StaffForm) -> Response {
+    let ctx = form.ctx;
+    if let Err(r) = ctx.require(&[Role::Clerk], WHAT) {
+        return r;
+    }
+    match ctx.node.store.serve_ticket(id, ctx.node.now_ms()).await {
+        Ok(crate::store::ServeOutcome::Served(t)) => ctx.redirect(
+            "/clerk",
+            Some(Flash::ok(
+                format!("{} 号已办结", t.number),
+                format!("Number {} served", t.number),
+            )),
+        ),
+        Ok(_) => ctx.error(&Error::new(
+            StatusCode::CONFLICT,
+            "ticket_not_called",
+            "该号尚未叫号或已办结",
+            "this number is not called, or already served",
+        )),
+        Err(e) => ctx.error(&e.into()),
+    }
+}
+
+/// Query of the case lookup.
+#[derive(Debug, Default, Deserialize)]
+pub struct FindQuery {
+    number: Option<String>,
+}
+
+/// `GET /clerk/find?number=..`: goes to a case by its number.
+pub async fn find(StaffCtx(ctx): StaffCtx, Query(q): Query<FindQuery>) -> Response {
+    if let Err(r) = ctx.require(&[Role::Clerk], WHAT) {
+        return r;
+    }
+    match CaseNumber::parse(q.number.as_deref().unwrap_or("").trim()) {
+        Ok(n) => ctx.redirect(&format!("/clerk/cases/{n}"), None),
+        Err(e) => ctx.error(&e.into()),
+    }
+}
+
+/// `GET /clerk/cases/{number}`: the case, its document, and what the window
+/// can do next.
+pub async fn case(StaffCtx(ctx): StaffCtx, Path(number): Path<String>) -> Response {
+    if let Err(r) = ctx.require(&[Role::Clerk], WHAT) {
+        return r;
+    }
+    let view = match ctx.node.case_for_staff(&number).await {
+        Ok(v) => v,
+        Err(e) => return ctx.error(&e),
+    };
+    let c = &view.case;
+    let here = c.received.accepting_node == ctx.node.id.as_str();
+    let issues: Vec<_> = c
+        .correction
+        .iter()
+        .map(|i| context! { zh => i.describe_zh(), en => i.describe_en() })
+        .collect();
+    let data = context! {
+        v => view,
+        here => here,
+        issues => issues,
+        can_resubmit => c.state == State::Correction,
+        can_hand_out => c.state == State::ResultReady && here,
+        can_rate => c.rating.is_none() && matches!(c.state, State::Completed | State::Rejected),
+    };
+    ctx.render(StatusCode::OK, "clerk/case.html", data)
+}
+
+/// `POST /clerk/cases/{number}/handout`: the result leaves the window.
+pub async fn hand_out(Path(number): Path<String>, form: StaffForm) -> Response {
+    let StaffForm { ctx, fields } = form;
+    let me = match ctx.require(&[Role::Clerk], WHAT) {
+        Ok(s) => s.clone(),
+        Err(r) => return r,
+    };
+    let action = Action::HandOut {
+        recipient: fields.text("recipient"),
+    };
+    match ctx
+        .node
+        .act(&me.username, me.role, None, &number, action)
+        .await
+    {
+        Ok(v) => ctx.redirect(
+            &format!("/clerk/cases/{}", v.number),
+            Some(Flash::ok(
+                "办理结果已发放，请邀请申请人评价。",
+                "Result handed out; invite the applicant to rate the service.",
+            )),
+        ),
+        Err(e) => ctx.redirect(&format!("/clerk/cases/{number}"), Some(Flash::error(&e))),
+    }
+}
+
+/// `GET /cases/{number}/document`: the printable A4 outcome document (staff).
+pub async fn document(StaffCtx(ctx): StaffCtx, Path(number): Path<String>) -> Response {
+    let number = match CaseNumber::parse(&number) {
+        Ok(n) => n.to_string(),
+        Err(e) => return ctx.error(&e.into()),
+    };
+    let row = match ctx.node.store.case(&number).await {
+        Ok(Some(r)) => r,
+        Ok(None) => {
+            return ctx.error(&Error::not_found(
+                "case_not_found",
+                format!("未找到案件 {number}"),
+                format!("no case {number}"),
+            ));
+        }
+        Err(e) => return ctx.error(&e.into()),
+    };
+    match crate::docs::render(&ctx.node.document(&row)) {
+        Ok(html) => Html(html).into_response(),
+        Err(e) => ctx.error(&Error::storage(&e)),
+    }
+}
+
+/// `GET /clerk/cases/{number}/rate`: the tablet turned to the applicant.
+pub async fn rate_page(StaffCtx(ctx): StaffCtx, Path(number): Path<String>) -> Response {
+    if let Err(r) = ctx.require(&[Role::Clerk], WHAT) {
+        return r;
+    }
+    let view = match ctx.node.case_for_staff(&number).await {
+        Ok(v) => v,
+        Err(e) => return ctx.error(&e),
+    };
+    let data = context! { v => view, done => view.case.rating.is_some() };
+    ctx.render(StatusCode::OK, "clerk/rate.html", data)
+}
+
+/// `POST /clerk/cases/{number}/rate`: the applicant's score from the tablet.
+pub async fn rate(Path(number): Path<String>, form: StaffForm) -> Response {
+    let StaffForm { ctx, fields } = form;
+    if let Err(r) = ctx.require(&[Role::Clerk], WHAT) {
+        return r;
+    }
+    let row = match ctx.node.case_for_staff(&number).await {
+        Ok(v) => v,
+        Err(e) => return ctx.error(&e),
+    };
+    let last4 = row.case.received.applicant.last4().to_owned();
+    let score = fields
+        .number("score")
+        .and_then(|s| u8::try_from(s).ok())
+        .unwrap_or(0);
+    let comment = fields.text("comment");
+    match ctx
+        .node
+        .rate(&row.number, &last4, score, Channel::HallTablet, comment)
+        .await
+    {
+        Ok(_) => ctx.redirect(&format!("/clerk/cases/{}/rate", row.number), None),
+        Err(e) => {
+            let data = context! {
+                v => row,
+                done => false,
+                error => ctx.lang.pick(&e.message_zh, &e.message_en),
+            };
+            ctx.render(e.status, "clerk/rate.html", data)
+        }
+    }
+}

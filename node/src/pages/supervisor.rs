@@ -1,0 +1,364 @@
+//! The supervisor's pages (电子监察) over the node's subtree (the district
+//! over all): cases near (yellow) or past (red) their deadlines, search,
+//! one case with its whole trace, and the CSV export of every table.
+
+use axum::extract::{Path, Query};
+use axum::http::StatusCode;
+use axum::response::Response;
+use minijinja::context;
+use serde::Deserialize;
+
+use super::search;
+use super::stats;
+use super::table::{Cell, Row, Table};
+use super::web::{Ctx, Flash, StaffCtx, StaffForm, percent};
+use crate::domain::case::{Role, Warning};
+use crate::error::Error;
+use crate::service::Action;
+use crate::store::{CaseBrief, CaseSearch};
+
+const WHAT: &str = "查看监察页面 / view the supervision pages";
+/// Rows of a list shown on a page; the CSV has them all.
+pub const PAGE_ROWS: usize = 100;
+
+/// Everything the supervisor pages take in their query strings.
+#[derive(Debug, Default, Clone, Deserialize)]
+pub struct SupQuery {
+    /// Case number or its beginning.
+    pub number: Option<String>,
+    /// Applicant's last four characters.
+    pub last4: Option<String>,
+    /// Matter: code, name or pinyin initials.
+    pub matter: Option<String>,
+    /// State.
+    pub state: Option<String>,
+    /// Department code.
+    pub department: Option<String>,
+    /// Statistics window in days.
+    pub days: Option<i64>,
+}
+
+impl SupQuery {
+    /// The query string that gives this query back.
+    pub fn to_query(&self) -> String {
+        let mut parts = Vec::new();
+        for (k, v) in [
+            ("number", &self.number),
+            ("last4", &self.last4),
+            ("matter", &self.matter),
+            ("state", &self.state),
+            ("department", &self.department),
+        ] {
+            if let Some(v) = v.as_deref().filter(|v| !v.is_empty()) {
+                parts.push(format!("{k}={}", percent(v)));
+            }
+        }
+        if let Some(d) = self.days {
+            parts.push(format!("days={d}"));
+        }
+        parts.join("&")
+    }
+}
+
+/// The supervisor (or, for the fleet, the administrator) may look.
+pub fn allowed(ctx: &Ctx, admin_too: bool) -> Result<(), Response> {
+    let roles: &[Role] = if admin_too {
+        &[Role::Supervisor, Role::Admin]
+    } else {
+        &[Role::Supervisor]
+    };
+    ctx.require(roles, WHAT).map(|_| ())
+}
+
+/// A matter's name in the reader's language.
+pub fn matter_name(ctx: &Ctx, code: &str) -> String {
+    ctx.node
+        .catalogue()
+        .matter(code)
+        .map_or_else(|| code.to_owned(), |m| ctx.t(&m.name_zh, &m.name_en))
+}
+
+/// A department's name in the reader's language.
+pub fn dept_name(ctx: &Ctx, code: &str) -> String {
+    ctx.node
+        .catalogue()
+        .departments
+        .get(code)
+        .map_or_else(|| code.to_owned(), |d| ctx.t(&d.name_zh, &d.name_en))
+}
+
+fn state_label(ctx: &Ctx, s: &str) -> String {
+    super::i18n::phrase(ctx.lang, &format!("state.{s}")).to_owned()
+}
+
+fn case_headers(ctx: &Ctx) -> Vec<String> {
+    [
+        ("案件编号", "Case"),
+        ("事项", "Matter"),
+        ("部门", "Department"),
+        ("受理大厅", "Accepting hall"),
+        ("状态", "State"),
+        ("收件时间", "Received"),
+        ("承诺时限", "Committed due"),
+        ("预警", "Warning"),
+    ]
+    .iter()
+    .map(|(zh, en)| ctx.t(zh, en))
+    .collect()
+}
+
+fn case_row(ctx: &Ctx, b: &CaseBrief, level: Option<Warning>) -> Row {
+    let level_str = level.map(Warning::as_str);
+    Row {
+        level: level_str,
+        cells: vec![
+            Cell::link(b.id.clone(), format!("/supervisor/cases/{}", b.id)),
+            matter_name(ctx, &b.matter_code).into(),
+            dept_name(ctx, &b.department).into(),
+            b.accepting_node.clone().into(),
+            state_label(ctx, &b.state).into(),
+            super::templates::datetime(b.received_at_ms).into(),
+            b.committed_due.clone().unwrap_or_default().into(),
+            match level_str {
+                Some(l) => Cell::level(
+                    super::i18n::phrase(ctx.lang, &format!("warn.{l}")),
+                    l,
+                ),
+                None => Cell::default(),
+            },
+        ],
+    }
+}
+
+/// The two deadline lists, every row (the page shows the first ones).
+pub async fn warning_tables(ctx: &Ctx) -> Result<Vec<Table>, Error> {
+    let watch = ctx.node.deadline_watch().await?;
+    let mut out = Vec::new();
+    for (level, id, zh, en, ezh, een) in [
+        (Warning::Red, "red", "已超期（红色预警）", "Overdue (red)", "没有超期案件。", "No case is overdue."),
+        (Warning::Yellow, "yellow", "临近时限（黄色预警）", "Near the deadline (yellow)", "没有临近时限的案件。", "No case is near its deadline."),
+    ] {
+        let rows: Vec<Row> = watch
+            .iter()
+            .filter(|(_, w)| *w == level)
+            .map(|(b, w)| case_row(ctx, b, Some(*w)))
+            .collect();
+        out.push(Table {
+            id: id.into(),
+            title: ctx.t(zh, en),
+            headers: case_headers(ctx),
+            rows,
+            csv: format!("/supervisor/export/{id}"),
+            empty: ctx.t(ezh, een),
+            more: None,
+        });
+    }
+    Ok(out)
+}
+
+fn cut(mut t: Table, ctx: &Ctx) -> Table {
+    let n = t.rows.len();
+    if n > PAGE_ROWS {
+        t.rows.truncate(PAGE_ROWS);
+        t.more = Some(ctx.t(
+            &format!("共 {n} 件，此处显示前 {PAGE_ROWS} 件；导出 CSV 可得全部。"),
+            &format!("{n} cases; the first {PAGE_ROWS} are shown. The CSV has them all."),
+        ));
+    }
+    t
+}
+
+/// `GET /supervisor`: the deadline watch.
+pub async fn overview(StaffCtx(ctx): StaffCtx) -> Response {
+    if let Err(r) = allowed(&ctx, false) {
+        return r;
+    }
+    let tables = match warning_tables(&ctx).await {
+        Ok(t) => t,
+        Err(e) => return ctx.error(&e),
+    };
+    let counts: Vec<usize> = tables.iter().map(|t| t.rows.len()).collect();
+    let scope = match ctx.node.oversight_scope() {
+        crate::store::Scope::All => ctx.t("全区所有大厅", "every hall of the district"),
+        crate::store::Scope::Subtree(id) => ctx.t(&format!("{id} 及下级大厅"), &format!("{id} and the halls below")),
+    };
+    let data = context! {
+        red => counts.first().copied().unwrap_or(0),
+        yellow => counts.get(1).copied().unwrap_or(0),
+        tables => tables.into_iter().map(|t| cut(t, &ctx)).collect::<Vec<_>>(),
+        scope => scope,
+        today => ctx.node.today().format("%Y-%m-%d").to_string(),
+    };
+    ctx.render(StatusCode::OK, "supervisor/overview.html", data)
+}
+
+/// The search result table for a query.
+pub async fn search_table(ctx: &Ctx, q: &SupQuery) -> Result<Table, Error> {
+    let mut s = CaseSearch::new(ctx.node.oversight_scope());
+    s.number = q.number.clone();
+    s.last4 = q.last4.clone();
+    if let Some(st) = q.state.as_deref().filter(|s| !s.is_empty()) {
+        s.states = vec![st.to_owned()];
+    }
+    s.department = q.department.clone().filter(|d| !d.is_empty());
+    let mut no_matter = false;
+    if let Some(m) = q.matter.as_deref().map(str::trim).filter(|m| !m.is_empty()) {
+        let cat = ctx.node.catalogue();
+        s.matter_codes = search::find(cat.matters.values(), m, 50)
+            .into_iter()
+            .map(|m| m.code.clone())
+            .collect();
+        no_matter = s.matter_codes.is_empty();
+    }
+    s.limit = 1000;
+    let rows = if no_matter {
+        Vec::new()
+    } else {
+        ctx.node.store.search_cases(&s).await?
+    };
+    let today = ctx.node.today();
+    let horizon = ctx.node.yellow_horizon(today).format("%Y-%m-%d").to_string();
+    let today = today.format("%Y-%m-%d").to_string();
+    let query = q.to_query();
+    Ok(Table {
+        id: "search".into(),
+        title: ctx.t("查询结果", "Cases found"),
+        headers: case_headers(ctx),
+        rows: rows
+            .iter()
+            .map(|b| {
+                let w = ctx.node.live_warning(b, &today, &horizon);
+                let shown = (w != Warning::Green || b.committed_due.is_some()).then_some(w);
+                case_row(ctx, b, shown)
+            })
+            .collect(),
+        csv: format!("/supervisor/export/search?{query}"),
+        empty: ctx.t("没有符合条件的案件。", "No case matches."),
+        more: None,
+    })
+}
+
+/// `GET /supervisor/search`.
+pub async fn search_page(StaffCtx(ctx): StaffCtx, Query(q): Query<SupQuery>) -> Response {
+    if let Err(r) = allowed(&ctx, false) {
+        return r;
+    }
+    let asked = q.to_query().split('&').any(|p| !p.is_empty() && !p.starts_with("days="));
+    let table = if asked {
+        match search_table(&ctx, &q).await {
+            Ok(t) => Some(cut(t, &ctx)),
+            Err(e) => return ctx.error(&e),
+        }
+    } else {
+        None
+    };
+    let cat = ctx.node.catalogue();
+    let depts: Vec<_> = cat
+        .departments
+        .values()
+        .map(|d| context! { code => d.code, name => ctx.t(&d.name_zh, &d.name_en) })
+        .collect();
+    let states = [
+        "received", "correction", "rejected", "accepted", "handling", "review", "approval",
+        "decided", "result_ready", "completed", "withdrawn", "terminated",
+    ];
+    let data = context! { q => q, table => table, depts => depts, states => states };
+    ctx.render(StatusCode::OK, "supervisor/search.html", data)
+}
+
+/// `GET /supervisor/cases/{number}`: one case with its whole trace.
+pub async fn case(StaffCtx(ctx): StaffCtx, Path(number): Path<String>) -> Response {
+    if let Err(r) = allowed(&ctx, false) {
+        return r;
+    }
+    render_case(&ctx, &number, StatusCode::OK, None).await
+}
+
+async fn render_case(ctx: &Ctx, number: &str, status: StatusCode, error: Option<String>) -> Response {
+    let view = match ctx.node.case_for_staff(number).await {
+        Ok(v) => v,
+        Err(e) => return ctx.error(&e),
+    };
+    let events = match ctx.node.store.case_events(&view.number).await {
+        Ok(e) => e,
+        Err(e) => return ctx.error(&e.into()),
+    };
+    let trace: Vec<_> = events
+        .iter()
+        .map(|e| {
+            context! {
+                seq => e.local_seq,
+                kind => e.record.event.kind(),
+                by => e.record.actor.username,
+                role => e.record.actor.role.as_str(),
+                node => e.record.actor.node,
+                at => e.record.at_ms,
+                hash => e.entry.hash.to_hex().chars().take(12).collect::<String>(),
+                body => serde_json::to_string(&e.record.event).unwrap_or_default(),
+            }
+        })
+        .collect();
+    let holder_here = view.case.holder.as_deref() == Some(ctx.node.id.as_str());
+    let data = context! {
+        v => view,
+        trace => trace,
+        can_terminate => holder_here && !view.state.is_final() && view.case.decided_at_ms.is_none(),
+        dept => dept_name(ctx, &view.case.received.department),
+        error => error,
+    };
+    ctx.render(status, "supervisor/case.html", data)
+}
+
+/// `POST /supervisor/cases/{number}/terminate`.
+pub async fn terminate(Path(number): Path<String>, form: StaffForm) -> Response {
+    let StaffForm { ctx, fields } = form;
+    let me = match ctx.require(&[Role::Supervisor], WHAT) {
+        Ok(s) => s.clone(),
+        Err(r) => return r,
+    };
+    let action = Action::Terminate {
+        reason: fields.text("reason"),
+    };
+    match ctx
+        .node
+        .act(&me.username, me.role, None, &number, action)
+        .await
+    {
+        Ok(v) => ctx.redirect(
+            &format!("/supervisor/cases/{}", v.number),
+            Some(Flash::ok("案件已终止。", "The case is terminated.")),
+        ),
+        Err(e) => render_case(&ctx, &number, e.status, Some(ctx.t(&e.message_zh, &e.message_en))).await,
+    }
+}
+
+/// `GET /supervisor/export/{table}`: any table of the supervisor pages as
+/// CSV, built from the same query as the page.
+pub async fn export(
+    StaffCtx(ctx): StaffCtx,
+    Path(table): Path<String>,
+    Query(q): Query<SupQuery>,
+) -> Response {
+    let fleet = matches!(table.as_str(), "fleet" | "security");
+    if let Err(r) = allowed(&ctx, fleet) {
+        return r;
+    }
+    let tables = match table.as_str() {
+        "red" | "yellow" => warning_tables(&ctx).await,
+        "search" => search_table(&ctx, &q).await.map(|t| vec![t]),
+        "fleet" | "security" => stats::fleet_tables(&ctx).await,
+        t if t.starts_with("stats-") => stats::stats(&ctx, &q).await.map(|s| s.tables),
+        _ => Ok(Vec::new()),
+    };
+    match tables {
+        Ok(ts) => match ts.into_iter().find(|t| t.id == table) {
+            Some(t) => t.csv_response(),
+            None => ctx.error(&Error::not_found(
+                "unknown_table",
+                format!("没有表格 {table}"),
+                format!("no table {table}"),
+            )),
+        },
+        Err(e) => ctx.error(&e),
+    }
+}

@@ -1,0 +1,392 @@
+//! The federation end to end: 1 district, 2 townships, 4 villages, each a
+//! real node with its own SQLite store, linked over QUIC with mutual TLS.
+#![allow(clippy::unwrap_used)]
+
+use onewindow_tests::{Api, Tree, complete_submission, eventually, tree};
+use serde_json::{Value, json};
+
+const TREE: [&str; 7] = [
+    "nanhai",
+    "nanhai.guicheng",
+    "nanhai.dali",
+    "nanhai.guicheng.xiaping",
+    "nanhai.guicheng.shibei",
+    "nanhai.dali.huangqi",
+    "nanhai.dali.yanbu",
+];
+const VILLAGE: &str = "nanhai.guicheng.xiaping";
+const TOWNSHIP: &str = "nanhai.guicheng";
+const DISTRICT: &str = "nanhai";
+const PERSON: &str = "11010519491231002X";
+
+/// Matters of the starter catalogue a village receives: one it decides
+/// itself, and a committed one a township decides.
+async fn village_matters(t: &Tree) -> (Value, Value) {
+    let cat = Api::anonymous(&t.url(VILLAGE))
+        .get_ok("/api/v1/catalogue")
+        .await;
+    let matters = cat["matters"].as_array().unwrap();
+    let own = matters
+        .iter()
+        .find(|m| m["decided_here"] == true)
+        .unwrap()
+        .clone();
+    let up = matters
+        .iter()
+        .find(|m| {
+            m["decided_here"] == false
+                && m["immediate"] == false
+                && m["co_departments"].as_array().is_none_or(|c| c.is_empty())
+                && m["delegation"]["decide_tiers"]
+                    .as_array()
+                    .unwrap()
+                    .contains(&json!("township"))
+        })
+        .unwrap()
+        .clone();
+    (own, up)
+}
+
+async fn case_at(t: &Tree, id: &str, number: &str) -> Option<Value> {
+    let row = t.node(id).node.store.case(number).await.unwrap()?;
+    Some(serde_json::to_value(&row.case).unwrap())
+}
+
+async fn with_timeout<F: std::future::Future<Output = ()>>(f: F) {
+    tokio::time::timeout(std::time::Duration::from_secs(120), f)
+        .await
+        .expect("scenario timed out");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_escalated_case_is_decided_at_the_township_and_handed_out_at_the_village() {
+    with_timeout(async {
+        let t = tree(&TREE).await;
+        let (own, up) = village_matters(&t).await;
+        let clerk = t.staff(VILLAGE, "clerk1", "clerk", None).await;
+
+        // Decided in the village: completed or accepted here, and seen at the district.
+        let r = clerk
+            .post_ok("/api/v1/cases", &complete_submission(&own, PERSON))
+            .await;
+        let local = r["case_number"].as_str().unwrap().to_owned();
+        let at_village = case_at(&t, VILLAGE, &local).await.unwrap();
+        let district_copy = eventually(30, "the village case at the district", || async {
+            case_at(&t, DISTRICT, &local).await
+        })
+        .await;
+        assert_eq!(district_copy, at_village);
+
+        // Decided at the township.
+        let r = clerk
+            .post_ok("/api/v1/cases", &complete_submission(&up, PERSON))
+            .await;
+        assert_eq!(r["outcome"], "receipt");
+        let n = r["case_number"].as_str().unwrap().to_owned();
+        assert_eq!(r["case"]["case"]["holder"], TOWNSHIP);
+        let dept = up["department"].as_str().unwrap();
+        let a1 = t.staff(TOWNSHIP, "appr1", "approver", Some(dept)).await;
+        let a2 = t.staff(TOWNSHIP, "appr2", "approver", Some(dept)).await;
+        eventually(30, "the case at the township", || async {
+            case_at(&t, TOWNSHIP, &n).await
+        })
+        .await;
+        let act = |who: &Api, body: Value| {
+            let (who, n) = (who.clone(), n.clone());
+            async move {
+                who.post_ok(&format!("/api/v1/cases/{n}/actions"), &body)
+                    .await
+            }
+        };
+        // The village may not act on a case the township holds.
+        let village_approver = t.staff(VILLAGE, "vappr", "approver", Some(dept)).await;
+        let (status, body) = village_approver
+            .post(
+                &format!("/api/v1/cases/{n}/actions"),
+                &json!({"action": "start_handling"}),
+            )
+            .await;
+        assert_eq!(status, 409, "{body}");
+        act(&a1, json!({"action": "start_handling"})).await;
+        act(
+            &a1,
+            json!({"action": "submit_for_review", "opinion": "材料齐全"}),
+        )
+        .await;
+        act(&a1, json!({"action": "pass_review", "opinion": "同意"})).await;
+        act(
+            &a2,
+            json!({"action": "decide", "granted": true, "opinion": "准予"}),
+        )
+        .await;
+        let v = act(&a2, json!({"action": "result_ready", "result": "证明一份"})).await;
+        assert_eq!(
+            v["case"]["holder"], VILLAGE,
+            "the result goes back to the accepting window"
+        );
+
+        // The village sees the result and hands it out.
+        eventually(30, "the result at the village", || async {
+            case_at(&t, VILLAGE, &n)
+                .await
+                .filter(|c| c["state"] == "result_ready" && c["holder"] == VILLAGE)
+        })
+        .await;
+        let done = clerk
+            .post_ok(
+                &format!("/api/v1/cases/{n}/actions"),
+                &json!({"action": "hand_out", "recipient": "李四"}),
+            )
+            .await;
+        assert_eq!(done["state"], "completed");
+        // Every tier converges on the same case.
+        let final_case = case_at(&t, VILLAGE, &n).await.unwrap();
+        for id in [TOWNSHIP, DISTRICT] {
+            eventually(30, "convergence", || async {
+                case_at(&t, id, &n).await.filter(|c| *c == final_case)
+            })
+            .await;
+        }
+        // A sibling township never sees it.
+        assert!(case_at(&t, "nanhai.dali", &n).await.is_none());
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_catalogue_version_published_at_the_district_reaches_every_village() {
+    with_timeout(async {
+        let t = tree(&TREE).await;
+        let admin = Api::login(&t.url(DISTRICT), "admin", onewindow_tests::ADMIN_PASSWORD).await;
+        let mut cat = admin.get_ok("/api/v1/admin/catalogue/versions/1").await;
+        let code = cat["matters"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .next()
+            .unwrap()
+            .clone();
+        cat["matters"][&code]["name_zh"] = json!("修订后的事项名称");
+        cat["matters"][&code]["version"] = json!(2);
+        let draft = admin
+            .post_ok("/api/v1/admin/catalogue/versions", &cat)
+            .await;
+        let v = draft["version"].as_i64().unwrap();
+        admin
+            .post_ok(
+                &format!("/api/v1/admin/catalogue/versions/{v}/publish"),
+                &json!({}),
+            )
+            .await;
+        for id in TREE {
+            let api = Api::anonymous(&t.url(id));
+            eventually(30, "the new catalogue everywhere", || async {
+                let h = api.get_ok("/api/v1/health").await;
+                (h["catalogue_version"] == v).then_some(())
+            })
+            .await;
+            let g = api
+                .get_ok(&format!("/api/v1/catalogue/matters/{code}"))
+                .await;
+            assert_eq!(g["name_zh"], "修订后的事项名称", "{id}");
+        }
+        // Only the root publishes.
+        let town_admin =
+            Api::login(&t.url(TOWNSHIP), "admin", onewindow_tests::ADMIN_PASSWORD).await;
+        let d = town_admin
+            .post_ok("/api/v1/admin/catalogue/versions", &cat)
+            .await;
+        let (status, body) = town_admin
+            .post(
+                &format!("/api/v1/admin/catalogue/versions/{}/publish", d["version"]),
+                &json!({}),
+            )
+            .await;
+        assert_eq!(status, 403, "{body}");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_offline_village_keeps_accepting_and_drains_on_reconnect() {
+    with_timeout(async {
+        let mut t = tree(&TREE).await;
+        let (own, up) = village_matters(&t).await;
+        let clerk = t.staff(VILLAGE, "clerk1", "clerk", None).await;
+        // Wait for the link to be up first, then cut it by stopping the township.
+        eventually(30, "the village's uplink", || async {
+            t.node(VILLAGE).node.uplink_up().then_some(())
+        })
+        .await;
+        t.stop(TOWNSHIP).await;
+        eventually(30, "the village to notice", || async {
+            (!t.node(VILLAGE).node.uplink_up()).then_some(())
+        })
+        .await;
+        let mut numbers = Vec::new();
+        for i in 0..5 {
+            let id = onewindow_tests::citizen_id(&format!("4406051990010100{i}"));
+            let r = clerk
+                .post_ok("/api/v1/cases", &complete_submission(&own, &id))
+                .await;
+            numbers.push(r["case_number"].as_str().unwrap().to_owned());
+        }
+        let r = clerk
+            .post_ok("/api/v1/cases", &complete_submission(&up, PERSON))
+            .await;
+        assert_eq!(
+            r["document"]["awaiting_transfer"], true,
+            "the receipt says it waits"
+        );
+        numbers.push(r["case_number"].as_str().unwrap().to_owned());
+        t.restart(TOWNSHIP).await;
+        for n in &numbers {
+            let here = case_at(&t, VILLAGE, n).await.unwrap();
+            eventually(60, "the backlog at the district", || async {
+                case_at(&t, DISTRICT, n).await.filter(|c| *c == here)
+            })
+            .await;
+        }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forged_origins_foreign_cas_and_revoked_nodes_are_refused() {
+    use federation::replication::{Batch, Direction, Hello, Message, WireEntry};
+    use federation::transport::{Client, TransportConfig, read_frame, write_frame};
+    use federation::{EntryHash, FederationCa, LogEntry, NodeCredentials, NodeId};
+
+    with_timeout(async {
+        let t = tree(&TREE).await;
+        let town = NodeId::new(TOWNSHIP).unwrap();
+        let town_addr = t.quic_addr(TOWNSHIP);
+        let security = || async {
+            t.node(TOWNSHIP)
+                .node
+                .store
+                .security_events(100)
+                .await
+                .unwrap()
+        };
+
+        // A certificate from another CA.
+        let rogue_ca = FederationCa::generate("rogue").unwrap();
+        let rogue = rogue_ca
+            .issue_for_days(&NodeId::new(VILLAGE).unwrap(), 5)
+            .unwrap();
+        let rogue = NodeCredentials {
+            ca_pem: t.ca.cert_pem().to_owned(),
+            ..rogue
+        };
+        let client = Client::new(&rogue, TransportConfig::default()).unwrap();
+        if let Ok(c) = client.connect(town_addr, &town).await {
+            let _ = c.closed().await;
+        }
+        eventually(30, "unknown_ca recorded", || async {
+            security()
+                .await
+                .iter()
+                .any(|e| e.kind == "unknown_ca")
+                .then_some(())
+        })
+        .await;
+
+        // A registered village sending entries that claim a sibling's origin.
+        let creds = NodeCredentials::from_files(std::path::Path::new(
+            &t.nodes[VILLAGE].config.federation.credentials_dir,
+        ))
+        .unwrap();
+        let client = Client::new(&creds, TransportConfig::default()).unwrap();
+        let conn = client.connect(town_addr, &town).await.unwrap();
+        let mut s = conn.open_stream().await.unwrap();
+        let sibling = NodeId::new("nanhai.guicheng.shibei").unwrap();
+        s.send(&Message::Hello(Hello {
+            node: creds.node.clone(),
+            software: "forger".into(),
+            catalogue_version: 1,
+            now_ms: 0,
+            have: 0,
+        }))
+        .await
+        .unwrap();
+        let forged = LogEntry::next(sibling, 0, EntryHash::GENESIS, "{}".into());
+        s.send(&Message::Batch(Batch {
+            direction: Direction::Up,
+            after: 0,
+            upto: 1,
+            entries: vec![WireEntry {
+                local_seq: 1,
+                entry: forged,
+                stream: None,
+                stream_seq: 0,
+            }],
+        }))
+        .await
+        .unwrap();
+        let (mut send, mut recv) = s.into_parts();
+        let reply = tokio::time::timeout(std::time::Duration::from_secs(30), async {
+            loop {
+                match read_frame::<Message>(&mut recv).await {
+                    Ok(Some(Message::Reject { code, .. })) => break code,
+                    Ok(Some(_)) => continue,
+                    _ => break "closed".to_owned(),
+                }
+            }
+        })
+        .await
+        .expect("a reply");
+        assert_eq!(reply, "outside_subtree");
+        let _ = write_frame(
+            &mut send,
+            &Message::Status(federation::replication::LinkStatus {
+                software: String::new(),
+                catalogue_version: 0,
+                backlog: 0,
+                acked: 0,
+                now_ms: 0,
+            }),
+        )
+        .await;
+        eventually(30, "outside_subtree recorded", || async {
+            security()
+                .await
+                .iter()
+                .any(|e| e.kind == "outside_subtree")
+                .then_some(())
+        })
+        .await;
+        // The sibling wrote nothing, so nothing of its origin may be held.
+        let heads = t.node(TOWNSHIP).node.store.origin_heads().await.unwrap();
+        assert!(
+            !heads.contains_key(&NodeId::new("nanhai.guicheng.shibei").unwrap()),
+            "a forged entry was stored"
+        );
+
+        // A revoked node.
+        t.node(TOWNSHIP)
+            .node
+            .registry
+            .revoke("nanhai.guicheng.shibei");
+        let creds = NodeCredentials::from_files(std::path::Path::new(
+            &t.nodes["nanhai.guicheng.shibei"]
+                .config
+                .federation
+                .credentials_dir,
+        ))
+        .unwrap();
+        let client = Client::new(&creds, TransportConfig::default()).unwrap();
+        if let Ok(c) = client.connect(town_addr, &town).await {
+            let _ = c.closed().await;
+        }
+        eventually(30, "revoked recorded", || async {
+            security()
+                .await
+                .iter()
+                .any(|e| e.kind == "revoked")
+                .then_some(())
+        })
+        .await;
+    })
+    .await;
+}
