@@ -40,6 +40,8 @@ const OPERATIONS: &[(&str, &str)] = &[
     ("post", "/api/v1/admin/catalogue/versions/{version}/publish"),
     ("get", "/api/v1/admin/calendars"),
     ("put", "/api/v1/admin/calendars"),
+    ("post", "/api/v1/admin/nodes/{node}/revoke"),
+    ("get", "/api/v1/admin/security-events"),
 ];
 
 fn collect_refs(v: &Value, out: &mut BTreeSet<String>) {
@@ -85,7 +87,8 @@ async fn the_document_matches_the_routes() {
             .replace("{username}", "nobody")
             .replace("{id}", "1")
             .replace("{number}", "NH-20261123-000001-0")
-            .replace("{version}", "1");
+            .replace("{version}", "1")
+            .replace("{node}", "nanhai.x");
         let url = format!("{}{concrete}", t.node.url());
         let req = match method.as_str() {
             "get" => client.get(&url),

@@ -233,6 +233,12 @@ impl Api {
             .await
     }
 
+    /// PUT JSON; (status, body).
+    pub async fn send_put(&self, path: &str, body: &Value) -> (u16, String) {
+        self.send(self.http.put(format!("{}{path}", self.base)).json(body))
+            .await
+    }
+
     /// GET and parse, asserting success.
     pub async fn get_ok(&self, path: &str) -> Value {
         let (s, b) = self.get(path).await;

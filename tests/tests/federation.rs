@@ -390,3 +390,105 @@ async fn forged_origins_foreign_cas_and_revoked_nodes_are_refused() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_progress_query_is_answered_at_any_node_of_the_tree() {
+    with_timeout(async {
+        let t = tree(&TREE).await;
+        let (own, _) = village_matters(&t).await;
+        let clerk = t.staff(VILLAGE, "clerk1", "clerk", None).await;
+        let r = clerk
+            .post_ok("/api/v1/cases", &complete_submission(&own, PERSON))
+            .await;
+        let n = r["case_number"].as_str().unwrap().to_owned();
+        eventually(30, "the case at the district", || async {
+            case_at(&t, DISTRICT, &n).await
+        })
+        .await;
+        // A village under the other township asks up its own branch; the
+        // district answers.
+        let far = Api::anonymous(&t.url("nanhai.dali.huangqi"));
+        let p = eventually(30, "an answer from above", || async {
+            let (status, body) = far.get(&format!("/api/v1/cases/{n}?last4=002X")).await;
+            (status == 200).then(|| serde_json::from_str::<Value>(&body).unwrap())
+        })
+        .await;
+        assert_eq!(p["case_number"], n.as_str());
+        assert!(p.get("case").is_none(), "only the public answer travels");
+        let (status, _) = far.get(&format!("/api/v1/cases/{n}?last4=9999")).await;
+        assert_eq!(
+            status, 404,
+            "a wrong key gets the same answer as an unknown case"
+        );
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revocations_and_calendars_published_at_the_root_reach_the_tree() {
+    with_timeout(async {
+        let t = tree(&TREE).await;
+        let shibei = "nanhai.guicheng.shibei";
+        eventually(30, "shibei's uplink", || async {
+            t.node(shibei).node.uplink_up().then_some(())
+        })
+        .await;
+        let admin = Api::login(&t.url(DISTRICT), "admin", onewindow_tests::ADMIN_PASSWORD).await;
+
+        // A calendar for 2027, published at the root, reaches every village.
+        let mut y =
+            serde_json::to_value(&t.node(DISTRICT).node.store.calendars().await.unwrap()[0])
+                .unwrap();
+        y["year"] = json!(2027);
+        for h in y["holidays"].as_array_mut().unwrap() {
+            for k in ["from", "to"] {
+                let d = h[k].as_str().unwrap().replacen("2026", "2027", 1);
+                h[k] = json!(d);
+            }
+            h["makeup"] = json!([]);
+        }
+        let (status, body) = admin.send_put("/api/v1/admin/calendars", &y).await;
+        assert_eq!(status, 204, "{body}");
+        for id in TREE {
+            eventually(30, "the 2027 calendar everywhere", || async {
+                t.node(id).node.calendar().has_year(2027).then_some(())
+            })
+            .await;
+        }
+
+        // A township may not revoke; the root may, and the township cuts the link.
+        let town_admin =
+            Api::login(&t.url(TOWNSHIP), "admin", onewindow_tests::ADMIN_PASSWORD).await;
+        let (status, _) = town_admin
+            .post(&format!("/api/v1/admin/nodes/{shibei}/revoke"), &json!({}))
+            .await;
+        assert_eq!(status, 403);
+        let (status, body) = admin
+            .post(&format!("/api/v1/admin/nodes/{shibei}/revoke"), &json!({}))
+            .await;
+        assert_eq!(status, 204, "{body}");
+        eventually(30, "the revocation at the township", || async {
+            t.node(TOWNSHIP)
+                .node
+                .registry
+                .is_revoked(shibei, "")
+                .then_some(())
+        })
+        .await;
+        eventually(30, "shibei cut off", || async {
+            let events = t
+                .node(TOWNSHIP)
+                .node
+                .store
+                .security_events(100)
+                .await
+                .unwrap();
+            (!t.node(shibei).node.uplink_up() && events.iter().any(|e| e.kind == "revoked"))
+                .then_some(())
+        })
+        .await;
+        // Its sibling keeps its link.
+        assert!(t.node(VILLAGE).node.uplink_up());
+    })
+    .await;
+}

@@ -177,6 +177,49 @@ pub async fn put_calendar(
         )
     })?;
     node.store.put_calendar(&year, node.now_ms()).await?;
+    node.announce_calendar(&year, &staff.record.username)
+        .await?;
     node.set_calendar(cal);
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// A revocation.
+#[derive(Debug, Default, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Revocation {
+    /// One certificate serial (hex); empty or absent: every certificate of the node.
+    #[serde(default)]
+    pub serial: String,
+}
+
+/// Revokes a node for the whole tree (admin, at the root): its links are
+/// refused everywhere from the moment the revocation arrives.
+#[utoipa::path(post, path = "/api/v1/admin/nodes/{node}/revoke", tag = "admin", security(("bearer" = [])),
+    params(("node" = String, Path, description = "Node id")), request_body = Revocation,
+    responses((status = 204), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn revoke_node(
+    State(node): State<AppState>,
+    staff: Staff,
+    ApiPath(target): ApiPath<String>,
+    ApiJson(r): ApiJson<Revocation>,
+) -> Result<StatusCode, Error> {
+    staff.require(&[Role::Admin], "吊销节点 / revoke nodes")?;
+    node.revoke_node(&target, r.serial.trim(), &staff.record.username)
+        .await?;
+    tracing::warn!(node = %target, by = %staff.record.username, "node revoked");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Security events at this node, newest first.
+#[utoipa::path(get, path = "/api/v1/admin/security-events", tag = "admin", security(("bearer" = [])),
+    responses((status = 200, body = Vec<crate::store::SecurityRow>), (status = 403, body = ErrorBody)))]
+pub async fn security_events(
+    State(node): State<AppState>,
+    staff: Staff,
+) -> Result<axum::Json<Vec<crate::store::SecurityRow>>, Error> {
+    staff.require(
+        &[Role::Admin, Role::Supervisor],
+        "查看安全事件 / view security events",
+    )?;
+    Ok(axum::Json(node.store.security_events(1000).await?))
 }

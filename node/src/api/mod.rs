@@ -82,6 +82,8 @@ pub fn api_router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(admin::get_version, admin::update_draft))
         .routes(routes!(admin::publish))
         .routes(routes!(admin::calendars, admin::put_calendar))
+        .routes(routes!(admin::revoke_node))
+        .routes(routes!(admin::security_events))
         .split_for_parts()
 }
 

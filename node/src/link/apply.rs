@@ -39,6 +39,10 @@ pub struct Applied {
     pub recalls: Vec<(String, String, String)>,
     /// Directives refused for a bad signature (kept out of the store).
     pub bad_signatures: Vec<String>,
+    /// Nodes or certificate serials revoked by the root.
+    pub revoked: Vec<String>,
+    /// A calendar year changed.
+    pub calendar_changed: bool,
 }
 
 impl Node {
@@ -173,6 +177,15 @@ impl Node {
                         "calendar {year}: the root's signature does not hold"
                     )));
                 }
+                let Ok(y) = serde_json::from_str::<crate::domain::calendar::YearCalendar>(calendar)
+                else {
+                    return Ok(Err(format!("calendar {year} does not parse")));
+                };
+                if y.year != *year || y.validate().is_err() {
+                    return Ok(Err(format!("calendar {year} is not valid")));
+                }
+                w.put_calendar_in(&y, d.at_ms).await?;
+                applied.calendar_changed = true;
                 Ok(Ok(()))
             }
             Directive::NodeRevoked {
@@ -186,6 +199,11 @@ impl Node {
                         "revocation of {node}: the root's signature does not hold"
                     )));
                 }
+                applied.revoked.push(if serial.is_empty() {
+                    node.clone()
+                } else {
+                    serial.clone()
+                });
                 Ok(Ok(()))
             }
             Directive::Recall {

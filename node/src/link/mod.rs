@@ -56,7 +56,8 @@ impl Registry {
         }
     }
 
-    fn is_revoked(&self, node: &str, serial: &str) -> bool {
+    /// Is this node, or this certificate, revoked?
+    pub fn is_revoked(&self, node: &str, serial: &str) -> bool {
         self.revoked
             .read()
             .map(|r| r.contains(node) || r.contains(serial))
@@ -134,6 +135,7 @@ impl Links {
                 }
             }
         }));
+        node.restore_revocations().await?;
         for c in &fed.children {
             if let Ok(mut set) = node.registry.children.write() {
                 set.insert(c.clone());
@@ -239,6 +241,110 @@ async fn dial(node: Arc<Node>, client: Client, parent: NodeId, addr: String) {
 }
 
 impl Node {
+    /// Reloads the holiday calendar from the store.
+    pub async fn reload_calendar(&self) -> anyhow::Result<()> {
+        let mut cal = crate::domain::calendar::Calendar::new();
+        for y in self.store.calendars().await? {
+            cal.insert_year(y)?;
+        }
+        self.set_calendar(cal);
+        Ok(())
+    }
+
+    /// At the root: signs a year's calendar and writes it to the log.
+    pub async fn announce_calendar(
+        &self,
+        year: &crate::domain::calendar::YearCalendar,
+        by: &str,
+    ) -> Result<(), crate::error::Error> {
+        let Some(signer) = &self.signer else {
+            return Ok(());
+        };
+        let text = serde_json::to_string(year).map_err(|e| crate::error::Error::storage(&e))?;
+        let signature = signer.sign(text.as_bytes());
+        let mut w = self.store.write().await?;
+        w.append_directive(DirectiveRecord {
+            directive: Directive::CalendarPublished {
+                year: year.year,
+                calendar: text,
+                signature,
+            },
+            issued_by: by.to_owned(),
+            at_ms: self.now_ms(),
+        })?;
+        w.commit().await?;
+        Ok(())
+    }
+
+    /// At the root: revokes a node (every certificate, or one serial) for the
+    /// whole tree. Elsewhere: refused.
+    pub async fn revoke_node(
+        &self,
+        node: &str,
+        serial: &str,
+        by: &str,
+    ) -> Result<(), crate::error::Error> {
+        let Some(signer) = &self.signer else {
+            return Err(crate::error::Error::new(
+                axum::http::StatusCode::FORBIDDEN,
+                "not_the_root",
+                "只有区级中心可以吊销节点",
+                "only the district (the root) revokes nodes",
+            ));
+        };
+        let below = NodeId::new(node).is_ok_and(|n| n != self.id && n.is_in_subtree_of(&self.id));
+        if !below {
+            return Err(crate::error::Error::bad_request(
+                "bad_node_id",
+                format!("节点编号 {node} 不正确"),
+                format!("{node} is not a node below this one"),
+            ));
+        }
+        let signature = signer.sign(format!("{node}\n{serial}").as_bytes());
+        let mut w = self.store.write().await?;
+        w.append_directive(DirectiveRecord {
+            directive: Directive::NodeRevoked {
+                node: node.to_owned(),
+                serial: serial.to_owned(),
+                signature,
+            },
+            issued_by: by.to_owned(),
+            at_ms: self.now_ms(),
+        })?;
+        w.commit().await?;
+        self.registry
+            .revoke(if serial.is_empty() { node } else { serial });
+        Ok(())
+    }
+
+    /// Revocations already in the log (checked again), for a restart.
+    async fn restore_revocations(&self) -> anyhow::Result<()> {
+        let key = &self.config.federation.root_public_key;
+        let mut after = 0;
+        loop {
+            let batch = self.store.events_after(after, 1000).await?;
+            let Some(last) = batch.last() else { break };
+            after = last.local_seq;
+            for e in &batch {
+                if let crate::domain::log::LogBody::Directive(DirectiveRecord {
+                    directive:
+                        Directive::NodeRevoked {
+                            node,
+                            serial,
+                            signature,
+                        },
+                    ..
+                }) = &e.body
+                    && signing::verify(key, format!("{node}\n{serial}").as_bytes(), signature)
+                {
+                    self.registry
+                        .revoke(if serial.is_empty() { node } else { serial });
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// At the root: signs a published catalogue version and writes it to the
     /// log, from where it flows to every node. Elsewhere: does nothing.
     pub async fn announce_catalogue(
@@ -263,5 +369,51 @@ impl Node {
         })?;
         w.commit().await?;
         Ok(())
+    }
+}
+
+/// A question passed up the tree.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Query {
+    /// The public progress query of a case not held below.
+    Progress {
+        /// Case number.
+        number: String,
+        /// Last four characters of the applicant's identifier.
+        last4: String,
+    },
+}
+
+/// A question and where its answer goes.
+pub type QuerySender =
+    tokio::sync::mpsc::Sender<(String, tokio::sync::oneshot::Sender<Option<String>>)>;
+
+const QUERY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+impl Node {
+    /// Asks the parent (which asks its own, up to the root); `None` when
+    /// there is no uplink, no answer in time, or nothing found.
+    pub async fn ask_up(&self, q: &Query) -> Option<String> {
+        let tx = self.uplink_queries.lock().ok()?.clone()?;
+        let body = serde_json::to_string(q).ok()?;
+        let (reply_tx, reply_rx) = tokio::sync::oneshot::channel();
+        tx.send((body, reply_tx)).await.ok()?;
+        tokio::time::timeout(QUERY_TIMEOUT, reply_rx)
+            .await
+            .ok()?
+            .ok()?
+    }
+
+    /// Answers a child's question from this node's store, or asks further up.
+    pub async fn answer(&self, body: &str) -> Option<String> {
+        let q: Query = serde_json::from_str(body).ok()?;
+        match &q {
+            Query::Progress { number, last4 } => match self.local_progress(number, last4).await {
+                Ok(Some(p)) => serde_json::to_string(&p).ok(),
+                Ok(None) => self.ask_up(&q).await,
+                Err(_) => None,
+            },
+        }
     }
 }

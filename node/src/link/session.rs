@@ -122,6 +122,19 @@ pub async fn run(node: Arc<Node>, conn: PeerConnection, role: Role) -> anyhow::R
         Role::Child => Direction::Up,
     };
     let mut status = tokio::time::interval(STATUS_EVERY);
+    // Questions from this node to the parent, and answers to the child's.
+    let (query_tx, mut query_rx) = tokio::sync::mpsc::channel(64);
+    let (answer_tx, mut answer_rx) = tokio::sync::mpsc::channel::<(u64, Option<String>)>(64);
+    let mut pending: std::collections::HashMap<u64, tokio::sync::oneshot::Sender<Option<String>>> =
+        std::collections::HashMap::new();
+    let mut next_query = 0u64;
+    if role == Role::Child
+        && let Ok(mut q) = node.uplink_queries.lock()
+    {
+        *q = Some(query_tx);
+    } else {
+        drop(query_tx);
+    }
     let mut last_ack_persist = 0i64;
     let result: anyhow::Result<()> = async {
         loop {
@@ -186,7 +199,19 @@ pub async fn run(node: Arc<Node>, conn: PeerConnection, role: Role) -> anyhow::R
                                 .await?;
                         }
                         Message::Reject { code, message } => anyhow::bail!("{peer} refused our batch: {code} {message}"),
-                        Message::Hello(_) | Message::Query { .. } | Message::Answer { .. } => {}
+                        Message::Query { id, body } if role == Role::Parent => {
+                            let (n, tx) = (Arc::clone(&node), answer_tx.clone());
+                            tokio::spawn(async move {
+                                let answer = n.answer(&body).await;
+                                let _ = tx.send((id, answer)).await;
+                            });
+                        }
+                        Message::Answer { id, body } => {
+                            if let Some(reply) = pending.remove(&id) {
+                                let _ = reply.send(body);
+                            }
+                        }
+                        Message::Hello(_) | Message::Query { .. } => {}
                     }
                 }
                 changed = head_rx.changed() => {
@@ -197,7 +222,18 @@ pub async fn run(node: Arc<Node>, conn: PeerConnection, role: Role) -> anyhow::R
                 _ = tokio::time::sleep(wake) => {
                     sender.handle_timeout(node.now_ms());
                 }
+                Some((body, reply)) = query_rx.recv() => {
+                    next_query += 1;
+                    pending.insert(next_query, reply);
+                    write_frame(&mut send, &Message::Query { id: next_query, body }).await?;
+                }
+                Some((id, body)) = answer_rx.recv() => {
+                    write_frame(&mut send, &Message::Answer { id, body }).await?;
+                }
                 _ = status.tick() => {
+                    if role == Role::Parent && node.registry.is_revoked(peer.as_str(), &conn.serial) {
+                        anyhow::bail!("{peer} is revoked");
+                    }
                     write_frame(&mut send, &Message::Status(LinkStatus {
                         software: env!("CARGO_PKG_VERSION").into(),
                         catalogue_version: node.catalogue().version,
@@ -210,6 +246,11 @@ pub async fn run(node: Arc<Node>, conn: PeerConnection, role: Role) -> anyhow::R
         }
     }
     .await;
+    if role == Role::Child
+        && let Ok(mut q) = node.uplink_queries.lock()
+    {
+        *q = None;
+    }
     let _ = node.store.set_acked(&peer_s, sender.acked_upto()).await;
     let _ = node
         .store
@@ -299,6 +340,15 @@ async fn receive(
             .store
             .security_event(node.now_ms(), "bad_signature", Some(peer), None, bad)
             .await;
+    }
+    for r in &applied.revoked {
+        tracing::warn!(revoked = %r, "node revoked by the root");
+        node.registry.revoke(r);
+    }
+    if applied.calendar_changed
+        && let Err(e) = node.reload_calendar().await
+    {
+        tracing::error!(error = %e, "reloading the calendar");
     }
     if let Some(cat) = applied.catalogue {
         tracing::info!(

@@ -69,6 +69,7 @@ impl Node {
             uplink: std::sync::atomic::AtomicBool::new(false),
             signer,
             registry: Arc::default(),
+            uplink_queries: std::sync::Mutex::new(None),
         };
         let this_year = chrono::Datelike::year(&node.today());
         if !node.calendar().has_year(this_year) {

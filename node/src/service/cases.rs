@@ -602,15 +602,39 @@ impl Node {
     /// bring next.
     pub async fn progress(&self, number: &str, last4: &str) -> Result<Progress, Error> {
         let number = CaseNumber::parse(number)?.to_string();
-        let row = self.store.case(&number).await?;
-        match row {
-            Some(r) if r.applicant_last4.eq_ignore_ascii_case(last4.trim()) => {
-                Ok(self.progress_view(&r))
+        match self.local_progress(&number, last4).await? {
+            Some(p) => Ok(p),
+            None => {
+                // Not held here: ask up the tree (the district holds every case).
+                let q = crate::link::Query::Progress {
+                    number: number.clone(),
+                    last4: last4.trim().to_owned(),
+                };
+                match self.ask_up(&q).await {
+                    Some(answer) => {
+                        serde_json::from_str(&answer).map_err(|_| case_not_found(&number))
+                    }
+                    // The same answer for a wrong key and an unknown number,
+                    // so the query cannot be used to probe which numbers exist.
+                    None => Err(case_not_found(&number)),
+                }
             }
-            // The same answer for a wrong key and an unknown number, so the
-            // query cannot be used to probe which numbers exist.
-            _ => Err(case_not_found(&number)),
         }
+    }
+
+    /// The progress answer from this node's own store, if it holds the case
+    /// and the key matches.
+    pub(crate) async fn local_progress(
+        &self,
+        number: &str,
+        last4: &str,
+    ) -> Result<Option<Progress>, Error> {
+        Ok(self
+            .store
+            .case(number)
+            .await?
+            .filter(|r| r.applicant_last4.eq_ignore_ascii_case(last4.trim()))
+            .map(|r| self.progress_view(&r)))
     }
 
     /// The applicant's rating, through a public channel.

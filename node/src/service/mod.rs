@@ -46,6 +46,8 @@ pub struct Node {
     pub(crate) signer: Option<crate::link::signing::Signer>,
     /// Registered children and revoked certificates.
     pub registry: Arc<crate::link::Registry>,
+    /// Questions for the parent, while the link to it is up.
+    pub(crate) uplink_queries: std::sync::Mutex<Option<crate::link::QuerySender>>,
 }
 
 impl std::fmt::Debug for Node {

@@ -53,6 +53,24 @@ fn digest(body: &str) -> String {
 }
 
 impl super::WriteTx<'_> {
+    /// Stores (or replaces) one year's calendar inside this transaction.
+    pub async fn put_calendar_in(
+        &mut self,
+        year: &YearCalendar,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        let body = serde_json::to_string(year)?;
+        sqlx::query(
+            "INSERT INTO calendars (year, updated_at_ms, body) VALUES ($1, $2, $3) \
+             ON CONFLICT (year) DO UPDATE SET updated_at_ms = excluded.updated_at_ms, body = excluded.body",
+        )
+        .bind(i64::from(year.year))
+        .bind(now_ms)
+        .bind(body)
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
     /// Installs a version published by the root (received signed from
     /// above) as this node's published version, retiring the one before.
     pub async fn install_published(
