@@ -33,6 +33,7 @@ const OPERATIONS: &[(&str, &str)] = &[
     ("post", "/api/v1/cases/{number}/resubmit"),
     ("post", "/api/v1/cases/{number}/actions"),
     ("post", "/api/v1/cases/{number}/rating"),
+    ("post", "/api/v1/cases/{number}/recall"),
     ("get", "/api/v1/admin/catalogue/versions"),
     ("post", "/api/v1/admin/catalogue/versions"),
     ("get", "/api/v1/admin/catalogue/versions/{version}"),

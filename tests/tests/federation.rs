@@ -492,3 +492,67 @@ async fn revocations_and_calendars_published_at_the_root_reach_the_tree() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_district_recalls_a_case_and_the_holder_hands_it_over() {
+    with_timeout(async {
+        let t = tree(&TREE).await;
+        let (_, up) = village_matters(&t).await;
+        let clerk = t.staff(VILLAGE, "clerk1", "clerk", None).await;
+        let r = clerk
+            .post_ok("/api/v1/cases", &complete_submission(&up, PERSON))
+            .await;
+        let n = r["case_number"].as_str().unwrap().to_owned();
+        eventually(30, "the case at the district", || async {
+            case_at(&t, DISTRICT, &n).await
+        })
+        .await;
+        let sup = t.staff(DISTRICT, "sup1", "supervisor", None).await;
+        let town_sup = t.staff(TOWNSHIP, "sup2", "supervisor", None).await;
+        let (status, _) = town_sup
+            .post(
+                &format!("/api/v1/cases/{n}/recall"),
+                &json!({"reason": "x"}),
+            )
+            .await;
+        assert_eq!(status, 403, "only the root recalls");
+        let (status, body) = sup
+            .post(
+                &format!("/api/v1/cases/{n}/recall"),
+                &json!({"reason": "群众投诉，区级督办"}),
+            )
+            .await;
+        assert_eq!(status, 202, "{body}");
+        // The township obeys; the district holds the case and may handle it.
+        eventually(30, "the case held at the district", || async {
+            case_at(&t, DISTRICT, &n)
+                .await
+                .filter(|c| c["holder"] == DISTRICT)
+        })
+        .await;
+        let dept = up["department"].as_str().unwrap();
+        let appr = t.staff(DISTRICT, "dappr", "approver", Some(dept)).await;
+        let v = appr
+            .post_ok(
+                &format!("/api/v1/cases/{n}/actions"),
+                &json!({"action": "start_handling"}),
+            )
+            .await;
+        assert_eq!(v["state"], "handling");
+        let town_appr = t.staff(TOWNSHIP, "tappr", "approver", Some(dept)).await;
+        eventually(30, "the township sees it moved", || async {
+            case_at(&t, TOWNSHIP, &n)
+                .await
+                .filter(|c| c["holder"] == DISTRICT)
+        })
+        .await;
+        let (status, _) = town_appr
+            .post(
+                &format!("/api/v1/cases/{n}/actions"),
+                &json!({"action": "submit_for_review", "opinion": "x"}),
+            )
+            .await;
+        assert_eq!(status, 409, "the township no longer holds it");
+    })
+    .await;
+}

@@ -237,3 +237,28 @@ pub async fn rate(
             .await?,
     ))
 }
+
+/// Why a case is recalled.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecallInput {
+    /// Why.
+    pub reason: String,
+}
+
+/// Recalls a case to the district (supervisor or admin, at the root): the
+/// node holding it hands it over when the directive reaches it.
+#[utoipa::path(post, path = "/api/v1/cases/{number}/recall", tag = "cases", security(("bearer" = [])),
+    params(("number" = String, Path, description = "Case number")), request_body = RecallInput,
+    responses((status = 202), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn recall(
+    State(node): State<AppState>,
+    staff: Staff,
+    ApiPath(number): ApiPath<String>,
+    ApiJson(r): ApiJson<RecallInput>,
+) -> Result<StatusCode, Error> {
+    staff.require(&[Role::Supervisor, Role::Admin], "调回案件 / recall cases")?;
+    node.recall(&number, &r.reason, &staff.record.username)
+        .await?;
+    Ok(StatusCode::ACCEPTED)
+}

@@ -317,6 +317,63 @@ impl Node {
         Ok(())
     }
 
+    /// At the root: recalls a case to the district. The directive goes down
+    /// the case's branch; the holder hands the case over when it sees it.
+    pub async fn recall(
+        &self,
+        number: &str,
+        reason: &str,
+        by: &str,
+    ) -> Result<(), crate::error::Error> {
+        use crate::error::Error;
+        if self.id.depth() != 0 {
+            return Err(Error::new(
+                axum::http::StatusCode::FORBIDDEN,
+                "not_the_root",
+                "只有区级中心可以调回案件",
+                "only the district (the root) recalls cases",
+            ));
+        }
+        if reason.trim().is_empty() {
+            return Err(Error::bad_request(
+                "empty_field",
+                "调回理由不能为空",
+                "the reason must not be empty",
+            ));
+        }
+        let number = crate::domain::case_number::CaseNumber::parse(number)?.to_string();
+        let row = self.store.case(&number).await?.ok_or_else(|| {
+            Error::not_found(
+                "case_not_found",
+                format!("未找到案件 {number}"),
+                format!("no case {number}"),
+            )
+        })?;
+        if row.case.state.is_final() || row.case.holder.as_deref() == Some(self.id.as_str()) {
+            return Err(Error::new(
+                axum::http::StatusCode::CONFLICT,
+                "nothing_to_recall",
+                "案件已办结或已由本中心办理",
+                "the case is closed or already held here",
+            ));
+        }
+        let mut w = self.store.write().await?;
+        w.append_directive_to(
+            DirectiveRecord {
+                directive: Directive::Recall {
+                    case_id: number,
+                    to: self.id.to_string(),
+                    reason: reason.trim().to_owned(),
+                },
+                issued_by: by.to_owned(),
+                at_ms: self.now_ms(),
+            },
+            &row.case.received.accepting_node,
+        )?;
+        w.commit().await?;
+        Ok(())
+    }
+
     /// Revocations already in the log (checked again), for a restart.
     async fn restore_revocations(&self) -> anyhow::Result<()> {
         let key = &self.config.federation.root_public_key;

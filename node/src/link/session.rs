@@ -266,6 +266,10 @@ pub async fn run(node: Arc<Node>, conn: PeerConnection, role: Role) -> anyhow::R
             node.now_ms(),
         )
         .await;
+    // Let what was written (a Reject, the last Ack) reach the peer before
+    // the connection goes: closing discards undelivered stream data.
+    let _ = send.finish();
+    let _ = tokio::time::timeout(Duration::from_millis(500), send.stopped()).await;
     conn.close("session ended");
     result
 }

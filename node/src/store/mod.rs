@@ -335,6 +335,15 @@ impl WriteTx<'_> {
         self.append_own(LogBody::Directive(d), "")
     }
 
+    /// Appends a directive for one branch: it goes down only towards `scope`.
+    pub fn append_directive_to(
+        &mut self,
+        d: DirectiveRecord,
+        scope: &str,
+    ) -> Result<StoredEvent, StoreError> {
+        self.append_own(LogBody::Directive(d), scope)
+    }
+
     fn append_own(&mut self, body: LogBody, scope: &str) -> Result<StoredEvent, StoreError> {
         let text = serde_json::to_string(&body)?;
         let entry = LogEntry::next(self.store.node.clone(), self.own_seq, self.own_hash, text);
