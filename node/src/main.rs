@@ -57,6 +57,9 @@ async fn main() -> anyhow::Result<()> {
         running.url(),
         running.url()
     );
+    if let Some(addr) = running.links.as_ref().and_then(|l| l.listen_addr) {
+        println!("  federation: listening for children at {addr}");
+    }
     tokio::select! {
         r = tokio::signal::ctrl_c() => {
             r?;

@@ -556,3 +556,34 @@ async fn the_district_recalls_a_case_and_the_holder_hands_it_over() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_link_reports_its_status_to_the_parent() {
+    with_timeout(async {
+        let t = tree(&TREE).await;
+        for (parent, child) in [
+            (DISTRICT, TOWNSHIP),
+            (TOWNSHIP, VILLAGE),
+            ("nanhai.dali", "nanhai.dali.yanbu"),
+        ] {
+            let s = eventually(30, "a status report", || async {
+                t.node(parent)
+                    .node
+                    .store
+                    .link_state(child)
+                    .await
+                    .unwrap()
+                    .filter(|s| s.connected && s.backlog.is_some())
+            })
+            .await;
+            assert_eq!(s.software.as_deref(), Some(env!("CARGO_PKG_VERSION")));
+            assert_eq!(s.catalogue_version, Some(1));
+            assert!(
+                s.skew_ms.is_some_and(|k| k.abs() < 5_000),
+                "skew {:?}",
+                s.skew_ms
+            );
+        }
+    })
+    .await;
+}

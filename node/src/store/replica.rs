@@ -246,3 +246,44 @@ impl Store {
         Ok(())
     }
 }
+
+/// What the last status report on a link said.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkState {
+    /// A link is up now.
+    pub connected: bool,
+    /// Software version of the peer.
+    pub software: Option<String>,
+    /// Catalogue version the peer uses.
+    pub catalogue_version: Option<i64>,
+    /// Entries the peer still has to deliver to this node.
+    pub backlog: Option<i64>,
+    /// The peer's clock minus this node's (ms).
+    pub skew_ms: Option<i64>,
+    /// Last heard of (ms).
+    pub last_seen_ms: Option<i64>,
+}
+
+impl Store {
+    /// The last status of the link to a peer.
+    pub async fn link_state(&self, peer: &str) -> Result<Option<LinkState>, StoreError> {
+        let row = sqlx::query(
+            "SELECT connected, software, catalogue_version, backlog, skew_ms, last_seen_ms FROM fleet WHERE node_id = $1",
+        )
+        .bind(peer)
+        .fetch_optional(self.pool())
+        .await?;
+        row.map(|r| {
+            let connected: i64 = r.try_get(0)?;
+            Ok(LinkState {
+                connected: connected != 0,
+                software: r.try_get(1)?,
+                catalogue_version: r.try_get(2)?,
+                backlog: r.try_get(3)?,
+                skew_ms: r.try_get(4)?,
+                last_seen_ms: r.try_get(5)?,
+            })
+        })
+        .transpose()
+    }
+}
