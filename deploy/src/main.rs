@@ -1,9 +1,11 @@
 //! `onewindow-deploy`: runs OneWindow nodes on one machine and measures them.
 //!
-//! Commands go noun then verb (`bench acceptance`). Each benchmark lives in
-//! its own module under [`bench`]; starting a node in this process on a
-//! scratch database is [`hall`], and the applicants it submits for come from
-//! [`applicants`].
+//! Commands go noun then verb (`topology run`, `bench acceptance`). The
+//! topology commands are in [`topology_cli`], over the library
+//! (`onewindow_deploy`: topology files, bundles, processes). Each benchmark
+//! lives in its own module under [`bench`]; starting a node in this process
+//! on a scratch database is [`hall`], and the applicants it submits for come
+//! from [`applicants`].
 
 mod applicants;
 mod bench;
@@ -12,6 +14,7 @@ mod db;
 mod hall;
 mod report;
 mod submission;
+mod topology_cli;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -26,6 +29,9 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Topologies: deployment bundles, and whole federations on this machine.
+    #[command(subcommand)]
+    Topology(topology_cli::TopologyCommand),
     /// Benchmarks against real nodes started in this process.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -45,6 +51,7 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging();
     let outcome = match cli.command {
+        Command::Topology(t) => t.run().await,
         Command::Bench(b) => b.run().await,
     };
     match outcome {

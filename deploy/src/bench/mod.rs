@@ -5,6 +5,8 @@
 pub mod acceptance;
 mod latency;
 mod load;
+pub mod pages;
+pub mod replication;
 
 use clap::Subcommand;
 
@@ -35,6 +37,45 @@ pub enum BenchCommand {
     /// Progress goes to standard error. RUST_LOG sets the node's log filter
     /// (default: error).
     Acceptance(acceptance::AcceptanceArgs),
+    /// Replication: how fast case events written at a village reach the
+    /// district through a township.
+    ///
+    /// Starts three nodes in this process (village nanhai.guicheng.xiaping,
+    /// township nanhai.guicheng, district nanhai), each on its own SQLite
+    /// file, linked over QUIC with mutual TLS through two fault-injecting
+    /// relays that give both links the --link shape each way. Once both links
+    /// are up it writes --events new cases (one `received` event each)
+    /// straight into the village's store, --batch per transaction, at
+    /// --rate events per second (0: as fast as the store takes them), and
+    /// watches the district's store grow.
+    ///
+    /// events_per_s: events delivered to the district per second, from the
+    /// start of writing to the last arrival. lag: from the commit of an
+    /// event's batch at the village to the district holding it (p50, p90,
+    /// p99, max). catchup_s: from the end of writing until the district holds
+    /// every event. Output: a table (or one JSON object with --json), then,
+    /// unless --json, a last line
+    /// `replication events_per_s=N lag_p50_ms=X lag_p99_ms=Y catchup_s=Z`.
+    /// Exits with status 1 if some event had not arrived by --timeout.
+    Replication(replication::ReplicationArgs),
+    /// Supervisor pages: server-side render time at a district holding many
+    /// cases.
+    ///
+    /// Fills a fresh SQLite store directly through the node's write API, in
+    /// batches of --batch cases per transaction: --cases synthetic cases
+    /// (every event and the read-model row of each) spread over the halls of
+    /// a Nanhai-shaped district (1 district, 15 townships, 269 villages),
+    /// the starter catalogue's matters and departments, every state of a
+    /// case's life, and the last --days days. Then starts the district node
+    /// on it in this process, logs a supervisor in, and GETs each supervisor
+    /// page (overview, search, statistics, fleet, a CSV export) --requests
+    /// times after two untimed requests, over loopback HTTP.
+    ///
+    /// Output: a table of p50, p99 and max milliseconds and the bytes of each
+    /// page (or one JSON object with --json), then, unless --json, a last line
+    /// `pages cases=N events=E requests=R fill_s=S overview_p50_ms=X ...`.
+    /// Exits with status 1 if some page did not answer 200.
+    Pages(pages::PagesArgs),
 }
 
 impl BenchCommand {
@@ -42,6 +83,8 @@ impl BenchCommand {
     pub async fn run(self) -> anyhow::Result<bool> {
         match self {
             Self::Acceptance(args) => acceptance::run(args).await,
+            Self::Replication(args) => replication::run(args).await,
+            Self::Pages(args) => pages::run(args).await,
         }
     }
 }

@@ -197,7 +197,11 @@ pub async fn submit(Path(code): Path<String>, form: StaffForm) -> Response {
             ctx.redirect(
                 &format!("/clerk/cases/{}", out.case_number),
                 Some(Flash::ok(
-                    format!("已出具《{}》，案件编号 {}", kind.title_zh(), out.case_number),
+                    format!(
+                        "已出具《{}》，案件编号 {}",
+                        kind.title_zh(),
+                        out.case_number
+                    ),
                     format!("{} issued, case {}", kind.title_en(), out.case_number),
                 )),
             )

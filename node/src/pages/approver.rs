@@ -123,7 +123,7 @@ pub async fn queue(StaffCtx(ctx): StaffCtx) -> Response {
     });
     let red = mine
         .iter()
-        .filter(|v| v.get_attr("level").ok().and_then(|l| l.as_str().map(str::to_owned)) == Some("red".into()))
+        .filter(|v| v.get_attr("level").ok().as_ref().and_then(|l| l.as_str()) == Some("red"))
         .count();
     let data = context! {
         rows => mine,
@@ -136,7 +136,12 @@ pub async fn queue(StaffCtx(ctx): StaffCtx) -> Response {
     ctx.render(StatusCode::OK, "approver/queue.html", data)
 }
 
-async fn render_case(ctx: &Ctx, number: &str, status: StatusCode, error: Option<String>) -> Response {
+async fn render_case(
+    ctx: &Ctx,
+    number: &str,
+    status: StatusCode,
+    error: Option<String>,
+) -> Response {
     let me = match ctx.require(&[Role::Approver], WHAT) {
         Ok(s) => s.clone(),
         Err(r) => return r,
@@ -162,11 +167,9 @@ async fn render_case(ctx: &Ctx, number: &str, status: StatusCode, error: Option<
         State::Accepted | State::Handling | State::Review | State::Approval
     );
     let th = today_and_horizon(ctx);
-    let level = ctx.node.live_warning(
-        &brief_of(&ctx.node.case_row(c)),
-        &th.0,
-        &th.1,
-    );
+    let level = ctx
+        .node
+        .live_warning(&brief_of(&ctx.node.case_row(c)), &th.0, &th.1);
     let cat = ctx.node.catalogue();
     let dept_name = |code: &str| {
         cat.departments
@@ -181,8 +184,9 @@ async fn render_case(ctx: &Ctx, number: &str, status: StatusCode, error: Option<
         .collect();
     let trace: Vec<_> = events
         .iter()
-        .map(|e| {
-            let detail = serde_json::to_value(&e.record.event)
+        .filter_map(|e| e.record())
+        .map(|r| {
+            let detail = serde_json::to_value(&r.event)
                 .ok()
                 .and_then(|v| {
                     ["opinion", "reason", "result", "recipient", "note"]
@@ -191,10 +195,10 @@ async fn render_case(ctx: &Ctx, number: &str, status: StatusCode, error: Option<
                 })
                 .unwrap_or_default();
             context! {
-                kind => e.record.event.kind(),
-                by => e.record.actor.username,
-                role => e.record.actor.role.as_str(),
-                at => e.record.at_ms,
+                kind => r.event.kind(),
+                by => r.actor.username,
+                role => r.actor.role.as_str(),
+                at => r.at_ms,
                 detail => detail,
             }
         })
@@ -262,7 +266,9 @@ fn action_from(f: &Fields) -> Result<Action, Error> {
         },
         "suspend" => Action::Suspend {
             kind: serde_json::from_value(serde_json::Value::String(text("kind"))).map_err(
-                |_| Error::bad_request("bad_kind", "请选择中止类型", "choose the kind of procedure"),
+                |_| {
+                    Error::bad_request("bad_kind", "请选择中止类型", "choose the kind of procedure")
+                },
             )?,
             reason: text("reason"),
         },
@@ -293,7 +299,10 @@ fn done_message(a: &Action) -> Flash {
         Action::SendBack { .. } => ("已退回承办", "Sent back to handling"),
         Action::Decide { granted: true, .. } => ("已作出准予决定", "Granted"),
         Action::Decide { .. } => ("已作出不予决定", "Refused"),
-        Action::ResultReady { .. } => ("办理结果已送受理窗口", "Result sent to the accepting window"),
+        Action::ResultReady { .. } => (
+            "办理结果已送受理窗口",
+            "Result sent to the accepting window",
+        ),
         Action::Opinion { .. } => ("已提交并联审批意见", "Parallel opinion given"),
         Action::Suspend { .. } => ("已中止计时", "Clock suspended"),
         Action::Resume { .. } => ("已恢复计时", "Clock resumed"),
@@ -312,17 +321,37 @@ pub async fn act(Path(number): Path<String>, form: StaffForm) -> Response {
     };
     let action = match action_from(&fields) {
         Ok(a) => a,
-        Err(e) => return render_case(&ctx, &number, e.status, Some(ctx.t(&e.message_zh, &e.message_en))).await,
+        Err(e) => {
+            return render_case(
+                &ctx,
+                &number,
+                e.status,
+                Some(ctx.t(&e.message_zh, &e.message_en)),
+            )
+            .await;
+        }
     };
     let flash = done_message(&action);
     match ctx
         .node
-        .act(&me.username, me.role, me.department.clone(), &number, action)
+        .act(
+            &me.username,
+            me.role,
+            me.department.clone(),
+            &number,
+            action,
+        )
         .await
     {
         Ok(v) => ctx.redirect(&format!("/approver/cases/{}", v.number), Some(flash)),
         Err(e) => {
-            render_case(&ctx, &number, e.status, Some(ctx.t(&e.message_zh, &e.message_en))).await
+            render_case(
+                &ctx,
+                &number,
+                e.status,
+                Some(ctx.t(&e.message_zh, &e.message_en)),
+            )
+            .await
         }
     }
 }

@@ -22,12 +22,12 @@ pub const PALETTE: [&str; 6] = [
     "#0072b2", "#e69f00", "#009e73", "#cc79a7", "#56b4e9", "#d55e00",
 ];
 
-const W: f64 = 720.0;
+const W: f64 = 600.0;
 const H: f64 = 260.0;
-const LEFT: f64 = 48.0;
+const LEFT: f64 = 52.0;
 const RIGHT: f64 = 12.0;
 const TOP: f64 = 28.0;
-const BOTTOM: f64 = 40.0;
+const BOTTOM: f64 = 44.0;
 
 /// Escapes text for SVG/HTML.
 pub fn esc(s: &str) -> String {
@@ -43,6 +43,15 @@ pub fn esc(s: &str) -> String {
         }
     }
     o
+}
+
+/// The text under a column: `MM-DD` for a `YYYY-MM-DD` date.
+fn tick(label: &str) -> &str {
+    if label.len() == 10 && label.as_bytes().get(4) == Some(&b'-') {
+        label.get(5..).unwrap_or(label)
+    } else {
+        label
+    }
 }
 
 /// A round step for `max` split into about `ticks` intervals.
@@ -65,10 +74,10 @@ fn nice_step(max: f64, ticks: f64) -> f64 {
     (step * mag).max(1.0)
 }
 
-fn open(out: &mut String, id: &str, title: &str, height: f64) {
+fn open(out: &mut String, id: &str, title: &str, width: f64, height: f64) {
     let _ = write!(
         out,
-        r#"<svg id="{id}" class="chart" viewBox="0 0 {W} {height}" role="img" aria-labelledby="{id}-t" preserveAspectRatio="xMidYMid meet" xmlns="http://www.w3.org/2000/svg"><title id="{id}-t">{}</title>"#,
+        r#"<svg id="{id}" class="chart" viewBox="0 0 {width} {height}" role="img" aria-labelledby="{id}-t" preserveAspectRatio="xMidYMid meet" xmlns="http://www.w3.org/2000/svg"><title id="{id}-t">{}</title>"#,
         esc(title)
     );
 }
@@ -88,7 +97,7 @@ fn legend(out: &mut String, names: &[(&str, &str)]) {
 
 /// Horizontal gridlines and y labels for values up to `max`; returns the
 /// value at the top of the plot.
-fn y_axis(out: &mut String, max: f64, suffix: &str) -> f64 {
+fn y_axis(out: &mut String, width: f64, max: f64, suffix: &str) -> f64 {
     let step = nice_step(max, 4.0);
     let top = (max / step).ceil().max(1.0) * step;
     let plot_h = H - TOP - BOTTOM;
@@ -98,7 +107,7 @@ fn y_axis(out: &mut String, max: f64, suffix: &str) -> f64 {
         let _ = write!(
             out,
             r#"<line x1="{LEFT}" x2="{}" y1="{y:.1}" y2="{y:.1}" class="grid"/><text x="{}" y="{:.1}" class="ax" text-anchor="end">{}{suffix}</text>"#,
-            W - RIGHT,
+            width - RIGHT,
             LEFT - 6.0,
             y + 4.0,
             v as i64
@@ -111,19 +120,33 @@ fn y_axis(out: &mut String, max: f64, suffix: &str) -> f64 {
 /// Columns over labels (days, buckets), stacked by series. Each column is a
 /// `<g class="col" data-label=.. data-value=..>` with the column's total.
 pub fn columns(id: &str, title: &str, labels: &[String], series: &[Series]) -> String {
+    columns_in(W, id, title, labels, series)
+}
+
+/// [`columns`] drawn for a full-width card.
+pub fn wide_columns(id: &str, title: &str, labels: &[String], series: &[Series]) -> String {
+    columns_in(W * 1.9, id, title, labels, series)
+}
+
+fn columns_in(width: f64, id: &str, title: &str, labels: &[String], series: &[Series]) -> String {
     let mut out = String::new();
-    open(&mut out, id, title, H);
+    open(&mut out, id, title, width, H);
     let n = labels.len().max(1);
     let totals: Vec<i64> = (0..labels.len())
-        .map(|i| series.iter().map(|s| s.values.get(i).copied().unwrap_or(0)).sum())
+        .map(|i| {
+            series
+                .iter()
+                .map(|s| s.values.get(i).copied().unwrap_or(0))
+                .sum()
+        })
         .collect();
     let max = totals.iter().copied().max().unwrap_or(0) as f64;
-    let top = y_axis(&mut out, max, "");
-    let plot_w = W - LEFT - RIGHT;
+    let top = y_axis(&mut out, width, max, "");
+    let plot_w = width - LEFT - RIGHT;
     let plot_h = H - TOP - BOTTOM;
     let slot = plot_w / n as f64;
     let bar_w = (slot * 0.72).max(1.0);
-    let every = n.div_ceil(12).max(1);
+    let every = n.div_ceil(if width > W { 20 } else { 12 }).max(1);
     for (i, label) in labels.iter().enumerate() {
         let x = LEFT + slot * i as f64 + (slot - bar_w) / 2.0;
         let total = totals.get(i).copied().unwrap_or(0);
@@ -151,7 +174,7 @@ pub fn columns(id: &str, title: &str, labels: &[String], series: &[Series]) -> S
         if total == 0 {
             let _ = write!(
                 out,
-                r#"<rect x="{x:.1}" y="{:.1}" width="{bar_w:.1}" height="0.5" fill="#bbb"><title>{}: 0</title></rect>"#,
+                r##"<rect x="{x:.1}" y="{:.1}" width="{bar_w:.1}" height="0.5" fill="#bbb"><title>{}: 0</title></rect>"##,
                 TOP + plot_h - 0.5,
                 esc(label)
             );
@@ -162,8 +185,8 @@ pub fn columns(id: &str, title: &str, labels: &[String], series: &[Series]) -> S
                 out,
                 r#"<text x="{:.1}" y="{:.1}" class="ax" text-anchor="middle">{}</text>"#,
                 LEFT + slot * i as f64 + slot / 2.0,
-                H - BOTTOM + 16.0,
-                esc(label)
+                H - BOTTOM + 20.0,
+                esc(tick(label))
             );
         }
     }
@@ -179,20 +202,24 @@ pub fn columns(id: &str, title: &str, labels: &[String], series: &[Series]) -> S
 /// `<g class="bar" data-label=.. data-value=..>`.
 pub fn bars(id: &str, title: &str, items: &[(String, i64)], color: &str) -> String {
     let row = 22.0;
-    let label_w = 230.0;
+    let label_w = 210.0;
     let height = TOP + row * items.len().max(1) as f64 + 8.0;
     let mut out = String::new();
-    open(&mut out, id, title, height);
+    open(&mut out, id, title, W, height);
     let max = items.iter().map(|(_, v)| *v).max().unwrap_or(0).max(1) as f64;
     let plot_w = W - label_w - RIGHT - 48.0;
     if items.is_empty() {
-        let _ = write!(out, r#"<text x="{LEFT}" y="{}" class="ax">—</text>"#, TOP + 14.0);
+        let _ = write!(
+            out,
+            r#"<text x="{LEFT}" y="{}" class="ax">—</text>"#,
+            TOP + 14.0
+        );
     }
     for (i, (label, v)) in items.iter().enumerate() {
         let y = TOP + row * i as f64;
         let w = (*v as f64 / max * plot_w).max(if *v > 0 { 1.0 } else { 0.0 });
-        let shown: String = if label.chars().count() > 18 {
-            label.chars().take(17).chain(['…']).collect()
+        let shown: String = if label.chars().count() > 15 {
+            label.chars().take(14).chain(['…']).collect()
         } else {
             label.clone()
         };
@@ -217,8 +244,8 @@ pub fn bars(id: &str, title: &str, items: &[(String, i64)], color: &str) -> Stri
 /// A line of percentages (0..=100) over labels; `None` leaves a gap.
 pub fn share_line(id: &str, title: &str, labels: &[String], values: &[Option<f64>]) -> String {
     let mut out = String::new();
-    open(&mut out, id, title, H);
-    let top = y_axis(&mut out, 100.0, "%");
+    open(&mut out, id, title, W, H);
+    let top = y_axis(&mut out, W, 100.0, "%");
     let n = labels.len().max(1);
     let plot_w = W - LEFT - RIGHT;
     let plot_h = H - TOP - BOTTOM;
@@ -250,8 +277,8 @@ pub fn share_line(id: &str, title: &str, labels: &[String], values: &[Option<f64
                 out,
                 r#"<text x="{:.1}" y="{:.1}" class="ax" text-anchor="middle">{}</text>"#,
                 LEFT + slot * i as f64 + slot / 2.0,
-                H - BOTTOM + 16.0,
-                esc(label)
+                H - BOTTOM + 20.0,
+                esc(tick(label))
             );
         }
     }

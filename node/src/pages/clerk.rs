@@ -42,16 +42,24 @@ pub async fn home(
     let node = &ctx.node;
     let query = q.q.unwrap_or_default();
     let cat = node.catalogue();
-    let receivable: Vec<_> = cat.matters.values().filter(|m| node.may_receive(m)).collect();
-    let hits: Vec<_> = search::find(receivable.iter().copied(), &query, 30)
-        .into_iter()
-        .map(|m| {
-            context! {
-                code => m.code, name_zh => m.name_zh, name_en => m.name_en,
-                immediate => m.immediate,
-            }
-        })
+    let receivable: Vec<_> = cat
+        .matters
+        .values()
+        .filter(|m| node.may_receive(m))
         .collect();
+    let hits: Vec<_> = if query.trim().is_empty() {
+        Vec::new()
+    } else {
+        search::find(receivable.iter().copied(), &query, 30)
+    }
+    .into_iter()
+    .map(|m| {
+        context! {
+            code => m.code, name_zh => m.name_zh, name_en => m.name_en,
+            immediate => m.immediate,
+        }
+    })
+    .collect();
     let tickets = match node.store.tickets(&today(&ctx)).await {
         Ok(t) => t,
         Err(e) => return ctx.error(&e.into()),
@@ -203,11 +211,18 @@ pub async fn call(form: StaffForm) -> Response {
 }
 
 /// `POST /clerk/queue/{id}/served`.
-pub async fn served(Path(id): Path<i64>, form: StaffForm) -> Response {
+pub async fn served(Path(id): Path<String>, form: StaffForm) -> Response {
     let ctx = form.ctx;
     if let Err(r) = ctx.require(&[Role::Clerk], WHAT) {
         return r;
     }
+    let Ok(id) = id.parse::<i64>() else {
+        return ctx.error(&Error::not_found(
+            "unknown_ticket",
+            "没有这个号",
+            "no such ticket",
+        ));
+    };
     match ctx.node.store.serve_ticket(id, ctx.node.now_ms()).await {
         Ok(crate::store::ServeOutcome::Served(t)) => ctx.redirect(
             "/clerk",

@@ -115,8 +115,7 @@ pub async fn switch_lang(Path(lang): Path<String>, Query(q): Query<LangQuery>) -
     let lang = if lang == "en" { "en" } else { "zh" };
     let to = q.next.as_deref().map_or_else(|| "/".to_owned(), safe_next);
     let mut res = Redirect::to(&to).into_response();
-    if let Ok(v) = format!("{LANG_COOKIE}={lang}; Path=/; SameSite=Lax; Max-Age=31536000").parse()
-    {
+    if let Ok(v) = format!("{LANG_COOKIE}={lang}; Path=/; SameSite=Lax; Max-Age=31536000").parse() {
         res.headers_mut().append(header::SET_COOKIE, v);
     }
     res
@@ -124,7 +123,10 @@ pub async fn switch_lang(Path(lang): Path<String>, Query(q): Query<LangQuery>) -
 
 /// `GET /admin`: the administrator's overview (accounts, catalogue).
 pub async fn admin(StaffCtx(ctx): StaffCtx) -> Response {
-    if let Err(r) = ctx.require(&[Role::Admin], "查看管理页面 / view the administration page") {
+    if let Err(r) = ctx.require(
+        &[Role::Admin],
+        "查看管理页面 / view the administration page",
+    ) {
         return r;
     }
     let staff = match ctx.node.store.all_staff().await {

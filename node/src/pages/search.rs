@@ -75,11 +75,9 @@ fn initials_match(syllables: &[Vec<String>], q: &str) -> Option<usize> {
         return None;
     }
     (0..=syllables.len() - q.len()).find(|&start| {
-        q.iter().enumerate().all(|(i, qc)| {
-            syllables[start + i]
-                .iter()
-                .any(|r| r.chars().next() == Some(*qc))
-        })
+        q.iter()
+            .enumerate()
+            .all(|(i, qc)| syllables[start + i].iter().any(|r| r.starts_with(*qc)))
     })
 }
 
@@ -173,7 +171,9 @@ mod tests {
         let cat = crate::starter::catalogue().unwrap();
         let hits = find(cat.matters.values(), "sfz", 50);
         assert!(hits.iter().any(|m| m.name_zh.contains("身份证")));
-        assert!(hits.iter().all(|m| m.name_zh.contains("身份证")
-            || m.name_zh.chars().count() >= 3));
+        assert!(
+            hits.iter()
+                .all(|m| m.name_zh.contains("身份证") || m.name_zh.chars().count() >= 3)
+        );
     }
 }

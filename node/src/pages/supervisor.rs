@@ -22,7 +22,7 @@ const WHAT: &str = "查看监察页面 / view the supervision pages";
 pub const PAGE_ROWS: usize = 100;
 
 /// Everything the supervisor pages take in their query strings.
-#[derive(Debug, Default, Clone, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize, serde::Serialize)]
 pub struct SupQuery {
     /// Case number or its beginning.
     pub number: Option<String>,
@@ -34,11 +34,16 @@ pub struct SupQuery {
     pub state: Option<String>,
     /// Department code.
     pub department: Option<String>,
-    /// Statistics window in days.
-    pub days: Option<i64>,
+    /// Statistics window in days (anything else: the default).
+    pub days: Option<String>,
 }
 
 impl SupQuery {
+    /// The statistics window, if the query names a whole number of days.
+    pub fn days_n(&self) -> Option<i64> {
+        self.days.as_deref().and_then(|d| d.trim().parse().ok())
+    }
+
     /// The query string that gives this query back.
     pub fn to_query(&self) -> String {
         let mut parts = Vec::new();
@@ -53,7 +58,7 @@ impl SupQuery {
                 parts.push(format!("{k}={}", percent(v)));
             }
         }
-        if let Some(d) = self.days {
+        if let Some(d) = self.days_n() {
             parts.push(format!("days={d}"));
         }
         parts.join("&")
@@ -120,10 +125,7 @@ fn case_row(ctx: &Ctx, b: &CaseBrief, level: Option<Warning>) -> Row {
             super::templates::datetime(b.received_at_ms).into(),
             b.committed_due.clone().unwrap_or_default().into(),
             match level_str {
-                Some(l) => Cell::level(
-                    super::i18n::phrase(ctx.lang, &format!("warn.{l}")),
-                    l,
-                ),
+                Some(l) => Cell::level(super::i18n::phrase(ctx.lang, &format!("warn.{l}")), l),
                 None => Cell::default(),
             },
         ],
@@ -135,8 +137,22 @@ pub async fn warning_tables(ctx: &Ctx) -> Result<Vec<Table>, Error> {
     let watch = ctx.node.deadline_watch().await?;
     let mut out = Vec::new();
     for (level, id, zh, en, ezh, een) in [
-        (Warning::Red, "red", "已超期（红色预警）", "Overdue (red)", "没有超期案件。", "No case is overdue."),
-        (Warning::Yellow, "yellow", "临近时限（黄色预警）", "Near the deadline (yellow)", "没有临近时限的案件。", "No case is near its deadline."),
+        (
+            Warning::Red,
+            "red",
+            "已超期（红色预警）",
+            "Overdue (red)",
+            "没有超期案件。",
+            "No case is overdue.",
+        ),
+        (
+            Warning::Yellow,
+            "yellow",
+            "临近时限（黄色预警）",
+            "Near the deadline (yellow)",
+            "没有临近时限的案件。",
+            "No case is near its deadline.",
+        ),
     ] {
         let rows: Vec<Row> = watch
             .iter()
@@ -180,7 +196,10 @@ pub async fn overview(StaffCtx(ctx): StaffCtx) -> Response {
     let counts: Vec<usize> = tables.iter().map(|t| t.rows.len()).collect();
     let scope = match ctx.node.oversight_scope() {
         crate::store::Scope::All => ctx.t("全区所有大厅", "every hall of the district"),
-        crate::store::Scope::Subtree(id) => ctx.t(&format!("{id} 及下级大厅"), &format!("{id} and the halls below")),
+        crate::store::Scope::Subtree(id) => ctx.t(
+            &format!("{id} 及下级大厅"),
+            &format!("{id} and the halls below"),
+        ),
     };
     let data = context! {
         red => counts.first().copied().unwrap_or(0),
@@ -217,7 +236,11 @@ pub async fn search_table(ctx: &Ctx, q: &SupQuery) -> Result<Table, Error> {
         ctx.node.store.search_cases(&s).await?
     };
     let today = ctx.node.today();
-    let horizon = ctx.node.yellow_horizon(today).format("%Y-%m-%d").to_string();
+    let horizon = ctx
+        .node
+        .yellow_horizon(today)
+        .format("%Y-%m-%d")
+        .to_string();
     let today = today.format("%Y-%m-%d").to_string();
     let query = q.to_query();
     Ok(Table {
@@ -228,7 +251,8 @@ pub async fn search_table(ctx: &Ctx, q: &SupQuery) -> Result<Table, Error> {
             .iter()
             .map(|b| {
                 let w = ctx.node.live_warning(b, &today, &horizon);
-                let shown = (w != Warning::Green || b.committed_due.is_some()).then_some(w);
+                let running = crate::store::OPEN_STATES.contains(&b.state.as_str());
+                let shown = (running && b.committed_due.is_some()).then_some(w);
                 case_row(ctx, b, shown)
             })
             .collect(),
@@ -243,7 +267,10 @@ pub async fn search_page(StaffCtx(ctx): StaffCtx, Query(q): Query<SupQuery>) -> 
     if let Err(r) = allowed(&ctx, false) {
         return r;
     }
-    let asked = q.to_query().split('&').any(|p| !p.is_empty() && !p.starts_with("days="));
+    let asked = q
+        .to_query()
+        .split('&')
+        .any(|p| !p.is_empty() && !p.starts_with("days="));
     let table = if asked {
         match search_table(&ctx, &q).await {
             Ok(t) => Some(cut(t, &ctx)),
@@ -259,8 +286,18 @@ pub async fn search_page(StaffCtx(ctx): StaffCtx, Query(q): Query<SupQuery>) -> 
         .map(|d| context! { code => d.code, name => ctx.t(&d.name_zh, &d.name_en) })
         .collect();
     let states = [
-        "received", "correction", "rejected", "accepted", "handling", "review", "approval",
-        "decided", "result_ready", "completed", "withdrawn", "terminated",
+        "received",
+        "correction",
+        "rejected",
+        "accepted",
+        "handling",
+        "review",
+        "approval",
+        "decided",
+        "result_ready",
+        "completed",
+        "withdrawn",
+        "terminated",
     ];
     let data = context! { q => q, table => table, depts => depts, states => states };
     ctx.render(StatusCode::OK, "supervisor/search.html", data)
@@ -274,7 +311,12 @@ pub async fn case(StaffCtx(ctx): StaffCtx, Path(number): Path<String>) -> Respon
     render_case(&ctx, &number, StatusCode::OK, None).await
 }
 
-async fn render_case(ctx: &Ctx, number: &str, status: StatusCode, error: Option<String>) -> Response {
+async fn render_case(
+    ctx: &Ctx,
+    number: &str,
+    status: StatusCode,
+    error: Option<String>,
+) -> Response {
     let view = match ctx.node.case_for_staff(number).await {
         Ok(v) => v,
         Err(e) => return ctx.error(&e),
@@ -285,16 +327,17 @@ async fn render_case(ctx: &Ctx, number: &str, status: StatusCode, error: Option<
     };
     let trace: Vec<_> = events
         .iter()
-        .map(|e| {
+        .filter_map(|e| e.record().map(|r| (e, r)))
+        .map(|(e, r)| {
             context! {
                 seq => e.local_seq,
-                kind => e.record.event.kind(),
-                by => e.record.actor.username,
-                role => e.record.actor.role.as_str(),
-                node => e.record.actor.node,
-                at => e.record.at_ms,
+                kind => r.event.kind(),
+                by => r.actor.username,
+                role => r.actor.role.as_str(),
+                node => r.actor.node,
+                at => r.at_ms,
                 hash => e.entry.hash.to_hex().chars().take(12).collect::<String>(),
-                body => serde_json::to_string(&e.record.event).unwrap_or_default(),
+                body => serde_json::to_string(&r.event).unwrap_or_default(),
             }
         })
         .collect();
@@ -328,7 +371,15 @@ pub async fn terminate(Path(number): Path<String>, form: StaffForm) -> Response 
             &format!("/supervisor/cases/{}", v.number),
             Some(Flash::ok("案件已终止。", "The case is terminated.")),
         ),
-        Err(e) => render_case(&ctx, &number, e.status, Some(ctx.t(&e.message_zh, &e.message_en))).await,
+        Err(e) => {
+            render_case(
+                &ctx,
+                &number,
+                e.status,
+                Some(ctx.t(&e.message_zh, &e.message_en)),
+            )
+            .await
+        }
     }
 }
 

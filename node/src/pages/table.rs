@@ -101,8 +101,7 @@ pub struct Table {
 
 /// Quotes one CSV field.
 fn field(s: &str) -> String {
-    let formula = s.starts_with(['=', '+', '-', '@', '\t', '\r'])
-        && s.parse::<f64>().is_err();
+    let formula = s.starts_with(['=', '+', '-', '@', '\t', '\r']) && s.parse::<f64>().is_err();
     let s = if formula {
         format!("'{s}")
     } else {
@@ -119,7 +118,8 @@ impl Table {
     /// The table as CSV text, with a byte-order mark.
     pub fn to_csv(&self) -> String {
         let mut out = String::from("\u{feff}");
-        let line = |cells: Vec<String>| cells.iter().map(|c| field(c)).collect::<Vec<_>>().join(",");
+        let line =
+            |cells: Vec<String>| cells.iter().map(|c| field(c)).collect::<Vec<_>>().join(",");
         out.push_str(&line(self.headers.clone()));
         out.push_str("\r\n");
         for r in &self.rows {

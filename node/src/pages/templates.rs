@@ -12,25 +12,82 @@ use super::web::Lang;
 /// Every page template: name and text.
 pub const TEMPLATES: &[(&str, &str)] = &[
     ("base.html", include_str!("../../templates/pages/base.html")),
-    ("macros.html", include_str!("../../templates/pages/macros.html")),
-    ("error.html", include_str!("../../templates/pages/error.html")),
-    ("login.html", include_str!("../../templates/pages/login.html")),
-    ("admin.html", include_str!("../../templates/pages/admin.html")),
-    ("clerk/home.html", include_str!("../../templates/pages/clerk/home.html")),
-    ("clerk/apply.html", include_str!("../../templates/pages/clerk/apply.html")),
-    ("clerk/case.html", include_str!("../../templates/pages/clerk/case.html")),
-    ("clerk/rate.html", include_str!("../../templates/pages/clerk/rate.html")),
-    ("approver/queue.html", include_str!("../../templates/pages/approver/queue.html")),
-    ("approver/case.html", include_str!("../../templates/pages/approver/case.html")),
-    ("supervisor/overview.html", include_str!("../../templates/pages/supervisor/overview.html")),
-    ("supervisor/search.html", include_str!("../../templates/pages/supervisor/search.html")),
-    ("supervisor/stats.html", include_str!("../../templates/pages/supervisor/stats.html")),
-    ("supervisor/fleet.html", include_str!("../../templates/pages/supervisor/fleet.html")),
-    ("supervisor/case.html", include_str!("../../templates/pages/supervisor/case.html")),
-    ("citizen/progress.html", include_str!("../../templates/pages/citizen/progress.html")),
-    ("citizen/guide.html", include_str!("../../templates/pages/citizen/guide.html")),
-    ("citizen/matter.html", include_str!("../../templates/pages/citizen/matter.html")),
-    ("citizen/kiosk.html", include_str!("../../templates/pages/citizen/kiosk.html")),
+    (
+        "macros.html",
+        include_str!("../../templates/pages/macros.html"),
+    ),
+    (
+        "error.html",
+        include_str!("../../templates/pages/error.html"),
+    ),
+    (
+        "login.html",
+        include_str!("../../templates/pages/login.html"),
+    ),
+    (
+        "admin.html",
+        include_str!("../../templates/pages/admin.html"),
+    ),
+    (
+        "clerk/home.html",
+        include_str!("../../templates/pages/clerk/home.html"),
+    ),
+    (
+        "clerk/apply.html",
+        include_str!("../../templates/pages/clerk/apply.html"),
+    ),
+    (
+        "clerk/case.html",
+        include_str!("../../templates/pages/clerk/case.html"),
+    ),
+    (
+        "clerk/rate.html",
+        include_str!("../../templates/pages/clerk/rate.html"),
+    ),
+    (
+        "approver/queue.html",
+        include_str!("../../templates/pages/approver/queue.html"),
+    ),
+    (
+        "approver/case.html",
+        include_str!("../../templates/pages/approver/case.html"),
+    ),
+    (
+        "supervisor/overview.html",
+        include_str!("../../templates/pages/supervisor/overview.html"),
+    ),
+    (
+        "supervisor/search.html",
+        include_str!("../../templates/pages/supervisor/search.html"),
+    ),
+    (
+        "supervisor/stats.html",
+        include_str!("../../templates/pages/supervisor/stats.html"),
+    ),
+    (
+        "supervisor/fleet.html",
+        include_str!("../../templates/pages/supervisor/fleet.html"),
+    ),
+    (
+        "supervisor/case.html",
+        include_str!("../../templates/pages/supervisor/case.html"),
+    ),
+    (
+        "citizen/progress.html",
+        include_str!("../../templates/pages/citizen/progress.html"),
+    ),
+    (
+        "citizen/guide.html",
+        include_str!("../../templates/pages/citizen/guide.html"),
+    ),
+    (
+        "citizen/matter.html",
+        include_str!("../../templates/pages/citizen/matter.html"),
+    ),
+    (
+        "citizen/kiosk.html",
+        include_str!("../../templates/pages/citizen/kiosk.html"),
+    ),
 ];
 
 fn lang_of(state: &State) -> Lang {

@@ -175,7 +175,10 @@ impl std::fmt::Debug for Ctx {
 impl FromRequestParts<AppState> for Ctx {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, node: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        node: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let lang = match cookie(&parts.headers, LANG_COOKIE).as_deref() {
             Some("en") => Lang::En,
             _ => Lang::Zh,
@@ -227,10 +230,8 @@ fn login_redirect(ctx: &Ctx) -> Response {
     let mut res =
         Redirect::to(&format!("/login?next={}{expired}", percent(&ctx.path))).into_response();
     if ctx.stale_session {
-        res.headers_mut().append(
-            header::SET_COOKIE,
-            hv(&set_cookie(SESSION_COOKIE, "", 0)),
-        );
+        res.headers_mut()
+            .append(header::SET_COOKIE, hv(&set_cookie(SESSION_COOKIE, "", 0)));
     }
     res
 }
@@ -290,11 +291,20 @@ impl Fields {
     }
 }
 
-async fn read_fields(req: Request, node: &AppState) -> Result<Fields, Response> {
+async fn read_fields(req: Request, node: &AppState, ctx: &Ctx) -> Result<Fields, Response> {
     axum::Form::<Vec<(String, String)>>::from_request(req, node)
         .await
         .map(|axum::Form(v)| Fields(v))
-        .map_err(|r| (StatusCode::BAD_REQUEST, r.body_text()).into_response())
+        .map_err(|r| {
+            ctx.error(&Error::bad_request(
+                "bad_form",
+                "表单内容无法读取，未保存任何内容",
+                format!(
+                    "the form could not be read; nothing was saved ({})",
+                    r.body_text()
+                ),
+            ))
+        })
 }
 
 /// A form posted by logged-in staff, with its CSRF token checked.
@@ -312,7 +322,7 @@ impl FromRequest<AppState> for StaffForm {
     async fn from_request(req: Request, node: &AppState) -> Result<Self, Response> {
         let (mut parts, body) = req.into_parts();
         let Ok(ctx) = Ctx::from_request_parts(&mut parts, node).await;
-        let fields = read_fields(Request::from_parts(parts, body), node).await?;
+        let fields = read_fields(Request::from_parts(parts, body), node, &ctx).await?;
         let Some(token) = ctx.token.clone() else {
             let mut ctx = ctx;
             ctx.path = fields.get("back").map_or("/".to_owned(), safe_next);
@@ -342,7 +352,7 @@ impl FromRequest<AppState> for AnonForm {
     async fn from_request(req: Request, node: &AppState) -> Result<Self, Response> {
         let (mut parts, body) = req.into_parts();
         let Ok(ctx) = Ctx::from_request_parts(&mut parts, node).await;
-        let fields = read_fields(Request::from_parts(parts, body), node).await?;
+        let fields = read_fields(Request::from_parts(parts, body), node, &ctx).await?;
         let ok = match (&ctx.form_token, fields.get(CSRF_FIELD)) {
             (Some(c), Some(f)) => same(c, f),
             _ => false,
@@ -413,7 +423,13 @@ impl Ctx {
         self.render_inner(status, template, data, true)
     }
 
-    fn render_inner(&self, status: StatusCode, template: &str, data: Value, anon: bool) -> Response {
+    fn render_inner(
+        &self,
+        status: StatusCode,
+        template: &str,
+        data: Value,
+        anon: bool,
+    ) -> Response {
         let form_token = anon.then(|| self.form_token.clone().unwrap_or_else(new_form_token));
         let page = self.base(form_token.as_deref());
         let ctx = minijinja::context! { lang => self.lang.as_str(), page => page, ..data };

@@ -573,33 +573,6 @@ impl Store {
         distribution(self, "wait_ms", &WAIT_BOUNDS_MS, "queue_tickets", &w).await
     }
 
-    /// Numbers taken per day in `from_day..=to_day`, with the summed wait of
-    /// those called: `(day, taken, called, wait_ms)`.
-    pub async fn queue_days(
-        &self,
-        from_day: &str,
-        to_day: &str,
-    ) -> Result<Vec<(String, i64, i64, i64)>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT day, COUNT(*) AS n, COUNT(wait_ms) AS called, CAST(SUM(wait_ms) AS BIGINT) AS w \
-             FROM queue_tickets WHERE day >= $1 AND day <= $2 GROUP BY 1 ORDER BY 1",
-        )
-        .bind(from_day)
-        .bind(to_day)
-        .fetch_all(self.pool())
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok((
-                    r.try_get("day")?,
-                    r.try_get("n")?,
-                    r.try_get("called")?,
-                    r.try_get::<Option<i64>, _>("w")?.unwrap_or(0),
-                ))
-            })
-            .collect()
-    }
-
     /// Cases whose result waits at this accepting node's window, oldest first.
     pub async fn results_waiting(
         &self,

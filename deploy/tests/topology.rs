@@ -1,0 +1,187 @@
+//! `topology bundle` and `topology run` as an operator runs them: the small
+//! topology bundled to disk, then run as seven `onewindow-node` processes
+//! that answer with the printed passwords and stop on Ctrl-C.
+#![allow(clippy::unwrap_used)]
+
+use std::io::{BufRead, BufReader};
+use std::net::{Ipv4Addr, TcpListener, UdpSocket};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use onewindow_deploy::bundle::Bundle;
+
+const DEPLOY: &str = env!("CARGO_BIN_EXE_onewindow-deploy");
+
+fn small() -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../configs/topologies/small.toml")
+        .display()
+        .to_string()
+}
+
+/// A first port such that `n` ports from it are free now, for TCP (or UDP).
+fn free_run(n: u16, udp: bool) -> u16 {
+    for attempt in 0..200u32 {
+        let base = 20_000
+            + u16::try_from((std::process::id().wrapping_mul(7) + attempt * 97) % 40_000).unwrap();
+        let all_free = (0..n).all(|k| {
+            let addr = (Ipv4Addr::LOCALHOST, base + k);
+            if udp {
+                UdpSocket::bind(addr).is_ok()
+            } else {
+                TcpListener::bind(addr).is_ok()
+            }
+        });
+        if all_free {
+            return base;
+        }
+    }
+    panic!("no run of {n} free ports");
+}
+
+#[test]
+fn bundle_writes_a_folder_per_node() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("bundle");
+    let res = Command::new(DEPLOY)
+        .args(["topology", "bundle", &small(), "--out"])
+        .arg(&out)
+        .args(["--http-base", "8080", "--quic-base", "7443"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&res.stdout);
+    assert!(
+        res.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&res.stderr)
+    );
+    assert!(
+        stdout.contains("bundled 7 nodes (1 district, 2 township, 4 village)"),
+        "{stdout}"
+    );
+    let b = Bundle::load(&out).unwrap();
+    assert_eq!(b.nodes.len(), 7);
+    for n in &b.nodes {
+        let folder = b.folder(&n.id).unwrap();
+        for f in [
+            "config.toml",
+            "onewindow-node.service",
+            "pki/node.crt",
+            "pki/node.key",
+            "pki/ca.crt",
+        ] {
+            assert!(folder.join(f).is_file(), "{} lacks {f}", n.id);
+        }
+        assert_eq!(folder.join("root-signing.key").is_file(), n.id == "nanhai");
+    }
+    assert_eq!(
+        b.node("nanhai.dali.yanbu").unwrap().url,
+        "http://127.0.0.1:8086"
+    );
+    // Bundling again over it is refused: the CA would be lost.
+    let again = Command::new(DEPLOY)
+        .args(["topology", "bundle", &small(), "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(!again.status.success());
+}
+
+#[test]
+fn run_starts_every_node_as_a_process_and_stops_them_on_ctrl_c() {
+    let node_bin = onewindow_deploy::binary::node_binary_for_tests().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (http, quic) = (free_run(7, false), free_run(7, true));
+    let mut child = Command::new(DEPLOY)
+        .args(["topology", "run", &small(), "--dir"])
+        .arg(dir.path().join("small"))
+        .arg("--node-bin")
+        .arg(&node_bin)
+        .args([
+            "--http-base",
+            &http.to_string(),
+            "--quic-base",
+            &quic.to_string(),
+        ])
+        .args(["--sqlite-synchronous", "normal"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let mut lines = Vec::new();
+    loop {
+        let line = rx
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .unwrap_or_else(|_| panic!("no start in time: {lines:?}"));
+        let done = line.contains("nodes up");
+        lines.push(line);
+        if done {
+            break;
+        }
+    }
+    // The table: one row per node with its URL and password.
+    let row = |id: &str| -> Vec<String> {
+        lines
+            .iter()
+            .find(|l| l.split_whitespace().next() == Some(id))
+            .unwrap_or_else(|| panic!("no row for {id}: {lines:?}"))
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect()
+    };
+    let village = row("nanhai.dali.yanbu");
+    assert_eq!(village[1], "village");
+    let url = village[2].clone();
+    let password = village.last().unwrap().clone();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let http = reqwest::Client::new();
+        let health: serde_json::Value = http
+            .get(format!("{url}/api/v1/health"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(health["node_id"], "nanhai.dali.yanbu");
+        let login = http
+            .post(format!("{url}/api/v1/session"))
+            .json(&serde_json::json!({"username": "admin", "password": password}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(login.status(), 200, "the printed password logs in");
+    });
+
+    kill(
+        Pid::from_raw(i32::try_from(child.id()).unwrap()),
+        Signal::SIGINT,
+    )
+    .unwrap();
+    let status = child.wait().unwrap();
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(status.success(), "{stderr}");
+    assert!(stderr.contains("stopping 7 nodes"), "{stderr}");
+    // Every node is gone: nothing answers on their ports any more.
+    let b = Bundle::load(&dir.path().join("small")).unwrap();
+    for n in &b.nodes {
+        assert!(
+            TcpListener::bind(n.http_listen).is_ok(),
+            "{} still listens",
+            n.id
+        );
+    }
+}

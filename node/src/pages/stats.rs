@@ -1,0 +1,621 @@
+//! Statistics for supervisors, drawn as inline SVG with their data tables:
+//! volume by tier over time, by matter, department and hall, the share of
+//! immediate completions, handling times, queue waiting times and ratings;
+//! and the fleet table with the security events.
+
+use axum::extract::Query;
+use axum::http::StatusCode;
+use axum::response::Response;
+use minijinja::context;
+
+use super::charts::{self, PALETTE, Series};
+use super::supervisor::{SupQuery, allowed, dept_name, matter_name};
+use super::table::{Cell, Row, Table};
+use super::templates::{datetime, duration};
+use super::web::{Ctx, StaffCtx};
+use crate::error::Error;
+use crate::store::{CHINA_OFFSET_MS, DAY_MS, Distribution, HANDLING_BOUNDS_MS, WAIT_BOUNDS_MS};
+
+/// One chart with its heading.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Chart {
+    /// Element id.
+    pub id: String,
+    /// Heading.
+    pub title: String,
+    /// The SVG.
+    pub svg: String,
+    /// Id of the table with its data.
+    pub table: String,
+}
+
+/// The statistics page's content.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Stats {
+    /// Days in the window.
+    pub days: i64,
+    /// First day.
+    pub from: String,
+    /// Last day (today).
+    pub to: String,
+    /// Headline figures: label and value.
+    pub figures: Vec<(String, String)>,
+    /// Charts.
+    pub charts: Vec<Chart>,
+    /// Tables (the data of the charts), every one exportable.
+    pub tables: Vec<Table>,
+}
+
+fn date_of_day(day: i64) -> String {
+    datetime(day * DAY_MS).get(..10).unwrap_or("").to_owned()
+}
+
+fn pct(part: i64, whole: i64) -> String {
+    if whole == 0 {
+        "—".to_owned()
+    } else {
+        format!("{:.1}%", part as f64 * 100.0 / whole as f64)
+    }
+}
+
+fn table(
+    ctx: &Ctx,
+    id: &str,
+    title: String,
+    headers: &[(&str, &str)],
+    rows: Vec<Row>,
+    q: &str,
+) -> Table {
+    Table {
+        id: id.to_owned(),
+        title,
+        headers: headers.iter().map(|(zh, en)| ctx.t(zh, en)).collect(),
+        rows,
+        csv: format!("/supervisor/export/{id}?{q}"),
+        empty: ctx.t("暂无数据。", "No data yet."),
+        more: None,
+    }
+}
+
+/// Short names of a bucket bound: `1小时`, `3天`, `15分` / `1 h`, `3 d`, `15 min`.
+fn short(ctx: &Ctx, ms: i64) -> String {
+    let (n, zh, en) = if ms % DAY_MS == 0 {
+        (ms / DAY_MS, "天", " d")
+    } else if ms % 3_600_000 == 0 {
+        (ms / 3_600_000, "小时", " h")
+    } else {
+        (ms / 60_000, "分", " min")
+    };
+    format!("{n}{}", ctx.lang.pick(zh, en))
+}
+
+fn bucket_labels(ctx: &Ctx, bounds: &[i64]) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut lo: Option<i64> = None;
+    for b in bounds {
+        out.push(match lo {
+            None => format!("<{}", short(ctx, *b)),
+            Some(l) => format!("{}–{}", short(ctx, l), short(ctx, *b)),
+        });
+        lo = Some(*b);
+    }
+    if let Some(l) = lo {
+        out.push(format!("≥{}", short(ctx, l)));
+    }
+    out
+}
+
+fn dist_rows(labels: &[String], d: &Distribution) -> Vec<Row> {
+    labels
+        .iter()
+        .zip(&d.buckets)
+        .map(|(l, n)| Row::new(vec![l.clone().into(), (*n).into()]))
+        .collect()
+}
+
+/// Computes the statistics for the window the query asks for (30 days by
+/// default, at most a year).
+pub async fn stats(ctx: &Ctx, q: &SupQuery) -> Result<Stats, Error> {
+    let node = &ctx.node;
+    let days = q.days_n().unwrap_or(30).clamp(1, 366);
+    let today = (node.now_ms() + CHINA_OFFSET_MS).div_euclid(DAY_MS);
+    let first = today - days + 1;
+    let (from_ms, to_ms) = (
+        first * DAY_MS - CHINA_OFFSET_MS,
+        (today + 1) * DAY_MS - CHINA_OFFSET_MS,
+    );
+    let (from_day, to_day) = (date_of_day(first), date_of_day(today));
+    let scope = node.oversight_scope();
+    let st = &node.store;
+    let (by_day, by_matter, by_dept, handling, ratings, states, waits) = tokio::try_join!(
+        st.volume_by_day_and_hall(&scope, from_ms, to_ms),
+        st.volume_by(&scope, from_ms, to_ms, false),
+        st.volume_by(&scope, from_ms, to_ms, true),
+        st.handling_times(&scope, from_ms, to_ms),
+        st.rating_counts(&scope, from_ms, to_ms),
+        st.state_counts(&scope, from_ms, to_ms),
+        st.queue_waits(&from_day, &to_day),
+    )?;
+    let qs = SupQuery {
+        days: Some(days.to_string()),
+        ..SupQuery::default()
+    }
+    .to_query();
+    let tiers = node.config.node.tiers.clone();
+    let labels: Vec<String> = (first..=today).map(date_of_day).collect();
+    let n = labels.len();
+    let mut per_tier = vec![vec![0i64; n]; tiers.len()];
+    let mut imm = vec![0i64; n];
+    let mut halls: std::collections::BTreeMap<String, i64> = Default::default();
+    for r in &by_day {
+        let Ok(i) = usize::try_from(r.day - first) else {
+            continue;
+        };
+        if i >= n {
+            continue;
+        }
+        let tier = node.tier_of(&r.hall);
+        if let Some(t) = tiers.iter().position(|x| *x == tier) {
+            per_tier[t][i] += r.cases;
+        }
+        imm[i] += r.immediate;
+        *halls.entry(r.hall.clone()).or_default() += r.cases;
+    }
+    let tier_name = |t: &str| super::i18n::phrase(ctx.lang, &format!("tier.{t}")).to_owned();
+    let series: Vec<Series> = tiers
+        .iter()
+        .enumerate()
+        .map(|(i, t)| Series {
+            name: tier_name(t),
+            color: PALETTE[i % PALETTE.len()],
+            values: per_tier[i].clone(),
+        })
+        .collect();
+    let totals: Vec<i64> = (0..n)
+        .map(|i| per_tier.iter().map(|t| t[i]).sum())
+        .collect();
+    let total: i64 = totals.iter().sum();
+    let total_imm: i64 = imm.iter().sum();
+    let mut tables = Vec::new();
+    let mut charts_out = Vec::new();
+    let mut chart = |id: &str, title: String, svg: String, table: &str| {
+        charts_out.push(Chart {
+            id: id.into(),
+            title,
+            svg,
+            table: table.into(),
+        });
+    };
+    // Volume by tier over time.
+    let title = ctx.t("每日收件量（按层级）", "Cases received per day, by tier");
+    chart(
+        "volume",
+        title.clone(),
+        charts::wide_columns("chart-volume", &title, &labels, &series),
+        "stats-days",
+    );
+    let mut headers: Vec<(String, String)> = vec![("日期".into(), "Day".into())];
+    for t in &tiers {
+        headers.push((tier_name(t), tier_name(t)));
+    }
+    headers.extend([
+        ("合计".into(), "Total".into()),
+        ("即办件".into(), "Immediate".into()),
+        ("即办率".into(), "Immediate share".into()),
+    ]);
+    let hdr: Vec<(&str, &str)> = headers
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    let rows = (0..n)
+        .map(|i| {
+            let mut cells: Vec<Cell> = vec![labels[i].clone().into()];
+            cells.extend(per_tier.iter().map(|t| Cell::from(t[i])));
+            cells.extend([
+                totals[i].into(),
+                imm[i].into(),
+                pct(imm[i], totals[i]).into(),
+            ]);
+            Row::new(cells)
+        })
+        .collect();
+    tables.push(table(ctx, "stats-days", title, &hdr, rows, &qs));
+    // Immediate share per day.
+    let title = ctx.t(
+        "即办件占比（按日）",
+        "Share of immediate completions, per day",
+    );
+    let shares: Vec<Option<f64>> = (0..n)
+        .map(|i| (totals[i] > 0).then(|| imm[i] as f64 * 100.0 / totals[i] as f64))
+        .collect();
+    chart(
+        "immediate",
+        title.clone(),
+        charts::share_line("chart-immediate", &title, &labels, &shares),
+        "stats-days",
+    );
+    // By matter, department, hall.
+    let title = ctx.t("收件量前列事项", "Busiest matters");
+    let items: Vec<(String, i64)> = by_matter
+        .iter()
+        .take(15)
+        .map(|r| (matter_name(ctx, &r.key), r.cases))
+        .collect();
+    chart(
+        "matters",
+        title.clone(),
+        charts::bars("chart-matters", &title, &items, PALETTE[0]),
+        "stats-matters",
+    );
+    let rows = by_matter
+        .iter()
+        .map(|r| {
+            Row::new(vec![
+                r.key.clone().into(),
+                matter_name(ctx, &r.key).into(),
+                r.cases.into(),
+                r.immediate.into(),
+            ])
+        })
+        .collect();
+    tables.push(table(
+        ctx,
+        "stats-matters",
+        title,
+        &[
+            ("事项编码", "Code"),
+            ("事项", "Matter"),
+            ("件数", "Cases"),
+            ("即办件", "Immediate"),
+        ],
+        rows,
+        &qs,
+    ));
+    let title = ctx.t("各部门收件量", "Cases per department");
+    let items: Vec<(String, i64)> = by_dept
+        .iter()
+        .map(|r| (dept_name(ctx, &r.key), r.cases))
+        .collect();
+    chart(
+        "departments",
+        title.clone(),
+        charts::bars("chart-departments", &title, &items, PALETTE[1]),
+        "stats-departments",
+    );
+    let rows = by_dept
+        .iter()
+        .map(|r| {
+            Row::new(vec![
+                r.key.clone().into(),
+                dept_name(ctx, &r.key).into(),
+                r.cases.into(),
+            ])
+        })
+        .collect();
+    tables.push(table(
+        ctx,
+        "stats-departments",
+        title,
+        &[
+            ("部门编码", "Code"),
+            ("部门", "Department"),
+            ("件数", "Cases"),
+        ],
+        rows,
+        &qs,
+    ));
+    let mut hall_rows: Vec<(String, i64)> = halls.into_iter().collect();
+    hall_rows.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    let title = ctx.t("各大厅收件量", "Cases per hall");
+    chart(
+        "halls",
+        title.clone(),
+        charts::bars(
+            "chart-halls",
+            &title,
+            &hall_rows.iter().take(15).cloned().collect::<Vec<_>>(),
+            PALETTE[2],
+        ),
+        "stats-halls",
+    );
+    let rows = hall_rows
+        .iter()
+        .map(|(h, c)| {
+            Row::new(vec![
+                h.clone().into(),
+                tier_name(&node.tier_of(h)).into(),
+                (*c).into(),
+            ])
+        })
+        .collect();
+    tables.push(table(
+        ctx,
+        "stats-halls",
+        title,
+        &[("大厅", "Hall"), ("层级", "Tier"), ("件数", "Cases")],
+        rows,
+        &qs,
+    ));
+    // Handling times.
+    let hl = bucket_labels(ctx, &HANDLING_BOUNDS_MS);
+    let title = ctx.t(
+        "办结用时分布（收件至办结）",
+        "Time from receipt to completion",
+    );
+    let s = [Series {
+        name: ctx.t("件数", "Cases"),
+        color: PALETTE[4],
+        values: handling.buckets.clone(),
+    }];
+    chart(
+        "handling",
+        title.clone(),
+        charts::columns("chart-handling", &title, &hl, &s),
+        "stats-handling",
+    );
+    tables.push(table(
+        ctx,
+        "stats-handling",
+        title,
+        &[("用时", "Time"), ("件数", "Cases")],
+        dist_rows(&hl, &handling),
+        &qs,
+    ));
+    // Queue waits.
+    let wl = bucket_labels(ctx, &WAIT_BOUNDS_MS);
+    let title = ctx.t("排队等候时间分布", "Queue waiting time");
+    let s = [Series {
+        name: ctx.t("人次", "Visitors"),
+        color: PALETTE[3],
+        values: waits.buckets.clone(),
+    }];
+    chart(
+        "waits",
+        title.clone(),
+        charts::columns("chart-waits", &title, &wl, &s),
+        "stats-queue",
+    );
+    tables.push(table(
+        ctx,
+        "stats-queue",
+        title,
+        &[("等候", "Wait"), ("人次", "Visitors")],
+        dist_rows(&wl, &waits),
+        &qs,
+    ));
+    // Ratings.
+    let rl: Vec<String> = (1..=5)
+        .map(|s| super::i18n::phrase(ctx.lang, &format!("score.{s}")).to_owned())
+        .collect();
+    let title = ctx.t("好差评", "Ratings");
+    let items: Vec<(String, i64)> = rl.iter().cloned().zip(ratings).collect();
+    chart(
+        "ratings",
+        title.clone(),
+        charts::bars("chart-ratings", &title, &items, PALETTE[5]),
+        "stats-ratings",
+    );
+    let rows = items
+        .iter()
+        .map(|(l, c)| Row::new(vec![l.clone().into(), (*c).into()]))
+        .collect();
+    tables.push(table(
+        ctx,
+        "stats-ratings",
+        title,
+        &[("评价", "Rating"), ("件数", "Cases")],
+        rows,
+        &qs,
+    ));
+    let rated: i64 = ratings.iter().sum();
+    // States.
+    let rows = states
+        .iter()
+        .map(|(s, c)| {
+            Row::new(vec![
+                super::i18n::phrase(ctx.lang, &format!("state.{s}")).into(),
+                (*c).into(),
+            ])
+        })
+        .collect();
+    tables.push(table(
+        ctx,
+        "stats-states",
+        ctx.t("案件状态", "Cases by state"),
+        &[("状态", "State"), ("件数", "Cases")],
+        rows,
+        &qs,
+    ));
+    let avg = |d: &Distribution| {
+        if d.count > 0 {
+            duration(ctx.lang, d.total_ms / d.count)
+        } else {
+            "—".into()
+        }
+    };
+    let figures = vec![
+        (ctx.t("收件总量", "Cases received"), total.to_string()),
+        (
+            ctx.t("即办件占比", "Immediate share"),
+            pct(total_imm, total),
+        ),
+        (
+            ctx.t("平均办结用时", "Average time to completion"),
+            avg(&handling),
+        ),
+        (
+            ctx.t("最长办结用时", "Longest time to completion"),
+            if handling.count > 0 {
+                duration(ctx.lang, handling.max_ms)
+            } else {
+                "—".into()
+            },
+        ),
+        (ctx.t("平均排队等候", "Average queue wait"), avg(&waits)),
+        (
+            ctx.t("满意率", "Satisfied"),
+            pct(ratings[0] + ratings[1], rated),
+        ),
+    ];
+    Ok(Stats {
+        days,
+        from: from_day,
+        to: to_day,
+        figures,
+        charts: charts_out,
+        tables,
+    })
+}
+
+/// `GET /supervisor/stats?days=..`.
+pub async fn stats_page(StaffCtx(ctx): StaffCtx, Query(q): Query<SupQuery>) -> Response {
+    if let Err(r) = allowed(&ctx, false) {
+        return r;
+    }
+    match stats(&ctx, &q).await {
+        Ok(s) => ctx.render(StatusCode::OK, "supervisor/stats.html", context! { s => s }),
+        Err(e) => ctx.error(&e),
+    }
+}
+
+fn opt(v: Option<i64>) -> Cell {
+    v.map(Cell::from).unwrap_or_default()
+}
+
+/// The fleet table (this node first) and the security events.
+pub async fn fleet_tables(ctx: &Ctx) -> Result<Vec<Table>, Error> {
+    let node = &ctx.node;
+    let (mut fleet, events) = tokio::try_join!(
+        node.store.oversight_fleet(),
+        node.store.security_events(500)
+    )?;
+    let me = node.id.to_string();
+    let me_row = crate::store::FleetRow {
+        node_id: me.clone(),
+        connected: true,
+        last_seen_ms: Some(node.now_ms()),
+        software: Some(env!("CARGO_PKG_VERSION").to_owned()),
+        catalogue_version: Some(node.catalogue().version),
+        skew_ms: Some(0),
+        ..Default::default()
+    };
+    match fleet.iter().position(|f| f.node_id == me) {
+        Some(i) => {
+            let mine = fleet.remove(i);
+            fleet.insert(0, mine);
+        }
+        None => fleet.insert(0, me_row),
+    }
+    let others = fleet.len() - 1;
+    let yes = ctx.t("在线", "connected");
+    let no = ctx.t("离线", "offline");
+    let rows = fleet
+        .iter()
+        .map(|f| {
+            let level = if f.revoked_at_ms.is_some() {
+                Some("red")
+            } else if f.connected {
+                None
+            } else {
+                Some("yellow")
+            };
+            let mut name = f.node_id.clone();
+            if f.node_id == me {
+                name.push_str(&ctx.t("（本节点）", " (this node)"));
+            }
+            Row {
+                level,
+                cells: vec![
+                    name.into(),
+                    super::i18n::phrase(ctx.lang, &format!("tier.{}", node.tier_of(&f.node_id)))
+                        .into(),
+                    f.parent.clone().unwrap_or_default().into(),
+                    if f.revoked_at_ms.is_some() {
+                        Cell::level(ctx.t("已吊销", "revoked"), "red")
+                    } else if f.connected {
+                        Cell::level(yes.clone(), "green")
+                    } else {
+                        Cell::level(no.clone(), "yellow")
+                    },
+                    f.last_seen_ms.map(datetime).unwrap_or_default().into(),
+                    f.software.clone().unwrap_or_default().into(),
+                    opt(f.catalogue_version),
+                    opt(f.backlog),
+                    opt(f.lag_ms),
+                    opt(f.skew_ms),
+                ],
+            }
+        })
+        .collect();
+    let mut fleet_t = table(
+        ctx,
+        "fleet",
+        ctx.t("节点", "Nodes"),
+        &[
+            ("节点", "Node"),
+            ("层级", "Tier"),
+            ("上级", "Parent"),
+            ("连接", "Link"),
+            ("最后联系", "Last seen"),
+            ("软件版本", "Version"),
+            ("目录版本", "Catalogue"),
+            ("待同步", "Backlog"),
+            ("延迟(ms)", "Lag (ms)"),
+            ("时钟偏差(ms)", "Clock skew (ms)"),
+        ],
+        rows,
+        "",
+    );
+    fleet_t.csv = "/supervisor/export/fleet".into();
+    if others == 0 {
+        fleet_t.more = Some(ctx.t(
+            "尚无下级节点接入：联邦同步启用后，下级大厅在此列出。",
+            "No hall below has connected yet: once federation runs, the halls below are listed here.",
+        ));
+    }
+    let rows = events
+        .iter()
+        .map(|e| Row {
+            level: Some("red"),
+            cells: vec![
+                datetime(e.at_ms).into(),
+                e.kind.clone().into(),
+                e.peer.clone().unwrap_or_default().into(),
+                e.remote.clone().unwrap_or_default().into(),
+                e.detail.clone().into(),
+            ],
+        })
+        .collect();
+    let mut sec = table(
+        ctx,
+        "security",
+        ctx.t("安全事件", "Security events"),
+        &[
+            ("时间", "Time"),
+            ("类型", "Kind"),
+            ("节点", "Peer"),
+            ("地址", "Address"),
+            ("详情", "Detail"),
+        ],
+        rows,
+        "",
+    );
+    sec.csv = "/supervisor/export/security".into();
+    sec.empty = ctx.t("没有安全事件。", "No security events.");
+    Ok(vec![fleet_t, sec])
+}
+
+/// `GET /supervisor/fleet`.
+pub async fn fleet_page(StaffCtx(ctx): StaffCtx) -> Response {
+    if let Err(r) = allowed(&ctx, true) {
+        return r;
+    }
+    match fleet_tables(&ctx).await {
+        Ok(t) => ctx.render(
+            StatusCode::OK,
+            "supervisor/fleet.html",
+            context! { tables => t },
+        ),
+        Err(e) => ctx.error(&e),
+    }
+}

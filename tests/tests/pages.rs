@@ -1,0 +1,864 @@
+//! The hall's web pages over real HTTP, with a cookie-keeping client as a
+//! browser would be: login and logout, role gating, CSRF refusal (nothing
+//! stored), session expiry, CSV exports, the citizen's progress query, the
+//! clerk's correction-then-receipt flow, and the statistics counting a new
+//! case. One real node per test, on port 0, on its own SQLite file (or its
+//! own PostgreSQL database when `ONEWINDOW_TEST_DATABASE` names a server).
+#![allow(clippy::unwrap_used)]
+
+use node::config::Config;
+use node::server::{self, RunningNode};
+use node::service::{Clock, SystemClock, TestClock};
+use reqwest::StatusCode;
+use reqwest::cookie::{CookieStore, Jar};
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::time::Duration;
+
+const ADMIN_PASSWORD: &str = "admin-password-for-tests";
+const STAFF_PASSWORD: &str = "staff-password-123";
+const PERSON: &str = "11010519491231002X";
+
+struct Hall {
+    node: RunningNode,
+    url: String,
+    _dir: tempfile::TempDir,
+}
+
+async fn hall() -> Hall {
+    hall_with_clock(Arc::new(SystemClock)).await
+}
+
+/// A district node with a small published catalogue and one of each role:
+/// `clerk1`, `a.one` and `a.two` (department `a`), `b.one` (department `b`),
+/// `sup1`.
+async fn hall_with_clock(clock: Arc<dyn Clock>) -> Hall {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = Config::default();
+    c.node.id = "nanhai".into();
+    c.node.hall_code = "NH".into();
+    c.node.data_dir = dir.path().to_path_buf();
+    c.http.listen = "127.0.0.1:0".parse().unwrap();
+    c.database.url = database_url(dir.path()).await;
+    c.database.sqlite_synchronous = "normal".into();
+    c.auth.bootstrap_password = ADMIN_PASSWORD.into();
+    let node = server::start_with_clock(c, clock).await.unwrap();
+    let url = node.url();
+    let api = reqwest::Client::new();
+    let token = api_login(&api, &url, "admin", ADMIN_PASSWORD).await;
+    let draft: Value = api
+        .post(format!("{url}/api/v1/admin/catalogue/versions"))
+        .bearer_auth(&token)
+        .json(&catalogue())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let v = draft["version"].as_i64().unwrap();
+    let r = api
+        .post(format!("{url}/api/v1/admin/catalogue/versions/{v}/publish"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+    for (user, role, dept) in [
+        ("clerk1", "clerk", None),
+        ("a.one", "approver", Some("a")),
+        ("a.two", "approver", Some("a")),
+        ("b.one", "approver", Some("b")),
+        ("sup1", "supervisor", None),
+    ] {
+        let mut body = json!({"username": user, "display_name": format!("{user} 测试"), "role": role, "password": STAFF_PASSWORD});
+        if let Some(d) = dept {
+            body["department"] = json!(d);
+        }
+        let r = api
+            .post(format!("{url}/api/v1/staff"))
+            .bearer_auth(&token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::CREATED);
+    }
+    Hall {
+        node,
+        url,
+        _dir: dir,
+    }
+}
+
+/// An SQLite file in `dir`, or, when `ONEWINDOW_TEST_DATABASE` names a
+/// PostgreSQL server, a fresh database there (named `ow_test_*`).
+async fn database_url(dir: &std::path::Path) -> String {
+    let choice = std::env::var("ONEWINDOW_TEST_DATABASE").unwrap_or_default();
+    if !choice.starts_with("postgres") {
+        return format!("sqlite://{}?mode=rwc", dir.join("node.db").display());
+    }
+    use sqlx::Connection;
+    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let name = format!(
+        "ow_test_pages_{}_{}",
+        std::process::id(),
+        N.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+    );
+    let mut admin = sqlx::PgConnection::connect(&choice).await.unwrap();
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    let base = choice.rsplit_once('/').map_or(choice.as_str(), |(b, _)| b);
+    format!("{base}/{name}")
+}
+
+async fn api_login(api: &reqwest::Client, url: &str, user: &str, password: &str) -> String {
+    let r: Value = api
+        .post(format!("{url}/api/v1/session"))
+        .json(&json!({"username": user, "password": password}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    r["token"].as_str().unwrap().to_owned()
+}
+
+fn catalogue() -> Value {
+    let limit = |n: u32| json!({"n": n, "unit": "working_days"});
+    let matter = |code: &str, co: Value| {
+        json!({
+            "code": code,
+            "name_zh": format!("测试事项{code}"),
+            "name_en": format!("Test matter {code}"),
+            "kind": "permit",
+            "department": "a",
+            "co_departments": co,
+            "exercise_level": 4,
+            "serves": "person",
+            "delegation": {"receive_tiers": ["district"], "decide_tiers": ["district"]},
+            "immediate": false,
+            "statutory_limit": limit(20),
+            "committed_limit": limit(5),
+            "materials": [
+                {"code": "M1", "name_zh": "居民身份证", "name_en": "Resident ID card", "necessity": "required", "originals": 1, "copies": 1},
+                {"code": "M2", "name_zh": "申请表", "name_en": "Application form", "necessity": "required", "originals": 1}
+            ],
+            "stages": [
+                {"stage": "handling", "norm": limit(2)},
+                {"stage": "review", "norm": limit(1)},
+                {"stage": "approval", "norm": limit(2)}
+            ]
+        })
+    };
+    let dept = |code: &str, zh: &str| json!({"code": code, "name_zh": zh, "name_en": format!("Department {code}")});
+    json!({
+        "version": 0,
+        "departments": {"a": dept("a", "甲局"), "b": dept("b", "乙局")},
+        "matters": {"T-SIMPLE": matter("T-SIMPLE", json!([])), "T-PAR": matter("T-PAR", json!(["b"]))}
+    })
+}
+
+/// A browser-like client: keeps cookies, does not follow redirects.
+struct Browser {
+    http: reqwest::Client,
+    jar: Arc<Jar>,
+    base: String,
+}
+
+struct Page {
+    status: StatusCode,
+    location: String,
+    body: String,
+    headers: reqwest::header::HeaderMap,
+}
+
+impl Browser {
+    fn new(base: &str) -> Self {
+        let jar = Arc::new(Jar::default());
+        let http = reqwest::Client::builder()
+            .cookie_provider(Arc::clone(&jar))
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(30))
+            .build()
+            .unwrap();
+        Self {
+            http,
+            jar,
+            base: base.to_owned(),
+        }
+    }
+
+    async fn page(res: reqwest::Response) -> Page {
+        let status = res.status();
+        let headers = res.headers().clone();
+        let location = headers
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
+        Page {
+            status,
+            location,
+            body: res.text().await.unwrap(),
+            headers,
+        }
+    }
+
+    async fn get(&self, path: &str) -> Page {
+        Self::page(
+            self.http
+                .get(format!("{}{path}", self.base))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
+    }
+
+    async fn post(&self, path: &str, form: &[(&str, &str)]) -> Page {
+        Self::page(
+            self.http
+                .post(format!("{}{path}", self.base))
+                .form(form)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
+    }
+
+    fn cookie(&self, name: &str) -> Option<String> {
+        let url = self.base.parse().unwrap();
+        let all = self.jar.cookies(&url)?;
+        all.to_str()
+            .unwrap()
+            .split(';')
+            .filter_map(|kv| kv.trim().split_once('='))
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.to_owned())
+    }
+
+    async fn login(&self, user: &str) -> Page {
+        let form = self.get("/login").await;
+        let token = csrf(&form.body);
+        self.post(
+            "/login",
+            &[
+                ("csrf", &token),
+                ("username", user),
+                ("password", STAFF_PASSWORD),
+                ("next", ""),
+            ],
+        )
+        .await
+    }
+
+    /// The CSRF token of the logged-in session, as any page shows it.
+    async fn csrf(&self, path: &str) -> String {
+        csrf(&self.get(path).await.body)
+    }
+}
+
+/// The first CSRF field's value in a page.
+fn csrf(html: &str) -> String {
+    let i = html
+        .find("name=\"csrf\" value=\"")
+        .expect("a form with a csrf field");
+    let rest = &html[i + "name=\"csrf\" value=\"".len()..];
+    rest[..rest.find('"').unwrap()].to_owned()
+}
+
+async fn counts(h: &Hall) -> (i64, i64) {
+    let s = &h.node.node.store;
+    (
+        s.event_count().await.unwrap(),
+        s.case_count().await.unwrap(),
+    )
+}
+
+/// Submits a complete application for `matter` through the clerk's form.
+async fn submit(b: &Browser, matter: &str, complete: bool) -> String {
+    let token = b.csrf(&format!("/clerk/apply/{matter}")).await;
+    let mut form = vec![
+        ("csrf", token.as_str()),
+        ("kind", "person"),
+        ("id_number", PERSON),
+        ("name", "张三"),
+        ("phone", "13800000000"),
+        ("have_M1", "1"),
+        ("decision", "accept"),
+    ];
+    if complete {
+        form.push(("have_M2", "1"));
+    }
+    let p = b.post(&format!("/clerk/apply/{matter}"), &form).await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+    p.location.trim_start_matches("/clerk/cases/").to_owned()
+}
+
+async fn within<F: std::future::Future<Output = ()>>(f: F) {
+    tokio::time::timeout(Duration::from_secs(120), f)
+        .await
+        .expect("the test finished in time");
+}
+
+#[tokio::test]
+async fn login_sets_a_strict_httponly_session_that_the_api_accepts_and_logout_ends_it() {
+    within(async {
+        let h = hall().await;
+        let b = Browser::new(&h.url);
+        // Anonymous staff pages send to the login page.
+        let p = b.get("/clerk").await;
+        assert_eq!(p.status, StatusCode::SEE_OTHER);
+        assert_eq!(p.location, "/login?next=/clerk");
+        // A wrong password: the form again, with the message, and no session.
+        let form = b.get("/login").await;
+        let token = csrf(&form.body);
+        let p = b
+            .post(
+                "/login",
+                &[
+                    ("csrf", &token),
+                    ("username", "clerk1"),
+                    ("password", "wrong-password"),
+                    ("next", ""),
+                ],
+            )
+            .await;
+        assert_eq!(p.status, StatusCode::UNAUTHORIZED);
+        assert!(p.body.contains("用户名或密码错误"), "{}", p.body);
+        assert!(b.cookie("ow_session").is_none());
+        // The right one: a session cookie, HttpOnly and SameSite=Strict.
+        let p = b.login("clerk1").await;
+        assert_eq!(p.status, StatusCode::SEE_OTHER);
+        assert_eq!(p.location, "/clerk");
+        let set: Vec<&str> = p
+            .headers
+            .get_all("set-cookie")
+            .iter()
+            .map(|v| v.to_str().unwrap())
+            .collect();
+        let session = set
+            .iter()
+            .find(|c| c.starts_with("ow_session="))
+            .expect("session cookie");
+        assert!(
+            session.contains("HttpOnly") && session.contains("SameSite=Strict"),
+            "{session}"
+        );
+        let page = b.get("/clerk").await;
+        assert_eq!(page.status, StatusCode::OK);
+        assert!(page.body.contains("clerk1 测试"));
+        // The cookie carries the API's own session token.
+        let tok = b.cookie("ow_session").unwrap();
+        let me = reqwest::Client::new()
+            .get(format!("{}/api/v1/session", h.url))
+            .bearer_auth(&tok)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(me.status(), StatusCode::OK);
+        // Logout (a form with its CSRF token) ends the session for both.
+        let token = b.csrf("/clerk").await;
+        let p = b.post("/logout", &[("csrf", &token)]).await;
+        assert_eq!(p.status, StatusCode::SEE_OTHER);
+        assert_eq!(b.get("/clerk").await.status, StatusCode::SEE_OTHER);
+        let me = reqwest::Client::new()
+            .get(format!("{}/api/v1/session", h.url))
+            .bearer_auth(&tok)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(me.status(), StatusCode::UNAUTHORIZED);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn each_role_gets_its_own_pages_only() {
+    within(async {
+        let h = hall().await;
+        let clerk = Browser::new(&h.url);
+        clerk.login("clerk1").await;
+        for path in [
+            "/approver",
+            "/supervisor",
+            "/supervisor/stats",
+            "/supervisor/export/red",
+            "/admin",
+        ] {
+            let p = clerk.get(path).await;
+            assert_eq!(p.status, StatusCode::FORBIDDEN, "clerk on {path}");
+            assert!(p.body.contains("当前角色无权"), "{}", p.body);
+        }
+        let sup = Browser::new(&h.url);
+        sup.login("sup1").await;
+        for path in ["/clerk", "/clerk/apply/T-SIMPLE", "/approver"] {
+            assert_eq!(
+                sup.get(path).await.status,
+                StatusCode::FORBIDDEN,
+                "supervisor on {path}"
+            );
+        }
+        // The supervisor's pages offer nothing a clerk may do.
+        for path in [
+            "/supervisor",
+            "/supervisor/search?matter=T",
+            "/supervisor/stats",
+            "/supervisor/fleet",
+        ] {
+            let p = sup.get(path).await;
+            assert_eq!(p.status, StatusCode::OK, "{path}");
+            for clerk_only in ["/clerk", "call-next", "/kiosk", "submit-apply", "handout"] {
+                assert!(!p.body.contains(clerk_only), "{path} shows {clerk_only}");
+            }
+        }
+        // A clerk's page offers no approver or supervisor action.
+        let p = clerk.get("/clerk").await;
+        for other in ["/approver", "/supervisor", "terminate"] {
+            assert!(!p.body.contains(other), "the clerk page shows {other}");
+        }
+        // An approver may not submit applications, even with a valid token.
+        let ap = Browser::new(&h.url);
+        ap.login("a.one").await;
+        let token = ap.csrf("/approver").await;
+        let before = counts(&h).await;
+        let p = ap
+            .post(
+                "/clerk/apply/T-SIMPLE",
+                &[
+                    ("csrf", &token),
+                    ("id_number", PERSON),
+                    ("name", "张三"),
+                    ("have_M1", "1"),
+                    ("have_M2", "1"),
+                ],
+            )
+            .await;
+        assert_eq!(p.status, StatusCode::FORBIDDEN);
+        assert_eq!(counts(&h).await, before);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn posts_without_the_right_csrf_token_are_refused_and_store_nothing() {
+    within(async {
+        let h = hall().await;
+        let b = Browser::new(&h.url);
+        b.login("clerk1").await;
+        let full = |token: &'static str| {
+            vec![
+                ("csrf", token),
+                ("kind", "person"),
+                ("id_number", PERSON),
+                ("name", "张三"),
+                ("have_M1", "1"),
+                ("have_M2", "1"),
+            ]
+        };
+        let before = counts(&h).await;
+        let mut no_token = full("");
+        no_token.remove(0);
+        let p = b.post("/clerk/apply/T-SIMPLE", &no_token).await;
+        assert_eq!(p.status, StatusCode::FORBIDDEN);
+        assert!(p.body.contains("未保存任何内容"));
+        let wrong = "0".repeat(64);
+        let wrong: &'static str = Box::leak(wrong.into_boxed_str());
+        assert_eq!(
+            b.post("/clerk/apply/T-SIMPLE", &full(wrong)).await.status,
+            StatusCode::FORBIDDEN
+        );
+        // The token of another session is no good either.
+        let other = Browser::new(&h.url);
+        other.login("clerk1").await;
+        let theirs: &'static str = Box::leak(other.csrf("/clerk").await.into_boxed_str());
+        assert_eq!(
+            b.post("/clerk/apply/T-SIMPLE", &full(theirs)).await.status,
+            StatusCode::FORBIDDEN
+        );
+        assert_eq!(
+            b.post("/clerk/queue/call", &[("window", "3"), ("csrf", theirs)])
+                .await
+                .status,
+            StatusCode::FORBIDDEN
+        );
+        assert_eq!(counts(&h).await, before, "a refused form stored something");
+        let day = h.node.node.today().format("%Y-%m-%d").to_string();
+        // The kiosk and the login form need their own double-submit token.
+        assert_eq!(
+            b.post("/kiosk", &[("csrf", "x")]).await.status,
+            StatusCode::FORBIDDEN
+        );
+        assert!(h.node.node.store.tickets(&day).await.unwrap().is_empty());
+        let anon = Browser::new(&h.url);
+        let p = anon
+            .post(
+                "/login",
+                &[("username", "clerk1"), ("password", STAFF_PASSWORD)],
+            )
+            .await;
+        assert_eq!(p.status, StatusCode::FORBIDDEN);
+        assert!(anon.cookie("ow_session").is_none());
+        // With the right token the same form goes through.
+        let mine: &'static str = Box::leak(b.csrf("/clerk").await.into_boxed_str());
+        let p = b.post("/clerk/apply/T-SIMPLE", &full(mine)).await;
+        assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+        assert_eq!(counts(&h).await.1, before.1 + 1);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn sessions_expire() {
+    within(async {
+        let clock = Arc::new(TestClock::at(1_790_000_000_000));
+        let h = hall_with_clock(clock.clone()).await;
+        let b = Browser::new(&h.url);
+        b.login("clerk1").await;
+        let token = b.csrf("/clerk").await;
+        assert_eq!(b.get("/clerk").await.status, StatusCode::OK);
+        // The default session lasts 480 minutes.
+        clock.advance(480 * 60_000 + 1);
+        let p = b.get("/clerk").await;
+        assert_eq!(p.status, StatusCode::SEE_OTHER);
+        assert!(
+            p.location.starts_with("/login?next=/clerk"),
+            "{}",
+            p.location
+        );
+        assert!(p.location.contains("expired=1"));
+        let login = b.get(&p.location).await;
+        assert!(login.body.contains("登录已过期"));
+        let before = counts(&h).await;
+        let p = b
+            .post(
+                "/clerk/apply/T-SIMPLE",
+                &[
+                    ("csrf", &token),
+                    ("id_number", PERSON),
+                    ("name", "张三"),
+                    ("have_M1", "1"),
+                    ("have_M2", "1"),
+                ],
+            )
+            .await;
+        assert_eq!(p.status, StatusCode::SEE_OTHER);
+        assert!(p.location.starts_with("/login"));
+        assert_eq!(counts(&h).await, before);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_clerk_issues_a_correction_notice_then_a_receipt_and_the_citizen_follows_it() {
+    within(async {
+        let h = hall().await;
+        let b = Browser::new(&h.url);
+        b.login("clerk1").await;
+        // Search by pinyin initials: 测试事项 = cssx.
+        let p = b.get("/clerk?q=cssx").await;
+        assert!(p.body.contains("/clerk/apply/T-SIMPLE"));
+        let json: Value =
+            serde_json::from_str(&b.get("/matters/search?for=clerk&q=cssx").await.body).unwrap();
+        assert_eq!(json.as_array().unwrap().len(), 2);
+        // Missing the application form: a correction notice listing it.
+        let n = submit(&b, "T-SIMPLE", false).await;
+        let case = b.get(&format!("/clerk/cases/{n}")).await;
+        assert!(case.body.contains("缺少《申请表》"), "{}", case.body);
+        let doc = b.get(&format!("/cases/{n}/document")).await;
+        assert_eq!(doc.status, StatusCode::OK);
+        assert!(doc.body.contains("材料补正通知书") && doc.body.contains("申请表"));
+        // The citizen: the wrong last four is "not found"; the right one shows what to bring.
+        let anon = Browser::new(&h.url);
+        let p = anon.get(&format!("/progress?number={n}&last4=0000")).await;
+        assert_eq!(p.status, StatusCode::NOT_FOUND);
+        assert!(p.body.contains("未找到案件"), "{}", p.body);
+        assert!(!p.body.contains("申请表"));
+        let p = anon.get(&format!("/progress?number={n}&last4=002x")).await;
+        assert_eq!(p.status, StatusCode::OK);
+        assert!(
+            p.body.contains("待补正") && p.body.contains("申请表"),
+            "{}",
+            p.body
+        );
+        // In English on request.
+        anon.get("/lang/en?next=/progress").await;
+        let p = anon.get(&format!("/progress?number={n}&last4=0000")).await;
+        assert!(p.body.contains("no case"), "{}", p.body);
+        // Resubmitted complete: a receipt with the QR code.
+        let token = b.csrf(&format!("/clerk/cases/{n}/resubmit")).await;
+        let p = b
+            .post(
+                &format!("/clerk/cases/{n}/resubmit"),
+                &[("csrf", &token), ("have_M1", "1"), ("have_M2", "1")],
+            )
+            .await;
+        assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+        let doc = b.get(&format!("/cases/{n}/document")).await;
+        assert!(doc.body.contains("受理回执") && doc.body.contains("<svg"));
+        // A service error is a page in the reader's language, not a dump.
+        let p = b.get("/clerk/cases/NOT-A-NUMBER").await;
+        assert_eq!(p.status, StatusCode::BAD_REQUEST);
+        assert!(p.body.contains("<!doctype html>") && p.body.contains("id=\"error-message\""));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_back_office_moves_the_case_and_refusals_show_on_the_page() {
+    within(async {
+        let h = hall().await;
+        let clerk = Browser::new(&h.url);
+        clerk.login("clerk1").await;
+        let n = submit(&clerk, "T-PAR", true).await;
+        let a1 = Browser::new(&h.url);
+        a1.login("a.one").await;
+        let q = a1.get("/approver").await;
+        assert!(q.body.contains(&n), "the work queue lists the new case");
+        let bdept = Browser::new(&h.url);
+        bdept.login("b.one").await;
+        assert_eq!(
+            act(&a1, &n, &[("action", "start_handling")]).await.status,
+            StatusCode::SEE_OTHER
+        );
+        // Department b sees its open sub-case and gives its opinion.
+        assert!(bdept.get("/approver").await.body.contains(&n));
+        assert_eq!(
+            act(
+                &bdept,
+                &n,
+                &[
+                    ("action", "opinion"),
+                    ("department", "b"),
+                    ("approve", "yes"),
+                    ("opinion", "同意")
+                ]
+            )
+            .await
+            .status,
+            StatusCode::SEE_OTHER
+        );
+        act(
+            &a1,
+            &n,
+            &[("action", "submit_for_review"), ("opinion", "拟同意")],
+        )
+        .await;
+        act(
+            &a1,
+            &n,
+            &[("action", "pass_review"), ("opinion", "审核通过")],
+        )
+        .await;
+        // The reviewer may not also decide: the refusal is a message on the page.
+        let p = act(
+            &a1,
+            &n,
+            &[
+                ("action", "decide"),
+                ("granted", "yes"),
+                ("opinion", "准予"),
+            ],
+        )
+        .await;
+        assert_eq!(p.status, StatusCode::FORBIDDEN);
+        assert!(p.body.contains("审核与批准须由不同人员办理"), "{}", p.body);
+        let a2 = Browser::new(&h.url);
+        a2.login("a.two").await;
+        assert_eq!(
+            act(
+                &a2,
+                &n,
+                &[
+                    ("action", "decide"),
+                    ("granted", "yes"),
+                    ("opinion", "准予")
+                ]
+            )
+            .await
+            .status,
+            StatusCode::SEE_OTHER
+        );
+        assert_eq!(
+            act(
+                &a2,
+                &n,
+                &[("action", "result_ready"), ("result", "许可证 001")]
+            )
+            .await
+            .status,
+            StatusCode::SEE_OTHER
+        );
+        // The window hands it out and the tablet takes the rating.
+        let ready = clerk.get("/clerk").await;
+        assert!(ready.body.contains(&n));
+        let token = clerk.csrf(&format!("/clerk/cases/{n}")).await;
+        let p = clerk
+            .post(
+                &format!("/clerk/cases/{n}/handout"),
+                &[("csrf", &token), ("recipient", "张三")],
+            )
+            .await;
+        assert_eq!(p.status, StatusCode::SEE_OTHER);
+        let p = clerk
+            .post(
+                &format!("/clerk/cases/{n}/rate"),
+                &[("csrf", &token), ("score", "1")],
+            )
+            .await;
+        assert_eq!(p.status, StatusCode::SEE_OTHER);
+        assert!(
+            clerk
+                .get(&format!("/clerk/cases/{n}/rate"))
+                .await
+                .body
+                .contains("感谢您的评价")
+        );
+        let row = h.node.node.store.case(&n).await.unwrap().unwrap();
+        assert_eq!(row.state, "completed");
+        assert_eq!(row.rating, Some(1));
+    })
+    .await;
+}
+
+async fn act(b: &Browser, n: &str, fields: &[(&str, &str)]) -> Page {
+    let token = b.csrf(&format!("/approver/cases/{n}")).await;
+    let mut f: Vec<(&str, &str)> = vec![("csrf", &token)];
+    f.extend_from_slice(fields);
+    b.post(&format!("/approver/cases/{n}"), &f).await
+}
+
+/// The total of today's column of the volume chart.
+fn todays_volume(html: &str, today: &str) -> i64 {
+    let at = html.find("id=\"chart-volume\"").expect("volume chart");
+    let key = format!("data-label=\"{today}\" data-value=\"");
+    let i = html[at..].find(&key).expect("a column for today") + at + key.len();
+    html[i..i + html[i..].find('"').unwrap()].parse().unwrap()
+}
+
+#[tokio::test]
+async fn statistics_count_a_new_case_and_every_table_exports_as_csv() {
+    within(async {
+        let h = hall().await;
+        let sup = Browser::new(&h.url);
+        sup.login("sup1").await;
+        let today = h.node.node.today().format("%Y-%m-%d").to_string();
+        let before = todays_volume(&sup.get("/supervisor/stats").await.body, &today);
+        let clerk = Browser::new(&h.url);
+        clerk.login("clerk1").await;
+        let n = submit(&clerk, "T-SIMPLE", true).await;
+        let page = sup.get("/supervisor/stats").await;
+        assert_eq!(todays_volume(&page.body, &today), before + 1);
+        for id in [
+            "chart-volume",
+            "chart-immediate",
+            "chart-matters",
+            "chart-departments",
+            "chart-halls",
+            "chart-handling",
+            "chart-waits",
+            "chart-ratings",
+        ] {
+            assert!(page.body.contains(&format!("<svg id=\"{id}\"")), "{id}");
+        }
+        // Search, then export what was found.
+        let found = sup.get("/supervisor/search?last4=002X&matter=cssx").await;
+        assert!(found.body.contains(&n));
+        let csv = sup
+            .get("/supervisor/export/search?last4=002X&matter=cssx")
+            .await;
+        assert_eq!(csv.status, StatusCode::OK);
+        assert!(
+            csv.headers["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/csv")
+        );
+        assert!(
+            csv.headers["content-disposition"]
+                .to_str()
+                .unwrap()
+                .contains("attachment")
+        );
+        assert!(csv.body.starts_with('\u{feff}'), "UTF-8 with BOM");
+        let mut lines = csv.body.trim_start_matches('\u{feff}').lines();
+        assert_eq!(
+            lines.next().unwrap(),
+            "案件编号,事项,部门,受理大厅,状态,收件时间,承诺时限,预警"
+        );
+        let row = lines.next().unwrap();
+        assert!(
+            row.starts_with(&format!("{n},测试事项T-SIMPLE,甲局,nanhai,已受理,")),
+            "{row}"
+        );
+        // Every table of the statistics page exports.
+        for id in [
+            "stats-days",
+            "stats-matters",
+            "stats-departments",
+            "stats-halls",
+            "stats-handling",
+            "stats-queue",
+            "stats-ratings",
+            "stats-states",
+        ] {
+            let c = sup.get(&format!("/supervisor/export/{id}?days=30")).await;
+            assert_eq!(c.status, StatusCode::OK, "{id}");
+            assert!(c.body.starts_with('\u{feff}'));
+            assert!(
+                page.body.contains(&format!("{id}?days=30")),
+                "{id} is linked"
+            );
+        }
+        let days = sup.get("/supervisor/export/stats-days?days=7").await;
+        assert_eq!(days.body.lines().count(), 8, "a header and seven days");
+        let fleet = sup.get("/supervisor/export/fleet").await;
+        assert!(fleet.body.contains("nanhai（本节点）"), "{}", fleet.body);
+        let sec = sup.get("/supervisor/export/security").await;
+        assert_eq!(sec.body.lines().count(), 1, "the header only");
+        let fleet_page = sup.get("/supervisor/fleet").await;
+        assert!(fleet_page.body.contains("尚无下级节点接入"));
+        assert!(fleet_page.body.contains("没有安全事件"));
+        for id in ["red", "yellow"] {
+            let c = sup.get(&format!("/supervisor/export/{id}")).await;
+            assert_eq!(c.status, StatusCode::OK);
+        }
+        assert_eq!(
+            sup.get("/supervisor/export/nothing").await.status,
+            StatusCode::NOT_FOUND
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn overdue_cases_turn_red_on_the_watch_list() {
+    within(async {
+        let clock = Arc::new(TestClock::at(1_790_000_000_000));
+        let h = hall_with_clock(clock.clone()).await;
+        let clerk = Browser::new(&h.url);
+        clerk.login("clerk1").await;
+        let n = submit(&clerk, "T-SIMPLE", true).await;
+        let sup = Browser::new(&h.url);
+        sup.login("sup1").await;
+        let p = sup.get("/supervisor").await;
+        assert!(
+            p.body.contains("id=\"red-count\">0<"),
+            "nothing overdue yet"
+        );
+        // Three weeks later nobody has touched it: past its 5-working-day limit.
+        clock.advance(21 * 86_400_000);
+        sup.login("sup1").await;
+        let p = sup.get("/supervisor").await;
+        assert!(p.body.contains("id=\"red-count\">1<"), "{}", p.body);
+        assert!(p.body.contains(&n));
+        let csv = sup.get("/supervisor/export/red").await;
+        assert!(csv.body.contains(&n) && csv.body.contains("红色预警"));
+    })
+    .await;
+}
