@@ -39,7 +39,8 @@ pub enum TopologyCommand {
     Run(RunArgs),
 }
 
-/// Port and file options shared by both commands.
+/// Options for making a bundle (`topology run` uses them only when it
+/// makes one).
 #[derive(Debug, Args)]
 pub struct PortArgs {
     /// First HTTP port: the k-th node on a host gets this plus k (unless the

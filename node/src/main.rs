@@ -60,12 +60,13 @@ async fn main() -> anyhow::Result<()> {
     if let Some(addr) = running.links.as_ref().and_then(|l| l.listen_addr) {
         println!("  federation: listening for children at {addr}");
     }
+    // Ctrl-C and SIGTERM (systemd, kill) both stop the node cleanly.
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     tokio::select! {
-        r = tokio::signal::ctrl_c() => {
-            r?;
-            println!("stopping");
-            running.stop().await;
-        }
+        r = tokio::signal::ctrl_c() => r?,
+        _ = term.recv() => {}
     }
+    println!("stopping");
+    running.stop().await;
     Ok(())
 }

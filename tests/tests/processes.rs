@@ -210,7 +210,7 @@ async fn killed_halls_lose_nothing_the_window_was_told_and_apply_nothing_twice()
         );
         assert_converged(&village_sup, &district_sup, &submitted.created).await;
 
-        // The district holds each of the village's cases once.
+        // The district lists every one of them, each once.
         let listed = district_sup.get_ok("/api/v1/cases?limit=1000").await;
         let mut numbers: Vec<&str> = listed
             .as_array()

@@ -93,6 +93,8 @@ struct Summary {
     catchup_s: f64,
     village_link_dropped_packets: u64,
     district_link_dropped_packets: u64,
+    /// UDP payload bytes that crossed the village's link upwards, per event.
+    village_link_up_bytes_per_event: f64,
 }
 
 /// Three linked nodes and the relays between them.
@@ -284,6 +286,8 @@ async fn measure(chain: &Chain, args: &ReplicationArgs) -> anyhow::Result<Summar
         catchup_s: last.saturating_duration_since(write_end).as_secs_f64(),
         village_link_dropped_packets: dropped(&chain.relays[0].stats()),
         district_link_dropped_packets: dropped(&chain.relays[1].stats()),
+        village_link_up_bytes_per_event: chain.relays[0].stats().up.forwarded_bytes as f64
+            / args.events as f64,
     })
 }
 
@@ -448,6 +452,7 @@ fn print_summary(s: &Summary, as_json: bool) -> anyhow::Result<()> {
         "lag max ms",
         "catch-up s",
         "dropped pkts",
+        "up B/event",
     ];
     let row = vec![
         s.link.clone(),
@@ -465,10 +470,11 @@ fn print_summary(s: &Summary, as_json: bool) -> anyhow::Result<()> {
             "{} + {}",
             s.village_link_dropped_packets, s.district_link_dropped_packets
         ),
+        format!("{:.0}", s.village_link_up_bytes_per_event),
     ];
     println!(
         "{}",
-        report::table(&headers, &[row], &[1, 2, 3, 4, 5, 6, 7, 8, 9, 10])
+        report::table(&headers, &[row], &[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 12])
     );
     if s.delivered < s.events {
         eprintln!(
