@@ -587,3 +587,90 @@ async fn every_link_reports_its_status_to_the_parent() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_catalogue_version_with_a_bad_signature_is_refused_and_the_old_one_kept() {
+    use federation::replication::{Batch, Direction, DownReceiver, WireEntry};
+    use federation::{EntryHash, LogEntry, NodeId};
+    use node::domain::log::{Directive, DirectiveRecord, LogBody};
+    use node::link::signing::{Signer, generate};
+
+    with_timeout(async {
+        let t = tree(&["nanhai", "nanhai.guicheng"]).await;
+        let town = t.node("nanhai.guicheng").node.clone();
+        let mut cat = town.catalogue().as_ref().clone();
+        cat.version = 7;
+        let text = serde_json::to_string(&cat).unwrap();
+        // Signed by a key that is not the root's, then by the root's.
+        let forged_key = Signer::from_hex(&generate().unwrap().0).unwrap();
+        let root_key = Signer::from_hex(&t.signing.0).unwrap();
+        let entry = |seq: u64, prev: EntryHash, signer: &Signer| {
+            let body = LogBody::Directive(DirectiveRecord {
+                directive: Directive::CataloguePublished {
+                    version: 7,
+                    catalogue: text.clone(),
+                    signature: signer.sign(text.as_bytes()),
+                },
+                issued_by: "admin".into(),
+                at_ms: 0,
+            });
+            // An origin the township has never heard of, so that the entries
+            // are new to it; its authority is the root's.
+            LogEntry::next(
+                NodeId::new("nanhai").unwrap(),
+                seq + 1000,
+                prev,
+                serde_json::to_string(&body).unwrap(),
+            )
+        };
+        let bad = entry(0, EntryHash::GENESIS, &forged_key);
+        let good = entry(1, bad.hash, &root_key);
+        let events_before = town.store.event_count().await.unwrap();
+        let batch = |e: LogEntry, local: u64| Batch {
+            direction: Direction::Down,
+            after: local - 1,
+            upto: local,
+            entries: vec![WireEntry {
+                local_seq: local,
+                entry: e,
+                stream: None,
+                stream_seq: 0,
+            }],
+        };
+        let (have, _) = town.store.link_cursor("nanhai").await.unwrap();
+        let b1 = batch(bad, have + 1);
+        let rx = DownReceiver::new(town.id.clone(), have);
+        let heads = town.store.origin_heads().await.unwrap();
+        struct L(std::collections::BTreeMap<NodeId, (u64, EntryHash)>);
+        impl federation::replication::DownLookup for L {
+            fn has(&self, o: &NodeId, s: u64) -> bool {
+                self.0.get(o).is_some_and(|h| h.0 >= s)
+            }
+            fn stream_head(&self, _: &str) -> u64 {
+                0
+            }
+        }
+        let acc = rx.check(&b1, &L(heads.clone())).unwrap();
+        let applied = town.apply_batch("nanhai", &b1, &acc).await.unwrap();
+        assert_eq!(
+            applied.bad_signatures.len(),
+            1,
+            "the forged version is refused"
+        );
+        assert!(applied.catalogue.is_none());
+        assert_eq!(town.catalogue().version, 1, "the old version is kept");
+        assert_eq!(
+            town.store.event_count().await.unwrap(),
+            events_before,
+            "nothing of it is stored"
+        );
+        // The same version under the root's signature is taken.
+        let b2 = batch(good, have + 2);
+        let rx = DownReceiver::new(town.id.clone(), have + 1);
+        let acc = rx.check(&b2, &L(heads)).unwrap();
+        let applied = town.apply_batch("nanhai", &b2, &acc).await.unwrap();
+        assert!(applied.bad_signatures.is_empty());
+        assert_eq!(applied.catalogue.map(|c| c.version), Some(7));
+    })
+    .await;
+}
