@@ -82,6 +82,11 @@ impl TransportConfig {
         let idle = quinn::IdleTimeout::try_from(self.idle_timeout)
             .map_err(|e| TransportError::Config(format!("idle_timeout: {e}")))?;
         t.max_idle_timeout(Some(idle));
+        // Village links are lossy mobile links: BBR paces on measured
+        // bandwidth and round trip instead of backing off on every loss.
+        t.congestion_controller_factory(std::sync::Arc::new(
+            quinn::congestion::BbrConfig::default(),
+        ));
         Ok(t)
     }
 }

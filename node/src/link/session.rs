@@ -111,7 +111,16 @@ pub async fn run(node: Arc<Node>, conn: PeerConnection, role: Role) -> anyhow::R
         .await?;
     let mut head_rx = node.store.head().await;
     let head = *head_rx.borrow_and_update();
-    let mut sender = Sender::new(SenderConfig::default(), acked, head);
+    // A QUIC stream is reliable: resending on the same live connection only
+    // duplicates bytes (on a slow link a large batch can take longer than any
+    // fixed timeout). A dead connection is found by QUIC's idle timeout, and
+    // the next connection resends from the receiver's durable cursor. So the
+    // acknowledgement timeout never fires here.
+    let cfg = SenderConfig {
+        ack_timeout_ms: i64::MAX / 4,
+        ..SenderConfig::default()
+    };
+    let mut sender = Sender::new(cfg, acked, head);
     sender.connected(node.now_ms(), hello.have);
     let mut receiver = match role {
         Role::Parent => Receiver::Up(UpReceiver::new(peer.clone(), have)),
