@@ -241,6 +241,27 @@ async fn dial(node: Arc<Node>, client: Client, parent: NodeId, addr: String) {
 }
 
 impl Node {
+    /// Writes a directive of this node to its log, towards `scope` (`""` for
+    /// every node below).
+    async fn write_directive(
+        &self,
+        directive: Directive,
+        scope: &str,
+        by: &str,
+    ) -> Result<(), crate::error::Error> {
+        let mut w = self.store.write().await?;
+        w.append_directive_to(
+            DirectiveRecord {
+                directive,
+                issued_by: by.to_owned(),
+                at_ms: self.now_ms(),
+            },
+            scope,
+        )?;
+        w.commit().await?;
+        Ok(())
+    }
+
     /// Reloads the holiday calendar from the store.
     pub async fn reload_calendar(&self) -> anyhow::Result<()> {
         let mut cal = crate::domain::calendar::Calendar::new();
@@ -262,17 +283,16 @@ impl Node {
         };
         let text = serde_json::to_string(year).map_err(|e| crate::error::Error::storage(&e))?;
         let signature = signer.sign(text.as_bytes());
-        let mut w = self.store.write().await?;
-        w.append_directive(DirectiveRecord {
-            directive: Directive::CalendarPublished {
+        self.write_directive(
+            Directive::CalendarPublished {
                 year: year.year,
                 calendar: text,
                 signature,
             },
-            issued_by: by.to_owned(),
-            at_ms: self.now_ms(),
-        })?;
-        w.commit().await?;
+            "",
+            by,
+        )
+        .await?;
         Ok(())
     }
 
@@ -301,17 +321,16 @@ impl Node {
             ));
         }
         let signature = signer.sign(format!("{node}\n{serial}").as_bytes());
-        let mut w = self.store.write().await?;
-        w.append_directive(DirectiveRecord {
-            directive: Directive::NodeRevoked {
+        self.write_directive(
+            Directive::NodeRevoked {
                 node: node.to_owned(),
                 serial: serial.to_owned(),
                 signature,
             },
-            issued_by: by.to_owned(),
-            at_ms: self.now_ms(),
-        })?;
-        w.commit().await?;
+            "",
+            by,
+        )
+        .await?;
         self.registry
             .revoke(if serial.is_empty() { node } else { serial });
         Ok(())
@@ -357,20 +376,16 @@ impl Node {
                 "the case is closed or already held here",
             ));
         }
-        let mut w = self.store.write().await?;
-        w.append_directive_to(
-            DirectiveRecord {
-                directive: Directive::Recall {
-                    case_id: number,
-                    to: self.id.to_string(),
-                    reason: reason.trim().to_owned(),
-                },
-                issued_by: by.to_owned(),
-                at_ms: self.now_ms(),
+        self.write_directive(
+            Directive::Recall {
+                case_id: number,
+                to: self.id.to_string(),
+                reason: reason.trim().to_owned(),
             },
             &row.case.received.accepting_node,
-        )?;
-        w.commit().await?;
+            by,
+        )
+        .await?;
         Ok(())
     }
 
@@ -414,17 +429,16 @@ impl Node {
         };
         let text = serde_json::to_string(cat).map_err(|e| crate::error::Error::storage(&e))?;
         let signature = signer.sign(text.as_bytes());
-        let mut w = self.store.write().await?;
-        w.append_directive(DirectiveRecord {
-            directive: Directive::CataloguePublished {
+        self.write_directive(
+            Directive::CataloguePublished {
                 version: cat.version,
                 catalogue: text,
                 signature,
             },
-            issued_by: by.to_owned(),
-            at_ms: self.now_ms(),
-        })?;
-        w.commit().await?;
+            "",
+            by,
+        )
+        .await?;
         Ok(())
     }
 }

@@ -391,16 +391,9 @@ impl Node {
             event: decision,
         };
         case.apply(&second)?;
-        let mut records = vec![first, second];
-        self.escalate(&mut case, &matter, &mut records)?;
-        let scope = case.received.accepting_node.clone();
-        for r in records {
-            w.append(r, &scope)?;
-        }
-        let row = self.case_row(&case);
-        w.put_case(row.clone());
-        w.commit().await?;
-        let outcome = self.outcome(&row);
+        let outcome = self
+            .commit_outcome(w, &mut case, &matter, vec![first, second])
+            .await?;
         self.metrics
             .case_submitted(outcome.outcome.as_str(), started.elapsed());
         Ok(outcome)
@@ -465,16 +458,9 @@ impl Node {
             event: decision,
         };
         case.apply(&rec)?;
-        let mut records = vec![resub, rec];
-        self.escalate(&mut case, &matter, &mut records)?;
-        let scope = case.received.accepting_node.clone();
-        for r in records {
-            w.append(r, &scope)?;
-        }
-        let row = self.case_row(&case);
-        w.put_case(row.clone());
-        w.commit().await?;
-        let outcome = self.outcome(&row);
+        let outcome = self
+            .commit_outcome(w, &mut case, &matter, vec![resub, rec])
+            .await?;
         self.metrics
             .case_submitted(outcome.outcome.as_str(), std::time::Duration::ZERO);
         Ok(outcome)
@@ -561,6 +547,26 @@ impl Node {
         w.commit().await?;
         self.metrics.case_event(kind);
         Ok(self.case_view(&row))
+    }
+
+    /// Stores an acceptance decision (with the escalation it may need) and
+    /// returns its outcome document.
+    async fn commit_outcome(
+        &self,
+        mut w: crate::store::WriteTx<'_>,
+        case: &mut Case,
+        matter: &Matter,
+        mut records: Vec<EventRecord>,
+    ) -> Result<Outcome, Error> {
+        self.escalate(case, matter, &mut records)?;
+        let scope = case.received.accepting_node.clone();
+        for r in records {
+            w.append(r, &scope)?;
+        }
+        let row = self.case_row(case);
+        w.put_case(row.clone());
+        w.commit().await?;
+        Ok(self.outcome(&row))
     }
 
     /// After acceptance at a hall that may not decide the matter, the case
