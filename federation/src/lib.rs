@@ -13,7 +13,7 @@ pub mod replication;
 pub mod transport;
 
 pub use identity::{FederationCa, IdentityError, NodeCredentials, node_id_of, serial_of};
-pub use log::{ChainError, EntryHash, LogEntry};
+pub use log::{ChainError, EntryHash, LogEntry, Sealed};
 pub use node_id::{NodeId, NodeIdError};
 pub use transport::{
     Backoff, Client, FrameError, FramedStream, PeerConnection, PeerPolicy, Refusal, SecurityEvent,

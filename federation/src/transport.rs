@@ -15,6 +15,13 @@
 //! channel given to [`Server::bind`], and a `warn!` log line. Handshakes run
 //! in their own tasks, so a bad or silent peer never holds up the others.
 //!
+//! A server keeps one connection per child: a newer admitted connection from
+//! the same node closes the older one ([`CLOSE_REPLACED`]). A server derives
+//! its QUIC stateless-reset key from its private key, so after a restart on
+//! the same address it resets its predecessor's connections, and a child
+//! learns at its next packet that its parent is new. [`TransportConfig`]
+//! bounds the streams and unread bytes a peer may hold.
+//!
 //! On a connection, each bidirectional stream carries length-prefixed JSON
 //! frames ([`FramedStream`]). What those frames mean is the replication
 //! protocol's business, not this module's. [`Backoff`] spaces out a child's
@@ -27,6 +34,7 @@ mod server;
 mod tls;
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
@@ -37,7 +45,9 @@ use crate::identity::IdentityError;
 
 pub use backoff::Backoff;
 pub use client::Client;
-pub use framing::{FrameError, FramedStream, MAX_FRAME, read_frame, write_frame};
+pub use framing::{
+    FrameError, FramedStream, MAX_FRAME, read_frame, read_raw_frame, write_frame, write_raw_frame,
+};
 pub use server::Server;
 
 /// The ALPN protocol name both sides require.
@@ -48,29 +58,62 @@ pub const CLOSE_NORMAL: u32 = 0;
 /// QUIC application close code: the server refused the peer after the
 /// handshake (policy: not a child, revoked).
 pub const CLOSE_REFUSED: u32 = 1;
+/// QUIC application close code: the server admitted a newer connection from
+/// the same node, which replaces this one.
+pub const CLOSE_REPLACED: u32 = 2;
 
 /// Timing and limits of the transport. `Default` gives the production values.
+///
+/// The limits are what this side grants its peer; both sides use the same
+/// configuration, so they bound what a parent holds for each admitted child
+/// (and what a child holds for its parent): at most
+/// [`connection_receive_window`](Self::connection_receive_window) bytes of
+/// received but unread data, on at most
+/// [`max_bidi_streams`](Self::max_bidi_streams) streams.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TransportConfig {
-    /// How often an idle connection sends a keep-alive (5 s). Keeps NAT
-    /// bindings open on village uplinks.
+    /// How often an idle connection sends a keep-alive (2 s). Keeps NAT
+    /// bindings open on village uplinks, and bounds how long an idle child
+    /// takes to learn that its parent restarted (the restarted parent answers
+    /// the keep-alive with a stateless reset). The link session sends its
+    /// status every two seconds, so on a live session this adds next to
+    /// nothing.
     pub keep_alive: Duration,
-    /// A connection with no traffic for this long is dead (30 s).
+    /// A connection with no traffic for this long is dead (30 s). A parent
+    /// that restarts on the same address is noticed sooner, by its stateless
+    /// reset; this is for a parent (or child) that is gone.
     pub idle_timeout: Duration,
     /// A handshake not finished after this long is abandoned (10 s).
     pub handshake_timeout: Duration,
     /// Server: handshakes in progress at once; more are refused outright
     /// (256).
     pub max_pending_handshakes: usize,
+    /// Bidirectional streams the peer may have open at once (2). The link
+    /// protocol uses one per connection.
+    pub max_bidi_streams: u32,
+    /// Unidirectional streams the peer may have open at once (0: the
+    /// protocol uses none).
+    pub max_uni_streams: u32,
+    /// Bytes the peer may send on one stream beyond what this side has read
+    /// (2 MiB). Also caps a stream's throughput at this much per round trip.
+    pub stream_receive_window: u32,
+    /// Bytes the peer may send on the whole connection beyond what this side
+    /// has read (4 MiB).
+    pub connection_receive_window: u32,
 }
 
 impl Default for TransportConfig {
     fn default() -> Self {
+        const MIB: u32 = 1024 * 1024;
         Self {
-            keep_alive: Duration::from_secs(5),
+            keep_alive: Duration::from_secs(2),
             idle_timeout: Duration::from_secs(30),
             handshake_timeout: Duration::from_secs(10),
             max_pending_handshakes: 256,
+            max_bidi_streams: 2,
+            max_uni_streams: 0,
+            stream_receive_window: 2 * MIB,
+            connection_receive_window: 4 * MIB,
         }
     }
 }
@@ -82,11 +125,13 @@ impl TransportConfig {
         let idle = quinn::IdleTimeout::try_from(self.idle_timeout)
             .map_err(|e| TransportError::Config(format!("idle_timeout: {e}")))?;
         t.max_idle_timeout(Some(idle));
+        t.max_concurrent_bidi_streams(self.max_bidi_streams.into());
+        t.max_concurrent_uni_streams(self.max_uni_streams.into());
+        t.stream_receive_window(self.stream_receive_window.into());
+        t.receive_window(self.connection_receive_window.into());
         // Village links are lossy mobile links: BBR paces on measured
         // bandwidth and round trip instead of backing off on every loss.
-        t.congestion_controller_factory(std::sync::Arc::new(
-            quinn::congestion::BbrConfig::default(),
-        ));
+        t.congestion_controller_factory(Arc::new(quinn::congestion::BbrConfig::default()));
         Ok(t)
     }
 }
@@ -265,6 +310,18 @@ pub struct PeerConnection {
     pub remote: SocketAddr,
     /// The underlying QUIC connection.
     pub conn: quinn::Connection,
+    /// Server side: keeps this connection listed as its child's current one
+    /// while any clone of this value lives.
+    _listing: Option<Arc<Listing>>,
+}
+
+/// A server's entry for the connection it admitted last from one child: a
+/// newer connection from the same node closes it. The server holds it only
+/// weakly, so that dropping every clone of the [`PeerConnection`] still
+/// closes the connection as quinn does for any unused connection.
+#[derive(Debug)]
+struct Listing {
+    conn: quinn::Connection,
 }
 
 impl PeerConnection {

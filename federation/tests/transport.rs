@@ -5,13 +5,15 @@
 use std::collections::HashSet;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::pin;
 use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, SystemTime};
 
 use onewindow_federation::identity::{FederationCa, NodeCredentials, node_id_of, serial_of};
 use onewindow_federation::transport::{
-    CLOSE_REFUSED, Client, FrameError, MAX_FRAME, PeerConnection, PeerPolicy, Refusal,
-    SecurityEvent, SecurityKind, Server, TransportConfig, TransportError,
+    CLOSE_REFUSED, CLOSE_REPLACED, Client, FrameError, MAX_FRAME, PeerConnection, PeerPolicy,
+    Refusal, SecurityEvent, SecurityKind, Server, TransportConfig, TransportError,
 };
 use onewindow_federation::{IdentityError, NodeId};
 use serde::{Deserialize, Serialize};
@@ -194,7 +196,11 @@ async fn good_child_connects_and_frames_flow_both_ways() {
         assert_eq!(up.recv::<Ping>().await.unwrap(), None, "finished cleanly");
         up.finish().unwrap();
         assert_eq!(down.recv::<Ping>().await.unwrap(), None);
-        assert!(at_child.rtt() < Duration::from_secs(60));
+        // After round trips the estimate is a measurement, not quinn's
+        // initial guess (333 ms) and not zero.
+        let rtt = at_child.rtt();
+        assert!(rtt > Duration::ZERO);
+        assert_ne!(rtt, Duration::from_millis(333), "no sample taken");
 
         at_child.close("done");
         assert!(at_parent.accept_stream().await.is_none());
@@ -372,45 +378,54 @@ async fn frames_over_the_limit_are_refused() {
         let child = fed.connect(&fed.creds(&fed.child), &server).await.unwrap();
         let parent = server.accept().await.unwrap();
 
+        // Each part's streams are dropped at its end: the parent grants only
+        // `max_bidi_streams` (2) open at once.
+
         // The sender refuses to serialize past the limit, and sends nothing:
         // the stream still works.
-        let mut up = child.open_stream().await.unwrap();
-        let too_big = "x".repeat(MAX_FRAME);
-        assert!(matches!(
-            up.send(&too_big).await,
-            Err(FrameError::MessageTooLarge { max: MAX_FRAME })
-        ));
-        up.send(&"after the refusal").await.unwrap();
-        let mut down = parent.accept_stream().await.unwrap();
-        assert_eq!(
-            down.recv::<String>().await.unwrap().as_deref(),
-            Some("after the refusal")
-        );
+        {
+            let mut up = child.open_stream().await.unwrap();
+            let too_big = "x".repeat(MAX_FRAME);
+            assert!(matches!(
+                up.send(&too_big).await,
+                Err(FrameError::MessageTooLarge { max: MAX_FRAME })
+            ));
+            up.send(&"after the refusal").await.unwrap();
+            let mut down = parent.accept_stream().await.unwrap();
+            assert_eq!(
+                down.recv::<String>().await.unwrap().as_deref(),
+                Some("after the refusal")
+            );
+        }
 
         // A peer that announces 4 GiB is refused on the header alone: only
         // the four header bytes and a few more are ever sent, so the receiver
         // cannot have waited for (or allocated) the announced body.
-        let (mut send, _recv) = child.conn.open_bi().await.unwrap();
-        send.write_all(&u32::MAX.to_be_bytes()).await.unwrap();
-        send.write_all(b"{\"a\":").await.unwrap();
-        let mut down = parent.accept_stream().await.unwrap();
-        match down.recv::<serde_json::Value>().await {
-            Err(FrameError::FrameTooLarge { len, max }) => {
-                assert_eq!(len, u64::from(u32::MAX));
-                assert_eq!(max, MAX_FRAME);
+        {
+            let (mut send, _recv) = child.conn.open_bi().await.unwrap();
+            send.write_all(&u32::MAX.to_be_bytes()).await.unwrap();
+            send.write_all(b"{\"a\":").await.unwrap();
+            let mut down = parent.accept_stream().await.unwrap();
+            match down.recv::<serde_json::Value>().await {
+                Err(FrameError::FrameTooLarge { len, max }) => {
+                    assert_eq!(len, u64::from(u32::MAX));
+                    assert_eq!(max, MAX_FRAME);
+                }
+                other => panic!("expected FrameTooLarge, got {other:?}"),
             }
-            other => panic!("expected FrameTooLarge, got {other:?}"),
         }
 
         // One byte over the limit is refused too; the connection lives on.
-        let (mut send, _recv) = child.conn.open_bi().await.unwrap();
-        let over = u32::try_from(MAX_FRAME + 1).unwrap();
-        send.write_all(&over.to_be_bytes()).await.unwrap();
-        let mut down = parent.accept_stream().await.unwrap();
-        assert!(matches!(
-            down.recv::<serde_json::Value>().await,
-            Err(FrameError::FrameTooLarge { .. })
-        ));
+        {
+            let (mut send, _recv) = child.conn.open_bi().await.unwrap();
+            let over = u32::try_from(MAX_FRAME + 1).unwrap();
+            send.write_all(&over.to_be_bytes()).await.unwrap();
+            let mut down = parent.accept_stream().await.unwrap();
+            assert!(matches!(
+                down.recv::<serde_json::Value>().await,
+                Err(FrameError::FrameTooLarge { .. })
+            ));
+        }
         let mut again = child.open_stream().await.unwrap();
         again.send(&"still here").await.unwrap();
         let mut down = parent.accept_stream().await.unwrap();
@@ -418,6 +433,199 @@ async fn frames_over_the_limit_are_refused() {
             down.recv::<String>().await.unwrap().as_deref(),
             Some("still here")
         );
+        child.close("done");
+    })
+    .await
+}
+
+/// One frame each way on a new stream, opened by the child.
+async fn round_trip(child: &PeerConnection, parent: &PeerConnection, seq: u64) {
+    let mut up = child.open_stream().await.unwrap();
+    let ping = Ping {
+        seq,
+        text: "ping".into(),
+    };
+    up.send(&ping).await.unwrap();
+    let mut down = parent.accept_stream().await.unwrap();
+    assert_eq!(down.recv::<Ping>().await.unwrap(), Some(ping.clone()));
+    down.send(&ping).await.unwrap();
+    assert_eq!(up.recv::<Ping>().await.unwrap(), Some(ping));
+}
+
+/// The error a connection that should end ends with (bounded: a connection
+/// that stays open fails the test here rather than at its timeout).
+async fn ends_with(conn: &PeerConnection) -> quinn::ConnectionError {
+    tokio::time::timeout(Duration::from_secs(10), conn.closed())
+        .await
+        .expect("the connection stayed open")
+}
+
+fn assert_replaced(error: &quinn::ConnectionError) {
+    match error {
+        quinn::ConnectionError::ApplicationClosed(close) => {
+            assert_eq!(close.error_code, CLOSE_REPLACED.into(), "{close:?}");
+            assert!(
+                String::from_utf8_lossy(&close.reason).contains("replaced"),
+                "{close:?}"
+            );
+        }
+        other => panic!("expected a close for replacement, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_newer_connection_from_a_child_replaces_its_old_one() {
+    within(async {
+        let fed = Fed::new();
+        let sibling = id("nanhai.guicheng.shangping");
+        let (server, events) = fed.server(
+            registry(&[&fed.child, &sibling], &[]),
+            TransportConfig::default(),
+        );
+
+        let first = fed.connect(&fed.creds(&fed.child), &server).await.unwrap();
+        let first_at_parent = server.accept().await.unwrap();
+        let other = fed.connect(&fed.creds(&sibling), &server).await.unwrap();
+        let other_at_parent = server.accept().await.unwrap();
+        round_trip(&first, &first_at_parent, 1).await;
+
+        // The same node again, from another socket and with a renewed
+        // certificate, as after a restart of the child.
+        let second = fed.connect(&fed.creds(&fed.child), &server).await.unwrap();
+        let second_at_parent = server.accept().await.unwrap();
+        assert_eq!(second_at_parent.peer, fed.child);
+
+        assert_replaced(&ends_with(&first).await);
+        assert!(matches!(
+            ends_with(&first_at_parent).await,
+            quinn::ConnectionError::LocallyClosed
+        ));
+        assert!(first_at_parent.accept_stream().await.is_none());
+        round_trip(&second, &second_at_parent, 2).await;
+        // Another child's connection is not touched.
+        round_trip(&other, &other_at_parent, 3).await;
+        assert!(other.conn.close_reason().is_none());
+
+        // Again through the same client (the same socket): the newest wins.
+        let client = Client::new(&fed.creds(&fed.child), TransportConfig::default()).unwrap();
+        let third = client
+            .connect(server.local_addr(), &fed.parent)
+            .await
+            .unwrap();
+        let third_at_parent = server.accept().await.unwrap();
+        assert_replaced(&ends_with(&second).await);
+        let fourth = client
+            .connect(server.local_addr(), &fed.parent)
+            .await
+            .unwrap();
+        let fourth_at_parent = server.accept().await.unwrap();
+        assert_replaced(&ends_with(&third).await);
+        assert!(third_at_parent.accept_stream().await.is_none());
+        round_trip(&fourth, &fourth_at_parent, 4).await;
+        round_trip(&other, &other_at_parent, 5).await;
+
+        fourth.close("done");
+        other.close("done");
+        let events = all_events(server, events).await;
+        assert!(events.is_empty(), "a replacement is no refusal: {events:?}");
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_child_cannot_open_more_streams_than_the_limit() {
+    within(async {
+        let fed = Fed::new();
+        let (server, _events) = fed.open_server();
+        let child = fed.connect(&fed.creds(&fed.child), &server).await.unwrap();
+        let parent = server.accept().await.unwrap();
+        let limit = TransportConfig::default().max_bidi_streams;
+        assert_eq!(limit, 2);
+
+        let mut open = Vec::new();
+        for n in 0..limit {
+            let mut up = child.open_stream().await.unwrap();
+            up.send(&n).await.unwrap();
+            let mut down = parent.accept_stream().await.unwrap();
+            assert_eq!(down.recv::<u32>().await.unwrap(), Some(n));
+            open.push((up, down));
+        }
+
+        // One stream more: opening it waits for the parent's credit, so the
+        // parent never sees it while the others are open.
+        let extra = {
+            let child = child.clone();
+            tokio::spawn(async move {
+                let mut up = child.open_stream().await.unwrap();
+                up.send(&limit).await.unwrap();
+                up
+            })
+        };
+        let over = tokio::time::timeout(Duration::from_millis(500), parent.accept_stream()).await;
+        assert!(over.is_err(), "the parent accepted a stream over the limit");
+        // No unidirectional stream at all.
+        let uni = tokio::time::timeout(Duration::from_millis(200), child.conn.open_uni()).await;
+        assert!(uni.is_err(), "the parent granted a unidirectional stream");
+
+        // Once one stream is done on both sides, the waiting one gets in.
+        let (mut up, mut down) = open.remove(0);
+        up.finish().unwrap();
+        assert_eq!(down.recv::<u32>().await.unwrap(), None);
+        down.finish().unwrap();
+        assert_eq!(up.recv::<u32>().await.unwrap(), None);
+        drop((up, down));
+        let mut down = parent.accept_stream().await.unwrap();
+        assert_eq!(down.recv::<u32>().await.unwrap(), Some(limit));
+        let _up = extra.await.unwrap();
+        child.close("done");
+    })
+    .await
+}
+
+/// Writes zeros to `send` for as long as flow control lets them in at once,
+/// and returns how many it took. Polls each write once: a write the peer
+/// has granted room for completes without waiting for the network.
+fn fill(send: &mut quinn::SendStream) -> usize {
+    let chunk = vec![0u8; 16 * 1024];
+    let mut cx = Context::from_waker(Waker::noop());
+    let mut total = 0;
+    loop {
+        let mut write = pin!(send.write(&chunk));
+        match write.as_mut().poll(&mut cx) {
+            Poll::Ready(Ok(n)) => total += n,
+            Poll::Ready(Err(e)) => panic!("write failed: {e}"),
+            Poll::Pending => return total,
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_child_cannot_make_the_parent_buffer_more_than_its_receive_windows() {
+    within(async {
+        let fed = Fed::new();
+        let cfg = TransportConfig {
+            stream_receive_window: 256 * 1024,
+            connection_receive_window: 384 * 1024,
+            ..TransportConfig::default()
+        };
+        let (server, _events) = fed.server(registry(&[&fed.child], &[]), cfg);
+        let child = fed.connect(&fed.creds(&fed.child), &server).await.unwrap();
+        let parent = server.accept().await.unwrap();
+
+        // The parent reads nothing: one stream takes a stream window, the
+        // second the rest of the connection window, and then no more.
+        let (mut first, _first_recv) = child.conn.open_bi().await.unwrap();
+        assert_eq!(fill(&mut first), 256 * 1024);
+        let (mut second, _second_recv) = child.conn.open_bi().await.unwrap();
+        assert_eq!(fill(&mut second), 128 * 1024);
+        assert_eq!(fill(&mut first), 0);
+
+        // It is a window, not a cap: what the parent reads, the child may
+        // send again.
+        let (_send, mut recv) = parent.conn.accept_bi().await.unwrap();
+        let mut buf = vec![0u8; 64 * 1024];
+        recv.read_exact(&mut buf).await.unwrap();
+        first.write_all(&[1u8; 1024]).await.unwrap();
         child.close("done");
     })
     .await

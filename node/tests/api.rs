@@ -117,6 +117,36 @@ async fn health_reports_identity_and_versions() {
         "starter is 1, the test catalogue 2"
     );
     assert!(r["version"].as_str().is_some_and(|v| !v.is_empty()));
+    assert!(r["uplink"].is_null(), "the root has no parent: {r}");
+}
+
+#[tokio::test]
+async fn health_of_a_node_with_a_parent_reports_its_uplink() {
+    // A village running alone (no federation credentials): it has a parent,
+    // no link to it, and nothing is known of its backlog.
+    let t = common::start("nanhai.guicheng.xiaping").await;
+    let r = t.http.get("/api/v1/health").await.ok();
+    assert_eq!(r["uplink"]["parent"], "nanhai.guicheng", "{r}");
+    assert_eq!(r["uplink"]["up"], false, "{r}");
+    assert!(r["uplink"]["backlog"].is_null(), "{r}");
+    assert!(r["uplink"]["last_ack_ms"].is_null(), "{r}");
+    // The new fields are documented like the old ones.
+    let doc = t.http.get("/api/v1/openapi.json").await.ok();
+    let schemas = &doc["components"]["schemas"];
+    assert!(
+        schemas["Health"]["properties"]["uplink"].is_object(),
+        "{}",
+        schemas["Health"]
+    );
+    let uplink = &schemas["UplinkHealth"]["properties"];
+    for field in ["parent", "up", "backlog", "last_ack_ms"] {
+        assert!(
+            uplink[field]["description"]
+                .as_str()
+                .is_some_and(|d| !d.is_empty()),
+            "{field}: {uplink}"
+        );
+    }
 }
 
 #[tokio::test]
@@ -1084,6 +1114,13 @@ async fn metrics_count_what_happened() {
         "{text}"
     );
     assert!(text.contains("onewindow_http_requests_total"), "{text}");
+    assert!(
+        text.contains(&format!(
+            "onewindow_build_info{{version=\"{}\",node=\"nanhai\"}} 1",
+            env!("CARGO_PKG_VERSION")
+        )),
+        "{text}"
+    );
 }
 
 #[tokio::test]

@@ -8,14 +8,24 @@ use federation::{EntryHash, NodeId, log::verify_chain};
 use onewindow_node::domain::case::{
     Actor, Applicant, ApplicantKind, Case, Event, EventRecord, Received, Role,
 };
-use onewindow_node::domain::catalogue::{JoinRule, Limit};
-use onewindow_node::domain::deadline::TimeUnit;
 use onewindow_node::store::{CaseFilter, CaseRow, Store};
 
 async fn open(url: &str) -> Store {
     Store::open(url, NodeId::new("nanhai.guicheng").unwrap(), 4, "normal")
         .await
         .unwrap()
+}
+
+/// Opens a store holding the starter catalogue as its published version 1:
+/// a received event names its matter in a version the store holds.
+async fn open_with_catalogue(url: &str) -> Store {
+    let store = open(url).await;
+    if store.published_catalogue().await.unwrap().is_none() {
+        let cat = onewindow_node::starter::catalogue().unwrap();
+        let v = store.create_draft(&cat, 0).await.unwrap();
+        store.publish(v, 0).await.unwrap();
+    }
+    store
 }
 
 fn actor() -> Actor {
@@ -28,30 +38,17 @@ fn actor() -> Actor {
 }
 
 fn received(case_id: &str) -> EventRecord {
-    let limit = Limit {
-        n: 5,
-        unit: TimeUnit::WorkingDays,
-    };
+    let cat = onewindow_node::starter::catalogue().unwrap();
+    let matter = cat.matters.values().next().unwrap();
     EventRecord {
         case_id: case_id.into(),
         case_version: 1,
         actor: actor(),
         at_ms: 1_790_000_000_000,
-        event: Event::Received(Box::new(Received {
-            matter_code: "T".into(),
-            matter_version: 1,
-            catalogue_version: 1,
-            matter_name_zh: "测试".into(),
-            matter_name_en: "Test".into(),
-            department: "a".into(),
-            co_departments: vec![],
-            join: JoinRule::All,
-            immediate: false,
-            statutory_limit: limit,
-            committed_limit: limit,
-            extension_max: None,
-            stages: vec![],
-            applicant: Applicant {
+        event: Event::Received(Box::new(Received::from_matter(
+            matter,
+            1,
+            Applicant {
                 kind: ApplicantKind::Person,
                 id_number: "11010519491231002X".into(),
                 name: "张三".into(),
@@ -59,10 +56,10 @@ fn received(case_id: &str) -> EventRecord {
                 checksum_overridden: false,
                 checksum_override_reason: None,
             },
-            situations: vec![],
-            materials: vec![],
-            accepting_node: "nanhai.guicheng".into(),
-        })),
+            vec![],
+            vec![],
+            "nanhai.guicheng".into(),
+        ))),
     }
 }
 
@@ -107,10 +104,10 @@ async fn write_cases(store: &Store, prefix: &str, n: usize) {
 #[tokio::test]
 async fn migrations_run_once_and_reopening_continues_the_chain() {
     let db = common::test_db().await;
-    let store = open(&db.url).await;
+    let store = open_with_catalogue(&db.url).await;
     write_cases(&store, "A", 3).await;
     store.close().await;
-    let store = open(&db.url).await;
+    let store = open_with_catalogue(&db.url).await;
     write_cases(&store, "B", 2).await;
     let events = store.events_after(0, 100).await.unwrap();
     let seqs: Vec<i64> = events.iter().map(|e| e.local_seq).collect();
@@ -123,7 +120,7 @@ async fn migrations_run_once_and_reopening_continues_the_chain() {
 #[tokio::test]
 async fn a_dropped_transaction_stores_nothing_and_reuses_no_sequence() {
     let db = common::test_db().await;
-    let store = open(&db.url).await;
+    let store = open_with_catalogue(&db.url).await;
     write_cases(&store, "A", 1).await;
     {
         let mut w = store.write().await.unwrap();
@@ -155,7 +152,7 @@ async fn a_dropped_transaction_stores_nothing_and_reuses_no_sequence() {
 #[tokio::test]
 async fn large_transactions_are_written_in_multi_row_batches() {
     let db = common::test_db().await;
-    let store = open(&db.url).await;
+    let store = open_with_catalogue(&db.url).await;
     // More rows than one statement takes, for both events and cases.
     write_cases(&store, "BIG", 1234).await;
     assert_eq!(store.event_count().await.unwrap(), 1234);
@@ -168,7 +165,7 @@ async fn large_transactions_are_written_in_multi_row_batches() {
 #[tokio::test]
 async fn a_case_row_set_twice_in_one_transaction_keeps_the_last() {
     let db = common::test_db().await;
-    let store = open(&db.url).await;
+    let store = open_with_catalogue(&db.url).await;
     let mut w = store.write().await.unwrap();
     let rec = received("C-1");
     let case = Case::start(&rec).unwrap();

@@ -273,6 +273,40 @@ where
     }
 }
 
+/// A node's `/metrics` text.
+pub async fn metrics_text(base: &str) -> String {
+    reqwest::get(format!("{base}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+/// The value of the sample `name` in a Prometheus text exposition whose
+/// labels include every one of `labels` (`None` when there is none).
+pub fn metric(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    text.lines().find_map(|line| {
+        let rest = line.strip_prefix(name)?;
+        let (set, value) = match rest.strip_prefix('{') {
+            Some(r) => r.split_once("} ")?,
+            None => ("", rest.strip_prefix(' ')?),
+        };
+        let held: Vec<(&str, &str)> = set
+            .split(',')
+            .filter_map(|kv| {
+                let (k, v) = kv.split_once('=')?;
+                Some((k, v.trim_matches('"')))
+            })
+            .collect();
+        labels
+            .iter()
+            .all(|l| held.contains(l))
+            .then(|| value.trim().parse().ok())
+            .flatten()
+    })
+}
+
 /// A valid citizen ID number (GB 11643) from 17 digits.
 pub fn citizen_id(prefix17: &str) -> String {
     const W: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];

@@ -2,7 +2,7 @@
 //! real node with its own SQLite store, linked over QUIC with mutual TLS.
 #![allow(clippy::unwrap_used)]
 
-use onewindow_tests::{Api, Tree, complete_submission, eventually, tree};
+use onewindow_tests::{Api, Tree, complete_submission, eventually, metric, metrics_text, tree};
 use serde_json::{Value, json};
 
 const TREE: [&str; 7] = [
@@ -253,8 +253,9 @@ async fn an_offline_village_keeps_accepting_and_drains_on_reconnect() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forged_origins_foreign_cas_and_revoked_nodes_are_refused() {
+    use federation::replication::Limits;
     use federation::replication::{Batch, Direction, Hello, Message, WireEntry};
-    use federation::transport::{Client, TransportConfig, read_frame, write_frame};
+    use federation::transport::{Client, TransportConfig, read_raw_frame, write_raw_frame};
     use federation::{EntryHash, FederationCa, LogEntry, NodeCredentials, NodeId};
 
     with_timeout(async {
@@ -299,19 +300,26 @@ async fn forged_origins_foreign_cas_and_revoked_nodes_are_refused() {
         .unwrap();
         let client = Client::new(&creds, TransportConfig::default()).unwrap();
         let conn = client.connect(town_addr, &town).await.unwrap();
-        let mut s = conn.open_stream().await.unwrap();
+        let s = conn.open_stream().await.unwrap();
+        let (mut send, mut recv) = s.into_parts();
         let sibling = NodeId::new("nanhai.guicheng.shibei").unwrap();
-        s.send(&Message::Hello(Hello {
-            node: creds.node.clone(),
-            software: "forger".into(),
-            catalogue_version: 1,
-            now_ms: 0,
-            have: 0,
-        }))
+        write_raw_frame(
+            &mut send,
+            &Message::Hello(Hello {
+                node: creds.node.clone(),
+                software: "forger".into(),
+                catalogue_version: 1,
+                now_ms: 0,
+                have: 0,
+                your_origin_head: 0,
+                head: 0,
+            })
+            .encode(),
+        )
         .await
         .unwrap();
-        let forged = LogEntry::next(sibling, 0, EntryHash::GENESIS, "{}".into());
-        s.send(&Message::Batch(Batch {
+        let forged = LogEntry::next(sibling, 0, EntryHash::GENESIS, "{}");
+        let batch = Message::Batch(Batch {
             direction: Direction::Up,
             after: 0,
             upto: 1,
@@ -321,23 +329,40 @@ async fn forged_origins_foreign_cas_and_revoked_nodes_are_refused() {
                 stream: None,
                 stream_seq: 0,
             }],
-        }))
-        .await
-        .unwrap();
-        let (mut send, mut recv) = s.into_parts();
+        });
+        let refused = || async {
+            metric(
+                &metrics_text(&t.url(TOWNSHIP)).await,
+                "onewindow_link_refusals_sent_total",
+                &[("peer", VILLAGE), ("code", "outside_subtree")],
+            )
+            .unwrap_or(0.0)
+        };
+        let refused_before = refused().await;
+        write_raw_frame(&mut send, &batch.encode()).await.unwrap();
         let reply = tokio::time::timeout(std::time::Duration::from_secs(30), async {
             loop {
-                match read_frame::<Message>(&mut recv).await {
-                    Ok(Some(Message::Reject { code, .. })) => break code,
-                    Ok(Some(_)) => continue,
+                let frame = match read_raw_frame(&mut recv, 1 << 24).await {
+                    Ok(Some(f)) => f,
                     _ => break "closed".to_owned(),
+                };
+                match Message::decode(&frame, &Limits::default()) {
+                    Ok(Message::Reject { code, .. }) => break code,
+                    Ok(_) => continue,
+                    Err(_) => break "bad frame".to_owned(),
                 }
             }
         })
         .await
         .expect("a reply");
         assert_eq!(reply, "outside_subtree");
-        let _ = write_frame(
+        eventually(
+            30,
+            "the refusal counted in the township's metrics",
+            || async { (refused().await > refused_before).then_some(()) },
+        )
+        .await;
+        let _ = write_raw_frame(
             &mut send,
             &Message::Status(federation::replication::LinkStatus {
                 software: String::new(),
@@ -345,7 +370,8 @@ async fn forged_origins_foreign_cas_and_revoked_nodes_are_refused() {
                 backlog: 0,
                 acked: 0,
                 now_ms: 0,
-            }),
+            })
+            .encode(),
         )
         .await;
         eventually(30, "outside_subtree recorded", || async {
@@ -671,6 +697,149 @@ async fn a_catalogue_version_with_a_bad_signature_is_refused_and_the_old_one_kep
         let applied = town.apply_batch("nanhai", &b2, &acc).await.unwrap();
         assert!(applied.bad_signatures.is_empty());
         assert_eq!(applied.catalogue.map(|c| c.version), Some(7));
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn links_report_their_metrics_and_a_village_its_uplink_health() {
+    with_timeout(async {
+        let mut t = tree(&[DISTRICT, TOWNSHIP, VILLAGE]).await;
+        let (own, _) = village_matters(&t).await;
+        let clerk = t.staff(VILLAGE, "clerk1", "clerk", None).await;
+        let r = clerk
+            .post_ok("/api/v1/cases", &complete_submission(&own, PERSON))
+            .await;
+        let number = r["case_number"].as_str().unwrap().to_owned();
+        let here = case_at(&t, VILLAGE, &number).await.unwrap();
+        eventually(60, "the case at the township", || async {
+            case_at(&t, TOWNSHIP, &number).await.filter(|c| *c == here)
+        })
+        .await;
+
+        // The village's link to its parent: up, it sent batches and bytes,
+        // and once converged nothing is left unacknowledged.
+        let to_parent = [("peer", TOWNSHIP), ("flow", "up")];
+        let village = eventually(30, "the village's link metrics to converge", || async {
+            let m = metrics_text(&t.url(VILLAGE)).await;
+            let ok = metric(&m, "onewindow_link_connected", &[("peer", TOWNSHIP)]) == Some(1.0)
+                && metric(&m, "onewindow_link_backlog_entries", &to_parent) == Some(0.0)
+                && metric(&m, "onewindow_link_oldest_unacked_age_seconds", &to_parent) == Some(0.0);
+            ok.then_some(m)
+        })
+        .await;
+        for (name, labels) in [
+            ("onewindow_link_batches_sent_total", &to_parent[..]),
+            ("onewindow_link_acked_sequence", &to_parent[..]),
+            ("onewindow_link_bytes_sent_total", &to_parent[..1]),
+            ("onewindow_link_bytes_received_total", &to_parent[..1]),
+        ] {
+            assert!(
+                metric(&village, name, labels).is_some_and(|v| v > 0.0),
+                "{name}: {village}"
+            );
+        }
+        assert_eq!(
+            metric(
+                &village,
+                "onewindow_build_info",
+                &[("version", env!("CARGO_PKG_VERSION")), ("node", VILLAGE)]
+            ),
+            Some(1.0),
+            "{village}"
+        );
+
+        // The township applied the village's entries, in committed
+        // transactions, and timed it.
+        let from_child = [("peer", VILLAGE), ("flow", "up")];
+        let township = eventually(30, "the township's metrics of its child", || async {
+            let m = metrics_text(&t.url(TOWNSHIP)).await;
+            metric(&m, "onewindow_link_entries_applied_total", &from_child)
+                .is_some_and(|v| v > 0.0)
+                .then_some(m)
+        })
+        .await;
+        for name in [
+            "onewindow_link_batches_received_total",
+            "onewindow_link_fsyncs_total",
+            "onewindow_link_apply_seconds_count",
+        ] {
+            assert!(
+                metric(&township, name, &from_child).is_some_and(|v| v > 0.0),
+                "{name}: {township}"
+            );
+        }
+        assert_eq!(
+            metric(&township, "onewindow_link_connected", &[("peer", VILLAGE)]),
+            Some(1.0),
+            "{township}"
+        );
+
+        // Health: the village's uplink is up, nothing waits, the parent has
+        // acknowledged; the root has no uplink.
+        let village_url = t.url(VILLAGE);
+        let village_health =
+            || async { Api::anonymous(&village_url).get_ok("/api/v1/health").await };
+        let h = eventually(30, "the village's uplink healthy", || async {
+            let h = village_health().await;
+            let u = &h["uplink"];
+            (u["up"] == true && u["backlog"] == 0 && u["last_ack_ms"].is_i64()).then_some(h)
+        })
+        .await;
+        assert_eq!(h["uplink"]["parent"], TOWNSHIP, "{h}");
+        assert_eq!(h["node_id"], VILLAGE, "the old fields stay: {h}");
+        let root = Api::anonymous(&t.url(DISTRICT))
+            .get_ok("/api/v1/health")
+            .await;
+        assert!(root["uplink"].is_null(), "{root}");
+
+        // The parent stops: the uplink is down, and what is written now waits.
+        t.stop(TOWNSHIP).await;
+        eventually(60, "the village to report its uplink down", || async {
+            (village_health().await["uplink"]["up"] == false).then_some(())
+        })
+        .await;
+        eventually(
+            30,
+            "the village's link metric to say disconnected",
+            || async {
+                let m = metrics_text(&t.url(VILLAGE)).await;
+                (metric(&m, "onewindow_link_connected", &[("peer", TOWNSHIP)]) == Some(0.0))
+                    .then_some(())
+            },
+        )
+        .await;
+        let id = onewindow_tests::citizen_id("44060519900101005");
+        clerk
+            .post_ok("/api/v1/cases", &complete_submission(&own, &id))
+            .await;
+        let h = eventually(
+            30,
+            "the backlog to grow while the parent is away",
+            || async {
+                let h = village_health().await;
+                h["uplink"]["backlog"]
+                    .as_u64()
+                    .is_some_and(|b| b > 0)
+                    .then_some(h)
+            },
+        )
+        .await;
+        assert_eq!(h["uplink"]["up"], false, "{h}");
+        // The link metrics see the same backlog, and it ages.
+        eventually(30, "the backlog's age in the village's metrics", || async {
+            let m = metrics_text(&t.url(VILLAGE)).await;
+            let ok = metric(&m, "onewindow_link_backlog_entries", &to_parent)
+                .is_some_and(|b| b > 0.0)
+                && metric(&m, "onewindow_link_oldest_unacked_age_seconds", &to_parent)
+                    .is_some_and(|a| a > 0.0);
+            ok.then_some(())
+        })
+        .await;
+        assert!(
+            h["uplink"]["last_ack_ms"].is_i64(),
+            "the last acknowledgement stays: {h}"
+        );
     })
     .await;
 }

@@ -191,21 +191,10 @@ fn synthetic_case(
             problem: None,
         })
         .collect();
-    let received = Received {
-        matter_code: matter.code.clone(),
-        matter_version: matter.version,
-        catalogue_version: cat.version,
-        matter_name_zh: matter.name_zh.clone(),
-        matter_name_en: matter.name_en.clone(),
-        department: matter.department.clone(),
-        co_departments: matter.co_departments.clone(),
-        join: matter.join,
-        immediate: matter.immediate,
-        statutory_limit: matter.statutory_limit,
-        committed_limit: matter.committed_limit,
-        extension_max: matter.extension,
-        stages: matter.stages.clone(),
-        applicant: Applicant {
+    let received = Received::from_matter(
+        matter,
+        cat.version,
+        Applicant {
             kind: ApplicantKind::Person,
             id_number: applicants::citizen_id(i),
             name: applicants::person_name(i),
@@ -213,10 +202,10 @@ fn synthetic_case(
             checksum_overridden: false,
             checksum_override_reason: None,
         },
-        situations: vec![],
+        vec![],
         materials,
-        accepting_node: hall.id.clone(),
-    };
+        hall.id.clone(),
+    );
     let first = EventRecord {
         case_id: number,
         case_version: 1,

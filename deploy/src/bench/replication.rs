@@ -47,7 +47,7 @@ const VILLAGE: &str = "nanhai.guicheng.xiaping";
 #[derive(Debug, Args)]
 pub struct ReplicationArgs {
     /// Case events written at the village.
-    #[arg(long, default_value_t = 20_000, value_name = "N",
+    #[arg(long, default_value_t = 100_000, value_name = "N",
         value_parser = clap::value_parser!(u64).range(1..=999_999))]
     pub events: u64,
     /// Offered load in events per second; 0 writes as fast as the village's
@@ -302,21 +302,10 @@ fn template(village: &Node) -> anyhow::Result<Received> {
         .min_by_key(|m| (!village.may_decide(m), m.code.clone()))
         .context("the village receives no committed matter")?;
     let plan = SubmissionPlan::for_matter(m);
-    Ok(Received {
-        matter_code: m.code.clone(),
-        matter_version: m.version,
-        catalogue_version: cat.version,
-        matter_name_zh: m.name_zh.clone(),
-        matter_name_en: m.name_en.clone(),
-        department: m.department.clone(),
-        co_departments: m.co_departments.clone(),
-        join: m.join,
-        immediate: m.immediate,
-        statutory_limit: m.statutory_limit,
-        committed_limit: m.committed_limit,
-        extension_max: m.extension,
-        stages: m.stages.clone(),
-        applicant: Applicant {
+    Ok(Received::from_matter(
+        m,
+        cat.version,
+        Applicant {
             kind: ApplicantKind::Person,
             id_number: String::new(),
             name: String::new(),
@@ -324,10 +313,10 @@ fn template(village: &Node) -> anyhow::Result<Received> {
             checksum_overridden: false,
             checksum_override_reason: None,
         },
-        situations: vec![],
-        materials: plan.materials,
-        accepting_node: village.id.to_string(),
-    })
+        vec![],
+        plan.materials,
+        village.id.to_string(),
+    ))
 }
 
 /// Writes the events at the offered rate, in batches; returns the commit
@@ -404,14 +393,14 @@ async fn watch_district(
     let mut got = 0usize;
     loop {
         head.borrow_and_update();
-        let events = district.store.events_after(after, PAGE).await?;
+        let events = district.store.event_keys_after(after, PAGE).await?;
         let now = Instant::now();
-        for e in &events {
-            after = e.local_seq;
-            let Some(rec) = e.record().filter(|_| e.entry.origin == village) else {
+        for (seq, origin, case_id) in &events {
+            after = *seq;
+            if origin != village.as_str() || case_id.is_empty() {
                 continue;
-            };
-            let k = CaseNumber::parse(&rec.case_id)
+            }
+            let k = CaseNumber::parse(case_id)
                 .map(|c| c.seq() as usize)
                 .unwrap_or(0);
             if let Some(slot) = k.checked_sub(1).and_then(|k| arrivals.get_mut(k))

@@ -31,4 +31,7 @@ mod wire;
 
 pub use receiver::{Accepted, DownLookup, DownReceiver, Refusal, UpLookup, UpReceiver};
 pub use sender::{ReadRequest, Sender, SenderConfig};
-pub use wire::{Batch, Direction, Hello, LinkStatus, Message, WireEntry};
+pub use wire::{
+    BATCH_OVERHEAD, Batch, Direction, ENTRY_OVERHEAD, Hello, Limits, LinkStatus, Message,
+    PROTOCOL_VERSION, WireEntry, WireError,
+};

@@ -69,11 +69,19 @@ impl Sender {
         }
     }
 
-    /// The link is up; the peer holds our entries up to `peer_have`. Anything
-    /// above that is (re)sent.
+    /// The link is up; the peer holds our entries durably up to `peer_have`
+    /// (its Hello). Anything above that is (re)sent.
+    ///
+    /// The peer's durable cursor is the truth, even when it is *below* what
+    /// this sender believed acknowledged: a receiver restored from an older
+    /// copy of its store lost what it had acknowledged after that copy, and
+    /// it refuses (as a cursor gap) any batch that starts above what it
+    /// holds. So both the acknowledged and the sent cursors become
+    /// `peer_have`, clamped to the log's head (a peer cannot hold more of
+    /// this log than there is).
     pub fn connected(&mut self, now_ms: i64, peer_have: u64) {
         self.connected = true;
-        self.acked = self.acked.max(peer_have.min(self.head));
+        self.acked = peer_have.min(self.head);
         self.sent = self.acked;
         self.last_progress_ms = now_ms;
         if self.head > self.sent {
@@ -139,8 +147,11 @@ impl Sender {
 
     /// The peer acknowledged everything up to `upto`: it holds that much
     /// durably, whichever connection carried it (a batch of an earlier
-    /// connection may be acknowledged after a reconnect). An acknowledgement
-    /// beyond the log's head is a protocol error (`Err`) and changes nothing.
+    /// connection may be acknowledged after a reconnect). Pass only
+    /// acknowledgements that arrived on the current connection: one sent
+    /// before the peer's Hello may no longer hold (the peer may since have
+    /// been restored from an older copy). An acknowledgement beyond the log's
+    /// head is a protocol error (`Err`) and changes nothing.
     pub fn acked(&mut self, now_ms: i64, upto: u64) -> Result<(), u64> {
         if upto > self.head {
             return Err(upto);
@@ -266,9 +277,52 @@ mod tests {
         s.acked(11, 8).expect("ack");
         s.disconnected();
         assert_eq!(s.sent_upto(), 8);
+        // The peer holds more than we saw acknowledged (its ack was lost).
         s.connected(50, 12);
         assert_eq!(s.acked_upto(), 12, "the peer's durable cursor wins");
+        assert_eq!(s.sent_upto(), 12);
         assert_eq!(s.poll_send(60).map(|r| r.after), Some(12));
+        // And less: the peer's cursor wins that way too.
+        s.disconnected();
+        s.connected(70, 5);
+        assert_eq!((s.acked_upto(), s.sent_upto()), (5, 5));
+        assert_eq!(s.poll_send(80).map(|r| r.after), Some(5));
+        // A peer cannot hold more than the log has.
+        s.disconnected();
+        s.connected(90, 99);
+        assert_eq!((s.acked_upto(), s.sent_upto()), (20, 20));
+        assert_eq!(s.poll_send(100), None);
+    }
+
+    #[test]
+    fn a_receiver_restored_from_an_older_copy_is_resent_from_its_cursor() {
+        let mut s = Sender::new(cfg(), 0, 30);
+        s.connected(0, 0);
+        s.sent(10, 25);
+        s.acked(20, 25).expect("ack");
+        assert_eq!(s.backlog(), 5);
+        // The receiver is restored from a copy that held only up to 9; its
+        // Hello says so.
+        s.disconnected();
+        s.connected(100, 9);
+        assert_eq!(s.acked_upto(), 9, "the acknowledged cursor moves back");
+        assert_eq!(s.sent_upto(), 9);
+        assert_eq!(s.backlog(), 21);
+        let r = s.poll_send(105).expect("a batch");
+        assert_eq!(
+            (r.after, r.upto),
+            (9, 30),
+            "the batch starts at the receiver's cursor, not above it"
+        );
+        s.sent(105, 19);
+        // The receiver acknowledges from its restored cursor upwards.
+        s.acked(110, 19).expect("ack");
+        assert_eq!((s.acked_upto(), s.sent_upto()), (19, 19));
+        // A sender started afresh from its stored (older) acknowledged cursor
+        // also follows the receiver's Hello.
+        let mut s = Sender::new(cfg(), 25, 30);
+        s.connected(0, 9);
+        assert_eq!(s.poll_send(5).map(|r| r.after), Some(9));
     }
 
     #[test]

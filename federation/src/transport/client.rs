@@ -99,6 +99,7 @@ impl Client {
             serial,
             remote: addr,
             conn,
+            _listing: None,
         })
     }
 

@@ -1,6 +1,8 @@
-//! Length-prefixed JSON frames on a QUIC bidirectional stream.
+//! Length-prefixed frames on a QUIC bidirectional stream.
 //!
-//! A frame is a `u32` big-endian length followed by that many bytes of JSON.
+//! A frame is a `u32` big-endian length followed by that many bytes: the
+//! replication protocol's binary messages ([`write_raw_frame`],
+//! [`read_raw_frame`]), or JSON for the generic [`FramedStream`].
 //! A frame longer than [`MAX_FRAME`] is an error on both sides: the sender
 //! stops serializing as soon as the limit is passed, and the receiver refuses
 //! the header before allocating anything.
@@ -104,35 +106,68 @@ pub async fn write_frame<T: Serialize + ?Sized>(
 pub async fn read_frame<T: DeserializeOwned>(
     recv: &mut quinn::RecvStream,
 ) -> Result<Option<T>, FrameError> {
-    {
-        let mut header = [0u8; 4];
-        match recv.read_exact(&mut header).await {
-            Ok(()) => {}
-            Err(quinn::ReadExactError::FinishedEarly(0)) => return Ok(None),
-            Err(quinn::ReadExactError::FinishedEarly(_)) => return Err(FrameError::Truncated),
-            Err(quinn::ReadExactError::ReadError(e)) => return Err(e.into()),
-        }
-        let len = u32::from_be_bytes(header);
-        let len = match usize::try_from(len) {
-            Ok(len) if len <= MAX_FRAME => len,
-            _ => {
-                // Nothing more will be read: tell the peer to stop sending.
-                let _ = recv.stop(STOP_FRAME_TOO_LARGE.into());
-                return Err(FrameError::FrameTooLarge {
-                    len: u64::from(len),
-                    max: MAX_FRAME,
-                });
-            }
-        };
-        let mut body = vec![0u8; len];
-        match recv.read_exact(&mut body).await {
-            Ok(()) => {}
-            Err(quinn::ReadExactError::FinishedEarly(_)) => return Err(FrameError::Truncated),
-            Err(quinn::ReadExactError::ReadError(e)) => return Err(e.into()),
-        }
-        Ok(Some(serde_json::from_slice(&body)?))
+    match read_raw_frame(recv, MAX_FRAME).await? {
+        Some(body) => Ok(Some(serde_json::from_slice(&body)?)),
+        None => Ok(None),
     }
 }
+
+/// Writes one frame whose payload is already encoded.
+pub async fn write_raw_frame(
+    send: &mut quinn::SendStream,
+    payload: &[u8],
+) -> Result<(), FrameError> {
+    if payload.len() > MAX_FRAME {
+        return Err(FrameError::MessageTooLarge { max: MAX_FRAME });
+    }
+    let len = (payload.len() as u32).to_be_bytes();
+    send.write_all(&len).await?;
+    send.write_all(payload).await?;
+    Ok(())
+}
+
+/// Reads the next frame's payload, refusing one announced longer than `max`
+/// (at most [`MAX_FRAME`]) before allocating anything; `Ok(None)` when the
+/// peer finished its side cleanly between frames.
+pub async fn read_raw_frame(
+    recv: &mut quinn::RecvStream,
+    max: usize,
+) -> Result<Option<Vec<u8>>, FrameError> {
+    let max = max.min(MAX_FRAME);
+    let mut header = [0u8; 4];
+    match recv.read_exact(&mut header).await {
+        Ok(()) => {}
+        Err(quinn::ReadExactError::FinishedEarly(0)) => return Ok(None),
+        Err(quinn::ReadExactError::FinishedEarly(_)) => return Err(FrameError::Truncated),
+        Err(quinn::ReadExactError::ReadError(e)) => return Err(e.into()),
+    }
+    let len = u32::from_be_bytes(header);
+    let len = match usize::try_from(len) {
+        Ok(len) if len <= max => len,
+        _ => {
+            // Nothing more will be read: tell the peer to stop sending.
+            let _ = recv.stop(STOP_FRAME_TOO_LARGE.into());
+            return Err(FrameError::FrameTooLarge {
+                len: u64::from(len),
+                max,
+            });
+        }
+    };
+    // The buffer grows as the bytes arrive: a peer that announces a large
+    // frame and sends nothing makes this node hold nothing.
+    let mut body = Vec::with_capacity(len.min(READ_CHUNK));
+    while body.len() < len {
+        let want = (len - body.len()).min(READ_CHUNK);
+        match recv.read_chunk(want, true).await? {
+            Some(chunk) => body.extend_from_slice(&chunk.bytes),
+            None => return Err(FrameError::Truncated),
+        }
+    }
+    Ok(Some(body))
+}
+
+/// The most a frame's buffer grows by at a time.
+const READ_CHUNK: usize = 64 * 1024;
 
 /// Serializes `msg` into a frame (header and body), giving up as soon as the
 /// body passes [`MAX_FRAME`].

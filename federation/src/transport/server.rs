@@ -1,17 +1,18 @@
 //! The listening side: a parent accepting its children.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, Weak};
 
 use rustls::pki_types::CertificateDer;
 use tokio::sync::{Mutex, OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio::task::{JoinHandle, JoinSet};
 use tracing::Instrument;
 
-use super::tls::{ServerTls, Slot, TlsMaterial};
+use super::tls::{ServerTls, Slot, TlsMaterial, endpoint_config};
 use super::{
-    CLOSE_REFUSED, PeerConnection, PeerPolicy, SecurityEvent, SecurityKind, TransportConfig,
-    TransportError, report,
+    CLOSE_REFUSED, CLOSE_REPLACED, Listing, PeerConnection, PeerPolicy, SecurityEvent,
+    SecurityKind, TransportConfig, TransportError, report,
 };
 use crate::NodeId;
 use crate::identity::{NodeCredentials, node_id_of, serial_of};
@@ -26,6 +27,18 @@ const ADMITTED_QUEUE: usize = 64;
 /// admitted connections wait in a queue for [`Server::accept`]. Dropping the
 /// server stops accepting; connections already handed out stay open until
 /// [`Server::close`] or their own close.
+///
+/// One connection per child: when a child that already has a connection is
+/// admitted again (it restarted, or its link broke without either side
+/// noticing yet), the newer connection replaces the older, which is closed
+/// with [`CLOSE_REPLACED`](super::CLOSE_REPLACED).
+///
+/// The endpoint's stateless-reset key and connection-id key are derived from
+/// the node's private key, so a server restarted on the same address with the
+/// same credentials answers packets for its predecessor's connections with a
+/// stateless reset: its children see their old connection end with
+/// [`quinn::ConnectionError::Reset`] at their next packet (a write or a
+/// keep-alive), instead of after the idle timeout.
 #[derive(Debug)]
 pub struct Server {
     endpoint: quinn::Endpoint,
@@ -41,6 +54,26 @@ struct Shared {
     policy: Arc<dyn PeerPolicy>,
     security: mpsc::UnboundedSender<SecurityEvent>,
     cfg: TransportConfig,
+    current: Current,
+}
+
+/// The connection admitted last from each child, held weakly.
+#[derive(Debug, Default)]
+struct Current(std::sync::Mutex<HashMap<NodeId, Weak<Listing>>>);
+
+impl Current {
+    /// Lists `listing` as `peer`'s connection and returns the one it
+    /// replaces, if that one is still open. Entries of connections that are
+    /// closed or dropped are removed on the way.
+    fn replace(&self, peer: &NodeId, listing: &Arc<Listing>) -> Option<Arc<Listing>> {
+        let mut map = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        map.retain(|_, weak| {
+            weak.upgrade()
+                .is_some_and(|l| l.conn.close_reason().is_none())
+        });
+        map.insert(peer.clone(), Arc::downgrade(listing))
+            .and_then(|weak| weak.upgrade())
+    }
 }
 
 impl Server {
@@ -57,7 +90,11 @@ impl Server {
         cfg: TransportConfig,
     ) -> Result<Server, TransportError> {
         let tls = TlsMaterial::new(creds, &cfg)?.server()?;
-        let endpoint = quinn::Endpoint::server(tls.base(), addr)?;
+        let runtime = quinn::default_runtime()
+            .ok_or_else(|| std::io::Error::other("no async runtime found"))?;
+        let socket = std::net::UdpSocket::bind(addr)?;
+        let endpoint =
+            quinn::Endpoint::new(endpoint_config(creds)?, Some(tls.base()), socket, runtime)?;
         let local_addr = endpoint.local_addr()?;
         let (tx, rx) = mpsc::channel(ADMITTED_QUEUE);
         let shared = Arc::new(Shared {
@@ -66,6 +103,7 @@ impl Server {
             policy,
             security,
             cfg,
+            current: Current::default(),
         });
         let span = tracing::info_span!("federation_server", node = %creds.node, %local_addr);
         let accept_loop = tokio::spawn(accept_loop(endpoint.clone(), shared, tx).instrument(span));
@@ -200,11 +238,26 @@ async fn handshake(
         );
     }
     tracing::info!(node = %shared.node, %peer, %remote, %serial, "child connected");
+    let listing = Arc::new(Listing { conn: conn.clone() });
+    if let Some(old) = shared.current.replace(&peer, &listing) {
+        tracing::info!(
+            node = %shared.node,
+            %peer,
+            old_remote = %old.conn.remote_address(),
+            new_remote = %remote,
+            "a newer connection from the child replaces its old one"
+        );
+        old.conn.close(
+            CLOSE_REPLACED.into(),
+            b"replaced by a newer connection from the same node",
+        );
+    }
     let connection = PeerConnection {
         peer,
         serial,
         remote,
         conn,
+        _listing: Some(listing),
     };
     if let Err(mpsc::error::SendError(connection)) = admitted.send(connection).await {
         connection.close("server closing");

@@ -12,6 +12,8 @@
 use std::sync::{Arc, Mutex, PoisonError};
 
 use quinn::crypto::rustls::{QuicClientConfig, QuicServerConfig};
+use quinn_proto::HashedConnectionIdGenerator;
+use ring::hmac;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::{Resumption, verify_server_cert_signed_by_trust_anchor};
 use rustls::crypto::CryptoProvider;
@@ -73,6 +75,49 @@ pub(super) fn classify(error: &Error) -> SecurityKind {
         Error::NoCertificatesPresented => SecurityKind::BadCertificate,
         _ => SecurityKind::HandshakeFailed,
     }
+}
+
+/// The label from which the stateless-reset key is derived.
+const RESET_KEY_LABEL: &[u8] = b"onewindow/1 quic stateless reset key";
+/// The label from which the connection-id key is derived.
+const CID_KEY_LABEL: &[u8] = b"onewindow/1 quic connection id key";
+
+/// HMAC-SHA256 keyed by `label` over `secret` (HKDF-Extract with the label
+/// as salt): a key for one purpose, from which neither the secret nor the
+/// keys for other labels can be learnt.
+fn derive(label: &[u8], secret: &[u8]) -> hmac::Tag {
+    hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, label), secret)
+}
+
+/// The endpoint configuration of a server: its stateless-reset key and the
+/// key its connection ids are made with are derived from the node's private
+/// key, so they are the same after a restart.
+///
+/// quinn sends a stateless reset for a short-header packet of a connection
+/// it does not know only if the connection id passes its generator's check,
+/// and only a reset made with the same key matches the token the peer was
+/// given. With quinn's defaults (both keys random per endpoint) a restarted
+/// server silently drops its predecessor's packets and the children wait for
+/// their idle timeout. The connection-id key has its own label because the
+/// ids are checked with a non-cryptographic hash, which must reveal nothing
+/// of the reset key.
+pub(super) fn endpoint_config(
+    creds: &NodeCredentials,
+) -> Result<quinn::EndpointConfig, TransportError> {
+    let (reset, cid_key) = endpoint_keys(creds)?;
+    let mut cfg =
+        quinn::EndpointConfig::new(Arc::new(hmac::Key::new(hmac::HMAC_SHA256, reset.as_ref())));
+    cfg.cid_generator(move || Box::new(HashedConnectionIdGenerator::from_key(cid_key)));
+    Ok(cfg)
+}
+
+/// The stateless-reset key and the connection-id key of a node's endpoint.
+fn endpoint_keys(creds: &NodeCredentials) -> Result<(hmac::Tag, u64), TransportError> {
+    let key = creds.key_der()?;
+    let reset = derive(RESET_KEY_LABEL, key.secret_der());
+    let mut cid_key = [0u8; 8];
+    cid_key.copy_from_slice(&derive(CID_KEY_LABEL, key.secret_der()).as_ref()[..8]);
+    Ok((reset, u64::from_le_bytes(cid_key)))
 }
 
 /// What both sides share: the provider, this node's certificate and key, and
@@ -367,5 +412,35 @@ impl ServerCertVerifier for ParentVerifier {
         self.provider
             .signature_verification_algorithms
             .supported_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::FederationCa;
+
+    #[test]
+    #[allow(clippy::unwrap_used)]
+    fn endpoint_keys_follow_the_private_key() {
+        let ca = FederationCa::generate("test CA").unwrap();
+        let node = NodeId::new("nanhai.guicheng").unwrap();
+        let creds = ca.issue_for_days(&node, 30).unwrap();
+        let (reset, cid) = endpoint_keys(&creds).unwrap();
+
+        // The same credentials (a restart) give the same keys.
+        let (again, cid_again) = endpoint_keys(&creds.clone()).unwrap();
+        assert_eq!(reset.as_ref(), again.as_ref());
+        assert_eq!(cid, cid_again);
+        // The two keys are not the same bytes.
+        assert_ne!(&reset.as_ref()[..8], &cid.to_le_bytes()[..]);
+
+        // Another private key (a renewed certificate, another node) gives
+        // other keys.
+        let renewed = ca.issue_for_days(&node, 30).unwrap();
+        assert_ne!(renewed.key_pem, creds.key_pem);
+        let (other, other_cid) = endpoint_keys(&renewed).unwrap();
+        assert_ne!(reset.as_ref(), other.as_ref());
+        assert_ne!(cid, other_cid);
     }
 }

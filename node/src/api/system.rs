@@ -26,6 +26,24 @@ pub struct Health {
     pub catalogue_version: i64,
     /// Store backend: `sqlite` or `postgres`.
     pub store: String,
+    /// The link to the parent; null at the root.
+    pub uplink: Option<UplinkHealth>,
+}
+
+/// The link to the parent, as this node sees it (kept in memory: it starts
+/// afresh when the node restarts).
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct UplinkHealth {
+    /// Parent node id.
+    pub parent: String,
+    /// The link to the parent is up.
+    pub up: bool,
+    /// Entries of this node's up flow the parent has not acknowledged; null
+    /// when this node runs without links (no federation credentials).
+    pub backlog: Option<u64>,
+    /// When the parent last acknowledged, in ms since the epoch; null when
+    /// it has not since this node started.
+    pub last_ack_ms: Option<i64>,
 }
 
 /// Node health and identity.
@@ -42,6 +60,12 @@ pub async fn health(State(node): State<AppState>) -> axum::Json<Health> {
             crate::store::Backend::Postgres => "postgres",
         }
         .to_owned(),
+        uplink: node.id.parent().map(|parent| UplinkHealth {
+            parent: parent.to_string(),
+            up: node.uplink_up(),
+            backlog: node.uplink.backlog(),
+            last_ack_ms: node.uplink.last_ack_ms(),
+        }),
     })
 }
 
@@ -329,6 +353,6 @@ pub async fn metrics(State(node): State<AppState>) -> impl IntoResponse {
             axum::http::header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        node.metrics.render(),
+        node.metrics.render(node.id.as_str(), node.now_ms()),
     )
 }

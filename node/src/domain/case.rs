@@ -390,6 +390,40 @@ pub struct Received {
     pub accepting_node: String,
 }
 
+impl Received {
+    /// A first submission of `matter` (of catalogue version
+    /// `catalogue_version`) at `accepting_node`: the matter's fields that
+    /// documents and deadlines need are taken from the catalogue.
+    pub fn from_matter(
+        matter: &super::catalogue::Matter,
+        catalogue_version: i64,
+        applicant: Applicant,
+        situations: Vec<String>,
+        materials: Vec<PresentedMaterial>,
+        accepting_node: String,
+    ) -> Received {
+        Received {
+            matter_code: matter.code.clone(),
+            matter_version: matter.version,
+            catalogue_version,
+            matter_name_zh: matter.name_zh.clone(),
+            matter_name_en: matter.name_en.clone(),
+            department: matter.department.clone(),
+            co_departments: matter.co_departments.clone(),
+            join: matter.join,
+            immediate: matter.immediate,
+            statutory_limit: matter.statutory_limit,
+            committed_limit: matter.committed_limit,
+            extension_max: matter.extension,
+            stages: matter.stages.clone(),
+            applicant,
+            situations,
+            materials,
+            accepting_node,
+        }
+    }
+}
+
 /// An event with its place and provenance; the body of a log entry.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct EventRecord {

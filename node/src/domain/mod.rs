@@ -8,6 +8,7 @@ pub mod case;
 pub mod case_number;
 pub mod catalogue;
 pub mod checklist;
+pub mod codec;
 pub mod deadline;
 pub mod ids;
 pub mod log;

@@ -2,11 +2,14 @@
 //! under the same rules as local writes, plus the one-writer rule; directives
 //! from above change the rules only when the root's signature holds.
 
-use federation::replication::{Accepted, Batch};
+use std::collections::HashMap;
+
+use federation::replication::{Accepted, Batch, Direction};
 
 use super::signing;
 use crate::domain::case::{Case, Event, EventRecord, Role};
 use crate::domain::catalogue::Catalogue;
+use crate::domain::codec::{self, Book, DecodeError};
 use crate::domain::log::{Directive, DirectiveRecord, LogBody};
 use crate::service::Node;
 use crate::store::{StoreError, WriteTx};
@@ -43,96 +46,204 @@ pub struct Applied {
     pub revoked: Vec<String>,
     /// A calendar year changed.
     pub calendar_changed: bool,
+    /// Where the batch was cut: the index of the first entry not applied
+    /// and why. Nothing from that entry on was stored, and the
+    /// acknowledgement stops before it: an entry is never stored after one
+    /// of its batch that was left out, so no origin's chain has a hole.
+    pub cut: Option<(usize, Cut)>,
+    /// The acknowledgement: `accepted.ack_upto`, or less when cut.
+    pub ack_upto: u64,
+    /// A write transaction was committed (false when nothing was new).
+    pub committed: bool,
+}
+
+/// Why a batch was cut short.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cut {
+    /// The entry names a catalogue version this node does not hold yet; it
+    /// will come again once the version has arrived.
+    MissingCatalogue(i64),
+    /// The entry breaks a rule (a security matter): the link is refused.
+    Refused {
+        /// Stable code.
+        code: &'static str,
+        /// What is wrong.
+        detail: String,
+    },
 }
 
 impl Node {
     /// Applies the accepted entries of a batch from `peer` and records that
     /// the peer's log is held up to the acknowledgement, in one transaction.
+    ///
+    /// Every case the batch touches is read in one query and folded in
+    /// memory; the events and the new read-model rows are written as
+    /// multi-row statements on commit. A batch that brings nothing new
+    /// costs no transaction.
     pub async fn apply_batch(
         &self,
         peer: &str,
         batch: &Batch,
         accepted: &Accepted,
     ) -> Result<Applied, ApplyError> {
-        let mut applied = Applied::default();
-        let mut w = self.store.write().await?;
+        let mut applied = Applied {
+            ack_upto: accepted.ack_upto,
+            ..Applied::default()
+        };
+        let from_child = (batch.direction == Direction::Up).then_some(peer);
+        // Decode first: what cannot be read cuts the batch before it.
+        let mut bodies: Vec<(usize, LogBody)> = Vec::with_capacity(accepted.apply.len());
+        let mut local_books: HashMap<i64, Book> = HashMap::new();
         for &i in &accepted.apply {
+            let e = &batch.entries[i].entry;
+            match self.decode_entry(e, &local_books).await? {
+                Ok(body) => {
+                    if let LogBody::Directive(DirectiveRecord {
+                        directive: Directive::CataloguePublished { catalogue, .. },
+                        ..
+                    }) = &body
+                        && let Ok(cat) = serde_json::from_str::<Catalogue>(catalogue)
+                    {
+                        let digest = codec::catalogue_digest(&cat);
+                        local_books.insert(
+                            cat.version,
+                            Book {
+                                digest,
+                                catalogue: std::sync::Arc::new(cat),
+                            },
+                        );
+                    }
+                    bodies.push((i, body));
+                }
+                Err(DecodeError::MissingCatalogue { version }) => {
+                    applied.cut = Some((i, Cut::MissingCatalogue(version)));
+                    break;
+                }
+                Err(err) => {
+                    applied.cut = Some((
+                        i,
+                        Cut::Refused {
+                            code: "forged_entry",
+                            detail: format!("entry {}#{}: {err}", e.origin, e.origin_seq),
+                        },
+                    ));
+                    break;
+                }
+            }
+        }
+        let mut w = self.store.write().await?;
+        let ids: Vec<&str> = bodies
+            .iter()
+            .filter_map(|(_, b)| b.case().map(|r| r.case_id.as_str()))
+            .collect();
+        let mut cases: HashMap<String, Case> = w
+            .cases_by_id(&ids)
+            .await?
+            .into_iter()
+            .map(|(id, row)| (id, row.case))
+            .collect();
+        let mut touched: Vec<String> = Vec::new();
+        let mut stored = 0usize;
+        for (i, body) in bodies {
             let we = &batch.entries[i];
             let e = &we.entry;
-            let forged = |problem: String| ApplyError::Forged {
-                origin: e.origin.to_string(),
-                seq: e.origin_seq,
-                problem,
+            let refuse = |code: &'static str, detail: String| {
+                Some((
+                    i,
+                    Cut::Refused {
+                        code,
+                        detail: format!("entry {}#{}: {detail}", e.origin, e.origin_seq),
+                    },
+                ))
             };
-            let body: LogBody = serde_json::from_str(&e.body)
-                .map_err(|err| forged(format!("the body does not parse: {err}")))?;
             match body {
                 LogBody::Case(rec) => {
-                    if we.stream.as_deref() != Some(rec.case_id.as_str())
-                        || we.stream_seq != rec.case_version
+                    if batch.direction == Direction::Down
+                        && (we.stream.as_deref() != Some(rec.case_id.as_str())
+                            || we.stream_seq != rec.case_version)
                     {
-                        return Err(forged("the stream does not match the case event".into()));
+                        applied.cut = refuse(
+                            "forged_entry",
+                            "the stream does not match the case event".into(),
+                        );
+                        break;
                     }
-                    if rec.actor.node != e.origin.as_str() {
-                        return Err(forged("a case event must be written by its origin".into()));
+                    match fold(&mut cases, &rec) {
+                        Ok(scope) => {
+                            if !touched.contains(&rec.case_id) {
+                                touched.push(rec.case_id.clone());
+                            }
+                            w.append_remote(e.clone(), LogBody::Case(rec), scope, from_child);
+                            stored += 1;
+                        }
+                        Err(problem) => {
+                            applied.cut = refuse("forged_entry", problem);
+                            break;
+                        }
                     }
-                    let scope = self.fold_remote(&mut w, &rec).await.map_err(|p| match p {
-                        FoldError::Store(s) => ApplyError::Store(s),
-                        FoldError::Rule(p) => forged(p),
-                    })?;
-                    w.append_remote(e.clone(), LogBody::Case(rec), scope);
                 }
                 LogBody::Directive(d) => {
+                    // Only the root writes directives: none travels up, and
+                    // one from any other origin is forged.
+                    if batch.direction == Direction::Up || e.origin.depth() != 0 {
+                        applied.cut = refuse(
+                            "directive_not_from_root",
+                            format!("a {} directive not written by the root", d.directive.kind()),
+                        );
+                        break;
+                    }
                     if let Err(problem) = self.check_directive(&mut w, &d, &mut applied).await? {
                         applied
                             .bad_signatures
                             .push(format!("{}#{}: {problem}", e.origin, e.origin_seq));
-                        continue;
+                        applied.cut = refuse("bad_signature", problem);
+                        break;
                     }
-                    w.append_remote(e.clone(), LogBody::Directive(d), String::new());
+                    w.append_remote(e.clone(), LogBody::Directive(d), String::new(), from_child);
+                    stored += 1;
                 }
             }
         }
-        w.set_have(peer, accepted.ack_upto);
+        if let Some((i, _)) = &applied.cut {
+            applied.ack_upto = accepted.truncate_before(batch, *i).ack_upto;
+        }
+        for id in touched {
+            if let Some(case) = cases.get(&id) {
+                w.put_case(self.case_row(case));
+            }
+        }
+        if stored == 0 && applied.catalogue.is_none() && !applied.calendar_changed {
+            // Nothing new: the acknowledgement needs no fsync; the cursor is
+            // written with the next batch that brings something.
+            drop(w);
+            return Ok(applied);
+        }
+        w.set_have(peer, applied.ack_upto);
         w.commit().await?;
+        applied.committed = true;
         Ok(applied)
     }
 
-    /// Folds a remote case event into the case; returns the case's scope.
-    async fn fold_remote(
+    async fn decode_entry(
         &self,
-        w: &mut WriteTx<'_>,
-        rec: &EventRecord,
-    ) -> Result<String, FoldError> {
-        let existing = w.case(&rec.case_id).await.map_err(FoldError::Store)?;
-        let case = match existing {
-            None => {
-                let case = Case::start(rec).map_err(|e| FoldError::Rule(e.to_string()))?;
-                if case.received.accepting_node != rec.actor.node {
-                    return Err(FoldError::Rule(
-                        "a case is received only at its accepting hall".into(),
-                    ));
-                }
-                case
-            }
-            Some(row) => {
-                let mut case = row.case;
-                if case.holder.as_deref() != Some(rec.actor.node.as_str()) {
-                    return Err(FoldError::Rule(format!(
-                        "{} wrote case {} held by {}",
-                        rec.actor.node,
-                        case.id,
-                        case.holder.as_deref().unwrap_or("nobody")
-                    )));
-                }
-                case.apply(rec)
-                    .map_err(|e| FoldError::Rule(e.to_string()))?;
-                case
-            }
+        e: &federation::LogEntry,
+        local: &HashMap<i64, Book>,
+    ) -> Result<Result<LogBody, DecodeError>, StoreError> {
+        let read = || {
+            codec::decode(&e.body, e.sealed.bytes(), e.origin.as_str(), |v| {
+                local.get(&v).cloned().or_else(|| self.store.book(v))
+            })
         };
-        let scope = case.received.accepting_node.clone();
-        w.put_case(self.case_row(&case));
-        Ok(scope)
+        match read() {
+            Err(DecodeError::MissingCatalogue { version }) if !local.contains_key(&version) => {
+                if self.store.load_book(version).await? {
+                    Ok(read())
+                } else {
+                    Ok(Err(DecodeError::MissingCatalogue { version }))
+                }
+            }
+            other => Ok(other),
+        }
     }
 
     /// Checks a directive; `Ok(Err(..))` when it must be left out (bad
@@ -250,7 +361,33 @@ impl Node {
     }
 }
 
-enum FoldError {
-    Store(StoreError),
-    Rule(String),
+/// Folds a remote case event into the batch's cases under the same rules
+/// as a local write, plus the one-writer rule; returns the case's scope.
+fn fold(cases: &mut HashMap<String, Case>, rec: &EventRecord) -> Result<String, String> {
+    match cases.get_mut(&rec.case_id) {
+        None => {
+            let case = Case::start(rec).map_err(|e| e.to_string())?;
+            if case.received.accepting_node != rec.actor.node {
+                return Err("a case is received only at its accepting hall".into());
+            }
+            let scope = case.received.accepting_node.clone();
+            cases.insert(rec.case_id.clone(), case);
+            Ok(scope)
+        }
+        Some(case) => {
+            if case.holder.as_deref() != Some(rec.actor.node.as_str()) {
+                return Err(format!(
+                    "{} wrote case {} held by {}",
+                    rec.actor.node,
+                    case.id,
+                    case.holder.as_deref().unwrap_or("nobody")
+                ));
+            }
+            // Apply to a copy: a refused event leaves the case as it was.
+            let mut next = case.clone();
+            next.apply(rec).map_err(|e| e.to_string())?;
+            *case = next;
+            Ok(case.received.accepting_node.clone())
+        }
+    }
 }

@@ -13,7 +13,8 @@ pub mod signing;
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
-use std::sync::{Arc, RwLock};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
 
 use federation::transport::{
     Backoff, Client, PeerPolicy, Refusal, SecurityEvent, Server, TransportConfig,
@@ -38,6 +39,66 @@ impl std::fmt::Debug for Links {
         f.debug_struct("Links")
             .field("listen_addr", &self.listen_addr)
             .finish()
+    }
+}
+
+/// What a child knows of its link to the parent, kept in memory for the
+/// health endpoint: the dialer says whether the link is up, the session
+/// what the parent acknowledged and when.
+#[derive(Debug, Default)]
+pub struct Uplink {
+    up: AtomicBool,
+    acked: AtomicU64,
+    /// When the parent last acknowledged (ms since the epoch; 0: not since
+    /// this process started).
+    last_ack_ms: AtomicI64,
+    /// The head of the up route, once the link has been started.
+    head: Mutex<Option<tokio::sync::watch::Receiver<u64>>>,
+}
+
+impl Uplink {
+    /// Is the link to the parent up?
+    pub fn is_up(&self) -> bool {
+        self.up.load(Ordering::SeqCst)
+    }
+
+    pub(crate) fn set_up(&self, up: bool) {
+        self.up.store(up, Ordering::SeqCst);
+    }
+
+    /// Entries of the up route the parent has not acknowledged; `None` when
+    /// the link has not been started.
+    pub fn backlog(&self) -> Option<u64> {
+        let head = self.head.lock().ok()?.as_ref().map(|h| *h.borrow())?;
+        Some(head.saturating_sub(self.acked.load(Ordering::SeqCst)))
+    }
+
+    /// What the parent holds of the up flow, as last known.
+    pub fn acked(&self) -> u64 {
+        self.acked.load(Ordering::SeqCst)
+    }
+
+    /// When the parent last acknowledged, in ms since the epoch.
+    pub fn last_ack_ms(&self) -> Option<i64> {
+        Some(self.last_ack_ms.load(Ordering::SeqCst)).filter(|&t| t > 0)
+    }
+
+    /// Follows the up route's head, from the durable acknowledged cursor.
+    pub(crate) fn track(&self, head: tokio::sync::watch::Receiver<u64>, acked: u64) {
+        self.acked.store(acked, Ordering::SeqCst);
+        if let Ok(mut h) = self.head.lock() {
+            *h = Some(head);
+        }
+    }
+
+    /// The parent holds the up flow up to `acked` (its Hello, or an Ack).
+    pub(crate) fn set_acked(&self, acked: u64) {
+        self.acked.store(acked, Ordering::SeqCst);
+    }
+
+    /// The parent acknowledged at `now_ms`.
+    pub(crate) fn ack_at(&self, now_ms: i64) {
+        self.last_ack_ms.store(now_ms, Ordering::SeqCst);
     }
 }
 
@@ -210,6 +271,22 @@ async fn dial(node: Arc<Node>, client: Client, parent: NodeId, addr: String) {
         std::time::Duration::from_secs(10),
     );
     let mut rng = rand::rngs::StdRng::from_entropy();
+    // Dropped (and so stopped) with this task.
+    let mut watchers = tokio::task::JoinSet::new();
+    match (
+        node.store.route_head(&crate::store::Route::Up).await,
+        node.store.link_cursor(parent.as_str()).await,
+    ) {
+        (Ok(head), Ok((_, acked))) => {
+            node.uplink.track(head.clone(), acked);
+            watchers.spawn(backlog_while_down(
+                Arc::clone(&node),
+                parent.to_string(),
+                head,
+            ));
+        }
+        (Err(e), _) | (_, Err(e)) => tracing::error!(error = %e, "reading the uplink's backlog"),
+    }
     loop {
         let target = match tokio::net::lookup_host(addr.as_str())
             .await
@@ -237,6 +314,29 @@ async fn dial(node: Arc<Node>, client: Client, parent: NodeId, addr: String) {
             tracing::warn!(addr = %addr, "the parent's address does not resolve");
         }
         tokio::time::sleep(backoff.next(&mut rng)).await;
+    }
+}
+
+/// While no session runs, what this node writes still waits for the parent:
+/// keeps the up flow's link metrics (backlog, age of the oldest entry not
+/// acknowledged) current, as the session does while it runs.
+async fn backlog_while_down(
+    node: Arc<Node>,
+    parent: String,
+    mut head: tokio::sync::watch::Receiver<u64>,
+) {
+    while head.changed().await.is_ok() {
+        if !node.uplink_up()
+            && let Some(backlog) = node.uplink.backlog()
+        {
+            node.metrics.link_sender(
+                &parent,
+                federation::replication::Direction::Up,
+                node.now_ms(),
+                backlog,
+                node.uplink.acked(),
+            );
+        }
     }
 }
 
@@ -281,6 +381,15 @@ impl Node {
         let Some(signer) = &self.signer else {
             return Ok(());
         };
+        // A rule the children would refuse must never be signed: it would
+        // stop the down flow at every link.
+        if let Err(e) = year.validate() {
+            return Err(crate::error::Error::bad_request(
+                "bad_calendar",
+                format!("日历不正确：{e}"),
+                format!("the calendar is not valid: {e}"),
+            ));
+        }
         let text = serde_json::to_string(year).map_err(|e| crate::error::Error::storage(&e))?;
         let signature = signer.sign(text.as_bytes());
         self.write_directive(

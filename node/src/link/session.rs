@@ -10,13 +10,49 @@ use std::time::Duration;
 
 use federation::NodeId;
 use federation::replication::{
-    Batch, Direction, DownLookup, DownReceiver, Hello, LinkStatus, Message, Sender, SenderConfig,
-    UpReceiver, WireEntry,
+    Batch, Direction, DownLookup, DownReceiver, Hello, Limits, LinkStatus, Message, Sender,
+    SenderConfig, UpLookup, UpReceiver,
 };
-use federation::transport::{PeerConnection, read_frame, write_frame};
+use federation::transport::{PeerConnection, read_raw_frame, write_raw_frame};
 
+use super::apply::Cut;
 use crate::service::Node;
-use crate::store::StoredEvent;
+use crate::store::Route;
+
+/// The stream's sending half, counting what goes out in the link metrics.
+struct Counted {
+    send: quinn::SendStream,
+    metrics: crate::metrics::Metrics,
+    peer: String,
+}
+
+impl std::ops::Deref for Counted {
+    type Target = quinn::SendStream;
+    fn deref(&self) -> &quinn::SendStream {
+        &self.send
+    }
+}
+
+impl std::ops::DerefMut for Counted {
+    fn deref_mut(&mut self) -> &mut quinn::SendStream {
+        &mut self.send
+    }
+}
+
+/// Writes one message as one frame.
+async fn send_msg(send: &mut Counted, m: &Message) -> anyhow::Result<()> {
+    if let Message::Reject { code, .. } = m {
+        send.metrics.link_refusal_sent(&send.peer, code);
+    }
+    let frame = m.encode();
+    write_raw_frame(&mut send.send, &frame).await?;
+    let batch = match m {
+        Message::Batch(b) => Some(b.direction),
+        _ => None,
+    };
+    send.metrics.link_sent(&send.peer, frame.len(), batch);
+    Ok(())
+}
 
 /// This node's side of the link.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,9 +68,25 @@ enum Receiver {
     Down(DownReceiver),
 }
 
+/// What the receivers need of the store for one batch: every origin's
+/// head, the hashes held at the places the batch's entries claim (to find
+/// forks), and the versions of the cases it touches.
 struct Lookup {
     heads: std::collections::BTreeMap<NodeId, (u64, federation::EntryHash)>,
+    held: std::collections::HashMap<(NodeId, u64), federation::EntryHash>,
     streams: std::collections::BTreeMap<String, u64>,
+}
+
+impl UpLookup for Lookup {
+    fn origin_head(&self, origin: &NodeId) -> (u64, federation::EntryHash) {
+        self.heads
+            .get(origin)
+            .copied()
+            .unwrap_or((0, federation::EntryHash::GENESIS))
+    }
+    fn held_hash(&self, origin: &NodeId, seq: u64) -> Option<federation::EntryHash> {
+        self.held.get(&(origin.clone(), seq)).copied()
+    }
 }
 
 impl DownLookup for Lookup {
@@ -43,6 +95,9 @@ impl DownLookup for Lookup {
     }
     fn stream_head(&self, stream: &str) -> u64 {
         self.streams.get(stream).copied().unwrap_or(0)
+    }
+    fn held_hash(&self, origin: &NodeId, origin_seq: u64) -> Option<federation::EntryHash> {
+        self.held.get(&(origin.clone(), origin_seq)).copied()
     }
 }
 
@@ -58,11 +113,22 @@ pub async fn run(node: Arc<Node>, conn: PeerConnection, role: Role) -> anyhow::R
             .await
             .ok_or_else(|| anyhow::anyhow!("the child opened no stream"))?,
     };
-    let (mut send, mut recv) = stream.into_parts();
+    let (send, mut recv) = stream.into_parts();
     let peer = conn.peer.clone();
     let peer_s = peer.to_string();
+    let mut send = Counted {
+        send,
+        metrics: node.metrics.clone(),
+        peer: peer_s.clone(),
+    };
     let (have, acked) = node.store.link_cursor(&peer_s).await?;
-    write_frame(
+    let your_origin_head = node
+        .store
+        .origin_heads()
+        .await?
+        .get(&peer)
+        .map_or(0, |h| h.0);
+    send_msg(
         &mut send,
         &Message::Hello(Hello {
             node: node.id.clone(),
@@ -70,30 +136,75 @@ pub async fn run(node: Arc<Node>, conn: PeerConnection, role: Role) -> anyhow::R
             catalogue_version: node.catalogue().version,
             now_ms: node.now_ms(),
             have,
+            your_origin_head,
+            head: node.store.local_head().await,
         }),
     )
     .await?;
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Message>(64);
+    // Decoding (and so each entry's one hash) happens in the reader, beside
+    // the session's applying; few frames wait, which bounds what a peer can
+    // make this node hold.
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Message, String>>(4);
+    let limits = Limits::default();
+    let (metrics, from) = (node.metrics.clone(), peer_s.clone());
     let reader = tokio::spawn(async move {
         loop {
-            match read_frame::<Message>(&mut recv).await {
-                Ok(Some(m)) => {
-                    if tx.send(m).await.is_err() {
-                        break;
-                    }
+            let m = match read_raw_frame(&mut recv, federation::transport::MAX_FRAME).await {
+                Ok(Some(frame)) => {
+                    metrics.link_received_bytes(&from, frame.len());
+                    Message::decode(&frame, &limits).map_err(|e| format!("{}: {e}", e.code()))
                 }
                 Ok(None) => break,
+                Err(e @ federation::FrameError::FrameTooLarge { .. }) => {
+                    Err(format!("frame_too_large: {e}"))
+                }
                 Err(e) => {
                     tracing::debug!(error = %e, "link read ended");
                     break;
                 }
+            };
+            let bad = m.is_err();
+            if tx.send(m).await.is_err() || bad {
+                break;
             }
         }
     });
     let _reader = AbortOnDrop(reader);
     let hello = match tokio::time::timeout(Duration::from_secs(15), rx.recv()).await {
-        Ok(Some(Message::Hello(h))) if h.node == peer => h,
+        Ok(Some(Ok(Message::Hello(h)))) if h.node == peer => h,
+        Ok(Some(Ok(Message::Hello(h)))) => {
+            let detail = format!("the Hello names {}, the certificate {peer}", h.node);
+            violation(&node, &peer_s, &conn, "hello_mismatch", &detail).await;
+            anyhow::bail!("{detail}")
+        }
+        Ok(Some(Err(e))) => {
+            violation(&node, &peer_s, &conn, "bad_frame", &e).await;
+            anyhow::bail!("{peer} sent a bad frame: {e}")
+        }
+        Ok(Some(Ok(_))) => {
+            violation(
+                &node,
+                &peer_s,
+                &conn,
+                "no_hello",
+                "the first message was not a Hello",
+            )
+            .await;
+            anyhow::bail!("{peer} did not say hello")
+        }
         _ => anyhow::bail!("{peer} did not say hello"),
+    };
+    let _connected = node.metrics.link_connected(&peer_s);
+    // A peer whose log ends below what this node holds of it was put back
+    // to an older copy of its store: its sequence numbers above its head
+    // will name new entries, so the cursor goes back to its head (and the
+    // peer, told the old cursor, resumes from its head anyway).
+    let have = if hello.head < have {
+        tracing::warn!(%peer, have, head = hello.head, "the peer's log is shorter than what is held of it: resetting the cursor");
+        node.store.reset_have(&peer_s, hello.head).await?;
+        hello.head
+    } else {
+        have
     };
     let skew_ms = hello.now_ms - node.now_ms();
     node.store
@@ -109,7 +220,11 @@ pub async fn run(node: Arc<Node>, conn: PeerConnection, role: Role) -> anyhow::R
             node.now_ms(),
         )
         .await?;
-    let mut head_rx = node.store.head().await;
+    let route = match role {
+        Role::Child => Route::Up,
+        Role::Parent => Route::Down(peer_s.clone()),
+    };
+    let mut head_rx = node.store.route_head(&route).await?;
     let head = *head_rx.borrow_and_update();
     // A QUIC stream is reliable: resending on the same live connection only
     // duplicates bytes (on a slow link a large batch can take longer than any
@@ -122,9 +237,16 @@ pub async fn run(node: Arc<Node>, conn: PeerConnection, role: Role) -> anyhow::R
     };
     let mut sender = Sender::new(cfg, acked, head);
     sender.connected(node.now_ms(), hello.have);
+    if role == Role::Child {
+        node.uplink.set_acked(sender.acked_upto());
+    }
+    // Origins deeper than the tree's tiers are refused.
+    let max_depth = node.config.node.tiers.len().saturating_sub(1);
     let mut receiver = match role {
-        Role::Parent => Receiver::Up(UpReceiver::new(peer.clone(), have)),
-        Role::Child => Receiver::Down(DownReceiver::new(node.id.clone(), have)),
+        Role::Parent => Receiver::Up(UpReceiver::new(peer.clone(), have).with_max_depth(max_depth)),
+        Role::Child => {
+            Receiver::Down(DownReceiver::new(node.id.clone(), have).with_max_depth(max_depth))
+        }
     };
     let send_dir = match role {
         Role::Parent => Direction::Down,
@@ -149,21 +271,11 @@ pub async fn run(node: Arc<Node>, conn: PeerConnection, role: Role) -> anyhow::R
         loop {
             let now = node.now_ms();
             while let Some(req) = sender.poll_send(now) {
-                let raw = node
+                let (entries, upto) = node
                     .store
-                    .events_between(req.after as i64, req.upto as i64, req.max_entries as i64)
+                    .wire_entries(&route, req.after, req.upto, req.max_entries, req.max_bytes)
                     .await?;
-                let upto = if raw.len() == req.max_entries {
-                    raw.last().map_or(req.upto, |e| e.local_seq as u64)
-                } else {
-                    req.upto
-                };
-                let entries: Vec<WireEntry> = raw
-                    .into_iter()
-                    .filter(|e| meant_for(&node.id, role, &peer, e))
-                    .map(to_wire)
-                    .collect();
-                write_frame(
+                send_msg(
                     &mut send,
                     &Message::Batch(Batch {
                         direction: send_dir,
@@ -175,20 +287,31 @@ pub async fn run(node: Arc<Node>, conn: PeerConnection, role: Role) -> anyhow::R
                 .await?;
                 sender.sent(now, upto);
             }
+            node.metrics
+                .link_sender(&peer_s, send_dir, now, sender.backlog(), sender.acked_upto());
             let wake = sender
                 .poll_timeout()
                 .map(|t| Duration::from_millis(u64::try_from(t - now).unwrap_or(0)))
                 .unwrap_or(Duration::from_secs(3600));
             tokio::select! {
                 m = rx.recv() => {
-                    let Some(m) = m else { return Ok(()) };
+                    let m = match m {
+                        None => return Ok(()),
+                        Some(Ok(m)) => m,
+                        Some(Err(e)) => {
+                            violation(&node, &peer_s, &conn, "bad_frame", &e).await;
+                            let _ = send_msg(&mut send, &Message::Reject { code: "bad_frame".into(), message: e.clone() }).await;
+                            anyhow::bail!("{peer} sent a bad frame: {e}");
+                        }
+                    };
                     match m {
                         Message::Batch(b) => {
+                            node.metrics.link_batch_received(&peer_s, b.direction);
                             let ack = receive(&node, &peer_s, &mut receiver, &b).await;
                             match ack {
-                                Ok(upto) => write_frame(&mut send, &Message::Ack { direction: b.direction, upto }).await?,
+                                Ok(upto) => send_msg(&mut send, &Message::Ack { direction: b.direction, upto }).await?,
                                 Err(refusal) => {
-                                    let _ = write_frame(&mut send, &Message::Reject { code: refusal.0.clone(), message: refusal.1.clone() }).await;
+                                    let _ = send_msg(&mut send, &Message::Reject { code: refusal.0.clone(), message: refusal.1.clone() }).await;
                                     anyhow::bail!("refused a batch from {peer}: {} {}", refusal.0, refusal.1);
                                 }
                             }
@@ -196,6 +319,10 @@ pub async fn run(node: Arc<Node>, conn: PeerConnection, role: Role) -> anyhow::R
                         Message::Ack { upto, .. } => {
                             if sender.acked(now, upto).is_err() {
                                 anyhow::bail!("{peer} acknowledged {upto}, beyond this log");
+                            }
+                            if role == Role::Child {
+                                node.uplink.set_acked(sender.acked_upto());
+                                node.uplink.ack_at(now);
                             }
                             if now - last_ack_persist >= PERSIST_ACK_EVERY_MS {
                                 node.store.set_acked(&peer_s, upto).await?;
@@ -207,7 +334,10 @@ pub async fn run(node: Arc<Node>, conn: PeerConnection, role: Role) -> anyhow::R
                                 .fleet_seen(&peer_s, true, Some(&conn.remote.to_string()), &s.software, s.catalogue_version, Some(s.backlog as i64), Some(s.acked as i64), Some(s.now_ms - now), now)
                                 .await?;
                         }
-                        Message::Reject { code, message } => anyhow::bail!("{peer} refused our batch: {code} {message}"),
+                        Message::Reject { code, message } => {
+                            node.metrics.link_refusal_received(&peer_s, &code);
+                            anyhow::bail!("{peer} refused our batch: {code} {message}")
+                        }
                         Message::Query { id, body } if role == Role::Parent => {
                             let (n, tx) = (Arc::clone(&node), answer_tx.clone());
                             tokio::spawn(async move {
@@ -220,7 +350,11 @@ pub async fn run(node: Arc<Node>, conn: PeerConnection, role: Role) -> anyhow::R
                                 let _ = reply.send(body);
                             }
                         }
-                        Message::Hello(_) | Message::Query { .. } => {}
+                        Message::Hello(_) => {
+                            violation(&node, &peer_s, &conn, "second_hello", "a second Hello on a link").await;
+                            anyhow::bail!("{peer} said hello twice");
+                        }
+                        Message::Query { .. } => {}
                     }
                 }
                 changed = head_rx.changed() => {
@@ -234,16 +368,16 @@ pub async fn run(node: Arc<Node>, conn: PeerConnection, role: Role) -> anyhow::R
                 Some((body, reply)) = query_rx.recv() => {
                     next_query += 1;
                     pending.insert(next_query, reply);
-                    write_frame(&mut send, &Message::Query { id: next_query, body }).await?;
+                    send_msg(&mut send, &Message::Query { id: next_query, body }).await?;
                 }
                 Some((id, body)) = answer_rx.recv() => {
-                    write_frame(&mut send, &Message::Answer { id, body }).await?;
+                    send_msg(&mut send, &Message::Answer { id, body }).await?;
                 }
                 _ = status.tick() => {
                     if role == Role::Parent && node.registry.is_revoked(peer.as_str(), &conn.serial) {
                         anyhow::bail!("{peer} is revoked");
                     }
-                    write_frame(&mut send, &Message::Status(LinkStatus {
+                    send_msg(&mut send, &Message::Status(LinkStatus {
                         software: env!("CARGO_PKG_VERSION").into(),
                         catalogue_version: node.catalogue().version,
                         backlog: sender.backlog(),
@@ -255,6 +389,13 @@ pub async fn run(node: Arc<Node>, conn: PeerConnection, role: Role) -> anyhow::R
         }
     }
     .await;
+    node.metrics.link_sender(
+        &peer_s,
+        send_dir,
+        node.now_ms(),
+        sender.backlog(),
+        sender.acked_upto(),
+    );
     if role == Role::Child
         && let Ok(mut q) = node.uplink_queries.lock()
     {
@@ -294,21 +435,51 @@ async fn receive(
 ) -> Result<u64, Refused> {
     let store_err = |e: &dyn std::fmt::Display| Refused("storage".into(), e.to_string());
     let heads = node.store.origin_heads().await.map_err(|e| store_err(&e))?;
-    let checked = match receiver {
-        Receiver::Up(r) => r.check(b, &heads),
-        Receiver::Down(r) => {
-            let ids: Vec<&str> = b
-                .entries
-                .iter()
-                .filter_map(|e| e.stream.as_deref())
-                .collect();
-            let streams = node
-                .store
-                .case_versions(&ids)
-                .await
-                .map_err(|e| store_err(&e))?;
-            r.check(b, &Lookup { heads, streams })
+    // The places at or below an origin's head that the batch claims: a
+    // different hash there is a fork.
+    let mut claimed: std::collections::BTreeMap<&NodeId, (u64, u64)> =
+        std::collections::BTreeMap::new();
+    for w in &b.entries {
+        let e = &w.entry;
+        let head = heads.get(&e.origin).map_or(0, |h| h.0);
+        if e.origin_seq <= head {
+            let r = claimed
+                .entry(&e.origin)
+                .or_insert((e.origin_seq, e.origin_seq));
+            r.0 = r.0.min(e.origin_seq);
+            r.1 = r.1.max(e.origin_seq);
         }
+    }
+    let ranges: Vec<(&str, u64, u64)> = claimed
+        .iter()
+        .map(|(o, (lo, hi))| (o.as_str(), *lo, *hi))
+        .collect();
+    let held = node
+        .store
+        .held_hashes(&ranges)
+        .await
+        .map_err(|e| store_err(&e))?;
+    let ids: Vec<&str> = match receiver {
+        Receiver::Up(_) => Vec::new(),
+        Receiver::Down(_) => b
+            .entries
+            .iter()
+            .filter_map(|e| e.stream.as_deref())
+            .collect(),
+    };
+    let streams = node
+        .store
+        .case_versions(&ids)
+        .await
+        .map_err(|e| store_err(&e))?;
+    let lookup = Lookup {
+        heads,
+        held,
+        streams,
+    };
+    let checked = match receiver {
+        Receiver::Up(r) => r.check(b, &lookup),
+        Receiver::Down(r) => r.check(b, &lookup),
     };
     let accepted = match checked {
         Ok(a) => a,
@@ -329,31 +500,27 @@ async fn receive(
             return Err(Refused(refusal.code().into(), refusal.to_string()));
         }
     };
-    let applied = match node.apply_batch(peer, b, &accepted).await {
+    let started = std::time::Instant::now();
+    let result = node.apply_batch(peer, b, &accepted).await;
+    let (entries, committed) = match &result {
+        // What a committed batch stored: the accepted entries before the cut.
+        Ok(a) if a.committed => (
+            accepted
+                .apply
+                .iter()
+                .filter(|&&i| a.cut.as_ref().is_none_or(|(cut, _)| i < *cut))
+                .count() as u64,
+            true,
+        ),
+        _ => (0, false),
+    };
+    node.metrics
+        .link_applied(peer, b.direction, started.elapsed(), entries, committed);
+    let applied = match result {
         Ok(a) => a,
         Err(crate::link::apply::ApplyError::Store(e)) => return Err(store_err(&e)),
-        Err(e) => {
-            let _ = node
-                .store
-                .security_event(
-                    node.now_ms(),
-                    "forged_entry",
-                    Some(peer),
-                    None,
-                    &e.to_string(),
-                )
-                .await;
-            tracing::warn!(peer, error = %e, "batch refused");
-            return Err(Refused("forged_entry".into(), e.to_string()));
-        }
+        Err(e) => return Err(Refused("forged_entry".into(), e.to_string())),
     };
-    for bad in &applied.bad_signatures {
-        tracing::warn!(peer, detail = %bad, "directive refused: bad signature");
-        let _ = node
-            .store
-            .security_event(node.now_ms(), "bad_signature", Some(peer), None, bad)
-            .await;
-    }
     for r in &applied.revoked {
         tracing::warn!(revoked = %r, "node revoked by the root");
         node.registry.revoke(r);
@@ -375,38 +542,53 @@ async fn receive(
             tracing::warn!(%case, error = %e, "could not obey a recall");
         }
     }
-    Ok(match receiver {
-        Receiver::Up(r) => r.committed(&accepted),
-        Receiver::Down(r) => r.committed(&accepted),
-    })
-}
-
-/// Is this entry of our log meant for the peer on this link?
-fn meant_for(me: &NodeId, role: Role, peer: &NodeId, e: &StoredEvent) -> bool {
-    match role {
-        // Up: everything written in this node's subtree.
-        Role::Child => e.entry.origin.is_in_subtree_of(me),
-        // Down: what the child's subtree did not write, for every node below
-        // (scope '') or for a case accepted in the child's subtree.
-        Role::Parent => {
-            !e.entry.origin.is_in_subtree_of(peer)
-                && (e.scope.is_empty()
-                    || NodeId::new(e.scope.clone()).is_ok_and(|s| s.is_in_subtree_of(peer)))
+    let mut durable = accepted.clone();
+    durable.ack_upto = applied.ack_upto;
+    let ack = match receiver {
+        Receiver::Up(r) => r.committed(&durable),
+        Receiver::Down(r) => r.committed(&durable),
+    };
+    match applied.cut {
+        None => Ok(ack),
+        Some((_, Cut::MissingCatalogue(version))) => {
+            // Not a fault: the version is on its way. What came before was
+            // applied; the rest comes again on the next connection.
+            tracing::info!(
+                peer,
+                version,
+                "holding back entries until their catalogue version arrives"
+            );
+            Err(Refused(
+                "catalogue_missing".into(),
+                format!(
+                    "catalogue version {version} is not held here yet; entries after {ack} wait for it"
+                ),
+            ))
+        }
+        Some((_, Cut::Refused { code, detail })) => {
+            let _ = node
+                .store
+                .security_event(node.now_ms(), code, Some(peer), None, &detail)
+                .await;
+            tracing::warn!(peer, code, error = %detail, "batch refused");
+            Err(Refused(code.into(), detail))
         }
     }
 }
 
-fn to_wire(e: StoredEvent) -> WireEntry {
-    let (stream, stream_seq) = match e.body.stream() {
-        Some((id, v)) => (Some(id.to_owned()), v),
-        None => (None, 0),
-    };
-    WireEntry {
-        local_seq: e.local_seq as u64,
-        entry: e.entry,
-        stream,
-        stream_seq,
-    }
+/// Records a framing or Hello violation as one security event.
+async fn violation(node: &Node, peer: &str, conn: &PeerConnection, kind: &str, detail: &str) {
+    tracing::warn!(peer, kind, detail, "link violation");
+    let _ = node
+        .store
+        .security_event(
+            node.now_ms(),
+            kind,
+            Some(peer),
+            Some(&conn.remote.to_string()),
+            detail,
+        )
+        .await;
 }
 
 struct AbortOnDrop(tokio::task::JoinHandle<()>);

@@ -66,7 +66,7 @@ impl Node {
             metrics: Metrics::new(),
             catalogue: RwLock::new(Arc::new(catalogue)),
             calendar: RwLock::new(Arc::new(calendar)),
-            uplink: std::sync::atomic::AtomicBool::new(false),
+            uplink: crate::link::Uplink::default(),
             signer,
             registry: Arc::default(),
             uplink_queries: std::sync::Mutex::new(None),

@@ -341,25 +341,14 @@ impl Node {
         let now = self.now_ms();
         let day = china_date(now);
         let actor = self.actor(username, role, None);
-        let received = Received {
-            matter_code: matter.code.clone(),
-            matter_version: matter.version,
-            catalogue_version: self.catalogue().version,
-            matter_name_zh: matter.name_zh.clone(),
-            matter_name_en: matter.name_en.clone(),
-            department: matter.department.clone(),
-            co_departments: matter.co_departments.clone(),
-            join: matter.join,
-            immediate: matter.immediate,
-            statutory_limit: matter.statutory_limit,
-            committed_limit: matter.committed_limit,
-            extension_max: matter.extension,
-            stages: matter.stages.clone(),
+        let received = Received::from_matter(
+            &matter,
+            self.catalogue().version,
             applicant,
-            situations: sub.situations.clone(),
-            materials: sub.materials.clone(),
-            accepting_node: self.id.to_string(),
-        };
+            sub.situations.clone(),
+            sub.materials.clone(),
+            self.id.to_string(),
+        );
         let hall = &self.config.node.hall_code;
         let mut w = self.store.write().await?;
         let seq = w

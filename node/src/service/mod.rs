@@ -42,7 +42,8 @@ pub struct Node {
     pub metrics: Metrics,
     catalogue: RwLock<Arc<Catalogue>>,
     calendar: RwLock<Arc<Calendar>>,
-    uplink: std::sync::atomic::AtomicBool,
+    /// The link to the parent, as the dialer and its sessions see it.
+    pub uplink: crate::link::Uplink,
     pub(crate) signer: Option<crate::link::signing::Signer>,
     /// Registered children and revoked certificates.
     pub registry: Arc<crate::link::Registry>,
@@ -121,11 +122,11 @@ impl Node {
 
     /// Is the link to the parent up? (Always false at the root.)
     pub fn uplink_up(&self) -> bool {
-        self.uplink.load(std::sync::atomic::Ordering::SeqCst)
+        self.uplink.is_up()
     }
 
     pub(crate) fn set_uplink(&self, up: bool) {
-        self.uplink.store(up, std::sync::atomic::Ordering::SeqCst);
+        self.uplink.set_up(up);
     }
 
     /// Now, in ms since the epoch.

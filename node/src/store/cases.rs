@@ -72,6 +72,7 @@ const ROWS_PER_STATEMENT: usize = 200;
 
 pub(super) async fn flush_cases(
     tx: &mut Transaction<'static, Any>,
+    backend: super::Backend,
     rows: &[CaseRow],
 ) -> Result<(), StoreError> {
     for chunk in rows.chunks(ROWS_PER_STATEMENT) {
@@ -86,7 +87,7 @@ pub(super) async fn flush_cases(
              warning = excluded.warning, version = excluded.version, \
              updated_at_ms = excluded.updated_at_ms, granted = excluded.granted, \
              rating = excluded.rating, body = excluded.body",
-            super::values_placeholders(chunk.len(), 21)
+            super::values_placeholders(backend, chunk.len(), 21)
         );
         let mut q = sqlx::query(&sql);
         for r in chunk {
@@ -221,6 +222,40 @@ impl WriteTx<'_> {
             .fetch_optional(&mut *self.tx)
             .await?;
         row.as_ref().map(case_row).transpose()
+    }
+
+    /// The read-model rows of these cases (those held), in one query per
+    /// 500 ids; staged rows win.
+    pub async fn cases_by_id(
+        &mut self,
+        ids: &[&str],
+    ) -> Result<std::collections::HashMap<String, CaseRow>, StoreError> {
+        let mut out = std::collections::HashMap::new();
+        let mut wanted: Vec<&str> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for id in ids {
+            if !seen.insert(*id) {
+                continue;
+            }
+            if let Some(staged) = self.cases.iter().find(|c| c.id == *id) {
+                out.insert((*id).to_owned(), staged.clone());
+            } else {
+                wanted.push(id);
+            }
+        }
+        for chunk in wanted.chunks(500) {
+            let list = super::list_placeholders(self.store.backend(), chunk.len());
+            let sql = format!("{SELECT} WHERE id IN ({list})");
+            let mut q = sqlx::query(&sql);
+            for id in chunk {
+                q = q.bind(*id);
+            }
+            for r in q.fetch_all(&mut *self.tx).await? {
+                let row = case_row(&r)?;
+                out.insert(row.id.clone(), row);
+            }
+        }
+        Ok(out)
     }
 
     /// The next case sequence number of a hall for a day.

@@ -99,6 +99,7 @@ impl super::WriteTx<'_> {
         .bind(body)
         .execute(self.conn())
         .await?;
+        self.note_catalogue(cat.version, crate::domain::codec::catalogue_digest(cat));
         Ok(())
     }
 }
@@ -178,8 +179,10 @@ impl Store {
             .bind(version)
             .execute(w.conn())
             .await?;
+        let cat: Catalogue = serde_json::from_str(&body).map_err(StoreError::from)?;
+        w.note_catalogue(version, crate::domain::codec::catalogue_digest(&cat));
         w.commit().await?;
-        Ok(serde_json::from_str(&body).map_err(StoreError::from)?)
+        Ok(cat)
     }
 
     /// The published catalogue, if any.

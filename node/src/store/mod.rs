@@ -32,7 +32,11 @@ use std::time::Duration;
 use tokio::sync::{Mutex, MutexGuard};
 
 use crate::domain::case::EventRecord;
+use crate::domain::codec::{self, Book, DecodeError};
 use crate::domain::log::{DirectiveRecord, LogBody};
+use federation::Sealed;
+use federation::replication::WireEntry;
+use std::collections::HashMap;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
@@ -63,6 +67,31 @@ pub enum StoreError {
     /// A stored row breaks an invariant.
     #[error("corrupt store: {0}")]
     Corrupt(String),
+    /// An entry to write is larger than a link can carry in one frame.
+    #[error("an entry of {size} bytes is over the {max}-byte limit of a log entry")]
+    EntryTooLarge {
+        /// Its size.
+        size: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// An entry could not be encoded (a bug in the caller).
+    #[error("encoding an entry: {0}")]
+    Encode(String),
+}
+
+/// The largest entry (body and sealed section) the log takes: a batch of
+/// one must fit in a frame.
+pub const MAX_ENTRY: usize = federation::transport::MAX_FRAME - 64 * 1024;
+
+/// Which way a link reads the log.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Route {
+    /// To the parent: what this node's subtree wrote.
+    Up,
+    /// To one child: rules for every node below and what concerns cases of
+    /// that child's subtree, less what the child's subtree wrote.
+    Down(String),
 }
 
 /// One stored event: a log entry plus its local sequence.
@@ -77,6 +106,10 @@ pub struct StoredEvent {
     /// Where it may go down the tree: the case's accepting node, or `''`
     /// for every node below.
     pub scope: String,
+    /// Goes to the parent.
+    pub up: bool,
+    /// Goes down: `*` for every child, a child's id, or `''`.
+    pub down: String,
 }
 
 impl StoredEvent {
@@ -92,6 +125,44 @@ struct WriteState {
     own_seq: u64,
     own_hash: EntryHash,
     head: tokio::sync::watch::Sender<u64>,
+    /// The highest local sequence meant for each route, for the links that
+    /// watch one: a link is woken only by what is meant for it.
+    routes: HashMap<Route, tokio::sync::watch::Sender<u64>>,
+}
+
+/// The catalogue versions this node holds, for writing and reading
+/// format-2 bodies (which name a matter instead of copying it). Published
+/// versions never change, so what is loaded stays true.
+#[derive(Debug, Default)]
+struct Books {
+    digests: std::sync::RwLock<HashMap<i64, u64>>,
+    loaded: std::sync::RwLock<HashMap<i64, Book>>,
+}
+
+impl Books {
+    fn digest(&self, version: i64) -> Option<u64> {
+        self.digests.read().ok()?.get(&version).copied()
+    }
+
+    fn book(&self, version: i64) -> Option<Book> {
+        self.loaded.read().ok()?.get(&version).cloned()
+    }
+
+    fn note(&self, version: i64, digest: u64) {
+        if let Ok(mut d) = self.digests.write() {
+            d.insert(version, digest);
+        }
+    }
+
+    fn put(&self, version: i64, book: Book) {
+        if let Ok(mut l) = self.loaded.write() {
+            // A small cache: a tree uses a few versions at a time.
+            if l.len() >= 8 {
+                l.clear();
+            }
+            l.insert(version, book);
+        }
+    }
 }
 
 /// A handle to the node's database.
@@ -101,6 +172,7 @@ pub struct Store {
     backend: Backend,
     node: NodeId,
     write: Arc<Mutex<WriteState>>,
+    books: Arc<Books>,
 }
 
 impl std::fmt::Debug for Store {
@@ -172,7 +244,7 @@ impl Store {
             }
             None => (0, EntryHash::GENESIS),
         };
-        Ok(Store {
+        let store = Store {
             pool,
             backend,
             node,
@@ -181,8 +253,121 @@ impl Store {
                 own_seq,
                 own_hash,
                 head: tokio::sync::watch::channel(last_local_seq as u64).0,
+                routes: HashMap::new(),
             })),
-        })
+            books: Arc::new(Books::default()),
+        };
+        store.load_digests().await?;
+        store.route_old_rows().await?;
+        Ok(store)
+    }
+
+    async fn load_digests(&self) -> Result<(), StoreError> {
+        let published: Option<i64> =
+            sqlx::query_scalar("SELECT version FROM catalogue_versions WHERE state = 'published'")
+                .fetch_optional(&self.pool)
+                .await?;
+        if let Some(v) = published {
+            self.load_book(v).await?;
+        }
+        Ok(())
+    }
+
+    /// Fills the routing columns of rows stored before they existed.
+    async fn route_old_rows(&self) -> Result<(), StoreError> {
+        loop {
+            let rows = sqlx::query(
+                "SELECT local_seq, origin, scope FROM events WHERE routed = 0 ORDER BY local_seq LIMIT 1000",
+            )
+            .fetch_all(&self.pool)
+            .await?;
+            if rows.is_empty() {
+                return Ok(());
+            }
+            let mut tx = self.pool.begin().await?;
+            for r in &rows {
+                let seq: i64 = r.try_get(0)?;
+                let origin: String = r.try_get(1)?;
+                let scope: String = r.try_get(2)?;
+                let origin = NodeId::new(origin).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                let from_below = origin
+                    .as_str()
+                    .strip_prefix(self.node.as_str())
+                    .is_some_and(|rest| rest.starts_with('.'));
+                let from = from_below
+                    .then(|| child_branch(&self.node, origin.as_str()))
+                    .flatten()
+                    .map(|c| c.to_string());
+                let (up, down) = routing(&self.node, &origin, &scope, from.as_deref());
+                sqlx::query(
+                    "UPDATE events SET up = $1, down = $2, routed = 1 WHERE local_seq = $3",
+                )
+                .bind(i64::from(up))
+                .bind(down)
+                .bind(seq)
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+        }
+    }
+
+    /// Makes sure a catalogue version is loaded for reading bodies that
+    /// name it; `false` when this node does not hold it.
+    pub async fn load_book(&self, version: i64) -> Result<bool, StoreError> {
+        if self.books.book(version).is_some() {
+            return Ok(true);
+        }
+        let body: Option<String> = sqlx::query_scalar(
+            "SELECT body FROM catalogue_versions WHERE version = $1 AND state <> 'draft'",
+        )
+        .bind(version)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(body) = body else { return Ok(false) };
+        let cat: crate::domain::catalogue::Catalogue = serde_json::from_str(&body)?;
+        let digest = codec::catalogue_digest(&cat);
+        self.books.note(version, digest);
+        self.books.put(
+            version,
+            Book {
+                digest,
+                catalogue: Arc::new(cat),
+            },
+        );
+        Ok(true)
+    }
+
+    /// A catalogue version already loaded.
+    pub fn book(&self, version: i64) -> Option<Book> {
+        self.books.book(version)
+    }
+
+    /// Reads a body, loading the catalogue version it names if needed.
+    /// `Err(DecodeError::MissingCatalogue)` when the version is not held.
+    pub async fn decode_body(
+        &self,
+        entry: &LogEntry,
+    ) -> Result<Result<LogBody, DecodeError>, StoreError> {
+        let books = Arc::clone(&self.books);
+        let decode = || {
+            codec::decode(
+                &entry.body,
+                entry.sealed.bytes(),
+                entry.origin.as_str(),
+                |v| books.book(v),
+            )
+        };
+        match decode() {
+            Err(DecodeError::MissingCatalogue { version }) => {
+                if self.load_book(version).await? {
+                    Ok(decode())
+                } else {
+                    Ok(Err(DecodeError::MissingCatalogue { version }))
+                }
+            }
+            other => Ok(other),
+        }
     }
 
     /// The backend in use.
@@ -212,10 +397,138 @@ impl Store {
             events: Vec::new(),
             cases: Vec::new(),
             cursors: Vec::new(),
+            digests: Vec::new(),
             last_local_seq: seq,
             own_seq: own,
             own_hash: hash,
         })
+    }
+
+    /// This node's own origin: the highest sequence written and its hash.
+    pub async fn own_head(&self) -> (u64, EntryHash) {
+        let g = self.write.lock().await;
+        (g.own_seq, g.own_hash)
+    }
+
+    /// The highest local sequence stored.
+    pub async fn local_head(&self) -> u64 {
+        self.write.lock().await.last_local_seq as u64
+    }
+
+    /// The highest local sequence meant for a route, and a receiver that
+    /// sees it move (woken only by entries meant for that route).
+    pub async fn route_head(
+        &self,
+        route: &Route,
+    ) -> Result<tokio::sync::watch::Receiver<u64>, StoreError> {
+        let mut guard = self.write.lock().await;
+        if let Some(tx) = guard.routes.get(route) {
+            return Ok(tx.subscribe());
+        }
+        let head: Option<i64> = match route {
+            Route::Up => {
+                sqlx::query_scalar(
+                    "SELECT local_seq FROM events WHERE up = 1 ORDER BY local_seq DESC LIMIT 1",
+                )
+                .fetch_optional(&self.pool)
+                .await?
+            }
+            Route::Down(child) => {
+                sqlx::query_scalar(
+                    "SELECT local_seq FROM events WHERE down IN ('*', $1) ORDER BY local_seq DESC LIMIT 1",
+                )
+                .bind(child.as_str())
+                .fetch_optional(&self.pool)
+                .await?
+            }
+        };
+        let (tx, rx) = tokio::sync::watch::channel(head.unwrap_or(0) as u64);
+        guard.routes.insert(route.clone(), tx);
+        Ok(rx)
+    }
+
+    /// The entries of a route in `(after, upto]`, ready for the wire, at
+    /// most `max_entries` and (but for the first) `max_bytes`; and the
+    /// highest local sequence the result covers.
+    pub async fn wire_entries(
+        &self,
+        route: &Route,
+        after: u64,
+        upto: u64,
+        max_entries: usize,
+        max_bytes: usize,
+    ) -> Result<(Vec<WireEntry>, u64), StoreError> {
+        let cols = "SELECT local_seq, origin, origin_seq, prev_hash, hash, body, body_bin, sealed, case_id, case_version FROM events";
+        let limit = max_entries.max(1) as i64;
+        let rows = match route {
+            Route::Up => {
+                sqlx::query(&format!(
+                    "{cols} WHERE local_seq > $1 AND local_seq <= $2 AND up = 1 ORDER BY local_seq LIMIT $3"
+                ))
+                .bind(after as i64)
+                .bind(upto as i64)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?
+            }
+            Route::Down(child) => {
+                sqlx::query(&format!(
+                    "{cols} WHERE down IN ('*', $4) AND local_seq > $1 AND local_seq <= $2 ORDER BY local_seq LIMIT $3"
+                ))
+                .bind(after as i64)
+                .bind(upto as i64)
+                .bind(limit)
+                .bind(child.as_str())
+                .fetch_all(&self.pool)
+                .await?
+            }
+        };
+        let down = matches!(route, Route::Down(_));
+        let mut out = Vec::with_capacity(rows.len());
+        let mut bytes = federation::replication::BATCH_OVERHEAD;
+        let mut covered = upto;
+        let full = rows.len() as i64 == limit;
+        for r in &rows {
+            let (local_seq, entry) = entry_of(r)?;
+            let case_id: String = r.try_get(8)?;
+            let case_version: i64 = r.try_get(9)?;
+            let w = WireEntry {
+                local_seq: local_seq as u64,
+                entry,
+                stream: (down && !case_id.is_empty()).then_some(case_id),
+                stream_seq: if down { case_version as u64 } else { 0 },
+            };
+            let size = w.approx_bytes();
+            if !out.is_empty() && bytes + size > max_bytes {
+                covered = out.last().map_or(after, |e: &WireEntry| e.local_seq);
+                return Ok((out, covered));
+            }
+            bytes += size;
+            out.push(w);
+        }
+        if full {
+            covered = out.last().map_or(upto, |e| e.local_seq);
+        }
+        Ok((out, covered))
+    }
+
+    /// `(local_seq, origin, case_id)` of stored entries above `after`:
+    /// what arrived, without reading bodies.
+    pub async fn event_keys_after(
+        &self,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<(i64, String, String)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT local_seq, origin, case_id FROM events WHERE local_seq > $1 ORDER BY local_seq LIMIT $2",
+        )
+        .bind(after)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
+            .collect()
     }
 
     /// A value from the node's key/value metadata.
@@ -235,14 +548,13 @@ impl Store {
 
     /// Events of one case in case-version order.
     pub async fn case_events(&self, case_id: &str) -> Result<Vec<StoredEvent>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT local_seq, origin, origin_seq, prev_hash, hash, body, scope FROM events \
-             WHERE case_id = $1 ORDER BY case_version",
-        )
+        let rows = sqlx::query(&format!(
+            "{EVENT_COLUMNS} WHERE case_id = $1 ORDER BY case_version"
+        ))
         .bind(case_id)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(stored_event).collect()
+        self.stored_events(&rows).await
     }
 
     /// Events with a local sequence above `after`, at most `limit`.
@@ -261,16 +573,15 @@ impl Store {
         upto: i64,
         limit: i64,
     ) -> Result<Vec<StoredEvent>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT local_seq, origin, origin_seq, prev_hash, hash, body, scope FROM events \
-             WHERE local_seq > $1 AND local_seq <= $2 ORDER BY local_seq LIMIT $3",
-        )
+        let rows = sqlx::query(&format!(
+            "{EVENT_COLUMNS} WHERE local_seq > $1 AND local_seq <= $2 ORDER BY local_seq LIMIT $3"
+        ))
         .bind(after)
         .bind(upto)
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(stored_event).collect()
+        self.stored_events(&rows).await
     }
 
     /// Number of stored events.
@@ -281,27 +592,89 @@ impl Store {
     }
 }
 
-fn stored_event(r: &AnyRow) -> Result<StoredEvent, StoreError> {
+const EVENT_COLUMNS: &str = "SELECT local_seq, origin, origin_seq, prev_hash, hash, body, body_bin, sealed, scope, up, down FROM events";
+
+/// The entry of a row that starts with the columns of [`EVENT_COLUMNS`].
+fn entry_of(r: &AnyRow) -> Result<(i64, LogEntry), StoreError> {
     let origin: String = r.try_get(1)?;
     let seq: i64 = r.try_get(2)?;
     let prev: String = r.try_get(3)?;
     let hash: String = r.try_get(4)?;
-    let body: String = r.try_get(5)?;
-    let scope: String = r.try_get(6)?;
+    let text: String = r.try_get(5)?;
+    let bin: Option<Vec<u8>> = r.try_get(6)?;
+    let sealed: Option<Vec<u8>> = r.try_get(7)?;
     let corrupt = |e: &dyn std::fmt::Display| StoreError::Corrupt(e.to_string());
-    let decoded = serde_json::from_str(&body)?;
-    Ok(StoredEvent {
-        local_seq: r.try_get(0)?,
-        entry: LogEntry {
+    Ok((
+        r.try_get(0)?,
+        LogEntry {
             origin: NodeId::new(origin).map_err(|e| corrupt(&e))?,
             origin_seq: seq as u64,
             prev_hash: EntryHash::from_hex(&prev).map_err(|e| corrupt(&e))?,
             hash: EntryHash::from_hex(&hash).map_err(|e| corrupt(&e))?,
-            body,
+            body: bin.unwrap_or_else(|| text.into_bytes()),
+            sealed: Sealed::open(sealed.unwrap_or_default()),
         },
-        body: decoded,
-        scope,
-    })
+    ))
+}
+
+impl Store {
+    async fn stored_events(&self, rows: &[AnyRow]) -> Result<Vec<StoredEvent>, StoreError> {
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            let (local_seq, entry) = entry_of(r)?;
+            let body = self.decode_body(&entry).await?.map_err(|e| {
+                StoreError::Corrupt(format!("{}#{}: {e}", entry.origin, entry.origin_seq))
+            })?;
+            let up: i64 = r.try_get(9)?;
+            out.push(StoredEvent {
+                local_seq,
+                entry,
+                body,
+                scope: r.try_get(8)?,
+                up: up != 0,
+                down: r.try_get(10)?,
+            });
+        }
+        Ok(out)
+    }
+}
+
+/// The child of `me` whose subtree holds `node`, if `node` is strictly
+/// below `me`.
+pub fn child_branch(me: &NodeId, node: &str) -> Option<NodeId> {
+    let rest = node.strip_prefix(me.as_str())?.strip_prefix('.')?;
+    let first = rest.split('.').next()?;
+    NodeId::new(format!("{me}.{first}")).ok()
+}
+
+/// Where an entry goes from this node: `(up, down)`. `from_child` is the
+/// child whose link brought it (`None` for this node's own entries and
+/// for what came from the parent).
+pub fn routing(
+    me: &NodeId,
+    origin: &NodeId,
+    scope: &str,
+    from_child: Option<&str>,
+) -> (bool, String) {
+    let up = origin.is_in_subtree_of(me);
+    let down = if scope.is_empty() {
+        if origin.is_in_subtree_of(me) && origin != me {
+            // Only the root writes rules for every node; nothing from below
+            // is sent to every child.
+            String::new()
+        } else {
+            "*".to_owned()
+        }
+    } else {
+        match child_branch(me, scope) {
+            // Never back to the branch that wrote it.
+            Some(c) if Some(c.as_str()) != from_child && !origin.is_in_subtree_of(&c) => {
+                c.to_string()
+            }
+            _ => String::new(),
+        }
+    };
+    (up, down)
 }
 
 /// The one write transaction. Events and case rows are buffered and written
@@ -313,12 +686,29 @@ pub struct WriteTx<'s> {
     events: Vec<StoredEvent>,
     cases: Vec<CaseRow>,
     cursors: Vec<(String, u64)>,
+    digests: Vec<(i64, u64)>,
     last_local_seq: i64,
     own_seq: u64,
     own_hash: EntryHash,
 }
 
 impl WriteTx<'_> {
+    /// Records that a catalogue version with this digest is held once the
+    /// transaction commits.
+    pub(crate) fn note_catalogue(&mut self, version: i64, digest: u64) {
+        self.digests.push((version, digest));
+    }
+
+    /// The digest of a catalogue version held (or being installed here).
+    fn digest(&self, version: i64) -> Option<u64> {
+        self.digests
+            .iter()
+            .rev()
+            .find(|(v, _)| *v == version)
+            .map(|(_, d)| *d)
+            .or_else(|| self.store.books.digest(version))
+    }
+
     /// The open transaction, for statements outside the event log.
     pub fn conn(&mut self) -> &mut sqlx::AnyConnection {
         &mut self.tx
@@ -345,30 +735,58 @@ impl WriteTx<'_> {
     }
 
     fn append_own(&mut self, body: LogBody, scope: &str) -> Result<StoredEvent, StoreError> {
-        let text = serde_json::to_string(&body)?;
-        let entry = LogEntry::next(self.store.node.clone(), self.own_seq, self.own_hash, text);
+        let me = self.store.node.clone();
+        let enc =
+            codec::encode(&body, me.as_str(), |v| self.digest(v)).map_err(StoreError::Encode)?;
+        let size = enc.body.len() + enc.personal.len();
+        if size > MAX_ENTRY {
+            return Err(StoreError::EntryTooLarge {
+                size,
+                max: MAX_ENTRY,
+            });
+        }
+        let entry = LogEntry::next_sealed(
+            me.clone(),
+            self.own_seq,
+            self.own_hash,
+            enc.body,
+            Sealed::open(enc.personal),
+        );
         self.own_seq = entry.origin_seq;
         self.own_hash = entry.hash;
         self.last_local_seq += 1;
+        let (up, down) = routing(&me, &me, scope, None);
         let ev = StoredEvent {
             local_seq: self.last_local_seq,
             entry,
             body,
             scope: scope.to_owned(),
+            up,
+            down,
         };
         self.events.push(ev.clone());
         Ok(ev)
     }
 
     /// Appends an entry written elsewhere, as it came (origin, sequence and
-    /// hashes kept); it gets the next local sequence here.
-    pub fn append_remote(&mut self, entry: LogEntry, body: LogBody, scope: String) -> StoredEvent {
+    /// hashes kept); it gets the next local sequence here. `from_child` is
+    /// the child whose link brought it (`None` from the parent).
+    pub fn append_remote(
+        &mut self,
+        entry: LogEntry,
+        body: LogBody,
+        scope: String,
+        from_child: Option<&str>,
+    ) -> StoredEvent {
         self.last_local_seq += 1;
+        let (up, down) = routing(&self.store.node, &entry.origin, &scope, from_child);
         let ev = StoredEvent {
             local_seq: self.last_local_seq,
             entry,
             body,
             scope,
+            up: up && from_child.is_some(),
+            down,
         };
         self.events.push(ev.clone());
         ev
@@ -394,29 +812,64 @@ impl WriteTx<'_> {
     /// Writes everything staged and commits; only then does the node's
     /// sequence advance.
     pub async fn commit(mut self) -> Result<Vec<StoredEvent>, StoreError> {
-        flush_events(&mut self.tx, &self.events).await?;
-        replica::flush_heads(&mut self.tx, &self.events).await?;
+        let backend = self.store.backend;
+        flush_events(&mut self.tx, backend, &self.events).await?;
+        replica::flush_heads(&mut self.tx, backend, &self.events).await?;
         replica::flush_cursors(&mut self.tx, &self.cursors).await?;
-        cases::flush_cases(&mut self.tx, &self.cases).await?;
+        cases::flush_cases(&mut self.tx, backend, &self.cases).await?;
         self.tx.commit().await?;
         self.guard.last_local_seq = self.last_local_seq;
         self.guard.own_seq = self.own_seq;
         self.guard.own_hash = self.own_hash;
+        for (v, d) in self.digests.drain(..) {
+            self.store.books.note(v, d);
+        }
         if !self.events.is_empty() {
             self.guard.head.send_replace(self.last_local_seq as u64);
+            let mut up = None;
+            let mut all = None;
+            let mut down: HashMap<&str, u64> = HashMap::new();
+            for e in &self.events {
+                let seq = e.local_seq as u64;
+                if e.up {
+                    up = Some(seq);
+                }
+                match e.down.as_str() {
+                    "" => {}
+                    "*" => all = Some(seq),
+                    c => {
+                        down.insert(c, seq);
+                    }
+                }
+            }
+            for (route, tx) in &self.guard.routes {
+                let seq = match route {
+                    Route::Up => up,
+                    Route::Down(c) => down.get(c.as_str()).copied().max(all),
+                };
+                if let Some(seq) = seq {
+                    tx.send_if_modified(|h| {
+                        let grew = seq > *h;
+                        *h = (*h).max(seq);
+                        grew
+                    });
+                }
+            }
         }
         Ok(self.events)
     }
 }
 
-/// Rows per multi-row INSERT: 12 columns each, well under both backends'
-/// bound-parameter limits.
-const EVENT_ROWS_PER_STATEMENT: usize = 500;
+/// Rows per multi-row INSERT: 17 columns each, well under both backends'
+/// bound-parameter limits (SQLite 32,766, PostgreSQL 65,535).
+const EVENT_ROWS_PER_STATEMENT: usize = 1000;
 
-/// `($1, $2, ...), (...)` for `rows` rows of `cols` columns: positional
-/// placeholders that both SQLite and PostgreSQL read. (sqlx's query builder
-/// emits `?` for the `Any` driver, which PostgreSQL refuses.)
-pub(crate) fn values_placeholders(rows: usize, cols: usize) -> String {
+/// `($1, $2, ...), (...)` for `rows` rows of `cols` columns on PostgreSQL,
+/// `(?, ?, ...), (...)` on SQLite. (sqlx's query builder emits `?` for the
+/// `Any` driver, which PostgreSQL refuses; and SQLite looks up every
+/// numbered parameter by name, which makes a statement of thousands of
+/// `$N` cost quadratic time, so SQLite gets anonymous ones.)
+pub(crate) fn values_placeholders(backend: Backend, rows: usize, cols: usize) -> String {
     let mut s = String::with_capacity(rows * cols * 5);
     let mut n = 0;
     for r in 0..rows {
@@ -426,22 +879,44 @@ pub(crate) fn values_placeholders(rows: usize, cols: usize) -> String {
             if c > 0 {
                 s.push_str(", ");
             }
-            s.push('$');
-            s.push_str(&n.to_string());
+            push_placeholder(&mut s, backend, n);
         }
         s.push(')');
     }
     s
 }
 
+/// `$1, $2, ...` (PostgreSQL) or `?, ?, ...` (SQLite) for an `IN` list.
+pub(crate) fn list_placeholders(backend: Backend, n: usize) -> String {
+    let mut s = String::with_capacity(n * 4);
+    for i in 1..=n {
+        if i > 1 {
+            s.push_str(", ");
+        }
+        push_placeholder(&mut s, backend, i);
+    }
+    s
+}
+
+fn push_placeholder(s: &mut String, backend: Backend, n: usize) {
+    match backend {
+        Backend::Sqlite => s.push('?'),
+        Backend::Postgres => {
+            s.push('$');
+            s.push_str(&n.to_string());
+        }
+    }
+}
+
 async fn flush_events(
     tx: &mut Transaction<'static, Any>,
+    backend: Backend,
     events: &[StoredEvent],
 ) -> Result<(), StoreError> {
     for chunk in events.chunks(EVENT_ROWS_PER_STATEMENT) {
         let sql = format!(
-            "INSERT INTO events (local_seq, origin, origin_seq, case_id, case_version, kind, actor, at_ms, body, prev_hash, hash, scope) VALUES {}",
-            values_placeholders(chunk.len(), 12)
+            "INSERT INTO events (local_seq, origin, origin_seq, case_id, case_version, kind, actor, at_ms, body, prev_hash, hash, scope, body_bin, sealed, up, down, routed) VALUES {}",
+            values_placeholders(backend, chunk.len(), 17)
         );
         let mut q = sqlx::query(&sql);
         for e in chunk {
@@ -454,6 +929,22 @@ async fn flush_events(
                 ),
                 LogBody::Directive(d) => (String::new(), 0, d.issued_by.clone(), d.at_ms),
             };
+            let format1 = federation::log::is_format1(&e.entry.body);
+            let (text, bin) = if format1 {
+                (String::from_utf8_lossy(&e.entry.body).into_owned(), None)
+            } else {
+                (String::new(), Some(e.entry.body.clone()))
+            };
+            let sealed = match &e.entry.sealed {
+                Sealed::Empty => None,
+                Sealed::Open(b) => Some(b.clone()),
+                Sealed::Withheld(_) => {
+                    return Err(StoreError::Corrupt(format!(
+                        "{}#{}: an entry with its personal section withheld is not stored yet",
+                        e.entry.origin, e.entry.origin_seq
+                    )));
+                }
+            };
             q = q
                 .bind(e.local_seq)
                 .bind(e.entry.origin.as_str().to_owned())
@@ -463,10 +954,15 @@ async fn flush_events(
                 .bind(e.body.kind())
                 .bind(actor)
                 .bind(at)
-                .bind(e.entry.body.clone())
+                .bind(text)
                 .bind(e.entry.prev_hash.to_hex())
                 .bind(e.entry.hash.to_hex())
-                .bind(e.scope.clone());
+                .bind(e.scope.clone())
+                .bind(bin)
+                .bind(sealed)
+                .bind(i64::from(e.up))
+                .bind(e.down.clone())
+                .bind(1i64);
         }
         q.execute(&mut **tx).await?;
     }
@@ -477,10 +973,14 @@ async fn flush_events(
 mod tests {
     #[test]
     fn placeholders_number_every_value() {
+        use super::Backend::{Postgres, Sqlite};
         assert_eq!(
-            super::values_placeholders(2, 3),
+            super::values_placeholders(Postgres, 2, 3),
             "($1, $2, $3), ($4, $5, $6)"
         );
-        assert_eq!(super::values_placeholders(1, 1), "($1)");
+        assert_eq!(super::values_placeholders(Postgres, 1, 1), "($1)");
+        assert_eq!(super::values_placeholders(Sqlite, 2, 2), "(?, ?), (?, ?)");
+        assert_eq!(super::list_placeholders(Postgres, 3), "$1, $2, $3");
+        assert_eq!(super::list_placeholders(Sqlite, 2), "?, ?");
     }
 }

@@ -7,10 +7,11 @@ use std::collections::BTreeMap;
 use federation::{EntryHash, NodeId};
 use sqlx::{Any, Row, Transaction};
 
-use super::{Store, StoreError, StoredEvent, values_placeholders};
+use super::{Backend, Store, StoreError, StoredEvent, list_placeholders, values_placeholders};
 
 pub(super) async fn flush_heads(
     tx: &mut Transaction<'static, Any>,
+    backend: Backend,
     events: &[StoredEvent],
 ) -> Result<(), StoreError> {
     let mut heads: BTreeMap<&str, (u64, EntryHash)> = BTreeMap::new();
@@ -29,7 +30,7 @@ pub(super) async fn flush_heads(
         "INSERT INTO origin_heads (origin, seq, hash) VALUES {} \
          ON CONFLICT (origin) DO UPDATE SET seq = excluded.seq, hash = excluded.hash \
          WHERE excluded.seq > origin_heads.seq",
-        values_placeholders(heads.len(), 3)
+        values_placeholders(backend, heads.len(), 3)
     );
     let mut q = sqlx::query(&sql);
     for (origin, (seq, hash)) in heads {
@@ -47,9 +48,11 @@ pub(super) async fn flush_cursors(
     cursors: &[(String, u64)],
 ) -> Result<(), StoreError> {
     for (peer, have) in cursors {
+        // A cursor never moves back: a cut batch may acknowledge less than
+        // is already held.
         sqlx::query(
             "INSERT INTO link_cursors (peer, have, acked) VALUES ($1, $2, 0) \
-             ON CONFLICT (peer) DO UPDATE SET have = excluded.have",
+             ON CONFLICT (peer) DO UPDATE SET have = excluded.have WHERE excluded.have > link_cursors.have",
         )
         .bind(peer)
         .bind(*have as i64)
@@ -99,6 +102,23 @@ impl Store {
         })
     }
 
+    /// Sets how much of the peer's log is held, even lower than before: the
+    /// peer says its log ends there (it was put back to an older copy), so
+    /// its sequence numbers above it will name other entries.
+    pub async fn reset_have(&self, peer: &str, have: u64) -> Result<(), StoreError> {
+        let mut w = self.write().await?;
+        sqlx::query(
+            "INSERT INTO link_cursors (peer, have, acked) VALUES ($1, $2, 0) \
+             ON CONFLICT (peer) DO UPDATE SET have = excluded.have",
+        )
+        .bind(peer)
+        .bind(have as i64)
+        .execute(w.conn())
+        .await?;
+        w.commit().await?;
+        Ok(())
+    }
+
     /// Records what the peer acknowledged of this node's log.
     pub async fn set_acked(&self, peer: &str, acked: u64) -> Result<(), StoreError> {
         let mut w = self.write().await?;
@@ -114,14 +134,40 @@ impl Store {
         Ok(())
     }
 
+    /// The hashes held at these places: `(origin, from, to)` ranges of
+    /// origin sequences, one query each.
+    pub async fn held_hashes(
+        &self,
+        ranges: &[(&str, u64, u64)],
+    ) -> Result<std::collections::HashMap<(NodeId, u64), EntryHash>, StoreError> {
+        let mut out = std::collections::HashMap::new();
+        for (origin, from, to) in ranges {
+            let rows = sqlx::query(
+                "SELECT origin_seq, hash FROM events WHERE origin = $1 AND origin_seq >= $2 AND origin_seq <= $3",
+            )
+            .bind(*origin)
+            .bind(*from as i64)
+            .bind(*to as i64)
+            .fetch_all(self.pool())
+            .await?;
+            let o = NodeId::new(*origin).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            for r in rows {
+                let seq: i64 = r.try_get(0)?;
+                let hash: String = r.try_get(1)?;
+                out.insert(
+                    (o.clone(), seq as u64),
+                    EntryHash::from_hex(&hash).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                );
+            }
+        }
+        Ok(out)
+    }
+
     /// The versions held of these cases (0 for a case not held).
     pub async fn case_versions(&self, ids: &[&str]) -> Result<BTreeMap<String, u64>, StoreError> {
         let mut out: BTreeMap<String, u64> = ids.iter().map(|i| ((*i).to_owned(), 0)).collect();
         for chunk in ids.chunks(500) {
-            let list = (1..=chunk.len())
-                .map(|i| format!("${i}"))
-                .collect::<Vec<_>>()
-                .join(", ");
+            let list = list_placeholders(self.backend(), chunk.len());
             let sql = format!("SELECT id, version FROM cases WHERE id IN ({list})");
             let mut q = sqlx::query(&sql);
             for id in chunk {

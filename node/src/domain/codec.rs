@@ -1,0 +1,1345 @@
+//! How a log entry's body is written: format 2, compact and versioned.
+//!
+//! A format-2 body is the byte [`FORMAT`] followed by a Protocol Buffers
+//! message ([`pb::Body`]); its personal part (the applicant's identity and
+//! contact, the materials presented, the findings on them, and every free
+//! text an official writes: opinions, reasons, the recipient's name) is a
+//! second message, [`pb::Personal`], carried in the entry's sealed section,
+//! which the entry's hash covers through its own hash. A tier that does not
+//! need personal data can be sent the entry with that section withheld, and
+//! it still verifies.
+//!
+//! What the tree already holds is named, not copied: a `received` event
+//! names its matter by catalogue version (with the first 8 bytes of that
+//! version's SHA-256, so a node holding a different text under the same
+//! number notices), matter code and matter version, and the decoder fills
+//! the matter's fields from the catalogue. The writing hall is the entry's
+//! origin, so the actor's node and the accepting hall are not written
+//! either.
+//!
+//! Format-1 bodies (JSON text, written by the first releases) are read as
+//! they were.
+
+use std::sync::Arc;
+
+use prost::Message as _;
+
+use super::case::{
+    Actor, Applicant, ApplicantKind, Channel, Event, EventRecord, Received, Role, SuspensionKind,
+};
+use super::catalogue::Catalogue;
+use super::checklist::{IssueKind, MaterialIssue, PresentedMaterial};
+use super::log::{Directive, DirectiveRecord, LogBody};
+
+/// The format byte of bodies written now.
+pub const FORMAT: u8 = 2;
+
+/// A body as written: the open part and the personal part (empty when the
+/// event has none).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Encoded {
+    /// The open body.
+    pub body: Vec<u8>,
+    /// The personal section.
+    pub personal: Vec<u8>,
+}
+
+/// Why a body cannot be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    /// The body is not well formed.
+    #[error("the body does not parse: {0}")]
+    Malformed(String),
+    /// A format this release does not know.
+    #[error("body format {0} is unknown to this release")]
+    UnknownFormat(u8),
+    /// The event names a catalogue version this node does not hold (or
+    /// holds with another text): it must wait until that version arrives.
+    #[error("catalogue version {version} is not held here")]
+    MissingCatalogue {
+        /// The version named.
+        version: i64,
+    },
+    /// The catalogue version holds no such matter, or another version of it.
+    #[error("catalogue version {version} has no matter {code} version {matter_version}")]
+    UnknownMatter {
+        /// Catalogue version.
+        version: i64,
+        /// Matter code.
+        code: String,
+        /// Matter version.
+        matter_version: u32,
+    },
+}
+
+/// A catalogue version as the decoder needs it.
+#[derive(Debug, Clone)]
+pub struct Book {
+    /// The version's digest: the first 8 bytes of the SHA-256 of its text.
+    pub digest: u64,
+    /// The version.
+    pub catalogue: Arc<Catalogue>,
+}
+
+/// A catalogue version's digest: the first 8 bytes of the SHA-256 of its
+/// canonical JSON (the same at every node that holds the version, whatever
+/// text it was stored as).
+pub fn catalogue_digest(cat: &Catalogue) -> u64 {
+    use sha2::{Digest, Sha256};
+    let text = serde_json::to_string(cat).unwrap_or_default();
+    let d = Sha256::digest(text.as_bytes());
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&d[..8]);
+    u64::from_be_bytes(first)
+}
+
+mod pb {
+    //! The Protocol Buffers messages of format 2; field numbers are fixed
+    //! forever, new fields take new numbers.
+    #![allow(missing_docs)]
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct Body {
+        #[prost(oneof = "Kind", tags = "1, 2")]
+        pub kind: Option<Kind>,
+    }
+
+    #[derive(Clone, PartialEq, prost::Oneof)]
+    pub enum Kind {
+        #[prost(message, tag = "1")]
+        Case(CaseEvent),
+        #[prost(message, tag = "2")]
+        Directive(Directive),
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct CaseEvent {
+        #[prost(string, tag = "1")]
+        pub case_id: String,
+        #[prost(uint64, tag = "2")]
+        pub case_version: u64,
+        #[prost(int64, tag = "3")]
+        pub at_ms: i64,
+        #[prost(string, tag = "4")]
+        pub username: String,
+        #[prost(int32, tag = "5")]
+        pub role: i32,
+        #[prost(string, optional, tag = "6")]
+        pub department: Option<String>,
+        #[prost(
+            oneof = "Ev",
+            tags = "10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30"
+        )]
+        pub event: Option<Ev>,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct Empty {}
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct ReceivedRef {
+        #[prost(string, tag = "1")]
+        pub matter_code: String,
+        #[prost(uint32, tag = "2")]
+        pub matter_version: u32,
+        #[prost(int64, tag = "3")]
+        pub catalogue_version: i64,
+        #[prost(fixed64, tag = "4")]
+        pub catalogue_digest: u64,
+        #[prost(string, repeated, tag = "5")]
+        pub situations: Vec<String>,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct Situations {
+        #[prost(string, repeated, tag = "1")]
+        pub situations: Vec<String>,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct AcceptedEv {
+        #[prost(string, repeated, tag = "1")]
+        pub deferred: Vec<String>,
+        #[prost(string, optional, tag = "2")]
+        pub holder: Option<String>,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct OpinionEv {
+        #[prost(string, tag = "1")]
+        pub department: String,
+        #[prost(bool, tag = "2")]
+        pub approve: bool,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct DecidedEv {
+        #[prost(bool, tag = "1")]
+        pub granted: bool,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct SuspendedEv {
+        #[prost(int32, tag = "1")]
+        pub kind: i32,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct ExtendedEv {
+        #[prost(uint32, tag = "1")]
+        pub n: u32,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct TransferredEv {
+        #[prost(string, tag = "1")]
+        pub to: String,
+        #[prost(string, tag = "2")]
+        pub reason: String,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct RatedEv {
+        #[prost(uint32, tag = "1")]
+        pub score: u32,
+        #[prost(int32, tag = "2")]
+        pub channel: i32,
+    }
+
+    #[derive(Clone, PartialEq, prost::Oneof)]
+    pub enum Ev {
+        #[prost(message, tag = "10")]
+        Received(ReceivedRef),
+        #[prost(message, tag = "11")]
+        Resubmitted(Situations),
+        #[prost(message, tag = "12")]
+        CorrectionNotified(Empty),
+        #[prost(message, tag = "13")]
+        NotAccepted(Empty),
+        #[prost(message, tag = "14")]
+        Accepted(AcceptedEv),
+        #[prost(message, tag = "15")]
+        CompletedAtWindow(Empty),
+        #[prost(message, tag = "16")]
+        HandlingStarted(Empty),
+        #[prost(message, tag = "17")]
+        SubmittedForReview(Empty),
+        #[prost(message, tag = "18")]
+        ReviewPassed(Empty),
+        #[prost(message, tag = "19")]
+        SentBack(Empty),
+        #[prost(message, tag = "20")]
+        OpinionGiven(OpinionEv),
+        #[prost(message, tag = "21")]
+        Decided(DecidedEv),
+        #[prost(message, tag = "22")]
+        ResultReady(Empty),
+        #[prost(message, tag = "23")]
+        HandedOut(Empty),
+        #[prost(message, tag = "24")]
+        Suspended(SuspendedEv),
+        #[prost(message, tag = "25")]
+        Resumed(Empty),
+        #[prost(message, tag = "26")]
+        Extended(ExtendedEv),
+        #[prost(message, tag = "27")]
+        Withdrawn(Empty),
+        #[prost(message, tag = "28")]
+        Terminated(Empty),
+        #[prost(message, tag = "29")]
+        Transferred(TransferredEv),
+        #[prost(message, tag = "30")]
+        Rated(RatedEv),
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct Personal {
+        #[prost(message, optional, tag = "1")]
+        pub applicant: Option<Applicant>,
+        #[prost(message, repeated, tag = "2")]
+        pub materials: Vec<Material>,
+        #[prost(message, repeated, tag = "3")]
+        pub issues: Vec<Issue>,
+        #[prost(string, tag = "4")]
+        pub text: String,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct Applicant {
+        #[prost(int32, tag = "1")]
+        pub kind: i32,
+        #[prost(string, tag = "2")]
+        pub id_number: String,
+        #[prost(string, tag = "3")]
+        pub name: String,
+        #[prost(string, optional, tag = "4")]
+        pub phone: Option<String>,
+        #[prost(bool, tag = "5")]
+        pub checksum_overridden: bool,
+        #[prost(string, optional, tag = "6")]
+        pub checksum_override_reason: Option<String>,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct Material {
+        #[prost(string, tag = "1")]
+        pub code: String,
+        #[prost(uint32, tag = "2")]
+        pub originals: u32,
+        #[prost(uint32, tag = "3")]
+        pub copies: u32,
+        #[prost(bool, tag = "4")]
+        pub electronic: bool,
+        #[prost(string, optional, tag = "5")]
+        pub problem: Option<String>,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct Issue {
+        #[prost(string, tag = "1")]
+        pub code: String,
+        #[prost(string, tag = "2")]
+        pub name_zh: String,
+        #[prost(string, tag = "3")]
+        pub name_en: String,
+        /// 0 missing, 1 too few copies, 2 original missing, 3 faulty.
+        #[prost(int32, tag = "4")]
+        pub kind: i32,
+        #[prost(uint32, tag = "5")]
+        pub need: u32,
+        #[prost(uint32, tag = "6")]
+        pub got: u32,
+        #[prost(string, tag = "7")]
+        pub problem: String,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct Directive {
+        #[prost(string, tag = "1")]
+        pub issued_by: String,
+        #[prost(int64, tag = "2")]
+        pub at_ms: i64,
+        #[prost(oneof = "Dk", tags = "10, 11, 12, 13")]
+        pub kind: Option<Dk>,
+    }
+
+    #[derive(Clone, PartialEq, prost::Oneof)]
+    pub enum Dk {
+        #[prost(message, tag = "10")]
+        Catalogue(Signed),
+        #[prost(message, tag = "11")]
+        Calendar(Signed),
+        #[prost(message, tag = "12")]
+        Revoked(Revoked),
+        #[prost(message, tag = "13")]
+        Recall(Recall),
+    }
+
+    /// A catalogue version or a calendar year: its number, its JSON text
+    /// exactly as signed, and the root's signature.
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct Signed {
+        #[prost(int64, tag = "1")]
+        pub number: i64,
+        #[prost(string, tag = "2")]
+        pub text: String,
+        #[prost(string, tag = "3")]
+        pub signature: String,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct Revoked {
+        #[prost(string, tag = "1")]
+        pub node: String,
+        #[prost(string, tag = "2")]
+        pub serial: String,
+        #[prost(string, tag = "3")]
+        pub signature: String,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct Recall {
+        #[prost(string, tag = "1")]
+        pub case_id: String,
+        #[prost(string, tag = "2")]
+        pub to: String,
+        #[prost(string, tag = "3")]
+        pub reason: String,
+    }
+}
+
+fn role_code(r: Role) -> i32 {
+    match r {
+        Role::Clerk => 1,
+        Role::Approver => 2,
+        Role::Supervisor => 3,
+        Role::Admin => 4,
+        Role::Citizen => 5,
+    }
+}
+
+fn role_of(c: i32) -> Result<Role, DecodeError> {
+    Ok(match c {
+        1 => Role::Clerk,
+        2 => Role::Approver,
+        3 => Role::Supervisor,
+        4 => Role::Admin,
+        5 => Role::Citizen,
+        _ => return Err(malformed("unknown role")),
+    })
+}
+
+fn suspension_code(k: SuspensionKind) -> i32 {
+    match k {
+        SuspensionKind::Hearing => 1,
+        SuspensionKind::Tendering => 2,
+        SuspensionKind::Testing => 3,
+        SuspensionKind::Quarantine => 4,
+        SuspensionKind::Appraisal => 5,
+        SuspensionKind::ExpertReview => 6,
+        SuspensionKind::Other => 7,
+    }
+}
+
+fn suspension_of(c: i32) -> Result<SuspensionKind, DecodeError> {
+    Ok(match c {
+        1 => SuspensionKind::Hearing,
+        2 => SuspensionKind::Tendering,
+        3 => SuspensionKind::Testing,
+        4 => SuspensionKind::Quarantine,
+        5 => SuspensionKind::Appraisal,
+        6 => SuspensionKind::ExpertReview,
+        7 => SuspensionKind::Other,
+        _ => return Err(malformed("unknown suspension kind")),
+    })
+}
+
+fn channel_code(c: Channel) -> i32 {
+    match c {
+        Channel::HallTablet => 1,
+        Channel::QrCode => 2,
+        Channel::Web => 3,
+        Channel::Mobile => 4,
+        Channel::Phone => 5,
+        Channel::Sms => 6,
+    }
+}
+
+fn channel_of(c: i32) -> Result<Channel, DecodeError> {
+    Ok(match c {
+        1 => Channel::HallTablet,
+        2 => Channel::QrCode,
+        3 => Channel::Web,
+        4 => Channel::Mobile,
+        5 => Channel::Phone,
+        6 => Channel::Sms,
+        _ => return Err(malformed("unknown rating channel")),
+    })
+}
+
+fn malformed(what: &str) -> DecodeError {
+    DecodeError::Malformed(what.to_owned())
+}
+
+fn applicant_pb(a: &Applicant) -> pb::Applicant {
+    pb::Applicant {
+        kind: match a.kind {
+            ApplicantKind::Person => 1,
+            ApplicantKind::Organisation => 2,
+        },
+        id_number: a.id_number.clone(),
+        name: a.name.clone(),
+        phone: a.phone.clone(),
+        checksum_overridden: a.checksum_overridden,
+        checksum_override_reason: a.checksum_override_reason.clone(),
+    }
+}
+
+fn applicant_of(a: Option<pb::Applicant>) -> Result<Applicant, DecodeError> {
+    let Some(a) = a else {
+        return Ok(Applicant {
+            kind: ApplicantKind::Person,
+            id_number: String::new(),
+            name: String::new(),
+            phone: None,
+            checksum_overridden: false,
+            checksum_override_reason: None,
+        });
+    };
+    Ok(Applicant {
+        kind: match a.kind {
+            1 => ApplicantKind::Person,
+            2 => ApplicantKind::Organisation,
+            _ => return Err(malformed("unknown applicant kind")),
+        },
+        id_number: a.id_number,
+        name: a.name,
+        phone: a.phone,
+        checksum_overridden: a.checksum_overridden,
+        checksum_override_reason: a.checksum_override_reason,
+    })
+}
+
+fn materials_pb(m: &[PresentedMaterial]) -> Vec<pb::Material> {
+    m.iter()
+        .map(|p| pb::Material {
+            code: p.code.clone(),
+            originals: p.originals,
+            copies: p.copies,
+            electronic: p.electronic,
+            problem: p.problem.clone(),
+        })
+        .collect()
+}
+
+fn materials_of(m: Vec<pb::Material>) -> Vec<PresentedMaterial> {
+    m.into_iter()
+        .map(|p| PresentedMaterial {
+            code: p.code,
+            originals: p.originals,
+            copies: p.copies,
+            electronic: p.electronic,
+            problem: p.problem,
+        })
+        .collect()
+}
+
+fn issues_pb(issues: &[MaterialIssue]) -> Vec<pb::Issue> {
+    issues
+        .iter()
+        .map(|i| {
+            let (kind, need, got, problem) = match &i.issue {
+                IssueKind::Missing => (0, 0, 0, String::new()),
+                IssueKind::TooFewCopies { need, got } => (1, *need, *got, String::new()),
+                IssueKind::OriginalMissing { need, got } => (2, *need, *got, String::new()),
+                IssueKind::Faulty { problem } => (3, 0, 0, problem.clone()),
+            };
+            pb::Issue {
+                code: i.code.clone(),
+                name_zh: i.name_zh.clone(),
+                name_en: i.name_en.clone(),
+                kind,
+                need,
+                got,
+                problem,
+            }
+        })
+        .collect()
+}
+
+fn issues_of(issues: Vec<pb::Issue>) -> Result<Vec<MaterialIssue>, DecodeError> {
+    issues
+        .into_iter()
+        .map(|i| {
+            let issue = match i.kind {
+                0 => IssueKind::Missing,
+                1 => IssueKind::TooFewCopies {
+                    need: i.need,
+                    got: i.got,
+                },
+                2 => IssueKind::OriginalMissing {
+                    need: i.need,
+                    got: i.got,
+                },
+                3 => IssueKind::Faulty { problem: i.problem },
+                _ => return Err(malformed("unknown material issue")),
+            };
+            Ok(MaterialIssue {
+                code: i.code,
+                name_zh: i.name_zh,
+                name_en: i.name_en,
+                issue,
+            })
+        })
+        .collect()
+}
+
+/// Writes a body in format 2; `origin` is the writing node (a case event's
+/// actor and a received case's accepting hall must be it). `digest` gives a catalogue version's digest
+/// (needed for `received` events); `None` when the version is not held,
+/// which is a bug in the caller (a hall accepts only under a version it
+/// holds) and is refused.
+pub fn encode(
+    body: &LogBody,
+    origin: &str,
+    digest: impl Fn(i64) -> Option<u64>,
+) -> Result<Encoded, String> {
+    let mut personal = pb::Personal::default();
+    let kind = match body {
+        LogBody::Case(rec) => {
+            if rec.actor.node != origin {
+                return Err(format!(
+                    "a case event of {} written by {origin}",
+                    rec.actor.node
+                ));
+            }
+            if let Event::Received(r) = &rec.event
+                && r.accepting_node != origin
+            {
+                return Err(format!(
+                    "case {} is received at {}, not at {origin}",
+                    rec.case_id, r.accepting_node
+                ));
+            }
+            let text = |t: &str, p: &mut pb::Personal| t.clone_into(&mut p.text);
+            use pb::Ev;
+            let ev = match &rec.event {
+                Event::Received(r) => {
+                    personal.applicant = Some(applicant_pb(&r.applicant));
+                    personal.materials = materials_pb(&r.materials);
+                    Ev::Received(pb::ReceivedRef {
+                        matter_code: r.matter_code.clone(),
+                        matter_version: r.matter_version,
+                        catalogue_version: r.catalogue_version,
+                        catalogue_digest: digest(r.catalogue_version).ok_or_else(|| {
+                            format!("catalogue version {} is not held here", r.catalogue_version)
+                        })?,
+                        situations: r.situations.clone(),
+                    })
+                }
+                Event::Resubmitted {
+                    situations,
+                    materials,
+                } => {
+                    personal.materials = materials_pb(materials);
+                    Ev::Resubmitted(pb::Situations {
+                        situations: situations.clone(),
+                    })
+                }
+                Event::CorrectionNotified { issues } => {
+                    personal.issues = issues_pb(issues);
+                    Ev::CorrectionNotified(pb::Empty {})
+                }
+                Event::NotAccepted { reason } => {
+                    text(reason, &mut personal);
+                    Ev::NotAccepted(pb::Empty {})
+                }
+                Event::Accepted { deferred, holder } => Ev::Accepted(pb::AcceptedEv {
+                    deferred: deferred.clone(),
+                    holder: holder.clone(),
+                }),
+                Event::CompletedAtWindow { result } => {
+                    text(result, &mut personal);
+                    Ev::CompletedAtWindow(pb::Empty {})
+                }
+                Event::HandlingStarted => Ev::HandlingStarted(pb::Empty {}),
+                Event::SubmittedForReview { opinion } => {
+                    text(opinion, &mut personal);
+                    Ev::SubmittedForReview(pb::Empty {})
+                }
+                Event::ReviewPassed { opinion } => {
+                    text(opinion, &mut personal);
+                    Ev::ReviewPassed(pb::Empty {})
+                }
+                Event::SentBack { reason } => {
+                    text(reason, &mut personal);
+                    Ev::SentBack(pb::Empty {})
+                }
+                Event::OpinionGiven {
+                    department,
+                    approve,
+                    opinion,
+                } => {
+                    text(opinion, &mut personal);
+                    Ev::OpinionGiven(pb::OpinionEv {
+                        department: department.clone(),
+                        approve: *approve,
+                    })
+                }
+                Event::Decided { granted, opinion } => {
+                    text(opinion, &mut personal);
+                    Ev::Decided(pb::DecidedEv { granted: *granted })
+                }
+                Event::ResultReady { result } => {
+                    text(result, &mut personal);
+                    Ev::ResultReady(pb::Empty {})
+                }
+                Event::HandedOut { recipient } => {
+                    text(recipient, &mut personal);
+                    Ev::HandedOut(pb::Empty {})
+                }
+                Event::Suspended { kind, reason } => {
+                    text(reason, &mut personal);
+                    Ev::Suspended(pb::SuspendedEv {
+                        kind: suspension_code(*kind),
+                    })
+                }
+                Event::Resumed { note } => {
+                    text(note, &mut personal);
+                    Ev::Resumed(pb::Empty {})
+                }
+                Event::Extended { n, reason } => {
+                    text(reason, &mut personal);
+                    Ev::Extended(pb::ExtendedEv { n: *n })
+                }
+                Event::Withdrawn { reason } => {
+                    text(reason, &mut personal);
+                    Ev::Withdrawn(pb::Empty {})
+                }
+                Event::Terminated { reason } => {
+                    text(reason, &mut personal);
+                    Ev::Terminated(pb::Empty {})
+                }
+                Event::Transferred { to, reason } => Ev::Transferred(pb::TransferredEv {
+                    to: to.clone(),
+                    reason: reason.clone(),
+                }),
+                Event::Rated {
+                    score,
+                    channel,
+                    comment,
+                } => {
+                    text(comment, &mut personal);
+                    Ev::Rated(pb::RatedEv {
+                        score: u32::from(*score),
+                        channel: channel_code(*channel),
+                    })
+                }
+            };
+            pb::Kind::Case(pb::CaseEvent {
+                case_id: rec.case_id.clone(),
+                case_version: rec.case_version,
+                at_ms: rec.at_ms,
+                username: rec.actor.username.clone(),
+                role: role_code(rec.actor.role),
+                department: rec.actor.department.clone(),
+                event: Some(ev),
+            })
+        }
+        LogBody::Directive(d) => {
+            let kind = match &d.directive {
+                Directive::CataloguePublished {
+                    version,
+                    catalogue,
+                    signature,
+                } => pb::Dk::Catalogue(pb::Signed {
+                    number: *version,
+                    text: catalogue.clone(),
+                    signature: signature.clone(),
+                }),
+                Directive::CalendarPublished {
+                    year,
+                    calendar,
+                    signature,
+                } => pb::Dk::Calendar(pb::Signed {
+                    number: i64::from(*year),
+                    text: calendar.clone(),
+                    signature: signature.clone(),
+                }),
+                Directive::NodeRevoked {
+                    node,
+                    serial,
+                    signature,
+                } => pb::Dk::Revoked(pb::Revoked {
+                    node: node.clone(),
+                    serial: serial.clone(),
+                    signature: signature.clone(),
+                }),
+                Directive::Recall {
+                    case_id,
+                    to,
+                    reason,
+                } => pb::Dk::Recall(pb::Recall {
+                    case_id: case_id.clone(),
+                    to: to.clone(),
+                    reason: reason.clone(),
+                }),
+            };
+            pb::Kind::Directive(pb::Directive {
+                issued_by: d.issued_by.clone(),
+                at_ms: d.at_ms,
+                kind: Some(kind),
+            })
+        }
+    };
+    let msg = pb::Body { kind: Some(kind) };
+    let mut out = Vec::with_capacity(msg.encoded_len() + 1);
+    out.push(FORMAT);
+    msg.encode_raw(&mut out);
+    let personal = if personal == pb::Personal::default() {
+        Vec::new()
+    } else {
+        personal.encode_to_vec()
+    };
+    Ok(Encoded {
+        body: out,
+        personal,
+    })
+}
+
+/// Reads a body of either format. `origin` is the entry's origin (the
+/// writing hall); `personal` its sealed section (`None` when withheld: the
+/// personal fields then read as empty); `book` gives a catalogue version.
+pub fn decode(
+    body: &[u8],
+    personal: Option<&[u8]>,
+    origin: &str,
+    book: impl Fn(i64) -> Option<Book>,
+) -> Result<LogBody, DecodeError> {
+    let (&format, rest) = body.split_first().ok_or_else(|| malformed("empty body"))?;
+    if format == b'{' {
+        return serde_json::from_slice(body).map_err(|e| DecodeError::Malformed(e.to_string()));
+    }
+    if format != FORMAT {
+        return Err(DecodeError::UnknownFormat(format));
+    }
+    let msg = pb::Body::decode(rest).map_err(|e| DecodeError::Malformed(e.to_string()))?;
+    let p = match personal {
+        Some(b) if !b.is_empty() => {
+            pb::Personal::decode(b).map_err(|e| DecodeError::Malformed(e.to_string()))?
+        }
+        _ => pb::Personal::default(),
+    };
+    match msg.kind.ok_or_else(|| malformed("no body"))? {
+        pb::Kind::Case(c) => Ok(LogBody::Case(decode_case(c, p, origin, book)?)),
+        pb::Kind::Directive(d) => {
+            let directive = match d.kind.ok_or_else(|| malformed("no directive"))? {
+                pb::Dk::Catalogue(s) => Directive::CataloguePublished {
+                    version: s.number,
+                    catalogue: s.text,
+                    signature: s.signature,
+                },
+                pb::Dk::Calendar(s) => Directive::CalendarPublished {
+                    year: i32::try_from(s.number).map_err(|_| malformed("calendar year"))?,
+                    calendar: s.text,
+                    signature: s.signature,
+                },
+                pb::Dk::Revoked(r) => Directive::NodeRevoked {
+                    node: r.node,
+                    serial: r.serial,
+                    signature: r.signature,
+                },
+                pb::Dk::Recall(r) => Directive::Recall {
+                    case_id: r.case_id,
+                    to: r.to,
+                    reason: r.reason,
+                },
+            };
+            Ok(LogBody::Directive(DirectiveRecord {
+                directive,
+                issued_by: d.issued_by,
+                at_ms: d.at_ms,
+            }))
+        }
+    }
+}
+
+fn decode_case(
+    c: pb::CaseEvent,
+    p: pb::Personal,
+    origin: &str,
+    book: impl Fn(i64) -> Option<Book>,
+) -> Result<EventRecord, DecodeError> {
+    use pb::Ev;
+    let text = p.text;
+    let event = match c.event.ok_or_else(|| malformed("no event"))? {
+        Ev::Received(r) => {
+            let b = book(r.catalogue_version)
+                .filter(|b| b.digest == r.catalogue_digest)
+                .ok_or(DecodeError::MissingCatalogue {
+                    version: r.catalogue_version,
+                })?;
+            let matter = b
+                .catalogue
+                .matter(&r.matter_code)
+                .filter(|m| m.version == r.matter_version)
+                .ok_or_else(|| DecodeError::UnknownMatter {
+                    version: r.catalogue_version,
+                    code: r.matter_code.clone(),
+                    matter_version: r.matter_version,
+                })?;
+            Event::Received(Box::new(Received::from_matter(
+                matter,
+                r.catalogue_version,
+                applicant_of(p.applicant)?,
+                r.situations,
+                materials_of(p.materials),
+                origin.to_owned(),
+            )))
+        }
+        Ev::Resubmitted(s) => Event::Resubmitted {
+            situations: s.situations,
+            materials: materials_of(p.materials),
+        },
+        Ev::CorrectionNotified(_) => Event::CorrectionNotified {
+            issues: issues_of(p.issues)?,
+        },
+        Ev::NotAccepted(_) => Event::NotAccepted { reason: text },
+        Ev::Accepted(a) => Event::Accepted {
+            deferred: a.deferred,
+            holder: a.holder,
+        },
+        Ev::CompletedAtWindow(_) => Event::CompletedAtWindow { result: text },
+        Ev::HandlingStarted(_) => Event::HandlingStarted,
+        Ev::SubmittedForReview(_) => Event::SubmittedForReview { opinion: text },
+        Ev::ReviewPassed(_) => Event::ReviewPassed { opinion: text },
+        Ev::SentBack(_) => Event::SentBack { reason: text },
+        Ev::OpinionGiven(o) => Event::OpinionGiven {
+            department: o.department,
+            approve: o.approve,
+            opinion: text,
+        },
+        Ev::Decided(d) => Event::Decided {
+            granted: d.granted,
+            opinion: text,
+        },
+        Ev::ResultReady(_) => Event::ResultReady { result: text },
+        Ev::HandedOut(_) => Event::HandedOut { recipient: text },
+        Ev::Suspended(s) => Event::Suspended {
+            kind: suspension_of(s.kind)?,
+            reason: text,
+        },
+        Ev::Resumed(_) => Event::Resumed { note: text },
+        Ev::Extended(e) => Event::Extended {
+            n: e.n,
+            reason: text,
+        },
+        Ev::Withdrawn(_) => Event::Withdrawn { reason: text },
+        Ev::Terminated(_) => Event::Terminated { reason: text },
+        Ev::Transferred(t) => Event::Transferred {
+            to: t.to,
+            reason: t.reason,
+        },
+        Ev::Rated(r) => Event::Rated {
+            score: u8::try_from(r.score).map_err(|_| malformed("rating score"))?,
+            channel: channel_of(r.channel)?,
+            comment: text,
+        },
+    };
+    Ok(EventRecord {
+        case_id: c.case_id,
+        case_version: c.case_version,
+        actor: Actor {
+            username: c.username,
+            role: role_of(c.role)?,
+            node: origin.to_owned(),
+            department: c.department,
+        },
+        at_ms: c.at_ms,
+        event,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::domain::case::{Actor, Applicant, ApplicantKind, Event, EventRecord, Received};
+    use crate::domain::checklist::{IssueKind, MaterialIssue, PresentedMaterial};
+
+    const VILLAGE: &str = "nanhai.guicheng.xiaping";
+
+    fn book() -> (Book, String) {
+        let cat = crate::starter::catalogue().unwrap();
+        // A matter with materials, as a window sees most.
+        let code = cat
+            .matters
+            .values()
+            .find(|m| m.materials.len() >= 3)
+            .unwrap()
+            .code
+            .clone();
+        (
+            Book {
+                digest: catalogue_digest(&cat),
+                catalogue: Arc::new(cat),
+            },
+            code,
+        )
+    }
+
+    fn received(book: &Book, code: &str) -> EventRecord {
+        let m = book.catalogue.matter(code).unwrap();
+        let materials = m
+            .materials
+            .iter()
+            .map(|x| PresentedMaterial {
+                code: x.code.clone(),
+                originals: 1,
+                copies: 1,
+                electronic: false,
+                problem: None,
+            })
+            .collect();
+        EventRecord {
+            case_id: "XP-20261201-000123-K".into(),
+            case_version: 1,
+            actor: Actor {
+                username: "clerk01".into(),
+                role: Role::Clerk,
+                node: VILLAGE.into(),
+                department: None,
+            },
+            at_ms: 1_796_000_000_000,
+            event: Event::Received(Box::new(Received::from_matter(
+                m,
+                book.catalogue.version,
+                Applicant {
+                    kind: ApplicantKind::Person,
+                    id_number: "44060219900101123X".into(),
+                    name: "陈嘉欣".into(),
+                    phone: Some("13800138000".into()),
+                    checksum_overridden: false,
+                    checksum_override_reason: None,
+                },
+                vec![],
+                materials,
+                VILLAGE.into(),
+            ))),
+        }
+    }
+
+    fn later(event: Event, role: Role, department: Option<&str>) -> EventRecord {
+        EventRecord {
+            case_id: "XP-20261201-000123-K".into(),
+            case_version: 7,
+            actor: Actor {
+                username: "wang".into(),
+                role,
+                node: VILLAGE.into(),
+                department: department.map(str::to_owned),
+            },
+            at_ms: 1_796_000_360_000,
+            event,
+        }
+    }
+
+    fn round_trip(body: &LogBody, b: &Book) -> (LogBody, Encoded) {
+        let enc = encode(body, VILLAGE, |_| Some(b.digest)).unwrap();
+        assert_eq!(enc.body[0], FORMAT);
+        let back = decode(&enc.body, Some(&enc.personal), VILLAGE, |v| {
+            (v == b.catalogue.version).then(|| b.clone())
+        })
+        .unwrap();
+        (back, enc)
+    }
+
+    #[test]
+    fn every_event_and_directive_round_trips() {
+        let (b, code) = book();
+        let text = "意见：材料齐全 / complete".to_owned();
+        let events = vec![
+            received(&b, &code),
+            later(
+                Event::Resubmitted {
+                    situations: vec!["s1".into()],
+                    materials: vec![PresentedMaterial {
+                        code: "m1".into(),
+                        originals: 2,
+                        copies: 0,
+                        electronic: true,
+                        problem: Some("模糊".into()),
+                    }],
+                },
+                Role::Clerk,
+                None,
+            ),
+            later(
+                Event::CorrectionNotified {
+                    issues: vec![
+                        MaterialIssue {
+                            code: "m1".into(),
+                            name_zh: "身份证".into(),
+                            name_en: "ID card".into(),
+                            issue: IssueKind::Missing,
+                        },
+                        MaterialIssue {
+                            code: "m2".into(),
+                            name_zh: "户口簿".into(),
+                            name_en: "Household register".into(),
+                            issue: IssueKind::TooFewCopies { need: 2, got: 1 },
+                        },
+                        MaterialIssue {
+                            code: "m3".into(),
+                            name_zh: "证明".into(),
+                            name_en: "Certificate".into(),
+                            issue: IssueKind::OriginalMissing { need: 1, got: 0 },
+                        },
+                        MaterialIssue {
+                            code: "m4".into(),
+                            name_zh: "照片".into(),
+                            name_en: "Photo".into(),
+                            issue: IssueKind::Faulty {
+                                problem: "过期".into(),
+                            },
+                        },
+                    ],
+                },
+                Role::Clerk,
+                None,
+            ),
+            later(
+                Event::NotAccepted {
+                    reason: text.clone(),
+                },
+                Role::Clerk,
+                None,
+            ),
+            later(
+                Event::Accepted {
+                    deferred: vec!["m2".into()],
+                    holder: Some("nanhai.guicheng".into()),
+                },
+                Role::Clerk,
+                None,
+            ),
+            later(
+                Event::Accepted {
+                    deferred: vec![],
+                    holder: None,
+                },
+                Role::Clerk,
+                None,
+            ),
+            later(
+                Event::CompletedAtWindow {
+                    result: text.clone(),
+                },
+                Role::Clerk,
+                None,
+            ),
+            later(Event::HandlingStarted, Role::Approver, Some("mz")),
+            later(
+                Event::SubmittedForReview {
+                    opinion: text.clone(),
+                },
+                Role::Approver,
+                Some("mz"),
+            ),
+            later(
+                Event::ReviewPassed {
+                    opinion: text.clone(),
+                },
+                Role::Approver,
+                Some("mz"),
+            ),
+            later(
+                Event::SentBack {
+                    reason: text.clone(),
+                },
+                Role::Approver,
+                Some("mz"),
+            ),
+            later(
+                Event::OpinionGiven {
+                    department: "ga".into(),
+                    approve: true,
+                    opinion: text.clone(),
+                },
+                Role::Approver,
+                Some("ga"),
+            ),
+            later(
+                Event::Decided {
+                    granted: false,
+                    opinion: text.clone(),
+                },
+                Role::Approver,
+                Some("mz"),
+            ),
+            later(
+                Event::ResultReady {
+                    result: "粤字第1号".into(),
+                },
+                Role::Approver,
+                Some("mz"),
+            ),
+            later(
+                Event::HandedOut {
+                    recipient: "陈嘉欣".into(),
+                },
+                Role::Clerk,
+                None,
+            ),
+            later(
+                Event::Suspended {
+                    kind: SuspensionKind::ExpertReview,
+                    reason: text.clone(),
+                },
+                Role::Approver,
+                Some("mz"),
+            ),
+            later(
+                Event::Resumed { note: text.clone() },
+                Role::Approver,
+                Some("mz"),
+            ),
+            later(
+                Event::Extended {
+                    n: 5,
+                    reason: text.clone(),
+                },
+                Role::Approver,
+                Some("mz"),
+            ),
+            later(
+                Event::Withdrawn {
+                    reason: text.clone(),
+                },
+                Role::Clerk,
+                None,
+            ),
+            later(
+                Event::Terminated {
+                    reason: text.clone(),
+                },
+                Role::Supervisor,
+                None,
+            ),
+            later(
+                Event::Transferred {
+                    to: "nanhai".into(),
+                    reason: "调回".into(),
+                },
+                Role::Supervisor,
+                None,
+            ),
+            later(
+                Event::Rated {
+                    score: 2,
+                    channel: Channel::QrCode,
+                    comment: text.clone(),
+                },
+                Role::Citizen,
+                None,
+            ),
+        ];
+        for rec in events {
+            let body = LogBody::Case(rec);
+            assert_eq!(round_trip(&body, &b).0, body);
+        }
+        let directives = [
+            Directive::CataloguePublished {
+                version: 3,
+                catalogue: "{\"version\":3}".into(),
+                signature: "ab".into(),
+            },
+            Directive::CalendarPublished {
+                year: 2027,
+                calendar: "{}".into(),
+                signature: "cd".into(),
+            },
+            Directive::NodeRevoked {
+                node: VILLAGE.into(),
+                serial: "01".into(),
+                signature: "ef".into(),
+            },
+            Directive::Recall {
+                case_id: "XP-20261201-000123-K".into(),
+                to: "nanhai".into(),
+                reason: "督办".into(),
+            },
+        ];
+        for d in directives {
+            let body = LogBody::Directive(DirectiveRecord {
+                directive: d,
+                issued_by: "admin".into(),
+                at_ms: 5,
+            });
+            let (back, enc) = round_trip(&body, &b);
+            assert_eq!(back, body);
+            assert!(enc.personal.is_empty(), "a directive has no personal part");
+        }
+    }
+
+    #[test]
+    fn a_received_event_names_its_matter_and_stays_small() {
+        let (b, code) = book();
+        let rec = received(&b, &code);
+        let json = serde_json::to_string(&LogBody::Case(rec.clone())).unwrap();
+        let (_, enc) = round_trip(&LogBody::Case(rec), &b);
+        let matter = b.catalogue.matter(&code).unwrap();
+        let open = String::from_utf8_lossy(&enc.body);
+        assert!(
+            !open.contains(&matter.name_zh),
+            "the matter's name is not copied"
+        );
+        let personal = String::from_utf8_lossy(&enc.personal);
+        assert!(personal.contains("陈嘉欣") && personal.contains("44060219900101123X"));
+        assert!(
+            !open.contains("陈嘉欣") && !open.contains("13800138000"),
+            "the applicant is only in the personal section"
+        );
+        let size = enc.body.len() + enc.personal.len();
+        eprintln!(
+            "received: {} + {} bytes, {} as format 1",
+            enc.body.len(),
+            enc.personal.len(),
+            json.len()
+        );
+        assert!(
+            size <= 220,
+            "a received event takes {size} bytes ({} as format 1)",
+            json.len()
+        );
+    }
+
+    #[test]
+    fn an_unknown_or_different_catalogue_version_holds_the_event_back() {
+        let (b, code) = book();
+        let enc = encode(&LogBody::Case(received(&b, &code)), VILLAGE, |_| {
+            Some(b.digest)
+        })
+        .unwrap();
+        let v = b.catalogue.version;
+        assert_eq!(
+            decode(&enc.body, Some(&enc.personal), VILLAGE, |_| None),
+            Err(DecodeError::MissingCatalogue { version: v })
+        );
+        let other = Book {
+            digest: b.digest ^ 1,
+            catalogue: Arc::clone(&b.catalogue),
+        };
+        assert_eq!(
+            decode(&enc.body, Some(&enc.personal), VILLAGE, |_| Some(
+                other.clone()
+            )),
+            Err(DecodeError::MissingCatalogue { version: v }),
+            "a version held under another text is not folded against"
+        );
+        assert!(encode(&LogBody::Case(received(&b, &code)), VILLAGE, |_| None).is_err());
+    }
+
+    #[test]
+    fn format1_bodies_read_as_they_were_and_withheld_personal_data_reads_empty() {
+        let (b, code) = book();
+        let body = LogBody::Case(received(&b, &code));
+        let json = serde_json::to_vec(&body).unwrap();
+        assert_eq!(decode(&json, None, VILLAGE, |_| None).unwrap(), body);
+        let enc = encode(&body, VILLAGE, |_| Some(b.digest)).unwrap();
+        let LogBody::Case(rec) = decode(&enc.body, None, VILLAGE, |_| Some(b.clone())).unwrap()
+        else {
+            panic!("a case event")
+        };
+        let Event::Received(r) = rec.event else {
+            panic!("received")
+        };
+        assert!(r.applicant.id_number.is_empty() && r.materials.is_empty());
+        assert_eq!(r.matter_code, code, "the open part is whole");
+    }
+
+    #[test]
+    fn bad_bodies_are_errors_not_panics() {
+        let (b, _) = book();
+        for bytes in [
+            &[][..],
+            &[FORMAT][..],
+            &[FORMAT, 0xff, 0xff, 0xff][..],
+            &[9, 1, 2][..],
+            b"{not json",
+        ] {
+            assert!(decode(bytes, None, VILLAGE, |_| Some(b.clone())).is_err());
+        }
+        let enc = encode(
+            &LogBody::Case(later(Event::HandlingStarted, Role::Approver, None)),
+            VILLAGE,
+            |_| None,
+        )
+        .unwrap();
+        assert!(decode(&enc.body, Some(&[0xff, 0xff]), VILLAGE, |_| None).is_err());
+        // An actor from another hall cannot be written under this origin.
+        let mut foreign = later(Event::HandlingStarted, Role::Approver, None);
+        foreign.actor.node = "nanhai".into();
+        assert!(encode(&LogBody::Case(foreign), VILLAGE, |_| None).is_err());
+    }
+}

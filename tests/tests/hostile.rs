@@ -1,0 +1,302 @@
+//! A registered village that holds its real key and speaks the protocol,
+//! but sends what no honest node would. Each entry it sends is refused at
+//! the township, where it first enters the tree: never stored, never
+//! relayed, one security event each, and the rest of the tree goes on.
+#![allow(clippy::unwrap_used)]
+
+use federation::replication::{Batch, Direction, Hello, Limits, Message, WireEntry};
+use federation::transport::{Client, TransportConfig, read_raw_frame, write_raw_frame};
+use federation::{EntryHash, LogEntry, NodeCredentials, NodeId, Sealed};
+use node::domain::case::{Actor, Applicant, ApplicantKind, Event, EventRecord, Received, Role};
+use node::domain::codec;
+use node::domain::log::{Directive, DirectiveRecord, LogBody};
+use onewindow_tests::{Tree, eventually, tree};
+
+const DISTRICT: &str = "nanhai";
+const TOWNSHIP: &str = "nanhai.guicheng";
+const VILLAGE: &str = "nanhai.guicheng.xiaping";
+const SIBLING: &str = "nanhai.guicheng.shibei";
+
+async fn with_timeout<F: std::future::Future<Output = ()>>(f: F) {
+    tokio::time::timeout(std::time::Duration::from_secs(120), f)
+        .await
+        .expect("scenario timed out");
+}
+
+/// One connection to the township under the village's identity.
+struct Rogue {
+    send: quinn::SendStream,
+    recv: quinn::RecvStream,
+    _conn: federation::PeerConnection,
+}
+
+impl Rogue {
+    async fn connect(t: &Tree, software: &str) -> Rogue {
+        let creds = NodeCredentials::from_files(std::path::Path::new(
+            &t.nodes[VILLAGE].config.federation.credentials_dir,
+        ))
+        .unwrap();
+        let client = Client::new(&creds, TransportConfig::default()).unwrap();
+        let conn = client
+            .connect(t.quic_addr(TOWNSHIP), &NodeId::new(TOWNSHIP).unwrap())
+            .await
+            .unwrap();
+        let (mut send, recv) = conn.open_stream().await.unwrap().into_parts();
+        write_raw_frame(
+            &mut send,
+            &Message::Hello(Hello {
+                node: creds.node.clone(),
+                software: software.to_owned(),
+                catalogue_version: 1,
+                now_ms: 0,
+                have: 0,
+                your_origin_head: 0,
+                head: 0,
+            })
+            .encode(),
+        )
+        .await
+        .unwrap();
+        Rogue {
+            send,
+            recv,
+            _conn: conn,
+        }
+    }
+
+    async fn send(&mut self, m: Message) {
+        write_raw_frame(&mut self.send, &m.encode()).await.unwrap();
+    }
+
+    /// The township's answer to a batch: an acknowledgement or a refusal
+    /// code ("closed" when the link ends without one).
+    async fn answer(&mut self) -> Result<u64, String> {
+        loop {
+            let Ok(Some(frame)) = read_raw_frame(&mut self.recv, 1 << 24).await else {
+                return Err("closed".into());
+            };
+            match Message::decode(&frame, &Limits::default()) {
+                Ok(Message::Ack { upto, .. }) => return Ok(upto),
+                Ok(Message::Reject { code, .. }) => return Err(code),
+                Ok(_) => continue,
+                Err(e) => return Err(format!("bad frame: {e}")),
+            }
+        }
+    }
+}
+
+/// The next entry of `origin` after what the township holds of it.
+async fn next_entry(t: &Tree, origin: &str, body: &LogBody) -> LogEntry {
+    let town = &t.node(TOWNSHIP).node;
+    let o = NodeId::new(origin).unwrap();
+    let (seq, hash) = town
+        .store
+        .origin_heads()
+        .await
+        .unwrap()
+        .get(&o)
+        .copied()
+        .unwrap_or((0, EntryHash::GENESIS));
+    let book = town.catalogue();
+    let digest = codec::catalogue_digest(&book);
+    let enc = codec::encode(body, origin, |_| Some(digest)).unwrap();
+    LogEntry::next_sealed(o, seq, hash, enc.body, Sealed::open(enc.personal))
+}
+
+/// A batch of one entry, right after what the township holds of the
+/// village's log.
+async fn batch_of(t: &Tree, entry: LogEntry) -> Message {
+    let (have, _) = t
+        .node(TOWNSHIP)
+        .node
+        .store
+        .link_cursor(VILLAGE)
+        .await
+        .unwrap();
+    Message::Batch(Batch {
+        direction: Direction::Up,
+        after: have,
+        upto: have + 1,
+        entries: vec![WireEntry {
+            local_seq: have + 1,
+            entry,
+            stream: None,
+            stream_seq: 0,
+        }],
+    })
+}
+
+fn received(t: &Tree, origin: &str, case_id: &str, name: &str) -> LogBody {
+    let cat = t.node(TOWNSHIP).node.catalogue();
+    let matter = cat.matters.values().next().unwrap();
+    LogBody::Case(EventRecord {
+        case_id: case_id.into(),
+        case_version: 1,
+        actor: Actor {
+            username: "clerk".into(),
+            role: Role::Clerk,
+            node: origin.into(),
+            department: None,
+        },
+        at_ms: 1_796_000_000_000,
+        event: Event::Received(Box::new(Received::from_matter(
+            matter,
+            cat.version,
+            Applicant {
+                kind: ApplicantKind::Person,
+                id_number: "11010519491231002X".into(),
+                name: name.into(),
+                phone: None,
+                checksum_overridden: false,
+                checksum_override_reason: None,
+            },
+            vec![],
+            vec![],
+            origin.into(),
+        ))),
+    })
+}
+
+async fn security_kinds(t: &Tree) -> Vec<String> {
+    t.node(TOWNSHIP)
+        .node
+        .store
+        .security_events(100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.kind)
+        .collect()
+}
+
+async fn held(t: &Tree, node: &str, origin: &str) -> u64 {
+    t.node(node)
+        .node
+        .store
+        .origin_heads()
+        .await
+        .unwrap()
+        .get(&NodeId::new(origin).unwrap())
+        .map_or(0, |h| h.0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hostile_village_is_refused_at_its_township_and_stops_no_one_else() {
+    with_timeout(async {
+        let mut t = tree(&[DISTRICT, TOWNSHIP, VILLAGE, SIBLING]).await;
+        // The real village is off: the rogue holds its identity.
+        t.stop(VILLAGE).await;
+
+        // 1. A directive under the village's own origin (an unsigned recall):
+        // only the root writes directives.
+        let recall = LogBody::Directive(DirectiveRecord {
+            directive: Directive::Recall {
+                case_id: "XP-20261201-000001-0".into(),
+                to: VILLAGE.into(),
+                reason: "forged".into(),
+            },
+            issued_by: "rogue".into(),
+            at_ms: 0,
+        });
+        let before = held(&t, TOWNSHIP, VILLAGE).await;
+        let mut r = Rogue::connect(&t, "rogue").await;
+        let entry = next_entry(&t, VILLAGE, &recall).await;
+        r.send(batch_of(&t, entry).await).await;
+        assert_eq!(r.answer().await, Err("directive_not_from_root".into()));
+        assert_eq!(
+            held(&t, TOWNSHIP, VILLAGE).await,
+            before,
+            "nothing of it is stored"
+        );
+        assert!(
+            security_kinds(&t)
+                .await
+                .contains(&"directive_not_from_root".into())
+        );
+
+        // 2. A good case event is taken; the same place again with another
+        // body is a fork, refused and recorded.
+        let mut r = Rogue::connect(&t, "rogue").await;
+        let good = received(&t, VILLAGE, "XP-20261201-000001-0", "张三");
+        let entry = next_entry(&t, VILLAGE, &good).await;
+        r.send(batch_of(&t, entry.clone()).await).await;
+        assert!(r.answer().await.is_ok(), "a valid entry is acknowledged");
+        let after_good = held(&t, TOWNSHIP, VILLAGE).await;
+        assert_eq!(after_good, entry.origin_seq);
+        let other = received(&t, VILLAGE, "XP-20261201-000002-0", "李四");
+        let enc = codec::encode(&other, VILLAGE, |_| {
+            Some(codec::catalogue_digest(&t.node(TOWNSHIP).node.catalogue()))
+        })
+        .unwrap();
+        let fork = LogEntry::next_sealed(
+            entry.origin.clone(),
+            entry.origin_seq - 1,
+            entry.prev_hash,
+            enc.body,
+            Sealed::open(enc.personal),
+        );
+        assert_ne!(fork.hash, entry.hash);
+        r.send(batch_of(&t, fork).await).await;
+        assert_eq!(r.answer().await, Err("fork".into()));
+        assert!(security_kinds(&t).await.contains(&"fork".into()));
+        assert_eq!(held(&t, TOWNSHIP, VILLAGE).await, after_good);
+
+        // 3. An origin one tier below the deepest is refused.
+        let ghost = format!("{VILLAGE}.ghost");
+        let mut r = Rogue::connect(&t, "rogue").await;
+        let body = received(&t, &ghost, "GH-20261201-000001-0", "王五");
+        let entry = next_entry(&t, &ghost, &body).await;
+        r.send(batch_of(&t, entry).await).await;
+        assert_eq!(r.answer().await, Err("too_deep".into()));
+        assert_eq!(held(&t, TOWNSHIP, &ghost).await, 0);
+        assert!(security_kinds(&t).await.contains(&"too_deep".into()));
+
+        // 4. A Hello carrying a 4 MiB software string is refused before
+        // anything of it is kept.
+        let mut r = Rogue::connect(&t, &"x".repeat(4 << 20)).await;
+        assert_eq!(r.answer().await, Err("closed".into()));
+        eventually(30, "the Hello violation recorded", || async {
+            security_kinds(&t)
+                .await
+                .contains(&"bad_frame".into())
+                .then_some(())
+        })
+        .await;
+        let fleet = t.node(TOWNSHIP).node.store.oversight_fleet().await.unwrap();
+        assert!(
+            fleet
+                .iter()
+                .all(|f| f.software.as_deref().is_none_or(|s| s.len() < 1024)),
+            "no huge string in the fleet table"
+        );
+
+        // The good case reached the district; nothing refused did, and the
+        // sibling's link works: a rule from the root still reaches it.
+        eventually(30, "the good case at the district", || async {
+            (held(&t, DISTRICT, VILLAGE).await == after_good).then_some(())
+        })
+        .await;
+        assert_eq!(held(&t, DISTRICT, &ghost).await, 0);
+        let mut year = node::starter::calendars().unwrap().remove(0);
+        year.year = 2031;
+        year.holidays.clear();
+        t.node(DISTRICT)
+            .node
+            .announce_calendar(&year, "admin")
+            .await
+            .unwrap();
+        eventually(30, "the calendar at the sibling", || async {
+            t.node(SIBLING)
+                .node
+                .store
+                .calendars()
+                .await
+                .unwrap()
+                .iter()
+                .any(|c| c.year == 2031)
+                .then_some(())
+        })
+        .await;
+    })
+    .await;
+}

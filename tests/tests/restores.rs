@@ -1,0 +1,301 @@
+//! Stores put back from an older copy, with real processes: a township and
+//! then a village are stopped, their store files are replaced by a copy
+//! taken earlier, and they are started again while every hall keeps
+//! working. What this asks for: the restored hall first takes back from its
+//! parent what it had written since the copy (its clerks are told it is
+//! recovering), so no case number or origin sequence is issued twice; its
+//! parent and its children resend what it lost. Every receipted case
+//! reaches the district once, with the same events at every hall that
+//! holds it. Not met yet: see the `ignore` reason.
+#![allow(clippy::unwrap_used)]
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use deploy::bundle::{self, BundleOptions, Ports};
+use deploy::process::ProcessTree;
+use deploy::topology::Topology;
+use onewindow_tests::{Api, STAFF_PASSWORD, citizen_id, complete_submission, eventually};
+use serde_json::{Value, json};
+
+const DISTRICT: &str = "nanhai";
+const TOWNSHIP: &str = "nanhai.guicheng";
+const VILLAGE: &str = "nanhai.guicheng.xiaping";
+
+fn process_tree(ids: &[&str]) -> (tempfile::TempDir, ProcessTree) {
+    let mut text = String::from("[tree]\ntiers = [\"district\", \"township\", \"village\"]\n");
+    for (i, id) in ids.iter().enumerate() {
+        text.push_str(&format!(
+            "[[node]]\nid = \"{id}\"\nhall_code = \"RS{i}\"\nhall_name_zh = \"{id} 服务中心\"\nhall_name_en = \"{id} service centre\"\n"
+        ));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let opts = BundleOptions {
+        ports: Ports::Free,
+        cert_days: 2,
+        ..BundleOptions::default()
+    };
+    let b = bundle::make(
+        &Topology::parse(&text).unwrap(),
+        &dir.path().join("bundle"),
+        &opts,
+    )
+    .unwrap();
+    let bin = deploy::binary::node_binary_for_tests().unwrap();
+    (dir, ProcessTree::new(b, bin))
+}
+
+async fn staff(tree: &ProcessTree, id: &str, username: &str, role: &str) -> Api {
+    let url = tree.url(id).unwrap();
+    let password = &tree.bundle().node(id).unwrap().admin_password;
+    let admin = Api::login(&url, "admin", password).await;
+    let body = json!({"username": username, "display_name": username, "role": role, "password": STAFF_PASSWORD});
+    let (status, text) = admin.post("/api/v1/staff", &body).await;
+    assert!(status == 201 || status == 409, "{text}");
+    Api::login(&url, username, STAFF_PASSWORD).await
+}
+
+/// A matter the hall receives and decides itself.
+async fn own_matter(hall: &Api) -> Value {
+    let cat = hall.get_ok("/api/v1/catalogue").await;
+    cat["matters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["decided_here"] == true)
+        .unwrap()
+        .clone()
+}
+
+async fn events(api: &Api, number: &str) -> Option<Vec<Value>> {
+    let (status, body) = api.get(&format!("/api/v1/cases/{number}/record")).await;
+    if status == 404 {
+        return None;
+    }
+    assert_eq!(status, 200, "{body}");
+    let v: Value = serde_json::from_str(&body).unwrap();
+    Some(v["events"].as_array().unwrap().clone())
+}
+
+/// Submits `n` cases at a hall; a hall that is recovering answers 503
+/// `recovering` and the clerk tries again a moment later. Returns the
+/// receipted case numbers.
+async fn submit(tree: &ProcessTree, id: &str, matter: &Value, n: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    for _ in 0..n {
+        let body = complete_submission(matter, &next_applicant());
+        let number = eventually(90, "a receipt", || async {
+            let clerk = Api::login(&tree.url(id).unwrap(), "clerk1", STAFF_PASSWORD).await;
+            let (status, text) = clerk.post("/api/v1/cases", &body).await;
+            if status == 503 {
+                assert!(text.contains("recovering"), "{text}");
+                return None;
+            }
+            assert_eq!(status, 201, "{text}");
+            let v: Value = serde_json::from_str(&text).unwrap();
+            v["case_number"].as_str().map(str::to_owned)
+        })
+        .await;
+        out.push(number);
+    }
+    out
+}
+
+/// A valid citizen ID number not used before in this test binary.
+fn next_applicant() -> String {
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    citizen_id(&format!("44060519900101{:03}", n % 1000))
+}
+
+fn store_files(tree: &ProcessTree, id: &str) -> Vec<PathBuf> {
+    let data = tree.bundle().folder(id).unwrap().join("data");
+    ["node.db", "node.db-wal", "node.db-shm"]
+        .iter()
+        .map(|f| data.join(f))
+        .collect()
+}
+
+fn copy_store(files: &[PathBuf], to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for f in files {
+        if f.exists() {
+            std::fs::copy(f, to.join(f.file_name().unwrap())).unwrap();
+        }
+    }
+}
+
+fn put_back(files: &[PathBuf], from: &Path) {
+    for f in files {
+        let _ = std::fs::remove_file(f);
+        let saved = from.join(f.file_name().unwrap());
+        if saved.exists() {
+            std::fs::copy(saved, f).unwrap();
+        }
+    }
+}
+
+/// Every case is at the district with the events its accepting hall holds,
+/// versions 1, 2, ... without a repeat.
+async fn converged(hall: &Api, district: &Api, numbers: &[String]) {
+    for n in numbers {
+        let here = eventually(120, "the case at its hall", || async {
+            events(hall, n).await
+        })
+        .await;
+        let there = eventually(120, "the case at the district", || async {
+            let hall_now = events(hall, n).await?;
+            events(district, n).await.filter(|e| *e == hall_now)
+        })
+        .await;
+        assert!(there.len() >= here.len());
+        let versions: Vec<u64> = there
+            .iter()
+            .map(|e| e["case_version"].as_u64().unwrap())
+            .collect();
+        let expected: Vec<u64> = (1..=versions.len() as u64).collect();
+        assert_eq!(versions, expected, "case {n} at the district");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a hall that lost the tail of its own log does not yet recover it from its parent (the Hello carries `your_origin_head` for it); until then its new entries reuse origin sequences its parent holds and are refused as forks"]
+async fn a_township_and_a_village_put_back_to_older_copies_heal() {
+    tokio::time::timeout(Duration::from_secs(600), async {
+        let (dir, mut tree) = process_tree(&[DISTRICT, TOWNSHIP, VILLAGE]);
+        tree.start_all().await.unwrap();
+        let district = staff(&tree, DISTRICT, "super1", "supervisor").await;
+        let town_clerk = staff(&tree, TOWNSHIP, "clerk1", "clerk").await;
+        let village_clerk = staff(&tree, VILLAGE, "clerk1", "clerk").await;
+        let town_matter = own_matter(&town_clerk).await;
+        let village_matter = own_matter(&village_clerk).await;
+        let mut town_cases = submit(&tree, TOWNSHIP, &town_matter, 3).await;
+        let mut village_cases = submit(&tree, VILLAGE, &village_matter, 3).await;
+        converged(&town_clerk, &district, &town_cases).await;
+        converged(&village_clerk, &district, &village_cases).await;
+
+        for id in [TOWNSHIP, VILLAGE] {
+            // A copy of the hall's store, taken while it is stopped.
+            let files = store_files(&tree, id);
+            let backup = dir.path().join(format!("backup-{id}"));
+            tree.stop(id).await.unwrap();
+            copy_store(&files, &backup);
+            tree.start(id).await.unwrap();
+            // Work goes on after the copy: these are what the copy lacks.
+            let town_more = submit(&tree, TOWNSHIP, &town_matter, 3).await;
+            let village_more = submit(&tree, VILLAGE, &village_matter, 3).await;
+            let town_clerk =
+                Api::login(&tree.url(TOWNSHIP).unwrap(), "clerk1", STAFF_PASSWORD).await;
+            let village_clerk =
+                Api::login(&tree.url(VILLAGE).unwrap(), "clerk1", STAFF_PASSWORD).await;
+            converged(&town_clerk, &district, &town_more).await;
+            converged(&village_clerk, &district, &village_more).await;
+            town_cases.extend(town_more);
+            village_cases.extend(village_more);
+
+            // The hall is put back to the copy and started again; every
+            // hall keeps receiving.
+            tree.stop(id).await.unwrap();
+            put_back(&files, &backup);
+            tree.start(id).await.unwrap();
+            let town_after = submit(&tree, TOWNSHIP, &town_matter, 3).await;
+            let village_after = submit(&tree, VILLAGE, &village_matter, 3).await;
+            town_cases.extend(town_after);
+            village_cases.extend(village_after);
+
+            let town_clerk =
+                Api::login(&tree.url(TOWNSHIP).unwrap(), "clerk1", STAFF_PASSWORD).await;
+            let village_clerk =
+                Api::login(&tree.url(VILLAGE).unwrap(), "clerk1", STAFF_PASSWORD).await;
+            converged(&town_clerk, &district, &town_cases).await;
+            converged(&village_clerk, &district, &village_cases).await;
+            // The township holds its villages' cases as the district does.
+            converged(&village_clerk, &town_clerk, &village_cases).await;
+        }
+        // No case number was issued twice.
+        let mut all: Vec<&String> = town_cases.iter().chain(village_cases.iter()).collect();
+        let n = all.len();
+        all.sort();
+        all.dedup();
+        assert_eq!(all.len(), n, "a case number was issued twice");
+        tree.stop_all().await.unwrap();
+    })
+    .await
+    .expect("scenario timed out");
+}
+
+async fn submit_four(clerk: &Api, matter: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    for _ in 0..4 {
+        let id = next_applicant();
+        let r = clerk
+            .post_ok("/api/v1/cases", &complete_submission(matter, &id))
+            .await;
+        out.push(r["case_number"].as_str().unwrap().to_owned());
+    }
+    out
+}
+
+/// Every case is at the township and the district with the entries the
+/// village holds.
+async fn all_at_district(t: &onewindow_tests::Tree, numbers: &[String]) {
+    for n in numbers {
+        let here = log_of(t, VILLAGE, n).await.expect("the village holds it");
+        eventually(60, "the case at the district", || async {
+            log_of(t, DISTRICT, n).await.filter(|l| *l == here)
+        })
+        .await;
+        eventually(60, "the case at the township", || async {
+            log_of(t, TOWNSHIP, n).await.filter(|l| *l == here)
+        })
+        .await;
+    }
+}
+
+/// The events a node holds of a case, as stored.
+async fn log_of(t: &onewindow_tests::Tree, id: &str, number: &str) -> Option<Vec<String>> {
+    let events = t.node(id).node.store.case_events(number).await.unwrap();
+    (!events.is_empty()).then(|| {
+        events
+            .iter()
+            .map(|e| format!("{}#{} {}", e.entry.origin, e.entry.origin_seq, e.entry.hash))
+            .collect()
+    })
+}
+
+/// A township put back to an older copy of its store, in one process: its
+/// village resends from the township's older cursor (instead of being
+/// refused with a gap for ever), the district resets its cursor to the
+/// township's shorter log, and every case the village receipted reaches
+/// the district once with the same entries.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_township_put_back_to_an_older_copy_is_resent_what_it_lost() {
+    tokio::time::timeout(Duration::from_secs(240), async {
+        let mut t = onewindow_tests::tree(&[DISTRICT, TOWNSHIP, VILLAGE]).await;
+        let clerk = t.staff(VILLAGE, "clerk1", "clerk", None).await;
+        let matter = own_matter(&clerk).await;
+        let mut numbers = Vec::new();
+        numbers.extend(submit_four(&clerk, &matter).await);
+        all_at_district(&t, &numbers).await;
+
+        let home = t.nodes[TOWNSHIP].config.node.data_dir.clone();
+        let files: Vec<PathBuf> = ["node.db", "node.db-wal", "node.db-shm"]
+            .iter()
+            .map(|f| home.join(f))
+            .collect();
+        let backup = t.dir.path().join("township-backup");
+        t.stop(TOWNSHIP).await;
+        copy_store(&files, &backup);
+        t.restart(TOWNSHIP).await;
+        numbers.extend(submit_four(&clerk, &matter).await);
+        all_at_district(&t, &numbers).await;
+
+        t.stop(TOWNSHIP).await;
+        put_back(&files, &backup);
+        t.restart(TOWNSHIP).await;
+        numbers.extend(submit_four(&clerk, &matter).await);
+        all_at_district(&t, &numbers).await;
+    })
+    .await
+    .expect("scenario timed out");
+}
