@@ -330,3 +330,66 @@ async fn queue_numbers_restart_each_day() {
         ("B001", Some(60_000))
     );
 }
+
+#[tokio::test]
+async fn a_link_reads_batches_bounded_in_bytes_and_an_entry_over_a_frame_is_refused() {
+    use onewindow_node::domain::log::{Directive, DirectiveRecord};
+    use onewindow_node::store::{MAX_ENTRY, Route, StoreError};
+    let db = common::test_db().await;
+    let store = open_with_catalogue(&db.url).await;
+    write_cases(&store, "B", 50).await;
+    let head = *store.route_head(&Route::Up).await.unwrap().borrow();
+    assert!(head >= 50);
+    let (all, covered) = store
+        .wire_entries(&Route::Up, 0, head, 1000, 1 << 20)
+        .await
+        .unwrap();
+    assert_eq!(covered, head);
+    assert_eq!(all.len() as u64, head, "every entry goes up");
+    let one = all[0].approx_bytes();
+    // Room for about three entries: the batch stops there, and says how
+    // far it covers so the next one starts after it.
+    let (some, upto) = store
+        .wire_entries(&Route::Up, 0, head, 1000, 3 * one + 100)
+        .await
+        .unwrap();
+    assert!(!some.is_empty() && some.len() < 5, "{} entries", some.len());
+    assert_eq!(upto, some.last().unwrap().local_seq);
+    let (rest, _) = store
+        .wire_entries(&Route::Up, upto, head, 1000, 1 << 20)
+        .await
+        .unwrap();
+    assert_eq!(some.len() + rest.len(), all.len());
+    // Nothing of this node goes down to a child it does not have.
+    let (down, _) = store
+        .wire_entries(
+            &Route::Down("nanhai.guicheng.x".into()),
+            0,
+            head,
+            1000,
+            1 << 20,
+        )
+        .await
+        .unwrap();
+    assert!(down.is_empty());
+
+    // An entry larger than a frame can carry is refused when written, and
+    // nothing of its transaction is stored.
+    let before = store.event_count().await.unwrap();
+    let mut w = store.write().await.unwrap();
+    let huge = w.append_directive(DirectiveRecord {
+        directive: Directive::CalendarPublished {
+            year: 2030,
+            calendar: "x".repeat(MAX_ENTRY + 1),
+            signature: String::new(),
+        },
+        issued_by: "admin".into(),
+        at_ms: 0,
+    });
+    assert!(
+        matches!(huge, Err(StoreError::EntryTooLarge { .. })),
+        "{huge:?}"
+    );
+    drop(w);
+    assert_eq!(store.event_count().await.unwrap(), before);
+}

@@ -67,6 +67,11 @@ pub struct ReplicationArgs {
     /// SQLite `synchronous` mode of all three stores.
     #[arg(long, value_enum, default_value_t = Synchronous::Full)]
     pub sqlite_synchronous: Synchronous,
+    /// The district's store: `sqlite` (a file, like the other two), or a
+    /// postgres:// URL through which a fresh database is made for the run
+    /// and dropped after it.
+    #[arg(long, default_value = "sqlite", value_name = "DB")]
+    pub district_db: crate::db::DbChoice,
     /// Give up this many seconds after the start of writing.
     #[arg(long, default_value_t = 900, value_name = "S")]
     pub timeout: u64,
@@ -80,6 +85,8 @@ pub struct ReplicationArgs {
 struct Summary {
     bench: &'static str,
     link: String,
+    /// `sqlite` or `postgres`.
+    district_store: String,
     events: u64,
     offered_rate: f64,
     delivered: u64,
@@ -103,6 +110,7 @@ struct Chain {
     township: RunningNode,
     village: RunningNode,
     relays: [Relay; 2],
+    district_db: Option<crate::db::ScratchDb>,
     _dir: tempfile::TempDir,
 }
 
@@ -166,7 +174,20 @@ impl Chain {
             std::fs::create_dir_all(&home)?;
             Ok(c)
         };
-        let district = server::start(config(DISTRICT, "NH", TOWNSHIP)?).await?;
+        let mut c = config(DISTRICT, "NH", TOWNSHIP)?;
+        let district_db = match &args.district_db {
+            crate::db::DbChoice::Sqlite => None,
+            choice => {
+                let db = crate::db::ScratchDb::create(choice, dir.path()).await?;
+                eprintln!(
+                    "the district's store is PostgreSQL: {}",
+                    crate::db::redact(&db.url)
+                );
+                c.database.url = db.url.clone();
+                Some(db)
+            }
+        };
+        let district = server::start(c).await?;
         let relay_up = relay_to(&district, args.link).await?;
         let mut c = config(TOWNSHIP, "NHGC", VILLAGE)?;
         c.federation.parent_addr = relay_up.local_addr().to_string();
@@ -180,6 +201,7 @@ impl Chain {
             township,
             village,
             relays: [relay_down, relay_up],
+            district_db,
             _dir: dir,
         })
     }
@@ -191,6 +213,11 @@ impl Chain {
         self.village.stop().await;
         self.township.stop().await;
         self.district.stop().await;
+        if let Some(db) = self.district_db
+            && let Err(e) = db.remove().await
+        {
+            eprintln!("could not drop the district's scratch database: {e:#}");
+        }
     }
 }
 
@@ -269,6 +296,7 @@ async fn measure(chain: &Chain, args: &ReplicationArgs) -> anyhow::Result<Summar
     Ok(Summary {
         bench: "replication",
         link: args.link.to_string(),
+        district_store: args.district_db.to_string(),
         events: args.events,
         offered_rate: args.rate,
         delivered: delivered as u64,
