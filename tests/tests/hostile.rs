@@ -51,7 +51,9 @@ impl Rogue {
                 now_ms: 0,
                 have: 0,
                 your_origin_head: 0,
-                head: 0,
+                // Far above anything the township holds of the village, so
+                // that it keeps its cursor (a lower head would reset it).
+                head: 1 << 40,
             })
             .encode(),
         )
