@@ -777,19 +777,17 @@ impl WriteTx<'_> {
         body: LogBody,
         scope: String,
         from_child: Option<&str>,
-    ) -> StoredEvent {
+    ) {
         self.last_local_seq += 1;
         let (up, down) = routing(&self.store.node, &entry.origin, &scope, from_child);
-        let ev = StoredEvent {
+        self.events.push(StoredEvent {
             local_seq: self.last_local_seq,
             entry,
             body,
             scope,
             up: up && from_child.is_some(),
             down,
-        };
-        self.events.push(ev.clone());
-        ev
+        });
     }
 
     /// Records, in this transaction, that the peer's log is held up to `have`.
