@@ -393,3 +393,67 @@ async fn a_link_reads_batches_bounded_in_bytes_and_an_entry_over_a_frame_is_refu
     drop(w);
     assert_eq!(store.event_count().await.unwrap(), before);
 }
+
+#[tokio::test]
+async fn a_link_reads_the_same_batches_from_the_tail_in_memory_as_from_the_store() {
+    use onewindow_node::domain::log::{Directive, DirectiveRecord};
+    use onewindow_node::store::Route;
+    let db = common::test_db().await;
+    let store = open_with_catalogue(&db.url).await;
+    write_cases(&store, "T", 30).await;
+    let mut w = store.write().await.unwrap();
+    for year in [2031, 2032] {
+        w.append_directive(DirectiveRecord {
+            directive: Directive::CalendarPublished {
+                year,
+                calendar: "{}".into(),
+                signature: String::new(),
+            },
+            issued_by: "admin".into(),
+            at_ms: 0,
+        })
+        .unwrap();
+    }
+    w.commit().await.unwrap();
+    write_cases(&store, "U", 10).await;
+    // A second handle on the same database holds no tail: it reads rows.
+    let cold = open(&db.url).await;
+    let head = store.local_head().await;
+    let one = store
+        .wire_entries(&Route::Up, 0, head, 1, 1 << 20)
+        .await
+        .unwrap()
+        .0[0]
+        .approx_bytes();
+    let routes = [Route::Up, Route::Down("nanhai.guicheng.x".into())];
+    for route in &routes {
+        for (after, upto, max_entries, max_bytes) in [
+            (0, head, 1000, 1 << 20),
+            (0, head, 7, 1 << 20),
+            (5, head - 3, 1000, 1 << 20),
+            (0, head, 1000, 4 * one + 10),
+            (29, head, 1000, 1 << 20),
+            (head, head, 1000, 1 << 20),
+        ] {
+            let hot = store
+                .wire_entries(route, after, upto, max_entries, max_bytes)
+                .await
+                .unwrap();
+            let rows = cold
+                .wire_entries(route, after, upto, max_entries, max_bytes)
+                .await
+                .unwrap();
+            assert_eq!(
+                hot, rows,
+                "{route:?} ({after}, {upto}] {max_entries} {max_bytes}"
+            );
+        }
+    }
+    // Directives go down to every child; case events of this node's own
+    // cases do not.
+    let (down, _) = store
+        .wire_entries(&routes[1], 0, head, 1000, 1 << 20)
+        .await
+        .unwrap();
+    assert_eq!(down.len(), 2);
+}

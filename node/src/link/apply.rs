@@ -143,6 +143,7 @@ impl Node {
             .map(|(id, row)| (id, row.case))
             .collect();
         let mut touched: Vec<String> = Vec::new();
+        let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
         let mut stored = 0usize;
         for (i, body) in bodies {
             let we = &batch.entries[i];
@@ -170,7 +171,7 @@ impl Node {
                     }
                     match fold(&mut cases, &rec) {
                         Ok(scope) => {
-                            if !touched.contains(&rec.case_id) {
+                            if seen.insert(rec.case_id.clone()) {
                                 touched.push(rec.case_id.clone());
                             }
                             w.append_remote(e.clone(), LogBody::Case(rec), scope, from_child);

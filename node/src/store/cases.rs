@@ -3,7 +3,7 @@
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
-use super::{Store, StoreError, WriteTx};
+use super::{Store, StoreError, WriteTx, list_placeholders};
 use crate::domain::case::Case;
 
 /// One row of the read model: indexed columns plus the whole [`Case`].
@@ -70,24 +70,42 @@ pub struct CaseFilter {
 
 const ROWS_PER_STATEMENT: usize = 200;
 
+/// The departments whose parallel sub-case is open, as `|a|b|`, so that a
+/// department's open work is found with `LIKE '%|dept|%'`.
+pub(super) fn open_subs(case: &Case) -> String {
+    let mut s = String::new();
+    for (dept, sub) in &case.sub_cases {
+        if sub.status == crate::domain::case::SubCaseStatus::Open {
+            if s.is_empty() {
+                s.push('|');
+            }
+            s.push_str(dept);
+            s.push('|');
+        }
+    }
+    s
+}
+
 pub(super) async fn flush_cases(
     tx: &mut Transaction<'static, Any>,
     backend: super::Backend,
     rows: &[CaseRow],
 ) -> Result<(), StoreError> {
     for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+        // `body` is no longer written: a case is folded from its events
+        // (rows written by earlier releases keep their JSON, unread).
         let sql = format!(
             "INSERT INTO cases (id, matter_code, department, accepting_node, holder, state, suspended, \
              applicant_last4, received_at_ms, accepted_at_ms, closed_at_ms, statutory_due, committed_due, \
-             stage_due, warning, version, updated_at_ms, immediate, granted, rating, body) VALUES {} \
+             stage_due, warning, version, updated_at_ms, immediate, granted, rating, open_subs, body) VALUES {} \
              ON CONFLICT (id) DO UPDATE SET holder = excluded.holder, state = excluded.state, \
              suspended = excluded.suspended, accepted_at_ms = excluded.accepted_at_ms, \
              closed_at_ms = excluded.closed_at_ms, statutory_due = excluded.statutory_due, \
              committed_due = excluded.committed_due, stage_due = excluded.stage_due, \
              warning = excluded.warning, version = excluded.version, \
              updated_at_ms = excluded.updated_at_ms, granted = excluded.granted, \
-             rating = excluded.rating, body = excluded.body",
-            super::values_placeholders(backend, chunk.len(), 21)
+             rating = excluded.rating, open_subs = excluded.open_subs, body = ''",
+            values_with_empty_body(backend, chunk.len())
         );
         let mut q = sqlx::query(&sql);
         for r in chunk {
@@ -112,55 +130,154 @@ pub(super) async fn flush_cases(
                 .bind(i64::from(r.immediate))
                 .bind(r.granted.map(i64::from))
                 .bind(r.rating)
-                .bind(serde_json::to_string(&r.case)?);
+                .bind(open_subs(&r.case));
         }
         q.execute(&mut **tx).await?;
     }
     Ok(())
 }
 
-fn case_row(r: &AnyRow) -> Result<CaseRow, StoreError> {
-    let body: String = r.try_get("body")?;
-    let suspended: i64 = r.try_get("suspended")?;
-    let immediate: i64 = r.try_get("immediate")?;
-    let granted: Option<i64> = r.try_get("granted")?;
+/// `(?, ..., ?, '')` rows: 21 bound columns and the empty body.
+fn values_with_empty_body(backend: super::Backend, rows: usize) -> String {
+    let mut s = String::with_capacity(rows * 110);
+    let mut n = 0;
+    for r in 0..rows {
+        s.push_str(if r == 0 { "(" } else { ", (" });
+        for _ in 0..21 {
+            n += 1;
+            super::push_placeholder(&mut s, backend, n);
+            s.push_str(", ");
+        }
+        s.push_str("'')");
+    }
+    s
+}
+
+/// A row's columns (those of [`SELECT`]) with its case.
+fn case_row(r: &AnyRow, case: Case) -> Result<CaseRow, StoreError> {
+    let suspended: i64 = r.try_get(6)?;
+    let immediate: i64 = r.try_get(17)?;
+    let granted: Option<i64> = r.try_get(18)?;
     Ok(CaseRow {
-        id: r.try_get("id")?,
-        matter_code: r.try_get("matter_code")?,
-        department: r.try_get("department")?,
-        accepting_node: r.try_get("accepting_node")?,
-        holder: r.try_get("holder")?,
-        state: r.try_get("state")?,
+        id: r.try_get(0)?,
+        matter_code: r.try_get(1)?,
+        department: r.try_get(2)?,
+        accepting_node: r.try_get(3)?,
+        holder: r.try_get(4)?,
+        state: r.try_get(5)?,
         suspended: suspended != 0,
-        applicant_last4: r.try_get("applicant_last4")?,
-        received_at_ms: r.try_get("received_at_ms")?,
-        accepted_at_ms: r.try_get("accepted_at_ms")?,
-        closed_at_ms: r.try_get("closed_at_ms")?,
-        statutory_due: r.try_get("statutory_due")?,
-        committed_due: r.try_get("committed_due")?,
-        stage_due: r.try_get("stage_due")?,
-        warning: r.try_get("warning")?,
-        version: r.try_get("version")?,
-        updated_at_ms: r.try_get("updated_at_ms")?,
+        applicant_last4: r.try_get(7)?,
+        received_at_ms: r.try_get(8)?,
+        accepted_at_ms: r.try_get(9)?,
+        closed_at_ms: r.try_get(10)?,
+        statutory_due: r.try_get(11)?,
+        committed_due: r.try_get(12)?,
+        stage_due: r.try_get(13)?,
+        warning: r.try_get(14)?,
+        version: r.try_get(15)?,
+        updated_at_ms: r.try_get(16)?,
         immediate: immediate != 0,
         granted: granted.map(|g| g != 0),
-        rating: r.try_get("rating")?,
-        case: serde_json::from_str(&body)?,
+        rating: r.try_get(19)?,
+        case,
     })
 }
 
 const SELECT: &str = "SELECT id, matter_code, department, accepting_node, holder, state, suspended, \
      applicant_last4, received_at_ms, accepted_at_ms, closed_at_ms, statutory_due, committed_due, \
-     stage_due, warning, version, updated_at_ms, immediate, granted, rating, body FROM cases";
+     stage_due, warning, version, updated_at_ms, immediate, granted, rating FROM cases";
+
+/// The events of these cases, in case and version order.
+fn case_events_sql(backend: super::Backend, n: usize) -> String {
+    format!(
+        "{} WHERE case_id <> '' AND case_id IN ({}) ORDER BY case_id, case_version",
+        super::EVENT_COLUMNS,
+        list_placeholders(backend, n)
+    )
+}
+
+/// Folds decoded case events (in case and version order) into cases.
+fn fold_events(
+    events: Vec<super::StoredEvent>,
+) -> Result<std::collections::HashMap<String, Case>, StoreError> {
+    let mut out: std::collections::HashMap<String, Case> = std::collections::HashMap::new();
+    for e in events {
+        let crate::domain::log::LogBody::Case(rec) = e.body else {
+            continue;
+        };
+        let corrupt = |err: &dyn std::fmt::Display| {
+            StoreError::Corrupt(format!(
+                "case {} version {}: {err}",
+                rec.case_id, rec.case_version
+            ))
+        };
+        match out.get_mut(&rec.case_id) {
+            Some(case) => case.apply(&rec).map_err(|e| corrupt(&e))?,
+            None => {
+                let case = Case::start(&rec).map_err(|e| corrupt(&e))?;
+                out.insert(rec.case_id.clone(), case);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Pairs rows with their folded cases; a row whose events are missing is
+/// a corrupt store.
+fn rows_with_cases(
+    rows: &[AnyRow],
+    mut cases: std::collections::HashMap<String, Case>,
+) -> Result<Vec<CaseRow>, StoreError> {
+    rows.iter()
+        .map(|r| {
+            let id: String = r.try_get(0)?;
+            let case = cases
+                .remove(&id)
+                .ok_or_else(|| StoreError::Corrupt(format!("case {id} has no events")))?;
+            case_row(r, case)
+        })
+        .collect()
+}
 
 impl Store {
+    /// The cases with these ids, folded from their events (one query per
+    /// 500 ids).
+    pub(crate) async fn fold_cases(
+        &self,
+        ids: &[&str],
+    ) -> Result<std::collections::HashMap<String, Case>, StoreError> {
+        let mut events = Vec::new();
+        for chunk in ids.chunks(500) {
+            let sql = case_events_sql(self.backend(), chunk.len());
+            let mut q = sqlx::query(&sql);
+            for id in chunk {
+                q = q.bind(*id);
+            }
+            let rows = q.fetch_all(self.pool()).await?;
+            events.extend(self.stored_events(&rows).await?);
+        }
+        fold_events(events)
+    }
+
+    /// Rows of `SELECT` with their cases.
+    pub(crate) async fn with_cases(&self, rows: &[AnyRow]) -> Result<Vec<CaseRow>, StoreError> {
+        let ids: Vec<String> = rows
+            .iter()
+            .map(|r| r.try_get::<String, _>(0))
+            .collect::<Result<_, _>>()?;
+        let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+        let cases = self.fold_cases(&refs).await?;
+        rows_with_cases(rows, cases)
+    }
+
     /// One case's read-model row.
     pub async fn case(&self, id: &str) -> Result<Option<CaseRow>, StoreError> {
         let row = sqlx::query(&format!("{SELECT} WHERE id = $1"))
             .bind(id)
             .fetch_optional(self.pool())
             .await?;
-        row.as_ref().map(case_row).transpose()
+        let Some(row) = row else { return Ok(None) };
+        Ok(self.with_cases(std::slice::from_ref(&row)).await?.pop())
     }
 
     /// Cases matching a filter, most urgent first (by committed due date).
@@ -200,7 +317,7 @@ impl Store {
             q = q.bind(a.as_str());
         }
         let rows = q.fetch_all(self.pool()).await?;
-        rows.iter().map(case_row).collect()
+        self.with_cases(&rows).await
     }
 
     /// Number of cases.
@@ -214,18 +331,11 @@ impl Store {
 impl WriteTx<'_> {
     /// Reads a case inside the write transaction.
     pub async fn case(&mut self, id: &str) -> Result<Option<CaseRow>, StoreError> {
-        if let Some(staged) = self.cases.iter().find(|c| c.id == id) {
-            return Ok(Some(staged.clone()));
-        }
-        let row = sqlx::query(&format!("{SELECT} WHERE id = $1"))
-            .bind(id)
-            .fetch_optional(&mut *self.tx)
-            .await?;
-        row.as_ref().map(case_row).transpose()
+        Ok(self.cases_by_id(&[id]).await?.remove(id))
     }
 
     /// The read-model rows of these cases (those held), in one query per
-    /// 500 ids; staged rows win.
+    /// 500 ids, folded from their events; staged rows win.
     pub async fn cases_by_id(
         &mut self,
         ids: &[&str],
@@ -237,21 +347,31 @@ impl WriteTx<'_> {
             if !seen.insert(*id) {
                 continue;
             }
-            if let Some(staged) = self.cases.iter().find(|c| c.id == *id) {
+            if let Some(staged) = self.staged_case(id) {
                 out.insert((*id).to_owned(), staged.clone());
             } else {
                 wanted.push(id);
             }
         }
         for chunk in wanted.chunks(500) {
-            let list = super::list_placeholders(self.store.backend(), chunk.len());
+            let list = list_placeholders(self.store.backend(), chunk.len());
             let sql = format!("{SELECT} WHERE id IN ({list})");
             let mut q = sqlx::query(&sql);
             for id in chunk {
                 q = q.bind(*id);
             }
-            for r in q.fetch_all(&mut *self.tx).await? {
-                let row = case_row(&r)?;
+            let rows = q.fetch_all(&mut *self.tx).await?;
+            if rows.is_empty() {
+                continue;
+            }
+            let sql = case_events_sql(self.store.backend(), rows.len());
+            let mut q = sqlx::query(&sql);
+            for r in &rows {
+                q = q.bind(r.try_get::<String, _>(0)?);
+            }
+            let events = q.fetch_all(&mut *self.tx).await?;
+            let cases = fold_events(self.store.stored_events(&events).await?)?;
+            for row in rows_with_cases(&rows, cases)? {
                 out.insert(row.id.clone(), row);
             }
         }

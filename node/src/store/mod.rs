@@ -13,6 +13,7 @@ mod oversight;
 mod queue;
 mod replica;
 mod staff;
+mod tail;
 
 pub use cases::{CaseFilter, CaseRow};
 pub use catalogue::{VersionError, VersionInfo};
@@ -173,7 +174,18 @@ pub struct Store {
     node: NodeId,
     write: Arc<Mutex<WriteState>>,
     books: Arc<Books>,
+    /// The head of every origin held, as committed (loaded at open, moved
+    /// by every commit), so that a batch's checks read no table.
+    heads: Arc<std::sync::RwLock<Arc<OriginHeads>>>,
+    /// The log's tail just committed, for links to send from.
+    tail: Arc<tail::Tail>,
 }
+
+/// Every origin's head: highest sequence held and its hash.
+pub type OriginHeads = std::collections::BTreeMap<NodeId, (u64, EntryHash)>;
+
+/// Bytes of recently committed entries kept in memory for the links.
+const TAIL_BYTES: usize = 4 << 20;
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -256,9 +268,16 @@ impl Store {
                 routes: HashMap::new(),
             })),
             books: Arc::new(Books::default()),
+            heads: Arc::new(std::sync::RwLock::new(Arc::new(OriginHeads::new()))),
+            tail: Arc::new(tail::Tail::new(TAIL_BYTES)),
         };
+        let heads = store.origin_heads_stored().await?;
+        if let Ok(mut h) = store.heads.write() {
+            *h = Arc::new(heads);
+        }
         store.load_digests().await?;
         store.route_old_rows().await?;
+        store.empty_old_case_bodies().await?;
         Ok(store)
     }
 
@@ -307,6 +326,41 @@ impl Store {
                 .bind(seq)
                 .execute(&mut *tx)
                 .await?;
+            }
+            tx.commit().await?;
+        }
+    }
+
+    /// Rows of the case read model written by earlier releases carry the
+    /// case as JSON; a case is now folded from its events, so the JSON is
+    /// dropped, after the departments with an open sub-case are taken from
+    /// it for `open_subs`.
+    async fn empty_old_case_bodies(&self) -> Result<(), StoreError> {
+        loop {
+            let rows = sqlx::query(
+                "SELECT id, state, body FROM cases WHERE body <> '' ORDER BY id LIMIT 1000",
+            )
+            .fetch_all(&self.pool)
+            .await?;
+            if rows.is_empty() {
+                return Ok(());
+            }
+            let mut tx = self.pool.begin().await?;
+            for r in &rows {
+                let id: String = r.try_get(0)?;
+                let state: String = r.try_get(1)?;
+                let body: String = r.try_get(2)?;
+                let subs = if matches!(state.as_str(), "handling" | "review" | "approval") {
+                    let case: crate::domain::case::Case = serde_json::from_str(&body)?;
+                    cases::open_subs(&case)
+                } else {
+                    String::new()
+                };
+                sqlx::query("UPDATE cases SET open_subs = $1, body = '' WHERE id = $2")
+                    .bind(subs)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
             }
             tx.commit().await?;
         }
@@ -396,6 +450,7 @@ impl Store {
             tx,
             events: Vec::new(),
             cases: Vec::new(),
+            case_index: HashMap::new(),
             cursors: Vec::new(),
             digests: Vec::new(),
             last_local_seq: seq,
@@ -458,6 +513,9 @@ impl Store {
         max_entries: usize,
         max_bytes: usize,
     ) -> Result<(Vec<WireEntry>, u64), StoreError> {
+        if let Some(hit) = self.tail.read(route, after, upto, max_entries, max_bytes) {
+            return Ok(hit);
+        }
         let cols = "SELECT local_seq, origin, origin_seq, prev_hash, hash, body, body_bin, sealed, case_id, case_version FROM events";
         let limit = max_entries.max(1) as i64;
         let rows = match route {
@@ -592,7 +650,7 @@ impl Store {
     }
 }
 
-const EVENT_COLUMNS: &str = "SELECT local_seq, origin, origin_seq, prev_hash, hash, body, body_bin, sealed, scope, up, down FROM events";
+pub(crate) const EVENT_COLUMNS: &str = "SELECT local_seq, origin, origin_seq, prev_hash, hash, body, body_bin, sealed, scope, up, down FROM events";
 
 /// The entry of a row that starts with the columns of [`EVENT_COLUMNS`].
 fn entry_of(r: &AnyRow) -> Result<(i64, LogEntry), StoreError> {
@@ -618,7 +676,10 @@ fn entry_of(r: &AnyRow) -> Result<(i64, LogEntry), StoreError> {
 }
 
 impl Store {
-    async fn stored_events(&self, rows: &[AnyRow]) -> Result<Vec<StoredEvent>, StoreError> {
+    pub(crate) async fn stored_events(
+        &self,
+        rows: &[AnyRow],
+    ) -> Result<Vec<StoredEvent>, StoreError> {
         let mut out = Vec::with_capacity(rows.len());
         for r in rows {
             let (local_seq, entry) = entry_of(r)?;
@@ -685,6 +746,8 @@ pub struct WriteTx<'s> {
     tx: Transaction<'static, Any>,
     events: Vec<StoredEvent>,
     cases: Vec<CaseRow>,
+    /// Where each staged case is in `cases`.
+    case_index: HashMap<String, usize>,
     cursors: Vec<(String, u64)>,
     digests: Vec<(i64, u64)>,
     last_local_seq: i64,
@@ -798,8 +861,18 @@ impl WriteTx<'_> {
 
     /// Sets the read-model row of a case (the last one set per case wins).
     pub fn put_case(&mut self, row: CaseRow) {
-        self.cases.retain(|c| c.id != row.id);
-        self.cases.push(row);
+        match self.case_index.get(&row.id) {
+            Some(&i) => self.cases[i] = row,
+            None => {
+                self.case_index.insert(row.id.clone(), self.cases.len());
+                self.cases.push(row);
+            }
+        }
+    }
+
+    /// A case staged in this transaction.
+    fn staged_case(&self, id: &str) -> Option<&CaseRow> {
+        self.case_index.get(id).map(|&i| &self.cases[i])
     }
 
     /// Records staged so far (not yet flushed).
@@ -821,6 +894,20 @@ impl WriteTx<'_> {
         self.guard.own_hash = self.own_hash;
         for (v, d) in self.digests.drain(..) {
             self.store.books.note(v, d);
+        }
+        if !self.events.is_empty() {
+            if let Ok(mut h) = self.store.heads.write() {
+                let heads = Arc::make_mut(&mut h);
+                for e in &self.events {
+                    let held = heads
+                        .entry(e.entry.origin.clone())
+                        .or_insert((0, EntryHash::GENESIS));
+                    if e.entry.origin_seq > held.0 {
+                        *held = (e.entry.origin_seq, e.entry.hash);
+                    }
+                }
+            }
+            self.store.tail.push(&self.events);
         }
         if !self.events.is_empty() {
             self.guard.head.send_replace(self.last_local_seq as u64);
@@ -896,7 +983,7 @@ pub(crate) fn list_placeholders(backend: Backend, n: usize) -> String {
     s
 }
 
-fn push_placeholder(s: &mut String, backend: Backend, n: usize) {
+pub(crate) fn push_placeholder(s: &mut String, backend: Backend, n: usize) {
     match backend {
         Backend::Sqlite => s.push('?'),
         Backend::Postgres => {

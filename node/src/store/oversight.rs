@@ -597,14 +597,13 @@ impl Store {
         department: &str,
         limit: i64,
     ) -> Result<Vec<BriefCase>, StoreError> {
-        // The LIKE narrows the scan; the decoded case decides.
-        let pattern = format!("%\"{}\":{{\"status\":\"open\"%", like_escape(department));
+        let pattern = format!("%|{}|%", like_escape(department));
         let sql = format!(
             "SELECT id, matter_code, department, accepting_node, holder, state, suspended, \
              applicant_last4, received_at_ms, accepted_at_ms, closed_at_ms, statutory_due, committed_due, \
-             stage_due, warning, immediate, granted, rating, body FROM cases \
+             stage_due, warning, immediate, granted, rating FROM cases \
              WHERE state IN ('handling', 'review', 'approval') AND department <> $1 \
-             AND body LIKE $2 ESCAPE '\\' ORDER BY committed_due, received_at_ms LIMIT {}",
+             AND open_subs LIKE $2 ESCAPE '\\' ORDER BY committed_due, received_at_ms LIMIT {}",
             limit.clamp(1, 10_000)
         );
         let rows = sqlx::query(&sql)
@@ -612,10 +611,18 @@ impl Store {
             .bind(pattern)
             .fetch_all(self.pool())
             .await?;
+        let ids: Vec<String> = rows
+            .iter()
+            .map(|r| r.try_get::<String, _>("id"))
+            .collect::<Result<_, _>>()?;
+        let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+        let mut cases = self.fold_cases(&refs).await?;
         let mut out = Vec::new();
         for r in &rows {
-            let body: String = r.try_get("body")?;
-            let case: Case = serde_json::from_str(&body)?;
+            let id: String = r.try_get("id")?;
+            let case = cases
+                .remove(&id)
+                .ok_or_else(|| StoreError::Corrupt(format!("case {id} has no events")))?;
             let open = case
                 .sub_cases
                 .get(department)

@@ -3,6 +3,7 @@
 //! they describe.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use federation::{EntryHash, NodeId};
 use sqlx::{Any, Row, Transaction};
@@ -63,8 +64,20 @@ pub(super) async fn flush_cursors(
 }
 
 impl Store {
-    /// The head (highest sequence and its hash) of every origin held.
+    /// The head (highest sequence and its hash) of every origin held, as
+    /// last committed.
     pub async fn origin_heads(&self) -> Result<BTreeMap<NodeId, (u64, EntryHash)>, StoreError> {
+        let cached = self.heads.read().ok().map(|h| Arc::clone(&h));
+        match cached {
+            Some(h) => Ok((*h).clone()),
+            None => self.origin_heads_stored().await,
+        }
+    }
+
+    /// The heads as the `origin_heads` table holds them.
+    pub(super) async fn origin_heads_stored(
+        &self,
+    ) -> Result<BTreeMap<NodeId, (u64, EntryHash)>, StoreError> {
         let rows = sqlx::query("SELECT origin, seq, hash FROM origin_heads")
             .fetch_all(self.pool())
             .await?;
