@@ -577,15 +577,16 @@ async fn entries_held_back_for_a_catalogue_version_show_in_the_link_status_and_c
             s.refusal.is_none().then_some(())
         })
         .await;
-        let m = onewindow_tests::metrics_text(&t.url(TOWNSHIP)).await;
-        assert_eq!(
-            onewindow_tests::metric(
+        eventually(30, "the wait for the catalogue version over", || async {
+            let m = onewindow_tests::metrics_text(&t.url(TOWNSHIP)).await;
+            (onewindow_tests::metric(
                 &m,
                 "onewindow_link_waiting_for_catalogue",
-                &[("peer", VILLAGE)]
-            ),
-            Some(0.0)
-        );
+                &[("peer", VILLAGE)],
+            ) == Some(0.0))
+            .then_some(())
+        })
+        .await;
         drop(r);
     })
     .await;

@@ -334,10 +334,11 @@ pub async fn run(node: Arc<Node>, conn: PeerConnection, role: Role) -> anyhow::R
                             }
                         }
                         Message::Ack { upto, .. } => {
-                            progress.acked(&node, sender.acked_upto(), upto).await;
+                            let before = sender.acked_upto();
                             if sender.acked(now, upto).is_err() {
                                 anyhow::bail!("{peer} acknowledged {upto}, beyond this log");
                             }
+                            progress.acked(&node, before, upto).await;
                             if role == Role::Child {
                                 node.uplink.set_acked(sender.acked_upto());
                                 node.uplink.ack_at(now);

@@ -201,11 +201,11 @@ fn ms(v: u64) -> i64 {
 
 /// The refusals in a row with `peer` are over.
 async fn cleared(node: &Node, peer: &str) {
+    node.metrics.link_refusals_in_a_row(peer, 0);
+    node.metrics.link_waiting_for_catalogue(peer, None);
     if let Err(e) = node.store.link_progressed(peer).await {
         tracing::error!(peer, error = %e, "recording a link's progress");
     }
-    node.metrics.link_refusals_in_a_row(peer, 0);
-    node.metrics.link_waiting_for_catalogue(peer, None);
     if node.id.parent().is_some_and(|p| p.as_str() == peer) {
         node.uplink.set_refusal(None);
     }
