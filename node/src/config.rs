@@ -73,6 +73,137 @@ pub struct FederationSection {
     pub root_public_key: String,
     /// The root's Ed25519 private key (PKCS#8, hex) file; the root only.
     pub signing_key_file: String,
+    /// First wait before dialing the parent again (ms); it doubles on each
+    /// attempt that makes no progress.
+    pub reconnect_min_ms: u64,
+    /// Longest wait between attempts that were not refused (ms).
+    pub reconnect_max_ms: u64,
+    /// Longest wait after consecutive refusals by the peer (ms): the wait
+    /// doubles on each refusal up to this.
+    pub refused_backoff_max_ms: u64,
+    /// A session that stays up this long without a refusal counts as
+    /// progress, like an acknowledged batch (ms).
+    pub clean_session_ms: u64,
+    /// What one peer may make this node hold.
+    pub limits: LinkLimits,
+}
+
+/// The per-peer memory budget of a link: what each peer (a parent, or each
+/// child) may make this node hold at once.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinkLimits {
+    /// Largest frame (bytes); a larger one is refused from its header,
+    /// before it is read.
+    pub max_frame_bytes: u32,
+    /// Bytes the peer may send on a stream beyond what this node has read.
+    pub stream_receive_window: u32,
+    /// Bytes the peer may send on a connection beyond what this node has
+    /// read.
+    pub connection_receive_window: u32,
+    /// Decoded frames waiting to be applied.
+    pub reader_queue_frames: u32,
+    /// Most entries in one batch (received, and sent).
+    pub max_batch_entries: u32,
+    /// Longest node id, software version, stream name or refusal code
+    /// (bytes).
+    pub max_name_bytes: u32,
+    /// Longest refusal message (bytes).
+    pub max_text_bytes: u32,
+    /// Longest query or answer (bytes).
+    pub max_query_bytes: u32,
+}
+
+impl LinkLimits {
+    /// The bounds of what a peer's messages may hold.
+    pub fn wire(&self) -> federation::replication::Limits {
+        federation::replication::Limits {
+            max_name: self.max_name_bytes as usize,
+            max_text: self.max_text_bytes as usize,
+            max_query: self.max_query_bytes as usize,
+            max_entries: self.max_batch_entries as usize,
+        }
+    }
+
+    /// The transport's settings with these receive windows.
+    pub fn transport(&self) -> federation::transport::TransportConfig {
+        federation::transport::TransportConfig {
+            stream_receive_window: self.stream_receive_window,
+            connection_receive_window: self.connection_receive_window,
+            ..Default::default()
+        }
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        const KIB: u32 = 1024;
+        const MIB: u32 = 1024 * KIB;
+        let max_frame = u32::try_from(federation::transport::MAX_FRAME).unwrap_or(u32::MAX);
+        let checks: [(&'static str, u32, u32, u32); 8] = [
+            (
+                "federation.limits.max_frame_bytes",
+                self.max_frame_bytes,
+                64 * KIB,
+                max_frame,
+            ),
+            (
+                "federation.limits.stream_receive_window",
+                self.stream_receive_window,
+                64 * KIB,
+                256 * MIB,
+            ),
+            (
+                "federation.limits.connection_receive_window",
+                self.connection_receive_window,
+                64 * KIB,
+                1024 * MIB,
+            ),
+            (
+                "federation.limits.reader_queue_frames",
+                self.reader_queue_frames,
+                1,
+                256,
+            ),
+            (
+                "federation.limits.max_batch_entries",
+                self.max_batch_entries,
+                1,
+                100_000,
+            ),
+            (
+                "federation.limits.max_name_bytes",
+                self.max_name_bytes,
+                64,
+                4 * KIB,
+            ),
+            (
+                "federation.limits.max_text_bytes",
+                self.max_text_bytes,
+                256,
+                MIB,
+            ),
+            (
+                "federation.limits.max_query_bytes",
+                self.max_query_bytes,
+                4 * KIB,
+                self.max_frame_bytes,
+            ),
+        ];
+        for (key, v, lo, hi) in checks {
+            if !(lo..=hi).contains(&v) {
+                return Err(ConfigError::Invalid {
+                    key,
+                    problem: format!("{v} 超出范围 {lo} 到 {hi}; {v} is outside {lo} to {hi}"),
+                });
+            }
+        }
+        if self.stream_receive_window > self.connection_receive_window {
+            return Err(ConfigError::Invalid {
+                key: "federation.limits.stream_receive_window",
+                problem: "不能大于 connection_receive_window; must not be larger than connection_receive_window".into(),
+            });
+        }
+        Ok(())
+    }
 }
 
 /// Store settings.
@@ -197,6 +328,26 @@ impl Config {
         if self.auth.session_minutes == 0 {
             return Err(invalid("auth.session_minutes", "must be at least 1"));
         }
+        let f = &self.federation;
+        if !(10..=60_000).contains(&f.reconnect_min_ms) {
+            return Err(invalid("federation.reconnect_min_ms", "10 to 60000"));
+        }
+        if !(f.reconnect_min_ms..=3_600_000).contains(&f.reconnect_max_ms) {
+            return Err(invalid(
+                "federation.reconnect_max_ms",
+                "reconnect_min_ms to 3600000",
+            ));
+        }
+        if !(f.reconnect_min_ms..=86_400_000).contains(&f.refused_backoff_max_ms) {
+            return Err(invalid(
+                "federation.refused_backoff_max_ms",
+                "reconnect_min_ms to 86400000",
+            ));
+        }
+        if !(100..=3_600_000).contains(&f.clean_session_ms) {
+            return Err(invalid("federation.clean_session_ms", "100 to 3600000"));
+        }
+        f.limits.validate()?;
         Ok(())
     }
 
@@ -274,5 +425,76 @@ mod tests {
         let mut c = Config::default();
         c.node.id = "a.b.c.d".into();
         assert!(c.validate().is_err());
+    }
+
+    #[test]
+    fn link_limits_are_in_the_defaults_and_absurd_ones_refused() {
+        let c = Config::default();
+        let l = &c.federation.limits;
+        assert_eq!(l.max_frame_bytes as usize, federation::transport::MAX_FRAME);
+        assert_eq!(l.wire(), federation::replication::Limits::default());
+        let t = l.transport();
+        let d = federation::transport::TransportConfig::default();
+        assert_eq!(t.stream_receive_window, d.stream_receive_window);
+        assert_eq!(t.connection_receive_window, d.connection_receive_window);
+        assert_eq!(l.reader_queue_frames, 4);
+        let refused = |f: fn(&mut Config), key: &str| {
+            let mut c = Config::default();
+            f(&mut c);
+            match c.validate() {
+                Err(ConfigError::Invalid { key: k, .. }) => assert_eq!(k, key),
+                other => panic!("{key}: {other:?}"),
+            }
+        };
+        refused(
+            |c| c.federation.limits.max_frame_bytes = 1 << 30,
+            "federation.limits.max_frame_bytes",
+        );
+        refused(
+            |c| c.federation.limits.max_frame_bytes = 10,
+            "federation.limits.max_frame_bytes",
+        );
+        refused(
+            |c| c.federation.limits.reader_queue_frames = 0,
+            "federation.limits.reader_queue_frames",
+        );
+        refused(
+            |c| c.federation.limits.max_batch_entries = 0,
+            "federation.limits.max_batch_entries",
+        );
+        refused(
+            |c| c.federation.limits.stream_receive_window = 8 << 20,
+            "federation.limits.stream_receive_window",
+        );
+        refused(
+            |c| c.federation.limits.max_query_bytes = 32 << 20,
+            "federation.limits.max_query_bytes",
+        );
+        refused(
+            |c| c.federation.refused_backoff_max_ms = 1,
+            "federation.refused_backoff_max_ms",
+        );
+    }
+
+    #[test]
+    fn link_limits_load_from_a_file_and_a_bad_one_is_refused() {
+        let dir = std::env::temp_dir().join(format!("ow-limits-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let file = dir.join("node.toml");
+        std::fs::write(
+            &file,
+            "[federation.limits]\nmax_frame_bytes = 1048576\nreader_queue_frames = 8\n",
+        )
+        .expect("write");
+        let c = Config::load(Some(&file)).expect("loads");
+        assert_eq!(c.federation.limits.max_frame_bytes, 1 << 20);
+        assert_eq!(c.federation.limits.reader_queue_frames, 8);
+        std::fs::write(&file, "[federation.limits]\nmax_frame_bytes = 0\n").expect("write");
+        let e = Config::load(Some(&file)).expect_err("refused");
+        assert!(
+            e.to_string().contains("federation.limits.max_frame_bytes"),
+            "{e}"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

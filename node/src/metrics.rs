@@ -83,6 +83,9 @@ struct LinkMetrics {
     entries_applied: Family<FlowLabel, Counter>,
     refusals_sent: Family<CodeLabel, Counter>,
     refusals_received: Family<CodeLabel, Counter>,
+    refusals_in_a_row: Family<PeerLabel, Gauge>,
+    held_back: Family<PeerLabel, Counter>,
+    waiting_for_catalogue: Family<PeerLabel, Gauge>,
     apply_seconds: Family<FlowLabel, Histogram, fn() -> Histogram>,
     fsyncs: Family<FlowLabel, Counter>,
     /// Since when (node clock, ms) each flow's backlog has been non-empty;
@@ -109,6 +112,9 @@ impl LinkMetrics {
             entries_applied: Family::default(),
             refusals_sent: Family::default(),
             refusals_received: Family::default(),
+            refusals_in_a_row: Family::default(),
+            held_back: Family::default(),
+            waiting_for_catalogue: Family::default(),
             apply_seconds: Family::new_with_constructor(apply_buckets),
             fsyncs: Family::default(),
             backlog_since_ms: Mutex::default(),
@@ -169,6 +175,21 @@ impl LinkMetrics {
             "link_refusals_received",
             "Refusals (Reject) received from the peer by code",
             m.refusals_received.clone(),
+        );
+        r.register(
+            "link_refusals_in_a_row",
+            "Sessions with the peer that ended refused since the last that made progress",
+            m.refusals_in_a_row.clone(),
+        );
+        r.register(
+            "link_held_back",
+            "Batches on the link cut because an entry names a catalogue version not held yet",
+            m.held_back.clone(),
+        );
+        r.register(
+            "link_waiting_for_catalogue",
+            "The catalogue version entries on the link wait for (0: none)",
+            m.waiting_for_catalogue.clone(),
         );
         r.register(
             "link_apply_seconds",
@@ -459,6 +480,38 @@ impl Metrics {
                 code: code.to_owned(),
             })
             .inc();
+    }
+
+    /// Sessions with `peer` that ended refused, in a row.
+    pub fn link_refusals_in_a_row(&self, peer: &str, count: u32) {
+        self.links
+            .refusals_in_a_row
+            .get_or_create(&PeerLabel {
+                peer: peer.to_owned(),
+            })
+            .set(i64::from(count));
+    }
+
+    /// A batch on the link to `peer` was cut: an entry names catalogue
+    /// `version`, not held yet.
+    pub fn link_held_back(&self, peer: &str, version: i64) {
+        self.links
+            .held_back
+            .get_or_create(&PeerLabel {
+                peer: peer.to_owned(),
+            })
+            .inc();
+        self.link_waiting_for_catalogue(peer, Some(version));
+    }
+
+    /// The catalogue version entries on the link to `peer` wait for.
+    pub fn link_waiting_for_catalogue(&self, peer: &str, version: Option<i64>) {
+        self.links
+            .waiting_for_catalogue
+            .get_or_create(&PeerLabel {
+                peer: peer.to_owned(),
+            })
+            .set(version.unwrap_or(0));
     }
 
     /// The Prometheus text exposition for node `node_id` at `now_ms` (the

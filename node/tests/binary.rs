@@ -22,6 +22,12 @@ fn default_config_prints_every_key_and_parses_back() {
         "listen",
         "url",
         "data_dir",
+        "refused_backoff_max_ms",
+        "max_frame_bytes",
+        "stream_receive_window",
+        "connection_receive_window",
+        "reader_queue_frames",
+        "max_batch_entries",
     ] {
         assert!(text.contains(&format!("\n{key} = ")), "{key} missing");
     }
@@ -67,6 +73,18 @@ fn with_no_config_it_starts_a_standalone_district_node_under_data() {
     assert!(dir.path().join("data/node.db").exists());
     child.kill().unwrap();
     child.wait().unwrap();
+}
+
+#[test]
+fn an_absurd_link_limit_is_refused_with_the_key_named() {
+    let out = Command::new(BIN)
+        .env("ONEWINDOW__FEDERATION__LIMITS__MAX_FRAME_BYTES", "1")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("federation.limits.max_frame_bytes"), "{err}");
+    assert!(err.contains("超出范围") && err.contains("outside"), "{err}");
 }
 
 #[test]

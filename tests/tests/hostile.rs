@@ -302,3 +302,336 @@ async fn a_hostile_village_is_refused_at_its_township_and_stops_no_one_else() {
     })
     .await;
 }
+
+/// A person's `received` event naming catalogue `cat` (which need not be
+/// the township's).
+fn received_under(
+    cat: &node::domain::catalogue::Catalogue,
+    origin: &str,
+    case_id: &str,
+) -> LogBody {
+    let matter = cat.matters.values().next().unwrap();
+    LogBody::Case(EventRecord {
+        case_id: case_id.into(),
+        case_version: 1,
+        actor: Actor {
+            username: "clerk".into(),
+            role: Role::Clerk,
+            node: origin.into(),
+            department: None,
+        },
+        at_ms: 1_796_000_000_000,
+        event: Event::Received(Box::new(Received::from_matter(
+            matter,
+            cat.version,
+            Applicant {
+                kind: ApplicantKind::Person,
+                id_number: "11010519491231002X".into(),
+                name: "赵六".into(),
+                phone: None,
+                checksum_overridden: false,
+                checksum_override_reason: None,
+            },
+            vec![],
+            vec![],
+            origin.into(),
+        ))),
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_village_refused_again_and_again_waits_longer_each_time_and_both_sides_show_it() {
+    with_timeout(async {
+        let mut t = tree(&[DISTRICT, TOWNSHIP, VILLAGE]).await;
+        t.stop(VILLAGE).await;
+        // While the village is off, someone with its key gives the township
+        // the village's next entry. The village's own next entry, written
+        // later, takes the same place with another hash: a fork, refused at
+        // every attempt.
+        let mut r = Rogue::connect(&t, "rogue").await;
+        let body = received(&t, VILLAGE, "XP-20261201-000009-0", "钱七");
+        let entry = next_entry(&t, VILLAGE, &body).await;
+        r.send(batch_of(&t, entry).await).await;
+        assert!(r.answer().await.is_ok());
+        drop(r);
+
+        let (min_ms, max_ms) = (100u64, 3_200u64);
+        let fed = &mut t.nodes.get_mut(VILLAGE).unwrap().config.federation;
+        fed.reconnect_min_ms = min_ms;
+        fed.refused_backoff_max_ms = max_ms;
+        t.restart(VILLAGE).await;
+        let clerk = t.staff(VILLAGE, "clerk1", "clerk", None).await;
+        let cat = onewindow_tests::Api::anonymous(&t.url(VILLAGE))
+            .get_ok("/api/v1/catalogue")
+            .await;
+        let own = cat["matters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["decided_here"] == true)
+            .unwrap()
+            .clone();
+        clerk
+            .post_ok(
+                "/api/v1/cases",
+                &onewindow_tests::complete_submission(&own, "11010519491231002X"),
+            )
+            .await;
+
+        // The village records each refusal in a row, and when it dials
+        // again: the wait after the k-th refusal lies in [c/2, c) where
+        // c = min(max, min * 2^k), so it grows with every refusal.
+        let village = t.node(VILLAGE).node.clone();
+        let mut seen: std::collections::BTreeMap<u32, i64> = std::collections::BTreeMap::new();
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(90);
+        while seen.keys().max() < Some(&5) {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "five refusals in a row at the village: {seen:?}"
+            );
+            if let Some(r) = village.store.link_refusal(TOWNSHIP).await.unwrap()
+                && let Some(next) = r.next_attempt_ms
+            {
+                assert_eq!(r.code, "fork");
+                seen.insert(r.count, next - r.at_ms);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        let ceiling = |k: u32| (min_ms << k).min(max_ms) as i64;
+        let mut last = 0;
+        for (&k, &wait) in &seen {
+            assert!(
+                wait >= ceiling(k) / 2 && wait < ceiling(k),
+                "refusal {k}: waited {wait} ms, not in [{}, {})",
+                ceiling(k) / 2,
+                ceiling(k)
+            );
+            assert!(wait > last, "refusal {k}: {wait} ms after {last} ms");
+            last = wait;
+        }
+        // The attempts the township saw are those the village made: one
+        // fork refused per attempt, no more than the waits allow.
+        let forks = t
+            .node(TOWNSHIP)
+            .node
+            .store
+            .security_events(1000)
+            .await
+            .unwrap()
+            .iter()
+            .filter(|e| e.kind == "fork" && e.peer.as_deref() == Some(VILLAGE))
+            .count();
+        let count_now = village
+            .store
+            .link_refusal(TOWNSHIP)
+            .await
+            .unwrap()
+            .map_or(0, |r| r.count) as usize;
+        assert!(
+            forks >= 5 && forks <= count_now + 1,
+            "{forks} forks refused for {count_now} refusals in a row"
+        );
+
+        // The township keeps the same run in the village's fleet row.
+        let row = eventually(30, "the refusals in the township's fleet row", || async {
+            t.node(TOWNSHIP)
+                .node
+                .store
+                .oversight_fleet()
+                .await
+                .unwrap()
+                .into_iter()
+                .find(|f| f.node_id == VILLAGE)
+                .filter(|f| f.refusal.as_ref().is_some_and(|r| r.count >= 3))
+        })
+        .await;
+        assert_eq!(row.refusal.as_ref().unwrap().code, "fork");
+        // And the village's health says it backs off.
+        let h = onewindow_tests::Api::anonymous(&t.url(VILLAGE))
+            .get_ok("/api/v1/health")
+            .await;
+        assert_eq!(h["uplink"]["refusal"]["code"], "fork", "{h}");
+        assert!(
+            h["uplink"]["refusal"]["count"].as_u64().unwrap() >= 5,
+            "{h}"
+        );
+        let m = onewindow_tests::metrics_text(&t.url(VILLAGE)).await;
+        assert!(
+            onewindow_tests::metric(
+                &m,
+                "onewindow_link_refusals_in_a_row",
+                &[("peer", TOWNSHIP)]
+            )
+            .is_some_and(|v| v >= 5.0),
+            "{m}"
+        );
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn entries_held_back_for_a_catalogue_version_show_in_the_link_status_and_clear() {
+    with_timeout(async {
+        let mut t = tree(&[DISTRICT, TOWNSHIP, VILLAGE]).await;
+        t.stop(VILLAGE).await;
+        // A new catalogue version, drafted at the district, not yet
+        // published: the township does not hold it.
+        let admin =
+            onewindow_tests::Api::login(&t.url(DISTRICT), "admin", onewindow_tests::ADMIN_PASSWORD)
+                .await;
+        let mut draft = admin.get_ok("/api/v1/admin/catalogue/versions/1").await;
+        let code = draft["matters"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .next()
+            .unwrap()
+            .clone();
+        draft["matters"][&code]["name_zh"] = serde_json::json!("修订后的事项名称");
+        let v = admin
+            .post_ok("/api/v1/admin/catalogue/versions", &draft)
+            .await["version"]
+            .as_i64()
+            .unwrap();
+        let cat = t
+            .node(DISTRICT)
+            .node
+            .store
+            .catalogue_version(v)
+            .await
+            .unwrap()
+            .unwrap();
+        // A village entry that names it (as one written by a village that
+        // has it would).
+        let body = received_under(&cat, VILLAGE, "XP-20261201-000011-0");
+        let town = t.node(TOWNSHIP).node.clone();
+        let o = NodeId::new(VILLAGE).unwrap();
+        let (seq, hash) = town
+            .store
+            .origin_heads()
+            .await
+            .unwrap()
+            .get(&o)
+            .copied()
+            .unwrap_or((0, EntryHash::GENESIS));
+        let digest = codec::catalogue_digest(&cat);
+        let enc = codec::encode(&body, VILLAGE, |_| Some(digest)).unwrap();
+        let entry = LogEntry::next_sealed(o, seq, hash, enc.body, Sealed::open(enc.personal));
+
+        let mut r = Rogue::connect(&t, "rogue").await;
+        r.send(batch_of(&t, entry.clone()).await).await;
+        assert_eq!(r.answer().await, Err("catalogue_missing".into()));
+        drop(r);
+        let waiting = eventually(30, "the hold-back in the village's fleet row", || async {
+            town.store
+                .link_state(VILLAGE)
+                .await
+                .unwrap()
+                .and_then(|s| s.refusal)
+        })
+        .await;
+        assert_eq!(waiting.code, "catalogue_missing");
+        assert_eq!(waiting.held_back_catalogue, Some(v));
+        assert_eq!(
+            node::link::state::describe(false, Some(&waiting), false, |_| String::new()),
+            format!("held back: waiting for catalogue version {v} (count 1)")
+        );
+        let m = onewindow_tests::metrics_text(&t.url(TOWNSHIP)).await;
+        assert_eq!(
+            onewindow_tests::metric(&m, "onewindow_link_held_back_total", &[("peer", VILLAGE)]),
+            Some(1.0),
+            "{m}"
+        );
+        assert_eq!(
+            onewindow_tests::metric(
+                &m,
+                "onewindow_link_waiting_for_catalogue",
+                &[("peer", VILLAGE)]
+            ),
+            Some(v as f64)
+        );
+        assert_eq!(
+            held(&t, TOWNSHIP, VILLAGE).await,
+            seq,
+            "nothing of it is stored"
+        );
+
+        // The version is published and reaches the township; the entry
+        // comes again, is applied, and the hold-back is over.
+        admin
+            .post_ok(
+                &format!("/api/v1/admin/catalogue/versions/{v}/publish"),
+                &serde_json::json!({}),
+            )
+            .await;
+        eventually(30, "the new version at the township", || async {
+            (town.catalogue().version == v).then_some(())
+        })
+        .await;
+        let mut r = Rogue::connect(&t, "rogue").await;
+        r.send(batch_of(&t, entry.clone()).await).await;
+        assert!(r.answer().await.is_ok(), "the held-back entry is applied");
+        assert_eq!(held(&t, TOWNSHIP, VILLAGE).await, entry.origin_seq);
+        eventually(30, "the hold-back cleared", || async {
+            let s = town.store.link_state(VILLAGE).await.unwrap()?;
+            s.refusal.is_none().then_some(())
+        })
+        .await;
+        eventually(30, "the wait for the catalogue version over", || async {
+            let m = onewindow_tests::metrics_text(&t.url(TOWNSHIP)).await;
+            (onewindow_tests::metric(
+                &m,
+                "onewindow_link_waiting_for_catalogue",
+                &[("peer", VILLAGE)],
+            ) == Some(0.0))
+            .then_some(())
+        })
+        .await;
+        drop(r);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frame_over_the_configured_limit_is_refused_from_its_header() {
+    with_timeout(async {
+        let mut t = tree(&[DISTRICT, TOWNSHIP, VILLAGE]).await;
+        t.stop(VILLAGE).await;
+        t.stop(TOWNSHIP).await;
+        t.nodes
+            .get_mut(TOWNSHIP)
+            .unwrap()
+            .config
+            .federation
+            .limits
+            .max_frame_bytes = 65_536;
+        t.restart(TOWNSHIP).await;
+        let mut r = Rogue::connect(&t, "rogue").await;
+        // A header announcing 1 MiB, then a little of it: the township
+        // refuses it from the header, before reading (or holding) the rest.
+        let mut frame = (1u32 << 20).to_be_bytes().to_vec();
+        frame.extend_from_slice(&[2u8; 1024]);
+        r.send.write_all(&frame).await.unwrap();
+        assert_eq!(r.answer().await, Err("frame_too_large".into()));
+        let ev = eventually(30, "the oversized frame recorded", || async {
+            t.node(TOWNSHIP)
+                .node
+                .store
+                .security_events(100)
+                .await
+                .unwrap()
+                .into_iter()
+                .find(|e| e.kind == "frame_too_large")
+        })
+        .await;
+        assert_eq!(ev.peer.as_deref(), Some(VILLAGE));
+        assert!(ev.detail.contains("65536"), "{}", ev.detail);
+        // A frame within the limit still goes through.
+        let mut r = Rogue::connect(&t, "rogue").await;
+        let body = received(&t, VILLAGE, "XP-20261201-000012-0", "孙八");
+        let entry = next_entry(&t, VILLAGE, &body).await;
+        r.send(batch_of(&t, entry).await).await;
+        assert!(r.answer().await.is_ok());
+    })
+    .await;
+}

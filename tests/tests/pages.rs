@@ -862,3 +862,49 @@ async fn overdue_cases_turn_red_on_the_watch_list() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn the_fleet_page_shows_refused_and_held_back_links_in_both_languages() {
+    within(async {
+        let h = hall().await;
+        let s = &h.node.node.store;
+        let now = h.node.node.now_ms();
+        s.link_refused("nanhai.guicheng", "fork", None, now)
+            .await
+            .unwrap();
+        assert_eq!(
+            s.link_refused("nanhai.guicheng", "fork", None, now)
+                .await
+                .unwrap(),
+            2
+        );
+        s.link_refused("nanhai.dali", "catalogue_missing", Some(3), now)
+            .await
+            .unwrap();
+        let sup = Browser::new(&h.url);
+        sup.login("sup1").await;
+        let page = sup.get("/supervisor/fleet").await;
+        assert!(page.body.contains("链路状态"), "{}", page.body);
+        assert!(
+            page.body.contains("被拒绝（fork，连续 2 次）"),
+            "{}",
+            page.body
+        );
+        assert!(page.body.contains("暂缓：等待目录版本 3"), "{}", page.body);
+        sup.get("/lang/en?next=/supervisor/fleet").await;
+        let en = sup.get("/supervisor/fleet").await;
+        assert!(en.body.contains("Link state"), "{}", en.body);
+        assert!(en.body.contains("refused fork (count 2)"), "{}", en.body);
+        assert!(
+            en.body
+                .contains("held back: waiting for catalogue version 3"),
+            "{}",
+            en.body
+        );
+        // Progress ends the run.
+        s.link_progressed("nanhai.guicheng").await.unwrap();
+        let page = sup.get("/supervisor/fleet").await;
+        assert!(!page.body.contains("refused fork"), "{}", page.body);
+    })
+    .await;
+}

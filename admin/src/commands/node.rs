@@ -9,8 +9,9 @@ use crate::output::{Output, fields};
 /// `node ...`
 #[derive(Debug, Subcommand)]
 pub enum NodeCommand {
-    /// Node id, tier, software version, catalogue version in use and store
-    /// backend (GET /api/v1/health; no login needed).
+    /// Node id, tier, software version, catalogue version in use, store
+    /// backend and the state of the link to the parent (GET /api/v1/health;
+    /// no login needed).
     Status,
 }
 
@@ -22,6 +23,15 @@ struct Health {
     version: String,
     catalogue_version: i64,
     store: String,
+    uplink: Option<Uplink>,
+}
+
+/// The link to the parent, the fields shown.
+#[derive(Debug, Deserialize)]
+struct Uplink {
+    parent: String,
+    #[serde(default)]
+    state_en: String,
 }
 
 impl NodeCommand {
@@ -40,16 +50,18 @@ impl NodeCommand {
                     return Ok(());
                 }
                 let h: Health = serde_json::from_value(v)?;
-                println!(
-                    "{}",
-                    fields(&[
-                        ("node", h.node_id),
-                        ("tier", h.tier),
-                        ("version", h.version),
-                        ("catalogue", h.catalogue_version.to_string()),
-                        ("store", h.store),
-                    ])
-                );
+                let mut rows = vec![
+                    ("node", h.node_id),
+                    ("tier", h.tier),
+                    ("version", h.version),
+                    ("catalogue", h.catalogue_version.to_string()),
+                    ("store", h.store),
+                ];
+                if let Some(u) = h.uplink {
+                    rows.push(("parent", u.parent));
+                    rows.push(("uplink", u.state_en));
+                }
+                println!("{}", fields(&rows));
                 Ok(())
             }
         }

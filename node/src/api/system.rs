@@ -44,6 +44,56 @@ pub struct UplinkHealth {
     /// When the parent last acknowledged, in ms since the epoch; null when
     /// it has not since this node started.
     pub last_ack_ms: Option<i64>,
+    /// `up`, `down`, `held_back` (entries wait for a catalogue version) or
+    /// `backing_off` (sessions in a row ended refused).
+    pub state: String,
+    /// The link's state in words (Chinese).
+    pub state_zh: String,
+    /// The link's state in words (English), e.g. "held back: waiting for
+    /// catalogue version 3 (count 1)".
+    pub state_en: String,
+    /// The refusals in a row on the link, if any.
+    pub refusal: Option<crate::store::RefusalRecord>,
+    /// When the node dials its parent again while the link is down (ms
+    /// since the epoch).
+    pub next_attempt_ms: Option<i64>,
+}
+
+impl UplinkHealth {
+    fn of(node: &crate::service::Node, parent: String) -> Self {
+        let up = node.uplink_up();
+        let refusal = node.uplink.refusal();
+        let state = match &refusal {
+            Some(r) if r.held_back_catalogue.is_some() => "held_back",
+            Some(_) if !up => "backing_off",
+            _ if up => "up",
+            _ => "down",
+        };
+        let time = crate::link::state::clock_time;
+        let words = |zh: bool| {
+            let s = crate::link::state::describe(up, refusal.as_ref(), zh, time);
+            if s.is_empty() {
+                if zh { "未连接" } else { "down" }.to_owned()
+            } else {
+                s
+            }
+        };
+        UplinkHealth {
+            parent,
+            up,
+            backlog: node.uplink.backlog(),
+            last_ack_ms: node.uplink.last_ack_ms(),
+            state: state.to_owned(),
+            state_zh: words(true),
+            state_en: words(false),
+            refusal,
+            next_attempt_ms: if up {
+                None
+            } else {
+                node.uplink.next_attempt_ms()
+            },
+        }
+    }
 }
 
 /// Node health and identity.
@@ -60,12 +110,10 @@ pub async fn health(State(node): State<AppState>) -> axum::Json<Health> {
             crate::store::Backend::Postgres => "postgres",
         }
         .to_owned(),
-        uplink: node.id.parent().map(|parent| UplinkHealth {
-            parent: parent.to_string(),
-            up: node.uplink_up(),
-            backlog: node.uplink.backlog(),
-            last_ack_ms: node.uplink.last_ack_ms(),
-        }),
+        uplink: node
+            .id
+            .parent()
+            .map(|parent| UplinkHealth::of(&node, parent.to_string())),
     })
 }
 

@@ -10,15 +10,14 @@
 pub mod apply;
 mod session;
 pub mod signing;
+pub mod state;
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
-use federation::transport::{
-    Backoff, Client, PeerPolicy, Refusal, SecurityEvent, Server, TransportConfig,
-};
+use federation::transport::{Backoff, Client, PeerPolicy, Refusal, SecurityEvent, Server};
 use federation::{NodeCredentials, NodeId};
 use tokio::task::JoinHandle;
 
@@ -54,6 +53,11 @@ pub struct Uplink {
     last_ack_ms: AtomicI64,
     /// The head of the up route, once the link has been started.
     head: Mutex<Option<tokio::sync::watch::Receiver<u64>>>,
+    /// The refusals in a row on the link, if any.
+    refusal: Mutex<Option<crate::store::RefusalRecord>>,
+    /// When the dialer tries again while the link is down (ms; 0: not
+    /// waiting).
+    next_attempt_ms: AtomicI64,
 }
 
 impl Uplink {
@@ -99,6 +103,32 @@ impl Uplink {
     /// The parent acknowledged at `now_ms`.
     pub(crate) fn ack_at(&self, now_ms: i64) {
         self.last_ack_ms.store(now_ms, Ordering::SeqCst);
+    }
+
+    /// The refusals in a row on the link (with the hold-back, if that is
+    /// what it is); `None` when the last session made progress.
+    pub fn refusal(&self) -> Option<crate::store::RefusalRecord> {
+        self.refusal.lock().ok()?.clone()
+    }
+
+    pub(crate) fn set_refusal(&self, r: Option<crate::store::RefusalRecord>) {
+        if let Ok(mut g) = self.refusal.lock() {
+            *g = r;
+        }
+    }
+
+    /// When the dialer tries again, while it waits (ms since the epoch).
+    pub fn next_attempt_ms(&self) -> Option<i64> {
+        Some(self.next_attempt_ms.load(Ordering::SeqCst)).filter(|&t| t > 0)
+    }
+
+    pub(crate) fn set_next_attempt(&self, at_ms: i64) {
+        self.next_attempt_ms.store(at_ms, Ordering::SeqCst);
+        if let Ok(mut g) = self.refusal.lock()
+            && let Some(r) = g.as_mut()
+        {
+            r.next_attempt_ms = Some(at_ms).filter(|&t| t > 0);
+        }
     }
 }
 
@@ -214,7 +244,7 @@ impl Links {
                 &creds,
                 policy,
                 sec_tx.clone(),
-                TransportConfig::default(),
+                fed.limits.transport(),
             )?);
             let addr = server.local_addr();
             let (n, s) = (Arc::clone(&node), Arc::clone(&server));
@@ -222,10 +252,14 @@ impl Links {
                 while let Some(conn) = s.accept().await {
                     let n = Arc::clone(&n);
                     tokio::spawn(async move {
-                        let peer = conn.peer.clone();
-                        if let Err(e) = session::run(n, conn, session::Role::Parent).await {
+                        let peer = conn.peer.to_string();
+                        let start = state::session_starts(&n, &peer).await;
+                        let result =
+                            session::run(Arc::clone(&n), conn, session::Role::Parent).await;
+                        if let Err(e) = &result {
                             tracing::info!(%peer, error = %e, "child link ended");
                         }
+                        state::session_ended(&n, &peer, start, &result).await;
                     });
                 }
             }));
@@ -233,7 +267,7 @@ impl Links {
             (Some(server), Some(addr))
         };
         if let (Some(parent), false) = (node.id.parent(), fed.parent_addr.is_empty()) {
-            let client = Client::new(&creds, TransportConfig::default())?;
+            let client = Client::new(&creds, fed.limits.transport())?;
             let n = Arc::clone(&node);
             let parent_addr = fed.parent_addr.clone();
             tasks.push(tokio::spawn(async move {
@@ -265,11 +299,14 @@ impl Drop for Links {
 }
 
 async fn dial(node: Arc<Node>, client: Client, parent: NodeId, addr: String) {
-    use rand::SeedableRng;
-    let mut backoff = Backoff::new(
-        std::time::Duration::from_millis(200),
-        std::time::Duration::from_secs(10),
+    use rand::{Rng, SeedableRng};
+    let fed = &node.config.federation;
+    let (base, max, refused_max) = (
+        std::time::Duration::from_millis(fed.reconnect_min_ms),
+        std::time::Duration::from_millis(fed.reconnect_max_ms),
+        std::time::Duration::from_millis(fed.refused_backoff_max_ms),
     );
+    let mut backoff = Backoff::new(base, max);
     let mut rng = rand::rngs::StdRng::from_entropy();
     // Dropped (and so stopped) with this task.
     let mut watchers = tokio::task::JoinSet::new();
@@ -287,6 +324,17 @@ async fn dial(node: Arc<Node>, client: Client, parent: NodeId, addr: String) {
         }
         (Err(e), _) | (_, Err(e)) => tracing::error!(error = %e, "reading the uplink's backlog"),
     }
+    // Refusals in a row survive a restart: a node refused before it stopped
+    // does not dial at full speed when it starts again.
+    let peer = parent.to_string();
+    let mut refusals = match node.store.link_refusal(&peer).await {
+        Ok(r) => {
+            let count = r.as_ref().map_or(0, |r| r.count);
+            node.uplink.set_refusal(r);
+            count
+        }
+        Err(_) => 0,
+    };
     loop {
         let target = match tokio::net::lookup_host(addr.as_str())
             .await
@@ -295,17 +343,19 @@ async fn dial(node: Arc<Node>, client: Client, parent: NodeId, addr: String) {
             Ok(Some(a)) => Some(a),
             _ => None,
         };
+        let mut ended = state::Ended::Nothing;
+        node.uplink.set_next_attempt(0);
         if let Some(target) = target {
             match client.connect(target, &parent).await {
                 Ok(conn) => {
-                    backoff.reset();
                     node.set_uplink(true);
                     tracing::info!(%parent, %target, "link to parent up");
-                    if let Err(e) =
-                        session::run(Arc::clone(&node), conn, session::Role::Child).await
-                    {
+                    let start = state::session_starts(&node, &peer).await;
+                    let result = session::run(Arc::clone(&node), conn, session::Role::Child).await;
+                    if let Err(e) = &result {
                         tracing::info!(%parent, error = %e, "link to parent ended");
                     }
+                    ended = state::session_ended(&node, &peer, start, &result).await;
                     node.set_uplink(false);
                 }
                 Err(e) => tracing::debug!(%parent, error = %e, "cannot reach the parent"),
@@ -313,7 +363,55 @@ async fn dial(node: Arc<Node>, client: Client, parent: NodeId, addr: String) {
         } else {
             tracing::warn!(addr = %addr, "the parent's address does not resolve");
         }
-        tokio::time::sleep(backoff.next(&mut rng)).await;
+        // The backoff starts over only after a session that made progress;
+        // each refusal in a row doubles the wait, up to its own maximum.
+        let now = node.now_ms();
+        let (delay, from) = match ended {
+            state::Ended::Refused {
+                refusal,
+                count,
+                at_ms,
+            } => {
+                refusals = count;
+                node.uplink.set_refusal(Some(crate::store::RefusalRecord {
+                    held_back_catalogue: refusal.held_back_catalogue(),
+                    code: refusal.code,
+                    count,
+                    at_ms,
+                    next_attempt_ms: None,
+                }));
+                // The wait counts from the refusal.
+                (
+                    state::refused_delay(base, refused_max, count, rng.r#gen::<f64>()),
+                    at_ms.min(now),
+                )
+            }
+            state::Ended::Progressed => {
+                refusals = 0;
+                backoff.reset();
+                (backoff.next(&mut rng), now)
+            }
+            state::Ended::Nothing if refusals > 0 => (
+                backoff.next(&mut rng).max(state::refused_delay(
+                    base,
+                    refused_max,
+                    refusals,
+                    rng.r#gen::<f64>(),
+                )),
+                now,
+            ),
+            state::Ended::Nothing => (backoff.next(&mut rng), now),
+        };
+        let at = from.saturating_add(i64::try_from(delay.as_millis()).unwrap_or(i64::MAX / 2));
+        node.uplink.set_next_attempt(at);
+        if refusals > 0
+            && let Err(e) = node.store.link_next_attempt(&peer, at).await
+        {
+            tracing::error!(error = %e, "recording the next attempt");
+        }
+        let delay =
+            std::time::Duration::from_millis(u64::try_from(at - node.now_ms()).unwrap_or(0));
+        tokio::time::sleep(delay).await;
     }
 }
 

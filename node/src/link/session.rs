@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use federation::NodeId;
 use federation::replication::{
-    Batch, Direction, DownLookup, DownReceiver, Hello, Limits, LinkStatus, Message, Sender,
-    SenderConfig, UpLookup, UpReceiver,
+    Batch, Direction, DownLookup, DownReceiver, Hello, LinkStatus, Message, Sender, SenderConfig,
+    UpLookup, UpReceiver,
 };
 use federation::transport::{PeerConnection, read_raw_frame, write_raw_frame};
 
@@ -144,12 +144,14 @@ pub async fn run(node: Arc<Node>, conn: PeerConnection, role: Role) -> anyhow::R
     // Decoding (and so each entry's one hash) happens in the reader, beside
     // the session's applying; few frames wait, which bounds what a peer can
     // make this node hold.
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Message, String>>(4);
-    let limits = Limits::default();
+    let budget = &node.config.federation.limits;
+    let (tx, mut rx) =
+        tokio::sync::mpsc::channel::<Result<Message, String>>(budget.reader_queue_frames as usize);
+    let (limits, max_frame) = (budget.wire(), budget.max_frame_bytes as usize);
     let (metrics, from) = (node.metrics.clone(), peer_s.clone());
     let reader = tokio::spawn(async move {
         loop {
-            let m = match read_raw_frame(&mut recv, federation::transport::MAX_FRAME).await {
+            let m = match read_raw_frame(&mut recv, max_frame).await {
                 Ok(Some(frame)) => {
                     metrics.link_received_bytes(&from, frame.len());
                     Message::decode(&frame, &limits).map_err(|e| format!("{}: {e}", e.code()))
@@ -178,7 +180,14 @@ pub async fn run(node: Arc<Node>, conn: PeerConnection, role: Role) -> anyhow::R
             anyhow::bail!("{detail}")
         }
         Ok(Some(Err(e))) => {
-            violation(&node, &peer_s, &conn, "bad_frame", &e).await;
+            violation(
+                &node,
+                &peer_s,
+                &conn,
+                super::state::frame_error_kind(&e),
+                &e,
+            )
+            .await;
             anyhow::bail!("{peer} sent a bad frame: {e}")
         }
         Ok(Some(Ok(_))) => {
@@ -231,9 +240,12 @@ pub async fn run(node: Arc<Node>, conn: PeerConnection, role: Role) -> anyhow::R
     // fixed timeout). A dead connection is found by QUIC's idle timeout, and
     // the next connection resends from the receiver's durable cursor. So the
     // acknowledgement timeout never fires here.
+    let d = SenderConfig::default();
     let cfg = SenderConfig {
         ack_timeout_ms: i64::MAX / 4,
-        ..SenderConfig::default()
+        max_batch_entries: d.max_batch_entries.min(limits.max_entries),
+        max_batch_bytes: d.max_batch_bytes.min(max_frame / 2),
+        ..d
     };
     let mut sender = Sender::new(cfg, acked, head);
     sender.connected(node.now_ms(), hello.have);
@@ -267,6 +279,7 @@ pub async fn run(node: Arc<Node>, conn: PeerConnection, role: Role) -> anyhow::R
         drop(query_tx);
     }
     let mut last_ack_persist = 0i64;
+    let mut progress = super::state::Progress::new(&node, &peer_s);
     let result: anyhow::Result<()> = async {
         loop {
             let now = node.now_ms();
@@ -299,9 +312,10 @@ pub async fn run(node: Arc<Node>, conn: PeerConnection, role: Role) -> anyhow::R
                         None => return Ok(()),
                         Some(Ok(m)) => m,
                         Some(Err(e)) => {
-                            violation(&node, &peer_s, &conn, "bad_frame", &e).await;
-                            let _ = send_msg(&mut send, &Message::Reject { code: "bad_frame".into(), message: e.clone() }).await;
-                            anyhow::bail!("{peer} sent a bad frame: {e}");
+                            let kind = super::state::frame_error_kind(&e);
+                            violation(&node, &peer_s, &conn, kind, &e).await;
+                            let _ = send_msg(&mut send, &Message::Reject { code: kind.into(), message: e.clone() }).await;
+                            return Err(super::state::Refused::sent(kind, e).into());
                         }
                     };
                     match m {
@@ -309,17 +323,22 @@ pub async fn run(node: Arc<Node>, conn: PeerConnection, role: Role) -> anyhow::R
                             node.metrics.link_batch_received(&peer_s, b.direction);
                             let ack = receive(&node, &peer_s, &mut receiver, &b).await;
                             match ack {
-                                Ok(upto) => send_msg(&mut send, &Message::Ack { direction: b.direction, upto }).await?,
+                                Ok(upto) => {
+                                    send_msg(&mut send, &Message::Ack { direction: b.direction, upto }).await?;
+                                    progress.acked(&node, b.after, upto).await;
+                                }
                                 Err(refusal) => {
                                     let _ = send_msg(&mut send, &Message::Reject { code: refusal.0.clone(), message: refusal.1.clone() }).await;
-                                    anyhow::bail!("refused a batch from {peer}: {} {}", refusal.0, refusal.1);
+                                    return Err(super::state::Refused::sent(refusal.0, refusal.1).into());
                                 }
                             }
                         }
                         Message::Ack { upto, .. } => {
+                            let before = sender.acked_upto();
                             if sender.acked(now, upto).is_err() {
                                 anyhow::bail!("{peer} acknowledged {upto}, beyond this log");
                             }
+                            progress.acked(&node, before, upto).await;
                             if role == Role::Child {
                                 node.uplink.set_acked(sender.acked_upto());
                                 node.uplink.ack_at(now);
@@ -336,7 +355,7 @@ pub async fn run(node: Arc<Node>, conn: PeerConnection, role: Role) -> anyhow::R
                         }
                         Message::Reject { code, message } => {
                             node.metrics.link_refusal_received(&peer_s, &code);
-                            anyhow::bail!("{peer} refused our batch: {code} {message}")
+                            return Err(super::state::Refused::received(code, message).into());
                         }
                         Message::Query { id, body } if role == Role::Parent => {
                             let (n, tx) = (Arc::clone(&node), answer_tx.clone());
@@ -377,6 +396,7 @@ pub async fn run(node: Arc<Node>, conn: PeerConnection, role: Role) -> anyhow::R
                     if role == Role::Parent && node.registry.is_revoked(peer.as_str(), &conn.serial) {
                         anyhow::bail!("{peer} is revoked");
                     }
+                    progress.tick(&node).await;
                     send_msg(&mut send, &Message::Status(LinkStatus {
                         software: env!("CARGO_PKG_VERSION").into(),
                         catalogue_version: node.catalogue().version,
@@ -558,11 +578,10 @@ async fn receive(
                 version,
                 "holding back entries until their catalogue version arrives"
             );
+            node.metrics.link_held_back(peer, version);
             Err(Refused(
-                "catalogue_missing".into(),
-                format!(
-                    "catalogue version {version} is not held here yet; entries after {ack} wait for it"
-                ),
+                super::state::CATALOGUE_MISSING.into(),
+                super::state::catalogue_missing_message(version, ack),
             ))
         }
         Some((_, Cut::Refused { code, detail })) => {

@@ -482,6 +482,23 @@ fn opt(v: Option<i64>) -> Cell {
     v.map(Cell::from).unwrap_or_default()
 }
 
+/// A fleet row's link state: connected, held back for a catalogue version,
+/// or refused (and until when this node waits).
+fn link_state_cell(ctx: &Ctx, f: &crate::store::FleetRow) -> Cell {
+    let zh = ctx.t("zh", "en") == "zh";
+    let text = crate::link::state::describe(
+        f.connected,
+        f.refusal.as_ref(),
+        zh,
+        crate::link::state::clock_time,
+    );
+    match &f.refusal {
+        Some(r) if r.held_back_catalogue.is_some() => Cell::level(text, "yellow"),
+        Some(_) => Cell::level(text, "red"),
+        None => text.into(),
+    }
+}
+
 /// The fleet table (this node first) and the security events.
 pub async fn fleet_tables(ctx: &Ctx) -> Result<Vec<Table>, Error> {
     let node = &ctx.node;
@@ -543,6 +560,7 @@ pub async fn fleet_tables(ctx: &Ctx) -> Result<Vec<Table>, Error> {
                     opt(f.backlog),
                     opt(f.lag_ms),
                     opt(f.skew_ms),
+                    link_state_cell(ctx, f),
                 ],
             }
         })
@@ -562,6 +580,7 @@ pub async fn fleet_tables(ctx: &Ctx) -> Result<Vec<Table>, Error> {
             ("待同步", "Backlog"),
             ("延迟(ms)", "Lag (ms)"),
             ("时钟偏差(ms)", "Clock skew (ms)"),
+            ("链路状态", "Link state"),
         ],
         rows,
         "",

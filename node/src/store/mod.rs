@@ -22,7 +22,7 @@ pub use oversight::{
     FleetRow, HANDLING_BOUNDS_MS, OPEN_STATES, Scope, WAIT_BOUNDS_MS,
 };
 pub use queue::{ServeOutcome, Ticket};
-pub use replica::{LinkState, SecurityRow};
+pub use replica::{LinkState, RefusalRecord, SecurityRow};
 pub use staff::{Session, StaffRecord};
 
 use federation::{EntryHash, LogEntry, NodeId};

@@ -350,6 +350,8 @@ pub struct FleetRow {
     pub lag_ms: Option<i64>,
     /// Clock skew against this node (ms).
     pub skew_ms: Option<i64>,
+    /// The refusals in a row on the link, if any.
+    pub refusal: Option<super::replica::RefusalRecord>,
 }
 
 /// A case with its read-model columns, for work queues.
@@ -641,7 +643,8 @@ impl Store {
     pub async fn oversight_fleet(&self) -> Result<Vec<FleetRow>, StoreError> {
         let rows = sqlx::query(
             "SELECT node_id, parent, revoked_at_ms, connected, last_seen_ms, software, \
-             catalogue_version, backlog, lag_ms, skew_ms FROM fleet ORDER BY node_id",
+             catalogue_version, backlog, lag_ms, skew_ms, refusal_code, refusal_count, \
+             refused_at_ms, next_attempt_ms, held_back_catalogue FROM fleet ORDER BY node_id",
         )
         .fetch_all(self.pool())
         .await?;
@@ -659,6 +662,13 @@ impl Store {
                     backlog: r.try_get("backlog")?,
                     lag_ms: r.try_get("lag_ms")?,
                     skew_ms: r.try_get("skew_ms")?,
+                    refusal: super::replica::refusal_of(
+                        r.try_get("refusal_code")?,
+                        r.try_get("refusal_count")?,
+                        r.try_get("refused_at_ms")?,
+                        r.try_get("next_attempt_ms")?,
+                        r.try_get("held_back_catalogue")?,
+                    ),
                 })
             })
             .collect()

@@ -306,6 +306,121 @@ impl Store {
     }
 }
 
+/// A refusal on a link as its peer's fleet row keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct RefusalRecord {
+    /// Code of the last refusal.
+    pub code: String,
+    /// Sessions in a row that ended refused.
+    pub count: u32,
+    /// When the last one ended (ms).
+    pub at_ms: i64,
+    /// When this node dials again (ms); only a child knows.
+    pub next_attempt_ms: Option<i64>,
+    /// The catalogue version entries wait for, for a hold-back.
+    pub held_back_catalogue: Option<i64>,
+}
+
+impl Store {
+    /// A session with `peer` ended refused (`code`): counts one more
+    /// refusal in a row in the peer's fleet row and returns the count.
+    pub async fn link_refused(
+        &self,
+        peer: &str,
+        code: &str,
+        held_back_catalogue: Option<i64>,
+        now_ms: i64,
+    ) -> Result<u32, StoreError> {
+        let parent = peer.rsplit_once('.').map(|(p, _)| p.to_owned());
+        let mut w = self.write().await?;
+        sqlx::query(
+            "INSERT INTO fleet (node_id, parent, connected, last_seen_ms, refusal_code, refusal_count, refused_at_ms, held_back_catalogue) \
+             VALUES ($1, $2, 0, $3, $4, 1, $3, $5) \
+             ON CONFLICT (node_id) DO UPDATE SET refusal_code = excluded.refusal_code, \
+             refusal_count = fleet.refusal_count + 1, refused_at_ms = excluded.refused_at_ms, \
+             next_attempt_ms = NULL, held_back_catalogue = excluded.held_back_catalogue",
+        )
+        .bind(peer)
+        .bind(parent)
+        .bind(now_ms)
+        .bind(code)
+        .bind(held_back_catalogue)
+        .execute(w.conn())
+        .await?;
+        let count: i64 = sqlx::query_scalar("SELECT refusal_count FROM fleet WHERE node_id = $1")
+            .bind(peer)
+            .fetch_one(w.conn())
+            .await?;
+        w.commit().await?;
+        Ok(u32::try_from(count).unwrap_or(u32::MAX))
+    }
+
+    /// Records when this node dials `peer` again.
+    pub async fn link_next_attempt(&self, peer: &str, at_ms: i64) -> Result<(), StoreError> {
+        let mut w = self.write().await?;
+        sqlx::query("UPDATE fleet SET next_attempt_ms = $2 WHERE node_id = $1")
+            .bind(peer)
+            .bind(at_ms)
+            .execute(w.conn())
+            .await?;
+        w.commit().await?;
+        Ok(())
+    }
+
+    /// A session with `peer` made progress: the refusals in a row are over.
+    pub async fn link_progressed(&self, peer: &str) -> Result<(), StoreError> {
+        let mut w = self.write().await?;
+        sqlx::query(
+            "UPDATE fleet SET refusal_code = NULL, refusal_count = 0, refused_at_ms = NULL, \
+             next_attempt_ms = NULL, held_back_catalogue = NULL WHERE node_id = $1",
+        )
+        .bind(peer)
+        .execute(w.conn())
+        .await?;
+        w.commit().await?;
+        Ok(())
+    }
+
+    /// The refusals in a row on the link to `peer`; `None` when there are
+    /// none.
+    pub async fn link_refusal(&self, peer: &str) -> Result<Option<RefusalRecord>, StoreError> {
+        let row = sqlx::query(
+            "SELECT refusal_code, refusal_count, refused_at_ms, next_attempt_ms, held_back_catalogue \
+             FROM fleet WHERE node_id = $1",
+        )
+        .bind(peer)
+        .fetch_optional(self.pool())
+        .await?;
+        let Some(r) = row else { return Ok(None) };
+        refusal_of(
+            r.try_get(0)?,
+            r.try_get(1)?,
+            r.try_get(2)?,
+            r.try_get(3)?,
+            r.try_get(4)?,
+        )
+        .map_or(Ok(None), |x| Ok(Some(x)))
+    }
+}
+
+/// A fleet row's refusal columns as a record (`None` when not refused).
+pub(crate) fn refusal_of(
+    code: Option<String>,
+    count: i64,
+    at_ms: Option<i64>,
+    next_attempt_ms: Option<i64>,
+    held_back_catalogue: Option<i64>,
+) -> Option<RefusalRecord> {
+    let code = code?;
+    (count > 0).then(|| RefusalRecord {
+        code,
+        count: u32::try_from(count).unwrap_or(u32::MAX),
+        at_ms: at_ms.unwrap_or(0),
+        next_attempt_ms,
+        held_back_catalogue,
+    })
+}
+
 /// What the last status report on a link said.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LinkState {
@@ -321,13 +436,17 @@ pub struct LinkState {
     pub skew_ms: Option<i64>,
     /// Last heard of (ms).
     pub last_seen_ms: Option<i64>,
+    /// The refusals in a row on the link, if any.
+    pub refusal: Option<RefusalRecord>,
 }
 
 impl Store {
     /// The last status of the link to a peer.
     pub async fn link_state(&self, peer: &str) -> Result<Option<LinkState>, StoreError> {
         let row = sqlx::query(
-            "SELECT connected, software, catalogue_version, backlog, skew_ms, last_seen_ms FROM fleet WHERE node_id = $1",
+            "SELECT connected, software, catalogue_version, backlog, skew_ms, last_seen_ms, \
+             refusal_code, refusal_count, refused_at_ms, next_attempt_ms, held_back_catalogue \
+             FROM fleet WHERE node_id = $1",
         )
         .bind(peer)
         .fetch_optional(self.pool())
@@ -341,6 +460,13 @@ impl Store {
                 backlog: r.try_get(3)?,
                 skew_ms: r.try_get(4)?,
                 last_seen_ms: r.try_get(5)?,
+                refusal: refusal_of(
+                    r.try_get(6)?,
+                    r.try_get(7)?,
+                    r.try_get(8)?,
+                    r.try_get(9)?,
+                    r.try_get(10)?,
+                ),
             })
         })
         .transpose()
