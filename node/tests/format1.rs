@@ -306,7 +306,7 @@ async fn opening_routes_the_old_rows() {
     );
     assert_eq!(
         scalar(&store, "SELECT MAX(version) FROM _sqlx_migrations").await,
-        5
+        6
     );
     // The read model's JSON copies of the cases are dropped: a case is
     // folded from its events (the other tests here read them that way).
