@@ -44,6 +44,10 @@ pub struct UplinkHealth {
     /// When the parent last acknowledged, in ms since the epoch; null when
     /// it has not since this node started.
     pub last_ack_ms: Option<i64>,
+    /// This hall is taking back the tail of its own log from its parent
+    /// (its store was put back to an older copy): until it is done it
+    /// accepts and handles nothing (`hall_recovering`).
+    pub recovering: bool,
 }
 
 /// Node health and identity.
@@ -65,6 +69,7 @@ pub async fn health(State(node): State<AppState>) -> axum::Json<Health> {
             up: node.uplink_up(),
             backlog: node.uplink.backlog(),
             last_ack_ms: node.uplink.last_ack_ms(),
+            recovering: node.own_log.is_recovering(),
         }),
     })
 }

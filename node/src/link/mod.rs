@@ -8,6 +8,7 @@
 //! applied to the store in batches.
 
 pub mod apply;
+pub mod recovery;
 mod session;
 pub mod signing;
 
@@ -239,6 +240,7 @@ impl Links {
             tasks.push(tokio::spawn(async move {
                 dial(n, client, parent, parent_addr).await;
             }));
+            tasks.push(tokio::spawn(keep_marker(Arc::clone(&node))));
         }
         Ok(Some(Links {
             listen_addr,
@@ -314,6 +316,19 @@ async fn dial(node: Arc<Node>, client: Client, parent: NodeId, addr: String) {
             tracing::warn!(addr = %addr, "the parent's address does not resolve");
         }
         tokio::time::sleep(backoff.next(&mut rng)).await;
+    }
+}
+
+/// Keeps the own-log marker ([`recovery`]) up with the store: written after
+/// commits, at most once a second.
+async fn keep_marker(node: Arc<Node>) {
+    let mut head = node.store.head().await;
+    loop {
+        node.own_log.save(&node.store).await;
+        if head.changed().await.is_err() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
     }
 }
 
