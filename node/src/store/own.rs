@@ -17,15 +17,7 @@ pub(super) const RECOVER_WHERE: &str =
 
 /// `child.%` for LIKE, with the child's own `%`, `_` and `\` escaped.
 pub(super) fn below_pattern(child: &str) -> String {
-    let mut p = String::with_capacity(child.len() + 3);
-    for c in child.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            p.push('\\');
-        }
-        p.push(c);
-    }
-    p.push_str(".%");
-    p
+    format!("{}.%", super::oversight::like_escape(child))
 }
 
 /// The highest local sequence among `events` written in `child`'s subtree.
