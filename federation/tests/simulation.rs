@@ -96,6 +96,9 @@ impl DownLookup for Held {
     fn held_hash(&self, origin: &NodeId, origin_seq: u64) -> Option<EntryHash> {
         self.hashes.get(&(origin.clone(), origin_seq)).copied()
     }
+    fn origin_head(&self, origin: &NodeId) -> (u64, EntryHash) {
+        UpLookup::origin_head(self, origin)
+    }
 }
 
 /// An older copy of a node's durable state.

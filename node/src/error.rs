@@ -86,6 +86,18 @@ impl Error {
         )
     }
 
+    /// 503 while the hall is taking back the tail of its log from its
+    /// parent (its store was put back to an older copy): it issues nothing
+    /// until then.
+    pub fn recovering() -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "hall_recovering",
+            "本厅正在从上级恢复业务记录，恢复完成前不能受理或办理，请稍后重试",
+            "this hall is recovering its records from the hall above; nothing can be accepted or handled until that is done, please try again shortly",
+        )
+    }
+
     /// 500 for a storage failure; the detail goes to the log only.
     pub fn storage(e: &dyn std::fmt::Display) -> Self {
         tracing::error!(error = %e, "storage failure");
@@ -119,7 +131,10 @@ impl IntoResponse for Error {
 
 impl From<StoreError> for Error {
     fn from(e: StoreError) -> Self {
-        Self::storage(&e)
+        match e {
+            StoreError::Recovering => Self::recovering(),
+            e => Self::storage(&e),
+        }
     }
 }
 

@@ -51,6 +51,7 @@ impl RunningNode {
                 Err(e) => tracing::warn!(error = %e, "http server task failed"),
             }
         }
+        self.node.own_log.save(&self.node.store).await;
         self.node.store.close().await;
     }
 

@@ -139,7 +139,7 @@ async fn health_of_a_node_with_a_parent_reports_its_uplink() {
         schemas["Health"]
     );
     let uplink = &schemas["UplinkHealth"]["properties"];
-    for field in ["parent", "up", "backlog", "last_ack_ms"] {
+    for field in ["parent", "up", "backlog", "last_ack_ms", "recovering"] {
         assert!(
             uplink[field]["description"]
                 .as_str()

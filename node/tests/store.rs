@@ -457,3 +457,156 @@ async fn a_link_reads_the_same_batches_from_the_tail_in_memory_as_from_the_store
         .unwrap();
     assert_eq!(down.len(), 2);
 }
+
+/// A hall put back to a blank store writes nothing of its own until the
+/// tail of its log is back from its parent, which sends a recovering child
+/// its whole subtree's entries; the writer then resumes after the recovered
+/// head, and case numbers after the recovered ones.
+#[tokio::test]
+async fn a_recovering_hall_is_sent_its_subtree_and_writes_after_what_came_back() {
+    use federation::LogEntry;
+    use onewindow_node::domain::case_number::CaseNumber;
+    use onewindow_node::domain::log::LogBody;
+    use onewindow_node::store::{Route, StoreError};
+    let day = chrono::NaiveDate::from_ymd_opt(2026, 11, 23).unwrap();
+    let number = |seq| CaseNumber::new("GC", day, seq).unwrap().to_string();
+    // The hall's log: three cases of one day, numbered 1 to 3.
+    let first = common::test_db().await;
+    let hall = open_with_catalogue(&first.url).await;
+    {
+        let mut w = hall.write().await.unwrap();
+        for seq in 1..=3 {
+            let rec = received(&number(seq));
+            let case = Case::start(&rec).unwrap();
+            w.append(rec, "nanhai.guicheng").unwrap();
+            w.put_case(row(&case, "received"));
+        }
+        w.commit().await.unwrap();
+    }
+    let own = hall.events_after(0, 10).await.unwrap();
+    assert_eq!(own.len(), 3);
+
+    // The parent holds them, a village's entry below the hall, and entries
+    // of two other townships (one whose name starts like the hall's).
+    let parent_db = common::test_db().await;
+    let parent = Store::open(&parent_db.url, NodeId::new("nanhai").unwrap(), 4, "normal")
+        .await
+        .unwrap();
+    let child = "nanhai.guicheng".to_owned();
+    let mut recover_head = parent
+        .route_head(&Route::Recover(child.clone()))
+        .await
+        .unwrap();
+    assert_eq!(*recover_head.borrow_and_update(), 0);
+    let other = |origin: &str, case: &str| {
+        (
+            LogEntry::next(
+                NodeId::new(origin).unwrap(),
+                0,
+                EntryHash::GENESIS,
+                format!("{origin} {case}"),
+            ),
+            LogBody::Case(received(case)),
+        )
+    };
+    {
+        let mut w = parent.write().await.unwrap();
+        let (e, b) = other("nanhai.shishan", "S-1");
+        w.append_remote(e, b, "nanhai.shishan".into(), Some("nanhai.shishan"));
+        for ev in &own {
+            w.append_remote(
+                ev.entry.clone(),
+                ev.body.clone(),
+                ev.scope.clone(),
+                Some("nanhai.guicheng"),
+            );
+        }
+        let (e, b) = other("nanhai.guichengbei", "B-1");
+        w.append_remote(
+            e,
+            b,
+            "nanhai.guichengbei".into(),
+            Some("nanhai.guichengbei"),
+        );
+        let (e, b) = other("nanhai.guicheng.xiaping", "X-1");
+        w.append_remote(
+            e,
+            b,
+            "nanhai.guicheng.xiaping".into(),
+            Some("nanhai.guicheng"),
+        );
+        w.commit().await.unwrap();
+    }
+    assert_eq!(
+        *recover_head.borrow_and_update(),
+        6,
+        "the recovering route is woken by the subtree's entries"
+    );
+    let (down, _) = parent
+        .wire_entries(&Route::Down(child.clone()), 0, 6, 1000, 1 << 20)
+        .await
+        .unwrap();
+    assert!(
+        down.is_empty(),
+        "the usual route leaves out what the subtree wrote"
+    );
+    let (sent, covered) = parent
+        .wire_entries(&Route::Recover(child.clone()), 0, 6, 1000, 1 << 20)
+        .await
+        .unwrap();
+    assert_eq!(covered, 6);
+    let origins: Vec<String> = sent
+        .iter()
+        .map(|w| format!("{}#{}", w.entry.origin, w.entry.origin_seq))
+        .collect();
+    assert_eq!(
+        origins,
+        [
+            "nanhai.guicheng#1",
+            "nanhai.guicheng#2",
+            "nanhai.guicheng#3",
+            "nanhai.guicheng.xiaping#1"
+        ]
+    );
+    assert!(
+        sent.iter().all(|w| w.stream.is_some() && w.stream_seq == 1),
+        "case events travel down in their streams"
+    );
+
+    // The hall on a blank store, recovering: its own writes are refused.
+    let second = common::test_db().await;
+    let restored = open_with_catalogue(&second.url).await;
+    restored.hold_own_writes(true).await;
+    assert!(restored.own_writes_held());
+    {
+        let mut w = restored.write().await.unwrap();
+        assert!(matches!(
+            w.append(received(&number(1)), "nanhai.guicheng"),
+            Err(StoreError::Recovering)
+        ));
+    }
+    assert_eq!(restored.event_count().await.unwrap(), 0);
+    // What the parent sent comes back as it was.
+    {
+        let mut w = restored.write().await.unwrap();
+        for ev in &own {
+            w.append_remote(ev.entry.clone(), ev.body.clone(), ev.scope.clone(), None);
+            w.put_case(row(&Case::start(ev.record().unwrap()).unwrap(), "received"));
+        }
+        w.commit().await.unwrap();
+    }
+    assert_eq!(restored.own_origin_held().await.unwrap(), 3);
+    assert_eq!(restored.resume_own_writes("GC").await.unwrap(), 3);
+    assert!(!restored.own_writes_held());
+    // The next own entry follows the recovered head, and the next case
+    // number of the day follows the recovered ones.
+    let mut w = restored.write().await.unwrap();
+    assert_eq!(w.next_case_seq("GC", "20261123").await.unwrap(), 4);
+    let ev = w.append(received(&number(4)), "nanhai.guicheng").unwrap();
+    assert_eq!(ev.entry.origin_seq, 4);
+    assert_eq!(ev.entry.prev_hash, own[2].entry.hash);
+    assert!(ev.up, "a new entry goes up");
+    w.commit().await.unwrap();
+    let back = restored.events_after(0, 10).await.unwrap();
+    assert!(back[..3].iter().all(|e| !e.up), "the parent holds these");
+}

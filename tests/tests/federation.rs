@@ -313,6 +313,7 @@ async fn forged_origins_foreign_cas_and_revoked_nodes_are_refused() {
                 have: 0,
                 your_origin_head: 0,
                 head: 0,
+                recovering: false,
             })
             .encode(),
         )
@@ -674,6 +675,9 @@ async fn a_catalogue_version_with_a_bad_signature_is_refused_and_the_old_one_kep
             }
             fn stream_head(&self, _: &str) -> u64 {
                 0
+            }
+            fn origin_head(&self, o: &NodeId) -> (u64, EntryHash) {
+                self.0.get(o).copied().unwrap_or((0, EntryHash::GENESIS))
             }
         }
         let acc = rx.check(&b1, &L(heads.clone())).unwrap();

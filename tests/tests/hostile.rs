@@ -54,6 +54,7 @@ impl Rogue {
                 // Far above anything the township holds of the village, so
                 // that it keeps its cursor (a lower head would reset it).
                 head: 1 << 40,
+                recovering: false,
             })
             .encode(),
         )

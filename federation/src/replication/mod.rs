@@ -19,6 +19,10 @@
 //!   stream's entries (a case's versions) in order, holding back what comes
 //!   early.
 //!
+//! A node that lost the tail of its own log (its store put back to an older
+//! copy) takes it back from its parent before writing again: see
+//! [`Recovery`] and [`DownScope`].
+//!
 //! Cursors count the *sender's* local sequence. A receiver acknowledges a
 //! batch only after the caller says it is durable, so an acknowledged entry is
 //! never lost; the sender resends everything above the acknowledged cursor
@@ -26,10 +30,12 @@
 //! they hold, so each entry takes effect once.
 
 mod receiver;
+mod recovery;
 mod sender;
 mod wire;
 
 pub use receiver::{Accepted, DownLookup, DownReceiver, Refusal, UpLookup, UpReceiver};
+pub use recovery::{DownScope, HelloAction, Recovery};
 pub use sender::{ReadRequest, Sender, SenderConfig};
 pub use wire::{
     BATCH_OVERHEAD, Batch, Direction, ENTRY_OVERHEAD, Hello, Limits, LinkStatus, Message,

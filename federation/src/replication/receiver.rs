@@ -326,6 +326,11 @@ pub trait DownLookup {
         let _ = (origin, origin_seq);
         None
     }
+    /// The highest sequence and its hash held for an origin (0 and
+    /// [`EntryHash::GENESIS`] when none). Asked only while recovering
+    /// ([`DownReceiver::recovering`]), for the origins of the receiver's
+    /// own subtree, whose chains are then checked as an up flow's are.
+    fn origin_head(&self, origin: &NodeId) -> (u64, EntryHash);
 }
 
 /// The child's side of its parent's down flow.
@@ -334,6 +339,7 @@ pub struct DownReceiver {
     me: NodeId,
     have: u64,
     max_depth: usize,
+    recovering: bool,
 }
 
 impl DownReceiver {
@@ -344,6 +350,7 @@ impl DownReceiver {
             me,
             have,
             max_depth: usize::MAX,
+            recovering: false,
         }
     }
 
@@ -358,6 +365,23 @@ impl DownReceiver {
     /// The deepest origin taken.
     pub fn max_depth(&self) -> usize {
         self.max_depth
+    }
+
+    /// A receiver that asked its parent for the tail of its own log (its
+    /// Hello said `recovering`): besides what comes from its ancestors it
+    /// takes what its own subtree wrote, this node's own origin included,
+    /// as the parent holds it. Those entries are checked as an up flow
+    /// checks them: each origin's sequence without a gap and its hash chain
+    /// unbroken from what is held ([`DownLookup::origin_head`]).
+    #[must_use]
+    pub fn recovering(mut self, recovering: bool) -> Self {
+        self.recovering = recovering;
+        self
+    }
+
+    /// Does this receiver take its own subtree's entries?
+    pub fn is_recovering(&self) -> bool {
+        self.recovering
     }
 
     /// The parent's log is held up to here.
@@ -381,11 +405,17 @@ impl DownReceiver {
         // Entries seen in this batch (applied or held back), for entries that
         // come twice in it.
         let mut seen: BTreeMap<(&NodeId, u64), EntryHash> = BTreeMap::new();
+        // While recovering: the head of each of this subtree's origins with
+        // what this batch takes so far.
+        let mut own: BTreeMap<&NodeId, (u64, EntryHash)> = BTreeMap::new();
         let mut apply = Vec::new();
         let mut held_back = Vec::new();
         for (i, w) in batch.entries.iter().enumerate() {
             let e = &w.entry;
-            if e.origin == self.me || !self.me.is_in_subtree_of(&e.origin) {
+            let from_below = e.origin.is_in_subtree_of(&self.me);
+            if (from_below && !self.recovering)
+                || (!from_below && !self.me.is_in_subtree_of(&e.origin))
+            {
                 return Err(Refusal::NotAnAncestor {
                     me: self.me.clone(),
                     origin: e.origin.clone(),
@@ -400,6 +430,17 @@ impl DownReceiver {
             if held.has(&e.origin, e.origin_seq) {
                 check_same(e, held.held_hash(&e.origin, e.origin_seq))?;
                 continue;
+            }
+            if from_below {
+                let (seq, hash) = *own
+                    .entry(&e.origin)
+                    .or_insert_with(|| held.origin_head(&e.origin));
+                // Held back entries are not taken, so what follows them
+                // is not checked against them: it is held back too.
+                if held_back.is_empty() {
+                    e.verify_link(seq, &hash)?;
+                    own.insert(&e.origin, (e.origin_seq, e.hash));
+                }
             }
             seen.insert((&e.origin, e.origin_seq), e.hash);
             if let Some(stream) = w.stream.as_deref() {
@@ -551,6 +592,9 @@ mod tests {
         fn held_hash(&self, origin: &NodeId, origin_seq: u64) -> Option<EntryHash> {
             self.entries.get(&(origin.clone(), origin_seq)).copied()
         }
+        fn origin_head(&self, origin: &NodeId) -> (u64, EntryHash) {
+            UpLookup::origin_head(self, origin)
+        }
     }
 
     /// `has` only, as a store that does not answer hashes.
@@ -562,6 +606,9 @@ mod tests {
         }
         fn stream_head(&self, stream: &str) -> u64 {
             self.0.stream_head(stream)
+        }
+        fn origin_head(&self, origin: &NodeId) -> (u64, EntryHash) {
+            UpLookup::origin_head(&self.0, origin)
         }
     }
 
@@ -804,5 +851,83 @@ mod tests {
         let acc = rx.check(&b, &Store::default()).expect("accepted");
         let cut = acc.truncate_before(&b, 1);
         assert_eq!((cut.apply, cut.held, cut.ack_upto), (vec![0], vec![], 1));
+    }
+
+    #[test]
+    fn a_recovering_receiver_takes_its_subtrees_entries_in_chain_order() {
+        let root = chain("r", 2, "one");
+        let mine = chain("r.a", 3, "one");
+        let below = chain("r.a.x", 2, "one");
+        let sibling = chain("r.b", 1, "one");
+        // The receiver holds r.a#1 (its store was put back); the parent
+        // sends its subtree's entries with what is meant for it.
+        let store = Store::holding(&[&mine[0]]);
+        let b = run(
+            Direction::Down,
+            0,
+            &[
+                &root[0], &mine[0], &below[0], &mine[1], &root[1], &below[1], &mine[2],
+            ],
+        );
+        let plain = DownReceiver::new(id("r.a"), 0);
+        assert!(!plain.is_recovering());
+        assert_eq!(
+            plain.check(&b, &store),
+            Err(Refusal::NotAnAncestor {
+                me: id("r.a"),
+                origin: id("r.a"),
+            }),
+            "without asking, its own origin is refused"
+        );
+        let rx = DownReceiver::new(id("r.a"), 0).recovering(true);
+        assert!(rx.is_recovering());
+        let acc = rx.check(&b, &store).expect("accepted");
+        assert_eq!(acc.apply, vec![0, 2, 3, 4, 5, 6], "r.a#1 is held");
+        assert_eq!(acc.ack_upto, 7);
+        // Another hall's entries are still refused.
+        let b = run(Direction::Down, 0, &[&sibling[0]]);
+        assert_eq!(
+            rx.check(&b, &store),
+            Err(Refusal::NotAnAncestor {
+                me: id("r.a"),
+                origin: id("r.b"),
+            })
+        );
+        // A gap in its own origin is refused as on an up flow.
+        let b = run(Direction::Down, 0, &[&mine[2]]);
+        let err = rx.check(&b, &store).expect_err("a gap");
+        assert_eq!(err.code(), "origin_gap");
+        // So is an entry that does not follow the held one.
+        let other = chain("r.a", 2, "two");
+        let b = run(Direction::Down, 0, &[&other[1]]);
+        assert_eq!(
+            rx.check(&b, &store).expect_err("broken").code(),
+            "broken_chain"
+        );
+        // And a held place with another hash is a fork.
+        let b = run(Direction::Down, 0, &[&other[0]]);
+        assert_eq!(rx.check(&b, &store).expect_err("fork").code(), "fork");
+    }
+
+    #[test]
+    fn a_recovering_receiver_holds_back_after_a_stream_gap_without_a_chain_check() {
+        let mine = chain("r.a", 3, "one");
+        let rx = DownReceiver::new(id("r.a"), 0).recovering(true);
+        // Stream s: version 2 comes first; all that follows is held back.
+        let b = batch(
+            Direction::Down,
+            0,
+            3,
+            vec![
+                in_stream(1, &mine[0], "s", 2),
+                in_stream(2, &mine[1], "t", 1),
+                in_stream(3, &mine[2], "s", 1),
+            ],
+        );
+        let acc = rx.check(&b, &Store::default()).expect("accepted");
+        assert_eq!(
+            (acc.apply, acc.held, acc.ack_upto),
+            (vec![], vec![0, 1, 2], 0)
+        );
     }
 }

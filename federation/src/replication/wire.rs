@@ -114,6 +114,12 @@ pub struct Hello {
     /// of the sender's log than this (the sender was restored from an
     /// older copy) resets its cursor to it.
     pub head: u64,
+    /// A child that lost the tail of its own log asks its parent for it:
+    /// the parent's down flow on this connection then carries, from the
+    /// child's cursor, everything its subtree wrote as well as what is
+    /// meant for it ([`super::DownScope::Recovery`]). Always false from a
+    /// parent.
+    pub recovering: bool,
 }
 
 /// A status report on a link, sent periodically by each side.
@@ -271,6 +277,8 @@ mod pb {
         pub your_origin_head: u64,
         #[prost(uint64, tag = "7")]
         pub head: u64,
+        #[prost(bool, tag = "8")]
+        pub recovering: bool,
     }
 
     #[derive(Clone, PartialEq, prost::Message)]
@@ -513,6 +521,7 @@ impl Message {
                 have: h.have,
                 your_origin_head: h.your_origin_head,
                 head: h.head,
+                recovering: h.recovering,
             }),
             Self::Batch(b) => pb::Msg::Batch(encode_batch(b)),
 
@@ -574,6 +583,7 @@ impl Message {
                     have: h.have,
                     your_origin_head: h.your_origin_head,
                     head: h.head,
+                    recovering: h.recovering,
                 })
             }
             pb::Msg::Batch(b) => Self::Batch(decode_batch(b, limits)?),
@@ -732,6 +742,7 @@ mod tests {
             have: 0,
             your_origin_head: 0,
             head: 0,
+            recovering: false,
         });
         assert!(matches!(
             Message::decode(&hello.encode(), &Limits::default()),

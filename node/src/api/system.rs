@@ -57,6 +57,10 @@ pub struct UplinkHealth {
     /// When the node dials its parent again while the link is down (ms
     /// since the epoch).
     pub next_attempt_ms: Option<i64>,
+    /// This hall is taking back the tail of its own log from its parent
+    /// (its store was put back to an older copy): until it is done it
+    /// accepts and handles nothing (`hall_recovering`).
+    pub recovering: bool,
 }
 
 impl UplinkHealth {
@@ -92,6 +96,7 @@ impl UplinkHealth {
             } else {
                 node.uplink.next_attempt_ms()
             },
+            recovering: node.own_log.is_recovering(),
         }
     }
 }

@@ -8,6 +8,7 @@
 //! applied to the store in batches.
 
 pub mod apply;
+pub mod recovery;
 mod session;
 pub mod signing;
 pub mod state;
@@ -273,6 +274,7 @@ impl Links {
             tasks.push(tokio::spawn(async move {
                 dial(n, client, parent, parent_addr).await;
             }));
+            tasks.push(tokio::spawn(keep_marker(Arc::clone(&node))));
         }
         Ok(Some(Links {
             listen_addr,
@@ -412,6 +414,19 @@ async fn dial(node: Arc<Node>, client: Client, parent: NodeId, addr: String) {
         let delay =
             std::time::Duration::from_millis(u64::try_from(at - node.now_ms()).unwrap_or(0));
         tokio::time::sleep(delay).await;
+    }
+}
+
+/// Keeps the own-log marker ([`recovery`]) up with the store: written after
+/// commits, at most once a second.
+async fn keep_marker(node: Arc<Node>) {
+    let mut head = node.store.head().await;
+    loop {
+        node.own_log.save(&node.store).await;
+        if head.changed().await.is_err() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
     }
 }
 

@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use federation::NodeId;
 use federation::replication::{
-    Batch, Direction, DownLookup, DownReceiver, Hello, LinkStatus, Message, Sender, SenderConfig,
-    UpLookup, UpReceiver,
+    Batch, Direction, DownLookup, DownReceiver, DownScope, Hello, HelloAction, LinkStatus, Message,
+    Sender, SenderConfig, UpLookup, UpReceiver,
 };
 use federation::transport::{PeerConnection, read_raw_frame, write_raw_frame};
 
@@ -99,6 +99,9 @@ impl DownLookup for Lookup {
     fn held_hash(&self, origin: &NodeId, origin_seq: u64) -> Option<federation::EntryHash> {
         self.held.get(&(origin.clone(), origin_seq)).copied()
     }
+    fn origin_head(&self, origin: &NodeId) -> (u64, federation::EntryHash) {
+        UpLookup::origin_head(self, origin)
+    }
 }
 
 const STATUS_EVERY: Duration = Duration::from_secs(2);
@@ -122,6 +125,8 @@ pub async fn run(node: Arc<Node>, conn: PeerConnection, role: Role) -> anyhow::R
         peer: peer_s.clone(),
     };
     let (have, acked) = node.store.link_cursor(&peer_s).await?;
+    // A child that is recovering its own log asks its parent for it.
+    let asked = role == Role::Child && node.own_log.is_recovering();
     let your_origin_head = node
         .store
         .origin_heads()
@@ -138,6 +143,7 @@ pub async fn run(node: Arc<Node>, conn: PeerConnection, role: Role) -> anyhow::R
             have,
             your_origin_head,
             head: node.store.local_head().await,
+            recovering: asked,
         }),
     )
     .await?;
@@ -203,6 +209,39 @@ pub async fn run(node: Arc<Node>, conn: PeerConnection, role: Role) -> anyhow::R
         }
         _ => anyhow::bail!("{peer} did not say hello"),
     };
+    if role == Role::Parent && node.own_log.is_recovering() {
+        // Entries from below would race the recovery's (the same entries
+        // come both ways): the children wait until this node has its log.
+        let _ = send_msg(
+            &mut send,
+            &Message::Reject {
+                code: "hall_recovering".into(),
+                message: format!("{} is recovering its own log from its parent", node.id),
+            },
+        )
+        .await;
+        let _ = send.finish();
+        let _ = tokio::time::timeout(Duration::from_millis(500), send.stopped()).await;
+        conn.close("recovering");
+        anyhow::bail!("{peer} waits: this node is recovering its own log");
+    }
+    let recovery = if role == Role::Child {
+        let action = node
+            .own_log
+            .parent_hello(&node.store, hello.your_origin_head, asked)
+            .await?;
+        match action {
+            HelloAction::Proceed => false,
+            HelloAction::Receive => true,
+            HelloAction::Reconnect | HelloAction::Recovered => {
+                // The next connection asks for the scope this one did not.
+                conn.close("recovery scope changes");
+                return Ok(());
+            }
+        }
+    } else {
+        false
+    };
     let _connected = node.metrics.link_connected(&peer_s);
     // A peer whose log ends below what this node holds of it was put back
     // to an older copy of its store: its sequence numbers above its head
@@ -229,9 +268,13 @@ pub async fn run(node: Arc<Node>, conn: PeerConnection, role: Role) -> anyhow::R
             node.now_ms(),
         )
         .await?;
-    let route = match role {
-        Role::Child => Route::Up,
-        Role::Parent => Route::Down(peer_s.clone()),
+    let route = match (role, DownScope::asked(hello.recovering)) {
+        (Role::Child, _) => Route::Up,
+        (Role::Parent, DownScope::Meant) => Route::Down(peer_s.clone()),
+        (Role::Parent, DownScope::Recovery) => {
+            tracing::info!(%peer, "the child is recovering its own log: sending its subtree's entries too");
+            Route::Recover(peer_s.clone())
+        }
     };
     let mut head_rx = node.store.route_head(&route).await?;
     let head = *head_rx.borrow_and_update();
@@ -256,9 +299,11 @@ pub async fn run(node: Arc<Node>, conn: PeerConnection, role: Role) -> anyhow::R
     let max_depth = node.config.node.tiers.len().saturating_sub(1);
     let mut receiver = match role {
         Role::Parent => Receiver::Up(UpReceiver::new(peer.clone(), have).with_max_depth(max_depth)),
-        Role::Child => {
-            Receiver::Down(DownReceiver::new(node.id.clone(), have).with_max_depth(max_depth))
-        }
+        Role::Child => Receiver::Down(
+            DownReceiver::new(node.id.clone(), have)
+                .with_max_depth(max_depth)
+                .recovering(recovery),
+        ),
     };
     let send_dir = match role {
         Role::Parent => Direction::Down,
@@ -326,6 +371,11 @@ pub async fn run(node: Arc<Node>, conn: PeerConnection, role: Role) -> anyhow::R
                                 Ok(upto) => {
                                     send_msg(&mut send, &Message::Ack { direction: b.direction, upto }).await?;
                                     progress.acked(&node, b.after, upto).await;
+                                    if recovery && node.own_log.applied(&node.store).await? {
+                                        // Done: the next connection asks for
+                                        // the usual scope.
+                                        return Ok(());
+                                    }
                                 }
                                 Err(refusal) => {
                                     let _ = send_msg(&mut send, &Message::Reject { code: refusal.0.clone(), message: refusal.1.clone() }).await;

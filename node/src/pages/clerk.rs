@@ -100,6 +100,7 @@ pub async fn home(
         window => cookie(&headers, WINDOW_COOKIE).unwrap_or_else(|| "1".to_owned()),
         ready => ready.iter().map(brief).collect::<Vec<_>>(),
         corrections => corrections.iter().map(brief).collect::<Vec<_>>(),
+        recovering => node.own_log.is_recovering(),
     };
     ctx.render(StatusCode::OK, "clerk/home.html", data)
 }

@@ -103,6 +103,11 @@ const PHRASES: &[(&str, &str, &str)] = &[
     ),
     ("queue.take_button", "取号", "Take number"),
     ("clerk.find_case", "查找案件", "Find a case"),
+    (
+        "clerk.recovering",
+        "本厅正在从上级恢复业务记录，恢复完成前不能受理、出具回执或办理案件。查询不受影响。",
+        "This hall is recovering its records from the hall above: until that is done no application can be accepted, no receipt issued and no case handled. Look-ups still work.",
+    ),
     ("clerk.ready", "待发放结果", "Results to hand out"),
     (
         "clerk.none_ready",

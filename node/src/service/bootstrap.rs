@@ -57,6 +57,23 @@ impl Node {
                 &std::fs::read_to_string(file)?,
             )?),
         };
+        // Only a node that replicates to a parent can take its log back.
+        let fed = &config.federation;
+        let own_log = if id.parent().is_some()
+            && !fed.credentials_dir.is_empty()
+            && !fed.parent_addr.is_empty()
+        {
+            let (own, _) = store.own_head().await;
+            crate::link::recovery::OwnLog::open(
+                &config.node.data_dir,
+                &config.node.hall_code,
+                &store,
+                own,
+            )
+            .await
+        } else {
+            crate::link::recovery::OwnLog::none()
+        };
         let node = Node {
             config: Arc::clone(&config),
             id,
@@ -70,6 +87,7 @@ impl Node {
             signer,
             registry: Arc::default(),
             uplink_queries: std::sync::Mutex::new(None),
+            own_log,
         };
         let this_year = chrono::Datelike::year(&node.today());
         if !node.calendar().has_year(this_year) {

@@ -49,6 +49,9 @@ pub struct Node {
     pub registry: Arc<crate::link::Registry>,
     /// Questions for the parent, while the link to it is up.
     pub(crate) uplink_queries: std::sync::Mutex<Option<crate::link::QuerySender>>,
+    /// Whether this node is taking back the tail of its own log from its
+    /// parent, and the marker that remembers how far that log went.
+    pub own_log: crate::link::recovery::OwnLog,
 }
 
 impl std::fmt::Debug for Node {

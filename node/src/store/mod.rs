@@ -10,6 +10,7 @@
 mod cases;
 mod catalogue;
 mod oversight;
+mod own;
 mod queue;
 mod replica;
 mod staff;
@@ -79,6 +80,10 @@ pub enum StoreError {
     /// An entry could not be encoded (a bug in the caller).
     #[error("encoding an entry: {0}")]
     Encode(String),
+    /// The node is taking back the tail of its own log from its parent and
+    /// writes nothing of its own until it holds it.
+    #[error("the node is recovering its own log from its parent")]
+    Recovering,
 }
 
 /// The largest entry (body and sealed section) the log takes: a batch of
@@ -93,6 +98,10 @@ pub enum Route {
     /// To one child: rules for every node below and what concerns cases of
     /// that child's subtree, less what the child's subtree wrote.
     Down(String),
+    /// To one child that is recovering its own log: what [`Route::Down`]
+    /// sends and everything the child's subtree wrote
+    /// (`federation::replication::DownScope::Recovery`).
+    Recover(String),
 }
 
 /// One stored event: a log entry plus its local sequence.
@@ -179,6 +188,8 @@ pub struct Store {
     heads: Arc<std::sync::RwLock<Arc<OriginHeads>>>,
     /// The log's tail just committed, for links to send from.
     tail: Arc<tail::Tail>,
+    /// Own entries are refused ([`StoreError::Recovering`]) while set.
+    own_writes_held: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// Every origin's head: highest sequence held and its hash.
@@ -270,6 +281,7 @@ impl Store {
             books: Arc::new(Books::default()),
             heads: Arc::new(std::sync::RwLock::new(Arc::new(OriginHeads::new()))),
             tail: Arc::new(tail::Tail::new(TAIL_BYTES)),
+            own_writes_held: Arc::default(),
         };
         let heads = store.origin_heads_stored().await?;
         if let Ok(mut h) = store.heads.write() {
@@ -496,6 +508,17 @@ impl Store {
                 .fetch_optional(&self.pool)
                 .await?
             }
+            Route::Recover(child) => {
+                sqlx::query_scalar(&format!(
+                    "SELECT local_seq FROM events WHERE {} ORDER BY local_seq DESC LIMIT 1",
+                    own::RECOVER_WHERE
+                ))
+                .bind(child.as_str())
+                .bind(child.as_str())
+                .bind(own::below_pattern(child))
+                .fetch_optional(&self.pool)
+                .await?
+            }
         };
         let (tx, rx) = tokio::sync::watch::channel(head.unwrap_or(0) as u64);
         guard.routes.insert(route.clone(), tx);
@@ -540,8 +563,22 @@ impl Store {
                 .fetch_all(&self.pool)
                 .await?
             }
+            Route::Recover(child) => {
+                sqlx::query(&format!(
+                    "{cols} WHERE local_seq > $1 AND local_seq <= $2 AND {} ORDER BY local_seq LIMIT $3",
+                    own::RECOVER_WHERE.replace("$1", "$4").replace("$2", "$5").replace("$3", "$6")
+                ))
+                .bind(after as i64)
+                .bind(upto as i64)
+                .bind(limit)
+                .bind(child.as_str())
+                .bind(child.as_str())
+                .bind(own::below_pattern(child))
+                .fetch_all(&self.pool)
+                .await?
+            }
         };
-        let down = matches!(route, Route::Down(_));
+        let down = matches!(route, Route::Down(_) | Route::Recover(_));
         let mut out = Vec::with_capacity(rows.len());
         let mut bytes = federation::replication::BATCH_OVERHEAD;
         let mut covered = upto;
@@ -798,6 +835,9 @@ impl WriteTx<'_> {
     }
 
     fn append_own(&mut self, body: LogBody, scope: &str) -> Result<StoredEvent, StoreError> {
+        if self.store.own_writes_held() {
+            return Err(StoreError::Recovering);
+        }
         let me = self.store.node.clone();
         let enc =
             codec::encode(&body, me.as_str(), |v| self.digest(v)).map_err(StoreError::Encode)?;
@@ -914,6 +954,7 @@ impl WriteTx<'_> {
             let mut up = None;
             let mut all = None;
             let mut down: HashMap<&str, u64> = HashMap::new();
+            let recover = |c: &str| own::recover_head(c, &self.events);
             for e in &self.events {
                 let seq = e.local_seq as u64;
                 if e.up {
@@ -931,6 +972,7 @@ impl WriteTx<'_> {
                 let seq = match route {
                     Route::Up => up,
                     Route::Down(c) => down.get(c.as_str()).copied().max(all),
+                    Route::Recover(c) => down.get(c.as_str()).copied().max(all).max(recover(c)),
                 };
                 if let Some(seq) = seq {
                     tx.send_if_modified(|h| {

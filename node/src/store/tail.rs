@@ -103,6 +103,11 @@ impl Tail {
         max_entries: usize,
         max_bytes: usize,
     ) -> Option<(Vec<WireEntry>, u64)> {
+        if matches!(route, Route::Recover(_)) {
+            // A recovering child's route also takes its subtree's entries:
+            // rare, and read from the store.
+            return None;
+        }
         let t = self.inner.lock().ok()?;
         let first = t.items.front()?.local_seq;
         let last = t.items.back()?.local_seq;
@@ -120,6 +125,7 @@ impl Tail {
             let meant = match route {
                 Route::Up => item.up,
                 Route::Down(child) => item.down == "*" || item.down == *child,
+                Route::Recover(_) => return None,
             };
             if !meant {
                 continue;
