@@ -141,7 +141,10 @@ impl Tree {
     pub async fn restart(&mut self, id: &str) {
         let c = self.nodes[id].config.clone();
         let mut last = None;
-        for _ in 0..50 {
+        // The stopped node's UDP socket is released when its QUIC endpoint
+        // has drained its connections, which a busy machine can take a few
+        // seconds over.
+        for _ in 0..300 {
             match server::start(c.clone()).await {
                 Ok(r) => {
                     self.nodes.get_mut(id).unwrap().running = Some(r);
