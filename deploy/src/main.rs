@@ -12,7 +12,6 @@ mod bench;
 mod client;
 mod db;
 mod hall;
-mod report;
 mod submission;
 mod topology_cli;
 

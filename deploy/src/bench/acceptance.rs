@@ -12,8 +12,8 @@ use super::load::{self, Target};
 use crate::client::{Api, describe_error};
 use crate::db::{DbChoice, redact};
 use crate::hall::{Hall, HallOptions, random_password};
-use crate::report;
 use crate::submission::{CatalogueView, SubmissionPlan};
+use onewindow_table as report;
 
 /// Options of `bench acceptance`.
 #[derive(Debug, Args)]
