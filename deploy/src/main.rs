@@ -9,7 +9,6 @@
 
 mod applicants;
 mod bench;
-mod client;
 mod db;
 mod hall;
 mod submission;

@@ -10,6 +10,8 @@ use std::time::Duration;
 use federation::{FederationCa, NodeId};
 use node::config::Config;
 use node::server::{self, RunningNode};
+use onewindow_client::types::NewStaff;
+use onewindow_client::{Client, Method};
 use serde_json::{Value, json};
 
 /// The administrator password of every node in a tree.
@@ -166,23 +168,32 @@ impl Tree {
         department: Option<&str>,
     ) -> Api {
         let admin = Api::login(&self.url(id), "admin", ADMIN_PASSWORD).await;
-        let mut body = json!({"username": username, "display_name": username, "role": role, "password": STAFF_PASSWORD});
-        if let Some(d) = department {
-            body["department"] = json!(d);
+        let created = admin
+            .client()
+            .create_staff(&NewStaff {
+                username,
+                display_name: username,
+                role,
+                department,
+                password: STAFF_PASSWORD,
+            })
+            .await;
+        match created {
+            Ok(_) => {}
+            Err(e) if e.api().is_some_and(|a| a.status == 409) => {}
+            Err(e) => panic!("creating {username} at {id}: {e}"),
         }
-        let (status, text) = admin.post("/api/v1/staff", &body).await;
-        assert!(status == 201 || status == 409, "{text}");
         Api::login(&self.url(id), username, STAFF_PASSWORD).await
     }
 }
 
-/// A JSON client of one node.
+/// The API's client for scenarios: any status is `(status, body)` to assert
+/// on, and `*_ok` assert success.
 #[derive(Clone)]
 pub struct Api {
     /// Base URL.
     pub base: String,
-    token: Option<String>,
-    http: reqwest::Client,
+    client: Client,
 }
 
 impl Api {
@@ -190,53 +201,48 @@ impl Api {
     pub fn anonymous(base: &str) -> Self {
         Self {
             base: base.to_owned(),
-            token: None,
-            http: reqwest::Client::new(),
+            client: Client::new(base).unwrap(),
         }
     }
 
     /// Logs in.
     pub async fn login(base: &str, username: &str, password: &str) -> Self {
         let a = Self::anonymous(base);
-        let (status, body) = a
-            .post(
-                "/api/v1/session",
-                &json!({"username": username, "password": password}),
-            )
-            .await;
-        assert_eq!(status, 200, "{body}");
-        let v: Value = serde_json::from_str(&body).unwrap();
-        Self {
-            token: v["token"].as_str().map(str::to_owned),
-            ..a
-        }
+        let client = a
+            .client
+            .login(username, password)
+            .await
+            .unwrap_or_else(|e| panic!("logging in as {username} at {base}: {e}"));
+        Self { client, ..a }
     }
 
-    async fn send(&self, req: reqwest::RequestBuilder) -> (u16, String) {
-        let req = match &self.token {
-            Some(t) => req.bearer_auth(t),
-            None => req,
-        };
-        let res = req.send().await.unwrap();
-        (res.status().as_u16(), res.text().await.unwrap())
+    /// The typed client, carrying this client's session.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    async fn send(&self, method: Method, path: &str, body: Option<&Value>) -> (u16, String) {
+        let mut req = self.client.request(method, path);
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        let r = self.client.send(req).await.unwrap();
+        (r.status, r.text)
     }
 
     /// GET; (status, body).
     pub async fn get(&self, path: &str) -> (u16, String) {
-        self.send(self.http.get(format!("{}{path}", self.base)))
-            .await
+        self.send(Method::GET, path, None).await
     }
 
     /// POST JSON; (status, body).
     pub async fn post(&self, path: &str, body: &Value) -> (u16, String) {
-        self.send(self.http.post(format!("{}{path}", self.base)).json(body))
-            .await
+        self.send(Method::POST, path, Some(body)).await
     }
 
     /// PUT JSON; (status, body).
     pub async fn send_put(&self, path: &str, body: &Value) -> (u16, String) {
-        self.send(self.http.put(format!("{}{path}", self.base)).json(body))
-            .await
+        self.send(Method::PUT, path, Some(body)).await
     }
 
     /// GET and parse, asserting success.

@@ -1,9 +1,8 @@
 //! `node status`: who the node is and what it runs.
 
 use clap::Subcommand;
-use serde::Deserialize;
+use onewindow_client::Client;
 
-use crate::client::Client;
 use crate::output::{Output, fields};
 
 /// `node ...`
@@ -12,16 +11,6 @@ pub enum NodeCommand {
     /// Node id, tier, software version, catalogue version in use and store
     /// backend (GET /api/v1/health; no login needed).
     Status,
-}
-
-/// `GET /api/v1/health`, the fields shown.
-#[derive(Debug, Deserialize)]
-struct Health {
-    node_id: String,
-    tier: String,
-    version: String,
-    catalogue_version: i64,
-    store: String,
 }
 
 impl NodeCommand {
@@ -34,12 +23,12 @@ impl NodeCommand {
     pub async fn run(self, api: &Client, out: Output) -> anyhow::Result<()> {
         match self {
             Self::Status => {
-                let v = api.get(&["health"]).await?;
+                let answer = api.health().await?;
                 if out.json {
-                    out.print_json(&v);
+                    out.print_json(&answer.json);
                     return Ok(());
                 }
-                let h: Health = serde_json::from_value(v)?;
+                let h = answer.value;
                 println!(
                     "{}",
                     fields(&[
