@@ -5,11 +5,13 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use federation::{FederationCa, NodeId};
 use node::config::Config;
 use node::server::{self, RunningNode};
+use node::service::{Clock, StartedClock};
 use onewindow_client::types::NewStaff;
 use onewindow_client::{Client, Method};
 use serde_json::{Value, json};
@@ -37,7 +39,14 @@ pub struct Tree {
     pub signing: (String, String),
     /// Where everything lives.
     pub dir: tempfile::TempDir,
+    /// The clock every node of the tree reads: it starts on [`START_MS`]
+    /// and runs, so the tree works on a known day at any hour of any year.
+    pub clock: Arc<dyn Clock>,
 }
+
+/// 2026-11-23 10:00 in China (a Monday in a year whose calendar the
+/// starter holds): where the clocks of test nodes start.
+pub const START_MS: i64 = 1_795_399_200_000;
 
 /// Starts a tree of the given node ids (parents before children).
 pub async fn tree(ids: &[&str]) -> Tree {
@@ -52,6 +61,7 @@ pub async fn tree(ids: &[&str]) -> Tree {
         ca,
         signing,
         dir,
+        clock: Arc::new(StartedClock::at(START_MS)),
     };
     let mut ordered: Vec<&str> = ids.to_vec();
     ordered.sort_by_key(|i| i.matches('.').count());
@@ -95,7 +105,9 @@ pub async fn tree(ids: &[&str]) -> Tree {
                 .unwrap();
             c.federation.parent_addr = addr.to_string();
         }
-        let running = server::start(c.clone()).await.unwrap();
+        let running = server::start_with_clock(c.clone(), t.clock.clone())
+            .await
+            .unwrap();
         // Keep the same ports across restarts.
         c.http.listen = running.http_addr;
         if let Some(a) = running.links.as_ref().and_then(|l| l.listen_addr) {
@@ -144,7 +156,7 @@ impl Tree {
         let c = self.nodes[id].config.clone();
         let mut last = None;
         for _ in 0..50 {
-            match server::start(c.clone()).await {
+            match server::start_with_clock(c.clone(), self.clock.clone()).await {
                 Ok(r) => {
                     self.nodes.get_mut(id).unwrap().running = Some(r);
                     return;
@@ -156,6 +168,29 @@ impl Tree {
             }
         }
         panic!("{id} does not restart: {last:?}");
+    }
+
+    /// Receivers of every running node's store head.
+    pub async fn heads(&self) -> Vec<tokio::sync::watch::Receiver<u64>> {
+        let mut heads = Vec::new();
+        for n in self.nodes.values() {
+            if let Some(r) = &n.running {
+                heads.push(r.node.store.head().await);
+            }
+        }
+        heads
+    }
+
+    /// Waits until `f` returns `Some`, looking again whenever any node of
+    /// the tree commits (and every [`RECHECK`] for what no commit
+    /// announces); panics with `what` after `secs` seconds.
+    pub async fn eventually<T, F, Fut>(&self, secs: u64, what: &str, f: F) -> T
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Option<T>>,
+    {
+        let wake = Wake::on(self.heads().await);
+        wait_until(&wake, secs, what, f).await
     }
 
     /// Logs in as admin on a node, creates a staff member there, and returns
@@ -260,8 +295,57 @@ impl Api {
     }
 }
 
-/// Waits until `f` returns `Some`, polling; panics after `secs` seconds.
-pub async fn eventually<T, F, Fut>(secs: u64, what: &str, mut f: F) -> T
+/// How long a wait goes without a look when nothing announces a change:
+/// link state, metrics and security events move without a store commit.
+const RECHECK: Duration = Duration::from_millis(250);
+
+/// Wakes a waiting test when any of a set of watched values moves (every
+/// node's store head: each commit, of its own entries or of replicated
+/// ones, announces itself there).
+pub struct Wake {
+    notify: std::sync::Arc<tokio::sync::Notify>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Wake {
+    /// Wakes on any move of these receivers; one that closes (its node
+    /// stopped) no longer wakes.
+    pub fn on(receivers: Vec<tokio::sync::watch::Receiver<u64>>) -> Self {
+        let notify = std::sync::Arc::new(tokio::sync::Notify::new());
+        let tasks = receivers
+            .into_iter()
+            .map(|mut rx| {
+                let notify = notify.clone();
+                tokio::spawn(async move {
+                    while rx.changed().await.is_ok() {
+                        notify.notify_one();
+                    }
+                })
+            })
+            .collect();
+        Self { notify, tasks }
+    }
+
+    /// Nothing to watch: only the periodic look.
+    pub fn none() -> Self {
+        Self::on(Vec::new())
+    }
+
+    /// Until something moves, or [`RECHECK`] has passed.
+    async fn next(&self) {
+        let _ = tokio::time::timeout(RECHECK, self.notify.notified()).await;
+    }
+}
+
+impl Drop for Wake {
+    fn drop(&mut self) {
+        self.tasks.iter().for_each(tokio::task::JoinHandle::abort);
+    }
+}
+
+/// Waits until `f` returns `Some`, looking again whenever `wake` says
+/// something moved; panics with `what` after `secs` seconds.
+pub async fn wait_until<T, F, Fut>(wake: &Wake, secs: u64, what: &str, mut f: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Option<T>>,
@@ -273,10 +357,22 @@ where
         }
         assert!(
             tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
+            "gave up after {secs} s waiting for {what}"
         );
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        let _ = tokio::time::timeout_at(deadline, wake.next()).await;
     }
+}
+
+/// Waits until `f` returns `Some`, for nodes that run in other processes
+/// (no store of theirs can announce a change here): looks every
+/// [`RECHECK`]; panics with `what` after `secs` seconds. Waits on a tree of
+/// this process go through [`Tree::eventually`].
+pub async fn eventually<T, F, Fut>(secs: u64, what: &str, f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    wait_until(&Wake::none(), secs, what, f).await
 }
 
 /// A node's `/metrics` text.
