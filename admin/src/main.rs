@@ -6,10 +6,10 @@
 //! that needs a session logs in first and logs out when done. A refusal from
 //! the API prints its stable code and both messages and exits with status 1.
 //!
-//! The wire types here are this command line's own and read only the fields
-//! it shows, so it keeps working against a node that has added fields.
+//! It speaks to the node through `onewindow-client`, whose answer types read
+//! only the fields shown, so it keeps working against a node that has added
+//! fields; `--json` prints the JSON the node sent.
 
-mod client;
 mod commands;
 mod output;
 
@@ -18,12 +18,12 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use client::{ApiError, Client};
 use commands::calendar::CalendarCommand;
 use commands::case::CaseCommand;
 use commands::catalogue::CatalogueCommand;
 use commands::node::NodeCommand;
 use commands::staff::StaffCommand;
+use onewindow_client::{ApiError, Client};
 use output::Output;
 
 /// The district administrator's command line for OneWindow (一窗通办).
@@ -132,28 +132,35 @@ impl Cli {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let out = Output { json: cli.json };
-    let api = Client::new(&cli.url)?;
+    let api = Client::new(&cli.url).context("--url")?;
     if !cli.command.needs_login() {
         return cli.command.run(&api, out).await;
     }
     let password = cli.password()?;
     let session = api.login(&cli.user, &password).await?;
     let result = cli.command.run(&session, out).await;
-    session.logout().await;
+    if let Err(e) = session.logout().await {
+        eprintln!("warning: could not log out: {e}");
+    }
     result
 }
 
 /// Prints an error: the API's code and both messages when it refused.
 fn report(e: &anyhow::Error, json: bool) {
-    let api = e.chain().find_map(|c| c.downcast_ref::<ApiError>());
+    let refusal = |c: &(dyn std::error::Error + 'static)| -> Option<ApiError> {
+        c.downcast_ref::<onewindow_client::Error>()
+            .and_then(onewindow_client::Error::api)
+            .cloned()
+    };
+    let api = e.chain().find_map(refusal);
     let context: Vec<String> = e
         .chain()
-        .take_while(|c| c.downcast_ref::<ApiError>().is_none())
+        .take_while(|c| refusal(*c).is_none())
         .map(ToString::to_string)
         .collect();
     match (api, json) {
         (Some(a), true) => {
-            let mut v = a.to_json();
+            let mut v = serde_json::to_value(&a).unwrap_or_default();
             if !context.is_empty() {
                 v["context"] = serde_json::Value::String(context.join(": "));
             }

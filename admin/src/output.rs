@@ -2,7 +2,6 @@
 //! lists, pretty JSON with `--json`, and times in China Standard Time.
 
 use chrono::{DateTime, FixedOffset};
-use comfy_table::{Cell, CellAlignment, Table, presets};
 use serde_json::Value;
 
 /// Table output for people, JSON for scripts.
@@ -22,33 +21,7 @@ impl Output {
     }
 }
 
-/// A table with a header row; columns listed in `right` are right-aligned.
-/// Wide (CJK) characters count as two columns.
-pub fn table(headers: &[&str], rows: &[Vec<String>], right: &[usize]) -> String {
-    let mut t = Table::new();
-    t.load_preset(presets::NOTHING);
-    let cell = |i: usize, text: &str| {
-        let c = Cell::new(text);
-        if right.contains(&i) {
-            c.set_alignment(CellAlignment::Right)
-        } else {
-            c
-        }
-    };
-    t.set_header(
-        headers
-            .iter()
-            .enumerate()
-            .map(|(i, h)| cell(i, &h.to_uppercase())),
-    );
-    for row in rows {
-        t.add_row(row.iter().enumerate().map(|(i, v)| cell(i, v)));
-    }
-    for col in t.column_iter_mut() {
-        col.set_padding((0, 2));
-    }
-    t.trim_fmt()
-}
+pub use onewindow_table::table;
 
 /// `field  value` lines, the values aligned.
 pub fn fields(pairs: &[(&str, String)]) -> String {
@@ -107,19 +80,7 @@ mod tests {
     }
 
     #[test]
-    fn tables_align_wide_characters() {
-        let t = table(
-            &["code", "name", "n"],
-            &[
-                vec!["A".into(), "出生登记".into(), "5".into()],
-                vec!["BB".into(), "x".into(), "10".into()],
-            ],
-            &[2],
-        );
-        let lines: Vec<&str> = t.lines().collect();
-        assert_eq!(lines[0], "CODE  NAME       N");
-        assert_eq!(lines[1], "A     出生登记   5");
-        assert_eq!(lines[2], "BB    x         10");
+    fn field_values_are_aligned() {
         assert_eq!(
             fields(&[("a", "1".into()), ("ccc", "2".into())]),
             "a    1\nccc  2"

@@ -9,10 +9,8 @@
 
 mod applicants;
 mod bench;
-mod client;
 mod db;
 mod hall;
-mod report;
 mod submission;
 mod topology_cli;
 

@@ -154,13 +154,12 @@ impl ProcessTree {
     /// fails if its process ends first or [`ProcessTree::start_timeout`]
     /// passes, quoting the end of its log.
     pub async fn wait_healthy(&mut self, id: &str) -> anyhow::Result<()> {
-        let url = format!("{}/api/v1/health", self.url(id)?);
+        let url = self.url(id)?;
+        let client = onewindow_client::Client::with_http(self.http.clone(), &url)?;
         let deadline = tokio::time::Instant::now() + self.start_timeout;
         loop {
-            if let Ok(res) = self.http.get(&url).send().await
-                && res.status().is_success()
-                && let Ok(v) = res.json::<serde_json::Value>().await
-                && v["node_id"] == id
+            if let Ok(health) = client.health().await
+                && health.node_id == id
             {
                 return Ok(());
             }

@@ -11,7 +11,7 @@ use onewindow_deploy::bundle::{self, Bundle, BundleOptions, Ports};
 use onewindow_deploy::process::{ProcessTree, log_tail};
 use onewindow_deploy::topology::Topology;
 
-use crate::report;
+use onewindow_table as report;
 
 /// `topology ...`
 #[derive(Debug, Subcommand)]

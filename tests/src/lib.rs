@@ -5,11 +5,15 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use federation::{FederationCa, NodeId};
 use node::config::Config;
 use node::server::{self, RunningNode};
+use node::service::{Clock, StartedClock};
+use onewindow_client::types::NewStaff;
+use onewindow_client::{Client, Method};
 use serde_json::{Value, json};
 
 /// The administrator password of every node in a tree.
@@ -35,7 +39,14 @@ pub struct Tree {
     pub signing: (String, String),
     /// Where everything lives.
     pub dir: tempfile::TempDir,
+    /// The clock every node of the tree reads: it starts on [`START_MS`]
+    /// and runs, so the tree works on a known day at any hour of any year.
+    pub clock: Arc<dyn Clock>,
 }
+
+/// 2026-11-23 10:00 in China (a Monday in a year whose calendar the
+/// starter holds): where the clocks of test nodes start.
+pub const START_MS: i64 = 1_795_399_200_000;
 
 /// Starts a tree of the given node ids (parents before children).
 pub async fn tree(ids: &[&str]) -> Tree {
@@ -50,6 +61,7 @@ pub async fn tree(ids: &[&str]) -> Tree {
         ca,
         signing,
         dir,
+        clock: Arc::new(StartedClock::at(START_MS)),
     };
     let mut ordered: Vec<&str> = ids.to_vec();
     ordered.sort_by_key(|i| i.matches('.').count());
@@ -93,7 +105,9 @@ pub async fn tree(ids: &[&str]) -> Tree {
                 .unwrap();
             c.federation.parent_addr = addr.to_string();
         }
-        let running = server::start(c.clone()).await.unwrap();
+        let running = server::start_with_clock(c.clone(), t.clock.clone())
+            .await
+            .unwrap();
         // Keep the same ports across restarts.
         c.http.listen = running.http_addr;
         if let Some(a) = running.links.as_ref().and_then(|l| l.listen_addr) {
@@ -145,7 +159,7 @@ impl Tree {
         // has drained its connections, which a busy machine can take a few
         // seconds over.
         for _ in 0..300 {
-            match server::start(c.clone()).await {
+            match server::start_with_clock(c.clone(), self.clock.clone()).await {
                 Ok(r) => {
                     self.nodes.get_mut(id).unwrap().running = Some(r);
                     return;
@@ -159,6 +173,29 @@ impl Tree {
         panic!("{id} does not restart: {last:?}");
     }
 
+    /// Receivers of every running node's store head.
+    pub async fn heads(&self) -> Vec<tokio::sync::watch::Receiver<u64>> {
+        let mut heads = Vec::new();
+        for n in self.nodes.values() {
+            if let Some(r) = &n.running {
+                heads.push(r.node.store.head().await);
+            }
+        }
+        heads
+    }
+
+    /// Waits until `f` returns `Some`, looking again whenever any node of
+    /// the tree commits (and every [`RECHECK`] for what no commit
+    /// announces); panics with `what` after `secs` seconds.
+    pub async fn eventually<T, F, Fut>(&self, secs: u64, what: &str, f: F) -> T
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Option<T>>,
+    {
+        let wake = Wake::on(self.heads().await);
+        wait_until(&wake, secs, what, f).await
+    }
+
     /// Logs in as admin on a node, creates a staff member there, and returns
     /// a client carrying their token.
     pub async fn staff(
@@ -169,23 +206,32 @@ impl Tree {
         department: Option<&str>,
     ) -> Api {
         let admin = Api::login(&self.url(id), "admin", ADMIN_PASSWORD).await;
-        let mut body = json!({"username": username, "display_name": username, "role": role, "password": STAFF_PASSWORD});
-        if let Some(d) = department {
-            body["department"] = json!(d);
+        let created = admin
+            .client()
+            .create_staff(&NewStaff {
+                username,
+                display_name: username,
+                role,
+                department,
+                password: STAFF_PASSWORD,
+            })
+            .await;
+        match created {
+            Ok(_) => {}
+            Err(e) if e.api().is_some_and(|a| a.status == 409) => {}
+            Err(e) => panic!("creating {username} at {id}: {e}"),
         }
-        let (status, text) = admin.post("/api/v1/staff", &body).await;
-        assert!(status == 201 || status == 409, "{text}");
         Api::login(&self.url(id), username, STAFF_PASSWORD).await
     }
 }
 
-/// A JSON client of one node.
+/// The API's client for scenarios: any status is `(status, body)` to assert
+/// on, and `*_ok` assert success.
 #[derive(Clone)]
 pub struct Api {
     /// Base URL.
     pub base: String,
-    token: Option<String>,
-    http: reqwest::Client,
+    client: Client,
 }
 
 impl Api {
@@ -193,53 +239,48 @@ impl Api {
     pub fn anonymous(base: &str) -> Self {
         Self {
             base: base.to_owned(),
-            token: None,
-            http: reqwest::Client::new(),
+            client: Client::new(base).unwrap(),
         }
     }
 
     /// Logs in.
     pub async fn login(base: &str, username: &str, password: &str) -> Self {
         let a = Self::anonymous(base);
-        let (status, body) = a
-            .post(
-                "/api/v1/session",
-                &json!({"username": username, "password": password}),
-            )
-            .await;
-        assert_eq!(status, 200, "{body}");
-        let v: Value = serde_json::from_str(&body).unwrap();
-        Self {
-            token: v["token"].as_str().map(str::to_owned),
-            ..a
-        }
+        let client = a
+            .client
+            .login(username, password)
+            .await
+            .unwrap_or_else(|e| panic!("logging in as {username} at {base}: {e}"));
+        Self { client, ..a }
     }
 
-    async fn send(&self, req: reqwest::RequestBuilder) -> (u16, String) {
-        let req = match &self.token {
-            Some(t) => req.bearer_auth(t),
-            None => req,
-        };
-        let res = req.send().await.unwrap();
-        (res.status().as_u16(), res.text().await.unwrap())
+    /// The typed client, carrying this client's session.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    async fn send(&self, method: Method, path: &str, body: Option<&Value>) -> (u16, String) {
+        let mut req = self.client.request(method, path);
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        let r = self.client.send(req).await.unwrap();
+        (r.status, r.text)
     }
 
     /// GET; (status, body).
     pub async fn get(&self, path: &str) -> (u16, String) {
-        self.send(self.http.get(format!("{}{path}", self.base)))
-            .await
+        self.send(Method::GET, path, None).await
     }
 
     /// POST JSON; (status, body).
     pub async fn post(&self, path: &str, body: &Value) -> (u16, String) {
-        self.send(self.http.post(format!("{}{path}", self.base)).json(body))
-            .await
+        self.send(Method::POST, path, Some(body)).await
     }
 
     /// PUT JSON; (status, body).
     pub async fn send_put(&self, path: &str, body: &Value) -> (u16, String) {
-        self.send(self.http.put(format!("{}{path}", self.base)).json(body))
-            .await
+        self.send(Method::PUT, path, Some(body)).await
     }
 
     /// GET and parse, asserting success.
@@ -257,8 +298,57 @@ impl Api {
     }
 }
 
-/// Waits until `f` returns `Some`, polling; panics after `secs` seconds.
-pub async fn eventually<T, F, Fut>(secs: u64, what: &str, mut f: F) -> T
+/// How long a wait goes without a look when nothing announces a change:
+/// link state, metrics and security events move without a store commit.
+const RECHECK: Duration = Duration::from_millis(250);
+
+/// Wakes a waiting test when any of a set of watched values moves (every
+/// node's store head: each commit, of its own entries or of replicated
+/// ones, announces itself there).
+pub struct Wake {
+    notify: std::sync::Arc<tokio::sync::Notify>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Wake {
+    /// Wakes on any move of these receivers; one that closes (its node
+    /// stopped) no longer wakes.
+    pub fn on(receivers: Vec<tokio::sync::watch::Receiver<u64>>) -> Self {
+        let notify = std::sync::Arc::new(tokio::sync::Notify::new());
+        let tasks = receivers
+            .into_iter()
+            .map(|mut rx| {
+                let notify = notify.clone();
+                tokio::spawn(async move {
+                    while rx.changed().await.is_ok() {
+                        notify.notify_one();
+                    }
+                })
+            })
+            .collect();
+        Self { notify, tasks }
+    }
+
+    /// Nothing to watch: only the periodic look.
+    pub fn none() -> Self {
+        Self::on(Vec::new())
+    }
+
+    /// Until something moves, or [`RECHECK`] has passed.
+    async fn next(&self) {
+        let _ = tokio::time::timeout(RECHECK, self.notify.notified()).await;
+    }
+}
+
+impl Drop for Wake {
+    fn drop(&mut self) {
+        self.tasks.iter().for_each(tokio::task::JoinHandle::abort);
+    }
+}
+
+/// Waits until `f` returns `Some`, looking again whenever `wake` says
+/// something moved; panics with `what` after `secs` seconds.
+pub async fn wait_until<T, F, Fut>(wake: &Wake, secs: u64, what: &str, mut f: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Option<T>>,
@@ -270,10 +360,22 @@ where
         }
         assert!(
             tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
+            "gave up after {secs} s waiting for {what}"
         );
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        let _ = tokio::time::timeout_at(deadline, wake.next()).await;
     }
+}
+
+/// Waits until `f` returns `Some`, for nodes that run in other processes
+/// (no store of theirs can announce a change here): looks every
+/// [`RECHECK`]; panics with `what` after `secs` seconds. Waits on a tree of
+/// this process go through [`Tree::eventually`].
+pub async fn eventually<T, F, Fut>(secs: u64, what: &str, f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    wait_until(&Wake::none(), secs, what, f).await
 }
 
 /// A node's `/metrics` text.

@@ -244,7 +244,8 @@ async fn hall() -> Hall {
     c.database.url = format!("sqlite://{}?mode=rwc", dir.path().join("node.db").display());
     c.database.sqlite_synchronous = "normal".into();
     c.auth.bootstrap_password = ADMIN_PASSWORD.into();
-    let node = server::start(c).await.unwrap();
+    let clock = std::sync::Arc::new(node::service::StartedClock::at(onewindow_tests::START_MS));
+    let node = server::start_with_clock(c, clock).await.unwrap();
     let base = node.url();
     let api = reqwest::Client::new();
     let r: Value = api

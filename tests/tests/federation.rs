@@ -2,7 +2,7 @@
 //! real node with its own SQLite store, linked over QUIC with mutual TLS.
 #![allow(clippy::unwrap_used)]
 
-use onewindow_tests::{Api, Tree, complete_submission, eventually, metric, metrics_text, tree};
+use onewindow_tests::{Api, Tree, complete_submission, metric, metrics_text, tree};
 use serde_json::{Value, json};
 
 const TREE: [&str; 7] = [
@@ -71,10 +71,11 @@ async fn an_escalated_case_is_decided_at_the_township_and_handed_out_at_the_vill
             .await;
         let local = r["case_number"].as_str().unwrap().to_owned();
         let at_village = case_at(&t, VILLAGE, &local).await.unwrap();
-        let district_copy = eventually(30, "the village case at the district", || async {
-            case_at(&t, DISTRICT, &local).await
-        })
-        .await;
+        let district_copy = t
+            .eventually(30, "the village case at the district", || async {
+                case_at(&t, DISTRICT, &local).await
+            })
+            .await;
         assert_eq!(district_copy, at_village);
 
         // Decided at the township.
@@ -87,7 +88,7 @@ async fn an_escalated_case_is_decided_at_the_township_and_handed_out_at_the_vill
         let dept = up["department"].as_str().unwrap();
         let a1 = t.staff(TOWNSHIP, "appr1", "approver", Some(dept)).await;
         let a2 = t.staff(TOWNSHIP, "appr2", "approver", Some(dept)).await;
-        eventually(30, "the case at the township", || async {
+        t.eventually(30, "the case at the township", || async {
             case_at(&t, TOWNSHIP, &n).await
         })
         .await;
@@ -126,7 +127,7 @@ async fn an_escalated_case_is_decided_at_the_township_and_handed_out_at_the_vill
         );
 
         // The village sees the result and hands it out.
-        eventually(30, "the result at the village", || async {
+        t.eventually(30, "the result at the village", || async {
             case_at(&t, VILLAGE, &n)
                 .await
                 .filter(|c| c["state"] == "result_ready" && c["holder"] == VILLAGE)
@@ -142,7 +143,7 @@ async fn an_escalated_case_is_decided_at_the_township_and_handed_out_at_the_vill
         // Every tier converges on the same case.
         let final_case = case_at(&t, VILLAGE, &n).await.unwrap();
         for id in [TOWNSHIP, DISTRICT] {
-            eventually(30, "convergence", || async {
+            t.eventually(30, "convergence", || async {
                 case_at(&t, id, &n).await.filter(|c| *c == final_case)
             })
             .await;
@@ -180,7 +181,7 @@ async fn a_catalogue_version_published_at_the_district_reaches_every_village() {
             .await;
         for id in TREE {
             let api = Api::anonymous(&t.url(id));
-            eventually(30, "the new catalogue everywhere", || async {
+            t.eventually(30, "the new catalogue everywhere", || async {
                 let h = api.get_ok("/api/v1/health").await;
                 (h["catalogue_version"] == v).then_some(())
             })
@@ -214,12 +215,12 @@ async fn an_offline_village_keeps_accepting_and_drains_on_reconnect() {
         let (own, up) = village_matters(&t).await;
         let clerk = t.staff(VILLAGE, "clerk1", "clerk", None).await;
         // Wait for the link to be up first, then cut it by stopping the township.
-        eventually(30, "the village's uplink", || async {
+        t.eventually(30, "the village's uplink", || async {
             t.node(VILLAGE).node.uplink_up().then_some(())
         })
         .await;
         t.stop(TOWNSHIP).await;
-        eventually(30, "the village to notice", || async {
+        t.eventually(30, "the village to notice", || async {
             (!t.node(VILLAGE).node.uplink_up()).then_some(())
         })
         .await;
@@ -242,7 +243,7 @@ async fn an_offline_village_keeps_accepting_and_drains_on_reconnect() {
         t.restart(TOWNSHIP).await;
         for n in &numbers {
             let here = case_at(&t, VILLAGE, n).await.unwrap();
-            eventually(60, "the backlog at the district", || async {
+            t.eventually(60, "the backlog at the district", || async {
                 case_at(&t, DISTRICT, n).await.filter(|c| *c == here)
             })
             .await;
@@ -284,7 +285,7 @@ async fn forged_origins_foreign_cas_and_revoked_nodes_are_refused() {
         if let Ok(c) = client.connect(town_addr, &town).await {
             let _ = c.closed().await;
         }
-        eventually(30, "unknown_ca recorded", || async {
+        t.eventually(30, "unknown_ca recorded", || async {
             security()
                 .await
                 .iter()
@@ -357,7 +358,7 @@ async fn forged_origins_foreign_cas_and_revoked_nodes_are_refused() {
         .await
         .expect("a reply");
         assert_eq!(reply, "outside_subtree");
-        eventually(
+        t.eventually(
             30,
             "the refusal counted in the township's metrics",
             || async { (refused().await > refused_before).then_some(()) },
@@ -375,7 +376,7 @@ async fn forged_origins_foreign_cas_and_revoked_nodes_are_refused() {
             .encode(),
         )
         .await;
-        eventually(30, "outside_subtree recorded", || async {
+        t.eventually(30, "outside_subtree recorded", || async {
             security()
                 .await
                 .iter()
@@ -406,7 +407,7 @@ async fn forged_origins_foreign_cas_and_revoked_nodes_are_refused() {
         if let Ok(c) = client.connect(town_addr, &town).await {
             let _ = c.closed().await;
         }
-        eventually(30, "revoked recorded", || async {
+        t.eventually(30, "revoked recorded", || async {
             security()
                 .await
                 .iter()
@@ -428,18 +429,19 @@ async fn a_progress_query_is_answered_at_any_node_of_the_tree() {
             .post_ok("/api/v1/cases", &complete_submission(&own, PERSON))
             .await;
         let n = r["case_number"].as_str().unwrap().to_owned();
-        eventually(30, "the case at the district", || async {
+        t.eventually(30, "the case at the district", || async {
             case_at(&t, DISTRICT, &n).await
         })
         .await;
         // A village under the other township asks up its own branch; the
         // district answers.
         let far = Api::anonymous(&t.url("nanhai.dali.huangqi"));
-        let p = eventually(30, "an answer from above", || async {
-            let (status, body) = far.get(&format!("/api/v1/cases/{n}?last4=002X")).await;
-            (status == 200).then(|| serde_json::from_str::<Value>(&body).unwrap())
-        })
-        .await;
+        let p = t
+            .eventually(30, "an answer from above", || async {
+                let (status, body) = far.get(&format!("/api/v1/cases/{n}?last4=002X")).await;
+                (status == 200).then(|| serde_json::from_str::<Value>(&body).unwrap())
+            })
+            .await;
         assert_eq!(p["case_number"], n.as_str());
         assert!(p.get("case").is_none(), "only the public answer travels");
         let (status, _) = far.get(&format!("/api/v1/cases/{n}?last4=9999")).await;
@@ -456,7 +458,7 @@ async fn revocations_and_calendars_published_at_the_root_reach_the_tree() {
     with_timeout(async {
         let t = tree(&TREE).await;
         let shibei = "nanhai.guicheng.shibei";
-        eventually(30, "shibei's uplink", || async {
+        t.eventually(30, "shibei's uplink", || async {
             t.node(shibei).node.uplink_up().then_some(())
         })
         .await;
@@ -477,7 +479,7 @@ async fn revocations_and_calendars_published_at_the_root_reach_the_tree() {
         let (status, body) = admin.send_put("/api/v1/admin/calendars", &y).await;
         assert_eq!(status, 204, "{body}");
         for id in TREE {
-            eventually(30, "the 2027 calendar everywhere", || async {
+            t.eventually(30, "the 2027 calendar everywhere", || async {
                 t.node(id).node.calendar().has_year(2027).then_some(())
             })
             .await;
@@ -494,7 +496,7 @@ async fn revocations_and_calendars_published_at_the_root_reach_the_tree() {
             .post(&format!("/api/v1/admin/nodes/{shibei}/revoke"), &json!({}))
             .await;
         assert_eq!(status, 204, "{body}");
-        eventually(30, "the revocation at the township", || async {
+        t.eventually(30, "the revocation at the township", || async {
             t.node(TOWNSHIP)
                 .node
                 .registry
@@ -502,7 +504,7 @@ async fn revocations_and_calendars_published_at_the_root_reach_the_tree() {
                 .then_some(())
         })
         .await;
-        eventually(30, "shibei cut off", || async {
+        t.eventually(30, "shibei cut off", || async {
             let events = t
                 .node(TOWNSHIP)
                 .node
@@ -530,7 +532,7 @@ async fn the_district_recalls_a_case_and_the_holder_hands_it_over() {
             .post_ok("/api/v1/cases", &complete_submission(&up, PERSON))
             .await;
         let n = r["case_number"].as_str().unwrap().to_owned();
-        eventually(30, "the case at the district", || async {
+        t.eventually(30, "the case at the district", || async {
             case_at(&t, DISTRICT, &n).await
         })
         .await;
@@ -551,7 +553,7 @@ async fn the_district_recalls_a_case_and_the_holder_hands_it_over() {
             .await;
         assert_eq!(status, 202, "{body}");
         // The township obeys; the district holds the case and may handle it.
-        eventually(30, "the case held at the district", || async {
+        t.eventually(30, "the case held at the district", || async {
             case_at(&t, DISTRICT, &n)
                 .await
                 .filter(|c| c["holder"] == DISTRICT)
@@ -567,7 +569,7 @@ async fn the_district_recalls_a_case_and_the_holder_hands_it_over() {
             .await;
         assert_eq!(v["state"], "handling");
         let town_appr = t.staff(TOWNSHIP, "tappr", "approver", Some(dept)).await;
-        eventually(30, "the township sees it moved", || async {
+        t.eventually(30, "the township sees it moved", || async {
             case_at(&t, TOWNSHIP, &n)
                 .await
                 .filter(|c| c["holder"] == DISTRICT)
@@ -593,16 +595,17 @@ async fn every_link_reports_its_status_to_the_parent() {
             (TOWNSHIP, VILLAGE),
             ("nanhai.dali", "nanhai.dali.yanbu"),
         ] {
-            let s = eventually(30, "a status report", || async {
-                t.node(parent)
-                    .node
-                    .store
-                    .link_state(child)
-                    .await
-                    .unwrap()
-                    .filter(|s| s.connected && s.backlog.is_some())
-            })
-            .await;
+            let s = t
+                .eventually(30, "a status report", || async {
+                    t.node(parent)
+                        .node
+                        .store
+                        .link_state(child)
+                        .await
+                        .unwrap()
+                        .filter(|s| s.connected && s.backlog.is_some())
+                })
+                .await;
             assert_eq!(s.software.as_deref(), Some(env!("CARGO_PKG_VERSION")));
             assert_eq!(s.catalogue_version, Some(1));
             assert!(
@@ -716,7 +719,7 @@ async fn links_report_their_metrics_and_a_village_its_uplink_health() {
             .await;
         let number = r["case_number"].as_str().unwrap().to_owned();
         let here = case_at(&t, VILLAGE, &number).await.unwrap();
-        eventually(60, "the case at the township", || async {
+        t.eventually(60, "the case at the township", || async {
             case_at(&t, TOWNSHIP, &number).await.filter(|c| *c == here)
         })
         .await;
@@ -724,14 +727,16 @@ async fn links_report_their_metrics_and_a_village_its_uplink_health() {
         // The village's link to its parent: up, it sent batches and bytes,
         // and once converged nothing is left unacknowledged.
         let to_parent = [("peer", TOWNSHIP), ("flow", "up")];
-        let village = eventually(30, "the village's link metrics to converge", || async {
-            let m = metrics_text(&t.url(VILLAGE)).await;
-            let ok = metric(&m, "onewindow_link_connected", &[("peer", TOWNSHIP)]) == Some(1.0)
-                && metric(&m, "onewindow_link_backlog_entries", &to_parent) == Some(0.0)
-                && metric(&m, "onewindow_link_oldest_unacked_age_seconds", &to_parent) == Some(0.0);
-            ok.then_some(m)
-        })
-        .await;
+        let village = t
+            .eventually(30, "the village's link metrics to converge", || async {
+                let m = metrics_text(&t.url(VILLAGE)).await;
+                let ok = metric(&m, "onewindow_link_connected", &[("peer", TOWNSHIP)]) == Some(1.0)
+                    && metric(&m, "onewindow_link_backlog_entries", &to_parent) == Some(0.0)
+                    && metric(&m, "onewindow_link_oldest_unacked_age_seconds", &to_parent)
+                        == Some(0.0);
+                ok.then_some(m)
+            })
+            .await;
         for (name, labels) in [
             ("onewindow_link_batches_sent_total", &to_parent[..]),
             ("onewindow_link_acked_sequence", &to_parent[..]),
@@ -756,13 +761,14 @@ async fn links_report_their_metrics_and_a_village_its_uplink_health() {
         // The township applied the village's entries, in committed
         // transactions, and timed it.
         let from_child = [("peer", VILLAGE), ("flow", "up")];
-        let township = eventually(30, "the township's metrics of its child", || async {
-            let m = metrics_text(&t.url(TOWNSHIP)).await;
-            metric(&m, "onewindow_link_entries_applied_total", &from_child)
-                .is_some_and(|v| v > 0.0)
-                .then_some(m)
-        })
-        .await;
+        let township = t
+            .eventually(30, "the township's metrics of its child", || async {
+                let m = metrics_text(&t.url(TOWNSHIP)).await;
+                metric(&m, "onewindow_link_entries_applied_total", &from_child)
+                    .is_some_and(|v| v > 0.0)
+                    .then_some(m)
+            })
+            .await;
         for name in [
             "onewindow_link_batches_received_total",
             "onewindow_link_fsyncs_total",
@@ -784,12 +790,13 @@ async fn links_report_their_metrics_and_a_village_its_uplink_health() {
         let village_url = t.url(VILLAGE);
         let village_health =
             || async { Api::anonymous(&village_url).get_ok("/api/v1/health").await };
-        let h = eventually(30, "the village's uplink healthy", || async {
-            let h = village_health().await;
-            let u = &h["uplink"];
-            (u["up"] == true && u["backlog"] == 0 && u["last_ack_ms"].is_i64()).then_some(h)
-        })
-        .await;
+        let h = t
+            .eventually(30, "the village's uplink healthy", || async {
+                let h = village_health().await;
+                let u = &h["uplink"];
+                (u["up"] == true && u["backlog"] == 0 && u["last_ack_ms"].is_i64()).then_some(h)
+            })
+            .await;
         assert_eq!(h["uplink"]["parent"], TOWNSHIP, "{h}");
         assert_eq!(h["node_id"], VILLAGE, "the old fields stay: {h}");
         let root = Api::anonymous(&t.url(DISTRICT))
@@ -799,11 +806,11 @@ async fn links_report_their_metrics_and_a_village_its_uplink_health() {
 
         // The parent stops: the uplink is down, and what is written now waits.
         t.stop(TOWNSHIP).await;
-        eventually(60, "the village to report its uplink down", || async {
+        t.eventually(60, "the village to report its uplink down", || async {
             (village_health().await["uplink"]["up"] == false).then_some(())
         })
         .await;
-        eventually(
+        t.eventually(
             30,
             "the village's link metric to say disconnected",
             || async {
@@ -817,21 +824,22 @@ async fn links_report_their_metrics_and_a_village_its_uplink_health() {
         clerk
             .post_ok("/api/v1/cases", &complete_submission(&own, &id))
             .await;
-        let h = eventually(
-            30,
-            "the backlog to grow while the parent is away",
-            || async {
-                let h = village_health().await;
-                h["uplink"]["backlog"]
-                    .as_u64()
-                    .is_some_and(|b| b > 0)
-                    .then_some(h)
-            },
-        )
-        .await;
+        let h = t
+            .eventually(
+                30,
+                "the backlog to grow while the parent is away",
+                || async {
+                    let h = village_health().await;
+                    h["uplink"]["backlog"]
+                        .as_u64()
+                        .is_some_and(|b| b > 0)
+                        .then_some(h)
+                },
+            )
+            .await;
         assert_eq!(h["uplink"]["up"], false, "{h}");
         // The link metrics see the same backlog, and it ages.
-        eventually(30, "the backlog's age in the village's metrics", || async {
+        t.eventually(30, "the backlog's age in the village's metrics", || async {
             let m = metrics_text(&t.url(VILLAGE)).await;
             let ok = metric(&m, "onewindow_link_backlog_entries", &to_parent)
                 .is_some_and(|b| b > 0.0)

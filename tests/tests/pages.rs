@@ -8,7 +8,7 @@
 
 use node::config::Config;
 use node::server::{self, RunningNode};
-use node::service::{Clock, SystemClock, TestClock};
+use node::service::{Clock, StartedClock, TestClock};
 use reqwest::StatusCode;
 use reqwest::cookie::{CookieStore, Jar};
 use serde_json::{Value, json};
@@ -26,7 +26,7 @@ struct Hall {
 }
 
 async fn hall() -> Hall {
-    hall_with_clock(Arc::new(SystemClock)).await
+    hall_with_clock(Arc::new(StartedClock::at(onewindow_tests::START_MS))).await
 }
 
 /// A district node with a small published catalogue and one of each role:

@@ -4,10 +4,9 @@
 use anyhow::Context;
 use clap::Subcommand;
 use node::domain::calendar::Calendar;
-use serde::Deserialize;
+use onewindow_client::Client;
 use std::path::PathBuf;
 
-use crate::client::Client;
 use crate::output::{Output, table};
 
 /// `calendar ...`
@@ -23,24 +22,6 @@ pub enum CalendarCommand {
         #[arg(long, value_name = "YEAR.toml")]
         file: PathBuf,
     },
-}
-
-#[derive(Debug, Deserialize)]
-struct Year {
-    year: i32,
-    source: String,
-    #[serde(default)]
-    holidays: Vec<Holiday>,
-}
-
-#[derive(Debug, Deserialize)]
-struct Holiday {
-    name_zh: String,
-    name_en: String,
-    from: String,
-    to: String,
-    #[serde(default)]
-    makeup: Vec<String>,
 }
 
 /// Days from `from` to `to` inclusive, if both are dates.
@@ -68,12 +49,12 @@ impl CalendarCommand {
 }
 
 async fn show(api: &Client, out: Output) -> anyhow::Result<()> {
-    let v = api.get(&["admin", "calendars"]).await?;
+    let answer = api.calendars().await?;
     if out.json {
-        out.print_json(&v);
+        out.print_json(&answer.json);
         return Ok(());
     }
-    let mut years: Vec<Year> = serde_json::from_value(v)?;
+    let mut years = answer.value;
     years.sort_by_key(|y| y.year);
     let rows: Vec<Vec<String>> = years
         .iter()
@@ -121,7 +102,7 @@ async fn publish(api: &Client, out: Output, file: PathBuf) -> anyhow::Result<()>
     let year =
         Calendar::from_toml(&text).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
     let body = serde_json::to_value(&year)?;
-    api.put(&["admin", "calendars"], &body).await?;
+    api.put_calendar(&body).await?;
     if out.json {
         out.print_json(&body);
         return Ok(());

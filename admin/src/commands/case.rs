@@ -1,9 +1,8 @@
 //! `case show`: one case now and every event in its history.
 
 use clap::Subcommand;
-use serde::Deserialize;
+use onewindow_client::Client;
 
-use crate::client::Client;
 use crate::output::{Output, china_time, fields, or_dash, table, yes_no};
 
 /// `case ...`
@@ -17,63 +16,6 @@ pub enum CaseCommand {
     },
 }
 
-#[derive(Debug, Deserialize)]
-struct Record {
-    view: View,
-    events: Vec<EventRecord>,
-}
-
-#[derive(Debug, Deserialize)]
-struct View {
-    number: String,
-    state: String,
-    suspended: bool,
-    warning: String,
-    statutory_due: Option<String>,
-    committed_due: Option<String>,
-    stage_due: Option<String>,
-    case: Case,
-}
-
-#[derive(Debug, Deserialize)]
-struct Case {
-    received: Received,
-    holder: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-struct Received {
-    matter_code: String,
-    matter_name_zh: String,
-    applicant: Applicant,
-}
-
-#[derive(Debug, Deserialize)]
-struct Applicant {
-    name: String,
-}
-
-#[derive(Debug, Deserialize)]
-struct EventRecord {
-    case_version: u64,
-    actor: Actor,
-    at_ms: i64,
-    event: Event,
-}
-
-#[derive(Debug, Deserialize)]
-struct Actor {
-    username: String,
-    role: String,
-    node: String,
-}
-
-#[derive(Debug, Deserialize)]
-struct Event {
-    #[serde(rename = "type")]
-    kind: String,
-}
-
 impl CaseCommand {
     /// Whether the command needs a staff session.
     pub fn needs_login(&self) -> bool {
@@ -83,12 +25,12 @@ impl CaseCommand {
     /// Runs the command.
     pub async fn run(self, api: &Client, out: Output) -> anyhow::Result<()> {
         let Self::Show { number } = self;
-        let v = api.get(&["cases", number.trim(), "record"]).await?;
+        let answer = api.case_record(number.trim()).await?;
         if out.json {
-            out.print_json(&v);
+            out.print_json(&answer.json);
             return Ok(());
         }
-        let r: Record = serde_json::from_value(v)?;
+        let r = answer.value;
         let c = &r.view;
         println!(
             "{}",

@@ -3,11 +3,11 @@
 
 use anyhow::Context;
 use clap::{ArgGroup, Args, Subcommand};
-use serde::Deserialize;
+use onewindow_client::Client;
+use onewindow_client::types::Limit;
 use serde_json::Value;
 use std::path::PathBuf;
 
-use crate::client::Client;
 use crate::output::{Output, china_time_opt, table, yes_no};
 
 /// `catalogue ...`
@@ -39,41 +39,6 @@ pub struct PublishArgs {
     /// An existing draft version.
     #[arg(long, value_name = "N")]
     version: Option<i64>,
-}
-
-#[derive(Debug, Deserialize)]
-struct CatalogueView {
-    version: i64,
-    matters: Vec<Guide>,
-}
-
-#[derive(Debug, Deserialize)]
-struct Guide {
-    code: String,
-    name_zh: String,
-    #[serde(default)]
-    department_zh: String,
-    department: String,
-    immediate: bool,
-    committed_limit: Limit,
-    decided_here: bool,
-}
-
-#[derive(Debug, Deserialize)]
-struct Limit {
-    n: u32,
-    unit: String,
-}
-
-/// A version's summary.
-#[derive(Debug, Deserialize)]
-struct VersionInfo {
-    version: i64,
-    state: String,
-    created_at_ms: i64,
-    published_at_ms: Option<i64>,
-    retired_at_ms: Option<i64>,
-    sha256: String,
 }
 
 fn limit(l: &Limit, immediate: bool) -> String {
@@ -109,12 +74,12 @@ impl CatalogueCommand {
 }
 
 async fn list(api: &Client, out: Output) -> anyhow::Result<()> {
-    let v = api.get(&["catalogue"]).await?;
+    let answer = api.catalogue().await?;
     if out.json {
-        out.print_json(&v);
+        out.print_json(&answer.json);
         return Ok(());
     }
-    let cat: CatalogueView = serde_json::from_value(v)?;
+    let cat = answer.value;
     let rows: Vec<Vec<String>> = cat
         .matters
         .iter()
@@ -157,12 +122,12 @@ async fn list(api: &Client, out: Output) -> anyhow::Result<()> {
 }
 
 async fn versions(api: &Client, out: Output) -> anyhow::Result<()> {
-    let v = api.get(&["admin", "catalogue", "versions"]).await?;
+    let answer = api.catalogue_versions().await?;
     if out.json {
-        out.print_json(&v);
+        out.print_json(&answer.json);
         return Ok(());
     }
-    let all: Vec<VersionInfo> = serde_json::from_value(v)?;
+    let all = answer.value;
     let rows: Vec<Vec<String>> = all
         .iter()
         .map(|i| {
@@ -201,9 +166,7 @@ async fn publish(api: &Client, out: Output, p: PublishArgs) -> anyhow::Result<()
                 .with_context(|| format!("reading {}", file.display()))?;
             let body: Value = serde_json::from_str(&text)
                 .with_context(|| format!("{} is not JSON", file.display()))?;
-            let draft: VersionInfo = serde_json::from_value(
-                api.post(&["admin", "catalogue", "versions"], &body).await?,
-            )?;
+            let draft = api.create_draft(&body).await?.value;
             if !out.json {
                 println!(
                     "stored {} as draft version {}",
@@ -216,25 +179,18 @@ async fn publish(api: &Client, out: Output, p: PublishArgs) -> anyhow::Result<()
         (None, Some(v)) => (v, false),
         (None, None) => anyhow::bail!("give --file or --version"),
     };
-    let path = version.to_string();
-    let v = api
-        .post(
-            &["admin", "catalogue", "versions", &path, "publish"],
-            &Value::Object(Default::default()),
-        )
-        .await
-        .with_context(|| {
-            if drafted {
-                format!("draft version {version} was stored, but publishing it failed")
-            } else {
-                format!("publishing version {version}")
-            }
-        })?;
+    let answer = api.publish_version(version).await.with_context(|| {
+        if drafted {
+            format!("draft version {version} was stored, but publishing it failed")
+        } else {
+            format!("publishing version {version}")
+        }
+    })?;
     if out.json {
-        out.print_json(&v);
+        out.print_json(&answer.json);
         return Ok(());
     }
-    let info: VersionInfo = serde_json::from_value(v)?;
+    let info = answer.value;
     println!(
         "published catalogue version {} (sha256 {}) at {}; it is now in use",
         info.version,

@@ -1,9 +1,8 @@
 //! `node status`: who the node is and what it runs.
 
 use clap::Subcommand;
-use serde::Deserialize;
+use onewindow_client::Client;
 
-use crate::client::Client;
 use crate::output::{Output, fields};
 
 /// `node ...`
@@ -13,25 +12,6 @@ pub enum NodeCommand {
     /// backend and the state of the link to the parent (GET /api/v1/health;
     /// no login needed).
     Status,
-}
-
-/// `GET /api/v1/health`, the fields shown.
-#[derive(Debug, Deserialize)]
-struct Health {
-    node_id: String,
-    tier: String,
-    version: String,
-    catalogue_version: i64,
-    store: String,
-    uplink: Option<Uplink>,
-}
-
-/// The link to the parent, the fields shown.
-#[derive(Debug, Deserialize)]
-struct Uplink {
-    parent: String,
-    #[serde(default)]
-    state_en: String,
 }
 
 impl NodeCommand {
@@ -44,12 +24,12 @@ impl NodeCommand {
     pub async fn run(self, api: &Client, out: Output) -> anyhow::Result<()> {
         match self {
             Self::Status => {
-                let v = api.get(&["health"]).await?;
+                let answer = api.health().await?;
                 if out.json {
-                    out.print_json(&v);
+                    out.print_json(&answer.json);
                     return Ok(());
                 }
-                let h: Health = serde_json::from_value(v)?;
+                let h = answer.value;
                 let mut rows = vec![
                     ("node", h.node_id),
                     ("tier", h.tier),

@@ -1,10 +1,10 @@
 //! `staff list | add | disable`: staff accounts (administrator only).
 
 use clap::{Subcommand, ValueEnum};
-use serde::Deserialize;
+use onewindow_client::Client;
+use onewindow_client::types::NewStaff;
 use serde_json::json;
 
-use crate::client::Client;
 use crate::output::{Output, fields, or_dash, table, yes_no};
 
 /// `staff ...`
@@ -66,15 +66,6 @@ impl Role {
     }
 }
 
-#[derive(Debug, Deserialize)]
-struct StaffView {
-    username: String,
-    display_name: String,
-    role: String,
-    department: Option<String>,
-    active: bool,
-}
-
 impl StaffCommand {
     /// Whether the command needs a staff session.
     pub fn needs_login(&self) -> bool {
@@ -85,12 +76,12 @@ impl StaffCommand {
     pub async fn run(self, api: &Client, out: Output) -> anyhow::Result<()> {
         match self {
             Self::List => {
-                let v = api.get(&["staff"]).await?;
+                let answer = api.staff().await?;
                 if out.json {
-                    out.print_json(&v);
+                    out.print_json(&answer.json);
                     return Ok(());
                 }
-                let all: Vec<StaffView> = serde_json::from_value(v)?;
+                let all = answer.value;
                 let rows: Vec<Vec<String>> = all
                     .into_iter()
                     .map(|s| {
@@ -120,21 +111,20 @@ impl StaffCommand {
                 department,
                 new_password,
             } => {
-                let mut body = json!({
-                    "username": username,
-                    "display_name": name,
-                    "role": role.as_str(),
-                    "password": new_password,
-                });
-                if let Some(d) = department {
-                    body["department"] = json!(d);
-                }
-                let v = api.post(&["staff"], &body).await?;
+                let answer = api
+                    .create_staff(&NewStaff {
+                        username: &username,
+                        display_name: &name,
+                        role: role.as_str(),
+                        department: department.as_deref(),
+                        password: &new_password,
+                    })
+                    .await?;
                 if out.json {
-                    out.print_json(&v);
+                    out.print_json(&answer.json);
                     return Ok(());
                 }
-                let s: StaffView = serde_json::from_value(v)?;
+                let s = answer.value;
                 println!("created staff account {}", s.username);
                 println!(
                     "{}",
@@ -147,7 +137,7 @@ impl StaffCommand {
                 Ok(())
             }
             Self::Disable { username } => {
-                api.delete(&["staff", &username]).await?;
+                api.deactivate_staff(&username).await?;
                 if out.json {
                     out.print_json(&json!({"username": username, "active": false}));
                 } else {

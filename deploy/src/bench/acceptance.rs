@@ -4,16 +4,16 @@
 use anyhow::Context;
 use clap::{Args, ValueEnum};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use std::sync::Arc;
 
 use super::latency::{Latencies, ms};
 use super::load::{self, Target};
-use crate::client::{Api, describe_error};
 use crate::db::{DbChoice, redact};
 use crate::hall::{Hall, HallOptions, random_password};
-use crate::report;
 use crate::submission::{CatalogueView, SubmissionPlan};
+use onewindow_client::types::NewStaff;
+use onewindow_client::{ApiError, Client};
+use onewindow_table as report;
 
 /// Options of `bench acceptance`.
 #[derive(Debug, Args)]
@@ -124,23 +124,28 @@ async fn measure(hall: &Hall, args: &AcceptanceArgs) -> anyhow::Result<Summary> 
         .pool_max_idle_per_host(args.concurrency as usize)
         .build()
         .context("building the HTTP client")?;
-    let api = Api::new(http.clone(), hall.node.url());
-    let admin = api.login("admin", &hall.admin_password).await?;
+    let api = Client::with_http(http.clone(), &hall.node.url())?;
+    let admin = api
+        .login("admin", &hall.admin_password)
+        .await
+        .context("logging in as admin")?;
     let clerk_password = random_password(20);
     admin
-        .post(
-            "/api/v1/staff",
-            &json!({
-                "username": "bench.clerk",
-                "display_name": "压测受理员",
-                "role": "clerk",
-                "password": clerk_password,
-            }),
-        )
-        .await?;
-    let clerk = api.login("bench.clerk", &clerk_password).await?;
-    let catalogue: CatalogueView = serde_json::from_value(api.get("/api/v1/catalogue").await?)
-        .context("reading the catalogue")?;
+        .create_staff(&NewStaff {
+            username: "bench.clerk",
+            display_name: "压测受理员",
+            role: "clerk",
+            department: None,
+            password: &clerk_password,
+        })
+        .await
+        .context("creating the clerk")?;
+    let clerk = api
+        .login("bench.clerk", &clerk_password)
+        .await
+        .context("logging in as bench.clerk")?;
+    let catalogue: CatalogueView =
+        serde_json::from_value(api.catalogue().await?.json).context("reading the catalogue")?;
     let plan = SubmissionPlan::choose(
         &catalogue,
         hall.node.node.tier.as_str(),
@@ -249,7 +254,9 @@ struct OutcomeHead {
 /// A submission succeeded if it answered 201 with a receipt.
 fn check_receipt(status: reqwest::StatusCode, body: &[u8]) -> Result<(), String> {
     if status != reqwest::StatusCode::CREATED {
-        return Err(describe_error(status, &String::from_utf8_lossy(body)));
+        return Err(
+            ApiError::from_answer(status.as_u16(), &String::from_utf8_lossy(body)).to_string(),
+        );
     }
     let head: OutcomeHead =
         serde_json::from_slice(body).map_err(|e| format!("{status}: unreadable answer: {e}"))?;

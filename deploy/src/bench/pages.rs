@@ -31,7 +31,7 @@ use serde::Serialize;
 use super::latency::{Latencies, ms};
 use crate::applicants;
 use crate::hall::random_password;
-use crate::report;
+use onewindow_table as report;
 
 /// Options of `bench pages`.
 #[derive(Debug, Args)]

@@ -36,8 +36,8 @@ use super::acceptance::Synchronous;
 use super::latency::{Latencies, ms};
 use crate::applicants;
 use crate::hall::random_password;
-use crate::report;
 use crate::submission::SubmissionPlan;
+use onewindow_table as report;
 
 const DISTRICT: &str = "nanhai";
 const TOWNSHIP: &str = "nanhai.guicheng";

@@ -115,7 +115,14 @@ pub async fn switch_lang(Path(lang): Path<String>, Query(q): Query<LangQuery>) -
     let lang = if lang == "en" { "en" } else { "zh" };
     let to = q.next.as_deref().map_or_else(|| "/".to_owned(), safe_next);
     let mut res = Redirect::to(&to).into_response();
-    if let Ok(v) = format!("{LANG_COOKIE}={lang}; Path=/; SameSite=Lax; Max-Age=31536000").parse() {
+    let lang_cookie = super::web::cookie_with(
+        LANG_COOKIE,
+        lang,
+        31_536_000,
+        axum_extra::extract::cookie::SameSite::Lax,
+        false,
+    );
+    if let Ok(v) = lang_cookie.parse() {
         res.headers_mut().append(header::SET_COOKIE, v);
     }
     res

@@ -99,34 +99,36 @@ pub struct Table {
     pub more: Option<String>,
 }
 
-/// Quotes one CSV field.
-fn field(s: &str) -> String {
+/// A cell's text, defused: text that a spreadsheet would run as a formula
+/// (starting with `=`, `+`, `-`, `@`, a tab or a carriage return, and not
+/// a number) gets a leading `'`.
+fn defused(s: &str) -> std::borrow::Cow<'_, str> {
     let formula = s.starts_with(['=', '+', '-', '@', '\t', '\r']) && s.parse::<f64>().is_err();
-    let s = if formula {
-        format!("'{s}")
+    if formula {
+        format!("'{s}").into()
     } else {
-        s.to_owned()
-    };
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s
+        s.into()
     }
 }
 
 impl Table {
     /// The table as CSV text, with a byte-order mark.
     pub fn to_csv(&self) -> String {
-        let mut out = String::from("\u{feff}");
-        let line =
-            |cells: Vec<String>| cells.iter().map(|c| field(c)).collect::<Vec<_>>().join(",");
-        out.push_str(&line(self.headers.clone()));
-        out.push_str("\r\n");
+        let mut w = csv::WriterBuilder::new()
+            .terminator(csv::Terminator::CRLF)
+            .quote_style(csv::QuoteStyle::Necessary)
+            .flexible(true)
+            .from_writer("\u{feff}".as_bytes().to_vec());
+        let mut write = |cells: &mut dyn Iterator<Item = &str>| {
+            // Writing to a Vec cannot fail.
+            let _ = w.write_record(cells.map(|c| defused(c).into_owned()));
+        };
+        write(&mut self.headers.iter().map(String::as_str));
         for r in &self.rows {
-            out.push_str(&line(r.cells.iter().map(|c| c.text.clone()).collect()));
-            out.push_str("\r\n");
+            write(&mut r.cells.iter().map(|c| c.text.as_str()));
         }
-        out
+        let bytes = w.into_inner().unwrap_or_default();
+        String::from_utf8(bytes).unwrap_or_default()
     }
 
     /// The CSV as a download named `<id>.csv`.
@@ -163,6 +165,8 @@ mod tests {
             rows: vec![
                 Row::new(vec!["NH1".into(), "a,\"b\"".into()]),
                 Row::new(vec!["=1+1".into(), Cell::from(-5)]),
+                Row::new(vec!["@SUM(A1)".into(), "+1 phone".into()]),
+                Row::new(vec!["-x".into(), "line\nbreak".into()]),
             ],
             csv: String::new(),
             empty: String::new(),
@@ -172,7 +176,7 @@ mod tests {
         assert!(csv.starts_with('\u{feff}'));
         assert_eq!(
             csv.trim_start_matches('\u{feff}'),
-            "案件,说明\r\nNH1,\"a,\"\"b\"\"\"\r\n'=1+1,-5\r\n"
+            "案件,说明\r\nNH1,\"a,\"\"b\"\"\"\r\n'=1+1,-5\r\n'@SUM(A1),'+1 phone\r\n'-x,\"line\nbreak\"\r\n"
         );
     }
 }

@@ -14,7 +14,9 @@ use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use minijinja::Value;
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -68,19 +70,31 @@ impl Lang {
 
 /// A cookie's value from the request headers.
 pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.trim().to_owned())
+    CookieJar::from_headers(headers)
+        .get(name)
+        .map(|c| c.value().to_owned())
 }
 
 /// A `Set-Cookie` value: HttpOnly, SameSite=Strict, path `/`.
 pub fn set_cookie(name: &str, value: &str, max_age_s: i64) -> String {
-    format!("{name}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age_s}")
+    cookie_with(name, value, max_age_s, SameSite::Strict, true)
+}
+
+/// A `Set-Cookie` value with path `/`.
+pub fn cookie_with(
+    name: &str,
+    value: &str,
+    max_age_s: i64,
+    same_site: SameSite,
+    http_only: bool,
+) -> String {
+    Cookie::build((name.to_owned(), value.to_owned()))
+        .path("/")
+        .http_only(http_only)
+        .same_site(same_site)
+        .max_age(cookie::time::Duration::seconds(max_age_s))
+        .build()
+        .to_string()
 }
 
 /// The CSRF token of a session: SHA-256 over a fixed label and the token.
@@ -91,7 +105,7 @@ pub fn csrf_token(session_token: &str) -> String {
     hex::encode(h.finalize())
 }
 
-/// Compares without stopping at the first difference.
+/// Compares without stopping at the first difference (CSRF tokens).
 fn same(a: &str, b: &str) -> bool {
     a.len() == b.len()
         && a.bytes()
@@ -236,17 +250,17 @@ fn login_redirect(ctx: &Ctx) -> Response {
     res
 }
 
+/// What a query value keeps as it is: letters, digits and `-_.~/`.
+const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~')
+    .remove(b'/');
+
 /// Percent-encodes a query value.
 pub fn percent(s: &str) -> String {
-    let mut o = String::new();
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.~/".contains(&b) {
-            o.push(b as char);
-        } else {
-            o.push_str(&format!("%{b:02X}"));
-        }
-    }
-    o
+    utf8_percent_encode(s, QUERY_VALUE).to_string()
 }
 
 fn hv(s: &str) -> HeaderValue {
@@ -528,5 +542,18 @@ mod tests {
         assert_eq!(cookie(&h, SESSION_COOKIE).as_deref(), Some("tok"));
         assert_eq!(cookie(&h, "missing"), None);
         assert_eq!(percent("/a b?c=d&e"), "/a%20b%3Fc%3Dd%26e");
+        assert_eq!(percent("南海-1_x.~"), "%E5%8D%97%E6%B5%B7-1_x.~");
+    }
+
+    #[test]
+    fn set_cookies_are_strict_and_http_only() {
+        let c = set_cookie(SESSION_COOKIE, "tok", 60);
+        let parsed = Cookie::parse(c.clone()).unwrap_or_else(|e| panic!("{c}: {e}"));
+        assert_eq!((parsed.name(), parsed.value()), (SESSION_COOKIE, "tok"));
+        assert_eq!(parsed.http_only(), Some(true));
+        assert_eq!(parsed.same_site(), Some(SameSite::Strict));
+        assert_eq!(parsed.path(), Some("/"));
+        assert_eq!(parsed.max_age().map(|d| d.whole_seconds()), Some(60));
+        assert!(set_cookie(FLASH_COOKIE, "", 0).contains("Max-Age=0"));
     }
 }

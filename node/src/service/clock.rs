@@ -44,3 +44,43 @@ impl Clock for TestClock {
         self.0.load(Ordering::SeqCst)
     }
 }
+
+/// A clock that starts at a fixed instant and then runs at the real rate:
+/// for tests that need time to pass (sessions, link status, ages) on a
+/// known calendar day, whatever the day and hour they run on.
+#[derive(Debug)]
+pub struct StartedClock {
+    start_ms: i64,
+    started: std::time::Instant,
+}
+
+impl StartedClock {
+    /// A clock that reads `ms` now.
+    pub fn at(ms: i64) -> Self {
+        Self {
+            start_ms: ms,
+            started: std::time::Instant::now(),
+        }
+    }
+}
+
+impl Clock for StartedClock {
+    fn now_ms(&self) -> i64 {
+        let ran = i64::try_from(self.started.elapsed().as_millis()).unwrap_or(i64::MAX);
+        self.start_ms.saturating_add(ran)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_started_clock_starts_where_told_and_runs() {
+        let c = StartedClock::at(1_795_399_200_000);
+        let first = c.now_ms();
+        assert!(first >= 1_795_399_200_000);
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        assert!(c.now_ms() > first);
+    }
+}

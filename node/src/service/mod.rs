@@ -14,7 +14,7 @@ mod views;
 
 pub use auth::{LoginOutcome, NewStaff, StaffView};
 pub use cases::{Action, ApplicantInput, Submission};
-pub use clock::{Clock, SystemClock, TestClock};
+pub use clock::{Clock, StartedClock, SystemClock, TestClock};
 pub use views::{CaseView, Document, DocumentKind, Outcome, Progress};
 
 use federation::NodeId;

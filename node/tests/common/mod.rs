@@ -8,10 +8,12 @@
 
 pub mod catalogue;
 
+use onewindow_client::Method;
+use onewindow_client::types::NewStaff;
 use onewindow_node::config::Config;
 use onewindow_node::server::{self, RunningNode};
-use onewindow_node::service::{Clock, SystemClock};
-use serde_json::{Value, json};
+use onewindow_node::service::{Clock, StartedClock};
+use serde_json::Value;
 use sqlx::Connection;
 use std::sync::Arc;
 
@@ -93,8 +95,12 @@ pub struct TestNode {
     pub http: Client,
 }
 
+/// 2026-11-23 10:00 in China, a Monday: where test nodes' clocks start
+/// (they then run), so the tests pass at any hour of any year.
+pub const START_MS: i64 = 1_795_399_200_000;
+
 pub async fn start(id: &str) -> TestNode {
-    start_with_clock(id, Arc::new(SystemClock)).await
+    start_with_clock(id, Arc::new(StartedClock::at(START_MS))).await
 }
 
 pub async fn start_with_clock(id: &str, clock: Arc<dyn Clock>) -> TestNode {
@@ -107,12 +113,10 @@ pub async fn start_with_clock(id: &str, clock: Arc<dyn Clock>) -> TestNode {
     TestNode { node, db, http }
 }
 
-/// A small JSON client over reqwest.
+/// The API's client for tests: any status is a [`Reply`] to assert on.
 #[derive(Clone)]
 pub struct Client {
-    pub base: String,
-    pub token: Option<String>,
-    inner: reqwest::Client,
+    api: onewindow_client::Client,
 }
 
 pub struct Reply {
@@ -156,54 +160,53 @@ impl Reply {
 impl Client {
     pub fn new(base: String) -> Self {
         Self {
-            base,
-            token: None,
-            inner: reqwest::Client::new(),
+            api: onewindow_client::Client::new(&base).expect("a node URL"),
         }
     }
 
     pub fn with_token(&self, token: &str) -> Self {
-        let mut c = self.clone();
-        c.token = Some(token.to_owned());
-        c
+        Self {
+            api: self.api.with_token(token),
+        }
+    }
+
+    /// The typed client, carrying this client's session.
+    pub fn api(&self) -> &onewindow_client::Client {
+        &self.api
     }
 
     async fn send(&self, req: reqwest::RequestBuilder) -> Reply {
-        let req = match &self.token {
-            Some(t) => req.bearer_auth(t),
-            None => req,
-        };
-        let res = req.send().await.expect("request");
-        let status = res.status().as_u16();
-        let text = res.text().await.unwrap();
-        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-        Reply { status, body, text }
+        let r = self.api.send(req).await.expect("request");
+        let body = r.json();
+        Reply {
+            status: r.status,
+            body,
+            text: r.text,
+        }
     }
 
     pub async fn get(&self, path: &str) -> Reply {
-        self.send(self.inner.get(format!("{}{path}", self.base)))
-            .await
+        self.send(self.api.request(Method::GET, path)).await
     }
 
     pub async fn delete(&self, path: &str) -> Reply {
-        self.send(self.inner.delete(format!("{}{path}", self.base)))
-            .await
+        self.send(self.api.request(Method::DELETE, path)).await
     }
 
     pub async fn post(&self, path: &str, body: &Value) -> Reply {
-        self.send(self.inner.post(format!("{}{path}", self.base)).json(body))
+        self.send(self.api.request(Method::POST, path).json(body))
             .await
     }
 
     pub async fn put(&self, path: &str, body: &Value) -> Reply {
-        self.send(self.inner.put(format!("{}{path}", self.base)).json(body))
+        self.send(self.api.request(Method::PUT, path).json(body))
             .await
     }
 
     pub async fn post_raw(&self, path: &str, body: &str) -> Reply {
         self.send(
-            self.inner
-                .post(format!("{}{path}", self.base))
+            self.api
+                .request(Method::POST, path)
                 .header("content-type", "application/json")
                 .body(body.to_owned()),
         )
@@ -212,14 +215,12 @@ impl Client {
 
     /// Logs in and returns a client carrying the token.
     pub async fn login(&self, username: &str, password: &str) -> Client {
-        let r = self
-            .post(
-                "/api/v1/session",
-                &json!({"username": username, "password": password}),
-            )
+        let api = self
+            .api
+            .login(username, password)
             .await
-            .ok();
-        self.with_token(r["token"].as_str().unwrap())
+            .unwrap_or_else(|e| panic!("logging in as {username}: {e}"));
+        Self { api }
     }
 }
 
@@ -228,17 +229,22 @@ pub const STAFF_PASSWORD: &str = "staff-password-123";
 /// Logs in as admin, creates a staff member and returns a logged-in client.
 pub async fn staff(http: &Client, username: &str, role: &str, department: Option<&str>) -> Client {
     let admin = http.login("admin", ADMIN_PASSWORD).await;
-    let mut body = json!({
-        "username": username,
-        "display_name": format!("{username} 测试"),
-        "role": role,
-        "password": STAFF_PASSWORD,
-    });
-    if let Some(d) = department {
-        body["department"] = json!(d);
+    let display_name = format!("{username} 测试");
+    let created = admin
+        .api()
+        .create_staff(&NewStaff {
+            username,
+            display_name: &display_name,
+            role,
+            department,
+            password: STAFF_PASSWORD,
+        })
+        .await;
+    match created {
+        Ok(_) => {}
+        Err(e) if e.api().is_some_and(|a| a.status == 409) => {}
+        Err(e) => panic!("creating {username}: {e}"),
     }
-    let r = admin.post("/api/v1/staff", &body).await;
-    assert!(r.status == 201 || r.status == 409, "{}", r.text);
     http.login(username, STAFF_PASSWORD).await
 }
 

@@ -1,0 +1,70 @@
+//! Every route the client calls, as the node's OpenAPI document names it.
+
+use reqwest::Method;
+
+/// A route: a method and a path template with `{parameters}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Route {
+    /// `get`, `post`, `put` or `delete`, as OpenAPI spells it.
+    pub method: &'static str,
+    /// The path template, e.g. `/api/v1/cases/{number}/record`.
+    pub path: &'static str,
+}
+
+impl Route {
+    const fn new(method: &'static str, path: &'static str) -> Self {
+        Self { method, path }
+    }
+
+    /// The HTTP method.
+    pub fn method(&self) -> Method {
+        match self.method {
+            "post" => Method::POST,
+            "put" => Method::PUT,
+            "delete" => Method::DELETE,
+            _ => Method::GET,
+        }
+    }
+}
+
+pub(crate) const LOGIN: Route = Route::new("post", "/api/v1/session");
+pub(crate) const LOGOUT: Route = Route::new("delete", "/api/v1/session");
+pub(crate) const WHOAMI: Route = Route::new("get", "/api/v1/session");
+pub(crate) const HEALTH: Route = Route::new("get", "/api/v1/health");
+pub(crate) const CATALOGUE: Route = Route::new("get", "/api/v1/catalogue");
+pub(crate) const STAFF: Route = Route::new("get", "/api/v1/staff");
+pub(crate) const CREATE_STAFF: Route = Route::new("post", "/api/v1/staff");
+pub(crate) const DEACTIVATE_STAFF: Route = Route::new("delete", "/api/v1/staff/{username}");
+pub(crate) const CATALOGUE_VERSIONS: Route = Route::new("get", "/api/v1/admin/catalogue/versions");
+pub(crate) const CREATE_DRAFT: Route = Route::new("post", "/api/v1/admin/catalogue/versions");
+pub(crate) const PUBLISH_VERSION: Route =
+    Route::new("post", "/api/v1/admin/catalogue/versions/{version}/publish");
+pub(crate) const CALENDARS: Route = Route::new("get", "/api/v1/admin/calendars");
+pub(crate) const PUT_CALENDAR: Route = Route::new("put", "/api/v1/admin/calendars");
+pub(crate) const SUBMIT: Route = Route::new("post", "/api/v1/cases");
+pub(crate) const PROGRESS: Route = Route::new("get", "/api/v1/cases/{number}");
+pub(crate) const CASE_RECORD: Route = Route::new("get", "/api/v1/cases/{number}/record");
+pub(crate) const ACT: Route = Route::new("post", "/api/v1/cases/{number}/actions");
+/// The OpenAPI document itself (not among the routes it describes).
+pub(crate) const OPENAPI: Route = Route::new("get", "/api/v1/openapi.json");
+
+/// Every route of the API the client calls (all but the OpenAPI document).
+pub const ROUTES: &[Route] = &[
+    LOGIN,
+    LOGOUT,
+    WHOAMI,
+    HEALTH,
+    CATALOGUE,
+    STAFF,
+    CREATE_STAFF,
+    DEACTIVATE_STAFF,
+    CATALOGUE_VERSIONS,
+    CREATE_DRAFT,
+    PUBLISH_VERSION,
+    CALENDARS,
+    PUT_CALENDAR,
+    SUBMIT,
+    PROGRESS,
+    CASE_RECORD,
+    ACT,
+];

@@ -1,0 +1,333 @@
+//! Requests and answers of the routes the client calls. Answers read only
+//! the fields someone uses (a node may add fields); requests write every
+//! field the node reads.
+
+use serde::{Deserialize, Serialize};
+
+/// `POST /api/v1/session`.
+#[derive(Debug, Serialize)]
+pub struct Login<'a> {
+    /// Username.
+    pub username: &'a str,
+    /// Password.
+    pub password: &'a str,
+}
+
+/// The answer to a login.
+#[derive(Debug, Clone, Deserialize)]
+pub struct LoginOutcome {
+    /// Bearer token.
+    pub token: String,
+    /// Expiry, ms since the epoch.
+    pub expires_at_ms: i64,
+    /// Who logged in.
+    pub staff: Staff,
+}
+
+/// A staff account.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Staff {
+    /// Login name.
+    pub username: String,
+    /// Name shown on documents.
+    pub display_name: String,
+    /// `clerk`, `approver`, `supervisor` or `admin`.
+    pub role: String,
+    /// Department code.
+    pub department: Option<String>,
+    /// May log in.
+    pub active: bool,
+}
+
+/// `POST /api/v1/staff`.
+#[derive(Debug, Serialize)]
+pub struct NewStaff<'a> {
+    /// Login name.
+    pub username: &'a str,
+    /// Name shown on documents.
+    pub display_name: &'a str,
+    /// Role.
+    pub role: &'a str,
+    /// Department code; required for approvers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub department: Option<&'a str>,
+    /// At least 10 characters.
+    pub password: &'a str,
+}
+
+/// `GET /api/v1/health`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Health {
+    /// Node id.
+    pub node_id: String,
+    /// Tier name.
+    pub tier: String,
+    /// Software version.
+    pub version: String,
+    /// Catalogue version in use.
+    pub catalogue_version: i64,
+    /// `sqlite` or `postgres`.
+    pub store: String,
+    /// The link to the parent; none at the root.
+    #[serde(default)]
+    pub uplink: Option<Uplink>,
+}
+
+/// The link to the parent, as a child sees it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Uplink {
+    /// Parent node id.
+    pub parent: String,
+    /// The link is up.
+    pub up: bool,
+    /// Entries the parent has not acknowledged.
+    pub backlog: Option<u64>,
+    /// When the parent last acknowledged (ms since the epoch).
+    pub last_ack_ms: Option<i64>,
+    /// `up`, `down`, `held_back` or `backing_off`.
+    #[serde(default)]
+    pub state: String,
+    /// The link's state in words (English).
+    #[serde(default)]
+    pub state_en: String,
+    /// The hall is taking back the tail of its own log from its parent.
+    #[serde(default)]
+    pub recovering: bool,
+}
+
+/// `GET /api/v1/catalogue`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Catalogue {
+    /// Catalogue version in use.
+    pub version: i64,
+    /// The matters received here, with their guides.
+    pub matters: Vec<Guide>,
+}
+
+/// One matter's guide, the fields shown in lists.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Guide {
+    /// Matter code.
+    pub code: String,
+    /// Name in Chinese.
+    pub name_zh: String,
+    /// Department code.
+    pub department: String,
+    /// Department name in Chinese.
+    #[serde(default)]
+    pub department_zh: String,
+    /// Decided at the window.
+    pub immediate: bool,
+    /// The committed time limit.
+    pub committed_limit: Limit,
+    /// Decided at this node.
+    pub decided_here: bool,
+}
+
+/// A time limit.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Limit {
+    /// How many.
+    pub n: u32,
+    /// `working_days` or `calendar_days`.
+    pub unit: String,
+}
+
+/// A catalogue version's summary.
+#[derive(Debug, Clone, Deserialize)]
+pub struct VersionInfo {
+    /// Version number.
+    pub version: i64,
+    /// `draft`, `published` or `retired`.
+    pub state: String,
+    /// Created (ms since the epoch).
+    pub created_at_ms: i64,
+    /// Published.
+    pub published_at_ms: Option<i64>,
+    /// Retired.
+    pub retired_at_ms: Option<i64>,
+    /// SHA-256 of the canonical body, hex.
+    pub sha256: String,
+}
+
+/// One year's holiday calendar.
+#[derive(Debug, Clone, Deserialize)]
+pub struct CalendarYear {
+    /// The year.
+    pub year: i32,
+    /// Where it was published.
+    pub source: String,
+    /// Holidays.
+    #[serde(default)]
+    pub holidays: Vec<Holiday>,
+}
+
+/// A statutory holiday.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Holiday {
+    /// Name in Chinese.
+    pub name_zh: String,
+    /// Name in English.
+    pub name_en: String,
+    /// First day off, `YYYY-MM-DD`.
+    pub from: String,
+    /// Last day off.
+    pub to: String,
+    /// Make-up working days.
+    #[serde(default)]
+    pub makeup: Vec<String>,
+}
+
+/// `POST /api/v1/cases`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Submission {
+    /// Matter code.
+    pub matter_code: String,
+    /// Applicant.
+    pub applicant: Applicant,
+    /// Situations (情形) that apply.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub situations: Vec<String>,
+    /// Materials presented.
+    pub materials: Vec<Material>,
+    /// The clerk does not accept, for this reason.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub non_acceptance_reason: Option<String>,
+}
+
+/// The applicant of a submission.
+#[derive(Debug, Clone, Serialize)]
+pub struct Applicant {
+    /// `person` or `organisation`.
+    pub kind: String,
+    /// Citizen ID or credit code.
+    pub id_number: String,
+    /// Name.
+    pub name: String,
+}
+
+/// A material presented.
+#[derive(Debug, Clone, Serialize)]
+pub struct Material {
+    /// Material code.
+    pub code: String,
+    /// Originals.
+    pub originals: u32,
+    /// Copies.
+    pub copies: u32,
+}
+
+/// The answer to a submission.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Outcome {
+    /// The case number.
+    pub case_number: String,
+    /// The document handed out: receipt, rejection, ...
+    pub outcome: String,
+    /// The case now.
+    pub case: CaseView,
+}
+
+/// A case as staff see it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct CaseView {
+    /// Case number.
+    pub number: String,
+    /// State.
+    pub state: String,
+    /// Suspended.
+    pub suspended: bool,
+    /// `green`, `yellow` or `red`.
+    pub warning: String,
+    /// Statutory due date.
+    pub statutory_due: Option<String>,
+    /// Committed due date.
+    pub committed_due: Option<String>,
+    /// Due date of the current stage.
+    pub stage_due: Option<String>,
+    /// The folded case.
+    pub case: Case,
+}
+
+/// The folded case, the fields shown.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Case {
+    /// What was received.
+    pub received: Received,
+    /// The node that holds the case.
+    pub holder: Option<String>,
+}
+
+/// What was received at the window.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Received {
+    /// Matter code.
+    pub matter_code: String,
+    /// Matter name in Chinese.
+    pub matter_name_zh: String,
+    /// Applicant.
+    pub applicant: ReceivedApplicant,
+}
+
+/// The applicant as received.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ReceivedApplicant {
+    /// Name.
+    pub name: String,
+}
+
+/// `GET /api/v1/cases/{number}/record`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct CaseRecord {
+    /// The case now.
+    pub view: CaseView,
+    /// Every event, in case-version order.
+    pub events: Vec<EventRecord>,
+}
+
+/// One event of a case.
+#[derive(Debug, Clone, Deserialize)]
+pub struct EventRecord {
+    /// The case's version after it.
+    pub case_version: u64,
+    /// Who.
+    pub actor: Actor,
+    /// When (ms since the epoch).
+    pub at_ms: i64,
+    /// What.
+    pub event: EventKind,
+}
+
+/// Who caused an event.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Actor {
+    /// Username.
+    pub username: String,
+    /// Role.
+    pub role: String,
+    /// Node id.
+    pub node: String,
+}
+
+/// An event's kind.
+#[derive(Debug, Clone, Deserialize)]
+pub struct EventKind {
+    /// e.g. `received`, `accepted`.
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
+/// `GET /api/v1/cases/{number}`: public progress.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Progress {
+    /// Case number.
+    pub case_number: String,
+    /// State.
+    pub state: String,
+    /// State in Chinese.
+    pub state_zh: String,
+    /// Suspended.
+    pub suspended: bool,
+    /// Due date.
+    pub due: Option<String>,
+}
