@@ -250,23 +250,7 @@ impl Store {
             sqlx::query_scalar("SELECT COALESCE(MAX(local_seq), 0) FROM events")
                 .fetch_one(&pool)
                 .await?;
-        let own = sqlx::query(
-            "SELECT origin_seq, hash FROM events WHERE origin = $1 ORDER BY origin_seq DESC LIMIT 1",
-        )
-        .bind(node.as_str())
-        .fetch_optional(&pool)
-        .await?;
-        let (own_seq, own_hash) = match own {
-            Some(r) => {
-                let seq: i64 = r.try_get(0)?;
-                let hash: String = r.try_get(1)?;
-                (
-                    seq as u64,
-                    EntryHash::from_hex(&hash).map_err(|e| StoreError::Corrupt(e.to_string()))?,
-                )
-            }
-            None => (0, EntryHash::GENESIS),
-        };
+        let (own_seq, own_hash) = own_head_in_log(&pool, &node).await?;
         let store = Store {
             pool,
             backend,
@@ -735,6 +719,27 @@ impl Store {
         }
         Ok(out)
     }
+}
+
+/// The highest entry of `node`'s own origin in the log, and its hash.
+async fn own_head_in_log(pool: &AnyPool, node: &NodeId) -> Result<(u64, EntryHash), StoreError> {
+    let own = sqlx::query(
+        "SELECT origin_seq, hash FROM events WHERE origin = $1 ORDER BY origin_seq DESC LIMIT 1",
+    )
+    .bind(node.as_str())
+    .fetch_optional(pool)
+    .await?;
+    Ok(match own {
+        Some(r) => {
+            let seq: i64 = r.try_get(0)?;
+            let hash: String = r.try_get(1)?;
+            (
+                seq as u64,
+                EntryHash::from_hex(&hash).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            )
+        }
+        None => (0, EntryHash::GENESIS),
+    })
 }
 
 /// The child of `me` whose subtree holds `node`, if `node` is strictly

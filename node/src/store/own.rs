@@ -4,9 +4,6 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 
-use federation::EntryHash;
-use sqlx::Row;
-
 use super::{Store, StoreError, StoredEvent, values_placeholders};
 use crate::domain::case_number::CaseNumber;
 
@@ -66,23 +63,7 @@ impl Store {
     /// own writes are let through again. Returns the own head.
     pub async fn resume_own_writes(&self, hall: &str) -> Result<u64, StoreError> {
         let mut g = self.write.lock().await;
-        let own = sqlx::query(
-            "SELECT origin_seq, hash FROM events WHERE origin = $1 ORDER BY origin_seq DESC LIMIT 1",
-        )
-        .bind(self.node.as_str())
-        .fetch_optional(&self.pool)
-        .await?;
-        let (seq, hash) = match own {
-            Some(r) => {
-                let seq: i64 = r.try_get(0)?;
-                let hash: String = r.try_get(1)?;
-                (
-                    seq as u64,
-                    EntryHash::from_hex(&hash).map_err(|e| StoreError::Corrupt(e.to_string()))?,
-                )
-            }
-            None => (0, EntryHash::GENESIS),
-        };
+        let (seq, hash) = super::own_head_in_log(&self.pool, &self.node).await?;
         let ids: Vec<String> =
             sqlx::query_scalar("SELECT case_id FROM events WHERE origin = $1 AND case_version = 1")
                 .bind(self.node.as_str())
