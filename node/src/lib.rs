@@ -8,12 +8,12 @@
 pub mod api;
 pub mod config;
 pub mod docs;
-pub mod domain;
+pub use onewindow_domain as domain;
 pub mod error;
 pub mod link;
 pub mod metrics;
 pub mod pages;
 pub mod server;
 pub mod service;
-pub mod starter;
+pub use onewindow_domain::starter;
 pub mod store;

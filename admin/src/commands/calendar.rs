@@ -3,8 +3,8 @@
 
 use anyhow::Context;
 use clap::Subcommand;
-use node::domain::calendar::Calendar;
 use onewindow_client::Client;
+use onewindow_domain::calendar::Calendar;
 use std::path::PathBuf;
 
 use crate::output::{Output, table};

@@ -450,7 +450,7 @@ mod tests {
 
     const Y2026: &str = include_str!(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../configs/calendar/2026.toml"
+        "/../../configs/calendar/2026.toml"
     ));
 
     fn date(y: i32, m: u32, d: u32) -> NaiveDate {

@@ -2,53 +2,53 @@
 //! but the node itself: the catalogue from `configs/catalogue/` and the holiday
 //! calendars from `configs/calendar/`.
 
-use crate::domain::calendar::{Calendar, CalendarError, YearCalendar};
-use crate::domain::catalogue::{Catalogue, CatalogueError};
+use crate::calendar::{Calendar, CalendarError, YearCalendar};
+use crate::catalogue::{Catalogue, CatalogueError};
 
 /// The catalogue files, in load order.
 pub const CATALOGUE_FILES: &[(&str, &str)] = &[
     (
         "00-departments.toml",
-        include_str!("../../configs/catalogue/00-departments.toml"),
+        include_str!("../../../configs/catalogue/00-departments.toml"),
     ),
     (
         "10-public-security.toml",
-        include_str!("../../configs/catalogue/10-public-security.toml"),
+        include_str!("../../../configs/catalogue/10-public-security.toml"),
     ),
     (
         "20-civil-affairs.toml",
-        include_str!("../../configs/catalogue/20-civil-affairs.toml"),
+        include_str!("../../../configs/catalogue/20-civil-affairs.toml"),
     ),
     (
         "30-social-insurance.toml",
-        include_str!("../../configs/catalogue/30-social-insurance.toml"),
+        include_str!("../../../configs/catalogue/30-social-insurance.toml"),
     ),
     (
         "40-medical-insurance.toml",
-        include_str!("../../configs/catalogue/40-medical-insurance.toml"),
+        include_str!("../../../configs/catalogue/40-medical-insurance.toml"),
     ),
     (
         "50-market-regulation.toml",
-        include_str!("../../configs/catalogue/50-market-regulation.toml"),
+        include_str!("../../../configs/catalogue/50-market-regulation.toml"),
     ),
     (
         "60-health.toml",
-        include_str!("../../configs/catalogue/60-health.toml"),
+        include_str!("../../../configs/catalogue/60-health.toml"),
     ),
     (
         "70-housing-land.toml",
-        include_str!("../../configs/catalogue/70-housing-land.toml"),
+        include_str!("../../../configs/catalogue/70-housing-land.toml"),
     ),
     (
         "80-other.toml",
-        include_str!("../../configs/catalogue/80-other.toml"),
+        include_str!("../../../configs/catalogue/80-other.toml"),
     ),
 ];
 
 /// The holiday calendar files.
 pub const CALENDAR_FILES: &[(&str, &str)] = &[(
     "2026.toml",
-    include_str!("../../configs/calendar/2026.toml"),
+    include_str!("../../../configs/calendar/2026.toml"),
 )];
 
 /// The starter catalogue (version 1 until published).
@@ -71,7 +71,7 @@ mod tests {
 
     fn listed(dir: &str) -> BTreeSet<String> {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../configs")
+            .join("../../configs")
             .join(dir);
         std::fs::read_dir(path)
             .expect("configs folder")

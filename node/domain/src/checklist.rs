@@ -194,7 +194,7 @@ pub fn check(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::catalogue::Catalogue;
+    use crate::catalogue::Catalogue;
 
     fn matter() -> Matter {
         let cat = crate::starter::catalogue().expect("starter catalogue");

@@ -924,8 +924,8 @@ fn decode_case(
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use crate::domain::case::{Actor, Applicant, ApplicantKind, Event, EventRecord, Received};
-    use crate::domain::checklist::{IssueKind, MaterialIssue, PresentedMaterial};
+    use crate::case::{Actor, Applicant, ApplicantKind, Event, EventRecord, Received};
+    use crate::checklist::{IssueKind, MaterialIssue, PresentedMaterial};
 
     const VILLAGE: &str = "nanhai.guicheng.xiaping";
 

@@ -2,8 +2,8 @@
 //! separation, and random event sequences that must never break the rules.
 
 use super::*;
-use crate::domain::catalogue::{JoinRule, Limit};
-use crate::domain::deadline::TimeUnit;
+use crate::catalogue::{JoinRule, Limit};
+use crate::deadline::TimeUnit;
 use proptest::prelude::*;
 use std::collections::{BTreeSet, VecDeque};
 
@@ -232,14 +232,12 @@ fn pick(case: &Case, (mode, which, who, flag): (u8, u8, u8, bool)) -> (Actor, Ev
                 *approve = flag || which % 3 != 0;
             }
             Event::Decided { granted, .. } => *granted = flag,
-            Event::CorrectionNotified { issues } => {
-                issues.push(crate::domain::checklist::MaterialIssue {
-                    code: "M1".into(),
-                    name_zh: "身份证".into(),
-                    name_en: "ID".into(),
-                    issue: crate::domain::checklist::IssueKind::Missing,
-                })
-            }
+            Event::CorrectionNotified { issues } => issues.push(crate::checklist::MaterialIssue {
+                code: "M1".into(),
+                name_zh: "身份证".into(),
+                name_en: "ID".into(),
+                issue: crate::checklist::IssueKind::Missing,
+            }),
             _ => {}
         }
     }
@@ -335,7 +333,7 @@ proptest! {
 
 #[test]
 fn suspension_stops_the_clock_and_resumption_pushes_the_due_date() {
-    let cal = crate::domain::calendar::Calendar::new();
+    let cal = crate::calendar::Calendar::new();
     let mut case = start(JoinRule::All);
     let mut v = 1;
     let mut at = 1_790_000_000_000; // 2026-09-21, a Monday, 22:13 in China
