@@ -16,4 +16,4 @@ pub mod pages;
 pub mod server;
 pub mod service;
 pub use onewindow_domain::starter;
-pub mod store;
+pub use onewindow_store as store;

@@ -4,7 +4,7 @@ use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
 use super::{Store, StoreError, WriteTx, list_placeholders};
-use crate::domain::case::Case;
+use onewindow_domain::case::Case;
 
 /// One row of the read model: indexed columns plus the whole [`Case`].
 #[derive(Debug, Clone, PartialEq)]
@@ -75,7 +75,7 @@ const ROWS_PER_STATEMENT: usize = 200;
 pub(super) fn open_subs(case: &Case) -> String {
     let mut s = String::new();
     for (dept, sub) in &case.sub_cases {
-        if sub.status == crate::domain::case::SubCaseStatus::Open {
+        if sub.status == onewindow_domain::case::SubCaseStatus::Open {
             if s.is_empty() {
                 s.push('|');
             }
@@ -202,7 +202,7 @@ fn fold_events(
 ) -> Result<std::collections::HashMap<String, Case>, StoreError> {
     let mut out: std::collections::HashMap<String, Case> = std::collections::HashMap::new();
     for e in events {
-        let crate::domain::log::LogBody::Case(rec) = e.body else {
+        let onewindow_domain::log::LogBody::Case(rec) = e.body else {
             continue;
         };
         let corrupt = |err: &dyn std::fmt::Display| {

@@ -10,7 +10,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::{Store, StoreError};
-use crate::domain::case::Case;
+use onewindow_domain::case::Case;
 
 /// Which cases an overseer sees: all of them (the root), or those accepted
 /// in the subtree of one node.
@@ -628,7 +628,7 @@ impl Store {
             let open = case
                 .sub_cases
                 .get(department)
-                .is_some_and(|s| s.status == crate::domain::case::SubCaseStatus::Open);
+                .is_some_and(|s| s.status == onewindow_domain::case::SubCaseStatus::Open);
             if open {
                 out.push(BriefCase {
                     brief: brief(r)?,

@@ -33,11 +33,11 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{Mutex, MutexGuard};
 
-use crate::domain::case::EventRecord;
-use crate::domain::codec::{self, Book, DecodeError};
-use crate::domain::log::{DirectiveRecord, LogBody};
 use federation::Sealed;
 use federation::replication::WireEntry;
+use onewindow_domain::case::EventRecord;
+use onewindow_domain::codec::{self, Book, DecodeError};
+use onewindow_domain::log::{DirectiveRecord, LogBody};
 use std::collections::HashMap;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -347,7 +347,7 @@ impl Store {
                 let state: String = r.try_get(1)?;
                 let body: String = r.try_get(2)?;
                 let subs = if matches!(state.as_str(), "handling" | "review" | "approval") {
-                    let case: crate::domain::case::Case = serde_json::from_str(&body)?;
+                    let case: onewindow_domain::case::Case = serde_json::from_str(&body)?;
                     cases::open_subs(&case)
                 } else {
                     String::new()
@@ -375,7 +375,7 @@ impl Store {
         .fetch_optional(&self.pool)
         .await?;
         let Some(body) = body else { return Ok(false) };
-        let cat: crate::domain::catalogue::Catalogue = serde_json::from_str(&body)?;
+        let cat: onewindow_domain::catalogue::Catalogue = serde_json::from_str(&body)?;
         let digest = codec::catalogue_digest(&cat);
         self.books.note(version, digest);
         self.books.put(

@@ -8,8 +8,8 @@ use sha2::{Digest, Sha256};
 use sqlx::Row;
 
 use super::{Store, StoreError};
-use crate::domain::calendar::YearCalendar;
-use crate::domain::catalogue::Catalogue;
+use onewindow_domain::calendar::YearCalendar;
+use onewindow_domain::catalogue::Catalogue;
 
 /// A catalogue version's summary.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
@@ -99,7 +99,7 @@ impl super::WriteTx<'_> {
         .bind(body)
         .execute(self.conn())
         .await?;
-        self.note_catalogue(cat.version, crate::domain::codec::catalogue_digest(cat));
+        self.note_catalogue(cat.version, onewindow_domain::codec::catalogue_digest(cat));
         Ok(())
     }
 }
@@ -180,7 +180,7 @@ impl Store {
             .execute(w.conn())
             .await?;
         let cat: Catalogue = serde_json::from_str(&body).map_err(StoreError::from)?;
-        w.note_catalogue(version, crate::domain::codec::catalogue_digest(&cat));
+        w.note_catalogue(version, onewindow_domain::codec::catalogue_digest(&cat));
         w.commit().await?;
         Ok(cat)
     }

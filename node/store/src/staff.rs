@@ -3,7 +3,7 @@
 use sqlx::Row;
 
 use super::{Store, StoreError};
-use crate::domain::case::Role;
+use onewindow_domain::case::Role;
 
 /// A staff account as stored (the password hash is argon2 PHC text).
 #[derive(Debug, Clone, PartialEq)]

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 
 use super::{Store, StoreError, StoredEvent, values_placeholders};
-use crate::domain::case_number::CaseNumber;
+use onewindow_domain::case_number::CaseNumber;
 
 /// The rows a recovering child is sent: meant for it (`$1` is the child),
 /// or written in its subtree (`$2` the child, `$3` [`below_pattern`]).
