@@ -1,9 +1,11 @@
-//! The one error type at the HTTP boundary.
+//! Errors at the HTTP boundary: the service's [`ServiceError`] with the
+//! status its kind maps to.
 //!
-//! Every refusal carries a stable machine `code`, a message in Chinese and in
-//! English, and an HTTP status. Internals (SQL, file paths) are logged, never
-//! sent. Every service operation validates before it writes, and writes in
-//! one transaction, so an error means nothing was stored.
+//! Every refusal carries a stable machine `code` and a message in Chinese and
+//! in English; the body is [`ErrorBody`]. A storage failure's cause is logged
+//! here, when the error becomes a response, and never sent.
+
+use std::ops::Deref;
 
 use axum::Json;
 use axum::http::StatusCode;
@@ -14,20 +16,54 @@ use crate::domain::case::CaseError;
 use crate::domain::case_number::CaseNumberError;
 use crate::domain::checklist::ChecklistError;
 use crate::domain::ids::IdError;
+pub use crate::service::error::{Error as ServiceError, ErrorKind};
 use crate::store::StoreError;
 
-/// An error as the API reports it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Error {
-    /// HTTP status.
-    pub status: StatusCode,
-    /// Stable machine code, e.g. `unknown_matter`.
-    pub code: &'static str,
-    /// Chinese message.
-    pub message_zh: String,
-    /// English message.
-    pub message_en: String,
+/// The HTTP status of each kind of refusal.
+pub fn status_of(kind: ErrorKind) -> StatusCode {
+    match kind {
+        ErrorKind::Invalid => StatusCode::BAD_REQUEST,
+        ErrorKind::Unauthenticated => StatusCode::UNAUTHORIZED,
+        ErrorKind::Forbidden => StatusCode::FORBIDDEN,
+        ErrorKind::NotFound => StatusCode::NOT_FOUND,
+        ErrorKind::Conflict => StatusCode::CONFLICT,
+        ErrorKind::Unprocessable => StatusCode::UNPROCESSABLE_ENTITY,
+        ErrorKind::TooMany => StatusCode::TOO_MANY_REQUESTS,
+        ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        ErrorKind::Storage => StatusCode::INTERNAL_SERVER_ERROR,
+    }
 }
+
+/// The kind a status stands for (for refusals made at the boundary).
+fn kind_of(status: StatusCode) -> ErrorKind {
+    match status {
+        StatusCode::UNAUTHORIZED => ErrorKind::Unauthenticated,
+        StatusCode::FORBIDDEN => ErrorKind::Forbidden,
+        StatusCode::NOT_FOUND => ErrorKind::NotFound,
+        StatusCode::CONFLICT => ErrorKind::Conflict,
+        StatusCode::UNPROCESSABLE_ENTITY => ErrorKind::Unprocessable,
+        StatusCode::TOO_MANY_REQUESTS => ErrorKind::TooMany,
+        StatusCode::SERVICE_UNAVAILABLE => ErrorKind::Unavailable,
+        s if s.is_server_error() => ErrorKind::Storage,
+        _ => ErrorKind::Invalid,
+    }
+}
+
+/// The status of a service error.
+pub trait HttpStatus {
+    /// The HTTP status it is reported with.
+    fn status(&self) -> StatusCode;
+}
+
+impl HttpStatus for ServiceError {
+    fn status(&self) -> StatusCode {
+        status_of(self.kind)
+    }
+}
+
+/// An error as the API and the pages report it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Error(pub ServiceError);
 
 /// The JSON body of an error response.
 #[derive(Debug, Serialize, serde::Deserialize, utoipa::ToSchema)]
@@ -41,78 +77,65 @@ pub struct ErrorBody {
 }
 
 impl Error {
-    /// A new error.
+    /// A new error with its status.
     pub fn new(
         status: StatusCode,
         code: &'static str,
         zh: impl Into<String>,
         en: impl Into<String>,
     ) -> Self {
-        Self {
-            status,
-            code,
-            message_zh: zh.into(),
-            message_en: en.into(),
-        }
+        Self(ServiceError::new(kind_of(status), code, zh, en))
     }
 
     /// 400 with a code.
     pub fn bad_request(code: &'static str, zh: impl Into<String>, en: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, code, zh, en)
+        Self(ServiceError::bad_request(code, zh, en))
     }
 
     /// 404.
     pub fn not_found(code: &'static str, zh: impl Into<String>, en: impl Into<String>) -> Self {
-        Self::new(StatusCode::NOT_FOUND, code, zh, en)
+        Self(ServiceError::not_found(code, zh, en))
     }
 
     /// 401: no or expired session.
     pub fn unauthenticated() -> Self {
-        Self::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthenticated",
-            "请先登录，或登录已过期",
-            "log in first, or the session has expired",
-        )
+        Self(ServiceError::unauthenticated())
     }
 
     /// 403: the role may not do this.
     pub fn forbidden(what: &str) -> Self {
-        Self::new(
-            StatusCode::FORBIDDEN,
-            "wrong_role",
-            format!("当前角色无权{what}"),
-            format!("this role may not {what}"),
-        )
+        Self(ServiceError::forbidden(what))
     }
 
-    /// 503 while the hall is taking back the tail of its log from its
-    /// parent (its store was put back to an older copy): it issues nothing
-    /// until then.
-    pub fn recovering() -> Self {
-        Self::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "hall_recovering",
-            "本厅正在从上级恢复业务记录，恢复完成前不能受理或办理，请稍后重试",
-            "this hall is recovering its records from the hall above; nothing can be accepted or handled until that is done, please try again shortly",
-        )
-    }
-
-    /// 500 for a storage failure; the detail goes to the log only.
+    /// 500 for a storage failure.
     pub fn storage(e: &dyn std::fmt::Display) -> Self {
-        tracing::error!(error = %e, "storage failure");
-        Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "storage",
-            "存储故障，未保存任何内容，请稍后重试",
-            "storage failure; nothing was saved, please try again",
-        )
+        Self(ServiceError::storage(e))
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        self.0.status()
+    }
+
+    /// Logs what went wrong inside, if anything: once, where the error
+    /// becomes a response or a page.
+    pub fn log(&self) {
+        if let Some(detail) = &self.0.detail {
+            tracing::error!(code = self.0.code, error = %detail, "request failed");
+        }
+    }
+}
+
+impl Deref for Error {
+    type Target = ServiceError;
+    fn deref(&self) -> &ServiceError {
+        &self.0
     }
 }
 
 impl std::fmt::Display for Error {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}", self.code, self.message_en)
+        self.0.fmt(f)
     }
 }
 
@@ -120,81 +143,37 @@ impl std::error::Error for Error {}
 
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
+        self.log();
+        let status = self.status();
         let body = ErrorBody {
-            code: self.code.to_owned(),
-            message_zh: self.message_zh,
-            message_en: self.message_en,
+            code: self.0.code.to_owned(),
+            message_zh: self.0.message_zh,
+            message_en: self.0.message_en,
         };
-        (self.status, Json(body)).into_response()
+        (status, Json(body)).into_response()
     }
 }
 
-impl From<StoreError> for Error {
-    fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::Recovering => Self::recovering(),
-            e => Self::storage(&e),
+impl From<ServiceError> for Error {
+    fn from(e: ServiceError) -> Self {
+        Self(e)
+    }
+}
+
+macro_rules! through_service {
+    ($($t:ty),*) => {$(
+        impl From<$t> for Error {
+            fn from(e: $t) -> Self {
+                Self(ServiceError::from(e))
+            }
         }
-    }
+    )*};
 }
 
-impl From<IdError> for Error {
-    fn from(e: IdError) -> Self {
-        Self::bad_request(e.code(), e.message_zh(), e.to_string())
-    }
-}
-
-impl From<CaseNumberError> for Error {
-    fn from(e: CaseNumberError) -> Self {
-        Self::bad_request(e.code(), e.message_zh(), e.to_string())
-    }
-}
-
-impl From<ChecklistError> for Error {
-    fn from(e: ChecklistError) -> Self {
-        let (code, zh) = match &e {
-            ChecklistError::UnknownMaterial(m) => {
-                ("unknown_material", format!("材料 {m} 不在该事项的清单中"))
-            }
-            ChecklistError::UnknownSituation(s) => {
-                ("unknown_situation", format!("该事项没有情形 {s}"))
-            }
-            ChecklistError::DuplicateMaterial(m) => {
-                ("duplicate_material", format!("材料 {m} 重复提交"))
-            }
-        };
-        Self::bad_request(code, zh, e.to_string())
-    }
-}
-
-impl From<CaseError> for Error {
-    fn from(e: CaseError) -> Self {
-        let status = match e {
-            CaseError::WrongRole { .. }
-            | CaseError::WrongDepartment { .. }
-            | CaseError::SameStaff => StatusCode::FORBIDDEN,
-            CaseError::Empty(_) | CaseError::Rating(_) => StatusCode::BAD_REQUEST,
-            _ => StatusCode::CONFLICT,
-        };
-        let zh = match &e {
-            CaseError::IllegalTransition { state, event } => {
-                format!("案件当前状态（{state}）不允许此操作（{event}）")
-            }
-            CaseError::WrongRole { role, event } => format!("角色 {role} 无权执行 {event}"),
-            CaseError::WrongDepartment { expected, .. } => {
-                format!("该案件属于部门 {expected}，不能由其他部门办理")
-            }
-            CaseError::Suspended => "案件已中止计时，请先恢复".to_owned(),
-            CaseError::NotSuspended => "案件未处于中止状态".to_owned(),
-            CaseError::SubCases(s) => format!("并联审批未完成：{s}"),
-            CaseError::Extension(s) => format!("不能延期：{s}"),
-            CaseError::NotAcceptingHall(h) => format!("办理结果须在受理窗口（{h}）发放"),
-            CaseError::SameStaff => "审核与批准须由不同人员办理".to_owned(),
-            CaseError::Rating(s) => format!("不能评价：{s}"),
-            CaseError::Version { .. } => "案件版本冲突".to_owned(),
-            CaseError::NotStarted => "案件须以收件开始".to_owned(),
-            CaseError::Empty(f) => format!("{f} 不能为空"),
-        };
-        Self::new(status, e.code(), zh, e.to_string())
-    }
-}
+through_service!(
+    StoreError,
+    IdError,
+    CaseNumberError,
+    ChecklistError,
+    CaseError
+);

@@ -6,14 +6,13 @@
 #![warn(missing_docs)]
 
 pub mod api;
-pub mod config;
+pub use onewindow_service::{config, metrics};
 pub mod docs;
 pub use onewindow_domain as domain;
 pub mod error;
 pub mod link;
-pub mod metrics;
 pub mod pages;
 pub mod server;
-pub mod service;
 pub use onewindow_domain::starter;
+pub use onewindow_service as service;
 pub use onewindow_store as store;

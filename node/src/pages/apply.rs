@@ -13,7 +13,7 @@ use super::web::{Ctx, Fields, Flash, StaffCtx, StaffForm};
 use crate::domain::case::{ApplicantKind, Role};
 use crate::domain::catalogue::{Matter, Serves};
 use crate::domain::checklist::PresentedMaterial;
-use crate::error::Error;
+use crate::error::{HttpStatus, ServiceError as Error};
 use crate::service::{ApplicantInput, Submission};
 
 const WHAT: &str = "受理申请 / accept applications";
@@ -208,7 +208,7 @@ pub async fn submit(Path(code): Path<String>, form: StaffForm) -> Response {
         }
         Err(e) => render_form(
             &ctx,
-            e.status,
+            e.status(),
             FormPage {
                 matter,
                 action: format!("/clerk/apply/{}", matter.code),
@@ -313,7 +313,7 @@ pub async fn resubmit(Path(number): Path<String>, form: StaffForm) -> Response {
         ),
         Err(e) => render_form(
             &ctx,
-            e.status,
+            e.status(),
             FormPage {
                 matter: &matter,
                 action: format!("/clerk/cases/{}/resubmit", row.id),

@@ -12,7 +12,7 @@ use minijinja::context;
 
 use super::web::{Ctx, Fields, Flash, StaffCtx, StaffForm};
 use crate::domain::case::{Role, State, SubCaseStatus, SuspensionKind, Warning};
-use crate::error::Error;
+use crate::error::{HttpStatus, ServiceError as Error};
 use crate::service::Action;
 use crate::store::{CaseBrief, CaseFilter, CaseRow};
 
@@ -325,7 +325,7 @@ pub async fn act(Path(number): Path<String>, form: StaffForm) -> Response {
             return render_case(
                 &ctx,
                 &number,
-                e.status,
+                e.status(),
                 Some(ctx.t(&e.message_zh, &e.message_en)),
             )
             .await;
@@ -348,7 +348,7 @@ pub async fn act(Path(number): Path<String>, form: StaffForm) -> Response {
             render_case(
                 &ctx,
                 &number,
-                e.status,
+                e.status(),
                 Some(ctx.t(&e.message_zh, &e.message_en)),
             )
             .await

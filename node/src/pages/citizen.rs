@@ -11,7 +11,7 @@ use serde::Deserialize;
 use super::search;
 use super::web::{AnonForm, Ctx};
 use crate::domain::case::State;
-use crate::error::Error;
+use crate::error::{HttpStatus, ServiceError as Error};
 
 /// Query of the progress page.
 #[derive(Debug, Default, Deserialize)]
@@ -82,7 +82,7 @@ pub async fn progress(ctx: Ctx, Query(q): Query<ProgressQuery>) -> Response {
                 last4 => last4,
                 error => ctx.lang.pick(&e.message_zh, &e.message_en),
             };
-            ctx.render(e.status, "citizen/progress.html", data)
+            ctx.render(e.status(), "citizen/progress.html", data)
         }
     }
 }

@@ -12,7 +12,7 @@ use super::search;
 use super::web::{Ctx, Flash, StaffCtx, StaffForm, cookie};
 use crate::domain::case::{Channel, Role, State};
 use crate::domain::case_number::CaseNumber;
-use crate::error::Error;
+use crate::error::{HttpStatus, ServiceError as Error};
 use crate::service::Action;
 use crate::store::{CaseSearch, Scope};
 
@@ -233,7 +233,7 @@ pub async fn served(Path(id): Path<String>, form: StaffForm) -> Response {
             )),
         ),
         Ok(_) => ctx.error(&Error::new(
-            StatusCode::CONFLICT,
+            crate::error::ErrorKind::Conflict,
             "ticket_not_called",
             "该号尚未叫号或已办结",
             "this number is not called, or already served",
@@ -377,7 +377,7 @@ pub async fn rate(Path(number): Path<String>, form: StaffForm) -> Response {
                 done => false,
                 error => ctx.lang.pick(&e.message_zh, &e.message_en),
             };
-            ctx.render(e.status, "clerk/rate.html", data)
+            ctx.render(e.status(), "clerk/rate.html", data)
         }
     }
 }

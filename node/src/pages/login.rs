@@ -1,6 +1,7 @@
 //! Login and logout, the language switch, each role's home, the
 //! administrator's page and the embedded CSS and JavaScript.
 
+use crate::error::HttpStatus;
 use axum::extract::{Path, Query};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -81,7 +82,7 @@ pub async fn login(form: AnonForm) -> Response {
                 username => username,
                 error => ctx.lang.pick(&e.message_zh, &e.message_en),
             };
-            ctx.render_anon_form(e.status, "login.html", data)
+            ctx.render_anon_form(e.status(), "login.html", data)
         }
     }
 }

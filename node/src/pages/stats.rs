@@ -13,7 +13,7 @@ use super::supervisor::{SupQuery, allowed, dept_name, matter_name};
 use super::table::{Cell, Row, Table};
 use super::templates::{datetime, duration};
 use super::web::{Ctx, StaffCtx};
-use crate::error::Error;
+use crate::error::ServiceError as Error;
 use crate::store::{CHINA_OFFSET_MS, DAY_MS, Distribution, HANDLING_BOUNDS_MS, WAIT_BOUNDS_MS};
 
 /// One chart with its heading.

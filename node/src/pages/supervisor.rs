@@ -13,7 +13,7 @@ use super::stats;
 use super::table::{Cell, Row, Table};
 use super::web::{Ctx, Flash, StaffCtx, StaffForm, percent};
 use crate::domain::case::{Role, Warning};
-use crate::error::Error;
+use crate::error::{HttpStatus, ServiceError as Error};
 use crate::service::Action;
 use crate::store::{CaseBrief, CaseSearch};
 
@@ -375,7 +375,7 @@ pub async fn terminate(Path(number): Path<String>, form: StaffForm) -> Response 
             render_case(
                 &ctx,
                 &number,
-                e.status,
+                e.status(),
                 Some(ctx.t(&e.message_zh, &e.message_en)),
             )
             .await

@@ -23,7 +23,7 @@ use sha2::{Digest, Sha256};
 use super::templates;
 use crate::api::AppState;
 use crate::domain::case::Role;
-use crate::error::Error;
+use crate::error::{HttpStatus, ServiceError as Error};
 use crate::store::StaffRecord;
 
 /// The session cookie: the API's session token.
@@ -146,6 +146,9 @@ impl Flash {
 
     /// An error message.
     pub fn error(e: &Error) -> Self {
+        if let Some(detail) = &e.detail {
+            tracing::error!(code = e.code, error = %detail, "request failed");
+        }
         Self {
             kind: "error".into(),
             zh: e.message_zh.clone(),
@@ -479,17 +482,20 @@ impl Ctx {
 
     /// An error as a page, with the error's status, in the reader's language.
     pub fn error(&self, e: &Error) -> Response {
+        if let Some(detail) = &e.detail {
+            tracing::error!(code = e.code, error = %detail, "page failed");
+        }
         let data = minijinja::context! {
-            status => e.status.as_u16(),
+            status => e.status().as_u16(),
             code => e.code,
             message => self.lang.pick(&e.message_zh, &e.message_en),
         };
-        self.render(e.status, "error.html", data)
+        self.render(e.status(), "error.html", data)
     }
 
     fn csrf_refused(&self) -> Response {
         self.error(&Error::new(
-            StatusCode::FORBIDDEN,
+            crate::error::ErrorKind::Forbidden,
             "csrf",
             "表单已失效或来源不明，未保存任何内容。请返回重新打开页面后再提交。",
             "The form has expired or did not come from this site; nothing was saved. Go back, reload the page and submit again.",

@@ -4,13 +4,25 @@
 //! calendar, the clock and the metrics. Its operations check everything first
 //! (role, catalogue, delegation, identifiers, checklist, the case state
 //! machine) and then write in one transaction, so a refusal stores nothing.
+#![warn(missing_docs)]
 
+pub mod apply;
 mod auth;
 mod bootstrap;
 mod cases;
 pub mod clock;
+pub mod config;
+mod directives;
+pub mod error;
+pub mod link_state;
+pub mod metrics;
 pub mod oversight;
+pub mod recovery;
+pub mod signing;
+pub mod uplink;
 mod views;
+
+pub use directives::{Query, QuerySender};
 
 pub use auth::{LoginOutcome, NewStaff, StaffView};
 pub use cases::{Action, ApplicantInput, Submission};
@@ -21,10 +33,10 @@ use federation::NodeId;
 use std::sync::{Arc, RwLock};
 
 use crate::config::Config;
-use crate::domain::calendar::Calendar;
-use crate::domain::catalogue::{Catalogue, Matter};
 use crate::metrics::Metrics;
-use crate::store::Store;
+use onewindow_domain::calendar::Calendar;
+use onewindow_domain::catalogue::{Catalogue, Matter};
+use onewindow_store::Store;
 
 /// One running hall node.
 pub struct Node {
@@ -43,15 +55,16 @@ pub struct Node {
     catalogue: RwLock<Arc<Catalogue>>,
     calendar: RwLock<Arc<Calendar>>,
     /// The link to the parent, as the dialer and its sessions see it.
-    pub uplink: crate::link::Uplink,
-    pub(crate) signer: Option<crate::link::signing::Signer>,
+    pub uplink: crate::uplink::Uplink,
+    /// The root's signing key (only at the root).
+    pub signer: Option<crate::signing::Signer>,
     /// Registered children and revoked certificates.
-    pub registry: Arc<crate::link::Registry>,
+    pub registry: Arc<crate::uplink::Registry>,
     /// Questions for the parent, while the link to it is up.
-    pub(crate) uplink_queries: std::sync::Mutex<Option<crate::link::QuerySender>>,
+    pub uplink_queries: std::sync::Mutex<Option<crate::QuerySender>>,
     /// Whether this node is taking back the tail of its own log from its
     /// parent, and the marker that remembers how far that log went.
-    pub own_log: crate::link::recovery::OwnLog,
+    pub own_log: crate::recovery::OwnLog,
 }
 
 impl std::fmt::Debug for Node {
@@ -77,7 +90,8 @@ impl Node {
         }
     }
 
-    pub(crate) fn set_catalogue(&self, cat: Catalogue) {
+    /// Switches to a published catalogue version.
+    pub fn set_catalogue(&self, cat: Catalogue) {
         let cat = Arc::new(cat);
         match self.catalogue.write() {
             Ok(mut c) => *c = cat,
@@ -85,7 +99,8 @@ impl Node {
         }
     }
 
-    pub(crate) fn set_calendar(&self, cal: Calendar) {
+    /// Switches to a holiday calendar.
+    pub fn set_calendar(&self, cal: Calendar) {
         let cal = Arc::new(cal);
         match self.calendar.write() {
             Ok(mut c) => *c = cal,
@@ -128,7 +143,8 @@ impl Node {
         self.uplink.is_up()
     }
 
-    pub(crate) fn set_uplink(&self, up: bool) {
+    /// Records whether the link to the parent is up.
+    pub fn set_uplink(&self, up: bool) {
         self.uplink.set_up(up);
     }
 
@@ -139,6 +155,6 @@ impl Node {
 
     /// Today's date in China.
     pub fn today(&self) -> chrono::NaiveDate {
-        crate::domain::case::china_date(self.now_ms())
+        onewindow_domain::case::china_date(self.now_ms())
     }
 }

@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 /// The documented defaults, as printed by `default-config`.
-pub const DEFAULT_TOML: &str = include_str!("../../configs/default.toml");
+pub const DEFAULT_TOML: &str = include_str!("../../../configs/default.toml");
 
 /// The whole node configuration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -5,11 +5,11 @@ use std::sync::{Arc, RwLock};
 
 use super::{Clock, NewStaff, Node};
 use crate::config::Config;
-use crate::domain::calendar::Calendar;
-use crate::domain::case::Role;
 use crate::metrics::Metrics;
-use crate::starter;
-use crate::store::Store;
+use onewindow_domain::calendar::Calendar;
+use onewindow_domain::case::Role;
+use onewindow_domain::starter;
+use onewindow_store::Store;
 
 impl Node {
     /// Opens the store and brings the node up to date with its seed data.
@@ -53,9 +53,9 @@ impl Node {
         }
         let signer = match config.federation.signing_key_file.as_str() {
             "" => None,
-            file => Some(crate::link::signing::Signer::from_hex(
-                &std::fs::read_to_string(file)?,
-            )?),
+            file => Some(crate::signing::Signer::from_hex(&std::fs::read_to_string(
+                file,
+            )?)?),
         };
         // Only a node that replicates to a parent can take its log back.
         let fed = &config.federation;
@@ -64,7 +64,7 @@ impl Node {
             && !fed.parent_addr.is_empty()
         {
             let (own, _) = store.own_head().await;
-            crate::link::recovery::OwnLog::open(
+            crate::recovery::OwnLog::open(
                 &config.node.data_dir,
                 &config.node.hall_code,
                 &store,
@@ -72,7 +72,7 @@ impl Node {
             )
             .await
         } else {
-            crate::link::recovery::OwnLog::none()
+            crate::recovery::OwnLog::none()
         };
         let node = Node {
             config: Arc::clone(&config),
@@ -83,7 +83,7 @@ impl Node {
             metrics: Metrics::new(),
             catalogue: RwLock::new(Arc::new(catalogue)),
             calendar: RwLock::new(Arc::new(calendar)),
-            uplink: crate::link::Uplink::default(),
+            uplink: crate::uplink::Uplink::default(),
             signer,
             registry: Arc::default(),
             uplink_queries: std::sync::Mutex::new(None),

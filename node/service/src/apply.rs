@@ -7,12 +7,12 @@ use std::collections::HashMap;
 use federation::replication::{Accepted, Batch, Direction};
 
 use super::signing;
-use crate::domain::case::{Case, Event, EventRecord, Role};
-use crate::domain::catalogue::Catalogue;
-use crate::domain::codec::{self, Book, DecodeError};
-use crate::domain::log::{Directive, DirectiveRecord, LogBody};
-use crate::service::Node;
-use crate::store::{StoreError, WriteTx};
+use crate::Node;
+use onewindow_domain::case::{Case, Event, EventRecord, Role};
+use onewindow_domain::catalogue::Catalogue;
+use onewindow_domain::codec::{self, Book, DecodeError};
+use onewindow_domain::log::{Directive, DirectiveRecord, LogBody};
+use onewindow_store::{StoreError, WriteTx};
 
 /// Why a batch could not be applied. The batch is refused as a whole and
 /// nothing of it is stored.
@@ -289,7 +289,8 @@ impl Node {
                         "calendar {year}: the root's signature does not hold"
                     )));
                 }
-                let Ok(y) = serde_json::from_str::<crate::domain::calendar::YearCalendar>(calendar)
+                let Ok(y) =
+                    serde_json::from_str::<onewindow_domain::calendar::YearCalendar>(calendar)
                 else {
                     return Ok(Err(format!("calendar {year} does not parse")));
                 };
@@ -343,7 +344,7 @@ impl Node {
         to: &str,
         reason: &str,
     ) -> Result<(), crate::error::Error> {
-        let actor = crate::domain::case::Actor {
+        let actor = onewindow_domain::case::Actor {
             username: "system".into(),
             role: Role::Supervisor,
             node: self.id.to_string(),

@@ -5,16 +5,16 @@ use std::collections::BTreeSet;
 
 use super::Node;
 use super::views::{CaseView, Outcome, Progress};
-use crate::domain::case::{
+use crate::error::Error;
+use onewindow_domain::case::{
     Actor, Applicant, ApplicantKind, Case, Channel, Event, EventRecord, Received, Role,
     SuspensionKind, china_date,
 };
-use crate::domain::case_number::CaseNumber;
-use crate::domain::catalogue::{Matter, Serves};
-use crate::domain::checklist::{self, PresentedMaterial};
-use crate::domain::ids;
-use crate::error::Error;
-use crate::store::CaseRow;
+use onewindow_domain::case_number::CaseNumber;
+use onewindow_domain::catalogue::{Matter, Serves};
+use onewindow_domain::checklist::{self, PresentedMaterial};
+use onewindow_domain::ids;
+use onewindow_store::CaseRow;
 
 /// The applicant as typed at the window.
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
@@ -239,7 +239,7 @@ impl Node {
         })?;
         if !self.may_receive(m) {
             return Err(Error::new(
-                axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+                crate::error::ErrorKind::Unprocessable,
                 "matter_not_delegated",
                 format!("事项“{}”未授权本级（{}）受理", m.name_zh, self.tier),
                 format!(
@@ -357,7 +357,7 @@ impl Node {
         let number = CaseNumber::new(hall, day, u32::try_from(seq).unwrap_or(u32::MAX))
             .map_err(|_| {
                 Error::new(
-                    axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                    crate::error::ErrorKind::Unavailable,
                     "case_numbers_exhausted",
                     "本厅今日案件编号已用尽",
                     "this hall has used every case number for today",
@@ -413,7 +413,7 @@ impl Node {
             .cloned()
             .ok_or_else(|| {
                 Error::new(
-                    axum::http::StatusCode::CONFLICT,
+                    crate::error::ErrorKind::Conflict,
                     "matter_withdrawn",
                     "该事项已从目录中撤销，不能补正",
                     "the matter has left the catalogue; the case cannot be corrected",
@@ -471,7 +471,7 @@ impl Node {
     }
 
     /// Writes one event as `actor`, after every check, in one transaction.
-    pub(crate) async fn write_event_as(
+    pub async fn write_event_as(
         &self,
         number: &str,
         actor: Actor,
@@ -494,7 +494,7 @@ impl Node {
         let mut case = row.case;
         if case.holder.as_deref() != Some(self.id.as_str()) {
             return Err(Error::new(
-                axum::http::StatusCode::CONFLICT,
+                crate::error::ErrorKind::Conflict,
                 "not_holder",
                 "本节点不是该案件的办理方，不能修改",
                 "this node does not hold the case and may not change it",
@@ -514,7 +514,7 @@ impl Node {
         // The result goes back to the window that accepted the case
         // (统一窗口出件): a holder elsewhere hands the case back with it.
         let home = case.received.accepting_node.clone();
-        if case.state == crate::domain::case::State::ResultReady && home != self.id.as_str() {
+        if case.state == onewindow_domain::case::State::ResultReady && home != self.id.as_str() {
             let back = EventRecord {
                 case_id: number.to_owned(),
                 case_version: case.version + 1,
@@ -542,7 +542,7 @@ impl Node {
     /// returns its outcome document.
     async fn commit_outcome(
         &self,
-        mut w: crate::store::WriteTx<'_>,
+        mut w: onewindow_store::WriteTx<'_>,
         case: &mut Case,
         matter: &Matter,
         mut records: Vec<EventRecord>,
@@ -567,7 +567,7 @@ impl Node {
         matter: &Matter,
         records: &mut Vec<EventRecord>,
     ) -> Result<(), Error> {
-        if case.state != crate::domain::case::State::Accepted {
+        if case.state != onewindow_domain::case::State::Accepted {
             return Ok(());
         }
         let to = self.decider_for(matter);
@@ -601,7 +601,7 @@ impl Node {
             Some(p) => Ok(p),
             None => {
                 // Not held here: ask up the tree (the district holds every case).
-                let q = crate::link::Query::Progress {
+                let q = crate::Query::Progress {
                     number: number.clone(),
                     last4: last4.trim().to_owned(),
                 };
@@ -619,7 +619,7 @@ impl Node {
 
     /// The progress answer from this node's own store, if it holds the case
     /// and the key matches.
-    pub(crate) async fn local_progress(
+    pub async fn local_progress(
         &self,
         number: &str,
         last4: &str,

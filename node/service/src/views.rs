@@ -5,8 +5,8 @@
 use serde::Serialize;
 
 use super::Node;
-use crate::domain::case::{Case, Clocks, State};
-use crate::store::CaseRow;
+use onewindow_domain::case::{Case, Clocks, State};
+use onewindow_store::CaseRow;
 
 /// Which standard document an outcome is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
@@ -177,7 +177,8 @@ fn line(zh: impl Into<String>, en: impl Into<String>) -> DocLine {
 }
 
 impl Node {
-    pub(crate) fn case_view(&self, row: &CaseRow) -> CaseView {
+    /// A case as the API and the pages show it to staff.
+    pub fn case_view(&self, row: &CaseRow) -> CaseView {
         CaseView {
             number: row.id.clone(),
             state: row.case.state,
@@ -265,7 +266,7 @@ impl Node {
                 DocumentKind::Receipt
             }
         };
-        let issued = crate::domain::case::china_date(row.updated_at_ms);
+        let issued = onewindow_domain::case::china_date(row.updated_at_ms);
         Document {
             kind,
             title_zh: kind.title_zh().to_owned(),
@@ -289,7 +290,8 @@ impl Node {
         }
     }
 
-    pub(crate) fn outcome(&self, row: &CaseRow) -> Outcome {
+    /// What the window tells the applicant after an acceptance decision.
+    pub fn outcome(&self, row: &CaseRow) -> Outcome {
         let document = self.document(row);
         Outcome {
             case_number: row.id.clone(),
@@ -300,7 +302,8 @@ impl Node {
         }
     }
 
-    pub(crate) fn progress_view(&self, row: &CaseRow) -> Progress {
+    /// A case as the public progress query shows it.
+    pub fn progress_view(&self, row: &CaseRow) -> Progress {
         let c = &row.case;
         let mut next = Vec::new();
         match c.state {

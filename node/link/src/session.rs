@@ -15,14 +15,14 @@ use federation::replication::{
 };
 use federation::transport::{PeerConnection, read_raw_frame, write_raw_frame};
 
-use super::apply::Cut;
-use crate::service::Node;
-use crate::store::Route;
+use onewindow_service::Node;
+use onewindow_service::apply::Cut;
+use onewindow_store::Route;
 
 /// The stream's sending half, counting what goes out in the link metrics.
 struct Counted {
     send: quinn::SendStream,
-    metrics: crate::metrics::Metrics,
+    metrics: onewindow_service::metrics::Metrics,
     peer: String,
 }
 
@@ -190,7 +190,7 @@ pub async fn run(node: Arc<Node>, conn: PeerConnection, role: Role) -> anyhow::R
                 &node,
                 &peer_s,
                 &conn,
-                super::state::frame_error_kind(&e),
+                onewindow_service::link_state::frame_error_kind(&e),
                 &e,
             )
             .await;
@@ -324,7 +324,7 @@ pub async fn run(node: Arc<Node>, conn: PeerConnection, role: Role) -> anyhow::R
         drop(query_tx);
     }
     let mut last_ack_persist = 0i64;
-    let mut progress = super::state::Progress::new(&node, &peer_s);
+    let mut progress = onewindow_service::link_state::Progress::new(&node, &peer_s);
     let result: anyhow::Result<()> = async {
         loop {
             let now = node.now_ms();
@@ -357,10 +357,10 @@ pub async fn run(node: Arc<Node>, conn: PeerConnection, role: Role) -> anyhow::R
                         None => return Ok(()),
                         Some(Ok(m)) => m,
                         Some(Err(e)) => {
-                            let kind = super::state::frame_error_kind(&e);
+                            let kind = onewindow_service::link_state::frame_error_kind(&e);
                             violation(&node, &peer_s, &conn, kind, &e).await;
                             let _ = send_msg(&mut send, &Message::Reject { code: kind.into(), message: e.clone() }).await;
-                            return Err(super::state::Refused::sent(kind, e).into());
+                            return Err(onewindow_service::link_state::Refused::sent(kind, e).into());
                         }
                     };
                     match m {
@@ -379,7 +379,7 @@ pub async fn run(node: Arc<Node>, conn: PeerConnection, role: Role) -> anyhow::R
                                 }
                                 Err(refusal) => {
                                     let _ = send_msg(&mut send, &Message::Reject { code: refusal.0.clone(), message: refusal.1.clone() }).await;
-                                    return Err(super::state::Refused::sent(refusal.0, refusal.1).into());
+                                    return Err(onewindow_service::link_state::Refused::sent(refusal.0, refusal.1).into());
                                 }
                             }
                         }
@@ -405,7 +405,7 @@ pub async fn run(node: Arc<Node>, conn: PeerConnection, role: Role) -> anyhow::R
                         }
                         Message::Reject { code, message } => {
                             node.metrics.link_refusal_received(&peer_s, &code);
-                            return Err(super::state::Refused::received(code, message).into());
+                            return Err(onewindow_service::link_state::Refused::received(code, message).into());
                         }
                         Message::Query { id, body } if role == Role::Parent => {
                             let (n, tx) = (Arc::clone(&node), answer_tx.clone());
@@ -588,7 +588,7 @@ async fn receive(
         .link_applied(peer, b.direction, started.elapsed(), entries, committed);
     let applied = match result {
         Ok(a) => a,
-        Err(crate::link::apply::ApplyError::Store(e)) => return Err(store_err(&e)),
+        Err(onewindow_service::apply::ApplyError::Store(e)) => return Err(store_err(&e)),
         Err(e) => return Err(Refused("forged_entry".into(), e.to_string())),
     };
     for r in &applied.revoked {
@@ -630,8 +630,8 @@ async fn receive(
             );
             node.metrics.link_held_back(peer, version);
             Err(Refused(
-                super::state::CATALOGUE_MISSING.into(),
-                super::state::catalogue_missing_message(version, ack),
+                onewindow_service::link_state::CATALOGUE_MISSING.into(),
+                onewindow_service::link_state::catalogue_missing_message(version, ack),
             ))
         }
         Some((_, Cut::Refused { code, detail })) => {

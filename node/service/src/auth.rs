@@ -10,9 +10,9 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::Node;
-use crate::domain::case::Role;
 use crate::error::Error;
-use crate::store::{Session, StaffRecord};
+use onewindow_domain::case::Role;
+use onewindow_store::{Session, StaffRecord};
 
 /// A new staff account.
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
@@ -104,7 +104,8 @@ impl Node {
         self.create_staff_unchecked(s).await
     }
 
-    pub(crate) async fn create_staff_unchecked(&self, s: NewStaff) -> Result<StaffView, Error> {
+    /// Creates a staff account without checking who asks (bootstrap only).
+    pub async fn create_staff_unchecked(&self, s: NewStaff) -> Result<StaffView, Error> {
         let ok_name = (3..=32).contains(&s.username.len())
             && s.username
                 .bytes()
@@ -168,7 +169,7 @@ impl Node {
         };
         if !self.store.create_staff(&rec, self.now_ms()).await? {
             return Err(Error::new(
-                axum::http::StatusCode::CONFLICT,
+                crate::error::ErrorKind::Conflict,
                 "username_taken",
                 format!("用户名 {} 已存在", s.username),
                 format!("username {} is taken", s.username),
@@ -186,7 +187,7 @@ impl Node {
         let Some(staff) = staff.filter(|_| ok) else {
             self.metrics.login_failed();
             return Err(Error::new(
-                axum::http::StatusCode::UNAUTHORIZED,
+                crate::error::ErrorKind::Unauthenticated,
                 "bad_credentials",
                 "用户名或密码错误",
                 "wrong username or password",

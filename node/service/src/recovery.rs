@@ -23,7 +23,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use federation::replication::{HelloAction, Recovery};
 
-use crate::store::{Store, StoreError};
+use onewindow_store::{Store, StoreError};
 
 /// The marker's file name in the data directory.
 pub const MARKER: &str = "own-head";

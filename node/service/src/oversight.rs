@@ -10,10 +10,10 @@
 use chrono::NaiveDate;
 
 use super::Node;
-use crate::domain::case::Warning;
-use crate::domain::deadline::working_days_between;
 use crate::error::Error;
-use crate::store::{CaseBrief, Scope};
+use onewindow_domain::case::Warning;
+use onewindow_domain::deadline::working_days_between;
+use onewindow_store::{CaseBrief, Scope};
 
 /// Working days before the committed due date at which a case turns yellow.
 pub const YELLOW_WORKING_DAYS: i64 = 2;
@@ -57,7 +57,7 @@ impl Node {
 
     /// The warning level of a running case today, from its stored dates.
     pub fn live_warning(&self, b: &CaseBrief, today: &str, horizon: &str) -> Warning {
-        let open = crate::store::OPEN_STATES.contains(&b.state.as_str());
+        let open = onewindow_store::OPEN_STATES.contains(&b.state.as_str());
         if !open || b.suspended {
             return Warning::Green;
         }

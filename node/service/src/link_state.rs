@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use federation::transport::Backoff;
 
-use crate::service::Node;
-use crate::store::RefusalRecord;
+use crate::Node;
+use onewindow_store::RefusalRecord;
 
 /// The refusal code of a batch cut at an entry whose catalogue version is
 /// not held yet.

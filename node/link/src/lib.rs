@@ -1,0 +1,326 @@
+//! The node's links to its parent and children: the thin driver around the
+//! sans-IO core of `federation::replication`.
+//!
+//! A child dials its parent ([`Links::start`] spawns the dialer with
+//! jittered exponential backoff); a parent accepts only its registered,
+//! unrevoked children. Each connection runs one [`session`]: a Hello each
+//! way, then both flows over one QUIC stream, with entries read from and
+//! applied to the store in batches.
+
+mod session;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use federation::transport::{Backoff, Client, PeerPolicy, Refusal, SecurityEvent, Server};
+use federation::{NodeCredentials, NodeId};
+use tokio::task::JoinHandle;
+
+use onewindow_service::Node;
+use onewindow_service::link_state as state;
+use onewindow_service::uplink::Registry;
+
+/// The running links of a node.
+pub struct Links {
+    /// Where children connect, if this node has any.
+    pub listen_addr: Option<SocketAddr>,
+    server: Option<Arc<Server>>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Links {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Links")
+            .field("listen_addr", &self.listen_addr)
+            .finish()
+    }
+}
+struct ChildPolicy {
+    me: NodeId,
+    registry: Arc<Registry>,
+}
+
+impl PeerPolicy for ChildPolicy {
+    fn admit(&self, peer: &NodeId, serial: &str) -> Result<(), Refusal> {
+        if self.registry.is_revoked(peer.as_str(), serial) {
+            return Err(Refusal::Revoked(format!(
+                "{peer} (serial {serial}) is revoked"
+            )));
+        }
+        let registered = self.registry.is_registered(peer.as_str());
+        if peer.parent().as_ref() != Some(&self.me) || !registered {
+            return Err(Refusal::NotAChild(format!(
+                "{peer} is not registered under {}",
+                self.me
+            )));
+        }
+        Ok(())
+    }
+}
+
+impl Links {
+    /// Starts the links the configuration asks for; `None` for a node that
+    /// runs alone (no credentials configured).
+    pub async fn start(node: Arc<Node>) -> anyhow::Result<Option<Links>> {
+        let fed = node.config.federation.clone();
+        if fed.credentials_dir.is_empty() {
+            return Ok(None);
+        }
+        let creds = NodeCredentials::from_files(std::path::Path::new(&fed.credentials_dir))?;
+        if creds.node != node.id {
+            anyhow::bail!(
+                "the certificate in {} is for {}, not {}",
+                fed.credentials_dir,
+                creds.node,
+                node.id
+            );
+        }
+        let (sec_tx, mut sec_rx) = tokio::sync::mpsc::unbounded_channel::<SecurityEvent>();
+        let mut tasks = Vec::new();
+        let recorder = Arc::clone(&node);
+        tasks.push(tokio::spawn(async move {
+            while let Some(ev) = sec_rx.recv().await {
+                let kind = serde_json::to_value(ev.kind)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_else(|| "handshake_failed".into());
+                let claimed = ev.claimed.as_ref().map(NodeId::to_string);
+                if let Err(e) = recorder
+                    .store
+                    .security_event(
+                        ev.at_ms,
+                        &kind,
+                        claimed.as_deref(),
+                        Some(&ev.remote.to_string()),
+                        &ev.detail,
+                    )
+                    .await
+                {
+                    tracing::error!(error = %e, "recording a security event");
+                }
+            }
+        }));
+        node.restore_revocations().await?;
+        for c in &fed.children {
+            node.registry.register(c);
+        }
+        let (server, listen_addr) = if fed.children.is_empty() {
+            (None, None)
+        } else {
+            let policy = Arc::new(ChildPolicy {
+                me: node.id.clone(),
+                registry: Arc::clone(&node.registry),
+            });
+            let server = Arc::new(Server::bind(
+                fed.listen,
+                &creds,
+                policy,
+                sec_tx.clone(),
+                fed.limits.transport(),
+            )?);
+            let addr = server.local_addr();
+            let (n, s) = (Arc::clone(&node), Arc::clone(&server));
+            tasks.push(tokio::spawn(async move {
+                while let Some(conn) = s.accept().await {
+                    let n = Arc::clone(&n);
+                    tokio::spawn(async move {
+                        let peer = conn.peer.to_string();
+                        let start = state::session_starts(&n, &peer).await;
+                        let result =
+                            session::run(Arc::clone(&n), conn, session::Role::Parent).await;
+                        if let Err(e) = &result {
+                            tracing::info!(%peer, error = %e, "child link ended");
+                        }
+                        state::session_ended(&n, &peer, start, &result).await;
+                    });
+                }
+            }));
+            tracing::info!(node = %node.id, %addr, "listening for children");
+            (Some(server), Some(addr))
+        };
+        if let (Some(parent), false) = (node.id.parent(), fed.parent_addr.is_empty()) {
+            let client = Client::new(&creds, fed.limits.transport())?;
+            let n = Arc::clone(&node);
+            let parent_addr = fed.parent_addr.clone();
+            tasks.push(tokio::spawn(async move {
+                dial(n, client, parent, parent_addr).await;
+            }));
+            tasks.push(tokio::spawn(keep_marker(Arc::clone(&node))));
+        }
+        Ok(Some(Links {
+            listen_addr,
+            server,
+            tasks,
+        }))
+    }
+
+    /// Stops every link.
+    pub fn stop(&self) {
+        if let Some(s) = &self.server {
+            s.close();
+        }
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+impl Drop for Links {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+async fn dial(node: Arc<Node>, client: Client, parent: NodeId, addr: String) {
+    use rand::{Rng, SeedableRng};
+    let fed = &node.config.federation;
+    let (base, max, refused_max) = (
+        std::time::Duration::from_millis(fed.reconnect_min_ms),
+        std::time::Duration::from_millis(fed.reconnect_max_ms),
+        std::time::Duration::from_millis(fed.refused_backoff_max_ms),
+    );
+    let mut backoff = Backoff::new(base, max);
+    let mut rng = rand::rngs::StdRng::from_entropy();
+    // Dropped (and so stopped) with this task.
+    let mut watchers = tokio::task::JoinSet::new();
+    match (
+        node.store.route_head(&onewindow_store::Route::Up).await,
+        node.store.link_cursor(parent.as_str()).await,
+    ) {
+        (Ok(head), Ok((_, acked))) => {
+            node.uplink.track(head.clone(), acked);
+            watchers.spawn(backlog_while_down(
+                Arc::clone(&node),
+                parent.to_string(),
+                head,
+            ));
+        }
+        (Err(e), _) | (_, Err(e)) => tracing::error!(error = %e, "reading the uplink's backlog"),
+    }
+    // Refusals in a row survive a restart: a node refused before it stopped
+    // does not dial at full speed when it starts again.
+    let peer = parent.to_string();
+    let mut refusals = match node.store.link_refusal(&peer).await {
+        Ok(r) => {
+            let count = r.as_ref().map_or(0, |r| r.count);
+            node.uplink.set_refusal(r);
+            count
+        }
+        Err(_) => 0,
+    };
+    loop {
+        let target = match tokio::net::lookup_host(addr.as_str())
+            .await
+            .map(|mut a| a.next())
+        {
+            Ok(Some(a)) => Some(a),
+            _ => None,
+        };
+        let mut ended = state::Ended::Nothing;
+        node.uplink.set_next_attempt(0);
+        if let Some(target) = target {
+            match client.connect(target, &parent).await {
+                Ok(conn) => {
+                    node.set_uplink(true);
+                    tracing::info!(%parent, %target, "link to parent up");
+                    let start = state::session_starts(&node, &peer).await;
+                    let result = session::run(Arc::clone(&node), conn, session::Role::Child).await;
+                    if let Err(e) = &result {
+                        tracing::info!(%parent, error = %e, "link to parent ended");
+                    }
+                    ended = state::session_ended(&node, &peer, start, &result).await;
+                    node.set_uplink(false);
+                }
+                Err(e) => tracing::debug!(%parent, error = %e, "cannot reach the parent"),
+            }
+        } else {
+            tracing::warn!(addr = %addr, "the parent's address does not resolve");
+        }
+        // The backoff starts over only after a session that made progress;
+        // each refusal in a row doubles the wait, up to its own maximum.
+        let now = node.now_ms();
+        let (delay, from) = match ended {
+            state::Ended::Refused {
+                refusal,
+                count,
+                at_ms,
+            } => {
+                refusals = count;
+                node.uplink
+                    .set_refusal(Some(onewindow_store::RefusalRecord {
+                        held_back_catalogue: refusal.held_back_catalogue(),
+                        code: refusal.code,
+                        count,
+                        at_ms,
+                        next_attempt_ms: None,
+                    }));
+                // The wait counts from the refusal.
+                (
+                    state::refused_delay(base, refused_max, count, rng.r#gen::<f64>()),
+                    at_ms.min(now),
+                )
+            }
+            state::Ended::Progressed => {
+                refusals = 0;
+                backoff.reset();
+                (backoff.next(&mut rng), now)
+            }
+            state::Ended::Nothing if refusals > 0 => (
+                backoff.next(&mut rng).max(state::refused_delay(
+                    base,
+                    refused_max,
+                    refusals,
+                    rng.r#gen::<f64>(),
+                )),
+                now,
+            ),
+            state::Ended::Nothing => (backoff.next(&mut rng), now),
+        };
+        let at = from.saturating_add(i64::try_from(delay.as_millis()).unwrap_or(i64::MAX / 2));
+        node.uplink.set_next_attempt(at);
+        if refusals > 0
+            && let Err(e) = node.store.link_next_attempt(&peer, at).await
+        {
+            tracing::error!(error = %e, "recording the next attempt");
+        }
+        let delay =
+            std::time::Duration::from_millis(u64::try_from(at - node.now_ms()).unwrap_or(0));
+        tokio::time::sleep(delay).await;
+    }
+}
+
+/// Keeps the own-log marker ([`recovery`]) up with the store: written after
+/// commits, at most once a second.
+async fn keep_marker(node: Arc<Node>) {
+    let mut head = node.store.head().await;
+    loop {
+        node.own_log.save(&node.store).await;
+        if head.changed().await.is_err() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    }
+}
+
+/// While no session runs, what this node writes still waits for the parent:
+/// keeps the up flow's link metrics (backlog, age of the oldest entry not
+/// acknowledged) current, as the session does while it runs.
+async fn backlog_while_down(
+    node: Arc<Node>,
+    parent: String,
+    mut head: tokio::sync::watch::Receiver<u64>,
+) {
+    while head.changed().await.is_ok() {
+        if !node.uplink_up()
+            && let Some(backlog) = node.uplink.backlog()
+        {
+            node.metrics.link_sender(
+                &parent,
+                federation::replication::Direction::Up,
+                node.now_ms(),
+                backlog,
+                node.uplink.acked(),
+            );
+        }
+    }
+}

@@ -1,0 +1,268 @@
+//! Directives: the rules only the root writes (catalogue versions,
+//! calendars, revocations, recalls), signed and written to the log, and
+//! questions passed up the tree.
+
+use federation::NodeId;
+
+use crate::Node;
+use crate::signing;
+use onewindow_domain::catalogue::Catalogue;
+use onewindow_domain::log::{Directive, DirectiveRecord};
+
+impl Node {
+    /// Writes a directive of this node to its log, towards `scope` (`""` for
+    /// every node below).
+    async fn write_directive(
+        &self,
+        directive: Directive,
+        scope: &str,
+        by: &str,
+    ) -> Result<(), crate::error::Error> {
+        let mut w = self.store.write().await?;
+        w.append_directive_to(
+            DirectiveRecord {
+                directive,
+                issued_by: by.to_owned(),
+                at_ms: self.now_ms(),
+            },
+            scope,
+        )?;
+        w.commit().await?;
+        Ok(())
+    }
+
+    /// Reloads the holiday calendar from the store.
+    pub async fn reload_calendar(&self) -> anyhow::Result<()> {
+        let mut cal = onewindow_domain::calendar::Calendar::new();
+        for y in self.store.calendars().await? {
+            cal.insert_year(y)?;
+        }
+        self.set_calendar(cal);
+        Ok(())
+    }
+
+    /// At the root: signs a year's calendar and writes it to the log.
+    pub async fn announce_calendar(
+        &self,
+        year: &onewindow_domain::calendar::YearCalendar,
+        by: &str,
+    ) -> Result<(), crate::error::Error> {
+        let Some(signer) = &self.signer else {
+            return Ok(());
+        };
+        // A rule the children would refuse must never be signed: it would
+        // stop the down flow at every link.
+        if let Err(e) = year.validate() {
+            return Err(crate::error::Error::bad_request(
+                "bad_calendar",
+                format!("日历不正确：{e}"),
+                format!("the calendar is not valid: {e}"),
+            ));
+        }
+        let text = serde_json::to_string(year).map_err(|e| crate::error::Error::storage(&e))?;
+        let signature = signer.sign(text.as_bytes());
+        self.write_directive(
+            Directive::CalendarPublished {
+                year: year.year,
+                calendar: text,
+                signature,
+            },
+            "",
+            by,
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// At the root: revokes a node (every certificate, or one serial) for the
+    /// whole tree. Elsewhere: refused.
+    pub async fn revoke_node(
+        &self,
+        node: &str,
+        serial: &str,
+        by: &str,
+    ) -> Result<(), crate::error::Error> {
+        let Some(signer) = &self.signer else {
+            return Err(crate::error::Error::new(
+                crate::error::ErrorKind::Forbidden,
+                "not_the_root",
+                "只有区级中心可以吊销节点",
+                "only the district (the root) revokes nodes",
+            ));
+        };
+        let below = NodeId::new(node).is_ok_and(|n| n != self.id && n.is_in_subtree_of(&self.id));
+        if !below {
+            return Err(crate::error::Error::bad_request(
+                "bad_node_id",
+                format!("节点编号 {node} 不正确"),
+                format!("{node} is not a node below this one"),
+            ));
+        }
+        let signature = signer.sign(format!("{node}\n{serial}").as_bytes());
+        self.write_directive(
+            Directive::NodeRevoked {
+                node: node.to_owned(),
+                serial: serial.to_owned(),
+                signature,
+            },
+            "",
+            by,
+        )
+        .await?;
+        self.registry
+            .revoke(if serial.is_empty() { node } else { serial });
+        Ok(())
+    }
+
+    /// At the root: recalls a case to the district. The directive goes down
+    /// the case's branch; the holder hands the case over when it sees it.
+    pub async fn recall(
+        &self,
+        number: &str,
+        reason: &str,
+        by: &str,
+    ) -> Result<(), crate::error::Error> {
+        use crate::error::Error;
+        if self.id.depth() != 0 {
+            return Err(Error::new(
+                crate::error::ErrorKind::Forbidden,
+                "not_the_root",
+                "只有区级中心可以调回案件",
+                "only the district (the root) recalls cases",
+            ));
+        }
+        if reason.trim().is_empty() {
+            return Err(Error::bad_request(
+                "empty_field",
+                "调回理由不能为空",
+                "the reason must not be empty",
+            ));
+        }
+        let number = onewindow_domain::case_number::CaseNumber::parse(number)?.to_string();
+        let row = self.store.case(&number).await?.ok_or_else(|| {
+            Error::not_found(
+                "case_not_found",
+                format!("未找到案件 {number}"),
+                format!("no case {number}"),
+            )
+        })?;
+        if row.case.state.is_final() || row.case.holder.as_deref() == Some(self.id.as_str()) {
+            return Err(Error::new(
+                crate::error::ErrorKind::Conflict,
+                "nothing_to_recall",
+                "案件已办结或已由本中心办理",
+                "the case is closed or already held here",
+            ));
+        }
+        self.write_directive(
+            Directive::Recall {
+                case_id: number,
+                to: self.id.to_string(),
+                reason: reason.trim().to_owned(),
+            },
+            &row.case.received.accepting_node,
+            by,
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Revocations already in the log (checked again), for a restart.
+    pub async fn restore_revocations(&self) -> anyhow::Result<()> {
+        let key = &self.config.federation.root_public_key;
+        let mut after = 0;
+        loop {
+            let batch = self.store.events_after(after, 1000).await?;
+            let Some(last) = batch.last() else { break };
+            after = last.local_seq;
+            for e in &batch {
+                if let onewindow_domain::log::LogBody::Directive(DirectiveRecord {
+                    directive:
+                        Directive::NodeRevoked {
+                            node,
+                            serial,
+                            signature,
+                        },
+                    ..
+                }) = &e.body
+                    && signing::verify(key, format!("{node}\n{serial}").as_bytes(), signature)
+                {
+                    self.registry
+                        .revoke(if serial.is_empty() { node } else { serial });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// At the root: signs a published catalogue version and writes it to the
+    /// log, from where it flows to every node. Elsewhere: does nothing.
+    pub async fn announce_catalogue(
+        &self,
+        cat: &Catalogue,
+        by: &str,
+    ) -> Result<(), crate::error::Error> {
+        let Some(signer) = &self.signer else {
+            return Ok(());
+        };
+        let text = serde_json::to_string(cat).map_err(|e| crate::error::Error::storage(&e))?;
+        let signature = signer.sign(text.as_bytes());
+        self.write_directive(
+            Directive::CataloguePublished {
+                version: cat.version,
+                catalogue: text,
+                signature,
+            },
+            "",
+            by,
+        )
+        .await?;
+        Ok(())
+    }
+}
+
+/// A question passed up the tree.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Query {
+    /// The public progress query of a case not held below.
+    Progress {
+        /// Case number.
+        number: String,
+        /// Last four characters of the applicant's identifier.
+        last4: String,
+    },
+}
+
+/// A question and where its answer goes.
+pub type QuerySender =
+    tokio::sync::mpsc::Sender<(String, tokio::sync::oneshot::Sender<Option<String>>)>;
+
+const QUERY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+impl Node {
+    /// Asks the parent (which asks its own, up to the root); `None` when
+    /// there is no uplink, no answer in time, or nothing found.
+    pub async fn ask_up(&self, q: &Query) -> Option<String> {
+        let tx = self.uplink_queries.lock().ok()?.clone()?;
+        let body = serde_json::to_string(q).ok()?;
+        let (reply_tx, reply_rx) = tokio::sync::oneshot::channel();
+        tx.send((body, reply_tx)).await.ok()?;
+        tokio::time::timeout(QUERY_TIMEOUT, reply_rx)
+            .await
+            .ok()?
+            .ok()?
+    }
+
+    /// Answers a child's question from this node's store, or asks further up.
+    pub async fn answer(&self, body: &str) -> Option<String> {
+        let q: Query = serde_json::from_str(body).ok()?;
+        match &q {
+            Query::Progress { number, last4 } => match self.local_progress(number, last4).await {
+                Ok(Some(p)) => serde_json::to_string(&p).ok(),
+                Ok(None) => self.ask_up(&q).await,
+                Err(_) => None,
+            },
+        }
+    }
+}
