@@ -1,18 +1,20 @@
-//! A OneWindow hall node: the catalogue, cases and windows of one hall, on a
-//! real store, behind an HTTP API.
+//! A OneWindow hall node: the thin binary crate that starts a hall.
 //!
-//! Start reading at [`server::start`], which opens a [`service::Node`] (the
-//! hall's operations over [`domain`] and [`store`]) and serves [`api`].
+//! The layers are crates, each depending only on those below it:
+//! [`domain`] (pure rules), [`store`] (the log and the read model),
+//! [`service`] (the hall's operations, applying what links bring, the
+//! root's directives), [`link`] (the QUIC driver) and the web face
+//! ([`api`], [`pages`], [`docs`]). This crate re-exports them under one name
+//! for the binary, the tests and the tools, and holds [`server::start`],
+//! which opens a [`service::Node`], starts its links and serves the router.
 #![warn(missing_docs)]
 
-pub mod api;
-pub use onewindow_service::{config, metrics};
-pub mod docs;
-pub use onewindow_domain as domain;
-pub mod error;
 pub mod link;
-pub mod pages;
 pub mod server;
+
+pub use onewindow_domain as domain;
 pub use onewindow_domain::starter;
 pub use onewindow_service as service;
+pub use onewindow_service::{config, metrics};
 pub use onewindow_store as store;
+pub use onewindow_web::{api, docs, error, pages, router};

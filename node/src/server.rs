@@ -78,7 +78,7 @@ pub async fn start_with_clock(
     let node = Arc::new(Node::open(Arc::clone(&config), clock).await?);
     let listener = tokio::net::TcpListener::bind(config.http.listen).await?;
     let http_addr = listener.local_addr()?;
-    let app = crate::api::router(Arc::clone(&node));
+    let app = onewindow_web::router(Arc::clone(&node));
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         axum::serve(listener, app)

@@ -334,7 +334,7 @@ mod tests {
 
     #[test]
     fn presented_rows_default_to_what_the_checklist_asks() {
-        let cat = crate::starter::catalogue().unwrap();
+        let cat = onewindow_domain::starter::catalogue().unwrap();
         let m = cat.matter("NH-GA-005").unwrap();
         let f = Fields(vec![
             ("have_M01".into(), "1".into()),

@@ -35,7 +35,7 @@ use axum::http::header;
 use axum::response::Response;
 use axum::routing::{get, post};
 
-use crate::api::AppState;
+use crate::AppState;
 
 /// The routes of the pages.
 pub fn router() -> Router<AppState> {

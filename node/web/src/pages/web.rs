@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::templates;
-use crate::api::AppState;
+use crate::AppState;
 use crate::domain::case::Role;
 use crate::error::{HttpStatus, ServiceError as Error};
 use crate::store::StaffRecord;

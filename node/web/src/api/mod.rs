@@ -12,22 +12,19 @@ mod extract;
 mod system;
 
 pub use extract::{ApiJson, Staff};
+pub use system::metrics;
 
 use axum::Router;
 use axum::extract::{Request, State};
-use axum::middleware::{self, Next};
+use axum::middleware::Next;
 use axum::response::Response;
-use std::sync::Arc;
 use utoipa::OpenApi;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::AppState;
 use crate::error::Error;
-use crate::service::Node;
-
-/// Shared state of every handler.
-pub type AppState = Arc<Node>;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -88,35 +85,13 @@ pub fn api_router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .split_for_parts()
 }
 
-/// The whole HTTP application of a node.
-pub fn router(node: AppState) -> Router {
-    let (api, doc) = api_router();
-    let doc = Arc::new(doc);
-    Router::new()
-        .merge(api)
-        .route(
-            "/api/v1/openapi.json",
-            axum::routing::get(move || {
-                let doc = Arc::clone(&doc);
-                async move { axum::Json(doc.as_ref().clone()) }
-            }),
-        )
-        .route("/metrics", axum::routing::get(system::metrics))
-        .merge(crate::pages::router())
-        .fallback(not_found)
-        .layer(middleware::from_fn_with_state(
-            Arc::clone(&node),
-            count_requests,
-        ))
-        .layer(tower_http::trace::TraceLayer::new_for_http())
-        .with_state(node)
-}
-
-async fn not_found() -> Error {
+/// The answer for a route that does not exist.
+pub async fn not_found() -> Error {
     Error::not_found("route_not_found", "没有这个接口", "no such route")
 }
 
-async fn count_requests(State(node): State<AppState>, req: Request, next: Next) -> Response {
+/// Counts every request in the metrics, by method and status.
+pub async fn count_requests(State(node): State<AppState>, req: Request, next: Next) -> Response {
     let method = req.method().as_str().to_owned();
     let res = next.run(req).await;
     node.metrics.http_request(&method, res.status().as_u16());

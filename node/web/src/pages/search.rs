@@ -122,7 +122,7 @@ mod tests {
     use super::*;
 
     fn matter(code: &str, zh: &str, en: &str) -> Matter {
-        let cat = crate::starter::catalogue().unwrap();
+        let cat = onewindow_domain::starter::catalogue().unwrap();
         let mut m = cat.matters.values().next().unwrap().clone();
         m.code = code.into();
         m.name_zh = zh.into();
@@ -168,7 +168,7 @@ mod tests {
 
     #[test]
     fn the_starter_catalogue_answers_sfz() {
-        let cat = crate::starter::catalogue().unwrap();
+        let cat = onewindow_domain::starter::catalogue().unwrap();
         let hits = find(cat.matters.values(), "sfz", 50);
         assert!(hits.iter().any(|m| m.name_zh.contains("身份证")));
         assert!(
