@@ -208,6 +208,40 @@ async fn a_catalogue_version_published_at_the_district_reaches_every_village() {
     .await;
 }
 
+/// Publishing is one transaction with the directive that announces it: a
+/// version the root cannot write to its log (here, too large for an entry)
+/// is not published either, so the root never uses rules its log does not
+/// carry to the tree.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_catalogue_version_the_root_cannot_announce_is_not_published() {
+    with_timeout(async {
+        let t = tree(&TREE).await;
+        let root = &t.node(DISTRICT).node;
+        let before = root.catalogue().version;
+        let head = root.store.own_head().await;
+        let mut cat = (*root.catalogue()).clone();
+        let m = cat.matters.values_mut().next().unwrap();
+        m.legal_basis = "依据".repeat(3 * 1024 * 1024);
+        let draft = root.create_catalogue_draft(&cat).await.unwrap();
+        let err = root
+            .publish_catalogue(draft.version, "admin")
+            .await
+            .unwrap_err();
+        assert_eq!(err.code, "entry_too_large", "{err}");
+        assert_eq!(root.catalogue().version, before);
+        assert_eq!(
+            root.store.own_head().await,
+            head,
+            "nothing written to the log"
+        );
+        let info = root.catalogue_version_info(draft.version).await.unwrap();
+        assert_eq!(info.state, "draft", "the version stays a draft");
+        let published = root.store.published_catalogue().await.unwrap().unwrap();
+        assert_eq!(published.version, before);
+    })
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_offline_village_keeps_accepting_and_drains_on_reconnect() {
     with_timeout(async {

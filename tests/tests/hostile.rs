@@ -285,7 +285,7 @@ async fn a_hostile_village_is_refused_at_its_township_and_stops_no_one_else() {
         year.holidays.clear();
         t.node(DISTRICT)
             .node
-            .announce_calendar(&year, "admin")
+            .publish_calendar(&year, "admin")
             .await
             .unwrap();
         eventually(30, "the calendar at the sibling", || async {

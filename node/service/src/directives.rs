@@ -6,8 +6,8 @@ use federation::NodeId;
 
 use crate::Node;
 use crate::signing;
-use onewindow_domain::catalogue::Catalogue;
 use onewindow_domain::log::{Directive, DirectiveRecord};
+use onewindow_store::WriteTx;
 
 impl Node {
     /// Writes a directive of this node to its log, towards `scope` (`""` for
@@ -19,6 +19,20 @@ impl Node {
         by: &str,
     ) -> Result<(), crate::error::Error> {
         let mut w = self.store.write().await?;
+        self.stage_directive(&mut w, directive, scope, by)?;
+        w.commit().await?;
+        Ok(())
+    }
+
+    /// Stages a directive of this node in an open transaction, so that the
+    /// change it announces and the announcement commit together.
+    pub(crate) fn stage_directive(
+        &self,
+        w: &mut WriteTx<'_>,
+        directive: Directive,
+        scope: &str,
+        by: &str,
+    ) -> Result<(), crate::error::Error> {
         w.append_directive_to(
             DirectiveRecord {
                 directive,
@@ -27,7 +41,6 @@ impl Node {
             },
             scope,
         )?;
-        w.commit().await?;
         Ok(())
     }
 
@@ -38,39 +51,6 @@ impl Node {
             cal.insert_year(y)?;
         }
         self.set_calendar(cal);
-        Ok(())
-    }
-
-    /// At the root: signs a year's calendar and writes it to the log.
-    pub async fn announce_calendar(
-        &self,
-        year: &onewindow_domain::calendar::YearCalendar,
-        by: &str,
-    ) -> Result<(), crate::error::Error> {
-        let Some(signer) = &self.signer else {
-            return Ok(());
-        };
-        // A rule the children would refuse must never be signed: it would
-        // stop the down flow at every link.
-        if let Err(e) = year.validate() {
-            return Err(crate::error::Error::bad_request(
-                "bad_calendar",
-                format!("日历不正确：{e}"),
-                format!("the calendar is not valid: {e}"),
-            ));
-        }
-        let text = serde_json::to_string(year).map_err(|e| crate::error::Error::storage(&e))?;
-        let signature = signer.sign(text.as_bytes());
-        self.write_directive(
-            Directive::CalendarPublished {
-                year: year.year,
-                calendar: text,
-                signature,
-            },
-            "",
-            by,
-        )
-        .await?;
         Ok(())
     }
 
@@ -192,31 +172,6 @@ impl Node {
                 }
             }
         }
-        Ok(())
-    }
-
-    /// At the root: signs a published catalogue version and writes it to the
-    /// log, from where it flows to every node. Elsewhere: does nothing.
-    pub async fn announce_catalogue(
-        &self,
-        cat: &Catalogue,
-        by: &str,
-    ) -> Result<(), crate::error::Error> {
-        let Some(signer) = &self.signer else {
-            return Ok(());
-        };
-        let text = serde_json::to_string(cat).map_err(|e| crate::error::Error::storage(&e))?;
-        let signature = signer.sign(text.as_bytes());
-        self.write_directive(
-            Directive::CataloguePublished {
-                version: cat.version,
-                catalogue: text,
-                signature,
-            },
-            "",
-            by,
-        )
-        .await?;
         Ok(())
     }
 }

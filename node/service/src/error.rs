@@ -136,6 +136,14 @@ impl From<StoreError> for Error {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::Recovering => Self::recovering(),
+            StoreError::EntryTooLarge { size, max } => Self::new(
+                ErrorKind::Unprocessable,
+                "entry_too_large",
+                format!("记录过大（{size} 字节，上限 {max} 字节），无法写入并同步，未保存任何内容"),
+                format!(
+                    "the record is too large to write and replicate ({size} bytes, at most {max}); nothing was saved"
+                ),
+            ),
             e => Self::storage(&e),
         }
     }

@@ -18,6 +18,7 @@ pub mod link_state;
 pub mod metrics;
 pub mod oversight;
 pub mod recovery;
+mod rules;
 pub mod signing;
 pub mod uplink;
 mod views;

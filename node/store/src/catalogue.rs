@@ -53,6 +53,37 @@ fn digest(body: &str) -> String {
 }
 
 impl super::WriteTx<'_> {
+    /// Publishes a draft inside this transaction and retires the version
+    /// published before it; the caller may write the directive that
+    /// announces it in the same transaction.
+    pub async fn publish_draft(
+        &mut self,
+        version: i64,
+        now_ms: i64,
+    ) -> Result<Catalogue, VersionError> {
+        let body: Option<String> = sqlx::query_scalar(
+            "SELECT body FROM catalogue_versions WHERE version = $1 AND state = 'draft'",
+        )
+        .bind(version)
+        .fetch_optional(self.conn())
+        .await?;
+        let Some(body) = body else {
+            return Err(self.store.version_problem(version).await);
+        };
+        sqlx::query("UPDATE catalogue_versions SET state = 'retired', retired_at_ms = $1 WHERE state = 'published'")
+            .bind(now_ms)
+            .execute(self.conn())
+            .await?;
+        sqlx::query("UPDATE catalogue_versions SET state = 'published', published_at_ms = $1 WHERE version = $2")
+            .bind(now_ms)
+            .bind(version)
+            .execute(self.conn())
+            .await?;
+        let cat: Catalogue = serde_json::from_str(&body).map_err(StoreError::from)?;
+        self.note_catalogue(version, onewindow_domain::codec::catalogue_digest(&cat));
+        Ok(cat)
+    }
+
     /// Stores (or replaces) one year's calendar inside this transaction.
     pub async fn put_calendar_in(
         &mut self,
@@ -160,27 +191,7 @@ impl Store {
     /// Publishes a draft and retires the version published before it.
     pub async fn publish(&self, version: i64, now_ms: i64) -> Result<Catalogue, VersionError> {
         let mut w = self.write().await?;
-        let body: Option<String> = sqlx::query_scalar(
-            "SELECT body FROM catalogue_versions WHERE version = $1 AND state = 'draft'",
-        )
-        .bind(version)
-        .fetch_optional(w.conn())
-        .await?;
-        let Some(body) = body else {
-            drop(w);
-            return Err(self.version_problem(version).await);
-        };
-        sqlx::query("UPDATE catalogue_versions SET state = 'retired', retired_at_ms = $1 WHERE state = 'published'")
-            .bind(now_ms)
-            .execute(w.conn())
-            .await?;
-        sqlx::query("UPDATE catalogue_versions SET state = 'published', published_at_ms = $1 WHERE version = $2")
-            .bind(now_ms)
-            .bind(version)
-            .execute(w.conn())
-            .await?;
-        let cat: Catalogue = serde_json::from_str(&body).map_err(StoreError::from)?;
-        w.note_catalogue(version, onewindow_domain::codec::catalogue_digest(&cat));
+        let cat = w.publish_draft(version, now_ms).await?;
         w.commit().await?;
         Ok(cat)
     }

@@ -5,40 +5,13 @@ use axum::http::StatusCode;
 
 use super::AppState;
 use super::extract::{ApiJson, ApiPath, Staff};
-use crate::domain::calendar::{Calendar, YearCalendar};
+use crate::domain::calendar::YearCalendar;
 use crate::domain::case::Role;
 use crate::domain::catalogue::Catalogue;
 use crate::error::{Error, ErrorBody};
-use crate::store::{VersionError, VersionInfo};
+use crate::store::VersionInfo;
 
 const WHAT: &str = "管理事项目录 / manage the catalogue";
-
-fn version_error(e: VersionError) -> Error {
-    match e {
-        VersionError::NotFound(v) => Error::not_found(
-            "unknown_catalogue_version",
-            format!("目录版本 {v} 不存在"),
-            format!("catalogue version {v} does not exist"),
-        ),
-        VersionError::Frozen(v) => Error::new(
-            StatusCode::CONFLICT,
-            "catalogue_version_frozen",
-            format!("目录版本 {v} 已发布或已废止，不能修改"),
-            format!("catalogue version {v} is published or retired and cannot change"),
-        ),
-        VersionError::Store(e) => e.into(),
-    }
-}
-
-fn check(cat: &Catalogue) -> Result<(), Error> {
-    cat.validate().map_err(|e| {
-        Error::bad_request(
-            "invalid_catalogue",
-            format!("目录不合规：{e}"),
-            format!("invalid catalogue: {e}"),
-        )
-    })
-}
 
 /// Every catalogue version (admin).
 #[utoipa::path(get, path = "/api/v1/admin/catalogue/versions", tag = "admin", security(("bearer" = [])),
@@ -48,7 +21,7 @@ pub async fn list_versions(
     staff: Staff,
 ) -> Result<axum::Json<Vec<VersionInfo>>, Error> {
     staff.require(&[Role::Admin, Role::Supervisor], WHAT)?;
-    Ok(axum::Json(node.store.catalogue_versions().await?))
+    Ok(axum::Json(node.catalogue_versions().await?))
 }
 
 /// Stores a new draft version (admin); its number is assigned.
@@ -60,13 +33,7 @@ pub async fn create_draft(
     ApiJson(cat): ApiJson<Catalogue>,
 ) -> Result<(StatusCode, axum::Json<VersionInfo>), Error> {
     staff.require(&[Role::Admin], WHAT)?;
-    check(&cat)?;
-    let v = node.store.create_draft(&cat, node.now_ms()).await?;
-    let info = node
-        .store
-        .catalogue_version_info(v)
-        .await?
-        .ok_or_else(|| version_error(VersionError::NotFound(v)))?;
+    let info = node.create_catalogue_draft(&cat).await?;
     Ok((StatusCode::CREATED, axum::Json(info)))
 }
 
@@ -80,11 +47,7 @@ pub async fn get_version(
     ApiPath(version): ApiPath<i64>,
 ) -> Result<axum::Json<Catalogue>, Error> {
     staff.require(&[Role::Admin, Role::Supervisor], WHAT)?;
-    node.store
-        .catalogue_version(version)
-        .await?
-        .map(axum::Json)
-        .ok_or_else(|| version_error(VersionError::NotFound(version)))
+    Ok(axum::Json(node.catalogue_version(version).await?))
 }
 
 /// Replaces a draft (admin); a published or retired version is refused.
@@ -98,11 +61,7 @@ pub async fn update_draft(
     ApiJson(cat): ApiJson<Catalogue>,
 ) -> Result<StatusCode, Error> {
     staff.require(&[Role::Admin], WHAT)?;
-    check(&cat)?;
-    node.store
-        .update_draft(version, &cat)
-        .await
-        .map_err(version_error)?;
+    node.update_catalogue_draft(version, &cat).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -117,28 +76,9 @@ pub async fn publish(
     ApiPath(version): ApiPath<i64>,
 ) -> Result<axum::Json<VersionInfo>, Error> {
     staff.require(&[Role::Admin], WHAT)?;
-    if node.id.depth() > 0 && !node.config.federation.credentials_dir.is_empty() {
-        return Err(Error::new(
-            StatusCode::FORBIDDEN,
-            "not_the_root",
-            "事项目录只能由区级中心发布",
-            "only the district (the root) publishes the catalogue",
-        ));
-    }
-    let cat = node
-        .store
-        .publish(version, node.now_ms())
-        .await
-        .map_err(version_error)?;
-    node.announce_catalogue(&cat, &staff.record.username)
-        .await?;
-    node.set_catalogue(cat);
     let info = node
-        .store
-        .catalogue_version_info(version)
-        .await?
-        .ok_or_else(|| version_error(VersionError::NotFound(version)))?;
-    tracing::info!(version, by = %staff.record.username, "catalogue version published");
+        .publish_catalogue(version, &staff.record.username)
+        .await?;
     Ok(axum::Json(info))
 }
 
@@ -163,23 +103,7 @@ pub async fn put_calendar(
         &[Role::Admin],
         "发布节假日安排 / publish the holiday calendar",
     )?;
-    let mut cal = Calendar::new();
-    for y in node.store.calendars().await? {
-        if y.year != year.year {
-            cal.insert_year(y).map_err(|e| Error::storage(&e))?;
-        }
-    }
-    cal.insert_year(year.clone()).map_err(|e| {
-        Error::bad_request(
-            "invalid_calendar",
-            format!("节假日安排不合规：{e}"),
-            format!("invalid calendar: {e}"),
-        )
-    })?;
-    node.store.put_calendar(&year, node.now_ms()).await?;
-    node.announce_calendar(&year, &staff.record.username)
-        .await?;
-    node.set_calendar(cal);
+    node.publish_calendar(&year, &staff.record.username).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
