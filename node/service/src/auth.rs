@@ -104,6 +104,35 @@ impl Node {
         self.create_staff_unchecked(s).await
     }
 
+    /// Deactivates a staff account (admin only); nobody deactivates their
+    /// own.
+    pub async fn deactivate_staff(
+        &self,
+        by: &str,
+        by_role: Role,
+        username: &str,
+    ) -> Result<(), Error> {
+        if by_role != Role::Admin {
+            return Err(Error::forbidden("管理人员账号 / manage staff accounts"));
+        }
+        if username == by {
+            return Err(Error::bad_request(
+                "self_deactivation",
+                "不能停用自己的账号",
+                "you cannot deactivate your own account",
+            ));
+        }
+        if self.store.deactivate_staff(username).await? {
+            Ok(())
+        } else {
+            Err(Error::not_found(
+                "unknown_staff",
+                format!("没有用户 {username}"),
+                format!("no user {username}"),
+            ))
+        }
+    }
+
     /// Creates a staff account without checking who asks (bootstrap only).
     pub async fn create_staff_unchecked(&self, s: NewStaff) -> Result<StaffView, Error> {
         let ok_name = (3..=32).contains(&s.username.len())

@@ -17,6 +17,7 @@ pub mod error;
 pub mod link_state;
 pub mod metrics;
 pub mod oversight;
+mod queue;
 pub mod recovery;
 mod rules;
 pub mod signing;

@@ -11,7 +11,7 @@ use crate::domain::case::Role;
 use crate::domain::catalogue::Matter;
 use crate::error::{Error, ErrorBody};
 use crate::service::{LoginOutcome, NewStaff, StaffView};
-use crate::store::{ServeOutcome, Ticket};
+use crate::store::Ticket;
 
 /// `GET /api/v1/health`.
 #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
@@ -260,23 +260,9 @@ pub async fn deactivate_staff(
     staff: Staff,
     ApiPath(username): ApiPath<String>,
 ) -> Result<StatusCode, Error> {
-    staff.require(&[Role::Admin], "管理人员账号 / manage staff accounts")?;
-    if username == staff.record.username {
-        return Err(Error::bad_request(
-            "self_deactivation",
-            "不能停用自己的账号",
-            "you cannot deactivate your own account",
-        ));
-    }
-    if node.store.deactivate_staff(&username).await? {
-        Ok(StatusCode::NO_CONTENT)
-    } else {
-        Err(Error::not_found(
-            "unknown_staff",
-            format!("没有用户 {username}"),
-            format!("no user {username}"),
-        ))
-    }
+    node.deactivate_staff(&staff.record.username, staff.record.role, &username)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// Taking a number.
@@ -288,10 +274,6 @@ pub struct TakeTicket {
     pub appointment: Option<String>,
 }
 
-fn today(node: &crate::service::Node) -> String {
-    node.today().format("%Y-%m-%d").to_string()
-}
-
 /// Takes a queue number (the kiosk; no login).
 #[utoipa::path(post, path = "/api/v1/queue/tickets", tag = "queue", request_body = TakeTicket,
     responses((status = 201, body = Ticket), (status = 400, body = ErrorBody)))]
@@ -299,23 +281,7 @@ pub async fn take_ticket(
     State(node): State<AppState>,
     ApiJson(t): ApiJson<TakeTicket>,
 ) -> Result<(StatusCode, axum::Json<Ticket>), Error> {
-    if let Some(a) = &t.appointment
-        && (a.trim().is_empty() || a.len() > 40)
-    {
-        return Err(Error::bad_request(
-            "bad_appointment",
-            "预约号不正确",
-            "the appointment reference is not valid",
-        ));
-    }
-    let ticket = node
-        .store
-        .take_ticket(
-            &today(&node),
-            t.appointment.as_deref().map(str::trim),
-            node.now_ms(),
-        )
-        .await?;
+    let ticket = node.take_ticket(t.appointment.as_deref()).await?;
     Ok((StatusCode::CREATED, axum::Json(ticket)))
 }
 
@@ -326,7 +292,7 @@ pub async fn list_tickets(
     State(node): State<AppState>,
     _staff: Staff,
 ) -> Result<axum::Json<Vec<Ticket>>, Error> {
-    Ok(axum::Json(node.store.tickets(&today(&node)).await?))
+    Ok(axum::Json(node.tickets_today().await?))
 }
 
 /// Calling a number to a window.
@@ -346,29 +312,9 @@ pub async fn call_next(
     ApiJson(c): ApiJson<CallNext>,
 ) -> Result<axum::response::Response, Error> {
     staff.require(&[Role::Clerk], "叫号 / call queue numbers")?;
-    if c.window.trim().is_empty() || c.window.len() > 10 {
-        return Err(Error::bad_request(
-            "bad_window",
-            "窗口号不正确",
-            "the window number is not valid",
-        ));
-    }
-    let called = node
-        .store
-        .call_next(
-            &today(&node),
-            c.window.trim(),
-            &staff.record.username,
-            node.now_ms(),
-        )
-        .await?;
+    let called = node.call_next(&c.window, &staff.record.username).await?;
     Ok(match called {
-        Some(t) => {
-            if let Some(w) = t.wait_ms {
-                node.metrics.queue_wait(w);
-            }
-            axum::Json(t).into_response()
-        }
+        Some(t) => axum::Json(t).into_response(),
         None => StatusCode::NO_CONTENT.into_response(),
     })
 }
@@ -383,20 +329,7 @@ pub async fn serve_ticket(
     ApiPath(id): ApiPath<i64>,
 ) -> Result<axum::Json<Ticket>, Error> {
     staff.require(&[Role::Clerk], "叫号 / call queue numbers")?;
-    match node.store.serve_ticket(id, node.now_ms()).await? {
-        ServeOutcome::Served(t) => Ok(axum::Json(t)),
-        ServeOutcome::NotFound => Err(Error::not_found(
-            "unknown_ticket",
-            "没有这个号",
-            "no such ticket",
-        )),
-        ServeOutcome::NotCalled(t) => Err(Error::new(
-            StatusCode::CONFLICT,
-            "ticket_not_called",
-            format!("{} 号尚未叫号或已办结", t.number),
-            format!("ticket {} is not called, or already served", t.number),
-        )),
-    }
+    Ok(axum::Json(node.serve_ticket(id).await?))
 }
 
 /// Prometheus text exposition.

@@ -158,39 +158,16 @@ pub async fn kiosk(ctx: Ctx) -> Response {
 pub async fn take(form: AnonForm) -> Response {
     let ctx = form.ctx;
     let appt = form.fields.text("appointment");
-    if appt.chars().count() > 40 {
-        return ctx.error(&Error::bad_request(
-            "bad_appointment",
-            "预约号不正确",
-            "the appointment reference is not valid",
-        ));
-    }
-    let day = ctx.node.today().format("%Y-%m-%d").to_string();
     let appt = (!appt.is_empty()).then_some(appt);
-    match ctx
-        .node
-        .store
-        .take_ticket(&day, appt.as_deref(), ctx.node.now_ms())
-        .await
-    {
+    match ctx.node.take_ticket(appt.as_deref()).await {
         Ok(t) => {
-            let ahead = ctx
-                .node
-                .store
-                .tickets(&day)
-                .await
-                .map(|all| {
-                    all.iter()
-                        .filter(|x| x.status == "waiting" && x.id < t.id)
-                        .count()
-                })
-                .unwrap_or(0);
+            let ahead = ctx.node.waiting_ahead(&t).await.unwrap_or(0);
             ctx.render_anon_form(
                 StatusCode::OK,
                 "citizen/kiosk.html",
                 context! { ticket => t, ahead => ahead },
             )
         }
-        Err(e) => ctx.error(&e.into()),
+        Err(e) => ctx.error(&e),
     }
 }

@@ -19,10 +19,6 @@ use crate::store::{CaseSearch, Scope};
 const WHAT: &str = "使用综合窗口 / use the service window";
 const WINDOW_COOKIE: &str = "ow_window";
 
-fn today(ctx: &Ctx) -> String {
-    ctx.node.today().format("%Y-%m-%d").to_string()
-}
-
 /// Query of the clerk's home.
 #[derive(Debug, Default, Deserialize)]
 pub struct HomeQuery {
@@ -60,9 +56,9 @@ pub async fn home(
         }
     })
     .collect();
-    let tickets = match node.store.tickets(&today(&ctx)).await {
+    let tickets = match node.tickets_today().await {
         Ok(t) => t,
-        Err(e) => return ctx.error(&e.into()),
+        Err(e) => return ctx.error(&e),
     };
     let waiting = tickets.iter().filter(|t| t.status == "waiting").count();
     let mine: Vec<_> = tickets
@@ -145,20 +141,8 @@ pub async fn take(form: StaffForm) -> Response {
         return r;
     }
     let appt = form.fields.text("appointment");
-    if appt.chars().count() > 40 {
-        return ctx.error(&Error::bad_request(
-            "bad_appointment",
-            "预约号不正确",
-            "the appointment reference is not valid",
-        ));
-    }
     let appt = (!appt.is_empty()).then_some(appt);
-    match ctx
-        .node
-        .store
-        .take_ticket(&today(&ctx), appt.as_deref(), ctx.node.now_ms())
-        .await
-    {
+    match ctx.node.take_ticket(appt.as_deref()).await {
         Ok(t) => ctx.redirect(
             "/clerk",
             Some(Flash::ok(
@@ -166,7 +150,7 @@ pub async fn take(form: StaffForm) -> Response {
                 format!("Number {} issued", t.number),
             )),
         ),
-        Err(e) => ctx.error(&e.into()),
+        Err(e) => ctx.error(&e),
     }
 }
 
@@ -178,30 +162,13 @@ pub async fn call(form: StaffForm) -> Response {
         Err(r) => return r,
     };
     let window = form.fields.text("window");
-    if window.is_empty() || window.len() > 10 {
-        return ctx.error(&Error::bad_request(
-            "bad_window",
-            "窗口号不正确",
-            "the window number is not valid",
-        ));
-    }
-    let node = &ctx.node;
-    let called = node
-        .store
-        .call_next(&today(&ctx), &window, &me.username, node.now_ms())
-        .await;
-    let flash = match called {
-        Ok(Some(t)) => {
-            if let Some(w) = t.wait_ms {
-                node.metrics.queue_wait(w);
-            }
-            Flash::ok(
-                format!("请 {} 号到 {} 号窗口", t.number, window),
-                format!("Number {} to window {}", t.number, window),
-            )
-        }
+    let flash = match ctx.node.call_next(&window, &me.username).await {
+        Ok(Some(t)) => Flash::ok(
+            format!("请 {} 号到 {} 号窗口", t.number, window),
+            format!("Number {} to window {}", t.number, window),
+        ),
         Ok(None) => Flash::ok("没有等候的号。", "Nobody is waiting."),
-        Err(e) => return ctx.error(&e.into()),
+        Err(e) => return ctx.error(&e),
     };
     let mut res = ctx.redirect("/clerk", Some(flash));
     let w: String = window.chars().filter(char::is_ascii_alphanumeric).collect();
@@ -224,21 +191,15 @@ pub async fn served(Path(id): Path<String>, form: StaffForm) -> Response {
             "no such ticket",
         ));
     };
-    match ctx.node.store.serve_ticket(id, ctx.node.now_ms()).await {
-        Ok(crate::store::ServeOutcome::Served(t)) => ctx.redirect(
+    match ctx.node.serve_ticket(id).await {
+        Ok(t) => ctx.redirect(
             "/clerk",
             Some(Flash::ok(
                 format!("{} 号已办结", t.number),
                 format!("Number {} served", t.number),
             )),
         ),
-        Ok(_) => ctx.error(&Error::new(
-            crate::error::ErrorKind::Conflict,
-            "ticket_not_called",
-            "该号尚未叫号或已办结",
-            "this number is not called, or already served",
-        )),
-        Err(e) => ctx.error(&e.into()),
+        Err(e) => ctx.error(&e),
     }
 }
 
