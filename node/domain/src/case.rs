@@ -1189,8 +1189,8 @@ impl Case {
         })
     }
 
-    /// The warning level on `today`: red past a deadline or with a stage over
-    /// its norm; yellow within two working days of the committed deadline.
+    /// The warning level on `today` of this case, by
+    /// [`deadline::warning_level`]; green once it is decided or closed.
     pub fn warning(
         &self,
         clocks: Option<&Clocks>,
@@ -1203,16 +1203,16 @@ impl Case {
         if self.state.is_final() || self.decided_at_ms.is_some() {
             return Warning::Green;
         }
-        let over = |d: &Due| d.date.is_some_and(|due| today > due);
-        if over(&c.statutory) || over(&c.committed) || c.stage.as_ref().is_some_and(over) {
-            return Warning::Red;
-        }
-        match c.committed.date {
-            Some(due) if deadline::working_days_between(calendar, today, due) <= 2 => {
-                Warning::Yellow
-            }
-            _ => Warning::Green,
-        }
+        deadline::warning_level(
+            [
+                c.statutory.date,
+                c.committed.date,
+                c.stage.as_ref().and_then(|s| s.date),
+            ],
+            c.committed.date,
+            today,
+            deadline::yellow_horizon(calendar, today),
+        )
     }
 }
 

@@ -185,6 +185,46 @@ pub fn working_days_between(calendar: &Calendar, from: NaiveDate, to: NaiveDate)
     weekdays + calendar.override_adjustment(from, to)
 }
 
+/// Working days before the committed due date at which a running case
+/// turns yellow.
+pub const YELLOW_WORKING_DAYS: i64 = 2;
+
+/// The last date whose committed due date makes a case yellow on `today`:
+/// [`YELLOW_WORKING_DAYS`] working days ahead (weekends and holidays in
+/// between do not count).
+pub fn yellow_horizon(calendar: &Calendar, today: NaiveDate) -> NaiveDate {
+    let mut last = today;
+    for d in today.iter_days().take(40) {
+        if working_days_between(calendar, today, d) <= YELLOW_WORKING_DAYS {
+            last = d;
+        } else {
+            break;
+        }
+    }
+    last
+}
+
+/// The one warning rule (电子监察), for the case itself, the read model's
+/// lists and the pages: red once any due date (`dues`: statutory, committed,
+/// a stage's) has passed; yellow when the committed due date falls on or
+/// before `horizon` ([`yellow_horizon`]); green otherwise. Only for a case
+/// still running and not suspended: the caller says green for the others.
+pub fn warning_level(
+    dues: [Option<NaiveDate>; 3],
+    committed: Option<NaiveDate>,
+    today: NaiveDate,
+    horizon: NaiveDate,
+) -> crate::case::Warning {
+    use crate::case::Warning;
+    if dues.iter().flatten().any(|due| *due < today) {
+        Warning::Red
+    } else if committed.is_some_and(|due| due <= horizon) {
+        Warning::Yellow
+    } else {
+        Warning::Green
+    }
+}
+
 /// How counting ended.
 enum Counted {
     /// The last unit fell on this day.
@@ -785,5 +825,53 @@ mod tests {
                 .unwrap();
             prop_assert_eq!(fast, slow);
         }
+    }
+
+    #[test]
+    fn the_yellow_horizon_skips_weekends_and_holidays() {
+        // Thursday 2026-09-24 counts; the holiday from Friday 09-25 to
+        // Sunday 09-27 does not; Monday 09-28 is the second working day, so
+        // a case due on Tuesday 09-29 is yellow, one due on Wednesday is not.
+        assert_eq!(yellow_horizon(cal(), date(2026, 9, 24)), date(2026, 9, 29));
+        // Friday 2026-10-09 counts, and so does Saturday 10-10 (a make-up
+        // working day): the horizon is Monday 10-12.
+        assert_eq!(yellow_horizon(cal(), date(2026, 10, 9)), date(2026, 10, 12));
+        for d in date(2026, 1, 1).iter_days().take(365) {
+            let h = yellow_horizon(cal(), d);
+            assert!(working_days_between(cal(), d, h) <= YELLOW_WORKING_DAYS);
+            assert!(working_days_between(cal(), d, h.succ_opt().unwrap()) > YELLOW_WORKING_DAYS);
+        }
+    }
+
+    #[test]
+    fn one_warning_rule_red_past_any_due_date_yellow_within_the_horizon() {
+        use crate::case::Warning;
+        let today = date(2026, 10, 9);
+        let horizon = date(2026, 10, 13);
+        // (any horizon: the rule takes it as given)
+        let due = |d| Some(date(2026, 10, d));
+        // Past any due date: red, whichever it is.
+        for i in 0..3 {
+            let mut dues = [due(20); 3];
+            dues[i] = due(8);
+            assert_eq!(warning_level(dues, due(20), today, horizon), Warning::Red);
+        }
+        // Due today is not yet past.
+        assert_eq!(
+            warning_level([due(9), due(9), None], due(9), today, horizon),
+            Warning::Yellow
+        );
+        assert_eq!(
+            warning_level([due(20), due(13), None], due(13), today, horizon),
+            Warning::Yellow
+        );
+        assert_eq!(
+            warning_level([due(20), due(14), None], due(14), today, horizon),
+            Warning::Green
+        );
+        assert_eq!(
+            warning_level([None, None, None], None, today, horizon),
+            Warning::Green
+        );
     }
 }

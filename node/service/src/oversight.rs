@@ -4,19 +4,18 @@
 //! Due dates are recomputed and stored on every case event, but a case that
 //! nobody touches does not get a new warning level by itself; the levels
 //! here are therefore worked out again from the stored dates and today's
-//! date, with the same rules as `Case::warning`: red when a due date has
-//! passed, yellow within two working days of the committed due date.
+//! date, by the one rule of `onewindow_domain::deadline::warning_level`
+//! that `Case::warning` also uses.
 
 use chrono::NaiveDate;
 
 use super::Node;
 use crate::error::Error;
 use onewindow_domain::case::Warning;
-use onewindow_domain::deadline::working_days_between;
+use onewindow_domain::deadline::warning_level;
 use onewindow_store::{CaseBrief, Scope};
 
-/// Working days before the committed due date at which a case turns yellow.
-pub const YELLOW_WORKING_DAYS: i64 = 2;
+pub use onewindow_domain::deadline::YELLOW_WORKING_DAYS;
 
 impl Node {
     /// The cases this node oversees: all of them at the root, otherwise
@@ -43,36 +42,38 @@ impl Node {
 
     /// The last date whose committed due date makes a case yellow today.
     pub fn yellow_horizon(&self, today: NaiveDate) -> NaiveDate {
-        let cal = self.calendar();
-        let mut last = today;
-        for d in today.iter_days().take(40) {
-            if working_days_between(&cal, today, d) <= YELLOW_WORKING_DAYS {
-                last = d;
-            } else {
-                break;
-            }
-        }
-        last
+        onewindow_domain::deadline::yellow_horizon(&self.calendar(), today)
     }
 
-    /// The warning level of a running case today, from its stored dates.
+    /// The warning level of a running case today, from its stored dates, by
+    /// the one rule ([`warning_level`]); never lower than the level stored
+    /// with its last event.
     pub fn live_warning(&self, b: &CaseBrief, today: &str, horizon: &str) -> Warning {
         let open = onewindow_store::OPEN_STATES.contains(&b.state.as_str());
         if !open || b.suspended {
             return Warning::Green;
         }
-        let past = |d: &Option<String>| d.as_deref().is_some_and(|d| d < today);
-        if past(&b.committed_due)
-            || past(&b.statutory_due)
-            || past(&b.stage_due)
-            || b.warning == "red"
-        {
-            return Warning::Red;
-        }
-        if b.committed_due.as_deref().is_some_and(|d| d <= horizon) || b.warning == "yellow" {
-            return Warning::Yellow;
-        }
-        Warning::Green
+        let date = |d: &str| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok();
+        let due = |d: &Option<String>| d.as_deref().and_then(date);
+        let (Some(today), Some(horizon)) = (date(today), date(horizon)) else {
+            return Warning::Green;
+        };
+        let live = warning_level(
+            [
+                due(&b.statutory_due),
+                due(&b.committed_due),
+                due(&b.stage_due),
+            ],
+            due(&b.committed_due),
+            today,
+            horizon,
+        );
+        let stored = match b.warning.as_str() {
+            "red" => Warning::Red,
+            "yellow" => Warning::Yellow,
+            _ => Warning::Green,
+        };
+        live.max(stored)
     }
 
     /// Running cases near (yellow) or past (red) a deadline today, most
