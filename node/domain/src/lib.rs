@@ -15,4 +15,5 @@ pub mod codec;
 pub mod deadline;
 pub mod ids;
 pub mod log;
+pub mod policy;
 pub mod starter;

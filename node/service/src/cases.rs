@@ -1,7 +1,6 @@
 //! Acceptance at the window and the back office, over the case state machine.
 
 use serde::Deserialize;
-use std::collections::BTreeSet;
 
 use super::Node;
 use super::views::{CaseView, Outcome, Progress};
@@ -11,9 +10,10 @@ use onewindow_domain::case::{
     SuspensionKind, china_date,
 };
 use onewindow_domain::case_number::CaseNumber;
-use onewindow_domain::catalogue::{Matter, Serves};
-use onewindow_domain::checklist::{self, PresentedMaterial};
+use onewindow_domain::catalogue::Matter;
+use onewindow_domain::checklist::PresentedMaterial;
 use onewindow_domain::ids;
+use onewindow_domain::policy;
 use onewindow_store::CaseRow;
 
 /// The applicant as typed at the window.
@@ -260,8 +260,9 @@ impl Node {
         }
     }
 
-    /// The decision that follows a (re)submission: non-acceptance, a correction
-    /// notice listing every problem, acceptance, or immediate completion.
+    /// The decision that follows a (re)submission, by
+    /// [`policy::acceptance_decision`], after the clerk's reason for a
+    /// non-acceptance is checked.
     fn acceptance_event(
         &self,
         matter: &Matter,
@@ -272,50 +273,16 @@ impl Node {
     ) -> Result<Event, Error> {
         if let Some(reason) = non_acceptance {
             require_text("non_acceptance_reason", reason, 500)?;
-            return Ok(Event::NotAccepted {
-                reason: reason.trim().to_owned(),
-            });
         }
-        let serves = matches!(
-            (matter.serves, applicant.kind),
-            (Serves::Both, _)
-                | (Serves::Person, ApplicantKind::Person)
-                | (Serves::Organisation, ApplicantKind::Organisation)
-        );
-        if !serves {
-            return Ok(Event::NotAccepted {
-                reason: format!(
-                    "申请人类型不符：本事项仅受理{}申请 / applicant type does not match: this matter serves {}",
-                    if matter.serves == Serves::Person {
-                        "自然人"
-                    } else {
-                        "法人及其他组织"
-                    },
-                    if matter.serves == Serves::Person {
-                        "natural persons"
-                    } else {
-                        "organisations"
-                    },
-                ),
-            });
-        }
-        let selected: BTreeSet<String> = situations.iter().cloned().collect();
-        let result = checklist::check(matter, &selected, materials)?;
-        if !result.issues.is_empty() {
-            return Ok(Event::CorrectionNotified {
-                issues: result.issues,
-            });
-        }
-        let decides_here = self.may_decide(matter);
-        if matter.immediate && decides_here && result.deferred.is_empty() {
-            return Ok(Event::CompletedAtWindow {
-                result: format!("{}：当场办结 / completed at the window", matter.name_zh),
-            });
-        }
-        Ok(Event::Accepted {
-            deferred: result.deferred,
-            holder: Some(self.id.to_string()),
-        })
+        Ok(policy::acceptance_decision(
+            matter,
+            applicant.kind,
+            situations,
+            materials,
+            non_acceptance,
+            self.may_decide(matter),
+            self.id.as_str(),
+        )?)
     }
 
     /// Receives a submission and issues exactly one outcome document.
@@ -511,23 +478,11 @@ impl Node {
         };
         case.apply(&rec)?;
         let mut records = vec![rec];
-        // The result goes back to the window that accepted the case
-        // (统一窗口出件): a holder elsewhere hands the case back with it.
-        let home = case.received.accepting_node.clone();
-        if case.state == onewindow_domain::case::State::ResultReady && home != self.id.as_str() {
-            let back = EventRecord {
-                case_id: number.to_owned(),
-                case_version: case.version + 1,
-                actor,
-                at_ms: now,
-                event: Event::Transferred {
-                    to: home.clone(),
-                    reason: "办理结果返回受理窗口 / result returned to the accepting window".into(),
-                },
-            };
+        if let Some(back) = policy::hand_back(&case, self.id.as_str(), &actor, now) {
             case.apply(&back)?;
             records.push(back);
         }
+        let home = case.received.accepting_node.clone();
         for r in records {
             w.append(r, &home)?;
         }
@@ -559,36 +514,24 @@ impl Node {
     }
 
     /// After acceptance at a hall that may not decide the matter, the case
-    /// goes to the lowest ancestor that may (written now, sent when the link
-    /// is up).
+    /// goes to the lowest ancestor that may ([`policy::escalation`]; written
+    /// now, sent when the link is up).
     fn escalate(
         &self,
         case: &mut Case,
         matter: &Matter,
         records: &mut Vec<EventRecord>,
     ) -> Result<(), Error> {
-        if case.state != onewindow_domain::case::State::Accepted {
-            return Ok(());
-        }
-        let to = self.decider_for(matter);
-        if to == self.id {
-            return Ok(());
-        }
         let Some(last) = records.last() else {
             return Ok(());
         };
-        let rec = EventRecord {
-            case_id: case.id.clone(),
-            case_version: case.version + 1,
-            actor: last.actor.clone(),
-            at_ms: last.at_ms,
-            event: Event::Transferred {
-                to: to.to_string(),
-                reason: "本级无权决定，转上级办理 / decided at a higher tier".into(),
-            },
-        };
-        case.apply(&rec)?;
-        records.push(rec);
+        let to = self.decider_for(matter);
+        if let Some(rec) =
+            policy::escalation(case, to.as_str(), self.id.as_str(), &last.actor, last.at_ms)
+        {
+            case.apply(&rec)?;
+            records.push(rec);
+        }
         Ok(())
     }
 

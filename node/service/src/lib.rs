@@ -124,20 +124,8 @@ impl Node {
     /// The lowest node on the way from here to the root that may decide the
     /// matter (this node itself if it may).
     pub fn decider_for(&self, m: &Matter) -> NodeId {
-        let mut at = Some(self.id.clone());
-        while let Some(n) = at {
-            let tier = self
-                .config
-                .node
-                .tiers
-                .get(n.depth())
-                .map_or("", String::as_str);
-            if n.depth() == 0 || m.delegation.may_decide(n.as_str(), tier) {
-                return n;
-            }
-            at = n.parent();
-        }
-        self.id.clone()
+        let d = onewindow_domain::policy::decider(m, self.id.as_str(), &self.config.node.tiers);
+        NodeId::new(d).unwrap_or_else(|_| self.id.clone())
     }
 
     /// Is the link to the parent up? (Always false at the root.)

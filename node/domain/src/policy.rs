@@ -1,0 +1,201 @@
+//! The policies of one-window service, as pure functions: what the window
+//! decides on a submission, where a case goes when the hall that accepted it
+//! may not decide it, and how its result comes back to that window.
+//!
+//! The service calls these with what it knows (the matter, the node, its
+//! tiers); the state machine in [`crate::case`] then checks who may write
+//! each event. Nothing here reads a store or a clock.
+
+use std::collections::BTreeSet;
+
+use crate::case::{Actor, ApplicantKind, Case, Event, EventRecord, State};
+use crate::catalogue::{Matter, Serves};
+use crate::checklist::{self, ChecklistError, PresentedMaterial};
+
+/// The lowest node on the way from `node` to the root that may decide the
+/// matter (`node` itself if it may). Node ids are dotted paths from the
+/// root; `tiers` names the tier of each depth (`district`, `township`, ...);
+/// the root decides everything.
+pub fn decider(matter: &Matter, node: &str, tiers: &[String]) -> String {
+    let mut at = Some(node);
+    while let Some(n) = at {
+        let depth = n.matches('.').count();
+        let tier = tiers.get(depth).map_or("", String::as_str);
+        if depth == 0 || matter.delegation.may_decide(n, tier) {
+            return n.to_owned();
+        }
+        at = n.rsplit_once('.').map(|(parent, _)| parent);
+    }
+    node.to_owned()
+}
+
+/// Does the matter serve this kind of applicant?
+pub fn serves(matter: &Matter, kind: ApplicantKind) -> bool {
+    matches!(
+        (matter.serves, kind),
+        (Serves::Both, _)
+            | (Serves::Person, ApplicantKind::Person)
+            | (Serves::Organisation, ApplicantKind::Organisation)
+    )
+}
+
+/// The decision that follows a (re)submission at the window, exactly one
+/// of: non-acceptance (the clerk's reason, or an applicant the matter does
+/// not serve), a correction notice listing every problem at once,
+/// completion at the window (an immediate matter decided here with nothing
+/// deferred), or acceptance held by `here`.
+pub fn acceptance_decision(
+    matter: &Matter,
+    applicant: ApplicantKind,
+    situations: &[String],
+    materials: &[PresentedMaterial],
+    non_acceptance: Option<&str>,
+    decides_here: bool,
+    here: &str,
+) -> Result<Event, ChecklistError> {
+    if let Some(reason) = non_acceptance {
+        return Ok(Event::NotAccepted {
+            reason: reason.trim().to_owned(),
+        });
+    }
+    if !serves(matter, applicant) {
+        let (zh, en) = if matter.serves == Serves::Person {
+            ("自然人", "natural persons")
+        } else {
+            ("法人及其他组织", "organisations")
+        };
+        return Ok(Event::NotAccepted {
+            reason: format!(
+                "申请人类型不符：本事项仅受理{zh}申请 / applicant type does not match: this matter serves {en}"
+            ),
+        });
+    }
+    let selected: BTreeSet<String> = situations.iter().cloned().collect();
+    let result = checklist::check(matter, &selected, materials)?;
+    if !result.issues.is_empty() {
+        return Ok(Event::CorrectionNotified {
+            issues: result.issues,
+        });
+    }
+    if matter.immediate && decides_here && result.deferred.is_empty() {
+        return Ok(Event::CompletedAtWindow {
+            result: format!("{}：当场办结 / completed at the window", matter.name_zh),
+        });
+    }
+    Ok(Event::Accepted {
+        deferred: result.deferred,
+        holder: Some(here.to_owned()),
+    })
+}
+
+/// The next event of a case, written by `actor` at `at_ms`.
+fn next(case: &Case, actor: &Actor, at_ms: i64, event: Event) -> EventRecord {
+    EventRecord {
+        case_id: case.id.clone(),
+        case_version: case.version + 1,
+        actor: actor.clone(),
+        at_ms,
+        event,
+    }
+}
+
+/// After acceptance at a hall that may not decide the matter, the case goes
+/// up to `decider` (the lowest ancestor that may): the transfer to write,
+/// or `None` when the case stays.
+pub fn escalation(
+    case: &Case,
+    decider: &str,
+    here: &str,
+    actor: &Actor,
+    at_ms: i64,
+) -> Option<EventRecord> {
+    (case.state == State::Accepted && decider != here).then(|| {
+        next(
+            case,
+            actor,
+            at_ms,
+            Event::Transferred {
+                to: decider.to_owned(),
+                reason: "本级无权决定，转上级办理 / decided at a higher tier".into(),
+            },
+        )
+    })
+}
+
+/// The result goes back to the window that accepted the case (统一窗口出件):
+/// once a holder other than the accepting hall has the result ready, the
+/// transfer that hands the case back; `None` otherwise.
+pub fn hand_back(case: &Case, here: &str, actor: &Actor, at_ms: i64) -> Option<EventRecord> {
+    let home = &case.received.accepting_node;
+    (case.state == State::ResultReady && home != here).then(|| {
+        next(
+            case,
+            actor,
+            at_ms,
+            Event::Transferred {
+                to: home.clone(),
+                reason: "办理结果返回受理窗口 / result returned to the accepting window".into(),
+            },
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    fn tiers() -> Vec<String> {
+        ["district", "township", "village"]
+            .map(str::to_owned)
+            .to_vec()
+    }
+
+    fn matter_decided_at(tiers: &[&str], halls: &[&str]) -> Matter {
+        let cat = crate::starter::catalogue().unwrap();
+        let mut m = cat.matters.values().next().unwrap().clone();
+        m.delegation.decide_tiers = tiers.iter().map(|t| (*t).to_owned()).collect();
+        m.delegation.decide_halls = halls.iter().map(|h| (*h).to_owned()).collect();
+        m
+    }
+
+    #[test]
+    fn the_decider_is_the_lowest_hall_on_the_way_up_that_may_decide() {
+        let village = "nanhai.guicheng.xiaping";
+        let m = matter_decided_at(&["township"], &[]);
+        assert_eq!(decider(&m, village, &tiers()), "nanhai.guicheng");
+        assert_eq!(decider(&m, "nanhai.guicheng", &tiers()), "nanhai.guicheng");
+        let m = matter_decided_at(&["village"], &[]);
+        assert_eq!(decider(&m, village, &tiers()), village);
+        // Nobody below may: the root decides everything.
+        let m = matter_decided_at(&[], &[]);
+        assert_eq!(decider(&m, village, &tiers()), "nanhai");
+        // A named hall may decide whatever its tier.
+        let m = matter_decided_at(&[], &[village]);
+        assert_eq!(decider(&m, village, &tiers()), village);
+    }
+
+    #[test]
+    fn a_matter_refuses_an_applicant_it_does_not_serve_and_a_reason_is_kept() {
+        let mut m = matter_decided_at(&["village"], &[]);
+        m.serves = Serves::Person;
+        let e = acceptance_decision(&m, ApplicantKind::Organisation, &[], &[], None, true, "x")
+            .unwrap();
+        assert!(matches!(e, Event::NotAccepted { ref reason } if reason.contains("自然人")));
+        let e = acceptance_decision(
+            &m,
+            ApplicantKind::Person,
+            &[],
+            &[],
+            Some("  不属于本机关职权范围  "),
+            true,
+            "x",
+        )
+        .unwrap();
+        assert!(matches!(e, Event::NotAccepted { ref reason } if reason == "不属于本机关职权范围"));
+        // Nothing presented: one correction notice listing what is missing.
+        let e = acceptance_decision(&m, ApplicantKind::Person, &[], &[], None, true, "x").unwrap();
+        assert!(matches!(e, Event::CorrectionNotified { ref issues } if !issues.is_empty()));
+    }
+}
