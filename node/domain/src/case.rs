@@ -770,30 +770,7 @@ pub struct Clocks {
     pub stage: Option<Due>,
 }
 
-/// Warning level (电子监察).
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum Warning {
-    /// On time.
-    Green,
-    /// Near the committed deadline.
-    Yellow,
-    /// Past a deadline, or a stage over its norm.
-    Red,
-}
-
-impl Warning {
-    /// Stable name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Green => "green",
-            Self::Yellow => "yellow",
-            Self::Red => "red",
-        }
-    }
-}
+pub use crate::deadline::Warning;
 
 impl Case {
     /// Starts a case from its first record.

@@ -185,6 +185,31 @@ pub fn working_days_between(calendar: &Calendar, from: NaiveDate, to: NaiveDate)
     weekdays + calendar.override_adjustment(from, to)
 }
 
+/// Warning level (电子监察).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Warning {
+    /// On time.
+    Green,
+    /// Near the committed deadline.
+    Yellow,
+    /// Past a deadline, or a stage over its norm.
+    Red,
+}
+
+impl Warning {
+    /// Stable name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Green => "green",
+            Self::Yellow => "yellow",
+            Self::Red => "red",
+        }
+    }
+}
+
 /// Working days before the committed due date at which a running case
 /// turns yellow.
 pub const YELLOW_WORKING_DAYS: i64 = 2;
@@ -214,8 +239,7 @@ pub fn warning_level(
     committed: Option<NaiveDate>,
     today: NaiveDate,
     horizon: NaiveDate,
-) -> crate::case::Warning {
-    use crate::case::Warning;
+) -> Warning {
     if dues.iter().flatten().any(|due| *due < today) {
         Warning::Red
     } else if committed.is_some_and(|due| due <= horizon) {
@@ -845,7 +869,6 @@ mod tests {
 
     #[test]
     fn one_warning_rule_red_past_any_due_date_yellow_within_the_horizon() {
-        use crate::case::Warning;
         let today = date(2026, 10, 9);
         let horizon = date(2026, 10, 13);
         // (any horizon: the rule takes it as given)
