@@ -56,7 +56,7 @@ fn row_view(ctx: &Ctx, r: &CaseRow, (today, horizon): &(String, String)) -> mini
     let c = &r.case;
     context! {
         id => r.id,
-        matter => ctx.t(&c.received.matter_name_zh, &c.received.matter_name_en),
+        matter => ctx.pick(&c.received.matter_name_zh, &c.received.matter_name_en),
         state => r.state,
         suspended => r.suspended,
         due => r.committed_due,
@@ -103,7 +103,7 @@ pub async fn queue(StaffCtx(ctx): StaffCtx) -> Response {
             let level = node.live_warning(&s.brief, &th.0, &th.1);
             context! {
                 id => s.brief.id,
-                matter => ctx.t(&s.case.received.matter_name_zh, &s.case.received.matter_name_en),
+                matter => ctx.pick(&s.case.received.matter_name_zh, &s.case.received.matter_name_en),
                 state => s.brief.state,
                 due => s.brief.committed_due,
                 level => level.as_str(),
@@ -174,7 +174,7 @@ async fn render_case(
     let dept_name = |code: &str| {
         cat.departments
             .get(code)
-            .map(|d| ctx.t(&d.name_zh, &d.name_en))
+            .map(|d| ctx.pick(&d.name_zh, &d.name_en))
             .unwrap_or_else(|| code.to_owned())
     };
     let subs: Vec<_> = c
@@ -326,7 +326,7 @@ pub async fn act(Path(number): Path<String>, form: StaffForm) -> Response {
                 &ctx,
                 &number,
                 e.status(),
-                Some(ctx.t(&e.message_zh, &e.message_en)),
+                Some(ctx.pick(&e.message_zh, &e.message_en)),
             )
             .await;
         }
@@ -349,7 +349,7 @@ pub async fn act(Path(number): Path<String>, form: StaffForm) -> Response {
                 &ctx,
                 &number,
                 e.status(),
-                Some(ctx.t(&e.message_zh, &e.message_en)),
+                Some(ctx.pick(&e.message_zh, &e.message_en)),
             )
             .await
         }

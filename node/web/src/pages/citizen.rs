@@ -136,7 +136,7 @@ pub async fn matter(ctx: Ctx, Path(code): Path<String>) -> Response {
         .co_departments
         .iter()
         .filter_map(|c| cat.departments.get(c))
-        .map(|d| ctx.t(&d.name_zh, &d.name_en))
+        .map(|d| ctx.pick(&d.name_zh, &d.name_en))
         .collect();
     let data = context! {
         m => m,

@@ -80,7 +80,7 @@ pub async fn home(
     };
     let name = |code: &str| {
         cat.matter(code)
-            .map(|m| ctx.t(&m.name_zh, &m.name_en))
+            .map(|m| ctx.pick(&m.name_zh, &m.name_en))
             .unwrap_or_else(|| code.to_owned())
     };
     let brief = |b: &crate::store::CaseBrief| {
@@ -125,7 +125,7 @@ pub async fn search_json(ctx: Ctx, Query(q): Query<SearchQuery>) -> Response {
     .map(|m| {
         serde_json::json!({
             "code": m.code,
-            "name": ctx.t(&m.name_zh, &m.name_en),
+            "name": ctx.pick(&m.name_zh, &m.name_en),
             "immediate": m.immediate,
             "url": format!("{base}{}", m.code),
         })

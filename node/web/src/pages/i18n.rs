@@ -359,11 +359,8 @@ const PHRASES: &[(&str, &str, &str)] = &[
     ("stats.show", "显示", "Show"),
     ("stats.data", "查看数据", "See the data"),
     ("stats.tables", "数据表", "Data tables"),
-    ("col.department", "部门", "Department"),
-    ("col.time", "时间", "Time"),
     ("col.event", "事件", "Event"),
     ("col.actor", "办理人", "By"),
-    ("col.node", "节点", "Node"),
     ("col.hash", "哈希", "Hash"),
     (
         "progress.title",
@@ -541,6 +538,150 @@ const PHRASES: &[(&str, &str, &str)] = &[
     ("ev.withdrawn", "撤回", "Withdrawn"),
     ("ev.terminated", "终止", "Terminated"),
     ("ev.rated", "评价", "Rated"),
+    ("stats.no_data_yet", "暂无数据。", "No data yet."),
+    (
+        "stats.cases_received_per_day_by_tier",
+        "每日收件量（按层级）",
+        "Cases received per day, by tier",
+    ),
+    (
+        "stats.share_of_immediate_completions_per_day",
+        "即办件占比（按日）",
+        "Share of immediate completions, per day",
+    ),
+    ("stats.busiest_matters", "收件量前列事项", "Busiest matters"),
+    (
+        "stats.cases_per_department",
+        "各部门收件量",
+        "Cases per department",
+    ),
+    ("stats.cases_per_hall", "各大厅收件量", "Cases per hall"),
+    (
+        "stats.time_from_receipt_to_completion",
+        "办结用时分布（收件至办结）",
+        "Time from receipt to completion",
+    ),
+    ("stats.cases", "件数", "Cases"),
+    (
+        "stats.queue_waiting_time",
+        "排队等候时间分布",
+        "Queue waiting time",
+    ),
+    ("stats.visitors", "人次", "Visitors"),
+    ("stats.ratings", "好差评", "Ratings"),
+    ("stats.cases_by_state", "案件状态", "Cases by state"),
+    ("stats.cases_received", "收件总量", "Cases received"),
+    ("stats.immediate_share", "即办件占比", "Immediate share"),
+    (
+        "stats.average_time_to_completion",
+        "平均办结用时",
+        "Average time to completion",
+    ),
+    (
+        "stats.longest_time_to_completion",
+        "最长办结用时",
+        "Longest time to completion",
+    ),
+    (
+        "stats.average_queue_wait",
+        "平均排队等候",
+        "Average queue wait",
+    ),
+    ("stats.satisfied", "满意率", "Satisfied"),
+    ("stats.connected", "在线", "connected"),
+    ("stats.offline", "离线", "offline"),
+    ("stats.this_node", "（本节点）", " (this node)"),
+    ("stats.revoked", "已吊销", "revoked"),
+    ("stats.nodes", "节点", "Nodes"),
+    (
+        "stats.no_hall_below_has_connected_yet_once_fed",
+        "尚无下级节点接入：联邦同步启用后，下级大厅在此列出。",
+        "No hall below has connected yet: once federation runs, the halls below are listed here.",
+    ),
+    ("stats.security_events", "安全事件", "Security events"),
+    (
+        "stats.no_security_events",
+        "没有安全事件。",
+        "No security events.",
+    ),
+    ("col.code", "事项编码", "Code"),
+    ("col.matter", "事项", "Matter"),
+    ("col.cases", "件数", "Cases"),
+    ("col.immediate", "即办件", "Immediate"),
+    ("col.code_2", "部门编码", "Code"),
+    ("col.hall", "大厅", "Hall"),
+    ("col.tier", "层级", "Tier"),
+    ("col.time_2", "用时", "Time"),
+    ("col.wait", "等候", "Wait"),
+    ("col.visitors", "人次", "Visitors"),
+    ("col.rating", "评价", "Rating"),
+    ("col.state", "状态", "State"),
+    ("col.node", "节点", "Node"),
+    ("col.parent", "上级", "Parent"),
+    ("col.link", "连接", "Link"),
+    ("col.last_seen", "最后联系", "Last seen"),
+    ("col.version", "软件版本", "Version"),
+    ("col.catalogue", "目录版本", "Catalogue"),
+    ("col.backlog", "待同步", "Backlog"),
+    ("col.lag_ms", "延迟(ms)", "Lag (ms)"),
+    ("col.clock_skew_ms", "时钟偏差(ms)", "Clock skew (ms)"),
+    ("col.link_state", "链路状态", "Link state"),
+    ("col.time", "时间", "Time"),
+    ("col.kind", "类型", "Kind"),
+    ("col.peer", "节点", "Peer"),
+    ("col.address", "地址", "Address"),
+    ("col.detail", "详情", "Detail"),
+    (
+        "supervisor.every_hall_of_the_district",
+        "全区所有大厅",
+        "every hall of the district",
+    ),
+    ("supervisor.cases_found", "查询结果", "Cases found"),
+    (
+        "supervisor.no_case_matches",
+        "没有符合条件的案件。",
+        "No case matches.",
+    ),
+    (
+        "page.the_page_could_not_be_rendered_please_tr",
+        "页面生成失败，请稍后重试。",
+        "The page could not be rendered; please try again.",
+    ),
+    ("col.day", "日期", "Day"),
+    ("col.total", "合计", "Total"),
+    ("col.immediate_share", "即办率", "Immediate share"),
+    ("col.case", "案件编号", "Case"),
+    ("col.department", "部门", "Department"),
+    ("col.accepting_hall", "受理大厅", "Accepting hall"),
+    ("col.received", "收件时间", "Received"),
+    ("col.committed_due", "承诺时限", "Committed due"),
+    ("col.warning", "预警", "Warning"),
+    ("supervisor.red", "已超期（红色预警）", "Overdue (red)"),
+    (
+        "supervisor.red_empty",
+        "没有超期案件。",
+        "No case is overdue.",
+    ),
+    (
+        "supervisor.yellow",
+        "临近时限（黄色预警）",
+        "Near the deadline (yellow)",
+    ),
+    (
+        "supervisor.yellow_empty",
+        "没有临近时限的案件。",
+        "No case is near its deadline.",
+    ),
+    (
+        "supervisor.more",
+        "共 {n} 件，此处显示前 {shown} 件；导出 CSV 可得全部。",
+        "{n} cases; the first {shown} are shown. The CSV has them all.",
+    ),
+    (
+        "supervisor.scope_below",
+        "{id} 及下级大厅",
+        "{id} and the halls below",
+    ),
 ];
 
 fn table() -> &'static HashMap<&'static str, (&'static str, &'static str)> {
@@ -554,6 +695,16 @@ pub fn phrase(lang: Lang, key: &str) -> &str {
         Some((zh, en)) => lang.pick(zh, en),
         None => key,
     }
+}
+
+/// The phrase for `key` in `lang` with each `{name}` slot filled from
+/// `args`.
+pub fn phrase_with(lang: Lang, key: &str, args: &[(&str, &dyn std::fmt::Display)]) -> String {
+    let mut text = phrase(lang, key).to_owned();
+    for (name, value) in args {
+        text = text.replace(&format!("{{{name}}}"), &value.to_string());
+    }
+    text
 }
 
 /// Whether the table has `key`.
@@ -599,5 +750,59 @@ mod tests {
             );
         }
         assert_eq!(phrase(Lang::En, "missing.key"), "missing.key");
+    }
+
+    /// Every key the pages' code asks for (`phrase("..")`, `phrases(&[..])`,
+    /// `phrase_with("..", ..)`) is in the table, in both languages.
+    #[test]
+    fn every_key_the_code_asks_for_is_here() {
+        let sources = [
+            include_str!("approver.rs"),
+            include_str!("apply.rs"),
+            include_str!("citizen.rs"),
+            include_str!("clerk.rs"),
+            include_str!("login.rs"),
+            include_str!("search.rs"),
+            include_str!("stats.rs"),
+            include_str!("supervisor.rs"),
+            include_str!("web.rs"),
+        ];
+        let mut asked = Vec::new();
+        for src in sources {
+            for (open, close) in [("phrase(\"", "\""), ("phrase_with(\"", "\"")] {
+                for part in src.split(open).skip(1) {
+                    asked.extend(part.split(close).next().map(str::to_owned));
+                }
+            }
+            for part in src.split("phrases(&[").skip(1) {
+                let list = part.split(']').next().unwrap_or("");
+                asked.extend(
+                    list.split(',')
+                        .map(|k| k.trim().trim_matches('"').to_owned())
+                        .filter(|k| !k.is_empty()),
+                );
+            }
+        }
+        // Keys made with format!: the deadline lists'.
+        for level in ["red", "yellow"] {
+            asked.push(format!("supervisor.{level}"));
+            asked.push(format!("supervisor.{level}_empty"));
+        }
+        assert!(asked.len() > 60, "the scan found the keys: {asked:?}");
+        for k in &asked {
+            assert!(
+                has(k),
+                "the code asks for phrase {k:?}, which is not in PHRASES"
+            );
+        }
+        // A slot is filled.
+        assert_eq!(
+            phrase_with(
+                Lang::En,
+                "supervisor.scope_below",
+                &[("id", &"nanhai.guicheng")]
+            ),
+            "nanhai.guicheng and the halls below"
+        );
     }
 }

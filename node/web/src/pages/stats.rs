@@ -62,17 +62,17 @@ fn table(
     ctx: &Ctx,
     id: &str,
     title: String,
-    headers: &[(&str, &str)],
+    headers: Vec<String>,
     rows: Vec<Row>,
     q: &str,
 ) -> Table {
     Table {
         id: id.to_owned(),
         title,
-        headers: headers.iter().map(|(zh, en)| ctx.t(zh, en)).collect(),
+        headers,
         rows,
         csv: format!("/supervisor/export/{id}?{q}"),
-        empty: ctx.t("暂无数据。", "No data yet."),
+        empty: ctx.phrase("stats.no_data_yet"),
         more: None,
     }
 }
@@ -187,26 +187,16 @@ pub async fn stats(ctx: &Ctx, q: &SupQuery) -> Result<Stats, Error> {
         });
     };
     // Volume by tier over time.
-    let title = ctx.t("每日收件量（按层级）", "Cases received per day, by tier");
+    let title = ctx.phrase("stats.cases_received_per_day_by_tier");
     chart(
         "volume",
         title.clone(),
         charts::wide_columns("chart-volume", &title, &labels, &series),
         "stats-days",
     );
-    let mut headers: Vec<(String, String)> = vec![("日期".into(), "Day".into())];
-    for t in &tiers {
-        headers.push((tier_name(t), tier_name(t)));
-    }
-    headers.extend([
-        ("合计".into(), "Total".into()),
-        ("即办件".into(), "Immediate".into()),
-        ("即办率".into(), "Immediate share".into()),
-    ]);
-    let hdr: Vec<(&str, &str)> = headers
-        .iter()
-        .map(|(a, b)| (a.as_str(), b.as_str()))
-        .collect();
+    let mut hdr = ctx.phrases(&["col.day"]);
+    hdr.extend(tiers.iter().map(|t| tier_name(t)));
+    hdr.extend(ctx.phrases(&["col.total", "col.immediate", "col.immediate_share"]));
     let rows = (0..n)
         .map(|i| {
             let mut cells: Vec<Cell> = vec![labels[i].clone().into()];
@@ -219,12 +209,9 @@ pub async fn stats(ctx: &Ctx, q: &SupQuery) -> Result<Stats, Error> {
             Row::new(cells)
         })
         .collect();
-    tables.push(table(ctx, "stats-days", title, &hdr, rows, &qs));
+    tables.push(table(ctx, "stats-days", title, hdr, rows, &qs));
     // Immediate share per day.
-    let title = ctx.t(
-        "即办件占比（按日）",
-        "Share of immediate completions, per day",
-    );
+    let title = ctx.phrase("stats.share_of_immediate_completions_per_day");
     let shares: Vec<Option<f64>> = (0..n)
         .map(|i| (totals[i] > 0).then(|| imm[i] as f64 * 100.0 / totals[i] as f64))
         .collect();
@@ -235,7 +222,7 @@ pub async fn stats(ctx: &Ctx, q: &SupQuery) -> Result<Stats, Error> {
         "stats-days",
     );
     // By matter, department, hall.
-    let title = ctx.t("收件量前列事项", "Busiest matters");
+    let title = ctx.phrase("stats.busiest_matters");
     let items: Vec<(String, i64)> = by_matter
         .iter()
         .take(15)
@@ -262,16 +249,11 @@ pub async fn stats(ctx: &Ctx, q: &SupQuery) -> Result<Stats, Error> {
         ctx,
         "stats-matters",
         title,
-        &[
-            ("事项编码", "Code"),
-            ("事项", "Matter"),
-            ("件数", "Cases"),
-            ("即办件", "Immediate"),
-        ],
+        ctx.phrases(&["col.code", "col.matter", "col.cases", "col.immediate"]),
         rows,
         &qs,
     ));
-    let title = ctx.t("各部门收件量", "Cases per department");
+    let title = ctx.phrase("stats.cases_per_department");
     let items: Vec<(String, i64)> = by_dept
         .iter()
         .map(|r| (dept_name(ctx, &r.key), r.cases))
@@ -296,17 +278,13 @@ pub async fn stats(ctx: &Ctx, q: &SupQuery) -> Result<Stats, Error> {
         ctx,
         "stats-departments",
         title,
-        &[
-            ("部门编码", "Code"),
-            ("部门", "Department"),
-            ("件数", "Cases"),
-        ],
+        ctx.phrases(&["col.code_2", "col.department", "col.cases"]),
         rows,
         &qs,
     ));
     let mut hall_rows: Vec<(String, i64)> = halls.into_iter().collect();
     hall_rows.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-    let title = ctx.t("各大厅收件量", "Cases per hall");
+    let title = ctx.phrase("stats.cases_per_hall");
     chart(
         "halls",
         title.clone(),
@@ -332,18 +310,15 @@ pub async fn stats(ctx: &Ctx, q: &SupQuery) -> Result<Stats, Error> {
         ctx,
         "stats-halls",
         title,
-        &[("大厅", "Hall"), ("层级", "Tier"), ("件数", "Cases")],
+        ctx.phrases(&["col.hall", "col.tier", "col.cases"]),
         rows,
         &qs,
     ));
     // Handling times.
     let hl = bucket_labels(ctx, &HANDLING_BOUNDS_MS);
-    let title = ctx.t(
-        "办结用时分布（收件至办结）",
-        "Time from receipt to completion",
-    );
+    let title = ctx.phrase("stats.time_from_receipt_to_completion");
     let s = [Series {
-        name: ctx.t("件数", "Cases"),
+        name: ctx.phrase("stats.cases"),
         color: PALETTE[4],
         values: handling.buckets.clone(),
     }];
@@ -357,15 +332,15 @@ pub async fn stats(ctx: &Ctx, q: &SupQuery) -> Result<Stats, Error> {
         ctx,
         "stats-handling",
         title,
-        &[("用时", "Time"), ("件数", "Cases")],
+        ctx.phrases(&["col.time_2", "col.cases"]),
         dist_rows(&hl, &handling),
         &qs,
     ));
     // Queue waits.
     let wl = bucket_labels(ctx, &WAIT_BOUNDS_MS);
-    let title = ctx.t("排队等候时间分布", "Queue waiting time");
+    let title = ctx.phrase("stats.queue_waiting_time");
     let s = [Series {
-        name: ctx.t("人次", "Visitors"),
+        name: ctx.phrase("stats.visitors"),
         color: PALETTE[3],
         values: waits.buckets.clone(),
     }];
@@ -379,7 +354,7 @@ pub async fn stats(ctx: &Ctx, q: &SupQuery) -> Result<Stats, Error> {
         ctx,
         "stats-queue",
         title,
-        &[("等候", "Wait"), ("人次", "Visitors")],
+        ctx.phrases(&["col.wait", "col.visitors"]),
         dist_rows(&wl, &waits),
         &qs,
     ));
@@ -387,7 +362,7 @@ pub async fn stats(ctx: &Ctx, q: &SupQuery) -> Result<Stats, Error> {
     let rl: Vec<String> = (1..=5)
         .map(|s| super::i18n::phrase(ctx.lang, &format!("score.{s}")).to_owned())
         .collect();
-    let title = ctx.t("好差评", "Ratings");
+    let title = ctx.phrase("stats.ratings");
     let items: Vec<(String, i64)> = rl.iter().cloned().zip(ratings).collect();
     chart(
         "ratings",
@@ -403,7 +378,7 @@ pub async fn stats(ctx: &Ctx, q: &SupQuery) -> Result<Stats, Error> {
         ctx,
         "stats-ratings",
         title,
-        &[("评价", "Rating"), ("件数", "Cases")],
+        ctx.phrases(&["col.rating", "col.cases"]),
         rows,
         &qs,
     ));
@@ -421,8 +396,8 @@ pub async fn stats(ctx: &Ctx, q: &SupQuery) -> Result<Stats, Error> {
     tables.push(table(
         ctx,
         "stats-states",
-        ctx.t("案件状态", "Cases by state"),
-        &[("状态", "State"), ("件数", "Cases")],
+        ctx.phrase("stats.cases_by_state"),
+        ctx.phrases(&["col.state", "col.cases"]),
         rows,
         &qs,
     ));
@@ -434,26 +409,23 @@ pub async fn stats(ctx: &Ctx, q: &SupQuery) -> Result<Stats, Error> {
         }
     };
     let figures = vec![
-        (ctx.t("收件总量", "Cases received"), total.to_string()),
+        (ctx.phrase("stats.cases_received"), total.to_string()),
+        (ctx.phrase("stats.immediate_share"), pct(total_imm, total)),
         (
-            ctx.t("即办件占比", "Immediate share"),
-            pct(total_imm, total),
-        ),
-        (
-            ctx.t("平均办结用时", "Average time to completion"),
+            ctx.phrase("stats.average_time_to_completion"),
             avg(&handling),
         ),
         (
-            ctx.t("最长办结用时", "Longest time to completion"),
+            ctx.phrase("stats.longest_time_to_completion"),
             if handling.count > 0 {
                 duration(ctx.lang, handling.max_ms)
             } else {
                 "—".into()
             },
         ),
-        (ctx.t("平均排队等候", "Average queue wait"), avg(&waits)),
+        (ctx.phrase("stats.average_queue_wait"), avg(&waits)),
         (
-            ctx.t("满意率", "Satisfied"),
+            ctx.phrase("stats.satisfied"),
             pct(ratings[0] + ratings[1], rated),
         ),
     ];
@@ -485,7 +457,7 @@ fn opt(v: Option<i64>) -> Cell {
 /// A fleet row's link state: connected, held back for a catalogue version,
 /// or refused (and until when this node waits).
 fn link_state_cell(ctx: &Ctx, f: &crate::store::FleetRow) -> Cell {
-    let zh = ctx.t("zh", "en") == "zh";
+    let zh = ctx.lang == super::web::Lang::Zh;
     let text = crate::link::state::describe(
         f.connected,
         f.refusal.as_ref(),
@@ -524,8 +496,8 @@ pub async fn fleet_tables(ctx: &Ctx) -> Result<Vec<Table>, Error> {
         None => fleet.insert(0, me_row),
     }
     let others = fleet.len() - 1;
-    let yes = ctx.t("在线", "connected");
-    let no = ctx.t("离线", "offline");
+    let yes = ctx.phrase("stats.connected");
+    let no = ctx.phrase("stats.offline");
     let rows = fleet
         .iter()
         .map(|f| {
@@ -538,7 +510,7 @@ pub async fn fleet_tables(ctx: &Ctx) -> Result<Vec<Table>, Error> {
             };
             let mut name = f.node_id.clone();
             if f.node_id == me {
-                name.push_str(&ctx.t("（本节点）", " (this node)"));
+                name.push_str(&ctx.phrase("stats.this_node"));
             }
             Row {
                 level,
@@ -548,7 +520,7 @@ pub async fn fleet_tables(ctx: &Ctx) -> Result<Vec<Table>, Error> {
                         .into(),
                     f.parent.clone().unwrap_or_default().into(),
                     if f.revoked_at_ms.is_some() {
-                        Cell::level(ctx.t("已吊销", "revoked"), "red")
+                        Cell::level(ctx.phrase("stats.revoked"), "red")
                     } else if f.connected {
                         Cell::level(yes.clone(), "green")
                     } else {
@@ -568,29 +540,26 @@ pub async fn fleet_tables(ctx: &Ctx) -> Result<Vec<Table>, Error> {
     let mut fleet_t = table(
         ctx,
         "fleet",
-        ctx.t("节点", "Nodes"),
-        &[
-            ("节点", "Node"),
-            ("层级", "Tier"),
-            ("上级", "Parent"),
-            ("连接", "Link"),
-            ("最后联系", "Last seen"),
-            ("软件版本", "Version"),
-            ("目录版本", "Catalogue"),
-            ("待同步", "Backlog"),
-            ("延迟(ms)", "Lag (ms)"),
-            ("时钟偏差(ms)", "Clock skew (ms)"),
-            ("链路状态", "Link state"),
-        ],
+        ctx.phrase("stats.nodes"),
+        ctx.phrases(&[
+            "col.node",
+            "col.tier",
+            "col.parent",
+            "col.link",
+            "col.last_seen",
+            "col.version",
+            "col.catalogue",
+            "col.backlog",
+            "col.lag_ms",
+            "col.clock_skew_ms",
+            "col.link_state",
+        ]),
         rows,
         "",
     );
     fleet_t.csv = "/supervisor/export/fleet".into();
     if others == 0 {
-        fleet_t.more = Some(ctx.t(
-            "尚无下级节点接入：联邦同步启用后，下级大厅在此列出。",
-            "No hall below has connected yet: once federation runs, the halls below are listed here.",
-        ));
+        fleet_t.more = Some(ctx.phrase("stats.no_hall_below_has_connected_yet_once_fed"));
     }
     let rows = events
         .iter()
@@ -608,19 +577,19 @@ pub async fn fleet_tables(ctx: &Ctx) -> Result<Vec<Table>, Error> {
     let mut sec = table(
         ctx,
         "security",
-        ctx.t("安全事件", "Security events"),
-        &[
-            ("时间", "Time"),
-            ("类型", "Kind"),
-            ("节点", "Peer"),
-            ("地址", "Address"),
-            ("详情", "Detail"),
-        ],
+        ctx.phrase("stats.security_events"),
+        ctx.phrases(&[
+            "col.time",
+            "col.kind",
+            "col.peer",
+            "col.address",
+            "col.detail",
+        ]),
         rows,
         "",
     );
     sec.csv = "/supervisor/export/security".into();
-    sec.empty = ctx.t("没有安全事件。", "No security events.");
+    sec.empty = ctx.phrase("stats.no_security_events");
     Ok(vec![fleet_t, sec])
 }
 

@@ -80,7 +80,7 @@ pub fn matter_name(ctx: &Ctx, code: &str) -> String {
     ctx.node
         .catalogue()
         .matter(code)
-        .map_or_else(|| code.to_owned(), |m| ctx.t(&m.name_zh, &m.name_en))
+        .map_or_else(|| code.to_owned(), |m| ctx.pick(&m.name_zh, &m.name_en))
 }
 
 /// A department's name in the reader's language.
@@ -89,7 +89,7 @@ pub fn dept_name(ctx: &Ctx, code: &str) -> String {
         .catalogue()
         .departments
         .get(code)
-        .map_or_else(|| code.to_owned(), |d| ctx.t(&d.name_zh, &d.name_en))
+        .map_or_else(|| code.to_owned(), |d| ctx.pick(&d.name_zh, &d.name_en))
 }
 
 fn state_label(ctx: &Ctx, s: &str) -> String {
@@ -97,19 +97,16 @@ fn state_label(ctx: &Ctx, s: &str) -> String {
 }
 
 fn case_headers(ctx: &Ctx) -> Vec<String> {
-    [
-        ("案件编号", "Case"),
-        ("事项", "Matter"),
-        ("部门", "Department"),
-        ("受理大厅", "Accepting hall"),
-        ("状态", "State"),
-        ("收件时间", "Received"),
-        ("承诺时限", "Committed due"),
-        ("预警", "Warning"),
-    ]
-    .iter()
-    .map(|(zh, en)| ctx.t(zh, en))
-    .collect()
+    ctx.phrases(&[
+        "col.case",
+        "col.matter",
+        "col.department",
+        "col.accepting_hall",
+        "col.state",
+        "col.received",
+        "col.committed_due",
+        "col.warning",
+    ])
 }
 
 fn case_row(ctx: &Ctx, b: &CaseBrief, level: Option<Warning>) -> Row {
@@ -136,24 +133,7 @@ fn case_row(ctx: &Ctx, b: &CaseBrief, level: Option<Warning>) -> Row {
 pub async fn warning_tables(ctx: &Ctx) -> Result<Vec<Table>, Error> {
     let watch = ctx.node.deadline_watch().await?;
     let mut out = Vec::new();
-    for (level, id, zh, en, ezh, een) in [
-        (
-            Warning::Red,
-            "red",
-            "已超期（红色预警）",
-            "Overdue (red)",
-            "没有超期案件。",
-            "No case is overdue.",
-        ),
-        (
-            Warning::Yellow,
-            "yellow",
-            "临近时限（黄色预警）",
-            "Near the deadline (yellow)",
-            "没有临近时限的案件。",
-            "No case is near its deadline.",
-        ),
-    ] {
+    for (level, id) in [(Warning::Red, "red"), (Warning::Yellow, "yellow")] {
         let rows: Vec<Row> = watch
             .iter()
             .filter(|(_, w)| *w == level)
@@ -161,11 +141,11 @@ pub async fn warning_tables(ctx: &Ctx) -> Result<Vec<Table>, Error> {
             .collect();
         out.push(Table {
             id: id.into(),
-            title: ctx.t(zh, en),
+            title: ctx.phrase(&format!("supervisor.{id}")),
             headers: case_headers(ctx),
             rows,
             csv: format!("/supervisor/export/{id}"),
-            empty: ctx.t(ezh, een),
+            empty: ctx.phrase(&format!("supervisor.{id}_empty")),
             more: None,
         });
     }
@@ -176,10 +156,7 @@ fn cut(mut t: Table, ctx: &Ctx) -> Table {
     let n = t.rows.len();
     if n > PAGE_ROWS {
         t.rows.truncate(PAGE_ROWS);
-        t.more = Some(ctx.t(
-            &format!("共 {n} 件，此处显示前 {PAGE_ROWS} 件；导出 CSV 可得全部。"),
-            &format!("{n} cases; the first {PAGE_ROWS} are shown. The CSV has them all."),
-        ));
+        t.more = Some(ctx.phrase_with("supervisor.more", &[("n", &n), ("shown", &PAGE_ROWS)]));
     }
     t
 }
@@ -195,11 +172,10 @@ pub async fn overview(StaffCtx(ctx): StaffCtx) -> Response {
     };
     let counts: Vec<usize> = tables.iter().map(|t| t.rows.len()).collect();
     let scope = match ctx.node.oversight_scope() {
-        crate::store::Scope::All => ctx.t("全区所有大厅", "every hall of the district"),
-        crate::store::Scope::Subtree(id) => ctx.t(
-            &format!("{id} 及下级大厅"),
-            &format!("{id} and the halls below"),
-        ),
+        crate::store::Scope::All => ctx.phrase("supervisor.every_hall_of_the_district"),
+        crate::store::Scope::Subtree(id) => {
+            ctx.phrase_with("supervisor.scope_below", &[("id", &id)])
+        }
     };
     let data = context! {
         red => counts.first().copied().unwrap_or(0),
@@ -245,7 +221,7 @@ pub async fn search_table(ctx: &Ctx, q: &SupQuery) -> Result<Table, Error> {
     let query = q.to_query();
     Ok(Table {
         id: "search".into(),
-        title: ctx.t("查询结果", "Cases found"),
+        title: ctx.phrase("supervisor.cases_found"),
         headers: case_headers(ctx),
         rows: rows
             .iter()
@@ -257,7 +233,7 @@ pub async fn search_table(ctx: &Ctx, q: &SupQuery) -> Result<Table, Error> {
             })
             .collect(),
         csv: format!("/supervisor/export/search?{query}"),
-        empty: ctx.t("没有符合条件的案件。", "No case matches."),
+        empty: ctx.phrase("supervisor.no_case_matches"),
         more: None,
     })
 }
@@ -283,7 +259,7 @@ pub async fn search_page(StaffCtx(ctx): StaffCtx, Query(q): Query<SupQuery>) -> 
     let depts: Vec<_> = cat
         .departments
         .values()
-        .map(|d| context! { code => d.code, name => ctx.t(&d.name_zh, &d.name_en) })
+        .map(|d| context! { code => d.code, name => ctx.pick(&d.name_zh, &d.name_en) })
         .collect();
     let states = [
         "received",
@@ -376,7 +352,7 @@ pub async fn terminate(Path(number): Path<String>, form: StaffForm) -> Response 
                 &ctx,
                 &number,
                 e.status(),
-                Some(ctx.t(&e.message_zh, &e.message_en)),
+                Some(ctx.pick(&e.message_zh, &e.message_en)),
             )
             .await
         }

@@ -399,9 +399,26 @@ impl Ctx {
         }
     }
 
-    /// Text in the reader's language.
-    pub fn t(&self, zh: &str, en: &str) -> String {
+    /// One of the two names of bilingual data (a matter's, a department's,
+    /// an error's message), in the reader's language. The pages' own words
+    /// are never written here: they are keys of [`super::i18n`].
+    pub fn pick(&self, zh: &str, en: &str) -> String {
         self.lang.pick(zh, en).to_owned()
+    }
+
+    /// The page phrase of `key` in the reader's language ([`super::i18n`]).
+    pub fn phrase(&self, key: &str) -> String {
+        super::i18n::phrase(self.lang, key).to_owned()
+    }
+
+    /// Several phrases, in order (a table's headers).
+    pub fn phrases(&self, keys: &[&str]) -> Vec<String> {
+        keys.iter().map(|k| self.phrase(k)).collect()
+    }
+
+    /// A phrase with its `{name}` slots filled.
+    pub fn phrase_with(&self, key: &str, args: &[(&str, &dyn std::fmt::Display)]) -> String {
+        super::i18n::phrase_with(self.lang, key, args)
     }
 
     fn base(&self, form_token: Option<&str>) -> Value {
@@ -464,10 +481,7 @@ impl Ctx {
             }
             Err(e) => {
                 tracing::error!(error = %e, template, "page template failed");
-                let msg = self.t(
-                    "页面生成失败，请稍后重试。",
-                    "The page could not be rendered; please try again.",
-                );
+                let msg = self.phrase("page.the_page_could_not_be_rendered_please_tr");
                 (
                     StatusCode::INTERNAL_SERVER_ERROR,
                     Html(format!(
