@@ -5,14 +5,13 @@
 //! clause, so a published body is never rewritten.
 
 use sha2::{Digest, Sha256};
-use sqlx::Row;
 
 use super::{Store, StoreError};
 use onewindow_domain::calendar::YearCalendar;
 use onewindow_domain::catalogue::Catalogue;
 
 /// A catalogue version's summary.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema, sqlx::FromRow)]
 pub struct VersionInfo {
     /// Version number.
     pub version: i64,
@@ -229,24 +228,12 @@ impl Store {
 
     /// Every version's summary, oldest first.
     pub async fn catalogue_versions(&self) -> Result<Vec<VersionInfo>, StoreError> {
-        let rows = sqlx::query(
+        Ok(sqlx::query_as(
             "SELECT version, state, created_at_ms, published_at_ms, retired_at_ms, sha256 \
              FROM catalogue_versions ORDER BY version",
         )
         .fetch_all(self.pool())
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(VersionInfo {
-                    version: r.try_get(0)?,
-                    state: r.try_get(1)?,
-                    created_at_ms: r.try_get(2)?,
-                    published_at_ms: r.try_get(3)?,
-                    retired_at_ms: r.try_get(4)?,
-                    sha256: r.try_get(5)?,
-                })
-            })
-            .collect()
+        .await?)
     }
 
     /// Stores (or replaces) one year's holiday calendar.

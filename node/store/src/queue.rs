@@ -4,12 +4,12 @@
 //! appointments, which are called first. Waiting time (taken to called) is
 //! recorded on the ticket.
 
-use sqlx::Row;
+use sqlx::FromRow;
 
 use super::{Store, StoreError};
 
 /// A queue ticket.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema, sqlx::FromRow)]
 pub struct Ticket {
     /// Ticket id.
     pub id: i64,
@@ -36,19 +36,7 @@ pub struct Ticket {
 }
 
 fn ticket(r: &sqlx::any::AnyRow) -> Result<Ticket, StoreError> {
-    Ok(Ticket {
-        id: r.try_get("id")?,
-        day: r.try_get("day")?,
-        number: r.try_get("number")?,
-        appointment: r.try_get("appointment")?,
-        status: r.try_get("status")?,
-        taken_at_ms: r.try_get("taken_at_ms")?,
-        called_at_ms: r.try_get("called_at_ms")?,
-        window_no: r.try_get("window_no")?,
-        called_by: r.try_get("called_by")?,
-        served_at_ms: r.try_get("served_at_ms")?,
-        wait_ms: r.try_get("wait_ms")?,
-    })
+    Ok(Ticket::from_row(r)?)
 }
 
 /// Outcome of marking a ticket served.

@@ -225,29 +225,19 @@ impl Store {
 
     /// Security events, newest first.
     pub async fn security_events(&self, limit: i64) -> Result<Vec<SecurityRow>, StoreError> {
-        let rows = sqlx::query(
+        Ok(sqlx::query_as(
             "SELECT id, at_ms, kind, peer, remote, detail FROM security_events ORDER BY id DESC LIMIT $1",
         )
         .bind(limit)
         .fetch_all(self.pool())
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(SecurityRow {
-                    id: r.try_get(0)?,
-                    at_ms: r.try_get(1)?,
-                    kind: r.try_get(2)?,
-                    peer: r.try_get(3)?,
-                    remote: r.try_get(4)?,
-                    detail: r.try_get(5)?,
-                })
-            })
-            .collect()
+        .await?)
     }
 }
 
 /// One recorded security event.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[derive(
+    Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, utoipa::ToSchema, sqlx::FromRow,
+)]
 pub struct SecurityRow {
     /// Id.
     pub id: i64,
