@@ -36,6 +36,8 @@ pub struct ProcessTree {
     http: reqwest::Client,
     /// How long [`ProcessTree::start`] waits for a node's health check.
     pub start_timeout: Duration,
+    /// The nodes' clock offset (ms), when their clocks are shifted.
+    clock_offset_ms: Option<i64>,
 }
 
 impl ProcessTree {
@@ -50,7 +52,22 @@ impl ProcessTree {
                 .build()
                 .unwrap_or_default(),
             start_timeout: DEFAULT_START_TIMEOUT,
+            clock_offset_ms: None,
         }
+    }
+
+    /// Every node started from now on (and again after a restart) runs
+    /// on a clock that reads `start_ms` now and then runs at the real rate,
+    /// whatever the day and hour: for tests on a known calendar day.
+    pub fn start_clocks_at(&mut self, start_ms: i64) {
+        let now = i64::try_from(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_millis(),
+        )
+        .unwrap_or(i64::MAX);
+        self.clock_offset_ms = Some(start_ms.saturating_sub(now));
     }
 
     /// The bundle.
@@ -132,7 +149,13 @@ impl ProcessTree {
             .append(true)
             .open(folder.join(LOG_FILE))
             .with_context(|| format!("opening the log of {id}"))?;
-        let child = Command::new(&self.node_bin)
+        let mut command = Command::new(&self.node_bin);
+        if let Some(offset) = self.clock_offset_ms {
+            command.env(node::service::CLOCK_OFFSET_ENV, offset.to_string());
+        } else {
+            command.env_remove(node::service::CLOCK_OFFSET_ENV);
+        }
+        let child = command
             .arg("--config")
             .arg(self.bundle.config_path(id)?)
             .arg("start")

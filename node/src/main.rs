@@ -3,7 +3,10 @@
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
+use std::sync::Arc;
+
 use onewindow_node::config::{Config, DEFAULT_TOML};
+use onewindow_node::service::{CLOCK_OFFSET_ENV, OffsetClock};
 
 /// A OneWindow hall node (一窗通办).
 #[derive(Parser)]
@@ -45,7 +48,19 @@ async fn main() -> anyhow::Result<()> {
     }
     let cfg = Config::load(cli.config.as_deref())?;
     init_logging(&cfg);
-    let running = onewindow_node::server::start(cfg).await?;
+    let running = match std::env::var(CLOCK_OFFSET_ENV) {
+        Ok(v) => {
+            let offset_ms: i64 = v.trim().parse().map_err(|_| {
+                anyhow::anyhow!(
+                    "{CLOCK_OFFSET_ENV} must be a whole number of milliseconds, not {v:?}"
+                )
+            })?;
+            tracing::warn!(offset_ms, "the clock is shifted by {CLOCK_OFFSET_ENV}");
+            onewindow_node::server::start_with_clock(cfg, Arc::new(OffsetClock { offset_ms }))
+                .await?
+        }
+        Err(_) => onewindow_node::server::start(cfg).await?,
+    };
     println!(
         "OneWindow node {} ({}) is serving at {}",
         running.node.id,

@@ -40,7 +40,9 @@ fn process_tree(ids: &[&str]) -> (tempfile::TempDir, ProcessTree) {
     };
     let b = bundle::make(&topology(ids), &dir.path().join("bundle"), &opts).unwrap();
     let bin = deploy::binary::node_binary_for_tests().unwrap();
-    (dir, ProcessTree::new(b, bin))
+    let mut tree = ProcessTree::new(b, bin);
+    tree.start_clocks_at(onewindow_tests::START_MS);
+    (dir, tree)
 }
 
 /// Logs in as the node's administrator and creates a staff member; returns
@@ -264,6 +266,9 @@ async fn a_blackholed_uplink_queues_cases_that_drain_when_it_returns() {
 
         // The link works through the relay.
         let first = submit(0).await;
+        // Every process runs on the tree's clock, not on today's date: the
+        // case number carries the tree's day (2026-11-23, China time).
+        assert!(first.contains("20261123"), "{first}");
         assert_converged(&village_sup, &district_sup, std::slice::from_ref(&first)).await;
         assert!(relay.stats().up.forwarded_packets > 0);
 

@@ -42,7 +42,9 @@ fn process_tree(ids: &[&str]) -> (tempfile::TempDir, ProcessTree) {
     )
     .unwrap();
     let bin = deploy::binary::node_binary_for_tests().unwrap();
-    (dir, ProcessTree::new(b, bin))
+    let mut tree = ProcessTree::new(b, bin);
+    tree.start_clocks_at(onewindow_tests::START_MS);
+    (dir, tree)
 }
 
 async fn staff(tree: &ProcessTree, id: &str, username: &str, role: &str) -> Api {

@@ -71,6 +71,26 @@ impl Clock for StartedClock {
     }
 }
 
+/// The system clock shifted by a fixed offset: every process of a test
+/// tree, and each of them again after a restart, reads the same shifted
+/// time, so a tree of separate processes runs on a known calendar day.
+/// The binary uses it when `ONEWINDOW_CLOCK_OFFSET_MS` is set.
+#[derive(Debug, Clone, Copy)]
+pub struct OffsetClock {
+    /// Added to the system time (ms).
+    pub offset_ms: i64,
+}
+
+impl Clock for OffsetClock {
+    fn now_ms(&self) -> i64 {
+        SystemClock.now_ms().saturating_add(self.offset_ms)
+    }
+}
+
+/// The environment variable that shifts a node's clock (tests and
+/// demonstrations only; see [`OffsetClock`]).
+pub const CLOCK_OFFSET_ENV: &str = "ONEWINDOW_CLOCK_OFFSET_MS";
+
 #[cfg(test)]
 mod tests {
     use super::*;
