@@ -8,6 +8,10 @@
 
 pub mod catalogue;
 
+// One test kit: the fixtures every suite shares come from `onewindow-tests`.
+#[allow(unused_imports)] // each suite uses some of them
+pub use onewindow_tests::{ADMIN_PASSWORD, STAFF_PASSWORD, START_MS, citizen_id};
+
 use onewindow_client::Method;
 use onewindow_client::types::NewStaff;
 use onewindow_node::config::Config;
@@ -70,8 +74,6 @@ fn rand_suffix() -> String {
     format!("{t}_{}", N.fetch_add(1, Ordering::SeqCst))
 }
 
-pub const ADMIN_PASSWORD: &str = "admin-password-for-tests";
-
 /// A config for a node with this id, on port 0, with the given database.
 pub fn config(id: &str, url: &str, data_dir: &std::path::Path) -> Config {
     let mut c = Config::default();
@@ -94,10 +96,6 @@ pub struct TestNode {
     pub db: TestDb,
     pub http: Client,
 }
-
-/// 2026-11-23 10:00 in China, a Monday: where test nodes' clocks start
-/// (they then run), so the tests pass at any hour of any year.
-pub const START_MS: i64 = 1_795_399_200_000;
 
 pub async fn start(id: &str) -> TestNode {
     start_with_clock(id, Arc::new(StartedClock::at(START_MS))).await
@@ -224,8 +222,6 @@ impl Client {
     }
 }
 
-pub const STAFF_PASSWORD: &str = "staff-password-123";
-
 /// Logs in as admin, creates a staff member and returns a logged-in client.
 pub async fn staff(http: &Client, username: &str, role: &str, department: Option<&str>) -> Client {
     let admin = http.login("admin", ADMIN_PASSWORD).await;
@@ -246,18 +242,6 @@ pub async fn staff(http: &Client, username: &str, role: &str, department: Option
         Err(e) => panic!("creating {username}: {e}"),
     }
     http.login(username, STAFF_PASSWORD).await
-}
-
-/// A valid citizen ID number (GB 11643), built with its check character.
-pub fn citizen_id(prefix17: &str) -> String {
-    const W: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
-    let sum: u32 = prefix17
-        .chars()
-        .zip(W)
-        .map(|(c, w)| c.to_digit(10).unwrap() * w)
-        .sum();
-    let check = b"10X98765432"[(sum % 11) as usize] as char;
-    format!("{prefix17}{check}")
 }
 
 /// Counts of rows that any write would touch.
