@@ -48,15 +48,14 @@ impl Node {
     /// The warning level of a running case today, from its stored dates, by
     /// the one rule ([`warning_level`]); never lower than the level stored
     /// with its last event.
-    pub fn live_warning(&self, b: &CaseBrief, today: &str, horizon: &str) -> Warning {
+    pub fn live_warning(&self, b: &CaseBrief, today: NaiveDate, horizon: NaiveDate) -> Warning {
         let open = onewindow_store::OPEN_STATES.contains(&b.state.as_str());
         if !open || b.suspended {
             return Warning::Green;
         }
-        let date = |d: &str| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok();
-        let due = |d: &Option<String>| d.as_deref().and_then(date);
-        let (Some(today), Some(horizon)) = (date(today), date(horizon)) else {
-            return Warning::Green;
+        let due = |d: &Option<String>| {
+            d.as_deref()
+                .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
         };
         let live = warning_level(
             [
@@ -80,16 +79,19 @@ impl Node {
     /// urgent first.
     pub async fn deadline_watch(&self) -> Result<Vec<(CaseBrief, Warning)>, Error> {
         let today = self.today();
-        let horizon = self.yellow_horizon(today).format("%Y-%m-%d").to_string();
-        let today = today.format("%Y-%m-%d").to_string();
+        let horizon = self.yellow_horizon(today);
         let rows = self
             .store
-            .deadline_watch(&self.oversight_scope(), &today, &horizon)
+            .deadline_watch(
+                &self.oversight_scope(),
+                &today.format("%Y-%m-%d").to_string(),
+                &horizon.format("%Y-%m-%d").to_string(),
+            )
             .await?;
         Ok(rows
             .into_iter()
             .filter_map(|b| {
-                let w = self.live_warning(&b, &today, &horizon);
+                let w = self.live_warning(&b, today, horizon);
                 (w != Warning::Green).then_some((b, w))
             })
             .collect())

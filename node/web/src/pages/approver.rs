@@ -8,6 +8,7 @@
 use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::response::Response;
+use chrono::NaiveDate;
 use minijinja::context;
 
 use super::web::{Ctx, Fields, Flash, StaffCtx, StaffForm};
@@ -42,16 +43,12 @@ pub fn brief_of(r: &CaseRow) -> CaseBrief {
     }
 }
 
-fn today_and_horizon(ctx: &Ctx) -> (String, String) {
+fn today_and_horizon(ctx: &Ctx) -> (NaiveDate, NaiveDate) {
     let today = ctx.node.today();
-    let h = ctx.node.yellow_horizon(today);
-    (
-        today.format("%Y-%m-%d").to_string(),
-        h.format("%Y-%m-%d").to_string(),
-    )
+    (today, ctx.node.yellow_horizon(today))
 }
 
-fn row_view(ctx: &Ctx, r: &CaseRow, (today, horizon): &(String, String)) -> minijinja::Value {
+fn row_view(ctx: &Ctx, r: &CaseRow, (today, horizon): (NaiveDate, NaiveDate)) -> minijinja::Value {
     let level = ctx.node.live_warning(&brief_of(r), today, horizon);
     let c = &r.case;
     context! {
@@ -94,13 +91,13 @@ pub async fn queue(StaffCtx(ctx): StaffCtx) -> Response {
     let mine: Vec<_> = rows
         .iter()
         .filter(|r| r.holder.as_deref() == Some(node.id.as_str()))
-        .map(|r| row_view(&ctx, r, &th))
+        .map(|r| row_view(&ctx, r, th))
         .collect();
     let parallel: Vec<_> = subs
         .iter()
         .filter(|s| s.brief.holder.as_deref() == Some(node.id.as_str()))
         .map(|s| {
-            let level = node.live_warning(&s.brief, &th.0, &th.1);
+            let level = node.live_warning(&s.brief, th.0, th.1);
             context! {
                 id => s.brief.id,
                 matter => ctx.pick(&s.case.received.matter_name_zh, &s.case.received.matter_name_en),
@@ -169,7 +166,7 @@ async fn render_case(
     let th = today_and_horizon(ctx);
     let level = ctx
         .node
-        .live_warning(&brief_of(&ctx.node.case_row(c)), &th.0, &th.1);
+        .live_warning(&brief_of(&ctx.node.case_row(c)), th.0, th.1);
     let cat = ctx.node.catalogue();
     let dept_name = |code: &str| {
         cat.departments

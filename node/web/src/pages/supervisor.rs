@@ -212,12 +212,7 @@ pub async fn search_table(ctx: &Ctx, q: &SupQuery) -> Result<Table, Error> {
         ctx.node.store.search_cases(&s).await?
     };
     let today = ctx.node.today();
-    let horizon = ctx
-        .node
-        .yellow_horizon(today)
-        .format("%Y-%m-%d")
-        .to_string();
-    let today = today.format("%Y-%m-%d").to_string();
+    let horizon = ctx.node.yellow_horizon(today);
     let query = q.to_query();
     Ok(Table {
         id: "search".into(),
@@ -226,7 +221,7 @@ pub async fn search_table(ctx: &Ctx, q: &SupQuery) -> Result<Table, Error> {
         rows: rows
             .iter()
             .map(|b| {
-                let w = ctx.node.live_warning(b, &today, &horizon);
+                let w = ctx.node.live_warning(b, today, horizon);
                 let running = crate::store::OPEN_STATES.contains(&b.state.as_str());
                 let shown = (running && b.committed_due.is_some()).then_some(w);
                 case_row(ctx, b, shown)
