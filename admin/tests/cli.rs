@@ -2,7 +2,6 @@
 //! process on port 0 with an SQLite file in a temporary folder.
 #![allow(clippy::unwrap_used)]
 
-use node::config::Config;
 use node::domain::case_number::CaseNumber;
 use node::server::{self, RunningNode};
 use serde_json::Value;
@@ -17,11 +16,8 @@ struct Hall {
 
 async fn start() -> Hall {
     let dir = tempfile::tempdir().unwrap();
-    let mut c = Config::default();
-    c.node.data_dir = dir.path().to_path_buf();
-    c.http.listen = "127.0.0.1:0".parse().unwrap();
-    c.database.url = format!("sqlite://{}?mode=rwc", dir.path().join("node.db").display());
-    c.database.sqlite_synchronous = "normal".into();
+    let db = format!("sqlite://{}?mode=rwc", dir.path().join("node.db").display());
+    let mut c = onewindow_tests::hall_config("nanhai", &db, dir.path());
     c.auth.bootstrap_password = PASSWORD.into();
     let node = server::start(c).await.unwrap();
     Hall { node, dir }

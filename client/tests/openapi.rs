@@ -4,21 +4,14 @@
 //! real node sends.
 #![allow(clippy::unwrap_used)]
 
-use node::config::Config;
 use onewindow_client::{Client, ROUTES, types::NewStaff};
-
-const ADMIN_PASSWORD: &str = "admin-password-for-tests";
+use onewindow_tests::{ADMIN_PASSWORD, hall_config};
 
 async fn start(dir: &std::path::Path) -> node::server::RunningNode {
-    let mut c = Config::default();
-    c.node.id = "nh".to_owned();
-    c.node.hall_code = "NH".to_owned();
-    c.node.data_dir = dir.to_path_buf();
-    c.http.listen = "127.0.0.1:0".parse().unwrap();
-    c.database.url = format!("sqlite://{}?mode=rwc", dir.join("node.db").display());
-    c.database.sqlite_synchronous = "normal".into();
-    c.auth.bootstrap_password = ADMIN_PASSWORD.into();
-    node::server::start(c).await.unwrap()
+    let db = format!("sqlite://{}?mode=rwc", dir.join("node.db").display());
+    node::server::start(hall_config("nh", &db, dir))
+        .await
+        .unwrap()
 }
 
 #[tokio::test]

@@ -396,7 +396,7 @@ async fn a_new_case_chains_format2_entries_onto_the_format1_log() {
     let (dir, url) = copy_fixture();
     let (old_seq, old_hash) = old_head(&url).await;
 
-    let cfg = common::config(NODE, &url, dir.path());
+    let cfg = common::hall_config(NODE, &url, dir.path());
     let node = server::start(cfg)
         .await
         .expect("a node starts on the old store");
@@ -480,7 +480,7 @@ async fn old_case(store: &Store, matter: &str, state: &str) -> String {
 async fn old_cases_go_on_in_format2() {
     let (dir, url) = copy_fixture();
     let (old_seq, old_hash) = old_head(&url).await;
-    let cfg = common::config(NODE, &url, dir.path());
+    let cfg = common::hall_config(NODE, &url, dir.path());
     let node = server::start(cfg)
         .await
         .expect("a node starts on the old store");

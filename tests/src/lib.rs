@@ -1,7 +1,28 @@
-//! Whole-federation scenarios: a [`Tree`] of real nodes in one process, each
-//! with its own SQLite store, HTTP port and QUIC port, linked by mutual TLS
-//! with certificates from a fresh federation CA.
+//! The one test kit of the workspace: builders for a node and for a tree,
+//! fixtures, and waiting on conditions.
+//!
+//! - One hall ([`hall`]): [`hall_config`] is the config every test node
+//!   starts from; [`test_db`] a fresh SQLite file, or PostgreSQL database
+//!   when `ONEWINDOW_TEST_DATABASE` names a server; [`start`] a real node on
+//!   port 0 with a [`Client`] whose replies are asserted on.
+//! - A tree ([`tree`]): real nodes in one process, each with its own SQLite
+//!   store, HTTP port and QUIC port, linked by mutual TLS with certificates
+//!   from a fresh federation CA; each starts from [`hall_config`] plus the
+//!   federation settings.
+//! - Fixtures: [`ADMIN_PASSWORD`], [`STAFF_PASSWORD`], [`START_MS`],
+//!   [`citizen_id`], [`complete_submission`], the [`catalogue`] of the node's
+//!   suites.
+//! - Waiting: [`Tree::eventually`], [`wait_until`] on a [`Wake`], and
+//!   [`eventually`] for nodes in other processes.
 #![allow(clippy::unwrap_used, clippy::missing_panics_doc)]
+
+pub mod catalogue;
+pub mod hall;
+
+pub use hall::{
+    Client, Reply, TestDb, TestNode, counts, hall_config, init_logs, staff, start,
+    start_with_clock, test_db,
+};
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -12,11 +33,11 @@ use federation::{FederationCa, NodeId};
 use node::config::Config;
 use node::server::{self, RunningNode};
 use node::service::{Clock, StartedClock};
+use onewindow_client::Method;
 use onewindow_client::types::NewStaff;
-use onewindow_client::{Client, Method};
 use serde_json::{Value, json};
 
-/// The administrator password of every node in a tree.
+/// The administrator password of every test hall ([`hall_config`]).
 pub const ADMIN_PASSWORD: &str = "admin-password-for-tests";
 /// The password of staff created with [`Tree::staff`].
 pub const STAFF_PASSWORD: &str = "staff-password-123";
@@ -74,17 +95,11 @@ pub async fn tree(ids: &[&str]) -> Tree {
             .unwrap()
             .to_files(&pki)
             .unwrap();
-        let mut c = Config::default();
-        c.node.id = (*id).to_owned();
+        let db = format!("sqlite://{}?mode=rwc", home.join("node.db").display());
+        let mut c = hall_config(id, &db, &home);
+        // Hall codes by order of start: two ids' initials may be alike.
         c.node.hall_code = format!("H{i:03}");
-        c.node.hall_name_zh = format!("{id} 服务中心");
-        c.node.hall_name_en = format!("{id} service centre");
-        c.node.data_dir = home.clone();
-        c.http.listen = "127.0.0.1:0".parse().unwrap();
         c.federation.listen = "127.0.0.1:0".parse().unwrap();
-        c.database.url = format!("sqlite://{}?mode=rwc", home.join("node.db").display());
-        c.database.sqlite_synchronous = "normal".into();
-        c.auth.bootstrap_password = ADMIN_PASSWORD.into();
         c.federation.credentials_dir = pki.display().to_string();
         c.federation.root_public_key = t.signing.1.clone();
         c.federation.children = ids
@@ -231,7 +246,7 @@ impl Tree {
 pub struct Api {
     /// Base URL.
     pub base: String,
-    client: Client,
+    client: onewindow_client::Client,
 }
 
 impl Api {
@@ -239,7 +254,7 @@ impl Api {
     pub fn anonymous(base: &str) -> Self {
         Self {
             base: base.to_owned(),
-            client: Client::new(base).unwrap(),
+            client: onewindow_client::Client::new(base).unwrap(),
         }
     }
 
@@ -255,7 +270,7 @@ impl Api {
     }
 
     /// The typed client, carrying this client's session.
-    pub fn client(&self) -> &Client {
+    pub fn client(&self) -> &onewindow_client::Client {
         &self.client
     }
 

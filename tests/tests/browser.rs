@@ -10,15 +10,13 @@
 #![allow(clippy::unwrap_used)]
 
 use fantoccini::{Client, ClientBuilder, Locator};
-use node::config::Config;
 use node::server::{self, RunningNode};
+use onewindow_tests::{ADMIN_PASSWORD, STAFF_PASSWORD};
 use serde_json::{Value, json};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-const ADMIN_PASSWORD: &str = "admin-password-for-tests";
-const STAFF_PASSWORD: &str = "staff-password-123";
 const PERSON: &str = "11010519491231002X";
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
@@ -237,13 +235,8 @@ struct Hall {
 /// the public security bureau (`gongan`) and a supervisor.
 async fn hall() -> Hall {
     let dir = tempfile::tempdir().unwrap();
-    let mut c = Config::default();
-    c.node.id = "nanhai".into();
-    c.node.data_dir = dir.path().to_path_buf();
-    c.http.listen = "127.0.0.1:0".parse().unwrap();
-    c.database.url = format!("sqlite://{}?mode=rwc", dir.path().join("node.db").display());
-    c.database.sqlite_synchronous = "normal".into();
-    c.auth.bootstrap_password = ADMIN_PASSWORD.into();
+    let db = format!("sqlite://{}?mode=rwc", dir.path().join("node.db").display());
+    let c = onewindow_tests::hall_config("nanhai", &db, dir.path());
     let clock = std::sync::Arc::new(node::service::StartedClock::at(onewindow_tests::START_MS));
     let node = server::start_with_clock(c, clock).await.unwrap();
     let base = node.url();

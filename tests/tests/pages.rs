@@ -6,23 +6,21 @@
 //! own PostgreSQL database when `ONEWINDOW_TEST_DATABASE` names a server).
 #![allow(clippy::unwrap_used)]
 
-use node::config::Config;
 use node::server::{self, RunningNode};
 use node::service::{Clock, StartedClock, TestClock};
+use onewindow_tests::{ADMIN_PASSWORD, STAFF_PASSWORD, TestDb, hall_config, test_db};
 use reqwest::StatusCode;
 use reqwest::cookie::{CookieStore, Jar};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Duration;
 
-const ADMIN_PASSWORD: &str = "admin-password-for-tests";
-const STAFF_PASSWORD: &str = "staff-password-123";
 const PERSON: &str = "11010519491231002X";
 
 struct Hall {
     node: RunningNode,
     url: String,
-    _dir: tempfile::TempDir,
+    _db: TestDb,
 }
 
 async fn hall() -> Hall {
@@ -33,15 +31,8 @@ async fn hall() -> Hall {
 /// `clerk1`, `a.one` and `a.two` (department `a`), `b.one` (department `b`),
 /// `sup1`.
 async fn hall_with_clock(clock: Arc<dyn Clock>) -> Hall {
-    let dir = tempfile::tempdir().unwrap();
-    let mut c = Config::default();
-    c.node.id = "nanhai".into();
-    c.node.hall_code = "NH".into();
-    c.node.data_dir = dir.path().to_path_buf();
-    c.http.listen = "127.0.0.1:0".parse().unwrap();
-    c.database.url = database_url(dir.path()).await;
-    c.database.sqlite_synchronous = "normal".into();
-    c.auth.bootstrap_password = ADMIN_PASSWORD.into();
+    let db = test_db().await;
+    let c = hall_config("nanhai", &db.url, db.dir());
     let node = server::start_with_clock(c, clock).await.unwrap();
     let url = node.url();
     let api = reqwest::Client::new();
@@ -84,34 +75,7 @@ async fn hall_with_clock(clock: Arc<dyn Clock>) -> Hall {
             .unwrap();
         assert_eq!(r.status(), StatusCode::CREATED);
     }
-    Hall {
-        node,
-        url,
-        _dir: dir,
-    }
-}
-
-/// An SQLite file in `dir`, or, when `ONEWINDOW_TEST_DATABASE` names a
-/// PostgreSQL server, a fresh database there (named `ow_test_*`).
-async fn database_url(dir: &std::path::Path) -> String {
-    let choice = std::env::var("ONEWINDOW_TEST_DATABASE").unwrap_or_default();
-    if !choice.starts_with("postgres") {
-        return format!("sqlite://{}?mode=rwc", dir.join("node.db").display());
-    }
-    use sqlx::Connection;
-    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let name = format!(
-        "ow_test_pages_{}_{}",
-        std::process::id(),
-        N.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
-    );
-    let mut admin = sqlx::PgConnection::connect(&choice).await.unwrap();
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut admin)
-        .await
-        .unwrap();
-    let base = choice.rsplit_once('/').map_or(choice.as_str(), |(b, _)| b);
-    format!("{base}/{name}")
+    Hall { node, url, _db: db }
 }
 
 async fn api_login(api: &reqwest::Client, url: &str, user: &str, password: &str) -> String {
