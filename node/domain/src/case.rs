@@ -85,22 +85,13 @@ impl State {
         }
     }
 
-    /// Chinese label.
+    /// Chinese label (the phrase `state.<name>`).
     pub fn label_zh(self) -> &'static str {
-        match self {
-            Self::Received => "已收件",
-            Self::Correction => "待补正",
-            Self::Rejected => "不予受理",
-            Self::Accepted => "已受理",
-            Self::Handling => "承办中",
-            Self::Review => "审核中",
-            Self::Approval => "批准中",
-            Self::Decided => "已决定",
-            Self::ResultReady => "待领取",
-            Self::Completed => "已办结",
-            Self::Withdrawn => "已撤回",
-            Self::Terminated => "已终止",
-        }
+        onewindow_i18n::lookup(
+            onewindow_i18n::Lang::Zh,
+            &format!("state.{}", self.as_str()),
+        )
+        .unwrap_or(self.as_str())
     }
 }
 
@@ -608,6 +599,36 @@ pub enum CaseError {
 }
 
 impl CaseError {
+    /// The message in both languages (`err.<code>`).
+    pub fn message(&self) -> onewindow_i18n::Text {
+        use onewindow_i18n::text;
+        match self {
+            CaseError::IllegalTransition { state, event } => text(
+                "err.illegal_transition",
+                &[("state", state), ("event", event)],
+            ),
+            CaseError::WrongRole { role, event } => {
+                text("err.wrong_role.event", &[("role", role), ("event", event)])
+            }
+            CaseError::WrongDepartment { expected, actual } => text(
+                "err.wrong_department",
+                &[("expected", expected), ("actual", actual)],
+            ),
+            CaseError::Suspended => text("err.case_suspended", &[]),
+            CaseError::NotSuspended => text("err.case_not_suspended", &[]),
+            CaseError::SubCases(s) => text("err.sub_cases_open", &[("detail", s)]),
+            CaseError::Extension(s) => text("err.extension_refused", &[("detail", s)]),
+            CaseError::NotAcceptingHall(h) => text("err.not_accepting_hall", &[("hall", h)]),
+            CaseError::SameStaff => text("err.same_staff", &[]),
+            CaseError::Rating(s) => text("err.rating_refused", &[("detail", s)]),
+            CaseError::Version { got, have } => {
+                text("err.case_version", &[("got", got), ("have", have)])
+            }
+            CaseError::NotStarted => text("err.case_not_started", &[]),
+            CaseError::Empty(f) => text("err.empty_field", &[("field", f)]),
+        }
+    }
+
     /// Stable machine code.
     pub fn code(&self) -> &'static str {
         match self {

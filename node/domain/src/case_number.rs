@@ -76,18 +76,16 @@ impl CaseNumberError {
         }
     }
 
-    /// The message in Chinese, for the window, terminal or web page.
-    pub fn message_zh(&self) -> String {
+    /// The message in both languages (`err.<code>[.<cause>]`), for the
+    /// window, terminal or web page.
+    pub fn message(&self) -> onewindow_i18n::Text {
+        use onewindow_i18n::text;
         match self {
-            CaseNumberError::Hall(h) => {
-                format!("大厅代码“{h}”不合法，应为2至8位大写字母或数字")
-            }
-            CaseNumberError::Date(d) => format!("日期{d}无法写成八位年月日"),
-            CaseNumberError::Sequence(n) => format!("序号{n}不合法，应为1至999999"),
-            CaseNumberError::Format(_) => {
-                "办件编号格式不正确，应为“大厅代码-年月日-六位序号-校验码”".to_owned()
-            }
-            CaseNumberError::Check => "办件编号校验不符，请核对是否录入有误".to_owned(),
+            CaseNumberError::Hall(h) => text("err.case_number_format.hall", &[("hall", h)]),
+            CaseNumberError::Date(d) => text("err.case_number_format.date", &[("date", d)]),
+            CaseNumberError::Sequence(n) => text("err.case_number_format.sequence", &[("seq", n)]),
+            CaseNumberError::Format(_) => text("err.case_number_format", &[]),
+            CaseNumberError::Check => text("err.case_number_check", &[]),
         }
     }
 }
@@ -441,7 +439,7 @@ mod tests {
         for s in &bad {
             let e = CaseNumber::parse(s).unwrap_err();
             assert_eq!(e.code(), "case_number_format", "{s}: {e}");
-            assert!(e.message_zh().contains("编号") || e.message_zh().contains("序号"));
+            assert!(e.message().zh.contains("编号") || e.message().zh.contains("序号"));
         }
         let e = CaseNumber::parse("NHGC-20261123-000000-0").unwrap_err();
         assert_eq!(e, CaseNumberError::Sequence(0));
@@ -457,7 +455,7 @@ mod tests {
             let e = CaseNumber::parse(&s).unwrap_err();
             assert_eq!(e, CaseNumberError::Check);
             assert_eq!(e.code(), "case_number_check");
-            assert!(e.message_zh().contains("校验"));
+            assert!(e.message().zh.contains("校验"));
             assert!(e.to_string().contains("mistyped"));
         }
     }

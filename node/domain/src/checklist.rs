@@ -70,31 +70,32 @@ pub struct MaterialIssue {
 }
 
 impl MaterialIssue {
-    /// The issue as a sentence in Chinese, for the printed notice.
-    pub fn describe_zh(&self) -> String {
+    /// The issue as a sentence in both languages, for the printed notice.
+    pub fn describe(&self) -> onewindow_i18n::Text {
+        use onewindow_i18n::{Arg, text_args};
+        let material = ("material", Arg::Each(&self.name_zh, &self.name_en));
         match &self.issue {
-            IssueKind::Missing => format!("缺少《{}》", self.name_zh),
-            IssueKind::TooFewCopies { need, got } => {
-                format!("《{}》复印件应提交{need}份，实际{got}份", self.name_zh)
-            }
-            IssueKind::OriginalMissing { need, got } => {
-                format!("《{}》应出示原件{need}份，实际{got}份", self.name_zh)
-            }
-            IssueKind::Faulty { problem } => format!("《{}》不符合要求：{problem}", self.name_zh),
-        }
-    }
-
-    /// The issue as a sentence in English.
-    pub fn describe_en(&self) -> String {
-        match &self.issue {
-            IssueKind::Missing => format!("{} is missing", self.name_en),
-            IssueKind::TooFewCopies { need, got } => {
-                format!("{}: {need} copies required, {got} presented", self.name_en)
-            }
-            IssueKind::OriginalMissing { need, got } => {
-                format!("{}: {need} originals required, {got} shown", self.name_en)
-            }
-            IssueKind::Faulty { problem } => format!("{}: {problem}", self.name_en),
+            IssueKind::Missing => text_args("doc.line.missing", &[material]),
+            IssueKind::TooFewCopies { need, got } => text_args(
+                "doc.line.too_few_copies",
+                &[
+                    material,
+                    ("need", Arg::Plain(need)),
+                    ("got", Arg::Plain(got)),
+                ],
+            ),
+            IssueKind::OriginalMissing { need, got } => text_args(
+                "doc.line.original_missing",
+                &[
+                    material,
+                    ("need", Arg::Plain(need)),
+                    ("got", Arg::Plain(got)),
+                ],
+            ),
+            IssueKind::Faulty { problem } => text_args(
+                "doc.line.faulty",
+                &[material, ("problem", Arg::Plain(problem))],
+            ),
         }
     }
 }
@@ -120,6 +121,28 @@ pub enum ChecklistError {
     /// The same material presented twice.
     #[error("material {0} is listed twice")]
     DuplicateMaterial(String),
+}
+
+impl ChecklistError {
+    /// The error's stable machine code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ChecklistError::UnknownMaterial(_) => "unknown_material",
+            ChecklistError::UnknownSituation(_) => "unknown_situation",
+            ChecklistError::DuplicateMaterial(_) => "duplicate_material",
+        }
+    }
+
+    /// The message in both languages (`err.<code>`).
+    pub fn message(&self) -> onewindow_i18n::Text {
+        match self {
+            ChecklistError::UnknownMaterial(c)
+            | ChecklistError::UnknownSituation(c)
+            | ChecklistError::DuplicateMaterial(c) => {
+                onewindow_i18n::text(&format!("err.{}", self.code()), &[("code", c)])
+            }
+        }
+    }
 }
 
 /// Checks presented materials against the checklist, under the selected situations.
@@ -170,7 +193,7 @@ pub fn check(
         if p.electronic {
             if m.form == MaterialForm::Paper {
                 issues.push(issue(IssueKind::Faulty {
-                    problem: "须提交纸质材料 / must be presented on paper".to_owned(),
+                    problem: onewindow_i18n::text("history.paper_only", &[]).joined(),
                 }));
             }
             continue;

@@ -54,13 +54,6 @@ impl IdKind {
             IdKind::CreditCode => "unified social credit code",
         }
     }
-
-    fn name_zh(self) -> &'static str {
-        match self {
-            IdKind::CitizenId => "公民身份号码",
-            IdKind::CreditCode => "统一社会信用代码",
-        }
-    }
 }
 
 /// Why an identifier was refused.
@@ -129,29 +122,53 @@ impl IdError {
         }
     }
 
-    /// The message in Chinese, for the window and the citizen.
-    pub fn message_zh(&self) -> String {
+    /// The message in both languages (`err.<code>`), for the window and
+    /// the citizen.
+    pub fn message(&self) -> onewindow_i18n::Text {
+        use onewindow_i18n::{Arg, text_args};
+        let id = |kind: &IdKind| match kind {
+            IdKind::CitizenId => Arg::Phrase("id.citizen"),
+            IdKind::CreditCode => Arg::Phrase("id.credit_code"),
+        };
         match self {
             IdError::Length {
                 kind,
                 expected,
                 found,
-            } => format!("{}应为{expected}位，实际为{found}位", kind.name_zh()),
+            } => text_args(
+                "err.id_length",
+                &[
+                    ("id", id(kind)),
+                    ("expected", Arg::Plain(expected)),
+                    ("found", Arg::Plain(found)),
+                ],
+            ),
             IdError::Charset {
                 kind,
                 position,
                 found,
-            } => format!("{}第{position}位字符“{found}”不合法", kind.name_zh()),
+            } => text_args(
+                "err.id_charset",
+                &[
+                    ("id", id(kind)),
+                    ("position", Arg::Plain(position)),
+                    ("found", Arg::Plain(found)),
+                ],
+            ),
             IdError::Checksum {
                 kind,
                 expected,
                 found,
-            } => format!(
-                "{}校验位为“{found}”，应为“{expected}”，请核对是否录入有误",
-                kind.name_zh()
+            } => text_args(
+                "err.id_checksum",
+                &[
+                    ("id", id(kind)),
+                    ("expected", Arg::Plain(expected)),
+                    ("found", Arg::Plain(found)),
+                ],
             ),
             IdError::BirthDate { digits } => {
-                format!("公民身份号码中的出生日期{digits}不是有效日期")
+                onewindow_i18n::text("err.id_birth_date", &[("digits", digits)])
             }
         }
     }
@@ -575,7 +592,7 @@ mod tests {
             }
         );
         assert_eq!(e.code(), "id_length");
-        assert!(e.message_zh().contains("18位"));
+        assert!(e.message().zh.contains("18位"));
         let e = check_citizen_id("1101051949123100X2").unwrap_err();
         assert_eq!(
             e,
@@ -586,7 +603,7 @@ mod tests {
             }
         );
         assert!(e.to_string().contains("character 17"));
-        assert!(e.message_zh().contains("第17位"));
+        assert!(e.message().zh.contains("第17位"));
         let e = check_citizen_id("110105194912310021").unwrap_err();
         assert_eq!(
             e,
@@ -597,7 +614,7 @@ mod tests {
             }
         );
         assert!(e.to_string().contains("mistyped"));
-        assert!(e.message_zh().contains("校验位"));
+        assert!(e.message().zh.contains("校验位"));
         assert_eq!(e.kind(), IdKind::CitizenId);
         assert_eq!(check_citizen_id("").unwrap_err().code(), "id_length");
         assert_eq!(
@@ -625,7 +642,7 @@ mod tests {
                     digits: bad.to_owned()
                 }
             );
-            assert!(e.message_zh().contains(bad));
+            assert!(e.message().zh.contains(bad));
         }
         for good in ["19000101", "20000229", "20240229"] {
             assert!(check_citizen_id(&with_birth(good)).is_ok(), "{good}");
@@ -696,7 +713,7 @@ mod tests {
                 found: 'I'
             }
         );
-        assert!(e.message_zh().starts_with("统一社会信用代码"));
+        assert!(e.message().zh.starts_with("统一社会信用代码"));
         let bad = "91350100M000100Y44";
         let e = check_credit_code(bad).unwrap_err();
         assert_eq!(

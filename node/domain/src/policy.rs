@@ -11,6 +11,7 @@ use std::collections::BTreeSet;
 use crate::case::{Actor, ApplicantKind, Case, Event, EventRecord, State};
 use crate::catalogue::{Matter, Serves};
 use crate::checklist::{self, ChecklistError, PresentedMaterial};
+use onewindow_i18n::{Arg, text, text_args};
 
 /// The lowest node on the way from `node` to the root that may decide the
 /// matter (`node` itself if it may). Node ids are dotted paths from the
@@ -59,15 +60,13 @@ pub fn acceptance_decision(
         });
     }
     if !serves(matter, applicant) {
-        let (zh, en) = if matter.serves == Serves::Person {
-            ("自然人", "natural persons")
+        let who = if matter.serves == Serves::Person {
+            "applicant.person"
         } else {
-            ("法人及其他组织", "organisations")
+            "applicant.organisation"
         };
         return Ok(Event::NotAccepted {
-            reason: format!(
-                "申请人类型不符：本事项仅受理{zh}申请 / applicant type does not match: this matter serves {en}"
-            ),
+            reason: text_args("history.wrong_applicant", &[("who", Arg::Phrase(who))]).joined(),
         });
     }
     let selected: BTreeSet<String> = situations.iter().cloned().collect();
@@ -79,7 +78,11 @@ pub fn acceptance_decision(
     }
     if matter.immediate && decides_here && result.deferred.is_empty() {
         return Ok(Event::CompletedAtWindow {
-            result: format!("{}：当场办结 / completed at the window", matter.name_zh),
+            result: format!(
+                "{}：{}",
+                matter.name_zh,
+                text("history.completed_at_window", &[]).joined()
+            ),
         });
     }
     Ok(Event::Accepted {
@@ -116,7 +119,7 @@ pub fn escalation(
             at_ms,
             Event::Transferred {
                 to: decider.to_owned(),
-                reason: "本级无权决定，转上级办理 / decided at a higher tier".into(),
+                reason: text("history.escalated", &[]).joined(),
             },
         )
     })
@@ -134,7 +137,7 @@ pub fn hand_back(case: &Case, here: &str, actor: &Actor, at_ms: i64) -> Option<E
             at_ms,
             Event::Transferred {
                 to: home.clone(),
-                reason: "办理结果返回受理窗口 / result returned to the accepting window".into(),
+                reason: text("history.handed_back", &[]).joined(),
             },
         )
     })

@@ -350,12 +350,13 @@ impl Node {
             node: self.id.to_string(),
             department: None,
         };
+        let reason = onewindow_i18n::text("history.recalled", &[("reason", &reason)]).joined();
         self.write_event_as(
             case_id,
             actor,
             Event::Transferred {
                 to: to.to_owned(),
-                reason: format!("调回上级：{reason} / recalled: {reason}"),
+                reason,
             },
         )
         .await

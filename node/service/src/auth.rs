@@ -99,7 +99,7 @@ impl Node {
     /// Creates a staff account (admin only).
     pub async fn create_staff(&self, by_role: Role, s: NewStaff) -> Result<StaffView, Error> {
         if by_role != Role::Admin {
-            return Err(Error::forbidden("管理人员账号 / manage staff accounts"));
+            return Err(Error::forbidden("action.manage_staff"));
         }
         self.create_staff_unchecked(s).await
     }
@@ -113,22 +113,17 @@ impl Node {
         username: &str,
     ) -> Result<(), Error> {
         if by_role != Role::Admin {
-            return Err(Error::forbidden("管理人员账号 / manage staff accounts"));
+            return Err(Error::forbidden("action.manage_staff"));
         }
         if username == by {
-            return Err(Error::bad_request(
-                "self_deactivation",
-                "不能停用自己的账号",
-                "you cannot deactivate your own account",
-            ));
+            return Err(Error::bad_request("self_deactivation", &[]));
         }
         if self.store.deactivate_staff(username).await? {
             Ok(())
         } else {
             Err(Error::not_found(
                 "unknown_staff",
-                format!("没有用户 {username}"),
-                format!("no user {username}"),
+                &[("username", &username)],
             ))
         }
     }
@@ -140,47 +135,23 @@ impl Node {
                 .bytes()
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b));
         if !ok_name {
-            return Err(Error::bad_request(
-                "bad_username",
-                "用户名须为3至32位小写字母、数字或 . _ -",
-                "the username is 3 to 32 of a-z, 0-9, '.', '_', '-'",
-            ));
+            return Err(Error::bad_request("bad_username", &[]));
         }
         if s.display_name.trim().is_empty() || s.display_name.chars().count() > 50 {
-            return Err(Error::bad_request(
-                "bad_display_name",
-                "姓名不能为空且不超过50字",
-                "the display name must be 1 to 50 characters",
-            ));
+            return Err(Error::bad_request("bad_display_name", &[]));
         }
         if s.password.chars().count() < 10 {
-            return Err(Error::bad_request(
-                "weak_password",
-                "密码至少10个字符",
-                "the password needs at least 10 characters",
-            ));
+            return Err(Error::bad_request("weak_password", &[]));
         }
         match (s.role, &s.department) {
             (Role::Citizen, _) => {
-                return Err(Error::bad_request(
-                    "bad_role",
-                    "不能创建公众账号",
-                    "citizen is not a staff role",
-                ));
+                return Err(Error::bad_request("bad_role", &[]));
             }
             (Role::Approver, None) => {
-                return Err(Error::bad_request(
-                    "department_required",
-                    "审批人员须指定部门",
-                    "an approver needs a department",
-                ));
+                return Err(Error::bad_request("department_required", &[]));
             }
             (Role::Approver, Some(d)) if !self.catalogue().departments.contains_key(d) => {
-                return Err(Error::bad_request(
-                    "unknown_department",
-                    format!("部门 {d} 不在目录中"),
-                    format!("department {d} is not in the catalogue"),
-                ));
+                return Err(Error::bad_request("unknown_department", &[("code", &d)]));
             }
             _ => {}
         }
@@ -200,8 +171,7 @@ impl Node {
             return Err(Error::new(
                 crate::error::ErrorKind::Conflict,
                 "username_taken",
-                format!("用户名 {} 已存在", s.username),
-                format!("username {} is taken", s.username),
+                &[("username", &s.username)],
             ));
         }
         Ok(StaffView::from(&rec))
@@ -218,8 +188,7 @@ impl Node {
             return Err(Error::new(
                 crate::error::ErrorKind::Unauthenticated,
                 "bad_credentials",
-                "用户名或密码错误",
-                "wrong username or password",
+                &[],
             ));
         };
         let mut raw = [0u8; 32];

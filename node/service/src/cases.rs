@@ -163,17 +163,12 @@ impl Action {
 
 fn require_text(field: &'static str, s: &str, max: usize) -> Result<(), Error> {
     if s.trim().is_empty() {
-        return Err(Error::bad_request(
-            "empty_field",
-            format!("{field} 不能为空"),
-            format!("{field} must not be empty"),
-        ));
+        return Err(Error::bad_request("empty_field", &[("field", &field)]));
     }
     if s.chars().count() > max {
         return Err(Error::bad_request(
             "field_too_long",
-            format!("{field} 超过 {max} 个字符"),
-            format!("{field} is longer than {max} characters"),
+            &[("field", &field), ("max", &max)],
         ));
     }
     Ok(())
@@ -185,11 +180,7 @@ impl Node {
         if let Some(p) = &a.phone
             && (p.len() > 20 || !p.chars().all(|c| c.is_ascii_digit() || "+- ".contains(c)))
         {
-            return Err(Error::bad_request(
-                "bad_phone",
-                "联系电话格式不正确",
-                "the phone number is not valid",
-            ));
+            return Err(Error::bad_request("bad_phone", &[]));
         }
         let (id_number, overridden) = match a.kind {
             ApplicantKind::Person => (
@@ -230,21 +221,19 @@ impl Node {
 
     fn matter_for_window(&self, code: &str) -> Result<Matter, Error> {
         let cat = self.catalogue();
-        let m = cat.matter(code).ok_or_else(|| {
-            Error::not_found(
-                "unknown_matter",
-                format!("事项 {code} 不在目录中"),
-                format!("matter {code} is not in the catalogue"),
-            )
-        })?;
+        let m = cat
+            .matter(code)
+            .ok_or_else(|| Error::not_found("unknown_matter", &[("code", &code)]))?;
         if !self.may_receive(m) {
-            return Err(Error::new(
+            return Err(Error::with_text(
                 crate::error::ErrorKind::Unprocessable,
                 "matter_not_delegated",
-                format!("事项“{}”未授权本级（{}）受理", m.name_zh, self.tier),
-                format!(
-                    "matter {} is not delegated to this hall's tier ({})",
-                    m.code, self.tier
+                onewindow_i18n::text_args(
+                    "err.matter_not_delegated",
+                    &[
+                        ("matter", onewindow_i18n::Arg::Each(&m.name_zh, &m.code)),
+                        ("tier", onewindow_i18n::Arg::Plain(&self.tier)),
+                    ],
                 ),
             ));
         }
@@ -293,7 +282,7 @@ impl Node {
         sub: Submission,
     ) -> Result<Outcome, Error> {
         if role != Role::Clerk {
-            return Err(Error::forbidden("受理申请 / accept applications"));
+            return Err(Error::forbidden("action.accept"));
         }
         let started = std::time::Instant::now();
         let matter = self.matter_for_window(&sub.matter_code)?;
@@ -326,8 +315,7 @@ impl Node {
                 Error::new(
                     crate::error::ErrorKind::Unavailable,
                     "case_numbers_exhausted",
-                    "本厅今日案件编号已用尽",
-                    "this hall has used every case number for today",
+                    &[],
                 )
             })?
             .to_string();
@@ -365,7 +353,7 @@ impl Node {
         materials: Vec<PresentedMaterial>,
     ) -> Result<Outcome, Error> {
         if role != Role::Clerk {
-            return Err(Error::forbidden("受理申请 / accept applications"));
+            return Err(Error::forbidden("action.accept"));
         }
         let number = CaseNumber::parse(number)?.to_string();
         let mut w = self.store.write().await?;
@@ -379,12 +367,7 @@ impl Node {
             .matter(&case.received.matter_code)
             .cloned()
             .ok_or_else(|| {
-                Error::new(
-                    crate::error::ErrorKind::Conflict,
-                    "matter_withdrawn",
-                    "该事项已从目录中撤销，不能补正",
-                    "the matter has left the catalogue; the case cannot be corrected",
-                )
+                Error::new(crate::error::ErrorKind::Conflict, "matter_withdrawn", &[])
             })?;
         let actor = self.actor(username, role, None);
         let now = self.now_ms();
@@ -463,8 +446,7 @@ impl Node {
             return Err(Error::new(
                 crate::error::ErrorKind::Conflict,
                 "not_holder",
-                "本节点不是该案件的办理方，不能修改",
-                "this node does not hold the case and may not change it",
+                &[],
             ));
         }
         let kind = event.kind();
@@ -585,10 +567,11 @@ impl Node {
         comment: String,
     ) -> Result<Progress, Error> {
         if comment.chars().count() > 1000 {
-            return Err(Error::bad_request(
+            return Err(Error::keyed(
+                crate::error::ErrorKind::Invalid,
                 "field_too_long",
-                "评价内容超过1000个字符",
-                "the comment is longer than 1000 characters",
+                "err.field_too_long.comment",
+                &[],
             ));
         }
         self.progress(number, last4).await?;
@@ -675,9 +658,10 @@ impl Node {
 }
 
 fn case_not_found(number: &str) -> Error {
-    Error::not_found(
+    Error::keyed(
+        crate::error::ErrorKind::NotFound,
         "case_not_found",
-        format!("未找到案件 {number}，或证件号后四位不符"),
-        format!("no case {number}, or the last four characters of the ID do not match"),
+        "err.case_not_found.last4",
+        &[("number", &number)],
     )
 }

@@ -63,19 +63,18 @@ impl Node {
         by: &str,
     ) -> Result<(), crate::error::Error> {
         let Some(signer) = &self.signer else {
-            return Err(crate::error::Error::new(
+            return Err(crate::error::Error::keyed(
                 crate::error::ErrorKind::Forbidden,
                 "not_the_root",
-                "只有区级中心可以吊销节点",
-                "only the district (the root) revokes nodes",
+                "err.not_the_root.revoke",
+                &[],
             ));
         };
         let below = NodeId::new(node).is_ok_and(|n| n != self.id && n.is_in_subtree_of(&self.id));
         if !below {
             return Err(crate::error::Error::bad_request(
                 "bad_node_id",
-                format!("节点编号 {node} 不正确"),
-                format!("{node} is not a node below this one"),
+                &[("node", &node)],
             ));
         }
         let signature = signer.sign(format!("{node}\n{serial}").as_bytes());
@@ -104,34 +103,32 @@ impl Node {
     ) -> Result<(), crate::error::Error> {
         use crate::error::Error;
         if self.id.depth() != 0 {
-            return Err(Error::new(
+            return Err(Error::keyed(
                 crate::error::ErrorKind::Forbidden,
                 "not_the_root",
-                "只有区级中心可以调回案件",
-                "only the district (the root) recalls cases",
+                "err.not_the_root.recall",
+                &[],
             ));
         }
         if reason.trim().is_empty() {
-            return Err(Error::bad_request(
+            return Err(Error::keyed(
+                crate::error::ErrorKind::Invalid,
                 "empty_field",
-                "调回理由不能为空",
-                "the reason must not be empty",
+                "err.empty_field.reason",
+                &[],
             ));
         }
         let number = onewindow_domain::case_number::CaseNumber::parse(number)?.to_string();
-        let row = self.store.case(&number).await?.ok_or_else(|| {
-            Error::not_found(
-                "case_not_found",
-                format!("未找到案件 {number}"),
-                format!("no case {number}"),
-            )
-        })?;
+        let row = self
+            .store
+            .case(&number)
+            .await?
+            .ok_or_else(|| Error::not_found("case_not_found", &[("number", &number)]))?;
         if row.case.state.is_final() || row.case.holder.as_deref() == Some(self.id.as_str()) {
             return Err(Error::new(
                 crate::error::ErrorKind::Conflict,
                 "nothing_to_recall",
-                "案件已办结或已由本中心办理",
-                "the case is closed or already held here",
+                &[],
             ));
         }
         self.write_directive(

@@ -1,7 +1,8 @@
 //! The one error type of the hall's operations.
 //!
-//! Every refusal carries a stable machine `code`, a message in Chinese and in
-//! English, and its [`ErrorKind`]; the HTTP API and the pages translate the
+//! Every refusal carries a stable machine `code`, its message in Chinese and
+//! in English from the one phrase table (`err.<code>`, see `onewindow-i18n`),
+//! and its [`ErrorKind`]; the HTTP API and the pages translate the
 //! kind into a status. Internals (SQL, file paths) are logged where the
 //! error is turned into a response, never sent. Every service operation
 //! validates before it writes, and writes in one transaction, so an error
@@ -11,7 +12,9 @@ use onewindow_domain::case::CaseError;
 use onewindow_domain::case_number::CaseNumberError;
 use onewindow_domain::checklist::ChecklistError;
 use onewindow_domain::ids::IdError;
+use onewindow_i18n::{Arg, Text, text, text_args};
 use onewindow_store::StoreError;
+use std::fmt::Display;
 
 /// What kind of refusal an error is, for whoever reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -53,49 +56,55 @@ pub struct Error {
 }
 
 impl Error {
-    /// A new error.
-    pub fn new(
-        kind: ErrorKind,
-        code: &'static str,
-        zh: impl Into<String>,
-        en: impl Into<String>,
-    ) -> Self {
+    /// An error with its message in both languages.
+    pub fn with_text(kind: ErrorKind, code: &'static str, message: Text) -> Self {
         Self {
             kind,
             code,
-            message_zh: zh.into(),
-            message_en: en.into(),
+            message_zh: message.zh,
+            message_en: message.en,
             detail: None,
         }
     }
 
+    /// The error `code`, its message the phrase `err.<code>` with its slots
+    /// filled from `args`.
+    pub fn new(kind: ErrorKind, code: &'static str, args: &[(&str, &dyn Display)]) -> Self {
+        Self::keyed(kind, code, &format!("err.{code}"), args)
+    }
+
+    /// The error `code` with the message of phrase `key` (one of the
+    /// causes `err.<code>.<cause>` of a code).
+    pub fn keyed(
+        kind: ErrorKind,
+        code: &'static str,
+        key: &str,
+        args: &[(&str, &dyn Display)],
+    ) -> Self {
+        Self::with_text(kind, code, text(key, args))
+    }
+
     /// Invalid input, with a code.
-    pub fn bad_request(code: &'static str, zh: impl Into<String>, en: impl Into<String>) -> Self {
-        Self::new(ErrorKind::Invalid, code, zh, en)
+    pub fn bad_request(code: &'static str, args: &[(&str, &dyn Display)]) -> Self {
+        Self::new(ErrorKind::Invalid, code, args)
     }
 
     /// Not found.
-    pub fn not_found(code: &'static str, zh: impl Into<String>, en: impl Into<String>) -> Self {
-        Self::new(ErrorKind::NotFound, code, zh, en)
+    pub fn not_found(code: &'static str, args: &[(&str, &dyn Display)]) -> Self {
+        Self::new(ErrorKind::NotFound, code, args)
     }
 
     /// No or an expired session.
     pub fn unauthenticated() -> Self {
-        Self::new(
-            ErrorKind::Unauthenticated,
-            "unauthenticated",
-            "请先登录，或登录已过期",
-            "log in first, or the session has expired",
-        )
+        Self::new(ErrorKind::Unauthenticated, "unauthenticated", &[])
     }
 
-    /// The role may not do this.
-    pub fn forbidden(what: &str) -> Self {
-        Self::new(
+    /// The role may not do `action` (a phrase key `action.*`).
+    pub fn forbidden(action: &str) -> Self {
+        Self::with_text(
             ErrorKind::Forbidden,
             "wrong_role",
-            format!("当前角色无权{what}"),
-            format!("this role may not {what}"),
+            text_args("err.wrong_role", &[("what", Arg::Phrase(action))]),
         )
     }
 
@@ -103,22 +112,12 @@ impl Error {
     /// parent (its store was put back to an older copy): it issues nothing
     /// until then.
     pub fn recovering() -> Self {
-        Self::new(
-            ErrorKind::Unavailable,
-            "hall_recovering",
-            "本厅正在从上级恢复业务记录，恢复完成前不能受理或办理，请稍后重试",
-            "this hall is recovering its records from the hall above; nothing can be accepted or handled until that is done, please try again shortly",
-        )
+        Self::new(ErrorKind::Unavailable, "hall_recovering", &[])
     }
 
     /// A storage failure; the detail goes to the log only.
-    pub fn storage(e: &dyn std::fmt::Display) -> Self {
-        let mut err = Self::new(
-            ErrorKind::Storage,
-            "storage",
-            "存储故障，未保存任何内容，请稍后重试",
-            "storage failure; nothing was saved, please try again",
-        );
+    pub fn storage(e: &dyn Display) -> Self {
+        let mut err = Self::new(ErrorKind::Storage, "storage", &[]);
         err.detail = Some(e.to_string());
         err
     }
@@ -139,10 +138,7 @@ impl From<StoreError> for Error {
             StoreError::EntryTooLarge { size, max } => Self::new(
                 ErrorKind::Unprocessable,
                 "entry_too_large",
-                format!("记录过大（{size} 字节，上限 {max} 字节），无法写入并同步，未保存任何内容"),
-                format!(
-                    "the record is too large to write and replicate ({size} bytes, at most {max}); nothing was saved"
-                ),
+                &[("size", &size), ("max", &max)],
             ),
             e => Self::storage(&e),
         }
@@ -151,30 +147,19 @@ impl From<StoreError> for Error {
 
 impl From<IdError> for Error {
     fn from(e: IdError) -> Self {
-        Self::bad_request(e.code(), e.message_zh(), e.to_string())
+        Self::with_text(ErrorKind::Invalid, e.code(), e.message())
     }
 }
 
 impl From<CaseNumberError> for Error {
     fn from(e: CaseNumberError) -> Self {
-        Self::bad_request(e.code(), e.message_zh(), e.to_string())
+        Self::with_text(ErrorKind::Invalid, e.code(), e.message())
     }
 }
 
 impl From<ChecklistError> for Error {
     fn from(e: ChecklistError) -> Self {
-        let (code, zh) = match &e {
-            ChecklistError::UnknownMaterial(m) => {
-                ("unknown_material", format!("材料 {m} 不在该事项的清单中"))
-            }
-            ChecklistError::UnknownSituation(s) => {
-                ("unknown_situation", format!("该事项没有情形 {s}"))
-            }
-            ChecklistError::DuplicateMaterial(m) => {
-                ("duplicate_material", format!("材料 {m} 重复提交"))
-            }
-        };
-        Self::bad_request(code, zh, e.to_string())
+        Self::with_text(ErrorKind::Invalid, e.code(), e.message())
     }
 }
 
@@ -187,25 +172,54 @@ impl From<CaseError> for Error {
             CaseError::Empty(_) | CaseError::Rating(_) => ErrorKind::Invalid,
             _ => ErrorKind::Conflict,
         };
-        let zh = match &e {
-            CaseError::IllegalTransition { state, event } => {
-                format!("案件当前状态（{state}）不允许此操作（{event}）")
+        Self::with_text(kind, e.code(), e.message())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// Every error code and phrase key the service's code names is in the
+    /// phrase table, in both languages.
+    #[test]
+    fn every_key_the_code_asks_for_is_here() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut asked =
+            onewindow_i18n::check::keys_asked_in(&dir, &["err.", "action.", "doc.", "history."]);
+        let codes = codes_in(&dir);
+        assert!(codes.len() > 30, "the scan found the codes {codes:?}");
+        asked.extend(codes.iter().map(|c| format!("err.{c}")));
+        let missing = onewindow_i18n::check::missing(&asked);
+        assert!(missing.is_empty(), "not in the phrase table: {missing:?}");
+    }
+
+    /// The codes of `Error::new(kind, "code"`, `bad_request("code"` and
+    /// `not_found("code"` in the sources under `dir`: the first string
+    /// literal after the opening, when no `)` comes before it.
+    fn codes_in(dir: &std::path::Path) -> Vec<String> {
+        let mut codes = Vec::new();
+        for f in std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{e}")) {
+            let src = std::fs::read_to_string(f.unwrap_or_else(|e| panic!("{e}")).path())
+                .unwrap_or_default();
+            // The code, not its tests (this scan's own examples).
+            let src = src.split("#[cfg(test)]").next().unwrap_or_default();
+            for open in ["Error::new(", "bad_request(", "not_found(", "Self::new("] {
+                for part in src.split(open).skip(1) {
+                    let (Some(q), p) = (part.find('"'), part.find(')')) else {
+                        continue;
+                    };
+                    if p.is_some_and(|p| p < q) {
+                        continue;
+                    }
+                    if let Some(code) = part[q + 1..].split('"').next()
+                        && code.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+                    {
+                        codes.push(code.to_owned());
+                    }
+                }
             }
-            CaseError::WrongRole { role, event } => format!("角色 {role} 无权执行 {event}"),
-            CaseError::WrongDepartment { expected, .. } => {
-                format!("该案件属于部门 {expected}，不能由其他部门办理")
-            }
-            CaseError::Suspended => "案件已中止计时，请先恢复".to_owned(),
-            CaseError::NotSuspended => "案件未处于中止状态".to_owned(),
-            CaseError::SubCases(s) => format!("并联审批未完成：{s}"),
-            CaseError::Extension(s) => format!("不能延期：{s}"),
-            CaseError::NotAcceptingHall(h) => format!("办理结果须在受理窗口（{h}）发放"),
-            CaseError::SameStaff => "审核与批准须由不同人员办理".to_owned(),
-            CaseError::Rating(s) => format!("不能评价：{s}"),
-            CaseError::Version { .. } => "案件版本冲突".to_owned(),
-            CaseError::NotStarted => "案件须以收件开始".to_owned(),
-            CaseError::Empty(f) => format!("{f} 不能为空"),
-        };
-        Self::new(kind, e.code(), zh, e.to_string())
+        }
+        codes.sort();
+        codes.dedup();
+        codes
     }
 }

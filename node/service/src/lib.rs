@@ -29,7 +29,7 @@ pub use directives::{Query, QuerySender};
 pub use auth::{LoginOutcome, NewStaff, StaffView};
 pub use cases::{Action, ApplicantInput, Submission};
 pub use clock::{CLOCK_OFFSET_ENV, Clock, OffsetClock, StartedClock, SystemClock, TestClock};
-pub use views::{CaseView, Document, DocumentKind, Outcome, Progress};
+pub use views::{CaseView, DocLine, Document, DocumentKind, Outcome, Progress};
 
 use federation::NodeId;
 use std::sync::{Arc, RwLock};

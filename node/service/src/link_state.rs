@@ -8,6 +8,7 @@
 //! row ([`refused_delay`]), so a peer that refuses every batch is not
 //! dialed again and again.
 
+use onewindow_i18n::{Lang, phrase, phrase_with};
 use std::time::Duration;
 
 use federation::transport::Backoff;
@@ -270,38 +271,36 @@ pub fn describe(
     zh: bool,
     fmt_time: impl Fn(i64) -> String,
 ) -> String {
+    let lang = if zh { Lang::Zh } else { Lang::En };
     let Some(r) = refusal else {
         return if connected {
-            if zh { "已连接" } else { "connected" }.to_owned()
+            phrase(lang, "link.connected").to_owned()
         } else {
             String::new()
         };
     };
     if let Some(v) = r.held_back_catalogue {
-        return if zh {
-            format!("暂缓：等待目录版本 {v}（连续 {} 次）", r.count)
-        } else {
-            format!(
-                "held back: waiting for catalogue version {v} (count {})",
-                r.count
-            )
-        };
+        return phrase_with(
+            lang,
+            "link.held_back",
+            &[("version", &v), ("count", &r.count)],
+        );
     }
-    match (r.next_attempt_ms, zh) {
-        (Some(t), true) => format!(
-            "被拒绝（{}，连续 {} 次），{} 前暂停重连",
-            r.code,
-            r.count,
-            fmt_time(t)
+    match r.next_attempt_ms {
+        Some(t) => phrase_with(
+            lang,
+            "link.backing_off",
+            &[
+                ("code", &r.code),
+                ("count", &r.count),
+                ("until", &fmt_time(t)),
+            ],
         ),
-        (Some(t), false) => format!(
-            "backing off until {} after refusal {} (count {})",
-            fmt_time(t),
-            r.code,
-            r.count
+        None => phrase_with(
+            lang,
+            "link.refused",
+            &[("code", &r.code), ("count", &r.count)],
         ),
-        (None, true) => format!("被拒绝（{}，连续 {} 次）", r.code, r.count),
-        (None, false) => format!("refused {} (count {})", r.code, r.count),
     }
 }
 

@@ -20,11 +20,7 @@ impl Node {
     pub async fn take_ticket(&self, appointment: Option<&str>) -> Result<Ticket, Error> {
         let appointment = appointment.map(str::trim);
         if appointment.is_some_and(|a| a.is_empty() || a.chars().count() > MAX_APPOINTMENT) {
-            return Err(Error::bad_request(
-                "bad_appointment",
-                "预约号不正确",
-                "the appointment reference is not valid",
-            ));
+            return Err(Error::bad_request("bad_appointment", &[]));
         }
         Ok(self
             .store
@@ -53,11 +49,7 @@ impl Node {
     pub async fn call_next(&self, window: &str, by: &str) -> Result<Option<Ticket>, Error> {
         let window = window.trim();
         if window.is_empty() || window.chars().count() > MAX_WINDOW {
-            return Err(Error::bad_request(
-                "bad_window",
-                "窗口号不正确",
-                "the window number is not valid",
-            ));
+            return Err(Error::bad_request("bad_window", &[]));
         }
         let called = self
             .store
@@ -73,16 +65,11 @@ impl Node {
     pub async fn serve_ticket(&self, id: i64) -> Result<Ticket, Error> {
         match self.store.serve_ticket(id, self.now_ms()).await? {
             ServeOutcome::Served(t) => Ok(t),
-            ServeOutcome::NotFound => Err(Error::not_found(
-                "unknown_ticket",
-                "没有这个号",
-                "no such ticket",
-            )),
+            ServeOutcome::NotFound => Err(Error::not_found("unknown_ticket", &[])),
             ServeOutcome::NotCalled(t) => Err(Error::new(
                 ErrorKind::Conflict,
                 "ticket_not_called",
-                format!("{} 号尚未叫号或已办结", t.number),
-                format!("ticket {} is not called, or already served", t.number),
+                &[("number", &t.number)],
             )),
         }
     }

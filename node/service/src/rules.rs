@@ -15,29 +15,21 @@ use crate::error::{Error, ErrorKind};
 
 fn version_error(e: VersionError) -> Error {
     match e {
-        VersionError::NotFound(v) => Error::not_found(
-            "unknown_catalogue_version",
-            format!("目录版本 {v} 不存在"),
-            format!("catalogue version {v} does not exist"),
-        ),
+        VersionError::NotFound(v) => {
+            Error::not_found("unknown_catalogue_version", &[("version", &v)])
+        }
         VersionError::Frozen(v) => Error::new(
             ErrorKind::Conflict,
             "catalogue_version_frozen",
-            format!("目录版本 {v} 已发布或已废止，不能修改"),
-            format!("catalogue version {v} is published or retired and cannot change"),
+            &[("version", &v)],
         ),
         VersionError::Store(e) => e.into(),
     }
 }
 
 fn check(cat: &Catalogue) -> Result<(), Error> {
-    cat.validate().map_err(|e| {
-        Error::bad_request(
-            "invalid_catalogue",
-            format!("目录不合规：{e}"),
-            format!("invalid catalogue: {e}"),
-        )
-    })
+    cat.validate()
+        .map_err(|e| Error::bad_request("invalid_catalogue", &[("detail", &e)]))
 }
 
 impl Node {
@@ -85,11 +77,11 @@ impl Node {
     /// replicates refuses: only the root publishes.
     pub async fn publish_catalogue(&self, version: i64, by: &str) -> Result<VersionInfo, Error> {
         if self.id.depth() > 0 && !self.config.federation.credentials_dir.is_empty() {
-            return Err(Error::new(
+            return Err(Error::keyed(
                 ErrorKind::Forbidden,
                 "not_the_root",
-                "事项目录只能由区级中心发布",
-                "only the district (the root) publishes the catalogue",
+                "err.not_the_root.publish",
+                &[],
             ));
         }
         let mut w = self.store.write().await?;
@@ -121,13 +113,8 @@ impl Node {
     /// the other years, stored, and (at the root) signed and written to the
     /// log in the same transaction.
     pub async fn publish_calendar(&self, year: &YearCalendar, by: &str) -> Result<(), Error> {
-        let invalid = |e: &dyn std::fmt::Display| {
-            Error::bad_request(
-                "invalid_calendar",
-                format!("节假日安排不合规：{e}"),
-                format!("invalid calendar: {e}"),
-            )
-        };
+        let invalid =
+            |e: &dyn std::fmt::Display| Error::bad_request("invalid_calendar", &[("detail", &e)]);
         year.validate().map_err(|e| invalid(&e))?;
         let mut cal = Calendar::new();
         for y in self.store.calendars().await? {

@@ -6,6 +6,8 @@ use serde::Serialize;
 
 use super::Node;
 use onewindow_domain::case::{Case, Clocks, State};
+use onewindow_domain::catalogue::Catalogue;
+use onewindow_i18n::{Arg, Text, text, text_args};
 use onewindow_store::CaseRow;
 
 /// Which standard document an outcome is.
@@ -33,24 +35,9 @@ impl DocumentKind {
         }
     }
 
-    /// Title in Chinese.
-    pub fn title_zh(self) -> &'static str {
-        match self {
-            Self::Receipt => "受理回执",
-            Self::CorrectionNotice => "材料补正通知书",
-            Self::NonAcceptance => "不予受理决定书",
-            Self::Completion => "办结通知书",
-        }
-    }
-
-    /// Title in English.
-    pub fn title_en(self) -> &'static str {
-        match self {
-            Self::Receipt => "Acceptance Receipt",
-            Self::CorrectionNotice => "Notice to Correct Materials",
-            Self::NonAcceptance => "Decision of Non-acceptance",
-            Self::Completion => "Notice of Completion",
-        }
+    /// Title in both languages (`doc.title.<kind>`).
+    pub fn title(self) -> Text {
+        text(&format!("doc.title.{}", self.as_str()), &[])
     }
 }
 
@@ -169,11 +156,13 @@ fn mask(id: &str) -> String {
         .collect()
 }
 
-fn line(zh: impl Into<String>, en: impl Into<String>) -> DocLine {
-    DocLine {
-        zh: zh.into(),
-        en: en.into(),
-    }
+fn line(t: Text) -> DocLine {
+    DocLine { zh: t.zh, en: t.en }
+}
+
+/// A document's sentence from the phrase table, without slots.
+fn say(key: &str) -> DocLine {
+    line(text(key, &[]))
 }
 
 impl Node {
@@ -195,73 +184,52 @@ impl Node {
     /// The outcome document of a case's latest acceptance decision.
     pub fn document(&self, row: &CaseRow) -> Document {
         let c = &row.case;
-        let material_name = |code: &str| {
-            self.catalogue()
-                .matter(&c.received.matter_code)
-                .and_then(|m| m.materials.iter().find(|x| x.code == code).cloned())
-                .map_or_else(
-                    || (code.to_owned(), code.to_owned()),
-                    |m| (m.name_zh, m.name_en),
-                )
-        };
+        let material_name = |code: &str| material_names(&self.catalogue(), c, code);
         let mut lines = Vec::new();
         let mut notes = Vec::new();
         let kind = match c.state {
             State::Correction => {
                 for i in &c.correction {
-                    lines.push(line(i.describe_zh(), i.describe_en()));
+                    lines.push(line(i.describe()));
                 }
-                notes.push(line(
-                    "以上为需补正的全部内容（一次性告知）。请补齐后携带本通知书到任一窗口办理。",
-                    "This notice lists everything to correct at once. Bring it with the corrected materials to any window.",
-                ));
+                notes.push(say("doc.note.correction"));
                 DocumentKind::CorrectionNotice
             }
             State::Rejected => {
                 if let Some(r) = &c.rejection_reason {
-                    lines.push(line(r.clone(), r.clone()));
+                    lines.push(DocLine {
+                        zh: r.clone(),
+                        en: r.clone(),
+                    });
                 }
-                notes.push(line(
-                    "如不服本决定，可自收到之日起六十日内申请行政复议，或六个月内提起行政诉讼。",
-                    "You may apply for administrative reconsideration within 60 days of receipt, or bring an administrative lawsuit within six months.",
-                ));
+                notes.push(say("doc.note.non_acceptance"));
                 DocumentKind::NonAcceptance
             }
             _ if c.received.immediate
                 && c.decided_at_ms.is_some()
                 && c.accepted_at_ms == c.decided_at_ms =>
             {
-                notes.push(line(
-                    "本事项已当场办结。",
-                    "This matter was completed at the window.",
-                ));
+                notes.push(say("doc.note.completion"));
                 DocumentKind::Completion
             }
             _ => {
                 for d in &c.deferred {
                     let (zh, en) = material_name(d);
-                    lines.push(line(
-                        format!("容缺受理，须后补：《{zh}》"),
-                        format!("Accepted pending: {en}"),
-                    ));
+                    lines.push(line(text_args(
+                        "doc.line.deferred",
+                        &[("material", Arg::Each(&zh, &en))],
+                    )));
                 }
                 let elsewhere = c
                     .holder
                     .as_deref()
                     .filter(|h| *h != c.received.accepting_node);
                 match elsewhere {
-                    Some(h) if !self.uplink_up() => notes.push(line(
-                        format!("本案件由上级（{h}）办理，已受理；当前与上级的网络中断，已排队等待转送。办理结果将在本窗口发放。"),
-                        format!("This case is decided at a higher tier ({h}). It is accepted and waits for transfer while the link is down. The result is handed out at this window."),
-                    )),
-                    Some(h) => notes.push(line(
-                        format!("本案件已转上级（{h}）办理；办理结果将在本窗口发放，请凭本回执领取。"),
-                        format!("This case is decided at a higher tier ({h}). Collect the result at this window with this receipt."),
-                    )),
-                    None => notes.push(line(
-                        "办理结果将在本窗口发放，请凭本回执领取。",
-                        "Collect the result at this window with this receipt.",
-                    )),
+                    Some(h) if !self.uplink_up() => {
+                        notes.push(line(text("doc.note.transfer_queued", &[("hall", &h)])));
+                    }
+                    Some(h) => notes.push(line(text("doc.note.transferred", &[("hall", &h)]))),
+                    None => notes.push(say("doc.note.collect_here")),
                 }
                 DocumentKind::Receipt
             }
@@ -269,8 +237,8 @@ impl Node {
         let issued = onewindow_domain::case::china_date(row.updated_at_ms);
         Document {
             kind,
-            title_zh: kind.title_zh().to_owned(),
-            title_en: kind.title_en().to_owned(),
+            title_zh: kind.title().zh,
+            title_en: kind.title().en,
             case_number: row.id.clone(),
             hall_zh: self.config.node.hall_name_zh.clone(),
             hall_en: self.config.node.hall_name_en.clone(),
@@ -309,21 +277,18 @@ impl Node {
         match c.state {
             State::Correction => {
                 for i in &c.correction {
-                    next.push(line(i.describe_zh(), i.describe_en()));
+                    next.push(line(i.describe()));
                 }
             }
-            State::ResultReady => next.push(line(
-                "办理结果已可领取，请携带受理回执和身份证件到受理窗口领取。",
-                "The result is ready: collect it at the accepting window with the receipt and your ID.",
-            )),
+            State::ResultReady => next.push(say("doc.progress.result_ready")),
             State::Accepted | State::Handling | State::Review | State::Approval => {
                 let cat = self.catalogue();
                 for d in &c.deferred {
-                    let name = cat
-                        .matter(&c.received.matter_code)
-                        .and_then(|m| m.materials.iter().find(|x| &x.code == d))
-                        .map_or_else(|| (d.clone(), d.clone()), |m| (m.name_zh.clone(), m.name_en.clone()));
-                    next.push(line(format!("请补交《{}》", name.0), format!("Please bring: {}", name.1)));
+                    let (zh, en) = material_names(&cat, c, d);
+                    next.push(line(text_args(
+                        "doc.progress.bring",
+                        &[("material", Arg::Each(&zh, &en))],
+                    )));
                 }
             }
             _ => {}
@@ -339,4 +304,15 @@ impl Node {
             next_steps: next,
         }
     }
+}
+
+/// The names of a material of a case's matter (its code if the catalogue no
+/// longer lists it).
+fn material_names(cat: &Catalogue, c: &Case, code: &str) -> (String, String) {
+    cat.matter(&c.received.matter_code)
+        .and_then(|m| m.materials.iter().find(|x| x.code == code))
+        .map_or_else(
+            || (code.to_owned(), code.to_owned()),
+            |m| (m.name_zh.clone(), m.name_en.clone()),
+        )
 }

@@ -12,6 +12,13 @@ fn env() -> &'static Environment<'static> {
     static ENV: OnceLock<Environment<'static>> = OnceLock::new();
     ENV.get_or_init(|| {
         let mut env = Environment::new();
+        // The document's words come from the phrase table, both languages.
+        env.add_function("zh", |key: String| {
+            onewindow_i18n::phrase(onewindow_i18n::Lang::Zh, &key).to_owned()
+        });
+        env.add_function("en", |key: String| {
+            onewindow_i18n::phrase(onewindow_i18n::Lang::En, &key).to_owned()
+        });
         if let Err(e) =
             env.add_template("document.html", include_str!("../templates/document.html"))
         {
@@ -37,4 +44,66 @@ pub fn qr_svg(text: &str) -> String {
 pub fn render(doc: &Document) -> Result<String, minijinja::Error> {
     let t = env().get_template("document.html")?;
     t.render(context! { doc => doc, qr_svg => qr_svg(&doc.case_number) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::service::{DocLine, DocumentKind};
+
+    fn document(kind: DocumentKind) -> Document {
+        let title = kind.title();
+        Document {
+            kind,
+            title_zh: title.zh,
+            title_en: title.en,
+            case_number: "XPH-20261123-000001-7".into(),
+            hall_zh: "夏平村党群服务中心".into(),
+            hall_en: "Xiaping village service centre".into(),
+            matter_code: "NH-MZ-001".into(),
+            matter_zh: "居住证明".into(),
+            matter_en: "Residence certificate".into(),
+            applicant_name: "陈嘉欣".into(),
+            applicant_id_masked: "440602********123X".into(),
+            issued_on: "2026-11-23".into(),
+            lines: vec![DocLine {
+                zh: "缺少《户口簿》".into(),
+                en: "Household register is missing".into(),
+            }],
+            committed_due: Some("2026-11-25".into()),
+            statutory_due: Some("2026-11-30".into()),
+            awaiting_transfer: true,
+            notes: vec![],
+        }
+    }
+
+    /// Every word of the printed documents comes from the phrase table in
+    /// both languages: no key shows as itself, and the slots are filled.
+    #[test]
+    fn documents_take_their_words_from_the_phrase_table() {
+        for kind in [
+            DocumentKind::Receipt,
+            DocumentKind::CorrectionNotice,
+            DocumentKind::NonAcceptance,
+            DocumentKind::Completion,
+        ] {
+            let html = render(&document(kind)).unwrap_or_else(|e| panic!("{e}"));
+            assert!(!html.contains("doc."), "a key shows as itself in {kind:?}");
+            assert!(!html.contains("{committed}"), "{kind:?}");
+            for label in [
+                "案件编号",
+                "Case No.",
+                "扫码查询进度",
+                "承诺办结时限：2026-11-25",
+            ] {
+                assert!(html.contains(label), "{label} missing from {kind:?}");
+            }
+            assert!(html.contains(&kind.title().zh) && html.contains(&kind.title().en));
+        }
+        let receipt = render(&document(DocumentKind::Receipt)).unwrap_or_default();
+        assert!(receipt.contains("予以受理") && receipt.contains("is accepted"));
+        assert!(receipt.contains("等待转送上级办理"));
+        let notice = render(&document(DocumentKind::CorrectionNotice)).unwrap_or_default();
+        assert!(notice.contains("请补正以下全部内容"));
+    }
 }

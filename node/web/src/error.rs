@@ -77,24 +77,24 @@ pub struct ErrorBody {
 }
 
 impl Error {
-    /// A new error with its status.
+    /// A new error with its status: the message is the phrase
+    /// `err.<code>` with its slots filled.
     pub fn new(
         status: StatusCode,
         code: &'static str,
-        zh: impl Into<String>,
-        en: impl Into<String>,
+        args: &[(&str, &dyn std::fmt::Display)],
     ) -> Self {
-        Self(ServiceError::new(kind_of(status), code, zh, en))
+        Self(ServiceError::new(kind_of(status), code, args))
     }
 
     /// 400 with a code.
-    pub fn bad_request(code: &'static str, zh: impl Into<String>, en: impl Into<String>) -> Self {
-        Self(ServiceError::bad_request(code, zh, en))
+    pub fn bad_request(code: &'static str, args: &[(&str, &dyn std::fmt::Display)]) -> Self {
+        Self(ServiceError::bad_request(code, args))
     }
 
     /// 404.
-    pub fn not_found(code: &'static str, zh: impl Into<String>, en: impl Into<String>) -> Self {
-        Self(ServiceError::not_found(code, zh, en))
+    pub fn not_found(code: &'static str, args: &[(&str, &dyn std::fmt::Display)]) -> Self {
+        Self(ServiceError::not_found(code, args))
     }
 
     /// 401: no or expired session.
@@ -102,9 +102,9 @@ impl Error {
         Self(ServiceError::unauthenticated())
     }
 
-    /// 403: the role may not do this.
-    pub fn forbidden(what: &str) -> Self {
-        Self(ServiceError::forbidden(what))
+    /// 403: the role may not do `action` (a phrase key `action.*`).
+    pub fn forbidden(action: &str) -> Self {
+        Self(ServiceError::forbidden(action))
     }
 
     /// 500 for a storage failure.

@@ -11,7 +11,7 @@ use crate::domain::catalogue::Catalogue;
 use crate::error::{Error, ErrorBody};
 use crate::store::VersionInfo;
 
-const WHAT: &str = "管理事项目录 / manage the catalogue";
+const WHAT: &str = "action.manage_catalogue";
 
 /// Every catalogue version (admin).
 #[utoipa::path(get, path = "/api/v1/admin/catalogue/versions", tag = "admin", security(("bearer" = [])),
@@ -99,10 +99,7 @@ pub async fn put_calendar(
     staff: Staff,
     ApiJson(year): ApiJson<YearCalendar>,
 ) -> Result<StatusCode, Error> {
-    staff.require(
-        &[Role::Admin],
-        "发布节假日安排 / publish the holiday calendar",
-    )?;
+    staff.require(&[Role::Admin], "action.publish_calendar")?;
     node.publish_calendar(&year, &staff.record.username).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -127,7 +124,7 @@ pub async fn revoke_node(
     ApiPath(target): ApiPath<String>,
     ApiJson(r): ApiJson<Revocation>,
 ) -> Result<StatusCode, Error> {
-    staff.require(&[Role::Admin], "吊销节点 / revoke nodes")?;
+    staff.require(&[Role::Admin], "action.revoke_nodes")?;
     node.revoke_node(&target, r.serial.trim(), &staff.record.username)
         .await?;
     tracing::warn!(node = %target, by = %staff.record.username, "node revoked");
@@ -141,9 +138,6 @@ pub async fn security_events(
     State(node): State<AppState>,
     staff: Staff,
 ) -> Result<axum::Json<Vec<crate::store::SecurityRow>>, Error> {
-    staff.require(
-        &[Role::Admin, Role::Supervisor],
-        "查看安全事件 / view security events",
-    )?;
+    staff.require(&[Role::Admin, Role::Supervisor], "action.view_security")?;
     Ok(axum::Json(node.store.security_events(1000).await?))
 }

@@ -139,13 +139,11 @@ pub async fn document(
     ApiPath(number): ApiPath<String>,
 ) -> Result<axum::response::Response, Error> {
     let number = crate::domain::case_number::CaseNumber::parse(&number)?.to_string();
-    let row = node.store.case(&number).await?.ok_or_else(|| {
-        Error::not_found(
-            "case_not_found",
-            format!("未找到案件 {number}"),
-            format!("no case {number}"),
-        )
-    })?;
+    let row = node
+        .store
+        .case(&number)
+        .await?
+        .ok_or_else(|| Error::not_found("case_not_found", &[("number", &number)]))?;
     let doc = node.document(&row);
     let html = crate::docs::render(&doc).map_err(|e| Error::storage(&e))?;
     Ok(Html(html).into_response())
@@ -257,7 +255,7 @@ pub async fn recall(
     ApiPath(number): ApiPath<String>,
     ApiJson(r): ApiJson<RecallInput>,
 ) -> Result<StatusCode, Error> {
-    staff.require(&[Role::Supervisor, Role::Admin], "调回案件 / recall cases")?;
+    staff.require(&[Role::Supervisor, Role::Admin], "action.recall")?;
     node.recall(&number, &r.reason, &staff.record.username)
         .await?;
     Ok(StatusCode::ACCEPTED)

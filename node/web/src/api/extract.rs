@@ -27,23 +27,19 @@ pub struct ApiQuery<T>(pub T);
 
 impl From<JsonRejection> for Error {
     fn from(r: JsonRejection) -> Self {
-        Error::bad_request(
-            "bad_json",
-            format!("请求内容不是有效的JSON：{}", r.body_text()),
-            r.body_text(),
-        )
+        Error::bad_request("bad_json", &[("detail", &r.body_text())])
     }
 }
 
 impl From<PathRejection> for Error {
     fn from(r: PathRejection) -> Self {
-        Error::bad_request("bad_path", "路径参数不正确", r.body_text())
+        Error::bad_request("bad_path", &[("detail", &r.body_text())])
     }
 }
 
 impl From<QueryRejection> for Error {
     fn from(r: QueryRejection) -> Self {
-        Error::bad_request("bad_query", "查询参数不正确", r.body_text())
+        Error::bad_request("bad_query", &[("detail", &r.body_text())])
     }
 }
 

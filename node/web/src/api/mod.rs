@@ -87,7 +87,7 @@ pub fn api_router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
 
 /// The answer for a route that does not exist.
 pub async fn not_found() -> Error {
-    Error::not_found("route_not_found", "没有这个接口", "no such route")
+    Error::not_found("route_not_found", &[])
 }
 
 /// Counts every request in the metrics, by method and status.

@@ -12,6 +12,7 @@ use crate::domain::catalogue::Matter;
 use crate::error::{Error, ErrorBody};
 use crate::service::{LoginOutcome, NewStaff, StaffView};
 use crate::store::Ticket;
+use onewindow_i18n::Lang;
 
 /// `GET /api/v1/health`.
 #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
@@ -77,7 +78,8 @@ impl UplinkHealth {
         let words = |zh: bool| {
             let s = crate::link::state::describe(up, refusal.as_ref(), zh, time);
             if s.is_empty() {
-                if zh { "未连接" } else { "down" }.to_owned()
+                let lang = if zh { Lang::Zh } else { Lang::En };
+                onewindow_i18n::phrase(lang, "link.down").to_owned()
             } else {
                 s
             }
@@ -182,13 +184,9 @@ pub async fn matter_guide(
     ApiPath(code): ApiPath<String>,
 ) -> Result<axum::Json<MatterGuide>, Error> {
     let cat = node.catalogue();
-    let m = cat.matter(&code).ok_or_else(|| {
-        Error::not_found(
-            "unknown_matter",
-            format!("事项 {code} 不在目录中"),
-            format!("matter {code} is not in the catalogue"),
-        )
-    })?;
+    let m = cat
+        .matter(&code)
+        .ok_or_else(|| Error::not_found("unknown_matter", &[("code", &code)]))?;
     Ok(axum::Json(guide(&node, m)))
 }
 
@@ -234,7 +232,7 @@ pub async fn list_staff(
     State(node): State<AppState>,
     staff: Staff,
 ) -> Result<axum::Json<Vec<StaffView>>, Error> {
-    staff.require(&[Role::Admin], "管理人员账号 / manage staff accounts")?;
+    staff.require(&[Role::Admin], "action.manage_staff")?;
     let all = node.store.all_staff().await?;
     Ok(axum::Json(all.iter().map(StaffView::from).collect()))
 }
@@ -311,7 +309,7 @@ pub async fn call_next(
     staff: Staff,
     ApiJson(c): ApiJson<CallNext>,
 ) -> Result<axum::response::Response, Error> {
-    staff.require(&[Role::Clerk], "叫号 / call queue numbers")?;
+    staff.require(&[Role::Clerk], "action.call_queue")?;
     let called = node.call_next(&c.window, &staff.record.username).await?;
     Ok(match called {
         Some(t) => axum::Json(t).into_response(),
@@ -328,7 +326,7 @@ pub async fn serve_ticket(
     staff: Staff,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<axum::Json<Ticket>, Error> {
-    staff.require(&[Role::Clerk], "叫号 / call queue numbers")?;
+    staff.require(&[Role::Clerk], "action.call_queue")?;
     Ok(axum::Json(node.serve_ticket(id).await?))
 }
 

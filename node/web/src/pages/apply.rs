@@ -13,17 +13,14 @@ use super::web::{Ctx, Fields, Flash, StaffCtx, StaffForm};
 use crate::domain::case::{ApplicantKind, Role};
 use crate::domain::catalogue::{Matter, Serves};
 use crate::domain::checklist::PresentedMaterial;
-use crate::error::{HttpStatus, ServiceError as Error};
+use crate::error::{ErrorKind, HttpStatus, ServiceError as Error};
 use crate::service::{ApplicantInput, Submission};
+use onewindow_i18n::Arg;
 
-const WHAT: &str = "受理申请 / accept applications";
+const WHAT: &str = "action.accept";
 
 fn unknown_matter(code: &str) -> Error {
-    Error::not_found(
-        "unknown_matter",
-        format!("事项 {code} 不在目录中"),
-        format!("matter {code} is not in the catalogue"),
-    )
+    Error::not_found("unknown_matter", &[("code", &code)])
 }
 
 /// What the presented-materials rows of the form say.
@@ -183,10 +180,11 @@ pub async fn submit(Path(code): Path<String>, form: StaffForm) -> Response {
         non_acceptance_reason: reject.then(|| fields.text("reject_reason")),
     };
     let result = if sub.applicant.name.is_empty() {
-        Err(Error::bad_request(
+        Err(Error::keyed(
+            ErrorKind::Invalid,
             "empty_field",
-            "请填写申请人姓名或名称",
-            "enter the applicant's name",
+            "err.empty_field.applicant_name",
+            &[],
         ))
     } else {
         ctx.node.submit(&staff.username, staff.role, sub).await
@@ -196,14 +194,16 @@ pub async fn submit(Path(code): Path<String>, form: StaffForm) -> Response {
             let kind = out.outcome;
             ctx.redirect(
                 &format!("/clerk/cases/{}", out.case_number),
-                Some(Flash::ok(
-                    format!(
-                        "已出具《{}》，案件编号 {}",
-                        kind.title_zh(),
-                        out.case_number
-                    ),
-                    format!("{} issued, case {}", kind.title_en(), out.case_number),
-                )),
+                Some(Flash::ok_text(onewindow_i18n::text_args(
+                    "flash.document_issued_case",
+                    &[
+                        (
+                            "document",
+                            Arg::Phrase(&format!("doc.title.{}", kind.as_str())),
+                        ),
+                        ("number", Arg::Plain(&out.case_number)),
+                    ],
+                ))),
             )
         }
         Err(e) => render_form(
@@ -253,7 +253,7 @@ fn case_summary(row: &crate::store::CaseRow) -> Value {
         number => row.id,
         applicant => c.received.applicant.name,
         last4 => row.applicant_last4,
-        issues => c.correction.iter().map(|i| context!{ zh => i.describe_zh(), en => i.describe_en() }).collect::<Vec<_>>(),
+        issues => c.correction.iter().map(|i| minijinja::Value::from_serialize(i.describe())).collect::<Vec<_>>(),
     }
 }
 
@@ -306,10 +306,13 @@ pub async fn resubmit(Path(number): Path<String>, form: StaffForm) -> Response {
     {
         Ok(out) => ctx.redirect(
             &format!("/clerk/cases/{}", out.case_number),
-            Some(Flash::ok(
-                format!("已出具《{}》", out.outcome.title_zh()),
-                format!("{} issued", out.outcome.title_en()),
-            )),
+            Some(Flash::ok_text(onewindow_i18n::text_args(
+                "flash.document_issued",
+                &[(
+                    "document",
+                    Arg::Phrase(&format!("doc.title.{}", out.outcome.as_str())),
+                )],
+            ))),
         ),
         Err(e) => render_form(
             &ctx,

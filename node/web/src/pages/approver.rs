@@ -17,7 +17,7 @@ use crate::error::{HttpStatus, ServiceError as Error};
 use crate::service::Action;
 use crate::store::{CaseBrief, CaseFilter, CaseRow};
 
-const WHAT: &str = "审批案件 / approve cases";
+const WHAT: &str = "action.approve";
 
 /// The columns of a read-model row, for the warning of today.
 pub fn brief_of(r: &CaseRow) -> CaseBrief {
@@ -262,11 +262,8 @@ fn action_from(f: &Fields) -> Result<Action, Error> {
             opinion: text("opinion"),
         },
         "suspend" => Action::Suspend {
-            kind: serde_json::from_value(serde_json::Value::String(text("kind"))).map_err(
-                |_| {
-                    Error::bad_request("bad_kind", "请选择中止类型", "choose the kind of procedure")
-                },
-            )?,
+            kind: serde_json::from_value(serde_json::Value::String(text("kind")))
+                .map_err(|_| Error::bad_request("bad_kind", &[]))?,
             reason: text("reason"),
         },
         "resume" => Action::Resume { note: text("note") },
@@ -278,35 +275,28 @@ fn action_from(f: &Fields) -> Result<Action, Error> {
             reason: text("reason"),
         },
         _ => {
-            return Err(Error::bad_request(
-                "bad_action",
-                "未知的操作",
-                "unknown action",
-            ));
+            return Err(Error::bad_request("bad_action", &[]));
         }
     };
     Ok(a)
 }
 
 fn done_message(a: &Action) -> Flash {
-    let (zh, en) = match a {
-        Action::StartHandling => ("已开始承办", "Handling started"),
-        Action::SubmitForReview { .. } => ("已提交审核", "Sent to review"),
-        Action::PassReview { .. } => ("审核通过，已送批准", "Review passed; sent to approval"),
-        Action::SendBack { .. } => ("已退回承办", "Sent back to handling"),
-        Action::Decide { granted: true, .. } => ("已作出准予决定", "Granted"),
-        Action::Decide { .. } => ("已作出不予决定", "Refused"),
-        Action::ResultReady { .. } => (
-            "办理结果已送受理窗口",
-            "Result sent to the accepting window",
-        ),
-        Action::Opinion { .. } => ("已提交并联审批意见", "Parallel opinion given"),
-        Action::Suspend { .. } => ("已中止计时", "Clock suspended"),
-        Action::Resume { .. } => ("已恢复计时", "Clock resumed"),
-        Action::Extend { .. } => ("已延期", "Limit extended"),
-        _ => ("已办理", "Done"),
+    let key = match a {
+        Action::StartHandling => "flash.started_handling",
+        Action::SubmitForReview { .. } => "flash.sent_to_review",
+        Action::PassReview { .. } => "flash.review_passed",
+        Action::SendBack { .. } => "flash.sent_back",
+        Action::Decide { granted: true, .. } => "flash.granted",
+        Action::Decide { .. } => "flash.refused",
+        Action::ResultReady { .. } => "flash.result_sent",
+        Action::Opinion { .. } => "flash.opinion_given",
+        Action::Suspend { .. } => "flash.suspended",
+        Action::Resume { .. } => "flash.resumed",
+        Action::Extend { .. } => "flash.extended",
+        _ => "flash.done",
     };
-    Flash::ok(zh, en)
+    Flash::ok(key, &[])
 }
 
 /// `POST /approver/cases/{number}`: one action on the case.

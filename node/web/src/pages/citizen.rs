@@ -54,11 +54,7 @@ pub async fn progress(ctx: Ctx, Query(q): Query<ProgressQuery>) -> Response {
         );
     }
     let answer = if last4.chars().count() != 4 {
-        Err(Error::bad_request(
-            "bad_last4",
-            "请输入证件号码的后四位",
-            "enter the last four characters of the ID number",
-        ))
+        Err(Error::bad_request("bad_last4", &[]))
     } else {
         ctx.node.progress(&number, &last4).await
     };
@@ -125,11 +121,7 @@ pub async fn matter(ctx: Ctx, Path(code): Path<String>) -> Response {
     let node = &ctx.node;
     let cat = node.catalogue();
     let Some(m) = cat.matter(&code) else {
-        return ctx.error(&Error::not_found(
-            "unknown_matter",
-            format!("事项 {code} 不在目录中"),
-            format!("matter {code} is not in the catalogue"),
-        ));
+        return ctx.error(&Error::not_found("unknown_matter", &[("code", &code)]));
     };
     let d = cat.departments.get(&m.department);
     let co: Vec<_> = m

@@ -16,7 +16,7 @@ use crate::error::{HttpStatus, ServiceError as Error};
 use crate::service::Action;
 use crate::store::{CaseSearch, Scope};
 
-const WHAT: &str = "使用综合窗口 / use the service window";
+const WHAT: &str = "action.use_window";
 const WINDOW_COOKIE: &str = "ow_window";
 
 /// Query of the clerk's home.
@@ -145,10 +145,7 @@ pub async fn take(form: StaffForm) -> Response {
     match ctx.node.take_ticket(appt.as_deref()).await {
         Ok(t) => ctx.redirect(
             "/clerk",
-            Some(Flash::ok(
-                format!("已取号 {}", t.number),
-                format!("Number {} issued", t.number),
-            )),
+            Some(Flash::ok("flash.ticket_taken", &[("number", &t.number)])),
         ),
         Err(e) => ctx.error(&e),
     }
@@ -164,10 +161,10 @@ pub async fn call(form: StaffForm) -> Response {
     let window = form.fields.text("window");
     let flash = match ctx.node.call_next(&window, &me.username).await {
         Ok(Some(t)) => Flash::ok(
-            format!("请 {} 号到 {} 号窗口", t.number, window),
-            format!("Number {} to window {}", t.number, window),
+            "flash.ticket_called",
+            &[("number", &t.number), ("window", &window)],
         ),
-        Ok(None) => Flash::ok("没有等候的号。", "Nobody is waiting."),
+        Ok(None) => Flash::ok("flash.nobody_waiting", &[]),
         Err(e) => return ctx.error(&e),
     };
     let mut res = ctx.redirect("/clerk", Some(flash));
@@ -185,19 +182,12 @@ pub async fn served(Path(id): Path<String>, form: StaffForm) -> Response {
         return r;
     }
     let Ok(id) = id.parse::<i64>() else {
-        return ctx.error(&Error::not_found(
-            "unknown_ticket",
-            "没有这个号",
-            "no such ticket",
-        ));
+        return ctx.error(&Error::not_found("unknown_ticket", &[]));
     };
     match ctx.node.serve_ticket(id).await {
         Ok(t) => ctx.redirect(
             "/clerk",
-            Some(Flash::ok(
-                format!("{} 号已办结", t.number),
-                format!("Number {} served", t.number),
-            )),
+            Some(Flash::ok("flash.ticket_served", &[("number", &t.number)])),
         ),
         Err(e) => ctx.error(&e),
     }
@@ -235,7 +225,7 @@ pub async fn case(StaffCtx(ctx): StaffCtx, Path(number): Path<String>) -> Respon
     let issues: Vec<_> = c
         .correction
         .iter()
-        .map(|i| context! { zh => i.describe_zh(), en => i.describe_en() })
+        .map(|i| minijinja::Value::from_serialize(i.describe()))
         .collect();
     let data = context! {
         v => view,
@@ -265,10 +255,7 @@ pub async fn hand_out(Path(number): Path<String>, form: StaffForm) -> Response {
     {
         Ok(v) => ctx.redirect(
             &format!("/clerk/cases/{}", v.number),
-            Some(Flash::ok(
-                "办理结果已发放，请邀请申请人评价。",
-                "Result handed out; invite the applicant to rate the service.",
-            )),
+            Some(Flash::ok("flash.handed_out", &[])),
         ),
         Err(e) => ctx.redirect(&format!("/clerk/cases/{number}"), Some(Flash::error(&e))),
     }
@@ -283,11 +270,7 @@ pub async fn document(StaffCtx(ctx): StaffCtx, Path(number): Path<String>) -> Re
     let row = match ctx.node.store.case(&number).await {
         Ok(Some(r)) => r,
         Ok(None) => {
-            return ctx.error(&Error::not_found(
-                "case_not_found",
-                format!("未找到案件 {number}"),
-                format!("no case {number}"),
-            ));
+            return ctx.error(&Error::not_found("case_not_found", &[("number", &number)]));
         }
         Err(e) => return ctx.error(&e.into()),
     };

@@ -95,10 +95,7 @@ pub async fn logout(form: StaffForm) -> Response {
     {
         return ctx.error(&e);
     }
-    let mut res = ctx.redirect(
-        "/login",
-        Some(Flash::ok("已退出登录。", "You are logged out.")),
-    );
+    let mut res = ctx.redirect("/login", Some(Flash::ok("flash.logged_out", &[])));
     if let Ok(v) = set_cookie(SESSION_COOKIE, "", 0).parse() {
         res.headers_mut().append(header::SET_COOKIE, v);
     }
@@ -131,10 +128,7 @@ pub async fn switch_lang(Path(lang): Path<String>, Query(q): Query<LangQuery>) -
 
 /// `GET /admin`: the administrator's overview (accounts, catalogue).
 pub async fn admin(StaffCtx(ctx): StaffCtx) -> Response {
-    if let Err(r) = ctx.require(
-        &[Role::Admin],
-        "查看管理页面 / view the administration page",
-    ) {
+    if let Err(r) = ctx.require(&[Role::Admin], "action.view_admin") {
         return r;
     }
     let staff = match ctx.node.store.all_staff().await {

@@ -79,14 +79,14 @@ fn table(
 
 /// Short names of a bucket bound: `1小时`, `3天`, `15分` / `1 h`, `3 d`, `15 min`.
 fn short(ctx: &Ctx, ms: i64) -> String {
-    let (n, zh, en) = if ms % DAY_MS == 0 {
-        (ms / DAY_MS, "天", " d")
+    let (n, key) = if ms % DAY_MS == 0 {
+        (ms / DAY_MS, "unit.days")
     } else if ms % 3_600_000 == 0 {
-        (ms / 3_600_000, "小时", " h")
+        (ms / 3_600_000, "unit.hours")
     } else {
-        (ms / 60_000, "分", " min")
+        (ms / 60_000, "unit.short_minutes")
     };
-    format!("{n}{}", ctx.lang.pick(zh, en))
+    ctx.phrase_with(key, &[("n", &n)])
 }
 
 fn bucket_labels(ctx: &Ctx, bounds: &[i64]) -> Vec<String> {

@@ -17,7 +17,7 @@ use crate::error::{HttpStatus, ServiceError as Error};
 use crate::service::Action;
 use crate::store::{CaseBrief, CaseSearch};
 
-const WHAT: &str = "查看监察页面 / view the supervision pages";
+const WHAT: &str = "action.supervise";
 /// Rows of a list shown on a page; the CSV has them all.
 pub const PAGE_ROWS: usize = 100;
 
@@ -340,7 +340,7 @@ pub async fn terminate(Path(number): Path<String>, form: StaffForm) -> Response 
     {
         Ok(v) => ctx.redirect(
             &format!("/supervisor/cases/{}", v.number),
-            Some(Flash::ok("案件已终止。", "The case is terminated.")),
+            Some(Flash::ok("flash.terminated", &[])),
         ),
         Err(e) => {
             render_case(
@@ -375,11 +375,7 @@ pub async fn export(
     match tables {
         Ok(ts) => match ts.into_iter().find(|t| t.id == table) {
             Some(t) => t.csv_response(),
-            None => ctx.error(&Error::not_found(
-                "unknown_table",
-                format!("没有表格 {table}"),
-                format!("no table {table}"),
-            )),
+            None => ctx.error(&Error::not_found("unknown_table", &[("table", &table)])),
         },
         Err(e) => ctx.error(&e),
     }

@@ -139,13 +139,12 @@ fn dt(ms: Option<i64>) -> String {
 pub fn duration(lang: Lang, ms: i64) -> String {
     let mins = ms.max(0) / 60_000;
     let (d, h, m) = (mins / 1440, mins / 60 % 24, mins % 60);
-    match lang {
-        Lang::Zh if d > 0 => format!("{d}天{h}小时"),
-        Lang::Zh if h > 0 => format!("{h}小时{m}分"),
-        Lang::Zh => format!("{m}分钟"),
-        Lang::En if d > 0 => format!("{d} d {h} h"),
-        Lang::En if h > 0 => format!("{h} h {m} min"),
-        Lang::En => format!("{m} min"),
+    if d > 0 {
+        i18n::phrase_with(lang, "unit.days_hours", &[("d", &d), ("h", &h)])
+    } else if h > 0 {
+        i18n::phrase_with(lang, "unit.hours_minutes", &[("h", &h), ("m", &m)])
+    } else {
+        i18n::phrase_with(lang, "unit.minutes", &[("m", &m)])
     }
 }
 

@@ -39,34 +39,8 @@ pub const CSRF_FIELD: &str = "csrf";
 
 const CSRF_LABEL: &[u8] = b"onewindow/pages/csrf/v1\0";
 
-/// The reader's language.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum Lang {
-    /// Chinese (the default).
-    #[default]
-    Zh,
-    /// English.
-    En,
-}
-
-impl Lang {
-    /// `zh` or `en`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Zh => "zh",
-            Self::En => "en",
-        }
-    }
-
-    /// Picks the text in this language.
-    pub fn pick<'a>(self, zh: &'a str, en: &'a str) -> &'a str {
-        match self {
-            Self::Zh => zh,
-            Self::En => en,
-        }
-    }
-}
+/// The reader's language (from the one phrase table's crate).
+pub use onewindow_i18n::Lang;
 
 /// A cookie's value from the request headers.
 pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
@@ -135,12 +109,17 @@ pub struct Flash {
 }
 
 impl Flash {
-    /// A success message.
-    pub fn ok(zh: impl Into<String>, en: impl Into<String>) -> Self {
+    /// A success message: the phrase `key` with its slots filled.
+    pub fn ok(key: &str, args: &[(&str, &dyn std::fmt::Display)]) -> Self {
+        Self::ok_text(onewindow_i18n::text(key, args))
+    }
+
+    /// A success message in both languages.
+    pub fn ok_text(t: onewindow_i18n::Text) -> Self {
         Self {
             kind: "ok".into(),
-            zh: zh.into(),
-            en: en.into(),
+            zh: t.zh,
+            en: t.en,
         }
     }
 
@@ -315,11 +294,7 @@ async fn read_fields(req: Request, node: &AppState, ctx: &Ctx) -> Result<Fields,
         .map_err(|r| {
             ctx.error(&Error::bad_request(
                 "bad_form",
-                "表单内容无法读取，未保存任何内容",
-                format!(
-                    "the form could not be read; nothing was saved ({})",
-                    r.body_text()
-                ),
+                &[("detail", &r.body_text())],
             ))
         })
 }
@@ -508,12 +483,7 @@ impl Ctx {
     }
 
     fn csrf_refused(&self) -> Response {
-        self.error(&Error::new(
-            crate::error::ErrorKind::Forbidden,
-            "csrf",
-            "表单已失效或来源不明，未保存任何内容。请返回重新打开页面后再提交。",
-            "The form has expired or did not come from this site; nothing was saved. Go back, reload the page and submit again.",
-        ))
+        self.error(&Error::new(crate::error::ErrorKind::Forbidden, "csrf", &[]))
     }
 
     /// A redirect (303) to a local path, leaving a message for that page.

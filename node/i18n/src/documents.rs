@@ -1,0 +1,149 @@
+//! The words of the printed documents (`doc.`): titles, labels, the
+//! standard sentences, and the lines of a correction notice. A document
+//! prints both languages, so its code takes both from here. Also what a
+//! case's history records (`history.`, `applicant.`).
+
+/// `(key, Chinese, English)`.
+pub const PHRASES: &[(&str, &str, &str)] = &[
+    ("doc.title.receipt", "受理回执", "Acceptance Receipt"),
+    (
+        "doc.title.correction_notice",
+        "材料补正通知书",
+        "Notice to Correct Materials",
+    ),
+    (
+        "doc.title.non_acceptance",
+        "不予受理决定书",
+        "Decision of Non-acceptance",
+    ),
+    ("doc.title.completion", "办结通知书", "Notice of Completion"),
+    ("doc.case_number", "案件编号", "Case No."),
+    ("doc.matter", "事项", "Matter"),
+    ("doc.applicant", "申请人", "Applicant"),
+    ("doc.date", "日期", "Date"),
+    ("doc.qr", "扫码查询进度", "Scan to check progress"),
+    (
+        "doc.intro.correction_notice",
+        "经审查，您提交的申请材料不齐全或不符合法定形式，请补正以下全部内容：",
+        "Your application is incomplete. Please correct all of the following:",
+    ),
+    (
+        "doc.intro.non_acceptance",
+        "经审查，您的申请不予受理，理由如下：",
+        "Your application is not accepted, for this reason:",
+    ),
+    (
+        "doc.intro.receipt",
+        "您的申请材料齐全、符合法定形式，予以受理。",
+        "Your application is complete and is accepted.",
+    ),
+    (
+        "doc.due",
+        "承诺办结时限：{committed}　法定办结时限：{statutory}",
+        "Committed completion by {committed}; statutory limit {statutory}",
+    ),
+    (
+        "doc.awaiting_transfer",
+        "本案件已受理，等待转送上级办理。",
+        "Accepted; waiting for transfer to a higher tier.",
+    ),
+    (
+        "doc.note.correction",
+        "以上为需补正的全部内容（一次性告知）。请补齐后携带本通知书到任一窗口办理。",
+        "This notice lists everything to correct at once. Bring it with the corrected materials to any window.",
+    ),
+    (
+        "doc.note.non_acceptance",
+        "如不服本决定，可自收到之日起六十日内申请行政复议，或六个月内提起行政诉讼。",
+        "You may apply for administrative reconsideration within 60 days of receipt, or bring an administrative lawsuit within six months.",
+    ),
+    (
+        "doc.note.completion",
+        "本事项已当场办结。",
+        "This matter was completed at the window.",
+    ),
+    (
+        "doc.note.transfer_queued",
+        "本案件由上级（{hall}）办理，已受理；当前与上级的网络中断，已排队等待转送。办理结果将在本窗口发放。",
+        "This case is decided at a higher tier ({hall}). It is accepted and waits for transfer while the link is down. The result is handed out at this window.",
+    ),
+    (
+        "doc.note.transferred",
+        "本案件已转上级（{hall}）办理；办理结果将在本窗口发放，请凭本回执领取。",
+        "This case is decided at a higher tier ({hall}). Collect the result at this window with this receipt.",
+    ),
+    (
+        "doc.note.collect_here",
+        "办理结果将在本窗口发放，请凭本回执领取。",
+        "Collect the result at this window with this receipt.",
+    ),
+    (
+        "doc.line.deferred",
+        "容缺受理，须后补：《{material}》",
+        "Accepted pending: {material}",
+    ),
+    (
+        "doc.line.missing",
+        "缺少《{material}》",
+        "{material} is missing",
+    ),
+    (
+        "doc.line.too_few_copies",
+        "《{material}》复印件应提交{need}份，实际{got}份",
+        "{material}: {need} copies required, {got} presented",
+    ),
+    (
+        "doc.line.original_missing",
+        "《{material}》应出示原件{need}份，实际{got}份",
+        "{material}: {need} originals required, {got} shown",
+    ),
+    (
+        "doc.line.faulty",
+        "《{material}》不符合要求：{problem}",
+        "{material}: {problem}",
+    ),
+    (
+        "doc.progress.result_ready",
+        "办理结果已可领取，请携带受理回执和身份证件到受理窗口领取。",
+        "The result is ready: collect it at the accepting window with the receipt and your ID.",
+    ),
+    (
+        "doc.progress.bring",
+        "请补交《{material}》",
+        "Please bring: {material}",
+    ),
+    // What a case's history records, both languages in one line
+    // (`history.`): every reader of the history sees the same text.
+    (
+        "history.completed_at_window",
+        "当场办结",
+        "completed at the window",
+    ),
+    (
+        "history.escalated",
+        "本级无权决定，转上级办理",
+        "decided at a higher tier",
+    ),
+    (
+        "history.handed_back",
+        "办理结果返回受理窗口",
+        "result returned to the accepting window",
+    ),
+    (
+        "history.recalled",
+        "调回上级：{reason}",
+        "recalled: {reason}",
+    ),
+    (
+        "history.wrong_applicant",
+        "申请人类型不符：本事项仅受理{who}申请",
+        "applicant type does not match: this matter serves {who}",
+    ),
+    (
+        "history.paper_only",
+        "须提交纸质材料",
+        "must be presented on paper",
+    ),
+    ("applicant.person", "自然人", "natural persons"),
+    ("applicant.organisation", "法人及其他组织", "organisations"),
+];

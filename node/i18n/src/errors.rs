@@ -1,0 +1,489 @@
+//! The messages of errors, by stable machine code (`err.<code>`, and
+//! `err.<code>.<variant>` where one code has several causes), what a role
+//! may not do (`action.`), and the one-line outcomes shown after a form
+//! (`flash.`).
+
+/// `(key, Chinese, English)`.
+pub const PHRASES: &[(&str, &str, &str)] = &[
+    // Sessions and roles.
+    (
+        "err.unauthenticated",
+        "请先登录，或登录已过期",
+        "log in first, or the session has expired",
+    ),
+    (
+        "err.wrong_role",
+        "当前角色无权{what}",
+        "this role may not {what}",
+    ),
+    (
+        "err.bad_credentials",
+        "用户名或密码错误",
+        "wrong username or password",
+    ),
+    (
+        "err.csrf",
+        "表单已失效或来源不明，未保存任何内容。请返回重新打开页面后再提交。",
+        "The form has expired or did not come from this site; nothing was saved. Go back, reload the page and submit again.",
+    ),
+    ("action.accept", "受理申请", "accept applications"),
+    (
+        "action.use_window",
+        "使用综合窗口",
+        "use the service window",
+    ),
+    ("action.approve", "审批案件", "approve cases"),
+    (
+        "action.manage_staff",
+        "管理人员账号",
+        "manage staff accounts",
+    ),
+    (
+        "action.manage_catalogue",
+        "管理事项目录",
+        "manage the catalogue",
+    ),
+    (
+        "action.publish_calendar",
+        "发布节假日安排",
+        "publish the holiday calendar",
+    ),
+    ("action.revoke_nodes", "吊销节点", "revoke nodes"),
+    (
+        "action.view_security",
+        "查看安全事件",
+        "view security events",
+    ),
+    ("action.call_queue", "叫号", "call queue numbers"),
+    (
+        "action.view_admin",
+        "查看管理页面",
+        "view the administration page",
+    ),
+    ("action.recall", "调回案件", "recall cases"),
+    (
+        "action.supervise",
+        "查看监察页面",
+        "view the supervision pages",
+    ),
+    // The hall's state and its store.
+    (
+        "err.hall_recovering",
+        "本厅正在从上级恢复业务记录，恢复完成前不能受理或办理，请稍后重试",
+        "this hall is recovering its records from the hall above; nothing can be accepted or handled until that is done, please try again shortly",
+    ),
+    (
+        "err.storage",
+        "存储故障，未保存任何内容，请稍后重试",
+        "storage failure; nothing was saved, please try again",
+    ),
+    (
+        "err.entry_too_large",
+        "记录过大（{size} 字节，上限 {max} 字节），无法写入并同步，未保存任何内容",
+        "the record is too large to write and replicate ({size} bytes, at most {max}); nothing was saved",
+    ),
+    (
+        "err.case_numbers_exhausted",
+        "本厅今日案件编号已用尽",
+        "this hall has used every case number for today",
+    ),
+    // Requests.
+    ("err.route_not_found", "没有这个接口", "no such route"),
+    (
+        "err.bad_json",
+        "请求内容不是有效的JSON：{detail}",
+        "the body is not valid JSON: {detail}",
+    ),
+    (
+        "err.bad_path",
+        "路径参数不正确：{detail}",
+        "a path parameter is not valid: {detail}",
+    ),
+    (
+        "err.bad_query",
+        "查询参数不正确：{detail}",
+        "a query parameter is not valid: {detail}",
+    ),
+    (
+        "err.bad_form",
+        "表单内容无法读取，未保存任何内容（{detail}）",
+        "the form could not be read; nothing was saved ({detail})",
+    ),
+    (
+        "err.bad_kind",
+        "请选择中止类型",
+        "choose the kind of procedure",
+    ),
+    ("err.bad_action", "未知的操作", "unknown action"),
+    ("err.unknown_table", "没有表格 {table}", "no table {table}"),
+    (
+        "err.bad_last4",
+        "请输入证件号码的后四位",
+        "enter the last four characters of the ID number",
+    ),
+    // Fields.
+    (
+        "err.empty_field",
+        "{field} 不能为空",
+        "{field} must not be empty",
+    ),
+    (
+        "err.empty_field.reason",
+        "调回理由不能为空",
+        "the reason must not be empty",
+    ),
+    (
+        "err.empty_field.applicant_name",
+        "请填写申请人姓名或名称",
+        "enter the applicant's name",
+    ),
+    (
+        "err.field_too_long",
+        "{field} 超过 {max} 个字符",
+        "{field} is longer than {max} characters",
+    ),
+    (
+        "err.field_too_long.comment",
+        "评价内容超过1000个字符",
+        "the comment is longer than 1000 characters",
+    ),
+    (
+        "err.bad_phone",
+        "联系电话格式不正确",
+        "the phone number is not valid",
+    ),
+    // Identifiers.
+    ("id.citizen", "公民身份号码", "citizen ID number"),
+    (
+        "id.credit_code",
+        "统一社会信用代码",
+        "unified social credit code",
+    ),
+    (
+        "err.id_length",
+        "{id}应为{expected}位，实际为{found}位",
+        "{id} must be {expected} characters long, found {found}",
+    ),
+    (
+        "err.id_charset",
+        "{id}第{position}位字符“{found}”不合法",
+        "{id}: character {position} ('{found}') is not allowed there",
+    ),
+    (
+        "err.id_checksum",
+        "{id}校验位为“{found}”，应为“{expected}”，请核对是否录入有误",
+        "{id}: check character is '{found}' but should be '{expected}'; the number was probably mistyped",
+    ),
+    (
+        "err.id_birth_date",
+        "公民身份号码中的出生日期{digits}不是有效日期",
+        "citizen ID number: birth date {digits} is not a possible date",
+    ),
+    (
+        "err.case_number_format",
+        "办件编号格式不正确，应为“大厅代码-年月日-六位序号-校验码”",
+        "not a case number of the form HALL-YYYYMMDD-NNNNNN-C",
+    ),
+    (
+        "err.case_number_format.hall",
+        "大厅代码“{hall}”不合法，应为2至8位大写字母或数字",
+        "hall code must be 2 to 8 letters A-Z or digits, found `{hall}`",
+    ),
+    (
+        "err.case_number_format.date",
+        "日期{date}无法写成八位年月日",
+        "date {date} cannot be written as YYYYMMDD",
+    ),
+    (
+        "err.case_number_format.sequence",
+        "序号{seq}不合法，应为1至999999",
+        "sequence must be 1 to 999999, found {seq}",
+    ),
+    (
+        "err.case_number_check",
+        "办件编号校验不符，请核对是否录入有误",
+        "case number check character does not match: the number was probably mistyped",
+    ),
+    // The catalogue and the checklist.
+    (
+        "err.unknown_matter",
+        "事项 {code} 不在目录中",
+        "matter {code} is not in the catalogue",
+    ),
+    (
+        "err.matter_not_delegated",
+        "事项“{matter}”未授权本级（{tier}）受理",
+        "matter {matter} is not delegated to this hall's tier ({tier})",
+    ),
+    (
+        "err.matter_withdrawn",
+        "该事项已从目录中撤销，不能补正",
+        "the matter has left the catalogue; the case cannot be corrected",
+    ),
+    (
+        "err.unknown_material",
+        "材料 {code} 不在该事项的清单中",
+        "material {code} is not on this matter's checklist",
+    ),
+    (
+        "err.unknown_situation",
+        "该事项没有情形 {code}",
+        "situation {code} is not defined for this matter",
+    ),
+    (
+        "err.duplicate_material",
+        "材料 {code} 重复提交",
+        "material {code} is listed twice",
+    ),
+    (
+        "err.unknown_department",
+        "部门 {code} 不在目录中",
+        "department {code} is not in the catalogue",
+    ),
+    (
+        "err.unknown_catalogue_version",
+        "目录版本 {version} 不存在",
+        "catalogue version {version} does not exist",
+    ),
+    (
+        "err.catalogue_version_frozen",
+        "目录版本 {version} 已发布或已废止，不能修改",
+        "catalogue version {version} is published or retired and cannot change",
+    ),
+    (
+        "err.invalid_catalogue",
+        "目录不合规：{detail}",
+        "invalid catalogue: {detail}",
+    ),
+    (
+        "err.invalid_calendar",
+        "节假日安排不合规：{detail}",
+        "invalid calendar: {detail}",
+    ),
+    // Cases.
+    (
+        "err.case_not_found",
+        "未找到案件 {number}",
+        "no case {number}",
+    ),
+    (
+        "err.case_not_found.last4",
+        "未找到案件 {number}，或证件号后四位不符",
+        "no case {number}, or the last four characters of the ID do not match",
+    ),
+    (
+        "err.not_holder",
+        "本节点不是该案件的办理方，不能修改",
+        "this node does not hold the case and may not change it",
+    ),
+    (
+        "err.illegal_transition",
+        "案件当前状态（{state}）不允许此操作（{event}）",
+        "{event} is not allowed while the case is {state}",
+    ),
+    (
+        "err.wrong_role.event",
+        "角色 {role} 无权执行 {event}",
+        "role {role} may not do {event}",
+    ),
+    (
+        "err.wrong_department",
+        "该案件属于部门 {expected}，不能由其他部门（{actual}）办理",
+        "this case belongs to department {expected}, not {actual}",
+    ),
+    (
+        "err.case_suspended",
+        "案件已中止计时，请先恢复",
+        "the case is suspended; resume it first",
+    ),
+    (
+        "err.case_not_suspended",
+        "案件未处于中止状态",
+        "the case is not suspended",
+    ),
+    (
+        "err.sub_cases_open",
+        "并联审批未完成：{detail}",
+        "parallel approval: {detail}",
+    ),
+    (
+        "err.extension_refused",
+        "不能延期：{detail}",
+        "extension: {detail}",
+    ),
+    (
+        "err.not_accepting_hall",
+        "办理结果须在受理窗口（{hall}）发放",
+        "the result is handed out only at the accepting hall {hall}",
+    ),
+    (
+        "err.same_staff",
+        "审核与批准须由不同人员办理",
+        "review and approval must be done by different staff",
+    ),
+    (
+        "err.rating_refused",
+        "不能评价：{detail}",
+        "rating: {detail}",
+    ),
+    (
+        "err.case_version",
+        "案件版本冲突（{got} 不接续 {have}）",
+        "case version {got} does not follow {have}",
+    ),
+    (
+        "err.case_not_started",
+        "案件须以收件开始",
+        "a case starts with exactly one received event",
+    ),
+    // Directives.
+    (
+        "err.not_the_root.revoke",
+        "只有区级中心可以吊销节点",
+        "only the district (the root) revokes nodes",
+    ),
+    (
+        "err.not_the_root.recall",
+        "只有区级中心可以调回案件",
+        "only the district (the root) recalls cases",
+    ),
+    (
+        "err.not_the_root.publish",
+        "事项目录只能由区级中心发布",
+        "only the district (the root) publishes the catalogue",
+    ),
+    (
+        "err.bad_node_id",
+        "节点编号 {node} 不正确",
+        "{node} is not a node below this one",
+    ),
+    (
+        "err.nothing_to_recall",
+        "案件已办结或已由本中心办理",
+        "the case is closed or already held here",
+    ),
+    // Staff accounts.
+    (
+        "err.self_deactivation",
+        "不能停用自己的账号",
+        "you cannot deactivate your own account",
+    ),
+    (
+        "err.unknown_staff",
+        "没有用户 {username}",
+        "no user {username}",
+    ),
+    (
+        "err.bad_username",
+        "用户名须为3至32位小写字母、数字或 . _ -",
+        "the username is 3 to 32 of a-z, 0-9, '.', '_', '-'",
+    ),
+    (
+        "err.bad_display_name",
+        "姓名不能为空且不超过50字",
+        "the display name must be 1 to 50 characters",
+    ),
+    (
+        "err.weak_password",
+        "密码至少10个字符",
+        "the password needs at least 10 characters",
+    ),
+    (
+        "err.bad_role",
+        "不能创建公众账号",
+        "citizen is not a staff role",
+    ),
+    (
+        "err.department_required",
+        "审批人员须指定部门",
+        "an approver needs a department",
+    ),
+    (
+        "err.username_taken",
+        "用户名 {username} 已存在",
+        "username {username} is taken",
+    ),
+    // The queue.
+    (
+        "err.bad_appointment",
+        "预约号不正确",
+        "the appointment reference is not valid",
+    ),
+    (
+        "err.bad_window",
+        "窗口号不正确",
+        "the window number is not valid",
+    ),
+    ("err.unknown_ticket", "没有这个号", "no such ticket"),
+    (
+        "err.ticket_not_called",
+        "{number} 号尚未叫号或已办结",
+        "ticket {number} is not called, or already served",
+    ),
+    // Outcomes after a form.
+    ("flash.started_handling", "已开始承办", "Handling started"),
+    ("flash.sent_to_review", "已提交审核", "Sent to review"),
+    (
+        "flash.review_passed",
+        "审核通过，已送批准",
+        "Review passed; sent to approval",
+    ),
+    ("flash.sent_back", "已退回承办", "Sent back to handling"),
+    ("flash.granted", "已作出准予决定", "Granted"),
+    ("flash.refused", "已作出不予决定", "Refused"),
+    (
+        "flash.result_sent",
+        "办理结果已送受理窗口",
+        "Result sent to the accepting window",
+    ),
+    (
+        "flash.opinion_given",
+        "已提交并联审批意见",
+        "Parallel opinion given",
+    ),
+    ("flash.suspended", "已中止计时", "Clock suspended"),
+    ("flash.resumed", "已恢复计时", "Clock resumed"),
+    ("flash.extended", "已延期", "Limit extended"),
+    ("flash.done", "已办理", "Done"),
+    (
+        "flash.ticket_taken",
+        "已取号 {number}",
+        "Number {number} issued",
+    ),
+    (
+        "flash.ticket_called",
+        "请 {number} 号到 {window} 号窗口",
+        "Number {number} to window {window}",
+    ),
+    (
+        "flash.nobody_waiting",
+        "没有等候的号。",
+        "Nobody is waiting.",
+    ),
+    (
+        "flash.ticket_served",
+        "{number} 号已办结",
+        "Number {number} served",
+    ),
+    (
+        "flash.handed_out",
+        "办理结果已发放，请邀请申请人评价。",
+        "Result handed out; invite the applicant to rate the service.",
+    ),
+    (
+        "flash.terminated",
+        "案件已终止。",
+        "The case is terminated.",
+    ),
+    (
+        "flash.document_issued",
+        "已出具《{document}》",
+        "{document} issued",
+    ),
+    (
+        "flash.document_issued_case",
+        "已出具《{document}》，案件编号 {number}",
+        "{document} issued, case {number}",
+    ),
+    ("flash.logged_out", "已退出登录。", "You are logged out."),
+];
