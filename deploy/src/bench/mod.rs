@@ -7,6 +7,7 @@ mod latency;
 mod load;
 pub mod pages;
 pub mod replication;
+pub mod restart;
 
 use clap::Subcommand;
 
@@ -76,6 +77,25 @@ pub enum BenchCommand {
     /// `pages cases=N events=E requests=R fill_s=S overview_p50_ms=X ...`.
     /// Exits with status 1 if some page did not answer 200.
     Pages(pages::PagesArgs),
+    /// A restarted township: how soon the tree converges after it is killed
+    /// with SIGKILL and started again while its villages accept cases.
+    ///
+    /// Bundles and starts a tree of separate `onewindow-node` processes (1
+    /// district, 1 township, --villages villages) on free ports in a
+    /// temporary folder. A clerk at each village submits a complete
+    /// application --rate times a second. Every --between seconds the
+    /// township is killed (SIGKILL) and started again at once, --restarts
+    /// times; after each restart the district's supervisor looks up every
+    /// case the villages receipted until --settle-ms after the township
+    /// answered again (cases a village wrote while its link had not yet
+    /// noticed the restart are among them).
+    ///
+    /// converged_after_s: from the township answering again to the district
+    /// holding every one of those cases (at least --settle-ms). Output: a table (or one JSON object
+    /// with --json), then, unless --json, a last line
+    /// `restart villages=N rate=R cases=C failed=F restarts=K converged=K max_converge_s=T`.
+    /// Exits with status 1 if some restart had not converged by --timeout.
+    Restart(restart::RestartArgs),
 }
 
 impl BenchCommand {
@@ -85,6 +105,7 @@ impl BenchCommand {
             Self::Acceptance(args) => acceptance::run(args).await,
             Self::Replication(args) => replication::run(args).await,
             Self::Pages(args) => pages::run(args).await,
+            Self::Restart(args) => restart::run(args).await,
         }
     }
 }
