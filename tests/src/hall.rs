@@ -259,11 +259,23 @@ impl Client {
 pub async fn staff(http: &Client, username: &str, role: &str, department: Option<&str>) -> Client {
     let admin = http.login("admin", ADMIN_PASSWORD).await;
     let display_name = format!("{username} 测试");
+    ensure_staff(admin.api(), username, &display_name, role, department).await;
+    http.login(username, STAFF_PASSWORD).await
+}
+
+/// Creates a staff member with [`STAFF_PASSWORD`] through `admin`'s
+/// session, unless one of that name exists.
+pub async fn ensure_staff(
+    admin: &onewindow_client::Client,
+    username: &str,
+    display_name: &str,
+    role: &str,
+    department: Option<&str>,
+) {
     let created = admin
-        .api()
         .create_staff(&NewStaff {
             username,
-            display_name: &display_name,
+            display_name,
             role,
             department,
             password: STAFF_PASSWORD,
@@ -272,9 +284,8 @@ pub async fn staff(http: &Client, username: &str, role: &str, department: Option
     match created {
         Ok(_) => {}
         Err(e) if e.api().is_some_and(|a| a.status == 409) => {}
-        Err(e) => panic!("creating {username}: {e}"),
+        Err(e) => panic!("creating {username} at {}: {e}", admin.base()),
     }
-    http.login(username, STAFF_PASSWORD).await
 }
 
 /// Counts of rows that any write would touch: (events, cases).

@@ -34,7 +34,6 @@ use node::config::Config;
 use node::server::{self, RunningNode};
 use node::service::{Clock, StartedClock};
 use onewindow_client::Method;
-use onewindow_client::types::NewStaff;
 use serde_json::{Value, json};
 
 /// The administrator password of every test hall ([`hall_config`]).
@@ -221,21 +220,7 @@ impl Tree {
         department: Option<&str>,
     ) -> Api {
         let admin = Api::login(&self.url(id), "admin", ADMIN_PASSWORD).await;
-        let created = admin
-            .client()
-            .create_staff(&NewStaff {
-                username,
-                display_name: username,
-                role,
-                department,
-                password: STAFF_PASSWORD,
-            })
-            .await;
-        match created {
-            Ok(_) => {}
-            Err(e) if e.api().is_some_and(|a| a.status == 409) => {}
-            Err(e) => panic!("creating {username} at {id}: {e}"),
-        }
+        hall::ensure_staff(admin.client(), username, username, role, department).await;
         Api::login(&self.url(id), username, STAFF_PASSWORD).await
     }
 }

@@ -83,14 +83,5 @@ mod tests {
                 "the code asks for phrase {k:?}, which is not in PHRASES"
             );
         }
-        // A slot is filled.
-        assert_eq!(
-            phrase_with(
-                Lang::En,
-                "supervisor.scope_below",
-                &[("id", &"nanhai.guicheng")]
-            ),
-            "nanhai.guicheng and the halls below"
-        );
     }
 }
