@@ -19,7 +19,9 @@ async fn start() -> Hall {
     let db = format!("sqlite://{}?mode=rwc", dir.path().join("node.db").display());
     let mut c = onewindow_tests::hall_config("nanhai", &db, dir.path());
     c.auth.bootstrap_password = PASSWORD.into();
-    let node = server::start(c).await.unwrap();
+    // The kit's clock: a known Monday of a year the starter calendar holds.
+    let clock = std::sync::Arc::new(node::service::StartedClock::at(onewindow_tests::START_MS));
+    let node = server::start_with_clock(c, clock).await.unwrap();
     Hall { node, dir }
 }
 

@@ -9,7 +9,8 @@ use onewindow_tests::{ADMIN_PASSWORD, hall_config};
 
 async fn start(dir: &std::path::Path) -> node::server::RunningNode {
     let db = format!("sqlite://{}?mode=rwc", dir.join("node.db").display());
-    node::server::start(hall_config("nh", &db, dir))
+    let clock = std::sync::Arc::new(node::service::StartedClock::at(onewindow_tests::START_MS));
+    node::server::start_with_clock(hall_config("nh", &db, dir), clock)
         .await
         .unwrap()
 }

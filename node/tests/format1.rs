@@ -397,7 +397,8 @@ async fn a_new_case_chains_format2_entries_onto_the_format1_log() {
     let (old_seq, old_hash) = old_head(&url).await;
 
     let cfg = common::hall_config(NODE, &url, dir.path());
-    let node = server::start(cfg)
+    let clock = std::sync::Arc::new(onewindow_node::service::StartedClock::at(common::START_MS));
+    let node = server::start_with_clock(cfg, clock)
         .await
         .expect("a node starts on the old store");
     let http = common::Client::new(node.url());
@@ -481,7 +482,8 @@ async fn old_cases_go_on_in_format2() {
     let (dir, url) = copy_fixture();
     let (old_seq, old_hash) = old_head(&url).await;
     let cfg = common::hall_config(NODE, &url, dir.path());
-    let node = server::start(cfg)
+    let clock = std::sync::Arc::new(onewindow_node::service::StartedClock::at(common::START_MS));
+    let node = server::start_with_clock(cfg, clock)
         .await
         .expect("a node starts on the old store");
     let http = common::Client::new(node.url());
