@@ -153,20 +153,13 @@ impl Reply {
     pub fn assert_error(&self, status: u16, code: &str) {
         assert_eq!(self.status, status, "status of {}", self.text);
         assert_eq!(self.body["code"], code, "code of {}", self.text);
-        assert!(
-            self.body["message_zh"]
-                .as_str()
-                .is_some_and(|s| !s.is_empty()),
-            "{}",
-            self.text
-        );
-        assert!(
-            self.body["message_en"]
-                .as_str()
-                .is_some_and(|s| !s.is_empty()),
-            "{}",
-            self.text
-        );
+        for message in ["message_zh", "message_en"] {
+            assert!(
+                self.body[message].as_str().is_some_and(|s| !s.is_empty()),
+                "{message} of {}",
+                self.text
+            );
+        }
     }
 
     /// The body, asserting success.

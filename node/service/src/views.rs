@@ -235,10 +235,11 @@ impl Node {
             }
         };
         let issued = onewindow_domain::case::china_date(row.updated_at_ms);
+        let title = kind.title();
         Document {
             kind,
-            title_zh: kind.title().zh,
-            title_en: kind.title().en,
+            title_zh: title.zh,
+            title_en: title.en,
             case_number: row.id.clone(),
             hall_zh: self.config.node.hall_name_zh.clone(),
             hall_en: self.config.node.hall_name_en.clone(),

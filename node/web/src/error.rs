@@ -34,21 +34,6 @@ pub fn status_of(kind: ErrorKind) -> StatusCode {
     }
 }
 
-/// The kind a status stands for (for refusals made at the boundary).
-fn kind_of(status: StatusCode) -> ErrorKind {
-    match status {
-        StatusCode::UNAUTHORIZED => ErrorKind::Unauthenticated,
-        StatusCode::FORBIDDEN => ErrorKind::Forbidden,
-        StatusCode::NOT_FOUND => ErrorKind::NotFound,
-        StatusCode::CONFLICT => ErrorKind::Conflict,
-        StatusCode::UNPROCESSABLE_ENTITY => ErrorKind::Unprocessable,
-        StatusCode::TOO_MANY_REQUESTS => ErrorKind::TooMany,
-        StatusCode::SERVICE_UNAVAILABLE => ErrorKind::Unavailable,
-        s if s.is_server_error() => ErrorKind::Storage,
-        _ => ErrorKind::Invalid,
-    }
-}
-
 /// The status of a service error.
 pub trait HttpStatus {
     /// The HTTP status it is reported with.
@@ -77,16 +62,6 @@ pub struct ErrorBody {
 }
 
 impl Error {
-    /// A new error with its status: the message is the phrase
-    /// `err.<code>` with its slots filled.
-    pub fn new(
-        status: StatusCode,
-        code: &'static str,
-        args: &[(&str, &dyn std::fmt::Display)],
-    ) -> Self {
-        Self(ServiceError::new(kind_of(status), code, args))
-    }
-
     /// 400 with a code.
     pub fn bad_request(code: &'static str, args: &[(&str, &dyn std::fmt::Display)]) -> Self {
         Self(ServiceError::bad_request(code, args))

@@ -191,16 +191,13 @@ pub async fn submit(Path(code): Path<String>, form: StaffForm) -> Response {
     };
     match result {
         Ok(out) => {
-            let kind = out.outcome;
+            let title = out.outcome.title();
             ctx.redirect(
                 &format!("/clerk/cases/{}", out.case_number),
                 Some(Flash::ok_text(onewindow_i18n::text_args(
                     "flash.document_issued_case",
                     &[
-                        (
-                            "document",
-                            Arg::Phrase(&format!("doc.title.{}", kind.as_str())),
-                        ),
+                        ("document", Arg::Each(&title.zh, &title.en)),
                         ("number", Arg::Plain(&out.case_number)),
                     ],
                 ))),
@@ -304,16 +301,16 @@ pub async fn resubmit(Path(number): Path<String>, form: StaffForm) -> Response {
         )
         .await
     {
-        Ok(out) => ctx.redirect(
-            &format!("/clerk/cases/{}", out.case_number),
-            Some(Flash::ok_text(onewindow_i18n::text_args(
-                "flash.document_issued",
-                &[(
-                    "document",
-                    Arg::Phrase(&format!("doc.title.{}", out.outcome.as_str())),
-                )],
-            ))),
-        ),
+        Ok(out) => {
+            let title = out.outcome.title();
+            ctx.redirect(
+                &format!("/clerk/cases/{}", out.case_number),
+                Some(Flash::ok_text(onewindow_i18n::text_args(
+                    "flash.document_issued",
+                    &[("document", Arg::Each(&title.zh, &title.en))],
+                ))),
+            )
+        }
         Err(e) => render_form(
             &ctx,
             e.status(),
