@@ -23,6 +23,11 @@
 //! copy) takes it back from its parent before writing again: see
 //! [`Recovery`] and [`DownScope`].
 //!
+//! One link session (the Hello each way and its checks, what the peer's
+//! Hello decides, acknowledgements, questions, status) is a state machine
+//! too: [`Handshake`], then [`Greeted`], then [`Session`], which owns the
+//! session's [`Sender`] and [`Receiver`].
+//!
 //! Cursors count the *sender's* local sequence. A receiver acknowledges a
 //! batch only after the caller says it is durable, so an acknowledged entry is
 //! never lost; the sender resends everything above the acknowledged cursor
@@ -32,11 +37,17 @@
 mod receiver;
 mod recovery;
 mod sender;
+mod session;
 mod wire;
 
 pub use receiver::{Accepted, DownLookup, DownReceiver, Refusal, UpLookup, UpReceiver};
 pub use recovery::{DownScope, HelloAction, Recovery};
-pub use sender::{ReadRequest, Sender, SenderConfig};
+pub use sender::{Pacing, ReadRequest, Sender, SenderConfig};
+pub use session::{
+    Acked, Ending, Greeted, HALL_RECOVERING, HELLO_TIMEOUT_MS, Handshake, LocalState,
+    PERSIST_ACK_EVERY_MS, Received, Receiver, Role, STATUS_EVERY_MS, SendFlow, Session,
+    SessionConfig, StatusTick, Violation, frame_error_kind,
+};
 pub use wire::{
     BATCH_OVERHEAD, Batch, Direction, ENTRY_OVERHEAD, Hello, Limits, LinkStatus, Message,
     PROTOCOL_VERSION, WireEntry, WireError,

@@ -28,6 +28,144 @@ impl Default for SenderConfig {
     }
 }
 
+/// Batch sizes that follow the link: a sender that knows how many bytes
+/// each batch took learns the rate at which its peer acknowledges bytes,
+/// and keeps each batch to about `batch_ms` of that rate and what is in
+/// flight to about `in_flight_ms` of it.
+///
+/// On a slow link (a village on 1 Mbit/s) a batch of the configured
+/// maximum (1 MiB) takes seconds to cross, and the parent, which applies
+/// and forwards whole batches, passes events on in lumps of that size; a
+/// batch of a tenth of a second keeps them flowing and leaves the last
+/// batch little to carry alone. On a fast link the learned rate is high
+/// and batches reach the configured maximum after the first few
+/// acknowledgements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pacing {
+    /// A batch carries about this many milliseconds of the learned rate.
+    pub batch_ms: u64,
+    /// What is in flight is kept to about this many milliseconds of it
+    /// (and at least four batches): enough to ride out the stalls of a
+    /// lossy link, where a lost packet holds the stream back for a round
+    /// trip or more.
+    pub in_flight_ms: u64,
+    /// A batch is never made smaller than this many bytes.
+    pub min_batch_bytes: usize,
+    /// The batch size before any acknowledgement has taught a rate.
+    pub initial_batch_bytes: usize,
+}
+
+impl Default for Pacing {
+    fn default() -> Self {
+        Self {
+            batch_ms: 100,
+            in_flight_ms: 3000,
+            min_batch_bytes: 8 << 10,
+            initial_batch_bytes: 64 << 10,
+        }
+    }
+}
+
+/// The window over which a paced sender averages what its peer
+/// acknowledged. A lossy link delivers a reliable stream in bursts (a lost
+/// packet holds back everything behind it until it is sent again), so a
+/// rate taken from one acknowledgement to the next swings far above and
+/// below the link's; a second's worth averages the bursts out.
+const RATE_WINDOW_MS: i64 = 1000;
+
+/// What the sender learns of its link's rate.
+#[derive(Debug, Clone)]
+struct Pacer {
+    cfg: Pacing,
+    /// Batches sent on this connection and not yet acknowledged: (upper
+    /// sequence, bytes).
+    in_flight: std::collections::VecDeque<(u64, usize)>,
+    in_flight_bytes: usize,
+    /// When this connection first sent a batch.
+    busy_since: Option<i64>,
+    /// Acknowledged bytes of the last [`RATE_WINDOW_MS`]: (when, bytes).
+    delivered: std::collections::VecDeque<(i64, usize)>,
+    /// Bytes per millisecond, once learned.
+    rate: Option<f64>,
+}
+
+impl Pacer {
+    fn new(cfg: Pacing) -> Self {
+        Self {
+            cfg,
+            in_flight: std::collections::VecDeque::new(),
+            in_flight_bytes: 0,
+            busy_since: None,
+            delivered: std::collections::VecDeque::new(),
+            rate: None,
+        }
+    }
+
+    fn batch_bytes(&self, max: usize) -> usize {
+        let want = match self.rate {
+            Some(r) => (r * self.cfg.batch_ms as f64) as usize,
+            None => self.cfg.initial_batch_bytes,
+        };
+        want.clamp(self.cfg.min_batch_bytes.min(max), max)
+    }
+
+    fn in_flight_limit(&self, max_batch: usize) -> usize {
+        let batch = self.batch_bytes(max_batch);
+        let by_rate = self
+            .rate
+            .map_or(0, |r| (r * self.cfg.in_flight_ms as f64) as usize);
+        by_rate.max(batch.saturating_mul(4))
+    }
+
+    /// A new connection: what was in flight is gone; the rate learned on
+    /// the last one stays as the first guess.
+    fn reset(&mut self) {
+        self.in_flight.clear();
+        self.in_flight_bytes = 0;
+        self.busy_since = None;
+        self.delivered.clear();
+    }
+
+    fn sent(&mut self, now_ms: i64, upto: u64, bytes: usize) {
+        self.in_flight.push_back((upto, bytes));
+        self.in_flight_bytes += bytes;
+        self.busy_since.get_or_insert(now_ms);
+    }
+
+    /// Everything up to `upto` arrived: the rate becomes the bytes
+    /// acknowledged over the last window (or since the connection first
+    /// sent, if that is shorter).
+    fn acked(&mut self, now_ms: i64, upto: u64) {
+        let mut bytes = 0usize;
+        while let Some(&(u, b)) = self.in_flight.front() {
+            if u > upto {
+                break;
+            }
+            self.in_flight.pop_front();
+            bytes += b;
+        }
+        self.in_flight_bytes -= bytes;
+        let Some(since) = self.busy_since else {
+            return;
+        };
+        if bytes > 0 {
+            self.delivered.push_back((now_ms, bytes));
+        }
+        while self
+            .delivered
+            .front()
+            .is_some_and(|&(at, _)| at <= now_ms - RATE_WINDOW_MS)
+        {
+            self.delivered.pop_front();
+        }
+        let span = (now_ms - since).clamp(1, RATE_WINDOW_MS) as f64;
+        let total: usize = self.delivered.iter().map(|&(_, b)| b).sum();
+        if total > 0 {
+            self.rate = Some(total as f64 / span);
+        }
+    }
+}
+
 /// Which entries to read from the log for the next batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ReadRequest {
@@ -52,6 +190,7 @@ pub struct Sender {
     head: u64,
     pending_since_ms: Option<i64>,
     last_progress_ms: i64,
+    pacer: Option<Pacer>,
 }
 
 impl Sender {
@@ -66,7 +205,22 @@ impl Sender {
             head: head.max(acked),
             pending_since_ms: None,
             last_progress_ms: 0,
+            pacer: None,
         }
+    }
+
+    /// Sizes batches by the link's learned rate (see [`Pacing`]); the
+    /// caller then reports each batch's bytes with [`Sender::sent_bytes`].
+    #[must_use]
+    pub fn paced(mut self, pacing: Pacing) -> Self {
+        self.pacer = Some(Pacer::new(pacing));
+        self
+    }
+
+    /// The link's learned rate in bytes per second, once a paced sender
+    /// has one.
+    pub fn rate_bytes_per_s(&self) -> Option<f64> {
+        self.pacer.as_ref()?.rate.map(|r| r * 1000.0)
     }
 
     /// The link is up; the peer holds our entries durably up to `peer_have`
@@ -87,12 +241,18 @@ impl Sender {
         if self.head > self.sent {
             self.pending_since_ms.get_or_insert(now_ms);
         }
+        if let Some(p) = &mut self.pacer {
+            p.reset();
+        }
     }
 
     /// The link is down; what was in flight will be resent.
     pub fn disconnected(&mut self) {
         self.connected = false;
         self.sent = self.acked;
+        if let Some(p) = &mut self.pacer {
+            p.reset();
+        }
     }
 
     /// Is the link up?
@@ -125,13 +285,34 @@ impl Sender {
         if !(waited || full) {
             return None;
         }
+        let max_bytes = match &self.pacer {
+            Some(p) => {
+                let batch = p.batch_bytes(self.cfg.max_batch_bytes);
+                if p.in_flight_bytes >= p.in_flight_limit(self.cfg.max_batch_bytes) {
+                    return None;
+                }
+                batch
+            }
+            None => self.cfg.max_batch_bytes,
+        };
         let room = self.cfg.max_in_flight - in_flight;
         Some(ReadRequest {
             after: self.sent,
             upto: self.head.min(self.sent + room),
             max_entries: self.cfg.max_batch_entries,
-            max_bytes: self.cfg.max_batch_bytes,
+            max_bytes,
         })
+    }
+
+    /// A batch covering `(after, upto]` went out and took `bytes` on the
+    /// wire: what a paced sender learns the link's rate from.
+    pub fn sent_bytes(&mut self, now_ms: i64, upto: u64, bytes: usize) {
+        if let Some(p) = &mut self.pacer
+            && upto > self.sent
+        {
+            p.sent(now_ms, upto, bytes);
+        }
+        self.sent(now_ms, upto);
     }
 
     /// A batch covering `(after, upto]` went out.
@@ -160,6 +341,9 @@ impl Sender {
             self.acked = upto;
             self.sent = self.sent.max(upto);
             self.last_progress_ms = now_ms;
+            if let Some(p) = &mut self.pacer {
+                p.acked(now_ms, upto);
+            }
         }
         Ok(())
     }
@@ -323,6 +507,64 @@ mod tests {
         let mut s = Sender::new(cfg(), 25, 30);
         s.connected(0, 9);
         assert_eq!(s.poll_send(5).map(|r| r.after), Some(9));
+    }
+
+    #[test]
+    fn a_paced_sender_sizes_batches_by_the_rate_it_learns() {
+        let cfg = SenderConfig {
+            max_batch_entries: 50,
+            max_in_flight: 1_000_000,
+            ..cfg()
+        };
+        let pacing = Pacing::default();
+        let mut s = Sender::new(cfg, 0, 100_000).paced(pacing);
+        s.connected(0, 0);
+        let r = s.poll_send(10).expect("send");
+        assert_eq!(r.max_bytes, pacing.initial_batch_bytes, "no rate yet");
+        // A slow link: 64 KiB acknowledged 500 ms after it went out, about
+        // 131 bytes a millisecond.
+        s.sent_bytes(10, 400, 64 << 10);
+        s.acked(510, 400).expect("ack");
+        let rate = s.rate_bytes_per_s().expect("a rate");
+        assert!((130_000.0..133_000.0).contains(&rate), "{rate}");
+        let r = s.poll_send(510).expect("send");
+        assert_eq!(r.max_bytes, 13_107, "a tenth of a second of the rate");
+        // What is in flight stays near three seconds of the rate.
+        let mut at = 510;
+        let mut sent = 400;
+        while let Some(r) = s.poll_send(at) {
+            sent += 50;
+            s.sent_bytes(at, sent, r.max_bytes);
+            at += 1;
+        }
+        // (Thirty batches of 13,107 bytes leave 6 bytes under 393,216, so a
+        // thirty-first goes; then the window is full.)
+        assert_eq!(
+            at - 510,
+            31,
+            "batches go until three seconds of the rate are in flight"
+        );
+        // Those thirty-one arrive together (a lost packet held them back):
+        // the rate is what the 990 ms since the first batch brought (471,853
+        // bytes), not that burst's 406,317 bytes in a millisecond.
+        s.acked(1000, sent).expect("ack");
+        let rate = s.rate_bytes_per_s().expect("a rate");
+        assert!((475_000.0..478_000.0).contains(&rate), "{rate}");
+        // A fast link teaches a high rate and batches grow to the maximum.
+        let mut s = Sender::new(cfg, 0, 100_000).paced(pacing);
+        s.connected(0, 0);
+        s.sent_bytes(0, 400, 64 << 10);
+        s.acked(2, 400).expect("ack");
+        let r = s.poll_send(2).expect("send");
+        assert_eq!(r.max_bytes, 1 << 20);
+        // A reconnect keeps the rate as its first guess.
+        s.disconnected();
+        s.connected(10, 400);
+        assert_eq!(s.poll_send(10).map(|r| r.max_bytes), Some(1 << 20));
+        // Without byte counts a sender is not paced.
+        let mut plain = Sender::new(cfg, 0, 100);
+        plain.connected(0, 0);
+        assert_eq!(plain.poll_send(10).map(|r| r.max_bytes), Some(1 << 20));
     }
 
     #[test]

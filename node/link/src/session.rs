@@ -1,17 +1,20 @@
 //! One link session: Hello each way, then both flows over one stream.
 //!
-//! A reader task turns frames into messages; the session loop owns the
-//! stream's sending half, the [`Sender`] of the flow it sends and the
-//! receiver of the flow it receives, and wakes on messages, on the log's
-//! head moving, on the sender's timer and on the status timer.
+//! The protocol's rules (the Hello and its checks, what the peer's Hello
+//! decides, acknowledgements, questions, status) are the sans-IO state
+//! machine of `federation::replication` ([`Handshake`], then [`Session`]);
+//! this driver moves its bytes and calls the store. A reader task turns
+//! frames into messages; the session loop owns the stream's sending half
+//! and the [`Session`], and wakes on messages, on the log's head moving
+//! and on the session's timer (the sender's and the status).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use federation::NodeId;
 use federation::replication::{
-    Batch, Direction, DownLookup, DownReceiver, DownScope, Hello, HelloAction, LinkStatus, Message,
-    Sender, SenderConfig, UpLookup, UpReceiver,
+    Batch, DownLookup, DownScope, Ending, HELLO_TIMEOUT_MS, Handshake, LocalState, Message,
+    Received, Receiver, SendFlow, Session, SessionConfig, UpLookup,
 };
 use federation::transport::{PeerConnection, read_raw_frame, write_raw_frame};
 
@@ -39,8 +42,8 @@ impl std::ops::DerefMut for Counted {
     }
 }
 
-/// Writes one message as one frame.
-async fn send_msg(send: &mut Counted, m: &Message) -> anyhow::Result<()> {
+/// Writes one message as one frame; returns the frame's bytes.
+async fn send_msg(send: &mut Counted, m: &Message) -> anyhow::Result<usize> {
     if let Message::Reject { code, .. } = m {
         send.metrics.link_refusal_sent(&send.peer, code);
     }
@@ -51,22 +54,10 @@ async fn send_msg(send: &mut Counted, m: &Message) -> anyhow::Result<()> {
         _ => None,
     };
     send.metrics.link_sent(&send.peer, frame.len(), batch);
-    Ok(())
+    Ok(frame.len())
 }
 
-/// This node's side of the link.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Role {
-    /// This node is the parent: it receives the up flow and sends down.
-    Parent,
-    /// This node is the child: it sends up and receives the down flow.
-    Child,
-}
-
-enum Receiver {
-    Up(UpReceiver),
-    Down(DownReceiver),
-}
+pub use federation::replication::Role;
 
 /// What the receivers need of the store for one batch: every origin's
 /// head, the hashes held at the places the batch's entries claim (to find
@@ -104,8 +95,12 @@ impl DownLookup for Lookup {
     }
 }
 
-const STATUS_EVERY: Duration = Duration::from_secs(2);
-const PERSIST_ACK_EVERY_MS: i64 = 500;
+/// A reply channel for one of this node's questions to its parent.
+type Reply = tokio::sync::oneshot::Sender<Option<String>>;
+
+fn ms(ms: i64) -> Duration {
+    Duration::from_millis(u64::try_from(ms).unwrap_or(0))
+}
 
 /// Runs a session until the connection ends or the peer misbehaves.
 pub async fn run(node: Arc<Node>, conn: PeerConnection, role: Role) -> anyhow::Result<()> {
@@ -124,36 +119,44 @@ pub async fn run(node: Arc<Node>, conn: PeerConnection, role: Role) -> anyhow::R
         metrics: node.metrics.clone(),
         peer: peer_s.clone(),
     };
+    let budget = &node.config.federation.limits;
+    let (limits, max_frame) = (budget.wire(), budget.max_frame_bytes as usize);
     let (have, acked) = node.store.link_cursor(&peer_s).await?;
     // A child that is recovering its own log asks its parent for it.
-    let asked = role == Role::Child && node.own_log.is_recovering();
+    let recovering = node.own_log.is_recovering();
     let your_origin_head = node
         .store
         .origin_heads()
         .await?
         .get(&peer)
         .map_or(0, |h| h.0);
-    send_msg(
-        &mut send,
-        &Message::Hello(Hello {
-            node: node.id.clone(),
+    let handshake = Handshake::new(
+        SessionConfig {
+            role,
+            me: node.id.clone(),
+            peer: peer.clone(),
             software: env!("CARGO_PKG_VERSION").into(),
+            limits,
+            max_frame_bytes: max_frame,
+            // Origins deeper than the tree's tiers are refused.
+            max_depth: node.config.node.tiers.len().saturating_sub(1),
+        },
+        LocalState {
             catalogue_version: node.catalogue().version,
             now_ms: node.now_ms(),
             have,
+            acked,
             your_origin_head,
             head: node.store.local_head().await,
-            recovering: asked,
-        }),
-    )
-    .await?;
+            recovering,
+        },
+    );
+    send_msg(&mut send, &handshake.hello()).await?;
     // Decoding (and so each entry's one hash) happens in the reader, beside
     // the session's applying; few frames wait, which bounds what a peer can
     // make this node hold.
-    let budget = &node.config.federation.limits;
     let (tx, mut rx) =
         tokio::sync::mpsc::channel::<Result<Message, String>>(budget.reader_queue_frames as usize);
-    let (limits, max_frame) = (budget.wire(), budget.max_frame_bytes as usize);
     let (metrics, from) = (node.metrics.clone(), peer_s.clone());
     let reader = tokio::spawn(async move {
         loop {
@@ -178,144 +181,75 @@ pub async fn run(node: Arc<Node>, conn: PeerConnection, role: Role) -> anyhow::R
         }
     });
     let _reader = AbortOnDrop(reader);
-    let hello = match tokio::time::timeout(Duration::from_secs(15), rx.recv()).await {
-        Ok(Some(Ok(Message::Hello(h)))) if h.node == peer => h,
-        Ok(Some(Ok(Message::Hello(h)))) => {
-            let detail = format!("the Hello names {}, the certificate {peer}", h.node);
-            violation(&node, &peer_s, &conn, "hello_mismatch", &detail).await;
-            anyhow::bail!("{detail}")
-        }
-        Ok(Some(Err(e))) => {
-            violation(
-                &node,
-                &peer_s,
-                &conn,
-                onewindow_service::link_state::frame_error_kind(&e),
-                &e,
-            )
-            .await;
-            anyhow::bail!("{peer} sent a bad frame: {e}")
-        }
-        Ok(Some(Ok(_))) => {
-            violation(
-                &node,
-                &peer_s,
-                &conn,
-                "no_hello",
-                "the first message was not a Hello",
-            )
-            .await;
-            anyhow::bail!("{peer} did not say hello")
-        }
+    let first = match tokio::time::timeout(ms(HELLO_TIMEOUT_MS), rx.recv()).await {
+        Ok(Some(first)) => first,
         _ => anyhow::bail!("{peer} did not say hello"),
     };
-    if role == Role::Parent && node.own_log.is_recovering() {
-        // Entries from below would race the recovery's (the same entries
-        // come both ways): the children wait until this node has its log.
-        let _ = send_msg(
-            &mut send,
-            &Message::Reject {
-                code: "hall_recovering".into(),
-                message: format!("{} is recovering its own log from its parent", node.id),
-            },
-        )
-        .await;
+    let mut greeted = match handshake.peer_hello(first) {
+        Ok(g) => g,
+        Err(v) => {
+            violation(&node, &peer_s, &conn, v.kind, &v.detail).await;
+            return Err(v.into());
+        }
+    };
+    if let Some(reject) = greeted.refusal(node.own_log.is_recovering()) {
+        let _ = send_msg(&mut send, &reject).await;
         let _ = send.finish();
         let _ = tokio::time::timeout(Duration::from_millis(500), send.stopped()).await;
         conn.close("recovering");
         anyhow::bail!("{peer} waits: this node is recovering its own log");
     }
-    let recovery = if role == Role::Child {
+    if role == Role::Child {
         let action = node
             .own_log
-            .parent_hello(&node.store, hello.your_origin_head, asked)
+            .parent_hello(
+                &node.store,
+                greeted.hello().your_origin_head,
+                greeted.asked_recovery(),
+            )
             .await?;
-        match action {
-            HelloAction::Proceed => false,
-            HelloAction::Receive => true,
-            HelloAction::Reconnect | HelloAction::Recovered => {
-                // The next connection asks for the scope this one did not.
-                conn.close("recovery scope changes");
-                return Ok(());
-            }
+        if !greeted.recovery(action) {
+            // The next connection asks for the scope this one did not.
+            conn.close("recovery scope changes");
+            return Ok(());
         }
-    } else {
-        false
-    };
+    }
     let _connected = node.metrics.link_connected(&peer_s);
-    // A peer whose log ends below what this node holds of it was put back
-    // to an older copy of its store: its sequence numbers above its head
-    // will name new entries, so the cursor goes back to its head (and the
-    // peer, told the old cursor, resumes from its head anyway).
-    let have = if hello.head < have {
-        tracing::warn!(%peer, have, head = hello.head, "the peer's log is shorter than what is held of it: resetting the cursor");
-        node.store.reset_have(&peer_s, hello.head).await?;
-        hello.head
-    } else {
-        have
-    };
-    let skew_ms = hello.now_ms - node.now_ms();
+    if let Some(head) = greeted.cursor_reset() {
+        tracing::warn!(%peer, have, head, "the peer's log is shorter than what is held of it: resetting the cursor");
+        node.store.reset_have(&peer_s, head).await?;
+    }
     node.store
         .fleet_seen(
             &peer_s,
             true,
             Some(&conn.remote.to_string()),
-            &hello.software,
-            hello.catalogue_version,
+            &greeted.hello().software,
+            greeted.hello().catalogue_version,
             None,
             None,
-            Some(skew_ms),
+            Some(greeted.skew_ms(node.now_ms())),
             node.now_ms(),
         )
         .await?;
-    let route = match (role, DownScope::asked(hello.recovering)) {
-        (Role::Child, _) => Route::Up,
-        (Role::Parent, DownScope::Meant) => Route::Down(peer_s.clone()),
-        (Role::Parent, DownScope::Recovery) => {
+    let route = match greeted.send_flow() {
+        SendFlow::Up => Route::Up,
+        SendFlow::Down(DownScope::Meant) => Route::Down(peer_s.clone()),
+        SendFlow::Down(DownScope::Recovery) => {
             tracing::info!(%peer, "the child is recovering its own log: sending its subtree's entries too");
             Route::Recover(peer_s.clone())
         }
     };
     let mut head_rx = node.store.route_head(&route).await?;
     let head = *head_rx.borrow_and_update();
-    // A QUIC stream is reliable: resending on the same live connection only
-    // duplicates bytes (on a slow link a large batch can take longer than any
-    // fixed timeout). A dead connection is found by QUIC's idle timeout, and
-    // the next connection resends from the receiver's durable cursor. So the
-    // acknowledgement timeout never fires here.
-    let d = SenderConfig::default();
-    let cfg = SenderConfig {
-        ack_timeout_ms: i64::MAX / 4,
-        max_batch_entries: d.max_batch_entries.min(limits.max_entries),
-        max_batch_bytes: d.max_batch_bytes.min(max_frame / 2),
-        ..d
-    };
-    let mut sender = Sender::new(cfg, acked, head);
-    sender.connected(node.now_ms(), hello.have);
+    let mut session: Session<Reply> = greeted.start(node.now_ms(), head);
     if role == Role::Child {
-        node.uplink.set_acked(sender.acked_upto());
+        node.uplink.set_acked(session.sender().acked_upto());
     }
-    // Origins deeper than the tree's tiers are refused.
-    let max_depth = node.config.node.tiers.len().saturating_sub(1);
-    let mut receiver = match role {
-        Role::Parent => Receiver::Up(UpReceiver::new(peer.clone(), have).with_max_depth(max_depth)),
-        Role::Child => Receiver::Down(
-            DownReceiver::new(node.id.clone(), have)
-                .with_max_depth(max_depth)
-                .recovering(recovery),
-        ),
-    };
-    let send_dir = match role {
-        Role::Parent => Direction::Down,
-        Role::Child => Direction::Up,
-    };
-    let mut status = tokio::time::interval(STATUS_EVERY);
+    let send_dir = session.direction();
     // Questions from this node to the parent, and answers to the child's.
-    let (query_tx, mut query_rx) = tokio::sync::mpsc::channel(64);
+    let (query_tx, mut query_rx) = tokio::sync::mpsc::channel::<(String, Reply)>(64);
     let (answer_tx, mut answer_rx) = tokio::sync::mpsc::channel::<(u64, Option<String>)>(64);
-    let mut pending: std::collections::HashMap<u64, tokio::sync::oneshot::Sender<Option<String>>> =
-        std::collections::HashMap::new();
-    let mut next_query = 0u64;
     if role == Role::Child
         && let Ok(mut q) = node.uplink_queries.lock()
     {
@@ -323,55 +257,56 @@ pub async fn run(node: Arc<Node>, conn: PeerConnection, role: Role) -> anyhow::R
     } else {
         drop(query_tx);
     }
-    let mut last_ack_persist = 0i64;
     let mut progress = onewindow_service::link_state::Progress::new(&node, &peer_s);
     let result: anyhow::Result<()> = async {
         loop {
             let now = node.now_ms();
-            while let Some(req) = sender.poll_send(now) {
+            while let Some(req) = session.poll_send(now) {
                 let (entries, upto) = node
                     .store
                     .wire_entries(&route, req.after, req.upto, req.max_entries, req.max_bytes)
                     .await?;
-                send_msg(
-                    &mut send,
-                    &Message::Batch(Batch {
-                        direction: send_dir,
-                        after: req.after,
-                        upto,
-                        entries,
-                    }),
-                )
-                .await?;
-                sender.sent(now, upto);
+                let bytes = send_msg(&mut send, &session.batch(&req, upto, entries)).await?;
+                session.sent(now, upto, bytes);
             }
+            if let Some(tick) = session.poll_status(now, node.catalogue().version) {
+                if tick.check_revocation && node.registry.is_revoked(peer.as_str(), &conn.serial) {
+                    anyhow::bail!("{peer} is revoked");
+                }
+                progress.tick(&node).await;
+                send_msg(&mut send, &tick.status).await?;
+            }
+            let sender = session.sender();
             node.metrics
                 .link_sender(&peer_s, send_dir, now, sender.backlog(), sender.acked_upto());
-            let wake = sender
-                .poll_timeout()
-                .map(|t| Duration::from_millis(u64::try_from(t - now).unwrap_or(0)))
-                .unwrap_or(Duration::from_secs(3600));
+            let wake = ms(session.poll_timeout() - now);
             tokio::select! {
                 m = rx.recv() => {
-                    let m = match m {
-                        None => return Ok(()),
-                        Some(Ok(m)) => m,
-                        Some(Err(e)) => {
-                            let kind = onewindow_service::link_state::frame_error_kind(&e);
-                            violation(&node, &peer_s, &conn, kind, &e).await;
-                            let _ = send_msg(&mut send, &Message::Reject { code: kind.into(), message: e.clone() }).await;
-                            return Err(onewindow_service::link_state::Refused::sent(kind, e).into());
+                    let Some(m) = m else { return Ok(()) };
+                    let received = match session.on_message(now, m) {
+                        Ok(r) => r,
+                        Err(Ending::Violation(v)) => {
+                            violation(&node, &peer_s, &conn, v.kind, &v.detail).await;
+                            if let Some(reject) = v.reject_message() {
+                                let _ = send_msg(&mut send, &reject).await;
+                                return Err(onewindow_service::link_state::Refused::sent(v.kind, v.detail).into());
+                            }
+                            return Err(v.into());
                         }
+                        Err(Ending::Rejected { code, message }) => {
+                            node.metrics.link_refusal_received(&peer_s, &code);
+                            return Err(onewindow_service::link_state::Refused::received(code, message).into());
+                        }
+                        Err(e @ Ending::AckBeyondLog { .. }) => return Err(e.into()),
                     };
-                    match m {
-                        Message::Batch(b) => {
+                    match received {
+                        Received::Batch(b) => {
                             node.metrics.link_batch_received(&peer_s, b.direction);
-                            let ack = receive(&node, &peer_s, &mut receiver, &b).await;
-                            match ack {
+                            match receive(&node, &peer_s, session.receiver_mut(), &b).await {
                                 Ok(upto) => {
-                                    send_msg(&mut send, &Message::Ack { direction: b.direction, upto }).await?;
+                                    send_msg(&mut send, &session.ack(&b, upto)).await?;
                                     progress.acked(&node, b.after, upto).await;
-                                    if recovery && node.own_log.applied(&node.store).await? {
+                                    if session.receiving_recovery() && node.own_log.applied(&node.store).await? {
                                         // Done: the next connection asks for
                                         // the usual scope.
                                         return Ok(());
@@ -383,82 +318,53 @@ pub async fn run(node: Arc<Node>, conn: PeerConnection, role: Role) -> anyhow::R
                                 }
                             }
                         }
-                        Message::Ack { upto, .. } => {
-                            let before = sender.acked_upto();
-                            if sender.acked(now, upto).is_err() {
-                                anyhow::bail!("{peer} acknowledged {upto}, beyond this log");
-                            }
-                            progress.acked(&node, before, upto).await;
+                        Received::Acked(a) => {
+                            progress.acked(&node, a.before, a.upto).await;
                             if role == Role::Child {
-                                node.uplink.set_acked(sender.acked_upto());
+                                node.uplink.set_acked(a.acked);
                                 node.uplink.ack_at(now);
                             }
-                            if now - last_ack_persist >= PERSIST_ACK_EVERY_MS {
+                            if let Some(upto) = a.persist {
                                 node.store.set_acked(&peer_s, upto).await?;
-                                last_ack_persist = now;
                             }
                         }
-                        Message::Status(s) => {
+                        Received::Status { status: s, skew_ms } => {
                             node.store
-                                .fleet_seen(&peer_s, true, Some(&conn.remote.to_string()), &s.software, s.catalogue_version, Some(s.backlog as i64), Some(s.acked as i64), Some(s.now_ms - now), now)
+                                .fleet_seen(&peer_s, true, Some(&conn.remote.to_string()), &s.software, s.catalogue_version, Some(s.backlog as i64), Some(s.acked as i64), Some(skew_ms), now)
                                 .await?;
                         }
-                        Message::Reject { code, message } => {
-                            node.metrics.link_refusal_received(&peer_s, &code);
-                            return Err(onewindow_service::link_state::Refused::received(code, message).into());
-                        }
-                        Message::Query { id, body } if role == Role::Parent => {
+                        Received::Question { id, body } => {
                             let (n, tx) = (Arc::clone(&node), answer_tx.clone());
                             tokio::spawn(async move {
                                 let answer = n.answer(&body).await;
                                 let _ = tx.send((id, answer)).await;
                             });
                         }
-                        Message::Answer { id, body } => {
-                            if let Some(reply) = pending.remove(&id) {
-                                let _ = reply.send(body);
-                            }
+                        Received::Answer { reply, body } => {
+                            let _ = reply.send(body);
                         }
-                        Message::Hello(_) => {
-                            violation(&node, &peer_s, &conn, "second_hello", "a second Hello on a link").await;
-                            anyhow::bail!("{peer} said hello twice");
-                        }
-                        Message::Query { .. } => {}
+                        Received::Nothing => {}
                     }
                 }
                 changed = head_rx.changed() => {
                     if changed.is_err() { return Ok(()) }
                     let h = *head_rx.borrow_and_update();
-                    sender.appended(node.now_ms(), h);
+                    session.appended(node.now_ms(), h);
                 }
                 _ = tokio::time::sleep(wake) => {
-                    sender.handle_timeout(node.now_ms());
+                    session.handle_timeout(node.now_ms());
                 }
                 Some((body, reply)) = query_rx.recv() => {
-                    next_query += 1;
-                    pending.insert(next_query, reply);
-                    send_msg(&mut send, &Message::Query { id: next_query, body }).await?;
+                    send_msg(&mut send, &session.ask(reply, body)).await?;
                 }
                 Some((id, body)) = answer_rx.recv() => {
                     send_msg(&mut send, &Message::Answer { id, body }).await?;
-                }
-                _ = status.tick() => {
-                    if role == Role::Parent && node.registry.is_revoked(peer.as_str(), &conn.serial) {
-                        anyhow::bail!("{peer} is revoked");
-                    }
-                    progress.tick(&node).await;
-                    send_msg(&mut send, &Message::Status(LinkStatus {
-                        software: env!("CARGO_PKG_VERSION").into(),
-                        catalogue_version: node.catalogue().version,
-                        backlog: sender.backlog(),
-                        acked: sender.acked_upto(),
-                        now_ms: node.now_ms(),
-                    })).await?;
                 }
             }
         }
     }
     .await;
+    let sender = session.sender();
     node.metrics.link_sender(
         &peer_s,
         send_dir,
@@ -472,6 +378,7 @@ pub async fn run(node: Arc<Node>, conn: PeerConnection, role: Role) -> anyhow::R
         *q = None;
     }
     let _ = node.store.set_acked(&peer_s, sender.acked_upto()).await;
+    let hello = session.peer_hello();
     let _ = node
         .store
         .fleet_seen(
@@ -529,13 +436,13 @@ async fn receive(
         .held_hashes(&ranges)
         .await
         .map_err(|e| store_err(&e))?;
-    let ids: Vec<&str> = match receiver {
-        Receiver::Up(_) => Vec::new(),
-        Receiver::Down(_) => b
-            .entries
+    let ids: Vec<&str> = if receiver.wants_streams() {
+        b.entries
             .iter()
             .filter_map(|e| e.stream.as_deref())
-            .collect(),
+            .collect()
+    } else {
+        Vec::new()
     };
     let streams = node
         .store
@@ -547,10 +454,7 @@ async fn receive(
         held,
         streams,
     };
-    let checked = match receiver {
-        Receiver::Up(r) => r.check(b, &lookup),
-        Receiver::Down(r) => r.check(b, &lookup),
-    };
+    let checked = receiver.check(b, &lookup);
     let accepted = match checked {
         Ok(a) => a,
         Err(refusal) => {
@@ -614,10 +518,7 @@ async fn receive(
     }
     let mut durable = accepted.clone();
     durable.ack_upto = applied.ack_upto;
-    let ack = match receiver {
-        Receiver::Up(r) => r.committed(&durable),
-        Receiver::Down(r) => r.committed(&durable),
-    };
+    let ack = receiver.committed(&durable);
     match applied.cut {
         None => Ok(ack),
         Some((_, Cut::MissingCatalogue(version))) => {

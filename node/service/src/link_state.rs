@@ -87,13 +87,10 @@ pub fn parse_catalogue_missing(message: &str) -> Option<i64> {
         .ok()
 }
 
-/// How a frame error read by the session is recorded as a security event.
+/// How a frame error read by the session is recorded as a security event
+/// (the protocol's rule, [`federation::replication::frame_error_kind`]).
 pub fn frame_error_kind(error: &str) -> &'static str {
-    if error.starts_with("frame_too_large") {
-        "frame_too_large"
-    } else {
-        "bad_frame"
-    }
+    federation::replication::frame_error_kind(error)
 }
 
 /// The wait after `refusals` refusals in a row (at least 1), for `jitter`
