@@ -66,3 +66,51 @@ fn a_shaped_link_at_an_offered_rate_delivers_everything() {
     assert!(table.contains(" 40 "), "{stdout}");
     measures(&stdout);
 }
+
+/// Ten times, one for each tenth of the events, in order.
+fn tenths(stdout: &str) -> Vec<f64> {
+    let line = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("arrived by each tenth (s): "))
+        .unwrap_or_else(|| panic!("no tenths in {stdout}"));
+    let t: Vec<f64> = line
+        .split_whitespace()
+        .map(|v| v.parse().unwrap_or_else(|_| panic!("{v} in {line}")))
+        .collect();
+    assert_eq!(t.len(), 10, "{line}");
+    assert!(t.windows(2).all(|w| w[0] <= w[1]), "{line}");
+    t
+}
+
+#[test]
+fn the_arrivals_are_reported_by_tenths() {
+    let stdout = run(&["--events", "50"]);
+    let t = tenths(&stdout);
+    assert!(t[0] > 0.0, "{stdout}");
+}
+
+/// `--catchup`: the village writes with its link cut, then the backlog
+/// drains while a clerk submits at its window through the HTTP API; the
+/// last line names the drain and the clerk's times.
+#[test]
+fn a_catch_up_drains_the_backlog_while_a_clerk_works() {
+    let stdout = run(&["--catchup", "--events", "400", "--clerk-rate", "20"]);
+    let last = stdout.lines().last().unwrap_or_default();
+    assert!(last.starts_with("catchup events=400 "), "{stdout}");
+    for key in [
+        "drain_events_per_s",
+        "drain_s",
+        "clerk_p50_ms",
+        "clerk_p99_ms",
+    ] {
+        let v: f64 = last
+            .split_whitespace()
+            .find_map(|kv| kv.strip_prefix(key)?.strip_prefix('='))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no {key} in {last}"));
+        assert!(v >= 0.0, "{last}");
+    }
+    assert!(last.ends_with(" clerk_failed=0"), "{stdout}");
+    assert!(stdout.contains("DRAIN EVENTS/S"), "{stdout}");
+    tenths(&stdout);
+}

@@ -252,7 +252,7 @@ struct OutcomeHead {
 }
 
 /// A submission succeeded if it answered 201 with a receipt.
-fn check_receipt(status: reqwest::StatusCode, body: &[u8]) -> Result<(), String> {
+pub(crate) fn check_receipt(status: reqwest::StatusCode, body: &[u8]) -> Result<(), String> {
     if status != reqwest::StatusCode::CREATED {
         return Err(
             ApiError::from_answer(status.as_u16(), &String::from_utf8_lossy(body)).to_string(),

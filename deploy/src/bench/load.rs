@@ -91,7 +91,7 @@ where
 }
 
 /// Sends one request and reads the whole answer.
-async fn post(target: &Target, body: Vec<u8>) -> Result<(StatusCode, Vec<u8>), String> {
+pub(crate) async fn post(target: &Target, body: Vec<u8>) -> Result<(StatusCode, Vec<u8>), String> {
     let res = target
         .http
         .post(&target.url)

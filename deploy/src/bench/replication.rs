@@ -14,6 +14,14 @@
 //! are offered. The district's store is watched as it grows: an event's lag
 //! runs from the commit of its batch at the village to the moment the
 //! district holds it.
+//!
+//! With `--catchup` the village's link is cut (the relay drops every
+//! datagram) while the events are written, then restored: the figure is
+//! how fast the backlog drains to the district, while a clerk submits
+//! applications at the village's window through its HTTP API, each one
+//! timed. The bench's cases are numbered on the days before today (a hall
+//! numbers at most 999,999 cases a day), so the clerk's cases of today
+//! never meet them.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -48,7 +56,7 @@ const VILLAGE: &str = "nanhai.guicheng.xiaping";
 pub struct ReplicationArgs {
     /// Case events written at the village.
     #[arg(long, default_value_t = 100_000, value_name = "N",
-        value_parser = clap::value_parser!(u64).range(1..=999_999))]
+        value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
     pub events: u64,
     /// Offered load in events per second; 0 writes as fast as the village's
     /// store takes them.
@@ -72,6 +80,14 @@ pub struct ReplicationArgs {
     /// and dropped after it.
     #[arg(long, default_value = "sqlite", value_name = "DB")]
     pub district_db: crate::db::DbChoice,
+    /// Cut the village's link while the events are written and measure how
+    /// fast they drain once it is back, with a clerk at the village's
+    /// window (see `--clerk-rate`).
+    #[arg(long)]
+    pub catchup: bool,
+    /// With `--catchup`: the clerk's submissions a second during the drain.
+    #[arg(long, default_value_t = 5.0, value_name = "R")]
+    pub clerk_rate: f64,
     /// Give up this many seconds after the start of writing.
     #[arg(long, default_value_t = 900, value_name = "S")]
     pub timeout: u64,
@@ -102,10 +118,33 @@ struct Summary {
     district_link_dropped_packets: u64,
     /// UDP payload bytes that crossed the village's link upwards, per event.
     village_link_up_bytes_per_event: f64,
+    /// Seconds from the start of writing by which a tenth, two tenths, ...
+    /// of the events had reached the district: even steps mean they arrive
+    /// continuously, one step holding most of them means a lump.
+    arrived_by_tenth_s: Vec<f64>,
+    /// With `--catchup`: what the drain and the clerk saw.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    catchup: Option<CatchUp>,
+}
+
+/// The drain of a backlog written while the village's link was down.
+#[derive(Debug, Serialize)]
+struct CatchUp {
+    /// From the link's return to the district holding the last event.
+    drain_s: f64,
+    drain_events_per_s: f64,
+    /// The clerk's submissions at the village during the drain.
+    clerk_submissions: u64,
+    clerk_failed: u64,
+    clerk_p50_ms: f64,
+    clerk_p99_ms: f64,
+    clerk_max_ms: f64,
 }
 
 /// Three linked nodes and the relays between them.
 struct Chain {
+    /// The village's first login (its bootstrap administrator).
+    village_admin_password: String,
     district: RunningNode,
     township: RunningNode,
     village: RunningNode,
@@ -195,8 +234,10 @@ impl Chain {
         let relay_down = relay_to(&township, args.link).await?;
         let mut c = config(VILLAGE, "NHGCXP", "")?;
         c.federation.parent_addr = relay_down.local_addr().to_string();
+        let village_admin_password = c.auth.bootstrap_password.clone();
         let village = server::start(c).await?;
         Ok(Chain {
+            village_admin_password,
             district,
             township,
             village,
@@ -260,21 +301,51 @@ async fn measure(chain: &Chain, args: &ReplicationArgs) -> anyhow::Result<Summar
         }
     );
 
+    let clerk = if args.catchup {
+        let clerk = Clerk::log_in(chain).await?;
+        chain.relays[0].set_blackhole(true);
+        eprintln!("the village's link is cut while it writes");
+        Some(clerk)
+    } else {
+        None
+    };
+    let first_day = village.today() - chrono::Days::new(1);
     let started = Instant::now();
     let give_up = started + Duration::from_secs(args.timeout);
     let watcher = tokio::spawn(watch_district(
         Arc::clone(&chain.district.node),
         NodeId::new(VILLAGE)?,
+        first_day,
         n,
         give_up,
     ));
-    let committed = write_load(&village, &template, args, started).await?;
+    let committed = write_load(&village, &template, args, first_day, started).await?;
     let write_end = Instant::now();
     eprintln!(
         "wrote {n} events in {:.2} s; waiting for the district",
         (write_end - started).as_secs_f64()
     );
+    // During a catch-up the clerk works at the village's window from the
+    // link's return until the district holds the last event.
+    let clerk = clerk.map(|clerk| {
+        chain.relays[0].set_blackhole(false);
+        eprintln!(
+            "the village's link is back; the clerk submits {}/s while the backlog drains",
+            args.clerk_rate
+        );
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let rate = args.clerk_rate;
+        (stop, tokio::spawn(clerk.submit_until(rate, stopped)))
+    });
     let arrivals = watcher.await.context("the district watcher failed")??;
+    let catchup = match clerk {
+        Some((stop, task)) => {
+            let _ = stop.send(true);
+            let seen = task.await.context("the clerk failed")?;
+            Some(catch_up(&arrivals, write_end, seen))
+        }
+        None => None,
+    };
 
     let delivered = arrivals.iter().flatten().count();
     let last = arrivals
@@ -316,7 +387,142 @@ async fn measure(chain: &Chain, args: &ReplicationArgs) -> anyhow::Result<Summar
         district_link_dropped_packets: dropped(&chain.relays[1].stats()),
         village_link_up_bytes_per_event: chain.relays[0].stats().up.forwarded_bytes as f64
             / args.events as f64,
+        arrived_by_tenth_s: tenths(&arrivals, started),
+        catchup,
     })
+}
+
+/// When a tenth, two tenths, ... of the events had arrived (seconds since
+/// `started`).
+fn tenths(arrivals: &[Option<Instant>], started: Instant) -> Vec<f64> {
+    let mut at: Vec<f64> = arrivals
+        .iter()
+        .flatten()
+        .map(|a| a.saturating_duration_since(started).as_secs_f64())
+        .collect();
+    at.sort_by(f64::total_cmp);
+    (1..=10)
+        .filter_map(|t| {
+            let i = (at.len() * t / 10).checked_sub(1)?;
+            at.get(i).copied()
+        })
+        .collect()
+}
+
+/// The drain's figures: from the link's return (`write_end`) to the last
+/// arrival, and what the clerk saw meanwhile.
+fn catch_up(
+    arrivals: &[Option<Instant>],
+    write_end: Instant,
+    (latencies, failed, failures): (Vec<Duration>, u64, Vec<String>),
+) -> CatchUp {
+    if let Some(f) = failures.first() {
+        eprintln!("{failed} of the clerk's submissions failed; the first: {f}");
+    }
+    let last = arrivals
+        .iter()
+        .flatten()
+        .max()
+        .copied()
+        .unwrap_or(write_end);
+    let drain_s = last.saturating_duration_since(write_end).as_secs_f64();
+    let delivered = arrivals.iter().flatten().count();
+    let clerk = Latencies::new(latencies);
+    CatchUp {
+        drain_s,
+        drain_events_per_s: if drain_s > 0.0 {
+            delivered as f64 / drain_s
+        } else {
+            0.0
+        },
+        clerk_submissions: clerk.len() as u64 + failed,
+        clerk_failed: failed,
+        clerk_p50_ms: ms(clerk.percentile(50.0)),
+        clerk_p99_ms: ms(clerk.percentile(99.0)),
+        clerk_max_ms: ms(clerk.max()),
+    }
+}
+
+/// A clerk logged in at the village's window.
+struct Clerk {
+    target: super::load::Target,
+    plan: SubmissionPlan,
+}
+
+impl Clerk {
+    /// Makes a clerk's account at the village and logs her in.
+    async fn log_in(chain: &Chain) -> anyhow::Result<Clerk> {
+        let http = reqwest::Client::new();
+        let api = onewindow_client::Client::with_http(http.clone(), &chain.village.url())?;
+        let admin = api
+            .login("admin", &chain.village_admin_password)
+            .await
+            .context("logging in at the village as its administrator")?;
+        let password = random_password(20);
+        admin
+            .create_staff(&onewindow_client::types::NewStaff {
+                username: "bench.window",
+                display_name: "压测受理员",
+                role: "clerk",
+                department: None,
+                password: &password,
+            })
+            .await
+            .context("creating the clerk")?;
+        let clerk = api
+            .login("bench.window", &password)
+            .await
+            .context("logging in as the clerk")?;
+        let catalogue: crate::submission::CatalogueView =
+            serde_json::from_value(api.catalogue().await?.json).context("reading the catalogue")?;
+        let plan = SubmissionPlan::choose(&catalogue, chain.village.node.tier.as_str(), None)?;
+        Ok(Clerk {
+            target: super::load::Target {
+                http,
+                url: format!("{}/api/v1/cases", clerk.base()),
+                token: clerk.token().unwrap_or_default().to_owned(),
+            },
+            plan,
+        })
+    }
+
+    /// Submits `rate` applications a second, one at a time, until told to
+    /// stop; returns each success's time from sending to the whole answer,
+    /// how many failed, and the first failures.
+    async fn submit_until(
+        self,
+        rate: f64,
+        mut stop: tokio::sync::watch::Receiver<bool>,
+    ) -> (Vec<Duration>, u64, Vec<String>) {
+        let every = Duration::from_secs_f64(1.0 / rate.max(0.001));
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let (mut lat, mut failed, mut failures) = (Vec::new(), 0u64, Vec::new());
+        let mut k = 0u64;
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = stop.changed() => break,
+            }
+            let body = self.plan.body(20_000_000 + k);
+            k += 1;
+            let t = Instant::now();
+            let answer = super::load::post(&self.target, body).await;
+            let took = t.elapsed();
+            match answer
+                .and_then(|(status, bytes)| super::acceptance::check_receipt(status, &bytes))
+            {
+                Ok(()) => lat.push(took),
+                Err(e) => {
+                    failed += 1;
+                    if failures.len() < 5 {
+                        failures.push(e);
+                    }
+                }
+            }
+        }
+        (lat, failed, failures)
+    }
 }
 
 /// The received event every case starts with, but for its number, time and
@@ -353,12 +559,12 @@ async fn write_load(
     village: &Node,
     template: &Received,
     args: &ReplicationArgs,
+    first_day: chrono::NaiveDate,
     started: Instant,
 ) -> anyhow::Result<Vec<Instant>> {
     let n = args.events;
     let batch = args.batch;
     let hall = village.config.node.hall_code.clone();
-    let day = village.today();
     let actor = Actor {
         username: "bench.clerk".into(),
         role: Role::Clerk,
@@ -383,7 +589,8 @@ async fn write_load(
         let mut w = village.store.write().await?;
         let at_ms = village.now_ms();
         for k in i..upto {
-            let number = CaseNumber::new(&hall, day, u32::try_from(k + 1)?)?;
+            let (day, seq) = bench_number(first_day, k);
+            let number = CaseNumber::new(&hall, day, seq)?;
             let mut received = template.clone();
             received.applicant.id_number = applicants::citizen_id(k);
             received.applicant.name = applicants::person_name(k);
@@ -406,11 +613,30 @@ async fn write_load(
     Ok(committed)
 }
 
+/// Cases a hall numbers in one day at most.
+const PER_DAY: u64 = 999_999;
+
+/// The day and number of the bench's case `k`: 999,999 a day, counting
+/// back from `first_day`.
+fn bench_number(first_day: chrono::NaiveDate, k: u64) -> (chrono::NaiveDate, u32) {
+    let day = first_day - chrono::Days::new(k / PER_DAY);
+    // Below 1,000,000: always fits.
+    (day, (k % PER_DAY + 1) as u32)
+}
+
+/// The bench's index of a case number (the inverse of [`bench_number`]).
+fn bench_index(first_day: chrono::NaiveDate, number: &CaseNumber) -> Option<usize> {
+    let back = u64::try_from((first_day - number.date()).num_days()).ok()?;
+    let k = back * PER_DAY + u64::from(number.seq()).checked_sub(1)?;
+    usize::try_from(k).ok()
+}
+
 /// Watches the district's log grow; returns when each of the village's
 /// events `0 .. n` arrived (`None` for those that had not by `give_up`).
 async fn watch_district(
     district: Arc<Node>,
     village: NodeId,
+    first_day: chrono::NaiveDate,
     n: usize,
     give_up: Instant,
 ) -> anyhow::Result<Vec<Option<Instant>>> {
@@ -429,9 +655,9 @@ async fn watch_district(
                 continue;
             }
             let k = CaseNumber::parse(case_id)
-                .map(|c| c.seq() as usize)
-                .unwrap_or(0);
-            if let Some(slot) = k.checked_sub(1).and_then(|k| arrivals.get_mut(k))
+                .ok()
+                .and_then(|c| bench_index(first_day, &c));
+            if let Some(slot) = k.and_then(|k| arrivals.get_mut(k))
                 && slot.is_none()
             {
                 *slot = Some(now);
@@ -493,15 +719,57 @@ fn print_summary(s: &Summary, as_json: bool) -> anyhow::Result<()> {
         "{}",
         report::table(&headers, &[row], &[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 12])
     );
+    let steps: Vec<String> = s
+        .arrived_by_tenth_s
+        .iter()
+        .map(|t| format!("{t:.1}"))
+        .collect();
+    println!("arrived by each tenth (s): {}", steps.join(" "));
     if s.delivered < s.events {
         eprintln!(
             "only {} of {} events reached the district before the timeout",
             s.delivered, s.events
         );
     }
-    println!(
-        "replication events_per_s={:.0} lag_p50_ms={:.1} lag_p99_ms={:.1} catchup_s={:.2}",
-        s.events_per_s, s.lag_p50_ms, s.lag_p99_ms, s.catchup_s
-    );
+    if let Some(c) = &s.catchup {
+        println!(
+            "{}",
+            report::table(
+                &[
+                    "drain s",
+                    "drain events/s",
+                    "clerk submissions",
+                    "failed",
+                    "clerk p50 ms",
+                    "clerk p99 ms",
+                    "clerk max ms",
+                ],
+                &[vec![
+                    format!("{:.2}", c.drain_s),
+                    format!("{:.0}", c.drain_events_per_s),
+                    c.clerk_submissions.to_string(),
+                    c.clerk_failed.to_string(),
+                    format!("{:.1}", c.clerk_p50_ms),
+                    format!("{:.1}", c.clerk_p99_ms),
+                    format!("{:.1}", c.clerk_max_ms),
+                ]],
+                &[0, 1, 2, 3, 4, 5, 6]
+            )
+        );
+        println!(
+            "catchup events={} drain_events_per_s={:.0} drain_s={:.2} clerk_p50_ms={:.1} clerk_p99_ms={:.1} clerk_failed={}",
+            s.delivered,
+            c.drain_events_per_s,
+            c.drain_s,
+            c.clerk_p50_ms,
+            c.clerk_p99_ms,
+            c.clerk_failed
+        );
+    } else {
+        println!(
+            "replication events_per_s={:.0} lag_p50_ms={:.1} lag_p99_ms={:.1} catchup_s={:.2}",
+            s.events_per_s, s.lag_p50_ms, s.lag_p99_ms, s.catchup_s
+        );
+    }
     Ok(())
 }
