@@ -51,7 +51,10 @@ pub struct Pacing {
     pub in_flight_ms: u64,
     /// A batch is never made smaller than this many bytes.
     pub min_batch_bytes: usize,
-    /// The batch size before any acknowledgement has taught a rate.
+    /// The batch size before any acknowledgement has taught a rate (the
+    /// configured maximum by default: a fast link's first batches are not
+    /// held small while the rate is learned; a slow link's first batch is
+    /// large and the rest follow its rate).
     pub initial_batch_bytes: usize,
 }
 
@@ -61,7 +64,7 @@ impl Default for Pacing {
             batch_ms: 100,
             in_flight_ms: 3000,
             min_batch_bytes: 8 << 10,
-            initial_batch_bytes: 64 << 10,
+            initial_batch_bytes: 1 << 20,
         }
     }
 }
