@@ -84,9 +84,20 @@ fn tenths(stdout: &str) -> Vec<f64> {
 
 #[test]
 fn the_arrivals_are_reported_by_tenths() {
-    let stdout = run(&["--events", "50"]);
-    let t = tenths(&stdout);
-    assert!(t[0] > 0.0, "{stdout}");
+    tenths(&run(&["--events", "50"]));
+    // The last tenth is the last arrival: the run's wall time.
+    let stdout = run(&["--events", "50", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(stdout.trim()).expect("one JSON object");
+    let t: Vec<f64> = v["arrived_by_tenth_s"]
+        .as_array()
+        .expect("arrived_by_tenth_s")
+        .iter()
+        .map(|x| x.as_f64().expect("a number"))
+        .collect();
+    assert_eq!(t.len(), 10, "{stdout}");
+    assert!(t.windows(2).all(|w| w[0] <= w[1]), "{stdout}");
+    let wall = v["wall_s"].as_f64().expect("wall_s");
+    assert!((t[9] - wall).abs() < 1e-6, "{stdout}");
 }
 
 /// `--catchup`: the village writes with its link cut, then the backlog

@@ -125,25 +125,7 @@ async fn measure(hall: &Hall, args: &AcceptanceArgs) -> anyhow::Result<Summary> 
         .build()
         .context("building the HTTP client")?;
     let api = Client::with_http(http.clone(), &hall.node.url())?;
-    let admin = api
-        .login("admin", &hall.admin_password)
-        .await
-        .context("logging in as admin")?;
-    let clerk_password = random_password(20);
-    admin
-        .create_staff(&NewStaff {
-            username: "bench.clerk",
-            display_name: "压测受理员",
-            role: "clerk",
-            department: None,
-            password: &clerk_password,
-        })
-        .await
-        .context("creating the clerk")?;
-    let clerk = api
-        .login("bench.clerk", &clerk_password)
-        .await
-        .context("logging in as bench.clerk")?;
+    let clerk = new_clerk(&api, &hall.admin_password, "bench.clerk").await?;
     let catalogue: CatalogueView =
         serde_json::from_value(api.catalogue().await?.json).context("reading the catalogue")?;
     let plan = SubmissionPlan::choose(
@@ -252,6 +234,33 @@ struct OutcomeHead {
 }
 
 /// A submission succeeded if it answered 201 with a receipt.
+/// Makes a clerk's account `username` at the node `api` speaks to, as its
+/// bootstrap administrator, and logs her in.
+pub(crate) async fn new_clerk(
+    api: &Client,
+    admin_password: &str,
+    username: &str,
+) -> anyhow::Result<Client> {
+    let admin = api
+        .login("admin", admin_password)
+        .await
+        .context("logging in as admin")?;
+    let password = random_password(20);
+    admin
+        .create_staff(&NewStaff {
+            username,
+            display_name: "压测受理员",
+            role: "clerk",
+            department: None,
+            password: &password,
+        })
+        .await
+        .context("creating the clerk")?;
+    api.login(username, &password)
+        .await
+        .with_context(|| format!("logging in as {username}"))
+}
+
 pub(crate) fn check_receipt(status: reqwest::StatusCode, body: &[u8]) -> Result<(), String> {
     if status != reqwest::StatusCode::CREATED {
         return Err(

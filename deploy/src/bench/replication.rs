@@ -338,15 +338,6 @@ async fn measure(chain: &Chain, args: &ReplicationArgs) -> anyhow::Result<Summar
         (stop, tokio::spawn(clerk.submit_until(rate, stopped)))
     });
     let arrivals = watcher.await.context("the district watcher failed")??;
-    let catchup = match clerk {
-        Some((stop, task)) => {
-            let _ = stop.send(true);
-            let seen = task.await.context("the clerk failed")?;
-            Some(catch_up(&arrivals, write_end, seen))
-        }
-        None => None,
-    };
-
     let delivered = arrivals.iter().flatten().count();
     let last = arrivals
         .iter()
@@ -354,6 +345,14 @@ async fn measure(chain: &Chain, args: &ReplicationArgs) -> anyhow::Result<Summar
         .max()
         .copied()
         .unwrap_or(write_end);
+    let catchup = match clerk {
+        Some((stop, task)) => {
+            let _ = stop.send(true);
+            let seen = task.await.context("the clerk failed")?;
+            Some(catch_up(delivered, last, write_end, seen))
+        }
+        None => None,
+    };
     let lags = Latencies::new(
         arrivals
             .iter()
@@ -409,24 +408,18 @@ fn tenths(arrivals: &[Option<Instant>], started: Instant) -> Vec<f64> {
         .collect()
 }
 
-/// The drain's figures: from the link's return (`write_end`) to the last
-/// arrival, and what the clerk saw meanwhile.
+/// The drain's figures: `delivered` events from the link's return
+/// (`write_end`) to the `last` arrival, and what the clerk saw meanwhile.
 fn catch_up(
-    arrivals: &[Option<Instant>],
+    delivered: usize,
+    last: Instant,
     write_end: Instant,
     (latencies, failed, failures): (Vec<Duration>, u64, Vec<String>),
 ) -> CatchUp {
     if let Some(f) = failures.first() {
         eprintln!("{failed} of the clerk's submissions failed; the first: {f}");
     }
-    let last = arrivals
-        .iter()
-        .flatten()
-        .max()
-        .copied()
-        .unwrap_or(write_end);
     let drain_s = last.saturating_duration_since(write_end).as_secs_f64();
-    let delivered = arrivals.iter().flatten().count();
     let clerk = Latencies::new(latencies);
     CatchUp {
         drain_s,
@@ -454,25 +447,9 @@ impl Clerk {
     async fn log_in(chain: &Chain) -> anyhow::Result<Clerk> {
         let http = reqwest::Client::new();
         let api = onewindow_client::Client::with_http(http.clone(), &chain.village.url())?;
-        let admin = api
-            .login("admin", &chain.village_admin_password)
-            .await
-            .context("logging in at the village as its administrator")?;
-        let password = random_password(20);
-        admin
-            .create_staff(&onewindow_client::types::NewStaff {
-                username: "bench.window",
-                display_name: "压测受理员",
-                role: "clerk",
-                department: None,
-                password: &password,
-            })
-            .await
-            .context("creating the clerk")?;
-        let clerk = api
-            .login("bench.window", &password)
-            .await
-            .context("logging in as the clerk")?;
+        let clerk =
+            super::acceptance::new_clerk(&api, &chain.village_admin_password, "bench.window")
+                .await?;
         let catalogue: crate::submission::CatalogueView =
             serde_json::from_value(api.catalogue().await?.json).context("reading the catalogue")?;
         let plan = SubmissionPlan::choose(&catalogue, chain.village.node.tier.as_str(), None)?;
