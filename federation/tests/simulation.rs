@@ -846,7 +846,8 @@ impl World {
         }
         let node = &mut self.nodes[n];
         if !node.recovery.is_recovering() {
-            // The marker is saved after commits (here: every sync).
+            // The store writes the marker with every commit that moves
+            // the own head (here: every sync).
             if !node.is_root() {
                 node.marker = node.marker.max(node.own().0);
             }

@@ -39,7 +39,7 @@ impl RunningNode {
     /// Stops serving and closes the store.
     pub async fn stop(mut self) {
         if let Some(l) = self.links.take() {
-            l.stop();
+            l.shutdown().await;
         }
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
@@ -51,7 +51,6 @@ impl RunningNode {
                 Err(e) => tracing::warn!(error = %e, "http server task failed"),
             }
         }
-        self.node.own_log.save(&self.node.store).await;
         self.node.store.close().await;
     }
 

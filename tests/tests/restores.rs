@@ -446,3 +446,72 @@ async fn a_village_put_back_before_an_escalated_case_recovers_it_in_order() {
     .await
     .expect("scenario timed out");
 }
+
+/// A village is killed (SIGKILL) right after a receipt has reached its
+/// parent, put back to a copy taken before that receipt, and started while
+/// its parent is down. Its marker was written with the commit, so it knows
+/// it lacks its own latest entry and receipts nothing until it has taken it
+/// back; the parent's copy of that case stays the only one. (A marker saved
+/// once a second missed the last second before a kill: the village then
+/// issued the same case number and origin sequence again with other
+/// contents.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_village_killed_right_after_a_receipt_and_put_back_writes_nothing_before_it_recovers() {
+    tokio::time::timeout(Duration::from_secs(600), async {
+        let (dir, mut tree) = process_tree(&[DISTRICT, TOWNSHIP, VILLAGE]);
+        tree.start_all().await.unwrap();
+        let town = staff(&tree, TOWNSHIP, "super1", "supervisor").await;
+        let clerk = staff(&tree, VILLAGE, "clerk1", "clerk").await;
+        let matter = own_matter(&clerk).await;
+        let mut cases = submit(&tree, VILLAGE, &matter, 2).await;
+        converged(&clerk, &town, &cases).await;
+
+        let files = store_files(&tree, VILLAGE);
+        let backup = dir.path().join("backup");
+        tree.stop(VILLAGE).await.unwrap();
+        copy_store(&files, &backup);
+        tree.start(VILLAGE).await.unwrap();
+        // One more receipt; the village is killed as soon as its parent
+        // holds it, well within a second of the commit.
+        let last = submit(&tree, VILLAGE, &matter, 1).await;
+        let at_parent = std::time::Instant::now();
+        while events(&town, &last[0]).await.is_none() {
+            assert!(
+                at_parent.elapsed() < Duration::from_secs(60),
+                "the receipt never reached the township"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        tree.kill(VILLAGE).await.unwrap();
+
+        tree.stop(TOWNSHIP).await.unwrap();
+        put_back(&files, &backup);
+        tree.start(VILLAGE).await.unwrap();
+        let clerk = Api::login(&tree.url(VILLAGE).unwrap(), "clerk1", STAFF_PASSWORD).await;
+        let (status, text) = clerk
+            .post(
+                "/api/v1/cases",
+                &complete_submission(&matter, &next_applicant()),
+            )
+            .await;
+        assert_eq!(status, 503, "{text}");
+        assert!(text.contains("\"hall_recovering\""), "{text}");
+
+        tree.start(TOWNSHIP).await.unwrap();
+        let after = submit(&tree, VILLAGE, &matter, 2).await;
+        cases.extend(last);
+        cases.extend(after);
+        let clerk = Api::login(&tree.url(VILLAGE).unwrap(), "clerk1", STAFF_PASSWORD).await;
+        let town = Api::login(&tree.url(TOWNSHIP).unwrap(), "super1", STAFF_PASSWORD).await;
+        let district = staff(&tree, DISTRICT, "super1", "supervisor").await;
+        converged(&clerk, &town, &cases).await;
+        converged(&clerk, &district, &cases).await;
+        let mut unique = cases.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), cases.len(), "a case number was issued twice");
+        tree.stop_all().await.unwrap();
+    })
+    .await
+    .expect("scenario timed out");
+}

@@ -26,6 +26,9 @@ pub struct Links {
     pub listen_addr: Option<SocketAddr>,
     server: Option<Arc<Server>>,
     tasks: Vec<JoinHandle<()>>,
+    /// The children's sessions, so that a stop can wait for them to end
+    /// before the store closes.
+    sessions: Arc<std::sync::Mutex<tokio::task::JoinSet<()>>>,
 }
 
 impl std::fmt::Debug for Links {
@@ -77,6 +80,7 @@ impl Links {
         }
         let (sec_tx, mut sec_rx) = tokio::sync::mpsc::unbounded_channel::<SecurityEvent>();
         let mut tasks = Vec::new();
+        let sessions = Arc::new(std::sync::Mutex::new(tokio::task::JoinSet::new()));
         let recorder = Arc::clone(&node);
         tasks.push(tokio::spawn(async move {
             while let Some(ev) = sec_rx.recv().await {
@@ -120,10 +124,17 @@ impl Links {
             )?);
             let addr = server.local_addr();
             let (n, s) = (Arc::clone(&node), Arc::clone(&server));
+            let running = Arc::clone(&sessions);
             tasks.push(tokio::spawn(async move {
                 while let Some(conn) = s.accept().await {
                     let n = Arc::clone(&n);
-                    tokio::spawn(async move {
+                    let mut set = match running.lock() {
+                        Ok(g) => g,
+                        Err(p) => p.into_inner(),
+                    };
+                    // Sessions that ended are let go of here.
+                    while set.try_join_next().is_some() {}
+                    set.spawn(async move {
                         let peer = conn.peer.to_string();
                         let start = state::session_starts(&n, &peer).await;
                         let result =
@@ -145,16 +156,16 @@ impl Links {
             tasks.push(tokio::spawn(async move {
                 dial(n, client, parent, parent_addr).await;
             }));
-            tasks.push(tokio::spawn(keep_marker(Arc::clone(&node))));
         }
         Ok(Some(Links {
             listen_addr,
             server,
             tasks,
+            sessions,
         }))
     }
 
-    /// Stops every link.
+    /// Stops every link (without waiting for its tasks to end).
     pub fn stop(&self) {
         if let Some(s) = &self.server {
             s.close();
@@ -162,6 +173,23 @@ impl Links {
         for t in &self.tasks {
             t.abort();
         }
+        if let Ok(mut set) = self.sessions.lock() {
+            set.abort_all();
+        }
+    }
+
+    /// Stops every link and waits until none of its tasks runs, so that
+    /// nothing of the links touches the store after this returns.
+    pub async fn shutdown(mut self) {
+        self.stop();
+        for t in std::mem::take(&mut self.tasks) {
+            let _ = t.await;
+        }
+        let mut set = match self.sessions.lock() {
+            Ok(mut g) => std::mem::take(&mut *g),
+            Err(p) => std::mem::take(&mut *p.into_inner()),
+        };
+        while set.join_next().await.is_some() {}
     }
 }
 
@@ -286,19 +314,6 @@ async fn dial(node: Arc<Node>, client: Client, parent: NodeId, addr: String) {
         let delay =
             std::time::Duration::from_millis(u64::try_from(at - node.now_ms()).unwrap_or(0));
         tokio::time::sleep(delay).await;
-    }
-}
-
-/// Keeps the own-log marker ([`recovery`]) up with the store: written after
-/// commits, at most once a second.
-async fn keep_marker(node: Arc<Node>) {
-    let mut head = node.store.head().await;
-    loop {
-        node.own_log.save(&node.store).await;
-        if head.changed().await.is_err() {
-            return;
-        }
-        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
     }
 }
 

@@ -70,7 +70,7 @@ impl Node {
                 &store,
                 own,
             )
-            .await
+            .await?
         } else {
             crate::recovery::OwnLog::none()
         };

@@ -5,10 +5,12 @@
 //! The marker is outside the database on purpose: a store put back to an
 //! older copy (or a blank one) leaves it as it was, so the node knows at
 //! start, before it reaches its parent, that it must take back the tail of
-//! its log before writing ([`federation::replication::Recovery`]). It is
-//! written after commits at most once a second and when the node stops,
-//! so it costs the write path nothing; what it misses (the last second
-//! before a crash) the parent's Hello still shows.
+//! its log before writing ([`federation::replication::Recovery`]). The
+//! store writes it after every commit that moves the own head, before the
+//! next write can begin (`Store::keep_own_marker`): one in-place write and
+//! an `fdatasync` per own commit. (It was once saved at most once a second:
+//! a hall that crashed, was put back to a copy younger than its marker, and
+//! wrote before its parent's Hello reused sequences its parent held.)
 //!
 //! A blank store with no marker is a new hall: it does not wait for its
 //! parent (a new hall whose link is down must still open). A hall put on a
@@ -17,9 +19,8 @@
 //! before that is refused by the parent as a fork. Keep the marker with the
 //! node's identity when moving a hall to a new disk.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use federation::replication::{HelloAction, Recovery};
 
@@ -31,11 +32,7 @@ pub const MARKER: &str = "own-head";
 /// A node's own log: whether it is recovering, and its marker.
 #[derive(Debug)]
 pub struct OwnLog {
-    /// `None`: no marker is kept (the node has no parent to recover from).
-    path: Option<PathBuf>,
     state: Mutex<Recovery>,
-    /// The value the marker holds.
-    saved: AtomicU64,
     /// The hall code its case numbers carry.
     hall: String,
 }
@@ -44,21 +41,23 @@ impl OwnLog {
     /// A node that never recovers (the root, or a node without links).
     pub fn none() -> Self {
         Self {
-            path: None,
             state: Mutex::new(Recovery::at_start(0, None)),
-            saved: AtomicU64::new(0),
             hall: String::new(),
         }
     }
 
     /// Reads the marker in `data_dir` for a node whose store holds its own
-    /// origin up to `own_head`, and holds the store's own writes back if the
-    /// marker says more was written.
-    pub async fn open(data_dir: &Path, hall: &str, store: &Store, own_head: u64) -> Self {
+    /// origin up to `own_head`, holds the store's own writes back if the
+    /// marker says more was written, and has the store keep the marker from
+    /// now on.
+    pub async fn open(
+        data_dir: &Path,
+        hall: &str,
+        store: &Store,
+        own_head: u64,
+    ) -> std::io::Result<Self> {
         let path = data_dir.join(MARKER);
-        let marker = std::fs::read_to_string(&path)
-            .ok()
-            .and_then(|t| t.trim().parse::<u64>().ok());
+        let marker = onewindow_store::read_marker(&path);
         let state = Recovery::at_start(own_head, marker);
         if let Some(target) = state.target() {
             tracing::warn!(
@@ -68,12 +67,13 @@ impl OwnLog {
             );
             store.hold_own_writes(true).await;
         }
-        Self {
-            path: Some(path),
+        store
+            .keep_own_marker(&path, marker.unwrap_or(0).max(own_head))
+            .await?;
+        Ok(Self {
             state: Mutex::new(state),
-            saved: AtomicU64::new(marker.unwrap_or(0)),
             hall: hall.to_owned(),
-        }
+        })
     }
 
     /// Is the node recovering its own log (its own writes held back)?
@@ -113,7 +113,7 @@ impl OwnLog {
                     );
                 }
                 store.hold_own_writes(true).await;
-                self.write_marker(your_origin_head);
+                store.set_own_marker(your_origin_head).await;
             }
             HelloAction::Recovered => self.finish(store).await?,
             HelloAction::Proceed => {}
@@ -136,46 +136,9 @@ impl OwnLog {
     }
 
     async fn finish(&self, store: &Store) -> Result<(), StoreError> {
+        // The store sets the marker to the recovered head.
         let own = store.resume_own_writes(&self.hall).await?;
-        // The marker follows the log, even down: what the parent never
-        // received was lost with the store.
-        self.write_marker(own);
         tracing::info!(own, "the hall's own log is recovered: writing resumes");
         Ok(())
-    }
-
-    /// Writes the marker if the store's own head grew beyond it.
-    pub async fn save(&self, store: &Store) {
-        if self.path.is_none() || self.is_recovering() {
-            return;
-        }
-        let (own, _) = store.own_head().await;
-        if own > self.saved.load(Ordering::SeqCst) {
-            self.write_marker(own);
-        }
-    }
-
-    fn write_marker(&self, value: u64) {
-        let Some(path) = &self.path else { return };
-        let tmp = path.with_extension("tmp");
-        let result = (|| -> std::io::Result<()> {
-            use std::io::Write;
-            let mut f = std::fs::File::create(&tmp)?;
-            f.write_all(format!("{value}\n").as_bytes())?;
-            f.sync_all()?;
-            std::fs::rename(&tmp, path)?;
-            if let Some(dir) = path.parent()
-                && let Ok(d) = std::fs::File::open(dir)
-            {
-                let _ = d.sync_all();
-            }
-            Ok(())
-        })();
-        match result {
-            Ok(()) => self.saved.store(value, Ordering::SeqCst),
-            Err(e) => {
-                tracing::error!(error = %e, path = %path.display(), "writing the own-log marker")
-            }
-        }
     }
 }

@@ -22,6 +22,7 @@ pub use oversight::{
     BriefCase, CHINA_OFFSET_MS, CaseBrief, CaseSearch, CountRow, DAY_MS, DayHallRow, Distribution,
     FleetRow, HANDLING_BOUNDS_MS, OPEN_STATES, Scope, WAIT_BOUNDS_MS,
 };
+pub use own::read_marker;
 pub use queue::{ServeOutcome, Ticket};
 pub use replica::{LinkState, RefusalRecord, SecurityRow};
 pub use staff::{Session, StaffRecord};
@@ -138,6 +139,9 @@ struct WriteState {
     /// The highest local sequence meant for each route, for the links that
     /// watch one: a link is woken only by what is meant for it.
     routes: HashMap<Route, tokio::sync::watch::Sender<u64>>,
+    /// The own-head marker outside the database, when one is kept
+    /// ([`Store::keep_own_marker`]); written under this lock.
+    marker: Option<Arc<own::Marker>>,
 }
 
 /// The catalogue versions this node holds, for writing and reading
@@ -261,6 +265,7 @@ impl Store {
                 own_hash,
                 head: tokio::sync::watch::channel(last_local_seq as u64).0,
                 routes: HashMap::new(),
+                marker: None,
             })),
             books: Arc::new(Books::default()),
             heads: Arc::new(std::sync::RwLock::new(Arc::new(OriginHeads::new()))),
@@ -934,6 +939,13 @@ impl WriteTx<'_> {
         replica::flush_cursors(&mut self.tx, &self.cursors).await?;
         cases::flush_cases(&mut self.tx, backend, &self.cases).await?;
         self.tx.commit().await?;
+        if self.own_seq > self.guard.own_seq
+            && let Some(marker) = &self.guard.marker
+        {
+            // Before the writer's lock is let go: no later own entry can
+            // commit while the marker still shows less.
+            own::write_marker(marker, self.own_seq).await;
+        }
         self.guard.last_local_seq = self.last_local_seq;
         self.guard.own_seq = self.own_seq;
         self.guard.own_hash = self.own_hash;

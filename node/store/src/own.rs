@@ -2,6 +2,10 @@
 //! sent, and how the writer resumes once the tail of its own origin is back.
 
 use std::collections::BTreeMap;
+use std::io::Write;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use super::{Store, StoreError, StoredEvent, values_placeholders};
@@ -31,7 +35,101 @@ pub(super) fn recover_head(child: &str, events: &[StoredEvent]) -> Option<u64> {
         .max()
 }
 
+/// The own-head marker: a small file outside the database that holds the
+/// highest own origin sequence this node knows it wrote. A store put back
+/// to an older copy leaves it as it was, so the node knows at start that it
+/// must take the tail of its log back before writing. The store writes it
+/// after every commit that moves its own head, before the writer's lock is
+/// let go; the file keeps a fixed length, so each write is one in-place
+/// write and an `fdatasync`.
+#[derive(Debug)]
+pub(crate) struct Marker {
+    path: PathBuf,
+    file: std::sync::Mutex<std::fs::File>,
+}
+
+/// Bytes of the marker: the number right-aligned in 20 characters, and a
+/// newline (a `u64` has at most 20 digits).
+const MARKER_LEN: usize = 21;
+
+impl Marker {
+    /// Writes `value` to a new file at `path` (through a temporary file, so
+    /// a crash leaves the old marker or the new one) and keeps it open.
+    fn create(path: &Path, value: u64) -> std::io::Result<Marker> {
+        let tmp = path.with_extension("tmp");
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(marker_text(value).as_bytes())?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)?;
+        if let Some(dir) = path.parent()
+            && let Ok(d) = std::fs::File::open(dir)
+        {
+            d.sync_all()?;
+        }
+        let file = std::fs::OpenOptions::new().write(true).open(path)?;
+        Ok(Marker {
+            path: path.to_owned(),
+            file: std::sync::Mutex::new(file),
+        })
+    }
+
+    fn write(&self, value: u64) -> std::io::Result<()> {
+        let f = match self.file.lock() {
+            Ok(f) => f,
+            Err(p) => p.into_inner(),
+        };
+        f.write_all_at(marker_text(value).as_bytes(), 0)?;
+        f.sync_data()
+    }
+}
+
+fn marker_text(value: u64) -> String {
+    let text = format!("{value:>20}\n");
+    debug_assert_eq!(text.len(), MARKER_LEN);
+    text
+}
+
+/// Reads a marker file: `None` when there is none (or it cannot be read).
+pub fn read_marker(path: &Path) -> Option<u64> {
+    std::fs::read_to_string(path)
+        .ok()
+        .and_then(|t| t.trim().parse::<u64>().ok())
+}
+
+/// Writes `value` to the marker off the async threads; a failure is logged
+/// (what was committed stays committed).
+pub(crate) async fn write_marker(marker: &Arc<Marker>, value: u64) {
+    let m = Arc::clone(marker);
+    let result = tokio::task::spawn_blocking(move || m.write(value)).await;
+    match result {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, path = %marker.path.display(), "writing the own-head marker")
+        }
+        Err(e) => tracing::error!(error = %e, "writing the own-head marker"),
+    }
+}
+
 impl Store {
+    /// Keeps the own-head marker at `path` from now on: writes `value` (at
+    /// least the own head the store holds) and then, after every commit
+    /// that moves the own head, the new head.
+    pub async fn keep_own_marker(&self, path: &Path, value: u64) -> std::io::Result<()> {
+        let mut g = self.write.lock().await;
+        let marker = Marker::create(path, value.max(g.own_seq))?;
+        g.marker = Some(Arc::new(marker));
+        Ok(())
+    }
+
+    /// Sets the own-head marker to `value`, even below what it holds: a
+    /// recovery learns from the parent what the log's head really is.
+    pub async fn set_own_marker(&self, value: u64) {
+        let g = self.write.lock().await;
+        if let Some(m) = &g.marker {
+            write_marker(m, value).await;
+        }
+    }
+
     /// Holds back (or lets through again) every entry this node would write
     /// of its own origin: while held, they fail with
     /// [`StoreError::Recovering`]. Set under the writer's lock, so a write
@@ -96,6 +194,11 @@ impl Store {
             g.own_seq = seq;
             g.own_hash = hash;
         }
+        // The marker follows the log, even down: what the parent never
+        // received was lost with the store.
+        if let Some(m) = &g.marker {
+            write_marker(m, g.own_seq).await;
+        }
         self.own_writes_held.store(false, Ordering::SeqCst);
         Ok(g.own_seq)
     }
@@ -103,6 +206,25 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    #[allow(clippy::unwrap_used)]
+    fn the_marker_keeps_its_length_and_reads_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("own-head");
+        std::fs::write(&path, "7\n").unwrap();
+        assert_eq!(super::read_marker(&path), Some(7));
+        let m = super::Marker::create(&path, 123_456).unwrap();
+        assert_eq!(super::read_marker(&path), Some(123_456));
+        m.write(u64::MAX).unwrap();
+        assert_eq!(super::read_marker(&path), Some(u64::MAX));
+        m.write(9).unwrap();
+        assert_eq!(super::read_marker(&path), Some(9));
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().len(),
+            super::MARKER_LEN as u64
+        );
+    }
+
     #[test]
     fn the_subtree_pattern_escapes_like_wildcards() {
         assert_eq!(super::below_pattern("r.a"), "r.a.%");
