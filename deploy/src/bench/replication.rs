@@ -125,6 +125,49 @@ struct Summary {
     /// With `--catchup`: what the drain and the clerk saw.
     #[serde(skip_serializing_if = "Option::is_none")]
     catchup: Option<CatchUp>,
+    /// What each receiving hall did with the batches that came up to it,
+    /// from its own `/metrics`.
+    hops: Vec<Hop>,
+}
+
+/// One receiving hall's batches from its child, read from its metrics.
+#[derive(Debug, Serialize)]
+struct Hop {
+    /// The receiving hall.
+    hall: String,
+    batches: u64,
+    entries: u64,
+    /// Write transactions committed (an fsync each).
+    fsyncs: u64,
+    /// Time spent applying batches, in all.
+    apply_s: f64,
+}
+
+impl Hop {
+    /// Reads `hall`'s counters of the up flow from `child` out of the
+    /// node's metrics text.
+    fn read(hall: &Node, child: &str) -> Hop {
+        let text = hall.metrics.render(hall.id.as_str(), hall.now_ms());
+        let value = |name: &str| -> f64 {
+            let labels = format!("{{peer=\"{child}\",flow=\"up\"}}");
+            text.lines()
+                .find_map(|l| {
+                    l.strip_prefix(name)?
+                        .strip_prefix(&labels)?
+                        .trim()
+                        .parse::<f64>()
+                        .ok()
+                })
+                .unwrap_or(0.0)
+        };
+        Hop {
+            hall: hall.id.to_string(),
+            batches: value("onewindow_link_batches_received_total") as u64,
+            entries: value("onewindow_link_entries_applied_total") as u64,
+            fsyncs: value("onewindow_link_fsyncs_total") as u64,
+            apply_s: value("onewindow_link_apply_seconds_sum"),
+        }
+    }
 }
 
 /// The drain of a backlog written while the village's link was down.
@@ -388,6 +431,10 @@ async fn measure(chain: &Chain, args: &ReplicationArgs) -> anyhow::Result<Summar
             / args.events as f64,
         arrived_by_tenth_s: tenths(&arrivals, started),
         catchup,
+        hops: vec![
+            Hop::read(&township, VILLAGE),
+            Hop::read(&chain.district.node, TOWNSHIP),
+        ],
     })
 }
 
@@ -702,6 +749,24 @@ fn print_summary(s: &Summary, as_json: bool) -> anyhow::Result<()> {
         .map(|t| format!("{t:.1}"))
         .collect();
     println!("arrived by each tenth (s): {}", steps.join(" "));
+    for h in &s.hops {
+        let per = |x: f64| {
+            if h.batches == 0 {
+                0.0
+            } else {
+                x / h.batches as f64
+            }
+        };
+        println!(
+            "{}: {} batches, {:.0} entries a batch, {} fsyncs, apply {:.1} ms a batch ({:.1} s in all)",
+            h.hall,
+            h.batches,
+            per(h.entries as f64),
+            h.fsyncs,
+            per(h.apply_s * 1000.0),
+            h.apply_s
+        );
+    }
     if s.delivered < s.events {
         eprintln!(
             "only {} of {} events reached the district before the timeout",
