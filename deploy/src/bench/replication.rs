@@ -141,12 +141,18 @@ struct Hop {
     fsyncs: u64,
     /// Time spent applying batches, in all.
     apply_s: f64,
+    /// Batches the sending hall (the child) read for this link and all its
+    /// others from the log's tail in memory, and from its database.
+    child_reads_from_tail: u64,
+    child_reads_from_store: u64,
 }
 
 impl Hop {
     /// Reads `hall`'s counters of the up flow from `child` out of the
     /// node's metrics text.
-    fn read(hall: &Node, child: &str) -> Hop {
+    fn read(hall: &Node, child: &Node) -> Hop {
+        let (tail, store) = child.store.link_reads();
+        let child = child.id.as_str();
         let text = hall.metrics.render(hall.id.as_str(), hall.now_ms());
         let value = |name: &str| -> f64 {
             let labels = format!("{{peer=\"{child}\",flow=\"up\"}}");
@@ -166,6 +172,8 @@ impl Hop {
             entries: value("onewindow_link_entries_applied_total") as u64,
             fsyncs: value("onewindow_link_fsyncs_total") as u64,
             apply_s: value("onewindow_link_apply_seconds_sum"),
+            child_reads_from_tail: tail,
+            child_reads_from_store: store,
         }
     }
 }
@@ -432,8 +440,8 @@ async fn measure(chain: &Chain, args: &ReplicationArgs) -> anyhow::Result<Summar
         arrived_by_tenth_s: tenths(&arrivals, started),
         catchup,
         hops: vec![
-            Hop::read(&township, VILLAGE),
-            Hop::read(&chain.district.node, TOWNSHIP),
+            Hop::read(&township, &village),
+            Hop::read(&chain.district.node, &township),
         ],
     })
 }
@@ -758,13 +766,15 @@ fn print_summary(s: &Summary, as_json: bool) -> anyhow::Result<()> {
             }
         };
         println!(
-            "{}: {} batches, {:.0} entries a batch, {} fsyncs, apply {:.1} ms a batch ({:.1} s in all)",
+            "{}: {} batches, {:.0} entries a batch, {} fsyncs, apply {:.1} ms a batch ({:.1} s in all); its child read {} batches from its log's tail, {} from its database",
             h.hall,
             h.batches,
             per(h.entries as f64),
             h.fsyncs,
             per(h.apply_s * 1000.0),
-            h.apply_s
+            h.apply_s,
+            h.child_reads_from_tail,
+            h.child_reads_from_store
         );
     }
     if s.delivered < s.events {
