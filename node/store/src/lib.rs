@@ -194,9 +194,16 @@ pub struct Store {
     tail: Arc<tail::Tail>,
     /// Own entries are refused ([`StoreError::Recovering`]) while set.
     own_writes_held: Arc<std::sync::atomic::AtomicBool>,
-    /// Batches read for the links: from the tail in memory, and from the
-    /// database (a link that fell behind the tail).
-    tail_reads: Arc<[std::sync::atomic::AtomicU64; 2]>,
+    /// Batches read for the links (see [`Store::link_reads`]).
+    link_reads: Arc<LinkReads>,
+}
+
+/// Batches read for the links: from the tail in memory, and from the
+/// database (a link that fell behind the tail).
+#[derive(Debug, Default)]
+struct LinkReads {
+    from_tail: std::sync::atomic::AtomicU64,
+    from_store: std::sync::atomic::AtomicU64,
 }
 
 /// Every origin's head: highest sequence held and its hash.
@@ -274,7 +281,7 @@ impl Store {
             heads: Arc::new(std::sync::RwLock::new(Arc::new(OriginHeads::new()))),
             tail: Arc::new(tail::Tail::new(TAIL_BYTES)),
             own_writes_held: Arc::default(),
-            tail_reads: Arc::default(),
+            link_reads: Arc::default(),
         };
         let heads = store.origin_heads_stored().await?;
         if let Ok(mut h) = store.heads.write() {
@@ -468,10 +475,8 @@ impl Store {
     /// the database)`.
     pub fn link_reads(&self) -> (u64, u64) {
         use std::sync::atomic::Ordering::Relaxed;
-        (
-            self.tail_reads[0].load(Relaxed),
-            self.tail_reads[1].load(Relaxed),
-        )
+        let r = &self.link_reads;
+        (r.from_tail.load(Relaxed), r.from_store.load(Relaxed))
     }
 
     /// This node's own origin: the highest sequence written and its hash.
@@ -541,10 +546,10 @@ impl Store {
     ) -> Result<(Vec<WireEntry>, u64), StoreError> {
         use std::sync::atomic::Ordering::Relaxed;
         if let Some(hit) = self.tail.read(route, after, upto, max_entries, max_bytes) {
-            self.tail_reads[0].fetch_add(1, Relaxed);
+            self.link_reads.from_tail.fetch_add(1, Relaxed);
             return Ok(hit);
         }
-        self.tail_reads[1].fetch_add(1, Relaxed);
+        self.link_reads.from_store.fetch_add(1, Relaxed);
         let cols = "SELECT local_seq, origin, origin_seq, prev_hash, hash, body, body_bin, sealed, case_id, case_version FROM events";
         let limit = max_entries.max(1) as i64;
         let rows = match route {
