@@ -1085,25 +1085,21 @@ async fn flush_events(
             values_placeholders(backend, chunk.len(), 17)
         );
         let mut q = sqlx::query(&sql);
+        // Values are bound by reference: the statement copies them once.
         for e in chunk {
             let (case_id, version, actor, at) = match &e.body {
                 LogBody::Case(r) => (
-                    r.case_id.clone(),
+                    r.case_id.as_str(),
                     r.case_version as i64,
-                    r.actor.username.clone(),
+                    r.actor.username.as_str(),
                     r.at_ms,
                 ),
-                LogBody::Directive(d) => (String::new(), 0, d.issued_by.clone(), d.at_ms),
+                LogBody::Directive(d) => ("", 0, d.issued_by.as_str(), d.at_ms),
             };
             let format1 = federation::log::is_format1(&e.entry.body);
-            let (text, bin) = if format1 {
-                (String::from_utf8_lossy(&e.entry.body).into_owned(), None)
-            } else {
-                (String::new(), Some(e.entry.body.clone()))
-            };
             let sealed = match &e.entry.sealed {
                 Sealed::Empty => None,
-                Sealed::Open(b) => Some(b.clone()),
+                Sealed::Open(b) => Some(b.as_slice()),
                 Sealed::Withheld(_) => {
                     return Err(StoreError::Corrupt(format!(
                         "{}#{}: an entry with its personal section withheld is not stored yet",
@@ -1113,21 +1109,30 @@ async fn flush_events(
             };
             q = q
                 .bind(e.local_seq)
-                .bind(e.entry.origin.as_str().to_owned())
+                .bind(e.entry.origin.as_str())
                 .bind(e.entry.origin_seq as i64)
                 .bind(case_id)
                 .bind(version)
                 .bind(e.body.kind())
                 .bind(actor)
-                .bind(at)
-                .bind(text)
-                .bind(e.entry.prev_hash.to_hex())
-                .bind(e.entry.hash.to_hex())
-                .bind(e.scope.clone())
-                .bind(bin)
+                .bind(at);
+            q = if format1 {
+                q.bind(String::from_utf8_lossy(&e.entry.body).into_owned())
+                    .bind(e.entry.prev_hash.to_hex())
+                    .bind(e.entry.hash.to_hex())
+                    .bind(e.scope.as_str())
+                    .bind(None::<&[u8]>)
+            } else {
+                q.bind("")
+                    .bind(e.entry.prev_hash.to_hex())
+                    .bind(e.entry.hash.to_hex())
+                    .bind(e.scope.as_str())
+                    .bind(Some(e.entry.body.as_slice()))
+            };
+            q = q
                 .bind(sealed)
                 .bind(i64::from(e.up))
-                .bind(e.down.clone())
+                .bind(e.down.as_str())
                 .bind(1i64);
         }
         q.execute(&mut **tx).await?;
