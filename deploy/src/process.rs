@@ -38,6 +38,9 @@ pub struct ProcessTree {
     pub start_timeout: Duration,
     /// The nodes' clock offset (ms), when their clocks are shifted.
     clock_offset_ms: Option<i64>,
+    /// Nodes stop when this process ends, however it ends (see
+    /// [`node::EXIT_WITH_PARENT_ENV`]); on unless turned off.
+    pub exit_with_parent: bool,
 }
 
 impl ProcessTree {
@@ -53,6 +56,7 @@ impl ProcessTree {
                 .unwrap_or_default(),
             start_timeout: DEFAULT_START_TIMEOUT,
             clock_offset_ms: None,
+            exit_with_parent: true,
         }
     }
 
@@ -154,6 +158,11 @@ impl ProcessTree {
             command.env(node::service::CLOCK_OFFSET_ENV, offset.to_string());
         } else {
             command.env_remove(node::service::CLOCK_OFFSET_ENV);
+        }
+        if self.exit_with_parent {
+            command.env(node::EXIT_WITH_PARENT_ENV, std::process::id().to_string());
+        } else {
+            command.env_remove(node::EXIT_WITH_PARENT_ENV);
         }
         let child = command
             .arg("--config")

@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
+use tokio::signal::unix::{Signal, SignalKind, signal};
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
@@ -172,9 +173,10 @@ async fn run_cmd(a: RunArgs) -> anyhow::Result<bool> {
         node_bin.display()
     );
     let started = Instant::now();
+    let mut stop = StopSignals::new()?;
     let up = tokio::select! {
         r = tree.start_all() => r,
-        _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted")),
+        s = stop.recv() => Err(anyhow::anyhow!("interrupted by {s}")),
     };
     if let Err(e) = up {
         eprintln!("stopping the nodes that started");
@@ -183,7 +185,7 @@ async fn run_cmd(a: RunArgs) -> anyhow::Result<bool> {
     }
     print_nodes(tree.bundle(), true);
     println!(
-        "{} nodes up in {:.1} s; logs in {}/nodes/<id>/node.log; Ctrl-C stops them",
+        "{} nodes up in {:.1} s; logs in {}/nodes/<id>/node.log; Ctrl-C (or SIGTERM) stops them",
         tree.bundle().nodes.len(),
         started.elapsed().as_secs_f64(),
         tree.bundle().dir.display()
@@ -191,8 +193,8 @@ async fn run_cmd(a: RunArgs) -> anyhow::Result<bool> {
     let mut check = tokio::time::interval(Duration::from_secs(1));
     loop {
         tokio::select! {
-            r = tokio::signal::ctrl_c() => {
-                r.context("waiting for Ctrl-C")?;
+            s = stop.recv() => {
+                eprintln!("{s} received");
                 break;
             }
             _ = check.tick() => {
@@ -206,6 +208,36 @@ async fn run_cmd(a: RunArgs) -> anyhow::Result<bool> {
     eprintln!("stopping {} nodes", tree.bundle().nodes.len());
     tree.stop_all().await?;
     Ok(true)
+}
+
+/// The signals that stop `topology run` cleanly: Ctrl-C (SIGINT), SIGTERM
+/// (systemd, a container runtime, CI) and SIGHUP (the terminal closed).
+/// SIGKILL cannot be caught; the nodes notice that their parent is gone
+/// ([`node::EXIT_WITH_PARENT_ENV`]).
+struct StopSignals {
+    int: Signal,
+    term: Signal,
+    hup: Signal,
+}
+
+impl StopSignals {
+    fn new() -> anyhow::Result<Self> {
+        let listen = |kind: SignalKind| signal(kind).context("listening for signals");
+        Ok(Self {
+            int: listen(SignalKind::interrupt())?,
+            term: listen(SignalKind::terminate())?,
+            hup: listen(SignalKind::hangup())?,
+        })
+    }
+
+    /// The name of the next stop signal.
+    async fn recv(&mut self) -> &'static str {
+        tokio::select! {
+            _ = self.int.recv() => "SIGINT",
+            _ = self.term.recv() => "SIGTERM",
+            _ = self.hup.recv() => "SIGHUP",
+        }
+    }
 }
 
 /// `data/<file stem>`.

@@ -24,9 +24,15 @@ fn small() -> String {
 
 /// A first port such that `n` ports from it are free now, for TCP (or UDP).
 fn free_run(n: u16, udp: bool) -> u16 {
+    // Tests of one process run at once: each call starts elsewhere.
+    static CALLS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     for attempt in 0..200u32 {
         let base = 20_000
-            + u16::try_from((std::process::id().wrapping_mul(7) + attempt * 97) % 40_000).unwrap();
+            + u16::try_from(
+                (std::process::id().wrapping_mul(7) + call * 1_009 + attempt * 97) % 40_000,
+            )
+            .unwrap();
         let all_free = (0..n).all(|k| {
             let addr = (Ipv4Addr::LOCALHOST, base + k);
             if udp {
@@ -90,16 +96,20 @@ fn bundle_writes_a_folder_per_node() {
     assert!(!again.status.success());
 }
 
-#[test]
-fn run_starts_every_node_as_a_process_and_stops_them_on_ctrl_c() {
-    let node_bin = onewindow_deploy::binary::node_binary_for_tests().unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let (http, quic) = (free_run(7, false), free_run(7, true));
+/// `topology run` of the small topology into `dir` (a bundle made there
+/// the first time), once every node is up: the process and the lines it
+/// printed.
+fn run_small(
+    dir: &Path,
+    node_bin: &Path,
+    http: u16,
+    quic: u16,
+) -> (std::process::Child, Vec<String>) {
     let mut child = Command::new(DEPLOY)
         .args(["topology", "run", &small(), "--dir"])
-        .arg(dir.path().join("small"))
+        .arg(dir)
         .arg("--node-bin")
-        .arg(&node_bin)
+        .arg(node_bin)
         .args([
             "--http-base",
             &http.to_string(),
@@ -130,6 +140,23 @@ fn run_starts_every_node_as_a_process_and_stops_them_on_ctrl_c() {
             break;
         }
     }
+    (child, lines)
+}
+
+/// Whether every node of the bundle in `dir` has let go of its HTTP port.
+fn all_stopped(dir: &Path) -> bool {
+    let b = Bundle::load(dir).unwrap();
+    b.nodes
+        .iter()
+        .all(|n| TcpListener::bind(n.http_listen).is_ok())
+}
+
+#[test]
+fn run_starts_every_node_as_a_process_and_stops_them_on_ctrl_c() {
+    let node_bin = onewindow_deploy::binary::node_binary_for_tests().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (http, quic) = (free_run(7, false), free_run(7, true));
+    let (mut child, lines) = run_small(&dir.path().join("small"), &node_bin, http, quic);
     // The table: one row per node with its URL and password.
     let row = |id: &str| -> Vec<String> {
         lines
@@ -184,4 +211,47 @@ fn run_starts_every_node_as_a_process_and_stops_them_on_ctrl_c() {
             n.id
         );
     }
+}
+
+#[test]
+fn run_stops_its_nodes_on_sigterm_and_leaves_none_behind_when_killed() {
+    let node_bin = onewindow_deploy::binary::node_binary_for_tests().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let small = dir.path().join("small");
+    let (http, quic) = (free_run(7, false), free_run(7, true));
+
+    // SIGTERM, as systemd, a container runtime or CI sends it: a clean stop.
+    let (mut child, _) = run_small(&small, &node_bin, http, quic);
+    kill(
+        Pid::from_raw(i32::try_from(child.id()).unwrap()),
+        Signal::SIGTERM,
+    )
+    .unwrap();
+    let status = child.wait().unwrap();
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(status.success(), "{stderr}");
+    assert!(stderr.contains("SIGTERM received"), "{stderr}");
+    assert!(stderr.contains("stopping 7 nodes"), "{stderr}");
+    assert!(all_stopped(&small), "a node outlived SIGTERM");
+
+    // SIGKILL cannot be caught: the nodes see their parent gone and stop.
+    let (mut child, _) = run_small(&small, &node_bin, http, quic);
+    assert!(!all_stopped(&small));
+    kill(
+        Pid::from_raw(i32::try_from(child.id()).unwrap()),
+        Signal::SIGKILL,
+    )
+    .unwrap();
+    child.wait().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !all_stopped(&small) {
+        assert!(
+            Instant::now() < deadline,
+            "nodes still run 30 s after their supervisor was killed"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let log = std::fs::read_to_string(small.join("nodes/nanhai/node.log")).unwrap();
+    assert!(log.contains("the supervising process"), "{log}");
 }

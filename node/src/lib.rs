@@ -18,3 +18,9 @@ pub use onewindow_service as service;
 pub use onewindow_service::{config, metrics};
 pub use onewindow_store as store;
 pub use onewindow_web::{api, docs, error, pages, router};
+
+/// Names the process id of a supervisor (`onewindow-deploy topology run`)
+/// that the node must not outlive: the node stops cleanly, as on SIGTERM,
+/// within a second of that process's end, however it ended (kill -9
+/// included), so a killed supervisor leaves no orphans.
+pub const EXIT_WITH_PARENT_ENV: &str = "ONEWINDOW_EXIT_WITH_PARENT";

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use std::sync::Arc;
 
+use onewindow_node::EXIT_WITH_PARENT_ENV;
 use onewindow_node::config::{Config, DEFAULT_TOML};
 use onewindow_node::service::{CLOCK_OFFSET_ENV, OffsetClock};
 
@@ -125,13 +126,50 @@ async fn run() -> anyhow::Result<()> {
     if let Some(addr) = running.links.as_ref().and_then(|l| l.listen_addr) {
         println!("  federation: listening for children at {addr}");
     }
-    // Ctrl-C and SIGTERM (systemd, kill) both stop the node cleanly.
+    // Ctrl-C and SIGTERM (systemd, kill) both stop the node cleanly; so
+    // does the end of the supervising process that asked to be outlived by
+    // none of its nodes (`topology run`, even when it is killed with -9).
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let parent = exit_with_parent()?;
     tokio::select! {
         r = tokio::signal::ctrl_c() => r?,
         _ = term.recv() => {}
+        () = parent_gone(parent) => {
+            println!("the supervising process {} ended", parent.unwrap_or_default());
+        }
     }
     println!("stopping");
     running.stop().await;
     Ok(())
+}
+
+/// The process id named by [`EXIT_WITH_PARENT_ENV`], which must be this
+/// process's parent now.
+fn exit_with_parent() -> anyhow::Result<Option<u32>> {
+    let Ok(v) = std::env::var(EXIT_WITH_PARENT_ENV) else {
+        return Ok(None);
+    };
+    let pid: u32 = v
+        .trim()
+        .parse()
+        .map_err(|_| anyhow::anyhow!("{EXIT_WITH_PARENT_ENV} must be a process id, not {v:?}"))?;
+    if std::os::unix::process::parent_id() != pid {
+        anyhow::bail!("{EXIT_WITH_PARENT_ENV} names {pid}, which is no longer this node's parent");
+    }
+    Ok(Some(pid))
+}
+
+/// Ends when this process's parent is no longer `parent` (it exited and
+/// the process was handed to another); never without one.
+async fn parent_gone(parent: Option<u32>) {
+    let Some(pid) = parent else {
+        return std::future::pending().await;
+    };
+    let mut tick = tokio::time::interval(std::time::Duration::from_millis(250));
+    loop {
+        tick.tick().await;
+        if std::os::unix::process::parent_id() != pid {
+            return;
+        }
+    }
 }
