@@ -13,8 +13,9 @@
 //! DIR/nodes/<id>/root-signing.key the root's signing key (root only)
 //! ```
 //!
-//! Paths inside `config.toml` are relative to the node's folder, which is
-//! the working directory the node runs in: the same folder works on this
+//! Paths inside `config.toml` are relative to the node's folder (a node
+//! reads a configuration's relative paths against the file's folder, from
+//! whatever working directory it starts in): the same folder works on this
 //! machine (`topology run`) and copied to `--install-dir` on a hall's server.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -353,7 +354,7 @@ fn config_text(node: &BundledNode, config: &Config) -> anyhow::Result<String> {
     Ok(format!(
         "# OneWindow node {} ({}): {} / {}\n\
          # Made by onewindow-deploy. Every key is documented by `onewindow-node default-config`.\n\
-         # Paths are relative to this folder: run the node with it as the working directory.\n\
+         # Relative paths are this folder's, whatever the working directory.\n\
          # auth.bootstrap_password is the first administrator's password: change it after the first login.\n\n{body}",
         node.id, node.tier, node.hall_name_zh, node.hall_name_en
     ))

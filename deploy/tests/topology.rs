@@ -255,3 +255,65 @@ fn run_stops_its_nodes_on_sigterm_and_leaves_none_behind_when_killed() {
     let log = std::fs::read_to_string(small.join("nodes/nanhai/node.log")).unwrap();
     assert!(log.contains("the supervising process"), "{log}");
 }
+
+#[test]
+fn a_node_started_from_another_folder_finds_its_bundle() {
+    let node_bin = onewindow_deploy::binary::node_binary_for_tests().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("bundle");
+    let (http, quic) = (free_run(7, false), free_run(7, true));
+    let res = Command::new(DEPLOY)
+        .args(["topology", "bundle", &small(), "--out"])
+        .arg(&out)
+        .args([
+            "--http-base",
+            &http.to_string(),
+            "--quic-base",
+            &quic.to_string(),
+        ])
+        .output()
+        .unwrap();
+    assert!(res.status.success(), "{res:?}");
+    let b = Bundle::load(&out).unwrap();
+    let id = "nanhai.dali.yanbu";
+    let config = b.config_path(id).unwrap();
+    let folder = b.folder(id).unwrap();
+    // Somewhere else, with nothing of the bundle in it.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let mut node = Command::new(&node_bin)
+        .arg("--config")
+        .arg(&config)
+        .arg("start")
+        .current_dir(elsewhere.path())
+        .env_remove("ONEWINDOW_CONFIG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = node.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let serving = std::iter::from_fn(|| {
+        rx.recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .ok()
+    })
+    .any(|l| l.contains("is serving"));
+    kill(
+        Pid::from_raw(i32::try_from(node.id()).unwrap()),
+        Signal::SIGTERM,
+    )
+    .unwrap();
+    let status = node.wait().unwrap();
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut node.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(serving, "{stderr}");
+    assert!(status.success(), "{stderr}");
+    // Its store is in its own folder, and nothing was written here.
+    assert!(folder.join("data/node.db").is_file());
+    assert_eq!(std::fs::read_dir(elsewhere.path()).unwrap().count(), 0);
+}

@@ -269,13 +269,32 @@ impl Default for Config {
 
 impl Config {
     /// Loads defaults, then `file` if given, then `ONEWINDOW__*` variables.
+    ///
+    /// Relative paths of the defaults and the file (the data folder, the
+    /// credentials, the signing key, the password file, an SQLite URL) are
+    /// the file's folder's, whatever the working directory: a node started
+    /// from anywhere finds its bundle. Paths given by environment variables
+    /// are the working directory's, as on a command line. Without a file,
+    /// every relative path is the working directory's.
     pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
-        let mut b = config::Config::builder().add_source(config::File::from_str(
-            DEFAULT_TOML,
-            config::FileFormat::Toml,
-        ));
+        let defaults = || config::File::from_str(DEFAULT_TOML, config::FileFormat::Toml);
+        let mut b = config::Config::builder().add_source(defaults());
         if let Some(f) = file {
-            b = b.add_source(config::File::from(f).format(config::FileFormat::Toml));
+            let mut from_file: Config = config::Config::builder()
+                .add_source(defaults())
+                .add_source(config::File::from(f).format(config::FileFormat::Toml))
+                .build()?
+                .try_deserialize()?;
+            let folder = std::path::absolute(f)
+                .ok()
+                .and_then(|a| a.parent().map(Path::to_path_buf))
+                .unwrap_or_default();
+            from_file.resolve_paths(&folder);
+            let text = toml::to_string(&from_file).map_err(|e| ConfigError::Invalid {
+                key: "node",
+                problem: format!("the file's values cannot be written back: {e}"),
+            })?;
+            b = b.add_source(config::File::from_str(&text, config::FileFormat::Toml));
         }
         b = b.add_source(
             config::Environment::with_prefix("ONEWINDOW")
@@ -289,6 +308,24 @@ impl Config {
         let cfg: Config = b.build()?.try_deserialize()?;
         cfg.validate()?;
         Ok(cfg)
+    }
+
+    /// Makes every relative path of this configuration `folder`'s.
+    pub fn resolve_paths(&mut self, folder: &Path) {
+        let join = |p: &str| -> String {
+            if p.is_empty() || Path::new(p).is_absolute() {
+                p.to_owned()
+            } else {
+                folder.join(p).display().to_string()
+            }
+        };
+        if self.node.data_dir.is_relative() {
+            self.node.data_dir = folder.join(&self.node.data_dir);
+        }
+        self.federation.credentials_dir = join(&self.federation.credentials_dir);
+        self.federation.signing_key_file = join(&self.federation.signing_key_file);
+        self.auth.bootstrap_password_file = join(&self.auth.bootstrap_password_file);
+        self.database.url = resolve_sqlite_url(&self.database.url, folder);
     }
 
     /// Checks ranges and formats.
@@ -386,6 +423,30 @@ impl Config {
     }
 }
 
+/// An SQLite URL whose relative file path is made `folder`'s; any other
+/// URL (PostgreSQL, an in-memory database, an absolute path) unchanged.
+fn resolve_sqlite_url(url: &str, folder: &Path) -> String {
+    let Some(rest) = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+    else {
+        return url.to_owned();
+    };
+    let (path, query) = match rest.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (rest, None),
+    };
+    if path.is_empty() || path == ":memory:" || Path::new(path).is_absolute() {
+        return url.to_owned();
+    }
+    let mut out = format!("sqlite://{}", folder.join(path).display());
+    if let Some(q) = query {
+        out.push('?');
+        out.push_str(q);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -474,6 +535,79 @@ mod tests {
             |c| c.federation.refused_backoff_max_ms = 1,
             "federation.refused_backoff_max_ms",
         );
+    }
+
+    #[test]
+    fn relative_paths_in_a_file_are_its_folders() {
+        let dir = tempfile::tempdir().expect("dir");
+        let folder = dir.path().join("nodes").join("village");
+        std::fs::create_dir_all(&folder).expect("folder");
+        let file = folder.join("config.toml");
+        std::fs::write(
+            &file,
+            "[node]\ndata_dir = \"data\"\n\
+             [federation]\ncredentials_dir = \"pki\"\nsigning_key_file = \"/etc/ow/root.key\"\n\
+             [database]\nurl = \"sqlite://data/node.db?mode=rwc\"\n\
+             [auth]\nbootstrap_password_file = \"../secret\"\n",
+        )
+        .expect("write");
+        let c = Config::load(Some(&file)).expect("loads");
+        assert_eq!(c.node.data_dir, folder.join("data"));
+        assert_eq!(
+            c.federation.credentials_dir,
+            folder.join("pki").display().to_string()
+        );
+        assert_eq!(c.federation.signing_key_file, "/etc/ow/root.key");
+        assert_eq!(
+            c.database.url,
+            format!(
+                "sqlite://{}?mode=rwc",
+                folder.join("data/node.db").display()
+            )
+        );
+        assert_eq!(
+            c.auth.bootstrap_password_file,
+            folder.join("../secret").display().to_string()
+        );
+        // The database URL that an empty `url` stands for is the folder's too.
+        std::fs::write(&file, "[node]\nhall_code = \"XP\"\n").expect("write");
+        let c = Config::load(Some(&file)).expect("loads");
+        assert_eq!(c.node.data_dir, folder.join("./data"));
+        assert!(
+            c.database_url()
+                .starts_with(&format!("sqlite://{}", folder.display())),
+            "{}",
+            c.database_url()
+        );
+        assert!(c.federation.credentials_dir.is_empty(), "empty stays empty");
+    }
+
+    #[test]
+    fn without_a_file_paths_stay_the_working_directorys() {
+        let c = Config::load(None).expect("loads");
+        assert_eq!(c.node.data_dir, PathBuf::from("./data"));
+    }
+
+    #[test]
+    fn only_relative_sqlite_paths_move() {
+        let f = Path::new("/srv/hall");
+        for (url, want) in [
+            (
+                "sqlite://data/n.db?mode=rwc",
+                "sqlite:///srv/hall/data/n.db?mode=rwc",
+            ),
+            ("sqlite:n.db", "sqlite:///srv/hall/n.db"),
+            ("sqlite:///var/n.db", "sqlite:///var/n.db"),
+            ("sqlite::memory:", "sqlite::memory:"),
+            ("sqlite://:memory:", "sqlite://:memory:"),
+            (
+                "postgres://postgres@127.0.0.1:5432/db",
+                "postgres://postgres@127.0.0.1:5432/db",
+            ),
+            ("", ""),
+        ] {
+            assert_eq!(resolve_sqlite_url(url, f), want, "{url}");
+        }
     }
 
     #[test]
