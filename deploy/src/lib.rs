@@ -11,5 +11,6 @@
 
 pub mod binary;
 pub mod bundle;
+pub mod certs;
 pub mod process;
 pub mod topology;

@@ -9,6 +9,7 @@
 
 mod applicants;
 mod bench;
+mod cert_cli;
 mod db;
 mod hall;
 mod submission;
@@ -30,6 +31,10 @@ enum Command {
     /// Topologies: deployment bundles, and whole federations on this machine.
     #[command(subcommand)]
     Topology(topology_cli::TopologyCommand),
+    /// Certificates: create a CA, node certificates and signing requests;
+    /// list them with their expiry.
+    #[command(subcommand)]
+    Cert(cert_cli::CertCommand),
     /// Benchmarks against real nodes started in this process.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -50,6 +55,7 @@ async fn main() -> ExitCode {
     init_logging();
     let outcome = match cli.command {
         Command::Topology(t) => t.run().await,
+        Command::Cert(c) => c.run(),
         Command::Bench(b) => b.run().await,
     };
     match outcome {

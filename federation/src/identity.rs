@@ -20,7 +20,7 @@ use std::time::{Duration, SystemTime};
 use rand::RngCore;
 use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
-    Issuer, KeyPair, KeyUsagePurpose, SanType, SerialNumber,
+    Issuer, KeyPair, KeyUsagePurpose, PublicKeyData, SanType, SerialNumber,
 };
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
@@ -66,6 +66,20 @@ pub enum IdentityError {
     /// The URI names something that is not a valid node id.
     #[error("certificate names an invalid node id: {0}")]
     BadNodeId(#[from] NodeIdError),
+    /// The CA's private key is not the key of the CA certificate.
+    #[error("the CA key does not belong to the CA certificate")]
+    KeyMismatch,
+    /// A signing request that does not parse or whose signature is wrong.
+    #[error("unusable certificate signing request: {0}")]
+    BadRequest(String),
+    /// A signing request that names another node than the one it is for.
+    #[error("the signing request names {named}, not {wanted}")]
+    RequestForOtherNode {
+        /// The node the request names.
+        named: String,
+        /// The node it was to be signed for.
+        wanted: String,
+    },
     /// `not_after` is not later than `not_before`.
     #[error("validity period is empty: not_after is not after not_before")]
     EmptyValidity,
@@ -102,6 +116,12 @@ impl FederationCa {
     /// Makes a new self-signed CA named `name` (its subject common name),
     /// valid from an hour ago for twenty years.
     pub fn generate(name: &str) -> Result<Self, IdentityError> {
+        Self::generate_for(name, CA_VALIDITY)
+    }
+
+    /// Makes a new self-signed CA named `name`, valid from an hour ago for
+    /// `lifetime`.
+    pub fn generate_for(name: &str, lifetime: Duration) -> Result<Self, IdentityError> {
         let key = KeyPair::generate()?;
         let mut params = CertificateParams::default();
         let mut dn = DistinguishedName::new();
@@ -116,7 +136,7 @@ impl FederationCa {
         ];
         let now = SystemTime::now();
         params.not_before = (now - CLOCK_SKEW).into();
-        params.not_after = (now + CA_VALIDITY).into();
+        params.not_after = (now + lifetime).into();
         params.serial_number = Some(random_serial());
         let cert = params.self_signed(&key)?;
         let key_pem = key.serialize_pem();
@@ -127,9 +147,13 @@ impl FederationCa {
         })
     }
 
-    /// Loads a CA from its certificate and private key (PEM).
+    /// Loads a CA from its certificate and private key (PEM); the key must
+    /// be the certificate's.
     pub fn from_pem(cert_pem: &str, key_pem: &str) -> Result<Self, IdentityError> {
         let key = KeyPair::from_pem(key_pem).map_err(|e| IdentityError::BadKey(e.to_string()))?;
+        if !key_matches(cert_pem, key_pem)? {
+            return Err(IdentityError::KeyMismatch);
+        }
         let issuer = Issuer::from_ca_cert_pem(cert_pem, key)
             .map_err(|e| IdentityError::Unreadable(e.to_string()))?;
         Ok(Self {
@@ -160,29 +184,8 @@ impl FederationCa {
         not_before: SystemTime,
         not_after: SystemTime,
     ) -> Result<NodeCredentials, IdentityError> {
-        if not_after <= not_before {
-            return Err(IdentityError::EmptyValidity);
-        }
         let key = KeyPair::generate()?;
-        let mut params = CertificateParams::default();
-        let mut dn = DistinguishedName::new();
-        dn.push(DnType::CommonName, node.as_str());
-        dn.push(DnType::OrganizationName, "OneWindow federation");
-        params.distinguished_name = dn;
-        params.subject_alt_names = vec![
-            SanType::URI(format!("{NODE_URI_PREFIX}{node}").try_into()?),
-            SanType::DnsName(node.as_str().try_into()?),
-        ];
-        params.is_ca = IsCa::ExplicitNoCa;
-        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-        params.extended_key_usages = vec![
-            ExtendedKeyUsagePurpose::ServerAuth,
-            ExtendedKeyUsagePurpose::ClientAuth,
-        ];
-        params.use_authority_key_identifier_extension = true;
-        params.not_before = not_before.into();
-        params.not_after = not_after.into();
-        params.serial_number = Some(random_serial());
+        let params = node_params(node, not_before, not_after)?;
         let cert = params.signed_by(&key, &self.issuer)?;
         Ok(NodeCredentials {
             node: node.clone(),
@@ -190,6 +193,33 @@ impl FederationCa {
             key_pem: key.serialize_pem(),
             ca_pem: self.cert_pem.clone(),
         })
+    }
+
+    /// Signs a node's certificate signing request (PEM, PKCS#10) for
+    /// `node`, valid for `days` days from an hour ago: the node made its key
+    /// pair itself, and the private key never leaves it. Only the request's
+    /// public key is used; names, usages and validity are this CA's, and a
+    /// request that names another node (in its common name or a node URI)
+    /// is refused. Returns the certificate (PEM).
+    pub fn sign_request(
+        &self,
+        request_pem: &str,
+        node: &NodeId,
+        days: u32,
+    ) -> Result<String, IdentityError> {
+        let request = rcgen::CertificateSigningRequestParams::from_pem(request_pem)
+            .map_err(|e| IdentityError::BadRequest(e.to_string()))?;
+        let named = request_names(&request.params);
+        if let Some(other) = named.iter().find(|n| *n != node.as_str()) {
+            return Err(IdentityError::RequestForOtherNode {
+                named: other.clone(),
+                wanted: node.to_string(),
+            });
+        }
+        let now = SystemTime::now();
+        let lifetime = Duration::from_secs(u64::from(days) * 24 * 3600);
+        let params = node_params(node, now - CLOCK_SKEW, now + lifetime)?;
+        Ok(params.signed_by(&request.public_key, &self.issuer)?.pem())
     }
 
     /// Issues a certificate for `node` valid from an hour ago for `days` days.
@@ -202,6 +232,98 @@ impl FederationCa {
         let days = Duration::from_secs(u64::from(days) * 24 * 3600);
         self.issue(node, now - CLOCK_SKEW, now + days)
     }
+}
+
+/// A node's new key pair and a signing request for it: what a hall makes
+/// itself to enrol (see [`FederationCa::sign_request`]).
+pub struct KeyRequest {
+    /// The private key (PKCS#8 PEM): it stays where it was made.
+    pub key_pem: String,
+    /// The certificate signing request (PKCS#10 PEM).
+    pub request_pem: String,
+}
+
+impl fmt::Debug for KeyRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KeyRequest")
+            .field("key_pem", &"[secret]")
+            .field("request_pem", &self.request_pem)
+            .finish()
+    }
+}
+
+impl KeyRequest {
+    /// Makes a key pair and a request naming `node`.
+    pub fn generate(node: &NodeId) -> Result<Self, IdentityError> {
+        let key = KeyPair::generate()?;
+        // The names only: usages and validity are the CA's to set.
+        let mut params = CertificateParams::default();
+        let mut dn = DistinguishedName::new();
+        dn.push(DnType::CommonName, node.as_str());
+        params.distinguished_name = dn;
+        params.subject_alt_names =
+            vec![SanType::URI(format!("{NODE_URI_PREFIX}{node}").try_into()?)];
+        let request = params.serialize_request(&key)?;
+        Ok(Self {
+            key_pem: key.serialize_pem(),
+            request_pem: request.pem()?,
+        })
+    }
+}
+
+/// The node names a signing request carries: its common name and its
+/// node URIs.
+fn request_names(params: &CertificateParams) -> Vec<String> {
+    let mut names: Vec<String> = params
+        .subject_alt_names
+        .iter()
+        .filter_map(|san| match san {
+            SanType::URI(uri) => uri
+                .as_str()
+                .strip_prefix(NODE_URI_PREFIX)
+                .map(str::to_owned),
+            _ => None,
+        })
+        .collect();
+    match params.distinguished_name.get(&DnType::CommonName) {
+        Some(rcgen::DnValue::Utf8String(cn)) => names.push(cn.clone()),
+        Some(rcgen::DnValue::PrintableString(cn)) => names.push(cn.as_str().to_owned()),
+        // A name this CA cannot read is no name of the node's.
+        Some(other) => names.push(format!("{other:?}")),
+        None => {}
+    }
+    names
+}
+
+/// The certificate of a node: its names, both TLS usages, and the period.
+fn node_params(
+    node: &NodeId,
+    not_before: SystemTime,
+    not_after: SystemTime,
+) -> Result<CertificateParams, IdentityError> {
+    if not_after <= not_before {
+        return Err(IdentityError::EmptyValidity);
+    }
+    let mut params = CertificateParams::default();
+    let mut dn = DistinguishedName::new();
+    dn.push(DnType::CommonName, node.as_str());
+    dn.push(DnType::OrganizationName, "OneWindow federation");
+    params.distinguished_name = dn;
+    params.subject_alt_names = vec![
+        SanType::URI(format!("{NODE_URI_PREFIX}{node}").try_into()?),
+        SanType::DnsName(node.as_str().try_into()?),
+    ];
+    params.is_ca = IsCa::ExplicitNoCa;
+    params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    params.extended_key_usages = vec![
+        ExtendedKeyUsagePurpose::ServerAuth,
+        ExtendedKeyUsagePurpose::ClientAuth,
+    ];
+    params.use_authority_key_identifier_extension = true;
+    params.not_before = not_before.into();
+    params.not_after = not_after.into();
+    params.serial_number = Some(random_serial());
+    Ok(params)
 }
 
 /// A 128-bit random serial, positive and without a leading zero byte, so
@@ -370,6 +492,81 @@ pub fn node_id_of(cert_der: &[u8]) -> Result<NodeId, IdentityError> {
     }
 }
 
+/// What an operator is shown of a certificate (`cert list`, the fleet).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CertInfo {
+    /// The subject's common name.
+    pub common_name: String,
+    /// The node its `onewindow://node/` URI names, if it names one.
+    pub node: Option<String>,
+    /// Whether it is a CA certificate.
+    pub is_ca: bool,
+    /// Serial number, lowercase hex.
+    pub serial: String,
+    /// Start of validity, Unix seconds.
+    pub not_before: i64,
+    /// End of validity, Unix seconds.
+    pub not_after: i64,
+}
+
+impl CertInfo {
+    /// Reads a certificate (DER).
+    pub fn of(cert_der: &[u8]) -> Result<Self, IdentityError> {
+        let cert = parse(cert_der)?;
+        let common_name = cert
+            .subject()
+            .iter_common_name()
+            .next()
+            .and_then(|cn| cn.as_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let validity = cert.validity();
+        Ok(Self {
+            common_name,
+            node: node_id_of(cert_der).ok().map(|n| n.to_string()),
+            is_ca: cert.is_ca(),
+            serial: serial_of(cert_der)?,
+            not_before: validity.not_before.timestamp(),
+            not_after: validity.not_after.timestamp(),
+        })
+    }
+
+    /// Reads the first certificate of a PEM text.
+    pub fn of_pem(pem: &str) -> Result<Self, IdentityError> {
+        Self::of(first_cert(pem)?.as_ref())
+    }
+
+    /// Whole days left at Unix time `now` (negative once expired).
+    pub fn days_left(&self, now: i64) -> i64 {
+        (self.not_after - now).div_euclid(24 * 3600)
+    }
+
+    /// Whether `now` is past two thirds of its life: the time to renew.
+    pub fn due_for_renewal(&self, now: i64) -> bool {
+        let life = self.not_after - self.not_before;
+        now >= self.not_before + life / 3 * 2
+    }
+}
+
+/// Whether the certificate `cert_pem` carries a valid signature of the CA
+/// certificate `ca_pem` (the signature only: not the period or the names).
+pub fn signed_by(cert_pem: &str, ca_pem: &str) -> Result<bool, IdentityError> {
+    let cert_der = first_cert(cert_pem)?;
+    let ca_der = first_cert(ca_pem)?;
+    let ca = parse(ca_der.as_ref())?;
+    Ok(parse(cert_der.as_ref())?
+        .verify_signature(Some(ca.public_key()))
+        .is_ok())
+}
+
+/// Whether the private key `key_pem` is the key of the certificate
+/// `cert_pem`.
+pub fn key_matches(cert_pem: &str, key_pem: &str) -> Result<bool, IdentityError> {
+    let key = KeyPair::from_pem(key_pem).map_err(|e| IdentityError::BadKey(e.to_string()))?;
+    let der = first_cert(cert_pem)?;
+    Ok(parse(der.as_ref())?.public_key().raw == key.subject_public_key_info().as_slice())
+}
+
 /// The serial number of a certificate (DER) in lowercase hex, without
 /// leading zero bytes.
 pub fn serial_of(cert_der: &[u8]) -> Result<String, IdentityError> {
@@ -448,5 +645,98 @@ mod tests {
             creds
         );
         assert!(!format!("{creds:?}").contains("PRIVATE KEY"));
+    }
+    #[test]
+    fn a_signing_request_is_signed_for_its_node_only() {
+        let ca = FederationCa::generate("test CA").unwrap();
+        let node = id("nanhai.dali.yanbu");
+        let req = KeyRequest::generate(&node).unwrap();
+        assert!(!format!("{req:?}").contains("PRIVATE KEY"));
+        let cert = ca.sign_request(&req.request_pem, &node, 30).unwrap();
+        let info = CertInfo::of_pem(&cert).unwrap();
+        assert_eq!(info.node.as_deref(), Some("nanhai.dali.yanbu"));
+        assert!(!info.is_ca);
+        assert!((29..=30).contains(&info.days_left(now())));
+        // The certificate is the hall's key's, and the CA's signature.
+        assert!(key_matches(&cert, &req.key_pem).unwrap());
+        assert!(signed_by(&cert, ca.cert_pem()).unwrap());
+        let other_ca = FederationCa::generate("other CA").unwrap();
+        assert!(!signed_by(&cert, other_ca.cert_pem()).unwrap());
+        // The hall's files are a node's credentials.
+        let creds = NodeCredentials {
+            node: node.clone(),
+            cert_pem: cert,
+            key_pem: req.key_pem.clone(),
+            ca_pem: ca.cert_pem().to_owned(),
+        };
+        let dir = tempfile::tempdir().unwrap();
+        creds.to_files(dir.path()).unwrap();
+        assert_eq!(NodeCredentials::from_files(dir.path()).unwrap().node, node);
+        // A request is signed only for the node it names.
+        let e = ca
+            .sign_request(&req.request_pem, &id("nanhai.dali"), 30)
+            .unwrap_err();
+        assert!(
+            matches!(&e, IdentityError::RequestForOtherNode { named, .. } if named == "nanhai.dali.yanbu"),
+            "{e}"
+        );
+        // A request whose signature is broken is refused.
+        // (one letter of the signature, the last base64 line, changed)
+        let mut lines: Vec<String> = req.request_pem.lines().map(str::to_owned).collect();
+        let sig = lines.len() - 2;
+        let flipped = if lines[sig].starts_with('A') {
+            "B"
+        } else {
+            "A"
+        };
+        lines[sig].replace_range(0..1, flipped);
+        let broken = lines.join("\n");
+        assert!(matches!(
+            ca.sign_request(&broken, &node, 30),
+            Err(IdentityError::BadRequest(_))
+        ));
+        assert!(matches!(
+            ca.sign_request("not a request", &node, 30),
+            Err(IdentityError::BadRequest(_))
+        ));
+    }
+
+    #[test]
+    fn a_ca_key_must_be_its_certificates() {
+        let ca = FederationCa::generate("test CA").unwrap();
+        let other = FederationCa::generate("other CA").unwrap();
+        assert!(matches!(
+            FederationCa::from_pem(ca.cert_pem(), other.key_pem()),
+            Err(IdentityError::KeyMismatch)
+        ));
+        let info = CertInfo::of_pem(ca.cert_pem()).unwrap();
+        assert!(info.is_ca);
+        assert_eq!(info.common_name, "test CA");
+        assert_eq!(info.node, None);
+    }
+
+    #[test]
+    fn renewal_is_due_at_two_thirds_of_the_life() {
+        let info = CertInfo {
+            common_name: "n".into(),
+            node: Some("n".into()),
+            is_ca: false,
+            serial: "01".into(),
+            not_before: 0,
+            not_after: 300,
+        };
+        assert!(!info.due_for_renewal(199));
+        assert!(info.due_for_renewal(200));
+        assert_eq!(info.days_left(301), -1);
+    }
+
+    fn now() -> i64 {
+        i64::try_from(
+            SystemTime::now()
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .unwrap()
+                .as_secs(),
+        )
+        .unwrap()
     }
 }

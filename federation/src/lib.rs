@@ -12,7 +12,10 @@ pub mod relay;
 pub mod replication;
 pub mod transport;
 
-pub use identity::{FederationCa, IdentityError, NodeCredentials, node_id_of, serial_of};
+pub use identity::{
+    CertInfo, FederationCa, IdentityError, KeyRequest, NodeCredentials, key_matches, node_id_of,
+    serial_of, signed_by,
+};
 pub use log::{ChainError, EntryHash, LogEntry, Sealed};
 pub use node_id::{NodeId, NodeIdError};
 pub use transport::{

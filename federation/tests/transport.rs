@@ -10,7 +10,9 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, SystemTime};
 
-use onewindow_federation::identity::{FederationCa, NodeCredentials, node_id_of, serial_of};
+use onewindow_federation::identity::{
+    FederationCa, KeyRequest, NodeCredentials, node_id_of, serial_of,
+};
 use onewindow_federation::transport::{
     CLOSE_REFUSED, CLOSE_REPLACED, Client, FrameError, MAX_FRAME, PeerConnection, PeerPolicy,
     Refusal, SecurityEvent, SecurityKind, Server, TransportConfig, TransportError,
@@ -204,6 +206,34 @@ async fn good_child_connects_and_frames_flow_both_ways() {
 
         at_child.close("done");
         assert!(at_parent.accept_stream().await.is_none());
+        assert!(all_events(server, events).await.is_empty());
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_child_that_made_its_own_key_connects_with_the_signed_request() {
+    within(async {
+        let fed = Fed::new();
+        let (server, events) = fed.open_server();
+        // The hall makes its key pair and a request; the CA signs the
+        // request; the private key never left the hall.
+        let request = KeyRequest::generate(&fed.child).unwrap();
+        let cert_pem = fed
+            .ca
+            .sign_request(&request.request_pem, &fed.child, 30)
+            .unwrap();
+        let creds = NodeCredentials {
+            node: fed.child.clone(),
+            cert_pem,
+            key_pem: request.key_pem,
+            ca_pem: fed.ca.cert_pem().to_owned(),
+        };
+        let conn = fed.connect(&creds, &server).await.unwrap();
+        let admitted = server.accept().await.unwrap();
+        assert_eq!(admitted.peer, fed.child);
+        assert_eq!(admitted.serial, creds.serial().unwrap());
+        conn.close("done");
         assert!(all_events(server, events).await.is_empty());
     })
     .await
