@@ -71,6 +71,24 @@ pub struct Health {
     /// The link to the parent; none at the root.
     #[serde(default)]
     pub uplink: Option<Uplink>,
+    /// The node's own federation certificate; none when it runs unlinked.
+    #[serde(default)]
+    pub certificate: Option<Certificate>,
+}
+
+/// A node's own certificate and how it stands.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Certificate {
+    /// Serial (lowercase hex).
+    pub serial: String,
+    /// Valid until (ms since the epoch).
+    pub not_after_ms: i64,
+    /// Whole days left.
+    pub days_left: i64,
+    /// `ok`, `renew`, `expiring`, `expired` or `not_yet_valid`.
+    pub state: String,
+    /// The state in words (English).
+    pub state_en: String,
 }
 
 /// The link to the parent, as a child sees it.

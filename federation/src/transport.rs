@@ -325,6 +325,17 @@ struct Listing {
 }
 
 impl PeerConnection {
+    /// What the peer's certificate says: its serial and period, for the
+    /// fleet's view of when each link's certificate expires.
+    pub fn certificate(&self) -> Option<crate::identity::CertInfo> {
+        let certs = self
+            .conn
+            .peer_identity()?
+            .downcast::<Vec<rustls::pki_types::CertificateDer<'static>>>()
+            .ok()?;
+        crate::identity::CertInfo::of(certs.first()?.as_ref()).ok()
+    }
+
     /// Opens a new bidirectional stream. The peer's
     /// [`accept_stream`](Self::accept_stream) sees it once the first frame
     /// is sent.

@@ -647,6 +647,18 @@ async fn every_link_reports_its_status_to_the_parent() {
                 "skew {:?}",
                 s.skew_ms
             );
+            // The parent's fleet row holds the certificate the child
+            // presented: the one the child's health names as its own (the
+            // test kit's certificates last 30 days: in their last month).
+            let h = Api::anonymous(&t.url(child)).get_ok("/api/v1/health").await;
+            let cert = &h["certificate"];
+            assert_eq!(cert["state"], "expiring", "{h}");
+            assert_eq!(cert["days_left"], 29, "{h}");
+            assert_eq!(cert["state_en"], "expires in 29 days", "{h}");
+            let fleet = t.node(parent).node.store.oversight_fleet().await.unwrap();
+            let row = fleet.iter().find(|f| f.node_id == child).unwrap();
+            assert_eq!(row.cert_serial.as_deref(), cert["serial"].as_str());
+            assert_eq!(row.cert_not_after_ms, cert["not_after_ms"].as_i64());
         }
     })
     .await;

@@ -872,3 +872,65 @@ async fn the_fleet_page_shows_refused_and_held_back_links_in_both_languages() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn the_fleet_page_shows_when_each_certificate_expires() {
+    within(async {
+        let h = hall().await;
+        let s = &h.node.node.store;
+        // Certificates are judged by the machine's clock, as TLS judges them.
+        let now = i64::try_from(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_millis(),
+        )
+        .unwrap();
+        const DAY: i64 = 86_400_000;
+        // Three children as their links recorded them: a certificate in its
+        // first month, one past two thirds of its life, one expired.
+        for (child, born, dies) in [
+            ("nanhai.guicheng", now - 10 * DAY, now + 815 * DAY),
+            ("nanhai.dali", now - 600 * DAY, now + 225 * DAY),
+            ("nanhai.lishui", now - 825 * DAY, now - DAY),
+        ] {
+            s.fleet_seen(child, true, None, "0.1.0", 1, None, None, None, now)
+                .await
+                .unwrap();
+            s.fleet_certificate(child, "ab12", born / 1000, dies / 1000)
+                .await
+                .unwrap();
+        }
+        let sup = Browser::new(&h.url);
+        sup.login("sup1").await;
+        let page = sup.get("/supervisor/fleet").await;
+        assert!(
+            page.body.contains("<th>证书</th>") || page.body.contains(">证书<"),
+            "{}",
+            page.body
+        );
+        assert!(page.body.contains("有效，剩 81"), "{}", page.body);
+        assert!(
+            page.body.contains("已过有效期三分之二，应续期（剩 22"),
+            "{}",
+            page.body
+        );
+        assert!(page.body.contains("已过期"), "{}", page.body);
+        sup.get("/lang/en?next=/supervisor/fleet").await;
+        let en = sup.get("/supervisor/fleet").await;
+        assert!(en.body.contains("Certificate"), "{}", en.body);
+        assert!(
+            en.body.contains("past two thirds of its life: renew"),
+            "{}",
+            en.body
+        );
+        assert!(en.body.contains("expired"), "{}", en.body);
+        let csv = sup.get("/supervisor/export/fleet").await;
+        assert!(
+            csv.body.contains("已过期") || csv.body.contains("expired"),
+            "{}",
+            csv.body
+        );
+    })
+    .await;
+}

@@ -9,8 +9,8 @@ use crate::output::{Output, fields};
 #[derive(Debug, Subcommand)]
 pub enum NodeCommand {
     /// Node id, tier, software version, catalogue version in use, store
-    /// backend and the state of the link to the parent (GET /api/v1/health;
-    /// no login needed).
+    /// backend, the state of the link to the parent and of the node's own
+    /// certificate (GET /api/v1/health; no login needed).
     Status,
 }
 
@@ -40,6 +40,15 @@ impl NodeCommand {
                 if let Some(u) = h.uplink {
                     rows.push(("parent", u.parent));
                     rows.push(("uplink", u.state_en));
+                }
+                if let Some(c) = h.certificate {
+                    let until = chrono::DateTime::from_timestamp_millis(c.not_after_ms)
+                        .map(|d| d.format("%Y-%m-%d %H:%M UTC").to_string())
+                        .unwrap_or_default();
+                    rows.push((
+                        "certificate",
+                        format!("{}; valid until {until}; serial {}", c.state_en, c.serial),
+                    ));
                 }
                 println!("{}", fields(&rows));
                 Ok(())

@@ -682,6 +682,17 @@ pub const PHRASES: &[(&str, &str, &str)] = &[
     ("unit.days", "{n}天", "{n} d"),
     ("unit.hours", "{n}小时", "{n} h"),
     ("unit.short_minutes", "{n}分", "{n} min"),
+    // A certificate's state (the fleet page, health, the command line).
+    ("cert.ok", "有效，剩 {days} 天", "valid, {days} days left"),
+    (
+        "cert.renew",
+        "已过有效期三分之二，应续期（剩 {days} 天）",
+        "past two thirds of its life: renew ({days} days left)",
+    ),
+    ("cert.expiring", "{days} 天后到期", "expires in {days} days"),
+    ("cert.expired", "已过期", "expired"),
+    ("cert.not_yet_valid", "尚未生效", "not valid yet"),
+    ("col.certificate", "证书", "Certificate"),
     // A link's state (the fleet page, health, the command line).
     ("link.connected", "已连接", "connected"),
     ("link.down", "未连接", "down"),

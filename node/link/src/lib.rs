@@ -13,7 +13,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use federation::transport::{Backoff, Client, PeerPolicy, Refusal, SecurityEvent, Server};
-use federation::{NodeCredentials, NodeId};
+use federation::{CertInfo, NodeCredentials, NodeId};
 use tokio::task::JoinHandle;
 
 use onewindow_service::Node;
@@ -78,6 +78,27 @@ impl Links {
                 node.id
             );
         }
+        let cert = CertInfo::of_pem(&creds.cert_pem)?;
+        let (not_before_ms, not_after_ms) = (cert.not_before * 1000, cert.not_after * 1000);
+        let now = onewindow_service::uplink::certificate_now_ms();
+        let words = onewindow_service::uplink::certificate_words(
+            onewindow_i18n::Lang::En,
+            not_before_ms,
+            not_after_ms,
+            now,
+        );
+        match onewindow_service::uplink::certificate_state(not_before_ms, not_after_ms, now) {
+            "ok" => tracing::info!(serial = %cert.serial, "this node's certificate: {words}"),
+            "renew" | "expiring" => tracing::warn!(
+                serial = %cert.serial,
+                "this node's certificate: {words}; make a new one with `onewindow-deploy cert create-node` (or create-request at the hall)"
+            ),
+            _ => tracing::error!(
+                serial = %cert.serial,
+                "this node's certificate: {words}: its parent and children will refuse it"
+            ),
+        }
+        node.uplink.set_certificate(cert);
         let (sec_tx, mut sec_rx) = tokio::sync::mpsc::unbounded_channel::<SecurityEvent>();
         let mut tasks = Vec::new();
         let sessions = Arc::new(std::sync::Mutex::new(tokio::task::JoinSet::new()));

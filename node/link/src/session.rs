@@ -232,6 +232,11 @@ pub async fn run(node: Arc<Node>, conn: PeerConnection, role: Role) -> anyhow::R
             node.now_ms(),
         )
         .await?;
+    if let Some(cert) = conn.certificate() {
+        node.store
+            .fleet_certificate(&peer_s, &cert.serial, cert.not_before, cert.not_after)
+            .await?;
+    }
     let route = match greeted.send_flow() {
         SendFlow::Up => Route::Up,
         SendFlow::Down(DownScope::Meant) => Route::Down(peer_s.clone()),

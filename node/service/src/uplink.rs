@@ -24,9 +24,23 @@ pub struct Uplink {
     /// When the dialer tries again while the link is down (ms; 0: not
     /// waiting).
     next_attempt_ms: AtomicI64,
+    /// This node's own certificate, once the links have read it.
+    certificate: Mutex<Option<federation::CertInfo>>,
 }
 
 impl Uplink {
+    /// This node's own certificate, if it runs linked.
+    pub fn certificate(&self) -> Option<federation::CertInfo> {
+        self.certificate.lock().ok()?.clone()
+    }
+
+    /// Records this node's own certificate.
+    pub fn set_certificate(&self, cert: federation::CertInfo) {
+        if let Ok(mut c) = self.certificate.lock() {
+            *c = Some(cert);
+        }
+    }
+
     /// Is the link to the parent up?
     pub fn is_up(&self) -> bool {
         self.up.load(Ordering::SeqCst)
@@ -137,5 +151,72 @@ impl Registry {
             .read()
             .map(|r| r.contains(node) || r.contains(serial))
             .unwrap_or(true)
+    }
+}
+
+/// The time certificates are judged by: the machine's real clock, as TLS
+/// judges them, not the node's business clock (which tests and
+/// demonstrations may shift).
+pub fn certificate_now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// Days before expiry from which a certificate is shown as expiring.
+pub const CERT_WARN_DAYS: i64 = 30;
+
+/// How a certificate stands at `now_ms`: `expired`, `not_yet_valid`,
+/// `expiring` (under [`CERT_WARN_DAYS`] left), `renew` (past two thirds of
+/// its life) or `ok`.
+pub fn certificate_state(not_before_ms: i64, not_after_ms: i64, now_ms: i64) -> &'static str {
+    let life = not_after_ms - not_before_ms;
+    if now_ms >= not_after_ms {
+        "expired"
+    } else if now_ms < not_before_ms {
+        "not_yet_valid"
+    } else if not_after_ms - now_ms < CERT_WARN_DAYS * 86_400_000 {
+        "expiring"
+    } else if now_ms >= not_before_ms + life / 3 * 2 {
+        "renew"
+    } else {
+        "ok"
+    }
+}
+
+/// A certificate's state in words: `cert.<state>` with the days left.
+pub fn certificate_words(
+    lang: onewindow_i18n::Lang,
+    not_before_ms: i64,
+    not_after_ms: i64,
+    now_ms: i64,
+) -> String {
+    let state = certificate_state(not_before_ms, not_after_ms, now_ms);
+    let days = (not_after_ms - now_ms).div_euclid(86_400_000);
+    onewindow_i18n::phrase_with(lang, &format!("cert.{state}"), &[("days", &days)])
+}
+
+#[cfg(test)]
+mod cert_tests {
+    use super::*;
+
+    #[test]
+    fn a_certificate_is_due_at_two_thirds_and_warns_in_its_last_month() {
+        const DAY: i64 = 86_400_000;
+        let (nb, na) = (0, 825 * DAY);
+        assert_eq!(certificate_state(nb, na, -1), "not_yet_valid");
+        assert_eq!(certificate_state(nb, na, 10 * DAY), "ok");
+        assert_eq!(certificate_state(nb, na, 549 * DAY), "ok");
+        assert_eq!(certificate_state(nb, na, 550 * DAY), "renew");
+        assert_eq!(certificate_state(nb, na, 796 * DAY), "expiring");
+        assert_eq!(certificate_state(nb, na, 825 * DAY), "expired");
+        assert_eq!(
+            certificate_words(onewindow_i18n::Lang::En, nb, na, 800 * DAY),
+            "expires in 25 days"
+        );
+        assert_eq!(
+            certificate_words(onewindow_i18n::Lang::Zh, nb, na, 10 * DAY),
+            "有效，剩 815 天"
+        );
     }
 }

@@ -352,6 +352,12 @@ pub struct FleetRow {
     pub skew_ms: Option<i64>,
     /// The refusals in a row on the link, if any.
     pub refusal: Option<super::replica::RefusalRecord>,
+    /// The serial of the certificate the peer last presented.
+    pub cert_serial: Option<String>,
+    /// Its period (ms since the epoch).
+    pub cert_not_before_ms: Option<i64>,
+    /// Its end (ms since the epoch).
+    pub cert_not_after_ms: Option<i64>,
 }
 
 /// A case with its read-model columns, for work queues.
@@ -644,7 +650,8 @@ impl Store {
         let rows = sqlx::query(
             "SELECT node_id, parent, revoked_at_ms, connected, last_seen_ms, software, \
              catalogue_version, backlog, lag_ms, skew_ms, refusal_code, refusal_count, \
-             refused_at_ms, next_attempt_ms, held_back_catalogue FROM fleet ORDER BY node_id",
+             refused_at_ms, next_attempt_ms, held_back_catalogue, cert_serial, \
+             cert_not_before_ms, cert_not_after_ms FROM fleet ORDER BY node_id",
         )
         .fetch_all(self.pool())
         .await?;
@@ -669,6 +676,9 @@ impl Store {
                         r.try_get("next_attempt_ms")?,
                         r.try_get("held_back_catalogue")?,
                     ),
+                    cert_serial: r.try_get("cert_serial")?,
+                    cert_not_before_ms: r.try_get("cert_not_before_ms")?,
+                    cert_not_after_ms: r.try_get("cert_not_after_ms")?,
                 })
             })
             .collect()

@@ -296,6 +296,32 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Records the certificate a peer presented: its serial and period
+    /// (Unix seconds, as certificates carry them).
+    pub async fn fleet_certificate(
+        &self,
+        node_id: &str,
+        serial: &str,
+        not_before_s: i64,
+        not_after_s: i64,
+    ) -> Result<(), StoreError> {
+        let mut w = self.write().await?;
+        sqlx::query(
+            "UPDATE fleet SET cert_serial = $1, cert_not_before_ms = $2, cert_not_after_ms = $3 \
+             WHERE node_id = $4",
+        )
+        .bind(serial)
+        .bind(not_before_s.saturating_mul(1000))
+        .bind(not_after_s.saturating_mul(1000))
+        .bind(node_id)
+        .execute(w.conn())
+        .await?;
+        w.commit().await?;
+        Ok(())
+    }
+}
+
 /// A refusal on a link as its peer's fleet row keeps it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct RefusalRecord {

@@ -29,6 +29,50 @@ pub struct Health {
     pub store: String,
     /// The link to the parent; null at the root.
     pub uplink: Option<UplinkHealth>,
+    /// This node's own federation certificate; null for a node that runs
+    /// without links.
+    pub certificate: Option<CertificateHealth>,
+}
+
+/// A node's own certificate and how it stands.
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct CertificateHealth {
+    /// Serial (lowercase hex).
+    pub serial: String,
+    /// Valid from (ms since the epoch).
+    pub not_before_ms: i64,
+    /// Valid until (ms since the epoch).
+    pub not_after_ms: i64,
+    /// Whole days left (negative once expired).
+    pub days_left: i64,
+    /// `ok`, `renew` (past two thirds of its life), `expiring` (under 30
+    /// days left), `expired` or `not_yet_valid`.
+    pub state: String,
+    /// The state in words (Chinese).
+    pub state_zh: String,
+    /// The state in words (English).
+    pub state_en: String,
+}
+
+impl CertificateHealth {
+    fn of(node: &crate::service::Node) -> Option<Self> {
+        let c = node.uplink.certificate()?;
+        let (nb, na, now) = (
+            c.not_before * 1000,
+            c.not_after * 1000,
+            crate::service::uplink::certificate_now_ms(),
+        );
+        let words = |lang| crate::service::uplink::certificate_words(lang, nb, na, now);
+        Some(Self {
+            serial: c.serial,
+            not_before_ms: nb,
+            not_after_ms: na,
+            days_left: (na - now).div_euclid(86_400_000),
+            state: crate::service::uplink::certificate_state(nb, na, now).to_owned(),
+            state_zh: words(Lang::Zh),
+            state_en: words(Lang::En),
+        })
+    }
 }
 
 /// The link to the parent, as this node sees it (kept in memory: it starts
@@ -121,6 +165,7 @@ pub async fn health(State(node): State<AppState>) -> axum::Json<Health> {
             .id
             .parent()
             .map(|parent| UplinkHealth::of(&node, parent.to_string())),
+        certificate: CertificateHealth::of(&node),
     })
 }
 

@@ -479,8 +479,13 @@ pub async fn fleet_tables(ctx: &Ctx) -> Result<Vec<Table>, Error> {
         node.store.security_events(500)
     )?;
     let me = node.id.to_string();
+    let own_cert = node.uplink.certificate();
+    let cert_now = crate::service::uplink::certificate_now_ms();
     let me_row = crate::store::FleetRow {
         node_id: me.clone(),
+        cert_serial: own_cert.as_ref().map(|c| c.serial.clone()),
+        cert_not_before_ms: own_cert.as_ref().map(|c| c.not_before * 1000),
+        cert_not_after_ms: own_cert.as_ref().map(|c| c.not_after * 1000),
         connected: true,
         last_seen_ms: Some(node.now_ms()),
         software: Some(env!("CARGO_PKG_VERSION").to_owned()),
@@ -490,7 +495,10 @@ pub async fn fleet_tables(ctx: &Ctx) -> Result<Vec<Table>, Error> {
     };
     match fleet.iter().position(|f| f.node_id == me) {
         Some(i) => {
-            let mine = fleet.remove(i);
+            let mut mine = fleet.remove(i);
+            mine.cert_serial = me_row.cert_serial.clone();
+            mine.cert_not_before_ms = me_row.cert_not_before_ms;
+            mine.cert_not_after_ms = me_row.cert_not_after_ms;
             fleet.insert(0, mine);
         }
         None => fleet.insert(0, me_row),
@@ -533,6 +541,7 @@ pub async fn fleet_tables(ctx: &Ctx) -> Result<Vec<Table>, Error> {
                     opt(f.lag_ms),
                     opt(f.skew_ms),
                     link_state_cell(ctx, f),
+                    certificate_cell(ctx, f, cert_now),
                 ],
             }
         })
@@ -553,6 +562,7 @@ pub async fn fleet_tables(ctx: &Ctx) -> Result<Vec<Table>, Error> {
             "col.lag_ms",
             "col.clock_skew_ms",
             "col.link_state",
+            "col.certificate",
         ]),
         rows,
         "",
@@ -591,6 +601,21 @@ pub async fn fleet_tables(ctx: &Ctx) -> Result<Vec<Table>, Error> {
     sec.csv = "/supervisor/export/security".into();
     sec.empty = ctx.phrase("stats.no_security_events");
     Ok(vec![fleet_t, sec])
+}
+
+/// When the certificate a node last presented expires, and how it stands:
+/// red once expired, yellow when due for renewal or in its last month.
+fn certificate_cell(ctx: &Ctx, f: &crate::store::FleetRow, now_ms: i64) -> Cell {
+    let (Some(nb), Some(na)) = (f.cert_not_before_ms, f.cert_not_after_ms) else {
+        return String::new().into();
+    };
+    let words = crate::service::uplink::certificate_words(ctx.lang, nb, na, now_ms);
+    let text = format!("{} ({words})", datetime(na).get(..10).unwrap_or_default());
+    match crate::service::uplink::certificate_state(nb, na, now_ms) {
+        "ok" => text.into(),
+        "renew" | "expiring" => Cell::level(text, "yellow"),
+        _ => Cell::level(text, "red"),
+    }
 }
 
 /// `GET /supervisor/fleet`.
