@@ -38,6 +38,10 @@ pub const CERT_FILE: &str = "node.crt";
 pub const KEY_FILE: &str = "node.key";
 /// File name of the federation CA certificate in a credentials folder.
 pub const CA_FILE: &str = "ca.crt";
+/// A renewed key being put in place.
+const KEY_NEW: &str = "node.key.new";
+/// A renewed certificate being put in place.
+const CERT_NEW: &str = "node.crt.new";
 
 /// How long a CA made by [`FederationCa::generate`] is valid.
 const CA_VALIDITY: Duration = Duration::from_secs(20 * 365 * 24 * 3600);
@@ -374,9 +378,52 @@ impl NodeCredentials {
         Ok(())
     }
 
+    /// Replaces the certificate and key in `dir` with these (a renewal),
+    /// so that a crash at any point leaves a matching pair: both are
+    /// written as `.new` files first, then renamed key first;
+    /// [`NodeCredentials::from_files`] finishes a replacement a crash cut
+    /// short.
+    pub fn replace_files(&self, dir: &Path) -> Result<(), IdentityError> {
+        let (key_new, cert_new) = (dir.join(KEY_NEW), dir.join(CERT_NEW));
+        write_file(&key_new, &self.key_pem, true)?;
+        write_file(&cert_new, &self.cert_pem, false)?;
+        sync_dir(dir)?;
+        fs::rename(&key_new, dir.join(KEY_FILE)).map_err(|e| io_error(&key_new, e))?;
+        fs::rename(&cert_new, dir.join(CERT_FILE)).map_err(|e| io_error(&cert_new, e))?;
+        sync_dir(dir)
+    }
+
+    /// Finishes a [`NodeCredentials::replace_files`] that a crash cut
+    /// short: a complete new certificate whose key is the new key (or, once
+    /// that was renamed, the current key) is renamed into place; anything
+    /// else left over is dropped.
+    fn roll_forward(dir: &Path) -> Result<(), IdentityError> {
+        let (key_new, cert_new) = (dir.join(KEY_NEW), dir.join(CERT_NEW));
+        let Ok(cert) = fs::read_to_string(&cert_new) else {
+            // The certificate is written second: a new key alone is not used.
+            let _ = fs::remove_file(&key_new);
+            return Ok(());
+        };
+        let key = fs::read_to_string(&key_new)
+            .or_else(|_| fs::read_to_string(dir.join(KEY_FILE)))
+            .unwrap_or_default();
+        if key_matches(&cert, &key).unwrap_or(false) {
+            if key_new.exists() {
+                fs::rename(&key_new, dir.join(KEY_FILE)).map_err(|e| io_error(&key_new, e))?;
+            }
+            fs::rename(&cert_new, dir.join(CERT_FILE)).map_err(|e| io_error(&cert_new, e))?;
+            sync_dir(dir)?;
+        } else {
+            let _ = fs::remove_file(&cert_new);
+            let _ = fs::remove_file(&key_new);
+        }
+        Ok(())
+    }
+
     /// Reads the files [`NodeCredentials::to_files`] writes. The node id is
     /// read from the certificate, and the key must parse.
     pub fn from_files(dir: &Path) -> Result<Self, IdentityError> {
+        Self::roll_forward(dir)?;
         let read = |name: &str| {
             let path = dir.join(name);
             fs::read_to_string(&path).map_err(|source| io_error(&path, source))
@@ -435,6 +482,12 @@ fn io_error(path: &Path, source: std::io::Error) -> IdentityError {
         path: path.to_owned(),
         source,
     }
+}
+
+fn sync_dir(dir: &Path) -> Result<(), IdentityError> {
+    fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| io_error(dir, e))
 }
 
 fn write_file(path: &Path, text: &str, secret: bool) -> Result<(), IdentityError> {
@@ -713,6 +766,47 @@ mod tests {
         assert!(info.is_ca);
         assert_eq!(info.common_name, "test CA");
         assert_eq!(info.node, None);
+    }
+
+    #[test]
+    fn a_renewal_cut_short_by_a_crash_leaves_a_matching_pair() {
+        let ca = FederationCa::generate("test CA").unwrap();
+        let node = id("nanhai.dali.yanbu");
+        let old = ca.issue_for_days(&node, 30).unwrap();
+        let new = ca.issue_for_days(&node, 825).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let reset = || {
+            for f in [KEY_NEW, CERT_NEW] {
+                let _ = fs::remove_file(d.join(f));
+            }
+            old.to_files(d).unwrap();
+        };
+        // Whole: the new pair.
+        reset();
+        new.replace_files(d).unwrap();
+        assert_eq!(NodeCredentials::from_files(d).unwrap(), new);
+        // Cut after the new key only was written: the old pair.
+        reset();
+        write_file(&d.join(KEY_NEW), &new.key_pem, true).unwrap();
+        assert_eq!(NodeCredentials::from_files(d).unwrap(), old);
+        assert!(!d.join(KEY_NEW).exists());
+        // Cut before the renames: rolled forward.
+        reset();
+        write_file(&d.join(KEY_NEW), &new.key_pem, true).unwrap();
+        write_file(&d.join(CERT_NEW), &new.cert_pem, false).unwrap();
+        assert_eq!(NodeCredentials::from_files(d).unwrap(), new);
+        // Cut between the renames (the key is new, the certificate old):
+        // rolled forward.
+        reset();
+        write_file(&d.join(KEY_FILE), &new.key_pem, true).unwrap();
+        write_file(&d.join(CERT_NEW), &new.cert_pem, false).unwrap();
+        assert_eq!(NodeCredentials::from_files(d).unwrap(), new);
+        // A new certificate that is not the key's is dropped.
+        reset();
+        write_file(&d.join(CERT_NEW), &new.cert_pem, false).unwrap();
+        assert_eq!(NodeCredentials::from_files(d).unwrap(), old);
+        assert!(!d.join(CERT_NEW).exists());
     }
 
     #[test]

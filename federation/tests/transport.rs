@@ -240,6 +240,30 @@ async fn a_child_that_made_its_own_key_connects_with_the_signed_request() {
 }
 
 #[tokio::test]
+async fn a_renewed_server_certificate_is_presented_to_the_next_child() {
+    within(async {
+        let fed = Fed::new();
+        let (server, events) = fed.open_server();
+        let child = fed.creds(&fed.child);
+        let before = fed.connect(&child, &server).await.unwrap();
+        let old_serial = before.serial.clone();
+        let _ = server.accept().await.unwrap();
+        let renewed = fed.creds(&fed.parent);
+        server.reload(&renewed).unwrap();
+        let after = fed.connect(&child, &server).await.unwrap();
+        let _ = server.accept().await.unwrap();
+        assert_eq!(after.serial, renewed.serial().unwrap());
+        assert_ne!(after.serial, old_serial);
+        // Another node's certificate is not taken.
+        assert!(server.reload(&fed.creds(&fed.child)).is_err());
+        after.close("done");
+        before.close("done");
+        assert!(all_events(server, events).await.is_empty());
+    })
+    .await
+}
+
+#[tokio::test]
 async fn child_from_another_ca_is_refused_and_the_loop_lives_on() {
     within(async {
         let fed = Fed::new();

@@ -70,6 +70,18 @@ pub const START_MS: i64 = 1_795_399_200_000;
 
 /// Starts a tree of the given node ids (parents before children).
 pub async fn tree(ids: &[&str]) -> Tree {
+    tree_opts(ids, false).await
+}
+
+/// Starts a tree whose root holds the federation CA's key
+/// (`federation.ca_key_file`), so that certificates renew over the links.
+/// The test kit's certificates last 30 days: every node renews soon after
+/// it starts.
+pub async fn tree_with_ca_at_root(ids: &[&str]) -> Tree {
+    tree_opts(ids, true).await
+}
+
+async fn tree_opts(ids: &[&str], ca_at_root: bool) -> Tree {
     let _ = tracing_init();
     let dir = tempfile::tempdir().unwrap();
     let ca = FederationCa::generate("onewindow test federation").unwrap();
@@ -108,6 +120,11 @@ pub async fn tree(ids: &[&str]) -> Tree {
             .collect();
         if nid.depth() == 0 {
             c.federation.signing_key_file = key_file.display().to_string();
+            if ca_at_root {
+                let ca_key = t.dir.path().join("ca.key");
+                std::fs::write(&ca_key, t.ca.key_pem()).unwrap();
+                c.federation.ca_key_file = ca_key.display().to_string();
+            }
         }
         if let Some(p) = nid.parent() {
             let parent = &t.nodes[p.as_str()];
@@ -139,6 +156,12 @@ pub async fn tree(ids: &[&str]) -> Tree {
 }
 
 fn tracing_init() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    if let Ok(f) = std::env::var("OW_TEST_LOG") {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(f))
+            .with_test_writer()
+            .try_init();
+    }
     Ok(())
 }
 

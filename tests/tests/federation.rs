@@ -901,3 +901,100 @@ async fn links_report_their_metrics_and_a_village_its_uplink_health() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn certificates_renew_over_the_links_and_every_link_presents_the_new_ones() {
+    with_timeout(async {
+        let small = [DISTRICT, TOWNSHIP, VILLAGE];
+        let mut t = onewindow_tests::tree_with_ca_at_root(&small).await;
+        let original: Vec<String> = small
+            .iter()
+            .map(|id| {
+                federation::NodeCredentials::from_files(&t.dir.path().join(id).join("pki"))
+                    .unwrap()
+                    .serial()
+                    .unwrap()
+            })
+            .collect();
+        // The kit's certificates last 30 days, so each is due: the district
+        // signs its own, the township's and the village's come down their
+        // links, each for 825 days.
+        let mut renewed = Vec::new();
+        for (id, old) in small.iter().zip(&original) {
+            let h = t
+                .eventually(60, "a renewed certificate", || async {
+                    let h = Api::anonymous(&t.url(id)).get_ok("/api/v1/health").await;
+                    (h["certificate"]["days_left"].as_i64() >= Some(824)).then_some(h)
+                })
+                .await;
+            let cert = &h["certificate"];
+            assert_eq!(cert["state"], "ok", "{h}");
+            let serial = cert["serial"].as_str().unwrap().to_owned();
+            assert_ne!(&serial, old);
+            // The new pair is on disk, with the key made at the node.
+            let creds = federation::NodeCredentials::from_files(&t.dir.path().join(id).join("pki"))
+                .unwrap();
+            assert_eq!(creds.serial().unwrap(), serial);
+            renewed.push(serial);
+        }
+        // Each child reconnected with its new certificate: its parent's
+        // fleet row holds it.
+        for (parent, child, serial) in [
+            (DISTRICT, TOWNSHIP, &renewed[1]),
+            (TOWNSHIP, VILLAGE, &renewed[2]),
+        ] {
+            t.eventually(30, "the parent sees the renewed certificate", || async {
+                let fleet = t.node(parent).node.store.oversight_fleet().await.unwrap();
+                fleet
+                    .iter()
+                    .find(|f| f.node_id == child && f.connected)
+                    .filter(|f| f.cert_serial.as_ref() == Some(serial))
+                    .map(|_| ())
+            })
+            .await;
+        }
+        // A restarted village loads its renewed pair from disk, and the
+        // township presents its own renewed certificate to it.
+        t.stop(VILLAGE).await;
+        t.restart(VILLAGE).await;
+        t.eventually(
+            30,
+            "the village links with the new certificates",
+            || async {
+                let fleet = t.node(VILLAGE).node.store.oversight_fleet().await.unwrap();
+                fleet
+                    .iter()
+                    .find(|f| f.node_id == TOWNSHIP && f.connected)
+                    .filter(|f| f.cert_serial.as_ref() == Some(&renewed[1]))
+                    .map(|_| ())
+            },
+        )
+        .await;
+        let h = Api::anonymous(&t.url(VILLAGE))
+            .get_ok("/api/v1/health")
+            .await;
+        assert_eq!(h["certificate"]["serial"], renewed[2].as_str());
+
+        // A link asks only for its own subtree, and only up.
+        let nid = |s: &str| federation::NodeId::new(s).unwrap();
+        let req = federation::KeyRequest::generate(&nid(VILLAGE)).unwrap();
+        let body = json!({"type": "certificate", "node": VILLAGE, "request_pem": req.request_pem})
+            .to_string();
+        let district = &t.node(DISTRICT).node;
+        assert!(
+            district.answer(&nid("nanhai.dali"), &body).await.is_none(),
+            "the village is not under nanhai.dali"
+        );
+        let signed = district.answer(&nid(TOWNSHIP), &body).await.unwrap();
+        assert!(federation::key_matches(&signed, &req.key_pem).unwrap());
+        assert!(
+            t.node(VILLAGE)
+                .node
+                .answer(&nid(TOWNSHIP), &body)
+                .await
+                .is_none(),
+            "a parent does not ask its child"
+        );
+    })
+    .await;
+}

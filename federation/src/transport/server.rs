@@ -45,16 +45,26 @@ pub struct Server {
     local_addr: SocketAddr,
     admitted: Mutex<mpsc::Receiver<PeerConnection>>,
     accept_loop: JoinHandle<()>,
+    shared: Arc<Shared>,
 }
 
 /// What every handshake task needs.
 struct Shared {
     node: NodeId,
-    tls: ServerTls,
+    /// Replaced when the node's certificate is renewed.
+    tls: std::sync::RwLock<Arc<ServerTls>>,
     policy: Arc<dyn PeerPolicy>,
     security: mpsc::UnboundedSender<SecurityEvent>,
     cfg: TransportConfig,
     current: Current,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared")
+            .field("node", &self.node)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The connection admitted last from each child, held weakly.
@@ -99,21 +109,42 @@ impl Server {
         let (tx, rx) = mpsc::channel(ADMITTED_QUEUE);
         let shared = Arc::new(Shared {
             node: creds.node.clone(),
-            tls,
+            tls: std::sync::RwLock::new(Arc::new(tls)),
             policy,
             security,
             cfg,
             current: Current::default(),
         });
         let span = tracing::info_span!("federation_server", node = %creds.node, %local_addr);
-        let accept_loop = tokio::spawn(accept_loop(endpoint.clone(), shared, tx).instrument(span));
+        let accept_loop =
+            tokio::spawn(accept_loop(endpoint.clone(), shared.clone(), tx).instrument(span));
         tracing::info!(node = %creds.node, %local_addr, "federation server listening");
         Ok(Server {
             endpoint,
             local_addr,
             admitted: Mutex::new(rx),
             accept_loop,
+            shared,
         })
+    }
+
+    /// Presents `creds` (a renewed certificate of the same node, from the
+    /// same CA) to every child that connects from now on; connections
+    /// already up keep the certificate they were made with.
+    pub fn reload(&self, creds: &NodeCredentials) -> Result<(), TransportError> {
+        if creds.node != self.shared.node {
+            return Err(TransportError::Config(format!(
+                "the new certificate is for {}, not {}",
+                creds.node, self.shared.node
+            )));
+        }
+        let tls = Arc::new(TlsMaterial::new(creds, &self.shared.cfg)?.server()?);
+        *self
+            .shared
+            .tls
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = tls;
+        Ok(())
     }
 
     /// The address the server listens on.
@@ -182,8 +213,12 @@ async fn handshake(
         report(&shared.security, remote, claimed, kind, detail);
     };
     let slot = Slot::default();
-    let connecting = match shared
+    let tls = shared
         .tls
+        .read()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clone();
+    let connecting = match tls
         .for_connection(slot.clone())
         .map_err(|e| e.to_string())
         .and_then(|cfg| incoming.accept_with(cfg).map_err(|e| e.to_string()))

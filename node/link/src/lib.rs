@@ -170,12 +170,21 @@ impl Links {
             tracing::info!(node = %node.id, %addr, "listening for children");
             (Some(server), Some(addr))
         };
-        if let (Some(parent), false) = (node.id.parent(), fed.parent_addr.is_empty()) {
+        let (renewed_tx, renewed_rx) = tokio::sync::watch::channel(None);
+        let has_uplink = node.id.parent().is_some() && !fed.parent_addr.is_empty();
+        if has_uplink || node.ca.is_some() {
+            tasks.push(tokio::spawn(renewal(
+                Arc::clone(&node),
+                server.clone(),
+                renewed_tx,
+            )));
+        }
+        if let (Some(parent), true) = (node.id.parent(), has_uplink) {
             let client = Client::new(&creds, fed.limits.transport())?;
             let n = Arc::clone(&node);
             let parent_addr = fed.parent_addr.clone();
             tasks.push(tokio::spawn(async move {
-                dial(n, client, parent, parent_addr).await;
+                dial(n, client, parent, parent_addr, renewed_rx).await;
             }));
         }
         Ok(Some(Links {
@@ -220,7 +229,79 @@ impl Drop for Links {
     }
 }
 
-async fn dial(node: Arc<Node>, client: Client, parent: NodeId, addr: String) {
+/// How often a node looks at its own certificate.
+const RENEW_CHECK: std::time::Duration = std::time::Duration::from_secs(3600);
+/// The first look, soon after start (once the uplink is likely up).
+const RENEW_FIRST: std::time::Duration = std::time::Duration::from_secs(5);
+/// The next look after a renewal that failed (the parent may itself be
+/// reconnecting with its own new certificate), doubling up to
+/// [`RENEW_RETRY_MAX`].
+const RENEW_RETRY: std::time::Duration = std::time::Duration::from_secs(15);
+/// The longest wait between attempts that fail.
+const RENEW_RETRY_MAX: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// Renews this node's certificate once it is past two thirds of its life:
+/// a new key made here, signed by the CA up the tree (or by this node's own
+/// CA), presented to children from then on (the server reloads it) and to
+/// the parent on a new connection (the dialer reconnects).
+async fn renewal(
+    node: Arc<Node>,
+    server: Option<Arc<Server>>,
+    renewed: tokio::sync::watch::Sender<Option<NodeCredentials>>,
+) {
+    use onewindow_service::uplink::{certificate_now_ms, certificate_state};
+    let mut wait = RENEW_FIRST;
+    let mut retry = RENEW_RETRY;
+    loop {
+        tokio::time::sleep(wait).await;
+        wait = RENEW_CHECK;
+        let Some(cert) = node.uplink.certificate() else {
+            continue;
+        };
+        let now = certificate_now_ms();
+        match certificate_state(cert.not_before * 1000, cert.not_after * 1000, now) {
+            "ok" | "not_yet_valid" => continue,
+            "expired" if node.ca.is_none() => {
+                tracing::error!(
+                    serial = %cert.serial,
+                    "this node's certificate has expired: its parent refuses it, so it cannot be renewed over the link; give the hall a new one (`onewindow-deploy cert create-request`, then `cert create-node --csr`)"
+                );
+                continue;
+            }
+            _ => {}
+        }
+        if node.ca.is_none() && !node.uplink_up() {
+            wait = RENEW_RETRY;
+            continue;
+        }
+        match node.renew_certificate().await {
+            Ok(creds) => {
+                let serial = creds.serial().unwrap_or_default();
+                tracing::info!(old = %cert.serial, new = %serial, "renewed this node's certificate");
+                if let Some(s) = &server
+                    && let Err(e) = s.reload(&creds)
+                {
+                    tracing::error!(error = %e, "presenting the renewed certificate to children");
+                }
+                let _ = renewed.send(Some(creds));
+                retry = RENEW_RETRY;
+            }
+            Err(e) => {
+                tracing::warn!(serial = %cert.serial, error = %e, "could not renew this node's certificate; trying again later");
+                wait = retry;
+                retry = (retry * 2).min(RENEW_RETRY_MAX);
+            }
+        }
+    }
+}
+
+async fn dial(
+    node: Arc<Node>,
+    mut client: Client,
+    parent: NodeId,
+    addr: String,
+    mut renewed: tokio::sync::watch::Receiver<Option<NodeCredentials>>,
+) {
     use rand::{Rng, SeedableRng};
     let fed = &node.config.federation;
     let (base, max, refused_max) = (
@@ -267,13 +348,35 @@ async fn dial(node: Arc<Node>, client: Client, parent: NodeId, addr: String) {
         };
         let mut ended = state::Ended::Nothing;
         node.uplink.set_next_attempt(0);
+        if renewed.has_changed().unwrap_or(false)
+            && let Some(creds) = renewed.borrow_and_update().clone()
+        {
+            match Client::new(&creds, node.config.federation.limits.transport()) {
+                Ok(c) => client = c,
+                Err(e) => tracing::error!(error = %e, "dialing with the renewed certificate"),
+            }
+        }
         if let Some(target) = target {
             match client.connect(target, &parent).await {
                 Ok(conn) => {
                     node.set_uplink(true);
                     tracing::info!(%parent, %target, "link to parent up");
                     let start = state::session_starts(&node, &peer).await;
-                    let result = session::run(Arc::clone(&node), conn, session::Role::Child).await;
+                    // A renewed certificate ends the session: the next one
+                    // presents it.
+                    let result = tokio::select! {
+                        r = session::run(Arc::clone(&node), conn, session::Role::Child) => r,
+                        () = async {
+                            if renewed.changed().await.is_err() {
+                                std::future::pending::<()>().await;
+                            }
+                            // Seen again at the top of the loop.
+                            renewed.mark_changed();
+                        } => {
+                            tracing::info!(%parent, "reconnecting with the renewed certificate");
+                            Ok(())
+                        }
+                    };
                     if let Err(e) = &result {
                         tracing::info!(%parent, error = %e, "link to parent ended");
                     }

@@ -339,9 +339,9 @@ pub async fn run(node: Arc<Node>, conn: PeerConnection, role: Role) -> anyhow::R
                                 .await?;
                         }
                         Received::Question { id, body } => {
-                            let (n, tx) = (Arc::clone(&node), answer_tx.clone());
+                            let (n, tx, asker) = (Arc::clone(&node), answer_tx.clone(), peer.clone());
                             tokio::spawn(async move {
-                                let answer = n.answer(&body).await;
+                                let answer = n.answer(&asker, &body).await;
                                 let _ = tx.send((id, answer)).await;
                             });
                         }

@@ -59,6 +59,22 @@ impl Node {
         };
         // Only a node that replicates to a parent can take its log back.
         let fed = &config.federation;
+        let ca = match fed.ca_key_file.as_str() {
+            "" => None,
+            file => {
+                use anyhow::Context;
+                let key = std::fs::read_to_string(file)
+                    .with_context(|| format!("reading the CA key {file}"))?;
+                let cert_file =
+                    std::path::Path::new(&fed.credentials_dir).join(federation::identity::CA_FILE);
+                let cert = std::fs::read_to_string(&cert_file)
+                    .with_context(|| format!("reading {}", cert_file.display()))?;
+                Some(
+                    federation::FederationCa::from_pem(&cert, &key)
+                        .with_context(|| format!("the CA of {file}"))?,
+                )
+            }
+        };
         let own_log = if id.parent().is_some()
             && !fed.credentials_dir.is_empty()
             && !fed.parent_addr.is_empty()
@@ -85,6 +101,7 @@ impl Node {
             calendar: RwLock::new(Arc::new(calendar)),
             uplink: crate::uplink::Uplink::default(),
             signer,
+            ca,
             registry: Arc::default(),
             uplink_queries: std::sync::Mutex::new(None),
             own_log,

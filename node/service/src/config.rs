@@ -73,6 +73,11 @@ pub struct FederationSection {
     pub root_public_key: String,
     /// The root's Ed25519 private key (PKCS#8, hex) file; the root only.
     pub signing_key_file: String,
+    /// The federation CA's private key (PEM); this node then signs the
+    /// certificates its subtree renews. Normally the root only.
+    pub ca_key_file: String,
+    /// Days a certificate renewed through this node's CA is valid.
+    pub cert_days: u32,
     /// First wait before dialing the parent again (ms); it doubles on each
     /// attempt that makes no progress.
     pub reconnect_min_ms: u64,
@@ -324,6 +329,7 @@ impl Config {
         }
         self.federation.credentials_dir = join(&self.federation.credentials_dir);
         self.federation.signing_key_file = join(&self.federation.signing_key_file);
+        self.federation.ca_key_file = join(&self.federation.ca_key_file);
         self.auth.bootstrap_password_file = join(&self.auth.bootstrap_password_file);
         self.database.url = resolve_sqlite_url(&self.database.url, folder);
     }
@@ -379,6 +385,15 @@ impl Config {
             return Err(invalid(
                 "federation.refused_backoff_max_ms",
                 "reconnect_min_ms to 86400000",
+            ));
+        }
+        if !(1..=3650).contains(&f.cert_days) {
+            return Err(invalid("federation.cert_days", "1 to 3650"));
+        }
+        if !f.ca_key_file.is_empty() && f.credentials_dir.is_empty() {
+            return Err(invalid(
+                "federation.ca_key_file",
+                "needs credentials_dir, whose ca.crt is the CA's certificate",
             ));
         }
         if !(100..=3_600_000).contains(&f.clean_session_ms) {

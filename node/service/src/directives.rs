@@ -184,6 +184,15 @@ pub enum Query {
         /// Last four characters of the applicant's identifier.
         last4: String,
     },
+    /// A renewed certificate for `node`, a node of the asking link's
+    /// subtree: the CA signs `request_pem` (PKCS#10) for it. The answer is
+    /// the certificate (PEM).
+    Certificate {
+        /// The node the certificate is for.
+        node: String,
+        /// Its signing request, made with its new key.
+        request_pem: String,
+    },
 }
 
 /// A question and where its answer goes.
@@ -206,8 +215,9 @@ impl Node {
             .ok()?
     }
 
-    /// Answers a child's question from this node's store, or asks further up.
-    pub async fn answer(&self, body: &str) -> Option<String> {
+    /// Answers the question of the child `peer` from this node's store, or
+    /// asks further up.
+    pub async fn answer(&self, peer: &federation::NodeId, body: &str) -> Option<String> {
         let q: Query = serde_json::from_str(body).ok()?;
         match &q {
             Query::Progress { number, last4 } => match self.local_progress(number, last4).await {
@@ -215,6 +225,85 @@ impl Node {
                 Ok(None) => self.ask_up(&q).await,
                 Err(_) => None,
             },
+            Query::Certificate { node, request_pem } => {
+                // A link speaks for its own subtree only, and a revoked node
+                // gets nothing.
+                let for_node = federation::NodeId::new(node.clone()).ok()?;
+                // (and only a child asks: never the parent, above this node)
+                if !for_node.is_in_subtree_of(peer)
+                    || self.id.is_in_subtree_of(peer)
+                    || self.registry.is_revoked(node, "")
+                {
+                    tracing::warn!(%peer, %node, "refused a certificate request from outside the asking link's subtree");
+                    return None;
+                }
+                match &self.ca {
+                    None => self.ask_up(&q).await,
+                    Some(ca) => match ca.sign_request(
+                        request_pem,
+                        &for_node,
+                        self.config.federation.cert_days,
+                    ) {
+                        Ok(cert) => {
+                            tracing::info!(%node, via = %peer, "signed a renewed certificate");
+                            Some(cert)
+                        }
+                        Err(e) => {
+                            tracing::warn!(%node, error = %e, "refused a certificate request");
+                            None
+                        }
+                    },
+                }
+            }
         }
+    }
+
+    /// Renews this node's certificate over its uplink: makes a new key pair
+    /// here, has the CA up the tree sign a request for it, checks what
+    /// comes back (this node's name, the CA's signature, the new key) and
+    /// replaces `node.crt` and `node.key` in the credentials folder. The
+    /// caller presents the new certificate from then on.
+    pub async fn renew_certificate(&self) -> Result<federation::NodeCredentials, String> {
+        let dir = std::path::Path::new(&self.config.federation.credentials_dir);
+        let current = federation::NodeCredentials::from_files(dir).map_err(|e| e.to_string())?;
+        let request = federation::KeyRequest::generate(&self.id).map_err(|e| e.to_string())?;
+        let q = Query::Certificate {
+            node: self.id.to_string(),
+            request_pem: request.request_pem.clone(),
+        };
+        let cert_pem = match &self.ca {
+            // The node that holds the CA signs its own.
+            Some(ca) => ca
+                .sign_request(
+                    &request.request_pem,
+                    &self.id,
+                    self.config.federation.cert_days,
+                )
+                .map_err(|e| e.to_string())?,
+            None => self.ask_up(&q).await.ok_or(
+                "no certificate came back (the link is down, or no CA up the tree signed it)",
+            )?,
+        };
+        let info = federation::CertInfo::of_pem(&cert_pem).map_err(|e| e.to_string())?;
+        if info.node.as_deref() != Some(self.id.as_str()) {
+            return Err(format!(
+                "the certificate that came back names {:?}",
+                info.node
+            ));
+        }
+        if !federation::signed_by(&cert_pem, &current.ca_pem).unwrap_or(false)
+            || !federation::key_matches(&cert_pem, &request.key_pem).unwrap_or(false)
+        {
+            return Err("the certificate that came back is not the CA's for the new key".into());
+        }
+        let renewed = federation::NodeCredentials {
+            node: self.id.clone(),
+            cert_pem,
+            key_pem: request.key_pem,
+            ca_pem: current.ca_pem,
+        };
+        renewed.replace_files(dir).map_err(|e| e.to_string())?;
+        self.uplink.set_certificate(info);
+        Ok(renewed)
     }
 }

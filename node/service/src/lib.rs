@@ -60,6 +60,9 @@ pub struct Node {
     pub uplink: crate::uplink::Uplink,
     /// The root's signing key (only at the root).
     pub signer: Option<crate::signing::Signer>,
+    /// The federation CA, where this node signs its subtree's renewed
+    /// certificates (normally the root only).
+    pub ca: Option<federation::FederationCa>,
     /// Registered children and revoked certificates.
     pub registry: Arc<crate::uplink::Registry>,
     /// Questions for the parent, while the link to it is up.
