@@ -17,18 +17,20 @@ pub const NODE_BIN_ENV: &str = "ONEWINDOW_NODE_BIN";
 
 /// The node binary: `explicit` if given, else `$ONEWINDOW_NODE_BIN`, else
 /// the one beside the current executable (or one folder up, where cargo
-/// puts binaries beside the `deps/` folder of test executables).
+/// puts binaries beside the `deps/` folder of test executables). A relative
+/// path is made absolute against the working directory, since each node
+/// runs in its own folder.
 pub fn find_node_binary(explicit: Option<&Path>) -> anyhow::Result<PathBuf> {
     if let Some(p) = explicit {
         if p.is_file() {
-            return Ok(p.to_path_buf());
+            return std::path::absolute(p).with_context(|| format!("resolving {}", p.display()));
         }
         bail!("no node binary at {}", p.display());
     }
     if let Some(p) = std::env::var_os(NODE_BIN_ENV) {
         let p = PathBuf::from(p);
         if p.is_file() {
-            return Ok(p);
+            return std::path::absolute(&p).with_context(|| format!("resolving {}", p.display()));
         }
         bail!("{NODE_BIN_ENV} names {}, which is not a file", p.display());
     }
@@ -138,5 +140,21 @@ fn build_for_tests() -> anyhow::Result<PathBuf> {
         Ok(target)
     } else {
         find_node_binary(None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn a_relative_node_binary_is_made_absolute() {
+        // (any file will do: the node runs in another folder, so the path
+        // given on the command line must not stay relative)
+        let found = find_node_binary(Some(Path::new("Cargo.toml"))).unwrap();
+        assert!(found.is_absolute(), "{}", found.display());
+        assert!(found.is_file());
+        assert!(find_node_binary(Some(Path::new("no-such-binary"))).is_err());
     }
 }
