@@ -27,8 +27,8 @@ use std::time::Duration;
 
 use reqwest::Url;
 use types::{
-    CalendarYear, CaseRecord, CaseView, Catalogue, Health, LoginOutcome, NewStaff, Outcome,
-    Progress, Staff, Submission, VersionInfo,
+    CalendarYear, CaseRecord, CaseView, Catalogue, Health, IssuedToken, LoginOutcome, NewStaff,
+    Outcome, Progress, Staff, Submission, VersionInfo,
 };
 
 /// A typed answer and the JSON it was read from.
@@ -262,6 +262,17 @@ impl Client {
         self.call::<Value>(&routes::DEACTIVATE_STAFF, &[username], None::<&()>)
             .await
             .map(drop)
+    }
+
+    /// `POST /api/v1/admin/enrolments` (administrator, at the node that
+    /// holds the federation CA): a one-time enrolment token for a new node.
+    pub async fn register_node(&self, node: &str) -> Result<Answer<IssuedToken>, Error> {
+        self.call(
+            &routes::REGISTER_NODE,
+            &[],
+            Some(&serde_json::json!({ "node": node })),
+        )
+        .await
     }
 
     /// `GET /api/v1/admin/catalogue/versions`.

@@ -41,6 +41,7 @@ pub(crate) const PUBLISH_VERSION: Route =
     Route::new("post", "/api/v1/admin/catalogue/versions/{version}/publish");
 pub(crate) const CALENDARS: Route = Route::new("get", "/api/v1/admin/calendars");
 pub(crate) const PUT_CALENDAR: Route = Route::new("put", "/api/v1/admin/calendars");
+pub(crate) const REGISTER_NODE: Route = Route::new("post", "/api/v1/admin/enrolments");
 pub(crate) const SUBMIT: Route = Route::new("post", "/api/v1/cases");
 pub(crate) const PROGRESS: Route = Route::new("get", "/api/v1/cases/{number}");
 pub(crate) const CASE_RECORD: Route = Route::new("get", "/api/v1/cases/{number}/record");
@@ -63,6 +64,7 @@ pub const ROUTES: &[Route] = &[
     PUBLISH_VERSION,
     CALENDARS,
     PUT_CALENDAR,
+    REGISTER_NODE,
     SUBMIT,
     PROGRESS,
     CASE_RECORD,

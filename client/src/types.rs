@@ -349,3 +349,14 @@ pub struct Progress {
     /// Due date.
     pub due: Option<String>,
 }
+
+/// A one-time enrolment token.
+#[derive(Debug, Clone, Deserialize)]
+pub struct IssuedToken {
+    /// The token's text.
+    pub token: String,
+    /// The node it enrols.
+    pub node: String,
+    /// Not usable from (ms since the epoch).
+    pub expires_ms: i64,
+}

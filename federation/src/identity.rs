@@ -472,6 +472,11 @@ impl NodeCredentials {
     }
 }
 
+/// The DER of the first certificate of a PEM text.
+pub fn der_of_pem(pem: &str) -> Result<Vec<u8>, IdentityError> {
+    Ok(first_cert(pem)?.as_ref().to_vec())
+}
+
 fn first_cert(pem: &str) -> Result<CertificateDer<'static>, IdentityError> {
     CertificateDer::from_pem_slice(pem.as_bytes())
         .map_err(|e| IdentityError::Unreadable(e.to_string()))

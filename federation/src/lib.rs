@@ -5,6 +5,7 @@
 //! chain but never interpreted.
 #![warn(missing_docs)]
 
+pub mod enrolment;
 pub mod identity;
 pub mod log;
 pub mod node_id;

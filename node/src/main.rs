@@ -27,6 +27,23 @@ enum Command {
     DefaultConfig,
     /// Start the node (the default).
     Start,
+    /// Enrol this hall: make its key pair here, have its first certificate
+    /// signed by the node that issued the token (`onewindow-admin node
+    /// register` there), and write node.key, node.crt and ca.crt into the
+    /// configured `federation.credentials_dir`. The private key never leaves
+    /// this machine.
+    Enrol {
+        /// The one-time token (owe1-...).
+        #[arg(long)]
+        token: String,
+        /// The HTTP address of the node that issued it, e.g.
+        /// http://10.1.0.1:8080.
+        #[arg(long)]
+        url: String,
+        /// Replace a certificate that is there already.
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 fn init_logging(cfg: &Config) {
@@ -98,6 +115,9 @@ async fn run() -> anyhow::Result<()> {
         return Ok(());
     }
     let cfg = Config::load(cli.config.as_deref())?;
+    if let Some(Command::Enrol { token, url, force }) = cli.command {
+        return enrol(&cfg, &token, &url, force).await;
+    }
     init_logging(&cfg);
     let running = match std::env::var(CLOCK_OFFSET_ENV) {
         Ok(v) => {
@@ -172,4 +192,89 @@ async fn parent_gone(parent: Option<u32>) {
             return;
         }
     }
+}
+
+/// `onewindow-node enrol`: see [`Command::Enrol`].
+async fn enrol(cfg: &Config, token: &str, url: &str, force: bool) -> anyhow::Result<()> {
+    use anyhow::{Context, bail};
+    use federation::enrolment::EnrolmentToken;
+    use federation::identity::{CERT_FILE, der_of_pem};
+    use federation::{CertInfo, KeyRequest, NodeCredentials};
+
+    let dir = std::path::Path::new(&cfg.federation.credentials_dir);
+    if cfg.federation.credentials_dir.is_empty() {
+        bail!("federation.credentials_dir is not set: the certificate has nowhere to go");
+    }
+    if dir.join(CERT_FILE).exists() && !force {
+        bail!(
+            "{} exists already: this hall is enrolled (pass --force to replace it)",
+            dir.join(CERT_FILE).display()
+        );
+    }
+    let token = EnrolmentToken::parse(token)?;
+    let node = cfg.node_id();
+    let request = KeyRequest::generate(&node)?;
+    let body = serde_json::json!({
+        "token_id": token.id,
+        "node": node.as_str(),
+        "request_pem": request.request_pem,
+        "mac": token.mac(&request.request_pem),
+    });
+    let endpoint = format!("{}/api/v1/enrolment", url.trim_end_matches('/'));
+    let res = reqwest::Client::new()
+        .post(&endpoint)
+        .json(&body)
+        .send()
+        .await
+        .with_context(|| format!("reaching {endpoint}"))?;
+    let status = res.status();
+    let answer: serde_json::Value = res
+        .json()
+        .await
+        .with_context(|| format!("reading the answer of {endpoint}"))?;
+    if !status.is_success() {
+        let text = |k: &str| answer[k].as_str().unwrap_or_default().to_owned();
+        bail!(
+            "enrolment refused ({status}, {}): {} / {}",
+            text("code"),
+            text("message_zh"),
+            text("message_en")
+        );
+    }
+    let field = |k: &str| {
+        answer[k]
+            .as_str()
+            .map(str::to_owned)
+            .with_context(|| format!("the answer has no {k}"))
+    };
+    let (cert_pem, ca_pem) = (field("cert_pem")?, field("ca_pem")?);
+    // The answer must come from the CA the token names, for this node and
+    // the key made here.
+    if !token.names_ca(&der_of_pem(&ca_pem)?) {
+        bail!("the CA certificate that came back is not the one the token names");
+    }
+    let info = CertInfo::of_pem(&cert_pem)?;
+    if info.node.as_deref() != Some(node.as_str())
+        || !federation::signed_by(&cert_pem, &ca_pem)?
+        || !federation::key_matches(&cert_pem, &request.key_pem)?
+    {
+        bail!("the certificate that came back is not the CA's for this node and its new key");
+    }
+    NodeCredentials {
+        node: node.clone(),
+        cert_pem,
+        key_pem: request.key_pem,
+        ca_pem,
+    }
+    .to_files(dir)?;
+    let until = chrono::DateTime::from_timestamp(info.not_after, 0)
+        .map(|d| d.format("%Y-%m-%d").to_string())
+        .unwrap_or_default();
+    println!(
+        "enrolled {node}: certificate {} valid until {until}, in {} (node.key made here, mode 0600)",
+        info.serial,
+        dir.display()
+    );
+    println!("start the node: onewindow-node --config <its config> start");
+    Ok(())
 }

@@ -106,3 +106,133 @@ mod reqwest {
             .block_on(async { ::reqwest::get(url).await.unwrap().json().await.unwrap() })
     }
 }
+
+/// `onewindow-node enrol` with the district's options and files.
+async fn enrol(config: &std::path::Path, token: &str, url: &str) -> std::process::Output {
+    let (config, token, url) = (config.to_owned(), token.to_owned(), url.to_owned());
+    tokio::task::spawn_blocking(move || {
+        Command::new(BIN)
+            .arg("--config")
+            .arg(&config)
+            .args(["enrol", "--token", &token, "--url", &url])
+            .env_remove("ONEWINDOW_CONFIG")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hall_enrols_with_a_one_time_token_and_links_with_the_certificate() {
+    const DISTRICT: &str = "nanhai";
+    const TOWNSHIP: &str = "nanhai.guicheng";
+    let mut t = onewindow_tests::tree_with_ca_at_root(&[DISTRICT, TOWNSHIP]).await;
+    let district = t.url(DISTRICT);
+    // The township's hall is new: no key, no certificate, no CA.
+    t.stop(TOWNSHIP).await;
+    let cfg = t.nodes[TOWNSHIP].config.clone();
+    let pki = std::path::PathBuf::from(&cfg.federation.credentials_dir);
+    std::fs::remove_dir_all(&pki).unwrap();
+    let config_file = t.dir.path().join("township.toml");
+    std::fs::write(&config_file, toml::to_string(&cfg).unwrap()).unwrap();
+
+    // The district's administrator registers it.
+    let admin =
+        onewindow_tests::Api::login(&district, "admin", onewindow_tests::ADMIN_PASSWORD).await;
+    let issued = admin
+        .post_ok(
+            "/api/v1/admin/enrolments",
+            &serde_json::json!({"node": TOWNSHIP}),
+        )
+        .await;
+    let token = issued["token"].as_str().unwrap().to_owned();
+    // Only below the district, and only the district holds the CA.
+    let (status, _) = admin
+        .post(
+            "/api/v1/admin/enrolments",
+            &serde_json::json!({"node": "elsewhere"}),
+        )
+        .await;
+    assert_eq!(status, 400);
+
+    // A token past its 24 hours is refused.
+    let stale = admin
+        .post_ok(
+            "/api/v1/admin/enrolments",
+            &serde_json::json!({"node": TOWNSHIP}),
+        )
+        .await;
+    let stale = stale["token"].as_str().unwrap().to_owned();
+    sqlx::query("UPDATE enrolment_tokens SET expires_ms = 0 WHERE token_id = $1")
+        .bind(&stale[5..21])
+        .execute(t.node(DISTRICT).node.store.pool())
+        .await
+        .unwrap();
+    let out = enrol(&config_file, &stale, &district).await;
+    let said = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!out.status.success());
+    assert!(said.contains("enrolment_token_expired"), "{said}");
+    assert!(!pki.join("node.crt").exists());
+
+    // The hall enrols: its key is made here and stays here.
+    let out = enrol(&config_file, &token, &district).await;
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{said}");
+    assert!(said.contains("enrolled nanhai.guicheng"), "{said}");
+    let creds = federation::NodeCredentials::from_files(&pki).unwrap();
+    assert_eq!(creds.node.as_str(), TOWNSHIP);
+    assert!(federation::signed_by(&creds.cert_pem, t.ca.cert_pem()).unwrap());
+    assert_eq!(creds.ca_pem, t.ca.cert_pem());
+
+    // The token works once; a second hall with it is refused and recorded.
+    let out = enrol(&config_file, &token, &district).await;
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("exists already"),
+        "{out:?}"
+    );
+    std::fs::remove_file(pki.join("node.crt")).unwrap();
+    let out = enrol(&config_file, &token, &district).await;
+    let said = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!out.status.success());
+    assert!(said.contains("enrolment_token_used"), "{said}");
+    // A token's text altered (another secret): refused, and recorded.
+    // (owe1-<id>-<secret>-<ca>: the secret is characters 22 to 54)
+    let forged = format!("{}{}{}", &token[..22], "0".repeat(32), &token[54..]);
+    assert_ne!(forged, token);
+    let out = enrol(&config_file, &forged, &district).await;
+    let said = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!out.status.success());
+    assert!(said.contains("enrolment_refused"), "{said}");
+    let events = admin.get_ok("/api/v1/admin/security-events").await;
+    let refused = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "enrolment_refused")
+        .count();
+    assert_eq!(refused, 3, "{events}");
+
+    // Back in place, the enrolled hall links with its certificate.
+    creds.to_files(&pki).unwrap();
+    t.restart(TOWNSHIP).await;
+    let serial = creds.serial().unwrap();
+    t.eventually(
+        30,
+        "the township linked with its enrolled certificate",
+        || async {
+            let fleet = t.node(DISTRICT).node.store.oversight_fleet().await.unwrap();
+            fleet
+                .iter()
+                .find(|f| f.node_id == TOWNSHIP && f.connected)
+                .filter(|f| f.cert_serial.as_deref() == Some(serial.as_str()))
+                .map(|_| ())
+        },
+    )
+    .await;
+}

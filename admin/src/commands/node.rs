@@ -12,12 +12,21 @@ pub enum NodeCommand {
     /// backend, the state of the link to the parent and of the node's own
     /// certificate (GET /api/v1/health; no login needed).
     Status,
+    /// Registers a new hall at the node that holds the federation CA (the
+    /// district): prints a one-time enrolment token, usable for 24 hours,
+    /// for the hall's `onewindow-node enrol --token TOKEN --url URL`.
+    /// The hall makes its own key; its parent must list it in
+    /// `federation.children`.
+    Register {
+        /// The new hall's node id, e.g. nanhai.dali.newvillage.
+        node: String,
+    },
 }
 
 impl NodeCommand {
     /// Whether the command needs a staff session.
     pub fn needs_login(&self) -> bool {
-        false
+        matches!(self, Self::Register { .. })
     }
 
     /// Runs the command.
@@ -51,6 +60,31 @@ impl NodeCommand {
                     ));
                 }
                 println!("{}", fields(&rows));
+                Ok(())
+            }
+            Self::Register { node } => {
+                let answer = api.register_node(&node).await?;
+                if out.json {
+                    out.print_json(&answer.json);
+                    return Ok(());
+                }
+                let t = answer.value;
+                let until = chrono::DateTime::from_timestamp_millis(t.expires_ms)
+                    .map(|d| d.format("%Y-%m-%d %H:%M UTC").to_string())
+                    .unwrap_or_default();
+                println!(
+                    "{}",
+                    fields(&[
+                        ("node", t.node.clone()),
+                        ("token", t.token.clone()),
+                        ("usable until", until),
+                    ])
+                );
+                println!(
+                    "At the hall, with its configuration: onewindow-node --config <file> enrol --token {} --url {}",
+                    t.token,
+                    api.base()
+                );
                 Ok(())
             }
         }

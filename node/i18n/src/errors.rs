@@ -49,6 +49,7 @@ pub const PHRASES: &[(&str, &str, &str)] = &[
         "publish the holiday calendar",
     ),
     ("action.revoke_nodes", "吊销节点", "revoke nodes"),
+    ("action.register_nodes", "登记新节点", "register new nodes"),
     (
         "action.view_security",
         "查看安全事件",
@@ -351,6 +352,32 @@ pub const PHRASES: &[(&str, &str, &str)] = &[
         "err.not_the_root.publish",
         "事项目录只能由区级中心发布",
         "only the district (the root) publishes the catalogue",
+    ),
+    // Enrolment.
+    (
+        "err.no_ca",
+        "本节点不持有证书签发机构的密钥，不发放入网令牌，也不签发证书",
+        "this node does not hold the federation CA's key: it issues no enrolment tokens and signs no certificates",
+    ),
+    (
+        "err.enrolment_refused",
+        "入网申请被拒绝：令牌与节点或申请不符",
+        "enrolment refused: the token does not match the node or the request",
+    ),
+    (
+        "err.enrolment_token_used",
+        "入网令牌已使用过，请向区级中心申请新令牌",
+        "the enrolment token was used already: ask the district for a new one",
+    ),
+    (
+        "err.enrolment_token_expired",
+        "入网令牌已过期，请向区级中心申请新令牌",
+        "the enrolment token has expired: ask the district for a new one",
+    ),
+    (
+        "err.bad_signing_request",
+        "证书签名请求不可用：{problem}",
+        "unusable certificate signing request: {problem}",
     ),
     (
         "err.bad_node_id",

@@ -13,6 +13,7 @@ mod cases;
 pub mod clock;
 pub mod config;
 mod directives;
+pub mod enrolment;
 pub mod error;
 pub mod link_state;
 pub mod metrics;

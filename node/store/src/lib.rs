@@ -9,6 +9,7 @@
 
 mod cases;
 mod catalogue;
+mod enrolment;
 mod oversight;
 mod own;
 mod queue;
@@ -18,6 +19,7 @@ mod tail;
 
 pub use cases::{CaseFilter, CaseRow};
 pub use catalogue::{VersionError, VersionInfo};
+pub use enrolment::TokenRow;
 pub use oversight::{
     BriefCase, CHINA_OFFSET_MS, CaseBrief, CaseSearch, CountRow, DAY_MS, DayHallRow, Distribution,
     FleetRow, HANDLING_BOUNDS_MS, OPEN_STATES, Scope, WAIT_BOUNDS_MS,

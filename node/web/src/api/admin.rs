@@ -141,3 +141,47 @@ pub async fn security_events(
     staff.require(&[Role::Admin, Role::Supervisor], "action.view_security")?;
     Ok(axum::Json(node.store.security_events(1000).await?))
 }
+
+/// A node to register.
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Registration {
+    /// The new node's id, below this node.
+    pub node: String,
+}
+
+/// Registers a new hall (admin, at the node holding the federation CA):
+/// a one-time enrolment token for it, usable for 24 hours. The hall runs
+/// `onewindow-node enrol --token TOKEN --url URL-OF-THIS-NODE`.
+#[utoipa::path(post, path = "/api/v1/admin/enrolments", tag = "admin", security(("bearer" = [])),
+    request_body = Registration,
+    responses((status = 201, body = crate::service::enrolment::IssuedToken), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn register_node(
+    State(node): State<AppState>,
+    staff: Staff,
+    ApiJson(r): ApiJson<Registration>,
+) -> Result<
+    (
+        StatusCode,
+        axum::Json<crate::service::enrolment::IssuedToken>,
+    ),
+    Error,
+> {
+    staff.require(&[Role::Admin], "action.register_nodes")?;
+    let issued = node
+        .issue_enrolment_token(r.node.trim(), &staff.record.username)
+        .await?;
+    Ok((StatusCode::CREATED, axum::Json(issued)))
+}
+
+/// A new hall's enrolment (no login: the token's MAC over the request is
+/// the proof): its first certificate, for the key it made itself.
+#[utoipa::path(post, path = "/api/v1/enrolment", tag = "system",
+    request_body = crate::service::enrolment::EnrolRequest,
+    responses((status = 200, body = crate::service::enrolment::Enrolled), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn enrol(
+    State(node): State<AppState>,
+    ApiJson(r): ApiJson<crate::service::enrolment::EnrolRequest>,
+) -> Result<axum::Json<crate::service::enrolment::Enrolled>, Error> {
+    Ok(axum::Json(node.enrol(&r, None).await?))
+}
