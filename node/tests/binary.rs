@@ -148,13 +148,15 @@ async fn a_hall_enrols_with_a_one_time_token_and_links_with_the_certificate() {
         .await;
     let token = issued["token"].as_str().unwrap().to_owned();
     // Only below the district, and only the district holds the CA.
-    let (status, _) = admin
-        .post(
-            "/api/v1/admin/enrolments",
-            &serde_json::json!({"node": "elsewhere"}),
-        )
-        .await;
-    assert_eq!(status, 400);
+    for elsewhere in ["elsewhere", DISTRICT, "nanhai.guicheng.xiaping.deeper"] {
+        let (status, _) = admin
+            .post(
+                "/api/v1/admin/enrolments",
+                &serde_json::json!({"node": elsewhere}),
+            )
+            .await;
+        assert_eq!(status, 400, "{elsewhere}");
+    }
 
     // A token past its 24 hours is refused.
     let stale = admin

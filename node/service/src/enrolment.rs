@@ -54,7 +54,10 @@ impl Node {
     /// within [`TOKEN_HOURS`].
     pub async fn issue_enrolment_token(&self, node: &str, by: &str) -> Result<IssuedToken, Error> {
         let ca = self.ca.as_ref().ok_or_else(no_ca)?;
-        let below = NodeId::new(node).is_ok_and(|n| n != self.id && n.is_in_subtree_of(&self.id));
+        // Below this node, and no deeper than the tree's tiers.
+        let below = NodeId::new(node).is_ok_and(|n| {
+            n != self.id && n.is_in_subtree_of(&self.id) && n.depth() < self.config.node.tiers.len()
+        });
         if !below {
             return Err(Error::bad_request("bad_node_id", &[("node", &node)]));
         }
