@@ -256,6 +256,12 @@ fn run_stops_its_nodes_on_sigterm_and_leaves_none_behind_when_killed() {
     assert!(log.contains("the supervising process"), "{log}");
 }
 
+/// The variable that ties a node to its supervisor (not set here: the
+/// test waits for the node itself).
+fn onewindow_node_exit_env() -> &'static str {
+    "ONEWINDOW_EXIT_WITH_PARENT"
+}
+
 #[test]
 fn a_node_started_from_another_folder_finds_its_bundle() {
     let node_bin = onewindow_deploy::binary::node_binary_for_tests().unwrap();
@@ -280,39 +286,59 @@ fn a_node_started_from_another_folder_finds_its_bundle() {
     let folder = b.folder(id).unwrap();
     // Somewhere else, with nothing of the bundle in it.
     let elsewhere = tempfile::tempdir().unwrap();
-    let mut node = Command::new(&node_bin)
-        .arg("--config")
-        .arg(&config)
-        .arg("start")
-        .current_dir(elsewhere.path())
-        .env_remove("ONEWINDOW_CONFIG")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stdout = node.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
+    // One start, to its first "is serving" (or its end), then SIGTERM: what
+    // it printed, how it ended, its stderr.
+    let attempt = || {
+        let mut node = Command::new(&node_bin)
+            .arg("--config")
+            .arg(&config)
+            .arg("start")
+            .current_dir(elsewhere.path())
+            .env_remove("ONEWINDOW_CONFIG")
+            .env_remove(onewindow_node_exit_env())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdout = node.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let mut lines = Vec::new();
+        while let Ok(l) = rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            let done = l.contains("is serving");
+            lines.push(l);
+            if done {
+                break;
+            }
         }
-    });
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let serving = std::iter::from_fn(|| {
-        rx.recv_timeout(deadline.saturating_duration_since(Instant::now()))
-            .ok()
-    })
-    .any(|l| l.contains("is serving"));
-    kill(
-        Pid::from_raw(i32::try_from(node.id()).unwrap()),
-        Signal::SIGTERM,
-    )
-    .unwrap();
-    let status = node.wait().unwrap();
-    let mut stderr = String::new();
-    std::io::Read::read_to_string(&mut node.stderr.take().unwrap(), &mut stderr).unwrap();
-    assert!(serving, "{stderr}");
-    assert!(status.success(), "{stderr}");
+        let serving = lines.iter().any(|l| l.contains("is serving"));
+        let _ = kill(
+            Pid::from_raw(i32::try_from(node.id()).unwrap()),
+            Signal::SIGTERM,
+        );
+        let status = node.wait().unwrap();
+        let mut stderr = String::new();
+        std::io::Read::read_to_string(&mut node.stderr.take().unwrap(), &mut stderr).unwrap();
+        (serving, lines, status, stderr)
+    };
+    // A start that ended without a word on a loaded machine is tried once
+    // more; a wrong path fails both times (and says so).
+    let mut outcome = attempt();
+    if !outcome.0 && outcome.3.is_empty() {
+        eprintln!(
+            "first start ended silently ({:?}): {:?}",
+            outcome.2, outcome.1
+        );
+        outcome = attempt();
+    }
+    let (serving, lines, status, stderr) = outcome;
+    assert!(serving, "{status:?}\n{lines:?}\n{stderr}");
+    assert!(status.success(), "{status:?}\n{lines:?}\n{stderr}");
     // Its store is in its own folder, and nothing was written here.
     assert!(folder.join("data/node.db").is_file());
     assert_eq!(std::fs::read_dir(elsewhere.path()).unwrap().count(), 0);
