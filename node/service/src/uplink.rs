@@ -184,6 +184,11 @@ pub fn certificate_state(not_before_ms: i64, not_after_ms: i64, now_ms: i64) -> 
     }
 }
 
+/// Whole days a certificate has left at `now_ms` (negative once expired).
+pub fn certificate_days_left(not_after_ms: i64, now_ms: i64) -> i64 {
+    (not_after_ms - now_ms).div_euclid(86_400_000)
+}
+
 /// A certificate's state in words: `cert.<state>` with the days left.
 pub fn certificate_words(
     lang: onewindow_i18n::Lang,
@@ -192,7 +197,7 @@ pub fn certificate_words(
     now_ms: i64,
 ) -> String {
     let state = certificate_state(not_before_ms, not_after_ms, now_ms);
-    let days = (not_after_ms - now_ms).div_euclid(86_400_000);
+    let days = certificate_days_left(not_after_ms, now_ms);
     onewindow_i18n::phrase_with(lang, &format!("cert.{state}"), &[("days", &days)])
 }
 

@@ -67,7 +67,7 @@ impl CertificateHealth {
             serial: c.serial,
             not_before_ms: nb,
             not_after_ms: na,
-            days_left: (na - now).div_euclid(86_400_000),
+            days_left: crate::service::uplink::certificate_days_left(na, now),
             state: crate::service::uplink::certificate_state(nb, na, now).to_owned(),
             state_zh: words(Lang::Zh),
             state_en: words(Lang::En),
