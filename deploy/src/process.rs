@@ -148,11 +148,24 @@ impl ProcessTree {
             bail!("node {id} is already running");
         }
         let folder = self.bundle.folder(id)?;
+        let child = self
+            .command_in(&folder)?
+            .spawn()
+            .with_context(|| format!("starting {} for {id}", self.node_bin.display()))?;
+        self.children.insert(id.to_owned(), child);
+        Ok(())
+    }
+
+    /// The command that runs the node whose folder is `folder` (its
+    /// configuration `node.toml` there, its output appended to the folder's
+    /// log), as [`ProcessTree::spawn`] runs a node of the bundle: for a
+    /// second process of a hall (a standby) in a folder of its own.
+    pub fn command_in(&self, folder: &Path) -> anyhow::Result<Command> {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(folder.join(LOG_FILE))
-            .with_context(|| format!("opening the log of {id}"))?;
+            .with_context(|| format!("opening the log in {}", folder.display()))?;
         let mut command = Command::new(&self.node_bin);
         if let Some(offset) = self.clock_offset_ms {
             command.env(node::service::CLOCK_OFFSET_ENV, offset.to_string());
@@ -164,22 +177,19 @@ impl ProcessTree {
         } else {
             command.env_remove(node::EXIT_WITH_PARENT_ENV);
         }
-        let child = command
+        command
             .arg("--config")
-            .arg(self.bundle.config_path(id)?)
+            .arg(folder.join(crate::bundle::CONFIG_FILE))
             .arg("start")
-            .current_dir(&folder)
+            .current_dir(folder)
             .env_remove("ONEWINDOW_CONFIG")
             .env("NO_COLOR", "1")
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log)
             .process_group(0)
-            .kill_on_drop(true)
-            .spawn()
-            .with_context(|| format!("starting {} for {id}", self.node_bin.display()))?;
-        self.children.insert(id.to_owned(), child);
-        Ok(())
+            .kill_on_drop(true);
+        Ok(command)
     }
 
     /// Waits until a started node answers `GET /api/v1/health` as itself;

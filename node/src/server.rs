@@ -63,6 +63,33 @@ impl RunningNode {
     }
 }
 
+/// How often a node whose database is a standby looks again.
+const STANDBY_POLL: std::time::Duration = std::time::Duration::from_millis(500);
+/// How often it says that it still waits.
+const STANDBY_REMIND: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Waits while the node's database is a PostgreSQL standby. A second
+/// process of a hall (the district's, on the standby's server) is started
+/// beside the first and waits here; once the standby is promoted it opens
+/// the store and serves, and the children that dial it among their
+/// parent's addresses find it.
+async fn wait_until_primary(url: &str) -> anyhow::Result<()> {
+    let mut said: Option<tokio::time::Instant> = None;
+    while onewindow_store::is_standby(url).await? {
+        if said.is_none_or(|t| t.elapsed() >= STANDBY_REMIND) {
+            tracing::warn!(
+                "the database is a standby (in recovery): this node waits until it is promoted, then starts"
+            );
+            said = Some(tokio::time::Instant::now());
+        }
+        tokio::time::sleep(STANDBY_POLL).await;
+    }
+    if said.is_some() {
+        tracing::info!("the database was promoted: starting");
+    }
+    Ok(())
+}
+
 /// Starts a node with the system clock.
 pub async fn start(config: Config) -> anyhow::Result<RunningNode> {
     start_with_clock(config, Arc::new(SystemClock)).await
@@ -74,6 +101,7 @@ pub async fn start_with_clock(
     clock: Arc<dyn Clock>,
 ) -> anyhow::Result<RunningNode> {
     let config = Arc::new(config);
+    wait_until_primary(&config.database_url()).await?;
     let node = Arc::new(Node::open(Arc::clone(&config), clock).await?);
     let listener = tokio::net::TcpListener::bind(config.http.listen).await?;
     let http_addr = listener.local_addr()?;

@@ -18,6 +18,7 @@
 
 pub mod catalogue;
 pub mod hall;
+pub mod pg;
 
 pub use hall::{
     Client, Reply, TestDb, TestNode, counts, hall_config, init_logs, staff, start,

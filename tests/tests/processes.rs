@@ -121,6 +121,7 @@ async fn submit_stream(
     base: String,
     matter: Value,
     count: usize,
+    pause: Duration,
     progress: tokio::sync::watch::Sender<usize>,
 ) -> Submitted {
     let http = reqwest::Client::builder()
@@ -156,6 +157,7 @@ async fn submit_stream(
             }
         }
         progress.send_replace(i + 1);
+        tokio::time::sleep(pause).await;
     }
     out
 }
@@ -190,7 +192,13 @@ async fn killed_halls_lose_nothing_the_window_was_told_and_apply_nothing_twice()
         let matter = own_matter(&clerk).await;
 
         let (tx, mut rx) = tokio::sync::watch::channel(0usize);
-        let stream = tokio::spawn(submit_stream(clerk.base.clone(), matter, 200, tx));
+        let stream = tokio::spawn(submit_stream(
+            clerk.base.clone(),
+            matter,
+            200,
+            Duration::ZERO,
+            tx,
+        ));
 
         // The township dies mid-stream, with part of the village's log
         // applied and acknowledged and part in flight, and comes back.
@@ -292,6 +300,173 @@ async fn a_blackholed_uplink_queues_cases_that_drain_when_it_returns() {
         .await;
         relay.set_blackhole(false);
         assert_converged(&village_sup, &district_sup, &queued).await;
+        tree.stop_all().await.unwrap();
+    })
+    .await;
+}
+
+/// Copies a folder and what it holds.
+fn copy_folder(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        if e.file_type().unwrap().is_dir() {
+            copy_folder(&e.path(), &to.join(e.file_name()));
+        } else {
+            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+        }
+    }
+}
+
+/// Whether a node answers its health check as `id`.
+async fn answers_as(url: &str, id: &str) -> bool {
+    let client = onewindow_client::Client::new(url).unwrap();
+    client.health().await.is_ok_and(|h| h.node_id == id)
+}
+
+/// A free port on loopback (UDP for QUIC, or TCP).
+fn free_port(udp: bool) -> u16 {
+    if udp {
+        std::net::UdpSocket::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    } else {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    }
+}
+
+/// The district on PostgreSQL with a synchronous hot standby, and a second
+/// district process on the standby's side that waits while its database is
+/// in recovery. Mid-stream of village cases the district's process and its
+/// primary database are killed with SIGKILL; the standby is promoted, the
+/// second process takes over, the township finds it among its parent's
+/// addresses, and the district holds every case the village receipted,
+/// each once, while the village's window never stopped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_district_fails_over_to_its_standby_and_loses_no_receipted_case() {
+    with_timeout(async {
+        let pg = std::sync::Arc::new(
+            tokio::task::spawn_blocking(onewindow_tests::pg::PgPair::start)
+                .await
+                .unwrap()
+                .unwrap(),
+        );
+        pg.sql(&pg.primary, "postgres", "CREATE DATABASE onewindow")
+            .unwrap();
+        pg.make_synchronous().unwrap();
+
+        let (dir, mut tree) = process_tree(&[DISTRICT, TOWNSHIP, VILLAGE]);
+        let bundle = tree.bundle().clone();
+        let mut first = bundle.config(DISTRICT).unwrap();
+        first.database.url = pg.primary.url("onewindow");
+        bundle.write_config(DISTRICT, &first).unwrap();
+        // The second district process: the same identity (certificate, CA
+        // and signing keys, configuration) on the standby's database and,
+        // as on another server, its own addresses.
+        let second_dir = dir.path().join("district-standby");
+        copy_folder(&bundle.folder(DISTRICT).unwrap(), &second_dir);
+        let mut second = first.clone();
+        second.database.url = pg.standby.url("onewindow");
+        second.http.listen = format!("127.0.0.1:{}", free_port(false)).parse().unwrap();
+        second.federation.listen = format!("127.0.0.1:{}", free_port(true)).parse().unwrap();
+        std::fs::write(
+            second_dir.join(deploy::bundle::CONFIG_FILE),
+            toml::to_string(&second).unwrap(),
+        )
+        .unwrap();
+        let second_url = format!("http://{}", second.http.listen);
+        bundle
+            .set_parent_addr(
+                TOWNSHIP,
+                &format!("{},{}", first.federation.listen, second.federation.listen),
+            )
+            .unwrap();
+
+        tree.start_all().await.unwrap();
+        let mut standby = tree.command_in(&second_dir).unwrap().spawn().unwrap();
+        // It waits while its database is in recovery, and says so.
+        let log = second_dir.join(deploy::bundle::LOG_FILE);
+        eventually(60, "the standby district says it waits", || async {
+            std::fs::read_to_string(&log)
+                .unwrap_or_default()
+                .contains("standby")
+                .then_some(())
+        })
+        .await;
+        assert!(!answers_as(&second_url, DISTRICT).await, "the standby serves before promotion");
+        assert!(standby.try_wait().unwrap().is_none(), "the standby district ended");
+
+        let clerk = staff(&tree, VILLAGE, "clerk1", "clerk").await;
+        let village_sup = staff(&tree, VILLAGE, "sup1", "supervisor").await;
+        let district_admin = Api::login(
+            &tree.url(DISTRICT).unwrap(),
+            "admin",
+            &bundle.node(DISTRICT).unwrap().admin_password,
+        )
+        .await;
+        let body = json!({"username": "sup1", "display_name": "sup1", "role": "supervisor", "password": STAFF_PASSWORD});
+        let (status, text) = district_admin.post("/api/v1/staff", &body).await;
+        assert_eq!(status, 201, "{text}");
+        let matter = own_matter(&clerk).await;
+
+        let (tx, mut rx) = tokio::sync::watch::channel(0usize);
+        let stream = tokio::spawn(submit_stream(
+            clerk.base.clone(),
+            matter,
+            120,
+            Duration::from_millis(250),
+            tx,
+        ));
+        // Some of the village's cases have reached the district.
+        let district_sup = Api::login(&tree.url(DISTRICT).unwrap(), "sup1", STAFF_PASSWORD).await;
+        wait_for_progress(&mut rx, 20).await;
+        eventually(60, "cases at the district before the failure", || async {
+            let listed = district_sup.get_ok("/api/v1/cases?limit=1000").await;
+            (listed.as_array().unwrap().len() >= 5).then_some(())
+        })
+        .await;
+
+        // The district's server dies: its process and its database.
+        tree.kill(DISTRICT).await.unwrap();
+        pg.kill_primary().unwrap();
+        let killed_at = *rx.borrow();
+        let promoting = std::sync::Arc::clone(&pg);
+        tokio::task::spawn_blocking(move || promoting.promote())
+            .await
+            .unwrap()
+            .unwrap();
+        eventually(60, "the standby district serves", || async {
+            answers_as(&second_url, DISTRICT).await.then_some(())
+        })
+        .await;
+
+        let submitted = stream.await.unwrap();
+        assert!(killed_at < 120, "the stream ended before the failure");
+        assert_eq!(submitted.unanswered, 0, "the village's window stopped");
+        assert_eq!(submitted.created.len(), 120);
+        let district_sup = Api::login(&second_url, "sup1", STAFF_PASSWORD).await;
+        assert_converged(&village_sup, &district_sup, &submitted.created).await;
+        // Each once, and nothing else: the promoted database holds exactly
+        // the receipted cases.
+        let held = pg
+            .sql(&pg.standby, "onewindow", "SELECT string_agg(id, ',' ORDER BY id) FROM cases")
+            .unwrap();
+        let mut receipted = submitted.created.clone();
+        receipted.sort();
+        assert_eq!(held, receipted.join(","), "cases at the promoted district");
+        assert!(
+            std::fs::read_to_string(tree.log_path(TOWNSHIP).unwrap())
+                .unwrap()
+                .contains("the parent answers at another of its addresses"),
+            "the township did not move to the second address"
+        );
+        let _ = standby.kill().await;
         tree.stop_all().await.unwrap();
     })
     .await;

@@ -129,7 +129,17 @@ impl Links {
         for c in &fed.children {
             node.registry.register(c);
         }
-        let (server, listen_addr) = if fed.children.is_empty() {
+        // Children enrolled here with this node's tokens are registered by
+        // that enrolment.
+        for c in node.store.enrolled_nodes().await? {
+            if NodeId::new(c.clone()).is_ok_and(|c| c.parent().as_ref() == Some(&node.id)) {
+                node.registry.register(&c);
+            }
+        }
+        // A node of the last tier has no children; any other listens, for
+        // the children it has and those that will enrol.
+        let leaf = node.id.depth() + 1 >= node.config.node.tiers.len();
+        let (server, listen_addr) = if fed.children.is_empty() && leaf {
             (None, None)
         } else {
             let policy = Arc::new(ChildPolicy {
@@ -171,7 +181,8 @@ impl Links {
             (Some(server), Some(addr))
         };
         let (renewed_tx, renewed_rx) = tokio::sync::watch::channel(None);
-        let has_uplink = node.id.parent().is_some() && !fed.parent_addr.is_empty();
+        let parent_addrs = fed.parent_addrs();
+        let has_uplink = node.id.parent().is_some() && !parent_addrs.is_empty();
         if has_uplink || node.ca.is_some() {
             tasks.push(tokio::spawn(renewal(
                 Arc::clone(&node),
@@ -182,9 +193,8 @@ impl Links {
         if let (Some(parent), true) = (node.id.parent(), has_uplink) {
             let client = Client::new(&creds, fed.limits.transport())?;
             let n = Arc::clone(&node);
-            let parent_addr = fed.parent_addr.clone();
             tasks.push(tokio::spawn(async move {
-                dial(n, client, parent, parent_addr, renewed_rx).await;
+                dial(n, client, parent, parent_addrs, renewed_rx).await;
             }));
         }
         Ok(Some(Links {
@@ -299,7 +309,7 @@ async fn dial(
     node: Arc<Node>,
     mut client: Client,
     parent: NodeId,
-    addr: String,
+    addrs: Vec<String>,
     mut renewed: tokio::sync::watch::Receiver<Option<NodeCredentials>>,
 ) {
     use rand::{Rng, SeedableRng};
@@ -338,14 +348,10 @@ async fn dial(
         }
         Err(_) => 0,
     };
+    // The address that answered last is tried first; the others (a parent's
+    // standby processes) in their order after it.
+    let mut preferred = 0;
     loop {
-        let target = match tokio::net::lookup_host(addr.as_str())
-            .await
-            .map(|mut a| a.next())
-        {
-            Ok(Some(a)) => Some(a),
-            _ => None,
-        };
         let mut ended = state::Ended::Nothing;
         node.uplink.set_next_attempt(0);
         if renewed.has_changed().unwrap_or(false)
@@ -356,37 +362,56 @@ async fn dial(
                 Err(e) => tracing::error!(error = %e, "dialing with the renewed certificate"),
             }
         }
-        if let Some(target) = target {
-            match client.connect(target, &parent).await {
-                Ok(conn) => {
-                    node.set_uplink(true);
-                    tracing::info!(%parent, %target, "link to parent up");
-                    let start = state::session_starts(&node, &peer).await;
-                    // A renewed certificate ends the session: the next one
-                    // presents it.
-                    let result = tokio::select! {
-                        r = session::run(Arc::clone(&node), conn, session::Role::Child) => r,
-                        () = async {
-                            if renewed.changed().await.is_err() {
-                                std::future::pending::<()>().await;
-                            }
-                            // Seen again at the top of the loop.
-                            renewed.mark_changed();
-                        } => {
-                            tracing::info!(%parent, "reconnecting with the renewed certificate");
-                            Ok(())
-                        }
-                    };
-                    if let Err(e) = &result {
-                        tracing::info!(%parent, error = %e, "link to parent ended");
-                    }
-                    ended = state::session_ended(&node, &peer, start, &result).await;
-                    node.set_uplink(false);
+        let mut conn = None;
+        for i in 0..addrs.len() {
+            let at = (preferred + i) % addrs.len();
+            let addr = &addrs[at];
+            let target = match tokio::net::lookup_host(addr.as_str())
+                .await
+                .map(|mut a| a.next())
+            {
+                Ok(Some(a)) => a,
+                _ => {
+                    tracing::warn!(%addr, "the parent's address does not resolve");
+                    continue;
                 }
-                Err(e) => tracing::debug!(%parent, error = %e, "cannot reach the parent"),
+            };
+            match client.connect(target, &parent).await {
+                Ok(c) => {
+                    if at != preferred {
+                        tracing::info!(%parent, %target, "the parent answers at another of its addresses");
+                    }
+                    preferred = at;
+                    conn = Some((c, target));
+                    break;
+                }
+                Err(e) => tracing::debug!(%parent, %target, error = %e, "cannot reach the parent"),
             }
-        } else {
-            tracing::warn!(addr = %addr, "the parent's address does not resolve");
+        }
+        if let Some((conn, target)) = conn {
+            node.set_uplink(true);
+            tracing::info!(%parent, %target, "link to parent up");
+            let start = state::session_starts(&node, &peer).await;
+            // A renewed certificate ends the session: the next one
+            // presents it.
+            let result = tokio::select! {
+                r = session::run(Arc::clone(&node), conn, session::Role::Child) => r,
+                () = async {
+                    if renewed.changed().await.is_err() {
+                        std::future::pending::<()>().await;
+                    }
+                    // Seen again at the top of the loop.
+                    renewed.mark_changed();
+                } => {
+                    tracing::info!(%parent, "reconnecting with the renewed certificate");
+                    Ok(())
+                }
+            };
+            if let Err(e) = &result {
+                tracing::info!(%parent, error = %e, "link to parent ended");
+            }
+            ended = state::session_ended(&node, &peer, start, &result).await;
+            node.set_uplink(false);
         }
         // The backoff starts over only after a session that made progress;
         // each refusal in a row doubles the wait, up to its own maximum.

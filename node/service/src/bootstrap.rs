@@ -77,7 +77,7 @@ impl Node {
         };
         let own_log = if id.parent().is_some()
             && !fed.credentials_dir.is_empty()
-            && !fed.parent_addr.is_empty()
+            && !fed.parent_addrs().is_empty()
         {
             let (own, _) = store.own_head().await;
             crate::recovery::OwnLog::open(

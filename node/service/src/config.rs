@@ -60,7 +60,11 @@ pub struct HttpSection {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FederationSection {
-    /// Parent's QUIC address, host:port; empty for the root.
+    /// Parent's QUIC address, host:port; empty for the root. Several
+    /// addresses separated by commas (`10.1.0.5:7443,10.1.0.6:7443`) name
+    /// the processes of one parent that can take over from each other: the
+    /// node dials them in turn until one answers, starting with the last
+    /// that did.
     pub parent_addr: String,
     /// Listen address for children's QUIC links.
     pub listen: SocketAddr,
@@ -91,6 +95,19 @@ pub struct FederationSection {
     pub clean_session_ms: u64,
     /// What one peer may make this node hold.
     pub limits: LinkLimits,
+}
+
+impl FederationSection {
+    /// The parent's addresses in the order they are tried (see
+    /// [`FederationSection::parent_addr`]); none for the root.
+    pub fn parent_addrs(&self) -> Vec<String> {
+        self.parent_addr
+            .split(',')
+            .map(str::trim)
+            .filter(|a| !a.is_empty())
+            .map(str::to_owned)
+            .collect()
+    }
 }
 
 /// The per-peer memory budget of a link: what each peer (a parent, or each
@@ -396,6 +413,17 @@ impl Config {
                 "needs credentials_dir, whose ca.crt is the CA's certificate",
             ));
         }
+        for addr in f.parent_addrs() {
+            let port = addr
+                .rsplit_once(':')
+                .map(|(host, port)| (host, port.parse::<u16>()));
+            if !matches!(port, Some((host, Ok(p))) if !host.is_empty() && p != 0) {
+                return Err(invalid(
+                    "federation.parent_addr",
+                    "host:port, or several separated by commas",
+                ));
+            }
+        }
         if !(100..=3_600_000).contains(&f.clean_session_ms) {
             return Err(invalid("federation.clean_session_ms", "100 to 3600000"));
         }
@@ -471,6 +499,28 @@ mod tests {
         let c = Config::default();
         c.validate().expect("defaults are valid");
         assert_eq!(c.tier(), "district");
+    }
+
+    #[test]
+    fn a_parent_may_have_several_addresses() {
+        let mut c = Config::default();
+        c.node.id = "nanhai.guicheng".into();
+        c.federation.parent_addr = " 10.1.0.5:7443, district-b.example:7443 ,".into();
+        c.validate().expect("two addresses are valid");
+        assert_eq!(
+            c.federation.parent_addrs(),
+            ["10.1.0.5:7443", "district-b.example:7443"]
+        );
+        for bad in ["10.1.0.5", "10.1.0.5:7443,10.1.0.6", ":7443", "a:0", "a:x"] {
+            c.federation.parent_addr = bad.into();
+            let e = c.validate().expect_err(bad);
+            assert!(
+                e.to_string().contains("federation.parent_addr"),
+                "{bad}: {e}"
+            );
+        }
+        c.federation.parent_addr = String::new();
+        assert!(c.federation.parent_addrs().is_empty());
     }
 
     #[test]

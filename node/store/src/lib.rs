@@ -223,6 +223,23 @@ impl std::fmt::Debug for Store {
     }
 }
 
+/// Whether the database at `url` is a PostgreSQL standby (in recovery):
+/// nothing can be written there until it is promoted. Always false for
+/// SQLite.
+pub async fn is_standby(url: &str) -> Result<bool, StoreError> {
+    use sqlx::Connection;
+    if url.starts_with("sqlite:") {
+        return Ok(false);
+    }
+    sqlx::any::install_default_drivers();
+    let mut conn = sqlx::AnyConnection::connect(url).await?;
+    let standby: bool = sqlx::query_scalar("SELECT pg_is_in_recovery()")
+        .fetch_one(&mut conn)
+        .await?;
+    conn.close().await?;
+    Ok(standby)
+}
+
 impl Store {
     /// Opens (creating if needed) and migrates the store at `url`.
     pub async fn open(
