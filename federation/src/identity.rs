@@ -275,6 +275,41 @@ impl KeyRequest {
     }
 }
 
+impl KeyRequest {
+    /// The node a signing request (PKCS#10 PEM) names, once it parses:
+    /// `None` if it names none; refused if it names two.
+    pub fn node_of(request_pem: &str) -> Result<Option<NodeId>, IdentityError> {
+        let request = rcgen::CertificateSigningRequestParams::from_pem(request_pem)
+            .map_err(|e| IdentityError::BadRequest(e.to_string()))?;
+        let mut names = request_names(&request.params);
+        names.dedup();
+        match names.as_slice() {
+            [] => Ok(None),
+            [one] => NodeId::new(one.clone())
+                .map(Some)
+                .map_err(|e| IdentityError::BadRequest(e.to_string())),
+            [first, other, ..] => Err(IdentityError::RequestForOtherNode {
+                named: other.clone(),
+                wanted: first.clone(),
+            }),
+        }
+    }
+}
+
+/// Whether a certificate carries the public key of a signing request: the
+/// certificate was made for that request.
+pub fn request_key_matches(cert_pem: &str, request_pem: &str) -> Result<bool, IdentityError> {
+    let request = rcgen::CertificateSigningRequestParams::from_pem(request_pem)
+        .map_err(|e| IdentityError::BadRequest(e.to_string()))?;
+    let der = first_cert(cert_pem)?;
+    Ok(parse(der.as_ref())?
+        .public_key()
+        .subject_public_key
+        .data
+        .as_ref()
+        == rcgen::PublicKeyData::der_bytes(&request.public_key))
+}
+
 /// The node names a signing request carries: its common name and its
 /// node URIs.
 fn request_names(params: &CertificateParams) -> Vec<String> {
@@ -644,6 +679,22 @@ mod tests {
 
     fn id(s: &str) -> NodeId {
         NodeId::new(s).unwrap()
+    }
+
+    #[test]
+    fn a_request_names_its_node_and_its_certificate_carries_its_key() {
+        let ca = FederationCa::generate("test CA").unwrap();
+        let node = id("nanhai.guicheng.xiaping");
+        let req = KeyRequest::generate(&node).unwrap();
+        assert_eq!(
+            KeyRequest::node_of(&req.request_pem).unwrap(),
+            Some(node.clone())
+        );
+        assert!(KeyRequest::node_of("not a request").is_err());
+        let cert = ca.sign_request(&req.request_pem, &node, 30).unwrap();
+        assert!(request_key_matches(&cert, &req.request_pem).unwrap());
+        let other = KeyRequest::generate(&node).unwrap();
+        assert!(!request_key_matches(&cert, &other.request_pem).unwrap());
     }
 
     #[test]

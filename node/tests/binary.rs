@@ -238,3 +238,110 @@ async fn a_hall_enrols_with_a_one_time_token_and_links_with_the_certificate() {
     )
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_township_enrols_its_own_village_and_admits_it_without_a_configuration_line() {
+    const DISTRICT: &str = "nanhai";
+    const TOWNSHIP: &str = "nanhai.guicheng";
+    const VILLAGE: &str = "nanhai.guicheng.xinhe";
+    let mut t = onewindow_tests::tree_with_ca_at_root(&[DISTRICT, TOWNSHIP]).await;
+    let township = t.url(TOWNSHIP);
+    // The township has no children in its configuration, and no CA key.
+    assert!(t.nodes[TOWNSHIP].config.federation.children.is_empty());
+    assert!(t.node(TOWNSHIP).node.ca.is_none());
+
+    // A new village hall: a configuration, no key, no certificate.
+    let home = t.dir.path().join("xinhe");
+    let mut cfg = t.nodes[TOWNSHIP].config.clone();
+    cfg.node.id = VILLAGE.into();
+    cfg.node.hall_code = "XH01".into();
+    cfg.node.data_dir = home.clone();
+    cfg.database.url = format!("sqlite://{}?mode=rwc", home.join("node.db").display());
+    cfg.http.listen = "127.0.0.1:0".parse().unwrap();
+    cfg.federation.listen = "127.0.0.1:0".parse().unwrap();
+    cfg.federation.credentials_dir = home.join("pki").display().to_string();
+    cfg.federation.parent_addr = t.quic_addr(TOWNSHIP).to_string();
+    std::fs::create_dir_all(&home).unwrap();
+    let config_file = home.join("config.toml");
+    std::fs::write(&config_file, toml::to_string(&cfg).unwrap()).unwrap();
+
+    // The township's administrator registers it: for its own children only.
+    let admin =
+        onewindow_tests::Api::login(&township, "admin", onewindow_tests::ADMIN_PASSWORD).await;
+    for elsewhere in ["nanhai.dali.yanbu", "nanhai.guicheng.xinhe.deeper"] {
+        let (status, body) = admin
+            .post(
+                "/api/v1/admin/enrolments",
+                &serde_json::json!({"node": elsewhere}),
+            )
+            .await;
+        assert_eq!(status, 400, "{elsewhere}: {body}");
+    }
+    let (status, body) = admin
+        .post(
+            "/api/v1/admin/enrolments",
+            &serde_json::json!({"node": "nanhai.dali.yanbu"}),
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert!(body.contains("bad_node_id"), "{body}");
+    let issued = admin
+        .post_ok(
+            "/api/v1/admin/enrolments",
+            &serde_json::json!({"node": VILLAGE}),
+        )
+        .await;
+    let token = issued["token"].as_str().unwrap().to_owned();
+
+    // The village enrols at the township, which has the district sign.
+    let out = enrol(&config_file, &token, &township).await;
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{said}");
+    let pki = std::path::PathBuf::from(&cfg.federation.credentials_dir);
+    let creds = federation::NodeCredentials::from_files(&pki).unwrap();
+    assert_eq!(creds.node.as_str(), VILLAGE);
+    assert!(federation::signed_by(&creds.cert_pem, t.ca.cert_pem()).unwrap());
+    // Once only.
+    std::fs::remove_file(pki.join("node.crt")).unwrap();
+    let out = enrol(&config_file, &token, &township).await;
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("enrolment_token_used"),
+        "{out:?}"
+    );
+    creds.to_files(&pki).unwrap();
+
+    // The township admits it on its link, and still does after a restart.
+    let village = onewindow_node::server::start_with_clock(cfg.clone(), t.clock.clone())
+        .await
+        .unwrap();
+    let serial = creds.serial().unwrap();
+    // Seen connected, with its enrolled certificate, after `since`.
+    let linked = |t: &onewindow_tests::Tree, since: i64| {
+        let store = t.node(TOWNSHIP).node.store.clone();
+        let serial = serial.clone();
+        async move {
+            let fleet = store.oversight_fleet().await.unwrap();
+            fleet
+                .iter()
+                .find(|f| f.node_id == VILLAGE && f.connected)
+                .filter(|f| f.cert_serial.as_deref() == Some(serial.as_str()))
+                .filter(|f| f.last_seen_ms.is_some_and(|s| s > since))
+                .map(|_| ())
+        }
+    };
+    t.eventually(30, "the village linked to the township", || linked(&t, 0))
+        .await;
+    t.stop(TOWNSHIP).await;
+    t.restart(TOWNSHIP).await;
+    let restarted = t.clock.now_ms();
+    t.eventually(60, "the village linked again after a restart", || {
+        linked(&t, restarted)
+    })
+    .await;
+    village.stop().await;
+}

@@ -12,9 +12,11 @@ pub enum NodeCommand {
     /// backend, the state of the link to the parent and of the node's own
     /// certificate (GET /api/v1/health; no login needed).
     Status,
-    /// Registers a new hall at the node that holds the federation CA (the
-    /// district): prints a one-time enrolment token, usable for 24 hours,
-    /// for the hall's `onewindow-node enrol --token TOKEN --url URL`.
+    /// Registers a new hall: prints a one-time enrolment token, usable for
+    /// 24 hours, for the hall's `onewindow-node enrol --token TOKEN --url
+    /// URL`. At the district (which holds the federation CA) for any hall
+    /// below it; at a township for its own villages, which it then admits
+    /// without a line in its configuration.
     /// The hall makes its own key; its parent must list it in
     /// `federation.children`.
     Register {

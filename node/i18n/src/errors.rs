@@ -356,8 +356,18 @@ pub const PHRASES: &[(&str, &str, &str)] = &[
     // Enrolment.
     (
         "err.no_ca",
-        "本节点不持有证书签发机构的密钥，不发放入网令牌，也不签发证书",
-        "this node does not hold the federation CA's key: it issues no enrolment tokens and signs no certificates",
+        "本节点既不持有证书签发机构的密钥，也没有联网证书，不能办理新节点入网",
+        "this node holds neither the federation CA's key nor a certificate of the federation: it cannot enrol halls",
+    ),
+    (
+        "err.enrolment_not_a_child",
+        "{here} 只能为其直属下级节点发放入网令牌，{node} 不是；请在其上级节点或区级中心办理",
+        "{here} issues enrolment tokens for its own children only, and {node} is not one: register it at its parent or at the district",
+    ),
+    (
+        "err.enrolment_no_uplink",
+        "暂时无法连接上级证书签发机构，证书未签发，令牌仍可使用；请稍后重试",
+        "the CA up the tree cannot be reached now: no certificate was signed and the token is still good; try again later",
     ),
     (
         "err.enrolment_refused",

@@ -1,6 +1,11 @@
 //! Enrolment: a new hall's first certificate, against a one-time token
-//! (see `federation::enrolment`). Only the node that holds the federation
-//! CA issues tokens and signs.
+//! (see `federation::enrolment`). The node that holds the federation CA
+//! issues tokens for any node below it and signs; any other node issues
+//! tokens for its own children only, checks the hall's request against the
+//! token itself and has the CA up the tree sign it over its uplink (the
+//! question a renewal asks). A child enrolled at its parent is registered
+//! there: the parent admits it on its links from then on, without a line
+//! in its configuration.
 
 use federation::enrolment::{EnrolmentToken, mac_matches};
 use federation::{CertInfo, NodeId};
@@ -49,19 +54,33 @@ fn no_ca() -> Error {
     Error::new(ErrorKind::Forbidden, "no_ca", &[])
 }
 
+fn bad_request(e: impl std::fmt::Display) -> Error {
+    Error::bad_request("bad_signing_request", &[("problem", &e.to_string())])
+}
+
 impl Node {
     /// Issues a one-time token that enrols `node` (a node below this one)
     /// within [`TOKEN_HOURS`].
     pub async fn issue_enrolment_token(&self, node: &str, by: &str) -> Result<IssuedToken, Error> {
-        let ca = self.ca.as_ref().ok_or_else(no_ca)?;
+        let ca_pem = self.ca_certificate().ok_or_else(no_ca)?;
         // Below this node, and no deeper than the tree's tiers.
-        let below = NodeId::new(node).is_ok_and(|n| {
-            n != self.id && n.is_in_subtree_of(&self.id) && n.depth() < self.config.node.tiers.len()
-        });
-        if !below {
-            return Err(Error::bad_request("bad_node_id", &[("node", &node)]));
+        let id = NodeId::new(node)
+            .ok()
+            .filter(|n| {
+                n != &self.id
+                    && n.is_in_subtree_of(&self.id)
+                    && n.depth() < self.config.node.tiers.len()
+            })
+            .ok_or_else(|| Error::bad_request("bad_node_id", &[("node", &node)]))?;
+        // Without the CA, for this node's own children only: it is their
+        // parent that admits them.
+        if self.ca.is_none() && id.parent().as_ref() != Some(&self.id) {
+            return Err(Error::bad_request(
+                "enrolment_not_a_child",
+                &[("node", &node), ("here", &self.id.as_str())],
+            ));
         }
-        let ca_der = federation::identity::der_of_pem(ca.cert_pem()).map_err(|_| no_ca())?;
+        let ca_der = federation::identity::der_of_pem(&ca_pem).map_err(|_| no_ca())?;
         let token = EnrolmentToken::generate(&ca_der);
         let now = self.now_ms();
         let expires_ms = now + TOKEN_HOURS * 3_600_000;
@@ -88,7 +107,7 @@ impl Node {
     /// be the token's over the request, the token for this node, unused
     /// and unexpired. Every refusal is a security event.
     pub async fn enrol(&self, r: &EnrolRequest, remote: Option<&str>) -> Result<Enrolled, Error> {
-        let ca = self.ca.as_ref().ok_or_else(no_ca)?;
+        let ca_pem = self.ca_certificate().ok_or_else(no_ca)?;
         let now = self.now_ms();
         let refuse = |code: &'static str, detail: String| async move {
             if let Err(e) = self
@@ -129,11 +148,12 @@ impl Node {
         }
         let node = NodeId::new(r.node.clone())
             .map_err(|_| Error::bad_request("bad_node_id", &[("node", &r.node)]))?;
-        let cert_pem = ca
-            .sign_request(&r.request_pem, &node, self.config.federation.cert_days)
-            .map_err(|e| {
-                Error::bad_request("bad_signing_request", &[("problem", &e.to_string())])
-            })?;
+        let cert_pem = match &self.ca {
+            Some(ca) => ca
+                .sign_request(&r.request_pem, &node, self.config.federation.cert_days)
+                .map_err(bad_request)?,
+            None => self.signed_above(&node, &r.request_pem, &ca_pem).await?,
+        };
         let serial = CertInfo::of_pem(&cert_pem)
             .map(|c| c.serial)
             .unwrap_or_default();
@@ -148,10 +168,66 @@ impl Node {
             )
             .await);
         }
+        if node.parent().as_ref() == Some(&self.id) {
+            self.registry.register(node.as_str());
+        }
         tracing::info!(node = %r.node, token = %token.token_id, %serial, "enrolled a new hall");
-        Ok(Enrolled {
-            cert_pem,
-            ca_pem: ca.cert_pem().to_owned(),
-        })
+        Ok(Enrolled { cert_pem, ca_pem })
+    }
+
+    /// The federation CA's certificate: the CA's own here, or the one this
+    /// node's credentials were issued under.
+    fn ca_certificate(&self) -> Option<String> {
+        if let Some(ca) = &self.ca {
+            return Some(ca.cert_pem().to_owned());
+        }
+        let dir = &self.config.federation.credentials_dir;
+        if dir.is_empty() {
+            return None;
+        }
+        std::fs::read_to_string(std::path::Path::new(dir).join(federation::identity::CA_FILE)).ok()
+    }
+
+    /// Has the CA up the tree sign a child's request, and checks what comes
+    /// back: the CA's signature, for that node, over the request's key.
+    async fn signed_above(
+        &self,
+        node: &NodeId,
+        request_pem: &str,
+        ca_pem: &str,
+    ) -> Result<String, Error> {
+        // A request that names another node, or does not parse, is the
+        // hall's mistake: said here rather than as the district's silence.
+        let named = federation::KeyRequest::node_of(request_pem).map_err(bad_request)?;
+        if named.as_ref() != Some(node) {
+            return Err(bad_request(format!(
+                "the request names {}, not {node}",
+                named.map_or_else(|| "no node".to_owned(), |n| n.to_string())
+            )));
+        }
+        let q = crate::directives::Query::Certificate {
+            node: node.to_string(),
+            request_pem: request_pem.to_owned(),
+        };
+        let Some(cert_pem) = self.ask_up(&q).await else {
+            return Err(Error::new(
+                ErrorKind::Unavailable,
+                "enrolment_no_uplink",
+                &[],
+            ));
+        };
+        let info = CertInfo::of_pem(&cert_pem).map_err(bad_request)?;
+        if info.node.as_deref() != Some(node.as_str())
+            || !federation::signed_by(&cert_pem, ca_pem).unwrap_or(false)
+            || !federation::identity::request_key_matches(&cert_pem, request_pem).unwrap_or(false)
+        {
+            tracing::error!(%node, "the certificate that came down is not the CA's for the request");
+            return Err(Error::new(
+                ErrorKind::Unavailable,
+                "enrolment_no_uplink",
+                &[],
+            ));
+        }
+        Ok(cert_pem)
     }
 }

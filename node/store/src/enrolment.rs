@@ -66,6 +66,15 @@ impl Store {
         .transpose()
     }
 
+    /// Every node enrolled here (a token of this node's used), by id.
+    pub async fn enrolled_nodes(&self) -> Result<Vec<String>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT DISTINCT node_id FROM enrolment_tokens WHERE used_ms IS NOT NULL ORDER BY node_id",
+        )
+        .fetch_all(self.pool())
+        .await?)
+    }
+
     /// Marks a token used, once: false if it was used already.
     pub async fn use_enrolment_token(
         &self,

@@ -150,8 +150,10 @@ pub struct Registration {
     pub node: String,
 }
 
-/// Registers a new hall (admin, at the node holding the federation CA):
-/// a one-time enrolment token for it, usable for 24 hours. The hall runs
+/// Registers a new hall (admin): a one-time enrolment token for it, usable
+/// for 24 hours. The node holding the federation CA registers any node
+/// below it; any other node its own children only, and admits them on its
+/// links once they enrol. The hall runs
 /// `onewindow-node enrol --token TOKEN --url URL-OF-THIS-NODE`.
 #[utoipa::path(post, path = "/api/v1/admin/enrolments", tag = "admin", security(("bearer" = [])),
     request_body = Registration,
@@ -178,7 +180,7 @@ pub async fn register_node(
 /// the proof): its first certificate, for the key it made itself.
 #[utoipa::path(post, path = "/api/v1/enrolment", tag = "system",
     request_body = crate::service::enrolment::EnrolRequest,
-    responses((status = 200, body = crate::service::enrolment::Enrolled), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
+    responses((status = 200, body = crate::service::enrolment::Enrolled), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub async fn enrol(
     State(node): State<AppState>,
     ApiJson(r): ApiJson<crate::service::enrolment::EnrolRequest>,
