@@ -12,6 +12,7 @@ mod bench;
 mod cert_cli;
 mod db;
 mod hall;
+mod simulate;
 mod submission;
 mod topology_cli;
 
@@ -38,6 +39,10 @@ enum Command {
     /// Benchmarks against real nodes started in this process.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+    /// A tree's year of work in accelerated time: every hall a real node in
+    /// this process, the 2026 calendar, cases received, escalated, decided
+    /// and handed out; reports lag, backlog, memory and convergence.
+    Simulate(simulate::SimulateArgs),
 }
 
 fn init_logging() {
@@ -57,6 +62,7 @@ async fn main() -> ExitCode {
         Command::Topology(t) => t.run().await,
         Command::Cert(c) => c.run(),
         Command::Bench(b) => b.run().await,
+        Command::Simulate(s) => s.run().await,
     };
     match outcome {
         Ok(true) => ExitCode::SUCCESS,

@@ -59,7 +59,8 @@ pub enum Synchronous {
 }
 
 impl Synchronous {
-    fn as_str(self) -> &'static str {
+    /// The configuration's word for it.
+    pub fn as_str(self) -> &'static str {
         match self {
             Self::Full => "full",
             Self::Normal => "normal",

@@ -1,0 +1,1044 @@
+//! `simulate`: a tree's year of work, in accelerated time, on the
+//! production node code.
+//!
+//! Every hall of a topology runs in this process as a real node: its own
+//! SQLite store, its HTTP server and its QUIC links to its parent over
+//! loopback with mutual TLS, the real replication state machine. All of
+//! them read one simulated clock, which the driver moves through the 2026
+//! calendar: working days only (the State Council's holidays and make-up
+//! days), office hours in half-hour slots. In each slot the windows
+//! receive their share of the day's cases and the back offices act on the
+//! cases that are due, through the same service calls as the API's
+//! (`Node::submit`, `Node::act`), so a case escalated from a village is
+//! decided at the township or the district once its events have arrived
+//! there, and handed out at the village once the result has come back.
+//! The links run flat out in wall time while the clock jumps: the figures
+//! are wall-clock figures of how fast this code moves a district's work.
+//!
+//! The workload (the assumptions, not measurements):
+//! - `--cases-per-day` (3,800 by default: Chancheng's 2.79 million cases in
+//!   two years) spread over the working day's 16 slots;
+//! - a case is received at the district with probability 0.15, at one of
+//!   the townships 0.55, at one of the villages 0.30, then at a hall of
+//!   that tier drawn evenly;
+//! - its matter is drawn evenly among the committed (not immediate)
+//!   matters the hall receives; where it is decided follows the
+//!   catalogue's delegation (`policy::decider`);
+//! - handling starts 2 to 48 office hours after acceptance, review and
+//!   decision each follow 1 to 16 hours later, every co-handling department
+//!   gives its opinion, and the applicant collects the result 1 to 24 hours
+//!   after it is ready.
+//!
+//! Faults: `--down ID@DAY+DAYS` stops a hall (its store stays) at the start
+//! of working day DAY for DAYS working days; its windows are closed
+//! meanwhile, and its children queue their logs.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use chrono::{Datelike, NaiveDate, TimeZone};
+use clap::Args;
+use node::config::Config;
+use node::domain::case::Role;
+use node::server::{self, RunningNode};
+use node::service::{Action, Clock, Node, Submission, TestClock};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde::Serialize;
+
+use crate::bench::acceptance::Synchronous;
+use crate::submission::SubmissionPlan;
+use onewindow_deploy::bundle::{self, BundleOptions, Ports};
+use onewindow_deploy::topology::Topology;
+
+/// Half-hour slots of a working day, from 09:00 China time.
+const SLOTS: u32 = 16;
+const SLOT_MS: i64 = 30 * 60 * 1000;
+const HOUR_MS: i64 = 3_600_000;
+/// 09:00 in China is 01:00 UTC.
+const OPEN_UTC_HOUR: u32 = 1;
+
+/// Options of `simulate`.
+#[derive(Debug, Args)]
+pub struct SimulateArgs {
+    /// The tree.
+    #[arg(
+        long,
+        default_value = "configs/topologies/nanhai.toml",
+        value_name = "FILE"
+    )]
+    pub topology: PathBuf,
+    /// Simulated calendar days, from Monday 5 January 2026.
+    #[arg(long, default_value_t = 365, value_name = "N",
+        value_parser = clap::value_parser!(u32).range(1..=3650))]
+    pub days: u32,
+    /// Cases a working day, in the whole tree.
+    #[arg(long, default_value_t = 3_800, value_name = "C",
+        value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub cases_per_day: u32,
+    /// Seed of the workload's draws: the same seed, the same cases.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Stops hall ID at the start of working day DAY (1 is the first) for
+    /// DAYS working days; repeatable.
+    #[arg(long, value_name = "ID@DAY+DAYS", value_parser = Outage::parse)]
+    pub down: Vec<Outage>,
+    /// SQLite `synchronous` of every store.
+    #[arg(long, value_enum, default_value_t = Synchronous::Normal)]
+    pub sqlite_synchronous: Synchronous,
+    /// Where the stores go (a fresh temporary folder when omitted; kept
+    /// only when given).
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// The chart of lag and backlog over the run (SVG).
+    #[arg(long, default_value = "simulate.svg", value_name = "FILE")]
+    pub chart: PathBuf,
+    /// Give up waiting for convergence this many seconds after the last day.
+    #[arg(long, default_value_t = 600, value_name = "S")]
+    pub drain_timeout: u64,
+    /// Print one JSON object before the last line.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// A hall stopped for a while.
+#[derive(Debug, Clone)]
+pub struct Outage {
+    node: String,
+    day: u32,
+    days: u32,
+}
+
+impl Outage {
+    fn parse(s: &str) -> Result<Self, String> {
+        let bad = || format!("{s:?}: expected ID@DAY+DAYS, e.g. nanhai.dali@3+5");
+        let (node, when) = s.split_once('@').ok_or_else(bad)?;
+        let (day, days) = when.split_once('+').ok_or_else(bad)?;
+        let (day, days) = (
+            day.parse::<u32>().map_err(|_| bad())?,
+            days.parse::<u32>().map_err(|_| bad())?,
+        );
+        if node.is_empty() || day == 0 || days == 0 {
+            return Err(bad());
+        }
+        Ok(Self {
+            node: node.to_owned(),
+            day,
+            days,
+        })
+    }
+}
+
+/// One hall of the run.
+struct Hall {
+    id: String,
+    depth: usize,
+    config: Config,
+    running: Option<RunningNode>,
+    /// Matters received here, with the hall that decides each.
+    plans: Vec<(SubmissionPlan, usize, Vec<String>, String)>,
+}
+
+impl Hall {
+    fn node(&self) -> Option<&Arc<Node>> {
+        self.running.as_ref().map(|r| &r.node)
+    }
+}
+
+/// A case in the back offices' hands.
+struct Pending {
+    number: String,
+    /// The applicant's index: with the seed, it draws the case's waits.
+    applicant: u64,
+    /// Where it was received (and is handed out).
+    home: usize,
+    /// Where it is decided.
+    decider: usize,
+    department: String,
+    co_departments: Vec<String>,
+    stage: u8,
+    due_ms: i64,
+}
+
+/// A per-hop wait: from the end of a slot's writes until the parent holds
+/// them.
+struct Watch {
+    hall: usize,
+    head: u64,
+    since: Instant,
+}
+
+#[derive(Debug, Default, Serialize)]
+struct Summary {
+    nodes: usize,
+    days: u32,
+    working_days: u32,
+    cases: u64,
+    actions: u64,
+    /// Actions tried before the case had reached the hall, tried again.
+    early_actions: u64,
+    failed_actions: u64,
+    completed: u64,
+    events: u64,
+    wall_s: f64,
+    drive_s: f64,
+    drain_s: f64,
+    events_per_s: f64,
+    village_lag_p50_ms: f64,
+    village_lag_p99_ms: f64,
+    township_lag_p50_ms: f64,
+    township_lag_p99_ms: f64,
+    backlog_peak: u64,
+    peak_rss_mb: f64,
+    rss_per_node_mb: f64,
+    converged: bool,
+    divergent_cases: u64,
+}
+
+impl SimulateArgs {
+    /// Runs the simulation; `Ok(false)` when the tree did not converge.
+    pub async fn run(self) -> anyhow::Result<bool> {
+        let started = Instant::now();
+        let topology = Topology::load(&self.topology)
+            .with_context(|| format!("reading {}", self.topology.display()))?;
+        let scratch;
+        let dir = match &self.dir {
+            Some(d) => {
+                std::fs::create_dir_all(d)?;
+                d.clone()
+            }
+            None => {
+                scratch = tempfile::tempdir()?;
+                scratch.path().to_owned()
+            }
+        };
+        for o in &self.down {
+            if !topology.nodes.iter().any(|n| n.id.as_str() == o.node) {
+                bail!("--down names {}, which is not in the topology", o.node);
+            }
+        }
+        let clock = Arc::new(TestClock::at(day_open_ms(first_day(), 0) - HOUR_MS));
+        eprintln!(
+            "simulate: starting {} halls under {}",
+            topology.nodes.len(),
+            dir.display()
+        );
+        let mut halls = start_halls(&topology, &dir, &self, &clock).await?;
+        prepare_plans(&mut halls, &topology.tiers)?;
+        eprintln!(
+            "simulate: {} halls up in {:.1} s; {} days from 2026-01-05, {} cases a working day",
+            halls.len(),
+            started.elapsed().as_secs_f64(),
+            self.days,
+            self.cases_per_day
+        );
+        let mut sim = Sim {
+            rng: StdRng::seed_from_u64(self.seed),
+            seed: self.seed,
+            pending: Vec::new(),
+            watches: Vec::new(),
+            lags: [Vec::new(), Vec::new()],
+            summary: Summary {
+                nodes: halls.len(),
+                days: self.days,
+                ..Summary::default()
+            },
+            series: Vec::new(),
+            applicant: 0,
+            started: Instant::now(),
+        };
+        let by_tier = tiers_of(&halls);
+        let calendar = halls[0]
+            .node()
+            .map(|n| n.calendar())
+            .context("the root did not start")?;
+        let drive = Instant::now();
+        let mut working_day = 0u32;
+        for d in 0..self.days {
+            let date = first_day() + chrono::Duration::days(i64::from(d));
+            if !calendar.is_working_day(date) {
+                continue;
+            }
+            working_day += 1;
+            self.apply_outages(&mut halls, working_day, &clock).await?;
+            for slot in 0..SLOTS {
+                clock.set(day_open_ms(date, slot));
+                let quota = slot_quota(self.cases_per_day, slot, &mut sim.rng);
+                sim.receive(&halls, &by_tier, quota, clock.now_ms()).await;
+                sim.act(&halls, clock.now_ms()).await;
+                sim.snapshot(&halls, true);
+            }
+            if working_day.is_multiple_of(5) || d + 1 == self.days {
+                eprintln!(
+                    "simulate: day {} ({date}), {} cases, {} open, {:.0} s",
+                    d + 1,
+                    sim.summary.cases,
+                    sim.pending.len(),
+                    drive.elapsed().as_secs_f64()
+                );
+            }
+        }
+        sim.summary.working_days = working_day;
+        // The windows close: every hall comes back, and the back offices
+        // finish what they hold, in simulated time that runs on.
+        for h in &mut halls {
+            if h.running.is_none() {
+                start_hall(h, &clock).await?;
+            }
+        }
+        sim.summary.drive_s = drive.elapsed().as_secs_f64();
+        let drain = Instant::now();
+        let deadline = drain + Duration::from_secs(self.drain_timeout);
+        let mut t = clock.now_ms();
+        while !sim.pending.is_empty() && Instant::now() < deadline {
+            t += SLOT_MS;
+            clock.set(t);
+            sim.act(&halls, t).await;
+            sim.snapshot(&halls, false);
+            if sim.pending.iter().all(|p| p.due_ms > t) {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+        let converged = loop {
+            sim.snapshot(&halls, false);
+            let quiet = halls.iter().all(|h| {
+                h.node()
+                    .and_then(|n| n.uplink.backlog())
+                    .is_none_or(|b| b == 0)
+            });
+            if quiet && sim.pending.is_empty() {
+                break true;
+            }
+            if Instant::now() >= deadline {
+                break false;
+            }
+            // The halls' clock runs on while they drain: a link's batching
+            // waits on it.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            clock.advance(50);
+        };
+        sim.summary.drain_s = drain.elapsed().as_secs_f64();
+        for h in &halls {
+            if let Some(b) = h.node().and_then(|n| n.uplink.backlog()).filter(|b| *b > 0) {
+                eprintln!("simulate: {} still has {b} entries for its parent", h.id);
+            }
+        }
+        if !sim.pending.is_empty() {
+            let mut stuck: BTreeMap<(u8, &str, &str), usize> = BTreeMap::new();
+            for p in &sim.pending {
+                *stuck
+                    .entry((
+                        p.stage,
+                        halls[p.home].id.as_str(),
+                        halls[p.decider].id.as_str(),
+                    ))
+                    .or_default() += 1;
+            }
+            for ((stage, home, decider), n) in stuck.iter().take(20) {
+                eprintln!(
+                    "simulate: {n} cases received at {home}, decided at {decider}, still at stage {stage}"
+                );
+            }
+        }
+        let divergent = compare(&halls).await?;
+        sim.summary.divergent_cases = divergent;
+        sim.summary.converged = converged && divergent == 0 && sim.summary.failed_actions == 0;
+        sim.summary.events = events_at_root(&halls).await?;
+        sim.summary.wall_s = started.elapsed().as_secs_f64();
+        sim.summary.events_per_s =
+            sim.summary.events as f64 / (sim.summary.drive_s + sim.summary.drain_s).max(1e-9);
+        for (i, lags) in sim.lags.iter_mut().enumerate() {
+            lags.sort_by(f64::total_cmp);
+            let (p50, p99) = (pct(lags, 0.50), pct(lags, 0.99));
+            if i == 0 {
+                (
+                    sim.summary.village_lag_p50_ms,
+                    sim.summary.village_lag_p99_ms,
+                ) = (p50, p99);
+            } else {
+                (
+                    sim.summary.township_lag_p50_ms,
+                    sim.summary.township_lag_p99_ms,
+                ) = (p50, p99);
+            }
+        }
+        let (peak, now) = rss_mb();
+        sim.summary.peak_rss_mb = peak;
+        sim.summary.rss_per_node_mb = now / halls.len().max(1) as f64;
+        std::fs::write(&self.chart, chart(&sim.series))
+            .with_context(|| format!("writing {}", self.chart.display()))?;
+        for h in &mut halls {
+            if let Some(r) = h.running.take() {
+                r.stop().await;
+            }
+        }
+        let s = &sim.summary;
+        if self.json {
+            println!("{}", serde_json::to_string(s)?);
+        } else {
+            println!(
+                "cases {} (completed {}), actions {} ({} early, {} failed), events at the district {}",
+                s.cases, s.completed, s.actions, s.early_actions, s.failed_actions, s.events
+            );
+            println!(
+                "lag village→township p50 {:.0} ms p99 {:.0} ms; township→district p50 {:.0} ms p99 {:.0} ms; backlog peak {}",
+                s.village_lag_p50_ms,
+                s.village_lag_p99_ms,
+                s.township_lag_p50_ms,
+                s.township_lag_p99_ms,
+                s.backlog_peak
+            );
+            println!(
+                "driving {:.1} s, draining {:.1} s, {:.0} events/s at the district; {:.1} MB a hall now; chart {}",
+                s.drive_s,
+                s.drain_s,
+                s.events_per_s,
+                s.rss_per_node_mb,
+                self.chart.display()
+            );
+        }
+        println!(
+            "simulate nodes={} cases={} events={} converged={} wall_s={:.1} peak_rss_mb={:.0}",
+            s.nodes, s.cases, s.events, s.converged, s.wall_s, s.peak_rss_mb
+        );
+        Ok(s.converged)
+    }
+
+    async fn apply_outages(
+        &self,
+        halls: &mut [Hall],
+        working_day: u32,
+        clock: &Arc<TestClock>,
+    ) -> anyhow::Result<()> {
+        for o in &self.down {
+            let Some(h) = halls.iter_mut().find(|h| h.id == o.node) else {
+                continue;
+            };
+            if working_day == o.day
+                && let Some(r) = h.running.take()
+            {
+                eprintln!("simulate: {} goes down for {} working days", h.id, o.days);
+                r.stop().await;
+            } else if working_day == o.day + o.days && h.running.is_none() {
+                eprintln!("simulate: {} comes back", h.id);
+                start_hall(h, clock).await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+struct Sim {
+    /// Draws the arrivals: where each case is received, and its matter.
+    rng: StdRng,
+    seed: u64,
+    pending: Vec<Pending>,
+    watches: Vec<Watch>,
+    /// Per-hop waits (ms): villages' uplinks, townships' uplinks.
+    lags: [Vec<f64>; 2],
+    summary: Summary,
+    /// (wall s, backlog in all, open cases).
+    series: Vec<(f64, u64, usize)>,
+    applicant: u64,
+    started: Instant,
+}
+
+impl Sim {
+    /// The slot's new cases, received at their windows (each hall's in
+    /// turn, the halls side by side).
+    async fn receive(&mut self, halls: &[Hall], by_tier: &[Vec<usize>], quota: u32, now: i64) {
+        let mut per_hall: BTreeMap<usize, Vec<(usize, u64)>> = BTreeMap::new();
+        for _ in 0..quota {
+            let tier = pick_tier(&mut self.rng, by_tier.len());
+            let candidates = &by_tier[tier];
+            if candidates.is_empty() {
+                continue;
+            }
+            let hall = candidates[self.rng.gen_range(0..candidates.len())];
+            if halls[hall].node().is_none() || halls[hall].plans.is_empty() {
+                continue;
+            }
+            let plan = self.rng.gen_range(0..halls[hall].plans.len());
+            self.applicant += 1;
+            per_hall
+                .entry(hall)
+                .or_default()
+                .push((plan, self.applicant));
+        }
+        let mut set = tokio::task::JoinSet::new();
+        for (hall, items) in per_hall {
+            let Some(node) = halls[hall].node().cloned() else {
+                continue;
+            };
+            let subs: Vec<(usize, u64, Submission)> = items
+                .iter()
+                .filter_map(|(p, i)| {
+                    serde_json::from_value(halls[hall].plans[*p].0.submission(*i))
+                        .ok()
+                        .map(|s| (*p, *i, s))
+                })
+                .collect();
+            set.spawn(async move {
+                let mut out = Vec::new();
+                for (p, i, s) in subs {
+                    let r = node.submit("window", Role::Clerk, s).await;
+                    out.push((p, r.map(|o| (o.case_number, i))));
+                }
+                (hall, out)
+            });
+        }
+        while let Some(Ok((hall, out))) = set.join_next().await {
+            for (p, r) in out {
+                match r {
+                    Ok((number, applicant)) => {
+                        let (_, decider, co, department) = &halls[hall].plans[p];
+                        self.summary.cases += 1;
+                        self.pending.push(Pending {
+                            number,
+                            applicant,
+                            home: hall,
+                            decider: *decider,
+                            department: department.clone(),
+                            co_departments: co.clone(),
+                            stage: 0,
+                            due_ms: now + self.wait(applicant, 0),
+                        });
+                    }
+                    Err(e) => {
+                        self.summary.failed_actions += 1;
+                        tracing::warn!(hall = %halls[hall].id, code = e.code, "a submission failed");
+                    }
+                }
+            }
+        }
+    }
+
+    /// The back offices act on every case that is due, at each hall in
+    /// turn; a case not there yet is tried again in the next slot.
+    async fn act(&mut self, halls: &[Hall], now: i64) {
+        let mut due: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+        for (i, p) in self.pending.iter().enumerate() {
+            if p.due_ms <= now {
+                let at = if p.stage == 3 { p.home } else { p.decider };
+                due.entry(at).or_default().push(i);
+            }
+        }
+        let mut set = tokio::task::JoinSet::new();
+        for (hall, idx) in due {
+            let Some(node) = halls[hall].node().cloned() else {
+                continue;
+            };
+            let work: Vec<(usize, String, u8, String, Vec<String>)> = idx
+                .into_iter()
+                .map(|i| {
+                    let p = &self.pending[i];
+                    (
+                        i,
+                        p.number.clone(),
+                        p.stage,
+                        p.department.clone(),
+                        p.co_departments.clone(),
+                    )
+                })
+                .collect();
+            set.spawn(async move {
+                let mut out = Vec::new();
+                for (i, number, stage, dept, co) in work {
+                    out.push((i, stage_actions(&node, &number, stage, &dept, &co).await));
+                }
+                out
+            });
+        }
+        let mut done = Vec::new();
+        while let Some(Ok(out)) = set.join_next().await {
+            for (i, r) in out {
+                match r {
+                    StageResult::Done(n) => {
+                        self.summary.actions += n;
+                        let (applicant, stage) =
+                            (self.pending[i].applicant, self.pending[i].stage + 1);
+                        let wait = self.wait(applicant, stage);
+                        let p = &mut self.pending[i];
+                        p.stage = stage;
+                        p.due_ms = now + wait;
+                        if p.stage > 3 {
+                            done.push(i);
+                            self.summary.completed += 1;
+                        }
+                    }
+                    StageResult::NotYet(n) => {
+                        self.summary.actions += n;
+                        self.summary.early_actions += 1;
+                    }
+                    StageResult::Failed(code) => {
+                        tracing::warn!(%code, "an action failed");
+                        self.summary.failed_actions += 1;
+                        done.push(i);
+                    }
+                }
+            }
+        }
+        done.sort_unstable();
+        for i in done.into_iter().rev() {
+            self.pending.swap_remove(i);
+        }
+    }
+
+    /// Samples the links: each hall's backlog, and the per-hop waits.
+    fn snapshot(&mut self, halls: &[Hall], new_watches: bool) {
+        let mut backlog = 0;
+        for w in std::mem::take(&mut self.watches) {
+            let acked = halls[w.hall].node().map_or(0, |n| n.uplink.acked());
+            if acked >= w.head {
+                let tier = if halls[w.hall].depth >= 2 { 0 } else { 1 };
+                self.lags[tier].push(w.since.elapsed().as_secs_f64() * 1000.0);
+            } else {
+                self.watches.push(w);
+            }
+        }
+        for (i, h) in halls.iter().enumerate() {
+            let Some(n) = h.node() else { continue };
+            let Some(b) = n.uplink.backlog() else {
+                continue;
+            };
+            backlog += b;
+            if new_watches && b > 0 && !self.watches.iter().any(|w| w.hall == i) {
+                self.watches.push(Watch {
+                    hall: i,
+                    head: n.uplink.acked() + b,
+                    since: Instant::now(),
+                });
+            }
+        }
+        self.summary.backlog_peak = self.summary.backlog_peak.max(backlog);
+        self.series.push((
+            self.started.elapsed().as_secs_f64(),
+            backlog,
+            self.pending.len(),
+        ));
+    }
+}
+
+enum StageResult {
+    /// The stage's actions were taken (how many).
+    Done(u64),
+    /// The case has not reached the hall yet (actions taken before that).
+    NotYet(u64),
+    Failed(&'static str),
+}
+
+/// One stage of a case's back office: 0 handling (and the co-handling
+/// departments' opinions) to review, 1 review passed, 2 decided and the
+/// result ready, 3 handed out at the window that received it.
+async fn stage_actions(
+    node: &Node,
+    number: &str,
+    stage: u8,
+    department: &str,
+    co: &[String],
+) -> StageResult {
+    let dept = Some(department.to_owned());
+    let mut steps: Vec<(&str, Role, Option<String>, Action)> = Vec::new();
+    match stage {
+        0 => {
+            steps.push((
+                "handler",
+                Role::Approver,
+                dept.clone(),
+                Action::StartHandling,
+            ));
+            for c in co {
+                steps.push((
+                    "co-handler",
+                    Role::Approver,
+                    Some(c.clone()),
+                    Action::Opinion {
+                        department: c.clone(),
+                        approve: true,
+                        opinion: "同意".into(),
+                    },
+                ));
+            }
+            steps.push((
+                "handler",
+                Role::Approver,
+                dept,
+                Action::SubmitForReview {
+                    opinion: "材料齐全，符合条件".into(),
+                },
+            ));
+        }
+        1 => steps.push((
+            "reviewer",
+            Role::Approver,
+            dept,
+            Action::PassReview {
+                opinion: "审核通过".into(),
+            },
+        )),
+        2 => {
+            steps.push((
+                "decider",
+                Role::Approver,
+                dept.clone(),
+                Action::Decide {
+                    granted: true,
+                    opinion: "准予许可".into(),
+                },
+            ));
+            steps.push((
+                "decider",
+                Role::Approver,
+                dept,
+                Action::ResultReady {
+                    result: "许可决定书".into(),
+                },
+            ));
+        }
+        _ => steps.push((
+            "window",
+            Role::Clerk,
+            None,
+            Action::HandOut {
+                recipient: "申请人本人".into(),
+            },
+        )),
+    }
+    let mut taken = 0;
+    for (who, role, dept, action) in steps {
+        match node.act(who, role, dept, number, action).await {
+            Ok(_) => taken += 1,
+            // The case is not here yet (or not back yet): its events are
+            // on their way.
+            Err(e) if taken == 0 && matches!(e.code, "case_not_found" | "not_holder") => {
+                return StageResult::NotYet(taken);
+            }
+            Err(e) => {
+                tracing::warn!(%number, stage, code = e.code, message = %e.message_en, "action refused");
+                return StageResult::Failed(e.code);
+            }
+        }
+    }
+    StageResult::Done(taken)
+}
+
+/// Bundles the topology's halls (certificates, keys, configurations) in
+/// `dir` and starts them all in this process, parents first.
+async fn start_halls(
+    topology: &Topology,
+    dir: &Path,
+    args: &SimulateArgs,
+    clock: &Arc<TestClock>,
+) -> anyhow::Result<Vec<Hall>> {
+    let opts = BundleOptions {
+        ports: Ports::Free,
+        sqlite_synchronous: args.sqlite_synchronous.as_str().to_owned(),
+        ..BundleOptions::default()
+    };
+    let b = bundle::make(topology, &dir.join("bundle"), &opts)?;
+    let mut halls: Vec<Hall> = Vec::new();
+    let mut by_id: BTreeMap<String, usize> = BTreeMap::new();
+    for tier in b.tiers_of_nodes() {
+        let mut set = tokio::task::JoinSet::new();
+        for id in tier {
+            let mut config = Config::load(Some(&b.config_path(&id)?))
+                .with_context(|| format!("the configuration of {id}"))?;
+            config.http.listen = "127.0.0.1:0".parse()?;
+            config.federation.listen = "127.0.0.1:0".parse()?;
+            let depth = id.matches('.').count();
+            if let Some((parent, _)) = id.rsplit_once('.') {
+                let p = &halls[by_id[parent]];
+                config.federation.parent_addr = p.config.federation.listen.to_string();
+            }
+            let mut hall = Hall {
+                id,
+                depth,
+                config,
+                running: None,
+                plans: Vec::new(),
+            };
+            let clock = Arc::clone(clock);
+            set.spawn(async move {
+                let r = start_hall(&mut hall, &clock).await;
+                r.map(|()| hall)
+            });
+        }
+        let mut started = Vec::new();
+        while let Some(r) = set.join_next().await {
+            started.push(r??);
+        }
+        started.sort_by(|a, b| a.id.cmp(&b.id));
+        for h in started {
+            by_id.insert(h.id.clone(), halls.len());
+            halls.push(h);
+        }
+    }
+    Ok(halls)
+}
+
+/// Starts a hall (again) on its ports, which stay fixed after its first
+/// start.
+async fn start_hall(hall: &mut Hall, clock: &Arc<TestClock>) -> anyhow::Result<()> {
+    let clock: Arc<dyn node::service::Clock> = clock.clone();
+    let mut last = None;
+    for _ in 0..100 {
+        match server::start_with_clock(hall.config.clone(), Arc::clone(&clock)).await {
+            Ok(r) => {
+                hall.config.http.listen = r.http_addr;
+                if let Some(a) = r.links.as_ref().and_then(|l| l.listen_addr) {
+                    hall.config.federation.listen = a;
+                }
+                hall.running = Some(r);
+                return Ok(());
+            }
+            // A hall just stopped may hold its UDP port a moment longer.
+            Err(e) => last = Some(e),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Err(last.unwrap_or_else(|| anyhow::anyhow!("no start")))
+        .with_context(|| format!("starting {}", hall.id))
+}
+
+/// Each hall's matters (received here, not immediate), with the hall
+/// that decides each.
+fn prepare_plans(halls: &mut [Hall], tiers: &[String]) -> anyhow::Result<()> {
+    let index: BTreeMap<String, usize> = halls
+        .iter()
+        .enumerate()
+        .map(|(i, h)| (h.id.clone(), i))
+        .collect();
+    for h in halls.iter_mut() {
+        let Some(node) = h.node() else { continue };
+        let catalogue = node.catalogue();
+        let tier = tiers.get(h.depth).cloned().unwrap_or_default();
+        let mut plans = Vec::new();
+        for m in catalogue.matters.values() {
+            let d = &m.delegation;
+            if m.immediate
+                || !d.receive_tiers.contains(&tier)
+                || (!d.receive_halls.is_empty() && !d.receive_halls.contains(&h.id))
+            {
+                continue;
+            }
+            let decider = node::domain::policy::decider(m, &h.id, tiers);
+            let Some(&at) = index.get(&decider) else {
+                continue;
+            };
+            // Under "any", the first approval closes the other sub-cases.
+            let co = if m.join == node::domain::catalogue::JoinRule::Any {
+                m.co_departments.iter().take(1).cloned().collect()
+            } else {
+                m.co_departments.clone()
+            };
+            plans.push((SubmissionPlan::for_matter(m), at, co, m.department.clone()));
+        }
+        h.plans = plans;
+    }
+    if halls.iter().all(|h| h.plans.is_empty()) {
+        bail!("no hall receives a committed matter of the catalogue");
+    }
+    Ok(())
+}
+
+/// Halls by tier (index = depth).
+fn tiers_of(halls: &[Hall]) -> Vec<Vec<usize>> {
+    let mut by: Vec<Vec<usize>> = Vec::new();
+    for (i, h) in halls.iter().enumerate() {
+        if by.len() <= h.depth {
+            by.resize(h.depth + 1, Vec::new());
+        }
+        by[h.depth].push(i);
+    }
+    by
+}
+
+/// District 0.15, townships 0.55, villages 0.30 (fewer tiers: the first
+/// ones' shares).
+fn pick_tier(rng: &mut StdRng, tiers: usize) -> usize {
+    let x: f64 = rng.r#gen();
+    let t = if x < 0.15 {
+        0
+    } else if x < 0.70 {
+        1
+    } else {
+        2
+    };
+    t.min(tiers.saturating_sub(1))
+}
+
+/// A slot's share of the day's cases: the morning busier than the
+/// afternoon, the rounding drawn.
+fn slot_quota(per_day: u32, slot: u32, rng: &mut StdRng) -> u32 {
+    let weight = if slot < 6 { 1.3 } else { 0.82 };
+    let exact = f64::from(per_day) / f64::from(SLOTS) * weight;
+    let whole = exact.floor();
+    let extra = u32::from(rng.r#gen::<f64>() < exact - whole);
+    whole as u32 + extra
+}
+
+impl Sim {
+    /// How long a case waits before its stage `stage`, in whole hours on
+    /// the clock (a wait past closing time runs into the night): drawn
+    /// from the seed, the applicant and the stage alone, so that a run
+    /// repeats whatever order the halls finish their work in.
+    fn wait(&self, applicant: u64, stage: u8) -> i64 {
+        let (lo, hi) = match stage {
+            0 => (2, 48),
+            1 | 2 => (1, 16),
+            _ => (1, 24),
+        };
+        let mut rng = StdRng::seed_from_u64(
+            self.seed ^ applicant.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ u64::from(stage) << 56,
+        );
+        rng.gen_range(lo..=hi) * HOUR_MS
+    }
+}
+
+fn first_day() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2026, 1, 5).unwrap_or_default()
+}
+
+/// The start of slot `slot` of `date` (ms, UTC).
+fn day_open_ms(date: NaiveDate, slot: u32) -> i64 {
+    let open = chrono::Utc
+        .with_ymd_and_hms(date.year(), date.month(), date.day(), OPEN_UTC_HOUR, 0, 0)
+        .single()
+        .map_or(0, |t| t.timestamp_millis());
+    open + i64::from(slot) * SLOT_MS
+}
+
+fn pct(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted.len() - 1) as f64 * q).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+/// Every hall's cases as the root holds them: the same version as the
+/// hall that received each (the one that holds it last), for every case.
+async fn compare(halls: &[Hall]) -> anyhow::Result<u64> {
+    let Some(root) = halls.first().and_then(Hall::node) else {
+        return Ok(0);
+    };
+    let at_root = case_versions(root, None).await?;
+    let mut divergent = 0;
+    for h in halls {
+        let Some(n) = h.node() else { continue };
+        for (id, v) in case_versions(n, Some(&h.id)).await? {
+            if at_root.get(&id) != Some(&v) {
+                divergent += 1;
+            }
+        }
+    }
+    Ok(divergent)
+}
+
+/// Case id → version at a node (only those received at `accepting`).
+async fn case_versions(
+    node: &Node,
+    accepting: Option<&str>,
+) -> anyhow::Result<BTreeMap<String, i64>> {
+    let rows: Vec<(String, i64)> = match accepting {
+        Some(a) => {
+            sqlx::query_as("SELECT id, version FROM cases WHERE accepting_node = $1")
+                .bind(a)
+                .fetch_all(node.store.pool())
+                .await?
+        }
+        None => {
+            sqlx::query_as("SELECT id, version FROM cases")
+                .fetch_all(node.store.pool())
+                .await?
+        }
+    };
+    Ok(rows.into_iter().collect())
+}
+
+async fn events_at_root(halls: &[Hall]) -> anyhow::Result<u64> {
+    let Some(root) = halls.first().and_then(Hall::node) else {
+        return Ok(0);
+    };
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM events")
+        .fetch_one(root.store.pool())
+        .await?;
+    Ok(u64::try_from(n).unwrap_or(0))
+}
+
+/// (peak, now) resident memory of this process, MB.
+fn rss_mb() -> (f64, f64) {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let kb = |key: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(key))
+            .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (kb("VmHWM:") / 1024.0, kb("VmRSS:") / 1024.0)
+}
+
+/// The backlog in all and the open cases over the run's wall time.
+fn chart(series: &[(f64, u64, usize)]) -> String {
+    let (w, h, pad) = (900.0, 360.0, 50.0);
+    let t_max = series.last().map_or(1.0, |s| s.0).max(1.0);
+    let b_max = series.iter().map(|s| s.1).max().unwrap_or(1).max(1) as f64;
+    let o_max = series.iter().map(|s| s.2).max().unwrap_or(1).max(1) as f64;
+    let line = |f: &dyn Fn(&(f64, u64, usize)) -> f64, max: f64| -> String {
+        series
+            .iter()
+            .map(|s| {
+                let x = pad + s.0 / t_max * (w - 2.0 * pad);
+                let y = h - pad - f(s) / max * (h - 2.0 * pad);
+                format!("{x:.1},{y:.1}")
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    format!(
+        r##"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" font-family="sans-serif" font-size="12">
+<rect width="100%" height="100%" fill="white"/>
+<text x="{pad}" y="24" font-size="14">simulate: link backlog (entries, red, max {b_max}) and open cases (blue, max {o_max}) over {t_max:.0} s</text>
+<line x1="{pad}" y1="{y0}" x2="{x1}" y2="{y0}" stroke="#444"/>
+<line x1="{pad}" y1="{pad}" x2="{pad}" y2="{y0}" stroke="#444"/>
+<text x="{pad}" y="{ylab}">0 s</text><text x="{x1}" y="{ylab}" text-anchor="end">{t_max:.0} s (wall)</text>
+<polyline fill="none" stroke="#c0392b" stroke-width="1.2" points="{backlog}"/>
+<polyline fill="none" stroke="#2e6fb5" stroke-width="1.2" points="{open}"/>
+</svg>
+"##,
+        y0 = h - pad,
+        x1 = w - pad,
+        ylab = h - pad + 18.0,
+        backlog = line(&|s| s.1 as f64, b_max),
+        open = line(&|s| s.2 as f64, o_max),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn an_outage_reads_id_day_and_days() {
+        let o = Outage::parse("nanhai.dali@3+5").unwrap();
+        assert_eq!((o.node.as_str(), o.day, o.days), ("nanhai.dali", 3, 5));
+        for bad in ["nanhai", "nanhai@3", "nanhai@0+1", "@1+1", "nanhai@x+1"] {
+            assert!(Outage::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_day_has_its_cases_and_opens_at_nine_in_china() {
+        let mut rng = StdRng::seed_from_u64(7);
+        let total: u32 = (0..SLOTS).map(|s| slot_quota(3_800, s, &mut rng)).sum();
+        assert!((3_700..=3_900).contains(&total), "{total}");
+        let open = day_open_ms(first_day(), 0);
+        let t = chrono::DateTime::from_timestamp_millis(open).unwrap();
+        assert_eq!(t.to_rfc3339(), "2026-01-05T01:00:00+00:00");
+    }
+}

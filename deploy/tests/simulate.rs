@@ -1,0 +1,105 @@
+//! Short runs of `onewindow-deploy simulate` on the small tree (1 district,
+//! 2 townships, 4 villages): the work converges, a township down for a day
+//! does not stop it, and a seed makes a run repeatable.
+#![allow(clippy::unwrap_used)]
+
+use std::path::Path;
+use std::process::Command;
+
+const SMALL: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../configs/topologies/small.toml"
+);
+
+/// Runs `onewindow-deploy simulate` on the small tree with `args`, asserts
+/// that it exits 0, and returns what it printed.
+fn simulate(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_onewindow-deploy"))
+        .args(["simulate", "--topology", SMALL, "--drain-timeout", "120"])
+        .arg("--chart")
+        .arg(dir.join("chart.svg"))
+        .args(args)
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("the binary runs");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    stdout
+}
+
+/// The value after `key=` in the last line.
+fn value<'a>(printed: &'a str, key: &str) -> &'a str {
+    let last = printed.lines().last().unwrap_or_default();
+    last.split_whitespace()
+        .find_map(|kv| kv.strip_prefix(key)?.strip_prefix('='))
+        .unwrap_or_else(|| panic!("no {key} in {last}"))
+}
+
+#[test]
+fn a_week_converges_with_a_township_down_for_a_day_and_a_seed_repeats_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = [
+        "--days",
+        "7",
+        "--cases-per-day",
+        "120",
+        "--seed",
+        "11",
+        "--down",
+        "nanhai.dali@2+1",
+    ];
+    let first = simulate(dir.path(), &args);
+    let last = first.lines().last().unwrap();
+    assert!(last.starts_with("simulate nodes=7 "), "{last}");
+    assert_eq!(value(&first, "converged"), "true", "{first}");
+    let cases: u64 = value(&first, "cases").parse().unwrap();
+    // Five working days (5-9 January 2026) of about 120 cases.
+    assert!((500..=700).contains(&cases), "{first}");
+    let events: u64 = value(&first, "events").parse().unwrap();
+    // Each case: received, accepted, handling, review, decision, result,
+    // hand-out at least, all of them at the district.
+    assert!(events >= 7 * cases, "{first}");
+    assert!(first.contains(&format!("completed {cases}")), "{first}");
+    let chart = std::fs::read_to_string(dir.path().join("chart.svg")).unwrap();
+    assert!(chart.starts_with("<svg") && chart.contains("polyline"));
+
+    // The same seed draws the same cases; another seed others.
+    let again = simulate(dir.path(), &args);
+    assert_eq!(value(&again, "cases"), value(&first, "cases"));
+    assert_eq!(value(&again, "events"), value(&first, "events"));
+    let other = simulate(
+        dir.path(),
+        &["--days", "7", "--cases-per-day", "120", "--seed", "12"],
+    );
+    assert_eq!(value(&other, "converged"), "true", "{other}");
+    assert_ne!(value(&other, "events"), value(&first, "events"));
+}
+
+#[test]
+fn a_bad_outage_is_refused_with_its_form() {
+    let out = Command::new(env!("CARGO_BIN_EXE_onewindow-deploy"))
+        .args(["simulate", "--topology", SMALL, "--down", "nanhai.dali"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("ID@DAY+DAYS"),
+        "{out:?}"
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_onewindow-deploy"))
+        .args([
+            "simulate",
+            "--topology",
+            SMALL,
+            "--down",
+            "nanhai.nowhere@1+1",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("not in the topology"),
+        "{out:?}"
+    );
+}
