@@ -336,7 +336,6 @@ async fn a_township_enrols_its_own_village_and_admits_it_without_a_configuration
     };
     t.eventually(30, "the village linked to the township", || linked(&t, 0))
         .await;
-    t.stop(TOWNSHIP).await;
     t.restart(TOWNSHIP).await;
     let restarted = t.clock.now_ms();
     t.eventually(60, "the village linked again after a restart", || {

@@ -189,8 +189,10 @@ impl Tree {
         }
     }
 
-    /// Starts a stopped node again, on the same ports.
+    /// Starts a node again, on the same ports (stopping it first if it
+    /// runs).
     pub async fn restart(&mut self, id: &str) {
+        self.stop(id).await;
         let c = self.nodes[id].config.clone();
         let mut last = None;
         // The stopped node's UDP socket is released when its QUIC endpoint
