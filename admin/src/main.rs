@@ -18,6 +18,7 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use commands::audit::AuditCommand;
 use commands::calendar::CalendarCommand;
 use commands::case::CaseCommand;
 use commands::catalogue::CatalogueCommand;
@@ -90,6 +91,9 @@ enum Command {
     /// Cases.
     #[command(subcommand)]
     Case(CaseCommand),
+    /// The stored log's hash chains.
+    #[command(subcommand)]
+    Audit(AuditCommand),
 }
 
 impl Command {
@@ -100,6 +104,7 @@ impl Command {
             Self::Calendar(c) => c.needs_login(),
             Self::Staff(c) => c.needs_login(),
             Self::Case(c) => c.needs_login(),
+            Self::Audit(c) => c.needs_login(),
         }
     }
 
@@ -110,6 +115,7 @@ impl Command {
             Self::Calendar(c) => c.run(api, out).await,
             Self::Staff(c) => c.run(api, out).await,
             Self::Case(c) => c.run(api, out).await,
+            Self::Audit(c) => c.run(api, out).await,
         }
     }
 }

@@ -175,6 +175,88 @@ async fn a_calendar_is_published_from_toml() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_verify_passes_a_whole_log_and_names_a_row_changed_by_hand() {
+    let hall = start().await;
+    // Two cases received at the hall: entries of its own log.
+    let base = hall.node.url();
+    let admin_api = onewindow_tests::Api::login(&base, "admin", PASSWORD).await;
+    onewindow_tests::hall::ensure_staff(admin_api.client(), "clerk1", "clerk1", "clerk", None)
+        .await;
+    let clerk = onewindow_tests::Api::login(&base, "clerk1", onewindow_tests::STAFF_PASSWORD).await;
+    let cat = clerk.get_ok("/api/v1/catalogue").await;
+    let matter = cat["matters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["decided_here"] == true)
+        .unwrap()
+        .clone();
+    for _ in 0..2 {
+        clerk
+            .post_ok(
+                "/api/v1/cases",
+                &onewindow_tests::complete_submission(&matter, "11010519491231002X"),
+            )
+            .await;
+    }
+    let clean = admin(&hall, &["audit", "verify"], &[]).await;
+    assert!(clean.ok, "{}{}", clean.stdout, clean.stderr);
+    assert!(clean.stdout.contains("whole chain"), "{}", clean.stdout);
+    assert!(clean.stdout.contains(", 0 broken"), "{}", clean.stdout);
+    let report = admin(&hall, &["audit", "verify", "--json"], &[])
+        .await
+        .json();
+    let own = report["origins"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["origin"] == "nanhai")
+        .unwrap_or_else(|| panic!("{report}"))
+        .clone();
+    let head = own["head"].as_i64().unwrap();
+    assert!(head >= 2, "{own}");
+
+    // Someone with the database file changes one byte of an entry's body.
+    let url = format!("sqlite://{}", hall.dir.path().join("node.db").display());
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&url).await.unwrap();
+    let target = head - 1;
+    let body: Vec<u8> = sqlx::query_scalar(
+        "SELECT body_bin FROM events WHERE origin = 'nanhai' AND origin_seq = $1",
+    )
+    .bind(target)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    let mut changed = body.clone();
+    let last = changed.len() - 1;
+    changed[last] ^= 0x01;
+    sqlx::query("UPDATE events SET body_bin = $1 WHERE origin = 'nanhai' AND origin_seq = $2")
+        .bind(changed)
+        .bind(target)
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+
+    let broken = admin(&hall, &["audit", "verify", "--hall", "nanhai"], &[]).await;
+    assert!(!broken.ok, "a broken log exits non-zero: {}", broken.stdout);
+    assert!(
+        broken
+            .stdout
+            .contains(&format!("BROKEN at #{target} (hash_mismatch)")),
+        "{}",
+        broken.stdout
+    );
+    assert!(
+        broken.stderr.contains("broken in 1 of 1 origins"),
+        "{}",
+        broken.stderr
+    );
+    hall.node.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refusals_print_the_code_and_exit_non_zero() {
     let hall = start().await;
     let wrong = admin(

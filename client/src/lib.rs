@@ -27,8 +27,8 @@ use std::time::Duration;
 
 use reqwest::Url;
 use types::{
-    CalendarYear, CaseRecord, CaseView, Catalogue, Health, IssuedToken, LoginOutcome, NewStaff,
-    Outcome, Progress, Staff, Submission, VersionInfo,
+    AuditReport, CalendarYear, CaseRecord, CaseView, Catalogue, Health, IssuedToken, LoginOutcome,
+    NewStaff, Outcome, Progress, Staff, Submission, VersionInfo,
 };
 
 /// A typed answer and the JSON it was read from.
@@ -156,7 +156,22 @@ impl Client {
         args: &[&str],
         body: Option<&(impl Serialize + ?Sized)>,
     ) -> Result<Answer<T>, Error> {
-        let url = self.url(route, args);
+        self.call_with_query(route, args, &[], body).await
+    }
+
+    /// [`Client::call`] with query parameters (`name`, `value`), each
+    /// escaped.
+    pub async fn call_with_query<T: DeserializeOwned>(
+        &self,
+        route: &Route,
+        args: &[&str],
+        query: &[(&str, &str)],
+        body: Option<&(impl Serialize + ?Sized)>,
+    ) -> Result<Answer<T>, Error> {
+        let mut url = self.url(route, args);
+        if !query.is_empty() {
+            url.query_pairs_mut().extend_pairs(query);
+        }
         let mut req = self.authorised(self.http.request(route.method(), url.clone()));
         if let Some(b) = body {
             req = req.json(b);
@@ -329,6 +344,14 @@ impl Client {
     /// action's shape, e.g. `{"action": "start"}`).
     pub async fn act(&self, number: &str, action: &Value) -> Result<Answer<CaseView>, Error> {
         self.call(&routes::ACT, &[number], Some(action)).await
+    }
+
+    /// `GET /api/v1/admin/audit`: every origin's hash chain in the node's
+    /// stored log (or `origin`'s), with the first break of each.
+    pub async fn audit(&self, origin: Option<&str>) -> Result<Answer<AuditReport>, Error> {
+        let query: Vec<(&str, &str)> = origin.map(|o| ("origin", o)).into_iter().collect();
+        self.call_with_query(&routes::AUDIT, &[], &query, None::<&()>)
+            .await
     }
 
     /// `GET /api/v1/openapi.json`: the API's own description.

@@ -360,3 +360,44 @@ pub struct IssuedToken {
     /// Not usable from (ms since the epoch).
     pub expires_ms: i64,
 }
+
+/// `GET /api/v1/admin/audit`: the audit of a node's stored log.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct AuditReport {
+    /// The node that checked.
+    pub node: String,
+    /// Entries checked in all.
+    pub entries: u64,
+    /// Origins with a break.
+    pub broken: u64,
+    /// Every origin checked.
+    pub origins: Vec<OriginAudit>,
+}
+
+/// One origin of an [`AuditReport`].
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct OriginAudit {
+    /// The origin (a node id).
+    pub origin: String,
+    /// Checked as one whole chain from sequence 1 (the node itself and its
+    /// subtree), or entry by entry (an ancestor's entries).
+    pub whole: bool,
+    /// Entries checked.
+    pub entries: u64,
+    /// The highest sequence held.
+    pub head: u64,
+    /// The first break, if any.
+    #[serde(rename = "break")]
+    pub first_break: Option<ChainBreak>,
+}
+
+/// The first break of an origin's chain.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct ChainBreak {
+    /// The entry's sequence.
+    pub seq: u64,
+    /// `hash_mismatch`, `broken_chain`, `gap` or `unreadable`.
+    pub kind: String,
+    /// In words.
+    pub detail: String,
+}

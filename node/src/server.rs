@@ -108,11 +108,16 @@ pub async fn start_with_clock(
     let app = onewindow_web::router(Arc::clone(&node));
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = rx.await;
-            })
-            .await
+        // With each connection's peer address: failed logins are counted
+        // per address as well as per account.
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .with_graceful_shutdown(async {
+            let _ = rx.await;
+        })
+        .await
     });
     let links = crate::link::Links::start(Arc::clone(&node)).await?;
     tracing::info!(node = %node.id, tier = %node.tier, %http_addr, "node started");

@@ -967,6 +967,146 @@ async fn staff_roles_sessions_and_logout() {
 }
 
 #[tokio::test]
+async fn failed_logins_lock_the_account_then_the_address_and_each_lockout_is_a_security_event() {
+    use onewindow_node::service::TestClock;
+    use std::sync::Arc;
+    let clock = Arc::new(TestClock::at(1_790_000_000_000));
+    let t = common::start_with_clock("nanhai", clock.clone()).await;
+    let admin = t.http.login("admin", common::ADMIN_PASSWORD).await;
+    let login = |user: &str, password: &str| {
+        let http = t.http.clone();
+        let body = json!({"username": user, "password": password});
+        async move { http.post("/api/v1/session", &body).await }
+    };
+    // Four wrong passwords are refused one by one; the fifth locks.
+    for _ in 0..4 {
+        login("admin", "wrong-password")
+            .await
+            .assert_error(401, "bad_credentials");
+    }
+    let r = login("admin", "wrong-password").await;
+    r.assert_error(429, "login_locked");
+    assert!(
+        r.body["message_en"]
+            .as_str()
+            .unwrap()
+            .contains("15 minutes"),
+        "{}",
+        r.text
+    );
+    // Locked: the right password is refused too, without being checked.
+    login("admin", common::ADMIN_PASSWORD)
+        .await
+        .assert_error(429, "login_locked");
+    // Sessions already open go on; other accounts are not locked.
+    admin.get("/api/v1/session").await.ok();
+    login("someone", "wrong-password")
+        .await
+        .assert_error(401, "bad_credentials");
+    let events = admin.get("/api/v1/admin/security-events").await.ok();
+    let lockouts: Vec<&Value> = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "login_lockout")
+        .collect();
+    assert_eq!(lockouts.len(), 1, "{events}");
+    assert_eq!(lockouts[0]["remote"], "127.0.0.1");
+    assert!(
+        lockouts[0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("account admin"),
+        "{}",
+        lockouts[0]
+    );
+    // After the lockout the account opens again.
+    clock.advance(15 * 60_000);
+    let again = t.http.login("admin", common::ADMIN_PASSWORD).await;
+    again.get("/api/v1/session").await.ok();
+    // Thirty failures from one address on thirty accounts lock the
+    // address: then even a right password from there is refused.
+    clock.advance(15 * 60_000);
+    for k in 0..29 {
+        login(&format!("guess{k}"), "wrong-password")
+            .await
+            .assert_error(401, "bad_credentials");
+    }
+    login("guess29", "wrong-password")
+        .await
+        .assert_error(429, "login_locked");
+    login("admin", common::ADMIN_PASSWORD)
+        .await
+        .assert_error(429, "login_locked");
+    let events = admin.get("/api/v1/admin/security-events").await.ok();
+    let text = events.to_string();
+    assert!(text.contains("address 127.0.0.1 locked"), "{text}");
+    let metrics = t.http.get("/metrics").await.text;
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.contains("login_lockouts_total") && l.ends_with(" 2")),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn the_audit_walks_the_stored_chains_and_names_a_deleted_row() {
+    let h = hall().await;
+    for _ in 0..3 {
+        submit_ok(&h, "T-SIMPLE").await;
+    }
+    let report = h.admin.get("/api/v1/admin/audit").await.ok();
+    assert_eq!(report["node"], "nanhai");
+    assert_eq!(report["broken"], 0, "{report}");
+    let own = report["origins"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["origin"] == "nanhai")
+        .unwrap_or_else(|| panic!("{report}"))
+        .clone();
+    assert_eq!(own["whole"], true);
+    assert!(own["break"].is_null());
+    let head = own["head"].as_u64().unwrap();
+    assert!(head >= 4, "{own}");
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&h.t.db.url).await.unwrap();
+    let held: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM events")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(report["entries"].as_i64().unwrap(), held);
+
+    // A row deleted by hand: the chain breaks at the entry after it.
+    let gone = (head - 1) as i64;
+    sqlx::query("DELETE FROM events WHERE origin = 'nanhai' AND origin_seq = $1")
+        .bind(gone)
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    let report = h.admin.get("/api/v1/admin/audit?origin=nanhai").await.ok();
+    assert_eq!(report["broken"], 1, "{report}");
+    let origins = report["origins"].as_array().unwrap();
+    assert_eq!(origins.len(), 1);
+    let b = &origins[0]["break"];
+    assert_eq!(b["kind"], "gap", "{report}");
+    assert_eq!(b["seq"].as_i64().unwrap(), gone + 1);
+    assert!(b["detail"].as_str().unwrap().contains("missing"), "{b}");
+    // A supervisor may audit; a clerk may not; an origin must be a node id.
+    h.sup.get("/api/v1/admin/audit").await.ok();
+    h.clerk
+        .get("/api/v1/admin/audit")
+        .await
+        .assert_error(403, "wrong_role");
+    h.admin
+        .get("/api/v1/admin/audit?origin=not%20a%20node")
+        .await
+        .assert_error(400, "bad_origin");
+}
+
+#[tokio::test]
 async fn sessions_expire() {
     use onewindow_node::service::TestClock;
     use std::sync::Arc;

@@ -45,6 +45,7 @@ const OPERATIONS: &[(&str, &str)] = &[
     ("post", "/api/v1/admin/enrolments"),
     ("post", "/api/v1/enrolment"),
     ("get", "/api/v1/admin/security-events"),
+    ("get", "/api/v1/admin/audit"),
 ];
 
 fn collect_refs(v: &Value, out: &mut BTreeSet<String>) {
@@ -125,6 +126,35 @@ async fn the_document_matches_the_routes() {
             "unresolved {r}"
         );
     }
+    // Each parameter is where the route reads it: a name in the path's
+    // template is `in: path`, every other one `in: query` (a client made
+    // from the document puts `last4` into the query, not the path).
+    let mut params = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            for p in op["parameters"].as_array().into_iter().flatten() {
+                params += 1;
+                let name = p["name"].as_str().unwrap();
+                let placed = p["in"].as_str().unwrap();
+                let in_template = path.contains(&format!("{{{name}}}"));
+                let expected = if in_template { "path" } else { "query" };
+                assert_eq!(placed, expected, "{method} {path}: parameter {name}");
+            }
+        }
+    }
+    assert!(params >= 10, "only {params} parameters documented");
+    let progress = &doc["paths"]["/api/v1/cases/{number}"]["get"]["parameters"];
+    assert!(
+        progress
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["name"] == "last4" && p["in"] == "query" && p["required"] == true),
+        "{progress}"
+    );
+    // A login may be refused for too many failures.
+    assert!(doc["paths"]["/api/v1/session"]["post"]["responses"]["429"].is_object());
+
     // Operations that need a session say so.
     assert!(doc["paths"]["/api/v1/cases"]["post"]["security"].is_array());
     assert!(

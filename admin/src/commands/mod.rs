@@ -1,6 +1,7 @@
 //! One module per noun; each has its verbs as a clap subcommand and runs
 //! them against a [`Client`](crate::client::Client).
 
+pub mod audit;
 pub mod calendar;
 pub mod case;
 pub mod catalogue;

@@ -499,7 +499,7 @@ pub async fn run(args: PagesArgs) -> anyhow::Result<bool> {
     let events = running.node.store.event_count().await?;
     let token = running
         .node
-        .login("bench.supervisor", &password)
+        .login("bench.supervisor", &password, None)
         .await
         .map_err(|e| anyhow::anyhow!("login: {e}"))?
         .token;

@@ -22,6 +22,11 @@ pub const PHRASES: &[(&str, &str, &str)] = &[
         "wrong username or password",
     ),
     (
+        "err.login_locked",
+        "登录失败次数过多，该账号或本机地址已暂时锁定，请 {minutes} 分钟后再试",
+        "too many failed logins: this account or this address is locked for now; try again in {minutes} minutes",
+    ),
+    (
         "err.csrf",
         "表单已失效或来源不明，未保存任何内容。请返回重新打开页面后再提交。",
         "The form has expired or did not come from this site; nothing was saved. Go back, reload the page and submit again.",
@@ -55,6 +60,7 @@ pub const PHRASES: &[(&str, &str, &str)] = &[
         "查看安全事件",
         "view security events",
     ),
+    ("action.audit_log", "核验日志", "audit the log"),
     ("action.call_queue", "叫号", "call queue numbers"),
     (
         "action.view_admin",
@@ -388,6 +394,11 @@ pub const PHRASES: &[(&str, &str, &str)] = &[
         "err.bad_signing_request",
         "证书签名请求不可用：{problem}",
         "unusable certificate signing request: {problem}",
+    ),
+    (
+        "err.bad_origin",
+        "{origin} 不是有效的节点编号（例如 nanhai.guicheng）",
+        "{origin} is not a node id (such as nanhai.guicheng)",
     ),
     (
         "err.bad_node_id",

@@ -177,24 +177,54 @@ impl Node {
         Ok(StaffView::from(&rec))
     }
 
-    /// Checks a password and opens a session.
-    pub async fn login(&self, username: &str, password: &str) -> Result<LoginOutcome, Error> {
+    /// Checks a password and opens a session. `from` is the address the
+    /// request came from, where known: failures are counted per account and
+    /// per address, and a locked account or address is refused without a
+    /// look at the password (`login_locked`); each lockout is a security
+    /// event.
+    pub async fn login(
+        &self,
+        username: &str,
+        password: &str,
+        from: Option<std::net::IpAddr>,
+    ) -> Result<LoginOutcome, Error> {
+        let now = self.now_ms();
+        if let Some(lock) = self.logins.locked(username, from, now) {
+            self.metrics.login_failed();
+            return Err(locked(&lock, now));
+        }
         let staff = self.store.staff(username).await?;
         let ok = staff
             .as_ref()
             .is_some_and(|s| s.active && verify_password(password, &s.password_hash));
         let Some(staff) = staff.filter(|_| ok) else {
             self.metrics.login_failed();
+            let begun = self.logins.failed(username, from, now);
+            for lock in &begun {
+                self.metrics.login_lockout();
+                let detail = format!(
+                    "{} locked for {} min after {} failed logins",
+                    lock.key, self.config.auth.lockout_minutes, lock.failures
+                );
+                tracing::warn!(%detail, "login lockout");
+                let remote = from.map(|ip| ip.to_string());
+                self.store
+                    .security_event(now, "login_lockout", None, remote.as_deref(), &detail)
+                    .await?;
+            }
+            if let Some(lock) = begun.first() {
+                return Err(locked(lock, now));
+            }
             return Err(Error::new(
                 crate::error::ErrorKind::Unauthenticated,
                 "bad_credentials",
                 &[],
             ));
         };
+        self.logins.succeeded(username);
         let mut raw = [0u8; 32];
         rand::thread_rng().fill_bytes(&mut raw);
         let token = hex::encode(raw);
-        let now = self.now_ms();
         let expires = now + i64::from(self.config.auth.session_minutes) * 60_000;
         self.store
             .create_session(&token_hash(&token), &staff.username, now, expires)
@@ -218,4 +248,14 @@ impl Node {
     pub async fn logout(&self, token: &str) -> Result<(), Error> {
         Ok(self.store.delete_session(&token_hash(token)).await?)
     }
+}
+
+/// The refusal of a login while `lock` lasts.
+fn locked(lock: &crate::throttle::Lockout, now_ms: i64) -> Error {
+    let minutes = ((lock.until_ms - now_ms).max(1) + 59_999) / 60_000;
+    Error::new(
+        crate::error::ErrorKind::TooMany,
+        "login_locked",
+        &[("minutes", &minutes)],
+    )
 }

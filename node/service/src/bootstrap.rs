@@ -105,6 +105,11 @@ impl Node {
             registry: Arc::default(),
             uplink_queries: std::sync::Mutex::new(None),
             own_log,
+            logins: crate::throttle::LoginThrottle::new(crate::throttle::Limits {
+                account_failures: config.auth.lockout_failures,
+                address_failures: config.auth.lockout_address_failures,
+                lockout_ms: i64::from(config.auth.lockout_minutes) * 60_000,
+            }),
         };
         let this_year = chrono::Datelike::year(&node.today());
         if !node.calendar().has_year(this_year) {

@@ -252,6 +252,13 @@ pub struct AuthSection {
     pub bootstrap_password: String,
     /// File holding that password (wins over `bootstrap_password`).
     pub bootstrap_password_file: String,
+    /// Failed logins of one account within `lockout_minutes` that lock it.
+    pub lockout_failures: u32,
+    /// Failed logins from one address (on any accounts) within
+    /// `lockout_minutes` that lock the address.
+    pub lockout_address_failures: u32,
+    /// The window that failures are counted in, and how long a lockout lasts.
+    pub lockout_minutes: u32,
 }
 
 /// Logging settings.
@@ -387,6 +394,15 @@ impl Config {
         }
         if self.auth.session_minutes == 0 {
             return Err(invalid("auth.session_minutes", "must be at least 1"));
+        }
+        if !(1..=1000).contains(&self.auth.lockout_failures) {
+            return Err(invalid("auth.lockout_failures", "1 to 1000"));
+        }
+        if !(1..=100_000).contains(&self.auth.lockout_address_failures) {
+            return Err(invalid("auth.lockout_address_failures", "1 to 100000"));
+        }
+        if !(1..=10_080).contains(&self.auth.lockout_minutes) {
+            return Err(invalid("auth.lockout_minutes", "1 to 10080 (a week)"));
         }
         let f = &self.federation;
         if !(10..=60_000).contains(&f.reconnect_min_ms) {

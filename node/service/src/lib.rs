@@ -22,6 +22,7 @@ mod queue;
 pub mod recovery;
 mod rules;
 pub mod signing;
+pub mod throttle;
 pub mod uplink;
 mod views;
 
@@ -71,6 +72,8 @@ pub struct Node {
     /// Whether this node is taking back the tail of its own log from its
     /// parent, and the marker that remembers how far that log went.
     pub own_log: crate::recovery::OwnLog,
+    /// Failed logins per account and per address.
+    pub logins: crate::throttle::LoginThrottle,
 }
 
 impl std::fmt::Debug for Node {

@@ -248,6 +248,7 @@ pub struct Metrics {
     queue_wait_seconds: Histogram,
     http_requests: Family<HttpLabel, Counter>,
     login_failures: Counter,
+    login_lockouts: Counter,
     build_info: Family<BuildLabel, Gauge>,
     links: Arc<LinkMetrics>,
 }
@@ -304,6 +305,12 @@ impl Metrics {
             "Failed staff logins",
             login_failures.clone(),
         );
+        let login_lockouts = Counter::default();
+        r.register(
+            "login_lockouts",
+            "Accounts and addresses locked after too many failed logins",
+            login_lockouts.clone(),
+        );
         let build_info = Family::<BuildLabel, Gauge>::default();
         r.register(
             "build_info",
@@ -319,6 +326,7 @@ impl Metrics {
             queue_wait_seconds,
             http_requests,
             login_failures,
+            login_lockouts,
             build_info,
             links,
         }
@@ -364,6 +372,11 @@ impl Metrics {
     /// Counts a failed login.
     pub fn login_failed(&self) {
         self.login_failures.inc();
+    }
+
+    /// Counts a lockout of an account or an address.
+    pub fn login_lockout(&self) {
+        self.login_lockouts.inc();
     }
 
     /// A session with `peer` is up until the returned guard is dropped.

@@ -7,6 +7,7 @@
 //! batches the events and read-model rows of a transaction into multi-row
 //! statements, because a statement costs far more than a row.
 
+mod audit;
 mod cases;
 mod catalogue;
 mod enrolment;
@@ -17,6 +18,7 @@ mod replica;
 mod staff;
 mod tail;
 
+pub use audit::{AuditReport, BreakKind, ChainBreak, OriginAudit};
 pub use cases::{CaseFilter, CaseRow};
 pub use catalogue::{VersionError, VersionInfo};
 pub use enrolment::TokenRow;
@@ -720,7 +722,7 @@ impl Store {
 pub(crate) const EVENT_COLUMNS: &str = "SELECT local_seq, origin, origin_seq, prev_hash, hash, body, body_bin, sealed, scope, up, down FROM events";
 
 /// The entry of a row that starts with the columns of [`EVENT_COLUMNS`].
-fn entry_of(r: &AnyRow) -> Result<(i64, LogEntry), StoreError> {
+pub(crate) fn entry_of(r: &AnyRow) -> Result<(i64, LogEntry), StoreError> {
     let origin: String = r.try_get(1)?;
     let seq: i64 = r.try_get(2)?;
     let prev: String = r.try_get(3)?;

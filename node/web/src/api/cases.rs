@@ -33,6 +33,7 @@ pub async fn submit(
 
 /// Filters for the case list.
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     /// Comma-separated states.
@@ -82,6 +83,7 @@ pub async fn list(
 
 /// The key of the public progress query.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ProgressQuery {
     /// The last four characters of the applicant's ID number or credit code.

@@ -11,7 +11,7 @@ mod cases;
 mod extract;
 mod system;
 
-pub use extract::{ApiJson, Staff};
+pub use extract::{ApiJson, ClientAddr, Staff};
 pub use system::metrics;
 
 use axum::Router;
@@ -84,6 +84,7 @@ pub fn api_router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(admin::register_node))
         .routes(routes!(admin::enrol))
         .routes(routes!(admin::security_events))
+        .routes(routes!(admin::audit))
         .split_for_parts()
 }
 

@@ -6,7 +6,7 @@ use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
 
 use super::AppState;
-use super::extract::{ApiJson, ApiPath, Staff};
+use super::extract::{ApiJson, ApiPath, ClientAddr, Staff};
 use crate::domain::case::Role;
 use crate::domain::catalogue::Matter;
 use crate::error::{Error, ErrorBody};
@@ -245,14 +245,21 @@ pub struct Login {
     pub password: String,
 }
 
-/// Logs in and returns a bearer token.
+/// Logs in and returns a bearer token. Failed logins are counted per
+/// account and per address: past `[auth]`'s limits the account or the
+/// address is locked for `lockout_minutes` (429 `login_locked`), even for
+/// the right password.
 #[utoipa::path(post, path = "/api/v1/session", tag = "staff", request_body = Login,
-    responses((status = 200, body = LoginOutcome), (status = 401, body = ErrorBody)))]
+    responses((status = 200, body = LoginOutcome), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 429, description = "Too many failed logins: the account or the address is locked for now", body = ErrorBody)))]
 pub async fn login(
     State(node): State<AppState>,
+    ClientAddr(from): ClientAddr,
     ApiJson(l): ApiJson<Login>,
 ) -> Result<axum::Json<LoginOutcome>, Error> {
-    Ok(axum::Json(node.login(&l.username, &l.password).await?))
+    Ok(axum::Json(
+        node.login(&l.username, &l.password, from).await?,
+    ))
 }
 
 /// Who is logged in.

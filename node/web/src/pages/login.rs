@@ -1,6 +1,7 @@
 //! Login and logout, the language switch, each role's home, the
 //! administrator's page and the embedded CSS and JavaScript.
 
+use crate::api::ClientAddr;
 use crate::error::HttpStatus;
 use axum::extract::{Path, Query};
 use axum::http::{StatusCode, header};
@@ -54,12 +55,12 @@ pub async fn login_page(ctx: Ctx, Query(q): Query<LoginQuery>) -> Response {
 }
 
 /// `POST /login`: opens a session and sets the session cookie.
-pub async fn login(form: AnonForm) -> Response {
+pub async fn login(ClientAddr(from): ClientAddr, form: AnonForm) -> Response {
     let AnonForm { ctx, fields } = form;
     let username = fields.text("username");
     match ctx
         .node
-        .login(&username, fields.get("password").unwrap_or(""))
+        .login(&username, fields.get("password").unwrap_or(""), from)
         .await
     {
         Ok(out) => {
