@@ -240,6 +240,124 @@ async fn a_hall_enrols_with_a_one_time_token_and_links_with_the_certificate() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_village_enrolled_at_the_district_is_admitted_by_its_township_from_the_roots_announcement()
+ {
+    const DISTRICT: &str = "nanhai";
+    const TOWNSHIP: &str = "nanhai.guicheng";
+    const VILLAGE: &str = "nanhai.guicheng.shibei";
+    let mut t = onewindow_tests::tree_with_ca_at_root(&[DISTRICT, TOWNSHIP]).await;
+    let district = t.url(DISTRICT);
+    assert!(t.nodes[TOWNSHIP].config.federation.children.is_empty());
+
+    let home = t.dir.path().join("shibei");
+    let mut cfg = t.nodes[TOWNSHIP].config.clone();
+    cfg.node.id = VILLAGE.into();
+    cfg.node.hall_code = "SB01".into();
+    cfg.node.data_dir = home.clone();
+    cfg.database.url = format!("sqlite://{}?mode=rwc", home.join("node.db").display());
+    cfg.http.listen = "127.0.0.1:0".parse().unwrap();
+    cfg.federation.listen = "127.0.0.1:0".parse().unwrap();
+    cfg.federation.credentials_dir = home.join("pki").display().to_string();
+    cfg.federation.parent_addr = t.quic_addr(TOWNSHIP).to_string();
+    std::fs::create_dir_all(&home).unwrap();
+    let config_file = home.join("config.toml");
+    std::fs::write(&config_file, toml::to_string(&cfg).unwrap()).unwrap();
+
+    // The district registers a village two tiers down, and it enrols there.
+    let admin =
+        onewindow_tests::Api::login(&district, "admin", onewindow_tests::ADMIN_PASSWORD).await;
+    let issued = admin
+        .post_ok(
+            "/api/v1/admin/enrolments",
+            &serde_json::json!({"node": VILLAGE}),
+        )
+        .await;
+    let token = issued["token"].as_str().unwrap().to_owned();
+    let out = enrol(&config_file, &token, &district).await;
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The root announced it down the village's branch.
+    let announced = t
+        .node(DISTRICT)
+        .node
+        .store
+        .events_after(0, 10_000)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| {
+            matches!(
+                &e.body,
+                onewindow_node::domain::log::LogBody::Directive(d)
+                    if d.directive.kind() == "node_registered"
+            )
+        })
+        .count();
+    assert_eq!(announced, 1);
+
+    // The township, whose configuration does not list it, admits it.
+    let village = onewindow_node::server::start_with_clock(cfg.clone(), t.clock.clone())
+        .await
+        .unwrap();
+    let linked = |t: &onewindow_tests::Tree, since: i64| {
+        let store = t.node(TOWNSHIP).node.store.clone();
+        async move {
+            let fleet = store.oversight_fleet().await.unwrap();
+            fleet
+                .iter()
+                .find(|f| f.node_id == VILLAGE && f.connected)
+                .filter(|f| f.last_seen_ms.is_some_and(|s| s > since))
+                .map(|_| ())
+        }
+    };
+    t.eventually(30, "the village linked to the township", || linked(&t, 0))
+        .await;
+    // A case received at the village reaches the district.
+    let clerk = {
+        let admin =
+            onewindow_tests::Api::login(&village.url(), "admin", onewindow_tests::ADMIN_PASSWORD)
+                .await;
+        onewindow_tests::hall::ensure_staff(admin.client(), "clerk1", "clerk1", "clerk", None)
+            .await;
+        onewindow_tests::Api::login(&village.url(), "clerk1", onewindow_tests::STAFF_PASSWORD).await
+    };
+    let cat = clerk.get_ok("/api/v1/catalogue").await;
+    let matter = cat["matters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["decided_here"] == true)
+        .unwrap()
+        .clone();
+    let r = clerk
+        .post_ok(
+            "/api/v1/cases",
+            &onewindow_tests::complete_submission(&matter, "11010519491231002X"),
+        )
+        .await;
+    let number = r["case_number"].as_str().unwrap().to_owned();
+    let store = t.node(DISTRICT).node.store.clone();
+    onewindow_tests::eventually(30, "the village's case at the district", || {
+        let store = store.clone();
+        let number = number.clone();
+        async move { store.case(&number).await.unwrap().map(|_| ()) }
+    })
+    .await;
+    // And after a restart of the township, from its own log.
+    t.restart(TOWNSHIP).await;
+    let restarted = t.clock.now_ms();
+    t.eventually(60, "the village linked again after a restart", || {
+        linked(&t, restarted)
+    })
+    .await;
+    village.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_township_enrols_its_own_village_and_admits_it_without_a_configuration_line() {
     const DISTRICT: &str = "nanhai";
     const TOWNSHIP: &str = "nanhai.guicheng";

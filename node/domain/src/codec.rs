@@ -319,7 +319,7 @@ mod pb {
         pub issued_by: String,
         #[prost(int64, tag = "2")]
         pub at_ms: i64,
-        #[prost(oneof = "Dk", tags = "10, 11, 12, 13")]
+        #[prost(oneof = "Dk", tags = "10, 11, 12, 13, 14")]
         pub kind: Option<Dk>,
     }
 
@@ -333,6 +333,16 @@ mod pb {
         Revoked(Revoked),
         #[prost(message, tag = "13")]
         Recall(Recall),
+        #[prost(message, tag = "14")]
+        Registered(Registered),
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct Registered {
+        #[prost(string, tag = "1")]
+        pub node: String,
+        #[prost(string, tag = "2")]
+        pub signature: String,
     }
 
     /// A catalogue version or a calendar year: its number, its JSON text
@@ -735,6 +745,12 @@ pub fn encode(
                     serial: serial.clone(),
                     signature: signature.clone(),
                 }),
+                Directive::NodeRegistered { node, signature } => {
+                    pb::Dk::Registered(pb::Registered {
+                        node: node.clone(),
+                        signature: signature.clone(),
+                    })
+                }
                 Directive::Recall {
                     case_id,
                     to,
@@ -807,6 +823,10 @@ pub fn decode(
                 pb::Dk::Revoked(r) => Directive::NodeRevoked {
                     node: r.node,
                     serial: r.serial,
+                    signature: r.signature,
+                },
+                pb::Dk::Registered(r) => Directive::NodeRegistered {
+                    node: r.node,
                     signature: r.signature,
                 },
                 pb::Dk::Recall(r) => Directive::Recall {
@@ -1223,6 +1243,10 @@ mod tests {
                 node: VILLAGE.into(),
                 serial: "01".into(),
                 signature: "ef".into(),
+            },
+            Directive::NodeRegistered {
+                node: VILLAGE.into(),
+                signature: "0a".into(),
             },
             Directive::Recall {
                 case_id: "XP-20261201-000123-K".into(),

@@ -85,6 +85,15 @@ pub enum Directive {
         /// Root's signature over `node` + "\n" + `serial`, hex.
         signature: String,
     },
+    /// A hall enrolled at the node holding the CA, below a child of it: its
+    /// parent admits it on its link from then on (a parent admits its own
+    /// enrolments itself, and the children in its configuration).
+    NodeRegistered {
+        /// The new hall.
+        node: String,
+        /// Root's signature over "registered\n" + `node`, hex.
+        signature: String,
+    },
     /// The district recalls a case: its holder hands it over.
     Recall {
         /// Case number.
@@ -103,7 +112,14 @@ impl Directive {
             Self::CataloguePublished { .. } => "catalogue_published",
             Self::CalendarPublished { .. } => "calendar_published",
             Self::NodeRevoked { .. } => "node_revoked",
+            Self::NodeRegistered { .. } => "node_registered",
             Self::Recall { .. } => "recall",
         }
     }
+}
+
+/// What the root signs to announce a hall's registration (a text of its
+/// own, so that no other signed text can pass for one).
+pub fn registration_text(node: &str) -> String {
+    format!("registered\n{node}")
 }

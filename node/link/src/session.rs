@@ -504,6 +504,10 @@ async fn receive(
         tracing::warn!(revoked = %r, "node revoked by the root");
         node.registry.revoke(r);
     }
+    for c in &applied.registered {
+        tracing::info!(child = %c, "a child registered at the root is admitted from now on");
+        node.registry.register(c);
+    }
     if applied.calendar_changed
         && let Err(e) = node.reload_calendar().await
     {

@@ -44,6 +44,8 @@ pub struct Applied {
     pub bad_signatures: Vec<String>,
     /// Nodes or certificate serials revoked by the root.
     pub revoked: Vec<String>,
+    /// This node's children registered at the root (admitted from now on).
+    pub registered: Vec<String>,
     /// A calendar year changed.
     pub calendar_changed: bool,
     /// Where the batch was cut: the index of the first entry not applied
@@ -317,6 +319,20 @@ impl Node {
                 } else {
                     serial.clone()
                 });
+                Ok(Ok(()))
+            }
+            Directive::NodeRegistered { node, signature } => {
+                let msg = onewindow_domain::log::registration_text(node);
+                if !signing::verify(key, msg.as_bytes(), signature) {
+                    return Ok(Err(format!(
+                        "registration of {node}: the root's signature does not hold"
+                    )));
+                }
+                if federation::NodeId::new(node.clone())
+                    .is_ok_and(|n| n.parent().as_ref() == Some(&self.id))
+                {
+                    applied.registered.push(node.clone());
+                }
                 Ok(Ok(()))
             }
             Directive::Recall {

@@ -144,7 +144,37 @@ impl Node {
         Ok(())
     }
 
-    /// Revocations already in the log (checked again), for a restart.
+    /// At the root: announces a hall enrolled here whose parent is another
+    /// node, so that the parent admits it on its link. The directive goes
+    /// down the new hall's branch, signed like every rule.
+    pub async fn announce_registration(
+        &self,
+        node: &NodeId,
+        by: &str,
+    ) -> Result<(), crate::error::Error> {
+        let Some(signer) = &self.signer else {
+            tracing::warn!(
+                %node,
+                "this node holds the CA but not the root's signing key: the new hall's parent admits it only once its configuration lists it"
+            );
+            return Ok(());
+        };
+        let signature =
+            signer.sign(onewindow_domain::log::registration_text(node.as_str()).as_bytes());
+        self.write_directive(
+            Directive::NodeRegistered {
+                node: node.to_string(),
+                signature,
+            },
+            node.as_str(),
+            by,
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Revocations and registrations of this node's children already in
+    /// the log (checked again), for a restart.
     pub async fn restore_revocations(&self) -> anyhow::Result<()> {
         let key = &self.config.federation.root_public_key;
         let mut after = 0;
@@ -166,6 +196,20 @@ impl Node {
                 {
                     self.registry
                         .revoke(if serial.is_empty() { node } else { serial });
+                }
+                if let onewindow_domain::log::LogBody::Directive(DirectiveRecord {
+                    directive: Directive::NodeRegistered { node, signature },
+                    ..
+                }) = &e.body
+                    && NodeId::new(node.clone())
+                        .is_ok_and(|n| n.parent().as_ref() == Some(&self.id))
+                    && signing::verify(
+                        key,
+                        onewindow_domain::log::registration_text(node).as_bytes(),
+                        signature,
+                    )
+                {
+                    self.registry.register(node);
                 }
             }
         }

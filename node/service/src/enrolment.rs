@@ -170,6 +170,10 @@ impl Node {
         }
         if node.parent().as_ref() == Some(&self.id) {
             self.registry.register(node.as_str());
+        } else if self.ca.is_some() {
+            // Enrolled here but linked below: its parent learns of it from
+            // the root's signed announcement.
+            self.announce_registration(&node, &token.created_by).await?;
         }
         tracing::info!(node = %r.node, token = %token.token_id, %serial, "enrolled a new hall");
         Ok(Enrolled { cert_pem, ca_pem })
