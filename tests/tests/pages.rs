@@ -753,7 +753,7 @@ async fn statistics_count_a_new_case_and_every_table_exports_as_csv() {
         let mut lines = csv.body.trim_start_matches('\u{feff}').lines();
         assert_eq!(
             lines.next().unwrap(),
-            "案件编号,事项,部门,受理大厅,状态,收件时间,承诺时限,预警"
+            "案件编号,事项,部门,受理大厅,状态,收件时间,承诺时限,剩余工作日,预警"
         );
         let row = lines.next().unwrap();
         assert!(
@@ -814,6 +814,50 @@ async fn overdue_cases_turn_red_on_the_watch_list() {
         assert!(
             p.body.contains("id=\"red-count\">0<"),
             "nothing overdue yet"
+        );
+        // A 5-working-day limit is yellow in its last working day only (20%
+        // of it, and never less than the due day): not on the day accepted.
+        assert!(p.body.contains("id=\"yellow-count\">0<"), "{}", p.body);
+        let mut days = 0;
+        let p = loop {
+            clock.advance(86_400_000);
+            days += 1;
+            sup.login("sup1").await;
+            let p = sup.get("/supervisor").await;
+            if !p.body.contains("id=\"yellow-count\">0<") || days > 12 {
+                break p;
+            }
+        };
+        assert!(p.body.contains("id=\"yellow-count\">1<"), "{}", p.body);
+        assert!(days >= 5, "yellow after {days} days");
+        assert!(p.body.contains("今日到期"), "days left says due today");
+        assert!(
+            p.body.contains("class=\"nowrap\""),
+            "dates stay on one line"
+        );
+        // The hall filter: this hall has it, another none.
+        assert!(p.body.contains("id=\"hall-filter\""));
+        let mine = sup.get("/supervisor?hall=nanhai").await;
+        assert!(
+            mine.body.contains("id=\"yellow-count\">1<"),
+            "{}",
+            mine.body
+        );
+        let other = sup.get("/supervisor?hall=nanhai.elsewhere").await;
+        assert!(
+            other.body.contains("id=\"yellow-count\">0<"),
+            "{}",
+            other.body
+        );
+        let csv = sup
+            .get("/supervisor/export/yellow?hall=nanhai.elsewhere")
+            .await;
+        assert!(!csv.body.contains(&n), "{}", csv.body);
+        let csv = sup.get("/supervisor/export/yellow?hall=nanhai").await;
+        assert!(
+            csv.body.contains(&n) && csv.body.contains("今日到期"),
+            "{}",
+            csv.body
         );
         // Three weeks later nobody has touched it: past its 5-working-day limit.
         clock.advance(21 * 86_400_000);

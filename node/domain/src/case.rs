@@ -1188,12 +1188,15 @@ impl Case {
     }
 
     /// The warning level on `today` of this case, by
-    /// [`deadline::warning_level`]; green once it is decided or closed.
+    /// [`deadline::warning_level`], yellow in the last `yellow_percent` of
+    /// its committed limit (its matter's share); green once it is decided
+    /// or closed.
     pub fn warning(
         &self,
         clocks: Option<&Clocks>,
         today: NaiveDate,
         calendar: &Calendar,
+        yellow_percent: u32,
     ) -> Warning {
         let Some(c) = clocks else {
             return Warning::Green;
@@ -1209,7 +1212,13 @@ impl Case {
             ],
             c.committed.date,
             today,
-            deadline::yellow_horizon(calendar, today),
+            deadline::yellow_horizon(
+                calendar,
+                today,
+                self.received.committed_limit.n,
+                self.received.committed_limit.unit,
+                yellow_percent,
+            ),
         )
     }
 }

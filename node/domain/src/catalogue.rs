@@ -59,6 +59,13 @@ pub struct Matter {
     pub statutory_limit: Limit,
     /// Committed (shorter) time limit.
     pub committed_limit: Limit,
+    /// The share (percent) of the committed limit, at its end, in which a
+    /// running case is yellow (never less than its due day); 20 when absent.
+    #[serde(
+        default = "default_yellow_percent",
+        skip_serializing_if = "is_default_yellow_percent"
+    )]
+    pub yellow_percent: u32,
     /// Deadline for issuing a correction notice (default 5 working days).
     #[serde(default = "default_correction_limit")]
     pub correction_limit: Limit,
@@ -82,6 +89,14 @@ pub struct Matter {
 
 fn one() -> u32 {
     1
+}
+
+fn default_yellow_percent() -> u32 {
+    crate::deadline::YELLOW_PERCENT
+}
+
+fn is_default_yellow_percent(p: &u32) -> bool {
+    *p == crate::deadline::YELLOW_PERCENT
 }
 
 fn default_correction_limit() -> Limit {
@@ -480,6 +495,9 @@ impl Catalogue {
                 && m.committed_limit.n > m.statutory_limit.n
             {
                 return Err(bad("committed limit exceeds the statutory one"));
+            }
+            if !(1..=100).contains(&m.yellow_percent) {
+                return Err(bad("yellow_percent must be 1 to 100"));
             }
             if m.materials.is_empty() {
                 return Err(bad("empty materials checklist"));

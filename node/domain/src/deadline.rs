@@ -25,7 +25,9 @@ use utoipa::ToSchema;
 use super::calendar::Calendar;
 
 /// The unit of a time limit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum TimeUnit {
     /// Working days (工作日): skips weekends and statutory holidays, counts
@@ -210,29 +212,53 @@ impl Warning {
     }
 }
 
-/// Working days before the committed due date at which a running case
-/// turns yellow.
-pub const YELLOW_WORKING_DAYS: i64 = 2;
+/// The share (percent) of a committed limit, at its end, in which a
+/// running case is yellow, where the matter does not set its own.
+pub const YELLOW_PERCENT: u32 = 20;
 
-/// The last date whose committed due date makes a case yellow on `today`:
-/// [`YELLOW_WORKING_DAYS`] working days ahead (weekends and holidays in
-/// between do not count).
-pub fn yellow_horizon(calendar: &Calendar, today: NaiveDate) -> NaiveDate {
-    let mut last = today;
-    for d in today.iter_days().take(40) {
-        if working_days_between(calendar, today, d) <= YELLOW_WORKING_DAYS {
-            last = d;
-        } else {
-            break;
+/// How many units of a committed limit of `n` units, at its end, make a
+/// case yellow: `percent` of the limit rounded down, and never fewer than
+/// one (the due day itself). A 2-day limit is yellow on its due day only;
+/// a 20-working-day limit in its last 4 working days.
+pub fn yellow_units(n: u32, percent: u32) -> u32 {
+    (u64::from(n) * u64::from(percent.min(100)) / 100).max(1) as u32
+}
+
+/// The last due date that makes a running case yellow on `today`, for a
+/// committed limit of `n` units of `unit` and a yellow share of `percent`:
+/// a due date on which the last [`yellow_units`] units have begun. For
+/// working days, the units counted are working days after today up to the
+/// due day (weekends and holidays between do not count); for calendar
+/// days, days.
+pub fn yellow_horizon(
+    calendar: &Calendar,
+    today: NaiveDate,
+    n: u32,
+    unit: TimeUnit,
+    percent: u32,
+) -> NaiveDate {
+    let ahead = i64::from(yellow_units(n, percent)) - 1;
+    match unit {
+        TimeUnit::CalendarDays => today + chrono::Days::new(ahead as u64),
+        TimeUnit::WorkingDays => {
+            let mut last = today;
+            for d in today.iter_days().take(400) {
+                if working_days_between(calendar, today, d) <= ahead {
+                    last = d;
+                } else {
+                    break;
+                }
+            }
+            last
         }
     }
-    last
 }
 
 /// The one warning rule (电子监察), for the case itself, the read model's
 /// lists and the pages: red once any due date (`dues`: statutory, committed,
 /// a stage's) has passed; yellow when the committed due date falls on or
-/// before `horizon` ([`yellow_horizon`]); green otherwise. Only for a case
+/// before `horizon` ([`yellow_horizon`] of the case's committed limit);
+/// green otherwise. Only for a case
 /// still running and not suspended: the caller says green for the others.
 pub fn warning_level(
     dues: [Option<NaiveDate>; 3],
@@ -852,19 +878,70 @@ mod tests {
     }
 
     #[test]
+    fn the_yellow_share_scales_with_the_limit_and_is_never_less_than_the_due_day() {
+        assert_eq!(yellow_units(2, YELLOW_PERCENT), 1);
+        assert_eq!(yellow_units(5, YELLOW_PERCENT), 1);
+        assert_eq!(yellow_units(10, YELLOW_PERCENT), 2);
+        assert_eq!(yellow_units(20, YELLOW_PERCENT), 4);
+        assert_eq!(yellow_units(60, YELLOW_PERCENT), 12);
+        assert_eq!(yellow_units(20, 50), 10);
+        assert_eq!(yellow_units(0, YELLOW_PERCENT), 1);
+        assert_eq!(yellow_units(u32::MAX, 500), u32::MAX);
+    }
+
+    #[test]
     fn the_yellow_horizon_skips_weekends_and_holidays() {
-        // Thursday 2026-09-24 counts; the holiday from Friday 09-25 to
-        // Sunday 09-27 does not; Monday 09-28 is the second working day, so
-        // a case due on Tuesday 09-29 is yellow, one due on Wednesday is not.
-        assert_eq!(yellow_horizon(cal(), date(2026, 9, 24)), date(2026, 9, 29));
-        // Friday 2026-10-09 counts, and so does Saturday 10-10 (a make-up
-        // working day): the horizon is Monday 10-12.
-        assert_eq!(yellow_horizon(cal(), date(2026, 10, 9)), date(2026, 10, 12));
+        let wd = TimeUnit::WorkingDays;
+        // A 2-working-day limit is yellow on its due day only.
+        assert_eq!(
+            yellow_horizon(cal(), date(2026, 9, 23), 2, wd, 20),
+            date(2026, 9, 23)
+        );
+        // 15 working days at 20%: the last 3. From Thursday 2026-09-24 the
+        // holiday from Friday 09-25 to Sunday 09-27 does not count; Monday
+        // 09-28 is the first working day after today and Tuesday the
+        // second, so a case due on Tuesday 09-29 is yellow, one due on
+        // Wednesday is not.
+        assert_eq!(
+            yellow_horizon(cal(), date(2026, 9, 24), 15, wd, 20),
+            date(2026, 9, 29)
+        );
+        // Friday 2026-10-09: Saturday 10-10 is a make-up working day.
+        assert_eq!(
+            yellow_horizon(cal(), date(2026, 10, 9), 15, wd, 20),
+            date(2026, 10, 12)
+        );
+        // Calendar days count every day.
+        assert_eq!(
+            yellow_horizon(cal(), date(2026, 10, 9), 30, TimeUnit::CalendarDays, 20),
+            date(2026, 10, 14)
+        );
         for d in date(2026, 1, 1).iter_days().take(365) {
-            let h = yellow_horizon(cal(), d);
-            assert!(working_days_between(cal(), d, h) <= YELLOW_WORKING_DAYS);
-            assert!(working_days_between(cal(), d, h.succ_opt().unwrap()) > YELLOW_WORKING_DAYS);
+            for n in [1, 2, 5, 10, 20, 60] {
+                let ahead = i64::from(yellow_units(n, YELLOW_PERCENT)) - 1;
+                let h = yellow_horizon(cal(), d, n, wd, YELLOW_PERCENT);
+                assert!(working_days_between(cal(), d, h) <= ahead);
+                assert!(working_days_between(cal(), d, h.succ_opt().unwrap()) > ahead);
+            }
         }
+    }
+
+    #[test]
+    fn a_two_day_certificate_is_green_on_the_day_it_is_accepted() {
+        // Accepted on Monday 2026-11-23, due Wednesday 11-25.
+        let accepted = date(2026, 11, 23);
+        let due_on = due(accepted, 2, TimeUnit::WorkingDays, cal(), &[], 0)
+            .date
+            .unwrap();
+        assert_eq!(due_on, date(2026, 11, 25));
+        let level = |today| {
+            let h = yellow_horizon(cal(), today, 2, TimeUnit::WorkingDays, YELLOW_PERCENT);
+            warning_level([None, Some(due_on), None], Some(due_on), today, h)
+        };
+        assert_eq!(level(accepted), Warning::Green);
+        assert_eq!(level(date(2026, 11, 24)), Warning::Green);
+        assert_eq!(level(date(2026, 11, 25)), Warning::Yellow);
+        assert_eq!(level(date(2026, 11, 26)), Warning::Red);
     }
 
     #[test]

@@ -649,6 +649,12 @@ pub const PHRASES: &[(&str, &str, &str)] = &[
     ("col.received", "收件时间", "Received"),
     ("col.committed_due", "承诺时限", "Committed due"),
     ("col.warning", "预警", "Warning"),
+    ("col.days_left", "剩余工作日", "Working days left"),
+    ("days.due_today", "今日到期", "due today"),
+    ("days.overdue", "超期 {n} 个工作日", "{n} working days over"),
+    ("sup.hall", "大厅", "Hall"),
+    ("sup.all_halls", "全部大厅", "Every hall"),
+    ("sup.filter", "筛选", "Filter"),
     ("supervisor.red", "已超期（红色预警）", "Overdue (red)"),
     (
         "supervisor.red_empty",

@@ -625,7 +625,12 @@ impl Node {
                     "NO HOLIDAY CALENDAR for these years: deadlines count weekends only");
             }
         }
-        let warning = case.warning(clocks.as_ref(), self.today(), &cal);
+        let warning = case.warning(
+            clocks.as_ref(),
+            self.today(),
+            &cal,
+            self.yellow_percent(&case.received.matter_code),
+        );
         let date = |d: Option<chrono::NaiveDate>| d.map(|d| d.format("%Y-%m-%d").to_string());
         CaseRow {
             id: case.id.clone(),

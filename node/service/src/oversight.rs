@@ -12,10 +12,11 @@ use chrono::NaiveDate;
 use super::Node;
 use crate::error::Error;
 use onewindow_domain::case::Warning;
-use onewindow_domain::deadline::warning_level;
+use onewindow_domain::deadline::{TimeUnit, warning_level, yellow_horizon};
 use onewindow_store::{CaseBrief, Scope};
+use std::collections::BTreeSet;
 
-pub use onewindow_domain::deadline::YELLOW_WORKING_DAYS;
+pub use onewindow_domain::deadline::YELLOW_PERCENT;
 
 impl Node {
     /// The cases this node oversees: all of them at the root, otherwise
@@ -40,15 +41,58 @@ impl Node {
             .unwrap_or_default()
     }
 
-    /// The last date whose committed due date makes a case yellow today.
-    pub fn yellow_horizon(&self, today: NaiveDate) -> NaiveDate {
-        onewindow_domain::deadline::yellow_horizon(&self.calendar(), today)
+    /// The yellow share of a matter's committed limit (its own, or
+    /// [`YELLOW_PERCENT`]).
+    pub fn yellow_percent(&self, matter_code: &str) -> u32 {
+        self.catalogue()
+            .matter(matter_code)
+            .map_or(YELLOW_PERCENT, |m| m.yellow_percent)
+    }
+
+    /// The last committed due date that makes a running case of this
+    /// matter yellow today (by the published catalogue's limit and share;
+    /// a matter no longer in it is yellow on its due day only).
+    pub fn yellow_horizon(&self, matter_code: &str, today: NaiveDate) -> NaiveDate {
+        let cal = self.calendar();
+        match self.catalogue().matter(matter_code) {
+            Some(m) => yellow_horizon(
+                &cal,
+                today,
+                m.committed_limit.n,
+                m.committed_limit.unit,
+                m.yellow_percent,
+            ),
+            None => yellow_horizon(&cal, today, 1, TimeUnit::WorkingDays, YELLOW_PERCENT),
+        }
+    }
+
+    /// The latest of every matter's yellow horizon today: a case due after
+    /// it is green whatever its matter.
+    pub fn widest_yellow_horizon(&self, today: NaiveDate) -> NaiveDate {
+        let cal = self.calendar();
+        let limits: BTreeSet<(u32, TimeUnit, u32)> = self
+            .catalogue()
+            .matters
+            .values()
+            .map(|m| {
+                (
+                    m.committed_limit.n,
+                    m.committed_limit.unit,
+                    m.yellow_percent,
+                )
+            })
+            .collect();
+        limits
+            .into_iter()
+            .map(|(n, unit, pct)| yellow_horizon(&cal, today, n, unit, pct))
+            .max()
+            .unwrap_or(today)
     }
 
     /// The warning level of a running case today, from its stored dates, by
-    /// the one rule ([`warning_level`]); never lower than the level stored
-    /// with its last event.
-    pub fn live_warning(&self, b: &CaseBrief, today: NaiveDate, horizon: NaiveDate) -> Warning {
+    /// the one rule ([`warning_level`]) with its matter's yellow share; never
+    /// lower than the level stored with its last event.
+    pub fn live_warning(&self, b: &CaseBrief, today: NaiveDate) -> Warning {
         let open = onewindow_store::OPEN_STATES.contains(&b.state.as_str());
         if !open || b.suspended {
             return Warning::Green;
@@ -65,7 +109,7 @@ impl Node {
             ],
             due(&b.committed_due),
             today,
-            horizon,
+            self.yellow_horizon(&b.matter_code, today),
         );
         let stored = match b.warning.as_str() {
             "red" => Warning::Red,
@@ -75,11 +119,22 @@ impl Node {
         live.max(stored)
     }
 
+    /// Working days from `today` to a running case's committed due date
+    /// (0 on the due day, negative once past), for the lists' "days left".
+    pub fn working_days_left(&self, b: &CaseBrief, today: NaiveDate) -> Option<i64> {
+        let due = NaiveDate::parse_from_str(b.committed_due.as_deref()?, "%Y-%m-%d").ok()?;
+        Some(onewindow_domain::deadline::working_days_between(
+            &self.calendar(),
+            today,
+            due,
+        ))
+    }
+
     /// Running cases near (yellow) or past (red) a deadline today, most
     /// urgent first.
     pub async fn deadline_watch(&self) -> Result<Vec<(CaseBrief, Warning)>, Error> {
         let today = self.today();
-        let horizon = self.yellow_horizon(today);
+        let horizon = self.widest_yellow_horizon(today);
         let rows = self
             .store
             .deadline_watch(
@@ -91,7 +146,7 @@ impl Node {
         Ok(rows
             .into_iter()
             .filter_map(|b| {
-                let w = self.live_warning(&b, today, horizon);
+                let w = self.live_warning(&b, today);
                 (w != Warning::Green).then_some((b, w))
             })
             .collect())

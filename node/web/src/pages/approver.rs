@@ -43,13 +43,8 @@ pub fn brief_of(r: &CaseRow) -> CaseBrief {
     }
 }
 
-fn today_and_horizon(ctx: &Ctx) -> (NaiveDate, NaiveDate) {
-    let today = ctx.node.today();
-    (today, ctx.node.yellow_horizon(today))
-}
-
-fn row_view(ctx: &Ctx, r: &CaseRow, (today, horizon): (NaiveDate, NaiveDate)) -> minijinja::Value {
-    let level = ctx.node.live_warning(&brief_of(r), today, horizon);
+fn row_view(ctx: &Ctx, r: &CaseRow, today: NaiveDate) -> minijinja::Value {
+    let level = ctx.node.live_warning(&brief_of(r), today);
     let c = &r.case;
     context! {
         id => r.id,
@@ -87,7 +82,7 @@ pub async fn queue(StaffCtx(ctx): StaffCtx) -> Response {
         Ok(r) => r,
         Err(e) => return ctx.error(&e.into()),
     };
-    let th = today_and_horizon(&ctx);
+    let th = ctx.node.today();
     let mine: Vec<_> = rows
         .iter()
         .filter(|r| r.holder.as_deref() == Some(node.id.as_str()))
@@ -97,7 +92,7 @@ pub async fn queue(StaffCtx(ctx): StaffCtx) -> Response {
         .iter()
         .filter(|s| s.brief.holder.as_deref() == Some(node.id.as_str()))
         .map(|s| {
-            let level = node.live_warning(&s.brief, th.0, th.1);
+            let level = node.live_warning(&s.brief, th);
             context! {
                 id => s.brief.id,
                 matter => ctx.pick(&s.case.received.matter_name_zh, &s.case.received.matter_name_en),
@@ -163,10 +158,8 @@ async fn render_case(
         c.state,
         State::Accepted | State::Handling | State::Review | State::Approval
     );
-    let th = today_and_horizon(ctx);
-    let level = ctx
-        .node
-        .live_warning(&brief_of(&ctx.node.case_row(c)), th.0, th.1);
+    let th = ctx.node.today();
+    let level = ctx.node.live_warning(&brief_of(&ctx.node.case_row(c)), th);
     let cat = ctx.node.catalogue();
     let dept_name = |code: &str| {
         cat.departments

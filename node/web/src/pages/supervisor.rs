@@ -36,6 +36,8 @@ pub struct SupQuery {
     pub department: Option<String>,
     /// Statistics window in days (anything else: the default).
     pub days: Option<String>,
+    /// Only cases accepted at this hall or below it (the deadline lists).
+    pub hall: Option<String>,
 }
 
 impl SupQuery {
@@ -53,6 +55,7 @@ impl SupQuery {
             ("matter", &self.matter),
             ("state", &self.state),
             ("department", &self.department),
+            ("hall", &self.hall),
         ] {
             if let Some(v) = v.as_deref().filter(|v| !v.is_empty()) {
                 parts.push(format!("{k}={}", percent(v)));
@@ -105,11 +108,24 @@ fn case_headers(ctx: &Ctx) -> Vec<String> {
         "col.state",
         "col.received",
         "col.committed_due",
+        "col.days_left",
         "col.warning",
     ])
 }
 
-fn case_row(ctx: &Ctx, b: &CaseBrief, level: Option<Warning>) -> Row {
+/// Working days left to a running case's committed due date, in words
+/// once it is due.
+fn days_left(ctx: &Ctx, b: &CaseBrief, today: chrono::NaiveDate) -> String {
+    let running = crate::store::OPEN_STATES.contains(&b.state.as_str()) && !b.suspended;
+    match ctx.node.working_days_left(b, today).filter(|_| running) {
+        None => String::new(),
+        Some(0) => ctx.phrase("days.due_today"),
+        Some(n) if n < 0 => ctx.phrase_with("days.overdue", &[("n", &-n)]),
+        Some(n) => n.to_string(),
+    }
+}
+
+fn case_row(ctx: &Ctx, b: &CaseBrief, level: Option<Warning>, today: chrono::NaiveDate) -> Row {
     let level_str = level.map(Warning::as_str);
     Row {
         level: level_str,
@@ -119,8 +135,9 @@ fn case_row(ctx: &Ctx, b: &CaseBrief, level: Option<Warning>) -> Row {
             dept_name(ctx, &b.department).into(),
             b.accepting_node.clone().into(),
             state_label(ctx, &b.state).into(),
-            super::templates::datetime(b.received_at_ms).into(),
-            b.committed_due.clone().unwrap_or_default().into(),
+            Cell::nowrap(super::templates::datetime(b.received_at_ms)),
+            Cell::nowrap(b.committed_due.clone().unwrap_or_default()),
+            Cell::nowrap(days_left(ctx, b, today)),
             match level_str {
                 Some(l) => Cell::level(super::i18n::phrase(ctx.lang, &format!("warn.{l}")), l),
                 None => Cell::default(),
@@ -129,22 +146,49 @@ fn case_row(ctx: &Ctx, b: &CaseBrief, level: Option<Warning>) -> Row {
     }
 }
 
-/// The two deadline lists, every row (the page shows the first ones).
-pub async fn warning_tables(ctx: &Ctx) -> Result<Vec<Table>, Error> {
+/// Whether a case accepted at `node` is in the hall filter's subtree.
+fn in_hall(filter: Option<&str>, node: &str) -> bool {
+    match filter.map(str::trim).filter(|h| !h.is_empty()) {
+        None => true,
+        Some(h) => node == h || node.strip_prefix(h).is_some_and(|r| r.starts_with('.')),
+    }
+}
+
+/// The halls (accepting nodes) of the running cases on the deadline lists,
+/// with how many each has, for the hall filter.
+async fn watch_halls(ctx: &Ctx) -> Result<Vec<(String, usize)>, Error> {
+    let mut halls: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
+    for (b, _) in ctx.node.deadline_watch().await? {
+        *halls.entry(b.accepting_node).or_default() += 1;
+    }
+    Ok(halls.into_iter().collect())
+}
+
+/// The two deadline lists, every row (the page shows the first ones), of
+/// the cases accepted at `q.hall` or below it when the query names one.
+pub async fn warning_tables(ctx: &Ctx, q: &SupQuery) -> Result<Vec<Table>, Error> {
     let watch = ctx.node.deadline_watch().await?;
+    let today = ctx.node.today();
+    let hall = q.hall.as_deref();
+    let query = q
+        .hall
+        .as_deref()
+        .filter(|h| !h.trim().is_empty())
+        .map(|h| format!("?hall={}", percent(h.trim())))
+        .unwrap_or_default();
     let mut out = Vec::new();
     for (level, id) in [(Warning::Red, "red"), (Warning::Yellow, "yellow")] {
         let rows: Vec<Row> = watch
             .iter()
-            .filter(|(_, w)| *w == level)
-            .map(|(b, w)| case_row(ctx, b, Some(*w)))
+            .filter(|(b, w)| *w == level && in_hall(hall, &b.accepting_node))
+            .map(|(b, w)| case_row(ctx, b, Some(*w), today))
             .collect();
         out.push(Table {
             id: id.into(),
             title: ctx.phrase(&format!("supervisor.{id}")),
             headers: case_headers(ctx),
             rows,
-            csv: format!("/supervisor/export/{id}"),
+            csv: format!("/supervisor/export/{id}{query}"),
             empty: ctx.phrase(&format!("supervisor.{id}_empty")),
             more: None,
         });
@@ -161,15 +205,26 @@ fn cut(mut t: Table, ctx: &Ctx) -> Table {
     t
 }
 
-/// `GET /supervisor`: the deadline watch.
-pub async fn overview(StaffCtx(ctx): StaffCtx) -> Response {
+/// `GET /supervisor`: the deadline watch, of every hall or of one
+/// (`?hall=ID`, with the halls below it).
+pub async fn overview(StaffCtx(ctx): StaffCtx, Query(q): Query<SupQuery>) -> Response {
     if let Err(r) = allowed(&ctx, false) {
         return r;
     }
-    let tables = match warning_tables(&ctx).await {
+    let tables = match warning_tables(&ctx, &q).await {
         Ok(t) => t,
         Err(e) => return ctx.error(&e),
     };
+    let halls = match watch_halls(&ctx).await {
+        Ok(h) => h,
+        Err(e) => return ctx.error(&e),
+    };
+    let chosen = q.hall.clone().unwrap_or_default();
+    let hall_listed = halls.iter().any(|(id, _)| *id == chosen);
+    let halls: Vec<_> = halls
+        .into_iter()
+        .map(|(id, n)| context! { selected => id == chosen, id => id, n => n })
+        .collect();
     let counts: Vec<usize> = tables.iter().map(|t| t.rows.len()).collect();
     let scope = match ctx.node.oversight_scope() {
         crate::store::Scope::All => ctx.phrase("supervisor.every_hall_of_the_district"),
@@ -182,6 +237,9 @@ pub async fn overview(StaffCtx(ctx): StaffCtx) -> Response {
         yellow => counts.get(1).copied().unwrap_or(0),
         tables => tables.into_iter().map(|t| cut(t, &ctx)).collect::<Vec<_>>(),
         scope => scope,
+        halls => halls,
+        hall_listed => hall_listed,
+        hall => chosen,
         today => ctx.node.today().format("%Y-%m-%d").to_string(),
     };
     ctx.render(StatusCode::OK, "supervisor/overview.html", data)
@@ -212,7 +270,6 @@ pub async fn search_table(ctx: &Ctx, q: &SupQuery) -> Result<Table, Error> {
         ctx.node.store.search_cases(&s).await?
     };
     let today = ctx.node.today();
-    let horizon = ctx.node.yellow_horizon(today);
     let query = q.to_query();
     Ok(Table {
         id: "search".into(),
@@ -221,10 +278,10 @@ pub async fn search_table(ctx: &Ctx, q: &SupQuery) -> Result<Table, Error> {
         rows: rows
             .iter()
             .map(|b| {
-                let w = ctx.node.live_warning(b, today, horizon);
+                let w = ctx.node.live_warning(b, today);
                 let running = crate::store::OPEN_STATES.contains(&b.state.as_str());
                 let shown = (running && b.committed_due.is_some()).then_some(w);
-                case_row(ctx, b, shown)
+                case_row(ctx, b, shown, today)
             })
             .collect(),
         csv: format!("/supervisor/export/search?{query}"),
@@ -366,7 +423,7 @@ pub async fn export(
         return r;
     }
     let tables = match table.as_str() {
-        "red" | "yellow" => warning_tables(&ctx).await,
+        "red" | "yellow" => warning_tables(&ctx, &q).await,
         "search" => search_table(&ctx, &q).await.map(|t| vec![t]),
         "fleet" | "security" => stats::fleet_tables(&ctx).await,
         t if t.starts_with("stats-") => stats::stats(&ctx, &q).await.map(|s| s.tables),

@@ -20,6 +20,9 @@ pub struct Cell {
     /// A warning level that colours the cell.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub level: Option<&'static str>,
+    /// Kept on one line on the page (dates, times, counts of days).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub nowrap: bool,
 }
 
 impl Cell {
@@ -29,6 +32,7 @@ impl Cell {
             text: text.into(),
             href: Some(href.into()),
             level: None,
+            nowrap: true,
         }
     }
 
@@ -38,6 +42,16 @@ impl Cell {
             text: text.into(),
             href: None,
             level: Some(level),
+            nowrap: false,
+        }
+    }
+
+    /// A cell kept on one line (a date, a time).
+    pub fn nowrap(text: impl Into<String>) -> Self {
+        Self {
+            text: text.into(),
+            nowrap: true,
+            ..Self::default()
         }
     }
 }
