@@ -134,7 +134,7 @@ fn case_row(ctx: &Ctx, b: &CaseBrief, level: Option<Warning>, today: chrono::Nai
             matter_name(ctx, &b.matter_code).into(),
             dept_name(ctx, &b.department).into(),
             b.accepting_node.clone().into(),
-            state_label(ctx, &b.state).into(),
+            Cell::nowrap(state_label(ctx, &b.state)),
             Cell::nowrap(super::templates::datetime(b.received_at_ms)),
             Cell::nowrap(b.committed_due.clone().unwrap_or_default()),
             Cell::nowrap(days_left(ctx, b, today)),
