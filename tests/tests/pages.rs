@@ -658,6 +658,17 @@ async fn the_back_office_moves_the_case_and_refusals_show_on_the_page() {
             .status,
             StatusCode::SEE_OTHER
         );
+        // The supervisor's case page names the hall that decided, apart
+        // from the hall that holds the case now.
+        let sup = Browser::new(&h.url);
+        sup.login("sup1").await;
+        let page = sup.get(&format!("/supervisor/cases/{n}")).await;
+        assert!(
+            page.body.contains("id=\"decided-at\">nanhai<"),
+            "{}",
+            page.body
+        );
+        assert!(page.body.contains("当前办理节点"), "{}", page.body);
         // The window hands it out and the tablet takes the rating.
         let ready = clerk.get("/clerk").await;
         assert!(ready.body.contains(&n));

@@ -234,7 +234,8 @@ pub const PHRASES: &[(&str, &str, &str)] = &[
         "The result is handed out at the accepting window:",
     ),
     ("case.accepting", "受理大厅", "Accepting hall"),
-    ("case.holder", "办理节点", "Deciding node"),
+    ("case.holder", "当前办理节点", "Held by"),
+    ("case.decided_at", "决定节点", "Decided at"),
     (
         "case.awaiting_transfer",
         "等待转送上级",

@@ -370,8 +370,18 @@ async fn render_case(
         })
         .collect();
     let holder_here = view.case.holder.as_deref() == Some(ctx.node.id.as_str());
+    // The hall that decided: the writer of the decision (or of the
+    // completion at the window), not the hall holding the case now (after
+    // a decision above, the accepting window holds it for hand-out).
+    let decided_at = events
+        .iter()
+        .filter_map(|e| e.record())
+        .filter(|r| matches!(r.event.kind(), "decided" | "completed_at_window"))
+        .map(|r| r.actor.node.clone())
+        .next_back();
     let data = context! {
         v => view,
+        decided_at => decided_at,
         trace => trace,
         can_terminate => holder_here && !view.state.is_final() && view.case.decided_at_ms.is_none(),
         dept => dept_name(ctx, &view.case.received.department),
