@@ -152,6 +152,41 @@ async fn the_document_matches_the_routes() {
             .any(|p| p["name"] == "last4" && p["in"] == "query" && p["required"] == true),
         "{progress}"
     );
+    // Every operation that needs a session says it may answer 401.
+    let mut secured = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            if op["security"].is_array() {
+                secured += 1;
+                assert!(
+                    op["responses"]["401"].is_object(),
+                    "{method} {path}: 401 not documented"
+                );
+            }
+        }
+    }
+    assert!(secured >= 20, "{secured}");
+    // The catalogue's answer matches its schema: every field it has is
+    // declared, every declared required field is there.
+    let guide = &doc["components"]["schemas"]["MatterGuide"];
+    let props = guide["properties"]
+        .as_object()
+        .unwrap_or_else(|| panic!("{guide}"));
+    let cat = t.http.get("/api/v1/catalogue").await.ok();
+    let first = cat["matters"][0].as_object().unwrap();
+    for key in first.keys() {
+        assert!(
+            props.contains_key(key),
+            "MatterGuide does not declare {key}"
+        );
+    }
+    for r in guide["required"].as_array().unwrap() {
+        assert!(
+            first.contains_key(r.as_str().unwrap()),
+            "the answer lacks {r}"
+        );
+    }
+
     // A login may be refused for too many failures.
     assert!(doc["paths"]["/api/v1/session"]["post"]["responses"]["429"].is_object());
 

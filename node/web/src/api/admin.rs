@@ -15,7 +15,7 @@ const WHAT: &str = "action.manage_catalogue";
 
 /// Every catalogue version (admin).
 #[utoipa::path(get, path = "/api/v1/admin/catalogue/versions", tag = "admin", security(("bearer" = [])),
-    responses((status = 200, body = Vec<VersionInfo>), (status = 403, body = ErrorBody)))]
+    responses((status = 401, body = ErrorBody), (status = 200, body = Vec<VersionInfo>), (status = 403, body = ErrorBody)))]
 pub async fn list_versions(
     State(node): State<AppState>,
     staff: Staff,
@@ -26,7 +26,7 @@ pub async fn list_versions(
 
 /// Stores a new draft version (admin); its number is assigned.
 #[utoipa::path(post, path = "/api/v1/admin/catalogue/versions", tag = "admin", security(("bearer" = [])), request_body = Catalogue,
-    responses((status = 201, body = VersionInfo), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
+    responses((status = 401, body = ErrorBody), (status = 201, body = VersionInfo), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn create_draft(
     State(node): State<AppState>,
     staff: Staff,
@@ -40,7 +40,7 @@ pub async fn create_draft(
 /// One version's content (admin).
 #[utoipa::path(get, path = "/api/v1/admin/catalogue/versions/{version}", tag = "admin", security(("bearer" = [])),
     params(("version" = i64, Path, description = "Version")),
-    responses((status = 200, body = Catalogue), (status = 404, body = ErrorBody)))]
+    responses((status = 401, body = ErrorBody), (status = 200, body = Catalogue), (status = 404, body = ErrorBody)))]
 pub async fn get_version(
     State(node): State<AppState>,
     staff: Staff,
@@ -53,7 +53,7 @@ pub async fn get_version(
 /// Replaces a draft (admin); a published or retired version is refused.
 #[utoipa::path(put, path = "/api/v1/admin/catalogue/versions/{version}", tag = "admin", security(("bearer" = [])),
     params(("version" = i64, Path, description = "Version")), request_body = Catalogue,
-    responses((status = 204), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    responses((status = 401, body = ErrorBody), (status = 204), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn update_draft(
     State(node): State<AppState>,
     staff: Staff,
@@ -69,7 +69,7 @@ pub async fn update_draft(
 /// previous published version is retired.
 #[utoipa::path(post, path = "/api/v1/admin/catalogue/versions/{version}/publish", tag = "admin", security(("bearer" = [])),
     params(("version" = i64, Path, description = "Version")),
-    responses((status = 200, body = VersionInfo), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    responses((status = 401, body = ErrorBody), (status = 200, body = VersionInfo), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn publish(
     State(node): State<AppState>,
     staff: Staff,
@@ -93,7 +93,7 @@ pub async fn calendars(
 
 /// Publishes (or replaces) one year's holiday calendar (admin).
 #[utoipa::path(put, path = "/api/v1/admin/calendars", tag = "admin", security(("bearer" = [])), request_body = YearCalendar,
-    responses((status = 204), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
+    responses((status = 401, body = ErrorBody), (status = 204), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn put_calendar(
     State(node): State<AppState>,
     staff: Staff,
@@ -117,7 +117,7 @@ pub struct Revocation {
 /// refused everywhere from the moment the revocation arrives.
 #[utoipa::path(post, path = "/api/v1/admin/nodes/{node}/revoke", tag = "admin", security(("bearer" = [])),
     params(("node" = String, Path, description = "Node id")), request_body = Revocation,
-    responses((status = 204), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
+    responses((status = 401, body = ErrorBody), (status = 204), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn revoke_node(
     State(node): State<AppState>,
     staff: Staff,
@@ -133,7 +133,7 @@ pub async fn revoke_node(
 
 /// Security events at this node, newest first.
 #[utoipa::path(get, path = "/api/v1/admin/security-events", tag = "admin", security(("bearer" = [])),
-    responses((status = 200, body = Vec<crate::store::SecurityRow>), (status = 403, body = ErrorBody)))]
+    responses((status = 401, body = ErrorBody), (status = 200, body = Vec<crate::store::SecurityRow>), (status = 403, body = ErrorBody)))]
 pub async fn security_events(
     State(node): State<AppState>,
     staff: Staff,
@@ -203,7 +203,7 @@ pub struct Registration {
 /// `onewindow-node enrol --token TOKEN --url URL-OF-THIS-NODE`.
 #[utoipa::path(post, path = "/api/v1/admin/enrolments", tag = "admin", security(("bearer" = [])),
     request_body = Registration,
-    responses((status = 201, body = crate::service::enrolment::IssuedToken), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
+    responses((status = 401, body = ErrorBody), (status = 201, body = crate::service::enrolment::IssuedToken), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn register_node(
     State(node): State<AppState>,
     staff: Staff,

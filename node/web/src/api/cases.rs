@@ -18,7 +18,7 @@ use crate::store::CaseFilter;
 /// correction notice, non-acceptance decision (or completion for an
 /// immediate matter), with its document.
 #[utoipa::path(post, path = "/api/v1/cases", tag = "cases", security(("bearer" = [])), request_body = Submission,
-    responses((status = 201, body = Outcome), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
+    responses((status = 401, body = ErrorBody), (status = 201, body = Outcome), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn submit(
     State(node): State<AppState>,
@@ -114,7 +114,7 @@ pub struct CaseRecord {
 /// A case with every event (staff).
 #[utoipa::path(get, path = "/api/v1/cases/{number}/record", tag = "cases", security(("bearer" = [])),
     params(("number" = String, Path, description = "Case number")),
-    responses((status = 200, body = CaseRecord), (status = 404, body = ErrorBody)))]
+    responses((status = 401, body = ErrorBody), (status = 200, body = CaseRecord), (status = 404, body = ErrorBody)))]
 pub async fn record(
     State(node): State<AppState>,
     _staff: Staff,
@@ -134,7 +134,7 @@ pub async fn record(
 /// The printable page of the case's outcome document (staff).
 #[utoipa::path(get, path = "/api/v1/cases/{number}/document", tag = "cases", security(("bearer" = [])),
     params(("number" = String, Path, description = "Case number")),
-    responses((status = 200, content_type = "text/html", body = String), (status = 404, body = ErrorBody)))]
+    responses((status = 401, body = ErrorBody), (status = 200, content_type = "text/html", body = String), (status = 404, body = ErrorBody)))]
 pub async fn document(
     State(node): State<AppState>,
     _staff: Staff,
@@ -165,7 +165,7 @@ pub struct Resubmission {
 /// Resubmits after a correction notice (clerk): a new outcome document.
 #[utoipa::path(post, path = "/api/v1/cases/{number}/resubmit", tag = "cases", security(("bearer" = [])),
     params(("number" = String, Path, description = "Case number")), request_body = Resubmission,
-    responses((status = 200, body = Outcome), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    responses((status = 401, body = ErrorBody), (status = 200, body = Outcome), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn resubmit(
     State(node): State<AppState>,
     staff: Staff,
@@ -188,7 +188,7 @@ pub async fn resubmit(
 /// and the actor's role and department.
 #[utoipa::path(post, path = "/api/v1/cases/{number}/actions", tag = "cases", security(("bearer" = [])),
     params(("number" = String, Path, description = "Case number")), request_body = Action,
-    responses((status = 200, body = CaseView), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
+    responses((status = 401, body = ErrorBody), (status = 200, body = CaseView), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn action(
     State(node): State<AppState>,
@@ -250,7 +250,7 @@ pub struct RecallInput {
 /// node holding it hands it over when the directive reaches it.
 #[utoipa::path(post, path = "/api/v1/cases/{number}/recall", tag = "cases", security(("bearer" = [])),
     params(("number" = String, Path, description = "Case number")), request_body = RecallInput,
-    responses((status = 202), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    responses((status = 401, body = ErrorBody), (status = 202), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn recall(
     State(node): State<AppState>,
     staff: Staff,

@@ -169,8 +169,9 @@ pub async fn health(State(node): State<AppState>) -> axum::Json<Health> {
     })
 }
 
-/// A matter as this hall offers it.
-#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+/// A matter as this hall offers it: the matter's own fields and three more,
+/// in one object.
+#[derive(Debug, Serialize, Deserialize)]
 pub struct MatterGuide {
     /// The matter with its full guide (materials, limits, fees, stages).
     #[serde(flatten)]
@@ -181,6 +182,64 @@ pub struct MatterGuide {
     pub department_zh: String,
     /// Implementing department's English name.
     pub department_en: String,
+}
+
+// The schema is the matter's, with the three fields added to it. (A
+// derived schema is `allOf` the matter's and the three: the matter's
+// schema, which refuses unknown fields as a catalogue file must, then
+// refuses those three, and no answer would match.)
+impl utoipa::ToSchema for MatterGuide {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("MatterGuide")
+    }
+
+    fn schemas(
+        schemas: &mut Vec<(
+            String,
+            utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+        )>,
+    ) {
+        <Matter as utoipa::ToSchema>::schemas(schemas);
+    }
+}
+
+impl utoipa::PartialSchema for MatterGuide {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::RefOr;
+        use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+        let mut obj = match <Matter as utoipa::PartialSchema>::schema() {
+            RefOr::T(Schema::Object(o)) => o,
+            _ => ObjectBuilder::new().schema_type(Type::Object).build(),
+        };
+        obj.description = Some("A matter as this hall offers it.".into());
+        let field = |t: Type, d: &str| -> RefOr<Schema> {
+            ObjectBuilder::new()
+                .schema_type(t)
+                .description(Some(d))
+                .into()
+        };
+        for (name, t, d) in [
+            (
+                "decided_here",
+                Type::Boolean,
+                "This hall may decide it (otherwise it goes up the tree).",
+            ),
+            (
+                "department_zh",
+                Type::String,
+                "Implementing department's Chinese name.",
+            ),
+            (
+                "department_en",
+                Type::String,
+                "Implementing department's English name.",
+            ),
+        ] {
+            obj.properties.insert(name.to_owned(), field(t, d));
+            obj.required.push(name.to_owned());
+        }
+        RefOr::T(Schema::Object(obj))
+    }
 }
 
 /// The catalogue as this hall may receive it.
@@ -279,7 +338,7 @@ pub async fn logout(State(node): State<AppState>, staff: Staff) -> Result<Status
 
 /// Staff accounts (admin).
 #[utoipa::path(get, path = "/api/v1/staff", tag = "staff", security(("bearer" = [])),
-    responses((status = 200, body = Vec<StaffView>), (status = 403, body = ErrorBody)))]
+    responses((status = 401, body = ErrorBody), (status = 200, body = Vec<StaffView>), (status = 403, body = ErrorBody)))]
 pub async fn list_staff(
     State(node): State<AppState>,
     staff: Staff,
@@ -291,7 +350,7 @@ pub async fn list_staff(
 
 /// Creates a staff account (admin).
 #[utoipa::path(post, path = "/api/v1/staff", tag = "staff", security(("bearer" = [])), request_body = NewStaff,
-    responses((status = 201, body = StaffView), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    responses((status = 401, body = ErrorBody), (status = 201, body = StaffView), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn create_staff(
     State(node): State<AppState>,
     staff: Staff,
@@ -304,7 +363,7 @@ pub async fn create_staff(
 /// Deactivates a staff account and ends its sessions (admin).
 #[utoipa::path(delete, path = "/api/v1/staff/{username}", tag = "staff", security(("bearer" = [])),
     params(("username" = String, Path, description = "Username")),
-    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 401, body = ErrorBody), (status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn deactivate_staff(
     State(node): State<AppState>,
     staff: Staff,
@@ -355,7 +414,7 @@ pub struct CallNext {
 
 /// Calls the next number to a window (clerk). 204 when nobody waits.
 #[utoipa::path(post, path = "/api/v1/queue/call", tag = "queue", security(("bearer" = [])), request_body = CallNext,
-    responses((status = 200, body = Ticket), (status = 204), (status = 403, body = ErrorBody)))]
+    responses((status = 401, body = ErrorBody), (status = 200, body = Ticket), (status = 204), (status = 403, body = ErrorBody)))]
 pub async fn call_next(
     State(node): State<AppState>,
     staff: Staff,
@@ -372,7 +431,7 @@ pub async fn call_next(
 /// Marks a called number served (clerk).
 #[utoipa::path(post, path = "/api/v1/queue/tickets/{id}/served", tag = "queue", security(("bearer" = [])),
     params(("id" = i64, Path, description = "Ticket id")),
-    responses((status = 200, body = Ticket), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    responses((status = 401, body = ErrorBody), (status = 200, body = Ticket), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn serve_ticket(
     State(node): State<AppState>,
     staff: Staff,
