@@ -119,6 +119,16 @@ async fn run() -> anyhow::Result<()> {
         return enrol(&cfg, &token, &url, force).await;
     }
     init_logging(&cfg);
+    // Ctrl-C and SIGTERM (systemd, kill) both stop the node cleanly; so
+    // does the end of the supervising process that asked to be outlived by
+    // none of its nodes (`topology run`, even when it is killed with -9).
+    // The handlers are in place before the node starts: a SIGTERM that
+    // comes right after "is serving" (a supervisor's quick stop) stops it
+    // cleanly instead of killing it by the signal's default action.
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let parent = exit_with_parent()?;
     let running = match std::env::var(CLOCK_OFFSET_ENV) {
         Ok(v) => {
             let offset_ms: i64 = v.trim().parse().map_err(|_| {
@@ -146,13 +156,8 @@ async fn run() -> anyhow::Result<()> {
     if let Some(addr) = running.links.as_ref().and_then(|l| l.listen_addr) {
         println!("  federation: listening for children at {addr}");
     }
-    // Ctrl-C and SIGTERM (systemd, kill) both stop the node cleanly; so
-    // does the end of the supervising process that asked to be outlived by
-    // none of its nodes (`topology run`, even when it is killed with -9).
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    let parent = exit_with_parent()?;
     tokio::select! {
-        r = tokio::signal::ctrl_c() => r?,
+        _ = interrupt.recv() => {}
         _ = term.recv() => {}
         () = parent_gone(parent) => {
             println!("the supervising process {} ended", parent.unwrap_or_default());

@@ -462,3 +462,49 @@ async fn a_township_enrols_its_own_village_and_admits_it_without_a_configuration
     .await;
     village.stop().await;
 }
+
+#[test]
+fn a_sigterm_while_the_node_starts_stops_it_cleanly() {
+    // A supervisor may stop a node right after starting it: the handlers
+    // are in place before the node opens its store, so the signal waits
+    // for the start and the node then stops as on any SIGTERM (a signal's
+    // default action would kill it with nothing said).
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("data")).unwrap();
+    let mut node = Command::new(BIN)
+        .current_dir(dir.path())
+        .env_remove("ONEWINDOW_CONFIG")
+        .env("ONEWINDOW__HTTP__LISTEN", "127.0.0.1:0")
+        .env(
+            "ONEWINDOW__AUTH__BOOTSTRAP_PASSWORD",
+            "a-password-for-this-test",
+        )
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Its first log line (on stdout): the node is opening its store.
+    let stdout = node.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let first = lines.next().and_then(Result::ok).unwrap_or_default();
+    assert!(!first.contains("is serving"), "{first}");
+    let killed = Command::new("kill")
+        .args(["-TERM", &node.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(s) = node.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "the node did not stop");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut node.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(status.success(), "{status:?}\n{first}\n{rest:?}\n{stderr}");
+    assert!(rest.iter().any(|l| l == "stopping"), "{rest:?}");
+}
