@@ -54,7 +54,7 @@ pub struct OriginAudit {
     /// Whether this node holds its whole log (itself and its subtree), so
     /// that it was checked as one chain from sequence 1.
     pub whole: bool,
-    /// Entries checked.
+    /// Entries held (all are read; the checks stop at the first break).
     pub entries: u64,
     /// The highest sequence held.
     pub head: u64,
@@ -104,10 +104,14 @@ impl Walk {
         self.audit.first_break = Some(ChainBreak { seq, kind, detail });
     }
 
-    /// Checks the next entry; false once the origin has broken.
+    /// Checks the next entry; false once the origin has broken (later
+    /// entries are still counted, and the head is the highest held).
     fn step(&mut self, e: &LogEntry) -> bool {
         self.audit.entries += 1;
         self.audit.head = e.origin_seq;
+        if self.audit.first_break.is_some() {
+            return false;
+        }
         if e.verify_hash().is_err() {
             self.broke(
                 e.origin_seq,
@@ -174,7 +178,7 @@ impl Store {
                 .unwrap_or(false);
             let mut walk = Walk::new(&origin, whole);
             let mut after = 0i64;
-            'pages: loop {
+            loop {
                 let rows = sqlx::query(
                     "SELECT local_seq, origin, origin_seq, prev_hash, hash, body, body_bin, sealed \
                      FROM events WHERE origin = $1 AND origin_seq > $2 ORDER BY origin_seq LIMIT $3",
@@ -189,18 +193,18 @@ impl Store {
                     after = seq;
                     match crate::entry_of(r) {
                         Ok((_, e)) => {
-                            if !walk.step(&e) {
-                                break 'pages;
-                            }
+                            walk.step(&e);
                         }
                         Err(err) => {
                             walk.audit.entries += 1;
-                            walk.broke(
-                                seq as u64,
-                                BreakKind::Unreadable,
-                                format!("entry {origin}#{seq}: {err}"),
-                            );
-                            break 'pages;
+                            walk.audit.head = seq as u64;
+                            if walk.audit.first_break.is_none() {
+                                walk.broke(
+                                    seq as u64,
+                                    BreakKind::Unreadable,
+                                    format!("entry {origin}#{seq}: {err}"),
+                                );
+                            }
                         }
                     }
                 }
@@ -243,9 +247,7 @@ mod tests {
     fn walk(entries: &[LogEntry], whole: bool) -> OriginAudit {
         let mut w = Walk::new(entries[0].origin.as_str(), whole);
         for e in entries {
-            if !w.step(e) {
-                break;
-            }
+            w.step(e);
         }
         w.audit
     }
@@ -258,7 +260,10 @@ mod tests {
 
         let mut changed = good.clone();
         changed[2].body = b"\x02entry 3, altered".to_vec();
-        let b = walk(&changed, true).first_break.unwrap();
+        let a = walk(&changed, true);
+        // Counted to the end, broken at the first change.
+        assert_eq!((a.entries, a.head), (5, 5));
+        let b = a.first_break.unwrap();
         assert_eq!((b.seq, b.kind), (3, BreakKind::HashMismatch));
 
         let mut deleted = good.clone();
