@@ -24,6 +24,7 @@ use commands::case::CaseCommand;
 use commands::catalogue::CatalogueCommand;
 use commands::node::NodeCommand;
 use commands::staff::StaffCommand;
+use commands::warnings::WarningsCommand;
 use onewindow_client::{ApiError, Client};
 use output::Output;
 
@@ -94,6 +95,9 @@ enum Command {
     /// The stored log's hash chains.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Cases near or past their deadlines.
+    #[command(subcommand)]
+    Warnings(WarningsCommand),
 }
 
 impl Command {
@@ -105,6 +109,7 @@ impl Command {
             Self::Staff(c) => c.needs_login(),
             Self::Case(c) => c.needs_login(),
             Self::Audit(c) => c.needs_login(),
+            Self::Warnings(c) => c.needs_login(),
         }
     }
 
@@ -116,6 +121,7 @@ impl Command {
             Self::Staff(c) => c.run(api, out).await,
             Self::Case(c) => c.run(api, out).await,
             Self::Audit(c) => c.run(api, out).await,
+            Self::Warnings(c) => c.run(api, out).await,
         }
     }
 }

@@ -15,12 +15,18 @@ struct Hall {
 }
 
 async fn start() -> Hall {
+    // The kit's clock: a known Monday of a year the starter calendar holds.
+    start_with(std::sync::Arc::new(node::service::StartedClock::at(
+        onewindow_tests::START_MS,
+    )))
+    .await
+}
+
+async fn start_with(clock: std::sync::Arc<dyn node::service::Clock>) -> Hall {
     let dir = tempfile::tempdir().unwrap();
     let db = format!("sqlite://{}?mode=rwc", dir.path().join("node.db").display());
     let mut c = onewindow_tests::hall_config("nanhai", &db, dir.path());
     c.auth.bootstrap_password = PASSWORD.into();
-    // The kit's clock: a known Monday of a year the starter calendar holds.
-    let clock = std::sync::Arc::new(node::service::StartedClock::at(onewindow_tests::START_MS));
     let node = server::start_with_clock(c, clock).await.unwrap();
     Hall { node, dir }
 }
@@ -252,6 +258,84 @@ async fn audit_verify_passes_a_whole_log_and_names_a_row_changed_by_hand() {
         broken.stderr.contains("broken in 1 of 1 origins"),
         "{}",
         broken.stderr
+    );
+    hall.node.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn warnings_list_shows_an_overdue_case_by_level_and_hall() {
+    let clock = std::sync::Arc::new(node::service::TestClock::at(onewindow_tests::START_MS));
+    let hall = start_with(clock.clone()).await;
+    let base = hall.node.url();
+    let admin_api = onewindow_tests::Api::login(&base, "admin", PASSWORD).await;
+    onewindow_tests::hall::ensure_staff(admin_api.client(), "clerk1", "clerk1", "clerk", None)
+        .await;
+    let clerk = onewindow_tests::Api::login(&base, "clerk1", onewindow_tests::STAFF_PASSWORD).await;
+    let cat = clerk.get_ok("/api/v1/catalogue").await;
+    let matter = cat["matters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["decided_here"] == true && m["immediate"] == false)
+        .unwrap()
+        .clone();
+    let r = clerk
+        .post_ok(
+            "/api/v1/cases",
+            &onewindow_tests::complete_submission(&matter, "11010519491231002X"),
+        )
+        .await;
+    let number = r["case_number"].as_str().unwrap().to_owned();
+    let none = admin(&hall, &["warnings", "list", "--json"], &[])
+        .await
+        .json();
+    assert_eq!(
+        none,
+        serde_json::json!([]),
+        "nothing is near a deadline yet"
+    );
+
+    // Three months later nobody has touched it.
+    clock.advance(90 * 86_400_000);
+    let red = admin(
+        &hall,
+        &["warnings", "list", "--level", "red", "--json"],
+        &[],
+    )
+    .await
+    .json();
+    let rows = red.as_array().unwrap();
+    assert_eq!(rows.len(), 1, "{red}");
+    assert_eq!(rows[0]["case_number"], number.as_str());
+    assert_eq!(rows[0]["level"], "red");
+    assert!(rows[0]["working_days_left"].as_i64().unwrap() < 0, "{red}");
+    let yellow = admin(&hall, &["warnings", "list", "--level", "yellow"], &[]).await;
+    assert!(yellow.ok, "{}", yellow.stderr);
+    assert!(
+        yellow.stdout.contains("0 red, 0 yellow"),
+        "{}",
+        yellow.stdout
+    );
+    let elsewhere = admin(
+        &hall,
+        &["warnings", "list", "--hall", "nanhai.elsewhere", "--json"],
+        &[],
+    )
+    .await
+    .json();
+    assert_eq!(elsewhere, serde_json::json!([]));
+    let table = admin(&hall, &["warnings", "list"], &[]).await;
+    assert!(table.ok, "{}", table.stderr);
+    assert!(
+        table.stdout.contains(&number) && table.stdout.contains("1 red, 0 yellow"),
+        "{}",
+        table.stdout
+    );
+    let bad = admin(&hall, &["warnings", "list", "--hall", "not a node"], &[]).await;
+    assert!(
+        !bad.ok && bad.stderr.contains("bad_origin"),
+        "{}",
+        bad.stderr
     );
     hall.node.stop().await;
 }

@@ -28,7 +28,7 @@ use std::time::Duration;
 use reqwest::Url;
 use types::{
     AuditReport, CalendarYear, CaseRecord, CaseView, Catalogue, Health, IssuedToken, LoginOutcome,
-    NewStaff, Outcome, Progress, Staff, Submission, VersionInfo,
+    NewStaff, Outcome, Progress, Staff, Submission, VersionInfo, WarningRow,
 };
 
 /// A typed answer and the JSON it was read from.
@@ -351,6 +351,25 @@ impl Client {
     pub async fn audit(&self, origin: Option<&str>) -> Result<Answer<AuditReport>, Error> {
         let query: Vec<(&str, &str)> = origin.map(|o| ("origin", o)).into_iter().collect();
         self.call_with_query(&routes::AUDIT, &[], &query, None::<&()>)
+            .await
+    }
+
+    /// `GET /api/v1/admin/warnings`: running cases near (yellow) or past
+    /// (red) a deadline today, optionally of one level and one hall's
+    /// subtree.
+    pub async fn warnings(
+        &self,
+        level: Option<&str>,
+        hall: Option<&str>,
+    ) -> Result<Answer<Vec<WarningRow>>, Error> {
+        let mut query: Vec<(&str, &str)> = Vec::new();
+        if let Some(l) = level {
+            query.push(("level", l));
+        }
+        if let Some(h) = hall {
+            query.push(("hall", h));
+        }
+        self.call_with_query(&routes::WARNINGS, &[], &query, None::<&()>)
             .await
     }
 

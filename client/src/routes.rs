@@ -43,6 +43,7 @@ pub(crate) const CALENDARS: Route = Route::new("get", "/api/v1/admin/calendars")
 pub(crate) const PUT_CALENDAR: Route = Route::new("put", "/api/v1/admin/calendars");
 pub(crate) const REGISTER_NODE: Route = Route::new("post", "/api/v1/admin/enrolments");
 pub(crate) const AUDIT: Route = Route::new("get", "/api/v1/admin/audit");
+pub(crate) const WARNINGS: Route = Route::new("get", "/api/v1/admin/warnings");
 pub(crate) const SUBMIT: Route = Route::new("post", "/api/v1/cases");
 pub(crate) const PROGRESS: Route = Route::new("get", "/api/v1/cases/{number}");
 pub(crate) const CASE_RECORD: Route = Route::new("get", "/api/v1/cases/{number}/record");
@@ -67,6 +68,7 @@ pub const ROUTES: &[Route] = &[
     PUT_CALENDAR,
     REGISTER_NODE,
     AUDIT,
+    WARNINGS,
     SUBMIT,
     PROGRESS,
     CASE_RECORD,

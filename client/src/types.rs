@@ -401,3 +401,34 @@ pub struct ChainBreak {
     /// In words.
     pub detail: String,
 }
+
+/// `GET /api/v1/admin/warnings`: a running case near or past a deadline.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct WarningRow {
+    /// Case number.
+    pub case_number: String,
+    /// `red` or `yellow`.
+    pub level: String,
+    /// Matter code.
+    pub matter_code: String,
+    /// Matter name (Chinese).
+    pub matter_name_zh: String,
+    /// Matter name (English).
+    pub matter_name_en: String,
+    /// Department code.
+    pub department: String,
+    /// The hall that accepted it.
+    pub accepting_node: String,
+    /// The hall that holds it now.
+    pub holder: Option<String>,
+    /// State.
+    pub state: String,
+    /// Committed due date.
+    pub committed_due: Option<String>,
+    /// Statutory due date.
+    pub statutory_due: Option<String>,
+    /// The current stage's due date.
+    pub stage_due: Option<String>,
+    /// Working days to the committed due date (negative once past).
+    pub working_days_left: Option<i64>,
+}

@@ -46,6 +46,7 @@ const OPERATIONS: &[(&str, &str)] = &[
     ("post", "/api/v1/enrolment"),
     ("get", "/api/v1/admin/security-events"),
     ("get", "/api/v1/admin/audit"),
+    ("get", "/api/v1/admin/warnings"),
 ];
 
 fn collect_refs(v: &Value, out: &mut BTreeSet<String>) {

@@ -7,3 +7,4 @@ pub mod case;
 pub mod catalogue;
 pub mod node;
 pub mod staff;
+pub mod warnings;

@@ -142,6 +142,103 @@ pub async fn security_events(
     Ok(axum::Json(node.store.security_events(1000).await?))
 }
 
+/// Which warnings to list.
+#[derive(Debug, Default, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct WarningsQuery {
+    /// Only this level: `red` or `yellow` (both when absent).
+    pub level: Option<crate::domain::case::Warning>,
+    /// Only cases accepted at this hall or below it (a node id).
+    pub hall: Option<String>,
+}
+
+/// A running case near (yellow) or past (red) a deadline today.
+#[derive(Debug, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct WarningRow {
+    /// Case number.
+    pub case_number: String,
+    /// `red` or `yellow`, by the one warning rule, today.
+    pub level: crate::domain::case::Warning,
+    /// Matter code.
+    pub matter_code: String,
+    /// Matter name (Chinese).
+    pub matter_name_zh: String,
+    /// Matter name (English).
+    pub matter_name_en: String,
+    /// Implementing department's code.
+    pub department: String,
+    /// The hall that accepted it.
+    pub accepting_node: String,
+    /// The hall that holds it now.
+    pub holder: Option<String>,
+    /// State.
+    pub state: String,
+    /// Committed due date.
+    pub committed_due: Option<String>,
+    /// Statutory due date.
+    pub statutory_due: Option<String>,
+    /// The current stage's due date.
+    pub stage_due: Option<String>,
+    /// Working days from today to the committed due date (0 on the due
+    /// day, negative once past).
+    pub working_days_left: Option<i64>,
+}
+
+/// Running cases near (yellow) or past (red) a deadline today, across
+/// this node's subtree (the district: every hall), most urgent first
+/// (admin, supervisor).
+#[utoipa::path(get, path = "/api/v1/admin/warnings", tag = "admin", security(("bearer" = [])),
+    params(WarningsQuery),
+    responses((status = 200, body = Vec<WarningRow>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn warnings(
+    State(node): State<AppState>,
+    staff: Staff,
+    ApiQuery(q): ApiQuery<WarningsQuery>,
+) -> Result<axum::Json<Vec<WarningRow>>, Error> {
+    staff.require(&[Role::Admin, Role::Supervisor], "action.supervise")?;
+    let hall = match q.hall.as_deref().map(str::trim).filter(|h| !h.is_empty()) {
+        Some(h) => Some(
+            federation::NodeId::new(h)
+                .map_err(|_| Error::bad_request("bad_origin", &[("origin", &h)]))?,
+        ),
+        None => None,
+    };
+    let today = node.today();
+    let cat = node.catalogue();
+    let rows = node
+        .deadline_watch()
+        .await?
+        .into_iter()
+        .filter(|(_, w)| q.level.is_none_or(|l| l == *w))
+        .filter(|(b, _)| {
+            hall.as_ref().is_none_or(|h| {
+                federation::NodeId::new(b.accepting_node.clone())
+                    .is_ok_and(|n| n.is_in_subtree_of(h))
+            })
+        })
+        .map(|(b, w)| {
+            let m = cat.matter(&b.matter_code);
+            WarningRow {
+                working_days_left: node.working_days_left(&b, today),
+                case_number: b.id,
+                level: w,
+                matter_name_zh: m.map(|m| m.name_zh.clone()).unwrap_or_default(),
+                matter_name_en: m.map(|m| m.name_en.clone()).unwrap_or_default(),
+                matter_code: b.matter_code,
+                department: b.department,
+                accepting_node: b.accepting_node,
+                holder: b.holder,
+                state: b.state,
+                committed_due: b.committed_due,
+                statutory_due: b.statutory_due,
+                stage_due: b.stage_due,
+            }
+        })
+        .collect();
+    Ok(axum::Json(rows))
+}
+
 /// Which origin to audit.
 #[derive(Debug, Default, serde::Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]

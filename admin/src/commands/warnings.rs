@@ -1,0 +1,88 @@
+//! `warnings list`: running cases near (yellow) or past (red) a deadline
+//! today, across the node's subtree.
+
+use clap::{Subcommand, ValueEnum};
+use onewindow_client::Client;
+
+use crate::output::{Output, or_dash, table};
+
+/// A warning level to list.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Level {
+    /// Past a deadline.
+    Red,
+    /// Near the committed deadline.
+    Yellow,
+}
+
+/// `warnings ...`
+#[derive(Debug, Subcommand)]
+pub enum WarningsCommand {
+    /// Running cases near (yellow) or past (red) a deadline today, most
+    /// urgent first, with the working days left to the committed due date
+    /// (GET /api/v1/admin/warnings).
+    List {
+        /// Only this level.
+        #[arg(long, value_enum)]
+        level: Option<Level>,
+        /// Only cases accepted at this hall or below it, e.g. nanhai.guicheng.
+        #[arg(long, value_name = "ID")]
+        hall: Option<String>,
+    },
+}
+
+impl WarningsCommand {
+    /// Whether the command needs a staff session.
+    pub fn needs_login(&self) -> bool {
+        true
+    }
+
+    /// Runs the command.
+    pub async fn run(self, api: &Client, out: Output) -> anyhow::Result<()> {
+        let Self::List { level, hall } = self;
+        let level = level.map(|l| match l {
+            Level::Red => "red",
+            Level::Yellow => "yellow",
+        });
+        let answer = api.warnings(level, hall.as_deref().map(str::trim)).await?;
+        if out.json {
+            out.print_json(&answer.json);
+            return Ok(());
+        }
+        let rows: Vec<Vec<String>> = answer
+            .value
+            .iter()
+            .map(|w| {
+                vec![
+                    w.level.clone(),
+                    w.case_number.clone(),
+                    format!("{} {}", w.matter_code, w.matter_name_zh),
+                    w.accepting_node.clone(),
+                    w.state.clone(),
+                    or_dash(w.committed_due.as_deref()),
+                    w.working_days_left
+                        .map_or_else(|| "-".to_owned(), |d| d.to_string()),
+                ]
+            })
+            .collect();
+        println!(
+            "{}",
+            table(
+                &[
+                    "level",
+                    "case",
+                    "matter",
+                    "hall",
+                    "state",
+                    "committed due",
+                    "days left"
+                ],
+                &rows,
+                &[6]
+            )
+        );
+        let red = answer.value.iter().filter(|w| w.level == "red").count();
+        println!("{} red, {} yellow", red, answer.value.len() - red);
+        Ok(())
+    }
+}
