@@ -44,6 +44,35 @@ impl Run {
     }
 }
 
+/// A clerk at `hall` receives `n` cases of a committed matter that the hall
+/// decides; their numbers.
+async fn receive_cases(hall: &Hall, n: usize) -> Vec<String> {
+    let base = hall.node.url();
+    let admin_api = onewindow_tests::Api::login(&base, "admin", PASSWORD).await;
+    onewindow_tests::hall::ensure_staff(admin_api.client(), "clerk1", "clerk1", "clerk", None)
+        .await;
+    let clerk = onewindow_tests::Api::login(&base, "clerk1", onewindow_tests::STAFF_PASSWORD).await;
+    let cat = clerk.get_ok("/api/v1/catalogue").await;
+    let matter = cat["matters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["decided_here"] == true && m["immediate"] == false)
+        .unwrap()
+        .clone();
+    let mut numbers = Vec::new();
+    for _ in 0..n {
+        let r = clerk
+            .post_ok(
+                "/api/v1/cases",
+                &onewindow_tests::complete_submission(&matter, "11010519491231002X"),
+            )
+            .await;
+        numbers.push(r["case_number"].as_str().unwrap().to_owned());
+    }
+    numbers
+}
+
 /// Runs the binary against `hall` as the administrator, with `env` added.
 async fn admin(hall: &Hall, args: &[&str], env: &[(&str, &str)]) -> Run {
     let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_onewindow-admin"));
@@ -184,27 +213,7 @@ async fn a_calendar_is_published_from_toml() {
 async fn audit_verify_passes_a_whole_log_and_names_a_row_changed_by_hand() {
     let hall = start().await;
     // Two cases received at the hall: entries of its own log.
-    let base = hall.node.url();
-    let admin_api = onewindow_tests::Api::login(&base, "admin", PASSWORD).await;
-    onewindow_tests::hall::ensure_staff(admin_api.client(), "clerk1", "clerk1", "clerk", None)
-        .await;
-    let clerk = onewindow_tests::Api::login(&base, "clerk1", onewindow_tests::STAFF_PASSWORD).await;
-    let cat = clerk.get_ok("/api/v1/catalogue").await;
-    let matter = cat["matters"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|m| m["decided_here"] == true)
-        .unwrap()
-        .clone();
-    for _ in 0..2 {
-        clerk
-            .post_ok(
-                "/api/v1/cases",
-                &onewindow_tests::complete_submission(&matter, "11010519491231002X"),
-            )
-            .await;
-    }
+    receive_cases(&hall, 2).await;
     let clean = admin(&hall, &["audit", "verify"], &[]).await;
     assert!(clean.ok, "{}{}", clean.stdout, clean.stderr);
     assert!(clean.stdout.contains("whole chain"), "{}", clean.stdout);
@@ -266,26 +275,7 @@ async fn audit_verify_passes_a_whole_log_and_names_a_row_changed_by_hand() {
 async fn warnings_list_shows_an_overdue_case_by_level_and_hall() {
     let clock = std::sync::Arc::new(node::service::TestClock::at(onewindow_tests::START_MS));
     let hall = start_with(clock.clone()).await;
-    let base = hall.node.url();
-    let admin_api = onewindow_tests::Api::login(&base, "admin", PASSWORD).await;
-    onewindow_tests::hall::ensure_staff(admin_api.client(), "clerk1", "clerk1", "clerk", None)
-        .await;
-    let clerk = onewindow_tests::Api::login(&base, "clerk1", onewindow_tests::STAFF_PASSWORD).await;
-    let cat = clerk.get_ok("/api/v1/catalogue").await;
-    let matter = cat["matters"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|m| m["decided_here"] == true && m["immediate"] == false)
-        .unwrap()
-        .clone();
-    let r = clerk
-        .post_ok(
-            "/api/v1/cases",
-            &onewindow_tests::complete_submission(&matter, "11010519491231002X"),
-        )
-        .await;
-    let number = r["case_number"].as_str().unwrap().to_owned();
+    let number = receive_cases(&hall, 1).await.remove(0);
     let none = admin(&hall, &["warnings", "list", "--json"], &[])
         .await
         .json();

@@ -107,6 +107,30 @@ mod reqwest {
     }
 }
 
+/// A new hall below `parent` of the tree: its configuration, written in
+/// its own folder, with no key and no certificate yet.
+fn new_village(
+    t: &onewindow_tests::Tree,
+    parent: &str,
+    id: &str,
+    hall_code: &str,
+) -> (onewindow_node::config::Config, std::path::PathBuf) {
+    let home = t.dir.path().join(id);
+    let mut cfg = t.nodes[parent].config.clone();
+    cfg.node.id = id.into();
+    cfg.node.hall_code = hall_code.into();
+    cfg.node.data_dir = home.clone();
+    cfg.database.url = format!("sqlite://{}?mode=rwc", home.join("node.db").display());
+    cfg.http.listen = "127.0.0.1:0".parse().unwrap();
+    cfg.federation.listen = "127.0.0.1:0".parse().unwrap();
+    cfg.federation.credentials_dir = home.join("pki").display().to_string();
+    cfg.federation.parent_addr = t.quic_addr(parent).to_string();
+    std::fs::create_dir_all(&home).unwrap();
+    let config_file = home.join("config.toml");
+    std::fs::write(&config_file, toml::to_string(&cfg).unwrap()).unwrap();
+    (cfg, config_file)
+}
+
 /// `onewindow-node enrol` with the district's options and files.
 async fn enrol(config: &std::path::Path, token: &str, url: &str) -> std::process::Output {
     let (config, token, url) = (config.to_owned(), token.to_owned(), url.to_owned());
@@ -249,19 +273,7 @@ async fn a_village_enrolled_at_the_district_is_admitted_by_its_township_from_the
     let district = t.url(DISTRICT);
     assert!(t.nodes[TOWNSHIP].config.federation.children.is_empty());
 
-    let home = t.dir.path().join("shibei");
-    let mut cfg = t.nodes[TOWNSHIP].config.clone();
-    cfg.node.id = VILLAGE.into();
-    cfg.node.hall_code = "SB01".into();
-    cfg.node.data_dir = home.clone();
-    cfg.database.url = format!("sqlite://{}?mode=rwc", home.join("node.db").display());
-    cfg.http.listen = "127.0.0.1:0".parse().unwrap();
-    cfg.federation.listen = "127.0.0.1:0".parse().unwrap();
-    cfg.federation.credentials_dir = home.join("pki").display().to_string();
-    cfg.federation.parent_addr = t.quic_addr(TOWNSHIP).to_string();
-    std::fs::create_dir_all(&home).unwrap();
-    let config_file = home.join("config.toml");
-    std::fs::write(&config_file, toml::to_string(&cfg).unwrap()).unwrap();
+    let (cfg, config_file) = new_village(&t, TOWNSHIP, VILLAGE, "SB01");
 
     // The district registers a village two tiers down, and it enrols there.
     let admin =
@@ -369,19 +381,7 @@ async fn a_township_enrols_its_own_village_and_admits_it_without_a_configuration
     assert!(t.node(TOWNSHIP).node.ca.is_none());
 
     // A new village hall: a configuration, no key, no certificate.
-    let home = t.dir.path().join("xinhe");
-    let mut cfg = t.nodes[TOWNSHIP].config.clone();
-    cfg.node.id = VILLAGE.into();
-    cfg.node.hall_code = "XH01".into();
-    cfg.node.data_dir = home.clone();
-    cfg.database.url = format!("sqlite://{}?mode=rwc", home.join("node.db").display());
-    cfg.http.listen = "127.0.0.1:0".parse().unwrap();
-    cfg.federation.listen = "127.0.0.1:0".parse().unwrap();
-    cfg.federation.credentials_dir = home.join("pki").display().to_string();
-    cfg.federation.parent_addr = t.quic_addr(TOWNSHIP).to_string();
-    std::fs::create_dir_all(&home).unwrap();
-    let config_file = home.join("config.toml");
-    std::fs::write(&config_file, toml::to_string(&cfg).unwrap()).unwrap();
+    let (cfg, config_file) = new_village(&t, TOWNSHIP, VILLAGE, "XH01");
 
     // The township's administrator registers it: for its own children only.
     let admin =
