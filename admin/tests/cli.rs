@@ -75,13 +75,18 @@ async fn receive_cases(hall: &Hall, n: usize) -> Vec<String> {
 
 /// Runs the binary against `hall` as the administrator, with `env` added.
 async fn admin(hall: &Hall, args: &[&str], env: &[(&str, &str)]) -> Run {
+    admin_at(&hall.node.url(), PASSWORD, args, env).await
+}
+
+/// Runs the binary against the node at `url` as its administrator.
+async fn admin_at(url: &str, password: &str, args: &[&str], env: &[(&str, &str)]) -> Run {
     let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_onewindow-admin"));
     for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("ONEWINDOW_")) {
         cmd.env_remove(k);
     }
     cmd.args(args)
-        .env("ONEWINDOW_URL", hall.node.url())
-        .env("ONEWINDOW_PASSWORD", PASSWORD)
+        .env("ONEWINDOW_URL", url)
+        .env("ONEWINDOW_PASSWORD", password)
         .envs(env.iter().copied())
         .kill_on_drop(true);
     let out = tokio::time::timeout(Duration::from_secs(20), cmd.output())
@@ -159,8 +164,146 @@ async fn staff_are_added_listed_and_disabled() {
         .lines()
         .find(|l| l.starts_with("clerk.two"))
         .unwrap();
-    assert!(line.trim_end().ends_with("no"), "{line}");
+    let cols: Vec<&str> = line.split_whitespace().collect();
+    assert_eq!(cols[4], "no", "the active column: {line}");
+    assert_eq!(cols[6], "no", "a hall's own account: {line}");
+
+    let on = admin(&hall, &["staff", "enable", "clerk.two"], &[]).await;
+    assert!(on.ok, "{}", on.stderr);
+    let role = admin(
+        &hall,
+        &[
+            "staff",
+            "role",
+            "clerk.two",
+            "--role",
+            "supervisor",
+            "--json",
+        ],
+        &[],
+    )
+    .await
+    .json();
+    assert_eq!(role["role"], "supervisor");
+    assert_eq!(role["active"], true);
+    let reset = admin(
+        &hall,
+        &["staff", "reset-password", "clerk.two"],
+        &[("ONEWINDOW_NEW_PASSWORD", "short")],
+    )
+    .await;
+    assert!(!reset.ok);
+    assert!(reset.stderr.contains("weak_password"), "{}", reset.stderr);
+    let reset = admin(
+        &hall,
+        &["staff", "reset-password", "clerk.two"],
+        &[("ONEWINDOW_NEW_PASSWORD", "a-new-password-456")],
+    )
+    .await;
+    assert!(reset.ok, "{}", reset.stderr);
+    onewindow_tests::Api::login(&hall.node.url(), "clerk.two", "a-new-password-456").await;
     hall.node.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_district_keeps_a_village_clerk_whose_changes_reach_the_village() {
+    const V: &str = "nanhai.guicheng.xiaping";
+    let t = onewindow_tests::tree(&["nanhai", "nanhai.guicheng", V]).await;
+    let url = t.url("nanhai");
+    let pw = onewindow_tests::ADMIN_PASSWORD;
+    t.eventually(60, "the district to know the township", || async {
+        t.node("nanhai")
+            .node
+            .store
+            .fleet_knows("nanhai.guicheng")
+            .await
+            .unwrap()
+            .then_some(())
+    })
+    .await;
+    let add = |hall: &'static str| {
+        let url = url.clone();
+        async move {
+            admin_at(
+                &url,
+                pw,
+                &[
+                    "staff",
+                    "add",
+                    "--hall",
+                    hall,
+                    "--username",
+                    "xp.zhang",
+                    "--name",
+                    "张敏",
+                    "--role",
+                    "clerk",
+                ],
+                &[("ONEWINDOW_NEW_PASSWORD", "zhang-password-1")],
+            )
+            .await
+        }
+    };
+    let refused = add("nanhai.nowhere.x").await;
+    assert!(!refused.ok);
+    assert!(
+        refused.stderr.contains("unknown_hall"),
+        "{}",
+        refused.stderr
+    );
+    let made = add(V).await;
+    assert!(made.ok, "{}", made.stderr);
+    let kept = admin_at(&url, pw, &["staff", "list", "--hall", V, "--json"], &[])
+        .await
+        .json();
+    assert_eq!(kept[0]["username"], "xp.zhang");
+    assert_eq!(kept[0]["hall"], V);
+    let first = t
+        .eventually(60, "the account at the village", || async {
+            t.node(V).node.store.staff("xp.zhang").await.unwrap()
+        })
+        .await;
+    assert!(first.managed && first.active);
+
+    let reset = admin_at(
+        &url,
+        pw,
+        &["staff", "reset-password", "xp.zhang", "--hall", V],
+        &[("ONEWINDOW_NEW_PASSWORD", "zhang-password-2")],
+    )
+    .await;
+    assert!(reset.ok, "{}", reset.stderr);
+    t.eventually(60, "the new password at the village", || async {
+        t.node(V)
+            .node
+            .store
+            .staff("xp.zhang")
+            .await
+            .unwrap()
+            .filter(|s| s.password_hash != first.password_hash)
+    })
+    .await;
+    onewindow_tests::Api::login(&t.url(V), "xp.zhang", "zhang-password-2").await;
+
+    let off = admin_at(
+        &url,
+        pw,
+        &["staff", "disable", "xp.zhang", "--hall", V],
+        &[],
+    )
+    .await;
+    assert!(off.ok, "{}", off.stderr);
+    assert!(off.stdout.contains(V), "{}", off.stdout);
+    t.eventually(60, "the account disabled at the village", || async {
+        t.node(V)
+            .node
+            .store
+            .staff("xp.zhang")
+            .await
+            .unwrap()
+            .filter(|s| !s.active)
+    })
+    .await;
 }
 
 const CALENDAR_2027: &str = r#"

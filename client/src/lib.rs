@@ -28,7 +28,7 @@ use std::time::Duration;
 use reqwest::Url;
 use types::{
     AuditReport, CalendarYear, CaseRecord, CaseView, Catalogue, Health, IssuedToken, LoginOutcome,
-    NewStaff, Outcome, Progress, Staff, Submission, VersionInfo, WarningRow,
+    NewStaff, Outcome, Progress, Staff, StaffChange, Submission, VersionInfo, WarningRow,
 };
 
 /// A typed answer and the JSON it was read from.
@@ -277,6 +277,23 @@ impl Client {
         self.call::<Value>(&routes::DEACTIVATE_STAFF, &[username], None::<&()>)
             .await
             .map(drop)
+    }
+
+    /// `GET /api/v1/staff?hall=` (administrator, at the root): the accounts
+    /// it keeps for a hall below (`*` for every hall below).
+    pub async fn staff_of(&self, hall: &str) -> Result<Answer<Vec<Staff>>, Error> {
+        self.call_with_query(&routes::STAFF, &[], &[("hall", hall)], None::<&()>)
+            .await
+    }
+
+    /// `PATCH /api/v1/staff/{username}` (administrator).
+    pub async fn change_staff(
+        &self,
+        username: &str,
+        change: &StaffChange<'_>,
+    ) -> Result<Answer<Staff>, Error> {
+        self.call(&routes::CHANGE_STAFF, &[username], Some(change))
+            .await
     }
 
     /// `POST /api/v1/admin/enrolments` (administrator, at the node that

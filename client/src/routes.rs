@@ -22,6 +22,7 @@ impl Route {
             "post" => Method::POST,
             "put" => Method::PUT,
             "delete" => Method::DELETE,
+            "patch" => Method::PATCH,
             _ => Method::GET,
         }
     }
@@ -35,6 +36,7 @@ pub(crate) const CATALOGUE: Route = Route::new("get", "/api/v1/catalogue");
 pub(crate) const STAFF: Route = Route::new("get", "/api/v1/staff");
 pub(crate) const CREATE_STAFF: Route = Route::new("post", "/api/v1/staff");
 pub(crate) const DEACTIVATE_STAFF: Route = Route::new("delete", "/api/v1/staff/{username}");
+pub(crate) const CHANGE_STAFF: Route = Route::new("patch", "/api/v1/staff/{username}");
 pub(crate) const CATALOGUE_VERSIONS: Route = Route::new("get", "/api/v1/admin/catalogue/versions");
 pub(crate) const CREATE_DRAFT: Route = Route::new("post", "/api/v1/admin/catalogue/versions");
 pub(crate) const PUBLISH_VERSION: Route =
@@ -61,6 +63,7 @@ pub const ROUTES: &[Route] = &[
     STAFF,
     CREATE_STAFF,
     DEACTIVATE_STAFF,
+    CHANGE_STAFF,
     CATALOGUE_VERSIONS,
     CREATE_DRAFT,
     PUBLISH_VERSION,

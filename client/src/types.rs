@@ -37,6 +37,12 @@ pub struct Staff {
     pub department: Option<String>,
     /// May log in.
     pub active: bool,
+    /// The hall where an account kept by the root works.
+    #[serde(default)]
+    pub hall: Option<String>,
+    /// Kept by the root.
+    #[serde(default)]
+    pub managed: bool,
 }
 
 /// `POST /api/v1/staff`.
@@ -53,6 +59,35 @@ pub struct NewStaff<'a> {
     pub department: Option<&'a str>,
     /// At least 10 characters.
     pub password: &'a str,
+    /// At the root: the hall below where the account works.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hall: Option<&'a str>,
+}
+
+/// `PATCH /api/v1/staff/{username}`: only the fields given change.
+#[derive(Debug, Default, Serialize)]
+pub struct StaffChange<'a> {
+    /// At the root: the hall below whose account it is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hall: Option<&'a str>,
+    /// A new display name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<&'a str>,
+    /// A new role.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub role: Option<&'a str>,
+    /// A new department.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub department: Option<&'a str>,
+    /// A new password.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub password: Option<&'a str>,
+    /// Enable or disable.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub active: Option<bool>,
+    /// At the root: the hall below to move the account to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub move_to: Option<&'a str>,
 }
 
 /// `GET /api/v1/health`.

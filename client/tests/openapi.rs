@@ -65,6 +65,7 @@ async fn typed_answers_read_a_real_node() {
             role: "clerk",
             department: None,
             password: "staff-password-123",
+            hall: None,
         })
         .await
         .unwrap_err();
@@ -76,6 +77,7 @@ async fn typed_answers_read_a_real_node() {
             role: "clerk",
             department: None,
             password: "staff-password-123",
+            hall: None,
         })
         .await
         .unwrap();

@@ -21,6 +21,7 @@ const OPERATIONS: &[(&str, &str)] = &[
     ("get", "/api/v1/staff"),
     ("post", "/api/v1/staff"),
     ("delete", "/api/v1/staff/{username}"),
+    ("patch", "/api/v1/staff/{username}"),
     ("post", "/api/v1/queue/tickets"),
     ("get", "/api/v1/queue/tickets"),
     ("post", "/api/v1/queue/call"),
@@ -100,6 +101,7 @@ async fn the_document_matches_the_routes() {
             "post" => client.post(&url),
             "put" => client.put(&url),
             "delete" => client.delete(&url),
+            "patch" => client.patch(&url),
             _ => unreachable!(),
         };
         let res = req

@@ -270,6 +270,7 @@ async fn sessions_expire_and_die_with_their_account() {
         department: None,
         password_hash: "x".into(),
         active: true,
+        managed: false,
     };
     assert!(store.create_staff(&s, 0).await.unwrap());
     assert!(
@@ -282,6 +283,49 @@ async fn sessions_expire_and_die_with_their_account() {
     store.create_session("h2", "clerk1", 0, 5000).await.unwrap();
     assert!(store.deactivate_staff("clerk1").await.unwrap());
     assert!(store.session("h2", 10).await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn an_account_from_the_root_replaces_the_local_one_and_ends_its_sessions_when_it_changes() {
+    use onewindow_node::domain::log::StaffAccount;
+    let db = common::test_db().await;
+    let store = open(&db.url).await;
+    let mut a = StaffAccount {
+        hall: "nanhai.guicheng.xiaping".into(),
+        username: "xp.li".into(),
+        display_name: "李".into(),
+        role: Role::Clerk,
+        department: None,
+        password_hash: "h1".into(),
+        active: true,
+    };
+    let take = |a: StaffAccount| {
+        let store = store.clone();
+        async move {
+            let mut w = store.write().await.unwrap();
+            let ended = w.take_staff_account(&a, 5).await.unwrap();
+            w.commit().await.unwrap();
+            ended
+        }
+    };
+    assert!(
+        !take(a.clone()).await,
+        "a new account has no session to end"
+    );
+    let held = store.staff("xp.li").await.unwrap().unwrap();
+    assert!(held.managed && held.active && held.password_hash == "h1");
+    store.create_session("t1", "xp.li", 0, 1000).await.unwrap();
+    a.display_name = "李文".into();
+    assert!(!take(a.clone()).await, "a new name ends no session");
+    assert!(store.session("t1", 10).await.unwrap().is_some());
+    a.password_hash = "h2".into();
+    assert!(take(a.clone()).await, "a new password ends the sessions");
+    assert!(store.session("t1", 10).await.unwrap().is_none());
+    store.create_session("t2", "xp.li", 0, 1000).await.unwrap();
+    a.active = false;
+    assert!(take(a.clone()).await);
+    assert!(store.session("t2", 10).await.unwrap().is_none());
+    assert!(!store.staff("xp.li").await.unwrap().unwrap().active);
 }
 
 #[tokio::test]

@@ -272,6 +272,7 @@ pub async fn ensure_staff(
             role,
             department,
             password: STAFF_PASSWORD,
+            hall: None,
         })
         .await;
     match created {

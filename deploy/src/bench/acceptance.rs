@@ -254,6 +254,7 @@ pub(crate) async fn new_clerk(
             role: "clerk",
             department: None,
             password: &password,
+            hall: None,
         })
         .await
         .context("creating the clerk")?;

@@ -481,6 +481,7 @@ pub async fn run(args: PagesArgs) -> anyhow::Result<bool> {
         eprintln!("filling {} cases over {} days", args.cases, args.days);
         fill(&node, &args).await?;
         node.create_staff(
+            "bench",
             Role::Admin,
             NewStaff {
                 username: "bench.supervisor".into(),
@@ -488,6 +489,7 @@ pub async fn run(args: PagesArgs) -> anyhow::Result<bool> {
                 role: Role::Supervisor,
                 department: None,
                 password: password.clone(),
+                hall: None,
             },
         )
         .await

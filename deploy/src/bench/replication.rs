@@ -635,7 +635,7 @@ async fn write_load(
             };
             let case = Case::start(&rec)?;
             w.append(rec, village.id.as_str())?;
-            w.put_case(village.case_row(&case));
+            w.put_case(village.case_row_owned(case));
         }
         w.commit().await?;
         let now = Instant::now();

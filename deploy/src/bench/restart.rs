@@ -131,6 +131,7 @@ async fn staff(tree: &ProcessTree, id: &str, role: &str) -> anyhow::Result<Clien
             role,
             department: None,
             password: &password,
+            hall: None,
         })
         .await?;
     Ok(api.login(&username, &password).await?)

@@ -319,7 +319,7 @@ mod pb {
         pub issued_by: String,
         #[prost(int64, tag = "2")]
         pub at_ms: i64,
-        #[prost(oneof = "Dk", tags = "10, 11, 12, 13, 14")]
+        #[prost(oneof = "Dk", tags = "10, 11, 12, 13, 14, 15")]
         pub kind: Option<Dk>,
     }
 
@@ -335,6 +335,28 @@ mod pb {
         Recall(Recall),
         #[prost(message, tag = "14")]
         Registered(Registered),
+        #[prost(message, tag = "15")]
+        Staff(Staff),
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct Staff {
+        #[prost(string, tag = "1")]
+        pub hall: String,
+        #[prost(string, tag = "2")]
+        pub username: String,
+        #[prost(string, tag = "3")]
+        pub display_name: String,
+        #[prost(int32, tag = "4")]
+        pub role: i32,
+        #[prost(string, optional, tag = "5")]
+        pub department: Option<String>,
+        #[prost(string, tag = "6")]
+        pub password_hash: String,
+        #[prost(bool, tag = "7")]
+        pub active: bool,
+        #[prost(string, tag = "8")]
+        pub signature: String,
     }
 
     #[derive(Clone, PartialEq, prost::Message)]
@@ -751,6 +773,16 @@ pub fn encode(
                         signature: signature.clone(),
                     })
                 }
+                Directive::StaffAccount { account, signature } => pb::Dk::Staff(pb::Staff {
+                    hall: account.hall.clone(),
+                    username: account.username.clone(),
+                    display_name: account.display_name.clone(),
+                    role: role_code(account.role),
+                    department: account.department.clone(),
+                    password_hash: account.password_hash.clone(),
+                    active: account.active,
+                    signature: signature.clone(),
+                }),
                 Directive::Recall {
                     case_id,
                     to,
@@ -828,6 +860,18 @@ pub fn decode(
                 pb::Dk::Registered(r) => Directive::NodeRegistered {
                     node: r.node,
                     signature: r.signature,
+                },
+                pb::Dk::Staff(a) => Directive::StaffAccount {
+                    account: crate::log::StaffAccount {
+                        hall: a.hall,
+                        username: a.username,
+                        display_name: a.display_name,
+                        role: role_of(a.role)?,
+                        department: a.department,
+                        password_hash: a.password_hash,
+                        active: a.active,
+                    },
+                    signature: a.signature,
                 },
                 pb::Dk::Recall(r) => Directive::Recall {
                     case_id: r.case_id,
@@ -1247,6 +1291,18 @@ mod tests {
             Directive::NodeRegistered {
                 node: VILLAGE.into(),
                 signature: "0a".into(),
+            },
+            Directive::StaffAccount {
+                account: crate::log::StaffAccount {
+                    hall: VILLAGE.into(),
+                    username: "xp.clerk".into(),
+                    display_name: "李文".into(),
+                    role: Role::Approver,
+                    department: Some("MZ".into()),
+                    password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
+                    active: false,
+                },
+                signature: "0b".into(),
             },
             Directive::Recall {
                 case_id: "XP-20261201-000123-K".into(),

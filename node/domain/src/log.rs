@@ -94,6 +94,16 @@ pub enum Directive {
         /// Root's signature over "registered\n" + `node`, hex.
         signature: String,
     },
+    /// A staff account of a hall below the root, as the root keeps it
+    /// (created, changed, disabled, or moved away from that hall): the hall
+    /// holds it as one of its own accounts, so its holder logs in there
+    /// with or without an uplink. It goes down the hall's branch only.
+    StaffAccount {
+        /// The account, whole.
+        account: StaffAccount,
+        /// Root's signature over [`staff_text`] of `account`, hex.
+        signature: String,
+    },
     /// The district recalls a case: its holder hands it over.
     Recall {
         /// Case number.
@@ -113,9 +123,38 @@ impl Directive {
             Self::CalendarPublished { .. } => "calendar_published",
             Self::NodeRevoked { .. } => "node_revoked",
             Self::NodeRegistered { .. } => "node_registered",
+            Self::StaffAccount { .. } => "staff_account",
             Self::Recall { .. } => "recall",
         }
     }
+}
+
+/// A staff account that the root keeps for a hall below it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StaffAccount {
+    /// The hall the account works at.
+    pub hall: String,
+    /// Login name.
+    pub username: String,
+    /// Name shown on documents.
+    pub display_name: String,
+    /// Role.
+    pub role: super::case::Role,
+    /// Department, for approvers.
+    pub department: Option<String>,
+    /// argon2 hash of the password (PHC text): the password never travels.
+    pub password_hash: String,
+    /// May log in.
+    pub active: bool,
+}
+
+/// What the root signs for a staff account: a text of its own kind, then
+/// the account as JSON (whose field order is fixed by the type).
+pub fn staff_text(account: &StaffAccount) -> String {
+    format!(
+        "staff\n{}",
+        serde_json::to_string(account).unwrap_or_default()
+    )
 }
 
 /// What the root signs to announce a hall's registration (a text of its

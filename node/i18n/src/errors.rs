@@ -355,6 +355,11 @@ pub const PHRASES: &[(&str, &str, &str)] = &[
         "only the district (the root) recalls cases",
     ),
     (
+        "err.not_the_root.staff",
+        "下级大厅的工作人员账号只能在区级中心管理",
+        "staff accounts of the halls below are managed at the district (the root)",
+    ),
+    (
         "err.not_the_root.publish",
         "事项目录只能由区级中心发布",
         "only the district (the root) publishes the catalogue",
@@ -445,6 +450,21 @@ pub const PHRASES: &[(&str, &str, &str)] = &[
         "err.department_required",
         "审批人员须指定部门",
         "an approver needs a department",
+    ),
+    (
+        "err.unknown_hall",
+        "本节点下没有大厅 {hall}",
+        "no hall {hall} is known below this node",
+    ),
+    (
+        "err.move_needs_hall",
+        "调动账号须指明其现在所在的大厅",
+        "moving an account needs the hall where it is now",
+    ),
+    (
+        "err.managed_account",
+        "账号 {username} 由区级中心管理，只能在区级中心修改（本大厅可以停用）",
+        "account {username} is kept by the district and changes only there (this hall may disable it)",
     ),
     (
         "err.username_taken",

@@ -74,6 +74,12 @@ pub const PHRASES: &[(&str, &str, &str)] = &[
     ("admin.name", "姓名", "Name"),
     ("admin.role", "角色", "Role"),
     ("admin.active", "启用", "Active"),
+    ("admin.kept", "区级管理", "Kept by the district"),
+    (
+        "admin.kept_below",
+        "区级中心为下级大厅管理的账号",
+        "Accounts the district keeps for the halls below",
+    ),
     ("admin.cli", "命令行：", "Command line:"),
     ("queue.title", "排队叫号", "Queue"),
     ("queue.waiting", "人等候", "waiting"),

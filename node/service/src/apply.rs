@@ -211,8 +211,8 @@ impl Node {
             applied.ack_upto = accepted.truncate_before(batch, *i).ack_upto;
         }
         for id in touched {
-            if let Some(case) = cases.get(&id) {
-                w.put_case(self.case_row(case));
+            if let Some(case) = cases.remove(&id) {
+                w.put_case(self.case_row_owned(case));
             }
         }
         if stored == 0 && applied.catalogue.is_none() && !applied.calendar_changed {
@@ -332,6 +332,21 @@ impl Node {
                     .is_ok_and(|n| n.parent().as_ref() == Some(&self.id))
                 {
                     applied.registered.push(node.clone());
+                }
+                Ok(Ok(()))
+            }
+            Directive::StaffAccount { account, signature } => {
+                let msg = onewindow_domain::log::staff_text(account);
+                if !signing::verify(key, msg.as_bytes(), signature) {
+                    return Ok(Err(format!(
+                        "staff account {} at {}: the root's signature does not hold",
+                        account.username, account.hall
+                    )));
+                }
+                if account.hall == self.id.as_str() {
+                    let ended = w.take_staff_account(account, self.now_ms()).await?;
+                    tracing::info!(username = %account.username, active = account.active,
+                        sessions_ended = ended, "staff account from the district taken");
                 }
                 Ok(Ok(()))
             }

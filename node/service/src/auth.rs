@@ -12,6 +12,7 @@ use sha2::{Digest, Sha256};
 use super::Node;
 use crate::error::Error;
 use onewindow_domain::case::Role;
+use onewindow_domain::log::StaffAccount;
 use onewindow_store::{Session, StaffRecord};
 
 /// A new staff account.
@@ -29,6 +30,41 @@ pub struct NewStaff {
     pub department: Option<String>,
     /// At least 10 characters.
     pub password: String,
+    /// At the root: the hall below it where the account works (the root
+    /// keeps it and sends it down that hall's branch). None, or this
+    /// node's own id, for an account of this hall.
+    #[serde(default)]
+    pub hall: Option<String>,
+}
+
+/// A change to a staff account: only the fields given change.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StaffChange {
+    /// At the root: the hall below whose account it is (none for this
+    /// hall's own).
+    #[serde(default)]
+    pub hall: Option<String>,
+    /// A new display name.
+    #[serde(default)]
+    pub display_name: Option<String>,
+    /// A new role (an approver needs a department).
+    #[serde(default)]
+    pub role: Option<Role>,
+    /// A new department code.
+    #[serde(default)]
+    pub department: Option<String>,
+    /// A new password (at least 10 characters); the account's sessions end.
+    #[serde(default)]
+    pub password: Option<String>,
+    /// Enables (true) or disables (false) the account; disabling ends its
+    /// sessions.
+    #[serde(default)]
+    pub active: Option<bool>,
+    /// At the root: moves an account kept for `hall` to this other hall
+    /// below (disabled at the first, enabled at the second).
+    #[serde(default)]
+    pub move_to: Option<String>,
 }
 
 /// A staff account as the API shows it (no hash).
@@ -44,6 +80,13 @@ pub struct StaffView {
     pub department: Option<String>,
     /// May log in.
     pub active: bool,
+    /// The hall where the account works, for an account the root keeps
+    /// for a hall below it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hall: Option<String>,
+    /// Kept by the root (it changes only there).
+    #[serde(default)]
+    pub managed: bool,
 }
 
 impl From<&StaffRecord> for StaffView {
@@ -54,6 +97,22 @@ impl From<&StaffRecord> for StaffView {
             role: s.role,
             department: s.department.clone(),
             active: s.active,
+            hall: None,
+            managed: s.managed,
+        }
+    }
+}
+
+impl From<&StaffAccount> for StaffView {
+    fn from(a: &StaffAccount) -> Self {
+        Self {
+            username: a.username.clone(),
+            display_name: a.display_name.clone(),
+            role: a.role,
+            department: a.department.clone(),
+            active: a.active,
+            hall: Some(a.hall.clone()),
+            managed: true,
         }
     }
 }
@@ -96,12 +155,21 @@ fn verify_password(password: &str, phc: &str) -> bool {
 }
 
 impl Node {
-    /// Creates a staff account (admin only).
-    pub async fn create_staff(&self, by_role: Role, s: NewStaff) -> Result<StaffView, Error> {
+    /// Creates a staff account (admin only): this hall's own, or at the
+    /// root one for a hall below (`s.hall`).
+    pub async fn create_staff(
+        &self,
+        by: &str,
+        by_role: Role,
+        s: NewStaff,
+    ) -> Result<StaffView, Error> {
         if by_role != Role::Admin {
             return Err(Error::forbidden("action.manage_staff"));
         }
-        self.create_staff_unchecked(s).await
+        match s.hall.as_deref() {
+            Some(h) if h != self.id.as_str() => self.create_tree_staff(by, s).await,
+            _ => self.create_staff_unchecked(s).await,
+        }
     }
 
     /// Deactivates a staff account (admin only); nobody deactivates their
@@ -128,33 +196,48 @@ impl Node {
         }
     }
 
-    /// Creates a staff account without checking who asks (bootstrap only).
-    pub async fn create_staff_unchecked(&self, s: NewStaff) -> Result<StaffView, Error> {
-        let ok_name = (3..=32).contains(&s.username.len())
-            && s.username
+    /// Checks an account's fields as the rules ask (a password only when
+    /// one is given).
+    pub(crate) fn check_account(
+        &self,
+        username: &str,
+        display_name: &str,
+        role: Role,
+        department: Option<&str>,
+        password: Option<&str>,
+    ) -> Result<(), Error> {
+        let ok_name = (3..=32).contains(&username.len())
+            && username
                 .bytes()
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b));
         if !ok_name {
             return Err(Error::bad_request("bad_username", &[]));
         }
-        if s.display_name.trim().is_empty() || s.display_name.chars().count() > 50 {
+        if display_name.trim().is_empty() || display_name.chars().count() > 50 {
             return Err(Error::bad_request("bad_display_name", &[]));
         }
-        if s.password.chars().count() < 10 {
+        if password.is_some_and(|p| p.chars().count() < 10) {
             return Err(Error::bad_request("weak_password", &[]));
         }
-        match (s.role, &s.department) {
-            (Role::Citizen, _) => {
-                return Err(Error::bad_request("bad_role", &[]));
-            }
-            (Role::Approver, None) => {
-                return Err(Error::bad_request("department_required", &[]));
-            }
+        match (role, department) {
+            (Role::Citizen, _) => Err(Error::bad_request("bad_role", &[])),
+            (Role::Approver, None) => Err(Error::bad_request("department_required", &[])),
             (Role::Approver, Some(d)) if !self.catalogue().departments.contains_key(d) => {
-                return Err(Error::bad_request("unknown_department", &[("code", &d)]));
+                Err(Error::bad_request("unknown_department", &[("code", &d)]))
             }
-            _ => {}
+            _ => Ok(()),
         }
+    }
+
+    /// Creates a staff account without checking who asks (bootstrap only).
+    pub async fn create_staff_unchecked(&self, s: NewStaff) -> Result<StaffView, Error> {
+        self.check_account(
+            &s.username,
+            &s.display_name,
+            s.role,
+            s.department.as_deref(),
+            Some(&s.password),
+        )?;
         let rec = StaffRecord {
             username: s.username.clone(),
             display_name: s.display_name.trim().to_owned(),
@@ -166,6 +249,7 @@ impl Node {
             },
             password_hash: hash_password(&s.password)?,
             active: true,
+            managed: false,
         };
         if !self.store.create_staff(&rec, self.now_ms()).await? {
             return Err(Error::new(

@@ -144,6 +144,7 @@ impl Node {
             role: Role::Admin,
             department: None,
             password: password.clone(),
+            hall: None,
         })
         .await
         .map_err(|e| anyhow::anyhow!("creating the first administrator: {e}"))?;

@@ -613,6 +613,11 @@ impl Node {
 
     /// The read-model row of a case, with deadlines recomputed now.
     pub fn case_row(&self, case: &Case) -> CaseRow {
+        self.case_row_owned(case.clone())
+    }
+
+    /// The read-model row of a case, taking the case (no copy of it).
+    pub fn case_row_owned(&self, case: Case) -> CaseRow {
         let cal = self.calendar();
         let clocks = case.clocks(&cal);
         if let Some(c) = &clocks {
@@ -657,7 +662,7 @@ impl Node {
             immediate: case.received.immediate,
             granted: case.granted,
             rating: case.rating.as_ref().map(|r| i64::from(r.score)),
-            case: case.clone(),
+            case,
         }
     }
 }

@@ -23,12 +23,13 @@ pub mod recovery;
 mod rules;
 pub mod signing;
 pub mod throttle;
+mod tree_staff;
 pub mod uplink;
 mod views;
 
 pub use directives::{Query, QuerySender};
 
-pub use auth::{LoginOutcome, NewStaff, StaffView};
+pub use auth::{LoginOutcome, NewStaff, StaffChange, StaffView};
 pub use cases::{Action, ApplicantInput, Submission};
 pub use clock::{CLOCK_OFFSET_ENV, Clock, OffsetClock, StartedClock, SystemClock, TestClock};
 pub use views::{CaseView, DocLine, Document, DocumentKind, Outcome, Progress};

@@ -297,6 +297,16 @@ impl Store {
 }
 
 impl Store {
+    /// Whether the fleet table knows a node (this node, a child, or a node
+    /// of a child's subtree that its status reports named).
+    pub async fn fleet_knows(&self, node_id: &str) -> Result<bool, StoreError> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM fleet WHERE node_id = $1")
+            .bind(node_id)
+            .fetch_one(self.pool())
+            .await?;
+        Ok(n > 0)
+    }
+
     /// Records the certificate a peer presented: its serial and period
     /// (Unix seconds, as certificates carry them).
     pub async fn fleet_certificate(

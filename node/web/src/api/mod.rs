@@ -64,7 +64,7 @@ pub fn api_router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(system::matter_guide))
         .routes(routes!(system::login, system::whoami, system::logout))
         .routes(routes!(system::list_staff, system::create_staff))
-        .routes(routes!(system::deactivate_staff))
+        .routes(routes!(system::deactivate_staff, system::change_staff))
         .routes(routes!(system::take_ticket, system::list_tickets))
         .routes(routes!(system::call_next))
         .routes(routes!(system::serve_ticket))

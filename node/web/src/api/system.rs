@@ -6,11 +6,11 @@ use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
 
 use super::AppState;
-use super::extract::{ApiJson, ApiPath, ClientAddr, Staff};
+use super::extract::{ApiJson, ApiPath, ApiQuery, ClientAddr, Staff};
 use crate::domain::case::Role;
 use crate::domain::catalogue::Matter;
 use crate::error::{Error, ErrorBody};
-use crate::service::{LoginOutcome, NewStaff, StaffView};
+use crate::service::{LoginOutcome, NewStaff, StaffChange, StaffView};
 use crate::store::Ticket;
 use onewindow_i18n::Lang;
 
@@ -336,41 +336,93 @@ pub async fn logout(State(node): State<AppState>, staff: Staff) -> Result<Status
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Staff accounts (admin).
+/// Whose staff accounts.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct StaffQuery {
+    /// At the root: a hall below (`*` for every hall below) whose accounts
+    /// the root keeps; this hall's own accounts when absent.
+    pub hall: Option<String>,
+}
+
+/// Staff accounts (admin): this hall's own, or at the root those it keeps
+/// for the halls below.
 #[utoipa::path(get, path = "/api/v1/staff", tag = "staff", security(("bearer" = [])),
-    responses((status = 401, body = ErrorBody), (status = 200, body = Vec<StaffView>), (status = 403, body = ErrorBody)))]
+    params(StaffQuery),
+    responses((status = 401, body = ErrorBody), (status = 200, body = Vec<StaffView>), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn list_staff(
     State(node): State<AppState>,
     staff: Staff,
+    ApiQuery(q): ApiQuery<StaffQuery>,
 ) -> Result<axum::Json<Vec<StaffView>>, Error> {
     staff.require(&[Role::Admin], "action.manage_staff")?;
-    let all = node.store.all_staff().await?;
-    Ok(axum::Json(all.iter().map(StaffView::from).collect()))
+    Ok(axum::Json(
+        node.list_staff(staff.record.role, q.hall.as_deref())
+            .await?,
+    ))
 }
 
-/// Creates a staff account (admin).
+/// Creates a staff account (admin): this hall's own, or at the root one
+/// for a hall below (`hall`), which reaches that hall signed down its
+/// branch and lets its holder log in there with or without an uplink.
 #[utoipa::path(post, path = "/api/v1/staff", tag = "staff", security(("bearer" = [])), request_body = NewStaff,
-    responses((status = 401, body = ErrorBody), (status = 201, body = StaffView), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    responses((status = 401, body = ErrorBody), (status = 201, body = StaffView), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn create_staff(
     State(node): State<AppState>,
     staff: Staff,
     ApiJson(new): ApiJson<NewStaff>,
 ) -> Result<(StatusCode, axum::Json<StaffView>), Error> {
-    let v = node.create_staff(staff.record.role, new).await?;
+    let v = node
+        .create_staff(&staff.record.username, staff.record.role, new)
+        .await?;
     Ok((StatusCode::CREATED, axum::Json(v)))
+}
+
+/// Changes a staff account (admin): name, role, department, password,
+/// enabled or disabled, and at the root a move of an account it keeps to
+/// another hall below. A new password, role or department, or disabling,
+/// ends the account's sessions (at its hall once the change arrives there).
+#[utoipa::path(patch, path = "/api/v1/staff/{username}", tag = "staff", security(("bearer" = [])),
+    params(("username" = String, Path, description = "Username")), request_body = StaffChange,
+    responses((status = 401, body = ErrorBody), (status = 200, body = StaffView), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn change_staff(
+    State(node): State<AppState>,
+    staff: Staff,
+    ApiPath(username): ApiPath<String>,
+    ApiJson(change): ApiJson<StaffChange>,
+) -> Result<axum::Json<StaffView>, Error> {
+    let v = node
+        .change_staff(&staff.record.username, staff.record.role, &username, change)
+        .await?;
+    Ok(axum::Json(v))
 }
 
 /// Deactivates a staff account and ends its sessions (admin).
 #[utoipa::path(delete, path = "/api/v1/staff/{username}", tag = "staff", security(("bearer" = [])),
-    params(("username" = String, Path, description = "Username")),
-    responses((status = 401, body = ErrorBody), (status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    params(("username" = String, Path, description = "Username"), StaffQuery),
+    responses((status = 401, body = ErrorBody), (status = 204), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn deactivate_staff(
     State(node): State<AppState>,
     staff: Staff,
     ApiPath(username): ApiPath<String>,
+    ApiQuery(q): ApiQuery<StaffQuery>,
 ) -> Result<StatusCode, Error> {
-    node.deactivate_staff(&staff.record.username, staff.record.role, &username)
-        .await?;
+    match q.hall {
+        Some(hall) if hall != node.id.as_str() => {
+            let change = StaffChange {
+                hall: Some(hall),
+                active: Some(false),
+                ..StaffChange::default()
+            };
+            node.change_staff(&staff.record.username, staff.record.role, &username, change)
+                .await?;
+        }
+        _ => {
+            node.deactivate_staff(&staff.record.username, staff.record.role, &username)
+                .await?;
+        }
+    }
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -136,9 +136,19 @@ pub async fn admin(StaffCtx(ctx): StaffCtx) -> Response {
         Ok(s) => s,
         Err(e) => return ctx.error(&e.into()),
     };
+    // At the root: the accounts it keeps for the halls below.
+    let kept = if ctx.node.signer.is_some() {
+        match ctx.node.store.tree_staff(None).await {
+            Ok(s) => s,
+            Err(e) => return ctx.error(&e.into()),
+        }
+    } else {
+        Vec::new()
+    };
     let cat = ctx.node.catalogue();
     let data = context! {
         staff => staff.iter().map(StaffView::from).collect::<Vec<_>>(),
+        kept => kept.iter().map(StaffView::from).collect::<Vec<_>>(),
         catalogue_version => cat.version,
         matters => cat.matters.len(),
     };
