@@ -654,3 +654,57 @@ async fn a_recovering_hall_is_sent_its_subtree_and_writes_after_what_came_back()
     let back = restored.events_after(0, 10).await.unwrap();
     assert!(back[..3].iter().all(|e| !e.up), "the parent holds these");
 }
+
+#[tokio::test]
+async fn a_childs_status_report_adds_its_subtree_and_nothing_outside_it() {
+    use federation::replication::SubtreeNode;
+    let db = common::test_db().await;
+    let store = open(&db.url).await;
+    store
+        .fleet_seen(
+            "nanhai.guicheng",
+            true,
+            None,
+            "0.1.0",
+            1,
+            None,
+            None,
+            None,
+            5,
+        )
+        .await
+        .unwrap();
+    let row = |node: &str| SubtreeNode {
+        node: node.into(),
+        connected: true,
+        last_seen_ms: Some(4),
+        software: "0.1.0".into(),
+        catalogue_version: Some(1),
+        backlog: Some(3),
+        latency_ms: Some(40),
+        skew_ms: Some(-2),
+        cert_not_after_ms: Some(1000),
+    };
+    let outside = store
+        .fleet_reported(
+            "nanhai.guicheng",
+            12,
+            &[
+                row("nanhai.guicheng.xiaping"),
+                row("nanhai.dali.yanbu"),
+                row("nanhai.guicheng"),
+                row("nanhai"),
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(outside, 3, "a sibling, the child itself and its parent");
+    let fleet = store.oversight_fleet().await.unwrap();
+    let ids: Vec<&str> = fleet.iter().map(|r| r.node_id.as_str()).collect();
+    assert_eq!(ids, ["nanhai.guicheng", "nanhai.guicheng.xiaping"]);
+    assert_eq!(fleet[0].lag_ms, Some(12), "the child's link round trip");
+    assert_eq!(fleet[1].parent.as_deref(), Some("nanhai.guicheng"));
+    assert_eq!(fleet[1].lag_ms, Some(40));
+    assert_eq!(fleet[1].backlog, Some(3));
+    assert_eq!(fleet[1].cert_not_after_ms, Some(1000));
+}

@@ -406,6 +406,7 @@ async fn forged_origins_foreign_cas_and_revoked_nodes_are_refused() {
                 backlog: 0,
                 acked: 0,
                 now_ms: 0,
+                subtree: Vec::new(),
             })
             .encode(),
         )
@@ -995,6 +996,57 @@ async fn certificates_renew_over_the_links_and_every_link_presents_the_new_ones(
                 .is_none(),
             "a parent does not ask its child"
         );
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_district_fleet_holds_the_whole_subtree_with_link_round_trips() {
+    with_timeout(async {
+        let t = tree(&[DISTRICT, TOWNSHIP, VILLAGE, "nanhai.guicheng.shibei"]).await;
+        let fleet = t
+            .eventually(60, "both villages in the district's fleet", || async {
+                let rows = t.node(DISTRICT).node.store.oversight_fleet().await.unwrap();
+                let villages = rows
+                    .iter()
+                    .filter(|r| {
+                        r.parent.as_deref() == Some(TOWNSHIP)
+                            && r.connected
+                            && r.software.as_deref().is_some_and(|s| !s.is_empty())
+                            && r.lag_ms.is_some()
+                    })
+                    .count();
+                let township_rtt = rows
+                    .iter()
+                    .any(|r| r.node_id == TOWNSHIP && r.lag_ms.is_some());
+                (villages == 2 && township_rtt).then_some(rows)
+            })
+            .await;
+        assert!(fleet.iter().any(|r| r.node_id == VILLAGE));
+        // The supervisor's fleet page at the district lists them.
+        let admin = Api::login(&t.url(DISTRICT), "admin", onewindow_tests::ADMIN_PASSWORD).await;
+        let page = reqwest::Client::new()
+            .get(format!("{}/supervisor/fleet", t.url(DISTRICT)))
+            .header(
+                "cookie",
+                format!("ow_session={}", admin.client().token().unwrap()),
+            )
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            page.contains(VILLAGE) && page.contains("nanhai.guicheng.shibei"),
+            "{page}"
+        );
+        // A village's fleet holds no row of its parent in what it reports:
+        // only nodes below a node go up.
+        let reported = t.node(VILLAGE).node.store.fleet_subtree().await.unwrap();
+        assert!(reported.is_empty(), "{reported:?}");
+        let reported = t.node(TOWNSHIP).node.store.fleet_subtree().await.unwrap();
+        assert_eq!(reported.len(), 2, "{reported:?}");
     })
     .await;
 }

@@ -612,6 +612,7 @@ impl<Q> Session<Q> {
                 backlog: self.sender.backlog(),
                 acked: self.sender.acked_upto(),
                 now_ms,
+                subtree: Vec::new(),
             }),
         })
     }
@@ -1143,6 +1144,7 @@ mod tests {
                 backlog: 0,
                 acked: 20,
                 now_ms: T0,
+                subtree: Vec::new(),
             })
         );
         assert!(s.poll_status(T0, 4).is_none());
@@ -1195,6 +1197,7 @@ mod tests {
                 backlog: 2,
                 acked: 3,
                 now_ms: T0 - 40,
+                subtree: Vec::new(),
             })),
         ) {
             Ok(Received::Status { status, skew_ms }) => {

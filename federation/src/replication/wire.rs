@@ -135,6 +135,33 @@ pub struct LinkStatus {
     pub acked: u64,
     /// The sender's clock (ms).
     pub now_ms: i64,
+    /// From a child: what it knows of the nodes of its subtree (not of
+    /// itself), so that every tier's fleet holds its whole subtree. Empty
+    /// from a parent.
+    pub subtree: Vec<SubtreeNode>,
+}
+
+/// One node of a child's subtree as the child's fleet holds it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SubtreeNode {
+    /// Node id.
+    pub node: String,
+    /// A link to it is up (as its parent sees it).
+    pub connected: bool,
+    /// When its parent last heard of it (ms, the reporting node's clock).
+    pub last_seen_ms: Option<i64>,
+    /// Its software version.
+    pub software: String,
+    /// Its catalogue version.
+    pub catalogue_version: Option<i64>,
+    /// Entries it still has to send up.
+    pub backlog: Option<i64>,
+    /// Round trip of its link to its parent (ms).
+    pub latency_ms: Option<i64>,
+    /// Its clock against its parent's (ms).
+    pub skew_ms: Option<i64>,
+    /// When the certificate it last presented expires (ms).
+    pub cert_not_after_ms: Option<i64>,
 }
 
 /// Every message of the protocol.
@@ -341,6 +368,30 @@ mod pb {
         pub acked: u64,
         #[prost(int64, tag = "5")]
         pub now_ms: i64,
+        #[prost(message, repeated, tag = "6")]
+        pub subtree: Vec<SubtreeNode>,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct SubtreeNode {
+        #[prost(string, tag = "1")]
+        pub node: String,
+        #[prost(bool, tag = "2")]
+        pub connected: bool,
+        #[prost(int64, optional, tag = "3")]
+        pub last_seen_ms: Option<i64>,
+        #[prost(string, tag = "4")]
+        pub software: String,
+        #[prost(int64, optional, tag = "5")]
+        pub catalogue_version: Option<i64>,
+        #[prost(int64, optional, tag = "6")]
+        pub backlog: Option<i64>,
+        #[prost(int64, optional, tag = "7")]
+        pub latency_ms: Option<i64>,
+        #[prost(int64, optional, tag = "8")]
+        pub skew_ms: Option<i64>,
+        #[prost(int64, optional, tag = "9")]
+        pub cert_not_after_ms: Option<i64>,
     }
 
     #[derive(Clone, PartialEq, prost::Message)]
@@ -535,6 +586,21 @@ impl Message {
                 backlog: s.backlog,
                 acked: s.acked,
                 now_ms: s.now_ms,
+                subtree: s
+                    .subtree
+                    .iter()
+                    .map(|n| pb::SubtreeNode {
+                        node: n.node.clone(),
+                        connected: n.connected,
+                        last_seen_ms: n.last_seen_ms,
+                        software: n.software.clone(),
+                        catalogue_version: n.catalogue_version,
+                        backlog: n.backlog,
+                        latency_ms: n.latency_ms,
+                        skew_ms: n.skew_ms,
+                        cert_not_after_ms: n.cert_not_after_ms,
+                    })
+                    .collect(),
             }),
             Self::Reject { code, message } => pb::Msg::Reject(pb::Reject {
                 code: code.clone(),
@@ -594,12 +660,35 @@ impl Message {
             },
             pb::Msg::Status(s) => {
                 bounded("the software version", &s.software, limits.max_name)?;
+                if s.subtree.len() > limits.max_entries {
+                    return Err(WireError::TooLong {
+                        what: "a status's subtree",
+                        max: limits.max_entries,
+                    });
+                }
+                let mut subtree = Vec::with_capacity(s.subtree.len());
+                for n in s.subtree {
+                    bounded("a node id", &n.node, limits.max_name)?;
+                    bounded("a software version", &n.software, limits.max_name)?;
+                    subtree.push(SubtreeNode {
+                        node: n.node,
+                        connected: n.connected,
+                        last_seen_ms: n.last_seen_ms,
+                        software: n.software,
+                        catalogue_version: n.catalogue_version,
+                        backlog: n.backlog,
+                        latency_ms: n.latency_ms,
+                        skew_ms: n.skew_ms,
+                        cert_not_after_ms: n.cert_not_after_ms,
+                    });
+                }
                 Self::Status(LinkStatus {
                     software: s.software,
                     catalogue_version: s.catalogue_version,
                     backlog: s.backlog,
                     acked: s.acked,
                     now_ms: s.now_ms,
+                    subtree,
                 })
             }
             pb::Msg::Reject(r) => {
@@ -777,6 +866,52 @@ mod tests {
         };
         assert!(matches!(
             Message::decode(&Message::Batch(many).encode(), &tight),
+            Err(WireError::TooLong { .. })
+        ));
+    }
+
+    #[test]
+    fn a_status_carries_the_subtree_within_bounds() {
+        let village = SubtreeNode {
+            node: "nanhai.guicheng.xiaping".into(),
+            connected: true,
+            last_seen_ms: Some(7),
+            software: "0.1.0".into(),
+            catalogue_version: Some(3),
+            backlog: Some(0),
+            latency_ms: Some(12),
+            skew_ms: None,
+            cert_not_after_ms: Some(99),
+        };
+        let status = |subtree: Vec<SubtreeNode>| {
+            Message::Status(LinkStatus {
+                software: "0.1.0".into(),
+                catalogue_version: 3,
+                backlog: 1,
+                acked: 2,
+                now_ms: 5,
+                subtree,
+            })
+        };
+        let two = status(vec![village.clone(), SubtreeNode::default()]);
+        assert_eq!(
+            Message::decode(&two.encode(), &Limits::default()),
+            Ok(two.clone())
+        );
+        let tight = Limits {
+            max_entries: 1,
+            ..Limits::default()
+        };
+        assert!(matches!(
+            Message::decode(&two.encode(), &tight),
+            Err(WireError::TooLong { .. })
+        ));
+        let long = status(vec![SubtreeNode {
+            node: "x".repeat(200),
+            ..village
+        }]);
+        assert!(matches!(
+            Message::decode(&long.encode(), &Limits::default()),
             Err(WireError::TooLong { .. })
         ));
     }

@@ -623,7 +623,7 @@ pub const PHRASES: &[(&str, &str, &str)] = &[
     ("col.version", "软件版本", "Version"),
     ("col.catalogue", "目录版本", "Catalogue"),
     ("col.backlog", "待同步", "Backlog"),
-    ("col.lag_ms", "延迟(ms)", "Lag (ms)"),
+    ("col.lag_ms", "链路往返(ms)", "Link round trip (ms)"),
     ("col.clock_skew_ms", "时钟偏差(ms)", "Clock skew (ms)"),
     ("col.link_state", "链路状态", "Link state"),
     ("col.time", "时间", "Time"),

@@ -279,7 +279,15 @@ pub async fn run(node: Arc<Node>, conn: PeerConnection, role: Role) -> anyhow::R
                     anyhow::bail!("{peer} is revoked");
                 }
                 progress.tick(&node).await;
-                send_msg(&mut send, &tick.status).await?;
+                let mut status = tick.status;
+                if role == Role::Child
+                    && let Message::Status(s) = &mut status
+                {
+                    // What this node knows of its subtree goes up, so that
+                    // every tier's fleet holds its whole subtree.
+                    s.subtree = node.store.fleet_subtree().await?;
+                }
+                send_msg(&mut send, &status).await?;
             }
             let sender = session.sender();
             node.metrics
@@ -337,6 +345,14 @@ pub async fn run(node: Arc<Node>, conn: PeerConnection, role: Role) -> anyhow::R
                             node.store
                                 .fleet_seen(&peer_s, true, Some(&conn.remote.to_string()), &s.software, s.catalogue_version, Some(s.backlog as i64), Some(s.acked as i64), Some(skew_ms), now)
                                 .await?;
+                            if role == Role::Parent {
+                                let rtt = i64::try_from(conn.conn.rtt().as_millis()).unwrap_or(i64::MAX);
+                                let outside = node.store.fleet_reported(&peer_s, rtt, &s.subtree).await?;
+                                if outside > 0 {
+                                    violation(&node, &peer_s, &conn, "status_outside_subtree",
+                                        &format!("a status report named {outside} node(s) outside the reporting child's subtree; left out")).await;
+                                }
+                            }
                         }
                         Received::Question { id, body } => {
                             let (n, tx, asker) = (Arc::clone(&node), answer_tx.clone(), peer.clone());

@@ -297,6 +297,96 @@ impl Store {
 }
 
 impl Store {
+    /// Records a child's status report: the round trip of its link, and the
+    /// rows of its own fleet for the nodes of its subtree (a report of any
+    /// other node is left out; their count is returned). Rows of a node
+    /// keep what only this node knows of it (registration, revocation,
+    /// refusals).
+    pub async fn fleet_reported(
+        &self,
+        peer: &str,
+        latency_ms: i64,
+        subtree: &[federation::replication::SubtreeNode],
+    ) -> Result<usize, StoreError> {
+        let Ok(peer_id) = NodeId::new(peer) else {
+            return Ok(subtree.len());
+        };
+        let mut w = self.write().await?;
+        sqlx::query("UPDATE fleet SET lag_ms = $2 WHERE node_id = $1")
+            .bind(peer)
+            .bind(latency_ms)
+            .execute(w.conn())
+            .await?;
+        let mut outside = 0;
+        for n in subtree {
+            let Some(id) = NodeId::new(n.node.as_str())
+                .ok()
+                .filter(|id| *id != peer_id && id.is_in_subtree_of(&peer_id))
+            else {
+                outside += 1;
+                continue;
+            };
+            sqlx::query(
+                "INSERT INTO fleet (node_id, parent, connected, last_seen_ms, software, catalogue_version, backlog, lag_ms, skew_ms, cert_not_after_ms) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+                 ON CONFLICT (node_id) DO UPDATE SET parent = excluded.parent, connected = excluded.connected, \
+                 last_seen_ms = excluded.last_seen_ms, software = excluded.software, \
+                 catalogue_version = excluded.catalogue_version, backlog = excluded.backlog, \
+                 lag_ms = excluded.lag_ms, skew_ms = excluded.skew_ms, \
+                 cert_not_after_ms = COALESCE(excluded.cert_not_after_ms, fleet.cert_not_after_ms)",
+            )
+            .bind(id.as_str())
+            .bind(id.parent().map(|p| p.to_string()))
+            .bind(i64::from(n.connected))
+            .bind(n.last_seen_ms)
+            .bind(n.software.as_str())
+            .bind(n.catalogue_version)
+            .bind(n.backlog)
+            .bind(n.latency_ms)
+            .bind(n.skew_ms)
+            .bind(n.cert_not_after_ms)
+            .execute(w.conn())
+            .await?;
+        }
+        w.commit().await?;
+        Ok(outside)
+    }
+
+    /// What this node reports up of its subtree: its fleet's rows of the
+    /// nodes below it.
+    pub async fn fleet_subtree(
+        &self,
+    ) -> Result<Vec<federation::replication::SubtreeNode>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT node_id, connected, last_seen_ms, software, catalogue_version, backlog, lag_ms, skew_ms, cert_not_after_ms \
+             FROM fleet ORDER BY node_id",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        let me = &self.node;
+        let mut out = Vec::new();
+        for r in &rows {
+            let node: String = r.try_get("node_id")?;
+            if !NodeId::new(node.as_str()).is_ok_and(|n| n != *me && n.is_in_subtree_of(me)) {
+                continue;
+            }
+            let connected: i64 = r.try_get("connected")?;
+            let software: Option<String> = r.try_get("software")?;
+            out.push(federation::replication::SubtreeNode {
+                node,
+                connected: connected != 0,
+                last_seen_ms: r.try_get("last_seen_ms")?,
+                software: software.unwrap_or_default(),
+                catalogue_version: r.try_get("catalogue_version")?,
+                backlog: r.try_get("backlog")?,
+                latency_ms: r.try_get("lag_ms")?,
+                skew_ms: r.try_get("skew_ms")?,
+                cert_not_after_ms: r.try_get("cert_not_after_ms")?,
+            });
+        }
+        Ok(out)
+    }
+
     /// Whether the fleet table knows a node (this node, a child, or a node
     /// of a child's subtree that its status reports named).
     pub async fn fleet_knows(&self, node_id: &str) -> Result<bool, StoreError> {
