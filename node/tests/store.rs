@@ -684,6 +684,8 @@ async fn a_childs_status_report_adds_its_subtree_and_nothing_outside_it() {
         latency_ms: Some(40),
         skew_ms: Some(-2),
         cert_not_after_ms: Some(1000),
+        name_zh: format!("{node} 中心"),
+        name_en: String::new(),
     };
     let outside = store
         .fleet_reported(
@@ -707,4 +709,21 @@ async fn a_childs_status_report_adds_its_subtree_and_nothing_outside_it() {
     assert_eq!(fleet[1].lag_ms, Some(40));
     assert_eq!(fleet[1].backlog, Some(3));
     assert_eq!(fleet[1].cert_not_after_ms, Some(1000));
+    store
+        .fleet_named("nanhai.guicheng", "桂城", "Guicheng")
+        .await
+        .unwrap();
+    let mut names = store.hall_names().await.unwrap();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            ("nanhai.guicheng".into(), "桂城".into(), "Guicheng".into()),
+            (
+                "nanhai.guicheng.xiaping".into(),
+                "nanhai.guicheng.xiaping 中心".into(),
+                String::new()
+            ),
+        ]
+    );
 }

@@ -407,6 +407,8 @@ async fn forged_origins_foreign_cas_and_revoked_nodes_are_refused() {
                 acked: 0,
                 now_ms: 0,
                 subtree: Vec::new(),
+                name_zh: String::new(),
+                name_en: String::new(),
             })
             .encode(),
         )
@@ -1040,6 +1042,23 @@ async fn the_district_fleet_holds_the_whole_subtree_with_link_round_trips() {
         assert!(
             page.contains(VILLAGE) && page.contains("nanhai.guicheng.shibei"),
             "{page}"
+        );
+        // Halls by name: each hall's status report carries its names and
+        // those of the halls below it.
+        let village_name = format!("{VILLAGE} 服务中心");
+        assert!(page.contains(&village_name), "{page}");
+        assert_eq!(
+            t.node(DISTRICT).node.hall_name(VILLAGE, false),
+            village_name
+        );
+        assert_eq!(
+            t.node(DISTRICT).node.hall_name(VILLAGE, true),
+            format!("{VILLAGE} service centre")
+        );
+        assert_eq!(
+            t.node(VILLAGE).node.hall_name(TOWNSHIP, false),
+            format!("{TOWNSHIP} 服务中心"),
+            "a child learns its parent's name too"
         );
         // A village's fleet holds no row of its parent in what it reports:
         // only nodes below a node go up.

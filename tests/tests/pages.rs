@@ -664,7 +664,7 @@ async fn the_back_office_moves_the_case_and_refusals_show_on_the_page() {
         sup.login("sup1").await;
         let page = sup.get(&format!("/supervisor/cases/{n}")).await;
         assert!(
-            page.body.contains("id=\"decided-at\">nanhai<"),
+            page.body.contains("id=\"decided-at\">nanhai 服务中心<"),
             "{}",
             page.body
         );
@@ -768,7 +768,9 @@ async fn statistics_count_a_new_case_and_every_table_exports_as_csv() {
         );
         let row = lines.next().unwrap();
         assert!(
-            row.starts_with(&format!("{n},测试事项T-SIMPLE,甲局,nanhai,已受理,")),
+            row.starts_with(&format!(
+                "{n},测试事项T-SIMPLE,甲局,nanhai 服务中心,已受理,"
+            )),
             "{row}"
         );
         // Every table of the statistics page exports.
@@ -793,7 +795,11 @@ async fn statistics_count_a_new_case_and_every_table_exports_as_csv() {
         let days = sup.get("/supervisor/export/stats-days?days=7").await;
         assert_eq!(days.body.lines().count(), 8, "a header and seven days");
         let fleet = sup.get("/supervisor/export/fleet").await;
-        assert!(fleet.body.contains("nanhai（本节点）"), "{}", fleet.body);
+        assert!(
+            fleet.body.contains("nanhai 服务中心 (nanhai)（本节点）"),
+            "{}",
+            fleet.body
+        );
         let sec = sup.get("/supervisor/export/security").await;
         assert_eq!(sec.body.lines().count(), 1, "the header only");
         let fleet_page = sup.get("/supervisor/fleet").await;

@@ -613,6 +613,8 @@ impl<Q> Session<Q> {
                 acked: self.sender.acked_upto(),
                 now_ms,
                 subtree: Vec::new(),
+                name_zh: String::new(),
+                name_en: String::new(),
             }),
         })
     }
@@ -1145,6 +1147,8 @@ mod tests {
                 acked: 20,
                 now_ms: T0,
                 subtree: Vec::new(),
+                name_zh: String::new(),
+                name_en: String::new(),
             })
         );
         assert!(s.poll_status(T0, 4).is_none());
@@ -1198,6 +1202,8 @@ mod tests {
                 acked: 3,
                 now_ms: T0 - 40,
                 subtree: Vec::new(),
+                name_zh: String::new(),
+                name_en: String::new(),
             })),
         ) {
             Ok(Received::Status { status, skew_ms }) => {

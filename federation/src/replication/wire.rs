@@ -139,6 +139,10 @@ pub struct LinkStatus {
     /// itself), so that every tier's fleet holds its whole subtree. Empty
     /// from a parent.
     pub subtree: Vec<SubtreeNode>,
+    /// The sender's hall name in Chinese (empty when not given).
+    pub name_zh: String,
+    /// The sender's hall name in English.
+    pub name_en: String,
 }
 
 /// One node of a child's subtree as the child's fleet holds it.
@@ -162,6 +166,10 @@ pub struct SubtreeNode {
     pub skew_ms: Option<i64>,
     /// When the certificate it last presented expires (ms).
     pub cert_not_after_ms: Option<i64>,
+    /// Its hall name in Chinese (empty when not known).
+    pub name_zh: String,
+    /// Its hall name in English.
+    pub name_en: String,
 }
 
 /// Every message of the protocol.
@@ -370,6 +378,10 @@ mod pb {
         pub now_ms: i64,
         #[prost(message, repeated, tag = "6")]
         pub subtree: Vec<SubtreeNode>,
+        #[prost(string, tag = "7")]
+        pub name_zh: String,
+        #[prost(string, tag = "8")]
+        pub name_en: String,
     }
 
     #[derive(Clone, PartialEq, prost::Message)]
@@ -392,6 +404,10 @@ mod pb {
         pub skew_ms: Option<i64>,
         #[prost(int64, optional, tag = "9")]
         pub cert_not_after_ms: Option<i64>,
+        #[prost(string, tag = "10")]
+        pub name_zh: String,
+        #[prost(string, tag = "11")]
+        pub name_en: String,
     }
 
     #[derive(Clone, PartialEq, prost::Message)]
@@ -599,8 +615,12 @@ impl Message {
                         latency_ms: n.latency_ms,
                         skew_ms: n.skew_ms,
                         cert_not_after_ms: n.cert_not_after_ms,
+                        name_zh: n.name_zh.clone(),
+                        name_en: n.name_en.clone(),
                     })
                     .collect(),
+                name_zh: s.name_zh.clone(),
+                name_en: s.name_en.clone(),
             }),
             Self::Reject { code, message } => pb::Msg::Reject(pb::Reject {
                 code: code.clone(),
@@ -670,6 +690,8 @@ impl Message {
                 for n in s.subtree {
                     bounded("a node id", &n.node, limits.max_name)?;
                     bounded("a software version", &n.software, limits.max_name)?;
+                    bounded("a hall name", &n.name_zh, limits.max_name)?;
+                    bounded("a hall name", &n.name_en, limits.max_name)?;
                     subtree.push(SubtreeNode {
                         node: n.node,
                         connected: n.connected,
@@ -680,8 +702,12 @@ impl Message {
                         latency_ms: n.latency_ms,
                         skew_ms: n.skew_ms,
                         cert_not_after_ms: n.cert_not_after_ms,
+                        name_zh: n.name_zh,
+                        name_en: n.name_en,
                     });
                 }
+                bounded("a hall name", &s.name_zh, limits.max_name)?;
+                bounded("a hall name", &s.name_en, limits.max_name)?;
                 Self::Status(LinkStatus {
                     software: s.software,
                     catalogue_version: s.catalogue_version,
@@ -689,6 +715,8 @@ impl Message {
                     acked: s.acked,
                     now_ms: s.now_ms,
                     subtree,
+                    name_zh: s.name_zh,
+                    name_en: s.name_en,
                 })
             }
             pb::Msg::Reject(r) => {
@@ -882,6 +910,8 @@ mod tests {
             latency_ms: Some(12),
             skew_ms: None,
             cert_not_after_ms: Some(99),
+            name_zh: "夏平村党群服务中心".into(),
+            name_en: "Xiaping Village Service Centre".into(),
         };
         let status = |subtree: Vec<SubtreeNode>| {
             Message::Status(LinkStatus {
@@ -891,6 +921,8 @@ mod tests {
                 acked: 2,
                 now_ms: 5,
                 subtree,
+                name_zh: "桂城街道行政服务中心".into(),
+                name_en: String::new(),
             })
         };
         let two = status(vec![village.clone(), SubtreeNode::default()]);

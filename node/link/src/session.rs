@@ -280,12 +280,14 @@ pub async fn run(node: Arc<Node>, conn: PeerConnection, role: Role) -> anyhow::R
                 }
                 progress.tick(&node).await;
                 let mut status = tick.status;
-                if role == Role::Child
-                    && let Message::Status(s) = &mut status
-                {
-                    // What this node knows of its subtree goes up, so that
-                    // every tier's fleet holds its whole subtree.
-                    s.subtree = node.store.fleet_subtree().await?;
+                if let Message::Status(s) = &mut status {
+                    s.name_zh.clone_from(&node.config.node.hall_name_zh);
+                    s.name_en.clone_from(&node.config.node.hall_name_en);
+                    if role == Role::Child {
+                        // What this node knows of its subtree goes up, so
+                        // that every tier's fleet holds its whole subtree.
+                        s.subtree = node.store.fleet_subtree().await?;
+                    }
                 }
                 send_msg(&mut send, &status).await?;
             }
@@ -345,7 +347,14 @@ pub async fn run(node: Arc<Node>, conn: PeerConnection, role: Role) -> anyhow::R
                             node.store
                                 .fleet_seen(&peer_s, true, Some(&conn.remote.to_string()), &s.software, s.catalogue_version, Some(s.backlog as i64), Some(s.acked as i64), Some(skew_ms), now)
                                 .await?;
+                            node.store.fleet_named(&peer_s, &s.name_zh, &s.name_en).await?;
+                            node.note_hall_name(&peer_s, &s.name_zh, &s.name_en);
                             if role == Role::Parent {
+                                for n in s.subtree.iter().filter(|n| {
+                                    NodeId::new(n.node.as_str()).is_ok_and(|id| id != peer && id.is_in_subtree_of(&peer))
+                                }) {
+                                    node.note_hall_name(&n.node, &n.name_zh, &n.name_en);
+                                }
                                 let rtt = i64::try_from(conn.conn.rtt().as_millis()).unwrap_or(i64::MAX);
                                 let outside = node.store.fleet_reported(&peer_s, rtt, &s.subtree).await?;
                                 if outside > 0 {

@@ -11,6 +11,8 @@ use onewindow_domain::case::Role;
 use onewindow_domain::starter;
 use onewindow_store::Store;
 
+use crate::HallNames;
+
 impl Node {
     /// Opens the store and brings the node up to date with its seed data.
     pub async fn open(config: Arc<Config>, clock: Arc<dyn Clock>) -> anyhow::Result<Node> {
@@ -90,7 +92,21 @@ impl Node {
         } else {
             crate::recovery::OwnLog::none()
         };
+        let mut halls: HallNames = store
+            .hall_names()
+            .await?
+            .into_iter()
+            .map(|(id, zh, en)| (id, (zh, en)))
+            .collect();
+        halls.insert(
+            id.to_string(),
+            (
+                config.node.hall_name_zh.clone(),
+                config.node.hall_name_en.clone(),
+            ),
+        );
         let node = Node {
+            halls: RwLock::new(Arc::new(halls)),
             config: Arc::clone(&config),
             id,
             tier,

@@ -75,7 +75,12 @@ pub struct Node {
     pub own_log: crate::recovery::OwnLog,
     /// Failed logins per account and per address.
     pub logins: crate::throttle::LoginThrottle,
+    /// Hall names by node id: this hall's and those its fleet holds.
+    halls: RwLock<Arc<HallNames>>,
 }
+
+/// Hall names by node id: (Chinese, English).
+pub type HallNames = std::collections::HashMap<String, (String, String)>;
 
 impl std::fmt::Debug for Node {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -84,6 +89,41 @@ impl std::fmt::Debug for Node {
 }
 
 impl Node {
+    /// Every hall name known here, by node id.
+    pub fn hall_names(&self) -> Arc<HallNames> {
+        match self.halls.read() {
+            Ok(h) => Arc::clone(&h),
+            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+        }
+    }
+
+    /// Notes the names of a hall (from a status report); empty names are
+    /// not noted.
+    pub fn note_hall_name(&self, id: &str, zh: &str, en: &str) {
+        if zh.is_empty() && en.is_empty() {
+            return;
+        }
+        let mut h = match self.halls.write() {
+            Ok(h) => h,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if h.get(id).is_some_and(|(z, e)| z == zh && e == en) {
+            return;
+        }
+        Arc::make_mut(&mut h).insert(id.to_owned(), (zh.to_owned(), en.to_owned()));
+    }
+
+    /// A hall's name in Chinese or English (`en`), or its node id when no
+    /// name is known.
+    pub fn hall_name(&self, id: &str, en: bool) -> String {
+        let h = self.hall_names();
+        match h.get(id) {
+            Some((zh, e)) if en && !e.is_empty() => e.clone(),
+            Some((zh, _)) if !zh.is_empty() => zh.clone(),
+            _ => id.to_owned(),
+        }
+    }
+
     /// The published catalogue in use.
     pub fn catalogue(&self) -> Arc<Catalogue> {
         match self.catalogue.read() {

@@ -327,13 +327,14 @@ impl Store {
                 continue;
             };
             sqlx::query(
-                "INSERT INTO fleet (node_id, parent, connected, last_seen_ms, software, catalogue_version, backlog, lag_ms, skew_ms, cert_not_after_ms) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+                "INSERT INTO fleet (node_id, parent, connected, last_seen_ms, software, catalogue_version, backlog, lag_ms, skew_ms, cert_not_after_ms, name_zh, name_en) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
                  ON CONFLICT (node_id) DO UPDATE SET parent = excluded.parent, connected = excluded.connected, \
                  last_seen_ms = excluded.last_seen_ms, software = excluded.software, \
                  catalogue_version = excluded.catalogue_version, backlog = excluded.backlog, \
                  lag_ms = excluded.lag_ms, skew_ms = excluded.skew_ms, \
-                 cert_not_after_ms = COALESCE(excluded.cert_not_after_ms, fleet.cert_not_after_ms)",
+                 cert_not_after_ms = COALESCE(excluded.cert_not_after_ms, fleet.cert_not_after_ms), \
+                 name_zh = COALESCE(excluded.name_zh, fleet.name_zh), name_en = COALESCE(excluded.name_en, fleet.name_en)",
             )
             .bind(id.as_str())
             .bind(id.parent().map(|p| p.to_string()))
@@ -345,11 +346,55 @@ impl Store {
             .bind(n.latency_ms)
             .bind(n.skew_ms)
             .bind(n.cert_not_after_ms)
+            .bind(Some(n.name_zh.as_str()).filter(|s| !s.is_empty()))
+            .bind(Some(n.name_en.as_str()).filter(|s| !s.is_empty()))
             .execute(w.conn())
             .await?;
         }
         w.commit().await?;
         Ok(outside)
+    }
+
+    /// Records a peer's hall names from its status report (kept when it
+    /// sends none).
+    pub async fn fleet_named(
+        &self,
+        peer: &str,
+        name_zh: &str,
+        name_en: &str,
+    ) -> Result<(), StoreError> {
+        if name_zh.is_empty() && name_en.is_empty() {
+            return Ok(());
+        }
+        let mut w = self.write().await?;
+        sqlx::query("UPDATE fleet SET name_zh = $2, name_en = $3 WHERE node_id = $1")
+            .bind(peer)
+            .bind(name_zh)
+            .bind(name_en)
+            .execute(w.conn())
+            .await?;
+        w.commit().await?;
+        Ok(())
+    }
+
+    /// Every hall name the fleet holds: (node id, Chinese, English).
+    pub async fn hall_names(&self) -> Result<Vec<(String, String, String)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT node_id, name_zh, name_en FROM fleet WHERE name_zh IS NOT NULL OR name_en IS NOT NULL",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let zh: Option<String> = r.try_get("name_zh")?;
+                let en: Option<String> = r.try_get("name_en")?;
+                Ok((
+                    r.try_get("node_id")?,
+                    zh.unwrap_or_default(),
+                    en.unwrap_or_default(),
+                ))
+            })
+            .collect()
     }
 
     /// What this node reports up of its subtree: its fleet's rows of the
@@ -358,8 +403,8 @@ impl Store {
         &self,
     ) -> Result<Vec<federation::replication::SubtreeNode>, StoreError> {
         let rows = sqlx::query(
-            "SELECT node_id, connected, last_seen_ms, software, catalogue_version, backlog, lag_ms, skew_ms, cert_not_after_ms \
-             FROM fleet ORDER BY node_id",
+            "SELECT node_id, connected, last_seen_ms, software, catalogue_version, backlog, lag_ms, skew_ms, cert_not_after_ms, \
+             name_zh, name_en FROM fleet ORDER BY node_id",
         )
         .fetch_all(self.pool())
         .await?;
@@ -372,6 +417,8 @@ impl Store {
             }
             let connected: i64 = r.try_get("connected")?;
             let software: Option<String> = r.try_get("software")?;
+            let name_zh: Option<String> = r.try_get("name_zh")?;
+            let name_en: Option<String> = r.try_get("name_en")?;
             out.push(federation::replication::SubtreeNode {
                 node,
                 connected: connected != 0,
@@ -382,6 +429,8 @@ impl Store {
                 latency_ms: r.try_get("lag_ms")?,
                 skew_ms: r.try_get("skew_ms")?,
                 cert_not_after_ms: r.try_get("cert_not_after_ms")?,
+                name_zh: name_zh.unwrap_or_default(),
+                name_en: name_en.unwrap_or_default(),
             });
         }
         Ok(out)

@@ -516,7 +516,13 @@ pub async fn fleet_tables(ctx: &Ctx) -> Result<Vec<Table>, Error> {
             } else {
                 Some("yellow")
             };
-            let mut name = f.node_id.clone();
+            let en = ctx.lang == super::web::Lang::En;
+            let named = ctx.node.hall_name(&f.node_id, en);
+            let mut name = if named == f.node_id {
+                named
+            } else {
+                format!("{named} ({})", f.node_id)
+            };
             if f.node_id == me {
                 name.push_str(&ctx.phrase("stats.this_node"));
             }
@@ -526,7 +532,11 @@ pub async fn fleet_tables(ctx: &Ctx) -> Result<Vec<Table>, Error> {
                     name.into(),
                     super::i18n::phrase(ctx.lang, &format!("tier.{}", node.tier_of(&f.node_id)))
                         .into(),
-                    f.parent.clone().unwrap_or_default().into(),
+                    f.parent
+                        .as_deref()
+                        .map(|p| ctx.node.hall_name(p, en))
+                        .unwrap_or_default()
+                        .into(),
                     if f.revoked_at_ms.is_some() {
                         Cell::level(ctx.phrase("stats.revoked"), "red")
                     } else if f.connected {

@@ -133,7 +133,9 @@ fn case_row(ctx: &Ctx, b: &CaseBrief, level: Option<Warning>, today: chrono::Nai
             Cell::link(b.id.clone(), format!("/supervisor/cases/{}", b.id)),
             matter_name(ctx, &b.matter_code).into(),
             dept_name(ctx, &b.department).into(),
-            b.accepting_node.clone().into(),
+            ctx.node
+                .hall_name(&b.accepting_node, ctx.lang == super::web::Lang::En)
+                .into(),
             Cell::nowrap(state_label(ctx, &b.state)),
             Cell::nowrap(super::templates::datetime(b.received_at_ms)),
             Cell::nowrap(b.committed_due.clone().unwrap_or_default()),

@@ -160,6 +160,17 @@ fn label(state: &State, group: &str, name: Option<String>) -> String {
     if p == key { name } else { p.to_owned() }
 }
 
+/// A hall's name in the reader's language (from the page's `hall_names`), or
+/// its node id when no name is known.
+fn hall(state: &State, id: Option<String>) -> String {
+    let id = id.unwrap_or_default();
+    state
+        .lookup("hall_names")
+        .and_then(|m| m.get_attr(&id).ok())
+        .filter(|v| !v.is_undefined() && !v.is_none())
+        .map_or(id, |v| v.to_string())
+}
+
 fn environment() -> Environment<'static> {
     let mut env = Environment::new();
     for (name, text) in TEMPLATES {
@@ -173,6 +184,7 @@ fn environment() -> Environment<'static> {
     env.add_function("dt", dt);
     env.add_function("dur", dur);
     env.add_function("label", label);
+    env.add_function("hall_name", hall);
     env
 }
 

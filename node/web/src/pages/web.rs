@@ -441,7 +441,17 @@ impl Ctx {
     ) -> Response {
         let form_token = anon.then(|| self.form_token.clone().unwrap_or_else(new_form_token));
         let page = self.base(form_token.as_deref());
-        let ctx = minijinja::context! { lang => self.lang.as_str(), page => page, ..data };
+        let en = self.lang == Lang::En;
+        let names = self.node.hall_names();
+        let halls: std::collections::BTreeMap<&str, &str> = names
+            .iter()
+            .map(|(id, (zh, e))| {
+                let name = if en && !e.is_empty() { e } else { zh };
+                (id.as_str(), name.as_str())
+            })
+            .filter(|(_, n)| !n.is_empty())
+            .collect();
+        let ctx = minijinja::context! { lang => self.lang.as_str(), page => page, hall_names => halls, ..data };
         match templates::render(template, ctx) {
             Ok(html) => {
                 let mut res = (status, Html(html)).into_response();
