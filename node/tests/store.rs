@@ -727,3 +727,59 @@ async fn a_childs_status_report_adds_its_subtree_and_nothing_outside_it() {
         ]
     );
 }
+
+#[tokio::test]
+async fn queue_summaries_from_a_child_replace_each_day_and_count_in_the_waits() {
+    use federation::replication::QueueDay;
+    // The store is the township's; its village reports.
+    let db = common::test_db().await;
+    let store = open(&db.url).await;
+    let q = |hall: &str, day: &str, bucket: u32, n: i64| QueueDay {
+        hall: hall.into(),
+        day: day.into(),
+        bucket,
+        n,
+        total_ms: n * 60_000,
+        max_ms: 90_000,
+    };
+    let v = "nanhai.guicheng.xiaping";
+    let outside = store
+        .queue_reported(
+            v,
+            &[
+                q(v, "2026-11-23", 0, 4),
+                q(v, "2026-11-23", 2, 1),
+                q("nanhai.guicheng", "2026-11-23", 0, 2),
+                q("nanhai.guicheng.shibei", "2026-11-23", 0, 9),
+                q(v, "not a day", 0, 1),
+                q(v, "2026-11-23", 99, 1),
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(outside, 4, "its parent, a sibling, a bad day, a bad bucket");
+    let d = store.queue_waits("2026-11-23", "2026-11-23").await.unwrap();
+    assert_eq!(d.count, 5);
+    assert_eq!(d.buckets[0], 4);
+    assert_eq!(d.buckets[2], 1);
+    assert_eq!(d.total_ms, 5 * 60_000);
+    assert_eq!(d.max_ms, 90_000);
+    // A later report of the same hall and day replaces it whole.
+    store
+        .queue_reported(v, &[q(v, "2026-11-23", 1, 5)])
+        .await
+        .unwrap();
+    let d = store.queue_waits("2026-11-23", "2026-11-23").await.unwrap();
+    assert_eq!(d.count, 5);
+    assert_eq!(d.buckets, [0, 5, 0, 0, 0, 0]);
+    // What goes further up: the summaries held, of the days asked for.
+    let up = store.queue_report(&["2026-11-23".into()]).await.unwrap();
+    assert_eq!(up, [q(v, "2026-11-23", 1, 5)]);
+    assert!(
+        store
+            .queue_report(&["2026-11-24".into()])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}

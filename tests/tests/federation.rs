@@ -409,6 +409,7 @@ async fn forged_origins_foreign_cas_and_revoked_nodes_are_refused() {
                 subtree: Vec::new(),
                 name_zh: String::new(),
                 name_en: String::new(),
+                queue: Vec::new(),
             })
             .encode(),
         )
@@ -1066,6 +1067,48 @@ async fn the_district_fleet_holds_the_whole_subtree_with_link_round_trips() {
         assert!(reported.is_empty(), "{reported:?}");
         let reported = t.node(TOWNSHIP).node.store.fleet_subtree().await.unwrap();
         assert_eq!(reported.len(), 2, "{reported:?}");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queue_waits_at_a_village_reach_the_district_statistics() {
+    with_timeout(async {
+        let t = tree(&[DISTRICT, TOWNSHIP, VILLAGE]).await;
+        let kiosk = Api::anonymous(&t.url(VILLAGE));
+        let clerk = t.staff(VILLAGE, "clerk1", "clerk", None).await;
+        for _ in 0..3 {
+            kiosk.post_ok("/api/v1/queue/tickets", &json!({})).await;
+        }
+        for _ in 0..3 {
+            clerk
+                .post_ok("/api/v1/queue/call", &json!({"window": "1"}))
+                .await;
+        }
+        let days = t.node(DISTRICT).node.recent_days(1);
+        let here = t
+            .node(VILLAGE)
+            .node
+            .store
+            .queue_waits(&days[0], &days[0])
+            .await
+            .unwrap();
+        assert_eq!(here.count, 3);
+        for id in [TOWNSHIP, DISTRICT] {
+            let there = t
+                .eventually(60, "the village's queue waits above", || async {
+                    let d = t
+                        .node(id)
+                        .node
+                        .store
+                        .queue_waits(&days[0], &days[0])
+                        .await
+                        .unwrap();
+                    (d.count == 3).then_some(d)
+                })
+                .await;
+            assert_eq!(there, here, "{id} holds the village's summary");
+        }
     })
     .await;
 }

@@ -50,5 +50,5 @@ pub use session::{
 };
 pub use wire::{
     BATCH_OVERHEAD, Batch, Direction, ENTRY_OVERHEAD, Hello, Limits, LinkStatus, Message,
-    PROTOCOL_VERSION, SubtreeNode, WireEntry, WireError,
+    PROTOCOL_VERSION, QueueDay, SubtreeNode, WireEntry, WireError,
 };

@@ -615,6 +615,7 @@ impl<Q> Session<Q> {
                 subtree: Vec::new(),
                 name_zh: String::new(),
                 name_en: String::new(),
+                queue: Vec::new(),
             }),
         })
     }
@@ -1149,6 +1150,7 @@ mod tests {
                 subtree: Vec::new(),
                 name_zh: String::new(),
                 name_en: String::new(),
+                queue: Vec::new(),
             })
         );
         assert!(s.poll_status(T0, 4).is_none());
@@ -1204,6 +1206,7 @@ mod tests {
                 subtree: Vec::new(),
                 name_zh: String::new(),
                 name_en: String::new(),
+                queue: Vec::new(),
             })),
         ) {
             Ok(Received::Status { status, skew_ms }) => {

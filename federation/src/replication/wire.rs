@@ -143,6 +143,27 @@ pub struct LinkStatus {
     pub name_zh: String,
     /// The sender's hall name in English.
     pub name_en: String,
+    /// From a child: queue waiting times of its hall and of the halls
+    /// below it, summarised per hall, day and bucket, for the last days.
+    pub queue: Vec<QueueDay>,
+}
+
+/// One hall's queue numbers called on one day whose waits fell in one
+/// bucket: how many, their sum and their longest.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct QueueDay {
+    /// The hall (node id).
+    pub hall: String,
+    /// The day, `YYYY-MM-DD`.
+    pub day: String,
+    /// The bucket (the receiver's and sender's bounds are the same release's).
+    pub bucket: u32,
+    /// Numbers called.
+    pub n: i64,
+    /// Sum of their waits (ms).
+    pub total_ms: i64,
+    /// The longest wait (ms).
+    pub max_ms: i64,
 }
 
 /// One node of a child's subtree as the child's fleet holds it.
@@ -382,6 +403,24 @@ mod pb {
         pub name_zh: String,
         #[prost(string, tag = "8")]
         pub name_en: String,
+        #[prost(message, repeated, tag = "9")]
+        pub queue: Vec<QueueDay>,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct QueueDay {
+        #[prost(string, tag = "1")]
+        pub hall: String,
+        #[prost(string, tag = "2")]
+        pub day: String,
+        #[prost(uint32, tag = "3")]
+        pub bucket: u32,
+        #[prost(int64, tag = "4")]
+        pub n: i64,
+        #[prost(int64, tag = "5")]
+        pub total_ms: i64,
+        #[prost(int64, tag = "6")]
+        pub max_ms: i64,
     }
 
     #[derive(Clone, PartialEq, prost::Message)]
@@ -621,6 +660,18 @@ impl Message {
                     .collect(),
                 name_zh: s.name_zh.clone(),
                 name_en: s.name_en.clone(),
+                queue: s
+                    .queue
+                    .iter()
+                    .map(|q| pb::QueueDay {
+                        hall: q.hall.clone(),
+                        day: q.day.clone(),
+                        bucket: q.bucket,
+                        n: q.n,
+                        total_ms: q.total_ms,
+                        max_ms: q.max_ms,
+                    })
+                    .collect(),
             }),
             Self::Reject { code, message } => pb::Msg::Reject(pb::Reject {
                 code: code.clone(),
@@ -708,6 +759,25 @@ impl Message {
                 }
                 bounded("a hall name", &s.name_zh, limits.max_name)?;
                 bounded("a hall name", &s.name_en, limits.max_name)?;
+                if s.queue.len() > limits.max_entries {
+                    return Err(WireError::TooLong {
+                        what: "a status's queue summary",
+                        max: limits.max_entries,
+                    });
+                }
+                let mut queue = Vec::with_capacity(s.queue.len());
+                for q in s.queue {
+                    bounded("a node id", &q.hall, limits.max_name)?;
+                    bounded("a day", &q.day, limits.max_name)?;
+                    queue.push(QueueDay {
+                        hall: q.hall,
+                        day: q.day,
+                        bucket: q.bucket,
+                        n: q.n,
+                        total_ms: q.total_ms,
+                        max_ms: q.max_ms,
+                    });
+                }
                 Self::Status(LinkStatus {
                     software: s.software,
                     catalogue_version: s.catalogue_version,
@@ -717,6 +787,7 @@ impl Message {
                     subtree,
                     name_zh: s.name_zh,
                     name_en: s.name_en,
+                    queue,
                 })
             }
             pb::Msg::Reject(r) => {
@@ -923,6 +994,14 @@ mod tests {
                 subtree,
                 name_zh: "桂城街道行政服务中心".into(),
                 name_en: String::new(),
+                queue: vec![QueueDay {
+                    hall: "nanhai.guicheng.xiaping".into(),
+                    day: "2026-11-23".into(),
+                    bucket: 1,
+                    n: 4,
+                    total_ms: 1_800_000,
+                    max_ms: 540_000,
+                }],
             })
         };
         let two = status(vec![village.clone(), SubtreeNode::default()]);

@@ -285,8 +285,10 @@ pub async fn run(node: Arc<Node>, conn: PeerConnection, role: Role) -> anyhow::R
                     s.name_en.clone_from(&node.config.node.hall_name_en);
                     if role == Role::Child {
                         // What this node knows of its subtree goes up, so
-                        // that every tier's fleet holds its whole subtree.
+                        // that every tier's fleet holds its whole subtree,
+                        // and its queue waits of the last three days.
                         s.subtree = node.store.fleet_subtree().await?;
+                        s.queue = node.store.queue_report(&node.recent_days(3)).await?;
                     }
                 }
                 send_msg(&mut send, &status).await?;
@@ -356,7 +358,8 @@ pub async fn run(node: Arc<Node>, conn: PeerConnection, role: Role) -> anyhow::R
                                     node.note_hall_name(&n.node, &n.name_zh, &n.name_en);
                                 }
                                 let rtt = i64::try_from(conn.conn.rtt().as_millis()).unwrap_or(i64::MAX);
-                                let outside = node.store.fleet_reported(&peer_s, rtt, &s.subtree).await?;
+                                let outside = node.store.fleet_reported(&peer_s, rtt, &s.subtree).await?
+                                    + node.store.queue_reported(&peer_s, &s.queue).await?;
                                 if outside > 0 {
                                     violation(&node, &peer_s, &conn, "status_outside_subtree",
                                         &format!("a status report named {outside} node(s) outside the reporting child's subtree; left out")).await;

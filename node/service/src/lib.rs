@@ -89,6 +89,15 @@ impl std::fmt::Debug for Node {
 }
 
 impl Node {
+    /// Today and the `n - 1` days before it (`YYYY-MM-DD`, China time).
+    pub fn recent_days(&self, n: u64) -> Vec<String> {
+        let today = self.today();
+        (0..n)
+            .filter_map(|d| today.checked_sub_days(chrono::Days::new(d)))
+            .map(|d| d.format("%Y-%m-%d").to_string())
+            .collect()
+    }
+
     /// Every hall name known here, by node id.
     pub fn hall_names(&self) -> Arc<HallNames> {
         match self.halls.read() {

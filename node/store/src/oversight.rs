@@ -6,6 +6,7 @@
 //! bucket days with BIGINT arithmetic (`(ms + 8 h) / 1 day` is the China
 //! day), so the same text runs on SQLite and PostgreSQL.
 
+use federation::replication::QueueDay;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
@@ -564,9 +565,9 @@ impl Store {
             .collect()
     }
 
-    /// Waiting times (taken to called) of this hall's queue numbers of the
-    /// days `from_day..=to_day` (`YYYY-MM-DD`), in the buckets of
-    /// [`WAIT_BOUNDS_MS`].
+    /// Waiting times (taken to called) of the queue numbers of the days
+    /// `from_day..=to_day` (`YYYY-MM-DD`), in the buckets of
+    /// [`WAIT_BOUNDS_MS`]: this hall's, and those the halls below reported.
     pub async fn queue_waits(
         &self,
         from_day: &str,
@@ -578,7 +579,143 @@ impl Store {
         w.and(&format!(
             "day >= {a} AND day <= {b} AND wait_ms IS NOT NULL"
         ));
-        distribution(self, "wait_ms", &WAIT_BOUNDS_MS, "queue_tickets", &w).await
+        let mut d = distribution(self, "wait_ms", &WAIT_BOUNDS_MS, "queue_tickets", &w).await?;
+        let me = self.node.as_str();
+        for q in self.queue_days_held(from_day, to_day).await? {
+            if q.hall == me {
+                continue;
+            }
+            if let Some(slot) = usize::try_from(q.bucket)
+                .ok()
+                .and_then(|b| d.buckets.get_mut(b))
+            {
+                *slot += q.n;
+                d.count += q.n;
+                d.total_ms += q.total_ms;
+                d.max_ms = d.max_ms.max(q.max_ms);
+            }
+        }
+        Ok(d)
+    }
+
+    /// The reported queue summaries held for the days `from_day..=to_day`.
+    async fn queue_days_held(
+        &self,
+        from_day: &str,
+        to_day: &str,
+    ) -> Result<Vec<QueueDay>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT hall, day, bucket, n, total_ms, max_ms FROM queue_days WHERE day >= $1 AND day <= $2",
+        )
+        .bind(from_day)
+        .bind(to_day)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let bucket: i64 = r.try_get("bucket")?;
+                Ok(QueueDay {
+                    hall: r.try_get("hall")?,
+                    day: r.try_get("day")?,
+                    bucket: u32::try_from(bucket).unwrap_or(u32::MAX),
+                    n: r.try_get("n")?,
+                    total_ms: r.try_get("total_ms")?,
+                    max_ms: r.try_get("max_ms")?,
+                })
+            })
+            .collect()
+    }
+
+    /// What this node reports up of queue waits on `days`: its own hall's
+    /// numbers, summarised, and what its halls below reported.
+    pub async fn queue_report(&self, days: &[String]) -> Result<Vec<QueueDay>, StoreError> {
+        let (Some(from), Some(to)) = (days.iter().min(), days.iter().max()) else {
+            return Ok(Vec::new());
+        };
+        let sql = format!(
+            "SELECT day, {} AS b, COUNT(*) AS n, CAST(SUM(wait_ms) AS BIGINT) AS total, \
+             CAST(MAX(wait_ms) AS BIGINT) AS top FROM queue_tickets \
+             WHERE day >= $1 AND day <= $2 AND wait_ms IS NOT NULL GROUP BY day, 2",
+            bucket_case("wait_ms", &WAIT_BOUNDS_MS)
+        );
+        let rows = sqlx::query(&sql)
+            .bind(from.as_str())
+            .bind(to.as_str())
+            .fetch_all(self.pool())
+            .await?;
+        let mut out = Vec::new();
+        for r in &rows {
+            let b: i64 = r.try_get("b")?;
+            let total: Option<i64> = r.try_get("total")?;
+            let top: Option<i64> = r.try_get("top")?;
+            out.push(QueueDay {
+                hall: self.node.to_string(),
+                day: r.try_get("day")?,
+                bucket: u32::try_from(b).unwrap_or(u32::MAX),
+                n: r.try_get("n")?,
+                total_ms: total.unwrap_or(0),
+                max_ms: top.unwrap_or(0),
+            });
+        }
+        let me = self.node.as_str();
+        out.extend(
+            self.queue_days_held(from, to)
+                .await?
+                .into_iter()
+                .filter(|q| q.hall != me && days.contains(&q.day)),
+        );
+        Ok(out)
+    }
+
+    /// Takes a child's queue summaries: those of halls in its subtree
+    /// (itself included) replace what is held of each (hall, day) they
+    /// name; any other is left out (their count is returned).
+    pub async fn queue_reported(
+        &self,
+        peer: &str,
+        queue: &[QueueDay],
+    ) -> Result<usize, StoreError> {
+        let Ok(peer_id) = federation::NodeId::new(peer) else {
+            return Ok(queue.len());
+        };
+        let ok = |q: &QueueDay| {
+            federation::NodeId::new(q.hall.as_str()).is_ok_and(|h| h.is_in_subtree_of(&peer_id))
+                && chrono::NaiveDate::parse_from_str(&q.day, "%Y-%m-%d").is_ok()
+                && usize::try_from(q.bucket).is_ok_and(|b| b <= WAIT_BOUNDS_MS.len())
+                && q.n >= 0
+        };
+        let outside = queue.iter().filter(|q| !ok(q)).count();
+        let good: Vec<&QueueDay> = queue.iter().filter(|q| ok(q)).collect();
+        if good.is_empty() {
+            return Ok(outside);
+        }
+        let mut w = self.write().await?;
+        let mut cleared: std::collections::HashSet<(&str, &str)> = std::collections::HashSet::new();
+        for q in &good {
+            if cleared.insert((q.hall.as_str(), q.day.as_str())) {
+                sqlx::query("DELETE FROM queue_days WHERE hall = $1 AND day = $2")
+                    .bind(q.hall.as_str())
+                    .bind(q.day.as_str())
+                    .execute(w.conn())
+                    .await?;
+            }
+        }
+        for q in good {
+            sqlx::query(
+                "INSERT INTO queue_days (hall, day, bucket, n, total_ms, max_ms) VALUES ($1, $2, $3, $4, $5, $6) \
+                 ON CONFLICT (hall, day, bucket) DO UPDATE SET n = excluded.n, total_ms = excluded.total_ms, max_ms = excluded.max_ms",
+            )
+            .bind(q.hall.as_str())
+            .bind(q.day.as_str())
+            .bind(i64::from(q.bucket))
+            .bind(q.n)
+            .bind(q.total_ms)
+            .bind(q.max_ms)
+            .execute(w.conn())
+            .await?;
+        }
+        w.commit().await?;
+        Ok(outside)
     }
 
     /// Cases whose result waits at this accepting node's window, oldest first.
