@@ -68,13 +68,38 @@ async fn a_clerk_created_at_the_district_works_at_her_village_offline_and_a_disa
             .await
             .unwrap_err();
         assert_eq!(e.api().unwrap().code, "bad_node_id", "{e}");
+        // A township's administrator asks the district for halls of its
+        // own subtree only.
         let township_admin = Api::login(&t.url(TOWNSHIP), "admin", ADMIN_PASSWORD).await;
         let e = township_admin
             .client()
-            .create_staff(&new(VILLAGE))
+            .create_staff(&new("nanhai.dali.yanbu"))
             .await
             .unwrap_err();
-        assert_eq!(e.api().unwrap().code, "not_the_root", "{e}");
+        assert_eq!(e.api().unwrap().code, "bad_node_id", "{e}");
+        let wang = NewStaff {
+            username: "xp.wang",
+            display_name: "王芳",
+            ..new(VILLAGE)
+        };
+        let made = township_admin.client().create_staff(&wang).await.unwrap();
+        assert_eq!(made.value.hall.as_deref(), Some(VILLAGE));
+        let e = township_admin
+            .client()
+            .create_staff(&wang)
+            .await
+            .unwrap_err();
+        assert_eq!(e.api().unwrap().code, "username_taken", "{e}");
+        t.eventually(60, "the township's clerk at the village", || async {
+            t.node(VILLAGE)
+                .node
+                .store
+                .staff("xp.wang")
+                .await
+                .unwrap()
+                .filter(|s| s.active && s.managed)
+        })
+        .await;
 
         // Created at the district; the village takes it.
         let made = admin.client().create_staff(&new(VILLAGE)).await.unwrap();
@@ -96,8 +121,8 @@ async fn a_clerk_created_at_the_district_works_at_her_village_offline_and_a_disa
         })
         .await;
         let kept = admin.client().staff_of(VILLAGE).await.unwrap().value;
-        assert_eq!(kept.len(), 1);
-        assert_eq!(kept[0].username, "xp.li");
+        let names: Vec<&str> = kept.iter().map(|s| s.username.as_str()).collect();
+        assert_eq!(names, ["xp.li", "xp.wang"]);
         // The district's administrator page lists it among the accounts
         // kept for the halls below, in both languages.
         for (lang, caption) in [

@@ -452,6 +452,11 @@ pub const PHRASES: &[(&str, &str, &str)] = &[
         "an approver needs a department",
     ),
     (
+        "err.staff_no_uplink",
+        "无法连接区级中心：下级大厅的账号由区级中心管理，请在上联恢复后重试",
+        "the district cannot be reached: accounts of the halls below are kept there; try again once the uplink is up",
+    ),
+    (
         "err.unknown_hall",
         "本节点下没有大厅 {hall}",
         "no hall {hall} is known below this node",

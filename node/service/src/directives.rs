@@ -228,6 +228,17 @@ pub enum Query {
         /// Last four characters of the applicant's identifier.
         last4: String,
     },
+    /// A staff request of an administrator at `at` (a node of the asking
+    /// link's subtree) for a hall below `at`: the root keeps the account
+    /// and answers with it, or with its refusal.
+    Staff {
+        /// The node where the administrator asked.
+        at: String,
+        /// The administrator.
+        by: String,
+        /// What is asked (the password only as its hash).
+        ask: crate::tree_staff::StaffAsk,
+    },
     /// A renewed certificate for `node`, a node of the asking link's
     /// subtree: the CA signs `request_pem` (PKCS#10) for it. The answer is
     /// the certificate (PEM).
@@ -269,6 +280,7 @@ impl Node {
                 Ok(None) => self.ask_up(&q).await,
                 Err(_) => None,
             },
+            Query::Staff { at, by, ask } => self.answer_staff(peer, at, by, ask.clone()).await,
             Query::Certificate { node, request_pem } => {
                 // A link speaks for its own subtree only, and a revoked node
                 // gets nothing.

@@ -80,15 +80,14 @@ impl Node {
         Ok(())
     }
 
-    /// At the root: creates an account for a hall below.
+    /// Creates an account for a hall below: at the root itself; at a
+    /// township for a hall of its subtree, by asking the root up its link
+    /// (the password goes up only as its hash).
     pub(crate) async fn create_tree_staff(
         &self,
         by: &str,
         s: NewStaff,
     ) -> Result<StaffView, Error> {
-        let hall = self
-            .staff_hall(s.hall.as_deref().unwrap_or_default())
-            .await?;
         self.check_account(
             &s.username,
             &s.display_name,
@@ -96,6 +95,48 @@ impl Node {
             s.department.as_deref(),
             Some(&s.password),
         )?;
+        let ask = StaffAsk {
+            hall: s.hall.clone().unwrap_or_default(),
+            username: s.username,
+            create: true,
+            display_name: Some(s.display_name),
+            role: Some(s.role),
+            department: s.department,
+            password_hash: Some(hash_password(&s.password)?),
+            active: None,
+            move_to: None,
+        };
+        if self.signer.is_some() {
+            self.keep_staff(by, ask).await
+        } else {
+            self.ask_staff(by, ask).await
+        }
+    }
+
+    /// At the root: carries out a staff request (made here, or asked by a
+    /// node below for a hall of its subtree).
+    pub(crate) async fn keep_staff(&self, by: &str, ask: StaffAsk) -> Result<StaffView, Error> {
+        if ask.create {
+            self.create_kept(by, ask).await
+        } else {
+            self.change_kept(by, ask).await
+        }
+    }
+
+    async fn create_kept(&self, by: &str, s: StaffAsk) -> Result<StaffView, Error> {
+        let hall = self.staff_hall(&s.hall).await?;
+        let role = s.role.unwrap_or(Role::Clerk);
+        let display_name = s.display_name.unwrap_or_default();
+        self.check_account(
+            &s.username,
+            &display_name,
+            role,
+            s.department.as_deref(),
+            None,
+        )?;
+        let Some(password_hash) = s.password_hash.filter(|h| h.starts_with("$argon2")) else {
+            return Err(Error::bad_request("weak_password", &[]));
+        };
         if self
             .store
             .tree_staff_one(hall.as_str(), &s.username)
@@ -111,10 +152,10 @@ impl Node {
         let account = StaffAccount {
             hall: hall.to_string(),
             username: s.username,
-            display_name: s.display_name.trim().to_owned(),
-            role: s.role,
-            department: s.department.filter(|_| s.role == Role::Approver),
-            password_hash: hash_password(&s.password)?,
+            display_name: display_name.trim().to_owned(),
+            role,
+            department: s.department.filter(|_| role == Role::Approver),
+            password_hash,
             active: true,
         };
         self.write_staff_accounts(by, std::slice::from_ref(&account))
@@ -137,72 +178,58 @@ impl Node {
             return Err(Error::forbidden("action.manage_staff"));
         }
         let tree_hall = c.hall.clone().filter(|h| h != self.id.as_str());
-        if tree_hall.is_none() && username == by && c.active == Some(false) {
+        if let Some(hall) = tree_hall {
+            if let Some(p) = &c.password {
+                self.check_account(username, "-", Role::Clerk, None, Some(p))?;
+            }
+            let ask = StaffAsk {
+                hall,
+                username: username.to_owned(),
+                create: false,
+                display_name: c.display_name,
+                role: c.role,
+                department: c.department,
+                password_hash: c.password.as_deref().map(hash_password).transpose()?,
+                active: c.active,
+                move_to: c.move_to,
+            };
+            return if self.signer.is_some() {
+                self.keep_staff(by, ask).await
+            } else {
+                self.ask_staff(by, ask).await
+            };
+        }
+        if username == by && c.active == Some(false) {
             return Err(Error::bad_request("self_deactivation", &[]));
         }
+        if c.move_to.is_some() {
+            return Err(Error::bad_request("move_needs_hall", &[]));
+        }
         let unknown = || Error::not_found("unknown_staff", &[("username", &username)]);
-        // The account as it is, and as it will be.
-        let (old_hash, old_role, old_dept, mut role, mut department, mut name, active) =
-            match &tree_hall {
-                Some(h) => {
-                    let hall = self.staff_hall(h).await?;
-                    let a = self
-                        .store
-                        .tree_staff_one(hall.as_str(), username)
-                        .await?
-                        .ok_or_else(unknown)?;
-                    (
-                        a.password_hash,
-                        a.role,
-                        a.department.clone(),
-                        a.role,
-                        a.department,
-                        a.display_name,
-                        a.active,
-                    )
-                }
-                None => {
-                    if c.move_to.is_some() {
-                        return Err(Error::bad_request("move_needs_hall", &[]));
-                    }
-                    let s = self.store.staff(username).await?.ok_or_else(unknown)?;
-                    let only_disables = c.active == Some(false)
-                        && c.display_name.is_none()
-                        && c.role.is_none()
-                        && c.department.is_none()
-                        && c.password.is_none();
-                    if s.managed && !only_disables {
-                        // Changed here, it would be overwritten by the
-                        // root's next change; a hall may still lock it.
-                        return Err(Error::new(
-                            ErrorKind::Conflict,
-                            "managed_account",
-                            &[("username", &username)],
-                        ));
-                    }
-                    (
-                        s.password_hash,
-                        s.role,
-                        s.department.clone(),
-                        s.role,
-                        s.department,
-                        s.display_name,
-                        s.active,
-                    )
-                }
-            };
-        if let Some(r) = c.role {
-            role = r;
+        let s = self.store.staff(username).await?.ok_or_else(unknown)?;
+        let only_disables = c.active == Some(false)
+            && c.display_name.is_none()
+            && c.role.is_none()
+            && c.department.is_none()
+            && c.password.is_none();
+        if s.managed && !only_disables {
+            // Changed here, it would be overwritten by the root's next
+            // change; a hall may still lock it.
+            return Err(Error::new(
+                ErrorKind::Conflict,
+                "managed_account",
+                &[("username", &username)],
+            ));
         }
-        if let Some(d) = c.department {
-            department = Some(d);
+        let role = c.role.unwrap_or(s.role);
+        let department = match c.department {
+            Some(d) => Some(d),
+            None => s.department.clone(),
         }
-        if role != Role::Approver {
-            department = None;
-        }
-        if let Some(n) = c.display_name {
-            name = n.trim().to_owned();
-        }
+        .filter(|_| role == Role::Approver);
+        let name = c
+            .display_name
+            .map_or_else(|| s.display_name.clone(), |n| n.trim().to_owned());
         self.check_account(
             username,
             &name,
@@ -210,71 +237,152 @@ impl Node {
             department.as_deref(),
             c.password.as_deref(),
         )?;
-        let password_hash = match &c.password {
-            Some(p) => hash_password(p)?,
-            None => old_hash,
-        };
-        let active = c.active.unwrap_or(active);
+        let active = c.active.unwrap_or(s.active);
         let end_sessions =
-            !active || c.password.is_some() || role != old_role || department != old_dept;
-        match tree_hall {
-            Some(h) => {
-                let mut account = StaffAccount {
-                    hall: h,
-                    username: username.to_owned(),
-                    display_name: name,
-                    role,
-                    department,
-                    password_hash,
-                    active,
-                };
-                let mut accounts = Vec::new();
-                if let Some(to) = &c.move_to {
-                    let to = self.staff_hall(to).await?;
-                    if to.as_str() != account.hall {
-                        if self
-                            .store
-                            .tree_staff_one(to.as_str(), username)
-                            .await?
-                            .is_some_and(|a| a.active)
-                        {
-                            return Err(Error::new(
-                                ErrorKind::Conflict,
-                                "username_taken",
-                                &[("username", &username)],
-                            ));
-                        }
-                        accounts.push(StaffAccount {
-                            active: false,
-                            ..account.clone()
-                        });
-                        account.hall = to.to_string();
-                        account.active = true;
-                    }
+            !active || c.password.is_some() || role != s.role || department != s.department;
+        let rec = onewindow_store::StaffRecord {
+            username: username.to_owned(),
+            display_name: name,
+            role,
+            department,
+            password_hash: match &c.password {
+                Some(p) => hash_password(p)?,
+                None => s.password_hash,
+            },
+            active,
+            managed: s.managed,
+        };
+        let mut w = self.store.write().await?;
+        if !w.update_staff(&rec, end_sessions).await? {
+            return Err(unknown());
+        }
+        w.commit().await?;
+        let rec = self.store.staff(username).await?.ok_or_else(unknown)?;
+        Ok(StaffView::from(&rec))
+    }
+
+    /// At the root: changes an account it keeps for a hall below (and may
+    /// move it to another hall below).
+    async fn change_kept(&self, by: &str, c: StaffAsk) -> Result<StaffView, Error> {
+        let username = c.username.as_str();
+        let unknown = || Error::not_found("unknown_staff", &[("username", &username)]);
+        let hall = self.staff_hall(&c.hall).await?;
+        let a = self
+            .store
+            .tree_staff_one(hall.as_str(), username)
+            .await?
+            .ok_or_else(unknown)?;
+        let role = c.role.unwrap_or(a.role);
+        let department = match c.department {
+            Some(d) => Some(d),
+            None => a.department.clone(),
+        }
+        .filter(|_| role == Role::Approver);
+        let name = c
+            .display_name
+            .map_or_else(|| a.display_name.clone(), |n| n.trim().to_owned());
+        self.check_account(username, &name, role, department.as_deref(), None)?;
+        if c.password_hash
+            .as_deref()
+            .is_some_and(|h| !h.starts_with("$argon2"))
+        {
+            return Err(Error::bad_request("weak_password", &[]));
+        }
+        let mut account = StaffAccount {
+            hall: a.hall.clone(),
+            username: username.to_owned(),
+            display_name: name,
+            role,
+            department,
+            password_hash: c.password_hash.unwrap_or(a.password_hash),
+            active: c.active.unwrap_or(a.active),
+        };
+        let mut accounts = Vec::new();
+        if let Some(to) = &c.move_to {
+            let to = self.staff_hall(to).await?;
+            if to.as_str() != account.hall {
+                if self
+                    .store
+                    .tree_staff_one(to.as_str(), username)
+                    .await?
+                    .is_some_and(|a| a.active)
+                {
+                    return Err(Error::new(
+                        ErrorKind::Conflict,
+                        "username_taken",
+                        &[("username", &username)],
+                    ));
                 }
-                accounts.push(account.clone());
-                self.write_staff_accounts(by, &accounts).await?;
-                Ok(StaffView::from(&account))
-            }
-            None => {
-                let rec = onewindow_store::StaffRecord {
-                    username: username.to_owned(),
-                    display_name: name,
-                    role,
-                    department,
-                    password_hash,
-                    active,
-                    managed: false,
-                };
-                let mut w = self.store.write().await?;
-                if !w.update_staff(&rec, end_sessions).await? {
-                    return Err(unknown());
-                }
-                w.commit().await?;
-                let rec = self.store.staff(username).await?.ok_or_else(unknown)?;
-                Ok(StaffView::from(&rec))
+                accounts.push(StaffAccount {
+                    active: false,
+                    ..account.clone()
+                });
+                account.hall = to.to_string();
+                account.active = true;
             }
         }
+        accounts.push(account.clone());
+        self.write_staff_accounts(by, &accounts).await?;
+        Ok(StaffView::from(&account))
+    }
+
+    /// Below the root: asks the root, up the link, to carry out a staff
+    /// request for a hall of this node's subtree.
+    async fn ask_staff(&self, by: &str, ask: StaffAsk) -> Result<StaffView, Error> {
+        let below =
+            |h: &str| NodeId::new(h).is_ok_and(|n| n != self.id && n.is_in_subtree_of(&self.id));
+        if !below(&ask.hall) || ask.move_to.as_deref().is_some_and(|m| !below(m)) {
+            return Err(Error::bad_request("bad_node_id", &[("node", &ask.hall)]));
+        }
+        let q = crate::Query::Staff {
+            at: self.id.to_string(),
+            by: by.to_owned(),
+            ask,
+        };
+        let Some(answer) = self.ask_up(&q).await else {
+            return Err(Error::new(ErrorKind::Unavailable, "staff_no_uplink", &[]));
+        };
+        match serde_json::from_str::<StaffAnswer>(&answer) {
+            Ok(StaffAnswer::Done(v)) => Ok(v),
+            Ok(StaffAnswer::Refused(r)) => Err(r.into_error()),
+            Err(_) => Err(Error::new(ErrorKind::Unavailable, "staff_no_uplink", &[])),
+        }
+    }
+
+    /// Answers a staff request from the child `peer`: for a hall below the
+    /// asking node `at`, which is of `peer`'s subtree. The root carries it
+    /// out; a node between passes it on.
+    pub(crate) async fn answer_staff(
+        &self,
+        peer: &NodeId,
+        at: &str,
+        by: &str,
+        ask: StaffAsk,
+    ) -> Option<String> {
+        let at_id = NodeId::new(at).ok()?;
+        let below_at =
+            |h: &str| NodeId::new(h).is_ok_and(|n| n != at_id && n.is_in_subtree_of(&at_id));
+        if !at_id.is_in_subtree_of(peer)
+            || self.id.is_in_subtree_of(peer)
+            || !below_at(&ask.hall)
+            || ask.move_to.as_deref().is_some_and(|m| !below_at(m))
+        {
+            tracing::warn!(%peer, %at, hall = %ask.hall, "refused a staff request from outside the asking link's subtree");
+            return None;
+        }
+        if self.signer.is_none() {
+            let q = crate::Query::Staff {
+                at: at.to_owned(),
+                by: by.to_owned(),
+                ask,
+            };
+            return self.ask_up(&q).await;
+        }
+        let answer = match self.keep_staff(&format!("{by}@{at}"), ask).await {
+            Ok(v) => StaffAnswer::Done(v),
+            Err(e) => StaffAnswer::Refused(Refusal::of(&e)),
+        };
+        serde_json::to_string(&answer).ok()
     }
 
     /// The accounts of this hall, or at the root those it keeps for a hall
@@ -312,6 +420,96 @@ impl Node {
                 let all = self.store.all_staff().await?;
                 Ok(all.iter().map(StaffView::from).collect())
             }
+        }
+    }
+}
+
+/// A staff request as it goes up the tree: the password only as its hash.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct StaffAsk {
+    /// The hall whose account it is.
+    pub hall: String,
+    /// Login name.
+    pub username: String,
+    /// A new account (else a change).
+    pub create: bool,
+    /// Name.
+    pub display_name: Option<String>,
+    /// Role.
+    pub role: Option<Role>,
+    /// Department.
+    pub department: Option<String>,
+    /// argon2 hash of a new password.
+    pub password_hash: Option<String>,
+    /// Enable or disable.
+    pub active: Option<bool>,
+    /// Move to this hall.
+    pub move_to: Option<String>,
+}
+
+/// The root's answer to a staff request.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum StaffAnswer {
+    Done(StaffView),
+    Refused(Refusal),
+}
+
+/// A refusal carried down: its code (one of those a staff request can
+/// meet), kind and both messages.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+struct Refusal {
+    code: String,
+    kind: String,
+    message_zh: String,
+    message_en: String,
+}
+
+/// The codes a staff request can be refused with at the root.
+const STAFF_CODES: &[&str] = &[
+    "unknown_hall",
+    "bad_node_id",
+    "username_taken",
+    "unknown_staff",
+    "bad_username",
+    "bad_display_name",
+    "weak_password",
+    "bad_role",
+    "department_required",
+    "unknown_department",
+    "not_the_root",
+    "storage",
+];
+
+impl Refusal {
+    fn of(e: &Error) -> Self {
+        Self {
+            code: e.code.to_owned(),
+            kind: format!("{:?}", e.kind),
+            message_zh: e.message_zh.clone(),
+            message_en: e.message_en.clone(),
+        }
+    }
+
+    fn into_error(self) -> Error {
+        let kind = match self.kind.as_str() {
+            "Invalid" => ErrorKind::Invalid,
+            "Forbidden" => ErrorKind::Forbidden,
+            "NotFound" => ErrorKind::NotFound,
+            "Conflict" => ErrorKind::Conflict,
+            _ => ErrorKind::Unavailable,
+        };
+        let code = STAFF_CODES
+            .iter()
+            .find(|c| **c == self.code)
+            .copied()
+            .unwrap_or("staff_refused_above");
+        Error {
+            kind,
+            code,
+            message_zh: self.message_zh,
+            message_en: self.message_en,
+            detail: None,
         }
     }
 }
