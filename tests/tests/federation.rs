@@ -1026,6 +1026,12 @@ async fn the_district_fleet_holds_the_whole_subtree_with_link_round_trips() {
             })
             .await;
         assert!(fleet.iter().any(|r| r.node_id == VILLAGE));
+        // One clock for the whole tree: a skew is the message's transit,
+        // not the time a session waited before it came.
+        for r in fleet.iter().filter(|r| r.node_id != DISTRICT) {
+            let skew = r.skew_ms.unwrap_or(0);
+            assert!(skew.abs() < 1000, "{}: skew {skew} ms", r.node_id);
+        }
         // The supervisor's fleet page at the district lists them.
         let admin = Api::login(&t.url(DISTRICT), "admin", onewindow_tests::ADMIN_PASSWORD).await;
         let page = reqwest::Client::new()

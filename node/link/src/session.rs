@@ -300,6 +300,10 @@ pub async fn run(node: Arc<Node>, conn: PeerConnection, role: Role) -> anyhow::R
             tokio::select! {
                 m = rx.recv() => {
                     let Some(m) = m else { return Ok(()) };
+                    // The time the message came, not the loop's start: the
+                    // wait before it may have lasted up to the status
+                    // period, and a peer's clock skew is measured from it.
+                    let now = node.now_ms();
                     let received = match session.on_message(now, m) {
                         Ok(r) => r,
                         Err(Ending::Violation(v)) => {
