@@ -124,10 +124,23 @@ async fn a_clerk_created_at_the_district_works_at_her_village_offline_and_a_disa
         let names: Vec<&str> = kept.iter().map(|s| s.username.as_str()).collect();
         assert_eq!(names, ["xp.li", "xp.wang"]);
         // The district's administrator page lists it among the accounts
-        // kept for the halls below, in both languages.
-        for (lang, caption) in [
-            ("zh", "区级中心为下级大厅管理的账号"),
-            ("en", "Accounts the district keeps for the halls below"),
+        // kept for the halls below, in both languages, the hall by name
+        // (once the village's name has come up in a status report).
+        t.eventually(60, "the village's name at the district", || async {
+            (t.node(DISTRICT).node.hall_name(VILLAGE, false) != VILLAGE).then_some(())
+        })
+        .await;
+        for (lang, caption, hall) in [
+            (
+                "zh",
+                "区级中心为下级大厅管理的账号",
+                format!("{VILLAGE} 服务中心"),
+            ),
+            (
+                "en",
+                "Accounts the district keeps for the halls below",
+                format!("{VILLAGE} service centre"),
+            ),
         ] {
             let page = reqwest::Client::new()
                 .get(format!("{}/admin", t.url(DISTRICT)))
@@ -148,7 +161,10 @@ async fn a_clerk_created_at_the_district_works_at_her_village_offline_and_a_disa
                 .split("id=\"kept-staff\"")
                 .nth(1)
                 .unwrap_or_else(|| panic!("no kept accounts on the page: {page}"));
-            assert!(table.contains(caption) && table.contains("xp.li") && table.contains(VILLAGE));
+            assert!(
+                table.contains(caption) && table.contains("xp.li") && table.contains(&hall),
+                "the hall by name: {table}"
+            );
         }
 
         // The village's uplink goes down: she still logs in there.
