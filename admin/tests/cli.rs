@@ -304,6 +304,36 @@ async fn the_district_keeps_a_village_clerk_whose_changes_reach_the_village() {
             .filter(|s| !s.active)
     })
     .await;
+
+    // `node list` at the district: the whole subtree, halls by name.
+    let nodes = t
+        .eventually(60, "the village in node list", || async {
+            let r = admin_at(&url, pw, &["node", "list", "--json"], &[])
+                .await
+                .json();
+            r.as_array()
+                .unwrap()
+                .iter()
+                .any(|n| n["node_id"] == V && n["connected"] == true && n["name_zh"] != "")
+                .then_some(r)
+        })
+        .await;
+    let ids: Vec<&str> = nodes
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["node_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["nanhai", "nanhai.guicheng", V]);
+    let table = admin_at(&url, pw, &["node", "list"], &[]).await;
+    assert!(table.ok, "{}", table.stderr);
+    let line = table.stdout.lines().find(|l| l.starts_with(V)).unwrap();
+    assert!(
+        line.contains(&format!("{V} 服务中心"))
+            && line.contains("village")
+            && line.contains(" up "),
+        "{line}"
+    );
 }
 
 const CALENDAR_2027: &str = r#"

@@ -27,8 +27,9 @@ use std::time::Duration;
 
 use reqwest::Url;
 use types::{
-    AuditReport, CalendarYear, CaseRecord, CaseView, Catalogue, Health, IssuedToken, LoginOutcome,
-    NewStaff, Outcome, Progress, Staff, StaffChange, Submission, VersionInfo, WarningRow,
+    AuditReport, CalendarYear, CaseRecord, CaseView, Catalogue, FleetNode, Health, IssuedToken,
+    LoginOutcome, NewStaff, Outcome, Progress, Staff, StaffChange, Submission, VersionInfo,
+    WarningRow,
 };
 
 /// A typed answer and the JSON it was read from.
@@ -284,6 +285,12 @@ impl Client {
     pub async fn staff_of(&self, hall: &str) -> Result<Answer<Vec<Staff>>, Error> {
         self.call_with_query(&routes::STAFF, &[], &[("hall", hall)], None::<&()>)
             .await
+    }
+
+    /// `GET /api/v1/admin/fleet` (administrator, supervisor): this node
+    /// and its whole subtree.
+    pub async fn fleet(&self) -> Result<Answer<Vec<FleetNode>>, Error> {
+        self.call(&routes::FLEET, &[], None::<&()>).await
     }
 
     /// `PATCH /api/v1/staff/{username}` (administrator).

@@ -36,6 +36,7 @@ pub(crate) const CATALOGUE: Route = Route::new("get", "/api/v1/catalogue");
 pub(crate) const STAFF: Route = Route::new("get", "/api/v1/staff");
 pub(crate) const CREATE_STAFF: Route = Route::new("post", "/api/v1/staff");
 pub(crate) const DEACTIVATE_STAFF: Route = Route::new("delete", "/api/v1/staff/{username}");
+pub(crate) const FLEET: Route = Route::new("get", "/api/v1/admin/fleet");
 pub(crate) const CHANGE_STAFF: Route = Route::new("patch", "/api/v1/staff/{username}");
 pub(crate) const CATALOGUE_VERSIONS: Route = Route::new("get", "/api/v1/admin/catalogue/versions");
 pub(crate) const CREATE_DRAFT: Route = Route::new("post", "/api/v1/admin/catalogue/versions");
@@ -64,6 +65,7 @@ pub const ROUTES: &[Route] = &[
     CREATE_STAFF,
     DEACTIVATE_STAFF,
     CHANGE_STAFF,
+    FLEET,
     CATALOGUE_VERSIONS,
     CREATE_DRAFT,
     PUBLISH_VERSION,

@@ -45,6 +45,41 @@ pub struct Staff {
     pub managed: bool,
 }
 
+/// A node of `GET /api/v1/admin/fleet`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct FleetNode {
+    /// Node id.
+    pub node_id: String,
+    /// Hall name in Chinese.
+    pub name_zh: String,
+    /// Hall name in English.
+    pub name_en: String,
+    /// Tier name.
+    pub tier: String,
+    /// Parent node id.
+    pub parent: Option<String>,
+    /// A link to it is up.
+    pub connected: bool,
+    /// Revoked (ms).
+    pub revoked_at_ms: Option<i64>,
+    /// Last heard of (ms).
+    pub last_seen_ms: Option<i64>,
+    /// Software version.
+    pub software: Option<String>,
+    /// Catalogue version in use.
+    pub catalogue_version: Option<i64>,
+    /// Entries still to send up.
+    pub backlog: Option<i64>,
+    /// Link round trip (ms).
+    pub latency_ms: Option<i64>,
+    /// Clock skew (ms).
+    pub skew_ms: Option<i64>,
+    /// Certificate expiry (ms).
+    pub cert_not_after_ms: Option<i64>,
+    /// Refusals in a row on its link.
+    pub refusal_code: Option<String>,
+}
+
 /// `POST /api/v1/staff`.
 #[derive(Debug, Serialize)]
 pub struct NewStaff<'a> {

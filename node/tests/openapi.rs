@@ -48,6 +48,7 @@ const OPERATIONS: &[(&str, &str)] = &[
     ("get", "/api/v1/admin/security-events"),
     ("get", "/api/v1/admin/audit"),
     ("get", "/api/v1/admin/warnings"),
+    ("get", "/api/v1/admin/fleet"),
 ];
 
 fn collect_refs(v: &Value, out: &mut BTreeSet<String>) {

@@ -12,6 +12,10 @@ pub enum NodeCommand {
     /// backend, the state of the link to the parent and of the node's own
     /// certificate (GET /api/v1/health; no login needed).
     Status,
+    /// This node and every node of its subtree: link, last seen, software
+    /// and catalogue version, backlog, link round trip, clock skew,
+    /// certificate expiry (GET /api/v1/admin/fleet).
+    List,
     /// Registers a new hall: prints a one-time enrolment token, usable for
     /// 24 hours, for the hall's `onewindow-node enrol --token TOKEN --url
     /// URL`. At the district (which holds the federation CA) for any hall
@@ -28,12 +32,75 @@ pub enum NodeCommand {
 impl NodeCommand {
     /// Whether the command needs a staff session.
     pub fn needs_login(&self) -> bool {
-        matches!(self, Self::Register { .. })
+        matches!(self, Self::Register { .. } | Self::List)
     }
 
     /// Runs the command.
     pub async fn run(self, api: &Client, out: Output) -> anyhow::Result<()> {
         match self {
+            Self::List => {
+                let answer = api.fleet().await?;
+                if out.json {
+                    out.print_json(&answer.json);
+                    return Ok(());
+                }
+                let when = |ms: Option<i64>, f: &str| {
+                    ms.and_then(chrono::DateTime::from_timestamp_millis)
+                        .map(|d| d.format(f).to_string())
+                        .unwrap_or_else(|| "-".into())
+                };
+                let num = |v: Option<i64>| v.map_or_else(|| "-".into(), |v| v.to_string());
+                let rows: Vec<Vec<String>> = answer
+                    .value
+                    .into_iter()
+                    .map(|n| {
+                        vec![
+                            n.node_id,
+                            if n.name_zh.is_empty() {
+                                "-".into()
+                            } else {
+                                n.name_zh
+                            },
+                            n.tier,
+                            if n.revoked_at_ms.is_some() {
+                                "revoked".into()
+                            } else if n.connected {
+                                "up".into()
+                            } else {
+                                "down".into()
+                            },
+                            when(n.last_seen_ms, "%Y-%m-%d %H:%M UTC"),
+                            n.software.unwrap_or_else(|| "-".into()),
+                            num(n.catalogue_version),
+                            num(n.backlog),
+                            num(n.latency_ms),
+                            num(n.skew_ms),
+                            when(n.cert_not_after_ms, "%Y-%m-%d"),
+                        ]
+                    })
+                    .collect();
+                println!(
+                    "{}",
+                    crate::output::table(
+                        &[
+                            "node",
+                            "hall",
+                            "tier",
+                            "link",
+                            "last seen",
+                            "software",
+                            "catalogue",
+                            "backlog",
+                            "rtt ms",
+                            "skew ms",
+                            "certificate until",
+                        ],
+                        &rows,
+                        &[]
+                    )
+                );
+                Ok(())
+            }
             Self::Status => {
                 let answer = api.health().await?;
                 if out.json {

@@ -330,3 +330,101 @@ pub async fn enrol(
 ) -> Result<axum::Json<crate::service::enrolment::Enrolled>, Error> {
     Ok(axum::Json(node.enrol(&r, None).await?))
 }
+
+/// One node of this node's subtree as its fleet knows it.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct FleetNode {
+    /// Node id.
+    pub node_id: String,
+    /// Hall name in Chinese (empty until its status report has come).
+    pub name_zh: String,
+    /// Hall name in English.
+    pub name_en: String,
+    /// Tier name.
+    pub tier: String,
+    /// Parent node id.
+    pub parent: Option<String>,
+    /// A link to it is up (as its parent sees it).
+    pub connected: bool,
+    /// Revoked (ms since the epoch).
+    pub revoked_at_ms: Option<i64>,
+    /// Last heard of (ms since the epoch).
+    pub last_seen_ms: Option<i64>,
+    /// Software version.
+    pub software: Option<String>,
+    /// Catalogue version in use.
+    pub catalogue_version: Option<i64>,
+    /// Entries it still has to send up.
+    pub backlog: Option<i64>,
+    /// Round trip of its link to its parent (ms).
+    pub latency_ms: Option<i64>,
+    /// Its clock against its parent's (ms).
+    pub skew_ms: Option<i64>,
+    /// When its certificate expires (ms since the epoch).
+    pub cert_not_after_ms: Option<i64>,
+    /// The code of the refusals in a row on its link, if any.
+    pub refusal_code: Option<String>,
+}
+
+/// This node and every node of its subtree, as the status reports up the
+/// tree tell it: link, last seen, software and catalogue version, backlog,
+/// link round trip, clock skew, certificate expiry (admin, supervisor).
+#[utoipa::path(get, path = "/api/v1/admin/fleet", tag = "admin", security(("bearer" = [])),
+    responses((status = 200, body = Vec<FleetNode>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn fleet(
+    State(node): State<AppState>,
+    staff: Staff,
+) -> Result<axum::Json<Vec<FleetNode>>, Error> {
+    staff.require(&[Role::Admin, Role::Supervisor], "action.supervise")?;
+    let names = node.hall_names();
+    let rows = node
+        .store
+        .oversight_fleet()
+        .await?
+        .into_iter()
+        .map(|f| {
+            let (name_zh, name_en) = names.get(&f.node_id).cloned().unwrap_or_default();
+            FleetNode {
+                tier: node.tier_of(&f.node_id),
+                name_zh,
+                name_en,
+                parent: f.parent,
+                connected: f.connected || f.node_id == node.id.as_str(),
+                revoked_at_ms: f.revoked_at_ms,
+                last_seen_ms: f.last_seen_ms,
+                software: f.software,
+                catalogue_version: f.catalogue_version,
+                backlog: f.backlog,
+                latency_ms: f.lag_ms,
+                skew_ms: f.skew_ms,
+                cert_not_after_ms: f.cert_not_after_ms,
+                refusal_code: f.refusal.map(|r| r.code),
+                node_id: f.node_id,
+            }
+        })
+        .collect::<Vec<_>>();
+    let mut rows = rows;
+    if !rows.iter().any(|r| r.node_id == node.id.as_str()) {
+        rows.insert(
+            0,
+            FleetNode {
+                node_id: node.id.to_string(),
+                name_zh: node.config.node.hall_name_zh.clone(),
+                name_en: node.config.node.hall_name_en.clone(),
+                tier: node.tier.clone(),
+                parent: node.id.parent().map(|p| p.to_string()),
+                connected: true,
+                revoked_at_ms: None,
+                last_seen_ms: Some(node.now_ms()),
+                software: Some(env!("CARGO_PKG_VERSION").to_owned()),
+                catalogue_version: Some(node.catalogue().version),
+                backlog: None,
+                latency_ms: None,
+                skew_ms: None,
+                cert_not_after_ms: None,
+                refusal_code: None,
+            },
+        );
+    }
+    Ok(axum::Json(rows))
+}
