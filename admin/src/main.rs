@@ -10,6 +10,7 @@
 //! only the fields shown, so it keeps working against a node that has added
 //! fields; `--json` prints the JSON the node sent.
 
+mod catalogue_files;
 mod commands;
 mod output;
 
@@ -22,6 +23,7 @@ use commands::audit::AuditCommand;
 use commands::calendar::CalendarCommand;
 use commands::case::CaseCommand;
 use commands::catalogue::CatalogueCommand;
+use commands::delegation::DelegationCommand;
 use commands::node::NodeCommand;
 use commands::staff::StaffCommand;
 use commands::warnings::WarningsCommand;
@@ -83,6 +85,9 @@ enum Command {
     /// Matters and catalogue versions.
     #[command(subcommand)]
     Catalogue(CatalogueCommand),
+    /// Which tiers and halls may receive and decide a matter.
+    #[command(subcommand)]
+    Delegation(DelegationCommand),
     /// Statutory holidays and make-up working days.
     #[command(subcommand)]
     Calendar(CalendarCommand),
@@ -105,6 +110,7 @@ impl Command {
         match self {
             Self::Node(c) => c.needs_login(),
             Self::Catalogue(c) => c.needs_login(),
+            Self::Delegation(c) => c.needs_login(),
             Self::Calendar(c) => c.needs_login(),
             Self::Staff(c) => c.needs_login(),
             Self::Case(c) => c.needs_login(),
@@ -117,6 +123,7 @@ impl Command {
         match self {
             Self::Node(c) => c.run(api, out).await,
             Self::Catalogue(c) => c.run(api, out).await,
+            Self::Delegation(c) => c.run(api, out).await,
             Self::Calendar(c) => c.run(api, out).await,
             Self::Staff(c) => c.run(api, out).await,
             Self::Case(c) => c.run(api, out).await,
@@ -193,9 +200,13 @@ fn report(e: &anyhow::Error, json: bool) {
             eprintln!("  {}", a.message_en);
         }
         (None, true) => {
+            let code = e
+                .chain()
+                .find_map(|c| c.downcast_ref::<output::Coded>())
+                .map(|c| c.code);
             eprintln!(
                 "{}",
-                serde_json::json!({ "error": { "message": format!("{e:#}") } })
+                serde_json::json!({ "error": { "code": code, "message": format!("{e:#}") } })
             );
         }
         (None, false) => eprintln!("error: {e:#}"),

@@ -23,6 +23,34 @@ impl Output {
 
 pub use onewindow_table::table;
 
+/// A refusal of the command line's own (not the API's): a stable code and
+/// a message, printed as `error: code: message`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Coded {
+    /// Stable machine code, e.g. `catalogue_invalid`.
+    pub code: &'static str,
+    /// What is wrong, for people.
+    pub message: String,
+}
+
+impl Coded {
+    /// A refusal with this code and message.
+    pub fn new(code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for Coded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.code, self.message)
+    }
+}
+
+impl std::error::Error for Coded {}
+
 /// `field  value` lines, the values aligned.
 pub fn fields(pairs: &[(&str, String)]) -> String {
     let width = pairs

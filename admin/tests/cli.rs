@@ -535,3 +535,298 @@ async fn refusals_print_the_code_and_exit_non_zero() {
     );
     hall.node.stop().await;
 }
+
+/// The starter catalogue's folder in the repository.
+fn starter_folder() -> String {
+    concat!(env!("CARGO_MANIFEST_DIR"), "/../configs/catalogue").to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn catalogue_files_are_checked_exported_compared_and_published() {
+    let hall = start().await;
+    let ok = admin(&hall, &["catalogue", "validate", &starter_folder()], &[]).await;
+    assert!(ok.ok && ok.stdout.starts_with("valid: "), "{}", ok.stderr);
+
+    // A file that breaks a rule is refused with its code and the file.
+    let broken = hall.dir.path().join("broken");
+    std::fs::create_dir(&broken).unwrap();
+    let mut text =
+        std::fs::read_to_string(format!("{}/00-departments.toml", starter_folder())).unwrap();
+    text.push_str(
+        &std::fs::read_to_string(format!("{}/10-public-security.toml", starter_folder())).unwrap(),
+    );
+    std::fs::write(broken.join("a.toml"), &text).unwrap();
+    std::fs::write(broken.join("b.toml"), "[[matters]]\ncode = \"NH-X\"\n").unwrap();
+    let bad = admin(
+        &hall,
+        &["catalogue", "validate", broken.to_str().unwrap()],
+        &[],
+    )
+    .await;
+    assert!(!bad.ok);
+    assert!(
+        bad.stderr.starts_with("error: catalogue_invalid: ") && bad.stderr.contains("b.toml"),
+        "{}",
+        bad.stderr
+    );
+
+    // Exported, the version in use reads back unchanged.
+    let dir = hall.dir.path().join("exported");
+    let d = dir.to_str().unwrap();
+    let exported = admin(&hall, &["catalogue", "export", "--out", d], &[]).await;
+    assert!(exported.ok, "{}", exported.stderr);
+    assert!(dir.join("00-departments.toml").exists());
+    let same = admin(&hall, &["catalogue", "diff", "1", d], &[]).await;
+    assert!(same.ok, "{}", same.stderr);
+    assert_eq!(same.stdout.trim(), "no changes");
+    let unchanged = admin(&hall, &["catalogue", "publish", d], &[]).await;
+    assert!(!unchanged.ok);
+    assert!(
+        unchanged.stderr.contains("catalogue_unchanged"),
+        "{}",
+        unchanged.stderr
+    );
+
+    // One matter renamed in its file: the diff names it and the field,
+    // and publishing makes a new version with the matter's version raised.
+    let file = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            std::fs::read_to_string(p)
+                .unwrap()
+                .contains("code = \"NH-GA-001\"")
+        })
+        .unwrap();
+    let text = std::fs::read_to_string(&file).unwrap();
+    let renamed = text.replacen(
+        "name_en = \"Household registration of a newborn\"",
+        "name_en = \"Registration of a newborn\"",
+        1,
+    );
+    assert_ne!(text, renamed, "the exported file names the matter");
+    std::fs::write(&file, renamed).unwrap();
+    let diff = admin(&hall, &["catalogue", "diff", "1", d, "--json"], &[])
+        .await
+        .json();
+    assert_eq!(diff.as_array().unwrap().len(), 1, "{diff}");
+    assert_eq!(diff[0]["code"], "NH-GA-001");
+    assert_eq!(diff[0]["change"], "changed");
+    assert_eq!(
+        diff[0]["fields"][0],
+        "name_en: Household registration of a newborn -> Registration of a newborn"
+    );
+    let published = admin(&hall, &["catalogue", "publish", d], &[]).await;
+    assert!(published.ok, "{}", published.stderr);
+    assert!(
+        published.stdout.contains("version: 1 -> 2")
+            && published.stdout.contains("published catalogue version 2 ")
+            && published.stdout.contains("replacing version 1"),
+        "{}",
+        published.stdout
+    );
+    let shown = admin(&hall, &["catalogue", "show", "NH-GA-001", "--json"], &[])
+        .await
+        .json();
+    assert_eq!(shown["name_en"], "Registration of a newborn");
+    assert_eq!(shown["version"], 2);
+    assert_eq!(hall.node.node.catalogue().version, 2);
+    let missing = admin(&hall, &["catalogue", "show", "NH-XX-999"], &[]).await;
+    assert!(!missing.ok);
+    assert!(
+        missing.stderr.contains("unknown_matter"),
+        "{}",
+        missing.stderr
+    );
+    hall.node.stop().await;
+}
+
+/// A clerk's session at `base` (created by the administrator).
+async fn clerk_at(base: &str, password: &str) -> onewindow_tests::Api {
+    let admin_api = onewindow_tests::Api::login(base, "admin", password).await;
+    onewindow_tests::hall::ensure_staff(admin_api.client(), "clerk1", "clerk1", "clerk", None)
+        .await;
+    onewindow_tests::Api::login(base, "clerk1", onewindow_tests::STAFF_PASSWORD).await
+}
+
+/// The guide of a matter the hall at `api` receives, if it does.
+async fn guide(api: &onewindow_tests::Api, code: &str) -> Option<Value> {
+    let cat = api.get_ok("/api/v1/catalogue").await;
+    cat["matters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["code"] == code)
+        .cloned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delegation_revoked_from_a_date_is_refused_at_the_window_from_that_day() {
+    let clock = std::sync::Arc::new(node::service::TestClock::at(onewindow_tests::START_MS));
+    let hall = start_with(clock.clone()).await;
+    let base = hall.node.url();
+    for (args, code) in [
+        (
+            [
+                "delegation",
+                "revoke",
+                "NH-GA-001",
+                "--tier",
+                "city",
+                "--receive",
+            ],
+            "unknown_tier",
+        ),
+        (
+            [
+                "delegation",
+                "revoke",
+                "NH-XX-999",
+                "--tier",
+                "district",
+                "--receive",
+            ],
+            "unknown_matter",
+        ),
+    ] {
+        let r = admin(&hall, &args, &[]).await;
+        assert!(!r.ok);
+        assert!(
+            r.stderr.starts_with(&format!("error: {code}: ")),
+            "{}",
+            r.stderr
+        );
+    }
+    assert_eq!(hall.node.node.catalogue().version, 1, "nothing published");
+
+    // START_MS is 2026-11-23: the district stops receiving from the 24th.
+    let revoke = [
+        "delegation",
+        "revoke",
+        "NH-GA-001",
+        "--tier",
+        "district",
+        "--receive",
+        "--from",
+        "2026-11-24",
+    ];
+    let r = admin(&hall, &revoke, &[]).await;
+    assert!(r.ok, "{}", r.stderr);
+    assert!(
+        r.stdout
+            .contains("until 2026-11-23, then receive township;"),
+        "{}",
+        r.stdout
+    );
+    let again = admin(&hall, &revoke, &[]).await;
+    assert!(again.ok, "{}", again.stderr);
+    assert!(
+        again.stdout.contains("nothing published"),
+        "{}",
+        again.stdout
+    );
+    assert_eq!(hall.node.node.catalogue().version, 2);
+
+    let clerk = clerk_at(&base, PASSWORD).await;
+    let g = guide(&clerk, "NH-GA-001")
+        .await
+        .expect("still received today");
+    let today = clerk
+        .post(
+            "/api/v1/cases",
+            &onewindow_tests::complete_submission(&g, "11010519491231002X"),
+        )
+        .await;
+    assert!(today.0 < 300, "{today:?}");
+
+    clock.advance(24 * 3600 * 1000);
+    let clerk = clerk_at(&base, PASSWORD).await;
+    assert!(guide(&clerk, "NH-GA-001").await.is_none());
+    let (status, body) = clerk
+        .post(
+            "/api/v1/cases",
+            &onewindow_tests::complete_submission(&g, "11010519491231002X"),
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert!(body.contains("matter_not_delegated"), "{body}");
+    hall.node.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_matter_granted_to_villages_is_taken_there_and_refused_once_revoked() {
+    const V: &str = "nanhai.guicheng.xiaping";
+    let t = onewindow_tests::tree(&["nanhai", "nanhai.guicheng", V]).await;
+    let url = t.url("nanhai");
+    let pw = onewindow_tests::ADMIN_PASSWORD;
+    let clerk = t.staff(V, "xp.li", "clerk", None).await;
+    assert!(
+        guide(&clerk, "NH-GA-001").await.is_none(),
+        "villages do not take it"
+    );
+    let before = t.node(V).node.catalogue().version;
+
+    let grant = admin_at(
+        &url,
+        pw,
+        &[
+            "delegation",
+            "grant",
+            "NH-GA-001",
+            "--tier",
+            "village",
+            "--receive",
+        ],
+        &[],
+    )
+    .await;
+    assert!(grant.ok, "{}", grant.stderr);
+    assert!(
+        grant.stdout.contains("receive district,township,village;"),
+        "{}",
+        grant.stdout
+    );
+    t.eventually(60, "the new version at the village", || async {
+        (t.node(V).node.catalogue().version > before).then_some(())
+    })
+    .await;
+    let g = guide(&clerk, "NH-GA-001")
+        .await
+        .expect("the village takes it now");
+    let (status, body) = clerk
+        .post(
+            "/api/v1/cases",
+            &onewindow_tests::complete_submission(&g, "11010519491231002X"),
+        )
+        .await;
+    assert!(status < 300, "{status} {body}");
+
+    let granted = t.node(V).node.catalogue().version;
+    let revoke = admin_at(
+        &url,
+        pw,
+        &[
+            "delegation",
+            "revoke",
+            "NH-GA-001",
+            "--tier",
+            "village",
+            "--receive",
+        ],
+        &[],
+    )
+    .await;
+    assert!(revoke.ok, "{}", revoke.stderr);
+    t.eventually(60, "the revoking version at the village", || async {
+        (t.node(V).node.catalogue().version > granted).then_some(())
+    })
+    .await;
+    let (status, body) = clerk
+        .post(
+            "/api/v1/cases",
+            &onewindow_tests::complete_submission(&g, "11010519491231002X"),
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert!(body.contains("matter_not_delegated"), "{body}");
+}

@@ -320,6 +320,15 @@ impl Client {
             .await
     }
 
+    /// `GET /api/v1/admin/catalogue/versions/{version}`: one version's
+    /// whole content (every matter with its delegation, materials and
+    /// stages), as JSON in the catalogue's shape.
+    pub async fn catalogue_version(&self, version: i64) -> Result<Answer<Value>, Error> {
+        let v = version.to_string();
+        self.call(&routes::CATALOGUE_VERSION, &[&v], None::<&()>)
+            .await
+    }
+
     /// `POST /api/v1/admin/catalogue/versions`: stores a catalogue (any
     /// JSON in the catalogue's shape) as a draft.
     pub async fn create_draft(&self, catalogue: &Value) -> Result<Answer<VersionInfo>, Error> {

@@ -39,6 +39,8 @@ pub(crate) const DEACTIVATE_STAFF: Route = Route::new("delete", "/api/v1/staff/{
 pub(crate) const FLEET: Route = Route::new("get", "/api/v1/admin/fleet");
 pub(crate) const CHANGE_STAFF: Route = Route::new("patch", "/api/v1/staff/{username}");
 pub(crate) const CATALOGUE_VERSIONS: Route = Route::new("get", "/api/v1/admin/catalogue/versions");
+pub(crate) const CATALOGUE_VERSION: Route =
+    Route::new("get", "/api/v1/admin/catalogue/versions/{version}");
 pub(crate) const CREATE_DRAFT: Route = Route::new("post", "/api/v1/admin/catalogue/versions");
 pub(crate) const PUBLISH_VERSION: Route =
     Route::new("post", "/api/v1/admin/catalogue/versions/{version}/publish");
@@ -67,6 +69,7 @@ pub const ROUTES: &[Route] = &[
     CHANGE_STAFF,
     FLEET,
     CATALOGUE_VERSIONS,
+    CATALOGUE_VERSION,
     CREATE_DRAFT,
     PUBLISH_VERSION,
     CALENDARS,

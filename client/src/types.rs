@@ -132,6 +132,9 @@ pub struct Health {
     pub node_id: String,
     /// Tier name.
     pub tier: String,
+    /// The tree's tiers from the root down (absent from older nodes).
+    #[serde(default)]
+    pub tiers: Vec<String>,
     /// Software version.
     pub version: String,
     /// Catalogue version in use.

@@ -824,7 +824,7 @@ fn prepare_plans(halls: &mut [Hall], tiers: &[String]) -> anyhow::Result<()> {
             {
                 continue;
             }
-            let decider = node::domain::policy::decider(m, &h.id, tiers);
+            let decider = node::domain::policy::decider(m, &h.id, tiers, node.today());
             let Some(&at) = index.get(&decider) else {
                 continue;
             };

@@ -5,6 +5,7 @@ pub mod audit;
 pub mod calendar;
 pub mod case;
 pub mod catalogue;
+pub mod delegation;
 pub mod node;
 pub mod staff;
 pub mod warnings;

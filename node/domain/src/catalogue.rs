@@ -187,6 +187,11 @@ pub struct Limit {
 }
 
 /// Delegation as data: tiers and named halls that may receive and decide.
+///
+/// A change may be published ahead of its date: `from` is the first day
+/// (China time) on which these tiers and halls apply, and `earlier` holds
+/// what applies until then. A hall asks with its own date, so a village
+/// whose uplink is down still refuses a revoked matter from that day on.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Delegation {
@@ -200,9 +205,31 @@ pub struct Delegation {
     /// Named halls (node ids) that may also decide, whatever their tier.
     #[serde(default)]
     pub decide_halls: BTreeSet<String>,
+    /// The first day these tiers and halls apply; always when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<chrono::NaiveDate>,
+    /// What applies before `from` (required with it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub earlier: Option<DelegationRule>,
 }
 
-impl Delegation {
+/// The tiers and halls of a delegation without a date.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DelegationRule {
+    /// Tier names whose halls may receive.
+    pub receive_tiers: BTreeSet<String>,
+    /// Tier names whose halls may decide.
+    pub decide_tiers: BTreeSet<String>,
+    /// Named halls that may also receive.
+    #[serde(default)]
+    pub receive_halls: BTreeSet<String>,
+    /// Named halls that may also decide.
+    #[serde(default)]
+    pub decide_halls: BTreeSet<String>,
+}
+
+impl DelegationRule {
     /// May a hall with this id and tier receive the matter?
     pub fn may_receive(&self, node_id: &str, tier: &str) -> bool {
         self.receive_tiers.contains(tier) || self.receive_halls.contains(node_id)
@@ -211,6 +238,49 @@ impl Delegation {
     /// May a hall with this id and tier decide the matter?
     pub fn may_decide(&self, node_id: &str, tier: &str) -> bool {
         self.decide_tiers.contains(tier) || self.decide_halls.contains(node_id)
+    }
+}
+
+impl Delegation {
+    /// The tiers and halls that apply on `day`.
+    pub fn on(&self, day: chrono::NaiveDate) -> DelegationRule {
+        match (&self.from, &self.earlier) {
+            (Some(from), Some(earlier)) if day < *from => earlier.clone(),
+            _ => self.current(),
+        }
+    }
+
+    /// The tiers and halls from `from` on (or always).
+    pub fn current(&self) -> DelegationRule {
+        DelegationRule {
+            receive_tiers: self.receive_tiers.clone(),
+            decide_tiers: self.decide_tiers.clone(),
+            receive_halls: self.receive_halls.clone(),
+            decide_halls: self.decide_halls.clone(),
+        }
+    }
+
+    /// A delegation that is `rule` from `from` on, and what applies on the
+    /// day before `from` until then; `from = None` is `rule` at once.
+    pub fn changed(&self, rule: DelegationRule, from: Option<chrono::NaiveDate>) -> Self {
+        Self {
+            receive_tiers: rule.receive_tiers,
+            decide_tiers: rule.decide_tiers,
+            receive_halls: rule.receive_halls,
+            decide_halls: rule.decide_halls,
+            earlier: from.map(|f| self.on(f.pred_opt().unwrap_or(f))),
+            from,
+        }
+    }
+
+    /// May a hall with this id and tier receive the matter on `day`?
+    pub fn may_receive(&self, node_id: &str, tier: &str, day: chrono::NaiveDate) -> bool {
+        self.on(day).may_receive(node_id, tier)
+    }
+
+    /// May a hall with this id and tier decide the matter on `day`?
+    pub fn may_decide(&self, node_id: &str, tier: &str, day: chrono::NaiveDate) -> bool {
+        self.on(day).may_decide(node_id, tier)
     }
 }
 
@@ -419,6 +489,20 @@ pub enum CatalogueError {
     },
 }
 
+/// A TOML error in one line: where (line and column) and what.
+fn one_line(text: &str, e: &toml::de::Error) -> String {
+    let message = e.message().split_whitespace().collect::<Vec<_>>().join(" ");
+    match e.span() {
+        Some(span) => {
+            let before = &text[..span.start.min(text.len())];
+            let line = before.matches('\n').count() + 1;
+            let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+            format!("line {line}, column {column}: {message}")
+        }
+        None => message,
+    }
+}
+
 impl Catalogue {
     /// Builds a catalogue from files and checks it.
     pub fn from_files(
@@ -457,7 +541,7 @@ impl Catalogue {
         for (name, text) in texts {
             let file: MatterFile = toml::from_str(text).map_err(|e| CatalogueError::Parse {
                 file: name.to_owned(),
-                problem: e.to_string(),
+                problem: one_line(text, &e),
             })?;
             files.push(file);
         }
@@ -485,11 +569,17 @@ impl Catalogue {
             if m.name_zh.trim().is_empty() || m.name_en.trim().is_empty() {
                 return Err(bad("names must not be empty"));
             }
-            if m.delegation.receive_tiers.is_empty() && m.delegation.receive_halls.is_empty() {
-                return Err(bad("no hall may receive it"));
+            let d = &m.delegation;
+            if d.from.is_some() != d.earlier.is_some() {
+                return Err(bad("a delegation's from date and earlier rule go together"));
             }
-            if m.delegation.decide_tiers.is_empty() && m.delegation.decide_halls.is_empty() {
-                return Err(bad("no hall may decide it"));
+            for rule in std::iter::once(d.current()).chain(d.earlier.clone()) {
+                if rule.receive_tiers.is_empty() && rule.receive_halls.is_empty() {
+                    return Err(bad("no hall may receive it"));
+                }
+                if rule.decide_tiers.is_empty() && rule.decide_halls.is_empty() {
+                    return Err(bad("no hall may decide it"));
+                }
             }
             if m.committed_limit.unit == m.statutory_limit.unit
                 && m.committed_limit.n > m.statutory_limit.n

@@ -16,13 +16,15 @@ use onewindow_i18n::{Arg, text, text_args};
 /// The lowest node on the way from `node` to the root that may decide the
 /// matter (`node` itself if it may). Node ids are dotted paths from the
 /// root; `tiers` names the tier of each depth (`district`, `township`, ...);
-/// the root decides everything.
-pub fn decider(matter: &Matter, node: &str, tiers: &[String]) -> String {
+/// the root decides everything. `day` is the date the delegation is read
+/// on (a change published ahead applies from its day).
+pub fn decider(matter: &Matter, node: &str, tiers: &[String], day: chrono::NaiveDate) -> String {
+    let rule = matter.delegation.on(day);
     let mut at = Some(node);
     while let Some(n) = at {
         let depth = n.matches('.').count();
         let tier = tiers.get(depth).map_or("", String::as_str);
-        if depth == 0 || matter.delegation.may_decide(n, tier) {
+        if depth == 0 || rule.may_decide(n, tier) {
             return n.to_owned();
         }
         at = n.rsplit_once('.').map(|(parent, _)| parent);
@@ -155,6 +157,10 @@ mod tests {
             .to_vec()
     }
 
+    fn day() -> chrono::NaiveDate {
+        chrono::NaiveDate::from_ymd_opt(2026, 12, 4).unwrap()
+    }
+
     fn matter_decided_at(tiers: &[&str], halls: &[&str]) -> Matter {
         let cat = crate::starter::catalogue().unwrap();
         let mut m = cat.matters.values().next().unwrap().clone();
@@ -167,16 +173,42 @@ mod tests {
     fn the_decider_is_the_lowest_hall_on_the_way_up_that_may_decide() {
         let village = "nanhai.guicheng.xiaping";
         let m = matter_decided_at(&["township"], &[]);
-        assert_eq!(decider(&m, village, &tiers()), "nanhai.guicheng");
-        assert_eq!(decider(&m, "nanhai.guicheng", &tiers()), "nanhai.guicheng");
+        assert_eq!(decider(&m, village, &tiers(), day()), "nanhai.guicheng");
+        assert_eq!(
+            decider(&m, "nanhai.guicheng", &tiers(), day()),
+            "nanhai.guicheng"
+        );
         let m = matter_decided_at(&["village"], &[]);
-        assert_eq!(decider(&m, village, &tiers()), village);
+        assert_eq!(decider(&m, village, &tiers(), day()), village);
         // Nobody below may: the root decides everything.
         let m = matter_decided_at(&[], &[]);
-        assert_eq!(decider(&m, village, &tiers()), "nanhai");
+        assert_eq!(decider(&m, village, &tiers(), day()), "nanhai");
         // A named hall may decide whatever its tier.
         let m = matter_decided_at(&[], &[village]);
-        assert_eq!(decider(&m, village, &tiers()), village);
+        assert_eq!(decider(&m, village, &tiers(), day()), village);
+    }
+
+    #[test]
+    fn a_delegation_changed_ahead_applies_from_its_day_and_the_earlier_rule_until_then() {
+        let village = "nanhai.guicheng.xiaping";
+        let m = matter_decided_at(&["village"], &[]);
+        let mut rule = m.delegation.current();
+        rule.decide_tiers = ["township".to_owned()].into();
+        let from = day().succ_opt().unwrap();
+        let mut later = m.clone();
+        later.delegation = m.delegation.changed(rule.clone(), Some(from));
+        assert_eq!(decider(&later, village, &tiers(), day()), village);
+        assert_eq!(decider(&later, village, &tiers(), from), "nanhai.guicheng");
+        assert!(later.delegation.may_decide(village, "village", day()));
+        assert!(!later.delegation.may_decide(village, "village", from));
+        // Changed again before the first change's day: what applied the
+        // day before the new date is the original rule.
+        let again = later.delegation.changed(m.delegation.current(), Some(from));
+        assert_eq!(again.earlier, Some(m.delegation.current()));
+        // At once: no date, no earlier rule.
+        let now = m.delegation.changed(rule, None);
+        assert_eq!((now.from, now.earlier.clone()), (None, None));
+        assert!(!now.may_decide(village, "village", day()));
     }
 
     #[test]

@@ -169,19 +169,27 @@ impl Node {
 
     /// May this node receive the matter?
     pub fn may_receive(&self, m: &Matter) -> bool {
-        m.delegation.may_receive(self.id.as_str(), &self.tier)
+        m.delegation
+            .may_receive(self.id.as_str(), &self.tier, self.today())
     }
 
     /// May this node decide the matter? The root may decide everything: the
     /// authority that delegates is the district's own.
     pub fn may_decide(&self, m: &Matter) -> bool {
-        self.id.depth() == 0 || m.delegation.may_decide(self.id.as_str(), &self.tier)
+        self.id.depth() == 0
+            || m.delegation
+                .may_decide(self.id.as_str(), &self.tier, self.today())
     }
 
     /// The lowest node on the way from here to the root that may decide the
     /// matter (this node itself if it may).
     pub fn decider_for(&self, m: &Matter) -> NodeId {
-        let d = onewindow_domain::policy::decider(m, self.id.as_str(), &self.config.node.tiers);
+        let d = onewindow_domain::policy::decider(
+            m,
+            self.id.as_str(),
+            &self.config.node.tiers,
+            self.today(),
+        );
         NodeId::new(d).unwrap_or_else(|_| self.id.clone())
     }
 

@@ -21,6 +21,9 @@ pub struct Health {
     pub node_id: String,
     /// Tier name.
     pub tier: String,
+    /// The tree's tiers from the root down (e.g. district, township,
+    /// village): the names a delegation may grant.
+    pub tiers: Vec<String>,
     /// Software version.
     pub version: String,
     /// Catalogue version in use.
@@ -154,6 +157,7 @@ pub async fn health(State(node): State<AppState>) -> axum::Json<Health> {
     axum::Json(Health {
         node_id: node.id.to_string(),
         tier: node.tier.clone(),
+        tiers: node.config.node.tiers.clone(),
         version: env!("CARGO_PKG_VERSION").to_owned(),
         catalogue_version: node.catalogue().version,
         store: match node.store.backend() {
