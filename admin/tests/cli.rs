@@ -800,6 +800,101 @@ async fn a_matter_granted_to_villages_is_taken_there_and_refused_once_revoked() 
         )
         .await;
     assert!(status < 300, "{status} {body}");
+    let number = serde_json::from_str::<Value>(&body).unwrap()["case_number"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // The district finds it by the township's subtree and by the applicant.
+    let found = t
+        .eventually(60, "the village's case at the district", || async {
+            let r = admin_at(
+                &url,
+                pw,
+                &["case", "search", "--hall", "nanhai.guicheng", "--json"],
+                &[],
+            )
+            .await
+            .json();
+            (r.as_array().unwrap().len() == 1).then_some(r)
+        })
+        .await;
+    assert_eq!(found[0]["number"], number.as_str());
+    let by_id = admin_at(
+        &url,
+        pw,
+        &["case", "search", "--applicant", "11010519491231002x"],
+        &[],
+    )
+    .await;
+    assert!(by_id.ok, "{}", by_id.stderr);
+    assert!(
+        by_id.stdout.contains(&number)
+            && by_id.stdout.contains(V)
+            && by_id.stdout.ends_with("1 case\n"),
+        "{}",
+        by_id.stdout
+    );
+    let other = admin_at(
+        &url,
+        pw,
+        &["case", "search", "--hall", "nanhai.dali", "--json"],
+        &[],
+    )
+    .await
+    .json();
+    assert_eq!(other.as_array().unwrap().len(), 0);
+    let bad = admin_at(&url, pw, &["case", "search", "--applicant", "12ab"], &[]).await;
+    assert!(!bad.ok);
+    assert!(bad.stderr.contains("bad_query"), "{}", bad.stderr);
+    // At the township, a search is of its own subtree too.
+    let at_township = admin_at(
+        &t.url("nanhai.guicheng"),
+        pw,
+        &["case", "search", "--json"],
+        &[],
+    )
+    .await
+    .json();
+    assert!(
+        at_township
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["number"] == number.as_str())
+    );
+    // Recalled to the district with a reason; only the root recalls.
+    let refused = admin_at(
+        &t.url("nanhai.guicheng"),
+        pw,
+        &["case", "recall", &number, "--reason", "督办"],
+        &[],
+    )
+    .await;
+    assert!(!refused.ok);
+    let recalled = admin_at(
+        &url,
+        pw,
+        &["case", "recall", &number, "--reason", "群众投诉，区级督办"],
+        &[],
+    )
+    .await;
+    assert!(recalled.ok, "{}", recalled.stderr);
+    assert!(
+        recalled.stdout.contains("recall sent"),
+        "{}",
+        recalled.stdout
+    );
+    t.eventually(60, "the case held at the district", || async {
+        t.node("nanhai")
+            .node
+            .store
+            .case(&number)
+            .await
+            .unwrap()
+            .filter(|c| c.holder.as_deref() == Some("nanhai"))
+    })
+    .await;
 
     let granted = t.node(V).node.catalogue().version;
     let revoke = admin_at(

@@ -406,6 +406,27 @@ impl Client {
             .await
     }
 
+    /// `GET /api/v1/cases`: cases at the node (at a district or township,
+    /// its whole subtree's), most urgent first; `query` holds the filters
+    /// by the API's names (`state`, `matter`, `hall`, `holder`,
+    /// `applicant`, `number`, `warning`, `overdue`, `limit`).
+    pub async fn cases(&self, query: &[(&str, &str)]) -> Result<Answer<Vec<CaseView>>, Error> {
+        self.call_with_query(&routes::CASES, &[], query, None::<&()>)
+            .await
+    }
+
+    /// `POST /api/v1/cases/{number}/recall` (supervisor or administrator,
+    /// at the root): the case comes back to the district with a reason.
+    pub async fn recall(&self, number: &str, reason: &str) -> Result<(), Error> {
+        self.call::<Value>(
+            &routes::RECALL,
+            &[number],
+            Some(&serde_json::json!({ "reason": reason })),
+        )
+        .await
+        .map(drop)
+    }
+
     /// `GET /api/v1/openapi.json`: the API's own description.
     pub async fn openapi(&self) -> Result<Answer<Value>, Error> {
         self.call(&routes::OPENAPI, &[], None::<&()>).await

@@ -50,6 +50,8 @@ pub(crate) const REGISTER_NODE: Route = Route::new("post", "/api/v1/admin/enrolm
 pub(crate) const AUDIT: Route = Route::new("get", "/api/v1/admin/audit");
 pub(crate) const WARNINGS: Route = Route::new("get", "/api/v1/admin/warnings");
 pub(crate) const SUBMIT: Route = Route::new("post", "/api/v1/cases");
+pub(crate) const CASES: Route = Route::new("get", "/api/v1/cases");
+pub(crate) const RECALL: Route = Route::new("post", "/api/v1/cases/{number}/recall");
 pub(crate) const PROGRESS: Route = Route::new("get", "/api/v1/cases/{number}");
 pub(crate) const CASE_RECORD: Route = Route::new("get", "/api/v1/cases/{number}/record");
 pub(crate) const ACT: Route = Route::new("post", "/api/v1/cases/{number}/actions");
@@ -78,6 +80,8 @@ pub const ROUTES: &[Route] = &[
     AUDIT,
     WARNINGS,
     SUBMIT,
+    CASES,
+    RECALL,
     PROGRESS,
     CASE_RECORD,
     ACT,

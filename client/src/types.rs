@@ -358,6 +358,12 @@ pub struct Received {
     pub matter_name_zh: String,
     /// Applicant.
     pub applicant: ReceivedApplicant,
+    /// The hall whose window accepted it.
+    #[serde(default)]
+    pub accepting_node: String,
+    /// When it was received (ms since the epoch).
+    #[serde(default)]
+    pub received_at_ms: i64,
 }
 
 /// The applicant as received.

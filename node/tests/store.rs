@@ -201,6 +201,114 @@ async fn a_case_row_set_twice_in_one_transaction_keeps_the_last() {
 }
 
 #[tokio::test]
+async fn cases_are_found_by_hall_subtree_holder_applicant_number_and_overdue() {
+    let db = common::test_db().await;
+    let store = open_with_catalogue(&db.url).await;
+    let mut w = store.write().await.unwrap();
+    // (number, accepting hall, applicant, committed due, closed)
+    let cases = [
+        (
+            "A_1",
+            "nanhai.guicheng.xiaping",
+            "11010519491231002X",
+            "2026-11-20",
+            false,
+        ),
+        (
+            "AB2",
+            "nanhai.guicheng",
+            "11010519501231002X",
+            "2026-11-30",
+            false,
+        ),
+        (
+            "AB3",
+            "nanhai.guichengx",
+            "11010519491231002X",
+            "2026-11-01",
+            true,
+        ),
+        (
+            "C%4",
+            "nanhai.dali",
+            "44060219800101001X",
+            "2026-11-01",
+            false,
+        ),
+    ];
+    for (id, hall, applicant, due, closed) in cases {
+        let mut rec = received(id);
+        if let Event::Received(r) = &mut rec.event {
+            r.applicant.id_number = applicant.into();
+        }
+        let case = Case::start(&rec).unwrap();
+        w.append(rec, hall).unwrap();
+        let mut r = row(&case, "handling");
+        r.accepting_node = hall.into();
+        r.holder = Some(hall.into());
+        r.applicant_last4 = applicant[14..].into();
+        r.committed_due = Some(due.into());
+        r.closed_at_ms = closed.then_some(1_790_000_100_000);
+        w.put_case(r);
+    }
+    w.commit().await.unwrap();
+    let found = |f: CaseFilter| {
+        let store = &store;
+        async move {
+            let mut ids: Vec<String> = store
+                .cases(&CaseFilter { limit: 100, ..f })
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|r| r.id)
+                .collect();
+            ids.sort();
+            ids
+        }
+    };
+    // A hall and the halls below it, not a sibling whose id starts the same.
+    let guicheng = found(CaseFilter {
+        hall: Some("nanhai.guicheng".into()),
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(guicheng, ["AB2", "A_1"]);
+    let held = found(CaseFilter {
+        held_by: Some("nanhai.guicheng".into()),
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(held, ["AB2"]);
+    // The whole ID number, not only its last four characters.
+    let applicant = found(CaseFilter {
+        applicant: Some("11010519491231002X".into()),
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(applicant, ["AB3", "A_1"]);
+    // `_` and `%` in a number prefix match themselves.
+    let prefix = found(CaseFilter {
+        number_prefix: Some("A_".into()),
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(prefix, ["A_1"]);
+    let percent = found(CaseFilter {
+        number_prefix: Some("C%".into()),
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(percent, ["C%4"]);
+    // Overdue on 2026-11-23: open and due before it.
+    let overdue = found(CaseFilter {
+        overdue_on: Some("2026-11-23".into()),
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(overdue, ["A_1", "C%4"]);
+}
+
+#[tokio::test]
 async fn case_numbers_count_per_hall_and_day() {
     let db = common::test_db().await;
     let store = open(&db.url).await;

@@ -1,6 +1,8 @@
-//! `case show`: one case now and every event in its history.
+//! `case search | show | recall`: cases across the node's subtree, one
+//! case now and every event in its history, and a case called back to the
+//! district.
 
-use clap::Subcommand;
+use clap::{Args, Subcommand};
 use onewindow_client::Client;
 
 use crate::output::{Output, china_time, fields, or_dash, table, yes_no};
@@ -8,12 +10,54 @@ use crate::output::{Output, china_time, fields, or_dash, table, yes_no};
 /// `case ...`
 #[derive(Debug, Subcommand)]
 pub enum CaseCommand {
+    /// Cases at the node (at a district or township, its whole subtree),
+    /// most urgent first (GET /api/v1/cases).
+    Search(SearchArgs),
+    /// Calls a case back to the district (supervisor or administrator, at
+    /// the root): the hall holding it hands it over when the recall reaches
+    /// it; the reason goes into the case's history.
+    Recall {
+        /// Case number.
+        number: String,
+        /// Why (required; kept in the case's history).
+        #[arg(long)]
+        reason: String,
+    },
     /// A case's state, warning level and due dates, then its events:
     /// version, time, actor, kind (GET /api/v1/cases/{number}/record).
     Show {
         /// Case number, e.g. NH-20261123-000042-I.
         number: String,
     },
+}
+
+/// Filters for `case search`.
+#[derive(Debug, Args)]
+pub struct SearchArgs {
+    /// Case numbers that start with this (e.g. NH-20261123).
+    #[arg(long, value_name = "PREFIX")]
+    number: Option<String>,
+    /// The applicant's whole ID number or credit code.
+    #[arg(long, value_name = "ID")]
+    applicant: Option<String>,
+    /// A matter's code.
+    #[arg(long, value_name = "CODE")]
+    matter: Option<String>,
+    /// Accepted at this hall or a hall below it.
+    #[arg(long, value_name = "ID")]
+    hall: Option<String>,
+    /// Held by this hall now.
+    #[arg(long, value_name = "ID")]
+    holder: Option<String>,
+    /// States, comma-separated (e.g. handling,review).
+    #[arg(long, value_name = "STATES")]
+    state: Option<String>,
+    /// Open cases past their committed due date only.
+    #[arg(long)]
+    overdue: bool,
+    /// At most this many (1 to 1000).
+    #[arg(long, value_name = "N", default_value_t = 100)]
+    limit: u32,
 }
 
 impl CaseCommand {
@@ -24,7 +68,11 @@ impl CaseCommand {
 
     /// Runs the command.
     pub async fn run(self, api: &Client, out: Output) -> anyhow::Result<()> {
-        let Self::Show { number } = self;
+        let number = match self {
+            Self::Show { number } => number,
+            Self::Search(args) => return search(api, out, args).await,
+            Self::Recall { number, reason } => return recall(api, out, &number, &reason).await,
+        };
         let answer = api.case_record(number.trim()).await?;
         if out.json {
             out.print_json(&answer.json);
@@ -72,4 +120,84 @@ impl CaseCommand {
         );
         Ok(())
     }
+}
+
+async fn search(api: &Client, out: Output, a: SearchArgs) -> anyhow::Result<()> {
+    let limit = a.limit.to_string();
+    let mut q: Vec<(&str, &str)> = vec![("limit", &limit)];
+    for (k, v) in [
+        ("number", &a.number),
+        ("applicant", &a.applicant),
+        ("matter", &a.matter),
+        ("hall", &a.hall),
+        ("holder", &a.holder),
+        ("state", &a.state),
+    ] {
+        if let Some(v) = v {
+            q.push((k, v.trim()));
+        }
+    }
+    if a.overdue {
+        q.push(("overdue", "true"));
+    }
+    let answer = api.cases(&q).await?;
+    if out.json {
+        out.print_json(&answer.json);
+        return Ok(());
+    }
+    let rows: Vec<Vec<String>> = answer
+        .value
+        .iter()
+        .map(|c| {
+            vec![
+                c.number.clone(),
+                format!(
+                    "{} {}",
+                    c.case.received.matter_code, c.case.received.matter_name_zh
+                ),
+                c.case.received.applicant.name.clone(),
+                or_dash(Some(&c.case.received.accepting_node)),
+                or_dash(c.case.holder.as_deref()),
+                c.state.clone(),
+                c.warning.clone(),
+                or_dash(c.committed_due.as_deref()),
+            ]
+        })
+        .collect();
+    println!(
+        "{}",
+        table(
+            &[
+                "case",
+                "matter",
+                "applicant",
+                "accepted at",
+                "held by",
+                "state",
+                "warning",
+                "committed due"
+            ],
+            &rows,
+            &[],
+        )
+    );
+    println!(
+        "{} {}",
+        rows.len(),
+        if rows.len() == 1 { "case" } else { "cases" }
+    );
+    Ok(())
+}
+
+async fn recall(api: &Client, out: Output, number: &str, reason: &str) -> anyhow::Result<()> {
+    let number = number.trim();
+    api.recall(number, reason.trim()).await?;
+    if out.json {
+        out.print_json(&serde_json::json!({ "recalled": number }));
+    } else {
+        println!(
+            "{number}: recall sent; the hall holding it hands it over to the district when the recall reaches it"
+        );
+    }
+    Ok(())
 }

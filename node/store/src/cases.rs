@@ -64,11 +64,34 @@ pub struct CaseFilter {
     pub matter_code: Option<String>,
     /// Only this warning level.
     pub warning: Option<String>,
+    /// Only cases accepted at this hall or a hall below it.
+    pub hall: Option<String>,
+    /// Only cases held by this hall now.
+    pub held_by: Option<String>,
+    /// Only open cases whose committed due date is before this day
+    /// (`YYYY-MM-DD`): overdue on it.
+    pub overdue_on: Option<String>,
+    /// Only this applicant (normalised ID number or credit code).
+    pub applicant: Option<String>,
+    /// Only case numbers that start with this.
+    pub number_prefix: Option<String>,
     /// At most this many rows.
     pub limit: i64,
 }
 
 const ROWS_PER_STATEMENT: usize = 200;
+
+/// A text for `LIKE ... ESCAPE '\'`: its `%`, `_` and `\` match themselves.
+fn like_escaped(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
 
 /// The departments whose parallel sub-case is open, as `|a|b|`, so that a
 /// department's open work is found with `LIKE '%|dept|%'`.
@@ -298,26 +321,58 @@ impl Store {
             }
             sql.push(')');
         }
+        let last4 = f.applicant.as_ref().map(|a| {
+            let n = a.chars().count();
+            a.chars().skip(n.saturating_sub(4)).collect::<String>()
+        });
         for (col, v) in [
             ("department", &f.department),
             ("matter_code", &f.matter_code),
             ("warning", &f.warning),
+            ("holder", &f.held_by),
+            ("applicant_last4", &last4),
         ] {
             if let Some(v) = v {
                 sql.push_str(&format!(" AND {col} = "));
                 param(&mut sql, v);
             }
         }
+        if let Some(h) = &f.hall {
+            sql.push_str(" AND (accepting_node = ");
+            param(&mut sql, h);
+            sql.push_str(" OR accepting_node LIKE ");
+            param(&mut sql, &format!("{}.%", like_escaped(h)));
+            sql.push_str(" ESCAPE '\\')");
+        }
+        if let Some(p) = &f.number_prefix {
+            sql.push_str(" AND id LIKE ");
+            param(&mut sql, &format!("{}%", like_escaped(p)));
+            sql.push_str(" ESCAPE '\\'");
+        }
+        if let Some(day) = &f.overdue_on {
+            sql.push_str(" AND closed_at_ms IS NULL AND committed_due < ");
+            param(&mut sql, day);
+        }
         let limit = if f.limit > 0 { f.limit } else { 100 };
-        sql.push_str(&format!(
-            " ORDER BY CASE WHEN committed_due IS NULL THEN 1 ELSE 0 END, committed_due, received_at_ms LIMIT {limit}"
-        ));
+        sql.push_str(
+            " ORDER BY CASE WHEN committed_due IS NULL THEN 1 ELSE 0 END, committed_due, received_at_ms",
+        );
+        // With an applicant, the last four characters narrow the rows and
+        // the whole ID number is compared on the folded cases.
+        if f.applicant.is_none() {
+            sql.push_str(&format!(" LIMIT {limit}"));
+        }
         let mut q = sqlx::query(&sql);
         for a in &args {
             q = q.bind(a.as_str());
         }
         let rows = q.fetch_all(self.pool()).await?;
-        self.with_cases(&rows).await
+        let mut out = self.with_cases(&rows).await?;
+        if let Some(a) = &f.applicant {
+            out.retain(|r| &r.case.received.applicant.id_number == a);
+            out.truncate(usize::try_from(limit).unwrap_or(100));
+        }
+        Ok(out)
     }
 
     /// Number of cases.

@@ -44,14 +44,55 @@ pub struct ListQuery {
     pub matter: Option<String>,
     /// Warning level: green, yellow, red.
     pub warning: Option<String>,
+    /// Accepted at this hall (node id) or a hall below it.
+    pub hall: Option<String>,
+    /// Held by this hall (node id) now.
+    pub holder: Option<String>,
+    /// The applicant's whole ID number or credit code.
+    pub applicant: Option<String>,
+    /// Case numbers that start with this.
+    pub number: Option<String>,
+    /// Only open cases past their committed due date (`true`).
+    pub overdue: Option<bool>,
     /// At most this many (default 100, at most 1000).
     pub limit: Option<i64>,
 }
 
-/// Cases at this node, most urgent first (staff). Approvers see their
-/// department's cases only.
+/// A node id in a query: lowercase letters, digits, `-` and `_`, in
+/// dot-separated parts.
+fn query_node_id(what: &str, v: Option<String>) -> Result<Option<String>, Error> {
+    let Some(v) = v.map(|v| v.trim().to_owned()) else {
+        return Ok(None);
+    };
+    let ok = v.split('.').all(|p| {
+        !p.is_empty()
+            && p.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+    });
+    if !ok {
+        let detail = format!("{what}: {v:?} is not a hall's node id");
+        return Err(Error::bad_request("bad_query", &[("detail", &detail)]));
+    }
+    Ok(Some(v))
+}
+
+/// An applicant's ID number or credit code in a query, normalised.
+fn query_applicant(v: Option<String>) -> Result<Option<String>, Error> {
+    let Some(v) = v.map(|v| v.trim().to_ascii_uppercase()) else {
+        return Ok(None);
+    };
+    if !(15..=18).contains(&v.len()) || !v.chars().all(|c| c.is_ascii_alphanumeric()) {
+        let detail = "applicant: an ID number (18 characters) or credit code";
+        return Err(Error::bad_request("bad_query", &[("detail", &detail)]));
+    }
+    Ok(Some(v))
+}
+
+/// Cases at this node, most urgent first (staff): at a district or a
+/// township, every case of its subtree. Approvers see their department's
+/// cases only.
 #[utoipa::path(get, path = "/api/v1/cases", tag = "cases", security(("bearer" = [])), params(ListQuery),
-    responses((status = 200, body = Vec<CaseView>), (status = 401, body = ErrorBody)))]
+    responses((status = 200, body = Vec<CaseView>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
 pub async fn list(
     State(node): State<AppState>,
     staff: Staff,
@@ -75,6 +116,14 @@ pub async fn list(
         department,
         matter_code: q.matter,
         warning: q.warning,
+        hall: query_node_id("hall", q.hall)?,
+        held_by: query_node_id("holder", q.holder)?,
+        overdue_on: q
+            .overdue
+            .unwrap_or(false)
+            .then(|| node.today().format("%Y-%m-%d").to_string()),
+        applicant: query_applicant(q.applicant)?,
+        number_prefix: q.number.map(|n| n.trim().to_ascii_uppercase()),
         limit: q.limit.unwrap_or(100).clamp(1, 1000),
     };
     let rows = node.store.cases(&filter).await?;
