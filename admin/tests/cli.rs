@@ -334,6 +334,34 @@ async fn the_district_keeps_a_village_clerk_whose_changes_reach_the_village() {
             && line.contains(" up "),
         "{line}"
     );
+    let one = admin_at(&url, pw, &["node", "status", V], &[]).await;
+    assert!(one.ok, "{}", one.stderr);
+    assert!(
+        one.stdout.contains("parent             nanhai.guicheng")
+            && one.stdout.contains("link               up"),
+        "{}",
+        one.stdout
+    );
+    let unknown = admin_at(&url, pw, &["node", "status", "nanhai.nowhere"], &[]).await;
+    assert!(!unknown.ok);
+    assert!(
+        unknown.stderr.starts_with("error: unknown_hall: "),
+        "{}",
+        unknown.stderr
+    );
+
+    // Revoked at the district: every hall refuses the village's links.
+    let revoked = admin_at(&url, pw, &["node", "revoke", V], &[]).await;
+    assert!(revoked.ok, "{}", revoked.stderr);
+    let gone = t
+        .eventually(60, "the village revoked in the fleet", || async {
+            let r = admin_at(&url, pw, &["node", "status", V, "--json"], &[])
+                .await
+                .json();
+            (!r["revoked_at_ms"].is_null()).then_some(r)
+        })
+        .await;
+    assert_eq!(gone["node_id"], V);
 }
 
 const CALENDAR_2027: &str = r#"

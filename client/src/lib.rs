@@ -314,6 +314,19 @@ impl Client {
         .await
     }
 
+    /// `POST /api/v1/admin/nodes/{node}/revoke` (administrator, at the
+    /// root): one certificate by serial, or every certificate of the node
+    /// when `serial` is empty.
+    pub async fn revoke_node(&self, node: &str, serial: &str) -> Result<(), Error> {
+        self.call::<Value>(
+            &routes::REVOKE_NODE,
+            &[node],
+            Some(&serde_json::json!({ "serial": serial })),
+        )
+        .await
+        .map(drop)
+    }
+
     /// `GET /api/v1/admin/catalogue/versions`.
     pub async fn catalogue_versions(&self) -> Result<Answer<Vec<VersionInfo>>, Error> {
         self.call(&routes::CATALOGUE_VERSIONS, &[], None::<&()>)

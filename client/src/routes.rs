@@ -47,6 +47,7 @@ pub(crate) const PUBLISH_VERSION: Route =
 pub(crate) const CALENDARS: Route = Route::new("get", "/api/v1/admin/calendars");
 pub(crate) const PUT_CALENDAR: Route = Route::new("put", "/api/v1/admin/calendars");
 pub(crate) const REGISTER_NODE: Route = Route::new("post", "/api/v1/admin/enrolments");
+pub(crate) const REVOKE_NODE: Route = Route::new("post", "/api/v1/admin/nodes/{node}/revoke");
 pub(crate) const AUDIT: Route = Route::new("get", "/api/v1/admin/audit");
 pub(crate) const WARNINGS: Route = Route::new("get", "/api/v1/admin/warnings");
 pub(crate) const SUBMIT: Route = Route::new("post", "/api/v1/cases");
@@ -77,6 +78,7 @@ pub const ROUTES: &[Route] = &[
     CALENDARS,
     PUT_CALENDAR,
     REGISTER_NODE,
+    REVOKE_NODE,
     AUDIT,
     WARNINGS,
     SUBMIT,

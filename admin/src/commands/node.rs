@@ -1,4 +1,6 @@
-//! `node status`: who the node is and what it runs.
+//! `node status [ID] | list | register | revoke`: who the node is and what
+//! it runs, one hall of its subtree, the whole subtree, and halls joining and
+//! leaving the tree.
 
 use clap::Subcommand;
 use onewindow_client::Client;
@@ -10,8 +12,12 @@ use crate::output::{Output, fields};
 pub enum NodeCommand {
     /// Node id, tier, software version, catalogue version in use, store
     /// backend, the state of the link to the parent and of the node's own
-    /// certificate (GET /api/v1/health; no login needed).
-    Status,
+    /// certificate (GET /api/v1/health; no login needed). With ID, one hall
+    /// of the subtree as the fleet knows it (administrator or supervisor).
+    Status {
+        /// A hall of this node's subtree, e.g. nanhai.guicheng.xiaping.
+        id: Option<String>,
+    },
     /// This node and every node of its subtree: link, last seen, software
     /// and catalogue version, backlog, link round trip, clock skew,
     /// certificate expiry (GET /api/v1/admin/fleet).
@@ -27,12 +33,25 @@ pub enum NodeCommand {
         /// The new hall's node id, e.g. nanhai.dali.newvillage.
         node: String,
     },
+    /// Revokes a hall for the whole tree (administrator, at the root): its
+    /// links are refused everywhere from the moment the revocation arrives;
+    /// what it sent before stays. With --serial, only that certificate.
+    Revoke {
+        /// The hall's node id.
+        node: String,
+        /// One certificate serial (hex) instead of every certificate.
+        #[arg(long, value_name = "HEX")]
+        serial: Option<String>,
+    },
 }
 
 impl NodeCommand {
     /// Whether the command needs a staff session.
     pub fn needs_login(&self) -> bool {
-        matches!(self, Self::Register { .. } | Self::List)
+        matches!(
+            self,
+            Self::Register { .. } | Self::List | Self::Revoke { .. } | Self::Status { id: Some(_) }
+        )
     }
 
     /// Runs the command.
@@ -101,7 +120,24 @@ impl NodeCommand {
                 );
                 Ok(())
             }
-            Self::Status => {
+            Self::Status { id: Some(id) } => hall_status(api, out, id.trim()).await,
+            Self::Revoke { node, serial } => {
+                let node = node.trim();
+                api.revoke_node(node, serial.as_deref().unwrap_or_default().trim())
+                    .await?;
+                if out.json {
+                    out.print_json(&serde_json::json!({ "revoked": node, "serial": serial }));
+                } else {
+                    println!(
+                        "{node}: revoked{}; its links are refused at every hall the revocation reaches",
+                        serial
+                            .map(|s| format!(" (certificate {s})"))
+                            .unwrap_or_default()
+                    );
+                }
+                Ok(())
+            }
+            Self::Status { id: None } => {
                 let answer = api.health().await?;
                 if out.json {
                     out.print_json(&answer.json);
@@ -158,4 +194,54 @@ impl NodeCommand {
             }
         }
     }
+}
+
+/// One hall of the subtree as the fleet knows it.
+async fn hall_status(api: &Client, out: Output, id: &str) -> anyhow::Result<()> {
+    let answer = api.fleet().await?;
+    let Some(i) = answer.value.iter().position(|n| n.node_id == id) else {
+        return Err(crate::output::Coded::new(
+            "unknown_hall",
+            format!("{id} is not a hall of this node's subtree that it has heard from"),
+        )
+        .into());
+    };
+    if out.json {
+        out.print_json(&answer.json[i]);
+        return Ok(());
+    }
+    let n = &answer.value[i];
+    let when = |ms: Option<i64>| crate::output::china_time_opt(ms);
+    let num = |v: Option<i64>, unit: &str| v.map_or_else(|| "-".into(), |v| format!("{v}{unit}"));
+    println!(
+        "{}",
+        fields(&[
+            ("node", n.node_id.clone()),
+            ("hall", format!("{} / {}", n.name_zh, n.name_en)),
+            ("tier", n.tier.clone()),
+            ("parent", n.parent.clone().unwrap_or_else(|| "-".into())),
+            (
+                "link",
+                if n.revoked_at_ms.is_some() {
+                    format!("revoked {}", when(n.revoked_at_ms))
+                } else if n.connected {
+                    "up".into()
+                } else {
+                    "down".into()
+                }
+            ),
+            ("last seen", when(n.last_seen_ms)),
+            ("software", n.software.clone().unwrap_or_else(|| "-".into())),
+            ("catalogue", num(n.catalogue_version, "")),
+            ("backlog", num(n.backlog, " entries")),
+            ("round trip", num(n.latency_ms, " ms")),
+            ("clock skew", num(n.skew_ms, " ms")),
+            ("certificate until", when(n.cert_not_after_ms)),
+            (
+                "refusals",
+                n.refusal_code.clone().unwrap_or_else(|| "-".into())
+            ),
+        ])
+    );
+    Ok(())
 }

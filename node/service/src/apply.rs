@@ -314,6 +314,9 @@ impl Node {
                         "revocation of {node}: the root's signature does not hold"
                     )));
                 }
+                if serial.is_empty() {
+                    w.fleet_revoked(node, d.at_ms).await?;
+                }
                 applied.revoked.push(if serial.is_empty() {
                     node.clone()
                 } else {

@@ -78,7 +78,9 @@ impl Node {
             ));
         }
         let signature = signer.sign(format!("{node}\n{serial}").as_bytes());
-        self.write_directive(
+        let mut w = self.store.write().await?;
+        self.stage_directive(
+            &mut w,
             Directive::NodeRevoked {
                 node: node.to_owned(),
                 serial: serial.to_owned(),
@@ -86,8 +88,11 @@ impl Node {
             },
             "",
             by,
-        )
-        .await?;
+        )?;
+        if serial.is_empty() {
+            w.fleet_revoked(node, self.now_ms()).await?;
+        }
+        w.commit().await?;
         self.registry
             .revoke(if serial.is_empty() { node } else { serial });
         Ok(())

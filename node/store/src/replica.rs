@@ -637,3 +637,22 @@ impl Store {
         .transpose()
     }
 }
+
+impl crate::WriteTx<'_> {
+    /// Marks a node revoked in the fleet table (with the transaction that
+    /// writes or applies the revocation). A node the fleet has not heard of
+    /// gets a row, so that the fleet lists it revoked.
+    pub async fn fleet_revoked(&mut self, node: &str, at_ms: i64) -> Result<(), StoreError> {
+        let parent = node.rsplit_once('.').map(|(p, _)| p.to_owned());
+        sqlx::query(
+            "INSERT INTO fleet (node_id, parent, connected, revoked_at_ms) VALUES ($1, $2, 0, $3) \
+             ON CONFLICT (node_id) DO UPDATE SET revoked_at_ms = excluded.revoked_at_ms, connected = 0",
+        )
+        .bind(node)
+        .bind(parent)
+        .bind(at_ms)
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
+}
