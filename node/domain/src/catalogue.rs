@@ -244,10 +244,9 @@ impl DelegationRule {
 impl Delegation {
     /// The tiers and halls that apply on `day`.
     pub fn on(&self, day: chrono::NaiveDate) -> DelegationRule {
-        match (&self.from, &self.earlier) {
-            (Some(from), Some(earlier)) if day < *from => earlier.clone(),
-            _ => self.current(),
-        }
+        self.earlier_on(day)
+            .cloned()
+            .unwrap_or_else(|| self.current())
     }
 
     /// The tiers and halls from `from` on (or always).
@@ -273,14 +272,28 @@ impl Delegation {
         }
     }
 
+    /// The earlier rule, if it still applies on `day`.
+    fn earlier_on(&self, day: chrono::NaiveDate) -> Option<&DelegationRule> {
+        match (&self.from, &self.earlier) {
+            (Some(from), Some(earlier)) if day < *from => Some(earlier),
+            _ => None,
+        }
+    }
+
     /// May a hall with this id and tier receive the matter on `day`?
     pub fn may_receive(&self, node_id: &str, tier: &str, day: chrono::NaiveDate) -> bool {
-        self.on(day).may_receive(node_id, tier)
+        match self.earlier_on(day) {
+            Some(e) => e.may_receive(node_id, tier),
+            None => self.receive_tiers.contains(tier) || self.receive_halls.contains(node_id),
+        }
     }
 
     /// May a hall with this id and tier decide the matter on `day`?
     pub fn may_decide(&self, node_id: &str, tier: &str, day: chrono::NaiveDate) -> bool {
-        self.on(day).may_decide(node_id, tier)
+        match self.earlier_on(day) {
+            Some(e) => e.may_decide(node_id, tier),
+            None => self.decide_tiers.contains(tier) || self.decide_halls.contains(node_id),
+        }
     }
 }
 

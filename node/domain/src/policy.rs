@@ -19,12 +19,11 @@ use onewindow_i18n::{Arg, text, text_args};
 /// the root decides everything. `day` is the date the delegation is read
 /// on (a change published ahead applies from its day).
 pub fn decider(matter: &Matter, node: &str, tiers: &[String], day: chrono::NaiveDate) -> String {
-    let rule = matter.delegation.on(day);
     let mut at = Some(node);
     while let Some(n) = at {
         let depth = n.matches('.').count();
         let tier = tiers.get(depth).map_or("", String::as_str);
-        if depth == 0 || rule.may_decide(n, tier) {
+        if depth == 0 || matter.delegation.may_decide(n, tier, day) {
             return n.to_owned();
         }
         at = n.rsplit_once('.').map(|(parent, _)| parent);
