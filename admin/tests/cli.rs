@@ -285,6 +285,44 @@ async fn the_district_keeps_a_village_clerk_whose_changes_reach_the_village() {
     .await;
     onewindow_tests::Api::login(&t.url(V), "xp.zhang", "zhang-password-2").await;
 
+    // Her login at the village reaches the district in the village's chain;
+    // the district's own actions on her account are in its chain.
+    let logins = t
+        .eventually(60, "the village's login at the district", || async {
+            let r = admin_at(
+                &url,
+                pw,
+                &[
+                    "audit", "actions", "--hall", V, "--action", "login", "--json",
+                ],
+                &[],
+            )
+            .await
+            .json();
+            (!r.as_array().unwrap().is_empty()).then_some(r)
+        })
+        .await;
+    assert_eq!(logins[0]["actor"], "xp.zhang");
+    assert_eq!(logins[0]["role"], "clerk");
+    assert_eq!(logins[0]["hall"], V);
+    let ours = admin_at(&url, pw, &["audit", "actions", "--hall", "nanhai"], &[]).await;
+    assert!(ours.ok, "{}", ours.stderr);
+    let created = ours
+        .stdout
+        .lines()
+        .find(|l| l.contains("staff_created"))
+        .unwrap_or_else(|| panic!("{}", ours.stdout));
+    assert!(
+        created.contains("admin (admin)")
+            && created.contains("xp.zhang")
+            && created.contains(&format!("clerk at {V}")),
+        "{created}"
+    );
+    assert!(ours.stdout.contains("password reset"), "{}", ours.stdout);
+    let bad = admin_at(&url, pw, &["audit", "actions", "--action", "dance"], &[]).await;
+    assert!(!bad.ok);
+    assert!(bad.stderr.contains("bad_query"), "{}", bad.stderr);
+
     let off = admin_at(
         &url,
         pw,

@@ -27,9 +27,9 @@ use std::time::Duration;
 
 use reqwest::Url;
 use types::{
-    AuditReport, CalendarYear, CaseRecord, CaseView, Catalogue, FleetNode, Health, IssuedToken,
-    LoginOutcome, NewStaff, Outcome, Progress, Staff, StaffChange, Submission, VersionInfo,
-    WarningRow,
+    AuditAction, AuditReport, CalendarYear, CaseRecord, CaseView, Catalogue, FleetNode, Health,
+    IssuedToken, LoginOutcome, NewStaff, Outcome, Progress, Staff, StaffChange, Submission,
+    VersionInfo, WarningRow,
 };
 
 /// A typed answer and the JSON it was read from.
@@ -416,6 +416,17 @@ impl Client {
             query.push(("hall", h));
         }
         self.call_with_query(&routes::WARNINGS, &[], &query, None::<&()>)
+            .await
+    }
+
+    /// `GET /api/v1/admin/audit/actions`: staff and administrator actions
+    /// of the node and its subtree, newest first; `query` by the API's
+    /// names (`hall`, `action`, `limit`).
+    pub async fn audit_actions(
+        &self,
+        query: &[(&str, &str)],
+    ) -> Result<Answer<Vec<AuditAction>>, Error> {
+        self.call_with_query(&routes::AUDIT_ACTIONS, &[], query, None::<&()>)
             .await
     }
 

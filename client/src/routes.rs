@@ -49,6 +49,7 @@ pub(crate) const PUT_CALENDAR: Route = Route::new("put", "/api/v1/admin/calendar
 pub(crate) const REGISTER_NODE: Route = Route::new("post", "/api/v1/admin/enrolments");
 pub(crate) const REVOKE_NODE: Route = Route::new("post", "/api/v1/admin/nodes/{node}/revoke");
 pub(crate) const AUDIT: Route = Route::new("get", "/api/v1/admin/audit");
+pub(crate) const AUDIT_ACTIONS: Route = Route::new("get", "/api/v1/admin/audit/actions");
 pub(crate) const WARNINGS: Route = Route::new("get", "/api/v1/admin/warnings");
 pub(crate) const SUBMIT: Route = Route::new("post", "/api/v1/cases");
 pub(crate) const CASES: Route = Route::new("get", "/api/v1/cases");
@@ -80,6 +81,7 @@ pub const ROUTES: &[Route] = &[
     REGISTER_NODE,
     REVOKE_NODE,
     AUDIT,
+    AUDIT_ACTIONS,
     WARNINGS,
     SUBMIT,
     CASES,

@@ -511,3 +511,24 @@ pub struct WarningRow {
     /// Working days to the committed due date (negative once past).
     pub working_days_left: Option<i64>,
 }
+
+/// A staff or administrator action (`GET /api/v1/admin/audit/actions`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct AuditAction {
+    /// The hall where it was done.
+    pub hall: String,
+    /// Its place in that hall's hash chain.
+    pub seq: u64,
+    /// What was done.
+    pub action: String,
+    /// Who.
+    pub actor: String,
+    /// The actor's role then.
+    pub role: String,
+    /// What it was done to.
+    pub target: String,
+    /// Why, or what changed.
+    pub detail: String,
+    /// When (ms since the epoch).
+    pub at_ms: i64,
+}

@@ -200,7 +200,7 @@ async fn every_format1_entry_reads_back_and_the_chain_verifies() {
         .iter()
         .filter_map(|e| match &e.body {
             LogBody::Directive(d) => Some(d),
-            LogBody::Case(_) => None,
+            LogBody::Case(_) | LogBody::Audit(_) => None,
         })
         .collect();
     assert_eq!(directives.len(), 3);
@@ -323,7 +323,7 @@ async fn opening_routes_the_old_rows() {
         assert!(e.up, "local #{}", e.local_seq);
         let want = match e.body {
             LogBody::Directive(_) => "*",
-            LogBody::Case(_) => "",
+            LogBody::Case(_) | LogBody::Audit(_) => "",
         };
         assert_eq!(e.down, want, "local #{} ({})", e.local_seq, e.body.kind());
     }
@@ -443,8 +443,12 @@ async fn a_new_case_chains_format2_entries_onto_the_format1_log() {
 
     let store = &node.node.store;
     let new = check_log_after(store, old_seq, old_hash).await;
+    // The clerk's login (an audit record), then the case's two events.
+    let kinds: Vec<&str> = new.iter().map(|e| e.body.kind()).collect();
+    assert_eq!(kinds, ["audit", "received", "completed_at_window"]);
     assert!(
-        new.iter()
+        new[1..]
+            .iter()
             .all(|e| e.record().is_some_and(|r| r.case_id == number))
     );
     let evs = store.case_events(&number).await.unwrap();

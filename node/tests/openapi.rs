@@ -47,6 +47,7 @@ const OPERATIONS: &[(&str, &str)] = &[
     ("post", "/api/v1/enrolment"),
     ("get", "/api/v1/admin/security-events"),
     ("get", "/api/v1/admin/audit"),
+    ("get", "/api/v1/admin/audit/actions"),
     ("get", "/api/v1/admin/warnings"),
     ("get", "/api/v1/admin/fleet"),
 ];

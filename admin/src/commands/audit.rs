@@ -1,5 +1,6 @@
-//! `audit verify`: the node walks every origin's hash chain in its stored
-//! log and names the first break of each.
+//! `audit verify | actions`: the node walks every origin's hash chain in
+//! its stored log and names the first break of each; the staff and
+//! administrator actions its log holds.
 
 use clap::Subcommand;
 use onewindow_client::Client;
@@ -18,6 +19,21 @@ pub enum AuditCommand {
         #[arg(long, value_name = "ID")]
         hall: Option<String>,
     },
+    /// Staff and administrator actions held at the node (its own and its
+    /// subtree's), newest first: logins, logouts, lockouts, account
+    /// changes, catalogue and calendar publications, recalls, node
+    /// registrations and revocations (GET /api/v1/admin/audit/actions).
+    Actions {
+        /// Only at this hall or a hall below it.
+        #[arg(long, value_name = "ID")]
+        hall: Option<String>,
+        /// Only this action, e.g. login or staff_disabled.
+        #[arg(long, value_name = "ACTION")]
+        action: Option<String>,
+        /// At most this many (1 to 1000).
+        #[arg(long, value_name = "N", default_value_t = 100)]
+        limit: u32,
+    },
 }
 
 impl AuditCommand {
@@ -28,7 +44,14 @@ impl AuditCommand {
 
     /// Runs the command.
     pub async fn run(self, api: &Client, out: Output) -> anyhow::Result<()> {
-        let Self::Verify { hall } = self;
+        let hall = match self {
+            Self::Verify { hall } => hall,
+            Self::Actions {
+                hall,
+                action,
+                limit,
+            } => return actions(api, out, hall, action, limit).await,
+        };
         let answer = api.audit(hall.as_deref().map(str::trim)).await?;
         let r = &answer.value;
         if out.json {
@@ -81,4 +104,54 @@ impl AuditCommand {
         }
         Ok(())
     }
+}
+
+async fn actions(
+    api: &Client,
+    out: Output,
+    hall: Option<String>,
+    action: Option<String>,
+    limit: u32,
+) -> anyhow::Result<()> {
+    let limit = limit.to_string();
+    let mut q: Vec<(&str, &str)> = vec![("limit", &limit)];
+    if let Some(h) = &hall {
+        q.push(("hall", h.trim()));
+    }
+    if let Some(a) = &action {
+        q.push(("action", a.trim()));
+    }
+    let answer = api.audit_actions(&q).await?;
+    if out.json {
+        out.print_json(&answer.json);
+        return Ok(());
+    }
+    let rows: Vec<Vec<String>> = answer
+        .value
+        .iter()
+        .map(|a| {
+            vec![
+                crate::output::china_time(a.at_ms),
+                a.hall.clone(),
+                format!(
+                    "{} ({})",
+                    a.actor,
+                    if a.role.is_empty() { "-" } else { &a.role }
+                ),
+                a.action.clone(),
+                crate::output::or_dash(Some(&a.target)),
+                crate::output::or_dash(Some(&a.detail)),
+            ]
+        })
+        .collect();
+    println!(
+        "{}",
+        table(
+            &["time", "hall", "actor", "action", "target", "detail"],
+            &rows,
+            &[]
+        )
+    );
+    println!("{} actions", rows.len());
+    Ok(())
 }

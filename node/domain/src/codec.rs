@@ -100,7 +100,7 @@ mod pb {
 
     #[derive(Clone, PartialEq, prost::Message)]
     pub struct Body {
-        #[prost(oneof = "Kind", tags = "1, 2")]
+        #[prost(oneof = "Kind", tags = "1, 2, 3")]
         pub kind: Option<Kind>,
     }
 
@@ -110,6 +110,24 @@ mod pb {
         Case(CaseEvent),
         #[prost(message, tag = "2")]
         Directive(Directive),
+        #[prost(message, tag = "3")]
+        Audit(Audit),
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct Audit {
+        #[prost(string, tag = "1")]
+        pub action: String,
+        #[prost(string, tag = "2")]
+        pub actor: String,
+        #[prost(string, tag = "3")]
+        pub role: String,
+        #[prost(string, tag = "4")]
+        pub target: String,
+        #[prost(string, tag = "5")]
+        pub detail: String,
+        #[prost(int64, tag = "6")]
+        pub at_ms: i64,
     }
 
     #[derive(Clone, PartialEq, prost::Message)]
@@ -799,6 +817,14 @@ pub fn encode(
                 kind: Some(kind),
             })
         }
+        LogBody::Audit(a) => pb::Kind::Audit(pb::Audit {
+            action: a.action.clone(),
+            actor: a.actor.clone(),
+            role: a.role.clone(),
+            target: a.target.clone(),
+            detail: a.detail.clone(),
+            at_ms: a.at_ms,
+        }),
     };
     let msg = pb::Body { kind: Some(kind) };
     let mut out = Vec::with_capacity(msg.encoded_len() + 1);
@@ -840,6 +866,14 @@ pub fn decode(
     };
     match msg.kind.ok_or_else(|| malformed("no body"))? {
         pb::Kind::Case(c) => Ok(LogBody::Case(decode_case(c, p, origin, book)?)),
+        pb::Kind::Audit(a) => Ok(LogBody::Audit(crate::log::AuditRecord {
+            action: a.action,
+            actor: a.actor,
+            role: a.role,
+            target: a.target,
+            detail: a.detail,
+            at_ms: a.at_ms,
+        })),
         pb::Kind::Directive(d) => {
             let directive = match d.kind.ok_or_else(|| malformed("no directive"))? {
                 pb::Dk::Catalogue(s) => Directive::CataloguePublished {
@@ -1320,6 +1354,21 @@ mod tests {
             assert_eq!(back, body);
             assert!(enc.personal.is_empty(), "a directive has no personal part");
         }
+        let audit = LogBody::Audit(crate::log::AuditRecord {
+            action: "case_recalled".into(),
+            actor: "sup1".into(),
+            role: "supervisor".into(),
+            target: "XP-20261201-000123-K".into(),
+            detail: "群众投诉，区级督办".into(),
+            at_ms: 7,
+        });
+        let (back, enc) = round_trip(&audit, &b);
+        assert_eq!(back, audit);
+        assert!(enc.personal.is_empty());
+        assert_eq!(back.kind(), "audit");
+        // And as the JSON of the first format.
+        let json = serde_json::to_vec(&audit).unwrap();
+        assert_eq!(decode(&json, None, VILLAGE, |_| None).unwrap(), audit);
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! What a log entry's body holds: a change to a case, or a directive from
-//! above (a catalogue version, a calendar, a revocation, a recall).
+//! What a log entry's body holds: a change to a case, a directive from
+//! above (a catalogue version, a calendar, a revocation, a recall), or a
+//! staff or administrator action kept for audit.
 //!
 //! Directives that change the rules carry the root's Ed25519 signature over
 //! their content, so that no tier between the root and a hall can alter them
@@ -17,14 +18,52 @@ pub enum LogBody {
     Case(EventRecord),
     /// A directive.
     Directive(DirectiveRecord),
+    /// A staff or administrator action, for audit: it travels up to the
+    /// root like a case event and never down.
+    Audit(AuditRecord),
 }
+
+/// A staff or administrator action, kept in the writing hall's hash chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditRecord {
+    /// What was done: a stable name (see [`AUDIT_ACTIONS`]).
+    pub action: String,
+    /// Who: the username at the writing hall.
+    pub actor: String,
+    /// The actor's role then.
+    pub role: String,
+    /// What it was done to: a username, a catalogue version, a case number,
+    /// a node id; empty when nothing.
+    pub target: String,
+    /// Why, where the rules ask for a reason (a recall, a disabling), or
+    /// what changed.
+    pub detail: String,
+    /// When (ms since the epoch).
+    pub at_ms: i64,
+}
+
+/// Every audit action a hall writes.
+pub const AUDIT_ACTIONS: &[&str] = &[
+    "login",
+    "logout",
+    "login_lockout",
+    "staff_created",
+    "staff_changed",
+    "staff_disabled",
+    "catalogue_published",
+    "calendar_published",
+    "case_recalled",
+    "node_registered",
+    "node_revoked",
+];
 
 impl LogBody {
     /// The case event, if it is one.
     pub fn case(&self) -> Option<&EventRecord> {
         match self {
             Self::Case(r) => Some(r),
-            Self::Directive(_) => None,
+            Self::Directive(_) | Self::Audit(_) => None,
         }
     }
 
@@ -33,6 +72,7 @@ impl LogBody {
         match self {
             Self::Case(r) => r.event.kind(),
             Self::Directive(d) => d.directive.kind(),
+            Self::Audit(_) => "audit",
         }
     }
 

@@ -205,6 +205,21 @@ impl Node {
                     w.append_remote(e.clone(), LogBody::Directive(d), String::new(), from_child);
                     stored += 1;
                 }
+                LogBody::Audit(a) => {
+                    // A hall's actions travel up only (a hall taking
+                    // back its own log after a restore gets its subtree's
+                    // from its parent).
+                    if batch.direction == Direction::Down && !e.origin.is_in_subtree_of(&self.id) {
+                        applied.cut = refuse(
+                            "audit_from_above",
+                            format!("a {} action sent down", a.action),
+                        );
+                        break;
+                    }
+                    let scope = e.origin.to_string();
+                    w.append_remote(e.clone(), LogBody::Audit(a), scope, from_child);
+                    stored += 1;
+                }
             }
         }
         if let Some((i, _)) = &applied.cut {

@@ -166,10 +166,16 @@ impl Node {
         if by_role != Role::Admin {
             return Err(Error::forbidden("action.manage_staff"));
         }
-        match s.hall.as_deref() {
+        let (username, role) = (s.username.clone(), s.role);
+        let hall = s.hall.clone().unwrap_or_else(|| self.id.to_string());
+        let made = match s.hall.as_deref() {
             Some(h) if h != self.id.as_str() => self.create_tree_staff(by, s).await,
             _ => self.create_staff_unchecked(s).await,
-        }
+        }?;
+        let detail = format!("{} at {hall}", role.as_str());
+        self.audit("staff_created", by, by_role, &username, &detail)
+            .await;
+        Ok(made)
     }
 
     /// Deactivates a staff account (admin only); nobody deactivates their
@@ -187,6 +193,8 @@ impl Node {
             return Err(Error::bad_request("self_deactivation", &[]));
         }
         if self.store.deactivate_staff(username).await? {
+            self.audit("staff_disabled", by, by_role, username, "")
+                .await;
             Ok(())
         } else {
             Err(Error::not_found(
@@ -278,6 +286,7 @@ impl Node {
             return Err(locked(&lock, now));
         }
         let staff = self.store.staff(username).await?;
+        let known_role = staff.as_ref().map_or("", |s| s.role.as_str());
         let ok = staff
             .as_ref()
             .is_some_and(|s| s.active && verify_password(password, &s.password_hash));
@@ -295,6 +304,14 @@ impl Node {
                 self.store
                     .security_event(now, "login_lockout", None, remote.as_deref(), &detail)
                     .await?;
+                self.keep_audit(
+                    "login_lockout",
+                    username,
+                    known_role,
+                    &lock.key.to_string(),
+                    &detail,
+                )
+                .await;
             }
             if let Some(lock) = begun.first() {
                 return Err(locked(lock, now));
@@ -313,6 +330,9 @@ impl Node {
         self.store
             .create_session(&token_hash(&token), &staff.username, now, expires)
             .await?;
+        let address = from.map(|ip| ip.to_string()).unwrap_or_default();
+        self.audit("login", &staff.username, staff.role, "", &address)
+            .await;
         Ok(LoginOutcome {
             token,
             expires_at_ms: expires,
@@ -330,7 +350,54 @@ impl Node {
 
     /// Ends a session.
     pub async fn logout(&self, token: &str) -> Result<(), Error> {
-        Ok(self.store.delete_session(&token_hash(token)).await?)
+        let who = self
+            .store
+            .session(&token_hash(token), self.now_ms())
+            .await?;
+        self.store.delete_session(&token_hash(token)).await?;
+        if let Some(s) = who {
+            self.audit("logout", &s.staff.username, s.staff.role, "", "")
+                .await;
+        }
+        Ok(())
+    }
+
+    /// Keeps a staff or administrator action in this node's log, with its
+    /// actor, target and detail; it travels up to the root like a case
+    /// event. A failure to keep it is logged; it never undoes the action.
+    pub async fn audit(&self, action: &str, actor: &str, role: Role, target: &str, detail: &str) {
+        self.keep_audit(action, actor, role.as_str(), target, detail)
+            .await;
+    }
+
+    /// [`Node::audit`] for an action whose caller knows only the actor's
+    /// username: the role is the account's.
+    pub async fn audit_by(&self, action: &str, actor: &str, target: &str, detail: &str) {
+        let role = match self.store.staff(actor).await {
+            Ok(Some(s)) => s.role.as_str(),
+            _ => "",
+        };
+        self.keep_audit(action, actor, role, target, detail).await;
+    }
+
+    async fn keep_audit(&self, action: &str, actor: &str, role: &str, target: &str, detail: &str) {
+        let rec = onewindow_domain::log::AuditRecord {
+            action: action.to_owned(),
+            actor: actor.to_owned(),
+            role: role.to_owned(),
+            target: target.to_owned(),
+            detail: detail.to_owned(),
+            at_ms: self.now_ms(),
+        };
+        let kept = async {
+            let mut w = self.store.write().await?;
+            w.append_audit(rec)?;
+            w.commit().await
+        }
+        .await;
+        if let Err(e) = kept {
+            tracing::warn!(action, actor, target, error = %e, "an audit record was not kept");
+        }
     }
 }
 

@@ -93,6 +93,7 @@ impl Node {
             w.fleet_revoked(node, self.now_ms()).await?;
         }
         w.commit().await?;
+        self.audit_by("node_revoked", by, node, serial).await;
         self.registry
             .revoke(if serial.is_empty() { node } else { serial });
         Ok(())
@@ -138,7 +139,7 @@ impl Node {
         }
         self.write_directive(
             Directive::Recall {
-                case_id: number,
+                case_id: number.clone(),
                 to: self.id.to_string(),
                 reason: reason.trim().to_owned(),
             },
@@ -146,6 +147,8 @@ impl Node {
             by,
         )
         .await?;
+        self.audit_by("case_recalled", by, &number, reason.trim())
+            .await;
         Ok(())
     }
 

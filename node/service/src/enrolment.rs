@@ -96,6 +96,8 @@ impl Node {
             })
             .await?;
         tracing::info!(%node, token = %token.id, %by, "issued an enrolment token");
+        self.audit_by("node_registered", by, node, "enrolment token issued")
+            .await;
         Ok(IssuedToken {
             token: token.to_string(),
             node: node.to_owned(),

@@ -104,8 +104,11 @@ impl Node {
             )?;
         }
         w.commit().await?;
+        let detail = format!("{} matters", cat.matters.len());
         self.set_catalogue(cat);
         tracing::info!(version, %by, "catalogue version published");
+        self.audit_by("catalogue_published", by, &version.to_string(), &detail)
+            .await;
         self.catalogue_version_info(version).await
     }
 
@@ -143,6 +146,8 @@ impl Node {
         }
         w.commit().await?;
         self.set_calendar(cal);
+        self.audit_by("calendar_published", by, &year.year.to_string(), "")
+            .await;
         Ok(())
     }
 }

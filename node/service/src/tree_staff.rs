@@ -174,6 +174,49 @@ impl Node {
         username: &str,
         c: StaffChange,
     ) -> Result<StaffView, Error> {
+        let mut what: Vec<String> = Vec::new();
+        if let Some(h) = &c.hall {
+            what.push(format!("at {h}"));
+        }
+        if let Some(n) = &c.display_name {
+            what.push(format!("name {}", n.trim()));
+        }
+        if let Some(r) = c.role {
+            what.push(format!("role {}", r.as_str()));
+        }
+        if let Some(d) = &c.department {
+            what.push(format!("department {d}"));
+        }
+        if c.password.is_some() {
+            what.push("password reset".to_owned());
+        }
+        if let Some(a) = c.active {
+            what.push(if a { "enabled" } else { "disabled" }.to_owned());
+        }
+        if let Some(m) = &c.move_to {
+            what.push(format!("moved to {m}"));
+        }
+        let disables = c.active == Some(false);
+        let changed = self
+            .change_staff_unaudited(by, by_role, username, c)
+            .await?;
+        let action = if disables {
+            "staff_disabled"
+        } else {
+            "staff_changed"
+        };
+        self.audit(action, by, by_role, username, &what.join("; "))
+            .await;
+        Ok(changed)
+    }
+
+    async fn change_staff_unaudited(
+        &self,
+        by: &str,
+        by_role: Role,
+        username: &str,
+        c: StaffChange,
+    ) -> Result<StaffView, Error> {
         if by_role != Role::Admin {
             return Err(Error::forbidden("action.manage_staff"));
         }

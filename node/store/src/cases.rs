@@ -82,7 +82,7 @@ pub struct CaseFilter {
 const ROWS_PER_STATEMENT: usize = 200;
 
 /// A text for `LIKE ... ESCAPE '\'`: its `%`, `_` and `\` match themselves.
-fn like_escaped(s: &str) -> String {
+pub(crate) fn like_escaped(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         if matches!(c, '%' | '_' | '\\') {

@@ -711,6 +711,46 @@ impl Store {
         self.stored_events(&rows).await
     }
 
+    /// Staff and administrator actions held here (this node's and its
+    /// subtree's), newest first: of `hall` and the halls below it when
+    /// given, of one action when given, at most `limit`.
+    pub async fn audit_actions(
+        &self,
+        hall: Option<&str>,
+        action: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<(String, u64, onewindow_domain::log::AuditRecord)>, StoreError> {
+        let mut sql = format!("{EVENT_COLUMNS} WHERE kind = 'audit'");
+        if hall.is_some() {
+            sql.push_str(" AND (origin = $1 OR origin LIKE $2 ESCAPE '\\')");
+        }
+        sql.push_str(" ORDER BY local_seq DESC");
+        // Filtering by action reads the bodies: take more rows than asked.
+        let rows_wanted = if action.is_some() {
+            limit.saturating_mul(20)
+        } else {
+            limit
+        };
+        sql.push_str(&format!(" LIMIT {}", rows_wanted.clamp(1, 100_000)));
+        let mut q = sqlx::query(&sql);
+        if let Some(h) = hall {
+            q = q
+                .bind(h.to_owned())
+                .bind(format!("{}.%", cases::like_escaped(h)));
+        }
+        let rows = q.fetch_all(&self.pool).await?;
+        let mut out = Vec::new();
+        for e in self.stored_events(&rows).await? {
+            if let LogBody::Audit(a) = e.body
+                && action.is_none_or(|x| x == a.action)
+            {
+                out.push((e.entry.origin.to_string(), e.entry.origin_seq, a));
+            }
+        }
+        out.truncate(usize::try_from(limit).unwrap_or(0));
+        Ok(out)
+    }
+
     /// Number of stored events.
     pub async fn event_count(&self) -> Result<i64, StoreError> {
         Ok(sqlx::query_scalar("SELECT COUNT(*) FROM events")
@@ -885,6 +925,16 @@ impl WriteTx<'_> {
         scope: &str,
     ) -> Result<StoredEvent, StoreError> {
         self.append_own(LogBody::Directive(d), scope)
+    }
+
+    /// Appends a staff or administrator action of this node: it goes up
+    /// to the root and never down (its scope is this node itself).
+    pub fn append_audit(
+        &mut self,
+        a: onewindow_domain::log::AuditRecord,
+    ) -> Result<StoredEvent, StoreError> {
+        let me = self.store.node.to_string();
+        self.append_own(LogBody::Audit(a), &me)
     }
 
     fn append_own(&mut self, body: LogBody, scope: &str) -> Result<StoredEvent, StoreError> {
@@ -1116,6 +1166,7 @@ async fn flush_events(
                     r.at_ms,
                 ),
                 LogBody::Directive(d) => ("", 0, d.issued_by.as_str(), d.at_ms),
+                LogBody::Audit(a) => ("", 0, a.actor.as_str(), a.at_ms),
             };
             let format1 = federation::log::is_format1(&e.entry.body);
             let sealed = match &e.entry.sealed {

@@ -285,6 +285,96 @@ pub async fn audit(
     Ok(axum::Json(report))
 }
 
+/// Which staff and administrator actions to list.
+#[derive(Debug, Default, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct ActionsQuery {
+    /// Only actions at this hall (node id) or a hall below it.
+    pub hall: Option<String>,
+    /// Only this action (`login`, `logout`, `login_lockout`,
+    /// `staff_created`, `staff_changed`, `staff_disabled`,
+    /// `catalogue_published`, `calendar_published`, `case_recalled`,
+    /// `node_registered`, `node_revoked`).
+    pub action: Option<String>,
+    /// At most this many (default 100, at most 1000).
+    pub limit: Option<i64>,
+}
+
+/// A staff or administrator action as the log keeps it.
+#[derive(Debug, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct AuditAction {
+    /// The hall where it was done.
+    pub hall: String,
+    /// Its place in that hall's hash chain.
+    pub seq: u64,
+    /// What was done.
+    pub action: String,
+    /// Who (username at that hall).
+    pub actor: String,
+    /// The actor's role then.
+    pub role: String,
+    /// What it was done to.
+    pub target: String,
+    /// Why, or what changed.
+    pub detail: String,
+    /// When (ms since the epoch).
+    pub at_ms: i64,
+}
+
+/// Staff and administrator actions held at this node (its own and its
+/// subtree's: each hall's actions travel up in its hash chain), newest
+/// first (admin, supervisor).
+#[utoipa::path(get, path = "/api/v1/admin/audit/actions", tag = "admin", security(("bearer" = [])),
+    params(ActionsQuery),
+    responses((status = 200, body = Vec<AuditAction>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn audit_actions(
+    State(node): State<AppState>,
+    staff: Staff,
+    ApiQuery(q): ApiQuery<ActionsQuery>,
+) -> Result<axum::Json<Vec<AuditAction>>, Error> {
+    staff.require(&[Role::Admin, Role::Supervisor], "action.audit_log")?;
+    let hall = match q.hall.as_deref().map(str::trim) {
+        Some(h) => Some(
+            federation::NodeId::new(h)
+                .map_err(|_| Error::bad_request("bad_node_id", &[("node", &h)]))?,
+        ),
+        None => None,
+    };
+    let action = q.action.as_deref().map(str::trim);
+    if let Some(a) = action
+        && !crate::domain::log::AUDIT_ACTIONS.contains(&a)
+    {
+        let detail = format!(
+            "action: {a:?} is not one of {}",
+            crate::domain::log::AUDIT_ACTIONS.join(", ")
+        );
+        return Err(Error::bad_request("bad_query", &[("detail", &detail)]));
+    }
+    let rows = node
+        .store
+        .audit_actions(
+            hall.as_ref().map(federation::NodeId::as_str),
+            action,
+            q.limit.unwrap_or(100).clamp(1, 1000),
+        )
+        .await?;
+    Ok(axum::Json(
+        rows.into_iter()
+            .map(|(hall, seq, a)| AuditAction {
+                hall,
+                seq,
+                action: a.action,
+                actor: a.actor,
+                role: a.role,
+                target: a.target,
+                detail: a.detail,
+                at_ms: a.at_ms,
+            })
+            .collect(),
+    ))
+}
+
 /// A node to register.
 #[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]

@@ -85,6 +85,7 @@ pub fn api_router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(admin::enrol))
         .routes(routes!(admin::security_events))
         .routes(routes!(admin::audit))
+        .routes(routes!(admin::audit_actions))
         .routes(routes!(admin::warnings))
         .routes(routes!(admin::fleet))
         .split_for_parts()
