@@ -81,18 +81,6 @@ pub struct CaseFilter {
 
 const ROWS_PER_STATEMENT: usize = 200;
 
-/// A text for `LIKE ... ESCAPE '\'`: its `%`, `_` and `\` match themselves.
-pub(crate) fn like_escaped(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
-}
-
 /// The departments whose parallel sub-case is open, as `|a|b|`, so that a
 /// department's open work is found with `LIKE '%|dept|%'`.
 pub(super) fn open_subs(case: &Case) -> String {
@@ -341,12 +329,12 @@ impl Store {
             sql.push_str(" AND (accepting_node = ");
             param(&mut sql, h);
             sql.push_str(" OR accepting_node LIKE ");
-            param(&mut sql, &format!("{}.%", like_escaped(h)));
+            param(&mut sql, &format!("{}.%", super::oversight::like_escape(h)));
             sql.push_str(" ESCAPE '\\')");
         }
         if let Some(p) = &f.number_prefix {
             sql.push_str(" AND id LIKE ");
-            param(&mut sql, &format!("{}%", like_escaped(p)));
+            param(&mut sql, &format!("{}%", super::oversight::like_escape(p)));
             sql.push_str(" ESCAPE '\\'");
         }
         if let Some(day) = &f.overdue_on {

@@ -736,7 +736,7 @@ impl Store {
         if let Some(h) = hall {
             q = q
                 .bind(h.to_owned())
-                .bind(format!("{}.%", cases::like_escaped(h)));
+                .bind(format!("{}.%", oversight::like_escape(h)));
         }
         let rows = q.fetch_all(&self.pool).await?;
         let mut out = Vec::new();
