@@ -697,6 +697,23 @@ async fn catalogue_files_are_checked_exported_compared_and_published() {
     assert_eq!(shown["name_en"], "Registration of a newborn");
     assert_eq!(shown["version"], 2);
     assert_eq!(hall.node.node.catalogue().version, 2);
+    let kept = admin(
+        &hall,
+        &[
+            "audit",
+            "actions",
+            "--action",
+            "catalogue_published",
+            "--json",
+        ],
+        &[],
+    )
+    .await
+    .json();
+    assert_eq!(kept.as_array().unwrap().len(), 1, "{kept}");
+    assert_eq!(kept[0]["target"], "2");
+    assert_eq!(kept[0]["actor"], "admin");
+    assert_eq!(kept[0]["role"], "admin");
     let missing = admin(&hall, &["catalogue", "show", "NH-XX-999"], &[]).await;
     assert!(!missing.ok);
     assert!(

@@ -776,6 +776,21 @@ async fn statistics_count_a_new_case_and_every_table_exports_as_csv() {
             )),
             "{row}"
         );
+        // The export of personal data is an audit record with who and how
+        // much.
+        let kept = h
+            .node
+            .node
+            .store
+            .audit_actions(None, Some("data_exported"), 10)
+            .await
+            .unwrap();
+        assert_eq!(kept.len(), 1, "{kept:?}");
+        assert_eq!(
+            (kept[0].2.target.as_str(), kept[0].2.detail.as_str()),
+            ("search", "1 rows as CSV")
+        );
+        assert_eq!(kept[0].2.role, "supervisor");
         // Every table of the statistics page exports.
         for id in [
             "stats-days",

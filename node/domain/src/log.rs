@@ -56,6 +56,7 @@ pub const AUDIT_ACTIONS: &[&str] = &[
     "case_recalled",
     "node_registered",
     "node_revoked",
+    "data_exported",
 ];
 
 impl LogBody {

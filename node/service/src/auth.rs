@@ -373,22 +373,51 @@ impl Node {
     /// [`Node::audit`] for an action whose caller knows only the actor's
     /// username: the role is the account's.
     pub async fn audit_by(&self, action: &str, actor: &str, target: &str, detail: &str) {
+        let rec = self.audit_record(action, actor, target, detail).await;
+        self.keep_record(rec).await;
+    }
+
+    /// The audit record of an action by `actor` (the role is the
+    /// account's), to stage in the transaction that does the action.
+    pub(crate) async fn audit_record(
+        &self,
+        action: &str,
+        actor: &str,
+        target: &str,
+        detail: &str,
+    ) -> onewindow_domain::log::AuditRecord {
         let role = match self.store.staff(actor).await {
             Ok(Some(s)) => s.role.as_str(),
             _ => "",
         };
-        self.keep_audit(action, actor, role, target, detail).await;
+        self.record(action, actor, role, target, detail)
     }
 
-    async fn keep_audit(&self, action: &str, actor: &str, role: &str, target: &str, detail: &str) {
-        let rec = onewindow_domain::log::AuditRecord {
+    fn record(
+        &self,
+        action: &str,
+        actor: &str,
+        role: &str,
+        target: &str,
+        detail: &str,
+    ) -> onewindow_domain::log::AuditRecord {
+        onewindow_domain::log::AuditRecord {
             action: action.to_owned(),
             actor: actor.to_owned(),
             role: role.to_owned(),
             target: target.to_owned(),
             detail: detail.to_owned(),
             at_ms: self.now_ms(),
-        };
+        }
+    }
+
+    async fn keep_audit(&self, action: &str, actor: &str, role: &str, target: &str, detail: &str) {
+        self.keep_record(self.record(action, actor, role, target, detail))
+            .await;
+    }
+
+    async fn keep_record(&self, rec: onewindow_domain::log::AuditRecord) {
+        let (action, actor, target) = (rec.action.clone(), rec.actor.clone(), rec.target.clone());
         let kept = async {
             let mut w = self.store.write().await?;
             w.append_audit(rec)?;
@@ -396,7 +425,7 @@ impl Node {
         }
         .await;
         if let Err(e) = kept {
-            tracing::warn!(action, actor, target, error = %e, "an audit record was not kept");
+            tracing::warn!(%action, %actor, %target, error = %e, "an audit record was not kept");
         }
     }
 }

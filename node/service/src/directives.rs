@@ -78,6 +78,7 @@ impl Node {
             ));
         }
         let signature = signer.sign(format!("{node}\n{serial}").as_bytes());
+        let audit = self.audit_record("node_revoked", by, node, serial).await;
         let mut w = self.store.write().await?;
         self.stage_directive(
             &mut w,
@@ -92,8 +93,8 @@ impl Node {
         if serial.is_empty() {
             w.fleet_revoked(node, self.now_ms()).await?;
         }
+        w.append_audit(audit)?;
         w.commit().await?;
-        self.audit_by("node_revoked", by, node, serial).await;
         self.registry
             .revoke(if serial.is_empty() { node } else { serial });
         Ok(())
@@ -137,18 +138,22 @@ impl Node {
                 &[],
             ));
         }
-        self.write_directive(
+        let audit = self
+            .audit_record("case_recalled", by, &number, reason.trim())
+            .await;
+        let mut w = self.store.write().await?;
+        self.stage_directive(
+            &mut w,
             Directive::Recall {
-                case_id: number.clone(),
+                case_id: number,
                 to: self.id.to_string(),
                 reason: reason.trim().to_owned(),
             },
             &row.case.received.accepting_node,
             by,
-        )
-        .await?;
-        self.audit_by("case_recalled", by, &number, reason.trim())
-            .await;
+        )?;
+        w.append_audit(audit)?;
+        w.commit().await?;
         Ok(())
     }
 

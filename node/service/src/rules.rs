@@ -84,11 +84,15 @@ impl Node {
                 &[],
             ));
         }
+        let mut audit = self
+            .audit_record("catalogue_published", by, &version.to_string(), "")
+            .await;
         let mut w = self.store.write().await?;
         let cat = w
             .publish_draft(version, self.now_ms())
             .await
             .map_err(version_error)?;
+        audit.detail = format!("{} matters", cat.matters.len());
         if let Some(signer) = &self.signer {
             let text = serde_json::to_string(&cat).map_err(|e| Error::storage(&e))?;
             let signature = signer.sign(text.as_bytes());
@@ -103,12 +107,10 @@ impl Node {
                 by,
             )?;
         }
+        w.append_audit(audit)?;
         w.commit().await?;
-        let detail = format!("{} matters", cat.matters.len());
         self.set_catalogue(cat);
         tracing::info!(version, %by, "catalogue version published");
-        self.audit_by("catalogue_published", by, &version.to_string(), &detail)
-            .await;
         self.catalogue_version_info(version).await
     }
 
@@ -128,6 +130,9 @@ impl Node {
         // A rule the children would refuse must never be signed: it would
         // stop the down flow at every link.
         cal.insert_year(year.clone()).map_err(|e| invalid(&e))?;
+        let audit = self
+            .audit_record("calendar_published", by, &year.year.to_string(), "")
+            .await;
         let mut w = self.store.write().await?;
         w.put_calendar_in(year, self.now_ms()).await?;
         if let Some(signer) = &self.signer {
@@ -144,10 +149,9 @@ impl Node {
                 by,
             )?;
         }
+        w.append_audit(audit)?;
         w.commit().await?;
         self.set_calendar(cal);
-        self.audit_by("calendar_published", by, &year.year.to_string(), "")
-            .await;
         Ok(())
     }
 }

@@ -443,7 +443,15 @@ pub async fn export(
     };
     match tables {
         Ok(ts) => match ts.into_iter().find(|t| t.id == table) {
-            Some(t) => t.csv_response(),
+            Some(t) => {
+                if let Some(me) = &ctx.staff {
+                    let detail = format!("{} rows as CSV", t.rows.len());
+                    ctx.node
+                        .audit("data_exported", &me.username, me.role, &table, &detail)
+                        .await;
+                }
+                t.csv_response()
+            }
             None => ctx.error(&Error::not_found("unknown_table", &[("table", &table)])),
         },
         Err(e) => ctx.error(&e),
