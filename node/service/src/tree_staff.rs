@@ -264,15 +264,10 @@ impl Node {
                 &[("username", &username)],
             ));
         }
-        let role = c.role.unwrap_or(s.role);
-        let department = match c.department {
-            Some(d) => Some(d),
-            None => s.department.clone(),
-        }
-        .filter(|_| role == Role::Approver);
-        let name = c
-            .display_name
-            .map_or_else(|| s.display_name.clone(), |n| n.trim().to_owned());
+        let (role, department, name) = merged(
+            (c.role, c.department, c.display_name),
+            (s.role, &s.department, &s.display_name),
+        );
         self.check_account(
             username,
             &name,
@@ -315,15 +310,10 @@ impl Node {
             .tree_staff_one(hall.as_str(), username)
             .await?
             .ok_or_else(unknown)?;
-        let role = c.role.unwrap_or(a.role);
-        let department = match c.department {
-            Some(d) => Some(d),
-            None => a.department.clone(),
-        }
-        .filter(|_| role == Role::Approver);
-        let name = c
-            .display_name
-            .map_or_else(|| a.display_name.clone(), |n| n.trim().to_owned());
+        let (role, department, name) = merged(
+            (c.role, c.department, c.display_name),
+            (a.role, &a.department, &a.display_name),
+        );
         self.check_account(username, &name, role, department.as_deref(), None)?;
         if c.password_hash
             .as_deref()
@@ -555,4 +545,21 @@ impl Refusal {
             detail: None,
         }
     }
+}
+
+/// An account's role, department and name after a change: each given field
+/// replaces the current one; a department only for an approver.
+fn merged(
+    change: (Option<Role>, Option<String>, Option<String>),
+    current: (Role, &Option<String>, &str),
+) -> (Role, Option<String>, String) {
+    let role = change.0.unwrap_or(current.0);
+    let department = change
+        .1
+        .or_else(|| current.1.clone())
+        .filter(|_| role == Role::Approver);
+    let name = change
+        .2
+        .map_or_else(|| current.2.to_owned(), |n| n.trim().to_owned());
+    (role, department, name)
 }

@@ -58,22 +58,18 @@ pub struct ListQuery {
     pub limit: Option<i64>,
 }
 
-/// A node id in a query: lowercase letters, digits, `-` and `_`, in
-/// dot-separated parts.
+/// A node id in a query, checked as the federation checks node ids.
 fn query_node_id(what: &str, v: Option<String>) -> Result<Option<String>, Error> {
     let Some(v) = v.map(|v| v.trim().to_owned()) else {
         return Ok(None);
     };
-    let ok = v.split('.').all(|p| {
-        !p.is_empty()
-            && p.chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
-    });
-    if !ok {
-        let detail = format!("{what}: {v:?} is not a hall's node id");
-        return Err(Error::bad_request("bad_query", &[("detail", &detail)]));
+    match federation::NodeId::new(&v) {
+        Ok(id) => Ok(Some(id.to_string())),
+        Err(_) => {
+            let detail = format!("{what}: {v:?} is not a hall's node id");
+            Err(Error::bad_request("bad_query", &[("detail", &detail)]))
+        }
     }
-    Ok(Some(v))
 }
 
 /// An applicant's ID number or credit code in a query, normalised.
