@@ -1008,3 +1008,106 @@ async fn a_matter_granted_to_villages_is_taken_there_and_refused_once_revoked() 
     assert_eq!(status, 422, "{body}");
     assert!(body.contains("matter_not_delegated"), "{body}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_row_changed_by_hand_at_a_village_is_named_by_the_audit_at_the_district() {
+    const V: &str = "nanhai.guicheng.xiaping";
+    let t = onewindow_tests::tree(&["nanhai", "nanhai.guicheng", V]).await;
+    let pw = onewindow_tests::ADMIN_PASSWORD;
+    // The administrator's login and logout at the village: entries of its
+    // own chain, which travel up.
+    let listed = admin_at(&t.url(V), pw, &["audit", "actions", "--json"], &[]).await;
+    assert!(listed.json().is_array());
+    let village = &t.node(V).node;
+    let head = village.store.own_head().await.0;
+    assert!(head >= 2, "the village wrote {head} entries");
+    t.eventually(60, "the district to hold the village's entries", || async {
+        let heads = t.node("nanhai").node.store.origin_heads().await.unwrap();
+        let held = heads
+            .iter()
+            .find(|(o, _)| o.as_str() == V)
+            .map_or(0, |(_, h)| h.0);
+        (held >= head).then_some(())
+    })
+    .await;
+    let clean = admin_at(&t.url("nanhai"), pw, &["audit", "verify", "--json"], &[])
+        .await
+        .json();
+    assert_eq!(clean["reported"], serde_json::json!([]), "{clean}");
+
+    // Someone with the village's database changes one byte of its first
+    // entry, after it came up: the district's copy is intact.
+    let url = &t.nodes[V].config.database.url;
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(url).await.unwrap();
+    let body: Vec<u8> =
+        sqlx::query_scalar("SELECT body_bin FROM events WHERE origin = $1 AND origin_seq = 1")
+            .bind(V)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    let mut changed = body.clone();
+    changed[0] ^= 0x01;
+    sqlx::query("UPDATE events SET body_bin = $1 WHERE origin = $2 AND origin_seq = 1")
+        .bind(changed)
+        .bind(V)
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+
+    // The village's own check finds it within a second and reports it up.
+    let report = t
+        .eventually(60, "the district to hear of the break", || async {
+            let r = admin_at(&t.url("nanhai"), pw, &["audit", "verify", "--json"], &[]).await;
+            let v: Value = serde_json::from_str(&r.stdout).ok()?;
+            (!v["reported"].as_array()?.is_empty()).then_some(v)
+        })
+        .await;
+    let reported = report["reported"].as_array().unwrap();
+    assert_eq!(reported.len(), 1, "{report}");
+    assert_eq!(reported[0]["hall"], V);
+    assert_eq!(reported[0]["origin"], V);
+    assert_eq!(reported[0]["seq"], 1);
+    assert_eq!(reported[0]["kind"], "hash_mismatch");
+    // The district's own copy of the village's chain is whole.
+    let own_copy = report["origins"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["origin"] == V)
+        .unwrap();
+    assert_eq!(own_copy["break"], Value::Null, "{report}");
+    assert_eq!(report["broken"], 0);
+
+    let text = admin_at(&t.url("nanhai"), pw, &["audit", "verify"], &[]).await;
+    assert!(!text.ok, "a reported break exits non-zero: {}", text.stdout);
+    assert!(text.stdout.contains(&format!("{V}#1")), "{}", text.stdout);
+    assert!(
+        text.stdout.contains("BROKEN (hash_mismatch)"),
+        "{}",
+        text.stdout
+    );
+    assert!(
+        text.stderr
+            .contains(&format!("halls below nanhai reported 1 break(s) in their stored logs, the first by {V} at {V}#1 (hash_mismatch)")),
+        "{}",
+        text.stderr
+    );
+    // The township, between them, hears of it too; the village reports the
+    // break once, however often it checks.
+    let at_township = admin_at(
+        &t.url("nanhai.guicheng"),
+        pw,
+        &["audit", "verify", "--hall", V, "--json"],
+        &[],
+    )
+    .await;
+    let v: Value = serde_json::from_str(&at_township.stdout).unwrap();
+    assert_eq!(v["reported"].as_array().unwrap().len(), 1, "{v}");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let kept = village.store.node_audit_records(Some(V)).await.unwrap();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert_eq!(kept[0].2.action, "chain_broken");
+    assert_eq!(kept[0].2.target, format!("{V}#1"));
+}

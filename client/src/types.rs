@@ -451,6 +451,29 @@ pub struct AuditReport {
     pub broken: u64,
     /// Every origin checked.
     pub origins: Vec<OriginAudit>,
+    /// Breaks that halls below found in their own stored logs.
+    #[serde(default)]
+    pub reported: Vec<ReportedBreak>,
+}
+
+/// A break that a hall below found in its own stored log and reported up
+/// (one of [`AuditReport::reported`]).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct ReportedBreak {
+    /// The hall whose check found it.
+    pub hall: String,
+    /// The report's place in that hall's hash chain.
+    pub record_seq: u64,
+    /// The broken origin.
+    pub origin: String,
+    /// The broken entry's sequence.
+    pub seq: u64,
+    /// What is wrong (`hash_mismatch`, `broken_chain`, `gap`, `unreadable`).
+    pub kind: String,
+    /// In words.
+    pub detail: String,
+    /// When the hall found it (ms since the epoch).
+    pub at_ms: i64,
 }
 
 /// One origin of an [`AuditReport`].

@@ -19,6 +19,37 @@ pub struct RunningNode {
     pub links: Option<crate::link::Links>,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<std::io::Result<()>>>,
+    /// The periodic check of the stored log; ends with the node.
+    _checks: Option<AbortOnDrop>,
+}
+
+/// A background task that ends when its owner is dropped.
+struct AbortOnDrop(JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Walks the node's stored log every `every` and reports the breaks it
+/// finds up the tree ([`Node::check_stored_log`]).
+fn start_checks(node: &Arc<Node>, every: std::time::Duration) -> AbortOnDrop {
+    let node = Arc::clone(node);
+    AbortOnDrop(tokio::spawn(async move {
+        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            match node.check_stored_log().await {
+                Ok(found) if !found.is_empty() => {
+                    tracing::warn!(found = found.len(), "breaks in the stored log reported up");
+                }
+                Ok(_) => tracing::debug!("the stored log checked: no new break"),
+                Err(e) => tracing::warn!(error = %e, "the stored log could not be checked"),
+            }
+        }
+    }))
 }
 
 impl std::fmt::Debug for RunningNode {
@@ -38,6 +69,7 @@ impl RunningNode {
 
     /// Stops serving and closes the store.
     pub async fn stop(mut self) {
+        self._checks = None;
         if let Some(l) = self.links.take() {
             l.shutdown().await;
         }
@@ -120,6 +152,10 @@ pub async fn start_with_clock(
         .await
     });
     let links = crate::link::Links::start(Arc::clone(&node)).await?;
+    let checks = match config.audit.self_check_secs {
+        0 => None,
+        s => Some(start_checks(&node, std::time::Duration::from_secs(s))),
+    };
     tracing::info!(node = %node.id, tier = %node.tier, %http_addr, "node started");
     Ok(RunningNode {
         node,
@@ -127,5 +163,6 @@ pub async fn start_with_clock(
         links,
         shutdown: Some(tx),
         task: Some(task),
+        _checks: checks,
     })
 }

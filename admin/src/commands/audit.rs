@@ -12,8 +12,9 @@ use crate::output::{Output, table};
 pub enum AuditCommand {
     /// Walks every origin's hash chain in the node's stored log and names
     /// the first break of each: a row changed, replaced or deleted since it
-    /// was written (GET /api/v1/admin/audit). Exits 1 when any origin is
-    /// broken.
+    /// was written (GET /api/v1/admin/audit), and the breaks that halls
+    /// below found in their own stores and reported up. Exits 1 when any
+    /// origin is broken or any break was reported.
     Verify {
         /// Only this origin (a hall's node id), e.g. nanhai.guicheng.
         #[arg(long, value_name = "ID")]
@@ -93,6 +94,26 @@ impl AuditCommand {
                 r.origins.len(),
                 r.broken
             );
+            if !r.reported.is_empty() {
+                let rows: Vec<Vec<String>> = r
+                    .reported
+                    .iter()
+                    .map(|b| {
+                        vec![
+                            b.hall.clone(),
+                            crate::output::china_time(b.at_ms),
+                            format!("{}#{}", b.origin, b.seq),
+                            format!("BROKEN ({}): {}", b.kind, b.detail),
+                        ]
+                    })
+                    .collect();
+                println!();
+                println!("Breaks that halls below found in their own stores:");
+                println!(
+                    "{}",
+                    table(&["found by", "found at", "entry", "state"], &rows, &[])
+                );
+            }
         }
         if r.broken > 0 {
             anyhow::bail!(
@@ -100,6 +121,17 @@ impl AuditCommand {
                 r.node,
                 r.broken,
                 r.origins.len()
+            );
+        }
+        if let Some(b) = r.reported.first() {
+            anyhow::bail!(
+                "halls below {} reported {} break(s) in their stored logs, the first by {} at {}#{} ({})",
+                r.node,
+                r.reported.len(),
+                b.hall,
+                b.origin,
+                b.seq,
+                b.kind
             );
         }
         Ok(())

@@ -57,7 +57,12 @@ pub const AUDIT_ACTIONS: &[&str] = &[
     "node_registered",
     "node_revoked",
     "data_exported",
+    "chain_broken",
 ];
+
+/// The actor of an audit record that the node writes by itself (a break
+/// its own check found in its stored log); no username can be this.
+pub const NODE_ACTOR: &str = "(node)";
 
 impl LogBody {
     /// The case event, if it is one.

@@ -393,7 +393,7 @@ impl Node {
         self.record(action, actor, role, target, detail)
     }
 
-    fn record(
+    pub(crate) fn record(
         &self,
         action: &str,
         actor: &str,

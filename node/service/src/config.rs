@@ -28,6 +28,8 @@ pub struct Config {
     pub auth: AuthSection,
     /// Logging.
     pub log: LogSection,
+    /// The node's own check of its stored log.
+    pub audit: AuditSection,
 }
 
 /// Identity and place in the tree.
@@ -261,6 +263,14 @@ pub struct AuthSection {
     pub lockout_minutes: u32,
 }
 
+/// The node's own check of its stored log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditSection {
+    /// Seconds between walks of the stored log (0: never).
+    pub self_check_secs: u64,
+}
+
 /// Logging settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -403,6 +413,12 @@ impl Config {
         }
         if !(1..=10_080).contains(&self.auth.lockout_minutes) {
             return Err(invalid("auth.lockout_minutes", "1 to 10080 (a week)"));
+        }
+        if self.audit.self_check_secs > 604_800 {
+            return Err(invalid(
+                "audit.self_check_secs",
+                "0 (never) or 1 to 604800 (a week)",
+            ));
         }
         let f = &self.federation;
         if !(10..=60_000).contains(&f.reconnect_min_ms) {

@@ -21,6 +21,7 @@ pub mod oversight;
 mod queue;
 pub mod recovery;
 mod rules;
+mod self_check;
 pub mod signing;
 pub mod throttle;
 mod tree_staff;

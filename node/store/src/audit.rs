@@ -35,6 +35,24 @@ pub enum BreakKind {
     Unreadable,
 }
 
+impl BreakKind {
+    /// The stable name, as in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::HashMismatch => "hash_mismatch",
+            Self::BrokenChain => "broken_chain",
+            Self::Gap => "gap",
+            Self::Unreadable => "unreadable",
+        }
+    }
+}
+
+impl std::fmt::Display for BreakKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// The first break of an origin's chain.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ChainBreak {
@@ -74,6 +92,69 @@ pub struct AuditReport {
     pub broken: u64,
     /// Every origin checked, in id order.
     pub origins: Vec<OriginAudit>,
+    /// Breaks that halls below found in their own stored logs, in their
+    /// own hash chains (a row changed by hand at a village after its
+    /// entries came up is seen there, not here), oldest first.
+    #[serde(default)]
+    pub reported: Vec<ReportedBreak>,
+}
+
+/// A break that a hall's own check found in its stored log, and wrote in
+/// its hash chain as an audit record (`chain_broken`) that came up.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ReportedBreak {
+    /// The hall whose check found it.
+    pub hall: String,
+    /// The record's place in that hall's hash chain.
+    pub record_seq: u64,
+    /// The broken origin (the hall itself, or a hall below it whose
+    /// entries it holds).
+    pub origin: String,
+    /// The broken entry's origin sequence.
+    pub seq: u64,
+    /// What is wrong (`hash_mismatch`, `broken_chain`, `gap`,
+    /// `unreadable`).
+    pub kind: String,
+    /// In words (English).
+    pub detail: String,
+    /// When the hall found it (ms since the epoch).
+    pub at_ms: i64,
+}
+
+impl ReportedBreak {
+    /// The target of a `chain_broken` record: `origin#seq`.
+    pub fn target(origin: &str, seq: u64) -> String {
+        format!("{origin}#{seq}")
+    }
+
+    /// The detail of a `chain_broken` record: `kind: words`.
+    pub fn detail_of(b: &ChainBreak) -> String {
+        format!("{}: {}", b.kind, b.detail)
+    }
+
+    /// Reads a `chain_broken` record kept by `hall` at `record_seq`; `None`
+    /// when it is not one.
+    pub fn read(
+        hall: &str,
+        record_seq: u64,
+        a: &onewindow_domain::log::AuditRecord,
+    ) -> Option<Self> {
+        if a.action != "chain_broken" {
+            return None;
+        }
+        let (origin, seq) = a.target.rsplit_once('#')?;
+        let seq = seq.parse().ok()?;
+        let (kind, detail) = a.detail.split_once(": ").unwrap_or((a.detail.as_str(), ""));
+        Some(ReportedBreak {
+            hall: hall.to_owned(),
+            record_seq,
+            origin: origin.to_owned(),
+            seq,
+            kind: kind.to_owned(),
+            detail: detail.to_owned(),
+            at_ms: a.at_ms,
+        })
+    }
 }
 
 /// The walk of one origin.
@@ -171,6 +252,7 @@ impl Store {
             entries: 0,
             broken: 0,
             origins: Vec::with_capacity(origins.len()),
+            reported: Vec::new(),
         };
         for origin in origins {
             let whole = NodeId::new(origin.clone())

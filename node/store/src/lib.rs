@@ -18,7 +18,7 @@ mod replica;
 mod staff;
 mod tail;
 
-pub use audit::{AuditReport, BreakKind, ChainBreak, OriginAudit};
+pub use audit::{AuditReport, BreakKind, ChainBreak, OriginAudit, ReportedBreak};
 pub use cases::{CaseFilter, CaseRow};
 pub use catalogue::{VersionError, VersionInfo};
 pub use enrolment::TokenRow;
@@ -720,9 +720,35 @@ impl Store {
         action: Option<&str>,
         limit: i64,
     ) -> Result<Vec<(String, u64, onewindow_domain::log::AuditRecord)>, StoreError> {
+        self.audit_records(hall, action, None, limit).await
+    }
+
+    /// The audit records that nodes wrote by themselves
+    /// ([`onewindow_domain::log::NODE_ACTOR`]: the breaks their own checks
+    /// found in their stored logs), of `hall` and the halls below it when
+    /// given, newest first. They are few, so all are read.
+    pub async fn node_audit_records(
+        &self,
+        hall: Option<&str>,
+    ) -> Result<Vec<(String, u64, onewindow_domain::log::AuditRecord)>, StoreError> {
+        self.audit_records(hall, None, Some(onewindow_domain::log::NODE_ACTOR), 100_000)
+            .await
+    }
+
+    async fn audit_records(
+        &self,
+        hall: Option<&str>,
+        action: Option<&str>,
+        actor: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<(String, u64, onewindow_domain::log::AuditRecord)>, StoreError> {
         let mut sql = format!("{EVENT_COLUMNS} WHERE kind = 'audit'");
         if hall.is_some() {
             sql.push_str(" AND (origin = $1 OR origin LIKE $2 ESCAPE '\\')");
+        }
+        if actor.is_some() {
+            let n = if hall.is_some() { 3 } else { 1 };
+            sql.push_str(&format!(" AND actor = ${n}"));
         }
         sql.push_str(" ORDER BY local_seq DESC");
         // Filtering by action reads the bodies: take more rows than asked.
@@ -737,6 +763,9 @@ impl Store {
             q = q
                 .bind(h.to_owned())
                 .bind(format!("{}.%", oversight::like_escape(h)));
+        }
+        if let Some(a) = actor {
+            q = q.bind(a.to_owned());
         }
         let rows = q.fetch_all(&self.pool).await?;
         let mut out = Vec::new();

@@ -254,7 +254,10 @@ pub struct AuditQuery {
 /// hash does not match), or rows deleted (a gap). The node's own origin and
 /// its subtree's are checked as whole chains from sequence 1; an
 /// ancestor's entries, of which a node holds only those routed to it,
-/// entry by entry (admin, supervisor).
+/// entry by entry. `reported` lists the breaks that halls below found in
+/// their own stores (each node checks its own from time to time and sends
+/// what it finds up as a `chain_broken` audit record): a row changed by
+/// hand at a village after its entries came up (admin, supervisor).
 #[utoipa::path(get, path = "/api/v1/admin/audit", tag = "admin", security(("bearer" = [])),
     params(AuditQuery),
     responses((status = 200, body = crate::store::AuditReport), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
@@ -271,13 +274,13 @@ pub async fn audit(
         ),
         None => None,
     };
-    let report = node
-        .store
-        .audit(origin.as_ref().map(federation::NodeId::as_str))
-        .await?;
-    if report.broken > 0 {
+    let origin = origin.as_ref().map(federation::NodeId::as_str);
+    let mut report = node.store.audit(origin).await?;
+    report.reported = node.reported_breaks(origin).await?;
+    if report.broken > 0 || !report.reported.is_empty() {
         tracing::error!(
             broken = report.broken,
+            reported = report.reported.len(),
             by = %staff.record.username,
             "the audit found broken chains in the stored log"
         );
@@ -295,7 +298,7 @@ pub struct ActionsQuery {
     /// Only this action (`login`, `logout`, `login_lockout`,
     /// `staff_created`, `staff_changed`, `staff_disabled`,
     /// `catalogue_published`, `calendar_published`, `case_recalled`,
-    /// `node_registered`, `node_revoked`).
+    /// `node_registered`, `node_revoked`, `data_exported`, `chain_broken`).
     pub action: Option<String>,
     /// At most this many (default 100, at most 1000).
     pub limit: Option<i64>,
