@@ -1111,3 +1111,83 @@ async fn a_row_changed_by_hand_at_a_village_is_named_by_the_audit_at_the_distric
     assert_eq!(kept[0].2.action, "chain_broken");
     assert_eq!(kept[0].2.target, format!("{V}#1"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clerk_answers_a_bad_rating_from_the_command_line() {
+    let clock = std::sync::Arc::new(node::service::TestClock::at(onewindow_tests::START_MS));
+    let hall = start_with(clock.clone()).await;
+    let base = hall.node.url();
+    let admin_api = onewindow_tests::Api::login(&base, "admin", PASSWORD).await;
+    onewindow_tests::hall::ensure_staff(admin_api.client(), "clerk1", "clerk1", "clerk", None)
+        .await;
+    let clerk = onewindow_tests::Api::login(&base, "clerk1", onewindow_tests::STAFF_PASSWORD).await;
+    let cat = clerk.get_ok("/api/v1/catalogue").await;
+    let matter = cat["matters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["decided_here"] == true && m["immediate"] == true)
+        .unwrap()
+        .clone();
+    let done = clerk
+        .post_ok(
+            "/api/v1/cases",
+            &onewindow_tests::complete_submission(&matter, "11010519491231002X"),
+        )
+        .await;
+    assert_eq!(done["case"]["state"], "completed", "{done}");
+    let number = done["case_number"].as_str().unwrap().to_owned();
+    let citizen = onewindow_tests::Api::anonymous(&base);
+    citizen
+        .post_ok(
+            &format!("/api/v1/cases/{number}/rating"),
+            &serde_json::json!({"last4": "002X", "score": 4, "channel": "web", "comment": "说明不清楚"}),
+        )
+        .await;
+    // Overdue after fifteen working days: red, as a bad rating.
+    clock.advance(30 * 86_400_000);
+    let table = admin(&hall, &["warnings", "list"], &[]).await;
+    assert!(table.ok, "{}", table.stderr);
+    assert!(
+        table.stdout.contains("bad rating") && table.stdout.contains(&number),
+        "{}",
+        table.stdout
+    );
+    let as_clerk = [("ONEWINDOW_USER", "clerk1")];
+    let empty = admin_at(
+        &base,
+        onewindow_tests::STAFF_PASSWORD,
+        &["case", "follow-up", &number, "--answer", " "],
+        &as_clerk,
+    )
+    .await;
+    assert!(
+        !empty.ok && empty.stderr.contains("empty_field"),
+        "{}",
+        empty.stderr
+    );
+    let answered = admin_at(
+        &base,
+        onewindow_tests::STAFF_PASSWORD,
+        &[
+            "case",
+            "follow-up",
+            &number,
+            "--answer",
+            "已回访，材料说明已改写",
+        ],
+        &as_clerk,
+    )
+    .await;
+    assert!(answered.ok, "{}", answered.stderr);
+    assert!(
+        answered.stdout.contains("its follow-up is closed"),
+        "{}",
+        answered.stdout
+    );
+    let none = admin(&hall, &["warnings", "list", "--json"], &[])
+        .await
+        .json();
+    assert_eq!(none, serde_json::json!([]));
+    hall.node.stop().await;
+}

@@ -509,6 +509,10 @@ pub struct ChainBreak {
 pub struct WarningRow {
     /// Case number.
     pub case_number: String,
+    /// `deadline` (a running case's limit) or `follow_up` (a bad rating to
+    /// answer).
+    #[serde(default)]
+    pub rule: String,
     /// `red` or `yellow`.
     pub level: String,
     /// Matter code.
@@ -531,8 +535,12 @@ pub struct WarningRow {
     pub statutory_due: Option<String>,
     /// The current stage's due date.
     pub stage_due: Option<String>,
-    /// Working days to the committed due date (negative once past).
+    /// Working days to the committed due date, or to the follow-up's due
+    /// day (negative once past).
     pub working_days_left: Option<i64>,
+    /// The day a bad rating's follow-up is due.
+    #[serde(default)]
+    pub follow_up_due: Option<String>,
 }
 
 /// A staff or administrator action (`GET /api/v1/admin/audit/actions`).

@@ -1271,3 +1271,103 @@ async fn unknown_routes_answer_in_the_error_shape() {
         .await
         .assert_error(404, "route_not_found");
 }
+
+#[tokio::test]
+async fn a_bad_rating_opens_a_follow_up_that_turns_red_when_overdue_and_closes_when_answered() {
+    use onewindow_node::service::TestClock;
+    use std::sync::Arc;
+    const DAY: i64 = 86_400_000;
+    // Monday 2026-11-23, 10:00 in China.
+    let clock = Arc::new(TestClock::at(common::START_MS));
+    let h = hall_for(common::start_with_clock("nanhai", clock.clone()).await).await;
+    let done = || {
+        let clerk = h.clerk.clone();
+        async move {
+            let r = clerk
+                .post("/api/v1/cases", &submission("T-IMM", complete_materials()))
+                .await
+                .ok();
+            assert_eq!(r["case"]["state"], "completed");
+            r["case_number"].as_str().unwrap().to_owned()
+        }
+    };
+    let bad = done().await;
+    let good = done().await;
+    let rate = |n: String, score: u8| {
+        let http = h.t.http.clone();
+        async move {
+            http.post(
+                &format!("/api/v1/cases/{n}/rating"),
+                &json!({"last4": "002X", "score": score, "channel": "qr_code", "comment": "等了很久"}),
+            )
+            .await
+            .ok();
+        }
+    };
+    rate(bad.clone(), 5).await;
+    rate(good.clone(), 1).await;
+    // Fifteen working days to answer: nothing to warn of on the day.
+    let warnings = h.sup.get("/api/v1/admin/warnings").await.ok();
+    assert_eq!(warnings, json!([]), "{warnings}");
+
+    // Saturday 12-12: one working day left to Monday 12-14, its due day.
+    // (Sessions last a working day: the staff log in again.)
+    clock.advance(19 * DAY);
+    let sup = h.t.http.login("sup1", common::STAFF_PASSWORD).await;
+    let w = sup.get("/api/v1/admin/warnings").await.ok();
+    let rows = w.as_array().unwrap();
+    assert_eq!(rows.len(), 1, "{w}");
+    assert_eq!(rows[0]["case_number"], bad.as_str());
+    assert_eq!(rows[0]["rule"], "follow_up");
+    assert_eq!(rows[0]["level"], "yellow");
+    assert_eq!(rows[0]["follow_up_due"], "2026-12-14");
+    assert_eq!(rows[0]["working_days_left"], 1);
+
+    // Tuesday 12-15: overdue, red.
+    clock.advance(3 * DAY);
+    let sup = h.t.http.login("sup1", common::STAFF_PASSWORD).await;
+    let clerk = h.t.http.login("clerk1", common::STAFF_PASSWORD).await;
+    let w = sup.get("/api/v1/admin/warnings?level=red").await.ok();
+    let rows = w.as_array().unwrap();
+    assert_eq!(rows.len(), 1, "{w}");
+    assert_eq!(rows[0]["rule"], "follow_up");
+    assert_eq!(rows[0]["level"], "red");
+    assert_eq!(rows[0]["working_days_left"], -1);
+
+    // A good rating has nothing to follow up; an empty answer is refused;
+    // an answer closes the follow-up, once.
+    clerk
+        .post(
+            &format!("/api/v1/cases/{good}/actions"),
+            &json!({"action": "follow_up", "answer": "已回访"}),
+        )
+        .await
+        .assert_error(400, "rating_refused");
+    let empty = clerk
+        .post(
+            &format!("/api/v1/cases/{bad}/actions"),
+            &json!({"action": "follow_up", "answer": "  "}),
+        )
+        .await;
+    assert_eq!(empty.status, 400, "{}", empty.text);
+    let v = act_ok(
+        &sup,
+        &bad,
+        json!({"action": "follow_up", "answer": "已电话回访申请人：窗口高峰期增开一个窗口"}),
+    )
+    .await;
+    assert_eq!(v["state"], "completed");
+    clerk
+        .post(
+            &format!("/api/v1/cases/{bad}/actions"),
+            &json!({"action": "follow_up", "answer": "again"}),
+        )
+        .await
+        .assert_error(400, "rating_refused");
+    let w = sup.get("/api/v1/admin/warnings").await.ok();
+    assert_eq!(w, json!([]), "{w}");
+    let rec = sup.get(&format!("/api/v1/cases/{bad}/record")).await.ok();
+    let last = rec["events"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["event"]["type"], "followed_up", "{last}");
+    assert_eq!(last["actor"]["username"], "sup1", "{last}");
+}

@@ -85,6 +85,7 @@ fn row(case: &Case, state: &str) -> CaseRow {
         immediate: false,
         granted: None,
         rating: None,
+        follow_up_due: None,
         case: case.clone(),
     }
 }

@@ -1013,3 +1013,78 @@ async fn the_fleet_page_shows_when_each_certificate_expires() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn an_approver_answers_a_bad_rating_on_the_case_page() {
+    within(async {
+        let h = hall().await;
+        let clerk = Browser::new(&h.url);
+        clerk.login("clerk1").await;
+        let n = submit(&clerk, "T-SIMPLE", true).await;
+        let a1 = Browser::new(&h.url);
+        a1.login("a.one").await;
+        let a2 = Browser::new(&h.url);
+        a2.login("a.two").await;
+        for (who, fields) in [
+            (&a1, vec![("action", "start_handling")]),
+            (
+                &a1,
+                vec![("action", "submit_for_review"), ("opinion", "拟同意")],
+            ),
+            (
+                &a2,
+                vec![("action", "pass_review"), ("opinion", "审核通过")],
+            ),
+            (
+                &a1,
+                vec![
+                    ("action", "decide"),
+                    ("granted", "yes"),
+                    ("opinion", "准予"),
+                ],
+            ),
+            (
+                &a1,
+                vec![("action", "result_ready"), ("result", "准予通知书")],
+            ),
+        ] {
+            let p = act(who, &n, &fields).await;
+            assert_eq!(p.status, StatusCode::SEE_OTHER, "{fields:?}: {}", p.body);
+        }
+        // The window hands it out and the tablet takes a bad rating.
+        let token = clerk.csrf(&format!("/clerk/cases/{n}")).await;
+        for (path, fields) in [
+            (
+                "handout",
+                vec![("csrf", token.as_str()), ("recipient", "张三")],
+            ),
+            ("rate", vec![("csrf", token.as_str()), ("score", "5")]),
+        ] {
+            let p = clerk
+                .post(&format!("/clerk/cases/{n}/{path}"), &fields)
+                .await;
+            assert_eq!(p.status, StatusCode::SEE_OTHER, "{path}: {}", p.body);
+        }
+        let page = a1.get(&format!("/approver/cases/{n}")).await;
+        assert!(page.body.contains("id=\"follow-up\""), "{}", page.body);
+        assert!(page.body.contains("2026-12-14"), "due in 15 working days");
+        assert!(page.body.contains("5/5"), "{}", page.body);
+        // An empty answer is refused on the page; an answer closes it.
+        let p = act(&a1, &n, &[("action", "follow_up"), ("answer", " ")]).await;
+        assert_eq!(p.status, StatusCode::BAD_REQUEST, "{}", p.body);
+        let p = act(
+            &a1,
+            &n,
+            &[("action", "follow_up"), ("answer", "已电话回访，增开窗口")],
+        )
+        .await;
+        assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+        let page = a1.get(&format!("/approver/cases/{n}")).await;
+        assert!(!page.body.contains("id=\"follow-up\""), "{}", page.body);
+        assert!(page.body.contains("差评回访"), "{}", page.body);
+        assert!(page.body.contains("已电话回访，增开窗口"), "{}", page.body);
+        let row = h.node.node.store.case(&n).await.unwrap().unwrap();
+        assert_eq!(row.follow_up_due, None);
+    })
+    .await;
+}

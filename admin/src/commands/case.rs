@@ -1,4 +1,4 @@
-//! `case search | show | recall`: cases across the node's subtree, one
+//! `case search | show | recall | follow-up`: cases across the node's subtree, one
 //! case now and every event in its history, and a case called back to the
 //! district.
 
@@ -22,6 +22,18 @@ pub enum CaseCommand {
         /// Why (required; kept in the case's history).
         #[arg(long)]
         reason: String,
+    },
+    /// Answers a bad rating (4 or 5) of a case: what was found and put
+    /// right, due within 15 working days of the rating. Run at the hall
+    /// that holds the case (the accepting hall, once the result is handed
+    /// out) by a clerk, approver or supervisor there
+    /// (POST /api/v1/cases/{number}/actions).
+    FollowUp {
+        /// Case number.
+        number: String,
+        /// The answer (required; kept in the case's history).
+        #[arg(long)]
+        answer: String,
     },
     /// A case's state, warning level and due dates, then its events:
     /// version, time, actor, kind (GET /api/v1/cases/{number}/record).
@@ -72,6 +84,9 @@ impl CaseCommand {
             Self::Show { number } => number,
             Self::Search(args) => return search(api, out, args).await,
             Self::Recall { number, reason } => return recall(api, out, &number, &reason).await,
+            Self::FollowUp { number, answer } => {
+                return follow_up(api, out, number.trim(), answer.trim()).await;
+            }
         };
         let answer = api.case_record(number.trim()).await?;
         if out.json {
@@ -186,6 +201,21 @@ async fn search(api: &Client, out: Output, a: SearchArgs) -> anyhow::Result<()> 
         rows.len(),
         if rows.len() == 1 { "case" } else { "cases" }
     );
+    Ok(())
+}
+
+async fn follow_up(api: &Client, out: Output, number: &str, answer: &str) -> anyhow::Result<()> {
+    let view = api
+        .act(
+            number,
+            &serde_json::json!({ "action": "follow_up", "answer": answer }),
+        )
+        .await?;
+    if out.json {
+        out.print_json(&view.json);
+    } else {
+        println!("{number}: the bad rating is answered; its follow-up is closed");
+    }
     Ok(())
 }
 

@@ -1,5 +1,6 @@
 //! `warnings list`: running cases near (yellow) or past (red) a deadline
-//! today, across the node's subtree.
+//! today, and bad ratings whose follow-up is near or past its due day,
+//! across the node's subtree.
 
 use clap::{Subcommand, ValueEnum};
 use onewindow_client::Client;
@@ -19,8 +20,9 @@ pub enum Level {
 #[derive(Debug, Subcommand)]
 pub enum WarningsCommand {
     /// Running cases near (yellow) or past (red) a deadline today, most
-    /// urgent first, with the working days left to the committed due date
-    /// (GET /api/v1/admin/warnings).
+    /// urgent first, with the working days left to the committed due date;
+    /// then bad ratings whose follow-up is due within 3 working days
+    /// (yellow) or overdue (red) (GET /api/v1/admin/warnings).
     List {
         /// Only this level.
         #[arg(long, value_enum)]
@@ -53,13 +55,19 @@ impl WarningsCommand {
             .value
             .iter()
             .map(|w| {
+                let (rule, due) = if w.rule == "follow_up" {
+                    ("bad rating", w.follow_up_due.as_deref())
+                } else {
+                    ("deadline", w.committed_due.as_deref())
+                };
                 vec![
                     w.level.clone(),
+                    rule.to_owned(),
                     w.case_number.clone(),
                     format!("{} {}", w.matter_code, w.matter_name_zh),
                     w.accepting_node.clone(),
                     w.state.clone(),
-                    or_dash(w.committed_due.as_deref()),
+                    or_dash(due),
                     w.working_days_left
                         .map_or_else(|| "-".to_owned(), |d| d.to_string()),
                 ]
@@ -70,15 +78,16 @@ impl WarningsCommand {
             table(
                 &[
                     "level",
+                    "rule",
                     "case",
                     "matter",
                     "hall",
                     "state",
-                    "committed due",
+                    "due",
                     "days left"
                 ],
                 &rows,
-                &[6]
+                &[7]
             )
         );
         let red = answer.value.iter().filter(|w| w.level == "red").count();

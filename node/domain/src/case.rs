@@ -340,7 +340,17 @@ pub enum Event {
         #[serde(default)]
         comment: String,
     },
+    /// The hall's answer to a bad rating (4 or 5): what was found and put
+    /// right, told to the applicant (差评回访整改). Due within
+    /// [`FOLLOW_UP_WORKING_DAYS`] working days of the rating.
+    FollowedUp {
+        /// The answer.
+        answer: String,
+    },
 }
+
+/// Working days a hall has to answer a bad rating.
+pub const FOLLOW_UP_WORKING_DAYS: u32 = 15;
 
 /// The content of a first submission.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -455,6 +465,7 @@ impl Event {
             Self::Terminated { .. } => "terminated",
             Self::Transferred { .. } => "transferred",
             Self::Rated { .. } => "rated",
+            Self::FollowedUp { .. } => "followed_up",
         }
     }
 
@@ -483,6 +494,7 @@ impl Event {
             Self::Terminated { .. } => &[Role::Approver, Role::Supervisor],
             Self::Transferred { .. } => &[Role::Clerk, Role::Approver, Role::Supervisor],
             Self::Rated { .. } => &[Role::Citizen],
+            Self::FollowedUp { .. } => &[Role::Clerk, Role::Approver, Role::Supervisor],
         }
     }
 
@@ -524,7 +536,7 @@ pub fn transition(from: State, event: &Event) -> Option<State> {
             S::Received | S::Correction | S::Accepted | S::Handling | S::Review | S::Approval,
             Event::Terminated { .. },
         ) => S::Terminated,
-        (s @ (S::Completed | S::Rejected), Event::Rated { .. }) => s,
+        (s @ (S::Completed | S::Rejected), Event::Rated { .. } | Event::FollowedUp { .. }) => s,
         (
             s @ (S::Accepted | S::Handling | S::Review | S::Approval | S::Decided | S::ResultReady),
             Event::Transferred { .. },
@@ -715,6 +727,27 @@ pub struct Rating {
     pub comment: String,
     /// When.
     pub at_ms: i64,
+    /// The hall's answer, once given (a bad rating's follow-up).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub follow_up: Option<FollowUp>,
+}
+
+/// A hall's answer to a bad rating.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct FollowUp {
+    /// The answer.
+    pub answer: String,
+    /// Who gave it (username at the hall).
+    pub by: String,
+    /// When.
+    pub at_ms: i64,
+}
+
+impl Rating {
+    /// A bad rating (4 or 5) opens a follow-up.
+    pub fn is_bad(&self) -> bool {
+        self.score >= 4
+    }
 }
 
 /// The current state of a case, derived from its events.
@@ -973,6 +1006,16 @@ impl Case {
                     Ok(())
                 }
             }
+            Event::FollowedUp { answer } => match &self.rating {
+                _ if answer.trim().is_empty() => Err(CaseError::Empty("an answer")),
+                Some(r) if r.is_bad() && r.follow_up.is_none() => Ok(()),
+                Some(r) if r.is_bad() => Err(CaseError::Rating(
+                    "the rating is already followed up".into(),
+                )),
+                _ => Err(CaseError::Rating(
+                    "only a bad rating (4 or 5) is followed up".into(),
+                )),
+            },
             _ => Ok(()),
         }
     }
@@ -1124,7 +1167,17 @@ impl Case {
                     channel: *channel,
                     comment: comment.clone(),
                     at_ms: at,
+                    follow_up: None,
                 })
+            }
+            Event::FollowedUp { answer } => {
+                if let Some(r) = &mut self.rating {
+                    r.follow_up = Some(FollowUp {
+                        answer: answer.clone(),
+                        by: rec.actor.username.clone(),
+                        at_ms: at,
+                    });
+                }
             }
         }
     }
@@ -1185,6 +1238,25 @@ impl Case {
             committed,
             stage,
         })
+    }
+
+    /// The day by which a bad rating must be answered: [`FOLLOW_UP_WORKING_DAYS`]
+    /// working days after the day of the rating; `None` when no follow-up
+    /// is open (no bad rating, or answered).
+    pub fn follow_up_due(&self, calendar: &Calendar) -> Option<NaiveDate> {
+        let r = self
+            .rating
+            .as_ref()
+            .filter(|r| r.is_bad() && r.follow_up.is_none())?;
+        deadline::due(
+            china_date(r.at_ms),
+            FOLLOW_UP_WORKING_DAYS,
+            deadline::TimeUnit::WorkingDays,
+            calendar,
+            &[],
+            0,
+        )
+        .date
     }
 
     /// The warning level on `today` of this case, by

@@ -146,7 +146,7 @@ mod pb {
         pub department: Option<String>,
         #[prost(
             oneof = "Ev",
-            tags = "10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30"
+            tags = "10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31"
         )]
         pub event: Option<Ev>,
     }
@@ -268,6 +268,9 @@ mod pb {
         Transferred(TransferredEv),
         #[prost(message, tag = "30")]
         Rated(RatedEv),
+        /// The answer is in the personal section's text.
+        #[prost(message, tag = "31")]
+        FollowedUp(Empty),
     }
 
     #[derive(Clone, PartialEq, prost::Message)]
@@ -745,6 +748,10 @@ pub fn encode(
                         channel: channel_code(*channel),
                     })
                 }
+                Event::FollowedUp { answer } => {
+                    text(answer, &mut personal);
+                    Ev::FollowedUp(pb::Empty {})
+                }
             };
             pb::Kind::Case(pb::CaseEvent {
                 case_id: rec.case_id.clone(),
@@ -1003,6 +1010,7 @@ fn decode_case(
             channel: channel_of(r.channel)?,
             comment: text,
         },
+        Ev::FollowedUp(_) => Event::FollowedUp { answer: text },
     };
     Ok(EventRecord {
         case_id: c.case_id,
@@ -1299,6 +1307,13 @@ mod tests {
                     comment: text.clone(),
                 },
                 Role::Citizen,
+                None,
+            ),
+            later(
+                Event::FollowedUp {
+                    answer: text.clone(),
+                },
+                Role::Supervisor,
                 None,
             ),
         ];

@@ -517,6 +517,11 @@ pub const PHRASES: &[(&str, &str, &str)] = &[
     ("flash.suspended", "已中止计时", "Clock suspended"),
     ("flash.resumed", "已恢复计时", "Clock resumed"),
     ("flash.extended", "已延期", "Limit extended"),
+    (
+        "flash.followed_up",
+        "差评已答复",
+        "The bad rating is answered",
+    ),
     ("flash.done", "已办理", "Done"),
     (
         "flash.ticket_taken",

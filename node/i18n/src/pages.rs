@@ -323,6 +323,19 @@ pub const PHRASES: &[(&str, &str, &str)] = &[
     ("act.resume", "恢复计时", "Resume"),
     ("act.kind", "特别程序类型", "Procedure"),
     ("act.extend", "延期", "Extend"),
+    ("act.follow_up", "答复差评", "Answer the bad rating"),
+    (
+        "act.answer",
+        "回访及整改情况",
+        "What was found and put right",
+    ),
+    ("approver.follow_up", "差评回访", "Bad rating follow-up"),
+    (
+        "approver.follow_up_due",
+        "申请人给出差评，须在 15 个工作日内回访答复，截止",
+        "The applicant rated the service badly; answer within 15 working days, by",
+    ),
+    ("approver.rating", "评价", "Rating"),
     ("act.extend_by", "延长", "Extend by"),
     ("act.at_most", "至多", "at most"),
     (
@@ -538,6 +551,7 @@ pub const PHRASES: &[(&str, &str, &str)] = &[
     ("ev.withdrawn", "撤回", "Withdrawn"),
     ("ev.terminated", "终止", "Terminated"),
     ("ev.rated", "评价", "Rated"),
+    ("ev.followed_up", "差评回访", "Bad rating followed up"),
     ("stats.no_data_yet", "暂无数据。", "No data yet."),
     (
         "stats.cases_received_per_day_by_tier",

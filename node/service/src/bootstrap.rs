@@ -135,6 +135,11 @@ impl Node {
             );
         }
         node.bootstrap_admin().await?;
+        match node.fill_follow_ups().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(cases = n, "follow-ups of earlier bad ratings opened"),
+            Err(e) => tracing::warn!(error = %e, "follow-ups of earlier bad ratings not opened"),
+        }
         Ok(node)
     }
 

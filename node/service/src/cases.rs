@@ -131,6 +131,13 @@ pub enum Action {
         /// Why.
         reason: String,
     },
+    /// Answer a bad rating (4 or 5): what was found and put right. Due
+    /// within 15 working days of the rating; at the hall that holds the
+    /// case (the accepting hall, once the result is handed out).
+    FollowUp {
+        /// The answer.
+        answer: String,
+    },
 }
 
 impl Action {
@@ -157,6 +164,7 @@ impl Action {
             Self::Extend { n, reason } => Event::Extended { n, reason },
             Self::Withdraw { reason } => Event::Withdrawn { reason },
             Self::Terminate { reason } => Event::Terminated { reason },
+            Self::FollowUp { answer } => Event::FollowedUp { answer },
         }
     }
 }
@@ -662,6 +670,7 @@ impl Node {
             immediate: case.received.immediate,
             granted: case.granted,
             rating: case.rating.as_ref().map(|r| i64::from(r.score)),
+            follow_up_due: date(case.follow_up_due(&cal)),
             case,
         }
     }

@@ -130,6 +130,58 @@ impl Node {
         ))
     }
 
+    /// Cases whose bad rating's follow-up is open and near (yellow: in
+    /// the last 20% of its 15 working days, by the rule of the deadline
+    /// lists) or past (red) its due day today, with that day; earliest
+    /// first.
+    pub async fn follow_up_watch(&self) -> Result<Vec<(CaseBrief, NaiveDate, Warning)>, Error> {
+        let today = self.today();
+        let cal = self.calendar();
+        let horizon = yellow_horizon(
+            &cal,
+            today,
+            onewindow_domain::case::FOLLOW_UP_WORKING_DAYS,
+            TimeUnit::WorkingDays,
+            20,
+        );
+        let rows = self
+            .store
+            .follow_up_watch(
+                &self.oversight_scope(),
+                &horizon.format("%Y-%m-%d").to_string(),
+            )
+            .await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|b| {
+                let due =
+                    NaiveDate::parse_from_str(b.follow_up_due.as_deref()?, "%Y-%m-%d").ok()?;
+                let w = warning_level([Some(due), None, None], Some(due), today, horizon);
+                (w != Warning::Green).then_some((b, due, w))
+            })
+            .collect())
+    }
+
+    /// Fills in the follow-up due day of cases rated badly before it was
+    /// kept (stores written before migration 0013). Run when the node opens.
+    pub(crate) async fn fill_follow_ups(&self) -> Result<usize, Error> {
+        let ids = self.store.follow_ups_to_fill().await?;
+        let mut filled = 0;
+        for id in ids {
+            let Some(row) = self.store.case(&id).await? else {
+                continue;
+            };
+            let new = self.case_row_owned(row.case);
+            if new.follow_up_due.is_some() {
+                let mut w = self.store.write().await?;
+                w.put_case(new);
+                w.commit().await?;
+                filled += 1;
+            }
+        }
+        Ok(filled)
+    }
+
     /// Running cases near (yellow) or past (red) a deadline today, most
     /// urgent first.
     pub async fn deadline_watch(&self) -> Result<Vec<(CaseBrief, Warning)>, Error> {

@@ -49,6 +49,8 @@ pub struct CaseRow {
     pub granted: Option<bool>,
     /// The applicant's rating, 1 (very satisfied) to 5.
     pub rating: Option<i64>,
+    /// While a bad rating's follow-up is open, the day it is due.
+    pub follow_up_due: Option<String>,
     /// The case.
     pub case: Case,
 }
@@ -108,14 +110,15 @@ pub(super) async fn flush_cases(
         let sql = format!(
             "INSERT INTO cases (id, matter_code, department, accepting_node, holder, state, suspended, \
              applicant_last4, received_at_ms, accepted_at_ms, closed_at_ms, statutory_due, committed_due, \
-             stage_due, warning, version, updated_at_ms, immediate, granted, rating, open_subs, body) VALUES {} \
+             stage_due, warning, version, updated_at_ms, immediate, granted, rating, open_subs, follow_up_due, body) VALUES {} \
              ON CONFLICT (id) DO UPDATE SET holder = excluded.holder, state = excluded.state, \
              suspended = excluded.suspended, accepted_at_ms = excluded.accepted_at_ms, \
              closed_at_ms = excluded.closed_at_ms, statutory_due = excluded.statutory_due, \
              committed_due = excluded.committed_due, stage_due = excluded.stage_due, \
              warning = excluded.warning, version = excluded.version, \
              updated_at_ms = excluded.updated_at_ms, granted = excluded.granted, \
-             rating = excluded.rating, open_subs = excluded.open_subs, body = ''",
+             rating = excluded.rating, open_subs = excluded.open_subs, \
+             follow_up_due = excluded.follow_up_due, body = ''",
             values_with_empty_body(backend, chunk.len())
         );
         let mut q = sqlx::query(&sql);
@@ -141,20 +144,21 @@ pub(super) async fn flush_cases(
                 .bind(i64::from(r.immediate))
                 .bind(r.granted.map(i64::from))
                 .bind(r.rating)
-                .bind(open_subs(&r.case));
+                .bind(open_subs(&r.case))
+                .bind(r.follow_up_due.as_deref());
         }
         q.execute(&mut **tx).await?;
     }
     Ok(())
 }
 
-/// `(?, ..., ?, '')` rows: 21 bound columns and the empty body.
+/// `(?, ..., ?, '')` rows: 22 bound columns and the empty body.
 fn values_with_empty_body(backend: super::Backend, rows: usize) -> String {
     let mut s = String::with_capacity(rows * 110);
     let mut n = 0;
     for r in 0..rows {
         s.push_str(if r == 0 { "(" } else { ", (" });
-        for _ in 0..21 {
+        for _ in 0..22 {
             n += 1;
             super::push_placeholder(&mut s, backend, n);
             s.push_str(", ");
@@ -190,13 +194,14 @@ fn case_row(r: &AnyRow, case: Case) -> Result<CaseRow, StoreError> {
         immediate: immediate != 0,
         granted: granted.map(|g| g != 0),
         rating: r.try_get(19)?,
+        follow_up_due: r.try_get(20)?,
         case,
     })
 }
 
 const SELECT: &str = "SELECT id, matter_code, department, accepting_node, holder, state, suspended, \
      applicant_last4, received_at_ms, accepted_at_ms, closed_at_ms, statutory_due, committed_due, \
-     stage_due, warning, version, updated_at_ms, immediate, granted, rating FROM cases";
+     stage_due, warning, version, updated_at_ms, immediate, granted, rating, follow_up_due FROM cases";
 
 /// The events of these cases, in case and version order.
 fn case_events_sql(backend: super::Backend, n: usize) -> String {

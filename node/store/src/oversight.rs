@@ -70,11 +70,13 @@ pub struct CaseBrief {
     pub granted: Option<bool>,
     /// Rating 1..5.
     pub rating: Option<i64>,
+    /// While a bad rating's follow-up is open, the day it is due.
+    pub follow_up_due: Option<String>,
 }
 
 const BRIEF: &str = "SELECT id, matter_code, department, accepting_node, holder, state, suspended, \
      applicant_last4, received_at_ms, accepted_at_ms, closed_at_ms, statutory_due, committed_due, \
-     stage_due, warning, immediate, granted, rating FROM cases";
+     stage_due, warning, immediate, granted, rating, follow_up_due FROM cases";
 
 fn brief(r: &AnyRow) -> Result<CaseBrief, StoreError> {
     let suspended: i64 = r.try_get("suspended")?;
@@ -99,6 +101,7 @@ fn brief(r: &AnyRow) -> Result<CaseBrief, StoreError> {
         immediate: immediate != 0,
         granted: granted.map(|g| g != 0),
         rating: r.try_get("rating")?,
+        follow_up_due: r.try_get("follow_up_due")?,
     })
 }
 
@@ -432,6 +435,35 @@ impl Store {
         rows.iter().map(brief).collect()
     }
 
+    /// Cases whose bad rating's follow-up is open and due on or before
+    /// `horizon`, earliest due first.
+    pub async fn follow_up_watch(
+        &self,
+        scope: &Scope,
+        horizon: &str,
+    ) -> Result<Vec<CaseBrief>, StoreError> {
+        let mut w = Where::default();
+        let h = w.text(horizon);
+        w.and(&format!(
+            "follow_up_due IS NOT NULL AND follow_up_due <= {h}"
+        ));
+        w.scope(scope);
+        let sql = format!("{BRIEF}{} ORDER BY follow_up_due, received_at_ms", w.sql);
+        let rows = w.query(&sql).fetch_all(self.pool()).await?;
+        rows.iter().map(brief).collect()
+    }
+
+    /// Cases whose follow-up is open but whose row has no due day: rated
+    /// before the due day was kept (migration 0013), to fill in.
+    pub async fn follow_ups_to_fill(&self) -> Result<Vec<String>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT id FROM cases WHERE rating >= 4 AND follow_up_due IS NULL \
+             AND state IN ('completed', 'rejected')",
+        )
+        .fetch_all(self.pool())
+        .await?)
+    }
+
     /// Cases received per China day and accepting hall in `[from_ms, to_ms)`.
     pub async fn volume_by_day_and_hall(
         &self,
@@ -744,10 +776,7 @@ impl Store {
     ) -> Result<Vec<BriefCase>, StoreError> {
         let pattern = format!("%|{}|%", like_escape(department));
         let sql = format!(
-            "SELECT id, matter_code, department, accepting_node, holder, state, suspended, \
-             applicant_last4, received_at_ms, accepted_at_ms, closed_at_ms, statutory_due, committed_due, \
-             stage_due, warning, immediate, granted, rating FROM cases \
-             WHERE state IN ('handling', 'review', 'approval') AND department <> $1 \
+            "{BRIEF} WHERE state IN ('handling', 'review', 'approval') AND department <> $1 \
              AND open_subs LIKE $2 ESCAPE '\\' ORDER BY committed_due, received_at_ms LIMIT {}",
             limit.clamp(1, 10_000)
         );

@@ -153,11 +153,16 @@ pub struct WarningsQuery {
     pub hall: Option<String>,
 }
 
-/// A running case near (yellow) or past (red) a deadline today.
+/// A case near (yellow) or past (red) a deadline today: a running case's
+/// (`rule` `deadline`), or a bad rating's follow-up (`rule` `follow_up`).
 #[derive(Debug, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct WarningRow {
     /// Case number.
     pub case_number: String,
+    /// Which clock: `deadline` (the case's statutory, committed or stage
+    /// limit) or `follow_up` (a bad rating to answer within 15 working
+    /// days).
+    pub rule: String,
     /// `red` or `yellow`, by the one warning rule, today.
     pub level: crate::domain::case::Warning,
     /// Matter code.
@@ -180,14 +185,17 @@ pub struct WarningRow {
     pub statutory_due: Option<String>,
     /// The current stage's due date.
     pub stage_due: Option<String>,
-    /// Working days from today to the committed due date (0 on the due
-    /// day, negative once past).
+    /// Working days from today to the committed due date, or to the
+    /// follow-up's due day (0 on the due day, negative once past).
     pub working_days_left: Option<i64>,
+    /// The day a bad rating's follow-up is due (rule `follow_up`).
+    pub follow_up_due: Option<String>,
 }
 
 /// Running cases near (yellow) or past (red) a deadline today, across
-/// this node's subtree (the district: every hall), most urgent first
-/// (admin, supervisor).
+/// this node's subtree (the district: every hall), most urgent first; then
+/// bad ratings whose follow-up is due within its last 3 working days
+/// (yellow) or overdue (red), earliest first (admin, supervisor).
 #[utoipa::path(get, path = "/api/v1/admin/warnings", tag = "admin", security(("bearer" = [])),
     params(WarningsQuery),
     responses((status = 200, body = Vec<WarningRow>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
@@ -206,22 +214,27 @@ pub async fn warnings(
     };
     let today = node.today();
     let cat = node.catalogue();
-    let rows = node
-        .deadline_watch()
-        .await?
-        .into_iter()
-        .filter(|(_, w)| q.level.is_none_or(|l| l == *w))
-        .filter(|(b, _)| {
-            hall.as_ref().is_none_or(|h| {
+    let wanted = |b: &crate::store::CaseBrief, w: crate::domain::case::Warning| {
+        q.level.is_none_or(|l| l == w)
+            && hall.as_ref().is_none_or(|h| {
                 federation::NodeId::new(b.accepting_node.clone())
                     .is_ok_and(|n| n.is_in_subtree_of(h))
             })
-        })
-        .map(|(b, w)| {
+    };
+    let calendar = node.calendar();
+    let follow_ups: Vec<WarningRow> = node
+        .follow_up_watch()
+        .await?
+        .into_iter()
+        .filter(|(b, _, w)| wanted(b, *w))
+        .map(|(b, due, w)| {
             let m = cat.matter(&b.matter_code);
             WarningRow {
-                working_days_left: node.working_days_left(&b, today),
+                working_days_left: Some(crate::domain::deadline::working_days_between(
+                    &calendar, today, due,
+                )),
                 case_number: b.id,
+                rule: "follow_up".into(),
                 level: w,
                 matter_name_zh: m.map(|m| m.name_zh.clone()).unwrap_or_default(),
                 matter_name_en: m.map(|m| m.name_en.clone()).unwrap_or_default(),
@@ -233,9 +246,37 @@ pub async fn warnings(
                 committed_due: b.committed_due,
                 statutory_due: b.statutory_due,
                 stage_due: b.stage_due,
+                follow_up_due: b.follow_up_due,
             }
         })
         .collect();
+    let mut rows: Vec<WarningRow> = node
+        .deadline_watch()
+        .await?
+        .into_iter()
+        .filter(|(b, w)| wanted(b, *w))
+        .map(|(b, w)| {
+            let m = cat.matter(&b.matter_code);
+            WarningRow {
+                working_days_left: node.working_days_left(&b, today),
+                case_number: b.id,
+                rule: "deadline".into(),
+                level: w,
+                matter_name_zh: m.map(|m| m.name_zh.clone()).unwrap_or_default(),
+                matter_name_en: m.map(|m| m.name_en.clone()).unwrap_or_default(),
+                matter_code: b.matter_code,
+                department: b.department,
+                accepting_node: b.accepting_node,
+                holder: b.holder,
+                state: b.state,
+                committed_due: b.committed_due,
+                statutory_due: b.statutory_due,
+                stage_due: b.stage_due,
+                follow_up_due: None,
+            }
+        })
+        .collect();
+    rows.extend(follow_ups);
     Ok(axum::Json(rows))
 }
 

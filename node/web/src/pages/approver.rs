@@ -40,6 +40,7 @@ pub fn brief_of(r: &CaseRow) -> CaseBrief {
         immediate: r.immediate,
         granted: r.granted,
         rating: r.rating,
+        follow_up_due: r.follow_up_due.clone(),
     }
 }
 
@@ -179,7 +180,7 @@ async fn render_case(
             let detail = serde_json::to_value(&r.event)
                 .ok()
                 .and_then(|v| {
-                    ["opinion", "reason", "result", "recipient", "note"]
+                    ["opinion", "reason", "result", "recipient", "note", "answer"]
                         .iter()
                         .find_map(|k| v.get(k).and_then(|x| x.as_str()).map(str::to_owned))
                 })
@@ -203,7 +204,19 @@ async fn render_case(
         SuspensionKind::Other,
     ];
     let used: u32 = c.extensions.iter().map(|e| e.n).sum();
+    let follow_up = c
+        .rating
+        .as_ref()
+        .filter(|r| r.is_bad() && r.follow_up.is_none() && holder_here)
+        .map(|r| {
+            context! {
+                score => r.score,
+                comment => r.comment,
+                due => c.follow_up_due(&ctx.node.calendar()).map(|d| d.format("%Y-%m-%d").to_string()),
+            }
+        });
     let data = context! {
+        follow_up => follow_up,
         v => view,
         level => if view.committed_due.is_some() { level.as_str() } else { "none" },
         lead => lead && holder_here,
@@ -267,6 +280,9 @@ fn action_from(f: &Fields) -> Result<Action, Error> {
         "terminate" => Action::Terminate {
             reason: text("reason"),
         },
+        "follow_up" => Action::FollowUp {
+            answer: text("answer"),
+        },
         _ => {
             return Err(Error::bad_request("bad_action", &[]));
         }
@@ -287,6 +303,7 @@ fn done_message(a: &Action) -> Flash {
         Action::Suspend { .. } => "flash.suspended",
         Action::Resume { .. } => "flash.resumed",
         Action::Extend { .. } => "flash.extended",
+        Action::FollowUp { .. } => "flash.followed_up",
         _ => "flash.done",
     };
     Flash::ok(key, &[])
