@@ -1017,7 +1017,8 @@ async fn the_fleet_page_shows_when_each_certificate_expires() {
 #[tokio::test]
 async fn an_approver_answers_a_bad_rating_on_the_case_page() {
     within(async {
-        let h = hall().await;
+        let clock = Arc::new(TestClock::at(onewindow_tests::START_MS));
+        let h = hall_with_clock(clock.clone()).await;
         let clerk = Browser::new(&h.url);
         clerk.login("clerk1").await;
         let n = submit(&clerk, "T-SIMPLE", true).await;
@@ -1065,6 +1066,27 @@ async fn an_approver_answers_a_bad_rating_on_the_case_page() {
                 .await;
             assert_eq!(p.status, StatusCode::SEE_OTHER, "{path}: {}", p.body);
         }
+        // The supervisor's page lists it once it is near its due day (12-14)
+        // and red once past it; staff log in again after the weeks.
+        let sup = Browser::new(&h.url);
+        sup.login("sup1").await;
+        let follow_ups = |html: &str| {
+            let at = html
+                .find("id=\"table-follow_up\"")
+                .expect("the follow-up table");
+            html[at..at + html[at..].find("</table>").unwrap()].to_owned()
+        };
+        assert!(!follow_ups(&sup.get("/supervisor").await.body).contains(&n));
+        clock.advance(22 * 86_400_000);
+        sup.login("sup1").await;
+        let listed = follow_ups(&sup.get("/supervisor").await.body);
+        assert!(
+            listed.contains(&n) && listed.contains("row-red") && listed.contains("超期 1 个工作日"),
+            "{listed}"
+        );
+        let csv = sup.get("/supervisor/export/follow_up").await;
+        assert!(csv.body.contains(&n), "{}", csv.body);
+        a1.login("a.one").await;
         let page = a1.get(&format!("/approver/cases/{n}")).await;
         assert!(page.body.contains("id=\"follow-up\""), "{}", page.body);
         assert!(page.body.contains("2026-12-14"), "due in 15 working days");
@@ -1085,6 +1107,7 @@ async fn an_approver_answers_a_bad_rating_on_the_case_page() {
         assert!(page.body.contains("已电话回访，增开窗口"), "{}", page.body);
         let row = h.node.node.store.case(&n).await.unwrap().unwrap();
         assert_eq!(row.follow_up_due, None);
+        assert!(!follow_ups(&sup.get("/supervisor").await.body).contains(&n));
     })
     .await;
 }

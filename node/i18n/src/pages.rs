@@ -678,6 +678,18 @@ pub const PHRASES: &[(&str, &str, &str)] = &[
     ("sup.filter", "筛选", "Filter"),
     ("supervisor.red", "已超期（红色预警）", "Overdue (red)"),
     (
+        "supervisor.follow_up",
+        "差评回访（15 个工作日内答复）",
+        "Bad ratings to answer (within 15 working days)",
+    ),
+    (
+        "supervisor.follow_up_empty",
+        "没有临近或超过答复期限的差评。",
+        "No bad rating is near or past its answer's due day.",
+    ),
+    ("col.rating", "评价", "Rating"),
+    ("col.follow_up_due", "答复期限", "Answer due"),
+    (
         "supervisor.red_empty",
         "没有超期案件。",
         "No case is overdue.",

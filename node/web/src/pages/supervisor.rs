@@ -166,8 +166,9 @@ async fn watch_halls(ctx: &Ctx) -> Result<Vec<(String, usize)>, Error> {
     Ok(halls.into_iter().collect())
 }
 
-/// The two deadline lists, every row (the page shows the first ones), of
-/// the cases accepted at `q.hall` or below it when the query names one.
+/// The two deadline lists and the bad ratings to answer, every row (the
+/// page shows the first ones), of the cases accepted at `q.hall` or below
+/// it when the query names one.
 pub async fn warning_tables(ctx: &Ctx, q: &SupQuery) -> Result<Vec<Table>, Error> {
     let watch = ctx.node.deadline_watch().await?;
     let today = ctx.node.today();
@@ -178,6 +179,8 @@ pub async fn warning_tables(ctx: &Ctx, q: &SupQuery) -> Result<Vec<Table>, Error
         .filter(|h| !h.trim().is_empty())
         .map(|h| format!("?hall={}", percent(h.trim())))
         .unwrap_or_default();
+    let follow_ups = ctx.node.follow_up_watch().await?;
+    let calendar = ctx.node.calendar();
     let mut out = Vec::new();
     for (level, id) in [(Warning::Red, "red"), (Warning::Yellow, "yellow")] {
         let rows: Vec<Row> = watch
@@ -195,6 +198,49 @@ pub async fn warning_tables(ctx: &Ctx, q: &SupQuery) -> Result<Vec<Table>, Error
             more: None,
         });
     }
+    let rows: Vec<Row> = follow_ups
+        .iter()
+        .filter(|(b, _, _)| in_hall(hall, &b.accepting_node))
+        .map(|(b, due, w)| {
+            let left = crate::domain::deadline::working_days_between(&calendar, today, *due);
+            let l = w.as_str();
+            Row {
+                level: Some(l),
+                cells: vec![
+                    Cell::link(b.id.clone(), format!("/supervisor/cases/{}", b.id)),
+                    matter_name(ctx, &b.matter_code).into(),
+                    ctx.node
+                        .hall_name(&b.accepting_node, ctx.lang == super::web::Lang::En)
+                        .into(),
+                    Cell::nowrap(b.rating.map(|r| format!("{r}/5")).unwrap_or_default()),
+                    Cell::nowrap(due.format("%Y-%m-%d").to_string()),
+                    Cell::nowrap(match left {
+                        0 => ctx.phrase("days.due_today"),
+                        n if n < 0 => ctx.phrase_with("days.overdue", &[("n", &-n)]),
+                        n => n.to_string(),
+                    }),
+                    Cell::level(super::i18n::phrase(ctx.lang, &format!("warn.{l}")), l),
+                ],
+            }
+        })
+        .collect();
+    out.push(Table {
+        id: "follow_up".into(),
+        title: ctx.phrase("supervisor.follow_up"),
+        headers: ctx.phrases(&[
+            "col.case",
+            "col.matter",
+            "col.accepting_hall",
+            "col.rating",
+            "col.follow_up_due",
+            "col.days_left",
+            "col.warning",
+        ]),
+        rows,
+        csv: format!("/supervisor/export/follow_up{query}"),
+        empty: ctx.phrase("supervisor.follow_up_empty"),
+        more: None,
+    });
     Ok(out)
 }
 
@@ -435,7 +481,7 @@ pub async fn export(
         return r;
     }
     let tables = match table.as_str() {
-        "red" | "yellow" => warning_tables(&ctx, &q).await,
+        "red" | "yellow" | "follow_up" => warning_tables(&ctx, &q).await,
         "search" => search_table(&ctx, &q).await.map(|t| vec![t]),
         "fleet" | "security" => stats::fleet_tables(&ctx).await,
         t if t.starts_with("stats-") => stats::stats(&ctx, &q).await.map(|s| s.tables),
