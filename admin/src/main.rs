@@ -25,6 +25,7 @@ use commands::case::CaseCommand;
 use commands::catalogue::CatalogueCommand;
 use commands::delegation::DelegationCommand;
 use commands::node::NodeCommand;
+use commands::report::ReportCommand;
 use commands::staff::StaffCommand;
 use commands::warnings::WarningsCommand;
 use onewindow_client::{ApiError, Client};
@@ -103,6 +104,8 @@ enum Command {
     /// Cases near or past their deadlines.
     #[command(subcommand)]
     Warnings(WarningsCommand),
+    /// Cases, times and ratings of a period, as tables, CSV or JSON.
+    Report(ReportCommand),
 }
 
 impl Command {
@@ -116,6 +119,7 @@ impl Command {
             Self::Case(c) => c.needs_login(),
             Self::Audit(c) => c.needs_login(),
             Self::Warnings(c) => c.needs_login(),
+            Self::Report(c) => c.needs_login(),
         }
     }
 
@@ -129,6 +133,7 @@ impl Command {
             Self::Case(c) => c.run(api, out).await,
             Self::Audit(c) => c.run(api, out).await,
             Self::Warnings(c) => c.run(api, out).await,
+            Self::Report(c) => c.run(api, out).await,
         }
     }
 }

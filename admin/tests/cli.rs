@@ -1191,3 +1191,87 @@ async fn a_clerk_answers_a_bad_rating_from_the_command_line() {
     assert_eq!(none, serde_json::json!([]));
     hall.node.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn report_counts_a_period_as_tables_csv_and_json() {
+    let hall = start().await;
+    receive_cases(&hall, 3).await;
+    let r = admin(&hall, &["report", "--json"], &[]).await.json();
+    assert_eq!(r["cases"], 3, "{r}");
+    assert_eq!(r["immediate"], 0, "{r}");
+    assert_eq!(r["immediate_percent"], 0.0, "{r}");
+    assert_eq!(r["to"], "2026-11-23", "the period ends today: {r}");
+    assert_eq!(r["from"], "2026-10-25", "and is 30 days long: {r}");
+    assert_eq!(r["by_tier"][0]["key"], "district", "{r}");
+    assert_eq!(r["by_tier"][0]["cases"], 3, "{r}");
+    assert_eq!(r["by_hall"][0]["key"], "nanhai", "{r}");
+    assert_eq!(r["by_hall"][0]["cases"], 3, "{r}");
+    assert_eq!(r["by_matter"].as_array().unwrap().len(), 1, "{r}");
+    assert_eq!(r["by_matter"][0]["cases"], 3, "{r}");
+    assert_eq!(r["by_state"][0]["key"], "accepted", "{r}");
+    assert_eq!(r["ratings"], serde_json::json!([0, 0, 0, 0, 0]), "{r}");
+    // A period without these cases counts none.
+    let before = admin(
+        &hall,
+        &[
+            "report",
+            "--from",
+            "2026-01-01",
+            "--to",
+            "2026-11-22",
+            "--json",
+        ],
+        &[],
+    )
+    .await
+    .json();
+    assert_eq!(before["cases"], 0, "{before}");
+    assert_eq!(before["immediate_percent"], serde_json::Value::Null);
+
+    let text = admin(&hall, &["report"], &[]).await;
+    assert!(text.ok, "{}", text.stderr);
+    assert!(
+        text.stdout.contains("cases 3, immediate 0 (0.0%)"),
+        "{}",
+        text.stdout
+    );
+    assert!(text.stdout.contains("HALL"), "{}", text.stdout);
+    let csv = admin(&hall, &["report", "--csv"], &[]).await;
+    assert!(csv.ok, "{}", csv.stderr);
+    let mut lines = csv.stdout.lines();
+    assert_eq!(
+        lines.next(),
+        Some("section,key,name_zh,name_en,cases,immediate")
+    );
+    assert!(
+        csv.stdout
+            .lines()
+            .any(|l| l.starts_with("hall,nanhai,") && l.ends_with(",3,0")),
+        "{}",
+        csv.stdout
+    );
+
+    for (args, code) in [
+        (vec!["report", "--from", "2026-13-01"], "bad_query"),
+        (
+            vec!["report", "--from", "2025-01-01", "--to", "2026-11-23"],
+            "bad_period",
+        ),
+        (
+            vec!["report", "--from", "2026-11-23", "--to", "2026-11-01"],
+            "bad_period",
+        ),
+        (
+            vec!["report", "--hall", "foshan.shunde"],
+            "hall_out_of_scope",
+        ),
+    ] {
+        let refused = admin(&hall, &args, &[]).await;
+        assert!(
+            !refused.ok && refused.stderr.contains(code),
+            "{args:?}: {}",
+            refused.stderr
+        );
+    }
+    hall.node.stop().await;
+}

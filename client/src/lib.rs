@@ -28,7 +28,7 @@ use std::time::Duration;
 use reqwest::Url;
 use types::{
     AuditAction, AuditReport, CalendarYear, CaseRecord, CaseView, Catalogue, FleetNode, Health,
-    IssuedToken, LoginOutcome, NewStaff, Outcome, Progress, Staff, StaffChange, Submission,
+    IssuedToken, LoginOutcome, NewStaff, Outcome, Progress, Report, Staff, StaffChange, Submission,
     VersionInfo, WarningRow,
 };
 
@@ -416,6 +416,13 @@ impl Client {
             query.push(("hall", h));
         }
         self.call_with_query(&routes::WARNINGS, &[], &query, None::<&()>)
+            .await
+    }
+
+    /// `GET /api/v1/admin/report`: a report over a period; `query` by the
+    /// API's names (`from`, `to`, `hall`).
+    pub async fn report(&self, query: &[(&str, &str)]) -> Result<Answer<Report>, Error> {
+        self.call_with_query(&routes::REPORT, &[], query, None::<&()>)
             .await
     }
 

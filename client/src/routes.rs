@@ -51,6 +51,7 @@ pub(crate) const REVOKE_NODE: Route = Route::new("post", "/api/v1/admin/nodes/{n
 pub(crate) const AUDIT: Route = Route::new("get", "/api/v1/admin/audit");
 pub(crate) const AUDIT_ACTIONS: Route = Route::new("get", "/api/v1/admin/audit/actions");
 pub(crate) const WARNINGS: Route = Route::new("get", "/api/v1/admin/warnings");
+pub(crate) const REPORT: Route = Route::new("get", "/api/v1/admin/report");
 pub(crate) const SUBMIT: Route = Route::new("post", "/api/v1/cases");
 pub(crate) const CASES: Route = Route::new("get", "/api/v1/cases");
 pub(crate) const RECALL: Route = Route::new("post", "/api/v1/cases/{number}/recall");
@@ -83,6 +84,7 @@ pub const ROUTES: &[Route] = &[
     AUDIT,
     AUDIT_ACTIONS,
     WARNINGS,
+    REPORT,
     SUBMIT,
     CASES,
     RECALL,

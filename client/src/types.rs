@@ -563,3 +563,68 @@ pub struct AuditAction {
     /// When (ms since the epoch).
     pub at_ms: i64,
 }
+
+/// `GET /api/v1/admin/report`: a report over a period.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct Report {
+    /// The node that made it.
+    pub node: String,
+    /// The hall whose subtree it covers.
+    pub hall: String,
+    /// First day.
+    pub from: String,
+    /// Last day, included.
+    pub to: String,
+    /// Cases received.
+    pub cases: i64,
+    /// Of which immediate matters.
+    pub immediate: i64,
+    /// Immediate share in percent.
+    pub immediate_percent: Option<f64>,
+    /// By tier.
+    pub by_tier: Vec<ReportCount>,
+    /// By matter.
+    pub by_matter: Vec<ReportCount>,
+    /// By department.
+    pub by_department: Vec<ReportCount>,
+    /// By accepting hall.
+    pub by_hall: Vec<ReportCount>,
+    /// By state now.
+    pub by_state: Vec<ReportCount>,
+    /// Acceptance to closing.
+    pub handling: TimeSummary,
+    /// Queue waiting times.
+    pub waiting: TimeSummary,
+    /// Ratings by score 1..5.
+    pub ratings: Vec<i64>,
+    /// Scores 1 and 2 as a share of all ratings, in percent.
+    pub satisfied_percent: Option<f64>,
+    /// Ratings of 4 and 5.
+    pub bad_ratings: i64,
+}
+
+/// One group of a [`Report`].
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct ReportCount {
+    /// Tier, matter code, department code, hall id or state.
+    pub key: String,
+    /// Name in Chinese.
+    pub name_zh: String,
+    /// Name in English.
+    pub name_en: String,
+    /// Cases.
+    pub cases: i64,
+    /// Of which immediate.
+    pub immediate: i64,
+}
+
+/// Times of a [`Report`].
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct TimeSummary {
+    /// How many.
+    pub count: i64,
+    /// Mean, ms.
+    pub mean_ms: Option<i64>,
+    /// Longest, ms.
+    pub max_ms: Option<i64>,
+}

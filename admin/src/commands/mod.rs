@@ -7,5 +7,6 @@ pub mod case;
 pub mod catalogue;
 pub mod delegation;
 pub mod node;
+pub mod report;
 pub mod staff;
 pub mod warnings;

@@ -112,6 +112,16 @@ pub const PHRASES: &[(&str, &str, &str)] = &[
         "a query parameter is not valid: {detail}",
     ),
     (
+        "err.bad_period",
+        "统计期间不正确：结束日期不得早于开始日期，且最长 {max} 天",
+        "the period is not valid: it ends on or after its first day and is at most {max} days long",
+    ),
+    (
+        "err.hall_out_of_scope",
+        "大厅 {hall} 不在本节点的管辖范围内",
+        "hall {hall} is not this node's or below it",
+    ),
+    (
         "err.bad_form",
         "表单内容无法读取，未保存任何内容（{detail}）",
         "the form could not be read; nothing was saved ({detail})",

@@ -20,6 +20,7 @@ pub mod metrics;
 pub mod oversight;
 mod queue;
 pub mod recovery;
+pub mod report;
 mod rules;
 mod self_check;
 pub mod signing;

@@ -605,16 +605,35 @@ impl Store {
         from_day: &str,
         to_day: &str,
     ) -> Result<Distribution, StoreError> {
+        self.queue_waits_within(from_day, to_day, None).await
+    }
+
+    /// [`Store::queue_waits`] of the halls in the subtree of `within` only,
+    /// when given.
+    pub async fn queue_waits_within(
+        &self,
+        from_day: &str,
+        to_day: &str,
+        within: Option<&str>,
+    ) -> Result<Distribution, StoreError> {
+        let in_subtree = |hall: &str| {
+            within.is_none_or(|w| {
+                hall == w || hall.strip_prefix(w).is_some_and(|r| r.starts_with('.'))
+            })
+        };
+        let me = self.node.as_str();
         let mut w = Where::default();
         let a = w.text(from_day);
         let b = w.text(to_day);
         w.and(&format!(
             "day >= {a} AND day <= {b} AND wait_ms IS NOT NULL"
         ));
+        if !in_subtree(me) {
+            w.and("1 = 0");
+        }
         let mut d = distribution(self, "wait_ms", &WAIT_BOUNDS_MS, "queue_tickets", &w).await?;
-        let me = self.node.as_str();
         for q in self.queue_days_held(from_day, to_day).await? {
-            if q.hall == me {
+            if q.hall == me || !in_subtree(&q.hall) {
                 continue;
             }
             if let Some(slot) = usize::try_from(q.bucket)

@@ -280,6 +280,57 @@ pub async fn warnings(
     Ok(axum::Json(rows))
 }
 
+/// The period and hall of a report.
+#[derive(Debug, Default, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct ReportQuery {
+    /// First day, `YYYY-MM-DD` (China time); 29 days before `to` when
+    /// absent.
+    pub from: Option<String>,
+    /// Last day, included; today when absent.
+    pub to: Option<String>,
+    /// Only cases accepted at this hall or below it (a node id at or below
+    /// this node).
+    pub hall: Option<String>,
+}
+
+/// A report over a period (at most 366 days) for this node's subtree or
+/// one hall's below it: cases by tier, matter, department, hall and state
+/// now, the immediate share, handling and queue waiting times, ratings
+/// (admin, supervisor).
+#[utoipa::path(get, path = "/api/v1/admin/report", tag = "admin", security(("bearer" = [])),
+    params(ReportQuery),
+    responses((status = 200, body = crate::service::report::Report), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn report(
+    State(node): State<AppState>,
+    staff: Staff,
+    ApiQuery(q): ApiQuery<ReportQuery>,
+) -> Result<axum::Json<crate::service::report::Report>, Error> {
+    staff.require(&[Role::Admin, Role::Supervisor], "action.supervise")?;
+    let day = |name: &str, v: Option<&str>| -> Result<Option<chrono::NaiveDate>, Error> {
+        match v.map(str::trim).filter(|v| !v.is_empty()) {
+            None => Ok(None),
+            Some(v) => chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d")
+                .map(Some)
+                .map_err(|_| {
+                    let detail = format!("{name}={v}: a day is YYYY-MM-DD");
+                    Error::bad_request("bad_query", &[("detail", &detail)])
+                }),
+        }
+    };
+    let to = day("to", q.to.as_deref())?.unwrap_or_else(|| node.today());
+    let from = day("from", q.from.as_deref())?.unwrap_or(to - chrono::Duration::days(29));
+    let hall = match q.hall.as_deref().map(str::trim).filter(|h| !h.is_empty()) {
+        Some(h) => Some(
+            federation::NodeId::new(h)
+                .map_err(|_| Error::bad_request("bad_origin", &[("origin", &h)]))?,
+        ),
+        None => None,
+    };
+    Ok(axum::Json(node.report(from, to, hall.as_ref()).await?))
+}
+
 /// Which origin to audit.
 #[derive(Debug, Default, serde::Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]

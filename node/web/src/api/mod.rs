@@ -87,6 +87,7 @@ pub fn api_router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(admin::audit))
         .routes(routes!(admin::audit_actions))
         .routes(routes!(admin::warnings))
+        .routes(routes!(admin::report))
         .routes(routes!(admin::fleet))
         .split_for_parts()
 }
