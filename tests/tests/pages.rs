@@ -1084,6 +1084,13 @@ async fn an_approver_answers_a_bad_rating_on_the_case_page() {
             listed.contains(&n) && listed.contains("row-red") && listed.contains("超期 1 个工作日"),
             "{listed}"
         );
+        assert!(
+            sup.get("/supervisor")
+                .await
+                .body
+                .contains("id=\"follow-up-count\">1<"),
+            "the figure counts it"
+        );
         let csv = sup.get("/supervisor/export/follow_up").await;
         assert!(csv.body.contains(&n), "{}", csv.body);
         a1.login("a.one").await;

@@ -360,6 +360,7 @@ pub const PHRASES: &[(&str, &str, &str)] = &[
     ("sup.today", "今天", "Today"),
     ("sup.red", "已超期", "overdue"),
     ("sup.yellow", "临近时限", "near the deadline"),
+    ("sup.follow_up", "差评待答复", "bad ratings to answer"),
     ("sup.last4", "申请人证件后四位", "Applicant ID, last 4"),
     (
         "sup.matter_ph",
@@ -687,7 +688,6 @@ pub const PHRASES: &[(&str, &str, &str)] = &[
         "没有临近或超过答复期限的差评。",
         "No bad rating is near or past its answer's due day.",
     ),
-    ("col.rating", "评价", "Rating"),
     ("col.follow_up_due", "答复期限", "Answer due"),
     (
         "supervisor.red_empty",

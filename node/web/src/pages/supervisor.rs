@@ -283,6 +283,7 @@ pub async fn overview(StaffCtx(ctx): StaffCtx, Query(q): Query<SupQuery>) -> Res
     let data = context! {
         red => counts.first().copied().unwrap_or(0),
         yellow => counts.get(1).copied().unwrap_or(0),
+        follow_up => counts.get(2).copied().unwrap_or(0),
         tables => tables.into_iter().map(|t| cut(t, &ctx)).collect::<Vec<_>>(),
         scope => scope,
         halls => halls,
