@@ -47,6 +47,12 @@ impl Run {
 /// A clerk at `hall` receives `n` cases of a committed matter that the hall
 /// decides; their numbers.
 async fn receive_cases(hall: &Hall, n: usize) -> Vec<String> {
+    receive(hall, n, false).await
+}
+
+/// A clerk at `hall` receives `n` cases of a committed (or an immediate)
+/// matter that the hall decides; their numbers.
+async fn receive(hall: &Hall, n: usize, immediate: bool) -> Vec<String> {
     let base = hall.node.url();
     let admin_api = onewindow_tests::Api::login(&base, "admin", PASSWORD).await;
     onewindow_tests::hall::ensure_staff(admin_api.client(), "clerk1", "clerk1", "clerk", None)
@@ -57,7 +63,7 @@ async fn receive_cases(hall: &Hall, n: usize) -> Vec<String> {
         .as_array()
         .unwrap()
         .iter()
-        .find(|m| m["decided_here"] == true && m["immediate"] == false)
+        .find(|m| m["decided_here"] == true && m["immediate"] == immediate)
         .unwrap()
         .clone();
     let mut numbers = Vec::new();
@@ -1117,26 +1123,8 @@ async fn a_clerk_answers_a_bad_rating_from_the_command_line() {
     let clock = std::sync::Arc::new(node::service::TestClock::at(onewindow_tests::START_MS));
     let hall = start_with(clock.clone()).await;
     let base = hall.node.url();
-    let admin_api = onewindow_tests::Api::login(&base, "admin", PASSWORD).await;
-    onewindow_tests::hall::ensure_staff(admin_api.client(), "clerk1", "clerk1", "clerk", None)
-        .await;
-    let clerk = onewindow_tests::Api::login(&base, "clerk1", onewindow_tests::STAFF_PASSWORD).await;
-    let cat = clerk.get_ok("/api/v1/catalogue").await;
-    let matter = cat["matters"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|m| m["decided_here"] == true && m["immediate"] == true)
-        .unwrap()
-        .clone();
-    let done = clerk
-        .post_ok(
-            "/api/v1/cases",
-            &onewindow_tests::complete_submission(&matter, "11010519491231002X"),
-        )
-        .await;
-    assert_eq!(done["case"]["state"], "completed", "{done}");
-    let number = done["case_number"].as_str().unwrap().to_owned();
+    // An immediate matter: completed at the window.
+    let number = receive(&hall, 1, true).await.remove(0);
     let citizen = onewindow_tests::Api::anonymous(&base);
     citizen
         .post_ok(

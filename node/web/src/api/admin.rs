@@ -222,58 +222,49 @@ pub async fn warnings(
             })
     };
     let calendar = node.calendar();
-    let follow_ups: Vec<WarningRow> = node
-        .follow_up_watch()
-        .await?
-        .into_iter()
-        .filter(|(b, _, w)| wanted(b, *w))
-        .map(|(b, due, w)| {
-            let m = cat.matter(&b.matter_code);
-            WarningRow {
-                working_days_left: Some(crate::domain::deadline::working_days_between(
-                    &calendar, today, due,
-                )),
-                case_number: b.id,
-                rule: "follow_up".into(),
-                level: w,
-                matter_name_zh: m.map(|m| m.name_zh.clone()).unwrap_or_default(),
-                matter_name_en: m.map(|m| m.name_en.clone()).unwrap_or_default(),
-                matter_code: b.matter_code,
-                department: b.department,
-                accepting_node: b.accepting_node,
-                holder: b.holder,
-                state: b.state,
-                committed_due: b.committed_due,
-                statutory_due: b.statutory_due,
-                stage_due: b.stage_due,
-                follow_up_due: b.follow_up_due,
-            }
-        })
-        .collect();
+    let row = |b: crate::store::CaseBrief, w, rule: &str, left: Option<i64>| {
+        let m = cat.matter(&b.matter_code);
+        let follow_up_due = if rule == "follow_up" {
+            b.follow_up_due
+        } else {
+            None
+        };
+        WarningRow {
+            working_days_left: left,
+            case_number: b.id,
+            rule: rule.to_owned(),
+            level: w,
+            matter_name_zh: m.map(|m| m.name_zh.clone()).unwrap_or_default(),
+            matter_name_en: m.map(|m| m.name_en.clone()).unwrap_or_default(),
+            matter_code: b.matter_code,
+            department: b.department,
+            accepting_node: b.accepting_node,
+            holder: b.holder,
+            state: b.state,
+            committed_due: b.committed_due,
+            statutory_due: b.statutory_due,
+            stage_due: b.stage_due,
+            follow_up_due,
+        }
+    };
     let mut rows: Vec<WarningRow> = node
         .deadline_watch()
         .await?
         .into_iter()
         .filter(|(b, w)| wanted(b, *w))
         .map(|(b, w)| {
-            let m = cat.matter(&b.matter_code);
-            WarningRow {
-                working_days_left: node.working_days_left(&b, today),
-                case_number: b.id,
-                rule: "deadline".into(),
-                level: w,
-                matter_name_zh: m.map(|m| m.name_zh.clone()).unwrap_or_default(),
-                matter_name_en: m.map(|m| m.name_en.clone()).unwrap_or_default(),
-                matter_code: b.matter_code,
-                department: b.department,
-                accepting_node: b.accepting_node,
-                holder: b.holder,
-                state: b.state,
-                committed_due: b.committed_due,
-                statutory_due: b.statutory_due,
-                stage_due: b.stage_due,
-                follow_up_due: None,
-            }
+            let left = node.working_days_left(&b, today);
+            row(b, w, "deadline", left)
+        })
+        .collect();
+    let follow_ups: Vec<WarningRow> = node
+        .follow_up_watch()
+        .await?
+        .into_iter()
+        .filter(|(b, _, w)| wanted(b, *w))
+        .map(|(b, due, w)| {
+            let left = crate::domain::deadline::working_days_between(&calendar, today, due);
+            row(b, w, "follow_up", Some(left))
         })
         .collect();
     rows.extend(follow_ups);
