@@ -1371,3 +1371,42 @@ async fn a_bad_rating_opens_a_follow_up_that_turns_red_when_overdue_and_closes_w
     assert_eq!(last["event"]["type"], "followed_up", "{last}");
     assert_eq!(last["actor"]["username"], "sup1", "{last}");
 }
+
+#[tokio::test]
+async fn a_bad_rating_stored_before_follow_ups_were_kept_opens_one_when_the_node_starts() {
+    let h = hall().await;
+    let r = h
+        .clerk
+        .post("/api/v1/cases", &submission("T-IMM", complete_materials()))
+        .await
+        .ok();
+    let n = r["case_number"].as_str().unwrap().to_owned();
+    h.t.http
+        .post(
+            &format!("/api/v1/cases/{n}/rating"),
+            &json!({"last4": "002X", "score": 4, "channel": "web", "comment": "不满意"}),
+        )
+        .await
+        .ok();
+    let row = h.t.node.node.store.case(&n).await.unwrap().unwrap();
+    assert_eq!(row.follow_up_due.as_deref(), Some("2026-12-14"));
+    // As a store written before the due day was kept holds it.
+    let TestNode { node, db, .. } = h.t;
+    node.stop().await;
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&db.url).await.unwrap();
+    sqlx::query("UPDATE cases SET follow_up_due = NULL")
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    let again = onewindow_node::server::start_with_clock(
+        common::hall_config("nanhai", &db.url, db.dir()),
+        std::sync::Arc::new(onewindow_node::service::StartedClock::at(common::START_MS)),
+    )
+    .await
+    .unwrap();
+    let row = again.node.store.case(&n).await.unwrap().unwrap();
+    assert_eq!(row.follow_up_due.as_deref(), Some("2026-12-14"));
+    again.stop().await;
+}
