@@ -187,6 +187,15 @@ pub fn working_days_between(calendar: &Calendar, from: NaiveDate, to: NaiveDate)
     weekdays + calendar.override_adjustment(from, to)
 }
 
+/// Working days left from `today` to `due`, as the deadline lists show
+/// them: 0 on the due day, and once the due day has passed, minus the
+/// working days since, but never 0: on the Sunday after a Friday due day
+/// it is -1, so that "due today" is never shown for a day already past.
+pub fn working_days_left(calendar: &Calendar, today: NaiveDate, due: NaiveDate) -> i64 {
+    let n = working_days_between(calendar, today, due);
+    if due < today { n.min(-1) } else { n }
+}
+
 /// Warning level (电子监察).
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema,
@@ -518,6 +527,20 @@ mod tests {
         let json = serde_json::to_string(&i).unwrap();
         assert_eq!(json, r#"{"from":"2026-03-04","to":"2026-03-06"}"#);
         assert_eq!(serde_json::from_str::<Interval>(&json).unwrap(), i);
+    }
+
+    #[test]
+    fn days_left_are_negative_from_the_day_after_the_due_day_even_over_a_weekend() {
+        // Friday 2026-12-25 due.
+        let due = date(2026, 12, 25);
+        assert_eq!(working_days_left(cal(), date(2026, 12, 24), due), 1);
+        assert_eq!(working_days_left(cal(), due, due), 0);
+        // Saturday and Sunday: no working day has passed, but it is past.
+        assert_eq!(working_days_between(cal(), date(2026, 12, 27), due), 0);
+        assert_eq!(working_days_left(cal(), date(2026, 12, 26), due), -1);
+        assert_eq!(working_days_left(cal(), date(2026, 12, 27), due), -1);
+        assert_eq!(working_days_left(cal(), date(2026, 12, 28), due), -1);
+        assert_eq!(working_days_left(cal(), date(2026, 12, 29), due), -2);
     }
 
     #[test]

@@ -123,7 +123,7 @@ impl Node {
     /// (0 on the due day, negative once past), for the lists' "days left".
     pub fn working_days_left(&self, b: &CaseBrief, today: NaiveDate) -> Option<i64> {
         let due = NaiveDate::parse_from_str(b.committed_due.as_deref()?, "%Y-%m-%d").ok()?;
-        Some(onewindow_domain::deadline::working_days_between(
+        Some(onewindow_domain::deadline::working_days_left(
             &self.calendar(),
             today,
             due,

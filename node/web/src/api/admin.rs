@@ -263,7 +263,7 @@ pub async fn warnings(
         .into_iter()
         .filter(|(b, _, w)| wanted(b, *w))
         .map(|(b, due, w)| {
-            let left = crate::domain::deadline::working_days_between(&calendar, today, due);
+            let left = crate::domain::deadline::working_days_left(&calendar, today, due);
             row(b, w, "follow_up", Some(left))
         })
         .collect();

@@ -202,7 +202,7 @@ pub async fn warning_tables(ctx: &Ctx, q: &SupQuery) -> Result<Vec<Table>, Error
         .iter()
         .filter(|(b, _, _)| in_hall(hall, &b.accepting_node))
         .map(|(b, due, w)| {
-            let left = crate::domain::deadline::working_days_between(&calendar, today, *due);
+            let left = crate::domain::deadline::working_days_left(&calendar, today, *due);
             let l = w.as_str();
             Row {
                 level: Some(l),
