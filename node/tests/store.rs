@@ -881,6 +881,21 @@ async fn queue_summaries_from_a_child_replace_each_day_and_count_in_the_waits() 
     let d = store.queue_waits("2026-11-23", "2026-11-23").await.unwrap();
     assert_eq!(d.count, 5);
     assert_eq!(d.buckets, [0, 5, 0, 0, 0, 0]);
+    // Of one hall's subtree (a report's --hall): the village's, or none.
+    let of = |within: &'static str| {
+        let store = &store;
+        async move {
+            store
+                .queue_waits_within("2026-11-23", "2026-11-23", Some(within))
+                .await
+                .unwrap()
+                .count
+        }
+    };
+    assert_eq!(of(v).await, 5);
+    assert_eq!(of("nanhai.guicheng").await, 5);
+    assert_eq!(of("nanhai.guicheng.xiapingcun").await, 0);
+    assert_eq!(of("nanhai.guicheng.shibei").await, 0);
     // What goes further up: the summaries held, of the days asked for.
     let up = store.queue_report(&["2026-11-23".into()]).await.unwrap();
     assert_eq!(up, [q(v, "2026-11-23", 1, 5)]);

@@ -673,7 +673,11 @@ pub const PHRASES: &[(&str, &str, &str)] = &[
     ("col.warning", "预警", "Warning"),
     ("col.days_left", "剩余工作日", "Working days left"),
     ("days.due_today", "今日到期", "due today"),
-    ("days.overdue", "超期 {n} 个工作日", "over by {n} working day(s)"),
+    (
+        "days.overdue",
+        "超期 {n} 个工作日",
+        "over by {n} working day(s)",
+    ),
     ("sup.hall", "大厅", "Hall"),
     ("sup.all_halls", "全部大厅", "Every hall"),
     ("sup.filter", "筛选", "Filter"),

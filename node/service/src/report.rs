@@ -130,16 +130,18 @@ impl Node {
             to.format("%Y-%m-%d").to_string(),
         );
         let within = hall.map(federation::NodeId::as_str);
-        let st = &self.store;
-        let (by_day, by_matter, by_dept, handling, ratings, states, waits) = tokio::try_join!(
-            st.volume_by_day_and_hall(&scope, from_ms, to_ms),
-            st.volume_by(&scope, from_ms, to_ms, false),
-            st.volume_by(&scope, from_ms, to_ms, true),
-            st.handling_times(&scope, from_ms, to_ms),
-            st.rating_counts(&scope, from_ms, to_ms),
-            st.state_counts(&scope, from_ms, to_ms),
-            st.queue_waits_within(&from_day, &to_day, within),
-        )?;
+        let onewindow_store::PeriodFigures {
+            by_day,
+            by_matter,
+            by_department: by_dept,
+            handling,
+            ratings,
+            states,
+            waits,
+        } = self
+            .store
+            .period_figures(&scope, (from_ms, to_ms), (&from_day, &to_day), within)
+            .await?;
         let cat = self.catalogue();
         let count = |key: String, zh: String, en: String, cases: i64, immediate: i64| ReportCount {
             key,

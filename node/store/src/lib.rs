@@ -24,7 +24,7 @@ pub use catalogue::{VersionError, VersionInfo};
 pub use enrolment::TokenRow;
 pub use oversight::{
     BriefCase, CHINA_OFFSET_MS, CaseBrief, CaseSearch, CountRow, DAY_MS, DayHallRow, Distribution,
-    FleetRow, HANDLING_BOUNDS_MS, OPEN_STATES, Scope, WAIT_BOUNDS_MS,
+    FleetRow, HANDLING_BOUNDS_MS, OPEN_STATES, PeriodFigures, Scope, WAIT_BOUNDS_MS,
 };
 pub use own::read_marker;
 pub use queue::{ServeOutcome, Ticket};

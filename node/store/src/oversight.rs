@@ -256,6 +256,25 @@ pub struct DayHallRow {
     pub immediate: i64,
 }
 
+/// The figures of a period ([`Store::period_figures`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PeriodFigures {
+    /// Cases by China day and accepting hall.
+    pub by_day: Vec<DayHallRow>,
+    /// By matter, busiest first.
+    pub by_matter: Vec<CountRow>,
+    /// By department, busiest first.
+    pub by_department: Vec<CountRow>,
+    /// Acceptance to closing.
+    pub handling: Distribution,
+    /// Ratings by score 1..5.
+    pub ratings: [i64; 5],
+    /// By state now.
+    pub states: Vec<(String, i64)>,
+    /// Queue waiting times.
+    pub waits: Distribution,
+}
+
 /// A distribution over fixed buckets, with totals.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Distribution {
@@ -462,6 +481,38 @@ impl Store {
         )
         .fetch_all(self.pool())
         .await?)
+    }
+
+    /// Every figure of a period that the statistics and the report show:
+    /// cases received in `[from_ms, to_ms)` in `scope` by day and hall, by
+    /// matter, by department, their handling times, ratings and states now,
+    /// and the queue waiting times of the days `from_day..=to_day` at the
+    /// halls within `within` (all held when `None`).
+    pub async fn period_figures(
+        &self,
+        scope: &Scope,
+        (from_ms, to_ms): (i64, i64),
+        (from_day, to_day): (&str, &str),
+        within: Option<&str>,
+    ) -> Result<PeriodFigures, StoreError> {
+        let (by_day, by_matter, by_department, handling, ratings, states, waits) = tokio::try_join!(
+            self.volume_by_day_and_hall(scope, from_ms, to_ms),
+            self.volume_by(scope, from_ms, to_ms, false),
+            self.volume_by(scope, from_ms, to_ms, true),
+            self.handling_times(scope, from_ms, to_ms),
+            self.rating_counts(scope, from_ms, to_ms),
+            self.state_counts(scope, from_ms, to_ms),
+            self.queue_waits_within(from_day, to_day, within),
+        )?;
+        Ok(PeriodFigures {
+            by_day,
+            by_matter,
+            by_department,
+            handling,
+            ratings,
+            states,
+            waits,
+        })
     }
 
     /// Cases received per China day and accepting hall in `[from_ms, to_ms)`.

@@ -126,16 +126,18 @@ pub async fn stats(ctx: &Ctx, q: &SupQuery) -> Result<Stats, Error> {
     );
     let (from_day, to_day) = (date_of_day(first), date_of_day(today));
     let scope = node.oversight_scope();
-    let st = &node.store;
-    let (by_day, by_matter, by_dept, handling, ratings, states, waits) = tokio::try_join!(
-        st.volume_by_day_and_hall(&scope, from_ms, to_ms),
-        st.volume_by(&scope, from_ms, to_ms, false),
-        st.volume_by(&scope, from_ms, to_ms, true),
-        st.handling_times(&scope, from_ms, to_ms),
-        st.rating_counts(&scope, from_ms, to_ms),
-        st.state_counts(&scope, from_ms, to_ms),
-        st.queue_waits(&from_day, &to_day),
-    )?;
+    let crate::store::PeriodFigures {
+        by_day,
+        by_matter,
+        by_department: by_dept,
+        handling,
+        ratings,
+        states,
+        waits,
+    } = node
+        .store
+        .period_figures(&scope, (from_ms, to_ms), (&from_day, &to_day), None)
+        .await?;
     let qs = SupQuery {
         days: Some(days.to_string()),
         ..SupQuery::default()
