@@ -473,11 +473,14 @@ impl Store {
     }
 
     /// Cases whose follow-up is open but whose row has no due day: rated
-    /// before the due day was kept (migration 0013), to fill in.
+    /// before the due day was kept (migration 0013), to fill in. Answered
+    /// ones (a `followed_up` event) are left out, so that a node does not
+    /// read them again at every start.
     pub async fn follow_ups_to_fill(&self) -> Result<Vec<String>, StoreError> {
         Ok(sqlx::query_scalar(
             "SELECT id FROM cases WHERE rating >= 4 AND follow_up_due IS NULL \
-             AND state IN ('completed', 'rejected')",
+             AND state IN ('completed', 'rejected') AND NOT EXISTS \
+             (SELECT 1 FROM events e WHERE e.case_id = cases.id AND e.kind = 'followed_up')",
         )
         .fetch_all(self.pool())
         .await?)

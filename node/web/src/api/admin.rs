@@ -224,11 +224,6 @@ pub async fn warnings(
     let calendar = node.calendar();
     let row = |b: crate::store::CaseBrief, w, rule: &str, left: Option<i64>| {
         let m = cat.matter(&b.matter_code);
-        let follow_up_due = if rule == "follow_up" {
-            b.follow_up_due
-        } else {
-            None
-        };
         WarningRow {
             working_days_left: left,
             case_number: b.id,
@@ -244,7 +239,8 @@ pub async fn warnings(
             committed_due: b.committed_due,
             statutory_due: b.statutory_due,
             stage_due: b.stage_due,
-            follow_up_due,
+            // Only a closed case has one: none on a running case's row.
+            follow_up_due: b.follow_up_due,
         }
     };
     let mut rows: Vec<WarningRow> = node
