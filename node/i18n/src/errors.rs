@@ -102,6 +102,11 @@ pub const PHRASES: &[(&str, &str, &str)] = &[
         "the body is not valid JSON: {detail}",
     ),
     (
+        "err.body_too_large",
+        "请求内容过大，最多 {max} 字节",
+        "the body is too large: at most {max} bytes",
+    ),
+    (
         "err.bad_path",
         "路径参数不正确：{detail}",
         "a path parameter is not valid: {detail}",
@@ -460,6 +465,11 @@ pub const PHRASES: &[(&str, &str, &str)] = &[
         "err.department_required",
         "审批人员须指定部门",
         "an approver needs a department",
+    ),
+    (
+        "err.staff_no_signer",
+        "本节点没有区级签名密钥，不能管理下级大厅的账号",
+        "this node holds no signing key of the district, so it cannot keep the accounts of the halls below",
     ),
     (
         "err.staff_no_uplink",

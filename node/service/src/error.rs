@@ -33,6 +33,8 @@ pub enum ErrorKind {
     Unprocessable,
     /// Too many attempts; try later.
     TooMany,
+    /// The request is larger than the hall takes.
+    TooLarge,
     /// The hall cannot serve this now (recovering, no uplink).
     Unavailable,
     /// The store failed; nothing was saved.

@@ -367,6 +367,11 @@ impl Node {
         if !below(&ask.hall) || ask.move_to.as_deref().is_some_and(|m| !below(m)) {
             return Err(Error::bad_request("bad_node_id", &[("node", &ask.hall)]));
         }
+        // A root without the signing key has nobody to ask: that is how it
+        // is set up, not a link that is down for now.
+        if self.id.parent().is_none() {
+            return Err(Error::new(ErrorKind::Forbidden, "staff_no_signer", &[]));
+        }
         let q = crate::Query::Staff {
             at: self.id.to_string(),
             by: by.to_owned(),

@@ -7,13 +7,34 @@ use axum::http::request::Parts;
 
 use super::AppState;
 use crate::domain::case::Role;
-use crate::error::Error;
+use crate::error::{Error, ErrorKind, ServiceError};
 use crate::store::StaffRecord;
 
-/// JSON body; a malformed one is a `bad_json` error.
-#[derive(Debug, FromRequest)]
-#[from_request(via(axum::Json), rejection(Error))]
+/// JSON body; a malformed one is a `bad_json` error. Every body of the API
+/// is a JSON object: an array is refused too (serde would otherwise read a
+/// struct's fields from it in order, and `[]` would pass for a body whose
+/// fields are all optional).
+#[derive(Debug)]
 pub struct ApiJson<T>(pub T);
+
+impl<S, T> FromRequest<S> for ApiJson<T>
+where
+    S: Send + Sync,
+    T: serde::de::DeserializeOwned,
+{
+    type Rejection = Error;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Error> {
+        let axum::Json(v) = axum::Json::<serde_json::Value>::from_request(req, state).await?;
+        if !v.is_object() {
+            let detail = "the body must be a JSON object";
+            return Err(Error::bad_request("bad_json", &[("detail", &detail)]));
+        }
+        serde_json::from_value(v)
+            .map(ApiJson)
+            .map_err(|e| Error::bad_request("bad_json", &[("detail", &e)]))
+    }
+}
 
 /// Path parameters; a malformed one is a `bad_path` error.
 #[derive(Debug, FromRequestParts)]
@@ -25,8 +46,18 @@ pub struct ApiPath<T>(pub T);
 #[from_request(via(axum::extract::Query), rejection(Error))]
 pub struct ApiQuery<T>(pub T);
 
+/// The largest request body a JSON route reads (axum's default limit).
+pub const MAX_BODY: usize = 2 * 1024 * 1024;
+
 impl From<JsonRejection> for Error {
     fn from(r: JsonRejection) -> Self {
+        if r.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+            return Error(ServiceError::new(
+                ErrorKind::TooLarge,
+                "body_too_large",
+                &[("max", &MAX_BODY)],
+            ));
+        }
         Error::bad_request("bad_json", &[("detail", &r.body_text())])
     }
 }
