@@ -20,8 +20,10 @@ use onewindow_store::{Session, StaffRecord};
 #[serde(deny_unknown_fields)]
 pub struct NewStaff {
     /// Login name: 3 to 32 of a-z, 0-9, `.`, `_`, `-`.
+    #[schema(pattern = "^[a-z0-9._-]{3,32}$", min_length = 3, max_length = 32)]
     pub username: String,
-    /// Name shown on documents.
+    /// Name shown on documents (not blank, at most 50 characters).
+    #[schema(min_length = 1, max_length = 50)]
     pub display_name: String,
     /// Role (not `citizen`).
     pub role: Role,
@@ -29,6 +31,7 @@ pub struct NewStaff {
     #[serde(default)]
     pub department: Option<String>,
     /// At least 10 characters.
+    #[schema(min_length = 10)]
     pub password: String,
     /// At the root: the hall below it where the account works (the root
     /// keeps it and sends it down that hall's branch). None, or this
@@ -56,6 +59,7 @@ pub struct StaffChange {
     pub department: Option<String>,
     /// A new password (at least 10 characters); the account's sessions end.
     #[serde(default)]
+    #[schema(min_length = 10)]
     pub password: Option<String>,
     /// Enables (true) or disables (false) the account; disabling ends its
     /// sessions.

@@ -22,16 +22,25 @@ use onewindow_store::CaseRow;
 pub struct ApplicantInput {
     /// Person or organisation.
     pub kind: ApplicantKind,
-    /// Citizen ID number (GB 11643) or unified social credit code (GB 32100).
+    /// Citizen ID number (GB 11643: 17 digits and a check character, `X`
+    /// for ten) for a person, or unified social credit code (GB 32100: 18
+    /// of `0-9`, `A-H`, `J-N`, `P-R`, `T`, `U`, `W-Y`) for an organisation;
+    /// lowercase letters (and full-width forms) are read as uppercase, and
+    /// the check character must match.
+    #[schema(pattern = "^[0-9A-HJ-NP-RTUW-Ya-hj-np-rtuw-y]{18}$")]
     pub id_number: String,
-    /// Name.
+    /// Name (not blank, at most 100 characters).
+    #[schema(min_length = 1, max_length = 100)]
     pub name: String,
-    /// Contact phone.
+    /// Contact phone: at most 20 of digits, `+`, `-` and spaces.
     #[serde(default)]
+    #[schema(pattern = "^[0-9+ -]{0,20}$", max_length = 20)]
     pub phone: Option<String>,
     /// Accept a credit code whose check character fails, for this reason
-    /// (some real codes do); recorded in the case's events.
+    /// (some real codes do); recorded in the case's events. Not blank, at
+    /// most 200 characters.
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 200)]
     pub checksum_override_reason: Option<String>,
 }
 
@@ -49,8 +58,10 @@ pub struct Submission {
     /// Materials presented.
     #[serde(default)]
     pub materials: Vec<PresentedMaterial>,
-    /// The clerk decides not to accept, for this reason (printed on the decision).
+    /// The clerk decides not to accept, for this reason (printed on the
+    /// decision; not blank, at most 500 characters).
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 500)]
     pub non_acceptance_reason: Option<String>,
 }
 

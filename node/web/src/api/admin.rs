@@ -40,7 +40,7 @@ pub async fn create_draft(
 /// One version's content (admin).
 #[utoipa::path(get, path = "/api/v1/admin/catalogue/versions/{version}", tag = "admin", security(("bearer" = [])),
     params(("version" = i64, Path, description = "Version")),
-    responses((status = 401, body = ErrorBody), (status = 200, body = Catalogue), (status = 404, body = ErrorBody)))]
+    responses((status = 401, body = ErrorBody), (status = 200, body = Catalogue), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn get_version(
     State(node): State<AppState>,
     staff: Staff,
@@ -53,7 +53,7 @@ pub async fn get_version(
 /// Replaces a draft (admin); a published or retired version is refused.
 #[utoipa::path(put, path = "/api/v1/admin/catalogue/versions/{version}", tag = "admin", security(("bearer" = [])),
     params(("version" = i64, Path, description = "Version")), request_body = Catalogue,
-    responses((status = 401, body = ErrorBody), (status = 204), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    responses((status = 401, body = ErrorBody), (status = 204), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn update_draft(
     State(node): State<AppState>,
     staff: Staff,
@@ -69,7 +69,8 @@ pub async fn update_draft(
 /// previous published version is retired.
 #[utoipa::path(post, path = "/api/v1/admin/catalogue/versions/{version}/publish", tag = "admin", security(("bearer" = [])),
     params(("version" = i64, Path, description = "Version")),
-    responses((status = 401, body = ErrorBody), (status = 200, body = VersionInfo), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    responses((status = 401, body = ErrorBody), (status = 200, body = VersionInfo), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 503, description = "The hall is recovering its log (`hall_recovering`) or cannot reach its parent", body = ErrorBody)))]
 pub async fn publish(
     State(node): State<AppState>,
     staff: Staff,
@@ -93,7 +94,8 @@ pub async fn calendars(
 
 /// Publishes (or replaces) one year's holiday calendar (admin).
 #[utoipa::path(put, path = "/api/v1/admin/calendars", tag = "admin", security(("bearer" = [])), request_body = YearCalendar,
-    responses((status = 401, body = ErrorBody), (status = 204), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
+    responses((status = 401, body = ErrorBody), (status = 204), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 503, description = "The hall is recovering its log (`hall_recovering`) or cannot reach its parent", body = ErrorBody)))]
 pub async fn put_calendar(
     State(node): State<AppState>,
     staff: Staff,
@@ -117,7 +119,8 @@ pub struct Revocation {
 /// refused everywhere from the moment the revocation arrives.
 #[utoipa::path(post, path = "/api/v1/admin/nodes/{node}/revoke", tag = "admin", security(("bearer" = [])),
     params(("node" = String, Path, description = "Node id")), request_body = Revocation,
-    responses((status = 401, body = ErrorBody), (status = 204), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
+    responses((status = 401, body = ErrorBody), (status = 204), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 503, description = "The hall is recovering its log (`hall_recovering`) or cannot reach its parent", body = ErrorBody)))]
 pub async fn revoke_node(
     State(node): State<AppState>,
     staff: Staff,

@@ -19,7 +19,8 @@ use crate::store::CaseFilter;
 /// immediate matter), with its document.
 #[utoipa::path(post, path = "/api/v1/cases", tag = "cases", security(("bearer" = [])), request_body = Submission,
     responses((status = 401, body = ErrorBody), (status = 201, body = Outcome), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody),
+        (status = 503, description = "The hall is recovering its log (`hall_recovering`) or cannot reach its parent", body = ErrorBody)))]
 pub async fn submit(
     State(node): State<AppState>,
     staff: Staff,
@@ -49,6 +50,7 @@ pub struct ListQuery {
     /// Held by this hall (node id) now.
     pub holder: Option<String>,
     /// The applicant's whole ID number or credit code.
+    #[param(pattern = "^[0-9A-Za-z]{15,18}$")]
     pub applicant: Option<String>,
     /// Case numbers that start with this.
     pub number: Option<String>,
@@ -137,7 +139,7 @@ pub struct ProgressQuery {
 
 /// Public progress query: status, stage, due date and what to bring next.
 #[utoipa::path(get, path = "/api/v1/cases/{number}", tag = "cases",
-    params(("number" = String, Path, description = "Case number"), ProgressQuery),
+    params(("number" = String, Path, description = "Case number `HALL-YYYYMMDD-NNNNNN-C` (letters in either case) with a matching check character", pattern = "^[A-Za-z0-9]{2,8}-[0-9]{8}-[0-9]{6}-[A-Za-z0-9]$"), ProgressQuery),
     responses((status = 200, body = Progress), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn progress(
     State(node): State<AppState>,
@@ -158,7 +160,7 @@ pub struct CaseRecord {
 
 /// A case with every event (staff).
 #[utoipa::path(get, path = "/api/v1/cases/{number}/record", tag = "cases", security(("bearer" = [])),
-    params(("number" = String, Path, description = "Case number")),
+    params(("number" = String, Path, description = "Case number `HALL-YYYYMMDD-NNNNNN-C` (letters in either case) with a matching check character", pattern = "^[A-Za-z0-9]{2,8}-[0-9]{8}-[0-9]{6}-[A-Za-z0-9]$")),
     responses((status = 401, body = ErrorBody), (status = 200, body = CaseRecord), (status = 404, body = ErrorBody)))]
 pub async fn record(
     State(node): State<AppState>,
@@ -178,7 +180,7 @@ pub async fn record(
 
 /// The printable page of the case's outcome document (staff).
 #[utoipa::path(get, path = "/api/v1/cases/{number}/document", tag = "cases", security(("bearer" = [])),
-    params(("number" = String, Path, description = "Case number")),
+    params(("number" = String, Path, description = "Case number `HALL-YYYYMMDD-NNNNNN-C` (letters in either case) with a matching check character", pattern = "^[A-Za-z0-9]{2,8}-[0-9]{8}-[0-9]{6}-[A-Za-z0-9]$")),
     responses((status = 401, body = ErrorBody), (status = 200, content_type = "text/html", body = String), (status = 404, body = ErrorBody)))]
 pub async fn document(
     State(node): State<AppState>,
@@ -209,8 +211,9 @@ pub struct Resubmission {
 
 /// Resubmits after a correction notice (clerk): a new outcome document.
 #[utoipa::path(post, path = "/api/v1/cases/{number}/resubmit", tag = "cases", security(("bearer" = [])),
-    params(("number" = String, Path, description = "Case number")), request_body = Resubmission,
-    responses((status = 401, body = ErrorBody), (status = 200, body = Outcome), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    params(("number" = String, Path, description = "Case number `HALL-YYYYMMDD-NNNNNN-C` (letters in either case) with a matching check character", pattern = "^[A-Za-z0-9]{2,8}-[0-9]{8}-[0-9]{6}-[A-Za-z0-9]$")), request_body = Resubmission,
+    responses((status = 401, body = ErrorBody), (status = 200, body = Outcome), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 503, description = "The hall is recovering its log (`hall_recovering`) or cannot reach its parent", body = ErrorBody)))]
 pub async fn resubmit(
     State(node): State<AppState>,
     staff: Staff,
@@ -232,9 +235,9 @@ pub async fn resubmit(
 /// A back-office or window action (staff), checked against the state machine
 /// and the actor's role and department.
 #[utoipa::path(post, path = "/api/v1/cases/{number}/actions", tag = "cases", security(("bearer" = [])),
-    params(("number" = String, Path, description = "Case number")), request_body = Action,
+    params(("number" = String, Path, description = "Case number `HALL-YYYYMMDD-NNNNNN-C` (letters in either case) with a matching check character", pattern = "^[A-Za-z0-9]{2,8}-[0-9]{8}-[0-9]{6}-[A-Za-z0-9]$")), request_body = Action,
     responses((status = 401, body = ErrorBody), (status = 200, body = CaseView), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 503, description = "The hall is recovering its log (`hall_recovering`) or cannot reach its parent", body = ErrorBody)))]
 pub async fn action(
     State(node): State<AppState>,
     staff: Staff,
@@ -260,18 +263,21 @@ pub struct RatingInput {
     /// The last four characters of the applicant's identifier.
     pub last4: String,
     /// 1 very satisfied ... 5 very dissatisfied.
+    #[schema(minimum = 1, maximum = 5)]
     pub score: u8,
     /// Channel.
     pub channel: Channel,
-    /// Comment.
+    /// Comment (at most 1000 characters).
     #[serde(default)]
+    #[schema(max_length = 1000)]
     pub comment: String,
 }
 
 /// Rates a completed case (public; keyed by the last four ID characters).
 #[utoipa::path(post, path = "/api/v1/cases/{number}/rating", tag = "cases",
-    params(("number" = String, Path, description = "Case number")), request_body = RatingInput,
-    responses((status = 200, body = Progress), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    params(("number" = String, Path, description = "Case number `HALL-YYYYMMDD-NNNNNN-C` (letters in either case) with a matching check character", pattern = "^[A-Za-z0-9]{2,8}-[0-9]{8}-[0-9]{6}-[A-Za-z0-9]$")), request_body = RatingInput,
+    responses((status = 200, body = Progress), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 503, description = "The hall is recovering its log (`hall_recovering`) or cannot reach its parent", body = ErrorBody)))]
 pub async fn rate(
     State(node): State<AppState>,
     ApiPath(number): ApiPath<String>,
@@ -294,8 +300,9 @@ pub struct RecallInput {
 /// Recalls a case to the district (supervisor or admin, at the root): the
 /// node holding it hands it over when the directive reaches it.
 #[utoipa::path(post, path = "/api/v1/cases/{number}/recall", tag = "cases", security(("bearer" = [])),
-    params(("number" = String, Path, description = "Case number")), request_body = RecallInput,
-    responses((status = 401, body = ErrorBody), (status = 202), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    params(("number" = String, Path, description = "Case number `HALL-YYYYMMDD-NNNNNN-C` (letters in either case) with a matching check character", pattern = "^[A-Za-z0-9]{2,8}-[0-9]{8}-[0-9]{6}-[A-Za-z0-9]$")), request_body = RecallInput,
+    responses((status = 401, body = ErrorBody), (status = 202), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 503, description = "The hall is recovering its log (`hall_recovering`) or cannot reach its parent", body = ErrorBody)))]
 pub async fn recall(
     State(node): State<AppState>,
     staff: Staff,

@@ -56,9 +56,66 @@ impl utoipa::Modify for BearerAuth {
     }
 }
 
+/// The refusals every operation of a kind may answer, added to each
+/// operation's own: a body that is not the JSON its schema asks for is 400
+/// `bad_json`, and one over [`extract::MAX_BODY`] 413 `body_too_large`; a
+/// path or query parameter that does not parse is 400 (`bad_path`,
+/// `bad_query`); an operation that needs a session answers 401 without one.
+/// Each carries the error body.
+struct CommonRefusals;
+
+impl utoipa::Modify for CommonRefusals {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::response::ResponseBuilder;
+        use utoipa::openapi::{ContentBuilder, Ref};
+        let refusal = |description: &str| {
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("ErrorBody")))
+                        .build(),
+                )
+                .build()
+        };
+        for item in openapi.paths.paths.values_mut() {
+            let ops = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ];
+            for op in ops.into_iter().flatten() {
+                let mut add = |status: &str, description: &str| {
+                    op.responses
+                        .responses
+                        .entry(status.to_owned())
+                        .or_insert_with(|| refusal(description).into());
+                };
+                let (body, params, secured) = (
+                    op.request_body.is_some(),
+                    op.parameters.as_ref().is_some_and(|p| !p.is_empty()),
+                    op.security.is_some(),
+                );
+                if body || params {
+                    add("400", "The request is not valid (`code` says why)");
+                }
+                if body {
+                    add("413", "The body is too large (`body_too_large`)");
+                }
+                if secured {
+                    add("401", "No session, or an expired one (`unauthenticated`)");
+                }
+            }
+        }
+    }
+}
+
 /// The API routes and their OpenAPI document.
 pub fn api_router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let (router, doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(system::health))
         .routes(routes!(system::catalogue))
         .routes(routes!(system::matter_guide))
@@ -89,7 +146,11 @@ pub fn api_router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(admin::warnings))
         .routes(routes!(admin::report))
         .routes(routes!(admin::fleet))
-        .split_for_parts()
+        .split_for_parts();
+    // After the routes: a modifier of `ApiDoc` runs before they are added.
+    let mut doc = doc;
+    utoipa::Modify::modify(&CommonRefusals, &mut doc);
+    (router, doc)
 }
 
 /// The answer for a route that does not exist.

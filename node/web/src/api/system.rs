@@ -371,7 +371,8 @@ pub async fn list_staff(
 /// for a hall below (`hall`), which reaches that hall signed down its
 /// branch and lets its holder log in there with or without an uplink.
 #[utoipa::path(post, path = "/api/v1/staff", tag = "staff", security(("bearer" = [])), request_body = NewStaff,
-    responses((status = 401, body = ErrorBody), (status = 201, body = StaffView), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    responses((status = 401, body = ErrorBody), (status = 201, body = StaffView), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 503, description = "The hall is recovering its log (`hall_recovering`) or cannot reach its parent", body = ErrorBody)))]
 pub async fn create_staff(
     State(node): State<AppState>,
     staff: Staff,
@@ -389,7 +390,8 @@ pub async fn create_staff(
 /// ends the account's sessions (at its hall once the change arrives there).
 #[utoipa::path(patch, path = "/api/v1/staff/{username}", tag = "staff", security(("bearer" = [])),
     params(("username" = String, Path, description = "Username")), request_body = StaffChange,
-    responses((status = 401, body = ErrorBody), (status = 200, body = StaffView), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    responses((status = 401, body = ErrorBody), (status = 200, body = StaffView), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 503, description = "The hall is recovering its log (`hall_recovering`) or cannot reach its parent", body = ErrorBody)))]
 pub async fn change_staff(
     State(node): State<AppState>,
     staff: Staff,
@@ -405,7 +407,8 @@ pub async fn change_staff(
 /// Deactivates a staff account and ends its sessions (admin).
 #[utoipa::path(delete, path = "/api/v1/staff/{username}", tag = "staff", security(("bearer" = [])),
     params(("username" = String, Path, description = "Username"), StaffQuery),
-    responses((status = 401, body = ErrorBody), (status = 204), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 401, body = ErrorBody), (status = 204), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 503, description = "The hall is recovering its log (`hall_recovering`) or cannot reach its parent", body = ErrorBody)))]
 pub async fn deactivate_staff(
     State(node): State<AppState>,
     staff: Staff,
@@ -434,8 +437,10 @@ pub async fn deactivate_staff(
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TakeTicket {
-    /// Reference of a booked appointment; booked numbers are called first.
+    /// Reference of a booked appointment (1 to 40 characters); booked
+    /// numbers are called first.
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 40)]
     pub appointment: Option<String>,
 }
 
@@ -464,13 +469,14 @@ pub async fn list_tickets(
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CallNext {
-    /// Window number, e.g. `3`.
+    /// Window number, e.g. `3` (1 to 10 characters).
+    #[schema(min_length = 1, max_length = 10)]
     pub window: String,
 }
 
 /// Calls the next number to a window (clerk). 204 when nobody waits.
 #[utoipa::path(post, path = "/api/v1/queue/call", tag = "queue", security(("bearer" = [])), request_body = CallNext,
-    responses((status = 401, body = ErrorBody), (status = 200, body = Ticket), (status = 204), (status = 403, body = ErrorBody)))]
+    responses((status = 401, body = ErrorBody), (status = 200, body = Ticket), (status = 204), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn call_next(
     State(node): State<AppState>,
     staff: Staff,
@@ -487,7 +493,7 @@ pub async fn call_next(
 /// Marks a called number served (clerk).
 #[utoipa::path(post, path = "/api/v1/queue/tickets/{id}/served", tag = "queue", security(("bearer" = [])),
     params(("id" = i64, Path, description = "Ticket id")),
-    responses((status = 401, body = ErrorBody), (status = 200, body = Ticket), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    responses((status = 401, body = ErrorBody), (status = 200, body = Ticket), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn serve_ticket(
     State(node): State<AppState>,
     staff: Staff,
