@@ -119,6 +119,70 @@ async fn the_document_matches_the_routes() {
         assert_ne!(body["code"], "route_not_found", "{method} {path}: no route");
     }
 
+    // The document is OpenAPI 3.1: it parses as one, and every reference
+    // an operation makes resolves in it.
+    let text = t.http.get("/api/v1/openapi.json").await.text;
+    let spec = oas3::from_json(&text).unwrap_or_else(|e| panic!("not OpenAPI 3.1: {e}"));
+    let version = spec.validate_version().unwrap();
+    assert_eq!((version.major, version.minor), (3, 1));
+    let mut ops = 0;
+    for (path, method, op) in spec.operations() {
+        ops += 1;
+        for p in &op.parameters {
+            p.resolve(&spec)
+                .unwrap_or_else(|e| panic!("{method} {path}: parameter: {e}"));
+        }
+        if let Some(b) = &op.request_body {
+            b.resolve(&spec)
+                .unwrap_or_else(|e| panic!("{method} {path}: body: {e}"));
+        }
+        let resolved = op.responses(&spec);
+        assert_eq!(
+            resolved.len(),
+            op.responses.as_ref().map_or(0, |r| r.len()),
+            "{method} {path}: a response does not resolve"
+        );
+        for (status, r) in resolved {
+            for (media, m) in &r.content {
+                m.schema(&spec)
+                    .unwrap_or_else(|e| panic!("{method} {path} {status} {media}: {e}"));
+            }
+        }
+    }
+    assert_eq!(ops, OPERATIONS.len());
+    // Each schema is a JSON Schema of draft 2020-12, the dialect of
+    // OpenAPI 3.1.
+    for (name, schema) in doc["components"]["schemas"].as_object().unwrap() {
+        if let Err(e) = jsonschema::draft202012::meta::validate(schema) {
+            panic!("schema {name} is not JSON Schema 2020-12: {e}");
+        }
+    }
+    // Every refusal a route documents carries the error body, and the
+    // refusals every route of a kind may answer are there: 400 wherever a
+    // body or a parameter is read, 413 wherever a body is.
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let responses = op["responses"].as_object().unwrap();
+            for (status, r) in responses {
+                if status.starts_with('4') || status.starts_with('5') {
+                    assert_eq!(
+                        r["content"]["application/json"]["schema"]["$ref"],
+                        "#/components/schemas/ErrorBody",
+                        "{method} {path} {status}"
+                    );
+                }
+            }
+            let body = op["requestBody"].is_object();
+            let params = op["parameters"].as_array().is_some_and(|p| !p.is_empty());
+            if body || params {
+                assert!(responses.contains_key("400"), "{method} {path}: no 400");
+            }
+            if body {
+                assert!(responses.contains_key("413"), "{method} {path}: no 413");
+            }
+        }
+    }
+
     // Every schema reference resolves.
     let mut refs = BTreeSet::new();
     collect_refs(&doc, &mut refs);
