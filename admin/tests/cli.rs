@@ -1263,3 +1263,193 @@ async fn report_counts_a_period_as_tables_csv_and_json() {
     }
     hall.node.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_village_appeals_a_warning_and_the_district_revokes_it() {
+    const V: &str = "nanhai.guicheng.xiaping";
+    // A running clock: the links' timers need time to pass.
+    let clock = std::sync::Arc::new(node::service::StartedClock::at(onewindow_tests::START_MS));
+    let t = onewindow_tests::tree_at(&["nanhai", "nanhai.guicheng", V], clock.clone()).await;
+    let pw = onewindow_tests::ADMIN_PASSWORD;
+    // A clerk at the village receives a committed matter the village
+    // decides: the village holds the case.
+    let clerk = t.staff(V, "clerk1", "clerk", None).await;
+    let cat = clerk.get_ok("/api/v1/catalogue").await;
+    let matter = cat["matters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["decided_here"] == true && m["immediate"] == false)
+        .unwrap()
+        .clone();
+    let r = clerk
+        .post_ok(
+            "/api/v1/cases",
+            &onewindow_tests::complete_submission(&matter, "11010519491231002X"),
+        )
+        .await;
+    let number = r["case_number"].as_str().unwrap().to_owned();
+    let at = |id: &str, args: &'static [&'static str]| {
+        let url = t.url(id);
+        async move { admin_at(&url, pw, args, &[]).await }
+    };
+
+    // Days pass untouched until the case is yellow at the village.
+    let mut days = 0;
+    let row = loop {
+        let rows = at(V, &["warnings", "list", "--json"]).await.json();
+        if let Some(r) = rows.as_array().unwrap().first() {
+            break r.clone();
+        }
+        days += 1;
+        assert!(days < 15, "never yellow");
+        clock.advance(86_400_000);
+    };
+    assert_eq!(row["case_number"], number.as_str(), "{row}");
+    let level = row["level"].as_str().unwrap().to_owned();
+    assert_eq!(row["status"], "issued", "{row}");
+
+    // The village clerk appeals it from the command line.
+    let as_clerk = [("ONEWINDOW_USER", "clerk1")];
+    let appealed = admin_at(
+        &t.url(V),
+        onewindow_tests::STAFF_PASSWORD,
+        &[
+            "warnings",
+            "appeal",
+            &number,
+            "--level",
+            &level,
+            "--reason",
+            "村服务站停电两天，系统无法登录",
+        ],
+        &as_clerk,
+    )
+    .await;
+    assert!(appealed.ok, "{}", appealed.stderr);
+    assert!(
+        appealed.stdout.contains("appealed; the district decides"),
+        "{}",
+        appealed.stdout
+    );
+    // It reaches the district, where only the district decides.
+    t.eventually(60, "the appeal at the district", || async {
+        let rows = at(
+            "nanhai",
+            &["warnings", "list", "--status", "appealed", "--json"],
+        )
+        .await
+        .json();
+        (rows.as_array().unwrap().len() == 1).then_some(())
+    })
+    .await;
+    let township = admin_at(
+        &t.url("nanhai.guicheng"),
+        pw,
+        &[
+            "warnings", "decide", &number, "--level", &level, "--revoke", "--reason", "x",
+        ],
+        &[],
+    )
+    .await;
+    assert!(
+        !township.ok && township.stderr.contains("not_the_root"),
+        "{}",
+        township.stderr
+    );
+    let decided = admin_at(
+        &t.url("nanhai"),
+        pw,
+        &[
+            "warnings",
+            "decide",
+            &number,
+            "--level",
+            &level,
+            "--revoke",
+            "--reason",
+            "经核实停电属实，撤销预警",
+        ],
+        &[],
+    )
+    .await;
+    assert!(decided.ok, "{}", decided.stderr);
+    assert!(decided.stdout.contains("is revoked"), "{}", decided.stdout);
+
+    // The village writes the decision into the case; it travels back up.
+    for id in [V, "nanhai"] {
+        t.eventually(60, "the decision in the case", || async {
+            let rows = at(id, &["warnings", "list", "--json"]).await.json();
+            let row = rows.as_array().unwrap().first()?.clone();
+            (row["status"] == "revoked").then_some(())
+        })
+        .await;
+    }
+    // (Sessions last a working day: the clerk logs in again.)
+    let clerk =
+        onewindow_tests::Api::login(&t.url(V), "clerk1", onewindow_tests::STAFF_PASSWORD).await;
+    let rec = clerk
+        .get_ok(&format!("/api/v1/cases/{number}/record"))
+        .await;
+    let last = rec["events"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["event"]["type"], "warning_decided", "{last}");
+    assert_eq!(last["actor"]["node"], V, "the holder writes it: {last}");
+    assert_eq!(last["event"]["decided_by"], "admin@nanhai", "{last}");
+    let table = at("nanhai", &["warnings", "list"]).await;
+    assert!(table.ok, "{}", table.stderr);
+    assert!(
+        table
+            .stdout
+            .contains("revoked by admin@nanhai: 经核实停电属实，撤销预警")
+            && table
+                .stdout
+                .contains("0 red, 0 yellow; 0 appealed, 1 revoked"),
+        "{}",
+        table.stdout
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_completed_case_is_reopened_from_the_command_line() {
+    let hall = start().await;
+    let number = receive(&hall, 1, true).await.remove(0);
+    let empty = admin(&hall, &["case", "reopen", &number, "--reason", " "], &[]).await;
+    assert!(
+        !empty.ok && empty.stderr.contains("empty_field"),
+        "{}",
+        empty.stderr
+    );
+    let done = admin(
+        &hall,
+        &["case", "reopen", &number, "--reason", "行政复议撤销原决定"],
+        &[],
+    )
+    .await;
+    assert!(done.ok, "{}", done.stderr);
+    assert!(done.stdout.contains("reopened"), "{}", done.stdout);
+    let shown = admin(&hall, &["case", "show", &number, "--json"], &[])
+        .await
+        .json();
+    assert_eq!(shown["view"]["state"], "accepted", "{shown}");
+    let again = admin(
+        &hall,
+        &["case", "reopen", &number, "--reason", "again"],
+        &[],
+    )
+    .await;
+    assert!(
+        !again.ok && again.stderr.contains("nothing_to_reopen"),
+        "{}",
+        again.stderr
+    );
+    let logged = admin(
+        &hall,
+        &["audit", "actions", "--action", "case_reopened", "--json"],
+        &[],
+    )
+    .await
+    .json();
+    assert_eq!(logged[0]["target"], number.as_str(), "{logged}");
+    assert_eq!(logged[0]["detail"], "行政复议撤销原决定", "{logged}");
+    hall.node.stop().await;
+}

@@ -407,8 +407,12 @@ impl Client {
         &self,
         level: Option<&str>,
         hall: Option<&str>,
+        status: Option<&str>,
     ) -> Result<Answer<Vec<WarningRow>>, Error> {
         let mut query: Vec<(&str, &str)> = Vec::new();
+        if let Some(s) = status {
+            query.push(("status", s));
+        }
         if let Some(l) = level {
             query.push(("level", l));
         }
@@ -453,6 +457,40 @@ impl Client {
             &routes::RECALL,
             &[number],
             Some(&serde_json::json!({ "reason": reason })),
+        )
+        .await
+        .map(drop)
+    }
+
+    /// `POST /api/v1/cases/{number}/reopen`: the district reopens a
+    /// completed or terminated case.
+    pub async fn reopen(&self, number: &str, reason: &str) -> Result<(), Error> {
+        self.call::<Value>(
+            &routes::REOPEN,
+            &[number],
+            Some(&serde_json::json!({ "reason": reason })),
+        )
+        .await
+        .map(drop)
+    }
+
+    /// `POST /api/v1/cases/{number}/warning-decision`: the district
+    /// upholds (`verdict` `uphold`) or revokes (`revoke`) a hall's appeal
+    /// against the case's `rule` warning at `level`.
+    pub async fn decide_appeal(
+        &self,
+        number: &str,
+        rule: &str,
+        level: &str,
+        verdict: &str,
+        reason: &str,
+    ) -> Result<(), Error> {
+        self.call::<Value>(
+            &routes::WARNING_DECISION,
+            &[number],
+            Some(&serde_json::json!({
+                "rule": rule, "level": level, "verdict": verdict, "reason": reason
+            })),
         )
         .await
         .map(drop)

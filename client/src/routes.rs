@@ -55,6 +55,9 @@ pub(crate) const REPORT: Route = Route::new("get", "/api/v1/admin/report");
 pub(crate) const SUBMIT: Route = Route::new("post", "/api/v1/cases");
 pub(crate) const CASES: Route = Route::new("get", "/api/v1/cases");
 pub(crate) const RECALL: Route = Route::new("post", "/api/v1/cases/{number}/recall");
+pub(crate) const REOPEN: Route = Route::new("post", "/api/v1/cases/{number}/reopen");
+pub(crate) const WARNING_DECISION: Route =
+    Route::new("post", "/api/v1/cases/{number}/warning-decision");
 pub(crate) const PROGRESS: Route = Route::new("get", "/api/v1/cases/{number}");
 pub(crate) const CASE_RECORD: Route = Route::new("get", "/api/v1/cases/{number}/record");
 pub(crate) const ACT: Route = Route::new("post", "/api/v1/cases/{number}/actions");
@@ -88,6 +91,8 @@ pub const ROUTES: &[Route] = &[
     SUBMIT,
     CASES,
     RECALL,
+    WARNING_DECISION,
+    REOPEN,
     PROGRESS,
     CASE_RECORD,
     ACT,

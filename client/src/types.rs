@@ -541,6 +541,42 @@ pub struct WarningRow {
     /// The day a bad rating's follow-up is due.
     #[serde(default)]
     pub follow_up_due: Option<String>,
+    /// The first day the warning held at this level.
+    #[serde(default)]
+    pub since: String,
+    /// `issued`, `appealed` or `revoked`.
+    #[serde(default)]
+    pub status: String,
+    /// The responsible hall's appeal and the district's decision.
+    #[serde(default)]
+    pub appeal: Option<WarningAppeal>,
+}
+
+/// A hall's appeal against a warning.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct WarningAppeal {
+    /// Why the hall holds the warning wrong.
+    pub reason: String,
+    /// Who appealed.
+    pub by: String,
+    /// The hall.
+    pub hall: String,
+    /// When (ms).
+    pub at_ms: i64,
+    /// The district's decision, once given.
+    #[serde(default)]
+    pub decision: Option<AppealDecision>,
+}
+
+/// The district's decision on an appeal.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct AppealDecision {
+    /// The warning stands.
+    pub upheld: bool,
+    /// Why.
+    pub reason: String,
+    /// Who decided, `username@node`.
+    pub by: String,
 }
 
 /// A staff or administrator action (`GET /api/v1/admin/audit/actions`).

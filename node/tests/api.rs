@@ -1373,6 +1373,123 @@ async fn a_bad_rating_opens_a_follow_up_that_turns_red_when_overdue_and_closes_w
 }
 
 #[tokio::test]
+async fn a_warning_is_appealed_by_the_hall_and_revoked_by_the_district_and_stops_counting() {
+    use onewindow_node::service::TestClock;
+    use std::sync::Arc;
+    const DAY: i64 = 86_400_000;
+    // Monday 2026-11-23: T-SIMPLE is due in 5 working days, Monday 11-30.
+    let clock = Arc::new(TestClock::at(common::START_MS));
+    let h = hall_for(common::start_with_clock("nanhai", clock.clone()).await).await;
+    let n = submit_ok(&h, "T-SIMPLE").await;
+    let appeal = |level: &str, reason: &str| json!({"action": "appeal_warning", "rule": "deadline", "level": level, "reason": reason});
+    // Nothing to appeal while the case is green.
+    act(&h.clerk, &n, appeal("yellow", "停电"))
+        .await
+        .assert_error(409, "no_such_warning");
+
+    // Monday 11-30: its due day (a 5-day limit is yellow on its last
+    // working day only), yellow since today.
+    clock.advance(7 * DAY);
+    let sup = h.t.http.login("sup1", common::STAFF_PASSWORD).await;
+    let clerk = h.t.http.login("clerk1", common::STAFF_PASSWORD).await;
+    let w = sup.get("/api/v1/admin/warnings").await.ok();
+    assert_eq!(w.as_array().unwrap().len(), 1, "{w}");
+    assert_eq!(w[0]["level"], "yellow", "{w}");
+    assert_eq!(w[0]["status"], "issued", "{w}");
+    assert_eq!(w[0]["since"], "2026-11-30", "{w}");
+    assert_eq!(w[0]["appeal"], Value::Null, "{w}");
+
+    // The case is not red, an appeal needs a reason, and a citizen's
+    // session does not exist: the clerk appeals the yellow warning once.
+    act(&clerk, &n, appeal("red", "停电"))
+        .await
+        .assert_error(409, "no_such_warning");
+    assert_eq!(act(&clerk, &n, appeal("yellow", " ")).await.status, 400);
+    let v = act_ok(
+        &clerk,
+        &n,
+        appeal("yellow", "11月25日至26日全镇停电，系统无法登录"),
+    )
+    .await;
+    assert_eq!(v["state"], "accepted", "an appeal changes no state");
+    act(&clerk, &n, appeal("yellow", "again"))
+        .await
+        .assert_error(409, "appeal_refused");
+    let w = sup.get("/api/v1/admin/warnings").await.ok();
+    assert_eq!(w[0]["status"], "appealed", "{w}");
+    assert_eq!(w[0]["appeal"]["by"], "clerk1", "{w}");
+    assert_eq!(w[0]["appeal"]["hall"], "nanhai", "{w}");
+
+    // Only a supervisor decides; a revoked warning is listed as such.
+    let decide = |verdict: &str, reason: &str| json!({"rule": "deadline", "level": "yellow", "verdict": verdict, "reason": reason});
+    let url = format!("/api/v1/cases/{n}/warning-decision");
+    clerk
+        .post(&url, &decide("revoke", "属实"))
+        .await
+        .assert_error(403, "wrong_role");
+    sup.post(
+        &url,
+        &json!({"rule": "deadline", "level": "red", "verdict": "revoke", "reason": "x"}),
+    )
+    .await
+    .assert_error(409, "appeal_refused");
+    let r = sup
+        .post(&url, &decide("revoke", "经核实停电属实，撤销预警"))
+        .await;
+    assert_eq!(r.status, 202, "{}", r.text);
+    sup.post(&url, &decide("uphold", "again"))
+        .await
+        .assert_error(409, "appeal_refused");
+    let w = sup.get("/api/v1/admin/warnings").await.ok();
+    assert_eq!(w[0]["status"], "revoked", "{w}");
+    assert_eq!(w[0]["appeal"]["decision"]["upheld"], false, "{w}");
+    assert_eq!(w[0]["appeal"]["decision"]["by"], "sup1@nanhai", "{w}");
+    let only = |status: &str| {
+        let sup = sup.clone();
+        let status = status.to_owned();
+        async move {
+            sup.get(&format!("/api/v1/admin/warnings?status={status}"))
+                .await
+                .ok()
+                .as_array()
+                .unwrap()
+                .len()
+        }
+    };
+    assert_eq!(only("revoked").await, 1);
+    assert_eq!(only("issued").await, 0);
+    sup.get("/api/v1/admin/warnings?status=forgiven")
+        .await
+        .assert_error(400, "bad_query");
+    let rec = sup.get(&format!("/api/v1/cases/{n}/record")).await.ok();
+    let kinds: Vec<&str> = rec["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event"]["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        &kinds[kinds.len() - 2..],
+        ["warning_appealed", "warning_decided"],
+        "{rec}"
+    );
+    // The decision is an audit record of the district.
+    let actions = sup
+        .get("/api/v1/admin/audit/actions?action=warning_decided")
+        .await
+        .ok();
+    assert_eq!(actions[0]["target"], n.as_str(), "{actions}");
+
+    // Tuesday 12-01: past due, red: another warning, issued.
+    clock.advance(DAY);
+    let sup = h.t.http.login("sup1", common::STAFF_PASSWORD).await;
+    let w = sup.get("/api/v1/admin/warnings").await.ok();
+    assert_eq!(w[0]["level"], "red", "{w}");
+    assert_eq!(w[0]["status"], "issued", "{w}");
+    assert_eq!(w[0]["since"], "2026-12-01", "{w}");
+}
+
+#[tokio::test]
 async fn a_bad_rating_stored_before_follow_ups_were_kept_opens_one_when_the_node_starts() {
     let h = hall().await;
     let r = h

@@ -35,6 +35,8 @@ const OPERATIONS: &[(&str, &str)] = &[
     ("post", "/api/v1/cases/{number}/actions"),
     ("post", "/api/v1/cases/{number}/rating"),
     ("post", "/api/v1/cases/{number}/recall"),
+    ("post", "/api/v1/cases/{number}/warning-decision"),
+    ("post", "/api/v1/cases/{number}/reopen"),
     ("get", "/api/v1/admin/catalogue/versions"),
     ("post", "/api/v1/admin/catalogue/versions"),
     ("get", "/api/v1/admin/catalogue/versions/{version}"),

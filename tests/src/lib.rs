@@ -82,7 +82,19 @@ pub async fn tree_with_ca_at_root(ids: &[&str]) -> Tree {
     tree_opts(ids, true).await
 }
 
+/// Starts a tree whose nodes all read `clock` (a [`TestClock`] lets a test
+/// move the whole tree's days forward).
+///
+/// [`TestClock`]: node::service::TestClock
+pub async fn tree_at(ids: &[&str], clock: Arc<dyn Clock>) -> Tree {
+    tree_with(ids, false, clock).await
+}
+
 async fn tree_opts(ids: &[&str], ca_at_root: bool) -> Tree {
+    tree_with(ids, ca_at_root, Arc::new(StartedClock::at(START_MS))).await
+}
+
+async fn tree_with(ids: &[&str], ca_at_root: bool, clock: Arc<dyn Clock>) -> Tree {
     let _ = tracing_init();
     let dir = tempfile::tempdir().unwrap();
     let ca = FederationCa::generate("onewindow test federation").unwrap();
@@ -94,7 +106,7 @@ async fn tree_opts(ids: &[&str], ca_at_root: bool) -> Tree {
         ca,
         signing,
         dir,
-        clock: Arc::new(StartedClock::at(START_MS)),
+        clock,
     };
     let mut ordered: Vec<&str> = ids.to_vec();
     ordered.sort_by_key(|i| i.matches('.').count());

@@ -150,6 +150,63 @@ async fn an_escalated_case_is_decided_at_the_township_and_handed_out_at_the_vill
         }
         // A sibling township never sees it.
         assert!(case_at(&t, "nanhai.dali", &n).await.is_none());
+
+        // An administrative review sets the decision aside: only the
+        // district reopens; the village holding the completed case takes it
+        // back and hands it up to the township, with a new clock.
+        let township_admin =
+            Api::login(&t.url(TOWNSHIP), "admin", onewindow_tests::ADMIN_PASSWORD).await;
+        let (status, body) = township_admin
+            .post(
+                &format!("/api/v1/cases/{n}/reopen"),
+                &json!({"reason": "复议"}),
+            )
+            .await;
+        assert_eq!(status, 403, "{body}");
+        assert!(body.contains("not_the_root"), "{body}");
+        let district_admin =
+            Api::login(&t.url(DISTRICT), "admin", onewindow_tests::ADMIN_PASSWORD).await;
+        let (status, body) = district_admin
+            .post(
+                &format!("/api/v1/cases/{n}/reopen"),
+                &json!({"reason": "行政复议决定撤销原决定，责令重新办理"}),
+            )
+            .await;
+        assert_eq!(status, 202, "{body}");
+        let reopened = t
+            .eventually(30, "the reopened case at the township", || async {
+                case_at(&t, TOWNSHIP, &n)
+                    .await
+                    .filter(|c| c["state"] == "accepted" && c["holder"] == TOWNSHIP)
+            })
+            .await;
+        assert_eq!(reopened["granted"], Value::Null, "{reopened}");
+        assert_eq!(reopened["result"], Value::Null, "{reopened}");
+        assert!(
+            reopened["accepted_at_ms"].as_i64() > final_case["accepted_at_ms"].as_i64(),
+            "the clock starts again: {reopened}"
+        );
+        // Once the district holds the reopened case, a second reopening is
+        // refused.
+        t.eventually(30, "the reopened case at the district", || async {
+            case_at(&t, DISTRICT, &n)
+                .await
+                .filter(|c| c["state"] == "accepted")
+        })
+        .await;
+        let (_, again) = district_admin
+            .post(
+                &format!("/api/v1/cases/{n}/reopen"),
+                &json!({"reason": "again"}),
+            )
+            .await;
+        assert!(again.contains("nothing_to_reopen"), "{again}");
+        let actions = district_admin
+            .get_ok("/api/v1/admin/audit/actions?action=case_reopened")
+            .await;
+        assert_eq!(actions[0]["target"], n.as_str(), "{actions}");
+        // The township's approvers handle it again.
+        act(&a1, json!({"action": "start_handling"})).await;
     })
     .await;
 }

@@ -23,6 +23,18 @@ pub enum CaseCommand {
         #[arg(long)]
         reason: String,
     },
+    /// Reopens a completed or terminated case (supervisor or administrator,
+    /// at the root): the hall holding it takes it back to "accepted" when
+    /// the order reaches it and hands it up to the hall that decides its
+    /// matter; its time limits run again from that day. Logged as an audit
+    /// record of the district; the reason goes into the case's history.
+    Reopen {
+        /// Case number.
+        number: String,
+        /// Why (required).
+        #[arg(long)]
+        reason: String,
+    },
     /// Answers a bad rating (4 or 5) of a case: what was found and put
     /// right, due within 15 working days of the rating. Run at the hall
     /// that holds the case (the accepting hall, once the result is handed
@@ -84,6 +96,18 @@ impl CaseCommand {
             Self::Show { number } => number,
             Self::Search(args) => return search(api, out, args).await,
             Self::Recall { number, reason } => return recall(api, out, &number, &reason).await,
+            Self::Reopen { number, reason } => {
+                let number = number.trim();
+                api.reopen(number, reason.trim()).await?;
+                if out.json {
+                    out.print_json(&serde_json::json!({ "reopened": number }));
+                } else {
+                    println!(
+                        "{number}: reopened; the hall holding it takes it back to accepted when the order reaches it"
+                    );
+                }
+                return Ok(());
+            }
             Self::FollowUp { number, answer } => {
                 return follow_up(api, out, number.trim(), answer.trim()).await;
             }

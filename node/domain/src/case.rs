@@ -347,6 +347,145 @@ pub enum Event {
         /// The answer.
         answer: String,
     },
+    /// The district reopens a completed or terminated case (privileged,
+    /// with a reason): it goes back to `accepted`, its decision and result
+    /// are cleared, and its time limits run again in full from the day of
+    /// reopening. Written by the holder; a hall that may not decide the
+    /// matter then hands it up again.
+    Reopened {
+        /// Why.
+        reason: String,
+    },
+    /// The hall that holds the case appeals a warning raised on it, with
+    /// its reason; the district upholds or revokes it.
+    WarningAppealed {
+        /// The rule that raised the warning.
+        rule: WarningRule,
+        /// The level appealed (yellow or red).
+        level: Warning,
+        /// Why the hall holds the warning wrong.
+        reason: String,
+    },
+    /// The district's decision on an appeal, written by the holder when the
+    /// decision reaches it.
+    WarningDecided {
+        /// The rule of the appealed warning.
+        rule: WarningRule,
+        /// Its level.
+        level: Warning,
+        /// Upheld (the warning stands) or revoked.
+        upheld: bool,
+        /// The decision's reason.
+        reason: String,
+        /// Who decided, as `username@node`.
+        decided_by: String,
+    },
+}
+
+/// The rule that raised a warning.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum WarningRule {
+    /// A running case near or past a deadline.
+    Deadline,
+    /// A bad rating near or past its follow-up's due day.
+    FollowUp,
+}
+
+impl WarningRule {
+    /// Stable name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Deadline => "deadline",
+            Self::FollowUp => "follow_up",
+        }
+    }
+
+    /// From its stable name.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "deadline" => Some(Self::Deadline),
+            "follow_up" => Some(Self::FollowUp),
+            _ => None,
+        }
+    }
+}
+
+/// A hall's appeal against one warning of a case (a rule at a level),
+/// and the district's decision once given.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct WarningAppeal {
+    /// The rule.
+    pub rule: WarningRule,
+    /// The level.
+    pub level: Warning,
+    /// The hall's reason.
+    pub reason: String,
+    /// Who appealed (username at the hall).
+    pub by: String,
+    /// The hall.
+    pub hall: String,
+    /// When.
+    pub at_ms: i64,
+    /// The decision, once given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decision: Option<AppealDecision>,
+}
+
+/// The district's decision on an appeal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct AppealDecision {
+    /// The warning stands.
+    pub upheld: bool,
+    /// Why.
+    pub reason: String,
+    /// Who decided (`username@node`).
+    pub by: String,
+    /// When it was written into the case.
+    pub at_ms: i64,
+}
+
+impl WarningAppeal {
+    /// The warning's status by this appeal.
+    pub fn status(&self) -> WarningStatus {
+        WarningStatus::of(Some(self))
+    }
+}
+
+/// Where a warning stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum WarningStatus {
+    /// It counts against the responsible hall (never appealed, or the
+    /// appeal was upheld).
+    Issued,
+    /// The responsible hall appealed; the district has not decided yet.
+    Appealed,
+    /// The district revoked it on appeal: it no longer counts.
+    Revoked,
+}
+
+impl WarningStatus {
+    /// The status of a warning by its appeal, if any.
+    pub fn of(appeal: Option<&WarningAppeal>) -> Self {
+        match appeal.map(|a| a.decision.as_ref().map(|d| d.upheld)) {
+            Some(None) => Self::Appealed,
+            Some(Some(false)) => Self::Revoked,
+            Some(Some(true)) | None => Self::Issued,
+        }
+    }
 }
 
 /// Working days a hall has to answer a bad rating.
@@ -466,6 +605,9 @@ impl Event {
             Self::Transferred { .. } => "transferred",
             Self::Rated { .. } => "rated",
             Self::FollowedUp { .. } => "followed_up",
+            Self::Reopened { .. } => "reopened",
+            Self::WarningAppealed { .. } => "warning_appealed",
+            Self::WarningDecided { .. } => "warning_decided",
         }
     }
 
@@ -494,7 +636,10 @@ impl Event {
             Self::Terminated { .. } => &[Role::Approver, Role::Supervisor],
             Self::Transferred { .. } => &[Role::Clerk, Role::Approver, Role::Supervisor],
             Self::Rated { .. } => &[Role::Citizen],
-            Self::FollowedUp { .. } => &[Role::Clerk, Role::Approver, Role::Supervisor],
+            Self::FollowedUp { .. } | Self::WarningAppealed { .. } => {
+                &[Role::Clerk, Role::Approver, Role::Supervisor]
+            }
+            Self::WarningDecided { .. } | Self::Reopened { .. } => &[Role::Supervisor],
         }
     }
 
@@ -537,6 +682,8 @@ pub fn transition(from: State, event: &Event) -> Option<State> {
             Event::Terminated { .. },
         ) => S::Terminated,
         (s @ (S::Completed | S::Rejected), Event::Rated { .. } | Event::FollowedUp { .. }) => s,
+        (s, Event::WarningAppealed { .. } | Event::WarningDecided { .. }) => s,
+        (S::Completed | S::Terminated, Event::Reopened { .. }) => S::Accepted,
         (
             s @ (S::Accepted | S::Handling | S::Review | S::Approval | S::Decided | S::ResultReady),
             Event::Transferred { .. },
@@ -594,6 +741,9 @@ pub enum CaseError {
     /// Already rated, or a bad score.
     #[error("rating: {0}")]
     Rating(String),
+    /// A warning's appeal or its decision is refused.
+    #[error("appeal refused: {0}")]
+    Appeal(String),
     /// The event's case version is not the next one.
     #[error("case version {got} does not follow {have}")]
     Version {
@@ -633,6 +783,7 @@ impl CaseError {
             CaseError::NotAcceptingHall(h) => text("err.not_accepting_hall", &[("hall", h)]),
             CaseError::SameStaff => text("err.same_staff", &[]),
             CaseError::Rating(s) => text("err.rating_refused", &[("detail", s)]),
+            CaseError::Appeal(s) => text("err.appeal_refused", &[("detail", s)]),
             CaseError::Version { got, have } => {
                 text("err.case_version", &[("got", got), ("have", have)])
             }
@@ -654,6 +805,7 @@ impl CaseError {
             Self::NotAcceptingHall(_) => "not_accepting_hall",
             Self::SameStaff => "same_staff",
             Self::Rating(_) => "rating_refused",
+            Self::Appeal(_) => "appeal_refused",
             Self::Version { .. } => "case_version",
             Self::NotStarted => "case_not_started",
             Self::Empty(_) => "empty_field",
@@ -799,6 +951,9 @@ pub struct Case {
     pub result: Option<String>,
     /// Rating.
     pub rating: Option<Rating>,
+    /// Appeals against the case's warnings, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub appeals: Vec<WarningAppeal>,
 }
 
 /// The local date in China (UTC+8, no daylight saving) of a time in ms.
@@ -863,6 +1018,7 @@ impl Case {
             outcome_text: None,
             result: None,
             rating: None,
+            appeals: Vec::new(),
         })
     }
 
@@ -1015,6 +1171,45 @@ impl Case {
                 _ => Err(CaseError::Rating(
                     "only a bad rating (4 or 5) is followed up".into(),
                 )),
+            },
+            Event::WarningAppealed {
+                rule,
+                level,
+                reason,
+            } => {
+                if reason.trim().is_empty() {
+                    Err(CaseError::Empty("a reason"))
+                } else if *level == Warning::Green {
+                    Err(CaseError::Appeal(
+                        "only a yellow or red warning is appealed".into(),
+                    ))
+                } else if self.appeal(*rule, *level).is_some() {
+                    Err(CaseError::Appeal(format!(
+                        "the {} {} warning is already appealed",
+                        level.as_str(),
+                        rule.as_str()
+                    )))
+                } else {
+                    Ok(())
+                }
+            }
+            Event::Reopened { reason } if reason.trim().is_empty() => {
+                Err(CaseError::Empty("a reason"))
+            }
+            Event::WarningDecided {
+                rule,
+                level,
+                reason,
+                ..
+            } => match self.appeal(*rule, *level) {
+                _ if reason.trim().is_empty() => Err(CaseError::Empty("a reason")),
+                Some(a) if a.decision.is_none() => Ok(()),
+                Some(_) => Err(CaseError::Appeal("the appeal is already decided".into())),
+                None => Err(CaseError::Appeal(format!(
+                    "the {} {} warning is not appealed",
+                    level.as_str(),
+                    rule.as_str()
+                ))),
             },
             _ => Ok(()),
         }
@@ -1179,7 +1374,61 @@ impl Case {
                     });
                 }
             }
+            Event::Reopened { .. } => {
+                // A new clock from today; what was decided and handed out
+                // stays in the events only.
+                self.accepted_at_ms = Some(at);
+                self.decided_at_ms = None;
+                self.closed_at_ms = None;
+                self.granted = None;
+                self.outcome_text = None;
+                self.result = None;
+                self.reviewed_by = None;
+                self.sub_cases.clear();
+                self.suspensions.clear();
+                self.extensions.clear();
+            }
+            Event::WarningAppealed {
+                rule,
+                level,
+                reason,
+            } => self.appeals.push(WarningAppeal {
+                rule: *rule,
+                level: *level,
+                reason: reason.clone(),
+                by: rec.actor.username.clone(),
+                hall: rec.actor.node.clone(),
+                at_ms: at,
+                decision: None,
+            }),
+            Event::WarningDecided {
+                rule,
+                level,
+                upheld,
+                reason,
+                decided_by,
+            } => {
+                if let Some(a) = self
+                    .appeals
+                    .iter_mut()
+                    .find(|a| a.rule == *rule && a.level == *level)
+                {
+                    a.decision = Some(AppealDecision {
+                        upheld: *upheld,
+                        reason: reason.clone(),
+                        by: decided_by.clone(),
+                        at_ms: at,
+                    });
+                }
+            }
         }
+    }
+
+    /// The appeal against the `rule` warning at `level`, if any.
+    pub fn appeal(&self, rule: WarningRule, level: Warning) -> Option<&WarningAppeal> {
+        self.appeals
+            .iter()
+            .find(|a| a.rule == rule && a.level == level)
     }
 
     fn close_suspension(&mut self, at: i64) {

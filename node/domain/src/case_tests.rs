@@ -395,3 +395,153 @@ fn suspension_stops_the_clock_and_resumption_pushes_the_due_date() {
         "a week of suspension moves the due date a week"
     );
 }
+
+#[test]
+fn a_warning_is_appealed_once_per_level_and_decided_once() {
+    let mut case = start(JoinRule::All);
+    let write = |case: &mut Case, actor: Actor, event: Event| {
+        let rec = EventRecord {
+            case_id: case.id.clone(),
+            case_version: case.version + 1,
+            actor,
+            at_ms: 1_790_000_100_000,
+            event,
+        };
+        case.apply(&rec)
+    };
+    let appeal = |level: Warning, reason: &str| Event::WarningAppealed {
+        rule: WarningRule::Deadline,
+        level,
+        reason: reason.into(),
+    };
+    let decide = |level: Warning, upheld: bool| Event::WarningDecided {
+        rule: WarningRule::Deadline,
+        level,
+        upheld,
+        reason: "核实".into(),
+        decided_by: "sup@nanhai".into(),
+    };
+    let clerk = || actor(Role::Clerk, None, "clerk");
+    let sup = || actor(Role::Supervisor, None, "sup");
+    // Nothing to decide before an appeal; no appeal of green, none empty.
+    assert!(matches!(
+        write(&mut case, sup(), decide(Warning::Yellow, false)),
+        Err(CaseError::Appeal(_))
+    ));
+    assert!(matches!(
+        write(&mut case, clerk(), appeal(Warning::Green, "x")),
+        Err(CaseError::Appeal(_))
+    ));
+    assert!(matches!(
+        write(&mut case, clerk(), appeal(Warning::Yellow, "  ")),
+        Err(CaseError::Empty(_))
+    ));
+    // A citizen does not appeal; a clerk does, once per level.
+    assert!(matches!(
+        write(
+            &mut case,
+            actor(Role::Citizen, None, "c"),
+            appeal(Warning::Yellow, "x")
+        ),
+        Err(CaseError::WrongRole { .. })
+    ));
+    write(&mut case, clerk(), appeal(Warning::Yellow, "停电两天")).expect("applies");
+    assert_eq!(case.state, State::Received, "an appeal changes no state");
+    assert_eq!(
+        case.appeal(WarningRule::Deadline, Warning::Yellow)
+            .expect("appealed")
+            .status(),
+        WarningStatus::Appealed
+    );
+    assert!(matches!(
+        write(&mut case, clerk(), appeal(Warning::Yellow, "again")),
+        Err(CaseError::Appeal(_))
+    ));
+    // Only a supervisor decides, once.
+    assert!(matches!(
+        write(&mut case, clerk(), decide(Warning::Yellow, false)),
+        Err(CaseError::WrongRole { .. })
+    ));
+    write(&mut case, sup(), decide(Warning::Yellow, false)).expect("applies");
+    let a = case
+        .appeal(WarningRule::Deadline, Warning::Yellow)
+        .expect("applies");
+    assert_eq!(a.status(), WarningStatus::Revoked);
+    assert_eq!(a.decision.as_ref().expect("appealed").by, "sup@nanhai");
+    assert!(matches!(
+        write(&mut case, sup(), decide(Warning::Yellow, true)),
+        Err(CaseError::Appeal(_))
+    ));
+    // The red warning is another warning: appealed and upheld on its own.
+    write(&mut case, clerk(), appeal(Warning::Red, "系统故障")).expect("applies");
+    write(&mut case, sup(), decide(Warning::Red, true)).expect("applies");
+    assert_eq!(
+        case.appeal(WarningRule::Deadline, Warning::Red)
+            .expect("appealed")
+            .status(),
+        WarningStatus::Issued
+    );
+    assert_eq!(case.appeals.len(), 2);
+}
+
+#[test]
+fn the_district_reopens_a_terminated_case_with_a_new_clock() {
+    let mut case = start(JoinRule::All);
+    let apply = |case: &mut Case, actor: Actor, at_ms: i64, event: Event| {
+        let rec = EventRecord {
+            case_id: case.id.clone(),
+            case_version: case.version + 1,
+            actor,
+            at_ms,
+            event,
+        };
+        case.apply(&rec)
+    };
+    let reopen = |reason: &str| Event::Reopened {
+        reason: reason.into(),
+    };
+    let sup = || actor(Role::Supervisor, None, "sup");
+    // Only a final case the agency ended is reopened.
+    assert!(matches!(
+        apply(&mut case, sup(), 1, reopen("复议")),
+        Err(CaseError::IllegalTransition { .. })
+    ));
+    apply(
+        &mut case,
+        sup(),
+        1_790_000_100_000,
+        Event::Terminated {
+            reason: "申请人死亡".into(),
+        },
+    )
+    .expect("terminates");
+    assert_eq!(case.state, State::Terminated);
+    assert!(matches!(
+        apply(
+            &mut case,
+            actor(Role::Clerk, None, "clerk"),
+            2,
+            reopen("复议")
+        ),
+        Err(CaseError::WrongRole { .. })
+    ));
+    assert!(matches!(
+        apply(&mut case, sup(), 2, reopen(" ")),
+        Err(CaseError::Empty(_))
+    ));
+    let reopened_at = 1_791_000_000_000;
+    apply(&mut case, sup(), reopened_at, reopen("行政复议撤销原决定")).expect("reopens");
+    assert_eq!(case.state, State::Accepted);
+    assert_eq!(case.accepted_at_ms, Some(reopened_at), "a new clock");
+    assert_eq!(case.closed_at_ms, None);
+    assert_eq!(case.result, None);
+    assert_eq!(case.outcome_text, None);
+    // And it runs on from there like any accepted case.
+    assert_eq!(
+        transition(case.state, &Event::HandlingStarted),
+        Some(State::Handling)
+    );
+    for s in [State::Rejected, State::Withdrawn] {
+        assert_eq!(transition(s, &reopen("x")), None, "{s:?}");
+    }
+}

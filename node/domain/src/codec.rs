@@ -26,6 +26,7 @@ use prost::Message as _;
 
 use super::case::{
     Actor, Applicant, ApplicantKind, Channel, Event, EventRecord, Received, Role, SuspensionKind,
+    Warning, WarningRule,
 };
 use super::catalogue::Catalogue;
 use super::checklist::{IssueKind, MaterialIssue, PresentedMaterial};
@@ -146,7 +147,7 @@ mod pb {
         pub department: Option<String>,
         #[prost(
             oneof = "Ev",
-            tags = "10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31"
+            tags = "10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34"
         )]
         pub event: Option<Ev>,
     }
@@ -271,6 +272,37 @@ mod pb {
         /// The answer is in the personal section's text.
         #[prost(message, tag = "31")]
         FollowedUp(Empty),
+        /// The reason is in the personal section's text.
+        #[prost(message, tag = "32")]
+        WarningAppealed(AppealEv),
+        /// The reason is in the personal section's text.
+        #[prost(message, tag = "33")]
+        WarningDecided(AppealDecidedEv),
+        /// The reason is in the personal section's text.
+        #[prost(message, tag = "34")]
+        Reopened(Empty),
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct AppealEv {
+        /// 1 deadline, 2 follow-up.
+        #[prost(int32, tag = "1")]
+        pub rule: i32,
+        /// 1 green, 2 yellow, 3 red.
+        #[prost(int32, tag = "2")]
+        pub level: i32,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct AppealDecidedEv {
+        #[prost(int32, tag = "1")]
+        pub rule: i32,
+        #[prost(int32, tag = "2")]
+        pub level: i32,
+        #[prost(bool, tag = "3")]
+        pub upheld: bool,
+        #[prost(string, tag = "4")]
+        pub decided_by: String,
     }
 
     #[derive(Clone, PartialEq, prost::Message)]
@@ -340,7 +372,7 @@ mod pb {
         pub issued_by: String,
         #[prost(int64, tag = "2")]
         pub at_ms: i64,
-        #[prost(oneof = "Dk", tags = "10, 11, 12, 13, 14, 15")]
+        #[prost(oneof = "Dk", tags = "10, 11, 12, 13, 14, 15, 16, 17")]
         pub kind: Option<Dk>,
     }
 
@@ -358,6 +390,32 @@ mod pb {
         Registered(Registered),
         #[prost(message, tag = "15")]
         Staff(Staff),
+        #[prost(message, tag = "16")]
+        WarningDecision(WarningDecision),
+        #[prost(message, tag = "17")]
+        Reopen(Reopen),
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct Reopen {
+        #[prost(string, tag = "1")]
+        pub case_id: String,
+        #[prost(string, tag = "2")]
+        pub reason: String,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct WarningDecision {
+        #[prost(string, tag = "1")]
+        pub case_id: String,
+        #[prost(int32, tag = "2")]
+        pub rule: i32,
+        #[prost(int32, tag = "3")]
+        pub level: i32,
+        #[prost(bool, tag = "4")]
+        pub upheld: bool,
+        #[prost(string, tag = "5")]
+        pub reason: String,
     }
 
     #[derive(Clone, PartialEq, prost::Message)]
@@ -487,6 +545,38 @@ fn channel_of(c: i32) -> Result<Channel, DecodeError> {
         5 => Channel::Phone,
         6 => Channel::Sms,
         _ => return Err(malformed("unknown rating channel")),
+    })
+}
+
+fn rule_code(r: WarningRule) -> i32 {
+    match r {
+        WarningRule::Deadline => 1,
+        WarningRule::FollowUp => 2,
+    }
+}
+
+fn rule_of(c: i32) -> Result<WarningRule, DecodeError> {
+    Ok(match c {
+        1 => WarningRule::Deadline,
+        2 => WarningRule::FollowUp,
+        _ => return Err(malformed("unknown warning rule")),
+    })
+}
+
+fn level_code(w: Warning) -> i32 {
+    match w {
+        Warning::Green => 1,
+        Warning::Yellow => 2,
+        Warning::Red => 3,
+    }
+}
+
+fn level_of(c: i32) -> Result<Warning, DecodeError> {
+    Ok(match c {
+        1 => Warning::Green,
+        2 => Warning::Yellow,
+        3 => Warning::Red,
+        _ => return Err(malformed("unknown warning level")),
     })
 }
 
@@ -752,6 +842,36 @@ pub fn encode(
                     text(answer, &mut personal);
                     Ev::FollowedUp(pb::Empty {})
                 }
+                Event::Reopened { reason } => {
+                    text(reason, &mut personal);
+                    Ev::Reopened(pb::Empty {})
+                }
+                Event::WarningAppealed {
+                    rule,
+                    level,
+                    reason,
+                } => {
+                    text(reason, &mut personal);
+                    Ev::WarningAppealed(pb::AppealEv {
+                        rule: rule_code(*rule),
+                        level: level_code(*level),
+                    })
+                }
+                Event::WarningDecided {
+                    rule,
+                    level,
+                    upheld,
+                    reason,
+                    decided_by,
+                } => {
+                    text(reason, &mut personal);
+                    Ev::WarningDecided(pb::AppealDecidedEv {
+                        rule: rule_code(*rule),
+                        level: level_code(*level),
+                        upheld: *upheld,
+                        decided_by: decided_by.clone(),
+                    })
+                }
             };
             pb::Kind::Case(pb::CaseEvent {
                 case_id: rec.case_id.clone(),
@@ -815,6 +935,23 @@ pub fn encode(
                 } => pb::Dk::Recall(pb::Recall {
                     case_id: case_id.clone(),
                     to: to.clone(),
+                    reason: reason.clone(),
+                }),
+                Directive::WarningDecision {
+                    case_id,
+                    rule,
+                    level,
+                    upheld,
+                    reason,
+                } => pb::Dk::WarningDecision(pb::WarningDecision {
+                    case_id: case_id.clone(),
+                    rule: rule_code(*rule),
+                    level: level_code(*level),
+                    upheld: *upheld,
+                    reason: reason.clone(),
+                }),
+                Directive::Reopen { case_id, reason } => pb::Dk::Reopen(pb::Reopen {
+                    case_id: case_id.clone(),
                     reason: reason.clone(),
                 }),
             };
@@ -919,6 +1056,17 @@ pub fn decode(
                     to: r.to,
                     reason: r.reason,
                 },
+                pb::Dk::WarningDecision(d) => Directive::WarningDecision {
+                    case_id: d.case_id,
+                    rule: rule_of(d.rule)?,
+                    level: level_of(d.level)?,
+                    upheld: d.upheld,
+                    reason: d.reason,
+                },
+                pb::Dk::Reopen(r) => Directive::Reopen {
+                    case_id: r.case_id,
+                    reason: r.reason,
+                },
             };
             Ok(LogBody::Directive(DirectiveRecord {
                 directive,
@@ -1011,6 +1159,19 @@ fn decode_case(
             comment: text,
         },
         Ev::FollowedUp(_) => Event::FollowedUp { answer: text },
+        Ev::Reopened(_) => Event::Reopened { reason: text },
+        Ev::WarningAppealed(a) => Event::WarningAppealed {
+            rule: rule_of(a.rule)?,
+            level: level_of(a.level)?,
+            reason: text,
+        },
+        Ev::WarningDecided(d) => Event::WarningDecided {
+            rule: rule_of(d.rule)?,
+            level: level_of(d.level)?,
+            upheld: d.upheld,
+            reason: text,
+            decided_by: d.decided_by,
+        },
     };
     Ok(EventRecord {
         case_id: c.case_id,
@@ -1316,6 +1477,33 @@ mod tests {
                 Role::Supervisor,
                 None,
             ),
+            later(
+                Event::Reopened {
+                    reason: text.clone(),
+                },
+                Role::Supervisor,
+                None,
+            ),
+            later(
+                Event::WarningAppealed {
+                    rule: WarningRule::Deadline,
+                    level: Warning::Yellow,
+                    reason: text.clone(),
+                },
+                Role::Clerk,
+                None,
+            ),
+            later(
+                Event::WarningDecided {
+                    rule: WarningRule::FollowUp,
+                    level: Warning::Red,
+                    upheld: true,
+                    reason: text.clone(),
+                    decided_by: "sup1@nanhai".into(),
+                },
+                Role::Supervisor,
+                None,
+            ),
         ];
         for rec in events {
             let body = LogBody::Case(rec);
@@ -1357,6 +1545,17 @@ mod tests {
                 case_id: "XP-20261201-000123-K".into(),
                 to: "nanhai".into(),
                 reason: "督办".into(),
+            },
+            Directive::WarningDecision {
+                case_id: "XP-20261201-000123-K".into(),
+                rule: WarningRule::Deadline,
+                level: Warning::Red,
+                upheld: false,
+                reason: "系统停电，情况属实".into(),
+            },
+            Directive::Reopen {
+                case_id: "XP-20261201-000123-K".into(),
+                reason: "行政复议决定撤销原决定，重新办理".into(),
             },
         ];
         for d in directives {

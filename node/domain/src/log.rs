@@ -58,6 +58,8 @@ pub const AUDIT_ACTIONS: &[&str] = &[
     "node_revoked",
     "data_exported",
     "chain_broken",
+    "warning_decided",
+    "case_reopened",
 ];
 
 /// The actor of an audit record that the node writes by itself (a break
@@ -159,6 +161,28 @@ pub enum Directive {
         /// Why.
         reason: String,
     },
+    /// The district reopens a completed or terminated case: its holder
+    /// writes `reopened` when it sees it.
+    Reopen {
+        /// Case number.
+        case_id: String,
+        /// Why.
+        reason: String,
+    },
+    /// The district decides a hall's appeal against a warning: the case's
+    /// holder writes the decision into the case when it sees it.
+    WarningDecision {
+        /// Case number.
+        case_id: String,
+        /// The appealed warning's rule.
+        rule: super::case::WarningRule,
+        /// Its level.
+        level: super::case::Warning,
+        /// Upheld (the warning stands) or revoked.
+        upheld: bool,
+        /// Why.
+        reason: String,
+    },
 }
 
 impl Directive {
@@ -171,6 +195,8 @@ impl Directive {
             Self::NodeRegistered { .. } => "node_registered",
             Self::StaffAccount { .. } => "staff_account",
             Self::Recall { .. } => "recall",
+            Self::WarningDecision { .. } => "warning_decision",
+            Self::Reopen { .. } => "reopen",
         }
     }
 }

@@ -69,6 +69,11 @@ pub const PHRASES: &[(&str, &str, &str)] = &[
     ),
     ("action.recall", "调回案件", "recall cases"),
     (
+        "action.decide_appeal",
+        "裁定预警申诉",
+        "decide appeals against warnings",
+    ),
+    (
         "action.supervise",
         "查看监察页面",
         "view the supervision pages",
@@ -349,6 +354,11 @@ pub const PHRASES: &[(&str, &str, &str)] = &[
         "rating: {detail}",
     ),
     (
+        "err.appeal_refused",
+        "预警申诉或裁定不成立：{detail}",
+        "warning appeal: {detail}",
+    ),
+    (
         "err.case_version",
         "案件版本冲突（{got} 不接续 {have}）",
         "case version {got} does not follow {have}",
@@ -368,6 +378,27 @@ pub const PHRASES: &[(&str, &str, &str)] = &[
         "err.not_the_root.recall",
         "只有区级中心可以调回案件",
         "only the district (the root) recalls cases",
+    ),
+    (
+        "err.not_the_root.reopen",
+        "只有区级中心可以重新启动已办结的案件",
+        "only the district (the root) reopens cases",
+    ),
+    (
+        "err.nothing_to_reopen",
+        "只有已办结或已终止的案件可以重新办理（当前：{state}）",
+        "only a completed or terminated case is reopened (it is {state})",
+    ),
+    ("action.reopen", "重新办理案件", "reopen cases"),
+    (
+        "err.not_the_root.decide",
+        "只有区级中心可以裁定预警申诉",
+        "only the district (the root) decides appeals against warnings",
+    ),
+    (
+        "err.no_such_warning",
+        "该案件今天没有{rule}类的{level}预警，无可申诉",
+        "the case has no {level} {rule} warning today to appeal",
     ),
     (
         "err.not_the_root.staff",
@@ -541,6 +572,16 @@ pub const PHRASES: &[(&str, &str, &str)] = &[
         "flash.followed_up",
         "差评已答复",
         "The bad rating is answered",
+    ),
+    (
+        "flash.appeal_decided",
+        "裁定已作出，办理该案件的大厅收到后记入案件",
+        "Decided; the hall holding the case records it when the decision reaches it",
+    ),
+    (
+        "flash.warning_appealed",
+        "预警申诉已提交，等待区级裁定",
+        "The warning is appealed; the district decides",
     ),
     ("flash.done", "已办理", "Done"),
     (

@@ -324,6 +324,12 @@ pub const PHRASES: &[(&str, &str, &str)] = &[
     ("act.kind", "特别程序类型", "Procedure"),
     ("act.extend", "延期", "Extend"),
     ("act.follow_up", "答复差评", "Answer the bad rating"),
+    ("act.appeal_warning", "预警申诉", "Appeal the warning"),
+    ("sup.revoke_warning", "撤销预警", "Revoke the warning"),
+    ("sup.uphold_warning", "维持预警", "Uphold the warning"),
+    ("case.appeals", "预警申诉", "Appeals against warnings"),
+    ("case.appealed_by", "申诉人", "Appealed by"),
+    ("case.decided_by", "区级裁定", "Decided by the district:"),
     (
         "act.answer",
         "回访及整改情况",
@@ -475,6 +481,11 @@ pub const PHRASES: &[(&str, &str, &str)] = &[
     ("warn.yellow", "黄色预警", "Yellow"),
     ("warn.red", "红色预警", "Red"),
     ("warn.none", "—", "—"),
+    ("warn_status.issued", "已发出", "Issued"),
+    ("warn_rule.deadline", "办理时限", "deadline"),
+    ("warn_rule.follow_up", "差评回访", "bad rating follow-up"),
+    ("warn_status.appealed", "申诉中", "Appealed"),
+    ("warn_status.revoked", "申诉撤销", "Revoked on appeal"),
     // Materials.
     ("nec.required", "必需", "Required"),
     ("nec.optional", "可选", "Optional"),
@@ -553,6 +564,13 @@ pub const PHRASES: &[(&str, &str, &str)] = &[
     ("ev.terminated", "终止", "Terminated"),
     ("ev.rated", "评价", "Rated"),
     ("ev.followed_up", "差评回访", "Bad rating followed up"),
+    ("ev.reopened", "重新办理", "Reopened"),
+    ("ev.warning_appealed", "预警申诉", "Warning appealed"),
+    (
+        "ev.warning_decided",
+        "预警申诉裁定",
+        "Warning appeal decided",
+    ),
     ("stats.no_data_yet", "暂无数据。", "No data yet."),
     (
         "stats.cases_received_per_day_by_tier",
@@ -671,6 +689,7 @@ pub const PHRASES: &[(&str, &str, &str)] = &[
     ("col.received", "收件时间", "Received"),
     ("col.committed_due", "承诺时限", "Committed due"),
     ("col.warning", "预警", "Warning"),
+    ("col.warning_status", "预警状态", "Warning status"),
     ("col.days_left", "剩余工作日", "Working days left"),
     ("days.due_today", "今日到期", "due today"),
     (

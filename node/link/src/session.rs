@@ -557,6 +557,16 @@ async fn receive(
             tracing::warn!(%case, error = %e, "could not obey a recall");
         }
     }
+    for (case, reason) in &applied.reopens {
+        if let Err(e) = node.obey_reopen(case, reason).await {
+            tracing::warn!(%case, error = %e, "could not reopen a case");
+        }
+    }
+    for d in &applied.decisions {
+        if let Err(e) = node.obey_decision(d).await {
+            tracing::warn!(case = %d.case_id, error = %e, "could not write a warning decision");
+        }
+    }
     let mut durable = accepted.clone();
     durable.ack_upto = applied.ack_upto;
     let ack = receiver.committed(&durable);

@@ -8,7 +8,7 @@ use federation::replication::{Accepted, Batch, Direction};
 
 use super::signing;
 use crate::Node;
-use onewindow_domain::case::{Case, Event, EventRecord, Role};
+use onewindow_domain::case::{Case, Event, EventRecord, Role, Warning, WarningRule};
 use onewindow_domain::catalogue::Catalogue;
 use onewindow_domain::codec::{self, Book, DecodeError};
 use onewindow_domain::log::{Directive, DirectiveRecord, LogBody};
@@ -40,6 +40,11 @@ pub struct Applied {
     pub catalogue: Option<Catalogue>,
     /// Cases this node must hand over on a recall: (case, to, reason).
     pub recalls: Vec<(String, String, String)>,
+    /// The district's decisions on appeals against warnings of cases this
+    /// node holds, to write into those cases.
+    pub decisions: Vec<AppealDecided>,
+    /// Cases this node holds that the district reopens: (case, reason).
+    pub reopens: Vec<(String, String)>,
     /// Directives refused for a bad signature (kept out of the store).
     pub bad_signatures: Vec<String>,
     /// Nodes or certificate serials revoked by the root.
@@ -57,6 +62,23 @@ pub struct Applied {
     pub ack_upto: u64,
     /// A write transaction was committed (false when nothing was new).
     pub committed: bool,
+}
+
+/// A decision on a warning's appeal that the holder writes into its case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppealDecided {
+    /// Case number.
+    pub case_id: String,
+    /// The appealed warning's rule.
+    pub rule: WarningRule,
+    /// Its level.
+    pub level: Warning,
+    /// Upheld or revoked.
+    pub upheld: bool,
+    /// Why.
+    pub reason: String,
+    /// Who decided, `username@node`.
+    pub decided_by: String,
 }
 
 /// Why a batch was cut short.
@@ -383,7 +405,89 @@ impl Node {
                 }
                 Ok(Ok(()))
             }
+            Directive::Reopen { case_id, reason } => {
+                if let Some(row) = w.case(case_id).await?
+                    && row.case.holder.as_deref() == Some(self.id.as_str())
+                {
+                    applied.reopens.push((case_id.clone(), reason.clone()));
+                }
+                Ok(Ok(()))
+            }
+            Directive::WarningDecision {
+                case_id,
+                rule,
+                level,
+                upheld,
+                reason,
+            } => {
+                if let Some(row) = w.case(case_id).await?
+                    && row.case.holder.as_deref() == Some(self.id.as_str())
+                {
+                    applied.decisions.push(AppealDecided {
+                        case_id: case_id.clone(),
+                        rule: *rule,
+                        level: *level,
+                        upheld: *upheld,
+                        reason: reason.clone(),
+                        decided_by: format!(
+                            "{}@{}",
+                            d.issued_by,
+                            self.id.as_str().split('.').next().unwrap_or_default()
+                        ),
+                    });
+                }
+                Ok(Ok(()))
+            }
         }
+    }
+
+    /// Writes the district's decision on an appeal into a case this node
+    /// holds.
+    pub async fn obey_decision(&self, d: &AppealDecided) -> Result<(), crate::error::Error> {
+        let actor = onewindow_domain::case::Actor {
+            username: "system".into(),
+            role: Role::Supervisor,
+            node: self.id.to_string(),
+            department: None,
+        };
+        self.write_event_as(
+            &d.case_id,
+            actor,
+            Event::WarningDecided {
+                rule: d.rule,
+                level: d.level,
+                upheld: d.upheld,
+                reason: d.reason.clone(),
+                decided_by: d.decided_by.clone(),
+            },
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// Obeys the district's reopening of a case this node holds: the case
+    /// goes back to `accepted` here, and up again to the hall that decides
+    /// its matter.
+    pub async fn obey_reopen(
+        &self,
+        case_id: &str,
+        reason: &str,
+    ) -> Result<(), crate::error::Error> {
+        let actor = onewindow_domain::case::Actor {
+            username: "system".into(),
+            role: Role::Supervisor,
+            node: self.id.to_string(),
+            department: None,
+        };
+        self.write_event_as(
+            case_id,
+            actor,
+            Event::Reopened {
+                reason: reason.to_owned(),
+            },
+        )
+        .await
+        .map(|_| ())
     }
 
     /// Obeys a recall: the holder hands the case over.

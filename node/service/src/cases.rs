@@ -7,7 +7,7 @@ use super::views::{CaseView, Outcome, Progress};
 use crate::error::Error;
 use onewindow_domain::case::{
     Actor, Applicant, ApplicantKind, Case, Channel, Event, EventRecord, Received, Role,
-    SuspensionKind, china_date,
+    SuspensionKind, Warning, WarningRule, china_date,
 };
 use onewindow_domain::case_number::CaseNumber;
 use onewindow_domain::catalogue::Matter;
@@ -149,6 +149,16 @@ pub enum Action {
         /// The answer.
         answer: String,
     },
+    /// Appeal a warning that the case has today (its rule and level), with
+    /// the reason; at the hall that holds the case. The district decides.
+    AppealWarning {
+        /// The rule that raised it.
+        rule: WarningRule,
+        /// Its level today.
+        level: Warning,
+        /// Why the warning is wrong.
+        reason: String,
+    },
 }
 
 impl Action {
@@ -176,6 +186,15 @@ impl Action {
             Self::Withdraw { reason } => Event::Withdrawn { reason },
             Self::Terminate { reason } => Event::Terminated { reason },
             Self::FollowUp { answer } => Event::FollowedUp { answer },
+            Self::AppealWarning {
+                rule,
+                level,
+                reason,
+            } => Event::WarningAppealed {
+                rule,
+                level,
+                reason,
+            },
         }
     }
 }
@@ -259,7 +278,7 @@ impl Node {
         Ok(m.clone())
     }
 
-    fn actor(&self, username: &str, role: Role, department: Option<String>) -> Actor {
+    pub(crate) fn actor(&self, username: &str, role: Role, department: Option<String>) -> Actor {
         Actor {
             username: username.to_owned(),
             role,
@@ -434,6 +453,27 @@ impl Node {
         action: Action,
     ) -> Result<CaseView, Error> {
         let number = CaseNumber::parse(number)?.to_string();
+        if let Action::AppealWarning {
+            rule,
+            level,
+            reason,
+        } = &action
+        {
+            require_text("reason", reason, 500)?;
+            let case = self
+                .store
+                .case(&number)
+                .await?
+                .ok_or_else(|| case_not_found(&number))?
+                .case;
+            if !self.live_warnings(&case).contains(&(*rule, *level)) {
+                return Err(Error::new(
+                    crate::error::ErrorKind::Conflict,
+                    "no_such_warning",
+                    &[("rule", &rule.as_str()), ("level", &level.as_str())],
+                ));
+            }
+        }
         let event = action.into_event();
         let actor = self.actor(username, role, department);
         self.write_event(&number, actor, event).await
@@ -482,6 +522,13 @@ impl Node {
         if let Some(back) = policy::hand_back(&case, self.id.as_str(), &actor, now) {
             case.apply(&back)?;
             records.push(back);
+        }
+        // A reopened case goes up again to the hall that decides its matter
+        // (by today's delegation).
+        if kind == "reopened"
+            && let Some(matter) = self.catalogue().matter(&case.received.matter_code)
+        {
+            self.escalate(&mut case, matter, &mut records)?;
         }
         let home = case.received.accepting_node.clone();
         for r in records {

@@ -47,11 +47,14 @@ impl Clock for TestClock {
 
 /// A clock that starts at a fixed instant and then runs at the real rate:
 /// for tests that need time to pass (sessions, link status, ages) on a
-/// known calendar day, whatever the day and hour they run on.
+/// known calendar day, whatever the day and hour they run on. A test may
+/// move it forward (days passing over a federation whose links keep their
+/// timers running); it never goes back.
 #[derive(Debug)]
 pub struct StartedClock {
     start_ms: i64,
     started: std::time::Instant,
+    skipped: AtomicI64,
 }
 
 impl StartedClock {
@@ -60,14 +63,22 @@ impl StartedClock {
         Self {
             start_ms: ms,
             started: std::time::Instant::now(),
+            skipped: AtomicI64::new(0),
         }
+    }
+
+    /// Moves the clock forward by `ms` (at least 0).
+    pub fn advance(&self, ms: i64) {
+        self.skipped.fetch_add(ms.max(0), Ordering::SeqCst);
     }
 }
 
 impl Clock for StartedClock {
     fn now_ms(&self) -> i64 {
         let ran = i64::try_from(self.started.elapsed().as_millis()).unwrap_or(i64::MAX);
-        self.start_ms.saturating_add(ran)
+        self.start_ms
+            .saturating_add(ran)
+            .saturating_add(self.skipped.load(Ordering::SeqCst))
     }
 }
 

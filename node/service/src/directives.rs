@@ -157,6 +157,192 @@ impl Node {
         Ok(())
     }
 
+    /// At the root: reopens a completed or terminated case (privileged,
+    /// with a reason; an audit record of the district). A case the root
+    /// holds is reopened at once; elsewhere the directive goes down the
+    /// case's branch and its holder reopens it, then hands it up to the
+    /// hall that decides its matter.
+    pub async fn reopen(
+        &self,
+        number: &str,
+        reason: &str,
+        by: &str,
+    ) -> Result<(), crate::error::Error> {
+        use crate::error::{Error, ErrorKind};
+        use onewindow_domain::case::State;
+        if self.id.depth() != 0 {
+            return Err(Error::keyed(
+                ErrorKind::Forbidden,
+                "not_the_root",
+                "err.not_the_root.reopen",
+                &[],
+            ));
+        }
+        let reason = reason.trim();
+        if reason.is_empty() {
+            return Err(Error::keyed(
+                ErrorKind::Invalid,
+                "empty_field",
+                "err.empty_field.reason",
+                &[],
+            ));
+        }
+        if reason.chars().count() > 500 {
+            return Err(Error::bad_request(
+                "field_too_long",
+                &[("field", &"reason"), ("max", &500)],
+            ));
+        }
+        let number = onewindow_domain::case_number::CaseNumber::parse(number)?.to_string();
+        let row = self
+            .store
+            .case(&number)
+            .await?
+            .ok_or_else(|| Error::not_found("case_not_found", &[("number", &number)]))?;
+        if !matches!(row.case.state, State::Completed | State::Terminated) {
+            return Err(Error::new(
+                ErrorKind::Conflict,
+                "nothing_to_reopen",
+                &[("state", &row.case.state.as_str())],
+            ));
+        }
+        let audit = self
+            .audit_record("case_reopened", by, &number, reason)
+            .await;
+        if row.case.holder.as_deref() == Some(self.id.as_str()) {
+            let actor = self.actor(by, onewindow_domain::case::Role::Supervisor, None);
+            self.write_event_as(
+                &number,
+                actor,
+                onewindow_domain::case::Event::Reopened {
+                    reason: reason.to_owned(),
+                },
+            )
+            .await?;
+            let mut w = self.store.write().await?;
+            w.append_audit(audit)?;
+            w.commit().await?;
+            return Ok(());
+        }
+        let mut w = self.store.write().await?;
+        self.stage_directive(
+            &mut w,
+            Directive::Reopen {
+                case_id: number,
+                reason: reason.to_owned(),
+            },
+            &row.case.received.accepting_node,
+            by,
+        )?;
+        w.append_audit(audit)?;
+        w.commit().await?;
+        Ok(())
+    }
+
+    /// At the root: decides a hall's appeal against a warning of a case
+    /// (upheld: the warning stands; otherwise revoked). A case the root
+    /// holds takes the decision at once; elsewhere the decision goes down
+    /// the case's branch and its holder writes it into the case.
+    pub async fn decide_appeal(
+        &self,
+        number: &str,
+        rule: onewindow_domain::case::WarningRule,
+        level: onewindow_domain::case::Warning,
+        upheld: bool,
+        reason: &str,
+        by: &str,
+    ) -> Result<(), crate::error::Error> {
+        use crate::error::{Error, ErrorKind};
+        use onewindow_domain::case::CaseError;
+        if self.id.depth() != 0 {
+            return Err(Error::keyed(
+                ErrorKind::Forbidden,
+                "not_the_root",
+                "err.not_the_root.decide",
+                &[],
+            ));
+        }
+        let reason = reason.trim();
+        if reason.is_empty() {
+            return Err(Error::keyed(
+                ErrorKind::Invalid,
+                "empty_field",
+                "err.empty_field.reason",
+                &[],
+            ));
+        }
+        if reason.chars().count() > 500 {
+            return Err(Error::bad_request(
+                "field_too_long",
+                &[("field", &"reason"), ("max", &500)],
+            ));
+        }
+        let number = onewindow_domain::case_number::CaseNumber::parse(number)?.to_string();
+        let row = self
+            .store
+            .case(&number)
+            .await?
+            .ok_or_else(|| Error::not_found("case_not_found", &[("number", &number)]))?;
+        match row.case.appeal(rule, level) {
+            Some(a) if a.decision.is_none() => {}
+            Some(_) => {
+                return Err(CaseError::Appeal("the appeal is already decided".into()).into());
+            }
+            None => {
+                return Err(CaseError::Appeal(format!(
+                    "the {} {} warning is not appealed",
+                    level.as_str(),
+                    rule.as_str()
+                ))
+                .into());
+            }
+        }
+        let verdict = if upheld { "upheld" } else { "revoked" };
+        let audit = self
+            .audit_record(
+                "warning_decided",
+                by,
+                &number,
+                &format!("{} {} {verdict}: {reason}", rule.as_str(), level.as_str()),
+            )
+            .await;
+        if row.case.holder.as_deref() == Some(self.id.as_str()) {
+            let actor = self.actor(by, onewindow_domain::case::Role::Supervisor, None);
+            self.write_event_as(
+                &number,
+                actor,
+                onewindow_domain::case::Event::WarningDecided {
+                    rule,
+                    level,
+                    upheld,
+                    reason: reason.to_owned(),
+                    decided_by: format!("{by}@{}", self.id),
+                },
+            )
+            .await?;
+            let mut w = self.store.write().await?;
+            w.append_audit(audit)?;
+            w.commit().await?;
+            return Ok(());
+        }
+        let mut w = self.store.write().await?;
+        self.stage_directive(
+            &mut w,
+            Directive::WarningDecision {
+                case_id: number,
+                rule,
+                level,
+                upheld,
+                reason: reason.to_owned(),
+            },
+            &row.case.received.accepting_node,
+            by,
+        )?;
+        w.append_audit(audit)?;
+        w.commit().await?;
+        Ok(())
+    }
+
     /// At the root: announces a hall enrolled here whose parent is another
     /// node, so that the parent admits it on its link. The directive goes
     /// down the new hall's branch, signed like every rule.

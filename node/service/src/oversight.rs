@@ -11,7 +11,7 @@ use chrono::NaiveDate;
 
 use super::Node;
 use crate::error::Error;
-use onewindow_domain::case::Warning;
+use onewindow_domain::case::{Case, Warning, WarningRule};
 use onewindow_domain::deadline::{TimeUnit, warning_level, yellow_horizon};
 use onewindow_store::{CaseBrief, Scope};
 use std::collections::BTreeSet;
@@ -130,20 +130,91 @@ impl Node {
         ))
     }
 
+    /// The last follow-up due day that is yellow today: the last 20% of
+    /// its 15 working days, by the rule of the deadline lists.
+    fn follow_up_horizon(&self, today: NaiveDate) -> NaiveDate {
+        yellow_horizon(
+            &self.calendar(),
+            today,
+            onewindow_domain::case::FOLLOW_UP_WORKING_DAYS,
+            TimeUnit::WorkingDays,
+            20,
+        )
+    }
+
+    /// The warnings a case has today, by rule: its deadline's level while
+    /// it runs, its bad rating's follow-up while unanswered. Only yellow
+    /// and red are listed. The lists and an appeal's check use the same
+    /// rules.
+    pub fn live_warnings(&self, case: &Case) -> Vec<(WarningRule, Warning)> {
+        let today = self.today();
+        let cal = self.calendar();
+        let mut out = Vec::new();
+        let row = self.case_row(case);
+        let b = CaseBrief::from(&row);
+        let deadline = self.live_warning(&b, today);
+        if deadline != Warning::Green {
+            out.push((WarningRule::Deadline, deadline));
+        }
+        if let Some(due) = case.follow_up_due(&cal) {
+            let w = warning_level(
+                [Some(due), None, None],
+                Some(due),
+                today,
+                self.follow_up_horizon(today),
+            );
+            if w != Warning::Green {
+                out.push((WarningRule::FollowUp, w));
+            }
+        }
+        out
+    }
+
+    /// The first day a listed warning held at `level` by its rule (at most
+    /// a year back): the day a deadline's yellow horizon first reached the
+    /// due date, or the day after a due date passed.
+    pub fn warning_since(&self, b: &CaseBrief, rule: WarningRule, level: Warning) -> NaiveDate {
+        let today = self.today();
+        let parse = |d: &Option<String>| {
+            d.as_deref()
+                .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+        };
+        let on = |day: NaiveDate| match rule {
+            WarningRule::Deadline => warning_level(
+                [
+                    parse(&b.statutory_due),
+                    parse(&b.committed_due),
+                    parse(&b.stage_due),
+                ],
+                parse(&b.committed_due),
+                day,
+                self.yellow_horizon(&b.matter_code, day),
+            ),
+            WarningRule::FollowUp => {
+                let due = parse(&b.follow_up_due);
+                warning_level([due, None, None], due, day, self.follow_up_horizon(day))
+            }
+        };
+        let mut since = today;
+        for _ in 0..366 {
+            let Some(before) = since.pred_opt() else {
+                break;
+            };
+            if on(before) < level {
+                break;
+            }
+            since = before;
+        }
+        since
+    }
+
     /// Cases whose bad rating's follow-up is open and near (yellow: in
     /// the last 20% of its 15 working days, by the rule of the deadline
     /// lists) or past (red) its due day today, with that day; earliest
     /// first.
     pub async fn follow_up_watch(&self) -> Result<Vec<(CaseBrief, NaiveDate, Warning)>, Error> {
         let today = self.today();
-        let cal = self.calendar();
-        let horizon = yellow_horizon(
-            &cal,
-            today,
-            onewindow_domain::case::FOLLOW_UP_WORKING_DAYS,
-            TimeUnit::WorkingDays,
-            20,
-        );
+        let horizon = self.follow_up_horizon(today);
         let rows = self
             .store
             .follow_up_watch(

@@ -110,7 +110,7 @@ pub(super) async fn flush_cases(
         let sql = format!(
             "INSERT INTO cases (id, matter_code, department, accepting_node, holder, state, suspended, \
              applicant_last4, received_at_ms, accepted_at_ms, closed_at_ms, statutory_due, committed_due, \
-             stage_due, warning, version, updated_at_ms, immediate, granted, rating, open_subs, follow_up_due, body) VALUES {} \
+             stage_due, warning, version, updated_at_ms, immediate, granted, rating, open_subs, follow_up_due, appeals, body) VALUES {} \
              ON CONFLICT (id) DO UPDATE SET holder = excluded.holder, state = excluded.state, \
              suspended = excluded.suspended, accepted_at_ms = excluded.accepted_at_ms, \
              closed_at_ms = excluded.closed_at_ms, statutory_due = excluded.statutory_due, \
@@ -118,7 +118,7 @@ pub(super) async fn flush_cases(
              warning = excluded.warning, version = excluded.version, \
              updated_at_ms = excluded.updated_at_ms, granted = excluded.granted, \
              rating = excluded.rating, open_subs = excluded.open_subs, \
-             follow_up_due = excluded.follow_up_due, body = ''",
+             follow_up_due = excluded.follow_up_due, appeals = excluded.appeals, body = ''",
             values_with_empty_body(backend, chunk.len())
         );
         let mut q = sqlx::query(&sql);
@@ -145,20 +145,30 @@ pub(super) async fn flush_cases(
                 .bind(r.granted.map(i64::from))
                 .bind(r.rating)
                 .bind(open_subs(&r.case))
-                .bind(r.follow_up_due.as_deref());
+                .bind(r.follow_up_due.as_deref())
+                .bind(appeals_json(&r.case));
         }
         q.execute(&mut **tx).await?;
     }
     Ok(())
 }
 
-/// `(?, ..., ?, '')` rows: 22 bound columns and the empty body.
+/// A case's appeals as stored in the `appeals` column: JSON, or NULL when
+/// it has none.
+fn appeals_json(case: &Case) -> Option<String> {
+    if case.appeals.is_empty() {
+        return None;
+    }
+    serde_json::to_string(&case.appeals).ok()
+}
+
+/// `(?, ..., ?, '')` rows: 23 bound columns and the empty body.
 fn values_with_empty_body(backend: super::Backend, rows: usize) -> String {
     let mut s = String::with_capacity(rows * 110);
     let mut n = 0;
     for r in 0..rows {
         s.push_str(if r == 0 { "(" } else { ", (" });
-        for _ in 0..22 {
+        for _ in 0..23 {
             n += 1;
             super::push_placeholder(&mut s, backend, n);
             s.push_str(", ");

@@ -10,7 +10,7 @@ use federation::replication::QueueDay;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{Store, StoreError};
+use super::{CaseRow, Store, StoreError};
 use onewindow_domain::case::Case;
 
 /// Which cases an overseer sees: all of them (the root), or those accepted
@@ -72,11 +72,53 @@ pub struct CaseBrief {
     pub rating: Option<i64>,
     /// While a bad rating's follow-up is open, the day it is due.
     pub follow_up_due: Option<String>,
+    /// Appeals against the case's warnings, with their decisions.
+    pub appeals: Vec<onewindow_domain::case::WarningAppeal>,
+}
+
+impl CaseBrief {
+    /// The appeal against the `rule` warning at `level`, if any.
+    pub fn appeal(
+        &self,
+        rule: onewindow_domain::case::WarningRule,
+        level: onewindow_domain::case::Warning,
+    ) -> Option<&onewindow_domain::case::WarningAppeal> {
+        self.appeals
+            .iter()
+            .find(|a| a.rule == rule && a.level == level)
+    }
+}
+
+impl From<&CaseRow> for CaseBrief {
+    fn from(r: &CaseRow) -> Self {
+        CaseBrief {
+            id: r.id.clone(),
+            matter_code: r.matter_code.clone(),
+            department: r.department.clone(),
+            accepting_node: r.accepting_node.clone(),
+            holder: r.holder.clone(),
+            state: r.state.clone(),
+            suspended: r.suspended,
+            applicant_last4: r.applicant_last4.clone(),
+            received_at_ms: r.received_at_ms,
+            accepted_at_ms: r.accepted_at_ms,
+            closed_at_ms: r.closed_at_ms,
+            statutory_due: r.statutory_due.clone(),
+            committed_due: r.committed_due.clone(),
+            stage_due: r.stage_due.clone(),
+            warning: r.warning.clone(),
+            immediate: r.immediate,
+            granted: r.granted,
+            rating: r.rating,
+            follow_up_due: r.follow_up_due.clone(),
+            appeals: r.case.appeals.clone(),
+        }
+    }
 }
 
 const BRIEF: &str = "SELECT id, matter_code, department, accepting_node, holder, state, suspended, \
      applicant_last4, received_at_ms, accepted_at_ms, closed_at_ms, statutory_due, committed_due, \
-     stage_due, warning, immediate, granted, rating, follow_up_due FROM cases";
+     stage_due, warning, immediate, granted, rating, follow_up_due, appeals FROM cases";
 
 fn brief(r: &AnyRow) -> Result<CaseBrief, StoreError> {
     let suspended: i64 = r.try_get("suspended")?;
@@ -102,6 +144,11 @@ fn brief(r: &AnyRow) -> Result<CaseBrief, StoreError> {
         granted: granted.map(|g| g != 0),
         rating: r.try_get("rating")?,
         follow_up_due: r.try_get("follow_up_due")?,
+        appeals: {
+            let json: Option<String> = r.try_get("appeals")?;
+            json.and_then(|j| serde_json::from_str(&j).ok())
+                .unwrap_or_default()
+        },
     })
 }
 

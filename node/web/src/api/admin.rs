@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use super::AppState;
 use super::extract::{ApiJson, ApiPath, ApiQuery, Staff};
 use crate::domain::calendar::YearCalendar;
-use crate::domain::case::Role;
+use crate::domain::case::{Role, WarningRule, WarningStatus};
 use crate::domain::catalogue::Catalogue;
 use crate::error::{Error, ErrorBody};
 use crate::store::VersionInfo;
@@ -154,6 +154,8 @@ pub struct WarningsQuery {
     pub level: Option<crate::domain::case::Warning>,
     /// Only cases accepted at this hall or below it (a node id).
     pub hall: Option<String>,
+    /// Only warnings of this status: `issued`, `appealed` or `revoked`.
+    pub status: Option<WarningStatus>,
 }
 
 /// A case near (yellow) or past (red) a deadline today: a running case's
@@ -193,6 +195,12 @@ pub struct WarningRow {
     pub working_days_left: Option<i64>,
     /// The day a bad rating's follow-up is due (rule `follow_up`).
     pub follow_up_due: Option<String>,
+    /// The first day the warning held at this level (China time).
+    pub since: String,
+    /// Where it stands: `issued`, `appealed` or `revoked`.
+    pub status: WarningStatus,
+    /// The responsible hall's appeal and the district's decision, if any.
+    pub appeal: Option<crate::domain::case::WarningAppeal>,
 }
 
 /// Running cases near (yellow) or past (red) a deadline today, across
@@ -217,20 +225,29 @@ pub async fn warnings(
     };
     let today = node.today();
     let cat = node.catalogue();
-    let wanted = |b: &crate::store::CaseBrief, w: crate::domain::case::Warning| {
+    let wanted = |b: &crate::store::CaseBrief, w: crate::domain::case::Warning, rule| {
         q.level.is_none_or(|l| l == w)
+            && q.status
+                .is_none_or(|s| s == WarningStatus::of(b.appeal(rule, w)))
             && hall.as_ref().is_none_or(|h| {
                 federation::NodeId::new(b.accepting_node.clone())
                     .is_ok_and(|n| n.is_in_subtree_of(h))
             })
     };
     let calendar = node.calendar();
-    let row = |b: crate::store::CaseBrief, w, rule: &str, left: Option<i64>| {
+    let row = |b: crate::store::CaseBrief, w, rule: WarningRule, left: Option<i64>| {
         let m = cat.matter(&b.matter_code);
+        let appeal = b.appeal(rule, w).cloned();
         WarningRow {
+            since: node
+                .warning_since(&b, rule, w)
+                .format("%Y-%m-%d")
+                .to_string(),
+            status: WarningStatus::of(appeal.as_ref()),
+            appeal,
             working_days_left: left,
             case_number: b.id,
-            rule: rule.to_owned(),
+            rule: rule.as_str().to_owned(),
             level: w,
             matter_name_zh: m.map(|m| m.name_zh.clone()).unwrap_or_default(),
             matter_name_en: m.map(|m| m.name_en.clone()).unwrap_or_default(),
@@ -250,20 +267,20 @@ pub async fn warnings(
         .deadline_watch()
         .await?
         .into_iter()
-        .filter(|(b, w)| wanted(b, *w))
+        .filter(|(b, w)| wanted(b, *w, WarningRule::Deadline))
         .map(|(b, w)| {
             let left = node.working_days_left(&b, today);
-            row(b, w, "deadline", left)
+            row(b, w, WarningRule::Deadline, left)
         })
         .collect();
     let follow_ups: Vec<WarningRow> = node
         .follow_up_watch()
         .await?
         .into_iter()
-        .filter(|(b, _, w)| wanted(b, *w))
+        .filter(|(b, _, w)| wanted(b, *w, WarningRule::FollowUp))
         .map(|(b, due, w)| {
             let left = crate::domain::deadline::working_days_left(&calendar, today, due);
-            row(b, w, "follow_up", Some(left))
+            row(b, w, WarningRule::FollowUp, Some(left))
         })
         .collect();
     rows.extend(follow_ups);
@@ -380,7 +397,8 @@ pub struct ActionsQuery {
     /// Only this action (`login`, `logout`, `login_lockout`,
     /// `staff_created`, `staff_changed`, `staff_disabled`,
     /// `catalogue_published`, `calendar_published`, `case_recalled`,
-    /// `node_registered`, `node_revoked`, `data_exported`, `chain_broken`).
+    /// `node_registered`, `node_revoked`, `data_exported`, `chain_broken`,
+    /// `warning_decided`).
     pub action: Option<String>,
     /// At most this many (default 100, at most 1000).
     pub limit: Option<i64>,

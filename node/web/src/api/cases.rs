@@ -314,3 +314,73 @@ pub async fn recall(
         .await?;
     Ok(StatusCode::ACCEPTED)
 }
+
+/// Reopens a completed or terminated case (supervisor or admin, at the
+/// root; `reason` as for a recall): the hall holding it takes it back to
+/// `accepted` and hands it up to the hall that decides its matter, with
+/// its time limits running again from today (answered 202).
+#[utoipa::path(post, path = "/api/v1/cases/{number}/reopen", tag = "cases", security(("bearer" = [])),
+    params(("number" = String, Path, description = "Case number")), request_body = RecallInput,
+    responses((status = 202), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn reopen(
+    State(node): State<AppState>,
+    staff: Staff,
+    ApiPath(number): ApiPath<String>,
+    ApiJson(r): ApiJson<RecallInput>,
+) -> Result<StatusCode, Error> {
+    staff.require(&[Role::Supervisor, Role::Admin], "action.reopen")?;
+    node.reopen(&number, &r.reason, &staff.record.username)
+        .await?;
+    Ok(StatusCode::ACCEPTED)
+}
+
+/// What the district decides on an appeal against a warning.
+#[derive(Debug, Clone, Copy, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// The warning stands.
+    Uphold,
+    /// The warning is revoked: it no longer counts against the hall.
+    Revoke,
+}
+
+/// A decision on a hall's appeal against one warning of a case.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AppealDecisionInput {
+    /// The appealed warning's rule.
+    pub rule: crate::domain::case::WarningRule,
+    /// Its level (`yellow` or `red`).
+    pub level: crate::domain::case::Warning,
+    /// Uphold or revoke.
+    pub verdict: Verdict,
+    /// Why (at most 500 characters).
+    #[schema(min_length = 1, max_length = 500)]
+    pub reason: String,
+}
+
+/// Decides a hall's appeal against a warning (supervisor or admin, at the
+/// root). A case the district holds takes the decision at once; otherwise
+/// the decision goes down the case's branch and its holder writes it into
+/// the case (answered 202 either way).
+#[utoipa::path(post, path = "/api/v1/cases/{number}/warning-decision", tag = "cases", security(("bearer" = [])),
+    params(("number" = String, Path, description = "Case number")), request_body = AppealDecisionInput,
+    responses((status = 202), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn decide_appeal(
+    State(node): State<AppState>,
+    staff: Staff,
+    ApiPath(number): ApiPath<String>,
+    ApiJson(d): ApiJson<AppealDecisionInput>,
+) -> Result<StatusCode, Error> {
+    staff.require(&[Role::Supervisor, Role::Admin], "action.decide_appeal")?;
+    node.decide_appeal(
+        &number,
+        d.rule,
+        d.level,
+        matches!(d.verdict, Verdict::Uphold),
+        &d.reason,
+        &staff.record.username,
+    )
+    .await?;
+    Ok(StatusCode::ACCEPTED)
+}

@@ -133,6 +133,8 @@ pub fn api_router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(cases::action))
         .routes(routes!(cases::rate))
         .routes(routes!(cases::recall))
+        .routes(routes!(cases::decide_appeal))
+        .routes(routes!(cases::reopen))
         .routes(routes!(admin::list_versions, admin::create_draft))
         .routes(routes!(admin::get_version, admin::update_draft))
         .routes(routes!(admin::publish))

@@ -19,33 +19,8 @@ use crate::store::{CaseBrief, CaseFilter, CaseRow};
 
 const WHAT: &str = "action.approve";
 
-/// The columns of a read-model row, for the warning of today.
-pub fn brief_of(r: &CaseRow) -> CaseBrief {
-    CaseBrief {
-        id: r.id.clone(),
-        matter_code: r.matter_code.clone(),
-        department: r.department.clone(),
-        accepting_node: r.accepting_node.clone(),
-        holder: r.holder.clone(),
-        state: r.state.clone(),
-        suspended: r.suspended,
-        applicant_last4: r.applicant_last4.clone(),
-        received_at_ms: r.received_at_ms,
-        accepted_at_ms: r.accepted_at_ms,
-        closed_at_ms: r.closed_at_ms,
-        statutory_due: r.statutory_due.clone(),
-        committed_due: r.committed_due.clone(),
-        stage_due: r.stage_due.clone(),
-        warning: r.warning.clone(),
-        immediate: r.immediate,
-        granted: r.granted,
-        rating: r.rating,
-        follow_up_due: r.follow_up_due.clone(),
-    }
-}
-
 fn row_view(ctx: &Ctx, r: &CaseRow, today: NaiveDate) -> minijinja::Value {
-    let level = ctx.node.live_warning(&brief_of(r), today);
+    let level = ctx.node.live_warning(&CaseBrief::from(r), today);
     let c = &r.case;
     context! {
         id => r.id,
@@ -160,7 +135,9 @@ async fn render_case(
         State::Accepted | State::Handling | State::Review | State::Approval
     );
     let th = ctx.node.today();
-    let level = ctx.node.live_warning(&brief_of(&ctx.node.case_row(c)), th);
+    let level = ctx
+        .node
+        .live_warning(&CaseBrief::from(&ctx.node.case_row(c)), th);
     let cat = ctx.node.catalogue();
     let dept_name = |code: &str| {
         cat.departments
@@ -215,7 +192,40 @@ async fn render_case(
                 due => c.follow_up_due(&ctx.node.calendar()).map(|d| d.format("%Y-%m-%d").to_string()),
             }
         });
+    // The warnings the case has today that this hall may still appeal,
+    // and every appeal with its decision.
+    let to_appeal: Vec<_> = if holder_here {
+        ctx.node
+            .live_warnings(c)
+            .into_iter()
+            .filter(|(rule, level)| c.appeal(*rule, *level).is_none())
+            .map(|(rule, level)| context! { rule => rule.as_str(), level => level.as_str() })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let appeals: Vec<_> = c
+        .appeals
+        .iter()
+        .map(|a| {
+            context! {
+                rule => a.rule.as_str(),
+                level => a.level.as_str(),
+                status => match a.status() {
+                    crate::domain::case::WarningStatus::Issued => "issued",
+                    crate::domain::case::WarningStatus::Appealed => "appealed",
+                    crate::domain::case::WarningStatus::Revoked => "revoked",
+                },
+                reason => a.reason,
+                by => a.by,
+                hall => ctx.node.hall_name(&a.hall, ctx.lang == super::web::Lang::En),
+                decision => a.decision.as_ref().map(|d| context! { reason => d.reason, by => d.by }),
+            }
+        })
+        .collect();
     let data = context! {
+        to_appeal => to_appeal,
+        appeals => appeals,
         follow_up => follow_up,
         v => view,
         level => if view.committed_due.is_some() { level.as_str() } else { "none" },
@@ -283,6 +293,16 @@ fn action_from(f: &Fields) -> Result<Action, Error> {
         "follow_up" => Action::FollowUp {
             answer: text("answer"),
         },
+        "appeal_warning" => Action::AppealWarning {
+            rule: crate::domain::case::WarningRule::parse(&text("rule"))
+                .ok_or_else(|| Error::bad_request("bad_action", &[]))?,
+            level: match text("level").as_str() {
+                "yellow" => Warning::Yellow,
+                "red" => Warning::Red,
+                _ => return Err(Error::bad_request("bad_action", &[])),
+            },
+            reason: text("reason"),
+        },
         _ => {
             return Err(Error::bad_request("bad_action", &[]));
         }
@@ -304,6 +324,7 @@ fn done_message(a: &Action) -> Flash {
         Action::Resume { .. } => "flash.resumed",
         Action::Extend { .. } => "flash.extended",
         Action::FollowUp { .. } => "flash.followed_up",
+        Action::AppealWarning { .. } => "flash.warning_appealed",
         _ => "flash.done",
     };
     Flash::ok(key, &[])

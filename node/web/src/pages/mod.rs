@@ -79,6 +79,10 @@ pub fn router() -> Router<AppState> {
         .route("/supervisor/fleet", get(stats::fleet_page))
         .route("/supervisor/cases/{number}", get(supervisor::case))
         .route(
+            "/supervisor/cases/{number}/appeal",
+            post(supervisor::decide_appeal),
+        )
+        .route(
             "/supervisor/cases/{number}/terminate",
             post(supervisor::terminate),
         )

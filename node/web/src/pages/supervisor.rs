@@ -12,7 +12,7 @@ use super::search;
 use super::stats;
 use super::table::{Cell, Row, Table};
 use super::web::{Ctx, Flash, StaffCtx, StaffForm, percent};
-use crate::domain::case::{Role, Warning};
+use crate::domain::case::{Role, Warning, WarningRule, WarningStatus};
 use crate::error::{HttpStatus, ServiceError as Error};
 use crate::service::Action;
 use crate::store::{CaseBrief, CaseSearch};
@@ -182,16 +182,36 @@ pub async fn warning_tables(ctx: &Ctx, q: &SupQuery) -> Result<Vec<Table>, Error
     let follow_ups = ctx.node.follow_up_watch().await?;
     let calendar = ctx.node.calendar();
     let mut out = Vec::new();
+    // A warning revoked on appeal is listed with its status, uncoloured,
+    // and does not count.
+    let status = |b: &CaseBrief, rule, w, row: &mut Row| {
+        let s = WarningStatus::of(b.appeal(rule, w));
+        let key = match s {
+            WarningStatus::Issued => "warn_status.issued",
+            WarningStatus::Appealed => "warn_status.appealed",
+            WarningStatus::Revoked => {
+                row.level = None;
+                "warn_status.revoked"
+            }
+        };
+        row.cells.push(Cell::nowrap(ctx.phrase(key)));
+    };
     for (level, id) in [(Warning::Red, "red"), (Warning::Yellow, "yellow")] {
         let rows: Vec<Row> = watch
             .iter()
             .filter(|(b, w)| *w == level && in_hall(hall, &b.accepting_node))
-            .map(|(b, w)| case_row(ctx, b, Some(*w), today))
+            .map(|(b, w)| {
+                let mut row = case_row(ctx, b, Some(*w), today);
+                status(b, WarningRule::Deadline, *w, &mut row);
+                row
+            })
             .collect();
+        let mut headers = case_headers(ctx);
+        headers.push(ctx.phrase("col.warning_status"));
         out.push(Table {
             id: id.into(),
             title: ctx.phrase(&format!("supervisor.{id}")),
-            headers: case_headers(ctx),
+            headers,
             rows,
             csv: format!("/supervisor/export/{id}{query}"),
             empty: ctx.phrase(&format!("supervisor.{id}_empty")),
@@ -204,7 +224,7 @@ pub async fn warning_tables(ctx: &Ctx, q: &SupQuery) -> Result<Vec<Table>, Error
         .map(|(b, due, w)| {
             let left = crate::domain::deadline::working_days_left(&calendar, today, *due);
             let l = w.as_str();
-            Row {
+            let mut row = Row {
                 level: Some(l),
                 cells: vec![
                     Cell::link(b.id.clone(), format!("/supervisor/cases/{}", b.id)),
@@ -221,7 +241,9 @@ pub async fn warning_tables(ctx: &Ctx, q: &SupQuery) -> Result<Vec<Table>, Error
                     }),
                     Cell::level(super::i18n::phrase(ctx.lang, &format!("warn.{l}")), l),
                 ],
-            }
+            };
+            status(b, WarningRule::FollowUp, *w, &mut row);
+            row
         })
         .collect();
     out.push(Table {
@@ -235,6 +257,7 @@ pub async fn warning_tables(ctx: &Ctx, q: &SupQuery) -> Result<Vec<Table>, Error
             "col.follow_up_due",
             "col.days_left",
             "col.warning",
+            "col.warning_status",
         ]),
         rows,
         csv: format!("/supervisor/export/follow_up{query}"),
@@ -273,7 +296,11 @@ pub async fn overview(StaffCtx(ctx): StaffCtx, Query(q): Query<SupQuery>) -> Res
         .into_iter()
         .map(|(id, n)| context! { selected => id == chosen, id => id, n => n })
         .collect();
-    let counts: Vec<usize> = tables.iter().map(|t| t.rows.len()).collect();
+    // Warnings revoked on appeal are listed but not counted.
+    let counts: Vec<usize> = tables
+        .iter()
+        .map(|t| t.rows.iter().filter(|r| r.level.is_some()).count())
+        .collect();
     let scope = match ctx.node.oversight_scope() {
         crate::store::Scope::All => ctx.phrase("supervisor.every_hall_of_the_district"),
         crate::store::Scope::Subtree(id) => {
@@ -428,7 +455,33 @@ async fn render_case(
         .filter(|r| matches!(r.event.kind(), "decided" | "completed_at_window"))
         .map(|r| r.actor.node.clone())
         .next_back();
+    // Appeals against the case's warnings; the district decides those
+    // still open.
+    let at_root = ctx.node.id.depth() == 0;
+    let appeals: Vec<_> = view
+        .case
+        .appeals
+        .iter()
+        .map(|a| {
+            let status = match a.status() {
+                WarningStatus::Issued => "issued",
+                WarningStatus::Appealed => "appealed",
+                WarningStatus::Revoked => "revoked",
+            };
+            context! {
+                rule => a.rule.as_str(),
+                level => a.level.as_str(),
+                status => status,
+                reason => a.reason,
+                by => a.by,
+                hall => ctx.node.hall_name(&a.hall, ctx.lang == super::web::Lang::En),
+                decision => a.decision.as_ref().map(|d| context! { reason => d.reason, by => d.by }),
+                decide => at_root && a.decision.is_none(),
+            }
+        })
+        .collect();
     let data = context! {
+        appeals => appeals,
         v => view,
         decided_at => decided_at,
         trace => trace,
@@ -457,6 +510,53 @@ pub async fn terminate(Path(number): Path<String>, form: StaffForm) -> Response 
         Ok(v) => ctx.redirect(
             &format!("/supervisor/cases/{}", v.number),
             Some(Flash::ok("flash.terminated", &[])),
+        ),
+        Err(e) => {
+            render_case(
+                &ctx,
+                &number,
+                e.status(),
+                Some(ctx.pick(&e.message_zh, &e.message_en)),
+            )
+            .await
+        }
+    }
+}
+
+/// `POST /supervisor/cases/{number}/appeal`: the district upholds or
+/// revokes a hall's appeal against a warning of the case.
+pub async fn decide_appeal(Path(number): Path<String>, form: StaffForm) -> Response {
+    let StaffForm { ctx, fields } = form;
+    let me = match ctx.require(&[Role::Supervisor], WHAT) {
+        Ok(s) => s.clone(),
+        Err(r) => return r,
+    };
+    let rule = WarningRule::parse(&fields.text("rule"));
+    let level = match fields.text("level").as_str() {
+        "yellow" => Some(Warning::Yellow),
+        "red" => Some(Warning::Red),
+        _ => None,
+    };
+    let verdict = fields.text("verdict");
+    let result = match (rule, level, verdict.as_str()) {
+        (Some(rule), Some(level), v @ ("uphold" | "revoke")) => {
+            ctx.node
+                .decide_appeal(
+                    &number,
+                    rule,
+                    level,
+                    v == "uphold",
+                    &fields.text("reason"),
+                    &me.username,
+                )
+                .await
+        }
+        _ => Err(Error::bad_request("bad_action", &[])),
+    };
+    match result {
+        Ok(()) => ctx.redirect(
+            &format!("/supervisor/cases/{}", number.trim()),
+            Some(Flash::ok("flash.appeal_decided", &[])),
         ),
         Err(e) => {
             render_case(
