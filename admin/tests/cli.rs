@@ -1453,3 +1453,88 @@ async fn a_completed_case_is_reopened_from_the_command_line() {
     assert_eq!(logged[0]["detail"], "行政复议撤销原决定", "{logged}");
     hall.node.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_audit_export_is_checked_without_the_node_holds_no_personal_data_and_names_a_changed_line()
+ {
+    let hall = start().await;
+    let numbers = receive_cases(&hall, 3).await;
+    let file = hall.dir.path().join("audit.jsonl");
+    let f = file.to_str().unwrap();
+    let made = admin(&hall, &["audit", "export", "--out", f], &[]).await;
+    assert!(made.ok, "{}", made.stderr);
+    assert!(made.stdout.contains("entries of"), "{}", made.stdout);
+    let text = std::fs::read_to_string(&file).unwrap();
+    // The cases are there, their applicants are not (the personal
+    // sections are withheld; their hashes stand in for them).
+    assert!(text.contains(&numbers[0]), "{text}");
+    let id = "11010519491231002X";
+    assert!(
+        !text.contains(id) && !text.contains(&hex::encode(id)),
+        "the export holds an ID number"
+    );
+
+    // Checked by anyone, with no node to ask.
+    let nowhere = "http://127.0.0.1:9";
+    let ok = admin_at(nowhere, "-", &["audit", "verify", "--file", f], &[]).await;
+    assert!(ok.ok, "{}", ok.stderr);
+    assert!(ok.stdout.contains(", 0 broken"), "{}", ok.stdout);
+
+    // One entry's body changed in the file: named at its place.
+    let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    let i = lines.iter().position(|l| l.contains(&numbers[1])).unwrap();
+    let mut e: Value = serde_json::from_str(&lines[i]).unwrap();
+    let (origin, seq) = (
+        e["origin"].as_str().unwrap().to_owned(),
+        e["seq"].as_u64().unwrap(),
+    );
+    let body = e["body"].as_str().unwrap().to_owned();
+    let flipped = if body.ends_with('0') { "1" } else { "0" };
+    e["body"] = Value::String(format!("{}{flipped}", &body[..body.len() - 1]));
+    lines[i] = e.to_string();
+    let changed = hall.dir.path().join("changed.jsonl");
+    std::fs::write(&changed, lines.join("\n")).unwrap();
+    let bad = admin_at(
+        nowhere,
+        "-",
+        &[
+            "audit",
+            "verify",
+            "--file",
+            changed.to_str().unwrap(),
+            "--json",
+        ],
+        &[],
+    )
+    .await;
+    assert!(!bad.ok, "{}", bad.stdout);
+    let r: Value = serde_json::from_str(&bad.stdout).unwrap();
+    assert_eq!(r["broken"], 1, "{r}");
+    let o = r["origins"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["origin"] == origin.as_str())
+        .unwrap();
+    assert_eq!(o["break"]["seq"], seq, "{o}");
+    assert_eq!(o["break"]["kind"], "hash_mismatch", "{o}");
+
+    // The last line cut off: the chain ends before the head the node held.
+    let cut = hall.dir.path().join("cut.jsonl");
+    std::fs::write(
+        &cut,
+        text.lines().collect::<Vec<_>>()[..text.lines().count() - 1].join("\n"),
+    )
+    .unwrap();
+    let short = admin_at(
+        nowhere,
+        "-",
+        &["audit", "verify", "--file", cut.to_str().unwrap()],
+        &[],
+    )
+    .await;
+    assert!(!short.ok, "{}", short.stdout);
+    assert!(short.stdout.contains("(gap)"), "{}", short.stdout);
+    assert!(short.stderr.contains("broken in 1 of"), "{}", short.stderr);
+    hall.node.stop().await;
+}

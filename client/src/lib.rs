@@ -27,9 +27,9 @@ use std::time::Duration;
 
 use reqwest::Url;
 use types::{
-    AuditAction, AuditReport, CalendarYear, CaseRecord, CaseView, Catalogue, FleetNode, Health,
-    IssuedToken, LoginOutcome, NewStaff, Outcome, Progress, Report, Staff, StaffChange, Submission,
-    VersionInfo, WarningRow,
+    AuditAction, AuditReport, CalendarYear, CaseRecord, CaseView, Catalogue, ExportedEntry,
+    FleetNode, Health, IssuedToken, LoginOutcome, NewStaff, Outcome, Progress, Report, Staff,
+    StaffChange, Submission, VersionInfo, WarningRow,
 };
 
 /// A typed answer and the JSON it was read from.
@@ -427,6 +427,24 @@ impl Client {
     /// API's names (`from`, `to`, `hall`).
     pub async fn report(&self, query: &[(&str, &str)]) -> Result<Answer<Report>, Error> {
         self.call_with_query(&routes::REPORT, &[], query, None::<&()>)
+            .await
+    }
+
+    /// `GET /api/v1/admin/audit/export`: up to `limit` stored entries of
+    /// `origin` after sequence `after`, personal sections withheld.
+    pub async fn audit_export(
+        &self,
+        origin: &str,
+        after: u64,
+        limit: u32,
+    ) -> Result<Answer<Vec<ExportedEntry>>, Error> {
+        let (after, limit) = (after.to_string(), limit.to_string());
+        let q = [
+            ("origin", origin),
+            ("after", after.as_str()),
+            ("limit", limit.as_str()),
+        ];
+        self.call_with_query(&routes::AUDIT_EXPORT, &[], &q, None::<&()>)
             .await
     }
 

@@ -50,6 +50,7 @@ pub(crate) const REGISTER_NODE: Route = Route::new("post", "/api/v1/admin/enrolm
 pub(crate) const REVOKE_NODE: Route = Route::new("post", "/api/v1/admin/nodes/{node}/revoke");
 pub(crate) const AUDIT: Route = Route::new("get", "/api/v1/admin/audit");
 pub(crate) const AUDIT_ACTIONS: Route = Route::new("get", "/api/v1/admin/audit/actions");
+pub(crate) const AUDIT_EXPORT: Route = Route::new("get", "/api/v1/admin/audit/export");
 pub(crate) const WARNINGS: Route = Route::new("get", "/api/v1/admin/warnings");
 pub(crate) const REPORT: Route = Route::new("get", "/api/v1/admin/report");
 pub(crate) const SUBMIT: Route = Route::new("post", "/api/v1/cases");
@@ -86,6 +87,7 @@ pub const ROUTES: &[Route] = &[
     REVOKE_NODE,
     AUDIT,
     AUDIT_ACTIONS,
+    AUDIT_EXPORT,
     WARNINGS,
     REPORT,
     SUBMIT,

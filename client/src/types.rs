@@ -3,6 +3,7 @@
 //! field the node reads.
 
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 /// `POST /api/v1/session`.
 #[derive(Debug, Serialize)]
@@ -502,6 +503,34 @@ pub struct ChainBreak {
     pub kind: String,
     /// In words.
     pub detail: String,
+}
+
+/// `GET /api/v1/admin/audit/export`: one stored entry of the log, with its
+/// personal section withheld.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct ExportedEntry {
+    /// The origin (a node id).
+    pub origin: String,
+    /// Its place in the origin's chain.
+    pub seq: u64,
+    /// The previous entry's hash (hex).
+    #[serde(default)]
+    pub prev_hash: Option<String>,
+    /// The entry's hash as stored (hex).
+    #[serde(default)]
+    pub hash: Option<String>,
+    /// The open body as stored (hex).
+    #[serde(default)]
+    pub body: Option<String>,
+    /// The hash of the withheld personal section (hex).
+    #[serde(default)]
+    pub sealed: Option<String>,
+    /// The body as read, without personal data.
+    #[serde(default)]
+    pub event: Option<Value>,
+    /// Why the row cannot be read as an entry.
+    #[serde(default)]
+    pub unreadable: Option<String>,
 }
 
 /// `GET /api/v1/admin/warnings`: a running case near or past a deadline.

@@ -5,20 +5,27 @@
 //! chain but never interpreted.
 #![warn(missing_docs)]
 
+pub mod audit;
+#[cfg(feature = "net")]
 pub mod enrolment;
+#[cfg(feature = "net")]
 pub mod identity;
 pub mod log;
 pub mod node_id;
+#[cfg(feature = "net")]
 pub mod relay;
 pub mod replication;
+#[cfg(feature = "net")]
 pub mod transport;
 
+#[cfg(feature = "net")]
 pub use identity::{
     CertInfo, FederationCa, IdentityError, KeyRequest, NodeCredentials, key_matches, node_id_of,
     serial_of, signed_by,
 };
 pub use log::{ChainError, EntryHash, LogEntry, Sealed};
 pub use node_id::{NodeId, NodeIdError};
+#[cfg(feature = "net")]
 pub use transport::{
     Backoff, Client, FrameError, FramedStream, PeerConnection, PeerPolicy, Refusal, SecurityEvent,
     SecurityKind, Server, TransportConfig, TransportError,

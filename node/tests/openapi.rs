@@ -50,6 +50,7 @@ const OPERATIONS: &[(&str, &str)] = &[
     ("get", "/api/v1/admin/security-events"),
     ("get", "/api/v1/admin/audit"),
     ("get", "/api/v1/admin/audit/actions"),
+    ("get", "/api/v1/admin/audit/export"),
     ("get", "/api/v1/admin/warnings"),
     ("get", "/api/v1/admin/report"),
     ("get", "/api/v1/admin/fleet"),

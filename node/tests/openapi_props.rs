@@ -327,8 +327,16 @@ fn collect_pointers(v: &Value, at: String, out: &mut Vec<String>) {
     out.push(at);
 }
 
-/// A path segment, percent-encoded.
+/// A path segment, percent-encoded. A value that is empty or only dots
+/// cannot be sent as a segment (a URL resolves `.` and `..` away, even
+/// percent-encoded, and an empty segment makes another path): it goes with
+/// an `x` in front.
 fn encode(s: &str) -> String {
+    let s = if s.bytes().all(|b| b == b'.') {
+        format!("x{s}")
+    } else {
+        s.to_owned()
+    };
     s.bytes()
         .map(|b| {
             if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {

@@ -387,6 +387,103 @@ pub async fn audit(
     Ok(axum::Json(report))
 }
 
+/// Which entries of the stored log to export.
+#[derive(Debug, Default, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct ExportQuery {
+    /// The origin (a node id) whose entries to export.
+    pub origin: String,
+    /// Only entries after this sequence (0 when absent).
+    pub after: Option<u64>,
+    /// At most this many (default 1000, at most 5000).
+    pub limit: Option<i64>,
+}
+
+/// One stored entry of the log as exported for a third party: its place,
+/// hashes and open body, with the personal section withheld (its hash
+/// stands in for it, so the entry still verifies).
+#[derive(Debug, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct ExportedEntry {
+    /// The origin (a node id).
+    pub origin: String,
+    /// Its place in the origin's chain.
+    pub seq: u64,
+    /// The previous entry's hash (hex), absent when the row is unreadable.
+    pub prev_hash: Option<String>,
+    /// The entry's hash as stored (hex).
+    pub hash: Option<String>,
+    /// The open body as stored (hex).
+    pub body: Option<String>,
+    /// The hash of the withheld personal section (hex); absent when the
+    /// entry has none.
+    pub sealed: Option<String>,
+    /// The body as read, without personal data (for reading; the hashes
+    /// cover `body`).
+    pub event: Option<serde_json::Value>,
+    /// Why the row cannot be read as an entry.
+    pub unreadable: Option<String>,
+}
+
+/// Stored entries of one origin, in sequence order, for an audit export
+/// that a third party checks with `onewindow-admin audit verify --file`:
+/// each as stored, with its personal section withheld, so that the export
+/// holds no applicant's data and still verifies (admin, supervisor).
+#[utoipa::path(get, path = "/api/v1/admin/audit/export", tag = "admin", security(("bearer" = [])),
+    params(ExportQuery),
+    responses((status = 200, body = Vec<ExportedEntry>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn audit_export(
+    State(node): State<AppState>,
+    staff: Staff,
+    ApiQuery(q): ApiQuery<ExportQuery>,
+) -> Result<axum::Json<Vec<ExportedEntry>>, Error> {
+    staff.require(&[Role::Admin, Role::Supervisor], "action.audit_log")?;
+    let origin = q.origin.trim();
+    federation::NodeId::new(origin)
+        .map_err(|_| Error::bad_request("bad_origin", &[("origin", &origin)]))?;
+    let rows = node
+        .store
+        .origin_entries(
+            origin,
+            q.after.unwrap_or(0),
+            q.limit.unwrap_or(1000).clamp(1, 5000),
+        )
+        .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for (seq, row) in rows {
+        out.push(match row {
+            Ok(e) => {
+                let e = e.withheld();
+                let event = match node.store.decode_body(&e).await? {
+                    Ok(body) => serde_json::to_value(&body).ok(),
+                    Err(_) => None,
+                };
+                ExportedEntry {
+                    origin: origin.to_owned(),
+                    seq,
+                    prev_hash: Some(e.prev_hash.to_hex()),
+                    hash: Some(e.hash.to_hex()),
+                    body: Some(hex::encode(&e.body)),
+                    sealed: (!e.sealed.is_empty()).then(|| e.sealed.digest().to_hex()),
+                    event,
+                    unreadable: None,
+                }
+            }
+            Err(why) => ExportedEntry {
+                origin: origin.to_owned(),
+                seq,
+                prev_hash: None,
+                hash: None,
+                body: None,
+                sealed: None,
+                event: None,
+                unreadable: Some(why),
+            },
+        });
+    }
+    Ok(axum::Json(out))
+}
+
 /// Which staff and administrator actions to list.
 #[derive(Debug, Default, serde::Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]

@@ -145,6 +145,7 @@ pub fn api_router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(admin::security_events))
         .routes(routes!(admin::audit))
         .routes(routes!(admin::audit_actions))
+        .routes(routes!(admin::audit_export))
         .routes(routes!(admin::warnings))
         .routes(routes!(admin::report))
         .routes(routes!(admin::fleet))
