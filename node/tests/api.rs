@@ -1490,6 +1490,38 @@ async fn a_warning_is_appealed_by_the_hall_and_revoked_by_the_district_and_stops
 }
 
 #[tokio::test]
+async fn a_login_and_a_logout_are_kept_with_their_audit_records_and_a_recovering_hall_still_lets_staff_in()
+ {
+    let h = hall_for(common::start("nanhai").await).await;
+    let store = h.t.node.node.store.clone();
+    let head = || {
+        let store = store.clone();
+        async move { store.own_head().await.0 }
+    };
+    let before = head().await;
+    let clerk = h.t.http.login("clerk1", common::STAFF_PASSWORD).await;
+    assert_eq!(head().await, before + 1, "the login is one entry");
+    let last = h.sup.get("/api/v1/admin/audit/actions?limit=1").await.ok();
+    assert_eq!(last[0]["action"], "login", "{last}");
+    assert_eq!(last[0]["actor"], "clerk1", "{last}");
+    clerk.delete("/api/v1/session").await.ok();
+    assert_eq!(head().await, before + 2, "the logout is one entry");
+
+    // While the hall takes its own log back from its parent it writes no
+    // entry of its own: staff still log in and out, with no record.
+    store.hold_own_writes(true).await;
+    let held = head().await;
+    let clerk = h.t.http.login("clerk1", common::STAFF_PASSWORD).await;
+    assert_eq!(
+        clerk.get("/api/v1/session").await.ok()["username"],
+        "clerk1"
+    );
+    clerk.delete("/api/v1/session").await.ok();
+    assert_eq!(head().await, held);
+    store.hold_own_writes(false).await;
+}
+
+#[tokio::test]
 async fn a_bad_rating_stored_before_follow_ups_were_kept_opens_one_when_the_node_starts() {
     let h = hall().await;
     let r = h

@@ -331,12 +331,13 @@ impl Node {
         rand::thread_rng().fill_bytes(&mut raw);
         let token = hex::encode(raw);
         let expires = now + i64::from(self.config.auth.session_minutes) * 60_000;
-        self.store
-            .create_session(&token_hash(&token), &staff.username, now, expires)
-            .await?;
         let address = from.map(|ip| ip.to_string()).unwrap_or_default();
-        self.audit("login", &staff.username, staff.role, "", &address)
-            .await;
+        let rec = self.record("login", &staff.username, staff.role.as_str(), "", &address);
+        let mut w = self.store.write().await?;
+        w.create_session(&token_hash(&token), &staff.username, now, expires)
+            .await?;
+        stage_record(&mut w, rec)?;
+        w.commit().await?;
         Ok(LoginOutcome {
             token,
             expires_at_ms: expires,
@@ -358,11 +359,13 @@ impl Node {
             .store
             .session(&token_hash(token), self.now_ms())
             .await?;
-        self.store.delete_session(&token_hash(token)).await?;
+        let mut w = self.store.write().await?;
+        w.delete_session(&token_hash(token)).await?;
         if let Some(s) = who {
-            self.audit("logout", &s.staff.username, s.staff.role, "", "")
-                .await;
+            let rec = self.record("logout", &s.staff.username, s.staff.role.as_str(), "", "");
+            stage_record(&mut w, rec)?;
         }
+        w.commit().await?;
         Ok(())
     }
 
@@ -431,6 +434,25 @@ impl Node {
         if let Err(e) = kept {
             tracing::warn!(%action, %actor, %target, error = %e, "an audit record was not kept");
         }
+    }
+}
+
+/// Stages the audit record of a session change in the change's own
+/// transaction. While the hall is recovering its log it writes no entry of
+/// its own: the change goes ahead alone and the missing record is logged
+/// (a clerk can still log in to a hall that is catching up).
+fn stage_record(
+    w: &mut onewindow_store::WriteTx<'_>,
+    rec: onewindow_domain::log::AuditRecord,
+) -> Result<(), Error> {
+    let (action, actor) = (rec.action.clone(), rec.actor.clone());
+    match w.append_audit(rec) {
+        Ok(_) => Ok(()),
+        Err(onewindow_store::StoreError::Recovering) => {
+            tracing::warn!(%action, %actor, "the hall is recovering its log: the audit record was not kept");
+            Ok(())
+        }
+        Err(e) => Err(e.into()),
     }
 }
 

@@ -69,6 +69,40 @@ fn tree_staff_row(r: &sqlx::any::AnyRow) -> Result<StaffAccount, StoreError> {
 }
 
 impl WriteTx<'_> {
+    /// Opens a session in this transaction (expired ones are cleared), so
+    /// that the login's audit record commits with it.
+    pub async fn create_session(
+        &mut self,
+        token_hash: &str,
+        username: &str,
+        now_ms: i64,
+        expires_at_ms: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM sessions WHERE expires_at_ms <= $1")
+            .bind(now_ms)
+            .execute(self.conn())
+            .await?;
+        sqlx::query(
+            "INSERT INTO sessions (token_hash, username, created_at_ms, expires_at_ms) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(token_hash)
+        .bind(username)
+        .bind(now_ms)
+        .bind(expires_at_ms)
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
+
+    /// Ends a session in this transaction.
+    pub async fn delete_session(&mut self, token_hash: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+            .bind(token_hash)
+            .execute(self.conn())
+            .await?;
+        Ok(())
+    }
+
     /// At the root: records an account kept for a hall below (the
     /// directive that announces it is staged in the same transaction).
     pub async fn put_tree_staff(
@@ -283,19 +317,8 @@ impl Store {
         expires_at_ms: i64,
     ) -> Result<(), StoreError> {
         let mut w = self.write().await?;
-        sqlx::query("DELETE FROM sessions WHERE expires_at_ms <= $1")
-            .bind(now_ms)
-            .execute(w.conn())
+        w.create_session(token_hash, username, now_ms, expires_at_ms)
             .await?;
-        sqlx::query(
-            "INSERT INTO sessions (token_hash, username, created_at_ms, expires_at_ms) VALUES ($1, $2, $3, $4)",
-        )
-        .bind(token_hash)
-        .bind(username)
-        .bind(now_ms)
-        .bind(expires_at_ms)
-        .execute(w.conn())
-        .await?;
         w.commit().await?;
         Ok(())
     }
@@ -326,10 +349,7 @@ impl Store {
     /// Ends a session.
     pub async fn delete_session(&self, token_hash: &str) -> Result<(), StoreError> {
         let mut w = self.write().await?;
-        sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
-            .bind(token_hash)
-            .execute(w.conn())
-            .await?;
+        w.delete_session(token_hash).await?;
         w.commit().await?;
         Ok(())
     }
