@@ -1118,3 +1118,112 @@ async fn an_approver_answers_a_bad_rating_on_the_case_page() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn an_approver_appeals_a_warning_and_the_district_supervisor_revokes_it_on_the_case_pages() {
+    within(async {
+        let clock = Arc::new(TestClock::at(onewindow_tests::START_MS));
+        let h = hall_with_clock(clock.clone()).await;
+        let clerk = Browser::new(&h.url);
+        clerk.login("clerk1").await;
+        let n = submit(&clerk, "T-SIMPLE", true).await;
+        // Monday 11-30: its due day, yellow. Staff log in again after the
+        // week.
+        clock.advance(7 * 86_400_000);
+        let a1 = Browser::new(&h.url);
+        a1.login("a.one").await;
+        let page = a1.get(&format!("/approver/cases/{n}")).await;
+        assert!(
+            page.body.contains("id=\"appeal-deadline-yellow\"")
+                && page.body.contains("预警申诉：黄色预警 · 办理时限"),
+            "{}",
+            page.body
+        );
+        let empty = act(
+            &a1,
+            &n,
+            &[
+                ("action", "appeal_warning"),
+                ("rule", "deadline"),
+                ("level", "yellow"),
+                ("reason", " "),
+            ],
+        )
+        .await;
+        assert_eq!(empty.status, StatusCode::BAD_REQUEST, "{}", empty.body);
+        let p = act(
+            &a1,
+            &n,
+            &[
+                ("action", "appeal_warning"),
+                ("rule", "deadline"),
+                ("level", "yellow"),
+                ("reason", "停电两天"),
+            ],
+        )
+        .await;
+        assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+        let page = a1.get(&format!("/approver/cases/{n}")).await;
+        assert!(
+            !page.body.contains("id=\"appeal-deadline-yellow\"")
+                && page.body.contains("a.one（")
+                && page.body.contains("申诉：停电两天")
+                && page.body.contains("申诉中"),
+            "{}",
+            page.body
+        );
+
+        let sup = Browser::new(&h.url);
+        sup.login("sup1").await;
+        let overview = sup.get("/supervisor").await;
+        assert!(overview.body.contains("申诉中"), "{}", overview.body);
+        assert!(
+            overview.body.contains("id=\"yellow-count\">1<"),
+            "{}",
+            overview.body
+        );
+        let case = format!("/supervisor/cases/{n}");
+        let page = sup.get(&case).await;
+        assert!(
+            page.body.contains("id=\"decide-deadline-yellow\""),
+            "{}",
+            page.body
+        );
+        let token = csrf(&page.body[page.body.find("id=\"decide-deadline-yellow\"").unwrap()..]);
+        let p = sup
+            .post(
+                &format!("{case}/appeal"),
+                &[
+                    ("csrf", token.as_str()),
+                    ("rule", "deadline"),
+                    ("level", "yellow"),
+                    ("verdict", "revoke"),
+                    ("reason", "经核实停电属实"),
+                ],
+            )
+            .await;
+        assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+        let page = sup.get(&case).await;
+        assert!(
+            page.body.contains("sup1@nanhai 裁定撤销：经核实停电属实")
+                && !page.body.contains("id=\"decide-deadline-yellow\""),
+            "{}",
+            page.body
+        );
+        // Listed as revoked, uncoloured, and not counted.
+        let overview = sup.get("/supervisor").await;
+        assert!(
+            overview.body.contains("申诉撤销") && overview.body.contains("id=\"yellow-count\">0<"),
+            "{}",
+            overview.body
+        );
+        sup.get("/lang/en?next=/supervisor").await;
+        let en = sup.get(&case).await;
+        assert!(
+            en.body.contains("Revoked by sup1@nanhai: 经核实停电属实"),
+            "{}",
+            en.body
+        );
+    })
+    .await;
+}

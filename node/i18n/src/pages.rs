@@ -328,8 +328,27 @@ pub const PHRASES: &[(&str, &str, &str)] = &[
     ("sup.revoke_warning", "撤销预警", "Revoke the warning"),
     ("sup.uphold_warning", "维持预警", "Uphold the warning"),
     ("case.appeals", "预警申诉", "Appeals against warnings"),
-    ("case.appealed_by", "申诉人", "Appealed by"),
-    ("case.decided_by", "区级裁定", "Decided by the district:"),
+    (
+        "act.appeal_warning_of",
+        "预警申诉：{level} · {rule}",
+        "Appeal the warning: {level} · {rule}",
+    ),
+    ("case.appeal_title", "{level} · {rule}", "{level} · {rule}"),
+    (
+        "case.appeal_by",
+        "{by}（{hall}）申诉：{reason}",
+        "Appealed by {by} ({hall}): {reason}",
+    ),
+    (
+        "case.appeal_upheld",
+        "{by} 裁定维持：{reason}",
+        "Upheld by {by}: {reason}",
+    ),
+    (
+        "case.appeal_revoked",
+        "{by} 裁定撤销：{reason}",
+        "Revoked by {by}: {reason}",
+    ),
     (
         "act.answer",
         "回访及整改情况",

@@ -199,30 +199,21 @@ async fn render_case(
             .live_warnings(c)
             .into_iter()
             .filter(|(rule, level)| c.appeal(*rule, *level).is_none())
-            .map(|(rule, level)| context! { rule => rule.as_str(), level => level.as_str() })
+            .map(|(rule, level)| {
+                let title = ctx.phrase_with(
+                    "act.appeal_warning_of",
+                    &[
+                        ("level", &ctx.phrase(&format!("warn.{}", level.as_str()))),
+                        ("rule", &ctx.phrase(&format!("warn_rule.{}", rule.as_str()))),
+                    ],
+                );
+                context! { rule => rule.as_str(), level => level.as_str(), title => title }
+            })
             .collect()
     } else {
         Vec::new()
     };
-    let appeals: Vec<_> = c
-        .appeals
-        .iter()
-        .map(|a| {
-            context! {
-                rule => a.rule.as_str(),
-                level => a.level.as_str(),
-                status => match a.status() {
-                    crate::domain::case::WarningStatus::Issued => "issued",
-                    crate::domain::case::WarningStatus::Appealed => "appealed",
-                    crate::domain::case::WarningStatus::Revoked => "revoked",
-                },
-                reason => a.reason,
-                by => a.by,
-                hall => ctx.node.hall_name(&a.hall, ctx.lang == super::web::Lang::En),
-                decision => a.decision.as_ref().map(|d| context! { reason => d.reason, by => d.by }),
-            }
-        })
-        .collect();
+    let appeals = super::supervisor::appeal_lines(ctx, c, false);
     let data = context! {
         to_appeal => to_appeal,
         appeals => appeals,

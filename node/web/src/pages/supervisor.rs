@@ -457,29 +457,7 @@ async fn render_case(
         .next_back();
     // Appeals against the case's warnings; the district decides those
     // still open.
-    let at_root = ctx.node.id.depth() == 0;
-    let appeals: Vec<_> = view
-        .case
-        .appeals
-        .iter()
-        .map(|a| {
-            let status = match a.status() {
-                WarningStatus::Issued => "issued",
-                WarningStatus::Appealed => "appealed",
-                WarningStatus::Revoked => "revoked",
-            };
-            context! {
-                rule => a.rule.as_str(),
-                level => a.level.as_str(),
-                status => status,
-                reason => a.reason,
-                by => a.by,
-                hall => ctx.node.hall_name(&a.hall, ctx.lang == super::web::Lang::En),
-                decision => a.decision.as_ref().map(|d| context! { reason => d.reason, by => d.by }),
-                decide => at_root && a.decision.is_none(),
-            }
-        })
-        .collect();
+    let appeals = appeal_lines(ctx, &view.case, ctx.node.id.depth() == 0);
     let data = context! {
         appeals => appeals,
         v => view,
@@ -521,6 +499,42 @@ pub async fn terminate(Path(number): Path<String>, form: StaffForm) -> Response 
             .await
         }
     }
+}
+
+/// The appeals against a case's warnings as the case pages list them, each
+/// with a form to decide it where `decide` holds and it is undecided.
+pub fn appeal_lines(
+    ctx: &Ctx,
+    case: &crate::domain::case::Case,
+    decide: bool,
+) -> Vec<minijinja::Value> {
+    case.appeals
+        .iter()
+        .map(|a| {
+            let level = ctx.phrase(&format!("warn.{}", a.level.as_str()));
+            let rule = ctx.phrase(&format!("warn_rule.{}", a.rule.as_str()));
+            let status = match a.status() {
+                WarningStatus::Issued => "issued",
+                WarningStatus::Appealed => "appealed",
+                WarningStatus::Revoked => "revoked",
+            };
+            let hall = ctx
+                .node
+                .hall_name(&a.hall, ctx.lang == super::web::Lang::En);
+            context! {
+                rule => a.rule.as_str(),
+                level => a.level.as_str(),
+                title => ctx.phrase_with("case.appeal_title", &[("level", &level), ("rule", &rule)]),
+                status => ctx.phrase(&format!("warn_status.{status}")),
+                appeal => ctx.phrase_with("case.appeal_by", &[("by", &a.by), ("hall", &hall), ("reason", &a.reason)]),
+                decision => a.decision.as_ref().map(|d| ctx.phrase_with(
+                    if d.upheld { "case.appeal_upheld" } else { "case.appeal_revoked" },
+                    &[("by", &d.by), ("reason", &d.reason)],
+                )),
+                decide => decide && a.decision.is_none(),
+            }
+        })
+        .collect()
 }
 
 /// `POST /supervisor/cases/{number}/appeal`: the district upholds or
