@@ -441,15 +441,21 @@ impl Node {
         }
     }
 
-    /// Writes the district's decision on an appeal into a case this node
-    /// holds.
-    pub async fn obey_decision(&self, d: &AppealDecided) -> Result<(), crate::error::Error> {
-        let actor = onewindow_domain::case::Actor {
+    /// The actor of what this node writes into a case on an order of the
+    /// district.
+    fn system_actor(&self) -> onewindow_domain::case::Actor {
+        onewindow_domain::case::Actor {
             username: "system".into(),
             role: Role::Supervisor,
             node: self.id.to_string(),
             department: None,
-        };
+        }
+    }
+
+    /// Writes the district's decision on an appeal into a case this node
+    /// holds.
+    pub async fn obey_decision(&self, d: &AppealDecided) -> Result<(), crate::error::Error> {
+        let actor = self.system_actor();
         self.write_event_as(
             &d.case_id,
             actor,
@@ -473,12 +479,7 @@ impl Node {
         case_id: &str,
         reason: &str,
     ) -> Result<(), crate::error::Error> {
-        let actor = onewindow_domain::case::Actor {
-            username: "system".into(),
-            role: Role::Supervisor,
-            node: self.id.to_string(),
-            department: None,
-        };
+        let actor = self.system_actor();
         self.write_event_as(
             case_id,
             actor,
@@ -497,12 +498,7 @@ impl Node {
         to: &str,
         reason: &str,
     ) -> Result<(), crate::error::Error> {
-        let actor = onewindow_domain::case::Actor {
-            username: "system".into(),
-            role: Role::Supervisor,
-            node: self.id.to_string(),
-            department: None,
-        };
+        let actor = self.system_actor();
         let reason = onewindow_i18n::text("history.recalled", &[("reason", &reason)]).joined();
         self.write_event_as(
             case_id,

@@ -108,21 +108,60 @@ impl Node {
         reason: &str,
         by: &str,
     ) -> Result<(), crate::error::Error> {
-        use crate::error::Error;
-        if self.id.depth() != 0 {
-            return Err(Error::keyed(
-                crate::error::ErrorKind::Forbidden,
-                "not_the_root",
-                "err.not_the_root.recall",
+        let (number, row, reason) = self
+            .case_order(number, reason, "err.not_the_root.recall")
+            .await?;
+        if row.case.state.is_final() || row.case.holder.as_deref() == Some(self.id.as_str()) {
+            return Err(crate::error::Error::new(
+                crate::error::ErrorKind::Conflict,
+                "nothing_to_recall",
                 &[],
             ));
         }
-        if reason.trim().is_empty() {
+        let audit = self
+            .audit_record("case_recalled", by, &number, reason)
+            .await;
+        let directive = Directive::Recall {
+            case_id: number,
+            to: self.id.to_string(),
+            reason: reason.to_owned(),
+        };
+        self.send_order(&row, directive, audit, by).await
+    }
+
+    /// The checks of an order the district gives on a case (a recall, a
+    /// reopening, a decision on an appeal): at the root only (`not_root`
+    /// names the refusal's words), a reason of 1 to 500 characters, a case
+    /// held here. Gives the case number as written, its row and the reason
+    /// trimmed.
+    async fn case_order<'r>(
+        &self,
+        number: &str,
+        reason: &'r str,
+        not_root: &str,
+    ) -> Result<(String, onewindow_store::CaseRow, &'r str), crate::error::Error> {
+        use crate::error::{Error, ErrorKind};
+        if self.id.depth() != 0 {
             return Err(Error::keyed(
-                crate::error::ErrorKind::Invalid,
+                ErrorKind::Forbidden,
+                "not_the_root",
+                not_root,
+                &[],
+            ));
+        }
+        let reason = reason.trim();
+        if reason.is_empty() {
+            return Err(Error::keyed(
+                ErrorKind::Invalid,
                 "empty_field",
                 "err.empty_field.reason",
                 &[],
+            ));
+        }
+        if reason.chars().count() > 500 {
+            return Err(Error::bad_request(
+                "field_too_long",
+                &[("field", &"reason"), ("max", &500)],
             ));
         }
         let number = onewindow_domain::case_number::CaseNumber::parse(number)?.to_string();
@@ -131,27 +170,42 @@ impl Node {
             .case(&number)
             .await?
             .ok_or_else(|| Error::not_found("case_not_found", &[("number", &number)]))?;
-        if row.case.state.is_final() || row.case.holder.as_deref() == Some(self.id.as_str()) {
-            return Err(Error::new(
-                crate::error::ErrorKind::Conflict,
-                "nothing_to_recall",
-                &[],
-            ));
-        }
-        let audit = self
-            .audit_record("case_recalled", by, &number, reason.trim())
-            .await;
+        Ok((number, row, reason))
+    }
+
+    /// Sends an order down the case's branch, with its audit record in the
+    /// same transaction; the case's holder carries it out when it arrives.
+    async fn send_order(
+        &self,
+        row: &onewindow_store::CaseRow,
+        directive: Directive,
+        audit: onewindow_domain::log::AuditRecord,
+        by: &str,
+    ) -> Result<(), crate::error::Error> {
         let mut w = self.store.write().await?;
-        self.stage_directive(
-            &mut w,
-            Directive::Recall {
-                case_id: number,
-                to: self.id.to_string(),
-                reason: reason.trim().to_owned(),
-            },
-            &row.case.received.accepting_node,
-            by,
-        )?;
+        self.stage_directive(&mut w, directive, &row.case.received.accepting_node, by)?;
+        w.append_audit(audit)?;
+        w.commit().await?;
+        Ok(())
+    }
+
+    /// Carries out an order of the district on a case: `event`, written at
+    /// once by `by` when the root holds the case (its record follows), or
+    /// `directive` down the case's branch for the holder.
+    async fn give_order(
+        &self,
+        row: &onewindow_store::CaseRow,
+        event: onewindow_domain::case::Event,
+        directive: Directive,
+        audit: onewindow_domain::log::AuditRecord,
+        by: &str,
+    ) -> Result<(), crate::error::Error> {
+        if row.case.holder.as_deref() != Some(self.id.as_str()) {
+            return self.send_order(row, directive, audit, by).await;
+        }
+        let actor = self.actor(by, onewindow_domain::case::Role::Supervisor, None);
+        self.write_event_as(&row.case.id, actor, event).await?;
+        let mut w = self.store.write().await?;
         w.append_audit(audit)?;
         w.commit().await?;
         Ok(())
@@ -168,40 +222,13 @@ impl Node {
         reason: &str,
         by: &str,
     ) -> Result<(), crate::error::Error> {
-        use crate::error::{Error, ErrorKind};
         use onewindow_domain::case::State;
-        if self.id.depth() != 0 {
-            return Err(Error::keyed(
-                ErrorKind::Forbidden,
-                "not_the_root",
-                "err.not_the_root.reopen",
-                &[],
-            ));
-        }
-        let reason = reason.trim();
-        if reason.is_empty() {
-            return Err(Error::keyed(
-                ErrorKind::Invalid,
-                "empty_field",
-                "err.empty_field.reason",
-                &[],
-            ));
-        }
-        if reason.chars().count() > 500 {
-            return Err(Error::bad_request(
-                "field_too_long",
-                &[("field", &"reason"), ("max", &500)],
-            ));
-        }
-        let number = onewindow_domain::case_number::CaseNumber::parse(number)?.to_string();
-        let row = self
-            .store
-            .case(&number)
-            .await?
-            .ok_or_else(|| Error::not_found("case_not_found", &[("number", &number)]))?;
+        let (number, row, reason) = self
+            .case_order(number, reason, "err.not_the_root.reopen")
+            .await?;
         if !matches!(row.case.state, State::Completed | State::Terminated) {
-            return Err(Error::new(
-                ErrorKind::Conflict,
+            return Err(crate::error::Error::new(
+                crate::error::ErrorKind::Conflict,
                 "nothing_to_reopen",
                 &[("state", &row.case.state.as_str())],
             ));
@@ -209,34 +236,14 @@ impl Node {
         let audit = self
             .audit_record("case_reopened", by, &number, reason)
             .await;
-        if row.case.holder.as_deref() == Some(self.id.as_str()) {
-            let actor = self.actor(by, onewindow_domain::case::Role::Supervisor, None);
-            self.write_event_as(
-                &number,
-                actor,
-                onewindow_domain::case::Event::Reopened {
-                    reason: reason.to_owned(),
-                },
-            )
-            .await?;
-            let mut w = self.store.write().await?;
-            w.append_audit(audit)?;
-            w.commit().await?;
-            return Ok(());
-        }
-        let mut w = self.store.write().await?;
-        self.stage_directive(
-            &mut w,
-            Directive::Reopen {
-                case_id: number,
-                reason: reason.to_owned(),
-            },
-            &row.case.received.accepting_node,
-            by,
-        )?;
-        w.append_audit(audit)?;
-        w.commit().await?;
-        Ok(())
+        let event = onewindow_domain::case::Event::Reopened {
+            reason: reason.to_owned(),
+        };
+        let directive = Directive::Reopen {
+            case_id: number,
+            reason: reason.to_owned(),
+        };
+        self.give_order(&row, event, directive, audit, by).await
     }
 
     /// At the root: decides a hall's appeal against a warning of a case
@@ -252,37 +259,10 @@ impl Node {
         reason: &str,
         by: &str,
     ) -> Result<(), crate::error::Error> {
-        use crate::error::{Error, ErrorKind};
         use onewindow_domain::case::CaseError;
-        if self.id.depth() != 0 {
-            return Err(Error::keyed(
-                ErrorKind::Forbidden,
-                "not_the_root",
-                "err.not_the_root.decide",
-                &[],
-            ));
-        }
-        let reason = reason.trim();
-        if reason.is_empty() {
-            return Err(Error::keyed(
-                ErrorKind::Invalid,
-                "empty_field",
-                "err.empty_field.reason",
-                &[],
-            ));
-        }
-        if reason.chars().count() > 500 {
-            return Err(Error::bad_request(
-                "field_too_long",
-                &[("field", &"reason"), ("max", &500)],
-            ));
-        }
-        let number = onewindow_domain::case_number::CaseNumber::parse(number)?.to_string();
-        let row = self
-            .store
-            .case(&number)
-            .await?
-            .ok_or_else(|| Error::not_found("case_not_found", &[("number", &number)]))?;
+        let (number, row, reason) = self
+            .case_order(number, reason, "err.not_the_root.decide")
+            .await?;
         match row.case.appeal(rule, level) {
             Some(a) if a.decision.is_none() => {}
             Some(_) => {
@@ -306,41 +286,21 @@ impl Node {
                 &format!("{} {} {verdict}: {reason}", rule.as_str(), level.as_str()),
             )
             .await;
-        if row.case.holder.as_deref() == Some(self.id.as_str()) {
-            let actor = self.actor(by, onewindow_domain::case::Role::Supervisor, None);
-            self.write_event_as(
-                &number,
-                actor,
-                onewindow_domain::case::Event::WarningDecided {
-                    rule,
-                    level,
-                    upheld,
-                    reason: reason.to_owned(),
-                    decided_by: format!("{by}@{}", self.id),
-                },
-            )
-            .await?;
-            let mut w = self.store.write().await?;
-            w.append_audit(audit)?;
-            w.commit().await?;
-            return Ok(());
-        }
-        let mut w = self.store.write().await?;
-        self.stage_directive(
-            &mut w,
-            Directive::WarningDecision {
-                case_id: number,
-                rule,
-                level,
-                upheld,
-                reason: reason.to_owned(),
-            },
-            &row.case.received.accepting_node,
-            by,
-        )?;
-        w.append_audit(audit)?;
-        w.commit().await?;
-        Ok(())
+        let event = onewindow_domain::case::Event::WarningDecided {
+            rule,
+            level,
+            upheld,
+            reason: reason.to_owned(),
+            decided_by: format!("{by}@{}", self.id),
+        };
+        let directive = Directive::WarningDecision {
+            case_id: number,
+            rule,
+            level,
+            upheld,
+            reason: reason.to_owned(),
+        };
+        self.give_order(&row, event, directive, audit, by).await
     }
 
     /// At the root: announces a hall enrolled here whose parent is another
