@@ -1108,6 +1108,11 @@ impl Case {
             {
                 Err(CaseError::Empty("reason"))
             }
+            // A refusal states its reasons (行政许可法 第三十八条).
+            Event::Decided {
+                granted: false,
+                opinion,
+            } if opinion.trim().is_empty() => Err(CaseError::Empty("reason")),
             Event::CorrectionNotified { issues } if issues.is_empty() => {
                 Err(CaseError::Empty("issues"))
             }

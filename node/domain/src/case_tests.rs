@@ -545,3 +545,30 @@ fn the_district_reopens_a_terminated_case_with_a_new_clock() {
         assert_eq!(transition(s, &reopen("x")), None, "{s:?}");
     }
 }
+
+#[test]
+fn a_refusal_states_its_reasons() {
+    let refuse = |opinion: &str| Event::Decided {
+        granted: false,
+        opinion: opinion.into(),
+    };
+    let mut case = start(JoinRule::All);
+    // Straight to approval, as the state table allows.
+    case.state = State::Approval;
+    let rec = |event: Event, v: u64| EventRecord {
+        case_id: case.id.clone(),
+        case_version: v,
+        actor: actor(Role::Approver, Some("a"), "a2"),
+        at_ms: 1_790_000_100_000,
+        event,
+    };
+    let (empty, stated) = (
+        rec(refuse("  "), 2),
+        rec(refuse("不符合条件：申请人不在本区居住"), 2),
+    );
+    let mut c = case.clone();
+    c.sub_cases.clear();
+    assert!(matches!(c.clone().apply(&empty), Err(CaseError::Empty(_))));
+    c.apply(&stated).expect("a refusal with its reasons");
+    assert_eq!(c.granted, Some(false));
+}
