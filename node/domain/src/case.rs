@@ -478,6 +478,15 @@ pub enum WarningStatus {
 }
 
 impl WarningStatus {
+    /// Stable name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Issued => "issued",
+            Self::Appealed => "appealed",
+            Self::Revoked => "revoked",
+        }
+    }
+
     /// The status of a warning by its appeal, if any.
     pub fn of(appeal: Option<&WarningAppeal>) -> Self {
         match appeal.map(|a| a.decision.as_ref().map(|d| d.upheld)) {

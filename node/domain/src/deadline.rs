@@ -219,6 +219,16 @@ impl Warning {
             Self::Red => "red",
         }
     }
+
+    /// From its stable name.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "green" => Some(Self::Green),
+            "yellow" => Some(Self::Yellow),
+            "red" => Some(Self::Red),
+            _ => None,
+        }
+    }
 }
 
 /// The share (percent) of a committed limit, at its end, in which a

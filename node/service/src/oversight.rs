@@ -111,11 +111,7 @@ impl Node {
             today,
             self.yellow_horizon(&b.matter_code, today),
         );
-        let stored = match b.warning.as_str() {
-            "red" => Warning::Red,
-            "yellow" => Warning::Yellow,
-            _ => Warning::Green,
-        };
+        let stored = Warning::parse(&b.warning).unwrap_or(Warning::Green);
         live.max(stored)
     }
 
@@ -170,30 +166,44 @@ impl Node {
         out
     }
 
-    /// The first day a listed warning held at `level` by its rule (at most
-    /// a year back): the day a deadline's yellow horizon first reached the
-    /// due date, or the day after a due date passed.
+    /// The first day a listed warning held at `level` by its rule: for red,
+    /// the day after its earliest due date; for yellow, the day its
+    /// matter's yellow horizon first reached the committed due date (a
+    /// walk back over the yellow window, at most a year).
     pub fn warning_since(&self, b: &CaseBrief, rule: WarningRule, level: Warning) -> NaiveDate {
         let today = self.today();
         let parse = |d: &Option<String>| {
             d.as_deref()
                 .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
         };
-        let on = |day: NaiveDate| match rule {
-            WarningRule::Deadline => warning_level(
-                [
-                    parse(&b.statutory_due),
-                    parse(&b.committed_due),
-                    parse(&b.stage_due),
-                ],
+        let dues = match rule {
+            WarningRule::Deadline => [
+                parse(&b.statutory_due),
                 parse(&b.committed_due),
+                parse(&b.stage_due),
+            ],
+            WarningRule::FollowUp => [parse(&b.follow_up_due), None, None],
+        };
+        if level == Warning::Red {
+            // Red from the day after a due date passes.
+            return dues
+                .iter()
+                .flatten()
+                .min()
+                .and_then(|d| d.succ_opt())
+                .map_or(today, |d| d.min(today));
+        }
+        let on = |day: NaiveDate| {
+            let horizon = match rule {
+                WarningRule::Deadline => self.yellow_horizon(&b.matter_code, day),
+                WarningRule::FollowUp => self.follow_up_horizon(day),
+            };
+            warning_level(
+                dues,
+                dues[if rule == WarningRule::Deadline { 1 } else { 0 }],
                 day,
-                self.yellow_horizon(&b.matter_code, day),
-            ),
-            WarningRule::FollowUp => {
-                let due = parse(&b.follow_up_due);
-                warning_level([due, None, None], due, day, self.follow_up_horizon(day))
-            }
+                horizon,
+            )
         };
         let mut since = today;
         for _ in 0..366 {

@@ -287,11 +287,8 @@ fn action_from(f: &Fields) -> Result<Action, Error> {
         "appeal_warning" => Action::AppealWarning {
             rule: crate::domain::case::WarningRule::parse(&text("rule"))
                 .ok_or_else(|| Error::bad_request("bad_action", &[]))?,
-            level: match text("level").as_str() {
-                "yellow" => Warning::Yellow,
-                "red" => Warning::Red,
-                _ => return Err(Error::bad_request("bad_action", &[])),
-            },
+            level: Warning::parse(&text("level"))
+                .ok_or_else(|| Error::bad_request("bad_action", &[]))?,
             reason: text("reason"),
         },
         _ => {

@@ -186,15 +186,12 @@ pub async fn warning_tables(ctx: &Ctx, q: &SupQuery) -> Result<Vec<Table>, Error
     // and does not count.
     let status = |b: &CaseBrief, rule, w, row: &mut Row| {
         let s = WarningStatus::of(b.appeal(rule, w));
-        let key = match s {
-            WarningStatus::Issued => "warn_status.issued",
-            WarningStatus::Appealed => "warn_status.appealed",
-            WarningStatus::Revoked => {
-                row.level = None;
-                "warn_status.revoked"
-            }
-        };
-        row.cells.push(Cell::nowrap(ctx.phrase(key)));
+        if s == WarningStatus::Revoked {
+            row.level = None;
+        }
+        row.cells.push(Cell::nowrap(
+            ctx.phrase(&format!("warn_status.{}", s.as_str())),
+        ));
     };
     for (level, id) in [(Warning::Red, "red"), (Warning::Yellow, "yellow")] {
         let rows: Vec<Row> = watch
@@ -513,11 +510,7 @@ pub fn appeal_lines(
         .map(|a| {
             let level = ctx.phrase(&format!("warn.{}", a.level.as_str()));
             let rule = ctx.phrase(&format!("warn_rule.{}", a.rule.as_str()));
-            let status = match a.status() {
-                WarningStatus::Issued => "issued",
-                WarningStatus::Appealed => "appealed",
-                WarningStatus::Revoked => "revoked",
-            };
+            let status = a.status().as_str();
             let hall = ctx
                 .node
                 .hall_name(&a.hall, ctx.lang == super::web::Lang::En);
@@ -546,11 +539,7 @@ pub async fn decide_appeal(Path(number): Path<String>, form: StaffForm) -> Respo
         Err(r) => return r,
     };
     let rule = WarningRule::parse(&fields.text("rule"));
-    let level = match fields.text("level").as_str() {
-        "yellow" => Some(Warning::Yellow),
-        "red" => Some(Warning::Red),
-        _ => None,
-    };
+    let level = Warning::parse(&fields.text("level")).filter(|l| *l != Warning::Green);
     let verdict = fields.text("verdict");
     let result = match (rule, level, verdict.as_str()) {
         (Some(rule), Some(level), v @ ("uphold" | "revoke")) => {
