@@ -1538,3 +1538,291 @@ async fn an_audit_export_is_checked_without_the_node_holds_no_personal_data_and_
     assert!(short.stderr.contains("broken in 1 of"), "{}", short.stderr);
     hall.node.stop().await;
 }
+
+/// The cases a hall's clerk opens for the move below: one its hall decides
+/// (accepted, open), one decided above it (escalated), one waiting for the
+/// applicant's corrections; their numbers in that order.
+async fn open_cases(clerk: &onewindow_tests::Api) -> [String; 3] {
+    let cat = clerk.get_ok("/api/v1/catalogue").await;
+    let matters = cat["matters"].as_array().unwrap();
+    let pick = |here: bool| {
+        matters
+            .iter()
+            .find(|m| {
+                m["decided_here"] == here
+                    && m["immediate"] == false
+                    && m["co_departments"].as_array().is_none_or(|c| c.is_empty())
+            })
+            .unwrap()
+            .clone()
+    };
+    let (own, up) = (pick(true), pick(false));
+    let person = "11010519491231002X";
+    let mut numbers = Vec::new();
+    for (m, materials) in [(&own, true), (&up, true), (&own, false)] {
+        let mut sub = onewindow_tests::complete_submission(m, person);
+        if !materials {
+            sub["materials"] = serde_json::json!([]);
+        }
+        let r = clerk.post_ok("/api/v1/cases", &sub).await;
+        let expected = if materials {
+            "receipt"
+        } else {
+            "correction_notice"
+        };
+        assert_eq!(r["outcome"], expected, "{r}");
+        numbers.push(r["case_number"].as_str().unwrap().to_owned());
+    }
+    numbers.try_into().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_village_moves_to_another_township_and_its_open_cases_follow_it() {
+    const OLD: &str = "nanhai.guicheng.xiaping";
+    const NEW: &str = "nanhai.dali.xiaping";
+    let t = onewindow_tests::tree_with_ca_at_root(&[
+        "nanhai",
+        "nanhai.guicheng",
+        OLD,
+        "nanhai.dali",
+        NEW,
+    ])
+    .await;
+    let url = t.url("nanhai");
+    let pw = onewindow_tests::ADMIN_PASSWORD;
+    let clerk = t.staff(OLD, "xp.li", "clerk", None).await;
+    let cases = open_cases(&clerk).await;
+    // A clerk the district keeps for the village.
+    let kept = admin_at(
+        &url,
+        pw,
+        &[
+            "staff",
+            "add",
+            "--hall",
+            OLD,
+            "--username",
+            "xp.wang",
+            "--name",
+            "王芳",
+            "--role",
+            "clerk",
+            "--new-password",
+            "a-long-password-1",
+        ],
+        &[],
+    )
+    .await;
+    assert!(kept.ok, "{}", kept.stderr);
+    for n in &cases {
+        t.eventually(60, "the village's cases at the district", || async {
+            t.node("nanhai").node.store.case(n).await.unwrap()
+        })
+        .await;
+    }
+
+    // Refusals first: only the root, never to a hall below, never twice.
+    let at_township = admin_at(
+        &t.url("nanhai.guicheng"),
+        pw,
+        &["node", "decommission", OLD, "--to", NEW, "--reason", "x"],
+        &[],
+    )
+    .await;
+    assert!(!at_township.ok);
+    assert!(
+        at_township.stderr.contains("not_the_root"),
+        "{}",
+        at_township.stderr
+    );
+    let township = admin_at(
+        &url,
+        pw,
+        &[
+            "node",
+            "decommission",
+            "nanhai.guicheng",
+            "--to",
+            "nanhai.dali",
+            "--reason",
+            "x",
+        ],
+        &[],
+    )
+    .await;
+    assert!(!township.ok);
+    assert!(
+        township.stderr.contains("hall_has_children"),
+        "{}",
+        township.stderr
+    );
+
+    let moved = admin_at(
+        &url,
+        pw,
+        &[
+            "node",
+            "move",
+            OLD,
+            "--to",
+            "nanhai.dali",
+            "--reason",
+            "行政区划调整",
+        ],
+        &[],
+    )
+    .await;
+    assert!(moved.ok, "{}", moved.stderr);
+    assert!(
+        moved.stdout.contains(NEW)
+            && moved.stdout.contains("enrol --token")
+            && moved.stdout.contains("xp.wang"),
+        "{}",
+        moved.stdout
+    );
+    // The kept clerk works at the new hall from there.
+    t.eventually(60, "the kept clerk at the new hall", || async {
+        let api = onewindow_tests::Api::anonymous(&t.url(NEW));
+        api.client()
+            .login("xp.wang", "a-long-password-1")
+            .await
+            .ok()
+            .map(drop)
+    })
+    .await;
+    let again = admin_at(
+        &url,
+        pw,
+        &[
+            "node",
+            "decommission",
+            OLD,
+            "--to",
+            NEW,
+            "--reason",
+            "again",
+        ],
+        &[],
+    )
+    .await;
+    assert!(!again.ok);
+    assert!(again.stderr.contains("hall_closed"), "{}", again.stderr);
+
+    // The old hall accepts nothing more once it knows.
+    t.eventually(30, "the old hall knows it is closed", || async {
+        t.node(OLD).node.is_closed().then_some(())
+    })
+    .await;
+    let cat = clerk.get_ok("/api/v1/catalogue").await;
+    let any = cat["matters"].as_array().unwrap()[0].clone();
+    let (status, refused) = clerk
+        .post(
+            "/api/v1/cases",
+            &onewindow_tests::complete_submission(&any, "11010519491231002X"),
+        )
+        .await;
+    assert_eq!(status, 409, "{refused}");
+    assert!(refused.contains("hall_closed"), "{refused}");
+
+    // Every open case is served at the new hall, whole: the district's
+    // events, the same state, held in the new hall's line.
+    for n in &cases {
+        let at_new = t
+            .eventually(60, "the case at the new hall", || async {
+                t.node(NEW).node.store.case(n).await.unwrap()
+            })
+            .await;
+        let at_root = t.node("nanhai").node.store.case(n).await.unwrap().unwrap();
+        assert_eq!(at_new.case.window(), NEW);
+        assert_eq!(at_new.case, at_root.case, "{n}");
+        assert_eq!(at_new.accepting_node, NEW);
+        assert_eq!(
+            at_new.case.received.accepting_node, OLD,
+            "history keeps the old id"
+        );
+        let holder = at_new.case.holder.clone().unwrap();
+        assert!(
+            holder == NEW || NEW.starts_with(&format!("{holder}.")),
+            "{n} held by {holder}"
+        );
+        let events = t.node("nanhai").node.store.case_events(n).await.unwrap();
+        assert!(
+            events
+                .iter()
+                .filter_map(|e| e.record())
+                .any(|r| r.event.kind() == "handed_over"),
+            "{n}"
+        );
+    }
+    // The case decided at the village is decided at the new one, and its
+    // result handed out there.
+    let [own, _, _] = &cases;
+    let row = t.node(NEW).node.store.case(own).await.unwrap().unwrap();
+    assert_eq!(row.case.holder.as_deref(), Some(NEW));
+    let dept = row.case.received.department.clone();
+    let a1 = t.staff(NEW, "dl.a1", "approver", Some(&dept)).await;
+    let a2 = t.staff(NEW, "dl.a2", "approver", Some(&dept)).await;
+    let act = |who: &onewindow_tests::Api, body: Value| {
+        let who = who.clone();
+        let path = format!("/api/v1/cases/{own}/actions");
+        async move { who.post_ok(&path, &body).await }
+    };
+    act(&a1, serde_json::json!({"action": "start_handling"})).await;
+    act(
+        &a1,
+        serde_json::json!({"action": "submit_for_review", "opinion": "材料齐全"}),
+    )
+    .await;
+    act(
+        &a1,
+        serde_json::json!({"action": "pass_review", "opinion": "同意"}),
+    )
+    .await;
+    act(
+        &a2,
+        serde_json::json!({"action": "decide", "granted": true, "opinion": "准予"}),
+    )
+    .await;
+    act(
+        &a2,
+        serde_json::json!({"action": "result_ready", "result": "证明一份"}),
+    )
+    .await;
+    let new_clerk = t.staff(NEW, "dl.li", "clerk", None).await;
+    let done = act(
+        &new_clerk,
+        serde_json::json!({"action": "hand_out", "recipient": "李四"}),
+    )
+    .await;
+    assert_eq!(done["state"], "completed", "{done}");
+    t.eventually(60, "the completed case at the district", || async {
+        t.node("nanhai")
+            .node
+            .store
+            .case(own)
+            .await
+            .unwrap()
+            .filter(|c| c.case.state.as_str() == "completed")
+    })
+    .await;
+
+    // The old id is revoked once it has handed up what it held, and its
+    // history stays at the district.
+    t.eventually(60, "the old id revoked", || async {
+        let fleet = t.node("nanhai").node.store.oversight_fleet().await.unwrap();
+        fleet
+            .into_iter()
+            .find(|f| f.node_id == OLD && f.revoked_at_ms.is_some())
+    })
+    .await;
+    let audit = admin_at(&url, pw, &["audit", "verify"], &[]).await;
+    assert!(audit.ok, "{}{}", audit.stdout, audit.stderr);
+    let actions = t
+        .node("nanhai")
+        .node
+        .store
+        .audit_actions(None, Some("hall_closed"), 10)
+        .await
+        .unwrap();
+    assert!(actions.iter().any(|(o, _, _)| o == OLD), "{actions:?}");
+}

@@ -327,6 +327,18 @@ impl Client {
         .map(drop)
     }
 
+    /// `POST /api/v1/admin/nodes/{node}/decommission`: closes a hall; its
+    /// open cases go to `to`.
+    pub async fn decommission_node(&self, node: &str, to: &str, reason: &str) -> Result<(), Error> {
+        self.call::<Value>(
+            &routes::DECOMMISSION_NODE,
+            &[node],
+            Some(&serde_json::json!({ "to": to, "reason": reason })),
+        )
+        .await
+        .map(drop)
+    }
+
     /// `GET /api/v1/admin/catalogue/versions`.
     pub async fn catalogue_versions(&self) -> Result<Answer<Vec<VersionInfo>>, Error> {
         self.call(&routes::CATALOGUE_VERSIONS, &[], None::<&()>)

@@ -48,6 +48,8 @@ pub(crate) const CALENDARS: Route = Route::new("get", "/api/v1/admin/calendars")
 pub(crate) const PUT_CALENDAR: Route = Route::new("put", "/api/v1/admin/calendars");
 pub(crate) const REGISTER_NODE: Route = Route::new("post", "/api/v1/admin/enrolments");
 pub(crate) const REVOKE_NODE: Route = Route::new("post", "/api/v1/admin/nodes/{node}/revoke");
+pub(crate) const DECOMMISSION_NODE: Route =
+    Route::new("post", "/api/v1/admin/nodes/{node}/decommission");
 pub(crate) const AUDIT: Route = Route::new("get", "/api/v1/admin/audit");
 pub(crate) const AUDIT_ACTIONS: Route = Route::new("get", "/api/v1/admin/audit/actions");
 pub(crate) const AUDIT_EXPORT: Route = Route::new("get", "/api/v1/admin/audit/export");
@@ -85,6 +87,7 @@ pub const ROUTES: &[Route] = &[
     PUT_CALENDAR,
     REGISTER_NODE,
     REVOKE_NODE,
+    DECOMMISSION_NODE,
     AUDIT,
     AUDIT_ACTIONS,
     AUDIT_EXPORT,

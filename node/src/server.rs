@@ -135,6 +135,10 @@ pub async fn start_with_clock(
     let config = Arc::new(config);
     wait_until_primary(&config.database_url()).await?;
     let node = Arc::new(Node::open(Arc::clone(&config), clock).await?);
+    // A handover stored before a stop and not yet carried out.
+    if let Err(e) = node.obey_handovers().await {
+        tracing::warn!(error = %e, "could not carry out a handover");
+    }
     let listener = tokio::net::TcpListener::bind(config.http.listen).await?;
     let http_addr = listener.local_addr()?;
     let app = onewindow_web::router(Arc::clone(&node));

@@ -45,6 +45,7 @@ const OPERATIONS: &[(&str, &str)] = &[
     ("get", "/api/v1/admin/calendars"),
     ("put", "/api/v1/admin/calendars"),
     ("post", "/api/v1/admin/nodes/{node}/revoke"),
+    ("post", "/api/v1/admin/nodes/{node}/decommission"),
     ("post", "/api/v1/admin/enrolments"),
     ("post", "/api/v1/enrolment"),
     ("get", "/api/v1/admin/security-events"),

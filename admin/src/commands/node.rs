@@ -1,6 +1,6 @@
-//! `node status [ID] | list | register | revoke`: who the node is and what
-//! it runs, one hall of its subtree, the whole subtree, and halls joining and
-//! leaving the tree.
+//! `node status [ID] | list | register | revoke | decommission | move`: who
+//! the node is and what it runs, one hall of its subtree, the whole subtree,
+//! and halls joining, leaving and moving in the tree.
 
 use clap::Subcommand;
 use onewindow_client::Client;
@@ -43,6 +43,40 @@ pub enum NodeCommand {
         #[arg(long, value_name = "HEX")]
         serial: Option<String>,
     },
+    /// Closes a hall (administrator, at the root): it accepts no new case,
+    /// its open cases are handed over to the hall given with --to (through
+    /// the district, with their whole history; the result of each is handed
+    /// out there), and it is revoked once it has handed up what it held.
+    /// What it did stays in every store.
+    Decommission {
+        /// The hall that closes.
+        node: String,
+        /// The hall that takes over its open cases.
+        #[arg(long, value_name = "HALL")]
+        to: String,
+        /// Why (1 to 500 characters; kept in the audit log).
+        #[arg(long)]
+        reason: String,
+    },
+    /// Moves a hall under another parent (administrator, at the root): the
+    /// hall gets a new id under PARENT (registered here, with a one-time
+    /// enrolment token for its new key and certificate), its open cases go
+    /// to the new id, the staff accounts the district keeps for it move
+    /// there, and the old id is closed and then revoked; its history stays
+    /// under the old id.
+    Move {
+        /// The hall's node id now.
+        node: String,
+        /// Its new parent.
+        #[arg(long, value_name = "PARENT")]
+        to: String,
+        /// Its last id segment under the new parent (default: as now).
+        #[arg(long = "as", value_name = "NAME")]
+        name: Option<String>,
+        /// Why (1 to 500 characters; kept in the audit log).
+        #[arg(long)]
+        reason: String,
+    },
 }
 
 impl NodeCommand {
@@ -50,7 +84,12 @@ impl NodeCommand {
     pub fn needs_login(&self) -> bool {
         matches!(
             self,
-            Self::Register { .. } | Self::List | Self::Revoke { .. } | Self::Status { id: Some(_) }
+            Self::Register { .. }
+                | Self::List
+                | Self::Revoke { .. }
+                | Self::Decommission { .. }
+                | Self::Move { .. }
+                | Self::Status { id: Some(_) }
         )
     }
 
@@ -135,6 +174,94 @@ impl NodeCommand {
                             .unwrap_or_default()
                     );
                 }
+                Ok(())
+            }
+            Self::Decommission { node, to, reason } => {
+                let (node, to) = (node.trim(), to.trim());
+                api.decommission_node(node, to, &reason).await?;
+                if out.json {
+                    out.print_json(&serde_json::json!({ "closed": node, "heir": to }));
+                } else {
+                    println!(
+                        "{node}: closed; its open cases go to {to} through the district, and it is revoked once it has handed up what it holds"
+                    );
+                }
+                Ok(())
+            }
+            Self::Move {
+                node,
+                to,
+                name,
+                reason,
+            } => {
+                let node = node.trim();
+                let name = match name.as_deref().map(str::trim) {
+                    Some(n) => n.to_owned(),
+                    None => node.rsplit('.').next().unwrap_or_default().to_owned(),
+                };
+                let new_id = format!("{}.{name}", to.trim());
+                if new_id == node {
+                    return Err(crate::output::Coded::new(
+                        "same_place",
+                        format!("{node} is already under {}", to.trim()),
+                    )
+                    .into());
+                }
+                let answer = api.register_node(&new_id).await?;
+                api.decommission_node(node, &new_id, &reason).await?;
+                // The accounts the district keeps for the hall go with it.
+                let mut staff = Vec::new();
+                for s in api.staff_of(node).await?.value {
+                    if s.active && s.hall.as_deref() == Some(node) {
+                        let change = onewindow_client::types::StaffChange {
+                            hall: Some(node),
+                            move_to: Some(&new_id),
+                            ..Default::default()
+                        };
+                        api.change_staff(&s.username, &change).await?;
+                        staff.push(s.username);
+                    }
+                }
+                let t = answer.value;
+                if out.json {
+                    out.print_json(&serde_json::json!({
+                        "moved": node,
+                        "node": t.node,
+                        "token": t.token,
+                        "expires_ms": t.expires_ms,
+                        "staff": staff,
+                    }));
+                    return Ok(());
+                }
+                let until = chrono::DateTime::from_timestamp_millis(t.expires_ms)
+                    .map(|d| d.format("%Y-%m-%d %H:%M UTC").to_string())
+                    .unwrap_or_default();
+                println!(
+                    "{}",
+                    fields(&[
+                        ("old id", node.to_owned()),
+                        ("new id", t.node.clone()),
+                        ("token", t.token.clone()),
+                        ("usable until", until),
+                        (
+                            "staff moved",
+                            if staff.is_empty() {
+                                "-".to_owned()
+                            } else {
+                                staff.join(", ")
+                            },
+                        ),
+                    ])
+                );
+                println!(
+                    "{node} is closed: its open cases go to {} through the district, and it is revoked once it has handed up what it holds.",
+                    t.node
+                );
+                println!(
+                    "At the hall, with a new data folder and its new configuration: onewindow-node --config <file> enrol --token {} --url {}",
+                    t.token,
+                    api.base()
+                );
                 Ok(())
             }
             Self::Status { id: None } => {

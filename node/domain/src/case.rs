@@ -356,6 +356,25 @@ pub enum Event {
         /// Why.
         reason: String,
     },
+    /// The district hands an open case over to another hall because the
+    /// hall that served it closes or moves (`node decommission`, `node
+    /// move`): from now on the case is served at `to` (its result is handed
+    /// out there) and held by `holder`. Written by the root while it holds
+    /// the case. `history` carries the case's earlier records, so that
+    /// halls of the new hall's branch that never held the case can start it
+    /// from this event; halls that hold the case ignore it.
+    HandedOver {
+        /// The hall that serves the case from now on.
+        to: String,
+        /// The hall that holds it from now on.
+        holder: String,
+        /// Why.
+        reason: String,
+        /// The case's records before this one, in order.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        #[schema(value_type = Vec<Object>)]
+        history: Vec<EventRecord>,
+    },
     /// The hall that holds the case appeals a warning raised on it, with
     /// its reason; the district upholds or revokes it.
     WarningAppealed {
@@ -615,6 +634,7 @@ impl Event {
             Self::Rated { .. } => "rated",
             Self::FollowedUp { .. } => "followed_up",
             Self::Reopened { .. } => "reopened",
+            Self::HandedOver { .. } => "handed_over",
             Self::WarningAppealed { .. } => "warning_appealed",
             Self::WarningDecided { .. } => "warning_decided",
         }
@@ -648,7 +668,9 @@ impl Event {
             Self::FollowedUp { .. } | Self::WarningAppealed { .. } => {
                 &[Role::Clerk, Role::Approver, Role::Supervisor]
             }
-            Self::WarningDecided { .. } | Self::Reopened { .. } => &[Role::Supervisor],
+            Self::WarningDecided { .. } | Self::Reopened { .. } | Self::HandedOver { .. } => {
+                &[Role::Supervisor]
+            }
         }
     }
 
@@ -694,8 +716,15 @@ pub fn transition(from: State, event: &Event) -> Option<State> {
         (s, Event::WarningAppealed { .. } | Event::WarningDecided { .. }) => s,
         (S::Completed | S::Terminated, Event::Reopened { .. }) => S::Accepted,
         (
-            s @ (S::Accepted | S::Handling | S::Review | S::Approval | S::Decided | S::ResultReady),
-            Event::Transferred { .. },
+            s @ (S::Received
+            | S::Correction
+            | S::Accepted
+            | S::Handling
+            | S::Review
+            | S::Approval
+            | S::Decided
+            | S::ResultReady),
+            Event::Transferred { .. } | Event::HandedOver { .. },
         ) => s,
         _ => return None,
     };
@@ -963,6 +992,10 @@ pub struct Case {
     /// Appeals against the case's warnings, in order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub appeals: Vec<WarningAppeal>,
+    /// The hall the case was handed over to, when the accepting hall
+    /// closed or moved ([`Event::HandedOver`]); see [`Case::window`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window: Option<String>,
 }
 
 /// The local date in China (UTC+8, no daylight saving) of a time in ms.
@@ -1028,18 +1061,37 @@ impl Case {
             result: None,
             rating: None,
             appeals: Vec::new(),
+            window: None,
         })
     }
 
-    /// Folds a run of records (the first must be `received`).
+    /// Folds a run of records. The first is `received`, or, at a hall that
+    /// first learnt of the case when it was handed over to its branch, the
+    /// `handed_over` that carries the records before it.
     pub fn fold<'a>(records: impl IntoIterator<Item = &'a EventRecord>) -> Result<Case, CaseError> {
         let mut it = records.into_iter();
         let first = it.next().ok_or(CaseError::NotStarted)?;
-        let mut case = Case::start(first)?;
+        let mut case = match &first.event {
+            Event::HandedOver { history, .. } if !history.is_empty() => {
+                let mut case = Case::fold(history)?;
+                case.apply(first)?;
+                case
+            }
+            _ => Case::start(first)?,
+        };
         for r in it {
             case.apply(r)?;
         }
         Ok(case)
+    }
+
+    /// The hall that serves the case: where it was accepted, or the hall it
+    /// was handed over to. Its result is handed out there, and its events
+    /// go down the tree towards it.
+    pub fn window(&self) -> &str {
+        self.window
+            .as_deref()
+            .unwrap_or(&self.received.accepting_node)
     }
 
     /// Is a suspension open?
@@ -1070,7 +1122,11 @@ impl Case {
         let suspended = self.is_suspended();
         match ev {
             Event::Resumed { .. } if !suspended => return Err(CaseError::NotSuspended),
-            Event::Resumed { .. } | Event::Withdrawn { .. } | Event::Terminated { .. } => {}
+            Event::Resumed { .. }
+            | Event::Withdrawn { .. }
+            | Event::Terminated { .. }
+            | Event::Transferred { .. }
+            | Event::HandedOver { .. } => {}
             _ if suspended => return Err(CaseError::Suspended),
             _ => {}
         }
@@ -1164,9 +1220,18 @@ impl Case {
             Event::Transferred { to, .. } if self.holder.as_deref() == Some(to.as_str()) => {
                 Err(CaseError::Empty("a new holder"))
             }
-            Event::HandedOut { .. } if rec.actor.node != self.received.accepting_node => Err(
-                CaseError::NotAcceptingHall(self.received.accepting_node.clone()),
-            ),
+            Event::HandedOut { .. } if rec.actor.node != self.window() => {
+                Err(CaseError::NotAcceptingHall(self.window().to_owned()))
+            }
+            Event::HandedOver { reason, .. } if reason.trim().is_empty() => {
+                Err(CaseError::Empty("reason"))
+            }
+            Event::HandedOver { to, holder, .. } if to.is_empty() || holder.is_empty() => {
+                Err(CaseError::Empty("a new hall"))
+            }
+            Event::HandedOver { to, .. } if to == self.window() => {
+                Err(CaseError::Empty("a new hall"))
+            }
             Event::Rated { score, .. } => {
                 if self.rating.is_some() {
                     Err(CaseError::Rating("the case is already rated".into()))
@@ -1366,6 +1431,10 @@ impl Case {
                 self.close_suspension(at);
             }
             Event::Transferred { to, .. } => self.holder = Some(to.clone()),
+            Event::HandedOver { to, holder, .. } => {
+                self.window = Some(to.clone());
+                self.holder = Some(holder.clone());
+            }
             Event::Rated {
                 score,
                 channel,

@@ -79,6 +79,12 @@ fn every_event() -> Vec<Event> {
             to: "nanhai.guicheng".into(),
             reason: "r".into(),
         },
+        Event::HandedOver {
+            to: "nanhai.dali".into(),
+            holder: "nanhai.dali".into(),
+            reason: "r".into(),
+            history: vec![],
+        },
     ]
 }
 
@@ -158,7 +164,11 @@ fn limit(n: u32) -> Limit {
 }
 
 fn start(join: JoinRule) -> Case {
-    let rec = EventRecord {
+    Case::start(&received(join)).expect("starts")
+}
+
+fn received(join: JoinRule) -> EventRecord {
+    EventRecord {
         case_id: "NH-20261123-000001-0".into(),
         case_version: 1,
         actor: actor(Role::Clerk, None, "clerk"),
@@ -189,8 +199,7 @@ fn start(join: JoinRule) -> Case {
             materials: vec![],
             accepting_node: "nanhai".into(),
         })),
-    };
-    Case::start(&rec).expect("starts")
+    }
 }
 
 fn actor(role: Role, department: Option<&str>, name: &str) -> Actor {
@@ -303,7 +312,7 @@ proptest! {
                     let expected = transition(before.state, &ev);
                     prop_assert_eq!(Some(case.state), expected);
                     if before.is_suspended() {
-                        let allowed = matches!(ev, Event::Resumed { .. } | Event::Withdrawn { .. } | Event::Terminated { .. });
+                        let allowed = matches!(ev, Event::Resumed { .. } | Event::Withdrawn { .. } | Event::Terminated { .. } | Event::Transferred { .. } | Event::HandedOver { .. });
                         prop_assert!(allowed, "{} applied while suspended", ev.kind());
                     }
                     if let Event::Decided { granted, .. } = ev {
@@ -571,4 +580,111 @@ fn a_refusal_states_its_reasons() {
     assert!(matches!(c.clone().apply(&empty), Err(CaseError::Empty(_))));
     c.apply(&stated).expect("a refusal with its reasons");
     assert_eq!(c.granted, Some(false));
+}
+
+/// The record of `event` by `actor` that would follow on `case`.
+fn following(case: &Case, actor: Actor, event: Event) -> EventRecord {
+    EventRecord {
+        case_id: case.id.clone(),
+        case_version: case.version + 1,
+        actor,
+        at_ms: 1_790_000_000_000 + case.version as i64,
+        event,
+    }
+}
+
+#[test]
+fn a_handed_over_case_starts_from_what_it_carries_and_is_served_at_its_heir() {
+    let mut records = vec![received(JoinRule::All)];
+    let mut case = Case::fold(&records).expect("starts");
+    for (who, event) in [
+        (
+            actor(Role::Clerk, None, "clerk"),
+            Event::Accepted {
+                deferred: vec![],
+                holder: None,
+            },
+        ),
+        (
+            actor(Role::Approver, Some("a"), "a1"),
+            Event::Suspended {
+                kind: SuspensionKind::Hearing,
+                reason: "听证".into(),
+            },
+        ),
+    ] {
+        let rec = following(&case, who, event);
+        case.apply(&rec).expect("applies");
+        records.push(rec);
+    }
+    let sup = || actor(Role::Supervisor, None, "system");
+    let over = |to: &str, reason: &str, history: Vec<EventRecord>| Event::HandedOver {
+        to: to.into(),
+        holder: to.into(),
+        reason: reason.into(),
+        history,
+    };
+    // A reason, and another hall than the one that serves it now.
+    for bad in [
+        over("nanhai.dali.x", " ", vec![]),
+        over("nanhai", "r", vec![]),
+    ] {
+        assert!(matches!(
+            case.clone().apply(&following(&case, sup(), bad)),
+            Err(CaseError::Empty(_))
+        ));
+    }
+    // Only the district's order moves it, even while it is suspended.
+    assert!(matches!(
+        case.clone().apply(&following(
+            &case,
+            actor(Role::Clerk, None, "clerk"),
+            over("nanhai.dali.x", "r", vec![])
+        )),
+        Err(CaseError::WrongRole { .. })
+    ));
+    let handover = following(
+        &case,
+        sup(),
+        over("nanhai.dali.x", "行政区划调整", records.clone()),
+    );
+    case.apply(&handover).expect("handed over while suspended");
+    assert_eq!(case.window(), "nanhai.dali.x");
+    assert_eq!(case.holder.as_deref(), Some("nanhai.dali.x"));
+    assert_eq!(
+        case.received.accepting_node, "nanhai",
+        "the history keeps where"
+    );
+    assert!(case.is_suspended(), "nothing else changes");
+    // The heir's branch never held the case: it starts from the handover
+    // alone, and folds to the same case as the halls that hold every record.
+    assert_eq!(Case::fold([&handover]).expect("starts from it"), case);
+    // Its result is handed out at the heir, not where it was accepted.
+    let mut at_heir = case.clone();
+    at_heir.state = State::ResultReady;
+    at_heir.suspensions.clear();
+    let hand_out = |node: &str| {
+        following(
+            &at_heir,
+            Actor {
+                node: node.into(),
+                ..actor(Role::Clerk, None, "clerk")
+            },
+            Event::HandedOut {
+                recipient: "张三".into(),
+            },
+        )
+    };
+    assert!(matches!(
+        at_heir.clone().apply(&hand_out("nanhai")),
+        Err(CaseError::NotAcceptingHall(h)) if h == "nanhai.dali.x"
+    ));
+    let out = hand_out("nanhai.dali.x");
+    at_heir.apply(&out).expect("handed out at the heir");
+    // A carried history that does not fold is refused, not trusted.
+    let mut broken = handover.clone();
+    if let Event::HandedOver { history, .. } = &mut broken.event {
+        history.remove(1);
+    }
+    assert!(Case::fold([&broken]).is_err());
 }

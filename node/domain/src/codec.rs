@@ -147,7 +147,7 @@ mod pb {
         pub department: Option<String>,
         #[prost(
             oneof = "Ev",
-            tags = "10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34"
+            tags = "10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35"
         )]
         pub event: Option<Ev>,
     }
@@ -207,6 +207,29 @@ mod pb {
     pub struct ExtendedEv {
         #[prost(uint32, tag = "1")]
         pub n: u32,
+    }
+
+    /// The records of a handed-over case before the handover, each as
+    /// its own body (its personal section is in [`Personal::history`] at
+    /// the same place).
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct HandedOverEv {
+        #[prost(string, tag = "1")]
+        pub to: String,
+        #[prost(string, tag = "2")]
+        pub holder: String,
+        #[prost(message, repeated, tag = "3")]
+        pub history: Vec<Carried>,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct Carried {
+        /// The hall that wrote the record.
+        #[prost(string, tag = "1")]
+        pub origin: String,
+        /// Its body, as [`super::encode`] writes it.
+        #[prost(bytes = "vec", tag = "2")]
+        pub body: Vec<u8>,
     }
 
     #[derive(Clone, PartialEq, prost::Message)]
@@ -281,6 +304,9 @@ mod pb {
         /// The reason is in the personal section's text.
         #[prost(message, tag = "34")]
         Reopened(Empty),
+        /// The reason is in the personal section's text.
+        #[prost(message, tag = "35")]
+        HandedOver(HandedOverEv),
     }
 
     #[derive(Clone, PartialEq, prost::Message)]
@@ -315,6 +341,9 @@ mod pb {
         pub issues: Vec<Issue>,
         #[prost(string, tag = "4")]
         pub text: String,
+        /// The personal sections of a handed-over case's carried records.
+        #[prost(bytes = "vec", repeated, tag = "5")]
+        pub history: Vec<Vec<u8>>,
     }
 
     #[derive(Clone, PartialEq, prost::Message)]
@@ -372,7 +401,7 @@ mod pb {
         pub issued_by: String,
         #[prost(int64, tag = "2")]
         pub at_ms: i64,
-        #[prost(oneof = "Dk", tags = "10, 11, 12, 13, 14, 15, 16, 17")]
+        #[prost(oneof = "Dk", tags = "10, 11, 12, 13, 14, 15, 16, 17, 18")]
         pub kind: Option<Dk>,
     }
 
@@ -394,6 +423,18 @@ mod pb {
         WarningDecision(WarningDecision),
         #[prost(message, tag = "17")]
         Reopen(Reopen),
+        #[prost(message, tag = "18")]
+        Handover(Handover),
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct Handover {
+        #[prost(string, tag = "1")]
+        pub hall: String,
+        #[prost(string, tag = "2")]
+        pub heir: String,
+        #[prost(string, tag = "3")]
+        pub reason: String,
     }
 
     #[derive(Clone, PartialEq, prost::Message)]
@@ -707,6 +748,14 @@ pub fn encode(
     origin: &str,
     digest: impl Fn(i64) -> Option<u64>,
 ) -> Result<Encoded, String> {
+    encode_with(body, origin, &digest)
+}
+
+fn encode_with(
+    body: &LogBody,
+    origin: &str,
+    digest: &dyn Fn(i64) -> Option<u64>,
+) -> Result<Encoded, String> {
     let mut personal = pb::Personal::default();
     let kind = match body {
         LogBody::Case(rec) => {
@@ -846,6 +895,28 @@ pub fn encode(
                     text(reason, &mut personal);
                     Ev::Reopened(pb::Empty {})
                 }
+                Event::HandedOver {
+                    to,
+                    holder,
+                    reason,
+                    history,
+                } => {
+                    text(reason, &mut personal);
+                    let mut carried = Vec::with_capacity(history.len());
+                    for r in history {
+                        let e = encode_with(&LogBody::Case(r.clone()), &r.actor.node, digest)?;
+                        carried.push(pb::Carried {
+                            origin: r.actor.node.clone(),
+                            body: e.body,
+                        });
+                        personal.history.push(e.personal);
+                    }
+                    Ev::HandedOver(pb::HandedOverEv {
+                        to: to.clone(),
+                        holder: holder.clone(),
+                        history: carried,
+                    })
+                }
                 Event::WarningAppealed {
                     rule,
                     level,
@@ -954,6 +1025,11 @@ pub fn encode(
                     case_id: case_id.clone(),
                     reason: reason.clone(),
                 }),
+                Directive::Handover { hall, heir, reason } => pb::Dk::Handover(pb::Handover {
+                    hall: hall.clone(),
+                    heir: heir.clone(),
+                    reason: reason.clone(),
+                }),
             };
             pb::Kind::Directive(pb::Directive {
                 issued_by: d.issued_by.clone(),
@@ -993,6 +1069,15 @@ pub fn decode(
     personal: Option<&[u8]>,
     origin: &str,
     book: impl Fn(i64) -> Option<Book>,
+) -> Result<LogBody, DecodeError> {
+    decode_with(body, personal, origin, &book)
+}
+
+fn decode_with(
+    body: &[u8],
+    personal: Option<&[u8]>,
+    origin: &str,
+    book: &dyn Fn(i64) -> Option<Book>,
 ) -> Result<LogBody, DecodeError> {
     let (&format, rest) = body.split_first().ok_or_else(|| malformed("empty body"))?;
     if format == b'{' {
@@ -1067,6 +1152,11 @@ pub fn decode(
                     case_id: r.case_id,
                     reason: r.reason,
                 },
+                pb::Dk::Handover(h) => Directive::Handover {
+                    hall: h.hall,
+                    heir: h.heir,
+                    reason: h.reason,
+                },
             };
             Ok(LogBody::Directive(DirectiveRecord {
                 directive,
@@ -1081,7 +1171,7 @@ fn decode_case(
     c: pb::CaseEvent,
     p: pb::Personal,
     origin: &str,
-    book: impl Fn(i64) -> Option<Book>,
+    book: &dyn Fn(i64) -> Option<Book>,
 ) -> Result<EventRecord, DecodeError> {
     use pb::Ev;
     let text = p.text;
@@ -1160,6 +1250,23 @@ fn decode_case(
         },
         Ev::FollowedUp(_) => Event::FollowedUp { answer: text },
         Ev::Reopened(_) => Event::Reopened { reason: text },
+        Ev::HandedOver(h) => {
+            let mut history = Vec::with_capacity(h.history.len());
+            for (i, r) in h.history.into_iter().enumerate() {
+                // A withheld personal section leaves the carried ones empty.
+                let personal = p.history.get(i).map(Vec::as_slice);
+                match decode_with(&r.body, personal, &r.origin, book)? {
+                    LogBody::Case(rec) if rec.case_id == c.case_id => history.push(rec),
+                    _ => return Err(malformed("a carried record of another case")),
+                }
+            }
+            Event::HandedOver {
+                to: h.to,
+                holder: h.holder,
+                reason: text,
+                history,
+            }
+        }
         Ev::WarningAppealed(a) => Event::WarningAppealed {
             rule: rule_of(a.rule)?,
             level: level_of(a.level)?,
@@ -1505,6 +1612,45 @@ mod tests {
                 None,
             ),
         ];
+        // A handover carries records of other writers, each with its
+        // personal section.
+        let mut carried = vec![received(&b, &code), events[1].clone()];
+        carried[1].case_version = 2;
+        let mut up = later(
+            Event::Transferred {
+                to: "nanhai".into(),
+                reason: "交区级中心".into(),
+            },
+            Role::Supervisor,
+            None,
+        );
+        up.case_version = 3;
+        carried.push(up);
+        let mut handover = later(
+            Event::HandedOver {
+                to: "nanhai.dali.xiaping".into(),
+                holder: "nanhai.dali.xiaping".into(),
+                reason: text.clone(),
+                history: carried,
+            },
+            Role::Supervisor,
+            None,
+        );
+        handover.case_version = 4;
+        let body = LogBody::Case(handover);
+        let (decoded, _) = round_trip(&body, &b);
+        assert_eq!(decoded, body);
+        let LogBody::Case(rec) = decoded else {
+            unreachable!()
+        };
+        let Event::HandedOver { history, .. } = &rec.event else {
+            unreachable!()
+        };
+        assert_eq!(history[0].actor.node, VILLAGE);
+        let Event::Received(r) = &history[0].event else {
+            unreachable!()
+        };
+        assert!(!r.applicant.name.is_empty(), "the carried personal section");
         for rec in events {
             let body = LogBody::Case(rec);
             assert_eq!(round_trip(&body, &b).0, body);
@@ -1556,6 +1702,11 @@ mod tests {
             Directive::Reopen {
                 case_id: "XP-20261201-000123-K".into(),
                 reason: "行政复议决定撤销原决定，重新办理".into(),
+            },
+            Directive::Handover {
+                hall: VILLAGE.into(),
+                heir: "nanhai.dali.xiaping".into(),
+                reason: "行政区划调整".into(),
             },
         ];
         for d in directives {

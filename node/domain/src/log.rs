@@ -60,6 +60,8 @@ pub const AUDIT_ACTIONS: &[&str] = &[
     "chain_broken",
     "warning_decided",
     "case_reopened",
+    "hall_decommissioned",
+    "hall_closed",
 ];
 
 /// The actor of an audit record that the node writes by itself (a break
@@ -169,6 +171,20 @@ pub enum Directive {
         /// Why.
         reason: String,
     },
+    /// The district closes a hall (`node decommission`, or the old place of
+    /// a hall that moves): every hall that holds an open case served at
+    /// `hall` hands it up to the district, which hands it over to `heir`
+    /// ([`super::case::Event::HandedOver`]); `hall` itself stops accepting
+    /// and says so with a `hall_closed` audit record, on which the district
+    /// revokes it.
+    Handover {
+        /// The hall that closes.
+        hall: String,
+        /// The hall that serves its open cases from now on.
+        heir: String,
+        /// Why.
+        reason: String,
+    },
     /// The district decides a hall's appeal against a warning: the case's
     /// holder writes the decision into the case when it sees it.
     WarningDecision {
@@ -197,6 +213,7 @@ impl Directive {
             Self::Recall { .. } => "recall",
             Self::WarningDecision { .. } => "warning_decision",
             Self::Reopen { .. } => "reopen",
+            Self::Handover { .. } => "handover",
         }
     }
 }

@@ -130,14 +130,14 @@ pub fn escalation(
 /// once a holder other than the accepting hall has the result ready, the
 /// transfer that hands the case back; `None` otherwise.
 pub fn hand_back(case: &Case, here: &str, actor: &Actor, at_ms: i64) -> Option<EventRecord> {
-    let home = &case.received.accepting_node;
+    let home = case.window();
     (case.state == State::ResultReady && home != here).then(|| {
         next(
             case,
             actor,
             at_ms,
             Event::Transferred {
-                to: home.clone(),
+                to: home.to_owned(),
                 reason: text("history.handed_back", &[]).joined(),
             },
         )

@@ -130,6 +130,16 @@ pub const PHRASES: &[(&str, &str, &str)] = &[
         "result returned to the accepting window",
     ),
     (
+        "history.handed_up",
+        "{hall}停止办理，案件交区级中心转{heir}",
+        "{hall} closed: handed to the district for {heir}",
+    ),
+    (
+        "history.handed_over",
+        "{hall}停止办理，案件转{heir}：{reason}",
+        "{hall} closed, the case goes to {heir}: {reason}",
+    ),
+    (
         "history.recalled",
         "调回上级：{reason}",
         "recalled: {reason}",

@@ -385,6 +385,26 @@ pub const PHRASES: &[(&str, &str, &str)] = &[
         "only the district (the root) reopens cases",
     ),
     (
+        "err.not_the_root.decommission",
+        "只有区级中心可以撤销或迁移大厅",
+        "only the district (the root) closes or moves halls",
+    ),
+    (
+        "err.hall_closed",
+        "{hall}已停止办理，不再受理新案件",
+        "{hall} is closed: it accepts no new case",
+    ),
+    (
+        "err.hall_has_children",
+        "{hall}下还有在用的下级大厅（{child}），须先撤销或迁移",
+        "{hall} still has a hall below it ({child}): close or move that first",
+    ),
+    (
+        "err.bad_heir",
+        "{heir}不能接收{hall}的案件：接收大厅须在其下级之外",
+        "{heir} cannot take over from {hall}: the heir must not be below it",
+    ),
+    (
         "err.nothing_to_reopen",
         "只有已办结或已终止的案件可以重新办理（当前：{state}）",
         "only a completed or terminated case is reopened (it is {state})",

@@ -481,11 +481,24 @@ async fn receive(
     } else {
         Vec::new()
     };
-    let streams = node
+    let mut streams = node
         .store
         .case_versions(&ids)
         .await
         .map_err(|e| store_err(&e))?;
+    // A case handed over to this branch starts with its handover, which
+    // carries the records before it.
+    if !ids.is_empty() {
+        for w in &b.entries {
+            if let Some(s) = w.stream.as_deref()
+                && streams.get(s).copied().unwrap_or(0) == 0
+                && w.stream_seq > 1
+                && node.opens_case(&w.entry).await
+            {
+                streams.insert(s.to_owned(), w.stream_seq - 1);
+            }
+        }
+    }
     let lookup = Lookup {
         heads,
         held,
@@ -566,6 +579,11 @@ async fn receive(
         if let Err(e) = node.obey_decision(d).await {
             tracing::warn!(case = %d.case_id, error = %e, "could not write a warning decision");
         }
+    }
+    if applied.committed
+        && let Err(e) = node.obey_handovers().await
+    {
+        tracing::warn!(error = %e, "could not carry out a handover");
     }
     let mut durable = accepted.clone();
     durable.ack_upto = applied.ack_upto;

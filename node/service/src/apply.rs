@@ -193,7 +193,7 @@ impl Node {
                         );
                         break;
                     }
-                    match fold(&mut cases, &rec) {
+                    match fold(&mut cases, &rec, batch.direction == Direction::Down) {
                         Ok(scope) => {
                             if seen.insert(rec.case_id.clone()) {
                                 touched.push(rec.case_id.clone());
@@ -264,7 +264,7 @@ impl Node {
         Ok(applied)
     }
 
-    async fn decode_entry(
+    pub(crate) async fn decode_entry(
         &self,
         e: &federation::LogEntry,
         local: &HashMap<i64, Book>,
@@ -405,6 +405,17 @@ impl Node {
                 }
                 Ok(Ok(()))
             }
+            Directive::Handover { hall, heir, reason } => {
+                w.put_handover(&onewindow_store::Handover {
+                    hall: hall.clone(),
+                    heir: heir.clone(),
+                    reason: reason.clone(),
+                    at_ms: d.at_ms,
+                })
+                .await?;
+                self.note_handover(hall);
+                Ok(Ok(()))
+            }
             Directive::Reopen { case_id, reason } => {
                 if let Some(row) = w.case(case_id).await?
                     && row.case.holder.as_deref() == Some(self.id.as_str())
@@ -443,7 +454,7 @@ impl Node {
 
     /// The actor of what this node writes into a case on an order of the
     /// district.
-    fn system_actor(&self) -> onewindow_domain::case::Actor {
+    pub(crate) fn system_actor(&self) -> onewindow_domain::case::Actor {
         onewindow_domain::case::Actor {
             username: "system".into(),
             role: Role::Supervisor,
@@ -515,8 +526,43 @@ impl Node {
 
 /// Folds a remote case event into the batch's cases under the same rules
 /// as a local write, plus the one-writer rule; returns the case's scope.
-fn fold(cases: &mut HashMap<String, Case>, rec: &EventRecord) -> Result<String, String> {
+fn fold(
+    cases: &mut HashMap<String, Case>,
+    rec: &EventRecord,
+    from_above: bool,
+) -> Result<String, String> {
+    // Only the district hands a case over (`service::handover`).
+    if matches!(rec.event, Event::HandedOver { .. }) && rec.actor.node.contains('.') {
+        return Err(format!(
+            "{} handed over case {}",
+            rec.actor.node, rec.case_id
+        ));
+    }
     match cases.get_mut(&rec.case_id) {
+        // A case handed over to this branch starts here from the records
+        // its handover carries, written by the district while it held it.
+        // From below, every case starts with `received`: a parent holds
+        // all that its subtree wrote.
+        None if from_above
+            && matches!(&rec.event, Event::HandedOver { history, .. } if !history.is_empty()) =>
+        {
+            let Event::HandedOver { history, .. } = &rec.event else {
+                return Err("not a handover".into());
+            };
+            let before = Case::fold(history).map_err(|e| e.to_string())?;
+            if before.holder.as_deref() != Some(rec.actor.node.as_str()) {
+                return Err(format!(
+                    "{} handed over case {} held by {}",
+                    rec.actor.node,
+                    before.id,
+                    before.holder.as_deref().unwrap_or("nobody")
+                ));
+            }
+            let case = Case::fold([rec]).map_err(|e| e.to_string())?;
+            let scope = case.window().to_owned();
+            cases.insert(rec.case_id.clone(), case);
+            Ok(scope)
+        }
         None => {
             let case = Case::start(rec).map_err(|e| e.to_string())?;
             if case.received.accepting_node != rec.actor.node {
@@ -539,7 +585,7 @@ fn fold(cases: &mut HashMap<String, Case>, rec: &EventRecord) -> Result<String, 
             let mut next = case.clone();
             next.apply(rec).map_err(|e| e.to_string())?;
             *case = next;
-            Ok(case.received.accepting_node.clone())
+            Ok(case.window().to_owned())
         }
     }
 }

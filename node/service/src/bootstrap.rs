@@ -107,6 +107,8 @@ impl Node {
         );
         let node = Node {
             halls: RwLock::new(Arc::new(halls)),
+            handovers_known: std::sync::atomic::AtomicBool::new(false),
+            closed: std::sync::atomic::AtomicBool::new(false),
             config: Arc::clone(&config),
             id,
             tier,
@@ -127,6 +129,7 @@ impl Node {
                 lockout_ms: i64::from(config.auth.lockout_minutes) * 60_000,
             }),
         };
+        node.load_handovers().await?;
         let this_year = chrono::Datelike::year(&node.today());
         if !node.calendar().has_year(this_year) {
             tracing::warn!(

@@ -322,6 +322,13 @@ impl Node {
         if role != Role::Clerk {
             return Err(Error::forbidden("action.accept"));
         }
+        if self.is_closed() {
+            return Err(Error::new(
+                crate::error::ErrorKind::Conflict,
+                "hall_closed",
+                &[("hall", &self.id)],
+            ));
+        }
         let started = std::time::Instant::now();
         let matter = self.matter_for_window(&sub.matter_code)?;
         let applicant = self.check_applicant(&sub.applicant)?;
@@ -530,7 +537,7 @@ impl Node {
         {
             self.escalate(&mut case, matter, &mut records)?;
         }
-        let home = case.received.accepting_node.clone();
+        let home = case.window().to_owned();
         for r in records {
             w.append(r, &home)?;
         }
@@ -551,7 +558,7 @@ impl Node {
         mut records: Vec<EventRecord>,
     ) -> Result<Outcome, Error> {
         self.escalate(case, matter, &mut records)?;
-        let scope = case.received.accepting_node.clone();
+        let scope = case.window().to_owned();
         for r in records {
             w.append(r, &scope)?;
         }
@@ -707,7 +714,9 @@ impl Node {
             id: case.id.clone(),
             matter_code: case.received.matter_code.clone(),
             department: case.received.department.clone(),
-            accepting_node: case.received.accepting_node.clone(),
+            // The hall that serves the case: where it was accepted, or
+            // where it was handed over to.
+            accepting_node: case.window().to_owned(),
             holder: case.holder.clone(),
             state: case.state.as_str().to_owned(),
             suspended: case.is_suspended(),

@@ -183,7 +183,7 @@ impl Node {
         by: &str,
     ) -> Result<(), crate::error::Error> {
         let mut w = self.store.write().await?;
-        self.stage_directive(&mut w, directive, &row.case.received.accepting_node, by)?;
+        self.stage_directive(&mut w, directive, row.case.window(), by)?;
         w.append_audit(audit)?;
         w.commit().await?;
         Ok(())

@@ -15,6 +15,7 @@ pub mod config;
 mod directives;
 pub mod enrolment;
 pub mod error;
+pub mod handover;
 pub mod link_state;
 pub mod metrics;
 pub mod oversight;
@@ -79,6 +80,10 @@ pub struct Node {
     pub logins: crate::throttle::LoginThrottle,
     /// Hall names by node id: this hall's and those its fleet holds.
     halls: RwLock<Arc<HallNames>>,
+    /// Some hall of the tree closed ([`Node::obey_handovers`] has work).
+    handovers_known: std::sync::atomic::AtomicBool,
+    /// This hall closed: it accepts no new case.
+    closed: std::sync::atomic::AtomicBool,
 }
 
 /// Hall names by node id: (Chinese, English).

@@ -240,7 +240,8 @@ fn fold_events(
         match out.get_mut(&rec.case_id) {
             Some(case) => case.apply(&rec).map_err(|e| corrupt(&e))?,
             None => {
-                let case = Case::start(&rec).map_err(|e| corrupt(&e))?;
+                // `received`, or a handover that carries what came before.
+                let case = Case::fold([&rec]).map_err(|e| corrupt(&e))?;
                 out.insert(rec.case_id.clone(), case);
             }
         }

@@ -11,6 +11,7 @@ mod audit;
 mod cases;
 mod catalogue;
 mod enrolment;
+mod handover;
 mod oversight;
 mod own;
 mod queue;
@@ -22,6 +23,7 @@ pub use audit::{AuditReport, BreakKind, ChainBreak, OriginAudit, ReportedBreak};
 pub use cases::{CaseFilter, CaseRow};
 pub use catalogue::{VersionError, VersionInfo};
 pub use enrolment::TokenRow;
+pub use handover::Handover;
 pub use oversight::{
     BriefCase, CHINA_OFFSET_MS, CaseBrief, CaseSearch, CountRow, DAY_MS, DayHallRow, Distribution,
     FleetRow, HANDLING_BOUNDS_MS, OPEN_STATES, PeriodFigures, Scope, WAIT_BOUNDS_MS,
@@ -887,8 +889,15 @@ pub fn routing(
         }
     } else {
         match child_branch(me, scope) {
-            // Never back to the branch that wrote it.
-            Some(c) if Some(c.as_str()) != from_child && !origin.is_in_subtree_of(&c) => {
+            // Never back to the branch that wrote it, and only what that
+            // branch takes from above: what its ancestors wrote (a case
+            // handed over to another branch reaches it only through what
+            // the district writes).
+            Some(c)
+                if Some(c.as_str()) != from_child
+                    && !origin.is_in_subtree_of(&c)
+                    && c.is_in_subtree_of(origin) =>
+            {
                 c.to_string()
             }
             _ => String::new(),

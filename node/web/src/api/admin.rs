@@ -134,6 +134,41 @@ pub async fn revoke_node(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Closing a hall: who takes over its open cases, and why.
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Decommission {
+    /// The hall that serves the closed hall's open cases from now on.
+    #[schema(min_length = 1, max_length = 200)]
+    pub to: String,
+    /// Why (1 to 500 characters).
+    #[schema(min_length = 1, max_length = 500)]
+    pub reason: String,
+}
+
+/// Closes a hall (admin, at the root): it accepts nothing more, its open
+/// cases are handed over to `to` (through the district, with their history),
+/// and once it has handed up what it held it is revoked for the whole tree.
+/// Also the second half of moving a hall: register its new id under the new
+/// parent, then decommission the old id with the new one as heir.
+#[utoipa::path(post, path = "/api/v1/admin/nodes/{node}/decommission", tag = "admin", security(("bearer" = [])),
+    params(("node" = String, Path, description = "Node id of the hall that closes")), request_body = Decommission,
+    responses((status = 401, body = ErrorBody), (status = 204), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 409, description = "The hall or its heir is closed or revoked (`hall_closed`), or halls below it are still open (`hall_has_children`)", body = ErrorBody),
+        (status = 503, description = "The hall is recovering its log (`hall_recovering`)", body = ErrorBody)))]
+pub async fn decommission_node(
+    State(node): State<AppState>,
+    staff: Staff,
+    ApiPath(target): ApiPath<String>,
+    ApiJson(d): ApiJson<Decommission>,
+) -> Result<StatusCode, Error> {
+    staff.require(&[Role::Admin], "action.revoke_nodes")?;
+    node.decommission(&target, d.to.trim(), &d.reason, &staff.record.username)
+        .await?;
+    tracing::warn!(node = %target, heir = %d.to, by = %staff.record.username, "hall decommissioned");
+    Ok(StatusCode::NO_CONTENT)
+}
+
 /// Security events at this node, newest first.
 #[utoipa::path(get, path = "/api/v1/admin/security-events", tag = "admin", security(("bearer" = [])),
     responses((status = 401, body = ErrorBody), (status = 200, body = Vec<crate::store::SecurityRow>), (status = 403, body = ErrorBody)))]

@@ -140,6 +140,7 @@ pub fn api_router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(admin::publish))
         .routes(routes!(admin::calendars, admin::put_calendar))
         .routes(routes!(admin::revoke_node))
+        .routes(routes!(admin::decommission_node))
         .routes(routes!(admin::register_node))
         .routes(routes!(admin::enrol))
         .routes(routes!(admin::security_events))
