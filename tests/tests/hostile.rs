@@ -254,7 +254,46 @@ async fn a_hostile_village_is_refused_at_its_township_and_stops_no_one_else() {
         assert_eq!(held(&t, TOWNSHIP, &ghost).await, 0);
         assert!(security_kinds(&t).await.contains(&"too_deep".into()));
 
-        // 4. A Hello carrying a 4 MiB software string is refused before
+        // 4. A case that starts with a handover carrying a sibling's
+        // records: only the district hands a case over, and from below a
+        // case starts with its own `received`.
+        let mut r = Rogue::connect(&t, "rogue").await;
+        let LogBody::Case(sibling_case) = received(&t, SIBLING, "SB-20261201-000001-0", "赵六")
+        else {
+            unreachable!()
+        };
+        let handover = LogBody::Case(EventRecord {
+            case_id: sibling_case.case_id.clone(),
+            case_version: 2,
+            actor: Actor {
+                username: "system".into(),
+                role: Role::Supervisor,
+                node: VILLAGE.into(),
+                department: None,
+            },
+            at_ms: 1_796_000_000_000,
+            event: Event::HandedOver {
+                to: VILLAGE.into(),
+                holder: VILLAGE.into(),
+                reason: "forged".into(),
+                history: vec![sibling_case],
+            },
+        });
+        let entry = next_entry(&t, VILLAGE, &handover).await;
+        r.send(batch_of(&t, entry).await).await;
+        assert_eq!(r.answer().await, Err("forged_entry".into()));
+        assert_eq!(held(&t, TOWNSHIP, VILLAGE).await, after_good);
+        assert!(
+            t.node(TOWNSHIP)
+                .node
+                .store
+                .case("SB-20261201-000001-0")
+                .await
+                .unwrap()
+                .is_none()
+        );
+
+        // 5. A Hello carrying a 4 MiB software string is refused before
         // anything of it is kept.
         let mut r = Rogue::connect(&t, &"x".repeat(4 << 20)).await;
         assert_eq!(r.answer().await, Err("closed".into()));
@@ -661,6 +700,140 @@ async fn a_frame_over_the_configured_limit_is_refused_from_its_header() {
         let entry = next_entry(&t, VILLAGE, &body).await;
         r.send(batch_of(&t, entry).await).await;
         assert!(r.answer().await.is_ok());
+    })
+    .await;
+}
+
+/// The village's parent taken over: a process that holds the township's
+/// real key and certificate and speaks the protocol, but sends down an
+/// audit record of its own. A hall's actions travel up only: the village
+/// refuses it (`audit_from_above`), stores nothing, and records it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_audit_record_sent_down_by_a_parent_is_refused_at_the_village() {
+    with_timeout(async {
+        let mut t = tree(&[DISTRICT, TOWNSHIP, VILLAGE]).await;
+        eventually(60, "the village's link up", || async {
+            t.node(VILLAGE).node.uplink_up().then_some(())
+        })
+        .await;
+        let addr = t.quic_addr(TOWNSHIP);
+        let creds = NodeCredentials::from_files(std::path::Path::new(
+            &t.nodes[TOWNSHIP].config.federation.credentials_dir,
+        ))
+        .unwrap();
+        t.stop(TOWNSHIP).await;
+        // The township's address, its key, any child let in.
+        let (security, _events) = tokio::sync::mpsc::unbounded_channel();
+        let admit_all =
+            |_: &NodeId, _: &str| -> Result<(), federation::transport::Refusal> { Ok(()) };
+        let mut server = None;
+        for _ in 0..300 {
+            match federation::transport::Server::bind(
+                addr,
+                &creds,
+                std::sync::Arc::new(admit_all),
+                security.clone(),
+                TransportConfig::default(),
+            ) {
+                Ok(s) => {
+                    server = Some(s);
+                    break;
+                }
+                Err(_) => tokio::time::sleep(std::time::Duration::from_millis(100)).await,
+            }
+        }
+        let server = server.expect("the township's address is free again");
+        let conn = server.accept().await.expect("the village dials its parent");
+        assert_eq!(conn.peer.as_str(), VILLAGE);
+        let (mut send, mut recv) = conn
+            .accept_stream()
+            .await
+            .expect("the village opens its stream")
+            .into_parts();
+        let limits = Limits::default();
+        let hello = loop {
+            let frame = read_raw_frame(&mut recv, 1 << 24).await.unwrap().unwrap();
+            if let Ok(Message::Hello(h)) = Message::decode(&frame, &limits) {
+                break h;
+            }
+        };
+        let town = NodeId::new(TOWNSHIP).unwrap();
+        write_raw_frame(
+            &mut send,
+            &Message::Hello(Hello {
+                node: town.clone(),
+                software: "rogue".into(),
+                catalogue_version: 1,
+                now_ms: 0,
+                have: 0,
+                your_origin_head: 0,
+                head: hello.have + 1,
+                recovering: false,
+            })
+            .encode(),
+        )
+        .await
+        .unwrap();
+        // A login at the township, as the township writes it, right after
+        // what the village holds of the township's own log.
+        let before = held(&t, VILLAGE, TOWNSHIP).await;
+        let body = LogBody::Audit(node::domain::log::AuditRecord {
+            action: "login".into(),
+            actor: "admin".into(),
+            role: "admin".into(),
+            target: String::new(),
+            detail: String::new(),
+            at_ms: 1_796_000_000_000,
+        });
+        let enc = codec::encode(&body, TOWNSHIP, |_| None).unwrap();
+        let entry = LogEntry::next_sealed(
+            town,
+            before,
+            EntryHash::GENESIS,
+            enc.body,
+            Sealed::open(enc.personal),
+        );
+        write_raw_frame(
+            &mut send,
+            &Message::Batch(Batch {
+                direction: Direction::Down,
+                after: hello.have,
+                upto: hello.have + 1,
+                entries: vec![WireEntry {
+                    local_seq: hello.have + 1,
+                    entry,
+                    stream: None,
+                    stream_seq: 0,
+                }],
+            })
+            .encode(),
+        )
+        .await
+        .unwrap();
+        let answer = loop {
+            let Ok(Some(frame)) = read_raw_frame(&mut recv, 1 << 24).await else {
+                break Err("closed".to_owned());
+            };
+            match Message::decode(&frame, &limits) {
+                Ok(Message::Reject { code, .. }) => break Err(code),
+                Ok(Message::Ack { upto, .. }) if upto > hello.have => break Ok(upto),
+                _ => continue,
+            }
+        };
+        assert_eq!(answer, Err("audit_from_above".to_owned()));
+        assert_eq!(held(&t, VILLAGE, TOWNSHIP).await, before, "nothing stored");
+        let kinds: Vec<String> = t
+            .node(VILLAGE)
+            .node
+            .store
+            .security_events(100)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.kind)
+            .collect();
+        assert!(kinds.iter().any(|k| k == "audit_from_above"), "{kinds:?}");
+        server.close();
     })
     .await;
 }
