@@ -1403,7 +1403,7 @@ async fn a_village_appeals_a_warning_and_the_district_revokes_it() {
             .contains("revoked by admin@nanhai: 经核实停电属实，撤销预警")
             && table
                 .stdout
-                .contains("0 red, 0 yellow; 0 appealed, 1 revoked"),
+                .contains("0 red, 0 yellow; 0 escalated, 0 appealed, 1 revoked"),
         "{}",
         table.stdout
     );
@@ -1825,4 +1825,249 @@ async fn a_village_moves_to_another_township_and_its_open_cases_follow_it() {
         .await
         .unwrap();
     assert!(actions.iter().any(|(o, _, _)| o == OLD), "{actions:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_case_that_reaches_its_township_two_days_late_is_red_for_late_forwarding() {
+    const V: &str = "nanhai.guicheng.xiaping";
+    const TOWNSHIP: &str = "nanhai.guicheng";
+    let clock = std::sync::Arc::new(node::service::StartedClock::at(onewindow_tests::START_MS));
+    let mut t = onewindow_tests::tree_at(&["nanhai", TOWNSHIP, V], clock.clone()).await;
+    let url = t.url("nanhai");
+    let pw = onewindow_tests::ADMIN_PASSWORD;
+    let clerk = t.staff(V, "xp.li", "clerk", None).await;
+    let cat = clerk.get_ok("/api/v1/catalogue").await;
+    let up = cat["matters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| {
+            m["decided_here"] == false
+                && m["immediate"] == false
+                && m["delegation"]["decide_tiers"]
+                    .as_array()
+                    .unwrap()
+                    .contains(&serde_json::json!("township"))
+        })
+        .unwrap()
+        .clone();
+    // One case goes up in time.
+    let on_time = clerk
+        .post_ok(
+            "/api/v1/cases",
+            &onewindow_tests::complete_submission(&up, "11010519491231002X"),
+        )
+        .await["case_number"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    t.eventually(60, "the first case at the township", || async {
+        t.node(TOWNSHIP).node.store.case(&on_time).await.unwrap()
+    })
+    .await;
+    // The township is off for two days; the village accepts one more.
+    t.stop(TOWNSHIP).await;
+    let late = clerk
+        .post_ok(
+            "/api/v1/cases",
+            &onewindow_tests::complete_submission(&up, "11010519491231002X"),
+        )
+        .await["case_number"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    clock.advance(2 * 86_400_000);
+    t.restart(TOWNSHIP).await;
+    let recorded = t
+        .eventually(60, "the late arrival recorded at the township", || async {
+            t.node(TOWNSHIP)
+                .node
+                .store
+                .case(&late)
+                .await
+                .unwrap()
+                .and_then(|r| r.case.late_forwarding)
+        })
+        .await;
+    assert_eq!(recorded.from, V);
+    assert_eq!(recorded.to, TOWNSHIP);
+    assert!(recorded.hours >= 48, "{recorded:?}");
+    let in_time = t
+        .node(TOWNSHIP)
+        .node
+        .store
+        .case(&on_time)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(in_time.case.late_forwarding.is_none());
+
+    // The district lists it red under its own rule, and only it.
+    let rows = t
+        .eventually(60, "the warning at the district", || async {
+            let rows = admin_at(&url, pw, &["warnings", "list", "--json"], &[])
+                .await
+                .json();
+            rows.as_array()
+                .unwrap()
+                .iter()
+                .any(|r| r["rule"] == "forwarding")
+                .then_some(rows)
+        })
+        .await;
+    let forwarding: Vec<&Value> = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["rule"] == "forwarding")
+        .collect();
+    assert_eq!(forwarding.len(), 1, "{rows}");
+    assert_eq!(forwarding[0]["case_number"], late.as_str());
+    assert_eq!(forwarding[0]["level"], "red");
+    assert_eq!(forwarding[0]["status"], "issued");
+    assert_eq!(forwarding[0]["late_forwarding"]["from"], V);
+    let table = admin_at(&url, pw, &["warnings", "list"], &[]).await;
+    assert!(
+        table.stdout.contains("forwarded late") && table.stdout.contains("h late from"),
+        "{}",
+        table.stdout
+    );
+
+    // Standing for more than 5 working days, it is escalated.
+    clock.advance(9 * 86_400_000);
+    let escalated = admin_at(
+        &url,
+        pw,
+        &["warnings", "list", "--status", "escalated", "--json"],
+        &[],
+    )
+    .await
+    .json();
+    assert!(
+        escalated
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["rule"] == "forwarding" && r["case_number"] == late.as_str()),
+        "{escalated}"
+    );
+
+    // The township that holds it appeals; the district sees it appealed.
+    t.staff(TOWNSHIP, "gc.sup", "supervisor", None).await;
+    let appeal = admin_at(
+        &t.url(TOWNSHIP),
+        onewindow_tests::STAFF_PASSWORD,
+        &[
+            "warnings",
+            "appeal",
+            &late,
+            "--rule",
+            "forwarding",
+            "--level",
+            "red",
+            "--reason",
+            "村级网络中断两天，已恢复",
+        ],
+        &[("ONEWINDOW_USER", "gc.sup")],
+    )
+    .await;
+    assert!(appeal.ok, "{}", appeal.stderr);
+    t.eventually(60, "the appeal at the district", || async {
+        let rows = admin_at(
+            &url,
+            pw,
+            &["warnings", "list", "--status", "appealed", "--json"],
+            &[],
+        )
+        .await
+        .json();
+        rows.as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["rule"] == "forwarding" && r["case_number"] == late.as_str())
+            .then_some(())
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_village_decommissioned_hands_its_open_cases_to_its_neighbour() {
+    const GONE: &str = "nanhai.guicheng.xiaping";
+    const HEIR: &str = "nanhai.guicheng.shibei";
+    let t = onewindow_tests::tree(&["nanhai", "nanhai.guicheng", GONE, HEIR]).await;
+    let url = t.url("nanhai");
+    let pw = onewindow_tests::ADMIN_PASSWORD;
+    let clerk = t.staff(GONE, "xp.li", "clerk", None).await;
+    let cases = open_cases(&clerk).await;
+    for n in &cases {
+        t.eventually(60, "the village's cases at the district", || async {
+            t.node("nanhai").node.store.case(n).await.unwrap()
+        })
+        .await;
+    }
+    let closed = admin_at(
+        &url,
+        pw,
+        &[
+            "node",
+            "decommission",
+            GONE,
+            "--to",
+            HEIR,
+            "--reason",
+            "并入石北村",
+        ],
+        &[],
+    )
+    .await;
+    assert!(closed.ok, "{}", closed.stderr);
+    assert!(closed.stdout.contains("closed"), "{}", closed.stdout);
+    // The township held some of them all along: they reach the neighbour
+    // through it, whole, and are served there.
+    for n in &cases {
+        let at_heir = t
+            .eventually(60, "the case at the neighbour", || async {
+                t.node(HEIR).node.store.case(n).await.unwrap()
+            })
+            .await;
+        assert_eq!(at_heir.case.window(), HEIR);
+        let at_township = t
+            .eventually(60, "the handover at the township", || async {
+                t.node("nanhai.guicheng")
+                    .node
+                    .store
+                    .case(n)
+                    .await
+                    .unwrap()
+                    .filter(|r| r.case.window() == HEIR)
+            })
+            .await;
+        assert_eq!(at_heir.case, at_township.case, "{n}");
+    }
+    t.eventually(60, "the closed village revoked", || async {
+        t.node("nanhai")
+            .node
+            .store
+            .oversight_fleet()
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|f| f.node_id == GONE && f.revoked_at_ms.is_some())
+    })
+    .await;
+    let audit = admin_at(
+        &url,
+        pw,
+        &[
+            "audit",
+            "actions",
+            "--action",
+            "hall_decommissioned",
+            "--json",
+        ],
+        &[],
+    )
+    .await;
+    assert!(audit.ok, "{}", audit.stderr);
+    assert!(audit.stdout.contains("并入石北村"), "{}", audit.stdout);
 }

@@ -538,8 +538,8 @@ pub struct ExportedEntry {
 pub struct WarningRow {
     /// Case number.
     pub case_number: String,
-    /// `deadline` (a running case's limit) or `follow_up` (a bad rating to
-    /// answer).
+    /// `deadline` (a running case's limit), `follow_up` (a bad rating to
+    /// answer) or `forwarding` (it reached the hall that decides it late).
     #[serde(default)]
     pub rule: String,
     /// `red` or `yellow`.
@@ -576,6 +576,10 @@ pub struct WarningRow {
     /// `issued`, `appealed` or `revoked`.
     #[serde(default)]
     pub status: String,
+    /// How late the case reached the hall that decides it (rule
+    /// `forwarding`).
+    #[serde(default)]
+    pub late_forwarding: Option<LateForwarding>,
     /// The responsible hall's appeal and the district's decision.
     #[serde(default)]
     pub appeal: Option<WarningAppeal>,
@@ -692,4 +696,15 @@ pub struct TimeSummary {
     pub mean_ms: Option<i64>,
     /// Longest, ms.
     pub max_ms: Option<i64>,
+}
+
+/// How late a case reached the hall that decides it.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct LateForwarding {
+    /// The hall that handed it up.
+    pub from: String,
+    /// The hall it reached.
+    pub to: String,
+    /// Hours between the two.
+    pub hours: u32,
 }

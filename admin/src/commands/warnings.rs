@@ -25,6 +25,8 @@ pub enum Rule {
     Deadline,
     /// A bad rating's follow-up.
     FollowUp,
+    /// A case that reached the hall that decides it late.
+    Forwarding,
 }
 
 impl Rule {
@@ -32,6 +34,7 @@ impl Rule {
         match self {
             Self::Deadline => "deadline",
             Self::FollowUp => "follow_up",
+            Self::Forwarding => "forwarding",
         }
     }
 }
@@ -54,6 +57,8 @@ pub enum Status {
     Appealed,
     /// Revoked on appeal.
     Revoked,
+    /// Red and standing for more than 5 working days.
+    Escalated,
 }
 
 /// `warnings ...`
@@ -62,7 +67,8 @@ pub enum WarningsCommand {
     /// Running cases near (yellow) or past (red) a deadline today, most
     /// urgent first, with the working days left to the committed due date;
     /// then bad ratings whose follow-up is due within 3 working days
-    /// (yellow) or overdue (red) (GET /api/v1/admin/warnings).
+    /// (yellow) or overdue (red); then running cases that reached the hall
+    /// that decides them late (red) (GET /api/v1/admin/warnings).
     List {
         /// Only this level.
         #[arg(long, value_enum)]
@@ -196,6 +202,7 @@ impl WarningsCommand {
             Status::Issued => "issued",
             Status::Appealed => "appealed",
             Status::Revoked => "revoked",
+            Status::Escalated => "escalated",
         });
         let answer = api
             .warnings(level, hall.as_deref().map(str::trim), status)
@@ -208,10 +215,14 @@ impl WarningsCommand {
             .value
             .iter()
             .map(|w| {
-                let (rule, due) = if w.rule == "follow_up" {
-                    ("bad rating", w.follow_up_due.as_deref())
-                } else {
-                    ("deadline", w.committed_due.as_deref())
+                let late = w
+                    .late_forwarding
+                    .as_ref()
+                    .map(|l| format!("{} h late from {}", l.hours, l.from));
+                let (rule, due) = match w.rule.as_str() {
+                    "follow_up" => ("bad rating", w.follow_up_due.as_deref()),
+                    "forwarding" => ("forwarded late", late.as_deref()),
+                    _ => ("deadline", w.committed_due.as_deref()),
                 };
                 vec![
                     w.level.clone(),
@@ -271,9 +282,10 @@ impl WarningsCommand {
         };
         let status = |s: &str| answer.value.iter().filter(|w| w.status == s).count();
         println!(
-            "{} red, {} yellow; {} appealed, {} revoked",
+            "{} red, {} yellow; {} escalated, {} appealed, {} revoked",
             counting("red"),
             counting("yellow"),
+            status("escalated"),
             status("appealed"),
             status("revoked")
         );

@@ -356,6 +356,17 @@ pub enum Event {
         /// Why.
         reason: String,
     },
+    /// The hall a case was handed up to records that it arrived late: more
+    /// than `[oversight] late_forwarding_hours` after the hall below wrote
+    /// the hand-up (its link was down, or it was off). The case then has a
+    /// red `forwarding` warning while it runs. Written by that hall's node
+    /// right after the case arrives.
+    ForwardedLate {
+        /// The hall that sent it up.
+        from: String,
+        /// Hours between the hand-up and its arrival.
+        hours: u32,
+    },
     /// The district hands an open case over to another hall because the
     /// hall that served it closes or moves (`node decommission`, `node
     /// move`): from now on the case is served at `to` (its result is handed
@@ -421,6 +432,9 @@ pub enum WarningRule {
     Deadline,
     /// A bad rating near or past its follow-up's due day.
     FollowUp,
+    /// A case that reached the hall that decides it late
+    /// ([`Event::ForwardedLate`]): red while the case runs.
+    Forwarding,
 }
 
 impl WarningRule {
@@ -429,6 +443,7 @@ impl WarningRule {
         match self {
             Self::Deadline => "deadline",
             Self::FollowUp => "follow_up",
+            Self::Forwarding => "forwarding",
         }
     }
 
@@ -437,6 +452,7 @@ impl WarningRule {
         match s {
             "deadline" => Some(Self::Deadline),
             "follow_up" => Some(Self::FollowUp),
+            "forwarding" => Some(Self::Forwarding),
             _ => None,
         }
     }
@@ -461,6 +477,19 @@ pub struct WarningAppeal {
     /// The decision, once given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decision: Option<AppealDecision>,
+}
+
+/// How late a case reached the hall that decides it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct LateForwarding {
+    /// The hall that sent it up.
+    pub from: String,
+    /// The hall it reached.
+    pub to: String,
+    /// Hours between the hand-up and its arrival.
+    pub hours: u32,
+    /// When the arrival was recorded.
+    pub at_ms: i64,
 }
 
 /// The district's decision on an appeal.
@@ -494,7 +523,14 @@ pub enum WarningStatus {
     Appealed,
     /// The district revoked it on appeal: it no longer counts.
     Revoked,
+    /// Red and standing (not appealed, or upheld) for more than
+    /// [`ESCALATE_AFTER_WORKING_DAYS`] working days: the district's
+    /// supervisors follow it up themselves (督办).
+    Escalated,
 }
+
+/// Working days a red warning stands before it is escalated.
+pub const ESCALATE_AFTER_WORKING_DAYS: i64 = 5;
 
 impl WarningStatus {
     /// Stable name.
@@ -503,6 +539,29 @@ impl WarningStatus {
             Self::Issued => "issued",
             Self::Appealed => "appealed",
             Self::Revoked => "revoked",
+            Self::Escalated => "escalated",
+        }
+    }
+
+    /// The status of a warning at `level` that has held since `since`, by
+    /// its appeal: an issued red one escalates after
+    /// [`ESCALATE_AFTER_WORKING_DAYS`] working days.
+    pub fn on(
+        appeal: Option<&WarningAppeal>,
+        level: Warning,
+        since: NaiveDate,
+        today: NaiveDate,
+        calendar: &crate::calendar::Calendar,
+    ) -> Self {
+        match Self::of(appeal) {
+            Self::Issued
+                if level == Warning::Red
+                    && crate::deadline::working_days_between(calendar, since, today)
+                        > ESCALATE_AFTER_WORKING_DAYS =>
+            {
+                Self::Escalated
+            }
+            s => s,
         }
     }
 
@@ -635,6 +694,7 @@ impl Event {
             Self::FollowedUp { .. } => "followed_up",
             Self::Reopened { .. } => "reopened",
             Self::HandedOver { .. } => "handed_over",
+            Self::ForwardedLate { .. } => "forwarded_late",
             Self::WarningAppealed { .. } => "warning_appealed",
             Self::WarningDecided { .. } => "warning_decided",
         }
@@ -668,9 +728,10 @@ impl Event {
             Self::FollowedUp { .. } | Self::WarningAppealed { .. } => {
                 &[Role::Clerk, Role::Approver, Role::Supervisor]
             }
-            Self::WarningDecided { .. } | Self::Reopened { .. } | Self::HandedOver { .. } => {
-                &[Role::Supervisor]
-            }
+            Self::WarningDecided { .. }
+            | Self::Reopened { .. }
+            | Self::HandedOver { .. }
+            | Self::ForwardedLate { .. } => &[Role::Supervisor],
         }
     }
 
@@ -714,6 +775,7 @@ pub fn transition(from: State, event: &Event) -> Option<State> {
         ) => S::Terminated,
         (s @ (S::Completed | S::Rejected), Event::Rated { .. } | Event::FollowedUp { .. }) => s,
         (s, Event::WarningAppealed { .. } | Event::WarningDecided { .. }) => s,
+        (s, Event::ForwardedLate { .. }) if !s.is_final() => s,
         (S::Completed | S::Terminated, Event::Reopened { .. }) => S::Accepted,
         (
             s @ (S::Received
@@ -992,6 +1054,9 @@ pub struct Case {
     /// Appeals against the case's warnings, in order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub appeals: Vec<WarningAppeal>,
+    /// How late the case reached the hall that decides it, if late.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub late_forwarding: Option<LateForwarding>,
     /// The hall the case was handed over to, when the accepting hall
     /// closed or moved ([`Event::HandedOver`]); see [`Case::window`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1061,6 +1126,7 @@ impl Case {
             result: None,
             rating: None,
             appeals: Vec::new(),
+            late_forwarding: None,
             window: None,
         })
     }
@@ -1126,7 +1192,8 @@ impl Case {
             | Event::Withdrawn { .. }
             | Event::Terminated { .. }
             | Event::Transferred { .. }
-            | Event::HandedOver { .. } => {}
+            | Event::HandedOver { .. }
+            | Event::ForwardedLate { .. } => {}
             _ if suspended => return Err(CaseError::Suspended),
             _ => {}
         }
@@ -1434,6 +1501,14 @@ impl Case {
             Event::HandedOver { to, holder, .. } => {
                 self.window = Some(to.clone());
                 self.holder = Some(holder.clone());
+            }
+            Event::ForwardedLate { from, hours } => {
+                self.late_forwarding = Some(LateForwarding {
+                    from: from.clone(),
+                    to: rec.actor.node.clone(),
+                    hours: *hours,
+                    at_ms: at,
+                });
             }
             Event::Rated {
                 score,

@@ -688,3 +688,52 @@ fn a_handed_over_case_starts_from_what_it_carries_and_is_served_at_its_heir() {
     }
     assert!(Case::fold([&broken]).is_err());
 }
+
+#[test]
+fn an_issued_red_warning_escalates_after_five_working_days_and_an_appeal_stops_it() {
+    let cal = crate::calendar::Calendar::default();
+    let day = |d: u32| chrono::NaiveDate::from_ymd_opt(2030, 3, d).expect("a date");
+    // Monday 4 March 2030; no holidays in this calendar.
+    let since = day(4);
+    let on = |appeal: Option<&WarningAppeal>, level, today| {
+        WarningStatus::on(appeal, level, since, today, &cal)
+    };
+    assert_eq!(
+        on(None, Warning::Red, day(11)),
+        WarningStatus::Issued,
+        "5 working days"
+    );
+    assert_eq!(
+        on(None, Warning::Red, day(12)),
+        WarningStatus::Escalated,
+        "6"
+    );
+    assert_eq!(
+        on(None, Warning::Yellow, day(29)),
+        WarningStatus::Issued,
+        "yellow never"
+    );
+    let mut appeal = WarningAppeal {
+        rule: WarningRule::Deadline,
+        level: Warning::Red,
+        reason: "停电".into(),
+        by: "sup".into(),
+        hall: "nanhai".into(),
+        at_ms: 0,
+        decision: None,
+    };
+    assert_eq!(
+        on(Some(&appeal), Warning::Red, day(29)),
+        WarningStatus::Appealed
+    );
+    appeal.decision = Some(AppealDecision {
+        upheld: true,
+        reason: "不属实".into(),
+        by: "d@nanhai".into(),
+        at_ms: 1,
+    });
+    assert_eq!(
+        on(Some(&appeal), Warning::Red, day(29)),
+        WarningStatus::Escalated
+    );
+}

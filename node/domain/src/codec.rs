@@ -147,7 +147,7 @@ mod pb {
         pub department: Option<String>,
         #[prost(
             oneof = "Ev",
-            tags = "10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35"
+            tags = "10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36"
         )]
         pub event: Option<Ev>,
     }
@@ -307,6 +307,16 @@ mod pb {
         /// The reason is in the personal section's text.
         #[prost(message, tag = "35")]
         HandedOver(HandedOverEv),
+        #[prost(message, tag = "36")]
+        ForwardedLate(ForwardedLateEv),
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct ForwardedLateEv {
+        #[prost(string, tag = "1")]
+        pub from: String,
+        #[prost(uint32, tag = "2")]
+        pub hours: u32,
     }
 
     #[derive(Clone, PartialEq, prost::Message)]
@@ -593,6 +603,7 @@ fn rule_code(r: WarningRule) -> i32 {
     match r {
         WarningRule::Deadline => 1,
         WarningRule::FollowUp => 2,
+        WarningRule::Forwarding => 3,
     }
 }
 
@@ -600,6 +611,7 @@ fn rule_of(c: i32) -> Result<WarningRule, DecodeError> {
     Ok(match c {
         1 => WarningRule::Deadline,
         2 => WarningRule::FollowUp,
+        3 => WarningRule::Forwarding,
         _ => return Err(malformed("unknown warning rule")),
     })
 }
@@ -895,6 +907,10 @@ fn encode_with(
                     text(reason, &mut personal);
                     Ev::Reopened(pb::Empty {})
                 }
+                Event::ForwardedLate { from, hours } => Ev::ForwardedLate(pb::ForwardedLateEv {
+                    from: from.clone(),
+                    hours: *hours,
+                }),
                 Event::HandedOver {
                     to,
                     holder,
@@ -1250,6 +1266,10 @@ fn decode_case(
         },
         Ev::FollowedUp(_) => Event::FollowedUp { answer: text },
         Ev::Reopened(_) => Event::Reopened { reason: text },
+        Ev::ForwardedLate(f) => Event::ForwardedLate {
+            from: f.from,
+            hours: f.hours,
+        },
         Ev::HandedOver(h) => {
             let mut history = Vec::with_capacity(h.history.len());
             for (i, r) in h.history.into_iter().enumerate() {
@@ -1612,6 +1632,15 @@ mod tests {
                 None,
             ),
         ];
+        let late = LogBody::Case(later(
+            Event::ForwardedLate {
+                from: "nanhai.guicheng.xiaping".into(),
+                hours: 49,
+            },
+            Role::Supervisor,
+            None,
+        ));
+        assert_eq!(round_trip(&late, &b).0, late);
         // A handover carries records of other writers, each with its
         // personal section.
         let mut carried = vec![received(&b, &code), events[1].clone()];

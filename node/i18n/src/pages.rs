@@ -503,8 +503,10 @@ pub const PHRASES: &[(&str, &str, &str)] = &[
     ("warn_status.issued", "已发出", "Issued"),
     ("warn_rule.deadline", "办理时限", "deadline"),
     ("warn_rule.follow_up", "差评回访", "bad rating follow-up"),
+    ("warn_rule.forwarding", "转报迟延", "late forwarding"),
     ("warn_status.appealed", "申诉中", "Appealed"),
     ("warn_status.revoked", "申诉撤销", "Revoked on appeal"),
+    ("warn_status.escalated", "已升级督办", "Escalated"),
     // Materials.
     ("nec.required", "必需", "Required"),
     ("nec.optional", "可选", "Optional"),
@@ -585,6 +587,12 @@ pub const PHRASES: &[(&str, &str, &str)] = &[
     ("ev.followed_up", "差评回访", "Bad rating followed up"),
     ("ev.reopened", "重新办理", "Reopened"),
     ("ev.warning_appealed", "预警申诉", "Warning appealed"),
+    (
+        "ev.handed_over",
+        "移交其他大厅",
+        "Handed over to another hall",
+    ),
+    ("ev.forwarded_late", "转报迟延", "Forwarded late"),
     (
         "ev.warning_decided",
         "预警申诉裁定",
@@ -731,6 +739,22 @@ pub const PHRASES: &[(&str, &str, &str)] = &[
         "No bad rating is near or past its answer's due day.",
     ),
     ("col.follow_up_due", "答复期限", "Answer due"),
+    (
+        "supervisor.forwarding",
+        "转报迟延（红色预警）",
+        "Forwarded late (red)",
+    ),
+    (
+        "supervisor.forwarding_empty",
+        "没有迟延转报的在办案件。",
+        "No running case reached its deciding hall late.",
+    ),
+    ("supervisor.hours_late", "迟延 {n} 小时", "{n} h late"),
+    ("sup.forwarding", "转报迟延", "forwarded late"),
+    ("col.handed_up_by", "转报大厅", "Handed up by"),
+    ("col.arrived_at", "承办大厅", "Reached"),
+    ("col.late_by", "迟延", "Late by"),
+    ("col.recorded", "记录日期", "Recorded"),
     (
         "supervisor.red_empty",
         "没有超期案件。",

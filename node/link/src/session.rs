@@ -580,6 +580,12 @@ async fn receive(
             tracing::warn!(case = %d.case_id, error = %e, "could not write a warning decision");
         }
     }
+    for (case, from, hours) in &applied.late {
+        tracing::warn!(%case, %from, hours, "a case handed up arrived late");
+        if let Err(e) = node.obey_late(case, from, *hours).await {
+            tracing::warn!(%case, error = %e, "could not record a late arrival");
+        }
+    }
     if applied.committed
         && let Err(e) = node.obey_handovers().await
     {

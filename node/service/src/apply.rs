@@ -45,6 +45,9 @@ pub struct Applied {
     pub decisions: Vec<AppealDecided>,
     /// Cases this node holds that the district reopens: (case, reason).
     pub reopens: Vec<(String, String)>,
+    /// Cases handed up to this node that arrived late: (case, the hall
+    /// that handed it up, hours).
+    pub late: Vec<(String, String, u32)>,
     /// Directives refused for a bad signature (kept out of the store).
     pub bad_signatures: Vec<String>,
     /// Nodes or certificate serials revoked by the root.
@@ -195,6 +198,15 @@ impl Node {
                     }
                     match fold(&mut cases, &rec, batch.direction == Direction::Down) {
                         Ok(scope) => {
+                            if batch.direction == Direction::Up
+                                && let Some(hours) = self.arrived_late(&rec)
+                            {
+                                applied.late.push((
+                                    rec.case_id.clone(),
+                                    rec.actor.node.clone(),
+                                    hours,
+                                ));
+                            }
                             if seen.insert(rec.case_id.clone()) {
                                 touched.push(rec.case_id.clone());
                             }
@@ -461,6 +473,39 @@ impl Node {
             node: self.id.to_string(),
             department: None,
         }
+    }
+
+    /// A case handed up to this node from below, arriving more than
+    /// `[audit] late_forwarding_hours` after it was written: the hours.
+    fn arrived_late(&self, rec: &EventRecord) -> Option<u32> {
+        let Event::Transferred { to, .. } = &rec.event else {
+            return None;
+        };
+        if to != self.id.as_str() {
+            return None;
+        }
+        let hours = (self.now_ms() - rec.at_ms) / 3_600_000;
+        (hours >= i64::from(self.config.audit.late_forwarding_hours))
+            .then(|| u32::try_from(hours).unwrap_or(u32::MAX))
+    }
+
+    /// Records in a case handed up to this node that it arrived late.
+    pub async fn obey_late(
+        &self,
+        case_id: &str,
+        from: &str,
+        hours: u32,
+    ) -> Result<(), crate::error::Error> {
+        self.write_event_as(
+            case_id,
+            self.system_actor(),
+            Event::ForwardedLate {
+                from: from.to_owned(),
+                hours,
+            },
+        )
+        .await
+        .map(|_| ())
     }
 
     /// Writes the district's decision on an appeal into a case this node

@@ -269,6 +269,9 @@ pub struct AuthSection {
 pub struct AuditSection {
     /// Seconds between walks of the stored log (0: never).
     pub self_check_secs: u64,
+    /// Hours after which a case handed up is recorded as forwarded late
+    /// when it reaches the hall that decides it.
+    pub late_forwarding_hours: u32,
 }
 
 /// Logging settings.
@@ -413,6 +416,9 @@ impl Config {
         }
         if !(1..=10_080).contains(&self.auth.lockout_minutes) {
             return Err(invalid("auth.lockout_minutes", "1 to 10080 (a week)"));
+        }
+        if !(1..=720).contains(&self.audit.late_forwarding_hours) {
+            return Err(invalid("audit.late_forwarding_hours", "1 to 720 (30 days)"));
         }
         if self.audit.self_check_secs > 604_800 {
             return Err(invalid(

@@ -163,6 +163,9 @@ impl Node {
                 out.push((WarningRule::FollowUp, w));
             }
         }
+        if case.late_forwarding.is_some() && !case.state.is_final() {
+            out.push((WarningRule::Forwarding, Warning::Red));
+        }
         out
     }
 
@@ -183,6 +186,13 @@ impl Node {
                 parse(&b.stage_due),
             ],
             WarningRule::FollowUp => [parse(&b.follow_up_due), None, None],
+            // Red from the day the late arrival was recorded.
+            WarningRule::Forwarding => {
+                return b
+                    .late_forwarding
+                    .as_ref()
+                    .map_or(today, |l| onewindow_domain::case::china_date(l.at_ms));
+            }
         };
         if level == Warning::Red {
             // Red from the day after a due date passes.
@@ -196,7 +206,7 @@ impl Node {
         let on = |day: NaiveDate| {
             let horizon = match rule {
                 WarningRule::Deadline => self.yellow_horizon(&b.matter_code, day),
-                WarningRule::FollowUp => self.follow_up_horizon(day),
+                WarningRule::FollowUp | WarningRule::Forwarding => self.follow_up_horizon(day),
             };
             warning_level(
                 dues,
@@ -261,6 +271,12 @@ impl Node {
             }
         }
         Ok(filled)
+    }
+
+    /// Running cases that reached the hall that decides them late (a red
+    /// `forwarding` warning each), the latest received first.
+    pub async fn forwarding_watch(&self) -> Result<Vec<CaseBrief>, Error> {
+        Ok(self.store.forwarding_watch(&self.oversight_scope()).await?)
     }
 
     /// Running cases near (yellow) or past (red) a deadline today, most

@@ -110,7 +110,7 @@ pub(super) async fn flush_cases(
         let sql = format!(
             "INSERT INTO cases (id, matter_code, department, accepting_node, holder, state, suspended, \
              applicant_last4, received_at_ms, accepted_at_ms, closed_at_ms, statutory_due, committed_due, \
-             stage_due, warning, version, updated_at_ms, immediate, granted, rating, open_subs, follow_up_due, appeals, body) VALUES {} \
+             stage_due, warning, version, updated_at_ms, immediate, granted, rating, open_subs, follow_up_due, appeals, late_forwarding, body) VALUES {} \
              ON CONFLICT (id) DO UPDATE SET holder = excluded.holder, state = excluded.state, \
              suspended = excluded.suspended, accepted_at_ms = excluded.accepted_at_ms, \
              closed_at_ms = excluded.closed_at_ms, statutory_due = excluded.statutory_due, \
@@ -118,7 +118,8 @@ pub(super) async fn flush_cases(
              warning = excluded.warning, version = excluded.version, \
              updated_at_ms = excluded.updated_at_ms, granted = excluded.granted, \
              rating = excluded.rating, open_subs = excluded.open_subs, \
-             follow_up_due = excluded.follow_up_due, appeals = excluded.appeals, body = ''",
+             follow_up_due = excluded.follow_up_due, appeals = excluded.appeals, \
+             late_forwarding = excluded.late_forwarding, body = ''",
             values_with_empty_body(backend, chunk.len())
         );
         let mut q = sqlx::query(&sql);
@@ -146,7 +147,13 @@ pub(super) async fn flush_cases(
                 .bind(r.rating)
                 .bind(open_subs(&r.case))
                 .bind(r.follow_up_due.as_deref())
-                .bind(appeals_json(&r.case));
+                .bind(appeals_json(&r.case))
+                .bind(
+                    r.case
+                        .late_forwarding
+                        .as_ref()
+                        .and_then(|l| serde_json::to_string(l).ok()),
+                );
         }
         q.execute(&mut **tx).await?;
     }
@@ -168,7 +175,7 @@ fn values_with_empty_body(backend: super::Backend, rows: usize) -> String {
     let mut n = 0;
     for r in 0..rows {
         s.push_str(if r == 0 { "(" } else { ", (" });
-        for _ in 0..23 {
+        for _ in 0..24 {
             n += 1;
             super::push_placeholder(&mut s, backend, n);
             s.push_str(", ");

@@ -74,6 +74,8 @@ pub struct CaseBrief {
     pub follow_up_due: Option<String>,
     /// Appeals against the case's warnings, with their decisions.
     pub appeals: Vec<onewindow_domain::case::WarningAppeal>,
+    /// How late it reached the hall that decides it, if late.
+    pub late_forwarding: Option<onewindow_domain::case::LateForwarding>,
 }
 
 impl CaseBrief {
@@ -112,13 +114,14 @@ impl From<&CaseRow> for CaseBrief {
             rating: r.rating,
             follow_up_due: r.follow_up_due.clone(),
             appeals: r.case.appeals.clone(),
+            late_forwarding: r.case.late_forwarding.clone(),
         }
     }
 }
 
 const BRIEF: &str = "SELECT id, matter_code, department, accepting_node, holder, state, suspended, \
      applicant_last4, received_at_ms, accepted_at_ms, closed_at_ms, statutory_due, committed_due, \
-     stage_due, warning, immediate, granted, rating, follow_up_due, appeals FROM cases";
+     stage_due, warning, immediate, granted, rating, follow_up_due, appeals, late_forwarding FROM cases";
 
 fn brief(r: &AnyRow) -> Result<CaseBrief, StoreError> {
     let suspended: i64 = r.try_get("suspended")?;
@@ -148,6 +151,10 @@ fn brief(r: &AnyRow) -> Result<CaseBrief, StoreError> {
             let json: Option<String> = r.try_get("appeals")?;
             json.and_then(|j| serde_json::from_str(&j).ok())
                 .unwrap_or_default()
+        },
+        late_forwarding: {
+            let json: Option<String> = r.try_get("late_forwarding")?;
+            json.and_then(|j| serde_json::from_str(&j).ok())
         },
     })
 }
@@ -497,6 +504,24 @@ impl Store {
         ));
         w.scope(scope);
         let sql = format!("{BRIEF}{} ORDER BY committed_due, received_at_ms", w.sql);
+        let rows = w.query(&sql).fetch_all(self.pool()).await?;
+        rows.iter().map(brief).collect()
+    }
+
+    /// Running cases that reached the hall that decides them late, the
+    /// latest arrivals first.
+    pub async fn forwarding_watch(&self, scope: &Scope) -> Result<Vec<CaseBrief>, StoreError> {
+        let mut w = Where::default();
+        w.one_of(
+            "state",
+            &OPEN_STATES
+                .map(str::to_owned)
+                .into_iter()
+                .collect::<Vec<_>>(),
+        );
+        w.and("late_forwarding IS NOT NULL");
+        w.scope(scope);
+        let sql = format!("{BRIEF}{} ORDER BY received_at_ms DESC", w.sql);
         let rows = w.query(&sql).fetch_all(self.pool()).await?;
         rows.iter().map(brief).collect()
     }

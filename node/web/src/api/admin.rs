@@ -189,7 +189,7 @@ pub struct WarningsQuery {
     pub level: Option<crate::domain::case::Warning>,
     /// Only cases accepted at this hall or below it (a node id).
     pub hall: Option<String>,
-    /// Only warnings of this status: `issued`, `appealed` or `revoked`.
+    /// Only warnings of this status: `issued`, `appealed`, `revoked` or `escalated`.
     pub status: Option<WarningStatus>,
 }
 
@@ -199,9 +199,11 @@ pub struct WarningsQuery {
 pub struct WarningRow {
     /// Case number.
     pub case_number: String,
-    /// Which clock: `deadline` (the case's statutory, committed or stage
-    /// limit) or `follow_up` (a bad rating to answer within 15 working
-    /// days).
+    /// Which rule: `deadline` (the case's statutory, committed or stage
+    /// limit), `follow_up` (a bad rating to answer within 15 working
+    /// days) or `forwarding` (the case reached the hall that decides it
+    /// late; red while it runs).
+    #[schema(pattern = "^(deadline|follow_up|forwarding)$")]
     pub rule: String,
     /// `red` or `yellow`, by the one warning rule, today.
     pub level: crate::domain::case::Warning,
@@ -230,9 +232,14 @@ pub struct WarningRow {
     pub working_days_left: Option<i64>,
     /// The day a bad rating's follow-up is due (rule `follow_up`).
     pub follow_up_due: Option<String>,
+    /// How late the case reached the hall that decides it (rule
+    /// `forwarding`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub late_forwarding: Option<crate::domain::case::LateForwarding>,
     /// The first day the warning held at this level (China time).
     pub since: String,
-    /// Where it stands: `issued`, `appealed` or `revoked`.
+    /// Where it stands: `issued`, `appealed`, `revoked`, or `escalated`
+    /// (red and standing for more than 5 working days).
     pub status: WarningStatus,
     /// The responsible hall's appeal and the district's decision, if any.
     pub appeal: Option<crate::domain::case::WarningAppeal>,
@@ -260,10 +267,8 @@ pub async fn warnings(
     };
     let today = node.today();
     let cat = node.catalogue();
-    let wanted = |b: &crate::store::CaseBrief, w: crate::domain::case::Warning, rule| {
+    let wanted = |b: &crate::store::CaseBrief, w: crate::domain::case::Warning, _rule| {
         q.level.is_none_or(|l| l == w)
-            && q.status
-                .is_none_or(|s| s == WarningStatus::of(b.appeal(rule, w)))
             && hall.as_ref().is_none_or(|h| {
                 federation::NodeId::new(b.accepting_node.clone())
                     .is_ok_and(|n| n.is_in_subtree_of(h))
@@ -273,12 +278,10 @@ pub async fn warnings(
     let row = |b: crate::store::CaseBrief, w, rule: WarningRule, left: Option<i64>| {
         let m = cat.matter(&b.matter_code);
         let appeal = b.appeal(rule, w).cloned();
+        let since = node.warning_since(&b, rule, w);
         WarningRow {
-            since: node
-                .warning_since(&b, rule, w)
-                .format("%Y-%m-%d")
-                .to_string(),
-            status: WarningStatus::of(appeal.as_ref()),
+            since: since.format("%Y-%m-%d").to_string(),
+            status: WarningStatus::on(appeal.as_ref(), w, since, today, &calendar),
             appeal,
             working_days_left: left,
             case_number: b.id,
@@ -296,6 +299,7 @@ pub async fn warnings(
             stage_due: b.stage_due,
             // Only a closed case has one: none on a running case's row.
             follow_up_due: b.follow_up_due,
+            late_forwarding: None,
         }
     };
     let mut rows: Vec<WarningRow> = node
@@ -319,6 +323,21 @@ pub async fn warnings(
         })
         .collect();
     rows.extend(follow_ups);
+    let red = crate::domain::case::Warning::Red;
+    let late: Vec<WarningRow> = node
+        .forwarding_watch()
+        .await?
+        .into_iter()
+        .filter(|b| wanted(b, red, WarningRule::Forwarding))
+        .map(|b| {
+            let late = b.late_forwarding.clone();
+            let mut r = row(b, red, WarningRule::Forwarding, None);
+            r.late_forwarding = late;
+            r
+        })
+        .collect();
+    rows.extend(late);
+    rows.retain(|r| q.status.is_none_or(|s| s == r.status));
     Ok(axum::Json(rows))
 }
 
@@ -530,7 +549,8 @@ pub struct ActionsQuery {
     /// `staff_created`, `staff_changed`, `staff_disabled`,
     /// `catalogue_published`, `calendar_published`, `case_recalled`,
     /// `node_registered`, `node_revoked`, `data_exported`, `chain_broken`,
-    /// `warning_decided`).
+    /// `warning_decided`, `case_reopened`, `hall_decommissioned`,
+    /// `hall_closed`).
     pub action: Option<String>,
     /// At most this many (default 100, at most 1000).
     pub limit: Option<i64>,

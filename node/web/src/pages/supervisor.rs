@@ -139,7 +139,7 @@ fn case_row(ctx: &Ctx, b: &CaseBrief, level: Option<Warning>, today: chrono::Nai
             Cell::nowrap(state_label(ctx, &b.state)),
             Cell::nowrap(super::templates::datetime(b.received_at_ms)),
             Cell::nowrap(b.committed_due.clone().unwrap_or_default()),
-            Cell::nowrap(days_left(ctx, b, today)),
+            days_left(ctx, b, today).into(),
             match level_str {
                 Some(l) => Cell::level(super::i18n::phrase(ctx.lang, &format!("warn.{l}")), l),
                 None => Cell::default(),
@@ -185,7 +185,8 @@ pub async fn warning_tables(ctx: &Ctx, q: &SupQuery) -> Result<Vec<Table>, Error
     // A warning revoked on appeal is listed with its status, uncoloured,
     // and does not count.
     let status = |b: &CaseBrief, rule, w, row: &mut Row| {
-        let s = WarningStatus::of(b.appeal(rule, w));
+        let since = ctx.node.warning_since(b, rule, w);
+        let s = WarningStatus::on(b.appeal(rule, w), w, since, today, &calendar);
         if s == WarningStatus::Revoked {
             row.level = None;
         }
@@ -261,6 +262,51 @@ pub async fn warning_tables(ctx: &Ctx, q: &SupQuery) -> Result<Vec<Table>, Error
         empty: ctx.phrase("supervisor.follow_up_empty"),
         more: None,
     });
+    // Cases that reached the hall that decides them late: red while they
+    // run.
+    let late = ctx.node.forwarding_watch().await?;
+    let rows: Vec<Row> = late
+        .iter()
+        .filter(|b| in_hall(hall, &b.accepting_node))
+        .filter_map(|b| {
+            let l = b.late_forwarding.as_ref()?;
+            let en = ctx.lang == super::web::Lang::En;
+            let mut row = Row {
+                level: Some("red"),
+                cells: vec![
+                    Cell::link(b.id.clone(), format!("/supervisor/cases/{}", b.id)),
+                    matter_name(ctx, &b.matter_code).into(),
+                    ctx.node.hall_name(&l.from, en).into(),
+                    ctx.node.hall_name(&l.to, en).into(),
+                    Cell::nowrap(ctx.phrase_with("supervisor.hours_late", &[("n", &l.hours)])),
+                    Cell::nowrap(
+                        onewindow_domain::case::china_date(l.at_ms)
+                            .format("%Y-%m-%d")
+                            .to_string(),
+                    ),
+                ],
+            };
+            status(b, WarningRule::Forwarding, Warning::Red, &mut row);
+            Some(row)
+        })
+        .collect();
+    out.push(Table {
+        id: "forwarding".into(),
+        title: ctx.phrase("supervisor.forwarding"),
+        headers: ctx.phrases(&[
+            "col.case",
+            "col.matter",
+            "col.handed_up_by",
+            "col.arrived_at",
+            "col.late_by",
+            "col.recorded",
+            "col.warning_status",
+        ]),
+        rows,
+        csv: format!("/supervisor/export/forwarding{query}"),
+        empty: ctx.phrase("supervisor.forwarding_empty"),
+        more: None,
+    });
     Ok(out)
 }
 
@@ -308,6 +354,7 @@ pub async fn overview(StaffCtx(ctx): StaffCtx, Query(q): Query<SupQuery>) -> Res
         red => counts.first().copied().unwrap_or(0),
         yellow => counts.get(1).copied().unwrap_or(0),
         follow_up => counts.get(2).copied().unwrap_or(0),
+        forwarding => counts.get(3).copied().unwrap_or(0),
         tables => tables.into_iter().map(|t| cut(t, &ctx)).collect::<Vec<_>>(),
         scope => scope,
         halls => halls,
@@ -585,7 +632,7 @@ pub async fn export(
         return r;
     }
     let tables = match table.as_str() {
-        "red" | "yellow" | "follow_up" => warning_tables(&ctx, &q).await,
+        "red" | "yellow" | "follow_up" | "forwarding" => warning_tables(&ctx, &q).await,
         "search" => search_table(&ctx, &q).await.map(|t| vec![t]),
         "fleet" | "security" => stats::fleet_tables(&ctx).await,
         t if t.starts_with("stats-") => stats::stats(&ctx, &q).await.map(|s| s.tables),
