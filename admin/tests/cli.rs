@@ -1403,7 +1403,7 @@ async fn a_village_appeals_a_warning_and_the_district_revokes_it() {
             .contains("revoked by admin@nanhai: 经核实停电属实，撤销预警")
             && table
                 .stdout
-                .contains("0 red, 0 yellow; 0 escalated, 0 appealed, 1 revoked"),
+                .contains("0 red, 0 yellow; 0 pending, 0 escalated, 0 appealed, 1 revoked"),
         "{}",
         table.stdout
     );
@@ -1908,10 +1908,12 @@ async fn a_case_that_reaches_its_township_two_days_late_is_red_for_late_forwardi
             let rows = admin_at(&url, pw, &["warnings", "list", "--json"], &[])
                 .await
                 .json();
+            // Issued once the village's own report has come up too
+            // (pending until the district hears from it).
             rows.as_array()
                 .unwrap()
                 .iter()
-                .any(|r| r["rule"] == "forwarding")
+                .any(|r| r["rule"] == "forwarding" && r["status"] == "issued")
                 .then_some(rows)
         })
         .await;
@@ -2070,4 +2072,65 @@ async fn a_village_decommissioned_hands_its_open_cases_to_its_neighbour() {
     .await;
     assert!(audit.ok, "{}", audit.stderr);
     assert!(audit.stdout.contains("并入石北村"), "{}", audit.stdout);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_warning_of_a_village_that_is_off_is_pending_until_it_is_heard_from() {
+    const V: &str = "nanhai.guicheng.xiaping";
+    let clock = std::sync::Arc::new(node::service::StartedClock::at(onewindow_tests::START_MS));
+    let mut t = onewindow_tests::tree_at(&["nanhai", "nanhai.guicheng", V], clock.clone()).await;
+    let url = t.url("nanhai");
+    let pw = onewindow_tests::ADMIN_PASSWORD;
+    let clerk = t.staff(V, "xp.li", "clerk", None).await;
+    let [own, _, _] = open_cases(&clerk).await;
+    let row = t
+        .eventually(60, "the village's case at the district", || async {
+            t.node("nanhai").node.store.case(&own).await.unwrap()
+        })
+        .await;
+    assert_eq!(row.case.holder.as_deref(), Some(V));
+    let due = chrono::NaiveDate::parse_from_str(row.committed_due.as_deref().unwrap(), "%Y-%m-%d")
+        .unwrap();
+    // The village goes off; two days after its committed due date the
+    // case is red at the district, which has not heard from the village
+    // since.
+    t.stop(V).await;
+    let today = t.node("nanhai").node.today();
+    clock.advance((due - today).num_days() * 86_400_000 + 2 * 86_400_000);
+    let status_of = |rows: &Value| {
+        rows.as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["case_number"] == own.as_str() && r["rule"] == "deadline")
+            .map(|r| {
+                (
+                    r["level"].clone(),
+                    r["status"].clone(),
+                    r["responsible_hall"].clone(),
+                )
+            })
+    };
+    let rows = admin_at(&url, pw, &["warnings", "list", "--json"], &[])
+        .await
+        .json();
+    assert_eq!(
+        status_of(&rows),
+        Some((
+            serde_json::json!("red"),
+            serde_json::json!("pending"),
+            serde_json::json!(V)
+        )),
+        "{rows}"
+    );
+    // Once the village is heard from again, the warning is issued.
+    t.restart(V).await;
+    t.eventually(60, "the warning issued", || async {
+        let rows = admin_at(&url, pw, &["warnings", "list", "--json"], &[])
+            .await
+            .json();
+        status_of(&rows)
+            .filter(|(_, s, _)| *s == "issued")
+            .map(drop)
+    })
+    .await;
 }

@@ -59,6 +59,8 @@ pub enum Status {
     Revoked,
     /// Red and standing for more than 5 working days.
     Escalated,
+    /// The responsible hall has not been heard from since it arose.
+    Pending,
 }
 
 /// `warnings ...`
@@ -203,6 +205,7 @@ impl WarningsCommand {
             Status::Appealed => "appealed",
             Status::Revoked => "revoked",
             Status::Escalated => "escalated",
+            Status::Pending => "pending",
         });
         let answer = api
             .warnings(level, hall.as_deref().map(str::trim), status)
@@ -282,9 +285,10 @@ impl WarningsCommand {
         };
         let status = |s: &str| answer.value.iter().filter(|w| w.status == s).count();
         println!(
-            "{} red, {} yellow; {} escalated, {} appealed, {} revoked",
+            "{} red, {} yellow; {} pending, {} escalated, {} appealed, {} revoked",
             counting("red"),
             counting("yellow"),
+            status("pending"),
             status("escalated"),
             status("appealed"),
             status("revoked")

@@ -527,6 +527,9 @@ pub enum WarningStatus {
     /// [`ESCALATE_AFTER_WORKING_DAYS`] working days: the district's
     /// supervisors follow it up themselves (督办).
     Escalated,
+    /// Issued where it is listed, but the responsible hall has not been
+    /// heard from since the warning arose: it may not know of it yet.
+    Pending,
 }
 
 /// Working days a red warning stands before it is escalated.
@@ -540,6 +543,7 @@ impl WarningStatus {
             Self::Appealed => "appealed",
             Self::Revoked => "revoked",
             Self::Escalated => "escalated",
+            Self::Pending => "pending",
         }
     }
 

@@ -507,6 +507,11 @@ pub const PHRASES: &[(&str, &str, &str)] = &[
     ("warn_status.appealed", "申诉中", "Appealed"),
     ("warn_status.revoked", "申诉撤销", "Revoked on appeal"),
     ("warn_status.escalated", "已升级督办", "Escalated"),
+    (
+        "warn_status.pending",
+        "待送达",
+        "Pending: hall not heard from",
+    ),
     // Materials.
     ("nec.required", "必需", "Required"),
     ("nec.optional", "可选", "Optional"),

@@ -11,7 +11,7 @@ use chrono::NaiveDate;
 
 use super::Node;
 use crate::error::Error;
-use onewindow_domain::case::{Case, Warning, WarningRule};
+use onewindow_domain::case::{Case, Warning, WarningRule, WarningStatus};
 use onewindow_domain::deadline::{TimeUnit, warning_level, yellow_horizon};
 use onewindow_store::{CaseBrief, Scope};
 use std::collections::BTreeSet;
@@ -271,6 +271,57 @@ impl Node {
             }
         }
         Ok(filled)
+    }
+
+    /// The hall a warning is held against: the one that handed the case up
+    /// late (rule `forwarding`), else the one that holds the case.
+    pub fn responsible_hall(b: &CaseBrief, rule: WarningRule) -> String {
+        match (rule, &b.late_forwarding) {
+            (WarningRule::Forwarding, Some(l)) => l.from.clone(),
+            _ => b.holder.clone().unwrap_or_else(|| b.accepting_node.clone()),
+        }
+    }
+
+    /// When each hall of the subtree was last heard from (ms), for
+    /// [`Node::warning_status`]; this node is heard from now.
+    pub async fn last_heard(&self) -> Result<std::collections::HashMap<String, i64>, Error> {
+        let mut out: std::collections::HashMap<String, i64> = self
+            .store
+            .oversight_fleet()
+            .await?
+            .into_iter()
+            .filter_map(|f| Some((f.node_id, f.last_seen_ms?)))
+            .collect();
+        out.insert(self.id.to_string(), self.now_ms());
+        Ok(out)
+    }
+
+    /// A listed warning's status: by its appeal (`appealed`, `revoked`),
+    /// `escalated` once an issued red one has stood more than
+    /// [`onewindow_domain::case::ESCALATE_AFTER_WORKING_DAYS`] working
+    /// days, `pending` while the responsible hall has not been heard from
+    /// since the day it arose, else `issued`.
+    pub fn warning_status(
+        &self,
+        b: &CaseBrief,
+        rule: WarningRule,
+        level: Warning,
+        since: NaiveDate,
+        heard: &std::collections::HashMap<String, i64>,
+    ) -> WarningStatus {
+        let today = self.today();
+        let s = WarningStatus::on(b.appeal(rule, level), level, since, today, &self.calendar());
+        if s != WarningStatus::Issued {
+            return s;
+        }
+        let hall = Self::responsible_hall(b, rule);
+        let arose_ms = since
+            .and_hms_opt(0, 0, 0)
+            .map_or(0, |t| t.and_utc().timestamp_millis() - 8 * 3_600_000);
+        match heard.get(&hall) {
+            Some(&seen) if seen >= arose_ms => WarningStatus::Issued,
+            _ => WarningStatus::Pending,
+        }
     }
 
     /// Running cases that reached the hall that decides them late (a red

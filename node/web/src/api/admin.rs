@@ -189,7 +189,7 @@ pub struct WarningsQuery {
     pub level: Option<crate::domain::case::Warning>,
     /// Only cases accepted at this hall or below it (a node id).
     pub hall: Option<String>,
-    /// Only warnings of this status: `issued`, `appealed`, `revoked` or `escalated`.
+    /// Only warnings of this status: `issued`, `pending`, `escalated`, `appealed` or `revoked`.
     pub status: Option<WarningStatus>,
 }
 
@@ -238,9 +238,13 @@ pub struct WarningRow {
     pub late_forwarding: Option<crate::domain::case::LateForwarding>,
     /// The first day the warning held at this level (China time).
     pub since: String,
-    /// Where it stands: `issued`, `appealed`, `revoked`, or `escalated`
-    /// (red and standing for more than 5 working days).
+    /// Where it stands: `issued`; `pending` (the responsible hall has not
+    /// been heard from since the warning arose); `escalated` (red and
+    /// standing for more than 5 working days); `appealed`; `revoked`.
     pub status: WarningStatus,
+    /// The hall it is held against: the one that holds the case, or for
+    /// `forwarding` the one that handed it up late.
+    pub responsible_hall: String,
     /// The responsible hall's appeal and the district's decision, if any.
     pub appeal: Option<crate::domain::case::WarningAppeal>,
 }
@@ -275,13 +279,15 @@ pub async fn warnings(
             })
     };
     let calendar = node.calendar();
+    let heard = node.last_heard().await?;
     let row = |b: crate::store::CaseBrief, w, rule: WarningRule, left: Option<i64>| {
         let m = cat.matter(&b.matter_code);
         let appeal = b.appeal(rule, w).cloned();
         let since = node.warning_since(&b, rule, w);
         WarningRow {
             since: since.format("%Y-%m-%d").to_string(),
-            status: WarningStatus::on(appeal.as_ref(), w, since, today, &calendar),
+            status: node.warning_status(&b, rule, w, since, &heard),
+            responsible_hall: crate::service::Node::responsible_hall(&b, rule),
             appeal,
             working_days_left: left,
             case_number: b.id,

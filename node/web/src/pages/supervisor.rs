@@ -180,13 +180,14 @@ pub async fn warning_tables(ctx: &Ctx, q: &SupQuery) -> Result<Vec<Table>, Error
         .map(|h| format!("?hall={}", percent(h.trim())))
         .unwrap_or_default();
     let follow_ups = ctx.node.follow_up_watch().await?;
+    let heard = ctx.node.last_heard().await?;
     let calendar = ctx.node.calendar();
     let mut out = Vec::new();
     // A warning revoked on appeal is listed with its status, uncoloured,
     // and does not count.
     let status = |b: &CaseBrief, rule, w, row: &mut Row| {
         let since = ctx.node.warning_since(b, rule, w);
-        let s = WarningStatus::on(b.appeal(rule, w), w, since, today, &calendar);
+        let s = ctx.node.warning_status(b, rule, w, since, &heard);
         if s == WarningStatus::Revoked {
             row.level = None;
         }
