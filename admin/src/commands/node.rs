@@ -233,9 +233,7 @@ impl NodeCommand {
                     }));
                     return Ok(());
                 }
-                let until = chrono::DateTime::from_timestamp_millis(t.expires_ms)
-                    .map(|d| d.format("%Y-%m-%d %H:%M UTC").to_string())
-                    .unwrap_or_default();
+                let until = token_until(t.expires_ms);
                 println!(
                     "{}",
                     fields(&[
@@ -301,9 +299,7 @@ impl NodeCommand {
                     return Ok(());
                 }
                 let t = answer.value;
-                let until = chrono::DateTime::from_timestamp_millis(t.expires_ms)
-                    .map(|d| d.format("%Y-%m-%d %H:%M UTC").to_string())
-                    .unwrap_or_default();
+                let until = token_until(t.expires_ms);
                 println!(
                     "{}",
                     fields(&[
@@ -321,6 +317,13 @@ impl NodeCommand {
             }
         }
     }
+}
+
+/// When an enrolment token stops working, in UTC.
+fn token_until(expires_ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(expires_ms)
+        .map(|d| d.format("%Y-%m-%d %H:%M UTC").to_string())
+        .unwrap_or_default()
 }
 
 /// One hall of the subtree as the fleet knows it.

@@ -149,21 +149,7 @@ impl Node {
                 &[],
             ));
         }
-        let reason = reason.trim();
-        if reason.is_empty() {
-            return Err(Error::keyed(
-                ErrorKind::Invalid,
-                "empty_field",
-                "err.empty_field.reason",
-                &[],
-            ));
-        }
-        if reason.chars().count() > 500 {
-            return Err(Error::bad_request(
-                "field_too_long",
-                &[("field", &"reason"), ("max", &500)],
-            ));
-        }
+        let reason = order_reason(reason)?;
         let number = onewindow_domain::case_number::CaseNumber::parse(number)?.to_string();
         let row = self
             .store
@@ -521,4 +507,26 @@ impl Node {
         self.uplink.set_certificate(info);
         Ok(renewed)
     }
+}
+
+/// The reason of an order of the district (a recall, a reopening, a
+/// decision on an appeal, closing a hall): 1 to 500 characters, trimmed.
+pub(crate) fn order_reason(reason: &str) -> Result<&str, crate::error::Error> {
+    use crate::error::{Error, ErrorKind};
+    let reason = reason.trim();
+    if reason.is_empty() {
+        return Err(Error::keyed(
+            ErrorKind::Invalid,
+            "empty_field",
+            "err.empty_field.reason",
+            &[],
+        ));
+    }
+    if reason.chars().count() > 500 {
+        return Err(Error::bad_request(
+            "field_too_long",
+            &[("field", &"reason"), ("max", &500)],
+        ));
+    }
+    Ok(reason)
 }

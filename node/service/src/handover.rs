@@ -56,21 +56,7 @@ impl Node {
                 &[],
             ));
         }
-        let reason = reason.trim();
-        if reason.is_empty() {
-            return Err(Error::keyed(
-                ErrorKind::Invalid,
-                "empty_field",
-                "err.empty_field.reason",
-                &[],
-            ));
-        }
-        if reason.chars().count() > 500 {
-            return Err(Error::bad_request(
-                "field_too_long",
-                &[("field", &"reason"), ("max", &500)],
-            ));
-        }
+        let reason = crate::directives::order_reason(reason)?;
         let below = |n: &str| {
             NodeId::new(n)
                 .ok()

@@ -173,6 +173,17 @@ enum Arg {
 }
 
 impl Where {
+    /// Only running cases (of the open states).
+    fn open(&mut self) {
+        self.one_of(
+            "state",
+            &OPEN_STATES
+                .map(str::to_owned)
+                .into_iter()
+                .collect::<Vec<_>>(),
+        );
+    }
+
     fn next(&self) -> String {
         format!("${}", self.args.len() + 1)
     }
@@ -489,13 +500,7 @@ impl Store {
         horizon: &str,
     ) -> Result<Vec<CaseBrief>, StoreError> {
         let mut w = Where::default();
-        w.one_of(
-            "state",
-            &OPEN_STATES
-                .map(str::to_owned)
-                .into_iter()
-                .collect::<Vec<_>>(),
-        );
+        w.open();
         w.and("suspended = 0");
         let h = w.text(horizon);
         let t = w.text(today);
@@ -512,13 +517,7 @@ impl Store {
     /// latest arrivals first.
     pub async fn forwarding_watch(&self, scope: &Scope) -> Result<Vec<CaseBrief>, StoreError> {
         let mut w = Where::default();
-        w.one_of(
-            "state",
-            &OPEN_STATES
-                .map(str::to_owned)
-                .into_iter()
-                .collect::<Vec<_>>(),
-        );
+        w.open();
         w.and("late_forwarding IS NOT NULL");
         w.scope(scope);
         let sql = format!("{BRIEF}{} ORDER BY received_at_ms DESC", w.sql);
