@@ -46,7 +46,8 @@ use crate::identity::IdentityError;
 pub use backoff::Backoff;
 pub use client::Client;
 pub use framing::{
-    FrameError, FramedStream, MAX_FRAME, read_frame, read_raw_frame, write_frame, write_raw_frame,
+    FrameError, FrameSource, FramedStream, MAX_FRAME, read_frame, read_raw_frame, write_frame,
+    write_raw_frame,
 };
 pub use server::Server;
 

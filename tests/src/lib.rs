@@ -17,6 +17,7 @@
 #![allow(clippy::unwrap_used, clippy::missing_panics_doc)]
 
 pub mod catalogue;
+pub mod fuzz;
 pub mod hall;
 pub mod pg;
 

@@ -126,27 +126,64 @@ pub async fn write_raw_frame(
     Ok(())
 }
 
+/// Where frames are read from: the receive half of a QUIC stream, or bytes
+/// handed over in pieces (the fuzz target of the framing, a test).
+pub trait FrameSource {
+    /// Appends between one and `max` (at least 1) of the stream's next
+    /// bytes to `buf`; `Ok(false)`, appending nothing, when the stream has
+    /// ended.
+    fn read_into(
+        &mut self,
+        buf: &mut Vec<u8>,
+        max: usize,
+    ) -> impl std::future::Future<Output = Result<bool, FrameError>> + Send;
+
+    /// Tells the peer to stop sending: a frame was refused for its size and
+    /// nothing more will be read.
+    fn stop(&mut self) {}
+}
+
+impl FrameSource for quinn::RecvStream {
+    async fn read_into(&mut self, buf: &mut Vec<u8>, max: usize) -> Result<bool, FrameError> {
+        match self.read_chunk(max, true).await? {
+            Some(chunk) => {
+                buf.extend_from_slice(&chunk.bytes);
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    fn stop(&mut self) {
+        let _ = quinn::RecvStream::stop(self, STOP_FRAME_TOO_LARGE.into());
+    }
+}
+
 /// Reads the next frame's payload, refusing one announced longer than `max`
 /// (at most [`MAX_FRAME`]) before allocating anything; `Ok(None)` when the
 /// peer finished its side cleanly between frames.
-pub async fn read_raw_frame(
-    recv: &mut quinn::RecvStream,
+pub async fn read_raw_frame<S: FrameSource>(
+    recv: &mut S,
     max: usize,
 ) -> Result<Option<Vec<u8>>, FrameError> {
     let max = max.min(MAX_FRAME);
-    let mut header = [0u8; 4];
-    match recv.read_exact(&mut header).await {
-        Ok(()) => {}
-        Err(quinn::ReadExactError::FinishedEarly(0)) => return Ok(None),
-        Err(quinn::ReadExactError::FinishedEarly(_)) => return Err(FrameError::Truncated),
-        Err(quinn::ReadExactError::ReadError(e)) => return Err(e.into()),
+    let mut header = Vec::with_capacity(4);
+    while header.len() < 4 {
+        let want = 4 - header.len();
+        if !recv.read_into(&mut header, want).await? {
+            return if header.is_empty() {
+                Ok(None)
+            } else {
+                Err(FrameError::Truncated)
+            };
+        }
     }
-    let len = u32::from_be_bytes(header);
+    let len = u32::from_be_bytes([header[0], header[1], header[2], header[3]]);
     let len = match usize::try_from(len) {
         Ok(len) if len <= max => len,
         _ => {
             // Nothing more will be read: tell the peer to stop sending.
-            let _ = recv.stop(STOP_FRAME_TOO_LARGE.into());
+            recv.stop();
             return Err(FrameError::FrameTooLarge {
                 len: u64::from(len),
                 max,
@@ -158,9 +195,8 @@ pub async fn read_raw_frame(
     let mut body = Vec::with_capacity(len.min(READ_CHUNK));
     while body.len() < len {
         let want = (len - body.len()).min(READ_CHUNK);
-        match recv.read_chunk(want, true).await? {
-            Some(chunk) => body.extend_from_slice(&chunk.bytes),
-            None => return Err(FrameError::Truncated),
+        if !recv.read_into(&mut body, want).await? {
+            return Err(FrameError::Truncated);
         }
     }
     Ok(Some(body))
