@@ -496,8 +496,8 @@ impl Sim {
             set.spawn(async move {
                 let mut out = Vec::new();
                 for (p, i, s) in subs {
-                    let r = node.submit("window", Role::Clerk, s).await;
-                    out.push((p, r.map(|o| (o.case_number, i))));
+                    let r = node.submit("window", Role::Clerk, s, None).await;
+                    out.push((p, r.map(|made| (made.outcome.case_number, i))));
                 }
                 (hall, out)
             });

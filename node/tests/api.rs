@@ -1559,3 +1559,43 @@ async fn a_bad_rating_stored_before_follow_ups_were_kept_opens_one_when_the_node
     assert_eq!(row.follow_up_due.as_deref(), Some("2026-12-14"));
     again.stop().await;
 }
+
+#[tokio::test]
+async fn a_submission_sent_again_with_its_key_gets_its_case_and_makes_no_other() {
+    let h = hall().await;
+    let sub = submission("T-SIMPLE", complete_materials());
+    let key = ("Idempotency-Key", "kiosk-3:2026-01-05:0001");
+    let first = h.clerk.post_with_header("/api/v1/cases", &sub, key).await;
+    assert_eq!(first.status, 201, "{}", first.text);
+    let number = first.body["case_number"].as_str().unwrap().to_owned();
+    stores_nothing(&h, || async {
+        let again = h.clerk.post_with_header("/api/v1/cases", &sub, key).await;
+        assert_eq!(again.status, 200, "{}", again.text);
+        assert_eq!(again.body["case_number"], number.as_str());
+        assert_eq!(again.body["outcome"], first.body["outcome"]);
+        // The same key with another submission is refused.
+        let mut other = sub.clone();
+        other["applicant"]["name"] = json!("李四");
+        h.clerk
+            .post_with_header("/api/v1/cases", &other, key)
+            .await
+            .assert_error(409, "submission_key_reused");
+        // A key that is no key.
+        for bad in ["", "has space", &"k".repeat(101), "键"] {
+            let r = h
+                .clerk
+                .post_with_header("/api/v1/cases", &sub, ("Idempotency-Key", bad))
+                .await;
+            r.assert_error(400, "bad_submission_key");
+        }
+    })
+    .await;
+    // Keys are each account's own: another clerk's same key makes a case.
+    let clerk2 = staff(&h.t.http, "clerk2", "clerk", None).await;
+    let theirs = clerk2.post_with_header("/api/v1/cases", &sub, key).await;
+    assert_eq!(theirs.status, 201, "{}", theirs.text);
+    assert_ne!(theirs.body["case_number"], number.as_str());
+    // Without a key, the same submission is a new case each time.
+    let plain = h.clerk.post("/api/v1/cases", &sub).await;
+    assert_eq!(plain.status, 201, "{}", plain.text);
+}

@@ -201,8 +201,10 @@ async fn the_document_matches_the_routes() {
         );
     }
     // Each parameter is where the route reads it: a name in the path's
-    // template is `in: path`, every other one `in: query` (a client made
-    // from the document puts `last4` into the query, not the path).
+    // template is `in: path`, the headers a route reads are `in: header`,
+    // every other one `in: query` (a client made from the document puts
+    // `last4` into the query, not the path).
+    const HEADERS: &[&str] = &["Idempotency-Key"];
     let mut params = 0;
     for (path, item) in doc["paths"].as_object().unwrap() {
         for (method, op) in item.as_object().unwrap() {
@@ -211,7 +213,13 @@ async fn the_document_matches_the_routes() {
                 let name = p["name"].as_str().unwrap();
                 let placed = p["in"].as_str().unwrap();
                 let in_template = path.contains(&format!("{{{name}}}"));
-                let expected = if in_template { "path" } else { "query" };
+                let expected = if in_template {
+                    "path"
+                } else if HEADERS.contains(&name) {
+                    "header"
+                } else {
+                    "query"
+                };
                 assert_eq!(placed, expected, "{method} {path}: parameter {name}");
             }
         }

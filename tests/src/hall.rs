@@ -223,6 +223,22 @@ impl Client {
             .await
     }
 
+    /// POST JSON with one more header (`Idempotency-Key`, say).
+    pub async fn post_with_header(
+        &self,
+        path: &str,
+        body: &Value,
+        (name, value): (&str, &str),
+    ) -> Reply {
+        self.send(
+            self.api
+                .request(Method::POST, path)
+                .header(name, value)
+                .json(body),
+        )
+        .await
+    }
+
     /// PUT JSON.
     pub async fn put(&self, path: &str, body: &Value) -> Reply {
         self.send(self.api.request(Method::PUT, path).json(body))

@@ -1227,3 +1227,45 @@ async fn an_approver_appeals_a_warning_and_the_district_supervisor_revokes_it_on
     })
     .await;
 }
+
+#[tokio::test]
+async fn the_acceptance_form_sent_twice_makes_one_case() {
+    within(async {
+        let h = hall().await;
+        let b = Browser::new(&h.url);
+        b.login("clerk1").await;
+        let page = b.get("/clerk/apply/T-SIMPLE").await;
+        let token = csrf(&page.body);
+        let marker = "name=\"submission_key\" value=\"";
+        let i = page
+            .body
+            .find(marker)
+            .expect("a submission key in the form");
+        let rest = &page.body[i + marker.len()..];
+        let key = rest[..rest.find('"').unwrap()].to_owned();
+        assert_eq!(key.len(), 32, "{key}");
+        // Each showing of the form has its own key.
+        assert!(!b.get("/clerk/apply/T-SIMPLE").await.body.contains(&key));
+        let form = [
+            ("csrf", token.as_str()),
+            ("submission_key", key.as_str()),
+            ("kind", "person"),
+            ("id_number", PERSON),
+            ("name", "张三"),
+            ("have_M1", "1"),
+            ("have_M2", "1"),
+            ("decision", "accept"),
+        ];
+        let before = counts(&h).await;
+        // A double click, or the answer lost and the form sent again.
+        let first = b.post("/clerk/apply/T-SIMPLE", &form).await;
+        let second = b.post("/clerk/apply/T-SIMPLE", &form).await;
+        assert_eq!(first.status, StatusCode::SEE_OTHER, "{}", first.body);
+        assert_eq!(second.status, StatusCode::SEE_OTHER, "{}", second.body);
+        assert_eq!(first.location, second.location);
+        assert!(first.location.starts_with("/clerk/cases/"));
+        let after = counts(&h).await;
+        assert_eq!(after.1, before.1 + 1, "one case, not two");
+    })
+    .await;
+}

@@ -471,3 +471,177 @@ async fn the_district_fails_over_to_its_standby_and_loses_no_receipted_case() {
     })
     .await;
 }
+
+/// A small generator for the moments of the kills, seeded from the clock
+/// (or `ONEWINDOW_KILL_SEED`) and printed, so that a failing run can be
+/// replayed.
+struct Moments(u64);
+
+impl Moments {
+    fn seeded() -> Self {
+        let seed = std::env::var("ONEWINDOW_KILL_SEED")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| {
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap()
+                    .as_nanos() as u64
+                    | 1
+            });
+        eprintln!("kill moments from ONEWINDOW_KILL_SEED={seed}");
+        Self(seed)
+    }
+
+    /// The next pause, between `lo` and `hi` milliseconds.
+    fn next_ms(&mut self, lo: u64, hi: u64) -> u64 {
+        // xorshift64
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        lo + self.0 % (hi - lo + 1)
+    }
+}
+
+/// One submission sent until it is answered, with its key each time: the
+/// case number and whether the answer was a replay of an earlier attempt.
+async fn submit_until_answered(
+    http: &reqwest::Client,
+    base: &str,
+    token: &str,
+    key: &str,
+    body: &Value,
+) -> (String, bool) {
+    loop {
+        let res = http
+            .post(format!("{base}/api/v1/cases"))
+            .bearer_auth(token)
+            .header("Idempotency-Key", key)
+            .json(body)
+            .send()
+            .await;
+        match res {
+            Ok(r) if r.status() == 201 || r.status() == 200 => {
+                let replayed = r.status() == 200;
+                assert_eq!(
+                    r.headers()
+                        .get("idempotent-replayed")
+                        .and_then(|v| v.to_str().ok()),
+                    Some(if replayed { "true" } else { "false" })
+                );
+                let v: Value = r.json().await.unwrap();
+                return (v["case_number"].as_str().unwrap().to_owned(), replayed);
+            }
+            // The hall is starting again.
+            Ok(r) if r.status() == 503 => {}
+            Ok(r) => {
+                let status = r.status();
+                panic!("{key}: {status} {}", r.text().await.unwrap());
+            }
+            Err(_) => {}
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hall_killed_during_acceptance_never_loses_a_receipt_nor_makes_a_case_twice() {
+    with_timeout(async {
+        let (_dir, mut tree) = process_tree(&[DISTRICT]);
+        tree.start_all().await.unwrap();
+        let clerk = staff(&tree, DISTRICT, "clerk1", "clerk").await;
+        let sup = staff(&tree, DISTRICT, "sup1", "supervisor").await;
+        let matter = own_matter(&clerk).await;
+        let base = clerk.base.clone();
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .unwrap();
+        let count = 600;
+        let bodies: Vec<Value> = (0..count)
+            .map(|i| complete_submission(&matter, &citizen_id(&format!("44060519900202{i:03}"))))
+            .collect();
+
+        // The clerk submits one after another; an unanswered submission is
+        // sent again with its key until it is answered. Meanwhile the
+        // hall is killed with SIGKILL at random moments and started again.
+        let (tx, mut rx) = tokio::sync::watch::channel(0usize);
+        // Sessions are stored: one login serves through the kills.
+        let token = token(&base, "clerk1").await;
+        let clerk_task = {
+            let (http, base, bodies, token) =
+                (http.clone(), base.clone(), bodies.clone(), token.clone());
+            tokio::spawn(async move {
+                let mut answers = Vec::new();
+                for (i, body) in bodies.iter().enumerate() {
+                    answers.push(
+                        submit_until_answered(&http, &base, &token, &format!("window1-{i}"), body)
+                            .await,
+                    );
+                    tx.send_replace(i + 1);
+                }
+                answers
+            })
+        };
+        let mut moments = Moments::seeded();
+        let mut kills = 0;
+        while *rx.borrow() < count - 10 {
+            tokio::time::sleep(Duration::from_millis(moments.next_ms(5, 50))).await;
+            if *rx.borrow() >= count - 10 {
+                break;
+            }
+            let at = *rx.borrow();
+            let t = std::time::Instant::now();
+            tree.kill(DISTRICT).await.unwrap();
+            kills += 1;
+            tree.start(DISTRICT).await.unwrap();
+            eprintln!(
+                "kill {kills} at {at} submissions, back after {:?}",
+                t.elapsed()
+            );
+            if rx.changed().await.is_err() {
+                break;
+            }
+        }
+        let answers = clerk_task.await.unwrap();
+        assert!(kills >= 10, "only {kills} kills happened");
+        let replays = answers.iter().filter(|(_, r)| *r).count();
+        eprintln!("{count} submissions, {kills} kills, {replays} answered by a replay");
+
+        // Every receipt the clerk holds is a stored case, each its own.
+        let mut numbers: Vec<&str> = answers.iter().map(|(n, _)| n.as_str()).collect();
+        numbers.sort_unstable();
+        numbers.dedup();
+        assert_eq!(numbers.len(), count, "two submissions got the same case");
+        let listed = sup.get_ok("/api/v1/cases?limit=1000").await;
+        let mut stored: Vec<&str> = listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|c| c["number"].as_str())
+            .collect();
+        stored.sort_unstable();
+        // Nothing more was stored than the clerk was told: no submission
+        // made a second case however often it was sent.
+        assert_eq!(stored, numbers, "the stored cases are not the receipts");
+
+        // Sent once more, a submission is answered with its case, and the
+        // same key with another applicant is refused.
+        let (n, replayed) =
+            submit_until_answered(&http, &base, &token, "window1-0", &bodies[0]).await;
+        assert_eq!((n.as_str(), replayed), (answers[0].0.as_str(), true));
+        let r = http
+            .post(format!("{base}/api/v1/cases"))
+            .bearer_auth(&token)
+            .header("Idempotency-Key", "window1-0")
+            .json(&bodies[1])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 409);
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(v["code"], "submission_key_reused");
+        tree.stop_all().await.unwrap();
+    })
+    .await;
+}

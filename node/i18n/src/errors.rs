@@ -390,6 +390,16 @@ pub const PHRASES: &[(&str, &str, &str)] = &[
         "only the district (the root) closes or moves halls",
     ),
     (
+        "err.bad_submission_key",
+        "提交键须为1至{max}个字母、数字或 . _ : - 字符",
+        "a submission key is 1 to {max} letters, digits or . _ : - characters",
+    ),
+    (
+        "err.submission_key_reused",
+        "该提交键已用于另一份申请（案件{number}），请为新申请使用新的提交键",
+        "this submission key was used for another application (case {number}); use a new key for a new application",
+    ),
+    (
         "err.hall_closed",
         "{hall}已停止办理，不再受理新案件",
         "{hall} is closed: it accepts no new case",

@@ -1,6 +1,6 @@
 //! Acceptance at the window and the back office, over the case state machine.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::Node;
 use super::views::{CaseView, Outcome, Progress};
@@ -17,7 +17,7 @@ use onewindow_domain::policy;
 use onewindow_store::CaseRow;
 
 /// The applicant as typed at the window.
-#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ApplicantInput {
     /// Person or organisation.
@@ -45,7 +45,7 @@ pub struct ApplicantInput {
 }
 
 /// A submission at the window.
-#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Submission {
     /// Matter code.
@@ -63,6 +63,62 @@ pub struct Submission {
     #[serde(default)]
     #[schema(min_length = 1, max_length = 500)]
     pub non_acceptance_reason: Option<String>,
+}
+
+/// A key that makes a submission happen once: the clerk's page, a kiosk or
+/// a department system sends one with a submission, and when it does not
+/// hear the answer (the hall was killed, the network dropped) it sends the
+/// same submission with the same key again and gets the case the first one
+/// made. 1 to 100 characters of `A-Z a-z 0-9 . _ : -`; a key is the
+/// submitting account's and is remembered for
+/// [`onewindow_store::SUBMISSION_KEY_DAYS`] days.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubmissionKey(String);
+
+impl SubmissionKey {
+    /// The longest key.
+    pub const MAX_LEN: usize = 100;
+
+    /// Checks a key.
+    pub fn new(key: &str) -> Result<Self, Error> {
+        let ok = !key.is_empty()
+            && key.len() <= Self::MAX_LEN
+            && key
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'));
+        if ok {
+            Ok(Self(key.to_owned()))
+        } else {
+            Err(Error::new(
+                crate::error::ErrorKind::Invalid,
+                "bad_submission_key",
+                &[("max", &Self::MAX_LEN)],
+            ))
+        }
+    }
+
+    /// The key.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// What a submission made: the outcome, and whether it was made by an
+/// earlier attempt under the same [`SubmissionKey`].
+#[derive(Debug)]
+pub struct Submitted {
+    /// The case and its document.
+    pub outcome: Outcome,
+    /// An earlier attempt with the same key made it; nothing new was made.
+    pub replayed: bool,
+}
+
+/// The hash that tells a retried submission from another one under a
+/// reused key: SHA-256 of its JSON, hex.
+fn submission_hash(sub: &Submission) -> String {
+    use sha2::{Digest, Sha256};
+    let json = serde_json::to_vec(sub).unwrap_or_default();
+    hex::encode(Sha256::digest(json))
 }
 
 /// A back-office or window action on a case.
@@ -313,14 +369,32 @@ impl Node {
     }
 
     /// Receives a submission and issues exactly one outcome document.
+    ///
+    /// With a [`SubmissionKey`], a submission already made under the same
+    /// key by the same account answers with the case it made
+    /// ([`Submitted::replayed`]) and makes nothing; the same key with
+    /// another submission is `submission_key_reused`. The key is stored in
+    /// the transaction that stores the case.
     pub async fn submit(
         &self,
         username: &str,
         role: Role,
         sub: Submission,
-    ) -> Result<Outcome, Error> {
+        key: Option<&SubmissionKey>,
+    ) -> Result<Submitted, Error> {
         if role != Role::Clerk {
             return Err(Error::forbidden("action.accept"));
+        }
+        let request_hash = key.map(|_| submission_hash(&sub));
+        if let (Some(k), Some(hash)) = (key, &request_hash) {
+            // A retry answers before any check: the first attempt passed
+            // them, and the rules may have changed since.
+            let mut w = self.store.write().await?;
+            let made = w.submission_key(username, k.as_str()).await?;
+            drop(w);
+            if let Some(made) = made {
+                return self.replay(made, hash).await;
+            }
         }
         if self.is_closed() {
             return Err(Error::new(
@@ -352,6 +426,14 @@ impl Node {
         );
         let hall = &self.config.node.hall_code;
         let mut w = self.store.write().await?;
+        if let (Some(k), Some(hash)) = (key, &request_hash) {
+            // Again under the writer's lock: a second attempt that raced
+            // the first finds its case here.
+            if let Some(made) = w.submission_key(username, k.as_str()).await? {
+                drop(w);
+                return self.replay(made, hash).await;
+            }
+        }
         let seq = w
             .next_case_seq(hall, &day.format("%Y%m%d").to_string())
             .await?;
@@ -380,12 +462,41 @@ impl Node {
             event: decision,
         };
         case.apply(&second)?;
+        if let (Some(k), Some(hash)) = (key, &request_hash) {
+            w.put_submission_key(username, k.as_str(), hash, &number, now)
+                .await?;
+        }
         let outcome = self
             .commit_outcome(w, &mut case, &matter, vec![first, second])
             .await?;
         self.metrics
             .case_submitted(outcome.outcome.as_str(), started.elapsed());
-        Ok(outcome)
+        Ok(Submitted {
+            outcome,
+            replayed: false,
+        })
+    }
+
+    /// The answer to a submission made before under the same key: the case
+    /// it made, as it stands now.
+    async fn replay(&self, made: (String, String), hash: &str) -> Result<Submitted, Error> {
+        let (first_hash, case_id) = made;
+        if first_hash != hash {
+            return Err(Error::new(
+                crate::error::ErrorKind::Conflict,
+                "submission_key_reused",
+                &[("number", &case_id)],
+            ));
+        }
+        let row = self
+            .store
+            .case(&case_id)
+            .await?
+            .ok_or_else(|| case_not_found(&case_id))?;
+        Ok(Submitted {
+            outcome: self.outcome(&row),
+            replayed: true,
+        })
     }
 
     /// Resubmits materials after a correction notice.

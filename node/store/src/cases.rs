@@ -83,6 +83,10 @@ pub struct CaseFilter {
 
 const ROWS_PER_STATEMENT: usize = 200;
 
+/// How long a submission key is remembered: a client retries within
+/// minutes; a week covers a hall that was down over a holiday.
+pub const SUBMISSION_KEY_DAYS: i64 = 7;
+
 /// The departments whose parallel sub-case is open, as `|a|b|`, so that a
 /// department's open work is found with `LIKE '%|dept|%'`.
 pub(super) fn open_subs(case: &Case) -> String {
@@ -442,6 +446,54 @@ impl WriteTx<'_> {
             }
         }
         Ok(out)
+    }
+
+    /// The case a submission key of `username` made, with the hash of the
+    /// request that made it.
+    pub async fn submission_key(
+        &mut self,
+        username: &str,
+        key: &str,
+    ) -> Result<Option<(String, String)>, StoreError> {
+        let row: Option<(String, String)> = sqlx::query_as(
+            "SELECT request_hash, case_id FROM submission_keys \
+             WHERE username = $1 AND idem_key = $2",
+        )
+        .bind(username)
+        .bind(key)
+        .fetch_optional(&mut *self.tx)
+        .await?;
+        Ok(row)
+    }
+
+    /// Records that a submission key of `username` made `case_id`, in this
+    /// transaction (so with the case, or not at all). Keys older than
+    /// [`SUBMISSION_KEY_DAYS`] are forgotten at the same time.
+    pub async fn put_submission_key(
+        &mut self,
+        username: &str,
+        key: &str,
+        request_hash: &str,
+        case_id: &str,
+        at_ms: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO submission_keys (username, idem_key, request_hash, case_id, at_ms) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(username)
+        .bind(key)
+        .bind(request_hash)
+        .bind(case_id)
+        .bind(at_ms)
+        .execute(&mut *self.tx)
+        .await?;
+        let horizon = at_ms - SUBMISSION_KEY_DAYS * 86_400_000;
+        sqlx::query("DELETE FROM submission_keys WHERE at_ms < $1")
+            .bind(horizon)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
     }
 
     /// The next case sequence number of a hall for a day.

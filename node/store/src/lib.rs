@@ -20,7 +20,7 @@ mod staff;
 mod tail;
 
 pub use audit::{AuditReport, BreakKind, ChainBreak, OriginAudit, ReportedBreak};
-pub use cases::{CaseFilter, CaseRow};
+pub use cases::{CaseFilter, CaseRow, SUBMISSION_KEY_DAYS};
 pub use catalogue::{VersionError, VersionInfo};
 pub use enrolment::TokenRow;
 pub use handover::Handover;

@@ -11,25 +11,53 @@ use super::extract::{ApiJson, ApiPath, ApiQuery, Staff};
 use crate::domain::case::{Channel, EventRecord, Role};
 use crate::domain::checklist::PresentedMaterial;
 use crate::error::{Error, ErrorBody};
-use crate::service::{Action, CaseView, Outcome, Progress, Submission};
+use crate::service::{Action, CaseView, Outcome, Progress, Submission, SubmissionKey};
 use crate::store::CaseFilter;
 
 /// Submits an application at the window (clerk): exactly one of receipt,
 /// correction notice, non-acceptance decision (or completion for an
 /// immediate matter), with its document.
+///
+/// With an `Idempotency-Key` header, a submission whose answer was lost
+/// (the hall was killed, the network dropped) is sent again with the same
+/// key: the answer is then the case the first attempt made (200, header
+/// `Idempotent-Replayed: true`), never a second case.
 #[utoipa::path(post, path = "/api/v1/cases", tag = "cases", security(("bearer" = [])), request_body = Submission,
-    responses((status = 401, body = ErrorBody), (status = 201, body = Outcome), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody),
+    params(("Idempotency-Key" = Option<String>, Header, description = "1 to 100 of A-Z a-z 0-9 . _ : -; the same key and submission from the same account make one case", max_length = 100, pattern = "^[A-Za-z0-9._:-]{1,100}$")),
+    responses((status = 401, body = ErrorBody), (status = 201, body = Outcome), (status = 200, description = "Made before under the same key: that case", body = Outcome),
+        (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, description = "The key was used for another submission (`submission_key_reused`), or the hall is closed", body = ErrorBody), (status = 422, body = ErrorBody),
         (status = 503, description = "The hall is recovering its log (`hall_recovering`) or cannot reach its parent", body = ErrorBody)))]
 pub async fn submit(
     State(node): State<AppState>,
     staff: Staff,
+    headers: axum::http::HeaderMap,
     ApiJson(sub): ApiJson<Submission>,
-) -> Result<(StatusCode, axum::Json<Outcome>), Error> {
-    let out = node
-        .submit(&staff.record.username, staff.record.role, sub)
+) -> Result<
+    (
+        StatusCode,
+        [(&'static str, &'static str); 1],
+        axum::Json<Outcome>,
+    ),
+    Error,
+> {
+    let key = match headers.get("idempotency-key") {
+        None => None,
+        Some(v) => Some(SubmissionKey::new(v.to_str().unwrap_or_default())?),
+    };
+    let made = node
+        .submit(&staff.record.username, staff.record.role, sub, key.as_ref())
         .await?;
-    Ok((StatusCode::CREATED, axum::Json(out)))
+    let (status, replayed) = if made.replayed {
+        (StatusCode::OK, "true")
+    } else {
+        (StatusCode::CREATED, "false")
+    };
+    Ok((
+        status,
+        [("idempotent-replayed", replayed)],
+        axum::Json(made.outcome),
+    ))
 }
 
 /// Filters for the case list.

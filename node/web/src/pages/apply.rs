@@ -14,7 +14,7 @@ use crate::domain::case::{ApplicantKind, Role};
 use crate::domain::catalogue::{Matter, Serves};
 use crate::domain::checklist::PresentedMaterial;
 use crate::error::{ErrorKind, HttpStatus, ServiceError as Error};
-use crate::service::{ApplicantInput, Submission};
+use crate::service::{ApplicantInput, Submission, SubmissionKey};
 use onewindow_i18n::Arg;
 
 const WHAT: &str = "action.accept";
@@ -116,6 +116,9 @@ fn render_form(ctx: &Ctx, status: StatusCode, p: FormPage<'_>) -> Response {
         case => p.case,
         error => p.error,
         decided_here => node.may_decide(p.matter),
+        // A form shown again after a refusal keeps its key: the refused
+        // attempt stored nothing, and a double click still makes one case.
+        submission_key => p.vals.get("submission_key").cloned().unwrap_or_else(super::web::new_submission_key),
         dept_zh => dept.map(|d| d.name_zh.clone()),
         dept_en => dept.map(|d| d.name_en.clone()),
     };
@@ -187,7 +190,22 @@ pub async fn submit(Path(code): Path<String>, form: StaffForm) -> Response {
             &[],
         ))
     } else {
-        ctx.node.submit(&staff.username, staff.role, sub).await
+        match fields.get("submission_key").filter(|k| !k.is_empty()) {
+            Some(k) => match SubmissionKey::new(k) {
+                Ok(key) => {
+                    ctx.node
+                        .submit(&staff.username, staff.role, sub, Some(&key))
+                        .await
+                }
+                Err(e) => Err(e),
+            },
+            None => {
+                ctx.node
+                    .submit(&staff.username, staff.role, sub, None)
+                    .await
+            }
+        }
+        .map(|made| made.outcome)
     };
     match result {
         Ok(out) => {

@@ -356,6 +356,15 @@ impl FromRequest<AppState> for AnonForm {
     }
 }
 
+/// A fresh key for a form that makes something once (the acceptance form's
+/// submission key): 128 random bits, hex.
+pub fn new_submission_key() -> String {
+    use rand::RngCore;
+    let mut b = [0u8; 16];
+    rand::thread_rng().fill_bytes(&mut b);
+    hex::encode(b)
+}
+
 /// A fresh random token for the pre-login form cookie.
 fn new_form_token() -> String {
     use rand::RngCore;
