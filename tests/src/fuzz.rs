@@ -317,8 +317,9 @@ fn json_routes(case_id: &str) -> Vec<(axum::http::Method, String)> {
                 continue;
             };
             let filled = path
-                .replace("{id}", case_id)
-                .replace("{case_id}", case_id)
+                .replace("{number}", case_id)
+                .replace("{version}", "1")
+                .replace("{id}", "1")
                 .replace("{node}", "nanhai")
                 .replace("{username}", "fuzz.clerk")
                 .replace("{year}", "2026")
