@@ -10,6 +10,7 @@
 mod applicants;
 mod bench;
 mod cert_cli;
+mod chaos;
 mod db;
 mod hall;
 mod simulate;
@@ -43,6 +44,10 @@ enum Command {
     /// this process, the 2026 calendar, cases received, escalated, decided
     /// and handed out; reports lag, backlog, memory and convergence.
     Simulate(simulate::SimulateArgs),
+    /// A tree of separate node processes under faults drawn from a seed
+    /// (kill -9, SIGSTOP, cut and lossy links, catalogue publications)
+    /// while clerks accept cases; then every invariant is checked.
+    Chaos(chaos::ChaosArgs),
 }
 
 fn init_logging() {
@@ -63,6 +68,7 @@ async fn main() -> ExitCode {
         Command::Cert(c) => c.run(),
         Command::Bench(b) => b.run().await,
         Command::Simulate(s) => s.run().await,
+        Command::Chaos(c) => chaos::run(c).await,
     };
     match outcome {
         Ok(true) => ExitCode::SUCCESS,

@@ -229,6 +229,8 @@ impl ProcessTree {
             return Ok(());
         };
         signal(&child, Signal::SIGTERM);
+        // A node frozen with SIGSTOP handles the SIGTERM once it goes on.
+        signal(&child, Signal::SIGCONT);
         match tokio::time::timeout(STOP_GRACE, child.wait()).await {
             Ok(r) => {
                 r.with_context(|| format!("waiting for {id} to exit"))?;
@@ -251,6 +253,26 @@ impl ProcessTree {
             .kill()
             .await
             .with_context(|| format!("killing {id}"))?;
+        Ok(())
+    }
+
+    /// Freezes a running node with SIGSTOP, as a hung machine or a process
+    /// stuck in the kernel would be: its sockets stay open and its peers
+    /// hear nothing. [`ProcessTree::resume`] lets it go on.
+    pub fn pause(&mut self, id: &str) -> anyhow::Result<()> {
+        let Some(child) = self.children.get(id) else {
+            bail!("node {id} is not running");
+        };
+        signal(child, Signal::SIGSTOP);
+        Ok(())
+    }
+
+    /// Lets a node frozen by [`ProcessTree::pause`] go on (SIGCONT); a node
+    /// that is not frozen is not affected.
+    pub fn resume(&mut self, id: &str) -> anyhow::Result<()> {
+        if let Some(child) = self.children.get(id) {
+            signal(child, Signal::SIGCONT);
+        }
         Ok(())
     }
 

@@ -1,0 +1,788 @@
+//! `chaos`: a tree of separate `onewindow-node` processes (a district, two
+//! townships, four villages), each link through a fault-injecting relay,
+//! while a clerk at every village accepts cases; faults drawn from a seed
+//! strike the tree meanwhile; then everything heals and the invariants of
+//! `ARCHITECTURE.md` are checked from outside, over each hall's API.
+//!
+//! Faults: a hall killed with SIGKILL and started again; a hall frozen with
+//! SIGSTOP (a hung machine) and let go on; a link cut one way or both ways;
+//! a link that loses, duplicates and delays datagrams. Between them the
+//! district publishes a new catalogue version. With `--postgres`, every
+//! other schedule runs the district on a fresh PostgreSQL database.
+//!
+//! Checked once healed, until they hold or `--timeout` passes:
+//! - every case a window was told succeeded (a clerk's submission is sent
+//!   again with its `Idempotency-Key` until it is answered) is at the
+//!   district, and the district holds no case that no window receipted
+//!   (nothing lost, nothing made twice);
+//! - its event list is the same at the village that accepted it, its
+//!   township and the district, with versions 1, 2, ... k;
+//! - every hall runs the district's catalogue version.
+//!
+//! The time from healing to all of them holding is the schedule's
+//! convergence time. A violation prints the seed and the command that runs
+//! that schedule again. The last line reads
+//! `chaos schedules=N violations=V max_converge_s=T`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use clap::Args;
+use federation::relay::{Direction, LinkShape, Relay};
+use onewindow_client::types::NewStaff;
+use onewindow_client::{Client, Method};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde_json::Value;
+
+use crate::db::{DbChoice, ScratchDb};
+use crate::hall::random_password;
+use crate::submission::{CatalogueView, SubmissionPlan};
+use onewindow_deploy::binary::find_node_binary;
+use onewindow_deploy::bundle::{self, BundleOptions, Ports};
+use onewindow_deploy::process::ProcessTree;
+use onewindow_deploy::topology::Topology;
+
+/// The halls, parents before children.
+const HALLS: [&str; 7] = [
+    "nanhai",
+    "nanhai.t1",
+    "nanhai.t2",
+    "nanhai.t1.v1",
+    "nanhai.t1.v2",
+    "nanhai.t2.v1",
+    "nanhai.t2.v2",
+];
+/// Index of the first village in [`HALLS`].
+const FIRST_VILLAGE: usize = 3;
+
+/// `chaos`.
+#[derive(Debug, Clone, Args)]
+pub struct ChaosArgs {
+    /// Schedules to run, each on a fresh tree.
+    #[arg(long, default_value_t = 1)]
+    pub schedules: u64,
+    /// Seed of the first schedule (schedule k runs with seed + k); drawn
+    /// from the clock when not given, and printed.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Faults (and catalogue publications) per schedule.
+    #[arg(long, default_value_t = 5)]
+    pub faults: u32,
+    /// Seconds the clerks accept cases while the faults strike.
+    #[arg(long, default_value_t = 8)]
+    pub seconds: u64,
+    /// Cases per second each village's clerk offers.
+    #[arg(long, default_value_t = 4.0)]
+    pub rate: f64,
+    /// Seconds after healing within which the tree must converge.
+    #[arg(long, default_value_t = 90)]
+    pub timeout: u64,
+    /// A PostgreSQL server (`postgres://...`, a database it may create
+    /// others from): every other schedule runs the district on a fresh
+    /// database there.
+    #[arg(long)]
+    pub postgres: Option<String>,
+    /// Schedules run at the same time, each on its own tree (a schedule
+    /// is mostly waiting; convergence times are longer when several share
+    /// the cores).
+    #[arg(long, default_value_t = 1)]
+    pub parallel: usize,
+    /// The `onewindow-node` binary (default: beside this one, or
+    /// `$ONEWINDOW_NODE_BIN`).
+    #[arg(long)]
+    pub node_bin: Option<PathBuf>,
+}
+
+/// One thing that happens to the tree.
+#[derive(Debug, Clone)]
+enum Fault {
+    /// SIGKILL, and started again after `down_ms`.
+    Kill { hall: usize, down_ms: u64 },
+    /// SIGSTOP for `ms`, then SIGCONT.
+    Freeze { hall: usize, ms: u64 },
+    /// The link from `hall` to its parent drops everything `up`, `down`
+    /// or both ways for `ms`.
+    Cut {
+        hall: usize,
+        up: bool,
+        down: bool,
+        ms: u64,
+    },
+    /// The link from `hall` to its parent loses, duplicates and delays
+    /// datagrams for `ms`.
+    Degrade {
+        hall: usize,
+        shape: LinkShape,
+        ms: u64,
+    },
+    /// The district publishes a new catalogue version.
+    Publish,
+}
+
+impl std::fmt::Display for Fault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Kill { hall, down_ms } => {
+                write!(f, "kill -9 {} ({down_ms} ms down)", HALLS[*hall])
+            }
+            Self::Freeze { hall, ms } => write!(f, "SIGSTOP {} for {ms} ms", HALLS[*hall]),
+            Self::Cut { hall, up, down, ms } => {
+                let way = match (up, down) {
+                    (true, true) => "both ways",
+                    (true, false) => "up",
+                    _ => "down",
+                };
+                write!(f, "cut {} {way} for {ms} ms", HALLS[*hall])
+            }
+            Self::Degrade { hall, shape, ms } => {
+                write!(f, "degrade {} ({shape}) for {ms} ms", HALLS[*hall])
+            }
+            Self::Publish => f.write_str("publish a catalogue version"),
+        }
+    }
+}
+
+/// The faults of one schedule, with when each starts (ms into the
+/// clerks' work), drawn from its seed.
+fn draw(seed: u64, args: &ChaosArgs) -> Vec<(u64, Fault)> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let span = args.seconds * 1000;
+    let mut faults: Vec<(u64, Fault)> = (0..args.faults)
+        .map(|_| {
+            let at = rng.gen_range(0..span.max(1));
+            let hall = rng.gen_range(0..HALLS.len());
+            let child = rng.gen_range(1..HALLS.len());
+            let fault = match rng.gen_range(0..9) {
+                0 | 1 => Fault::Kill {
+                    hall,
+                    down_ms: rng.gen_range(0..2000),
+                },
+                2 | 3 => Fault::Freeze {
+                    hall,
+                    ms: rng.gen_range(200..3000),
+                },
+                4 | 5 => {
+                    let way = rng.gen_range(0..3);
+                    Fault::Cut {
+                        hall: child,
+                        up: way != 1,
+                        down: way != 0,
+                        ms: rng.gen_range(200..4000),
+                    }
+                }
+                6 | 7 => Fault::Degrade {
+                    hall: child,
+                    shape: LinkShape {
+                        loss: rng.gen_range(0.0..0.3),
+                        duplicate: rng.gen_range(0.0..0.1),
+                        delay: Duration::from_millis(rng.gen_range(0..150)),
+                        jitter: Duration::from_millis(rng.gen_range(0..50)),
+                        ..LinkShape::perfect()
+                    },
+                    ms: rng.gen_range(500..4000),
+                },
+                _ => Fault::Publish,
+            };
+            (at, fault)
+        })
+        .collect();
+    faults.sort_by_key(|(at, _)| *at);
+    faults
+}
+
+/// What one schedule found.
+struct Outcome {
+    cases: usize,
+    converge_s: Option<f64>,
+    violations: Vec<String>,
+}
+
+/// Runs the schedules; `Ok(false)` when any found a violation.
+pub async fn run(args: ChaosArgs) -> anyhow::Result<bool> {
+    if args.schedules == 0 || !args.rate.is_finite() || args.rate <= 0.0 {
+        bail!("--schedules and --rate must be more than zero");
+    }
+    let first = args.seed.unwrap_or_else(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(1, |d| d.as_secs())
+    });
+    let bin = find_node_binary(args.node_bin.as_deref())?;
+    let mut violations = 0u64;
+    let mut max_converge = 0.0_f64;
+    let mut running = tokio::task::JoinSet::new();
+    let mut next = 0u64;
+    while next < args.schedules || !running.is_empty() {
+        while next < args.schedules && running.len() < args.parallel.max(1) {
+            let (k, seed) = (next, first.wrapping_add(next));
+            let (args, bin) = (args.clone(), bin.clone());
+            running.spawn(async move {
+                let faults = draw(seed, &args);
+                let on_pg = args.postgres.clone().filter(|_| seed % 2 == 1);
+                let started = Instant::now();
+                let outcome = schedule(seed, &faults, on_pg.as_deref(), &args, &bin)
+                    .await
+                    .with_context(|| format!("schedule {k} (seed {seed})"));
+                (k, seed, faults, on_pg.is_some(), started.elapsed(), outcome)
+            });
+            next += 1;
+        }
+        let Some(joined) = running.join_next().await else {
+            break;
+        };
+        let (k, seed, faults, on_pg, took, outcome) = joined?;
+        let outcome = outcome?;
+        let listed: Vec<String> = faults
+            .iter()
+            .map(|(at, f)| format!("{at} ms: {f}"))
+            .collect();
+        let converge = outcome.converge_s.map_or_else(
+            || "did not converge".to_owned(),
+            |s| format!("converged in {s:.2} s"),
+        );
+        println!(
+            "schedule {k} seed={seed} district={} cases={} {converge} ({:.0} s) faults: {}",
+            if on_pg { "postgres" } else { "sqlite" },
+            outcome.cases,
+            took.as_secs_f64(),
+            listed.join("; ")
+        );
+        if let Some(s) = outcome.converge_s {
+            max_converge = max_converge.max(s);
+        }
+        if !outcome.violations.is_empty() {
+            violations += 1;
+            for v in &outcome.violations {
+                println!("  violation: {v}");
+            }
+            let mut replay = format!(
+                "onewindow-deploy chaos --schedules 1 --seed {seed} --faults {} --seconds {} --rate {} --timeout {}",
+                args.faults, args.seconds, args.rate, args.timeout
+            );
+            if let Some(pg) = &args.postgres {
+                replay.push_str(&format!(" --postgres {pg}"));
+            }
+            println!("  replay: {replay}");
+        }
+    }
+    println!(
+        "chaos schedules={} violations={violations} max_converge_s={max_converge:.2}",
+        args.schedules
+    );
+    Ok(violations == 0)
+}
+
+/// The tree of one schedule: its processes and the relay of each link
+/// (by the child's index in [`HALLS`]).
+struct Tree {
+    processes: ProcessTree,
+    relays: BTreeMap<usize, Relay>,
+}
+
+async fn schedule(
+    seed: u64,
+    faults: &[(u64, Fault)],
+    postgres: Option<&str>,
+    args: &ChaosArgs,
+    bin: &std::path::Path,
+) -> anyhow::Result<Outcome> {
+    let dir = tempfile::tempdir().context("making a temporary folder")?;
+    let mut text = String::from("[tree]\ntiers = [\"district\", \"township\", \"village\"]\n");
+    for (i, id) in HALLS.iter().enumerate() {
+        text.push_str(&format!(
+            "[[node]]\nid = \"{id}\"\nhall_code = \"CH{i}\"\nhall_name_zh = \"{id} 服务中心\"\nhall_name_en = \"{id} service centre\"\n"
+        ));
+    }
+    let topology = Topology::parse(&text)?;
+    let opts = BundleOptions {
+        ports: Ports::Free,
+        cert_days: 2,
+        ..BundleOptions::default()
+    };
+    let b = bundle::make(&topology, &dir.path().join("bundle"), &opts)?;
+    let scratch = match postgres {
+        Some(url) => {
+            let db = ScratchDb::create(&DbChoice::Postgres(url.to_owned()), dir.path()).await?;
+            let mut cfg = b.config(HALLS[0])?;
+            cfg.database.url = db.url.clone();
+            b.write_config(HALLS[0], &cfg)?;
+            Some(db)
+        }
+        None => None,
+    };
+    let mut relays = BTreeMap::new();
+    for (i, id) in HALLS.iter().enumerate().skip(1) {
+        let parent = &id[..id.rfind('.').unwrap_or(0)];
+        let relay = Relay::start_seeded(
+            ([127, 0, 0, 1], 0).into(),
+            b.node(parent)?.quic_listen,
+            LinkShape::perfect(),
+            LinkShape::perfect(),
+            seed.wrapping_mul(31).wrapping_add(i as u64),
+        )
+        .await?;
+        b.set_parent_addr(id, &relay.local_addr().to_string())?;
+        relays.insert(i, relay);
+    }
+    let mut tree = Tree {
+        processes: ProcessTree::new(b, bin.to_path_buf()),
+        relays,
+    };
+    tree.processes.start_all().await?;
+    let outcome = exercise(&mut tree, seed, faults, args).await;
+    heal(&mut tree).await;
+    let _ = tree.processes.stop_all().await;
+    for r in tree.relays.values() {
+        r.shutdown();
+    }
+    if let Some(db) = scratch {
+        db.remove().await?;
+    }
+    outcome
+}
+
+/// A staff member logged in at hall `id`.
+async fn staff(tree: &ProcessTree, id: &str, role: &str) -> anyhow::Result<Client> {
+    let api = Client::new(&tree.url(id)?)?;
+    let admin = api
+        .login("admin", &tree.bundle().node(id)?.admin_password)
+        .await?;
+    let password = random_password(20);
+    let username = format!("chaos.{role}");
+    admin
+        .create_staff(&NewStaff {
+            username: &username,
+            display_name: "混沌",
+            role,
+            department: None,
+            password: &password,
+            hall: None,
+        })
+        .await?;
+    Ok(api.login(&username, &password).await?)
+}
+
+/// Receipts the windows were given: (case number, village index).
+type Receipts = Arc<Mutex<Vec<(String, usize)>>>;
+
+async fn exercise(
+    tree: &mut Tree,
+    seed: u64,
+    faults: &[(u64, Fault)],
+    args: &ChaosArgs,
+) -> anyhow::Result<Outcome> {
+    let mut sups = Vec::new();
+    for id in HALLS {
+        sups.push(staff(&tree.processes, id, "supervisor").await?);
+    }
+    let admin = Client::new(&tree.processes.url(HALLS[0])?)?
+        .login(
+            "admin",
+            &tree.processes.bundle().node(HALLS[0])?.admin_password,
+        )
+        .await?;
+    let receipts: Receipts = Arc::default();
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut clerks = Vec::new();
+    for (v, village) in HALLS.iter().enumerate().skip(FIRST_VILLAGE) {
+        let clerk = staff(&tree.processes, village, "clerk").await?;
+        let catalogue: CatalogueView = serde_json::from_value(clerk.catalogue().await?.json)?;
+        let own = SubmissionPlan::choose(&catalogue, "village", None)?;
+        // A matter the village receives but may not decide: it goes up.
+        let above = catalogue
+            .matters
+            .iter()
+            .find(|g| {
+                !g.decided_here
+                    && !g.matter.immediate
+                    && g.matter.delegation.receive_tiers.contains("village")
+            })
+            .map(|g| SubmissionPlan::choose(&catalogue, "village", Some(&g.matter.code)))
+            .transpose()?;
+        let plans: Vec<SubmissionPlan> = std::iter::once(own).chain(above).collect();
+        let (receipts, stop) = (receipts.clone(), stop.clone());
+        let every = Duration::from_secs_f64(1.0 / args.rate);
+        clerks.push(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            let mut i = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                tick.tick().await;
+                i += 1;
+                let plan = &plans[(i as usize) % plans.len()];
+                let key = format!("chaos-{seed}-{v}-{i}");
+                let body = plan.body(v as u64 * 1_000_000 + i);
+                if let Some(number) = submit_until_answered(&clerk, &key, &body).await {
+                    receipts
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .push((number, v));
+                }
+            }
+        }));
+    }
+    // The faults, one after another, each from its moment on.
+    let began = Instant::now();
+    for (at, fault) in faults {
+        let due = began + Duration::from_millis(*at);
+        tokio::time::sleep_until(due.into()).await;
+        strike(tree, fault, &admin).await?;
+    }
+    let end = began + Duration::from_secs(args.seconds);
+    tokio::time::sleep_until(end.into()).await;
+    heal(tree).await;
+    let healed = Instant::now();
+    stop.store(true, Ordering::Relaxed);
+    for c in clerks {
+        let _ = c.await;
+    }
+    let receipts: Vec<(String, usize)> = receipts
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone();
+    let deadline = healed + Duration::from_secs(args.timeout);
+    loop {
+        let violations = judge(&receipts, &gather(&sups, &receipts).await);
+        if violations.is_empty() {
+            return Ok(Outcome {
+                cases: receipts.len(),
+                converge_s: Some(healed.elapsed().as_secs_f64()),
+                violations,
+            });
+        }
+        if Instant::now() > deadline {
+            return Ok(Outcome {
+                cases: receipts.len(),
+                converge_s: None,
+                violations,
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// Sends a submission with its key until it is answered; `None` when it is
+/// refused (a refusal is an answer too: nothing was made).
+async fn submit_until_answered(clerk: &Client, key: &str, body: &[u8]) -> Option<String> {
+    loop {
+        let req = clerk
+            .request(Method::POST, "/api/v1/cases")
+            .header("content-type", "application/json")
+            .header("idempotency-key", key)
+            .timeout(Duration::from_secs(5))
+            .body(body.to_vec());
+        match clerk.send(req).await {
+            Ok(r) if r.status == 200 || r.status == 201 => {
+                return r.json()["case_number"].as_str().map(str::to_owned);
+            }
+            Ok(r) if r.status < 500 => {
+                tracing::warn!(key, status = r.status, body = r.text, "submission refused");
+                return None;
+            }
+            // Down, frozen, starting or recovering: the same again.
+            _ => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+}
+
+async fn strike(tree: &mut Tree, fault: &Fault, admin: &Client) -> anyhow::Result<()> {
+    match fault {
+        Fault::Kill { hall, down_ms } => {
+            let id = HALLS[*hall];
+            if tree.processes.is_running(id) {
+                tree.processes.kill(id).await?;
+            }
+            tokio::time::sleep(Duration::from_millis(*down_ms)).await;
+            tree.processes.start(id).await?;
+        }
+        Fault::Freeze { hall, ms } => {
+            tree.processes.pause(HALLS[*hall])?;
+            tokio::time::sleep(Duration::from_millis(*ms)).await;
+            tree.processes.resume(HALLS[*hall])?;
+        }
+        Fault::Cut { hall, up, down, ms } => {
+            let relay = &tree.relays[hall];
+            let cut = LinkShape {
+                blackhole: true,
+                ..LinkShape::perfect()
+            };
+            if *up {
+                relay.set_shape(Direction::Up, cut);
+            }
+            if *down {
+                relay.set_shape(Direction::Down, cut);
+            }
+            tokio::time::sleep(Duration::from_millis(*ms)).await;
+            relay.set_shape(Direction::Up, LinkShape::perfect());
+            relay.set_shape(Direction::Down, LinkShape::perfect());
+        }
+        Fault::Degrade { hall, shape, ms } => {
+            let relay = &tree.relays[hall];
+            relay.set_shape(Direction::Up, *shape);
+            relay.set_shape(Direction::Down, *shape);
+            tokio::time::sleep(Duration::from_millis(*ms)).await;
+            relay.set_shape(Direction::Up, LinkShape::perfect());
+            relay.set_shape(Direction::Down, LinkShape::perfect());
+        }
+        Fault::Publish => {
+            let now = admin.catalogue().await?.json["version"]
+                .as_i64()
+                .context("the district's catalogue version")?;
+            let body = admin.catalogue_version(now).await?.json;
+            let draft = admin.create_draft(&body).await?;
+            admin.publish_version(draft.version).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Every link perfect, every hall running and going on.
+async fn heal(tree: &mut Tree) {
+    for r in tree.relays.values() {
+        r.set_shape(Direction::Up, LinkShape::perfect());
+        r.set_shape(Direction::Down, LinkShape::perfect());
+    }
+    for id in HALLS {
+        let _ = tree.processes.resume(id);
+        if !tree.processes.is_running(id)
+            && let Err(e) = tree.processes.start(id).await
+        {
+            tracing::error!(hall = id, error = %e, "could not start again");
+        }
+    }
+}
+
+/// A case's events at a hall, if it holds the case.
+async fn events(sup: &Client, number: &str) -> Result<Option<Value>, String> {
+    let req = sup.request(Method::GET, &format!("/api/v1/cases/{number}/record"));
+    match sup.send(req).await {
+        Ok(r) if r.status == 200 => Ok(Some(r.json()["events"].clone())),
+        Ok(r) if r.status == 404 => Ok(None),
+        Ok(r) => Err(format!("{} answered {}", sup.base(), r.status)),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// What the halls say once healed: the district's cases, each receipted
+/// case's events at its village, its township and the district, and every
+/// hall's catalogue version. A hall that could not be asked is an error.
+#[derive(Debug)]
+struct Seen {
+    district_cases: Result<BTreeSet<String>, String>,
+    /// Per receipt, in order: village, township, district.
+    events: Vec<[Result<Option<Value>, String>; 3]>,
+    catalogue_versions: Vec<Result<Option<i64>, String>>,
+}
+
+impl Default for Seen {
+    fn default() -> Self {
+        Self {
+            district_cases: Ok(BTreeSet::new()),
+            events: Vec::new(),
+            catalogue_versions: Vec::new(),
+        }
+    }
+}
+
+/// The township of village `v` (an index into [`HALLS`]).
+fn township_of(v: usize) -> usize {
+    HALLS
+        .iter()
+        .position(|h| h.matches('.').count() == 1 && HALLS[v].starts_with(&format!("{h}.")))
+        .unwrap_or(0)
+}
+
+async fn gather(sups: &[Client], receipts: &[(String, usize)]) -> Seen {
+    let district_cases = match sups[0].cases(&[("limit", "1000")]).await {
+        Ok(list) => Ok(list.value.iter().map(|c| c.number.clone()).collect()),
+        Err(e) => Err(format!("the district's case list: {e}")),
+    };
+    let mut evs = Vec::with_capacity(receipts.len());
+    for (number, v) in receipts {
+        evs.push([
+            events(&sups[*v], number).await,
+            events(&sups[township_of(*v)], number).await,
+            events(&sups[0], number).await,
+        ]);
+    }
+    let mut catalogue_versions = Vec::new();
+    for s in sups {
+        catalogue_versions.push(match s.catalogue().await {
+            Ok(c) => Ok(c.json["version"].as_i64()),
+            Err(e) => Err(format!("{}: catalogue: {e}", s.base())),
+        });
+    }
+    Seen {
+        district_cases,
+        events: evs,
+        catalogue_versions,
+    }
+}
+
+/// The invariants over what the halls say, each broken one as a line
+/// (empty when all hold).
+fn judge(receipts: &[(String, usize)], seen: &Seen) -> Vec<String> {
+    let mut out = Vec::new();
+    let told: BTreeSet<&str> = receipts.iter().map(|(n, _)| n.as_str()).collect();
+    if told.len() != receipts.len() {
+        out.push("two submissions were answered with the same case".to_owned());
+    }
+    match &seen.district_cases {
+        Ok(held) => {
+            let held: BTreeSet<&str> = held.iter().map(String::as_str).collect();
+            let missing = told.difference(&held).count();
+            let extra: Vec<&&str> = held.difference(&told).take(3).collect();
+            if missing > 0 {
+                out.push(format!("{missing} receipted cases are not at the district"));
+            }
+            if !extra.is_empty() {
+                out.push(format!(
+                    "the district holds cases no window receipted: {extra:?}"
+                ));
+            }
+        }
+        Err(e) => out.push(e.clone()),
+    }
+    for ((number, _), [village, township, district]) in receipts.iter().zip(&seen.events) {
+        match (village, township, district) {
+            (Ok(Some(a)), Ok(Some(b)), Ok(Some(c))) => {
+                if a != c || b != c {
+                    out.push(format!("{number}: the event lists differ between halls"));
+                } else if !versions_run_on(c) {
+                    out.push(format!("{number}: its versions do not run 1, 2, ... k"));
+                }
+            }
+            (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => out.push(format!("{number}: {e}")),
+            _ => out.push(format!("{number}: not at every hall on its way up")),
+        }
+        if out.len() > 10 {
+            break;
+        }
+    }
+    let mut versions = Vec::new();
+    for v in &seen.catalogue_versions {
+        match v {
+            Ok(v) => versions.push(*v),
+            Err(e) => out.push(e.clone()),
+        }
+    }
+    if versions.iter().any(|v| v.is_none()) || versions.windows(2).any(|w| w[0] != w[1]) {
+        out.push(format!("catalogue versions differ: {versions:?}"));
+    }
+    out
+}
+
+fn versions_run_on(events: &Value) -> bool {
+    events.as_array().is_some_and(|evs| {
+        evs.iter()
+            .enumerate()
+            .all(|(i, e)| e["case_version"].as_u64() == Some(i as u64 + 1))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use serde_json::json;
+
+    fn evs(n: u64) -> Value {
+        Value::Array((1..=n).map(|v| json!({"case_version": v})).collect())
+    }
+
+    /// Two receipts, every hall holding both with the same events, one
+    /// catalogue version: nothing to report.
+    fn good() -> (Vec<(String, usize)>, Seen) {
+        let receipts = vec![("A-1".to_owned(), 3), ("A-2".to_owned(), 5)];
+        let seen = Seen {
+            district_cases: Ok(["A-1".to_owned(), "A-2".to_owned()].into()),
+            events: vec![
+                [Ok(Some(evs(2))), Ok(Some(evs(2))), Ok(Some(evs(2)))],
+                [Ok(Some(evs(3))), Ok(Some(evs(3))), Ok(Some(evs(3)))],
+            ],
+            catalogue_versions: vec![Ok(Some(2)); 7],
+        };
+        (receipts, seen)
+    }
+
+    #[test]
+    fn a_healthy_tree_has_no_violation() {
+        let (r, s) = good();
+        assert_eq!(judge(&r, &s), Vec::<String>::new());
+    }
+
+    #[test]
+    fn each_broken_invariant_is_reported() {
+        let (r, mut s) = good();
+        s.district_cases = Ok(["A-1".to_owned()].into());
+        assert!(judge(&r, &s)[0].contains("1 receipted cases are not at the district"));
+
+        let (r, mut s) = good();
+        s.district_cases = Ok(["A-1".to_owned(), "A-2".to_owned(), "A-3".to_owned()].into());
+        assert!(judge(&r, &s)[0].contains("no window receipted"));
+
+        let (mut r, s) = good();
+        r[1].0 = "A-1".to_owned();
+        assert!(judge(&r, &s)[0].contains("same case"));
+
+        let (r, mut s) = good();
+        s.events[0][1] = Ok(Some(evs(1)));
+        assert_eq!(judge(&r, &s), ["A-1: the event lists differ between halls"]);
+
+        let (r, mut s) = good();
+        s.events[1][0] = Ok(None);
+        assert_eq!(judge(&r, &s), ["A-2: not at every hall on its way up"]);
+
+        let (r, mut s) = good();
+        let twice = json!([{"case_version": 1}, {"case_version": 1}]);
+        s.events[0] = [
+            Ok(Some(twice.clone())),
+            Ok(Some(twice.clone())),
+            Ok(Some(twice)),
+        ];
+        assert_eq!(judge(&r, &s), ["A-1: its versions do not run 1, 2, ... k"]);
+
+        let (r, mut s) = good();
+        s.catalogue_versions[4] = Ok(Some(1));
+        assert!(judge(&r, &s)[0].starts_with("catalogue versions differ"));
+
+        let (r, mut s) = good();
+        s.catalogue_versions[6] = Err("nanhai.t2.v2: catalogue: down".to_owned());
+        assert_eq!(judge(&r, &s), ["nanhai.t2.v2: catalogue: down"]);
+    }
+
+    #[test]
+    fn a_seed_draws_the_same_schedule_every_time() {
+        let args = ChaosArgs {
+            schedules: 1,
+            seed: None,
+            faults: 6,
+            seconds: 8,
+            rate: 4.0,
+            timeout: 90,
+            postgres: None,
+            parallel: 1,
+            node_bin: None,
+        };
+        let show = |f: &[(u64, Fault)]| format!("{f:?}");
+        assert_eq!(show(&draw(42, &args)), show(&draw(42, &args)));
+        assert_ne!(show(&draw(42, &args)), show(&draw(43, &args)));
+        let f = draw(42, &args);
+        assert_eq!(f.len(), 6);
+        assert!(f.windows(2).all(|w| w[0].0 <= w[1].0));
+        assert!(f.iter().all(|(at, _)| *at < 8000));
+    }
+
+    #[test]
+    fn a_village_goes_up_through_its_township() {
+        assert_eq!(HALLS[township_of(3)], "nanhai.t1");
+        assert_eq!(HALLS[township_of(4)], "nanhai.t1");
+        assert_eq!(HALLS[township_of(5)], "nanhai.t2");
+        assert_eq!(HALLS[township_of(6)], "nanhai.t2");
+    }
+}
