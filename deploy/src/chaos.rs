@@ -122,6 +122,13 @@ enum Fault {
     },
     /// The district publishes a new catalogue version.
     Publish,
+    /// The hall is stopped and started again with its clock `skew_ms` off
+    /// the others', and stays so.
+    Skew { hall: usize, skew_ms: i64 },
+    /// A copy of a township's store is taken (frozen, as a crash would
+    /// leave it), the tree works on for `ms`, and the township is killed
+    /// and started on that older copy.
+    Restore { hall: usize, ms: u64 },
 }
 
 impl std::fmt::Display for Fault {
@@ -143,6 +150,16 @@ impl std::fmt::Display for Fault {
                 write!(f, "degrade {} ({shape}) for {ms} ms", HALLS[*hall])
             }
             Self::Publish => f.write_str("publish a catalogue version"),
+            Self::Skew { hall, skew_ms } => {
+                write!(f, "clock of {} {:+} s", HALLS[*hall], skew_ms / 1000)
+            }
+            Self::Restore { hall, ms } => {
+                write!(
+                    f,
+                    "put {} back to its store of {ms} ms before",
+                    HALLS[*hall]
+                )
+            }
         }
     }
 }
@@ -157,7 +174,7 @@ fn draw(seed: u64, args: &ChaosArgs) -> Vec<(u64, Fault)> {
             let at = rng.gen_range(0..span.max(1));
             let hall = rng.gen_range(0..HALLS.len());
             let child = rng.gen_range(1..HALLS.len());
-            let fault = match rng.gen_range(0..9) {
+            let fault = match rng.gen_range(0..12) {
                 0 | 1 => Fault::Kill {
                     hall,
                     down_ms: rng.gen_range(0..2000),
@@ -186,7 +203,15 @@ fn draw(seed: u64, args: &ChaosArgs) -> Vec<(u64, Fault)> {
                     },
                     ms: rng.gen_range(500..4000),
                 },
-                _ => Fault::Publish,
+                8 => Fault::Publish,
+                9 => Fault::Skew {
+                    hall,
+                    skew_ms: rng.gen_range(-600_000..600_000),
+                },
+                _ => Fault::Restore {
+                    hall: rng.gen_range(1..FIRST_VILLAGE),
+                    ms: rng.gen_range(500..4000),
+                },
             };
             (at, fault)
         })
@@ -282,6 +307,8 @@ pub async fn run(args: ChaosArgs) -> anyhow::Result<bool> {
 struct Tree {
     processes: ProcessTree,
     relays: BTreeMap<usize, Relay>,
+    /// Where copies of stores are kept.
+    scratch: PathBuf,
 }
 
 async fn schedule(
@@ -332,6 +359,7 @@ async fn schedule(
     let mut tree = Tree {
         processes: ProcessTree::new(b, bin.to_path_buf()),
         relays,
+        scratch: dir.path().join("copies"),
     };
     tree.processes.start_all().await?;
     let outcome = exercise(&mut tree, seed, faults, args).await;
@@ -528,6 +556,28 @@ async fn strike(tree: &mut Tree, fault: &Fault, admin: &Client) -> anyhow::Resul
             relay.set_shape(Direction::Up, LinkShape::perfect());
             relay.set_shape(Direction::Down, LinkShape::perfect());
         }
+        Fault::Skew { hall, skew_ms } => {
+            let id = HALLS[*hall];
+            tree.processes.stop(id).await?;
+            tree.processes.skew_clock(id, *skew_ms);
+            tree.processes.start(id).await?;
+        }
+        Fault::Restore { hall, ms } => {
+            let id = HALLS[*hall];
+            let data = tree.processes.bundle().folder(id)?.join("data");
+            let copy = tree.scratch.join(id);
+            std::fs::create_dir_all(&copy)?;
+            tree.processes.pause(id)?;
+            let copied = copy_store(&data, &copy);
+            tree.processes.resume(id)?;
+            copied?;
+            tokio::time::sleep(Duration::from_millis(*ms)).await;
+            if tree.processes.is_running(id) {
+                tree.processes.kill(id).await?;
+            }
+            copy_store(&copy, &data)?;
+            tree.processes.start(id).await?;
+        }
         Fault::Publish => {
             let now = admin.catalogue().await?.json["version"]
                 .as_i64()
@@ -535,6 +585,19 @@ async fn strike(tree: &mut Tree, fault: &Fault, admin: &Client) -> anyhow::Resul
             let body = admin.catalogue_version(now).await?.json;
             let draft = admin.create_draft(&body).await?;
             admin.publish_version(draft.version).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Copies a hall's store (the SQLite file and its journal) from one folder
+/// to another, replacing what is there.
+fn copy_store(from: &std::path::Path, to: &std::path::Path) -> anyhow::Result<()> {
+    for f in ["node.db", "node.db-wal", "node.db-shm"] {
+        let (src, dst) = (from.join(f), to.join(f));
+        let _ = std::fs::remove_file(&dst);
+        if src.exists() {
+            std::fs::copy(&src, &dst).with_context(|| format!("copying {}", src.display()))?;
         }
     }
     Ok(())

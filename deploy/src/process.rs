@@ -38,6 +38,9 @@ pub struct ProcessTree {
     pub start_timeout: Duration,
     /// The nodes' clock offset (ms), when their clocks are shifted.
     clock_offset_ms: Option<i64>,
+    /// One node's clock set apart from the others' (ms), as a hall whose
+    /// machine clock is wrong.
+    skews: BTreeMap<String, i64>,
     /// Nodes stop when this process ends, however it ends (see
     /// [`node::EXIT_WITH_PARENT_ENV`]); on unless turned off.
     pub exit_with_parent: bool,
@@ -56,6 +59,7 @@ impl ProcessTree {
                 .unwrap_or_default(),
             start_timeout: DEFAULT_START_TIMEOUT,
             clock_offset_ms: None,
+            skews: BTreeMap::new(),
             exit_with_parent: true,
         }
     }
@@ -72,6 +76,16 @@ impl ProcessTree {
         )
         .unwrap_or(i64::MAX);
         self.clock_offset_ms = Some(start_ms.saturating_sub(now));
+    }
+
+    /// Node `id`, when started from now on, runs `skew_ms` ahead of the
+    /// others' clock (behind when negative); 0 puts it back in step.
+    pub fn skew_clock(&mut self, id: &str, skew_ms: i64) {
+        if skew_ms == 0 {
+            self.skews.remove(id);
+        } else {
+            self.skews.insert(id.to_owned(), skew_ms);
+        }
     }
 
     /// The bundle.
@@ -148,8 +162,12 @@ impl ProcessTree {
             bail!("node {id} is already running");
         }
         let folder = self.bundle.folder(id)?;
-        let child = self
-            .command_in(&folder)?
+        let mut command = self.command_in(&folder)?;
+        if let Some(skew) = self.skews.get(id) {
+            let offset = self.clock_offset_ms.unwrap_or(0).saturating_add(*skew);
+            command.env(node::service::CLOCK_OFFSET_ENV, offset.to_string());
+        }
+        let child = command
             .spawn()
             .with_context(|| format!("starting {} for {id}", self.node_bin.display()))?;
         self.children.insert(id.to_owned(), child);

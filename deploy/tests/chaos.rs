@@ -1,6 +1,8 @@
 //! A short `chaos` run, as CI runs it each time: two schedules of faults
 //! on a tree of separate node processes, every invariant checked after
-//! healing. (`onewindow-deploy chaos --schedules 1000 ...` is the long run.)
+//! healing (seed 1005 draws a township put back to an older store, two
+//! skewed clocks, kills and a cut link). `onewindow-deploy chaos
+//! --schedules 1000 ...` is the long run.
 
 use std::process::Command;
 
