@@ -261,7 +261,14 @@ pub async fn run(args: ChaosArgs) -> anyhow::Result<bool> {
             break;
         };
         let (k, seed, faults, on_pg, took, outcome) = joined?;
-        let outcome = outcome?;
+        // A schedule that could not run to its end (a hall that did not
+        // start again, a store that could not be copied) is a violation
+        // too: the tree did not come back.
+        let outcome = outcome.unwrap_or_else(|e| Outcome {
+            cases: 0,
+            converge_s: None,
+            violations: vec![format!("{e:#}")],
+        });
         let listed: Vec<String> = faults
             .iter()
             .map(|(at, f)| format!("{at} ms: {f}"))

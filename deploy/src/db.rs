@@ -116,11 +116,15 @@ impl ScratchDb {
 /// `onewindow_bench_<pid>_<unix seconds>`: unique per run, and a plain
 /// identifier that needs no quoting.
 fn scratch_name() -> String {
+    // Several runs of one process (chaos schedules side by side) make
+    // databases in the same second: a counter keeps them apart.
+    static MADE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = MADE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let secs = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or_default();
-    format!("onewindow_bench_{}_{secs}", std::process::id())
+    format!("onewindow_bench_{}_{secs}_{n}", std::process::id())
 }
 
 /// The same server URL with another database name (query kept).
