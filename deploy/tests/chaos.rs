@@ -1,8 +1,9 @@
 //! A short `chaos` run, as CI runs it each time: two schedules of faults
 //! on a tree of separate node processes, every invariant checked after
-//! healing (seed 1005 draws a township put back to an older store, two
-//! skewed clocks, kills and a cut link). `onewindow-deploy chaos
-//! --schedules 1000 ...` is the long run.
+//! healing. Seeds 1012 and 1013 draw every kind of fault between them: a
+//! township put back to an older store, a skewed clock, kills, a frozen
+//! hall, cut and lossy links, a publication and a recall.
+//! `onewindow-deploy chaos --schedules 1000 ...` is the long run.
 
 use std::process::Command;
 
