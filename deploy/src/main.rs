@@ -14,6 +14,7 @@ mod chaos;
 mod db;
 mod hall;
 mod simulate;
+mod soak;
 mod submission;
 mod topology_cli;
 
@@ -48,6 +49,10 @@ enum Command {
     /// (kill -9, SIGSTOP, cut and lossy links, catalogue publications)
     /// while clerks accept cases; then every invariant is checked.
     Chaos(chaos::ChaosArgs),
+    /// A tree of separate node processes under ten times a Nanhai peak for
+    /// a bounded real time: memory, backlog and latency sampled and judged
+    /// steady or not, the curves drawn as SVG.
+    Soak(soak::SoakArgs),
 }
 
 fn init_logging() {
@@ -69,6 +74,7 @@ async fn main() -> ExitCode {
         Command::Bench(b) => b.run().await,
         Command::Simulate(s) => s.run().await,
         Command::Chaos(c) => chaos::run(c).await,
+        Command::Soak(s) => soak::run(s).await,
     };
     match outcome {
         Ok(true) => ExitCode::SUCCESS,
