@@ -837,3 +837,182 @@ async fn an_audit_record_sent_down_by_a_parent_is_refused_at_the_village() {
     })
     .await;
 }
+
+/// A connection under the village's identity that sends raw frames.
+async fn raw(
+    t: &Tree,
+) -> (
+    quinn::SendStream,
+    quinn::RecvStream,
+    federation::PeerConnection,
+) {
+    let creds = NodeCredentials::from_files(std::path::Path::new(
+        &t.nodes[VILLAGE].config.federation.credentials_dir,
+    ))
+    .unwrap();
+    let client = Client::new(&creds, TransportConfig::default()).unwrap();
+    let conn = client
+        .connect(t.quic_addr(TOWNSHIP), &NodeId::new(TOWNSHIP).unwrap())
+        .await
+        .unwrap();
+    let (send, recv) = conn.open_stream().await.unwrap().into_parts();
+    (send, recv, conn)
+}
+
+fn hello_as(node: &str, software: &str) -> Vec<u8> {
+    Message::Hello(Hello {
+        node: NodeId::new(node).unwrap(),
+        software: software.to_owned(),
+        catalogue_version: 1,
+        now_ms: 0,
+        have: 0,
+        your_origin_head: 0,
+        head: 1 << 40,
+        recovering: false,
+    })
+    .encode()
+}
+
+/// Reads until the township ends the stream; true if it did within `secs`.
+async fn ended_within(recv: &mut quinn::RecvStream, secs: u64) -> bool {
+    tokio::time::timeout(std::time::Duration::from_secs(secs), async {
+        while let Ok(Some(_)) = read_raw_frame(recv, 1 << 24).await {}
+    })
+    .await
+    .is_ok()
+}
+
+async fn recorded(t: &Tree, kind: &str, at_least: usize) {
+    eventually(30, kind, || async {
+        (security_kinds(t)
+            .await
+            .iter()
+            .filter(|k| *k == kind)
+            .count()
+            >= at_least)
+            .then_some(())
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_that_breaks_the_framing_or_the_hello_is_cut_off_and_recorded() {
+    with_timeout(async {
+        let mut t = tree(&[DISTRICT, TOWNSHIP, VILLAGE, SIBLING]).await;
+        t.stop(VILLAGE).await;
+        let before = held(&t, TOWNSHIP, VILLAGE).await;
+
+        // A Hello that names another node than the certificate.
+        let (mut send, mut recv, _c) = raw(&t).await;
+        write_raw_frame(&mut send, &hello_as(SIBLING, "rogue"))
+            .await
+            .unwrap();
+        assert!(
+            ended_within(&mut recv, 10).await,
+            "a mismatched Hello was kept"
+        );
+        recorded(&t, "hello_mismatch", 1).await;
+
+        // Garbage where the Hello should be, and garbage after a Hello.
+        let (mut send, mut recv, _c) = raw(&t).await;
+        write_raw_frame(&mut send, &[0xff; 64]).await.unwrap();
+        assert!(ended_within(&mut recv, 10).await, "garbage was kept");
+        let (mut send, mut recv, _c) = raw(&t).await;
+        write_raw_frame(&mut send, &hello_as(VILLAGE, "rogue"))
+            .await
+            .unwrap();
+        write_raw_frame(&mut send, &[0x01, 0xff, 0xfe, 0x00, 0x13])
+            .await
+            .unwrap();
+        assert!(
+            ended_within(&mut recv, 10).await,
+            "garbage after a Hello was kept"
+        );
+        recorded(&t, "bad_frame", 2).await;
+
+        // A second Hello on a running session.
+        let (mut send, mut recv, _c) = raw(&t).await;
+        write_raw_frame(&mut send, &hello_as(VILLAGE, "rogue"))
+            .await
+            .unwrap();
+        write_raw_frame(&mut send, &hello_as(VILLAGE, "rogue"))
+            .await
+            .unwrap();
+        assert!(ended_within(&mut recv, 10).await, "a second Hello was kept");
+        recorded(&t, "second_hello", 1).await;
+
+        // Ten thousand tiny frames as fast as they go: the township reads
+        // them and serves everyone else meanwhile.
+        let (mut send, _recv, _c) = raw(&t).await;
+        write_raw_frame(&mut send, &hello_as(VILLAGE, "rogue"))
+            .await
+            .unwrap();
+        let ack = Message::Ack {
+            direction: Direction::Down,
+            upto: 0,
+        }
+        .encode();
+        let flood = tokio::spawn(async move {
+            for _ in 0..10_000 {
+                if write_raw_frame(&mut send, &ack).await.is_err() {
+                    break;
+                }
+            }
+            send
+        });
+
+        // A peer that says nothing, and one that sends its Hello a byte a
+        // second: each is dropped when the Hello's time runs out, holding
+        // nothing meanwhile.
+        let (_silent_send, mut silent, _c1) = raw(&t).await;
+        let (mut slow_send, mut slow, _c2) = raw(&t).await;
+        let hello = hello_as(VILLAGE, "rogue");
+        let slow_task = tokio::spawn(async move {
+            let mut framed = (hello.len() as u32).to_be_bytes().to_vec();
+            framed.extend_from_slice(&hello);
+            for b in framed {
+                if slow_send.write_all(&[b]).await.is_err() {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            }
+        });
+
+        // Meanwhile a rule from the root reaches the sibling.
+        let mut year = node::starter::calendars().unwrap().remove(0);
+        year.year = 2032;
+        year.holidays.clear();
+        t.node(DISTRICT)
+            .node
+            .publish_calendar(&year, "admin")
+            .await
+            .unwrap();
+        eventually(30, "the calendar at the sibling", || async {
+            t.node(SIBLING)
+                .node
+                .store
+                .calendars()
+                .await
+                .unwrap()
+                .iter()
+                .any(|c| c.year == 2032)
+                .then_some(())
+        })
+        .await;
+        let _ = flood.await;
+        let timeout = u64::try_from(federation::replication::HELLO_TIMEOUT_MS / 1000).unwrap();
+        assert!(
+            ended_within(&mut silent, timeout + 10).await,
+            "a silent peer was kept"
+        );
+        assert!(
+            ended_within(&mut slow, timeout + 10).await,
+            "a slow Hello was kept"
+        );
+        slow_task.abort();
+        recorded(&t, "no_hello", 1).await;
+        // Nothing of any of them was stored.
+        assert_eq!(held(&t, TOWNSHIP, VILLAGE).await, before);
+    })
+    .await;
+}

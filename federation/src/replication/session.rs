@@ -194,6 +194,19 @@ impl Handshake {
         })
     }
 
+    /// The peer said nothing that could be read within
+    /// [`HELLO_TIMEOUT_MS`]: a Hello violation like any other (a silent
+    /// peer, or one that sends its Hello a byte at a time).
+    pub fn no_hello_in_time(&self) -> Violation {
+        let detail = format!("no Hello within {} s", HELLO_TIMEOUT_MS / 1000);
+        Violation {
+            kind: "no_hello",
+            error: format!("{} did not say hello: {detail}", self.cfg.peer),
+            detail,
+            reject: false,
+        }
+    }
+
     /// Checks the peer's first message (`Err`: the reader's frame error).
     /// It must be a Hello naming the node the certificate names.
     pub fn peer_hello(self, first: Result<Message, String>) -> Result<Greeted, Violation> {
@@ -821,6 +834,14 @@ mod tests {
         assert_eq!(v.detail, "the Hello names r.a.y, the certificate r.a.x");
         assert!(!v.reject);
         assert_eq!(v.reject_message(), None);
+    }
+
+    #[test]
+    fn a_peer_silent_past_the_hello_time_is_no_hello() {
+        let v = Handshake::new(cfg(Role::Parent), local()).no_hello_in_time();
+        assert_eq!(v.kind, "no_hello");
+        assert_eq!(v.detail, "no Hello within 15 s");
+        assert!(!v.reject);
     }
 
     #[test]

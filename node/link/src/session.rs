@@ -183,7 +183,14 @@ pub async fn run(node: Arc<Node>, conn: PeerConnection, role: Role) -> anyhow::R
     let _reader = AbortOnDrop(reader);
     let first = match tokio::time::timeout(ms(HELLO_TIMEOUT_MS), rx.recv()).await {
         Ok(Some(first)) => first,
-        _ => anyhow::bail!("{peer} did not say hello"),
+        // The stream ended before a Hello: a peer that stopped (a hall
+        // killed while it connected), not a violation.
+        Ok(None) => anyhow::bail!("{peer} did not say hello"),
+        Err(_) => {
+            let v = handshake.no_hello_in_time();
+            violation(&node, &peer_s, &conn, v.kind, &v.detail).await;
+            return Err(v.into());
+        }
     };
     let mut greeted = match handshake.peer_hello(first) {
         Ok(g) => g,
