@@ -21,12 +21,18 @@ fn a_short_soak_samples_every_hall_and_draws_the_curves() {
     // Steady or not on a shared machine, the run reports; it must have
     // sampled and accepted cases without a failure.
     let last = stdout.lines().last().unwrap_or_default();
-    assert!(last.starts_with("soak minutes=0.25 cases="), "{stdout}\n{stderr}");
+    assert!(
+        last.starts_with("soak minutes=0.25 cases="),
+        "{stdout}\n{stderr}"
+    );
     assert!(last.contains(" failed=0 "), "{last}");
     assert!(!last.contains(" cases=0 "), "{last}");
     assert!(last.contains(" rss_growth_pct="), "{last}");
     // Every hall's memory was read from its process.
-    let halls: Vec<&str> = stdout.lines().filter(|l| l.contains(" rss first ")).collect();
+    let halls: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.contains(" rss first "))
+        .collect();
     assert_eq!(halls.len(), 7, "{stdout}");
     for h in halls {
         assert!(!h.contains("first    0.0 MB"), "{h}");
