@@ -33,19 +33,15 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use clap::Args;
 use federation::relay::{Direction, LinkShape, Relay};
-use onewindow_client::types::NewStaff;
 use onewindow_client::{Client, Method};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::Value;
 
 use crate::db::{DbChoice, ScratchDb};
-use crate::hall::random_password;
 use crate::submission::{CatalogueView, SubmissionPlan};
 use onewindow_deploy::binary::find_node_binary;
-use onewindow_deploy::bundle::{self, BundleOptions, Ports};
 use onewindow_deploy::process::ProcessTree;
-use onewindow_deploy::topology::Topology;
 
 /// The halls, parents before children.
 const HALLS: [&str; 7] = [
@@ -349,19 +345,7 @@ async fn schedule(
     bin: &std::path::Path,
 ) -> anyhow::Result<Outcome> {
     let dir = tempfile::tempdir().context("making a temporary folder")?;
-    let mut text = String::from("[tree]\ntiers = [\"district\", \"township\", \"village\"]\n");
-    for (i, id) in HALLS.iter().enumerate() {
-        text.push_str(&format!(
-            "[[node]]\nid = \"{id}\"\nhall_code = \"CH{i}\"\nhall_name_zh = \"{id} 服务中心\"\nhall_name_en = \"{id} service centre\"\n"
-        ));
-    }
-    let topology = Topology::parse(&text)?;
-    let opts = BundleOptions {
-        ports: Ports::Free,
-        cert_days: 2,
-        ..BundleOptions::default()
-    };
-    let b = bundle::make(&topology, &dir.path().join("bundle"), &opts)?;
+    let b = crate::trees::bundle_of(dir.path(), HALLS, "CH")?;
     let scratch = match postgres {
         Some(url) => {
             let db = ScratchDb::create(&DbChoice::Postgres(url.to_owned()), dir.path()).await?;
@@ -414,33 +398,7 @@ async fn schedule(
 
 /// A staff member logged in at hall `id`.
 async fn staff(tree: &ProcessTree, id: &str, role: &str) -> anyhow::Result<Client> {
-    staff_named(tree, id, &format!("chaos.{role}"), role, None).await
-}
-
-/// A staff member `username` (of `department`) logged in at hall `id`.
-async fn staff_named(
-    tree: &ProcessTree,
-    id: &str,
-    username: &str,
-    role: &str,
-    department: Option<&str>,
-) -> anyhow::Result<Client> {
-    let api = Client::new(&tree.url(id)?)?;
-    let admin = api
-        .login("admin", &tree.bundle().node(id)?.admin_password)
-        .await?;
-    let password = random_password(20);
-    admin
-        .create_staff(&NewStaff {
-            username,
-            display_name: "混沌",
-            role,
-            department,
-            password: &password,
-            hall: None,
-        })
-        .await?;
-    Ok(api.login(username, &password).await?)
+    crate::trees::staff(tree, id, &format!("chaos.{role}"), role, None).await
 }
 
 /// Two approvers of `department` at hall `hall` take every case it holds
@@ -554,8 +512,10 @@ async fn exercise(
             if hall == RESTORED {
                 continue;
             }
-            let a = staff_named(&tree.processes, id, "chaos.a1", "approver", Some(dept)).await?;
-            let b = staff_named(&tree.processes, id, "chaos.a2", "approver", Some(dept)).await?;
+            let a = crate::trees::staff(&tree.processes, id, "chaos.a1", "approver", Some(dept))
+                .await?;
+            let b = crate::trees::staff(&tree.processes, id, "chaos.a2", "approver", Some(dept))
+                .await?;
             approvers.push(tokio::spawn(approve(hall, a, b, stop.clone())));
         }
     }

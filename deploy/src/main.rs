@@ -17,6 +17,7 @@ mod simulate;
 mod soak;
 mod submission;
 mod topology_cli;
+mod trees;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;

@@ -26,15 +26,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use clap::Args;
-use onewindow_client::types::NewStaff;
 use onewindow_client::{Client, Method};
 
-use crate::hall::random_password;
 use crate::submission::{CatalogueView, SubmissionPlan};
 use onewindow_deploy::binary::find_node_binary;
-use onewindow_deploy::bundle::{self, BundleOptions, Ports};
 use onewindow_deploy::process::ProcessTree;
-use onewindow_deploy::topology::Topology;
 
 /// The halls, parents before children, with each one's share of the cases.
 const HALLS: [(&str, &str, f64); 7] = [
@@ -92,19 +88,7 @@ pub async fn run(args: SoakArgs) -> anyhow::Result<bool> {
         bail!("--minutes, --rate and --every must be positive numbers");
     }
     let dir = tempfile::tempdir().context("making a temporary folder")?;
-    let mut text = String::from("[tree]\ntiers = [\"district\", \"township\", \"village\"]\n");
-    for (i, (id, _, _)) in HALLS.iter().enumerate() {
-        text.push_str(&format!(
-            "[[node]]\nid = \"{id}\"\nhall_code = \"SK{i}\"\nhall_name_zh = \"{id} 服务中心\"\nhall_name_en = \"{id} service centre\"\n"
-        ));
-    }
-    let topology = Topology::parse(&text)?;
-    let opts = BundleOptions {
-        ports: Ports::Free,
-        cert_days: 2,
-        ..BundleOptions::default()
-    };
-    let b = bundle::make(&topology, &dir.path().join("bundle"), &opts)?;
+    let b = crate::trees::bundle_of(dir.path(), HALLS.iter().map(|h| h.0), "SK")?;
     let mut tree = ProcessTree::new(b, find_node_binary(args.node_bin.as_deref())?);
     eprintln!(
         "starting 7 halls; {:.2} cases a second for {} minutes, a sample every {} s",
@@ -118,23 +102,7 @@ pub async fn run(args: SoakArgs) -> anyhow::Result<bool> {
 }
 
 async fn staff(tree: &ProcessTree, id: &str, role: &str) -> anyhow::Result<Client> {
-    let api = Client::new(&tree.url(id)?)?;
-    let admin = api
-        .login("admin", &tree.bundle().node(id)?.admin_password)
-        .await?;
-    let password = random_password(20);
-    let username = format!("soak.{role}");
-    admin
-        .create_staff(&NewStaff {
-            username: &username,
-            display_name: "浸泡",
-            role,
-            department: None,
-            password: &password,
-            hall: None,
-        })
-        .await?;
-    Ok(api.login(&username, &password).await?)
+    crate::trees::staff(tree, id, &format!("soak.{role}"), role, None).await
 }
 
 /// Resident memory of a process, in MB.

@@ -172,6 +172,30 @@ async fn security_kinds(t: &Tree) -> Vec<String> {
         .collect()
 }
 
+/// The district publishes a calendar for `year`; it reaches the sibling.
+async fn a_rule_from_the_root_reaches_the_sibling(t: &Tree, year_no: i32) {
+    let mut year = node::starter::calendars().unwrap().remove(0);
+    year.year = year_no;
+    year.holidays.clear();
+    t.node(DISTRICT)
+        .node
+        .publish_calendar(&year, "admin")
+        .await
+        .unwrap();
+    eventually(30, "the calendar at the sibling", || async {
+        t.node(SIBLING)
+            .node
+            .store
+            .calendars()
+            .await
+            .unwrap()
+            .iter()
+            .any(|c| c.year == year_no)
+            .then_some(())
+    })
+    .await;
+}
+
 async fn held(t: &Tree, node: &str, origin: &str) -> u64 {
     t.node(node)
         .node
@@ -319,26 +343,7 @@ async fn a_hostile_village_is_refused_at_its_township_and_stops_no_one_else() {
         })
         .await;
         assert_eq!(held(&t, DISTRICT, &ghost).await, 0);
-        let mut year = node::starter::calendars().unwrap().remove(0);
-        year.year = 2031;
-        year.holidays.clear();
-        t.node(DISTRICT)
-            .node
-            .publish_calendar(&year, "admin")
-            .await
-            .unwrap();
-        eventually(30, "the calendar at the sibling", || async {
-            t.node(SIBLING)
-                .node
-                .store
-                .calendars()
-                .await
-                .unwrap()
-                .iter()
-                .any(|c| c.year == 2031)
-                .then_some(())
-        })
-        .await;
+        a_rule_from_the_root_reaches_the_sibling(&t, 2031).await;
     })
     .await;
 }
@@ -979,26 +984,7 @@ async fn a_peer_that_breaks_the_framing_or_the_hello_is_cut_off_and_recorded() {
         });
 
         // Meanwhile a rule from the root reaches the sibling.
-        let mut year = node::starter::calendars().unwrap().remove(0);
-        year.year = 2032;
-        year.holidays.clear();
-        t.node(DISTRICT)
-            .node
-            .publish_calendar(&year, "admin")
-            .await
-            .unwrap();
-        eventually(30, "the calendar at the sibling", || async {
-            t.node(SIBLING)
-                .node
-                .store
-                .calendars()
-                .await
-                .unwrap()
-                .iter()
-                .any(|c| c.year == 2032)
-                .then_some(())
-        })
-        .await;
+        a_rule_from_the_root_reaches_the_sibling(&t, 2032).await;
         let _ = flood.await;
         let timeout = u64::try_from(federation::replication::HELLO_TIMEOUT_MS / 1000).unwrap();
         assert!(

@@ -8,17 +8,13 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use clap::Args;
-use onewindow_client::types::NewStaff;
 use onewindow_client::{Client, Method};
 use onewindow_table as report;
 use serde::Serialize;
 
-use crate::hall::random_password;
 use crate::submission::{CatalogueView, SubmissionPlan};
 use onewindow_deploy::binary::find_node_binary;
-use onewindow_deploy::bundle::{self, BundleOptions, Ports};
 use onewindow_deploy::process::ProcessTree;
-use onewindow_deploy::topology::Topology;
 
 const DISTRICT: &str = "nanhai";
 const TOWNSHIP: &str = "nanhai.guicheng";
@@ -86,23 +82,13 @@ pub async fn run(args: RestartArgs) -> anyhow::Result<bool> {
     let villages: Vec<String> = (0..args.villages)
         .map(|i| format!("{TOWNSHIP}.v{i:02}"))
         .collect();
-    let mut text = String::from("[tree]\ntiers = [\"district\", \"township\", \"village\"]\n");
-    for (i, id) in [DISTRICT, TOWNSHIP]
-        .into_iter()
-        .chain(villages.iter().map(String::as_str))
-        .enumerate()
-    {
-        text.push_str(&format!(
-            "[[node]]\nid = \"{id}\"\nhall_code = \"RB{i}\"\nhall_name_zh = \"{id} 服务中心\"\nhall_name_en = \"{id} service centre\"\n"
-        ));
-    }
-    let topology = Topology::parse(&text)?;
-    let opts = BundleOptions {
-        ports: Ports::Free,
-        cert_days: 2,
-        ..BundleOptions::default()
-    };
-    let b = bundle::make(&topology, &dir.path().join("bundle"), &opts)?;
+    let b = crate::trees::bundle_of(
+        dir.path(),
+        [DISTRICT, TOWNSHIP]
+            .into_iter()
+            .chain(villages.iter().map(String::as_str)),
+        "RB",
+    )?;
     let mut tree = ProcessTree::new(b, find_node_binary(args.node_bin.as_deref())?);
     eprintln!(
         "starting 1 district, 1 township, {} villages",
@@ -118,23 +104,7 @@ pub async fn run(args: RestartArgs) -> anyhow::Result<bool> {
 
 /// A logged-in staff member at `id`.
 async fn staff(tree: &ProcessTree, id: &str, role: &str) -> anyhow::Result<Client> {
-    let api = Client::new(&tree.url(id)?)?;
-    let admin = api
-        .login("admin", &tree.bundle().node(id)?.admin_password)
-        .await?;
-    let password = random_password(20);
-    let username = format!("bench.{role}");
-    admin
-        .create_staff(&NewStaff {
-            username: &username,
-            display_name: "压测",
-            role,
-            department: None,
-            password: &password,
-            hall: None,
-        })
-        .await?;
-    Ok(api.login(&username, &password).await?)
+    crate::trees::staff(tree, id, &format!("bench.{role}"), role, None).await
 }
 
 /// Cases receipted so far, and submissions that failed.
