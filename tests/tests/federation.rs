@@ -406,6 +406,8 @@ async fn forged_origins_foreign_cas_and_revoked_nodes_are_refused() {
                 your_origin_head: 0,
                 head: 0,
                 recovering: false,
+                start_head: 0,
+                incarnation: 0,
             })
             .encode(),
         )

@@ -155,6 +155,8 @@ fn write_seeds() {
             your_origin_head: 2,
             head: 7,
             recovering: false,
+            start_head: 0,
+            incarnation: 0,
         }),
         Message::Batch(Batch {
             direction: Direction::Up,

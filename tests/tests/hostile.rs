@@ -55,6 +55,8 @@ impl Rogue {
                 // that it keeps its cursor (a lower head would reset it).
                 head: 1 << 40,
                 recovering: false,
+                start_head: 0,
+                incarnation: 0,
             })
             .encode(),
         )
@@ -774,6 +776,8 @@ async fn an_audit_record_sent_down_by_a_parent_is_refused_at_the_village() {
                 your_origin_head: 0,
                 head: hello.have + 1,
                 recovering: false,
+                start_head: 0,
+                incarnation: 0,
             })
             .encode(),
         )
@@ -874,6 +878,8 @@ fn hello_as(node: &str, software: &str) -> Vec<u8> {
         your_origin_head: 0,
         head: 1 << 40,
         recovering: false,
+        start_head: 0,
+        incarnation: 0,
     })
     .encode()
 }

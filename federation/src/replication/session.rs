@@ -124,6 +124,13 @@ pub struct LocalState {
     pub head: u64,
     /// This node is recovering its own log.
     pub recovering: bool,
+    /// This node's log's highest local sequence when its process started.
+    pub start_head: u64,
+    /// This process's incarnation (drawn at start, never 0).
+    pub incarnation: u64,
+    /// The peer's incarnation this node heard on its last session with it
+    /// since this process started, if any.
+    pub peer_incarnation: Option<u64>,
 }
 
 /// A rule of the protocol broken by the peer: one security event, and the
@@ -191,6 +198,8 @@ impl Handshake {
             your_origin_head: self.local.your_origin_head,
             head: self.local.head,
             recovering: self.asks_recovery(),
+            start_head: self.local.start_head,
+            incarnation: self.local.incarnation,
         })
     }
 
@@ -310,8 +319,31 @@ impl Greeted {
     /// above its head will name new entries. The cursor goes back to the
     /// peer's head (returned; the driver makes it durable), and the peer,
     /// told the old cursor, resumes from its head anyway.
+    ///
+    /// A peer put back may also have grown past the cursor again before
+    /// the two meet (a township's villages resend to it first): its log is
+    /// then longer than the cursor but numbered anew above where it
+    /// started. So when the peer started again since this node last heard
+    /// it (another incarnation), the cursor goes back to the peer's head at
+    /// its start when that is below it: what it held for certain. (After a
+    /// plain restart that head is at least the cursor: the peer sent only
+    /// what it had stored.)
     pub fn cursor_reset(&self) -> Option<u64> {
-        (self.hello.head < self.local.have).then_some(self.hello.head)
+        if self.hello.head < self.local.have {
+            return Some(self.hello.head);
+        }
+        let started_again = self.hello.incarnation != 0
+            && self
+                .local
+                .peer_incarnation
+                .is_some_and(|seen| seen != self.hello.incarnation);
+        (started_again && self.hello.start_head < self.local.have).then_some(self.hello.start_head)
+    }
+
+    /// The peer's incarnation, for the driver to remember for the next
+    /// session with it.
+    pub fn peer_incarnation(&self) -> u64 {
+        self.hello.incarnation
     }
 
     /// The peer's clock less this node's (ms), at `now_ms`.
@@ -760,6 +792,9 @@ mod tests {
             your_origin_head: 7,
             head: 50,
             recovering: false,
+            start_head: 45,
+            incarnation: 11,
+            peer_incarnation: Some(21),
         }
     }
 
@@ -773,6 +808,8 @@ mod tests {
             your_origin_head: 0,
             head: 60,
             recovering: false,
+            start_head: 55,
+            incarnation: 21,
         }
     }
 
@@ -809,6 +846,8 @@ mod tests {
                 your_origin_head: 7,
                 head: 50,
                 recovering: false,
+                start_head: 45,
+                incarnation: 11,
             }
         );
         // Only a child asks its parent for its own log.
@@ -948,6 +987,52 @@ mod tests {
             let mut s: Session<()> = g.start(T0, 50);
             assert_eq!(s.receiver_mut().have(), 40);
         }
+    }
+
+    #[test]
+    fn a_peer_started_again_on_a_log_put_back_resets_the_cursor_to_its_start() {
+        // Held 40 of the peer. It started again (incarnation 22, not the
+        // 21 heard last) on a log that then ended at 30, and has grown to
+        // 60 since, numbered anew: the cursor goes back to 30.
+        let g = greeted(Role::Parent, |h| {
+            h.incarnation = 22;
+            h.start_head = 30;
+        });
+        assert_eq!(g.cursor_reset(), Some(30));
+        assert_eq!(g.peer_incarnation(), 22);
+        let mut s: Session<()> = g.start(T0, 50);
+        assert_eq!(s.receiver_mut().have(), 30);
+        // Started again on a whole log (its start at or above the cursor):
+        // nothing to go back over.
+        let g = greeted(Role::Parent, |h| {
+            h.incarnation = 22;
+            h.start_head = 40;
+        });
+        assert_eq!(g.cursor_reset(), None);
+        // The same incarnation as before: a link that came back, not a
+        // restart; a log longer than its start is its own.
+        let g = greeted(Role::Parent, |h| h.start_head = 30);
+        assert_eq!(g.cursor_reset(), None);
+        // An incarnation not known (a release without it, or this node
+        // started since): only a head below the cursor resets it.
+        let g = greeted(Role::Parent, |h| {
+            h.incarnation = 0;
+            h.start_head = 0;
+        });
+        assert_eq!(g.cursor_reset(), None);
+        let c = cfg(Role::Parent);
+        let mut h = peer_hello(&c);
+        h.incarnation = 22;
+        h.start_head = 30;
+        let fresh = LocalState {
+            peer_incarnation: None,
+            ..local()
+        };
+        let g = match Handshake::new(c, fresh).peer_hello(Ok(Message::Hello(h))) {
+            Ok(g) => g,
+            Err(v) => panic!("{v}"),
+        };
+        assert_eq!(g.cursor_reset(), None);
     }
 
     #[test]

@@ -120,6 +120,15 @@ pub struct Hello {
     /// meant for it ([`super::DownScope::Recovery`]). Always false from a
     /// parent.
     pub recovering: bool,
+    /// The sender's own highest local sequence when its process started:
+    /// what of its log it held for certain then. A log put back to an
+    /// older copy is numbered anew from there, and may have grown past the
+    /// receiver's cursor again before they meet.
+    pub start_head: u64,
+    /// Drawn anew each time the sender's process starts (0: unknown, from
+    /// a release without it). A receiver that heard another incarnation
+    /// before knows the sender started again since its cursor moved.
+    pub incarnation: u64,
 }
 
 /// A status report on a link, sent periodically by each side.
@@ -335,6 +344,10 @@ mod pb {
         pub head: u64,
         #[prost(bool, tag = "8")]
         pub recovering: bool,
+        #[prost(uint64, tag = "9")]
+        pub start_head: u64,
+        #[prost(uint64, tag = "10")]
+        pub incarnation: u64,
     }
 
     #[derive(Clone, PartialEq, prost::Message)]
@@ -628,6 +641,8 @@ impl Message {
                 your_origin_head: h.your_origin_head,
                 head: h.head,
                 recovering: h.recovering,
+                start_head: h.start_head,
+                incarnation: h.incarnation,
             }),
             Self::Batch(b) => pb::Msg::Batch(encode_batch(b)),
 
@@ -721,6 +736,8 @@ impl Message {
                     your_origin_head: h.your_origin_head,
                     head: h.head,
                     recovering: h.recovering,
+                    start_head: h.start_head,
+                    incarnation: h.incarnation,
                 })
             }
             pb::Msg::Batch(b) => Self::Batch(decode_batch(b, limits)?),
@@ -931,6 +948,8 @@ mod tests {
             your_origin_head: 0,
             head: 0,
             recovering: false,
+            start_head: 0,
+            incarnation: 0,
         });
         assert!(matches!(
             Message::decode(&hello.encode(), &Limits::default()),

@@ -149,6 +149,9 @@ pub async fn run(node: Arc<Node>, conn: PeerConnection, role: Role) -> anyhow::R
             your_origin_head,
             head: node.store.local_head().await,
             recovering,
+            start_head: node.incarnation.start_head,
+            incarnation: node.incarnation.id,
+            peer_incarnation: node.incarnation.peer(&peer_s),
         },
     );
     send_msg(&mut send, &handshake.hello()).await?;
@@ -223,9 +226,10 @@ pub async fn run(node: Arc<Node>, conn: PeerConnection, role: Role) -> anyhow::R
     }
     let _connected = node.metrics.link_connected(&peer_s);
     if let Some(head) = greeted.cursor_reset() {
-        tracing::warn!(%peer, have, head, "the peer's log is shorter than what is held of it: resetting the cursor");
+        tracing::warn!(%peer, have, head, "the peer's log is shorter than what is held of it, or numbered anew above its start: resetting the cursor");
         node.store.reset_have(&peer_s, head).await?;
     }
+    node.incarnation.heard(&peer_s, greeted.peer_incarnation());
     node.store
         .fleet_seen(
             &peer_s,

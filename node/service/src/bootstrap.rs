@@ -105,7 +105,9 @@ impl Node {
                 config.node.hall_name_en.clone(),
             ),
         );
+        let incarnation = crate::Incarnation::new(store.local_head().await);
         let node = Node {
+            incarnation,
             halls: RwLock::new(Arc::new(halls)),
             handovers_known: std::sync::atomic::AtomicBool::new(false),
             closed: std::sync::atomic::AtomicBool::new(false),

@@ -76,6 +76,12 @@ pub struct Node {
     /// Whether this node is taking back the tail of its own log from its
     /// parent, and the marker that remembers how far that log went.
     pub own_log: crate::recovery::OwnLog,
+    /// This process's incarnation on its links: its log's head when it
+    /// started, a number drawn at start, and the incarnations its peers
+    /// said on their last sessions with it (so that a peer started again
+    /// on a log put back to an older copy is told from one whose link came
+    /// back: `Greeted::cursor_reset`).
+    pub incarnation: Incarnation,
     /// Failed logins per account and per address.
     pub logins: crate::throttle::LoginThrottle,
     /// Hall names by node id: this hall's and those its fleet holds.
@@ -218,5 +224,46 @@ impl Node {
     /// Today's date in China.
     pub fn today(&self) -> chrono::NaiveDate {
         onewindow_domain::case::china_date(self.now_ms())
+    }
+}
+
+/// See [`Node::incarnation`].
+#[derive(Debug)]
+pub struct Incarnation {
+    /// The log's highest local sequence when this process started.
+    pub start_head: u64,
+    /// Drawn at start; never 0.
+    pub id: u64,
+    /// Each peer's incarnation as it said on its last session.
+    peers: std::sync::Mutex<std::collections::HashMap<String, u64>>,
+}
+
+impl Incarnation {
+    /// A new incarnation of a log whose head is `start_head`.
+    pub fn new(start_head: u64) -> Self {
+        Self {
+            start_head,
+            id: rand::random::<u64>().max(1),
+            peers: std::sync::Mutex::default(),
+        }
+    }
+
+    /// The incarnation `peer` said on its last session with this process.
+    pub fn peer(&self, peer: &str) -> Option<u64> {
+        self.peers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(peer)
+            .copied()
+    }
+
+    /// Remembers the incarnation `peer` said on this session.
+    pub fn heard(&self, peer: &str, incarnation: u64) {
+        if incarnation != 0 {
+            self.peers
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .insert(peer.to_owned(), incarnation);
+        }
     }
 }
