@@ -492,8 +492,8 @@ async fn exercise(
                 i += 1;
                 let plan = &plans[(i as usize) % plans.len()];
                 let key = format!("chaos-{seed}-{v}-{i}");
-                let body = plan.body(v as u64 * 1_000_000 + i);
-                if let Some(number) = submit_until_answered(&clerk, &key, &body).await {
+                let applicant = v as u64 * 1_000_000 + i;
+                if let Some(number) = submit_until_answered(&clerk, &key, plan, applicant).await {
                     receipts
                         .lock()
                         .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -567,14 +567,17 @@ async fn exercise(
 
 /// Sends a submission with its key until it is answered; `None` when it is
 /// refused (a refusal is an answer too: nothing was made).
-async fn submit_until_answered(clerk: &Client, key: &str, body: &[u8]) -> Option<String> {
+async fn submit_until_answered(
+    clerk: &Client,
+    key: &str,
+    plan: &SubmissionPlan,
+    i: u64,
+) -> Option<String> {
     loop {
-        let req = clerk
-            .request(Method::POST, "/api/v1/cases")
-            .header("content-type", "application/json")
+        let req = plan
+            .request(clerk, i)
             .header("idempotency-key", key)
-            .timeout(Duration::from_secs(5))
-            .body(body.to_vec());
+            .timeout(Duration::from_secs(5));
         match clerk.send(req).await {
             Ok(r) if r.status == 200 || r.status == 201 => {
                 return r.json()["case_number"].as_str().map(str::to_owned);

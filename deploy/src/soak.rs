@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use clap::Args;
-use onewindow_client::{Client, Method};
+use onewindow_client::Client;
 
 use crate::submission::{CatalogueView, SubmissionPlan};
 use onewindow_deploy::binary::find_node_binary;
@@ -142,10 +142,7 @@ async fn soak(tree: &mut ProcessTree, args: &SoakArgs) -> anyhow::Result<(Vec<Sa
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                 tick.tick().await;
                 i += 1;
-                let req = clerk
-                    .request(Method::POST, "/api/v1/cases")
-                    .header("content-type", "application/json")
-                    .body(plan.body(i));
+                let req = plan.request(&clerk, i);
                 let began = Instant::now();
                 let ok = matches!(clerk.send(req).await, Ok(r) if r.status == 201);
                 let ms = began.elapsed().as_secs_f64() * 1000.0;

@@ -118,6 +118,15 @@ impl SubmissionPlan {
         })
     }
 
+    /// `POST /api/v1/cases` of applicant `i` by `clerk` (headers may be
+    /// added before it is sent).
+    pub fn request(&self, clerk: &onewindow_client::Client, i: u64) -> reqwest::RequestBuilder {
+        clerk
+            .request(onewindow_client::Method::POST, "/api/v1/cases")
+            .header("content-type", "application/json")
+            .body(self.body(i))
+    }
+
     /// The submission of applicant `i`, as the request body.
     pub fn body(&self, i: u64) -> Vec<u8> {
         // A `Value` always serialises.

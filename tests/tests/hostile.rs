@@ -893,6 +893,16 @@ async fn ended_within(recv: &mut quinn::RecvStream, secs: u64) -> bool {
     .is_ok()
 }
 
+/// Sends `frames` on a new connection under the village's identity and
+/// asserts that the township ends the stream within ten seconds.
+async fn cut_off(t: &Tree, frames: &[Vec<u8>], what: &str) {
+    let (mut send, mut recv, _c) = raw(t).await;
+    for f in frames {
+        write_raw_frame(&mut send, f).await.unwrap();
+    }
+    assert!(ended_within(&mut recv, 10).await, "{what} was kept");
+}
+
 async fn recorded(t: &Tree, kind: &str, at_least: usize) {
     eventually(30, kind, || async {
         (security_kinds(t)
@@ -914,42 +924,23 @@ async fn a_peer_that_breaks_the_framing_or_the_hello_is_cut_off_and_recorded() {
         let before = held(&t, TOWNSHIP, VILLAGE).await;
 
         // A Hello that names another node than the certificate.
-        let (mut send, mut recv, _c) = raw(&t).await;
-        write_raw_frame(&mut send, &hello_as(SIBLING, "rogue"))
-            .await
-            .unwrap();
-        assert!(
-            ended_within(&mut recv, 10).await,
-            "a mismatched Hello was kept"
-        );
+        cut_off(&t, &[hello_as(SIBLING, "rogue")], "a mismatched Hello").await;
         recorded(&t, "hello_mismatch", 1).await;
 
         // Garbage where the Hello should be, and garbage after a Hello.
-        let (mut send, mut recv, _c) = raw(&t).await;
-        write_raw_frame(&mut send, &[0xff; 64]).await.unwrap();
-        assert!(ended_within(&mut recv, 10).await, "garbage was kept");
-        let (mut send, mut recv, _c) = raw(&t).await;
-        write_raw_frame(&mut send, &hello_as(VILLAGE, "rogue"))
-            .await
-            .unwrap();
-        write_raw_frame(&mut send, &[0x01, 0xff, 0xfe, 0x00, 0x13])
-            .await
-            .unwrap();
-        assert!(
-            ended_within(&mut recv, 10).await,
-            "garbage after a Hello was kept"
-        );
+        cut_off(&t, &[vec![0xff; 64]], "garbage").await;
+        let garbage = vec![0x01, 0xff, 0xfe, 0x00, 0x13];
+        cut_off(
+            &t,
+            &[hello_as(VILLAGE, "rogue"), garbage],
+            "garbage after a Hello",
+        )
+        .await;
         recorded(&t, "bad_frame", 2).await;
 
         // A second Hello on a running session.
-        let (mut send, mut recv, _c) = raw(&t).await;
-        write_raw_frame(&mut send, &hello_as(VILLAGE, "rogue"))
-            .await
-            .unwrap();
-        write_raw_frame(&mut send, &hello_as(VILLAGE, "rogue"))
-            .await
-            .unwrap();
-        assert!(ended_within(&mut recv, 10).await, "a second Hello was kept");
+        let hello = hello_as(VILLAGE, "rogue");
+        cut_off(&t, &[hello.clone(), hello], "a second Hello").await;
         recorded(&t, "second_hello", 1).await;
 
         // Ten thousand tiny frames as fast as they go: the township reads

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use clap::Args;
-use onewindow_client::{Client, Method};
+use onewindow_client::Client;
 use onewindow_table as report;
 use serde::Serialize;
 
@@ -138,10 +138,7 @@ async fn measure(
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                 tick.tick().await;
                 i += 1;
-                let req = clerk
-                    .request(Method::POST, "/api/v1/cases")
-                    .header("content-type", "application/json")
-                    .body(plan.body(i));
+                let req = plan.request(&clerk, i);
                 let number = match clerk.send(req).await {
                     Ok(r) if r.status == 201 => r.json()["case_number"].as_str().map(str::to_owned),
                     _ => None,
