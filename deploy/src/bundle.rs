@@ -54,8 +54,9 @@ pub enum Ports {
         /// First QUIC port.
         quic: u16,
     },
-    /// Ports the system reports free right now, on 127.0.0.1 (for tests,
-    /// which must not use fixed ports).
+    /// Ports free right now on 127.0.0.1, below the system's ephemeral
+    /// range and not handed out before by this process (for tests and
+    /// chaos runs, which must not use fixed ports).
     Free,
 }
 
@@ -406,6 +407,71 @@ fn systemd_unit(node: &BundledNode, opts: &BundleOptions) -> String {
     )
 }
 
+/// Free ports are drawn below the system's ephemeral range, one after
+/// another from a random start. A port the system hands out for `bind(0)`
+/// or an outgoing socket comes from that range, so between a bundle being
+/// made and its node binding the port, another tree's client socket or
+/// relay could take it (a chaos run of six trees at once saw `Address
+/// already in use`); and a port drawn here is not drawn again until the
+/// whole range has gone round, so a hall killed and started again finds
+/// its port still unused by any other tree of this process.
+const FREE_FROM: u16 = 15_000;
+
+/// The lowest ephemeral port (`/proc/sys/net/ipv4/ip_local_port_range`),
+/// 32768 where that cannot be read.
+fn ephemeral_low() -> u16 {
+    std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|t| t.split_whitespace().next()?.parse().ok())
+        .unwrap_or(32_768)
+}
+
+/// The next port to try, cycling over `FREE_FROM..ephemeral_low()`; `None`
+/// when that range is empty on this system.
+fn next_free_candidate() -> Option<u16> {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(u32::MAX);
+    let high = ephemeral_low();
+    if high <= FREE_FROM + 100 {
+        return None;
+    }
+    let span = u32::from(high - FREE_FROM);
+    let _ = NEXT.compare_exchange(
+        u32::MAX,
+        rand::thread_rng().gen_range(0..span),
+        Ordering::SeqCst,
+        Ordering::SeqCst,
+    );
+    let k = NEXT.fetch_add(1, Ordering::SeqCst) % span;
+    u16::try_from(u32::from(FREE_FROM) + k).ok()
+}
+
+/// A TCP listener on a free port of 127.0.0.1 (see [`FREE_FROM`]).
+fn free_tcp() -> std::io::Result<TcpListener> {
+    for _ in 0..1_000 {
+        let Some(port) = next_free_candidate() else {
+            break;
+        };
+        if let Ok(l) = TcpListener::bind((Ipv4Addr::LOCALHOST, port)) {
+            return Ok(l);
+        }
+    }
+    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+}
+
+/// A UDP socket on a free port of 127.0.0.1 (see [`FREE_FROM`]).
+fn free_udp() -> std::io::Result<UdpSocket> {
+    for _ in 0..1_000 {
+        let Some(port) = next_free_candidate() else {
+            break;
+        };
+        if let Ok(s) = UdpSocket::bind((Ipv4Addr::LOCALHOST, port)) {
+            return Ok(s);
+        }
+    }
+    UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))
+}
+
 /// HTTP and QUIC ports per node id.
 fn assign_ports(topology: &Topology, ports: Ports) -> anyhow::Result<BTreeMap<String, (u16, u16)>> {
     let mut out = BTreeMap::new();
@@ -414,8 +480,7 @@ fn assign_ports(topology: &Topology, ports: Ports) -> anyhow::Result<BTreeMap<St
             // Hold every socket until all are picked, so none repeats.
             let mut held = Vec::new();
             for n in &topology.nodes {
-                let tcp = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
-                let udp = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))?;
+                let (tcp, udp) = (free_tcp()?, free_udp()?);
                 let pair = (tcp.local_addr()?.port(), udp.local_addr()?.port());
                 out.insert(n.id.to_string(), pair);
                 held.push((tcp, udp));
@@ -501,6 +566,26 @@ mod tests {
     fn small() -> Topology {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../configs/topologies/small.toml");
         Topology::load(&path).unwrap()
+    }
+
+    #[test]
+    fn free_ports_lie_below_the_ephemeral_range_and_do_not_repeat() {
+        let low = ephemeral_low();
+        let mut seen = BTreeSet::new();
+        let mut held = Vec::new();
+        for _ in 0..50 {
+            let (tcp, udp) = (free_tcp().unwrap(), free_udp().unwrap());
+            for port in [
+                tcp.local_addr().unwrap().port(),
+                udp.local_addr().unwrap().port(),
+            ] {
+                if low > FREE_FROM + 100 {
+                    assert!((FREE_FROM..low).contains(&port), "port {port}");
+                }
+                assert!(seen.insert(port), "port {port} handed out twice");
+            }
+            held.push((tcp, udp));
+        }
     }
 
     #[test]
