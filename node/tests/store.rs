@@ -907,3 +907,66 @@ async fn queue_summaries_from_a_child_replace_each_day_and_count_in_the_waits() 
             .is_empty()
     );
 }
+
+#[tokio::test]
+async fn a_peers_incarnation_and_its_cursor_reset_outlive_a_reopen() {
+    let db = common::test_db().await;
+    let store = open(&db.url).await;
+    assert_eq!(store.peer_incarnation("nanhai").await.unwrap(), None);
+    store.set_acked("nanhai", 7).await.unwrap();
+    // Heard without a reset: the cursor stays.
+    store.heard_peer("nanhai", 41, None).await.unwrap();
+    assert_eq!(store.peer_incarnation("nanhai").await.unwrap(), Some(41));
+    assert_eq!(store.link_cursor("nanhai").await.unwrap(), (0, 7));
+    // An incarnation of u64's upper half round-trips through BIGINT.
+    let big = u64::MAX - 5;
+    store
+        .heard_peer("nanhai.guicheng.xiaping", big, Some(3))
+        .await
+        .unwrap();
+    store.close().await;
+
+    let store = open(&db.url).await;
+    assert_eq!(store.peer_incarnation("nanhai").await.unwrap(), Some(41));
+    assert_eq!(
+        store
+            .peer_incarnation("nanhai.guicheng.xiaping")
+            .await
+            .unwrap(),
+        Some(big)
+    );
+    assert_eq!(
+        store.link_cursor("nanhai.guicheng.xiaping").await.unwrap(),
+        (3, 0)
+    );
+    // Another incarnation with a reset below the cursor: both in one go,
+    // the acknowledgement kept; 0 (a peer that does not say) is not kept.
+    store.heard_peer("nanhai", 42, Some(0)).await.unwrap();
+    store.heard_peer("nanhai", 0, None).await.unwrap();
+    assert_eq!(store.peer_incarnation("nanhai").await.unwrap(), Some(42));
+    assert_eq!(store.link_cursor("nanhai").await.unwrap(), (0, 7));
+}
+
+#[tokio::test]
+async fn each_start_is_kept_as_an_incarnation_and_the_earlier_ones_are_listed() {
+    let db = common::test_db().await;
+    let store = open(&db.url).await;
+    let (earlier, floor) = store.begin_incarnation(11, 0, 1, 2).await.unwrap();
+    assert_eq!((earlier, floor), (vec![], None));
+    store.begin_incarnation(12, 40, 2, 2).await.unwrap();
+    store.close().await;
+    let store = open(&db.url).await;
+    let (earlier, floor) = store.begin_incarnation(13, 25, 3, 2).await.unwrap();
+    assert_eq!(earlier, [(11, 0), (12, 40)]);
+    assert_eq!(floor, None);
+    // Past the number kept: the oldest fall into the floor.
+    let (earlier, floor) = store
+        .begin_incarnation(u64::MAX - 1, 50, 4, 2)
+        .await
+        .unwrap();
+    assert_eq!(earlier, [(12, 40), (13, 25)]);
+    assert_eq!(floor, Some(0));
+    let (earlier, floor) = store.begin_incarnation(15, 60, 5, 2).await.unwrap();
+    assert_eq!(earlier, [(13, 25), (u64::MAX - 1, 50)]);
+    assert_eq!(floor, Some(0));
+}

@@ -408,6 +408,8 @@ async fn forged_origins_foreign_cas_and_revoked_nodes_are_refused() {
                 recovering: false,
                 start_head: 0,
                 incarnation: 0,
+                earlier: Vec::new(),
+                older_floor: None,
             })
             .encode(),
         )

@@ -157,6 +157,11 @@ fn write_seeds() {
             recovering: false,
             start_head: 0,
             incarnation: 0,
+            earlier: vec![federation::replication::Earlier {
+                incarnation: 5,
+                start_head: 2,
+            }],
+            older_floor: Some(1),
         }),
         Message::Batch(Batch {
             direction: Direction::Up,

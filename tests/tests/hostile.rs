@@ -57,6 +57,8 @@ impl Rogue {
                 recovering: false,
                 start_head: 0,
                 incarnation: 0,
+                earlier: Vec::new(),
+                older_floor: None,
             })
             .encode(),
         )
@@ -778,6 +780,8 @@ async fn an_audit_record_sent_down_by_a_parent_is_refused_at_the_village() {
                 recovering: false,
                 start_head: 0,
                 incarnation: 0,
+                earlier: Vec::new(),
+                older_floor: None,
             })
             .encode(),
         )
@@ -880,6 +884,8 @@ fn hello_as(node: &str, software: &str) -> Vec<u8> {
         recovering: false,
         start_head: 0,
         incarnation: 0,
+        earlier: Vec::new(),
+        older_floor: None,
     })
     .encode()
 }

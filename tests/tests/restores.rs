@@ -334,6 +334,101 @@ async fn a_township_put_back_to_an_older_copy_is_resent_what_it_lost() {
     .expect("scenario timed out");
 }
 
+/// A township put back while the district is down, and the district
+/// started again after one village has resent to the township and gone on
+/// writing while the other is still away: the township's log is longer than
+/// the district's cursor again, but numbered anew above its start, so what
+/// the district holds up to its cursor is not what the township now holds
+/// there; and the township started once more before the district heard it.
+/// The district tells so from the township's incarnations: it remembers
+/// the one it last heard across its own restart (it once kept it only in
+/// memory: chaos seeds 30048 and 30123), and counts every start since, not
+/// only the last (chaos seed 50098). Either way the link was refused with
+/// `origin_gap` for ever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_township_put_back_while_the_district_was_down_is_told_from_its_incarnation() {
+    const SIBLING: &str = "nanhai.guicheng.shibei";
+    tokio::time::timeout(Duration::from_secs(300), async {
+        let mut t = onewindow_tests::tree(&[DISTRICT, TOWNSHIP, VILLAGE, SIBLING]).await;
+        let clerk = t.staff(VILLAGE, "clerk1", "clerk", None).await;
+        let sibling = t.staff(SIBLING, "clerk1", "clerk", None).await;
+        let matter = own_matter(&clerk).await;
+        let sibling_matter = own_matter(&sibling).await;
+        let mut numbers = submit_four(&clerk, &matter).await;
+        let mut sibling_numbers = submit_four(&sibling, &sibling_matter).await;
+        all_at_district(&t, &numbers).await;
+        at_district_from(&t, SIBLING, &sibling_numbers).await;
+
+        let home = t.nodes[TOWNSHIP].config.node.data_dir.clone();
+        let files: Vec<PathBuf> = ["node.db", "node.db-wal", "node.db-shm"]
+            .iter()
+            .map(|f| home.join(f))
+            .collect();
+        let backup = t.dir.path().join("township-backup");
+        t.stop(TOWNSHIP).await;
+        copy_store(&files, &backup);
+        t.restart(TOWNSHIP).await;
+        // What the copy lacks: cases of both villages.
+        numbers.extend(submit_four(&clerk, &matter).await);
+        sibling_numbers.extend(submit_four(&sibling, &sibling_matter).await);
+        all_at_district(&t, &numbers).await;
+        at_district_from(&t, SIBLING, &sibling_numbers).await;
+        let (held, _) = t
+            .node(DISTRICT)
+            .node
+            .store
+            .link_cursor(TOWNSHIP)
+            .await
+            .unwrap();
+
+        t.stop(DISTRICT).await;
+        t.stop(SIBLING).await;
+        t.stop(TOWNSHIP).await;
+        put_back(&files, &backup);
+        t.restart(TOWNSHIP).await;
+        // One village resends what the township lost of it and writes
+        // more, until the township's log is longer than what the district
+        // holds of it; the sibling's lost cases come after.
+        let mut more = Vec::new();
+        for _ in 0..3 {
+            more.extend(submit_four(&clerk, &matter).await);
+        }
+        eventually(
+            60,
+            "the township's log past the district's cursor",
+            || async {
+                let head = t.node(TOWNSHIP).node.store.local_head().await;
+                let village = log_of(&t, VILLAGE, more.last().unwrap()).await;
+                let township = log_of(&t, TOWNSHIP, more.last().unwrap()).await;
+                (head > held && village.is_some() && village == township).then_some(())
+            },
+        )
+        .await;
+        numbers.extend(more);
+        // And the township starts once more before the district hears it:
+        // this start's head is past the cursor, the one before was not.
+        t.stop(TOWNSHIP).await;
+        t.restart(TOWNSHIP).await;
+        t.restart(SIBLING).await;
+        t.restart(DISTRICT).await;
+        all_at_district(&t, &numbers).await;
+        at_district_from(&t, SIBLING, &sibling_numbers).await;
+    })
+    .await
+    .expect("scenario timed out");
+}
+
+/// Every case is at the district with the entries hall `from` holds.
+async fn at_district_from(t: &onewindow_tests::Tree, from: &str, numbers: &[String]) {
+    for n in numbers {
+        let here = log_of(t, from, n).await.expect("the hall holds it");
+        eventually(60, "the case at the district", || async {
+            log_of(t, DISTRICT, n).await.filter(|l| *l == here)
+        })
+        .await;
+    }
+}
+
 /// A village put back to a copy taken before a case it escalated was
 /// decided at the township and handed out at the village: its own later
 /// entries (the transfer up, the hand-out) depend on the township's, which

@@ -49,6 +49,6 @@ pub use session::{
     SessionConfig, StatusTick, Violation, frame_error_kind,
 };
 pub use wire::{
-    BATCH_OVERHEAD, Batch, Direction, ENTRY_OVERHEAD, Hello, Limits, LinkStatus, Message,
-    PROTOCOL_VERSION, QueueDay, SubtreeNode, WireEntry, WireError,
+    BATCH_OVERHEAD, Batch, Direction, ENTRY_OVERHEAD, Earlier, Hello, Limits, LinkStatus,
+    MAX_EARLIER, Message, PROTOCOL_VERSION, QueueDay, SubtreeNode, WireEntry, WireError,
 };

@@ -26,7 +26,7 @@ use std::collections::HashMap;
 use super::receiver::{Accepted, DownLookup, DownReceiver, Refusal, UpLookup, UpReceiver};
 use super::recovery::{DownScope, HelloAction};
 use super::sender::{Pacing, ReadRequest, Sender, SenderConfig};
-use super::wire::{Batch, Direction, Hello, Limits, LinkStatus, Message, WireEntry};
+use super::wire::{Batch, Direction, Earlier, Hello, Limits, LinkStatus, Message, WireEntry};
 use crate::NodeId;
 
 /// How long the driver waits for the peer's first message (ms).
@@ -108,7 +108,7 @@ impl SessionConfig {
 }
 
 /// What the driver read of this node as the session begins.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LocalState {
     /// The catalogue version this node holds.
     pub catalogue_version: i64,
@@ -128,8 +128,13 @@ pub struct LocalState {
     pub start_head: u64,
     /// This process's incarnation (drawn at start, never 0).
     pub incarnation: u64,
-    /// The peer's incarnation this node heard on its last session with it
-    /// since this process started, if any.
+    /// This node's incarnations before this one, oldest first (at most
+    /// [`super::MAX_EARLIER`]), and the lowest start head of those older.
+    pub earlier: Vec<Earlier>,
+    /// See [`Hello::older_floor`].
+    pub older_floor: Option<u64>,
+    /// The peer's incarnation this node heard on its last session with it,
+    /// if any (kept by the driver across this node's restarts).
     pub peer_incarnation: Option<u64>,
 }
 
@@ -200,6 +205,8 @@ impl Handshake {
             recovering: self.asks_recovery(),
             start_head: self.local.start_head,
             incarnation: self.local.incarnation,
+            earlier: self.local.earlier.clone(),
+            older_floor: self.local.older_floor,
         })
     }
 
@@ -225,7 +232,7 @@ impl Handshake {
                 let asked = self.asks_recovery();
                 Ok(Greeted {
                     cfg: self.cfg,
-                    local: self.local,
+                    local: self.local.clone(),
                     hello,
                     asked,
                     receiving_recovery: false,
@@ -324,20 +331,42 @@ impl Greeted {
     /// the two meet (a township's villages resend to it first): its log is
     /// then longer than the cursor but numbered anew above where it
     /// started. So when the peer started again since this node last heard
-    /// it (another incarnation), the cursor goes back to the peer's head at
-    /// its start when that is below it: what it held for certain. (After a
-    /// plain restart that head is at least the cursor: the peer sent only
-    /// what it had stored.)
+    /// it (another incarnation), the cursor goes back to the lowest head
+    /// the peer started from since: what it held for certain through every
+    /// start, the one on a store put back among them. (After a plain
+    /// restart that head is at least the cursor: the peer sent only what
+    /// it had stored.) The starts since are those after the incarnation
+    /// last heard in the peer's list; if that one is not listed (it was
+    /// older, or of a copy the peer was put back from), every start the
+    /// peer still knows counts.
+    ///
+    /// Both rules apply together: a peer put back whose log is shorter than
+    /// the cursor may still have been numbered anew from lower than its
+    /// head (chaos seed 50111: put back twice, the cursor reset only to the
+    /// head, and the entries between taken for what was held there).
     pub fn cursor_reset(&self) -> Option<u64> {
-        if self.hello.head < self.local.have {
-            return Some(self.hello.head);
-        }
-        let started_again = self.hello.incarnation != 0
-            && self
-                .local
-                .peer_incarnation
-                .is_some_and(|seen| seen != self.hello.incarnation);
-        (started_again && self.hello.start_head < self.local.have).then_some(self.hello.start_head)
+        let h = &self.hello;
+        let started_since = self
+            .local
+            .peer_incarnation
+            .filter(|seen| h.incarnation != 0 && *seen != h.incarnation);
+        let floor =
+            started_since.map(
+                |seen| match h.earlier.iter().position(|e| e.incarnation == seen) {
+                    Some(i) => h.earlier[i + 1..]
+                        .iter()
+                        .map(|e| e.start_head)
+                        .fold(h.start_head, u64::min),
+                    None => h
+                        .earlier
+                        .iter()
+                        .map(|e| e.start_head)
+                        .chain(h.older_floor)
+                        .fold(h.start_head, u64::min),
+                },
+            );
+        let lowest = floor.map_or(h.head, |f| f.min(h.head));
+        (lowest < self.local.have).then_some(lowest)
     }
 
     /// The peer's incarnation, for the driver to remember for the next
@@ -794,6 +823,11 @@ mod tests {
             recovering: false,
             start_head: 45,
             incarnation: 11,
+            earlier: vec![Earlier {
+                incarnation: 9,
+                start_head: 5,
+            }],
+            older_floor: Some(0),
             peer_incarnation: Some(21),
         }
     }
@@ -810,6 +844,8 @@ mod tests {
             recovering: false,
             start_head: 55,
             incarnation: 21,
+            earlier: Vec::new(),
+            older_floor: None,
         }
     }
 
@@ -848,6 +884,11 @@ mod tests {
                 recovering: false,
                 start_head: 45,
                 incarnation: 11,
+                earlier: vec![Earlier {
+                    incarnation: 9,
+                    start_head: 5,
+                }],
+                older_floor: Some(0),
             }
         );
         // Only a child asks its parent for its own log.
@@ -855,7 +896,7 @@ mod tests {
             recovering: true,
             ..local()
         };
-        let child = Handshake::new(cfg(Role::Child), recovering);
+        let child = Handshake::new(cfg(Role::Child), recovering.clone());
         assert!(child.asks_recovery());
         assert!(matches!(child.hello(), Message::Hello(h) if h.recovering));
         let parent = Handshake::new(cfg(Role::Parent), recovering);
@@ -1033,6 +1074,72 @@ mod tests {
             Err(v) => panic!("{v}"),
         };
         assert_eq!(g.cursor_reset(), None);
+    }
+
+    #[test]
+    fn every_start_since_the_incarnation_last_heard_counts() {
+        let e = |incarnation, start_head| Earlier {
+            incarnation,
+            start_head,
+        };
+        // Held 40 of the peer, last heard as incarnation 21. Since then it
+        // was put back and started at 25 (incarnation 30), its villages
+        // resent to it, and it started again at 48 (incarnation 31, now):
+        // its log is numbered anew from 25, not 48 (chaos seed 50098).
+        let g = greeted(Role::Parent, |h| {
+            h.incarnation = 31;
+            h.start_head = 48;
+            h.earlier = vec![e(20, 0), e(21, 30), e(30, 25)];
+            h.older_floor = Some(0);
+        });
+        assert_eq!(g.cursor_reset(), Some(25));
+        // Put back twice: its head is below the cursor, and its log was
+        // numbered anew from lower still (chaos seed 50111).
+        let g = greeted(Role::Parent, |h| {
+            h.incarnation = 31;
+            h.head = 38;
+            h.start_head = 33;
+            h.earlier = vec![e(21, 30), e(30, 35)];
+        });
+        assert_eq!(g.cursor_reset(), Some(33));
+        // Starts before the one last heard do not count.
+        let g = greeted(Role::Parent, |h| {
+            h.incarnation = 31;
+            h.start_head = 48;
+            h.earlier = vec![e(20, 3), e(21, 30), e(30, 44)];
+        });
+        assert_eq!(g.cursor_reset(), None);
+        // The one last heard is not listed (older than the list, or of a
+        // copy the peer was put back from): every start it knows counts,
+        // and those older than the list.
+        let g = greeted(Role::Parent, |h| {
+            h.incarnation = 31;
+            h.start_head = 48;
+            h.earlier = vec![e(29, 42), e(30, 44)];
+            h.older_floor = Some(12);
+        });
+        assert_eq!(g.cursor_reset(), Some(12));
+        let g = greeted(Role::Parent, |h| {
+            h.incarnation = 31;
+            h.start_head = 48;
+            h.earlier = vec![e(29, 42), e(30, 44)];
+            h.older_floor = None;
+        });
+        assert_eq!(g.cursor_reset(), None);
+        // The list travels whole; one over the bound is refused when the
+        // Hello is read.
+        let mut h = peer_hello(&cfg(Role::Parent));
+        h.earlier = vec![e(29, 42), e(30, 44)];
+        h.older_floor = Some(12);
+        let m = Message::Hello(h.clone());
+        assert_eq!(Message::decode(&m.encode(), &Limits::default()), Ok(m));
+        h.earlier = (0..=crate::replication::MAX_EARLIER as u64)
+            .map(|i| e(i + 1, i))
+            .collect();
+        assert!(matches!(
+            Message::decode(&Message::Hello(h).encode(), &Limits::default()),
+            Err(crate::replication::WireError::TooLong { .. })
+        ));
     }
 
     #[test]

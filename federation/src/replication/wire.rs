@@ -129,7 +129,30 @@ pub struct Hello {
     /// a release without it). A receiver that heard another incarnation
     /// before knows the sender started again since its cursor moved.
     pub incarnation: u64,
+    /// The sender's incarnations before this one, oldest first, at most
+    /// [`MAX_EARLIER`]: a receiver that last heard one of them knows every
+    /// start since, and so the lowest head the log may have been numbered
+    /// anew from (two starts since it last heard, the first on a store put
+    /// back, the second a plain restart: the second's `start_head` alone
+    /// is above where the log was numbered anew).
+    pub earlier: Vec<Earlier>,
+    /// The lowest `start_head` of the sender's incarnations older than
+    /// those in `earlier`, if there are any: for a receiver that last heard
+    /// one not listed.
+    pub older_floor: Option<u64>,
 }
+
+/// One of a sender's earlier incarnations, as its Hello lists them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Earlier {
+    /// The incarnation.
+    pub incarnation: u64,
+    /// The log's head when it started.
+    pub start_head: u64,
+}
+
+/// The most earlier incarnations a Hello lists (and a receiver accepts).
+pub const MAX_EARLIER: usize = 32;
 
 /// A status report on a link, sent periodically by each side.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -348,6 +371,18 @@ mod pb {
         pub start_head: u64,
         #[prost(uint64, tag = "10")]
         pub incarnation: u64,
+        #[prost(message, repeated, tag = "11")]
+        pub earlier: Vec<Earlier>,
+        #[prost(uint64, optional, tag = "12")]
+        pub older_floor: Option<u64>,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct Earlier {
+        #[prost(uint64, tag = "1")]
+        pub incarnation: u64,
+        #[prost(uint64, tag = "2")]
+        pub start_head: u64,
     }
 
     #[derive(Clone, PartialEq, prost::Message)]
@@ -643,6 +678,15 @@ impl Message {
                 recovering: h.recovering,
                 start_head: h.start_head,
                 incarnation: h.incarnation,
+                earlier: h
+                    .earlier
+                    .iter()
+                    .map(|e| pb::Earlier {
+                        incarnation: e.incarnation,
+                        start_head: e.start_head,
+                    })
+                    .collect(),
+                older_floor: h.older_floor,
             }),
             Self::Batch(b) => pb::Msg::Batch(encode_batch(b)),
 
@@ -727,6 +771,12 @@ impl Message {
             pb::Msg::Hello(h) => {
                 bounded("the node id", &h.node, limits.max_name)?;
                 bounded("the software version", &h.software, limits.max_name)?;
+                if h.earlier.len() > MAX_EARLIER {
+                    return Err(WireError::TooLong {
+                        what: "a Hello's earlier incarnations",
+                        max: MAX_EARLIER,
+                    });
+                }
                 Self::Hello(Hello {
                     node: NodeId::new(h.node).map_err(|e| WireError::Malformed(e.to_string()))?,
                     software: h.software,
@@ -738,6 +788,15 @@ impl Message {
                     recovering: h.recovering,
                     start_head: h.start_head,
                     incarnation: h.incarnation,
+                    earlier: h
+                        .earlier
+                        .into_iter()
+                        .map(|e| Earlier {
+                            incarnation: e.incarnation,
+                            start_head: e.start_head,
+                        })
+                        .collect(),
+                    older_floor: h.older_floor,
                 })
             }
             pb::Msg::Batch(b) => Self::Batch(decode_batch(b, limits)?),
@@ -950,6 +1009,8 @@ mod tests {
             recovering: false,
             start_head: 0,
             incarnation: 0,
+            earlier: Vec::new(),
+            older_floor: None,
         });
         assert!(matches!(
             Message::decode(&hello.encode(), &Limits::default()),

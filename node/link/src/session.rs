@@ -151,7 +151,9 @@ pub async fn run(node: Arc<Node>, conn: PeerConnection, role: Role) -> anyhow::R
             recovering,
             start_head: node.incarnation.start_head,
             incarnation: node.incarnation.id,
-            peer_incarnation: node.incarnation.peer(&peer_s),
+            earlier: node.incarnation.earlier.clone(),
+            older_floor: node.incarnation.older_floor,
+            peer_incarnation: node.store.peer_incarnation(&peer_s).await?,
         },
     );
     send_msg(&mut send, &handshake.hello()).await?;
@@ -225,11 +227,13 @@ pub async fn run(node: Arc<Node>, conn: PeerConnection, role: Role) -> anyhow::R
         }
     }
     let _connected = node.metrics.link_connected(&peer_s);
-    if let Some(head) = greeted.cursor_reset() {
+    let reset = greeted.cursor_reset();
+    if let Some(head) = reset {
         tracing::warn!(%peer, have, head, "the peer's log is shorter than what is held of it, or numbered anew above its start: resetting the cursor");
-        node.store.reset_have(&peer_s, head).await?;
     }
-    node.incarnation.heard(&peer_s, greeted.peer_incarnation());
+    node.store
+        .heard_peer(&peer_s, greeted.peer_incarnation(), reset)
+        .await?;
     node.store
         .fleet_seen(
             &peer_s,

@@ -105,7 +105,7 @@ impl Node {
                 config.node.hall_name_en.clone(),
             ),
         );
-        let incarnation = crate::Incarnation::new(store.local_head().await);
+        let incarnation = crate::Incarnation::begin(&store).await?;
         let node = Node {
             incarnation,
             halls: RwLock::new(Arc::new(halls)),

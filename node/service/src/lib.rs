@@ -77,10 +77,11 @@ pub struct Node {
     /// parent, and the marker that remembers how far that log went.
     pub own_log: crate::recovery::OwnLog,
     /// This process's incarnation on its links: its log's head when it
-    /// started, a number drawn at start, and the incarnations its peers
-    /// said on their last sessions with it (so that a peer started again
-    /// on a log put back to an older copy is told from one whose link came
-    /// back: `Greeted::cursor_reset`).
+    /// started and a number drawn at start. The incarnation each peer said
+    /// last is kept in the store with the link's cursor (so that a peer
+    /// started again on a log put back to an older copy is told from one
+    /// whose link came back, across this node's own restarts too:
+    /// `Greeted::cursor_reset`).
     pub incarnation: Incarnation,
     /// Failed logins per account and per address.
     pub logins: crate::throttle::LoginThrottle,
@@ -234,36 +235,41 @@ pub struct Incarnation {
     pub start_head: u64,
     /// Drawn at start; never 0.
     pub id: u64,
-    /// Each peer's incarnation as it said on its last session.
-    peers: std::sync::Mutex<std::collections::HashMap<String, u64>>,
+    /// The incarnations of this node's log before this one, oldest first
+    /// (at most [`federation::replication::MAX_EARLIER`]), as the store
+    /// keeps them.
+    pub earlier: Vec<federation::replication::Earlier>,
+    /// The lowest start head of the incarnations older than `earlier`.
+    pub older_floor: Option<u64>,
 }
 
 impl Incarnation {
-    /// A new incarnation of a log whose head is `start_head`.
-    pub fn new(start_head: u64) -> Self {
-        Self {
+    /// Begins a new incarnation of the store's log: its head now, a number
+    /// drawn, and the row the store keeps of it.
+    pub async fn begin(
+        store: &onewindow_store::Store,
+    ) -> Result<Self, onewindow_store::StoreError> {
+        let start_head = store.local_head().await;
+        let id = rand::random::<u64>().max(1);
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+        let (earlier, older_floor) = store
+            .begin_incarnation(id, start_head, now_ms, federation::replication::MAX_EARLIER)
+            .await?;
+        Ok(Self {
             start_head,
-            id: rand::random::<u64>().max(1),
-            peers: std::sync::Mutex::default(),
-        }
-    }
-
-    /// The incarnation `peer` said on its last session with this process.
-    pub fn peer(&self, peer: &str) -> Option<u64> {
-        self.peers
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get(peer)
-            .copied()
-    }
-
-    /// Remembers the incarnation `peer` said on this session.
-    pub fn heard(&self, peer: &str, incarnation: u64) {
-        if incarnation != 0 {
-            self.peers
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .insert(peer.to_owned(), incarnation);
-        }
+            id,
+            earlier: earlier
+                .into_iter()
+                .map(
+                    |(incarnation, start_head)| federation::replication::Earlier {
+                        incarnation,
+                        start_head,
+                    },
+                )
+                .collect(),
+            older_floor,
+        })
     }
 }

@@ -115,19 +115,104 @@ impl Store {
         })
     }
 
-    /// Sets how much of the peer's log is held, even lower than before: the
-    /// peer says its log ends there (it was put back to an older copy), so
-    /// its sequence numbers above it will name other entries.
-    pub async fn reset_have(&self, peer: &str, have: u64) -> Result<(), StoreError> {
+    /// Records this process's start as incarnation `id` of this node's log,
+    /// whose head is `start_head`, and returns the `keep` incarnations
+    /// before it (oldest first, as `(incarnation, start_head)`) and the
+    /// lowest start head of those older still, if any.
+    pub async fn begin_incarnation(
+        &self,
+        id: u64,
+        start_head: u64,
+        now_ms: i64,
+        keep: usize,
+    ) -> Result<(Vec<(u64, u64)>, Option<u64>), StoreError> {
         let mut w = self.write().await?;
+        let seq: i64 = sqlx::query("SELECT COALESCE(MAX(seq), 0) FROM incarnations")
+            .fetch_one(w.conn())
+            .await?
+            .try_get(0)?;
         sqlx::query(
-            "INSERT INTO link_cursors (peer, have, acked) VALUES ($1, $2, 0) \
-             ON CONFLICT (peer) DO UPDATE SET have = excluded.have",
+            "INSERT INTO incarnations (seq, incarnation, start_head, started_at_ms) \
+             VALUES ($1, $2, $3, $4)",
         )
-        .bind(peer)
-        .bind(have as i64)
+        .bind(seq + 1)
+        .bind(id as i64)
+        .bind(start_head as i64)
+        .bind(now_ms)
         .execute(w.conn())
         .await?;
+        let rows = sqlx::query(
+            "SELECT seq, incarnation, start_head FROM incarnations WHERE seq <= $1 \
+             ORDER BY seq DESC LIMIT $2",
+        )
+        .bind(seq)
+        .bind(keep as i64)
+        .fetch_all(w.conn())
+        .await?;
+        let mut earlier = Vec::with_capacity(rows.len());
+        let mut oldest = seq + 1;
+        for r in rows.iter().rev() {
+            let seq: i64 = r.try_get(0)?;
+            oldest = oldest.min(seq);
+            let i: i64 = r.try_get(1)?;
+            let h: i64 = r.try_get(2)?;
+            earlier.push((i as u64, h as u64));
+        }
+        let floor: Option<i64> =
+            sqlx::query("SELECT MIN(start_head) FROM incarnations WHERE seq < $1")
+                .bind(oldest)
+                .fetch_one(w.conn())
+                .await?
+                .try_get(0)?;
+        w.commit().await?;
+        Ok((earlier, floor.map(|f| f as u64)))
+    }
+
+    /// The incarnation the peer said in its last Hello to this node, if any.
+    pub async fn peer_incarnation(&self, peer: &str) -> Result<Option<u64>, StoreError> {
+        let row = sqlx::query("SELECT peer_incarnation FROM link_cursors WHERE peer = $1")
+            .bind(peer)
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(match row {
+            Some(r) => Some(r.try_get::<i64, _>(0)? as u64).filter(|i| *i != 0),
+            None => None,
+        })
+    }
+
+    /// Records the incarnation the peer said in its Hello and, in the same
+    /// transaction, sets how much of the peer's log is held when
+    /// `reset_have` says so, even lower than before: the peer was put back
+    /// to an older copy of its store, so its sequence numbers above that
+    /// will name other entries. (Apart, a crash between the two would leave
+    /// the new incarnation remembered and the old cursor kept.)
+    pub async fn heard_peer(
+        &self,
+        peer: &str,
+        incarnation: u64,
+        reset_have: Option<u64>,
+    ) -> Result<(), StoreError> {
+        let mut w = self.write().await?;
+        if let Some(have) = reset_have {
+            sqlx::query(
+                "INSERT INTO link_cursors (peer, have, acked) VALUES ($1, $2, 0) \
+                 ON CONFLICT (peer) DO UPDATE SET have = excluded.have",
+            )
+            .bind(peer)
+            .bind(have as i64)
+            .execute(w.conn())
+            .await?;
+        }
+        if incarnation != 0 {
+            sqlx::query(
+                "INSERT INTO link_cursors (peer, have, acked, peer_incarnation) VALUES ($1, 0, 0, $2) \
+                 ON CONFLICT (peer) DO UPDATE SET peer_incarnation = excluded.peer_incarnation",
+            )
+            .bind(peer)
+            .bind(incarnation as i64)
+            .execute(w.conn())
+            .await?;
+        }
         w.commit().await?;
         Ok(())
     }
