@@ -106,10 +106,22 @@ fn ms(ms: i64) -> Duration {
 pub async fn run(node: Arc<Node>, conn: PeerConnection, role: Role) -> anyhow::Result<()> {
     let stream = match role {
         Role::Child => conn.open_stream().await?,
-        Role::Parent => conn
-            .accept_stream()
-            .await
-            .ok_or_else(|| anyhow::anyhow!("the child opened no stream"))?,
+        // A child that connects and says nothing (no stream, or one it
+        // never writes to, which is the same here) would hold its
+        // connection for as long as its keep-alives go on: it gets the
+        // Hello's time, like a Hello that does not come.
+        Role::Parent => {
+            match tokio::time::timeout(ms(HELLO_TIMEOUT_MS), conn.accept_stream()).await {
+                Ok(Some(stream)) => stream,
+                Ok(None) => anyhow::bail!("the child opened no stream"),
+                Err(_) => {
+                    let detail = format!("no stream within {} s", HELLO_TIMEOUT_MS / 1000);
+                    violation(&node, conn.peer.as_str(), &conn, "no_hello", &detail).await;
+                    conn.close("no hello");
+                    anyhow::bail!("{} opened no stream: {detail}", conn.peer);
+                }
+            }
+        }
     };
     let (send, mut recv) = stream.into_parts();
     let peer = conn.peer.clone();
