@@ -446,30 +446,26 @@ fn next_free_candidate() -> Option<u16> {
     u16::try_from(u32::from(FREE_FROM) + k).ok()
 }
 
-/// A TCP listener on a free port of 127.0.0.1 (see [`FREE_FROM`]).
-fn free_tcp() -> std::io::Result<TcpListener> {
+/// A socket bound by `bind` on a free port of 127.0.0.1 (see
+/// [`FREE_FROM`]), or on one the system picks if none of a thousand tried is.
+fn bind_free<S>(bind: impl Fn(u16) -> std::io::Result<S>) -> std::io::Result<S> {
     for _ in 0..1_000 {
         let Some(port) = next_free_candidate() else {
             break;
         };
-        if let Ok(l) = TcpListener::bind((Ipv4Addr::LOCALHOST, port)) {
-            return Ok(l);
-        }
-    }
-    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-}
-
-/// A UDP socket on a free port of 127.0.0.1 (see [`FREE_FROM`]).
-fn free_udp() -> std::io::Result<UdpSocket> {
-    for _ in 0..1_000 {
-        let Some(port) = next_free_candidate() else {
-            break;
-        };
-        if let Ok(s) = UdpSocket::bind((Ipv4Addr::LOCALHOST, port)) {
+        if let Ok(s) = bind(port) {
             return Ok(s);
         }
     }
-    UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))
+    bind(0)
+}
+
+fn free_tcp() -> std::io::Result<TcpListener> {
+    bind_free(|port| TcpListener::bind((Ipv4Addr::LOCALHOST, port)))
+}
+
+fn free_udp() -> std::io::Result<UdpSocket> {
+    bind_free(|port| UdpSocket::bind((Ipv4Addr::LOCALHOST, port)))
 }
 
 /// HTTP and QUIC ports per node id.
