@@ -118,6 +118,15 @@ fn store_files(tree: &ProcessTree, id: &str) -> Vec<PathBuf> {
         .collect()
 }
 
+/// The store files of an in-process tree's hall.
+fn tree_store_files(t: &onewindow_tests::Tree, id: &str) -> Vec<PathBuf> {
+    let home = &t.nodes[id].config.node.data_dir;
+    ["node.db", "node.db-wal", "node.db-shm"]
+        .iter()
+        .map(|f| home.join(f))
+        .collect()
+}
+
 fn copy_store(files: &[PathBuf], to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for f in files {
@@ -312,11 +321,7 @@ async fn a_township_put_back_to_an_older_copy_is_resent_what_it_lost() {
         numbers.extend(submit_four(&clerk, &matter).await);
         all_at_district(&t, &numbers).await;
 
-        let home = t.nodes[TOWNSHIP].config.node.data_dir.clone();
-        let files: Vec<PathBuf> = ["node.db", "node.db-wal", "node.db-shm"]
-            .iter()
-            .map(|f| home.join(f))
-            .collect();
+        let files = tree_store_files(&t, TOWNSHIP);
         let backup = t.dir.path().join("township-backup");
         t.stop(TOWNSHIP).await;
         copy_store(&files, &backup);
@@ -359,11 +364,7 @@ async fn a_township_put_back_while_the_district_was_down_is_told_from_its_incarn
         all_at_district(&t, &numbers).await;
         at_district_from(&t, SIBLING, &sibling_numbers).await;
 
-        let home = t.nodes[TOWNSHIP].config.node.data_dir.clone();
-        let files: Vec<PathBuf> = ["node.db", "node.db-wal", "node.db-shm"]
-            .iter()
-            .map(|f| home.join(f))
-            .collect();
+        let files = tree_store_files(&t, TOWNSHIP);
         let backup = t.dir.path().join("township-backup");
         t.stop(TOWNSHIP).await;
         copy_store(&files, &backup);
@@ -460,11 +461,7 @@ async fn a_village_put_back_before_an_escalated_case_recovers_it_in_order() {
         all_at_district(&t, &numbers).await;
 
         // The copy.
-        let home = t.nodes[VILLAGE].config.node.data_dir.clone();
-        let files: Vec<PathBuf> = ["node.db", "node.db-wal", "node.db-shm"]
-            .iter()
-            .map(|f| home.join(f))
-            .collect();
+        let files = tree_store_files(&t, VILLAGE);
         let backup = t.dir.path().join("village-backup");
         t.stop(VILLAGE).await;
         copy_store(&files, &backup);
