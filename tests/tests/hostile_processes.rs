@@ -580,8 +580,10 @@ async fn a_rogue_village_s_entries_are_refused_by_the_township_process_and_nothi
         assert_eq!(events.len(), 1);
 
         // 1. The same batch replayed on a new session (as a recorded
-        // session played back): the entry is already held with the same
-        // hash, so it is skipped; nothing is stored twice.
+        // session played back): it starts below the township's cursor,
+        // where no honest sender starts. Refused and recorded; nothing is
+        // stored twice.
+        let before = count(&h.town, "replayed_batch", VILLAGE).await;
         let mut r = Rogue::connect(&h, &h.village).await;
         assert_eq!(r.town.have, 1);
         assert_eq!(r.town.your_origin_head, 1);
@@ -597,8 +599,10 @@ async fn a_rogue_village_s_entries_are_refused_by_the_township_process_and_nothi
             }],
         });
         r.send(&replay).await;
-        assert_eq!(r.answer().await, Ok(1), "a replay moves nothing");
+        assert_eq!(r.answer().await, Err("replayed_batch".into()));
+        assert!(ends_within(&mut r.recv, 10).await);
         drop(r);
+        recorded(&h.town, "replayed_batch", VILLAGE, before + 1).await;
         assert_eq!(stored(&h.town, VILLAGE).await, good);
         assert_eq!(case_events(&h.town, &case_a).await.unwrap().len(), 1);
 
@@ -622,6 +626,7 @@ async fn a_rogue_village_s_entries_are_refused_by_the_township_process_and_nothi
 
         // 2. Reordered: the second batch sent first (it starts above the
         // township's cursor, so entries before it are missing)...
+        let before = count(&h.town, "cursor_gap", VILLAGE).await;
         let mut r = Rogue::connect(&h, &h.village).await;
         let have = r.town.have;
         r.send(&Message::Batch(Batch {
@@ -639,6 +644,7 @@ async fn a_rogue_village_s_entries_are_refused_by_the_township_process_and_nothi
         assert_eq!(r.answer().await, Err("cursor_gap".into()));
         assert!(ends_within(&mut r.recv, 10).await);
         drop(r);
+        recorded(&h.town, "cursor_gap", VILLAGE, before + 1).await;
         // ... and one batch whose entries come in the wrong order: the
         // third entry does not follow the township's head.
         let before = count(&h.town, "origin_gap", VILLAGE).await;

@@ -414,6 +414,23 @@ async fn a_township_put_back_while_the_district_was_down_is_told_from_its_incarn
         t.restart(DISTRICT).await;
         all_at_district(&t, &numbers).await;
         at_district_from(&t, SIBLING, &sibling_numbers).await;
+        // The township, told the district's old cursor, started above the
+        // one the district reset: an honest gap, not a security event.
+        let events = t
+            .node(DISTRICT)
+            .node
+            .store
+            .security_events(1000)
+            .await
+            .unwrap();
+        let about: Vec<_> = events
+            .iter()
+            .filter(|e| e.peer.as_deref() == Some(TOWNSHIP))
+            .collect();
+        assert!(
+            about.is_empty(),
+            "a township put back is no attack: {about:?}"
+        );
     })
     .await
     .expect("scenario timed out");

@@ -21,6 +21,22 @@ pub enum Refusal {
         after: u64,
         /// Held.
         have: u64,
+        /// An honest sender could have started there: at the cursor this
+        /// receiver announced in its Hello before it reset it lower (the
+        /// peer was put back), or right after a batch of this session
+        /// whose tail was held back. A gap above both is a batch sent out
+        /// of order.
+        expected: bool,
+    },
+    /// The batch starts below what the receiver holds: a sender starts
+    /// from the receiver's cursor (its Hello) and goes on from its own last
+    /// batch, so a batch that starts lower is one played back.
+    #[error("batch starts after {after} but {have} is already held: a replay")]
+    Replayed {
+        /// Batch start.
+        after: u64,
+        /// Held.
+        have: u64,
     },
     /// Local sequences out of the batch's range or order.
     #[error("entry {0} is outside the batch range or out of order")]
@@ -70,6 +86,7 @@ impl Refusal {
         match self {
             Self::WrongDirection { .. } => "wrong_direction",
             Self::CursorGap { .. } => "cursor_gap",
+            Self::Replayed { .. } => "replayed_batch",
             Self::BadRange(_) => "bad_range",
             Self::OutsideSubtree { .. } => "outside_subtree",
             Self::NotAnAncestor { .. } => "not_an_ancestor",
@@ -82,15 +99,10 @@ impl Refusal {
     }
 
     /// Is this a sign of a forged or misbehaving peer (a security event)?
+    /// Every refusal is, but an expected cursor gap: once one closes the
+    /// link, the next connection starts from the receiver's cursor.
     pub fn is_security(&self) -> bool {
-        matches!(
-            self,
-            Self::OutsideSubtree { .. }
-                | Self::NotAnAncestor { .. }
-                | Self::Fork { .. }
-                | Self::TooDeep { .. }
-                | Self::Chain(_)
-        )
+        !matches!(self, Self::CursorGap { expected: true, .. })
     }
 }
 
@@ -106,6 +118,8 @@ pub struct Accepted {
     pub held: Vec<usize>,
     /// Acknowledge up to here once the applied entries are durable.
     pub ack_upto: u64,
+    /// Where the batch ended: the sender goes on from here.
+    pub offered: u64,
 }
 
 impl Accepted {
@@ -140,13 +154,48 @@ impl Accepted {
             apply: self.apply.iter().copied().filter(|&i| i < index).collect(),
             held: self.held.iter().copied().filter(|&i| i < index).collect(),
             ack_upto: self.ack_upto.min(cut.local_seq.saturating_sub(1)),
+            offered: self.offered,
         }
     }
 }
 
-fn check_range(batch: &Batch, have: u64) -> Result<(), Refusal> {
+/// Where a receiver stands on its peer's log: what it holds durably, what
+/// it announced in its Hello and where the last batch of this session
+/// ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Cursor {
+    have: u64,
+    announced: u64,
+    offered: u64,
+}
+
+impl Cursor {
+    fn new(have: u64) -> Self {
+        Self {
+            have,
+            announced: have,
+            offered: have,
+        }
+    }
+
+    fn committed(&mut self, accepted: &Accepted) -> u64 {
+        self.have = self.have.max(accepted.ack_upto);
+        self.offered = self.offered.max(accepted.offered);
+        self.have
+    }
+}
+
+fn check_range(batch: &Batch, cursor: &Cursor) -> Result<(), Refusal> {
+    let have = cursor.have;
     if batch.after > have {
         return Err(Refusal::CursorGap {
+            after: batch.after,
+            have,
+            expected: batch.after <= cursor.announced.max(cursor.offered),
+        });
+    }
+    if batch.after < have {
+        return Err(Refusal::Replayed {
             after: batch.after,
             have,
         });
@@ -217,7 +266,7 @@ fn check_same(e: &crate::LogEntry, held: Option<EntryHash>) -> Result<(), Refusa
 #[derive(Debug, Clone)]
 pub struct UpReceiver {
     peer: NodeId,
-    have: u64,
+    cursor: Cursor,
     max_depth: usize,
 }
 
@@ -227,7 +276,7 @@ impl UpReceiver {
     pub fn new(peer: NodeId, have: u64) -> Self {
         Self {
             peer,
-            have,
+            cursor: Cursor::new(have),
             max_depth: usize::MAX,
         }
     }
@@ -245,9 +294,18 @@ impl UpReceiver {
         self.max_depth
     }
 
+    /// This node's Hello announced `cursor` before it reset its cursor
+    /// lower ([`super::Greeted::cursor_reset`]): the peer starts there,
+    /// and the gap that follows is expected ([`Refusal::CursorGap`]).
+    #[must_use]
+    pub fn announced(mut self, cursor: u64) -> Self {
+        self.cursor.announced = self.cursor.announced.max(cursor);
+        self
+    }
+
     /// The child's log is held up to here.
     pub fn have(&self) -> u64 {
-        self.have
+        self.cursor.have
     }
 
     /// Checks a batch against the subtree, the tree's depth, each origin's
@@ -260,7 +318,7 @@ impl UpReceiver {
                 expected: Direction::Up,
             });
         }
-        check_range(batch, self.have)?;
+        check_range(batch, &self.cursor)?;
         // Per origin: the head in the store, and the head with this batch.
         let mut stored: BTreeMap<&NodeId, (u64, EntryHash)> = BTreeMap::new();
         let mut local: BTreeMap<&NodeId, (u64, EntryHash)> = BTreeMap::new();
@@ -300,14 +358,14 @@ impl UpReceiver {
         Ok(Accepted {
             apply,
             held: Vec::new(),
-            ack_upto: batch.upto.max(self.have),
+            ack_upto: batch.upto.max(self.cursor.have),
+            offered: batch.upto,
         })
     }
 
     /// The accepted entries are durable: returns what to acknowledge.
     pub fn committed(&mut self, accepted: &Accepted) -> u64 {
-        self.have = self.have.max(accepted.ack_upto);
-        self.have
+        self.cursor.committed(accepted)
     }
 }
 
@@ -337,7 +395,7 @@ pub trait DownLookup {
 #[derive(Debug, Clone)]
 pub struct DownReceiver {
     me: NodeId,
-    have: u64,
+    cursor: Cursor,
     max_depth: usize,
     recovering: bool,
 }
@@ -348,7 +406,7 @@ impl DownReceiver {
     pub fn new(me: NodeId, have: u64) -> Self {
         Self {
             me,
-            have,
+            cursor: Cursor::new(have),
             max_depth: usize::MAX,
             recovering: false,
         }
@@ -365,6 +423,15 @@ impl DownReceiver {
     /// The deepest origin taken.
     pub fn max_depth(&self) -> usize {
         self.max_depth
+    }
+
+    /// This node's Hello announced `cursor` before it reset its cursor
+    /// lower ([`super::Greeted::cursor_reset`]): the peer starts there,
+    /// and the gap that follows is expected ([`Refusal::CursorGap`]).
+    #[must_use]
+    pub fn announced(mut self, cursor: u64) -> Self {
+        self.cursor.announced = self.cursor.announced.max(cursor);
+        self
     }
 
     /// A receiver that asked its parent for the tail of its own log (its
@@ -386,7 +453,7 @@ impl DownReceiver {
 
     /// The parent's log is held up to here.
     pub fn have(&self) -> u64 {
-        self.have
+        self.cursor.have
     }
 
     /// Checks authority (every origin is an ancestor, within the tree's
@@ -400,7 +467,7 @@ impl DownReceiver {
                 expected: Direction::Down,
             });
         }
-        check_range(batch, self.have)?;
+        check_range(batch, &self.cursor)?;
         let mut streams: BTreeMap<&str, u64> = BTreeMap::new();
         // Entries seen in this batch (applied or held back), for entries that
         // come twice in it.
@@ -465,18 +532,18 @@ impl DownReceiver {
             Some(&i) => batch.entries[i].local_seq - 1,
             None => batch.upto,
         }
-        .max(self.have);
+        .max(self.cursor.have);
         Ok(Accepted {
             apply,
             held: held_back,
             ack_upto,
+            offered: batch.upto,
         })
     }
 
     /// The accepted entries are durable: returns what to acknowledge.
     pub fn committed(&mut self, accepted: &Accepted) -> u64 {
-        self.have = self.have.max(accepted.ack_upto);
-        self.have
+        self.cursor.committed(accepted)
     }
 }
 
@@ -613,9 +680,76 @@ mod tests {
     }
 
     #[test]
-    fn a_resend_of_held_entries_is_skipped() {
+    fn a_batch_below_the_cursor_is_a_replay() {
         let a = chain("r.a.x", 3, "one");
         let rx = UpReceiver::new(id("r.a"), 3);
+        let b = run(Direction::Up, 0, &[&a[0], &a[1], &a[2]]);
+        let err = rx.check(&b, &heads(&[&a[2]])).expect_err("a replay");
+        assert_eq!(err, Refusal::Replayed { after: 0, have: 3 });
+        assert_eq!(err.code(), "replayed_batch");
+        assert!(err.is_security());
+        let down = DownReceiver::new(id("r.a"), 3);
+        let err = down
+            .check(&run(Direction::Down, 2, &[&a[2]]), &Store::default())
+            .expect_err("a replay");
+        assert_eq!(err.code(), "replayed_batch");
+    }
+
+    #[test]
+    fn a_gap_is_expected_only_where_an_honest_sender_could_start() {
+        let a = chain("r.a.x", 6, "one");
+        // Sent out of order: the second batch first. A security event.
+        let rx = UpReceiver::new(id("r.a"), 2);
+        let err = rx
+            .check(&run(Direction::Up, 4, &[&a[4]]), &heads(&[&a[1]]))
+            .expect_err("a gap");
+        assert_eq!(
+            err,
+            Refusal::CursorGap {
+                after: 4,
+                have: 2,
+                expected: false
+            }
+        );
+        assert!(err.is_security());
+        // The Hello announced 4, then the cursor was reset to 2 (the child
+        // was put back): the child starts at 4, as it was told.
+        let rx = UpReceiver::new(id("r.a"), 2).announced(4);
+        let err = rx
+            .check(&run(Direction::Up, 4, &[&a[4]]), &heads(&[&a[1]]))
+            .expect_err("a gap");
+        assert!(!err.is_security(), "{err:?}");
+        // Above what was announced: not honest.
+        let err = rx
+            .check(&run(Direction::Up, 5, &[&a[5]]), &heads(&[&a[1]]))
+            .expect_err("a gap");
+        assert!(err.is_security());
+        // A down flow that held back the tail of a batch acknowledges
+        // below it; the parent's next batch starts where that one ended.
+        let mut down = DownReceiver::new(id("r.a.x"), 2);
+        let tail = Accepted {
+            apply: vec![],
+            held: vec![0],
+            ack_upto: 2,
+            offered: 5,
+        };
+        assert_eq!(down.committed(&tail), 2);
+        let err = down
+            .check(&run(Direction::Down, 5, &[&a[5]]), &Store::default())
+            .expect_err("a gap");
+        assert!(!err.is_security(), "{err:?}");
+        let err = down
+            .check(&run(Direction::Down, 6, &[&a[5]]), &Store::default())
+            .expect_err("a gap");
+        assert!(err.is_security());
+    }
+
+    #[test]
+    fn a_resend_of_held_entries_is_skipped() {
+        // The cursor was reset (the child was put back) below entries that
+        // are held: they come again and are skipped.
+        let a = chain("r.a.x", 3, "one");
+        let rx = UpReceiver::new(id("r.a"), 0);
         let b = run(Direction::Up, 0, &[&a[0], &a[1], &a[2]]);
         let acc = rx.check(&b, &heads(&[&a[2]])).expect("accepted");
         assert_eq!((acc.apply, acc.ack_upto), (vec![], 3));
@@ -818,6 +952,7 @@ mod tests {
             apply: vec![],
             held: vec![],
             ack_upto: 12,
+            offered: 16,
         };
         assert_eq!(low.truncate_before(&b, 4).ack_upto, 12);
         assert_eq!(rx.committed(&low), 13);

@@ -404,11 +404,14 @@ impl Greeted {
         sender.connected(now_ms, self.hello.have);
         let receiver = match self.cfg.role {
             Role::Parent => Receiver::Up(
-                UpReceiver::new(self.cfg.peer.clone(), have).with_max_depth(self.cfg.max_depth),
+                UpReceiver::new(self.cfg.peer.clone(), have)
+                    .with_max_depth(self.cfg.max_depth)
+                    .announced(self.local.have),
             ),
             Role::Child => Receiver::Down(
                 DownReceiver::new(self.cfg.me.clone(), have)
                     .with_max_depth(self.cfg.max_depth)
+                    .announced(self.local.have)
                     .recovering(self.receiving_recovery),
             ),
         };
