@@ -309,6 +309,23 @@ impl Default for Config {
     }
 }
 
+/// `configs/default.toml` as a source of `config`, read once.
+fn built_in_defaults() -> &'static config::Config {
+    static DEFAULTS: std::sync::OnceLock<config::Config> = std::sync::OnceLock::new();
+    DEFAULTS.get_or_init(|| {
+        match config::Config::builder()
+            .add_source(config::File::from_str(
+                DEFAULT_TOML,
+                config::FileFormat::Toml,
+            ))
+            .build()
+        {
+            Ok(c) => c,
+            Err(e) => panic!("configs/default.toml does not parse: {e}"),
+        }
+    })
+}
+
 impl Config {
     /// Loads defaults, then `file` if given, then `ONEWINDOW__*` variables.
     ///
@@ -319,7 +336,7 @@ impl Config {
     /// are the working directory's, as on a command line. Without a file,
     /// every relative path is the working directory's.
     pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
-        let defaults = || config::File::from_str(DEFAULT_TOML, config::FileFormat::Toml);
+        let defaults = || built_in_defaults().clone();
         let mut b = config::Config::builder().add_source(defaults());
         if let Some(f) = file {
             let mut from_file: Config = config::Config::builder()
