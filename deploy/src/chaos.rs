@@ -6,7 +6,8 @@
 //!
 //! Faults: a hall killed with SIGKILL and started again; a hall frozen with
 //! SIGSTOP (a hung machine) and let go on; a link cut one way or both ways;
-//! a link that loses, duplicates and delays datagrams. Between them the
+//! a link that loses, duplicates and delays datagrams, half of the time
+//! under a bandwidth cap (64 kbit/s to 2 Mbit/s). Between them the
 //! district publishes a new catalogue version. With `--postgres`, every
 //! other schedule runs the district on a fresh PostgreSQL database.
 //!
@@ -122,7 +123,7 @@ enum Fault {
         ms: u64,
     },
     /// The link from `hall` to its parent loses, duplicates and delays
-    /// datagrams for `ms`.
+    /// datagrams for `ms`, half of the time under a bandwidth cap.
     Degrade {
         hall: usize,
         shape: LinkShape,
@@ -213,6 +214,9 @@ fn draw(seed: u64, args: &ChaosArgs) -> Vec<(u64, Fault)> {
                         duplicate: rng.gen_range(0.0..0.1),
                         delay: Duration::from_millis(rng.gen_range(0..150)),
                         jitter: Duration::from_millis(rng.gen_range(0..50)),
+                        // Half of them capped as a village's mobile link
+                        // is: 64 kbit/s to 2 Mbit/s.
+                        rate_bps: rng.gen_bool(0.5).then(|| rng.gen_range(64_000..2_000_000)),
                         ..LinkShape::perfect()
                     },
                     ms: rng.gen_range(500..4000),
