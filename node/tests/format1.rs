@@ -86,7 +86,7 @@ fn node_id() -> NodeId {
 }
 
 async fn open(url: &str) -> Store {
-    match Store::open(url, node_id(), 4, "full").await {
+    match Store::open(url, node_id(), 4, "full", 1024).await {
         Ok(s) => s,
         Err(e) => panic!("this release cannot open the previous release's store: {e}"),
     }

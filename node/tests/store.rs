@@ -11,9 +11,15 @@ use onewindow_node::domain::case::{
 use onewindow_node::store::{CaseFilter, CaseRow, Store};
 
 async fn open(url: &str) -> Store {
-    Store::open(url, NodeId::new("nanhai.guicheng").unwrap(), 4, "normal")
-        .await
-        .unwrap()
+    Store::open(
+        url,
+        NodeId::new("nanhai.guicheng").unwrap(),
+        4,
+        "normal",
+        1024,
+    )
+    .await
+    .unwrap()
 }
 
 /// Opens a store holding the starter catalogue as its published version 1:
@@ -100,6 +106,35 @@ async fn write_cases(store: &Store, prefix: &str, n: usize) {
         w.put_case(row(&case, "received"));
     }
     w.commit().await.unwrap();
+}
+
+#[tokio::test]
+async fn every_pooled_sqlite_connection_has_the_configured_page_cache() {
+    let db = common::test_db().await;
+    if !db.url.starts_with("sqlite:") {
+        return; // PostgreSQL's memory is the server's own.
+    }
+    let store = Store::open(
+        &db.url,
+        NodeId::new("nanhai.guicheng").unwrap(),
+        3,
+        "normal",
+        512,
+    )
+    .await
+    .unwrap();
+    // Hold all three connections at once, so each one is asked.
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        held.push(store.pool().acquire().await.unwrap());
+    }
+    for conn in &mut held {
+        let kib: i64 = sqlx::query_scalar("PRAGMA cache_size")
+            .fetch_one(&mut **conn)
+            .await
+            .unwrap();
+        assert_eq!(kib, -512, "a negative cache_size is in KiB");
+    }
 }
 
 #[tokio::test]
@@ -642,9 +677,15 @@ async fn a_recovering_hall_is_sent_its_subtree_and_writes_after_what_came_back()
     // The parent holds them, a village's entry below the hall, and entries
     // of two other townships (one whose name starts like the hall's).
     let parent_db = common::test_db().await;
-    let parent = Store::open(&parent_db.url, NodeId::new("nanhai").unwrap(), 4, "normal")
-        .await
-        .unwrap();
+    let parent = Store::open(
+        &parent_db.url,
+        NodeId::new("nanhai").unwrap(),
+        4,
+        "normal",
+        1024,
+    )
+    .await
+    .unwrap();
     let child = "nanhai.guicheng".to_owned();
     let mut recover_head = parent
         .route_head(&Route::Recover(child.clone()))

@@ -27,6 +27,7 @@ impl Node {
             id.clone(),
             config.database.max_connections,
             &config.database.sqlite_synchronous,
+            config.database.sqlite_cache_kib,
         )
         .await?;
         let now = clock.now_ms();

@@ -240,6 +240,11 @@ pub struct DatabaseSection {
     pub max_connections: u32,
     /// SQLite `synchronous`: `full` (fsync every commit) or `normal`.
     pub sqlite_synchronous: String,
+    /// SQLite page cache of each pooled connection, in KiB (64 to 1 GiB).
+    /// The caches fill as the store grows and are then reused, so this
+    /// times `max_connections` bounds the store's share of the hall's
+    /// memory.
+    pub sqlite_cache_kib: u32,
 }
 
 /// Authentication settings.
@@ -418,6 +423,9 @@ impl Config {
         }
         if self.database.max_connections == 0 {
             return Err(invalid("database.max_connections", "must be at least 1"));
+        }
+        if !(64..=1 << 20).contains(&self.database.sqlite_cache_kib) {
+            return Err(invalid("database.sqlite_cache_kib", "64 to 1048576"));
         }
         if !matches!(self.log.format.as_str(), "text" | "json") {
             return Err(invalid("log.format", "text or json"));
@@ -606,6 +614,17 @@ mod tests {
         let mut c = Config::default();
         c.node.id = "a.b.c.d".into();
         assert!(c.validate().is_err());
+        for kib in [0, 63, (1 << 20) + 1] {
+            let mut c = Config::default();
+            c.database.sqlite_cache_kib = kib;
+            match c.validate() {
+                Err(ConfigError::Invalid { key, .. }) => {
+                    assert_eq!(key, "database.sqlite_cache_kib")
+                }
+                other => panic!("{kib}: {other:?}"),
+            }
+        }
+        assert_eq!(Config::default().database.sqlite_cache_kib, 1024);
     }
 
     #[test]

@@ -217,6 +217,9 @@ pub type OriginHeads = std::collections::BTreeMap<NodeId, (u64, EntryHash)>;
 
 /// Bytes of recently committed entries kept in memory for the links.
 const TAIL_BYTES: usize = 4 << 20;
+/// How long a committed entry stays in that tail: a link that keeps up
+/// reads it within a second; one further behind reads the store.
+const TAIL_AGE: std::time::Duration = std::time::Duration::from_secs(60);
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -251,6 +254,7 @@ impl Store {
         node: NodeId,
         max_connections: u32,
         sqlite_synchronous: &str,
+        sqlite_cache_kib: u32,
     ) -> Result<Store, StoreError> {
         sqlx::any::install_default_drivers();
         let backend = if url.starts_with("sqlite:") {
@@ -266,7 +270,8 @@ impl Store {
             "FULL"
         };
         let pragmas = format!(
-            "PRAGMA journal_mode = WAL; PRAGMA synchronous = {sync}; PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;"
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = {sync}; PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; PRAGMA cache_size = -{};",
+            sqlite_cache_kib.max(64)
         );
         let pool = AnyPoolOptions::new()
             .max_connections(max_connections)
@@ -302,7 +307,7 @@ impl Store {
             })),
             books: Arc::new(Books::default()),
             heads: Arc::new(std::sync::RwLock::new(Arc::new(OriginHeads::new()))),
-            tail: Arc::new(tail::Tail::new(TAIL_BYTES)),
+            tail: Arc::new(tail::Tail::new(TAIL_BYTES, TAIL_AGE)),
             own_writes_held: Arc::default(),
             link_reads: Arc::default(),
         };
@@ -1095,7 +1100,9 @@ impl WriteTx<'_> {
                     }
                 }
             }
-            self.store.tail.push(&self.events);
+            self.store
+                .tail
+                .push(&self.events, std::time::Instant::now());
         }
         if !self.events.is_empty() {
             self.guard.head.send_replace(self.last_local_seq as u64);

@@ -4,11 +4,16 @@
 //! has left the tail) reads the store as before.
 //!
 //! The tail holds every entry of a run of local sequences with no gap,
-//! bounded in bytes; it is filled under the store's write lock, in commit
-//! order, before the links are woken.
+//! bounded in bytes and in age; it is filled under the store's write
+//! lock, in commit order, before the links are woken. The age bound keeps
+//! a quiet hall's memory flat: at a hall's everyday rate the byte bound
+//! would take hours to fill, and the tail would grow all that time,
+//! although a link that keeps up reads an entry within a second of its
+//! commit.
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use federation::LogEntry;
 use federation::replication::WireEntry;
@@ -25,6 +30,8 @@ struct Item {
     up: bool,
     down: String,
     bytes: usize,
+    /// When it was committed.
+    at: Instant,
 }
 
 #[derive(Debug, Default)]
@@ -38,19 +45,22 @@ struct Inner {
 pub(super) struct Tail {
     inner: Mutex<Inner>,
     max_bytes: usize,
+    max_age: Duration,
 }
 
 impl Tail {
-    pub(super) fn new(max_bytes: usize) -> Tail {
+    pub(super) fn new(max_bytes: usize, max_age: Duration) -> Tail {
         Tail {
             inner: Mutex::new(Inner::default()),
             max_bytes,
+            max_age,
         }
     }
 
-    /// Adds what a transaction committed (local sequences following the
-    /// last one held), dropping the oldest beyond the byte bound.
-    pub(super) fn push(&self, events: &[StoredEvent]) {
+    /// Adds what a transaction committed at `now` (local sequences
+    /// following the last one held), dropping the oldest beyond the byte
+    /// bound and those committed longer than the age bound before `now`.
+    pub(super) fn push(&self, events: &[StoredEvent], now: Instant) {
         if self.max_bytes == 0 || events.is_empty() {
             return;
         }
@@ -82,14 +92,29 @@ impl Tail {
                 up: e.up,
                 down: e.down.clone(),
                 bytes,
+                at: now,
             });
         }
-        while t.bytes > self.max_bytes {
-            match t.items.pop_front() {
-                Some(old) => t.bytes -= old.bytes,
-                None => break,
+        let oldest = now.checked_sub(self.max_age);
+        while let Some(front) = t.items.front() {
+            let stale = oldest.is_some_and(|o| front.at < o);
+            if t.bytes <= self.max_bytes && !stale {
+                break;
             }
+            t.bytes -= front.bytes;
+            t.items.pop_front();
         }
+    }
+
+    /// The first and last local sequences held, and the bytes they count.
+    #[cfg(test)]
+    fn held(&self) -> Option<(u64, u64, usize)> {
+        let t = self.inner.lock().ok()?;
+        Some((
+            t.items.front()?.local_seq,
+            t.items.back()?.local_seq,
+            t.bytes,
+        ))
     }
 
     /// The entries of `route` in `(after, upto]`, as
@@ -148,5 +173,64 @@ impl Tail {
             }
         }
         Some((out, upto))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use federation::{EntryHash, NodeId};
+    use onewindow_domain::log::{AuditRecord, LogBody};
+
+    fn event(seq: i64) -> StoredEvent {
+        let body = LogBody::Audit(AuditRecord {
+            action: "login".into(),
+            actor: "clerk".into(),
+            role: "clerk".into(),
+            target: String::new(),
+            detail: String::new(),
+            at_ms: 0,
+        });
+        let origin = NodeId::new("nanhai").expect("id");
+        StoredEvent {
+            local_seq: seq,
+            entry: LogEntry::next(origin, seq as u64 - 1, EntryHash::GENESIS, vec![0u8; 100]),
+            body,
+            scope: String::new(),
+            up: true,
+            down: String::new(),
+        }
+    }
+
+    #[test]
+    fn the_tail_drops_what_is_older_than_its_age_bound() {
+        let tail = Tail::new(1 << 20, Duration::from_secs(60));
+        let t0 = Instant::now();
+        tail.push(&[event(1), event(2)], t0);
+        tail.push(&[event(3)], t0 + Duration::from_secs(30));
+        assert_eq!(tail.held().map(|h| (h.0, h.1)), Some((1, 3)));
+        assert!(tail.read(&Route::Up, 0, 3, 10, 1 << 20).is_some());
+        // A minute and a bit after the first two, only the later ones stay,
+        // and a read that needs the dropped ones goes to the store.
+        tail.push(&[event(4)], t0 + Duration::from_secs(61));
+        assert_eq!(tail.held().map(|h| (h.0, h.1)), Some((3, 4)));
+        assert!(tail.read(&Route::Up, 0, 4, 10, 1 << 20).is_none());
+        let (got, upto) = tail.read(&Route::Up, 2, 4, 10, 1 << 20).expect("held");
+        assert_eq!((got.len(), upto), (2, 4));
+    }
+
+    #[test]
+    fn the_tail_keeps_within_its_byte_bound() {
+        let one = {
+            let tail = Tail::new(1 << 20, Duration::from_secs(60));
+            tail.push(&[event(1)], Instant::now());
+            tail.held().expect("held").2
+        };
+        let tail = Tail::new(3 * one, Duration::from_secs(60));
+        let now = Instant::now();
+        tail.push(&(1..=10).map(event).collect::<Vec<_>>(), now);
+        let (first, last, bytes) = tail.held().expect("held");
+        assert_eq!((first, last), (8, 10));
+        assert!(bytes <= 3 * one, "{bytes} > {}", 3 * one);
     }
 }
