@@ -257,8 +257,9 @@ const ACTORS: &[(&str, &str, Option<&str>)] = &[
 fn http_harness() -> &'static Http {
     static HTTP: OnceLock<Http> = OnceLock::new();
     HTTP.get_or_init(|| {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
+        // One thread: the hall's tasks run only inside `block_on`, so a
+        // request costs no hand-off between threads.
+        let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .expect("a runtime");
