@@ -624,3 +624,94 @@ async fn a_village_killed_right_after_a_receipt_and_put_back_writes_nothing_befo
     .await
     .expect("scenario timed out");
 }
+
+/// Publishes at the district a catalogue version made from version `from`
+/// (one matter renamed); returns the new version.
+async fn publish_from(t: &onewindow_tests::Tree, from: i64) -> i64 {
+    let admin = Api::login(&t.url(DISTRICT), "admin", onewindow_tests::ADMIN_PASSWORD).await;
+    let mut cat = admin
+        .get_ok(&format!("/api/v1/admin/catalogue/versions/{from}"))
+        .await;
+    let code = cat["matters"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .next()
+        .unwrap()
+        .clone();
+    cat["matters"][&code]["name_zh"] = json!(format!("第{}版的事项名称", from + 1));
+    cat["matters"][&code]["version"] = json!(from + 1);
+    let draft = admin
+        .post_ok("/api/v1/admin/catalogue/versions", &cat)
+        .await;
+    let v = draft["version"].as_i64().unwrap();
+    admin
+        .post_ok(
+            &format!("/api/v1/admin/catalogue/versions/{v}/publish"),
+            &json!({}),
+        )
+        .await;
+    v
+}
+
+/// The catalogue version a hall uses.
+async fn catalogue_version(t: &onewindow_tests::Tree, id: &str) -> i64 {
+    let h = Api::anonymous(&t.url(id)).get_ok("/api/v1/health").await;
+    h["catalogue_version"].as_i64().unwrap()
+}
+
+/// A township put back to an older copy while its village is away takes
+/// two catalogue versions from the district again, both below the
+/// village's old cursor on the township's log, and nothing after them is
+/// meant for the village. The village resets its cursor; the township,
+/// told the old one, had nothing above it to send, and the village stayed
+/// on the older version for good (chaos seed 90290). Now the village
+/// begins the link again, announcing the reset cursor, and is sent both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_village_whose_township_was_put_back_is_sent_again_what_it_held() {
+    tokio::time::timeout(Duration::from_secs(240), async {
+        let mut t = onewindow_tests::tree(&[DISTRICT, TOWNSHIP, VILLAGE]).await;
+        let clerk = t.staff(VILLAGE, "clerk1", "clerk", None).await;
+        let matter = own_matter(&clerk).await;
+        let numbers = submit_four(&clerk, &matter).await;
+        all_at_district(&t, &numbers).await;
+
+        let files = tree_store_files(&t, TOWNSHIP);
+        let backup = t.dir.path().join("township-backup");
+        t.stop(TOWNSHIP).await;
+        copy_store(&files, &backup);
+        t.restart(TOWNSHIP).await;
+        // After the copy: the village's cases (entries at the township
+        // that go up only), then a version meant for every hall, which
+        // takes the village's cursor on the township's log past them.
+        let more = submit_four(&clerk, &matter).await;
+        all_at_district(&t, &more).await;
+        let v2 = publish_from(&t, 1).await;
+        eventually(60, "the second version at the village", || async {
+            (catalogue_version(&t, VILLAGE).await == v2).then_some(())
+        })
+        .await;
+
+        t.stop(VILLAGE).await;
+        t.stop(TOWNSHIP).await;
+        put_back(&files, &backup);
+        t.restart(TOWNSHIP).await;
+        // The township takes the second version again and a third, right
+        // after its copy's head: below the village's cursor.
+        let v3 = publish_from(&t, v2).await;
+        eventually(60, "the third version at the township", || async {
+            (catalogue_version(&t, TOWNSHIP).await == v3).then_some(())
+        })
+        .await;
+        t.restart(VILLAGE).await;
+        eventually(60, "the third version at the village", || async {
+            (catalogue_version(&t, VILLAGE).await == v3).then_some(())
+        })
+        .await;
+        let mut all = numbers;
+        all.extend(more);
+        all_at_district(&t, &all).await;
+    })
+    .await
+    .expect("scenario timed out");
+}

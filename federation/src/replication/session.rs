@@ -369,6 +369,20 @@ impl Greeted {
         (lowest < self.local.have).then_some(lowest)
     }
 
+    /// Whether the session must end as soon as the reset cursor is
+    /// durable, and the link begin again. The peer's sender resumes from
+    /// the cursor this node's Hello announced (clamped to its log's head),
+    /// which is above the reset one ([`Greeted::cursor_reset`]). Its next
+    /// batch would show the gap and end the session; but when the peer has
+    /// nothing more to send, no batch comes, and what it holds between
+    /// the two cursors is never sent (chaos seed 90290: a township put
+    /// back took two catalogue versions again below its village's old
+    /// cursor, and the village stayed on the older version for good). The
+    /// next Hello announces the reset cursor.
+    pub fn restart_after_reset(&self) -> bool {
+        self.cursor_reset().is_some()
+    }
+
     /// The peer's incarnation, for the driver to remember for the next
     /// session with it.
     pub fn peer_incarnation(&self) -> u64 {
@@ -1019,6 +1033,7 @@ mod tests {
         // Held 40 of the peer; it says its log ends at 30.
         let g = greeted(Role::Parent, |h| h.head = 30);
         assert_eq!(g.cursor_reset(), Some(30));
+        assert!(g.restart_after_reset());
         let mut s: Session<()> = g.start(T0, 50);
         let Receiver::Up(r) = s.receiver_mut() else {
             panic!("a parent receives up");
@@ -1028,6 +1043,7 @@ mod tests {
         for head in [40, 41] {
             let g = greeted(Role::Child, |h| h.head = head);
             assert_eq!(g.cursor_reset(), None, "head {head}");
+            assert!(!g.restart_after_reset(), "head {head}");
             let mut s: Session<()> = g.start(T0, 50);
             assert_eq!(s.receiver_mut().have(), 40);
         }

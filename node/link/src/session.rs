@@ -264,6 +264,12 @@ pub async fn run(node: Arc<Node>, conn: PeerConnection, role: Role) -> anyhow::R
             .fleet_certificate(&peer_s, &cert.serial, cert.not_before, cert.not_after)
             .await?;
     }
+    if greeted.restart_after_reset() {
+        // The peer resumes from the cursor the Hello announced; the next
+        // Hello announces the reset one (see `Greeted::restart_after_reset`).
+        conn.close("cursor reset");
+        return Ok(());
+    }
     let route = match greeted.send_flow() {
         SendFlow::Up => Route::Up,
         SendFlow::Down(DownScope::Meant) => Route::Down(peer_s.clone()),
