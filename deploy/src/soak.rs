@@ -314,15 +314,19 @@ fn chart(samples: &[Sample]) -> String {
 "##,
         ph * 3.0 + 20.0
     );
-    let mut panel = |k: f64, title: &str, series: Vec<(usize, Vec<f64>)>| {
+    // Memory is drawn from a little below its least value, so that a
+    // growth of a few percent shows; backlog and latency from zero.
+    let mut panel = |k: f64, title: &str, from_zero: bool, series: Vec<(usize, Vec<f64>)>| {
         let top = k * ph + 10.0;
-        let max = series
-            .iter()
-            .flat_map(|(_, v)| v.iter().copied())
-            .fold(0.0, f64::max)
-            .max(1.0);
+        let values = || series.iter().flat_map(|(_, v)| v.iter().copied());
+        let max = values().fold(0.0, f64::max).max(1.0);
+        let min = if from_zero {
+            0.0
+        } else {
+            (values().fold(f64::INFINITY, f64::min) * 0.95).clamp(0.0, max * 0.95)
+        };
         out.push_str(&format!(
-            "<text x=\"{pad}\" y=\"{}\" font-size=\"14\">{title} (max {max:.1}) over {t_max:.0} s</text>\n",
+            "<text x=\"{pad}\" y=\"{}\" font-size=\"14\">{title}: {min:.1} to {max:.1}, over {t_max:.0} s</text>\n",
             top + 16.0
         ));
         out.push_str(&format!(
@@ -337,7 +341,7 @@ fn chart(samples: &[Sample]) -> String {
                 .zip(&v)
                 .map(|(s, y)| {
                     let x = pad + s.t / t_max * (w - 2.0 * pad);
-                    let y = top + ph - pad - y / max * (ph - pad - 24.0);
+                    let y = top + ph - pad - (y - min) / (max - min) * (ph - pad - 24.0);
                     format!("{x:.1},{y:.1}")
                 })
                 .collect();
@@ -352,6 +356,7 @@ fn chart(samples: &[Sample]) -> String {
     panel(
         0.0,
         "resident memory per hall, MB (district black)",
+        false,
         (0..halls)
             .map(|h| (h, samples.iter().map(|s| s.rss_mb[h]).collect()))
             .collect(),
@@ -359,6 +364,7 @@ fn chart(samples: &[Sample]) -> String {
     panel(
         1.0,
         "uplink backlog per hall, entries",
+        true,
         (0..halls)
             .map(|h| (h, samples.iter().map(|s| s.backlog[h]).collect()))
             .collect(),
@@ -366,6 +372,7 @@ fn chart(samples: &[Sample]) -> String {
     panel(
         2.0,
         "p99 acceptance time, ms",
+        true,
         vec![(3, samples.iter().map(|s| p99(&s.latencies_ms)).collect())],
     );
     out.push_str("</svg>\n");
@@ -421,6 +428,9 @@ mod tests {
             .collect();
         let svg = chart(&s);
         assert_eq!(svg.matches("<polyline").count(), 7 + 7 + 1);
+        // Memory's axis starts below its least value, not at zero.
+        assert!(svg.contains("MB (district black): 28.5 to 30.0"), "{svg}");
+        assert!(svg.contains("entries: 0.0 to 2.0"), "{svg}");
         assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
     }
 }
