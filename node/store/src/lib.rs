@@ -148,6 +148,12 @@ struct WriteState {
     /// The own-head marker outside the database, when one is kept
     /// ([`Store::keep_own_marker`]); written under this lock.
     marker: Option<Arc<own::Marker>>,
+    /// A commit began and did not finish in this process: its caller was
+    /// dropped (a clerk's request given up, a link closed) or it failed,
+    /// perhaps after the database took it. What is held here may then lag
+    /// the database, so the next writer reads it again
+    /// ([`Store::settle`]).
+    in_doubt: bool,
 }
 
 /// The catalogue versions this node holds, for writing and reading
@@ -304,6 +310,7 @@ impl Store {
                 head: tokio::sync::watch::channel(last_local_seq as u64).0,
                 routes: HashMap::new(),
                 marker: None,
+                in_doubt: false,
             })),
             books: Arc::new(Books::default()),
             heads: Arc::new(std::sync::RwLock::new(Arc::new(OriginHeads::new()))),
@@ -319,6 +326,50 @@ impl Store {
         store.route_old_rows().await?;
         store.empty_old_case_bodies().await?;
         Ok(store)
+    }
+
+    /// Reads the writer's state again from the database after a commit
+    /// that did not finish here ([`WriteState::in_doubt`]): the last local
+    /// sequence, the own head, every origin's head and the published
+    /// book, and wakes every link (what that commit wrote, if the database
+    /// took it, is read from the store; the tail starts afresh at the next
+    /// commit, which does not follow on from it).
+    async fn settle(&self, g: &mut WriteState) -> Result<(), StoreError> {
+        let last: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(local_seq), 0) FROM events")
+            .fetch_one(&self.pool)
+            .await?;
+        let (own_seq, own_hash) = own_head_in_log(&self.pool, &self.node).await?;
+        let heads = self.origin_heads_stored().await?;
+        self.load_digests().await?;
+        if last != g.last_local_seq {
+            tracing::warn!(
+                held = g.last_local_seq,
+                stored = last,
+                "a commit given up midway had reached the database; the writer goes on from it"
+            );
+        }
+        if own_seq > g.own_seq
+            && let Some(marker) = &g.marker
+        {
+            own::write_marker(marker, own_seq).await;
+        }
+        if let Ok(mut h) = self.heads.write() {
+            *h = Arc::new(heads);
+        }
+        g.last_local_seq = last;
+        g.own_seq = own_seq;
+        g.own_hash = own_hash;
+        let head = u64::try_from(last).unwrap_or(0);
+        g.head.send_replace(head);
+        for tx in g.routes.values() {
+            tx.send_if_modified(|h| {
+                let grew = head > *h;
+                *h = (*h).max(head);
+                grew
+            });
+        }
+        g.in_doubt = false;
+        Ok(())
     }
 
     async fn load_digests(&self) -> Result<(), StoreError> {
@@ -481,7 +532,10 @@ impl Store {
 
     /// Starts the single write transaction; waits for the previous one to end.
     pub async fn write(&self) -> Result<WriteTx<'_>, StoreError> {
-        let guard = self.write.lock().await;
+        let mut guard = self.write.lock().await;
+        if guard.in_doubt {
+            self.settle(&mut guard).await?;
+        }
         let tx = self.pool.begin().await?;
         let (seq, hash, own) = (guard.last_local_seq, guard.own_hash, guard.own_seq);
         Ok(WriteTx {
@@ -1070,6 +1124,9 @@ impl WriteTx<'_> {
     /// sequence advance.
     pub async fn commit(mut self) -> Result<Vec<StoredEvent>, StoreError> {
         let backend = self.store.backend;
+        // Cleared below once this process holds what the database took;
+        // a commit dropped or failed in between leaves it set.
+        self.guard.in_doubt = true;
         flush_events(&mut self.tx, backend, &self.events).await?;
         replica::flush_heads(&mut self.tx, backend, &self.events).await?;
         replica::flush_cursors(&mut self.tx, &self.cursors).await?;
@@ -1138,6 +1195,7 @@ impl WriteTx<'_> {
                 }
             }
         }
+        self.guard.in_doubt = false;
         Ok(self.events)
     }
 }
