@@ -127,6 +127,16 @@ pub struct Topology {
 /// The host of nodes that name none.
 pub const DEFAULT_HOST: &str = "127.0.0.1";
 
+/// The most children one `children = N` may generate: their numbers are
+/// at most three digits (c001 .. c999), and so are their hall codes' tails.
+pub const MAX_CHILDREN: u32 = 999;
+
+/// The most halls one topology may hold, generated children included: a
+/// province's tree (about 1,600 townships and 26,000 villages in
+/// Guangdong) fits with room to spare, and a file that asks for more is
+/// refused before anything is generated rather than filling the memory.
+pub const MAX_NODES: usize = 50_000;
+
 impl Topology {
     /// Reads and checks a topology file.
     pub fn load(path: &Path) -> Result<Self, TopologyError> {
@@ -145,6 +155,22 @@ impl Topology {
             return Err(invalid("[tree] tiers must name at least one tier".into()));
         }
         let default_host = file.tree.host.unwrap_or_else(|| DEFAULT_HOST.to_owned());
+        let mut total = file.nodes.len();
+        for n in &file.nodes {
+            let count = n.children.unwrap_or(0);
+            if count > MAX_CHILDREN {
+                return Err(invalid(format!(
+                    "{}: children = {count} is more than {MAX_CHILDREN}",
+                    n.id
+                )));
+            }
+            total += count as usize;
+        }
+        if total > MAX_NODES {
+            return Err(invalid(format!(
+                "the tree would have {total} halls, more than {MAX_NODES}"
+            )));
+        }
         let mut nodes: Vec<NodeSpec> = Vec::new();
         for n in &file.nodes {
             let id = NodeId::new(n.id.clone()).map_err(|e| invalid(e.to_string()))?;
@@ -393,6 +419,18 @@ mod tests {
         );
         bad(&format!("{tree}{}", node("A", "AA")), "a-z");
         bad(&format!("{tree}{}extra = 1\n", node("a", "AA")), "unknown");
+        // A count that would fill the memory is refused before anything
+        // is generated: per node, and over the whole file.
+        bad(
+            &format!("{tree}{}children = 4000000000\n", node("a", "AA")),
+            "more than 999",
+        );
+        let mut many = format!("{tree}{}", node("a", "AA"));
+        for k in 0..60 {
+            many.push_str(&node(&format!("a.t{k}"), &format!("T{k}")));
+            many.push_str("children = 999\n");
+        }
+        bad(&many, "more than 50000");
     }
 
     #[test]
