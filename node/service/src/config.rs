@@ -331,6 +331,52 @@ fn built_in_defaults() -> &'static config::Config {
     })
 }
 
+/// Refuses a configuration file that is not UTF-8 TOML, or that names a
+/// key other than letters, digits, `_` and `-`, before the `config` crate
+/// reads it: that crate reads a key such as `"i[1510230205]"` as an index
+/// and grows a list to it, which ends the process for want of memory
+/// (found by the `config` fuzz target). No key of a node's configuration
+/// has any other character, so nothing usable is refused.
+fn check_keys(file: &Path) -> Result<(), ConfigError> {
+    let invalid = |problem: String| ConfigError::Invalid {
+        key: "file",
+        problem: format!("{}: {problem}", file.display()),
+    };
+    // Unreadable files are left to the `config` crate, which names them.
+    let Ok(bytes) = std::fs::read(file) else {
+        return Ok(());
+    };
+    let text = String::from_utf8(bytes).map_err(|e| invalid(format!("not UTF-8 text: {e}")))?;
+    let table: toml::Table = toml::from_str(&text).map_err(|e| invalid(e.to_string()))?;
+    fn walk(value: &toml::Value, path: &str) -> Result<(), String> {
+        match value {
+            toml::Value::Table(t) => {
+                for (k, v) in t {
+                    let here = if path.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{path}.{k}")
+                    };
+                    if k.is_empty()
+                        || !k
+                            .bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+                    {
+                        return Err(format!(
+                            "key {here:?} is not a configuration key (letters, digits, _ and - only)"
+                        ));
+                    }
+                    walk(v, &here)?;
+                }
+                Ok(())
+            }
+            toml::Value::Array(items) => items.iter().try_for_each(|v| walk(v, path)),
+            _ => Ok(()),
+        }
+    }
+    walk(&toml::Value::Table(table), "").map_err(invalid)
+}
+
 impl Config {
     /// Loads defaults, then `file` if given, then `ONEWINDOW__*` variables.
     ///
@@ -344,6 +390,7 @@ impl Config {
         let defaults = || built_in_defaults().clone();
         let mut b = config::Config::builder().add_source(defaults());
         if let Some(f) = file {
+            check_keys(f)?;
             let mut from_file: Config = config::Config::builder()
                 .add_source(defaults())
                 .add_source(config::File::from(f).format(config::FileFormat::Toml))
@@ -625,6 +672,36 @@ mod tests {
             }
         }
         assert_eq!(Config::default().database.sqlite_cache_kib, 1024);
+    }
+
+    #[test]
+    fn a_file_with_a_key_that_is_not_a_name_is_refused_before_it_is_read() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("node.toml");
+        // The `config` crate reads the quoted table name as an index and
+        // grows a list of 1.5 billion values for it.
+        for (text, needle) in [
+            (&b"[ \"i[1510230205 \t]\"]\n"[..], "not a configuration key"),
+            (b"[node]\n\"id.x\" = 1\n", "not a configuration key"),
+            (b"# \xff\n[node]\n", "not UTF-8"),
+            (b"[node\n", "file"),
+        ] {
+            std::fs::write(&path, text).expect("write");
+            match Config::load(Some(&path)) {
+                Err(e @ ConfigError::Invalid { key: "file", .. }) => {
+                    assert!(e.to_string().contains(needle), "{e}")
+                }
+                other => panic!("{text:?}: {other:?}"),
+            }
+        }
+        std::fs::write(&path, "[database]\nmax_connections = 3\n").expect("write");
+        assert_eq!(
+            Config::load(Some(&path))
+                .expect("a plain file loads")
+                .database
+                .max_connections,
+            3
+        );
     }
 
     #[test]
