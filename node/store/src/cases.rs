@@ -81,7 +81,8 @@ pub struct CaseFilter {
     pub limit: i64,
 }
 
-const ROWS_PER_STATEMENT: usize = 200;
+/// Most case rows per upsert (a power of two, see [`super::statement_runs`]).
+const ROWS_PER_STATEMENT: usize = 256;
 
 /// How long a submission key is remembered: a client retries within
 /// minutes; a week covers a hall that was down over a holiday.
@@ -108,7 +109,7 @@ pub(super) async fn flush_cases(
     backend: super::Backend,
     rows: &[CaseRow],
 ) -> Result<(), StoreError> {
-    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+    for chunk in super::statement_runs(rows, ROWS_PER_STATEMENT) {
         // `body` is no longer written: a case is folded from its events
         // (rows written by earlier releases keep their JSON, unread).
         let sql = format!(

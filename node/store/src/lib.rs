@@ -1200,9 +1200,35 @@ impl WriteTx<'_> {
     }
 }
 
-/// Rows per multi-row INSERT: 17 columns each, well under both backends'
-/// bound-parameter limits (SQLite 32,766, PostgreSQL 65,535).
-const EVENT_ROWS_PER_STATEMENT: usize = 1000;
+/// Most rows per multi-row INSERT (a power of two, see [`statement_runs`]):
+/// 17 columns each, well under both backends' bound-parameter limits (SQLite
+/// 32,766, PostgreSQL 65,535).
+const EVENT_ROWS_PER_STATEMENT: usize = 512;
+
+/// Splits `rows` into runs for multi-row statements: runs of `max` (a power
+/// of two) while that many are left, then one run of each smaller power of
+/// two the rest needs. A statement's text depends on its row count, and
+/// sqlx keeps a prepared statement per text: with any count allowed, a
+/// batch of 513 and one of 514 each prepared a statement of thousands of
+/// parameters anew; with these counts a connection prepares each at most
+/// once.
+pub(crate) fn statement_runs<T>(rows: &[T], max: usize) -> impl Iterator<Item = &[T]> {
+    debug_assert!(max.is_power_of_two());
+    let mut rest = rows;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let n = if rest.len() >= max {
+            max
+        } else {
+            1 << rest.len().ilog2()
+        };
+        let (run, tail) = rest.split_at(n);
+        rest = tail;
+        Some(run)
+    })
+}
 
 /// `($1, $2, ...), (...)` for `rows` rows of `cols` columns on PostgreSQL,
 /// `(?, ?, ...), (...)` on SQLite. (sqlx's query builder emits `?` for the
@@ -1253,7 +1279,7 @@ async fn flush_events(
     backend: Backend,
     events: &[StoredEvent],
 ) -> Result<(), StoreError> {
-    for chunk in events.chunks(EVENT_ROWS_PER_STATEMENT) {
+    for chunk in statement_runs(events, EVENT_ROWS_PER_STATEMENT) {
         let sql = format!(
             "INSERT INTO events (local_seq, origin, origin_seq, case_id, case_version, kind, actor, at_ms, body, prev_hash, hash, scope, body_bin, sealed, up, down, routed) VALUES {}",
             values_placeholders(backend, chunk.len(), 17)
@@ -1328,5 +1354,22 @@ mod tests {
         assert_eq!(super::values_placeholders(Sqlite, 2, 2), "(?, ?), (?, ?)");
         assert_eq!(super::list_placeholders(Postgres, 3), "$1, $2, $3");
         assert_eq!(super::list_placeholders(Sqlite, 2), "?, ?");
+    }
+
+    #[test]
+    fn statement_runs_take_few_row_counts_and_every_row_once() {
+        let rows: Vec<u32> = (0..1300).collect();
+        let runs: Vec<&[u32]> = super::statement_runs(&rows, 512).collect();
+        let sizes: Vec<usize> = runs.iter().map(|r| r.len()).collect();
+        assert_eq!(sizes, vec![512, 512, 256, 16, 4]);
+        let again: Vec<u32> = runs.concat();
+        assert_eq!(again, rows);
+        assert_eq!(super::statement_runs(&rows[..0], 512).count(), 0);
+        assert_eq!(
+            super::statement_runs(&rows[..513], 512)
+                .map(<[u32]>::len)
+                .collect::<Vec<_>>(),
+            vec![512, 1]
+        );
     }
 }
