@@ -318,6 +318,47 @@ async fn walk_through(driver: &Driver, h: &Hall) {
     let hit = "#matter-results a[href=\"/clerk/apply/NH-GA-005\"]";
     find(&c, hit).await;
     shot(&c, "clerk-search").await;
+    // Words of the name with others skipped between them.
+    fill(&c, "#matter-q", "无犯罪证明").await;
+    find(&c, "#matter-results a[href=\"/clerk/apply/NH-GA-012\"]").await;
+    // A matter received only in villages: found by skipped words, and the
+    // clerk is told where it is received, with its guide.
+    fill(&c, "#matter-q", "jzzm").await;
+    let elsewhere = "#matter-results li.elsewhere a[href=\"/guide/NH-CJ-001\"]";
+    find(&c, elsewhere).await;
+    wait_text(
+        &c,
+        "#matter-results li.elsewhere",
+        "本厅不受理，请到村（居）便民服务站办理",
+    )
+    .await;
+    assert!(
+        c.find(Locator::Css(
+            "#matter-results a[href=\"/clerk/apply/NH-CJ-001\"]"
+        ))
+        .await
+        .is_err()
+    );
+    // A common word the catalogue lists, in characters and in initials.
+    fill(&c, "#matter-q", "低保").await;
+    find(
+        &c,
+        "#matter-results li.elsewhere a[href=\"/guide/NH-MZ-001\"]",
+    )
+    .await;
+    wait_text(&c, "#matter-results li.elsewhere", "镇（街道）便民服务中心").await;
+    shot(&c, "clerk-search-elsewhere").await;
+    fill(&c, "#matter-q", "db").await;
+    find(
+        &c,
+        "#matter-results li.elsewhere a[href=\"/guide/NH-MZ-001\"]",
+    )
+    .await;
+    // Without script, the same answers.
+    c.goto(&format!("{base}/clerk?q=jzzm")).await.unwrap();
+    wait_text(&c, "#matter-results li.elsewhere", "NH-CJ-001").await;
+    c.goto(&format!("{base}/clerk")).await.unwrap();
+    fill(&c, "#matter-q", "sfz").await;
     click(&c, hit).await;
     find(&c, "#apply-form").await;
     // The ID field has the focus: the clerk types at once.

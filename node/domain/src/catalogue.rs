@@ -12,6 +12,11 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::deadline::TimeUnit;
 
+/// Most keywords a matter may have.
+pub const MAX_KEYWORDS: usize = 10;
+/// Most characters in one keyword.
+pub const MAX_KEYWORD_CHARS: usize = 20;
+
 /// A matter (事项): one kind of service or permit, in the fields of GB/T 39046.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -28,6 +33,10 @@ pub struct Matter {
     pub name_zh: String,
     /// English name for the UI switch.
     pub name_en: String,
+    /// Words people use for the matter that its name does not hold (低保
+    /// for 最低生活保障): the matter search finds it by them too.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub keywords: Vec<String>,
     /// Kind: two-digit code (01 permit ... 10 other, 20 public service).
     pub kind: MatterKind,
     /// Legal basis, free text.
@@ -581,6 +590,15 @@ impl Catalogue {
             }
             if m.name_zh.trim().is_empty() || m.name_en.trim().is_empty() {
                 return Err(bad("names must not be empty"));
+            }
+            if m.keywords.len() > MAX_KEYWORDS
+                || m.keywords
+                    .iter()
+                    .any(|k| k.trim().is_empty() || k.chars().count() > MAX_KEYWORD_CHARS)
+            {
+                return Err(bad(
+                    "keywords: at most 10, each of 1 to 20 characters that are not all spaces",
+                ));
             }
             let d = &m.delegation;
             if d.from.is_some() != d.earlier.is_some() {

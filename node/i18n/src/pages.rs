@@ -127,9 +127,25 @@ pub const PHRASES: &[(&str, &str, &str)] = &[
     ),
     (
         "clerk.matter_help",
-        "例如输入“sfz”查找身份证相关事项。",
-        "For example, type “sfz” for identity card matters.",
+        "例如输入“sfz”查找身份证相关事项，“jzzm”查找居住情况证明，或输入常用说法如“低保”。",
+        "For example, type “sfz” for identity card matters, “jzzm” for the residence certificate, or a common word such as “低保”.",
     ),
+    (
+        "search.received_elsewhere",
+        "本厅不受理，请到{halls}办理",
+        "Not received at this hall; apply at {halls}",
+    ),
+    (
+        "search.at.district",
+        "区政务服务中心",
+        "the district service centre",
+    ),
+    (
+        "search.at.township",
+        "镇（街道）便民服务中心",
+        "a township hall",
+    ),
+    ("search.at.village", "村（居）便民服务站", "a village hall"),
     ("clerk.next_applicant", "下一位", "Next applicant"),
     ("matter.immediate", "即办件", "Immediate"),
     ("matter.committed", "承诺件", "Committed"),

@@ -43,6 +43,14 @@
             a.appendChild(code);
             a.appendChild(document.createTextNode(" " + h.name));
             li.appendChild(a);
+            if (h.here === false) {
+              // Received only at other halls: the guide, and where.
+              li.className = "elsewhere";
+              var at = document.createElement("span");
+              at.className = "muted";
+              at.textContent = " " + h.at;
+              li.appendChild(at);
+            }
             list.appendChild(li);
           });
         })

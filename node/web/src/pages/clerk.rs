@@ -56,6 +56,10 @@ pub async fn home(
         }
     })
     .collect();
+    let elsewhere: Vec<_> = received_elsewhere(&ctx, &query, ELSEWHERE)
+        .into_iter()
+        .map(|(m, at)| context! { code => m.code, name => ctx.pick(&m.name_zh, &m.name_en), at => at })
+        .collect();
     let tickets = match node.tickets_today().await {
         Ok(t) => t,
         Err(e) => return ctx.error(&e),
@@ -89,6 +93,7 @@ pub async fn home(
     let data = context! {
         q => query,
         hits => hits,
+        elsewhere => elsewhere,
         total_matters => receivable.len(),
         waiting => waiting,
         taken => tickets.len(),
@@ -109,16 +114,59 @@ pub struct SearchQuery {
     target: Option<String>,
 }
 
+/// Most matters listed as received elsewhere under a search's hits.
+const ELSEWHERE: usize = 8;
+
+/// Matters answering a (non-empty) query that this hall does not receive,
+/// best first, each with where it is received today: the tiers' halls and
+/// the halls named, by name.
+pub(super) fn received_elsewhere(
+    ctx: &Ctx,
+    query: &str,
+    limit: usize,
+) -> Vec<(crate::domain::catalogue::Matter, String)> {
+    if query.trim().is_empty() {
+        return Vec::new();
+    }
+    let node = &ctx.node;
+    let cat = node.catalogue();
+    let en = ctx.lang == onewindow_i18n::Lang::En;
+    search::find(
+        cat.matters.values().filter(|m| !node.may_receive(m)),
+        query,
+        limit,
+    )
+    .into_iter()
+    .map(|m| {
+        let rule = m.delegation.on(node.today());
+        let places: Vec<String> = ["district", "township", "village"]
+            .into_iter()
+            .filter(|t| rule.receive_tiers.contains(*t))
+            .map(|t| ctx.phrase(&format!("search.at.{t}")))
+            .chain(rule.receive_halls.iter().map(|h| node.hall_name(h, en)))
+            .collect();
+        let at = ctx.phrase_with(
+            "search.received_elsewhere",
+            &[("halls", &places.join(if en { ", " } else { "、" }))],
+        );
+        (m.clone(), at)
+    })
+    .collect()
+}
+
 /// `GET /matters/search?q=..&for=clerk|guide`: matters this hall receives,
-/// as JSON, for search-as-you-type.
+/// as JSON, for search-as-you-type; then those that answer the query but are
+/// received only at other halls (`here` false, `at` says where, `url` is
+/// the matter's guide).
 pub async fn search_json(ctx: Ctx, Query(q): Query<SearchQuery>) -> Response {
     let node = &ctx.node;
     let cat = node.catalogue();
     let clerk = q.target.as_deref() == Some("clerk");
     let base = if clerk { "/clerk/apply/" } else { "/guide/" };
-    let hits: Vec<serde_json::Value> = search::find(
+    let query = q.q.as_deref().unwrap_or("");
+    let mut hits: Vec<serde_json::Value> = search::find(
         cat.matters.values().filter(|m| node.may_receive(m)),
-        q.q.as_deref().unwrap_or(""),
+        query,
         30,
     )
     .into_iter()
@@ -128,9 +176,24 @@ pub async fn search_json(ctx: Ctx, Query(q): Query<SearchQuery>) -> Response {
             "name": ctx.pick(&m.name_zh, &m.name_en),
             "immediate": m.immediate,
             "url": format!("{base}{}", m.code),
+            "here": true,
         })
     })
     .collect();
+    hits.extend(
+        received_elsewhere(&ctx, query, ELSEWHERE)
+            .into_iter()
+            .map(|(m, at)| {
+                serde_json::json!({
+                    "code": m.code,
+                    "name": ctx.pick(&m.name_zh, &m.name_en),
+                    "immediate": m.immediate,
+                    "url": format!("/guide/{}", m.code),
+                    "here": false,
+                    "at": at,
+                })
+            }),
+    );
     axum::Json(hits).into_response()
 }
 

@@ -1,7 +1,11 @@
 //! Finding a matter by what a clerk or citizen types: its code, its Chinese
-//! name, the initials of its pinyin (`sfz` finds 身份证), its full pinyin, or
-//! its English name. Characters with several readings (多音字) match on any
-//! of them.
+//! name or any part of it, the initials of its pinyin (`sfz` finds 身份证),
+//! its full pinyin, its English name, or a word people use for it that the
+//! catalogue lists as a keyword (`低保`, `db`). A query may also skip words
+//! of the name: `居住证明` and `jzzm` find 居住情况证明出具, taking the query
+//! as runs of at least two characters (most Chinese words have two) that
+//! follow each other in the name. Characters with several readings (多音字)
+//! match on any of them.
 
 use pinyin::ToPinyinMulti;
 
@@ -20,6 +24,9 @@ fn readings(c: char) -> Vec<String> {
     }
 }
 
+/// A query is read up to this many characters.
+const MAX_QUERY_CHARS: usize = 40;
+
 /// How well a matter answers a query; higher is better, `None` is no match.
 pub fn score(m: &Matter, query: &str) -> Option<u32> {
     let q: String = query
@@ -27,6 +34,7 @@ pub fn score(m: &Matter, query: &str) -> Option<u32> {
         .chars()
         .filter(|c| !c.is_whitespace())
         .flat_map(char::to_lowercase)
+        .take(MAX_QUERY_CHARS)
         .collect();
     if q.is_empty() {
         return Some(1);
@@ -45,27 +53,89 @@ pub fn score(m: &Matter, query: &str) -> Option<u32> {
     if name.contains(&q) {
         return Some(70);
     }
-    let syllables: Vec<Vec<String>> = m
-        .name_zh
-        .chars()
-        .filter(|c| !c.is_whitespace())
-        .map(readings)
-        .collect();
-    if q.is_ascii() {
-        if let Some(pos) = initials_match(&syllables, &q) {
-            return Some(if pos == 0 { 65 } else { 60 });
+    let keywords: Vec<String> = m.keywords.iter().map(|k| k.to_lowercase()).collect();
+    if keywords.iter().any(|k| k.contains(&q)) {
+        return Some(75);
+    }
+    let qc: Vec<char> = q.chars().collect();
+    let syllables = syllables_of(&m.name_zh);
+    if !q.is_ascii() {
+        let chars: Vec<char> = name.chars().filter(|c| !c.is_whitespace()).collect();
+        if runs_match(chars.len(), &qc, |i, c| chars[i] == *c) {
+            return Some(55);
         }
-        if full_pinyin_match(&syllables, &q) {
-            return Some(50);
-        }
-        if code.contains(&q) {
-            return Some(40);
-        }
-        if m.name_en.to_lowercase().contains(&q) {
-            return Some(30);
+        return None;
+    }
+    if let Some(pos) = initials_match(&syllables, &q) {
+        return Some(if pos == 0 { 65 } else { 60 });
+    }
+    for k in &keywords {
+        if initials_match(&syllables_of(k), &q) == Some(0) {
+            return Some(62);
         }
     }
+    if runs_match(syllables.len(), &qc, |i, c| {
+        syllables[i].iter().any(|r| r.starts_with(*c))
+    }) {
+        return Some(52);
+    }
+    if full_pinyin_match(&syllables, &q)
+        || keywords
+            .iter()
+            .any(|k| full_pinyin_match(&syllables_of(k), &q))
+    {
+        return Some(50);
+    }
+    if code.contains(&q) {
+        return Some(40);
+    }
+    if m.name_en.to_lowercase().contains(&q) {
+        return Some(30);
+    }
     None
+}
+
+/// The readings of each character of a text, spaces left out.
+fn syllables_of(text: &str) -> Vec<Vec<String>> {
+    text.chars()
+        .filter(|c| !c.is_whitespace())
+        .map(readings)
+        .collect()
+}
+
+/// Whether the query, cut into runs of at least two characters, matches
+/// runs of the name in order, with any number of positions skipped between
+/// runs (`matches(i, c)`: does position `i` of the name answer `c`).
+fn runs_match<T>(len: usize, q: &[T], matches: impl Fn(usize, &T) -> bool) -> bool {
+    if q.len() < 2 || q.len() > len {
+        return false;
+    }
+    // Failed (query index, name position) pairs: every pair is tried once.
+    let mut failed = std::collections::HashSet::new();
+    let mut stack = vec![(0usize, 0usize)];
+    while let Some((qi, pos)) = stack.pop() {
+        if qi == q.len() {
+            return true;
+        }
+        if !failed.insert((qi, pos)) {
+            continue;
+        }
+        let left = q.len() - qi;
+        for start in pos..len {
+            // The longest run of the query that matches from `start`.
+            let mut n = 0;
+            while n < left && start + n < len && matches(start + n, &q[qi + n]) {
+                n += 1;
+            }
+            for run in 2..=n {
+                // What is left must be empty or a run of two or more.
+                if left - run != 1 {
+                    stack.push((qi + run, start + run));
+                }
+            }
+        }
+    }
+    false
 }
 
 /// Where the query matches consecutive initials of the name, if anywhere.
@@ -156,6 +226,41 @@ mod tests {
         assert_eq!(find(&ms, "marriage", 10)[0].code, "NH-MZ-007");
         assert!(find(&ms, "xyzq", 10).is_empty());
         assert_eq!(find(&ms, "", 10).len(), 2);
+    }
+
+    #[test]
+    fn skipped_words_and_keywords_match() {
+        let mut dibao = matter("NH-MZ-001", "最低生活保障审核确认", "Dibao");
+        dibao.keywords = vec!["低保".into()];
+        let ms = [
+            matter("NH-QT-011", "居住情况证明出具", "Residence certificate"),
+            matter("NH-GA-009", "居住证申领", "Residence permit"),
+            matter("NH-GA-012", "无犯罪记录证明开具", "No criminal record"),
+            dibao,
+        ];
+        let first = |q: &str| find(&ms, q, 10).first().map(|m| m.code.clone());
+        assert_eq!(first("jzzm").as_deref(), Some("NH-QT-011"));
+        assert_eq!(first("居住证明").as_deref(), Some("NH-QT-011"));
+        assert_eq!(first("无犯罪证明").as_deref(), Some("NH-GA-012"));
+        assert_eq!(first("低保").as_deref(), Some("NH-MZ-001"));
+        assert_eq!(first("db").as_deref(), Some("NH-MZ-001"));
+        assert_eq!(first("dibao").as_deref(), Some("NH-MZ-001"));
+        // The runs keep their order and are two characters or more.
+        assert!(first("证明居住").is_none());
+        assert!(first("zmjz").is_none());
+        assert!(find(&ms, "jzm", 10).is_empty());
+        // An exact name still ranks above a match with skipped words.
+        assert_eq!(first("jzz").as_deref(), Some("NH-GA-009"));
+    }
+
+    #[test]
+    fn a_long_query_that_almost_matches_ends() {
+        // Every (query index, position) pair is tried once, so a query of
+        // many runs that fails only at its end does not explode.
+        let ms = [matter("X", &"证明".repeat(20), "X")];
+        assert!(find(&ms, &("zm".repeat(19) + "xx"), 10).is_empty());
+        assert!(find(&ms, &("证明".repeat(19) + "居住"), 10).is_empty());
+        assert_eq!(find(&ms, &"zm".repeat(19), 10).len(), 1);
     }
 
     #[test]
