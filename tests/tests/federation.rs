@@ -310,6 +310,11 @@ async fn an_offline_village_keeps_accepting_and_drains_on_reconnect() {
             t.node(VILLAGE).node.uplink_up().then_some(())
         })
         .await;
+        // The village knows its township by name from the link's status.
+        t.eventually(30, "the township's name at the village", || async {
+            (t.node(VILLAGE).node.hall_name(TOWNSHIP, false) != TOWNSHIP).then_some(())
+        })
+        .await;
         t.stop(TOWNSHIP).await;
         t.eventually(30, "the village to notice", || async {
             (!t.node(VILLAGE).node.uplink_up()).then_some(())
@@ -329,6 +334,13 @@ async fn an_offline_village_keeps_accepting_and_drains_on_reconnect() {
         assert_eq!(
             r["document"]["awaiting_transfer"], true,
             "the receipt says it waits"
+        );
+        // It names the hall that decides by its name, not its node id.
+        let notes = r["document"]["notes"].to_string();
+        assert!(
+            notes.contains(&format!("（{TOWNSHIP} 服务中心）"))
+                && notes.contains(&format!("({TOWNSHIP} service centre)")),
+            "{notes}"
         );
         numbers.push(r["case_number"].as_str().unwrap().to_owned());
         t.restart(TOWNSHIP).await;

@@ -148,7 +148,9 @@ pub struct Progress {
     pub next_steps: Vec<DocLine>,
 }
 
-fn mask(id: &str) -> String {
+/// An ID number as documents and case files show it: the first six and the
+/// last four characters, the birth date and the rest starred out.
+pub fn masked_id(id: &str) -> String {
     let n = id.chars().count();
     id.chars()
         .enumerate()
@@ -224,11 +226,24 @@ impl Node {
                     .holder
                     .as_deref()
                     .filter(|h| *h != c.received.accepting_node);
+                // The hall by its names (the citizen reads them), its node
+                // id only where no name is known here.
+                let named = |h: &str| (self.hall_name(h, false), self.hall_name(h, true));
                 match elsewhere {
                     Some(h) if !self.uplink_up() => {
-                        notes.push(line(text("doc.note.transfer_queued", &[("hall", &h)])));
+                        let (zh, en) = named(h);
+                        notes.push(line(text_args(
+                            "doc.note.transfer_queued",
+                            &[("hall", Arg::Each(&zh, &en))],
+                        )));
                     }
-                    Some(h) => notes.push(line(text("doc.note.transferred", &[("hall", &h)]))),
+                    Some(h) => {
+                        let (zh, en) = named(h);
+                        notes.push(line(text_args(
+                            "doc.note.transferred",
+                            &[("hall", Arg::Each(&zh, &en))],
+                        )));
+                    }
                     None => notes.push(say("doc.note.collect_here")),
                 }
                 DocumentKind::Receipt
@@ -247,7 +262,7 @@ impl Node {
             matter_zh: c.received.matter_name_zh.clone(),
             matter_en: c.received.matter_name_en.clone(),
             applicant_name: c.received.applicant.name.clone(),
-            applicant_id_masked: mask(&c.received.applicant.id_number),
+            applicant_id_masked: masked_id(&c.received.applicant.id_number),
             issued_on: issued.format("%Y-%m-%d").to_string(),
             lines,
             committed_due: row.committed_due.clone(),
