@@ -354,9 +354,22 @@ async fn walk_through(driver: &Driver, h: &Hall) {
         "#matter-results li.elsewhere a[href=\"/guide/NH-MZ-001\"]",
     )
     .await;
-    // Without script, the same answers.
+    // Without script, the same answers; in English as well.
     c.goto(&format!("{base}/clerk?q=jzzm")).await.unwrap();
     wait_text(&c, "#matter-results li.elsewhere", "NH-CJ-001").await;
+    c.goto(&format!("{base}/lang/en?next=/clerk?q=db"))
+        .await
+        .unwrap();
+    wait_text(
+        &c,
+        "#matter-results li.elsewhere",
+        "Not received at this hall; apply at a township hall, a village hall",
+    )
+    .await;
+    shot(&c, "clerk-search-elsewhere-en").await;
+    c.goto(&format!("{base}/lang/zh?next=/clerk"))
+        .await
+        .unwrap();
     c.goto(&format!("{base}/clerk")).await.unwrap();
     fill(&c, "#matter-q", "sfz").await;
     click(&c, hit).await;
@@ -429,20 +442,46 @@ async fn walk_through(driver: &Driver, h: &Hall) {
         &format!("#work-queue a[href=\"/approver/cases/{second}\"]"),
     )
     .await;
+    // The case file: the applicant with the ID number masked, the
+    // materials as presented, the receipt; no opinion written for them.
+    wait_text(&c, "#applicant", "张三").await;
+    let applicant = find(&c, "#applicant").await.text().await.unwrap();
+    assert!(
+        applicant.contains("110105") && !applicant.contains(PERSON),
+        "{applicant}"
+    );
+    wait_text(&c, "#materials tr[data-material=\"M01\"]", "已收取").await;
+    wait_text(&c, "#materials tr[data-material=\"M02\"]", "电子证照").await;
+    find(&c, "#document-link").await;
     click(&c, "#act-start_handling").await;
     wait_text(&c, ".flash.ok", "已开始承办").await;
+    let opinion = find(&c, "#op-h").await;
+    assert_eq!(opinion.prop("value").await.unwrap().as_deref(), Some(""));
+    fill(&c, "#op-h", "材料齐全，拟同意。").await;
     click(&c, "#act-submit_for_review").await;
     wait_text(&c, ".flash.ok", "已提交审核").await;
     shot(&c, "approver-case").await;
+    c.goto(&format!("{base}/lang/en?next=/approver/cases/{second}"))
+        .await
+        .unwrap();
+    wait_text(&c, "#materials", "Electronic licence or shared data").await;
+    shot(&c, "approver-case-en").await;
+    c.goto(&format!("{base}/lang/zh?next=/approver/cases/{second}"))
+        .await
+        .unwrap();
+    fill(&c, "#op-r", "符合法定条件。").await;
     click(&c, "#act-pass_review").await;
     wait_text(&c, ".flash.ok", "审核通过").await;
-    // The reviewer is told someone else must decide.
+    // The reviewer is told someone else must decide, and is offered no
+    // decision form.
     wait_text(&c, ".notice", "须由其他人员作出决定").await;
+    assert!(c.find(Locator::Css("#act-decide")).await.is_err());
     logout(&c).await;
     login(&c, base, "ga.two").await;
     c.goto(&format!("{base}/approver/cases/{second}"))
         .await
         .unwrap();
+    fill(&c, "#op-d", "准予办理。").await;
     click(&c, "#act-decide").await;
     wait_text(&c, ".flash.ok", "已作出准予决定").await;
     fill(&c, "#res", "居民身份证 已制证").await;

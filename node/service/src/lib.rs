@@ -35,7 +35,7 @@ pub use directives::{Query, QuerySender};
 pub use auth::{LoginOutcome, NewStaff, StaffChange, StaffView};
 pub use cases::{Action, ApplicantInput, Submission, SubmissionKey, Submitted};
 pub use clock::{CLOCK_OFFSET_ENV, Clock, OffsetClock, StartedClock, SystemClock, TestClock};
-pub use views::{CaseView, DocLine, Document, DocumentKind, Outcome, Progress};
+pub use views::{CaseView, DocLine, Document, DocumentKind, Outcome, Progress, masked_id};
 
 use federation::NodeId;
 use std::sync::{Arc, RwLock};

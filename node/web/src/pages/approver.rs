@@ -214,7 +214,49 @@ async fn render_case(
         Vec::new()
     };
     let appeals = super::supervisor::appeal_lines(ctx, c, false);
+    // The case file: what was presented at the window, and what is to
+    // follow, named as the checklist names them.
+    let matter = cat.matter(&c.received.matter_code);
+    let material_name = |code: &str| {
+        matter
+            .and_then(|m| m.materials.iter().find(|x| x.code == code))
+            .map_or_else(|| code.to_owned(), |m| ctx.pick(&m.name_zh, &m.name_en))
+    };
+    let mut materials: Vec<_> = c
+        .received
+        .materials
+        .iter()
+        .map(|p| {
+            let state = if c.deferred.contains(&p.code) {
+                ctx.phrase("case.material.deferred")
+            } else if let Some(problem) = &p.problem {
+                problem.clone()
+            } else if p.electronic {
+                ctx.phrase("case.material.electronic")
+            } else {
+                ctx.phrase("case.material.received")
+            };
+            context! {
+                code => p.code, name => material_name(&p.code), originals => p.originals,
+                copies => p.copies, state => state,
+            }
+        })
+        .collect();
+    for d in c
+        .deferred
+        .iter()
+        .filter(|d| !c.received.materials.iter().any(|p| &p.code == *d))
+    {
+        materials.push(context! {
+            code => d, name => material_name(d), originals => 0, copies => 0,
+            state => ctx.phrase("case.material.deferred"),
+        });
+    }
+    let applicant = &c.received.applicant;
     let data = context! {
+        materials => materials,
+        applicant_id => crate::service::masked_id(&applicant.id_number),
+        applicant_phone => applicant.phone,
         to_appeal => to_appeal,
         appeals => appeals,
         follow_up => follow_up,
