@@ -859,7 +859,7 @@ pub enum CaseError {
     /// The first event of a case must be `received`, and only the first.
     #[error("a case starts with exactly one received event")]
     NotStarted,
-    /// A required text is empty.
+    /// A required text is empty; the field is a key of `field.<name>`.
     #[error("{0} must not be empty")]
     Empty(&'static str),
 }
@@ -867,7 +867,7 @@ pub enum CaseError {
 impl CaseError {
     /// The message in both languages (`err.<code>`).
     pub fn message(&self) -> onewindow_i18n::Text {
-        use onewindow_i18n::text;
+        use onewindow_i18n::{Arg, text, text_args};
         match self {
             CaseError::IllegalTransition { state, event } => text(
                 "err.illegal_transition",
@@ -892,7 +892,10 @@ impl CaseError {
                 text("err.case_version", &[("got", got), ("have", have)])
             }
             CaseError::NotStarted => text("err.case_not_started", &[]),
-            CaseError::Empty(f) => text("err.empty_field", &[("field", f)]),
+            CaseError::Empty(f) => text_args(
+                "err.empty_field",
+                &[("field", Arg::Phrase(&format!("field.{f}")))],
+            ),
         }
     }
 
@@ -1289,7 +1292,7 @@ impl Case {
                 Ok(())
             }
             Event::Transferred { to, .. } if self.holder.as_deref() == Some(to.as_str()) => {
-                Err(CaseError::Empty("a new holder"))
+                Err(CaseError::Empty("new_holder"))
             }
             Event::HandedOut { .. } if rec.actor.node != self.window() => {
                 Err(CaseError::NotAcceptingHall(self.window().to_owned()))
@@ -1298,10 +1301,10 @@ impl Case {
                 Err(CaseError::Empty("reason"))
             }
             Event::HandedOver { to, holder, .. } if to.is_empty() || holder.is_empty() => {
-                Err(CaseError::Empty("a new hall"))
+                Err(CaseError::Empty("new_hall"))
             }
             Event::HandedOver { to, .. } if to == self.window() => {
-                Err(CaseError::Empty("a new hall"))
+                Err(CaseError::Empty("new_hall"))
             }
             Event::Rated { score, .. } => {
                 if self.rating.is_some() {
@@ -1313,7 +1316,7 @@ impl Case {
                 }
             }
             Event::FollowedUp { answer } => match &self.rating {
-                _ if answer.trim().is_empty() => Err(CaseError::Empty("an answer")),
+                _ if answer.trim().is_empty() => Err(CaseError::Empty("answer")),
                 Some(r) if r.is_bad() && r.follow_up.is_none() => Ok(()),
                 Some(r) if r.is_bad() => Err(CaseError::Rating(
                     "the rating is already followed up".into(),
@@ -1328,7 +1331,7 @@ impl Case {
                 reason,
             } => {
                 if reason.trim().is_empty() {
-                    Err(CaseError::Empty("a reason"))
+                    Err(CaseError::Empty("reason"))
                 } else if *level == Warning::Green {
                     Err(CaseError::Appeal(
                         "only a yellow or red warning is appealed".into(),
@@ -1344,7 +1347,7 @@ impl Case {
                 }
             }
             Event::Reopened { reason } if reason.trim().is_empty() => {
-                Err(CaseError::Empty("a reason"))
+                Err(CaseError::Empty("reason"))
             }
             Event::WarningDecided {
                 rule,
@@ -1352,7 +1355,7 @@ impl Case {
                 reason,
                 ..
             } => match self.appeal(*rule, *level) {
-                _ if reason.trim().is_empty() => Err(CaseError::Empty("a reason")),
+                _ if reason.trim().is_empty() => Err(CaseError::Empty("reason")),
                 Some(a) if a.decision.is_none() => Ok(()),
                 Some(_) => Err(CaseError::Appeal("the appeal is already decided".into())),
                 None => Err(CaseError::Appeal(format!(

@@ -50,4 +50,33 @@ mod phrase_tests {
         }
         assert_eq!(State::Completed.label_zh(), "已办结");
     }
+
+    /// An empty field is named in words in both languages, never by its
+    /// key (every name the domain passes to `CaseError::Empty`).
+    #[test]
+    fn an_empty_field_is_named_in_words() {
+        let src = include_str!("case.rs");
+        let names: Vec<&str> = src
+            .split("CaseError::Empty(\"")
+            .skip(1)
+            .filter_map(|rest| rest.split('"').next())
+            .collect();
+        assert!(names.len() >= 5, "{names:?}");
+        for name in names {
+            let t = CaseError::Empty(Box::leak(name.to_owned().into_boxed_str())).message();
+            assert!(
+                !t.zh.contains("field.") && !t.en.contains("field."),
+                "{name}: {t:?}"
+            );
+            assert!(
+                t.zh.starts_with("请填写") && t.en.starts_with("Please enter"),
+                "{t:?}"
+            );
+        }
+        let t = CaseError::Empty("reason").message();
+        assert_eq!(
+            (t.zh.as_str(), t.en.as_str()),
+            ("请填写理由", "Please enter the reason")
+        );
+    }
 }

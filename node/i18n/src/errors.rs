@@ -149,10 +149,26 @@ pub const PHRASES: &[(&str, &str, &str)] = &[
         "enter the last four characters of the ID number",
     ),
     // Fields.
+    ("err.empty_field", "请填写{field}", "Please enter {field}"),
+    ("field.reason", "理由", "the reason"),
     (
-        "err.empty_field",
-        "{field} 不能为空",
-        "{field} must not be empty",
+        "field.non_acceptance_reason",
+        "不予受理的理由",
+        "the reason for non-acceptance",
+    ),
+    ("field.issues", "需补正的材料", "what must be corrected"),
+    (
+        "field.new_holder",
+        "接办的机构",
+        "the hall that takes the case over",
+    ),
+    ("field.new_hall", "新的受理机构", "the new hall"),
+    ("field.answer", "回复内容", "the answer"),
+    ("field.applicant.name", "申请人姓名", "the applicant's name"),
+    (
+        "field.applicant.checksum_override_reason",
+        "证件号码校验不通过仍受理的理由",
+        "the reason for accepting an ID number that fails its check",
     ),
     (
         "err.empty_field.reason",
