@@ -867,6 +867,17 @@ async fn queue_numbers_call_appointments_first_and_record_waiting_time() {
             .await
             .ok();
     assert_eq!(a2["number"], "A002");
+    // What the kiosk prints as "ahead of you" follows the calling order:
+    // the booked B001 goes before both walk-ins.
+    let node = &h.t.node.node;
+    let tickets = node.tickets_today().await.unwrap();
+    let ahead = |n: &str| {
+        let t = tickets.iter().find(|t| t.number == n).unwrap();
+        async move { node.waiting_ahead(t).await.unwrap() }
+    };
+    assert_eq!(ahead("B001").await, 0);
+    assert_eq!(ahead("A001").await, 1);
+    assert_eq!(ahead("A002").await, 2);
     h.a1.post("/api/v1/queue/call", &json!({"window": "3"}))
         .await
         .assert_error(403, "wrong_role");
@@ -898,13 +909,36 @@ async fn queue_numbers_call_appointments_first_and_record_waiting_time() {
         .post("/api/v1/queue/tickets/999/served", &json!({}))
         .await
         .assert_error(404, "unknown_ticket");
-    assert_eq!(
-        h.clerk
-            .post("/api/v1/queue/call", &json!({"window": "3"}))
-            .await
-            .ok()["number"],
-        "A001"
-    );
+    let a1 = h
+        .clerk
+        .post("/api/v1/queue/call", &json!({"window": "3"}))
+        .await
+        .ok();
+    assert_eq!(a1["number"], "A001");
+    // One open number a window: A001 is still at window 3.
+    let busy = h
+        .clerk
+        .post("/api/v1/queue/call", &json!({"window": "3"}))
+        .await;
+    busy.assert_error(409, "window_busy");
+    assert!(busy.text.contains("A001"), "{}", busy.text);
+    // A001 did not come: recorded, and the window is free.
+    let gone = h
+        .clerk
+        .post(
+            &format!("/api/v1/queue/tickets/{}/no-show", a1["id"]),
+            &json!({}),
+        )
+        .await
+        .ok();
+    assert_eq!(gone["status"], "no_show");
+    h.clerk
+        .post(
+            &format!("/api/v1/queue/tickets/{}/no-show", a1["id"]),
+            &json!({}),
+        )
+        .await
+        .assert_error(409, "ticket_not_called");
     assert_eq!(
         h.clerk
             .post("/api/v1/queue/call", &json!({"window": "3"}))
@@ -914,7 +948,7 @@ async fn queue_numbers_call_appointments_first_and_record_waiting_time() {
     );
     let none = h
         .clerk
-        .post("/api/v1/queue/call", &json!({"window": "3"}))
+        .post("/api/v1/queue/call", &json!({"window": "4"}))
         .await;
     assert_eq!(none.status, 204);
     let all = h.clerk.get("/api/v1/queue/tickets").await.ok();

@@ -569,14 +569,52 @@ async fn queue_numbers_restart_each_day() {
             .number,
         "A001"
     );
-    let called = store
+    use onewindow_node::store::CallOutcome;
+    let CallOutcome::Called(called) = store
         .call_next("2026-11-23", "1", "clerk1", 60_000)
         .await
         .unwrap()
-        .unwrap();
+    else {
+        panic!("nobody called")
+    };
     assert_eq!(
         (called.number.as_str(), called.wait_ms),
         ("B001", Some(60_000))
+    );
+    // Window 1 has B001 open; window 2 takes the next.
+    assert_eq!(
+        store
+            .call_next("2026-11-23", "1", "clerk1", 61_000)
+            .await
+            .unwrap(),
+        CallOutcome::Busy(called.clone())
+    );
+    let CallOutcome::Called(next) = store
+        .call_next("2026-11-23", "2", "clerk2", 61_000)
+        .await
+        .unwrap()
+    else {
+        panic!("nobody called")
+    };
+    assert_eq!(next.number, "A001");
+    assert!(matches!(
+        store.no_show_ticket(called.id, 62_000).await.unwrap(),
+        onewindow_node::store::ServeOutcome::Closed(t) if t.status == "no_show"
+    ));
+    let CallOutcome::Called(third) = store
+        .call_next("2026-11-23", "1", "clerk1", 63_000)
+        .await
+        .unwrap()
+    else {
+        panic!("nobody called")
+    };
+    assert_eq!(third.number, "A002");
+    assert_eq!(
+        store
+            .call_next("2026-11-23", "3", "clerk3", 64_000)
+            .await
+            .unwrap(),
+        CallOutcome::Nobody
     );
 }
 

@@ -1159,9 +1159,11 @@ async fn queue_waits_at_a_village_reach_the_district_statistics() {
         for _ in 0..3 {
             kiosk.post_ok("/api/v1/queue/tickets", &json!({})).await;
         }
-        for _ in 0..3 {
+        // Three windows: a window calls the next number only once its
+        // called one is closed.
+        for window in ["1", "2", "3"] {
             clerk
-                .post_ok("/api/v1/queue/call", &json!({"window": "1"}))
+                .post_ok("/api/v1/queue/call", &json!({"window": window}))
                 .await;
         }
         let days = t.node(DISTRICT).node.recent_days(1);

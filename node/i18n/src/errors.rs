@@ -586,6 +586,11 @@ pub const PHRASES: &[(&str, &str, &str)] = &[
     ),
     ("err.unknown_ticket", "没有这个号", "no such ticket"),
     (
+        "err.window_busy",
+        "{number} 号仍在 {window} 号窗口办理：请先办结或标记未到，再叫下一号",
+        "Number {number} is still open at window {window}: mark it served or not present before calling the next",
+    ),
+    (
         "err.ticket_not_called",
         "{number} 号尚未叫号或已办结",
         "ticket {number} is not called, or already served",
@@ -644,6 +649,11 @@ pub const PHRASES: &[(&str, &str, &str)] = &[
         "flash.nobody_waiting",
         "没有等候的号。",
         "Nobody is waiting.",
+    ),
+    (
+        "flash.ticket_no_show",
+        "{number} 号未到，已记录",
+        "Number {number} did not come: recorded",
     ),
     (
         "flash.ticket_served",

@@ -94,6 +94,8 @@ pub const PHRASES: &[(&str, &str, &str)] = &[
     ("queue.at_window", "号，窗口", "at window"),
     ("queue.booked", "预约", "booked"),
     ("queue.served", "办结", "Served"),
+    ("queue.recall", "重呼", "Call again"),
+    ("queue.no_show", "未到", "Not present"),
     ("queue.take", "代为取号", "Take a number for a visitor"),
     (
         "queue.appointment",

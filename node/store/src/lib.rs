@@ -29,7 +29,7 @@ pub use oversight::{
     FleetRow, HANDLING_BOUNDS_MS, OPEN_STATES, PeriodFigures, Scope, WAIT_BOUNDS_MS,
 };
 pub use own::read_marker;
-pub use queue::{ServeOutcome, Ticket};
+pub use queue::{CallOutcome, ServeOutcome, Ticket};
 pub use replica::{LinkState, RefusalRecord, SecurityRow};
 pub use staff::{Session, StaffRecord};
 

@@ -1,8 +1,9 @@
-//! Queue numbers: take, call to a window, mark served.
+//! Queue numbers: take, call to a window, mark served or not present.
 //!
 //! Numbers restart every day: `A001` for walk-ins, `B001` for booked
 //! appointments, which are called first. Waiting time (taken to called) is
-//! recorded on the ticket.
+//! recorded on the ticket. A window has at most one number open (called,
+//! not yet served or marked not present).
 
 use sqlx::FromRow;
 
@@ -19,7 +20,8 @@ pub struct Ticket {
     pub number: String,
     /// Appointment reference, for booked visits.
     pub appointment: Option<String>,
-    /// `waiting`, `called` or `served`.
+    /// `waiting`, `called`, `served` or `no_show` (called and not
+    /// present).
     pub status: String,
     /// Taken (ms).
     pub taken_at_ms: i64,
@@ -39,15 +41,27 @@ fn ticket(r: &sqlx::any::AnyRow) -> Result<Ticket, StoreError> {
     Ok(Ticket::from_row(r)?)
 }
 
-/// Outcome of marking a ticket served.
+/// Outcome of closing a ticket (served, or not present).
 #[derive(Debug, Clone, PartialEq)]
 pub enum ServeOutcome {
-    /// Done.
-    Served(Ticket),
+    /// Done: the ticket as closed (`served` or `no_show`).
+    Closed(Ticket),
     /// No such ticket.
     NotFound,
     /// The ticket is not in the `called` state.
     NotCalled(Ticket),
+}
+
+/// Outcome of calling the next number to a window.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CallOutcome {
+    /// This number is called to the window.
+    Called(Ticket),
+    /// Nobody waits.
+    Nobody,
+    /// The window still has this number open: it must be served or marked
+    /// not present first.
+    Busy(Ticket),
 }
 
 impl Store {
@@ -92,15 +106,27 @@ impl Store {
         Ok(t)
     }
 
-    /// Calls the next waiting number (appointments first) to a window.
+    /// Calls the next waiting number (appointments first) to a window,
+    /// unless the window still has a number open.
     pub async fn call_next(
         &self,
         day: &str,
         window_no: &str,
         clerk: &str,
         now_ms: i64,
-    ) -> Result<Option<Ticket>, StoreError> {
+    ) -> Result<CallOutcome, StoreError> {
         let mut w = self.write().await?;
+        let open = sqlx::query(
+            "SELECT * FROM queue_tickets WHERE day = $1 AND window_no = $2 AND status = 'called' \
+             ORDER BY id LIMIT 1",
+        )
+        .bind(day)
+        .bind(window_no)
+        .fetch_optional(w.conn())
+        .await?;
+        if let Some(open) = open {
+            return Ok(CallOutcome::Busy(ticket(&open)?));
+        }
         let next = sqlx::query(
             "SELECT * FROM queue_tickets WHERE day = $1 AND status = 'waiting' \
              ORDER BY CASE WHEN appointment IS NULL THEN 1 ELSE 0 END, id LIMIT 1",
@@ -109,7 +135,7 @@ impl Store {
         .fetch_optional(w.conn())
         .await?;
         let Some(next) = next else {
-            return Ok(None);
+            return Ok(CallOutcome::Nobody);
         };
         let t = ticket(&next)?;
         sqlx::query(
@@ -129,11 +155,26 @@ impl Store {
             .await?;
         let t = ticket(&row)?;
         w.commit().await?;
-        Ok(Some(t))
+        Ok(CallOutcome::Called(t))
     }
 
     /// Marks a called ticket served.
     pub async fn serve_ticket(&self, id: i64, now_ms: i64) -> Result<ServeOutcome, StoreError> {
+        self.close_ticket(id, "served", now_ms).await
+    }
+
+    /// Marks a called ticket not present (a no-show); the time is kept as
+    /// its closing time.
+    pub async fn no_show_ticket(&self, id: i64, now_ms: i64) -> Result<ServeOutcome, StoreError> {
+        self.close_ticket(id, "no_show", now_ms).await
+    }
+
+    async fn close_ticket(
+        &self,
+        id: i64,
+        status: &'static str,
+        now_ms: i64,
+    ) -> Result<ServeOutcome, StoreError> {
         let mut w = self.write().await?;
         let row = sqlx::query("SELECT * FROM queue_tickets WHERE id = $1")
             .bind(id)
@@ -146,7 +187,8 @@ impl Store {
         if t.status != "called" {
             return Ok(ServeOutcome::NotCalled(t));
         }
-        sqlx::query("UPDATE queue_tickets SET status = 'served', served_at_ms = $1 WHERE id = $2")
+        sqlx::query("UPDATE queue_tickets SET status = $1, served_at_ms = $2 WHERE id = $3")
+            .bind(status)
             .bind(now_ms)
             .bind(id)
             .execute(w.conn())
@@ -157,7 +199,16 @@ impl Store {
             .await?;
         let t = ticket(&row)?;
         w.commit().await?;
-        Ok(ServeOutcome::Served(t))
+        Ok(ServeOutcome::Closed(t))
+    }
+
+    /// One ticket.
+    pub async fn ticket(&self, id: i64) -> Result<Option<Ticket>, StoreError> {
+        let row = sqlx::query("SELECT * FROM queue_tickets WHERE id = $1")
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?;
+        row.as_ref().map(ticket).transpose()
     }
 
     /// Tickets of a day, in order.

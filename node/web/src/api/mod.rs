@@ -125,6 +125,7 @@ pub fn api_router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(system::take_ticket, system::list_tickets))
         .routes(routes!(system::call_next))
         .routes(routes!(system::serve_ticket))
+        .routes(routes!(system::no_show_ticket))
         .routes(routes!(cases::submit, cases::list))
         .routes(routes!(cases::progress))
         .routes(routes!(cases::record))

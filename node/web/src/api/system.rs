@@ -474,9 +474,10 @@ pub struct CallNext {
     pub window: String,
 }
 
-/// Calls the next number to a window (clerk). 204 when nobody waits.
+/// Calls the next number to a window (clerk). 204 when nobody waits; 409
+/// `window_busy` while the window's called number is still open.
 #[utoipa::path(post, path = "/api/v1/queue/call", tag = "queue", security(("bearer" = [])), request_body = CallNext,
-    responses((status = 401, body = ErrorBody), (status = 200, body = Ticket), (status = 204), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
+    responses((status = 401, body = ErrorBody), (status = 200, body = Ticket), (status = 204), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn call_next(
     State(node): State<AppState>,
     staff: Staff,
@@ -501,6 +502,19 @@ pub async fn serve_ticket(
 ) -> Result<axum::Json<Ticket>, Error> {
     staff.require(&[Role::Clerk], "action.call_queue")?;
     Ok(axum::Json(node.serve_ticket(id).await?))
+}
+
+/// Marks a called number not present (clerk): the window is free again.
+#[utoipa::path(post, path = "/api/v1/queue/tickets/{id}/no-show", tag = "queue", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Ticket id")),
+    responses((status = 401, body = ErrorBody), (status = 200, body = Ticket), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn no_show_ticket(
+    State(node): State<AppState>,
+    staff: Staff,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<axum::Json<Ticket>, Error> {
+    staff.require(&[Role::Clerk], "action.call_queue")?;
+    Ok(axum::Json(node.no_show_ticket(id).await?))
 }
 
 /// Prometheus text exposition.

@@ -238,8 +238,15 @@ pub async fn call(form: StaffForm) -> Response {
     res
 }
 
-/// `POST /clerk/queue/{id}/served`.
-pub async fn served(Path(id): Path<String>, form: StaffForm) -> Response {
+/// What a clerk does with the number called to their window.
+#[derive(Clone, Copy)]
+enum TicketStep {
+    Served,
+    NoShow,
+    Recall,
+}
+
+async fn ticket_step(id: &str, form: StaffForm, step: TicketStep) -> Response {
     let ctx = form.ctx;
     if let Err(r) = ctx.require(&[Role::Clerk], WHAT) {
         return r;
@@ -247,13 +254,41 @@ pub async fn served(Path(id): Path<String>, form: StaffForm) -> Response {
     let Ok(id) = id.parse::<i64>() else {
         return ctx.error(&Error::not_found("unknown_ticket", &[]));
     };
-    match ctx.node.serve_ticket(id).await {
-        Ok(t) => ctx.redirect(
-            "/clerk",
-            Some(Flash::ok("flash.ticket_served", &[("number", &t.number)])),
-        ),
+    let done = match step {
+        TicketStep::Served => ctx.node.serve_ticket(id).await,
+        TicketStep::NoShow => ctx.node.no_show_ticket(id).await,
+        TicketStep::Recall => ctx.node.recall_ticket(id).await,
+    };
+    match done {
+        Ok(t) => {
+            let window = t.window_no.clone().unwrap_or_default();
+            let flash = match step {
+                TicketStep::Served => Flash::ok("flash.ticket_served", &[("number", &t.number)]),
+                TicketStep::NoShow => Flash::ok("flash.ticket_no_show", &[("number", &t.number)]),
+                TicketStep::Recall => Flash::ok(
+                    "flash.ticket_called",
+                    &[("number", &t.number), ("window", &window)],
+                ),
+            };
+            ctx.redirect("/clerk", Some(flash))
+        }
         Err(e) => ctx.error(&e),
     }
+}
+
+/// `POST /clerk/queue/{id}/served`.
+pub async fn served(Path(id): Path<String>, form: StaffForm) -> Response {
+    ticket_step(&id, form, TicketStep::Served).await
+}
+
+/// `POST /clerk/queue/{id}/no-show`: the number called did not come.
+pub async fn no_show(Path(id): Path<String>, form: StaffForm) -> Response {
+    ticket_step(&id, form, TicketStep::NoShow).await
+}
+
+/// `POST /clerk/queue/{id}/recall`: calls the number again.
+pub async fn recall(Path(id): Path<String>, form: StaffForm) -> Response {
+    ticket_step(&id, form, TicketStep::Recall).await
 }
 
 /// Query of the case lookup.

@@ -52,6 +52,8 @@ pub fn router() -> Router<AppState> {
         .route("/clerk/queue/take", post(clerk::take))
         .route("/clerk/queue/call", post(clerk::call))
         .route("/clerk/queue/{id}/served", post(clerk::served))
+        .route("/clerk/queue/{id}/no-show", post(clerk::no_show))
+        .route("/clerk/queue/{id}/recall", post(clerk::recall))
         .route("/clerk/find", get(clerk::find))
         .route("/clerk/apply/{code}", get(apply::form).post(apply::submit))
         .route("/clerk/cases/{number}", get(clerk::case))
