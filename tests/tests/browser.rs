@@ -301,6 +301,23 @@ async fn walk_through(driver: &Driver, h: &Hall) {
     click(&c, "#kiosk-take").await;
     wait_text(&c, "#ticket-number", "A001").await;
     shot(&c, "kiosk-number").await;
+    // The ticket can be printed, and the kiosk goes back to its start
+    // screen, in Chinese, for the next person.
+    find(&c, "#kiosk-print").await;
+    let reset = find(&c, "#kiosk-reset").await;
+    assert_eq!(
+        reset.attr("content").await.unwrap().as_deref(),
+        Some("20;url=/lang/zh?next=/kiosk")
+    );
+    assert_eq!(
+        find(&c, "#kiosk-done")
+            .await
+            .attr("href")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("/lang/zh?next=/kiosk")
+    );
 
     // The clerk calls it with the keyboard (F2).
     login(&c, base, "clerk1").await;

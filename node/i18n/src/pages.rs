@@ -491,6 +491,7 @@ pub const PHRASES: &[(&str, &str, &str)] = &[
     ("kiosk.your_number", "您的号码", "Your number"),
     ("kiosk.ahead", "前面等候人数：", "People ahead of you:"),
     ("kiosk.done", "完成", "Done"),
+    ("kiosk.print", "打印号票", "Print the ticket"),
     // Roles.
     ("role.clerk", "窗口人员", "Window clerk"),
     ("role.approver", "审批人员", "Approver"),

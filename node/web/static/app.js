@@ -13,6 +13,12 @@
     };
   }
 
+  // A button that prints the page (the kiosk's ticket); no inline script
+  // under the content security policy.
+  document.querySelectorAll("[data-print]").forEach(function (b) {
+    b.addEventListener("click", function () { window.print(); });
+  });
+
   // Matter search as you type: <input data-live-search="/matters/search?..." data-results="id">.
   document.querySelectorAll("input[data-live-search]").forEach(function (input) {
     var list = document.getElementById(input.getAttribute("data-results"));
