@@ -1269,3 +1269,65 @@ async fn the_acceptance_form_sent_twice_makes_one_case() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_window_holds_one_number_calls_it_again_and_records_a_no_show() {
+    within(async {
+        let h = hall().await;
+        for _ in 0..2 {
+            h.node.node.take_ticket(None).await.unwrap();
+        }
+        let b = Browser::new(&h.url);
+        b.login("clerk1").await;
+        let token = b.csrf("/clerk").await;
+        let form = [("window", "3"), ("csrf", token.as_str())];
+        let call = || b.post("/clerk/queue/call", &form);
+        assert_eq!(call().await.status, StatusCode::SEE_OTHER);
+        let home = b.get("/clerk").await;
+        assert!(home.body.contains("请 A001 号到 3 号窗口"), "{}", home.body);
+        assert!(home.body.contains("id=\"no-show-A001\""), "{}", home.body);
+        // A001 is still open at window 3: the next call is refused.
+        let busy = call().await;
+        assert_eq!(busy.status, StatusCode::CONFLICT);
+        assert!(
+            busy.body.contains("A001 号仍在 3 号窗口办理"),
+            "{}",
+            busy.body
+        );
+        let a1 = h.node.node.tickets_today().await.unwrap()[0].clone();
+        assert_eq!(a1.number, "A001");
+        let recall = b
+            .post(
+                &format!("/clerk/queue/{}/recall", a1.id),
+                &[("csrf", &token)],
+            )
+            .await;
+        assert_eq!(recall.status, StatusCode::SEE_OTHER);
+        assert!(b.get("/clerk").await.body.contains("请 A001 号到 3 号窗口"));
+        let gone = b
+            .post(
+                &format!("/clerk/queue/{}/no-show", a1.id),
+                &[("csrf", &token)],
+            )
+            .await;
+        assert_eq!(gone.status, StatusCode::SEE_OTHER);
+        assert!(b.get("/clerk").await.body.contains("A001 号未到，已记录"));
+        assert_eq!(call().await.status, StatusCode::SEE_OTHER);
+        assert!(b.get("/clerk").await.body.contains("请 A002 号到 3 号窗口"));
+        let all = h.node.node.tickets_today().await.unwrap();
+        let status: Vec<(&str, &str)> = all
+            .iter()
+            .map(|t| (t.number.as_str(), t.status.as_str()))
+            .collect();
+        assert_eq!(status, vec![("A001", "no_show"), ("A002", "called")]);
+        // A number that is not called cannot be called again.
+        let again = b
+            .post(
+                &format!("/clerk/queue/{}/recall", a1.id),
+                &[("csrf", &token)],
+            )
+            .await;
+        assert_eq!(again.status, StatusCode::CONFLICT);
+    })
+    .await;
+}
