@@ -320,6 +320,24 @@ async fn an_offline_village_keeps_accepting_and_drains_on_reconnect() {
             (!t.node(VILLAGE).node.uplink_up()).then_some(())
         })
         .await;
+        // The clerk's page says the link is down.
+        let page = || async {
+            let token = clerk.client().token().unwrap().to_owned();
+            reqwest::Client::new()
+                .get(format!("{}/clerk", t.url(VILLAGE)))
+                .header("cookie", format!("ow_session={token}"))
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap()
+        };
+        let home = page().await;
+        assert!(
+            home.contains("id=\"link-state\"") && home.contains("与上级的网络已中断"),
+            "{home}"
+        );
         let mut numbers = Vec::new();
         for i in 0..5 {
             let id = onewindow_tests::citizen_id(&format!("4406051990010100{i}"));
@@ -343,6 +361,17 @@ async fn an_offline_village_keeps_accepting_and_drains_on_reconnect() {
             "{notes}"
         );
         numbers.push(r["case_number"].as_str().unwrap().to_owned());
+        // The case handed up is listed as handled by the township, by
+        // name, and records wait to go up.
+        let home = page().await;
+        let up_case = numbers.last().unwrap();
+        let row = home
+            .split(&format!("<tr data-case=\"{up_case}\">"))
+            .nth(1)
+            .and_then(|r| r.split("</tr>").next())
+            .unwrap_or_else(|| panic!("{up_case} not listed: {home}"));
+        assert!(row.contains(&format!("{TOWNSHIP} 服务中心")), "{row}");
+        assert!(!home.contains("id=\"waiting-up\">0<"), "{home}");
         t.restart(TOWNSHIP).await;
         for n in &numbers {
             let here = case_at(&t, VILLAGE, n).await.unwrap();

@@ -1331,3 +1331,28 @@ async fn a_window_holds_one_number_calls_it_again_and_records_a_no_show() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn the_clerk_sees_the_halls_open_cases_and_the_root_has_no_link_banner() {
+    within(async {
+        let h = hall().await;
+        let b = Browser::new(&h.url);
+        b.login("clerk1").await;
+        let n = submit(&b, "T-SIMPLE", true).await;
+        let home = b.get("/clerk").await;
+        let row = home
+            .body
+            .split(&format!("<tr data-case=\"{n}\">"))
+            .nth(1)
+            .and_then(|r| r.split("</tr>").next())
+            .unwrap_or_else(|| panic!("{n} not listed: {}", home.body));
+        assert!(row.contains("本厅") && row.contains("s-accepted"), "{row}");
+        // The district has no parent: no link banner.
+        assert!(!home.body.contains("id=\"link-state\""), "{}", home.body);
+        // A case waiting for correction is listed there, not here.
+        let m = submit(&b, "T-SIMPLE", false).await;
+        let home = b.get("/clerk").await;
+        assert!(!home.body.contains(&format!("<tr data-case=\"{m}\">")));
+    })
+    .await;
+}

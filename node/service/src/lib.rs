@@ -214,7 +214,7 @@ impl Node {
 
     /// Records whether the link to the parent is up.
     pub fn set_uplink(&self, up: bool) {
-        self.uplink.set_up(up);
+        self.uplink.set_up(up, self.now_ms());
     }
 
     /// Now, in ms since the epoch.

@@ -13,6 +13,9 @@ use std::sync::{Mutex, RwLock};
 #[derive(Debug, Default)]
 pub struct Uplink {
     up: AtomicBool,
+    /// When the link last came up or went down (ms since the epoch; 0:
+    /// not since this process started).
+    since_ms: AtomicI64,
     acked: AtomicU64,
     /// When the parent last acknowledged (ms since the epoch; 0: not since
     /// this process started).
@@ -46,9 +49,19 @@ impl Uplink {
         self.up.load(Ordering::SeqCst)
     }
 
-    /// Records whether the link is up.
-    pub fn set_up(&self, up: bool) {
-        self.up.store(up, Ordering::SeqCst);
+    /// Records whether the link is up, at `now_ms`; the time is kept only
+    /// when the state changes (or is first known).
+    pub fn set_up(&self, up: bool, now_ms: i64) {
+        let was = self.up.swap(up, Ordering::SeqCst);
+        if was != up || self.since_ms.load(Ordering::SeqCst) == 0 {
+            self.since_ms.store(now_ms, Ordering::SeqCst);
+        }
+    }
+
+    /// Since when the link has been in its current state (ms since the
+    /// epoch), once known.
+    pub fn since_ms(&self) -> Option<i64> {
+        Some(self.since_ms.load(Ordering::SeqCst)).filter(|&t| t > 0)
     }
 
     /// Entries of the up route the parent has not acknowledged; `None` when

@@ -74,6 +74,45 @@ pub async fn home(
         Ok(r) => r,
         Err(e) => return ctx.error(&e.into()),
     };
+    // The hall's cases still being handled, here or above.
+    let mut s = CaseSearch::new(Scope::All);
+    s.states = ["accepted", "handling", "review", "approval", "decided"]
+        .map(String::from)
+        .to_vec();
+    s.accepting_node = Some(id.clone());
+    s.limit = 50;
+    let open = match node.store.search_cases(&s).await {
+        Ok(r) => r,
+        Err(e) => return ctx.error(&e.into()),
+    };
+    let en = ctx.lang == onewindow_i18n::Lang::En;
+    let today = node.today();
+    let open: Vec<_> = open
+        .iter()
+        .map(|b| {
+            let holder = match b.holder.as_deref() {
+                Some(h) if h != id => node.hall_name(h, en),
+                _ => ctx.phrase("clerk.this_hall"),
+            };
+            context! {
+                id => b.id,
+                matter => cat.matter(&b.matter_code).map_or_else(|| b.matter_code.clone(), |m| ctx.pick(&m.name_zh, &m.name_en)),
+                holder => holder,
+                elsewhere => b.holder.as_deref().is_some_and(|h| h != id),
+                state => b.state,
+                due => b.committed_due,
+                level => node.live_warning(b, today).as_str(),
+            }
+        })
+        .collect();
+    // Where the hall's link to its parent stands (none at the root).
+    let link = (node.id.depth() > 0).then(|| {
+        context! {
+            up => node.uplink_up(),
+            since => node.uplink.since_ms(),
+            waiting => node.uplink.backlog().unwrap_or(0),
+        }
+    });
     let mut s = CaseSearch::new(Scope::All);
     s.states = vec!["correction".into()];
     s.accepting_node = Some(id);
@@ -94,6 +133,8 @@ pub async fn home(
         q => query,
         hits => hits,
         elsewhere => elsewhere,
+        open => open,
+        link => link,
         total_matters => receivable.len(),
         waiting => waiting,
         taken => tickets.len(),
