@@ -500,6 +500,10 @@ async fn walk_through(driver: &Driver, h: &Hall) {
         .unwrap();
     fill(&c, "#op-d", "准予办理。").await;
     click(&c, "#act-decide").await;
+    // Confirmed before it is made.
+    wait_text(&c, "#confirm-decide", "不能撤销").await;
+    shot(&c, "approver-confirm").await;
+    click(&c, "#act-decide-confirm").await;
     wait_text(&c, ".flash.ok", "已作出准予决定").await;
     fill(&c, "#res", "居民身份证 已制证").await;
     click(&c, "#act-result_ready").await;
@@ -515,6 +519,9 @@ async fn walk_through(driver: &Driver, h: &Hall) {
     )
     .await;
     click(&c, "#hand-out").await;
+    wait_text(&c, "#confirm-recipient", "张三").await;
+    shot(&c, "clerk-confirm-hand-out").await;
+    click(&c, "#hand-out-confirm").await;
     wait_text(&c, ".flash.ok", "办理结果已发放").await;
     click(&c, "#rate-link").await;
     find(&c, "#score-1").await;

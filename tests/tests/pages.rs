@@ -637,6 +637,28 @@ async fn the_back_office_moves_the_case_and_refusals_show_on_the_page() {
         assert!(p.body.contains("审核与批准须由不同人员办理"), "{}", p.body);
         let a2 = Browser::new(&h.url);
         a2.login("a.two").await;
+        // A decision is shown for confirmation first, and nothing is done.
+        let p = act(
+            &a2,
+            &n,
+            &[
+                ("action", "decide"),
+                ("granted", "yes"),
+                ("opinion", "准予"),
+            ],
+        )
+        .await;
+        assert_eq!(p.status, StatusCode::OK);
+        assert!(
+            p.body.contains("id=\"confirm-decide\"") && p.body.contains("不能撤销"),
+            "{}",
+            p.body
+        );
+        assert!(
+            p.body.contains("审批中") || p.body.contains("s-approval"),
+            "{}",
+            p.body
+        );
         assert_eq!(
             act(
                 &a2,
@@ -644,7 +666,8 @@ async fn the_back_office_moves_the_case_and_refusals_show_on_the_page() {
                 &[
                     ("action", "decide"),
                     ("granted", "yes"),
-                    ("opinion", "准予")
+                    ("opinion", "准予"),
+                    ("confirm", "1"),
                 ]
             )
             .await
@@ -676,10 +699,23 @@ async fn the_back_office_moves_the_case_and_refusals_show_on_the_page() {
         let ready = clerk.get("/clerk").await;
         assert!(ready.body.contains(&n));
         let token = clerk.csrf(&format!("/clerk/cases/{n}")).await;
+        // Confirmed first: who collects it, and that it is final.
         let p = clerk
             .post(
                 &format!("/clerk/cases/{n}/handout"),
                 &[("csrf", &token), ("recipient", "张三")],
+            )
+            .await;
+        assert_eq!(p.status, StatusCode::OK);
+        assert!(
+            p.body.contains("id=\"confirm-recipient\">张三<") && p.body.contains("不能撤销"),
+            "{}",
+            p.body
+        );
+        let p = clerk
+            .post(
+                &format!("/clerk/cases/{n}/handout"),
+                &[("csrf", &token), ("recipient", "张三"), ("confirm", "1")],
             )
             .await;
         assert_eq!(p.status, StatusCode::SEE_OTHER);
@@ -1042,6 +1078,7 @@ async fn an_approver_answers_a_bad_rating_on_the_case_page() {
                     ("action", "decide"),
                     ("granted", "yes"),
                     ("opinion", "准予"),
+                    ("confirm", "1"),
                 ],
             ),
             (
@@ -1057,7 +1094,11 @@ async fn an_approver_answers_a_bad_rating_on_the_case_page() {
         for (path, fields) in [
             (
                 "handout",
-                vec![("csrf", token.as_str()), ("recipient", "张三")],
+                vec![
+                    ("csrf", token.as_str()),
+                    ("recipient", "张三"),
+                    ("confirm", "1"),
+                ],
             ),
             ("rate", vec![("csrf", token.as_str()), ("score", "5")]),
         ] {
@@ -1353,6 +1394,65 @@ async fn the_clerk_sees_the_halls_open_cases_and_the_root_has_no_link_banner() {
         let m = submit(&b, "T-SIMPLE", false).await;
         let home = b.get("/clerk").await;
         assert!(!home.body.contains(&format!("<tr data-case=\"{m}\">")));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_non_acceptance_is_confirmed_before_it_is_issued() {
+    within(async {
+        let h = hall().await;
+        let b = Browser::new(&h.url);
+        b.login("clerk1").await;
+        let token = b.csrf("/clerk/apply/T-SIMPLE").await;
+        let form = |reason: &'static str, confirm: bool| {
+            let mut f = vec![
+                ("csrf", token.clone()),
+                ("kind", "person".into()),
+                ("id_number", PERSON.into()),
+                ("name", "张三".into()),
+                ("have_M1", "1".into()),
+                ("decision", "reject".into()),
+                ("reject_reason", reason.into()),
+            ];
+            if confirm {
+                f.push(("confirm", "1".into()));
+            }
+            f
+        };
+        let post = |f: Vec<(&'static str, String)>| {
+            let b = &b;
+            async move {
+                let pairs: Vec<(&str, &str)> = f.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                b.post("/clerk/apply/T-SIMPLE", &pairs).await
+            }
+        };
+        let before = counts(&h).await;
+        // No reason: the field is named in words, nothing stored.
+        let p = post(form("", false)).await;
+        assert_eq!(p.status, StatusCode::BAD_REQUEST);
+        assert!(p.body.contains("请填写不予受理的理由"), "{}", p.body);
+        // A reason: the form comes back, every field kept, asking to confirm.
+        let p = post(form("不属于本机关职权范围", false)).await;
+        assert_eq!(p.status, StatusCode::OK);
+        assert!(
+            p.body.contains("id=\"confirm-reject\"")
+                && p.body.contains("不属于本机关职权范围")
+                && p.body.contains("value=\"张三\""),
+            "{}",
+            p.body
+        );
+        assert_eq!(
+            counts(&h).await,
+            before,
+            "nothing is stored before the confirmation"
+        );
+        // Confirmed: the decision is issued.
+        let p = post(form("不属于本机关职权范围", true)).await;
+        assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+        let n = p.location.trim_start_matches("/clerk/cases/").to_owned();
+        let doc = b.get(&format!("/cases/{n}/document")).await;
+        assert!(doc.body.contains("不予受理决定书"), "{}", doc.body);
     })
     .await;
 }

@@ -151,6 +151,8 @@ pub const PHRASES: &[(&str, &str, &str)] = &[
     // Fields.
     ("err.empty_field", "请填写{field}", "Please enter {field}"),
     ("field.reason", "理由", "the reason"),
+    ("field.opinion", "意见", "the opinion"),
+    ("field.recipient", "领取人", "who collects it"),
     (
         "field.non_acceptance_reason",
         "不予受理的理由",

@@ -149,6 +149,24 @@ pub const PHRASES: &[(&str, &str, &str)] = &[
     ),
     ("search.at.village", "村（居）便民服务站", "a village hall"),
     ("clerk.next_applicant", "下一位", "Next applicant"),
+    ("confirm.title", "请核对后确认", "Check, then confirm"),
+    (
+        "confirm.final",
+        "决定作出后不能撤销，将通知受理窗口和申请人。",
+        "A decision cannot be undone; the window and the applicant are told.",
+    ),
+    (
+        "confirm.hand_out",
+        "请核验领取人身份证件（代领的，核验委托书和代领人证件）。发放后案件办结，不能撤销。",
+        "Check the collector's identity document (for a proxy, the authorisation and the proxy's document). Once handed out, the case is closed for good.",
+    ),
+    (
+        "confirm.reject",
+        "将出具《不予受理决定书》，不能撤销。请核对理由。",
+        "A non-acceptance decision will be issued; it cannot be undone. Check the reason.",
+    ),
+    ("confirm.do", "确认", "Confirm"),
+    ("confirm.back", "返回修改", "Go back and change"),
     (
         "clerk.open_cases",
         "本厅受理的在办案件",

@@ -162,6 +162,39 @@ pub async fn submit(Path(code): Path<String>, form: StaffForm) -> Response {
         return ctx.error(&unknown_matter(&code));
     };
     let reject = fields.get("decision") == Some("reject");
+    // A non-acceptance decision cannot be undone: the clerk sees the form
+    // again with the reason to check and a button that confirms it.
+    if reject && fields.get("confirm") != Some("1") {
+        let mut vals = fields_map(&fields);
+        let error = if fields.text("reject_reason").is_empty() {
+            let t = onewindow_i18n::text_args(
+                "err.empty_field",
+                &[("field", Arg::Phrase("field.non_acceptance_reason"))],
+            );
+            Some(ctx.lang.pick(&t.zh, &t.en).to_owned())
+        } else {
+            vals.insert("confirm_reject".into(), "1".into());
+            None
+        };
+        let status = if error.is_some() {
+            StatusCode::BAD_REQUEST
+        } else {
+            StatusCode::OK
+        };
+        return render_form(
+            &ctx,
+            status,
+            FormPage {
+                matter,
+                action: format!("/clerk/apply/{}", matter.code),
+                mode: "apply",
+                vals,
+                sits: fields.all("sit"),
+                case: Value::UNDEFINED,
+                error,
+            },
+        );
+    }
     let kind = if fields.get("kind") == Some("organisation") {
         ApplicantKind::Organisation
     } else {

@@ -110,6 +110,18 @@ async fn render_case(
     status: StatusCode,
     error: Option<String>,
 ) -> Response {
+    render_case_confirming(ctx, number, status, error, None).await
+}
+
+/// The case page; with `confirm`, the decision the approver is asked to
+/// confirm before it is made (it cannot be undone).
+async fn render_case_confirming(
+    ctx: &Ctx,
+    number: &str,
+    status: StatusCode,
+    error: Option<String>,
+    confirm: Option<minijinja::Value>,
+) -> Response {
     let me = match ctx.require(&[Role::Approver], WHAT) {
         Ok(s) => s.clone(),
         Err(r) => return r,
@@ -254,6 +266,7 @@ async fn render_case(
     }
     let applicant = &c.received.applicant;
     let data = context! {
+        confirm => confirm,
         materials => materials,
         applicant_id => crate::service::masked_id(&applicant.id_number),
         applicant_phone => applicant.phone,
@@ -379,6 +392,32 @@ pub async fn act(Path(number): Path<String>, form: StaffForm) -> Response {
             .await;
         }
     };
+    // A decision cannot be undone: it is shown for confirmation first.
+    // (A reviewer who may not decide is refused at once, as before.)
+    let reviewed_by_me = match ctx.node.case_for_staff(&number).await {
+        Ok(v) => v.case.reviewed_by.as_deref() == Some(me.username.as_str()),
+        Err(e) => return ctx.error(&e),
+    };
+    if let Action::Decide { granted, opinion } = &action
+        && fields.get("confirm") != Some("1")
+        && !reviewed_by_me
+    {
+        if opinion.is_empty() {
+            let e = onewindow_i18n::text_args(
+                "err.empty_field",
+                &[("field", onewindow_i18n::Arg::Phrase("field.opinion"))],
+            );
+            return render_case(
+                &ctx,
+                &number,
+                StatusCode::BAD_REQUEST,
+                Some(ctx.pick(&e.zh, &e.en)),
+            )
+            .await;
+        }
+        let confirm = context! { granted => granted, opinion => opinion };
+        return render_case_confirming(&ctx, &number, StatusCode::OK, None, Some(confirm)).await;
+    }
     let flash = done_message(&action);
     match ctx
         .node

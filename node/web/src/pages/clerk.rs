@@ -12,9 +12,10 @@ use super::search;
 use super::web::{Ctx, Flash, StaffCtx, StaffForm, cookie};
 use crate::domain::case::{Channel, Role, State};
 use crate::domain::case_number::CaseNumber;
-use crate::error::{HttpStatus, ServiceError as Error};
+use crate::error::{ErrorKind, HttpStatus, ServiceError as Error};
 use crate::service::Action;
 use crate::store::{CaseSearch, Scope};
+use onewindow_i18n::Arg;
 
 const WHAT: &str = "action.use_window";
 const WINDOW_COOKIE: &str = "ow_window";
@@ -352,10 +353,16 @@ pub async fn find(StaffCtx(ctx): StaffCtx, Query(q): Query<FindQuery>) -> Respon
 /// `GET /clerk/cases/{number}`: the case, its document, and what the window
 /// can do next.
 pub async fn case(StaffCtx(ctx): StaffCtx, Path(number): Path<String>) -> Response {
+    case_page(&ctx, &number, None).await
+}
+
+/// The clerk's case page; with `confirm`, the hand-out the clerk is asked
+/// to confirm (it cannot be undone).
+async fn case_page(ctx: &Ctx, number: &str, confirm: Option<minijinja::Value>) -> Response {
     if let Err(r) = ctx.require(&[Role::Clerk], WHAT) {
         return r;
     }
-    let view = match ctx.node.case_for_staff(&number).await {
+    let view = match ctx.node.case_for_staff(number).await {
         Ok(v) => v,
         Err(e) => return ctx.error(&e),
     };
@@ -373,6 +380,7 @@ pub async fn case(StaffCtx(ctx): StaffCtx, Path(number): Path<String>) -> Respon
         can_resubmit => c.state == State::Correction,
         can_hand_out => c.state == State::ResultReady && here,
         can_rate => c.rating.is_none() && matches!(c.state, State::Completed | State::Rejected),
+        confirm => confirm,
     };
     ctx.render(StatusCode::OK, "clerk/case.html", data)
 }
@@ -384,9 +392,23 @@ pub async fn hand_out(Path(number): Path<String>, form: StaffForm) -> Response {
         Ok(s) => s.clone(),
         Err(r) => return r,
     };
-    let action = Action::HandOut {
-        recipient: fields.text("recipient"),
-    };
+    let recipient = fields.text("recipient");
+    // The result leaves the window for good: the clerk confirms who takes it.
+    if fields.get("confirm") != Some("1") {
+        if recipient.is_empty() {
+            let e = Error::with_text(
+                ErrorKind::Invalid,
+                "empty_field",
+                onewindow_i18n::text_args(
+                    "err.empty_field",
+                    &[("field", Arg::Phrase("field.recipient"))],
+                ),
+            );
+            return ctx.redirect(&format!("/clerk/cases/{number}"), Some(Flash::error(&e)));
+        }
+        return case_page(&ctx, &number, Some(context! { recipient => recipient })).await;
+    }
+    let action = Action::HandOut { recipient };
     match ctx
         .node
         .act(&me.username, me.role, None, &number, action)
