@@ -26,6 +26,7 @@ const OPERATIONS: &[(&str, &str)] = &[
     ("get", "/api/v1/queue/tickets"),
     ("post", "/api/v1/queue/call"),
     ("post", "/api/v1/queue/tickets/{id}/served"),
+    ("post", "/api/v1/queue/tickets/{id}/no-show"),
     ("post", "/api/v1/cases"),
     ("get", "/api/v1/cases"),
     ("get", "/api/v1/cases/{number}"),
