@@ -97,6 +97,11 @@ pub fn hall_config(id: &str, database_url: &str, data_dir: &Path) -> Config {
         .collect();
     c.node.hall_name_zh = format!("{id} 服务中心");
     c.node.hall_name_en = format!("{id} service centre");
+    c.node.hall_phone = "0757-8600 0000".into();
+    c.node.reconsideration_zh = "佛山市南海区人民政府".into();
+    c.node.reconsideration_en = "the People's Government of Nanhai District".into();
+    c.node.litigation_zh = "佛山市南海区人民法院".into();
+    c.node.litigation_en = "the People's Court of Nanhai District".into();
     c.node.data_dir = data_dir.to_path_buf();
     c.http.listen = "127.0.0.1:0".parse().unwrap();
     c.database.url = database_url.to_owned();

@@ -540,6 +540,17 @@ async fn the_clerk_issues_a_correction_notice_then_a_receipt_and_the_citizen_fol
         let doc = b.get(&format!("/cases/{n}/document")).await;
         assert_eq!(doc.status, StatusCode::OK);
         assert!(doc.body.contains("材料补正通知书") && doc.body.contains("申请表"));
+        // The deadline in the matter's correction limit, what was already
+        // received, how to follow the case, and the hall's telephone.
+        for part in [
+            "前补正（",
+            "个工作日内）",
+            "已收取：",
+            "查询办理进度",
+            "0757-8600 0000",
+        ] {
+            assert!(doc.body.contains(part), "{part}: {}", doc.body);
+        }
         // The citizen: the wrong last four is "not found"; the right one shows what to bring.
         let anon = Browser::new(&h.url);
         let p = anon.get(&format!("/progress?number={n}&last4=0000")).await;
@@ -1453,6 +1464,13 @@ async fn a_non_acceptance_is_confirmed_before_it_is_issued() {
         let n = p.location.trim_start_matches("/clerk/cases/").to_owned();
         let doc = b.get(&format!("/cases/{n}/document")).await;
         assert!(doc.body.contains("不予受理决定书"), "{}", doc.body);
+        // It names where to appeal, from the hall's configuration.
+        assert!(
+            doc.body.contains("向佛山市南海区人民政府申请行政复议")
+                && doc.body.contains("向佛山市南海区人民法院提起行政诉讼"),
+            "{}",
+            doc.body
+        );
     })
     .await;
 }

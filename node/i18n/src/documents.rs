@@ -53,6 +53,28 @@ pub const PHRASES: &[(&str, &str, &str)] = &[
         "This notice lists everything to correct at once. Bring it with the corrected materials to any window.",
     ),
     (
+        "doc.note.correction_by",
+        "请于 {date} 前补正（{n} {unit}内）；逾期未补正的，视为撤回申请。",
+        "Please correct by {date} (within {n} {unit}); an application not corrected by then is taken as withdrawn.",
+    ),
+    (
+        "doc.note.received_material",
+        "已收取：{material}，原件 {originals} 份，复印件 {copies} 份。",
+        "Received: {material}, {originals} original(s), {copies} copy(ies).",
+    ),
+    (
+        "doc.note.non_acceptance_to",
+        "如不服本决定，可自收到本决定书之日起六十日内向{reconsideration}申请行政复议，或者自收到之日起六个月内向{court}提起行政诉讼。",
+        "You may apply to {reconsideration} for administrative reconsideration within 60 days of receiving this decision, or bring an administrative lawsuit before {court} within six months.",
+    ),
+    ("doc.address", "地址", "Address"),
+    ("doc.phone", "电话", "Telephone"),
+    (
+        "doc.note.progress",
+        "查询办理进度：用手机扫描二维码，或在任一便民服务大厅、网上输入案件编号和申请人证件号码后四位。",
+        "To follow the case, scan the QR code, or give the case number and the last four characters of the applicant's ID number at any hall or online.",
+    ),
+    (
         "doc.note.non_acceptance",
         "如不服本决定，可自收到之日起六十日内申请行政复议，或六个月内提起行政诉讼。",
         "You may apply for administrative reconsideration within 60 days of receipt, or bring an administrative lawsuit within six months.",

@@ -46,6 +46,27 @@ pub struct NodeSection {
     pub hall_name_zh: String,
     /// Hall name in English.
     pub hall_name_en: String,
+    /// The hall's address, printed on every document (none when empty).
+    #[serde(default)]
+    pub hall_address: String,
+    /// The hall's telephone, printed on every document (none when empty).
+    #[serde(default)]
+    pub hall_phone: String,
+    /// The body to which a non-acceptance decision may be appealed for
+    /// administrative reconsideration, in Chinese and English (the
+    /// decision names it when set).
+    #[serde(default)]
+    pub reconsideration_zh: String,
+    /// See `reconsideration_zh`.
+    #[serde(default)]
+    pub reconsideration_en: String,
+    /// The court of first instance for an administrative lawsuit against
+    /// a non-acceptance decision, in Chinese and English.
+    #[serde(default)]
+    pub litigation_zh: String,
+    /// See `litigation_zh`.
+    #[serde(default)]
+    pub litigation_en: String,
     /// Folder for the SQLite file and other local data.
     pub data_dir: PathBuf,
 }

@@ -87,6 +87,10 @@ pub struct Document {
     pub awaiting_transfer: bool,
     /// Closing text: rights of appeal, what to do next.
     pub notes: Vec<DocLine>,
+    /// The hall's address, if configured.
+    pub hall_address: String,
+    /// The hall's telephone, if configured.
+    pub hall_phone: String,
 }
 
 /// The result of a submission: exactly one document.
@@ -194,6 +198,51 @@ impl Node {
                 for i in &c.correction {
                     lines.push(line(i.describe()));
                 }
+                // The deadline, in the matter's correction limit from the
+                // day of the notice.
+                let cat = self.catalogue();
+                if let Some(m) = cat.matter(&c.received.matter_code) {
+                    let limit = &m.correction_limit;
+                    let from = onewindow_domain::case::china_date(row.updated_at_ms);
+                    let by = onewindow_domain::deadline::due(
+                        from,
+                        limit.n,
+                        limit.unit,
+                        &self.calendar(),
+                        &[],
+                        0,
+                    );
+                    if let Some(by) = by.date {
+                        let unit = match limit.unit {
+                            onewindow_domain::deadline::TimeUnit::WorkingDays => {
+                                "unit.working_days"
+                            }
+                            onewindow_domain::deadline::TimeUnit::CalendarDays => {
+                                "unit.calendar_days"
+                            }
+                        };
+                        notes.push(line(text_args(
+                            "doc.note.correction_by",
+                            &[
+                                ("date", Arg::Plain(&by.format("%Y-%m-%d"))),
+                                ("n", Arg::Plain(&limit.n)),
+                                ("unit", Arg::Phrase(unit)),
+                            ],
+                        )));
+                    }
+                }
+                // What the window has already received.
+                for p in &c.received.materials {
+                    let (zh, en) = material_name(&p.code);
+                    notes.push(line(text_args(
+                        "doc.note.received_material",
+                        &[
+                            ("material", Arg::Each(&zh, &en)),
+                            ("originals", Arg::Plain(&p.originals)),
+                            ("copies", Arg::Plain(&p.copies)),
+                        ],
+                    )));
+                }
                 notes.push(say("doc.note.correction"));
                 DocumentKind::CorrectionNotice
             }
@@ -204,7 +253,21 @@ impl Node {
                         en: r.clone(),
                     });
                 }
-                notes.push(say("doc.note.non_acceptance"));
+                let n = &self.config.node;
+                if n.reconsideration_zh.is_empty() || n.litigation_zh.is_empty() {
+                    notes.push(say("doc.note.non_acceptance"));
+                } else {
+                    notes.push(line(text_args(
+                        "doc.note.non_acceptance_to",
+                        &[
+                            (
+                                "reconsideration",
+                                Arg::Each(&n.reconsideration_zh, &n.reconsideration_en),
+                            ),
+                            ("court", Arg::Each(&n.litigation_zh, &n.litigation_en)),
+                        ],
+                    )));
+                }
                 DocumentKind::NonAcceptance
             }
             _ if c.received.immediate
@@ -249,6 +312,8 @@ impl Node {
                 DocumentKind::Receipt
             }
         };
+        // Every document says how to follow the case.
+        notes.push(say("doc.note.progress"));
         let issued = onewindow_domain::case::china_date(row.updated_at_ms);
         let title = kind.title();
         Document {
@@ -271,6 +336,8 @@ impl Node {
                 && c.holder.as_deref() != Some(c.received.accepting_node.as_str())
                 && !self.uplink_up(),
             notes,
+            hall_address: self.config.node.hall_address.clone(),
+            hall_phone: self.config.node.hall_phone.clone(),
         }
     }
 

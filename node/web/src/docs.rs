@@ -74,6 +74,8 @@ mod tests {
             statutory_due: Some("2026-11-30".into()),
             awaiting_transfer: true,
             notes: vec![],
+            hall_address: "南海区桂城街道夏平村".into(),
+            hall_phone: "0757-8600 0000".into(),
         }
     }
 
@@ -95,6 +97,8 @@ mod tests {
                 "Case No.",
                 "扫码查询进度",
                 "承诺办结时限：2026-11-25",
+                "地址：南海区桂城街道夏平村",
+                "电话：0757-8600 0000",
             ] {
                 assert!(html.contains(label), "{label} missing from {kind:?}");
             }
