@@ -206,35 +206,33 @@ pub async fn search_json(ctx: Ctx, Query(q): Query<SearchQuery>) -> Response {
     let clerk = q.target.as_deref() == Some("clerk");
     let base = if clerk { "/clerk/apply/" } else { "/guide/" };
     let query = q.q.as_deref().unwrap_or("");
+    // One hit: received here (`at` none, `url` the form or guide), or
+    // elsewhere (`at` says where, `url` the guide).
+    let hit = |m: &crate::domain::catalogue::Matter, url: String, at: Option<String>| {
+        let mut v = serde_json::json!({
+            "code": m.code,
+            "name": ctx.pick(&m.name_zh, &m.name_en),
+            "immediate": m.immediate,
+            "url": url,
+            "here": at.is_none(),
+        });
+        if let Some(at) = at {
+            v["at"] = at.into();
+        }
+        v
+    };
     let mut hits: Vec<serde_json::Value> = search::find(
         cat.matters.values().filter(|m| node.may_receive(m)),
         query,
         30,
     )
     .into_iter()
-    .map(|m| {
-        serde_json::json!({
-            "code": m.code,
-            "name": ctx.pick(&m.name_zh, &m.name_en),
-            "immediate": m.immediate,
-            "url": format!("{base}{}", m.code),
-            "here": true,
-        })
-    })
+    .map(|m| hit(m, format!("{base}{}", m.code), None))
     .collect();
     hits.extend(
         received_elsewhere(&ctx, query, ELSEWHERE)
             .into_iter()
-            .map(|(m, at)| {
-                serde_json::json!({
-                    "code": m.code,
-                    "name": ctx.pick(&m.name_zh, &m.name_en),
-                    "immediate": m.immediate,
-                    "url": format!("/guide/{}", m.code),
-                    "here": false,
-                    "at": at,
-                })
-            }),
+            .map(|(m, at)| hit(&m, format!("/guide/{}", m.code), Some(at))),
     );
     axum::Json(hits).into_response()
 }
