@@ -452,7 +452,14 @@ async fn walk_through(driver: &Driver, h: &Hall) {
 
     // The back office of gongan: handling and review by one, approval by another.
     login(&c, base, "ga.one").await;
-    find(&c, &format!("#work-queue tr[data-case=\"{second}\"]")).await;
+    // The queue names the applicant and the hall that accepted the case.
+    let queued = wait_text(
+        &c,
+        &format!("#work-queue tr[data-case=\"{second}\"]"),
+        "张三",
+    )
+    .await;
+    assert!(queued.contains("nanhai 服务中心"), "{queued}");
     shot(&c, "approver-queue").await;
     click(
         &c,

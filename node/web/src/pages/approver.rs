@@ -22,9 +22,12 @@ const WHAT: &str = "action.approve";
 fn row_view(ctx: &Ctx, r: &CaseRow, today: NaiveDate) -> minijinja::Value {
     let level = ctx.node.live_warning(&CaseBrief::from(r), today);
     let c = &r.case;
+    let en = ctx.lang == onewindow_i18n::Lang::En;
     context! {
         id => r.id,
         matter => ctx.pick(&c.received.matter_name_zh, &c.received.matter_name_en),
+        applicant => c.received.applicant.name,
+        from_hall => ctx.node.hall_name(c.window(), en),
         state => r.state,
         suspended => r.suspended,
         due => r.committed_due,
