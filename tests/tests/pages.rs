@@ -567,7 +567,7 @@ async fn the_clerk_issues_a_correction_notice_then_a_receipt_and_the_citizen_fol
         // In English on request.
         anon.get("/lang/en?next=/progress").await;
         let p = anon.get(&format!("/progress?number={n}&last4=0000")).await;
-        assert!(p.body.contains("no case"), "{}", p.body);
+        assert!(p.body.contains("No case"), "{}", p.body);
         // Resubmitted complete: a receipt with the QR code.
         let token = b.csrf(&format!("/clerk/cases/{n}/resubmit")).await;
         let p = b

@@ -57,14 +57,25 @@ pub struct Error {
     pub detail: Option<String>,
 }
 
+/// `text` with its first letter in upper case.
+fn sentence(text: String) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) if first.is_lowercase() => first.to_uppercase().chain(chars).collect(),
+        _ => text,
+    }
+}
+
 impl Error {
-    /// An error with its message in both languages.
+    /// An error with its message in both languages. The English message is
+    /// a sentence: it starts with a capital letter, whatever the phrase
+    /// starts with (phrases are written to be filled into others too).
     pub fn with_text(kind: ErrorKind, code: &'static str, message: Text) -> Self {
         Self {
             kind,
             code,
             message_zh: message.zh,
-            message_en: message.en,
+            message_en: sentence(message.en),
             detail: None,
         }
     }
@@ -180,6 +191,22 @@ impl From<CaseError> for Error {
 
 #[cfg(test)]
 mod tests {
+    /// English messages read as sentences; Chinese ones are left as they are.
+    #[test]
+    fn english_messages_start_with_a_capital() {
+        use super::{Error, ErrorKind};
+        let e = Error::new(
+            ErrorKind::Conflict,
+            "ticket_not_called",
+            &[("number", &"A001")],
+        );
+        assert!(e.message_en.starts_with("Ticket A001"), "{}", e.message_en);
+        assert!(e.message_zh.starts_with("A001"), "{}", e.message_zh);
+        assert_eq!(super::sentence("ünicode".into()), "Ünicode");
+        assert_eq!(super::sentence(String::new()), "");
+        assert_eq!(super::sentence("42 left".into()), "42 left");
+    }
+
     /// Every error code and phrase key the service's code names is in the
     /// phrase table, in both languages.
     #[test]
