@@ -425,6 +425,22 @@ async fn deferrable_material_is_accepted_and_asked_for_later() {
         .ok();
     assert_eq!(r["outcome"], "receipt");
     assert_eq!(r["case"]["case"]["deferred"], json!(["M3"]));
+    // The receipt gives the day by which it is due: the matter's correction
+    // limit (5 working days) from the day of acceptance.
+    let line = r["document"]["lines"][0]["zh"].as_str().unwrap().to_owned();
+    assert!(line.contains("前补交") && line.contains("户口簿"), "{line}");
+    let date = line
+        .split_whitespace()
+        .find(|w| w.len() == 10 && w.starts_with("20"))
+        .unwrap_or_else(|| panic!("no date in {line}"));
+    let accepted = onewindow_node::domain::case::china_date(
+        r["case"]["case"]["received_at_ms"].as_i64().unwrap(),
+    );
+    let due = chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d").unwrap();
+    assert!(
+        due > accepted && (due - accepted).num_days() <= 9,
+        "{accepted} -> {due}"
+    );
     let n = r["case_number"].as_str().unwrap();
     let p =
         h.t.http

@@ -101,8 +101,13 @@ pub const PHRASES: &[(&str, &str, &str)] = &[
     ),
     (
         "doc.line.deferred",
-        "容缺受理，须后补：《{material}》",
-        "Accepted pending: {material}",
+        "容缺受理，须于 {date} 前补交：《{material}》",
+        "Accepted pending: bring {material} by {date}",
+    ),
+    (
+        "doc.intro.receipt_deferred",
+        "您的申请主要材料齐全、符合法定形式，予以容缺受理；所缺材料请按下列期限补交。",
+        "Your application's main materials are complete and it is accepted; bring the missing materials by the dates below.",
     ),
     (
         "doc.line.missing",

@@ -172,6 +172,22 @@ fn say(key: &str) -> DocLine {
 }
 
 impl Node {
+    /// The day by which something asked of the applicant on the day of
+    /// `at_ms` is due: the matter's correction limit, with the holiday
+    /// calendar (none if the matter or the calendar cannot say).
+    fn correction_due(
+        &self,
+        matter: &str,
+        at_ms: i64,
+    ) -> Option<(chrono::NaiveDate, onewindow_domain::catalogue::Limit)> {
+        let cat = self.catalogue();
+        let limit = cat.matter(matter)?.correction_limit;
+        let from = onewindow_domain::case::china_date(at_ms);
+        let by =
+            onewindow_domain::deadline::due(from, limit.n, limit.unit, &self.calendar(), &[], 0);
+        Some((by.date?, limit))
+    }
+
     /// A case as the API and the pages show it to staff.
     pub fn case_view(&self, row: &CaseRow) -> CaseView {
         CaseView {
@@ -200,36 +216,21 @@ impl Node {
                 }
                 // The deadline, in the matter's correction limit from the
                 // day of the notice.
-                let cat = self.catalogue();
-                if let Some(m) = cat.matter(&c.received.matter_code) {
-                    let limit = &m.correction_limit;
-                    let from = onewindow_domain::case::china_date(row.updated_at_ms);
-                    let by = onewindow_domain::deadline::due(
-                        from,
-                        limit.n,
-                        limit.unit,
-                        &self.calendar(),
-                        &[],
-                        0,
-                    );
-                    if let Some(by) = by.date {
-                        let unit = match limit.unit {
-                            onewindow_domain::deadline::TimeUnit::WorkingDays => {
-                                "unit.working_days"
-                            }
-                            onewindow_domain::deadline::TimeUnit::CalendarDays => {
-                                "unit.calendar_days"
-                            }
-                        };
-                        notes.push(line(text_args(
-                            "doc.note.correction_by",
-                            &[
-                                ("date", Arg::Plain(&by.format("%Y-%m-%d"))),
-                                ("n", Arg::Plain(&limit.n)),
-                                ("unit", Arg::Phrase(unit)),
-                            ],
-                        )));
-                    }
+                if let Some((by, limit)) =
+                    self.correction_due(&c.received.matter_code, row.updated_at_ms)
+                {
+                    let unit = match limit.unit {
+                        onewindow_domain::deadline::TimeUnit::WorkingDays => "unit.working_days",
+                        onewindow_domain::deadline::TimeUnit::CalendarDays => "unit.calendar_days",
+                    };
+                    notes.push(line(text_args(
+                        "doc.note.correction_by",
+                        &[
+                            ("date", Arg::Plain(&by.format("%Y-%m-%d"))),
+                            ("n", Arg::Plain(&limit.n)),
+                            ("unit", Arg::Phrase(unit)),
+                        ],
+                    )));
                 }
                 // What the window has already received.
                 for p in &c.received.materials {
@@ -278,11 +279,20 @@ impl Node {
                 DocumentKind::Completion
             }
             _ => {
+                // A deferred material is due within the matter's correction
+                // limit from the day of acceptance.
+                let deferred_by = self
+                    .correction_due(&c.received.matter_code, row.updated_at_ms)
+                    .map(|(by, _)| by.format("%Y-%m-%d").to_string())
+                    .unwrap_or_default();
                 for d in &c.deferred {
                     let (zh, en) = material_name(d);
                     lines.push(line(text_args(
                         "doc.line.deferred",
-                        &[("material", Arg::Each(&zh, &en))],
+                        &[
+                            ("material", Arg::Each(&zh, &en)),
+                            ("date", Arg::Plain(&deferred_by)),
+                        ],
                     )));
                 }
                 let elsewhere = c

@@ -104,8 +104,14 @@ mod tests {
             }
             assert!(html.contains(&kind.title().zh) && html.contains(&kind.title().en));
         }
+        // A receipt with materials to follow does not say "complete".
         let receipt = render(&document(DocumentKind::Receipt)).unwrap_or_default();
-        assert!(receipt.contains("予以受理") && receipt.contains("is accepted"));
+        assert!(receipt.contains("予以容缺受理") && receipt.contains("is accepted"));
+        assert!(!receipt.contains("您的申请材料齐全"));
+        let mut complete = document(DocumentKind::Receipt);
+        complete.lines.clear();
+        let complete = render(&complete).unwrap_or_default();
+        assert!(complete.contains("您的申请材料齐全") && complete.contains("予以受理"));
         assert!(receipt.contains("等待转送上级办理"));
         let notice = render(&document(DocumentKind::CorrectionNotice)).unwrap_or_default();
         assert!(notice.contains("请补正以下全部内容"));
