@@ -259,17 +259,7 @@ impl Action {
 /// phrase `field.<field>`.
 fn require_text(field: &'static str, s: &str, max: usize) -> Result<(), Error> {
     if s.trim().is_empty() {
-        return Err(Error::with_text(
-            crate::error::ErrorKind::Invalid,
-            "empty_field",
-            onewindow_i18n::text_args(
-                "err.empty_field",
-                &[(
-                    "field",
-                    onewindow_i18n::Arg::Phrase(&format!("field.{field}")),
-                )],
-            ),
-        ));
+        return Err(Error::empty_field(field));
     }
     if s.chars().count() > max {
         return Err(Error::bad_request(

@@ -102,6 +102,19 @@ impl Error {
         Self::new(ErrorKind::Invalid, code, args)
     }
 
+    /// A required field left empty (`empty_field`), named in words by its
+    /// phrase `field.<field>` ("请填写理由" / "Please enter the reason").
+    pub fn empty_field(field: &str) -> Self {
+        Self::with_text(
+            ErrorKind::Invalid,
+            "empty_field",
+            text_args(
+                "err.empty_field",
+                &[("field", Arg::Phrase(&format!("field.{field}")))],
+            ),
+        )
+    }
+
     /// Not found.
     pub fn not_found(code: &'static str, args: &[(&str, &dyn Display)]) -> Self {
         Self::new(ErrorKind::NotFound, code, args)

@@ -85,22 +85,17 @@ impl Node {
     /// A called number, to call again to its window (the applicant did
     /// not come up yet); refused unless it is called and open.
     pub async fn recall_ticket(&self, id: i64) -> Result<Ticket, Error> {
-        match self.store.ticket(id).await? {
-            None => Err(Error::not_found("unknown_ticket", &[])),
-            Some(t) if t.status == "called" => Ok(t),
-            Some(t) => Err(Error::new(
-                ErrorKind::Conflict,
-                "ticket_not_called",
-                &[("number", &t.number)],
-            )),
-        }
+        closed(match self.store.ticket(id).await? {
+            None => ServeOutcome::NotFound,
+            Some(t) if t.status == "called" => ServeOutcome::Closed(t),
+            Some(t) => ServeOutcome::NotCalled(t),
+        })
     }
 
     /// Marks a called number not present (a no-show); the window is free
     /// for the next one.
     pub async fn no_show_ticket(&self, id: i64) -> Result<Ticket, Error> {
-        let outcome = self.store.no_show_ticket(id, self.now_ms()).await?;
-        closed(outcome)
+        closed(self.store.no_show_ticket(id, self.now_ms()).await?)
     }
 
     /// Marks a called number served.
@@ -109,7 +104,8 @@ impl Node {
     }
 }
 
-/// A closed ticket, or why it could not be closed.
+/// The ticket a step applies to, or why it cannot: unknown, or not called
+/// (not open at a window).
 fn closed(outcome: ServeOutcome) -> Result<Ticket, Error> {
     match outcome {
         ServeOutcome::Closed(t) => Ok(t),

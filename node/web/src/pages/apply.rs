@@ -167,11 +167,8 @@ pub async fn submit(Path(code): Path<String>, form: StaffForm) -> Response {
     if reject && fields.get("confirm") != Some("1") {
         let mut vals = fields_map(&fields);
         let error = if fields.text("reject_reason").is_empty() {
-            let t = onewindow_i18n::text_args(
-                "err.empty_field",
-                &[("field", Arg::Phrase("field.non_acceptance_reason"))],
-            );
-            Some(ctx.lang.pick(&t.zh, &t.en).to_owned())
+            let e = Error::empty_field("non_acceptance_reason");
+            Some(ctx.lang.pick(&e.message_zh, &e.message_en).to_owned())
         } else {
             vals.insert("confirm_reject".into(), "1".into());
             None

@@ -406,15 +406,12 @@ pub async fn act(Path(number): Path<String>, form: StaffForm) -> Response {
         && !reviewed_by_me
     {
         if opinion.is_empty() {
-            let e = onewindow_i18n::text_args(
-                "err.empty_field",
-                &[("field", onewindow_i18n::Arg::Phrase("field.opinion"))],
-            );
+            let e = Error::empty_field("opinion");
             return render_case(
                 &ctx,
                 &number,
-                StatusCode::BAD_REQUEST,
-                Some(ctx.pick(&e.zh, &e.en)),
+                e.status(),
+                Some(ctx.pick(&e.message_zh, &e.message_en)),
             )
             .await;
         }

@@ -12,10 +12,9 @@ use super::search;
 use super::web::{Ctx, Flash, StaffCtx, StaffForm, cookie};
 use crate::domain::case::{Channel, Role, State};
 use crate::domain::case_number::CaseNumber;
-use crate::error::{ErrorKind, HttpStatus, ServiceError as Error};
+use crate::error::{HttpStatus, ServiceError as Error};
 use crate::service::Action;
 use crate::store::{CaseSearch, Scope};
-use onewindow_i18n::Arg;
 
 const WHAT: &str = "action.use_window";
 const WINDOW_COOKIE: &str = "ow_window";
@@ -394,14 +393,7 @@ pub async fn hand_out(Path(number): Path<String>, form: StaffForm) -> Response {
     // The result leaves the window for good: the clerk confirms who takes it.
     if fields.get("confirm") != Some("1") {
         if recipient.is_empty() {
-            let e = Error::with_text(
-                ErrorKind::Invalid,
-                "empty_field",
-                onewindow_i18n::text_args(
-                    "err.empty_field",
-                    &[("field", Arg::Phrase("field.recipient"))],
-                ),
-            );
+            let e = Error::empty_field("recipient");
             return ctx.redirect(&format!("/clerk/cases/{number}"), Some(Flash::error(&e)));
         }
         return case_page(&ctx, &number, Some(context! { recipient => recipient })).await;
