@@ -40,6 +40,8 @@ pub const CONFIG_FILE: &str = "config.toml";
 pub const UNIT_FILE: &str = "onewindow-node.service";
 /// The root's signing key file in the root's folder.
 pub const SIGNING_KEY_FILE: &str = "root-signing.key";
+/// File name of a hall's document key in its folder.
+pub const DOCUMENT_KEY_FILE: &str = "document.key";
 /// Where a node's output goes when it runs on this machine.
 pub const LOG_FILE: &str = "node.log";
 
@@ -297,7 +299,24 @@ pub fn make(topology: &Topology, dir: &Path, opts: &BundleOptions) -> anyhow::Re
                 "the signing key",
             )?;
         }
-        let config = node_config(
+        // The hall's document key, made here with the rest of its keys,
+        // and the root's endorsement of it.
+        let (doc_private, _) =
+            node::link::signing::generate().context("generating a document key")?;
+        write_private(
+            &folder.join(DOCUMENT_KEY_FILE),
+            &doc_private,
+            "the document key",
+        )?;
+        let root_signer = node::link::signing::Signer::from_hex(&signing_private)
+            .context("reading the root's signing key")?;
+        let doc_public = node::link::signing::Signer::from_hex(&doc_private)
+            .context("reading the document key")?
+            .public_bytes();
+        let endorsement = hex::encode(root_signer.sign_raw(
+            &node::domain::document::endorsement_text(spec.id.as_str(), &doc_public),
+        ));
+        let mut config = node_config(
             spec,
             bn,
             &bundle.tiers,
@@ -305,6 +324,8 @@ pub fn make(topology: &Topology, dir: &Path, opts: &BundleOptions) -> anyhow::Re
             &parent_addr,
             opts,
         );
+        config.node.document_key_file = DOCUMENT_KEY_FILE.to_owned();
+        config.node.document_key_endorsement = endorsement;
         config
             .validate()
             .with_context(|| format!("the configuration of {}", spec.id))?;

@@ -269,6 +269,7 @@ async fn committed_matter_with_parallel_approval_goes_all_the_way() {
         [
             "received",
             "accepted",
+            "document_issued",
             "handling_started",
             "opinion_given",
             "submitted_for_review",
@@ -276,6 +277,7 @@ async fn committed_matter_with_parallel_approval_goes_all_the_way() {
             "opinion_given",
             "decided",
             "result_ready",
+            "document_issued",
             "handed_out",
             "rated"
         ]
@@ -1648,4 +1650,119 @@ async fn a_submission_sent_again_with_its_key_gets_its_case_and_makes_no_other()
     // Without a key, the same submission is a new case each time.
     let plain = h.clerk.post("/api/v1/cases", &sub).await;
     assert_eq!(plain.status, 201, "{}", plain.text);
+}
+
+/// A hall that is its own root: it holds the root's signing key, so its
+/// document key is endorsed and its seals check against the root's key.
+async fn root_hall() -> Hall {
+    let db = common::test_db().await;
+    let mut cfg = common::hall_config("nanhai", &db.url, db.dir());
+    let (private, public) = onewindow_node::link::signing::generate().unwrap();
+    let key_file = db.dir().join("root-signing.key");
+    std::fs::write(&key_file, private).unwrap();
+    cfg.federation.signing_key_file = key_file.display().to_string();
+    cfg.federation.root_public_key = public;
+    let node = onewindow_node::server::start_with_clock(
+        cfg,
+        std::sync::Arc::new(onewindow_node::service::StartedClock::at(common::START_MS)),
+    )
+    .await
+    .unwrap();
+    let http = Client::new(node.url());
+    hall_for(TestNode { node, db, http }).await
+}
+
+fn seal_of(doc: &Value) -> String {
+    doc["seal"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn documents_are_records_sealed_by_the_hall_and_checked_by_anyone() {
+    let h = root_hall().await;
+    let n = submit_ok(&h, "T-PAR").await;
+    let docs = h
+        .clerk
+        .get(&format!("/api/v1/cases/{n}/documents"))
+        .await
+        .ok();
+    let docs = docs.as_array().unwrap().clone();
+    assert_eq!(docs.len(), 1, "one receipt: {docs:?}");
+    let receipt = &docs[0];
+    assert_eq!(receipt["document"]["kind"], "receipt");
+    assert_eq!(receipt["record"]["kind"], "receipt");
+    assert!(
+        receipt["verify_url"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!("/verify?d={}", seal_of(receipt)))
+    );
+    let v = receipt["version"].as_u64().unwrap();
+    let page = |c: &Client, path: String| {
+        let c = c.clone();
+        async move {
+            let r = c.get(&path).await;
+            assert_eq!(r.status, 200, "{}", r.text);
+            r.text
+        }
+    };
+    let first = page(&h.clerk, format!("/api/v1/cases/{n}/documents/{v}")).await;
+    assert!(first.contains(&seal_of(receipt)), "the seal is printed");
+    assert!(first.contains("受理回执"));
+
+    // Anyone checks the seal, without logging in.
+    let check = |seal: String| {
+        let http = h.t.http.clone();
+        async move { http.get(&format!("/api/v1/verify?d={seal}")).await.ok() }
+    };
+    let ok = check(seal_of(receipt)).await;
+    assert_eq!(ok["verdict"], "authentic", "{ok}");
+    assert_eq!(ok["authentic"], true);
+    assert_eq!(ok["held_here"], true);
+    assert_eq!(ok["case_number"], n.as_str());
+    assert_eq!(ok["kind"], "receipt");
+    assert_eq!(ok["applicant"], "张*", "the name is masked");
+    assert!(ok.get("applicant_id").is_none());
+
+    // One changed character of the seal: altered or not a seal at all.
+    let seal = seal_of(receipt);
+    for at in [3, 20, seal.len() - 5] {
+        let mut chars: Vec<char> = seal.chars().collect();
+        chars[at] = if chars[at] == 'Q' { 'R' } else { 'Q' };
+        let bad = check(chars.into_iter().collect()).await;
+        assert_eq!(bad["authentic"], false, "changed at {at}: {bad}");
+        assert!(
+            ["altered", "malformed", "not_endorsed"].contains(&bad["verdict"].as_str().unwrap()),
+            "{bad}"
+        );
+    }
+    let garbage = check("not-a-seal".into()).await;
+    assert_eq!(garbage["verdict"], "malformed");
+    h.t.http
+        .get(&format!("/api/v1/verify?d={}", "A".repeat(2000)))
+        .await
+        .assert_error(400, "bad_query");
+
+    // The case moves on: the receipt stays as it was, byte for byte.
+    act_ok(&h.a1, &n, json!({"action": "start_handling"})).await;
+    for (who, dept) in [(&h.b, "b"), (&h.c, "c")] {
+        act_ok(
+            who,
+            &n,
+            json!({"action": "opinion", "department": dept, "approve": true, "opinion": "同意"}),
+        )
+        .await;
+    }
+    act_ok(
+        &h.a1,
+        &n,
+        json!({"action": "submit_for_review", "opinion": "材料齐全"}),
+    )
+    .await;
+    let after = page(&h.clerk, format!("/api/v1/cases/{n}/documents/{v}")).await;
+    assert_eq!(after, first, "an issued document never changes");
+    assert_eq!(
+        page(&h.clerk, format!("/api/v1/cases/{n}/document")).await,
+        first,
+        "the acceptance document is the one issued"
+    );
 }

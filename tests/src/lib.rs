@@ -95,6 +95,23 @@ async fn tree_opts(ids: &[&str], ca_at_root: bool) -> Tree {
     tree_with(ids, ca_at_root, Arc::new(StartedClock::at(START_MS))).await
 }
 
+/// Gives a hall a document key in `home` endorsed by the root's signing key
+/// (PKCS#8 hex), as `onewindow-deploy topology bundle` does.
+pub fn endorse_document_key(c: &mut Config, home: &std::path::Path, root_private: &str) {
+    let (private, _) = node::link::signing::generate().unwrap();
+    let file = home.join("document.key");
+    std::fs::create_dir_all(home).unwrap();
+    std::fs::write(&file, &private).unwrap();
+    let public = node::link::signing::Signer::from_hex(&private)
+        .unwrap()
+        .public_bytes();
+    let root = node::link::signing::Signer::from_hex(root_private).unwrap();
+    c.node.document_key_file = file.display().to_string();
+    c.node.document_key_endorsement = hex::encode(root.sign_raw(
+        &node::domain::document::endorsement_text(&c.node.id, &public),
+    ));
+}
+
 async fn tree_with(ids: &[&str], ca_at_root: bool, clock: Arc<dyn Clock>) -> Tree {
     let _ = tracing_init();
     let dir = tempfile::tempdir().unwrap();
@@ -127,6 +144,7 @@ async fn tree_with(ids: &[&str], ca_at_root: bool, clock: Arc<dyn Clock>) -> Tre
         c.federation.listen = "127.0.0.1:0".parse().unwrap();
         c.federation.credentials_dir = pki.display().to_string();
         c.federation.root_public_key = t.signing.1.clone();
+        endorse_document_key(&mut c, &home, &t.signing.0);
         c.federation.children = ids
             .iter()
             .filter(|c| NodeId::new(**c).unwrap().parent().as_ref() == Some(&nid))

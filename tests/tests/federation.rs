@@ -151,6 +151,79 @@ async fn an_escalated_case_is_decided_at_the_township_and_handed_out_at_the_vill
         // A sibling township never sees it.
         assert!(case_at(&t, "nanhai.dali", &n).await.is_none());
 
+        // Its documents are records: the village's receipt and the
+        // township's result notice read the same, byte for byte, at every
+        // hall that holds the case, after the case has moved on.
+        let readers = [
+            (VILLAGE, clerk.clone()),
+            (TOWNSHIP, a1.clone()),
+            (
+                DISTRICT,
+                Api::login(&t.url(DISTRICT), "admin", onewindow_tests::ADMIN_PASSWORD).await,
+            ),
+        ];
+        let docs = readers[0]
+            .1
+            .get_ok(&format!("/api/v1/cases/{n}/documents"))
+            .await;
+        let docs = docs.as_array().unwrap().clone();
+        let kinds: Vec<(&str, &str)> = docs
+            .iter()
+            .map(|d| {
+                (
+                    d["record"]["kind"].as_str().unwrap(),
+                    d["node"].as_str().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            kinds,
+            [("receipt", VILLAGE), ("result", TOWNSHIP)],
+            "{docs:?}"
+        );
+        let result = &docs[1]["document"];
+        assert_eq!(result["title_zh"], "准予办理决定书");
+        assert!(
+            result["lines"][0]["zh"]
+                .as_str()
+                .unwrap()
+                .contains("证明一份")
+        );
+        assert!(
+            result["notes"][0]["zh"]
+                .as_str()
+                .unwrap()
+                .contains(&format!("{VILLAGE} 服务中心")),
+            "the result is collected at the accepting window: {result}"
+        );
+        for d in &docs {
+            let v = d["version"].as_u64().unwrap();
+            let path = format!("/api/v1/cases/{n}/documents/{v}");
+            let (status, first) = readers[0].1.get(&path).await;
+            assert_eq!(status, 200, "{first}");
+            assert!(first.contains(d["seal"].as_str().unwrap()));
+            for (id, who) in &readers[1..] {
+                let (status, page) = who.get(&path).await;
+                assert_eq!(status, 200, "{id}: {page}");
+                assert_eq!(page, first, "document {v} differs at {id}");
+            }
+        }
+        // Any hall checks a seal: one that keeps the case against its
+        // record, one that does not (the sibling village) by its signatures
+        // alone; an altered seal is refused at both.
+        let seal = docs[1]["seal"].as_str().unwrap().to_owned();
+        let mut chars: Vec<char> = seal.chars().collect();
+        chars[10] = if chars[10] == 'Q' { 'R' } else { 'Q' };
+        let altered: String = chars.into_iter().collect();
+        for (id, held) in [(DISTRICT, true), ("nanhai.guicheng.shibei", false)] {
+            let anyone = Api::anonymous(&t.url(id));
+            let v = anyone.get_ok(&format!("/api/v1/verify?d={seal}")).await;
+            assert_eq!(v["verdict"], "authentic", "{id}: {v}");
+            assert_eq!(v["held_here"], held, "{id}: {v}");
+            let v = anyone.get_ok(&format!("/api/v1/verify?d={altered}")).await;
+            assert_eq!(v["authentic"], false, "{id}: {v}");
+        }
+
         // An administrative review sets the decision aside: only the
         // district reopens; the village holding the completed case takes it
         // back and hands it up to the township, with a new clock.

@@ -330,6 +330,13 @@ pub enum Event {
         /// Why.
         reason: String,
     },
+    /// A document issued to the applicant, as a record: written by the
+    /// hall that issues it, in the transaction of the event that caused it,
+    /// and never changed ([`crate::document`]).
+    DocumentIssued {
+        /// The document.
+        document: Box<crate::document::IssuedDocument>,
+    },
     /// The applicant's rating (好差评).
     Rated {
         /// 1 very satisfied ... 5 very dissatisfied.
@@ -695,6 +702,7 @@ impl Event {
             Self::Terminated { .. } => "terminated",
             Self::Transferred { .. } => "transferred",
             Self::Rated { .. } => "rated",
+            Self::DocumentIssued { .. } => "document_issued",
             Self::FollowedUp { .. } => "followed_up",
             Self::Reopened { .. } => "reopened",
             Self::HandedOver { .. } => "handed_over",
@@ -727,7 +735,9 @@ impl Event {
             | Self::Resumed { .. }
             | Self::Extended { .. } => &[Role::Approver],
             Self::Terminated { .. } => &[Role::Approver, Role::Supervisor],
-            Self::Transferred { .. } => &[Role::Clerk, Role::Approver, Role::Supervisor],
+            Self::Transferred { .. } | Self::DocumentIssued { .. } => {
+                &[Role::Clerk, Role::Approver, Role::Supervisor]
+            }
             Self::Rated { .. } => &[Role::Citizen],
             Self::FollowedUp { .. } | Self::WarningAppealed { .. } => {
                 &[Role::Clerk, Role::Approver, Role::Supervisor]
@@ -778,6 +788,8 @@ pub fn transition(from: State, event: &Event) -> Option<State> {
             Event::Terminated { .. },
         ) => S::Terminated,
         (s @ (S::Completed | S::Rejected), Event::Rated { .. } | Event::FollowedUp { .. }) => s,
+        // A document may follow any event that issues one.
+        (s, Event::DocumentIssued { .. }) => s,
         (s, Event::WarningAppealed { .. } | Event::WarningDecided { .. }) => s,
         (s, Event::ForwardedLate { .. }) if !s.is_final() => s,
         (S::Completed | S::Terminated, Event::Reopened { .. }) => S::Accepted,
@@ -1068,6 +1080,25 @@ pub struct Case {
     /// closed or moved ([`Event::HandedOver`]); see [`Case::window`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub window: Option<String>,
+    /// The documents issued for the case, in order ([`Event::DocumentIssued`];
+    /// their content is in the log).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub documents: Vec<DocumentRef>,
+}
+
+/// Where a case's issued document is: the event that carries it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct DocumentRef {
+    /// The case version of its [`Event::DocumentIssued`].
+    pub version: u64,
+    /// Which document.
+    pub kind: crate::document::DocKind,
+    /// The hall that issued it.
+    pub node: String,
+    /// When (ms).
+    pub at_ms: i64,
+    /// The first 8 bytes of its content hash, hex.
+    pub reference: String,
 }
 
 /// The local date in China (UTC+8, no daylight saving) of a time in ms.
@@ -1135,6 +1166,7 @@ impl Case {
             appeals: Vec::new(),
             late_forwarding: None,
             window: None,
+            documents: Vec::new(),
         })
     }
 
@@ -1200,7 +1232,8 @@ impl Case {
             | Event::Terminated { .. }
             | Event::Transferred { .. }
             | Event::HandedOver { .. }
-            | Event::ForwardedLate { .. } => {}
+            | Event::ForwardedLate { .. }
+            | Event::DocumentIssued { .. } => {}
             _ if suspended => return Err(CaseError::Suspended),
             _ => {}
         }
@@ -1417,6 +1450,13 @@ impl Case {
                 self.materials = materials.clone();
             }
             Event::CorrectionNotified { issues } => self.correction = issues.clone(),
+            Event::DocumentIssued { document } => self.documents.push(DocumentRef {
+                version: rec.case_version,
+                kind: document.kind,
+                node: rec.actor.node.clone(),
+                at_ms: at,
+                reference: document.reference(),
+            }),
             Event::NotAccepted { reason } => self.rejection_reason = Some(reason.clone()),
             Event::Accepted { deferred, holder } => {
                 self.accepted_at_ms = Some(at);

@@ -30,6 +30,7 @@ use super::case::{
 };
 use super::catalogue::Catalogue;
 use super::checklist::{IssueKind, MaterialIssue, PresentedMaterial};
+use super::document::{DocKind, IssuedDocument};
 use super::log::{Directive, DirectiveRecord, LogBody};
 
 /// The format byte of bodies written now.
@@ -147,7 +148,7 @@ mod pb {
         pub department: Option<String>,
         #[prost(
             oneof = "Ev",
-            tags = "10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36"
+            tags = "10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37"
         )]
         pub event: Option<Ev>,
     }
@@ -309,6 +310,26 @@ mod pb {
         HandedOver(HandedOverEv),
         #[prost(message, tag = "36")]
         ForwardedLate(ForwardedLateEv),
+        /// The content is in the personal section's text.
+        #[prost(message, tag = "37")]
+        DocumentIssued(DocumentEv),
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct DocumentEv {
+        #[prost(uint32, tag = "1")]
+        pub kind: u32,
+        /// Days since 1970-01-01.
+        #[prost(int32, tag = "2")]
+        pub issued_on: i32,
+        #[prost(bytes = "vec", tag = "3")]
+        pub hash: Vec<u8>,
+        #[prost(bytes = "vec", tag = "4")]
+        pub key: Vec<u8>,
+        #[prost(bytes = "vec", tag = "5")]
+        pub endorsement: Vec<u8>,
+        #[prost(bytes = "vec", tag = "6")]
+        pub signature: Vec<u8>,
     }
 
     #[derive(Clone, PartialEq, prost::Message)]
@@ -700,6 +721,18 @@ fn materials_of(m: Vec<pb::Material>) -> Vec<PresentedMaterial> {
         .collect()
 }
 
+fn epoch_days(d: chrono::NaiveDate) -> i32 {
+    i32::try_from(
+        d.signed_duration_since(chrono::NaiveDate::default())
+            .num_days(),
+    )
+    .unwrap_or(0)
+}
+
+fn date_of_epoch_days(n: i32) -> Option<chrono::NaiveDate> {
+    chrono::NaiveDate::default().checked_add_signed(chrono::Duration::days(i64::from(n)))
+}
+
 fn issues_pb(issues: &[MaterialIssue]) -> Vec<pb::Issue> {
     issues
         .iter()
@@ -902,6 +935,17 @@ fn encode_with(
                 Event::FollowedUp { answer } => {
                     text(answer, &mut personal);
                     Ev::FollowedUp(pb::Empty {})
+                }
+                Event::DocumentIssued { document: d } => {
+                    text(&d.content, &mut personal);
+                    Ev::DocumentIssued(pb::DocumentEv {
+                        kind: u32::from(d.kind.code()),
+                        issued_on: epoch_days(d.issued_on),
+                        hash: d.hash.clone(),
+                        key: d.key.clone(),
+                        endorsement: d.endorsement.clone(),
+                        signature: d.signature.clone(),
+                    })
                 }
                 Event::Reopened { reason } => {
                     text(reason, &mut personal);
@@ -1265,6 +1309,21 @@ fn decode_case(
             comment: text,
         },
         Ev::FollowedUp(_) => Event::FollowedUp { answer: text },
+        Ev::DocumentIssued(d) => Event::DocumentIssued {
+            document: Box::new(IssuedDocument {
+                kind: u8::try_from(d.kind)
+                    .ok()
+                    .and_then(DocKind::from_code)
+                    .ok_or_else(|| malformed("unknown document kind"))?,
+                issued_on: date_of_epoch_days(d.issued_on)
+                    .ok_or_else(|| malformed("document date"))?,
+                content: text,
+                hash: d.hash,
+                key: d.key,
+                endorsement: d.endorsement,
+                signature: d.signature,
+            }),
+        },
         Ev::Reopened(_) => Event::Reopened { reason: text },
         Ev::ForwardedLate(f) => Event::ForwardedLate {
             from: f.from,

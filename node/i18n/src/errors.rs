@@ -312,6 +312,11 @@ pub const PHRASES: &[(&str, &str, &str)] = &[
         "no case {number}",
     ),
     (
+        "err.document_not_found",
+        "案件 {number} 没有第 {version} 版的文书",
+        "case {number} has no document at version {version}",
+    ),
+    (
         "err.case_not_found.last4",
         "未找到案件 {number}，或证件号后四位不符",
         "no case {number}, or the last four characters of the ID do not match",

@@ -60,6 +60,7 @@ impl Node {
                 file,
             )?)?),
         };
+        let document_key = crate::documents::DocumentKey::load(&config, signer.as_ref())?;
         // Only a node that replicates to a parent can take its log back.
         let fed = &config.federation;
         let ca = match fed.ca_key_file.as_str() {
@@ -122,6 +123,7 @@ impl Node {
             calendar: RwLock::new(Arc::new(calendar)),
             uplink: crate::uplink::Uplink::default(),
             signer,
+            document_key,
             ca,
             registry: Arc::default(),
             uplink_queries: std::sync::Mutex::new(None),

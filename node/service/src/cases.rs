@@ -496,7 +496,7 @@ impl Node {
             .await?
             .ok_or_else(|| case_not_found(&case_id))?;
         Ok(Submitted {
-            outcome: self.outcome(&row),
+            outcome: self.outcome(&row).await?,
             replayed: true,
         })
     }
@@ -639,6 +639,19 @@ impl Node {
         };
         case.apply(&rec)?;
         let mut records = vec![rec];
+        // A result is issued as a document by the hall that decided, and
+        // travels back with the case to the window that hands it out.
+        if kind == "result_ready" {
+            let shown = case.clone();
+            let (doc, _) = self.issue_document(
+                &mut case,
+                &shown,
+                onewindow_domain::document::DocKind::Result,
+                &actor,
+                now,
+            )?;
+            records.push(doc);
+        }
         if let Some(back) = policy::hand_back(&case, self.id.as_str(), &actor, now) {
             case.apply(&back)?;
             records.push(back);
@@ -670,6 +683,18 @@ impl Node {
         matter: &Matter,
         mut records: Vec<EventRecord>,
     ) -> Result<Outcome, Error> {
+        // The document answers the decision; it describes the case as it
+        // stands after the escalation that follows it (whether and to
+        // which hall it goes up), so that is worked out first on a copy.
+        let Some(last) = records.last() else {
+            return Err(Error::storage(&"an acceptance decision without records"));
+        };
+        let (actor, at_ms) = (last.actor.clone(), last.at_ms);
+        let mut shown = case.clone();
+        self.escalate(&mut shown, matter, &mut records.clone())?;
+        let kind = crate::documents::acceptance_kind(case.state);
+        let (doc, document) = self.issue_document(case, &shown, kind, &actor, at_ms)?;
+        records.push(doc);
         self.escalate(case, matter, &mut records)?;
         let scope = case.window().to_owned();
         for r in records {
@@ -678,7 +703,7 @@ impl Node {
         let row = self.case_row(case);
         w.put_case(row.clone());
         w.commit().await?;
-        Ok(self.outcome(&row))
+        Ok(self.outcome_with(&row, document))
     }
 
     /// After acceptance at a hall that may not decide the matter, the case

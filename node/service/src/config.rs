@@ -67,6 +67,22 @@ pub struct NodeSection {
     /// See `litigation_zh`.
     #[serde(default)]
     pub litigation_en: String,
+    /// The address at which citizens reach this hall's public pages, put
+    /// in the QR code of its documents (`{public_url}/verify?d=...`); when
+    /// empty, `http://` and the `[http] listen` address.
+    #[serde(default)]
+    pub public_url: String,
+    /// The hall's document key (Ed25519, PKCS#8 in hex), with which it
+    /// signs the documents it issues; when empty, `document.key` in the
+    /// data folder, made at first start.
+    #[serde(default)]
+    pub document_key_file: String,
+    /// The root's endorsement of that key (hex signature over the key and
+    /// this hall's id, made by `onewindow-deploy topology bundle`); the
+    /// root endorses its own key itself. Without it, the documents are
+    /// signed but a verifier reports the key as not endorsed.
+    #[serde(default)]
+    pub document_key_endorsement: String,
     /// Folder for the SQLite file and other local data.
     pub data_dir: PathBuf,
 }
@@ -456,6 +472,7 @@ impl Config {
         }
         self.federation.credentials_dir = join(&self.federation.credentials_dir);
         self.federation.signing_key_file = join(&self.federation.signing_key_file);
+        self.node.document_key_file = join(&self.node.document_key_file);
         self.federation.ca_key_file = join(&self.federation.ca_key_file);
         self.auth.bootstrap_password_file = join(&self.auth.bootstrap_password_file);
         self.database.url = resolve_sqlite_url(&self.database.url, folder);

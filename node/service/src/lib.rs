@@ -13,6 +13,7 @@ mod cases;
 pub mod clock;
 pub mod config;
 mod directives;
+pub mod documents;
 pub mod enrolment;
 pub mod error;
 pub mod handover;
@@ -35,7 +36,9 @@ pub use directives::{Query, QuerySender};
 pub use auth::{LoginOutcome, NewStaff, StaffChange, StaffView};
 pub use cases::{Action, ApplicantInput, Submission, SubmissionKey, Submitted};
 pub use clock::{CLOCK_OFFSET_ENV, Clock, OffsetClock, StartedClock, SystemClock, TestClock};
-pub use views::{CaseView, DocLine, Document, DocumentKind, Outcome, Progress, masked_id};
+pub use views::{
+    CaseView, DocLine, Document, DocumentKind, Outcome, Progress, kind_title, masked_id,
+};
 
 use federation::NodeId;
 use std::sync::{Arc, RwLock};
@@ -66,6 +69,8 @@ pub struct Node {
     pub uplink: crate::uplink::Uplink,
     /// The root's signing key (only at the root).
     pub signer: Option<crate::signing::Signer>,
+    /// The key that signs the documents this hall issues.
+    pub document_key: crate::documents::DocumentKey,
     /// The federation CA, where this node signs its subtree's renewed
     /// certificates (normally the root only).
     pub ca: Option<federation::FederationCa>,

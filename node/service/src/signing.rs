@@ -48,6 +48,16 @@ impl Signer {
         hex::encode(self.0.sign(message).as_ref())
     }
 
+    /// The signature over `message`, raw (64 bytes).
+    pub fn sign_raw(&self, message: &[u8]) -> Vec<u8> {
+        self.0.sign(message).as_ref().to_vec()
+    }
+
+    /// The public key, raw (32 bytes).
+    pub fn public_bytes(&self) -> Vec<u8> {
+        self.0.public_key().as_ref().to_vec()
+    }
+
     /// The public key, hex.
     pub fn public_hex(&self) -> String {
         hex::encode(self.0.public_key().as_ref())

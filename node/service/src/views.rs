@@ -11,34 +11,11 @@ use onewindow_i18n::{Arg, Text, text, text_args};
 use onewindow_store::CaseRow;
 
 /// Which standard document an outcome is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum DocumentKind {
-    /// 受理回执
-    Receipt,
-    /// 材料补正通知书
-    CorrectionNotice,
-    /// 不予受理决定书
-    NonAcceptance,
-    /// 即办件办结单
-    Completion,
-}
+pub use onewindow_domain::document::DocKind as DocumentKind;
 
-impl DocumentKind {
-    /// Stable name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Receipt => "receipt",
-            Self::CorrectionNotice => "correction_notice",
-            Self::NonAcceptance => "non_acceptance",
-            Self::Completion => "completion",
-        }
-    }
-
-    /// Title in both languages (`doc.title.<kind>`).
-    pub fn title(self) -> Text {
-        text(&format!("doc.title.{}", self.as_str()), &[])
-    }
+/// A document kind's title in both languages (`doc.title.<kind>`).
+pub fn kind_title(kind: DocumentKind) -> Text {
+    text(&format!("doc.title.{}", kind.as_str()), &[])
 }
 
 /// One line of a document.
@@ -91,6 +68,44 @@ pub struct Document {
     pub hall_address: String,
     /// The hall's telephone, if configured.
     pub hall_phone: String,
+    /// The issuing hall's public address, the base of the QR code's link.
+    #[serde(default)]
+    pub verify_base: String,
+    /// The opening sentence, where the kind alone does not say it (a
+    /// result: granted or refused).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub intro: Option<DocLine>,
+}
+
+impl Document {
+    /// What is shown of a document whose content is withheld here (its
+    /// record proves it through its hash).
+    pub fn withheld(kind: DocumentKind, case_number: &str) -> Self {
+        let title = kind_title(kind);
+        Self {
+            kind,
+            title_zh: title.zh,
+            title_en: title.en,
+            case_number: case_number.to_owned(),
+            hall_zh: String::new(),
+            hall_en: String::new(),
+            matter_code: String::new(),
+            matter_zh: String::new(),
+            matter_en: String::new(),
+            applicant_name: String::new(),
+            applicant_id_masked: String::new(),
+            issued_on: String::new(),
+            lines: Vec::new(),
+            committed_due: None,
+            statutory_due: None,
+            awaiting_transfer: false,
+            notes: Vec::new(),
+            hall_address: String::new(),
+            hall_phone: String::new(),
+            verify_base: String::new(),
+            intro: None,
+        }
+    }
 }
 
 /// The result of a submission: exactly one document.
@@ -203,14 +218,50 @@ impl Node {
         }
     }
 
-    /// The outcome document of a case's latest acceptance decision.
+    /// The outcome document of a case's latest acceptance decision, as it
+    /// would be issued now (for cases from before documents were records).
     pub fn document(&self, row: &CaseRow) -> Document {
+        self.document_of(row, crate::documents::acceptance_kind(row.case.state))
+    }
+
+    /// The content of a document of `kind` for a case as `row` shows it,
+    /// issued by this hall.
+    pub fn document_of(&self, row: &CaseRow, kind: DocumentKind) -> Document {
         let c = &row.case;
         let material_name = |code: &str| material_names(&self.catalogue(), c, code);
         let mut lines = Vec::new();
         let mut notes = Vec::new();
-        let kind = match c.state {
-            State::Correction => {
+        let mut title = kind_title(kind);
+        let mut intro = None;
+        match kind {
+            DocumentKind::Result => {
+                let granted = c.granted.unwrap_or(false);
+                let which = if granted { "granted" } else { "refused" };
+                title = text(&format!("doc.title.result_{which}"), &[]);
+                intro = Some(say(&format!("doc.intro.result_{which}")));
+                if let Some(r) = c.result.as_deref().filter(|r| !r.trim().is_empty()) {
+                    lines.push(line(text_args(
+                        "doc.line.result",
+                        &[("result", Arg::Plain(&r))],
+                    )));
+                }
+                if let Some(o) = c.outcome_text.as_deref().filter(|o| !o.trim().is_empty()) {
+                    lines.push(line(text_args(
+                        "doc.line.decision_reason",
+                        &[("reason", Arg::Plain(&o))],
+                    )));
+                }
+                let window = c.window();
+                let (zh, en) = (self.hall_name(window, false), self.hall_name(window, true));
+                notes.push(line(text_args(
+                    "doc.note.collect_at",
+                    &[("hall", Arg::Each(&zh, &en))],
+                )));
+                if !granted {
+                    self.appeal_note(&mut notes);
+                }
+            }
+            DocumentKind::CorrectionNotice => {
                 for i in &c.correction {
                     lines.push(line(i.describe()));
                 }
@@ -245,40 +296,20 @@ impl Node {
                     )));
                 }
                 notes.push(say("doc.note.correction"));
-                DocumentKind::CorrectionNotice
             }
-            State::Rejected => {
+            DocumentKind::NonAcceptance => {
                 if let Some(r) = &c.rejection_reason {
                     lines.push(DocLine {
                         zh: r.clone(),
                         en: r.clone(),
                     });
                 }
-                let n = &self.config.node;
-                if n.reconsideration_zh.is_empty() || n.litigation_zh.is_empty() {
-                    notes.push(say("doc.note.non_acceptance"));
-                } else {
-                    notes.push(line(text_args(
-                        "doc.note.non_acceptance_to",
-                        &[
-                            (
-                                "reconsideration",
-                                Arg::Each(&n.reconsideration_zh, &n.reconsideration_en),
-                            ),
-                            ("court", Arg::Each(&n.litigation_zh, &n.litigation_en)),
-                        ],
-                    )));
-                }
-                DocumentKind::NonAcceptance
+                self.appeal_note(&mut notes);
             }
-            _ if c.received.immediate
-                && c.decided_at_ms.is_some()
-                && c.accepted_at_ms == c.decided_at_ms =>
-            {
+            DocumentKind::Completion => {
                 notes.push(say("doc.note.completion"));
-                DocumentKind::Completion
             }
-            _ => {
+            DocumentKind::Receipt => {
                 // A deferred material is due within the matter's correction
                 // limit from the day of acceptance.
                 let deferred_by = self
@@ -319,13 +350,11 @@ impl Node {
                     }
                     None => notes.push(say("doc.note.collect_here")),
                 }
-                DocumentKind::Receipt
             }
-        };
+        }
         // Every document says how to follow the case.
         notes.push(say("doc.note.progress"));
         let issued = onewindow_domain::case::china_date(row.updated_at_ms);
-        let title = kind.title();
         Document {
             kind,
             title_zh: title.zh,
@@ -348,12 +377,48 @@ impl Node {
             notes,
             hall_address: self.config.node.hall_address.clone(),
             hall_phone: self.config.node.hall_phone.clone(),
+            verify_base: String::new(),
+            intro,
+        }
+    }
+
+    /// Where a decision may be appealed: the bodies of this hall's
+    /// configuration, or the time limits alone when they are not set.
+    fn appeal_note(&self, notes: &mut Vec<DocLine>) {
+        let n = &self.config.node;
+        if n.reconsideration_zh.is_empty() || n.litigation_zh.is_empty() {
+            notes.push(say("doc.note.non_acceptance"));
+        } else {
+            notes.push(line(text_args(
+                "doc.note.non_acceptance_to",
+                &[
+                    (
+                        "reconsideration",
+                        Arg::Each(&n.reconsideration_zh, &n.reconsideration_en),
+                    ),
+                    ("court", Arg::Each(&n.litigation_zh, &n.litigation_en)),
+                ],
+            )));
         }
     }
 
     /// What the window tells the applicant after an acceptance decision.
-    pub fn outcome(&self, row: &CaseRow) -> Outcome {
-        let document = self.document(row);
+    pub async fn outcome(&self, row: &CaseRow) -> Result<Outcome, crate::error::Error> {
+        // The document as issued: the last answer to an acceptance
+        // decision in the case's record; for a case from before documents
+        // were records, the document as it would be issued now.
+        let document = self
+            .issued_documents(&row.id)
+            .await?
+            .into_iter()
+            .rev()
+            .find(|d| d.document.kind.is_acceptance())
+            .map_or_else(|| self.document(row), |d| d.document);
+        Ok(self.outcome_with(row, document))
+    }
+
+    /// The outcome of an acceptance decision with its document.
+    pub fn outcome_with(&self, row: &CaseRow, document: Document) -> Outcome {
         Outcome {
             case_number: row.id.clone(),
             outcome: document.kind,

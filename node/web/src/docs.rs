@@ -28,7 +28,7 @@ fn env() -> &'static Environment<'static> {
     })
 }
 
-/// The case number as an SVG QR code.
+/// A text as an SVG QR code.
 pub fn qr_svg(text: &str) -> String {
     match QrCode::new(text.as_bytes()) {
         Ok(code) => code
@@ -40,10 +40,45 @@ pub fn qr_svg(text: &str) -> String {
     }
 }
 
-/// Renders a document as a printable HTML page.
-pub fn render(doc: &Document) -> Result<String, minijinja::Error> {
+/// Renders a document as a printable HTML page: its QR code holds `link`
+/// (a stored document's verify link), and `seal` is printed beneath it so
+/// that a document can be checked by typing its code.
+pub fn render(doc: &Document, link: &str, seal: Option<&str>) -> Result<String, minijinja::Error> {
     let t = env().get_template("document.html")?;
-    t.render(context! { doc => doc, qr_svg => qr_svg(&doc.case_number) })
+    t.render(context! { doc => doc, qr_svg => qr_svg(link), seal => seal })
+}
+
+/// Renders a document as issued, from its record.
+pub fn render_issued(d: &crate::service::documents::Issued) -> Result<String, minijinja::Error> {
+    render(&d.document, &d.verify_url, Some(&d.seal))
+}
+
+/// The page of a case's document: the one issued at case version
+/// `version`, or (`None`) the last answer to an acceptance decision; for a
+/// case from before documents were records, the document as it would be
+/// issued now, its QR code holding the case number.
+pub async fn case_document(
+    node: &crate::service::Node,
+    number: &str,
+    version: Option<u64>,
+) -> Result<String, crate::service::error::Error> {
+    let storage = |e: minijinja::Error| crate::service::error::Error::storage(&e);
+    if let Some(v) = version {
+        let d = node.issued_document(number, v).await?;
+        return render_issued(&d).map_err(storage);
+    }
+    let issued = node.issued_documents(number).await?;
+    if let Some(d) = issued
+        .iter()
+        .rev()
+        .find(|d| d.document.kind.is_acceptance())
+    {
+        return render_issued(d).map_err(storage);
+    }
+    let row = node.store.case(number).await?.ok_or_else(|| {
+        crate::service::error::Error::not_found("case_not_found", &[("number", &number)])
+    })?;
+    render(&node.document(&row), number, None).map_err(storage)
 }
 
 #[cfg(test)]
@@ -52,7 +87,7 @@ mod tests {
     use crate::service::{DocLine, DocumentKind};
 
     fn document(kind: DocumentKind) -> Document {
-        let title = kind.title();
+        let title = crate::service::kind_title(kind);
         Document {
             kind,
             title_zh: title.zh,
@@ -76,6 +111,8 @@ mod tests {
             notes: vec![],
             hall_address: "南海区桂城街道夏平村".into(),
             hall_phone: "0757-8600 0000".into(),
+            verify_base: "http://127.0.0.1:8080".into(),
+            intro: None,
         }
     }
 
@@ -89,31 +126,39 @@ mod tests {
             DocumentKind::NonAcceptance,
             DocumentKind::Completion,
         ] {
-            let html = render(&document(kind)).unwrap_or_else(|e| panic!("{e}"));
+            let html = render(
+                &document(kind),
+                "http://127.0.0.1:8080/verify?d=x",
+                Some("SEALTEXT"),
+            )
+            .unwrap_or_else(|e| panic!("{e}"));
+            assert!(html.contains("SEALTEXT"), "the seal is printed on {kind:?}");
             assert!(!html.contains("doc."), "a key shows as itself in {kind:?}");
             assert!(!html.contains("{committed}"), "{kind:?}");
             for label in [
                 "案件编号",
                 "Case No.",
-                "扫码查询进度",
+                "扫码核验文书真伪",
                 "承诺办结时限：2026-11-25",
                 "地址：南海区桂城街道夏平村",
                 "电话：0757-8600 0000",
             ] {
                 assert!(html.contains(label), "{label} missing from {kind:?}");
             }
-            assert!(html.contains(&kind.title().zh) && html.contains(&kind.title().en));
+            let title = crate::service::kind_title(kind);
+            assert!(html.contains(&title.zh) && html.contains(&title.en));
         }
         // A receipt with materials to follow does not say "complete".
-        let receipt = render(&document(DocumentKind::Receipt)).unwrap_or_default();
+        let receipt = render(&document(DocumentKind::Receipt), "x", None).unwrap_or_default();
         assert!(receipt.contains("予以容缺受理") && receipt.contains("is accepted"));
         assert!(!receipt.contains("您的申请材料齐全"));
         let mut complete = document(DocumentKind::Receipt);
         complete.lines.clear();
-        let complete = render(&complete).unwrap_or_default();
+        let complete = render(&complete, "x", None).unwrap_or_default();
         assert!(complete.contains("您的申请材料齐全") && complete.contains("予以受理"));
         assert!(receipt.contains("等待转送上级办理"));
-        let notice = render(&document(DocumentKind::CorrectionNotice)).unwrap_or_default();
+        let notice =
+            render(&document(DocumentKind::CorrectionNotice), "x", None).unwrap_or_default();
         assert!(notice.contains("请补正以下全部内容"));
     }
 }

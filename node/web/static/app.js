@@ -152,4 +152,70 @@
       if (history.length > 1) { e.preventDefault(); history.back(); }
     });
   });
+
+  // The verify page checks a document's seal in the browser too, with
+  // nothing but the root's public key (the same check as the hall's:
+  // onewindow_domain::document::Seal::verify).
+  function b64url(s) {
+    s = s.replace(/-/g, "+").replace(/_/g, "/");
+    while (s.length % 4) { s += "="; }
+    var bin = atob(s), out = new Uint8Array(bin.length);
+    for (var i = 0; i < bin.length; i++) { out[i] = bin.charCodeAt(i); }
+    return out;
+  }
+  function unhex(h) {
+    var out = new Uint8Array(h.length / 2);
+    for (var i = 0; i < out.length; i++) { out[i] = parseInt(h.substr(i * 2, 2), 16); }
+    return out;
+  }
+  function tohex(b) {
+    return Array.prototype.map.call(b, function (x) { return (x < 16 ? "0" : "") + x.toString(16); }).join("");
+  }
+  function concat(parts) {
+    var n = 0, i, out, at = 0;
+    for (i = 0; i < parts.length; i++) { n += parts[i].length; }
+    out = new Uint8Array(n);
+    for (i = 0; i < parts.length; i++) { out.set(parts[i], at); at += parts[i].length; }
+    return out;
+  }
+  function sealParts(b) {
+    var i = 0;
+    function take(n) {
+      if (i + n > b.length) { throw new Error("short"); }
+      var r = b.subarray(i, i + n); i += n; return r;
+    }
+    var head = take(6);
+    if (head[0] !== 1) { throw new Error("version"); }
+    var cl = take(1), caseId = take(cl[0]), nl = take(1), node = take(nl[0]);
+    var hash = take(32), key = take(32), el = take(1), endorsement = take(el[0]), sig = take(64);
+    if (i !== b.length) { throw new Error("long"); }
+    var enc = new TextEncoder();
+    return {
+      signed: concat([enc.encode("onewindow document seal v1\n"), head, cl, caseId, nl, node, hash]),
+      endorsed: enc.encode("onewindow document key v1\n" + new TextDecoder().decode(node) + "\n" + tohex(key)),
+      key: key, endorsement: endorsement, sig: sig
+    };
+  }
+  document.querySelectorAll("[data-offline-check]").forEach(function (box) {
+    var out = box.querySelector("[data-out]");
+    function show(v) {
+      box.setAttribute("data-result", v);
+      box.className = box.className + (v === "ok" ? " ok" : v === "bad" ? " bad" : "");
+      out.textContent = box.getAttribute("data-" + v);
+    }
+    var parts, subtle = window.crypto && window.crypto.subtle;
+    try { parts = sealParts(b64url(box.getAttribute("data-seal"))); } catch (e) { show("bad"); return; }
+    if (!subtle) { show("na"); return; }
+    var ed = { name: "Ed25519" };
+    Promise.all([
+      subtle.importKey("raw", unhex(box.getAttribute("data-root")), ed, false, ["verify"]),
+      subtle.importKey("raw", parts.key, ed, false, ["verify"])
+    ]).then(function (keys) {
+      if (parts.endorsement.length !== 64) { show("bad"); return; }
+      return Promise.all([
+        subtle.verify(ed, keys[0], parts.endorsement, parts.endorsed),
+        subtle.verify(ed, keys[1], parts.sig, parts.signed)
+      ]).then(function (r) { show(r[0] && r[1] ? "ok" : "bad"); });
+    }, function () { show("na"); }).catch(function () { show("bad"); });
+  });
 })();

@@ -11,6 +11,7 @@ use super::extract::{ApiJson, ApiPath, ApiQuery, Staff};
 use crate::domain::case::{Channel, EventRecord, Role};
 use crate::domain::checklist::PresentedMaterial;
 use crate::error::{Error, ErrorBody};
+use crate::service::documents::{Issued, Verification};
 use crate::service::{Action, CaseView, Outcome, Progress, Submission, SubmissionKey};
 use crate::store::CaseFilter;
 
@@ -216,14 +217,71 @@ pub async fn document(
     ApiPath(number): ApiPath<String>,
 ) -> Result<axum::response::Response, Error> {
     let number = crate::domain::case_number::CaseNumber::parse(&number)?.to_string();
-    let row = node
-        .store
-        .case(&number)
-        .await?
-        .ok_or_else(|| Error::not_found("case_not_found", &[("number", &number)]))?;
-    let doc = node.document(&row);
-    let html = crate::docs::render(&doc).map_err(|e| Error::storage(&e))?;
+    let html = crate::docs::case_document(&node, &number, None).await?;
     Ok(Html(html).into_response())
+}
+
+/// The documents issued for a case, as stored in its record: content,
+/// hash, the issuing hall's key, the root's endorsement, the signature and
+/// the seal its QR code carries (staff).
+#[utoipa::path(get, path = "/api/v1/cases/{number}/documents", tag = "cases", security(("bearer" = [])),
+    params(("number" = String, Path, description = "Case number `HALL-YYYYMMDD-NNNNNN-C` (letters in either case) with a matching check character", pattern = "^[A-Za-z0-9]{2,8}-[0-9]{8}-[0-9]{6}-[A-Za-z0-9]$")),
+    responses((status = 401, body = ErrorBody), (status = 200, body = Vec<Issued>), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn documents(
+    State(node): State<AppState>,
+    _staff: Staff,
+    ApiPath(number): ApiPath<String>,
+) -> Result<axum::Json<Vec<Issued>>, Error> {
+    let number = crate::domain::case_number::CaseNumber::parse(&number)?.to_string();
+    if node.store.case(&number).await?.is_none() {
+        return Err(Error::not_found("case_not_found", &[("number", &number)]));
+    }
+    Ok(axum::Json(node.issued_documents(&number).await?))
+}
+
+/// The printable page of one issued document, by the case version of its
+/// record: the same bytes at every hall that holds the case (staff).
+#[utoipa::path(get, path = "/api/v1/cases/{number}/documents/{version}", tag = "cases", security(("bearer" = [])),
+    params(("number" = String, Path, description = "Case number `HALL-YYYYMMDD-NNNNNN-C` (letters in either case) with a matching check character", pattern = "^[A-Za-z0-9]{2,8}-[0-9]{8}-[0-9]{6}-[A-Za-z0-9]$"),
+        ("version" = u64, Path, description = "The case version of the document's record", minimum = 1)),
+    responses((status = 401, body = ErrorBody), (status = 200, content_type = "text/html", body = String), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn document_version(
+    State(node): State<AppState>,
+    _staff: Staff,
+    ApiPath((number, version)): ApiPath<(String, u64)>,
+) -> Result<axum::response::Response, Error> {
+    let number = crate::domain::case_number::CaseNumber::parse(&number)?.to_string();
+    let html = crate::docs::case_document(&node, &number, Some(version)).await?;
+    Ok(Html(html).into_response())
+}
+
+/// The seal to check.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyQuery {
+    /// The seal a document's QR code carries (base64url).
+    #[param(max_length = 1024)]
+    pub d: String,
+}
+
+/// Checks a document's seal (public, no login): its signatures under the
+/// root's key and, where this hall holds the case, its record. Shows only
+/// what proves the document: its kind, case number, issuing hall, day, the
+/// matter and the applicant's name with all but the first character hidden.
+#[utoipa::path(get, path = "/api/v1/verify", tag = "cases", params(VerifyQuery),
+    responses((status = 200, body = Verification), (status = 400, body = ErrorBody)))]
+pub async fn verify(
+    State(node): State<AppState>,
+    ApiQuery(q): ApiQuery<VerifyQuery>,
+) -> Result<axum::Json<Verification>, Error> {
+    if q.d.len() > crate::domain::document::MAX_SEAL_TEXT {
+        return Err(Error::bad_request(
+            "bad_query",
+            &[("detail", &"d: longer than 1024 characters")],
+        ));
+    }
+    Ok(axum::Json(node.verify_seal(&q.d).await?))
 }
 
 /// Materials resubmitted after a correction notice.

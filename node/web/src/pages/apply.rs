@@ -239,7 +239,7 @@ pub async fn submit(Path(code): Path<String>, form: StaffForm) -> Response {
     };
     match result {
         Ok(out) => {
-            let title = out.outcome.title();
+            let title = crate::service::kind_title(out.outcome);
             ctx.redirect(
                 &format!("/clerk/cases/{}", out.case_number),
                 Some(Flash::ok_text(onewindow_i18n::text_args(
@@ -350,7 +350,7 @@ pub async fn resubmit(Path(number): Path<String>, form: StaffForm) -> Response {
         .await
     {
         Ok(out) => {
-            let title = out.outcome.title();
+            let title = crate::service::kind_title(out.outcome);
             ctx.redirect(
                 &format!("/clerk/cases/{}", out.case_number),
                 Some(Flash::ok_text(onewindow_i18n::text_args(

@@ -163,3 +163,38 @@ pub async fn take(form: AnonForm) -> Response {
         Err(e) => ctx.error(&e),
     }
 }
+
+/// Query of the verify page.
+#[derive(Debug, Default, Deserialize)]
+pub struct VerifyQuery {
+    d: Option<String>,
+}
+
+/// `GET /verify`: checks a document's seal (what its QR code links to).
+/// Public: no login; shows only what proves the document.
+pub async fn verify(ctx: Ctx, Query(q): Query<VerifyQuery>) -> Response {
+    let seal = q.d.unwrap_or_default().trim().to_owned();
+    if seal.is_empty() {
+        return ctx.render(
+            StatusCode::OK,
+            "citizen/verify.html",
+            context! { seal => "" },
+        );
+    }
+    match ctx.node.verify_seal(&seal).await {
+        Ok(v) => {
+            let message = match (v.verdict.as_str(), v.held_here) {
+                ("authentic", false) => "verify.authentic_not_held".to_owned(),
+                (verdict, _) => format!("verify.{verdict}"),
+            };
+            let data = context! {
+                seal => seal,
+                v => v,
+                message => message,
+                root => ctx.node.config.federation.root_public_key.trim(),
+            };
+            ctx.render(StatusCode::OK, "citizen/verify.html", data)
+        }
+        Err(e) => ctx.error(&e),
+    }
+}

@@ -418,16 +418,25 @@ pub async fn document(StaffCtx(ctx): StaffCtx, Path(number): Path<String>) -> Re
         Ok(n) => n.to_string(),
         Err(e) => return ctx.error(&e.into()),
     };
-    let row = match ctx.node.store.case(&number).await {
-        Ok(Some(r)) => r,
-        Ok(None) => {
-            return ctx.error(&Error::not_found("case_not_found", &[("number", &number)]));
-        }
+    match crate::docs::case_document(&ctx.node, &number, None).await {
+        Ok(html) => Html(html).into_response(),
+        Err(e) => ctx.error(&e),
+    }
+}
+
+/// `GET /cases/{number}/documents/{version}`: one issued document as
+/// stored (staff).
+pub async fn document_version(
+    StaffCtx(ctx): StaffCtx,
+    Path((number, version)): Path<(String, u64)>,
+) -> Response {
+    let number = match CaseNumber::parse(&number) {
+        Ok(n) => n.to_string(),
         Err(e) => return ctx.error(&e.into()),
     };
-    match crate::docs::render(&ctx.node.document(&row)) {
+    match crate::docs::case_document(&ctx.node, &number, Some(version)).await {
         Ok(html) => Html(html).into_response(),
-        Err(e) => ctx.error(&Error::storage(&e)),
+        Err(e) => ctx.error(&e),
     }
 }
 

@@ -67,6 +67,10 @@ pub fn router() -> Router<AppState> {
             get(clerk::rate_page).post(clerk::rate),
         )
         .route("/cases/{number}/document", get(clerk::document))
+        .route(
+            "/cases/{number}/documents/{version}",
+            get(clerk::document_version),
+        )
         .route("/matters/search", get(clerk::search_json))
         // The back office.
         .route("/approver", get(approver::queue))
@@ -91,6 +95,7 @@ pub fn router() -> Router<AppState> {
         .route("/supervisor/export/{table}", get(supervisor::export))
         // The public.
         .route("/progress", get(citizen::progress))
+        .route("/verify", get(citizen::verify))
         .route("/guide", get(citizen::guide))
         .route("/guide/{code}", get(citizen::matter))
         .route("/kiosk", get(citizen::kiosk).post(citizen::take))
