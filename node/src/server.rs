@@ -141,6 +141,7 @@ pub async fn start_with_clock(
     }
     let listener = tokio::net::TcpListener::bind(config.http.listen).await?;
     let http_addr = listener.local_addr()?;
+    let _ = node.http_addr.set(http_addr);
     let app = onewindow_web::router(Arc::clone(&node));
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {

@@ -232,11 +232,18 @@ struct Hall {
 }
 
 /// A district node on the starter catalogue with a clerk, two approvers of
-/// the public security bureau (`gongan`) and a supervisor.
+/// the public security bureau (`gongan`) and a supervisor. It is the root:
+/// it holds the root's signing key, so its documents' seals check against
+/// the root's public key.
 async fn hall() -> Hall {
     let dir = tempfile::tempdir().unwrap();
     let db = format!("sqlite://{}?mode=rwc", dir.path().join("node.db").display());
-    let c = onewindow_tests::hall_config("nanhai", &db, dir.path());
+    let mut c = onewindow_tests::hall_config("nanhai", &db, dir.path());
+    let (private, public) = node::link::signing::generate().unwrap();
+    let key_file = dir.path().join("root-signing.key");
+    std::fs::write(&key_file, private).unwrap();
+    c.federation.signing_key_file = key_file.display().to_string();
+    c.federation.root_public_key = public;
     let clock = std::sync::Arc::new(node::service::StartedClock::at(onewindow_tests::START_MS));
     let node = server::start_with_clock(c, clock).await.unwrap();
     let base = node.url();
@@ -516,6 +523,24 @@ async fn walk_through(driver: &Driver, h: &Hall) {
     click(&c, "#act-result_ready").await;
     wait_text(&c, ".flash.ok", "办理结果已送受理窗口").await;
     shot(&c, "approver-decided").await;
+    // The result is a document of its own, issued by the deciding hall.
+    c.goto(&format!("{base}/approver/cases/{second}"))
+        .await
+        .unwrap();
+    let links = c
+        .find_all(Locator::Css(&format!(
+            "a[href^=\"/cases/{second}/documents/\"]"
+        )))
+        .await
+        .unwrap();
+    let last = links.last().expect("the case lists its documents");
+    let href = last.attr("href").await.unwrap().unwrap();
+    c.goto(&format!("{base}{href}")).await.unwrap();
+    wait_text(&c, "body", "准予办理决定书").await;
+    wait_text(&c, "body", "居民身份证 已制证").await;
+    find(&c, "#seal").await;
+    shot(&c, "document-result").await;
+    c.goto(&format!("{base}/approver")).await.unwrap();
     logout(&c).await;
 
     // The window hands the result out; the applicant rates on the tablet.
@@ -612,6 +637,88 @@ async fn every_role_clicks_through_one_case_in_a_real_browser() {
     tokio::time::timeout(Duration::from_secs(300), walk_through(&driver, &h))
         .await
         .expect("the walk-through finished in time");
+    h.node.stop().await;
+    drop(driver);
+}
+
+/// A citizen's phone opens the link in a document's QR code: the hall says
+/// the document is authentic, and so does the check in the browser with
+/// the root's key alone; a seal with one character changed is refused by
+/// both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_document_verifies_by_its_qr_link_and_an_altered_one_is_refused() {
+    let driver = Driver::start().await;
+    let h = hall().await;
+    let base = &h.base;
+    let clerk = onewindow_tests::Api::login(base, "clerk1", STAFF_PASSWORD).await;
+    let cat = clerk.get_ok("/api/v1/catalogue").await;
+    let matter = cat["matters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["code"] == "NH-GA-005")
+        .unwrap()
+        .clone();
+    let r = clerk
+        .post_ok(
+            "/api/v1/cases",
+            &onewindow_tests::complete_submission(&matter, PERSON),
+        )
+        .await;
+    let n = r["case_number"].as_str().unwrap().to_owned();
+    let docs = clerk.get_ok(&format!("/api/v1/cases/{n}/documents")).await;
+    let receipt = &docs[0];
+    let link = receipt["verify_url"].as_str().unwrap().to_owned();
+    assert!(link.starts_with(&format!("{base}/verify?d=")), "{link}");
+    let seal = receipt["seal"].as_str().unwrap().to_owned();
+
+    let phone = driver.browser("verify", 390, 844).await;
+    phone.goto(&link).await.unwrap();
+    let verdict = find(&phone, "#verdict").await;
+    assert_eq!(
+        verdict.attr("data-verdict").await.unwrap().as_deref(),
+        Some("authentic")
+    );
+    wait_text(&phone, "#verdict", "文书真实").await;
+    wait_text(&phone, "#verify-details", &n).await;
+    wait_text(&phone, "#verify-details", "李*").await;
+    let offline = find(&phone, "#offline-check[data-result]").await;
+    assert_eq!(
+        offline.attr("data-result").await.unwrap().as_deref(),
+        Some("ok"),
+        "the browser's own check of the seal"
+    );
+    shot(&phone, "verify").await;
+    phone
+        .goto(&format!("{base}/lang/en?next=/verify?d={seal}"))
+        .await
+        .unwrap();
+    wait_text(&phone, "#verdict", "Authentic").await;
+    find(&phone, "#offline-check[data-result=\"ok\"]").await;
+    shot(&phone, "verify-en").await;
+
+    // One character of the seal changed.
+    let mut chars: Vec<char> = seal.chars().collect();
+    let i = chars.len() - 10;
+    chars[i] = if chars[i] == 'Q' { 'R' } else { 'Q' };
+    let altered: String = chars.into_iter().collect();
+    phone
+        .goto(&format!("{base}/lang/zh?next=/verify?d={altered}"))
+        .await
+        .unwrap();
+    let verdict = find(&phone, "#verdict").await;
+    assert_eq!(
+        verdict.attr("data-verdict").await.unwrap().as_deref(),
+        Some("altered")
+    );
+    wait_text(&phone, "#verdict", "已被篡改或伪造").await;
+    let offline = find(&phone, "#offline-check[data-result]").await;
+    assert_eq!(
+        offline.attr("data-result").await.unwrap().as_deref(),
+        Some("bad")
+    );
+    shot(&phone, "verify-altered").await;
+    phone.close().await.unwrap();
     h.node.stop().await;
     drop(driver);
 }

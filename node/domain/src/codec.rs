@@ -1664,6 +1664,21 @@ mod tests {
                 None,
             ),
             later(
+                Event::DocumentIssued {
+                    document: Box::new(crate::document::IssuedDocument {
+                        kind: crate::document::DocKind::Result,
+                        issued_on: chrono::NaiveDate::from_ymd_opt(2026, 12, 1).unwrap(),
+                        content: format!("{{\"lines\":[\"{text}\"]}}"),
+                        hash: vec![7; 32],
+                        key: vec![1; 32],
+                        endorsement: vec![2; 64],
+                        signature: vec![3; 64],
+                    }),
+                },
+                Role::Approver,
+                Some("gongan"),
+            ),
+            later(
                 Event::Reopened {
                     reason: text.clone(),
                 },

@@ -124,6 +124,7 @@ impl Node {
             uplink: crate::uplink::Uplink::default(),
             signer,
             document_key,
+            http_addr: std::sync::OnceLock::new(),
             ca,
             registry: Arc::default(),
             uplink_queries: std::sync::Mutex::new(None),

@@ -232,7 +232,12 @@ impl Node {
     pub fn public_url(&self) -> String {
         let u = self.config.node.public_url.trim().trim_end_matches('/');
         if u.is_empty() {
-            format!("http://{}", self.config.http.listen)
+            let addr = self
+                .http_addr
+                .get()
+                .copied()
+                .unwrap_or(self.config.http.listen);
+            format!("http://{addr}")
         } else {
             u.to_owned()
         }

@@ -71,6 +71,9 @@ pub struct Node {
     pub signer: Option<crate::signing::Signer>,
     /// The key that signs the documents this hall issues.
     pub document_key: crate::documents::DocumentKey,
+    /// The address the HTTP listener is bound to (its port when the
+    /// configuration says 0), once it is.
+    pub http_addr: std::sync::OnceLock<std::net::SocketAddr>,
     /// The federation CA, where this node signs its subtree's renewed
     /// certificates (normally the root only).
     pub ca: Option<federation::FederationCa>,

@@ -369,8 +369,15 @@ impl Node {
             applicant_id_masked: masked_id(&c.received.applicant.id_number),
             issued_on: issued.format("%Y-%m-%d").to_string(),
             lines,
-            committed_due: row.committed_due.clone(),
-            statutory_due: row.statutory_due.clone(),
+            // A result closes the time limits a receipt announced.
+            committed_due: row
+                .committed_due
+                .clone()
+                .filter(|_| kind != DocumentKind::Result),
+            statutory_due: row
+                .statutory_due
+                .clone()
+                .filter(|_| kind != DocumentKind::Result),
             awaiting_transfer: kind == DocumentKind::Receipt
                 && c.holder.as_deref() != Some(c.received.accepting_node.as_str())
                 && !self.uplink_up(),

@@ -77,6 +77,10 @@ pub const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../templates/pages/citizen/progress.html"),
     ),
     (
+        "citizen/verify.html",
+        include_str!("../../templates/pages/citizen/verify.html"),
+    ),
+    (
         "citizen/guide.html",
         include_str!("../../templates/pages/citizen/guide.html"),
     ),
