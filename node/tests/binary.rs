@@ -120,6 +120,10 @@ fn new_village(
     cfg.node.id = id.into();
     cfg.node.hall_code = hall_code.into();
     cfg.node.data_dir = home.clone();
+    // Its own document key, made in its data folder at first start (an
+    // enrolled hall's key is not endorsed until the root endorses it).
+    cfg.node.document_key_file = String::new();
+    cfg.node.document_key_endorsement = String::new();
     cfg.database.url = format!("sqlite://{}?mode=rwc", home.join("node.db").display());
     cfg.http.listen = "127.0.0.1:0".parse().unwrap();
     cfg.federation.listen = "127.0.0.1:0".parse().unwrap();

@@ -443,9 +443,18 @@ async fn a_new_case_chains_format2_entries_onto_the_format1_log() {
 
     let store = &node.node.store;
     let new = check_log_after(store, old_seq, old_hash).await;
-    // The clerk's login (an audit record), then the case's two events.
+    // The clerk's login (an audit record), then the case's two events and
+    // the completion notice issued with them.
     let kinds: Vec<&str> = new.iter().map(|e| e.body.kind()).collect();
-    assert_eq!(kinds, ["audit", "received", "completed_at_window"]);
+    assert_eq!(
+        kinds,
+        [
+            "audit",
+            "received",
+            "completed_at_window",
+            "document_issued"
+        ]
+    );
     assert!(
         new[1..]
             .iter()
@@ -453,7 +462,10 @@ async fn a_new_case_chains_format2_entries_onto_the_format1_log() {
     );
     let evs = store.case_events(&number).await.unwrap();
     let kinds: Vec<&str> = evs.iter().map(|e| e.body.kind()).collect();
-    assert_eq!(kinds, ["received", "completed_at_window"]);
+    assert_eq!(
+        kinds,
+        ["received", "completed_at_window", "document_issued"]
+    );
     let row = store.case(&number).await.unwrap().unwrap();
     assert_eq!(row.state, "completed");
     assert_eq!(row.case.received.catalogue_version, 2);
