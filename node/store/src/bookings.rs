@@ -52,7 +52,7 @@ pub struct Booking {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BookOutcome {
     /// Booked.
-    Booked(Booking),
+    Booked(Box<Booking>),
     /// The slot has no place left.
     Full,
     /// The same person has a booking (`booked`) on that day already.
@@ -127,7 +127,7 @@ impl Store {
             .await?;
         let booked = Booking::from_row(&row)?;
         w.commit().await?;
-        Ok(BookOutcome::Booked(booked))
+        Ok(BookOutcome::Booked(Box::new(booked)))
     }
 
     /// One booking.
