@@ -112,7 +112,7 @@ impl Store {
         Ok(t)
     }
 
-    /// Calls the next waiting number (appointments first) to a window,
+    /// Calls the next waiting number (booked numbers first) to a window,
     /// unless the window still has a number open.
     pub async fn call_next(
         &self,
