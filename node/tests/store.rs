@@ -1201,6 +1201,13 @@ async fn a_slot_takes_its_capacity_a_person_one_booking_a_day_and_ended_slots_ar
     // The 09:00 slot ends at 570 minutes: its bookings still `booked` are
     // no-shows then, not before; a no-show is not checked in.
     let end = 570 * 60_000;
+    // Once that slot ended, its person may book a later one of the day.
+    let mut later = booking("AAAA222D", "2026-11-23", "10:00", ids[0]);
+    later.created_at_ms = end;
+    assert!(matches!(
+        store.add_booking(&later, 2).await.unwrap(),
+        BookOutcome::Booked(_)
+    ));
     assert_eq!(store.mark_no_shows(end - 1).await.unwrap(), 0);
     assert_eq!(store.mark_no_shows(end).await.unwrap(), 2);
     let day = store.bookings_of_day("2026-11-23").await.unwrap();
@@ -1213,7 +1220,8 @@ async fn a_slot_takes_its_capacity_a_person_one_booking_a_day_and_ended_slots_ar
         [
             ("AAAA2229", "no_show"),
             ("AAAA222B", "no_show"),
-            ("AAAA222C", "cancelled")
+            ("AAAA222C", "cancelled"),
+            ("AAAA222D", "booked")
         ]
     );
     assert_eq!(

@@ -55,7 +55,8 @@ pub enum BookOutcome {
     Booked(Box<Booking>),
     /// The slot has no place left.
     Full,
-    /// The same person has a booking (`booked`) on that day already.
+    /// The same person has a booking (`booked`, its slot not ended) on
+    /// that day already.
     AlreadyBooked,
     /// The code is taken (draw another).
     CodeTaken,
@@ -66,8 +67,9 @@ pub enum BookOutcome {
 pub type SlotsTaken = Vec<(String, i64)>;
 
 impl Store {
-    /// Books `b` (its status `booked`) if its slot has fewer than
-    /// `capacity` places taken and its person no other booking that day.
+    /// Books `b` (its status `booked`, made at `created_at_ms`) if its slot
+    /// has fewer than `capacity` places taken and its person no other
+    /// booking that day still to come.
     pub async fn add_booking(&self, b: &Booking, capacity: i64) -> Result<BookOutcome, StoreError> {
         let mut w = self.write().await?;
         let taken: i64 = sqlx::query_scalar(
@@ -84,11 +86,13 @@ impl Store {
             return Ok(BookOutcome::Full);
         }
         let mine: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM bookings WHERE id_number = $1 AND day = $2 AND status = $3",
+            "SELECT COUNT(*) FROM bookings WHERE id_number = $1 AND day = $2 AND status = $3 \
+             AND end_ms > $4",
         )
         .bind(&b.id_number)
         .bind(&b.day)
         .bind(status::BOOKED)
+        .bind(b.created_at_ms)
         .fetch_one(w.conn())
         .await?;
         if mine > 0 {
