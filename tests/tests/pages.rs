@@ -1432,6 +1432,21 @@ async fn the_window_takes_a_booking_code_never_free_text() {
         let all = h.node.node.tickets_today().await.unwrap();
         assert_eq!(all.len(), 1);
         assert_eq!(all[0].appointment.as_deref(), Some(booked.code.as_str()));
+        // At the kiosk, an empty booking code is refused, not taken for a
+        // walk-in, and the kiosk says why.
+        let kiosk = Browser::new(&h.url);
+        let form_token = kiosk.csrf("/kiosk").await;
+        let refused = kiosk
+            .post("/kiosk", &[("csrf", form_token.as_str()), ("booking", " ")])
+            .await;
+        assert_eq!(refused.status, StatusCode::NOT_FOUND);
+        assert!(refused.body.contains("没有这个预约码"), "{}", refused.body);
+        assert!(
+            refused.body.contains("id=\"k-booking\""),
+            "{}",
+            refused.body
+        );
+        assert_eq!(h.node.node.tickets_today().await.unwrap().len(), 1);
         // The field is the booking code, and a called number shows it.
         let call = [("window", "3"), ("csrf", token.as_str())];
         b.post("/clerk/queue/call", &call).await;

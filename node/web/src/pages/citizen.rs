@@ -149,12 +149,14 @@ pub async fn kiosk(ctx: Ctx) -> Response {
 }
 
 /// `POST /kiosk`: issues the next number: a walk-in's, or with a booking
-/// code shown within its slot a booked one. A refused code is shown on the
+/// code shown within its slot a booked one (an empty code is refused). A refused code is shown on the
 /// kiosk in its language, with the code kept to correct it.
 pub async fn take(form: AnonForm) -> Response {
     let ctx = form.ctx;
+    // The walk-in's button sends no code; the booking form always sends
+    // one, and an empty one is refused rather than taken for a walk-in.
     let code = form.fields.text("booking");
-    let typed = (!code.is_empty()).then_some(code.as_str());
+    let typed = form.fields.get("booking").map(|_| code.as_str());
     match ctx.node.take_ticket(typed).await {
         Ok(issued) => {
             let ahead = ctx.node.waiting_ahead(&issued.ticket).await.unwrap_or(0);
