@@ -21,6 +21,8 @@ pub struct RunningNode {
     task: Option<JoinHandle<std::io::Result<()>>>,
     /// The periodic check of the stored log; ends with the node.
     _checks: Option<AbortOnDrop>,
+    /// The periodic sweep of bookings whose slot ended; ends with the node.
+    _sweeps: Option<AbortOnDrop>,
 }
 
 /// A background task that ends when its owner is dropped.
@@ -52,6 +54,28 @@ fn start_checks(node: &Arc<Node>, every: std::time::Duration) -> AbortOnDrop {
     }))
 }
 
+/// How often bookings whose slot ended without a check-in are marked
+/// `no_show` ([`Node::sweep_bookings`]; they read so at once anyway).
+const BOOKING_SWEEP: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Marks bookings whose slot ended without a check-in, every
+/// [`BOOKING_SWEEP`].
+fn start_sweeps(node: &Arc<Node>) -> AbortOnDrop {
+    let node = Arc::clone(node);
+    AbortOnDrop(tokio::spawn(async move {
+        let mut tick = tokio::time::interval(BOOKING_SWEEP);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            match node.sweep_bookings().await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(bookings = n, "bookings marked as no-shows"),
+                Err(e) => tracing::warn!(error = %e, "bookings could not be swept"),
+            }
+        }
+    }))
+}
+
 impl std::fmt::Debug for RunningNode {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RunningNode")
@@ -70,6 +94,7 @@ impl RunningNode {
     /// Stops serving and closes the store.
     pub async fn stop(mut self) {
         self._checks = None;
+        self._sweeps = None;
         if let Some(l) = self.links.take() {
             l.shutdown().await;
         }
@@ -161,6 +186,7 @@ pub async fn start_with_clock(
         0 => None,
         s => Some(start_checks(&node, std::time::Duration::from_secs(s))),
     };
+    let sweeps = start_sweeps(&node);
     tracing::info!(node = %node.id, tier = %node.tier, %http_addr, "node started");
     Ok(RunningNode {
         node,
@@ -169,5 +195,6 @@ pub async fn start_with_clock(
         shutdown: Some(tx),
         task: Some(task),
         _checks: checks,
+        _sweeps: Some(sweeps),
     })
 }

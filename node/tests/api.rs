@@ -7,7 +7,9 @@ mod common;
 
 use common::catalogue::{complete_materials, test_catalogue};
 use common::{Client, TestNode, counts, staff};
+use onewindow_node::service::StartedClock;
 use serde_json::{Value, json};
+use std::sync::Arc;
 
 const PERSON: &str = "11010519491231002X";
 
@@ -31,6 +33,16 @@ async fn hall_at(id: &str) -> Hall {
     let t = common::start(id).await;
     hall_for(t).await
 }
+
+/// A district node as [`hall`], on a clock the test moves forward (it
+/// starts on `START_MS`, Monday 2026-11-23 10:00 in China, and runs).
+async fn hall_on_clock() -> (Hall, Arc<StartedClock>) {
+    let clock = Arc::new(StartedClock::at(common::START_MS));
+    let t = common::start_with_clock("nanhai", clock.clone()).await;
+    (hall_for(t).await, clock)
+}
+
+const MINUTE: i64 = 60_000;
 
 async fn hall_for(t: TestNode) -> Hall {
     let admin = t.http.login("admin", common::ADMIN_PASSWORD).await;
@@ -861,30 +873,71 @@ async fn progress_query_needs_the_last_four_characters() {
         .assert_error(400, "bad_query");
 }
 
+/// A valid citizen ID number, the `n`th of the tests' people.
+fn person(n: u32) -> String {
+    common::citizen_id(&format!("44060519800101{n:03}"))
+}
+
+/// A booking of `matter` on `date` at `start` for the `n`th person.
+fn booking(matter: &str, date: &str, start: &str, n: u32) -> Value {
+    json!({"matter": matter, "date": date, "start": start, "name": format!("预约人{n}"),
+           "id_number": person(n), "phone": "13800000000"})
+}
+
+/// Books, asserting success; the code.
+async fn book_ok(h: &Hall, date: &str, start: &str, n: u32) -> String {
+    let r =
+        h.t.http
+            .post("/api/v1/bookings", &booking("T-SIMPLE", date, start, n))
+            .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    r.body["code"].as_str().unwrap().to_owned()
+}
+
 #[tokio::test]
-async fn queue_numbers_call_appointments_first_and_record_waiting_time() {
-    let h = hall().await;
+async fn queue_numbers_call_booked_numbers_first_and_record_waiting_time() {
+    let (h, clock) = hall_on_clock().await;
     let a =
         h.t.http
             .post("/api/v1/queue/tickets", &json!({}))
             .await
             .ok();
     assert_eq!(a["number"], "A001");
+    // Any text is no booking: refused, and no number issued.
+    h.t.http
+        .post(
+            "/api/v1/queue/tickets",
+            &json!({"booking": "YY20261123001"}),
+        )
+        .await
+        .assert_error(404, "unknown_booking");
+    // A booking of the next slot (10:30-11:00): its check-in opens at
+    // 10:15.
+    let on_now = book_ok(&h, "2026-11-23", "10:30", 2).await;
+    h.t.http
+        .post("/api/v1/queue/tickets", &json!({"booking": on_now}))
+        .await
+        .assert_error(409, "booking_too_early");
+    clock.advance(20 * MINUTE);
+    // The code is read in either case.
     let b =
         h.t.http
             .post(
                 "/api/v1/queue/tickets",
-                &json!({"appointment": "YY20261123001"}),
+                &json!({"booking": on_now.to_lowercase()}),
             )
             .await
             .ok();
     assert_eq!(b["number"], "B001");
+    assert_eq!(b["appointment"], on_now.as_str());
+    assert_eq!(b["late_booking"], false);
     let a2 =
         h.t.http
             .post("/api/v1/queue/tickets", &json!({}))
             .await
             .ok();
     assert_eq!(a2["number"], "A002");
+    assert_eq!(a2["ahead"], 2, "B001 and A001 go before it");
     // What the kiosk prints as "ahead of you" follows the calling order:
     // the booked B001 goes before both walk-ins.
     let node = &h.t.node.node;
@@ -971,6 +1024,322 @@ async fn queue_numbers_call_appointments_first_and_record_waiting_time() {
     assert_eq!(none.status, 204);
     let all = h.clerk.get("/api/v1/queue/tickets").await.ok();
     assert_eq!(all.as_array().unwrap().len(), 3);
+}
+
+/// The stored bookings of the test day: `(name, status)`.
+async fn stored_bookings(h: &Hall) -> Vec<(String, String)> {
+    h.t.node
+        .node
+        .bookings_of_day("2026-11-23")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|b| (b.name, b.status))
+        .collect()
+}
+
+/// The names on the test day's stored bookings of a status.
+async fn names(h: &Hall, status: &str) -> Vec<String> {
+    stored_bookings(h)
+        .await
+        .into_iter()
+        .filter(|(_, s)| s == status)
+        .map(|(n, _)| n)
+        .collect()
+}
+
+#[tokio::test]
+async fn bookings_take_free_slots_of_working_days_and_are_read_with_the_id() {
+    let (h, _clock) = hall_on_clock().await;
+    let http = &h.t.http;
+    let slots = http
+        .get("/api/v1/bookings/slots?matter=T-SIMPLE&date=2026-11-23")
+        .await
+        .ok();
+    assert_eq!(slots["working_day"], true);
+    let list = slots["slots"].as_array().unwrap();
+    // 09:00-12:00 and 13:30-17:30 in half hours.
+    assert_eq!(list.len(), 6 + 8);
+    let slot =
+        |list: &[Value], start: &str| list.iter().find(|s| s["start"] == start).unwrap().clone();
+    // It is 10:00: the slots that started are closed.
+    assert_eq!(slot(list, "09:30")["open"], false);
+    assert_eq!(slot(list, "10:30")["open"], true);
+    assert_eq!(
+        slot(list, "14:00"),
+        json!({"start": "14:00", "end": "14:30", "capacity": 4, "free": 4, "open": true})
+    );
+    // A Saturday: the hall is closed.
+    let saturday = http
+        .get("/api/v1/bookings/slots?matter=T-SIMPLE&date=2026-11-28")
+        .await
+        .ok();
+    assert_eq!(saturday["working_day"], false);
+    assert_eq!(saturday["slots"], json!([]));
+
+    // Refusals store nothing.
+    for (body, status, code) in [
+        (
+            booking("T-SIMPLE", "2026-11-28", "14:00", 1),
+            422,
+            "not_working_day",
+        ),
+        (
+            booking("T-SIMPLE", "2027-01-29", "14:00", 1),
+            422,
+            "booking_day_out_of_range",
+        ),
+        (
+            booking("T-SIMPLE", "2026-11-22", "14:00", 1),
+            422,
+            "booking_day_out_of_range",
+        ),
+        (
+            booking("T-SIMPLE", "2026/11/23", "14:00", 1),
+            400,
+            "bad_date",
+        ),
+        (
+            booking("T-SIMPLE", "2026-11-23", "14:15", 1),
+            400,
+            "unknown_slot",
+        ),
+        (
+            booking("T-SIMPLE", "2026-11-23", "09:30", 1),
+            409,
+            "slot_started",
+        ),
+        (
+            booking("T-NOPE", "2026-11-23", "14:00", 1),
+            404,
+            "unknown_matter",
+        ),
+    ] {
+        http.post("/api/v1/bookings", &body)
+            .await
+            .assert_error(status, code);
+    }
+    let mut bad_id = booking("T-SIMPLE", "2026-11-23", "14:00", 1);
+    bad_id["id_number"] = json!("440605198001010010");
+    assert_eq!(http.post("/api/v1/bookings", &bad_id).await.status, 400);
+    let mut no_phone = booking("T-SIMPLE", "2026-11-23", "14:00", 1);
+    no_phone["phone"] = json!(" ");
+    http.post("/api/v1/bookings", &no_phone)
+        .await
+        .assert_error(400, "empty_field");
+    assert!(stored_bookings(&h).await.is_empty());
+
+    // Four places in a slot; the fifth is refused, and not stored.
+    let mut codes = Vec::new();
+    for n in 1..=4 {
+        codes.push(book_ok(&h, "2026-11-23", "14:00", n).await);
+    }
+    let full = http
+        .post(
+            "/api/v1/bookings",
+            &booking("T-SIMPLE", "2026-11-23", "14:00", 5),
+        )
+        .await;
+    full.assert_error(409, "slot_full");
+    assert!(
+        full.body["message_zh"]
+            .as_str()
+            .unwrap()
+            .contains("14:00–14:30"),
+        "{}",
+        full.text
+    );
+    assert_eq!(stored_bookings(&h).await.len(), 4);
+    // One booking a day for a person.
+    http.post(
+        "/api/v1/bookings",
+        &booking("T-SIMPLE", "2026-11-23", "14:30", 1),
+    )
+    .await
+    .assert_error(409, "already_booked");
+    // Codes: 8 characters, none of 0, O, 1, I.
+    for c in &codes {
+        assert_eq!(c.len(), 8, "{c}");
+        assert!(!c.contains(['0', 'O', '1', 'I']), "{c}");
+    }
+
+    // Read with the last four characters of the ID number only; a wrong
+    // pair and an unknown code get the same answer.
+    let last4 = |n: u32| person(n)[14..].to_owned();
+    http.get(&format!("/api/v1/bookings/{}?last4={}", codes[0], last4(2)))
+        .await
+        .assert_error(404, "booking_not_found");
+    http.get(&format!("/api/v1/bookings/ZZZZZZZZ?last4={}", last4(1)))
+        .await
+        .assert_error(404, "booking_not_found");
+    let mine = http
+        .get(&format!("/api/v1/bookings/{}?last4={}", codes[0], last4(1)))
+        .await
+        .ok();
+    assert_eq!(
+        (
+            &mine["status"],
+            &mine["start"],
+            &mine["end"],
+            &mine["check_in_from"]
+        ),
+        (
+            &json!("booked"),
+            &json!("14:00"),
+            &json!("14:30"),
+            &json!("13:45")
+        )
+    );
+    assert!(
+        !mine["id_masked"]
+            .as_str()
+            .unwrap()
+            .contains(&person(1)[6..14])
+    );
+    let list = http
+        .get("/api/v1/bookings/slots?matter=T-SIMPLE&date=2026-11-23")
+        .await
+        .ok();
+    let list = list["slots"].as_array().unwrap();
+    assert_eq!(
+        (&slot(list, "14:00")["free"], &slot(list, "14:00")["open"]),
+        (&json!(0), &json!(false))
+    );
+
+    // Cancelled by its holder, once; the place is free again.
+    http.post(
+        &format!("/api/v1/bookings/{}/cancel", codes[1]),
+        &json!({"last4": last4(1)}),
+    )
+    .await
+    .assert_error(404, "booking_not_found");
+    let gone = http
+        .post(
+            &format!("/api/v1/bookings/{}/cancel", codes[1]),
+            &json!({"last4": last4(2)}),
+        )
+        .await
+        .ok();
+    assert_eq!(gone["status"], "cancelled");
+    http.post(
+        &format!("/api/v1/bookings/{}/cancel", codes[1]),
+        &json!({"last4": last4(2)}),
+    )
+    .await
+    .assert_error(409, "booking_not_cancellable");
+    let list = http
+        .get("/api/v1/bookings/slots?matter=T-SIMPLE&date=2026-11-23")
+        .await
+        .ok();
+    assert_eq!(slot(list["slots"].as_array().unwrap(), "14:00")["free"], 1);
+}
+
+#[tokio::test]
+async fn a_booked_number_only_within_its_slot_and_no_show_after_it() {
+    let (h, clock) = hall_on_clock().await;
+    let http = &h.t.http;
+    let codes: Vec<String> = {
+        let mut v = Vec::new();
+        for n in 1..=3 {
+            v.push(book_ok(&h, "2026-11-23", "14:00", n).await);
+        }
+        v
+    };
+    let last4 = |n: u32| person(n)[14..].to_owned();
+    http.post(
+        &format!("/api/v1/bookings/{}/cancel", codes[1]),
+        &json!({"last4": last4(2)}),
+    )
+    .await
+    .ok();
+    let take = |code: &str| {
+        let body = json!({"booking": code});
+        async move { http.post("/api/v1/queue/tickets", &body).await }
+    };
+    // Unknown, malformed or cancelled codes are refused, and no number is
+    // issued.
+    take("ZZZZZZZZ").await.assert_error(404, "unknown_booking");
+    take("not a code")
+        .await
+        .assert_error(404, "unknown_booking");
+    take("").await.assert_error(404, "unknown_booking");
+    take(&codes[1]).await.assert_error(409, "booking_cancelled");
+    // Too early (it is 10:00): refused with the slot's time.
+    let early = take(&codes[0]).await;
+    early.assert_error(409, "booking_too_early");
+    for m in ["message_zh", "message_en"] {
+        let m = early.body[m].as_str().unwrap();
+        assert!(
+            m.contains("2026-11-23 14:00–14:30") && m.contains("13:45"),
+            "{m}"
+        );
+    }
+    assert!(h.t.node.node.tickets_today().await.unwrap().is_empty());
+
+    // A walk-in at 10:00; the booked visitor checks in at 13:50 and is
+    // called first.
+    let walk_in = http.post("/api/v1/queue/tickets", &json!({})).await.ok();
+    assert_eq!(walk_in["number"], "A001");
+    clock.advance(230 * MINUTE);
+    let booked = take(&codes[0]).await.ok();
+    assert_eq!(
+        (&booked["number"], &booked["ahead"], &booked["late_booking"]),
+        (&json!("B001"), &json!(0), &json!(false))
+    );
+    take(&codes[0]).await.assert_error(409, "booking_used");
+    let held = http
+        .get(&format!("/api/v1/bookings/{}?last4={}", codes[0], last4(1)))
+        .await
+        .ok();
+    assert_eq!(held["status"], "checked_in");
+    let first = h
+        .clerk
+        .post("/api/v1/queue/call", &json!({"window": "1"}))
+        .await
+        .ok();
+    assert_eq!(first["number"], "B001");
+
+    // The slot ends at 14:30: at 14:40 the third booking reads as a
+    // no-show at once, and the sweep stores it so.
+    clock.advance(50 * MINUTE);
+    let missed = http
+        .get(&format!("/api/v1/bookings/{}?last4={}", codes[2], last4(3)))
+        .await
+        .ok();
+    assert_eq!(missed["status"], "no_show");
+    assert_eq!(names(&h, "booked").await, ["预约人3"]);
+    assert_eq!(h.t.node.node.sweep_bookings().await.unwrap(), 1);
+    assert_eq!(names(&h, "no_show").await, ["预约人3"]);
+    assert_eq!(h.t.node.node.sweep_bookings().await.unwrap(), 0);
+    http.post(
+        &format!("/api/v1/bookings/{}/cancel", codes[2]),
+        &json!({"last4": last4(3)}),
+    )
+    .await
+    .assert_error(409, "booking_not_cancellable");
+    // Shown too late: a walk-in's number, and it says so.
+    let late = take(&codes[2]).await.ok();
+    assert_eq!(
+        (&late["number"], &late["late_booking"], &late["appointment"]),
+        (&json!("A002"), &json!(true), &Value::Null)
+    );
+    let order: Vec<_> =
+        h.t.node
+            .node
+            .tickets_today()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|t| (t.number, t.appointment))
+            .collect();
+    assert_eq!(
+        order,
+        [
+            ("A001".to_owned(), None),
+            ("B001".to_owned(), Some(codes[0].clone())),
+            ("A002".to_owned(), None)
+        ]
+    );
 }
 
 #[tokio::test]

@@ -749,6 +749,10 @@ async fn requests_made_from_the_document() {
     let number = case["case_number"].as_str().unwrap().to_owned();
     let ticket = t.http.post("/api/v1/queue/tickets", &json!({})).await.ok();
     let ticket = ticket["id"].as_i64().unwrap();
+    let booking = json!({"matter": "T-SIMPLE", "date": "2026-11-24", "start": "14:00",
+        "name": "张三", "id_number": person, "phone": "13800000000"});
+    let booking = t.http.post("/api/v1/bookings", &booking).await.ok();
+    let booking = booking["code"].as_str().unwrap().to_owned();
 
     // Sessions, opened before the generated logins (whose failures may lock
     // this address out of logging in).
@@ -775,8 +779,22 @@ async fn requests_made_from_the_document() {
     known.insert("last4", vec![person[14..].to_owned()]);
     known.insert(
         "code",
-        vec!["T-SIMPLE".to_owned(), "T-IMM".to_owned(), "M1".to_owned()],
+        vec![
+            "T-SIMPLE".to_owned(),
+            "T-IMM".to_owned(),
+            "M1".to_owned(),
+            booking.clone(),
+        ],
     );
+    // A matter, a working day within reach and its slots (the node's day
+    // is Monday 2026-11-23), and a booking code.
+    known.insert("matter", vec!["T-SIMPLE".to_owned()]);
+    known.insert(
+        "date",
+        vec!["2026-11-24".to_owned(), "2026-11-23".to_owned()],
+    );
+    known.insert("start", vec!["14:00".to_owned(), "16:30".to_owned()]);
+    known.insert("booking", vec![booking.clone()]);
     known.insert(
         "matter_code",
         vec!["T-SIMPLE".to_owned(), "T-IMM".to_owned()],

@@ -8,7 +8,7 @@ use federation::{EntryHash, NodeId, log::verify_chain};
 use onewindow_node::domain::case::{
     Actor, Applicant, ApplicantKind, Case, Event, EventRecord, Received, Role,
 };
-use onewindow_node::store::{CaseFilter, CaseRow, Store};
+use onewindow_node::store::{BookOutcome, Booking, CaseFilter, CaseRow, Store};
 
 async fn open(url: &str) -> Store {
     Store::open(
@@ -538,35 +538,37 @@ async fn queue_numbers_restart_each_day() {
     let db = common::test_db().await;
     let store = open(&db.url).await;
     assert_eq!(
-        store
-            .take_ticket("2026-11-23", None, 0)
-            .await
-            .unwrap()
-            .number,
+        store.take_ticket("2026-11-23", 0).await.unwrap().number,
         "A001"
     );
+    // A booked number comes from a booking checked in, and only once.
+    let b = booking("K7M2PQ9X", "2026-11-23", "09:00", "11010519491231002X");
+    assert!(matches!(
+        store.add_booking(&b, 4).await.unwrap(),
+        BookOutcome::Booked(_)
+    ));
+    let booked = store
+        .check_in("K7M2PQ9X", "2026-11-23", 0)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(booked.number, "B001");
+    assert_eq!(booked.appointment.as_deref(), Some("K7M2PQ9X"));
     assert_eq!(
-        store
-            .take_ticket("2026-11-23", Some("YY1"), 0)
-            .await
-            .unwrap()
-            .number,
-        "B001"
+        store.check_in("K7M2PQ9X", "2026-11-23", 0).await.unwrap(),
+        None
+    );
+    let held = store.booking("K7M2PQ9X").await.unwrap().unwrap();
+    assert_eq!(
+        (held.status.as_str(), held.ticket_id),
+        ("checked_in", Some(booked.id))
     );
     assert_eq!(
-        store
-            .take_ticket("2026-11-23", None, 0)
-            .await
-            .unwrap()
-            .number,
+        store.take_ticket("2026-11-23", 0).await.unwrap().number,
         "A002"
     );
     assert_eq!(
-        store
-            .take_ticket("2026-11-24", None, 0)
-            .await
-            .unwrap()
-            .number,
+        store.take_ticket("2026-11-24", 0).await.unwrap().number,
         "A001"
     );
     use onewindow_node::store::CallOutcome;
@@ -1109,4 +1111,129 @@ async fn each_start_is_kept_as_an_incarnation_and_the_earlier_ones_are_listed() 
     let (earlier, floor) = store.begin_incarnation(15, 60, 5, 2).await.unwrap();
     assert_eq!(earlier, [(13, 25), (u64::MAX - 1, 50)]);
     assert_eq!(floor, Some(0));
+}
+
+/// A booking of the 30-minute slot at `start` on `day` (its bounds as
+/// numbers of minutes from 0, which is all the store compares).
+fn booking(code: &str, day: &str, start: &str, id: &str) -> Booking {
+    let (h, m) = start.split_once(':').unwrap();
+    let from: i64 = h.parse::<i64>().unwrap() * 60 + m.parse::<i64>().unwrap();
+    Booking {
+        code: code.into(),
+        matter_code: "NH-GA-005".into(),
+        day: day.into(),
+        slot_start: start.into(),
+        slot_end: format!("{:02}:{:02}", (from + 30) / 60, (from + 30) % 60),
+        start_ms: from * 60_000,
+        end_ms: (from + 30) * 60_000,
+        name: "张三".into(),
+        id_number: id.into(),
+        id_last4: id[id.len() - 4..].into(),
+        phone: "13800000000".into(),
+        status: "booked".into(),
+        created_at_ms: 0,
+        changed_at_ms: 0,
+        ticket_id: None,
+    }
+}
+
+#[tokio::test]
+async fn a_slot_takes_its_capacity_a_person_one_booking_a_day_and_ended_slots_are_no_shows() {
+    let db = common::test_db().await;
+    let store = open(&db.url).await;
+    let ids = [
+        "11010519491231002X",
+        "110105194912310037",
+        "110105194912310045",
+    ];
+    for (i, id) in ids.iter().take(2).enumerate() {
+        let b = booking(
+            &format!("AAAA222{}", ['B', 'C'][i]),
+            "2026-11-23",
+            "09:00",
+            id,
+        );
+        assert!(matches!(
+            store.add_booking(&b, 2).await.unwrap(),
+            BookOutcome::Booked(ref got) if got.code == b.code && got.status == "booked"
+        ));
+    }
+    // The slot is full at 2; the next slot is not.
+    let third = booking("AAAA2229", "2026-11-23", "09:00", ids[2]);
+    assert_eq!(
+        store.add_booking(&third, 2).await.unwrap(),
+        BookOutcome::Full
+    );
+    assert!(store.booking("AAAA2229").await.unwrap().is_none());
+    // One booking a day for a person; another day is free.
+    let again = booking("AAAA2228", "2026-11-23", "09:30", ids[0]);
+    assert_eq!(
+        store.add_booking(&again, 2).await.unwrap(),
+        BookOutcome::AlreadyBooked
+    );
+    let other_day = booking("AAAA2228", "2026-11-24", "09:30", ids[0]);
+    assert!(matches!(
+        store.add_booking(&other_day, 2).await.unwrap(),
+        BookOutcome::Booked(_)
+    ));
+    // A code is never given twice.
+    let same_code = booking("AAAA2228", "2026-11-24", "10:00", ids[2]);
+    assert_eq!(
+        store.add_booking(&same_code, 2).await.unwrap(),
+        BookOutcome::CodeTaken
+    );
+    assert_eq!(
+        store.slots_taken("2026-11-23").await.unwrap(),
+        vec![("09:00".to_owned(), 2)]
+    );
+    // A cancelled booking frees its place, and cannot be cancelled or
+    // checked in again.
+    assert!(store.cancel_booking("AAAA222C", 0).await.unwrap());
+    assert!(!store.cancel_booking("AAAA222C", 0).await.unwrap());
+    assert_eq!(
+        store.check_in("AAAA222C", "2026-11-23", 0).await.unwrap(),
+        None
+    );
+    assert!(matches!(
+        store.add_booking(&third, 2).await.unwrap(),
+        BookOutcome::Booked(_)
+    ));
+    // The 09:00 slot ends at 570 minutes: its bookings still `booked` are
+    // no-shows then, not before; a no-show is not checked in.
+    let end = 570 * 60_000;
+    // Once that slot ended, its person may book a later one of the day.
+    let mut later = booking("AAAA222D", "2026-11-23", "10:00", ids[0]);
+    later.created_at_ms = end;
+    assert!(matches!(
+        store.add_booking(&later, 2).await.unwrap(),
+        BookOutcome::Booked(_)
+    ));
+    assert_eq!(store.mark_no_shows(end - 1).await.unwrap(), 0);
+    assert_eq!(store.mark_no_shows(end).await.unwrap(), 2);
+    let day = store.bookings_of_day("2026-11-23").await.unwrap();
+    let status: Vec<_> = day
+        .iter()
+        .map(|b| (b.code.as_str(), b.status.as_str()))
+        .collect();
+    assert_eq!(
+        status,
+        [
+            ("AAAA2229", "no_show"),
+            ("AAAA222B", "no_show"),
+            ("AAAA222C", "cancelled"),
+            ("AAAA222D", "booked")
+        ]
+    );
+    assert_eq!(
+        store
+            .check_in("AAAA222B", "2026-11-23", end - 1)
+            .await
+            .unwrap(),
+        None
+    );
+    assert!(store.tickets("2026-11-23").await.unwrap().is_empty());
+    assert_eq!(
+        store.booking("AAAA2228").await.unwrap().unwrap().status,
+        "booked"
+    );
 }

@@ -11,10 +11,12 @@
 
 use fantoccini::{Client, ClientBuilder, Locator};
 use node::server::{self, RunningNode};
+use node::service::StartedClock;
 use onewindow_tests::{ADMIN_PASSWORD, STAFF_PASSWORD};
 use serde_json::{Value, json};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::time::Duration;
 
 const PERSON: &str = "11010519491231002X";
@@ -236,6 +238,11 @@ struct Hall {
 /// it holds the root's signing key, so its documents' seals check against
 /// the root's public key.
 async fn hall() -> Hall {
+    hall_on(Arc::new(StartedClock::at(onewindow_tests::START_MS))).await
+}
+
+/// [`hall`] on a clock the test moves.
+async fn hall_on(clock: Arc<StartedClock>) -> Hall {
     let dir = tempfile::tempdir().unwrap();
     let db = format!("sqlite://{}?mode=rwc", dir.path().join("node.db").display());
     let mut c = onewindow_tests::hall_config("nanhai", &db, dir.path());
@@ -244,7 +251,6 @@ async fn hall() -> Hall {
     std::fs::write(&key_file, private).unwrap();
     c.federation.signing_key_file = key_file.display().to_string();
     c.federation.root_public_key = public;
-    let clock = std::sync::Arc::new(node::service::StartedClock::at(onewindow_tests::START_MS));
     let node = server::start_with_clock(c, clock).await.unwrap();
     let base = node.url();
     let api = reqwest::Client::new();
@@ -719,6 +725,186 @@ async fn a_document_verifies_by_its_qr_link_and_an_altered_one_is_refused() {
     );
     shot(&phone, "verify-altered").await;
     phone.close().await.unwrap();
+    h.node.stop().await;
+    drop(driver);
+}
+
+/// Books the 14:00 slot of the test day for 居民身份证申领 on the booking
+/// page, as a phone would; the code.
+async fn book_on_the_page(c: &Client, base: &str, who: &str, id: &str, shot_name: &str) -> String {
+    c.goto(&format!("{base}/book")).await.unwrap();
+    find(c, "#b-matter")
+        .await
+        .select_by_value("NH-GA-005")
+        .await
+        .unwrap();
+    // The day is today's unless another is chosen.
+    let day = find(c, "#b-date").await.prop("value").await.unwrap();
+    assert_eq!(day.as_deref(), Some("2026-11-23"));
+    click(c, "#book-show").await;
+    find(c, "#book-slots").await;
+    // Slots that started (it is 10:00) cannot be chosen.
+    assert!(!find(c, "#slot-0930").await.is_enabled().await.unwrap());
+    click(c, "#slot-1400").await;
+    fill(c, "#b-name", who).await;
+    fill(c, "#b-id", id).await;
+    fill(c, "#b-phone", "13800000000").await;
+    shot(c, shot_name).await;
+    click(c, "#book-submit").await;
+    let code = find(c, "#booking-code").await.text().await.unwrap();
+    wait_text(c, "#booking-slot", "2026-11-23 14:00–14:30").await;
+    code.trim().to_owned()
+}
+
+async fn booked_before_walk_ins(driver: &Driver, h: &Hall, clock: &StartedClock) {
+    let base = &h.base;
+    let other = onewindow_tests::citizen_id("44060519800101002");
+    let absent = onewindow_tests::citizen_id("44060519800101003");
+
+    // Two citizens book the 14:00 slot on their phones, in Chinese and in
+    // English.
+    let phone = driver.browser("booking-phone", 390, 844).await;
+    let code = book_on_the_page(&phone, base, "张三", PERSON, "booking").await;
+    shot(&phone, "booking-done").await;
+    let overflow = phone
+        .execute(
+            "return document.documentElement.scrollWidth - document.documentElement.clientWidth;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        overflow.as_i64(),
+        Some(0),
+        "no sideways scrolling on a phone"
+    );
+    phone
+        .goto(&format!("{base}/lang/en?next=/book"))
+        .await
+        .unwrap();
+    let code_en = book_on_the_page(&phone, base, "Li Si", &other, "booking-en").await;
+    wait_text(&phone, "#booking-done", "Keep the code").await;
+    shot(&phone, "booking-done-en").await;
+    phone.close().await.unwrap();
+    // A third books the 10:30 slot and does not come.
+    let node = &h.node.node;
+    let missed = node
+        .book(&node::service::BookingRequest {
+            matter: "NH-GA-005".into(),
+            date: "2026-11-23".into(),
+            start: "10:30".into(),
+            name: "王五".into(),
+            id_number: absent,
+            phone: "13900000000".into(),
+        })
+        .await
+        .unwrap();
+
+    // At 10:00 a walk-in takes a number; the booked citizen is too early.
+    let kiosk = driver.browser("kiosk", 1024, 900).await;
+    kiosk.goto(&format!("{base}/kiosk")).await.unwrap();
+    click(&kiosk, "#kiosk-take").await;
+    wait_text(&kiosk, "#ticket-number", "A001").await;
+    kiosk.goto(&format!("{base}/kiosk")).await.unwrap();
+    fill(&kiosk, "#k-booking", &code).await;
+    click(&kiosk, "#kiosk-take-booked").await;
+    wait_text(&kiosk, "#page-error", "2026-11-23 14:00–14:30").await;
+    wait_text(&kiosk, "#page-error", "13:45").await;
+    shot(&kiosk, "kiosk-booking-early").await;
+    // A code that is no booking is refused, in the kiosk's language.
+    fill(&kiosk, "#k-booking", "ABCDEFGH").await;
+    click(&kiosk, "#kiosk-take-booked").await;
+    wait_text(&kiosk, "#page-error", "没有这个预约码").await;
+
+    // At 13:50 both check in within their slot and get booked numbers.
+    clock.advance(230 * 60_000);
+    kiosk.goto(&format!("{base}/kiosk")).await.unwrap();
+    fill(&kiosk, "#k-booking", &code.to_lowercase()).await;
+    click(&kiosk, "#kiosk-take-booked").await;
+    wait_text(&kiosk, "#ticket-number", "B001").await;
+    wait_text(&kiosk, "#ticket-booked", &code).await;
+    wait_text(&kiosk, "#ticket-ahead", "0").await;
+    shot(&kiosk, "kiosk-booking").await;
+    kiosk
+        .goto(&format!("{base}/lang/en?next=/kiosk"))
+        .await
+        .unwrap();
+    fill(&kiosk, "#k-booking", &code).await;
+    click(&kiosk, "#kiosk-take-booked").await;
+    wait_text(
+        &kiosk,
+        "#page-error",
+        "A number was taken with this booking code already",
+    )
+    .await;
+    fill(&kiosk, "#k-booking", &code_en).await;
+    click(&kiosk, "#kiosk-take-booked").await;
+    wait_text(&kiosk, "#ticket-number", "B002").await;
+    wait_text(&kiosk, "#ticket-booked", "Booked visit").await;
+    wait_text(&kiosk, "#ticket-ahead", "1").await;
+    shot(&kiosk, "kiosk-booking-en").await;
+
+    // The 10:30 booking ended without its visitor: a no-show (the sweep
+    // may have run already), no number.
+    node.sweep_bookings().await.unwrap();
+    let stored = node.bookings_of_day("2026-11-23").await.unwrap();
+    let absent_row = stored.iter().find(|b| b.code == missed.code).unwrap();
+    assert_eq!(
+        (absent_row.status.as_str(), absent_row.ticket_id),
+        ("no_show", None)
+    );
+    let numbers: Vec<_> = node
+        .tickets_today()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| (t.number, t.appointment))
+        .collect();
+    assert_eq!(
+        numbers,
+        [
+            ("A001".to_owned(), None),
+            ("B001".to_owned(), Some(code.clone())),
+            ("B002".to_owned(), Some(code_en.clone()))
+        ]
+    );
+
+    // The window calls the booked citizens before the earlier walk-in.
+    login(&kiosk, base, "clerk1").await;
+    for number in ["B001", "B002", "A001"] {
+        fill(&kiosk, "#window", "1").await;
+        click(&kiosk, "#call-next").await;
+        wait_text(&kiosk, ".flash.ok", number).await;
+        click(&kiosk, &format!("#served-{number}")).await;
+        wait_text(&kiosk, ".flash.ok", number).await;
+    }
+    fill(&kiosk, "#window", "1").await;
+    click(&kiosk, "#call-next").await;
+    wait_text(&kiosk, ".flash.ok", "Nobody").await;
+    logout(&kiosk).await;
+
+    // Shown after its slot, the absent citizen's code gives a walk-in's
+    // number, and the kiosk says so.
+    kiosk.goto(&format!("{base}/kiosk")).await.unwrap();
+    fill(&kiosk, "#k-booking", &missed.code).await;
+    click(&kiosk, "#kiosk-take-booked").await;
+    wait_text(&kiosk, "#ticket-number", "A002").await;
+    wait_text(&kiosk, "#ticket-late", "10:30–11:00").await;
+    shot(&kiosk, "kiosk-booking-late-en").await;
+    kiosk.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_booked_citizen_in_their_slot_is_called_before_an_earlier_walk_in() {
+    let driver = Driver::start().await;
+    let clock = Arc::new(StartedClock::at(onewindow_tests::START_MS));
+    let h = hall_on(clock.clone()).await;
+    tokio::time::timeout(
+        Duration::from_secs(300),
+        booked_before_walk_ins(&driver, &h, &clock),
+    )
+    .await
+    .expect("the bookings finished in time");
     h.node.stop().await;
     drop(driver);
 }

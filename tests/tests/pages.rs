@@ -1,9 +1,10 @@
 //! The hall's web pages over real HTTP, with a cookie-keeping client as a
 //! browser would be: login and logout, role gating, CSRF refusal (nothing
 //! stored), session expiry, CSV exports, the citizen's progress query, the
-//! clerk's correction-then-receipt flow, and the statistics counting a new
-//! case. One real node per test, on port 0, on its own SQLite file (or its
-//! own PostgreSQL database when `ONEWINDOW_TEST_DATABASE` names a server).
+//! clerk's correction-then-receipt flow, the window's booking code, and the
+//! statistics counting a new case. One real node per test, on port 0, on
+//! its own SQLite file (or its own PostgreSQL database when
+//! `ONEWINDOW_TEST_DATABASE` names a server).
 #![allow(clippy::unwrap_used)]
 
 use node::server::{self, RunningNode};
@@ -1380,6 +1381,86 @@ async fn a_window_holds_one_number_calls_it_again_and_records_a_no_show() {
             )
             .await;
         assert_eq!(again.status, StatusCode::CONFLICT);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_window_takes_a_booking_code_never_free_text() {
+    within(async {
+        let clock = Arc::new(StartedClock::at(onewindow_tests::START_MS));
+        let h = hall_with_clock(clock.clone()).await;
+        // A booking of 10:30-11:00; it is 10:00, so its check-in opens in
+        // a quarter of an hour.
+        let booked = h
+            .node
+            .node
+            .book(&node::service::BookingRequest {
+                matter: "T-SIMPLE".into(),
+                date: "2026-11-23".into(),
+                start: "10:30".into(),
+                name: "张三".into(),
+                id_number: PERSON.into(),
+                phone: "13800000000".into(),
+            })
+            .await
+            .unwrap();
+        let b = Browser::new(&h.url);
+        b.login("clerk1").await;
+        let token = b.csrf("/clerk").await;
+        let take = |code: &str| {
+            let (code, token, b) = (code.to_owned(), token.clone(), &b);
+            async move {
+                let form = [("booking", code.as_str()), ("csrf", token.as_str())];
+                b.post("/clerk/queue/take", &form).await
+            }
+        };
+        assert_eq!(take("YY20261123001").await.status, StatusCode::SEE_OTHER);
+        let home = b.get("/clerk").await;
+        assert!(home.body.contains("没有这个预约码"), "{}", home.body);
+        take(&booked.code).await;
+        let home = b.get("/clerk").await;
+        assert!(
+            home.body.contains("2026-11-23 10:30–11:00") && home.body.contains("10:15"),
+            "{}",
+            home.body
+        );
+        assert!(h.node.node.tickets_today().await.unwrap().is_empty());
+        clock.advance(20 * 60_000);
+        take(&booked.code).await;
+        assert!(b.get("/clerk").await.body.contains("已取号 B001"));
+        let all = h.node.node.tickets_today().await.unwrap();
+        assert_eq!(all.len(), 1);
+        assert_eq!(all[0].appointment.as_deref(), Some(booked.code.as_str()));
+        // At the kiosk, an empty booking code is refused, not taken for a
+        // walk-in, and the kiosk says why.
+        let kiosk = Browser::new(&h.url);
+        let form_token = kiosk.csrf("/kiosk").await;
+        let refused = kiosk
+            .post("/kiosk", &[("csrf", form_token.as_str()), ("booking", " ")])
+            .await;
+        assert_eq!(refused.status, StatusCode::NOT_FOUND);
+        assert!(refused.body.contains("没有这个预约码"), "{}", refused.body);
+        assert!(
+            refused.body.contains("id=\"k-booking\""),
+            "{}",
+            refused.body
+        );
+        assert_eq!(h.node.node.tickets_today().await.unwrap().len(), 1);
+        // The field is the booking code, and a called number shows it.
+        let call = [("window", "3"), ("csrf", token.as_str())];
+        b.post("/clerk/queue/call", &call).await;
+        let home = b.get("/clerk").await;
+        assert!(
+            home.body.contains("id=\"booking\" name=\"booking\""),
+            "{}",
+            home.body
+        );
+        assert!(
+            home.body.contains(&format!("预约 {}", booked.code)),
+            "{}",
+            home.body
+        );
     })
     .await;
 }

@@ -167,6 +167,8 @@ pub const PHRASES: &[(&str, &str, &str)] = &[
     ("field.new_hall", "新的受理机构", "the new hall"),
     ("field.answer", "回复内容", "the answer"),
     ("field.applicant.name", "申请人姓名", "the applicant's name"),
+    ("field.applicant.phone", "联系电话", "the phone number"),
+    ("field.slot", "预约时段", "the slot"),
     (
         "field.applicant.checksum_override_reason",
         "证件号码校验不通过仍受理的理由",
@@ -582,10 +584,75 @@ pub const PHRASES: &[(&str, &str, &str)] = &[
     ),
     // The queue.
     (
-        "err.bad_appointment",
-        "预约号不正确",
-        "the appointment reference is not valid",
+        "err.unknown_booking",
+        "没有这个预约码：请核对后重新输入，未预约的请直接取号",
+        "there is no booking with this code: check it and enter it again, or take a number without one",
     ),
+    (
+        "err.booking_cancelled",
+        "该预约已取消，不能凭它取号：请直接取号",
+        "this booking was cancelled: take a number without it",
+    ),
+    (
+        "err.booking_used",
+        "这个预约码已取过号，不能重复取号",
+        "a number was taken with this booking code already",
+    ),
+    (
+        "err.booking_too_early",
+        "您预约的时段是 {slot}，请于 {from} 之后凭预约码取号",
+        "your booked slot is {slot}: take your number with the code from {from}",
+    ),
+    // Bookings.
+    (
+        "err.bad_date",
+        "日期应为 YYYY-MM-DD 格式，例如 2026-11-23",
+        "the date must be given as YYYY-MM-DD, e.g. 2026-11-23",
+    ),
+    (
+        "err.booking_day_out_of_range",
+        "只能预约今天起 {days} 天内的日期",
+        "bookings are taken for the {days} days from today",
+    ),
+    (
+        "err.not_working_day",
+        "{date} 不是工作日，大厅不办公，请选择其他日期",
+        "{date} is not a working day and the hall is closed: choose another day",
+    ),
+    (
+        "err.unknown_slot",
+        "{start} 不是本厅的预约时段",
+        "{start} is not a booking slot of this hall",
+    ),
+    (
+        "err.slot_started",
+        "{date} {start} 的时段已开始或已过，请选择之后的时段",
+        "the slot of {date} {start} has started: choose a later one",
+    ),
+    (
+        "err.slot_full",
+        "{slot} 时段已约满，请选择其他时段",
+        "the slot {slot} is full: choose another one",
+    ),
+    (
+        "err.already_booked",
+        "该证件号码在 {date} 已有一个预约：如需改约，请先取消原预约",
+        "this ID number has a booking on {date} already: cancel it before booking another",
+    ),
+    (
+        "err.booking_not_found",
+        "未找到预约：请核对预约码和证件号码后四位",
+        "no booking was found for this code and these last four characters of the ID number",
+    ),
+    (
+        "err.booking_not_cancellable",
+        "该预约{status}，不能再取消",
+        "this booking cannot be cancelled: it is {status}",
+    ),
+    ("booking.status.booked", "已预约", "booked"),
+    ("booking.status.cancelled", "已取消", "cancelled"),
+    ("booking.status.checked_in", "已取号", "checked in"),
+    ("booking.status.no_show", "已过时未到", "missed"),
     (
         "err.bad_window",
         "窗口号不正确",
@@ -646,6 +713,11 @@ pub const PHRASES: &[(&str, &str, &str)] = &[
         "flash.ticket_taken",
         "已取号 {number}",
         "Number {number} issued",
+    ),
+    (
+        "flash.ticket_taken_late",
+        "已取号 {number}：预约时段 {slot} 已过，按现场取号排队",
+        "Number {number} issued: the booked slot {slot} has passed, so it queues as a walk-in",
     ),
     (
         "flash.ticket_called",

@@ -271,7 +271,7 @@ fn require_text(field: &'static str, s: &str, max: usize) -> Result<(), Error> {
 }
 
 impl Node {
-    fn check_applicant(&self, a: &ApplicantInput) -> Result<Applicant, Error> {
+    pub(crate) fn check_applicant(&self, a: &ApplicantInput) -> Result<Applicant, Error> {
         require_text("applicant.name", &a.name, 100)?;
         if let Some(p) = &a.phone
             && (p.len() > 20 || !p.chars().all(|c| c.is_ascii_digit() || "+- ".contains(c)))
@@ -315,7 +315,7 @@ impl Node {
         })
     }
 
-    fn matter_for_window(&self, code: &str) -> Result<Matter, Error> {
+    pub(crate) fn matter_for_window(&self, code: &str) -> Result<Matter, Error> {
         let cat = self.catalogue();
         let m = cat
             .matter(code)

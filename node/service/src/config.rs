@@ -85,6 +85,25 @@ pub struct NodeSection {
     pub document_key_endorsement: String,
     /// Folder for the SQLite file and other local data.
     pub data_dir: PathBuf,
+    /// The hall's opening hours on a working day, `HH:MM-HH:MM` periods
+    /// separated by commas: bookings are made in half-hour slots within
+    /// them.
+    #[serde(default = "default_opening_hours")]
+    pub opening_hours: String,
+    /// Bookings a slot takes (1 to 1,000).
+    #[serde(default = "default_slot_capacity")]
+    pub slot_capacity: u32,
+}
+
+/// The opening hours when none are configured.
+pub const DEFAULT_OPENING_HOURS: &str = "09:00-12:00,13:30-17:30";
+
+fn default_opening_hours() -> String {
+    DEFAULT_OPENING_HOURS.to_owned()
+}
+
+fn default_slot_capacity() -> u32 {
+    4
 }
 
 /// HTTP settings.
@@ -494,6 +513,11 @@ impl Config {
                 "node.tiers",
                 "the node is deeper in the tree than there are tiers",
             ));
+        }
+        onewindow_domain::booking::OpeningHours::parse(&self.node.opening_hours)
+            .map_err(|e| invalid("node.opening_hours", &e))?;
+        if !(1..=1000).contains(&self.node.slot_capacity) {
+            return Err(invalid("node.slot_capacity", "must be 1 to 1000"));
         }
         let hc = &self.node.hall_code;
         if !(2..=8).contains(&hc.len())

@@ -8,6 +8,7 @@
 
 pub mod apply;
 mod auth;
+mod bookings;
 mod bootstrap;
 mod cases;
 pub mod clock;
@@ -34,8 +35,10 @@ mod views;
 pub use directives::{Query, QuerySender};
 
 pub use auth::{LoginOutcome, NewStaff, StaffChange, StaffView};
+pub use bookings::{BookingRequest, BookingView, DaySlots, SlotView, slot_text};
 pub use cases::{Action, ApplicantInput, Submission, SubmissionKey, Submitted};
 pub use clock::{CLOCK_OFFSET_ENV, Clock, OffsetClock, StartedClock, SystemClock, TestClock};
+pub use queue::Issued;
 pub use views::{
     CaseView, DocLine, Document, DocumentKind, Outcome, Progress, kind_title, masked_id,
 };

@@ -1,31 +1,76 @@
 //! The hall's queue: numbers taken at the kiosk or the window, called to a
 //! window, served. One set of rules for the API, the pages and the kiosk.
+//!
+//! A booked number (`B`) comes only from a booking checked in within its
+//! slot (`bookings`); booked numbers are called before walk-ins (`A`).
 
-use onewindow_store::{CallOutcome, ServeOutcome, Ticket};
+use onewindow_domain::booking::{Arrival, arrival, normalize_code, status};
+use onewindow_store::{Booking, CallOutcome, ServeOutcome, Ticket};
 
 use crate::Node;
+use crate::bookings::{clock_text, slot_text};
 use crate::error::{Error, ErrorKind};
 
-/// The longest appointment reference and window number accepted.
-const MAX_APPOINTMENT: usize = 40;
+/// The longest window number accepted.
 const MAX_WINDOW: usize = 10;
+
+/// A number issued, and what the kiosk or the window tells its holder.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Issued {
+    /// The number.
+    pub ticket: Ticket,
+    /// A booking shown after its slot ended: the number is a walk-in's,
+    /// and this is the booking it did not count for.
+    pub late: Option<Booking>,
+}
 
 impl Node {
     fn today_text(&self) -> String {
         self.today().format("%Y-%m-%d").to_string()
     }
 
-    /// Takes today's next number; `appointment` is a booked visit's
-    /// reference (booked numbers are called first), `None` for a walk-in.
-    pub async fn take_ticket(&self, appointment: Option<&str>) -> Result<Ticket, Error> {
-        let appointment = appointment.map(str::trim);
-        if appointment.is_some_and(|a| a.is_empty() || a.chars().count() > MAX_APPOINTMENT) {
-            return Err(Error::bad_request("bad_appointment", &[]));
+    /// Takes today's next number. Without a booking code, a walk-in's
+    /// (`A`). With one, a booked number (`B`, called before walk-ins) only
+    /// if the code is a booking of this hall that is `booked` and now is
+    /// within its check-in (from `booking::CHECK_IN_EARLY_MINUTES` before the
+    /// slot's start to its end); the booking is then `checked_in` and the
+    /// number records its code. An unknown code, or a booking cancelled or
+    /// used, is refused; one shown too early is refused with its slot's
+    /// time; one shown after its slot ended gets a walk-in's number
+    /// ([`Issued::late`]) and is a no-show. A refusal stores nothing.
+    pub async fn take_ticket(&self, booking: Option<&str>) -> Result<Issued, Error> {
+        let day = self.today_text();
+        let Some(typed) = booking else {
+            let ticket = self.store.take_ticket(&day, self.now_ms()).await?;
+            return Ok(Issued { ticket, late: None });
+        };
+        let unknown = || Error::not_found("unknown_booking", &[]);
+        let code = normalize_code(typed).ok_or_else(unknown)?;
+        let b = self.store.booking(&code).await?.ok_or_else(unknown)?;
+        refuse_used(&b)?;
+        let now = self.now_ms();
+        match arrival(b.start_ms, b.end_ms, now) {
+            Arrival::Early { from_ms } => Err(Error::new(
+                ErrorKind::Conflict,
+                "booking_too_early",
+                &[("slot", &slot_text(&b)), ("from", &clock_text(from_ms))],
+            )),
+            Arrival::InSlot => match self.store.check_in(&code, &day, now).await? {
+                Some(ticket) => Ok(Issued { ticket, late: None }),
+                // Checked in meanwhile (or its day is not today).
+                None => {
+                    let b = self.store.booking(&code).await?.ok_or_else(unknown)?;
+                    refuse_used(&b)?;
+                    Err(unknown())
+                }
+            },
+            Arrival::Late => {
+                self.store.mark_no_shows(now).await?;
+                let ticket = self.store.take_ticket(&day, now).await?;
+                let late = Some(self.as_of_now(b));
+                Ok(Issued { ticket, late })
+            }
         }
-        Ok(self
-            .store
-            .take_ticket(&self.today_text(), appointment, self.now_ms())
-            .await?)
     }
 
     /// Today's numbers, in the order they were taken.
@@ -115,5 +160,14 @@ fn closed(outcome: ServeOutcome) -> Result<Ticket, Error> {
             "ticket_not_called",
             &[("number", &t.number)],
         )),
+    }
+}
+
+/// Refuses a booking that was cancelled or has its number already.
+fn refuse_used(b: &Booking) -> Result<(), Error> {
+    match b.status.as_str() {
+        status::CANCELLED => Err(Error::new(ErrorKind::Conflict, "booking_cancelled", &[])),
+        status::CHECKED_IN => Err(Error::new(ErrorKind::Conflict, "booking_used", &[])),
+        _ => Ok(()),
     }
 }

@@ -8,6 +8,7 @@
 //! statements, because a statement costs far more than a row.
 
 mod audit;
+mod bookings;
 mod cases;
 mod catalogue;
 mod enrolment;
@@ -20,6 +21,7 @@ mod staff;
 mod tail;
 
 pub use audit::{AuditReport, BreakKind, ChainBreak, OriginAudit, ReportedBreak};
+pub use bookings::{BookOutcome, Booking, SlotsTaken};
 pub use cases::{CaseFilter, CaseRow, SUBMISSION_KEY_DAYS};
 pub use catalogue::{VersionError, VersionInfo};
 pub use enrolment::TokenRow;

@@ -1,7 +1,8 @@
 //! Queue numbers: take, call to a window, mark served or not present.
 //!
-//! Numbers restart every day: `A001` for walk-ins, `B001` for booked
-//! appointments, which are called first. Waiting time (taken to called) is
+//! Numbers restart every day: `A001` for walk-ins, `B001` for visitors
+//! who booked and checked in within their slot (`bookings`), which are
+//! called first. Waiting time (taken to called) is
 //! recorded on the ticket. A window has at most one number open (called,
 //! not yet served or marked not present).
 
@@ -18,7 +19,7 @@ pub struct Ticket {
     pub day: String,
     /// Number shown to the citizen, e.g. `A007`.
     pub number: String,
-    /// Appointment reference, for booked visits.
+    /// The booking code of a booked number (`B`); none for a walk-in.
     pub appointment: Option<String>,
     /// `waiting`, `called`, `served` or `no_show` (called and not
     /// present).
@@ -64,49 +65,54 @@ pub enum CallOutcome {
     Busy(Ticket),
 }
 
-impl Store {
-    /// Issues the next number of the day.
-    pub async fn take_ticket(
-        &self,
-        day: &str,
-        appointment: Option<&str>,
-        now_ms: i64,
-    ) -> Result<Ticket, StoreError> {
-        let prefix = if appointment.is_some() { "B" } else { "A" };
-        let mut w = self.write().await?;
-        let id: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) + 1 FROM queue_tickets")
-            .fetch_one(w.conn())
-            .await?;
-        let like = format!("{prefix}%");
-        let count: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM queue_tickets WHERE day = $1 AND number LIKE $2",
-        )
-        .bind(day)
-        .bind(&like)
-        .fetch_one(w.conn())
+/// Issues the next number of the day in the open write transaction.
+pub(crate) async fn issue(
+    conn: &mut sqlx::AnyConnection,
+    day: &str,
+    booking: Option<&str>,
+    now_ms: i64,
+) -> Result<Ticket, StoreError> {
+    let prefix = if booking.is_some() { "B" } else { "A" };
+    let id: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) + 1 FROM queue_tickets")
+        .fetch_one(&mut *conn)
         .await?;
-        let number = format!("{prefix}{:03}", count + 1);
-        sqlx::query(
-            "INSERT INTO queue_tickets (id, day, number, appointment, status, taken_at_ms) \
-             VALUES ($1, $2, $3, $4, 'waiting', $5)",
-        )
+    let like = format!("{prefix}%");
+    let count: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM queue_tickets WHERE day = $1 AND number LIKE $2")
+            .bind(day)
+            .bind(&like)
+            .fetch_one(&mut *conn)
+            .await?;
+    let number = format!("{prefix}{:03}", count + 1);
+    sqlx::query(
+        "INSERT INTO queue_tickets (id, day, number, appointment, status, taken_at_ms) \
+         VALUES ($1, $2, $3, $4, 'waiting', $5)",
+    )
+    .bind(id)
+    .bind(day)
+    .bind(&number)
+    .bind(booking)
+    .bind(now_ms)
+    .execute(&mut *conn)
+    .await?;
+    let t = sqlx::query("SELECT * FROM queue_tickets WHERE id = $1")
         .bind(id)
-        .bind(day)
-        .bind(&number)
-        .bind(appointment)
-        .bind(now_ms)
-        .execute(w.conn())
+        .fetch_one(&mut *conn)
         .await?;
-        let t = sqlx::query("SELECT * FROM queue_tickets WHERE id = $1")
-            .bind(id)
-            .fetch_one(w.conn())
-            .await?;
-        let t = ticket(&t)?;
+    ticket(&t)
+}
+
+impl Store {
+    /// Issues the next walk-in number of the day (`A`). A booked number
+    /// (`B`) comes only from a booking checked in ([`Store::check_in`]).
+    pub async fn take_ticket(&self, day: &str, now_ms: i64) -> Result<Ticket, StoreError> {
+        let mut w = self.write().await?;
+        let t = issue(w.conn(), day, None, now_ms).await?;
         w.commit().await?;
         Ok(t)
     }
 
-    /// Calls the next waiting number (appointments first) to a window,
+    /// Calls the next waiting number (booked numbers first) to a window,
     /// unless the window still has a number open.
     pub async fn call_next(
         &self,

@@ -7,6 +7,7 @@
 //! everything else.
 
 mod admin;
+mod bookings;
 mod cases;
 mod extract;
 mod system;
@@ -37,6 +38,7 @@ use crate::error::Error;
         (name = "system", description = "Health and metadata"),
         (name = "catalogue", description = "Matters and their guides"),
         (name = "queue", description = "Queue numbers"),
+        (name = "bookings", description = "Booked visits: slots, bookings, their codes"),
         (name = "cases", description = "Acceptance, back office, progress"),
         (name = "staff", description = "Accounts and sessions"),
         (name = "admin", description = "Catalogue versions and calendars"),
@@ -126,6 +128,10 @@ pub fn api_router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(system::call_next))
         .routes(routes!(system::serve_ticket))
         .routes(routes!(system::no_show_ticket))
+        .routes(routes!(bookings::book))
+        .routes(routes!(bookings::slots))
+        .routes(routes!(bookings::get))
+        .routes(routes!(bookings::cancel))
         .routes(routes!(cases::submit, cases::list))
         .routes(routes!(cases::progress))
         .routes(routes!(cases::record))

@@ -437,22 +437,47 @@ pub async fn deactivate_staff(
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TakeTicket {
-    /// Reference of a booked appointment (1 to 40 characters); booked
-    /// numbers are called first.
+    /// The code of a booking at this hall (`POST /api/v1/bookings`),
+    /// shown within its slot: a booked number, called first.
     #[serde(default)]
     #[schema(min_length = 1, max_length = 40)]
-    pub appointment: Option<String>,
+    pub booking: Option<String>,
 }
 
-/// Takes a queue number (the kiosk; no login).
+/// A number issued.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct IssuedTicket {
+    /// The number.
+    #[serde(flatten)]
+    pub ticket: Ticket,
+    /// Waiting numbers that will be called before it.
+    pub ahead: usize,
+    /// The booking code was shown after its slot ended: the number is a
+    /// walk-in's (`A`), and the booking a no-show.
+    pub late_booking: bool,
+}
+
+/// Takes a queue number (the kiosk; no login). With a booking code: a
+/// booked number (`B`) from 15 minutes before the slot to its end; too
+/// early is 409 `booking_too_early` (the message gives the slot); after
+/// the slot, a walk-in's number with `late_booking`. An unknown code is
+/// 404 `unknown_booking`, a cancelled or used one 409.
 #[utoipa::path(post, path = "/api/v1/queue/tickets", tag = "queue", request_body = TakeTicket,
-    responses((status = 201, body = Ticket), (status = 400, body = ErrorBody)))]
+    responses((status = 201, body = IssuedTicket), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn take_ticket(
     State(node): State<AppState>,
     ApiJson(t): ApiJson<TakeTicket>,
-) -> Result<(StatusCode, axum::Json<Ticket>), Error> {
-    let ticket = node.take_ticket(t.appointment.as_deref()).await?;
-    Ok((StatusCode::CREATED, axum::Json(ticket)))
+) -> Result<(StatusCode, axum::Json<IssuedTicket>), Error> {
+    let issued = node.take_ticket(t.booking.as_deref()).await?;
+    let ahead = node.waiting_ahead(&issued.ticket).await?;
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(IssuedTicket {
+            ticket: issued.ticket,
+            ahead,
+            late_booking: issued.late.is_some(),
+        }),
+    ))
 }
 
 /// Today's queue (staff).

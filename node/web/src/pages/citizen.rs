@@ -1,6 +1,7 @@
 //! Pages for the public: the progress query (case number and the last four
 //! characters of the ID), the matter guide (what to bring, from the same
-//! catalogue as the clerk's checklist) and the ticket kiosk.
+//! catalogue as the clerk's checklist), the ticket kiosk (with a booking
+//! code, a booked number) and booking a slot.
 
 use axum::extract::{Path, Query};
 use axum::http::StatusCode;
@@ -10,6 +11,7 @@ use serde::Deserialize;
 
 use super::search;
 use super::web::{AnonForm, Ctx};
+use crate::domain::booking::BOOKING_DAYS_AHEAD;
 use crate::domain::case::State;
 use crate::error::{HttpStatus, ServiceError as Error};
 
@@ -146,20 +148,37 @@ pub async fn kiosk(ctx: Ctx) -> Response {
     ctx.render_anon_form(StatusCode::OK, "citizen/kiosk.html", context! {})
 }
 
-/// `POST /kiosk`: issues the next number.
+/// `POST /kiosk`: issues the next number: a walk-in's, or with a booking
+/// code shown within its slot a booked one (an empty code is refused). A refused code is shown on the
+/// kiosk in its language, with the code kept to correct it.
 pub async fn take(form: AnonForm) -> Response {
     let ctx = form.ctx;
-    let appt = form.fields.text("appointment");
-    let appt = (!appt.is_empty()).then_some(appt);
-    match ctx.node.take_ticket(appt.as_deref()).await {
-        Ok(t) => {
-            let ahead = ctx.node.waiting_ahead(&t).await.unwrap_or(0);
+    // The walk-in's button sends no code; the booking form always sends
+    // one, and an empty one is refused rather than taken for a walk-in.
+    let code = form.fields.text("booking");
+    let typed = form.fields.get("booking").map(|_| code.as_str());
+    match ctx.node.take_ticket(typed).await {
+        Ok(issued) => {
+            let ahead = ctx.node.waiting_ahead(&issued.ticket).await.unwrap_or(0);
+            let late = issued.late.as_ref().map(|b| {
+                onewindow_i18n::phrase_with(
+                    ctx.lang,
+                    "kiosk.late",
+                    &[("slot", &crate::service::slot_text(b))],
+                )
+            });
+            let booked = issued.ticket.appointment.is_some();
             ctx.render_anon_form(
                 StatusCode::OK,
                 "citizen/kiosk.html",
-                context! { ticket => t, ahead => ahead },
+                context! { ticket => issued.ticket, ahead => ahead, late => late, booked => booked },
             )
         }
+        Err(e) if e.detail.is_none() => ctx.render_anon_form(
+            e.status(),
+            "citizen/kiosk.html",
+            context! { error => ctx.pick(&e.message_zh, &e.message_en), booking => code },
+        ),
         Err(e) => ctx.error(&e),
     }
 }
@@ -197,4 +216,117 @@ pub async fn verify(ctx: Ctx, Query(q): Query<VerifyQuery>) -> Response {
         }
         Err(e) => ctx.error(&e),
     }
+}
+
+/// Query of the booking page: the matter and the day whose slots to show.
+#[derive(Debug, Default, Deserialize)]
+pub struct BookQuery {
+    matter: Option<String>,
+    date: Option<String>,
+}
+
+/// What the booking page shows: the matters, the chosen matter and day,
+/// and that day's slots.
+async fn book_page(ctx: &Ctx, matter: &str, date: &str) -> (minijinja::Value, Option<Error>) {
+    let node = &ctx.node;
+    let cat = node.catalogue();
+    let matters: Vec<_> = cat
+        .matters
+        .values()
+        .filter(|m| node.may_receive(m))
+        .map(|m| context! { code => m.code, name => ctx.pick(&m.name_zh, &m.name_en) })
+        .collect();
+    let today = node.today();
+    let last = today
+        .checked_add_days(chrono::Days::new(BOOKING_DAYS_AHEAD - 1))
+        .unwrap_or(today);
+    let (slots, error) = if matter.is_empty() || date.is_empty() {
+        (None, None)
+    } else {
+        match node.booking_slots(matter, date).await {
+            Ok(s) => (Some(s), None),
+            Err(e) => (None, Some(e)),
+        }
+    };
+    let out_of_range = onewindow_i18n::phrase_with(
+        ctx.lang,
+        "book.out_of_range",
+        &[("days", &BOOKING_DAYS_AHEAD)],
+    );
+    let data = context! {
+        matters => matters,
+        matter => matter,
+        date => if date.is_empty() { today.format("%Y-%m-%d").to_string() } else { date.to_owned() },
+        min => today.format("%Y-%m-%d").to_string(),
+        max => last.format("%Y-%m-%d").to_string(),
+        slots => slots,
+        out_of_range => out_of_range,
+    };
+    (data, error)
+}
+
+/// `GET /book`: choose the matter and the day, then see the day's slots
+/// with their free places and book one.
+pub async fn book(ctx: Ctx, Query(q): Query<BookQuery>) -> Response {
+    let matter = q.matter.unwrap_or_default().trim().to_owned();
+    let date = q.date.unwrap_or_default().trim().to_owned();
+    let (data, error) = book_page(&ctx, &matter, &date).await;
+    match error {
+        None => ctx.render_anon_form(StatusCode::OK, "citizen/book.html", data),
+        Some(e) => {
+            let error = ctx.pick(&e.message_zh, &e.message_en);
+            let data = context! { error => error, ..data };
+            ctx.render_anon_form(e.status(), "citizen/book.html", data)
+        }
+    }
+}
+
+/// `POST /book`: books the chosen slot and shows the code.
+pub async fn book_post(form: AnonForm) -> Response {
+    let ctx = form.ctx;
+    let f = &form.fields;
+    let req = crate::service::BookingRequest {
+        matter: f.text("matter"),
+        date: f.text("date"),
+        start: f.text("start"),
+        name: f.text("name"),
+        id_number: f.text("id_number"),
+        phone: f.text("phone"),
+    };
+    if req.start.is_empty() {
+        let e = Error::empty_field("slot");
+        return book_refused(&ctx, &req, &e).await;
+    }
+    match ctx.node.book(&req).await {
+        Ok(b) => {
+            let keep = onewindow_i18n::phrase_with(
+                ctx.lang,
+                "book.keep",
+                &[
+                    ("date", &b.date),
+                    ("from", &b.check_in_from),
+                    ("end", &b.end),
+                ],
+            );
+            ctx.render_anon_form(
+                StatusCode::CREATED,
+                "citizen/book.html",
+                context! { done => b, keep => keep },
+            )
+        }
+        Err(e) if e.detail.is_none() => book_refused(&ctx, &req, &e).await,
+        Err(e) => ctx.error(&e),
+    }
+}
+
+/// The booking page again after a refusal: the message, the day's slots
+/// as they are now, and what was entered.
+async fn book_refused(ctx: &Ctx, req: &crate::service::BookingRequest, e: &Error) -> Response {
+    let (data, _) = book_page(ctx, &req.matter, &req.date).await;
+    let data = context! {
+        error => ctx.pick(&e.message_zh, &e.message_en),
+        start => req.start, name => req.name, id_number => req.id_number, phone => req.phone,
+        ..data
+    };
+    ctx.render_anon_form(e.status(), "citizen/book.html", data)
 }

@@ -242,15 +242,23 @@ pub async fn take(form: StaffForm) -> Response {
     if let Err(r) = ctx.require(&[Role::Clerk], WHAT) {
         return r;
     }
-    let appt = form.fields.text("appointment");
-    let appt = (!appt.is_empty()).then_some(appt);
-    match ctx.node.take_ticket(appt.as_deref()).await {
-        Ok(t) => ctx.redirect(
-            "/clerk",
-            Some(Flash::ok("flash.ticket_taken", &[("number", &t.number)])),
-        ),
-        Err(e) => ctx.error(&e),
-    }
+    let code = form.fields.text("booking");
+    let code = (!code.is_empty()).then_some(code);
+    let flash = match ctx.node.take_ticket(code.as_deref()).await {
+        Ok(issued) => match &issued.late {
+            None => Flash::ok("flash.ticket_taken", &[("number", &issued.ticket.number)]),
+            Some(b) => Flash::ok(
+                "flash.ticket_taken_late",
+                &[
+                    ("number", &issued.ticket.number),
+                    ("slot", &crate::service::slot_text(b)),
+                ],
+            ),
+        },
+        Err(e) if e.detail.is_none() => Flash::error(&e),
+        Err(e) => return ctx.error(&e),
+    };
+    ctx.redirect("/clerk", Some(flash))
 }
 
 /// `POST /clerk/queue/call`: calls the next number to this window.

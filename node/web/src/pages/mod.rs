@@ -99,6 +99,7 @@ pub fn router() -> Router<AppState> {
         .route("/guide", get(citizen::guide))
         .route("/guide/{code}", get(citizen::matter))
         .route("/kiosk", get(citizen::kiosk).post(citizen::take))
+        .route("/book", get(citizen::book).post(citizen::book_post))
         .layer(axum::middleware::map_response(security_headers))
 }
 

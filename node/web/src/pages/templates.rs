@@ -92,6 +92,10 @@ pub const TEMPLATES: &[(&str, &str)] = &[
         "citizen/kiosk.html",
         include_str!("../../templates/pages/citizen/kiosk.html"),
     ),
+    (
+        "citizen/book.html",
+        include_str!("../../templates/pages/citizen/book.html"),
+    ),
 ];
 
 fn lang_of(state: &State) -> Lang {
