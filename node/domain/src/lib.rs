@@ -13,6 +13,7 @@ pub mod catalogue;
 pub mod checklist;
 pub mod codec;
 pub mod deadline;
+pub mod handout;
 pub mod ids;
 pub mod log;
 pub mod policy;
