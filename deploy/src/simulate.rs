@@ -710,14 +710,25 @@ async fn stage_actions(
                 },
             ));
         }
-        _ => steps.push((
-            "window",
-            Role::Clerk,
-            None,
-            Action::HandOut {
-                recipient: "申请人本人".into(),
-            },
-        )),
+        _ => {
+            // The applicant collects it in person, the ID card checked.
+            let Ok(Some(row)) = node.store.case(number).await else {
+                return StageResult::NotYet(0);
+            };
+            steps.push((
+                "window",
+                Role::Clerk,
+                None,
+                Action::HandOut {
+                    collector: Some(node::domain::handout::Collector::InPerson {
+                        document: node::domain::handout::IdDocument::ResidentId,
+                        id_number: row.case.received.applicant.id_number.clone(),
+                        id_checked: true,
+                    }),
+                    recipient: None,
+                },
+            ));
+        }
     }
     let mut taken = 0;
     for (who, role, dept, action) in steps {
