@@ -312,6 +312,7 @@ pub fn describe(recipient: &str, collection: Option<&Collection>) -> onewindow_i
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     const ID: &str = "11010519491231002X";
