@@ -711,20 +711,32 @@ async fn stage_actions(
             ));
         }
         _ => {
-            // The applicant collects it in person, the ID card checked.
+            // A person collects it in person, the ID card checked; an
+            // organisation's agent with its written authorisation.
+            use node::domain::handout::{Collector, IdDocument};
             let Ok(Some(row)) = node.store.case(number).await else {
                 return StageResult::NotYet(0);
+            };
+            let applicant = &row.case.received.applicant;
+            let collector = match applicant.kind {
+                node::domain::case::ApplicantKind::Person => Collector::InPerson {
+                    document: IdDocument::ResidentId,
+                    id_number: applicant.id_number.clone(),
+                    id_checked: true,
+                },
+                node::domain::case::ApplicantKind::Organisation => Collector::Proxy {
+                    name: crate::applicants::person_name(0),
+                    id_number: crate::applicants::citizen_id(0),
+                    authorisation: true,
+                    reference: String::new(),
+                },
             };
             steps.push((
                 "window",
                 Role::Clerk,
                 None,
                 Action::HandOut {
-                    collector: Some(node::domain::handout::Collector::InPerson {
-                        document: node::domain::handout::IdDocument::ResidentId,
-                        id_number: row.case.received.applicant.id_number.clone(),
-                        id_checked: true,
-                    }),
+                    collector: Some(collector),
                     recipient: None,
                 },
             ));
