@@ -712,7 +712,7 @@ async fn stage_actions(
         }
         _ => {
             // A person collects it in person, the ID card checked; an
-            // organisation's agent with its written authorisation.
+            // organisation's representative (经办人) with its written authorisation.
             use node::domain::handout::{Collector, IdDocument};
             let Ok(Some(row)) = node.store.case(number).await else {
                 return StageResult::NotYet(0);
