@@ -407,8 +407,8 @@ pub const PHRASES: &[(&str, &str, &str)] = &[
     ),
     (
         "err.id_not_checked",
-        "请核验申请人的身份证件后勾选“已核验”",
-        "check the applicant's ID document and tick \"ID checked\"",
+        "请核验申请人的身份证件原件，人证一致后勾选确认",
+        "check the applicant's ID document against the person, then tick the box to say so",
     ),
     (
         "err.id_mismatch",
