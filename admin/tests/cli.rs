@@ -1762,6 +1762,8 @@ async fn a_village_moves_to_another_township_and_its_open_cases_follow_it() {
     let dept = row.case.received.department.clone();
     let a1 = t.staff(NEW, "dl.a1", "approver", Some(&dept)).await;
     let a2 = t.staff(NEW, "dl.a2", "approver", Some(&dept)).await;
+    let a3 = t.staff(NEW, "dl.a3", "approver", Some(&dept)).await;
+    let applicant = row.case.received.applicant.id_number.clone();
     let act = |who: &onewindow_tests::Api, body: Value| {
         let who = who.clone();
         let path = format!("/api/v1/cases/{own}/actions");
@@ -1774,24 +1776,24 @@ async fn a_village_moves_to_another_township_and_its_open_cases_follow_it() {
     )
     .await;
     act(
-        &a1,
+        &a2,
         serde_json::json!({"action": "pass_review", "opinion": "同意"}),
     )
     .await;
     act(
-        &a2,
+        &a3,
         serde_json::json!({"action": "decide", "granted": true, "opinion": "准予"}),
     )
     .await;
     act(
-        &a2,
+        &a3,
         serde_json::json!({"action": "result_ready", "result": "证明一份"}),
     )
     .await;
     let new_clerk = t.staff(NEW, "dl.li", "clerk", None).await;
     let done = act(
         &new_clerk,
-        serde_json::json!({"action": "hand_out", "recipient": "李四"}),
+        serde_json::json!({"action": "hand_out", "collector": {"by": "in_person", "document": "resident_id", "id_number": applicant, "id_checked": true}}),
     )
     .await;
     assert_eq!(done["state"], "completed", "{done}");

@@ -405,10 +405,11 @@ async fn staff(tree: &ProcessTree, id: &str, role: &str) -> anyhow::Result<Clien
     crate::trees::staff(tree, id, &format!("chaos.{role}"), role, None).await
 }
 
-/// Two approvers of `department` at hall `hall` take every case it holds
+/// Three approvers of `department` at hall `hall` take every case it holds
 /// through handling, review, decision and result, one step a round: the
-/// first handles and reviews, the second decides (the reviewer may not).
-async fn approve(hall: usize, first: Client, second: Client, stop: Arc<AtomicBool>) {
+/// first handles, the second reviews, the third decides (handling, review
+/// and decision are three people's).
+async fn approve(hall: usize, [first, second, third]: [Client; 3], stop: Arc<AtomicBool>) {
     while !stop.load(Ordering::Relaxed) {
         tokio::time::sleep(Duration::from_millis(300)).await;
         let Ok(list) = first
@@ -424,9 +425,9 @@ async fn approve(hall: usize, first: Client, second: Client, stop: Arc<AtomicBoo
                     &first,
                     r#"{"action":"submit_for_review","opinion":"材料齐全，拟同意。"}"#,
                 ),
-                "review" => (&first, r#"{"action":"pass_review","opinion":"同意。"}"#),
+                "review" => (&second, r#"{"action":"pass_review","opinion":"同意。"}"#),
                 "approval" => (
-                    &second,
+                    &third,
                     r#"{"action":"decide","granted":true,"opinion":"准予。"}"#,
                 ),
                 "decided" => (&first, r#"{"action":"result_ready","result":"准予许可"}"#),
@@ -520,7 +521,9 @@ async fn exercise(
                 .await?;
             let b = crate::trees::staff(&tree.processes, id, "chaos.a2", "approver", Some(dept))
                 .await?;
-            approvers.push(tokio::spawn(approve(hall, a, b, stop.clone())));
+            let c = crate::trees::staff(&tree.processes, id, "chaos.a3", "approver", Some(dept))
+                .await?;
+            approvers.push(tokio::spawn(approve(hall, [a, b, c], stop.clone())));
         }
     }
     // The faults, one after another, each from its moment on.

@@ -710,14 +710,37 @@ async fn stage_actions(
                 },
             ));
         }
-        _ => steps.push((
-            "window",
-            Role::Clerk,
-            None,
-            Action::HandOut {
-                recipient: "申请人本人".into(),
-            },
-        )),
+        _ => {
+            // A person collects it in person, the ID card checked; an
+            // organisation's representative (经办人) with its written authorisation.
+            use node::domain::handout::{Collector, IdDocument};
+            let Ok(Some(row)) = node.store.case(number).await else {
+                return StageResult::NotYet(0);
+            };
+            let applicant = &row.case.received.applicant;
+            let collector = match applicant.kind {
+                node::domain::case::ApplicantKind::Person => Collector::InPerson {
+                    document: IdDocument::ResidentId,
+                    id_number: applicant.id_number.clone(),
+                    id_checked: true,
+                },
+                node::domain::case::ApplicantKind::Organisation => Collector::Proxy {
+                    name: crate::applicants::person_name(0),
+                    id_number: crate::applicants::citizen_id(0),
+                    authorisation: true,
+                    reference: String::new(),
+                },
+            };
+            steps.push((
+                "window",
+                Role::Clerk,
+                None,
+                Action::HandOut {
+                    collector: Some(collector),
+                    recipient: None,
+                },
+            ));
+        }
     }
     let mut taken = 0;
     for (who, role, dept, action) in steps {

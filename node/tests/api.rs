@@ -19,6 +19,7 @@ struct Hall {
     clerk: Client,
     a1: Client,
     a2: Client,
+    a3: Client,
     b: Client,
     c: Client,
     sup: Client,
@@ -61,6 +62,7 @@ async fn hall_for(t: TestNode) -> Hall {
     let clerk = staff(&t.http, "clerk1", "clerk", None).await;
     let a1 = staff(&t.http, "a.one", "approver", Some("a")).await;
     let a2 = staff(&t.http, "a.two", "approver", Some("a")).await;
+    let a3 = staff(&t.http, "a.three", "approver", Some("a")).await;
     let b = staff(&t.http, "b.one", "approver", Some("b")).await;
     let c = staff(&t.http, "c.one", "approver", Some("c")).await;
     let sup = staff(&t.http, "sup1", "supervisor", None).await;
@@ -70,10 +72,16 @@ async fn hall_for(t: TestNode) -> Hall {
         clerk,
         a1,
         a2,
+        a3,
         b,
         c,
         sup,
     }
+}
+
+/// The applicant collects the result in person, the ID card checked.
+fn in_person() -> Value {
+    json!({"action": "hand_out", "collector": {"by": "in_person", "document": "resident_id", "id_number": PERSON, "id_checked": true}})
 }
 
 fn submission(matter: &str, materials: Value) -> Value {
@@ -196,15 +204,26 @@ async fn committed_matter_with_parallel_approval_goes_all_the_way() {
         json!({"action": "submit_for_review", "opinion": "材料齐全"}),
     )
     .await;
+    // The handler may not review the case.
+    stores_nothing(&h, || async {
+        act(
+            &h.a1,
+            &n,
+            json!({"action": "pass_review", "opinion": "审核通过"}),
+        )
+        .await
+        .assert_error(403, "own_handling");
+    })
+    .await;
     act_ok(
-        &h.a1,
+        &h.a2,
         &n,
         json!({"action": "pass_review", "opinion": "审核通过"}),
     )
     .await;
     // c has not given its opinion: the all-must join holds the decision.
     act(
-        &h.a2,
+        &h.a3,
         &n,
         json!({"action": "decide", "granted": true, "opinion": "准予"}),
     )
@@ -216,23 +235,38 @@ async fn committed_matter_with_parallel_approval_goes_all_the_way() {
         json!({"action": "opinion", "department": "c", "approve": true, "opinion": "同意"}),
     )
     .await;
-    // The reviewer may not also approve.
+    // Neither the reviewer nor, for a matter of three people, the handler
+    // may also decide.
     act(
-        &h.a1,
+        &h.a2,
         &n,
         json!({"action": "decide", "granted": true, "opinion": "准予"}),
     )
     .await
     .assert_error(403, "same_staff");
+    let r = act(
+        &h.a1,
+        &n,
+        json!({"action": "decide", "granted": true, "opinion": "准予"}),
+    )
+    .await;
+    r.assert_error(403, "own_handling");
+    assert!(
+        r.body["message_en"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("You handled this case")),
+        "{}",
+        r.text
+    );
     let v = act_ok(
-        &h.a2,
+        &h.a3,
         &n,
         json!({"action": "decide", "granted": true, "opinion": "准予许可"}),
     )
     .await;
     assert_eq!(v["state"], "decided");
     act_ok(
-        &h.a2,
+        &h.a3,
         &n,
         json!({"action": "result_ready", "result": "许可证 NH-2026-0001"}),
     )
@@ -244,13 +278,14 @@ async fn committed_matter_with_parallel_approval_goes_all_the_way() {
             .ok();
     assert_eq!(p["state"], "result_ready");
     assert!(p["next_steps"][0]["zh"].as_str().unwrap().contains("领取"));
-    let v = act_ok(
-        &h.clerk,
-        &n,
-        json!({"action": "hand_out", "recipient": "张三本人"}),
-    )
-    .await;
+    let v = act_ok(&h.clerk, &n, in_person()).await;
     assert_eq!(v["state"], "completed");
+    assert_eq!(v["case"]["handed_out"]["recipient"], "张三");
+    assert_eq!(
+        v["case"]["handed_out"]["collection"],
+        json!({"by": "in_person", "document": "resident_id", "id_last4": "002X"}),
+        "the last four characters, not a second copy of the number"
+    );
     let r = h
         .t
         .http
@@ -315,9 +350,9 @@ async fn any_one_join_lets_one_approval_suffice() {
         json!({"action": "submit_for_review", "opinion": "ok"}),
     )
     .await;
-    act_ok(&h.a1, &n, json!({"action": "pass_review", "opinion": "ok"})).await;
+    act_ok(&h.a2, &n, json!({"action": "pass_review", "opinion": "ok"})).await;
     let v = act_ok(
-        &h.a2,
+        &h.a3,
         &n,
         json!({"action": "decide", "granted": true, "opinion": "准予"}),
     )
@@ -348,16 +383,16 @@ async fn a_refused_parallel_opinion_blocks_a_grant_under_all_join() {
         json!({"action": "submit_for_review", "opinion": "ok"}),
     )
     .await;
-    act_ok(&h.a1, &n, json!({"action": "pass_review", "opinion": "ok"})).await;
+    act_ok(&h.a2, &n, json!({"action": "pass_review", "opinion": "ok"})).await;
     act(
-        &h.a2,
+        &h.a3,
         &n,
         json!({"action": "decide", "granted": true, "opinion": "准予"}),
     )
     .await
     .assert_error(409, "sub_cases_open");
     let v = act_ok(
-        &h.a2,
+        &h.a3,
         &n,
         json!({"action": "decide", "granted": false, "opinion": "不予许可"}),
     )
@@ -639,13 +674,17 @@ async fn refusals_store_nothing() {
         .await
         .assert_error(403, "wrong_role");
         // Illegal transitions.
+        act(&h.clerk, &n, in_person())
+            .await
+            .assert_error(409, "illegal_transition");
+        // A hand-out says how the collector's identity was checked.
         act(
             &h.clerk,
             &n,
             json!({"action": "hand_out", "recipient": "x"}),
         )
         .await
-        .assert_error(409, "illegal_transition");
+        .assert_error(400, "handout_identity_missing");
         act(
             &h.a1,
             &n,
@@ -1612,6 +1651,148 @@ async fn published_catalogue_versions_are_frozen_and_cases_record_theirs() {
         h.t.http.get("/api/v1/health").await.ok()["catalogue_version"],
         v
     );
+}
+
+/// Takes a case of `matter` to its result at the window: handled by a1,
+/// reviewed by a2, decided by a3.
+async fn result_ready(h: &Hall, matter: &str) -> String {
+    let n = submit_ok(h, matter).await;
+    act_ok(&h.a1, &n, json!({"action": "start_handling"})).await;
+    act_ok(
+        &h.a1,
+        &n,
+        json!({"action": "submit_for_review", "opinion": "材料齐全"}),
+    )
+    .await;
+    act_ok(
+        &h.a2,
+        &n,
+        json!({"action": "pass_review", "opinion": "同意"}),
+    )
+    .await;
+    act_ok(
+        &h.a3,
+        &n,
+        json!({"action": "decide", "granted": true, "opinion": "准予"}),
+    )
+    .await;
+    let v = act_ok(
+        &h.a3,
+        &n,
+        json!({"action": "result_ready", "result": "证明一份"}),
+    )
+    .await;
+    assert_eq!(v["state"], "result_ready");
+    n
+}
+
+#[tokio::test]
+async fn a_hand_out_says_who_collected_it_and_how_their_identity_was_checked() {
+    let h = hall().await;
+    let n = result_ready(&h, "T-SIMPLE").await;
+    let proxy = |id: &str, authorisation: bool| json!({"action": "hand_out", "collector": {"by": "proxy", "name": "李四", "id_number": id, "authorisation": authorisation, "reference": "委托书 2026-17"}});
+    stores_nothing(&h, || async {
+        // In person with a number that is not the applicant's.
+        let mut wrong = in_person();
+        wrong["collector"]["id_number"] = json!("110105198001010016");
+        let r = act(&h.clerk, &n, wrong).await;
+        r.assert_error(400, "id_mismatch");
+        assert_eq!(r.body["message_zh"], "证件号码与申请人不一致", "{}", r.text);
+        assert_eq!(
+            r.body["message_en"], "The ID number is not the applicant's",
+            "{}",
+            r.text
+        );
+        // The document not checked.
+        let mut unchecked = in_person();
+        unchecked["collector"]["id_checked"] = json!(false);
+        act(&h.clerk, &n, unchecked)
+            .await
+            .assert_error(400, "id_not_checked");
+        // A proxy without the authorisation, or with a mistyped number.
+        act(&h.clerk, &n, proxy("110105198001010016", false))
+            .await
+            .assert_error(400, "authorisation_missing");
+        act(&h.clerk, &n, proxy("110105198001010011", true))
+            .await
+            .assert_error(400, "id_checksum");
+        // A name alone, as hand-outs were recorded before.
+        act(
+            &h.clerk,
+            &n,
+            json!({"action": "hand_out", "recipient": "张三"}),
+        )
+        .await
+        .assert_error(400, "handout_identity_missing");
+    })
+    .await;
+    let v = act_ok(&h.clerk, &n, proxy(" 110105198001010016 ", true)).await;
+    assert_eq!(v["state"], "completed");
+    assert_eq!(v["case"]["handed_out"]["recipient"], "李四");
+    assert_eq!(
+        v["case"]["handed_out"]["collection"],
+        json!({"by": "proxy", "id_number": "110105198001010016", "authorisation": true, "reference": "委托书 2026-17"})
+    );
+    let rec = h.sup.get(&format!("/api/v1/cases/{n}/record")).await.ok();
+    let last = rec["events"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["event"]["type"], "handed_out");
+    assert_eq!(last["event"]["collection"]["by"], "proxy");
+}
+
+#[tokio::test]
+async fn a_matter_for_two_people_lets_its_handler_decide_but_not_review() {
+    let h = hall().await;
+    let mut one = test_catalogue();
+    one["matters"]["T-SIMPLE"]["distinct_people"] = json!(1);
+    let r = h.admin.post("/api/v1/admin/catalogue/versions", &one).await;
+    r.assert_error(400, "invalid_catalogue");
+    assert!(r.text.contains("distinct_people"), "{}", r.text);
+    let mut two = test_catalogue();
+    two["matters"]["T-SIMPLE"]["version"] = json!(2);
+    two["matters"]["T-SIMPLE"]["distinct_people"] = json!(2);
+    let d = h
+        .admin
+        .post("/api/v1/admin/catalogue/versions", &two)
+        .await
+        .ok();
+    let v = d["version"].as_i64().unwrap();
+    h.admin
+        .post(
+            &format!("/api/v1/admin/catalogue/versions/{v}/publish"),
+            &json!({}),
+        )
+        .await
+        .ok();
+    let n = submit_ok(&h, "T-SIMPLE").await;
+    act_ok(&h.a1, &n, json!({"action": "start_handling"})).await;
+    let v = act_ok(
+        &h.a1,
+        &n,
+        json!({"action": "submit_for_review", "opinion": "材料齐全"}),
+    )
+    .await;
+    assert_eq!(v["case"]["received"]["distinct_people"], 2);
+    assert_eq!(v["case"]["handled_by"], "a.one");
+    act(
+        &h.a1,
+        &n,
+        json!({"action": "pass_review", "opinion": "同意"}),
+    )
+    .await
+    .assert_error(403, "own_handling");
+    act_ok(
+        &h.a2,
+        &n,
+        json!({"action": "pass_review", "opinion": "同意"}),
+    )
+    .await;
+    let v = act_ok(
+        &h.a1,
+        &n,
+        json!({"action": "decide", "granted": true, "opinion": "准予"}),
+    )
+    .await;
+    assert_eq!(v["state"], "decided");
 }
 
 #[tokio::test]

@@ -528,7 +528,7 @@ async fn old_cases_go_on_in_format2() {
     let v = clerk
         .post(
             &format!("/api/v1/cases/{ready}/actions"),
-            &json!({"action": "hand_out", "recipient": "李桂英"}),
+            &json!({"action": "hand_out", "collector": {"by": "proxy", "name": "李桂英", "id_number": "110105198001010016", "authorisation": true}}),
         )
         .await
         .ok();

@@ -233,10 +233,10 @@ struct Hall {
     _dir: tempfile::TempDir,
 }
 
-/// A district node on the starter catalogue with a clerk, two approvers of
-/// the public security bureau (`gongan`) and a supervisor. It is the root:
-/// it holds the root's signing key, so its documents' seals check against
-/// the root's public key.
+/// A district node on the starter catalogue with a clerk, three approvers
+/// of the public security bureau (`gongan`) and a supervisor. It is the
+/// root: it holds the root's signing key, so its documents' seals check
+/// against the root's public key.
 async fn hall() -> Hall {
     hall_on(Arc::new(StartedClock::at(onewindow_tests::START_MS))).await
 }
@@ -268,6 +268,7 @@ async fn hall_on(clock: Arc<StartedClock>) -> Hall {
         ("clerk1", "clerk", None),
         ("ga.one", "approver", Some("gongan")),
         ("ga.two", "approver", Some("gongan")),
+        ("ga.three", "approver", Some("gongan")),
         ("sup1", "supervisor", None),
     ] {
         let mut body = json!({"username": user, "display_name": format!("{user} 测试"), "role": role, "password": STAFF_PASSWORD});
@@ -463,7 +464,8 @@ async fn walk_through(driver: &Driver, h: &Hall) {
     shot(&c, "clerk-case-receipt").await;
     logout(&c).await;
 
-    // The back office of gongan: handling and review by one, approval by another.
+    // The back office of gongan: handling, review and approval by three
+    // different people.
     login(&c, base, "ga.one").await;
     // The queue names the applicant and the hall that accepted the case.
     let queued = wait_text(
@@ -503,7 +505,39 @@ async fn walk_through(driver: &Driver, h: &Hall) {
         .unwrap();
     wait_text(&c, "#materials", "Electronic licence or shared data").await;
     shot(&c, "approver-case-en").await;
+    // The handler is offered no review, and is told why, in both
+    // languages.
+    wait_text(
+        &c,
+        "#review-refusal",
+        "You handled this case; someone else must review it.",
+    )
+    .await;
+    assert!(c.find(Locator::Css("#act-pass_review")).await.is_err());
+    shot(&c, "approver-own-handling-en").await;
     c.goto(&format!("{base}/lang/zh?next=/approver/cases/{second}"))
+        .await
+        .unwrap();
+    wait_text(&c, "#review-refusal", "您承办了本案件，须由其他人员审核。").await;
+    assert!(c.find(Locator::Css("#act-pass_review")).await.is_err());
+    shot(&c, "approver-own-handling").await;
+    // A review posted anyway (the page's form, its action changed) is
+    // refused, and the case stays in review.
+    c.execute(
+        "const f = document.querySelector('form.act');
+         f.querySelector('input[name=action]').value = 'pass_review';
+         const o = document.createElement('input');
+         o.name = 'opinion'; o.value = '同意。'; f.appendChild(o);
+         f.submit();",
+        vec![],
+    )
+    .await
+    .unwrap();
+    wait_text(&c, "#page-error", "您承办了本案件，须由其他人员审核").await;
+    find(&c, "#review-refusal").await;
+    logout(&c).await;
+    login(&c, base, "ga.two").await;
+    c.goto(&format!("{base}/approver/cases/{second}"))
         .await
         .unwrap();
     fill(&c, "#op-r", "符合法定条件。").await;
@@ -511,10 +545,18 @@ async fn walk_through(driver: &Driver, h: &Hall) {
     wait_text(&c, ".flash.ok", "审核通过").await;
     // The reviewer is told someone else must decide, and is offered no
     // decision form.
-    wait_text(&c, ".notice", "须由其他人员作出决定").await;
+    wait_text(&c, "#decide-refusal", "须由其他人员作出决定").await;
     assert!(c.find(Locator::Css("#act-decide")).await.is_err());
     logout(&c).await;
-    login(&c, base, "ga.two").await;
+    // Nor is the handler.
+    login(&c, base, "ga.one").await;
+    c.goto(&format!("{base}/approver/cases/{second}"))
+        .await
+        .unwrap();
+    wait_text(&c, "#decide-refusal", "第三人作出决定").await;
+    assert!(c.find(Locator::Css("#act-decide")).await.is_err());
+    logout(&c).await;
+    login(&c, base, "ga.three").await;
     c.goto(&format!("{base}/approver/cases/{second}"))
         .await
         .unwrap();
@@ -556,11 +598,41 @@ async fn walk_through(driver: &Driver, h: &Hall) {
         &format!("#ready-list a[href=\"/clerk/cases/{second}\"]"),
     )
     .await;
+    // Collected by a proxy: in English first, the authorisation not yet
+    // ticked and the number mistyped, each said next to its field.
+    c.goto(&format!("{base}/lang/en?next=/clerk/cases/{second}"))
+        .await
+        .unwrap();
+    click(&c, "#by-proxy").await;
+    fill(&c, "#proxy_name", "李四").await;
+    fill(&c, "#proxy_id", "110105198001010011").await;
+    fill(&c, "#reference", "委托书 2026-17").await;
     click(&c, "#hand-out").await;
-    wait_text(&c, "#confirm-recipient", "张三").await;
-    shot(&c, "clerk-confirm-hand-out").await;
+    wait_text(&c, "#authorisation-error", "written authorisation").await;
+    wait_text(&c, "#proxy_id-error", "check character").await;
+    shot(&c, "clerk-handout-errors-en").await;
+    fill(&c, "#proxy_id", "110105198001010016").await;
+    click(&c, "#authorisation").await;
+    click(&c, "#hand-out").await;
+    wait_text(&c, "#confirm-how", "Collected by proxy 李四").await;
+    shot(&c, "clerk-handout-proxy-en").await;
+    // The same in Chinese, then confirmed.
+    c.goto(&format!("{base}/lang/zh?next=/clerk/cases/{second}"))
+        .await
+        .unwrap();
+    click(&c, "#by-proxy").await;
+    fill(&c, "#proxy_name", "李四").await;
+    fill(&c, "#proxy_id", "110105198001010016").await;
+    click(&c, "#authorisation").await;
+    fill(&c, "#reference", "委托书 2026-17").await;
+    click(&c, "#hand-out").await;
+    wait_text(&c, "#confirm-recipient", "李四").await;
+    wait_text(&c, "#confirm-how", "由李四代领").await;
+    shot(&c, "clerk-handout-proxy").await;
     click(&c, "#hand-out-confirm").await;
     wait_text(&c, ".flash.ok", "办理结果已发放").await;
+    wait_text(&c, "#collected", "已出示授权委托书（委托书 2026-17）").await;
+    shot(&c, "clerk-case-collected").await;
     click(&c, "#rate-link").await;
     find(&c, "#score-1").await;
     shot(&c, "tablet-rate").await;

@@ -88,6 +88,7 @@ async fn an_escalated_case_is_decided_at_the_township_and_handed_out_at_the_vill
         let dept = up["department"].as_str().unwrap();
         let a1 = t.staff(TOWNSHIP, "appr1", "approver", Some(dept)).await;
         let a2 = t.staff(TOWNSHIP, "appr2", "approver", Some(dept)).await;
+        let a3 = t.staff(TOWNSHIP, "appr3", "approver", Some(dept)).await;
         t.eventually(30, "the case at the township", || async {
             case_at(&t, TOWNSHIP, &n).await
         })
@@ -114,13 +115,13 @@ async fn an_escalated_case_is_decided_at_the_township_and_handed_out_at_the_vill
             json!({"action": "submit_for_review", "opinion": "材料齐全"}),
         )
         .await;
-        act(&a1, json!({"action": "pass_review", "opinion": "同意"})).await;
+        act(&a2, json!({"action": "pass_review", "opinion": "同意"})).await;
         act(
-            &a2,
+            &a3,
             json!({"action": "decide", "granted": true, "opinion": "准予"}),
         )
         .await;
-        let v = act(&a2, json!({"action": "result_ready", "result": "证明一份"})).await;
+        let v = act(&a3, json!({"action": "result_ready", "result": "证明一份"})).await;
         assert_eq!(
             v["case"]["holder"], VILLAGE,
             "the result goes back to the accepting window"
@@ -136,7 +137,7 @@ async fn an_escalated_case_is_decided_at_the_township_and_handed_out_at_the_vill
         let done = clerk
             .post_ok(
                 &format!("/api/v1/cases/{n}/actions"),
-                &json!({"action": "hand_out", "recipient": "李四"}),
+                &json!({"action": "hand_out", "collector": {"by": "in_person", "document": "resident_id", "id_number": PERSON, "id_checked": true}}),
             )
             .await;
         assert_eq!(done["state"], "completed");

@@ -29,7 +29,8 @@ async fn hall() -> Hall {
 }
 
 /// A district node with a small published catalogue and one of each role:
-/// `clerk1`, `a.one` and `a.two` (department `a`), `b.one` (department `b`),
+/// `clerk1`, `a.one`, `a.two` and `a.three` (department `a`), `b.one`
+/// (department `b`),
 /// `sup1`.
 async fn hall_with_clock(clock: Arc<dyn Clock>) -> Hall {
     let db = test_db().await;
@@ -60,6 +61,7 @@ async fn hall_with_clock(clock: Arc<dyn Clock>) -> Hall {
         ("clerk1", "clerk", None),
         ("a.one", "approver", Some("a")),
         ("a.two", "approver", Some("a")),
+        ("a.three", "approver", Some("a")),
         ("b.one", "approver", Some("b")),
         ("sup1", "supervisor", None),
     ] {
@@ -628,15 +630,40 @@ async fn the_back_office_moves_the_case_and_refusals_show_on_the_page() {
             &[("action", "submit_for_review"), ("opinion", "拟同意")],
         )
         .await;
-        act(
+        // The handler is offered no review, and one posted anyway is
+        // refused on the page.
+        let page = a1.get(&format!("/approver/cases/{n}")).await;
+        assert!(
+            !page.body.contains("id=\"act-pass_review\"")
+                && page
+                    .body
+                    .contains("id=\"review-refusal\">您承办了本案件，须由其他人员审核。<"),
+            "{}",
+            page.body
+        );
+        let p = act(
             &a1,
+            &n,
+            &[("action", "pass_review"), ("opinion", "审核通过")],
+        )
+        .await;
+        assert_eq!(p.status, StatusCode::FORBIDDEN);
+        assert!(
+            p.body.contains("您承办了本案件，须由其他人员审核"),
+            "{}",
+            p.body
+        );
+        let a2 = Browser::new(&h.url);
+        a2.login("a.two").await;
+        act(
+            &a2,
             &n,
             &[("action", "pass_review"), ("opinion", "审核通过")],
         )
         .await;
         // The reviewer may not also decide: the refusal is a message on the page.
         let p = act(
-            &a1,
+            &a2,
             &n,
             &[
                 ("action", "decide"),
@@ -647,11 +674,22 @@ async fn the_back_office_moves_the_case_and_refusals_show_on_the_page() {
         .await;
         assert_eq!(p.status, StatusCode::FORBIDDEN);
         assert!(p.body.contains("审核与批准须由不同人员办理"), "{}", p.body);
-        let a2 = Browser::new(&h.url);
-        a2.login("a.two").await;
+        // Nor the handler, for a matter of three people; neither is offered
+        // the decision.
+        for who in [&a1, &a2] {
+            let page = who.get(&format!("/approver/cases/{n}")).await;
+            assert!(
+                !page.body.contains("id=\"act-decide\"")
+                    && page.body.contains("id=\"decide-refusal\""),
+                "{}",
+                page.body
+            );
+        }
+        let a3 = Browser::new(&h.url);
+        a3.login("a.three").await;
         // A decision is shown for confirmation first, and nothing is done.
         let p = act(
-            &a2,
+            &a3,
             &n,
             &[
                 ("action", "decide"),
@@ -673,7 +711,7 @@ async fn the_back_office_moves_the_case_and_refusals_show_on_the_page() {
         );
         assert_eq!(
             act(
-                &a2,
+                &a3,
                 &n,
                 &[
                     ("action", "decide"),
@@ -688,7 +726,7 @@ async fn the_back_office_moves_the_case_and_refusals_show_on_the_page() {
         );
         assert_eq!(
             act(
-                &a2,
+                &a3,
                 &n,
                 &[("action", "result_ready"), ("result", "许可证 001")]
             )
@@ -711,26 +749,65 @@ async fn the_back_office_moves_the_case_and_refusals_show_on_the_page() {
         let ready = clerk.get("/clerk").await;
         assert!(ready.body.contains(&n));
         let token = clerk.csrf(&format!("/clerk/cases/{n}")).await;
-        // Confirmed first: who collects it, and that it is final.
+        // A wrong ID number and an unchecked document: each said next to
+        // its field, and nothing is stored.
+        let before = counts(&h).await;
         let p = clerk
             .post(
                 &format!("/clerk/cases/{n}/handout"),
-                &[("csrf", &token), ("recipient", "张三")],
+                &[
+                    ("csrf", &token),
+                    ("by", "in_person"),
+                    ("document", "resident_id"),
+                    ("id_number", "110105198001010016"),
+                ],
             )
             .await;
-        assert_eq!(p.status, StatusCode::OK);
+        assert_eq!(p.status, StatusCode::BAD_REQUEST);
         assert!(
-            p.body.contains("id=\"confirm-recipient\">张三<") && p.body.contains("不能撤销"),
+            p.body
+                .contains("id=\"id_number-error\">证件号码与申请人不一致<")
+                && p.body.contains("id=\"id_checked-error\">")
+                && p.body.contains("value=\"110105198001010016\""),
             "{}",
             p.body
         );
+        assert_eq!(counts(&h).await, before, "a bad entry stored something");
+        // Confirmed first: who collects it, how, and that it is final.
+        let in_person = [
+            ("csrf", token.as_str()),
+            ("by", "in_person"),
+            ("document", "resident_id"),
+            ("id_number", PERSON),
+            ("id_checked", "yes"),
+        ];
         let p = clerk
-            .post(
-                &format!("/clerk/cases/{n}/handout"),
-                &[("csrf", &token), ("recipient", "张三"), ("confirm", "1")],
-            )
+            .post(&format!("/clerk/cases/{n}/handout"), &in_person)
+            .await;
+        assert_eq!(p.status, StatusCode::OK);
+        assert!(
+            p.body.contains("id=\"confirm-recipient\">张三<")
+                && p.body.contains("已核验居民身份证（尾号002X）")
+                && p.body.contains("不能撤销"),
+            "{}",
+            p.body
+        );
+        let confirmed: Vec<_> = in_person
+            .iter()
+            .copied()
+            .chain([("confirm", "1")])
+            .collect();
+        let p = clerk
+            .post(&format!("/clerk/cases/{n}/handout"), &confirmed)
             .await;
         assert_eq!(p.status, StatusCode::SEE_OTHER);
+        let page = clerk.get(&format!("/clerk/cases/{n}")).await;
+        assert!(
+            page.body
+                .contains("id=\"collected\">申请人张三本人领取，已核验居民身份证（尾号002X）<"),
+            "{}",
+            page.body
+        );
         let p = clerk
             .post(
                 &format!("/clerk/cases/{n}/rate"),
@@ -1074,6 +1151,8 @@ async fn an_approver_answers_a_bad_rating_on_the_case_page() {
         a1.login("a.one").await;
         let a2 = Browser::new(&h.url);
         a2.login("a.two").await;
+        let a3 = Browser::new(&h.url);
+        a3.login("a.three").await;
         for (who, fields) in [
             (&a1, vec![("action", "start_handling")]),
             (
@@ -1085,7 +1164,7 @@ async fn an_approver_answers_a_bad_rating_on_the_case_page() {
                 vec![("action", "pass_review"), ("opinion", "审核通过")],
             ),
             (
-                &a1,
+                &a3,
                 vec![
                     ("action", "decide"),
                     ("granted", "yes"),
@@ -1094,7 +1173,7 @@ async fn an_approver_answers_a_bad_rating_on_the_case_page() {
                 ],
             ),
             (
-                &a1,
+                &a3,
                 vec![("action", "result_ready"), ("result", "准予通知书")],
             ),
         ] {
@@ -1108,7 +1187,10 @@ async fn an_approver_answers_a_bad_rating_on_the_case_page() {
                 "handout",
                 vec![
                     ("csrf", token.as_str()),
-                    ("recipient", "张三"),
+                    ("by", "proxy"),
+                    ("proxy_name", "李四"),
+                    ("proxy_id", "110105198001010016"),
+                    ("authorisation", "yes"),
                     ("confirm", "1"),
                 ],
             ),

@@ -487,16 +487,15 @@ async fn a_village_put_back_before_an_escalated_case_recovers_it_in_order() {
         // After the copy: a case escalated, decided at the township,
         // handed out at the village; and one decided at the village.
         let clerk = t.staff(VILLAGE, "clerk1", "clerk", None).await;
+        let applicant = next_applicant();
         let r = clerk
-            .post_ok(
-                "/api/v1/cases",
-                &complete_submission(&up, &next_applicant()),
-            )
+            .post_ok("/api/v1/cases", &complete_submission(&up, &applicant))
             .await;
         let n = r["case_number"].as_str().unwrap().to_owned();
         let dept = up["department"].as_str().unwrap();
         let a1 = t.staff(TOWNSHIP, "appr1", "approver", Some(dept)).await;
         let a2 = t.staff(TOWNSHIP, "appr2", "approver", Some(dept)).await;
+        let a3 = t.staff(TOWNSHIP, "appr3", "approver", Some(dept)).await;
         eventually(60, "the case at the township", || async {
             log_of(&t, TOWNSHIP, &n).await
         })
@@ -509,14 +508,14 @@ async fn a_village_put_back_before_an_escalated_case_recovers_it_in_order() {
             &json!({"action": "submit_for_review", "opinion": "材料齐全"}),
         )
         .await;
-        a1.post_ok(&path, &json!({"action": "pass_review", "opinion": "同意"}))
+        a2.post_ok(&path, &json!({"action": "pass_review", "opinion": "同意"}))
             .await;
-        a2.post_ok(
+        a3.post_ok(
             &path,
             &json!({"action": "decide", "granted": true, "opinion": "准予"}),
         )
         .await;
-        a2.post_ok(
+        a3.post_ok(
             &path,
             &json!({"action": "result_ready", "result": "证明一份"}),
         )
@@ -527,7 +526,10 @@ async fn a_village_put_back_before_an_escalated_case_recovers_it_in_order() {
         })
         .await;
         let done = clerk
-            .post_ok(&path, &json!({"action": "hand_out", "recipient": "李四"}))
+            .post_ok(
+                &path,
+                &json!({"action": "hand_out", "collector": {"by": "in_person", "document": "resident_id", "id_number": applicant, "id_checked": true}}),
+            )
             .await;
         assert_eq!(done["state"], "completed");
         numbers.push(n.clone());

@@ -179,6 +179,7 @@ fn synthetic_case(
     let dept = matter.department.as_str();
     let a1 = actor("approver.one", Role::Approver, "nanhai", Some(dept));
     let a2 = actor("approver.two", Role::Approver, "nanhai", Some(dept));
+    let a3 = actor("approver.three", Role::Approver, "nanhai", Some(dept));
     let materials: Vec<PresentedMaterial> = matter
         .materials
         .iter()
@@ -337,7 +338,7 @@ fn synthetic_case(
     }
     if reach >= Reach::Approval {
         b.push(
-            a1,
+            a2.clone(),
             at(3),
             Event::ReviewPassed {
                 opinion: "审核通过 / passed".into(),
@@ -346,7 +347,7 @@ fn synthetic_case(
     }
     if reach >= Reach::Decided {
         b.push(
-            a2.clone(),
+            a3.clone(),
             at(4),
             Event::Decided {
                 granted: rng.gen_bool(0.95),
@@ -356,7 +357,7 @@ fn synthetic_case(
     }
     if reach >= Reach::ResultReady {
         b.push(
-            a2.clone(),
+            a3.clone(),
             at(5),
             Event::ResultReady {
                 result: format!("证照 {}", b.case.id),
@@ -368,7 +369,11 @@ fn synthetic_case(
             clerk,
             at(6),
             Event::HandedOut {
-                recipient: applicants::person_name(i),
+                recipient: b.case.received.applicant.name.clone(),
+                collection: Some(node::domain::handout::Collection::InPerson {
+                    document: node::domain::handout::IdDocument::ResidentId,
+                    id_last4: b.case.received.applicant.last4().to_owned(),
+                }),
             },
         )?;
         if rng.gen_bool(0.6) {

@@ -8,6 +8,15 @@
 //! the case itself (suspension, parallel sub-cases, hand-out at the accepting
 //! window, one rating). The service layer calls [`Case::apply`] before it
 //! stores anything, so an illegal change is refused with nothing written.
+//!
+//! Two rules bind only what a hall writes now, and are not checked again
+//! when events are folded ([`Case::replay`], [`Case::fold`]): handling,
+//! review and decision by [`Received::distinct_people`] different people
+//! ([`Case::may_review`], [`Case::may_decide`]), and a hand-out that says
+//! how the collector's identity was checked ([`crate::handout`]). Events
+//! written before either rule, or by a hall of an older release during an
+//! upgrade, still fold; and the usernames in another hall's events are that
+//! hall's own word, so a receiver could not hold it to the rule anyway.
 
 use chrono::{DateTime, FixedOffset, NaiveDate};
 use serde::{Deserialize, Serialize};
@@ -289,8 +298,13 @@ pub enum Event {
     },
     /// Handed out at the accepting window (统一窗口出件).
     HandedOut {
-        /// Who collected it.
+        /// Who collected it: the applicant, or the proxy.
         recipient: String,
+        /// How their identity was checked; `None` in hand-outs recorded
+        /// before it was asked ("ID check not recorded"). Required when a
+        /// hand-out is written.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        collection: Option<crate::handout::Collection>,
     },
     /// The clock stops for a special procedure.
     Suspended {
@@ -626,6 +640,15 @@ pub struct Received {
     pub materials: Vec<PresentedMaterial>,
     /// Accepting node id.
     pub accepting_node: String,
+    /// How many different people handle, review and decide the case: the
+    /// matter's [`Matter::distinct_people`](super::catalogue::Matter::distinct_people)
+    /// in the catalogue version it was accepted under (3 when not said).
+    #[serde(default = "default_distinct_people")]
+    pub distinct_people: u8,
+}
+
+fn default_distinct_people() -> u8 {
+    super::catalogue::DISTINCT_PEOPLE
 }
 
 impl Received {
@@ -658,6 +681,7 @@ impl Received {
             situations,
             materials,
             accepting_node,
+            distinct_people: matter.distinct_people,
         }
     }
 }
@@ -854,6 +878,42 @@ pub enum CaseError {
     /// The same person may not review and approve.
     #[error("review and approval must be done by different staff")]
     SameStaff,
+    /// The handler of a case may not review it, nor decide it where the
+    /// matter needs three people (`step` is `review` or `decide`).
+    #[error("the handler of a case may not {step} it")]
+    OwnHandling {
+        /// `review` or `decide`.
+        step: &'static str,
+    },
+    /// A hand-out written without saying how the collector's identity was
+    /// checked.
+    #[error("a hand-out must say how the collector's identity was checked")]
+    CollectionMissing,
+    /// The applicant collects in person, but the ID document was not
+    /// checked.
+    #[error("the ID document was not checked")]
+    IdNotChecked,
+    /// The ID number given at hand-out is not the applicant's.
+    #[error("the ID number is not the applicant's")]
+    IdMismatch,
+    /// An organisation's result is collected by a proxy, never "in person".
+    #[error("an organisation's result is collected by a proxy with its authorisation")]
+    InPersonOrganisation,
+    /// A proxy without the applicant's written authorisation.
+    #[error("a proxy must present the applicant's written authorisation")]
+    NoAuthorisation,
+    /// An ID number that is not one.
+    #[error("{0}")]
+    BadId(crate::ids::IdError),
+    /// A text longer than its field takes; the field is a key of
+    /// `field.<name>`.
+    #[error("{field} is longer than {max} characters")]
+    TooLong {
+        /// The field.
+        field: &'static str,
+        /// Most characters it takes.
+        max: usize,
+    },
     /// Already rated, or a bad score.
     #[error("rating: {0}")]
     Rating(String),
@@ -904,6 +964,21 @@ impl CaseError {
                 text("err.case_version", &[("got", got), ("have", have)])
             }
             CaseError::NotStarted => text("err.case_not_started", &[]),
+            CaseError::OwnHandling { step: "review" } => text("err.own_handling.review", &[]),
+            CaseError::OwnHandling { .. } => text("err.own_handling.decide", &[]),
+            CaseError::CollectionMissing => text("err.handout_identity_missing", &[]),
+            CaseError::IdNotChecked => text("err.id_not_checked", &[]),
+            CaseError::IdMismatch => text("err.id_mismatch", &[]),
+            CaseError::InPersonOrganisation => text("err.in_person_organisation", &[]),
+            CaseError::NoAuthorisation => text("err.authorisation_missing", &[]),
+            CaseError::BadId(e) => e.message(),
+            CaseError::TooLong { field, max } => text_args(
+                "err.field_too_long",
+                &[
+                    ("field", Arg::Phrase(&format!("field.{field}"))),
+                    ("max", Arg::Plain(max)),
+                ],
+            ),
             CaseError::Empty(f) => text_args(
                 "err.empty_field",
                 &[("field", Arg::Phrase(&format!("field.{f}")))],
@@ -928,7 +1003,37 @@ impl CaseError {
             Self::Version { .. } => "case_version",
             Self::NotStarted => "case_not_started",
             Self::Empty(_) => "empty_field",
+            Self::OwnHandling { .. } => "own_handling",
+            Self::CollectionMissing => "handout_identity_missing",
+            Self::IdNotChecked => "id_not_checked",
+            Self::IdMismatch => "id_mismatch",
+            Self::InPersonOrganisation => "in_person_organisation",
+            Self::NoAuthorisation => "authorisation_missing",
+            Self::BadId(e) => e.code(),
+            Self::TooLong { .. } => "field_too_long",
         }
+    }
+}
+
+/// Who collected a case's result, and how ([`Event::HandedOut`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct HandOut {
+    /// Who collected it.
+    pub recipient: String,
+    /// How their identity was checked; `None` when not recorded (hand-outs
+    /// before it was asked).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub collection: Option<crate::handout::Collection>,
+    /// The clerk who handed it out.
+    pub by: String,
+    /// When.
+    pub at_ms: i64,
+}
+
+impl HandOut {
+    /// Who collected it and how, in both languages.
+    pub fn describe(&self) -> onewindow_i18n::Text {
+        crate::handout::describe(&self.recipient, self.collection.as_ref())
     }
 }
 
@@ -1062,6 +1167,13 @@ pub struct Case {
     pub extensions: Vec<Extension>,
     /// Who passed review last.
     pub reviewed_by: Option<String>,
+    /// Who handled the case: the approver who last submitted it for
+    /// review (the author of the handling opinion).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub handled_by: Option<String>,
+    /// Who collected the result, and how their identity was checked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub handed_out: Option<HandOut>,
     /// Decision: granted?
     pub granted: Option<bool>,
     /// Decision or closing text.
@@ -1159,6 +1271,8 @@ impl Case {
             suspensions: Vec::new(),
             extensions: Vec::new(),
             reviewed_by: None,
+            handled_by: None,
+            handed_out: None,
             granted: None,
             outcome_text: None,
             result: None,
@@ -1179,13 +1293,13 @@ impl Case {
         let mut case = match &first.event {
             Event::HandedOver { history, .. } if !history.is_empty() => {
                 let mut case = Case::fold(history)?;
-                case.apply(first)?;
+                case.replay(first)?;
                 case
             }
             _ => Case::start(first)?,
         };
         for r in it {
-            case.apply(r)?;
+            case.replay(r)?;
         }
         Ok(case)
     }
@@ -1204,8 +1318,27 @@ impl Case {
         self.suspensions.last().is_some_and(|s| s.to_ms.is_none())
     }
 
-    /// Checks a record against every rule and applies it.
+    /// Checks a record that is being written against every rule, those
+    /// of what is written now included (the three people, the hand-out's
+    /// identity check), and applies it.
     pub fn apply(&mut self, rec: &EventRecord) -> Result<(), CaseError> {
+        let next = self.check(rec)?;
+        self.check_written(rec)?;
+        self.advance(rec, next);
+        Ok(())
+    }
+
+    /// Checks a record written before (stored, or from another hall)
+    /// against the rules every case's history keeps, and applies it: what
+    /// [`Case::apply`] checks but the rules of what is written now.
+    pub fn replay(&mut self, rec: &EventRecord) -> Result<(), CaseError> {
+        let next = self.check(rec)?;
+        self.advance(rec, next);
+        Ok(())
+    }
+
+    /// The rules every case's history keeps; the state the record leads to.
+    fn check(&self, rec: &EventRecord) -> Result<State, CaseError> {
         if rec.case_version != self.version + 1 {
             return Err(CaseError::Version {
                 have: self.version,
@@ -1238,6 +1371,11 @@ impl Case {
             _ => {}
         }
         self.guard(rec)?;
+        Ok(next)
+    }
+
+    /// Applies a checked record.
+    fn advance(&mut self, rec: &EventRecord, next: State) {
         self.version = rec.case_version;
         let entering_stage = next != self.state && next.stage().is_some();
         self.state = next;
@@ -1248,7 +1386,48 @@ impl Case {
             self.closed_at_ms = Some(rec.at_ms);
         }
         self.record(rec);
-        Ok(())
+    }
+
+    /// The rules of what a hall writes now (see the module's introduction).
+    fn check_written(&self, rec: &EventRecord) -> Result<(), CaseError> {
+        match &rec.event {
+            Event::ReviewPassed { .. } => self.may_review(&rec.actor.username),
+            Event::Decided { .. } => self.may_decide(&rec.actor.username),
+            Event::HandedOut {
+                recipient,
+                collection,
+            } => crate::handout::check_written(
+                recipient,
+                collection.as_ref(),
+                &self.received.applicant,
+            ),
+            _ => Ok(()),
+        }
+    }
+
+    /// May `username` pass the case's review? Not its handler
+    /// ([`Received::distinct_people`] is 2 or 3: the reviewer is never
+    /// the handler).
+    pub fn may_review(&self, username: &str) -> Result<(), CaseError> {
+        if self.handled_by.as_deref() == Some(username) {
+            Err(CaseError::OwnHandling { step: "review" })
+        } else {
+            Ok(())
+        }
+    }
+
+    /// May `username` decide the case? Never its reviewer; not its handler
+    /// either when the matter needs three people (2 lets the handler
+    /// decide).
+    pub fn may_decide(&self, username: &str) -> Result<(), CaseError> {
+        if self.reviewed_by.as_deref() == Some(username) {
+            Err(CaseError::SameStaff)
+        } else if self.received.distinct_people >= 3 && self.handled_by.as_deref() == Some(username)
+        {
+            Err(CaseError::OwnHandling { step: "decide" })
+        } else {
+            Ok(())
+        }
     }
 
     fn check_department(&self, expected: &str, actor: &Actor) -> Result<(), CaseError> {
@@ -1484,7 +1663,9 @@ impl Case {
                     }
                 }
             }
-            Event::SubmittedForReview { .. } => {}
+            Event::SubmittedForReview { .. } => {
+                self.handled_by = Some(rec.actor.username.clone());
+            }
             Event::ReviewPassed { .. } => self.reviewed_by = Some(rec.actor.username.clone()),
             Event::SentBack { .. } => self.reviewed_by = None,
             Event::OpinionGiven {
@@ -1521,7 +1702,17 @@ impl Case {
                 }
             }
             Event::ResultReady { result } => self.result = Some(result.clone()),
-            Event::HandedOut { .. } => {}
+            Event::HandedOut {
+                recipient,
+                collection,
+            } => {
+                self.handed_out = Some(HandOut {
+                    recipient: recipient.clone(),
+                    collection: collection.clone(),
+                    by: rec.actor.username.clone(),
+                    at_ms: at,
+                });
+            }
             Event::Suspended { kind, reason } => self.suspensions.push(Suspension {
                 kind: *kind,
                 reason: reason.clone(),
@@ -1589,6 +1780,8 @@ impl Case {
                 self.outcome_text = None;
                 self.result = None;
                 self.reviewed_by = None;
+                self.handled_by = None;
+                self.handed_out = None;
                 self.sub_cases.clear();
                 self.suspensions.clear();
                 self.extensions.clear();

@@ -55,7 +55,11 @@ fn every_event() -> Vec<Event> {
         },
         Event::ResultReady { result: "r".into() },
         Event::HandedOut {
-            recipient: "r".into(),
+            recipient: "张三".into(),
+            collection: Some(crate::handout::Collection::InPerson {
+                document: crate::handout::IdDocument::ResidentId,
+                id_last4: "002X".into(),
+            }),
         },
         Event::Suspended {
             kind: SuspensionKind::Hearing,
@@ -198,6 +202,7 @@ fn received(join: JoinRule) -> EventRecord {
             situations: vec![],
             materials: vec![],
             accepting_node: "nanhai".into(),
+            distinct_people: 3,
         })),
     }
 }
@@ -211,10 +216,11 @@ fn actor(role: Role, department: Option<&str>, name: &str) -> Actor {
     }
 }
 
-const ACTORS: [(Role, Option<&str>, &str); 7] = [
+const ACTORS: [(Role, Option<&str>, &str); 8] = [
     (Role::Clerk, None, "clerk"),
     (Role::Approver, Some("a"), "a1"),
     (Role::Approver, Some("a"), "a2"),
+    (Role::Approver, Some("a"), "a3"),
     (Role::Approver, Some("b"), "b1"),
     (Role::Approver, Some("c"), "c1"),
     (Role::Supervisor, None, "sup"),
@@ -315,8 +321,12 @@ proptest! {
                         let allowed = matches!(ev, Event::Resumed { .. } | Event::Withdrawn { .. } | Event::Terminated { .. } | Event::Transferred { .. } | Event::HandedOver { .. });
                         prop_assert!(allowed, "{} applied while suspended", ev.kind());
                     }
+                    if let Event::ReviewPassed { .. } = ev {
+                        prop_assert_ne!(before.handled_by.as_deref(), Some(who.username.as_str()));
+                    }
                     if let Event::Decided { granted, .. } = ev {
                         prop_assert_ne!(before.reviewed_by.as_deref(), Some(who.username.as_str()));
+                        prop_assert_ne!(before.handled_by.as_deref(), Some(who.username.as_str()));
                         let approved = before.sub_cases.values().filter(|s| s.status == SubCaseStatus::Approved).count();
                         let open = before.sub_cases.values().any(|s| s.status == SubCaseStatus::Open);
                         if all {
@@ -672,6 +682,10 @@ fn a_handed_over_case_starts_from_what_it_carries_and_is_served_at_its_heir() {
             },
             Event::HandedOut {
                 recipient: "张三".into(),
+                collection: Some(crate::handout::Collection::InPerson {
+                    document: crate::handout::IdDocument::ResidentId,
+                    id_last4: "002X".into(),
+                }),
             },
         )
     };
@@ -736,4 +750,155 @@ fn an_issued_red_warning_escalates_after_five_working_days_and_an_appeal_stops_i
         on(Some(&appeal), Warning::Red, day(29)),
         WarningStatus::Escalated
     );
+}
+
+/// A case taken to review by `handler`, with `distinct_people` people.
+fn in_review(distinct_people: u8, handler: &str) -> (Vec<EventRecord>, Case) {
+    let mut first = received(JoinRule::All);
+    if let Event::Received(r) = &mut first.event {
+        r.co_departments.clear();
+        r.distinct_people = distinct_people;
+    }
+    let mut records = vec![first];
+    let mut case = Case::fold(&records).expect("starts");
+    for (who, event) in [
+        (
+            actor(Role::Clerk, None, "clerk"),
+            Event::Accepted {
+                deferred: vec![],
+                holder: Some("nanhai".into()),
+            },
+        ),
+        (
+            actor(Role::Approver, Some("a"), "a1"),
+            Event::HandlingStarted,
+        ),
+        (
+            actor(Role::Approver, Some("a"), handler),
+            Event::SubmittedForReview {
+                opinion: "材料齐全".into(),
+            },
+        ),
+    ] {
+        let rec = following(&case, who, event);
+        case.apply(&rec).expect("applies");
+        records.push(rec);
+    }
+    assert_eq!(case.handled_by.as_deref(), Some(handler));
+    (records, case)
+}
+
+fn review(by: &str) -> (Actor, Event) {
+    (
+        actor(Role::Approver, Some("a"), by),
+        Event::ReviewPassed {
+            opinion: "同意".into(),
+        },
+    )
+}
+
+fn decide(by: &str) -> (Actor, Event) {
+    (
+        actor(Role::Approver, Some("a"), by),
+        Event::Decided {
+            granted: true,
+            opinion: "准予".into(),
+        },
+    )
+}
+
+fn code_of(case: &Case, (who, event): (Actor, Event)) -> Result<(), &'static str> {
+    case.clone()
+        .apply(&following(case, who, event))
+        .map_err(|e| e.code())
+}
+
+#[test]
+fn handling_review_and_decision_are_three_people() {
+    let (_, mut case) = in_review(3, "a2");
+    assert_eq!(
+        case.may_review("a2"),
+        Err(CaseError::OwnHandling { step: "review" })
+    );
+    assert_eq!(code_of(&case, review("a2")), Err("own_handling"));
+    case.apply(&{
+        let (who, ev) = review("a1");
+        following(&case, who, ev)
+    })
+    .expect("the starter of handling who did not submit may review");
+    assert_eq!(code_of(&case, decide("a1")), Err("same_staff"));
+    assert_eq!(code_of(&case, decide("a2")), Err("own_handling"));
+    assert_eq!(
+        case.may_decide("a2").map_err(|e| e.message().en),
+        Err("you handled this case; this matter is decided by a third person, neither its handler nor its reviewer".into())
+    );
+    assert_eq!(code_of(&case, decide("a3")), Ok(()));
+    // Sent back and handled again by someone else: the rule follows the
+    // new handler.
+    let (who, ev) = (
+        actor(Role::Approver, Some("a"), "a3"),
+        Event::SentBack {
+            reason: "补充意见".into(),
+        },
+    );
+    case.apply(&following(&case, who, ev)).expect("sent back");
+    let (who, ev) = (
+        actor(Role::Approver, Some("a"), "a3"),
+        Event::SubmittedForReview {
+            opinion: "已补充".into(),
+        },
+    );
+    case.apply(&following(&case, who, ev))
+        .expect("handled again");
+    assert_eq!(case.may_review("a2"), Ok(()));
+    assert_eq!(code_of(&case, review("a3")), Err("own_handling"));
+}
+
+#[test]
+fn a_matter_of_two_people_lets_the_handler_decide_but_never_review() {
+    let (_, mut case) = in_review(2, "a1");
+    assert_eq!(code_of(&case, review("a1")), Err("own_handling"));
+    let (who, ev) = review("a2");
+    case.apply(&following(&case, who, ev))
+        .expect("another reviews");
+    assert_eq!(code_of(&case, decide("a2")), Err("same_staff"));
+    assert_eq!(case.may_decide("a1"), Ok(()));
+    assert_eq!(code_of(&case, decide("a1")), Ok(()));
+}
+
+/// The rule binds what is written now: a history written before it (the
+/// handler reviewed) still folds, and so does a hand-out that recorded no
+/// identity check; both are refused when written.
+#[test]
+fn rules_of_what_is_written_now_do_not_refuse_a_history() {
+    let (mut records, case) = in_review(3, "a1");
+    let (who, ev) = review("a1");
+    let old_review = following(&case, who, ev);
+    assert_eq!(
+        case.clone().apply(&old_review),
+        Err(CaseError::OwnHandling { step: "review" })
+    );
+    records.push(old_review);
+    let mut folded = Case::fold(&records).expect("an old history folds");
+    assert_eq!(folded.reviewed_by.as_deref(), Some("a1"));
+    folded.state = State::ResultReady;
+    let old_hand_out = following(
+        &folded,
+        actor(Role::Clerk, None, "clerk"),
+        Event::HandedOut {
+            recipient: "张三".into(),
+            collection: None,
+        },
+    );
+    assert_eq!(
+        folded.clone().apply(&old_hand_out).map_err(|e| e.code()),
+        Err("handout_identity_missing")
+    );
+    folded.replay(&old_hand_out).expect("an old hand-out folds");
+    let out = folded.handed_out.as_ref().expect("recorded");
+    assert_eq!(
+        out.describe().en,
+        "collected by 张三, ID check not recorded"
+    );
+    assert_eq!(folded.state, State::Completed);
 }

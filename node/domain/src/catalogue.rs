@@ -94,10 +94,36 @@ pub struct Matter {
     pub materials: Vec<Material>,
     /// Back-office stages with their time norms, in order.
     pub stages: Vec<Stage>,
+    /// How many different members of staff a case of this matter needs
+    /// for handling (承办), review (审核) and decision (批准):
+    /// [`DISTINCT_PEOPLE`] (3) when absent, the handler, the reviewer and
+    /// the decider all different; 2 for a hall with too few staff, where
+    /// the handler may also decide but the reviewer is still neither the
+    /// handler nor the decider. 1 is not allowed: every case is reviewed
+    /// by someone other than its handler.
+    #[serde(
+        default = "default_distinct_people",
+        skip_serializing_if = "is_default_distinct_people"
+    )]
+    pub distinct_people: u8,
 }
+
+/// How many different people handle, review and decide a case when the
+/// matter does not say ([`Matter::distinct_people`]).
+pub const DISTINCT_PEOPLE: u8 = 3;
 
 fn one() -> u32 {
     1
+}
+
+fn default_distinct_people() -> u8 {
+    DISTINCT_PEOPLE
+}
+
+// Left out of the JSON when it is the default, so that a catalogue version
+// published before the field existed keeps its canonical text (and digest).
+fn is_default_distinct_people(n: &u8) -> bool {
+    *n == DISTINCT_PEOPLE
 }
 
 fn default_yellow_percent() -> u32 {
@@ -620,6 +646,13 @@ impl Catalogue {
             if !(1..=100).contains(&m.yellow_percent) {
                 return Err(bad("yellow_percent must be 1 to 100"));
             }
+            if !(2..=DISTINCT_PEOPLE).contains(&m.distinct_people) {
+                return Err(bad(&format!(
+                    "distinct_people is {}, but must be 2 or 3: handling, review and decision need \
+                     three people, or two where the handler may also decide",
+                    m.distinct_people
+                )));
+            }
             if m.materials.is_empty() {
                 return Err(bad("empty materials checklist"));
             }
@@ -654,5 +687,63 @@ impl Catalogue {
     /// A matter by code.
     pub fn matter(&self, code: &str) -> Option<&Matter> {
         self.matters.get(code)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    /// A matter may need two people instead of three; never one, nor more
+    /// than three. A catalogue that does not say reads as three and keeps
+    /// its canonical text (and so the digest that events name it by).
+    #[test]
+    fn distinct_people_is_two_or_three_and_three_when_not_said() {
+        let cat = crate::starter::catalogue().unwrap();
+        let village = cat.matter("NH-CJ-001").unwrap();
+        assert_eq!(village.distinct_people, 2, "the shipped exception");
+        assert!(
+            cat.matters
+                .values()
+                .filter(|m| m.code != "NH-CJ-001")
+                .all(|m| m.distinct_people == DISTINCT_PEOPLE)
+        );
+        let json = serde_json::to_string(&cat).unwrap();
+        assert_eq!(
+            json.matches("\"distinct_people\":2").count(),
+            1,
+            "only the exception is written"
+        );
+        assert!(!json.contains("\"distinct_people\":3"));
+        let back: Catalogue = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, cat);
+        for bad in [0, 1, 4] {
+            let mut c = cat.clone();
+            c.matters.get_mut("NH-CJ-001").unwrap().distinct_people = bad;
+            let e = c.validate().unwrap_err();
+            assert!(
+                matches!(&e, CatalogueError::InvalidMatter { matter, problem }
+                    if matter == "NH-CJ-001" && problem.contains("must be 2 or 3")),
+                "{e}"
+            );
+        }
+        // Loading the files says which matter and why.
+        let one: Vec<(&str, String)> = crate::starter::CATALOGUE_FILES
+            .iter()
+            .map(|(name, t)| {
+                (
+                    *name,
+                    t.replace("distinct_people = 2", "distinct_people = 1"),
+                )
+            })
+            .collect();
+        let e =
+            Catalogue::from_toml_texts(1, one.iter().map(|(n, t)| (*n, t.as_str()))).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "matter NH-CJ-001: distinct_people is 1, but must be 2 or 3: handling, review and \
+             decision need three people, or two where the handler may also decide"
+        );
     }
 }

@@ -277,8 +277,11 @@ mod pb {
         Decided(DecidedEv),
         #[prost(message, tag = "22")]
         ResultReady(Empty),
+        /// Was `Empty` until hand-outs recorded the identity check: an
+        /// older entry reads as a `HandedOutEv` with every field unset.
+        /// The recipient's name is in the personal section's text.
         #[prost(message, tag = "23")]
-        HandedOut(Empty),
+        HandedOut(HandedOutEv),
         #[prost(message, tag = "24")]
         Suspended(SuspendedEv),
         #[prost(message, tag = "25")]
@@ -332,6 +335,23 @@ mod pb {
         pub signature: Vec<u8>,
     }
 
+    /// How a result's collector was identified; the numbers and the
+    /// reference are personal ([`Personal::collector_id`],
+    /// [`Personal::reference`]).
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct HandedOutEv {
+        /// 0 not recorded (entries written before it was), 1 the
+        /// applicant in person, 2 a proxy.
+        #[prost(int32, tag = "1")]
+        pub by: i32,
+        /// In person: the ID document checked (`IdDocument::code`).
+        #[prost(int32, tag = "2")]
+        pub document: i32,
+        /// A proxy: the written authorisation was presented.
+        #[prost(bool, tag = "3")]
+        pub authorisation: bool,
+    }
+
     #[derive(Clone, PartialEq, prost::Message)]
     pub struct ForwardedLateEv {
         #[prost(string, tag = "1")]
@@ -375,6 +395,13 @@ mod pb {
         /// The personal sections of a handed-over case's carried records.
         #[prost(bytes = "vec", repeated, tag = "5")]
         pub history: Vec<Vec<u8>>,
+        /// A hand-out: in person, the last four characters of the
+        /// applicant's ID number; by a proxy, the proxy's ID number.
+        #[prost(string, tag = "6")]
+        pub collector_id: String,
+        /// A hand-out by a proxy: the authorisation's reference.
+        #[prost(string, tag = "7")]
+        pub reference: String,
     }
 
     #[derive(Clone, PartialEq, prost::Message)]
@@ -891,9 +918,36 @@ fn encode_with(
                     text(result, &mut personal);
                     Ev::ResultReady(pb::Empty {})
                 }
-                Event::HandedOut { recipient } => {
+                Event::HandedOut {
+                    recipient,
+                    collection,
+                } => {
                     text(recipient, &mut personal);
-                    Ev::HandedOut(pb::Empty {})
+                    use crate::handout::Collection;
+                    Ev::HandedOut(match collection {
+                        None => pb::HandedOutEv::default(),
+                        Some(Collection::InPerson { document, id_last4 }) => {
+                            id_last4.clone_into(&mut personal.collector_id);
+                            pb::HandedOutEv {
+                                by: 1,
+                                document: document.code(),
+                                authorisation: false,
+                            }
+                        }
+                        Some(Collection::Proxy {
+                            id_number,
+                            authorisation,
+                            reference,
+                        }) => {
+                            id_number.clone_into(&mut personal.collector_id);
+                            reference.clone_into(&mut personal.reference);
+                            pb::HandedOutEv {
+                                by: 2,
+                                document: 0,
+                                authorisation: *authorisation,
+                            }
+                        }
+                    })
                 }
                 Event::Suspended { kind, reason } => {
                     text(reason, &mut personal);
@@ -1234,6 +1288,7 @@ fn decode_case(
     book: &dyn Fn(i64) -> Option<Book>,
 ) -> Result<EventRecord, DecodeError> {
     use pb::Ev;
+    let (collector_id, reference) = (p.collector_id, p.reference);
     let text = p.text;
     let event = match c.event.ok_or_else(|| malformed("no event"))? {
         Ev::Received(r) => {
@@ -1287,7 +1342,27 @@ fn decode_case(
             opinion: text,
         },
         Ev::ResultReady(_) => Event::ResultReady { result: text },
-        Ev::HandedOut(_) => Event::HandedOut { recipient: text },
+        Ev::HandedOut(h) => {
+            use crate::handout::{Collection, IdDocument};
+            let collection = match h.by {
+                0 => None,
+                1 => Some(Collection::InPerson {
+                    document: IdDocument::from_code(h.document)
+                        .ok_or_else(|| malformed("unknown ID document"))?,
+                    id_last4: collector_id,
+                }),
+                2 => Some(Collection::Proxy {
+                    id_number: collector_id,
+                    authorisation: h.authorisation,
+                    reference,
+                }),
+                _ => return Err(malformed("unknown way of collecting")),
+            };
+            Event::HandedOut {
+                recipient: text,
+                collection,
+            }
+        }
         Ev::Suspended(s) => Event::Suspended {
             kind: suspension_of(s.kind)?,
             reason: text,
@@ -1600,6 +1675,30 @@ mod tests {
             later(
                 Event::HandedOut {
                     recipient: "陈嘉欣".into(),
+                    collection: None,
+                },
+                Role::Clerk,
+                None,
+            ),
+            later(
+                Event::HandedOut {
+                    recipient: "陈嘉欣".into(),
+                    collection: Some(crate::handout::Collection::InPerson {
+                        document: crate::handout::IdDocument::TemporaryId,
+                        id_last4: "002X".into(),
+                    }),
+                },
+                Role::Clerk,
+                None,
+            ),
+            later(
+                Event::HandedOut {
+                    recipient: "李四".into(),
+                    collection: Some(crate::handout::Collection::Proxy {
+                        id_number: "110105198001010016".into(),
+                        authorisation: true,
+                        reference: "委托书 2026-17".into(),
+                    }),
                 },
                 Role::Clerk,
                 None,
@@ -1913,6 +2012,51 @@ mod tests {
         };
         assert!(r.applicant.id_number.is_empty() && r.materials.is_empty());
         assert_eq!(r.matter_code, code, "the open part is whole");
+    }
+
+    /// Before hand-outs recorded the identity check, tag 23 held an empty
+    /// message and the recipient was the personal text; such an entry
+    /// still reads (as not recorded), in format 2 and in format 1, and
+    /// encodes to the same bytes again.
+    #[test]
+    fn a_hand_out_written_before_the_identity_check_still_reads() {
+        let mut ev = pb::CaseEvent {
+            case_id: "XP-20261201-000123-K".into(),
+            case_version: 9,
+            at_ms: 1_796_000_360_000,
+            username: "clerk1".into(),
+            role: role_code(Role::Clerk),
+            department: None,
+            event: None,
+        }
+        .encode_to_vec();
+        // Field 23, length-delimited, length 0: the old `Empty {}`.
+        ev.extend_from_slice(&[0xBA, 0x01, 0x00]);
+        let mut body = vec![FORMAT, 0x0A];
+        prost::encoding::encode_varint(ev.len() as u64, &mut body);
+        body.extend_from_slice(&ev);
+        let personal = pb::Personal {
+            text: "李桂英".into(),
+            ..pb::Personal::default()
+        }
+        .encode_to_vec();
+        let old = Event::HandedOut {
+            recipient: "李桂英".into(),
+            collection: None,
+        };
+        let LogBody::Case(rec) = decode(&body, Some(&personal), VILLAGE, |_| None).unwrap() else {
+            panic!("a case event")
+        };
+        assert_eq!(rec.event, old);
+        let enc = encode(&LogBody::Case(rec.clone()), VILLAGE, |_| None).unwrap();
+        assert_eq!((enc.body, enc.personal), (body, personal));
+        let json = r#"{"case_id":"XP-20261201-000123-K","case_version":9,"actor":{"username":"clerk1","role":"clerk","node":"nanhai.guicheng.xiaping"},"at_ms":1796000360000,"event":{"type":"handed_out","recipient":"李桂英"}}"#;
+        assert_eq!(
+            decode(json.as_bytes(), None, VILLAGE, |_| None).unwrap(),
+            LogBody::Case(rec)
+        );
+        let t = crate::handout::describe("李桂英", None);
+        assert_eq!(t.en, "collected by 李桂英, ID check not recorded");
     }
 
     #[test]

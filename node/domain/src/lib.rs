@@ -15,6 +15,7 @@ pub mod checklist;
 pub mod codec;
 pub mod deadline;
 pub mod document;
+pub mod handout;
 pub mod ids;
 pub mod log;
 pub mod policy;

@@ -210,6 +210,26 @@ pub const PHRASES: &[(&str, &str, &str)] = &[
         "applicant type does not match: this matter serves {who}",
     ),
     (
+        "history.collected_unchecked",
+        "由{name}领取（未记录身份核验）",
+        "collected by {name}, ID check not recorded",
+    ),
+    (
+        "history.collected_in_person",
+        "申请人{name}本人领取，已核验{document}（尾号{last4}）",
+        "collected by the applicant {name} in person, {document} checked (ending {last4})",
+    ),
+    (
+        "history.collected_by_proxy",
+        "由{name}代领（身份证号码{id}），已出示授权委托书",
+        "collected by proxy {name} (ID {id}), written authorisation presented",
+    ),
+    (
+        "history.collected_by_proxy_ref",
+        "由{name}代领（身份证号码{id}），已出示授权委托书（{reference}）",
+        "collected by proxy {name} (ID {id}), written authorisation presented ({reference})",
+    ),
+    (
         "history.paper_only",
         "须提交纸质材料",
         "must be presented on paper",

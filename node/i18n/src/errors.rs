@@ -153,6 +153,18 @@ pub const PHRASES: &[(&str, &str, &str)] = &[
     ("field.reason", "理由", "the reason"),
     ("field.opinion", "意见", "the opinion"),
     ("field.recipient", "领取人", "who collects it"),
+    ("field.id_number", "证件号码", "the ID number"),
+    ("field.proxy_name", "代领人姓名", "the proxy's name"),
+    (
+        "field.proxy_id",
+        "代领人身份证号码",
+        "the proxy's ID number",
+    ),
+    (
+        "field.reference",
+        "委托书编号或说明",
+        "the authorisation's reference",
+    ),
     (
         "field.non_acceptance_reason",
         "不予受理的理由",
@@ -201,6 +213,17 @@ pub const PHRASES: &[(&str, &str, &str)] = &[
     ),
     // Identifiers.
     ("id.citizen", "公民身份号码", "citizen ID number"),
+    ("id.doc.resident_id", "居民身份证", "resident ID card"),
+    (
+        "id.doc.temporary_id",
+        "临时居民身份证",
+        "temporary resident ID card",
+    ),
+    (
+        "id.doc.household_register",
+        "居民户口簿",
+        "household register",
+    ),
     (
         "id.credit_code",
         "统一社会信用代码",
@@ -372,6 +395,42 @@ pub const PHRASES: &[(&str, &str, &str)] = &[
         "err.same_staff",
         "审核与批准须由不同人员办理",
         "review and approval must be done by different staff",
+    ),
+    (
+        "err.own_handling.review",
+        "您承办了本案件，须由其他人员审核",
+        "you handled this case; someone else must review it",
+    ),
+    (
+        "err.own_handling.decide",
+        "您承办了本案件；本事项须由承办、审核以外的第三人作出决定",
+        "you handled this case; this matter is decided by a third person, neither its handler nor its reviewer",
+    ),
+    // Handing out a result.
+    (
+        "err.handout_identity_missing",
+        "发放结果须登记领取人身份核验情况：本人领取（核验身份证件）或代领（身份证件和授权委托书）",
+        "a hand-out must say how the collector's identity was checked: the applicant in person (ID document checked) or a proxy (ID number and written authorisation)",
+    ),
+    (
+        "err.id_not_checked",
+        "请核验申请人的身份证件原件，人证一致后勾选确认",
+        "check the applicant's ID document against the person, then tick the box to say so",
+    ),
+    (
+        "err.id_mismatch",
+        "证件号码与申请人不一致",
+        "the ID number is not the applicant's",
+    ),
+    (
+        "err.in_person_organisation",
+        "申请人为单位，须由经办人持授权委托书代领",
+        "the applicant is an organisation: its result is collected by a proxy with its written authorisation",
+    ),
+    (
+        "err.authorisation_missing",
+        "代领须出示申请人的授权委托书",
+        "a proxy must present the applicant's written authorisation",
     ),
     (
         "err.rating_refused",

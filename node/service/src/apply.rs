@@ -569,8 +569,11 @@ impl Node {
     }
 }
 
-/// Folds a remote case event into the batch's cases under the same rules
-/// as a local write, plus the one-writer rule; returns the case's scope.
+/// Folds a remote case event into the batch's cases under the rules every
+/// case's history keeps (`Case::replay`: the same as a local write but for
+/// the rules of what is written now, such as the three people, which the
+/// writing hall checked), plus the one-writer rule; returns the case's
+/// scope.
 fn fold(
     cases: &mut HashMap<String, Case>,
     rec: &EventRecord,
@@ -628,7 +631,7 @@ fn fold(
             }
             // Apply to a copy: a refused event leaves the case as it was.
             let mut next = case.clone();
-            next.apply(rec).map_err(|e| e.to_string())?;
+            next.replay(rec).map_err(|e| e.to_string())?;
             *case = next;
             Ok(case.window().to_owned())
         }

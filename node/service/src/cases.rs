@@ -6,12 +6,13 @@ use super::Node;
 use super::views::{CaseView, Outcome, Progress};
 use crate::error::Error;
 use onewindow_domain::case::{
-    Actor, Applicant, ApplicantKind, Case, Channel, Event, EventRecord, Received, Role,
+    Actor, Applicant, ApplicantKind, Case, CaseError, Channel, Event, EventRecord, Received, Role,
     SuspensionKind, Warning, WarningRule, china_date,
 };
 use onewindow_domain::case_number::CaseNumber;
 use onewindow_domain::catalogue::Matter;
 use onewindow_domain::checklist::PresentedMaterial;
+use onewindow_domain::handout::Collector;
 use onewindow_domain::ids;
 use onewindow_domain::policy;
 use onewindow_store::CaseRow;
@@ -163,10 +164,21 @@ pub enum Action {
         /// What the result is.
         result: String,
     },
-    /// Hand the result out at the accepting window.
+    /// Hand the result out at the accepting window, saying who collects
+    /// it and how their identity was checked: the applicant in person
+    /// (the ID number must be the applicant's) or a proxy with the
+    /// applicant's written authorisation. A request without `collector`
+    /// is refused (`handout_identity_missing`).
     HandOut {
-        /// Who collected it.
-        recipient: String,
+        /// Who collects it and how they were identified.
+        #[serde(default)]
+        collector: Option<Collector>,
+        /// Before hand-outs recorded the identity check, the collector's
+        /// name. Not used: the collector's name is the applicant's (in
+        /// person) or `collector.name` (a proxy).
+        #[serde(default)]
+        #[schema(deprecated)]
+        recipient: Option<String>,
     },
     /// Stop the clock for a special procedure.
     Suspend {
@@ -235,7 +247,12 @@ impl Action {
             },
             Self::Decide { granted, opinion } => Event::Decided { granted, opinion },
             Self::ResultReady { result } => Event::ResultReady { result },
-            Self::HandOut { recipient } => Event::HandedOut { recipient },
+            // `Node::act` checks the collector against the case first; a
+            // hand-out without one is refused when written.
+            Self::HandOut { recipient, .. } => Event::HandedOut {
+                recipient: recipient.unwrap_or_default(),
+                collection: None,
+            },
             Self::Suspend { kind, reason } => Event::Suspended { kind, reason },
             Self::Resume { note } => Event::Resumed { note },
             Self::Extend { n, reason } => Event::Extended { n, reason },
@@ -594,7 +611,35 @@ impl Node {
                 ));
             }
         }
-        let event = action.into_event();
+        let event = match action {
+            Action::HandOut {
+                collector: None, ..
+            } => return Err(CaseError::CollectionMissing.into()),
+            Action::HandOut {
+                collector: Some(collector),
+                ..
+            } => {
+                // The applicant does not change: read outside the writer.
+                let case = self
+                    .store
+                    .case(&number)
+                    .await?
+                    .ok_or_else(|| case_not_found(&number))?
+                    .case;
+                let (recipient, collection) =
+                    collector
+                        .check(&case.received.applicant)
+                        .map_err(|problems| match problems.into_iter().next() {
+                            Some((_, e)) => Error::from(e),
+                            None => Error::from(CaseError::CollectionMissing),
+                        })?;
+                Event::HandedOut {
+                    recipient,
+                    collection: Some(collection),
+                }
+            }
+            other => other.into_event(),
+        };
         let actor = self.actor(username, role, department);
         self.write_event(&number, actor, event).await
     }

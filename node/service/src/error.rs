@@ -194,8 +194,17 @@ impl From<CaseError> for Error {
         let kind = match e {
             CaseError::WrongRole { .. }
             | CaseError::WrongDepartment { .. }
-            | CaseError::SameStaff => ErrorKind::Forbidden,
-            CaseError::Empty(_) | CaseError::Rating(_) => ErrorKind::Invalid,
+            | CaseError::SameStaff
+            | CaseError::OwnHandling { .. } => ErrorKind::Forbidden,
+            CaseError::Empty(_)
+            | CaseError::Rating(_)
+            | CaseError::CollectionMissing
+            | CaseError::IdNotChecked
+            | CaseError::IdMismatch
+            | CaseError::InPersonOrganisation
+            | CaseError::NoAuthorisation
+            | CaseError::BadId(_)
+            | CaseError::TooLong { .. } => ErrorKind::Invalid,
             _ => ErrorKind::Conflict,
         };
         Self::with_text(kind, e.code(), e.message())

@@ -250,7 +250,7 @@ fn fold_events(
             ))
         };
         match out.get_mut(&rec.case_id) {
-            Some(case) => case.apply(&rec).map_err(|e| corrupt(&e))?,
+            Some(case) => case.replay(&rec).map_err(|e| corrupt(&e))?,
             None => {
                 // `received`, or a handover that carries what came before.
                 let case = Case::fold([&rec]).map_err(|e| corrupt(&e))?;

@@ -2,8 +2,11 @@
 //! acceptance, handling, review, approval and decided, and the parallel
 //! sub-cases their department co-handles), one case with its trace, and the
 //! actions the state machine allows. Every action goes through `Node::act`,
-//! which checks role, department, state and the reviewer-is-not-approver
-//! rule; a refusal comes back as a message on the page.
+//! which checks role, department, state and the three-people rule (the
+//! handler does not review; the reviewer, and where the matter needs three
+//! people the handler, does not decide); a refusal comes back as a message
+//! on the page. The page offers no form that the rule would refuse, and
+//! says why instead.
 
 use axum::extract::Path;
 use axum::http::StatusCode;
@@ -12,12 +15,22 @@ use chrono::NaiveDate;
 use minijinja::context;
 
 use super::web::{Ctx, Fields, Flash, StaffCtx, StaffForm};
-use crate::domain::case::{Role, State, SubCaseStatus, SuspensionKind, Warning};
+use crate::domain::case::{CaseError, Role, State, SubCaseStatus, SuspensionKind, Warning};
 use crate::error::{HttpStatus, ServiceError as Error};
 use crate::service::Action;
 use crate::store::{CaseBrief, CaseFilter, CaseRow};
 
 const WHAT: &str = "action.approve";
+
+/// The page's line saying why a step of the three-people rule is not
+/// this approver's.
+fn refusal_phrase(e: &CaseError) -> &'static str {
+    match e {
+        CaseError::SameStaff => "act.not_reviewer",
+        CaseError::OwnHandling { step: "review" } => "act.handled_no_review",
+        _ => "act.handled_no_decide",
+    }
+}
 
 fn row_view(ctx: &Ctx, r: &CaseRow, today: NaiveDate) -> minijinja::Value {
     let level = ctx.node.live_warning(&CaseBrief::from(r), today);
@@ -169,14 +182,24 @@ async fn render_case_confirming(
         .iter()
         .filter_map(|e| e.record())
         .map(|r| {
-            let detail = serde_json::to_value(&r.event)
-                .ok()
-                .and_then(|v| {
-                    ["opinion", "reason", "result", "recipient", "note", "answer"]
-                        .iter()
-                        .find_map(|k| v.get(k).and_then(|x| x.as_str()).map(str::to_owned))
-                })
-                .unwrap_or_default();
+            let detail = match &r.event {
+                // Who collected it and how their identity was checked.
+                crate::domain::case::Event::HandedOut {
+                    recipient,
+                    collection,
+                } => {
+                    let t = crate::domain::handout::describe(recipient, collection.as_ref());
+                    ctx.pick(&t.zh, &t.en)
+                }
+                ev => serde_json::to_value(ev)
+                    .ok()
+                    .and_then(|v| {
+                        ["opinion", "reason", "result", "note", "answer"]
+                            .iter()
+                            .find_map(|k| v.get(k).and_then(|x| x.as_str()).map(str::to_owned))
+                    })
+                    .unwrap_or_default(),
+            };
             context! {
                 kind => r.event.kind(),
                 by => r.actor.username,
@@ -268,6 +291,15 @@ async fn render_case_confirming(
         });
     }
     let applicant = &c.received.applicant;
+    // Handling, review and decision by different people: the step this
+    // approver may not take on the case, and why.
+    let refusal = |r: Result<(), CaseError>| r.err().map(|e| ctx.phrase(refusal_phrase(&e)));
+    let review_refusal = (c.state == State::Review)
+        .then(|| refusal(c.may_review(&me.username)))
+        .flatten();
+    let decide_refusal = (c.state == State::Approval)
+        .then(|| refusal(c.may_decide(&me.username)))
+        .flatten();
     let data = context! {
         confirm => confirm,
         materials => materials,
@@ -283,7 +315,8 @@ async fn render_case_confirming(
         dept => dept,
         running => running && lead && holder_here,
         suspended => view.suspended,
-        reviewed_by_me => c.reviewed_by.as_deref() == Some(me.username.as_str()),
+        review_refusal => review_refusal,
+        decide_refusal => decide_refusal,
         subs => subs,
         trace => trace,
         kinds => kinds.iter().map(|k| serde_json::to_value(k).ok()).collect::<Vec<_>>(),
@@ -396,14 +429,15 @@ pub async fn act(Path(number): Path<String>, form: StaffForm) -> Response {
         }
     };
     // A decision cannot be undone: it is shown for confirmation first.
-    // (A reviewer who may not decide is refused at once, as before.)
-    let reviewed_by_me = match ctx.node.case_for_staff(&number).await {
-        Ok(v) => v.case.reviewed_by.as_deref() == Some(me.username.as_str()),
+    // (Who may not decide it, its reviewer or its handler, is refused at
+    // once.)
+    let may_decide = match ctx.node.case_for_staff(&number).await {
+        Ok(v) => v.case.may_decide(&me.username).is_ok(),
         Err(e) => return ctx.error(&e),
     };
     if let Action::Decide { granted, opinion } = &action
         && fields.get("confirm") != Some("1")
-        && !reviewed_by_me
+        && may_decide
     {
         if opinion.is_empty() {
             let e = Error::empty_field("opinion");

@@ -13,10 +13,9 @@ use super::web::{Ctx, Flash, StaffCtx, StaffForm, cookie};
 use crate::domain::case::{Channel, Role, State};
 use crate::domain::case_number::CaseNumber;
 use crate::error::{HttpStatus, ServiceError as Error};
-use crate::service::Action;
 use crate::store::{CaseSearch, Scope};
 
-const WHAT: &str = "action.use_window";
+pub(super) const WHAT: &str = "action.use_window";
 const WINDOW_COOKIE: &str = "ow_window";
 
 /// Query of the clerk's home.
@@ -358,12 +357,19 @@ pub async fn find(StaffCtx(ctx): StaffCtx, Query(q): Query<FindQuery>) -> Respon
 /// `GET /clerk/cases/{number}`: the case, its document, and what the window
 /// can do next.
 pub async fn case(StaffCtx(ctx): StaffCtx, Path(number): Path<String>) -> Response {
-    case_page(&ctx, &number, None).await
+    case_page(&ctx, &number, StatusCode::OK, None, None).await
 }
 
 /// The clerk's case page; with `confirm`, the hand-out the clerk is asked
-/// to confirm (it cannot be undone).
-async fn case_page(ctx: &Ctx, number: &str, confirm: Option<minijinja::Value>) -> Response {
+/// to confirm (it cannot be undone); with `entry`, the hand-out form as
+/// entered, with its problems.
+pub(super) async fn case_page(
+    ctx: &Ctx,
+    number: &str,
+    status: StatusCode,
+    confirm: Option<minijinja::Value>,
+    entry: Option<minijinja::Value>,
+) -> Response {
     if let Err(r) = ctx.require(&[Role::Clerk], WHAT) {
         return r;
     }
@@ -373,6 +379,14 @@ async fn case_page(ctx: &Ctx, number: &str, confirm: Option<minijinja::Value>) -
     };
     let c = &view.case;
     let here = c.received.accepting_node == ctx.node.id.as_str();
+    let can_hand_out = c.state == State::ResultReady && here;
+    let handout = entry.or_else(|| {
+        can_hand_out.then(|| super::handout::form_view(ctx, &c.received.applicant, None, &[]))
+    });
+    let collected = c.handed_out.as_ref().map(|h| {
+        let t = h.describe();
+        super::handout::sentence(&ctx.pick(&t.zh, &t.en))
+    });
     let issues: Vec<_> = c
         .correction
         .iter()
@@ -383,41 +397,13 @@ async fn case_page(ctx: &Ctx, number: &str, confirm: Option<minijinja::Value>) -
         here => here,
         issues => issues,
         can_resubmit => c.state == State::Correction,
-        can_hand_out => c.state == State::ResultReady && here,
+        can_hand_out => can_hand_out,
+        handout => handout,
+        collected => collected,
         can_rate => c.rating.is_none() && matches!(c.state, State::Completed | State::Rejected),
         confirm => confirm,
     };
-    ctx.render(StatusCode::OK, "clerk/case.html", data)
-}
-
-/// `POST /clerk/cases/{number}/handout`: the result leaves the window.
-pub async fn hand_out(Path(number): Path<String>, form: StaffForm) -> Response {
-    let StaffForm { ctx, fields } = form;
-    let me = match ctx.require(&[Role::Clerk], WHAT) {
-        Ok(s) => s.clone(),
-        Err(r) => return r,
-    };
-    let recipient = fields.text("recipient");
-    // The result leaves the window for good: the clerk confirms who takes it.
-    if fields.get("confirm") != Some("1") {
-        if recipient.is_empty() {
-            let e = Error::empty_field("recipient");
-            return ctx.redirect(&format!("/clerk/cases/{number}"), Some(Flash::error(&e)));
-        }
-        return case_page(&ctx, &number, Some(context! { recipient => recipient })).await;
-    }
-    let action = Action::HandOut { recipient };
-    match ctx
-        .node
-        .act(&me.username, me.role, None, &number, action)
-        .await
-    {
-        Ok(v) => ctx.redirect(
-            &format!("/clerk/cases/{}", v.number),
-            Some(Flash::ok("flash.handed_out", &[])),
-        ),
-        Err(e) => ctx.redirect(&format!("/clerk/cases/{number}"), Some(Flash::error(&e))),
-    }
+    ctx.render(status, "clerk/case.html", data)
 }
 
 /// `GET /cases/{number}/document`: the printable A4 outcome document (staff).

@@ -20,6 +20,7 @@ mod approver;
 pub mod charts;
 mod citizen;
 mod clerk;
+mod handout;
 mod i18n;
 mod login;
 pub mod search;
@@ -61,7 +62,7 @@ pub fn router() -> Router<AppState> {
             "/clerk/cases/{number}/resubmit",
             get(apply::resubmit_form).post(apply::resubmit),
         )
-        .route("/clerk/cases/{number}/handout", post(clerk::hand_out))
+        .route("/clerk/cases/{number}/handout", post(handout::hand_out))
         .route(
             "/clerk/cases/{number}/rate",
             get(clerk::rate_page).post(clerk::rate),

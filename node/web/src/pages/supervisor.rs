@@ -487,6 +487,13 @@ async fn render_case(
                 at => r.at_ms,
                 hash => e.entry.hash.to_hex().chars().take(12).collect::<String>(),
                 body => serde_json::to_string(&r.event).unwrap_or_default(),
+                detail => match &r.event {
+                    crate::domain::case::Event::HandedOut { recipient, collection } => {
+                        let t = crate::domain::handout::describe(recipient, collection.as_ref());
+                        Some(ctx.pick(&t.zh, &t.en))
+                    }
+                    _ => None,
+                },
             }
         })
         .collect();
