@@ -980,3 +980,134 @@ async fn a_booked_citizen_in_their_slot_is_called_before_an_earlier_walk_in() {
     h.node.stop().await;
     drop(driver);
 }
+
+/// A case accepted at a village, decided at its township and seen at the
+/// district: each of its documents, opened in the browser by a member of
+/// staff of each of the three halls after the case has moved on, is the
+/// same page, byte for byte.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_document_reads_the_same_at_the_village_the_township_and_the_district() {
+    const DISTRICT: &str = "nanhai";
+    const TOWNSHIP: &str = "nanhai.guicheng";
+    const VILLAGE: &str = "nanhai.guicheng.xiaping";
+    let driver = Driver::start().await;
+    let t = onewindow_tests::tree(&[DISTRICT, TOWNSHIP, VILLAGE]).await;
+    let cat = onewindow_tests::Api::anonymous(&t.url(VILLAGE))
+        .get_ok("/api/v1/catalogue")
+        .await;
+    let up = cat["matters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| {
+            m["decided_here"] == false
+                && m["immediate"] == false
+                && m["co_departments"].as_array().is_none_or(|c| c.is_empty())
+                && m["delegation"]["decide_tiers"]
+                    .as_array()
+                    .unwrap()
+                    .contains(&json!("township"))
+        })
+        .unwrap()
+        .clone();
+    let clerk = t.staff(VILLAGE, "clerk1", "clerk", None).await;
+    let r = clerk
+        .post_ok(
+            "/api/v1/cases",
+            &onewindow_tests::complete_submission(&up, PERSON),
+        )
+        .await;
+    let n = r["case_number"].as_str().unwrap().to_owned();
+    let dept = up["department"].as_str().unwrap();
+    let approvers = [
+        t.staff(TOWNSHIP, "appr1", "approver", Some(dept)).await,
+        t.staff(TOWNSHIP, "appr2", "approver", Some(dept)).await,
+        t.staff(TOWNSHIP, "appr3", "approver", Some(dept)).await,
+    ];
+    t.eventually(30, "the case at the township", || async {
+        t.node(TOWNSHIP).node.store.case(&n).await.unwrap()
+    })
+    .await;
+    for (who, body) in [
+        (0, json!({"action": "start_handling"})),
+        (
+            0,
+            json!({"action": "submit_for_review", "opinion": "材料齐全"}),
+        ),
+        (1, json!({"action": "pass_review", "opinion": "同意"})),
+        (
+            2,
+            json!({"action": "decide", "granted": true, "opinion": "准予"}),
+        ),
+        (2, json!({"action": "result_ready", "result": "证明一份"})),
+    ] {
+        approvers[who]
+            .post_ok(&format!("/api/v1/cases/{n}/actions"), &body)
+            .await;
+    }
+    // The case has moved on: its result is back at the village window, and
+    // the district holds the whole record.
+    for id in [VILLAGE, DISTRICT] {
+        t.eventually(30, "the result below and above", || async {
+            t.node(id)
+                .node
+                .store
+                .case(&n)
+                .await
+                .unwrap()
+                .filter(|r| r.case.state.as_str() == "result_ready" && r.case.documents.len() == 2)
+        })
+        .await;
+    }
+    let docs = clerk.get_ok(&format!("/api/v1/cases/{n}/documents")).await;
+    let versions: Vec<u64> = docs
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["version"].as_u64().unwrap())
+        .collect();
+    assert_eq!(versions.len(), 2, "a receipt and a result notice: {docs}");
+    let _ = t.staff(DISTRICT, "sup1", "supervisor", None).await;
+
+    let c = driver.browser("halls", 1280, 900).await;
+    for (i, v) in versions.iter().enumerate() {
+        let mut pages = Vec::new();
+        for (id, user) in [(VILLAGE, "clerk1"), (TOWNSHIP, "appr1"), (DISTRICT, "sup1")] {
+            // The halls share a host, and so the browser's cookie: each
+            // page is opened right after logging in at its hall.
+            c.goto(&format!("{}/login", t.url(id))).await.unwrap();
+            fill(&c, "#username", user).await;
+            fill(&c, "#password", STAFF_PASSWORD).await;
+            click(&c, "#login-submit").await;
+            wait_text(&c, ".tools .who", user).await;
+            c.goto(&format!("{}/cases/{n}/documents/{v}", t.url(id)))
+                .await
+                .unwrap();
+            find(&c, "#seal").await;
+            // The bytes the hall sent, fetched again by the page itself.
+            let raw = c
+                .execute(
+                    "return fetch(location.href, {credentials: 'same-origin'}).then(r => r.text());",
+                    vec![],
+                )
+                .await
+                .unwrap();
+            pages.push((id, raw.as_str().unwrap().to_owned()));
+            if id == DISTRICT {
+                let name = if i == 0 {
+                    "document-receipt-at-district"
+                } else {
+                    "document-result-at-district"
+                };
+                shot(&c, name).await;
+            }
+        }
+        let (_, first) = &pages[0];
+        assert!(first.contains(&n));
+        for (id, page) in &pages[1..] {
+            assert_eq!(page, first, "document {v} differs at {id}");
+        }
+    }
+    c.close().await.unwrap();
+    drop(driver);
+}

@@ -102,6 +102,8 @@ pub const PHRASES: &[(&str, &str, &str)] = &[
     ),
     ("doc.address", "地址", "Address"),
     ("doc.phone", "电话", "Telephone"),
+    ("doc.hours", "办公时间", "Opening hours"),
+    ("doc.working_days", "法定工作日", "working days"),
     (
         "doc.note.progress",
         "查询办理进度：用手机扫描二维码，或在任一便民服务大厅、网上输入案件编号和申请人证件号码后四位。",

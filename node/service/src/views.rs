@@ -68,6 +68,9 @@ pub struct Document {
     pub hall_address: String,
     /// The hall's telephone, if configured.
     pub hall_phone: String,
+    /// The hall's opening hours (`[node] opening_hours`).
+    #[serde(default)]
+    pub hall_hours: String,
     /// The issuing hall's public address, the base of the QR code's link.
     #[serde(default)]
     pub verify_base: String,
@@ -102,6 +105,7 @@ impl Document {
             notes: Vec::new(),
             hall_address: String::new(),
             hall_phone: String::new(),
+            hall_hours: String::new(),
             verify_base: String::new(),
             intro: None,
         }
@@ -384,6 +388,7 @@ impl Node {
             notes,
             hall_address: self.config.node.hall_address.clone(),
             hall_phone: self.config.node.hall_phone.clone(),
+            hall_hours: self.config.node.opening_hours.clone(),
             verify_base: String::new(),
             intro,
         }

@@ -111,6 +111,7 @@ mod tests {
             notes: vec![],
             hall_address: "南海区桂城街道夏平村".into(),
             hall_phone: "0757-8600 0000".into(),
+            hall_hours: "09:00-12:00,13:30-17:30".into(),
             verify_base: "http://127.0.0.1:8080".into(),
             intro: None,
         }
@@ -142,6 +143,7 @@ mod tests {
                 "承诺办结时限：2026-11-25",
                 "地址：南海区桂城街道夏平村",
                 "电话：0757-8600 0000",
+                "办公时间：09:00-12:00，13:30-17:30",
             ] {
                 assert!(html.contains(label), "{label} missing from {kind:?}");
             }
