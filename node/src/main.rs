@@ -219,11 +219,15 @@ async fn enrol(cfg: &Config, token: &str, url: &str, force: bool) -> anyhow::Res
     let token = EnrolmentToken::parse(token)?;
     let node = cfg.node_id();
     let request = KeyRequest::generate(&node)?;
+    // The hall's document key, made here too; the root endorses it.
+    let (document_key, _) = onewindow_service::documents::DocumentKey::signer(cfg)?;
+    let document_key = hex::encode(document_key.public_bytes());
     let body = serde_json::json!({
         "token_id": token.id,
         "node": node.as_str(),
         "request_pem": request.request_pem,
-        "mac": token.mac(&request.request_pem),
+        "document_key": document_key,
+        "mac": token.mac(&format!("{}\n{document_key}", request.request_pem)),
     });
     let endpoint = format!("{}/api/v1/enrolment", url.trim_end_matches('/'));
     let res = reqwest::Client::new()
@@ -272,6 +276,21 @@ async fn enrol(cfg: &Config, token: &str, url: &str, force: bool) -> anyhow::Res
         ca_pem,
     }
     .to_files(dir)?;
+    if let Some(e) = answer["document_key_endorsement"].as_str() {
+        let file = cfg
+            .node
+            .data_dir
+            .join(onewindow_service::documents::ENDORSEMENT_FILE);
+        std::fs::write(&file, e).with_context(|| format!("writing {}", file.display()))?;
+        println!(
+            "the root endorsed this hall's document key ({})",
+            file.display()
+        );
+    } else {
+        println!(
+            "this hall's document key is not endorsed (enrolled below the root): its documents are signed, but verifiers report the key as not endorsed"
+        );
+    }
     let until = chrono::DateTime::from_timestamp(info.not_after, 0)
         .map(|d| d.format("%Y-%m-%d").to_string())
         .unwrap_or_default();

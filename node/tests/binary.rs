@@ -319,6 +319,15 @@ async fn a_village_enrolled_at_the_district_is_admitted_by_its_township_from_the
     let village = onewindow_node::server::start_with_clock(cfg.clone(), t.clock.clone())
         .await
         .unwrap();
+    // Enrolled at the root, the village's own document key is endorsed:
+    // its documents check against the root's key.
+    assert!(
+        cfg.node
+            .data_dir
+            .join(onewindow_node::service::documents::ENDORSEMENT_FILE)
+            .exists()
+    );
+    assert!(village.node.document_key.endorsed());
     let linked = |t: &onewindow_tests::Tree, since: i64| {
         let store = t.node(TOWNSHIP).node.store.clone();
         async move {
@@ -441,6 +450,8 @@ async fn a_township_enrols_its_own_village_and_admits_it_without_a_configuration
     let village = onewindow_node::server::start_with_clock(cfg.clone(), t.clock.clone())
         .await
         .unwrap();
+    // Enrolled below the root, its document key is not endorsed.
+    assert!(!village.node.document_key.endorsed());
     let serial = creds.serial().unwrap();
     // Seen connected, with its enrolled certificate, after `since`.
     let linked = |t: &onewindow_tests::Tree, since: i64| {

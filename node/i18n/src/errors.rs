@@ -556,6 +556,11 @@ pub const PHRASES: &[(&str, &str, &str)] = &[
         "the enrolment token has expired: ask the district for a new one",
     ),
     (
+        "err.bad_document_key",
+        "文书签名公钥须为 64 位十六进制字符（Ed25519）",
+        "the document key must be 64 hexadecimal characters (Ed25519)",
+    ),
+    (
         "err.bad_signing_request",
         "证书签名请求不可用：{problem}",
         "unusable certificate signing request: {problem}",

@@ -30,6 +30,10 @@ use onewindow_domain::document::{
 /// File name of a hall's document key in its data folder (when
 /// `[node] document_key_file` is empty).
 pub const DOCUMENT_KEY_FILE: &str = "document.key";
+/// File name of the root's endorsement of that key in the data folder, as
+/// `onewindow-node enrol` writes it (when `[node] document_key_endorsement`
+/// is empty).
+pub const ENDORSEMENT_FILE: &str = "document.endorsement";
 
 /// The key with which a hall signs the documents it issues.
 pub struct DocumentKey {
@@ -53,22 +57,15 @@ impl DocumentKey {
     /// key where this node is the root.
     pub fn load(config: &Config, root: Option<&Signer>) -> anyhow::Result<Self> {
         let node = config.node.id.as_str();
-        let file = if config.node.document_key_file.is_empty() {
-            let f = config.node.data_dir.join(DOCUMENT_KEY_FILE);
-            if !f.exists() {
-                make_key(&f)?;
-                tracing::info!(file = %f.display(), "made this hall's document key");
-            }
-            f
-        } else {
-            PathBuf::from(&config.node.document_key_file)
-        };
-        let text = std::fs::read_to_string(&file)
-            .with_context(|| format!("reading the document key {}", file.display()))?;
-        let signer = Signer::from_hex(&text)
-            .with_context(|| format!("the document key {}", file.display()))?;
+        let (signer, file) = Self::signer(config)?;
         let public = signer.public_bytes();
-        let endorsement = match (config.node.document_key_endorsement.trim(), root) {
+        let kept = std::fs::read_to_string(config.node.data_dir.join(ENDORSEMENT_FILE))
+            .unwrap_or_default();
+        let configured = match config.node.document_key_endorsement.trim() {
+            "" => kept.trim(),
+            e => e,
+        };
+        let endorsement = match (configured, root) {
             ("", Some(root)) => root.sign_raw(&endorsement_text(node, &public)),
             ("", None) => Vec::new(),
             (hex_text, _) => {
@@ -95,6 +92,26 @@ impl DocumentKey {
             public,
             endorsement,
         })
+    }
+
+    /// The hall's document key (made at first use when it lives in the
+    /// data folder) and the file it is in.
+    pub fn signer(config: &Config) -> anyhow::Result<(Signer, PathBuf)> {
+        let file = if config.node.document_key_file.is_empty() {
+            let f = config.node.data_dir.join(DOCUMENT_KEY_FILE);
+            if !f.exists() {
+                make_key(&f)?;
+                tracing::info!(file = %f.display(), "made this hall's document key");
+            }
+            f
+        } else {
+            PathBuf::from(&config.node.document_key_file)
+        };
+        let text = std::fs::read_to_string(&file)
+            .with_context(|| format!("reading the document key {}", file.display()))?;
+        let signer = Signer::from_hex(&text)
+            .with_context(|| format!("the document key {}", file.display()))?;
+        Ok((signer, file))
     }
 
     /// Is the key endorsed by the root?

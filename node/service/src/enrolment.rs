@@ -37,8 +37,23 @@ pub struct EnrolRequest {
     pub node: String,
     /// Its signing request (PKCS#10 PEM), made with its own new key.
     pub request_pem: String,
-    /// HMAC-SHA256 of `request_pem` under the token's secret (hex).
+    /// HMAC-SHA256 under the token's secret (hex) of `request_pem`, or,
+    /// with a `document_key`, of `request_pem`, a newline and that key.
     pub mac: String,
+    /// The hall's document key (Ed25519 public key, 64 hex characters),
+    /// made by the hall; the root endorses it in its answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub document_key: Option<String>,
+}
+
+impl EnrolRequest {
+    /// The text the token's MAC covers.
+    pub fn signed_text(&self) -> String {
+        match &self.document_key {
+            Some(k) => format!("{}\n{k}", self.request_pem),
+            None => self.request_pem.clone(),
+        }
+    }
 }
 
 /// What an enrolled hall gets.
@@ -48,6 +63,10 @@ pub struct Enrolled {
     pub cert_pem: String,
     /// The federation CA's certificate (PEM).
     pub ca_pem: String,
+    /// The root's endorsement of the hall's document key (hex), when the
+    /// request carried one and the hall was enrolled at the root.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub document_key_endorsement: Option<String>,
 }
 
 fn no_ca() -> Error {
@@ -124,7 +143,7 @@ impl Node {
         let token = self.store.enrolment_token(r.token_id.trim()).await?;
         let Some(token) = token.filter(|t| {
             t.node_id == r.node
-                && hex::decode(&t.secret).is_ok_and(|s| mac_matches(&s, &r.request_pem, &r.mac))
+                && hex::decode(&t.secret).is_ok_and(|s| mac_matches(&s, &r.signed_text(), &r.mac))
         }) else {
             // The same answer for an unknown token, another node and a
             // wrong MAC: only the token's holder learns more.
@@ -150,6 +169,13 @@ impl Node {
         }
         let node = NodeId::new(r.node.clone())
             .map_err(|_| Error::bad_request("bad_node_id", &[("node", &r.node)]))?;
+        let document_key = match r.document_key.as_deref().map(str::trim) {
+            None => None,
+            Some(k) => match hex::decode(k) {
+                Ok(b) if b.len() == 32 => Some(b),
+                _ => return Err(Error::bad_request("bad_document_key", &[])),
+            },
+        };
         let cert_pem = match &self.ca {
             Some(ca) => ca
                 .sign_request(&r.request_pem, &node, self.config.federation.cert_days)
@@ -178,7 +204,19 @@ impl Node {
             self.announce_registration(&node, &token.created_by).await?;
         }
         tracing::info!(node = %r.node, token = %token.token_id, %serial, "enrolled a new hall");
-        Ok(Enrolled { cert_pem, ca_pem })
+        // The root endorses the hall's document key; a hall enrolled below
+        // the root starts with its key not endorsed.
+        let document_key_endorsement = match (&self.signer, &document_key) {
+            (Some(root), Some(k)) => Some(hex::encode(root.sign_raw(
+                &onewindow_domain::document::endorsement_text(node.as_str(), k),
+            ))),
+            _ => None,
+        };
+        Ok(Enrolled {
+            cert_pem,
+            ca_pem,
+            document_key_endorsement,
+        })
     }
 
     /// The federation CA's certificate: the CA's own here, or the one this
