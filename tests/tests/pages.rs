@@ -1606,6 +1606,12 @@ async fn a_non_acceptance_is_confirmed_before_it_is_issued() {
         let p = post(form("", false)).await;
         assert_eq!(p.status, StatusCode::BAD_REQUEST);
         assert!(p.body.contains("请填写不予受理的理由"), "{}", p.body);
+        // Next to its field, not above the form.
+        assert!(
+            p.body.contains("id=\"reject_reason-error\"") && !p.body.contains("id=\"page-error\""),
+            "{}",
+            p.body
+        );
         // A reason: the form comes back, every field kept, asking to confirm.
         let p = post(form("不属于本机关职权范围", false)).await;
         assert_eq!(p.status, StatusCode::OK);
@@ -1634,6 +1640,51 @@ async fn a_non_acceptance_is_confirmed_before_it_is_issued() {
             "{}",
             doc.body
         );
+    })
+    .await;
+}
+
+/// An applicant's bad ID number, empty name or bad phone is told next to
+/// its field, in the page's language, and stores nothing.
+#[tokio::test]
+async fn an_applicant_field_in_error_is_told_next_to_it_in_the_pages_language() {
+    within(async {
+        let h = hall().await;
+        let b = Browser::new(&h.url);
+        b.login("clerk1").await;
+        let before = counts(&h).await;
+        for (lang, id, name, phone, field, words) in [
+            ("zh", "110105194912310021", "张三", "", "id_number", "校验"),
+            ("en", "110105194912310021", "张三", "", "id_number", "check"),
+            ("zh", PERSON, "", "", "name", "请填写"),
+            ("en", PERSON, "张三", "12ab", "phone", "hone"),
+        ] {
+            b.get(&format!("/lang/{lang}?next=/clerk")).await;
+            let token = b.csrf("/clerk/apply/T-SIMPLE").await;
+            let form = [
+                ("csrf", token.as_str()),
+                ("kind", "person"),
+                ("id_number", id),
+                ("name", name),
+                ("phone", phone),
+                ("have_M1", "1"),
+            ];
+            let p = b.post("/clerk/apply/T-SIMPLE", &form).await;
+            assert_eq!(p.status, StatusCode::BAD_REQUEST, "{field}: {}", p.body);
+            let at = p
+                .body
+                .find(&format!("id=\"{field}-error\""))
+                .unwrap_or_else(|| panic!("{field}: no error next to it: {}", p.body));
+            let told = &p.body[at..at + p.body[at..].find("</small>").unwrap()];
+            assert!(told.contains(words), "{lang} {field}: {told}");
+            assert!(
+                p.body.contains(&format!("id=\"{field}\""))
+                    && p.body.contains("aria-invalid=\"true\""),
+                "{field}"
+            );
+            assert!(!p.body.contains("id=\"page-error\""), "{field}: {}", p.body);
+        }
+        assert_eq!(counts(&h).await, before, "nothing stored");
     })
     .await;
 }

@@ -289,21 +289,26 @@ fn require_text(field: &'static str, s: &str, max: usize) -> Result<(), Error> {
 
 impl Node {
     pub(crate) fn check_applicant(&self, a: &ApplicantInput) -> Result<Applicant, Error> {
-        require_text("applicant.name", &a.name, 100)?;
+        require_text("applicant.name", &a.name, 100).map_err(|e| e.on_field("name"))?;
         if let Some(p) = &a.phone
             && (p.len() > 20 || !p.chars().all(|c| c.is_ascii_digit() || "+- ".contains(c)))
         {
-            return Err(Error::bad_request("bad_phone", &[]));
+            return Err(Error::bad_request("bad_phone", &[]).on_field("phone"));
         }
+        let on_id = |e: ids::IdError| Error::from(e).on_field("id_number");
         let (id_number, overridden) = match a.kind {
             ApplicantKind::Person => (
-                ids::check_citizen_id(&a.id_number)?.number().to_owned(),
+                ids::check_citizen_id(&a.id_number)
+                    .map_err(on_id)?
+                    .number()
+                    .to_owned(),
                 false,
             ),
             ApplicantKind::Organisation => match &a.checksum_override_reason {
                 Some(reason) => {
-                    require_text("applicant.checksum_override_reason", reason, 200)?;
-                    let code = ids::check_credit_code_with_override(&a.id_number)?;
+                    require_text("applicant.checksum_override_reason", reason, 200)
+                        .map_err(|e| e.on_field("override_reason"))?;
+                    let code = ids::check_credit_code_with_override(&a.id_number).map_err(on_id)?;
                     if code.checksum_overridden() {
                         tracing::warn!(code = code.code(), reason = %reason.trim(),
                             "credit code accepted with a failing check character");
@@ -311,7 +316,10 @@ impl Node {
                     (code.code().to_owned(), code.checksum_overridden())
                 }
                 None => (
-                    ids::check_credit_code(&a.id_number)?.code().to_owned(),
+                    ids::check_credit_code(&a.id_number)
+                        .map_err(on_id)?
+                        .code()
+                        .to_owned(),
                     false,
                 ),
             },

@@ -55,6 +55,9 @@ pub struct Error {
     /// What went wrong inside (a storage failure's cause), for the log
     /// only: never sent.
     pub detail: Option<String>,
+    /// The form field the error is about, where one is (a page shows the
+    /// message next to it).
+    pub field: Option<&'static str>,
 }
 
 /// `text` with its first letter in upper case.
@@ -77,6 +80,7 @@ impl Error {
             message_zh: message.zh,
             message_en: sentence(message.en),
             detail: None,
+            field: None,
         }
     }
 
@@ -95,6 +99,13 @@ impl Error {
         args: &[(&str, &dyn Display)],
     ) -> Self {
         Self::with_text(kind, code, text(key, args))
+    }
+
+    /// The same error, about the form field `field`.
+    #[must_use]
+    pub fn on_field(mut self, field: &'static str) -> Self {
+        self.field = Some(field);
+        self
     }
 
     /// Invalid input, with a code.

@@ -548,6 +548,7 @@ impl Refusal {
             message_zh: self.message_zh,
             message_en: self.message_en,
             detail: None,
+            field: None,
         }
     }
 }

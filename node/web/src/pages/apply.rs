@@ -92,6 +92,8 @@ struct FormPage<'a> {
     sits: Vec<String>,
     case: Value,
     error: Option<String>,
+    /// The field the error is about: the page shows it there.
+    error_field: Option<&'static str>,
 }
 
 fn render_form(ctx: &Ctx, status: StatusCode, p: FormPage<'_>) -> Response {
@@ -114,7 +116,10 @@ fn render_form(ctx: &Ctx, status: StatusCode, p: FormPage<'_>) -> Response {
         sits => p.sits,
         kind => kind,
         case => p.case,
-        error => p.error,
+        // An error about one field is shown next to it, not above the form.
+        error => p.error.clone().filter(|_| p.error_field.is_none()),
+        field_error => p.error.filter(|_| p.error_field.is_some()),
+        error_field => p.error_field,
         decided_here => node.may_decide(p.matter),
         // A form shown again after a refusal keeps its key: the refused
         // attempt stored nothing, and a double click still makes one case.
@@ -145,6 +150,7 @@ pub async fn form(StaffCtx(ctx): StaffCtx, Path(code): Path<String>) -> Response
             sits: Vec::new(),
             case: Value::UNDEFINED,
             error: None,
+            error_field: None,
         },
     )
 }
@@ -188,6 +194,7 @@ pub async fn submit(Path(code): Path<String>, form: StaffForm) -> Response {
                 vals,
                 sits: fields.all("sit"),
                 case: Value::UNDEFINED,
+                error_field: error.as_ref().map(|_| "reject_reason"),
                 error,
             },
         );
@@ -218,7 +225,8 @@ pub async fn submit(Path(code): Path<String>, form: StaffForm) -> Response {
             "empty_field",
             "err.empty_field.applicant_name",
             &[],
-        ))
+        )
+        .on_field("name"))
     } else {
         match fields.get("submission_key").filter(|k| !k.is_empty()) {
             Some(k) => match SubmissionKey::new(k) {
@@ -262,6 +270,7 @@ pub async fn submit(Path(code): Path<String>, form: StaffForm) -> Response {
                 sits: fields.all("sit"),
                 case: Value::UNDEFINED,
                 error: Some(ctx.lang.pick(&e.message_zh, &e.message_en).to_owned()),
+                error_field: e.field,
             },
         ),
     }
@@ -322,6 +331,7 @@ pub async fn resubmit_form(StaffCtx(ctx): StaffCtx, Path(number): Path<String>) 
             sits: row.case.situations.clone(),
             case: case_summary(&row),
             error: None,
+            error_field: None,
         },
     )
 }
@@ -370,6 +380,7 @@ pub async fn resubmit(Path(number): Path<String>, form: StaffForm) -> Response {
                 sits: fields.all("sit"),
                 case: case_summary(&row),
                 error: Some(ctx.lang.pick(&e.message_zh, &e.message_en).to_owned()),
+                error_field: e.field,
             },
         ),
     }
