@@ -481,6 +481,28 @@ pub fn citizen_id(prefix17: &str) -> String {
     format!("{prefix17}{check}")
 }
 
+/// A matter of a hall's catalogue (as `GET /api/v1/catalogue` gives it)
+/// that the hall receives but does not decide, that is decided at `tier`,
+/// not immediate and with no other department's opinion: a case of it goes
+/// up the tree and comes back with its result.
+pub fn matter_decided_at(catalogue: &Value, tier: &str) -> Value {
+    catalogue["matters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| {
+            m["decided_here"] == false
+                && m["immediate"] == false
+                && m["co_departments"].as_array().is_none_or(|c| c.is_empty())
+                && m["delegation"]["decide_tiers"]
+                    .as_array()
+                    .unwrap()
+                    .contains(&json!(tier))
+        })
+        .unwrap_or_else(|| panic!("no matter decided at the {tier} in the catalogue"))
+        .clone()
+}
+
 /// A complete submission for a matter from its guide (materials that always
 /// apply, with the originals and copies the checklist asks for).
 pub fn complete_submission(guide: &Value, id_number: &str) -> Value {

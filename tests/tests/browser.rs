@@ -995,21 +995,7 @@ async fn a_document_reads_the_same_at_the_village_the_township_and_the_district(
     let cat = onewindow_tests::Api::anonymous(&t.url(VILLAGE))
         .get_ok("/api/v1/catalogue")
         .await;
-    let up = cat["matters"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|m| {
-            m["decided_here"] == false
-                && m["immediate"] == false
-                && m["co_departments"].as_array().is_none_or(|c| c.is_empty())
-                && m["delegation"]["decide_tiers"]
-                    .as_array()
-                    .unwrap()
-                    .contains(&json!("township"))
-        })
-        .unwrap()
-        .clone();
+    let up = onewindow_tests::matter_decided_at(&cat, "township");
     let clerk = t.staff(VILLAGE, "clerk1", "clerk", None).await;
     let r = clerk
         .post_ok(

@@ -31,19 +31,7 @@ async fn village_matters(t: &Tree) -> (Value, Value) {
         .find(|m| m["decided_here"] == true)
         .unwrap()
         .clone();
-    let up = matters
-        .iter()
-        .find(|m| {
-            m["decided_here"] == false
-                && m["immediate"] == false
-                && m["co_departments"].as_array().is_none_or(|c| c.is_empty())
-                && m["delegation"]["decide_tiers"]
-                    .as_array()
-                    .unwrap()
-                    .contains(&json!("township"))
-        })
-        .unwrap()
-        .clone();
+    let up = onewindow_tests::matter_decided_at(&cat, "township");
     (own, up)
 }
 

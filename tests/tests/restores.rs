@@ -458,21 +458,7 @@ async fn a_village_put_back_before_an_escalated_case_recovers_it_in_order() {
         let mut t = onewindow_tests::tree(&[DISTRICT, TOWNSHIP, VILLAGE]).await;
         let clerk = t.staff(VILLAGE, "clerk1", "clerk", None).await;
         let cat = clerk.get_ok("/api/v1/catalogue").await;
-        let up = cat["matters"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|m| {
-                m["decided_here"] == false
-                    && m["immediate"] == false
-                    && m["co_departments"].as_array().is_none_or(|c| c.is_empty())
-                    && m["delegation"]["decide_tiers"]
-                        .as_array()
-                        .unwrap()
-                        .contains(&json!("township"))
-            })
-            .unwrap()
-            .clone();
+        let up = onewindow_tests::matter_decided_at(&cat, "township");
         let own = own_matter(&clerk).await;
         let mut numbers = submit_four(&clerk, &own).await;
         all_at_district(&t, &numbers).await;
