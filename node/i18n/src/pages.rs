@@ -540,8 +540,8 @@ pub const PHRASES: &[(&str, &str, &str)] = &[
     ("verify.submit", "核验", "Verify"),
     (
         "verify.authentic",
-        "文书真实：由该大厅签发，签名有效。",
-        "Authentic: issued by this hall, with a valid signature.",
+        "文书真实：由下列大厅签发，签名有效，与本大厅的案件存档一致。",
+        "Authentic: issued by the hall named below, with a valid signature, and as kept in this hall's record of the case.",
     ),
     (
         "verify.authentic_not_held",
