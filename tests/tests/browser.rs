@@ -379,6 +379,9 @@ async fn walk_through(driver: &Driver, h: &Hall) {
     .await;
     wait_text(&c, "#matter-results li.elsewhere", "镇（街道）便民服务中心").await;
     shot(&c, "clerk-search-elsewhere").await;
+    // Words of the name, typed as people say them.
+    fill(&c, "#matter-q", "居住证明").await;
+    find(&c, elsewhere).await;
     fill(&c, "#matter-q", "db").await;
     find(
         &c,
@@ -419,6 +422,36 @@ async fn walk_through(driver: &Driver, h: &Hall) {
     assert!(guardian.is_displayed().await.unwrap());
     click(&c, "#sit-minor").await;
     assert!(!guardian.is_displayed().await.unwrap());
+
+    // An ID number with a wrong check character: told next to the field,
+    // in the page's language, and nothing is made.
+    for (lang, words, name) in [
+        ("zh", "校验位", "clerk-apply-field-error"),
+        ("en", "check character", "clerk-apply-field-error-en"),
+    ] {
+        c.goto(&format!("{base}/lang/{lang}?next=/clerk/apply/NH-GA-005"))
+            .await
+            .unwrap();
+        fill_applicant(&c).await;
+        fill(&c, "#id_number", "110105194912310021").await;
+        click(&c, "#have_M01").await;
+        click(&c, "#submit-apply").await;
+        wait_text(&c, "#id_number-error", words).await;
+        assert_eq!(
+            find(&c, "#id_number")
+                .await
+                .attr("aria-invalid")
+                .await
+                .unwrap()
+                .as_deref(),
+            Some("true")
+        );
+        shot(&c, name).await;
+    }
+    c.goto(&format!("{base}/lang/zh?next=/clerk/apply/NH-GA-005"))
+        .await
+        .unwrap();
+    find(&c, "#apply-form").await;
 
     // First applicant: the application form (M04) is missing.
     fill_applicant(&c).await;

@@ -13,6 +13,7 @@ pub mod case_number;
 pub mod catalogue;
 pub mod checklist;
 pub mod codec;
+pub mod collection;
 pub mod deadline;
 pub mod document;
 pub mod handout;

@@ -124,4 +124,58 @@ mod tests {
         let years = calendars().expect("valid calendars");
         assert!(years.iter().any(|y| y.year == 2026));
     }
+
+    /// A matter may need two people instead of three; never one, nor more
+    /// than three. A catalogue that does not say reads as three and keeps
+    /// its canonical text (and so the digest that events name it by).
+    #[test]
+    #[allow(clippy::unwrap_used)]
+    fn distinct_people_is_two_or_three_and_three_when_not_said() {
+        use crate::catalogue::{Catalogue, CatalogueError, DISTINCT_PEOPLE};
+        let cat = catalogue().unwrap();
+        let village = cat.matter("NH-CJ-001").unwrap();
+        assert_eq!(village.distinct_people, 2, "the shipped exception");
+        assert!(
+            cat.matters
+                .values()
+                .filter(|m| m.code != "NH-CJ-001")
+                .all(|m| m.distinct_people == DISTINCT_PEOPLE)
+        );
+        let json = serde_json::to_string(&cat).unwrap();
+        assert_eq!(
+            json.matches("\"distinct_people\":2").count(),
+            1,
+            "only the exception is written"
+        );
+        assert!(!json.contains("\"distinct_people\":3"));
+        let back: Catalogue = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, cat);
+        for bad in [0, 1, 4] {
+            let mut c = cat.clone();
+            c.matters.get_mut("NH-CJ-001").unwrap().distinct_people = bad;
+            let e = c.validate().unwrap_err();
+            assert!(
+                matches!(&e, CatalogueError::InvalidMatter { matter, problem }
+                    if matter == "NH-CJ-001" && problem.contains("must be 2 or 3")),
+                "{e}"
+            );
+        }
+        // Loading the files says which matter and why.
+        let one: Vec<(&str, String)> = CATALOGUE_FILES
+            .iter()
+            .map(|(name, t)| {
+                (
+                    *name,
+                    t.replace("distinct_people = 2", "distinct_people = 1"),
+                )
+            })
+            .collect();
+        let e =
+            Catalogue::from_toml_texts(1, one.iter().map(|(n, t)| (*n, t.as_str()))).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "matter NH-CJ-001: distinct_people is 1, but must be 2 or 3: handling, review and \
+             decision need three people, or two where the handler may also decide"
+        );
+    }
 }

@@ -22,6 +22,7 @@ use crate::config::Config;
 use crate::error::Error;
 use crate::signing::Signer;
 use crate::views::Document;
+pub use crate::views::acceptance_kind;
 use onewindow_domain::case::{Actor, Case, Event, EventRecord, State};
 use onewindow_domain::document::{
     DocKind, IssuedDocument, Seal, SealError, content_hash, endorsement_text,
@@ -231,16 +232,6 @@ pub fn masked_name(name: &str) -> String {
     match c.next() {
         Some(first) => std::iter::once(first).chain(c.map(|_| '*')).collect(),
         None => String::new(),
-    }
-}
-
-/// The document an acceptance decision issues, by the state it led to.
-pub fn acceptance_kind(state: State) -> DocKind {
-    match state {
-        State::Correction => DocKind::CorrectionNotice,
-        State::Rejected => DocKind::NonAcceptance,
-        State::Completed => DocKind::Completion,
-        _ => DocKind::Receipt,
     }
 }
 

@@ -13,6 +13,16 @@ use onewindow_store::CaseRow;
 /// Which standard document an outcome is.
 pub use onewindow_domain::document::DocKind as DocumentKind;
 
+/// The document an acceptance decision issues, by the state it led to.
+pub fn acceptance_kind(state: State) -> DocumentKind {
+    match state {
+        State::Correction => DocumentKind::CorrectionNotice,
+        State::Rejected => DocumentKind::NonAcceptance,
+        State::Completed => DocumentKind::Completion,
+        _ => DocumentKind::Receipt,
+    }
+}
+
 /// A document kind's title in both languages (`doc.title.<kind>`).
 pub fn kind_title(kind: DocumentKind) -> Text {
     text(&format!("doc.title.{}", kind.as_str()), &[])
@@ -225,7 +235,7 @@ impl Node {
     /// The outcome document of a case's latest acceptance decision, as it
     /// would be issued now (for cases from before documents were records).
     pub fn document(&self, row: &CaseRow) -> Document {
-        self.document_of(row, crate::documents::acceptance_kind(row.case.state))
+        self.document_of(row, acceptance_kind(row.case.state))
     }
 
     /// The content of a document of `kind` for a case as `row` shows it,
