@@ -24,6 +24,7 @@ use commands::calendar::CalendarCommand;
 use commands::case::CaseCommand;
 use commands::catalogue::CatalogueCommand;
 use commands::delegation::DelegationCommand;
+use commands::document::DocumentCommand;
 use commands::node::NodeCommand;
 use commands::report::ReportCommand;
 use commands::staff::StaffCommand;
@@ -98,6 +99,9 @@ enum Command {
     /// Cases.
     #[command(subcommand)]
     Case(CaseCommand),
+    /// Issued documents: check a printed one's seal offline.
+    #[command(subcommand)]
+    Document(DocumentCommand),
     /// The stored log's hash chains.
     #[command(subcommand)]
     Audit(AuditCommand),
@@ -117,6 +121,7 @@ impl Command {
             Self::Calendar(c) => c.needs_login(),
             Self::Staff(c) => c.needs_login(),
             Self::Case(c) => c.needs_login(),
+            Self::Document(c) => c.needs_login(),
             Self::Audit(c) => c.needs_login(),
             Self::Warnings(c) => c.needs_login(),
             Self::Report(c) => c.needs_login(),
@@ -131,6 +136,7 @@ impl Command {
             Self::Calendar(c) => c.run(api, out).await,
             Self::Staff(c) => c.run(api, out).await,
             Self::Case(c) => c.run(api, out).await,
+            Self::Document(c) => c.run(api, out).await,
             Self::Audit(c) => c.run(api, out).await,
             Self::Warnings(c) => c.run(api, out).await,
             Self::Report(c) => c.run(api, out).await,

@@ -2136,3 +2136,81 @@ async fn a_warning_of_a_village_that_is_off_is_pending_until_it_is_heard_from() 
     })
     .await;
 }
+
+/// A printed document's seal is checked offline with the root's public key
+/// alone: authentic as issued, refused with one character changed or under
+/// another federation's root.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_documents_seal_is_checked_offline_with_the_roots_key() {
+    let t = onewindow_tests::tree(&["nanhai"]).await;
+    let clerk = t.staff("nanhai", "clerk1", "clerk", None).await;
+    let cat = clerk.get_ok("/api/v1/catalogue").await;
+    let matter = cat["matters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["decided_here"] == true && m["immediate"] == false)
+        .unwrap()
+        .clone();
+    let r = clerk
+        .post_ok(
+            "/api/v1/cases",
+            &onewindow_tests::complete_submission(&matter, "11010519491231002X"),
+        )
+        .await;
+    let n = r["case_number"].as_str().unwrap().to_owned();
+    let docs = clerk.get_ok(&format!("/api/v1/cases/{n}/documents")).await;
+    let link = docs[0]["verify_url"].as_str().unwrap().to_owned();
+    let root = t.signing.1.clone();
+    // No node is asked: the URL given points nowhere.
+    let nowhere = "http://127.0.0.1:9";
+    let run = admin_at(
+        nowhere,
+        "",
+        &["document", "verify", &link, "--root-key", &root, "--json"],
+        &[],
+    )
+    .await;
+    assert!(run.ok, "{}", run.stderr);
+    let v = run.json();
+    assert_eq!(v["verdict"], "authentic");
+    assert_eq!(v["case_number"], n.as_str());
+    assert_eq!(v["kind"], "receipt");
+    assert_eq!(v["issued_by"], "nanhai");
+
+    let seal = docs[0]["seal"].as_str().unwrap();
+    let mut chars: Vec<char> = seal.chars().collect();
+    let i = chars.len() - 3;
+    chars[i] = if chars[i] == 'Q' { 'R' } else { 'Q' };
+    let altered: String = chars.into_iter().collect();
+    let run = admin_at(
+        nowhere,
+        "",
+        &["document", "verify", &altered, "--root-key", &root],
+        &[],
+    )
+    .await;
+    assert!(!run.ok);
+    assert!(run.stdout.contains("altered"), "{}", run.stdout);
+    assert!(run.stderr.contains("seal_altered"), "{}", run.stderr);
+
+    let (_, other_root) = node::link::signing::generate().unwrap();
+    let run = admin_at(
+        nowhere,
+        "",
+        &["document", "verify", seal, "--root-key", &other_root],
+        &[],
+    )
+    .await;
+    assert!(!run.ok);
+    assert!(run.stderr.contains("seal_not_endorsed"), "{}", run.stderr);
+    let run = admin_at(
+        nowhere,
+        "",
+        &["document", "verify", seal, "--root-key", "xyz"],
+        &[],
+    )
+    .await;
+    assert!(!run.ok);
+    assert!(run.stderr.contains("bad_root_key"), "{}", run.stderr);
+}

@@ -6,6 +6,7 @@ pub mod calendar;
 pub mod case;
 pub mod catalogue;
 pub mod delegation;
+pub mod document;
 pub mod node;
 pub mod report;
 pub mod staff;
