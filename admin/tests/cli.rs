@@ -53,8 +53,13 @@ async fn receive_cases(hall: &Hall, n: usize) -> Vec<String> {
 /// A clerk at `hall` receives `n` cases of a committed (or an immediate)
 /// matter that the hall decides; their numbers.
 async fn receive(hall: &Hall, n: usize, immediate: bool) -> Vec<String> {
-    let base = hall.node.url();
-    let admin_api = onewindow_tests::Api::login(&base, "admin", PASSWORD).await;
+    receive_at(&hall.node.url(), PASSWORD, n, immediate).await
+}
+
+/// [`receive`] at the node at `base`, whose administrator has `password`.
+async fn receive_at(base: &str, password: &str, n: usize, immediate: bool) -> Vec<String> {
+    let base = base.to_owned();
+    let admin_api = onewindow_tests::Api::login(&base, "admin", password).await;
     onewindow_tests::hall::ensure_staff(admin_api.client(), "clerk1", "clerk1", "clerk", None)
         .await;
     let clerk = onewindow_tests::Api::login(&base, "clerk1", onewindow_tests::STAFF_PASSWORD).await;
@@ -2143,22 +2148,11 @@ async fn a_warning_of_a_village_that_is_off_is_pending_until_it_is_heard_from() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_documents_seal_is_checked_offline_with_the_roots_key() {
     let t = onewindow_tests::tree(&["nanhai"]).await;
-    let clerk = t.staff("nanhai", "clerk1", "clerk", None).await;
-    let cat = clerk.get_ok("/api/v1/catalogue").await;
-    let matter = cat["matters"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|m| m["decided_here"] == true && m["immediate"] == false)
-        .unwrap()
-        .clone();
-    let r = clerk
-        .post_ok(
-            "/api/v1/cases",
-            &onewindow_tests::complete_submission(&matter, "11010519491231002X"),
-        )
-        .await;
-    let n = r["case_number"].as_str().unwrap().to_owned();
+    let base = t.url("nanhai");
+    let n = receive_at(&base, onewindow_tests::ADMIN_PASSWORD, 1, false)
+        .await
+        .remove(0);
+    let clerk = onewindow_tests::Api::login(&base, "clerk1", onewindow_tests::STAFF_PASSWORD).await;
     let docs = clerk.get_ok(&format!("/api/v1/cases/{n}/documents")).await;
     let link = docs[0]["verify_url"].as_str().unwrap().to_owned();
     let root = t.signing.1.clone();

@@ -605,12 +605,7 @@ impl Node {
         } = &action
         {
             require_text("reason", reason, 500)?;
-            let case = self
-                .store
-                .case(&number)
-                .await?
-                .ok_or_else(|| case_not_found(&number))?
-                .case;
+            let case = self.stored_case(&number).await?;
             if !self.live_warnings(&case).contains(&(*rule, *level)) {
                 return Err(Error::new(
                     crate::error::ErrorKind::Conflict,
@@ -628,12 +623,7 @@ impl Node {
                 ..
             } => {
                 // The applicant does not change: read outside the writer.
-                let case = self
-                    .store
-                    .case(&number)
-                    .await?
-                    .ok_or_else(|| case_not_found(&number))?
-                    .case;
+                let case = self.stored_case(&number).await?;
                 let (recipient, collection) =
                     collector
                         .check(&case.received.applicant)
@@ -931,6 +921,18 @@ impl Node {
             follow_up_due: date(case.follow_up_due(&cal)),
             case,
         }
+    }
+}
+
+impl Node {
+    /// A case as stored here, read outside the writer.
+    async fn stored_case(&self, number: &str) -> Result<Case, Error> {
+        Ok(self
+            .store
+            .case(number)
+            .await?
+            .ok_or_else(|| case_not_found(number))?
+            .case)
     }
 }
 

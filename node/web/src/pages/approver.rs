@@ -431,12 +431,13 @@ pub async fn act(Path(number): Path<String>, form: StaffForm) -> Response {
     // A decision cannot be undone: it is shown for confirmation first.
     // (Who may not decide it, its reviewer or its handler, is refused at
     // once.)
-    let may_decide = match ctx.node.case_for_staff(&number).await {
-        Ok(v) => v.case.may_decide(&me.username).is_ok(),
-        Err(e) => return ctx.error(&e),
-    };
+    let confirming = matches!(action, Action::Decide { .. }) && fields.get("confirm") != Some("1");
+    let may_decide = confirming
+        && match ctx.node.case_for_staff(&number).await {
+            Ok(v) => v.case.may_decide(&me.username).is_ok(),
+            Err(e) => return ctx.error(&e),
+        };
     if let Action::Decide { granted, opinion } = &action
-        && fields.get("confirm") != Some("1")
         && may_decide
     {
         if opinion.is_empty() {
