@@ -1854,6 +1854,12 @@ mod tests {
         };
         assert!(!r.applicant.name.is_empty(), "the carried personal section");
         for rec in events {
+            // Every kind of event has its name in a case's trace.
+            let name = format!("ev.{}", rec.event.kind());
+            assert!(
+                onewindow_i18n::has(&name),
+                "{name} is not in the phrase table"
+            );
             let body = LogBody::Case(rec);
             assert_eq!(round_trip(&body, &b).0, body);
         }

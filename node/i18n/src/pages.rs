@@ -827,6 +827,8 @@ pub const PHRASES: &[(&str, &str, &str)] = &[
     ("ev.rated", "评价", "Rated"),
     ("ev.followed_up", "差评回访", "Bad rating followed up"),
     ("ev.reopened", "重新办理", "Reopened"),
+    ("ev.document_issued", "签发文书", "Document issued"),
+    ("ev.transferred", "转送", "Transferred"),
     ("ev.warning_appealed", "预警申诉", "Warning appealed"),
     (
         "ev.handed_over",
