@@ -45,6 +45,13 @@ const OPERATIONS: &[(&str, &str)] = &[
     ("post", "/api/v1/cases/{number}/recall"),
     ("post", "/api/v1/cases/{number}/warning-decision"),
     ("post", "/api/v1/cases/{number}/reopen"),
+    ("post", "/api/v1/pre-applications"),
+    ("get", "/api/v1/pre-applications"),
+    ("get", "/api/v1/pre-applications/{reference}"),
+    ("post", "/api/v1/pre-applications/{reference}/accept"),
+    ("get", "/api/v1/pre-applications/{reference}/files/{hash}"),
+    ("post", "/api/v1/cases/{number}/attachments"),
+    ("get", "/api/v1/cases/{number}/attachments/{hash}"),
     ("get", "/api/v1/admin/catalogue/versions"),
     ("post", "/api/v1/admin/catalogue/versions"),
     ("get", "/api/v1/admin/catalogue/versions/{version}"),
@@ -109,7 +116,9 @@ async fn the_document_matches_the_routes() {
             .replace("{id}", "1")
             .replace("{number}", "NH-20261123-000001-0")
             .replace("{version}", "1")
-            .replace("{node}", "nanhai.x");
+            .replace("{node}", "nanhai.x")
+            .replace("{reference}", "YSABCD2345")
+            .replace("{hash}", &"a".repeat(64));
         let url = format!("{}{concrete}", t.node.url());
         let req = match method.as_str() {
             "get" => client.get(&url),

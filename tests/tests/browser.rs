@@ -1130,3 +1130,160 @@ async fn a_document_reads_the_same_at_the_village_the_township_and_the_district(
     c.close().await.unwrap();
     drop(driver);
 }
+
+/// A citizen pre-applies for 居民身份证申领 on a phone with a photo of the
+/// household register and learns at once that the photo and fingerprints
+/// are still missing (taken at the window); a file that only calls itself
+/// a photo is refused, in English. At the window the clerk opens the
+/// pre-application by its reference, ticks the originals checked and
+/// accepts it in one step; the case says it came online and carries the
+/// photo, and the clerk attaches a scan.
+async fn pre_application_walk(driver: &Driver, h: &Hall) {
+    let base = &h.base;
+    let files = tempfile::tempdir().unwrap();
+    let photo = files.path().join("hukou.jpg");
+    let mut jpeg = vec![
+        0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10, b'J', b'F', b'I', b'F', 0,
+    ];
+    jpeg.extend((0..4000u32).map(|i| (i % 251) as u8));
+    std::fs::write(&photo, &jpeg).unwrap();
+    let fake = files.path().join("photo.jpg");
+    std::fs::write(&fake, b"<html><body>not a photo</body></html>").unwrap();
+    let scan = files.path().join("scan.pdf");
+    std::fs::write(&scan, b"%PDF-1.4\n%%EOF\n").unwrap();
+
+    let phone = driver.browser("preapply-phone", 390, 844).await;
+    phone.goto(&format!("{base}/preapply")).await.unwrap();
+    find(&phone, "#p-matter")
+        .await
+        .select_by_value("NH-GA-005")
+        .await
+        .unwrap();
+    click(&phone, "#preapply-choose").await;
+    fill(&phone, "#p-name", "张三").await;
+    fill(&phone, "#p-id", PERSON).await;
+    fill(&phone, "#p-phone", "13800000000").await;
+    click(&phone, "#sit-adult").await;
+    click(&phone, "#mat-M01").await;
+    find(&phone, "#file-M01")
+        .await
+        .send_keys(&photo.display().to_string())
+        .await
+        .unwrap();
+    shot(&phone, "preapply").await;
+    click(&phone, "#preapply-submit").await;
+    let reference = find(&phone, "#preapply-reference")
+        .await
+        .text()
+        .await
+        .unwrap()
+        .trim()
+        .to_owned();
+    assert!(reference.starts_with("YS"), "{reference}");
+    wait_text(&phone, "#preapply-missing", "现场采集的人像和指纹信息").await;
+    wait_text(&phone, "#preapply-files", "居民户口簿").await;
+    shot(&phone, "preapply-done").await;
+    let overflow = phone
+        .execute(
+            "return document.documentElement.scrollWidth - document.documentElement.clientWidth;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        overflow.as_i64(),
+        Some(0),
+        "no sideways scrolling on a phone"
+    );
+
+    // In English, a page that calls itself photo.jpg is refused for what
+    // it is.
+    phone
+        .goto(&format!(
+            "{base}/lang/en?next=/preapply%3Fmatter%3DNH-GA-005"
+        ))
+        .await
+        .unwrap();
+    fill(&phone, "#p-name", "Li Si").await;
+    fill(&phone, "#p-id", PERSON).await;
+    click(&phone, "#mat-M01").await;
+    find(&phone, "#file-M01")
+        .await
+        .send_keys(&fake.display().to_string())
+        .await
+        .unwrap();
+    click(&phone, "#preapply-submit").await;
+    wait_text(
+        &phone,
+        "#preapply-error",
+        "only JPEG or PNG images and PDF files",
+    )
+    .await;
+    shot(&phone, "preapply-refused-en").await;
+    phone.close().await.unwrap();
+
+    // At the window.
+    let c = driver.browser("preapply-desk", 1280, 900).await;
+    login(&c, base, "clerk1").await;
+    c.goto(&format!("{base}/clerk/pre-applications"))
+        .await
+        .unwrap();
+    fill(&c, "#preapps-q", &reference.to_lowercase()).await;
+    click(&c, "#preapps-find-button").await;
+    wait_text(&c, "#preapp-reference", &reference).await;
+    wait_text(&c, "#preapp-missing", "现场采集的人像和指纹信息").await;
+    // The applicant's photo of the register opens for the clerk.
+    find(&c, "#preapp-materials a.file-link").await;
+    assert!(find(&c, "#present-M01").await.is_selected().await.unwrap());
+    click(&c, "#present-M02").await;
+    shot(&c, "preapp-clerk").await;
+    click(&c, "#preapp-accept").await;
+    wait_text(&c, "#case-intake", "网上预审").await;
+    wait_text(&c, "#case-files", "居民户口簿").await;
+    let number = find(&c, "#case-number").await.text().await.unwrap();
+    let case = h
+        .node
+        .node
+        .store
+        .case(number.trim())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(case.case.state.as_str(), "accepted");
+    assert_eq!(case.case.attachments.len(), 1);
+    // A scan of the register, attached at the window.
+    find(&c, "#attach-material")
+        .await
+        .select_by_value("M01")
+        .await
+        .unwrap();
+    find(&c, "#attach-file")
+        .await
+        .send_keys(&scan.display().to_string())
+        .await
+        .unwrap();
+    click(&c, "#attach-button").await;
+    wait_text(&c, "#case-files", "PDF").await;
+    shot(&c, "preapp-case").await;
+    let case = h
+        .node
+        .node
+        .store
+        .case(number.trim())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(case.case.attachments.len(), 2);
+    c.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pre_application_from_a_phone_is_accepted_at_the_window_in_one_step() {
+    let driver = Driver::start().await;
+    let h = hall().await;
+    tokio::time::timeout(Duration::from_secs(300), pre_application_walk(&driver, &h))
+        .await
+        .expect("the pre-application finished in time");
+    h.node.stop().await;
+    drop(driver);
+}

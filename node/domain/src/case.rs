@@ -431,6 +431,10 @@ pub enum Event {
         /// Who decided, as `username@node`.
         decided_by: String,
     },
+    /// A file attached to the case: a clerk's scan of a material, or one
+    /// the applicant sent with an online pre-application. The file itself
+    /// is kept by hash, outside the log ([`crate::attachment`]).
+    Attached(Box<crate::attachment::Attachment>),
 }
 
 /// The rule that raised a warning.
@@ -640,6 +644,10 @@ pub struct Received {
     pub materials: Vec<PresentedMaterial>,
     /// Accepting node id.
     pub accepting_node: String,
+    /// How the case came to the window: submitted there, or pre-applied
+    /// online and accepted there.
+    #[serde(default, skip_serializing_if = "crate::attachment::Intake::is_window")]
+    pub intake: crate::attachment::Intake,
     /// How many different people handle, review and decide the case: the
     /// matter's [`Matter::distinct_people`](super::catalogue::Matter::distinct_people)
     /// in the catalogue version it was accepted under (3 when not said).
@@ -681,6 +689,7 @@ impl Received {
             situations,
             materials,
             accepting_node,
+            intake: crate::attachment::Intake::Window,
             distinct_people: matter.distinct_people,
         }
     }
@@ -733,6 +742,7 @@ impl Event {
             Self::ForwardedLate { .. } => "forwarded_late",
             Self::WarningAppealed { .. } => "warning_appealed",
             Self::WarningDecided { .. } => "warning_decided",
+            Self::Attached(_) => "attached",
         }
     }
 
@@ -747,7 +757,8 @@ impl Event {
             | Self::Accepted { .. }
             | Self::CompletedAtWindow { .. }
             | Self::HandedOut { .. }
-            | Self::Withdrawn { .. } => &[Role::Clerk],
+            | Self::Withdrawn { .. }
+            | Self::Attached(_) => &[Role::Clerk],
             Self::HandlingStarted
             | Self::SubmittedForReview { .. }
             | Self::ReviewPassed { .. }
@@ -816,6 +827,7 @@ pub fn transition(from: State, event: &Event) -> Option<State> {
         (s, Event::DocumentIssued { .. }) => s,
         (s, Event::WarningAppealed { .. } | Event::WarningDecided { .. }) => s,
         (s, Event::ForwardedLate { .. }) if !s.is_final() => s,
+        (s, Event::Attached(_)) if !s.is_final() => s,
         (S::Completed | S::Terminated, Event::Reopened { .. }) => S::Accepted,
         (
             s @ (S::Received
@@ -1196,6 +1208,9 @@ pub struct Case {
     /// their content is in the log).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub documents: Vec<DocumentRef>,
+    /// The files attached to the case, in order ([`Event::Attached`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<crate::attachment::Attachment>,
 }
 
 /// Where a case's issued document is: the event that carries it.
@@ -1281,6 +1296,7 @@ impl Case {
             late_forwarding: None,
             window: None,
             documents: Vec::new(),
+            attachments: Vec::new(),
         })
     }
 
@@ -1366,7 +1382,8 @@ impl Case {
             | Event::Transferred { .. }
             | Event::HandedOver { .. }
             | Event::ForwardedLate { .. }
-            | Event::DocumentIssued { .. } => {}
+            | Event::DocumentIssued { .. }
+            | Event::Attached(_) => {}
             _ if suspended => return Err(CaseError::Suspended),
             _ => {}
         }
@@ -1617,6 +1634,7 @@ impl Case {
         let at = rec.at_ms;
         match &rec.event {
             Event::Received(_) => {}
+            Event::Attached(a) => self.attachments.push((**a).clone()),
             Event::Resubmitted {
                 situations,
                 materials,

@@ -202,6 +202,7 @@ fn received(join: JoinRule) -> EventRecord {
             situations: vec![],
             materials: vec![],
             accepting_node: "nanhai".into(),
+            intake: crate::attachment::Intake::Window,
             distinct_people: 3,
         })),
     }

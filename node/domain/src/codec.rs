@@ -24,6 +24,7 @@ use std::sync::Arc;
 
 use prost::Message as _;
 
+use super::attachment::{Attachment, ContentType, Intake, Source};
 use super::case::{
     Actor, Applicant, ApplicantKind, Channel, Event, EventRecord, Received, Role, SuspensionKind,
     Warning, WarningRule,
@@ -148,7 +149,7 @@ mod pb {
         pub department: Option<String>,
         #[prost(
             oneof = "Ev",
-            tags = "10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37"
+            tags = "10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 45"
         )]
         pub event: Option<Ev>,
     }
@@ -168,6 +169,11 @@ mod pb {
         pub catalogue_digest: u64,
         #[prost(string, repeated, tag = "5")]
         pub situations: Vec<String>,
+        /// How the case came to the window (`Intake::code`): 0 (unset in
+        /// entries written before it was recorded) at the window, 1
+        /// pre-applied online.
+        #[prost(int32, tag = "6")]
+        pub intake: i32,
     }
 
     #[derive(Clone, PartialEq, prost::Message)]
@@ -316,6 +322,26 @@ mod pb {
         /// The content is in the personal section's text.
         #[prost(message, tag = "37")]
         DocumentIssued(DocumentEv),
+        /// The material's name is in the personal section's text.
+        #[prost(message, tag = "45")]
+        Attached(AttachedEv),
+    }
+
+    /// A file attached to a case: what identifies the file, open; what it
+    /// shows (the material) in the personal section.
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct AttachedEv {
+        /// SHA-256 of the content (32 bytes).
+        #[prost(bytes = "vec", tag = "1")]
+        pub hash: Vec<u8>,
+        #[prost(uint64, tag = "2")]
+        pub size: u64,
+        /// `ContentType::code`.
+        #[prost(int32, tag = "3")]
+        pub content_type: i32,
+        /// 1 scanned at the window, 2 sent online.
+        #[prost(int32, tag = "4")]
+        pub source: i32,
     }
 
     #[derive(Clone, PartialEq, prost::Message)]
@@ -859,6 +885,10 @@ fn encode_with(
                             format!("catalogue version {} is not held here", r.catalogue_version)
                         })?,
                         situations: r.situations.clone(),
+                        intake: match r.intake {
+                            Intake::Window => 0,
+                            Intake::Online => 1,
+                        },
                     })
                 }
                 Event::Resubmitted {
@@ -1055,6 +1085,22 @@ fn encode_with(
                         level: level_code(*level),
                         upheld: *upheld,
                         decided_by: decided_by.clone(),
+                    })
+                }
+                Event::Attached(a) => {
+                    text(&a.material, &mut personal);
+                    let hash = hex::decode(&a.hash)
+                        .ok()
+                        .filter(|h| h.len() == 32)
+                        .ok_or_else(|| format!("attachment hash {} is not a SHA-256", a.hash))?;
+                    Ev::Attached(pb::AttachedEv {
+                        hash,
+                        size: a.size,
+                        content_type: a.content_type.code(),
+                        source: match a.source {
+                            Source::Scan => 1,
+                            Source::Online => 2,
+                        },
                     })
                 }
             };
@@ -1306,14 +1352,20 @@ fn decode_case(
                     code: r.matter_code.clone(),
                     matter_version: r.matter_version,
                 })?;
-            Event::Received(Box::new(Received::from_matter(
+            let mut received = Received::from_matter(
                 matter,
                 r.catalogue_version,
                 applicant_of(p.applicant)?,
                 r.situations,
                 materials_of(p.materials),
                 origin.to_owned(),
-            )))
+            );
+            received.intake = match r.intake {
+                0 => Intake::Window,
+                1 => Intake::Online,
+                _ => return Err(malformed("unknown intake")),
+            };
+            Event::Received(Box::new(received))
         }
         Ev::Resubmitted(s) => Event::Resubmitted {
             situations: s.situations,
@@ -1433,6 +1485,22 @@ fn decode_case(
             reason: text,
             decided_by: d.decided_by,
         },
+        Ev::Attached(a) => Event::Attached(Box::new(Attachment {
+            material: text,
+            hash: if a.hash.len() == 32 {
+                hex::encode(&a.hash)
+            } else {
+                return Err(malformed("attachment hash"));
+            },
+            size: a.size,
+            content_type: ContentType::from_code(a.content_type)
+                .ok_or_else(|| malformed("attachment type"))?,
+            source: match a.source {
+                1 => Source::Scan,
+                2 => Source::Online,
+                _ => return Err(malformed("attachment source")),
+            },
+        })),
     };
     Ok(EventRecord {
         case_id: c.case_id,
@@ -1804,7 +1872,29 @@ mod tests {
                 Role::Supervisor,
                 None,
             ),
+            later(
+                Event::Attached(Box::new(Attachment {
+                    material: "户口簿".into(),
+                    hash: "ab".repeat(32),
+                    size: 48_213,
+                    content_type: ContentType::Pdf,
+                    source: Source::Scan,
+                })),
+                Role::Clerk,
+                None,
+            ),
         ];
+        // A case pre-applied online says so in its `received` event; the
+        // material an attachment shows is personal.
+        let mut online = received(&b, &code);
+        if let Event::Received(r) = &mut online.event {
+            r.intake = Intake::Online;
+        }
+        let online = LogBody::Case(online);
+        assert_eq!(round_trip(&online, &b).0, online);
+        let (_, enc) = round_trip(&LogBody::Case(events[events.len() - 1].clone()), &b);
+        assert!(!enc.body.windows(9).any(|w| w == "户口簿".as_bytes()));
+        assert!(!enc.personal.is_empty());
         let late = LogBody::Case(later(
             Event::ForwardedLate {
                 from: "nanhai.guicheng.xiaping".into(),

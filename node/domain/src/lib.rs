@@ -6,6 +6,7 @@
 //! persists what it returns.
 #![warn(missing_docs)]
 
+pub mod attachment;
 pub mod booking;
 pub mod calendar;
 pub mod case;

@@ -39,6 +39,66 @@ pub const PHRASES: &[(&str, &str, &str)] = &[
     ),
     ("action.approve", "审批案件", "approve cases"),
     (
+        "action.attach",
+        "为案件附加材料文件",
+        "attach files to cases",
+    ),
+    (
+        "action.view_files",
+        "查看案件的材料文件",
+        "see the files of cases",
+    ),
+    (
+        "err.upload_too_large",
+        "文件过大：每个文件不得超过 {max} 字节",
+        "the file is too large: at most {max} bytes a file",
+    ),
+    (
+        "err.upload_type_refused",
+        "只接受 JPEG、PNG 图片或 PDF 文件（按文件内容识别，与文件名无关）",
+        "only JPEG or PNG images and PDF files are taken (told by the content, not by the name)",
+    ),
+    (
+        "err.upload_type_mismatch",
+        "文件声称是 {declared}，内容却是 {actual}，未接收",
+        "the file says it is {declared} but its content is {actual}; it was not taken",
+    ),
+    (
+        "err.too_many_files",
+        "文件过多：一次预审最多 {max} 个文件",
+        "too many files: at most {max} with one pre-application",
+    ),
+    (
+        "err.bad_file_content",
+        "文件内容无法读取（应为 base64 编码）",
+        "the file's content cannot be read (it must be base64)",
+    ),
+    (
+        "err.pre_application_not_found",
+        "未找到该预审申请，请核对预审编号",
+        "no pre-application was found for this reference",
+    ),
+    (
+        "err.pre_application_taken",
+        "预审申请 {reference} 已受理，不能再次受理",
+        "the pre-application {reference} has been accepted already",
+    ),
+    (
+        "err.bad_pre_application_query",
+        "请输入预审编号（YS 开头）或申请人的证件号码",
+        "enter a pre-application reference (starting YS) or the applicant's ID number",
+    ),
+    (
+        "err.attachment_not_found",
+        "该案件没有这个文件",
+        "the case has no such file",
+    ),
+    (
+        "err.attachment_not_here",
+        "该文件由其他服务厅保存，本厅尚无副本",
+        "the file is kept at another hall; this hall has no copy yet",
+    ),
+    (
         "action.manage_staff",
         "管理人员账号",
         "manage staff accounts",
@@ -181,6 +241,13 @@ pub const PHRASES: &[(&str, &str, &str)] = &[
     ("field.applicant.name", "申请人姓名", "the applicant's name"),
     ("field.applicant.phone", "联系电话", "the phone number"),
     ("field.slot", "预约时段", "the slot"),
+    ("field.file", "文件", "a file"),
+    ("flash.attached", "已附加材料文件", "The file is attached"),
+    (
+        "flash.pre_application_accepted",
+        "预审申请 {reference} 已受理，案件编号 {number}",
+        "Pre-application {reference} accepted as case {number}",
+    ),
     (
         "field.applicant.checksum_override_reason",
         "证件号码校验不通过仍受理的理由",

@@ -114,6 +114,17 @@ pub struct Submitted {
     pub replayed: bool,
 }
 
+/// How a submission came to the window, beyond the clerk's form.
+#[derive(Debug, Default)]
+pub(crate) struct Intake {
+    /// At the window, or pre-applied online.
+    pub channel: onewindow_domain::attachment::Intake,
+    /// Files that come with it (a pre-application's), already kept.
+    pub attachments: Vec<onewindow_domain::attachment::Attachment>,
+    /// The pre-application it accepts.
+    pub pre_application: Option<String>,
+}
+
 /// The hash that tells a retried submission from another one under a
 /// reused key: SHA-256 of its JSON, hex.
 fn submission_hash(sub: &Submission) -> String {
@@ -409,6 +420,23 @@ impl Node {
         sub: Submission,
         key: Option<&SubmissionKey>,
     ) -> Result<Submitted, Error> {
+        self.submit_with(username, role, sub, key, Intake::default())
+            .await
+    }
+
+    /// [`Node::submit`], with how the case came to the window: a
+    /// pre-application accepted there writes its files' `attached` events
+    /// between `received` and the decision, and is marked accepted in the
+    /// same transaction (`pre_application_taken` when another clerk took
+    /// it first).
+    pub(crate) async fn submit_with(
+        &self,
+        username: &str,
+        role: Role,
+        sub: Submission,
+        key: Option<&SubmissionKey>,
+        intake: Intake,
+    ) -> Result<Submitted, Error> {
         if role != Role::Clerk {
             return Err(Error::forbidden("action.accept"));
         }
@@ -443,7 +471,7 @@ impl Node {
         let now = self.now_ms();
         let day = china_date(now);
         let actor = self.actor(username, role, None);
-        let received = Received::from_matter(
+        let mut received = Received::from_matter(
             &matter,
             self.catalogue().version,
             applicant,
@@ -451,6 +479,7 @@ impl Node {
             sub.materials.clone(),
             self.id.to_string(),
         );
+        received.intake = intake.channel;
         let hall = &self.config.node.hall_code;
         let mut w = self.store.write().await?;
         if let (Some(k), Some(hash)) = (key, &request_hash) {
@@ -481,21 +510,41 @@ impl Node {
             event: Event::Received(Box::new(received)),
         };
         let mut case = Case::start(&first)?;
+        let mut records = vec![first];
+        for a in intake.attachments {
+            let rec = EventRecord {
+                case_id: number.clone(),
+                case_version: case.version + 1,
+                actor: actor.clone(),
+                at_ms: now,
+                event: Event::Attached(Box::new(a)),
+            };
+            case.apply(&rec)?;
+            records.push(rec);
+        }
         let second = EventRecord {
             case_id: number.clone(),
-            case_version: 2,
+            case_version: case.version + 1,
             actor,
             at_ms: now,
             event: decision,
         };
         case.apply(&second)?;
+        records.push(second);
         if let (Some(k), Some(hash)) = (key, &request_hash) {
             w.put_submission_key(username, k.as_str(), hash, &number, now)
                 .await?;
         }
-        let outcome = self
-            .commit_outcome(w, &mut case, &matter, vec![first, second])
-            .await?;
+        if let Some(reference) = &intake.pre_application
+            && !w.take_pre_application(reference, &number, now).await?
+        {
+            return Err(Error::new(
+                crate::error::ErrorKind::Conflict,
+                "pre_application_taken",
+                &[("reference", reference)],
+            ));
+        }
+        let outcome = self.commit_outcome(w, &mut case, &matter, records).await?;
         self.metrics
             .case_submitted(outcome.outcome.as_str(), started.elapsed());
         Ok(Submitted {
@@ -936,7 +985,7 @@ impl Node {
     }
 }
 
-fn case_not_found(number: &str) -> Error {
+pub(crate) fn case_not_found(number: &str) -> Error {
     Error::keyed(
         crate::error::ErrorKind::NotFound,
         "case_not_found",

@@ -93,6 +93,23 @@ pub struct NodeSection {
     /// Bookings a slot takes (1 to 1,000).
     #[serde(default = "default_slot_capacity")]
     pub slot_capacity: u32,
+    /// The largest file a citizen or a clerk may upload, in bytes (1 KiB
+    /// to 16 MiB): a photo or PDF of a material with an online
+    /// pre-application, or a scan attached at the window.
+    #[serde(default = "default_upload_max_bytes")]
+    pub upload_max_bytes: u64,
+    /// The most files one pre-application may carry (0 to 20; 0 takes
+    /// none).
+    #[serde(default = "default_upload_max_files")]
+    pub upload_max_files: u32,
+}
+
+fn default_upload_max_bytes() -> u64 {
+    2 * 1024 * 1024
+}
+
+fn default_upload_max_files() -> u32 {
+    6
 }
 
 /// The opening hours when none are configured.
@@ -518,6 +535,12 @@ impl Config {
             .map_err(|e| invalid("node.opening_hours", &e))?;
         if !(1..=1000).contains(&self.node.slot_capacity) {
             return Err(invalid("node.slot_capacity", "must be 1 to 1000"));
+        }
+        if !(1024..=16 * 1024 * 1024).contains(&self.node.upload_max_bytes) {
+            return Err(invalid("node.upload_max_bytes", "must be 1024 to 16777216"));
+        }
+        if self.node.upload_max_files > 20 {
+            return Err(invalid("node.upload_max_files", "must be 0 to 20"));
         }
         let hc = &self.node.hall_code;
         if !(2..=8).contains(&hc.len())

@@ -17,10 +17,12 @@ mod directives;
 pub mod documents;
 pub mod enrolment;
 pub mod error;
+pub mod files;
 pub mod handover;
 pub mod link_state;
 pub mod metrics;
 pub mod oversight;
+mod preapply;
 mod queue;
 pub mod recovery;
 pub mod report;
@@ -38,6 +40,7 @@ pub use auth::{LoginOutcome, NewStaff, StaffChange, StaffView};
 pub use bookings::{BookingRequest, BookingView, DaySlots, SlotView, slot_text};
 pub use cases::{Action, ApplicantInput, Submission, SubmissionKey, Submitted};
 pub use clock::{CLOCK_OFFSET_ENV, Clock, OffsetClock, StartedClock, SystemClock, TestClock};
+pub use preapply::{FileRef, PreApplicationForm, PreApplicationView, normalize_reference};
 pub use queue::Issued;
 pub use views::{
     CaseView, DocLine, Document, DocumentKind, Outcome, Progress, kind_title, masked_id,

@@ -15,6 +15,7 @@ mod enrolment;
 mod handover;
 mod oversight;
 mod own;
+mod preapps;
 mod queue;
 mod replica;
 mod staff;
@@ -31,6 +32,9 @@ pub use oversight::{
     FleetRow, HANDLING_BOUNDS_MS, OPEN_STATES, PeriodFigures, Scope, WAIT_BOUNDS_MS,
 };
 pub use own::read_marker;
+pub use preapps::{
+    ACCEPTED as PRE_APPLICATION_ACCEPTED, OPEN as PRE_APPLICATION_OPEN, PreApplicationRow,
+};
 pub use queue::{CallOutcome, ServeOutcome, Ticket};
 pub use replica::{LinkState, RefusalRecord, SecurityRow};
 pub use staff::{Session, StaffRecord};

@@ -10,6 +10,7 @@ mod admin;
 mod bookings;
 mod cases;
 mod extract;
+mod preapps;
 mod system;
 
 pub use extract::{ApiJson, ClientAddr, Staff};
@@ -145,6 +146,12 @@ pub fn api_router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(cases::recall))
         .routes(routes!(cases::decide_appeal))
         .routes(routes!(cases::reopen))
+        .routes(routes!(preapps::pre_apply, preapps::find))
+        .routes(routes!(preapps::get))
+        .routes(routes!(preapps::accept))
+        .routes(routes!(preapps::pre_application_file))
+        .routes(routes!(preapps::attach))
+        .routes(routes!(preapps::case_file))
         .routes(routes!(admin::list_versions, admin::create_draft))
         .routes(routes!(admin::get_version, admin::update_draft))
         .routes(routes!(admin::publish))

@@ -402,6 +402,10 @@ pub(super) async fn case_page(
         collected => collected,
         can_rate => c.rating.is_none() && matches!(c.state, State::Completed | State::Rejected),
         confirm => confirm,
+        online => c.received.intake == crate::domain::attachment::Intake::Online,
+        files => super::preapply::case_files(ctx, c),
+        can_attach => c.holder.as_deref() == Some(ctx.node.id.as_str()) && !c.state.is_final(),
+        attachable => super::preapply::attachable(ctx, c),
     };
     ctx.render(status, "clerk/case.html", data)
 }

@@ -23,14 +23,17 @@ mod clerk;
 mod handout;
 mod i18n;
 mod login;
+mod preapply;
 pub mod search;
 mod stats;
 mod supervisor;
 mod table;
 mod templates;
+mod upload;
 pub mod web;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::http::HeaderValue;
 use axum::http::header;
 use axum::response::Response;
@@ -101,6 +104,27 @@ pub fn router() -> Router<AppState> {
         .route("/guide/{code}", get(citizen::matter))
         .route("/kiosk", get(citizen::kiosk).post(citizen::take))
         .route("/book", get(citizen::book).post(citizen::book_post))
+        .route(
+            "/preapply",
+            get(preapply::page)
+                .post(preapply::send)
+                .layer(DefaultBodyLimit::disable()),
+        )
+        .route("/clerk/pre-applications", get(preapply::find))
+        .route("/clerk/pre-applications/{reference}", get(preapply::show))
+        .route(
+            "/clerk/pre-applications/{reference}/accept",
+            post(preapply::accept),
+        )
+        .route(
+            "/clerk/pre-applications/{reference}/files/{hash}",
+            get(preapply::pre_application_file),
+        )
+        .route(
+            "/clerk/cases/{number}/attach",
+            post(preapply::attach).layer(DefaultBodyLimit::disable()),
+        )
+        .route("/cases/{number}/files/{hash}", get(preapply::case_file))
         .layer(axum::middleware::map_response(security_headers))
 }
 

@@ -96,6 +96,18 @@ pub const TEMPLATES: &[(&str, &str)] = &[
         "citizen/book.html",
         include_str!("../../templates/pages/citizen/book.html"),
     ),
+    (
+        "citizen/preapply.html",
+        include_str!("../../templates/pages/citizen/preapply.html"),
+    ),
+    (
+        "clerk/preapps.html",
+        include_str!("../../templates/pages/clerk/preapps.html"),
+    ),
+    (
+        "clerk/preapp.html",
+        include_str!("../../templates/pages/clerk/preapp.html"),
+    ),
 ];
 
 fn lang_of(state: &State) -> Lang {

@@ -80,7 +80,7 @@ pub fn csrf_token(session_token: &str) -> String {
 }
 
 /// Compares without stopping at the first difference (CSRF tokens).
-fn same(a: &str, b: &str) -> bool {
+pub(super) fn same(a: &str, b: &str) -> bool {
     a.len() == b.len()
         && a.bytes()
             .zip(b.bytes())
@@ -221,7 +221,7 @@ impl FromRequestParts<AppState> for StaffCtx {
     }
 }
 
-fn login_redirect(ctx: &Ctx) -> Response {
+pub(super) fn login_redirect(ctx: &Ctx) -> Response {
     let expired = if ctx.stale_session { "&expired=1" } else { "" };
     let mut res =
         Redirect::to(&format!("/login?next={}{expired}", percent(&ctx.path))).into_response();
@@ -501,7 +501,7 @@ impl Ctx {
         self.render(e.status(), "error.html", data)
     }
 
-    fn csrf_refused(&self) -> Response {
+    pub(super) fn csrf_refused(&self) -> Response {
         self.error(&Error::new(crate::error::ErrorKind::Forbidden, "csrf", &[]))
     }
 
