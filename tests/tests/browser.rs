@@ -1131,10 +1131,23 @@ async fn a_document_reads_the_same_at_the_village_the_township_and_the_district(
     drop(driver);
 }
 
+/// How far a page scrolls sideways.
+async fn sideways(c: &Client) -> i64 {
+    c.execute(
+        "return document.documentElement.scrollWidth - document.documentElement.clientWidth;",
+        vec![],
+    )
+    .await
+    .unwrap()
+    .as_i64()
+    .unwrap()
+}
+
 /// A citizen pre-applies for 居民身份证申领 on a phone with a photo of the
 /// household register and learns at once that the photo and fingerprints
-/// are still missing (taken at the window); a file that only calls itself
-/// a photo is refused, in English. At the window the clerk opens the
+/// and the application form are still missing (both made at the window);
+/// a file that only calls itself a photo is refused, in English. At the
+/// window the clerk opens the
 /// pre-application by its reference, ticks the originals checked and
 /// accepts it in one step; the case says it came online and carries the
 /// photo, and the clerk attaches a scan.
@@ -1171,6 +1184,11 @@ async fn pre_application_walk(driver: &Driver, h: &Hall) {
         .await
         .unwrap();
     shot(&phone, "preapply").await;
+    assert_eq!(
+        sideways(&phone).await,
+        0,
+        "no sideways scrolling on a phone"
+    );
     click(&phone, "#preapply-submit").await;
     let reference = find(&phone, "#preapply-reference")
         .await
@@ -1183,16 +1201,9 @@ async fn pre_application_walk(driver: &Driver, h: &Hall) {
     wait_text(&phone, "#preapply-missing", "现场采集的人像和指纹信息").await;
     wait_text(&phone, "#preapply-files", "居民户口簿").await;
     shot(&phone, "preapply-done").await;
-    let overflow = phone
-        .execute(
-            "return document.documentElement.scrollWidth - document.documentElement.clientWidth;",
-            vec![],
-        )
-        .await
-        .unwrap();
     assert_eq!(
-        overflow.as_i64(),
-        Some(0),
+        sideways(&phone).await,
+        0,
         "no sideways scrolling on a phone"
     );
 
@@ -1213,13 +1224,14 @@ async fn pre_application_walk(driver: &Driver, h: &Hall) {
         .await
         .unwrap();
     click(&phone, "#preapply-submit").await;
+    find(&phone, "#preapply-error").await;
+    shot(&phone, "preapply-refused-en").await;
     wait_text(
         &phone,
         "#preapply-error",
-        "only JPEG or PNG images and PDF files",
+        "JPEG or PNG images and PDF files are taken",
     )
     .await;
-    shot(&phone, "preapply-refused-en").await;
     phone.close().await.unwrap();
 
     // At the window.
@@ -1235,7 +1247,10 @@ async fn pre_application_walk(driver: &Driver, h: &Hall) {
     // The applicant's photo of the register opens for the clerk.
     find(&c, "#preapp-materials a.file-link").await;
     assert!(find(&c, "#present-M01").await.is_selected().await.unwrap());
+    // The photo and fingerprints are taken, and the form printed and
+    // signed, at the window.
     click(&c, "#present-M02").await;
+    click(&c, "#present-M04").await;
     shot(&c, "preapp-clerk").await;
     click(&c, "#preapp-accept").await;
     wait_text(&c, "#case-intake", "网上预审").await;

@@ -676,6 +676,7 @@ pub const PHRASES: &[(&str, &str, &str)] = &[
         "Citizen ID number or credit code",
     ),
     ("preapply.phone", "联系电话", "Phone"),
+    ("preapply.id_short", "证件号码", "ID number"),
     ("preapply.situations", "适用情形", "Situations that apply"),
     ("preapply.materials", "材料", "Materials"),
     ("preapply.bring", "我会带来", "I will bring it"),
