@@ -1289,6 +1289,15 @@ async fn pre_application_walk(driver: &Driver, h: &Hall) {
         .unwrap()
         .unwrap();
     assert_eq!(case.case.attachments.len(), 2);
+    // The approver who handles the case sees both files with it.
+    logout(&c).await;
+    login(&c, base, "ga.one").await;
+    c.goto(&format!("{base}/approver/cases/{}", number.trim()))
+        .await
+        .unwrap();
+    wait_text(&c, "#case-files", "PDF").await;
+    wait_text(&c, "#case-files", "JPEG").await;
+    shot(&c, "preapp-approver").await;
     c.close().await.unwrap();
 }
 

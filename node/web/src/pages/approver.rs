@@ -303,6 +303,7 @@ async fn render_case_confirming(
     let data = context! {
         confirm => confirm,
         materials => materials,
+        files => super::preapply::case_files(ctx, c),
         applicant_id => crate::service::masked_id(&applicant.id_number),
         applicant_phone => applicant.phone,
         to_appeal => to_appeal,
