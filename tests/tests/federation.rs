@@ -1150,18 +1150,21 @@ async fn certificates_renew_over_the_links_and_every_link_presents_the_new_ones(
             .to_string();
         let district = &t.node(DISTRICT).node;
         assert!(
-            district.answer(&nid("nanhai.dali"), &body).await.is_none(),
+            district
+                .answer(&nid("nanhai.dali"), &body, false)
+                .await
+                .is_none(),
             "the village is not under nanhai.dali"
         );
-        let signed = district.answer(&nid(TOWNSHIP), &body).await.unwrap();
+        let signed = district.answer(&nid(TOWNSHIP), &body, false).await.unwrap();
         assert!(federation::key_matches(&signed, &req.key_pem).unwrap());
         assert!(
             t.node(VILLAGE)
                 .node
-                .answer(&nid(TOWNSHIP), &body)
+                .answer(&nid(TOWNSHIP), &body, true)
                 .await
                 .is_none(),
-            "a parent does not ask its child"
+            "a parent does not ask its child for a certificate"
         );
     })
     .await;
@@ -1281,6 +1284,148 @@ async fn queue_waits_at_a_village_reach_the_district_statistics() {
                 .await;
             assert_eq!(there, here, "{id} holds the village's summary");
         }
+    })
+    .await;
+}
+
+/// A PDF of three pieces and a bit (text only, so the API's answer as
+/// text is its bytes).
+fn scanned_pdf() -> String {
+    let mut pdf = String::from("%PDF-1.4\n");
+    let mut line = 0;
+    while pdf.len() < 3 * node::service::fetch::PIECE + 100 {
+        line += 1;
+        pdf.push_str(&format!("% scanned line {line}\n"));
+    }
+    pdf.push_str("%%EOF\n");
+    pdf
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scan_is_fetched_by_the_township_from_the_village_and_a_broken_fetch_resumes() {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    with_timeout(async {
+        let mut t = tree(&TREE).await;
+        let (_, up) = village_matters(&t).await;
+        let pdf = scanned_pdf();
+        let hash = hex::encode(sha2::Sha256::digest(pdf.as_bytes()));
+        let sub = complete_submission(&up, PERSON);
+        let code = sub["materials"][0]["code"].as_str().unwrap().to_owned();
+        let mut applicant = sub["applicant"].clone();
+        applicant["phone"] = json!("13800000000");
+
+        // A citizen pre-applies at the village with a scan; the clerk
+        // accepts, and the case goes to the township that decides it.
+        let sent = Api::anonymous(&t.url(VILLAGE))
+            .post_ok(
+                "/api/v1/pre-applications",
+                &json!({
+                    "matter": up["code"],
+                    "applicant": applicant,
+                    "materials": [code],
+                    "files": [{"material": code, "content_type": "application/pdf",
+                        "content": base64::engine::general_purpose::STANDARD.encode(&pdf)}],
+                }),
+            )
+            .await;
+        let reference = sent["reference"].as_str().unwrap();
+        let clerk = t.staff(VILLAGE, "clerk1", "clerk", None).await;
+        let r = clerk
+            .post_ok(
+                &format!("/api/v1/pre-applications/{reference}/accept"),
+                &json!({"materials": sub["materials"]}),
+            )
+            .await;
+        assert_eq!(r["outcome"], "receipt", "{r}");
+        let n = r["case_number"].as_str().unwrap().to_owned();
+        assert_eq!(r["case"]["case"]["holder"], TOWNSHIP);
+        t.eventually(30, "the case at the township", || async {
+            case_at(&t, TOWNSHIP, &n).await
+        })
+        .await;
+
+        // The file stays at the village: not at the township, not above.
+        let township = &t.node(TOWNSHIP).node;
+        let place = |node: &node::service::Node| {
+            node.config
+                .node
+                .data_dir
+                .join("files")
+                .join(&hash[..2])
+                .join(&hash)
+        };
+        assert!(place(&t.node(VILLAGE).node).exists());
+        assert!(!place(township).exists());
+        assert!(!place(&t.node(DISTRICT).node).exists());
+
+        // A fetch broken off after 10,000 bytes left them at the township;
+        // the approver's look at the scan fetches the rest, only the rest.
+        let partial = township.config.node.data_dir.join("files").join("partial");
+        std::fs::create_dir_all(&partial).unwrap();
+        std::fs::write(partial.join(&hash), &pdf.as_bytes()[..10_000]).unwrap();
+        let dept = up["department"].as_str().unwrap();
+        let approver = t.staff(TOWNSHIP, "appr1", "approver", Some(dept)).await;
+        let path = format!("/api/v1/cases/{n}/attachments/{hash}");
+        let (status, body) = approver.get(&path).await;
+        assert_eq!(status, 200, "{body}");
+        assert!(
+            body == pdf,
+            "the township serves the village's scan as it is"
+        );
+        assert!(place(township).exists(), "kept at the township now");
+        assert!(!partial.join(&hash).exists(), "the pieces became the file");
+        let fetched = metric(
+            &metrics_text(&t.url(TOWNSHIP)).await,
+            "onewindow_file_bytes_fetched_total",
+            &[],
+        );
+        assert_eq!(fetched, Some((pdf.len() - 10_000) as f64));
+        // The district, which does not handle the case, holds no copy.
+        assert!(!place(&t.node(DISTRICT).node).exists());
+
+        // The village answers only for a hall that handles the case, and
+        // its parent may not ask for a hall below the village.
+        let nid = |s: &str| federation::NodeId::new(s).unwrap();
+        let ask = |by: &str| {
+            json!({"type": "file", "case_id": n, "hash": hash, "at": VILLAGE,
+                "by": by, "offset": 0})
+            .to_string()
+        };
+        let village = &t.node(VILLAGE).node;
+        assert!(
+            village
+                .answer(&nid(TOWNSHIP), &ask(TOWNSHIP), true)
+                .await
+                .is_some()
+        );
+        for by in ["nanhai.dali", "nanhai.guicheng.shibei", VILLAGE] {
+            assert!(
+                village
+                    .answer(&nid(TOWNSHIP), &ask(by), true)
+                    .await
+                    .is_none(),
+                "answered for {by}"
+            );
+        }
+        // A sibling village asking through the township is refused too.
+        assert!(
+            township
+                .answer(
+                    &nid("nanhai.guicheng.shibei"),
+                    &ask("nanhai.guicheng.shibei"),
+                    false
+                )
+                .await
+                .is_none()
+        );
+
+        // With the village down, a hall without the file says so clearly.
+        std::fs::remove_file(place(township)).unwrap();
+        t.stop(VILLAGE).await;
+        let (status, body) = approver.get(&path).await;
+        assert_eq!(status, 503, "{body}");
+        assert!(body.contains("attachment_unreachable"), "{body}");
     })
     .await;
 }

@@ -518,12 +518,17 @@ pub enum Received<Q> {
         /// Its clock less this node's.
         skew_ms: i64,
     },
-    /// A child's question, to answer with `Message::Answer` and this id.
+    /// The peer's question, to answer with `Message::Answer` and this id.
+    /// A child asks anything the tree answers; a parent's question is
+    /// marked, and the driver answers only what a parent may ask of its
+    /// child (a file the parent's subtree handles).
     Question {
         /// Correlation id.
         id: u64,
         /// The question.
         body: String,
+        /// Asked by the parent (this node is the child on the link).
+        from_parent: bool,
     },
     /// The answer to one of this node's questions.
     Answer {
@@ -782,11 +787,11 @@ impl<Q> Session<Q> {
                 status,
             },
             Message::Reject { code, message } => return Err(Ending::Rejected { code, message }),
-            Message::Query { id, body } if self.cfg.role == Role::Parent => {
-                Received::Question { id, body }
-            }
-            // A parent's questions are not answered.
-            Message::Query { .. } => Received::Nothing,
+            Message::Query { id, body } => Received::Question {
+                id,
+                body,
+                from_parent: self.cfg.role == Role::Child,
+            },
             Message::Answer { id, body } => match self.pending.remove(&id) {
                 Some(reply) => Received::Answer { reply, body },
                 None => Received::Nothing,
@@ -1347,7 +1352,7 @@ mod tests {
     }
 
     #[test]
-    fn only_a_parent_answers_questions() {
+    fn questions_are_marked_with_who_asked() {
         let q = || {
             Ok(Message::Query {
                 id: 7,
@@ -1356,13 +1361,23 @@ mod tests {
         };
         let mut parent = started(Role::Parent);
         match parent.on_message(T0, q()) {
-            Ok(Received::Question { id, body }) => {
+            Ok(Received::Question {
+                id,
+                body,
+                from_parent,
+            }) => {
                 assert_eq!((id, body.as_str()), (7, "where is case 1?"));
+                assert!(!from_parent, "a child asked its parent");
             }
             other => panic!("a question: {other:?}"),
         }
         let mut child = started(Role::Child);
-        assert!(matches!(child.on_message(T0, q()), Ok(Received::Nothing)));
+        match child.on_message(T0, q()) {
+            Ok(Received::Question { from_parent, .. }) => {
+                assert!(from_parent, "the parent asked its child");
+            }
+            other => panic!("a question: {other:?}"),
+        }
     }
 
     #[test]

@@ -99,6 +99,21 @@ pub const PHRASES: &[(&str, &str, &str)] = &[
         "the file is kept at another hall; this hall has no copy yet",
     ),
     (
+        "err.attachment_unreachable",
+        "保存该文件的服务厅暂时联系不上，已取得的部分已保留，请稍后再试",
+        "the hall that keeps the file cannot be reached now; what came is kept, try again later",
+    ),
+    (
+        "err.attachment_corrupt",
+        "取回的文件与其登记的摘要不符，已丢弃，请再试一次",
+        "the fetched file does not match its recorded hash; it was thrown away, try again",
+    ),
+    (
+        "err.file_offset_beyond_end",
+        "请求的位置超出文件长度（{size} 字节）",
+        "the position asked for is beyond the file's end ({size} bytes)",
+    ),
+    (
         "action.manage_staff",
         "管理人员账号",
         "manage staff accounts",

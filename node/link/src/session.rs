@@ -288,12 +288,18 @@ pub async fn run(node: Arc<Node>, conn: PeerConnection, role: Role) -> anyhow::R
     // Questions from this node to the parent, and answers to the child's.
     let (query_tx, mut query_rx) = tokio::sync::mpsc::channel::<(String, Reply)>(64);
     let (answer_tx, mut answer_rx) = tokio::sync::mpsc::channel::<(u64, Option<String>)>(64);
-    if role == Role::Child
-        && let Ok(mut q) = node.uplink_queries.lock()
-    {
-        *q = Some(query_tx);
-    } else {
-        drop(query_tx);
+    match role {
+        Role::Child => {
+            if let Ok(mut q) = node.uplink_queries.lock() {
+                *q = Some(query_tx);
+            }
+        }
+        // Questions for this child (a file its subtree keeps).
+        Role::Parent => {
+            if let Ok(mut q) = node.downlink_queries.lock() {
+                q.insert(peer_s.clone(), query_tx);
+            }
+        }
     }
     let mut progress = onewindow_service::link_state::Progress::new(&node, &peer_s);
     let result: anyhow::Result<()> = async {
@@ -403,10 +409,10 @@ pub async fn run(node: Arc<Node>, conn: PeerConnection, role: Role) -> anyhow::R
                                 }
                             }
                         }
-                        Received::Question { id, body } => {
+                        Received::Question { id, body, from_parent } => {
                             let (n, tx, asker) = (Arc::clone(&node), answer_tx.clone(), peer.clone());
                             tokio::spawn(async move {
-                                let answer = n.answer(&asker, &body).await;
+                                let answer = n.answer(&asker, &body, from_parent).await;
                                 let _ = tx.send((id, answer)).await;
                             });
                         }
@@ -442,10 +448,17 @@ pub async fn run(node: Arc<Node>, conn: PeerConnection, role: Role) -> anyhow::R
         sender.backlog(),
         sender.acked_upto(),
     );
-    if role == Role::Child
-        && let Ok(mut q) = node.uplink_queries.lock()
-    {
-        *q = None;
+    match role {
+        Role::Child => {
+            if let Ok(mut q) = node.uplink_queries.lock() {
+                *q = None;
+            }
+        }
+        Role::Parent => {
+            if let Ok(mut q) = node.downlink_queries.lock() {
+                q.remove(&peer_s);
+            }
+        }
     }
     let _ = node.store.set_acked(&peer_s, sender.acked_upto()).await;
     let hello = session.peer_hello();

@@ -128,6 +128,8 @@ impl Node {
             ca,
             registry: Arc::default(),
             uplink_queries: std::sync::Mutex::new(None),
+            downlink_queries: std::sync::Mutex::new(std::collections::HashMap::new()),
+            fetching: tokio::sync::Mutex::new(()),
             own_log,
             logins: crate::throttle::LoginThrottle::new(crate::throttle::Limits {
                 account_failures: config.auth.lockout_failures,

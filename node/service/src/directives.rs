@@ -393,6 +393,10 @@ pub enum Query {
         /// Its signing request, made with its new key.
         request_pem: String,
     },
+    /// A piece of a case's file, asked of the hall that keeps it and
+    /// passed along the tree towards it (up, then down): the only question
+    /// a parent may ask its child.
+    File(crate::fetch::FileAsk),
 }
 
 /// A question and where its answer goes.
@@ -415,11 +419,39 @@ impl Node {
             .ok()?
     }
 
-    /// Answers the question of the child `peer` from this node's store, or
-    /// asks further up.
-    pub async fn answer(&self, peer: &federation::NodeId, body: &str) -> Option<String> {
+    /// Asks the child `child` (which asks its own, down to the hall the
+    /// question is for); `None` when its link is down or nothing came in
+    /// time.
+    pub async fn ask_down(&self, child: &str, q: &Query) -> Option<String> {
+        let tx = self.downlink_queries.lock().ok()?.get(child)?.clone();
+        let body = serde_json::to_string(q).ok()?;
+        let (reply_tx, reply_rx) = tokio::sync::oneshot::channel();
+        tx.send((body, reply_tx)).await.ok()?;
+        tokio::time::timeout(QUERY_TIMEOUT, reply_rx)
+            .await
+            .ok()?
+            .ok()?
+    }
+
+    /// Answers the question of the peer `peer` (its parent when
+    /// `from_parent`) from this node's store, or asks further along.
+    pub async fn answer(
+        &self,
+        peer: &federation::NodeId,
+        body: &str,
+        from_parent: bool,
+    ) -> Option<String> {
         let q: Query = serde_json::from_str(body).ok()?;
+        if let Query::File(ask) = &q {
+            return self.answer_file(peer, from_parent, ask).await;
+        }
+        if from_parent {
+            // A parent asks its child for files only.
+            tracing::warn!(%peer, "left a question from the parent unanswered: only files are asked of a child");
+            return None;
+        }
         match &q {
+            Query::File(_) => None,
             Query::Progress { number, last4 } => match self.local_progress(number, last4).await {
                 Ok(Some(p)) => serde_json::to_string(&p).ok(),
                 Ok(None) => self.ask_up(&q).await,

@@ -60,13 +60,13 @@ const STAFF: [Role; 3] = [Role::Clerk, Role::Approver, Role::Supervisor];
 
 impl Node {
     /// The folder that holds the hall's files.
-    fn files_dir(&self) -> PathBuf {
+    pub(crate) fn files_dir(&self) -> PathBuf {
         self.config.node.data_dir.join("files")
     }
 
     /// Where the file of `hash` is kept (`hash` checked to be a SHA-256 in
     /// hex first, so it can name nothing else).
-    fn file_path(&self, hash: &str) -> Option<PathBuf> {
+    pub(crate) fn file_path(&self, hash: &str) -> Option<PathBuf> {
         attachment::is_hash(hash).then(|| self.files_dir().join(&hash[..2]).join(hash))
     }
 
@@ -241,10 +241,36 @@ impl Node {
             .iter()
             .find(|a| a.hash == hash)
             .ok_or_else(not_attached)?;
+        let bytes = match self.read_file(&a.hash).await {
+            Err(e) if e.code == "attachment_not_here" => {
+                // Attached at another hall that handles the case: fetched
+                // from it (resuming what came before), then read here.
+                let at = self.attached_at(&number, &a.hash).await?;
+                self.fetch_file(&number, &a.hash, &at).await?;
+                self.read_file(&a.hash).await?
+            }
+            other => other?,
+        };
         Ok(FileContent {
             content_type: a.content_type,
-            bytes: self.read_file(&a.hash).await?,
+            bytes,
         })
+    }
+
+    /// The hall that attached the file `hash` to case `number` (the one
+    /// that keeps it).
+    async fn attached_at(&self, number: &str, hash: &str) -> Result<String, Error> {
+        let events = self
+            .store
+            .case_events(number)
+            .await
+            .map_err(|e| Error::storage(&e))?;
+        events
+            .iter()
+            .filter_map(|e| e.record())
+            .find(|r| matches!(&r.event, Event::Attached(a) if a.hash == hash))
+            .map(|r| r.actor.node.clone())
+            .ok_or_else(not_attached)
     }
 }
 

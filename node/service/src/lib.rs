@@ -17,6 +17,7 @@ mod directives;
 pub mod documents;
 pub mod enrolment;
 pub mod error;
+pub mod fetch;
 pub mod files;
 pub mod handover;
 pub mod link_state;
@@ -87,6 +88,10 @@ pub struct Node {
     pub registry: Arc<crate::uplink::Registry>,
     /// Questions for the parent, while the link to it is up.
     pub uplink_queries: std::sync::Mutex<Option<crate::QuerySender>>,
+    /// Held while a case's file is fetched from the hall that keeps it.
+    pub fetching: tokio::sync::Mutex<()>,
+    /// Questions for each child whose link is up, by its node id.
+    pub downlink_queries: std::sync::Mutex<std::collections::HashMap<String, crate::QuerySender>>,
     /// Whether this node is taking back the tail of its own log from its
     /// parent, and the marker that remembers how far that log went.
     pub own_log: crate::recovery::OwnLog,

@@ -249,6 +249,7 @@ pub struct Metrics {
     http_requests: Family<HttpLabel, Counter>,
     login_failures: Counter,
     login_lockouts: Counter,
+    file_bytes_fetched: Counter,
     build_info: Family<BuildLabel, Gauge>,
     links: Arc<LinkMetrics>,
 }
@@ -311,6 +312,12 @@ impl Metrics {
             "Accounts and addresses locked after too many failed logins",
             login_lockouts.clone(),
         );
+        let file_bytes_fetched = Counter::default();
+        r.register(
+            "file_bytes_fetched",
+            "Bytes of case files fetched from the halls that keep them",
+            file_bytes_fetched.clone(),
+        );
         let build_info = Family::<BuildLabel, Gauge>::default();
         r.register(
             "build_info",
@@ -327,6 +334,7 @@ impl Metrics {
             http_requests,
             login_failures,
             login_lockouts,
+            file_bytes_fetched,
             build_info,
             links,
         }
@@ -377,6 +385,12 @@ impl Metrics {
     /// Counts a lockout of an account or an address.
     pub fn login_lockout(&self) {
         self.login_lockouts.inc();
+    }
+
+    /// Counts the bytes of a piece of a case's file fetched from the hall
+    /// that keeps it.
+    pub fn file_bytes_fetched(&self, bytes: u64) {
+        self.file_bytes_fetched.inc_by(bytes);
     }
 
     /// A session with `peer` is up until the returned guard is dropped.
