@@ -432,6 +432,10 @@ mod pb {
         pub electronic: bool,
         #[prost(string, optional, tag = "5")]
         pub problem: Option<String>,
+        /// Presented by data: the earlier case whose result stands in
+        /// for the material (unset in entries written before it).
+        #[prost(string, optional, tag = "6")]
+        pub by_data: Option<String>,
     }
 
     #[derive(Clone, PartialEq, prost::Message)]
@@ -732,6 +736,7 @@ fn materials_pb(m: &[PresentedMaterial]) -> Vec<pb::Material> {
             copies: p.copies,
             electronic: p.electronic,
             problem: p.problem.clone(),
+            by_data: p.by_data.clone(),
         })
         .collect()
 }
@@ -744,6 +749,7 @@ fn materials_of(m: Vec<pb::Material>) -> Vec<PresentedMaterial> {
             copies: p.copies,
             electronic: p.electronic,
             problem: p.problem,
+            by_data: p.by_data,
         })
         .collect()
 }
@@ -1487,6 +1493,7 @@ mod tests {
                 copies: 1,
                 electronic: false,
                 problem: None,
+                by_data: None,
             })
             .collect();
         EventRecord {
@@ -1557,6 +1564,7 @@ mod tests {
                         copies: 0,
                         electronic: true,
                         problem: Some("模糊".into()),
+                        by_data: Some("440605-20261101-000007-Q".into()),
                     }],
                 },
                 Role::Clerk,

@@ -101,6 +101,7 @@ pub fn router() -> Router<AppState> {
         .route("/guide/{code}", get(citizen::matter))
         .route("/kiosk", get(citizen::kiosk).post(citizen::take))
         .route("/book", get(citizen::book).post(citizen::book_post))
+        .route("/book/cancel", post(citizen::book_cancel))
         .layer(axum::middleware::map_response(security_headers))
 }
 
