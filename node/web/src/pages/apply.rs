@@ -134,13 +134,9 @@ fn render_form(ctx: &Ctx, status: StatusCode, p: FormPage<'_>) -> Response {
                 .flatten()
                 .filter(|r| r.replaces.contains(&m.code))
                 .map(|r| {
-                    let label = format!(
-                        "{} · {} · {} · {}",
-                        r.case_number,
-                        ctx.pick(&r.matter_zh, &r.matter_en),
-                        r.decided_on,
-                        ctx.pick(&r.hall_zh, &r.hall_en)
-                    );
+                    // The results table beside it gives the matter and
+                    // the hall.
+                    let label = format!("{} · {}", r.case_number, r.decided_on);
                     (r.case_number.clone(), label)
                 })
                 .collect();
