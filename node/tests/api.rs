@@ -1740,6 +1740,39 @@ async fn a_material_is_presented_by_data_with_a_reference_to_an_earlier_result()
         "{}",
         page.text
     );
+
+    // After a correction notice, the materials brought again may present
+    // one by data too, checked the same way.
+    let short = submit(
+        "T-SIMPLE",
+        PERSON,
+        json!([{"code": "M1", "originals": 1, "copies": 1}]),
+    )
+    .await
+    .ok();
+    assert_eq!(short["outcome"], "correction_notice", "{short}");
+    let short = number(short);
+    let again = |materials: Value| {
+        let (clerk, path) = (h.clerk.clone(), format!("/api/v1/cases/{short}/resubmit"));
+        async move {
+            clerk
+                .post(&path, &json!({"situations": [], "materials": materials}))
+                .await
+        }
+    };
+    let before = counts(&h.t.node).await;
+    again(with("M3", &other))
+        .await
+        .assert_error(422, "by_data_not_found");
+    assert_eq!(counts(&h.t.node).await, before);
+    let r = again(with("M3", &mine)).await.ok();
+    assert_eq!(r["outcome"], "receipt", "{r}");
+    assert!(
+        r["document"]["notes"]
+            .to_string()
+            .contains(&format!("ref {mine}")),
+        "{r}"
+    );
 }
 
 #[tokio::test]
