@@ -99,6 +99,7 @@ impl SubmissionPlan {
                 copies: x.copies,
                 electronic: false,
                 problem: None,
+                by_data: None,
             })
             .collect();
         Self {

@@ -1381,6 +1381,400 @@ async fn a_booked_number_only_within_its_slot_and_no_show_after_it() {
     );
 }
 
+/// A district node as [`hall`] on `clock`, with its configuration changed
+/// by `change` first.
+async fn hall_configured(
+    clock: Arc<dyn onewindow_node::service::Clock>,
+    change: impl FnOnce(&mut onewindow_node::service::config::Config),
+) -> Hall {
+    let db = common::test_db().await;
+    let mut cfg = common::hall_config("nanhai", &db.url, db.dir());
+    change(&mut cfg);
+    let node = onewindow_node::server::start_with_clock(cfg, clock)
+        .await
+        .unwrap();
+    let http = common::Client::new(node.url());
+    hall_for(TestNode { node, db, http }).await
+}
+
+#[tokio::test]
+async fn only_bookable_matters_are_booked_in_places_per_window_on_working_days() {
+    // Friday 2026-09-18, 10:00 in China: Mid-Autumn (09-25 to 09-27) and
+    // National Day (10-01 to 10-07) are ahead, with the make-up working
+    // days Sunday 09-20 and Saturday 10-10.
+    let clock = Arc::new(StartedClock::at(1_790_215_200_000 - 6 * 86_400_000));
+    let h = hall_configured(clock, |c| {
+        c.node.slot_capacity = 4;
+        c.node.window_capacity = 1;
+        c.node.matter_windows = vec!["T-SIMPLE:2".into()];
+    })
+    .await;
+    let http = &h.t.http;
+    let day = |date: &str| {
+        let path = format!("/api/v1/bookings/slots?matter=T-SIMPLE&date={date}");
+        async move { http.get(&path).await.ok() }
+    };
+    // A holiday has no slots, on a weekday too; a make-up working day has
+    // them, on a weekend too.
+    for (date, working) in [
+        ("2026-09-20", true),
+        ("2026-09-21", true),
+        ("2026-09-25", false),
+        ("2026-09-26", false),
+        ("2026-09-27", false),
+        ("2026-10-03", false),
+        ("2026-10-08", true),
+        ("2026-10-10", true),
+        ("2026-10-11", false),
+    ] {
+        let d = day(date).await;
+        assert_eq!(d["working_day"], working, "{date}: {d}");
+        assert_eq!(
+            d["slots"].as_array().unwrap().len(),
+            if working { 14 } else { 0 },
+            "{date}"
+        );
+    }
+    http.post(
+        "/api/v1/bookings",
+        &booking("T-SIMPLE", "2026-09-25", "14:00", 1),
+    )
+    .await
+    .assert_error(422, "not_working_day");
+    // Two windows for T-SIMPLE, one booking each in a slot: 2 places.
+    let d = day("2026-09-20").await;
+    let s = d["slots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["start"] == "14:00")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        s,
+        json!({"start": "14:00", "end": "14:30", "capacity": 2, "free": 2, "open": true})
+    );
+    for n in 1..=2 {
+        let r = http
+            .post(
+                "/api/v1/bookings",
+                &booking("T-SIMPLE", "2026-09-20", "14:00", n),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.text);
+    }
+    let full = http
+        .post(
+            "/api/v1/bookings",
+            &booking("T-SIMPLE", "2026-09-20", "14:00", 3),
+        )
+        .await;
+    full.assert_error(409, "matter_slot_full");
+    assert!(
+        full.body["message_en"]
+            .as_str()
+            .unwrap()
+            .contains("2 windows"),
+        "{}",
+        full.text
+    );
+    let node = &h.t.node.node;
+    assert_eq!(node.bookings_of_day("2026-09-20").await.unwrap().len(), 2);
+    // A matter the catalogue does not mark bookable is not booked.
+    http.get("/api/v1/bookings/slots?matter=T-IMM&date=2026-09-21")
+        .await
+        .assert_error(422, "matter_not_bookable");
+    http.post(
+        "/api/v1/bookings",
+        &booking("T-IMM", "2026-09-21", "14:00", 4),
+    )
+    .await
+    .assert_error(422, "matter_not_bookable");
+    assert!(node.bookings_of_day("2026-09-21").await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn repeated_no_shows_block_booking_and_late_arrivals_are_walk_ins() {
+    let clock = Arc::new(StartedClock::at(common::START_MS));
+    let h = hall_configured(clock.clone(), |c| {
+        c.node.booking_no_show_limit = 2;
+        c.node.booking_no_show_days = 30;
+        c.node.booking_block_days = 7;
+    })
+    .await;
+    let http = &h.t.http;
+    let node = &h.t.node.node;
+    // Monday 10:00: persons 1, 2 and 3 book the 10:30 slot; a walk-in
+    // arrives first.
+    let first = [
+        book_ok(&h, "2026-11-23", "10:30", 1).await,
+        book_ok(&h, "2026-11-23", "10:30", 2).await,
+        book_ok(&h, "2026-11-23", "10:30", 3).await,
+    ];
+    let walk_in = http.post("/api/v1/queue/tickets", &json!({})).await.ok();
+    assert_eq!(walk_in["number"], "A001");
+    // Person 2 comes at 10:20, after the walk-in, and is called first.
+    clock.advance(20 * MINUTE);
+    let booked = http
+        .post("/api/v1/queue/tickets", &json!({"booking": first[1]}))
+        .await
+        .ok();
+    assert_eq!(
+        (&booked["number"], &booked["ahead"]),
+        (&json!("B001"), &json!(0))
+    );
+    let called = h
+        .clerk
+        .post("/api/v1/queue/call", &json!({"window": "1"}))
+        .await
+        .ok();
+    assert_eq!(called["number"], "B001");
+    // Person 1 comes at 11:05, after the slot: a walk-in's number.
+    // Person 3 does not come.
+    clock.advance(45 * MINUTE);
+    let late = http
+        .post("/api/v1/queue/tickets", &json!({"booking": first[0]}))
+        .await
+        .ok();
+    assert_eq!(
+        (&late["number"], &late["late_booking"]),
+        (&json!("A002"), &json!(true))
+    );
+    // Tuesday: persons 1 and 3 book 10:30 again and neither comes.
+    book_ok(&h, "2026-11-24", "10:30", 1).await;
+    book_ok(&h, "2026-11-24", "10:30", 3).await;
+    clock.advance(24 * 60 * MINUTE);
+    // Wednesday 11:05. Person 1 came late once and missed once: one
+    // no-show counts. Person 3 missed 2 in 30 days: blocked for 7 days
+    // after the last, and nothing is stored.
+    book_ok(&h, "2026-11-25", "14:00", 1).await;
+    let blocked = http
+        .post(
+            "/api/v1/bookings",
+            &booking("T-SIMPLE", "2026-11-26", "14:00", 3),
+        )
+        .await;
+    blocked.assert_error(422, "booking_blocked");
+    for (m, words) in [
+        ("message_zh", ["2 次", "30 天", "2026-12-01"]),
+        ("message_en", ["2 booked", "30 days", "2026-12-01"]),
+    ] {
+        let m = blocked.body[m].as_str().unwrap();
+        assert!(words.iter().all(|w| m.contains(w)), "{m}");
+    }
+    assert!(node.bookings_of_day("2026-11-26").await.unwrap().is_empty());
+    // The block ends.
+    clock.advance(7 * 24 * 60 * MINUTE);
+    book_ok(&h, "2026-12-03", "14:00", 3).await;
+
+    // The statistics: five bookings on Monday and Tuesday, one arrived in
+    // its slot, four not (one of them late); the booked number was called
+    // at once, the walk-ins are not called yet.
+    let c = node
+        .store
+        .booking_counts("2026-11-23", "2026-11-24", node.now_ms())
+        .await
+        .unwrap();
+    assert_eq!(
+        (c.booked, c.arrived, c.no_show, c.late, c.cancelled, c.open),
+        (5, 1, 4, 1, 0, 0)
+    );
+    let (b, w) = node
+        .store
+        .channel_waits("2026-11-23", "2026-11-24")
+        .await
+        .unwrap();
+    assert_eq!((b.taken, b.called, b.max_ms), (1, 1, b.total_ms));
+    assert!(b.max_ms < MINUTE, "called at once: {b:?}");
+    assert_eq!((w.taken, w.called), (2, 0));
+}
+
+/// A submission of `matter` for `person` with these materials.
+fn submission_for(matter: &str, id_number: &str, materials: Value) -> Value {
+    json!({
+        "matter_code": matter,
+        "applicant": {"kind": "person", "id_number": id_number, "name": "张三", "phone": "13800000000"},
+        "materials": materials,
+    })
+}
+
+#[tokio::test]
+async fn a_material_is_presented_by_data_with_a_reference_to_an_earlier_result() {
+    let h = hall().await;
+    let submit = |matter: &str, id: &str, materials: Value| {
+        let body = submission_for(matter, id, materials);
+        let clerk = h.clerk.clone();
+        async move { clerk.post("/api/v1/cases", &body).await }
+    };
+    let number = |r: Value| r["case_number"].as_str().unwrap().to_owned();
+    // Earlier results: a T-IMM completed at the window (granted) for the
+    // applicant and for someone else, and a T-SIMPLE not decided yet.
+    let mine = number(submit("T-IMM", PERSON, complete_materials()).await.ok());
+    let other = number(submit("T-IMM", &person(7), complete_materials()).await.ok());
+    let open = number(submit("T-SIMPLE", PERSON, complete_materials()).await.ok());
+
+    // The lookup lists the applicant's granted T-IMM, which replaces the
+    // household register (M3) of T-SIMPLE; only a clerk looks up.
+    let lookup = json!({"matter": "T-SIMPLE", "id_number": PERSON});
+    let found = h.clerk.post("/api/v1/data-results", &lookup).await.ok();
+    assert_eq!(found.as_array().unwrap().len(), 1, "{found}");
+    let r = &found[0];
+    assert_eq!(
+        (
+            &r["case_number"],
+            &r["matter"],
+            &r["replaces"],
+            &r["hall"],
+            &r["decided_on"]
+        ),
+        (
+            &json!(mine),
+            &json!("T-IMM"),
+            &json!(["M3"]),
+            &json!("nanhai"),
+            &json!("2026-11-23")
+        )
+    );
+    h.a1.post("/api/v1/data-results", &lookup)
+        .await
+        .assert_error(403, "wrong_role");
+    h.clerk
+        .post(
+            "/api/v1/data-results",
+            &json!({"matter": "T-SIMPLE", "id_number": "440605198001010010"}),
+        )
+        .await
+        .assert_error(400, "id_checksum");
+    let none = h
+        .clerk
+        .post(
+            "/api/v1/data-results",
+            &json!({"matter": "T-SIMPLE", "id_number": person(8)}),
+        )
+        .await
+        .ok();
+    assert_eq!(none, json!([]));
+    // Each lookup is an audit record: the clerk, the ID's last four and
+    // how many results were shown.
+    let audit = h
+        .admin
+        .get("/api/v1/admin/audit/actions?action=data_lookup")
+        .await
+        .ok();
+    let audit = audit.as_array().unwrap();
+    assert_eq!(audit.len(), 2, "{audit:?}");
+    let last4 = |id: &str| id[14..].to_owned();
+    assert_eq!(
+        (&audit[1]["actor"], &audit[1]["target"]),
+        (&json!("clerk1"), &json!("T-SIMPLE"))
+    );
+    let detail = audit[1]["detail"].as_str().unwrap();
+    assert!(
+        detail.contains(&last4(PERSON)) && detail.contains("1 results"),
+        "{detail}"
+    );
+    assert!(!detail.contains(&PERSON[..14]), "{detail}");
+    let detail = audit[0]["detail"].as_str().unwrap();
+    assert!(
+        detail.contains(&last4(&person(8))) && detail.contains("0 results"),
+        "{detail}"
+    );
+
+    // References that are not such a result are refused, and nothing is
+    // stored: another applicant's, one not granted, no case number, and a
+    // material the checklist does not take as data.
+    let with = |code: &str, reference: &str| {
+        let mut m = json!([
+            {"code": "M1", "originals": 1, "copies": 1},
+            {"code": "M2", "originals": 1}
+        ]);
+        let mut extra = json!({"code": code, "by_data": reference});
+        if code == "M1" {
+            m[0] = extra;
+        } else {
+            extra["copies"] = json!(0);
+            m.as_array_mut().unwrap().push(extra);
+        }
+        m
+    };
+    let before = counts(&h.t.node).await;
+    for (materials, status, code) in [
+        (with("M3", &other), 422, "by_data_not_found"),
+        (with("M3", &open), 422, "by_data_not_found"),
+        (with("M3", "not-a-case"), 422, "by_data_not_found"),
+        (with("M1", &mine), 400, "material_not_by_data"),
+    ] {
+        submit("T-SIMPLE", PERSON, materials)
+            .await
+            .assert_error(status, code);
+    }
+    assert_eq!(counts(&h.t.node).await, before);
+
+    // Presented by data: the household register is neither missing nor
+    // deferred, the case records the reference, and the receipt says so.
+    let r = submit("T-SIMPLE", PERSON, with("M3", &mine.to_lowercase()))
+        .await
+        .ok();
+    assert_eq!(r["outcome"], "receipt", "{r}");
+    let doc = &r["document"];
+    assert_eq!(doc["lines"], json!([]), "nothing deferred: {doc}");
+    let notes = doc["notes"].to_string();
+    assert!(
+        notes.contains("由数据核验") && notes.contains(&format!("presented by data, ref {mine}")),
+        "{notes}"
+    );
+    let n = number(r);
+    let case = h.clerk.get(&format!("/api/v1/cases?number={n}")).await.ok();
+    let m3 = case[0]["case"]["materials"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["code"] == "M3")
+        .unwrap()
+        .clone();
+    assert_eq!(m3["by_data"], json!(mine), "{m3}");
+    // The printed receipt lists it.
+    let page = h.clerk.get(&format!("/api/v1/cases/{n}/document")).await;
+    assert!(
+        page.text.contains("由数据核验") && page.text.contains(&mine),
+        "{}",
+        page.text
+    );
+
+    // After a correction notice, the materials brought again may present
+    // one by data too, checked the same way.
+    let short = submit(
+        "T-SIMPLE",
+        PERSON,
+        json!([{"code": "M1", "originals": 1, "copies": 1}]),
+    )
+    .await
+    .ok();
+    assert_eq!(short["outcome"], "correction_notice", "{short}");
+    let short = number(short);
+    let again = |materials: Value| {
+        let (clerk, path) = (h.clerk.clone(), format!("/api/v1/cases/{short}/resubmit"));
+        async move {
+            clerk
+                .post(&path, &json!({"situations": [], "materials": materials}))
+                .await
+        }
+    };
+    let before = counts(&h.t.node).await;
+    again(with("M3", &other))
+        .await
+        .assert_error(422, "by_data_not_found");
+    assert_eq!(counts(&h.t.node).await, before);
+    let r = again(with("M3", &mine)).await.ok();
+    assert_eq!(r["outcome"], "receipt", "{r}");
+    assert!(
+        r["document"]["notes"]
+            .to_string()
+            .contains(&format!("ref {mine}")),
+        "{r}"
+    );
+}
+
 #[tokio::test]
 async fn staff_roles_sessions_and_logout() {
     let h = hall().await;

@@ -40,6 +40,7 @@ const OPERATIONS: &[(&str, &str)] = &[
     ("get", "/api/v1/cases/{number}/documents/{version}"),
     ("get", "/api/v1/verify"),
     ("post", "/api/v1/cases/{number}/resubmit"),
+    ("post", "/api/v1/data-results"),
     ("post", "/api/v1/cases/{number}/actions"),
     ("post", "/api/v1/cases/{number}/rating"),
     ("post", "/api/v1/cases/{number}/recall"),

@@ -544,7 +544,7 @@ async fn queue_numbers_restart_each_day() {
     // A booked number comes from a booking checked in, and only once.
     let b = booking("K7M2PQ9X", "2026-11-23", "09:00", "11010519491231002X");
     assert!(matches!(
-        store.add_booking(&b, 4).await.unwrap(),
+        store.add_booking(&b, 4, 4).await.unwrap(),
         BookOutcome::Booked(_)
     ));
     let booked = store
@@ -1134,6 +1134,7 @@ fn booking(code: &str, day: &str, start: &str, id: &str) -> Booking {
         created_at_ms: 0,
         changed_at_ms: 0,
         ticket_id: None,
+        late_at_ms: None,
     }
 }
 
@@ -1154,37 +1155,37 @@ async fn a_slot_takes_its_capacity_a_person_one_booking_a_day_and_ended_slots_ar
             id,
         );
         assert!(matches!(
-            store.add_booking(&b, 2).await.unwrap(),
+            store.add_booking(&b, 2, 2).await.unwrap(),
             BookOutcome::Booked(ref got) if got.code == b.code && got.status == "booked"
         ));
     }
     // The slot is full at 2; the next slot is not.
     let third = booking("AAAA2229", "2026-11-23", "09:00", ids[2]);
     assert_eq!(
-        store.add_booking(&third, 2).await.unwrap(),
+        store.add_booking(&third, 2, 2).await.unwrap(),
         BookOutcome::Full
     );
     assert!(store.booking("AAAA2229").await.unwrap().is_none());
     // One booking a day for a person; another day is free.
     let again = booking("AAAA2228", "2026-11-23", "09:30", ids[0]);
     assert_eq!(
-        store.add_booking(&again, 2).await.unwrap(),
+        store.add_booking(&again, 2, 2).await.unwrap(),
         BookOutcome::AlreadyBooked
     );
     let other_day = booking("AAAA2228", "2026-11-24", "09:30", ids[0]);
     assert!(matches!(
-        store.add_booking(&other_day, 2).await.unwrap(),
+        store.add_booking(&other_day, 2, 2).await.unwrap(),
         BookOutcome::Booked(_)
     ));
     // A code is never given twice.
     let same_code = booking("AAAA2228", "2026-11-24", "10:00", ids[2]);
     assert_eq!(
-        store.add_booking(&same_code, 2).await.unwrap(),
+        store.add_booking(&same_code, 2, 2).await.unwrap(),
         BookOutcome::CodeTaken
     );
     assert_eq!(
         store.slots_taken("2026-11-23").await.unwrap(),
-        vec![("09:00".to_owned(), 2)]
+        vec![("09:00".to_owned(), "NH-GA-005".to_owned(), 2)]
     );
     // A cancelled booking frees its place, and cannot be cancelled or
     // checked in again.
@@ -1195,7 +1196,7 @@ async fn a_slot_takes_its_capacity_a_person_one_booking_a_day_and_ended_slots_ar
         None
     );
     assert!(matches!(
-        store.add_booking(&third, 2).await.unwrap(),
+        store.add_booking(&third, 2, 2).await.unwrap(),
         BookOutcome::Booked(_)
     ));
     // The 09:00 slot ends at 570 minutes: its bookings still `booked` are
@@ -1205,7 +1206,7 @@ async fn a_slot_takes_its_capacity_a_person_one_booking_a_day_and_ended_slots_ar
     let mut later = booking("AAAA222D", "2026-11-23", "10:00", ids[0]);
     later.created_at_ms = end;
     assert!(matches!(
-        store.add_booking(&later, 2).await.unwrap(),
+        store.add_booking(&later, 2, 2).await.unwrap(),
         BookOutcome::Booked(_)
     ));
     assert_eq!(store.mark_no_shows(end - 1).await.unwrap(), 0);

@@ -43,7 +43,9 @@ fn matter(code: &str, dept: &str, immediate: bool) -> Value {
 /// - `T-IMM`: immediate, department `a`;
 /// - `T-ORG`: serves organisations only;
 /// - `T-DIST`: received only at the district;
-/// - `T-SIMPLE`: committed, department `a`, no co-departments.
+/// - `T-SIMPLE`: committed, department `a`, no co-departments; the one
+///   bookable matter, and its household register (`M3`) may be presented
+///   by data with a granted `T-IMM` result of the same applicant.
 pub fn test_catalogue() -> Value {
     let mut par = matter("T-PAR", "a", false);
     par["co_departments"] = json!(["b", "c"]);
@@ -56,7 +58,9 @@ pub fn test_catalogue() -> Value {
     org["serves"] = json!("organisation");
     let mut dist = matter("T-DIST", "a", false);
     dist["delegation"]["receive_tiers"] = json!(["district"]);
-    let simple = matter("T-SIMPLE", "a", false);
+    let mut simple = matter("T-SIMPLE", "a", false);
+    simple["bookable"] = json!(true);
+    simple["materials"][2]["by_data"] = json!(["T-IMM"]);
     let mut matters = serde_json::Map::new();
     for m in [par, any, imm, org, dist, simple] {
         matters.insert(m["code"].as_str().unwrap_or_default().to_owned(), m);

@@ -997,6 +997,86 @@ async fn booked_before_walk_ins(driver: &Driver, h: &Hall, clock: &StartedClock)
     wait_text(&kiosk, "#ticket-late", "10:30–11:00").await;
     shot(&kiosk, "kiosk-booking-late-en").await;
     kiosk.close().await.unwrap();
+
+    // A citizen cancels a later booking on the phone with its code and
+    // the last four characters of the ID number; a second time is refused.
+    let fourth = onewindow_tests::citizen_id("44060519800101004");
+    let later = node
+        .book(&node::service::BookingRequest {
+            matter: "NH-GA-005".into(),
+            date: "2026-11-23".into(),
+            start: "16:00".into(),
+            name: "赵六".into(),
+            id_number: fourth.clone(),
+            phone: "13700000000".into(),
+        })
+        .await
+        .unwrap();
+    let phone = driver.browser("booking-cancel", 390, 844).await;
+    phone
+        .goto(&format!("{base}/lang/zh?next=/book"))
+        .await
+        .unwrap();
+    fill(&phone, "#c-code", &later.code.to_lowercase()).await;
+    fill(&phone, "#c-last4", &fourth[14..]).await;
+    click(&phone, "#book-cancel-submit").await;
+    wait_text(&phone, "#book-cancelled", "已取消预约").await;
+    wait_text(&phone, "#book-cancelled", &later.code).await;
+    shot(&phone, "booking-cancelled").await;
+    phone
+        .goto(&format!("{base}/lang/en?next=/book"))
+        .await
+        .unwrap();
+    fill(&phone, "#c-code", &later.code).await;
+    fill(&phone, "#c-last4", &fourth[14..]).await;
+    click(&phone, "#book-cancel-submit").await;
+    wait_text(&phone, "#book-cancel-error", "cannot be cancelled").await;
+    shot(&phone, "booking-cancel-refused-en").await;
+    phone.close().await.unwrap();
+    let stored = node.bookings_of_day("2026-11-23").await.unwrap();
+    let row = stored.iter().find(|b| b.code == later.code).unwrap();
+    assert_eq!(row.status, "cancelled");
+
+    // The supervisor's statistics: four bookings today, two arrived, one
+    // no-show (who came late), one cancelled; and the queue's waits by
+    // channel.
+    let sup = driver.browser("stats-bookings", 1280, 900).await;
+    login(&sup, base, "sup1").await;
+    sup.goto(&format!("{base}/supervisor/stats")).await.unwrap();
+    let row = |n: usize| format!("#table-stats-bookings tbody tr:nth-child({n}) td:nth-child(2)");
+    for (n, count) in [(1, "4"), (2, "2"), (3, "1"), (4, "1"), (5, "1"), (6, "0")] {
+        wait_text(&sup, &row(n), count).await;
+    }
+    wait_text(
+        &sup,
+        "#table-stats-channels tbody tr:nth-child(1)",
+        "预约号",
+    )
+    .await;
+    let booked = find(&sup, "#table-stats-channels tbody tr:nth-child(1)")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(booked.contains('2'), "two booked numbers: {booked}");
+    shot(&sup, "supervisor-stats-bookings").await;
+    let csv = sup
+        .execute(
+            "return fetch('/supervisor/export/stats-bookings?days=30').then(r => r.text());",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let csv = csv.as_str().unwrap().trim_start_matches('\u{feff}');
+    assert!(csv.starts_with("预约结果,预约数"), "{csv}");
+    assert!(csv.contains("过时未到,1"), "{csv}");
+    sup.goto(&format!("{base}/lang/en?next=/supervisor/stats"))
+        .await
+        .unwrap();
+    wait_text(&sup, "#table-stats-bookings", "Of which came late").await;
+    wait_text(&sup, "#table-stats-channels", "Walk-in numbers (A)").await;
+    shot(&sup, "supervisor-stats-bookings-en").await;
+    sup.close().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1010,6 +1090,102 @@ async fn a_booked_citizen_in_their_slot_is_called_before_an_earlier_walk_in() {
     )
     .await
     .expect("the bookings finished in time");
+    h.node.stop().await;
+    drop(driver);
+}
+
+/// Data instead of paper: a couple registered their marriage at the hall;
+/// at their divorce registration the clerk enters the ID number, finds
+/// that result, and marks the marriage certificate presented by data with
+/// its number; the receipt says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clerk_presents_a_material_by_data_in_a_real_browser() {
+    let driver = Driver::start().await;
+    let h = hall().await;
+    let base = &h.base;
+    let clerk_api = onewindow_tests::Api::login(base, "clerk1", STAFF_PASSWORD).await;
+    let guide = clerk_api
+        .get_ok("/api/v1/catalogue/matters/NH-MZ-007")
+        .await;
+    let mut marriage = onewindow_tests::complete_submission(&guide, PERSON);
+    marriage["applicant"]["name"] = json!("张三");
+    let married = clerk_api.post_ok("/api/v1/cases", &marriage).await;
+    assert_eq!(married["outcome"], "completion", "{married}");
+    let married = married["case_number"].as_str().unwrap().to_owned();
+    tokio::time::timeout(Duration::from_secs(120), async {
+        let c = driver.browser("by-data", 1280, 900).await;
+        login(&c, base, "clerk1").await;
+        c.goto(&format!("{base}/clerk/apply/NH-MZ-008"))
+            .await
+            .unwrap();
+        // Before the lookup the material says to look up first.
+        wait_text(&c, "#materials", "先按证件号码查询").await;
+        fill_applicant(&c).await;
+        click(&c, "#data-lookup").await;
+        wait_text(&c, "#data-results", &married).await;
+        wait_text(&c, "#data-results", "内地居民结婚登记").await;
+        // The fields typed are kept.
+        let name = find(&c, "#name").await.prop("value").await.unwrap();
+        assert_eq!(name.as_deref(), Some("张三"));
+        find(&c, "#data_M02")
+            .await
+            .select_by_value(&married)
+            .await
+            .unwrap();
+        for m in ["M01", "M03", "M04"] {
+            click(&c, &format!("#have_{m}")).await;
+        }
+        shot(&c, "apply-by-data").await;
+        click(&c, "#submit-apply").await;
+        wait_text(&c, ".flash.ok", "NH-").await;
+        let url = c.current_url().await.unwrap();
+        let number = url.path().rsplit('/').next().unwrap().to_owned();
+        // The receipt lists the material as presented by data, with its
+        // reference, in both languages.
+        c.goto(&format!("{base}/cases/{number}/document"))
+            .await
+            .unwrap();
+        wait_text(&c, "body", "由数据核验，引用").await;
+        wait_text(&c, "body", &format!("presented by data, ref {married}")).await;
+        shot(&c, "receipt-by-data").await;
+        // In English, the lookup and its column.
+        c.goto(&format!("{base}/lang/en?next=/clerk/apply/NH-MZ-008"))
+            .await
+            .unwrap();
+        fill_applicant(&c).await;
+        click(&c, "#data-lookup").await;
+        wait_text(&c, "#data-results", "Results that replace materials").await;
+        wait_text(&c, "#materials", "Presented by data").await;
+        shot(&c, "apply-by-data-en").await;
+        c.close().await.unwrap();
+    })
+    .await
+    .expect("the clerk finished in time");
+    // The case records the reference, and the lookups are audit records.
+    let case = clerk_api
+        .get_ok(&format!(
+            "/api/v1/cases?matter=NH-MZ-008&applicant={PERSON}"
+        ))
+        .await;
+    let m02 = case[0]["case"]["materials"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["code"] == "M02")
+        .unwrap()
+        .clone();
+    assert_eq!(m02["by_data"], json!(married));
+    let lookups = h
+        .node
+        .node
+        .store
+        .audit_actions(None, Some("data_lookup"), 10)
+        .await
+        .unwrap();
+    assert_eq!(lookups.len(), 2);
+    assert!(lookups.iter().all(|(_, _, a)| a.actor == "clerk1"
+        && a.target == "NH-MZ-008"
+        && a.detail.contains(&PERSON[14..])));
     h.node.stop().await;
     drop(driver);
 }

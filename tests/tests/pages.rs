@@ -122,10 +122,13 @@ fn catalogue() -> Value {
         })
     };
     let dept = |code: &str, zh: &str| json!({"code": code, "name_zh": zh, "name_en": format!("Department {code}")});
+    // T-SIMPLE is booked at the hall.
+    let mut simple = matter("T-SIMPLE", json!([]));
+    simple["bookable"] = json!(true);
     json!({
         "version": 0,
         "departments": {"a": dept("a", "甲局"), "b": dept("b", "乙局")},
-        "matters": {"T-SIMPLE": matter("T-SIMPLE", json!([])), "T-PAR": matter("T-PAR", json!(["b"]))}
+        "matters": {"T-SIMPLE": simple, "T-PAR": matter("T-PAR", json!(["b"]))}
     })
 }
 

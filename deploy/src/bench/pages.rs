@@ -190,6 +190,7 @@ fn synthetic_case(
             copies: m.copies,
             electronic: false,
             problem: None,
+            by_data: None,
         })
         .collect();
     let received = Received::from_matter(

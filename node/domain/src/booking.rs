@@ -164,6 +164,51 @@ pub fn arrival(start_ms: i64, end_ms: i64, now_ms: i64) -> Arrival {
     }
 }
 
+/// The hall's rule on repeated no-shows (`[node] booking_no_show_limit`,
+/// `booking_no_show_days`, `booking_block_days`): `limit` no-shows within
+/// `within_days` keep a person from booking for `block_days` after the
+/// last of them. A limit of 0 is no rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NoShowRule {
+    /// No-shows that block (0: never).
+    pub limit: u32,
+    /// The days within which they count.
+    pub within_days: u32,
+    /// The days a person is blocked after the no-show that reached the
+    /// limit.
+    pub block_days: u32,
+}
+
+impl NoShowRule {
+    /// How far back (ms before now) a no-show can still matter.
+    pub fn lookback_ms(&self) -> i64 {
+        (i64::from(self.within_days) + i64::from(self.block_days)) * DAY_MS
+    }
+
+    /// Until when (ms) a person whose no-shows ended at `no_shows` (slot
+    /// ends, ms, any order) is blocked, if that is after `now_ms`: the
+    /// latest no-show that had `limit` no-shows (itself included) within
+    /// `within_days` before it, plus `block_days`.
+    pub fn blocked_until(&self, no_shows: &[i64], now_ms: i64) -> Option<i64> {
+        if self.limit == 0 {
+            return None;
+        }
+        let mut ends: Vec<i64> = no_shows.iter().copied().filter(|&e| e <= now_ms).collect();
+        ends.sort_unstable();
+        let need = usize::try_from(self.limit).unwrap_or(usize::MAX);
+        let window = i64::from(self.within_days) * DAY_MS;
+        ends.iter()
+            .enumerate()
+            .filter(|&(i, &end)| i + 1 >= need && end - ends[i + 1 - need] <= window)
+            .map(|(_, &end)| end + i64::from(self.block_days) * DAY_MS)
+            .max()
+            .filter(|&until| until > now_ms)
+    }
+}
+
+/// A day in ms.
+const DAY_MS: i64 = 86_400_000;
+
 /// A booking code from random bytes (each byte picks a character).
 pub fn code_from(random: [u8; CODE_LEN]) -> String {
     random
@@ -257,5 +302,32 @@ mod tests {
         assert_eq!(normalize_code("ABCD0EFG"), None);
         assert_eq!(normalize_code("ABCDEFG"), None);
         assert_eq!(normalize_code("预约码预约码预约"), None);
+    }
+
+    #[test]
+    fn repeated_no_shows_block_booking_for_a_while_after_the_last() {
+        const D: i64 = DAY_MS;
+        let rule = NoShowRule {
+            limit: 3,
+            within_days: 30,
+            block_days: 14,
+        };
+        let now = 100 * D;
+        // Two no-shows are not three.
+        assert_eq!(rule.blocked_until(&[now - 5 * D, now - 2 * D], now), None);
+        // Three within 30 days: blocked 14 days after the third.
+        let three = [now - 20 * D, now - 2 * D, now - 10 * D];
+        assert_eq!(rule.blocked_until(&three, now), Some(now + 12 * D));
+        // Three spread over more than 30 days do not count together.
+        assert_eq!(
+            rule.blocked_until(&[now - 40 * D, now - 9 * D, now - 2 * D], now),
+            None
+        );
+        // The block ends.
+        assert_eq!(rule.blocked_until(&three, now + 12 * D), None);
+        // No rule.
+        let none = NoShowRule { limit: 0, ..rule };
+        assert_eq!(none.blocked_until(&three, now), None);
+        assert_eq!(rule.lookback_ms(), 44 * D);
     }
 }

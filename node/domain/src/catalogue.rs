@@ -414,6 +414,13 @@ pub struct Material {
     /// What the clerk checks.
     #[serde(default)]
     pub check: String,
+    /// Matters (codes) whose granted result, issued earlier to the same
+    /// applicant in the hall's subtree, replaces this material: the clerk
+    /// marks it presented by data with that case's number, and the
+    /// applicant does not bring it (比对数据、减免材料). Left out of the
+    /// JSON when empty, so versions published before it keep their digest.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub by_data: Vec<String>,
 }
 
 fn either() -> MaterialForm {
@@ -665,6 +672,14 @@ impl Catalogue {
                     if !m.situations.iter().any(|x| &x.code == s) {
                         return Err(bad(&format!(
                             "material {} names unknown situation {s}",
+                            mat.code
+                        )));
+                    }
+                }
+                for d in &mat.by_data {
+                    if !self.matters.contains_key(d) {
+                        return Err(bad(&format!(
+                            "material {} is replaced by the result of unknown matter {d}",
                             mat.code
                         )));
                     }

@@ -27,6 +27,13 @@ pub struct PresentedMaterial {
     /// What the clerk found wrong with it, if anything (expired, illegible, ...).
     #[serde(default)]
     pub problem: Option<String>,
+    /// Presented by data: the number of an earlier case of the same
+    /// applicant whose granted result the checklist accepts in place of
+    /// this material ([`crate::catalogue::Material::by_data`]); the
+    /// applicant brings nothing for it. Left out of the JSON when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(min_length = 1, max_length = 40)]
+    pub by_data: Option<String>,
 }
 
 /// What is wrong with one material.
@@ -121,6 +128,10 @@ pub enum ChecklistError {
     /// The same material presented twice.
     #[error("material {0} is listed twice")]
     DuplicateMaterial(String),
+    /// A material marked presented by data that no earlier result
+    /// replaces (its checklist line names no matter in `by_data`).
+    #[error("material {0} cannot be presented by data")]
+    NotByData(String),
 }
 
 impl ChecklistError {
@@ -130,6 +141,7 @@ impl ChecklistError {
             ChecklistError::UnknownMaterial(_) => "unknown_material",
             ChecklistError::UnknownSituation(_) => "unknown_situation",
             ChecklistError::DuplicateMaterial(_) => "duplicate_material",
+            ChecklistError::NotByData(_) => "material_not_by_data",
         }
     }
 
@@ -138,7 +150,8 @@ impl ChecklistError {
         match self {
             ChecklistError::UnknownMaterial(c)
             | ChecklistError::UnknownSituation(c)
-            | ChecklistError::DuplicateMaterial(c) => {
+            | ChecklistError::DuplicateMaterial(c)
+            | ChecklistError::NotByData(c) => {
                 onewindow_i18n::text(&format!("err.{}", self.code()), &[("code", c)])
             }
         }
@@ -164,6 +177,13 @@ pub fn check(
         if !seen.insert(p.code.as_str()) {
             return Err(ChecklistError::DuplicateMaterial(p.code.clone()));
         }
+        let by_data_accepted = matter
+            .materials
+            .iter()
+            .any(|m| m.code == p.code && !m.by_data.is_empty());
+        if p.by_data.is_some() && !by_data_accepted {
+            return Err(ChecklistError::NotByData(p.code.clone()));
+        }
     }
     let mut issues = Vec::new();
     let mut deferred = Vec::new();
@@ -186,6 +206,11 @@ pub fn check(
             issues.push(issue(IssueKind::Faulty {
                 problem: problem.clone(),
             }));
+            continue;
+        }
+        // A result presented by data is the material itself: nothing is
+        // brought, on paper or otherwise.
+        if p.by_data.is_some() {
             continue;
         }
         // An electronic presentation (shared data, e-licence) stands in for
@@ -239,6 +264,7 @@ mod tests {
                 copies: x.copies,
                 electronic: false,
                 problem: None,
+                by_data: None,
             })
             .collect()
     }
@@ -328,6 +354,7 @@ mod tests {
             copies,
             electronic,
             problem: None,
+            by_data: None,
         };
         let r = check(m, &BTreeSet::new(), &[p("P", true, 0), p("E", true, 0)]).expect("valid");
         assert_eq!(r.issues.len(), 1);
@@ -346,5 +373,38 @@ mod tests {
             check(m, &BTreeSet::new(), &[p("Q", false, 0)]),
             Err(ChecklistError::UnknownMaterial(_))
         ));
+    }
+
+    #[test]
+    fn a_material_presented_by_data_counts_only_where_the_checklist_accepts_it() {
+        let cat = crate::starter::catalogue().expect("starter catalogue");
+        // 离婚登记: the marriage certificate (M02) may be the result of the
+        // marriage registration; the agreement (M03) may not.
+        let m = cat.matter("NH-MZ-008").expect("divorce registration");
+        let cert = m.materials.iter().find(|x| x.code == "M02").expect("M02");
+        assert_eq!(cert.by_data, ["NH-MZ-007"]);
+        let none = BTreeSet::new();
+        let mut presented: Vec<PresentedMaterial> = full(m, &none)
+            .into_iter()
+            .filter(|p| p.code != "M02")
+            .collect();
+        let missing = check(m, &none, &presented).expect("valid input");
+        assert!(missing.issues.iter().any(|i| i.code == "M02"));
+        presented.push(PresentedMaterial {
+            code: "M02".into(),
+            originals: 0,
+            copies: 0,
+            electronic: false,
+            problem: None,
+            by_data: Some("44060520260105001X".into()),
+        });
+        let ok = check(m, &none, &presented).expect("valid input");
+        assert!(ok.issues.is_empty(), "{:?}", ok.issues);
+        let other = presented.iter_mut().find(|p| p.code == "M03").expect("M03");
+        other.by_data = Some("44060520260105001X".into());
+        assert_eq!(
+            check(m, &none, &presented),
+            Err(ChecklistError::NotByData("M03".into()))
+        );
     }
 }

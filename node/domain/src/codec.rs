@@ -458,6 +458,10 @@ mod pb {
         pub electronic: bool,
         #[prost(string, optional, tag = "5")]
         pub problem: Option<String>,
+        /// Presented by data: the earlier case whose result stands in
+        /// for the material (unset in entries written before it).
+        #[prost(string, optional, tag = "6")]
+        pub by_data: Option<String>,
     }
 
     #[derive(Clone, PartialEq, prost::Message)]
@@ -758,6 +762,7 @@ fn materials_pb(m: &[PresentedMaterial]) -> Vec<pb::Material> {
             copies: p.copies,
             electronic: p.electronic,
             problem: p.problem.clone(),
+            by_data: p.by_data.clone(),
         })
         .collect()
 }
@@ -770,6 +775,7 @@ fn materials_of(m: Vec<pb::Material>) -> Vec<PresentedMaterial> {
             copies: p.copies,
             electronic: p.electronic,
             problem: p.problem,
+            by_data: p.by_data,
         })
         .collect()
 }
@@ -1555,6 +1561,7 @@ mod tests {
                 copies: 1,
                 electronic: false,
                 problem: None,
+                by_data: None,
             })
             .collect();
         EventRecord {
@@ -1625,6 +1632,7 @@ mod tests {
                         copies: 0,
                         electronic: true,
                         problem: Some("模糊".into()),
+                        by_data: Some("440605-20261101-000007-Q".into()),
                     }],
                 },
                 Role::Clerk,

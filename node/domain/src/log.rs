@@ -62,6 +62,7 @@ pub const AUDIT_ACTIONS: &[&str] = &[
     "case_reopened",
     "hall_decommissioned",
     "hall_closed",
+    "data_lookup",
 ];
 
 /// The actor of an audit record that the node writes by itself (a break

@@ -135,6 +135,11 @@ pub const PHRASES: &[(&str, &str, &str)] = &[
         "Collect the result at this window with this receipt.",
     ),
     (
+        "doc.note.by_data",
+        "《{material}》由数据核验，引用 {reference}，无需提交",
+        "{material}: presented by data, ref {reference}; not to be brought",
+    ),
+    (
         "doc.line.deferred",
         "容缺受理，须于 {date} 前补交：《{material}》",
         "Accepted pending: bring {material} by {date}",

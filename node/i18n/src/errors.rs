@@ -795,6 +795,31 @@ pub const PHRASES: &[(&str, &str, &str)] = &[
         "该预约{status}，不能再取消",
         "this booking cannot be cancelled: it is {status}",
     ),
+    (
+        "err.matter_not_bookable",
+        "{matter}不接受预约，请直接到大厅取号办理",
+        "{matter} cannot be booked: take a number at the hall",
+    ),
+    (
+        "err.matter_slot_full",
+        "{slot} 时段{matter}的预约已满（{windows} 个窗口办理）：请选择其他时段",
+        "the slot {slot} is full for {matter} ({windows} windows serve it): choose another one",
+    ),
+    (
+        "err.booking_blocked",
+        "该证件号码近 {days} 天内已有 {n} 次预约未到，{date} 前暂停预约，可到大厅取号办理",
+        "this ID number missed {n} booked visits within {days} days: booking is suspended until {date}; take a number at the hall",
+    ),
+    (
+        "err.material_not_by_data",
+        "材料 {code} 不能以数据核验代替，请提交材料本身",
+        "material {code} cannot be presented by data: the material itself is needed",
+    ),
+    (
+        "err.by_data_not_found",
+        "“{material}”引用的 {reference} 不是该申请人在本辖区内已准予、可代替此材料的办理结果",
+        "{reference}, given for {material}, is not a granted result of this applicant in this hall's area that replaces the material",
+    ),
     ("booking.status.booked", "已预约", "booked"),
     ("booking.status.cancelled", "已取消", "cancelled"),
     ("booking.status.checked_in", "已取号", "checked in"),

@@ -3,13 +3,19 @@
 //! a booked number (see `queue`). One set of rules for the API and the
 //! pages.
 //!
-//! A slot is one of the day's half hours within `[node] opening_hours`, on
-//! a working day of the holiday calendar, from now to
-//! [`BOOKING_DAYS_AHEAD`] days ahead, and takes `[node] slot_capacity`
-//! bookings of any matter. A citizen reads or cancels a booking with its
-//! code and the last four characters of the ID number; a wrong pair and an
-//! unknown code get the same answer. A booking whose slot ended without a
-//! check-in reads as `no_show` at once, and is stored so by
+//! Only a matter the catalogue marks `bookable` is booked. A slot is one
+//! of the day's half hours within `[node] opening_hours`, on a working day
+//! of the holiday calendar (a holiday has none, a make-up working day 调休
+//! has them), from now to [`BOOKING_DAYS_AHEAD`] days ahead, and takes
+//! `[node] slot_capacity` bookings of all matters together, and of one
+//! matter `window_capacity` for each window open for it
+//! (`booking_windows`, or the matter's own number in `matter_windows`). A
+//! person who did not come to `booking_no_show_limit` slots within
+//! `booking_no_show_days` may not book for `booking_block_days` after the
+//! last of them (`booking_blocked`). A citizen reads or cancels a booking
+//! with its code and the last four characters of the ID number; a wrong
+//! pair and an unknown code get the same answer. A booking whose slot ended
+//! without a check-in reads as `no_show` at once, and is stored so by
 //! [`Node::sweep_bookings`] (run by the server every minute).
 
 use onewindow_domain::booking::{
@@ -168,27 +174,56 @@ impl Node {
         day >= today && (day - today).num_days() < i64::try_from(BOOKING_DAYS_AHEAD).unwrap_or(0)
     }
 
+    /// A matter this hall receives and the catalogue marks bookable.
+    fn matter_for_booking(&self, code: &str) -> Result<onewindow_domain::catalogue::Matter, Error> {
+        let m = self.matter_for_window(code)?;
+        if !m.bookable {
+            return Err(Error::with_text(
+                ErrorKind::Unprocessable,
+                "matter_not_bookable",
+                text_args(
+                    "err.matter_not_bookable",
+                    &[("matter", Arg::Each(&m.name_zh, &m.name_en))],
+                ),
+            ));
+        }
+        Ok(m)
+    }
+
+    /// A matter's places in one slot: `window_capacity` for each window
+    /// open for it, never more than the slot's.
+    fn matter_capacity(&self, matter: &str) -> u32 {
+        let n = &self.config.node;
+        n.windows_for(matter)
+            .saturating_mul(n.window_capacity)
+            .min(n.slot_capacity)
+    }
+
     /// The slots of `date` for `matter`, with their free places.
     pub async fn booking_slots(&self, matter: &str, date: &str) -> Result<DaySlots, Error> {
-        let m = self.matter_for_window(matter.trim())?;
+        let m = self.matter_for_booking(matter.trim())?;
         let day = Self::booking_day(date)?;
         let working_day = self.calendar().is_working_day(day);
         let bookable = self.bookable_day(day);
         let day_text = day.format("%Y-%m-%d").to_string();
         let slots = if working_day {
             let taken = self.store.slots_taken(&day_text).await?;
-            let capacity = self.config.node.slot_capacity;
+            let slot_capacity = i64::from(self.config.node.slot_capacity);
+            let capacity = self.matter_capacity(&m.code);
             let now = self.now_ms();
             self.opening_hours()
                 .slots()
                 .into_iter()
                 .map(|s| {
                     let start = s.start_text();
-                    let used = taken
-                        .iter()
-                        .find(|(t, _)| *t == start)
-                        .map_or(0, |(_, n)| *n);
-                    let free = u32::try_from(i64::from(capacity) - used).unwrap_or(0);
+                    let in_slot = taken.iter().filter(|(t, _, _)| *t == start);
+                    let all: i64 = in_slot.clone().map(|(_, _, n)| n).sum();
+                    let mine: i64 = in_slot
+                        .filter(|(_, code, _)| *code == m.code)
+                        .map(|(_, _, n)| n)
+                        .sum();
+                    let free = (i64::from(capacity) - mine).min(slot_capacity - all);
+                    let free = u32::try_from(free).unwrap_or(0);
                     SlotView {
                         end: s.end_text(),
                         capacity,
@@ -216,7 +251,7 @@ impl Node {
     /// checked like the window's, and one person holds one booking a day.
     /// Nothing is stored on a refusal.
     pub async fn book(&self, req: &BookingRequest) -> Result<BookingView, Error> {
-        let m = self.matter_for_window(req.matter.trim())?;
+        let m = self.matter_for_booking(req.matter.trim())?;
         let day = Self::booking_day(&req.date)?;
         let date = day.format("%Y-%m-%d").to_string();
         if !self.bookable_day(day) {
@@ -256,6 +291,7 @@ impl Node {
             phone: Some(req.phone.trim().to_owned()),
             checksum_override_reason: None,
         })?;
+        self.refuse_blocked(&applicant.id_number, now).await?;
         let last4: String = {
             let chars: Vec<char> = applicant.id_number.chars().collect();
             chars[chars.len().saturating_sub(4)..].iter().collect()
@@ -277,15 +313,34 @@ impl Node {
                 created_at_ms: now,
                 changed_at_ms: now,
                 ticket_id: None,
+                late_at_ms: None,
             };
             let capacity = i64::from(self.config.node.slot_capacity);
-            match self.store.add_booking(&b, capacity).await? {
+            let of_matter = i64::from(self.matter_capacity(&m.code));
+            match self.store.add_booking(&b, capacity, of_matter).await? {
                 BookOutcome::Booked(b) => return Ok(self.booking_view(&b)),
                 BookOutcome::Full => {
                     return Err(Error::new(
                         ErrorKind::Conflict,
                         "slot_full",
                         &[("slot", &slot_text(&b))],
+                    ));
+                }
+                BookOutcome::MatterFull => {
+                    return Err(Error::with_text(
+                        ErrorKind::Conflict,
+                        "matter_slot_full",
+                        text_args(
+                            "err.matter_slot_full",
+                            &[
+                                ("slot", Arg::Plain(&slot_text(&b))),
+                                ("matter", Arg::Each(&m.name_zh, &m.name_en)),
+                                (
+                                    "windows",
+                                    Arg::Plain(&self.config.node.windows_for(&m.code)),
+                                ),
+                            ],
+                        ),
                     ));
                 }
                 BookOutcome::AlreadyBooked => {
@@ -299,6 +354,35 @@ impl Node {
             }
         }
         Err(Error::storage(&"no free booking code was drawn"))
+    }
+
+    /// Refuses a person the hall's rule on repeated no-shows blocks now
+    /// (`booking_blocked`, with the count, the days and the day booking
+    /// opens again).
+    async fn refuse_blocked(&self, id_number: &str, now: i64) -> Result<(), Error> {
+        let rule = self.config.node.no_show_rule();
+        if rule.limit == 0 {
+            return Ok(());
+        }
+        let ends = self
+            .store
+            .no_shows_of(id_number, now - rule.lookback_ms(), now)
+            .await?;
+        match rule.blocked_until(&ends, now) {
+            None => Ok(()),
+            Some(until) => Err(Error::new(
+                ErrorKind::Unprocessable,
+                "booking_blocked",
+                &[
+                    ("n", &rule.limit),
+                    ("days", &rule.within_days),
+                    (
+                        "date",
+                        &onewindow_domain::case::china_date(until).format("%Y-%m-%d"),
+                    ),
+                ],
+            )),
+        }
     }
 
     /// A booking, for its holder: its code and the last four characters

@@ -468,6 +468,9 @@ impl Node {
             &sub.materials,
             sub.non_acceptance_reason.as_deref(),
         )?;
+        let materials = self
+            .check_by_data(&matter, &applicant.id_number, &sub.materials)
+            .await?;
         let now = self.now_ms();
         let day = china_date(now);
         let actor = self.actor(username, role, None);
@@ -476,7 +479,7 @@ impl Node {
             self.catalogue().version,
             applicant,
             sub.situations.clone(),
-            sub.materials.clone(),
+            materials,
             self.id.to_string(),
         );
         received.intake = intake.channel;
@@ -603,6 +606,17 @@ impl Node {
             })?;
         let actor = self.actor(username, role, None);
         let now = self.now_ms();
+        // Results presented by data are checked before anything is
+        // written (the checklist first, so that a material that takes no
+        // data is named as such).
+        let materials = if materials.iter().any(|p| p.by_data.is_some()) {
+            let selected = situations.iter().cloned().collect();
+            onewindow_domain::checklist::check(&matter, &selected, &materials)?;
+            self.check_by_data(&matter, &case.received.applicant.id_number, &materials)
+                .await?
+        } else {
+            materials
+        };
         let resub = EventRecord {
             case_id: number.clone(),
             case_version: case.version + 1,

@@ -90,7 +90,7 @@ pub struct NodeSection {
     /// them.
     #[serde(default = "default_opening_hours")]
     pub opening_hours: String,
-    /// Bookings a slot takes (1 to 1,000).
+    /// Bookings a slot takes (1 to 1,000), of all matters together.
     #[serde(default = "default_slot_capacity")]
     pub slot_capacity: u32,
     /// The largest file a citizen or a clerk may upload, in bytes (1 KiB
@@ -102,6 +102,90 @@ pub struct NodeSection {
     /// none).
     #[serde(default = "default_upload_max_files")]
     pub upload_max_files: u32,
+    /// Bookings one window takes in one slot (1 to 1,000): a matter's
+    /// places in a slot are this times the windows open for it, within
+    /// `slot_capacity`.
+    #[serde(default = "default_window_capacity")]
+    pub window_capacity: u32,
+    /// Windows open for a bookable matter's booked visitors (1 to 100),
+    /// unless `matter_windows` names the matter.
+    #[serde(default = "default_booking_windows")]
+    pub booking_windows: u32,
+    /// Windows open for named matters, `CODE:N` (N from 0 to 100; 0 takes
+    /// no bookings for the matter).
+    #[serde(default)]
+    pub matter_windows: Vec<String>,
+    /// No-shows (slots booked and not come to, late arrivals not counted)
+    /// within `booking_no_show_days` that keep a person from booking for
+    /// `booking_block_days` after the last of them; 0: no such rule.
+    #[serde(default = "default_no_show_limit")]
+    pub booking_no_show_limit: u32,
+    /// The days within which no-shows count together (1 to 366).
+    #[serde(default = "default_no_show_days")]
+    pub booking_no_show_days: u32,
+    /// The days a person who reached the no-show limit may not book (1 to
+    /// 366).
+    #[serde(default = "default_block_days")]
+    pub booking_block_days: u32,
+}
+
+fn default_window_capacity() -> u32 {
+    2
+}
+
+fn default_booking_windows() -> u32 {
+    2
+}
+
+fn default_no_show_limit() -> u32 {
+    3
+}
+
+fn default_no_show_days() -> u32 {
+    30
+}
+
+fn default_block_days() -> u32 {
+    30
+}
+
+impl NodeSection {
+    /// The windows open for a matter's booked visitors: its own number in
+    /// `matter_windows`, or `booking_windows`.
+    pub fn windows_for(&self, matter: &str) -> u32 {
+        self.matter_windows
+            .iter()
+            .filter_map(|e| parse_matter_windows(e).ok())
+            .find(|(code, _)| *code == matter)
+            .map_or(self.booking_windows, |(_, n)| n)
+    }
+
+    /// The hall's rule on repeated no-shows.
+    pub fn no_show_rule(&self) -> onewindow_domain::booking::NoShowRule {
+        onewindow_domain::booking::NoShowRule {
+            limit: self.booking_no_show_limit,
+            within_days: self.booking_no_show_days,
+            block_days: self.booking_block_days,
+        }
+    }
+}
+
+/// One entry of `matter_windows`: `CODE:N`.
+fn parse_matter_windows(entry: &str) -> Result<(&str, u32), String> {
+    let (code, n) = entry
+        .rsplit_once(':')
+        .ok_or_else(|| format!("{entry:?} is not CODE:N"))?;
+    let n: u32 = n
+        .trim()
+        .parse()
+        .ok()
+        .filter(|n| *n <= 100)
+        .ok_or_else(|| format!("{entry:?}: N must be 0 to 100"))?;
+    let code = code.trim();
+    if code.is_empty() {
+        return Err(format!("{entry:?} names no matter"));
+    }
+    Ok((code, n))
 }
 
 fn default_upload_max_bytes() -> u64 {
@@ -541,6 +625,23 @@ impl Config {
         }
         if self.node.upload_max_files > 20 {
             return Err(invalid("node.upload_max_files", "must be 0 to 20"));
+        }
+        if !(1..=1000).contains(&self.node.window_capacity) {
+            return Err(invalid("node.window_capacity", "must be 1 to 1000"));
+        }
+        if !(1..=100).contains(&self.node.booking_windows) {
+            return Err(invalid("node.booking_windows", "must be 1 to 100"));
+        }
+        for e in &self.node.matter_windows {
+            parse_matter_windows(e).map_err(|p| invalid("node.matter_windows", &p))?;
+        }
+        for (key, days) in [
+            ("node.booking_no_show_days", self.node.booking_no_show_days),
+            ("node.booking_block_days", self.node.booking_block_days),
+        ] {
+            if !(1..=366).contains(&days) {
+                return Err(invalid(key, "must be 1 to 366"));
+            }
         }
         let hc = &self.node.hall_code;
         if !(2..=8).contains(&hc.len())

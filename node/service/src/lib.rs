@@ -10,6 +10,7 @@ pub mod apply;
 mod auth;
 mod bookings;
 mod bootstrap;
+mod by_data;
 mod cases;
 pub mod clock;
 pub mod config;
@@ -39,6 +40,7 @@ pub use directives::{Query, QuerySender};
 
 pub use auth::{LoginOutcome, NewStaff, StaffChange, StaffView};
 pub use bookings::{BookingRequest, BookingView, DaySlots, SlotView, slot_text};
+pub use by_data::{DataLookup, DataResult};
 pub use cases::{Action, ApplicantInput, Submission, SubmissionKey, Submitted};
 pub use clock::{CLOCK_OFFSET_ENV, Clock, OffsetClock, StartedClock, SystemClock, TestClock};
 pub use preapply::{FileRef, PreApplicationForm, PreApplicationView, normalize_reference};

@@ -306,6 +306,7 @@ impl Node {
                     copies: m.copies,
                     electronic: false,
                     problem: None,
+                    by_data: None,
                 })
                 .collect()
         });
@@ -427,6 +428,7 @@ fn check(
                 copies: m.map_or(0, |m| m.copies),
                 electronic: false,
                 problem: None,
+                by_data: None,
             }
         })
         .collect();

@@ -65,7 +65,7 @@ impl Node {
                 }
             },
             Arrival::Late => {
-                self.store.mark_no_shows(now).await?;
+                self.store.mark_late(&code, now).await?;
                 let ticket = self.store.take_ticket(&day, now).await?;
                 let late = Some(self.as_of_now(b));
                 Ok(Issued { ticket, late })

@@ -232,6 +232,23 @@ impl Node {
         }
     }
 
+    /// A line for each material presented by data: the earlier result
+    /// that stands in for it (由数据核验).
+    fn by_data_notes(&self, c: &Case, notes: &mut Vec<DocLine>) {
+        for p in &c.materials {
+            if let Some(reference) = &p.by_data {
+                let (zh, en) = material_names(&self.catalogue(), c, &p.code);
+                notes.push(line(text_args(
+                    "doc.note.by_data",
+                    &[
+                        ("material", Arg::Each(&zh, &en)),
+                        ("reference", Arg::Plain(reference)),
+                    ],
+                )));
+            }
+        }
+    }
+
     /// The outcome document of a case's latest acceptance decision, as it
     /// would be issued now (for cases from before documents were records).
     pub fn document(&self, row: &CaseRow) -> Document {
@@ -321,9 +338,11 @@ impl Node {
                 self.appeal_note(&mut notes);
             }
             DocumentKind::Completion => {
+                self.by_data_notes(c, &mut notes);
                 notes.push(say("doc.note.completion"));
             }
             DocumentKind::Receipt => {
+                self.by_data_notes(c, &mut notes);
                 // A deferred material is due within the matter's correction
                 // limit from the day of acceptance.
                 let deferred_by = self

@@ -46,6 +46,9 @@ pub struct Booking {
     pub changed_at_ms: i64,
     /// The number taken with it, once checked in.
     pub ticket_id: Option<i64>,
+    /// When its holder came after the slot ended and took a walk-in's
+    /// number (ms); the booking is then a `no_show` (migration 0023).
+    pub late_at_ms: Option<i64>,
 }
 
 /// Outcome of booking a slot.
@@ -55,6 +58,9 @@ pub enum BookOutcome {
     Booked(Box<Booking>),
     /// The slot has no place left.
     Full,
+    /// The slot has places, but none left for the matter: the windows
+    /// open for it take no more.
+    MatterFull,
     /// The same person has a booking (`booked`, its slot not ended) on
     /// that day already.
     AlreadyBooked,
@@ -62,28 +68,71 @@ pub enum BookOutcome {
     CodeTaken,
 }
 
-/// Places taken in a day's slots: `(slot start, bookings booked or
-/// checked in)`.
-pub type SlotsTaken = Vec<(String, i64)>;
+/// Places taken in a day's slots: `(slot start, matter, bookings booked
+/// or checked in)`.
+pub type SlotsTaken = Vec<(String, String, i64)>;
+
+/// A period's bookings by status, and how many of the no-shows came late.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BookingCounts {
+    /// Every booking of the period's days.
+    pub booked: i64,
+    /// Checked in within the slot.
+    pub arrived: i64,
+    /// The slot ended without a check-in (late arrivals included).
+    pub no_show: i64,
+    /// Of the no-shows, those who came after the slot (a walk-in number).
+    pub late: i64,
+    /// Cancelled by the citizen.
+    pub cancelled: i64,
+    /// Still to come.
+    pub open: i64,
+}
+
+/// Queue numbers of a period by channel: booked (`B`) or walk-in (`A`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ChannelWaits {
+    /// Numbers taken.
+    pub taken: i64,
+    /// Numbers called (with a waiting time).
+    pub called: i64,
+    /// Sum of the waiting times (taken to called, ms).
+    pub total_ms: i64,
+    /// The longest wait (ms).
+    pub max_ms: i64,
+}
 
 impl Store {
     /// Books `b` (its status `booked`, made at `created_at_ms`) if its slot
-    /// has fewer than `capacity` places taken and its person no other
+    /// has fewer than `capacity` places taken, fewer than
+    /// `matter_capacity` of them by its matter, and its person no other
     /// booking that day still to come.
-    pub async fn add_booking(&self, b: &Booking, capacity: i64) -> Result<BookOutcome, StoreError> {
+    pub async fn add_booking(
+        &self,
+        b: &Booking,
+        capacity: i64,
+        matter_capacity: i64,
+    ) -> Result<BookOutcome, StoreError> {
         let mut w = self.write().await?;
-        let taken: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM bookings WHERE day = $1 AND slot_start = $2 \
-             AND status IN ($3, $4)",
+        let taken: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT matter_code, COUNT(*) FROM bookings WHERE day = $1 AND slot_start = $2 \
+             AND status IN ($3, $4) GROUP BY matter_code",
         )
         .bind(&b.day)
         .bind(&b.slot_start)
         .bind(status::BOOKED)
         .bind(status::CHECKED_IN)
-        .fetch_one(w.conn())
+        .fetch_all(w.conn())
         .await?;
-        if taken >= capacity {
+        if taken.iter().map(|(_, n)| n).sum::<i64>() >= capacity {
             return Ok(BookOutcome::Full);
+        }
+        let of_matter = taken
+            .iter()
+            .find(|(m, _)| *m == b.matter_code)
+            .map_or(0, |(_, n)| *n);
+        if of_matter >= matter_capacity {
+            return Ok(BookOutcome::MatterFull);
         }
         let mine: i64 = sqlx::query_scalar(
             "SELECT COUNT(*) FROM bookings WHERE id_number = $1 AND day = $2 AND status = $3 \
@@ -157,11 +206,11 @@ impl Store {
             .collect::<Result<_, _>>()?)
     }
 
-    /// Places taken in each slot of a day that has any.
+    /// Places taken in each slot of a day that has any, by matter.
     pub async fn slots_taken(&self, day: &str) -> Result<SlotsTaken, StoreError> {
-        let rows: Vec<(String, i64)> = sqlx::query_as(
-            "SELECT slot_start, COUNT(*) FROM bookings WHERE day = $1 AND status IN ($2, $3) \
-             GROUP BY slot_start ORDER BY slot_start",
+        let rows: Vec<(String, String, i64)> = sqlx::query_as(
+            "SELECT slot_start, matter_code, COUNT(*) FROM bookings WHERE day = $1 \
+             AND status IN ($2, $3) GROUP BY slot_start, matter_code ORDER BY slot_start",
         )
         .bind(day)
         .bind(status::BOOKED)
@@ -242,5 +291,117 @@ impl Store {
             .await?;
         w.commit().await?;
         Ok(Some(t))
+    }
+
+    /// The ends (ms) of the slots a person booked and did not come to
+    /// (late arrivals are not counted), of slots that ended after
+    /// `since_ms` and by `now_ms`: stored `no_show`, or still `booked`
+    /// and not swept yet.
+    pub async fn no_shows_of(
+        &self,
+        id_number: &str,
+        since_ms: i64,
+        now_ms: i64,
+    ) -> Result<Vec<i64>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT end_ms FROM bookings WHERE id_number = $1 AND end_ms > $2 AND end_ms <= $3 \
+             AND late_at_ms IS NULL AND status IN ($4, $5) ORDER BY end_ms",
+        )
+        .bind(id_number)
+        .bind(since_ms)
+        .bind(now_ms)
+        .bind(status::NO_SHOW)
+        .bind(status::BOOKED)
+        .fetch_all(self.pool())
+        .await?)
+    }
+
+    /// Marks a booking whose holder came after its slot ended (at
+    /// `now_ms`): `no_show`, with the time it was shown.
+    pub async fn mark_late(&self, code: &str, now_ms: i64) -> Result<(), StoreError> {
+        let mut w = self.write().await?;
+        sqlx::query(
+            "UPDATE bookings SET status = $1, changed_at_ms = $2, late_at_ms = $2 \
+             WHERE code = $3 AND status IN ($1, $4) AND end_ms <= $2 AND late_at_ms IS NULL",
+        )
+        .bind(status::NO_SHOW)
+        .bind(now_ms)
+        .bind(code)
+        .bind(status::BOOKED)
+        .execute(w.conn())
+        .await?;
+        w.commit().await?;
+        Ok(())
+    }
+
+    /// The bookings of the days `from_day` to `to_day` (`YYYY-MM-DD`) by
+    /// status as of `now_ms` (a `booked` one whose slot ended counts as a
+    /// no-show).
+    pub async fn booking_counts(
+        &self,
+        from_day: &str,
+        to_day: &str,
+        now_ms: i64,
+    ) -> Result<BookingCounts, StoreError> {
+        let rows: Vec<(String, i64, i64, i64)> = sqlx::query_as(
+            "SELECT status, CAST(CASE WHEN end_ms <= $3 THEN 1 ELSE 0 END AS BIGINT) AS ended, \
+             CAST(CASE WHEN late_at_ms IS NULL THEN 0 ELSE 1 END AS BIGINT) AS late, COUNT(*) \
+             FROM bookings WHERE day >= $1 AND day <= $2 GROUP BY 1, 2, 3",
+        )
+        .bind(from_day)
+        .bind(to_day)
+        .bind(now_ms)
+        .fetch_all(self.pool())
+        .await?;
+        let mut c = BookingCounts::default();
+        for (st, ended, late, n) in rows {
+            c.booked += n;
+            match st.as_str() {
+                status::CHECKED_IN => c.arrived += n,
+                status::CANCELLED => c.cancelled += n,
+                status::BOOKED if ended == 0 => c.open += n,
+                _ => {
+                    c.no_show += n;
+                    if late == 1 {
+                        c.late += n;
+                    }
+                }
+            }
+        }
+        Ok(c)
+    }
+
+    /// This hall's queue numbers of the days `from_day` to `to_day` by
+    /// channel: `(booked, walk-in)`.
+    pub async fn channel_waits(
+        &self,
+        from_day: &str,
+        to_day: &str,
+    ) -> Result<(ChannelWaits, ChannelWaits), StoreError> {
+        let rows: Vec<(i64, i64, i64, i64, i64)> = sqlx::query_as(
+            "SELECT CAST(CASE WHEN appointment IS NULL THEN 0 ELSE 1 END AS BIGINT) AS booked, \
+             COUNT(*), COUNT(wait_ms), CAST(COALESCE(SUM(wait_ms), 0) AS BIGINT), \
+             CAST(COALESCE(MAX(wait_ms), 0) AS BIGINT) \
+             FROM queue_tickets WHERE day >= $1 AND day <= $2 GROUP BY 1",
+        )
+        .bind(from_day)
+        .bind(to_day)
+        .fetch_all(self.pool())
+        .await?;
+        let mut out = (ChannelWaits::default(), ChannelWaits::default());
+        for (booked, taken, called, total_ms, max_ms) in rows {
+            let w = ChannelWaits {
+                taken,
+                called,
+                total_ms,
+                max_ms,
+            };
+            if booked == 1 {
+                out.0 = w;
+            } else {
+                out.1 = w;
+            }
+        }
+        Ok(out)
     }
 }

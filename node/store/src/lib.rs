@@ -22,7 +22,7 @@ mod staff;
 mod tail;
 
 pub use audit::{AuditReport, BreakKind, ChainBreak, OriginAudit, ReportedBreak};
-pub use bookings::{BookOutcome, Booking, SlotsTaken};
+pub use bookings::{BookOutcome, Booking, BookingCounts, ChannelWaits, SlotsTaken};
 pub use cases::{CaseFilter, CaseRow, SUBMISSION_KEY_DAYS};
 pub use catalogue::{VersionError, VersionInfo};
 pub use enrolment::TokenRow;

@@ -12,7 +12,9 @@ use crate::domain::case::{Channel, EventRecord, Role};
 use crate::domain::checklist::PresentedMaterial;
 use crate::error::{Error, ErrorBody};
 use crate::service::documents::{Issued, Verification};
-use crate::service::{Action, CaseView, Outcome, Progress, Submission, SubmissionKey};
+use crate::service::{
+    Action, CaseView, DataLookup, DataResult, Outcome, Progress, Submission, SubmissionKey,
+};
 use crate::store::CaseFilter;
 
 /// Submits an application at the window (clerk): exactly one of receipt,
@@ -293,6 +295,28 @@ pub struct Resubmission {
     pub situations: Vec<String>,
     /// Every material now presented.
     pub materials: Vec<PresentedMaterial>,
+}
+
+/// The applicant's earlier granted results, in this hall's subtree, that
+/// the checklist of the matter being received accepts in place of a
+/// material (clerk; 比对数据、减免材料), newest first. Each result names
+/// the materials it replaces; a material is then submitted with
+/// `by_data` set to the result's case number. Every lookup is an audit
+/// record (`data_lookup`: the clerk, the matter, the ID's last four
+/// characters and how many results were shown).
+#[utoipa::path(post, path = "/api/v1/data-results", tag = "cases", security(("bearer" = [])), request_body = DataLookup,
+    responses((status = 200, body = Vec<DataResult>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 422, description = "The matter is not received at this hall", body = ErrorBody)))]
+pub async fn data_results(
+    State(node): State<AppState>,
+    staff: Staff,
+    ApiJson(q): ApiJson<DataLookup>,
+) -> Result<axum::Json<Vec<DataResult>>, Error> {
+    Ok(axum::Json(
+        node.data_results(&staff.record.username, staff.record.role, &q)
+            .await?,
+    ))
 }
 
 /// Resubmits after a correction notice (clerk): a new outcome document.

@@ -141,6 +141,7 @@ pub fn api_router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(cases::document_version))
         .routes(routes!(cases::verify))
         .routes(routes!(cases::resubmit))
+        .routes(routes!(cases::data_results))
         .routes(routes!(cases::action))
         .routes(routes!(cases::rate))
         .routes(routes!(cases::recall))

@@ -1,7 +1,10 @@
 //! The clerk's checklist form: a matter's materials under the selected
 //! situations, what the applicant presented (originals, copies, electronic,
-//! a problem found), and the submission that issues one document. The same
-//! form, prefilled, takes the materials again after a correction notice.
+//! a problem found, or presented by data: an earlier result of the
+//! applicant's that the checklist accepts in its place, looked up from the
+//! ID number with the form's lookup button), and the submission that
+//! issues one document. The same form, prefilled, takes the materials
+//! again after a correction notice.
 
 use axum::extract::Path;
 use axum::http::StatusCode;
@@ -14,7 +17,7 @@ use crate::domain::case::{ApplicantKind, Role};
 use crate::domain::catalogue::{Matter, Serves};
 use crate::domain::checklist::PresentedMaterial;
 use crate::error::{ErrorKind, HttpStatus, ServiceError as Error};
-use crate::service::{ApplicantInput, Submission, SubmissionKey};
+use crate::service::{ApplicantInput, DataLookup, DataResult, Submission, SubmissionKey};
 use onewindow_i18n::Arg;
 
 const WHAT: &str = "action.accept";
@@ -33,16 +36,18 @@ pub fn presented(matter: &Matter, f: &Fields) -> Vec<PresentedMaterial> {
         let copies = f.number(&format!("copy_{c}"));
         let electronic = f.checked(&format!("elec_{c}"));
         let problem = f.text(&format!("prob_{c}"));
+        let by_data = f.text(&format!("data_{c}"));
         let any = have
             || orig.is_some_and(|n| n > 0)
             || copies.is_some_and(|n| n > 0)
             || electronic
-            || !problem.is_empty();
+            || !problem.is_empty()
+            || !by_data.is_empty();
         if !any {
             continue;
         }
         let (originals, copies) = match (orig, copies) {
-            (None, None) if have => (m.originals, m.copies),
+            (None, None) if have && by_data.is_empty() => (m.originals, m.copies),
             (o, c) => (o.unwrap_or(0), c.unwrap_or(0)),
         };
         out.push(PresentedMaterial {
@@ -51,6 +56,7 @@ pub fn presented(matter: &Matter, f: &Fields) -> Vec<PresentedMaterial> {
             copies,
             electronic,
             problem: (!problem.is_empty()).then_some(problem),
+            by_data: (!by_data.is_empty()).then_some(by_data),
         });
     }
     out
@@ -69,6 +75,9 @@ fn prefill(materials: &[PresentedMaterial]) -> BTreeMap<String, String> {
         }
         if let Some(pr) = &p.problem {
             vals.insert(format!("prob_{c}"), pr.clone());
+        }
+        if let Some(r) = &p.by_data {
+            vals.insert(format!("data_{c}"), r.clone());
         }
     }
     vals
@@ -94,6 +103,9 @@ struct FormPage<'a> {
     error: Option<String>,
     /// The field the error is about: the page shows it there.
     error_field: Option<&'static str>,
+    /// The applicant's earlier results that replace materials, once looked
+    /// up.
+    results: Option<Vec<DataResult>>,
 }
 
 fn render_form(ctx: &Ctx, status: StatusCode, p: FormPage<'_>) -> Response {
@@ -108,8 +120,41 @@ fn render_form(ctx: &Ctx, status: StatusCode, p: FormPage<'_>) -> Response {
             Serves::Organisation => "organisation".to_owned(),
             _ => "person".to_owned(),
         });
+    // Each material that a result may replace, with the results (looked
+    // up, or a reference the form carries) it can be presented by.
+    let by_data: BTreeMap<&str, Vec<(String, String)>> = p
+        .matter
+        .materials
+        .iter()
+        .filter(|m| !m.by_data.is_empty())
+        .map(|m| {
+            let mut options: Vec<(String, String)> = p
+                .results
+                .iter()
+                .flatten()
+                .filter(|r| r.replaces.contains(&m.code))
+                .map(|r| {
+                    // The results table beside it gives the matter and
+                    // the hall.
+                    let label = format!("{} · {}", r.case_number, r.decided_on);
+                    (r.case_number.clone(), label)
+                })
+                .collect();
+            if let Some(v) = p
+                .vals
+                .get(&format!("data_{}", m.code))
+                .filter(|v| !v.is_empty())
+                && !options.iter().any(|(n, _)| n == v)
+            {
+                options.push((v.clone(), v.clone()));
+            }
+            (m.code.as_str(), options)
+        })
+        .collect();
     let data = context! {
         matter => p.matter,
+        by_data => by_data,
+        results => p.results,
         action => p.action,
         mode => p.mode,
         vals => p.vals,
@@ -151,6 +196,7 @@ pub async fn form(StaffCtx(ctx): StaffCtx, Path(code): Path<String>) -> Response
             case: Value::UNDEFINED,
             error: None,
             error_field: None,
+            results: None,
         },
     )
 }
@@ -167,6 +213,9 @@ pub async fn submit(Path(code): Path<String>, form: StaffForm) -> Response {
     let Some(matter) = cat.matter(&code) else {
         return ctx.error(&unknown_matter(&code));
     };
+    if fields.get("decision") == Some("lookup") {
+        return lookup(&ctx, &staff, matter, &fields).await;
+    }
     let reject = fields.get("decision") == Some("reject");
     // A non-acceptance decision cannot be undone: the clerk sees the form
     // again with the reason to check and a button that confirms it.
@@ -196,6 +245,7 @@ pub async fn submit(Path(code): Path<String>, form: StaffForm) -> Response {
                 case: Value::UNDEFINED,
                 error_field: error.as_ref().map(|_| "reject_reason"),
                 error,
+                results: None,
             },
         );
     }
@@ -271,9 +321,56 @@ pub async fn submit(Path(code): Path<String>, form: StaffForm) -> Response {
                 case: Value::UNDEFINED,
                 error: Some(ctx.lang.pick(&e.message_zh, &e.message_en).to_owned()),
                 error_field: e.field,
+                results: None,
             },
         ),
     }
+}
+
+/// The form's lookup button: the applicant's earlier results that the
+/// checklist accepts in place of materials, listed on the form again with
+/// every field kept (the lookup is an audit record).
+async fn lookup(
+    ctx: &Ctx,
+    staff: &crate::store::StaffRecord,
+    matter: &Matter,
+    fields: &Fields,
+) -> Response {
+    let kind = if fields.get("kind") == Some("organisation") {
+        ApplicantKind::Organisation
+    } else {
+        ApplicantKind::Person
+    };
+    let q = DataLookup {
+        matter: matter.code.clone(),
+        kind: Some(kind),
+        id_number: fields.text("id_number"),
+    };
+    let (status, results, error, error_field) =
+        match ctx.node.data_results(&staff.username, staff.role, &q).await {
+            Ok(r) => (StatusCode::OK, Some(r), None, None),
+            Err(e) => (
+                e.status(),
+                None,
+                Some(ctx.lang.pick(&e.message_zh, &e.message_en).to_owned()),
+                e.field.or(Some("id_number")),
+            ),
+        };
+    render_form(
+        ctx,
+        status,
+        FormPage {
+            matter,
+            action: format!("/clerk/apply/{}", matter.code),
+            mode: "apply",
+            vals: fields_map(fields),
+            sits: fields.all("sit"),
+            case: Value::UNDEFINED,
+            error,
+            error_field,
+            results,
+        },
+    )
 }
 
 async fn correction_case(
@@ -332,6 +429,7 @@ pub async fn resubmit_form(StaffCtx(ctx): StaffCtx, Path(number): Path<String>) 
             case: case_summary(&row),
             error: None,
             error_field: None,
+            results: None,
         },
     )
 }
@@ -381,6 +479,7 @@ pub async fn resubmit(Path(number): Path<String>, form: StaffForm) -> Response {
                 case: case_summary(&row),
                 error: Some(ctx.lang.pick(&e.message_zh, &e.message_en).to_owned()),
                 error_field: e.field,
+                results: None,
             },
         ),
     }

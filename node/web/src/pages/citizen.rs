@@ -233,7 +233,7 @@ async fn book_page(ctx: &Ctx, matter: &str, date: &str) -> (minijinja::Value, Op
     let matters: Vec<_> = cat
         .matters
         .values()
-        .filter(|m| node.may_receive(m))
+        .filter(|m| m.bookable && node.may_receive(m))
         .map(|m| context! { code => m.code, name => ctx.pick(&m.name_zh, &m.name_en) })
         .collect();
     let today = node.today();
@@ -315,6 +315,32 @@ pub async fn book_post(form: AnonForm) -> Response {
             )
         }
         Err(e) if e.detail.is_none() => book_refused(&ctx, &req, &e).await,
+        Err(e) => ctx.error(&e),
+    }
+}
+
+/// `POST /book/cancel`: cancels a booking with its code and the last four
+/// characters of the ID number, and shows it cancelled; a refusal is
+/// shown on the booking page with what was typed kept.
+pub async fn book_cancel(form: AnonForm) -> Response {
+    let ctx = form.ctx;
+    let f = &form.fields;
+    let (code, last4) = (f.text("code"), f.text("last4"));
+    match ctx.node.cancel_booking(&code, &last4).await {
+        Ok(b) => {
+            let (data, _) = book_page(&ctx, "", "").await;
+            let data = context! { cancelled => b, ..data };
+            ctx.render_anon_form(StatusCode::OK, "citizen/book.html", data)
+        }
+        Err(e) if e.detail.is_none() => {
+            let (data, _) = book_page(&ctx, "", "").await;
+            let data = context! {
+                cancel_error => ctx.pick(&e.message_zh, &e.message_en),
+                cancel_code => code, cancel_last4 => last4,
+                ..data
+            };
+            ctx.render_anon_form(e.status(), "citizen/book.html", data)
+        }
         Err(e) => ctx.error(&e),
     }
 }

@@ -125,6 +125,7 @@ pub fn router() -> Router<AppState> {
             post(preapply::attach).layer(DefaultBodyLimit::disable()),
         )
         .route("/cases/{number}/files/{hash}", get(preapply::case_file))
+        .route("/book/cancel", post(citizen::book_cancel))
         .layer(axum::middleware::map_response(security_headers))
 }
 

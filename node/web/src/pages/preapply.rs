@@ -331,6 +331,7 @@ pub async fn accept(Path(reference): Path<String>, form: StaffForm) -> Response 
                     copies: x.copies,
                     electronic: false,
                     problem: None,
+                    by_data: None,
                 })
                 .collect()
         })

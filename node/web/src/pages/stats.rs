@@ -360,6 +360,8 @@ pub async fn stats(ctx: &Ctx, q: &SupQuery) -> Result<Stats, Error> {
         dist_rows(&wl, &waits),
         &qs,
     ));
+    // This hall's bookings, and waiting times by channel.
+    booking_tables(ctx, (from_day.as_str(), to_day.as_str()), &qs, &mut tables).await?;
     // Ratings.
     let rl: Vec<String> = (1..=5)
         .map(|s| super::i18n::phrase(ctx.lang, &format!("score.{s}")).to_owned())
@@ -439,6 +441,86 @@ pub async fn stats(ctx: &Ctx, q: &SupQuery) -> Result<Stats, Error> {
         charts: charts_out,
         tables,
     })
+}
+
+/// The hall's bookings of the period by what came of them, and the queue's
+/// waiting times (number taken to called) by channel: booked (`B`) and
+/// walk-in (`A`, late arrivals with a booking included).
+async fn booking_tables(
+    ctx: &Ctx,
+    (from_day, to_day): (&str, &str),
+    qs: &str,
+    tables: &mut Vec<Table>,
+) -> Result<(), Error> {
+    let node = &ctx.node;
+    let c = node
+        .store
+        .booking_counts(from_day, to_day, node.now_ms())
+        .await?;
+    let rows = [
+        ("stats.booking.booked", c.booked),
+        ("stats.booking.arrived", c.arrived),
+        ("stats.booking.no_show", c.no_show),
+        ("stats.booking.late", c.late),
+        ("stats.booking.cancelled", c.cancelled),
+        ("stats.booking.open", c.open),
+    ]
+    .into_iter()
+    .map(|(k, n)| Row::new(vec![ctx.phrase(k).into(), n.into()]))
+    .collect();
+    tables.push(table(
+        ctx,
+        "stats-bookings",
+        ctx.phrase("stats.bookings"),
+        ctx.phrases(&["col.booking_outcome", "col.bookings"]),
+        rows,
+        qs,
+    ));
+    let (booked, walk_in) = node.store.channel_waits(from_day, to_day).await?;
+    let avg = |w: &crate::store::ChannelWaits| {
+        if w.called > 0 {
+            duration(ctx.lang, w.total_ms / w.called)
+        } else {
+            "—".into()
+        }
+    };
+    let longest = |w: &crate::store::ChannelWaits| {
+        if w.called > 0 {
+            duration(ctx.lang, w.max_ms)
+        } else {
+            "—".into()
+        }
+    };
+    let rows = [
+        ("stats.channel.booked", booked),
+        ("stats.channel.walk_in", walk_in),
+    ]
+    .iter()
+    .map(|(k, w)| {
+        Row::new(vec![
+            ctx.phrase(k).into(),
+            w.taken.into(),
+            w.called.into(),
+            avg(w).into(),
+            longest(w).into(),
+        ])
+    })
+    .collect();
+    tables.push(table(
+        ctx,
+        "stats-channels",
+        ctx.phrase("stats.waits_by_channel"),
+        ctx.phrases(&[
+            "col.channel",
+            "col.numbers_taken",
+            "col.numbers_called",
+            "col.average_wait",
+            "col.longest_wait",
+        ]),
+        rows,
+        qs,
+    ));
+    Ok(())
 }
 
 /// `GET /supervisor/stats?days=..`.
