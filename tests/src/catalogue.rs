@@ -43,7 +43,9 @@ fn matter(code: &str, dept: &str, immediate: bool) -> Value {
 /// - `T-IMM`: immediate, department `a`;
 /// - `T-ORG`: serves organisations only;
 /// - `T-DIST`: received only at the district;
-/// - `T-SIMPLE`: committed, department `a`, no co-departments.
+/// - `T-SIMPLE`: committed, department `a`, no co-departments;
+/// - `T-TRUST`: as `T-SIMPLE`, and trust first, check later (a pledge,
+///   post-check within 10 working days).
 pub fn test_catalogue() -> Value {
     let mut par = matter("T-PAR", "a", false);
     par["co_departments"] = json!(["b", "c"]);
@@ -57,8 +59,14 @@ pub fn test_catalogue() -> Value {
     let mut dist = matter("T-DIST", "a", false);
     dist["delegation"]["receive_tiers"] = json!(["district"]);
     let simple = matter("T-SIMPLE", "a", false);
+    let mut trust = matter("T-TRUST", "a", false);
+    trust["trust_first"] = json!({
+        "pledge_zh": "本人承诺所报信息真实，经营场所符合条件",
+        "pledge_en": "I pledge that what I declared is true and the premises meet the conditions",
+        "check_days": 10
+    });
     let mut matters = serde_json::Map::new();
-    for m in [par, any, imm, org, dist, simple] {
+    for m in [par, any, imm, org, dist, simple, trust] {
         matters.insert(m["code"].as_str().unwrap_or_default().to_owned(), m);
     }
     let dept = |code: &str, zh: &str| json!({"code": code, "name_zh": zh, "name_en": format!("Department {code}")});

@@ -115,6 +115,12 @@ impl DocumentKey {
         Ok((signer, file))
     }
 
+    /// Signs `message` with the hall's document key (a rating link's key,
+    /// [`Node::rating_key`]).
+    pub(crate) fn sign(&self, message: &[u8]) -> Vec<u8> {
+        self.signer.sign_raw(message)
+    }
+
     /// Is the key endorsed by the root?
     pub fn endorsed(&self) -> bool {
         !self.endorsement.is_empty()

@@ -22,6 +22,7 @@ pub mod link_state;
 pub mod metrics;
 pub mod oversight;
 mod queue;
+mod ratings;
 pub mod recovery;
 pub mod report;
 mod rules;

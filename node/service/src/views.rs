@@ -179,6 +179,16 @@ pub struct Progress {
     pub due: Option<String>,
     /// What the applicant should bring or do next.
     pub next_steps: Vec<DocLine>,
+    /// A result issued on the applicant's pledge: `pending` while its
+    /// post-check is open, then `passed` or `revoked`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trust: Option<onewindow_domain::case::TrustStatus>,
+    /// The case is closed and may be rated (once, from any channel).
+    #[serde(default)]
+    pub may_rate: bool,
+    /// The case is rated.
+    #[serde(default)]
+    pub rated: bool,
 }
 
 /// An ID number as documents and case files show it: the first six and the
@@ -322,6 +332,30 @@ impl Node {
             }
             DocumentKind::Completion => {
                 notes.push(say("doc.note.completion"));
+                // Issued on a pledge: when it is checked, and what a failed
+                // check does.
+                if let Some(by) = c.post_check_due(&self.calendar()) {
+                    notes.push(line(text_args(
+                        "doc.note.trust_issued",
+                        &[("date", Arg::Plain(&by.format("%Y-%m-%d")))],
+                    )));
+                }
+            }
+            DocumentKind::Revocation => {
+                intro = Some(say("doc.intro.revocation"));
+                if let Some(r) = c.result.as_deref().filter(|r| !r.trim().is_empty()) {
+                    lines.push(line(text_args(
+                        "doc.line.revoked_result",
+                        &[("result", Arg::Plain(&r))],
+                    )));
+                }
+                if let Some(check) = c.trust.as_ref().and_then(|t| t.check.as_ref()) {
+                    lines.push(line(text_args(
+                        "doc.line.revocation_reason",
+                        &[("reason", Arg::Plain(&check.text))],
+                    )));
+                }
+                self.appeal_note(&mut notes);
             }
             DocumentKind::Receipt => {
                 // A deferred material is due within the matter's correction
@@ -471,6 +505,36 @@ impl Node {
                     )));
                 }
             }
+            State::Completed => {
+                if let Some(t) = &c.trust {
+                    match (&t.check, c.post_check_due(&self.calendar())) {
+                        (Some(check), _) if !check.passed => {
+                            let window = c.window();
+                            let (zh, en) =
+                                (self.hall_name(window, false), self.hall_name(window, true));
+                            next.push(line(text_args(
+                                "doc.progress.revoked",
+                                &[
+                                    (
+                                        "date",
+                                        Arg::Plain(
+                                            &onewindow_domain::case::china_date(check.at_ms)
+                                                .format("%Y-%m-%d"),
+                                        ),
+                                    ),
+                                    ("hall", Arg::Each(&zh, &en)),
+                                ],
+                            )));
+                        }
+                        (Some(_), _) => next.push(say("doc.progress.post_check_passed")),
+                        (None, Some(by)) => next.push(line(text_args(
+                            "doc.progress.post_check",
+                            &[("date", Arg::Plain(&by.format("%Y-%m-%d")))],
+                        ))),
+                        (None, None) => {}
+                    }
+                }
+            }
             _ => {}
         }
         Progress {
@@ -482,6 +546,9 @@ impl Node {
             suspended: row.suspended,
             due: row.committed_due.clone(),
             next_steps: next,
+            trust: c.trust_status(),
+            may_rate: c.rating.is_none() && matches!(c.state, State::Completed | State::Rejected),
+            rated: c.rating.is_some(),
         }
     }
 }

@@ -23,6 +23,7 @@ mod clerk;
 mod handout;
 mod i18n;
 mod login;
+mod rating;
 pub mod search;
 mod stats;
 mod supervisor;
@@ -96,6 +97,7 @@ pub fn router() -> Router<AppState> {
         .route("/supervisor/export/{table}", get(supervisor::export))
         // The public.
         .route("/progress", get(citizen::progress))
+        .route("/rate", get(rating::page).post(rating::rate))
         .route("/verify", get(citizen::verify))
         .route("/guide", get(citizen::guide))
         .route("/guide/{code}", get(citizen::matter))

@@ -96,6 +96,10 @@ pub const TEMPLATES: &[(&str, &str)] = &[
         "citizen/book.html",
         include_str!("../../templates/pages/citizen/book.html"),
     ),
+    (
+        "citizen/rate.html",
+        include_str!("../../templates/pages/citizen/rate.html"),
+    ),
 ];
 
 fn lang_of(state: &State) -> Lang {
