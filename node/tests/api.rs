@@ -2455,6 +2455,10 @@ async fn a_trust_first_result_is_issued_on_a_pledge_and_revoked_after_its_check(
             .to_string()
             .contains(finding)
     );
+    assert!(
+        revocation["document"]["committed_due"].is_null(),
+        "a revocation closes the time limits: {revocation}"
+    );
     // The progress query says the result was revoked.
     let p =
         h.t.http

@@ -403,6 +403,7 @@ impl Node {
         // Every document says how to follow the case.
         notes.push(say("doc.note.progress"));
         let issued = onewindow_domain::case::china_date(row.updated_at_ms);
+        let closes = matches!(kind, DocumentKind::Result | DocumentKind::Revocation);
         Document {
             kind,
             title_zh: title.zh,
@@ -417,15 +418,10 @@ impl Node {
             applicant_id_masked: masked_id(&c.received.applicant.id_number),
             issued_on: issued.format("%Y-%m-%d").to_string(),
             lines,
-            // A result closes the time limits a receipt announced.
-            committed_due: row
-                .committed_due
-                .clone()
-                .filter(|_| kind != DocumentKind::Result),
-            statutory_due: row
-                .statutory_due
-                .clone()
-                .filter(|_| kind != DocumentKind::Result),
+            // A result (or its revocation) closes the time limits a
+            // receipt announced.
+            committed_due: row.committed_due.clone().filter(|_| !closes),
+            statutory_due: row.statutory_due.clone().filter(|_| !closes),
             awaiting_transfer: kind == DocumentKind::Receipt
                 && c.holder.as_deref() != Some(c.received.accepting_node.as_str())
                 && !self.uplink_up(),
