@@ -2520,6 +2520,8 @@ async fn a_case_is_rated_once_from_any_channel_and_the_channel_is_recorded() {
         );
     }
     assert!(node.rating_link(&n).contains(&format!("/rate?n={n}&k=")));
+    // The completion notice holds the link for its rating QR code.
+    assert_eq!(r.body["document"]["rate_url"], json!(node.rating_link(&n)));
     // Rated from the progress query's key, through the API.
     let p =
         h.t.http

@@ -273,6 +273,13 @@ impl Node {
         row.updated_at_ms = at_ms;
         let mut document = self.document_of(&row, kind);
         document.verify_base = self.public_url();
+        // What the applicant takes home from the window carries the
+        // case's rating link, in the sealed content: the same at every hall.
+        if matches!(kind, DocKind::Receipt | DocKind::Completion)
+            && case.window() == self.id.as_str()
+        {
+            document.rate_url = self.rating_link(&case.id);
+        }
         let content = serde_json::to_string(&document).map_err(|e| Error::storage(&e))?;
         let issued_on = onewindow_domain::case::china_date(at_ms);
         let hash = content_hash(&content);

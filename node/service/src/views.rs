@@ -84,6 +84,11 @@ pub struct Document {
     /// The issuing hall's public address, the base of the QR code's link.
     #[serde(default)]
     pub verify_base: String,
+    /// The case's rating link (its second QR code) on a receipt or a
+    /// completion notice, issued by the window that serves the case; empty
+    /// on other documents and on those issued before it was printed.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub rate_url: String,
     /// The opening sentence, where the kind alone does not say it (a
     /// result: granted or refused).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -117,6 +122,7 @@ impl Document {
             hall_phone: String::new(),
             hall_hours: String::new(),
             verify_base: String::new(),
+            rate_url: String::new(),
             intro: None,
         }
     }
@@ -430,6 +436,7 @@ impl Node {
             hall_phone: self.config.node.hall_phone.clone(),
             hall_hours: self.config.node.opening_hours.clone(),
             verify_base: String::new(),
+            rate_url: String::new(),
             intro,
         }
     }

@@ -42,38 +42,22 @@ pub fn qr_svg(text: &str) -> String {
 
 /// Renders a document as a printable HTML page: its QR code holds `link`
 /// (a stored document's verify link), and `seal` is printed beneath it so
-/// that a document can be checked by typing its code. With `rate`, a
-/// second QR code holds the case's rating link.
-pub fn render(
-    doc: &Document,
-    link: &str,
-    seal: Option<&str>,
-    rate: Option<&str>,
-) -> Result<String, minijinja::Error> {
+/// that a document can be checked by typing its code. A document with a
+/// rating link (`rate_url`) shows it as a second QR code.
+pub fn render(doc: &Document, link: &str, seal: Option<&str>) -> Result<String, minijinja::Error> {
     let t = env().get_template("document.html")?;
+    let rate = (!doc.rate_url.is_empty()).then(|| qr_svg(&doc.rate_url));
     t.render(context! {
         doc => doc,
         qr_svg => qr_svg(link),
         seal => seal,
-        rate_qr_svg => rate.map(qr_svg),
+        rate_qr_svg => rate,
     })
 }
 
-/// Renders a document as issued, from its record; with `rate`, the case's
-/// rating link.
-pub fn render_issued(
-    d: &crate::service::documents::Issued,
-    rate: Option<&str>,
-) -> Result<String, minijinja::Error> {
-    render(&d.document, &d.verify_url, Some(&d.seal), rate)
-}
-
-/// The documents that carry the case's rating QR code: those the
-/// applicant takes home when a case is received or done (the receipt,
-/// the completion notice, the result).
-fn carries_rating(kind: crate::service::DocumentKind) -> bool {
-    use crate::service::DocumentKind as K;
-    matches!(kind, K::Receipt | K::Completion | K::Result)
+/// Renders a document as issued, from its record.
+pub fn render_issued(d: &crate::service::documents::Issued) -> Result<String, minijinja::Error> {
+    render(&d.document, &d.verify_url, Some(&d.seal))
 }
 
 /// The page of a case's document: the one issued at case version
@@ -86,10 +70,9 @@ pub async fn case_document(
     version: Option<u64>,
 ) -> Result<String, crate::service::error::Error> {
     let storage = |e: minijinja::Error| crate::service::error::Error::storage(&e);
-    let rate = |kind| carries_rating(kind).then(|| node.rating_link(number));
     if let Some(v) = version {
         let d = node.issued_document(number, v).await?;
-        return render_issued(&d, rate(d.document.kind).as_deref()).map_err(storage);
+        return render_issued(&d).map_err(storage);
     }
     let issued = node.issued_documents(number).await?;
     if let Some(d) = issued
@@ -97,13 +80,12 @@ pub async fn case_document(
         .rev()
         .find(|d| d.document.kind.is_acceptance())
     {
-        return render_issued(d, rate(d.document.kind).as_deref()).map_err(storage);
+        return render_issued(d).map_err(storage);
     }
     let row = node.store.case(number).await?.ok_or_else(|| {
         crate::service::error::Error::not_found("case_not_found", &[("number", &number)])
     })?;
-    let doc = node.document(&row);
-    render(&doc, number, None, rate(doc.kind).as_deref()).map_err(storage)
+    render(&node.document(&row), number, None).map_err(storage)
 }
 
 #[cfg(test)]
@@ -138,6 +120,7 @@ mod tests {
             hall_phone: "0757-8600 0000".into(),
             hall_hours: "09:00-12:00,13:30-17:30".into(),
             verify_base: "http://127.0.0.1:8080".into(),
+            rate_url: String::new(),
             intro: None,
         }
     }
@@ -153,17 +136,17 @@ mod tests {
             DocumentKind::Completion,
             DocumentKind::Revocation,
         ] {
-            let html = render(
-                &document(kind),
-                "http://127.0.0.1:8080/verify?d=x",
-                Some("SEALTEXT"),
-                carries_rating(kind).then_some("http://127.0.0.1:8080/rate?n=x&k=y"),
-            )
-            .unwrap_or_else(|e| panic!("{e}"));
+            let mut doc = document(kind);
+            let rated = matches!(kind, DocumentKind::Receipt | DocumentKind::Completion);
+            if rated {
+                doc.rate_url = "http://127.0.0.1:8080/rate?n=x&k=y".into();
+            }
+            let html = render(&doc, "http://127.0.0.1:8080/verify?d=x", Some("SEALTEXT"))
+                .unwrap_or_else(|e| panic!("{e}"));
             assert!(html.contains("SEALTEXT"), "the seal is printed on {kind:?}");
             assert_eq!(
                 html.contains("id=\"rate-qr\""),
-                carries_rating(kind),
+                rated,
                 "the rating QR code on {kind:?}"
             );
             assert!(!html.contains("doc."), "a key shows as itself in {kind:?}");
@@ -183,16 +166,16 @@ mod tests {
             assert!(html.contains(&title.zh) && html.contains(&title.en));
         }
         // A receipt with materials to follow does not say "complete".
-        let receipt = render(&document(DocumentKind::Receipt), "x", None, None).unwrap_or_default();
+        let receipt = render(&document(DocumentKind::Receipt), "x", None).unwrap_or_default();
         assert!(receipt.contains("予以容缺受理") && receipt.contains("is accepted"));
         assert!(!receipt.contains("您的申请材料齐全"));
         let mut complete = document(DocumentKind::Receipt);
         complete.lines.clear();
-        let complete = render(&complete, "x", None, None).unwrap_or_default();
+        let complete = render(&complete, "x", None).unwrap_or_default();
         assert!(complete.contains("您的申请材料齐全") && complete.contains("予以受理"));
         assert!(receipt.contains("等待转送上级办理"));
         let notice =
-            render(&document(DocumentKind::CorrectionNotice), "x", None, None).unwrap_or_default();
+            render(&document(DocumentKind::CorrectionNotice), "x", None).unwrap_or_default();
         assert!(notice.contains("请补正以下全部内容"));
     }
 }
