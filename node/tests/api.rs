@@ -303,7 +303,7 @@ async fn committed_matter_with_parallel_approval_goes_all_the_way() {
             &json!({"last4": "002X", "score": 2, "channel": "web"}),
         )
         .await
-        .assert_error(400, "rating_refused");
+        .assert_error(409, "already_rated");
     let rec = h.sup.get(&format!("/api/v1/cases/{n}/record")).await.ok();
     let kinds: Vec<&str> = rec["events"]
         .as_array()
@@ -2709,4 +2709,258 @@ async fn documents_are_records_sealed_by_the_hall_and_checked_by_anyone() {
         first,
         "the acceptance document is the one issued"
     );
+}
+
+fn pledged(matter: &str) -> Value {
+    let mut s = submission(matter, complete_materials());
+    s["pledge_signed"] = json!(true);
+    s
+}
+
+/// Trust first, check later (先信任、再审核): the applicant signs the
+/// matter's pledge, the result is issued at once, and an approver of the
+/// department checks it afterwards within its own limit. A failed check
+/// revokes the result: an event, a decision of revocation to the
+/// applicant, and the progress query says so. Every refusal on the way
+/// stores nothing.
+#[tokio::test]
+async fn a_trust_first_result_is_issued_on_a_pledge_and_revoked_after_its_check() {
+    let h = hall().await;
+    // A pledge for a matter that is not trust-first is refused.
+    stores_nothing(&h, || async {
+        h.clerk
+            .post("/api/v1/cases", &pledged("T-SIMPLE"))
+            .await
+            .assert_error(400, "not_trust_first");
+    })
+    .await;
+    // Without the pledge, a trust-first matter takes the ordinary way.
+    let ordinary = submit_ok(&h, "T-TRUST").await;
+    act(
+        &h.a1,
+        &ordinary,
+        json!({"action": "pass_post_check", "note": "x"}),
+    )
+    .await
+    .assert_error(409, "illegal_transition");
+    // With it: completed at once, the pledge recorded, the completion
+    // notice saying when the check is due (10 working days after Monday
+    // 2026-11-23).
+    let r = h.clerk.post("/api/v1/cases", &pledged("T-TRUST")).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.body["outcome"], "completion", "{}", r.text);
+    assert_eq!(r.body["case"]["state"], "completed");
+    let n = r.body["case_number"].as_str().unwrap().to_owned();
+    let trust = &r.body["case"]["case"]["trust"];
+    assert_eq!(trust["pledge"], "本人承诺所报信息真实，经营场所符合条件");
+    assert_eq!(trust["check_days"], 10);
+    assert!(trust["check"].is_null());
+    let notes = r.body["document"]["notes"].to_string();
+    assert!(
+        notes.contains("2026-12-07") && notes.contains("事后核查"),
+        "{notes}"
+    );
+    let p =
+        h.t.http
+            .get(&format!("/api/v1/cases/{n}?last4=002X"))
+            .await
+            .ok();
+    assert_eq!(p["trust"], "pending", "{p}");
+    assert!(p["next_steps"].to_string().contains("2026-12-07"), "{p}");
+    // The check is the department's approvers', with a reason when it
+    // fails; nothing is stored on a refusal.
+    stores_nothing(&h, || async {
+        act(
+            &h.clerk,
+            &n,
+            json!({"action": "revoke_result", "reason": "不符"}),
+        )
+        .await
+        .assert_error(403, "wrong_role");
+        act(
+            &h.b,
+            &n,
+            json!({"action": "revoke_result", "reason": "不符"}),
+        )
+        .await
+        .assert_error(403, "wrong_department");
+        act(
+            &h.a1,
+            &n,
+            json!({"action": "revoke_result", "reason": "  "}),
+        )
+        .await
+        .assert_error(400, "empty_field");
+    })
+    .await;
+    let finding = "现场核查：经营场所与承诺不符";
+    let v = act_ok(
+        &h.a1,
+        &n,
+        json!({"action": "revoke_result", "reason": finding}),
+    )
+    .await;
+    assert_eq!(v["state"], "completed");
+    assert_eq!(v["case"]["trust"]["check"]["passed"], false);
+    assert_eq!(v["case"]["trust"]["check"]["by"], "a.one");
+    // Checked once.
+    stores_nothing(&h, || async {
+        act(
+            &h.a2,
+            &n,
+            json!({"action": "pass_post_check", "note": "复核"}),
+        )
+        .await
+        .assert_error(409, "post_check_refused");
+    })
+    .await;
+    // The event, then the decision of revocation, which names the finding.
+    let rec = h.sup.get(&format!("/api/v1/cases/{n}/record")).await.ok();
+    let kinds: Vec<&str> = rec["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event"]["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "received",
+            "trust_issued",
+            "document_issued",
+            "trust_revoked",
+            "document_issued"
+        ]
+    );
+    let docs = h
+        .sup
+        .get(&format!("/api/v1/cases/{n}/documents"))
+        .await
+        .ok();
+    let revocation = docs
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["document"]["kind"] == "revocation")
+        .unwrap_or_else(|| panic!("no decision of revocation: {docs}"));
+    assert_eq!(revocation["document"]["title_zh"], "撤销决定书");
+    assert!(
+        revocation["document"]["lines"]
+            .to_string()
+            .contains(finding)
+    );
+    assert!(
+        revocation["document"]["committed_due"].is_null(),
+        "a revocation closes the time limits: {revocation}"
+    );
+    // The progress query says the result was revoked.
+    let p =
+        h.t.http
+            .get(&format!("/api/v1/cases/{n}?last4=002X"))
+            .await
+            .ok();
+    assert_eq!(p["trust"], "revoked", "{p}");
+    assert!(p["next_steps"].to_string().contains("已于"), "{p}");
+    // Another trust-first result passes its check, and stands.
+    let r = h.clerk.post("/api/v1/cases", &pledged("T-TRUST")).await;
+    let m = r.body["case_number"].as_str().unwrap().to_owned();
+    let v = act_ok(
+        &h.a2,
+        &m,
+        json!({"action": "pass_post_check", "note": "现场核查属实"}),
+    )
+    .await;
+    assert_eq!(v["case"]["trust"]["check"]["passed"], true);
+    let p =
+        h.t.http
+            .get(&format!("/api/v1/cases/{m}?last4=002X"))
+            .await
+            .ok();
+    assert_eq!(p["trust"], "passed", "{p}");
+}
+
+/// A hall that does not decide a trust-first matter cannot issue it at
+/// once, so a pledge there is refused; the case is not made.
+#[tokio::test]
+async fn a_pledge_is_refused_where_the_matter_is_not_decided() {
+    let h = hall_at("nanhai.guicheng.xiaping").await;
+    stores_nothing(&h, || async {
+        h.clerk
+            .post("/api/v1/cases", &pledged("T-TRUST"))
+            .await
+            .assert_error(422, "trust_first_not_here");
+    })
+    .await;
+}
+
+/// One rating per case whatever the channel: the progress page's key
+/// (web), the QR code's link, the hall's tablet; each channel is recorded
+/// in the `rated` event.
+#[tokio::test]
+async fn a_case_is_rated_once_from_any_channel_and_the_channel_is_recorded() {
+    let h = hall().await;
+    let r = h.clerk.post("/api/v1/cases", &pledged("T-TRUST")).await;
+    let n = r.body["case_number"].as_str().unwrap().to_owned();
+    // A rating link's key is the hall's: another case's key, or a made-up
+    // one, opens nothing.
+    let node = &h.t.node.node;
+    let other = h.clerk.post("/api/v1/cases", &pledged("T-TRUST")).await;
+    let other = other.body["case_number"].as_str().unwrap().to_owned();
+    assert!(node.check_rating_key(&n, &node.rating_key(&n)).is_ok());
+    for key in [node.rating_key(&other), "00".repeat(16), String::new()] {
+        assert_eq!(
+            node.check_rating_key(&n, &key).unwrap_err().code,
+            "bad_rating_link"
+        );
+    }
+    assert!(node.rating_link(&n).contains(&format!("/rate?n={n}&k=")));
+    // The completion notice holds the link for its rating QR code.
+    assert_eq!(r.body["document"]["rate_url"], json!(node.rating_link(&n)));
+    // Rated from the progress query's key, through the API.
+    let p =
+        h.t.http
+            .post(
+                &format!("/api/v1/cases/{n}/rating"),
+                &json!({"last4": "002X", "score": 2, "channel": "web", "comment": "方便"}),
+            )
+            .await
+            .ok();
+    assert_eq!(p["rated"], true);
+    assert_eq!(p["may_rate"], false);
+    stores_nothing(&h, || async {
+        h.t.http
+            .post(
+                &format!("/api/v1/cases/{n}/rating"),
+                &json!({"last4": "002X", "score": 1, "channel": "hall_tablet"}),
+            )
+            .await
+            .assert_error(409, "already_rated");
+        let e = node
+            .rate_by_link(&n, &node.rating_key(&n), 1, String::new())
+            .await
+            .unwrap_err();
+        assert_eq!(e.code, "already_rated");
+    })
+    .await;
+    let rec = h.sup.get(&format!("/api/v1/cases/{n}/record")).await.ok();
+    let rated: Vec<&Value> = rec["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["event"]["type"] == "rated")
+        .collect();
+    assert_eq!(rated.len(), 1);
+    assert_eq!(rated[0]["event"]["channel"], "web");
+    // The QR code's link rates the other case, as `qr_code`.
+    let p = node
+        .rate_by_link(&other, &node.rating_key(&other), 1, "扫码".into())
+        .await
+        .unwrap();
+    assert!(p.rated);
+    let rec = h
+        .sup
+        .get(&format!("/api/v1/cases/{other}/record"))
+        .await
+        .ok();
+    assert_eq!(rec["view"]["case"]["rating"]["channel"], "qr_code");
 }

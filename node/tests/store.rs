@@ -92,6 +92,8 @@ fn row(case: &Case, state: &str) -> CaseRow {
         granted: None,
         rating: None,
         follow_up_due: None,
+        post_check_due: None,
+        trust: None,
         case: case.clone(),
     }
 }

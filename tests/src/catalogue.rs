@@ -46,6 +46,8 @@ fn matter(code: &str, dept: &str, immediate: bool) -> Value {
 /// - `T-SIMPLE`: committed, department `a`, no co-departments; the one
 ///   bookable matter, and its household register (`M3`) may be presented
 ///   by data with a granted `T-IMM` result of the same applicant.
+/// - `T-TRUST`: as `T-SIMPLE`, and trust first, check later (a pledge,
+///   post-check within 10 working days).
 pub fn test_catalogue() -> Value {
     let mut par = matter("T-PAR", "a", false);
     par["co_departments"] = json!(["b", "c"]);
@@ -61,8 +63,14 @@ pub fn test_catalogue() -> Value {
     let mut simple = matter("T-SIMPLE", "a", false);
     simple["bookable"] = json!(true);
     simple["materials"][2]["by_data"] = json!(["T-IMM"]);
+    let mut trust = matter("T-TRUST", "a", false);
+    trust["trust_first"] = json!({
+        "pledge_zh": "本人承诺所报信息真实，经营场所符合条件",
+        "pledge_en": "I pledge that what I declared is true and the premises meet the conditions",
+        "check_days": 10
+    });
     let mut matters = serde_json::Map::new();
-    for m in [par, any, imm, org, dist, simple] {
+    for m in [par, any, imm, org, dist, simple, trust] {
         matters.insert(m["code"].as_str().unwrap_or_default().to_owned(), m);
     }
     let dept = |code: &str, zh: &str| json!({"code": code, "name_zh": zh, "name_en": format!("Department {code}")});

@@ -1487,3 +1487,192 @@ async fn a_pre_application_from_a_phone_is_accepted_at_the_window_in_one_step() 
     h.node.stop().await;
     drop(driver);
 }
+
+/// Trust first, check later, and a rating from the progress page: the
+/// clerk issues 食品经营许可 (NH-SC-007) at once on the applicant's signed
+/// pledge; the market regulator's approver finds it in the post-check
+/// list with its due day and revokes it; the citizen's phone shows the
+/// result revoked and rates the service from the progress page (channel
+/// `web`), after which the QR code's rating page says it is rated; the
+/// supervisor's statistics count the revoked result; the trace names the
+/// rating's channel.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trust_first_result_is_revoked_after_its_check_and_rated_from_the_progress_page() {
+    let driver = Driver::start().await;
+    let h = hall().await;
+    tokio::time::timeout(Duration::from_secs(300), trust_first_walk(&driver, &h))
+        .await
+        .expect("the walk finished in time");
+    h.node.stop().await;
+    drop(driver);
+}
+
+async fn trust_first_walk(driver: &Driver, h: &Hall) {
+    let base = &h.base;
+    let admin = onewindow_tests::Api::login(base, "admin", ADMIN_PASSWORD).await;
+    admin
+        .post_ok(
+            "/api/v1/staff",
+            &json!({"username": "sc.one", "display_name": "sc.one 测试", "role": "approver",
+                    "department": "shichang", "password": STAFF_PASSWORD}),
+        )
+        .await;
+    let c = driver.browser("trust", 1280, 900).await;
+
+    // The clerk: the pledge is on the form of a trust-first matter.
+    login(&c, base, "clerk1").await;
+    c.goto(&format!("{base}/clerk/apply/NH-SC-007"))
+        .await
+        .unwrap();
+    wait_text(&c, "#pledge-text", "本人（本单位）承诺").await;
+    fill_applicant(&c).await;
+    for m in ["#have_M01", "#elec_M02", "#have_M03", "#have_M05"] {
+        click(&c, m).await;
+    }
+    click(&c, "#pledge_signed").await;
+    shot(&c, "trust-clerk-pledge").await;
+    click(&c, "#submit-apply").await;
+    let n = wait_text(&c, "#case-number", "NH").await;
+    c.goto(&format!("{base}/cases/{n}/document")).await.unwrap();
+    wait_text(&c, "body", "办结通知书").await;
+    wait_text(&c, "body", "先信任、再审核").await;
+    find(&c, "#rate-qr svg").await;
+    shot(&c, "trust-document-completion").await;
+    c.goto(&format!("{base}/clerk")).await.unwrap();
+    logout(&c).await;
+
+    // The approver: the post-check list, its due day, and the revocation.
+    login(&c, base, "sc.one").await;
+    let row = wait_text(
+        &c,
+        &format!("#post-check-queue tr[data-case=\"{n}\"]"),
+        "张三",
+    )
+    .await;
+    assert!(row.contains("2026-12-21"), "due in 20 working days: {row}");
+    shot(&c, "trust-approver-queue").await;
+    click(
+        &c,
+        &format!("#post-check-queue a[href=\"/approver/cases/{n}\"]"),
+    )
+    .await;
+    wait_text(&c, "#trust-status", "待核查").await;
+    wait_text(&c, "#trust-pledge", "本人（本单位）承诺").await;
+    fill(&c, "#pc-reason", "现场核查：无食品安全管理制度").await;
+    shot(&c, "trust-approver-case").await;
+    click(&c, "#act-revoke_result").await;
+    wait_text(&c, ".flash.ok", "办理结果已撤销").await;
+    wait_text(&c, "#trust-status", "已撤销").await;
+    wait_text(&c, "#trace", "事后核查未通过，撤销结果").await;
+    assert!(c.find(Locator::Css("#act-revoke_result")).await.is_err());
+    shot(&c, "trust-approver-revoked").await;
+    c.goto(&format!("{base}/lang/en?next=/approver/cases/{n}"))
+        .await
+        .unwrap();
+    wait_text(&c, "#trust-status", "Revoked").await;
+    shot(&c, "trust-approver-revoked-en").await;
+    c.goto(&format!("{base}/lang/zh?next=/approver"))
+        .await
+        .unwrap();
+    // The decision of revocation, issued to the applicant.
+    c.goto(&format!("{base}/approver/cases/{n}")).await.unwrap();
+    let docs = c
+        .find_all(Locator::Css(&format!("a[href^=\"/cases/{n}/documents/\"]")))
+        .await
+        .unwrap();
+    let href = docs.last().unwrap().attr("href").await.unwrap().unwrap();
+    c.goto(&format!("{base}{href}")).await.unwrap();
+    wait_text(&c, "body", "撤销决定书").await;
+    wait_text(&c, "body", "无食品安全管理制度").await;
+    shot(&c, "trust-document-revocation").await;
+    c.goto(&format!("{base}/approver")).await.unwrap();
+    logout(&c).await;
+
+    // The citizen's phone: the progress page says the result was revoked,
+    // and the service is rated from there.
+    let phone = driver.browser("trust-phone", 390, 844).await;
+    phone.goto(&format!("{base}/progress")).await.unwrap();
+    fill(&phone, "#p-number", &n).await;
+    fill(&phone, "#p-last4", "002x").await;
+    click(&phone, "#progress-submit").await;
+    wait_text(&phone, "#trust-revoked", "已被撤销").await;
+    wait_text(&phone, "#next-steps", "撤销决定书").await;
+    find(&phone, "#progress-rate-form").await;
+    shot(&phone, "trust-progress-revoked-phone").await;
+    fill(&phone, "#rate-comment", "窗口说明清楚").await;
+    click(&phone, "#score-2").await;
+    wait_text(&phone, "#rated", "感谢").await;
+    assert!(
+        phone
+            .find(Locator::Css("#progress-rate-form"))
+            .await
+            .is_err()
+    );
+    shot(&phone, "trust-progress-rated-phone").await;
+    phone
+        .goto(&format!(
+            "{base}/lang/en?next=/progress?number={n}%26last4=002X"
+        ))
+        .await
+        .unwrap();
+    wait_text(&phone, "#trust-revoked", "revoked").await;
+    wait_text(&phone, "#rated", "Thank you").await;
+    shot(&phone, "trust-progress-rated-phone-en").await;
+    // The QR code's rating page: one rating per case, so it says rated.
+    phone
+        .goto(&format!("{base}/lang/zh?next=/progress"))
+        .await
+        .unwrap();
+    phone.goto(&h.node.node.rating_link(&n)).await.unwrap();
+    wait_text(&phone, "#rated", "感谢").await;
+    assert!(phone.find(Locator::Css("#qr-rate-form")).await.is_err());
+    shot(&phone, "trust-qr-rated-phone").await;
+    // A made-up key opens nothing.
+    phone
+        .goto(&format!("{base}/rate?n={n}&k={}", "0".repeat(32)))
+        .await
+        .unwrap();
+    wait_text(&phone, "#page-error", "评价链接无效").await;
+    phone.close().await.unwrap();
+
+    // The supervisor: the trace names the channel; the statistics count
+    // the trust-first result and its revocation.
+    login(&c, base, "sup1").await;
+    c.goto(&format!("{base}/supervisor/cases/{n}"))
+        .await
+        .unwrap();
+    wait_text(&c, "#trace", "网上（进度查询页面）").await;
+    shot(&c, "trust-supervisor-case").await;
+    c.goto(&format!("{base}/supervisor/stats")).await.unwrap();
+    // The data tables are folded; the one of trust-first results is opened.
+    find(&c, "#table-stats-trust").await;
+    c.execute(
+        "const t = document.getElementById('table-stats-trust'); \
+         t.closest('details').open = true; t.scrollIntoView();",
+        vec![],
+    )
+    .await
+    .unwrap();
+    wait_text(&c, "#table-stats-trust", "核查后撤销").await;
+    let mut counted = Vec::new();
+    for row in c
+        .find_all(Locator::Css("#table-stats-trust tbody tr"))
+        .await
+        .unwrap()
+    {
+        let cells = row.find_all(Locator::Css("td")).await.unwrap();
+        let mut texts = Vec::new();
+        for cell in cells {
+            texts.push(cell.text().await.unwrap());
+        }
+        counted.push(texts.join("|"));
+    }
+    assert!(
+        counted.contains(&"凭承诺当场出证|1".to_owned())
+            && counted.contains(&"核查后撤销|1".to_owned()),
+        "{counted:?}"
+    );
+    shot(&c, "trust-supervisor-stats").await;
+    logout(&c).await;
+    c.close().await.unwrap();
+}

@@ -121,6 +121,10 @@ fn catalogue() -> Value {
             ]
         })
     };
+    let mut trust = matter("T-TRUST", json!([]));
+    trust["name_zh"] = json!("先信任试点许可");
+    trust["name_en"] = json!("Trust-first pilot licence");
+    trust["trust_first"] = json!({"pledge_zh": "本人承诺所报信息真实", "pledge_en": "I pledge that what I declared is true", "check_days": 10});
     let dept = |code: &str, zh: &str| json!({"code": code, "name_zh": zh, "name_en": format!("Department {code}")});
     // T-SIMPLE is booked at the hall.
     let mut simple = matter("T-SIMPLE", json!([]));
@@ -128,7 +132,7 @@ fn catalogue() -> Value {
     json!({
         "version": 0,
         "departments": {"a": dept("a", "甲局"), "b": dept("b", "乙局")},
-        "matters": {"T-SIMPLE": simple, "T-PAR": matter("T-PAR", json!(["b"]))}
+        "matters": {"T-SIMPLE": simple, "T-PAR": matter("T-PAR", json!(["b"])), "T-TRUST": trust}
     })
 }
 
@@ -929,6 +933,7 @@ async fn statistics_count_a_new_case_and_every_table_exports_as_csv() {
             "stats-queue",
             "stats-ratings",
             "stats-states",
+            "stats-trust",
         ] {
             let c = sup.get(&format!("/supervisor/export/{id}?days=30")).await;
             assert_eq!(c.status, StatusCode::OK, "{id}");
@@ -1688,6 +1693,140 @@ async fn an_applicant_field_in_error_is_told_next_to_it_in_the_pages_language() 
             assert!(!p.body.contains("id=\"page-error\""), "{field}: {}", p.body);
         }
         assert_eq!(counts(&h).await, before, "nothing stored");
+    })
+    .await;
+}
+
+/// The applicant rates from the progress page: the answer to a closed
+/// case holds the rating form, with the public forms' double-submit
+/// token; a post without it, or with a wrong ID key, stores nothing; the
+/// rating is recorded with channel `web`, and a second one, from the
+/// progress page or the QR code's page, is refused in words.
+#[tokio::test]
+async fn a_rating_from_the_progress_page_is_recorded_once() {
+    within(async {
+        let h = hall().await;
+        let clerk = Browser::new(&h.url);
+        clerk.login("clerk1").await;
+        // A trust-first result, issued at once on the applicant's pledge.
+        let token = clerk.csrf("/clerk/apply/T-TRUST").await;
+        let form = clerk.get("/clerk/apply/T-TRUST").await;
+        assert!(
+            form.body.contains("本人承诺所报信息真实"),
+            "the pledge is shown"
+        );
+        let p = clerk
+            .post(
+                "/clerk/apply/T-TRUST",
+                &[
+                    ("csrf", token.as_str()),
+                    ("kind", "person"),
+                    ("id_number", PERSON),
+                    ("name", "张三"),
+                    ("have_M1", "1"),
+                    ("have_M2", "1"),
+                    ("pledge_signed", "1"),
+                    ("decision", "accept"),
+                ],
+            )
+            .await;
+        assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+        let n = p.location.trim_start_matches("/clerk/cases/").to_owned();
+        assert_eq!(
+            h.node
+                .node
+                .case_for_staff(&n)
+                .await
+                .unwrap()
+                .case
+                .state
+                .as_str(),
+            "completed"
+        );
+
+        let citizen = Browser::new(&h.url);
+        let page = citizen
+            .get(&format!("/progress?number={n}&last4=002x"))
+            .await;
+        assert_eq!(page.status, StatusCode::OK);
+        assert!(
+            page.body.contains("id=\"progress-rate-form\""),
+            "{}",
+            page.body
+        );
+        assert!(page.body.contains("事后核查将于"), "the post-check's day");
+        let token = csrf(&page.body);
+        let before = counts(&h).await;
+        let rate = |t: &str, last4: &str| {
+            vec![
+                ("csrf".to_owned(), t.to_owned()),
+                ("number".to_owned(), n.clone()),
+                ("last4".to_owned(), last4.to_owned()),
+                ("score".to_owned(), "2".to_owned()),
+                ("comment".to_owned(), "很方便".to_owned()),
+            ]
+        };
+        let post = |form: Vec<(String, String)>| {
+            let c = &citizen;
+            async move {
+                let form: Vec<(&str, &str)> =
+                    form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+                c.post("/rate", &form).await
+            }
+        };
+        let p = post(rate("", "002X")).await;
+        assert_eq!(p.status, StatusCode::FORBIDDEN);
+        let p = post(rate(&token, "1234")).await;
+        assert_eq!(p.status, StatusCode::NOT_FOUND, "{}", p.body);
+        assert_eq!(
+            counts(&h).await,
+            before,
+            "a refused rating stored something"
+        );
+        let p = post(rate(&token, "002x")).await;
+        assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+        assert!(
+            p.location.starts_with("/progress?number="),
+            "{}",
+            p.location
+        );
+        let page = citizen.get(&p.location).await;
+        assert!(page.body.contains("id=\"rated\""), "{}", page.body);
+        assert!(!page.body.contains("id=\"progress-rate-form\""));
+        let case = h.node.node.case_for_staff(&n).await.unwrap().case;
+        let rating = case.rating.unwrap();
+        assert_eq!((rating.score, rating.channel.as_str()), (2, "web"));
+        assert_eq!(rating.comment, "很方便");
+        // Once per case, whatever the channel.
+        let before = counts(&h).await;
+        let p = post(rate(&token, "002X")).await;
+        assert_eq!(p.status, StatusCode::CONFLICT);
+        assert!(p.body.contains("每件只能评价一次"), "{}", p.body);
+        let link = h.node.node.rating_link(&n);
+        let path = &link[link.find("/rate").unwrap()..];
+        let page = citizen.get(path).await;
+        assert_eq!(page.status, StatusCode::OK);
+        assert!(page.body.contains("id=\"rated\""), "{}", page.body);
+        let key = path.split("k=").nth(1).unwrap();
+        let p = post(vec![
+            ("csrf".to_owned(), token.clone()),
+            ("number".to_owned(), n.clone()),
+            ("k".to_owned(), key.to_owned()),
+            ("score".to_owned(), "1".to_owned()),
+        ])
+        .await;
+        assert_eq!(p.status, StatusCode::CONFLICT, "{}", p.body);
+        // A made-up key opens nothing.
+        let bad = citizen
+            .get(&format!("/rate?n={n}&k={}", "0".repeat(32)))
+            .await;
+        assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+        assert!(bad.body.contains("评价链接无效"));
+        assert_eq!(
+            counts(&h).await,
+            before,
+            "a refused rating stored something"
+        );
     })
     .await;
 }

@@ -223,6 +223,20 @@ pub enum Channel {
     Sms,
 }
 
+impl Channel {
+    /// Stable name (as in the API; the phrase `channel.<name>`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::HallTablet => "hall_tablet",
+            Self::QrCode => "qr_code",
+            Self::Web => "web",
+            Self::Mobile => "mobile",
+            Self::Phone => "phone",
+            Self::Sms => "sms",
+        }
+    }
+}
+
 /// A change to a case.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -350,6 +364,30 @@ pub enum Event {
     DocumentIssued {
         /// The document.
         document: Box<crate::document::IssuedDocument>,
+    },
+    /// Trust first, check later (先信任、再审核): the applicant signed the
+    /// matter's integrity pledge and the result is issued at once at the
+    /// window; an approver checks the case afterwards within `check_days`
+    /// working days ([`Event::PostCheckPassed`], [`Event::TrustRevoked`]).
+    TrustIssued {
+        /// The pledge as signed (the catalogue's text, in Chinese).
+        pledge: String,
+        /// What was issued.
+        result: String,
+        /// Working days the post-check has, from the day of issue.
+        check_days: u32,
+    },
+    /// The post-check of a trust-first result found nothing wrong: the
+    /// result stands.
+    PostCheckPassed {
+        /// What was checked.
+        note: String,
+    },
+    /// The post-check of a trust-first result found the pledge broken: the
+    /// result is revoked, and a revocation notice goes to the applicant.
+    TrustRevoked {
+        /// What the check found (printed on the notice).
+        reason: String,
     },
     /// The applicant's rating (好差评).
     Rated {
@@ -653,6 +691,10 @@ pub struct Received {
     /// in the catalogue version it was accepted under (3 when not said).
     #[serde(default = "default_distinct_people")]
     pub distinct_people: u8,
+    /// The matter's trust-first pledge and post-check limit, when it is a
+    /// trust-first matter (filled from the catalogue like the other fields).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trust_first: Option<super::catalogue::TrustFirst>,
 }
 
 fn default_distinct_people() -> u8 {
@@ -691,6 +733,7 @@ impl Received {
             accepting_node,
             intake: crate::attachment::Intake::Window,
             distinct_people: matter.distinct_people,
+            trust_first: matter.trust_first.clone(),
         }
     }
 }
@@ -743,6 +786,9 @@ impl Event {
             Self::WarningAppealed { .. } => "warning_appealed",
             Self::WarningDecided { .. } => "warning_decided",
             Self::Attached(_) => "attached",
+            Self::TrustIssued { .. } => "trust_issued",
+            Self::PostCheckPassed { .. } => "post_check_passed",
+            Self::TrustRevoked { .. } => "trust_revoked",
         }
     }
 
@@ -756,6 +802,7 @@ impl Event {
             | Self::NotAccepted { .. }
             | Self::Accepted { .. }
             | Self::CompletedAtWindow { .. }
+            | Self::TrustIssued { .. }
             | Self::HandedOut { .. }
             | Self::Withdrawn { .. }
             | Self::Attached(_) => &[Role::Clerk],
@@ -768,7 +815,9 @@ impl Event {
             | Self::ResultReady { .. }
             | Self::Suspended { .. }
             | Self::Resumed { .. }
-            | Self::Extended { .. } => &[Role::Approver],
+            | Self::Extended { .. }
+            | Self::PostCheckPassed { .. }
+            | Self::TrustRevoked { .. } => &[Role::Approver],
             Self::Terminated { .. } => &[Role::Approver, Role::Supervisor],
             Self::Transferred { .. } | Self::DocumentIssued { .. } => {
                 &[Role::Clerk, Role::Approver, Role::Supervisor]
@@ -801,7 +850,8 @@ pub fn transition(from: State, event: &Event) -> Option<State> {
         (S::Correction, Event::Resubmitted { .. }) => S::Received,
         (S::Received, Event::NotAccepted { .. }) => S::Rejected,
         (S::Received, Event::Accepted { .. }) => S::Accepted,
-        (S::Received, Event::CompletedAtWindow { .. }) => S::Completed,
+        (S::Received, Event::CompletedAtWindow { .. } | Event::TrustIssued { .. }) => S::Completed,
+        (S::Completed, Event::PostCheckPassed { .. } | Event::TrustRevoked { .. }) => S::Completed,
         (S::Accepted, Event::HandlingStarted) => S::Handling,
         (S::Handling, Event::SubmittedForReview { .. }) => S::Review,
         (S::Review, Event::ReviewPassed { .. }) => S::Approval,
@@ -929,6 +979,13 @@ pub enum CaseError {
     /// Already rated, or a bad score.
     #[error("rating: {0}")]
     Rating(String),
+    /// A post-check on a case that is not a trust-first result (`not_trust_first`),
+    /// or one already checked (`already_checked`).
+    #[error("post-check refused: {0}")]
+    PostCheck(&'static str),
+    /// The case is already rated (one rating per case, whatever the channel).
+    #[error("the case is already rated")]
+    AlreadyRated,
     /// A warning's appeal or its decision is refused.
     #[error("appeal refused: {0}")]
     Appeal(String),
@@ -972,6 +1029,8 @@ impl CaseError {
             CaseError::SameStaff => text("err.same_staff", &[]),
             CaseError::Rating(s) => text("err.rating_refused", &[("detail", s)]),
             CaseError::Appeal(s) => text("err.appeal_refused", &[("detail", s)]),
+            CaseError::PostCheck(why) => text(&format!("err.post_check_refused.{why}"), &[]),
+            CaseError::AlreadyRated => text("err.already_rated", &[]),
             CaseError::Version { got, have } => {
                 text("err.case_version", &[("got", got), ("have", have)])
             }
@@ -1012,6 +1071,8 @@ impl CaseError {
             Self::SameStaff => "same_staff",
             Self::Rating(_) => "rating_refused",
             Self::Appeal(_) => "appeal_refused",
+            Self::PostCheck(_) => "post_check_refused",
+            Self::AlreadyRated => "already_rated",
             Self::Version { .. } => "case_version",
             Self::NotStarted => "case_not_started",
             Self::Empty(_) => "empty_field",
@@ -1211,6 +1272,71 @@ pub struct Case {
     /// The files attached to the case, in order ([`Event::Attached`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub attachments: Vec<crate::attachment::Attachment>,
+    /// A trust-first result: the pledge signed, and its post-check.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trust: Option<TrustCheck>,
+}
+
+/// A result issued on the applicant's pledge ([`Event::TrustIssued`]) and
+/// what its post-check found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct TrustCheck {
+    /// The pledge as signed.
+    pub pledge: String,
+    /// Working days the post-check has.
+    pub check_days: u32,
+    /// When the result was issued (ms).
+    pub issued_at_ms: i64,
+    /// The post-check, once made.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub check: Option<PostCheck>,
+}
+
+/// The post-check of a trust-first result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct PostCheck {
+    /// The result stands (`false`: revoked).
+    pub passed: bool,
+    /// What was checked, or what the check found.
+    pub text: String,
+    /// The approver.
+    pub by: String,
+    /// When (ms).
+    pub at_ms: i64,
+}
+
+/// Where a trust-first result stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TrustStatus {
+    /// Issued; the post-check is open.
+    Pending,
+    /// Checked: the result stands.
+    Passed,
+    /// Checked: the result is revoked.
+    Revoked,
+}
+
+impl TrustStatus {
+    /// Stable name, as stored in the read model.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Passed => "passed",
+            Self::Revoked => "revoked",
+        }
+    }
+}
+
+impl TrustCheck {
+    /// Where the result stands.
+    pub fn status(&self) -> TrustStatus {
+        match &self.check {
+            None => TrustStatus::Pending,
+            Some(c) if c.passed => TrustStatus::Passed,
+            Some(_) => TrustStatus::Revoked,
+        }
+    }
 }
 
 /// Where a case's issued document is: the event that carries it.
@@ -1297,6 +1423,7 @@ impl Case {
             window: None,
             documents: Vec::new(),
             attachments: Vec::new(),
+            trust: None,
         })
     }
 
@@ -1456,6 +1583,27 @@ impl Case {
     /// Guards that need the case itself.
     fn guard(&self, rec: &EventRecord) -> Result<(), CaseError> {
         match &rec.event {
+            Event::TrustIssued { .. } if self.received.trust_first.is_none() => {
+                Err(CaseError::IllegalTransition {
+                    state: self.state.as_str(),
+                    event: "trust_issued",
+                })
+            }
+            Event::TrustIssued { pledge, .. } if pledge.trim().is_empty() => {
+                Err(CaseError::Empty("pledge"))
+            }
+            Event::TrustIssued { check_days: 0, .. } => Err(CaseError::Empty("check_days")),
+            Event::PostCheckPassed { .. } | Event::TrustRevoked { .. }
+                if self.trust_status() != Some(TrustStatus::Pending) =>
+            {
+                Err(CaseError::PostCheck(match self.trust_status() {
+                    None => "not_trust_first",
+                    _ => "already_checked",
+                }))
+            }
+            Event::TrustRevoked { reason } if reason.trim().is_empty() => {
+                Err(CaseError::Empty("reason"))
+            }
             Event::CompletedAtWindow { .. } if !self.received.immediate => {
                 Err(CaseError::IllegalTransition {
                     state: self.state.as_str(),
@@ -1533,7 +1681,7 @@ impl Case {
             }
             Event::Rated { score, .. } => {
                 if self.rating.is_some() {
-                    Err(CaseError::Rating("the case is already rated".into()))
+                    Err(CaseError::AlreadyRated)
                 } else if !(1..=5).contains(score) {
                     Err(CaseError::Rating("the score is 1 to 5".into()))
                 } else {
@@ -1662,6 +1810,33 @@ impl Case {
                 self.decided_at_ms = Some(at);
                 self.granted = Some(true);
                 self.result = Some(result.clone());
+            }
+            Event::TrustIssued {
+                pledge,
+                result,
+                check_days,
+            } => {
+                self.accepted_at_ms = Some(at);
+                self.decided_at_ms = Some(at);
+                self.granted = Some(true);
+                self.result = Some(result.clone());
+                self.trust = Some(TrustCheck {
+                    pledge: pledge.clone(),
+                    check_days: *check_days,
+                    issued_at_ms: at,
+                    check: None,
+                });
+            }
+            Event::PostCheckPassed { note: text } | Event::TrustRevoked { reason: text } => {
+                let passed = matches!(rec.event, Event::PostCheckPassed { .. });
+                if let Some(t) = &mut self.trust {
+                    t.check = Some(PostCheck {
+                        passed,
+                        text: text.clone(),
+                        by: rec.actor.username.clone(),
+                        at_ms: at,
+                    });
+                }
             }
             Event::HandlingStarted => {
                 if self.sub_cases.is_empty() {
@@ -1899,6 +2074,27 @@ impl Case {
             committed,
             stage,
         })
+    }
+
+    /// Where the case's trust-first result stands, if it has one.
+    pub fn trust_status(&self) -> Option<TrustStatus> {
+        self.trust.as_ref().map(TrustCheck::status)
+    }
+
+    /// The day by which an open post-check of a trust-first result is due:
+    /// its `check_days` working days after the day of issue; `None` when
+    /// there is none open.
+    pub fn post_check_due(&self, calendar: &Calendar) -> Option<NaiveDate> {
+        let t = self.trust.as_ref().filter(|t| t.check.is_none())?;
+        deadline::due(
+            china_date(t.issued_at_ms),
+            t.check_days,
+            deadline::TimeUnit::WorkingDays,
+            calendar,
+            &[],
+            0,
+        )
+        .date
     }
 
     /// The day by which a bad rating must be answered: [`FOLLOW_UP_WORKING_DAYS`]

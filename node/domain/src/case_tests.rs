@@ -36,6 +36,13 @@ fn every_event() -> Vec<Event> {
             holder: Some("nanhai".into()),
         },
         Event::CompletedAtWindow { result: "r".into() },
+        Event::TrustIssued {
+            pledge: "p".into(),
+            result: "r".into(),
+            check_days: 10,
+        },
+        Event::PostCheckPassed { note: "n".into() },
+        Event::TrustRevoked { reason: "r".into() },
         Event::HandlingStarted,
         Event::SubmittedForReview {
             opinion: "o".into(),
@@ -99,7 +106,12 @@ fn final_states_are_never_left() {
             if let Some(next) = transition(s, &e) {
                 assert_eq!(next, s, "{s:?} left by {}", e.kind());
                 assert!(
-                    matches!(e, Event::Rated { .. }),
+                    matches!(
+                        e,
+                        Event::Rated { .. }
+                            | Event::PostCheckPassed { .. }
+                            | Event::TrustRevoked { .. }
+                    ),
                     "{s:?} accepts {}",
                     e.kind()
                 );
@@ -204,6 +216,7 @@ fn received(join: JoinRule) -> EventRecord {
             accepting_node: "nanhai".into(),
             intake: crate::attachment::Intake::Window,
             distinct_people: 3,
+            trust_first: None,
         })),
     }
 }
@@ -902,4 +915,142 @@ fn rules_of_what_is_written_now_do_not_refuse_a_history() {
         "collected by 张三, ID check not recorded"
     );
     assert_eq!(folded.state, State::Completed);
+}
+
+/// A case of a trust-first matter (check within 10 working days).
+fn trust_first_case() -> Case {
+    let mut rec = received(JoinRule::All);
+    if let Event::Received(r) = &mut rec.event {
+        r.co_departments.clear();
+        r.trust_first = Some(crate::catalogue::TrustFirst {
+            pledge_zh: "本人承诺所报信息真实".into(),
+            pledge_en: "I pledge that what I declared is true".into(),
+            check_days: 10,
+        });
+    }
+    Case::start(&rec).expect("starts")
+}
+
+#[test]
+#[allow(clippy::unwrap_used)]
+fn a_trust_first_result_is_issued_at_once_checked_once_and_revoked_on_a_failed_check() {
+    // Weekends only: the post-check's limit counts working days.
+    let cal = crate::calendar::Calendar::new();
+    let issue = Event::TrustIssued {
+        pledge: "本人承诺所报信息真实".into(),
+        result: "r".into(),
+        check_days: 10,
+    };
+    // Only a trust-first matter is issued on a pledge.
+    let mut plain = start(JoinRule::All);
+    let rec = following(&plain, actor(Role::Clerk, None, "clerk"), issue.clone());
+    assert_eq!(plain.apply(&rec).unwrap_err().code(), "illegal_transition");
+    let mut case = trust_first_case();
+    // Issued by the window, never by an approver.
+    let rec = following(&case, actor(Role::Approver, Some("a"), "a1"), issue.clone());
+    assert_eq!(case.apply(&rec).unwrap_err().code(), "wrong_role");
+    let rec = following(&case, actor(Role::Clerk, None, "clerk"), issue);
+    case.apply(&rec).unwrap();
+    assert_eq!(case.state, State::Completed);
+    assert_eq!(case.granted, Some(true));
+    assert_eq!(case.trust_status(), Some(TrustStatus::Pending));
+    // Issued on Monday 2026-09-21 (China time): ten working days after.
+    assert_eq!(
+        case.post_check_due(&cal),
+        NaiveDate::from_ymd_opt(2026, 10, 5)
+    );
+    // The check is an approver's of the case's department, with a reason
+    // when it fails.
+    let revoke = |reason: &str| Event::TrustRevoked {
+        reason: reason.into(),
+    };
+    for (who, ev, code) in [
+        (actor(Role::Clerk, None, "clerk"), revoke("x"), "wrong_role"),
+        (
+            actor(Role::Approver, Some("b"), "b1"),
+            revoke("x"),
+            "wrong_department",
+        ),
+        (
+            actor(Role::Approver, Some("a"), "a1"),
+            revoke(" "),
+            "empty_field",
+        ),
+    ] {
+        let rec = following(&case, who, ev);
+        assert_eq!(case.apply(&rec).unwrap_err().code(), code);
+    }
+    let mut passed = case.clone();
+    let rec = following(
+        &passed,
+        actor(Role::Approver, Some("a"), "a1"),
+        Event::PostCheckPassed {
+            note: "现场核查属实".into(),
+        },
+    );
+    passed.apply(&rec).unwrap();
+    assert_eq!(passed.trust_status(), Some(TrustStatus::Passed));
+    assert_eq!(passed.post_check_due(&cal), None);
+    let rec = following(
+        &case,
+        actor(Role::Approver, Some("a"), "a2"),
+        revoke("承诺不实"),
+    );
+    case.apply(&rec).unwrap();
+    assert_eq!(case.trust_status(), Some(TrustStatus::Revoked));
+    assert_eq!(case.state, State::Completed);
+    assert_eq!(case.post_check_due(&cal), None);
+    // Checked once.
+    let rec = following(
+        &case,
+        actor(Role::Approver, Some("a"), "a1"),
+        revoke("again"),
+    );
+    let e = case.apply(&rec).unwrap_err();
+    assert_eq!(e, CaseError::PostCheck("already_checked"));
+    // A case that is not a trust-first result has no post-check.
+    let mut done = start(JoinRule::All);
+    let rec = following(
+        &done,
+        actor(Role::Approver, Some("a"), "a1"),
+        Event::PostCheckPassed { note: "n".into() },
+    );
+    assert_eq!(done.apply(&rec).unwrap_err().code(), "illegal_transition");
+}
+
+#[test]
+#[allow(clippy::unwrap_used)]
+fn a_case_is_rated_once_whatever_the_channel() {
+    let mut case = trust_first_case();
+    let rec = following(
+        &case,
+        actor(Role::Clerk, None, "clerk"),
+        Event::TrustIssued {
+            pledge: "p".into(),
+            result: "r".into(),
+            check_days: 10,
+        },
+    );
+    case.apply(&rec).unwrap();
+    let rate = |channel| Event::Rated {
+        score: 1,
+        channel,
+        comment: String::new(),
+    };
+    let rec = following(
+        &case,
+        actor(Role::Citizen, None, "citizen"),
+        rate(Channel::Web),
+    );
+    case.apply(&rec).unwrap();
+    assert_eq!(case.rating.as_ref().unwrap().channel, Channel::Web);
+    for channel in [
+        Channel::QrCode,
+        Channel::Sms,
+        Channel::HallTablet,
+        Channel::Web,
+    ] {
+        let rec = following(&case, actor(Role::Citizen, None, "citizen"), rate(channel));
+        assert_eq!(case.apply(&rec).unwrap_err(), CaseError::AlreadyRated);
+    }
 }

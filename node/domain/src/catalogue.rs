@@ -106,7 +106,30 @@ pub struct Matter {
         skip_serializing_if = "is_default_distinct_people"
     )]
     pub distinct_people: u8,
+    /// Trust first, check later (先信任、再审核): a reversible matter whose
+    /// result is issued at once when the applicant signs this pledge, and
+    /// checked afterwards by an approver within `check_days` working days.
+    /// Left out of the JSON when absent, so that versions published before
+    /// it keep their digest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trust_first: Option<TrustFirst>,
 }
+
+/// The pledge of a trust-first matter and the limit of its post-check.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TrustFirst {
+    /// The integrity pledge (信用承诺书) the applicant signs, in Chinese.
+    pub pledge_zh: String,
+    /// The same pledge in English.
+    pub pledge_en: String,
+    /// Working days from the issue within which an approver checks the
+    /// case (1 to 60).
+    pub check_days: u32,
+}
+
+/// The longest post-check limit of a trust-first matter, in working days.
+pub const MAX_CHECK_DAYS: u32 = 60;
 
 /// How many different people handle, review and decide a case when the
 /// matter does not say ([`Matter::distinct_people`]).
@@ -659,6 +682,24 @@ impl Catalogue {
                      three people, or two where the handler may also decide",
                     m.distinct_people
                 )));
+            }
+            if let Some(t) = &m.trust_first {
+                if t.pledge_zh.trim().is_empty() || t.pledge_en.trim().is_empty() {
+                    return Err(bad(
+                        "a trust-first matter needs its pledge in both languages",
+                    ));
+                }
+                if !(1..=MAX_CHECK_DAYS).contains(&t.check_days) {
+                    return Err(bad(&format!(
+                        "trust_first.check_days is {}, but must be 1 to {MAX_CHECK_DAYS}",
+                        t.check_days
+                    )));
+                }
+                if m.immediate {
+                    return Err(bad(
+                        "an immediate matter is finished at the window and needs no trust-first pledge",
+                    ));
+                }
             }
             if m.materials.is_empty() {
                 return Err(bad("empty materials checklist"));

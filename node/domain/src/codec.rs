@@ -149,7 +149,7 @@ mod pb {
         pub department: Option<String>,
         #[prost(
             oneof = "Ev",
-            tags = "10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 45"
+            tags = "10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 40, 41, 42, 45"
         )]
         pub event: Option<Ev>,
     }
@@ -247,6 +247,17 @@ mod pb {
         pub reason: String,
     }
 
+    /// A trust-first issue: the pledge (the catalogue's text, not the
+    /// applicant's) and the post-check's limit; the result is in the
+    /// personal section's text.
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct TrustIssuedEv {
+        #[prost(string, tag = "1")]
+        pub pledge: String,
+        #[prost(uint32, tag = "2")]
+        pub check_days: u32,
+    }
+
     #[derive(Clone, PartialEq, prost::Message)]
     pub struct RatedEv {
         #[prost(uint32, tag = "1")]
@@ -322,6 +333,14 @@ mod pb {
         /// The content is in the personal section's text.
         #[prost(message, tag = "37")]
         DocumentIssued(DocumentEv),
+        #[prost(message, tag = "40")]
+        TrustIssued(TrustIssuedEv),
+        /// The note is in the personal section's text.
+        #[prost(message, tag = "41")]
+        PostCheckPassed(Empty),
+        /// What the check found is in the personal section's text.
+        #[prost(message, tag = "42")]
+        TrustRevoked(Empty),
         /// The material's name is in the personal section's text.
         #[prost(message, tag = "45")]
         Attached(AttachedEv),
@@ -922,6 +941,25 @@ fn encode_with(
                     text(result, &mut personal);
                     Ev::CompletedAtWindow(pb::Empty {})
                 }
+                Event::TrustIssued {
+                    pledge,
+                    result,
+                    check_days,
+                } => {
+                    text(result, &mut personal);
+                    Ev::TrustIssued(pb::TrustIssuedEv {
+                        pledge: pledge.clone(),
+                        check_days: *check_days,
+                    })
+                }
+                Event::PostCheckPassed { note } => {
+                    text(note, &mut personal);
+                    Ev::PostCheckPassed(pb::Empty {})
+                }
+                Event::TrustRevoked { reason } => {
+                    text(reason, &mut personal);
+                    Ev::TrustRevoked(pb::Empty {})
+                }
                 Event::HandlingStarted => Ev::HandlingStarted(pb::Empty {}),
                 Event::SubmittedForReview { opinion } => {
                     text(opinion, &mut personal);
@@ -1386,6 +1424,13 @@ fn decode_case(
             holder: a.holder,
         },
         Ev::CompletedAtWindow(_) => Event::CompletedAtWindow { result: text },
+        Ev::TrustIssued(t) => Event::TrustIssued {
+            pledge: t.pledge,
+            result: text,
+            check_days: t.check_days,
+        },
+        Ev::PostCheckPassed(_) => Event::PostCheckPassed { note: text },
+        Ev::TrustRevoked(_) => Event::TrustRevoked { reason: text },
         Ev::HandlingStarted(_) => Event::HandlingStarted,
         Ev::SubmittedForReview(_) => Event::SubmittedForReview { opinion: text },
         Ev::ReviewPassed(_) => Event::ReviewPassed { opinion: text },
@@ -1837,6 +1882,27 @@ mod tests {
                 },
                 Role::Supervisor,
                 None,
+            ),
+            later(
+                Event::TrustIssued {
+                    pledge: "本人承诺所填信息真实".into(),
+                    result: text.clone(),
+                    check_days: 10,
+                },
+                Role::Clerk,
+                None,
+            ),
+            later(
+                Event::PostCheckPassed { note: text.clone() },
+                Role::Approver,
+                Some("gongan"),
+            ),
+            later(
+                Event::TrustRevoked {
+                    reason: text.clone(),
+                },
+                Role::Approver,
+                Some("gongan"),
             ),
             later(
                 Event::DocumentIssued {

@@ -46,16 +46,19 @@ pub enum DocKind {
     Completion,
     /// 办理结果通知书（准予或不予许可）
     Result,
+    /// 撤销决定书: a trust-first result revoked after its post-check.
+    Revocation,
 }
 
 impl DocKind {
     /// Every kind, in code order.
-    pub const ALL: [Self; 5] = [
+    pub const ALL: [Self; 6] = [
         Self::Receipt,
         Self::CorrectionNotice,
         Self::NonAcceptance,
         Self::Completion,
         Self::Result,
+        Self::Revocation,
     ];
 
     /// Stable name.
@@ -66,6 +69,7 @@ impl DocKind {
             Self::NonAcceptance => "non_acceptance",
             Self::Completion => "completion",
             Self::Result => "result",
+            Self::Revocation => "revocation",
         }
     }
 
@@ -77,6 +81,7 @@ impl DocKind {
             Self::NonAcceptance => 3,
             Self::Completion => 4,
             Self::Result => 5,
+            Self::Revocation => 6,
         }
     }
 
@@ -88,7 +93,7 @@ impl DocKind {
     /// Is this the answer to an acceptance decision (what the window hands
     /// over when it receives a case)?
     pub fn is_acceptance(self) -> bool {
-        !matches!(self, Self::Result)
+        !matches!(self, Self::Result | Self::Revocation)
     }
 }
 

@@ -92,6 +92,28 @@ pub fn acceptance_decision(
     })
 }
 
+/// Trust first, check later (先信任、再审核): where the applicant signed
+/// the matter's pledge, an acceptance with nothing deferred at a hall that
+/// decides the matter becomes the result issued at once
+/// ([`Event::TrustIssued`]), to be checked afterwards. Any other decision (a
+/// correction notice, a non-acceptance, an acceptance with materials to
+/// follow) stands as it is: the pledge replaces the wait, not the
+/// checklist.
+pub fn trust_first(matter: &Matter, decision: Event) -> Event {
+    match (&matter.trust_first, decision) {
+        (Some(t), Event::Accepted { deferred, .. }) if deferred.is_empty() => Event::TrustIssued {
+            pledge: t.pledge_zh.clone(),
+            result: format!(
+                "{}：{}",
+                matter.name_zh,
+                text("history.trust_issued", &[]).joined()
+            ),
+            check_days: t.check_days,
+        },
+        (_, decision) => decision,
+    }
+}
+
 /// The next event of a case, written by `actor` at `at_ms`.
 fn next(case: &Case, actor: &Actor, at_ms: i64, event: Event) -> EventRecord {
     EventRecord {

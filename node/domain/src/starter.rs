@@ -178,4 +178,40 @@ mod tests {
              decision need three people, or two where the handler may also decide"
         );
     }
+
+    /// Two reversible permits are trust-first in the starter catalogue; a
+    /// trust-first matter needs its pledge in both languages and a
+    /// post-check of 1 to 60 working days, and is never immediate.
+    #[test]
+    #[allow(clippy::unwrap_used)]
+    fn trust_first_matters_carry_a_pledge_and_a_post_check_limit() {
+        let cat = catalogue().unwrap();
+        let trusted: Vec<&str> = cat
+            .matters
+            .values()
+            .filter(|m| m.trust_first.is_some())
+            .map(|m| m.code.as_str())
+            .collect();
+        assert_eq!(trusted, ["NH-SC-007", "NH-WJ-001"]);
+        let json = serde_json::to_string(&cat).unwrap();
+        assert_eq!(json.matches("\"trust_first\"").count(), 2);
+        let check = |f: &dyn Fn(&mut crate::catalogue::Matter)| {
+            let mut c = cat.clone();
+            f(c.matters.get_mut("NH-WJ-001").unwrap());
+            c.validate().unwrap_err().to_string()
+        };
+        assert!(
+            check(&|m| m.trust_first.as_mut().unwrap().check_days = 0)
+                .contains("check_days is 0, but must be 1 to 60")
+        );
+        assert!(
+            check(&|m| m.trust_first.as_mut().unwrap().check_days = 61)
+                .contains("check_days is 61")
+        );
+        assert!(
+            check(&|m| m.trust_first.as_mut().unwrap().pledge_en = " ".into())
+                .contains("pledge in both languages")
+        );
+        assert!(check(&|m| m.immediate = true).contains("immediate"));
+    }
 }

@@ -19,6 +19,46 @@ pub const PHRASES: &[(&str, &str, &str)] = &[
     ("doc.title.completion", "办结通知书", "Notice of Completion"),
     ("doc.title.result", "办理结果通知书", "Notice of Result"),
     (
+        "doc.title.revocation",
+        "撤销决定书",
+        "Decision of Revocation",
+    ),
+    (
+        "doc.intro.revocation",
+        "您凭信用承诺当场取得的办理结果，经事后核查不符合承诺，决定予以撤销，理由如下：",
+        "The result you were issued at once on your signed pledge was checked afterwards and does not meet the pledge; it is revoked, for these reasons:",
+    ),
+    (
+        "doc.line.revocation_reason",
+        "核查意见：{reason}",
+        "Finding: {reason}",
+    ),
+    (
+        "doc.line.revoked_result",
+        "被撤销的办理结果：{result}",
+        "Result revoked: {result}",
+    ),
+    (
+        "doc.note.trust_issued",
+        "本事项实行先信任、再审核：凭您签署的信用承诺当场办结，将于{date}前完成事后核查；经核查不符合承诺的，办理结果将被撤销。",
+        "This matter is trust first, check later: it was completed at once on the pledge you signed and will be checked by {date}; if the check finds the pledge broken, the result is revoked.",
+    ),
+    (
+        "doc.progress.revoked",
+        "经事后核查，凭信用承诺取得的办理结果已于{date}撤销，撤销决定书请到{hall}领取。",
+        "After its post-check, the result issued on your pledge was revoked on {date}; collect the decision of revocation at {hall}.",
+    ),
+    (
+        "doc.progress.post_check",
+        "凭信用承诺当场办结，事后核查将于{date}前完成。",
+        "Completed at once on your pledge; its post-check is due by {date}.",
+    ),
+    (
+        "doc.progress.post_check_passed",
+        "事后核查已通过，办理结果有效。",
+        "The post-check is passed: the result stands.",
+    ),
+    (
         "doc.title.result_granted",
         "准予办理决定书",
         "Decision to Grant",
@@ -55,6 +95,11 @@ pub const PHRASES: &[(&str, &str, &str)] = &[
     ("doc.applicant", "申请人", "Applicant"),
     ("doc.date", "日期", "Date"),
     ("doc.qr", "扫码核验文书真伪", "Scan to verify this document"),
+    (
+        "doc.rate_qr",
+        "办结后扫码评价服务",
+        "Scan to rate the service once done",
+    ),
     (
         "doc.intro.correction_notice",
         "经审查，您提交的申请材料不齐全或不符合法定形式，请补正以下全部内容：",
@@ -185,6 +230,11 @@ pub const PHRASES: &[(&str, &str, &str)] = &[
         "history.completed_at_window",
         "当场办结",
         "completed at the window",
+    ),
+    (
+        "history.trust_issued",
+        "凭信用承诺当场办结，待事后核查",
+        "issued at once on a signed pledge, to be checked",
     ),
     (
         "history.escalated",

@@ -253,6 +253,38 @@ pub const PHRASES: &[(&str, &str, &str)] = &[
     ),
     ("field.new_hall", "新的受理机构", "the new hall"),
     ("field.answer", "回复内容", "the answer"),
+    ("field.pledge", "信用承诺书", "the integrity pledge"),
+    ("field.check_days", "核查时限", "the post-check's limit"),
+    (
+        "err.post_check_refused.not_trust_first",
+        "该办件不是先信任、再审核的结果，无需核查",
+        "this case is not a trust-first result and has no post-check",
+    ),
+    (
+        "err.post_check_refused.already_checked",
+        "该办件已核查，不能再次核查",
+        "this case is already checked; it is not checked twice",
+    ),
+    (
+        "err.already_rated",
+        "该办件已评价过，每件只能评价一次",
+        "this case is already rated: one rating per case, whatever the channel",
+    ),
+    (
+        "err.not_trust_first",
+        "事项{code}不适用先信任、再审核，不能凭承诺办理",
+        "matter {code} is not a trust-first matter: it is not issued on a pledge",
+    ),
+    (
+        "err.trust_first_not_here",
+        "本大厅不能决定事项{code}，不能凭承诺当场办结",
+        "this hall does not decide matter {code}, so it cannot issue it at once on a pledge",
+    ),
+    (
+        "err.bad_rating_link",
+        "评价链接无效，请核对二维码，或输入办件编号和证件号码后四位",
+        "this rating link is not valid: scan the code again, or enter the case number and the last four characters of the ID number",
+    ),
     ("field.applicant.name", "申请人姓名", "the applicant's name"),
     ("field.applicant.phone", "联系电话", "the phone number"),
     ("field.slot", "预约时段", "the slot"),
@@ -868,6 +900,16 @@ pub const PHRASES: &[(&str, &str, &str)] = &[
         "flash.followed_up",
         "差评已答复",
         "The bad rating is answered",
+    ),
+    (
+        "flash.post_check_passed",
+        "事后核查已通过",
+        "The post-check is passed",
+    ),
+    (
+        "flash.result_revoked",
+        "办理结果已撤销，撤销决定书已签发",
+        "The result is revoked and the decision of revocation issued",
     ),
     (
         "flash.appeal_decided",

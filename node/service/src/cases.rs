@@ -6,7 +6,7 @@ use super::Node;
 use super::views::{CaseView, Outcome, Progress};
 use crate::error::Error;
 use onewindow_domain::case::{
-    Actor, Applicant, ApplicantKind, Case, CaseError, Channel, Event, EventRecord, Received, Role,
+    Actor, Applicant, ApplicantKind, Case, CaseError, Event, EventRecord, Received, Role,
     SuspensionKind, Warning, WarningRule, china_date,
 };
 use onewindow_domain::case_number::CaseNumber;
@@ -64,6 +64,13 @@ pub struct Submission {
     #[serde(default)]
     #[schema(min_length = 1, max_length = 500)]
     pub non_acceptance_reason: Option<String>,
+    /// The applicant signed the matter's integrity pledge (先信任、再审核):
+    /// a complete submission of a trust-first matter, at a hall that
+    /// decides it, is then completed at once and checked afterwards. A
+    /// matter that is not trust-first is refused (`not_trust_first`), and so
+    /// is a hall that does not decide it (`trust_first_not_here`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub pledge_signed: bool,
 }
 
 /// A key that makes a submission happen once: the clerk's page, a kiosk or
@@ -228,6 +235,20 @@ pub enum Action {
         /// The answer.
         answer: String,
     },
+    /// The post-check of a trust-first result found nothing wrong: the
+    /// result stands. By an approver of the case's department, within the
+    /// matter's `check_days`.
+    PassPostCheck {
+        /// What was checked.
+        note: String,
+    },
+    /// The post-check of a trust-first result found the pledge broken: the
+    /// result is revoked and a decision of revocation is issued to the
+    /// applicant. By an approver of the case's department.
+    RevokeResult {
+        /// What the check found (printed on the decision; not blank).
+        reason: String,
+    },
     /// Appeal a warning that the case has today (its rule and level), with
     /// the reason; at the hall that holds the case. The district decides.
     AppealWarning {
@@ -270,6 +291,8 @@ impl Action {
             Self::Withdraw { reason } => Event::Withdrawn { reason },
             Self::Terminate { reason } => Event::Terminated { reason },
             Self::FollowUp { answer } => Event::FollowedUp { answer },
+            Self::PassPostCheck { note } => Event::PostCheckPassed { note },
+            Self::RevokeResult { reason } => Event::TrustRevoked { reason },
             Self::AppealWarning {
                 rule,
                 level,
@@ -406,6 +429,26 @@ impl Node {
         )?)
     }
 
+    /// May a pledge be signed for `matter` here: a trust-first matter, at a
+    /// hall that decides it (the result is issued at once).
+    fn check_trust_first(&self, matter: &Matter) -> Result<(), Error> {
+        if matter.trust_first.is_none() {
+            return Err(Error::new(
+                crate::error::ErrorKind::Invalid,
+                "not_trust_first",
+                &[("code", &matter.code)],
+            ));
+        }
+        if !self.may_decide(matter) {
+            return Err(Error::new(
+                crate::error::ErrorKind::Unprocessable,
+                "trust_first_not_here",
+                &[("code", &matter.code)],
+            ));
+        }
+        Ok(())
+    }
+
     /// Receives a submission and issues exactly one outcome document.
     ///
     /// With a [`SubmissionKey`], a submission already made under the same
@@ -471,6 +514,12 @@ impl Node {
         let materials = self
             .check_by_data(&matter, &applicant.id_number, &sub.materials)
             .await?;
+        let decision = if sub.pledge_signed {
+            self.check_trust_first(&matter)?;
+            policy::trust_first(&matter, decision)
+        } else {
+            decision
+        };
         let now = self.now_ms();
         let day = china_date(now);
         let actor = self.actor(username, role, None);
@@ -661,6 +710,16 @@ impl Node {
         action: Action,
     ) -> Result<CaseView, Error> {
         let number = CaseNumber::parse(number)?.to_string();
+        match &action {
+            Action::RevokeResult { reason } => require_text("reason", reason, 500)?,
+            Action::PassPostCheck { note } if note.chars().count() > 500 => {
+                return Err(Error::bad_request(
+                    "field_too_long",
+                    &[("field", &"note"), ("max", &500)],
+                ));
+            }
+            _ => {}
+        }
         if let Action::AppealWarning {
             rule,
             level,
@@ -747,15 +806,16 @@ impl Node {
         let mut records = vec![rec];
         // A result is issued as a document by the hall that decided, and
         // travels back with the case to the window that hands it out.
-        if kind == "result_ready" {
+        // A trust-first result revoked after its check: the decision of
+        // revocation goes to the applicant.
+        let issues = match kind {
+            "result_ready" => Some(onewindow_domain::document::DocKind::Result),
+            "trust_revoked" => Some(onewindow_domain::document::DocKind::Revocation),
+            _ => None,
+        };
+        if let Some(doc_kind) = issues {
             let shown = case.clone();
-            let (doc, _) = self.issue_document(
-                &mut case,
-                &shown,
-                onewindow_domain::document::DocKind::Result,
-                &actor,
-                now,
-            )?;
+            let (doc, _) = self.issue_document(&mut case, &shown, doc_kind, &actor, now)?;
             records.push(doc);
         }
         if let Some(back) = policy::hand_back(&case, self.id.as_str(), &actor, now) {
@@ -874,49 +934,6 @@ impl Node {
             .map(|r| self.progress_view(&r)))
     }
 
-    /// The applicant's rating, through a public channel.
-    pub async fn rate(
-        &self,
-        number: &str,
-        last4: &str,
-        score: u8,
-        channel: Channel,
-        comment: String,
-    ) -> Result<Progress, Error> {
-        if comment.chars().count() > 1000 {
-            return Err(Error::keyed(
-                crate::error::ErrorKind::Invalid,
-                "field_too_long",
-                "err.field_too_long.comment",
-                &[],
-            ));
-        }
-        self.progress(number, last4).await?;
-        let number = CaseNumber::parse(number)?.to_string();
-        let actor = Actor {
-            username: "citizen".to_owned(),
-            role: Role::Citizen,
-            node: self.id.to_string(),
-            department: None,
-        };
-        self.write_event(
-            &number,
-            actor,
-            Event::Rated {
-                score,
-                channel,
-                comment,
-            },
-        )
-        .await?;
-        let row = self
-            .store
-            .case(&number)
-            .await?
-            .ok_or_else(|| case_not_found(&number))?;
-        Ok(self.progress_view(&row))
-    }
-
     /// A case for staff, with its clocks and warning.
     pub async fn case_for_staff(&self, number: &str) -> Result<CaseView, Error> {
         let number = CaseNumber::parse(number)?.to_string();
@@ -982,6 +999,8 @@ impl Node {
             granted: case.granted,
             rating: case.rating.as_ref().map(|r| i64::from(r.score)),
             follow_up_due: date(case.follow_up_due(&cal)),
+            post_check_due: date(case.post_check_due(&cal)),
+            trust: case.trust_status().map(|t| t.as_str().to_owned()),
             case,
         }
     }

@@ -115,6 +115,12 @@ impl DocumentKey {
         Ok((signer, file))
     }
 
+    /// Signs `message` with the hall's document key (a rating link's key,
+    /// [`Node::rating_key`]).
+    pub(crate) fn sign(&self, message: &[u8]) -> Vec<u8> {
+        self.signer.sign_raw(message)
+    }
+
     /// Is the key endorsed by the root?
     pub fn endorsed(&self) -> bool {
         !self.endorsement.is_empty()
@@ -267,6 +273,13 @@ impl Node {
         row.updated_at_ms = at_ms;
         let mut document = self.document_of(&row, kind);
         document.verify_base = self.public_url();
+        // What the applicant takes home from the window carries the
+        // case's rating link, in the sealed content: the same at every hall.
+        if matches!(kind, DocKind::Receipt | DocKind::Completion)
+            && case.window() == self.id.as_str()
+        {
+            document.rate_url = self.rating_link(&case.id);
+        }
         let content = serde_json::to_string(&document).map_err(|e| Error::storage(&e))?;
         let issued_on = onewindow_domain::case::china_date(at_ms);
         let hash = content_hash(&content);

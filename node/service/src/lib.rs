@@ -26,6 +26,7 @@ pub mod metrics;
 pub mod oversight;
 mod preapply;
 mod queue;
+mod ratings;
 pub mod recovery;
 pub mod report;
 mod rules;

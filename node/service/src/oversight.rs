@@ -169,6 +169,28 @@ impl Node {
         out
     }
 
+    /// The open post-check of a trust-first result: the day it is due and
+    /// its level today, by the same rule as a case's deadline (yellow in
+    /// the last share of its `check_days`, its matter's share; red once
+    /// the day has passed). `None` when no post-check is open.
+    pub fn post_check_warning(&self, case: &Case) -> Option<(NaiveDate, Warning)> {
+        let cal = self.calendar();
+        let due = case.post_check_due(&cal)?;
+        let days = case.trust.as_ref()?.check_days;
+        let today = self.today();
+        let horizon = yellow_horizon(
+            &cal,
+            today,
+            days,
+            TimeUnit::WorkingDays,
+            self.yellow_percent(&case.received.matter_code),
+        );
+        Some((
+            due,
+            warning_level([Some(due), None, None], Some(due), today, horizon),
+        ))
+    }
+
     /// The first day a listed warning held at `level` by its rule: for red,
     /// the day after its earliest due date; for yellow, the day its
     /// matter's yellow horizon first reached the committed due date (a

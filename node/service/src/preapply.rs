@@ -323,6 +323,8 @@ impl Node {
             situations: stored.situations.clone(),
             materials,
             non_acceptance_reason: None,
+            // A pledge is signed at the window, not online.
+            pledge_signed: false,
         };
         let attachments = stored
             .files

@@ -138,6 +138,7 @@ impl Node {
             ratings,
             states,
             waits,
+            ..
         } = self
             .store
             .period_figures(&scope, (from_ms, to_ms), (&from_day, &to_day), within)

@@ -84,6 +84,11 @@ pub struct Document {
     /// The issuing hall's public address, the base of the QR code's link.
     #[serde(default)]
     pub verify_base: String,
+    /// The case's rating link (its second QR code) on a receipt or a
+    /// completion notice, issued by the window that serves the case; empty
+    /// on other documents and on those issued before it was printed.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub rate_url: String,
     /// The opening sentence, where the kind alone does not say it (a
     /// result: granted or refused).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -117,6 +122,7 @@ impl Document {
             hall_phone: String::new(),
             hall_hours: String::new(),
             verify_base: String::new(),
+            rate_url: String::new(),
             intro: None,
         }
     }
@@ -179,6 +185,16 @@ pub struct Progress {
     pub due: Option<String>,
     /// What the applicant should bring or do next.
     pub next_steps: Vec<DocLine>,
+    /// A result issued on the applicant's pledge: `pending` while its
+    /// post-check is open, then `passed` or `revoked`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trust: Option<onewindow_domain::case::TrustStatus>,
+    /// The case is closed and may be rated (once, from any channel).
+    #[serde(default)]
+    pub may_rate: bool,
+    /// The case is rated.
+    #[serde(default)]
+    pub rated: bool,
 }
 
 /// An ID number as documents and case files show it: the first six and the
@@ -340,6 +356,30 @@ impl Node {
             DocumentKind::Completion => {
                 self.by_data_notes(c, &mut notes);
                 notes.push(say("doc.note.completion"));
+                // Issued on a pledge: when it is checked, and what a failed
+                // check does.
+                if let Some(by) = c.post_check_due(&self.calendar()) {
+                    notes.push(line(text_args(
+                        "doc.note.trust_issued",
+                        &[("date", Arg::Plain(&by.format("%Y-%m-%d")))],
+                    )));
+                }
+            }
+            DocumentKind::Revocation => {
+                intro = Some(say("doc.intro.revocation"));
+                if let Some(r) = c.result.as_deref().filter(|r| !r.trim().is_empty()) {
+                    lines.push(line(text_args(
+                        "doc.line.revoked_result",
+                        &[("result", Arg::Plain(&r))],
+                    )));
+                }
+                if let Some(check) = c.trust.as_ref().and_then(|t| t.check.as_ref()) {
+                    lines.push(line(text_args(
+                        "doc.line.revocation_reason",
+                        &[("reason", Arg::Plain(&check.text))],
+                    )));
+                }
+                self.appeal_note(&mut notes);
             }
             DocumentKind::Receipt => {
                 self.by_data_notes(c, &mut notes);
@@ -388,6 +428,7 @@ impl Node {
         // Every document says how to follow the case.
         notes.push(say("doc.note.progress"));
         let issued = onewindow_domain::case::china_date(row.updated_at_ms);
+        let closes = matches!(kind, DocumentKind::Result | DocumentKind::Revocation);
         Document {
             kind,
             title_zh: title.zh,
@@ -402,15 +443,10 @@ impl Node {
             applicant_id_masked: masked_id(&c.received.applicant.id_number),
             issued_on: issued.format("%Y-%m-%d").to_string(),
             lines,
-            // A result closes the time limits a receipt announced.
-            committed_due: row
-                .committed_due
-                .clone()
-                .filter(|_| kind != DocumentKind::Result),
-            statutory_due: row
-                .statutory_due
-                .clone()
-                .filter(|_| kind != DocumentKind::Result),
+            // A result (or its revocation) closes the time limits a
+            // receipt announced.
+            committed_due: row.committed_due.clone().filter(|_| !closes),
+            statutory_due: row.statutory_due.clone().filter(|_| !closes),
             awaiting_transfer: kind == DocumentKind::Receipt
                 && c.holder.as_deref() != Some(c.received.accepting_node.as_str())
                 && !self.uplink_up(),
@@ -419,6 +455,7 @@ impl Node {
             hall_phone: self.config.node.hall_phone.clone(),
             hall_hours: self.config.node.opening_hours.clone(),
             verify_base: String::new(),
+            rate_url: String::new(),
             intro,
         }
     }
@@ -490,6 +527,36 @@ impl Node {
                     )));
                 }
             }
+            State::Completed => {
+                if let Some(t) = &c.trust {
+                    match (&t.check, c.post_check_due(&self.calendar())) {
+                        (Some(check), _) if !check.passed => {
+                            let window = c.window();
+                            let (zh, en) =
+                                (self.hall_name(window, false), self.hall_name(window, true));
+                            next.push(line(text_args(
+                                "doc.progress.revoked",
+                                &[
+                                    (
+                                        "date",
+                                        Arg::Plain(
+                                            &onewindow_domain::case::china_date(check.at_ms)
+                                                .format("%Y-%m-%d"),
+                                        ),
+                                    ),
+                                    ("hall", Arg::Each(&zh, &en)),
+                                ],
+                            )));
+                        }
+                        (Some(_), _) => next.push(say("doc.progress.post_check_passed")),
+                        (None, Some(by)) => next.push(line(text_args(
+                            "doc.progress.post_check",
+                            &[("date", Arg::Plain(&by.format("%Y-%m-%d")))],
+                        ))),
+                        (None, None) => {}
+                    }
+                }
+            }
             _ => {}
         }
         Progress {
@@ -501,6 +568,9 @@ impl Node {
             suspended: row.suspended,
             due: row.committed_due.clone(),
             next_steps: next,
+            trust: c.trust_status(),
+            may_rate: c.rating.is_none() && matches!(c.state, State::Completed | State::Rejected),
+            rated: c.rating.is_some(),
         }
     }
 }

@@ -51,6 +51,10 @@ pub struct CaseRow {
     pub rating: Option<i64>,
     /// While a bad rating's follow-up is open, the day it is due.
     pub follow_up_due: Option<String>,
+    /// While a trust-first result's post-check is open, the day it is due.
+    pub post_check_due: Option<String>,
+    /// A trust-first result: `pending`, `passed` or `revoked`.
+    pub trust: Option<String>,
     /// The case.
     pub case: Case,
 }
@@ -77,6 +81,8 @@ pub struct CaseFilter {
     pub applicant: Option<String>,
     /// Only case numbers that start with this.
     pub number_prefix: Option<String>,
+    /// Only trust-first results whose post-check is open.
+    pub post_check_open: bool,
     /// At most this many rows.
     pub limit: i64,
 }
@@ -115,7 +121,7 @@ pub(super) async fn flush_cases(
         let sql = format!(
             "INSERT INTO cases (id, matter_code, department, accepting_node, holder, state, suspended, \
              applicant_last4, received_at_ms, accepted_at_ms, closed_at_ms, statutory_due, committed_due, \
-             stage_due, warning, version, updated_at_ms, immediate, granted, rating, open_subs, follow_up_due, appeals, late_forwarding, body) VALUES {} \
+             stage_due, warning, version, updated_at_ms, immediate, granted, rating, open_subs, follow_up_due, appeals, late_forwarding, post_check_due, trust, body) VALUES {} \
              ON CONFLICT (id) DO UPDATE SET holder = excluded.holder, state = excluded.state, \
              suspended = excluded.suspended, accepted_at_ms = excluded.accepted_at_ms, \
              closed_at_ms = excluded.closed_at_ms, statutory_due = excluded.statutory_due, \
@@ -124,7 +130,8 @@ pub(super) async fn flush_cases(
              updated_at_ms = excluded.updated_at_ms, granted = excluded.granted, \
              rating = excluded.rating, open_subs = excluded.open_subs, \
              follow_up_due = excluded.follow_up_due, appeals = excluded.appeals, \
-             late_forwarding = excluded.late_forwarding, body = ''",
+             late_forwarding = excluded.late_forwarding, post_check_due = excluded.post_check_due, \
+             trust = excluded.trust, body = ''",
             values_with_empty_body(backend, chunk.len())
         );
         let mut q = sqlx::query(&sql);
@@ -158,7 +165,9 @@ pub(super) async fn flush_cases(
                         .late_forwarding
                         .as_ref()
                         .and_then(|l| serde_json::to_string(l).ok()),
-                );
+                )
+                .bind(r.post_check_due.as_deref())
+                .bind(r.trust.as_deref());
         }
         q.execute(&mut **tx).await?;
     }
@@ -174,13 +183,13 @@ fn appeals_json(case: &Case) -> Option<String> {
     serde_json::to_string(&case.appeals).ok()
 }
 
-/// `(?, ..., ?, '')` rows: 23 bound columns and the empty body.
+/// `(?, ..., ?, '')` rows: 26 bound columns and the empty body.
 fn values_with_empty_body(backend: super::Backend, rows: usize) -> String {
     let mut s = String::with_capacity(rows * 110);
     let mut n = 0;
     for r in 0..rows {
         s.push_str(if r == 0 { "(" } else { ", (" });
-        for _ in 0..24 {
+        for _ in 0..26 {
             n += 1;
             super::push_placeholder(&mut s, backend, n);
             s.push_str(", ");
@@ -217,13 +226,15 @@ fn case_row(r: &AnyRow, case: Case) -> Result<CaseRow, StoreError> {
         granted: granted.map(|g| g != 0),
         rating: r.try_get(19)?,
         follow_up_due: r.try_get(20)?,
+        post_check_due: r.try_get(21)?,
+        trust: r.try_get(22)?,
         case,
     })
 }
 
 const SELECT: &str = "SELECT id, matter_code, department, accepting_node, holder, state, suspended, \
      applicant_last4, received_at_ms, accepted_at_ms, closed_at_ms, statutory_due, committed_due, \
-     stage_due, warning, version, updated_at_ms, immediate, granted, rating, follow_up_due FROM cases";
+     stage_due, warning, version, updated_at_ms, immediate, granted, rating, follow_up_due, post_check_due, trust FROM cases";
 
 /// The events of these cases, in case and version order.
 fn case_events_sql(backend: super::Backend, n: usize) -> String {
@@ -364,6 +375,9 @@ impl Store {
             sql.push_str(" AND id LIKE ");
             param(&mut sql, &format!("{}%", super::oversight::like_escape(p)));
             sql.push_str(" ESCAPE '\\'");
+        }
+        if f.post_check_open {
+            sql.push_str(" AND post_check_due IS NOT NULL");
         }
         if let Some(day) = &f.overdue_on {
             sql.push_str(" AND closed_at_ms IS NULL AND committed_due < ");

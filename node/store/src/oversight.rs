@@ -338,6 +338,9 @@ pub struct PeriodFigures {
     pub states: Vec<(String, i64)>,
     /// Queue waiting times.
     pub waits: Distribution,
+    /// Trust-first results by where they stand now (`pending`, `passed`,
+    /// `revoked`).
+    pub trust: Vec<(String, i64)>,
 }
 
 /// A distribution over fixed buckets, with totals.
@@ -569,7 +572,7 @@ impl Store {
         (from_day, to_day): (&str, &str),
         within: Option<&str>,
     ) -> Result<PeriodFigures, StoreError> {
-        let (by_day, by_matter, by_department, handling, ratings, states, waits) = tokio::try_join!(
+        let (by_day, by_matter, by_department, handling, ratings, states, waits, trust) = tokio::try_join!(
             self.volume_by_day_and_hall(scope, from_ms, to_ms),
             self.volume_by(scope, from_ms, to_ms, false),
             self.volume_by(scope, from_ms, to_ms, true),
@@ -577,6 +580,7 @@ impl Store {
             self.rating_counts(scope, from_ms, to_ms),
             self.state_counts(scope, from_ms, to_ms),
             self.queue_waits_within(from_day, to_day, within),
+            self.trust_counts(scope, from_ms, to_ms),
         )?;
         Ok(PeriodFigures {
             by_day,
@@ -586,6 +590,7 @@ impl Store {
             ratings,
             states,
             waits,
+            trust,
         })
     }
 
@@ -720,6 +725,31 @@ impl Store {
             .iter()
             .map(|r| Ok((r.try_get("state")?, r.try_get("n")?)))
             .collect()
+    }
+
+    /// Trust-first results received in `[from_ms, to_ms)` by where they
+    /// stand now (`pending`, `passed`, `revoked`); other cases are left out.
+    pub async fn trust_counts(
+        &self,
+        scope: &Scope,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<Vec<(String, i64)>, StoreError> {
+        let mut w = Where::default();
+        w.received_between(from_ms, to_ms);
+        w.scope(scope);
+        let sql = format!(
+            "SELECT trust, COUNT(*) AS n FROM cases{} GROUP BY 1 ORDER BY 1",
+            w.sql
+        );
+        let mut out = Vec::new();
+        for r in w.query(&sql).fetch_all(self.pool()).await? {
+            let trust: Option<String> = r.try_get("trust")?;
+            if let Some(t) = trust {
+                out.push((t, r.try_get("n")?));
+            }
+        }
+        Ok(out)
     }
 
     /// Waiting times (taken to called) of the queue numbers of the days

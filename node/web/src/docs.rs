@@ -42,10 +42,17 @@ pub fn qr_svg(text: &str) -> String {
 
 /// Renders a document as a printable HTML page: its QR code holds `link`
 /// (a stored document's verify link), and `seal` is printed beneath it so
-/// that a document can be checked by typing its code.
+/// that a document can be checked by typing its code. A document with a
+/// rating link (`rate_url`) shows it as a second QR code.
 pub fn render(doc: &Document, link: &str, seal: Option<&str>) -> Result<String, minijinja::Error> {
     let t = env().get_template("document.html")?;
-    t.render(context! { doc => doc, qr_svg => qr_svg(link), seal => seal })
+    let rate = (!doc.rate_url.is_empty()).then(|| qr_svg(&doc.rate_url));
+    t.render(context! {
+        doc => doc,
+        qr_svg => qr_svg(link),
+        seal => seal,
+        rate_qr_svg => rate,
+    })
 }
 
 /// Renders a document as issued, from its record.
@@ -113,6 +120,7 @@ mod tests {
             hall_phone: "0757-8600 0000".into(),
             hall_hours: "09:00-12:00,13:30-17:30".into(),
             verify_base: "http://127.0.0.1:8080".into(),
+            rate_url: String::new(),
             intro: None,
         }
     }
@@ -126,14 +134,21 @@ mod tests {
             DocumentKind::CorrectionNotice,
             DocumentKind::NonAcceptance,
             DocumentKind::Completion,
+            DocumentKind::Revocation,
         ] {
-            let html = render(
-                &document(kind),
-                "http://127.0.0.1:8080/verify?d=x",
-                Some("SEALTEXT"),
-            )
-            .unwrap_or_else(|e| panic!("{e}"));
+            let mut doc = document(kind);
+            let rated = matches!(kind, DocumentKind::Receipt | DocumentKind::Completion);
+            if rated {
+                doc.rate_url = "http://127.0.0.1:8080/rate?n=x&k=y".into();
+            }
+            let html = render(&doc, "http://127.0.0.1:8080/verify?d=x", Some("SEALTEXT"))
+                .unwrap_or_else(|e| panic!("{e}"));
             assert!(html.contains("SEALTEXT"), "the seal is printed on {kind:?}");
+            assert_eq!(
+                html.contains("id=\"rate-qr\""),
+                rated,
+                "the rating QR code on {kind:?}"
+            );
             assert!(!html.contains("doc."), "a key shows as itself in {kind:?}");
             assert!(!html.contains("{committed}"), "{kind:?}");
             for label in [

@@ -153,6 +153,7 @@ pub async fn list(
             .then(|| node.today().format("%Y-%m-%d").to_string()),
         applicant: query_applicant(q.applicant)?,
         number_prefix: q.number.map(|n| n.trim().to_ascii_uppercase()),
+        post_check_open: false,
         limit: q.limit.unwrap_or(100).clamp(1, 1000),
     };
     let rows = node.store.cases(&filter).await?;

@@ -268,6 +268,7 @@ pub async fn submit(Path(code): Path<String>, form: StaffForm) -> Response {
         situations: fields.all("sit"),
         materials: presented(matter, &fields),
         non_acceptance_reason: reject.then(|| fields.text("reject_reason")),
+        pledge_signed: !reject && fields.get("pledge_signed") == Some("1"),
     };
     let result = if sub.applicant.name.is_empty() {
         Err(Error::keyed(

@@ -74,6 +74,43 @@ pub async fn queue(StaffCtx(ctx): StaffCtx) -> Response {
         Ok(r) => r,
         Err(e) => return ctx.error(&e.into()),
     };
+    // Trust-first results waiting for their post-check, most urgent first.
+    let checks = match node
+        .store
+        .cases(&CaseFilter {
+            department: Some(dept.clone()),
+            held_by: Some(node.id.to_string()),
+            post_check_open: true,
+            limit: 1000,
+            ..CaseFilter::default()
+        })
+        .await
+    {
+        Ok(r) => r,
+        Err(e) => return ctx.error(&e.into()),
+    };
+    let mut post_checks: Vec<_> = checks
+        .iter()
+        .filter_map(|r| {
+            let (due, level) = node.post_check_warning(&r.case)?;
+            Some((due, r, level))
+        })
+        .collect();
+    post_checks.sort_by_key(|(due, r, _)| (*due, r.received_at_ms));
+    let post_checks: Vec<_> = post_checks
+        .into_iter()
+        .map(|(due, r, level)| {
+            let c = &r.case;
+            context! {
+                id => r.id,
+                matter => ctx.pick(&c.received.matter_name_zh, &c.received.matter_name_en),
+                applicant => c.received.applicant.name,
+                issued => c.trust.as_ref().map(|t| t.issued_at_ms),
+                due => due.format("%Y-%m-%d").to_string(),
+                level => level.as_str(),
+            }
+        })
+        .collect();
     let th = ctx.node.today();
     let mine: Vec<_> = rows
         .iter()
@@ -112,6 +149,7 @@ pub async fn queue(StaffCtx(ctx): StaffCtx) -> Response {
     let data = context! {
         rows => mine,
         parallel => parallel,
+        post_checks => post_checks,
         dept_zh => d.map(|d| d.name_zh.clone()),
         dept_en => d.map(|d| d.name_en.clone()),
         counts => counts.iter().map(|(s, n)| context!{ state => s, n => n }).collect::<Vec<_>>(),
@@ -191,6 +229,11 @@ async fn render_case_confirming(
                     let t = crate::domain::handout::describe(recipient, collection.as_ref());
                     ctx.pick(&t.zh, &t.en)
                 }
+                crate::domain::case::Event::Rated {
+                    score,
+                    channel,
+                    comment,
+                } => super::supervisor::rated_line(ctx, *score, *channel, comment),
                 ev => serde_json::to_value(ev)
                     .ok()
                     .and_then(|v| {
@@ -300,7 +343,22 @@ async fn render_case_confirming(
     let decide_refusal = (c.state == State::Approval)
         .then(|| refusal(c.may_decide(&me.username)))
         .flatten();
+    // A trust-first result: the pledge, and the post-check this
+    // department makes while it is open.
+    let trust = c.trust.as_ref().map(|t| {
+        let warning = ctx.node.post_check_warning(c);
+        context! {
+            pledge => t.pledge,
+            issued => t.issued_at_ms,
+            status => t.status().as_str(),
+            check => t.check,
+            due => warning.map(|(d, _)| d.format("%Y-%m-%d").to_string()),
+            level => warning.map(|(_, l)| l.as_str()),
+            may_check => warning.is_some() && lead && holder_here,
+        }
+    });
     let data = context! {
+        trust => trust,
         confirm => confirm,
         materials => materials,
         files => super::preapply::case_files(ctx, c),
@@ -376,6 +434,10 @@ fn action_from(f: &Fields) -> Result<Action, Error> {
         "follow_up" => Action::FollowUp {
             answer: text("answer"),
         },
+        "pass_post_check" => Action::PassPostCheck { note: text("note") },
+        "revoke_result" => Action::RevokeResult {
+            reason: text("reason"),
+        },
         "appeal_warning" => Action::AppealWarning {
             rule: crate::domain::case::WarningRule::parse(&text("rule"))
                 .ok_or_else(|| Error::bad_request("bad_action", &[]))?,
@@ -404,6 +466,8 @@ fn done_message(a: &Action) -> Flash {
         Action::Resume { .. } => "flash.resumed",
         Action::Extend { .. } => "flash.extended",
         Action::FollowUp { .. } => "flash.followed_up",
+        Action::PassPostCheck { .. } => "flash.post_check_passed",
+        Action::RevokeResult { .. } => "flash.result_revoked",
         Action::AppealWarning { .. } => "flash.warning_appealed",
         _ => "flash.done",
     };

@@ -72,7 +72,8 @@ pub async fn progress(ctx: Ctx, Query(q): Query<ProgressQuery>) -> Response {
                 done => step >= STEPS.len(),
                 ended => matches!(p.state, State::Rejected | State::Withdrawn | State::Terminated),
             };
-            ctx.render(StatusCode::OK, "citizen/progress.html", data)
+            // The answer holds the rating form (a pre-login form).
+            ctx.render_anon_form(StatusCode::OK, "citizen/progress.html", data)
         }
         Err(e) => {
             let data = context! {

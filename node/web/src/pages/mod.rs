@@ -24,6 +24,7 @@ mod handout;
 mod i18n;
 mod login;
 mod preapply;
+mod rating;
 pub mod search;
 mod stats;
 mod supervisor;
@@ -99,6 +100,7 @@ pub fn router() -> Router<AppState> {
         .route("/supervisor/export/{table}", get(supervisor::export))
         // The public.
         .route("/progress", get(citizen::progress))
+        .route("/rate", get(rating::page).post(rating::rate))
         .route("/verify", get(citizen::verify))
         .route("/guide", get(citizen::guide))
         .route("/guide/{code}", get(citizen::matter))

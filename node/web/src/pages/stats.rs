@@ -134,6 +134,7 @@ pub async fn stats(ctx: &Ctx, q: &SupQuery) -> Result<Stats, Error> {
         ratings,
         states,
         waits,
+        trust,
     } = node
         .store
         .period_figures(&scope, (from_ms, to_ms), (&from_day, &to_day), None)
@@ -405,6 +406,28 @@ pub async fn stats(ctx: &Ctx, q: &SupQuery) -> Result<Stats, Error> {
         rows,
         &qs,
     ));
+    // Trust first, check later: results issued on a pledge, and how many
+    // of them a post-check revoked.
+    let trust_of = |s: &str| trust.iter().find(|(k, _)| k == s).map_or(0, |(_, n)| *n);
+    let (pending, passed, revoked) = (trust_of("pending"), trust_of("passed"), trust_of("revoked"));
+    let issued = pending + passed + revoked;
+    let rows = [
+        ("stats.trust_issued", issued),
+        ("stats.trust_pending", pending),
+        ("stats.trust_passed", passed),
+        ("stats.trust_revoked", revoked),
+    ]
+    .iter()
+    .map(|(k, n)| Row::new(vec![ctx.phrase(k).into(), (*n).into()]))
+    .collect();
+    tables.push(table(
+        ctx,
+        "stats-trust",
+        ctx.phrase("stats.trust_first"),
+        ctx.phrases(&["col.state", "col.cases"]),
+        rows,
+        &qs,
+    ));
     let avg = |d: &Distribution| {
         if d.count > 0 {
             duration(ctx.lang, d.total_ms / d.count)
@@ -431,6 +454,11 @@ pub async fn stats(ctx: &Ctx, q: &SupQuery) -> Result<Stats, Error> {
         (
             ctx.phrase("stats.satisfied"),
             pct(ratings[0] + ratings[1], rated),
+        ),
+        (ctx.phrase("stats.trust_issued"), issued.to_string()),
+        (
+            ctx.phrase("stats.trust_revoked"),
+            format!("{revoked} ({})", pct(revoked, issued)),
         ),
     ];
     Ok(Stats {

@@ -492,6 +492,9 @@ async fn render_case(
                         let t = crate::domain::handout::describe(recipient, collection.as_ref());
                         Some(ctx.pick(&t.zh, &t.en))
                     }
+                    crate::domain::case::Event::Rated { score, channel, comment } => {
+                        Some(rated_line(ctx, *score, *channel, comment))
+                    }
                     _ => None,
                 },
             }
@@ -504,7 +507,12 @@ async fn render_case(
     let decided_at = events
         .iter()
         .filter_map(|e| e.record())
-        .filter(|r| matches!(r.event.kind(), "decided" | "completed_at_window"))
+        .filter(|r| {
+            matches!(
+                r.event.kind(),
+                "decided" | "completed_at_window" | "trust_issued"
+            )
+        })
         .map(|r| r.actor.node.clone())
         .next_back();
     // Appeals against the case's warnings; the district decides those
@@ -520,6 +528,26 @@ async fn render_case(
         error => error,
     };
     ctx.render(status, "supervisor/case.html", data)
+}
+
+/// A rating as a case's trace shows it: the score in words, the channel
+/// it came from, and the comment.
+pub(super) fn rated_line(
+    ctx: &Ctx,
+    score: u8,
+    channel: crate::domain::case::Channel,
+    comment: &str,
+) -> String {
+    let mut line = format!(
+        "{} · {}",
+        ctx.phrase(&format!("score.{score}")),
+        ctx.phrase(&format!("channel.{}", channel.as_str()))
+    );
+    if !comment.trim().is_empty() {
+        line.push_str(" · ");
+        line.push_str(comment.trim());
+    }
+    line
 }
 
 /// `POST /supervisor/cases/{number}/terminate`.

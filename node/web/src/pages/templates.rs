@@ -108,6 +108,10 @@ pub const TEMPLATES: &[(&str, &str)] = &[
         "clerk/preapp.html",
         include_str!("../../templates/pages/clerk/preapp.html"),
     ),
+    (
+        "citizen/rate.html",
+        include_str!("../../templates/pages/citizen/rate.html"),
+    ),
 ];
 
 fn lang_of(state: &State) -> Lang {
