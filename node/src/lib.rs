@@ -11,6 +11,7 @@
 
 pub mod link;
 pub mod server;
+mod sms;
 
 pub use onewindow_domain as domain;
 pub use onewindow_domain::starter;

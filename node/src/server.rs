@@ -23,6 +23,8 @@ pub struct RunningNode {
     _checks: Option<AbortOnDrop>,
     /// The periodic sweep of bookings whose slot ended; ends with the node.
     _sweeps: Option<AbortOnDrop>,
+    /// The SMS sender, if a gateway is configured; ends with the node.
+    _sms: Option<AbortOnDrop>,
 }
 
 /// A background task that ends when its owner is dropped.
@@ -95,6 +97,7 @@ impl RunningNode {
     pub async fn stop(mut self) {
         self._checks = None;
         self._sweeps = None;
+        self._sms = None;
         if let Some(l) = self.links.take() {
             l.shutdown().await;
         }
@@ -187,6 +190,7 @@ pub async fn start_with_clock(
         s => Some(start_checks(&node, std::time::Duration::from_secs(s))),
     };
     let sweeps = start_sweeps(&node);
+    let sms = crate::sms::start(&node).map(AbortOnDrop);
     tracing::info!(node = %node.id, tier = %node.tier, %http_addr, "node started");
     Ok(RunningNode {
         node,
@@ -196,5 +200,6 @@ pub async fn start_with_clock(
         task: Some(task),
         _checks: checks,
         _sweeps: Some(sweeps),
+        _sms: sms,
     })
 }

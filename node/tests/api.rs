@@ -2964,3 +2964,224 @@ async fn a_case_is_rated_once_from_any_channel_and_the_channel_is_recorded() {
         .ok();
     assert_eq!(rec["view"]["case"]["rating"]["channel"], "qr_code");
 }
+
+/// What the test SMS gateway received: each request's bearer header and
+/// JSON body.
+type Received = Arc<std::sync::Mutex<Vec<(String, Value)>>>;
+
+/// A test SMS gateway on `listener` (standing for the phone company's),
+/// recording every POST to `/send`.
+fn sms_gateway(listener: tokio::net::TcpListener, got: Received) {
+    let app = axum::Router::new().route(
+        "/send",
+        axum::routing::post(
+            |headers: axum::http::HeaderMap, axum::Json(body): axum::Json<Value>| async move {
+                let auth = headers
+                    .get("authorization")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default()
+                    .to_owned();
+                got.lock().unwrap().push((auth, body));
+                "ok"
+            },
+        ),
+    );
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+}
+
+/// Polls the outbox (as the supervisor) until `ready` holds for it, for
+/// at most 15 s.
+async fn outbox_until(h: &Hall, ready: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+    for _ in 0..300 {
+        let rows = h.sup.get("/api/v1/admin/sms").await.ok();
+        let rows = rows.as_array().unwrap().clone();
+        if ready(&rows) {
+            return rows;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("the SMS outbox never got there");
+}
+
+/// A case completed at its window hall (handed out, or issued at once on
+/// a pledge) sends one SMS to the applicant's phone with an 8-digit
+/// rating code; the code rates the case through the public API as `sms`,
+/// once. A wrong code is refused and stores nothing. While the gateway is
+/// down the message stays queued with its attempts and last error, and it
+/// is delivered once the gateway is up.
+#[tokio::test]
+async fn a_completed_case_is_rated_by_the_code_of_its_sms() {
+    // The gateway's port, with nothing listening on it yet.
+    let gateway = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = gateway.local_addr().unwrap();
+    drop(gateway);
+    let db = common::test_db().await;
+    let mut cfg = common::hall_config("nanhai", &db.url, db.dir());
+    cfg.sms.gateway_url = format!("http://{addr}/send");
+    cfg.sms.gateway_token = "gw-token".into();
+    cfg.sms.poll_ms = 50;
+    cfg.sms.retry_min_ms = 200;
+    cfg.sms.retry_max_ms = 400;
+    cfg.sms.timeout_ms = 2000;
+    let node =
+        onewindow_node::server::start_with_clock(cfg, Arc::new(StartedClock::at(common::START_MS)))
+            .await
+            .unwrap();
+    let http = Client::new(node.url());
+    let h = hall_for(TestNode { node, db, http }).await;
+    // Only supervisors and administrators see the outbox.
+    h.clerk
+        .get("/api/v1/admin/sms")
+        .await
+        .assert_error(403, "wrong_role");
+    // A case without a phone number sends nothing.
+    let mut no_phone = submission("T-SIMPLE", complete_materials());
+    no_phone["applicant"]
+        .as_object_mut()
+        .unwrap()
+        .remove("phone");
+    let r = h.clerk.post("/api/v1/cases", &no_phone).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    // Handed out: completed at its window hall.
+    let n = result_ready(&h, "T-SIMPLE").await;
+    assert!(h.sup.get("/api/v1/admin/sms").await.ok()[0].is_null());
+    act_ok(&h.clerk, &n, in_person()).await;
+    // The gateway is down: the message stays queued, its attempts and
+    // the last error kept.
+    let rows = outbox_until(&h, |rows| {
+        rows.first()
+            .is_some_and(|m| m["attempts"].as_i64() >= Some(2))
+    })
+    .await;
+    assert_eq!(rows.len(), 1, "one message: {rows:?}");
+    let m = &rows[0];
+    assert_eq!(m["case_number"], n.as_str());
+    assert_eq!(m["phone"], "13800000000");
+    assert_eq!(m["status"], "queued");
+    assert!(m["sent_at_ms"].is_null());
+    assert!(
+        m["last_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("could not be reached")),
+        "{m}"
+    );
+    // A wrong code, another case's, or a code for another number: refused,
+    // nothing stored.
+    let node = &h.t.node.node;
+    let other = result_ready(&h, "T-SIMPLE").await;
+    let right = node.sms_code(&n);
+    assert_eq!(right.len(), 8);
+    assert!(right.bytes().all(|b| b.is_ascii_digit()));
+    stores_nothing(&h, || async {
+        let wrong = if right == "00000000" {
+            "00000001".to_owned()
+        } else {
+            "00000000".to_owned()
+        };
+        for code in [
+            wrong,
+            node.sms_code(&other),
+            String::new(),
+            format!("{right}0"),
+        ] {
+            h.t.http
+                .post(
+                    &format!("/api/v1/cases/{n}/rating/sms"),
+                    &json!({"code": code, "score": 1}),
+                )
+                .await
+                .assert_error(400, "bad_sms_code");
+        }
+        h.t.http
+            .post(
+                "/api/v1/cases/NH-20261123-000001-X/rating/sms",
+                &json!({"code": right, "score": 1}),
+            )
+            .await
+            .assert_error(400, "bad_sms_code");
+    })
+    .await;
+    // The gateway comes up: the message is delivered, once.
+    let got = Received::default();
+    sms_gateway(
+        tokio::net::TcpListener::bind(addr).await.unwrap(),
+        got.clone(),
+    );
+    let rows = outbox_until(&h, |rows| {
+        rows.first().is_some_and(|m| m["status"] == "sent")
+    })
+    .await;
+    assert!(rows[0]["attempts"].as_i64() >= Some(3), "{:?}", rows[0]);
+    assert!(rows[0]["sent_at_ms"].as_i64().is_some());
+    // Issued at once on a pledge: completed at once, a second message.
+    let trusted = h.clerk.post("/api/v1/cases", &pledged("T-TRUST")).await;
+    let trusted = trusted.body["case_number"].as_str().unwrap().to_owned();
+    outbox_until(&h, |rows| {
+        rows.len() == 2 && rows.iter().all(|m| m["status"] == "sent")
+    })
+    .await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let sent = got.lock().unwrap().clone();
+    assert_eq!(sent.len(), 2, "one message per completed case: {sent:?}");
+    let (auth, body) = sent
+        .iter()
+        .find(|(_, b)| b["text"].as_str().is_some_and(|t| t.contains(&n)))
+        .unwrap()
+        .clone();
+    assert_eq!(auth, "Bearer gw-token");
+    assert_eq!(body["to"], "13800000000");
+    assert_eq!(body["id"], rows[0]["id"]);
+    let text = body["text"].as_str().unwrap();
+    assert!(text.starts_with("【nanhai 服务中心】"), "{text}");
+    assert!(
+        text.contains(&format!("{}/rate", node.public_url())),
+        "{text}"
+    );
+    // The code as the applicant reads it from the text.
+    let code: String = text
+        .split("评价码")
+        .nth(1)
+        .unwrap()
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    assert_eq!(code, right);
+    assert!(sent.iter().any(|(_, b)| {
+        b["text"]
+            .as_str()
+            .is_some_and(|t| t.contains(&trusted) && t.contains(&node.sms_code(&trusted)))
+    }));
+    // Rated with the code, through the public API.
+    let p =
+        h.t.http
+            .post(
+                &format!("/api/v1/cases/{n}/rating/sms"),
+                &json!({"code": code, "score": 2, "comment": "短信评价"}),
+            )
+            .await
+            .ok();
+    assert_eq!(p["rated"], true);
+    // One rating per case.
+    stores_nothing(&h, || async {
+        h.t.http
+            .post(
+                &format!("/api/v1/cases/{n}/rating/sms"),
+                &json!({"code": code, "score": 1}),
+            )
+            .await
+            .assert_error(409, "already_rated");
+    })
+    .await;
+    let rec = h.sup.get(&format!("/api/v1/cases/{n}/record")).await.ok();
+    let rated: Vec<&Value> = rec["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["event"]["type"] == "rated")
+        .collect();
+    assert_eq!(rated.len(), 1);
+    assert_eq!(rated[0]["event"]["channel"], "sms");
+    assert_eq!(rec["view"]["case"]["rating"]["channel"], "sms");
+}

@@ -1830,3 +1830,86 @@ async fn a_rating_from_the_progress_page_is_recorded_once() {
     })
     .await;
 }
+
+/// The public rating page without a link takes the case number and the
+/// 8-digit code of the SMS sent on completion: a wrong code is refused in
+/// words and stores nothing; the right one records the rating with
+/// channel `sms`, once.
+#[tokio::test]
+async fn a_rating_with_the_sms_code_is_recorded_once() {
+    within(async {
+        let h = hall().await;
+        let clerk = Browser::new(&h.url);
+        clerk.login("clerk1").await;
+        let token = clerk.csrf("/clerk/apply/T-TRUST").await;
+        let p = clerk
+            .post(
+                "/clerk/apply/T-TRUST",
+                &[
+                    ("csrf", token.as_str()),
+                    ("kind", "person"),
+                    ("id_number", PERSON),
+                    ("name", "张三"),
+                    ("have_M1", "1"),
+                    ("have_M2", "1"),
+                    ("pledge_signed", "1"),
+                    ("decision", "accept"),
+                ],
+            )
+            .await;
+        assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+        let n = p.location.trim_start_matches("/clerk/cases/").to_owned();
+        let citizen = Browser::new(&h.url);
+        let page = citizen.get("/rate").await;
+        assert_eq!(page.status, StatusCode::OK);
+        assert!(page.body.contains("id=\"sms-rate-form\""), "{}", page.body);
+        assert!(page.body.contains("短信评价码"), "{}", page.body);
+        let token = csrf(&page.body);
+        let code = h.node.node.sms_code(&n);
+        let wrong = if code == "12345678" {
+            "87654321"
+        } else {
+            "12345678"
+        };
+        let form = |code: &str| {
+            vec![
+                ("csrf".to_owned(), token.clone()),
+                ("number".to_owned(), n.to_lowercase()),
+                ("code".to_owned(), code.to_owned()),
+                ("score".to_owned(), "1".to_owned()),
+                ("comment".to_owned(), "短信".to_owned()),
+            ]
+        };
+        let post = |form: Vec<(String, String)>| {
+            let c = &citizen;
+            async move {
+                let form: Vec<(&str, &str)> =
+                    form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+                c.post("/rate", &form).await
+            }
+        };
+        let before = counts(&h).await;
+        let p = post(form(wrong)).await;
+        assert_eq!(p.status, StatusCode::BAD_REQUEST, "{}", p.body);
+        assert!(p.body.contains("短信评价码不正确"), "{}", p.body);
+        assert!(p.body.contains("id=\"sms-rate-form\""), "the form again");
+        assert_eq!(
+            counts(&h).await,
+            before,
+            "a refused rating stored something"
+        );
+        let p = post(form(&code)).await;
+        assert_eq!(p.status, StatusCode::OK, "{}", p.body);
+        assert!(p.body.contains("id=\"rated\""), "{}", p.body);
+        let case = h.node.node.case_for_staff(&n).await.unwrap().case;
+        let rating = case.rating.unwrap();
+        assert_eq!((rating.score, rating.channel.as_str()), (1, "sms"));
+        assert_eq!(rating.comment, "短信");
+        let before = counts(&h).await;
+        let p = post(form(&code)).await;
+        assert_eq!(p.status, StatusCode::CONFLICT, "{}", p.body);
+        assert!(p.body.contains("每件只能评价一次"), "{}", p.body);
+        assert_eq!(counts(&h).await, before, "a second rating stored something");
+    })
+    .await;
+}

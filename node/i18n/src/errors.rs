@@ -285,6 +285,11 @@ pub const PHRASES: &[(&str, &str, &str)] = &[
         "评价链接无效，请核对二维码，或输入办件编号和证件号码后四位",
         "this rating link is not valid: scan the code again, or enter the case number and the last four characters of the ID number",
     ),
+    (
+        "err.bad_sms_code",
+        "办件编号或短信评价码不正确，请核对短信后重新输入",
+        "the case number or the SMS rating code is not right: check the text message and enter them again",
+    ),
     ("field.applicant.name", "申请人姓名", "the applicant's name"),
     ("field.applicant.phone", "联系电话", "the phone number"),
     ("field.slot", "预约时段", "the slot"),

@@ -414,6 +414,17 @@ pub const PHRASES: &[(&str, &str, &str)] = &[
     ),
     ("rate.back", "返回窗口页面", "Back to the window"),
     (
+        "rate.sms_intro",
+        "收到办结短信的，请输入办件编号和短信中的8位评价码后评价。",
+        "If you got the text message saying your case is done, enter the case number and the 8-digit rating code it gives, then rate.",
+    ),
+    ("rate.sms_number", "办件编号", "Case number"),
+    (
+        "rate.sms_code",
+        "短信评价码（8位数字）",
+        "SMS rating code (8 digits)",
+    ),
+    (
         "rate.where",
         "请在办件进度查询页面输入办件编号和证件号码后四位后评价，或扫描回执、结果文书上的评价二维码。",
         "Rate on the progress page with the case number and the last four characters of the ID, or scan the rating QR code on the receipt or the result.",

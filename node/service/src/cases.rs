@@ -795,6 +795,7 @@ impl Node {
         }
         let kind = event.kind();
         let now = self.now_ms();
+        let before = case.state;
         let rec = EventRecord {
             case_id: number.to_owned(),
             case_version: case.version + 1,
@@ -833,6 +834,8 @@ impl Node {
         for r in records {
             w.append(r, &home)?;
         }
+        self.queue_completion_sms(&mut w, Some(before), &case, now)
+            .await?;
         let row = self.case_row(&case);
         w.put_case(row.clone());
         w.commit().await?;
@@ -866,6 +869,8 @@ impl Node {
         for r in records {
             w.append(r, &scope)?;
         }
+        // An immediate or trust-first result is completed at once.
+        self.queue_completion_sms(&mut w, None, case, at_ms).await?;
         let row = self.case_row(case);
         w.put_case(row.clone());
         w.commit().await?;

@@ -30,6 +30,8 @@ pub struct Config {
     pub log: LogSection,
     /// The node's own check of its stored log.
     pub audit: AuditSection,
+    /// Text messages to applicants (the SMS gateway).
+    pub sms: SmsSection,
 }
 
 /// Identity and place in the tree.
@@ -436,6 +438,28 @@ pub struct AuditSection {
     pub late_forwarding_hours: u32,
 }
 
+/// Text messages to applicants: the gateway that sends them and how the
+/// outbox is retried.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmsSection {
+    /// The gateway's URL, which takes a JSON POST `{"to", "text", "id"}`;
+    /// empty: none (messages stay queued).
+    pub gateway_url: String,
+    /// A bearer token for the gateway; empty: none.
+    pub gateway_token: String,
+    /// How long one delivery may take (ms).
+    pub timeout_ms: u64,
+    /// How often the sender looks for due messages (ms).
+    pub poll_ms: u64,
+    /// The wait after a first failed attempt (ms); doubled after each.
+    pub retry_min_ms: u64,
+    /// The longest wait between attempts (ms).
+    pub retry_max_ms: u64,
+    /// Attempts after which a message is given up.
+    pub max_attempts: u32,
+}
+
 /// Logging settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -682,6 +706,29 @@ impl Config {
             return Err(invalid(
                 "audit.self_check_secs",
                 "0 (never) or 1 to 604800 (a week)",
+            ));
+        }
+        let sms = &self.sms;
+        if !(100..=120_000).contains(&sms.timeout_ms) {
+            return Err(invalid("sms.timeout_ms", "100 to 120000"));
+        }
+        if !(10..=3_600_000).contains(&sms.poll_ms) {
+            return Err(invalid("sms.poll_ms", "10 to 3600000"));
+        }
+        if !(10..=3_600_000).contains(&sms.retry_min_ms) {
+            return Err(invalid("sms.retry_min_ms", "10 to 3600000"));
+        }
+        if !(sms.retry_min_ms..=86_400_000).contains(&sms.retry_max_ms) {
+            return Err(invalid("sms.retry_max_ms", "retry_min_ms to 86400000"));
+        }
+        if !(1..=100).contains(&sms.max_attempts) {
+            return Err(invalid("sms.max_attempts", "1 to 100"));
+        }
+        let u = sms.gateway_url.trim();
+        if !(u.is_empty() || u.starts_with("http://") || u.starts_with("https://")) {
+            return Err(invalid(
+                "sms.gateway_url",
+                "empty, or an http:// or https:// URL",
             ));
         }
         let f = &self.federation;

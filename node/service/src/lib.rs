@@ -32,6 +32,7 @@ pub mod report;
 mod rules;
 mod self_check;
 pub mod signing;
+pub mod sms;
 pub mod throttle;
 mod tree_staff;
 pub mod uplink;

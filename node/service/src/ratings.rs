@@ -9,7 +9,11 @@
 //! (its document key) over the case number, in hex. Ed25519 signatures
 //! are deterministic, so the hall checks a key by making it again and
 //! stores nothing; a key cannot be guessed, and it opens nothing but the
-//! rating of its own case at the hall that made it. Everything else a
+//! rating of its own case at the hall that made it. The SMS sent when a
+//! case is completed carries an 8-digit rating code made the same way
+//! (another context, the signature reduced to 8 decimal digits), entered
+//! on the public rating page with the case number (channel `sms`).
+//! Everything else a
 //! rating needs, the progress query's key included, is the progress
 //! query's, so a rating tells nobody more than the progress query does.
 
@@ -22,6 +26,8 @@ use onewindow_domain::case_number::CaseNumber;
 
 /// What a hall signs to make a case's rating key (domain separation).
 const RATING_KEY_CONTEXT: &[u8] = b"onewindow rating link v1\n";
+/// What a hall signs to make a case's SMS rating code.
+const SMS_CODE_CONTEXT: &[u8] = b"onewindow rating sms v1\n";
 /// Bytes of the signature a key keeps.
 const RATING_KEY_BYTES: usize = 16;
 /// The longest comment, in characters.
@@ -40,6 +46,48 @@ impl Node {
         msg.extend_from_slice(number.as_bytes());
         let sig = self.document_key.sign(&msg);
         hex::encode(&sig[..RATING_KEY_BYTES.min(sig.len())])
+    }
+
+    /// The 8-digit rating code of a case's SMS (a case number as the
+    /// window prints it).
+    pub fn sms_code(&self, number: &str) -> String {
+        let mut msg = SMS_CODE_CONTEXT.to_vec();
+        msg.extend_from_slice(number.as_bytes());
+        let sig = self.document_key.sign(&msg);
+        let mut head = [0u8; 8];
+        for (d, s) in head.iter_mut().zip(sig.iter()) {
+            *d = *s;
+        }
+        format!("{:08}", u64::from_be_bytes(head) % 100_000_000)
+    }
+
+    /// Checks an SMS rating code; a wrong or malformed one is refused
+    /// (`bad_sms_code`), as is an unknown number's.
+    pub fn check_sms_code(&self, number: &str, code: &str) -> Result<String, Error> {
+        let refused = || Error::new(ErrorKind::Invalid, "bad_sms_code", &[]);
+        let number = CaseNumber::parse(number.trim())
+            .map_err(|_| refused())?
+            .to_string();
+        if same(&self.sms_code(&number), code.trim()) {
+            Ok(number)
+        } else {
+            Err(refused())
+        }
+    }
+
+    /// The applicant's rating with the code of the SMS sent on
+    /// completion; the channel is `sms`.
+    pub async fn rate_by_sms(
+        &self,
+        number: &str,
+        code: &str,
+        score: u8,
+        comment: String,
+    ) -> Result<Progress, Error> {
+        check_comment(&comment)?;
+        let number = self.check_sms_code(number, code)?;
+        self.write_rating(&number, score, Channel::Sms, comment)
+            .await
     }
 
     /// The link a case's documents carry in their rating QR code: this

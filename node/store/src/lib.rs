@@ -18,6 +18,7 @@ mod own;
 mod preapps;
 mod queue;
 mod replica;
+mod sms;
 mod staff;
 mod tail;
 
@@ -37,6 +38,7 @@ pub use preapps::{
 };
 pub use queue::{CallOutcome, ServeOutcome, Ticket};
 pub use replica::{LinkState, RefusalRecord, SecurityRow};
+pub use sms::{SMS_LIST_MAX, SmsRow};
 pub use staff::{Session, StaffRecord};
 
 use federation::{EntryHash, LogEntry, NodeId};

@@ -180,6 +180,19 @@ pub async fn security_events(
     Ok(axum::Json(node.store.security_events(1000).await?))
 }
 
+/// The SMS outbox of this hall, newest first (at most 200): each
+/// completion text with its attempts, next attempt and last error
+/// (supervisor, admin).
+#[utoipa::path(get, path = "/api/v1/admin/sms", tag = "admin", security(("bearer" = [])),
+    responses((status = 401, body = ErrorBody), (status = 200, body = Vec<crate::service::sms::SmsMessage>), (status = 403, body = ErrorBody)))]
+pub async fn sms_outbox(
+    State(node): State<AppState>,
+    staff: Staff,
+) -> Result<axum::Json<Vec<crate::service::sms::SmsMessage>>, Error> {
+    staff.require(&[Role::Admin, Role::Supervisor], "action.supervise")?;
+    Ok(axum::Json(node.sms_outbox().await?))
+}
+
 /// Which warnings to list.
 #[derive(Debug, Default, serde::Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]

@@ -400,6 +400,40 @@ pub async fn rate(
     ))
 }
 
+/// The applicant's rating with the code of the SMS sent on completion.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SmsRatingInput {
+    /// The 8-digit rating code of the SMS.
+    #[schema(pattern = "^[0-9]{8}$")]
+    pub code: String,
+    /// 1 very satisfied ... 5 very dissatisfied.
+    #[schema(minimum = 1, maximum = 5)]
+    pub score: u8,
+    /// Comment (at most 1000 characters).
+    #[serde(default)]
+    #[schema(max_length = 1000)]
+    pub comment: String,
+}
+
+/// Rates a completed case with the code of the SMS sent when it was
+/// completed (public; channel `sms`). A wrong code is 400 `bad_sms_code`;
+/// one rating per case (409 `already_rated`).
+#[utoipa::path(post, path = "/api/v1/cases/{number}/rating/sms", tag = "cases",
+    params(("number" = String, Path, description = "Case number `HALL-YYYYMMDD-NNNNNN-C` (letters in either case) with a matching check character", pattern = "^[A-Za-z0-9]{2,8}-[0-9]{8}-[0-9]{6}-[A-Za-z0-9]$")), request_body = SmsRatingInput,
+    responses((status = 200, body = Progress), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 503, description = "The hall is recovering its log (`hall_recovering`) or cannot reach its parent", body = ErrorBody)))]
+pub async fn rate_by_sms(
+    State(node): State<AppState>,
+    ApiPath(number): ApiPath<String>,
+    ApiJson(r): ApiJson<SmsRatingInput>,
+) -> Result<axum::Json<Progress>, Error> {
+    Ok(axum::Json(
+        node.rate_by_sms(&number, &r.code, r.score, r.comment)
+            .await?,
+    ))
+}
+
 /// Why a case is recalled.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]

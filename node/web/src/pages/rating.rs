@@ -2,8 +2,11 @@
 //! progress answer (the case number and the ID's last four characters, as
 //! the progress query takes them: channel `web`), and the page a
 //! document's rating QR code opens (`/rate?n=<number>&k=<key>`: channel
-//! `qr_code`). Both post to `/rate` with the pre-login form's CSRF cookie
-//! and go through `Node::rate` or `Node::rate_by_link`, which allow one
+//! `qr_code`), and the same page without a link, which takes the case
+//! number and the 8-digit code of the SMS sent on completion (channel
+//! `sms`). All post to `/rate` with the pre-login form's CSRF cookie and
+//! go through `Node::rate`, `Node::rate_by_link` or `Node::rate_by_sms`,
+//! which allow one
 //! rating per case whatever the channel. A page shows nothing the
 //! progress query would not.
 
@@ -25,12 +28,13 @@ pub struct RateQuery {
 }
 
 /// `GET /rate`: from a QR code, the case it names and the faces to rate
-/// it; without a link, where to rate (the progress page).
+/// it; without a link, the form that takes an SMS's rating code, and
+/// where else to rate (the progress page).
 pub async fn page(ctx: Ctx, Query(q): Query<RateQuery>) -> Response {
     let number = q.n.unwrap_or_default().trim().to_uppercase();
     let key = q.k.unwrap_or_default().trim().to_owned();
     if number.is_empty() && key.is_empty() {
-        return ctx.render(StatusCode::OK, "citizen/rate.html", context! {});
+        return ctx.render_anon_form(StatusCode::OK, "citizen/rate.html", context! {});
     }
     match ctx.node.progress_by_link(&number, &key).await {
         Ok(p) => ctx.render_anon_form(
@@ -43,9 +47,9 @@ pub async fn page(ctx: Ctx, Query(q): Query<RateQuery>) -> Response {
 }
 
 /// `POST /rate`: a score (1 to 5) and a comment, keyed by the QR code's
-/// link (`k`) or by the ID's last four characters (`last4`, from the
-/// progress page). Answered with the progress page or the rating page,
-/// which say that the case is rated.
+/// link (`k`), by an SMS's rating code (`code`) or by the ID's last four
+/// characters (`last4`, from the progress page). Answered with the
+/// progress page or the rating page, which say that the case is rated.
 pub async fn rate(form: AnonForm) -> Response {
     let ctx = form.ctx;
     let f = &form.fields;
@@ -67,6 +71,17 @@ pub async fn rate(form: AnonForm) -> Response {
                     p.map(|p| context! { p => p, number => number, key => key }),
                 )
             }
+        };
+    }
+    let code = f.text("code").trim().to_owned();
+    if !code.is_empty() {
+        return match ctx.node.rate_by_sms(&number, &code, score, comment).await {
+            Ok(p) => ctx.render(
+                StatusCode::OK,
+                "citizen/rate.html",
+                context! { p => p, number => number, by_sms => true },
+            ),
+            Err(e) => refused(&ctx, &e, Some(context! { sms_number => number })),
         };
     }
     let last4 = f.text("last4").trim().to_uppercase();
