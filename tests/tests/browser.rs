@@ -1495,7 +1495,8 @@ async fn a_pre_application_from_a_phone_is_accepted_at_the_window_in_one_step() 
 /// result revoked and rates the service from the progress page (channel
 /// `web`), after which the QR code's rating page says it is rated; the
 /// supervisor's statistics count the revoked result; the trace names the
-/// rating's channel.
+/// rating's channel. The rating page also takes an SMS's rating code,
+/// refusing a wrong one in words.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_trust_first_result_is_revoked_after_its_check_and_rated_from_the_progress_page() {
     let driver = Driver::start().await;
@@ -1633,6 +1634,31 @@ async fn trust_first_walk(driver: &Driver, h: &Hall) {
         .await
         .unwrap();
     wait_text(&phone, "#page-error", "评价链接无效").await;
+    // The rating page without a link takes the code of the completion
+    // SMS: a wrong one is refused in words, the right one finds the case
+    // rated already (one rating per case).
+    phone.goto(&format!("{base}/rate")).await.unwrap();
+    find(&phone, "#sms-rate-form").await;
+    fill(&phone, "#sms-number", &n).await;
+    let code = h.node.node.sms_code(&n);
+    let wrong = if code == "00000000" {
+        "00000001"
+    } else {
+        "00000000"
+    };
+    fill(&phone, "#sms-code", wrong).await;
+    click(&phone, "#score-1").await;
+    wait_text(&phone, "#page-error", "短信评价码不正确").await;
+    shot(&phone, "sms-rate-refused-phone").await;
+    fill(&phone, "#sms-code", &code).await;
+    click(&phone, "#score-1").await;
+    wait_text(&phone, "#page-error", "每件只能评价一次").await;
+    phone
+        .goto(&format!("{base}/lang/en?next=/rate"))
+        .await
+        .unwrap();
+    wait_text(&phone, "#sms-rate-form", "SMS rating code").await;
+    shot(&phone, "sms-rate-phone-en").await;
     phone.close().await.unwrap();
 
     // The supervisor: the trace names the channel; the statistics count
