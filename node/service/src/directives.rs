@@ -405,18 +405,24 @@ pub type QuerySender =
 
 const QUERY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
+/// Sends a question over a link's question channel and waits for its
+/// answer; `None` when the link is gone or nothing came in time.
+async fn ask_over(tx: QuerySender, q: &Query) -> Option<String> {
+    let body = serde_json::to_string(q).ok()?;
+    let (reply_tx, reply_rx) = tokio::sync::oneshot::channel();
+    tx.send((body, reply_tx)).await.ok()?;
+    tokio::time::timeout(QUERY_TIMEOUT, reply_rx)
+        .await
+        .ok()?
+        .ok()?
+}
+
 impl Node {
     /// Asks the parent (which asks its own, up to the root); `None` when
     /// there is no uplink, no answer in time, or nothing found.
     pub async fn ask_up(&self, q: &Query) -> Option<String> {
         let tx = self.uplink_queries.lock().ok()?.clone()?;
-        let body = serde_json::to_string(q).ok()?;
-        let (reply_tx, reply_rx) = tokio::sync::oneshot::channel();
-        tx.send((body, reply_tx)).await.ok()?;
-        tokio::time::timeout(QUERY_TIMEOUT, reply_rx)
-            .await
-            .ok()?
-            .ok()?
+        ask_over(tx, q).await
     }
 
     /// Asks the child `child` (which asks its own, down to the hall the
@@ -424,13 +430,7 @@ impl Node {
     /// time.
     pub async fn ask_down(&self, child: &str, q: &Query) -> Option<String> {
         let tx = self.downlink_queries.lock().ok()?.get(child)?.clone();
-        let body = serde_json::to_string(q).ok()?;
-        let (reply_tx, reply_rx) = tokio::sync::oneshot::channel();
-        tx.send((body, reply_tx)).await.ok()?;
-        tokio::time::timeout(QUERY_TIMEOUT, reply_rx)
-            .await
-            .ok()?
-            .ok()?
+        ask_over(tx, q).await
     }
 
     /// Answers the question of the peer `peer` (its parent when
