@@ -27,7 +27,16 @@
 //! - handling starts 2 to 48 office hours after acceptance, review and
 //!   decision each follow 1 to 16 hours later, every co-handling department
 //!   gives its opinion, and the applicant collects the result 1 to 24 hours
-//!   after it is ready.
+//!   after it is ready;
+//! - `--booked-share` (0.08) of the people who come for a bookable matter
+//!   booked a place in the slot they come in (through the hall's booking
+//!   service, as the phone page does), show the code at the kiosk and are
+//!   called; `--no-show-share` (0.1) of those never come, and the hall
+//!   records them as no-shows when the slot has ended;
+//! - `--rated-share` (0.6) of the applicants rate the service when they
+//!   collect their result (the hall tablet, the progress page on a phone,
+//!   or the web), 1 (very satisfied) 85%, 2 10%, 3 3%, 4 and 5 1% each;
+//!   a bad rating (4 or 5) is followed up at that hall 1 to 72 hours later.
 //!
 //! Faults: `--down ID@DAY+DAYS` stops a hall (its store stays) at the start
 //! of working day DAY for DAYS working days; its windows are closed
@@ -42,7 +51,7 @@ use anyhow::{Context, bail};
 use chrono::{Datelike, NaiveDate, TimeZone};
 use clap::Args;
 use node::config::Config;
-use node::domain::case::Role;
+use node::domain::case::{Channel, Role};
 use node::server::{self, RunningNode};
 use node::service::{Action, Clock, Node, Submission, TestClock};
 use rand::rngs::StdRng;
@@ -79,6 +88,15 @@ pub struct SimulateArgs {
     #[arg(long, default_value_t = 3_800, value_name = "C",
         value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub cases_per_day: u32,
+    /// Share of the people coming for a bookable matter who booked.
+    #[arg(long, default_value_t = 0.08, value_name = "P", value_parser = share)]
+    pub booked_share: f64,
+    /// Share of the booked people who never come.
+    #[arg(long, default_value_t = 0.1, value_name = "P", value_parser = share)]
+    pub no_show_share: f64,
+    /// Share of the applicants who rate the service at collection.
+    #[arg(long, default_value_t = 0.6, value_name = "P", value_parser = share)]
+    pub rated_share: f64,
     /// Seed of the workload's draws: the same seed, the same cases.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -102,6 +120,14 @@ pub struct SimulateArgs {
     /// Print one JSON object before the last line.
     #[arg(long)]
     pub json: bool,
+}
+
+/// A share: a number from 0 to 1.
+fn share(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(p) if (0.0..=1.0).contains(&p) => Ok(p),
+        _ => Err(format!("{s:?}: expected a share from 0 to 1, e.g. 0.25")),
+    }
 }
 
 /// A hall stopped for a while.
@@ -140,6 +166,9 @@ struct Hall {
     running: Option<RunningNode>,
     /// Matters received here, with the hall that decides each.
     plans: Vec<(SubmissionPlan, usize, Vec<String>, String)>,
+    /// Of `plans`: the matter takes bookings (and its applicants are
+    /// people, who book with their ID number).
+    bookable: Vec<bool>,
 }
 
 impl Hall {
@@ -159,6 +188,8 @@ struct Pending {
     decider: usize,
     department: String,
     co_departments: Vec<String>,
+    /// 0 handling, 1 review, 2 decision, 3 hand-out, 4 the follow-up of
+    /// a bad rating.
     stage: u8,
     due_ms: i64,
 }
@@ -185,6 +216,18 @@ struct Summary {
     events: u64,
     /// Of the events: cases recorded as having reached their decider late.
     late_arrivals: u64,
+    bookings: u64,
+    /// Booked people who came in their slot and were called.
+    booked_arrivals: u64,
+    /// Bookings the halls recorded as no-shows.
+    no_shows: u64,
+    ratings: u64,
+    bad_ratings: u64,
+    follow_ups: u64,
+    /// `rated` and `followed_up` events at the district (every one of
+    /// `ratings` and `follow_ups` when the tree converged).
+    ratings_at_district: u64,
+    follow_ups_at_district: u64,
     wall_s: f64,
     drive_s: f64,
     drain_s: f64,
@@ -251,6 +294,12 @@ impl SimulateArgs {
             series: Vec::new(),
             applicant: 0,
             started: Instant::now(),
+            booked: Vec::new(),
+            shares: Shares {
+                booked: self.booked_share,
+                no_show: self.no_show_share,
+                rated: self.rated_share,
+            },
         };
         let by_tier = tiers_of(&halls);
         let calendar = halls[0]
@@ -269,7 +318,9 @@ impl SimulateArgs {
             for slot in 0..SLOTS {
                 clock.set(day_open_ms(date, slot));
                 let quota = slot_quota(self.cases_per_day, slot, &mut sim.rng);
-                sim.receive(&halls, &by_tier, quota, clock.now_ms()).await;
+                let last = slot + 1 == SLOTS;
+                sim.receive(&halls, &by_tier, quota, clock.now_ms(), last)
+                    .await;
                 sim.act(&halls, clock.now_ms()).await;
                 sim.snapshot(&halls, true);
             }
@@ -345,9 +396,27 @@ impl SimulateArgs {
                 );
             }
         }
+        // The halls record their no-shows (a slot's bookings not checked
+        // in by its end); the clock is past every slot by now.
+        for h in &halls {
+            if let Some(n) = h.node() {
+                n.sweep_bookings().await.ok();
+                let count: i64 =
+                    sqlx::query_scalar("SELECT COUNT(*) FROM bookings WHERE status = 'no_show'")
+                        .fetch_one(n.store.pool())
+                        .await?;
+                sim.summary.no_shows += u64::try_from(count).unwrap_or(0);
+            }
+        }
+        sim.summary.ratings_at_district = events_at_root(&halls, Some("rated")).await?;
+        sim.summary.follow_ups_at_district = events_at_root(&halls, Some("followed_up")).await?;
         let divergent = compare(&halls).await?;
         sim.summary.divergent_cases = divergent;
-        sim.summary.converged = converged && divergent == 0 && sim.summary.failed_actions == 0;
+        sim.summary.converged = converged
+            && divergent == 0
+            && sim.summary.failed_actions == 0
+            && sim.summary.ratings_at_district == sim.summary.ratings
+            && sim.summary.follow_ups_at_district == sim.summary.follow_ups;
         sim.summary.events = events_at_root(&halls, None).await?;
         // How many of them record a case that reached its decider late:
         // an outage's edge falls either side of the limit by timing, not
@@ -394,6 +463,17 @@ impl SimulateArgs {
                 s.failed_actions,
                 s.events,
                 s.late_arrivals
+            );
+            println!(
+                "bookings {} ({} called in their slot, {} no-shows), ratings {} ({} bad, {} followed up; at the district {} and {})",
+                s.bookings,
+                s.booked_arrivals,
+                s.no_shows,
+                s.ratings,
+                s.bad_ratings,
+                s.follow_ups,
+                s.ratings_at_district,
+                s.follow_ups_at_district
             );
             println!(
                 "lag village→township p50 {:.0} ms p99 {:.0} ms; township→district p50 {:.0} ms p99 {:.0} ms; backlog peak {}",
@@ -456,13 +536,60 @@ struct Sim {
     series: Vec<(f64, u64, usize)>,
     applicant: u64,
     started: Instant,
+    /// People who booked a place in the next slot.
+    booked: Vec<Booked>,
+    shares: Shares,
+}
+
+/// The workload's shares (see the module's page).
+struct Shares {
+    booked: f64,
+    no_show: f64,
+    rated: f64,
+}
+
+/// A place booked at a hall for the next slot.
+struct Booked {
+    hall: usize,
+    plan: usize,
+    applicant: u64,
+    code: String,
+    /// The person comes (or is a no-show).
+    comes: bool,
+}
+
+/// A submission's case number and applicant, or its refusal's code.
+type Submitted = Result<(String, u64), &'static str>;
+
+/// What a hall's window did in a slot.
+#[derive(Default)]
+struct WindowWork {
+    /// Submissions: the plan, and the case number and applicant or the
+    /// refusal's code.
+    made: Vec<(usize, Submitted)>,
+    /// Places booked for the next slot.
+    booked: Vec<Booked>,
+    /// Booked people called in their slot.
+    called: u64,
 }
 
 impl Sim {
     /// The slot's new cases, received at their windows (each hall's in
-    /// turn, the halls side by side).
-    async fn receive(&mut self, halls: &[Hall], by_tier: &[Vec<usize>], quota: u32, now: i64) {
-        let mut per_hall: BTreeMap<usize, Vec<(usize, u64)>> = BTreeMap::new();
+    /// turn, the halls side by side): first the people who booked a place
+    /// in this slot (their code at the kiosk, then called to a window),
+    /// then the walk-ins. Some of those coming for a bookable matter book
+    /// the next slot instead (none in the day's `last` slot).
+    async fn receive(
+        &mut self,
+        halls: &[Hall],
+        by_tier: &[Vec<usize>],
+        quota: u32,
+        now: i64,
+        last: bool,
+    ) {
+        // (walk-ins, bookings for the next slot) per hall.
+        type Plans = Vec<(usize, u64)>;
+        let mut per_hall: BTreeMap<usize, (Plans, Plans)> = BTreeMap::new();
         for _ in 0..quota {
             let tier = pick_tier(&mut self.rng, by_tier.len());
             let candidates = &by_tier[tier];
@@ -475,35 +602,86 @@ impl Sim {
             }
             let plan = self.rng.gen_range(0..halls[hall].plans.len());
             self.applicant += 1;
-            per_hall
-                .entry(hall)
-                .or_default()
-                .push((plan, self.applicant));
+            let books = halls[hall].bookable[plan] && self.rng.r#gen::<f64>() < self.shares.booked;
+            let entry = per_hall.entry(hall).or_default();
+            if books && !last {
+                entry.1.push((plan, self.applicant));
+            } else {
+                entry.0.push((plan, self.applicant));
+            }
         }
+        let mut arrivals: BTreeMap<usize, Vec<Booked>> = BTreeMap::new();
+        for b in std::mem::take(&mut self.booked) {
+            arrivals.entry(b.hall).or_default().push(b);
+        }
+        for hall in arrivals.keys() {
+            per_hall.entry(*hall).or_default();
+        }
+        // The next slot's start, China time, as the halls' slots read.
+        let next = (now + SLOT_MS) / 60_000 + 8 * 60;
+        let next = format!("{:02}:{:02}", next / 60 % 24, next % 60);
         let mut set = tokio::task::JoinSet::new();
-        for (hall, items) in per_hall {
+        for (hall, (walk_ins, bookings)) in per_hall {
             let Some(node) = halls[hall].node().cloned() else {
                 continue;
             };
-            let subs: Vec<(usize, u64, Submission)> = items
-                .iter()
-                .filter_map(|(p, i)| {
-                    serde_json::from_value(halls[hall].plans[*p].0.submission(*i))
-                        .ok()
-                        .map(|s| (*p, *i, s))
+            let submission = |p: usize, i: u64| -> Option<Submission> {
+                serde_json::from_value(halls[hall].plans[p].0.submission(i)).ok()
+            };
+            let coming: Vec<(usize, u64, String, Option<Submission>)> = arrivals
+                .remove(&hall)
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|b| b.comes)
+                .map(|b| (b.plan, b.applicant, b.code, submission(b.plan, b.applicant)))
+                .collect();
+            let walk_ins: Vec<(usize, u64, Option<Submission>)> = walk_ins
+                .into_iter()
+                .map(|(p, i)| (p, i, submission(p, i)))
+                .collect();
+            let bookings: Vec<(usize, u64, String, bool, Option<Submission>)> = bookings
+                .into_iter()
+                .map(|(p, i)| {
+                    let comes = self.rng.r#gen::<f64>() >= self.shares.no_show;
+                    let matter = halls[hall].plans[p].0.matter_code.clone();
+                    (p, i, matter, comes, submission(p, i))
                 })
                 .collect();
+            let next = next.clone();
             set.spawn(async move {
-                let mut out = Vec::new();
-                for (p, i, s) in subs {
-                    let r = node.submit("window", Role::Clerk, s, None).await;
-                    out.push((p, r.map(|made| (made.outcome.case_number, i))));
+                let mut work = WindowWork::default();
+                for (p, i, code, sub) in coming {
+                    if let Err(e) = call_booked(&node, &code).await {
+                        work.made.push((p, Err(e)));
+                        continue;
+                    }
+                    work.called += 1;
+                    work.made.push((p, submit(&node, sub, i).await));
                 }
-                (hall, out)
+                for (p, i, sub) in walk_ins {
+                    work.made.push((p, submit(&node, sub, i).await));
+                }
+                for (p, i, matter, comes, sub) in bookings {
+                    match book_next(&node, &matter, &next, i).await {
+                        Some(code) => work.booked.push(Booked {
+                            hall,
+                            plan: p,
+                            applicant: i,
+                            code,
+                            comes,
+                        }),
+                        // No place in the next slot: a walk-in now.
+                        None => work.made.push((p, submit(&node, sub, i).await)),
+                    }
+                }
+                (hall, work)
             });
         }
-        while let Some(Ok((hall, out))) = set.join_next().await {
-            for (p, r) in out {
+        while let Some(Ok((hall, work))) = set.join_next().await {
+            self.summary.booked_arrivals += work.called;
+            self.summary.bookings += work.booked.len() as u64;
+            self.booked.extend(work.booked);
+            for (p, r) in work.made {
                 match r {
                     Ok((number, applicant)) => {
                         let (_, decider, co, department) = &halls[hall].plans[p];
@@ -519,9 +697,9 @@ impl Sim {
                             due_ms: now + self.wait(applicant, 0),
                         });
                     }
-                    Err(e) => {
+                    Err(code) => {
                         self.summary.failed_actions += 1;
-                        tracing::warn!(hall = %halls[hall].id, code = e.code, "a submission failed");
+                        tracing::warn!(hall = %halls[hall].id, %code, "a submission failed");
                     }
                 }
             }
@@ -534,7 +712,7 @@ impl Sim {
         let mut due: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
         for (i, p) in self.pending.iter().enumerate() {
             if p.due_ms <= now {
-                let at = if p.stage == 3 { p.home } else { p.decider };
+                let at = if p.stage >= 3 { p.home } else { p.decider };
                 due.entry(at).or_default().push(i);
             }
         }
@@ -543,23 +721,24 @@ impl Sim {
             let Some(node) = halls[hall].node().cloned() else {
                 continue;
             };
-            let work: Vec<(usize, String, u8, String, Vec<String>)> = idx
+            let work: Vec<Work> = idx
                 .into_iter()
                 .map(|i| {
                     let p = &self.pending[i];
-                    (
+                    Work {
                         i,
-                        p.number.clone(),
-                        p.stage,
-                        p.department.clone(),
-                        p.co_departments.clone(),
-                    )
+                        number: p.number.clone(),
+                        stage: p.stage,
+                        department: p.department.clone(),
+                        co: p.co_departments.clone(),
+                        rating: self.rating(p.applicant),
+                    }
                 })
                 .collect();
             set.spawn(async move {
                 let mut out = Vec::new();
-                for (i, number, stage, dept, co) in work {
-                    out.push((i, stage_actions(&node, &number, stage, &dept, &co).await));
+                for w in work {
+                    out.push((w.i, stage_actions(&node, &w).await));
                 }
                 out
             });
@@ -572,13 +751,27 @@ impl Sim {
                         self.summary.actions += n;
                         let (applicant, stage) =
                             (self.pending[i].applicant, self.pending[i].stage + 1);
+                        let rating = self.rating(applicant);
                         let wait = self.wait(applicant, stage);
                         let p = &mut self.pending[i];
                         p.stage = stage;
                         p.due_ms = now + wait;
-                        if p.stage > 3 {
-                            done.push(i);
-                            self.summary.completed += 1;
+                        match stage {
+                            4 => {
+                                self.summary.completed += 1;
+                                self.summary.ratings += u64::from(rating.is_some());
+                                if rating.is_some_and(|(score, _)| score >= 4) {
+                                    // Followed up later, at the same hall.
+                                    self.summary.bad_ratings += 1;
+                                } else {
+                                    done.push(i);
+                                }
+                            }
+                            5.. => {
+                                self.summary.follow_ups += 1;
+                                done.push(i);
+                            }
+                            _ => {}
                         }
                     }
                     StageResult::NotYet(n) => {
@@ -634,6 +827,49 @@ impl Sim {
     }
 }
 
+/// A window accepts applicant `i`'s submission.
+async fn submit(node: &Node, sub: Option<Submission>, i: u64) -> Submitted {
+    let sub = sub.ok_or("bad_submission")?;
+    match node.submit("window", Role::Clerk, sub, None).await {
+        Ok(made) => Ok((made.outcome.case_number, i)),
+        Err(e) => Err(e.code),
+    }
+}
+
+/// A booked person shows the code at the kiosk in the slot and is called
+/// to a window (booked numbers first) and served.
+async fn call_booked(node: &Node, code: &str) -> Result<(), &'static str> {
+    let issued = node.take_ticket(Some(code)).await.map_err(|e| e.code)?;
+    if issued.late.is_some() {
+        return Err("booking_late");
+    }
+    let called = node
+        .call_next("1", "window")
+        .await
+        .map_err(|e| e.code)?
+        .ok_or("nobody_waiting")?;
+    node.serve_ticket(called.id).await.map_err(|e| e.code)?;
+    Ok(())
+}
+
+/// Applicant `i` books a place for `matter` in the slot starting at
+/// `start` (China time) today; `None` when it has no free place (or the
+/// hall has no slot then).
+async fn book_next(node: &Node, matter: &str, start: &str, i: u64) -> Option<String> {
+    let today = node.today().format("%Y-%m-%d").to_string();
+    let slots = node.booking_slots(matter, &today).await.ok()?;
+    slots.slots.iter().find(|s| s.start == start && s.open)?;
+    let req = node::service::BookingRequest {
+        matter: matter.to_owned(),
+        date: today,
+        start: start.to_owned(),
+        name: crate::applicants::person_name(i),
+        id_number: crate::applicants::citizen_id(i),
+        phone: crate::applicants::phone(i),
+    };
+    node.book(&req).await.ok().map(|b| b.code)
+}
+
 enum StageResult {
     /// The stage's actions were taken (how many).
     Done(u64),
@@ -642,17 +878,25 @@ enum StageResult {
     Failed(&'static str),
 }
 
+/// A case's stage to take at a hall.
+struct Work {
+    /// Its place among the pending cases.
+    i: usize,
+    number: String,
+    stage: u8,
+    department: String,
+    co: Vec<String>,
+    /// The applicant's rating at collection (score, channel), if any.
+    rating: Option<(u8, Channel)>,
+}
+
 /// One stage of a case's back office: 0 handling (and the co-handling
 /// departments' opinions) to review, 1 review passed, 2 decided and the
-/// result ready, 3 handed out at the window that received it.
-async fn stage_actions(
-    node: &Node,
-    number: &str,
-    stage: u8,
-    department: &str,
-    co: &[String],
-) -> StageResult {
-    let dept = Some(department.to_owned());
+/// result ready, 3 handed out at the window that received it (and rated
+/// there by those who rate), 4 a bad rating followed up at that hall.
+async fn stage_actions(node: &Node, w: &Work) -> StageResult {
+    let (number, stage, co) = (w.number.as_str(), w.stage, &w.co);
+    let dept = Some(w.department.clone());
     let mut steps: Vec<(&str, Role, Option<String>, Action)> = Vec::new();
     match stage {
         0 => {
@@ -710,7 +954,15 @@ async fn stage_actions(
                 },
             ));
         }
-        _ => {
+        4.. => steps.push((
+            "supervisor",
+            Role::Supervisor,
+            None,
+            Action::FollowUp {
+                answer: "已回访申请人，说明情况并改进窗口服务".into(),
+            },
+        )),
+        3 => {
             // A person collects it in person, the ID card checked; an
             // organisation's representative (经办人) with its written authorisation.
             use node::domain::handout::{Collector, IdDocument};
@@ -757,6 +1009,29 @@ async fn stage_actions(
             }
         }
     }
+    if stage == 3
+        && let Some((score, channel)) = w.rating
+    {
+        // The progress query's key: the last four characters of the
+        // applicant's ID number.
+        let last4 = match node.store.case(number).await {
+            Ok(Some(row)) => {
+                let id = &row.case.received.applicant.id_number;
+                id.chars()
+                    .skip(id.chars().count().saturating_sub(4))
+                    .collect::<String>()
+            }
+            _ => return StageResult::Failed("case_not_found"),
+        };
+        if let Err(e) = node
+            .rate(number, &last4, score, channel, String::new())
+            .await
+        {
+            tracing::warn!(%number, code = e.code, message = %e.message_en, "rating refused");
+            return StageResult::Failed(e.code);
+        }
+        taken += 1;
+    }
     StageResult::Done(taken)
 }
 
@@ -794,6 +1069,7 @@ async fn start_halls(
                 config,
                 running: None,
                 plans: Vec::new(),
+                bookable: Vec::new(),
             };
             let clock = Arc::clone(clock);
             set.spawn(async move {
@@ -851,6 +1127,7 @@ fn prepare_plans(halls: &mut [Hall], tiers: &[String]) -> anyhow::Result<()> {
         let catalogue = node.catalogue();
         let tier = tiers.get(h.depth).cloned().unwrap_or_default();
         let mut plans = Vec::new();
+        let mut bookable = Vec::new();
         for m in catalogue.matters.values() {
             let d = &m.delegation;
             if m.immediate
@@ -869,9 +1146,12 @@ fn prepare_plans(halls: &mut [Hall], tiers: &[String]) -> anyhow::Result<()> {
             } else {
                 m.co_departments.clone()
             };
-            plans.push((SubmissionPlan::for_matter(m), at, co, m.department.clone()));
+            let plan = SubmissionPlan::for_matter(m);
+            bookable.push(m.bookable && !plan.organisation);
+            plans.push((plan, at, co, m.department.clone()));
         }
         h.plans = plans;
+        h.bookable = bookable;
     }
     if halls.iter().all(|h| h.plans.is_empty()) {
         bail!("no hall receives a committed matter of the catalogue");
@@ -924,12 +1204,41 @@ impl Sim {
         let (lo, hi) = match stage {
             0 => (2, 48),
             1 | 2 => (1, 16),
-            _ => (1, 24),
+            3 => (1, 24),
+            _ => (1, 72),
         };
         let mut rng = StdRng::seed_from_u64(
             self.seed ^ applicant.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ u64::from(stage) << 56,
         );
         rng.gen_range(lo..=hi) * HOUR_MS
+    }
+}
+
+impl Sim {
+    /// The applicant's rating at collection (score 1 very satisfied to 5
+    /// very dissatisfied, and the channel), or none: drawn from the seed
+    /// and the applicant alone, like [`Sim::wait`].
+    fn rating(&self, applicant: u64) -> Option<(u8, Channel)> {
+        let mut rng = StdRng::seed_from_u64(
+            self.seed ^ applicant.wrapping_mul(0xD6E8_FEB8_6659_FD93) ^ 0xA5 << 56,
+        );
+        if rng.r#gen::<f64>() >= self.shares.rated {
+            return None;
+        }
+        let x: f64 = rng.r#gen();
+        let score = match x {
+            x if x < 0.85 => 1,
+            x if x < 0.95 => 2,
+            x if x < 0.98 => 3,
+            x if x < 0.99 => 4,
+            _ => 5,
+        };
+        let channel = match rng.gen_range(0..10) {
+            0..6 => Channel::HallTablet,
+            6..8 => Channel::Mobile,
+            _ => Channel::Web,
+        };
+        Some((score, channel))
     }
 }
 

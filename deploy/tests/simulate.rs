@@ -48,6 +48,10 @@ fn a_week_converges_with_a_township_down_for_a_day_and_a_seed_repeats_it() {
         "11",
         "--down",
         "nanhai.dali@2+1",
+        "--booked-share",
+        "0.6",
+        "--no-show-share",
+        "0.3",
     ];
     let first = simulate(dir.path(), &args);
     let last = first.lines().last().unwrap();
@@ -61,6 +65,27 @@ fn a_week_converges_with_a_township_down_for_a_day_and_a_seed_repeats_it() {
     // hand-out at least, all of them at the district.
     assert!(events >= 7 * cases, "{first}");
     assert!(first.contains(&format!("completed {cases}")), "{first}");
+    // Booked people came in their slot and were called, or were recorded
+    // as no-shows; every rating and follow-up reached the district.
+    let [
+        bookings,
+        called,
+        no_shows,
+        ratings,
+        bad,
+        followed,
+        rated_above,
+        followed_above,
+    ] = window_counts(&first);
+    assert!(called > 0 && no_shows > 0, "{first}");
+    assert_eq!(bookings, called + no_shows, "{first}");
+    assert!(ratings > cases / 3 && ratings < cases, "{first}");
+    assert_eq!(bad, followed, "{first}");
+    assert_eq!(
+        (rated_above, followed_above),
+        (ratings, followed),
+        "{first}"
+    );
     let chart = std::fs::read_to_string(dir.path().join("chart.svg")).unwrap();
     assert!(chart.starts_with("<svg") && chart.contains("polyline"));
 
@@ -69,6 +94,7 @@ fn a_week_converges_with_a_township_down_for_a_day_and_a_seed_repeats_it() {
     // matter of timing: those records are counted apart.
     let again = simulate(dir.path(), &args);
     assert_eq!(value(&again, "cases"), value(&first, "cases"));
+    assert_eq!(window_counts(&again), window_counts(&first));
     assert_eq!(seeded_events(&again), seeded_events(&first));
     let other = simulate(
         dir.path(),
@@ -87,6 +113,15 @@ fn a_bad_outage_is_refused_with_its_form() {
     assert!(!out.status.success());
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("ID@DAY+DAYS"),
+        "{out:?}"
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_onewindow-deploy"))
+        .args(["simulate", "--topology", SMALL, "--rated-share", "1.5"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("a share from 0 to 1"),
         "{out:?}"
     );
     let out = Command::new(env!("CARGO_BIN_EXE_onewindow-deploy"))
@@ -117,4 +152,22 @@ fn seeded_events(out: &str) -> u64 {
         .and_then(|n| n.trim().parse().ok())
         .unwrap_or_else(|| panic!("no late arrivals count in {out}"));
     all - late
+}
+
+/// The numbers of the line "bookings B (C called in their slot, N
+/// no-shows), ratings R (X bad, F followed up; at the district R2 and F2)",
+/// in that order.
+fn window_counts(out: &str) -> [u64; 8] {
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("bookings "))
+        .unwrap_or_else(|| panic!("no bookings line in {out}"));
+    let numbers: Vec<u64> = line
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|s| !s.is_empty())
+        .map(|s| s.parse().unwrap())
+        .collect();
+    numbers
+        .try_into()
+        .unwrap_or_else(|n| panic!("expected 8 numbers in {line:?}, got {n:?}"))
 }
