@@ -224,7 +224,7 @@ struct Summary {
     ratings: u64,
     bad_ratings: u64,
     follow_ups: u64,
-    /// `rated` and `followed_up` events at the district (every one of
+    /// `rated` and `followed_up` events at the root (every one of
     /// `ratings` and `follow_ups` when the tree converged).
     ratings_at_district: u64,
     follow_ups_at_district: u64,
@@ -455,7 +455,7 @@ impl SimulateArgs {
             println!("{}", serde_json::to_string(s)?);
         } else {
             println!(
-                "cases {} (completed {}), actions {} ({} early, {} failed), events at the district {} ({} late arrivals)",
+                "cases {} (completed {}), actions {} ({} early, {} failed), events at the root {} ({} late arrivals)",
                 s.cases,
                 s.completed,
                 s.actions,
@@ -465,7 +465,7 @@ impl SimulateArgs {
                 s.late_arrivals
             );
             println!(
-                "bookings {} ({} called in their slot, {} no-shows), ratings {} ({} bad, {} followed up; at the district {} and {})",
+                "bookings {} ({} called in their slot, {} no-shows), ratings {} ({} bad, {} followed up; at the root {} and {})",
                 s.bookings,
                 s.booked_arrivals,
                 s.no_shows,
@@ -476,7 +476,7 @@ impl SimulateArgs {
                 s.follow_ups_at_district
             );
             println!(
-                "lag village→township p50 {:.0} ms p99 {:.0} ms; township→district p50 {:.0} ms p99 {:.0} ms; backlog peak {}",
+                "lag from the lowest tier p50 {:.0} ms p99 {:.0} ms; from the tiers above it p50 {:.0} ms p99 {:.0} ms; backlog peak {}",
                 s.village_lag_p50_ms,
                 s.village_lag_p99_ms,
                 s.township_lag_p50_ms,
@@ -529,7 +529,8 @@ struct Sim {
     seed: u64,
     pending: Vec<Pending>,
     watches: Vec<Watch>,
-    /// Per-hop waits (ms): villages' uplinks, townships' uplinks.
+    /// Per-hop waits (ms): the lowest tier's uplinks (villages'), those
+    /// of every tier above it (townships', and districts' in a city).
     lags: [Vec<f64>; 2],
     summary: Summary,
     /// (wall s, backlog in all, open cases).
@@ -795,10 +796,12 @@ impl Sim {
     /// Samples the links: each hall's backlog, and the per-hop waits.
     fn snapshot(&mut self, halls: &[Hall], new_watches: bool) {
         let mut backlog = 0;
+        let deepest = halls.iter().map(|h| h.depth).max().unwrap_or(0);
         for w in std::mem::take(&mut self.watches) {
             let acked = halls[w.hall].node().map_or(0, |n| n.uplink.acked());
             if acked >= w.head {
-                let tier = if halls[w.hall].depth >= 2 { 0 } else { 1 };
+                // The lowest tier's uplinks, and those of every tier above.
+                let tier = usize::from(halls[w.hall].depth < deepest);
                 self.lags[tier].push(w.since.elapsed().as_secs_f64() * 1000.0);
             } else {
                 self.watches.push(w);
@@ -1171,8 +1174,9 @@ fn tiers_of(halls: &[Hall]) -> Vec<Vec<usize>> {
     by
 }
 
-/// District 0.15, townships 0.55, villages 0.30 (fewer tiers: the first
-/// ones' shares).
+/// District 0.15, townships 0.55, villages 0.30: the three lowest tiers
+/// (a city above its districts receives no case at a window); fewer
+/// tiers: the first ones' shares.
 fn pick_tier(rng: &mut StdRng, tiers: usize) -> usize {
     let x: f64 = rng.r#gen();
     let t = if x < 0.15 {
@@ -1182,7 +1186,7 @@ fn pick_tier(rng: &mut StdRng, tiers: usize) -> usize {
     } else {
         2
     };
-    t.min(tiers.saturating_sub(1))
+    (t + tiers.saturating_sub(3)).min(tiers.saturating_sub(1))
 }
 
 /// A slot's share of the day's cases: the morning busier than the

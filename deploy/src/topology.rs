@@ -441,5 +441,10 @@ mod tests {
         let nanhai = Topology::load(&dir.join("nanhai.toml")).unwrap();
         let counts: Vec<usize> = nanhai.tier_counts().into_iter().map(|(_, n)| n).collect();
         assert_eq!(counts, [1, 15, 269]);
+        let city = Topology::load(&dir.join("foshan.toml")).unwrap();
+        let counts: Vec<usize> = city.tier_counts().into_iter().map(|(_, n)| n).collect();
+        assert_eq!(counts, [1, 5, 15, 60]);
+        let fanin = Topology::load(&dir.join("fanin-200.toml")).unwrap();
+        assert_eq!(fanin.nodes.len(), 202);
     }
 }

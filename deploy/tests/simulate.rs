@@ -104,6 +104,45 @@ fn a_week_converges_with_a_township_down_for_a_day_and_a_seed_repeats_it() {
     assert_ne!(value(&other, "events"), value(&first, "events"));
 }
 
+const CITY: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../configs/topologies/foshan.toml"
+);
+
+#[test]
+fn a_city_of_districts_converges_in_four_tiers() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_onewindow-deploy"))
+        .args(["simulate", "--topology", CITY, "--drain-timeout", "120"])
+        .args(["--days", "2", "--cases-per-day", "150", "--seed", "5"])
+        .arg("--chart")
+        .arg(dir.path().join("chart.svg"))
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("the binary runs");
+    let printed = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{printed}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The city, 5 districts, 15 townships, 60 villages.
+    assert!(
+        printed
+            .lines()
+            .last()
+            .unwrap()
+            .starts_with("simulate nodes=81 "),
+        "{printed}"
+    );
+    assert_eq!(value(&printed, "converged"), "true", "{printed}");
+    let cases: u64 = value(&printed, "cases").parse().unwrap();
+    assert!((200..=400).contains(&cases), "{printed}");
+    // Every case's events reach the city, through its district.
+    let events: u64 = value(&printed, "events").parse().unwrap();
+    assert!(events >= 7 * cases, "{printed}");
+}
+
 #[test]
 fn a_bad_outage_is_refused_with_its_form() {
     let out = Command::new(env!("CARGO_BIN_EXE_onewindow-deploy"))
@@ -142,7 +181,7 @@ fn a_bad_outage_is_refused_with_its_form() {
 }
 
 /// The events a run's seed decides: all at the district less the records
-/// of late arrivals ("... events at the district E (L late arrivals)").
+/// of late arrivals ("... events at the root E (L late arrivals)").
 fn seeded_events(out: &str) -> u64 {
     let all: u64 = value(out, "events").parse().unwrap();
     let late: u64 = out
@@ -155,7 +194,7 @@ fn seeded_events(out: &str) -> u64 {
 }
 
 /// The numbers of the line "bookings B (C called in their slot, N
-/// no-shows), ratings R (X bad, F followed up; at the district R2 and F2)",
+/// no-shows), ratings R (X bad, F followed up; at the root R2 and F2)",
 /// in that order.
 fn window_counts(out: &str) -> [u64; 8] {
     let line = out
