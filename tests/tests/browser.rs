@@ -1566,6 +1566,8 @@ async fn trust_first_walk(driver: &Driver, h: &Hall) {
     wait_text(&c, "#trust-status", "已撤销").await;
     wait_text(&c, "#trace", "事后核查未通过，撤销结果").await;
     assert!(c.find(Locator::Css("#act-revoke_result")).await.is_err());
+    // Nothing is left to do on a revoked result, and the page says so.
+    wait_text(&c, "#no-actions", "无可办理的操作").await;
     shot(&c, "trust-approver-revoked").await;
     c.goto(&format!("{base}/lang/en?next=/approver/cases/{n}"))
         .await
