@@ -484,7 +484,7 @@ impl SimulateArgs {
                 s.backlog_peak
             );
             println!(
-                "driving {:.1} s, draining {:.1} s, {:.0} events/s at the district; {:.1} MB a hall now; chart {}",
+                "driving {:.1} s, draining {:.1} s, {:.0} events/s at the root; {:.1} MB a hall now; chart {}",
                 s.drive_s,
                 s.drain_s,
                 s.events_per_s,

@@ -1401,6 +1401,8 @@ async fn pre_application_walk(driver: &Driver, h: &Hall) {
         .unwrap();
     click(&phone, "#preapply-submit").await;
     find(&phone, "#preapply-error").await;
+    // Said once, next to the form, not again at the top of the page.
+    assert!(phone.find(Locator::Css("#page-error")).await.is_err());
     shot(&phone, "preapply-refused-en").await;
     wait_text(
         &phone,
@@ -1414,6 +1416,17 @@ async fn pre_application_walk(driver: &Driver, h: &Hall) {
     let c = driver.browser("preapply-desk", 1280, 900).await;
     login(&c, base, "clerk1").await;
     c.goto(&format!("{base}/clerk/pre-applications"))
+        .await
+        .unwrap();
+    // A reference nobody was given: said once, next to the search.
+    fill(&c, "#preapps-q", "YS00000000").await;
+    click(&c, "#preapps-find-button").await;
+    find(&c, "#preapps-error").await;
+    assert!(c.find(Locator::Css("#page-error")).await.is_err());
+    c.find(Locator::Css("#preapps-q"))
+        .await
+        .unwrap()
+        .clear()
         .await
         .unwrap();
     fill(&c, "#preapps-q", &reference.to_lowercase()).await;

@@ -132,8 +132,10 @@ pub async fn send(form: AnonUpload) -> Response {
         ),
         Err(e) if e.detail.is_none() => {
             let data = form_data(&ctx, &matter);
+            // Shown once, above the form (`form_error`); the page's own
+            // `error` would repeat it at the top.
             let data = context! {
-                error => ctx.pick(&e.message_zh, &e.message_en),
+                form_error => ctx.pick(&e.message_zh, &e.message_en),
                 error_field => e.field,
                 name => pre.applicant.name,
                 id_number => pre.applicant.id_number,
@@ -238,7 +240,7 @@ pub async fn find(StaffCtx(ctx): StaffCtx, Query(q): Query<FindQuery>) -> Respon
         Err(e) if e.detail.is_none() => ctx.render(
             e.status(),
             "clerk/preapps.html",
-            context! { q => query, searched => true, error => ctx.pick(&e.message_zh, &e.message_en) },
+            context! { q => query, searched => true, search_error => ctx.pick(&e.message_zh, &e.message_en) },
         ),
         Err(e) => ctx.error(&e),
     }
