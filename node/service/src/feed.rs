@@ -178,13 +178,15 @@ impl Node {
             created_by: by.to_owned(),
             revoked_at_ms: None,
         };
-        if !self.store.add_feed_credential(&row).await? {
+        let mut w = self.store.write().await?;
+        if !w.add_feed_credential(&row).await? {
             return Err(Error::new(
                 ErrorKind::Conflict,
                 "credential_exists",
                 &[("name", &name)],
             ));
         }
+        w.commit().await?;
         self.audit(
             "feed_credential_issued",
             by,
@@ -213,11 +215,10 @@ impl Node {
     /// Revokes a credential: from now on its token is refused and its
     /// webhooks stop.
     pub async fn revoke_feed_credential(&self, name: &str, by: &str) -> Result<(), Error> {
-        if !self
-            .store
-            .revoke_feed_credential(name, self.now_ms())
-            .await?
-        {
+        let mut w = self.store.write().await?;
+        let revoked = w.revoke_feed_credential(name, self.now_ms()).await?;
+        w.commit().await?;
+        if !revoked {
             let known = self.store.feed_credential(name).await?.is_some();
             return Err(if known {
                 Error::new(ErrorKind::Conflict, "credential_revoked", &[])

@@ -193,7 +193,9 @@ impl Node {
             created_at_ms: self.now_ms(),
             created_by: by.to_owned(),
         };
-        self.store.add_feed_subscription(&row).await?;
+        let mut w = self.store.write().await?;
+        w.add_feed_subscription(&row).await?;
+        w.commit().await?;
         self.audit("webhook_subscribed", by, Role::Admin, &row.id, url)
             .await;
         Ok(self.subscription_view(row, true))
@@ -224,7 +226,10 @@ impl Node {
     /// Puts a dead letter back to be delivered now (its attempts start
     /// again).
     pub async fn replay_delivery(&self, id: &str, by: &str) -> Result<Delivery, Error> {
-        if !self.store.replay_delivery(id, self.now_ms()).await? {
+        let mut w = self.store.write().await?;
+        let replayed = w.replay_delivery(id, self.now_ms()).await?;
+        w.commit().await?;
+        if !replayed {
             return Err(match self.store.delivery(id).await? {
                 None => Error::not_found("unknown_delivery", &[]),
                 Some(_) => Error::new(ErrorKind::Conflict, "delivery_not_dead", &[]),
@@ -308,12 +313,18 @@ impl Node {
             dead_at_ms: None,
             last_error: None,
         };
-        Ok(self.store.queue_delivery(&d).await?.then_some(d))
+        let mut w = self.store.write().await?;
+        let queued = w.queue_delivery(&d).await?;
+        w.commit().await?;
+        Ok(queued.then_some(d))
     }
 
     /// Records that the receiver took a delivery.
     pub async fn delivery_succeeded(&self, id: &str) -> Result<(), Error> {
-        Ok(self.store.delivery_done(id, self.now_ms()).await?)
+        let mut w = self.store.write().await?;
+        w.delivery_done(id, self.now_ms()).await?;
+        w.commit().await?;
+        Ok(())
     }
 
     /// Records a failed attempt of `d`: the error, and the next attempt
@@ -336,10 +347,10 @@ impl Node {
             (None, Some(now))
         };
         let error: String = error.chars().take(MAX_ERROR).collect();
-        Ok(self
-            .store
-            .delivery_failed(&d.id, &error, next, dead)
-            .await?)
+        let mut w = self.store.write().await?;
+        w.delivery_failed(&d.id, &error, next, dead).await?;
+        w.commit().await?;
+        Ok(())
     }
 }
 

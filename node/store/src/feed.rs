@@ -5,7 +5,7 @@
 
 use sqlx::FromRow;
 
-use super::{Store, StoreError, StoredEvent};
+use super::{Store, StoreError, StoredEvent, WriteTx};
 
 /// A department system's credential, as stored (its secret only as a hash).
 #[derive(Debug, Clone, PartialEq, Eq, FromRow)]
@@ -89,24 +89,6 @@ pub enum DeliveryFilter {
 pub const FEED_LIST_MAX: i64 = 500;
 
 impl Store {
-    /// Stores a new credential; false when one of that name exists.
-    pub async fn add_feed_credential(&self, c: &CredentialRow) -> Result<bool, StoreError> {
-        let done = sqlx::query(
-            "INSERT INTO feed_credentials (name, department, node, secret_hash, created_at_ms, \
-             created_by, revoked_at_ms) VALUES ($1, $2, $3, $4, $5, $6, NULL) \
-             ON CONFLICT (name) DO NOTHING",
-        )
-        .bind(&c.name)
-        .bind(&c.department)
-        .bind(&c.node)
-        .bind(&c.secret_hash)
-        .bind(c.created_at_ms)
-        .bind(&c.created_by)
-        .execute(self.pool())
-        .await?;
-        Ok(done.rows_affected() == 1)
-    }
-
     /// One credential by name.
     pub async fn feed_credential(&self, name: &str) -> Result<Option<CredentialRow>, StoreError> {
         let row = sqlx::query("SELECT * FROM feed_credentials WHERE name = $1")
@@ -126,18 +108,6 @@ impl Store {
             .iter()
             .map(CredentialRow::from_row)
             .collect::<Result<_, _>>()?)
-    }
-
-    /// Revokes a credential that is good; false when there is none such.
-    pub async fn revoke_feed_credential(&self, name: &str, at_ms: i64) -> Result<bool, StoreError> {
-        let done = sqlx::query(
-            "UPDATE feed_credentials SET revoked_at_ms = $1 WHERE name = $2 AND revoked_at_ms IS NULL",
-        )
-        .bind(at_ms)
-        .bind(name)
-        .execute(self.pool())
-        .await?;
-        Ok(done.rows_affected() == 1)
     }
 
     /// The events of `department`'s cases with a local sequence above
@@ -161,24 +131,6 @@ impl Store {
         .fetch_all(self.pool())
         .await?;
         self.stored_events(&rows).await
-    }
-
-    /// Stores a new subscription.
-    pub async fn add_feed_subscription(&self, s: &SubscriptionRow) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO feed_subscriptions (id, credential, url, secret, queued_seq, \
-             created_at_ms, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(&s.id)
-        .bind(&s.credential)
-        .bind(&s.url)
-        .bind(&s.secret)
-        .bind(s.queued_seq)
-        .bind(s.created_at_ms)
-        .bind(&s.created_by)
-        .execute(self.pool())
-        .await?;
-        Ok(())
     }
 
     /// Every subscription, oldest first.
@@ -219,89 +171,6 @@ impl Store {
         Ok(row.as_ref().map(DeliveryRow::from_row).transpose()?)
     }
 
-    /// Stores a new delivery and moves its subscription's `queued_seq` to
-    /// the delivery's last sequence, in one transaction; false (nothing
-    /// stored) when the subscription had moved from `d.after_seq`.
-    pub async fn queue_delivery(&self, d: &DeliveryRow) -> Result<bool, StoreError> {
-        let mut tx = self.pool().begin().await?;
-        let moved = sqlx::query(
-            "UPDATE feed_subscriptions SET queued_seq = $1 WHERE id = $2 AND queued_seq = $3",
-        )
-        .bind(d.upto_seq)
-        .bind(&d.subscription)
-        .bind(d.after_seq)
-        .execute(&mut *tx)
-        .await?;
-        if moved.rows_affected() != 1 {
-            return Ok(false);
-        }
-        sqlx::query(
-            "INSERT INTO feed_deliveries (id, subscription, after_seq, upto_seq, items, body, \
-             created_at_ms, attempts, next_attempt_ms, delivered_at_ms, dead_at_ms, last_error) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $7, NULL, NULL, NULL)",
-        )
-        .bind(&d.id)
-        .bind(&d.subscription)
-        .bind(d.after_seq)
-        .bind(d.upto_seq)
-        .bind(d.items)
-        .bind(&d.body)
-        .bind(d.created_at_ms)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(true)
-    }
-
-    /// Marks a delivery taken by its receiver.
-    pub async fn delivery_done(&self, id: &str, at_ms: i64) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE feed_deliveries SET attempts = attempts + 1, delivered_at_ms = $1, \
-             next_attempt_ms = NULL WHERE id = $2",
-        )
-        .bind(at_ms)
-        .bind(id)
-        .execute(self.pool())
-        .await?;
-        Ok(())
-    }
-
-    /// Records a failed attempt: its error, and the next attempt, or the
-    /// moment it became a dead letter.
-    pub async fn delivery_failed(
-        &self,
-        id: &str,
-        error: &str,
-        next_attempt_ms: Option<i64>,
-        dead_at_ms: Option<i64>,
-    ) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE feed_deliveries SET attempts = attempts + 1, last_error = $1, \
-             next_attempt_ms = $2, dead_at_ms = $3 WHERE id = $4",
-        )
-        .bind(error)
-        .bind(next_attempt_ms)
-        .bind(dead_at_ms)
-        .bind(id)
-        .execute(self.pool())
-        .await?;
-        Ok(())
-    }
-
-    /// Puts a dead letter back to be delivered at `now_ms` (its attempts
-    /// start again); false when it is not a dead letter.
-    pub async fn replay_delivery(&self, id: &str, now_ms: i64) -> Result<bool, StoreError> {
-        let done = sqlx::query(
-            "UPDATE feed_deliveries SET dead_at_ms = NULL, attempts = 0, next_attempt_ms = $1 \
-             WHERE id = $2 AND dead_at_ms IS NOT NULL",
-        )
-        .bind(now_ms)
-        .bind(id)
-        .execute(self.pool())
-        .await?;
-        Ok(done.rows_affected() == 1)
-    }
-
     /// One delivery.
     pub async fn delivery(&self, id: &str) -> Result<Option<DeliveryRow>, StoreError> {
         let row = sqlx::query("SELECT * FROM feed_deliveries WHERE id = $1")
@@ -328,5 +197,144 @@ impl Store {
             .iter()
             .map(DeliveryRow::from_row)
             .collect::<Result<_, _>>()?)
+    }
+}
+
+/// Writes of the feed's tables go through the node's one writer, as every
+/// write does: on SQLite a write beside it would end the snapshot of its
+/// transaction under it.
+impl WriteTx<'_> {
+    /// Stores a new credential; false when one of that name exists.
+    pub async fn add_feed_credential(&mut self, c: &CredentialRow) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "INSERT INTO feed_credentials (name, department, node, secret_hash, created_at_ms, \
+             created_by, revoked_at_ms) VALUES ($1, $2, $3, $4, $5, $6, NULL) \
+             ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(&c.name)
+        .bind(&c.department)
+        .bind(&c.node)
+        .bind(&c.secret_hash)
+        .bind(c.created_at_ms)
+        .bind(&c.created_by)
+        .execute(self.conn())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Revokes a credential that is good; false when there is none such.
+    pub async fn revoke_feed_credential(
+        &mut self,
+        name: &str,
+        at_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE feed_credentials SET revoked_at_ms = $1 WHERE name = $2 AND revoked_at_ms IS NULL",
+        )
+        .bind(at_ms)
+        .bind(name)
+        .execute(self.conn())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Stores a new subscription.
+    pub async fn add_feed_subscription(&mut self, s: &SubscriptionRow) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO feed_subscriptions (id, credential, url, secret, queued_seq, \
+             created_at_ms, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(&s.id)
+        .bind(&s.credential)
+        .bind(&s.url)
+        .bind(&s.secret)
+        .bind(s.queued_seq)
+        .bind(s.created_at_ms)
+        .bind(&s.created_by)
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
+
+    /// Stores a new delivery and moves its subscription's `queued_seq` to
+    /// the delivery's last sequence, both in this transaction; false
+    /// (nothing stored) when the subscription had moved from
+    /// `d.after_seq`.
+    pub async fn queue_delivery(&mut self, d: &DeliveryRow) -> Result<bool, StoreError> {
+        let moved = sqlx::query(
+            "UPDATE feed_subscriptions SET queued_seq = $1 WHERE id = $2 AND queued_seq = $3",
+        )
+        .bind(d.upto_seq)
+        .bind(&d.subscription)
+        .bind(d.after_seq)
+        .execute(self.conn())
+        .await?;
+        if moved.rows_affected() != 1 {
+            return Ok(false);
+        }
+        sqlx::query(
+            "INSERT INTO feed_deliveries (id, subscription, after_seq, upto_seq, items, body, \
+             created_at_ms, attempts, next_attempt_ms, delivered_at_ms, dead_at_ms, last_error) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $7, NULL, NULL, NULL)",
+        )
+        .bind(&d.id)
+        .bind(&d.subscription)
+        .bind(d.after_seq)
+        .bind(d.upto_seq)
+        .bind(d.items)
+        .bind(&d.body)
+        .bind(d.created_at_ms)
+        .execute(self.conn())
+        .await?;
+        Ok(true)
+    }
+
+    /// Marks a delivery taken by its receiver.
+    pub async fn delivery_done(&mut self, id: &str, at_ms: i64) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE feed_deliveries SET attempts = attempts + 1, delivered_at_ms = $1, \
+             next_attempt_ms = NULL WHERE id = $2",
+        )
+        .bind(at_ms)
+        .bind(id)
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
+
+    /// Records a failed attempt: its error, and the next attempt, or the
+    /// moment it became a dead letter.
+    pub async fn delivery_failed(
+        &mut self,
+        id: &str,
+        error: &str,
+        next_attempt_ms: Option<i64>,
+        dead_at_ms: Option<i64>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE feed_deliveries SET attempts = attempts + 1, last_error = $1, \
+             next_attempt_ms = $2, dead_at_ms = $3 WHERE id = $4",
+        )
+        .bind(error)
+        .bind(next_attempt_ms)
+        .bind(dead_at_ms)
+        .bind(id)
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
+
+    /// Puts a dead letter back to be delivered at `now_ms` (its attempts
+    /// start again); false when it is not a dead letter.
+    pub async fn replay_delivery(&mut self, id: &str, now_ms: i64) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE feed_deliveries SET dead_at_ms = NULL, attempts = 0, next_attempt_ms = $1 \
+             WHERE id = $2 AND dead_at_ms IS NOT NULL",
+        )
+        .bind(now_ms)
+        .bind(id)
+        .execute(self.conn())
+        .await?;
+        Ok(done.rows_affected() == 1)
     }
 }
