@@ -120,6 +120,15 @@ pub struct FeedPage {
     pub more: bool,
 }
 
+/// A case as it stood after one of its events.
+#[derive(Debug, Clone)]
+struct After {
+    state: State,
+    suspended: bool,
+    matter: String,
+    window: String,
+}
+
 /// A department system, as its token names it.
 #[derive(Debug, Clone)]
 pub struct SystemCaller {
@@ -352,24 +361,19 @@ impl Node {
         })
     }
 
-    fn feed_item(
-        &self,
-        e: &StoredEvent,
-        rec: &EventRecord,
-        after_it: Option<&(State, bool, String, String)>,
-    ) -> FeedItem {
+    fn feed_item(&self, e: &StoredEvent, rec: &EventRecord, after_it: Option<&After>) -> FeedItem {
         FeedItem {
             id: format!("{}/{}", e.entry.origin, e.entry.origin_seq),
             cursor: self.feed_cursor(e.local_seq),
             case_number: rec.case_id.clone(),
             case_version: rec.case_version,
-            matter_code: after_it.map(|a| a.2.clone()).unwrap_or_default(),
+            matter_code: after_it.map(|a| a.matter.clone()).unwrap_or_default(),
             kind: rec.event.kind().to_owned(),
             at_ms: rec.at_ms,
             hall: e.entry.origin.to_string(),
-            window: after_it.map(|a| a.3.clone()).unwrap_or_default(),
-            state: after_it.map(|a| a.0),
-            suspended: after_it.is_some_and(|a| a.1),
+            window: after_it.map(|a| a.window.clone()).unwrap_or_default(),
+            state: after_it.map(|a| a.state),
+            suspended: after_it.is_some_and(|a| a.suspended),
             actor: rec.actor.clone(),
             event: rec.event.clone(),
         }
@@ -380,7 +384,7 @@ impl Node {
     async fn states_after(
         &self,
         case_id: &str,
-    ) -> Result<std::collections::HashMap<u64, (State, bool, String, String)>, Error> {
+    ) -> Result<std::collections::HashMap<u64, After>, Error> {
         let records: Vec<EventRecord> = self
             .store
             .case_events(case_id)
@@ -398,12 +402,12 @@ impl Node {
             let Ok(c) = next else { break };
             out.insert(
                 r.case_version,
-                (
-                    c.state,
-                    c.is_suspended(),
-                    c.received.matter_code.clone(),
-                    c.window().to_owned(),
-                ),
+                After {
+                    state: c.state,
+                    suspended: c.is_suspended(),
+                    matter: c.received.matter_code.clone(),
+                    window: c.window().to_owned(),
+                },
             );
             case = Some(c);
         }
