@@ -264,6 +264,22 @@ async fn a_department_system_follows_its_feed_across_a_restart_and_decides() {
     assert!(none.is_empty());
     assert_eq!(still, end);
 
+    // Department b's system may not take that decision: refused, nothing
+    // stored.
+    let b = h.t.http.with_token(&other);
+    let before_counts = counts(&h.t.node).await;
+    b.post(
+        &format!("/api/v1/feed/cases/{first}/actions"),
+        &json!({"action": "decide", "granted": false, "opinion": "不予"}),
+    )
+    .await
+    .assert_error(403, "feed_other_department");
+    assert_eq!(
+        counts(&h.t.node).await,
+        before_counts,
+        "a refusal stored something"
+    );
+
     // The system decides, as department a's approver: the case moves on.
     let v = system
         .post(
@@ -297,7 +313,6 @@ async fn a_department_system_follows_its_feed_across_a_restart_and_decides() {
 
     // Department b's system sees none of department a's events and may
     // not act on its cases; nothing is stored.
-    let b = h.t.http.with_token(&other);
     let (theirs, _) = follow(&b, None, 50).await;
     assert!(theirs.is_empty(), "{theirs:?}");
     let before_counts = counts(&h.t.node).await;
