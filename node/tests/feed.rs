@@ -822,6 +822,18 @@ async fn a_delivery_that_keeps_failing_becomes_a_dead_letter_and_a_replay_delive
             .unwrap()
             .is_empty()
     );
+    // Counted: two failures to be tried again, one given up, then one
+    // delivered.
+    let metrics = reqwest::get(format!("{}/metrics", h.t.node.url()))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for (outcome, n) in [("failed", 2), ("dead", 1), ("delivered", 1)] {
+        let line = format!("onewindow_webhook_deliveries_total{{outcome=\"{outcome}\"}} {n}");
+        assert!(metrics.lines().any(|l| l == line), "{line} in {metrics}");
+    }
     // A delivered one is no dead letter.
     h.admin
         .post(

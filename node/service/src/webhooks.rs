@@ -324,6 +324,7 @@ impl Node {
         let mut w = self.store.write().await?;
         w.delivery_done(id, self.now_ms()).await?;
         w.commit().await?;
+        self.metrics.webhook_delivery("delivered");
         Ok(())
     }
 
@@ -350,6 +351,8 @@ impl Node {
         let mut w = self.store.write().await?;
         w.delivery_failed(&d.id, &error, next, dead).await?;
         w.commit().await?;
+        self.metrics
+            .webhook_delivery(if dead.is_some() { "dead" } else { "failed" });
         Ok(())
     }
 }
