@@ -25,6 +25,7 @@ use commands::case::CaseCommand;
 use commands::catalogue::CatalogueCommand;
 use commands::delegation::DelegationCommand;
 use commands::document::DocumentCommand;
+use commands::feed::FeedCommand;
 use commands::node::NodeCommand;
 use commands::report::ReportCommand;
 use commands::staff::StaffCommand;
@@ -99,6 +100,9 @@ enum Command {
     /// Cases.
     #[command(subcommand)]
     Case(CaseCommand),
+    /// Department systems: credentials, webhooks and their deliveries.
+    #[command(subcommand)]
+    Feed(FeedCommand),
     /// Issued documents: check a printed one's seal offline.
     #[command(subcommand)]
     Document(DocumentCommand),
@@ -121,6 +125,7 @@ impl Command {
             Self::Calendar(c) => c.needs_login(),
             Self::Staff(c) => c.needs_login(),
             Self::Case(c) => c.needs_login(),
+            Self::Feed(c) => c.needs_login(),
             Self::Document(c) => c.needs_login(),
             Self::Audit(c) => c.needs_login(),
             Self::Warnings(c) => c.needs_login(),
@@ -136,6 +141,7 @@ impl Command {
             Self::Calendar(c) => c.run(api, out).await,
             Self::Staff(c) => c.run(api, out).await,
             Self::Case(c) => c.run(api, out).await,
+            Self::Feed(c) => c.run(api, out).await,
             Self::Document(c) => c.run(api, out).await,
             Self::Audit(c) => c.run(api, out).await,
             Self::Warnings(c) => c.run(api, out).await,

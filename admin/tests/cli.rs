@@ -2217,3 +2217,126 @@ async fn a_documents_seal_is_checked_offline_with_the_roots_key() {
     assert!(!run.ok);
     assert!(run.stderr.contains("bad_root_key"), "{}", run.stderr);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn department_systems_are_issued_credentials_and_webhooks() {
+    let hall = start().await;
+    let issued = admin(
+        &hall,
+        &[
+            "feed",
+            "credential-add",
+            "--name",
+            "gongan-sys",
+            "--department",
+            "gongan",
+            "--json",
+        ],
+        &[],
+    )
+    .await
+    .json();
+    assert_eq!(issued["department"], "gongan");
+    let token = issued["token"].as_str().unwrap().to_owned();
+    // The token reads the feed.
+    let feed = reqwest::Client::new()
+        .get(format!("{}/api/v1/feed", hall.node.url()))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(feed.status(), 200);
+    // An unknown department is refused with its code.
+    let bad = admin(
+        &hall,
+        &[
+            "feed",
+            "credential-add",
+            "--name",
+            "x",
+            "--department",
+            "nope",
+        ],
+        &[],
+    )
+    .await;
+    assert!(!bad.ok);
+    assert!(bad.stderr.contains("unknown_department"), "{}", bad.stderr);
+
+    // https:// is refused: the node's client has no TLS.
+    let https = admin(
+        &hall,
+        &[
+            "feed",
+            "subscribe",
+            "--credential",
+            "gongan-sys",
+            "--webhook-url",
+            "https://gongan.example/hook",
+        ],
+        &[],
+    )
+    .await;
+    assert!(!https.ok);
+    assert!(
+        https.stderr.contains("webhook_https_refused"),
+        "{}",
+        https.stderr
+    );
+    let sub = admin(
+        &hall,
+        &[
+            "feed",
+            "subscribe",
+            "--credential",
+            "gongan-sys",
+            "--webhook-url",
+            "http://127.0.0.1:9/hook",
+        ],
+        &[],
+    )
+    .await;
+    assert!(sub.ok, "{}", sub.stderr);
+    assert!(sub.stdout.contains("secret"), "{}", sub.stdout);
+    let subs = admin(&hall, &["feed", "subscriptions", "--json"], &[])
+        .await
+        .json();
+    assert_eq!(subs[0]["url"], "http://127.0.0.1:9/hook");
+    assert!(subs[0].get("secret").is_none(), "{subs}");
+    let dead = admin(
+        &hall,
+        &["feed", "deliveries", "--status", "dead", "--json"],
+        &[],
+    )
+    .await
+    .json();
+    assert_eq!(dead, serde_json::json!([]));
+    let replay = admin(&hall, &["feed", "replay", "none"], &[]).await;
+    assert!(!replay.ok);
+    assert!(
+        replay.stderr.contains("unknown_delivery"),
+        "{}",
+        replay.stderr
+    );
+
+    let revoke = admin(&hall, &["feed", "credential-revoke", "gongan-sys"], &[]).await;
+    assert!(revoke.ok, "{}", revoke.stderr);
+    let list = admin(&hall, &["feed", "credentials"], &[]).await;
+    let line = list
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("gongan-sys"))
+        .unwrap();
+    assert!(
+        !line.trim_end().ends_with('-'),
+        "revoked shows a time: {line}"
+    );
+    let feed = reqwest::Client::new()
+        .get(format!("{}/api/v1/feed", hall.node.url()))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(feed.status(), 401);
+    hall.node.stop().await;
+}

@@ -27,9 +27,10 @@ use std::time::Duration;
 
 use reqwest::Url;
 use types::{
-    AuditAction, AuditReport, CalendarYear, CaseRecord, CaseView, Catalogue, ExportedEntry,
-    FleetNode, Health, IssuedToken, LoginOutcome, NewStaff, Outcome, Progress, Report, Staff,
-    StaffChange, Submission, VersionInfo, WarningRow,
+    AuditAction, AuditReport, CalendarYear, CaseRecord, CaseView, Catalogue, Delivery,
+    ExportedEntry, FeedCredential, FleetNode, Health, IssuedCredential, IssuedToken, LoginOutcome,
+    NewCredential, NewStaff, NewSubscription, Outcome, Progress, Report, Staff, StaffChange,
+    Submission, Subscription, VersionInfo, WarningRow,
 };
 
 /// A typed answer and the JSON it was read from.
@@ -285,6 +286,63 @@ impl Client {
     pub async fn staff_of(&self, hall: &str) -> Result<Answer<Vec<Staff>>, Error> {
         self.call_with_query(&routes::STAFF, &[], &[("hall", hall)], None::<&()>)
             .await
+    }
+
+    /// `GET /api/v1/admin/feed/credentials` (administrator).
+    pub async fn feed_credentials(&self) -> Result<Answer<Vec<FeedCredential>>, Error> {
+        self.call(&routes::FEED_CREDENTIALS, &[], None::<&()>).await
+    }
+
+    /// `POST /api/v1/admin/feed/credentials` (administrator): the token
+    /// is in the answer, once.
+    pub async fn issue_feed_credential(
+        &self,
+        new: &NewCredential<'_>,
+    ) -> Result<Answer<IssuedCredential>, Error> {
+        self.call(&routes::ISSUE_FEED_CREDENTIAL, &[], Some(new))
+            .await
+    }
+
+    /// `POST /api/v1/admin/feed/credentials/{name}/revoke` (administrator).
+    pub async fn revoke_feed_credential(&self, name: &str) -> Result<(), Error> {
+        self.call::<Value>(
+            &routes::REVOKE_FEED_CREDENTIAL,
+            &[name],
+            Some(&serde_json::json!({})),
+        )
+        .await
+        .map(drop)
+    }
+
+    /// `GET /api/v1/admin/feed/subscriptions` (administrator).
+    pub async fn webhooks(&self) -> Result<Answer<Vec<Subscription>>, Error> {
+        self.call(&routes::WEBHOOKS, &[], None::<&()>).await
+    }
+
+    /// `POST /api/v1/admin/feed/subscriptions` (administrator): the
+    /// signing secret is in the answer, once.
+    pub async fn subscribe_webhook(
+        &self,
+        new: &NewSubscription<'_>,
+    ) -> Result<Answer<Subscription>, Error> {
+        self.call(&routes::SUBSCRIBE_WEBHOOK, &[], Some(new)).await
+    }
+
+    /// `GET /api/v1/admin/feed/deliveries?status=` (administrator):
+    /// `all`, `open` or `dead`.
+    pub async fn deliveries(&self, status: &str) -> Result<Answer<Vec<Delivery>>, Error> {
+        self.call_with_query(&routes::DELIVERIES, &[], &[("status", status)], None::<&()>)
+            .await
+    }
+
+    /// `POST /api/v1/admin/feed/deliveries/{id}/replay` (administrator).
+    pub async fn replay_delivery(&self, id: &str) -> Result<Answer<Delivery>, Error> {
+        self.call(
+            &routes::REPLAY_DELIVERY,
+            &[id],
+            Some(&serde_json::json!({})),
+        )
+        .await
     }
 
     /// `GET /api/v1/admin/fleet` (administrator, supervisor): this node

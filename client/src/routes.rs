@@ -64,6 +64,16 @@ pub(crate) const WARNING_DECISION: Route =
 pub(crate) const PROGRESS: Route = Route::new("get", "/api/v1/cases/{number}");
 pub(crate) const CASE_RECORD: Route = Route::new("get", "/api/v1/cases/{number}/record");
 pub(crate) const ACT: Route = Route::new("post", "/api/v1/cases/{number}/actions");
+pub(crate) const FEED_CREDENTIALS: Route = Route::new("get", "/api/v1/admin/feed/credentials");
+pub(crate) const ISSUE_FEED_CREDENTIAL: Route =
+    Route::new("post", "/api/v1/admin/feed/credentials");
+pub(crate) const REVOKE_FEED_CREDENTIAL: Route =
+    Route::new("post", "/api/v1/admin/feed/credentials/{name}/revoke");
+pub(crate) const WEBHOOKS: Route = Route::new("get", "/api/v1/admin/feed/subscriptions");
+pub(crate) const SUBSCRIBE_WEBHOOK: Route = Route::new("post", "/api/v1/admin/feed/subscriptions");
+pub(crate) const DELIVERIES: Route = Route::new("get", "/api/v1/admin/feed/deliveries");
+pub(crate) const REPLAY_DELIVERY: Route =
+    Route::new("post", "/api/v1/admin/feed/deliveries/{id}/replay");
 /// The OpenAPI document itself (not among the routes it describes).
 pub(crate) const OPENAPI: Route = Route::new("get", "/api/v1/openapi.json");
 
@@ -101,4 +111,11 @@ pub const ROUTES: &[Route] = &[
     PROGRESS,
     CASE_RECORD,
     ACT,
+    FEED_CREDENTIALS,
+    ISSUE_FEED_CREDENTIAL,
+    REVOKE_FEED_CREDENTIAL,
+    WEBHOOKS,
+    SUBSCRIBE_WEBHOOK,
+    DELIVERIES,
+    REPLAY_DELIVERY,
 ];

@@ -708,3 +708,88 @@ pub struct LateForwarding {
     /// Hours between the two.
     pub hours: u32,
 }
+
+/// A department system's credential (`GET /api/v1/admin/feed/credentials`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct FeedCredential {
+    /// Its name.
+    pub name: String,
+    /// Its department.
+    pub department: String,
+    /// The node that issued it.
+    pub node: String,
+    /// Issued (ms).
+    pub created_at_ms: i64,
+    /// Revoked (ms).
+    #[serde(default)]
+    pub revoked_at_ms: Option<i64>,
+}
+
+/// A credential just issued (`POST /api/v1/admin/feed/credentials`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct IssuedCredential {
+    /// Its name.
+    pub name: String,
+    /// Its department.
+    pub department: String,
+    /// The bearer token, shown once.
+    pub token: String,
+}
+
+/// `POST /api/v1/admin/feed/credentials`.
+#[derive(Debug, Serialize)]
+pub struct NewCredential<'a> {
+    /// Its name.
+    pub name: &'a str,
+    /// Its department.
+    pub department: &'a str,
+}
+
+/// A webhook subscription (`GET /api/v1/admin/feed/subscriptions`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct Subscription {
+    /// Its id.
+    pub id: String,
+    /// The credential whose feed it carries.
+    pub credential: String,
+    /// Where deliveries go.
+    pub url: String,
+    /// The feed's cursor up to which deliveries are made.
+    pub cursor: String,
+    /// The signing secret, only when just subscribed.
+    #[serde(default)]
+    pub secret: Option<String>,
+}
+
+/// `POST /api/v1/admin/feed/subscriptions`.
+#[derive(Debug, Serialize)]
+pub struct NewSubscription<'a> {
+    /// The credential.
+    pub credential: &'a str,
+    /// The `http://` URL.
+    pub url: &'a str,
+    /// A feed cursor to start after.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub after: Option<&'a str>,
+}
+
+/// A webhook delivery (`GET /api/v1/admin/feed/deliveries`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct Delivery {
+    /// Its id.
+    pub id: String,
+    /// The subscription.
+    pub subscription: String,
+    /// Feed items it carries.
+    pub items: i64,
+    /// Attempts so far.
+    pub attempts: i64,
+    /// The next attempt (ms).
+    #[serde(default)]
+    pub next_attempt_ms: Option<i64>,
+    /// The last failed attempt's error.
+    #[serde(default)]
+    pub last_error: Option<String>,
+    /// `open`, `delivered` or `dead`.
+    pub status: String,
+}

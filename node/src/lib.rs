@@ -12,6 +12,7 @@
 pub mod link;
 pub mod server;
 mod sms;
+mod webhooks;
 
 pub use onewindow_domain as domain;
 pub use onewindow_domain::starter;

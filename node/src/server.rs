@@ -25,6 +25,9 @@ pub struct RunningNode {
     _sweeps: Option<AbortOnDrop>,
     /// The SMS sender, if a gateway is configured; ends with the node.
     _sms: Option<AbortOnDrop>,
+    /// The webhook deliverer of the department systems' feed; ends with
+    /// the node.
+    _webhooks: Option<AbortOnDrop>,
 }
 
 /// A background task that ends when its owner is dropped.
@@ -98,6 +101,7 @@ impl RunningNode {
         self._checks = None;
         self._sweeps = None;
         self._sms = None;
+        self._webhooks = None;
         if let Some(l) = self.links.take() {
             l.shutdown().await;
         }
@@ -191,6 +195,7 @@ pub async fn start_with_clock(
     };
     let sweeps = start_sweeps(&node);
     let sms = crate::sms::start(&node).map(AbortOnDrop);
+    let webhooks = crate::webhooks::start(&node).map(AbortOnDrop);
     tracing::info!(node = %node.id, tier = %node.tier, %http_addr, "node started");
     Ok(RunningNode {
         node,
@@ -201,5 +206,6 @@ pub async fn start_with_clock(
         _checks: checks,
         _sweeps: Some(sweeps),
         _sms: sms,
+        _webhooks: webhooks,
     })
 }

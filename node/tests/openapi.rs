@@ -73,6 +73,15 @@ const OPERATIONS: &[(&str, &str)] = &[
     ("get", "/api/v1/admin/warnings"),
     ("get", "/api/v1/admin/report"),
     ("get", "/api/v1/admin/fleet"),
+    ("post", "/api/v1/admin/feed/credentials"),
+    ("get", "/api/v1/admin/feed/credentials"),
+    ("post", "/api/v1/admin/feed/credentials/{name}/revoke"),
+    ("post", "/api/v1/admin/feed/subscriptions"),
+    ("get", "/api/v1/admin/feed/subscriptions"),
+    ("get", "/api/v1/admin/feed/deliveries"),
+    ("post", "/api/v1/admin/feed/deliveries/{id}/replay"),
+    ("get", "/api/v1/feed"),
+    ("post", "/api/v1/feed/cases/{number}/actions"),
 ];
 
 fn collect_refs(v: &Value, out: &mut BTreeSet<String>) {

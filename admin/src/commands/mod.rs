@@ -7,6 +7,7 @@ pub mod case;
 pub mod catalogue;
 pub mod delegation;
 pub mod document;
+pub mod feed;
 pub mod node;
 pub mod report;
 pub mod staff;

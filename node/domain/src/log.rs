@@ -63,6 +63,10 @@ pub const AUDIT_ACTIONS: &[&str] = &[
     "hall_decommissioned",
     "hall_closed",
     "data_lookup",
+    "feed_credential_issued",
+    "feed_credential_revoked",
+    "webhook_subscribed",
+    "webhook_replayed",
 ];
 
 /// The actor of an audit record that the node writes by itself (a break

@@ -286,6 +286,61 @@ pub const PHRASES: &[(&str, &str, &str)] = &[
         "this rating link is not valid: scan the code again, or enter the case number and the last four characters of the ID number",
     ),
     (
+        "err.bad_credential_name",
+        "凭据名称须为 1 至 {max} 个小写字母、数字或连字符",
+        "a credential's name is 1 to {max} of lower-case letters, digits and hyphens",
+    ),
+    (
+        "err.credential_exists",
+        "已有名为 {name} 的凭据",
+        "a credential named {name} exists already",
+    ),
+    (
+        "err.unknown_credential",
+        "部门系统凭据无效",
+        "the department system's credential is not known",
+    ),
+    (
+        "err.credential_revoked",
+        "该部门系统凭据已被吊销",
+        "this department system's credential has been revoked",
+    ),
+    (
+        "err.bad_feed_cursor",
+        "游标无效：请使用本节点上一页返回的游标，或不带游标从头读取",
+        "the cursor is not valid: use a cursor this node gave with an earlier page, or none to read from the start",
+    ),
+    (
+        "err.feed_limit_out_of_range",
+        "每页条数须为 1 至 {max}",
+        "the page limit must be 1 to {max}",
+    ),
+    (
+        "err.feed_other_department",
+        "该案件的事项不属于 {department} 部门，不能由其系统办理",
+        "the case's matter is not of department {department}, whose system may not act on it",
+    ),
+    (
+        "err.webhook_https_refused",
+        "节点的 HTTP 客户端不支持 TLS，推送地址须为 http://（可经本地中转）",
+        "the node's HTTP client has no TLS: a webhook URL must be http:// (a local relay may forward it)",
+    ),
+    (
+        "err.bad_webhook_url",
+        "推送地址须为 http://主机[:端口]/路径，最长 {max} 个字符",
+        "a webhook URL is http://host[:port]/path, at most {max} characters",
+    ),
+    (
+        "err.unknown_delivery",
+        "没有这条推送记录",
+        "there is no such delivery",
+    ),
+    (
+        "err.delivery_not_dead",
+        "只有已放弃的推送（死信）才能重发",
+        "only a delivery given up (a dead letter) can be replayed",
+    ),
+    (
         "err.bad_sms_code",
         "办件编号或短信评价码不正确，请核对短信后重新输入",
         "the case number or the SMS rating code is not right: check the text message and enter them again",

@@ -32,6 +32,8 @@ pub struct Config {
     pub audit: AuditSection,
     /// Text messages to applicants (the SMS gateway).
     pub sms: SmsSection,
+    /// Department systems' feed and its webhooks.
+    pub feed: FeedSection,
 }
 
 /// Identity and place in the tree.
@@ -460,6 +462,29 @@ pub struct SmsSection {
     pub max_attempts: u32,
 }
 
+/// Department systems' feed of case events (`GET /api/v1/feed`) and the
+/// webhooks that push it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeedSection {
+    /// The most items a page of the feed may ask for (`limit`).
+    pub page_max: u32,
+    /// The items of a page when `limit` is not given.
+    pub page_default: u32,
+    /// The most items one webhook delivery carries.
+    pub webhook_batch: u32,
+    /// How often the deliverer looks for new items and due retries (ms).
+    pub webhook_poll_ms: u64,
+    /// How long one delivery may take (ms).
+    pub webhook_timeout_ms: u64,
+    /// The wait after a first failed delivery (ms); doubled after each.
+    pub webhook_retry_min_ms: u64,
+    /// The longest wait between attempts (ms).
+    pub webhook_retry_max_ms: u64,
+    /// Failed attempts after which a delivery becomes a dead letter.
+    pub webhook_max_attempts: u32,
+}
+
 /// Logging settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -730,6 +755,34 @@ impl Config {
         if !(u.is_empty() || u.starts_with("http://")) {
             return Err(invalid("sms.gateway_url", "empty, or an http:// URL"));
         }
+        let feed = &self.feed;
+        if !(1..=10_000).contains(&feed.page_max) {
+            return Err(invalid("feed.page_max", "1 to 10000"));
+        }
+        if !(1..=feed.page_max).contains(&feed.page_default) {
+            return Err(invalid("feed.page_default", "1 to page_max"));
+        }
+        if !(1..=feed.page_max).contains(&feed.webhook_batch) {
+            return Err(invalid("feed.webhook_batch", "1 to page_max"));
+        }
+        if !(10..=3_600_000).contains(&feed.webhook_poll_ms) {
+            return Err(invalid("feed.webhook_poll_ms", "10 to 3600000"));
+        }
+        if !(100..=120_000).contains(&feed.webhook_timeout_ms) {
+            return Err(invalid("feed.webhook_timeout_ms", "100 to 120000"));
+        }
+        if !(10..=3_600_000).contains(&feed.webhook_retry_min_ms) {
+            return Err(invalid("feed.webhook_retry_min_ms", "10 to 3600000"));
+        }
+        if !(feed.webhook_retry_min_ms..=86_400_000).contains(&feed.webhook_retry_max_ms) {
+            return Err(invalid(
+                "feed.webhook_retry_max_ms",
+                "webhook_retry_min_ms to 86400000",
+            ));
+        }
+        if !(1..=1000).contains(&feed.webhook_max_attempts) {
+            return Err(invalid("feed.webhook_max_attempts", "1 to 1000"));
+        }
         let f = &self.federation;
         if !(10..=60_000).contains(&f.reconnect_min_ms) {
             return Err(invalid("federation.reconnect_min_ms", "10 to 60000"));
@@ -860,6 +913,26 @@ mod tests {
             let mut c = ok.clone();
             change(&mut c);
             assert!(c.validate().is_err(), "{:?}", c.sms);
+        }
+    }
+
+    #[test]
+    fn feed_settings_out_of_range_are_refused() {
+        let ok = Config::default();
+        ok.validate().expect("the default [feed] is valid");
+        let bad: [fn(&mut Config); 7] = [
+            |c| c.feed.page_max = 0,
+            |c| c.feed.page_default = c.feed.page_max + 1,
+            |c| c.feed.webhook_batch = 0,
+            |c| c.feed.webhook_batch = c.feed.page_max + 1,
+            |c| c.feed.webhook_retry_max_ms = c.feed.webhook_retry_min_ms - 1,
+            |c| c.feed.webhook_max_attempts = 0,
+            |c| c.feed.webhook_poll_ms = 0,
+        ];
+        for change in bad {
+            let mut c = ok.clone();
+            change(&mut c);
+            assert!(c.validate().is_err(), "{:?}", c.feed);
         }
     }
 

@@ -18,6 +18,7 @@ mod directives;
 pub mod documents;
 pub mod enrolment;
 pub mod error;
+pub mod feed;
 pub mod fetch;
 pub mod files;
 pub mod handover;
@@ -37,6 +38,7 @@ pub mod throttle;
 mod tree_staff;
 pub mod uplink;
 mod views;
+pub mod webhooks;
 
 pub use directives::{Query, QuerySender};
 

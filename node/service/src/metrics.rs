@@ -250,6 +250,7 @@ pub struct Metrics {
     login_failures: Counter,
     login_lockouts: Counter,
     file_bytes_fetched: Counter,
+    webhook_deliveries: Family<OutcomeLabel, Counter>,
     build_info: Family<BuildLabel, Gauge>,
     links: Arc<LinkMetrics>,
 }
@@ -318,6 +319,12 @@ impl Metrics {
             "Bytes of case files fetched from the halls that keep them",
             file_bytes_fetched.clone(),
         );
+        let webhook_deliveries = Family::<OutcomeLabel, Counter>::default();
+        r.register(
+            "webhook_deliveries",
+            "Webhook delivery attempts of the department systems' feed by outcome (delivered, failed, dead)",
+            webhook_deliveries.clone(),
+        );
         let build_info = Family::<BuildLabel, Gauge>::default();
         r.register(
             "build_info",
@@ -335,6 +342,7 @@ impl Metrics {
             login_failures,
             login_lockouts,
             file_bytes_fetched,
+            webhook_deliveries,
             build_info,
             links,
         }
@@ -350,6 +358,16 @@ impl Metrics {
         if !took.is_zero() {
             self.acceptance_seconds.observe(took.as_secs_f64());
         }
+    }
+
+    /// Counts a webhook delivery attempt: `delivered`, `failed` (to be
+    /// tried again) or `dead` (the last allowed attempt failed).
+    pub fn webhook_delivery(&self, outcome: &str) {
+        self.webhook_deliveries
+            .get_or_create(&OutcomeLabel {
+                outcome: outcome.to_owned(),
+            })
+            .inc();
     }
 
     /// Counts a back-office event.

@@ -12,6 +12,7 @@ mod bookings;
 mod cases;
 mod catalogue;
 mod enrolment;
+mod feed;
 mod handover;
 mod oversight;
 mod own;
@@ -27,6 +28,7 @@ pub use bookings::{BookOutcome, Booking, BookingCounts, ChannelWaits, SlotsTaken
 pub use cases::{CaseFilter, CaseRow, SUBMISSION_KEY_DAYS};
 pub use catalogue::{VersionError, VersionInfo};
 pub use enrolment::TokenRow;
+pub use feed::{CredentialRow, DeliveryFilter, DeliveryRow, FEED_LIST_MAX, SubscriptionRow};
 pub use handover::Handover;
 pub use oversight::{
     BriefCase, CHINA_OFFSET_MS, CaseBrief, CaseSearch, CountRow, DAY_MS, DayHallRow, Distribution,

@@ -114,6 +114,33 @@ impl FromRequestParts<AppState> for Staff {
     }
 }
 
+/// A department system, from `Authorization: Bearer <its credential's
+/// token>` (never a staff session's).
+#[derive(Debug, Clone)]
+pub struct System(pub crate::service::feed::SystemCaller);
+
+impl FromRequestParts<AppState> for System {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, node: &AppState) -> Result<Self, Error> {
+        let token = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| {
+                Error(ServiceError::new(
+                    ErrorKind::Unauthenticated,
+                    "unknown_credential",
+                    &[],
+                ))
+            })?;
+        Ok(System(node.system_caller(token).await?))
+    }
+}
+
 /// The address a request came from (the TCP peer), where the server was
 /// started with connection info; `None` in a router driven without it.
 #[derive(Debug, Clone, Copy)]

@@ -10,10 +10,11 @@ mod admin;
 mod bookings;
 mod cases;
 mod extract;
+mod feed;
 mod preapps;
 mod system;
 
-pub use extract::{ApiJson, ClientAddr, Staff};
+pub use extract::{ApiJson, ClientAddr, Staff, System};
 pub use system::metrics;
 
 use axum::Router;
@@ -43,6 +44,7 @@ use crate::error::Error;
         (name = "cases", description = "Acceptance, back office, progress"),
         (name = "staff", description = "Accounts and sessions"),
         (name = "admin", description = "Catalogue versions and calendars"),
+        (name = "feed", description = "Department systems: their credentials, the feed of case events, their actions, webhooks"),
     )
 )]
 struct ApiDoc;
@@ -170,6 +172,13 @@ pub fn api_router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(admin::warnings))
         .routes(routes!(admin::report))
         .routes(routes!(admin::fleet))
+        .routes(routes!(feed::issue_credential, feed::credentials))
+        .routes(routes!(feed::revoke_credential))
+        .routes(routes!(feed::subscribe, feed::subscriptions))
+        .routes(routes!(feed::deliveries))
+        .routes(routes!(feed::replay))
+        .routes(routes!(feed::feed))
+        .routes(routes!(feed::action))
         .split_for_parts();
     // After the routes: a modifier of `ApiDoc` runs before they are added.
     let mut doc = doc;
