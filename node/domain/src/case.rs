@@ -1466,6 +1466,7 @@ impl Case {
     /// identity check), and applies it.
     pub fn apply(&mut self, rec: &EventRecord) -> Result<(), CaseError> {
         let next = self.check(rec)?;
+        check_texts(&rec.event)?;
         self.check_written(rec)?;
         self.advance(rec, next);
         Ok(())
@@ -1601,32 +1602,11 @@ impl Case {
                     _ => "already_checked",
                 }))
             }
-            Event::TrustRevoked { reason } if reason.trim().is_empty() => {
-                Err(CaseError::Empty("reason"))
-            }
             Event::CompletedAtWindow { .. } if !self.received.immediate => {
                 Err(CaseError::IllegalTransition {
                     state: self.state.as_str(),
                     event: "completed_at_window",
                 })
-            }
-            Event::NotAccepted { reason }
-            | Event::SentBack { reason }
-            | Event::Withdrawn { reason }
-            | Event::Terminated { reason }
-            | Event::Suspended { reason, .. }
-            | Event::Extended { reason, .. }
-                if reason.trim().is_empty() =>
-            {
-                Err(CaseError::Empty("reason"))
-            }
-            // A refusal states its reasons (行政许可法 第三十八条).
-            Event::Decided {
-                granted: false,
-                opinion,
-            } if opinion.trim().is_empty() => Err(CaseError::Empty("reason")),
-            Event::CorrectionNotified { issues } if issues.is_empty() => {
-                Err(CaseError::Empty("issues"))
             }
             Event::OpinionGiven { department, .. } => {
                 self.check_department(department, &rec.actor)?;
@@ -1670,9 +1650,6 @@ impl Case {
             Event::HandedOut { .. } if rec.actor.node != self.window() => {
                 Err(CaseError::NotAcceptingHall(self.window().to_owned()))
             }
-            Event::HandedOver { reason, .. } if reason.trim().is_empty() => {
-                Err(CaseError::Empty("reason"))
-            }
             Event::HandedOver { to, holder, .. } if to.is_empty() || holder.is_empty() => {
                 Err(CaseError::Empty("new_hall"))
             }
@@ -1688,8 +1665,7 @@ impl Case {
                     Ok(())
                 }
             }
-            Event::FollowedUp { answer } => match &self.rating {
-                _ if answer.trim().is_empty() => Err(CaseError::Empty("answer")),
+            Event::FollowedUp { .. } => match &self.rating {
                 Some(r) if r.is_bad() && r.follow_up.is_none() => Ok(()),
                 Some(r) if r.is_bad() => Err(CaseError::Rating(
                     "the rating is already followed up".into(),
@@ -1698,14 +1674,8 @@ impl Case {
                     "only a bad rating (4 or 5) is followed up".into(),
                 )),
             },
-            Event::WarningAppealed {
-                rule,
-                level,
-                reason,
-            } => {
-                if reason.trim().is_empty() {
-                    Err(CaseError::Empty("reason"))
-                } else if *level == Warning::Green {
+            Event::WarningAppealed { rule, level, .. } => {
+                if *level == Warning::Green {
                     Err(CaseError::Appeal(
                         "only a yellow or red warning is appealed".into(),
                     ))
@@ -1719,16 +1689,7 @@ impl Case {
                     Ok(())
                 }
             }
-            Event::Reopened { reason } if reason.trim().is_empty() => {
-                Err(CaseError::Empty("reason"))
-            }
-            Event::WarningDecided {
-                rule,
-                level,
-                reason,
-                ..
-            } => match self.appeal(*rule, *level) {
-                _ if reason.trim().is_empty() => Err(CaseError::Empty("reason")),
+            Event::WarningDecided { rule, level, .. } => match self.appeal(*rule, *level) {
                 Some(a) if a.decision.is_none() => Ok(()),
                 Some(_) => Err(CaseError::Appeal("the appeal is already decided".into())),
                 None => Err(CaseError::Appeal(format!(
@@ -2166,6 +2127,41 @@ fn check_role(event: &Event, actor: &Actor) -> Result<(), CaseError> {
 #[cfg(test)]
 #[path = "case_tests.rs"]
 mod tests;
+
+/// The texts of an event that are in its personal section, checked as the
+/// event is written: a hall that holds the section withheld reads them
+/// empty, so a record written before ([`Case::replay`]) is not refused
+/// for them.
+fn check_texts(ev: &Event) -> Result<(), CaseError> {
+    let blank = |t: &str| t.trim().is_empty();
+    match ev {
+        Event::NotAccepted { reason }
+        | Event::SentBack { reason }
+        | Event::Withdrawn { reason }
+        | Event::Terminated { reason }
+        | Event::Suspended { reason, .. }
+        | Event::Extended { reason, .. }
+        | Event::TrustRevoked { reason }
+        | Event::HandedOver { reason, .. }
+        | Event::WarningAppealed { reason, .. }
+        | Event::Reopened { reason }
+        | Event::WarningDecided { reason, .. }
+            if blank(reason) =>
+        {
+            Err(CaseError::Empty("reason"))
+        }
+        // A refusal states its reasons (行政许可法 第三十八条).
+        Event::Decided {
+            granted: false,
+            opinion,
+        } if blank(opinion) => Err(CaseError::Empty("reason")),
+        Event::CorrectionNotified { issues } if issues.is_empty() => {
+            Err(CaseError::Empty("issues"))
+        }
+        Event::FollowedUp { answer } if blank(answer) => Err(CaseError::Empty("answer")),
+        _ => Ok(()),
+    }
+}
 
 /// Checks a hand-out as it is written: it says how the collector's
 /// identity was checked, and that agrees with the applicant. (A hand-out

@@ -32,6 +32,8 @@ pub struct Config {
     pub audit: AuditSection,
     /// Text messages to applicants (the SMS gateway).
     pub sms: SmsSection,
+    /// Where a case event's personal section travels.
+    pub privacy: PrivacySection,
 }
 
 /// Identity and place in the tree.
@@ -460,6 +462,20 @@ pub struct SmsSection {
     pub max_attempts: u32,
 }
 
+/// Where a case event's personal section travels: besides the halls that
+/// accept, hold or held the case, the halls named here get it whole.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrivacySection {
+    /// Tier names (of `node.tiers`) or node ids of halls that always get
+    /// the personal sections of the cases below them (an archive tier);
+    /// empty: none.
+    pub personal_data_at: Vec<String>,
+    /// Seconds between looks for withheld sections of the cases this hall
+    /// holds now, which it fetches from below (1 to 86400).
+    pub fill_secs: u64,
+}
+
 /// Logging settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -595,6 +611,7 @@ impl Config {
                 .list_separator(",")
                 .with_list_parse_key("node.tiers")
                 .with_list_parse_key("federation.children")
+                .with_list_parse_key("privacy.personal_data_at")
                 .try_parsing(true),
         );
         let cfg: Config = b.build()?.try_deserialize()?;
@@ -730,6 +747,17 @@ impl Config {
         if !(u.is_empty() || u.starts_with("http://")) {
             return Err(invalid("sms.gateway_url", "empty, or an http:// URL"));
         }
+        for name in &self.privacy.personal_data_at {
+            if !self.node.tiers.contains(name) && federation::NodeId::new(name.clone()).is_err() {
+                return Err(invalid(
+                    "privacy.personal_data_at",
+                    "tier names of node.tiers or node ids",
+                ));
+            }
+        }
+        if !(1..=86_400).contains(&self.privacy.fill_secs) {
+            return Err(invalid("privacy.fill_secs", "1 to 86400 (a day)"));
+        }
         let f = &self.federation;
         if !(10..=60_000).contains(&f.reconnect_min_ms) {
             return Err(invalid("federation.reconnect_min_ms", "10 to 60000"));
@@ -860,6 +888,25 @@ mod tests {
             let mut c = ok.clone();
             change(&mut c);
             assert!(c.validate().is_err(), "{:?}", c.sms);
+        }
+    }
+
+    #[test]
+    fn privacy_settings_name_tiers_or_halls_within_range() {
+        let ok = Config::default();
+        assert!(ok.privacy.personal_data_at.is_empty(), "none by default");
+        let mut c = ok.clone();
+        c.privacy.personal_data_at = vec!["district".into(), "nanhai.dali".into()];
+        c.validate().expect("a tier and a hall are valid");
+        let bad: [fn(&mut Config); 3] = [
+            |c| c.privacy.personal_data_at = vec!["not a hall".into()],
+            |c| c.privacy.fill_secs = 0,
+            |c| c.privacy.fill_secs = 86_401,
+        ];
+        for change in bad {
+            let mut c = ok.clone();
+            change(&mut c);
+            assert!(c.validate().is_err(), "{:?}", c.privacy);
         }
     }
 

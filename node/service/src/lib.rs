@@ -24,6 +24,7 @@ pub mod handover;
 pub mod link_state;
 pub mod metrics;
 pub mod oversight;
+pub mod personal;
 mod preapply;
 mod queue;
 mod ratings;

@@ -250,6 +250,8 @@ pub struct Metrics {
     login_failures: Counter,
     login_lockouts: Counter,
     file_bytes_fetched: Counter,
+    sections_filled: Counter,
+    sections_refused: Counter,
     build_info: Family<BuildLabel, Gauge>,
     links: Arc<LinkMetrics>,
 }
@@ -318,6 +320,18 @@ impl Metrics {
             "Bytes of case files fetched from the halls that keep them",
             file_bytes_fetched.clone(),
         );
+        let sections_filled = Counter::default();
+        r.register(
+            "personal_sections_filled",
+            "Withheld personal sections of held cases fetched from below and filled in",
+            sections_filled.clone(),
+        );
+        let sections_refused = Counter::default();
+        r.register(
+            "personal_sections_refused",
+            "Fetched personal sections refused because their hash was not the entry's",
+            sections_refused.clone(),
+        );
         let build_info = Family::<BuildLabel, Gauge>::default();
         r.register(
             "build_info",
@@ -335,6 +349,8 @@ impl Metrics {
             login_failures,
             login_lockouts,
             file_bytes_fetched,
+            sections_filled,
+            sections_refused,
             build_info,
             links,
         }
@@ -391,6 +407,16 @@ impl Metrics {
     /// that keeps it.
     pub fn file_bytes_fetched(&self, bytes: u64) {
         self.file_bytes_fetched.inc_by(bytes);
+    }
+
+    /// Counts withheld personal sections filled in.
+    pub fn sections_filled(&self, n: u64) {
+        self.sections_filled.inc_by(n);
+    }
+
+    /// Counts fetched personal sections refused (hash not the entry's).
+    pub fn sections_refused(&self, n: u64) {
+        self.sections_refused.inc_by(n);
     }
 
     /// A session with `peer` is up until the returned guard is dropped.
