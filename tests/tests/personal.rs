@@ -161,6 +161,25 @@ async fn personal_sections_travel_only_to_the_halls_of_the_case() {
         assert!(!p.to_string().contains(&id_a), "{p}");
         let (status, _) = anyone.get(&format!("/api/v1/cases/{a}?last4=0000")).await;
         assert_eq!(status, 404, "a wrong key is refused like an unknown case");
+        // The district finds the person's cases by the keyed digest of the
+        // number typed in, and only theirs.
+        let found = district_admin
+            .get_ok(&format!("/api/v1/cases?applicant={id_a}"))
+            .await;
+        let numbers: Vec<&str> = found
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["case"]["id"].as_str().unwrap())
+            .collect();
+        assert_eq!(numbers, [a.as_str()], "{found}");
+        let other = onewindow_tests::citizen_id("44060219900101124");
+        let none = district_admin
+            .get_ok(&format!("/api/v1/cases?applicant={other}"))
+            .await;
+        assert_eq!(none, json!([]), "another number finds nothing");
+        let digest = t.node(DISTRICT).node.id_digest(&id_a).unwrap();
+        assert_eq!(at_district["received"]["id_digest"], digest.as_str());
 
         // A case the township decides: it holds the case from the
         // transaction that accepted it, so it has every section, the

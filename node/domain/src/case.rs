@@ -695,6 +695,12 @@ pub struct Received {
     /// trust-first matter (filled from the catalogue like the other fields).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trust_first: Option<super::catalogue::TrustFirst>,
+    /// A keyed digest (HMAC-SHA256 under the tree's key, hex) of the
+    /// applicant's ID number, in the event's open part: the tiers that hold
+    /// the applicant withheld find a person's cases by it. Empty when the
+    /// hall had no key.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub id_digest: String,
 }
 
 fn default_distinct_people() -> u8 {
@@ -732,6 +738,7 @@ impl Received {
             materials,
             accepting_node,
             intake: crate::attachment::Intake::Window,
+            id_digest: String::new(),
             distinct_people: matter.distinct_people,
             trust_first: matter.trust_first.clone(),
         }

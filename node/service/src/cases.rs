@@ -532,6 +532,9 @@ impl Node {
             self.id.to_string(),
         );
         received.intake = intake.channel;
+        received.id_digest = self
+            .id_digest(&received.applicant.id_number)
+            .unwrap_or_default();
         let hall = &self.config.node.hall_code;
         let mut w = self.store.write().await?;
         if let (Some(k), Some(hash)) = (key, &request_hash) {

@@ -474,6 +474,10 @@ pub struct PrivacySection {
     /// Seconds between looks for withheld sections of the cases this hall
     /// holds now, which it fetches from below (1 to 86400).
     pub fill_secs: u64,
+    /// The tree's key (64 hex digits, the same at every hall) under which
+    /// a case's applicant ID number is digested into the open part of its
+    /// `received` event; empty: no digest is written.
+    pub id_digest_key: String,
 }
 
 /// Logging settings.
@@ -755,6 +759,13 @@ impl Config {
                 ));
             }
         }
+        let key = self.privacy.id_digest_key.trim();
+        if !(key.is_empty() || (key.len() == 64 && hex::decode(key).is_ok())) {
+            return Err(invalid(
+                "privacy.id_digest_key",
+                "empty, or 64 hex digits (32 bytes)",
+            ));
+        }
         if !(1..=86_400).contains(&self.privacy.fill_secs) {
             return Err(invalid("privacy.fill_secs", "1 to 86400 (a day)"));
         }
@@ -898,7 +909,9 @@ mod tests {
         let mut c = ok.clone();
         c.privacy.personal_data_at = vec!["district".into(), "nanhai.dali".into()];
         c.validate().expect("a tier and a hall are valid");
-        let bad: [fn(&mut Config); 3] = [
+        let bad: [fn(&mut Config); 5] = [
+            |c| c.privacy.id_digest_key = "ab".into(),
+            |c| c.privacy.id_digest_key = "g".repeat(64),
             |c| c.privacy.personal_data_at = vec!["not a hall".into()],
             |c| c.privacy.fill_secs = 0,
             |c| c.privacy.fill_secs = 86_401,

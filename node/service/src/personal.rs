@@ -74,6 +74,21 @@ impl Node {
         false
     }
 
+    /// The keyed digest of an applicant's ID number (HMAC-SHA256 under
+    /// `[privacy] id_digest_key`, hex; the number trimmed and in capitals);
+    /// `None` without a key.
+    pub fn id_digest(&self, id_number: &str) -> Option<String> {
+        let key = hex::decode(self.config.privacy.id_digest_key.trim()).ok()?;
+        if key.is_empty() {
+            return None;
+        }
+        let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &key);
+        let number = id_number.trim().to_ascii_uppercase();
+        Some(hex::encode(
+            ring::hmac::sign(&key, number.as_bytes()).as_ref(),
+        ))
+    }
+
     /// Passes a question for sections towards the case's accepting hall:
     /// down when it is below this one, up otherwise (never back up what
     /// came from the parent).

@@ -5,3 +5,9 @@
 -- fetches it, checks it against this hash, fills `sealed` and clears it; a
 -- purge of a closed case's personal data does the reverse.
 ALTER TABLE events ADD COLUMN sealed_hash TEXT;
+
+-- The keyed digest of a case's applicant ID number (from the open part of
+-- its `received` event; '' when none was written), by which the tiers that
+-- hold the applicant withheld find a person's cases.
+ALTER TABLE cases ADD COLUMN id_digest TEXT NOT NULL DEFAULT '';
+CREATE INDEX cases_id_digest ON cases (id_digest) WHERE id_digest <> '';

@@ -132,6 +132,7 @@ pub async fn list(
     } else {
         q.department
     };
+    let applicant = query_applicant(q.applicant)?;
     let filter = CaseFilter {
         states: q
             .state
@@ -151,7 +152,8 @@ pub async fn list(
             .overdue
             .unwrap_or(false)
             .then(|| node.today().format("%Y-%m-%d").to_string()),
-        applicant: query_applicant(q.applicant)?,
+        applicant_digest: applicant.as_deref().and_then(|a| node.id_digest(a)),
+        applicant,
         number_prefix: q.number.map(|n| n.trim().to_ascii_uppercase()),
         post_check_open: false,
         limit: q.limit.unwrap_or(100).clamp(1, 1000),
