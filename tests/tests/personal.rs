@@ -267,11 +267,75 @@ async fn personal_sections_travel_only_to_the_halls_of_the_case() {
             Vec::<String>::new()
         );
 
+        // A supervisor at the district asks for the village case's
+        // personal data, with a reason: shown for that request only, and
+        // the request and its answer are in the audit log.
+        let sup = t.staff(DISTRICT, "sup1", "supervisor", None).await;
+        let path = format!("/api/v1/cases/{a}/personal");
+        let actions = |action: &'static str| {
+            let admin = district_admin.clone();
+            async move {
+                admin
+                    .get_ok(&format!("/api/v1/admin/audit/actions?action={action}"))
+                    .await
+                    .as_array()
+                    .unwrap()
+                    .clone()
+            }
+        };
+        for (body, code) in [
+            (json!({"reason": "  "}), "empty_field"),
+            (json!({"reason": "理".repeat(501)}), "field_too_long"),
+            (json!({}), "bad_json"),
+        ] {
+            let (status, text) = sup.post(&path, &body).await;
+            assert_eq!(status, 400, "{text}");
+            assert!(text.contains(code), "{code}: {text}");
+        }
+        let (status, text) = district_admin.post(&path, &json!({"reason": "核查"})).await;
+        assert_eq!(status, 403, "only a supervisor asks: {text}");
+        assert!(
+            actions("personal_data_requested").await.is_empty(),
+            "nothing kept for a refusal"
+        );
+        let reason = "群众投诉核查申请人身份";
+        let shown = sup.post_ok(&path, &json!({"reason": reason})).await;
+        assert_eq!(
+            shown["case"]["received"]["applicant"]["id_number"],
+            id_a.as_str(),
+            "{shown}"
+        );
+        assert_eq!(shown["case"]["received"]["applicant"]["name"], NAME);
+        assert!(shown["fetched"].as_u64().unwrap() > 0, "{shown}");
+        assert_eq!(shown["withheld"], 0, "{shown}");
+        // Not stored at the district.
+        assert_eq!(
+            found_in_store(&t, DISTRICT, &id_a).await,
+            Vec::<String>::new()
+        );
+        assert!(
+            !t.node(DISTRICT)
+                .node
+                .store
+                .withheld_entries(&a)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        let asked = actions("personal_data_requested").await;
+        assert_eq!(asked.len(), 1, "{asked:?}");
+        assert_eq!(asked[0]["actor"], "sup1");
+        assert_eq!(asked[0]["target"], a.as_str());
+        assert_eq!(asked[0]["detail"], reason);
+        let answered = actions("personal_data_shown").await;
+        assert_eq!(answered.len(), 1, "{answered:?}");
+        assert_eq!(answered[0]["target"], a.as_str());
+        assert!(answered[0]["seq"].as_u64() > asked[0]["seq"].as_u64());
+
         // A village case recalled by the district: the district comes to
         // hold it and fetches what it holds withheld (the `received`
         // section and those after it) from the village, through the
         // township, which passes them on and keeps none.
-        let sup = t.staff(DISTRICT, "sup1", "supervisor", None).await;
         let (status, body) = sup
             .post(
                 &format!("/api/v1/cases/{a}/recall"),

@@ -63,6 +63,8 @@ pub const AUDIT_ACTIONS: &[&str] = &[
     "hall_decommissioned",
     "hall_closed",
     "data_lookup",
+    "personal_data_requested",
+    "personal_data_shown",
 ];
 
 /// The actor of an audit record that the node writes by itself (a break

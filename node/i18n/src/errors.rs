@@ -149,6 +149,11 @@ pub const PHRASES: &[(&str, &str, &str)] = &[
     ),
     ("action.recall", "调回案件", "recall cases"),
     (
+        "action.personal_data",
+        "调阅案件个人信息",
+        "ask for a case's personal data",
+    ),
+    (
         "action.decide_appeal",
         "裁定预警申诉",
         "decide appeals against warnings",

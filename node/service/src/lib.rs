@@ -40,6 +40,7 @@ pub mod uplink;
 mod views;
 
 pub use directives::{Query, QuerySender};
+pub(crate) use directives::order_reason;
 
 pub use auth::{LoginOutcome, NewStaff, StaffChange, StaffView};
 pub use bookings::{BookingRequest, BookingView, DaySlots, SlotView, slot_text};

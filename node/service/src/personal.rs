@@ -45,6 +45,25 @@ pub struct SectionsAsk {
     pub by: String,
     /// The entries, as `(origin, origin sequence)`.
     pub places: Vec<(String, u64)>,
+    /// Asked for a supervisor's request at `by`, a hall above the
+    /// answering one, to be shown and not kept (absent in the questions of
+    /// a hall that holds the case).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub supervise: bool,
+}
+
+/// A case with the personal sections fetched for one supervisor's request
+/// (shown, not kept).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct PersonalData {
+    /// The case number.
+    pub case_number: String,
+    /// The case, folded from its events with the sections fetched.
+    pub case: onewindow_domain::case::Case,
+    /// Sections fetched from below for this request.
+    pub fetched: usize,
+    /// Sections still withheld (none came for them).
+    pub withheld: usize,
 }
 
 /// One entry's personal section, in answer to a [`SectionsAsk`].
@@ -154,7 +173,10 @@ impl Node {
             .case_events(&ask.case_id)
             .await
             .map_err(|e| Error::storage(&e))?;
-        let mut handles = false;
+        // A supervisor's request comes from a hall above this one.
+        let mut handles = ask.supervise
+            && federation::NodeId::new(ask.by.clone())
+                .is_ok_and(|by| self.id.is_in_subtree_of(&by) && by != self.id);
         for e in &events {
             let LogBody::Case(rec) = &e.body else {
                 continue;
@@ -259,6 +281,7 @@ impl Node {
                 at: at.to_owned(),
                 by: self.id.to_string(),
                 places: places.into_iter().take(PLACES_PER_ASK).collect(),
+                supervise: false,
             };
             let answer = self
                 .ask_for_sections(&ask, false)
@@ -348,5 +371,110 @@ impl Node {
             }
         }
         Ok(total)
+    }
+}
+
+/// The audit actions of a supervisor's request for a case's personal data.
+pub const REQUESTED: &str = "personal_data_requested";
+/// The audit action of its answer.
+pub const SHOWN: &str = "personal_data_shown";
+
+impl Node {
+    /// A supervisor's request (`by`, with `reason`, 1 to 500 characters)
+    /// for the personal data of case `number` held here: the request is
+    /// kept in the audit log before anything is asked, the sections this
+    /// hall holds withheld are fetched from below, checked against their
+    /// hashes and folded into the case for this answer only (nothing is
+    /// stored), and the answer is kept in the audit log too.
+    pub async fn request_personal_data(
+        &self,
+        number: &str,
+        reason: &str,
+        by: &str,
+    ) -> Result<PersonalData, Error> {
+        let reason = crate::order_reason(reason)?;
+        let number = onewindow_domain::case_number::CaseNumber::parse(number)?.to_string();
+        let row = self
+            .store
+            .case(&number)
+            .await?
+            .ok_or_else(|| Error::not_found("case_not_found", &[("number", &number)]))?;
+        let rec = self.audit_record(REQUESTED, by, &number, reason).await;
+        let mut w = self.store.write().await?;
+        w.append_audit(rec)?;
+        w.commit().await?;
+        let mut events = self.store.case_events(&number).await?;
+        let places: Vec<(String, u64)> = events
+            .iter()
+            .filter(|e| matches!(e.entry.sealed, federation::Sealed::Withheld(_)))
+            .map(|e| (e.entry.origin.to_string(), e.entry.origin_seq))
+            .collect();
+        let mut fetched = 0;
+        for chunk in places.chunks(PLACES_PER_ASK) {
+            let ask = SectionsAsk {
+                case_id: number.clone(),
+                at: row.accepting_node.clone(),
+                by: self.id.to_string(),
+                places: chunk.to_vec(),
+                supervise: true,
+            };
+            let Some(answer) = self.ask_for_sections(&ask, false).await else {
+                break;
+            };
+            let Ok(sections) = serde_json::from_str::<Vec<Section>>(&answer) else {
+                break;
+            };
+            for s in sections {
+                let Ok(bytes) = B64.decode(&s.data) else {
+                    continue;
+                };
+                let open = federation::Sealed::open(bytes);
+                let Some(e) = events
+                    .iter_mut()
+                    .find(|e| e.entry.origin.as_str() == s.origin && e.entry.origin_seq == s.seq)
+                else {
+                    continue;
+                };
+                if matches!(e.entry.sealed, federation::Sealed::Withheld(h) if h == open.digest())
+                    && !open.is_empty()
+                {
+                    e.entry.sealed = open;
+                    fetched += 1;
+                } else {
+                    self.metrics.sections_refused(1);
+                }
+            }
+        }
+        let mut records = Vec::with_capacity(events.len());
+        for e in &events {
+            let body = self
+                .store
+                .decode_body(&e.entry)
+                .await?
+                .map_err(|err| Error::storage(&err))?;
+            if let LogBody::Case(r) = body {
+                records.push(r);
+            }
+        }
+        let case = onewindow_domain::case::Case::fold(&records).map_err(|e| Error::storage(&e))?;
+        let withheld = places.len() - fetched;
+        let detail = format!("{fetched} of {} sections", places.len());
+        let rec = self.audit_record(SHOWN, by, &number, &detail).await;
+        let mut w = self.store.write().await?;
+        w.append_audit(rec)?;
+        w.commit().await?;
+        if !places.is_empty() && fetched == 0 {
+            return Err(Error::new(
+                crate::error::ErrorKind::Unavailable,
+                "personal_data_unreachable",
+                &[],
+            ));
+        }
+        Ok(PersonalData {
+            case_number: number,
+            case,
+            fetched,
+            withheld,
+        })
     }
 }
