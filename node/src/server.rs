@@ -24,6 +24,7 @@ pub struct RunningNode {
     /// The periodic sweep of bookings whose slot ended; ends with the node.
     _sweeps: Option<AbortOnDrop>,
     _fills: Option<AbortOnDrop>,
+    _purges: Option<AbortOnDrop>,
     /// The SMS sender, if a gateway is configured; ends with the node.
     _sms: Option<AbortOnDrop>,
 }
@@ -80,6 +81,23 @@ fn start_fills(node: &Arc<Node>) -> AbortOnDrop {
     }))
 }
 
+/// Purges, every `[privacy] purge_secs`, the personal sections kept past
+/// their retention.
+fn start_purges(node: &Arc<Node>) -> AbortOnDrop {
+    let node = Arc::clone(node);
+    let every = std::time::Duration::from_secs(node.config.privacy.purge_secs);
+    AbortOnDrop(tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if let Err(e) = node.purge_personal().await {
+                tracing::warn!(error = %e, "personal data past its retention could not be purged");
+            }
+        }
+    }))
+}
+
 fn start_sweeps(node: &Arc<Node>) -> AbortOnDrop {
     let node = Arc::clone(node);
     AbortOnDrop(tokio::spawn(async move {
@@ -116,6 +134,7 @@ impl RunningNode {
         self._checks = None;
         self._sweeps = None;
         self._fills = None;
+        self._purges = None;
         self._sms = None;
         if let Some(l) = self.links.take() {
             l.shutdown().await;
@@ -210,6 +229,7 @@ pub async fn start_with_clock(
     };
     let sweeps = start_sweeps(&node);
     let fills = start_fills(&node);
+    let purges = start_purges(&node);
     let sms = crate::sms::start(&node).map(AbortOnDrop);
     tracing::info!(node = %node.id, tier = %node.tier, %http_addr, "node started");
     Ok(RunningNode {
@@ -221,6 +241,7 @@ pub async fn start_with_clock(
         _checks: checks,
         _sweeps: Some(sweeps),
         _fills: Some(fills),
+        _purges: Some(purges),
         _sms: sms,
     })
 }

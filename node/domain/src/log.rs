@@ -65,6 +65,7 @@ pub const AUDIT_ACTIONS: &[&str] = &[
     "data_lookup",
     "personal_data_requested",
     "personal_data_shown",
+    "personal_data_purged",
 ];
 
 /// The actor of an audit record that the node writes by itself (a break

@@ -478,6 +478,43 @@ pub struct PrivacySection {
     /// a case's applicant ID number is digested into the open part of its
     /// `received` event; empty: no digest is written.
     pub id_digest_key: String,
+    /// Days after a case is closed that its personal sections are kept
+    /// (1 to 36500), unless `retention_matters` names its matter.
+    pub retention_days: u32,
+    /// Retention of named matters, `"CODE:DAYS"` (DAYS 1 to 36500).
+    pub retention_matters: Vec<String>,
+    /// Seconds between purges of the personal sections kept past their
+    /// retention (60 to 604800).
+    pub purge_secs: u64,
+}
+
+impl PrivacySection {
+    /// Days a closed case of `matter` keeps its personal sections.
+    pub fn retention_days_of(&self, matter: &str) -> u32 {
+        self.retention_matters
+            .iter()
+            .filter_map(|e| parse_retention(e).ok())
+            .find(|(code, _)| *code == matter)
+            .map_or(self.retention_days, |(_, d)| d)
+    }
+}
+
+/// One entry of `retention_matters`: `CODE:DAYS`.
+fn parse_retention(entry: &str) -> Result<(&str, u32), String> {
+    let (code, n) = entry
+        .rsplit_once(':')
+        .ok_or_else(|| format!("{entry:?} is not CODE:DAYS"))?;
+    let n: u32 = n
+        .trim()
+        .parse()
+        .ok()
+        .filter(|n| (1..=36_500).contains(n))
+        .ok_or_else(|| format!("{entry:?}: DAYS must be 1 to 36500"))?;
+    let code = code.trim();
+    if code.is_empty() {
+        return Err(format!("{entry:?} names no matter"));
+    }
+    Ok((code, n))
 }
 
 /// Logging settings.
@@ -616,6 +653,7 @@ impl Config {
                 .with_list_parse_key("node.tiers")
                 .with_list_parse_key("federation.children")
                 .with_list_parse_key("privacy.personal_data_at")
+                .with_list_parse_key("privacy.retention_matters")
                 .try_parsing(true),
         );
         let cfg: Config = b.build()?.try_deserialize()?;
@@ -766,6 +804,15 @@ impl Config {
                 "empty, or 64 hex digits (32 bytes)",
             ));
         }
+        if !(1..=36_500).contains(&self.privacy.retention_days) {
+            return Err(invalid("privacy.retention_days", "1 to 36500"));
+        }
+        for e in &self.privacy.retention_matters {
+            parse_retention(e).map_err(|p| invalid("privacy.retention_matters", &p))?;
+        }
+        if !(60..=604_800).contains(&self.privacy.purge_secs) {
+            return Err(invalid("privacy.purge_secs", "60 to 604800 (a week)"));
+        }
         if !(1..=86_400).contains(&self.privacy.fill_secs) {
             return Err(invalid("privacy.fill_secs", "1 to 86400 (a day)"));
         }
@@ -909,7 +956,18 @@ mod tests {
         let mut c = ok.clone();
         c.privacy.personal_data_at = vec!["district".into(), "nanhai.dali".into()];
         c.validate().expect("a tier and a hall are valid");
-        let bad: [fn(&mut Config); 5] = [
+        c.privacy.retention_matters = vec!["NH-GA-005:30".into()];
+        c.validate().expect("a matter's retention is valid");
+        assert_eq!(c.privacy.retention_days_of("NH-GA-005"), 30);
+        assert_eq!(
+            c.privacy.retention_days_of("NH-GA-006"),
+            ok.privacy.retention_days
+        );
+        let bad: [fn(&mut Config); 9] = [
+            |c| c.privacy.retention_days = 0,
+            |c| c.privacy.retention_matters = vec!["NH-GA-005".into()],
+            |c| c.privacy.retention_matters = vec!["NH-GA-005:0".into()],
+            |c| c.privacy.purge_secs = 59,
             |c| c.privacy.id_digest_key = "ab".into(),
             |c| c.privacy.id_digest_key = "g".repeat(64),
             |c| c.privacy.personal_data_at = vec!["not a hall".into()],

@@ -39,8 +39,8 @@ mod tree_staff;
 pub mod uplink;
 mod views;
 
-pub use directives::{Query, QuerySender};
 pub(crate) use directives::order_reason;
+pub use directives::{Query, QuerySender};
 
 pub use auth::{LoginOutcome, NewStaff, StaffChange, StaffView};
 pub use bookings::{BookingRequest, BookingView, DaySlots, SlotView, slot_text};

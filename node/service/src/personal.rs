@@ -478,3 +478,83 @@ impl Node {
         })
     }
 }
+
+/// The audit action of a purge of personal sections past their retention.
+pub const PURGED: &str = "personal_data_purged";
+
+/// The most sections one purge reads at once.
+const PURGE_BATCH: i64 = 1000;
+
+impl Node {
+    /// Does this hall keep personal data for good (`[privacy]
+    /// personal_data_at` names it or its tier)?
+    pub fn keeps_personal_data(&self) -> bool {
+        self.config
+            .privacy
+            .personal_data_at
+            .iter()
+            .any(|n| n == self.id.as_str() || n == &self.tier)
+    }
+
+    /// Purges the personal sections of the cases closed longer ago than
+    /// their matter's retention (`[privacy] retention_days`,
+    /// `retention_matters`): each entry keeps its section's hash and still
+    /// verifies. A purge that removes any writes one audit record
+    /// (`personal_data_purged`, actor `(node)`, the count in its detail).
+    /// Nothing is purged at a hall that keeps personal data for good.
+    /// Returns the number of sections purged.
+    pub async fn purge_personal(&self) -> Result<usize, Error> {
+        if self.keeps_personal_data() {
+            return Ok(0);
+        }
+        const DAY_MS: i64 = 86_400_000;
+        let now = self.now_ms();
+        let privacy = &self.config.privacy;
+        let shortest = privacy
+            .retention_matters
+            .iter()
+            .filter_map(|e| e.rsplit_once(':'))
+            .filter_map(|(_, d)| d.trim().parse::<u32>().ok())
+            .fold(privacy.retention_days, u32::min);
+        let mut total = 0;
+        let mut cases = std::collections::HashSet::new();
+        loop {
+            let kept = self
+                .store
+                .kept_sections(now - i64::from(shortest) * DAY_MS, PURGE_BATCH)
+                .await?;
+            let due: Vec<_> = kept
+                .iter()
+                .filter(|k| {
+                    let days = privacy.retention_days_of(&k.matter_code);
+                    k.closed_at_ms < now - i64::from(days) * DAY_MS
+                })
+                .cloned()
+                .collect();
+            if due.is_empty() {
+                break;
+            }
+            cases.extend(due.iter().map(|k| k.case_id.clone()));
+            total += due.len();
+            let mut w = self.store.write().await?;
+            w.purge_sections(&due).await?;
+            w.commit().await?;
+            if due.len() < kept.len() || kept.len() < usize::try_from(PURGE_BATCH).unwrap_or(0) {
+                break;
+            }
+        }
+        if total > 0 {
+            let detail = format!("{total} sections of {} cases", cases.len());
+            let rec = self.record(PURGED, onewindow_domain::log::NODE_ACTOR, "", "", &detail);
+            let mut w = self.store.write().await?;
+            w.append_audit(rec)?;
+            w.commit().await?;
+            tracing::info!(
+                sections = total,
+                cases = cases.len(),
+                "purged personal data past its retention"
+            );
+        }
+        Ok(total)
+    }
+}

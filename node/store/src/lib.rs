@@ -34,7 +34,7 @@ pub use oversight::{
     FleetRow, HANDLING_BOUNDS_MS, OPEN_STATES, PeriodFigures, Scope, WAIT_BOUNDS_MS,
 };
 pub use own::read_marker;
-pub use personal::{Filled, WithheldCase};
+pub use personal::{Filled, KeptSection, WithheldCase};
 pub use preapps::{
     ACCEPTED as PRE_APPLICATION_ACCEPTED, OPEN as PRE_APPLICATION_OPEN, PreApplicationRow,
 };

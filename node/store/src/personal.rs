@@ -204,7 +204,78 @@ impl Store {
     }
 }
 
+/// A held personal section of a closed case, a candidate for a purge.
+#[derive(Debug, Clone)]
+pub struct KeptSection {
+    /// The entry's local sequence.
+    pub local_seq: i64,
+    /// Its case.
+    pub case_id: String,
+    /// The case's matter.
+    pub matter_code: String,
+    /// When the case was closed (ms).
+    pub closed_at_ms: i64,
+    /// The section's hash, which stays when its bytes go.
+    pub hash: EntryHash,
+}
+
+impl Store {
+    /// Held personal sections of cases closed before `closed_before_ms`,
+    /// at most `limit`, oldest closed first.
+    pub async fn kept_sections(
+        &self,
+        closed_before_ms: i64,
+        limit: i64,
+    ) -> Result<Vec<KeptSection>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT e.local_seq, c.id, c.matter_code, c.closed_at_ms, e.sealed FROM events e \
+             JOIN cases c ON c.id = e.case_id WHERE c.closed_at_ms IS NOT NULL \
+             AND c.closed_at_ms < $1 AND e.sealed IS NOT NULL \
+             ORDER BY c.closed_at_ms, e.local_seq LIMIT $2",
+        )
+        .bind(closed_before_ms)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let bytes: Vec<u8> = r.try_get(4)?;
+            if bytes.is_empty() {
+                continue;
+            }
+            out.push(KeptSection {
+                local_seq: r.try_get(0)?,
+                case_id: r.try_get(1)?,
+                matter_code: r.try_get(2)?,
+                closed_at_ms: r.try_get(3)?,
+                hash: Sealed::open(bytes).digest(),
+            });
+        }
+        Ok(out)
+    }
+}
+
 impl WriteTx<'_> {
+    /// Removes held personal sections, keeping each one's hash in its
+    /// place (the entry still verifies), and the last four characters of
+    /// their cases' applicants.
+    pub async fn purge_sections(&mut self, sections: &[KeptSection]) -> Result<(), StoreError> {
+        for s in sections {
+            sqlx::query(
+                "UPDATE events SET sealed = NULL, sealed_hash = $1 WHERE local_seq = $2 AND sealed IS NOT NULL",
+            )
+            .bind(s.hash.to_hex())
+            .bind(s.local_seq)
+            .execute(self.conn())
+            .await?;
+        }
+        let cases: HashSet<&str> = sections.iter().map(|s| s.case_id.as_str()).collect();
+        for c in cases {
+            self.set_applicant_last4(c, "").await?;
+        }
+        Ok(())
+    }
+
     /// Puts fetched personal sections of a case's entries in place, each
     /// only if its hash is the one the entry's hash covers (stored with the
     /// withheld row); the others are refused and nothing of them is kept.
