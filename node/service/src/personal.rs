@@ -370,6 +370,12 @@ impl Node {
                     "the personal sections of a case this hall holds did not come yet"),
             }
         }
+        if total > 0
+            && let Err(e) = self.obey_handovers().await
+        {
+            // A case handed over waits for its sections.
+            tracing::warn!(error = %e, "could not carry out a handover");
+        }
         Ok(total)
     }
 }
