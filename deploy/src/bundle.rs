@@ -280,6 +280,9 @@ pub fn make(topology: &Topology, dir: &Path, opts: &BundleOptions) -> anyhow::Re
         root_public_key: signing_public,
         nodes,
     };
+    // The tree's key for the digests of applicants' ID numbers: one for
+    // every hall, kept only in their configurations.
+    let id_digest_key = hex::encode(rand::random::<[u8; 32]>());
     for (spec, bn) in topology.nodes.iter().zip(&bundle.nodes) {
         let folder = dir.join(&bn.folder);
         std::fs::create_dir_all(folder.join("data"))
@@ -326,6 +329,7 @@ pub fn make(topology: &Topology, dir: &Path, opts: &BundleOptions) -> anyhow::Re
         );
         config.node.document_key_file = DOCUMENT_KEY_FILE.to_owned();
         config.node.document_key_endorsement = endorsement;
+        config.privacy.id_digest_key.clone_from(&id_digest_key);
         config
             .validate()
             .with_context(|| format!("the configuration of {}", spec.id))?;
@@ -635,6 +639,9 @@ mod tests {
         );
         assert!(v.federation.signing_key_file.is_empty());
         assert_eq!(v.federation.root_public_key, b.root_public_key);
+        // One digest key for the whole tree.
+        assert_eq!(v.privacy.id_digest_key.len(), 64);
+        assert_eq!(v.privacy.id_digest_key, c.privacy.id_digest_key);
         let creds = federation::NodeCredentials::from_files(
             &b.folder("nanhai.dali.yanbu").unwrap().join("pki"),
         )

@@ -23,6 +23,8 @@ pub struct RunningNode {
     _checks: Option<AbortOnDrop>,
     /// The periodic sweep of bookings whose slot ended; ends with the node.
     _sweeps: Option<AbortOnDrop>,
+    _fills: Option<AbortOnDrop>,
+    _purges: Option<AbortOnDrop>,
     /// The SMS sender, if a gateway is configured; ends with the node.
     _sms: Option<AbortOnDrop>,
     /// The webhook deliverer of the department systems' feed; ends with
@@ -65,6 +67,40 @@ const BOOKING_SWEEP: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Marks bookings whose slot ended without a check-in, every
 /// [`BOOKING_SWEEP`].
+/// Fetches, every `[privacy] fill_secs`, the withheld personal sections of
+/// the cases this hall has come to hold.
+fn start_fills(node: &Arc<Node>) -> AbortOnDrop {
+    let node = Arc::clone(node);
+    let every = std::time::Duration::from_secs(node.config.privacy.fill_secs);
+    AbortOnDrop(tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if let Err(e) = node.fill_withheld().await {
+                tracing::warn!(error = %e, "withheld personal sections could not be looked for");
+            }
+        }
+    }))
+}
+
+/// Purges, every `[privacy] purge_secs`, the personal sections kept past
+/// their retention.
+fn start_purges(node: &Arc<Node>) -> AbortOnDrop {
+    let node = Arc::clone(node);
+    let every = std::time::Duration::from_secs(node.config.privacy.purge_secs);
+    AbortOnDrop(tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if let Err(e) = node.purge_personal().await {
+                tracing::warn!(error = %e, "personal data past its retention could not be purged");
+            }
+        }
+    }))
+}
+
 fn start_sweeps(node: &Arc<Node>) -> AbortOnDrop {
     let node = Arc::clone(node);
     AbortOnDrop(tokio::spawn(async move {
@@ -100,6 +136,8 @@ impl RunningNode {
     pub async fn stop(mut self) {
         self._checks = None;
         self._sweeps = None;
+        self._fills = None;
+        self._purges = None;
         self._sms = None;
         self._webhooks = None;
         if let Some(l) = self.links.take() {
@@ -194,6 +232,8 @@ pub async fn start_with_clock(
         s => Some(start_checks(&node, std::time::Duration::from_secs(s))),
     };
     let sweeps = start_sweeps(&node);
+    let fills = start_fills(&node);
+    let purges = start_purges(&node);
     let sms = crate::sms::start(&node).map(AbortOnDrop);
     let webhooks = crate::webhooks::start(&node).map(AbortOnDrop);
     tracing::info!(node = %node.id, tier = %node.tier, %http_addr, "node started");
@@ -205,6 +245,8 @@ pub async fn start_with_clock(
         task: Some(task),
         _checks: checks,
         _sweeps: Some(sweeps),
+        _fills: Some(fills),
+        _purges: Some(purges),
         _sms: sms,
         _webhooks: webhooks,
     })

@@ -3185,3 +3185,101 @@ async fn a_completed_case_is_rated_by_the_code_of_its_sms() {
     assert_eq!(rated[0]["event"]["channel"], "sms");
     assert_eq!(rec["view"]["case"]["rating"]["channel"], "sms");
 }
+
+/// The `events` rows of a case: `(with section bytes, with only a hash)`.
+async fn section_rows(t: &TestNode, number: &str) -> (i64, i64) {
+    let store = &t.node.node.store;
+    let count = |sql: &'static str| {
+        let number = number.to_owned();
+        async move {
+            sqlx::query_scalar::<_, i64>(sql)
+                .bind(number)
+                .fetch_one(store.pool())
+                .await
+                .unwrap()
+        }
+    };
+    (
+        count("SELECT COUNT(*) FROM events WHERE case_id = $1 AND sealed IS NOT NULL").await,
+        count("SELECT COUNT(*) FROM events WHERE case_id = $1 AND sealed_hash IS NOT NULL").await,
+    )
+}
+
+#[tokio::test]
+async fn personal_data_of_closed_cases_is_purged_after_its_retention_and_the_log_still_verifies() {
+    use onewindow_node::service::TestClock;
+    let clock = Arc::new(TestClock::at(common::START_MS));
+    let h = hall_configured(clock.clone(), |c| {
+        c.privacy.retention_days = 30;
+        c.privacy.retention_matters = vec!["T-PAR:60".into()];
+    })
+    .await;
+    let node = &h.t.node.node;
+    let closed = h
+        .clerk
+        .post("/api/v1/cases", &submission("T-IMM", complete_materials()))
+        .await
+        .ok();
+    assert_eq!(closed["case"]["state"], "completed");
+    let closed = closed["case_number"].as_str().unwrap().to_owned();
+    let open = submit_ok(&h, "T-PAR").await;
+    let (held, _) = section_rows(&h.t, &closed).await;
+    assert!(held > 0);
+    // Within its retention nothing goes.
+    clock.advance(29 * 86_400_000);
+    assert_eq!(node.purge_personal().await.unwrap(), 0);
+    // Past it, the closed case's sections go, each hash kept; the open
+    // case keeps its own.
+    clock.advance(2 * 86_400_000);
+    assert_eq!(
+        node.purge_personal().await.unwrap(),
+        usize::try_from(held).unwrap()
+    );
+    assert_eq!(section_rows(&h.t, &closed).await, (0, held));
+    let (open_held, open_hashes) = section_rows(&h.t, &open).await;
+    assert!(open_held > 0 && open_hashes == 0);
+    let row = node.store.case(&closed).await.unwrap().unwrap();
+    assert_eq!(row.case.received.applicant.id_number, "");
+    assert_eq!(row.case.received.applicant.name, "");
+    assert_eq!(row.applicant_last4, "");
+    assert_eq!(row.case.state.as_str(), "completed", "the open part stays");
+    // Nothing more to purge; one audit record for the run, with its count.
+    assert_eq!(node.purge_personal().await.unwrap(), 0);
+    // (a month on, the administrator logs in again)
+    let admin = h.t.http.login("admin", common::ADMIN_PASSWORD).await;
+    let purges = admin
+        .get("/api/v1/admin/audit/actions?action=personal_data_purged")
+        .await
+        .ok();
+    let purges = purges.as_array().unwrap();
+    assert_eq!(purges.len(), 1, "{purges:?}");
+    assert_eq!(
+        purges[0]["detail"],
+        format!("{held} sections of 1 cases").as_str()
+    );
+    // The log still verifies, purged entries and all.
+    let audit = admin.get("/api/v1/admin/audit").await.ok();
+    assert_eq!(audit["broken"], 0, "{audit}");
+    assert!(audit["entries"].as_u64().unwrap() > 0, "{audit}");
+}
+
+#[tokio::test]
+async fn a_hall_that_keeps_personal_data_for_good_purges_nothing() {
+    use onewindow_node::service::TestClock;
+    let clock = Arc::new(TestClock::at(common::START_MS));
+    let h = hall_configured(clock.clone(), |c| {
+        c.privacy.retention_days = 1;
+        c.privacy.personal_data_at = vec!["district".into()];
+    })
+    .await;
+    let r = h
+        .clerk
+        .post("/api/v1/cases", &submission("T-IMM", complete_materials()))
+        .await
+        .ok();
+    let n = r["case_number"].as_str().unwrap().to_owned();
+    clock.advance(10 * 86_400_000);
+    assert_eq!(h.t.node.node.purge_personal().await.unwrap(), 0);
+    let (held, hashes) = section_rows(&h.t, &n).await;
+    assert!(held > 0 && hashes == 0);
+}

@@ -45,6 +45,7 @@ const OPERATIONS: &[(&str, &str)] = &[
     ("post", "/api/v1/cases/{number}/rating"),
     ("post", "/api/v1/cases/{number}/rating/sms"),
     ("post", "/api/v1/cases/{number}/recall"),
+    ("post", "/api/v1/cases/{number}/personal"),
     ("post", "/api/v1/cases/{number}/warning-decision"),
     ("post", "/api/v1/cases/{number}/reopen"),
     ("post", "/api/v1/pre-applications"),

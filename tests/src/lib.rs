@@ -530,3 +530,50 @@ pub fn complete_submission(guide: &Value, id_number: &str) -> Value {
         "materials": materials,
     })
 }
+
+/// The open part of a case (the JSON of a `Case`): what every tier that
+/// holds the case holds, whether or not its personal sections reached it
+/// (its state, holder, version, times, matter and decision).
+pub fn open_case(case: &Value) -> Value {
+    let keys = [
+        "id",
+        "state",
+        "version",
+        "holder",
+        "received_at_ms",
+        "accepted_at_ms",
+        "stage_entered_at_ms",
+        "decided_at_ms",
+        "closed_at_ms",
+        "granted",
+        "suspensions",
+        "extensions",
+        "sub_cases",
+    ];
+    let mut out = serde_json::Map::new();
+    for k in keys {
+        out.insert(k.to_owned(), case[k].clone());
+    }
+    out.insert(
+        "matter_code".to_owned(),
+        case["received"]["matter_code"].clone(),
+    );
+    Value::Object(out)
+}
+
+/// The open part of a case's record events (`GET
+/// /api/v1/cases/{number}/record`): each event's version, writer, time and
+/// kind, which every tier holding the case holds alike.
+pub fn open_events(events: &[Value]) -> Vec<Value> {
+    events
+        .iter()
+        .map(|e| {
+            json!({
+                "case_version": e["case_version"],
+                "actor": e["actor"],
+                "at_ms": e["at_ms"],
+                "type": e["event"]["type"],
+            })
+        })
+        .collect()
+}

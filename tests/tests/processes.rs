@@ -10,7 +10,9 @@ use deploy::bundle::{self, BundleOptions, Ports};
 use deploy::process::ProcessTree;
 use deploy::topology::Topology;
 use federation::relay::{LinkShape, Relay};
-use onewindow_tests::{Api, STAFF_PASSWORD, citizen_id, complete_submission, eventually};
+use onewindow_tests::{
+    Api, STAFF_PASSWORD, citizen_id, complete_submission, eventually, open_events,
+};
 use serde_json::{Value, json};
 
 const DISTRICT: &str = "nanhai";
@@ -88,7 +90,9 @@ async fn assert_converged(village: &Api, district: &Api, numbers: &[String]) {
             .await
             .expect("the village holds its case");
         let there = eventually(120, "the case at the district", || async {
-            events(district, n).await.filter(|e| *e == here)
+            events(district, n)
+                .await
+                .filter(|e| open_events(e) == open_events(&here))
         })
         .await;
         let versions: Vec<u64> = there

@@ -695,6 +695,12 @@ pub struct Received {
     /// trust-first matter (filled from the catalogue like the other fields).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trust_first: Option<super::catalogue::TrustFirst>,
+    /// A keyed digest (HMAC-SHA256 under the tree's key, hex) of the
+    /// applicant's ID number, in the event's open part: the tiers that hold
+    /// the applicant withheld find a person's cases by it. Empty when the
+    /// hall had no key.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub id_digest: String,
 }
 
 fn default_distinct_people() -> u8 {
@@ -732,6 +738,7 @@ impl Received {
             materials,
             accepting_node,
             intake: crate::attachment::Intake::Window,
+            id_digest: String::new(),
             distinct_people: matter.distinct_people,
             trust_first: matter.trust_first.clone(),
         }
@@ -1466,6 +1473,7 @@ impl Case {
     /// identity check), and applies it.
     pub fn apply(&mut self, rec: &EventRecord) -> Result<(), CaseError> {
         let next = self.check(rec)?;
+        check_texts(&rec.event)?;
         self.check_written(rec)?;
         self.advance(rec, next);
         Ok(())
@@ -1601,32 +1609,11 @@ impl Case {
                     _ => "already_checked",
                 }))
             }
-            Event::TrustRevoked { reason } if reason.trim().is_empty() => {
-                Err(CaseError::Empty("reason"))
-            }
             Event::CompletedAtWindow { .. } if !self.received.immediate => {
                 Err(CaseError::IllegalTransition {
                     state: self.state.as_str(),
                     event: "completed_at_window",
                 })
-            }
-            Event::NotAccepted { reason }
-            | Event::SentBack { reason }
-            | Event::Withdrawn { reason }
-            | Event::Terminated { reason }
-            | Event::Suspended { reason, .. }
-            | Event::Extended { reason, .. }
-                if reason.trim().is_empty() =>
-            {
-                Err(CaseError::Empty("reason"))
-            }
-            // A refusal states its reasons (行政许可法 第三十八条).
-            Event::Decided {
-                granted: false,
-                opinion,
-            } if opinion.trim().is_empty() => Err(CaseError::Empty("reason")),
-            Event::CorrectionNotified { issues } if issues.is_empty() => {
-                Err(CaseError::Empty("issues"))
             }
             Event::OpinionGiven { department, .. } => {
                 self.check_department(department, &rec.actor)?;
@@ -1670,9 +1657,6 @@ impl Case {
             Event::HandedOut { .. } if rec.actor.node != self.window() => {
                 Err(CaseError::NotAcceptingHall(self.window().to_owned()))
             }
-            Event::HandedOver { reason, .. } if reason.trim().is_empty() => {
-                Err(CaseError::Empty("reason"))
-            }
             Event::HandedOver { to, holder, .. } if to.is_empty() || holder.is_empty() => {
                 Err(CaseError::Empty("new_hall"))
             }
@@ -1688,8 +1672,7 @@ impl Case {
                     Ok(())
                 }
             }
-            Event::FollowedUp { answer } => match &self.rating {
-                _ if answer.trim().is_empty() => Err(CaseError::Empty("answer")),
+            Event::FollowedUp { .. } => match &self.rating {
                 Some(r) if r.is_bad() && r.follow_up.is_none() => Ok(()),
                 Some(r) if r.is_bad() => Err(CaseError::Rating(
                     "the rating is already followed up".into(),
@@ -1698,14 +1681,8 @@ impl Case {
                     "only a bad rating (4 or 5) is followed up".into(),
                 )),
             },
-            Event::WarningAppealed {
-                rule,
-                level,
-                reason,
-            } => {
-                if reason.trim().is_empty() {
-                    Err(CaseError::Empty("reason"))
-                } else if *level == Warning::Green {
+            Event::WarningAppealed { rule, level, .. } => {
+                if *level == Warning::Green {
                     Err(CaseError::Appeal(
                         "only a yellow or red warning is appealed".into(),
                     ))
@@ -1719,16 +1696,7 @@ impl Case {
                     Ok(())
                 }
             }
-            Event::Reopened { reason } if reason.trim().is_empty() => {
-                Err(CaseError::Empty("reason"))
-            }
-            Event::WarningDecided {
-                rule,
-                level,
-                reason,
-                ..
-            } => match self.appeal(*rule, *level) {
-                _ if reason.trim().is_empty() => Err(CaseError::Empty("reason")),
+            Event::WarningDecided { rule, level, .. } => match self.appeal(*rule, *level) {
                 Some(a) if a.decision.is_none() => Ok(()),
                 Some(_) => Err(CaseError::Appeal("the appeal is already decided".into())),
                 None => Err(CaseError::Appeal(format!(
@@ -2166,6 +2134,41 @@ fn check_role(event: &Event, actor: &Actor) -> Result<(), CaseError> {
 #[cfg(test)]
 #[path = "case_tests.rs"]
 mod tests;
+
+/// The texts of an event that are in its personal section, checked as the
+/// event is written: a hall that holds the section withheld reads them
+/// empty, so a record written before ([`Case::replay`]) is not refused
+/// for them.
+fn check_texts(ev: &Event) -> Result<(), CaseError> {
+    let blank = |t: &str| t.trim().is_empty();
+    match ev {
+        Event::NotAccepted { reason }
+        | Event::SentBack { reason }
+        | Event::Withdrawn { reason }
+        | Event::Terminated { reason }
+        | Event::Suspended { reason, .. }
+        | Event::Extended { reason, .. }
+        | Event::TrustRevoked { reason }
+        | Event::HandedOver { reason, .. }
+        | Event::WarningAppealed { reason, .. }
+        | Event::Reopened { reason }
+        | Event::WarningDecided { reason, .. }
+            if blank(reason) =>
+        {
+            Err(CaseError::Empty("reason"))
+        }
+        // A refusal states its reasons (行政许可法 第三十八条).
+        Event::Decided {
+            granted: false,
+            opinion,
+        } if blank(opinion) => Err(CaseError::Empty("reason")),
+        Event::CorrectionNotified { issues } if issues.is_empty() => {
+            Err(CaseError::Empty("issues"))
+        }
+        Event::FollowedUp { answer } if blank(answer) => Err(CaseError::Empty("answer")),
+        _ => Ok(()),
+    }
+}
 
 /// Checks a hand-out as it is written: it says how the collector's
 /// identity was checked, and that agrees with the applicant. (A hand-out

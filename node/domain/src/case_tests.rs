@@ -216,6 +216,7 @@ fn received(join: JoinRule) -> EventRecord {
             accepting_node: "nanhai".into(),
             intake: crate::attachment::Intake::Window,
             distinct_people: 3,
+            id_digest: String::new(),
             trust_first: None,
         })),
     }
@@ -602,6 +603,13 @@ fn a_refusal_states_its_reasons() {
     let mut c = case.clone();
     c.sub_cases.clear();
     assert!(matches!(c.clone().apply(&empty), Err(CaseError::Empty(_))));
+    // Folded where its personal section is withheld, the same refusal
+    // reads with no reasons, and still folds.
+    let mut withheld = c.clone();
+    withheld
+        .replay(&empty)
+        .expect("a refusal whose reasons are withheld folds");
+    assert_eq!(withheld.granted, Some(false));
     c.apply(&stated).expect("a refusal with its reasons");
     assert_eq!(c.granted, Some(false));
 }

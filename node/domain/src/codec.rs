@@ -174,6 +174,11 @@ mod pb {
         /// pre-applied online.
         #[prost(int32, tag = "6")]
         pub intake: i32,
+        /// The keyed digest of the applicant's ID number
+        /// (`Received::id_digest`); empty in entries written before it, or
+        /// by a hall without the tree's key.
+        #[prost(bytes = "vec", tag = "7")]
+        pub id_digest: Vec<u8>,
     }
 
     #[derive(Clone, PartialEq, prost::Message)]
@@ -914,6 +919,7 @@ fn encode_with(
                             Intake::Window => 0,
                             Intake::Online => 1,
                         },
+                        id_digest: hex::decode(&r.id_digest).unwrap_or_default(),
                     })
                 }
                 Event::Resubmitted {
@@ -1409,6 +1415,7 @@ fn decode_case(
                 1 => Intake::Online,
                 _ => return Err(malformed("unknown intake")),
             };
+            received.id_digest = hex::encode(&r.id_digest);
             Event::Received(Box::new(received))
         }
         Ev::Resubmitted(s) => Event::Resubmitted {
@@ -2182,6 +2189,39 @@ mod tests {
         };
         assert!(r.applicant.id_number.is_empty() && r.materials.is_empty());
         assert_eq!(r.matter_code, code, "the open part is whole");
+    }
+
+    #[test]
+    fn the_id_digest_is_in_the_open_part_and_reads_without_the_personal_one() {
+        let (b, code) = book();
+        let mut rec = received(&b, &code);
+        let digest = "ab".repeat(32);
+        if let Event::Received(r) = &mut rec.event {
+            r.id_digest.clone_from(&digest);
+        }
+        let enc = encode(&LogBody::Case(rec), VILLAGE, |_| Some(b.digest)).unwrap();
+        let LogBody::Case(rec) = decode(&enc.body, None, VILLAGE, |_| Some(b.clone())).unwrap()
+        else {
+            panic!("a case event")
+        };
+        let Event::Received(r) = rec.event else {
+            panic!("received")
+        };
+        assert_eq!(r.id_digest, digest);
+        assert!(r.applicant.id_number.is_empty());
+        // An entry written before the digest reads with none.
+        let old = encode(&LogBody::Case(received(&b, &code)), VILLAGE, |_| {
+            Some(b.digest)
+        })
+        .unwrap();
+        let LogBody::Case(rec) = decode(&old.body, None, VILLAGE, |_| Some(b.clone())).unwrap()
+        else {
+            panic!("a case event")
+        };
+        let Event::Received(r) = rec.event else {
+            panic!("received")
+        };
+        assert_eq!(r.id_digest, "");
     }
 
     /// Before hand-outs recorded the identity check, tag 23 held an empty

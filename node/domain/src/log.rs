@@ -67,6 +67,9 @@ pub const AUDIT_ACTIONS: &[&str] = &[
     "feed_credential_revoked",
     "webhook_subscribed",
     "webhook_replayed",
+    "personal_data_requested",
+    "personal_data_shown",
+    "personal_data_purged",
 ];
 
 /// The actor of an audit record that the node writes by itself (a break

@@ -104,6 +104,11 @@ pub const PHRASES: &[(&str, &str, &str)] = &[
         "the hall that keeps the file cannot be reached now; what came is kept, try again later",
     ),
     (
+        "err.personal_data_unreachable",
+        "保存该案件个人信息的服务厅暂时联系不上，请稍后再试",
+        "the hall that keeps the case's personal data cannot be reached now; try again later",
+    ),
+    (
         "err.attachment_corrupt",
         "取回的文件与其登记的摘要不符，已丢弃，请再试一次",
         "the fetched file does not match its recorded hash; it was thrown away, try again",
@@ -143,6 +148,11 @@ pub const PHRASES: &[(&str, &str, &str)] = &[
         "view the administration page",
     ),
     ("action.recall", "调回案件", "recall cases"),
+    (
+        "action.personal_data",
+        "调阅案件个人信息",
+        "ask for a case's personal data",
+    ),
     (
         "action.decide_appeal",
         "裁定预警申诉",

@@ -151,6 +151,7 @@ impl Node {
             Ok(n) => tracing::info!(cases = n, "follow-ups of earlier bad ratings opened"),
             Err(e) => tracing::warn!(error = %e, "follow-ups of earlier bad ratings not opened"),
         }
+        node.store.send_personal_up(node.personal_data_above());
         Ok(node)
     }
 

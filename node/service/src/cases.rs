@@ -532,6 +532,9 @@ impl Node {
             self.id.to_string(),
         );
         received.intake = intake.channel;
+        received.id_digest = self
+            .id_digest(&received.applicant.id_number)
+            .unwrap_or_default();
         let hall = &self.config.node.hall_code;
         let mut w = self.store.write().await?;
         if let (Some(k), Some(hash)) = (key, &request_hash) {
@@ -931,12 +934,18 @@ impl Node {
         number: &str,
         last4: &str,
     ) -> Result<Option<Progress>, Error> {
-        Ok(self
-            .store
-            .case(number)
-            .await?
-            .filter(|r| r.applicant_last4.eq_ignore_ascii_case(last4.trim()))
-            .map(|r| self.progress_view(&r)))
+        let Some(row) = self.store.case(number).await? else {
+            return Ok(None);
+        };
+        let matches = if row.applicant_last4.is_empty() {
+            // The applicant's section is withheld here: the hall that
+            // keeps it checks the four characters.
+            self.last4_checked_below(&row.id, &row.accepting_node, last4)
+                .await
+        } else {
+            row.applicant_last4.eq_ignore_ascii_case(last4.trim())
+        };
+        Ok(matches.then(|| self.progress_view(&row)))
     }
 
     /// A case for staff, with its clocks and warning.

@@ -34,6 +34,8 @@ pub struct Config {
     pub sms: SmsSection,
     /// Department systems' feed and its webhooks.
     pub feed: FeedSection,
+    /// Where a case event's personal section travels.
+    pub privacy: PrivacySection,
 }
 
 /// Identity and place in the tree.
@@ -485,6 +487,61 @@ pub struct FeedSection {
     pub webhook_max_attempts: u32,
 }
 
+/// Where a case event's personal section travels: besides the halls that
+/// accept, hold or held the case, the halls named here get it whole.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrivacySection {
+    /// Tier names (of `node.tiers`) or node ids of halls that always get
+    /// the personal sections of the cases below them (an archive tier);
+    /// empty: none.
+    pub personal_data_at: Vec<String>,
+    /// Seconds between looks for withheld sections of the cases this hall
+    /// holds now, which it fetches from below (1 to 86400).
+    pub fill_secs: u64,
+    /// The tree's key (64 hex digits, the same at every hall) under which
+    /// a case's applicant ID number is digested into the open part of its
+    /// `received` event; empty: no digest is written.
+    pub id_digest_key: String,
+    /// Days after a case is closed that its personal sections are kept
+    /// (1 to 36500), unless `retention_matters` names its matter.
+    pub retention_days: u32,
+    /// Retention of named matters, `"CODE:DAYS"` (DAYS 1 to 36500).
+    pub retention_matters: Vec<String>,
+    /// Seconds between purges of the personal sections kept past their
+    /// retention (60 to 604800).
+    pub purge_secs: u64,
+}
+
+impl PrivacySection {
+    /// Days a closed case of `matter` keeps its personal sections.
+    pub fn retention_days_of(&self, matter: &str) -> u32 {
+        self.retention_matters
+            .iter()
+            .filter_map(|e| parse_retention(e).ok())
+            .find(|(code, _)| *code == matter)
+            .map_or(self.retention_days, |(_, d)| d)
+    }
+}
+
+/// One entry of `retention_matters`: `CODE:DAYS`.
+fn parse_retention(entry: &str) -> Result<(&str, u32), String> {
+    let (code, n) = entry
+        .rsplit_once(':')
+        .ok_or_else(|| format!("{entry:?} is not CODE:DAYS"))?;
+    let n: u32 = n
+        .trim()
+        .parse()
+        .ok()
+        .filter(|n| (1..=36_500).contains(n))
+        .ok_or_else(|| format!("{entry:?}: DAYS must be 1 to 36500"))?;
+    let code = code.trim();
+    if code.is_empty() {
+        return Err(format!("{entry:?} names no matter"));
+    }
+    Ok((code, n))
+}
+
 /// Logging settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -620,6 +677,8 @@ impl Config {
                 .list_separator(",")
                 .with_list_parse_key("node.tiers")
                 .with_list_parse_key("federation.children")
+                .with_list_parse_key("privacy.personal_data_at")
+                .with_list_parse_key("privacy.retention_matters")
                 .try_parsing(true),
         );
         let cfg: Config = b.build()?.try_deserialize()?;
@@ -783,6 +842,33 @@ impl Config {
         if !(1..=1000).contains(&feed.webhook_max_attempts) {
             return Err(invalid("feed.webhook_max_attempts", "1 to 1000"));
         }
+        for name in &self.privacy.personal_data_at {
+            if !self.node.tiers.contains(name) && federation::NodeId::new(name.clone()).is_err() {
+                return Err(invalid(
+                    "privacy.personal_data_at",
+                    "tier names of node.tiers or node ids",
+                ));
+            }
+        }
+        let key = self.privacy.id_digest_key.trim();
+        if !(key.is_empty() || (key.len() == 64 && hex::decode(key).is_ok())) {
+            return Err(invalid(
+                "privacy.id_digest_key",
+                "empty, or 64 hex digits (32 bytes)",
+            ));
+        }
+        if !(1..=36_500).contains(&self.privacy.retention_days) {
+            return Err(invalid("privacy.retention_days", "1 to 36500"));
+        }
+        for e in &self.privacy.retention_matters {
+            parse_retention(e).map_err(|p| invalid("privacy.retention_matters", &p))?;
+        }
+        if !(60..=604_800).contains(&self.privacy.purge_secs) {
+            return Err(invalid("privacy.purge_secs", "60 to 604800 (a week)"));
+        }
+        if !(1..=86_400).contains(&self.privacy.fill_secs) {
+            return Err(invalid("privacy.fill_secs", "1 to 86400 (a day)"));
+        }
         let f = &self.federation;
         if !(10..=60_000).contains(&f.reconnect_min_ms) {
             return Err(invalid("federation.reconnect_min_ms", "10 to 60000"));
@@ -933,6 +1019,38 @@ mod tests {
             let mut c = ok.clone();
             change(&mut c);
             assert!(c.validate().is_err(), "{:?}", c.feed);
+        }
+    }
+
+    #[test]
+    fn privacy_settings_name_tiers_or_halls_within_range() {
+        let ok = Config::default();
+        assert!(ok.privacy.personal_data_at.is_empty(), "none by default");
+        let mut c = ok.clone();
+        c.privacy.personal_data_at = vec!["district".into(), "nanhai.dali".into()];
+        c.validate().expect("a tier and a hall are valid");
+        c.privacy.retention_matters = vec!["NH-GA-005:30".into()];
+        c.validate().expect("a matter's retention is valid");
+        assert_eq!(c.privacy.retention_days_of("NH-GA-005"), 30);
+        assert_eq!(
+            c.privacy.retention_days_of("NH-GA-006"),
+            ok.privacy.retention_days
+        );
+        let bad: [fn(&mut Config); 9] = [
+            |c| c.privacy.retention_days = 0,
+            |c| c.privacy.retention_matters = vec!["NH-GA-005".into()],
+            |c| c.privacy.retention_matters = vec!["NH-GA-005:0".into()],
+            |c| c.privacy.purge_secs = 59,
+            |c| c.privacy.id_digest_key = "ab".into(),
+            |c| c.privacy.id_digest_key = "g".repeat(64),
+            |c| c.privacy.personal_data_at = vec!["not a hall".into()],
+            |c| c.privacy.fill_secs = 0,
+            |c| c.privacy.fill_secs = 86_401,
+        ];
+        for change in bad {
+            let mut c = ok.clone();
+            change(&mut c);
+            assert!(c.validate().is_err(), "{:?}", c.privacy);
         }
     }
 

@@ -394,9 +394,24 @@ pub enum Query {
         request_pem: String,
     },
     /// A piece of a case's file, asked of the hall that keeps it and
-    /// passed along the tree towards it (up, then down): the only question
-    /// a parent may ask its child.
+    /// passed along the tree towards it (up, then down): a question a
+    /// parent may ask its child, like [`Query::Sections`].
     File(crate::fetch::FileAsk),
+    /// The personal sections of a case's entries, asked by the hall that
+    /// holds the case of the hall below that has them, passed along the
+    /// tree towards the case's accepting hall like a file's question.
+    Sections(crate::personal::SectionsAsk),
+    /// Do these four characters end the applicant's identifier of a case?
+    /// Asked by a hall that holds the case's personal section withheld,
+    /// towards the accepting hall `at`; the answer is `true`, or nothing.
+    Last4 {
+        /// Case number.
+        number: String,
+        /// The four characters typed in.
+        last4: String,
+        /// The case's accepting hall.
+        at: String,
+    },
 }
 
 /// A question and where its answer goes.
@@ -445,13 +460,19 @@ impl Node {
         if let Query::File(ask) = &q {
             return self.answer_file(peer, from_parent, ask).await;
         }
+        if let Query::Sections(ask) = &q {
+            return self.answer_sections(peer, from_parent, ask).await;
+        }
+        if let Query::Last4 { number, last4, at } = &q {
+            return self.answer_last4(from_parent, number, last4, at).await;
+        }
         if from_parent {
-            // A parent asks its child for files only.
-            tracing::warn!(%peer, "left a question from the parent unanswered: only files are asked of a child");
+            // A parent asks its child for files and personal data only.
+            tracing::warn!(%peer, "left a question from the parent unanswered: only files and personal data are asked of a child");
             return None;
         }
         match &q {
-            Query::File(_) => None,
+            Query::File(_) | Query::Sections(_) | Query::Last4 { .. } => None,
             Query::Progress { number, last4 } => match self.local_progress(number, last4).await {
                 Ok(Some(p)) => serde_json::to_string(&p).ok(),
                 Ok(None) => self.ask_up(&q).await,

@@ -195,7 +195,19 @@ impl Node {
         }
         if root {
             let fleet = self.store.oversight_fleet().await?;
+            // A closed hall keeps its link until the root holds the
+            // personal sections of the cases it served.
+            let waiting: Vec<String> = self
+                .store
+                .withheld_cases(1000)
+                .await?
+                .into_iter()
+                .map(|c| c.accepting_node)
+                .collect();
             for h in &handovers {
+                if waiting.contains(&h.hall) {
+                    continue;
+                }
                 let revoked = fleet
                     .iter()
                     .any(|f| f.node_id == h.hall && f.revoked_at_ms.is_some());
@@ -233,6 +245,15 @@ impl Node {
     /// to the heir, with the case's earlier records.
     async fn hand_over(&self, case_id: &str, h: &Handover) -> Result<(), Error> {
         let stored = self.store.case_events(case_id).await?;
+        if stored
+            .iter()
+            .any(|e| matches!(e.entry.sealed, federation::Sealed::Withheld(_)))
+        {
+            // The heir gets the case whole: its sections come first
+            // (`Node::fill_withheld`, which then comes back here).
+            tracing::info!(case = %case_id, "a case to hand over waits for its personal sections");
+            return Ok(());
+        }
         let mut history: Vec<EventRecord> = Vec::with_capacity(stored.len());
         for e in &stored {
             if let Some(r) = e.record() {

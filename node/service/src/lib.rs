@@ -25,6 +25,7 @@ pub mod handover;
 pub mod link_state;
 pub mod metrics;
 pub mod oversight;
+pub mod personal;
 mod preapply;
 mod queue;
 mod ratings;
@@ -40,6 +41,7 @@ pub mod uplink;
 mod views;
 pub mod webhooks;
 
+pub(crate) use directives::order_reason;
 pub use directives::{Query, QuerySender};
 
 pub use auth::{LoginOutcome, NewStaff, StaffChange, StaffView};

@@ -251,6 +251,8 @@ pub struct Metrics {
     login_lockouts: Counter,
     file_bytes_fetched: Counter,
     webhook_deliveries: Family<OutcomeLabel, Counter>,
+    sections_filled: Counter,
+    sections_refused: Counter,
     build_info: Family<BuildLabel, Gauge>,
     links: Arc<LinkMetrics>,
 }
@@ -325,6 +327,18 @@ impl Metrics {
             "Webhook delivery attempts of the department systems' feed by outcome (delivered, failed, dead)",
             webhook_deliveries.clone(),
         );
+        let sections_filled = Counter::default();
+        r.register(
+            "personal_sections_filled",
+            "Withheld personal sections of held cases fetched from below and filled in",
+            sections_filled.clone(),
+        );
+        let sections_refused = Counter::default();
+        r.register(
+            "personal_sections_refused",
+            "Fetched personal sections refused because their hash was not the entry's",
+            sections_refused.clone(),
+        );
         let build_info = Family::<BuildLabel, Gauge>::default();
         r.register(
             "build_info",
@@ -343,6 +357,8 @@ impl Metrics {
             login_lockouts,
             file_bytes_fetched,
             webhook_deliveries,
+            sections_filled,
+            sections_refused,
             build_info,
             links,
         }
@@ -409,6 +425,16 @@ impl Metrics {
     /// that keeps it.
     pub fn file_bytes_fetched(&self, bytes: u64) {
         self.file_bytes_fetched.inc_by(bytes);
+    }
+
+    /// Counts withheld personal sections filled in.
+    pub fn sections_filled(&self, n: u64) {
+        self.sections_filled.inc_by(n);
+    }
+
+    /// Counts fetched personal sections refused (hash not the entry's).
+    pub fn sections_refused(&self, n: u64) {
+        self.sections_refused.inc_by(n);
     }
 
     /// A session with `peer` is up until the returned guard is dropped.

@@ -157,7 +157,7 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<(u64, Result<LogEntry, String>)>, StoreError> {
         let rows = sqlx::query(
-            "SELECT local_seq, origin, origin_seq, prev_hash, hash, body, body_bin, sealed \
+            "SELECT local_seq, origin, origin_seq, prev_hash, hash, body, body_bin, sealed, sealed_hash \
              FROM events WHERE origin = $1 AND origin_seq > $2 ORDER BY origin_seq LIMIT $3",
         )
         .bind(origin)

@@ -79,6 +79,9 @@ pub struct CaseFilter {
     pub overdue_on: Option<String>,
     /// Only this applicant (normalised ID number or credit code).
     pub applicant: Option<String>,
+    /// With `applicant`: its keyed digest, which finds the cases whose
+    /// applicant is withheld here.
+    pub applicant_digest: Option<String>,
     /// Only case numbers that start with this.
     pub number_prefix: Option<String>,
     /// Only trust-first results whose post-check is open.
@@ -121,7 +124,7 @@ pub(super) async fn flush_cases(
         let sql = format!(
             "INSERT INTO cases (id, matter_code, department, accepting_node, holder, state, suspended, \
              applicant_last4, received_at_ms, accepted_at_ms, closed_at_ms, statutory_due, committed_due, \
-             stage_due, warning, version, updated_at_ms, immediate, granted, rating, open_subs, follow_up_due, appeals, late_forwarding, post_check_due, trust, body) VALUES {} \
+             stage_due, warning, version, updated_at_ms, immediate, granted, rating, open_subs, follow_up_due, appeals, late_forwarding, post_check_due, trust, id_digest, body) VALUES {} \
              ON CONFLICT (id) DO UPDATE SET holder = excluded.holder, state = excluded.state, \
              suspended = excluded.suspended, accepted_at_ms = excluded.accepted_at_ms, \
              closed_at_ms = excluded.closed_at_ms, statutory_due = excluded.statutory_due, \
@@ -167,7 +170,8 @@ pub(super) async fn flush_cases(
                         .and_then(|l| serde_json::to_string(l).ok()),
                 )
                 .bind(r.post_check_due.as_deref())
-                .bind(r.trust.as_deref());
+                .bind(r.trust.as_deref())
+                .bind(r.case.received.id_digest.as_str());
         }
         q.execute(&mut **tx).await?;
     }
@@ -183,13 +187,13 @@ fn appeals_json(case: &Case) -> Option<String> {
     serde_json::to_string(&case.appeals).ok()
 }
 
-/// `(?, ..., ?, '')` rows: 26 bound columns and the empty body.
+/// `(?, ..., ?, '')` rows: 27 bound columns and the empty body.
 fn values_with_empty_body(backend: super::Backend, rows: usize) -> String {
     let mut s = String::with_capacity(rows * 110);
     let mut n = 0;
     for r in 0..rows {
         s.push_str(if r == 0 { "(" } else { ", (" });
-        for _ in 0..26 {
+        for _ in 0..27 {
             n += 1;
             super::push_placeholder(&mut s, backend, n);
             s.push_str(", ");
@@ -357,11 +361,22 @@ impl Store {
             ("matter_code", &f.matter_code),
             ("warning", &f.warning),
             ("holder", &f.held_by),
-            ("applicant_last4", &last4),
         ] {
             if let Some(v) = v {
                 sql.push_str(&format!(" AND {col} = "));
                 param(&mut sql, v);
+            }
+        }
+        if let Some(v) = &last4 {
+            sql.push_str(" AND (applicant_last4 = ");
+            param(&mut sql, v);
+            match &f.applicant_digest {
+                Some(d) => {
+                    sql.push_str(" OR id_digest = ");
+                    param(&mut sql, d);
+                    sql.push(')');
+                }
+                None => sql.push(')'),
             }
         }
         if let Some(h) = &f.hall {
@@ -399,7 +414,15 @@ impl Store {
         let rows = q.fetch_all(self.pool()).await?;
         let mut out = self.with_cases(&rows).await?;
         if let Some(a) = &f.applicant {
-            out.retain(|r| &r.case.received.applicant.id_number == a);
+            // Where the applicant is withheld, the digest speaks for it.
+            let digest = f.applicant_digest.as_deref().unwrap_or_default();
+            out.retain(|r| {
+                let got = &r.case.received;
+                &got.applicant.id_number == a
+                    || (got.applicant.id_number.is_empty()
+                        && !digest.is_empty()
+                        && got.id_digest == digest)
+            });
             out.truncate(usize::try_from(limit).unwrap_or(100));
         }
         Ok(out)

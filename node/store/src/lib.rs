@@ -16,6 +16,7 @@ mod feed;
 mod handover;
 mod oversight;
 mod own;
+mod personal;
 mod preapps;
 mod queue;
 mod replica;
@@ -35,6 +36,7 @@ pub use oversight::{
     FleetRow, HANDLING_BOUNDS_MS, OPEN_STATES, PeriodFigures, Scope, WAIT_BOUNDS_MS,
 };
 pub use own::read_marker;
+pub use personal::{Filled, KeptSection, WithheldCase};
 pub use preapps::{
     ACCEPTED as PRE_APPLICATION_ACCEPTED, OPEN as PRE_APPLICATION_OPEN, PreApplicationRow,
 };
@@ -218,6 +220,9 @@ pub struct Store {
     own_writes_held: Arc<std::sync::atomic::AtomicBool>,
     /// Batches read for the links (see [`Store::link_reads`]).
     link_reads: Arc<LinkReads>,
+    /// Personal sections go up whole, whatever the case
+    /// ([`Store::send_personal_up`]).
+    personal_up_always: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// Batches read for the links: from the tail in memory, and from the
@@ -327,6 +332,7 @@ impl Store {
             tail: Arc::new(tail::Tail::new(TAIL_BYTES, TAIL_AGE)),
             own_writes_held: Arc::default(),
             link_reads: Arc::default(),
+            personal_up_always: Arc::default(),
         };
         let heads = store.origin_heads_stored().await?;
         if let Ok(mut h) = store.heads.write() {
@@ -627,8 +633,28 @@ impl Store {
 
     /// The entries of a route in `(after, upto]`, ready for the wire, at
     /// most `max_entries` and (but for the first) `max_bytes`; and the
-    /// highest local sequence the result covers.
+    /// highest local sequence the result covers. On the route up, the
+    /// personal sections the parent has no need of are withheld
+    /// (`personal`).
     pub async fn wire_entries(
+        &self,
+        route: &Route,
+        after: u64,
+        upto: u64,
+        max_entries: usize,
+        max_bytes: usize,
+    ) -> Result<(Vec<WireEntry>, u64), StoreError> {
+        let (mut entries, covered) = self
+            .route_entries(route, after, upto, max_entries, max_bytes)
+            .await?;
+        if *route == Route::Up {
+            self.withhold_up(&mut entries).await?;
+        }
+        Ok((entries, covered))
+    }
+
+    /// [`Store::wire_entries`] as stored, from the tail or the database.
+    async fn route_entries(
         &self,
         route: &Route,
         after: u64,
@@ -642,7 +668,7 @@ impl Store {
             return Ok(hit);
         }
         self.link_reads.from_store.fetch_add(1, Relaxed);
-        let cols = "SELECT local_seq, origin, origin_seq, prev_hash, hash, body, body_bin, sealed, case_id, case_version FROM events";
+        let cols = "SELECT local_seq, origin, origin_seq, prev_hash, hash, body, body_bin, sealed, sealed_hash, case_id, case_version FROM events";
         let limit = max_entries.max(1) as i64;
         let rows = match route {
             Route::Up => {
@@ -688,8 +714,8 @@ impl Store {
         let full = rows.len() as i64 == limit;
         for r in &rows {
             let (local_seq, entry) = entry_of(r)?;
-            let case_id: String = r.try_get(8)?;
-            let case_version: i64 = r.try_get(9)?;
+            let case_id: String = r.try_get(9)?;
+            let case_version: i64 = r.try_get(10)?;
             let w = WireEntry {
                 local_seq: local_seq as u64,
                 entry,
@@ -859,9 +885,11 @@ impl Store {
     }
 }
 
-pub(crate) const EVENT_COLUMNS: &str = "SELECT local_seq, origin, origin_seq, prev_hash, hash, body, body_bin, sealed, scope, up, down FROM events";
+pub(crate) const EVENT_COLUMNS: &str = "SELECT local_seq, origin, origin_seq, prev_hash, hash, body, body_bin, sealed, sealed_hash, scope, up, down FROM events";
 
-/// The entry of a row that starts with the columns of [`EVENT_COLUMNS`].
+/// The entry of a row that starts with the columns of [`EVENT_COLUMNS`]
+/// (up to `sealed_hash`): a row with no section bytes but a section hash
+/// holds its entry with the section withheld.
 pub(crate) fn entry_of(r: &AnyRow) -> Result<(i64, LogEntry), StoreError> {
     let origin: String = r.try_get(1)?;
     let seq: i64 = r.try_get(2)?;
@@ -870,7 +898,14 @@ pub(crate) fn entry_of(r: &AnyRow) -> Result<(i64, LogEntry), StoreError> {
     let text: String = r.try_get(5)?;
     let bin: Option<Vec<u8>> = r.try_get(6)?;
     let sealed: Option<Vec<u8>> = r.try_get(7)?;
+    let sealed_hash: Option<String> = r.try_get(8)?;
     let corrupt = |e: &dyn std::fmt::Display| StoreError::Corrupt(e.to_string());
+    let sealed = match (sealed, sealed_hash) {
+        (None, Some(h)) if !h.is_empty() => {
+            Sealed::Withheld(EntryHash::from_hex(&h).map_err(|e| corrupt(&e))?)
+        }
+        (bytes, _) => Sealed::open(bytes.unwrap_or_default()),
+    };
     Ok((
         r.try_get(0)?,
         LogEntry {
@@ -879,7 +914,7 @@ pub(crate) fn entry_of(r: &AnyRow) -> Result<(i64, LogEntry), StoreError> {
             prev_hash: EntryHash::from_hex(&prev).map_err(|e| corrupt(&e))?,
             hash: EntryHash::from_hex(&hash).map_err(|e| corrupt(&e))?,
             body: bin.unwrap_or_else(|| text.into_bytes()),
-            sealed: Sealed::open(sealed.unwrap_or_default()),
+            sealed,
         },
     ))
 }
@@ -895,14 +930,14 @@ impl Store {
             let body = self.decode_body(&entry).await?.map_err(|e| {
                 StoreError::Corrupt(format!("{}#{}: {e}", entry.origin, entry.origin_seq))
             })?;
-            let up: i64 = r.try_get(9)?;
+            let up: i64 = r.try_get(10)?;
             out.push(StoredEvent {
                 local_seq,
                 entry,
                 body,
-                scope: r.try_get(8)?,
+                scope: r.try_get(9)?,
                 up: up != 0,
-                down: r.try_get(10)?,
+                down: r.try_get(11)?,
             });
         }
         Ok(out)
@@ -1291,8 +1326,8 @@ async fn flush_events(
 ) -> Result<(), StoreError> {
     for chunk in statement_runs(events, EVENT_ROWS_PER_STATEMENT) {
         let sql = format!(
-            "INSERT INTO events (local_seq, origin, origin_seq, case_id, case_version, kind, actor, at_ms, body, prev_hash, hash, scope, body_bin, sealed, up, down, routed) VALUES {}",
-            values_placeholders(backend, chunk.len(), 17)
+            "INSERT INTO events (local_seq, origin, origin_seq, case_id, case_version, kind, actor, at_ms, body, prev_hash, hash, scope, body_bin, sealed, sealed_hash, up, down, routed) VALUES {}",
+            values_placeholders(backend, chunk.len(), 18)
         );
         let mut q = sqlx::query(&sql);
         // Values are bound by reference: the statement copies them once.
@@ -1308,15 +1343,11 @@ async fn flush_events(
                 LogBody::Audit(a) => ("", 0, a.actor.as_str(), a.at_ms),
             };
             let format1 = federation::log::is_format1(&e.entry.body);
-            let sealed = match &e.entry.sealed {
-                Sealed::Empty => None,
-                Sealed::Open(b) => Some(b.as_slice()),
-                Sealed::Withheld(_) => {
-                    return Err(StoreError::Corrupt(format!(
-                        "{}#{}: an entry with its personal section withheld is not stored yet",
-                        e.entry.origin, e.entry.origin_seq
-                    )));
-                }
+            // A withheld section keeps its hash and no bytes.
+            let (sealed, sealed_hash) = match &e.entry.sealed {
+                Sealed::Empty => (None, None),
+                Sealed::Open(b) => (Some(b.as_slice()), None),
+                Sealed::Withheld(h) => (None, Some(h.to_hex())),
             };
             q = q
                 .bind(e.local_seq)
@@ -1342,6 +1373,7 @@ async fn flush_events(
             };
             q = q
                 .bind(sealed)
+                .bind(sealed_hash)
                 .bind(i64::from(e.up))
                 .bind(e.down.as_str())
                 .bind(1i64);

@@ -569,7 +569,8 @@ pub struct ActionsQuery {
     /// `catalogue_published`, `calendar_published`, `case_recalled`,
     /// `node_registered`, `node_revoked`, `data_exported`, `chain_broken`,
     /// `warning_decided`, `case_reopened`, `hall_decommissioned`,
-    /// `hall_closed`, `data_lookup`).
+    /// `hall_closed`, `data_lookup`, `personal_data_requested`,
+    /// `personal_data_shown`).
     pub action: Option<String>,
     /// At most this many (default 100, at most 1000).
     pub limit: Option<i64>,

@@ -132,6 +132,7 @@ pub async fn list(
     } else {
         q.department
     };
+    let applicant = query_applicant(q.applicant)?;
     let filter = CaseFilter {
         states: q
             .state
@@ -151,7 +152,8 @@ pub async fn list(
             .overdue
             .unwrap_or(false)
             .then(|| node.today().format("%Y-%m-%d").to_string()),
-        applicant: query_applicant(q.applicant)?,
+        applicant_digest: applicant.as_deref().and_then(|a| node.id_digest(a)),
+        applicant,
         number_prefix: q.number.map(|n| n.trim().to_ascii_uppercase()),
         post_check_open: false,
         limit: q.limit.unwrap_or(100).clamp(1, 1000),
@@ -458,6 +460,36 @@ pub async fn recall(
     node.recall(&number, &r.reason, &staff.record.username)
         .await?;
     Ok(StatusCode::ACCEPTED)
+}
+
+/// Why a supervisor asks for a case's personal data.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PersonalDataInput {
+    /// Why (1 to 500 characters), kept in the audit log with the request.
+    pub reason: String,
+}
+
+/// A supervisor's request for the personal data of one case held at this
+/// hall: the request (who, which case, why) is kept in the audit log
+/// first, the personal sections this hall holds withheld are fetched from
+/// the hall below that keeps them and shown in this answer only (nothing
+/// is stored here), and the answer is kept in the audit log too.
+#[utoipa::path(post, path = "/api/v1/cases/{number}/personal", tag = "cases", security(("bearer" = [])),
+    params(("number" = String, Path, description = "Case number `HALL-YYYYMMDD-NNNNNN-C` (letters in either case) with a matching check character", pattern = "^[A-Za-z0-9]{2,8}-[0-9]{8}-[0-9]{6}-[A-Za-z0-9]$")), request_body = PersonalDataInput,
+    responses((status = 200, body = crate::service::personal::PersonalData), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 503, description = "The hall that keeps the personal data cannot be reached (`personal_data_unreachable`), or the hall is recovering its log", body = ErrorBody)))]
+pub async fn personal_data(
+    State(node): State<AppState>,
+    staff: Staff,
+    ApiPath(number): ApiPath<String>,
+    ApiJson(r): ApiJson<PersonalDataInput>,
+) -> Result<axum::Json<crate::service::personal::PersonalData>, Error> {
+    staff.require(&[Role::Supervisor], "action.personal_data")?;
+    Ok(axum::Json(
+        node.request_personal_data(&number, &r.reason, &staff.record.username)
+            .await?,
+    ))
 }
 
 /// Reopens a completed or terminated case (supervisor or admin, at the

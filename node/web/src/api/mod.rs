@@ -148,6 +148,7 @@ pub fn api_router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(cases::rate))
         .routes(routes!(cases::rate_by_sms))
         .routes(routes!(cases::recall))
+        .routes(routes!(cases::personal_data))
         .routes(routes!(cases::decide_appeal))
         .routes(routes!(cases::reopen))
         .routes(routes!(preapps::pre_apply, preapps::find))

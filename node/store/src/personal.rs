@@ -1,0 +1,336 @@
+//! Where a case event's personal section travels, and the sections a hall
+//! holds withheld.
+//!
+//! Up the tree, an entry's sealed section goes whole only when a hall
+//! outside this node's subtree accepts, holds or has held the entry's case
+//! (the case's `accepting_node` or `holder`, or the origin of one of its
+//! events held here): the parent is then on the way to it. Otherwise the
+//! parent gets the entry with [`Sealed::Withheld`], unless a hall above
+//! this one always takes personal data ([`Store::send_personal_up`]). Down
+//! the tree nothing is withheld: a case's entries go down only towards its
+//! window. A hall that comes to hold a case later fetches what it holds
+//! withheld ([`Store::withheld_cases`], [`WriteTx::fill_sealed`]).
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::Ordering::Relaxed;
+
+use federation::replication::WireEntry;
+use federation::{EntryHash, NodeId, Sealed};
+use sqlx::Row;
+
+use super::{Store, StoreError, WriteTx, list_placeholders};
+
+/// The most keys read by one statement.
+const CHUNK: usize = 500;
+
+/// A case this hall holds (open) whose log here lacks personal sections.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WithheldCase {
+    /// The case number.
+    pub case_id: String,
+    /// The hall that accepted it (where its sections are kept whole).
+    pub accepting_node: String,
+}
+
+/// What a fill did with the sections it was given.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Filled {
+    /// Sections put in place.
+    pub filled: usize,
+    /// Sections refused: their hash is not the stored one (or nothing of
+    /// that place is withheld here).
+    pub refused: usize,
+}
+
+impl Store {
+    /// Sends every personal section up whole (a hall above this one is
+    /// named in `[privacy] personal_data_at`), or decides per case (the
+    /// default).
+    pub fn send_personal_up(&self, always: bool) {
+        self.personal_up_always.store(always, Relaxed);
+    }
+
+    /// Withholds, in a batch for the parent, the personal sections that no
+    /// hall outside this node's subtree needs (see the module's doc).
+    pub(crate) async fn withhold_up(&self, entries: &mut [WireEntry]) -> Result<(), StoreError> {
+        if self.personal_up_always.load(Relaxed) {
+            return Ok(());
+        }
+        let open: Vec<i64> = entries
+            .iter()
+            .filter(|e| matches!(e.entry.sealed, Sealed::Open(_)))
+            .map(|e| e.local_seq as i64)
+            .collect();
+        if open.is_empty() {
+            return Ok(());
+        }
+        let mut case_of: HashMap<i64, String> = HashMap::new();
+        for chunk in open.chunks(CHUNK) {
+            let sql = format!(
+                "SELECT local_seq, case_id FROM events WHERE local_seq IN ({})",
+                list_placeholders(self.backend, chunk.len())
+            );
+            let mut q = sqlx::query(&sql);
+            for s in chunk {
+                q = q.bind(*s);
+            }
+            for r in q.fetch_all(&self.pool).await? {
+                case_of.insert(r.try_get(0)?, r.try_get(1)?);
+            }
+        }
+        let cases: Vec<&str> = case_of
+            .values()
+            .filter(|c| !c.is_empty())
+            .map(String::as_str)
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        let needed = self.needed_above(&cases).await?;
+        for e in entries.iter_mut() {
+            let Some(case) = case_of.get(&(e.local_seq as i64)) else {
+                continue;
+            };
+            if !case.is_empty() && !needed.contains(case.as_str()) {
+                e.entry.sealed = e.entry.sealed.withhold();
+            }
+        }
+        Ok(())
+    }
+
+    /// Those of `cases` that a hall outside this node's subtree accepts,
+    /// holds or has held.
+    async fn needed_above(&self, cases: &[&str]) -> Result<HashSet<String>, StoreError> {
+        let outside = |hall: &str| {
+            NodeId::new(hall.to_owned()).is_ok_and(|h| !h.is_in_subtree_of(&self.node))
+        };
+        let mut out = HashSet::new();
+        for chunk in cases.chunks(CHUNK) {
+            let list = list_placeholders(self.backend, chunk.len());
+            let sql = format!(
+                "SELECT id, accepting_node, COALESCE(holder, '') FROM cases WHERE id IN ({list})"
+            );
+            let mut q = sqlx::query(&sql);
+            for c in chunk {
+                q = q.bind(*c);
+            }
+            for r in q.fetch_all(&self.pool).await? {
+                let (id, accepting, holder): (String, String, String) =
+                    (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?);
+                if outside(&accepting) || (!holder.is_empty() && outside(&holder)) {
+                    out.insert(id);
+                }
+            }
+            let sql =
+                format!("SELECT DISTINCT case_id, origin FROM events WHERE case_id IN ({list})");
+            let mut q = sqlx::query(&sql);
+            for c in chunk {
+                q = q.bind(*c);
+            }
+            for r in q.fetch_all(&self.pool).await? {
+                let (id, origin): (String, String) = (r.try_get(0)?, r.try_get(1)?);
+                if outside(&origin) {
+                    out.insert(id);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Open cases held by this hall whose log here holds withheld
+    /// sections, at most `limit`.
+    pub async fn withheld_cases(&self, limit: i64) -> Result<Vec<WithheldCase>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT DISTINCT c.id, c.accepting_node FROM cases c JOIN events e ON e.case_id = c.id \
+             WHERE c.holder = $1 AND c.closed_at_ms IS NULL AND e.sealed IS NULL \
+             AND e.sealed_hash IS NOT NULL ORDER BY c.id LIMIT $2",
+        )
+        .bind(self.node.as_str())
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(WithheldCase {
+                    case_id: r.try_get(0)?,
+                    accepting_node: r.try_get(1)?,
+                })
+            })
+            .collect()
+    }
+
+    /// `(origin, origin_seq)` of a case's entries held withheld here, in
+    /// case order.
+    pub async fn withheld_entries(&self, case_id: &str) -> Result<Vec<(String, u64)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT origin, origin_seq FROM events WHERE case_id = $1 AND sealed IS NULL \
+             AND sealed_hash IS NOT NULL ORDER BY case_version",
+        )
+        .bind(case_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let seq: i64 = r.try_get(1)?;
+                Ok((r.try_get(0)?, u64::try_from(seq).unwrap_or(0)))
+            })
+            .collect()
+    }
+
+    /// The personal sections held here of a case's entries at these places
+    /// (those withheld, or not of the case, are left out).
+    pub async fn sealed_sections(
+        &self,
+        case_id: &str,
+        places: &[(String, u64)],
+    ) -> Result<Vec<(String, u64, Vec<u8>)>, StoreError> {
+        let mut out = Vec::new();
+        for (origin, seq) in places {
+            let row = sqlx::query(
+                "SELECT sealed FROM events WHERE case_id = $1 AND origin = $2 AND origin_seq = $3",
+            )
+            .bind(case_id)
+            .bind(origin.as_str())
+            .bind(i64::try_from(*seq).unwrap_or(i64::MAX))
+            .fetch_optional(&self.pool)
+            .await?;
+            if let Some(r) = row
+                && let Some(bytes) = r.try_get::<Option<Vec<u8>>, _>(0)?
+                && !bytes.is_empty()
+            {
+                out.push((origin.clone(), *seq, bytes));
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// A held personal section of a closed case, a candidate for a purge.
+#[derive(Debug, Clone)]
+pub struct KeptSection {
+    /// The entry's local sequence.
+    pub local_seq: i64,
+    /// Its case.
+    pub case_id: String,
+    /// The case's matter.
+    pub matter_code: String,
+    /// When the case was closed (ms).
+    pub closed_at_ms: i64,
+    /// The section's hash, which stays when its bytes go.
+    pub hash: EntryHash,
+}
+
+impl Store {
+    /// Held personal sections of cases closed before `closed_before_ms`,
+    /// at most `limit`, oldest closed first.
+    pub async fn kept_sections(
+        &self,
+        closed_before_ms: i64,
+        limit: i64,
+    ) -> Result<Vec<KeptSection>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT e.local_seq, c.id, c.matter_code, c.closed_at_ms, e.sealed FROM events e \
+             JOIN cases c ON c.id = e.case_id WHERE c.closed_at_ms IS NOT NULL \
+             AND c.closed_at_ms < $1 AND e.sealed IS NOT NULL \
+             ORDER BY c.closed_at_ms, e.local_seq LIMIT $2",
+        )
+        .bind(closed_before_ms)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let bytes: Vec<u8> = r.try_get(4)?;
+            if bytes.is_empty() {
+                continue;
+            }
+            out.push(KeptSection {
+                local_seq: r.try_get(0)?,
+                case_id: r.try_get(1)?,
+                matter_code: r.try_get(2)?,
+                closed_at_ms: r.try_get(3)?,
+                hash: Sealed::open(bytes).digest(),
+            });
+        }
+        Ok(out)
+    }
+}
+
+impl WriteTx<'_> {
+    /// Removes held personal sections, keeping each one's hash in its
+    /// place (the entry still verifies), and the last four characters of
+    /// their cases' applicants.
+    pub async fn purge_sections(&mut self, sections: &[KeptSection]) -> Result<(), StoreError> {
+        for s in sections {
+            sqlx::query(
+                "UPDATE events SET sealed = NULL, sealed_hash = $1 WHERE local_seq = $2 AND sealed IS NOT NULL",
+            )
+            .bind(s.hash.to_hex())
+            .bind(s.local_seq)
+            .execute(self.conn())
+            .await?;
+        }
+        let cases: HashSet<&str> = sections.iter().map(|s| s.case_id.as_str()).collect();
+        for c in cases {
+            self.set_applicant_last4(c, "").await?;
+        }
+        Ok(())
+    }
+
+    /// Puts fetched personal sections of a case's entries in place, each
+    /// only if its hash is the one the entry's hash covers (stored with the
+    /// withheld row); the others are refused and nothing of them is kept.
+    pub async fn fill_sealed(
+        &mut self,
+        case_id: &str,
+        sections: &[(String, u64, Vec<u8>)],
+    ) -> Result<Filled, StoreError> {
+        let mut done = Filled::default();
+        for (origin, seq, bytes) in sections {
+            let seq = i64::try_from(*seq).unwrap_or(i64::MAX);
+            let stored: Option<Option<String>> = sqlx::query_scalar(
+                "SELECT sealed_hash FROM events WHERE case_id = $1 AND origin = $2 \
+                 AND origin_seq = $3 AND sealed IS NULL",
+            )
+            .bind(case_id)
+            .bind(origin.as_str())
+            .bind(seq)
+            .fetch_optional(self.conn())
+            .await?;
+            let Some(Some(stored)) = stored else {
+                done.refused += 1;
+                continue;
+            };
+            let matches = EntryHash::from_hex(&stored)
+                .is_ok_and(|h| Sealed::open(bytes.clone()).digest() == h && !bytes.is_empty());
+            if !matches {
+                done.refused += 1;
+                continue;
+            }
+            sqlx::query(
+                "UPDATE events SET sealed = $1, sealed_hash = NULL WHERE origin = $2 AND origin_seq = $3",
+            )
+            .bind(bytes.as_slice())
+            .bind(origin.as_str())
+            .bind(seq)
+            .execute(self.conn())
+            .await?;
+            done.filled += 1;
+        }
+        Ok(done)
+    }
+
+    /// Sets a case row's last four characters of the applicant's
+    /// identifier (once its `received` section is filled in).
+    pub async fn set_applicant_last4(
+        &mut self,
+        case_id: &str,
+        last4: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE cases SET applicant_last4 = $1 WHERE id = $2")
+            .bind(last4)
+            .bind(case_id)
+            .execute(self.conn())
+            .await?;
+        Ok(())
+    }
+}
