@@ -122,7 +122,8 @@ impl Store {
     ) -> Result<Vec<StoredEvent>, StoreError> {
         let rows = sqlx::query(
             "SELECT e.local_seq, e.origin, e.origin_seq, e.prev_hash, e.hash, e.body, e.body_bin, \
-             e.sealed, e.scope, e.up, e.down FROM events e JOIN cases c ON c.id = e.case_id \
+             e.sealed, e.sealed_hash, e.scope, e.up, e.down FROM events e \
+             JOIN cases c ON c.id = e.case_id \
              WHERE c.department = $1 AND e.local_seq > $2 ORDER BY e.local_seq LIMIT $3",
         )
         .bind(department)
