@@ -448,6 +448,38 @@ impl Node {
         ask_over(tx, q).await
     }
 
+    /// Passes a question towards the hall `at` along the tree: down when
+    /// `at` is below this node, up otherwise, never back up what came from
+    /// the parent (`from_parent`), and nowhere when `at` is this node.
+    pub(crate) async fn ask_towards(
+        &self,
+        at: &str,
+        q: &Query,
+        from_parent: bool,
+    ) -> Option<String> {
+        match onewindow_store::child_branch(&self.id, at) {
+            Some(child) => self.ask_down(child.as_str(), q).await,
+            None if !from_parent && at != self.id.as_str() => self.ask_up(q).await,
+            None => None,
+        }
+    }
+
+    /// May the peer `peer` ask on behalf of the hall `by`? A child speaks
+    /// for its own subtree; a parent (`from_parent`) for what is outside
+    /// this node's subtree.
+    pub(crate) fn speaks_for(
+        &self,
+        peer: &federation::NodeId,
+        by: &federation::NodeId,
+        from_parent: bool,
+    ) -> bool {
+        if from_parent {
+            !by.is_in_subtree_of(&self.id)
+        } else {
+            by.is_in_subtree_of(peer)
+        }
+    }
+
     /// Answers the question of the peer `peer` (its parent when
     /// `from_parent`) from this node's store, or asks further along.
     pub async fn answer(

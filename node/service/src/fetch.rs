@@ -72,12 +72,8 @@ impl Node {
     /// down when that hall is below this one, up otherwise (never back up
     /// what came from the parent).
     pub(crate) async fn ask_for_piece(&self, ask: &FileAsk, from_parent: bool) -> Option<String> {
-        let q = crate::Query::File(ask.clone());
-        match onewindow_store::child_branch(&self.id, &ask.at) {
-            Some(child) => self.ask_down(child.as_str(), &q).await,
-            None if !from_parent && ask.at != self.id.as_str() => self.ask_up(&q).await,
-            None => None,
-        }
+        self.ask_towards(&ask.at, &crate::Query::File(ask.clone()), from_parent)
+            .await
     }
 
     /// Answers a question for a piece from `peer`: from this hall's own
@@ -92,14 +88,7 @@ impl Node {
     ) -> Option<String> {
         let by = federation::NodeId::new(ask.by.clone()).ok()?;
         federation::NodeId::new(ask.at.clone()).ok()?;
-        // A child speaks for its own subtree; a parent for what is outside
-        // this node's subtree.
-        let speaks_for = if from_parent {
-            !by.is_in_subtree_of(&self.id)
-        } else {
-            by.is_in_subtree_of(peer)
-        };
-        if !speaks_for || !attachment::is_hash(&ask.hash) {
+        if !self.speaks_for(peer, &by, from_parent) || !attachment::is_hash(&ask.hash) {
             tracing::warn!(%peer, by = %ask.by, case = %ask.case_id,
                 "refused a question for a file outside the asking link's subtree");
             return None;

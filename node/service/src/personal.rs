@@ -116,12 +116,8 @@ impl Node {
         ask: &SectionsAsk,
         from_parent: bool,
     ) -> Option<String> {
-        let q = crate::Query::Sections(ask.clone());
-        match onewindow_store::child_branch(&self.id, &ask.at) {
-            Some(child) => self.ask_down(child.as_str(), &q).await,
-            None if !from_parent && ask.at != self.id.as_str() => self.ask_up(&q).await,
-            None => None,
-        }
+        self.ask_towards(&ask.at, &crate::Query::Sections(ask.clone()), from_parent)
+            .await
     }
 
     /// Answers a question for sections from `peer`: from this hall's store
@@ -135,12 +131,10 @@ impl Node {
     ) -> Option<String> {
         let by = federation::NodeId::new(ask.by.clone()).ok()?;
         federation::NodeId::new(ask.at.clone()).ok()?;
-        let speaks_for = if from_parent {
-            !by.is_in_subtree_of(&self.id)
-        } else {
-            by.is_in_subtree_of(peer)
-        };
-        if !speaks_for || ask.places.is_empty() || ask.places.len() > PLACES_PER_ASK {
+        if !self.speaks_for(peer, &by, from_parent)
+            || ask.places.is_empty()
+            || ask.places.len() > PLACES_PER_ASK
+        {
             tracing::warn!(%peer, by = %ask.by, case = %ask.case_id,
                 "refused a question for personal sections outside the asking link's subtree");
             return None;
