@@ -120,8 +120,9 @@ impl Store {
                     out.insert(id);
                 }
             }
-            let sql =
-                format!("SELECT DISTINCT case_id, origin FROM events WHERE case_id IN ({list})");
+            let sql = format!(
+                "SELECT DISTINCT case_id, origin FROM events WHERE case_id <> '' AND case_id IN ({list})"
+            );
             let mut q = sqlx::query(&sql);
             for c in chunk {
                 q = q.bind(*c);
@@ -141,7 +142,7 @@ impl Store {
     pub async fn withheld_cases(&self, limit: i64) -> Result<Vec<WithheldCase>, StoreError> {
         let rows = sqlx::query(
             "SELECT DISTINCT c.id, c.accepting_node FROM cases c JOIN events e ON e.case_id = c.id \
-             WHERE c.holder = $1 AND c.closed_at_ms IS NULL AND e.sealed IS NULL \
+             WHERE e.case_id <> '' AND c.holder = $1 AND c.closed_at_ms IS NULL AND e.sealed IS NULL \
              AND e.sealed_hash IS NOT NULL ORDER BY c.id LIMIT $2",
         )
         .bind(self.node.as_str())
@@ -162,7 +163,7 @@ impl Store {
     /// case order.
     pub async fn withheld_entries(&self, case_id: &str) -> Result<Vec<(String, u64)>, StoreError> {
         let rows = sqlx::query(
-            "SELECT origin, origin_seq FROM events WHERE case_id = $1 AND sealed IS NULL \
+            "SELECT origin, origin_seq FROM events WHERE case_id <> '' AND case_id = $1 AND sealed IS NULL \
              AND sealed_hash IS NOT NULL ORDER BY case_version",
         )
         .bind(case_id)
@@ -186,7 +187,7 @@ impl Store {
         let mut out = Vec::new();
         for (origin, seq) in places {
             let row = sqlx::query(
-                "SELECT sealed FROM events WHERE case_id = $1 AND origin = $2 AND origin_seq = $3",
+                "SELECT sealed FROM events WHERE case_id <> '' AND case_id = $1 AND origin = $2 AND origin_seq = $3",
             )
             .bind(case_id)
             .bind(origin.as_str())
@@ -288,7 +289,7 @@ impl WriteTx<'_> {
         for (origin, seq, bytes) in sections {
             let seq = i64::try_from(*seq).unwrap_or(i64::MAX);
             let stored: Option<Option<String>> = sqlx::query_scalar(
-                "SELECT sealed_hash FROM events WHERE case_id = $1 AND origin = $2 \
+                "SELECT sealed_hash FROM events WHERE case_id <> '' AND case_id = $1 AND origin = $2 \
                  AND origin_seq = $3 AND sealed IS NULL",
             )
             .bind(case_id)
