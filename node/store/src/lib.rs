@@ -648,12 +648,19 @@ impl Store {
             .route_entries(route, after, upto, max_entries, max_bytes)
             .await?;
         if *route == Route::Up {
+            // The readers name each entry's case; up the tree it decides
+            // what is withheld and is then taken off (the flow up has no
+            // streams).
             self.withhold_up(&mut entries).await?;
+            for e in &mut entries {
+                e.stream = None;
+            }
         }
         Ok((entries, covered))
     }
 
-    /// [`Store::wire_entries`] as stored, from the tail or the database.
+    /// [`Store::wire_entries`] as stored, from the tail or the database,
+    /// each entry with its case as its stream (whatever the route).
     async fn route_entries(
         &self,
         route: &Route,
@@ -719,7 +726,7 @@ impl Store {
             let w = WireEntry {
                 local_seq: local_seq as u64,
                 entry,
-                stream: (down && !case_id.is_empty()).then_some(case_id),
+                stream: (!case_id.is_empty()).then_some(case_id),
                 stream_seq: if down { case_version as u64 } else { 0 },
             };
             let size = w.approx_bytes();

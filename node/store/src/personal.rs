@@ -11,7 +11,7 @@
 //! window. A hall that comes to hold a case later fetches what it holds
 //! withheld ([`Store::withheld_cases`], [`WriteTx::fill_sealed`]).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::atomic::Ordering::Relaxed;
 
 use federation::replication::WireEntry;
@@ -51,46 +51,28 @@ impl Store {
     }
 
     /// Withholds, in a batch for the parent, the personal sections that no
-    /// hall outside this node's subtree needs (see the module's doc).
+    /// hall outside this node's subtree needs (see the module's doc);
+    /// each entry names its case in `stream`, as the readers give it.
     pub(crate) async fn withhold_up(&self, entries: &mut [WireEntry]) -> Result<(), StoreError> {
         if self.personal_up_always.load(Relaxed) {
             return Ok(());
         }
-        let open: Vec<i64> = entries
+        let cases: Vec<&str> = entries
             .iter()
             .filter(|e| matches!(e.entry.sealed, Sealed::Open(_)))
-            .map(|e| e.local_seq as i64)
-            .collect();
-        if open.is_empty() {
-            return Ok(());
-        }
-        let mut case_of: HashMap<i64, String> = HashMap::new();
-        for chunk in open.chunks(CHUNK) {
-            let sql = format!(
-                "SELECT local_seq, case_id FROM events WHERE local_seq IN ({})",
-                list_placeholders(self.backend, chunk.len())
-            );
-            let mut q = sqlx::query(&sql);
-            for s in chunk {
-                q = q.bind(*s);
-            }
-            for r in q.fetch_all(&self.pool).await? {
-                case_of.insert(r.try_get(0)?, r.try_get(1)?);
-            }
-        }
-        let cases: Vec<&str> = case_of
-            .values()
-            .filter(|c| !c.is_empty())
-            .map(String::as_str)
+            .filter_map(|e| e.stream.as_deref())
             .collect::<HashSet<_>>()
             .into_iter()
             .collect();
+        if cases.is_empty() {
+            return Ok(());
+        }
         let needed = self.needed_above(&cases).await?;
         for e in entries.iter_mut() {
-            let Some(case) = case_of.get(&(e.local_seq as i64)) else {
+            let Some(case) = e.stream.as_deref() else {
                 continue;
             };
-            if !case.is_empty() && !needed.contains(case.as_str()) {
+            if !needed.contains(case) {
                 e.entry.sealed = e.entry.sealed.withhold();
             }
         }

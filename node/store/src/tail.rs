@@ -158,7 +158,9 @@ impl Tail {
             let w = WireEntry {
                 local_seq: item.local_seq,
                 entry: item.entry.clone(),
-                stream: (down && !item.case_id.is_empty()).then(|| item.case_id.clone()),
+                // The case goes with every entry here: on the route up
+                // `Store::wire_entries` reads it and takes it off.
+                stream: (!item.case_id.is_empty()).then(|| item.case_id.clone()),
                 stream_seq: if down { item.case_version } else { 0 },
             };
             let size = w.approx_bytes();
