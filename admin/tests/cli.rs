@@ -2308,6 +2308,25 @@ async fn department_systems_are_issued_credentials_and_webhooks() {
         .json();
     assert_eq!(subs[0]["url"], "http://127.0.0.1:9/hook");
     assert!(subs[0].get("secret").is_none(), "{subs}");
+    // Ended by its id: listed as ended, and not ended twice.
+    let id = subs[0]["id"].as_str().unwrap().to_owned();
+    let end = admin(&hall, &["feed", "unsubscribe", &id], &[]).await;
+    assert!(end.ok, "{}", end.stderr);
+    assert!(
+        end.stdout.contains(&format!("ended {id}")),
+        "{}",
+        end.stdout
+    );
+    let listed = admin(&hall, &["feed", "subscriptions"], &[]).await;
+    let line = listed.stdout.lines().find(|l| l.starts_with(&id)).unwrap();
+    assert!(line.contains("ended "), "{line}");
+    let again = admin(&hall, &["feed", "unsubscribe", &id], &[]).await;
+    assert!(!again.ok);
+    assert!(
+        again.stderr.contains("subscription_ended"),
+        "{}",
+        again.stderr
+    );
     let dead = admin(
         &hall,
         &["feed", "deliveries", "--status", "dead", "--json"],

@@ -328,6 +328,12 @@ impl Client {
         self.call(&routes::SUBSCRIBE_WEBHOOK, &[], Some(new)).await
     }
 
+    /// `POST /api/v1/admin/feed/subscriptions/{id}/end` (administrator).
+    pub async fn end_webhook(&self, id: &str) -> Result<Answer<Subscription>, Error> {
+        self.call(&routes::END_WEBHOOK, &[id], Some(&serde_json::json!({})))
+            .await
+    }
+
     /// `GET /api/v1/admin/feed/deliveries?status=` (administrator):
     /// `all`, `open` or `dead`.
     pub async fn deliveries(&self, status: &str) -> Result<Answer<Vec<Delivery>>, Error> {

@@ -71,6 +71,8 @@ pub(crate) const REVOKE_FEED_CREDENTIAL: Route =
     Route::new("post", "/api/v1/admin/feed/credentials/{name}/revoke");
 pub(crate) const WEBHOOKS: Route = Route::new("get", "/api/v1/admin/feed/subscriptions");
 pub(crate) const SUBSCRIBE_WEBHOOK: Route = Route::new("post", "/api/v1/admin/feed/subscriptions");
+pub(crate) const END_WEBHOOK: Route =
+    Route::new("post", "/api/v1/admin/feed/subscriptions/{id}/end");
 pub(crate) const DELIVERIES: Route = Route::new("get", "/api/v1/admin/feed/deliveries");
 pub(crate) const REPLAY_DELIVERY: Route =
     Route::new("post", "/api/v1/admin/feed/deliveries/{id}/replay");
@@ -116,6 +118,7 @@ pub const ROUTES: &[Route] = &[
     REVOKE_FEED_CREDENTIAL,
     WEBHOOKS,
     SUBSCRIBE_WEBHOOK,
+    END_WEBHOOK,
     DELIVERIES,
     REPLAY_DELIVERY,
 ];

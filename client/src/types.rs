@@ -759,6 +759,9 @@ pub struct Subscription {
     /// The signing secret, only when just subscribed.
     #[serde(default)]
     pub secret: Option<String>,
+    /// Ended (ms), if it has been.
+    #[serde(default)]
+    pub ended_at_ms: Option<i64>,
 }
 
 /// `POST /api/v1/admin/feed/subscriptions`.

@@ -913,3 +913,146 @@ async fn a_webhook_goes_on_from_its_stored_cursor_after_the_node_restarts() {
     let subs = h.admin.get("/api/v1/admin/feed/subscriptions").await.ok();
     assert_eq!(subs[0]["cursor"], end.as_str());
 }
+
+#[tokio::test]
+async fn an_ended_webhook_gets_nothing_more_and_its_dead_letters_stay_dead() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let posts = Posts::default();
+    let up = Arc::new(AtomicBool::new(true));
+    receiver(listener, posts.clone(), up.clone());
+    let h = hall(|c| {
+        fast_webhooks(c, 2);
+        c.feed.webhook_batch = 50;
+    })
+    .await;
+    credential(&h.admin, "ga-sys", "a").await;
+    let subscribe = || async {
+        h.admin
+            .post(
+                "/api/v1/admin/feed/subscriptions",
+                &json!({"credential": "ga-sys", "url": format!("http://{addr}/hook")}),
+            )
+            .await
+            .ok()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let ending = subscribe().await;
+    let n1 = submit(&h, "T-SIMPLE").await;
+    let sub_of = |rows: &[Value], id: &str| -> Vec<Value> {
+        rows.iter()
+            .filter(|r| r["subscription"] == id)
+            .cloned()
+            .collect()
+    };
+    deliveries_until(&h.admin, "", |rows| {
+        sub_of(rows, &ending)
+            .iter()
+            .any(|r| r["status"] == "delivered")
+    })
+    .await;
+
+    // The receiver goes down: the next case's delivery is given up.
+    up.store(false, Ordering::SeqCst);
+    submit(&h, "T-SIMPLE").await;
+    let dead = deliveries_until(&h.admin, "?status=dead", |rows| {
+        !sub_of(rows, &ending).is_empty()
+    })
+    .await;
+    let dead_id = sub_of(&dead, &ending)[0]["id"].as_str().unwrap().to_owned();
+
+    // The administrator ends the subscription.
+    let ended = h
+        .admin
+        .post(
+            &format!("/api/v1/admin/feed/subscriptions/{ending}/end"),
+            &json!({}),
+        )
+        .await
+        .ok();
+    assert_eq!(ended["id"], ending.as_str());
+    assert!(ended["ended_at_ms"].as_i64().is_some(), "{ended}");
+    assert_eq!(ended["ended_by"], "admin");
+    // Its dead letter is not sent again, and it cannot be ended twice.
+    h.admin
+        .post(
+            &format!("/api/v1/admin/feed/deliveries/{dead_id}/replay"),
+            &json!({}),
+        )
+        .await
+        .assert_error(409, "subscription_ended");
+    h.admin
+        .post(
+            &format!("/api/v1/admin/feed/subscriptions/{ending}/end"),
+            &json!({}),
+        )
+        .await
+        .assert_error(409, "subscription_ended");
+    h.admin
+        .post(
+            "/api/v1/admin/feed/subscriptions/wh-000000000000/end",
+            &json!({}),
+        )
+        .await
+        .assert_error(404, "unknown_subscription");
+    // Only an administrator ends one.
+    h.clerk
+        .post(
+            &format!("/api/v1/admin/feed/subscriptions/{ending}/end"),
+            &json!({}),
+        )
+        .await
+        .assert_error(403, "wrong_role");
+
+    // The receiver is back, a second subscription is live beside it, and
+    // a new case is written: the live one gets it, the ended one nothing.
+    up.store(true, Ordering::SeqCst);
+    let live = subscribe().await;
+    let n3 = submit(&h, "T-SIMPLE").await;
+    let posted_case = |sub: &str, case: &str| {
+        posts.lock().unwrap().iter().any(|p| {
+            let body: Value = serde_json::from_str(&p.3).unwrap_or_default();
+            p.4 && body["subscription"] == sub
+                && body["items"]
+                    .as_array()
+                    .is_some_and(|items| items.iter().any(|i| i["case_number"] == case))
+        })
+    };
+    for _ in 0..400 {
+        if posted_case(&live, &n3) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(
+        posted_case(&live, &n3),
+        "the live subscription got the case"
+    );
+    assert!(posted_case(&live, &n1), "from the start of the feed");
+    assert!(!posted_case(&ending, &n3), "the ended one got nothing more");
+    let rows = h.admin.get("/api/v1/admin/feed/deliveries").await.ok();
+    let mine = sub_of(rows.as_array().unwrap(), &ending);
+    assert!(mine.iter().all(|r| r["status"] != "open"), "{mine:?}");
+    assert!(
+        mine.iter()
+            .any(|r| r["id"] == dead_id.as_str() && r["status"] == "dead")
+    );
+    // Listed as ended; the live one is not.
+    let subs = h.admin.get("/api/v1/admin/feed/subscriptions").await.ok();
+    let subs = subs.as_array().unwrap();
+    let find = |id: &str| subs.iter().find(|s| s["id"] == id).unwrap().clone();
+    assert!(find(&ending)["ended_at_ms"].as_i64().is_some());
+    assert!(find(&live)["ended_at_ms"].is_null());
+    // The end is in the audit trail.
+    let audit = h
+        .admin
+        .get("/api/v1/admin/audit/actions?action=webhook_ended")
+        .await
+        .ok();
+    assert!(
+        audit.to_string().contains(&ending),
+        "the audit names the subscription: {audit}"
+    );
+}

@@ -79,6 +79,7 @@ const OPERATIONS: &[(&str, &str)] = &[
     ("post", "/api/v1/admin/feed/credentials/{name}/revoke"),
     ("post", "/api/v1/admin/feed/subscriptions"),
     ("get", "/api/v1/admin/feed/subscriptions"),
+    ("post", "/api/v1/admin/feed/subscriptions/{id}/end"),
     ("get", "/api/v1/admin/feed/deliveries"),
     ("post", "/api/v1/admin/feed/deliveries/{id}/replay"),
     ("get", "/api/v1/feed"),

@@ -46,8 +46,14 @@ pub enum FeedCommand {
         #[arg(long)]
         after: Option<String>,
     },
-    /// The webhook subscriptions.
+    /// The webhook subscriptions (an ended one says when).
     Subscriptions,
+    /// Ends a webhook subscription: nothing more is delivered to it and its
+    /// open deliveries are given up.
+    Unsubscribe {
+        /// The subscription's id (wh-...).
+        id: String,
+    },
     /// Webhook deliveries, newest first.
     Deliveries {
         /// Which: all, open, or dead (the dead letters).
@@ -192,11 +198,33 @@ impl FeedCommand {
                 let rows: Vec<Vec<String>> = answer
                     .value
                     .into_iter()
-                    .map(|s| vec![s.id, s.credential, s.url, s.cursor])
+                    .map(|s| {
+                        let state = s.ended_at_ms.map_or_else(
+                            || "live".to_owned(),
+                            |t| format!("ended {}", china_time_opt(Some(t))),
+                        );
+                        vec![s.id, s.credential, s.url, s.cursor, state]
+                    })
                     .collect();
                 println!(
                     "{}",
-                    table(&["id", "credential", "url", "queued up to"], &rows, &[])
+                    table(
+                        &["id", "credential", "url", "queued up to", "state"],
+                        &rows,
+                        &[]
+                    )
+                );
+                Ok(())
+            }
+            Self::Unsubscribe { id } => {
+                let answer = api.end_webhook(&id).await?;
+                if out.json {
+                    out.print_json(&answer.json);
+                    return Ok(());
+                }
+                println!(
+                    "ended {}: nothing more is delivered to {}, and its open deliveries are given up",
+                    answer.value.id, answer.value.url
                 );
                 Ok(())
             }

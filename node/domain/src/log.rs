@@ -67,6 +67,7 @@ pub const AUDIT_ACTIONS: &[&str] = &[
     "feed_credential_revoked",
     "webhook_subscribed",
     "webhook_replayed",
+    "webhook_ended",
     "personal_data_requested",
     "personal_data_shown",
     "personal_data_purged",

@@ -124,6 +124,11 @@ pub const PHRASES: &[(&str, &str, &str)] = &[
         "manage staff accounts",
     ),
     (
+        "action.manage_feeds",
+        "管理部门系统的凭据与推送",
+        "manage department systems' credentials and webhooks",
+    ),
+    (
         "action.manage_catalogue",
         "管理事项目录",
         "manage the catalogue",
@@ -344,6 +349,16 @@ pub const PHRASES: &[(&str, &str, &str)] = &[
         "err.unknown_delivery",
         "没有这条推送记录",
         "there is no such delivery",
+    ),
+    (
+        "err.unknown_subscription",
+        "没有这个推送订阅",
+        "there is no such webhook subscription",
+    ),
+    (
+        "err.subscription_ended",
+        "该推送订阅已结束，不再推送，也不能重发",
+        "this webhook subscription has ended: nothing more is delivered or replayed",
     ),
     (
         "err.delivery_not_dead",

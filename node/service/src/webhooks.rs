@@ -67,6 +67,12 @@ pub struct Subscription {
     /// again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret: Option<String>,
+    /// Ended (ms): nothing is delivered to it any more.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended_at_ms: Option<i64>,
+    /// The administrator who ended it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended_by: Option<String>,
 }
 
 /// A delivery, as administrators see it.
@@ -121,6 +127,8 @@ impl Node {
             url: s.url,
             created_at_ms: s.created_at_ms,
             created_by: s.created_by,
+            ended_at_ms: s.ended_at_ms,
+            ended_by: s.ended_by,
         }
     }
 
@@ -192,6 +200,8 @@ impl Node {
             queued_seq: from,
             created_at_ms: self.now_ms(),
             created_by: by.to_owned(),
+            ended_at_ms: None,
+            ended_by: None,
         };
         let mut w = self.store.write().await?;
         w.add_feed_subscription(&row).await?;
@@ -223,17 +233,47 @@ impl Node {
             .collect())
     }
 
+    /// Ends a subscription: nothing more is delivered to it, its open
+    /// deliveries are given up (dead, never replayed), and it stays listed
+    /// as ended.
+    pub async fn end_webhook(&self, id: &str, by: &str) -> Result<Subscription, Error> {
+        let id = id.trim();
+        let mut w = self.store.write().await?;
+        let ended = w.end_feed_subscription(id, by, self.now_ms()).await?;
+        w.commit().await?;
+        let stored = self.store.feed_subscription(id).await?;
+        if !ended {
+            return Err(match stored {
+                None => Error::not_found("unknown_subscription", &[]),
+                Some(_) => Error::new(ErrorKind::Conflict, "subscription_ended", &[]),
+            });
+        }
+        self.audit("webhook_ended", by, Role::Admin, id, "").await;
+        let s = stored.ok_or_else(|| Error::not_found("unknown_subscription", &[]))?;
+        Ok(self.subscription_view(s, false))
+    }
+
     /// Puts a dead letter back to be delivered now (its attempts start
-    /// again).
+    /// again); a delivery of an ended subscription is not replayed.
     pub async fn replay_delivery(&self, id: &str, by: &str) -> Result<Delivery, Error> {
         let mut w = self.store.write().await?;
         let replayed = w.replay_delivery(id, self.now_ms()).await?;
         w.commit().await?;
         if !replayed {
-            return Err(match self.store.delivery(id).await? {
-                None => Error::not_found("unknown_delivery", &[]),
-                Some(_) => Error::new(ErrorKind::Conflict, "delivery_not_dead", &[]),
-            });
+            let Some(d) = self.store.delivery(id).await? else {
+                return Err(Error::not_found("unknown_delivery", &[]));
+            };
+            let ended = self
+                .store
+                .feed_subscription(&d.subscription)
+                .await?
+                .is_none_or(|s| s.ended_at_ms.is_some());
+            let code = if ended && d.dead_at_ms.is_some() {
+                "subscription_ended"
+            } else {
+                "delivery_not_dead"
+            };
+            return Err(Error::new(ErrorKind::Conflict, code, &[]));
         }
         self.audit("webhook_replayed", by, Role::Admin, id, "")
             .await;
@@ -245,11 +285,14 @@ impl Node {
         Ok(self.delivery_view(d))
     }
 
-    /// The subscriptions the deliverer serves: those whose credential is
-    /// good, with the URL and secret.
+    /// The subscriptions the deliverer serves: those not ended whose
+    /// credential is good, with the URL and secret.
     pub async fn live_subscriptions(&self) -> Result<Vec<SubscriptionRow>, Error> {
         let mut out = Vec::new();
         for s in self.store.feed_subscriptions().await? {
+            if s.ended_at_ms.is_some() {
+                continue;
+            }
             let good = self
                 .store
                 .feed_credential(&s.credential)
@@ -273,8 +316,14 @@ impl Node {
                 .is_some_and(|t| t <= now)
                 .then_some(open));
         }
-        // The subscription as stored: the deliverer's copy may be older.
-        let Some(s) = self.store.feed_subscription(&s.id).await? else {
+        // The subscription as stored: the deliverer's copy may be older
+        // (it may have ended since).
+        let Some(s) = self
+            .store
+            .feed_subscription(&s.id)
+            .await?
+            .filter(|s| s.ended_at_ms.is_none())
+        else {
             return Ok(None);
         };
         let Some(credential) = self.store.feed_credential(&s.credential).await? else {

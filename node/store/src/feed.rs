@@ -43,6 +43,10 @@ pub struct SubscriptionRow {
     pub created_at_ms: i64,
     /// The administrator who subscribed it.
     pub created_by: String,
+    /// Ended (ms): never delivered to again (migration 0027).
+    pub ended_at_ms: Option<i64>,
+    /// The administrator who ended it.
+    pub ended_by: Option<String>,
 }
 
 /// One delivery of a batch of feed items, as stored.
@@ -325,12 +329,47 @@ impl WriteTx<'_> {
         Ok(())
     }
 
-    /// Puts a dead letter back to be delivered at `now_ms` (its attempts
-    /// start again); false when it is not a dead letter.
+    /// Ends a subscription that is live and gives up its open
+    /// deliveries (dead, with `last_error` saying why); false when there
+    /// is no live subscription of that id.
+    pub async fn end_feed_subscription(
+        &mut self,
+        id: &str,
+        by: &str,
+        at_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE feed_subscriptions SET ended_at_ms = $1, ended_by = $2 \
+             WHERE id = $3 AND ended_at_ms IS NULL",
+        )
+        .bind(at_ms)
+        .bind(by)
+        .bind(id)
+        .execute(self.conn())
+        .await?;
+        if done.rows_affected() != 1 {
+            return Ok(false);
+        }
+        sqlx::query(
+            "UPDATE feed_deliveries SET dead_at_ms = $1, next_attempt_ms = NULL, \
+             last_error = 'subscription ended' \
+             WHERE subscription = $2 AND delivered_at_ms IS NULL AND dead_at_ms IS NULL",
+        )
+        .bind(at_ms)
+        .bind(id)
+        .execute(self.conn())
+        .await?;
+        Ok(true)
+    }
+
+    /// Puts a dead letter of a live subscription back to be delivered at
+    /// `now_ms` (its attempts start again); false when it is not a dead
+    /// letter or its subscription has ended.
     pub async fn replay_delivery(&mut self, id: &str, now_ms: i64) -> Result<bool, StoreError> {
         let done = sqlx::query(
             "UPDATE feed_deliveries SET dead_at_ms = NULL, attempts = 0, next_attempt_ms = $1 \
-             WHERE id = $2 AND dead_at_ms IS NOT NULL",
+             WHERE id = $2 AND dead_at_ms IS NOT NULL AND subscription IN \
+             (SELECT id FROM feed_subscriptions WHERE ended_at_ms IS NULL)",
         )
         .bind(now_ms)
         .bind(id)

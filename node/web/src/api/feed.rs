@@ -14,7 +14,7 @@ use crate::service::webhooks::{Delivery, Subscription};
 use crate::service::{Action, CaseView};
 use crate::store::DeliveryFilter;
 
-const WHAT: &str = "action.manage_staff";
+const WHAT: &str = "action.manage_feeds";
 
 /// A credential to issue.
 #[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
@@ -117,6 +117,23 @@ pub async fn subscriptions(
 ) -> Result<axum::Json<Vec<Subscription>>, Error> {
     staff.require(&[Role::Admin], WHAT)?;
     Ok(axum::Json(node.webhook_subscriptions().await?))
+}
+
+/// Ends a webhook subscription (admin): nothing more is delivered to it,
+/// its open deliveries are given up (never replayed), and it stays listed
+/// with when and by whom it was ended.
+#[utoipa::path(post, path = "/api/v1/admin/feed/subscriptions/{id}/end", tag = "feed", security(("bearer" = [])),
+    params(("id" = String, Path, description = "The subscription's id")),
+    responses((status = 401, body = ErrorBody), (status = 200, body = Subscription), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn end_subscription(
+    State(node): State<AppState>,
+    staff: Staff,
+    ApiPath(id): ApiPath<String>,
+) -> Result<axum::Json<Subscription>, Error> {
+    staff.require(&[Role::Admin], WHAT)?;
+    Ok(axum::Json(
+        node.end_webhook(&id, &staff.record.username).await?,
+    ))
 }
 
 /// Which deliveries to list.

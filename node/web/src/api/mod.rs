@@ -176,6 +176,7 @@ pub fn api_router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(feed::issue_credential, feed::credentials))
         .routes(routes!(feed::revoke_credential))
         .routes(routes!(feed::subscribe, feed::subscriptions))
+        .routes(routes!(feed::end_subscription))
         .routes(routes!(feed::deliveries))
         .routes(routes!(feed::replay))
         .routes(routes!(feed::feed))
