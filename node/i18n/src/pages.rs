@@ -1082,6 +1082,7 @@ pub const PHRASES: &[(&str, &str, &str)] = &[
         "移交其他大厅",
         "Handed over to another hall",
     ),
+    ("ev.crossed", "异地通办转送", "Sent across districts"),
     ("ev.forwarded_late", "转报迟延", "Forwarded late"),
     ("ev.attached", "附加材料文件", "File attached"),
     (
