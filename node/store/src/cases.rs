@@ -265,9 +265,11 @@ fn fold_events(
             ))
         };
         match out.get_mut(&rec.case_id) {
-            Some(case) => case.replay(&rec).map_err(|e| corrupt(&e))?,
+            // A crossing back to the window carries what its branch lacks.
+            Some(case) => case.catch_up(&rec).map_err(|e| corrupt(&e))?,
             None => {
-                // `received`, or a handover that carries what came before.
+                // `received`, or a handover or crossing that carries what
+                // came before.
                 let case = Case::fold([&rec]).map_err(|e| corrupt(&e))?;
                 out.insert(rec.case_id.clone(), case);
             }

@@ -256,6 +256,7 @@ pub async fn submit(Path(code): Path<String>, form: StaffForm) -> Response {
     };
     let override_reason = fields.text("override_reason");
     let phone = fields.text("phone");
+    let deciding_hall = fields.text("deciding_hall");
     let sub = Submission {
         matter_code: matter.code.clone(),
         applicant: ApplicantInput {
@@ -269,6 +270,7 @@ pub async fn submit(Path(code): Path<String>, form: StaffForm) -> Response {
         materials: presented(matter, &fields),
         non_acceptance_reason: reject.then(|| fields.text("reject_reason")),
         pledge_signed: !reject && fields.get("pledge_signed") == Some("1"),
+        deciding_hall: (!deciding_hall.is_empty()).then_some(deciding_hall),
     };
     let result = if sub.applicant.name.is_empty() {
         Err(Error::keyed(
