@@ -102,6 +102,28 @@ async fn a_case_of_one_district_is_decided_by_another_through_the_city_and_hande
             s
         };
 
+        // The clerk's form offers the halls of the other branches, not its
+        // own district or the city.
+        let page = reqwest::Client::new()
+            .get(format!("{}/clerk/apply/{code}", t.url(VILLAGE_A)))
+            .header(
+                "cookie",
+                format!("ow_session={}", clerk.client().token().unwrap()),
+            )
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(page.contains("name=\"deciding_hall\""), "{page}");
+        for hall in [DISTRICT_B, DISTRICT_C] {
+            assert!(page.contains(&format!("value=\"{hall}\"")), "{hall}");
+        }
+        for hall in [CITY, DISTRICT_A, TOWNSHIP_A] {
+            assert!(!page.contains(&format!("value=\"{hall}\"")), "{hall}");
+        }
+
         // Refusals: clear errors, and nothing stored.
         let before = counts(t.node(VILLAGE_A)).await;
         for (sub, code) in [
