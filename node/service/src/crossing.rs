@@ -18,7 +18,9 @@
 //!    window's branch lacks. The window hands the result out.
 //!
 //! Each step is written by the case's holder, so the one-writer rule holds
-//! throughout, and every record still goes up to the root.
+//! throughout, and every record still goes up to the root. Step 2 runs
+//! after the batch that brings the case, and again at start
+//! ([`Node::obey_crossings`]) for a case a stop left waiting.
 
 use onewindow_domain::case::{Event, EventRecord};
 use onewindow_domain::policy;
@@ -27,6 +29,16 @@ use crate::Node;
 use crate::error::Error;
 
 impl Node {
+    /// Sends on every cross-district case that waits here (a stop came
+    /// between the batch that handed it to this node and
+    /// [`Node::obey_crossing`]). Run at start.
+    pub async fn obey_crossings(&self) -> Result<(), Error> {
+        for case_id in self.store.cases_to_send_on(self.id.as_str()).await? {
+            self.obey_crossing(&case_id).await?;
+        }
+        Ok(())
+    }
+
     /// At the common ancestor of a cross-district case's two branches,
     /// holding it: sends it on down, to the hall that decides it while it
     /// waits for a decision, to its window once its result is ready. Does
@@ -34,6 +46,14 @@ impl Node {
     /// or this node is where it goes. Idempotent: a second call finds the
     /// case held elsewhere.
     pub async fn obey_crossing(&self, case_id: &str) -> Result<(), Error> {
+        let crossed = self
+            .store
+            .case(case_id)
+            .await?
+            .is_some_and(|row| row.case.received.decided_at.is_some());
+        if !crossed {
+            return Ok(());
+        }
         let stored = self.store.case_events(case_id).await?;
         if stored
             .iter()

@@ -296,6 +296,20 @@ fn rows_with_cases(
 }
 
 impl Store {
+    /// The cases `holder` holds, accepted at another hall, that wait to be
+    /// sent on (accepted, not yet handled) or handed back (result ready):
+    /// where a cross-district case waits at the common ancestor of its two
+    /// halls.
+    pub async fn cases_to_send_on(&self, holder: &str) -> Result<Vec<String>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT id FROM cases WHERE holder = $1 AND accepting_node <> $1 \
+             AND state IN ('accepted', 'result_ready') ORDER BY id",
+        )
+        .bind(holder)
+        .fetch_all(self.pool())
+        .await?)
+    }
+
     /// The cases with these ids, folded from their events (one query per
     /// 500 ids).
     pub(crate) async fn fold_cases(
