@@ -9,12 +9,13 @@
 use onewindow_tests::{Api, Tree, complete_submission, counts, tree_configured};
 use serde_json::{Value, json};
 
-const TREE: [&str; 6] = [
+const TREE: [&str; 7] = [
     "foshan",
     "foshan.chancheng",
     "foshan.nanhai",
     "foshan.shunde",
     "foshan.chancheng.zumiao",
+    "foshan.nanhai.dali",
     "foshan.chancheng.zumiao.c1",
 ];
 const CITY: &str = "foshan";
@@ -22,6 +23,7 @@ const DISTRICT_A: &str = "foshan.chancheng";
 const TOWNSHIP_A: &str = "foshan.chancheng.zumiao";
 const VILLAGE_A: &str = "foshan.chancheng.zumiao.c1";
 const DISTRICT_B: &str = "foshan.nanhai";
+const TOWNSHIP_B: &str = "foshan.nanhai.dali";
 const DISTRICT_C: &str = "foshan.shunde";
 /// The name `complete_submission` gives every applicant.
 const NAME: &str = "李四";
@@ -48,13 +50,15 @@ async fn city() -> Tree {
     .await
 }
 
-/// Publishes at the city a catalogue version in which `code` is open for
-/// cross-district handling, and waits for it at the village.
-async fn open_cross_district(t: &Tree, code: &str) {
+/// Publishes at the city a catalogue version in which `codes` are open
+/// for cross-district handling, and waits for it at the village.
+async fn open_cross_district(t: &Tree, codes: &[&str]) {
     let admin = Api::login(&t.url(CITY), "admin", onewindow_tests::ADMIN_PASSWORD).await;
     let mut cat = admin.get_ok("/api/v1/admin/catalogue/versions/1").await;
-    cat["matters"][code]["cross_district"] = json!(true);
-    cat["matters"][code]["version"] = json!(2);
+    for code in codes {
+        cat["matters"][code]["cross_district"] = json!(true);
+        cat["matters"][code]["version"] = json!(2);
+    }
     let draft = admin
         .post_ok("/api/v1/admin/catalogue/versions", &cat)
         .await;
@@ -90,7 +94,9 @@ async fn a_case_of_one_district_is_decided_by_another_through_the_city_and_hande
             .find(|x| x["code"] != m["code"])
             .unwrap()
             .clone();
-        open_cross_district(&t, &code).await;
+        let by_township = onewindow_tests::matter_decided_at(&cat, "township");
+        let township_code = by_township["code"].as_str().unwrap().to_owned();
+        open_cross_district(&t, &[&code, &township_code]).await;
         let guide = Api::anonymous(&t.url(VILLAGE_A))
             .get_ok(&format!("/api/v1/catalogue/matters/{code}"))
             .await;
@@ -249,6 +255,68 @@ async fn a_case_of_one_district_is_decided_by_another_through_the_city_and_hande
             .await
             .unwrap();
         assert!(c_events.is_empty(), "{c_events:?}");
+
+        // A matter a township decides, for a township of district B: the
+        // city's crossing passes through district B on its way down, and
+        // the township's decision goes back up through it.
+        let guide = Api::anonymous(&t.url(VILLAGE_A))
+            .get_ok(&format!("/api/v1/catalogue/matters/{township_code}"))
+            .await;
+        let r = clerk
+            .post_ok("/api/v1/cases", &with_hall(&guide, TOWNSHIP_B))
+            .await;
+        let n2 = r["case_number"].as_str().unwrap().to_owned();
+        assert_eq!(r["case"]["case"]["holder"], CITY, "{r}");
+        t.eventually(60, "the case at township B", || async {
+            case_at(&t, TOWNSHIP_B, &n2)
+                .await
+                .filter(|c| c["holder"] == TOWNSHIP_B)
+        })
+        .await;
+        let on_the_way = case_at(&t, DISTRICT_B, &n2).await.unwrap();
+        assert_eq!(on_the_way["holder"], TOWNSHIP_B);
+        let dept = by_township["department"].as_str().unwrap();
+        let mut who = Vec::new();
+        for name in ["tappr1", "tappr2", "tappr3"] {
+            who.push(t.staff(TOWNSHIP_B, name, "approver", Some(dept)).await);
+        }
+        let act2 = |who: &Api, body: Value| {
+            let (who, n) = (who.clone(), n2.clone());
+            async move {
+                who.post_ok(&format!("/api/v1/cases/{n}/actions"), &body)
+                    .await
+            }
+        };
+        act2(&who[0], json!({"action": "start_handling"})).await;
+        act2(
+            &who[0],
+            json!({"action": "submit_for_review", "opinion": "核实无误"}),
+        )
+        .await;
+        act2(&who[1], json!({"action": "pass_review", "opinion": "同意"})).await;
+        act2(
+            &who[2],
+            json!({"action": "decide", "granted": true, "opinion": "准予"}),
+        )
+        .await;
+        let v = act2(&who[2], json!({"action": "result_ready", "result": "证明一份"})).await;
+        assert_eq!(v["case"]["holder"], CITY, "{v}");
+        t.eventually(60, "the second result at the village", || async {
+            case_at(&t, VILLAGE_A, &n2)
+                .await
+                .filter(|c| c["state"] == "result_ready" && c["holder"] == VILLAGE_A)
+        })
+        .await;
+        let at_village = case_at(&t, VILLAGE_A, &n2).await.unwrap();
+        let at_city = t
+            .eventually(60, "the second case at the city", || async {
+                case_at(&t, CITY, &n2)
+                    .await
+                    .filter(|c| c["version"] == at_village["version"])
+            })
+            .await;
+        assert_eq!(at_city, at_village);
+        assert!(case_at(&t, DISTRICT_C, &n2).await.is_none());
     })
     .await;
 }
