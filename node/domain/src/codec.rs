@@ -1735,6 +1735,57 @@ mod tests {
     }
 
     #[test]
+    fn a_cross_district_case_names_its_hall_openly_and_a_crossing_carries_its_records() {
+        let (b, code) = book();
+        let mut first = received(&b, &code);
+        if let Event::Received(r) = &mut first.event {
+            r.decided_at = Some("foshan.nanhai".into());
+        }
+        let body = LogBody::Case(first.clone());
+        let (back, enc) = round_trip(&body, &b);
+        assert_eq!(back, body);
+        // The hall is in the open part: a hall that holds the personal
+        // section withheld still knows where the case goes.
+        let open = decode(&enc.body, None, VILLAGE, |v| {
+            (v == b.catalogue.version).then(|| b.clone())
+        })
+        .unwrap();
+        let LogBody::Case(EventRecord {
+            event: Event::Received(r),
+            ..
+        }) = open
+        else {
+            unreachable!()
+        };
+        assert_eq!(r.decided_at.as_deref(), Some("foshan.nanhai"));
+        assert_eq!(r.applicant.name, "");
+        // A crossing carries the records before it, with their sections.
+        let mut up = later(
+            Event::Transferred {
+                to: "foshan".into(),
+                reason: "异地通办".into(),
+            },
+            Role::Clerk,
+            None,
+        );
+        up.case_version = 2;
+        let mut crossed = later(
+            Event::Crossed {
+                holder: "foshan.nanhai".into(),
+                reason: "异地通办，转foshan.nanhai办理".into(),
+                history: vec![first, up],
+            },
+            Role::Supervisor,
+            None,
+        );
+        crossed.case_version = 3;
+        let body = LogBody::Case(crossed);
+        let (back, _) = round_trip(&body, &b);
+        assert_eq!(back, body);
+        assert!(onewindow_i18n::has("ev.crossed"));
+    }
+
+    #[test]
     fn every_event_and_directive_round_trips() {
         let (b, code) = book();
         let text = "意见：材料齐全 / complete".to_owned();
