@@ -627,15 +627,17 @@ async fn receive(
             tracing::warn!(case = %d.case_id, error = %e, "could not write a warning decision");
         }
     }
-    for case in &applied.crossings {
-        if let Err(e) = node.obey_crossing(case).await {
-            tracing::warn!(%case, error = %e, "could not send a cross-district case on");
-        }
-    }
     for (case, from, hours) in &applied.late {
         tracing::warn!(%case, %from, hours, "a case handed up arrived late");
         if let Err(e) = node.obey_late(case, from, *hours).await {
             tracing::warn!(%case, error = %e, "could not record a late arrival");
+        }
+    }
+    // After a late arrival is recorded: the common ancestor records it
+    // while it holds the case, and the crossing carries the record on.
+    for case in &applied.crossings {
+        if let Err(e) = node.obey_crossing(case).await {
+            tracing::warn!(%case, error = %e, "could not send a cross-district case on");
         }
     }
     if applied.committed

@@ -211,9 +211,7 @@ impl Node {
                                 ));
                             }
                             if matches!(&rec.event, Event::Transferred { to, .. } if to == self.id.as_str())
-                                && cases
-                                    .get(&rec.case_id)
-                                    .is_some_and(|c| c.received.decided_at.is_some())
+                                && cases.get(&rec.case_id).is_some_and(|c| self.sends_on(c))
                             {
                                 applied.crossings.push(rec.case_id.clone());
                             }

@@ -29,6 +29,18 @@ use crate::Node;
 use crate::error::Error;
 
 impl Node {
+    /// Is this a case that, handed to this node, it sends on down: a
+    /// cross-district case, or a result handed back to it from another
+    /// branch than its window's (a holder there hands it to the common
+    /// ancestor, [`policy::hand_back`])?
+    pub(crate) fn sends_on(&self, case: &onewindow_domain::case::Case) -> bool {
+        let me = self.id.as_str();
+        case.received.decided_at.is_some()
+            || (case.state == onewindow_domain::case::State::ResultReady
+                && case.window() != me
+                && policy::is_within(case.window(), me))
+    }
+
     /// Sends on every cross-district case that waits here (a stop came
     /// between the batch that handed it to this node and
     /// [`Node::obey_crossing`]). Run at start.
@@ -46,12 +58,12 @@ impl Node {
     /// or this node is where it goes. Idempotent: a second call finds the
     /// case held elsewhere.
     pub async fn obey_crossing(&self, case_id: &str) -> Result<(), Error> {
-        let crossed = self
+        let waits = self
             .store
             .case(case_id)
             .await?
-            .is_some_and(|row| row.case.received.decided_at.is_some());
-        if !crossed {
+            .is_some_and(|row| self.sends_on(&row.case));
+        if !waits {
             return Ok(());
         }
         let stored = self.store.case_events(case_id).await?;
@@ -91,6 +103,11 @@ impl Node {
             return Ok(());
         }
         let to = if case.state == onewindow_domain::case::State::ResultReady {
+            // A result handed here from within the window's branch or above
+            // it (a recall, say) is not this node's to send on.
+            if !policy::branch_lacks(&history, self.id.as_str(), case.window()) {
+                return Ok(());
+            }
             case.window().to_owned()
         } else {
             let Some(named) = case.received.decided_at.as_deref() else {
