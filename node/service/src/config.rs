@@ -125,7 +125,9 @@ pub struct NodeSection {
     /// clerk may name to decide a cross-district matter (异地通办): usually
     /// the city's districts, and their townships for matters decided
     /// there. A hall not listed (and not named in the fleet's status
-    /// reports) is refused as `unknown_deciding_hall`.
+    /// reports) is refused as `unknown_deciding_hall`. `onewindow-deploy
+    /// topology bundle` lists the topology's halls between the root and
+    /// the lowest tier outside the hall's branch.
     #[serde(default)]
     pub tree_halls: Vec<String>,
     /// No-shows (slots booked and not come to, late arrivals not counted)
