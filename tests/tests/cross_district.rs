@@ -317,6 +317,14 @@ async fn a_case_of_one_district_is_decided_by_another_through_the_city_and_hande
             .await;
         assert_eq!(at_city, at_village);
         assert!(case_at(&t, DISTRICT_C, &n2).await.is_none());
+        // Nothing waits at the common ancestor, and sending on again (as a
+        // restart does) changes nothing.
+        let city = &t.node(CITY).node;
+        assert!(city.store.cases_to_send_on(CITY).await.unwrap().is_empty());
+        let version = case_at(&t, CITY, &n2).await.unwrap()["version"].clone();
+        city.obey_crossings().await.unwrap();
+        city.obey_crossing(&n2).await.unwrap();
+        assert_eq!(case_at(&t, CITY, &n2).await.unwrap()["version"], version);
     })
     .await;
 }
