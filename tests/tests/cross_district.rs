@@ -214,6 +214,30 @@ async fn a_case_of_one_district_is_decided_by_another_through_the_city_and_hande
             })
             .await;
         assert_eq!(back["result"], "证明一份");
+        // The window holds district B's result document and its record of
+        // the case, though they came inside the crossing.
+        let docs = clerk
+            .get_ok(&format!("/api/v1/cases/{n}/documents"))
+            .await;
+        assert!(
+            docs.as_array()
+                .unwrap()
+                .iter()
+                .any(|d| d["node"] == DISTRICT_B),
+            "{docs}"
+        );
+        let record = clerk.get_ok(&format!("/api/v1/cases/{n}/record")).await;
+        let versions: Vec<u64> = record["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["case_version"].as_u64().unwrap())
+            .collect();
+        assert_eq!(
+            versions,
+            (1..=back["version"].as_u64().unwrap()).collect::<Vec<_>>(),
+            "{record}"
+        );
         let done = clerk
             .post_ok(
                 &format!("/api/v1/cases/{n}/actions"),

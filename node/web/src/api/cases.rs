@@ -203,13 +203,9 @@ pub async fn record(
     ApiPath(number): ApiPath<String>,
 ) -> Result<axum::Json<CaseRecord>, Error> {
     let view = node.case_for_staff(&number).await?;
-    let events = node
-        .store
-        .case_events(&view.number)
-        .await?
-        .into_iter()
-        .filter_map(|e| e.record().cloned())
-        .collect();
+    // With the records a crossing or handover carries that are not stored
+    // here as rows of their own.
+    let events = node.case_records(&view.number).await?;
     Ok(axum::Json(CaseRecord { view, events }))
 }
 
