@@ -330,6 +330,7 @@ pub fn make(topology: &Topology, dir: &Path, opts: &BundleOptions) -> anyhow::Re
         config.node.document_key_file = DOCUMENT_KEY_FILE.to_owned();
         config.node.document_key_endorsement = endorsement;
         config.privacy.id_digest_key.clone_from(&id_digest_key);
+        config.node.tree_halls = deciding_halls(topology, &spec.id);
         config
             .validate()
             .with_context(|| format!("the configuration of {}", spec.id))?;
@@ -339,6 +340,22 @@ pub fn make(topology: &Topology, dir: &Path, opts: &BundleOptions) -> anyhow::Re
     let manifest = serde_json::to_string_pretty(&bundle)?;
     write_private(&dir.join(MANIFEST), &manifest, "the manifest")?;
     Ok(bundle)
+}
+
+/// The halls a clerk at `hall` may name to decide a cross-district case
+/// (`[node] tree_halls`): those of the topology between the root and the
+/// lowest tier (districts and townships in a city), outside `hall`'s
+/// branch.
+fn deciding_halls(topology: &Topology, hall: &federation::NodeId) -> Vec<String> {
+    let lowest = topology.tiers.len().saturating_sub(1);
+    topology
+        .nodes
+        .iter()
+        .map(|n| &n.id)
+        .filter(|n| n.depth() > 0 && n.depth() < lowest)
+        .filter(|n| !n.is_in_subtree_of(hall) && !hall.is_in_subtree_of(n))
+        .map(ToString::to_string)
+        .collect()
 }
 
 /// The configuration of one node of a bundle: paths relative to its folder.
@@ -639,6 +656,9 @@ mod tests {
         );
         assert!(v.federation.signing_key_file.is_empty());
         assert_eq!(v.federation.root_public_key, b.root_public_key);
+        // The halls a clerk may name for a cross-district case: the other
+        // township, not its own or the district.
+        assert_eq!(v.node.tree_halls, ["nanhai.guicheng"]);
         // One digest key for the whole tree.
         assert_eq!(v.privacy.id_digest_key.len(), 64);
         assert_eq!(v.privacy.id_digest_key, c.privacy.id_digest_key);

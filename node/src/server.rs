@@ -209,6 +209,11 @@ pub async fn start_with_clock(
     if let Err(e) = node.obey_handovers().await {
         tracing::warn!(error = %e, "could not carry out a handover");
     }
+    // A cross-district case handed to this node before a stop and not yet
+    // sent on.
+    if let Err(e) = node.obey_crossings().await {
+        tracing::warn!(error = %e, "could not send a cross-district case on");
+    }
     let listener = tokio::net::TcpListener::bind(config.http.listen).await?;
     let http_addr = listener.local_addr()?;
     let _ = node.http_addr.set(http_addr);

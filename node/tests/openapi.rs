@@ -192,6 +192,24 @@ async fn the_document_matches_the_routes() {
             panic!("schema {name} is not JSON Schema 2020-12: {e}");
         }
     }
+    // A cross-district acceptance names the hall that decides it, and the
+    // refusals of that field are documented.
+    let submission = &doc["components"]["schemas"]["Submission"];
+    assert_eq!(
+        submission["properties"]["deciding_hall"]["type"],
+        serde_json::json!(["string", "null"]),
+        "{submission}"
+    );
+    let refused = doc["paths"]["/api/v1/cases"]["post"]["responses"]["422"]["description"]
+        .as_str()
+        .unwrap();
+    for code in [
+        "not_cross_district",
+        "unknown_deciding_hall",
+        "hall_may_not_decide",
+    ] {
+        assert!(refused.contains(code), "{code}: {refused}");
+    }
     // Every refusal a route documents carries the error body, and the
     // refusals every route of a kind may answer are there: 400 wherever a
     // body or a parameter is read, 413 wherever a body is.

@@ -88,11 +88,23 @@ pub async fn tree_with_ca_at_root(ids: &[&str]) -> Tree {
 ///
 /// [`TestClock`]: node::service::TestClock
 pub async fn tree_at(ids: &[&str], clock: Arc<dyn Clock>) -> Tree {
-    tree_with(ids, false, clock).await
+    tree_with(ids, false, clock, &|_| {}).await
 }
 
 async fn tree_opts(ids: &[&str], ca_at_root: bool) -> Tree {
-    tree_with(ids, ca_at_root, Arc::new(StartedClock::at(START_MS))).await
+    tree_with(
+        ids,
+        ca_at_root,
+        Arc::new(StartedClock::at(START_MS)),
+        &|_| {},
+    )
+    .await
+}
+
+/// Starts a tree whose every node's configuration `edit` changes before
+/// it starts (a four-tier tree's `[node] tiers`, for one).
+pub async fn tree_configured(ids: &[&str], edit: &dyn Fn(&mut Config)) -> Tree {
+    tree_with(ids, false, Arc::new(StartedClock::at(START_MS)), edit).await
 }
 
 /// Gives a hall a document key in `home` endorsed by the root's signing key
@@ -112,7 +124,12 @@ pub fn endorse_document_key(c: &mut Config, home: &std::path::Path, root_private
     ));
 }
 
-async fn tree_with(ids: &[&str], ca_at_root: bool, clock: Arc<dyn Clock>) -> Tree {
+async fn tree_with(
+    ids: &[&str],
+    ca_at_root: bool,
+    clock: Arc<dyn Clock>,
+    edit: &dyn Fn(&mut Config),
+) -> Tree {
     let _ = tracing_init();
     let dir = tempfile::tempdir().unwrap();
     let ca = FederationCa::generate("onewindow test federation").unwrap();
@@ -168,6 +185,7 @@ async fn tree_with(ids: &[&str], ca_at_root: bool, clock: Arc<dyn Clock>) -> Tre
                 .unwrap();
             c.federation.parent_addr = addr.to_string();
         }
+        edit(&mut c);
         let running = server::start_with_clock(c.clone(), t.clock.clone())
             .await
             .unwrap();

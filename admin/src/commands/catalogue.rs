@@ -308,6 +308,7 @@ async fn show(
                 "delegation",
                 catalogue_files::delegation_text(&m.delegation)
             ),
+            ("cross-district", yes_no(m.cross_district)),
             ("stages", m.stages.len().to_string()),
         ])
     );

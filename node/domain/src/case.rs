@@ -445,6 +445,25 @@ pub enum Event {
         #[schema(value_type = Vec<Object>)]
         history: Vec<EventRecord>,
     },
+    /// Cross-district handling (异地通办): the lowest common ancestor of
+    /// the case's window and the hall it goes to, holding the case, sends
+    /// it down into that hall's branch, which holds it from now on. The
+    /// hall's branch takes from above only what its ancestors wrote, so
+    /// `history` carries the case's records before this one: a hall that
+    /// never held the case starts it from them, and one that holds its
+    /// beginning takes the records it lacks ([`Case::catch_up`]). Written
+    /// towards the deciding hall once the case arrives, and towards the
+    /// window once the result is ready.
+    Crossed {
+        /// The hall that holds the case from now on.
+        holder: String,
+        /// Why.
+        reason: String,
+        /// The case's records before this one, in order.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        #[schema(value_type = Vec<Object>)]
+        history: Vec<EventRecord>,
+    },
     /// The hall that holds the case appeals a warning raised on it, with
     /// its reason; the district upholds or revokes it.
     WarningAppealed {
@@ -701,6 +720,13 @@ pub struct Received {
     /// hall had no key.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub id_digest: String,
+    /// The hall the clerk named to decide a cross-district case (异地通办:
+    /// the applicant's home district, in another branch of the tree), in
+    /// the event's open part: the case goes up to the lowest common
+    /// ancestor of the accepting hall and that hall, then down to it
+    /// ([`crate::policy::route`]). `None` for every other case.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decided_at: Option<String>,
 }
 
 fn default_distinct_people() -> u8 {
@@ -741,6 +767,7 @@ impl Received {
             id_digest: String::new(),
             distinct_people: matter.distinct_people,
             trust_first: matter.trust_first.clone(),
+            decided_at: None,
         }
     }
 }
@@ -789,6 +816,7 @@ impl Event {
             Self::FollowedUp { .. } => "followed_up",
             Self::Reopened { .. } => "reopened",
             Self::HandedOver { .. } => "handed_over",
+            Self::Crossed { .. } => "crossed",
             Self::ForwardedLate { .. } => "forwarded_late",
             Self::WarningAppealed { .. } => "warning_appealed",
             Self::WarningDecided { .. } => "warning_decided",
@@ -796,6 +824,15 @@ impl Event {
             Self::TrustIssued { .. } => "trust_issued",
             Self::PostCheckPassed { .. } => "post_check_passed",
             Self::TrustRevoked { .. } => "trust_revoked",
+        }
+    }
+
+    /// The case's earlier records that this event carries (a handover's
+    /// or a crossing's), for the halls that lack them.
+    pub fn carried(&self) -> Option<&[EventRecord]> {
+        match self {
+            Self::HandedOver { history, .. } | Self::Crossed { history, .. } => Some(history),
+            _ => None,
         }
     }
 
@@ -826,7 +863,7 @@ impl Event {
             | Self::PostCheckPassed { .. }
             | Self::TrustRevoked { .. } => &[Role::Approver],
             Self::Terminated { .. } => &[Role::Approver, Role::Supervisor],
-            Self::Transferred { .. } | Self::DocumentIssued { .. } => {
+            Self::Transferred { .. } | Self::Crossed { .. } | Self::DocumentIssued { .. } => {
                 &[Role::Clerk, Role::Approver, Role::Supervisor]
             }
             Self::Rated { .. } => &[Role::Citizen],
@@ -895,7 +932,7 @@ pub fn transition(from: State, event: &Event) -> Option<State> {
             | S::Approval
             | S::Decided
             | S::ResultReady),
-            Event::Transferred { .. } | Event::HandedOver { .. },
+            Event::Transferred { .. } | Event::HandedOver { .. } | Event::Crossed { .. },
         ) => s,
         _ => return None,
     };
@@ -1440,8 +1477,8 @@ impl Case {
     pub fn fold<'a>(records: impl IntoIterator<Item = &'a EventRecord>) -> Result<Case, CaseError> {
         let mut it = records.into_iter();
         let first = it.next().ok_or(CaseError::NotStarted)?;
-        let mut case = match &first.event {
-            Event::HandedOver { history, .. } if !history.is_empty() => {
+        let mut case = match first.event.carried() {
+            Some(history) if !history.is_empty() => {
                 let mut case = Case::fold(history)?;
                 case.replay(first)?;
                 case
@@ -1449,9 +1486,25 @@ impl Case {
             _ => Case::start(first)?,
         };
         for r in it {
-            case.replay(r)?;
+            case.catch_up(r)?;
         }
         Ok(case)
+    }
+
+    /// [`Case::replay`], after the records this case lacks from those
+    /// that `rec` carries ([`Event::Crossed`] back to a window whose
+    /// branch held the case's beginning only). A record that carries
+    /// nothing, or whose predecessor is held, is replayed as it is.
+    pub fn catch_up(&mut self, rec: &EventRecord) -> Result<(), CaseError> {
+        if rec.case_version > self.version + 1
+            && let Some(history) = rec.event.carried()
+        {
+            let held = self.version;
+            for r in history.iter().filter(|r| r.case_version > held) {
+                self.replay(r)?;
+            }
+        }
+        self.replay(rec)
     }
 
     /// The hall that serves the case: where it was accepted, or the hall it
@@ -1516,6 +1569,7 @@ impl Case {
             | Event::Terminated { .. }
             | Event::Transferred { .. }
             | Event::HandedOver { .. }
+            | Event::Crossed { .. }
             | Event::ForwardedLate { .. }
             | Event::DocumentIssued { .. }
             | Event::Attached(_) => {}
@@ -1651,7 +1705,9 @@ impl Case {
                 }
                 Ok(())
             }
-            Event::Transferred { to, .. } if self.holder.as_deref() == Some(to.as_str()) => {
+            Event::Transferred { to, .. } | Event::Crossed { holder: to, .. }
+                if to.is_empty() || self.holder.as_deref() == Some(to.as_str()) =>
+            {
                 Err(CaseError::Empty("new_holder"))
             }
             Event::HandedOut { .. } if rec.actor.node != self.window() => {
@@ -1892,7 +1948,9 @@ impl Case {
                 self.outcome_text = Some(reason.clone());
                 self.close_suspension(at);
             }
-            Event::Transferred { to, .. } => self.holder = Some(to.clone()),
+            Event::Transferred { to, .. } | Event::Crossed { holder: to, .. } => {
+                self.holder = Some(to.clone());
+            }
             Event::HandedOver { to, holder, .. } => {
                 self.window = Some(to.clone());
                 self.holder = Some(holder.clone());
@@ -2150,6 +2208,7 @@ fn check_texts(ev: &Event) -> Result<(), CaseError> {
         | Event::Extended { reason, .. }
         | Event::TrustRevoked { reason }
         | Event::HandedOver { reason, .. }
+        | Event::Crossed { reason, .. }
         | Event::WarningAppealed { reason, .. }
         | Event::Reopened { reason }
         | Event::WarningDecided { reason, .. }

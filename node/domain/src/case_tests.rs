@@ -218,6 +218,7 @@ fn received(join: JoinRule) -> EventRecord {
             distinct_people: 3,
             id_digest: String::new(),
             trust_first: None,
+            decided_at: None,
         })),
     }
 }
@@ -1061,4 +1062,84 @@ fn a_case_is_rated_once_whatever_the_channel() {
         let rec = following(&case, actor(Role::Citizen, None, "citizen"), rate(channel));
         assert_eq!(case.apply(&rec).unwrap_err(), CaseError::AlreadyRated);
     }
+}
+
+#[test]
+fn a_crossed_case_starts_from_what_it_carries_and_a_window_catches_up_on_its_return() {
+    let mut records = vec![received(JoinRule::All)];
+    let mut case = Case::fold(&records).expect("starts");
+    let accept = following(
+        &case,
+        actor(Role::Clerk, None, "clerk"),
+        Event::Accepted {
+            deferred: vec![],
+            holder: None,
+        },
+    );
+    case.apply(&accept).expect("accepted");
+    records.push(accept);
+    let sup = |node: &str| Actor {
+        node: node.into(),
+        ..actor(Role::Supervisor, None, "system")
+    };
+    let up = following(
+        &case,
+        sup("nanhai"),
+        Event::Transferred {
+            to: "foshan".into(),
+            reason: "异地通办".into(),
+        },
+    );
+    case.apply(&up).expect("up to the common ancestor");
+    records.push(up);
+    // What the window's branch holds up to here.
+    let at_window = case.clone();
+    let cross = |holder: &str, history: Vec<EventRecord>| Event::Crossed {
+        holder: holder.into(),
+        reason: "异地通办".into(),
+        history,
+    };
+    assert!(matches!(
+        case.clone()
+            .apply(&following(&case, sup("foshan"), cross("foshan", vec![]))),
+        Err(CaseError::Empty(_))
+    ));
+    let down = following(
+        &case,
+        sup("foshan"),
+        cross("foshan.shunde", records.clone()),
+    );
+    case.apply(&down).expect("down into the other branch");
+    assert_eq!(case.holder.as_deref(), Some("foshan.shunde"));
+    assert_eq!(
+        case.window(),
+        "nanhai",
+        "still served where it was accepted"
+    );
+    // The other branch never held the case: it starts from the crossing.
+    assert_eq!(Case::fold([&down]).expect("starts from it"), case);
+    records.push(down);
+    let back = following(
+        &case,
+        sup("foshan.shunde"),
+        Event::Transferred {
+            to: "foshan".into(),
+            reason: "返回".into(),
+        },
+    );
+    case.apply(&back).expect("back up");
+    records.push(back);
+    let home = following(&case, sup("foshan"), cross("nanhai", records.clone()));
+    case.apply(&home).expect("down to the window");
+    // The window holds the beginning and takes the rest from the crossing.
+    let mut window = at_window;
+    window.catch_up(&home).expect("caught up");
+    assert_eq!(window, case);
+    // Without what it carries, a record with a gap before it does not fold.
+    let mut bare = home.clone();
+    if let Event::Crossed { history, .. } = &mut bare.event {
+        history.clear();
+    }
+    let mut gap = Case::fold(&records[..3]).expect("the beginning");
+    assert!(gap.catch_up(&bare).is_err());
 }

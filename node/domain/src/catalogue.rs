@@ -113,6 +113,14 @@ pub struct Matter {
     /// it keep their digest.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trust_first: Option<TrustFirst>,
+    /// Open for cross-district handling (异地通办): any window may accept
+    /// a case of it for a hall of another branch of the tree that the
+    /// clerk names (the applicant's home district, for household
+    /// registration or social insurance), and that hall's branch decides
+    /// it. Left out of the JSON when false, so that versions published
+    /// before it keep their digest.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub cross_district: bool,
 }
 
 /// The pledge of a trust-first matter and the limit of its post-check.

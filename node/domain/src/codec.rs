@@ -149,7 +149,7 @@ mod pb {
         pub department: Option<String>,
         #[prost(
             oneof = "Ev",
-            tags = "10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 40, 41, 42, 45"
+            tags = "10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 40, 41, 42, 45, 50"
         )]
         pub event: Option<Ev>,
     }
@@ -179,6 +179,10 @@ mod pb {
         /// by a hall without the tree's key.
         #[prost(bytes = "vec", tag = "7")]
         pub id_digest: Vec<u8>,
+        /// The hall named to decide a cross-district case
+        /// (`Received::decided_at`); empty for every other case.
+        #[prost(string, tag = "50")]
+        pub decided_at: String,
     }
 
     #[derive(Clone, PartialEq, prost::Message)]
@@ -231,6 +235,16 @@ mod pb {
         #[prost(string, tag = "2")]
         pub holder: String,
         #[prost(message, repeated, tag = "3")]
+        pub history: Vec<Carried>,
+    }
+
+    /// A cross-district case sent down into another branch, with its
+    /// records before (as a handover carries them).
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct CrossedEv {
+        #[prost(string, tag = "1")]
+        pub holder: String,
+        #[prost(message, repeated, tag = "2")]
         pub history: Vec<Carried>,
     }
 
@@ -349,6 +363,10 @@ mod pb {
         /// The material's name is in the personal section's text.
         #[prost(message, tag = "45")]
         Attached(AttachedEv),
+        /// The reason is in the personal section's text; each carried
+        /// record's personal section in its `history`.
+        #[prost(message, tag = "50")]
+        Crossed(CrossedEv),
     }
 
     /// A file attached to a case: what identifies the file, open; what it
@@ -920,6 +938,7 @@ fn encode_with(
                             Intake::Online => 1,
                         },
                         id_digest: hex::decode(&r.id_digest).unwrap_or_default(),
+                        decided_at: r.decided_at.clone().unwrap_or_default(),
                     })
                 }
                 Event::Resubmitted {
@@ -1111,6 +1130,26 @@ fn encode_with(
                         history: carried,
                     })
                 }
+                Event::Crossed {
+                    holder,
+                    reason,
+                    history,
+                } => {
+                    text(reason, &mut personal);
+                    let mut carried = Vec::with_capacity(history.len());
+                    for r in history {
+                        let e = encode_with(&LogBody::Case(r.clone()), &r.actor.node, digest)?;
+                        carried.push(pb::Carried {
+                            origin: r.actor.node.clone(),
+                            body: e.body,
+                        });
+                        personal.history.push(e.personal);
+                    }
+                    Ev::Crossed(pb::CrossedEv {
+                        holder: holder.clone(),
+                        history: carried,
+                    })
+                }
                 Event::WarningAppealed {
                     rule,
                     level,
@@ -1283,6 +1322,26 @@ pub fn decode(
     decode_with(body, personal, origin, &book)
 }
 
+/// The records a handover or a crossing carries, each with its personal
+/// section from `personal` at the same place (a withheld section leaves
+/// the carried ones empty); every one must be of the case `case_id`.
+fn carried_of(
+    carried: Vec<pb::Carried>,
+    personal: &[Vec<u8>],
+    case_id: &str,
+    book: &dyn Fn(i64) -> Option<Book>,
+) -> Result<Vec<EventRecord>, DecodeError> {
+    let mut history = Vec::with_capacity(carried.len());
+    for (i, r) in carried.into_iter().enumerate() {
+        let section = personal.get(i).map(Vec::as_slice);
+        match decode_with(&r.body, section, &r.origin, book)? {
+            LogBody::Case(rec) if rec.case_id == case_id => history.push(rec),
+            _ => return Err(malformed("a carried record of another case")),
+        }
+    }
+    Ok(history)
+}
+
 fn decode_with(
     body: &[u8],
     personal: Option<&[u8]>,
@@ -1416,6 +1475,7 @@ fn decode_case(
                 _ => return Err(malformed("unknown intake")),
             };
             received.id_digest = hex::encode(&r.id_digest);
+            received.decided_at = (!r.decided_at.is_empty()).then_some(r.decided_at);
             Event::Received(Box::new(received))
         }
         Ev::Resubmitted(s) => Event::Resubmitted {
@@ -1531,6 +1591,11 @@ fn decode_case(
                 history,
             }
         }
+        Ev::Crossed(x) => Event::Crossed {
+            holder: x.holder,
+            reason: text,
+            history: carried_of(x.history, &p.history, &c.case_id, book)?,
+        },
         Ev::WarningAppealed(a) => Event::WarningAppealed {
             rule: rule_of(a.rule)?,
             level: level_of(a.level)?,
@@ -1667,6 +1732,57 @@ mod tests {
         })
         .unwrap();
         (back, enc)
+    }
+
+    #[test]
+    fn a_cross_district_case_names_its_hall_openly_and_a_crossing_carries_its_records() {
+        let (b, code) = book();
+        let mut first = received(&b, &code);
+        if let Event::Received(r) = &mut first.event {
+            r.decided_at = Some("foshan.nanhai".into());
+        }
+        let body = LogBody::Case(first.clone());
+        let (back, enc) = round_trip(&body, &b);
+        assert_eq!(back, body);
+        // The hall is in the open part: a hall that holds the personal
+        // section withheld still knows where the case goes.
+        let open = decode(&enc.body, None, VILLAGE, |v| {
+            (v == b.catalogue.version).then(|| b.clone())
+        })
+        .unwrap();
+        let LogBody::Case(EventRecord {
+            event: Event::Received(r),
+            ..
+        }) = open
+        else {
+            unreachable!()
+        };
+        assert_eq!(r.decided_at.as_deref(), Some("foshan.nanhai"));
+        assert_eq!(r.applicant.name, "");
+        // A crossing carries the records before it, with their sections.
+        let mut up = later(
+            Event::Transferred {
+                to: "foshan".into(),
+                reason: "异地通办".into(),
+            },
+            Role::Clerk,
+            None,
+        );
+        up.case_version = 2;
+        let mut crossed = later(
+            Event::Crossed {
+                holder: "foshan.nanhai".into(),
+                reason: "异地通办，转foshan.nanhai办理".into(),
+                history: vec![first, up],
+            },
+            Role::Supervisor,
+            None,
+        );
+        crossed.case_version = 3;
+        let body = LogBody::Case(crossed);
+        let (back, _) = round_trip(&body, &b);
+        assert_eq!(back, body);
+        assert!(onewindow_i18n::has("ev.crossed"));
     }
 
     #[test]

@@ -31,6 +31,96 @@ pub fn decider(matter: &Matter, node: &str, tiers: &[String], day: chrono::Naive
     node.to_owned()
 }
 
+/// Is `node` the hall `of` or a hall below it (a whole-segment prefix
+/// test on the dotted ids)?
+pub fn is_within(node: &str, of: &str) -> bool {
+    node == of
+        || node
+            .strip_prefix(of)
+            .is_some_and(|rest| rest.starts_with('.'))
+}
+
+/// The lowest common ancestor of two halls (one of them when it is above
+/// the other; the root's id, or an empty string for ids of two trees).
+pub fn common_ancestor(a: &str, b: &str) -> String {
+    let mut out: Vec<&str> = Vec::new();
+    for (x, y) in a.split('.').zip(b.split('.')) {
+        if x != y {
+            break;
+        }
+        out.push(x);
+    }
+    out.join(".")
+}
+
+/// The next step of a case from the hall that holds it (`here`) towards
+/// the hall it goes to, along the tree: up to that hall when it is above,
+/// down when it is below, and otherwise up to the two halls' lowest common
+/// ancestor, which then sends it down (cross-district handling, 异地通办).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Hop {
+    /// To this hall, above `here`.
+    Up(String),
+    /// To this hall, below `here`.
+    Down(String),
+}
+
+/// The next [`Hop`] from `here` towards `to`; `None` when `to` is `here`.
+pub fn route(here: &str, to: &str) -> Option<Hop> {
+    if here == to {
+        return None;
+    }
+    if is_within(here, to) {
+        return Some(Hop::Up(to.to_owned()));
+    }
+    let lca = common_ancestor(here, to);
+    if lca == here {
+        Some(Hop::Down(to.to_owned()))
+    } else {
+        Some(Hop::Up(lca))
+    }
+}
+
+/// Does the branch of `here` towards `to` (a hall below `here`) lack some
+/// of a case's records? It holds what its own halls wrote and what came
+/// down to it from `here` and the halls above; a record written anywhere
+/// else (in another branch the case crossed into) reaches it only carried
+/// by an [`Event::Crossed`].
+pub fn branch_lacks(records: &[EventRecord], here: &str, to: &str) -> bool {
+    let Some(rest) = to
+        .strip_prefix(here)
+        .and_then(|r| r.strip_prefix('.'))
+        .map(|r| r.split('.').next().unwrap_or_default())
+    else {
+        return false;
+    };
+    let branch = format!("{here}.{rest}");
+    records.iter().any(|r| {
+        let w = r.actor.node.as_str();
+        !is_within(w, &branch) && !is_within(here, w)
+    })
+}
+
+/// The hall that decides a cross-district case accepted at `here` for the
+/// hall `named`: the lowest hall at or above `named` that may decide the
+/// matter, provided it is below the common ancestor of `here` and `named`
+/// (in `named`'s branch). `None` when no hall of that branch decides it, or
+/// `named` is `here`, above it or below it: the case would not cross.
+pub fn cross_decider(
+    matter: &Matter,
+    here: &str,
+    named: &str,
+    tiers: &[String],
+    day: chrono::NaiveDate,
+) -> Option<String> {
+    if is_within(here, named) || is_within(named, here) {
+        return None;
+    }
+    let lca = common_ancestor(here, named);
+    let to = decider(matter, named, tiers, day);
+    (to != lca && is_within(&to, &lca)).then_some(to)
+}
+
 /// Does the matter serve this kind of applicant?
 pub fn serves(matter: &Matter, kind: ApplicantKind) -> bool {
     matches!(
@@ -126,8 +216,10 @@ fn next(case: &Case, actor: &Actor, at_ms: i64, event: Event) -> EventRecord {
 }
 
 /// After acceptance at a hall that may not decide the matter, the case goes
-/// up to `decider` (the lowest ancestor that may): the transfer to write,
-/// or `None` when the case stays.
+/// up to `decider` (the lowest ancestor that may, or for a cross-district
+/// case the hall of the other branch that decides it, reached through the
+/// two halls' common ancestor: [`route`]): the transfer to write, or `None`
+/// when the case stays.
 pub fn escalation(
     case: &Case,
     decider: &str,
@@ -135,31 +227,72 @@ pub fn escalation(
     actor: &Actor,
     at_ms: i64,
 ) -> Option<EventRecord> {
-    (case.state == State::Accepted && decider != here).then(|| {
+    let Some(Hop::Up(to)) = route(here, decider) else {
+        return None;
+    };
+    (case.state == State::Accepted).then(|| {
         next(
             case,
             actor,
             at_ms,
             Event::Transferred {
-                to: decider.to_owned(),
+                to,
                 reason: text("history.escalated", &[]).joined(),
             },
         )
     })
 }
 
+/// The common ancestor holding a cross-district case sends it on down to
+/// `to`: with the case's `records` so far when `to`'s branch lacks some
+/// of them ([`branch_lacks`]; an [`Event::Crossed`]), as a plain transfer
+/// otherwise. `None` when `to` is not below `here`.
+pub fn crossing(
+    case: &Case,
+    records: &[EventRecord],
+    here: &str,
+    to: &str,
+    actor: &Actor,
+    at_ms: i64,
+) -> Option<EventRecord> {
+    let Some(Hop::Down(to)) = route(here, to) else {
+        return None;
+    };
+    let event = if branch_lacks(records, here, &to) {
+        Event::Crossed {
+            reason: text("history.crossed", &[("hall", &to.as_str())]).joined(),
+            holder: to,
+            history: records.to_vec(),
+        }
+    } else {
+        Event::Transferred {
+            reason: text("history.handed_back", &[]).joined(),
+            to,
+        }
+    };
+    Some(next(case, actor, at_ms, event))
+}
+
 /// The result goes back to the window that accepted the case (统一窗口出件):
 /// once a holder other than the accepting hall has the result ready, the
 /// transfer that hands the case back; `None` otherwise.
+///
+/// A holder in another branch than the window's (a cross-district case)
+/// hands it to the two halls' common ancestor, which sends it down to the
+/// window with the records its branch lacks ([`crossing`]).
 pub fn hand_back(case: &Case, here: &str, actor: &Actor, at_ms: i64) -> Option<EventRecord> {
     let home = case.window();
-    (case.state == State::ResultReady && home != here).then(|| {
+    let to = match route(here, home)? {
+        Hop::Up(to) => to,
+        Hop::Down(_) => home.to_owned(),
+    };
+    (case.state == State::ResultReady).then(|| {
         next(
             case,
             actor,
             at_ms,
             Event::Transferred {
-                to: home.to_owned(),
+                to,
                 reason: text("history.handed_back", &[]).joined(),
             },
         )
@@ -230,6 +363,159 @@ mod tests {
         let now = m.delegation.changed(rule, None);
         assert_eq!((now.from, now.earlier.clone()), (None, None));
         assert!(!now.may_decide(village, "village", day()));
+    }
+
+    fn four_tiers() -> Vec<String> {
+        ["city", "district", "township", "village"]
+            .map(str::to_owned)
+            .to_vec()
+    }
+
+    const VILLAGE_A: &str = "foshan.chancheng.zumiao.c1";
+    const DISTRICT_B: &str = "foshan.nanhai";
+
+    #[test]
+    fn the_common_ancestor_and_the_way_there_and_down() {
+        assert_eq!(common_ancestor(VILLAGE_A, DISTRICT_B), "foshan");
+        assert_eq!(
+            common_ancestor(VILLAGE_A, "foshan.chancheng.shiwan"),
+            "foshan.chancheng"
+        );
+        assert_eq!(
+            common_ancestor(VILLAGE_A, "foshan.chancheng"),
+            "foshan.chancheng"
+        );
+        // Whole segments, never a prefix of one.
+        assert_eq!(common_ancestor("foshan.nan", DISTRICT_B), "foshan");
+        assert!(!is_within("foshan.nanhaix", DISTRICT_B));
+        assert!(is_within("foshan.nanhai.dali", DISTRICT_B));
+        assert!(is_within(DISTRICT_B, DISTRICT_B));
+
+        // Up to the common ancestor, then down to the hall.
+        assert_eq!(route(VILLAGE_A, DISTRICT_B), Some(Hop::Up("foshan".into())));
+        assert_eq!(
+            route("foshan", DISTRICT_B),
+            Some(Hop::Down(DISTRICT_B.into()))
+        );
+        assert_eq!(
+            route("foshan", "foshan.nanhai.dali"),
+            Some(Hop::Down("foshan.nanhai.dali".into()))
+        );
+        // And back the same way.
+        assert_eq!(route(DISTRICT_B, VILLAGE_A), Some(Hop::Up("foshan".into())));
+        assert_eq!(
+            route("foshan", VILLAGE_A),
+            Some(Hop::Down(VILLAGE_A.into()))
+        );
+        // An ordinary escalation is straight up; nothing to do at the hall.
+        assert_eq!(
+            route(VILLAGE_A, "foshan.chancheng"),
+            Some(Hop::Up("foshan.chancheng".into()))
+        );
+        assert_eq!(route(DISTRICT_B, DISTRICT_B), None);
+    }
+
+    fn record(node: &str, version: u64) -> EventRecord {
+        EventRecord {
+            case_id: "C".into(),
+            case_version: version,
+            actor: Actor {
+                username: "u".into(),
+                role: crate::case::Role::Clerk,
+                node: node.into(),
+                department: None,
+            },
+            at_ms: 0,
+            event: Event::Transferred {
+                to: "x".into(),
+                reason: "r".into(),
+            },
+        }
+    }
+
+    #[test]
+    fn a_branch_lacks_what_another_branch_wrote_not_what_its_own_halls_and_ancestors_did() {
+        let from_a = [record(VILLAGE_A, 1), record("foshan.chancheng", 2)];
+        // District B's branch holds nothing of what A's branch wrote.
+        assert!(branch_lacks(&from_a, "foshan", DISTRICT_B));
+        assert!(branch_lacks(&from_a, "foshan", "foshan.nanhai.dali"));
+        // A's branch holds its own records and the root's.
+        let mut back = from_a.to_vec();
+        back.push(record("foshan", 3));
+        assert!(!branch_lacks(&back, "foshan", VILLAGE_A));
+        // Once B wrote into the case, A's branch lacks B's records.
+        back.push(record(DISTRICT_B, 4));
+        assert!(branch_lacks(&back, "foshan", VILLAGE_A));
+    }
+
+    #[test]
+    fn a_cross_district_case_is_decided_in_the_named_branch_below_the_common_ancestor() {
+        let t = four_tiers();
+        let district = matter_decided_at(&["district"], &[]);
+        assert_eq!(
+            cross_decider(&district, VILLAGE_A, DISTRICT_B, &t, day()).as_deref(),
+            Some(DISTRICT_B)
+        );
+        // A township of B named: it escalates within B's branch.
+        assert_eq!(
+            cross_decider(&district, VILLAGE_A, "foshan.nanhai.dali", &t, day()).as_deref(),
+            Some(DISTRICT_B)
+        );
+        // Decided only by the city: nothing crosses.
+        let city = matter_decided_at(&[], &[]);
+        assert_eq!(cross_decider(&city, VILLAGE_A, DISTRICT_B, &t, day()), None);
+        // The accepting hall's own branch, above or below it: no crossing.
+        assert_eq!(
+            cross_decider(&district, VILLAGE_A, "foshan.chancheng", &t, day()),
+            None
+        );
+        assert_eq!(
+            cross_decider(&district, "foshan.chancheng", VILLAGE_A, &t, day()),
+            None
+        );
+    }
+
+    #[test]
+    fn the_result_of_a_cross_district_case_goes_back_through_the_common_ancestor() {
+        let cat = crate::starter::catalogue().unwrap();
+        let m = cat.matters.values().next().unwrap();
+        let mut case = Case::start(&EventRecord {
+            event: Event::Received(Box::new(crate::case::Received::from_matter(
+                m,
+                1,
+                crate::case::Applicant {
+                    kind: ApplicantKind::Person,
+                    id_number: "11010519491231002X".into(),
+                    name: "张三".into(),
+                    phone: None,
+                    checksum_overridden: false,
+                    checksum_override_reason: None,
+                },
+                Vec::new(),
+                Vec::new(),
+                VILLAGE_A.into(),
+            ))),
+            ..record(VILLAGE_A, 1)
+        })
+        .unwrap();
+        case.state = State::ResultReady;
+        let actor = record(DISTRICT_B, 0).actor;
+        let back = hand_back(&case, DISTRICT_B, &actor, 0).unwrap();
+        assert!(matches!(back.event, Event::Transferred { ref to, .. } if to == "foshan"));
+        // From the common ancestor: down to the window, carrying what the
+        // window's branch lacks.
+        let records = [record(VILLAGE_A, 1), record(DISTRICT_B, 2)];
+        let down = crossing(&case, &records, "foshan", VILLAGE_A, &actor, 0).unwrap();
+        assert!(matches!(
+            down.event,
+            Event::Crossed { ref holder, ref history, .. }
+                if holder == VILLAGE_A && history.len() == 2
+        ));
+        // An ordinary hand-back from above the window stays a transfer.
+        let up = hand_back(&case, "foshan.chancheng", &actor, 0).unwrap();
+        assert!(matches!(up.event, Event::Transferred { ref to, .. } if to == VILLAGE_A));
+        let plain = crossing(&case, &records[..1], "foshan", VILLAGE_A, &actor, 0).unwrap();
+        assert!(matches!(plain.event, Event::Transferred { .. }));
     }
 
     #[test]

@@ -257,6 +257,11 @@ pub const PHRASES: &[(&str, &str, &str)] = &[
         "{hall} closed, the case goes to {heir}: {reason}",
     ),
     (
+        "history.crossed",
+        "异地通办，转{hall}办理",
+        "cross-district handling: sent on to {hall}",
+    ),
+    (
         "history.recalled",
         "调回上级：{reason}",
         "recalled: {reason}",

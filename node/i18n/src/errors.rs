@@ -291,6 +291,21 @@ pub const PHRASES: &[(&str, &str, &str)] = &[
         "matter {code} is not a trust-first matter: it is not issued on a pledge",
     ),
     (
+        "err.not_cross_district",
+        "事项{code}未开通异地通办，不能指定其他辖区的大厅办理",
+        "matter {code} is not open for cross-district handling: no hall of another district may be named to decide it",
+    ),
+    (
+        "err.unknown_deciding_hall",
+        "不认识大厅{hall}，请从本市各区、镇街大厅中选择",
+        "{hall} is not a hall known here: choose one of the city's district or township halls",
+    ),
+    (
+        "err.hall_may_not_decide",
+        "{hall}不能办理事项{code}的异地通办：该大厅及其上级在本辖区以外均无权决定",
+        "{hall} may not decide matter {code} across districts: neither it nor a hall above it outside this branch of the tree decides it",
+    ),
+    (
         "err.trust_first_not_here",
         "本大厅不能决定事项{code}，不能凭承诺当场办结",
         "this hall does not decide matter {code}, so it cannot issue it at once on a pledge",

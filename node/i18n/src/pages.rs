@@ -449,6 +449,17 @@ pub const PHRASES: &[(&str, &str, &str)] = &[
     ("trust.passed", "核查通过", "Passed"),
     ("trust.revoked", "已撤销", "Revoked"),
     (
+        "apply.cross_district",
+        "异地通办：由申请人户籍或参保地的大厅办理",
+        "Cross-district handling: decided by the applicant's home hall",
+    ),
+    ("apply.deciding_hall", "办理大厅", "Deciding hall"),
+    (
+        "apply.deciding_hall_none",
+        "本辖区办理",
+        "This district decides",
+    ),
+    (
         "trust.sign",
         "申请人已签署信用承诺（先信任、再审核，当场出证）",
         "The applicant signed the integrity pledge (trust first, check later: issued at once)",
@@ -1082,6 +1093,7 @@ pub const PHRASES: &[(&str, &str, &str)] = &[
         "移交其他大厅",
         "Handed over to another hall",
     ),
+    ("ev.crossed", "异地通办转送", "Sent across districts"),
     ("ev.forwarded_late", "转报迟延", "Forwarded late"),
     ("ev.attached", "附加材料文件", "File attached"),
     (

@@ -532,13 +532,14 @@ async fn receive(
         .case_versions(&ids)
         .await
         .map_err(|e| store_err(&e))?;
-    // A case handed over to this branch starts with its handover, which
-    // carries the records before it.
+    // A case handed over or sent across to this branch starts with its
+    // handover or crossing, which carries the records before it; a window
+    // whose branch held the case's beginning takes the rest from the
+    // crossing that brings its result back.
     if !ids.is_empty() {
         for w in &b.entries {
             if let Some(s) = w.stream.as_deref()
-                && streams.get(s).copied().unwrap_or(0) == 0
-                && w.stream_seq > 1
+                && streams.get(s).copied().unwrap_or(0) + 1 < w.stream_seq
                 && node.opens_case(&w.entry).await
             {
                 streams.insert(s.to_owned(), w.stream_seq - 1);
@@ -630,6 +631,13 @@ async fn receive(
         tracing::warn!(%case, %from, hours, "a case handed up arrived late");
         if let Err(e) = node.obey_late(case, from, *hours).await {
             tracing::warn!(%case, error = %e, "could not record a late arrival");
+        }
+    }
+    // After a late arrival is recorded: the common ancestor records it
+    // while it holds the case, and the crossing carries the record on.
+    for case in &applied.crossings {
+        if let Err(e) = node.obey_crossing(case).await {
+            tracing::warn!(%case, error = %e, "could not send a cross-district case on");
         }
     }
     if applied.committed

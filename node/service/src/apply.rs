@@ -48,6 +48,9 @@ pub struct Applied {
     /// Cases handed up to this node that arrived late: (case, the hall
     /// that handed it up, hours).
     pub late: Vec<(String, String, u32)>,
+    /// Cross-district cases handed to this node as the common ancestor of
+    /// their two branches, to send on down ([`Node::obey_crossing`]).
+    pub crossings: Vec<String>,
     /// Directives refused for a bad signature (kept out of the store).
     pub bad_signatures: Vec<String>,
     /// Nodes or certificate serials revoked by the root.
@@ -206,6 +209,11 @@ impl Node {
                                     rec.actor.node.clone(),
                                     hours,
                                 ));
+                            }
+                            if matches!(&rec.event, Event::Transferred { to, .. } if to == self.id.as_str())
+                                && cases.get(&rec.case_id).is_some_and(|c| self.sends_on(c))
+                            {
+                                applied.crossings.push(rec.case_id.clone());
                             }
                             if seen.insert(rec.case_id.clone()) {
                                 touched.push(rec.case_id.clone());
@@ -586,15 +594,19 @@ fn fold(
             rec.actor.node, rec.case_id
         ));
     }
+    // A crossing goes down towards the hall that holds the case from now
+    // on; every other event towards the hall that serves it.
+    let scope = |case: &Case| match &rec.event {
+        Event::Crossed { holder, .. } => holder.clone(),
+        _ => case.window().to_owned(),
+    };
     match cases.get_mut(&rec.case_id) {
-        // A case handed over to this branch starts here from the records
-        // its handover carries, written by the district while it held it.
-        // From below, every case starts with `received`: a parent holds
-        // all that its subtree wrote.
-        None if from_above
-            && matches!(&rec.event, Event::HandedOver { history, .. } if !history.is_empty()) =>
-        {
-            let Event::HandedOver { history, .. } = &rec.event else {
+        // A case handed over or sent across to this branch starts here from
+        // the records its handover or crossing carries, written by the hall
+        // above while it held it. From below, every case starts with
+        // `received`: a parent holds all that its subtree wrote.
+        None if from_above && rec.event.carried().is_some_and(|h| !h.is_empty()) => {
+            let Some(history) = rec.event.carried() else {
                 return Err("not a handover".into());
             };
             let before = Case::fold(history).map_err(|e| e.to_string())?;
@@ -607,7 +619,7 @@ fn fold(
                 ));
             }
             let case = Case::fold([rec]).map_err(|e| e.to_string())?;
-            let scope = case.window().to_owned();
+            let scope = scope(&case);
             cases.insert(rec.case_id.clone(), case);
             Ok(scope)
         }
@@ -630,10 +642,16 @@ fn fold(
                 ));
             }
             // Apply to a copy: a refused event leaves the case as it was.
+            // A crossing from above brings what this branch lacks of it.
             let mut next = case.clone();
-            next.replay(rec).map_err(|e| e.to_string())?;
+            if from_above {
+                next.catch_up(rec)
+            } else {
+                next.replay(rec)
+            }
+            .map_err(|e| e.to_string())?;
             *case = next;
-            Ok(case.window().to_owned())
+            Ok(scope(case))
         }
     }
 }

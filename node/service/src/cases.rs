@@ -71,6 +71,18 @@ pub struct Submission {
     /// is a hall that does not decide it (`trust_first_not_here`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub pledge_signed: bool,
+    /// Cross-district handling (异地通办): the hall, by node id, that
+    /// decides the case, usually the applicant's home district in another
+    /// branch of the tree. The case goes up to the common ancestor of this
+    /// hall and that one, down to it (or to the hall above it in its branch
+    /// that decides the matter), and its result comes back the same way to
+    /// be handed out here. Refused before anything is stored when the
+    /// matter is not open for it (`not_cross_district`), the hall is not
+    /// known here (`unknown_deciding_hall`), or no hall of its branch below
+    /// the common ancestor decides the matter (`hall_may_not_decide`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(example = "foshan.nanhai")]
+    pub deciding_hall: Option<String>,
 }
 
 /// A key that makes a submission happen once: the clerk's page, a kiosk or
@@ -414,6 +426,7 @@ impl Node {
         situations: &[String],
         materials: &[PresentedMaterial],
         non_acceptance: Option<&str>,
+        here_may_decide: bool,
     ) -> Result<Event, Error> {
         if let Some(reason) = non_acceptance {
             require_text("non_acceptance_reason", reason, 500)?;
@@ -424,9 +437,66 @@ impl Node {
             situations,
             materials,
             non_acceptance,
-            self.may_decide(matter),
+            here_may_decide && self.may_decide(matter),
             self.id.as_str(),
         )?)
+    }
+
+    /// The hall of another branch that decides a cross-district case
+    /// accepted here for `named` ([`policy::cross_decider`]), after the
+    /// checks the clerk is told of before anything is stored.
+    fn cross_decider(&self, matter: &Matter, named: &str) -> Result<String, Error> {
+        if !matter.cross_district {
+            return Err(Error::new(
+                crate::error::ErrorKind::Unprocessable,
+                "not_cross_district",
+                &[("code", &matter.code)],
+            ));
+        }
+        let named = named.trim();
+        let known = federation::NodeId::new(named).is_ok()
+            && (self.config.node.tree_halls.iter().any(|h| h == named)
+                || self.hall_names().contains_key(named));
+        if !known {
+            return Err(Error::new(
+                crate::error::ErrorKind::Unprocessable,
+                "unknown_deciding_hall",
+                &[("hall", &named)],
+            ));
+        }
+        policy::cross_decider(
+            matter,
+            self.id.as_str(),
+            named,
+            &self.config.node.tiers,
+            self.today(),
+        )
+        .ok_or_else(|| {
+            Error::new(
+                crate::error::ErrorKind::Unprocessable,
+                "hall_may_not_decide",
+                &[("hall", &named), ("code", &matter.code)],
+            )
+        })
+    }
+
+    /// Where an accepted case goes to be decided: the lowest hall above
+    /// that may, or for a cross-district case the hall of the other branch
+    /// that decides it.
+    fn destination(&self, case: &Case, matter: &Matter) -> String {
+        case.received
+            .decided_at
+            .as_deref()
+            .and_then(|named| {
+                policy::cross_decider(
+                    matter,
+                    &case.received.accepting_node,
+                    named,
+                    &self.config.node.tiers,
+                    self.today(),
+                )
+            })
+            .unwrap_or_else(|| self.decider_for(matter).to_string())
     }
 
     /// May a pledge be signed for `matter` here: a trust-first matter, at a
@@ -503,6 +573,13 @@ impl Node {
         }
         let started = std::time::Instant::now();
         let matter = self.matter_for_window(&sub.matter_code)?;
+        let deciding_hall = match sub.deciding_hall.as_deref() {
+            Some(named) => {
+                self.cross_decider(&matter, named)?;
+                Some(named.trim().to_owned())
+            }
+            None => None,
+        };
         let applicant = self.check_applicant(&sub.applicant)?;
         let decision = self.acceptance_event(
             &matter,
@@ -510,11 +587,19 @@ impl Node {
             &sub.situations,
             &sub.materials,
             sub.non_acceptance_reason.as_deref(),
+            deciding_hall.is_none(),
         )?;
         let materials = self
             .check_by_data(&matter, &applicant.id_number, &sub.materials)
             .await?;
         let decision = if sub.pledge_signed {
+            if deciding_hall.is_some() {
+                return Err(Error::new(
+                    crate::error::ErrorKind::Unprocessable,
+                    "trust_first_not_here",
+                    &[("code", &matter.code)],
+                ));
+            }
             self.check_trust_first(&matter)?;
             policy::trust_first(&matter, decision)
         } else {
@@ -532,6 +617,7 @@ impl Node {
             self.id.to_string(),
         );
         received.intake = intake.channel;
+        received.decided_at = deciding_hall;
         received.id_digest = self
             .id_digest(&received.applicant.id_number)
             .unwrap_or_default();
@@ -686,6 +772,7 @@ impl Node {
             &situations,
             &materials,
             None,
+            case.received.decided_at.is_none(),
         )?;
         let rec = EventRecord {
             case_id: number.clone(),
@@ -892,7 +979,7 @@ impl Node {
         let Some(last) = records.last() else {
             return Ok(());
         };
-        let to = self.decider_for(matter);
+        let to = self.destination(case, matter);
         if let Some(rec) =
             policy::escalation(case, to.as_str(), self.id.as_str(), &last.actor, last.at_ms)
         {

@@ -121,6 +121,15 @@ pub struct NodeSection {
     /// no bookings for the matter).
     #[serde(default)]
     pub matter_windows: Vec<String>,
+    /// Halls of the tree outside this hall's branch, by node id, that a
+    /// clerk may name to decide a cross-district matter (异地通办): usually
+    /// the city's districts, and their townships for matters decided
+    /// there. A hall not listed (and not named in the fleet's status
+    /// reports) is refused as `unknown_deciding_hall`. `onewindow-deploy
+    /// topology bundle` lists the topology's halls between the root and
+    /// the lowest tier outside the hall's branch.
+    #[serde(default)]
+    pub tree_halls: Vec<String>,
     /// No-shows (slots booked and not come to, late arrivals not counted)
     /// within `booking_no_show_days` that keep a person from booking for
     /// `booking_block_days` after the last of them; 0: no such rule.
@@ -677,6 +686,7 @@ impl Config {
                 .list_separator(",")
                 .with_list_parse_key("node.tiers")
                 .with_list_parse_key("federation.children")
+                .with_list_parse_key("node.tree_halls")
                 .with_list_parse_key("privacy.personal_data_at")
                 .with_list_parse_key("privacy.retention_matters")
                 .try_parsing(true),

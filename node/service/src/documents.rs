@@ -307,19 +307,35 @@ impl Node {
         Ok((rec, document))
     }
 
-    /// The documents issued for a case, as stored, in order.
-    pub async fn issued_documents(&self, number: &str) -> Result<Vec<Issued>, Error> {
+    /// A case's records held here, in order: its stored events, and the
+    /// records a handover or a crossing carries that are not stored here
+    /// (the window of a cross-district case holds the deciding branch's
+    /// records only inside the crossing that brought its result back).
+    pub async fn case_records(&self, number: &str) -> Result<Vec<EventRecord>, Error> {
         let events = self.store.case_events(number).await?;
-        Ok(events
+        let mut by_version: std::collections::BTreeMap<u64, EventRecord> =
+            std::collections::BTreeMap::new();
+        for rec in events.iter().filter_map(|e| e.record()) {
+            for carried in rec.event.carried().unwrap_or_default() {
+                by_version
+                    .entry(carried.case_version)
+                    .or_insert_with(|| carried.clone());
+            }
+            by_version.insert(rec.case_version, rec.clone());
+        }
+        Ok(by_version.into_values().collect())
+    }
+
+    /// The documents issued for a case, as held here, in order.
+    pub async fn issued_documents(&self, number: &str) -> Result<Vec<Issued>, Error> {
+        let records = self.case_records(number).await?;
+        Ok(records
             .iter()
-            .filter_map(|e| {
-                let rec = e.record()?;
-                match &rec.event {
-                    Event::DocumentIssued { document } => {
-                        Some(self.issued_of(rec, &rec.actor.node, document))
-                    }
-                    _ => None,
+            .filter_map(|rec| match &rec.event {
+                Event::DocumentIssued { document } => {
+                    Some(self.issued_of(rec, &rec.actor.node, document))
                 }
+                _ => None,
             })
             .collect())
     }

@@ -397,7 +397,7 @@ impl Node {
         for r in &records {
             let next = match case.take() {
                 None => Case::fold(std::iter::once(r)),
-                Some(mut c) => c.replay(r).map(|()| c),
+                Some(mut c) => c.catch_up(r).map(|()| c),
             };
             let Ok(c) = next else { break };
             out.insert(

@@ -127,6 +127,7 @@ impl Node {
                 Event::HandedOver { to, holder, .. } => {
                     handles |= *to == ask.by || *holder == ask.by;
                 }
+                Event::Crossed { holder, .. } => handles |= *holder == ask.by,
                 _ => {}
             }
             attaches |= matches!(&rec.event, Event::Attached(a) if a.hash == ask.hash);

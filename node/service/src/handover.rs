@@ -321,16 +321,14 @@ impl Node {
         Ok(())
     }
 
-    /// Does this entry start a case in this node's branch: a handover that
-    /// carries the case's earlier records? The down flow then takes it in
-    /// place of the records before it, which this branch never held.
+    /// Does this entry carry a case's earlier records (a handover, or a
+    /// cross-district crossing)? The down flow then takes it in place of
+    /// the records before it that this branch never held.
     pub async fn opens_case(&self, e: &federation::LogEntry) -> bool {
         matches!(
             self.decode_entry(e, &HashMap::new()).await,
-            Ok(Ok(onewindow_domain::log::LogBody::Case(EventRecord {
-                event: Event::HandedOver { ref history, .. },
-                ..
-            }))) if !history.is_empty()
+            Ok(Ok(onewindow_domain::log::LogBody::Case(EventRecord { ref event, .. })))
+                if event.carried().is_some_and(|h| !h.is_empty())
         )
     }
 }

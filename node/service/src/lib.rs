@@ -14,6 +14,7 @@ mod by_data;
 mod cases;
 pub mod clock;
 pub mod config;
+mod crossing;
 mod directives;
 pub mod documents;
 pub mod enrolment;

@@ -181,6 +181,7 @@ impl Node {
                 Event::HandedOver { to, holder, .. } => {
                     handles |= *to == ask.by || *holder == ask.by;
                 }
+                Event::Crossed { holder, .. } => handles |= *holder == ask.by,
                 _ => {}
             }
         }

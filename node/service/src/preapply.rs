@@ -325,6 +325,7 @@ impl Node {
             non_acceptance_reason: None,
             // A pledge is signed at the window, not online.
             pledge_signed: false,
+            deciding_hall: None,
         };
         let attachments = stored
             .files

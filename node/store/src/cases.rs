@@ -265,9 +265,11 @@ fn fold_events(
             ))
         };
         match out.get_mut(&rec.case_id) {
-            Some(case) => case.replay(&rec).map_err(|e| corrupt(&e))?,
+            // A crossing back to the window carries what its branch lacks.
+            Some(case) => case.catch_up(&rec).map_err(|e| corrupt(&e))?,
             None => {
-                // `received`, or a handover that carries what came before.
+                // `received`, or a handover or crossing that carries what
+                // came before.
                 let case = Case::fold([&rec]).map_err(|e| corrupt(&e))?;
                 out.insert(rec.case_id.clone(), case);
             }
@@ -294,6 +296,20 @@ fn rows_with_cases(
 }
 
 impl Store {
+    /// The cases `holder` holds, accepted at another hall, that wait to be
+    /// sent on (accepted, not yet handled) or handed back (result ready):
+    /// where a cross-district case waits at the common ancestor of its two
+    /// halls.
+    pub async fn cases_to_send_on(&self, holder: &str) -> Result<Vec<String>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT id FROM cases WHERE holder = $1 AND accepting_node <> $1 \
+             AND state IN ('accepted', 'result_ready') ORDER BY id",
+        )
+        .bind(holder)
+        .fetch_all(self.pool())
+        .await?)
+    }
+
     /// The cases with these ids, folded from their events (one query per
     /// 500 ids).
     pub(crate) async fn fold_cases(

@@ -29,7 +29,8 @@ use crate::store::CaseFilter;
     params(("Idempotency-Key" = Option<String>, Header, description = "1 to 100 of A-Z a-z 0-9 . _ : -; the same key and submission from the same account make one case", max_length = 100, pattern = "^[A-Za-z0-9._:-]{1,100}$")),
     responses((status = 401, body = ErrorBody), (status = 201, body = Outcome), (status = 200, description = "Made before under the same key: that case", body = Outcome),
         (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody), (status = 409, description = "The key was used for another submission (`submission_key_reused`), or the hall is closed", body = ErrorBody), (status = 422, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, description = "The key was used for another submission (`submission_key_reused`), or the hall is closed", body = ErrorBody),
+        (status = 422, description = "The matter is not delegated here, or a cross-district `deciding_hall` is refused: the matter is not open for it (`not_cross_district`), the hall is not known here (`unknown_deciding_hall`), or no hall of its branch decides the matter (`hall_may_not_decide`)", body = ErrorBody),
         (status = 503, description = "The hall is recovering its log (`hall_recovering`) or cannot reach its parent", body = ErrorBody)))]
 pub async fn submit(
     State(node): State<AppState>,
@@ -202,13 +203,9 @@ pub async fn record(
     ApiPath(number): ApiPath<String>,
 ) -> Result<axum::Json<CaseRecord>, Error> {
     let view = node.case_for_staff(&number).await?;
-    let events = node
-        .store
-        .case_events(&view.number)
-        .await?
-        .into_iter()
-        .filter_map(|e| e.record().cloned())
-        .collect();
+    // With the records a crossing or handover carries that are not stored
+    // here as rows of their own.
+    let events = node.case_records(&view.number).await?;
     Ok(axum::Json(CaseRecord { view, events }))
 }
 

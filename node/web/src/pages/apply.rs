@@ -166,6 +166,9 @@ fn render_form(ctx: &Ctx, status: StatusCode, p: FormPage<'_>) -> Response {
         field_error => p.error.filter(|_| p.error_field.is_some()),
         error_field => p.error_field,
         decided_here => node.may_decide(p.matter),
+        // A cross-district matter may be sent to a hall of another
+        // branch of the tree (异地通办): the halls known here.
+        deciding_halls => if p.matter.cross_district { deciding_halls(node, ctx.lang == onewindow_i18n::Lang::En) } else { Vec::new() },
         // A form shown again after a refusal keeps its key: the refused
         // attempt stored nothing, and a double click still makes one case.
         submission_key => p.vals.get("submission_key").cloned().unwrap_or_else(super::web::new_submission_key),
@@ -173,6 +176,25 @@ fn render_form(ctx: &Ctx, status: StatusCode, p: FormPage<'_>) -> Response {
         dept_en => dept.map(|d| d.name_en.clone()),
     };
     ctx.render(status, "clerk/apply.html", data)
+}
+
+/// The halls outside this hall's branch that the clerk may name to decide
+/// a cross-district case: `[node] tree_halls` and the halls named in the
+/// fleet's status reports, as (node id, name), by id.
+fn deciding_halls(node: &onewindow_service::Node, en: bool) -> Vec<(String, String)> {
+    use onewindow_domain::policy::is_within;
+    let me = node.id.as_str();
+    let mut ids: Vec<String> = node.config.node.tree_halls.clone();
+    ids.extend(node.hall_names().keys().cloned());
+    ids.sort();
+    ids.dedup();
+    ids.into_iter()
+        .filter(|h| !is_within(me, h) && !is_within(h, me))
+        .map(|h| {
+            let name = node.hall_name(&h, en);
+            (h, name)
+        })
+        .collect()
 }
 
 /// `GET /clerk/apply/{code}`: the empty checklist form for a matter.
@@ -256,6 +278,7 @@ pub async fn submit(Path(code): Path<String>, form: StaffForm) -> Response {
     };
     let override_reason = fields.text("override_reason");
     let phone = fields.text("phone");
+    let deciding_hall = fields.text("deciding_hall");
     let sub = Submission {
         matter_code: matter.code.clone(),
         applicant: ApplicantInput {
@@ -269,6 +292,7 @@ pub async fn submit(Path(code): Path<String>, form: StaffForm) -> Response {
         materials: presented(matter, &fields),
         non_acceptance_reason: reject.then(|| fields.text("reject_reason")),
         pledge_signed: !reject && fields.get("pledge_signed") == Some("1"),
+        deciding_hall: (!deciding_hall.is_empty()).then_some(deciding_hall),
     };
     let result = if sub.applicant.name.is_empty() {
         Err(Error::keyed(
