@@ -345,16 +345,23 @@ pub fn make(topology: &Topology, dir: &Path, opts: &BundleOptions) -> anyhow::Re
 /// The halls a clerk at `hall` may name to decide a cross-district case
 /// (`[node] tree_halls`): those of the topology between the root and the
 /// lowest tier (districts and townships in a city), outside `hall`'s
-/// branch.
+/// branch, each as `ID|中文名|English name`.
 fn deciding_halls(topology: &Topology, hall: &federation::NodeId) -> Vec<String> {
     let lowest = topology.tiers.len().saturating_sub(1);
     topology
         .nodes
         .iter()
-        .map(|n| &n.id)
-        .filter(|n| n.depth() > 0 && n.depth() < lowest)
-        .filter(|n| !n.is_in_subtree_of(hall) && !hall.is_in_subtree_of(n))
-        .map(ToString::to_string)
+        .filter(|n| n.id.depth() > 0 && n.id.depth() < lowest)
+        .filter(|n| !n.id.is_in_subtree_of(hall) && !hall.is_in_subtree_of(&n.id))
+        .map(|n| {
+            let clean = |s: &str| s.replace(['|', ','], " ");
+            format!(
+                "{}|{}|{}",
+                n.id,
+                clean(&n.hall_name_zh),
+                clean(&n.hall_name_en)
+            )
+        })
         .collect()
 }
 
@@ -658,7 +665,12 @@ mod tests {
         assert_eq!(v.federation.root_public_key, b.root_public_key);
         // The halls a clerk may name for a cross-district case: the other
         // township, not its own or the district.
-        assert_eq!(v.node.tree_halls, ["nanhai.guicheng"]);
+        assert_eq!(
+            v.node.tree_halls,
+            [
+                "nanhai.guicheng|南海区桂城街道行政服务中心|Guicheng Sub-district Administrative Service Centre"
+            ]
+        );
         // One digest key for the whole tree.
         assert_eq!(v.privacy.id_digest_key.len(), 64);
         assert_eq!(v.privacy.id_digest_key, c.privacy.id_digest_key);

@@ -457,7 +457,7 @@ pub const PHRASES: &[(&str, &str, &str)] = &[
     (
         "apply.deciding_hall_none",
         "本辖区办理",
-        "This district decides",
+        "Decided within this branch, as usual",
     ),
     (
         "trust.sign",

@@ -100,6 +100,15 @@ impl Node {
             .into_iter()
             .map(|(id, zh, en)| (id, (zh, en)))
             .collect();
+        // The names the configuration gives the tree's other halls, unless
+        // a status report (kept in the store) named them already.
+        for (hall, zh, en) in config.node.tree_hall_entries() {
+            if !zh.is_empty() || !en.is_empty() {
+                halls
+                    .entry(hall.to_owned())
+                    .or_insert_with(|| (zh.to_owned(), en.to_owned()));
+            }
+        }
         halls.insert(
             id.to_string(),
             (

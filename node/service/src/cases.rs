@@ -455,7 +455,12 @@ impl Node {
         }
         let named = named.trim();
         let known = federation::NodeId::new(named).is_ok()
-            && (self.config.node.tree_halls.iter().any(|h| h == named)
+            && (self
+                .config
+                .node
+                .tree_hall_entries()
+                .iter()
+                .any(|(h, ..)| *h == named)
                 || self.hall_names().contains_key(named));
         if !known {
             return Err(Error::new(

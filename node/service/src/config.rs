@@ -121,13 +121,14 @@ pub struct NodeSection {
     /// no bookings for the matter).
     #[serde(default)]
     pub matter_windows: Vec<String>,
-    /// Halls of the tree outside this hall's branch, by node id, that a
-    /// clerk may name to decide a cross-district matter (异地通办): usually
-    /// the city's districts, and their townships for matters decided
-    /// there. A hall not listed (and not named in the fleet's status
-    /// reports) is refused as `unknown_deciding_hall`. `onewindow-deploy
-    /// topology bundle` lists the topology's halls between the root and
-    /// the lowest tier outside the hall's branch.
+    /// Halls of the tree outside this hall's branch that a clerk may name
+    /// to decide a cross-district matter (异地通办): usually the city's
+    /// districts, and their townships for matters decided there. Each is
+    /// `ID` or `ID|中文名|English name`, so the window offers names. A
+    /// hall not listed (and not named in the fleet's status reports) is
+    /// refused as `unknown_deciding_hall`. `onewindow-deploy topology
+    /// bundle` lists the topology's halls between the root and the lowest
+    /// tier outside the hall's branch, with their names.
     #[serde(default)]
     pub tree_halls: Vec<String>,
     /// No-shows (slots booked and not come to, late arrivals not counted)
@@ -173,6 +174,21 @@ impl NodeSection {
             .filter_map(|e| parse_matter_windows(e).ok())
             .find(|(code, _)| *code == matter)
             .map_or(self.booking_windows, |(_, n)| n)
+    }
+
+    /// `tree_halls` as (node id, Chinese name, English name); a name not
+    /// given is empty.
+    pub fn tree_hall_entries(&self) -> Vec<(&str, &str, &str)> {
+        self.tree_halls
+            .iter()
+            .map(|e| {
+                let mut parts = e.split('|').map(str::trim);
+                let id = parts.next().unwrap_or_default();
+                let zh = parts.next().unwrap_or_default();
+                let en = parts.next().unwrap_or_default();
+                (id, zh, en)
+            })
+            .collect()
     }
 
     /// The hall's rule on repeated no-shows.
@@ -753,6 +769,19 @@ impl Config {
         for e in &self.node.matter_windows {
             parse_matter_windows(e).map_err(|p| invalid("node.matter_windows", &p))?;
         }
+        for (e, (id, ..)) in self
+            .node
+            .tree_halls
+            .iter()
+            .zip(self.node.tree_hall_entries())
+        {
+            if federation::NodeId::new(id).is_err() || e.split('|').count() > 3 {
+                return Err(invalid(
+                    "node.tree_halls",
+                    &format!("{e:?} is not ID or ID|中文名|English name"),
+                ));
+            }
+        }
         for (key, days) in [
             ("node.booking_no_show_days", self.node.booking_no_show_days),
             ("node.booking_block_days", self.node.booking_block_days),
@@ -1009,6 +1038,31 @@ mod tests {
             let mut c = ok.clone();
             change(&mut c);
             assert!(c.validate().is_err(), "{:?}", c.sms);
+        }
+    }
+
+    #[test]
+    fn tree_halls_are_ids_with_names_or_without() {
+        let mut c = Config::default();
+        c.node.tree_halls = vec![
+            "foshan.shunde|顺德区行政服务中心|Shunde District Hall".into(),
+            "foshan.chancheng".into(),
+        ];
+        c.validate().expect("both forms are valid");
+        assert_eq!(
+            c.node.tree_hall_entries(),
+            [
+                (
+                    "foshan.shunde",
+                    "顺德区行政服务中心",
+                    "Shunde District Hall"
+                ),
+                ("foshan.chancheng", "", ""),
+            ]
+        );
+        for bad in ["Foshan Shunde|顺德", "foshan.shunde|a|b|c", ""] {
+            c.node.tree_halls = vec![bad.into()];
+            assert!(c.validate().is_err(), "{bad:?} is refused");
         }
     }
 

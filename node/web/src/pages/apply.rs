@@ -184,7 +184,13 @@ fn render_form(ctx: &Ctx, status: StatusCode, p: FormPage<'_>) -> Response {
 fn deciding_halls(node: &onewindow_service::Node, en: bool) -> Vec<(String, String)> {
     use onewindow_domain::policy::is_within;
     let me = node.id.as_str();
-    let mut ids: Vec<String> = node.config.node.tree_halls.clone();
+    let mut ids: Vec<String> = node
+        .config
+        .node
+        .tree_hall_entries()
+        .into_iter()
+        .map(|(id, ..)| id.to_owned())
+        .collect();
     ids.extend(node.hall_names().keys().cloned());
     ids.sort();
     ids.dedup();
