@@ -2364,3 +2364,75 @@ async fn department_systems_are_issued_credentials_and_webhooks() {
     assert_eq!(feed.status(), 401);
     hall.node.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_supervisor_asks_for_one_cases_personal_data_with_a_reason() {
+    let hall = start().await;
+    let base = hall.node.url();
+    let number = receive(&hall, 1, false).await.remove(0);
+    let admin_api = onewindow_tests::Api::login(&base, "admin", PASSWORD).await;
+    onewindow_tests::hall::ensure_staff(admin_api.client(), "sup1", "sup1", "supervisor", None)
+        .await;
+    let as_sup = [("ONEWINDOW_USER", "sup1")];
+    let pw = onewindow_tests::STAFF_PASSWORD;
+    // The reason is required, by the command and by the node.
+    let none = admin_at(&base, pw, &["case", "personal", &number], &as_sup).await;
+    assert!(
+        !none.ok && none.stderr.contains("--reason"),
+        "{}",
+        none.stderr
+    );
+    let empty = admin_at(
+        &base,
+        pw,
+        &["case", "personal", &number, "--reason", " "],
+        &as_sup,
+    )
+    .await;
+    assert!(
+        !empty.ok && empty.stderr.contains("empty_field"),
+        "{}",
+        empty.stderr
+    );
+    // A clerk may not ask.
+    let clerk = admin_at(
+        &base,
+        pw,
+        &["case", "personal", &number, "--reason", "核查"],
+        &[("ONEWINDOW_USER", "clerk1")],
+    )
+    .await;
+    assert!(
+        !clerk.ok && clerk.stderr.contains("wrong_role"),
+        "{}",
+        clerk.stderr
+    );
+    let shown = admin_at(
+        &base,
+        pw,
+        &["case", "personal", &number, "--reason", "群众投诉核查"],
+        &as_sup,
+    )
+    .await;
+    assert!(shown.ok, "{}", shown.stderr);
+    assert!(shown.stdout.contains(&number), "{}", shown.stdout);
+    assert!(
+        shown.stdout.contains("11010519491231002X"),
+        "{}",
+        shown.stdout
+    );
+    assert!(
+        shown.stdout.contains("in the audit log"),
+        "{}",
+        shown.stdout
+    );
+    // The request, with its reason, is in the audit log.
+    let audit = admin_api
+        .get_ok("/api/v1/admin/audit/actions?action=personal_data_requested")
+        .await;
+    assert!(
+        audit.to_string().contains("群众投诉核查"),
+        "the reason is kept: {audit}"
+    );
+    hall.node.stop().await;
+}

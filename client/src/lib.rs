@@ -29,8 +29,8 @@ use reqwest::Url;
 use types::{
     AuditAction, AuditReport, CalendarYear, CaseRecord, CaseView, Catalogue, Delivery,
     ExportedEntry, FeedCredential, FleetNode, Health, IssuedCredential, IssuedToken, LoginOutcome,
-    NewCredential, NewStaff, NewSubscription, Outcome, Progress, Report, Staff, StaffChange,
-    Submission, Subscription, VersionInfo, WarningRow,
+    NewCredential, NewStaff, NewSubscription, Outcome, PersonalData, Progress, Report, Staff,
+    StaffChange, Submission, Subscription, VersionInfo, WarningRow,
 };
 
 /// A typed answer and the JSON it was read from.
@@ -542,6 +542,22 @@ impl Client {
     pub async fn cases(&self, query: &[(&str, &str)]) -> Result<Answer<Vec<CaseView>>, Error> {
         self.call_with_query(&routes::CASES, &[], query, None::<&()>)
             .await
+    }
+
+    /// `POST /api/v1/cases/{number}/personal` (supervisor): one case's
+    /// personal data, fetched from below where it is withheld here, with
+    /// the reason kept in the audit log.
+    pub async fn personal_data(
+        &self,
+        number: &str,
+        reason: &str,
+    ) -> Result<Answer<PersonalData>, Error> {
+        self.call(
+            &routes::PERSONAL_DATA,
+            &[number],
+            Some(&serde_json::json!({ "reason": reason })),
+        )
+        .await
     }
 
     /// `POST /api/v1/cases/{number}/recall` (supervisor or administrator,

@@ -58,6 +58,7 @@ pub(crate) const REPORT: Route = Route::new("get", "/api/v1/admin/report");
 pub(crate) const SUBMIT: Route = Route::new("post", "/api/v1/cases");
 pub(crate) const CASES: Route = Route::new("get", "/api/v1/cases");
 pub(crate) const RECALL: Route = Route::new("post", "/api/v1/cases/{number}/recall");
+pub(crate) const PERSONAL_DATA: Route = Route::new("post", "/api/v1/cases/{number}/personal");
 pub(crate) const REOPEN: Route = Route::new("post", "/api/v1/cases/{number}/reopen");
 pub(crate) const WARNING_DECISION: Route =
     Route::new("post", "/api/v1/cases/{number}/warning-decision");
@@ -108,6 +109,7 @@ pub const ROUTES: &[Route] = &[
     SUBMIT,
     CASES,
     RECALL,
+    PERSONAL_DATA,
     WARNING_DECISION,
     REOPEN,
     PROGRESS,

@@ -372,6 +372,26 @@ pub struct Received {
 pub struct ReceivedApplicant {
     /// Name.
     pub name: String,
+    /// Citizen ID or credit code.
+    #[serde(default)]
+    pub id_number: String,
+    /// Contact phone, if given.
+    #[serde(default)]
+    pub phone: Option<String>,
+}
+
+/// `POST /api/v1/cases/{number}/personal`: one case's personal data, for
+/// the supervisor who asked (audited).
+#[derive(Debug, Clone, Deserialize)]
+pub struct PersonalData {
+    /// The case number.
+    pub case_number: String,
+    /// The case with its personal sections.
+    pub case: Case,
+    /// Sections fetched from below for the request.
+    pub fetched: usize,
+    /// Sections still withheld (none came for them).
+    pub withheld: usize,
 }
 
 /// `GET /api/v1/cases/{number}/record`.

@@ -47,6 +47,17 @@ pub enum CaseCommand {
         #[arg(long)]
         answer: String,
     },
+    /// One case's personal data (supervisor): the applicant's name, ID
+    /// number and phone, fetched from the hall below where this hall holds
+    /// them withheld; the request and its reason are kept in the audit log
+    /// (POST /api/v1/cases/{number}/personal).
+    Personal {
+        /// Case number.
+        number: String,
+        /// Why (required, 1 to 500 characters; audited).
+        #[arg(long)]
+        reason: String,
+    },
     /// A case's state, warning level and due dates, then its events:
     /// version, time, actor, kind (GET /api/v1/cases/{number}/record).
     Show {
@@ -110,6 +121,43 @@ impl CaseCommand {
             }
             Self::FollowUp { number, answer } => {
                 return follow_up(api, out, number.trim(), answer.trim()).await;
+            }
+            Self::Personal { number, reason } => {
+                let answer = api.personal_data(number.trim(), reason.trim()).await?;
+                if out.json {
+                    out.print_json(&answer.json);
+                    return Ok(());
+                }
+                let p = answer.value;
+                let a = &p.case.received.applicant;
+                println!(
+                    "{}",
+                    fields(&[
+                        ("case", p.case_number.clone()),
+                        (
+                            "matter",
+                            format!(
+                                "{} {}",
+                                p.case.received.matter_code, p.case.received.matter_name_zh
+                            )
+                        ),
+                        (
+                            "applicant",
+                            or_dash(Some(a.name.as_str()).filter(|n| !n.is_empty()))
+                        ),
+                        (
+                            "id number",
+                            or_dash(Some(a.id_number.as_str()).filter(|n| !n.is_empty()))
+                        ),
+                        ("phone", or_dash(a.phone.as_deref())),
+                        ("fetched", p.fetched.to_string()),
+                        ("still withheld", p.withheld.to_string()),
+                    ])
+                );
+                println!(
+                    "shown for this request only; the request and its reason are in the audit log"
+                );
+                return Ok(());
             }
         };
         let answer = api.case_record(number.trim()).await?;
