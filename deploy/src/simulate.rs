@@ -36,7 +36,11 @@
 //! - `--rated-share` (0.6) of the applicants rate the service when they
 //!   collect their result (the hall tablet, the progress page on a phone,
 //!   or the web), 1 (very satisfied) 85%, 2 10%, 3 3%, 4 and 5 1% each;
-//!   a bad rating (4 or 5) is followed up at that hall 1 to 72 hours later.
+//!   a bad rating (4 or 5) is followed up at that hall 1 to 72 hours later;
+//! - `--cross-share` (0 by default) of the cases at a hall that receives a matter
+//!   open for cross-district handling (异地通办) are of such a matter and
+//!   name a hall of another branch of the tree, which decides them: the
+//!   case goes through the two halls' common ancestor and back.
 //!
 //! Faults: `--down ID@DAY+DAYS` stops a hall (its store stays) at the start
 //! of working day DAY for DAYS working days; its windows are closed
@@ -97,6 +101,10 @@ pub struct SimulateArgs {
     /// Share of the applicants who rate the service at collection.
     #[arg(long, default_value_t = 0.6, value_name = "P", value_parser = share)]
     pub rated_share: f64,
+    /// Share of the cases at a hall that receives a cross-district matter
+    /// that name a hall of another branch to decide it.
+    #[arg(long, default_value_t = 0.0, value_name = "P", value_parser = share)]
+    pub cross_share: f64,
     /// Seed of the workload's draws: the same seed, the same cases.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -169,6 +177,10 @@ struct Hall {
     /// Of `plans`: the matter takes bookings (and its applicants are
     /// people, who book with their ID number).
     bookable: Vec<bool>,
+    /// Of `plans`: those that name a hall of another branch (drawn for
+    /// `--cross-share` of the cases), and the others.
+    crossing: Vec<usize>,
+    local: Vec<usize>,
 }
 
 impl Hall {
@@ -213,6 +225,8 @@ struct Summary {
     early_actions: u64,
     failed_actions: u64,
     completed: u64,
+    /// Cases accepted for a hall of another branch (异地通办).
+    crossed: u64,
     events: u64,
     /// Of the events: cases recorded as having reached their decider late.
     late_arrivals: u64,
@@ -299,6 +313,7 @@ impl SimulateArgs {
                 booked: self.booked_share,
                 no_show: self.no_show_share,
                 rated: self.rated_share,
+                cross: self.cross_share,
             },
         };
         let by_tier = tiers_of(&halls);
@@ -455,9 +470,10 @@ impl SimulateArgs {
             println!("{}", serde_json::to_string(s)?);
         } else {
             println!(
-                "cases {} (completed {}), actions {} ({} early, {} failed), events at the root {} ({} late arrivals)",
+                "cases {} (completed {}, {} across branches), actions {} ({} early, {} failed), events at the root {} ({} late arrivals)",
                 s.cases,
                 s.completed,
+                s.crossed,
                 s.actions,
                 s.early_actions,
                 s.failed_actions,
@@ -547,6 +563,7 @@ struct Shares {
     booked: f64,
     no_show: f64,
     rated: f64,
+    cross: f64,
 }
 
 /// A place booked at a hall for the next slot.
@@ -598,10 +615,13 @@ impl Sim {
                 continue;
             }
             let hall = candidates[self.rng.gen_range(0..candidates.len())];
-            if halls[hall].node().is_none() || halls[hall].plans.is_empty() {
+            let h = &halls[hall];
+            if h.node().is_none() || h.local.is_empty() {
                 continue;
             }
-            let plan = self.rng.gen_range(0..halls[hall].plans.len());
+            let crosses = !h.crossing.is_empty() && self.rng.r#gen::<f64>() < self.shares.cross;
+            let pool = if crosses { &h.crossing } else { &h.local };
+            let plan = pool[self.rng.gen_range(0..pool.len())];
             self.applicant += 1;
             let books = halls[hall].bookable[plan] && self.rng.r#gen::<f64>() < self.shares.booked;
             let entry = per_hall.entry(hall).or_default();
@@ -685,8 +705,11 @@ impl Sim {
             for (p, r) in work.made {
                 match r {
                     Ok((number, applicant)) => {
-                        let (_, decider, co, department) = &halls[hall].plans[p];
+                        let (plan, decider, co, department) = &halls[hall].plans[p];
                         self.summary.cases += 1;
+                        if plan.deciding_hall.is_some() {
+                            self.summary.crossed += 1;
+                        }
                         self.pending.push(Pending {
                             number,
                             applicant,
@@ -1073,6 +1096,8 @@ async fn start_halls(
                 running: None,
                 plans: Vec::new(),
                 bookable: Vec::new(),
+                crossing: Vec::new(),
+                local: Vec::new(),
             };
             let clock = Arc::clone(clock);
             set.spawn(async move {
@@ -1125,12 +1150,15 @@ fn prepare_plans(halls: &mut [Hall], tiers: &[String]) -> anyhow::Result<()> {
         .enumerate()
         .map(|(i, h)| (h.id.clone(), i))
         .collect();
+    let ids: Vec<String> = halls.iter().map(|h| h.id.clone()).collect();
     for h in halls.iter_mut() {
         let Some(node) = h.node() else { continue };
         let catalogue = node.catalogue();
         let tier = tiers.get(h.depth).cloned().unwrap_or_default();
         let mut plans = Vec::new();
         let mut bookable = Vec::new();
+        let mut crossing = Vec::new();
+        let mut local = Vec::new();
         for m in catalogue.matters.values() {
             let d = &m.delegation;
             if m.immediate
@@ -1150,11 +1178,38 @@ fn prepare_plans(halls: &mut [Hall], tiers: &[String]) -> anyhow::Result<()> {
                 m.co_departments.clone()
             };
             let plan = SubmissionPlan::for_matter(m);
+            // A matter open for cross-district handling is also drawn
+            // naming the first hall of another branch that decides it.
+            let across = m
+                .cross_district
+                .then(|| {
+                    ids.iter().find_map(|named| {
+                        let to = node::domain::policy::cross_decider(
+                            m,
+                            &h.id,
+                            named,
+                            tiers,
+                            node.today(),
+                        )?;
+                        index.get(&to).map(|&at| (named.clone(), at))
+                    })
+                })
+                .flatten();
+            if let Some((named, at)) = across {
+                let mut p = plan.clone();
+                p.deciding_hall = Some(named);
+                crossing.push(plans.len());
+                bookable.push(false);
+                plans.push((p, at, co.clone(), m.department.clone()));
+            }
+            local.push(plans.len());
             bookable.push(m.bookable && !plan.organisation);
             plans.push((plan, at, co, m.department.clone()));
         }
         h.plans = plans;
         h.bookable = bookable;
+        h.crossing = crossing;
+        h.local = local;
     }
     if halls.iter().all(|h| h.plans.is_empty()) {
         bail!("no hall receives a committed matter of the catalogue");

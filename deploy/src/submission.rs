@@ -40,6 +40,9 @@ pub struct SubmissionPlan {
     pub organisation: bool,
     /// The materials presented.
     pub materials: Vec<PresentedMaterial>,
+    /// The hall of another branch named to decide a cross-district case
+    /// (异地通办), if any.
+    pub deciding_hall: Option<String>,
 }
 
 impl SubmissionPlan {
@@ -107,16 +110,21 @@ impl SubmissionPlan {
             matter_name: m.name_zh.clone(),
             organisation: m.serves == Serves::Organisation,
             materials,
+            deciding_hall: None,
         }
     }
 
     /// The submission of applicant `i`, as JSON.
     pub fn submission(&self, i: u64) -> Value {
-        json!({
+        let mut v = json!({
             "matter_code": self.matter_code,
             "applicant": applicants::applicant_json(i, self.organisation),
             "materials": self.materials,
-        })
+        });
+        if let (Some(hall), Some(o)) = (&self.deciding_hall, v.as_object_mut()) {
+            o.insert("deciding_hall".into(), json!(hall));
+        }
+        v
     }
 
     /// `POST /api/v1/cases` of applicant `i` by `clerk` (headers may be

@@ -64,7 +64,8 @@ fn a_week_converges_with_a_township_down_for_a_day_and_a_seed_repeats_it() {
     // Each case: received, accepted, handling, review, decision, result,
     // hand-out at least, all of them at the district.
     assert!(events >= 7 * cases, "{first}");
-    assert!(first.contains(&format!("completed {cases}")), "{first}");
+    assert!(first.contains(&format!("completed {cases}, ")), "{first}");
+    assert!(first.contains("0 across branches"), "{first}");
     // Booked people came in their slot and were called, or were recorded
     // as no-shows; every rating and follow-up reached the district.
     let [
