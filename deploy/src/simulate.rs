@@ -37,7 +37,7 @@
 //!   collect their result (the hall tablet, the progress page on a phone,
 //!   or the web), 1 (very satisfied) 85%, 2 10%, 3 3%, 4 and 5 1% each;
 //!   a bad rating (4 or 5) is followed up at that hall 1 to 72 hours later;
-//! - `--cross-share` (0 by default) of the cases at a hall that receives a matter
+//! - `--cross-share` (0.02) of the cases at a hall that receives a matter
 //!   open for cross-district handling (异地通办) are of such a matter and
 //!   name a hall of another branch of the tree, which decides them: the
 //!   case goes through the two halls' common ancestor and back.
@@ -103,7 +103,7 @@ pub struct SimulateArgs {
     pub rated_share: f64,
     /// Share of the cases at a hall that receives a cross-district matter
     /// that name a hall of another branch to decide it.
-    #[arg(long, default_value_t = 0.0, value_name = "P", value_parser = share)]
+    #[arg(long, default_value_t = 0.02, value_name = "P", value_parser = share)]
     pub cross_share: f64,
     /// Seed of the workload's draws: the same seed, the same cases.
     #[arg(long, default_value_t = 1)]

@@ -914,7 +914,11 @@ impl Node {
             let (doc, _) = self.issue_document(&mut case, &shown, doc_kind, &actor, now)?;
             records.push(doc);
         }
-        if let Some(back) = policy::hand_back(&case, self.id.as_str(), &actor, now) {
+        // A result the common ancestor of a cross-district case holds goes
+        // down as a crossing, after this commit, with what the window's
+        // branch lacks.
+        let across = self.hands_back_across(number, &case).await?;
+        if !across && let Some(back) = policy::hand_back(&case, self.id.as_str(), &actor, now) {
             case.apply(&back)?;
             records.push(back);
         }
@@ -935,6 +939,9 @@ impl Node {
         w.put_case(row.clone());
         w.commit().await?;
         self.metrics.case_event(kind);
+        if across {
+            self.obey_crossing(number).await?;
+        }
         Ok(self.case_view(&row))
     }
 

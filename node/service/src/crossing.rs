@@ -41,6 +41,54 @@ impl Node {
                 && policy::is_within(case.window(), me))
     }
 
+    /// The records of a case as this node holds them, each once (what a
+    /// handover or crossing carried is in the records before it); `None`
+    /// when some of its personal sections are withheld here.
+    async fn case_history(&self, case_id: &str) -> Result<Option<Vec<EventRecord>>, Error> {
+        let stored = self.store.case_events(case_id).await?;
+        if stored
+            .iter()
+            .any(|e| matches!(e.entry.sealed, federation::Sealed::Withheld(_)))
+        {
+            return Ok(None);
+        }
+        let mut history: Vec<EventRecord> = Vec::with_capacity(stored.len());
+        for e in &stored {
+            if let Some(r) = e.record() {
+                let mut r = r.clone();
+                if let Event::HandedOver { history, .. } | Event::Crossed { history, .. } =
+                    &mut r.event
+                {
+                    history.clear();
+                }
+                history.push(r);
+            }
+        }
+        Ok(Some(history))
+    }
+
+    /// Does the result of `case`, held here, go back down to its window
+    /// only as a crossing ([`Node::obey_crossing`]), because the window's
+    /// branch lacks some of its records? A plain hand-back would leave
+    /// that branch a case whose versions jump (its link would hold them
+    /// back for good).
+    pub(crate) async fn hands_back_across(
+        &self,
+        case_id: &str,
+        case: &onewindow_domain::case::Case,
+    ) -> Result<bool, Error> {
+        let me = self.id.as_str();
+        if case.state != onewindow_domain::case::State::ResultReady
+            || !matches!(policy::route(me, case.window()), Some(policy::Hop::Down(_)))
+        {
+            return Ok(false);
+        }
+        Ok(match self.case_history(case_id).await? {
+            Some(history) => policy::branch_lacks(&history, me, case.window()),
+            None => false,
+        })
+    }
+
     /// Sends on every cross-district case that waits here (a stop came
     /// between the batch that handed it to this node and
     /// [`Node::obey_crossing`]). Run at start.
@@ -66,31 +114,13 @@ impl Node {
         if !waits {
             return Ok(());
         }
-        let stored = self.store.case_events(case_id).await?;
-        if stored
-            .iter()
-            .any(|e| matches!(e.entry.sealed, federation::Sealed::Withheld(_)))
-        {
+        let Some(history) = self.case_history(case_id).await? else {
             // The other branch gets the case whole. Every hall on the way up
             // sends the sections of a case held outside its subtree, so this
             // is not expected; the case stays here to be handled.
             tracing::warn!(case = %case_id, "a cross-district case arrived without its personal sections");
             return Ok(());
-        }
-        let mut history: Vec<EventRecord> = Vec::with_capacity(stored.len());
-        for e in &stored {
-            if let Some(r) = e.record() {
-                let mut r = r.clone();
-                // What an earlier handover or crossing carried is in the
-                // records before it already.
-                if let Event::HandedOver { history, .. } | Event::Crossed { history, .. } =
-                    &mut r.event
-                {
-                    history.clear();
-                }
-                history.push(r);
-            }
-        }
+        };
         let mut w = self.store.write().await?;
         let Some(row) = w.case(case_id).await? else {
             return Ok(());
