@@ -78,7 +78,11 @@ impl Node {
         case: &onewindow_domain::case::Case,
     ) -> Result<bool, Error> {
         let me = self.id.as_str();
-        if case.state != onewindow_domain::case::State::ResultReady
+        // Only a cross-district case has records in another branch: every
+        // other result is handed back as it always was, with no read of
+        // its events.
+        if case.received.decided_at.is_none()
+            || case.state != onewindow_domain::case::State::ResultReady
             || !matches!(policy::route(me, case.window()), Some(policy::Hop::Down(_)))
         {
             return Ok(false);
