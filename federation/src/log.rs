@@ -24,7 +24,11 @@ impl EntryHash {
 
     /// Lowercase hex.
     pub fn to_hex(&self) -> String {
-        hex::encode(self.0)
+        // Into a buffer of its final size: `hex::encode` pushes one char
+        // at a time, and this runs for every entry a store writes.
+        let mut buf = [0u8; 64];
+        hex::encode_to_slice(self.0, &mut buf).unwrap_or_default();
+        String::from_utf8(buf.to_vec()).unwrap_or_default()
     }
 
     /// Parses lowercase or uppercase hex of 64 digits.

@@ -166,14 +166,17 @@ impl Node {
             .iter()
             .filter_map(|(_, b)| b.case().map(|r| r.case_id.as_str()))
             .collect();
-        let mut cases: HashMap<String, Case> = w
-            .cases_by_id(&ids)
-            .await?
-            .into_iter()
-            .map(|(id, row)| (id, row.case))
-            .collect();
-        let mut touched: Vec<String> = Vec::new();
-        let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
+        // Room for every case the batch touches, new ones included.
+        let mut cases: HashMap<String, Case> = HashMap::with_capacity(ids.len());
+        cases.extend(
+            w.cases_by_id(&ids)
+                .await?
+                .into_iter()
+                .map(|(id, row)| (id, row.case)),
+        );
+        let mut touched: Vec<String> = Vec::with_capacity(ids.len());
+        let mut seen: std::collections::HashSet<String> =
+            std::collections::HashSet::with_capacity(ids.len());
         let mut stored = 0usize;
         for (i, body) in bodies {
             let we = &batch.entries[i];

@@ -3,7 +3,7 @@
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
-use super::{Store, StoreError, WriteTx, list_placeholders};
+use super::{Store, StoreError, WriteTx, list_placeholders, padded, padded_len};
 use onewindow_domain::case::Case;
 
 /// One row of the read model: indexed columns plus the whole [`Case`].
@@ -245,7 +245,7 @@ fn case_events_sql(backend: super::Backend, n: usize) -> String {
     format!(
         "{} WHERE case_id <> '' AND case_id IN ({}) ORDER BY case_id, case_version",
         super::EVENT_COLUMNS,
-        list_placeholders(backend, n)
+        list_placeholders(backend, padded_len(n))
     )
 }
 
@@ -320,7 +320,7 @@ impl Store {
         for chunk in ids.chunks(500) {
             let sql = case_events_sql(self.backend(), chunk.len());
             let mut q = sqlx::query(&sql);
-            for id in chunk {
+            for id in padded(chunk) {
                 q = q.bind(*id);
             }
             let rows = q.fetch_all(self.pool()).await?;
@@ -478,10 +478,10 @@ impl WriteTx<'_> {
             }
         }
         for chunk in wanted.chunks(500) {
-            let list = list_placeholders(self.store.backend(), chunk.len());
+            let list = list_placeholders(self.store.backend(), padded_len(chunk.len()));
             let sql = format!("{SELECT} WHERE id IN ({list})");
             let mut q = sqlx::query(&sql);
-            for id in chunk {
+            for id in padded(chunk) {
                 q = q.bind(*id);
             }
             let rows = q.fetch_all(&mut *self.tx).await?;
@@ -489,9 +489,13 @@ impl WriteTx<'_> {
                 continue;
             }
             let sql = case_events_sql(self.store.backend(), rows.len());
+            let ids = rows
+                .iter()
+                .map(|r| r.try_get::<String, _>(0))
+                .collect::<Result<Vec<String>, _>>()?;
             let mut q = sqlx::query(&sql);
-            for r in &rows {
-                q = q.bind(r.try_get::<String, _>(0)?);
+            for id in padded(&ids) {
+                q = q.bind(id.as_str());
             }
             let events = q.fetch_all(&mut *self.tx).await?;
             let cases = fold_events(self.store.stored_events(&events).await?)?;

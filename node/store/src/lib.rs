@@ -297,6 +297,12 @@ impl Store {
         let pool = AnyPoolOptions::new()
             .max_connections(max_connections)
             .acquire_timeout(Duration::from_secs(30))
+            // An SQLite connection is a file handle that never goes stale,
+            // and its ping is a round trip to the connection's thread that
+            // cost every transaction and query a second wake-up. A
+            // PostgreSQL connection may have lost its server (a fail-over),
+            // so it is still tested.
+            .test_before_acquire(backend == Backend::Postgres)
             .after_connect(move |conn, _| {
                 let pragmas = pragmas.clone();
                 Box::pin(async move {
@@ -1304,6 +1310,24 @@ pub(crate) fn values_placeholders(backend: Backend, rows: usize, cols: usize) ->
     s
 }
 
+/// The keys of an `IN` list as they are bound: `keys`, then the last key
+/// again up to the next power of two. sqlx prepares a statement for each
+/// text, so a list of any length prepared a new statement for nearly
+/// every batch (and pushed the ones in use out of the connection's cache);
+/// with these lengths a connection prepares each at most once, as
+/// [`statement_runs`] does for inserts. A key twice in an `IN` list
+/// changes nothing. Bind every key this yields, and
+/// [`list_placeholders`] of [`padded_len`] of them.
+pub(crate) fn padded<T>(keys: &[T]) -> impl Iterator<Item = &T> {
+    let pad = padded_len(keys.len()) - keys.len();
+    keys.iter().chain(keys.last().into_iter().cycle().take(pad))
+}
+
+/// How many keys [`padded`] yields for `n`.
+pub(crate) fn padded_len(n: usize) -> usize {
+    if n == 0 { 0 } else { n.next_power_of_two() }
+}
+
 /// `$1, $2, ...` (PostgreSQL) or `?, ?, ...` (SQLite) for an `IN` list.
 pub(crate) fn list_placeholders(backend: Backend, n: usize) -> String {
     let mut s = String::with_capacity(n * 4);
@@ -1403,6 +1427,19 @@ mod tests {
         assert_eq!(super::values_placeholders(Sqlite, 2, 2), "(?, ?), (?, ?)");
         assert_eq!(super::list_placeholders(Postgres, 3), "$1, $2, $3");
         assert_eq!(super::list_placeholders(Sqlite, 2), "?, ?");
+    }
+
+    #[test]
+    fn in_lists_are_padded_to_a_power_of_two_with_the_last_key() {
+        let keys = ["a", "b", "c", "d", "e"];
+        let got: Vec<&&str> = super::padded(&keys).collect();
+        assert_eq!(got, [&"a", &"b", &"c", &"d", &"e", &"e", &"e", &"e"]);
+        assert_eq!(super::padded_len(5), 8);
+        assert_eq!(super::padded(&keys[..4]).count(), 4);
+        assert_eq!(super::padded(&keys[..1]).count(), 1);
+        assert_eq!(super::padded(&keys[..0]).count(), 0);
+        assert_eq!(super::padded_len(0), 0);
+        assert_eq!(super::padded_len(500), 512);
     }
 
     #[test]

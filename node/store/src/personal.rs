@@ -18,7 +18,7 @@ use federation::replication::WireEntry;
 use federation::{EntryHash, NodeId, Sealed};
 use sqlx::Row;
 
-use super::{Store, StoreError, WriteTx, list_placeholders};
+use super::{Store, StoreError, WriteTx, list_placeholders, padded, padded_len};
 
 /// The most keys read by one statement.
 const CHUNK: usize = 500;
@@ -87,12 +87,12 @@ impl Store {
         };
         let mut out = HashSet::new();
         for chunk in cases.chunks(CHUNK) {
-            let list = list_placeholders(self.backend, chunk.len());
+            let list = list_placeholders(self.backend, padded_len(chunk.len()));
             let sql = format!(
                 "SELECT id, accepting_node, COALESCE(holder, '') FROM cases WHERE id IN ({list})"
             );
             let mut q = sqlx::query(&sql);
-            for c in chunk {
+            for c in padded(chunk) {
                 q = q.bind(*c);
             }
             for r in q.fetch_all(&self.pool).await? {
@@ -106,7 +106,7 @@ impl Store {
                 "SELECT DISTINCT case_id, origin FROM events WHERE case_id <> '' AND case_id IN ({list})"
             );
             let mut q = sqlx::query(&sql);
-            for c in chunk {
+            for c in padded(chunk) {
                 q = q.bind(*c);
             }
             for r in q.fetch_all(&self.pool).await? {

@@ -8,7 +8,10 @@ use std::sync::Arc;
 use federation::{EntryHash, NodeId};
 use sqlx::{Any, Row, Transaction};
 
-use super::{Backend, Store, StoreError, StoredEvent, list_placeholders, values_placeholders};
+use super::{
+    Backend, Store, StoreError, StoredEvent, list_placeholders, padded, padded_len,
+    values_placeholders,
+};
 
 pub(super) async fn flush_heads(
     tx: &mut Transaction<'static, Any>,
@@ -265,10 +268,10 @@ impl Store {
     pub async fn case_versions(&self, ids: &[&str]) -> Result<BTreeMap<String, u64>, StoreError> {
         let mut out: BTreeMap<String, u64> = ids.iter().map(|i| ((*i).to_owned(), 0)).collect();
         for chunk in ids.chunks(500) {
-            let list = list_placeholders(self.backend(), chunk.len());
+            let list = list_placeholders(self.backend(), padded_len(chunk.len()));
             let sql = format!("SELECT id, version FROM cases WHERE id IN ({list})");
             let mut q = sqlx::query(&sql);
-            for id in chunk {
+            for id in padded(chunk) {
                 q = q.bind(*id);
             }
             for r in q.fetch_all(self.pool()).await? {
