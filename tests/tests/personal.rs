@@ -70,6 +70,71 @@ async fn found_in_store(t: &Tree, id: &str, needle: &str) -> Vec<String> {
     out
 }
 
+/// A staff member at the pages, with the session's cookie.
+struct PageClient {
+    http: reqwest::Client,
+    base: String,
+}
+
+impl PageClient {
+    async fn login(base: &str, username: &str) -> Self {
+        let http = reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let c = Self {
+            http,
+            base: base.to_owned(),
+        };
+        let token = csrf(&c.get("/login").await.1);
+        let r = c
+            .http
+            .post(format!("{base}/login"))
+            .form(&[
+                ("csrf", token.as_str()),
+                ("username", username),
+                ("password", onewindow_tests::STAFF_PASSWORD),
+                ("next", ""),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 303, "logging in as {username}");
+        c
+    }
+
+    async fn get(&self, path: &str) -> (u16, String) {
+        let r = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.text().await.unwrap())
+    }
+
+    /// Posts `reason` to `path` with the CSRF token of the page at `from`.
+    async fn post_form(&self, path: &str, from: &str, reason: &str) -> (u16, String) {
+        let token = csrf(&self.get(from).await.1);
+        let r = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .form(&[("csrf", token.as_str()), ("reason", reason)])
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.text().await.unwrap())
+    }
+}
+
+/// The first CSRF field's value in a page.
+fn csrf(html: &str) -> String {
+    let key = "name=\"csrf\" value=\"";
+    let i = html.find(key).expect("a form with a csrf field") + key.len();
+    html[i..i + html[i..].find('"').unwrap()].to_owned()
+}
+
 /// Cases this hall's report counts (the last 30 days, its subtree).
 async fn report_cases(admin: &Api) -> i64 {
     admin.get_ok("/api/v1/admin/report").await["cases"]
@@ -331,6 +396,64 @@ async fn personal_sections_travel_only_to_the_halls_of_the_case() {
         assert_eq!(answered.len(), 1, "{answered:?}");
         assert_eq!(answered[0]["target"], a.as_str());
         assert!(answered[0]["seq"].as_u64() > asked[0]["seq"].as_u64());
+
+        // The same request on the supervisor's case page: a reason is
+        // required, and the answer shows the data on that page only.
+        let page = PageClient::login(&t.url(DISTRICT), "sup1").await;
+        let case_page = format!("/supervisor/cases/{a}");
+        let (status, html) = page.get(&case_page).await;
+        assert_eq!(status, 200);
+        assert!(html.contains("id=\"personal-form\""), "{html}");
+        assert!(!html.contains(&id_a), "nothing personal before a request");
+        let (status, html) = page
+            .post_form(&format!("{case_page}/personal"), &case_page, "  ")
+            .await;
+        assert_eq!(status, 400, "{html}");
+        assert!(html.contains("id=\"page-error\""), "{html}");
+        assert!(!html.contains(&id_a));
+        assert_eq!(actions("personal_data_requested").await.len(), 1);
+        let (status, html) = page
+            .post_form(&format!("{case_page}/personal"), &case_page, "复核投诉")
+            .await;
+        assert_eq!(status, 200, "{html}");
+        assert!(
+            html.contains(&format!("id=\"personal-id\">{id_a}<")),
+            "{html}"
+        );
+        assert!(
+            html.contains(&format!("id=\"personal-name\">{NAME}<")),
+            "{html}"
+        );
+        assert!(
+            html.contains("复核投诉"),
+            "the page names the audited reason"
+        );
+        let asked = actions("personal_data_requested").await;
+        assert_eq!(asked.len(), 2, "{asked:?}");
+        assert!(
+            asked
+                .iter()
+                .any(|r| r["detail"] == "复核投诉" && r["actor"] == "sup1"),
+            "{asked:?}"
+        );
+        assert_eq!(actions("personal_data_shown").await.len(), 2);
+        // Still not stored at the district, and the case page shows
+        // nothing personal again.
+        assert_eq!(
+            found_in_store(&t, DISTRICT, &id_a).await,
+            Vec::<String>::new()
+        );
+        assert!(!page.get(&case_page).await.1.contains(&id_a));
+        // A clerk may not ask.
+        let clerk_page = {
+            t.staff(DISTRICT, "clerk9", "clerk", None).await;
+            PageClient::login(&t.url(DISTRICT), "clerk9").await
+        };
+        let (status, html) = clerk_page
+            .post_form(&format!("{case_page}/personal"), "/clerk", "看看")
+            .await;
+        assert_eq!(status, 403, "{html}");
+        assert_eq!(actions("personal_data_requested").await.len(), 2);
 
         // A village case recalled by the district: the district comes to
         // hold it and fetches what it holds withheld (the `received`

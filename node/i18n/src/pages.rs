@@ -630,6 +630,33 @@ pub const PHRASES: &[(&str, &str, &str)] = &[
         "name, pinyin initials or code",
     ),
     ("sup.terminate", "终止办理", "Terminate the case"),
+    (
+        "sup.personal",
+        "查阅申请人个人信息",
+        "See the applicant's personal data",
+    ),
+    (
+        "sup.personal_help",
+        "仅在确有需要时查阅（如核查投诉）。查阅申请及结果均记入审计日志；个人信息只在本页显示，不在本厅保存。",
+        "Only where it is needed (checking a complaint, say). The request and what it showed are kept in the audit log; the data is shown on this page only and not kept at this hall.",
+    ),
+    ("sup.personal_reason", "查阅理由", "Why you need it"),
+    ("sup.personal_ask", "申请查阅", "Request the data"),
+    (
+        "sup.personal_shown",
+        "申请人个人信息",
+        "The applicant's personal data",
+    ),
+    (
+        "sup.personal_counts",
+        "本次从保存地调取 {fetched} 段，仍无法取得 {withheld} 段。",
+        "{fetched} section(s) fetched for this request; {withheld} still withheld.",
+    ),
+    (
+        "sup.personal_audited",
+        "此次查阅（理由：{reason}）已记入审计日志。",
+        "This request (reason: {reason}) is kept in the audit log.",
+    ),
     ("stats.window", "统计期间", "Period"),
     ("stats.days", "天", "days"),
     ("stats.show", "显示", "Show"),

@@ -97,6 +97,10 @@ pub fn router() -> Router<AppState> {
             "/supervisor/cases/{number}/terminate",
             post(supervisor::terminate),
         )
+        .route(
+            "/supervisor/cases/{number}/personal",
+            post(supervisor::personal),
+        )
         .route("/supervisor/export/{table}", get(supervisor::export))
         // The public.
         .route("/progress", get(citizen::progress))

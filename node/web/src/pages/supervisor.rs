@@ -457,7 +457,7 @@ pub async fn case(StaffCtx(ctx): StaffCtx, Path(number): Path<String>) -> Respon
     if let Err(r) = allowed(&ctx, false) {
         return r;
     }
-    render_case(&ctx, &number, StatusCode::OK, None).await
+    render_case(&ctx, &number, StatusCode::OK, None, None).await
 }
 
 async fn render_case(
@@ -465,6 +465,7 @@ async fn render_case(
     number: &str,
     status: StatusCode,
     error: Option<String>,
+    personal: Option<minijinja::Value>,
 ) -> Response {
     let view = match ctx.node.case_for_staff(number).await {
         Ok(v) => v,
@@ -526,6 +527,8 @@ async fn render_case(
         can_terminate => holder_here && !view.state.is_final() && view.case.decided_at_ms.is_none(),
         dept => dept_name(ctx, &view.case.received.department),
         error => error,
+        personal => personal,
+        may_ask_personal => ctx.staff.as_ref().is_some_and(|s| s.role == Role::Supervisor),
     };
     ctx.render(status, "supervisor/case.html", data)
 }
@@ -575,6 +578,51 @@ pub async fn terminate(Path(number): Path<String>, form: StaffForm) -> Response 
                 &number,
                 e.status(),
                 Some(ctx.pick(&e.message_zh, &e.message_en)),
+                None,
+            )
+            .await
+        }
+    }
+}
+
+/// `POST /supervisor/cases/{number}/personal`: a supervisor's request,
+/// with a reason, for the personal data of one case. The service keeps
+/// the request and the answer in the audit log and fetches the sections
+/// this hall holds withheld from the hall below that keeps them; the page
+/// shows them in this answer only (nothing of them is stored here).
+pub async fn personal(Path(number): Path<String>, form: StaffForm) -> Response {
+    let StaffForm { ctx, fields } = form;
+    let me = match ctx.require(&[Role::Supervisor], WHAT) {
+        Ok(s) => s.clone(),
+        Err(r) => return r,
+    };
+    let reason = fields.text("reason");
+    match ctx
+        .node
+        .request_personal_data(&number, &reason, &me.username)
+        .await
+    {
+        Ok(data) => {
+            let a = &data.case.received.applicant;
+            let shown = context! {
+                name => a.name,
+                id_number => a.id_number,
+                phone => a.phone,
+                counts => ctx.phrase_with("sup.personal_counts", &[
+                    ("fetched", &data.fetched),
+                    ("withheld", &data.withheld),
+                ]),
+                audited => ctx.phrase_with("sup.personal_audited", &[("reason", &reason.trim())]),
+            };
+            render_case(&ctx, &number, StatusCode::OK, None, Some(shown)).await
+        }
+        Err(e) => {
+            render_case(
+                &ctx,
+                &number,
+                e.status(),
+                Some(ctx.pick(&e.message_zh, &e.message_en)),
+                None,
             )
             .await
         }
@@ -650,6 +698,7 @@ pub async fn decide_appeal(Path(number): Path<String>, form: StaffForm) -> Respo
                 &number,
                 e.status(),
                 Some(ctx.pick(&e.message_zh, &e.message_en)),
+                None,
             )
             .await
         }
