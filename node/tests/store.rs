@@ -685,6 +685,112 @@ async fn a_link_reads_batches_bounded_in_bytes_and_an_entry_over_a_frame_is_refu
     assert_eq!(store.event_count().await.unwrap(), before);
 }
 
+/// Every batch of `route` from 0 to `head` at `max_bytes` each: each
+/// within its bytes (but for a lone entry), the next starting after what
+/// the last covered.
+async fn batches(
+    store: &Store,
+    route: &onewindow_node::store::Route,
+    head: u64,
+    max_bytes: usize,
+) -> Vec<Vec<federation::replication::WireEntry>> {
+    let mut out = Vec::new();
+    let mut after = 0;
+    while after < head {
+        let (b, covered) = store
+            .wire_entries(route, after, head, 10_000, max_bytes)
+            .await
+            .unwrap();
+        assert!(covered > after, "a batch moves on");
+        let bytes: usize = b.iter().map(|e| e.approx_bytes()).sum();
+        assert!(b.len() == 1 || bytes <= max_bytes, "{bytes} > {max_bytes}");
+        assert_eq!(b.last().map(|e| e.local_seq), Some(covered));
+        after = covered;
+        out.push(b);
+    }
+    out
+}
+
+/// A batch for the parent is filled by what it sends: the personal
+/// sections it withholds do not count, so a batch of entries whose
+/// materials' details stay below carries as many entries as its bytes
+/// hold once they are withheld; sections that go whole still keep it
+/// within its bytes.
+#[tokio::test]
+async fn a_batch_for_the_parent_is_filled_by_what_it_sends_once_sections_are_withheld() {
+    use onewindow_node::domain::checklist::PresentedMaterial;
+    use onewindow_node::store::Route;
+    let db = common::test_db().await;
+    let store = open_with_catalogue(&db.url).await;
+    let cat = onewindow_node::starter::catalogue().unwrap();
+    let matter = cat
+        .matters
+        .values()
+        .max_by_key(|m| m.materials.len())
+        .unwrap();
+    let mut w = store.write().await.unwrap();
+    for i in 0..120 {
+        let mut rec = received(&format!("P-{i}"));
+        if let Event::Received(r) = &mut rec.event {
+            r.matter_code.clone_from(&matter.code);
+            r.materials = matter
+                .materials
+                .iter()
+                .map(|m| PresentedMaterial {
+                    code: m.code.clone(),
+                    originals: m.originals,
+                    copies: m.copies,
+                    electronic: false,
+                    problem: None,
+                    by_data: None,
+                })
+                .collect();
+        }
+        let case = Case::start(&rec).unwrap();
+        w.append(rec, "nanhai.guicheng").unwrap();
+        w.put_case(row(&case, "received"));
+    }
+    w.commit().await.unwrap();
+    let head = *store.route_head(&Route::Up).await.unwrap().borrow();
+    let (withheld, _) = store
+        .wire_entries(&Route::Up, 0, head, 10_000, 1 << 20)
+        .await
+        .unwrap();
+    store.send_personal_up(true);
+    let (whole, _) = store
+        .wire_entries(&Route::Up, 0, head, 10_000, 1 << 20)
+        .await
+        .unwrap();
+    let (light, heavy) = (withheld[0].approx_bytes(), whole[0].approx_bytes());
+    assert!(
+        matches!(withheld[0].entry.sealed, federation::Sealed::Withheld(_)),
+        "nothing above needs the section"
+    );
+    // Ten of them whole would not fit where ten withheld do.
+    assert!(heavy > light + light / 5, "{heavy} stored, {light} sent");
+    let max_bytes = 10 * light + federation::replication::BATCH_OVERHEAD;
+
+    // Whole, a batch holds what its bytes hold of whole entries.
+    let parts = batches(&store, &Route::Up, head, max_bytes).await;
+    let seqs: Vec<u64> = parts.iter().flatten().map(|e| e.local_seq).collect();
+    assert_eq!(seqs, whole.iter().map(|e| e.local_seq).collect::<Vec<_>>());
+    assert!(parts[0].len() < 10, "{} whole entries", parts[0].len());
+
+    // Withheld, ten entries a batch: what goes on the wire fills it.
+    store.send_personal_up(false);
+    let parts = batches(&store, &Route::Up, head, max_bytes).await;
+    assert_eq!(parts[0].len(), 10, "{} withheld entries", parts[0].len());
+    let sent: Vec<_> = parts.into_iter().flatten().collect();
+    assert_eq!(sent, withheld, "the same entries, each once, in order");
+    // From the store as from the tail.
+    let (cold, _) = open(&db.url)
+        .await
+        .wire_entries(&Route::Up, 0, head, 10_000, max_bytes)
+        .await
+        .unwrap();
+    assert_eq!(cold.len(), 10);
+}
+
 #[tokio::test]
 async fn a_link_reads_the_same_batches_from_the_tail_in_memory_as_from_the_store() {
     use onewindow_node::domain::log::{Directive, DirectiveRecord};

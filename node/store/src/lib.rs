@@ -225,6 +225,21 @@ pub struct Store {
     personal_up_always: Arc<std::sync::atomic::AtomicBool>,
 }
 
+/// An entry's size as a reader counts it against a batch's bytes: on the
+/// route up where personal sections are withheld by case (`light`),
+/// without its section, which mostly stays here, and without its case
+/// (the flow up has no streams). Counted whole, a batch read by its stored
+/// size carried a tenth of its bytes once withheld: ten times the batches,
+/// each with its fsync at the parent. [`Store::wire_entries`] then trims
+/// to the bytes it really sends.
+pub(crate) fn read_size(light: bool, w: &WireEntry) -> usize {
+    if light {
+        w.approx_bytes() - w.entry.sealed.len() - w.stream.as_ref().map_or(0, String::len)
+    } else {
+        w.approx_bytes()
+    }
+}
+
 /// Batches read for the links: from the tail in memory, and from the
 /// database (a link that fell behind the tail).
 #[derive(Debug, Default)]
@@ -650,17 +665,40 @@ impl Store {
         max_entries: usize,
         max_bytes: usize,
     ) -> Result<(Vec<WireEntry>, u64), StoreError> {
-        let (mut entries, covered) = self
-            .route_entries(route, after, upto, max_entries, max_bytes)
+        if *route != Route::Up {
+            return self
+                .route_entries(route, after, upto, max_entries, max_bytes, false)
+                .await;
+        }
+        let light = !self
+            .personal_up_always
+            .load(std::sync::atomic::Ordering::Relaxed);
+        // The readers count entries up the tree without their personal
+        // sections (`read_size`); those that go whole may make the batch
+        // larger than its bytes, and what does not fit then waits for the
+        // next batch.
+        let (mut entries, mut covered) = self
+            .route_entries(route, after, upto, max_entries, max_bytes, light)
             .await?;
-        if *route == Route::Up {
-            // The readers name each entry's case; up the tree it decides
-            // what is withheld and is then taken off (the flow up has no
-            // streams).
-            self.withhold_up(&mut entries).await?;
-            for e in &mut entries {
-                e.stream = None;
+        // The readers name each entry's case; up the tree it decides what
+        // is withheld and is then taken off (the flow up has no streams).
+        self.withhold_up(&mut entries).await?;
+        for e in &mut entries {
+            e.stream = None;
+        }
+        let mut bytes = federation::replication::BATCH_OVERHEAD;
+        let mut keep = entries.len();
+        for (i, e) in entries.iter().enumerate() {
+            let size = e.approx_bytes();
+            if i > 0 && bytes + size > max_bytes {
+                keep = i;
+                break;
             }
+            bytes += size;
+        }
+        if keep < entries.len() {
+            entries.truncate(keep);
+            covered = entries.last().map_or(after, |e| e.local_seq);
         }
         Ok((entries, covered))
     }
@@ -674,9 +712,13 @@ impl Store {
         upto: u64,
         max_entries: usize,
         max_bytes: usize,
+        light: bool,
     ) -> Result<(Vec<WireEntry>, u64), StoreError> {
         use std::sync::atomic::Ordering::Relaxed;
-        if let Some(hit) = self.tail.read(route, after, upto, max_entries, max_bytes) {
+        if let Some(hit) = self
+            .tail
+            .read(route, after, upto, max_entries, max_bytes, light)
+        {
             self.link_reads.from_tail.fetch_add(1, Relaxed);
             return Ok(hit);
         }
@@ -735,7 +777,7 @@ impl Store {
                 stream: (!case_id.is_empty()).then_some(case_id),
                 stream_seq: if down { case_version as u64 } else { 0 },
             };
-            let size = w.approx_bytes();
+            let size = read_size(light, &w);
             if !out.is_empty() && bytes + size > max_bytes {
                 covered = out.last().map_or(after, |e: &WireEntry| e.local_seq);
                 return Ok((out, covered));

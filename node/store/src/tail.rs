@@ -127,6 +127,7 @@ impl Tail {
         upto: u64,
         max_entries: usize,
         max_bytes: usize,
+        light: bool,
     ) -> Option<(Vec<WireEntry>, u64)> {
         if matches!(route, Route::Recover(_)) {
             // A recovering child's route also takes its subtree's entries:
@@ -163,7 +164,7 @@ impl Tail {
                 stream: (!item.case_id.is_empty()).then(|| item.case_id.clone()),
                 stream_seq: if down { item.case_version } else { 0 },
             };
-            let size = w.approx_bytes();
+            let size = super::read_size(light, &w);
             if !out.is_empty() && bytes + size > max_bytes {
                 let covered = out.last().map_or(after, |e| e.local_seq);
                 return Some((out, covered));
@@ -211,13 +212,15 @@ mod tests {
         tail.push(&[event(1), event(2)], t0);
         tail.push(&[event(3)], t0 + Duration::from_secs(30));
         assert_eq!(tail.held().map(|h| (h.0, h.1)), Some((1, 3)));
-        assert!(tail.read(&Route::Up, 0, 3, 10, 1 << 20).is_some());
+        assert!(tail.read(&Route::Up, 0, 3, 10, 1 << 20, false).is_some());
         // A minute and a bit after the first two, only the later ones stay,
         // and a read that needs the dropped ones goes to the store.
         tail.push(&[event(4)], t0 + Duration::from_secs(61));
         assert_eq!(tail.held().map(|h| (h.0, h.1)), Some((3, 4)));
-        assert!(tail.read(&Route::Up, 0, 4, 10, 1 << 20).is_none());
-        let (got, upto) = tail.read(&Route::Up, 2, 4, 10, 1 << 20).expect("held");
+        assert!(tail.read(&Route::Up, 0, 4, 10, 1 << 20, false).is_none());
+        let (got, upto) = tail
+            .read(&Route::Up, 2, 4, 10, 1 << 20, false)
+            .expect("held");
         assert_eq!((got.len(), upto), (2, 4));
     }
 
