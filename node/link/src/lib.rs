@@ -7,6 +7,7 @@
 //! way, then both flows over one QUIC stream, with entries read from and
 //! applied to the store in batches.
 
+mod peering;
 mod session;
 
 use std::net::SocketAddr;
@@ -24,7 +25,10 @@ use onewindow_service::uplink::Registry;
 pub struct Links {
     /// Where children connect, if this node has any.
     pub listen_addr: Option<SocketAddr>,
+    /// Where the roots of other trees connect, at a root that peers.
+    pub peering_addr: Option<SocketAddr>,
     server: Option<Arc<Server>>,
+    peering_server: Option<Arc<Server>>,
     tasks: Vec<JoinHandle<()>>,
     /// The children's sessions, so that a stop can wait for them to end
     /// before the store closes.
@@ -126,6 +130,15 @@ impl Links {
             }
         }));
         node.restore_revocations().await?;
+        node.publish_peer_states().await?;
+        let peering = peering::start(&node, &creds, &sec_tx)?;
+        let (peering_addr, peering_server) = match peering {
+            Some(p) => {
+                tasks.extend(p.tasks);
+                (Some(p.listen_addr), Some(p.server))
+            }
+            None => (None, None),
+        };
         for c in &fed.children {
             node.registry.register(c);
         }
@@ -199,6 +212,8 @@ impl Links {
         }
         Ok(Some(Links {
             listen_addr,
+            peering_addr,
+            peering_server,
             server,
             tasks,
             sessions,
@@ -208,6 +223,9 @@ impl Links {
     /// Stops every link (without waiting for its tasks to end).
     pub fn stop(&self) {
         if let Some(s) = &self.server {
+            s.close();
+        }
+        if let Some(s) = &self.peering_server {
             s.close();
         }
         for t in &self.tasks {
