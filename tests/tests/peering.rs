@@ -154,7 +154,7 @@ async fn a_case_accepted_in_one_tree_is_decided_in_another_and_handed_out_where_
             keys(dir.path(), "nanhai"),
         );
         let mut a = start(&A, &ka, "FA", vec![peer_of(B_ROOT, &kb, true)]).await;
-        let b = start(&B, &kb, "LW", vec![peer_of(A_ROOT, &ka, true)]).await;
+        let mut b = start(&B, &kb, "LW", vec![peer_of(A_ROOT, &ka, true)]).await;
 
         // Liwan opens a matter its townships decide; Foshan's village learns
         // it from its own root.
@@ -213,8 +213,12 @@ async fn a_case_accepted_in_one_tree_is_decided_in_another_and_handed_out_where_
             .await;
         let home_case = r["case_number"].as_str().unwrap().to_owned();
 
-        // Accepted at Foshan's village for Liwan's township: up to Foshan's
-        // root, across, down to the township.
+        // Accepted at Foshan's village for Liwan's township while both
+        // roots are down (the village accepts offline); once Foshan's root
+        // is back, it waits there, handed across in its log and kept to
+        // send, across a restart of that root too, until Liwan's is back.
+        a.stop(A_ROOT).await;
+        b.stop(B_ROOT).await;
         let r = clerk
             .post_ok("/api/v1/cases", &with_hall(&guide, B_TOWNSHIP))
             .await;
@@ -222,6 +226,15 @@ async fn a_case_accepted_in_one_tree_is_decided_in_another_and_handed_out_where_
         let n = r["case_number"].as_str().unwrap().to_owned();
         assert_eq!(r["case"]["case"]["holder"], A_ROOT, "{r}");
         assert_eq!(r["case"]["case"]["received"]["catalogue_tree"], B_ROOT, "{r}");
+        a.restart(A_ROOT).await;
+        a.eventually(60, "the case handed across at Foshan's root", || async {
+            let out = a.node(A_ROOT).node.peer_outbox(B_ROOT).await.unwrap();
+            out.iter().any(|o| o.case_id == n).then_some(())
+        })
+        .await;
+        assert_eq!(case_at(&a, A_ROOT, &n).await.unwrap()["holder"], B_ROOT);
+        a.restart(A_ROOT).await;
+        b.restart(B_ROOT).await;
         let at_township = b
             .eventually(90, "the case at Liwan's township", || async {
                 case_at(&b, B_TOWNSHIP, &n)
@@ -358,6 +371,18 @@ async fn a_case_accepted_in_one_tree_is_decided_in_another_and_handed_out_where_
         a.nodes.get_mut(A_ROOT).unwrap().config.peering.peers[0].enabled = false;
         a.restart(A_ROOT).await;
         village_knows(&a, A_VILLAGE, B_ROOT, &code, false).await;
+        // Liwan's root, dialling again, is refused as revoked.
+        let root = &a.node(A_ROOT).node;
+        onewindow_tests::eventually(60, "the disabled peer refused", || async {
+            root.store
+                .security_events(100)
+                .await
+                .unwrap()
+                .into_iter()
+                .find(|e| e.peer.as_deref() == Some(B_ROOT) && e.kind == "revoked")
+                .map(|_| ())
+        })
+        .await;
         let before = counts(a.node(A_VILLAGE)).await;
         let (status, body) = clerk
             .post("/api/v1/cases", &with_hall(&guide, B_TOWNSHIP))

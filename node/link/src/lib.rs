@@ -29,6 +29,7 @@ pub struct Links {
     pub peering_addr: Option<SocketAddr>,
     server: Option<Arc<Server>>,
     peering_server: Option<Arc<Server>>,
+    peering_client: Option<Arc<Client>>,
     tasks: Vec<JoinHandle<()>>,
     /// The children's sessions, so that a stop can wait for them to end
     /// before the store closes.
@@ -131,14 +132,6 @@ impl Links {
         }));
         node.restore_revocations().await?;
         node.publish_peer_states().await?;
-        let peering = peering::start(&node, &creds, &sec_tx)?;
-        let (peering_addr, peering_server) = match peering {
-            Some(p) => {
-                tasks.extend(p.tasks);
-                (Some(p.listen_addr), Some(p.server))
-            }
-            None => (None, None),
-        };
         for c in &fed.children {
             node.registry.register(c);
         }
@@ -210,10 +203,31 @@ impl Links {
                 dial(n, client, parent, parent_addrs, renewed_rx).await;
             }));
         }
+        // Last: a task spawned before a failure would outlive the failed
+        // start (a dropped handle does not stop its task) and hold the
+        // peering port.
+        let (peering_addr, peering_server, peering_client) =
+            match peering::start(&node, &creds, &sec_tx) {
+                Ok(Some(p)) => {
+                    tasks.extend(p.tasks);
+                    (Some(p.listen_addr), Some(p.server), Some(p.client))
+                }
+                Ok(None) => (None, None, None),
+                Err(e) => {
+                    for t in &tasks {
+                        t.abort();
+                    }
+                    if let Some(s) = &server {
+                        s.close();
+                    }
+                    return Err(e);
+                }
+            };
         Ok(Some(Links {
             listen_addr,
             peering_addr,
             peering_server,
+            peering_client,
             server,
             tasks,
             sessions,
@@ -227,6 +241,9 @@ impl Links {
         }
         if let Some(s) = &self.peering_server {
             s.close();
+        }
+        if let Some(c) = &self.peering_client {
+            c.close();
         }
         for t in &self.tasks {
             t.abort();

@@ -37,6 +37,9 @@ pub(crate) struct Peering {
     /// Where the other trees' roots connect.
     pub listen_addr: std::net::SocketAddr,
     pub server: Arc<Server>,
+    /// Dials the peers; closed on stop, so that each peer learns at once
+    /// that its connection from here ended.
+    pub client: Arc<Client>,
     pub tasks: Vec<JoinHandle<()>>,
 }
 
@@ -149,6 +152,7 @@ pub(crate) fn start(
     Ok(Some(Peering {
         listen_addr,
         server,
+        client,
         tasks,
     }))
 }

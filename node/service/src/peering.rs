@@ -533,9 +533,10 @@ impl Node {
         let case_id = hand.case_id.clone();
         let mut records: Vec<EventRecord> = Vec::with_capacity(hand.records.len());
         for c in &hand.records {
-            let within = |t: &str| t == peer || t == me;
+            // A root hands across only what its own tree wrote: it cannot
+            // speak for a hall of this one.
             if federation::NodeId::new(c.origin.as_str()).is_err()
-                || !within(policy::tree_root(&c.origin))
+                || policy::tree_root(&c.origin) != peer
             {
                 return Err(PeerRefusal::new(
                     "forged_entry",
