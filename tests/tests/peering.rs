@@ -167,14 +167,39 @@ async fn a_case_accepted_in_one_tree_is_decided_in_another_and_handed_out_where_
             .as_array()
             .unwrap()
             .iter()
-            .find(|x| x["code"] != m["code"])
+            .find(|x| x["code"] != m["code"] && x["cross_district"] != true)
             .unwrap()
             .clone();
         open_cross_district(&b, B_ROOT, &code).await;
         village_knows(&a, A_VILLAGE, B_ROOT, &code, true).await;
-        let guide = Api::anonymous(&b.url(B_VILLAGE))
-            .get_ok(&format!("/api/v1/catalogue/matters/{code}"))
-            .await;
+        // The village's window lists the other tree's matter and its halls.
+        let peers = Api::anonymous(&a.url(A_VILLAGE)).get_ok("/api/v1/peers").await;
+        let offer = &peers["peers"][0];
+        assert_eq!(offer["root"], B_ROOT, "{peers}");
+        assert_eq!(offer["enabled"], true, "{peers}");
+        assert!(
+            offer["halls"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|h| h["id"] == B_TOWNSHIP),
+            "{peers}"
+        );
+        let guide = offer["matters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["code"] == code.as_str())
+            .unwrap()
+            .clone();
+        assert!(
+            offer["matters"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|x| x["code"] != closed["code"]),
+            "only matters open for it: {peers}"
+        );
 
         let clerk = a.staff(A_VILLAGE, "clerk1", "clerk", None).await;
         let person = onewindow_tests::citizen_id("44010319800808123");
