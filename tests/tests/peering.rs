@@ -110,11 +110,13 @@ async fn nothing_of(t: &Tree, ids: &[&str], number: &str) {
 
 /// Publishes at the root a catalogue version in which `code` is open for
 /// cross-district handling.
-async fn open_cross_district(t: &Tree, root: &str, code: &str) -> i64 {
+async fn open_cross_district(t: &Tree, root: &str, codes: &[&str]) -> i64 {
     let admin = Api::login(&t.url(root), "admin", onewindow_tests::ADMIN_PASSWORD).await;
     let mut cat = admin.get_ok("/api/v1/admin/catalogue/versions/1").await;
-    cat["matters"][code]["cross_district"] = json!(true);
-    cat["matters"][code]["version"] = json!(2);
+    for code in codes {
+        cat["matters"][code]["cross_district"] = json!(true);
+        cat["matters"][code]["version"] = json!(2);
+    }
     let draft = admin
         .post_ok("/api/v1/admin/catalogue/versions", &cat)
         .await;
@@ -163,14 +165,33 @@ async fn a_case_accepted_in_one_tree_is_decided_in_another_and_handed_out_where_
             .await;
         let m = onewindow_tests::matter_decided_at(&cat, "township");
         let code = m["code"].as_str().unwrap().to_owned();
+        // And one only its root decides.
+        let by_root = cat["matters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| {
+                x["decided_here"] == false
+                    && x["immediate"] == false
+                    && x["co_departments"].as_array().is_none_or(|c| c.is_empty())
+                    && x["delegation"]["decide_tiers"] == json!(["district"])
+                    && x["delegation"]["decide_halls"]
+                        .as_array()
+                        .is_none_or(|h| h.is_empty())
+            })
+            .expect("a matter only the district decides")
+            .clone();
         let closed = cat["matters"]
             .as_array()
             .unwrap()
             .iter()
-            .find(|x| x["code"] != m["code"] && x["cross_district"] != true)
+            .find(|x| {
+                x["code"] != m["code"] && x["code"] != by_root["code"] && x["cross_district"] != true
+            })
             .unwrap()
             .clone();
-        open_cross_district(&b, B_ROOT, &code).await;
+        let root_code = by_root["code"].as_str().unwrap().to_owned();
+        open_cross_district(&b, B_ROOT, &[&code, &root_code]).await;
         village_knows(&a, A_VILLAGE, B_ROOT, &code, true).await;
         // The village's window lists the other tree's matter and its halls.
         let peers = Api::anonymous(&a.url(A_VILLAGE)).get_ok("/api/v1/peers").await;
@@ -363,6 +384,61 @@ async fn a_case_accepted_in_one_tree_is_decided_in_another_and_handed_out_where_
         })
         .await;
         nothing_of(&b, &B, &home_case).await;
+
+        // A matter Liwan's root decides itself: it takes the case in as
+        // the holder it is, decides, and sends the result back across.
+        let root_guide = offer["matters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["code"] == root_code.as_str())
+            .unwrap()
+            .clone();
+        let r = clerk
+            .post_ok("/api/v1/cases", &with_hall(&root_guide, B_TOWNSHIP))
+            .await;
+        let n2 = r["case_number"].as_str().unwrap().to_owned();
+        b.eventually(90, "the second case at Liwan's root", || async {
+            case_at(&b, B_ROOT, &n2)
+                .await
+                .filter(|c| c["holder"] == B_ROOT)
+        })
+        .await;
+        nothing_of(&b, &[B_TOWNSHIP, B_VILLAGE], &n2).await;
+        let dept = by_root["department"].as_str().unwrap();
+        let mut who = Vec::new();
+        for name in ["rappr1", "rappr2", "rappr3"] {
+            who.push(b.staff(B_ROOT, name, "approver", Some(dept)).await);
+        }
+        let act2 = |who: &Api, body: Value| {
+            let (who, n) = (who.clone(), n2.clone());
+            async move {
+                who.post_ok(&format!("/api/v1/cases/{n}/actions"), &body)
+                    .await
+            }
+        };
+        act2(&who[0], json!({"action": "start_handling"})).await;
+        act2(
+            &who[0],
+            json!({"action": "submit_for_review", "opinion": "核实无误"}),
+        )
+        .await;
+        act2(&who[1], json!({"action": "pass_review", "opinion": "同意"})).await;
+        act2(
+            &who[2],
+            json!({"action": "decide", "granted": true, "opinion": "准予"}),
+        )
+        .await;
+        act2(&who[2], json!({"action": "result_ready", "result": "证明一份"})).await;
+        let back2 = a
+            .eventually(90, "the second result at the village", || async {
+                case_at(&a, A_VILLAGE, &n2)
+                    .await
+                    .filter(|c| c["state"] == "result_ready" && c["holder"] == A_VILLAGE)
+            })
+            .await;
+        assert_eq!(back2["result"], "证明一份");
+        assert_eq!(case_at(&b, B_ROOT, &n2).await.unwrap()["holder"], A_ROOT);
 
         // Sending on again (as a restart does) changes nothing.
         let root = &a.node(A_ROOT).node;
