@@ -291,6 +291,36 @@ async fn a_case_accepted_in_one_tree_is_decided_in_another_and_handed_out_where_
         assert_eq!(at_township["received"]["accepting_node"], A_VILLAGE);
         assert_eq!(at_township["received"]["applicant"]["id_number"], person.as_str());
         assert_eq!(at_township["state"], "accepted");
+        // The same hand again (a resend after a lost acknowledgement) is
+        // acknowledged and changes nothing; one not signed by Foshan's
+        // root, or sent on another peer's link, is refused.
+        let (body, signature) = a
+            .node(A_ROOT)
+            .node
+            .hand_for(B_ROOT, &n)
+            .await
+            .unwrap()
+            .unwrap();
+        let b_root = &b.node(B_ROOT).node;
+        let held = counts(b.node(B_ROOT)).await;
+        let (again, version) = b_root.take_hand(A_ROOT, &body, &signature).await.unwrap();
+        assert_eq!(again, n);
+        assert_eq!(
+            version + 1,
+            case_at(&b, B_ROOT, &n).await.unwrap()["version"],
+            "the hand up to Foshan's crossing; Liwan's root wrote one more"
+        );
+        let forged = node::link::signing::Signer::from_hex(&kb.signing.0)
+            .unwrap()
+            .sign(&body);
+        for (peer, sig, code) in [
+            (A_ROOT, forged.as_str(), "bad_signature"),
+            ("shunde", signature.as_str(), "unknown_peer"),
+        ] {
+            let e = b_root.take_hand(peer, &body, sig).await.unwrap_err();
+            assert_eq!(e.code, code, "{e:?}");
+        }
+        assert_eq!(counts(b.node(B_ROOT)).await, held, "nothing more stored");
 
         // The township decides it as any case of its own.
         let dept = m["department"].as_str().unwrap();
@@ -499,4 +529,52 @@ async fn a_case_accepted_in_one_tree_is_decided_in_another_and_handed_out_where_
 /// The tree a hall is of.
 fn onewindow_domain_tree(node: &str) -> &str {
     node.split('.').next().unwrap_or(node)
+}
+
+/// A root that presents a certificate of one peer tree's CA under another
+/// peer's id is refused after the handshake (the CA is checked for the id
+/// it names), one security event, and nothing it offers is published.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_root_certified_by_one_peer_tree_under_anothers_id_is_refused() {
+    with_timeout(async {
+        let dir = tempfile::tempdir().unwrap();
+        let (ka, kb, kc) = (
+            keys(dir.path(), "foshan"),
+            keys(dir.path(), "liwan"),
+            keys(dir.path(), "nanhai"),
+        );
+        let a = start(
+            &[A_ROOT],
+            &ka,
+            "FA",
+            vec![peer_of(B_ROOT, &kb, true), peer_of(C_ROOT, &kc, true)],
+        )
+        .await;
+        // "nanhai", but certified by Liwan's CA.
+        let impostor = Keys {
+            ca: FederationCa::from_pem(kb.ca.cert_pem(), kb.ca.key_pem()).unwrap(),
+            signing: kc.signing.clone(),
+            ca_file: kc.ca_file.clone(),
+            addr: kc.addr,
+        };
+        let c = start(&[C_ROOT], &impostor, "NH", vec![peer_of(A_ROOT, &ka, true)]).await;
+        let root = &a.node(A_ROOT).node;
+        let refused = onewindow_tests::eventually(60, "the impostor refused", || async {
+            root.store
+                .security_events(100)
+                .await
+                .unwrap()
+                .into_iter()
+                .find(|e| e.peer.as_deref() == Some(C_ROOT))
+        })
+        .await;
+        assert_eq!(refused.kind, "unknown_ca", "{refused:?}");
+        assert!(
+            refused.detail.contains("not of its tree's CA"),
+            "{refused:?}"
+        );
+        assert!(root.known_peers().await.unwrap().is_empty());
+        assert!(c.node(C_ROOT).node.known_peers().await.unwrap().is_empty());
+    })
+    .await;
 }

@@ -494,7 +494,8 @@ impl Node {
     /// carrying them: down to the hall of this tree that decides it, or,
     /// with its result, down to the window of this tree that accepted it.
     /// Idempotent: a hand already taken is acknowledged again and changes
-    /// nothing. The case's number and the version acknowledged.
+    /// nothing. The case's number and the last version the hand carried
+    /// (what the acknowledgement says is durable here).
     pub async fn take_hand(
         &self,
         peer: &str,
@@ -666,7 +667,7 @@ impl Node {
         w.commit().await?;
         self.metrics.case_event("crossed");
         tracing::info!(case = %case_id, %peer, %to, "case taken in from another tree");
-        Ok((case_id, last + 1))
+        Ok((case_id, last))
     }
 
     /// The hall of this tree that decides a case another tree handed in:
