@@ -304,9 +304,18 @@ async fn session(node: &Arc<Node>, conn: &PeerConnection, peer: &str) -> anyhow:
     let (mut tx, mut rx) = conn.open_stream().await?.into_parts();
     let mut head = node.store.head().await;
     let mut offered: Option<Vec<u8>> = None;
+    let mut looked: Option<std::time::Instant> = None;
     let mut refused: std::collections::HashSet<(String, u64)> = std::collections::HashSet::new();
     loop {
-        let (offer, signature) = node.peer_offer()?;
+        // The offer is made again at most every IDLE_LOOK (the root's head
+        // moves with every batch it takes).
+        let due = looked.is_none_or(|t| t.elapsed() >= IDLE_LOOK);
+        let (offer, signature) = if due {
+            looked = Some(std::time::Instant::now());
+            node.peer_offer()?
+        } else {
+            (offered.clone().unwrap_or_default(), String::new())
+        };
         if offered.as_ref() != Some(&offer) {
             send(
                 &mut tx,

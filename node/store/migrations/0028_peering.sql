@@ -25,3 +25,6 @@ CREATE TABLE peer_outbox (
     acked_ms BIGINT,
     PRIMARY KEY (peer, case_id, version)
 );
+
+-- What is still to send to a peer, read on every look of the peering link.
+CREATE INDEX peer_outbox_open ON peer_outbox (peer, acked_ms);
