@@ -223,6 +223,29 @@ async fn a_case_accepted_in_one_tree_is_decided_in_another_and_handed_out_where_
         );
 
         let clerk = a.staff(A_VILLAGE, "clerk1", "clerk", None).await;
+        // The clerk's pages offer the other tree's matter on its own form,
+        // with that tree's halls to name.
+        let page = |path: String| {
+            let (url, token) = (a.url(A_VILLAGE), clerk.client().token().unwrap().to_owned());
+            async move {
+                reqwest::Client::new()
+                    .get(format!("{url}{path}"))
+                    .header("cookie", format!("ow_session={token}"))
+                    .send()
+                    .await
+                    .unwrap()
+                    .text()
+                    .await
+                    .unwrap()
+            }
+        };
+        let home = page("/clerk".into()).await;
+        let form_path = format!("/clerk/peers/{B_ROOT}/apply/{code}");
+        assert!(home.contains(&form_path), "{home}");
+        let form = page(form_path).await;
+        assert!(form.contains("name=\"deciding_hall\""), "{form}");
+        assert!(form.contains(&format!("value=\"{B_TOWNSHIP}\"")), "{form}");
+        assert!(!form.contains("value=\"foshan.chancheng\""), "{form}");
         let person = onewindow_tests::citizen_id("44010319800808123");
         let with_hall = |guide: &Value, hall: &str| {
             let mut s = complete_submission(guide, &person);
