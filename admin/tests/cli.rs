@@ -119,6 +119,14 @@ async fn node_status_and_catalogue_versions() {
         .json();
     assert_eq!(status["node_id"], "nanhai");
     assert_eq!(status["store"], "sqlite");
+    // A tree that peers with none lists no peer.
+    let peers = admin(&hall, &["node", "peers", "--json"], &[])
+        .await
+        .json();
+    assert_eq!(peers["peers"], serde_json::json!([]), "{peers}");
+    let table = admin(&hall, &["node", "peers"], &[]).await;
+    assert!(table.ok, "{}", table.stderr);
+    assert!(table.stdout.starts_with("TREE"), "{}", table.stdout);
 
     let versions = admin(&hall, &["catalogue", "versions", "--json"], &[])
         .await

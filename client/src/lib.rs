@@ -29,8 +29,8 @@ use reqwest::Url;
 use types::{
     AuditAction, AuditReport, CalendarYear, CaseRecord, CaseView, Catalogue, Delivery,
     ExportedEntry, FeedCredential, FleetNode, Health, IssuedCredential, IssuedToken, LoginOutcome,
-    NewCredential, NewStaff, NewSubscription, Outcome, PersonalData, Progress, Report, Staff,
-    StaffChange, Submission, Subscription, VersionInfo, WarningRow,
+    NewCredential, NewStaff, NewSubscription, Outcome, Peers, PersonalData, Progress, Report,
+    Staff, StaffChange, Submission, Subscription, VersionInfo, WarningRow,
 };
 
 /// A typed answer and the JSON it was read from.
@@ -262,6 +262,12 @@ impl Client {
     /// `GET /api/v1/catalogue`: the matters this node receives, with guides.
     pub async fn catalogue(&self) -> Result<Answer<Catalogue>, Error> {
         self.call(&routes::CATALOGUE, &[], None::<&()>).await
+    }
+
+    /// `GET /api/v1/peers`: the trees this node's tree peers with, as its
+    /// root published their offers.
+    pub async fn peers(&self) -> Result<Answer<Peers>, Error> {
+        self.call(&routes::PEERS, &[], None::<&()>).await
     }
 
     /// `GET /api/v1/staff` (administrator).

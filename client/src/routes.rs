@@ -33,6 +33,7 @@ pub(crate) const LOGOUT: Route = Route::new("delete", "/api/v1/session");
 pub(crate) const WHOAMI: Route = Route::new("get", "/api/v1/session");
 pub(crate) const HEALTH: Route = Route::new("get", "/api/v1/health");
 pub(crate) const CATALOGUE: Route = Route::new("get", "/api/v1/catalogue");
+pub(crate) const PEERS: Route = Route::new("get", "/api/v1/peers");
 pub(crate) const STAFF: Route = Route::new("get", "/api/v1/staff");
 pub(crate) const CREATE_STAFF: Route = Route::new("post", "/api/v1/staff");
 pub(crate) const DEACTIVATE_STAFF: Route = Route::new("delete", "/api/v1/staff/{username}");

@@ -196,6 +196,46 @@ pub struct Catalogue {
     pub matters: Vec<Guide>,
 }
 
+/// `GET /api/v1/peers`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Peers {
+    /// One entry per peer tree.
+    pub peers: Vec<Peer>,
+}
+
+/// A peer tree's offer, the fields shown in lists.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Peer {
+    /// Its root.
+    pub root: String,
+    /// Whether this tree hands cases to it.
+    pub enabled: bool,
+    /// Its catalogue version the matters are of.
+    pub catalogue_version: i64,
+    /// Its matters open for cross-district handling.
+    pub matters: Vec<PeerMatter>,
+    /// Its halls a clerk may name.
+    pub halls: Vec<PeerHall>,
+}
+
+/// A matter a peer tree offers (its code and names).
+#[derive(Debug, Clone, Deserialize)]
+pub struct PeerMatter {
+    /// Matter code.
+    pub code: String,
+    /// Name in Chinese.
+    pub name_zh: String,
+}
+
+/// A hall of a peer tree.
+#[derive(Debug, Clone, Deserialize)]
+pub struct PeerHall {
+    /// Node id.
+    pub id: String,
+    /// Chinese name, empty when not offered.
+    pub name_zh: String,
+}
+
 /// One matter's guide, the fields shown in lists.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Guide {

@@ -652,6 +652,21 @@ pub fn signed_by(cert_pem: &str, ca_pem: &str) -> Result<bool, IdentityError> {
         .is_ok())
 }
 
+/// Whether the certificate `cert_der` (DER, as a peer presented it) carries
+/// a valid signature of one of the CA certificates in `ca_pem` (the
+/// signature only).
+pub fn der_signed_by(cert_der: &[u8], ca_pem: &str) -> Result<bool, IdentityError> {
+    let cert = parse(cert_der)?;
+    for ca_der in CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
+        let ca_der = ca_der.map_err(|e| IdentityError::Unreadable(e.to_string()))?;
+        let ca = parse(ca_der.as_ref())?;
+        if cert.verify_signature(Some(ca.public_key())).is_ok() {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
 /// Whether the private key `key_pem` is the key of the certificate
 /// `cert_pem`.
 pub fn key_matches(cert_pem: &str, key_pem: &str) -> Result<bool, IdentityError> {

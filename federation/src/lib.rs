@@ -12,12 +12,15 @@ pub mod enrolment;
 pub mod identity;
 pub mod log;
 pub mod node_id;
+pub mod peering;
 #[cfg(feature = "net")]
 pub mod relay;
 pub mod replication;
 #[cfg(feature = "net")]
 pub mod transport;
 
+#[cfg(feature = "net")]
+pub use identity::der_signed_by;
 #[cfg(feature = "net")]
 pub use identity::{
     CertInfo, FederationCa, IdentityError, KeyRequest, NodeCredentials, key_matches, node_id_of,

@@ -101,6 +101,10 @@ pub struct TransportConfig {
     /// Bytes the peer may send on the whole connection beyond what this side
     /// has read (4 MiB).
     pub connection_receive_window: u32,
+    /// The ALPN protocol both sides require ([`ALPN`] on a link; a
+    /// peering between two trees' roots has its own,
+    /// [`crate::peering::PEERING_ALPN`]).
+    pub alpn: &'static [u8],
 }
 
 impl Default for TransportConfig {
@@ -115,6 +119,7 @@ impl Default for TransportConfig {
             max_uni_streams: 0,
             stream_receive_window: 2 * MIB,
             connection_receive_window: 4 * MIB,
+            alpn: ALPN,
         }
     }
 }
@@ -335,6 +340,16 @@ impl PeerConnection {
             .downcast::<Vec<rustls::pki_types::CertificateDer<'static>>>()
             .ok()?;
         crate::identity::CertInfo::of(certs.first()?.as_ref()).ok()
+    }
+
+    /// The certificate the peer presented (DER).
+    pub fn certificate_der(&self) -> Option<Vec<u8>> {
+        let certs = self
+            .conn
+            .peer_identity()?
+            .downcast::<Vec<rustls::pki_types::CertificateDer<'static>>>()
+            .ok()?;
+        Some(certs.first()?.as_ref().to_vec())
     }
 
     /// Opens a new bidirectional stream. The peer's

@@ -15,6 +15,7 @@ const OPERATIONS: &[(&str, &str)] = &[
     ("get", "/api/v1/health"),
     ("get", "/api/v1/catalogue"),
     ("get", "/api/v1/catalogue/matters/{code}"),
+    ("get", "/api/v1/peers"),
     ("post", "/api/v1/session"),
     ("get", "/api/v1/session"),
     ("delete", "/api/v1/session"),

@@ -1346,3 +1346,56 @@ async fn a_slot_takes_its_capacity_a_person_one_booking_a_day_and_ended_slots_ar
         "booked"
     );
 }
+
+/// What a peer tree offers replaces what it offered before, and a case
+/// handed across stays to send until the peer acknowledges it, across a
+/// reopening of the store; a second hand-over of the same version is one.
+#[tokio::test]
+async fn a_peers_offer_is_kept_once_and_a_case_handed_across_waits_for_its_acknowledgement() {
+    use onewindow_node::store::PeerCatalogueRow;
+    let db = common::test_db().await;
+    let store = open(&db.url).await;
+    let row = |enabled: bool, offer: &str| PeerCatalogueRow {
+        peer: "liwan".into(),
+        enabled,
+        offer: offer.into(),
+        peer_signature: "ab".into(),
+        at_ms: 1,
+    };
+    let mut w = store.write().await.unwrap();
+    w.put_peer_catalogue(&row(true, "{\"a\":1}")).await.unwrap();
+    w.put_peer_catalogue(&row(false, "{\"a\":2}"))
+        .await
+        .unwrap();
+    w.put_peer_outbox("liwan", "N1", 3, 10).await.unwrap();
+    w.put_peer_outbox("liwan", "N1", 3, 11).await.unwrap();
+    w.put_peer_outbox("liwan", "N2", 5, 12).await.unwrap();
+    w.put_peer_outbox("other", "N3", 2, 13).await.unwrap();
+    w.commit().await.unwrap();
+    assert_eq!(
+        store.peer_catalogues().await.unwrap(),
+        vec![row(false, "{\"a\":2}")]
+    );
+    let waiting = |rows: Vec<onewindow_node::store::OutboxRow>| {
+        rows.into_iter()
+            .map(|r| (r.case_id, r.version))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        waiting(store.peer_outbox("liwan").await.unwrap()),
+        vec![("N1".to_owned(), 3), ("N2".to_owned(), 5)]
+    );
+    let mut w = store.write().await.unwrap();
+    w.ack_peer_outbox("liwan", "N1", 3, 20).await.unwrap();
+    w.commit().await.unwrap();
+    store.close().await;
+    let store = open(&db.url).await;
+    assert_eq!(
+        waiting(store.peer_outbox("liwan").await.unwrap()),
+        vec![("N2".to_owned(), 5)]
+    );
+    assert_eq!(
+        waiting(store.peer_outbox("other").await.unwrap()),
+        vec![("N3".to_owned(), 2)]
+    );
+}

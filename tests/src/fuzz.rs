@@ -3,7 +3,8 @@
 //! (`tests/tests/fuzz_corpora.rs`), so that both run the same code.
 //!
 //! Each body takes arbitrary bytes and drives one parser of what comes from
-//! outside a node: the replication wire and its framing, a log entry's body,
+//! outside a node: the replication wire and its framing, the peering wire
+//! between two trees' roots, a log entry's body,
 //! the catalogue, the holiday calendar, a topology, a node's configuration
 //! and every JSON body of the HTTP API. A body panics only when the code
 //! under test does something it must never do on any input: panic, answer
@@ -37,6 +38,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("topology", topology),
     ("config", config),
     ("http", http),
+    ("peering", peering),
 ];
 
 /// Polls a future that never waits (it reads bytes already in memory) to
@@ -59,6 +61,28 @@ pub fn wire(data: &[u8]) {
         let back = Message::decode(&again, &limits)
             .unwrap_or_else(|e| panic!("a message this node encoded does not decode: {e}"));
         assert_eq!(back, msg, "a message changed in an encode and decode");
+    }
+}
+
+/// A peering message between two trees' roots, and the hand it may carry:
+/// what decodes encodes and decodes to the same message.
+pub fn peering(data: &[u8]) {
+    use federation::peering::{Hand, PeerMessage};
+    let hand = |bytes: &[u8]| {
+        if let Ok(h) = Hand::decode(bytes) {
+            let back = Hand::decode(&h.encode())
+                .unwrap_or_else(|e| panic!("a hand this root encoded does not decode: {e}"));
+            assert_eq!(back, h, "a hand changed in an encode and decode");
+        }
+    };
+    hand(data);
+    if let Ok(msg) = PeerMessage::decode(data) {
+        let back = PeerMessage::decode(&msg.encode())
+            .unwrap_or_else(|e| panic!("a message this root encoded does not decode: {e}"));
+        assert_eq!(back, msg, "a message changed in an encode and decode");
+        if let PeerMessage::Hand { body, .. } = &msg {
+            hand(body);
+        }
     }
 }
 

@@ -124,16 +124,51 @@ pub fn endorse_document_key(c: &mut Config, home: &std::path::Path, root_private
     ));
 }
 
+/// Starts a tree whose CA and root signing key (PKCS#8 hex, public hex)
+/// are given, every node's configuration changed by `edit` before it
+/// starts: the roots of two trees that peer hold each other's CA
+/// certificate and public key before either starts.
+pub async fn tree_of(
+    ids: &[&str],
+    ca: FederationCa,
+    signing: (String, String),
+    edit: &dyn Fn(&mut Config),
+) -> Tree {
+    tree_keyed(
+        ids,
+        false,
+        Arc::new(StartedClock::at(START_MS)),
+        edit,
+        Some((ca, signing)),
+    )
+    .await
+}
+
 async fn tree_with(
     ids: &[&str],
     ca_at_root: bool,
     clock: Arc<dyn Clock>,
     edit: &dyn Fn(&mut Config),
 ) -> Tree {
+    tree_keyed(ids, ca_at_root, clock, edit, None).await
+}
+
+async fn tree_keyed(
+    ids: &[&str],
+    ca_at_root: bool,
+    clock: Arc<dyn Clock>,
+    edit: &dyn Fn(&mut Config),
+    keys: Option<(FederationCa, (String, String))>,
+) -> Tree {
     let _ = tracing_init();
     let dir = tempfile::tempdir().unwrap();
-    let ca = FederationCa::generate("onewindow test federation").unwrap();
-    let signing = node::link::signing::generate().unwrap();
+    let (ca, signing) = match keys {
+        Some(k) => k,
+        None => (
+            FederationCa::generate("onewindow test federation").unwrap(),
+            node::link::signing::generate().unwrap(),
+        ),
+    };
     let key_file = dir.path().join("root-signing.key");
     std::fs::write(&key_file, &signing.0).unwrap();
     let mut t = Tree {

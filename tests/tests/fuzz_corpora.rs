@@ -125,6 +125,50 @@ fn entries() -> Vec<(Vec<u8>, Vec<u8>)> {
 #[test]
 #[ignore = "writes the seed corpora; run by hand"]
 fn write_seeds() {
+    // The peering between two trees' roots: a hand of real records, and
+    // every message.
+    {
+        use federation::peering::{Carried, Hand, PeerMessage};
+        let hand = Hand {
+            from: "foshan".into(),
+            to: "liwan".into(),
+            case_id: "GXH-20260105-000001".into(),
+            records: entries()
+                .into_iter()
+                .take(2)
+                .map(|(body, personal)| Carried {
+                    origin: "foshan.chancheng.c1".into(),
+                    body,
+                    personal,
+                })
+                .collect(),
+        };
+        seed("peering", &hand.encode());
+        for m in [
+            PeerMessage::Offer {
+                offer: r#"{"root":"liwan","catalogue_version":2,"matters":[],"halls":["liwan.dali|大沥|Dali"]}"#
+                    .as_bytes()
+                    .to_vec(),
+                signature: "ab".repeat(64),
+            },
+            PeerMessage::Hand {
+                body: hand.encode(),
+                signature: "cd".repeat(64),
+            },
+            PeerMessage::Ack {
+                case_id: "GXH-20260105-000001".into(),
+                version: 5,
+            },
+            PeerMessage::Refused {
+                case_id: "GXH-20260105-000001".into(),
+                version: 0,
+                code: "not_cross_district".into(),
+                message: "matter NH-RS-002 is not open for cross-district handling".into(),
+            },
+        ] {
+            seed("peering", &m.encode());
+        }
+    }
     // The replication wire: a Hello, a batch of real entries, the small
     // messages.
     let origin = NodeId::new("nanhai.guicheng.xiaping".to_owned()).unwrap();

@@ -1,6 +1,7 @@
-//! `node status [ID] | list | register | revoke | decommission | move`: who
-//! the node is and what it runs, one hall of its subtree, the whole subtree,
-//! and halls joining, leaving and moving in the tree.
+//! `node status [ID] | list | peers | register | revoke | decommission |
+//! move`: who the node is and what it runs, one hall of its subtree, the
+//! whole subtree, the trees it peers with, and halls joining, leaving and
+//! moving in the tree.
 
 use clap::Subcommand;
 use onewindow_client::Client;
@@ -22,6 +23,11 @@ pub enum NodeCommand {
     /// and catalogue version, backlog, link round trip, clock skew,
     /// certificate expiry (GET /api/v1/admin/fleet).
     List,
+    /// The trees this node's tree peers with (异地通办 across trees), as
+    /// its root published their offers: enabled or not, their matters open
+    /// for cross-district handling and the halls a clerk may name (GET
+    /// /api/v1/peers; no login needed).
+    Peers,
     /// Registers a new hall: prints a one-time enrolment token, usable for
     /// 24 hours, for the hall's `onewindow-node enrol --token TOKEN --url
     /// URL`. At the district (which holds the federation CA) for any hall
@@ -96,6 +102,52 @@ impl NodeCommand {
     /// Runs the command.
     pub async fn run(self, api: &Client, out: Output) -> anyhow::Result<()> {
         match self {
+            Self::Peers => {
+                let answer = api.peers().await?;
+                if out.json {
+                    out.print_json(&answer.json);
+                    return Ok(());
+                }
+                let rows: Vec<Vec<String>> = answer
+                    .value
+                    .peers
+                    .into_iter()
+                    .map(|p| {
+                        let matters: Vec<String> = p
+                            .matters
+                            .iter()
+                            .map(|m| format!("{} {}", m.code, m.name_zh))
+                            .collect();
+                        let halls: Vec<String> = p
+                            .halls
+                            .iter()
+                            .map(|h| {
+                                if h.name_zh.is_empty() {
+                                    h.id.clone()
+                                } else {
+                                    format!("{} {}", h.id, h.name_zh)
+                                }
+                            })
+                            .collect();
+                        vec![
+                            p.root,
+                            crate::output::yes_no(p.enabled),
+                            p.catalogue_version.to_string(),
+                            matters.join("; "),
+                            halls.join("; "),
+                        ]
+                    })
+                    .collect();
+                println!(
+                    "{}",
+                    crate::output::table(
+                        &["tree", "enabled", "catalogue", "matters", "halls"],
+                        &rows,
+                        &[]
+                    )
+                );
+                Ok(())
+            }
             Self::List => {
                 let answer = api.fleet().await?;
                 if out.json {

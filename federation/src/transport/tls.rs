@@ -26,7 +26,7 @@ use rustls::{
     SignatureScheme,
 };
 
-use super::{ALPN, SecurityKind, TransportConfig, TransportError};
+use super::{SecurityKind, TransportConfig, TransportError};
 use crate::NodeId;
 use crate::identity::{NodeCredentials, node_id_of};
 
@@ -128,6 +128,7 @@ pub(super) struct TlsMaterial {
     key: Arc<SingleCertAndKey>,
     roots: Arc<RootCertStore>,
     transport: Arc<quinn::TransportConfig>,
+    alpn: &'static [u8],
 }
 
 impl TlsMaterial {
@@ -144,6 +145,7 @@ impl TlsMaterial {
             key: Arc::new(SingleCertAndKey::from(certified)),
             roots: Arc::new(roots),
             transport: Arc::new(cfg.quinn()?),
+            alpn: cfg.alpn,
         })
     }
 
@@ -154,7 +156,13 @@ impl TlsMaterial {
                 .build()
                 .map_err(|e| TransportError::Config(e.to_string()))?;
         // The endpoint needs a default; every connection replaces it.
-        let crypto = server_crypto(&self.provider, &self.key, webpki.clone(), Slot::default())?;
+        let crypto = server_crypto(
+            &self.provider,
+            &self.key,
+            webpki.clone(),
+            Slot::default(),
+            self.alpn,
+        )?;
         let mut base = quinn::ServerConfig::with_crypto(Arc::new(crypto));
         base.transport_config(self.transport.clone());
         Ok(ServerTls {
@@ -162,6 +170,7 @@ impl TlsMaterial {
             key: self.key.clone(),
             webpki,
             base,
+            alpn: self.alpn,
         })
     }
 
@@ -182,7 +191,7 @@ impl TlsMaterial {
             .dangerous()
             .with_custom_certificate_verifier(verifier)
             .with_client_cert_resolver(self.key.clone());
-        tls.alpn_protocols = vec![ALPN.to_vec()];
+        tls.alpn_protocols = vec![self.alpn.to_vec()];
         // Every connection checks the certificates afresh.
         tls.resumption = Resumption::disabled();
         let quic =
@@ -198,6 +207,7 @@ fn server_crypto(
     key: &Arc<SingleCertAndKey>,
     webpki: Arc<dyn ClientCertVerifier>,
     slot: Slot,
+    alpn: &[u8],
 ) -> Result<QuicServerConfig, TransportError> {
     let verifier = Arc::new(ChildVerifier {
         inner: webpki,
@@ -207,7 +217,7 @@ fn server_crypto(
         .with_protocol_versions(&[&rustls::version::TLS13])?
         .with_client_cert_verifier(verifier)
         .with_cert_resolver(key.clone());
-    tls.alpn_protocols = vec![ALPN.to_vec()];
+    tls.alpn_protocols = vec![alpn.to_vec()];
     // No resumption: a revoked or expired certificate must not ride on an
     // old session.
     tls.session_storage = Arc::new(NoServerSessionStorage {});
@@ -222,6 +232,7 @@ pub(super) struct ServerTls {
     key: Arc<SingleCertAndKey>,
     webpki: Arc<dyn ClientCertVerifier>,
     base: quinn::ServerConfig,
+    alpn: &'static [u8],
 }
 
 impl ServerTls {
@@ -240,6 +251,7 @@ impl ServerTls {
             &self.key,
             self.webpki.clone(),
             slot,
+            self.alpn,
         )?);
         Ok(Arc::new(cfg))
     }

@@ -727,6 +727,18 @@ pub struct Received {
     /// ([`crate::policy::route`]). `None` for every other case.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decided_at: Option<String>,
+    /// The root of the other tree whose catalogue holds the matter, for a
+    /// case accepted here for a hall of a tree this one peers with (异地通办
+    /// across trees): the case goes up to this tree's root, across to that
+    /// one, and down to the hall that decides it. `None` for a matter of
+    /// this tree's catalogue.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub catalogue_tree: Option<String>,
+    /// That other tree's matter, whole (the fields above are filled from
+    /// it; the log entry carries it, since no hall of one tree holds the
+    /// other's catalogue versions).
+    #[serde(skip)]
+    pub peer_matter: Option<Box<super::catalogue::Matter>>,
 }
 
 fn default_distinct_people() -> u8 {
@@ -768,6 +780,8 @@ impl Received {
             distinct_people: matter.distinct_people,
             trust_first: matter.trust_first.clone(),
             decided_at: None,
+            catalogue_tree: None,
+            peer_matter: None,
         }
     }
 }
@@ -1703,6 +1717,21 @@ impl Case {
                         max.n
                     )));
                 }
+                Ok(())
+            }
+            // The root of a tree that takes a case in across a peering
+            // writes its first record of it, carrying the other tree's
+            // records, as the holder it already is (it decides the case).
+            Event::Crossed {
+                holder: to,
+                history,
+                ..
+            } if !to.is_empty()
+                && !history.is_empty()
+                && !to.contains('.')
+                && rec.actor.node == *to
+                && self.holder.as_deref() == Some(to.as_str()) =>
+            {
                 Ok(())
             }
             Event::Transferred { to, .. } | Event::Crossed { holder: to, .. }

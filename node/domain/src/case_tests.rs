@@ -219,6 +219,8 @@ fn received(join: JoinRule) -> EventRecord {
             id_digest: String::new(),
             trust_first: None,
             decided_at: None,
+            catalogue_tree: None,
+            peer_matter: None,
         })),
     }
 }
@@ -1142,4 +1144,66 @@ fn a_crossed_case_starts_from_what_it_carries_and_a_window_catches_up_on_its_ret
     }
     let mut gap = Case::fold(&records[..3]).expect("the beginning");
     assert!(gap.catch_up(&bare).is_err());
+}
+
+#[test]
+fn a_root_takes_in_a_case_of_another_tree_as_the_holder_it_is_and_only_with_its_records() {
+    let mut records = vec![received(JoinRule::All)];
+    let mut case = Case::fold(&records).expect("starts");
+    let sup = |node: &str| Actor {
+        node: node.into(),
+        ..actor(Role::Supervisor, None, "system")
+    };
+    let accept = following(
+        &case,
+        actor(Role::Clerk, None, "clerk"),
+        Event::Accepted {
+            deferred: vec![],
+            holder: None,
+        },
+    );
+    case.apply(&accept).expect("accepted");
+    records.push(accept);
+    // The window's tree's root hands it across: the other root holds it.
+    let across = following(
+        &case,
+        sup("nanhai"),
+        Event::Crossed {
+            holder: "liwan".into(),
+            reason: "跨辖区".into(),
+            history: vec![],
+        },
+    );
+    case.apply(&across).expect("handed across");
+    records.push(across);
+    assert_eq!(case.holder.as_deref(), Some("liwan"));
+    let taking = |node: &str, holder: &str, history: Vec<EventRecord>| {
+        following(
+            &case,
+            sup(node),
+            Event::Crossed {
+                holder: holder.into(),
+                reason: "跨辖区".into(),
+                history,
+            },
+        )
+    };
+    // Naming itself takes the records it carries.
+    assert!(matches!(
+        case.clone().apply(&taking("liwan", "liwan", vec![])),
+        Err(CaseError::Empty(_))
+    ));
+    let taken = taking("liwan", "liwan", records.clone());
+    case.clone()
+        .apply(&taken)
+        .expect("the root that decides takes it in");
+    // The other tree starts the case from what the root carries.
+    let down = taking("liwan", "liwan.dali", records.clone());
+    assert_eq!(
+        Case::fold([&down])
+            .expect("starts from it")
+            .holder
+            .as_deref(),
+        Some("liwan.dali")
+    );
 }

@@ -29,7 +29,7 @@ use super::case::{
     Actor, Applicant, ApplicantKind, Channel, Event, EventRecord, Received, Role, SuspensionKind,
     Warning, WarningRule,
 };
-use super::catalogue::Catalogue;
+use super::catalogue::{Catalogue, Matter};
 use super::checklist::{IssueKind, MaterialIssue, PresentedMaterial};
 use super::document::{DocKind, IssuedDocument};
 use super::log::{Directive, DirectiveRecord, LogBody};
@@ -183,6 +183,15 @@ mod pb {
         /// (`Received::decided_at`); empty for every other case.
         #[prost(string, tag = "50")]
         pub decided_at: String,
+        /// The root of the other tree whose catalogue holds the matter (a
+        /// case handed across a peering, `Received::catalogue_tree`); empty
+        /// for a matter of this tree's catalogue.
+        #[prost(string, tag = "51")]
+        pub catalogue_tree: String,
+        /// That matter whole, as JSON (no hall of this tree holds the
+        /// other tree's catalogue versions); empty otherwise.
+        #[prost(bytes = "vec", tag = "52")]
+        pub matter: Vec<u8>,
     }
 
     #[derive(Clone, PartialEq, prost::Message)]
@@ -531,7 +540,7 @@ mod pb {
         pub issued_by: String,
         #[prost(int64, tag = "2")]
         pub at_ms: i64,
-        #[prost(oneof = "Dk", tags = "10, 11, 12, 13, 14, 15, 16, 17, 18")]
+        #[prost(oneof = "Dk", tags = "10, 11, 12, 13, 14, 15, 16, 17, 18, 51")]
         pub kind: Option<Dk>,
     }
 
@@ -555,6 +564,24 @@ mod pb {
         Reopen(Reopen),
         #[prost(message, tag = "18")]
         Handover(Handover),
+        #[prost(message, tag = "51")]
+        PeerCatalogue(PeerCatalogue),
+    }
+
+    /// A peering root's offer published down this tree
+    /// (`Directive::PeerCatalogue`).
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct PeerCatalogue {
+        #[prost(string, tag = "1")]
+        pub peer: String,
+        #[prost(bool, tag = "2")]
+        pub enabled: bool,
+        #[prost(string, tag = "3")]
+        pub offer: String,
+        #[prost(string, tag = "4")]
+        pub peer_signature: String,
+        #[prost(string, tag = "5")]
+        pub signature: String,
     }
 
     #[derive(Clone, PartialEq, prost::Message)]
@@ -925,13 +952,36 @@ fn encode_with(
                 Event::Received(r) => {
                     personal.applicant = Some(applicant_pb(&r.applicant));
                     personal.materials = materials_pb(&r.materials);
+                    let (catalogue_tree, matter, catalogue_digest) =
+                        match (&r.catalogue_tree, &r.peer_matter) {
+                            (Some(tree), Some(m)) => (
+                                tree.clone(),
+                                serde_json::to_vec(m.as_ref()).map_err(|e| e.to_string())?,
+                                0,
+                            ),
+                            (Some(tree), None) => {
+                                return Err(format!(
+                                    "a matter of the catalogue of {tree} without the matter"
+                                ));
+                            }
+                            _ => (
+                                String::new(),
+                                Vec::new(),
+                                digest(r.catalogue_version).ok_or_else(|| {
+                                    format!(
+                                        "catalogue version {} is not held here",
+                                        r.catalogue_version
+                                    )
+                                })?,
+                            ),
+                        };
                     Ev::Received(pb::ReceivedRef {
+                        catalogue_tree,
+                        matter,
                         matter_code: r.matter_code.clone(),
                         matter_version: r.matter_version,
                         catalogue_version: r.catalogue_version,
-                        catalogue_digest: digest(r.catalogue_version).ok_or_else(|| {
-                            format!("catalogue version {} is not held here", r.catalogue_version)
-                        })?,
+                        catalogue_digest,
                         situations: r.situations.clone(),
                         intake: match r.intake {
                             Intake::Window => 0,
@@ -1279,6 +1329,19 @@ fn encode_with(
                     heir: heir.clone(),
                     reason: reason.clone(),
                 }),
+                Directive::PeerCatalogue {
+                    peer,
+                    enabled,
+                    offer,
+                    peer_signature,
+                    signature,
+                } => pb::Dk::PeerCatalogue(pb::PeerCatalogue {
+                    peer: peer.clone(),
+                    enabled: *enabled,
+                    offer: offer.clone(),
+                    peer_signature: peer_signature.clone(),
+                    signature: signature.clone(),
+                }),
             };
             pb::Kind::Directive(pb::Directive {
                 issued_by: d.issued_by.clone(),
@@ -1426,6 +1489,13 @@ fn decode_with(
                     heir: h.heir,
                     reason: h.reason,
                 },
+                pb::Dk::PeerCatalogue(p) => Directive::PeerCatalogue {
+                    peer: p.peer,
+                    enabled: p.enabled,
+                    offer: p.offer,
+                    peer_signature: p.peer_signature,
+                    signature: p.signature,
+                },
             };
             Ok(LogBody::Directive(DirectiveRecord {
                 directive,
@@ -1447,20 +1517,36 @@ fn decode_case(
     let text = p.text;
     let event = match c.event.ok_or_else(|| malformed("no event"))? {
         Ev::Received(r) => {
-            let b = book(r.catalogue_version)
-                .filter(|b| b.digest == r.catalogue_digest)
-                .ok_or(DecodeError::MissingCatalogue {
-                    version: r.catalogue_version,
-                })?;
-            let matter = b
-                .catalogue
-                .matter(&r.matter_code)
-                .filter(|m| m.version == r.matter_version)
-                .ok_or_else(|| DecodeError::UnknownMatter {
-                    version: r.catalogue_version,
-                    code: r.matter_code.clone(),
-                    matter_version: r.matter_version,
-                })?;
+            // A matter of another tree's catalogue travels whole.
+            let peer_matter: Option<Matter> = if r.catalogue_tree.is_empty() {
+                None
+            } else {
+                let m: Matter = serde_json::from_slice(&r.matter)
+                    .map_err(|e| DecodeError::Malformed(format!("the other tree's matter: {e}")))?;
+                if m.code != r.matter_code || m.version != r.matter_version {
+                    return Err(malformed("the other tree's matter is not the one named"));
+                }
+                Some(m)
+            };
+            let b;
+            let matter = match &peer_matter {
+                Some(m) => m,
+                None => {
+                    b = book(r.catalogue_version)
+                        .filter(|b| b.digest == r.catalogue_digest)
+                        .ok_or(DecodeError::MissingCatalogue {
+                            version: r.catalogue_version,
+                        })?;
+                    b.catalogue
+                        .matter(&r.matter_code)
+                        .filter(|m| m.version == r.matter_version)
+                        .ok_or_else(|| DecodeError::UnknownMatter {
+                            version: r.catalogue_version,
+                            code: r.matter_code.clone(),
+                            matter_version: r.matter_version,
+                        })?
+                }
+            };
             let mut received = Received::from_matter(
                 matter,
                 r.catalogue_version,
@@ -1476,6 +1562,10 @@ fn decode_case(
             };
             received.id_digest = hex::encode(&r.id_digest);
             received.decided_at = (!r.decided_at.is_empty()).then_some(r.decided_at);
+            if let Some(m) = peer_matter {
+                received.catalogue_tree = Some(r.catalogue_tree);
+                received.peer_matter = Some(Box::new(m));
+            }
             Event::Received(Box::new(received))
         }
         Ev::Resubmitted(s) => Event::Resubmitted {
@@ -1732,6 +1822,50 @@ mod tests {
         })
         .unwrap();
         (back, enc)
+    }
+
+    #[test]
+    fn a_matter_of_another_trees_catalogue_travels_whole_and_reads_without_a_catalogue() {
+        let (b, code) = book();
+        let mut first = received(&b, &code);
+        let Event::Received(r) = &mut first.event else {
+            unreachable!()
+        };
+        r.decided_at = Some("liwan.dali".into());
+        r.catalogue_tree = Some("liwan".into());
+        r.peer_matter = Some(Box::new(b.catalogue.matter(&code).unwrap().clone()));
+        let body = LogBody::Case(first.clone());
+        // No digest is asked for, and none is needed to read it back.
+        let enc = encode(&body, VILLAGE, |_| None).unwrap();
+        let back = decode(&enc.body, Some(&enc.personal), VILLAGE, |_| None).unwrap();
+        assert_eq!(back, body);
+        // A matter that is not the one named is refused.
+        let mut msg = pb::Body::decode(&enc.body[1..]).unwrap();
+        if let Some(pb::Kind::Case(c)) = &mut msg.kind
+            && let Some(pb::Ev::Received(r)) = &mut c.event
+        {
+            r.matter_code = "OTHER".into();
+        }
+        let mut forged = vec![FORMAT];
+        msg.encode_raw(&mut forged);
+        assert!(decode(&forged, Some(&enc.personal), VILLAGE, |_| None).is_err());
+        // Without the matter, a peer's case is not written.
+        if let Event::Received(r) = &mut first.event {
+            r.peer_matter = None;
+        }
+        assert!(encode(&LogBody::Case(first), VILLAGE, |_| None).is_err());
+        let directive = LogBody::Directive(DirectiveRecord {
+            directive: Directive::PeerCatalogue {
+                peer: "liwan".into(),
+                enabled: false,
+                offer: "{}".into(),
+                peer_signature: "ab".into(),
+                signature: "cd".into(),
+            },
+            issued_by: "(node)".into(),
+            at_ms: 1,
+        });
+        assert_eq!(round_trip(&directive, &b).0, directive);
     }
 
     #[test]

@@ -71,6 +71,7 @@ pub const AUDIT_ACTIONS: &[&str] = &[
     "personal_data_requested",
     "personal_data_shown",
     "personal_data_purged",
+    "peer_catalogue_published",
 ];
 
 /// The actor of an audit record that the node writes by itself (a break
@@ -208,6 +209,54 @@ pub enum Directive {
         /// Why.
         reason: String,
     },
+    /// What the root of another tree that peers with this one (异地通办
+    /// across trees) offers: its matters open for cross-district handling
+    /// and the halls that may be named to decide them, as that root signed
+    /// them, and whether the peering is enabled here. Every hall keeps the
+    /// last one for each peer, so its windows accept those matters offline.
+    PeerCatalogue {
+        /// The other tree's root (its node id).
+        peer: String,
+        /// Whether this tree hands cases to it now.
+        enabled: bool,
+        /// The offer as JSON text ([`PeerOffer`]), exactly as the peer's
+        /// root signed it.
+        offer: String,
+        /// The peer root's Ed25519 signature over `offer`, hex.
+        peer_signature: String,
+        /// This tree's root's signature over [`peer_catalogue_text`], hex.
+        signature: String,
+    },
+}
+
+/// What a peering root offers the other tree: its matters open for
+/// cross-district handling and the halls of its tree that may be named.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PeerOffer {
+    /// The offering tree's root.
+    pub root: String,
+    /// Its catalogue version the matters are of.
+    pub catalogue_version: i64,
+    /// Its matters open for cross-district handling, whole.
+    pub matters: Vec<super::catalogue::Matter>,
+    /// Its halls that a window may name to decide (`ID`, or
+    /// `ID|中文名|English name`, as `[node] tree_halls` writes them).
+    pub halls: Vec<String>,
+}
+
+impl PeerOffer {
+    /// The hall ids of [`PeerOffer::halls`].
+    pub fn hall_ids(&self) -> impl Iterator<Item = &str> {
+        self.halls
+            .iter()
+            .map(|h| h.split('|').next().unwrap_or_default().trim())
+    }
+}
+
+/// What a tree's root signs to publish a peer's offer down its tree (a
+/// text of its own kind, so that no other signed text can pass for one).
+pub fn peer_catalogue_text(peer: &str, enabled: bool, offer: &str) -> String {
+    format!("peer-catalogue\n{peer}\n{enabled}\n{offer}")
 }
 
 impl Directive {
@@ -223,6 +272,7 @@ impl Directive {
             Self::WarningDecision { .. } => "warning_decision",
             Self::Reopen { .. } => "reopen",
             Self::Handover { .. } => "handover",
+            Self::PeerCatalogue { .. } => "peer_catalogue",
         }
     }
 }

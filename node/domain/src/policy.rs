@@ -63,6 +63,14 @@ pub enum Hop {
     Up(String),
     /// To this hall, below `here`.
     Down(String),
+    /// Across a peering to the root of another tree (`here` is this tree's
+    /// root): the hall it goes to is of that tree (异地通办 across trees).
+    Across(String),
+}
+
+/// The root of the tree a hall is of (the first segment of its id).
+pub fn tree_root(node: &str) -> &str {
+    node.split('.').next().unwrap_or(node)
 }
 
 /// The next [`Hop`] from `here` towards `to`; `None` when `to` is `here`.
@@ -74,6 +82,15 @@ pub fn route(here: &str, to: &str) -> Option<Hop> {
         return Some(Hop::Up(to.to_owned()));
     }
     let lca = common_ancestor(here, to);
+    if lca.is_empty() {
+        // Two trees: up to this tree's root, which peers with the other's.
+        let root = tree_root(here);
+        return Some(if root == here {
+            Hop::Across(tree_root(to).to_owned())
+        } else {
+            Hop::Up(root.to_owned())
+        });
+    }
     if lca == here {
         Some(Hop::Down(to.to_owned()))
     } else {
@@ -285,6 +302,8 @@ pub fn hand_back(case: &Case, here: &str, actor: &Actor, at_ms: i64) -> Option<E
     let to = match route(here, home)? {
         Hop::Up(to) => to,
         Hop::Down(_) => home.to_owned(),
+        // The root sends it across itself ([`Hop::Across`]).
+        Hop::Across(_) => return None,
     };
     (case.state == State::ResultReady).then(|| {
         next(
@@ -304,6 +323,23 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
+
+    #[test]
+    fn a_hall_of_another_tree_is_reached_through_both_roots() {
+        assert_eq!(
+            route("foshan.chancheng.c1", "liwan.dali"),
+            Some(Hop::Up("foshan".into()))
+        );
+        assert_eq!(
+            route("foshan", "liwan.dali"),
+            Some(Hop::Across("liwan".into()))
+        );
+        assert_eq!(
+            route("liwan", "liwan.dali"),
+            Some(Hop::Down("liwan.dali".into()))
+        );
+        assert_eq!(tree_root("liwan.dali.x"), "liwan");
+    }
 
     fn tiers() -> Vec<String> {
         ["district", "township", "village"]

@@ -262,6 +262,16 @@ pub const PHRASES: &[(&str, &str, &str)] = &[
         "cross-district handling: sent on to {hall}",
     ),
     (
+        "history.crossed_tree",
+        "跨辖区异地通办，转{tree}辖区办理",
+        "cross-district handling: handed to the tree of {tree}",
+    ),
+    (
+        "history.crossed_in",
+        "跨辖区异地通办，由{tree}辖区转来，交{hall}办理",
+        "cross-district handling for the tree of {tree}: sent on to {hall}",
+    ),
+    (
         "history.recalled",
         "调回上级：{reason}",
         "recalled: {reason}",

@@ -301,6 +301,16 @@ pub const PHRASES: &[(&str, &str, &str)] = &[
         "{hall} is not a hall known here: choose one of the city's district or township halls",
     ),
     (
+        "err.unknown_peer",
+        "{peer}不是与本辖区开通跨辖区异地通办的辖区，不能指定其大厅办理",
+        "{peer} is not a tree this one hands cases to: none of its halls may be named to decide",
+    ),
+    (
+        "err.peer_disabled",
+        "与{peer}的跨辖区异地通办已停用，暂不能指定其大厅办理",
+        "cross-district handling with {peer} is disabled: none of its halls may be named to decide for now",
+    ),
+    (
         "err.hall_may_not_decide",
         "{hall}不能办理事项{code}的异地通办：该大厅及其上级在本辖区以外均无权决定",
         "{hall} may not decide matter {code} across districts: neither it nor a hall above it outside this branch of the tree decides it",

@@ -126,6 +126,16 @@ pub const PHRASES: &[(&str, &str, &str)] = &[
     ),
     ("clerk.new_application", "受理新申请", "New application"),
     (
+        "clerk.peer_matters",
+        "其他辖区开通跨辖区通办的事项",
+        "Matters other trees open for cross-district handling",
+    ),
+    (
+        "apply.peer_hall",
+        "办理大厅（{tree}辖区）",
+        "Deciding hall (tree of {tree})",
+    ),
+    (
         "clerk.matter_search",
         "事项（名称、拼音首字母或编码）",
         "Matter (name, pinyin initials or code)",

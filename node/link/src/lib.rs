@@ -7,6 +7,7 @@
 //! way, then both flows over one QUIC stream, with entries read from and
 //! applied to the store in batches.
 
+mod peering;
 mod session;
 
 use std::net::SocketAddr;
@@ -24,7 +25,11 @@ use onewindow_service::uplink::Registry;
 pub struct Links {
     /// Where children connect, if this node has any.
     pub listen_addr: Option<SocketAddr>,
+    /// Where the roots of other trees connect, at a root that peers.
+    pub peering_addr: Option<SocketAddr>,
     server: Option<Arc<Server>>,
+    peering_server: Option<Arc<Server>>,
+    peering_client: Option<Arc<Client>>,
     tasks: Vec<JoinHandle<()>>,
     /// The children's sessions, so that a stop can wait for them to end
     /// before the store closes.
@@ -126,6 +131,7 @@ impl Links {
             }
         }));
         node.restore_revocations().await?;
+        node.publish_peer_states().await?;
         for c in &fed.children {
             node.registry.register(c);
         }
@@ -197,8 +203,31 @@ impl Links {
                 dial(n, client, parent, parent_addrs, renewed_rx).await;
             }));
         }
+        // Last: a task spawned before a failure would outlive the failed
+        // start (a dropped handle does not stop its task) and hold the
+        // peering port.
+        let (peering_addr, peering_server, peering_client) =
+            match peering::start(&node, &creds, &sec_tx) {
+                Ok(Some(p)) => {
+                    tasks.extend(p.tasks);
+                    (Some(p.listen_addr), Some(p.server), Some(p.client))
+                }
+                Ok(None) => (None, None, None),
+                Err(e) => {
+                    for t in &tasks {
+                        t.abort();
+                    }
+                    if let Some(s) = &server {
+                        s.close();
+                    }
+                    return Err(e);
+                }
+            };
         Ok(Some(Links {
             listen_addr,
+            peering_addr,
+            peering_server,
+            peering_client,
             server,
             tasks,
             sessions,
@@ -209,6 +238,12 @@ impl Links {
     pub fn stop(&self) {
         if let Some(s) = &self.server {
             s.close();
+        }
+        if let Some(s) = &self.peering_server {
+            s.close();
+        }
+        if let Some(c) = &self.peering_client {
+            c.close();
         }
         for t in &self.tasks {
             t.abort();

@@ -428,6 +428,7 @@ impl Node {
                 }
                 Ok(Ok(()))
             }
+            Directive::PeerCatalogue { .. } => self.keep_peer_catalogue(w, d).await,
             Directive::Handover { hall, heir, reason } => {
                 w.put_handover(&onewindow_store::Handover {
                     hall: hall.clone(),

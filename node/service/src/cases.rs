@@ -489,6 +489,10 @@ impl Node {
     /// that may, or for a cross-district case the hall of the other branch
     /// that decides it.
     fn destination(&self, case: &Case, matter: &Matter) -> String {
+        // A case for another tree goes up to this tree's root first.
+        if case.received.catalogue_tree.is_some() {
+            return policy::tree_root(self.id.as_str()).to_owned();
+        }
         case.received
             .decided_at
             .as_deref()
@@ -577,10 +581,23 @@ impl Node {
             ));
         }
         let started = std::time::Instant::now();
-        let matter = self.matter_for_window(&sub.matter_code)?;
+        // A hall of a tree this one peers with: the matter is that tree's.
+        let peer_hall = sub.deciding_hall.as_deref().map(str::trim).filter(|n| {
+            federation::NodeId::new(*n).is_ok()
+                && policy::tree_root(n) != policy::tree_root(self.id.as_str())
+        });
+        let (matter, catalogue_version) = match peer_hall {
+            Some(named) => self.peer_matter(&sub.matter_code, named).await?,
+            None => (
+                self.matter_for_window(&sub.matter_code)?,
+                self.catalogue().version,
+            ),
+        };
         let deciding_hall = match sub.deciding_hall.as_deref() {
             Some(named) => {
-                self.cross_decider(&matter, named)?;
+                if peer_hall.is_none() {
+                    self.cross_decider(&matter, named)?;
+                }
                 Some(named.trim().to_owned())
             }
             None => None,
@@ -615,7 +632,7 @@ impl Node {
         let actor = self.actor(username, role, None);
         let mut received = Received::from_matter(
             &matter,
-            self.catalogue().version,
+            catalogue_version,
             applicant,
             sub.situations.clone(),
             materials,
@@ -623,6 +640,10 @@ impl Node {
         );
         received.intake = intake.channel;
         received.decided_at = deciding_hall;
+        if let Some(named) = peer_hall {
+            received.catalogue_tree = Some(policy::tree_root(named).to_owned());
+            received.peer_matter = Some(Box::new(matter.clone()));
+        }
         received.id_digest = self
             .id_digest(&received.applicant.id_number)
             .unwrap_or_default();

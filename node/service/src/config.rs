@@ -36,6 +36,41 @@ pub struct Config {
     pub feed: FeedSection,
     /// Where a case event's personal section travels.
     pub privacy: PrivacySection,
+    /// Peering with the roots of other trees (the root only).
+    pub peering: PeeringSection,
+}
+
+/// Peering with the roots of other trees (异地通办 across trees).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PeeringSection {
+    /// Where this root listens for the other trees' roots.
+    pub listen: SocketAddr,
+    /// The other trees' roots; empty: no peering.
+    pub peers: Vec<PeerConfig>,
+}
+
+/// One other tree's root.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PeerConfig {
+    /// That root's node id.
+    pub id: String,
+    /// Its peering address, host:port.
+    pub addr: String,
+    /// That tree's CA certificate (PEM file).
+    pub ca_file: String,
+    /// That root's Ed25519 signing public key (hex).
+    pub public_key: String,
+    /// Whether cases are handed to and taken from it.
+    pub enabled: bool,
+}
+
+impl PeeringSection {
+    /// The configured peer `id`, if any.
+    pub fn peer(&self, id: &str) -> Option<&PeerConfig> {
+        self.peers.iter().find(|p| p.id == id)
+    }
 }
 
 /// Identity and place in the tree.
@@ -729,6 +764,9 @@ impl Config {
         self.node.document_key_file = join(&self.node.document_key_file);
         self.federation.ca_key_file = join(&self.federation.ca_key_file);
         self.auth.bootstrap_password_file = join(&self.auth.bootstrap_password_file);
+        for p in &mut self.peering.peers {
+            p.ca_file = join(&p.ca_file);
+        }
         self.database.url = resolve_sqlite_url(&self.database.url, folder);
     }
 
@@ -948,6 +986,57 @@ impl Config {
             return Err(invalid("federation.clean_session_ms", "100 to 3600000"));
         }
         f.limits.validate()?;
+        self.validate_peering(&id)?;
+        Ok(())
+    }
+
+    fn validate_peering(&self, id: &federation::NodeId) -> Result<(), ConfigError> {
+        let invalid = |problem: String| ConfigError::Invalid {
+            key: "peering.peers",
+            problem,
+        };
+        let peers = &self.peering.peers;
+        if peers.is_empty() {
+            return Ok(());
+        }
+        if id.depth() != 0 {
+            return Err(invalid("only the root of a tree peers".into()));
+        }
+        if self.federation.credentials_dir.is_empty() || self.federation.signing_key_file.is_empty()
+        {
+            return Err(invalid(
+                "peering needs federation.credentials_dir and federation.signing_key_file".into(),
+            ));
+        }
+        for (i, p) in peers.iter().enumerate() {
+            let root = federation::NodeId::new(p.id.clone()).ok();
+            if root.is_none_or(|r| r.depth() != 0) || p.id == id.as_str() {
+                return Err(invalid(format!(
+                    "{:?} is not the root of another tree",
+                    p.id
+                )));
+            }
+            if peers[..i].iter().any(|q| q.id == p.id) {
+                return Err(invalid(format!("{} is listed twice", p.id)));
+            }
+            let port = p
+                .addr
+                .rsplit_once(':')
+                .map(|(host, port)| (host, port.parse::<u16>()));
+            if !matches!(port, Some((host, Ok(n))) if !host.is_empty() && n != 0) {
+                return Err(invalid(format!("{}: addr is not host:port", p.id)));
+            }
+            if p.ca_file.is_empty() {
+                return Err(invalid(format!("{}: ca_file is empty", p.id)));
+            }
+            let key = p.public_key.trim();
+            if key.len() != 64 || hex::decode(key).is_err() {
+                return Err(invalid(format!(
+                    "{}: public_key is not 64 hex digits",
+                    p.id
+                )));
+            }
+        }
         Ok(())
     }
 

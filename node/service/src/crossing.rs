@@ -78,6 +78,11 @@ impl Node {
         case: &onewindow_domain::case::Case,
     ) -> Result<bool, Error> {
         let me = self.id.as_str();
+        // A result for a window of another tree goes across from the root.
+        if case.state == onewindow_domain::case::State::ResultReady && self.peer_of(case).is_some()
+        {
+            return Ok(true);
+        }
         // Only a cross-district case has records in another branch: every
         // other result is handed back as it always was, with no read of
         // its events.
@@ -110,6 +115,13 @@ impl Node {
     /// or this node is where it goes. Idempotent: a second call finds the
     /// case held elsewhere.
     pub async fn obey_crossing(&self, case_id: &str) -> Result<(), Error> {
+        // A case for another tree goes across a peering from the root.
+        if let Some(row) = self.store.case(case_id).await?
+            && row.case.holder.as_deref() == Some(self.id.as_str())
+            && let Some(peer) = self.peer_of(&row.case)
+        {
+            return self.cross_to_peer(case_id, &peer).await;
+        }
         let waits = self
             .store
             .case(case_id)

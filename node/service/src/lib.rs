@@ -26,6 +26,7 @@ pub mod handover;
 pub mod link_state;
 pub mod metrics;
 pub mod oversight;
+pub mod peering;
 pub mod personal;
 mod preapply;
 mod queue;

@@ -16,6 +16,7 @@ mod feed;
 mod handover;
 mod oversight;
 mod own;
+mod peering;
 mod personal;
 mod preapps;
 mod queue;
@@ -36,6 +37,7 @@ pub use oversight::{
     FleetRow, HANDLING_BOUNDS_MS, OPEN_STATES, PeriodFigures, Scope, WAIT_BOUNDS_MS,
 };
 pub use own::read_marker;
+pub use peering::{OutboxRow, PeerCatalogueRow};
 pub use personal::{Filled, KeptSection, WithheldCase};
 pub use preapps::{
     ACCEPTED as PRE_APPLICATION_ACCEPTED, OPEN as PRE_APPLICATION_OPEN, PreApplicationRow,

@@ -30,7 +30,7 @@ use crate::store::CaseFilter;
     responses((status = 401, body = ErrorBody), (status = 201, body = Outcome), (status = 200, description = "Made before under the same key: that case", body = Outcome),
         (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 409, description = "The key was used for another submission (`submission_key_reused`), or the hall is closed", body = ErrorBody),
-        (status = 422, description = "The matter is not delegated here, or a cross-district `deciding_hall` is refused: the matter is not open for it (`not_cross_district`), the hall is not known here (`unknown_deciding_hall`), or no hall of its branch decides the matter (`hall_may_not_decide`)", body = ErrorBody),
+        (status = 422, description = "The matter is not delegated here, or a cross-district `deciding_hall` is refused: the matter is not open for it (`not_cross_district`), the hall is not known here (`unknown_deciding_hall`), or no hall of its branch decides the matter (`hall_may_not_decide`); for a hall of a tree this one peers with, that tree is unknown (`unknown_peer`) or disabled (`peer_disabled`)", body = ErrorBody),
         (status = 503, description = "The hall is recovering its log (`hall_recovering`) or cannot reach its parent", body = ErrorBody)))]
 pub async fn submit(
     State(node): State<AppState>,

@@ -124,6 +124,7 @@ pub fn api_router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(system::health))
         .routes(routes!(system::catalogue))
         .routes(routes!(system::matter_guide))
+        .routes(routes!(system::peers))
         .routes(routes!(system::login, system::whoami, system::logout))
         .routes(routes!(system::list_staff, system::create_staff))
         .routes(routes!(system::deactivate_staff, system::change_staff))

@@ -283,6 +283,74 @@ pub async fn catalogue(State(node): State<AppState>) -> axum::Json<CatalogueView
     })
 }
 
+/// The trees this hall's tree peers with (异地通办 across trees), as its
+/// root published their offers: each tree's matters open for
+/// cross-district handling, which a clerk here may accept naming one of
+/// its halls as `deciding_hall`.
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct PeersView {
+    /// One entry per peer tree.
+    pub peers: Vec<PeerView>,
+}
+
+/// One peer tree's offer.
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct PeerView {
+    /// The tree's root (node id).
+    pub root: String,
+    /// Whether this tree hands cases to it now (a disabled peer's matters
+    /// are refused as `peer_disabled`).
+    pub enabled: bool,
+    /// Its catalogue version the matters are of.
+    pub catalogue_version: i64,
+    /// Its matters open for cross-district handling, whole.
+    pub matters: Vec<Matter>,
+    /// Its halls a clerk may name.
+    pub halls: Vec<PeerHall>,
+}
+
+/// A hall of a peer tree.
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct PeerHall {
+    /// Node id.
+    pub id: String,
+    /// Chinese name (empty when not offered).
+    pub name_zh: String,
+    /// English name (empty when not offered).
+    pub name_en: String,
+}
+
+/// The peer trees' matters and halls this hall's clerks may name.
+#[utoipa::path(get, path = "/api/v1/peers", tag = "catalogue",
+    responses((status = 200, body = PeersView), (status = 500, body = ErrorBody)))]
+pub async fn peers(State(node): State<AppState>) -> Result<axum::Json<PeersView>, Error> {
+    let peers = node
+        .known_peers()
+        .await?
+        .into_iter()
+        .map(|(root, p)| PeerView {
+            root,
+            enabled: p.enabled,
+            catalogue_version: p.offer.catalogue_version,
+            matters: p.offer.matters,
+            halls: p
+                .offer
+                .halls
+                .iter()
+                .map(|h| {
+                    let mut parts = h.split('|').map(str::trim);
+                    PeerHall {
+                        id: parts.next().unwrap_or_default().to_owned(),
+                        name_zh: parts.next().unwrap_or_default().to_owned(),
+                        name_en: parts.next().unwrap_or_default().to_owned(),
+                    }
+                })
+                .collect(),
+        })
+        .collect();
+    Ok(axum::Json(PeersView { peers }))
+}
+
 /// One matter's guide (what to bring), the same source as the clerk's checklist.
 #[utoipa::path(get, path = "/api/v1/catalogue/matters/{code}", tag = "catalogue",
     params(("code" = String, Path, description = "Matter code")),

@@ -106,6 +106,9 @@ struct FormPage<'a> {
     /// The applicant's earlier results that replace materials, once looked
     /// up.
     results: Option<Vec<DataResult>>,
+    /// A matter of a tree this one peers with: that tree's root and the
+    /// halls it offers, one of which must decide.
+    peer: Option<(String, Vec<(String, String)>)>,
 }
 
 fn render_form(ctx: &Ctx, status: StatusCode, p: FormPage<'_>) -> Response {
@@ -165,10 +168,15 @@ fn render_form(ctx: &Ctx, status: StatusCode, p: FormPage<'_>) -> Response {
         error => p.error.clone().filter(|_| p.error_field.is_none()),
         field_error => p.error.filter(|_| p.error_field.is_some()),
         error_field => p.error_field,
-        decided_here => node.may_decide(p.matter),
+        decided_here => p.peer.is_none() && node.may_decide(p.matter),
         // A cross-district matter may be sent to a hall of another
         // branch of the tree (异地通办): the halls known here.
-        deciding_halls => if p.matter.cross_district { deciding_halls(node, ctx.lang == onewindow_i18n::Lang::En) } else { Vec::new() },
+        deciding_halls => match &p.peer {
+            Some((_, halls)) => halls.clone(),
+            None if p.matter.cross_district => deciding_halls(node, ctx.lang == onewindow_i18n::Lang::En),
+            None => Vec::new(),
+        },
+        peer_label => p.peer.as_ref().map(|(tree, _)| ctx.phrase_with("apply.peer_hall", &[("tree", tree)])),
         // A form shown again after a refusal keeps its key: the refused
         // attempt stored nothing, and a double click still makes one case.
         submission_key => p.vals.get("submission_key").cloned().unwrap_or_else(super::web::new_submission_key),
@@ -225,23 +233,114 @@ pub async fn form(StaffCtx(ctx): StaffCtx, Path(code): Path<String>) -> Response
             error: None,
             error_field: None,
             results: None,
+            peer: None,
         },
     )
+}
+
+/// The matter `code` that the peer tree `tree` offers, as this hall's root
+/// published it (enabled), and the halls it offers as (id, name).
+async fn peer_offer(
+    ctx: &Ctx,
+    tree: &str,
+    code: &str,
+) -> Result<(Matter, (String, Vec<(String, String)>)), Error> {
+    let known = ctx.node.known_peers().await?;
+    let en = ctx.lang == onewindow_i18n::Lang::En;
+    known
+        .into_iter()
+        .filter(|(id, p)| id == tree && p.enabled)
+        .find_map(|(id, p)| {
+            let m = p.offer.matters.iter().find(|m| m.code == code)?.clone();
+            let halls = p
+                .offer
+                .halls
+                .iter()
+                .map(|h| {
+                    let mut parts = h.split('|').map(str::trim);
+                    let hall = parts.next().unwrap_or_default().to_owned();
+                    let (zh, e) = (
+                        parts.next().unwrap_or_default(),
+                        parts.next().unwrap_or_default(),
+                    );
+                    let name = match (en, zh, e) {
+                        (true, _, e) if !e.is_empty() => e.to_owned(),
+                        (_, zh, _) if !zh.is_empty() => zh.to_owned(),
+                        _ => hall.clone(),
+                    };
+                    (hall, name)
+                })
+                .collect();
+            Some((m, (id, halls)))
+        })
+        .ok_or_else(|| unknown_matter(code))
+}
+
+/// `GET /clerk/peers/{tree}/apply/{code}`: the checklist form for a matter
+/// a tree this one peers with opens for cross-district handling.
+pub async fn peer_form(
+    StaffCtx(ctx): StaffCtx,
+    Path((tree, code)): Path<(String, String)>,
+) -> Response {
+    if let Err(r) = ctx.require(&[Role::Clerk], WHAT) {
+        return r;
+    }
+    let (matter, peer) = match peer_offer(&ctx, &tree, &code).await {
+        Ok(p) => p,
+        Err(e) => return ctx.error(&e),
+    };
+    render_form(
+        &ctx,
+        StatusCode::OK,
+        FormPage {
+            matter: &matter,
+            action: format!("/clerk/peers/{tree}/apply/{}", matter.code),
+            mode: "apply",
+            vals: BTreeMap::new(),
+            sits: Vec::new(),
+            case: Value::UNDEFINED,
+            error: None,
+            error_field: None,
+            results: None,
+            peer: Some(peer),
+        },
+    )
+}
+
+/// `POST /clerk/peers/{tree}/apply/{code}`: submits a case of a peer
+/// tree's matter, as [`submit`] does.
+pub async fn peer_submit(Path((tree, code)): Path<(String, String)>, form: StaffForm) -> Response {
+    let (matter, peer) = match peer_offer(&form.ctx, &tree, &code).await {
+        Ok(p) => p,
+        Err(e) => return form.ctx.error(&e),
+    };
+    let action = format!("/clerk/peers/{tree}/apply/{}", matter.code);
+    submit_matter(form, &matter, action, Some(peer)).await
 }
 
 /// `POST /clerk/apply/{code}`: submits; on success shows the case and its
 /// document, otherwise the form again with the message and every field kept.
 pub async fn submit(Path(code): Path<String>, form: StaffForm) -> Response {
+    let cat = form.ctx.node.catalogue();
+    let Some(matter) = cat.matter(&code) else {
+        return form.ctx.error(&unknown_matter(&code));
+    };
+    let action = format!("/clerk/apply/{}", matter.code);
+    submit_matter(form, matter, action, None).await
+}
+
+async fn submit_matter(
+    form: StaffForm,
+    matter: &Matter,
+    action: String,
+    peer: Option<(String, Vec<(String, String)>)>,
+) -> Response {
     let StaffForm { ctx, fields } = form;
     let staff = match ctx.require(&[Role::Clerk], WHAT) {
         Ok(s) => s.clone(),
         Err(r) => return r,
     };
-    let cat = ctx.node.catalogue();
-    let Some(matter) = cat.matter(&code) else {
-        return ctx.error(&unknown_matter(&code));
-    };
-    if fields.get("decision") == Some("lookup") {
+    if peer.is_none() && fields.get("decision") == Some("lookup") {
         return lookup(&ctx, &staff, matter, &fields).await;
     }
     let reject = fields.get("decision") == Some("reject");
@@ -266,7 +365,7 @@ pub async fn submit(Path(code): Path<String>, form: StaffForm) -> Response {
             status,
             FormPage {
                 matter,
-                action: format!("/clerk/apply/{}", matter.code),
+                action: action.clone(),
                 mode: "apply",
                 vals,
                 sits: fields.all("sit"),
@@ -274,6 +373,7 @@ pub async fn submit(Path(code): Path<String>, form: StaffForm) -> Response {
                 error_field: error.as_ref().map(|_| "reject_reason"),
                 error,
                 results: None,
+                peer: peer.clone(),
             },
         );
     }
@@ -345,7 +445,7 @@ pub async fn submit(Path(code): Path<String>, form: StaffForm) -> Response {
             e.status(),
             FormPage {
                 matter,
-                action: format!("/clerk/apply/{}", matter.code),
+                action: action.clone(),
                 mode: "apply",
                 vals: fields_map(&fields),
                 sits: fields.all("sit"),
@@ -353,6 +453,7 @@ pub async fn submit(Path(code): Path<String>, form: StaffForm) -> Response {
                 error: Some(ctx.lang.pick(&e.message_zh, &e.message_en).to_owned()),
                 error_field: e.field,
                 results: None,
+                peer,
             },
         ),
     }
@@ -400,6 +501,7 @@ async fn lookup(
             error,
             error_field,
             results,
+            peer: None,
         },
     )
 }
@@ -461,6 +563,7 @@ pub async fn resubmit_form(StaffCtx(ctx): StaffCtx, Path(number): Path<String>) 
             error: None,
             error_field: None,
             results: None,
+            peer: None,
         },
     )
 }
@@ -511,6 +614,7 @@ pub async fn resubmit(Path(number): Path<String>, form: StaffForm) -> Response {
                 error: Some(ctx.lang.pick(&e.message_zh, &e.message_en).to_owned()),
                 error_field: e.field,
                 results: None,
+                peer: None,
             },
         ),
     }

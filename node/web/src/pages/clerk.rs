@@ -59,6 +59,21 @@ pub async fn home(
         .into_iter()
         .map(|(m, at)| context! { code => m.code, name => ctx.pick(&m.name_zh, &m.name_en), at => at })
         .collect();
+    // The matters of the trees this one peers with (异地通办 across
+    // trees), each on its own form.
+    let peers = match node.known_peers().await {
+        Ok(p) => p,
+        Err(e) => return ctx.error(&e),
+    };
+    let peer_matters: Vec<_> = peers
+        .into_iter()
+        .filter(|(_, p)| p.enabled)
+        .flat_map(|(tree, p)| {
+            p.offer.matters.into_iter().map(move |m| {
+                context! { tree => tree.clone(), code => m.code, name_zh => m.name_zh, name_en => m.name_en }
+            })
+        })
+        .collect();
     let tickets = match node.tickets_today().await {
         Ok(t) => t,
         Err(e) => return ctx.error(&e),
@@ -132,6 +147,7 @@ pub async fn home(
         q => query,
         hits => hits,
         elsewhere => elsewhere,
+        peer_matters => peer_matters,
         open => open,
         link => link,
         total_matters => receivable.len(),

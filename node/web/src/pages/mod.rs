@@ -61,6 +61,10 @@ pub fn router() -> Router<AppState> {
         .route("/clerk/queue/{id}/recall", post(clerk::recall))
         .route("/clerk/find", get(clerk::find))
         .route("/clerk/apply/{code}", get(apply::form).post(apply::submit))
+        .route(
+            "/clerk/peers/{tree}/apply/{code}",
+            get(apply::peer_form).post(apply::peer_submit),
+        )
         .route("/clerk/cases/{number}", get(clerk::case))
         .route(
             "/clerk/cases/{number}/resubmit",
