@@ -120,9 +120,7 @@ async fn node_status_and_catalogue_versions() {
     assert_eq!(status["node_id"], "nanhai");
     assert_eq!(status["store"], "sqlite");
     // A tree that peers with none lists no peer.
-    let peers = admin(&hall, &["node", "peers", "--json"], &[])
-        .await
-        .json();
+    let peers = admin(&hall, &["node", "peers", "--json"], &[]).await.json();
     assert_eq!(peers["peers"], serde_json::json!([]), "{peers}");
     let table = admin(&hall, &["node", "peers"], &[]).await;
     assert!(table.ok, "{}", table.stderr);
