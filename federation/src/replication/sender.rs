@@ -288,6 +288,16 @@ impl Sender {
         if !(waited || full) {
             return None;
         }
+        // With more to send than the window has room for, wait until a
+        // quarter of it is free: sent as soon as any room opened, each
+        // batch took what the last acknowledgement freed, so a backlog
+        // went in batches the size of the first one the receiver applied
+        // (a catch-up of a million entries went in batches of about 200,
+        // each an fsync at the parent).
+        let room = self.cfg.max_in_flight - in_flight;
+        if pending > room && room < self.cfg.max_in_flight.div_ceil(4) {
+            return None;
+        }
         let max_bytes = match &self.pacer {
             Some(p) => {
                 let batch = p.batch_bytes(self.cfg.max_batch_bytes);
@@ -298,7 +308,6 @@ impl Sender {
             }
             None => self.cfg.max_batch_bytes,
         };
-        let room = self.cfg.max_in_flight - in_flight;
         Some(ReadRequest {
             after: self.sent,
             upto: self.head.min(self.sent + room),
@@ -510,6 +519,33 @@ mod tests {
         let mut s = Sender::new(cfg(), 25, 30);
         s.connected(0, 9);
         assert_eq!(s.poll_send(5).map(|r| r.after), Some(9));
+    }
+
+    #[test]
+    fn a_backlog_waits_for_a_quarter_of_the_window_rather_than_trickling() {
+        let cfg = SenderConfig {
+            max_batch_entries: 1000,
+            max_in_flight: 100,
+            ..cfg()
+        };
+        let mut s = Sender::new(cfg, 0, 1000);
+        s.connected(0, 0);
+        let r = s.poll_send(10).expect("send");
+        assert_eq!((r.after, r.upto), (0, 100), "the window's worth");
+        s.sent(10, 100);
+        assert!(s.poll_send(11).is_none(), "the window is full");
+        // An acknowledgement frees ten: too little while much is pending.
+        s.acked(20, 10).expect("ack");
+        assert!(s.poll_send(20).is_none(), "a batch of ten would follow");
+        s.acked(30, 30).expect("ack");
+        let r = s.poll_send(30).expect("a quarter is free");
+        assert_eq!((r.after, r.upto), (100, 130));
+        s.sent(30, 130);
+        // Near the end, what is left goes however small the room.
+        s.acked(40, 900).expect("ack");
+        s.sent(40, 990);
+        let r = s.poll_send(50).expect("the last ten fit");
+        assert_eq!((r.after, r.upto), (990, 1000));
     }
 
     #[test]
