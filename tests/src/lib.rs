@@ -333,6 +333,47 @@ impl Tree {
         hall::ensure_staff(admin.client(), username, username, role, department).await;
         Api::login(&self.url(id), username, STAFF_PASSWORD).await
     }
+
+    /// Three approvers of `department` at hall `id` (`{prefix}1` to
+    /// `{prefix}3`, made if missing) take case `number` to its result: the
+    /// first handles it (with `opinion`), the second reviews it and the
+    /// third decides it, granted, and marks the result ready. Returns the
+    /// answer to the last action.
+    pub async fn decide_by_three(
+        &self,
+        id: &str,
+        prefix: &str,
+        department: &str,
+        number: &str,
+        opinion: &str,
+    ) -> Value {
+        let mut who = Vec::new();
+        for k in 1..=3 {
+            let name = format!("{prefix}{k}");
+            who.push(self.staff(id, &name, "approver", Some(department)).await);
+        }
+        let path = format!("/api/v1/cases/{number}/actions");
+        for (k, body) in [
+            (0, json!({"action": "start_handling"})),
+            (
+                0,
+                json!({"action": "submit_for_review", "opinion": opinion}),
+            ),
+            (1, json!({"action": "pass_review", "opinion": "同意"})),
+            (
+                2,
+                json!({"action": "decide", "granted": true, "opinion": "准予"}),
+            ),
+        ] {
+            who[k].post_ok(&path, &body).await;
+        }
+        who[2]
+            .post_ok(
+                &path,
+                &json!({"action": "result_ready", "result": "证明一份"}),
+            )
+            .await
+    }
 }
 
 /// The API's client for scenarios: any status is `(status, body)` to assert

@@ -300,30 +300,9 @@ async fn a_case_of_one_district_is_decided_by_another_through_the_city_and_hande
         let on_the_way = case_at(&t, DISTRICT_B, &n2).await.unwrap();
         assert_eq!(on_the_way["holder"], TOWNSHIP_B);
         let dept = by_township["department"].as_str().unwrap();
-        let mut who = Vec::new();
-        for name in ["tappr1", "tappr2", "tappr3"] {
-            who.push(t.staff(TOWNSHIP_B, name, "approver", Some(dept)).await);
-        }
-        let act2 = |who: &Api, body: Value| {
-            let (who, n) = (who.clone(), n2.clone());
-            async move {
-                who.post_ok(&format!("/api/v1/cases/{n}/actions"), &body)
-                    .await
-            }
-        };
-        act2(&who[0], json!({"action": "start_handling"})).await;
-        act2(
-            &who[0],
-            json!({"action": "submit_for_review", "opinion": "核实无误"}),
-        )
-        .await;
-        act2(&who[1], json!({"action": "pass_review", "opinion": "同意"})).await;
-        act2(
-            &who[2],
-            json!({"action": "decide", "granted": true, "opinion": "准予"}),
-        )
-        .await;
-        let v = act2(&who[2], json!({"action": "result_ready", "result": "证明一份"})).await;
+        let v = t
+            .decide_by_three(TOWNSHIP_B, "tappr", dept, &n2, "核实无误")
+            .await;
         assert_eq!(v["case"]["holder"], CITY, "{v}");
         t.eventually(60, "the second result at the village", || async {
             case_at(&t, VILLAGE_A, &n2)

@@ -347,30 +347,9 @@ async fn a_case_accepted_in_one_tree_is_decided_in_another_and_handed_out_where_
 
         // The township decides it as any case of its own.
         let dept = m["department"].as_str().unwrap();
-        let mut who = Vec::new();
-        for name in ["appr1", "appr2", "appr3"] {
-            who.push(b.staff(B_TOWNSHIP, name, "approver", Some(dept)).await);
-        }
-        let act = |who: &Api, body: Value| {
-            let (who, n) = (who.clone(), n.clone());
-            async move {
-                who.post_ok(&format!("/api/v1/cases/{n}/actions"), &body)
-                    .await
-            }
-        };
-        act(&who[0], json!({"action": "start_handling"})).await;
-        act(
-            &who[0],
-            json!({"action": "submit_for_review", "opinion": "户籍核实无误"}),
-        )
-        .await;
-        act(&who[1], json!({"action": "pass_review", "opinion": "同意"})).await;
-        act(
-            &who[2],
-            json!({"action": "decide", "granted": true, "opinion": "准予"}),
-        )
-        .await;
-        let v = act(&who[2], json!({"action": "result_ready", "result": "证明一份"})).await;
+        let v = b
+            .decide_by_three(B_TOWNSHIP, "appr", dept, &n, "户籍核实无误")
+            .await;
         assert_eq!(v["case"]["holder"], B_ROOT, "up to its root first: {v}");
 
         // Back across, down to the village, which hands it out.
@@ -459,30 +438,8 @@ async fn a_case_accepted_in_one_tree_is_decided_in_another_and_handed_out_where_
         .await;
         nothing_of(&b, &[B_TOWNSHIP, B_VILLAGE], &n2).await;
         let dept = by_root["department"].as_str().unwrap();
-        let mut who = Vec::new();
-        for name in ["rappr1", "rappr2", "rappr3"] {
-            who.push(b.staff(B_ROOT, name, "approver", Some(dept)).await);
-        }
-        let act2 = |who: &Api, body: Value| {
-            let (who, n) = (who.clone(), n2.clone());
-            async move {
-                who.post_ok(&format!("/api/v1/cases/{n}/actions"), &body)
-                    .await
-            }
-        };
-        act2(&who[0], json!({"action": "start_handling"})).await;
-        act2(
-            &who[0],
-            json!({"action": "submit_for_review", "opinion": "核实无误"}),
-        )
-        .await;
-        act2(&who[1], json!({"action": "pass_review", "opinion": "同意"})).await;
-        act2(
-            &who[2],
-            json!({"action": "decide", "granted": true, "opinion": "准予"}),
-        )
-        .await;
-        act2(&who[2], json!({"action": "result_ready", "result": "证明一份"})).await;
+        b.decide_by_three(B_ROOT, "rappr", dept, &n2, "核实无误")
+            .await;
         let back2 = a
             .eventually(90, "the second result at the village", || async {
                 case_at(&a, A_VILLAGE, &n2)

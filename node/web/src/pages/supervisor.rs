@@ -533,6 +533,12 @@ async fn render_case(
     ctx.render(status, "supervisor/case.html", data)
 }
 
+/// The case page again, with the error of the action that failed on it.
+async fn case_with_error(ctx: &Ctx, number: &str, e: &Error) -> Response {
+    let message = ctx.pick(&e.message_zh, &e.message_en);
+    render_case(ctx, number, e.status(), Some(message), None).await
+}
+
 /// A rating as a case's trace shows it: the score in words, the channel
 /// it came from, and the comment.
 pub(super) fn rated_line(
@@ -572,16 +578,7 @@ pub async fn terminate(Path(number): Path<String>, form: StaffForm) -> Response 
             &format!("/supervisor/cases/{}", v.number),
             Some(Flash::ok("flash.terminated", &[])),
         ),
-        Err(e) => {
-            render_case(
-                &ctx,
-                &number,
-                e.status(),
-                Some(ctx.pick(&e.message_zh, &e.message_en)),
-                None,
-            )
-            .await
-        }
+        Err(e) => case_with_error(&ctx, &number, &e).await,
     }
 }
 
@@ -616,16 +613,7 @@ pub async fn personal(Path(number): Path<String>, form: StaffForm) -> Response {
             };
             render_case(&ctx, &number, StatusCode::OK, None, Some(shown)).await
         }
-        Err(e) => {
-            render_case(
-                &ctx,
-                &number,
-                e.status(),
-                Some(ctx.pick(&e.message_zh, &e.message_en)),
-                None,
-            )
-            .await
-        }
+        Err(e) => case_with_error(&ctx, &number, &e).await,
     }
 }
 
@@ -692,16 +680,7 @@ pub async fn decide_appeal(Path(number): Path<String>, form: StaffForm) -> Respo
             &format!("/supervisor/cases/{}", number.trim()),
             Some(Flash::ok("flash.appeal_decided", &[])),
         ),
-        Err(e) => {
-            render_case(
-                &ctx,
-                &number,
-                e.status(),
-                Some(ctx.pick(&e.message_zh, &e.message_en)),
-                None,
-            )
-            .await
-        }
+        Err(e) => case_with_error(&ctx, &number, &e).await,
     }
 }
 
