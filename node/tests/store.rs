@@ -139,6 +139,51 @@ async fn every_pooled_sqlite_connection_has_the_configured_page_cache() {
     }
 }
 
+/// A write given up before its commit (a clerk's request dropped, an
+/// error midway) leaves nothing, and holds up neither readers nor the next
+/// write: on SQLite the writer's own connection rolls it back when the
+/// next write begins.
+#[tokio::test]
+async fn a_write_given_up_before_its_commit_leaves_nothing_and_holds_up_no_one() {
+    let db = common::test_db().await;
+    let store = open_with_catalogue(&db.url).await;
+    let before = store.event_count().await.unwrap();
+    for round in 0..3 {
+        let mut w = store.write().await.unwrap();
+        assert_eq!(
+            w.next_case_seq("GC", "20261123").await.unwrap(),
+            1,
+            "round {round}"
+        );
+        drop(w);
+    }
+    // Readers do not wait for it (nothing writes beside the writer).
+    let started = std::time::Instant::now();
+    let held: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM case_sequences")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(held, 0);
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    let mut w = store.write().await.unwrap();
+    assert_eq!(w.next_case_seq("XX", "20261123").await.unwrap(), 1);
+    assert_eq!(w.next_case_seq("XX", "20261123").await.unwrap(), 2);
+    w.commit().await.unwrap();
+    let mut w = store.write().await.unwrap();
+    assert_eq!(w.next_case_seq("GC", "20261123").await.unwrap(), 1);
+    w.commit().await.unwrap();
+    let mut w = store.write().await.unwrap();
+    assert_eq!(
+        w.next_case_seq("GC", "20261123").await.unwrap(),
+        2,
+        "the commit held"
+    );
+    assert_eq!(w.next_case_seq("XX", "20261123").await.unwrap(), 3);
+    w.commit().await.unwrap();
+    write_cases(&store, "D", 3).await;
+    assert_eq!(store.event_count().await.unwrap(), before + 3);
+}
+
 /// A commit whose caller is dropped after the database took it (a clerk's
 /// request given up, a link closed while a batch was written) left the
 /// writer's sequence behind the database: every later write was refused
@@ -161,14 +206,19 @@ async fn a_commit_dropped_after_the_database_took_it_leaves_the_next_writes_whol
     };
     // Polled by hand, and dropped unobserved as soon as the database holds
     // the entries. (A commit that finished within one poll has nothing to
-    // show; then try again with other cases.)
+    // show; then try again with other cases. A statement can finish within
+    // the poll that sends it, so each attempt writes a few hundred cases:
+    // the statements that write them do not.)
     let mut dropped_after_commit = false;
     for attempt in 0..20 {
+        let held = stored().await;
         let mut w = store.write().await.unwrap();
-        let rec = received(&format!("B-{attempt}"));
-        let case = Case::start(&rec).unwrap();
-        w.append(rec, "nanhai.guicheng").unwrap();
-        w.put_case(row(&case, "received"));
+        for i in 0..300 {
+            let rec = received(&format!("B-{attempt}-{i}"));
+            let case = Case::start(&rec).unwrap();
+            w.append(rec, "nanhai.guicheng").unwrap();
+            w.put_case(row(&case, "received"));
+        }
         let mut commit = Box::pin(w.commit());
         let mut cx = Context::from_waker(Waker::noop());
         loop {
@@ -177,7 +227,7 @@ async fn a_commit_dropped_after_the_database_took_it_leaves_the_next_writes_whol
                 break;
             }
             tokio::time::sleep(std::time::Duration::from_millis(1)).await;
-            if stored().await > attempt {
+            if stored().await > held {
                 drop(commit);
                 dropped_after_commit = true;
                 break;
@@ -192,7 +242,7 @@ async fn a_commit_dropped_after_the_database_took_it_leaves_the_next_writes_whol
         "no commit was caught between its parts"
     );
     write_cases(&store, "C", 2).await;
-    let events = store.events_after(0, 100).await.unwrap();
+    let events = store.events_after(0, 100_000).await.unwrap();
     let seqs: Vec<i64> = events.iter().map(|e| e.local_seq).collect();
     assert_eq!(seqs, (1..=seqs.len() as i64).collect::<Vec<_>>());
     let entries: Vec<_> = events.iter().map(|e| e.entry.clone()).collect();
@@ -1084,6 +1134,137 @@ async fn a_childs_status_report_adds_its_subtree_and_nothing_outside_it() {
                 String::new()
             ),
         ]
+    );
+}
+
+#[tokio::test]
+async fn a_status_report_that_says_nothing_new_writes_nothing_until_last_seen_is_stale() {
+    use federation::replication::{QueueDay, SubtreeNode};
+    use onewindow_store::{FLEET_SEEN_REFRESH_MS, StatusHeard};
+    let db = common::test_db().await;
+    let store = open(&db.url).await;
+    let peer = "nanhai.guicheng";
+    let v = "nanhai.guicheng.xiaping";
+    let row = |last_seen: i64, backlog: i64, latency: i64| SubtreeNode {
+        node: v.into(),
+        connected: true,
+        last_seen_ms: Some(last_seen),
+        software: "0.1.0".into(),
+        catalogue_version: Some(1),
+        backlog: Some(backlog),
+        latency_ms: Some(latency),
+        skew_ms: Some(3),
+        cert_not_after_ms: Some(1000),
+        name_zh: "夏平".into(),
+        name_en: String::new(),
+    };
+    let queue = |n: i64| {
+        vec![QueueDay {
+            hall: v.into(),
+            day: "2026-11-23".into(),
+            bucket: 0,
+            n,
+            total_ms: n * 1000,
+            max_ms: 1000,
+        }]
+    };
+    let heard = |now: i64, backlog: u64, sub: Vec<SubtreeNode>, q: Vec<QueueDay>| {
+        let store = store.clone();
+        async move {
+            store
+                .status_heard(&StatusHeard {
+                    peer,
+                    remote: Some("127.0.0.1:1"),
+                    software: "0.1.0",
+                    catalogue_version: 1,
+                    backlog: backlog as i64,
+                    acked: 7,
+                    skew_ms: 40,
+                    name_zh: "桂城",
+                    name_en: "Guicheng",
+                    child: Some((12, &sub, &q)),
+                    now_ms: now,
+                })
+                .await
+                .unwrap()
+        }
+    };
+    let fleet = || async {
+        let f = store.oversight_fleet().await.unwrap();
+        let get = |id: &str| f.iter().find(|r| r.node_id == id).cloned().unwrap();
+        (get(peer), get(v))
+    };
+    let t0 = 1_000_000;
+    assert_eq!(heard(t0, 0, vec![row(t0 - 5, 2, 30)], queue(3)).await, 0);
+    let (p, c) = fleet().await;
+    assert_eq!(
+        (p.last_seen_ms, p.lag_ms, p.backlog),
+        (Some(t0), Some(12), Some(0))
+    );
+    assert_eq!((c.last_seen_ms, c.backlog), (Some(t0 - 5), Some(2)));
+    // The same again two seconds later, with a child seen again and a
+    // round trip a few milliseconds off: nothing is written.
+    sqlx::query("DELETE FROM queue_days")
+        .execute(store.pool())
+        .await
+        .unwrap();
+    heard(t0 + 2000, 0, vec![row(t0 + 1995, 2, 33)], queue(3)).await;
+    let (p, c) = fleet().await;
+    assert_eq!(p.last_seen_ms, Some(t0), "the peer's row is as it was");
+    assert_eq!(c.last_seen_ms, Some(t0 - 5), "the child's row is as it was");
+    assert_eq!(c.lag_ms, Some(30));
+    let waits = store.queue_waits("2026-11-23", "2026-11-23").await.unwrap();
+    assert_eq!(
+        waits.count, 0,
+        "the same queue summaries are not written again"
+    );
+    // What changed is written at once: the peer's backlog, the child's
+    // backlog, a new queue summary.
+    heard(t0 + 4000, 5, vec![row(t0 + 3995, 9, 33)], queue(4)).await;
+    let (p, c) = fleet().await;
+    assert_eq!((p.last_seen_ms, p.backlog), (Some(t0 + 4000), Some(5)));
+    assert_eq!((c.last_seen_ms, c.backlog), (Some(t0 + 3995), Some(9)));
+    let waits = store.queue_waits("2026-11-23", "2026-11-23").await.unwrap();
+    assert_eq!(waits.count, 4);
+    // Nothing new, but last seen would lag by the refresh: written.
+    let later = t0 + 4000 + FLEET_SEEN_REFRESH_MS;
+    heard(later, 5, vec![row(later - 5, 9, 33)], queue(4)).await;
+    let (p, c) = fleet().await;
+    assert_eq!(p.last_seen_ms, Some(later));
+    assert_eq!(c.last_seen_ms, Some(later - 5));
+    // A link that goes (always written) and comes back: the next report is
+    // written whole, whatever the last one said.
+    store
+        .fleet_seen(peer, false, None, "0.1.0", 1, None, None, None, later + 1)
+        .await
+        .unwrap();
+    assert!(!fleet().await.0.connected);
+    heard(later + 2, 5, vec![row(later - 5, 9, 33)], queue(4)).await;
+    let (p, _) = fleet().await;
+    assert!(p.connected, "connected again at the next report");
+    assert_eq!(p.last_seen_ms, Some(later + 2));
+    // A row of a node outside the child's subtree is counted and left out.
+    let outside = heard(
+        later + 3,
+        5,
+        vec![
+            row(later, 9, 33),
+            SubtreeNode {
+                node: "nanhai.dali".into(),
+                ..row(later, 1, 1)
+            },
+        ],
+        queue(4),
+    )
+    .await;
+    assert_eq!(outside, 1);
+    assert!(
+        store
+            .oversight_fleet()
+            .await
+            .unwrap()
+            .iter()
+            .all(|r| r.node_id != "nanhai.dali")
     );
 }
 

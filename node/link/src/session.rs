@@ -98,6 +98,10 @@ impl DownLookup for Lookup {
 /// A reply channel for one of this node's questions to its parent.
 type Reply = tokio::sync::oneshot::Sender<Option<String>>;
 
+/// How often a child reads its subtree's fleet rows and queue waits again
+/// for its status reports (wall time).
+const SUBTREE_REFRESH: Duration = Duration::from_secs(5);
+
 fn ms(ms: i64) -> Duration {
     Duration::from_millis(u64::try_from(ms).unwrap_or(0))
 }
@@ -302,6 +306,11 @@ pub async fn run(node: Arc<Node>, conn: PeerConnection, role: Role) -> anyhow::R
         }
     }
     let mut progress = onewindow_service::link_state::Progress::new(&node, &peer_s);
+    let mut reported: Option<(
+        std::time::Instant,
+        Vec<federation::replication::SubtreeNode>,
+        Vec<federation::replication::QueueDay>,
+    )> = None;
     let result: anyhow::Result<()> = async {
         loop {
             let now = node.now_ms();
@@ -325,9 +334,23 @@ pub async fn run(node: Arc<Node>, conn: PeerConnection, role: Role) -> anyhow::R
                     if role == Role::Child {
                         // What this node knows of its subtree goes up, so
                         // that every tier's fleet holds its whole subtree,
-                        // and its queue waits of the last three days.
-                        s.subtree = node.store.fleet_subtree().await?;
-                        s.queue = node.store.queue_report(&node.recent_days(3)).await?;
+                        // and its queue waits of the last three days: read
+                        // again at most every SUBTREE_REFRESH (three reads
+                        // for every status report, from every link, were a
+                        // good share of a district's reads), and sent again
+                        // as read in between (the parent writes nothing for
+                        // what it holds already).
+                        if reported.as_ref().is_none_or(|(at, ..)| at.elapsed() >= SUBTREE_REFRESH) {
+                            reported = Some((
+                                std::time::Instant::now(),
+                                node.store.fleet_subtree().await?,
+                                node.store.queue_report(&node.recent_days(3)).await?,
+                            ));
+                        }
+                        if let Some((_, subtree, queue)) = &reported {
+                            s.subtree.clone_from(subtree);
+                            s.queue.clone_from(queue);
+                        }
                     }
                 }
                 send_msg(&mut send, &status).await?;
@@ -389,24 +412,36 @@ pub async fn run(node: Arc<Node>, conn: PeerConnection, role: Role) -> anyhow::R
                             }
                         }
                         Received::Status { status: s, skew_ms } => {
-                            node.store
-                                .fleet_seen(&peer_s, true, Some(&conn.remote.to_string()), &s.software, s.catalogue_version, Some(s.backlog as i64), Some(s.acked as i64), Some(skew_ms), now)
-                                .await?;
-                            node.store.fleet_named(&peer_s, &s.name_zh, &s.name_en).await?;
                             node.note_hall_name(&peer_s, &s.name_zh, &s.name_en);
-                            if role == Role::Parent {
+                            let remote = conn.remote.to_string();
+                            let child = (role == Role::Parent).then(|| {
                                 for n in s.subtree.iter().filter(|n| {
                                     NodeId::new(n.node.as_str()).is_ok_and(|id| id != peer && id.is_in_subtree_of(&peer))
                                 }) {
                                     node.note_hall_name(&n.node, &n.name_zh, &n.name_en);
                                 }
                                 let rtt = i64::try_from(conn.conn.rtt().as_millis()).unwrap_or(i64::MAX);
-                                let outside = node.store.fleet_reported(&peer_s, rtt, &s.subtree).await?
-                                    + node.store.queue_reported(&peer_s, &s.queue).await?;
-                                if outside > 0 {
-                                    violation(&node, &peer_s, &conn, "status_outside_subtree",
-                                        &format!("a status report named {outside} node(s) outside the reporting child's subtree; left out")).await;
-                                }
+                                (rtt, s.subtree.as_slice(), s.queue.as_slice())
+                            });
+                            let outside = node
+                                .store
+                                .status_heard(&onewindow_store::StatusHeard {
+                                    peer: &peer_s,
+                                    remote: Some(&remote),
+                                    software: &s.software,
+                                    catalogue_version: s.catalogue_version,
+                                    backlog: s.backlog as i64,
+                                    acked: s.acked as i64,
+                                    skew_ms,
+                                    name_zh: &s.name_zh,
+                                    name_en: &s.name_en,
+                                    child,
+                                    now_ms: now,
+                                })
+                                .await?;
+                            if outside > 0 {
+                                violation(&node, &peer_s, &conn, "status_outside_subtree",
+                                    &format!("a status report named {outside} node(s) outside the reporting child's subtree; left out")).await;
                             }
                         }
                         Received::Question { id, body, from_parent } => {

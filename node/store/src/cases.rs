@@ -1,7 +1,7 @@
 //! The case read model: one row per case, rewritten on every case event.
 
+use sqlx::Row;
 use sqlx::any::AnyRow;
-use sqlx::{Any, Row, Transaction};
 
 use super::{Store, StoreError, WriteTx, list_placeholders, padded, padded_len};
 use onewindow_domain::case::Case;
@@ -114,7 +114,7 @@ pub(super) fn open_subs(case: &Case) -> String {
 }
 
 pub(super) async fn flush_cases(
-    tx: &mut Transaction<'static, Any>,
+    tx: &mut sqlx::AnyConnection,
     backend: super::Backend,
     rows: &[CaseRow],
 ) -> Result<(), StoreError> {
@@ -173,7 +173,7 @@ pub(super) async fn flush_cases(
                 .bind(r.trust.as_deref())
                 .bind(r.case.received.id_digest.as_str());
         }
-        q.execute(&mut **tx).await?;
+        q.execute(&mut *tx).await?;
     }
     Ok(())
 }
@@ -484,7 +484,7 @@ impl WriteTx<'_> {
             for id in padded(chunk) {
                 q = q.bind(*id);
             }
-            let rows = q.fetch_all(&mut *self.tx).await?;
+            let rows = q.fetch_all(self.conn()).await?;
             if rows.is_empty() {
                 continue;
             }
@@ -497,7 +497,7 @@ impl WriteTx<'_> {
             for id in padded(&ids) {
                 q = q.bind(id.as_str());
             }
-            let events = q.fetch_all(&mut *self.tx).await?;
+            let events = q.fetch_all(self.conn()).await?;
             let cases = fold_events(self.store.stored_events(&events).await?)?;
             for row in rows_with_cases(&rows, cases)? {
                 out.insert(row.id.clone(), row);
@@ -519,7 +519,7 @@ impl WriteTx<'_> {
         )
         .bind(username)
         .bind(key)
-        .fetch_optional(&mut *self.tx)
+        .fetch_optional(self.conn())
         .await?;
         Ok(row)
     }
@@ -544,12 +544,12 @@ impl WriteTx<'_> {
         .bind(request_hash)
         .bind(case_id)
         .bind(at_ms)
-        .execute(&mut *self.tx)
+        .execute(self.conn())
         .await?;
         let horizon = at_ms - SUBMISSION_KEY_DAYS * 86_400_000;
         sqlx::query("DELETE FROM submission_keys WHERE at_ms < $1")
             .bind(horizon)
-            .execute(&mut *self.tx)
+            .execute(self.conn())
             .await?;
         Ok(())
     }
@@ -562,7 +562,7 @@ impl WriteTx<'_> {
         )
         .bind(hall)
         .bind(day)
-        .fetch_one(&mut *self.tx)
+        .fetch_one(self.conn())
         .await?)
     }
 }

@@ -43,7 +43,7 @@ pub use preapps::{
     ACCEPTED as PRE_APPLICATION_ACCEPTED, OPEN as PRE_APPLICATION_OPEN, PreApplicationRow,
 };
 pub use queue::{CallOutcome, ServeOutcome, Ticket};
-pub use replica::{LinkState, RefusalRecord, SecurityRow};
+pub use replica::{FLEET_SEEN_REFRESH_MS, LinkState, RefusalRecord, SecurityRow, StatusHeard};
 pub use sms::{SMS_LIST_MAX, SmsRow};
 pub use staff::{Session, StaffRecord};
 
@@ -168,6 +168,61 @@ struct WriteState {
     /// the database, so the next writer reads it again
     /// ([`Store::settle`]).
     in_doubt: bool,
+    /// The writer's own SQLite connection (see [`TxConn`]); `None` on
+    /// PostgreSQL, and after it failed.
+    own_conn: Option<sqlx::AnyConnection>,
+    /// A transaction on `own_conn` began and neither committed nor rolled
+    /// back: the next one rolls it back first.
+    rollback_pending: bool,
+}
+
+impl WriteState {
+    /// Ends a transaction given up on the writer's own connection, if any.
+    /// Its `ROLLBACK` runs after whatever that transaction had sent (a
+    /// `COMMIT` whose caller was dropped may still land first, and then
+    /// the `ROLLBACK` finds no transaction: that is no failure). A
+    /// connection left unusable fails the next `BEGIN`, and the writer
+    /// goes on with pooled connections.
+    async fn end_given_up(&mut self) {
+        if !self.rollback_pending {
+            return;
+        }
+        self.rollback_pending = false;
+        if let Some(conn) = self.own_conn.as_mut()
+            && let Err(e) = sqlx::query("ROLLBACK").execute(&mut *conn).await
+        {
+            tracing::debug!(error = %e, "no write given up to roll back");
+        }
+    }
+}
+
+/// The connection a write transaction runs on.
+///
+/// On SQLite the writer keeps one connection of its own, out of the pool
+/// ([`WriteState::own_conn`]): a pooled connection answered a ping on
+/// every return to the pool (a round trip to its thread per transaction),
+/// and as the pool handed out its connections in turn, each began with a
+/// page cache that the others' commits had made stale, and read its pages
+/// again. The writer's own connection is the only one that writes, so its
+/// cache stays true. A transaction on it that is given up (dropped before
+/// its commit) is rolled back when the next one begins
+/// ([`WriteState::rollback_pending`]); nothing else writes meanwhile, and
+/// readers do not wait for it. On PostgreSQL a pooled connection is tested
+/// when taken (a fail-over may have lost its server), and the transaction
+/// is sqlx's.
+enum TxConn {
+    Pool(Transaction<'static, Any>),
+    Own,
+}
+
+fn tx_conn<'a>(tx: &'a mut TxConn, state: &'a mut WriteState) -> &'a mut sqlx::AnyConnection {
+    match tx {
+        TxConn::Pool(tx) => tx,
+        TxConn::Own => state
+            .own_conn
+            .as_mut()
+            .expect("the writer's own connection is held while its transaction is open"),
+    }
 }
 
 /// The catalogue versions this node holds, for writing and reading
@@ -225,6 +280,8 @@ pub struct Store {
     /// Personal sections go up whole, whatever the case
     /// ([`Store::send_personal_up`]).
     personal_up_always: Arc<std::sync::atomic::AtomicBool>,
+    /// What status reports last wrote of the fleet's rows.
+    fleet_memo: Arc<std::sync::Mutex<replica::FleetMemo>>,
 }
 
 /// An entry's size as a reader counts it against a batch's bytes: on the
@@ -349,6 +406,8 @@ impl Store {
                 routes: HashMap::new(),
                 marker: None,
                 in_doubt: false,
+                own_conn: None,
+                rollback_pending: false,
             })),
             books: Arc::new(Books::default()),
             heads: Arc::new(std::sync::RwLock::new(Arc::new(OriginHeads::new()))),
@@ -356,6 +415,7 @@ impl Store {
             own_writes_held: Arc::default(),
             link_reads: Arc::default(),
             personal_up_always: Arc::default(),
+            fleet_memo: Arc::default(),
         };
         let heads = store.origin_heads_stored().await?;
         if let Ok(mut h) = store.heads.write() {
@@ -364,6 +424,10 @@ impl Store {
         store.load_digests().await?;
         store.route_old_rows().await?;
         store.empty_old_case_bodies().await?;
+        if backend == Backend::Sqlite {
+            let conn = store.pool.acquire().await?.detach();
+            store.write.lock().await.own_conn = Some(conn);
+        }
         Ok(store)
     }
 
@@ -566,16 +630,44 @@ impl Store {
 
     /// Closes the pool.
     pub async fn close(&self) {
+        let own = {
+            let mut g = self.write.lock().await;
+            g.end_given_up().await;
+            g.own_conn.take()
+        };
+        if let Some(conn) = own {
+            use sqlx::Connection;
+            let _ = conn.close().await;
+        }
         self.pool.close().await;
     }
 
     /// Starts the single write transaction; waits for the previous one to end.
     pub async fn write(&self) -> Result<WriteTx<'_>, StoreError> {
         let mut guard = self.write.lock().await;
+        // First, so that a commit given up has landed or not before the
+        // writer's state is read again.
+        guard.end_given_up().await;
         if guard.in_doubt {
             self.settle(&mut guard).await?;
         }
-        let tx = self.pool.begin().await?;
+        let tx = match guard.own_conn.as_mut() {
+            Some(conn) => match sqlx::query("BEGIN").execute(&mut *conn).await {
+                Ok(_) => {
+                    guard.rollback_pending = true;
+                    TxConn::Own
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "the writer's connection failed; the writer goes on with pooled connections");
+                    if let Some(conn) = guard.own_conn.take() {
+                        use sqlx::Connection;
+                        let _ = conn.close_hard().await;
+                    }
+                    TxConn::Pool(self.pool.begin().await?)
+                }
+            },
+            None => TxConn::Pool(self.pool.begin().await?),
+        };
         let (seq, hash, own) = (guard.last_local_seq, guard.own_hash, guard.own_seq);
         Ok(WriteTx {
             store: self,
@@ -1072,7 +1164,7 @@ pub fn routing(
 pub struct WriteTx<'s> {
     store: &'s Store,
     guard: MutexGuard<'s, WriteState>,
-    tx: Transaction<'static, Any>,
+    tx: TxConn,
     events: Vec<StoredEvent>,
     cases: Vec<CaseRow>,
     /// Where each staged case is in `cases`.
@@ -1103,7 +1195,7 @@ impl WriteTx<'_> {
 
     /// The open transaction, for statements outside the event log.
     pub fn conn(&mut self) -> &mut sqlx::AnyConnection {
-        &mut self.tx
+        tx_conn(&mut self.tx, &mut self.guard)
     }
 
     /// Appends a case event written by this node to its log; `scope` is the
@@ -1229,11 +1321,23 @@ impl WriteTx<'_> {
         // Cleared below once this process holds what the database took;
         // a commit dropped or failed in between leaves it set.
         self.guard.in_doubt = true;
-        flush_events(&mut self.tx, backend, &self.events).await?;
-        replica::flush_heads(&mut self.tx, backend, &self.events).await?;
-        replica::flush_cursors(&mut self.tx, &self.cursors).await?;
-        cases::flush_cases(&mut self.tx, backend, &self.cases).await?;
-        self.tx.commit().await?;
+        let conn = tx_conn(&mut self.tx, &mut self.guard);
+        flush_events(conn, backend, &self.events).await?;
+        replica::flush_heads(conn, backend, &self.events).await?;
+        replica::flush_cursors(conn, &self.cursors).await?;
+        cases::flush_cases(conn, backend, &self.cases).await?;
+        match self.tx {
+            TxConn::Pool(tx) => tx.commit().await?,
+            TxConn::Own => {
+                let conn =
+                    self.guard.own_conn.as_mut().expect(
+                        "the writer's own connection is held while its transaction is open",
+                    );
+                // Failed, it is rolled back when the next one begins.
+                sqlx::query("COMMIT").execute(&mut *conn).await?;
+                self.guard.rollback_pending = false;
+            }
+        }
         if self.own_seq > self.guard.own_seq
             && let Some(marker) = &self.guard.marker
         {
@@ -1395,7 +1499,7 @@ pub(crate) fn push_placeholder(s: &mut String, backend: Backend, n: usize) {
 }
 
 async fn flush_events(
-    tx: &mut Transaction<'static, Any>,
+    tx: &mut sqlx::AnyConnection,
     backend: Backend,
     events: &[StoredEvent],
 ) -> Result<(), StoreError> {
@@ -1453,7 +1557,7 @@ async fn flush_events(
                 .bind(e.down.as_str())
                 .bind(1i64);
         }
-        q.execute(&mut **tx).await?;
+        q.execute(&mut *tx).await?;
     }
     Ok(())
 }

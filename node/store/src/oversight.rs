@@ -881,45 +881,12 @@ impl Store {
         peer: &str,
         queue: &[QueueDay],
     ) -> Result<usize, StoreError> {
-        let Ok(peer_id) = federation::NodeId::new(peer) else {
-            return Ok(queue.len());
-        };
-        let ok = |q: &QueueDay| {
-            federation::NodeId::new(q.hall.as_str()).is_ok_and(|h| h.is_in_subtree_of(&peer_id))
-                && chrono::NaiveDate::parse_from_str(&q.day, "%Y-%m-%d").is_ok()
-                && usize::try_from(q.bucket).is_ok_and(|b| b <= WAIT_BOUNDS_MS.len())
-                && q.n >= 0
-        };
-        let outside = queue.iter().filter(|q| !ok(q)).count();
-        let good: Vec<&QueueDay> = queue.iter().filter(|q| ok(q)).collect();
+        let (good, outside) = queue_inside(peer, queue);
         if good.is_empty() {
             return Ok(outside);
         }
         let mut w = self.write().await?;
-        let mut cleared: std::collections::HashSet<(&str, &str)> = std::collections::HashSet::new();
-        for q in &good {
-            if cleared.insert((q.hall.as_str(), q.day.as_str())) {
-                sqlx::query("DELETE FROM queue_days WHERE hall = $1 AND day = $2")
-                    .bind(q.hall.as_str())
-                    .bind(q.day.as_str())
-                    .execute(w.conn())
-                    .await?;
-            }
-        }
-        for q in good {
-            sqlx::query(
-                "INSERT INTO queue_days (hall, day, bucket, n, total_ms, max_ms) VALUES ($1, $2, $3, $4, $5, $6) \
-                 ON CONFLICT (hall, day, bucket) DO UPDATE SET n = excluded.n, total_ms = excluded.total_ms, max_ms = excluded.max_ms",
-            )
-            .bind(q.hall.as_str())
-            .bind(q.day.as_str())
-            .bind(i64::from(q.bucket))
-            .bind(q.n)
-            .bind(q.total_ms)
-            .bind(q.max_ms)
-            .execute(w.conn())
-            .await?;
-        }
+        write_queue_days(&mut w, &good).await?;
         w.commit().await?;
         Ok(outside)
     }
@@ -1053,4 +1020,55 @@ mod tests {
         w.scope(&Scope::All);
         assert!(w.sql.is_empty());
     }
+}
+
+/// Of a child's queue summaries, those of halls in its subtree (itself
+/// included) with a day, bucket and count that make sense, and how many
+/// others there were.
+pub(crate) fn queue_inside(peer: &str, queue: &[QueueDay]) -> (Vec<QueueDay>, usize) {
+    let Ok(peer_id) = federation::NodeId::new(peer) else {
+        return (Vec::new(), queue.len());
+    };
+    let ok = |q: &QueueDay| {
+        federation::NodeId::new(q.hall.as_str()).is_ok_and(|h| h.is_in_subtree_of(&peer_id))
+            && chrono::NaiveDate::parse_from_str(&q.day, "%Y-%m-%d").is_ok()
+            && usize::try_from(q.bucket).is_ok_and(|b| b <= WAIT_BOUNDS_MS.len())
+            && q.n >= 0
+    };
+    let good: Vec<QueueDay> = queue.iter().filter(|q| ok(q)).cloned().collect();
+    let outside = queue.len() - good.len();
+    (good, outside)
+}
+
+/// Writes a child's queue summaries: each replaces what is held of its
+/// (hall, day).
+pub(crate) async fn write_queue_days(
+    w: &mut crate::WriteTx<'_>,
+    good: &[QueueDay],
+) -> Result<(), StoreError> {
+    let mut cleared: std::collections::HashSet<(&str, &str)> = std::collections::HashSet::new();
+    for q in good {
+        if cleared.insert((q.hall.as_str(), q.day.as_str())) {
+            sqlx::query("DELETE FROM queue_days WHERE hall = $1 AND day = $2")
+                .bind(q.hall.as_str())
+                .bind(q.day.as_str())
+                .execute(w.conn())
+                .await?;
+        }
+    }
+    for q in good {
+        sqlx::query(
+            "INSERT INTO queue_days (hall, day, bucket, n, total_ms, max_ms) VALUES ($1, $2, $3, $4, $5, $6) \
+             ON CONFLICT (hall, day, bucket) DO UPDATE SET n = excluded.n, total_ms = excluded.total_ms, max_ms = excluded.max_ms",
+        )
+        .bind(q.hall.as_str())
+        .bind(q.day.as_str())
+        .bind(i64::from(q.bucket))
+        .bind(q.n)
+        .bind(q.total_ms)
+        .bind(q.max_ms)
+        .execute(w.conn())
+        .await?;
+    }
+    Ok(())
 }

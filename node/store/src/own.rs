@@ -188,7 +188,11 @@ impl Store {
             for (day, last) in &days {
                 q = q.bind(hall.to_owned()).bind(day.clone()).bind(*last);
             }
-            q.execute(&self.pool).await?;
+            g.end_given_up().await;
+            match g.own_conn.as_mut() {
+                Some(conn) => q.execute(&mut *conn).await?,
+                None => q.execute(&self.pool).await?,
+            };
         }
         if seq > g.own_seq {
             g.own_seq = seq;

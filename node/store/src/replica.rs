@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use federation::{EntryHash, NodeId};
-use sqlx::{Any, Row, Transaction};
+use sqlx::Row;
 
 use super::{
     Backend, Store, StoreError, StoredEvent, list_placeholders, padded, padded_len,
@@ -14,7 +14,7 @@ use super::{
 };
 
 pub(super) async fn flush_heads(
-    tx: &mut Transaction<'static, Any>,
+    tx: &mut sqlx::AnyConnection,
     backend: Backend,
     events: &[StoredEvent],
 ) -> Result<(), StoreError> {
@@ -43,12 +43,12 @@ pub(super) async fn flush_heads(
             .bind(seq as i64)
             .bind(hash.to_hex());
     }
-    q.execute(&mut **tx).await?;
+    q.execute(&mut *tx).await?;
     Ok(())
 }
 
 pub(super) async fn flush_cursors(
-    tx: &mut Transaction<'static, Any>,
+    tx: &mut sqlx::AnyConnection,
     cursors: &[(String, u64)],
 ) -> Result<(), StoreError> {
     for (peer, have) in cursors {
@@ -60,7 +60,7 @@ pub(super) async fn flush_cursors(
         )
         .bind(peer)
         .bind(*have as i64)
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await?;
     }
     Ok(())
@@ -341,8 +341,127 @@ pub struct SecurityRow {
     pub detail: String,
 }
 
+/// How long a fleet row's `last_seen_ms` may lag behind the status reports
+/// before a report that says nothing new is written anyway: a report every
+/// two seconds from every link rewrote every row of every subtree at every
+/// tier, a write transaction per report that the clerks' writes queued
+/// behind, to move a "last seen" that the fleet page shows to the minute.
+pub const FLEET_SEEN_REFRESH_MS: i64 = 10_000;
+
+/// What the status reports last wrote of each fleet row, so that a report
+/// that says the same again (within the tolerances of the figures that
+/// jitter: last seen, clock skew, round trip) writes nothing.
+#[derive(Debug, Default)]
+pub(crate) struct FleetMemo {
+    /// A direct peer's own row, as its reports wrote it.
+    seen: std::collections::HashMap<String, Seen>,
+    /// Rows of a child's subtree, as its reports wrote them, with when.
+    subtree: std::collections::HashMap<String, (federation::replication::SubtreeNode, i64)>,
+    /// A peer's names, as last written.
+    names: std::collections::HashMap<String, (String, String)>,
+    /// A child's queue summaries, as last written.
+    queues: std::collections::HashMap<String, Vec<federation::replication::QueueDay>>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+struct Seen {
+    remote: Option<String>,
+    software: String,
+    catalogue_version: i64,
+    backlog: i64,
+    acked: i64,
+    skew_ms: i64,
+    lag_ms: Option<i64>,
+    at_ms: i64,
+}
+
+/// Two readings of a figure that jitters are the same for the fleet.
+fn close(a: Option<i64>, b: Option<i64>, tolerance: i64) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => (a - b).abs() <= tolerance.max(a.abs() / 5),
+        (a, b) => a == b,
+    }
+}
+
+impl Seen {
+    fn same(&self, new: &Seen) -> bool {
+        self.remote == new.remote
+            && self.software == new.software
+            && self.catalogue_version == new.catalogue_version
+            && self.backlog == new.backlog
+            && self.acked == new.acked
+            && close(Some(self.skew_ms), Some(new.skew_ms), 500)
+            && new.at_ms - self.at_ms < FLEET_SEEN_REFRESH_MS
+    }
+}
+
+/// A subtree row says nothing new of what was written at `at_ms`.
+fn subtree_same(
+    old: &(federation::replication::SubtreeNode, i64),
+    new: &federation::replication::SubtreeNode,
+    now_ms: i64,
+) -> bool {
+    let (o, at) = old;
+    o.node == new.node
+        && o.connected == new.connected
+        && o.software == new.software
+        && o.catalogue_version == new.catalogue_version
+        && o.backlog == new.backlog
+        && o.cert_not_after_ms == new.cert_not_after_ms
+        && o.name_zh == new.name_zh
+        && o.name_en == new.name_en
+        && close(o.latency_ms, new.latency_ms, 20)
+        && close(o.skew_ms, new.skew_ms, 500)
+        && (o.last_seen_ms == new.last_seen_ms || now_ms - at < FLEET_SEEN_REFRESH_MS)
+}
+
+/// One status report heard from a peer on a link.
+#[derive(Debug)]
+pub struct StatusHeard<'a> {
+    /// The peer.
+    pub peer: &'a str,
+    /// Its address.
+    pub remote: Option<&'a str>,
+    /// What it runs, and the catalogue version it holds.
+    pub software: &'a str,
+    pub catalogue_version: i64,
+    /// What it has not yet had acknowledged, and what it acknowledged.
+    pub backlog: i64,
+    pub acked: i64,
+    /// Its clock's skew from this node's (ms).
+    pub skew_ms: i64,
+    /// Its hall names (kept when empty).
+    pub name_zh: &'a str,
+    pub name_en: &'a str,
+    /// From a child: the link's round trip (ms), its subtree's rows and its
+    /// subtree's queue waits.
+    pub child: Option<(
+        i64,
+        &'a [federation::replication::SubtreeNode],
+        &'a [federation::replication::QueueDay],
+    )>,
+    /// When (ms).
+    pub now_ms: i64,
+}
+
+impl FleetMemo {
+    fn forget(&mut self, node_id: &str) {
+        self.seen.remove(node_id);
+        self.subtree.remove(node_id);
+        self.names.remove(node_id);
+    }
+}
+
 impl Store {
-    /// Records what a link says of a peer.
+    fn fleet_memo(&self) -> std::sync::MutexGuard<'_, FleetMemo> {
+        match self.fleet_memo.lock() {
+            Ok(m) => m,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+
+    /// Records what a link says of a peer (when it connects and when it
+    /// goes: always written).
     #[allow(clippy::too_many_arguments)]
     pub async fn fleet_seen(
         &self,
@@ -356,32 +475,228 @@ impl Store {
         skew_ms: Option<i64>,
         now_ms: i64,
     ) -> Result<(), StoreError> {
-        let parent = node_id.rsplit_once('.').map(|(p, _)| p.to_owned());
         let mut w = self.write().await?;
-        sqlx::query(
-            "INSERT INTO fleet (node_id, parent, connected, remote, last_seen_ms, software, catalogue_version, backlog, acked, skew_ms) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
-             ON CONFLICT (node_id) DO UPDATE SET connected = excluded.connected, \
-             remote = COALESCE(excluded.remote, fleet.remote), last_seen_ms = excluded.last_seen_ms, \
-             software = excluded.software, catalogue_version = excluded.catalogue_version, \
-             backlog = COALESCE(excluded.backlog, fleet.backlog), acked = COALESCE(excluded.acked, fleet.acked), \
-             skew_ms = COALESCE(excluded.skew_ms, fleet.skew_ms)",
+        self.fleet_memo().forget(node_id);
+        write_seen(
+            &mut w,
+            node_id,
+            connected,
+            remote,
+            software,
+            catalogue_version,
+            backlog,
+            acked,
+            skew_ms,
+            now_ms,
         )
-        .bind(node_id)
-        .bind(parent)
-        .bind(i64::from(connected))
-        .bind(remote)
-        .bind(now_ms)
-        .bind(software)
-        .bind(catalogue_version)
-        .bind(backlog)
-        .bind(acked)
-        .bind(skew_ms)
-        .execute(w.conn())
         .await?;
         w.commit().await?;
         Ok(())
     }
+
+    /// Records a peer's status report in one transaction: its own row, its
+    /// names and, from a child, its subtree's rows and queue waits (a row
+    /// or summary of any node outside that subtree is left out; their
+    /// count is returned). What says nothing new of what the reports last
+    /// wrote is not written again ([`FLEET_SEEN_REFRESH_MS`]); a report
+    /// that says nothing new writes nothing.
+    pub async fn status_heard(&self, s: &StatusHeard<'_>) -> Result<usize, StoreError> {
+        let seen = Seen {
+            remote: s.remote.map(str::to_owned),
+            software: s.software.to_owned(),
+            catalogue_version: s.catalogue_version,
+            backlog: s.backlog,
+            acked: s.acked,
+            skew_ms: s.skew_ms,
+            lag_ms: s.child.map(|c| c.0),
+            at_ms: s.now_ms,
+        };
+        let names = (!s.name_zh.is_empty() || !s.name_en.is_empty())
+            .then(|| (s.name_zh.to_owned(), s.name_en.to_owned()));
+        let mut outside = 0;
+        let mut rows = Vec::new();
+        let mut queue = None;
+        let (write_seen_row, write_lag, write_names) = {
+            let memo = self.fleet_memo();
+            let old = memo.seen.get(s.peer);
+            let write_seen_row = old.is_none_or(|o| !o.same(&seen));
+            let write_lag =
+                seen.lag_ms.is_some() && old.is_none_or(|o| !close(o.lag_ms, seen.lag_ms, 20));
+            let write_names = names
+                .as_ref()
+                .is_some_and(|n| memo.names.get(s.peer) != Some(n));
+            if let Some((_, subtree, q)) = s.child {
+                let peer_id = NodeId::new(s.peer).ok();
+                for n in subtree {
+                    let inside = peer_id.as_ref().is_some_and(|p| {
+                        NodeId::new(n.node.as_str())
+                            .is_ok_and(|id| id != *p && id.is_in_subtree_of(p))
+                    });
+                    if !inside {
+                        outside += 1;
+                    } else if memo
+                        .subtree
+                        .get(&n.node)
+                        .is_none_or(|o| !subtree_same(o, n, s.now_ms))
+                    {
+                        rows.push(n);
+                    }
+                }
+                let (good, bad) = crate::oversight::queue_inside(s.peer, q);
+                outside += bad;
+                if memo.queues.get(s.peer) != Some(&good) {
+                    queue = Some(good);
+                }
+            }
+            (write_seen_row, write_lag, write_names)
+        };
+        if !write_seen_row && !write_lag && !write_names && rows.is_empty() && queue.is_none() {
+            return Ok(outside);
+        }
+        let mut w = self.write().await?;
+        if write_seen_row {
+            write_seen(
+                &mut w,
+                s.peer,
+                true,
+                s.remote,
+                s.software,
+                s.catalogue_version,
+                Some(s.backlog),
+                Some(s.acked),
+                Some(s.skew_ms),
+                s.now_ms,
+            )
+            .await?;
+        }
+        if let Some(lag) = seen.lag_ms.filter(|_| write_lag) {
+            sqlx::query("UPDATE fleet SET lag_ms = $2 WHERE node_id = $1")
+                .bind(s.peer)
+                .bind(lag)
+                .execute(w.conn())
+                .await?;
+        }
+        if let Some((zh, en)) = names.as_ref().filter(|_| write_names) {
+            write_names_row(&mut w, s.peer, zh, en).await?;
+        }
+        for n in &rows {
+            write_subtree_row(&mut w, n).await?;
+        }
+        if let Some(q) = &queue {
+            crate::oversight::write_queue_days(&mut w, q).await?;
+        }
+        w.commit().await?;
+        let mut memo = self.fleet_memo();
+        if write_seen_row || write_lag {
+            let mut m = seen;
+            if let Some(o) = memo.seen.get(s.peer).filter(|_| !write_seen_row) {
+                // Only the round trip was written: the row is as it was.
+                m = Seen {
+                    lag_ms: m.lag_ms,
+                    ..o.clone()
+                };
+            } else if !write_lag && let Some(o) = memo.seen.get(s.peer) {
+                m.lag_ms = o.lag_ms;
+            }
+            memo.seen.insert(s.peer.to_owned(), m);
+        }
+        if let Some(n) = names.filter(|_| write_names) {
+            memo.names.insert(s.peer.to_owned(), n);
+        }
+        for n in rows {
+            memo.subtree.insert(n.node.clone(), (n.clone(), s.now_ms));
+        }
+        if let Some(q) = queue {
+            memo.queues.insert(s.peer.to_owned(), q);
+        }
+        Ok(outside)
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn write_seen(
+    w: &mut crate::WriteTx<'_>,
+    node_id: &str,
+    connected: bool,
+    remote: Option<&str>,
+    software: &str,
+    catalogue_version: i64,
+    backlog: Option<i64>,
+    acked: Option<i64>,
+    skew_ms: Option<i64>,
+    now_ms: i64,
+) -> Result<(), StoreError> {
+    let parent = node_id.rsplit_once('.').map(|(p, _)| p.to_owned());
+    sqlx::query(
+        "INSERT INTO fleet (node_id, parent, connected, remote, last_seen_ms, software, catalogue_version, backlog, acked, skew_ms) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+         ON CONFLICT (node_id) DO UPDATE SET connected = excluded.connected, \
+         remote = COALESCE(excluded.remote, fleet.remote), last_seen_ms = excluded.last_seen_ms, \
+         software = excluded.software, catalogue_version = excluded.catalogue_version, \
+         backlog = COALESCE(excluded.backlog, fleet.backlog), acked = COALESCE(excluded.acked, fleet.acked), \
+         skew_ms = COALESCE(excluded.skew_ms, fleet.skew_ms)",
+    )
+    .bind(node_id)
+    .bind(parent)
+    .bind(i64::from(connected))
+    .bind(remote)
+    .bind(now_ms)
+    .bind(software)
+    .bind(catalogue_version)
+    .bind(backlog)
+    .bind(acked)
+    .bind(skew_ms)
+    .execute(w.conn())
+    .await?;
+    Ok(())
+}
+
+async fn write_subtree_row(
+    w: &mut crate::WriteTx<'_>,
+    n: &federation::replication::SubtreeNode,
+) -> Result<(), StoreError> {
+    let id = NodeId::new(n.node.as_str())
+        .map_err(|_| StoreError::Corrupt(format!("node id {:?}", n.node)))?;
+    sqlx::query(
+        "INSERT INTO fleet (node_id, parent, connected, last_seen_ms, software, catalogue_version, backlog, lag_ms, skew_ms, cert_not_after_ms, name_zh, name_en) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+         ON CONFLICT (node_id) DO UPDATE SET parent = excluded.parent, connected = excluded.connected, \
+         last_seen_ms = excluded.last_seen_ms, software = excluded.software, \
+         catalogue_version = excluded.catalogue_version, backlog = excluded.backlog, \
+         lag_ms = excluded.lag_ms, skew_ms = excluded.skew_ms, \
+         cert_not_after_ms = COALESCE(excluded.cert_not_after_ms, fleet.cert_not_after_ms), \
+         name_zh = COALESCE(excluded.name_zh, fleet.name_zh), name_en = COALESCE(excluded.name_en, fleet.name_en)",
+    )
+    .bind(id.as_str())
+    .bind(id.parent().map(|p| p.to_string()))
+    .bind(i64::from(n.connected))
+    .bind(n.last_seen_ms)
+    .bind(n.software.as_str())
+    .bind(n.catalogue_version)
+    .bind(n.backlog)
+    .bind(n.latency_ms)
+    .bind(n.skew_ms)
+    .bind(n.cert_not_after_ms)
+    .bind(Some(n.name_zh.as_str()).filter(|s| !s.is_empty()))
+    .bind(Some(n.name_en.as_str()).filter(|s| !s.is_empty()))
+    .execute(w.conn())
+    .await?;
+    Ok(())
+}
+
+async fn write_names_row(
+    w: &mut crate::WriteTx<'_>,
+    peer: &str,
+    name_zh: &str,
+    name_en: &str,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE fleet SET name_zh = $2, name_en = $3 WHERE node_id = $1")
+        .bind(peer)
+        .bind(name_zh)
+        .bind(name_en)
+        .execute(w.conn())
+        .await?;
+    Ok(())
 }
 
 impl Store {
@@ -389,7 +704,8 @@ impl Store {
     /// rows of its own fleet for the nodes of its subtree (a report of any
     /// other node is left out; their count is returned). Rows of a node
     /// keep what only this node knows of it (registration, revocation,
-    /// refusals).
+    /// refusals). Always written ([`Store::status_heard`] is what a link
+    /// calls).
     pub async fn fleet_reported(
         &self,
         peer: &str,
@@ -400,6 +716,13 @@ impl Store {
             return Ok(subtree.len());
         };
         let mut w = self.write().await?;
+        {
+            let mut memo = self.fleet_memo();
+            memo.seen.remove(peer);
+            for n in subtree {
+                memo.subtree.remove(&n.node);
+            }
+        }
         sqlx::query("UPDATE fleet SET lag_ms = $2 WHERE node_id = $1")
             .bind(peer)
             .bind(latency_ms)
@@ -407,37 +730,14 @@ impl Store {
             .await?;
         let mut outside = 0;
         for n in subtree {
-            let Some(id) = NodeId::new(n.node.as_str())
+            if NodeId::new(n.node.as_str())
                 .ok()
-                .filter(|id| *id != peer_id && id.is_in_subtree_of(&peer_id))
-            else {
+                .is_some_and(|id| id != peer_id && id.is_in_subtree_of(&peer_id))
+            {
+                write_subtree_row(&mut w, n).await?;
+            } else {
                 outside += 1;
-                continue;
-            };
-            sqlx::query(
-                "INSERT INTO fleet (node_id, parent, connected, last_seen_ms, software, catalogue_version, backlog, lag_ms, skew_ms, cert_not_after_ms, name_zh, name_en) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
-                 ON CONFLICT (node_id) DO UPDATE SET parent = excluded.parent, connected = excluded.connected, \
-                 last_seen_ms = excluded.last_seen_ms, software = excluded.software, \
-                 catalogue_version = excluded.catalogue_version, backlog = excluded.backlog, \
-                 lag_ms = excluded.lag_ms, skew_ms = excluded.skew_ms, \
-                 cert_not_after_ms = COALESCE(excluded.cert_not_after_ms, fleet.cert_not_after_ms), \
-                 name_zh = COALESCE(excluded.name_zh, fleet.name_zh), name_en = COALESCE(excluded.name_en, fleet.name_en)",
-            )
-            .bind(id.as_str())
-            .bind(id.parent().map(|p| p.to_string()))
-            .bind(i64::from(n.connected))
-            .bind(n.last_seen_ms)
-            .bind(n.software.as_str())
-            .bind(n.catalogue_version)
-            .bind(n.backlog)
-            .bind(n.latency_ms)
-            .bind(n.skew_ms)
-            .bind(n.cert_not_after_ms)
-            .bind(Some(n.name_zh.as_str()).filter(|s| !s.is_empty()))
-            .bind(Some(n.name_en.as_str()).filter(|s| !s.is_empty()))
-            .execute(w.conn())
-            .await?;
+            }
         }
         w.commit().await?;
         Ok(outside)
@@ -455,12 +755,8 @@ impl Store {
             return Ok(());
         }
         let mut w = self.write().await?;
-        sqlx::query("UPDATE fleet SET name_zh = $2, name_en = $3 WHERE node_id = $1")
-            .bind(peer)
-            .bind(name_zh)
-            .bind(name_en)
-            .execute(w.conn())
-            .await?;
+        self.fleet_memo().names.remove(peer);
+        write_names_row(&mut w, peer, name_zh, name_en).await?;
         w.commit().await?;
         Ok(())
     }
@@ -731,6 +1027,7 @@ impl crate::WriteTx<'_> {
     /// writes or applies the revocation). A node the fleet has not heard of
     /// gets a row, so that the fleet lists it revoked.
     pub async fn fleet_revoked(&mut self, node: &str, at_ms: i64) -> Result<(), StoreError> {
+        self.store.fleet_memo().forget(node);
         let parent = node.rsplit_once('.').map(|(p, _)| p.to_owned());
         sqlx::query(
             "INSERT INTO fleet (node_id, parent, connected, revoked_at_ms) VALUES ($1, $2, 0, $3) \

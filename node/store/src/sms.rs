@@ -91,14 +91,16 @@ impl Store {
 
     /// Marks a message taken by the gateway.
     pub async fn sms_sent(&self, id: &str, at_ms: i64) -> Result<(), StoreError> {
+        let mut w = self.write().await?;
         sqlx::query(
             "UPDATE sms_outbox SET attempts = attempts + 1, sent_at_ms = $1, \
              next_attempt_ms = NULL, last_error = NULL WHERE id = $2",
         )
         .bind(at_ms)
         .bind(id)
-        .execute(self.pool())
+        .execute(w.conn())
         .await?;
+        w.commit().await?;
         Ok(())
     }
 
@@ -110,6 +112,7 @@ impl Store {
         error: &str,
         next_attempt_ms: Option<i64>,
     ) -> Result<(), StoreError> {
+        let mut w = self.write().await?;
         sqlx::query(
             "UPDATE sms_outbox SET attempts = attempts + 1, last_error = $1, \
              next_attempt_ms = $2 WHERE id = $3",
@@ -117,8 +120,9 @@ impl Store {
         .bind(error)
         .bind(next_attempt_ms)
         .bind(id)
-        .execute(self.pool())
+        .execute(w.conn())
         .await?;
+        w.commit().await?;
         Ok(())
     }
 }
