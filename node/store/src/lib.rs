@@ -23,6 +23,7 @@ mod queue;
 mod replica;
 mod sms;
 mod staff;
+mod status;
 mod tail;
 
 pub use audit::{AuditReport, BreakKind, ChainBreak, OriginAudit, ReportedBreak};
@@ -43,9 +44,10 @@ pub use preapps::{
     ACCEPTED as PRE_APPLICATION_ACCEPTED, OPEN as PRE_APPLICATION_OPEN, PreApplicationRow,
 };
 pub use queue::{CallOutcome, ServeOutcome, Ticket};
-pub use replica::{FLEET_SEEN_REFRESH_MS, LinkState, RefusalRecord, SecurityRow, StatusHeard};
+pub use replica::{FLEET_SEEN_REFRESH_MS, LinkState, RefusalRecord, SecurityRow};
 pub use sms::{SMS_LIST_MAX, SmsRow};
 pub use staff::{Session, StaffRecord};
+pub use status::StatusHeard;
 
 use federation::{EntryHash, LogEntry, NodeId};
 use sqlx::any::{AnyPoolOptions, AnyRow};

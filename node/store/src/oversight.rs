@@ -992,36 +992,6 @@ impl Store {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn like_patterns_are_escaped() {
-        assert_eq!(like_escape("a_b%c\\"), "a\\_b\\%c\\\\");
-    }
-
-    #[test]
-    fn buckets_are_bigint_cases() {
-        assert_eq!(
-            bucket_case("x", &[1, 2]),
-            "CAST(CASE WHEN x < 1 THEN 0 WHEN x < 2 THEN 1 ELSE 2 END AS BIGINT)"
-        );
-    }
-
-    #[test]
-    fn scope_binds_the_node_and_its_subtree() {
-        let mut w = Where::default();
-        w.scope(&Scope::Subtree("nanhai.gui_cheng".into()));
-        assert!(w.sql.contains("accepting_node = $1"));
-        assert!(w.sql.contains("LIKE $2"));
-        assert_eq!(w.args.len(), 2);
-        let mut w = Where::default();
-        w.scope(&Scope::All);
-        assert!(w.sql.is_empty());
-    }
-}
-
 /// Of a child's queue summaries, those of halls in its subtree (itself
 /// included) with a day, bucket and count that make sense, and how many
 /// others there were.
@@ -1071,4 +1041,34 @@ pub(crate) async fn write_queue_days(
         .await?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn like_patterns_are_escaped() {
+        assert_eq!(like_escape("a_b%c\\"), "a\\_b\\%c\\\\");
+    }
+
+    #[test]
+    fn buckets_are_bigint_cases() {
+        assert_eq!(
+            bucket_case("x", &[1, 2]),
+            "CAST(CASE WHEN x < 1 THEN 0 WHEN x < 2 THEN 1 ELSE 2 END AS BIGINT)"
+        );
+    }
+
+    #[test]
+    fn scope_binds_the_node_and_its_subtree() {
+        let mut w = Where::default();
+        w.scope(&Scope::Subtree("nanhai.gui_cheng".into()));
+        assert!(w.sql.contains("accepting_node = $1"));
+        assert!(w.sql.contains("LIKE $2"));
+        assert_eq!(w.args.len(), 2);
+        let mut w = Where::default();
+        w.scope(&Scope::All);
+        assert!(w.sql.is_empty());
+    }
 }

@@ -354,29 +354,30 @@ pub const FLEET_SEEN_REFRESH_MS: i64 = 10_000;
 #[derive(Debug, Default)]
 pub(crate) struct FleetMemo {
     /// A direct peer's own row, as its reports wrote it.
-    seen: std::collections::HashMap<String, Seen>,
+    pub(crate) seen: std::collections::HashMap<String, Seen>,
     /// Rows of a child's subtree, as its reports wrote them, with when.
-    subtree: std::collections::HashMap<String, (federation::replication::SubtreeNode, i64)>,
+    pub(crate) subtree:
+        std::collections::HashMap<String, (federation::replication::SubtreeNode, i64)>,
     /// A peer's names, as last written.
-    names: std::collections::HashMap<String, (String, String)>,
+    pub(crate) names: std::collections::HashMap<String, (String, String)>,
     /// A child's queue summaries, as last written.
-    queues: std::collections::HashMap<String, Vec<federation::replication::QueueDay>>,
+    pub(crate) queues: std::collections::HashMap<String, Vec<federation::replication::QueueDay>>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
-struct Seen {
-    remote: Option<String>,
-    software: String,
-    catalogue_version: i64,
-    backlog: i64,
-    acked: i64,
-    skew_ms: i64,
-    lag_ms: Option<i64>,
-    at_ms: i64,
+pub(crate) struct Seen {
+    pub(crate) remote: Option<String>,
+    pub(crate) software: String,
+    pub(crate) catalogue_version: i64,
+    pub(crate) backlog: i64,
+    pub(crate) acked: i64,
+    pub(crate) skew_ms: i64,
+    pub(crate) lag_ms: Option<i64>,
+    pub(crate) at_ms: i64,
 }
 
 /// Two readings of a figure that jitters are the same for the fleet.
-fn close(a: Option<i64>, b: Option<i64>, tolerance: i64) -> bool {
+pub(crate) fn close(a: Option<i64>, b: Option<i64>, tolerance: i64) -> bool {
     match (a, b) {
         (Some(a), Some(b)) => (a - b).abs() <= tolerance.max(a.abs() / 5),
         (a, b) => a == b,
@@ -384,7 +385,7 @@ fn close(a: Option<i64>, b: Option<i64>, tolerance: i64) -> bool {
 }
 
 impl Seen {
-    fn same(&self, new: &Seen) -> bool {
+    pub(crate) fn same(&self, new: &Seen) -> bool {
         self.remote == new.remote
             && self.software == new.software
             && self.catalogue_version == new.catalogue_version
@@ -396,7 +397,7 @@ impl Seen {
 }
 
 /// A subtree row says nothing new of what was written at `at_ms`.
-fn subtree_same(
+pub(crate) fn subtree_same(
     old: &(federation::replication::SubtreeNode, i64),
     new: &federation::replication::SubtreeNode,
     now_ms: i64,
@@ -415,35 +416,6 @@ fn subtree_same(
         && (o.last_seen_ms == new.last_seen_ms || now_ms - at < FLEET_SEEN_REFRESH_MS)
 }
 
-/// One status report heard from a peer on a link.
-#[derive(Debug)]
-pub struct StatusHeard<'a> {
-    /// The peer.
-    pub peer: &'a str,
-    /// Its address.
-    pub remote: Option<&'a str>,
-    /// What it runs, and the catalogue version it holds.
-    pub software: &'a str,
-    pub catalogue_version: i64,
-    /// What it has not yet had acknowledged, and what it acknowledged.
-    pub backlog: i64,
-    pub acked: i64,
-    /// Its clock's skew from this node's (ms).
-    pub skew_ms: i64,
-    /// Its hall names (kept when empty).
-    pub name_zh: &'a str,
-    pub name_en: &'a str,
-    /// From a child: the link's round trip (ms), its subtree's rows and its
-    /// subtree's queue waits.
-    pub child: Option<(
-        i64,
-        &'a [federation::replication::SubtreeNode],
-        &'a [federation::replication::QueueDay],
-    )>,
-    /// When (ms).
-    pub now_ms: i64,
-}
-
 impl FleetMemo {
     fn forget(&mut self, node_id: &str) {
         self.seen.remove(node_id);
@@ -453,7 +425,7 @@ impl FleetMemo {
 }
 
 impl Store {
-    fn fleet_memo(&self) -> std::sync::MutexGuard<'_, FleetMemo> {
+    pub(crate) fn fleet_memo(&self) -> std::sync::MutexGuard<'_, FleetMemo> {
         match self.fleet_memo.lock() {
             Ok(m) => m,
             Err(poisoned) => poisoned.into_inner(),
@@ -493,128 +465,10 @@ impl Store {
         w.commit().await?;
         Ok(())
     }
-
-    /// Records a peer's status report in one transaction: its own row, its
-    /// names and, from a child, its subtree's rows and queue waits (a row
-    /// or summary of any node outside that subtree is left out; their
-    /// count is returned). What says nothing new of what the reports last
-    /// wrote is not written again ([`FLEET_SEEN_REFRESH_MS`]); a report
-    /// that says nothing new writes nothing.
-    pub async fn status_heard(&self, s: &StatusHeard<'_>) -> Result<usize, StoreError> {
-        let seen = Seen {
-            remote: s.remote.map(str::to_owned),
-            software: s.software.to_owned(),
-            catalogue_version: s.catalogue_version,
-            backlog: s.backlog,
-            acked: s.acked,
-            skew_ms: s.skew_ms,
-            lag_ms: s.child.map(|c| c.0),
-            at_ms: s.now_ms,
-        };
-        let names = (!s.name_zh.is_empty() || !s.name_en.is_empty())
-            .then(|| (s.name_zh.to_owned(), s.name_en.to_owned()));
-        let mut outside = 0;
-        let mut rows = Vec::new();
-        let mut queue = None;
-        let (write_seen_row, write_lag, write_names) = {
-            let memo = self.fleet_memo();
-            let old = memo.seen.get(s.peer);
-            let write_seen_row = old.is_none_or(|o| !o.same(&seen));
-            let write_lag =
-                seen.lag_ms.is_some() && old.is_none_or(|o| !close(o.lag_ms, seen.lag_ms, 20));
-            let write_names = names
-                .as_ref()
-                .is_some_and(|n| memo.names.get(s.peer) != Some(n));
-            if let Some((_, subtree, q)) = s.child {
-                let peer_id = NodeId::new(s.peer).ok();
-                for n in subtree {
-                    let inside = peer_id.as_ref().is_some_and(|p| {
-                        NodeId::new(n.node.as_str())
-                            .is_ok_and(|id| id != *p && id.is_in_subtree_of(p))
-                    });
-                    if !inside {
-                        outside += 1;
-                    } else if memo
-                        .subtree
-                        .get(&n.node)
-                        .is_none_or(|o| !subtree_same(o, n, s.now_ms))
-                    {
-                        rows.push(n);
-                    }
-                }
-                let (good, bad) = crate::oversight::queue_inside(s.peer, q);
-                outside += bad;
-                if memo.queues.get(s.peer) != Some(&good) {
-                    queue = Some(good);
-                }
-            }
-            (write_seen_row, write_lag, write_names)
-        };
-        if !write_seen_row && !write_lag && !write_names && rows.is_empty() && queue.is_none() {
-            return Ok(outside);
-        }
-        let mut w = self.write().await?;
-        if write_seen_row {
-            write_seen(
-                &mut w,
-                s.peer,
-                true,
-                s.remote,
-                s.software,
-                s.catalogue_version,
-                Some(s.backlog),
-                Some(s.acked),
-                Some(s.skew_ms),
-                s.now_ms,
-            )
-            .await?;
-        }
-        if let Some(lag) = seen.lag_ms.filter(|_| write_lag) {
-            sqlx::query("UPDATE fleet SET lag_ms = $2 WHERE node_id = $1")
-                .bind(s.peer)
-                .bind(lag)
-                .execute(w.conn())
-                .await?;
-        }
-        if let Some((zh, en)) = names.as_ref().filter(|_| write_names) {
-            write_names_row(&mut w, s.peer, zh, en).await?;
-        }
-        for n in &rows {
-            write_subtree_row(&mut w, n).await?;
-        }
-        if let Some(q) = &queue {
-            crate::oversight::write_queue_days(&mut w, q).await?;
-        }
-        w.commit().await?;
-        let mut memo = self.fleet_memo();
-        if write_seen_row || write_lag {
-            let mut m = seen;
-            if let Some(o) = memo.seen.get(s.peer).filter(|_| !write_seen_row) {
-                // Only the round trip was written: the row is as it was.
-                m = Seen {
-                    lag_ms: m.lag_ms,
-                    ..o.clone()
-                };
-            } else if !write_lag && let Some(o) = memo.seen.get(s.peer) {
-                m.lag_ms = o.lag_ms;
-            }
-            memo.seen.insert(s.peer.to_owned(), m);
-        }
-        if let Some(n) = names.filter(|_| write_names) {
-            memo.names.insert(s.peer.to_owned(), n);
-        }
-        for n in rows {
-            memo.subtree.insert(n.node.clone(), (n.clone(), s.now_ms));
-        }
-        if let Some(q) = queue {
-            memo.queues.insert(s.peer.to_owned(), q);
-        }
-        Ok(outside)
-    }
 }
 
 #[allow(clippy::too_many_arguments)]
-async fn write_seen(
+pub(crate) async fn write_seen(
     w: &mut crate::WriteTx<'_>,
     node_id: &str,
     connected: bool,
@@ -651,7 +505,7 @@ async fn write_seen(
     Ok(())
 }
 
-async fn write_subtree_row(
+pub(crate) async fn write_subtree_row(
     w: &mut crate::WriteTx<'_>,
     n: &federation::replication::SubtreeNode,
 ) -> Result<(), StoreError> {
@@ -684,7 +538,7 @@ async fn write_subtree_row(
     Ok(())
 }
 
-async fn write_names_row(
+pub(crate) async fn write_names_row(
     w: &mut crate::WriteTx<'_>,
     peer: &str,
     name_zh: &str,
