@@ -392,8 +392,15 @@ impl Seen {
             && self.backlog == new.backlog
             && self.acked == new.acked
             && close(Some(self.skew_ms), Some(new.skew_ms), 500)
+            && close(self.lag_ms, new.lag_ms, 20)
             && new.at_ms - self.at_ms < FLEET_SEEN_REFRESH_MS
     }
+}
+
+/// `node` is below `peer` (and not `peer` itself): a row of `peer`'s
+/// subtree that its status report may carry.
+pub(crate) fn below(peer: &NodeId, node: &str) -> bool {
+    NodeId::new(node).is_ok_and(|id| id != *peer && id.is_in_subtree_of(peer))
 }
 
 /// A subtree row says nothing new of what was written at `at_ms`.
@@ -584,10 +591,7 @@ impl Store {
             .await?;
         let mut outside = 0;
         for n in subtree {
-            if NodeId::new(n.node.as_str())
-                .ok()
-                .is_some_and(|id| id != peer_id && id.is_in_subtree_of(&peer_id))
-            {
+            if below(&peer_id, &n.node) {
                 write_subtree_row(&mut w, n).await?;
             } else {
                 outside += 1;

@@ -3,7 +3,7 @@
 
 use federation::NodeId;
 
-use crate::replica::{Seen, close, subtree_same, write_names_row, write_seen, write_subtree_row};
+use crate::replica::{Seen, below, subtree_same, write_names_row, write_seen, write_subtree_row};
 use crate::{Store, StoreError};
 
 /// One status report heard from a peer on a link.
@@ -58,23 +58,16 @@ impl Store {
         let mut outside = 0;
         let mut rows = Vec::new();
         let mut queue = None;
-        let (write_seen_row, write_lag, write_names) = {
+        let (write_seen_row, write_names) = {
             let memo = self.fleet_memo();
-            let old = memo.seen.get(s.peer);
-            let write_seen_row = old.is_none_or(|o| !o.same(&seen));
-            let write_lag =
-                seen.lag_ms.is_some() && old.is_none_or(|o| !close(o.lag_ms, seen.lag_ms, 20));
+            let write_seen_row = memo.seen.get(s.peer).is_none_or(|o| !o.same(&seen));
             let write_names = names
                 .as_ref()
                 .is_some_and(|n| memo.names.get(s.peer) != Some(n));
             if let Some((_, subtree, q)) = s.child {
                 let peer_id = NodeId::new(s.peer).ok();
                 for n in subtree {
-                    let inside = peer_id.as_ref().is_some_and(|p| {
-                        NodeId::new(n.node.as_str())
-                            .is_ok_and(|id| id != *p && id.is_in_subtree_of(p))
-                    });
-                    if !inside {
+                    if !peer_id.as_ref().is_some_and(|p| below(p, &n.node)) {
                         outside += 1;
                     } else if memo
                         .subtree
@@ -90,9 +83,9 @@ impl Store {
                     queue = Some(good);
                 }
             }
-            (write_seen_row, write_lag, write_names)
+            (write_seen_row, write_names)
         };
-        if !write_seen_row && !write_lag && !write_names && rows.is_empty() && queue.is_none() {
+        if !write_seen_row && !write_names && rows.is_empty() && queue.is_none() {
             return Ok(outside);
         }
         let mut w = self.write().await?;
@@ -111,7 +104,8 @@ impl Store {
             )
             .await?;
         }
-        if let Some(lag) = seen.lag_ms.filter(|_| write_lag) {
+        // The child link's round trip, with the row it belongs to.
+        if let Some(lag) = seen.lag_ms.filter(|_| write_seen_row) {
             sqlx::query("UPDATE fleet SET lag_ms = $2 WHERE node_id = $1")
                 .bind(s.peer)
                 .bind(lag)
@@ -129,18 +123,8 @@ impl Store {
         }
         w.commit().await?;
         let mut memo = self.fleet_memo();
-        if write_seen_row || write_lag {
-            let mut m = seen;
-            if let Some(o) = memo.seen.get(s.peer).filter(|_| !write_seen_row) {
-                // Only the round trip was written: the row is as it was.
-                m = Seen {
-                    lag_ms: m.lag_ms,
-                    ..o.clone()
-                };
-            } else if !write_lag && let Some(o) = memo.seen.get(s.peer) {
-                m.lag_ms = o.lag_ms;
-            }
-            memo.seen.insert(s.peer.to_owned(), m);
+        if write_seen_row {
+            memo.seen.insert(s.peer.to_owned(), seen);
         }
         if let Some(n) = names.filter(|_| write_names) {
             memo.names.insert(s.peer.to_owned(), n);
