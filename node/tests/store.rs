@@ -349,6 +349,50 @@ async fn a_case_row_set_twice_in_one_transaction_keeps_the_last() {
     assert!(none.is_empty());
 }
 
+/// A case's row as the writer reads it.
+async fn held_row(store: &Store, id: &str) -> CaseRow {
+    let mut w = store.write().await.unwrap();
+    w.case(id).await.unwrap().unwrap()
+}
+
+#[tokio::test]
+async fn the_writer_folds_onto_the_rows_it_committed_and_forgets_them_when_written_beside() {
+    let db = common::test_db().await;
+    let store = open_with_catalogue(&db.url).await;
+    write_cases(&store, "K", 3).await;
+    // What the writer holds is what a fresh reader folds from the store.
+    let mut w = store.write().await.unwrap();
+    let mut r = w.case("K-1").await.unwrap().unwrap();
+    r.state = "accepted".into();
+    w.put_case(r);
+    w.commit().await.unwrap();
+    let held = held_row(&store, "K-1").await;
+    let fresh = store.case("K-1").await.unwrap().unwrap();
+    assert_eq!(held, fresh);
+    assert_eq!(held.state, "accepted");
+    // The writer reads its own rows, not the table: a row changed behind
+    // its back is not seen...
+    sqlx::query("UPDATE cases SET state = 'changed' WHERE id IN ('K-0', 'K-1')")
+        .execute(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(held_row(&store, "K-0").await.state, "received");
+    // ... nor one put in a transaction that never committed ...
+    let mut w = store.write().await.unwrap();
+    let mut r = w.case("K-2").await.unwrap().unwrap();
+    r.state = "dropped".into();
+    w.put_case(r);
+    drop(w);
+    assert_eq!(held_row(&store, "K-2").await.state, "received");
+    // ... until the writer writes beside the rows (a column set on its
+    // own, as the personal sections' purge does): then the table is read.
+    let mut w = store.write().await.unwrap();
+    w.set_applicant_last4("K-2", "").await.unwrap();
+    assert_eq!(w.case("K-0").await.unwrap().unwrap().state, "changed");
+    assert_eq!(w.case("K-1").await.unwrap().unwrap().state, "changed");
+    w.commit().await.unwrap();
+}
+
 #[tokio::test]
 async fn cases_are_found_by_hall_subtree_holder_applicant_number_and_overdue() {
     let db = common::test_db().await;
@@ -1140,7 +1184,8 @@ async fn a_childs_status_report_adds_its_subtree_and_nothing_outside_it() {
 #[tokio::test]
 async fn a_status_report_that_says_nothing_new_writes_nothing_until_last_seen_is_stale() {
     use federation::replication::{QueueDay, SubtreeNode};
-    use onewindow_store::{FLEET_SEEN_REFRESH_MS, StatusHeard};
+    use onewindow_store::{FLEET_REFRESH, StatusHeard};
+    use std::time::{Duration, Instant};
     let db = common::test_db().await;
     let store = open(&db.url).await;
     let peer = "nanhai.guicheng";
@@ -1168,8 +1213,14 @@ async fn a_status_report_that_says_nothing_new_writes_nothing_until_last_seen_is
             max_ms: 1000,
         }]
     };
+    // The node's clock (ms) and the monotonic clock move apart: the
+    // refresh is measured on the monotonic one.
+    let start = Instant::now();
+    let ahead = std::cell::Cell::new(0i64);
     let heard = |now: i64, backlog: u64, sub: Vec<SubtreeNode>, q: Vec<QueueDay>| {
         let store = store.clone();
+        let at = start + Duration::from_millis(u64::try_from(now - 1_000_000).unwrap());
+        let now_ms = now + ahead.get();
         async move {
             store
                 .status_heard(&StatusHeard {
@@ -1183,7 +1234,8 @@ async fn a_status_report_that_says_nothing_new_writes_nothing_until_last_seen_is
                     name_zh: "桂城",
                     name_en: "Guicheng",
                     child: Some((12, &sub, &q)),
-                    now_ms: now,
+                    now_ms,
+                    at,
                 })
                 .await
                 .unwrap()
@@ -1218,20 +1270,36 @@ async fn a_status_report_that_says_nothing_new_writes_nothing_until_last_seen_is
         waits.count, 0,
         "the same queue summaries are not written again"
     );
-    // What changed is written at once: the peer's backlog, the child's
-    // backlog, a new queue summary.
-    heard(t0 + 4000, 5, vec![row(t0 + 3995, 9, 33)], queue(4)).await;
+    // A backlog that moves while it is not zero waits for the refresh,
+    // even with the node's clock an hour on (a simulated clock jumps).
+    ahead.set(3_600_000);
+    heard(t0 + 3000, 0, vec![row(t0 + 2995, 7, 33)], queue(3)).await;
+    ahead.set(0);
+    let (p, c) = fleet().await;
+    assert_eq!(
+        p.last_seen_ms,
+        Some(t0),
+        "an hour on the node's clock alone"
+    );
+    assert_eq!(c.backlog, Some(2), "2 -> 7 waits");
+    // What changed is written at once: the peer's backlog leaving zero,
+    // the child's backlog reaching zero, a new queue summary.
+    heard(t0 + 4000, 5, vec![row(t0 + 3995, 0, 33)], queue(4)).await;
     let (p, c) = fleet().await;
     assert_eq!((p.last_seen_ms, p.backlog), (Some(t0 + 4000), Some(5)));
-    assert_eq!((c.last_seen_ms, c.backlog), (Some(t0 + 3995), Some(9)));
+    assert_eq!((c.last_seen_ms, c.backlog), (Some(t0 + 3995), Some(0)));
     let waits = store.queue_waits("2026-11-23", "2026-11-23").await.unwrap();
     assert_eq!(waits.count, 4);
-    // Nothing new, but last seen would lag by the refresh: written.
-    let later = t0 + 4000 + FLEET_SEEN_REFRESH_MS;
-    heard(later, 5, vec![row(later - 5, 9, 33)], queue(4)).await;
+    // The peer's backlog moves on (5 -> 8): nothing is written.
+    heard(t0 + 6000, 8, vec![row(t0 + 5995, 0, 33)], queue(4)).await;
+    let (p, _) = fleet().await;
+    assert_eq!((p.last_seen_ms, p.backlog), (Some(t0 + 4000), Some(5)));
+    // Nothing new, but the refresh has passed: written.
+    let later = t0 + 4000 + i64::try_from(FLEET_REFRESH.as_millis()).unwrap();
+    heard(later, 9, vec![row(later - 5, 9, 33)], queue(4)).await;
     let (p, c) = fleet().await;
-    assert_eq!(p.last_seen_ms, Some(later));
-    assert_eq!(c.last_seen_ms, Some(later - 5));
+    assert_eq!((p.last_seen_ms, p.backlog), (Some(later), Some(9)));
+    assert_eq!((c.last_seen_ms, c.backlog), (Some(later - 5), Some(9)));
     // A link that goes (always written) and comes back: the next report is
     // written whole, whatever the last one said.
     store

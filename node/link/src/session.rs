@@ -437,6 +437,7 @@ pub async fn run(node: Arc<Node>, conn: PeerConnection, role: Role) -> anyhow::R
                                     name_en: &s.name_en,
                                     child,
                                     now_ms: now,
+                                    at: std::time::Instant::now(),
                                 })
                                 .await?;
                             if outside > 0 {

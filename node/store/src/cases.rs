@@ -122,7 +122,7 @@ pub(super) async fn flush_cases(
         // `body` is no longer written: a case is folded from its events
         // (rows written by earlier releases keep their JSON, unread).
         let sql = format!(
-            "INSERT INTO cases (id, matter_code, department, accepting_node, holder, state, suspended, \
+            "{} cases (id, matter_code, department, accepting_node, holder, state, suspended, \
              applicant_last4, received_at_ms, accepted_at_ms, closed_at_ms, statutory_due, committed_due, \
              stage_due, warning, version, updated_at_ms, immediate, granted, rating, open_subs, follow_up_due, appeals, late_forwarding, post_check_due, trust, id_digest, body) VALUES {} \
              ON CONFLICT (id) DO UPDATE SET holder = excluded.holder, state = excluded.state, \
@@ -135,6 +135,7 @@ pub(super) async fn flush_cases(
              follow_up_due = excluded.follow_up_due, appeals = excluded.appeals, \
              late_forwarding = excluded.late_forwarding, post_check_due = excluded.post_check_due, \
              trust = excluded.trust, body = ''",
+            super::insert_into(backend),
             values_with_empty_body(backend, chunk.len())
         );
         let mut q = sqlx::query(&sql);
@@ -458,8 +459,9 @@ impl WriteTx<'_> {
         Ok(self.cases_by_id(&[id]).await?.remove(id))
     }
 
-    /// The read-model rows of these cases (those held), in one query per
-    /// 500 ids, folded from their events; staged rows win.
+    /// The read-model rows of these cases (those held): staged rows, then
+    /// those the writer's cache holds ([`crate::CASE_CACHE_ROWS`]), then
+    /// the rest in one query per 500 ids, folded from their events.
     pub async fn cases_by_id(
         &mut self,
         ids: &[&str],
@@ -473,6 +475,8 @@ impl WriteTx<'_> {
             }
             if let Some(staged) = self.staged_case(id) {
                 out.insert((*id).to_owned(), staged.clone());
+            } else if let Some(row) = self.cached_case(id) {
+                out.insert((*id).to_owned(), row);
             } else {
                 wanted.push(id);
             }

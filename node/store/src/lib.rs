@@ -44,7 +44,7 @@ pub use preapps::{
     ACCEPTED as PRE_APPLICATION_ACCEPTED, OPEN as PRE_APPLICATION_OPEN, PreApplicationRow,
 };
 pub use queue::{CallOutcome, ServeOutcome, Ticket};
-pub use replica::{FLEET_SEEN_REFRESH_MS, LinkState, RefusalRecord, SecurityRow};
+pub use replica::{FLEET_REFRESH, LinkState, RefusalRecord, SecurityRow};
 pub use sms::{SMS_LIST_MAX, SmsRow};
 pub use staff::{Session, StaffRecord};
 pub use status::StatusHeard;
@@ -176,7 +176,20 @@ struct WriteState {
     /// A transaction on `own_conn` began and neither committed nor rolled
     /// back: the next one rolls it back first.
     rollback_pending: bool,
+    /// The read-model rows of the cases written last, as committed
+    /// ([`CASE_CACHE_ROWS`]).
+    case_cache: hashlink::LruCache<String, CaseRow>,
 }
+
+/// How many case rows the writer keeps as it committed them, so that the
+/// next event of a case is folded onto its row without reading the row and
+/// every event of the case again (two queries and a fold of the case's
+/// whole history, for every write and every applied batch that touches a
+/// case). Only the writer writes the read model, so what it committed stays
+/// true; a write outside the read model's rows (a personal section filled
+/// in or withheld, a column set on its own) and a commit that did not
+/// finish here empty the cache.
+pub const CASE_CACHE_ROWS: usize = 1024;
 
 impl WriteState {
     /// Ends a transaction given up on the writer's own connection, if any.
@@ -284,6 +297,9 @@ pub struct Store {
     personal_up_always: Arc<std::sync::atomic::AtomicBool>,
     /// What status reports last wrote of the fleet's rows.
     fleet_memo: Arc<std::sync::Mutex<replica::FleetMemo>>,
+    /// Each commit is flushed to disk before it returns (PostgreSQL, or
+    /// SQLite with `synchronous = full`); the own-head marker follows suit.
+    durable_commits: bool,
 }
 
 /// An entry's size as a reader counts it against a batch's bytes: on the
@@ -410,6 +426,7 @@ impl Store {
                 in_doubt: false,
                 own_conn: None,
                 rollback_pending: false,
+                case_cache: hashlink::LruCache::new(CASE_CACHE_ROWS),
             })),
             books: Arc::new(Books::default()),
             heads: Arc::new(std::sync::RwLock::new(Arc::new(OriginHeads::new()))),
@@ -418,6 +435,7 @@ impl Store {
             link_reads: Arc::default(),
             personal_up_always: Arc::default(),
             fleet_memo: Arc::default(),
+            durable_commits: backend == Backend::Postgres || sync == "FULL",
         };
         let heads = store.origin_heads_stored().await?;
         if let Ok(mut h) = store.heads.write() {
@@ -464,6 +482,7 @@ impl Store {
         g.last_local_seq = last;
         g.own_seq = own_seq;
         g.own_hash = own_hash;
+        g.case_cache.clear();
         let head = u64::try_from(last).unwrap_or(0);
         g.head.send_replace(head);
         for tx in g.routes.values() {
@@ -1311,6 +1330,17 @@ impl WriteTx<'_> {
         self.case_index.get(id).map(|&i| &self.cases[i])
     }
 
+    /// A case's row as last committed, if the writer's cache holds it.
+    pub(crate) fn cached_case(&mut self, id: &str) -> Option<CaseRow> {
+        self.guard.case_cache.get(id).cloned()
+    }
+
+    /// Empties the writer's cache of case rows: this transaction writes
+    /// what a row or its fold depends on outside [`WriteTx::put_case`].
+    pub(crate) fn forget_cached_cases(&mut self) {
+        self.guard.case_cache.clear();
+    }
+
     /// Records staged so far (not yet flushed).
     pub fn staged_events(&self) -> &[StoredEvent] {
         &self.events
@@ -1350,6 +1380,9 @@ impl WriteTx<'_> {
         self.guard.last_local_seq = self.last_local_seq;
         self.guard.own_seq = self.own_seq;
         self.guard.own_hash = self.own_hash;
+        for row in self.cases.drain(..) {
+            self.guard.case_cache.insert(row.id.clone(), row);
+        }
         for (v, d) in self.digests.drain(..) {
             self.store.books.note(v, d);
         }
@@ -1490,6 +1523,19 @@ pub(crate) fn list_placeholders(backend: Backend, n: usize) -> String {
     s
 }
 
+/// `INSERT INTO` for a multi-row statement of the commit. On SQLite it is
+/// `INSERT OR FAIL INTO`: a statement that may change many rows and may end
+/// in `ABORT` copies every page it touches into a statement journal first,
+/// to undo itself alone; a commit that fails is rolled back whole, so the
+/// copies were never used (they were a tenth of the writer's work in
+/// `bench replication`).
+pub(crate) fn insert_into(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Sqlite => "INSERT OR FAIL INTO",
+        Backend::Postgres => "INSERT INTO",
+    }
+}
+
 pub(crate) fn push_placeholder(s: &mut String, backend: Backend, n: usize) {
     match backend {
         Backend::Sqlite => s.push('?'),
@@ -1507,7 +1553,8 @@ async fn flush_events(
 ) -> Result<(), StoreError> {
     for chunk in statement_runs(events, EVENT_ROWS_PER_STATEMENT) {
         let sql = format!(
-            "INSERT INTO events (local_seq, origin, origin_seq, case_id, case_version, kind, actor, at_ms, body, prev_hash, hash, scope, body_bin, sealed, sealed_hash, up, down, routed) VALUES {}",
+            "{} events (local_seq, origin, origin_seq, case_id, case_version, kind, actor, at_ms, body, prev_hash, hash, scope, body_bin, sealed, sealed_hash, up, down, routed) VALUES {}",
+            insert_into(backend),
             values_placeholders(backend, chunk.len(), 18)
         );
         let mut q = sqlx::query(&sql);

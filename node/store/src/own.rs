@@ -41,11 +41,16 @@ pub(super) fn recover_head(child: &str, events: &[StoredEvent]) -> Option<u64> {
 /// must take the tail of its log back before writing. The store writes it
 /// after every commit that moves its own head, before the writer's lock is
 /// let go; the file keeps a fixed length, so each write is one in-place
-/// write and an `fdatasync`.
+/// write, and an `fdatasync` when the store's commits are themselves made
+/// durable one by one (PostgreSQL, SQLite with `synchronous = full`). With
+/// SQLite's `normal` a commit survives the process but not the machine,
+/// and so does the marker: an `fdatasync` for each of them cost every own
+/// commit a disk flush that the commit itself did not make.
 #[derive(Debug)]
 pub(crate) struct Marker {
     path: PathBuf,
     file: std::sync::Mutex<std::fs::File>,
+    sync: bool,
 }
 
 /// Bytes of the marker: the number right-aligned in 20 characters, and a
@@ -55,7 +60,7 @@ const MARKER_LEN: usize = 21;
 impl Marker {
     /// Writes `value` to a new file at `path` (through a temporary file, so
     /// a crash leaves the old marker or the new one) and keeps it open.
-    fn create(path: &Path, value: u64) -> std::io::Result<Marker> {
+    fn create(path: &Path, value: u64, sync: bool) -> std::io::Result<Marker> {
         let tmp = path.with_extension("tmp");
         let mut f = std::fs::File::create(&tmp)?;
         f.write_all(marker_text(value).as_bytes())?;
@@ -70,6 +75,7 @@ impl Marker {
         Ok(Marker {
             path: path.to_owned(),
             file: std::sync::Mutex::new(file),
+            sync,
         })
     }
 
@@ -79,7 +85,7 @@ impl Marker {
             Err(p) => p.into_inner(),
         };
         f.write_all_at(marker_text(value).as_bytes(), 0)?;
-        f.sync_data()
+        if self.sync { f.sync_data() } else { Ok(()) }
     }
 }
 
@@ -99,8 +105,13 @@ pub fn read_marker(path: &Path) -> Option<u64> {
 /// Writes `value` to the marker off the async threads; a failure is logged
 /// (what was committed stays committed).
 pub(crate) async fn write_marker(marker: &Arc<Marker>, value: u64) {
-    let m = Arc::clone(marker);
-    let result = tokio::task::spawn_blocking(move || m.write(value)).await;
+    // Without a flush it is one small write into the page cache: done here.
+    let result = if marker.sync {
+        let m = Arc::clone(marker);
+        tokio::task::spawn_blocking(move || m.write(value)).await
+    } else {
+        Ok(marker.write(value))
+    };
     match result {
         Ok(Ok(())) => {}
         Ok(Err(e)) => {
@@ -116,7 +127,7 @@ impl Store {
     /// that moves the own head, the new head.
     pub async fn keep_own_marker(&self, path: &Path, value: u64) -> std::io::Result<()> {
         let mut g = self.write.lock().await;
-        let marker = Marker::create(path, value.max(g.own_seq))?;
+        let marker = Marker::create(path, value.max(g.own_seq), self.durable_commits)?;
         g.marker = Some(Arc::new(marker));
         Ok(())
     }
@@ -217,7 +228,7 @@ mod tests {
         let path = dir.path().join("own-head");
         std::fs::write(&path, "7\n").unwrap();
         assert_eq!(super::read_marker(&path), Some(7));
-        let m = super::Marker::create(&path, 123_456).unwrap();
+        let m = super::Marker::create(&path, 123_456, true).unwrap();
         assert_eq!(super::read_marker(&path), Some(123_456));
         m.write(u64::MAX).unwrap();
         assert_eq!(super::read_marker(&path), Some(u64::MAX));

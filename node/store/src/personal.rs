@@ -243,6 +243,8 @@ impl WriteTx<'_> {
     /// place (the entry still verifies), and the last four characters of
     /// their cases' applicants.
     pub async fn purge_sections(&mut self, sections: &[KeptSection]) -> Result<(), StoreError> {
+        // The cases cached were folded with their sections.
+        self.forget_cached_cases();
         for s in sections {
             sqlx::query(
                 "UPDATE events SET sealed = NULL, sealed_hash = $1 WHERE local_seq = $2 AND sealed IS NOT NULL",
@@ -267,6 +269,7 @@ impl WriteTx<'_> {
         case_id: &str,
         sections: &[(String, u64, Vec<u8>)],
     ) -> Result<Filled, StoreError> {
+        self.forget_cached_cases();
         let mut done = Filled::default();
         for (origin, seq, bytes) in sections {
             let seq = i64::try_from(*seq).unwrap_or(i64::MAX);
@@ -309,6 +312,7 @@ impl WriteTx<'_> {
         case_id: &str,
         last4: &str,
     ) -> Result<(), StoreError> {
+        self.forget_cached_cases();
         sqlx::query("UPDATE cases SET applicant_last4 = $1 WHERE id = $2")
             .bind(last4)
             .bind(case_id)

@@ -341,23 +341,28 @@ pub struct SecurityRow {
     pub detail: String,
 }
 
-/// How long a fleet row's `last_seen_ms` may lag behind the status reports
-/// before a report that says nothing new is written anyway: a report every
-/// two seconds from every link rewrote every row of every subtree at every
-/// tier, a write transaction per report that the clerks' writes queued
-/// behind, to move a "last seen" that the fleet page shows to the minute.
-pub const FLEET_SEEN_REFRESH_MS: i64 = 10_000;
+/// How long a fleet row may go unwritten while the status reports say
+/// nothing new of it: a report every two seconds from every link rewrote
+/// every row of every subtree at every tier, a write transaction per report
+/// that the clerks' writes queued behind, to move a "last seen" that the
+/// fleet page shows to the minute. Measured on the monotonic clock: a node
+/// clock that jumps (a simulated one, or one that NTP steps) does not make
+/// every report write.
+pub const FLEET_REFRESH: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// What the status reports last wrote of each fleet row, so that a report
 /// that says the same again (within the tolerances of the figures that
-/// jitter: last seen, clock skew, round trip) writes nothing.
+/// jitter or move with traffic: last seen, clock skew, round trip, the
+/// backlog while it is not zero, the acknowledged sequence) writes nothing.
 #[derive(Debug, Default)]
 pub(crate) struct FleetMemo {
     /// A direct peer's own row, as its reports wrote it.
     pub(crate) seen: std::collections::HashMap<String, Seen>,
     /// Rows of a child's subtree, as its reports wrote them, with when.
-    pub(crate) subtree:
-        std::collections::HashMap<String, (federation::replication::SubtreeNode, i64)>,
+    pub(crate) subtree: std::collections::HashMap<
+        String,
+        (federation::replication::SubtreeNode, std::time::Instant),
+    >,
     /// A peer's names, as last written.
     pub(crate) names: std::collections::HashMap<String, (String, String)>,
     /// A child's queue summaries, as last written.
@@ -373,7 +378,8 @@ pub(crate) struct Seen {
     pub(crate) acked: i64,
     pub(crate) skew_ms: i64,
     pub(crate) lag_ms: Option<i64>,
-    pub(crate) at_ms: i64,
+    /// When it was written (monotonic).
+    pub(crate) at: std::time::Instant,
 }
 
 /// Two readings of a figure that jitters are the same for the fleet.
@@ -384,16 +390,27 @@ pub(crate) fn close(a: Option<i64>, b: Option<i64>, tolerance: i64) -> bool {
     }
 }
 
+/// Two backlogs are the same for the fleet while both are zero or both
+/// are not: a link that catches up, or falls behind, is written at once;
+/// one that moves entries through is written with the refresh.
+fn same_backlog(a: Option<i64>, b: Option<i64>) -> bool {
+    a.map(|a| a == 0) == b.map(|b| b == 0)
+}
+
+/// The refresh is due for what was written at `then`.
+fn stale(then: std::time::Instant, now: std::time::Instant) -> bool {
+    now.saturating_duration_since(then) >= FLEET_REFRESH
+}
+
 impl Seen {
     pub(crate) fn same(&self, new: &Seen) -> bool {
         self.remote == new.remote
             && self.software == new.software
             && self.catalogue_version == new.catalogue_version
-            && self.backlog == new.backlog
-            && self.acked == new.acked
+            && same_backlog(Some(self.backlog), Some(new.backlog))
             && close(Some(self.skew_ms), Some(new.skew_ms), 500)
             && close(self.lag_ms, new.lag_ms, 20)
-            && new.at_ms - self.at_ms < FLEET_SEEN_REFRESH_MS
+            && !stale(self.at, new.at)
     }
 }
 
@@ -403,24 +420,24 @@ pub(crate) fn below(peer: &NodeId, node: &str) -> bool {
     NodeId::new(node).is_ok_and(|id| id != *peer && id.is_in_subtree_of(peer))
 }
 
-/// A subtree row says nothing new of what was written at `at_ms`.
+/// A subtree row says nothing new of what was written at `at`.
 pub(crate) fn subtree_same(
-    old: &(federation::replication::SubtreeNode, i64),
+    old: &(federation::replication::SubtreeNode, std::time::Instant),
     new: &federation::replication::SubtreeNode,
-    now_ms: i64,
+    now: std::time::Instant,
 ) -> bool {
     let (o, at) = old;
     o.node == new.node
         && o.connected == new.connected
         && o.software == new.software
         && o.catalogue_version == new.catalogue_version
-        && o.backlog == new.backlog
+        && same_backlog(o.backlog, new.backlog)
         && o.cert_not_after_ms == new.cert_not_after_ms
         && o.name_zh == new.name_zh
         && o.name_en == new.name_en
         && close(o.latency_ms, new.latency_ms, 20)
         && close(o.skew_ms, new.skew_ms, 500)
-        && (o.last_seen_ms == new.last_seen_ms || now_ms - at < FLEET_SEEN_REFRESH_MS)
+        && (o.last_seen_ms == new.last_seen_ms || !stale(*at, now))
 }
 
 impl FleetMemo {

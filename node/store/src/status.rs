@@ -31,8 +31,11 @@ pub struct StatusHeard<'a> {
         &'a [federation::replication::SubtreeNode],
         &'a [federation::replication::QueueDay],
     )>,
-    /// When (ms).
+    /// When (ms), as this node's clock reads.
     pub now_ms: i64,
+    /// When, on the monotonic clock ([`crate::FLEET_REFRESH`] is measured
+    /// on it).
+    pub at: std::time::Instant,
 }
 
 impl Store {
@@ -40,7 +43,7 @@ impl Store {
     /// names and, from a child, its subtree's rows and queue waits (a row
     /// or summary of any node outside that subtree is left out; their
     /// count is returned). What says nothing new of what the reports last
-    /// wrote is not written again ([`FLEET_SEEN_REFRESH_MS`]); a report
+    /// wrote is not written again until [`crate::FLEET_REFRESH`] has passed; a report
     /// that says nothing new writes nothing.
     pub async fn status_heard(&self, s: &StatusHeard<'_>) -> Result<usize, StoreError> {
         let seen = Seen {
@@ -51,7 +54,7 @@ impl Store {
             acked: s.acked,
             skew_ms: s.skew_ms,
             lag_ms: s.child.map(|c| c.0),
-            at_ms: s.now_ms,
+            at: s.at,
         };
         let names = (!s.name_zh.is_empty() || !s.name_en.is_empty())
             .then(|| (s.name_zh.to_owned(), s.name_en.to_owned()));
@@ -72,7 +75,7 @@ impl Store {
                     } else if memo
                         .subtree
                         .get(&n.node)
-                        .is_none_or(|o| !subtree_same(o, n, s.now_ms))
+                        .is_none_or(|o| !subtree_same(o, n, s.at))
                     {
                         rows.push(n);
                     }
@@ -130,7 +133,7 @@ impl Store {
             memo.names.insert(s.peer.to_owned(), n);
         }
         for n in rows {
-            memo.subtree.insert(n.node.clone(), (n.clone(), s.now_ms));
+            memo.subtree.insert(n.node.clone(), (n.clone(), s.at));
         }
         if let Some(q) = queue {
             memo.queues.insert(s.peer.to_owned(), q);
