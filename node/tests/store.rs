@@ -349,6 +349,37 @@ async fn a_case_row_set_twice_in_one_transaction_keeps_the_last() {
     assert!(none.is_empty());
 }
 
+#[tokio::test]
+async fn a_commit_that_fails_midway_keeps_none_of_its_rows_and_the_next_goes_on() {
+    let db = common::test_db().await;
+    let store = open_with_catalogue(&db.url).await;
+    write_cases(&store, "F", 1).await;
+    let before = store.event_count().await.unwrap();
+    // A new case, then an event its case already holds: the insert of the
+    // two fails at the second row, after the first.
+    let mut w = store.write().await.unwrap();
+    let rec = received("F-new");
+    let case = Case::start(&rec).unwrap();
+    w.append(rec, "nanhai.guicheng").unwrap();
+    w.put_case(row(&case, "received"));
+    w.append(received("F-0"), "nanhai.guicheng").unwrap();
+    assert!(w.commit().await.is_err());
+    assert_eq!(store.event_count().await.unwrap(), before);
+    assert!(store.case("F-new").await.unwrap().is_none());
+    // The writer goes on from what the store holds.
+    write_cases(&store, "G", 2).await;
+    assert_eq!(store.event_count().await.unwrap(), before + 2);
+    assert!(store.case("G-1").await.unwrap().is_some());
+    let entries: Vec<_> = store
+        .events_after(0, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.entry)
+        .collect();
+    verify_chain(0, EntryHash::GENESIS, &entries).expect("the failed commit left no hole");
+}
+
 /// A case's row as the writer reads it.
 async fn held_row(store: &Store, id: &str) -> CaseRow {
     let mut w = store.write().await.unwrap();

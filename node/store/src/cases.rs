@@ -91,7 +91,7 @@ pub struct CaseFilter {
 }
 
 /// Most case rows per upsert (a power of two, see [`super::statement_runs`]).
-const ROWS_PER_STATEMENT: usize = 256;
+pub(super) const ROWS_PER_STATEMENT: usize = 256;
 
 /// How long a submission key is remembered: a client retries within
 /// minutes; a week covers a hall that was down over a holiday.
@@ -113,16 +113,12 @@ pub(super) fn open_subs(case: &Case) -> String {
     s
 }
 
-pub(super) async fn flush_cases(
-    tx: &mut sqlx::AnyConnection,
-    backend: super::Backend,
-    rows: &[CaseRow],
-) -> Result<(), StoreError> {
-    for chunk in super::statement_runs(rows, ROWS_PER_STATEMENT) {
-        // `body` is no longer written: a case is folded from its events
-        // (rows written by earlier releases keep their JSON, unread).
-        let sql = format!(
-            "{} cases (id, matter_code, department, accepting_node, holder, state, suspended, \
+/// The upsert of `rows` case rows. `body` is no longer written: a case is
+/// folded from its events (rows written by earlier releases keep their
+/// JSON, unread).
+pub(super) fn cases_sql(backend: super::Backend, rows: usize) -> String {
+    format!(
+        "{} cases (id, matter_code, department, accepting_node, holder, state, suspended, \
              applicant_last4, received_at_ms, accepted_at_ms, closed_at_ms, statutory_due, committed_due, \
              stage_due, warning, version, updated_at_ms, immediate, granted, rating, open_subs, follow_up_due, appeals, late_forwarding, post_check_due, trust, id_digest, body) VALUES {} \
              ON CONFLICT (id) DO UPDATE SET holder = excluded.holder, state = excluded.state, \
@@ -135,46 +131,63 @@ pub(super) async fn flush_cases(
              follow_up_due = excluded.follow_up_due, appeals = excluded.appeals, \
              late_forwarding = excluded.late_forwarding, post_check_due = excluded.post_check_due, \
              trust = excluded.trust, body = ''",
-            super::insert_into(backend),
-            values_with_empty_body(backend, chunk.len())
-        );
-        let mut q = sqlx::query(&sql);
-        for r in chunk {
-            q = q
-                .bind(r.id.as_str())
-                .bind(r.matter_code.as_str())
-                .bind(r.department.as_str())
-                .bind(r.accepting_node.as_str())
-                .bind(r.holder.as_deref())
-                .bind(r.state.as_str())
-                .bind(i64::from(r.suspended))
-                .bind(r.applicant_last4.as_str())
-                .bind(r.received_at_ms)
-                .bind(r.accepted_at_ms)
-                .bind(r.closed_at_ms)
-                .bind(r.statutory_due.as_deref())
-                .bind(r.committed_due.as_deref())
-                .bind(r.stage_due.as_deref())
-                .bind(r.warning.as_str())
-                .bind(r.version)
-                .bind(r.updated_at_ms)
-                .bind(i64::from(r.immediate))
-                .bind(r.granted.map(i64::from))
-                .bind(r.rating)
-                .bind(open_subs(&r.case))
-                .bind(r.follow_up_due.as_deref())
-                .bind(appeals_json(&r.case))
-                .bind(
-                    r.case
-                        .late_forwarding
-                        .as_ref()
-                        .and_then(|l| serde_json::to_string(l).ok()),
-                )
-                .bind(r.post_check_due.as_deref())
-                .bind(r.trust.as_deref())
-                .bind(r.case.received.id_digest.as_str());
-        }
-        q.execute(&mut *tx).await?;
+        super::insert_into(backend),
+        values_with_empty_body(backend, rows)
+    )
+}
+
+pub(super) fn bind_cases<'q>(
+    mut q: super::AnyQuery<'q>,
+    chunk: &'q [CaseRow],
+) -> super::AnyQuery<'q> {
+    for r in chunk {
+        q = q
+            .bind(r.id.as_str())
+            .bind(r.matter_code.as_str())
+            .bind(r.department.as_str())
+            .bind(r.accepting_node.as_str())
+            .bind(r.holder.as_deref())
+            .bind(r.state.as_str())
+            .bind(i64::from(r.suspended))
+            .bind(r.applicant_last4.as_str())
+            .bind(r.received_at_ms)
+            .bind(r.accepted_at_ms)
+            .bind(r.closed_at_ms)
+            .bind(r.statutory_due.as_deref())
+            .bind(r.committed_due.as_deref())
+            .bind(r.stage_due.as_deref())
+            .bind(r.warning.as_str())
+            .bind(r.version)
+            .bind(r.updated_at_ms)
+            .bind(i64::from(r.immediate))
+            .bind(r.granted.map(i64::from))
+            .bind(r.rating)
+            .bind(open_subs(&r.case))
+            .bind(r.follow_up_due.as_deref())
+            .bind(appeals_json(&r.case))
+            .bind(
+                r.case
+                    .late_forwarding
+                    .as_ref()
+                    .and_then(|l| serde_json::to_string(l).ok()),
+            )
+            .bind(r.post_check_due.as_deref())
+            .bind(r.trust.as_deref())
+            .bind(r.case.received.id_digest.as_str());
+    }
+    q
+}
+
+pub(super) async fn flush_cases(
+    tx: &mut sqlx::AnyConnection,
+    backend: super::Backend,
+    rows: &[CaseRow],
+) -> Result<(), StoreError> {
+    for chunk in super::statement_runs(rows, ROWS_PER_STATEMENT) {
+        let sql = cases_sql(backend, chunk.len());
+        bind_cases(sqlx::query(&sql), chunk)
+            .execute(&mut *tx)
+            .await?;
     }
     Ok(())
 }

@@ -1353,12 +1353,21 @@ impl WriteTx<'_> {
         // Cleared below once this process holds what the database took;
         // a commit dropped or failed in between leaves it set.
         self.guard.in_doubt = true;
+        let one_trip = matches!(self.tx, TxConn::Own)
+            && self.events.len() <= ONE_TRIP_ROWS
+            && self.cases.len() <= ONE_TRIP_ROWS;
         let conn = tx_conn(&mut self.tx, &mut self.guard);
-        flush_events(conn, backend, &self.events).await?;
-        replica::flush_heads(conn, backend, &self.events).await?;
-        replica::flush_cursors(conn, &self.cursors).await?;
-        cases::flush_cases(conn, backend, &self.cases).await?;
+        if one_trip {
+            commit_in_one(conn, &self.events, &self.cursors, &self.cases).await?;
+            self.guard.rollback_pending = false;
+        } else {
+            flush_events(conn, backend, &self.events).await?;
+            replica::flush_heads(conn, backend, &self.events).await?;
+            replica::flush_cursors(conn, backend, &self.cursors).await?;
+            cases::flush_cases(conn, backend, &self.cases).await?;
+        }
         match self.tx {
+            _ if one_trip => {}
             TxConn::Pool(tx) => tx.commit().await?,
             TxConn::Own => {
                 let conn =
@@ -1546,68 +1555,136 @@ pub(crate) fn push_placeholder(s: &mut String, backend: Backend, n: usize) {
     }
 }
 
+/// A statement being built for the `Any` driver.
+pub(crate) type AnyQuery<'q> = sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>>;
+
+/// The multi-row insert of `rows` events.
+fn events_sql(backend: Backend, rows: usize) -> String {
+    format!(
+        "{} events (local_seq, origin, origin_seq, case_id, case_version, kind, actor, at_ms, body, prev_hash, hash, scope, body_bin, sealed, sealed_hash, up, down, routed) VALUES {}",
+        insert_into(backend),
+        values_placeholders(backend, rows, 18)
+    )
+}
+
+/// Binds the values of [`events_sql`] for `chunk`, by reference: the
+/// statement copies them once.
+fn bind_events<'q>(mut q: AnyQuery<'q>, chunk: &'q [StoredEvent]) -> AnyQuery<'q> {
+    for e in chunk {
+        let (case_id, version, actor, at) = match &e.body {
+            LogBody::Case(r) => (
+                r.case_id.as_str(),
+                r.case_version as i64,
+                r.actor.username.as_str(),
+                r.at_ms,
+            ),
+            LogBody::Directive(d) => ("", 0, d.issued_by.as_str(), d.at_ms),
+            LogBody::Audit(a) => ("", 0, a.actor.as_str(), a.at_ms),
+        };
+        let format1 = federation::log::is_format1(&e.entry.body);
+        // A withheld section keeps its hash and no bytes.
+        let (sealed, sealed_hash) = match &e.entry.sealed {
+            Sealed::Empty => (None, None),
+            Sealed::Open(b) => (Some(b.as_slice()), None),
+            Sealed::Withheld(h) => (None, Some(h.to_hex())),
+        };
+        q = q
+            .bind(e.local_seq)
+            .bind(e.entry.origin.as_str())
+            .bind(e.entry.origin_seq as i64)
+            .bind(case_id)
+            .bind(version)
+            .bind(e.body.kind())
+            .bind(actor)
+            .bind(at);
+        q = if format1 {
+            q.bind(String::from_utf8_lossy(&e.entry.body).into_owned())
+                .bind(e.entry.prev_hash.to_hex())
+                .bind(e.entry.hash.to_hex())
+                .bind(e.scope.as_str())
+                .bind(None::<&[u8]>)
+        } else {
+            q.bind("")
+                .bind(e.entry.prev_hash.to_hex())
+                .bind(e.entry.hash.to_hex())
+                .bind(e.scope.as_str())
+                .bind(Some(e.entry.body.as_slice()))
+        };
+        q = q
+            .bind(sealed)
+            .bind(sealed_hash)
+            .bind(i64::from(e.up))
+            .bind(e.down.as_str())
+            .bind(1i64);
+    }
+    q
+}
+
 async fn flush_events(
     tx: &mut sqlx::AnyConnection,
     backend: Backend,
     events: &[StoredEvent],
 ) -> Result<(), StoreError> {
     for chunk in statement_runs(events, EVENT_ROWS_PER_STATEMENT) {
-        let sql = format!(
-            "{} events (local_seq, origin, origin_seq, case_id, case_version, kind, actor, at_ms, body, prev_hash, hash, scope, body_bin, sealed, sealed_hash, up, down, routed) VALUES {}",
-            insert_into(backend),
-            values_placeholders(backend, chunk.len(), 18)
-        );
-        let mut q = sqlx::query(&sql);
-        // Values are bound by reference: the statement copies them once.
-        for e in chunk {
-            let (case_id, version, actor, at) = match &e.body {
-                LogBody::Case(r) => (
-                    r.case_id.as_str(),
-                    r.case_version as i64,
-                    r.actor.username.as_str(),
-                    r.at_ms,
-                ),
-                LogBody::Directive(d) => ("", 0, d.issued_by.as_str(), d.at_ms),
-                LogBody::Audit(a) => ("", 0, a.actor.as_str(), a.at_ms),
-            };
-            let format1 = federation::log::is_format1(&e.entry.body);
-            // A withheld section keeps its hash and no bytes.
-            let (sealed, sealed_hash) = match &e.entry.sealed {
-                Sealed::Empty => (None, None),
-                Sealed::Open(b) => (Some(b.as_slice()), None),
-                Sealed::Withheld(h) => (None, Some(h.to_hex())),
-            };
-            q = q
-                .bind(e.local_seq)
-                .bind(e.entry.origin.as_str())
-                .bind(e.entry.origin_seq as i64)
-                .bind(case_id)
-                .bind(version)
-                .bind(e.body.kind())
-                .bind(actor)
-                .bind(at);
-            q = if format1 {
-                q.bind(String::from_utf8_lossy(&e.entry.body).into_owned())
-                    .bind(e.entry.prev_hash.to_hex())
-                    .bind(e.entry.hash.to_hex())
-                    .bind(e.scope.as_str())
-                    .bind(None::<&[u8]>)
-            } else {
-                q.bind("")
-                    .bind(e.entry.prev_hash.to_hex())
-                    .bind(e.entry.hash.to_hex())
-                    .bind(e.scope.as_str())
-                    .bind(Some(e.entry.body.as_slice()))
-            };
-            q = q
-                .bind(sealed)
-                .bind(sealed_hash)
-                .bind(i64::from(e.up))
-                .bind(e.down.as_str())
-                .bind(1i64);
-        }
-        q.execute(&mut *tx).await?;
+        let sql = events_sql(backend, chunk.len());
+        bind_events(sqlx::query(&sql), chunk)
+            .execute(&mut *tx)
+            .await?;
     }
+    Ok(())
+}
+
+/// Most events and case rows a commit writes in one round trip
+/// ([`commit_in_one`]): small enough that the statement texts it makes stay
+/// few (each is prepared once per connection).
+const ONE_TRIP_ROWS: usize = 8;
+
+/// Writes a small transaction's rows and commits it in one round trip to
+/// the SQLite connection's thread: every statement in one text, their
+/// values bound in order (anonymous `?` take the values one after another
+/// across the statements), then `COMMIT`. Each statement was a round trip
+/// of its own, with a wake-up of the connection's thread and one of the
+/// caller's: four or five for a clerk's action or a small batch. A failed
+/// statement stops the rest, `COMMIT` included, and the transaction is
+/// rolled back as any unfinished one is.
+async fn commit_in_one(
+    conn: &mut sqlx::AnyConnection,
+    events: &[StoredEvent],
+    cursors: &[(String, u64)],
+    cases: &[cases::CaseRow],
+) -> Result<(), StoreError> {
+    let backend = Backend::Sqlite;
+    let heads = replica::heads_of(events);
+    let mut sql = String::new();
+    for chunk in statement_runs(events, EVENT_ROWS_PER_STATEMENT) {
+        sql.push_str(&events_sql(backend, chunk.len()));
+        sql.push_str("; ");
+    }
+    if !heads.is_empty() {
+        sql.push_str(&replica::heads_sql(backend, heads.len()));
+        sql.push_str("; ");
+    }
+    for _ in cursors {
+        sql.push_str(replica::cursor_sql(backend));
+        sql.push_str("; ");
+    }
+    for chunk in statement_runs(cases, cases::ROWS_PER_STATEMENT) {
+        sql.push_str(&cases::cases_sql(backend, chunk.len()));
+        sql.push_str("; ");
+    }
+    sql.push_str("COMMIT");
+    let mut q = sqlx::query(&sql);
+    for chunk in statement_runs(events, EVENT_ROWS_PER_STATEMENT) {
+        q = bind_events(q, chunk);
+    }
+    q = replica::bind_heads(q, &heads);
+    for (peer, have) in cursors {
+        q = replica::bind_cursor(q, peer, *have);
+    }
+    for chunk in statement_runs(cases, cases::ROWS_PER_STATEMENT) {
+        q = cases::bind_cases(q, chunk);
+    }
+    q.execute(&mut *conn).await?;
     Ok(())
 }
 

@@ -9,15 +9,12 @@ use federation::{EntryHash, NodeId};
 use sqlx::Row;
 
 use super::{
-    Backend, Store, StoreError, StoredEvent, list_placeholders, padded, padded_len,
+    AnyQuery, Backend, Store, StoreError, StoredEvent, list_placeholders, padded, padded_len,
     values_placeholders,
 };
 
-pub(super) async fn flush_heads(
-    tx: &mut sqlx::AnyConnection,
-    backend: Backend,
-    events: &[StoredEvent],
-) -> Result<(), StoreError> {
+/// The head each origin reaches in `events`.
+pub(super) fn heads_of(events: &[StoredEvent]) -> BTreeMap<&str, (u64, EntryHash)> {
     let mut heads: BTreeMap<&str, (u64, EntryHash)> = BTreeMap::new();
     for e in events {
         let h = heads
@@ -27,41 +24,76 @@ pub(super) async fn flush_heads(
             *h = (e.entry.origin_seq, e.entry.hash);
         }
     }
-    if heads.is_empty() {
-        return Ok(());
-    }
-    let sql = format!(
+    heads
+}
+
+/// The upsert of `rows` origin heads (a head never moves back).
+pub(super) fn heads_sql(backend: Backend, rows: usize) -> String {
+    format!(
         "INSERT INTO origin_heads (origin, seq, hash) VALUES {} \
          ON CONFLICT (origin) DO UPDATE SET seq = excluded.seq, hash = excluded.hash \
          WHERE excluded.seq > origin_heads.seq",
-        values_placeholders(backend, heads.len(), 3)
-    );
-    let mut q = sqlx::query(&sql);
+        values_placeholders(backend, rows, 3)
+    )
+}
+
+pub(super) fn bind_heads<'q>(
+    mut q: AnyQuery<'q>,
+    heads: &BTreeMap<&str, (u64, EntryHash)>,
+) -> AnyQuery<'q> {
     for (origin, (seq, hash)) in heads {
         q = q
-            .bind(origin.to_owned())
-            .bind(seq as i64)
+            .bind((*origin).to_owned())
+            .bind(*seq as i64)
             .bind(hash.to_hex());
     }
-    q.execute(&mut *tx).await?;
+    q
+}
+
+pub(super) async fn flush_heads(
+    tx: &mut sqlx::AnyConnection,
+    backend: Backend,
+    events: &[StoredEvent],
+) -> Result<(), StoreError> {
+    let heads = heads_of(events);
+    if heads.is_empty() {
+        return Ok(());
+    }
+    let sql = heads_sql(backend, heads.len());
+    bind_heads(sqlx::query(&sql), &heads)
+        .execute(&mut *tx)
+        .await?;
     Ok(())
+}
+
+/// The upsert of one link cursor. A cursor never moves back: a cut batch
+/// may acknowledge less than is already held.
+pub(super) fn cursor_sql(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Sqlite => {
+            "INSERT INTO link_cursors (peer, have, acked) VALUES (?, ?, 0) \
+             ON CONFLICT (peer) DO UPDATE SET have = excluded.have WHERE excluded.have > link_cursors.have"
+        }
+        Backend::Postgres => {
+            "INSERT INTO link_cursors (peer, have, acked) VALUES ($1, $2, 0) \
+             ON CONFLICT (peer) DO UPDATE SET have = excluded.have WHERE excluded.have > link_cursors.have"
+        }
+    }
+}
+
+pub(super) fn bind_cursor<'q>(q: AnyQuery<'q>, peer: &'q str, have: u64) -> AnyQuery<'q> {
+    q.bind(peer).bind(have as i64)
 }
 
 pub(super) async fn flush_cursors(
     tx: &mut sqlx::AnyConnection,
+    backend: Backend,
     cursors: &[(String, u64)],
 ) -> Result<(), StoreError> {
     for (peer, have) in cursors {
-        // A cursor never moves back: a cut batch may acknowledge less than
-        // is already held.
-        sqlx::query(
-            "INSERT INTO link_cursors (peer, have, acked) VALUES ($1, $2, 0) \
-             ON CONFLICT (peer) DO UPDATE SET have = excluded.have WHERE excluded.have > link_cursors.have",
-        )
-        .bind(peer)
-        .bind(*have as i64)
-        .execute(&mut *tx)
-        .await?;
+        bind_cursor(sqlx::query(cursor_sql(backend)), peer, *have)
+            .execute(&mut *tx)
+            .await?;
     }
     Ok(())
 }
