@@ -422,6 +422,26 @@ async fn the_writer_folds_onto_the_rows_it_committed_and_forgets_them_when_writt
     assert_eq!(w.case("K-0").await.unwrap().unwrap().state, "changed");
     assert_eq!(w.case("K-1").await.unwrap().unwrap().state, "changed");
     w.commit().await.unwrap();
+    // A bulk transaction leaves its rows out of the cache and drops what it
+    // held of them: never a row older than the store's.
+    let mut w = store.write().await.unwrap();
+    let mut r = w.case("K-2").await.unwrap().unwrap();
+    r.state = "small".into();
+    w.put_case(r);
+    w.commit().await.unwrap();
+    assert_eq!(held_row(&store, "K-2").await.state, "small");
+    let mut w = store.write().await.unwrap();
+    let mut r = w.case("K-2").await.unwrap().unwrap();
+    r.state = "bulk".into();
+    w.put_case(r);
+    for i in 0..100 {
+        let rec = received(&format!("B-{i}"));
+        let case = Case::start(&rec).unwrap();
+        w.append(rec, "nanhai.guicheng").unwrap();
+        w.put_case(row(&case, "received"));
+    }
+    w.commit().await.unwrap();
+    assert_eq!(held_row(&store, "K-2").await.state, "bulk");
 }
 
 #[tokio::test]

@@ -191,6 +191,13 @@ struct WriteState {
 /// finish here empty the cache.
 pub const CASE_CACHE_ROWS: usize = 1024;
 
+/// A transaction that writes more case rows than this (a link's bulk
+/// batch, a catch-up) leaves them out of the cache, and drops what it held
+/// of them: moving hundreds of new cases through the cache at every batch
+/// cost a catch-up a sixth of its speed in copies and allocations, for
+/// rows that are rarely read again soon.
+const CASE_CACHE_TX_ROWS: usize = 64;
+
 impl WriteState {
     /// Ends a transaction given up on the writer's own connection, if any.
     /// Its `ROLLBACK` runs after whatever that transaction had sent (a
@@ -1389,8 +1396,14 @@ impl WriteTx<'_> {
         self.guard.last_local_seq = self.last_local_seq;
         self.guard.own_seq = self.own_seq;
         self.guard.own_hash = self.own_hash;
-        for row in self.cases.drain(..) {
-            self.guard.case_cache.insert(row.id.clone(), row);
+        if self.cases.len() <= CASE_CACHE_TX_ROWS {
+            for row in self.cases.drain(..) {
+                self.guard.case_cache.insert(row.id.clone(), row);
+            }
+        } else {
+            for row in &self.cases {
+                self.guard.case_cache.remove(&row.id);
+            }
         }
         for (v, d) in self.digests.drain(..) {
             self.store.books.note(v, d);
