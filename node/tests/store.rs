@@ -8,7 +8,7 @@ use federation::{EntryHash, NodeId, log::verify_chain};
 use onewindow_node::domain::case::{
     Actor, Applicant, ApplicantKind, Case, Event, EventRecord, Received, Role,
 };
-use onewindow_node::store::{BookOutcome, Booking, CaseFilter, CaseRow, Store};
+use onewindow_node::store::{BookOutcome, Booking, CaseFilter, CaseRow, PeerSeen, Store};
 
 async fn open(url: &str) -> Store {
     Store::open(
@@ -1165,17 +1165,17 @@ async fn a_childs_status_report_adds_its_subtree_and_nothing_outside_it() {
     let db = common::test_db().await;
     let store = open(&db.url).await;
     store
-        .fleet_seen(
-            "nanhai.guicheng",
-            true,
-            None,
-            "0.1.0",
-            1,
-            None,
-            None,
-            None,
-            5,
-        )
+        .fleet_seen(&PeerSeen {
+            node_id: "nanhai.guicheng",
+            connected: true,
+            remote: None,
+            software: "0.1.0",
+            catalogue_version: 1,
+            backlog: None,
+            acked: None,
+            skew_ms: None,
+            now_ms: 5,
+        })
         .await
         .unwrap();
     let row = |node: &str| SubtreeNode {
@@ -1354,7 +1354,17 @@ async fn a_status_report_that_says_nothing_new_writes_nothing_until_last_seen_is
     // A link that goes (always written) and comes back: the next report is
     // written whole, whatever the last one said.
     store
-        .fleet_seen(peer, false, None, "0.1.0", 1, None, None, None, later + 1)
+        .fleet_seen(&PeerSeen {
+            node_id: peer,
+            connected: false,
+            remote: None,
+            software: "0.1.0",
+            catalogue_version: 1,
+            backlog: None,
+            acked: None,
+            skew_ms: None,
+            now_ms: later + 1,
+        })
         .await
         .unwrap();
     assert!(!fleet().await.0.connected);

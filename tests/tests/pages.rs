@@ -1106,9 +1106,19 @@ async fn the_fleet_page_shows_when_each_certificate_expires() {
             ("nanhai.dali", now - 600 * DAY, now + 225 * DAY),
             ("nanhai.lishui", now - 825 * DAY, now - DAY),
         ] {
-            s.fleet_seen(child, true, None, "0.1.0", 1, None, None, None, now)
-                .await
-                .unwrap();
+            s.fleet_seen(&node::store::PeerSeen {
+                node_id: child,
+                connected: true,
+                remote: None,
+                software: "0.1.0",
+                catalogue_version: 1,
+                backlog: None,
+                acked: None,
+                skew_ms: None,
+                now_ms: now,
+            })
+            .await
+            .unwrap();
             s.fleet_certificate(child, "ab12", born / 1000, dies / 1000)
                 .await
                 .unwrap();

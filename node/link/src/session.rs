@@ -250,18 +250,19 @@ pub async fn run(node: Arc<Node>, conn: PeerConnection, role: Role) -> anyhow::R
     node.store
         .heard_peer(&peer_s, greeted.peer_incarnation(), reset)
         .await?;
+    let remote = conn.remote.to_string();
     node.store
-        .fleet_seen(
-            &peer_s,
-            true,
-            Some(&conn.remote.to_string()),
-            &greeted.hello().software,
-            greeted.hello().catalogue_version,
-            None,
-            None,
-            Some(greeted.skew_ms(node.now_ms())),
-            node.now_ms(),
-        )
+        .fleet_seen(&onewindow_store::PeerSeen {
+            node_id: &peer_s,
+            connected: true,
+            remote: Some(&remote),
+            software: &greeted.hello().software,
+            catalogue_version: greeted.hello().catalogue_version,
+            backlog: None,
+            acked: None,
+            skew_ms: Some(greeted.skew_ms(node.now_ms())),
+            now_ms: node.now_ms(),
+        })
         .await?;
     if let Some(cert) = conn.certificate() {
         node.store
@@ -500,17 +501,17 @@ pub async fn run(node: Arc<Node>, conn: PeerConnection, role: Role) -> anyhow::R
     let hello = session.peer_hello();
     let _ = node
         .store
-        .fleet_seen(
-            &peer_s,
-            false,
-            None,
-            &hello.software,
-            hello.catalogue_version,
-            None,
-            None,
-            None,
-            node.now_ms(),
-        )
+        .fleet_seen(&onewindow_store::PeerSeen {
+            node_id: &peer_s,
+            connected: false,
+            remote: None,
+            software: &hello.software,
+            catalogue_version: hello.catalogue_version,
+            backlog: None,
+            acked: None,
+            skew_ms: None,
+            now_ms: node.now_ms(),
+        })
         .await;
     // Let what was written (a Reject, the last Ack) reach the peer before
     // the connection goes: closing discards undelivered stream data.

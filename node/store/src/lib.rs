@@ -44,7 +44,7 @@ pub use preapps::{
     ACCEPTED as PRE_APPLICATION_ACCEPTED, OPEN as PRE_APPLICATION_OPEN, PreApplicationRow,
 };
 pub use queue::{CallOutcome, ServeOutcome, Ticket};
-pub use replica::{FLEET_REFRESH, LinkState, RefusalRecord, SecurityRow};
+pub use replica::{FLEET_REFRESH, LinkState, PeerSeen, RefusalRecord, SecurityRow};
 pub use sms::{SMS_LIST_MAX, SmsRow};
 pub use staff::{Session, StaffRecord};
 pub use status::StatusHeard;

@@ -490,53 +490,42 @@ impl Store {
 
     /// Records what a link says of a peer (when it connects and when it
     /// goes: always written).
-    #[allow(clippy::too_many_arguments)]
-    pub async fn fleet_seen(
-        &self,
-        node_id: &str,
-        connected: bool,
-        remote: Option<&str>,
-        software: &str,
-        catalogue_version: i64,
-        backlog: Option<i64>,
-        acked: Option<i64>,
-        skew_ms: Option<i64>,
-        now_ms: i64,
-    ) -> Result<(), StoreError> {
+    pub async fn fleet_seen(&self, seen: &PeerSeen<'_>) -> Result<(), StoreError> {
         let mut w = self.write().await?;
-        self.fleet_memo().forget(node_id);
-        write_seen(
-            &mut w,
-            node_id,
-            connected,
-            remote,
-            software,
-            catalogue_version,
-            backlog,
-            acked,
-            skew_ms,
-            now_ms,
-        )
-        .await?;
+        self.fleet_memo().forget(seen.node_id);
+        write_seen(&mut w, seen).await?;
         w.commit().await?;
         Ok(())
     }
 }
 
-#[allow(clippy::too_many_arguments)]
+/// What a link says of its peer, as the fleet row keeps it; a figure left
+/// `None` keeps what the row held.
+#[derive(Debug, Clone)]
+pub struct PeerSeen<'a> {
+    /// The peer.
+    pub node_id: &'a str,
+    /// Its link is up.
+    pub connected: bool,
+    /// Its address.
+    pub remote: Option<&'a str>,
+    /// What it runs, and the catalogue version it holds.
+    pub software: &'a str,
+    pub catalogue_version: i64,
+    /// What it has not yet had acknowledged, and what it acknowledged.
+    pub backlog: Option<i64>,
+    pub acked: Option<i64>,
+    /// Its clock's skew from this node's (ms).
+    pub skew_ms: Option<i64>,
+    /// When (ms).
+    pub now_ms: i64,
+}
+
 pub(crate) async fn write_seen(
     w: &mut crate::WriteTx<'_>,
-    node_id: &str,
-    connected: bool,
-    remote: Option<&str>,
-    software: &str,
-    catalogue_version: i64,
-    backlog: Option<i64>,
-    acked: Option<i64>,
-    skew_ms: Option<i64>,
-    now_ms: i64,
+    s: &PeerSeen<'_>,
 ) -> Result<(), StoreError> {
-    let parent = node_id.rsplit_once('.').map(|(p, _)| p.to_owned());
+    let parent = s.node_id.rsplit_once('.').map(|(p, _)| p.to_owned());
     sqlx::query(
         "INSERT INTO fleet (node_id, parent, connected, remote, last_seen_ms, software, catalogue_version, backlog, acked, skew_ms) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
@@ -546,16 +535,16 @@ pub(crate) async fn write_seen(
          backlog = COALESCE(excluded.backlog, fleet.backlog), acked = COALESCE(excluded.acked, fleet.acked), \
          skew_ms = COALESCE(excluded.skew_ms, fleet.skew_ms)",
     )
-    .bind(node_id)
+    .bind(s.node_id)
     .bind(parent)
-    .bind(i64::from(connected))
-    .bind(remote)
-    .bind(now_ms)
-    .bind(software)
-    .bind(catalogue_version)
-    .bind(backlog)
-    .bind(acked)
-    .bind(skew_ms)
+    .bind(i64::from(s.connected))
+    .bind(s.remote)
+    .bind(s.now_ms)
+    .bind(s.software)
+    .bind(s.catalogue_version)
+    .bind(s.backlog)
+    .bind(s.acked)
+    .bind(s.skew_ms)
     .execute(w.conn())
     .await?;
     Ok(())

@@ -3,7 +3,9 @@
 
 use federation::NodeId;
 
-use crate::replica::{Seen, below, subtree_same, write_names_row, write_seen, write_subtree_row};
+use crate::replica::{
+    PeerSeen, Seen, below, subtree_same, write_names_row, write_seen, write_subtree_row,
+};
 use crate::{Store, StoreError};
 
 /// One status report heard from a peer on a link.
@@ -93,19 +95,18 @@ impl Store {
         }
         let mut w = self.write().await?;
         if write_seen_row {
-            write_seen(
-                &mut w,
-                s.peer,
-                true,
-                s.remote,
-                s.software,
-                s.catalogue_version,
-                Some(s.backlog),
-                Some(s.acked),
-                Some(s.skew_ms),
-                s.now_ms,
-            )
-            .await?;
+            let row = PeerSeen {
+                node_id: s.peer,
+                connected: true,
+                remote: s.remote,
+                software: s.software,
+                catalogue_version: s.catalogue_version,
+                backlog: Some(s.backlog),
+                acked: Some(s.acked),
+                skew_ms: Some(s.skew_ms),
+                now_ms: s.now_ms,
+            };
+            write_seen(&mut w, &row).await?;
         }
         // The child link's round trip, with the row it belongs to.
         if let Some(lag) = seen.lag_ms.filter(|_| write_seen_row) {
