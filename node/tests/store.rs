@@ -1000,6 +1000,79 @@ async fn a_link_reads_the_same_batches_from_the_tail_in_memory_as_from_the_store
     assert_eq!(down.len(), 2);
 }
 
+/// A child's route down is the entries meant for it and the rules for
+/// every child, in log order, whichever of the two a batch's limit cuts
+/// through; its head is the last of them; read from the tail in memory and
+/// from the rows alike.
+#[tokio::test]
+async fn a_childs_route_down_is_its_entries_and_the_rules_for_all_in_log_order() {
+    use onewindow_node::domain::log::{Directive, DirectiveRecord};
+    use onewindow_node::store::Route;
+    let db = common::test_db().await;
+    let store = open_with_catalogue(&db.url).await;
+    let (x, y) = ("nanhai.guicheng.x", "nanhai.guicheng.y");
+    let empty = *store
+        .route_head(&Route::Down(y.into()))
+        .await
+        .unwrap()
+        .borrow();
+    assert_eq!(empty, 0, "nothing is meant for a child yet");
+    let mut n = 0;
+    for round in 0..6 {
+        let mut w = store.write().await.unwrap();
+        for (i, scope) in [x, y, "nanhai.guicheng", x, y, y].iter().enumerate() {
+            n += 1;
+            let rec = received(&format!("D-{round}-{i}"));
+            let case = Case::start(&rec).unwrap();
+            w.append(rec, scope).unwrap();
+            w.put_case(row(&case, "received"));
+        }
+        if round % 2 == 1 {
+            w.append_directive(DirectiveRecord {
+                directive: Directive::CalendarPublished {
+                    year: 2040 + round,
+                    calendar: "{}".into(),
+                    signature: String::new(),
+                },
+                issued_by: "admin".into(),
+                at_ms: 0,
+            })
+            .unwrap();
+        }
+        w.commit().await.unwrap();
+    }
+    // The rows themselves say which entries are meant for x.
+    let all = store.events_after(0, 1000).await.unwrap();
+    let meant: Vec<u64> = all
+        .iter()
+        .filter(|e| e.down == "*" || e.down == x)
+        .map(|e| e.local_seq as u64)
+        .collect();
+    assert_eq!(meant.len(), 6 * 2 + 3, "{n} case entries and 3 rules");
+    assert!(all.iter().any(|e| e.down == y), "and some for y");
+    let head = store.local_head().await;
+    let cold = open(&db.url).await;
+    for s in [&store, &cold] {
+        let route_head = *s.route_head(&Route::Down(x.into())).await.unwrap().borrow();
+        assert_eq!(route_head, *meant.last().unwrap());
+        for max_entries in [1, 2, 3, 5, 1000] {
+            let mut got = Vec::new();
+            let mut after = 0;
+            while after < head {
+                let (batch, covered) = s
+                    .wire_entries(&Route::Down(x.into()), after, head, max_entries, 1 << 20)
+                    .await
+                    .unwrap();
+                assert!(batch.len() <= max_entries);
+                assert!(covered > after, "a read moves on");
+                got.extend(batch.iter().map(|w| w.local_seq));
+                after = covered;
+            }
+            assert_eq!(got, meant, "{max_entries} at a time");
+        }
+    }
+}
+
 /// A hall put back to a blank store writes nothing of its own until the
 /// tail of its log is back from its parent, which sends a recovering child
 /// its whole subtree's entries; the writer then resumes after the recovered

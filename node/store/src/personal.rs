@@ -123,9 +123,9 @@ impl Store {
     /// sections, at most `limit`.
     pub async fn withheld_cases(&self, limit: i64) -> Result<Vec<WithheldCase>, StoreError> {
         let rows = sqlx::query(
-            "SELECT DISTINCT c.id, c.accepting_node FROM cases c JOIN events e ON e.case_id = c.id \
-             WHERE e.case_id <> '' AND c.holder = $1 AND c.closed_at_ms IS NULL AND e.sealed IS NULL \
-             AND e.sealed_hash IS NOT NULL ORDER BY c.id LIMIT $2",
+            "SELECT c.id, c.accepting_node FROM cases c WHERE c.holder = $1 AND c.closed_at_ms IS NULL \
+             AND EXISTS (SELECT 1 FROM events e WHERE e.case_id <> '' AND e.case_id = c.id \
+             AND e.sealed IS NULL AND e.sealed_hash IS NOT NULL) ORDER BY c.id LIMIT $2",
         )
         .bind(self.node.as_str())
         .bind(limit)
