@@ -1073,6 +1073,37 @@ async fn a_childs_route_down_is_its_entries_and_the_rules_for_all_in_log_order()
     }
 }
 
+/// The reads made for every action on a case and every batch a link sends
+/// search an index: none walks `events` or `cases`, whose size grows with
+/// the log (a partial index is used only when the query shows that it
+/// applies, and a bound value does not).
+#[tokio::test]
+async fn the_reads_of_every_action_and_batch_search_an_index() {
+    use sqlx::Row;
+    let db = common::test_db().await;
+    if !db.url.starts_with("sqlite:") {
+        return; // PostgreSQL plans a small table as a scan whatever its indexes.
+    }
+    let store = open(&db.url).await;
+    for (name, sql) in onewindow_node::store::indexed_reads() {
+        let plan: Vec<String> = sqlx::query(&format!("EXPLAIN QUERY PLAN {sql}"))
+            .fetch_all(store.pool())
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.try_get::<String, _>(3).unwrap())
+            .collect();
+        assert!(
+            plan.iter().any(|l| l.starts_with("SEARCH")),
+            "{name}: {plan:?}"
+        );
+        assert!(
+            !plan.iter().any(|l| l.starts_with("SCAN")),
+            "{name} walks a table: {plan:?}"
+        );
+    }
+}
+
 /// A hall put back to a blank store writes nothing of its own until the
 /// tail of its log is back from its parent, which sends a recovering child
 /// its whole subtree's entries; the writer then resumes after the recovered

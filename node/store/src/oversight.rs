@@ -554,7 +554,7 @@ impl Store {
         Ok(sqlx::query_scalar(
             "SELECT id FROM cases WHERE rating >= 4 AND follow_up_due IS NULL \
              AND state IN ('completed', 'rejected') AND NOT EXISTS \
-             (SELECT 1 FROM events e WHERE e.case_id = cases.id AND e.kind = 'followed_up')",
+             (SELECT 1 FROM events e WHERE e.case_id <> '' AND e.case_id = cases.id AND e.kind = 'followed_up')",
         )
         .fetch_all(self.pool())
         .await?)

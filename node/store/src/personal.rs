@@ -122,15 +122,11 @@ impl Store {
     /// Open cases held by this hall whose log here holds withheld
     /// sections, at most `limit`.
     pub async fn withheld_cases(&self, limit: i64) -> Result<Vec<WithheldCase>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT c.id, c.accepting_node FROM cases c WHERE c.holder = $1 AND c.closed_at_ms IS NULL \
-             AND EXISTS (SELECT 1 FROM events e WHERE e.case_id <> '' AND e.case_id = c.id \
-             AND e.sealed IS NULL AND e.sealed_hash IS NOT NULL) ORDER BY c.id LIMIT $2",
-        )
-        .bind(self.node.as_str())
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
+        let rows = sqlx::query(WITHHELD_CASES)
+            .bind(self.node.as_str())
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
         rows.iter()
             .map(|r| {
                 Ok(WithheldCase {
@@ -201,6 +197,12 @@ pub struct KeptSection {
     /// The section's hash, which stays when its bytes go.
     pub hash: EntryHash,
 }
+
+/// Open cases held by `$1` with withheld sections, at most `$2`: through
+/// `cases_open` (migration 0029), not every case ever held.
+pub(crate) const WITHHELD_CASES: &str = "SELECT c.id, c.accepting_node FROM cases c WHERE c.holder = $1 AND c.closed_at_ms IS NULL \
+     AND EXISTS (SELECT 1 FROM events e WHERE e.case_id <> '' AND e.case_id = c.id \
+     AND e.sealed IS NULL AND e.sealed_hash IS NOT NULL) ORDER BY c.id LIMIT $2";
 
 impl Store {
     /// Held personal sections of cases closed before `closed_before_ms`,
