@@ -99,6 +99,20 @@ fn row(case: &Case, state: &str) -> CaseRow {
 }
 
 /// Writes `n` new cases, each with its received event, in one transaction.
+/// A rule for every child: an (empty) holiday calendar for `year`.
+fn calendar_rule(year: i32) -> onewindow_node::domain::log::DirectiveRecord {
+    use onewindow_node::domain::log::{Directive, DirectiveRecord};
+    DirectiveRecord {
+        directive: Directive::CalendarPublished {
+            year,
+            calendar: "{}".into(),
+            signature: String::new(),
+        },
+        issued_by: "admin".into(),
+        at_ms: 0,
+    }
+}
+
 async fn write_cases(store: &Store, prefix: &str, n: usize) {
     let mut w = store.write().await.unwrap();
     for i in 0..n {
@@ -938,23 +952,13 @@ async fn a_batch_for_the_parent_is_filled_by_what_it_sends_once_sections_are_wit
 
 #[tokio::test]
 async fn a_link_reads_the_same_batches_from_the_tail_in_memory_as_from_the_store() {
-    use onewindow_node::domain::log::{Directive, DirectiveRecord};
     use onewindow_node::store::Route;
     let db = common::test_db().await;
     let store = open_with_catalogue(&db.url).await;
     write_cases(&store, "T", 30).await;
     let mut w = store.write().await.unwrap();
     for year in [2031, 2032] {
-        w.append_directive(DirectiveRecord {
-            directive: Directive::CalendarPublished {
-                year,
-                calendar: "{}".into(),
-                signature: String::new(),
-            },
-            issued_by: "admin".into(),
-            at_ms: 0,
-        })
-        .unwrap();
+        w.append_directive(calendar_rule(year)).unwrap();
     }
     w.commit().await.unwrap();
     write_cases(&store, "U", 10).await;
@@ -1006,7 +1010,6 @@ async fn a_link_reads_the_same_batches_from_the_tail_in_memory_as_from_the_store
 /// from the rows alike.
 #[tokio::test]
 async fn a_childs_route_down_is_its_entries_and_the_rules_for_all_in_log_order() {
-    use onewindow_node::domain::log::{Directive, DirectiveRecord};
     use onewindow_node::store::Route;
     let db = common::test_db().await;
     let store = open_with_catalogue(&db.url).await;
@@ -1028,16 +1031,7 @@ async fn a_childs_route_down_is_its_entries_and_the_rules_for_all_in_log_order()
             w.put_case(row(&case, "received"));
         }
         if round % 2 == 1 {
-            w.append_directive(DirectiveRecord {
-                directive: Directive::CalendarPublished {
-                    year: 2040 + round,
-                    calendar: "{}".into(),
-                    signature: String::new(),
-                },
-                issued_by: "admin".into(),
-                at_ms: 0,
-            })
-            .unwrap();
+            w.append_directive(calendar_rule(2040 + round)).unwrap();
         }
         w.commit().await.unwrap();
     }
