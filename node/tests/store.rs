@@ -1098,6 +1098,57 @@ async fn the_reads_of_every_action_and_batch_search_an_index() {
     }
 }
 
+/// No index on the two tables that every case and every entry is written
+/// to begins with a value that is random for each row (a digest or a
+/// hash, or the last characters of an ID number): each new row would land
+/// on a leaf page of its own, written whole to the write-ahead log at
+/// every commit and again at the checkpoint, at every tier. The index of
+/// applicants' digests did that, used by no read, and halved
+/// `bench replication` once its cases carried digests.
+#[tokio::test]
+async fn no_index_of_the_log_or_the_cases_is_keyed_by_a_random_value() {
+    use sqlx::Row;
+    let db = common::test_db().await;
+    if !db.url.starts_with("sqlite:") {
+        return; // One schema for both: the same migrations make it.
+    }
+    let store = open(&db.url).await;
+    let random = [
+        "id_digest",
+        "applicant_last4",
+        "hash",
+        "prev_hash",
+        "sealed_hash",
+    ];
+    let mut seen = 0;
+    for table in ["events", "cases"] {
+        let indexes: Vec<String> = sqlx::query(&format!("PRAGMA index_list({table})"))
+            .fetch_all(store.pool())
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.try_get::<String, _>(1).unwrap())
+            .collect();
+        assert!(!indexes.is_empty(), "{table} has no index");
+        for index in indexes {
+            let first: String = sqlx::query(&format!("PRAGMA index_info({index})"))
+                .fetch_all(store.pool())
+                .await
+                .unwrap()
+                .iter()
+                .find(|r| r.try_get::<i64, _>(0).unwrap() == 0)
+                .map(|r| r.try_get::<String, _>(2).unwrap())
+                .unwrap_or_default();
+            assert!(
+                !random.contains(&first.as_str()),
+                "{index} on {table} begins with {first}"
+            );
+            seen += 1;
+        }
+    }
+    assert!(seen >= 8, "only {seen} indexes looked at");
+}
+
 /// A hall put back to a blank store writes nothing of its own until the
 /// tail of its log is back from its parent, which sends a recovering child
 /// its whole subtree's entries; the writer then resumes after the recovered
