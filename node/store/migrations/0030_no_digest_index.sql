@@ -6,6 +6,6 @@
 -- on a leaf page of its own, and each of those pages was written whole to
 -- the write-ahead log at every commit and again at the checkpoint. With
 -- digests (every deployed tree has the key) `bench replication` wrote 3.5
--- GB for 100,000 cases instead of 0.7 GB and moved half the events a
+-- GB for 100,000 cases instead of 0.8 GB and moved half the events a
 -- second.
 DROP INDEX IF EXISTS cases_id_digest;
