@@ -98,6 +98,14 @@ fn the_arrivals_are_reported_by_tenths() {
     assert!(t.windows(2).all(|w| w[0] <= w[1]), "{stdout}");
     let wall = v["wall_s"].as_f64().expect("wall_s");
     assert!((t[9] - wall).abs() < 1e-6, "{stdout}");
+    // Every commit is flushed to a file: the stores wrote something for
+    // each event (on Linux, which says how much).
+    if std::path::Path::new("/proc/self/io").exists() {
+        let disk = v["disk_bytes_per_event"]
+            .as_f64()
+            .expect("disk_bytes_per_event");
+        assert!(disk > 0.0, "{stdout}");
+    }
 }
 
 /// `--catchup`: the village writes with its link cut, then the backlog

@@ -120,6 +120,11 @@ struct Summary {
     district_link_dropped_packets: u64,
     /// UDP payload bytes that crossed the village's link upwards, per event.
     village_link_up_bytes_per_event: f64,
+    /// Bytes this process sent to the disk from the start of writing to the
+    /// last arrival (`write_bytes` of `/proc/self/io`: the three stores'
+    /// logs, write-ahead logs and checkpoints), per event; `None` where the
+    /// system does not say.
+    disk_bytes_per_event: Option<f64>,
     /// Seconds from the start of writing by which a tenth, two tenths, ...
     /// of the events had reached the district: even steps mean they arrive
     /// continuously, one step holding most of them means a lump.
@@ -368,6 +373,7 @@ async fn measure(chain: &Chain, args: &ReplicationArgs) -> anyhow::Result<Summar
         None
     };
     let first_day = village.today() - chrono::Days::new(1);
+    let disk_before = disk_written();
     let started = Instant::now();
     let give_up = started + Duration::from_secs(args.timeout);
     let (last_tx, last_rx) = tokio::sync::watch::channel(None);
@@ -397,6 +403,9 @@ async fn measure(chain: &Chain, args: &ReplicationArgs) -> anyhow::Result<Summar
         (stop, tokio::spawn(clerk.submit_until(rate, stopped)))
     });
     let moves = watcher.await.context("the district watcher failed")??;
+    let disk = disk_before
+        .zip(disk_written())
+        .map(|(a, b)| b.saturating_sub(a) as f64 / args.events as f64);
     let arrivals = arrivals_of(&written, &moves);
     let delivered = arrivals.iter().flatten().count();
     let last = arrivals
@@ -446,6 +455,7 @@ async fn measure(chain: &Chain, args: &ReplicationArgs) -> anyhow::Result<Summar
         district_link_dropped_packets: dropped(&chain.relays[1].stats()),
         village_link_up_bytes_per_event: chain.relays[0].stats().up.forwarded_bytes as f64
             / args.events as f64,
+        disk_bytes_per_event: disk,
         arrived_by_tenth_s: tenths(&arrivals, started),
         catchup,
         hops: vec![
@@ -708,6 +718,15 @@ async fn watch_district(
     }
 }
 
+/// Bytes this process has caused to be written to the disk so far
+/// (`write_bytes` in `/proc/self/io`); `None` where there is no such file.
+fn disk_written() -> Option<u64> {
+    let io = std::fs::read_to_string("/proc/self/io").ok()?;
+    io.lines()
+        .find_map(|l| l.strip_prefix("write_bytes:"))
+        .and_then(|v| v.trim().parse().ok())
+}
+
 /// When each entry (by origin sequence) arrived, from the head's moves.
 fn arrivals_of(written: &[(Instant, u64)], moves: &[(Instant, u64)]) -> Vec<Option<Instant>> {
     written
@@ -767,6 +786,9 @@ fn print_summary(s: &Summary, as_json: bool) -> anyhow::Result<()> {
         .map(|t| format!("{t:.1}"))
         .collect();
     println!("arrived by each tenth (s): {}", steps.join(" "));
+    if let Some(d) = s.disk_bytes_per_event {
+        println!("written to disk by the three stores: {d:.0} bytes an event");
+    }
     for h in &s.hops {
         let per = |x: f64| {
             if h.batches == 0 {
