@@ -196,10 +196,27 @@ async fn click(c: &Client, css: &str) {
     }
 }
 
+/// Types `text` into a field, after clearing it; finds the field again if
+/// the page replaced it meanwhile (a page still settling after a
+/// navigation gave `StaleElementReference` between the find and the
+/// typing).
 async fn fill(c: &Client, css: &str, text: &str) {
-    let e = find(c, css).await;
-    e.clear().await.unwrap();
-    e.send_keys(text).await.unwrap();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let e = find(c, css).await;
+        let typed = match e.clear().await {
+            Ok(()) => e.send_keys(text).await,
+            Err(err) => Err(err),
+        };
+        match typed {
+            Ok(()) => return,
+            Err(err) => assert!(
+                tokio::time::Instant::now() < deadline,
+                "could not fill {css}: {err}"
+            ),
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 async fn login(c: &Client, base: &str, user: &str) {
