@@ -909,25 +909,6 @@ impl Store {
         Ok((out, covered))
     }
 
-    /// `(local_seq, origin, case_id)` of stored entries above `after`:
-    /// what arrived, without reading bodies.
-    pub async fn event_keys_after(
-        &self,
-        after: i64,
-        limit: i64,
-    ) -> Result<Vec<(i64, String, String)>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT local_seq, origin, case_id FROM events WHERE local_seq > $1 ORDER BY local_seq LIMIT $2",
-        )
-        .bind(after)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
-            .collect()
-    }
-
     /// A value from the node's key/value metadata.
     pub async fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {
         Ok(
