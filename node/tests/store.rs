@@ -1067,26 +1067,32 @@ async fn a_childs_route_down_is_its_entries_and_the_rules_for_all_in_log_order()
     }
 }
 
+/// The text in column `col` of every row `sql` gives (SQLite's plans and
+/// pragmas).
+async fn text_column(store: &Store, sql: &str, col: usize) -> Vec<String> {
+    use sqlx::Row;
+    sqlx::query(sql)
+        .fetch_all(store.pool())
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.try_get::<String, _>(col).unwrap())
+        .collect()
+}
+
 /// The reads made for every action on a case and every batch a link sends
 /// search an index: none walks `events` or `cases`, whose size grows with
 /// the log (a partial index is used only when the query shows that it
 /// applies, and a bound value does not).
 #[tokio::test]
 async fn the_reads_of_every_action_and_batch_search_an_index() {
-    use sqlx::Row;
     let db = common::test_db().await;
     if !db.url.starts_with("sqlite:") {
         return; // PostgreSQL plans a small table as a scan whatever its indexes.
     }
     let store = open(&db.url).await;
     for (name, sql) in onewindow_node::store::indexed_reads() {
-        let plan: Vec<String> = sqlx::query(&format!("EXPLAIN QUERY PLAN {sql}"))
-            .fetch_all(store.pool())
-            .await
-            .unwrap()
-            .iter()
-            .map(|r| r.try_get::<String, _>(3).unwrap())
-            .collect();
+        let plan = text_column(&store, &format!("EXPLAIN QUERY PLAN {sql}"), 3).await;
         assert!(
             plan.iter().any(|l| l.starts_with("SEARCH")),
             "{name}: {plan:?}"
@@ -1107,7 +1113,6 @@ async fn the_reads_of_every_action_and_batch_search_an_index() {
 /// `bench replication` once its cases carried digests.
 #[tokio::test]
 async fn no_index_of_the_log_or_the_cases_is_keyed_by_a_random_value() {
-    use sqlx::Row;
     let db = common::test_db().await;
     if !db.url.starts_with("sqlite:") {
         return; // One schema for both: the same migrations make it.
@@ -1122,23 +1127,12 @@ async fn no_index_of_the_log_or_the_cases_is_keyed_by_a_random_value() {
     ];
     let mut seen = 0;
     for table in ["events", "cases"] {
-        let indexes: Vec<String> = sqlx::query(&format!("PRAGMA index_list({table})"))
-            .fetch_all(store.pool())
-            .await
-            .unwrap()
-            .iter()
-            .map(|r| r.try_get::<String, _>(1).unwrap())
-            .collect();
+        let indexes = text_column(&store, &format!("PRAGMA index_list({table})"), 1).await;
         assert!(!indexes.is_empty(), "{table} has no index");
         for index in indexes {
-            let first: String = sqlx::query(&format!("PRAGMA index_info({index})"))
-                .fetch_all(store.pool())
-                .await
-                .unwrap()
-                .iter()
-                .find(|r| r.try_get::<i64, _>(0).unwrap() == 0)
-                .map(|r| r.try_get::<String, _>(2).unwrap())
-                .unwrap_or_default();
+            // Its columns in order (`seqno`), each named in column 2.
+            let columns = text_column(&store, &format!("PRAGMA index_info({index})"), 2).await;
+            let first = columns.first().cloned().unwrap_or_default();
             assert!(
                 !random.contains(&first.as_str()),
                 "{index} on {table} begins with {first}"
