@@ -84,9 +84,11 @@ fn tenths(stdout: &str) -> Vec<f64> {
 
 #[test]
 fn the_arrivals_are_reported_by_tenths() {
-    tenths(&run(&["--events", "50"]));
-    // The last tenth is the last arrival: the run's wall time.
-    let stdout = run(&["--events", "50", "--json"]);
+    let text = run(&["--events", "50"]);
+    tenths(&text);
+    // The last tenth is the last arrival: the run's wall time. (Enough
+    // events that SQLite's threads use some ticks of the CPU clock.)
+    let stdout = run(&["--events", "2000", "--json"]);
     let v: serde_json::Value = serde_json::from_str(stdout.trim()).expect("one JSON object");
     let t: Vec<f64> = v["arrived_by_tenth_s"]
         .as_array()
@@ -105,6 +107,15 @@ fn the_arrivals_are_reported_by_tenths() {
             .as_f64()
             .expect("disk_bytes_per_event");
         assert!(disk > 0.0, "{stdout}");
+    }
+    // The three halls used CPU, much of it in SQLite's threads, and the
+    // bound it sets is printed.
+    if std::path::Path::new("/proc/self/stat").exists() {
+        let num = |k: &str| v[k].as_f64().unwrap_or_else(|| panic!("no {k}: {stdout}"));
+        let (cpu, sqlite) = (num("cpu_us_per_event"), num("sqlite_cpu_us_per_event"));
+        assert!(cpu > 0.0 && sqlite > 0.0 && sqlite <= cpu, "{stdout}");
+        assert!(num("cpu_bound_events_per_s") > 0.0, "{stdout}");
+        assert!(text.contains("CPU for each event: "), "{text}");
     }
 }
 

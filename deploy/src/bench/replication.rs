@@ -125,6 +125,19 @@ struct Summary {
     /// logs, write-ahead logs and checkpoints), per event; `None` where the
     /// system does not say.
     disk_bytes_per_event: Option<f64>,
+    /// CPU time this process used from the start of writing to the last
+    /// arrival (`/proc/self/stat`), per event: the three halls, their
+    /// links and the bench's own writer together; `None` where the system
+    /// does not say.
+    cpu_us_per_event: Option<f64>,
+    /// The part of it in SQLite's connection threads (the statements,
+    /// the commits and their writes; `/proc/self/task`), at least: a
+    /// thread that ended during the run is not counted.
+    sqlite_cpu_us_per_event: Option<f64>,
+    /// The events a second this process could move at that CPU cost with
+    /// every core of the machine busy: what bounds `events_per_s` when the
+    /// run is bound by CPU, as it is on a machine of few cores.
+    cpu_bound_events_per_s: Option<f64>,
     /// Seconds from the start of writing by which a tenth, two tenths, ...
     /// of the events had reached the district: even steps mean they arrive
     /// continuously, one step holding most of them means a lump.
@@ -374,6 +387,7 @@ async fn measure(chain: &Chain, args: &ReplicationArgs) -> anyhow::Result<Summar
     };
     let first_day = village.today() - chrono::Days::new(1);
     let disk_before = disk_written();
+    let cpu_before = cpu_used();
     let started = Instant::now();
     let give_up = started + Duration::from_secs(args.timeout);
     let (last_tx, last_rx) = tokio::sync::watch::channel(None);
@@ -406,6 +420,10 @@ async fn measure(chain: &Chain, args: &ReplicationArgs) -> anyhow::Result<Summar
     let disk = disk_before
         .zip(disk_written())
         .map(|(a, b)| b.saturating_sub(a) as f64 / args.events as f64);
+    let cpu = cpu_before.zip(cpu_used()).map(|(a, b)| CpuUse {
+        total: b.total.saturating_sub(a.total),
+        sqlite: b.sqlite.saturating_sub(a.sqlite),
+    });
     let arrivals = arrivals_of(&written, &moves);
     let delivered = arrivals.iter().flatten().count();
     let last = arrivals
@@ -456,6 +474,13 @@ async fn measure(chain: &Chain, args: &ReplicationArgs) -> anyhow::Result<Summar
         village_link_up_bytes_per_event: chain.relays[0].stats().up.forwarded_bytes as f64
             / args.events as f64,
         disk_bytes_per_event: disk,
+        cpu_us_per_event: cpu.map(|c| us_per(c.total, args.events)),
+        sqlite_cpu_us_per_event: cpu.map(|c| us_per(c.sqlite, args.events)),
+        cpu_bound_events_per_s: cpu.and_then(|c| {
+            let cores = std::thread::available_parallelism().ok()?.get() as f64;
+            let per = c.total.as_secs_f64() / args.events as f64;
+            (per > 0.0).then(|| cores / per)
+        }),
         arrived_by_tenth_s: tenths(&arrivals, started),
         catchup,
         hops: vec![
@@ -727,6 +752,53 @@ fn disk_written() -> Option<u64> {
         .and_then(|v| v.trim().parse().ok())
 }
 
+/// CPU time used by this process, in all and in SQLite's connection
+/// threads.
+#[derive(Debug, Clone, Copy)]
+struct CpuUse {
+    total: Duration,
+    sqlite: Duration,
+}
+
+/// The CPU time this process has used so far (user and system, threads
+/// that ended included), and that of its live SQLite connection threads,
+/// which sqlx names `sqlx-sqlite-worker-N` (the kernel keeps 15
+/// characters of a name); `None` where `/proc` does not say.
+fn cpu_used() -> Option<CpuUse> {
+    let total = stat_cpu(&std::fs::read_to_string("/proc/self/stat").ok()?)?;
+    let mut sqlite = Duration::ZERO;
+    for task in std::fs::read_dir("/proc/self/task").ok()?.flatten() {
+        let path = task.path();
+        let is_sqlite =
+            std::fs::read_to_string(path.join("comm")).is_ok_and(|c| c.starts_with("sqlx-sqlite"));
+        if is_sqlite
+            && let Some(t) = std::fs::read_to_string(path.join("stat"))
+                .ok()
+                .and_then(|s| stat_cpu(&s))
+        {
+            sqlite += t;
+        }
+    }
+    Some(CpuUse { total, sqlite })
+}
+
+/// User and system time from a `/proc/.../stat` line: the 14th and 15th
+/// fields, in clock ticks of 1/100 s (Linux reports `USER_HZ`, 100, to
+/// every program). The name (2nd field, in parentheses) may hold spaces,
+/// so the fields are counted from after its closing parenthesis.
+fn stat_cpu(stat: &str) -> Option<Duration> {
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let mut fields = rest.split_whitespace().skip(11);
+    let utime: u64 = fields.next()?.parse().ok()?;
+    let stime: u64 = fields.next()?.parse().ok()?;
+    Some(Duration::from_millis((utime + stime) * 10))
+}
+
+/// `d` for each of `events`, in microseconds.
+fn us_per(d: Duration, events: u64) -> f64 {
+    d.as_secs_f64() * 1e6 / events.max(1) as f64
+}
+
 /// When each entry (by origin sequence) arrived, from the head's moves.
 fn arrivals_of(written: &[(Instant, u64)], moves: &[(Instant, u64)]) -> Vec<Option<Instant>> {
     written
@@ -788,6 +860,13 @@ fn print_summary(s: &Summary, as_json: bool) -> anyhow::Result<()> {
     println!("arrived by each tenth (s): {}", steps.join(" "));
     if let Some(d) = s.disk_bytes_per_event {
         println!("written to disk by the three stores: {d:.0} bytes an event");
+    }
+    if let (Some(c), Some(q)) = (s.cpu_us_per_event, s.sqlite_cpu_us_per_event) {
+        let bound = s
+            .cpu_bound_events_per_s
+            .map(|b| format!("; with every core busy at that cost, at most {b:.0} events/s"))
+            .unwrap_or_default();
+        println!("CPU for each event: {c:.1} µs, of which {q:.1} µs in SQLite's threads{bound}");
     }
     for h in &s.hops {
         let per = |x: f64| {
@@ -875,5 +954,33 @@ mod tests {
             vec![Some(at(20)), Some(at(20)), Some(at(30)), None]
         );
         assert_eq!(arrivals_of(&written, &[]), vec![None; 4]);
+    }
+
+    #[test]
+    fn cpu_time_is_read_after_the_threads_name_whatever_it_holds() {
+        // A name with spaces and a parenthesis: the fields after it count.
+        let line = "4242 (sqlx (a) b) S 1 2 3 4 5 6 7 8 9 10 250 75 0 0 20 0 9 0 100 2000 300";
+        assert_eq!(stat_cpu(line), Some(Duration::from_millis(3250)));
+        assert_eq!(stat_cpu("4242 (x) S 1 2"), None);
+        assert_eq!(stat_cpu("no name here"), None);
+        assert!((us_per(Duration::from_secs(2), 100_000) - 20.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn this_process_cpu_is_read_on_linux() {
+        if !std::path::Path::new("/proc/self/stat").exists() {
+            return;
+        }
+        let before = cpu_used().expect("read on Linux");
+        // Spin until the clock ticks at least twice (1/100 s each).
+        let mut x = 0u64;
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_millis(60) {
+            x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+        }
+        let after = cpu_used().expect("read on Linux");
+        assert!(after.total > before.total, "{before:?} {after:?}");
+        // No SQLite connection runs in this test.
+        assert_eq!(after.sqlite, Duration::ZERO);
     }
 }
