@@ -35,7 +35,7 @@ mod tls;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc::UnboundedSender;
@@ -62,6 +62,9 @@ pub const CLOSE_REFUSED: u32 = 1;
 /// QUIC application close code: the server admitted a newer connection from
 /// the same node, which replaces this one.
 pub const CLOSE_REPLACED: u32 = 2;
+/// QUIC application close code: nothing came from the peer for
+/// [`TransportConfig::silent_after`]; the link is dialled again at once.
+pub const CLOSE_SILENT: u32 = 3;
 
 /// Timing and limits of the transport. `Default` gives the production values.
 ///
@@ -86,6 +89,18 @@ pub struct TransportConfig {
     pub idle_timeout: Duration,
     /// A handshake not finished after this long is abandoned (10 s).
     pub handshake_timeout: Duration,
+    /// A connection from which no datagram at all has come for this long
+    /// is closed by the link that uses it (6 s: three keep-alives, each of
+    /// which the peer acknowledges, besides the peer's own keep-alives and
+    /// the link's status every two seconds). It is for a path that stopped
+    /// carrying anything while both ends live: a village's mobile link
+    /// that drops out. QUIC's own timer for such a path doubles at every
+    /// unanswered probe, so a connection that outlived an outage of ten or
+    /// twenty seconds sent its next probe, and so resumed, seconds or tens
+    /// of seconds after the path came back (at most the idle timeout); a
+    /// new connection's handshake starts again from a short timer. See
+    /// [`PeerConnection::close_when_silent`].
+    pub silent_after: Duration,
     /// Server: handshakes in progress at once; more are refused outright
     /// (256).
     pub max_pending_handshakes: usize,
@@ -114,6 +129,7 @@ impl Default for TransportConfig {
             keep_alive: Duration::from_secs(2),
             idle_timeout: Duration::from_secs(30),
             handshake_timeout: Duration::from_secs(10),
+            silent_after: Duration::from_secs(6),
             max_pending_handshakes: 256,
             max_bidi_streams: 2,
             max_uni_streams: 0,
@@ -319,6 +335,8 @@ pub struct PeerConnection {
     /// Server side: keeps this connection listed as its child's current one
     /// while any clone of this value lives.
     _listing: Option<Arc<Listing>>,
+    /// [`TransportConfig::silent_after`].
+    silent_after: Duration,
 }
 
 /// A server's entry for the connection it admitted last from one child: a
@@ -386,5 +404,92 @@ impl PeerConnection {
     /// Waits until the connection is closed, and says why.
     pub async fn closed(&self) -> quinn::ConnectionError {
         self.conn.closed().await
+    }
+
+    /// Watches what comes from the peer and closes the connection with
+    /// [`CLOSE_SILENT`] once no datagram at all has come for
+    /// [`TransportConfig::silent_after`]; returns then, or when the
+    /// connection is closed otherwise. A link runs it beside its session
+    /// (and drops it with the session): the session's writes may be held
+    /// up by the very silence, so it cannot watch for it itself.
+    pub async fn close_when_silent(&self) {
+        let after = self.silent_after;
+        let heard = || self.conn.stats().udp_rx.datagrams;
+        let mut silence = Silence::new(after, heard(), Instant::now());
+        let mut tick = tokio::time::interval((after / 6).max(Duration::from_millis(50)));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = self.conn.closed() => return,
+            }
+            if silence.observe(heard(), Instant::now()) {
+                tracing::info!(
+                    peer = %self.peer,
+                    remote = %self.remote,
+                    secs = after.as_secs_f64(),
+                    "nothing came from the peer for this long: closing the connection"
+                );
+                self.conn.close(
+                    CLOSE_SILENT.into(),
+                    b"nothing came from the peer for too long",
+                );
+                return;
+            }
+        }
+    }
+}
+
+/// Whether a connection has gone silent, from the count of datagrams
+/// received on it, sampled now and then. No I/O and no clock of its own.
+#[derive(Debug, Clone)]
+pub struct Silence {
+    after: Duration,
+    heard: u64,
+    since: Instant,
+}
+
+impl Silence {
+    /// Starts watching at `now`, with `heard` datagrams received so far.
+    pub fn new(after: Duration, heard: u64, now: Instant) -> Self {
+        Silence {
+            after,
+            heard,
+            since: now,
+        }
+    }
+
+    /// A new sample: `heard` datagrams received by `now`. True once none
+    /// has come for `after` or longer.
+    pub fn observe(&mut self, heard: u64, now: Instant) -> bool {
+        if heard != self.heard {
+            self.heard = heard;
+            self.since = now;
+            return false;
+        }
+        now.saturating_duration_since(self.since) >= self.after
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Silence;
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn a_connection_is_silent_once_no_datagram_came_for_the_whole_span() {
+        let t0 = Instant::now();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        let mut s = Silence::new(Duration::from_secs(6), 10, t0);
+        assert!(!s.observe(10, at(5_999)));
+        // One datagram starts the span again.
+        assert!(!s.observe(11, at(5_999)));
+        assert!(!s.observe(11, at(11_998)));
+        assert!(s.observe(11, at(11_999)));
+        assert!(s.observe(11, at(60_000)), "and stays silent");
+        assert!(!s.observe(12, at(60_001)), "until something comes");
+        // A clock sample from before the span's start is not silence.
+        let mut s = Silence::new(Duration::from_secs(6), 0, at(10_000));
+        assert!(!s.observe(0, t0));
     }
 }

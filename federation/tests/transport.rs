@@ -784,3 +784,80 @@ fn a_certificate_without_exactly_one_node_uri_names_no_node() {
 
     assert!(node_id_of(b"not a certificate").is_err());
 }
+
+/// A path that stops carrying anything while both ends live (a village's
+/// mobile link dropping out): each end closes its connection once nothing
+/// has come for `silent_after`, long before QUIC's idle timeout, so that
+/// the link is dialled again and resumes as soon as the path is back,
+/// instead of when QUIC's doubling probe timer next fires.
+#[tokio::test]
+async fn a_silent_path_closes_the_connection_at_both_ends_before_the_idle_timeout() {
+    use onewindow_federation::relay::{LinkShape, Relay};
+    within(async {
+        let fed = Fed::new();
+        // Several keep-alives within the span, as in production (there 2 s
+        // and 6 s; here 0.5 s and 2 s, to keep the test short).
+        let cfg = TransportConfig {
+            keep_alive: Duration::from_millis(500),
+            silent_after: Duration::from_secs(2),
+            ..TransportConfig::default()
+        };
+        assert_eq!(cfg.idle_timeout, Duration::from_secs(30));
+        let (server, _events) = fed.server(registry(&[&fed.child], &[]), cfg.clone());
+        let relay = Relay::start(
+            localhost(),
+            server.local_addr(),
+            LinkShape::default(),
+            LinkShape::default(),
+        )
+        .await
+        .unwrap();
+        let client = Client::new(&fed.creds(&fed.child), cfg).unwrap();
+        let child = client
+            .connect(relay.local_addr(), &fed.parent)
+            .await
+            .unwrap();
+        let mut up = child.open_stream().await.unwrap();
+        up.send(&Ping {
+            seq: 1,
+            text: "hello".into(),
+        })
+        .await
+        .unwrap();
+        let parent = server.accept().await.unwrap();
+        let mut down = parent.accept_stream().await.unwrap();
+        assert_eq!(down.recv::<Ping>().await.unwrap().map(|p| p.seq), Some(1));
+        let watch_child = tokio::spawn({
+            let c = child.clone();
+            async move { c.close_when_silent().await }
+        });
+        let watch_parent = tokio::spawn({
+            let p = parent.clone();
+            async move { p.close_when_silent().await }
+        });
+        // A live path, quiet but for the keep-alives, is not silent.
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        assert!(child.conn.close_reason().is_none(), "closed while live");
+        assert!(parent.conn.close_reason().is_none(), "closed while live");
+        relay.set_blackhole(true);
+        let cut = std::time::Instant::now();
+        for (end, conn) in [("child", &child), ("parent", &parent)] {
+            let error = tokio::time::timeout(Duration::from_secs(15), conn.closed())
+                .await
+                .unwrap_or_else(|_| panic!("the {end}'s connection stayed open"));
+            match error {
+                quinn::ConnectionError::LocallyClosed => {}
+                other => panic!("the {end} should have closed it, got {other:?}"),
+            }
+        }
+        // Well before QUIC's idle timeout (30 s) would have ended it.
+        assert!(
+            cut.elapsed() < Duration::from_secs(15),
+            "{:?}",
+            cut.elapsed()
+        );
+        watch_child.await.unwrap();
+        watch_parent.await.unwrap();
+    })
+    .await
+}

@@ -285,6 +285,7 @@ async fn a_blackholed_uplink_queues_cases_that_drain_when_it_returns() {
         assert!(relay.stats().up.forwarded_packets > 0);
 
         relay.set_blackhole(true);
+        let cut = std::time::Instant::now();
         let mut queued = Vec::new();
         for i in 1..=20 {
             queued.push(submit(i).await);
@@ -302,6 +303,21 @@ async fn a_blackholed_uplink_queues_cases_that_drain_when_it_returns() {
             || async { (relay.stats().up.dropped_packets > 0).then_some(()) },
         )
         .await;
+        // Nothing comes back: the village closes the connection once
+        // nothing has come for six seconds and says its link is down (QUIC
+        // alone would have kept it open until its 30 s idle timeout, and
+        // resumed only at its next backed-off probe).
+        let village = onewindow_client::Client::new(&tree.url(VILLAGE).unwrap()).unwrap();
+        eventually(30, "the village sees its link down", || async {
+            let h = village.health().await.ok()?;
+            (!h.uplink.as_ref()?.up).then_some(())
+        })
+        .await;
+        assert!(
+            cut.elapsed() < Duration::from_secs(20),
+            "the link was still up {:?} into the blackhole",
+            cut.elapsed()
+        );
         relay.set_blackhole(false);
         assert_converged(&village_sup, &district_sup, &queued).await;
         tree.stop_all().await.unwrap();

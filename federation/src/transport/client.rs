@@ -100,6 +100,7 @@ impl Client {
             remote: addr,
             conn,
             _listing: None,
+            silent_after: self.cfg.silent_after,
         })
     }
 

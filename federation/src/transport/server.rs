@@ -293,6 +293,7 @@ async fn handshake(
         remote,
         conn,
         _listing: Some(listing),
+        silent_after: shared.cfg.silent_after,
     };
     if let Err(mpsc::error::SendError(connection)) = admitted.send(connection).await {
         connection.close("server closing");

@@ -108,6 +108,14 @@ fn ms(ms: i64) -> Duration {
 
 /// Runs a session until the connection ends or the peer misbehaves.
 pub async fn run(node: Arc<Node>, conn: PeerConnection, role: Role) -> anyhow::Result<()> {
+    // For as long as the session runs (dropped with it): a path that
+    // carries nothing any more closes the connection, and a child dials
+    // again at once instead of waiting out QUIC's backed-off probes.
+    let mut silence = tokio::task::JoinSet::new();
+    silence.spawn({
+        let conn = conn.clone();
+        async move { conn.close_when_silent().await }
+    });
     let stream = match role {
         Role::Child => conn.open_stream().await?,
         // A child that connects and says nothing (no stream, or one it
