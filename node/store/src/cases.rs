@@ -116,9 +116,10 @@ pub(super) fn open_subs(case: &Case) -> String {
 /// The upsert of `rows` case rows. `body` is no longer written: a case is
 /// folded from its events (rows written by earlier releases keep their
 /// JSON, unread).
-pub(super) fn cases_sql(backend: super::Backend, rows: usize) -> String {
-    format!(
-        "{} cases (id, matter_code, department, accepting_node, holder, state, suspended, \
+pub(super) fn cases_sql(backend: super::Backend, rows: usize) -> &'static str {
+    super::statement_text("cases", backend, rows, || {
+        format!(
+            "{} cases (id, matter_code, department, accepting_node, holder, state, suspended, \
              applicant_last4, received_at_ms, accepted_at_ms, closed_at_ms, statutory_due, committed_due, \
              stage_due, warning, version, updated_at_ms, immediate, granted, rating, open_subs, follow_up_due, appeals, late_forwarding, post_check_due, trust, id_digest, body) VALUES {} \
              ON CONFLICT (id) DO UPDATE SET holder = excluded.holder, state = excluded.state, \
@@ -131,9 +132,10 @@ pub(super) fn cases_sql(backend: super::Backend, rows: usize) -> String {
              follow_up_due = excluded.follow_up_due, appeals = excluded.appeals, \
              late_forwarding = excluded.late_forwarding, post_check_due = excluded.post_check_due, \
              trust = excluded.trust, body = ''",
-        super::insert_into(backend),
-        values_with_empty_body(backend, rows)
-    )
+            super::insert_into(backend),
+            values_with_empty_body(backend, rows)
+        )
+    })
 }
 
 pub(super) fn bind_cases<'q>(
@@ -185,7 +187,7 @@ pub(super) async fn flush_cases(
 ) -> Result<(), StoreError> {
     for chunk in super::statement_runs(rows, ROWS_PER_STATEMENT) {
         let sql = cases_sql(backend, chunk.len());
-        bind_cases(sqlx::query(&sql), chunk)
+        bind_cases(sqlx::query(sql), chunk)
             .execute(&mut *tx)
             .await?;
     }

@@ -66,7 +66,7 @@ use std::collections::HashMap;
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 /// Which database is behind the store.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Backend {
     /// Embedded SQLite file in WAL mode.
     Sqlite,
@@ -1599,12 +1599,41 @@ pub fn indexed_reads() -> Vec<(&'static str, String)> {
 const DOWN_ROUTE: &str = "down <> '' AND local_seq > $1 AND local_seq <= $2";
 
 /// The multi-row insert of `rows` events.
-fn events_sql(backend: Backend, rows: usize) -> String {
-    format!(
-        "{} events (local_seq, origin, origin_seq, case_id, case_version, kind, actor, at_ms, body, prev_hash, hash, scope, body_bin, sealed, sealed_hash, up, down, routed) VALUES {}",
-        insert_into(backend),
-        values_placeholders(backend, rows, 18)
-    )
+fn events_sql(backend: Backend, rows: usize) -> &'static str {
+    statement_text("events", backend, rows, || {
+        format!(
+            "{} events (local_seq, origin, origin_seq, case_id, case_version, kind, actor, at_ms, body, prev_hash, hash, scope, body_bin, sealed, sealed_hash, up, down, routed) VALUES {}",
+            insert_into(backend),
+            values_placeholders(backend, rows, 18)
+        )
+    })
+}
+
+/// The text of a multi-row statement of the commit, made once in the
+/// process for each statement, backend and row count, and kept. Every
+/// commit made its texts again (the largest, 512 events, is 47 KB), at
+/// every tier for every batch. The row counts are those of
+/// [`statement_runs`], powers of two up to a bound, so the texts kept are
+/// a few dozen.
+pub(crate) fn statement_text(
+    statement: &'static str,
+    backend: Backend,
+    rows: usize,
+    make: impl FnOnce() -> String,
+) -> &'static str {
+    type Texts = std::sync::RwLock<HashMap<(&'static str, Backend, usize), &'static str>>;
+    static TEXTS: std::sync::OnceLock<Texts> = std::sync::OnceLock::new();
+    debug_assert!(rows.is_power_of_two(), "{statement}: {rows} rows");
+    let texts = TEXTS.get_or_init(Texts::default);
+    let key = (statement, backend, rows);
+    if let Some(text) = texts.read().ok().and_then(|t| t.get(&key).copied()) {
+        return text;
+    }
+    let made: &'static str = Box::leak(make().into_boxed_str());
+    match texts.write() {
+        Ok(mut t) => t.entry(key).or_insert(made),
+        Err(_) => made,
+    }
 }
 
 /// Binds the values of [`events_sql`] for `chunk`, by reference: the
@@ -1667,7 +1696,7 @@ async fn flush_events(
 ) -> Result<(), StoreError> {
     for chunk in statement_runs(events, EVENT_ROWS_PER_STATEMENT) {
         let sql = events_sql(backend, chunk.len());
-        bind_events(sqlx::query(&sql), chunk)
+        bind_events(sqlx::query(sql), chunk)
             .execute(&mut *tx)
             .await?;
     }
@@ -1697,7 +1726,7 @@ async fn commit_in_one(
     let heads = replica::heads_of(events);
     let mut sql = String::new();
     for chunk in statement_runs(events, EVENT_ROWS_PER_STATEMENT) {
-        sql.push_str(&events_sql(backend, chunk.len()));
+        sql.push_str(events_sql(backend, chunk.len()));
         sql.push_str("; ");
     }
     if !heads.is_empty() {
@@ -1709,7 +1738,7 @@ async fn commit_in_one(
         sql.push_str("; ");
     }
     for chunk in statement_runs(cases, cases::ROWS_PER_STATEMENT) {
-        sql.push_str(&cases::cases_sql(backend, chunk.len()));
+        sql.push_str(cases::cases_sql(backend, chunk.len()));
         sql.push_str("; ");
     }
     sql.push_str("COMMIT");
@@ -1730,6 +1759,29 @@ async fn commit_in_one(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_statement_text_is_made_once_and_kept() {
+        use super::Backend::{Postgres, Sqlite};
+        let first = super::statement_text("test", Sqlite, 4, || "made".to_owned());
+        let again = super::statement_text("test", Sqlite, 4, || unreachable!("made again"));
+        assert!(std::ptr::eq(first, again));
+        // Another backend or row count is another text.
+        assert_eq!(
+            super::statement_text("test", Postgres, 4, || "pg".into()),
+            "pg"
+        );
+        assert_eq!(
+            super::statement_text("test", Sqlite, 8, || "eight".into()),
+            "eight"
+        );
+        assert_eq!(
+            super::statement_text("test", Sqlite, 4, || "other".into()),
+            "made"
+        );
+        assert!(super::events_sql(Sqlite, 2).ends_with("VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?), (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+        assert!(super::events_sql(Postgres, 1).ends_with("$17, $18)"));
+    }
+
     #[test]
     fn placeholders_number_every_value() {
         use super::Backend::{Postgres, Sqlite};
