@@ -136,7 +136,8 @@ struct Summary {
     sqlite_cpu_us_per_event: Option<f64>,
     /// The events a second this process could move at that CPU cost with
     /// every core of the machine busy: what bounds `events_per_s` when the
-    /// run is bound by CPU, as it is on a machine of few cores.
+    /// run is bound by CPU, as it is on a machine of few cores. `None`
+    /// with the district on PostgreSQL, whose server's CPU is not counted.
     cpu_bound_events_per_s: Option<f64>,
     /// Seconds from the start of writing by which a tenth, two tenths, ...
     /// of the events had reached the district: even steps mean they arrive
@@ -476,7 +477,12 @@ async fn measure(chain: &Chain, args: &ReplicationArgs) -> anyhow::Result<Summar
         disk_bytes_per_event: disk,
         cpu_us_per_event: cpu.map(|c| us_per(c.total, args.events)),
         sqlite_cpu_us_per_event: cpu.map(|c| us_per(c.sqlite, args.events)),
+        // With the district on PostgreSQL its work is done by the server,
+        // another process, whose CPU this process does not see.
         cpu_bound_events_per_s: cpu.and_then(|c| {
+            if matches!(args.district_db, crate::db::DbChoice::Postgres(_)) {
+                return None;
+            }
             let cores = std::thread::available_parallelism().ok()?.get() as f64;
             let per = c.total.as_secs_f64() / args.events as f64;
             (per > 0.0).then(|| cores / per)
@@ -866,7 +872,14 @@ fn print_summary(s: &Summary, as_json: bool) -> anyhow::Result<()> {
             .cpu_bound_events_per_s
             .map(|b| format!("; with every core busy at that cost, at most {b:.0} events/s"))
             .unwrap_or_default();
-        println!("CPU for each event: {c:.1} µs, of which {q:.1} µs in SQLite's threads{bound}");
+        let whose = if s.district_store == "sqlite" {
+            ""
+        } else {
+            " (this process only: not the PostgreSQL server's)"
+        };
+        println!(
+            "CPU for each event: {c:.1} µs{whose}, of which {q:.1} µs in SQLite's threads{bound}"
+        );
     }
     for h in &s.hops {
         let per = |x: f64| {
