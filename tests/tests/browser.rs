@@ -181,42 +181,41 @@ async fn wait_text(c: &Client, css: &str, text: &str) -> String {
     }
 }
 
-/// Clicks an element, finding it again if the page replaced it meanwhile.
-async fn click(c: &Client, css: &str) {
+/// Does `act` to the element at `css`, finding it again if the page
+/// replaced it meanwhile (a page still settling after a navigation gives
+/// `StaleElementReference` between the find and the act), until [`WAIT`].
+async fn on_element(
+    c: &Client,
+    css: &str,
+    what: &str,
+    act: impl AsyncFn(&fantoccini::elements::Element) -> Result<(), fantoccini::error::CmdError>,
+) {
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
-        match find(c, css).await.click().await {
+        match act(&find(c, css).await).await {
             Ok(()) => return,
             Err(e) => assert!(
                 tokio::time::Instant::now() < deadline,
-                "could not click {css}: {e}"
+                "could not {what} {css}: {e}"
             ),
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
+/// Clicks an element, finding it again if the page replaced it meanwhile.
+async fn click(c: &Client, css: &str) {
+    on_element(c, css, "click", async |e| e.click().await).await;
+}
+
 /// Types `text` into a field, after clearing it; finds the field again if
-/// the page replaced it meanwhile (a page still settling after a
-/// navigation gave `StaleElementReference` between the find and the
-/// typing).
+/// the page replaced it meanwhile.
 async fn fill(c: &Client, css: &str, text: &str) {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        let e = find(c, css).await;
-        let typed = match e.clear().await {
-            Ok(()) => e.send_keys(text).await,
-            Err(err) => Err(err),
-        };
-        match typed {
-            Ok(()) => return,
-            Err(err) => assert!(
-                tokio::time::Instant::now() < deadline,
-                "could not fill {css}: {err}"
-            ),
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    on_element(c, css, "fill", async |e| {
+        e.clear().await?;
+        e.send_keys(text).await
+    })
+    .await;
 }
 
 async fn login(c: &Client, base: &str, user: &str) {

@@ -425,6 +425,7 @@ async fn measure(chain: &Chain, args: &ReplicationArgs) -> anyhow::Result<Summar
         total: b.total.saturating_sub(a.total),
         sqlite: b.sqlite.saturating_sub(a.sqlite),
     });
+    let cpu_us = cpu.map(|c| us_per(c.total, args.events));
     let arrivals = arrivals_of(&written, &moves);
     let delivered = arrivals.iter().flatten().count();
     let last = arrivals
@@ -475,17 +476,14 @@ async fn measure(chain: &Chain, args: &ReplicationArgs) -> anyhow::Result<Summar
         village_link_up_bytes_per_event: chain.relays[0].stats().up.forwarded_bytes as f64
             / args.events as f64,
         disk_bytes_per_event: disk,
-        cpu_us_per_event: cpu.map(|c| us_per(c.total, args.events)),
+        cpu_us_per_event: cpu_us,
         sqlite_cpu_us_per_event: cpu.map(|c| us_per(c.sqlite, args.events)),
         // With the district on PostgreSQL its work is done by the server,
         // another process, whose CPU this process does not see.
-        cpu_bound_events_per_s: cpu.and_then(|c| {
-            if matches!(args.district_db, crate::db::DbChoice::Postgres(_)) {
-                return None;
-            }
+        cpu_bound_events_per_s: cpu_us.filter(|us| *us > 0.0).and_then(|us| {
+            let own = matches!(args.district_db, crate::db::DbChoice::Sqlite);
             let cores = std::thread::available_parallelism().ok()?.get() as f64;
-            let per = c.total.as_secs_f64() / args.events as f64;
-            (per > 0.0).then(|| cores / per)
+            own.then(|| cores * 1e6 / us)
         }),
         arrived_by_tenth_s: tenths(&arrivals, started),
         catchup,
