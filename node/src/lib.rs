@@ -10,6 +10,7 @@
 #![warn(missing_docs)]
 
 pub mod link;
+pub mod malloc;
 pub mod server;
 mod sms;
 mod webhooks;

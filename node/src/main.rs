@@ -58,54 +58,11 @@ fn init_logging(cfg: &Config) {
 }
 
 fn main() -> anyhow::Result<()> {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    malloc::fix_mmap_threshold();
+    onewindow_node::malloc::tune();
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?
         .block_on(run())
-}
-
-/// glibc's allocator raises its mmap threshold to the size of every large
-/// block freed, up to 32 MiB. A password hash (Argon2id, 19 MiB of memory)
-/// therefore comes from the heap from the second hash on and is never given
-/// back: one login left a village node 20 MiB larger, three logins 55 MiB.
-/// A fixed threshold (glibc's own default, 128 KiB) keeps every large block
-/// an mmap that is returned when freed. The threshold is a tunable read at
-/// start, so the node starts itself again, once, with it set, unless the
-/// environment already sets it.
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
-mod malloc {
-    use std::os::unix::process::CommandExt;
-
-    const TUNABLES: &str = "GLIBC_TUNABLES";
-    const THRESHOLD: &str = "glibc.malloc.mmap_threshold=131072";
-    /// Set on the restarted process: it never restarts again, even where
-    /// glibc drops the tunable (a set-user-id start).
-    const RESTARTED: &str = "ONEWINDOW_MALLOC_TUNED";
-
-    pub fn fix_mmap_threshold() {
-        let current = std::env::var(TUNABLES).unwrap_or_default();
-        if current.contains("glibc.malloc.mmap_threshold") || std::env::var_os(RESTARTED).is_some()
-        {
-            return;
-        }
-        let Ok(exe) = std::env::current_exe() else {
-            return;
-        };
-        let value = if current.is_empty() {
-            THRESHOLD.to_owned()
-        } else {
-            format!("{current}:{THRESHOLD}")
-        };
-        let err = std::process::Command::new(exe)
-            .args(std::env::args_os().skip(1))
-            .env(TUNABLES, value)
-            .env(RESTARTED, "1")
-            .exec();
-        // Only a failed exec returns: run on without the tunable.
-        eprintln!("could not restart with {TUNABLES} set ({err}); running without it");
-    }
 }
 
 async fn run() -> anyhow::Result<()> {

@@ -1,0 +1,73 @@
+//! glibc's allocator, set for a hall.
+//!
+//! Two of its defaults cost a hall, and both are tunables read when a
+//! process starts, so [`tune`] starts the process once more with them set
+//! (unless the environment already sets the threshold, or this is the
+//! restarted process). Both binaries that run halls call it first: the node,
+//! and `onewindow-deploy`, whose benchmarks and simulation run halls in its
+//! own process, so that what they measure is what a node runs.
+//!
+//! - `mmap_threshold` (4 MiB): glibc raises its mmap threshold to the size
+//!   of every large block freed, up to 32 MiB. A password hash (Argon2id,
+//!   19 MiB of memory) therefore comes from the heap from the second hash
+//!   on and is never given back: one login left a village node 20 MiB
+//!   larger, three logins 55 MiB. A fixed threshold keeps every block
+//!   above it an mmap that is returned when freed. It is 4 MiB, not glibc's
+//!   starting 128 KiB: at 128 KiB the writer's multi-row statements (their
+//!   texts, their arguments, the rows they return) were an mmap and a
+//!   munmap, with their page faults, at every commit, and replication cost
+//!   about a tenth more CPU (`bench replication`).
+//! - `mxfast` (0): no fast bins. A request for a large block first merges
+//!   every fast bin (`malloc_consolidate`), which was 4% of the CPU of a
+//!   replicating hall; small blocks still come from the per-thread cache.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+mod glibc {
+    use std::os::unix::process::CommandExt;
+
+    const TUNABLES: &str = "GLIBC_TUNABLES";
+    /// What [`super::tune`] sets.
+    pub const SETTINGS: &str = "glibc.malloc.mmap_threshold=4194304:glibc.malloc.mxfast=0";
+    /// Set on the restarted process: it never restarts again, even where
+    /// glibc drops the tunables (a set-user-id start).
+    const RESTARTED: &str = "ONEWINDOW_MALLOC_TUNED";
+
+    pub fn tune() {
+        let current = std::env::var(TUNABLES).unwrap_or_default();
+        if current.contains("glibc.malloc.mmap_threshold") || std::env::var_os(RESTARTED).is_some()
+        {
+            return;
+        }
+        let Ok(exe) = std::env::current_exe() else {
+            return;
+        };
+        let value = if current.is_empty() {
+            SETTINGS.to_owned()
+        } else {
+            format!("{current}:{SETTINGS}")
+        };
+        let err = std::process::Command::new(exe)
+            .args(std::env::args_os().skip(1))
+            .env(TUNABLES, value)
+            .env(RESTARTED, "1")
+            .exec();
+        // Only a failed exec returns: run on without the tunables.
+        eprintln!("could not restart with {TUNABLES} set ({err}); running without it");
+    }
+}
+
+/// Starts this process again with the allocator's tunables set, once (see
+/// the module). Call it first in `main`, before any thread starts: the
+/// process is replaced. Elsewhere than glibc on Linux it does nothing.
+pub fn tune() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    glibc::tune();
+}
+
+/// The tunables [`tune`] sets, as `GLIBC_TUNABLES` spells them; `None`
+/// where it sets none.
+pub fn settings() -> Option<&'static str> {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    return Some(glibc::SETTINGS);
+    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+    None
+}
