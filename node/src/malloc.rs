@@ -1,32 +1,32 @@
 //! glibc's allocator, set for a hall.
 //!
-//! Two of its defaults cost a hall, and both are tunables read when a
-//! process starts, so [`tune`] starts the process once more with them set
+//! One of its defaults costs a hall, and it is a tunable read when a
+//! process starts, so [`tune`] starts the process once more with it set
 //! (unless the environment already sets the threshold, or this is the
 //! restarted process). Both binaries that run halls call it first: the node,
 //! and `onewindow-deploy`, whose benchmarks and simulation run halls in its
 //! own process, so that what they measure is what a node runs.
 //!
-//! - `mmap_threshold` (4 MiB): glibc raises its mmap threshold to the size
-//!   of every large block freed, up to 32 MiB. A password hash (Argon2id,
-//!   19 MiB of memory) therefore comes from the heap from the second hash
-//!   on and is never given back: one login left a village node 20 MiB
-//!   larger, three logins 55 MiB. A fixed threshold keeps every block
-//!   above it an mmap that is returned when freed. It is 4 MiB, not glibc's
-//!   starting 128 KiB: at 128 KiB the writer's multi-row statements (their
-//!   texts, their arguments, the rows they return) were an mmap and a
-//!   munmap, with their page faults, at every commit, and replication cost
-//!   about a tenth more CPU (`bench replication`).
-//! - `mxfast` (0): no fast bins. A request for a large block first merges
-//!   every fast bin (`malloc_consolidate`), which was 4% of the CPU of a
-//!   replicating hall; small blocks still come from the per-thread cache.
+//! The mmap threshold, fixed at 4 MiB: glibc raises its threshold to the
+//! size of every large block freed, up to 32 MiB. A password hash
+//! (Argon2id, 19 MiB of memory) therefore comes from the heap from the
+//! second hash on and is never given back: one login left a village node
+//! 20 MiB larger, three logins 55 MiB. A fixed threshold keeps every block
+//! above it an mmap that is returned when freed. It is 4 MiB, not glibc's
+//! starting 128 KiB: at 128 KiB the writer's multi-row statements (their
+//! texts, their arguments, the rows they return) were an mmap and a munmap,
+//! with their page faults, at every commit, and replication cost about a
+//! tenth more CPU (`bench replication`).
+//!
+//! Fast bins stay as they are: without them (`glibc.malloc.mxfast=0`) a
+//! hall spent 4% less CPU in all but drained a backlog a tenth slower.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 mod glibc {
     use std::os::unix::process::CommandExt;
 
     const TUNABLES: &str = "GLIBC_TUNABLES";
     /// What [`super::tune`] sets.
-    pub const SETTINGS: &str = "glibc.malloc.mmap_threshold=4194304:glibc.malloc.mxfast=0";
+    pub const SETTINGS: &str = "glibc.malloc.mmap_threshold=4194304";
     /// Set on the restarted process: it never restarts again, even where
     /// glibc drops the tunables (a set-user-id start).
     const RESTARTED: &str = "ONEWINDOW_MALLOC_TUNED";
