@@ -44,6 +44,15 @@ pub const SIGNING_KEY_FILE: &str = "root-signing.key";
 pub const DOCUMENT_KEY_FILE: &str = "document.key";
 /// Where a node's output goes when it runs on this machine.
 pub const LOG_FILE: &str = "node.log";
+/// Case rows a village's writer keeps (`database.case_cache_rows`; 1,024
+/// elsewhere): each holds a whole case, a few KiB, and a village's day of
+/// a few dozen cases needs far fewer.
+pub const VILLAGE_CASE_CACHE_ROWS: u32 = 128;
+/// SQLite page cache of each of a village's connections, in KiB
+/// (`database.sqlite_cache_kib`; 1,024 elsewhere). A village's store is a
+/// few MB a year; with four connections of 1 MiB each, a village grew by
+/// 4 MB in ten idle minutes as the caches filled.
+pub const VILLAGE_SQLITE_CACHE_KIB: u32 = 256;
 
 /// How nodes get their ports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -391,8 +400,16 @@ fn node_config(
         c.federation.signing_key_file = SIGNING_KEY_FILE.to_owned();
     }
     c.database.url = "sqlite://data/node.db?mode=rwc".to_owned();
-    // A village's hall has a few windows; the district serves many.
-    c.database.max_connections = if bn.children.is_empty() { 4 } else { 8 };
+    // A village's hall has a few windows and a few dozen cases a day; the
+    // district serves many. Every connection's page cache and every cached
+    // case row is memory a village's small machine keeps.
+    if bn.children.is_empty() {
+        c.database.max_connections = 2;
+        c.database.sqlite_cache_kib = VILLAGE_SQLITE_CACHE_KIB;
+        c.database.case_cache_rows = VILLAGE_CASE_CACHE_ROWS;
+    } else {
+        c.database.max_connections = 8;
+    }
     c.database.sqlite_synchronous = opts.sqlite_synchronous.clone();
     c.auth.bootstrap_password = bn.admin_password.clone();
     c.log.filter = opts.log_filter.clone();
@@ -663,6 +680,16 @@ mod tests {
         );
         assert!(v.federation.signing_key_file.is_empty());
         assert_eq!(v.federation.root_public_key, b.root_public_key);
+        // A village keeps fewer connections, smaller page caches and fewer
+        // case rows than the halls above it.
+        assert_eq!(v.database.max_connections, 2);
+        assert_eq!(v.database.sqlite_cache_kib, VILLAGE_SQLITE_CACHE_KIB);
+        assert_eq!(v.database.case_cache_rows, VILLAGE_CASE_CACHE_ROWS);
+        assert_eq!(c.database.max_connections, 8);
+        assert_eq!(
+            c.database.case_cache_rows,
+            Config::default().database.case_cache_rows
+        );
         // The halls a clerk may name for a cross-district case: the other
         // township, not its own or the district.
         assert_eq!(

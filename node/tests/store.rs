@@ -458,6 +458,24 @@ async fn the_writer_folds_onto_the_rows_it_committed_and_forgets_them_when_writt
     assert_eq!(held_row(&store, "K-2").await.state, "bulk");
 }
 
+/// The writer keeps at most the case rows it was given room for, the last
+/// written; the others are read and folded from the store as before.
+#[tokio::test]
+async fn the_writer_keeps_no_more_case_rows_than_it_is_given_room_for() {
+    let db = common::test_db().await;
+    let store = open_with_catalogue(&db.url).await;
+    write_cases(&store, "A", 10).await;
+    assert_eq!(store.cached_case_rows().await, 10);
+    store.set_case_cache_rows(4).await;
+    assert_eq!(store.cached_case_rows().await, 4);
+    write_cases(&store, "C", 6).await;
+    assert_eq!(store.cached_case_rows().await, 4);
+    // A row no longer cached is still the store's, read whole.
+    let fresh = store.case("A-0").await.unwrap().unwrap();
+    assert_eq!(held_row(&store, "A-0").await, fresh);
+    assert_eq!(store.cached_case_rows().await, 4);
+}
+
 #[tokio::test]
 async fn cases_are_found_by_hall_subtree_holder_applicant_number_and_overdue() {
     let db = common::test_db().await;

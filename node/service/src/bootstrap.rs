@@ -30,6 +30,9 @@ impl Node {
             config.database.sqlite_cache_kib,
         )
         .await?;
+        store
+            .set_case_cache_rows(config.database.case_cache_rows as usize)
+            .await;
         let now = clock.now_ms();
         let catalogue = match store.published_catalogue().await? {
             Some(c) => c,

@@ -468,6 +468,11 @@ pub struct DatabaseSection {
     /// times `max_connections` bounds the store's share of the hall's
     /// memory.
     pub sqlite_cache_kib: u32,
+    /// Case rows the writer keeps as it committed them, so that a case's
+    /// next event is folded onto its row without reading it again (1 to
+    /// 1,000,000). Each holds the whole case, a few KiB; a village's
+    /// writes need far fewer than a township's.
+    pub case_cache_rows: u32,
 }
 
 /// Authentication settings.
@@ -844,6 +849,9 @@ impl Config {
         }
         if !(64..=1 << 20).contains(&self.database.sqlite_cache_kib) {
             return Err(invalid("database.sqlite_cache_kib", "64 to 1048576"));
+        }
+        if !(1..=1_000_000).contains(&self.database.case_cache_rows) {
+            return Err(invalid("database.case_cache_rows", "1 to 1000000"));
         }
         if !matches!(self.log.format.as_str(), "text" | "json") {
             return Err(invalid("log.format", "text or json"));
@@ -1268,6 +1276,20 @@ mod tests {
             }
         }
         assert_eq!(Config::default().database.sqlite_cache_kib, 1024);
+        for rows in [0, 1_000_001] {
+            let mut c = Config::default();
+            c.database.case_cache_rows = rows;
+            match c.validate() {
+                Err(ConfigError::Invalid { key, .. }) => {
+                    assert_eq!(key, "database.case_cache_rows")
+                }
+                other => panic!("{rows}: {other:?}"),
+            }
+        }
+        assert_eq!(
+            Config::default().database.case_cache_rows as usize,
+            onewindow_store::CASE_CACHE_ROWS
+        );
     }
 
     #[test]

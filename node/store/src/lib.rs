@@ -919,6 +919,18 @@ impl Store {
         )
     }
 
+    /// Keeps at most `rows` (at least one) case rows in the writer's cache
+    /// ([`CASE_CACHE_ROWS`] until this is called); the least recently
+    /// written go first.
+    pub async fn set_case_cache_rows(&self, rows: usize) {
+        self.write.lock().await.case_cache.set_capacity(rows.max(1));
+    }
+
+    /// How many case rows the writer's cache holds now.
+    pub async fn cached_case_rows(&self) -> usize {
+        self.write.lock().await.case_cache.len()
+    }
+
     /// The highest local sequence, and a receiver that sees it move.
     pub async fn head(&self) -> tokio::sync::watch::Receiver<u64> {
         self.write.lock().await.head.subscribe()
