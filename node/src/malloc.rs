@@ -33,8 +33,8 @@ mod glibc {
 
     pub fn tune() {
         let current = std::env::var(TUNABLES).unwrap_or_default();
-        if current.contains("glibc.malloc.mmap_threshold") || std::env::var_os(RESTARTED).is_some()
-        {
+        let name = SETTINGS.split('=').next().unwrap_or(SETTINGS);
+        if current.contains(name) || std::env::var_os(RESTARTED).is_some() {
             return;
         }
         let Ok(exe) = std::env::current_exe() else {

@@ -1257,6 +1257,16 @@ mod tests {
         assert_eq!(v, back);
     }
 
+    /// The default configuration with `f` applied is refused under `key`.
+    fn refused(f: impl FnOnce(&mut Config), key: &str) {
+        let mut c = Config::default();
+        f(&mut c);
+        match c.validate() {
+            Err(ConfigError::Invalid { key: k, .. }) => assert_eq!(k, key),
+            other => panic!("{key}: {other:?}"),
+        }
+    }
+
     #[test]
     fn bad_values_are_refused() {
         let mut c = Config::default();
@@ -1266,25 +1276,17 @@ mod tests {
         c.node.id = "a.b.c.d".into();
         assert!(c.validate().is_err());
         for kib in [0, 63, (1 << 20) + 1] {
-            let mut c = Config::default();
-            c.database.sqlite_cache_kib = kib;
-            match c.validate() {
-                Err(ConfigError::Invalid { key, .. }) => {
-                    assert_eq!(key, "database.sqlite_cache_kib")
-                }
-                other => panic!("{kib}: {other:?}"),
-            }
+            refused(
+                |c| c.database.sqlite_cache_kib = kib,
+                "database.sqlite_cache_kib",
+            );
         }
         assert_eq!(Config::default().database.sqlite_cache_kib, 1024);
         for rows in [0, 1_000_001] {
-            let mut c = Config::default();
-            c.database.case_cache_rows = rows;
-            match c.validate() {
-                Err(ConfigError::Invalid { key, .. }) => {
-                    assert_eq!(key, "database.case_cache_rows")
-                }
-                other => panic!("{rows}: {other:?}"),
-            }
+            refused(
+                |c| c.database.case_cache_rows = rows,
+                "database.case_cache_rows",
+            );
         }
         assert_eq!(
             Config::default().database.case_cache_rows as usize,
@@ -1333,14 +1335,6 @@ mod tests {
         assert_eq!(t.stream_receive_window, d.stream_receive_window);
         assert_eq!(t.connection_receive_window, d.connection_receive_window);
         assert_eq!(l.reader_queue_frames, 4);
-        let refused = |f: fn(&mut Config), key: &str| {
-            let mut c = Config::default();
-            f(&mut c);
-            match c.validate() {
-                Err(ConfigError::Invalid { key: k, .. }) => assert_eq!(k, key),
-                other => panic!("{key}: {other:?}"),
-            }
-        };
         refused(
             |c| c.federation.limits.max_frame_bytes = 1 << 30,
             "federation.limits.max_frame_bytes",
