@@ -138,6 +138,14 @@ pub struct BundledNode {
     pub admin_password: String,
 }
 
+impl BundledNode {
+    /// Whether the node is a village's: a hall with no halls below it. It
+    /// gets a small machine's configuration and runs the village build.
+    pub fn is_village(&self) -> bool {
+        self.children.is_empty()
+    }
+}
+
 /// A bundle on disk: its folder and its manifest.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Bundle {
@@ -403,7 +411,7 @@ fn node_config(
     // A village's hall has a few windows and a few dozen cases a day; the
     // district serves many. Every connection's page cache and every cached
     // case row is memory a village's small machine keeps.
-    if bn.children.is_empty() {
+    if bn.is_village() {
         c.database.max_connections = 2;
         c.database.sqlite_cache_kib = VILLAGE_SQLITE_CACHE_KIB;
         c.database.case_cache_rows = VILLAGE_CASE_CACHE_ROWS;
@@ -434,7 +442,7 @@ fn systemd_unit(node: &BundledNode, opts: &BundleOptions) -> String {
         "# OneWindow hall node {id} ({tier}): {zh}\n\
          #\n\
          # Install on the hall's server: copy this folder's contents to {dir},\n\
-         # the onewindow-node binary to {bin}, create the user, then\n\
+         # {build} to {bin}, create the user, then\n\
          #   useradd --system --home {dir} onewindow && chown -R onewindow: {dir}\n\
          #   cp {dir}/{unit} /etc/systemd/system/\n\
          #   systemctl daemon-reload && systemctl enable --now onewindow-node\n\
@@ -465,6 +473,12 @@ fn systemd_unit(node: &BundledNode, opts: &BundleOptions) -> String {
          [Install]\n\
          WantedBy=multi-user.target\n",
         id = node.id,
+        build = if node.is_village() {
+            "the village build of onewindow-node (smaller; `cargo build --profile village\n\
+             # -p onewindow-node` makes target/village/onewindow-node)"
+        } else {
+            "the release build of onewindow-node (target/release/onewindow-node)"
+        },
         tier = node.tier,
         zh = node.hall_name_zh,
         en = node.hall_name_en,
@@ -711,6 +725,18 @@ mod tests {
         assert!(unit.contains(
             "ExecStart=/usr/local/bin/onewindow-node --config /var/lib/onewindow/config.toml start"
         ));
+        // A village is told to install the village build, a township the
+        // release build.
+        assert!(
+            unit.contains("the village build of onewindow-node"),
+            "{unit}"
+        );
+        let township =
+            std::fs::read_to_string(b.folder("nanhai.dali").unwrap().join(UNIT_FILE)).unwrap();
+        assert!(
+            township.contains("the release build of onewindow-node"),
+            "{township}"
+        );
 
         // A second bundle into the same folder would lose the CA.
         assert!(make(&small(), dir.path(), &BundleOptions::default()).is_err());

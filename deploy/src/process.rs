@@ -32,6 +32,9 @@ const START_CONCURRENCY: usize = 16;
 pub struct ProcessTree {
     bundle: Bundle,
     node_bin: PathBuf,
+    /// The binary the villages (nodes with no children) run, when they run
+    /// their own build; else they run `node_bin`.
+    village_node_bin: Option<PathBuf>,
     children: BTreeMap<String, Child>,
     http: reqwest::Client,
     /// How long [`ProcessTree::start`] waits for a node's health check.
@@ -52,6 +55,7 @@ impl ProcessTree {
         Self {
             bundle,
             node_bin,
+            village_node_bin: None,
             children: BTreeMap::new(),
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(5))
@@ -86,6 +90,23 @@ impl ProcessTree {
         } else {
             self.skews.insert(id.to_owned(), skew_ms);
         }
+    }
+
+    /// Villages (the nodes with no children) started from now on run
+    /// `bin`, the village build (`cargo build --profile village`, optimised
+    /// for size); the other nodes go on running the binary the tree was
+    /// made with.
+    pub fn set_village_node_bin(&mut self, bin: PathBuf) {
+        self.village_node_bin = Some(bin);
+    }
+
+    /// The binary node `id` runs.
+    pub fn binary_of(&self, id: &str) -> anyhow::Result<&Path> {
+        let node = self.bundle.node(id)?;
+        Ok(match &self.village_node_bin {
+            Some(bin) if node.is_village() => bin,
+            _ => &self.node_bin,
+        })
     }
 
     /// The bundle.
@@ -162,14 +183,15 @@ impl ProcessTree {
             bail!("node {id} is already running");
         }
         let folder = self.bundle.folder(id)?;
-        let mut command = self.command_in(&folder)?;
+        let bin = self.binary_of(id)?.to_path_buf();
+        let mut command = self.command_with(&bin, &folder)?;
         if let Some(skew) = self.skews.get(id) {
             let offset = self.clock_offset_ms.unwrap_or(0).saturating_add(*skew);
             command.env(node::service::CLOCK_OFFSET_ENV, offset.to_string());
         }
         let child = command
             .spawn()
-            .with_context(|| format!("starting {} for {id}", self.node_bin.display()))?;
+            .with_context(|| format!("starting {} for {id}", bin.display()))?;
         self.children.insert(id.to_owned(), child);
         Ok(())
     }
@@ -179,12 +201,16 @@ impl ProcessTree {
     /// log), as [`ProcessTree::spawn`] runs a node of the bundle: for a
     /// second process of a hall (a standby) in a folder of its own.
     pub fn command_in(&self, folder: &Path) -> anyhow::Result<Command> {
+        self.command_with(&self.node_bin, folder)
+    }
+
+    fn command_with(&self, bin: &Path, folder: &Path) -> anyhow::Result<Command> {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(folder.join(LOG_FILE))
             .with_context(|| format!("opening the log in {}", folder.display()))?;
-        let mut command = Command::new(&self.node_bin);
+        let mut command = Command::new(bin);
         if let Some(offset) = self.clock_offset_ms {
             command.env(node::service::CLOCK_OFFSET_ENV, offset.to_string());
         } else {

@@ -93,6 +93,11 @@ pub struct RunArgs {
     /// The onewindow-node binary; default: the one beside this program.
     #[arg(long, env = "ONEWINDOW_NODE_BIN", value_name = "PATH")]
     pub node_bin: Option<PathBuf>,
+    /// The binary the villages run (the village build, optimised for size:
+    /// `cargo build --profile village -p onewindow-node`); default: the
+    /// same as the others.
+    #[arg(long, env = "ONEWINDOW_VILLAGE_NODE_BIN", value_name = "PATH")]
+    pub village_node_bin: Option<PathBuf>,
     #[command(flatten)]
     pub ports: PortArgs,
     /// Seconds each node may take to answer its health check.
@@ -167,8 +172,17 @@ async fn run_cmd(a: RunArgs) -> anyhow::Result<bool> {
     let node_bin = find_node_binary(a.node_bin.as_deref())?;
     let mut tree = ProcessTree::new(bundle, node_bin.clone());
     tree.start_timeout = Duration::from_secs(a.start_timeout);
+    let villages = match &a.village_node_bin {
+        Some(p) => {
+            let bin = find_node_binary(Some(p))?;
+            let also = format!(" (villages with {})", bin.display());
+            tree.set_village_node_bin(bin);
+            also
+        }
+        None => String::new(),
+    };
     eprintln!(
-        "starting {} nodes with {}",
+        "starting {} nodes with {}{villages}",
         tree.bundle().nodes.len(),
         node_bin.display()
     );

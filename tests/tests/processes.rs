@@ -700,3 +700,35 @@ async fn a_node_runs_with_the_allocator_tuned() {
     })
     .await;
 }
+
+/// `topology run --village-node-bin`: the villages run the village build
+/// and the other halls the binary the tree was made with, and a village on
+/// its own build links to its township as any other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn villages_run_their_own_build() {
+    with_timeout(async {
+        let (dir, mut tree) = process_tree(&[DISTRICT, TOWNSHIP, VILLAGE]);
+        // Another file than the one the others run, as the village build is.
+        let village_bin = dir.path().join("village").join("onewindow-node");
+        std::fs::create_dir_all(village_bin.parent().unwrap()).unwrap();
+        let own_bin = tree.binary_of(DISTRICT).unwrap().to_path_buf();
+        std::fs::copy(&own_bin, &village_bin).unwrap();
+        tree.set_village_node_bin(village_bin.clone());
+        assert_eq!(tree.binary_of(VILLAGE).unwrap(), village_bin);
+        assert_eq!(tree.binary_of(TOWNSHIP).unwrap(), own_bin);
+        tree.start_all().await.unwrap();
+        let exe =
+            |id: &str| std::fs::read_link(format!("/proc/{}/exe", tree.pid(id).unwrap())).unwrap();
+        assert_eq!(exe(VILLAGE), village_bin.canonicalize().unwrap());
+        assert_eq!(exe(TOWNSHIP), own_bin.canonicalize().unwrap());
+        assert_eq!(exe(DISTRICT), own_bin.canonicalize().unwrap());
+        let client = onewindow_client::Client::new(&tree.url(VILLAGE).unwrap()).unwrap();
+        eventually(60, "the village's uplink up", || async {
+            let health = client.health().await.ok()?;
+            health.uplink.as_ref().filter(|u| u.up).map(|_| ())
+        })
+        .await;
+        tree.stop_all().await.unwrap();
+    })
+    .await;
+}
