@@ -65,8 +65,6 @@ fn start_checks(node: &Arc<Node>, every: std::time::Duration) -> AbortOnDrop {
 /// `no_show` ([`Node::sweep_bookings`]; they read so at once anyway).
 const BOOKING_SWEEP: std::time::Duration = std::time::Duration::from_secs(60);
 
-/// Marks bookings whose slot ended without a check-in, every
-/// [`BOOKING_SWEEP`].
 /// Fetches, every `[privacy] fill_secs`, the withheld personal sections of
 /// the cases this hall has come to hold.
 fn start_fills(node: &Arc<Node>) -> AbortOnDrop {
@@ -101,6 +99,8 @@ fn start_purges(node: &Arc<Node>) -> AbortOnDrop {
     }))
 }
 
+/// Marks bookings whose slot ended without a check-in, every
+/// [`BOOKING_SWEEP`].
 fn start_sweeps(node: &Arc<Node>) -> AbortOnDrop {
     let node = Arc::clone(node);
     AbortOnDrop(tokio::spawn(async move {

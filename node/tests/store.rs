@@ -1870,3 +1870,146 @@ async fn a_peers_offer_is_kept_once_and_a_case_handed_across_waits_for_its_ackno
         vec![("N3".to_owned(), 2)]
     );
 }
+
+/// The look for withheld personal sections finds the open cases this hall
+/// holds with a section withheld here, and only those: the flag is set
+/// when a batch stores an entry withheld, kept when the case's row is
+/// written again, cleared when the last section is filled, set again by a
+/// purge (for a case that is reopened), and set on the cases of a store
+/// written before the flag by the migration that adds it.
+#[tokio::test]
+async fn withheld_cases_are_the_open_ones_held_here_with_a_section_withheld() {
+    use federation::Sealed;
+    let child_id = "nanhai.guicheng.xiaping";
+    let (db, child_db) = (common::test_db().await, common::test_db().await);
+    let child = Store::open(
+        &child_db.url,
+        NodeId::new(child_id).unwrap(),
+        4,
+        "normal",
+        1024,
+    )
+    .await
+    .unwrap();
+    let cat = onewindow_node::starter::catalogue().unwrap();
+    let v = child.create_draft(&cat, 0).await.unwrap();
+    child.publish(v, 0).await.unwrap();
+    let store = open_with_catalogue(&db.url).await;
+    let mut w = child.write().await.unwrap();
+    for id in ["W-1", "W-2", "W-3", "W-4"] {
+        let mut rec = received(id);
+        rec.actor.node = child_id.into();
+        if let Event::Received(r) = &mut rec.event {
+            r.accepting_node = child_id.into();
+        }
+        w.append(rec, child_id).unwrap();
+    }
+    w.commit().await.unwrap();
+    let sent = child.events_after(0, 10).await.unwrap();
+    let sections: Vec<(String, u64, Vec<u8>)> = sent
+        .iter()
+        .map(|e| {
+            let bytes = e.entry.sealed.bytes().unwrap().to_vec();
+            assert!(!bytes.is_empty(), "a received event has a personal section");
+            (e.entry.origin.to_string(), e.entry.origin_seq, bytes)
+        })
+        .collect();
+    // W-1 and W-4 are held here, W-2 below, W-3 here but closed; W-4's
+    // entry comes whole.
+    let mut w = store.write().await.unwrap();
+    for ev in &sent {
+        let mut entry = ev.entry.clone();
+        let id = ev.record().unwrap().case_id.clone();
+        if id != "W-4" {
+            entry.sealed = Sealed::Withheld(entry.sealed.digest());
+        }
+        w.append_remote(entry, ev.body.clone(), ev.scope.clone(), Some(child_id));
+        let mut r = row(&Case::start(ev.record().unwrap()).unwrap(), "received");
+        r.accepting_node = child_id.into();
+        if id == "W-2" {
+            r.holder = Some(child_id.into());
+        }
+        if id == "W-3" {
+            r.closed_at_ms = Some(1_790_000_000_000);
+        }
+        w.put_case(r);
+    }
+    w.commit().await.unwrap();
+    let ids = |cases: Vec<onewindow_node::store::WithheldCase>| -> Vec<String> {
+        cases.into_iter().map(|c| c.case_id).collect()
+    };
+    assert_eq!(ids(store.withheld_cases("", 10).await.unwrap()), ["W-1"]);
+    // Written again without a withheld entry, the row keeps its flag.
+    let w1 = store.case("W-1").await.unwrap().unwrap();
+    let mut w = store.write().await.unwrap();
+    w.put_case(CaseRow {
+        state: "accepted".into(),
+        ..w1.clone()
+    });
+    w.commit().await.unwrap();
+    assert_eq!(ids(store.withheld_cases("", 10).await.unwrap()), ["W-1"]);
+    assert!(store.withheld_cases("W-1", 10).await.unwrap().is_empty());
+    // Reopened, the closed case is looked for too.
+    let w3 = store.case("W-3").await.unwrap().unwrap();
+    let mut w = store.write().await.unwrap();
+    w.put_case(CaseRow {
+        closed_at_ms: None,
+        ..w3
+    });
+    w.commit().await.unwrap();
+    assert_eq!(
+        ids(store.withheld_cases("", 10).await.unwrap()),
+        ["W-1", "W-3"]
+    );
+    assert_eq!(ids(store.withheld_cases("W-1", 10).await.unwrap()), ["W-3"]);
+
+    // Filled, W-1 is no longer looked for.
+    let mut w = store.write().await.unwrap();
+    let filled = w.fill_sealed("W-1", &sections[..1]).await.unwrap();
+    w.commit().await.unwrap();
+    assert_eq!(filled.filled, 1);
+    assert_eq!(ids(store.withheld_cases("", 10).await.unwrap()), ["W-3"]);
+
+    // Closed and purged, then reopened: looked for again.
+    let mut w = store.write().await.unwrap();
+    w.put_case(CaseRow {
+        closed_at_ms: Some(1_790_000_000_000),
+        ..w1.clone()
+    });
+    w.commit().await.unwrap();
+    let kept = store.kept_sections(1_790_000_000_001, 10).await.unwrap();
+    assert_eq!(
+        kept.iter().map(|k| k.case_id.as_str()).collect::<Vec<_>>(),
+        ["W-1"]
+    );
+    let mut w = store.write().await.unwrap();
+    w.purge_sections(&kept).await.unwrap();
+    w.commit().await.unwrap();
+    assert_eq!(ids(store.withheld_cases("", 10).await.unwrap()), ["W-3"]);
+    let mut w = store.write().await.unwrap();
+    w.put_case(CaseRow {
+        closed_at_ms: None,
+        ..w1
+    });
+    w.commit().await.unwrap();
+    assert_eq!(
+        ids(store.withheld_cases("", 10).await.unwrap()),
+        ["W-1", "W-3"]
+    );
+
+    // A store as the release before the flag left it: the migration that
+    // adds the flag sets it from the log.
+    for sql in [
+        "DROP INDEX cases_withheld",
+        "ALTER TABLE cases DROP COLUMN withheld",
+        "DELETE FROM _sqlx_migrations WHERE version = 31",
+    ] {
+        sqlx::query(sql).execute(store.pool()).await.unwrap();
+    }
+    drop(store);
+    let store = open_with_catalogue(&db.url).await;
+    assert_eq!(
+        ids(store.withheld_cases("", 10).await.unwrap()),
+        ["W-1", "W-3"]
+    );
+}

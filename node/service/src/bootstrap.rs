@@ -142,6 +142,7 @@ impl Node {
             uplink_queries: std::sync::Mutex::new(None),
             downlink_queries: std::sync::Mutex::new(std::collections::HashMap::new()),
             fetching: tokio::sync::Mutex::new(()),
+            fill_after: std::sync::Mutex::new(String::new()),
             own_log,
             logins: crate::throttle::LoginThrottle::new(crate::throttle::Limits {
                 account_failures: config.auth.lockout_failures,

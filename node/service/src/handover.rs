@@ -199,7 +199,7 @@ impl Node {
             // personal sections of the cases it served.
             let waiting: Vec<String> = self
                 .store
-                .withheld_cases(1000)
+                .withheld_cases("", 1000)
                 .await?
                 .into_iter()
                 .map(|c| c.accepting_node)

@@ -100,6 +100,10 @@ pub struct Node {
     pub uplink_queries: std::sync::Mutex<Option<crate::QuerySender>>,
     /// Held while a case's file is fetched from the hall that keeps it.
     pub fetching: tokio::sync::Mutex<()>,
+    /// The last case the look for withheld personal sections tried
+    /// ([`Node::fill_withheld`]): the next round goes on after it, so
+    /// cases whose sections do not come never hold back the others.
+    pub fill_after: std::sync::Mutex<String>,
     /// Questions for each child whose link is up, by its node id.
     pub downlink_queries: std::sync::Mutex<std::collections::HashMap<String, crate::QuerySender>>,
     /// Whether this node is taking back the tail of its own log from its

@@ -344,15 +344,33 @@ impl Node {
         Ok(filled)
     }
 
-    /// One round over the open cases this hall holds whose sections it
-    /// holds withheld: fetches each; the number of sections filled. A case
-    /// whose sections do not come is tried again next round.
+    /// One round over at most [`FILL_CASES`] of the open cases this hall
+    /// holds whose sections it holds withheld, in case order after the
+    /// last one the round before tried (from the first again once none is
+    /// left after it): fetches each; the number of sections filled. A case
+    /// whose sections do not come is tried again when the rounds come
+    /// round to it.
     pub async fn fill_withheld(self: &Arc<Self>) -> Result<usize, Error> {
-        let cases = self
+        let after = self
+            .fill_after
+            .lock()
+            .map(|a| a.clone())
+            .unwrap_or_default();
+        let mut cases = self
             .store
-            .withheld_cases(100)
+            .withheld_cases(&after, FILL_CASES)
             .await
             .map_err(|e| Error::storage(&e))?;
+        if cases.is_empty() && !after.is_empty() {
+            cases = self
+                .store
+                .withheld_cases("", FILL_CASES)
+                .await
+                .map_err(|e| Error::storage(&e))?;
+        }
+        if let (Some(last), Ok(mut a)) = (cases.last(), self.fill_after.lock()) {
+            a.clone_from(&last.case_id);
+        }
         let mut total = 0;
         for c in cases {
             match self.fetch_sections(&c.case_id, &c.accepting_node).await {
@@ -374,6 +392,9 @@ impl Node {
         Ok(total)
     }
 }
+
+/// Cases a round of [`Node::fill_withheld`] asks about at most.
+pub const FILL_CASES: i64 = 100;
 
 /// The audit actions of a supervisor's request for a case's personal data.
 pub const REQUESTED: &str = "personal_data_requested";

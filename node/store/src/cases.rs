@@ -1,5 +1,7 @@
 //! The case read model: one row per case, rewritten on every case event.
 
+use std::collections::HashSet;
+
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
@@ -121,7 +123,7 @@ pub(super) fn cases_sql(backend: super::Backend, rows: usize) -> &'static str {
         format!(
             "{} cases (id, matter_code, department, accepting_node, holder, state, suspended, \
              applicant_last4, received_at_ms, accepted_at_ms, closed_at_ms, statutory_due, committed_due, \
-             stage_due, warning, version, updated_at_ms, immediate, granted, rating, open_subs, follow_up_due, appeals, late_forwarding, post_check_due, trust, id_digest, body) VALUES {} \
+             stage_due, warning, version, updated_at_ms, immediate, granted, rating, open_subs, follow_up_due, appeals, late_forwarding, post_check_due, trust, id_digest, withheld, body) VALUES {} \
              ON CONFLICT (id) DO UPDATE SET holder = excluded.holder, state = excluded.state, \
              suspended = excluded.suspended, accepted_at_ms = excluded.accepted_at_ms, \
              closed_at_ms = excluded.closed_at_ms, statutory_due = excluded.statutory_due, \
@@ -131,16 +133,21 @@ pub(super) fn cases_sql(backend: super::Backend, rows: usize) -> &'static str {
              rating = excluded.rating, open_subs = excluded.open_subs, \
              follow_up_due = excluded.follow_up_due, appeals = excluded.appeals, \
              late_forwarding = excluded.late_forwarding, post_check_due = excluded.post_check_due, \
-             trust = excluded.trust, body = ''",
+             trust = excluded.trust, \
+             withheld = CASE WHEN excluded.withheld = 1 THEN 1 ELSE cases.withheld END, body = ''",
             super::insert_into(backend),
             values_with_empty_body(backend, rows)
         )
     })
 }
 
+/// Binds `chunk`'s rows; a row's `withheld` flag is set when `withheld`
+/// names its case (this transaction stores one of its entries withheld)
+/// and otherwise left as it was.
 pub(super) fn bind_cases<'q>(
     mut q: super::AnyQuery<'q>,
     chunk: &'q [CaseRow],
+    withheld: &HashSet<&str>,
 ) -> super::AnyQuery<'q> {
     for r in chunk {
         q = q
@@ -175,7 +182,8 @@ pub(super) fn bind_cases<'q>(
             )
             .bind(r.post_check_due.as_deref())
             .bind(r.trust.as_deref())
-            .bind(r.case.received.id_digest.as_str());
+            .bind(r.case.received.id_digest.as_str())
+            .bind(i64::from(withheld.contains(r.id.as_str())));
     }
     q
 }
@@ -184,10 +192,11 @@ pub(super) async fn flush_cases(
     tx: &mut sqlx::AnyConnection,
     backend: super::Backend,
     rows: &[CaseRow],
+    withheld: &HashSet<&str>,
 ) -> Result<(), StoreError> {
     for chunk in super::statement_runs(rows, ROWS_PER_STATEMENT) {
         let sql = cases_sql(backend, chunk.len());
-        bind_cases(sqlx::query(sql), chunk)
+        bind_cases(sqlx::query(sql), chunk, withheld)
             .execute(&mut *tx)
             .await?;
     }
@@ -209,7 +218,7 @@ fn values_with_empty_body(backend: super::Backend, rows: usize) -> String {
     let mut n = 0;
     for r in 0..rows {
         s.push_str(if r == 0 { "(" } else { ", (" });
-        for _ in 0..27 {
+        for _ in 0..28 {
             n += 1;
             super::push_placeholder(&mut s, backend, n);
             s.push_str(", ");

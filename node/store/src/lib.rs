@@ -61,7 +61,7 @@ use federation::replication::WireEntry;
 use onewindow_domain::case::EventRecord;
 use onewindow_domain::codec::{self, Book, DecodeError};
 use onewindow_domain::log::{DirectiveRecord, LogBody};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
@@ -1347,18 +1347,33 @@ impl WriteTx<'_> {
         // Cleared below once this process holds what the database took;
         // a commit dropped or failed in between leaves it set.
         self.guard.in_doubt = true;
+        let withheld = withheld_cases_of(&self.events);
+        // Cases with an entry stored withheld whose row this transaction
+        // does not write (none that the service writes; kept right anyway).
+        let unstaged: Vec<&str> = withheld
+            .iter()
+            .copied()
+            .filter(|id| !self.case_index.contains_key(*id))
+            .collect();
         let one_trip = matches!(self.tx, TxConn::Own)
             && self.events.len() <= ONE_TRIP_ROWS
-            && self.cases.len() <= ONE_TRIP_ROWS;
+            && self.cases.len() <= ONE_TRIP_ROWS
+            && unstaged.is_empty();
         let conn = tx_conn(&mut self.tx, &mut self.guard);
         if one_trip {
-            commit_in_one(conn, &self.events, &self.cursors, &self.cases).await?;
+            commit_in_one(conn, &self.events, &self.cursors, &self.cases, &withheld).await?;
             self.guard.rollback_pending = false;
         } else {
             flush_events(conn, backend, &self.events).await?;
             replica::flush_heads(conn, backend, &self.events).await?;
             replica::flush_cursors(conn, backend, &self.cursors).await?;
-            cases::flush_cases(conn, backend, &self.cases).await?;
+            cases::flush_cases(conn, backend, &self.cases, &withheld).await?;
+            for id in unstaged {
+                sqlx::query("UPDATE cases SET withheld = 1 WHERE id = $1")
+                    .bind(id)
+                    .execute(&mut *conn)
+                    .await?;
+            }
         }
         match self.tx {
             _ if one_trip => {}
@@ -1728,11 +1743,27 @@ const ONE_TRIP_ROWS: usize = 8;
 /// caller's: four or five for a clerk's action or a small batch. A failed
 /// statement stops the rest, `COMMIT` included, and the transaction is
 /// rolled back as any unfinished one is.
+/// The cases of which `events` store an entry withheld (the case row's
+/// `withheld` flag, migration 0031). Every case entry a transaction stores
+/// comes with its case's row ([`WriteTx::put_case`]), so the flag is
+/// written with the row.
+fn withheld_cases_of(events: &[StoredEvent]) -> HashSet<&str> {
+    events
+        .iter()
+        .filter(|e| matches!(e.entry.sealed, Sealed::Withheld(_)))
+        .filter_map(|e| match &e.body {
+            LogBody::Case(r) => Some(r.case_id.as_str()),
+            _ => None,
+        })
+        .collect()
+}
+
 async fn commit_in_one(
     conn: &mut sqlx::AnyConnection,
     events: &[StoredEvent],
     cursors: &[(String, u64)],
     cases: &[cases::CaseRow],
+    withheld: &HashSet<&str>,
 ) -> Result<(), StoreError> {
     let backend = Backend::Sqlite;
     let heads = replica::heads_of(events);
@@ -1763,7 +1794,7 @@ async fn commit_in_one(
         q = replica::bind_cursor(q, peer, *have);
     }
     for chunk in statement_runs(cases, cases::ROWS_PER_STATEMENT) {
-        q = cases::bind_cases(q, chunk);
+        q = cases::bind_cases(q, chunk, withheld);
     }
     q.execute(&mut *conn).await?;
     Ok(())

@@ -120,10 +120,16 @@ impl Store {
     }
 
     /// Open cases held by this hall whose log here holds withheld
-    /// sections, at most `limit`.
-    pub async fn withheld_cases(&self, limit: i64) -> Result<Vec<WithheldCase>, StoreError> {
+    /// sections, in case order after case `after` ("" for the first), at
+    /// most `limit`.
+    pub async fn withheld_cases(
+        &self,
+        after: &str,
+        limit: i64,
+    ) -> Result<Vec<WithheldCase>, StoreError> {
         let rows = sqlx::query(WITHHELD_CASES)
             .bind(self.node.as_str())
+            .bind(after)
             .bind(limit)
             .fetch_all(&self.pool)
             .await?;
@@ -198,11 +204,12 @@ pub struct KeptSection {
     pub hash: EntryHash,
 }
 
-/// Open cases held by `$1` with withheld sections, at most `$2`: through
-/// `cases_open` (migration 0029), not every case ever held.
-pub(crate) const WITHHELD_CASES: &str = "SELECT c.id, c.accepting_node FROM cases c WHERE c.holder = $1 AND c.closed_at_ms IS NULL \
-     AND EXISTS (SELECT 1 FROM events e WHERE e.case_id <> '' AND e.case_id = c.id \
-     AND e.sealed IS NULL AND e.sealed_hash IS NOT NULL) ORDER BY c.id LIMIT $2";
+/// Open cases held by `$1` with withheld sections, after case `$2`, at
+/// most `$3`: a search of `cases_withheld` (migration 0031), which holds
+/// only the open cases flagged, not a probe of the log for every open case
+/// the hall holds.
+pub(crate) const WITHHELD_CASES: &str = "SELECT id, accepting_node FROM cases WHERE holder = $1 \
+     AND closed_at_ms IS NULL AND withheld = 1 AND id > $2 ORDER BY id LIMIT $3";
 
 impl Store {
     /// Held personal sections of cases closed before `closed_before_ms`,
@@ -259,6 +266,11 @@ impl WriteTx<'_> {
         let cases: HashSet<&str> = sections.iter().map(|s| s.case_id.as_str()).collect();
         for c in cases {
             self.set_applicant_last4(c, "").await?;
+            // Closed, so not looked for; flagged should it be reopened.
+            sqlx::query("UPDATE cases SET withheld = 1 WHERE id = $1")
+                .bind(c)
+                .execute(self.conn())
+                .await?;
         }
         Ok(())
     }
@@ -303,6 +315,16 @@ impl WriteTx<'_> {
             .execute(self.conn())
             .await?;
             done.filled += 1;
+        }
+        if done.filled > 0 {
+            // The case's flag goes with its last withheld section.
+            sqlx::query(
+                "UPDATE cases SET withheld = 0 WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM events \
+                 WHERE case_id <> '' AND case_id = $1 AND sealed IS NULL AND sealed_hash IS NOT NULL)",
+            )
+            .bind(case_id)
+            .execute(self.conn())
+            .await?;
         }
         Ok(done)
     }
