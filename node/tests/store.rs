@@ -1871,6 +1871,19 @@ async fn a_peers_offer_is_kept_once_and_a_case_handed_across_waits_for_its_ackno
     );
 }
 
+/// Writes a case row in a transaction of its own.
+async fn put_row(store: &Store, row: CaseRow) {
+    let mut w = store.write().await.unwrap();
+    w.put_case(row);
+    w.commit().await.unwrap();
+}
+
+/// The cases the look for withheld sections takes after `after`.
+async fn withheld(store: &Store, after: &str) -> Vec<String> {
+    let cases = store.withheld_cases(after, 10).await.unwrap();
+    cases.into_iter().map(|c| c.case_id).collect()
+}
+
 /// The look for withheld personal sections finds the open cases this hall
 /// holds with a section withheld here, and only those: the flag is set
 /// when a batch stores an entry withheld, kept when the case's row is
@@ -1935,48 +1948,48 @@ async fn withheld_cases_are_the_open_ones_held_here_with_a_section_withheld() {
         w.put_case(r);
     }
     w.commit().await.unwrap();
-    let ids = |cases: Vec<onewindow_node::store::WithheldCase>| -> Vec<String> {
-        cases.into_iter().map(|c| c.case_id).collect()
-    };
-    assert_eq!(ids(store.withheld_cases("", 10).await.unwrap()), ["W-1"]);
+    assert_eq!(withheld(&store, "").await, ["W-1"]);
     // Written again without a withheld entry, the row keeps its flag.
     let w1 = store.case("W-1").await.unwrap().unwrap();
-    let mut w = store.write().await.unwrap();
-    w.put_case(CaseRow {
-        state: "accepted".into(),
-        ..w1.clone()
-    });
-    w.commit().await.unwrap();
-    assert_eq!(ids(store.withheld_cases("", 10).await.unwrap()), ["W-1"]);
-    assert!(store.withheld_cases("W-1", 10).await.unwrap().is_empty());
+    put_row(
+        &store,
+        CaseRow {
+            state: "accepted".into(),
+            ..w1.clone()
+        },
+    )
+    .await;
+    assert_eq!(withheld(&store, "").await, ["W-1"]);
+    assert!(withheld(&store, "W-1").await.is_empty());
     // Reopened, the closed case is looked for too.
     let w3 = store.case("W-3").await.unwrap().unwrap();
-    let mut w = store.write().await.unwrap();
-    w.put_case(CaseRow {
-        closed_at_ms: None,
-        ..w3
-    });
-    w.commit().await.unwrap();
-    assert_eq!(
-        ids(store.withheld_cases("", 10).await.unwrap()),
-        ["W-1", "W-3"]
-    );
-    assert_eq!(ids(store.withheld_cases("W-1", 10).await.unwrap()), ["W-3"]);
+    put_row(
+        &store,
+        CaseRow {
+            closed_at_ms: None,
+            ..w3
+        },
+    )
+    .await;
+    assert_eq!(withheld(&store, "").await, ["W-1", "W-3"]);
+    assert_eq!(withheld(&store, "W-1").await, ["W-3"]);
 
     // Filled, W-1 is no longer looked for.
     let mut w = store.write().await.unwrap();
     let filled = w.fill_sealed("W-1", &sections[..1]).await.unwrap();
     w.commit().await.unwrap();
     assert_eq!(filled.filled, 1);
-    assert_eq!(ids(store.withheld_cases("", 10).await.unwrap()), ["W-3"]);
+    assert_eq!(withheld(&store, "").await, ["W-3"]);
 
     // Closed and purged, then reopened: looked for again.
-    let mut w = store.write().await.unwrap();
-    w.put_case(CaseRow {
-        closed_at_ms: Some(1_790_000_000_000),
-        ..w1.clone()
-    });
-    w.commit().await.unwrap();
+    put_row(
+        &store,
+        CaseRow {
+            closed_at_ms: Some(1_790_000_000_000),
+            ..w1.clone()
+        },
+    )
+    .await;
     let kept = store.kept_sections(1_790_000_000_001, 10).await.unwrap();
     assert_eq!(
         kept.iter().map(|k| k.case_id.as_str()).collect::<Vec<_>>(),
@@ -1985,17 +1998,16 @@ async fn withheld_cases_are_the_open_ones_held_here_with_a_section_withheld() {
     let mut w = store.write().await.unwrap();
     w.purge_sections(&kept).await.unwrap();
     w.commit().await.unwrap();
-    assert_eq!(ids(store.withheld_cases("", 10).await.unwrap()), ["W-3"]);
-    let mut w = store.write().await.unwrap();
-    w.put_case(CaseRow {
-        closed_at_ms: None,
-        ..w1
-    });
-    w.commit().await.unwrap();
-    assert_eq!(
-        ids(store.withheld_cases("", 10).await.unwrap()),
-        ["W-1", "W-3"]
-    );
+    assert_eq!(withheld(&store, "").await, ["W-3"]);
+    put_row(
+        &store,
+        CaseRow {
+            closed_at_ms: None,
+            ..w1
+        },
+    )
+    .await;
+    assert_eq!(withheld(&store, "").await, ["W-1", "W-3"]);
 
     // A store as the release before the flag left it: the migration that
     // adds the flag sets it from the log.
@@ -2008,8 +2020,5 @@ async fn withheld_cases_are_the_open_ones_held_here_with_a_section_withheld() {
     }
     drop(store);
     let store = open_with_catalogue(&db.url).await;
-    assert_eq!(
-        ids(store.withheld_cases("", 10).await.unwrap()),
-        ["W-1", "W-3"]
-    );
+    assert_eq!(withheld(&store, "").await, ["W-1", "W-3"]);
 }
