@@ -265,9 +265,9 @@ impl WriteTx<'_> {
         }
         let cases: HashSet<&str> = sections.iter().map(|s| s.case_id.as_str()).collect();
         for c in cases {
-            self.set_applicant_last4(c, "").await?;
-            // Closed, so not looked for; flagged should it be reopened.
-            sqlx::query("UPDATE cases SET withheld = 1 WHERE id = $1")
+            // Flagged: closed, the case is not looked for, but it would be
+            // if it were reopened.
+            sqlx::query("UPDATE cases SET applicant_last4 = '', withheld = 1 WHERE id = $1")
                 .bind(c)
                 .execute(self.conn())
                 .await?;
