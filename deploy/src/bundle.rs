@@ -475,7 +475,8 @@ fn systemd_unit(node: &BundledNode, opts: &BundleOptions) -> String {
         id = node.id,
         build = if node.is_village() {
             "the village build of onewindow-node (smaller; `cargo build --profile village\n\
-             # -p onewindow-node` makes target/village/onewindow-node)"
+             # --no-default-features -p onewindow-node` makes\n\
+             # target/village/onewindow-node)"
         } else {
             "the release build of onewindow-node (target/release/onewindow-node)"
         },
@@ -731,6 +732,7 @@ mod tests {
             unit.contains("the village build of onewindow-node"),
             "{unit}"
         );
+        assert!(unit.contains("--no-default-features"), "{unit}");
         let township =
             std::fs::read_to_string(b.folder("nanhai.dali").unwrap().join(UNIT_FILE)).unwrap();
         assert!(

@@ -93,8 +93,8 @@ impl ProcessTree {
     }
 
     /// Villages (the nodes with no children) started from now on run
-    /// `bin`, the village build (`cargo build --profile village`, optimised
-    /// for size); the other nodes go on running the binary the tree was
+    /// `bin`, the village build (`cargo build --profile village
+    /// --no-default-features`: optimised for size, on glibc's allocator); the other nodes go on running the binary the tree was
     /// made with.
     pub fn set_village_node_bin(&mut self, bin: PathBuf) {
         self.village_node_bin = Some(bin);

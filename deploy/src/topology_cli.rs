@@ -93,9 +93,10 @@ pub struct RunArgs {
     /// The onewindow-node binary; default: the one beside this program.
     #[arg(long, env = "ONEWINDOW_NODE_BIN", value_name = "PATH")]
     pub node_bin: Option<PathBuf>,
-    /// The binary the villages run (the village build, optimised for size:
-    /// `cargo build --profile village -p onewindow-node`); default: the
-    /// same as the others.
+    /// The binary the villages run (the village build, optimised for size
+    /// and on glibc's allocator: `cargo build --profile village
+    /// --no-default-features -p onewindow-node`); default: the same as the
+    /// others.
     #[arg(long, env = "ONEWINDOW_VILLAGE_NODE_BIN", value_name = "PATH")]
     pub village_node_bin: Option<PathBuf>,
     #[command(flatten)]
