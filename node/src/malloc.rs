@@ -10,13 +10,15 @@
 //! record`, three halls, 100,000 events) put 37% of the halls' CPU in
 //! glibc's `malloc`, `free` and their consolidation of free chunks, in the
 //! runtime's threads and SQLite's alike; with jemalloc the halls spend
-//! about a sixth less CPU for each event.
+//! about a quarter less CPU for each event and move about a third more
+//! (`docs/sizing.md`).
 //!
 //! **glibc's allocator, tuned** (built without the feature: the village
 //! build, `cargo build --profile village --no-default-features -p
-//! onewindow-node`). jemalloc's arenas made each idle village 4 to 5 MB
-//! larger (26.5 MB against 22 MB), and a village's memory is what it is
-//! short of, not CPU. One of glibc's defaults costs a hall, and it is a
+//! onewindow-node`). jemalloc's arenas made each idle village about 4 MB
+//! larger (26.8 to 27.1 MB against 22.8 to 23.5) and a linked village
+//! with 1,000 cases 32.7 MB against 27.3 (`scripts/village-rss 1000 10`),
+//! and a village's memory is what it is short of, not CPU. One of glibc's defaults costs a hall, and it is a
 //! tunable read when a process starts, so [`tune`] starts the process once
 //! more with it set (unless the environment already sets the threshold,
 //! or this is the restarted process).
