@@ -2022,3 +2022,97 @@ async fn withheld_cases_are_the_open_ones_held_here_with_a_section_withheld() {
     let store = open_with_catalogue(&db.url).await;
     assert_eq!(withheld(&store, "").await, ["W-1", "W-3"]);
 }
+
+/// Up the tree a case's personal section goes whole only when a hall
+/// outside this node's subtree accepts the case, holds it, or wrote one of
+/// its events held here; every other section goes withheld. A hall whose
+/// id begins with this node's, without the dot, is outside.
+#[tokio::test]
+async fn sections_go_up_whole_only_for_cases_a_hall_outside_the_subtree_touches() {
+    use federation::Sealed;
+    use onewindow_node::store::Route;
+    let me = "nanhai.guicheng";
+    let (db, district_db) = (common::test_db().await, common::test_db().await);
+    let store = open_with_catalogue(&db.url).await;
+    let district = Store::open(
+        &district_db.url,
+        NodeId::new("nanhai").unwrap(),
+        4,
+        "normal",
+        1024,
+    )
+    .await
+    .unwrap();
+    let cat = onewindow_node::starter::catalogue().unwrap();
+    let v = district.create_draft(&cat, 0).await.unwrap();
+    district.publish(v, 0).await.unwrap();
+    // (case, accepting hall, holder), each with its received event here.
+    let cases = [
+        ("L", me, Some(me)),
+        (
+            "B",
+            "nanhai.guicheng.xiaping",
+            Some("nanhai.guicheng.xiaping"),
+        ),
+        ("N", me, None),
+        ("H", me, Some("nanhai")),
+        ("S", "nanhai.guichengxi", Some(me)),
+        ("E", me, Some(me)),
+    ];
+    let mut w = store.write().await.unwrap();
+    for (id, accepting, holder) in cases {
+        let rec = received(id);
+        let mut r = row(&Case::start(&rec).unwrap(), "received");
+        r.accepting_node = accepting.into();
+        r.holder = holder.map(Into::into);
+        w.append(rec, me).unwrap();
+        w.put_case(r);
+    }
+    w.commit().await.unwrap();
+    // An event of E written at the district, come down.
+    let mut w = district.write().await.unwrap();
+    let mut rec = received("E");
+    rec.case_version = 2;
+    rec.actor.node = "nanhai".into();
+    rec.event = Event::HandlingStarted;
+    w.append(rec, "nanhai").unwrap();
+    w.commit().await.unwrap();
+    let from_above = district.events_after(0, 10).await.unwrap();
+    let e2 = from_above
+        .iter()
+        .find(|e| e.record().is_some_and(|r| r.case_id == "E"))
+        .unwrap();
+    let mut w = store.write().await.unwrap();
+    w.append_remote(e2.entry.clone(), e2.body.clone(), e2.scope.clone(), None);
+    w.commit().await.unwrap();
+
+    let case_of: std::collections::HashMap<u64, String> = store
+        .events_after(0, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter_map(|e| Some((e.local_seq as u64, e.record()?.case_id.clone())))
+        .collect();
+    let head = *store.route_head(&Route::Up).await.unwrap().borrow();
+    let (sent, _) = store
+        .wire_entries(&Route::Up, 0, head, 1000, 1 << 20)
+        .await
+        .unwrap();
+    let mut whole: Vec<&str> = sent
+        .iter()
+        .filter(|e| matches!(e.entry.sealed, Sealed::Open(_)))
+        .map(|e| case_of[&e.local_seq].as_str())
+        .collect();
+    whole.sort_unstable();
+    assert_eq!(whole, ["E", "H", "S"]);
+    assert_eq!(
+        sent.len(),
+        cases.len(),
+        "the district's event of E goes back down only"
+    );
+    assert!(
+        sent.iter()
+            .filter(|e| ["L", "B", "N"].contains(&case_of[&e.local_seq].as_str()))
+            .all(|e| matches!(e.entry.sealed, Sealed::Withheld(_)))
+    );
+}

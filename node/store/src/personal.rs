@@ -80,22 +80,39 @@ impl Store {
     }
 
     /// Those of `cases` that a hall outside this node's subtree accepts,
-    /// holds or has held.
+    /// holds or has held. The statements leave out the rows whose halls
+    /// are all in the subtree (nearly every row, at a village sending its
+    /// own cases up), so only the few that may be outside come back, to be
+    /// checked here: every row came back, and turning two rows for each
+    /// entry sent into values cost a sending hall more than the searches.
     async fn needed_above(&self, cases: &[&str]) -> Result<HashSet<String>, StoreError> {
         let outside = |hall: &str| {
             NodeId::new(hall.to_owned()).is_ok_and(|h| !h.is_in_subtree_of(&self.node))
         };
+        let me = self.node.as_str();
+        let below = format!("{me}.");
         let mut out = HashSet::new();
         for chunk in cases.chunks(CHUNK) {
-            let list = list_placeholders(self.backend, padded_len(chunk.len()));
+            let n = padded_len(chunk.len());
+            let list = list_placeholders(self.backend, n);
+            let holder = "COALESCE(holder, '')";
             let sql = format!(
-                "SELECT id, accepting_node, COALESCE(holder, '') FROM cases WHERE id IN ({list})"
+                "SELECT id, accepting_node, {holder} FROM cases WHERE id IN ({list}) AND NOT ({} AND ({holder} = '' OR {}))",
+                self.in_subtree_sql("accepting_node", n + 1, me.len()),
+                self.in_subtree_sql(holder, n + 3, me.len()),
             );
             let mut q = sqlx::query(&sql);
             for c in padded(chunk) {
                 q = q.bind(*c);
             }
-            for r in q.fetch_all(&self.pool).await? {
+            for r in q
+                .bind(me)
+                .bind(below.as_str())
+                .bind(me)
+                .bind(below.as_str())
+                .fetch_all(&self.pool)
+                .await?
+            {
                 let (id, accepting, holder): (String, String, String) =
                     (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?);
                 if outside(&accepting) || (!holder.is_empty() && outside(&holder)) {
@@ -103,13 +120,19 @@ impl Store {
                 }
             }
             let sql = format!(
-                "SELECT DISTINCT case_id, origin FROM events WHERE case_id <> '' AND case_id IN ({list})"
+                "SELECT DISTINCT case_id, origin FROM events WHERE case_id <> '' AND case_id IN ({list}) AND NOT {}",
+                self.in_subtree_sql("origin", n + 1, me.len()),
             );
             let mut q = sqlx::query(&sql);
             for c in padded(chunk) {
                 q = q.bind(*c);
             }
-            for r in q.fetch_all(&self.pool).await? {
+            for r in q
+                .bind(me)
+                .bind(below.as_str())
+                .fetch_all(&self.pool)
+                .await?
+            {
                 let (id, origin): (String, String) = (r.try_get(0)?, r.try_get(1)?);
                 if outside(&origin) {
                     out.insert(id);
@@ -117,6 +140,20 @@ impl Store {
             }
         }
         Ok(out)
+    }
+
+    /// `column` names this node or a hall below it, as
+    /// [`NodeId::is_in_subtree_of`] tells: equal to the node's id (bound at
+    /// placeholder `first`), or beginning with the id and a dot (bound at
+    /// `first + 1`; `len` is the id's length). Neither backend's `LIKE`
+    /// would do: `_` in it matches any character.
+    fn in_subtree_sql(&self, column: &str, first: usize, len: usize) -> String {
+        let mut s = format!("({column} = ");
+        super::push_placeholder(&mut s, self.backend, first);
+        s.push_str(&format!(" OR substr({column}, 1, {}) = ", len + 1));
+        super::push_placeholder(&mut s, self.backend, first + 1);
+        s.push(')');
+        s
     }
 
     /// Open cases held by this hall whose log here holds withheld
