@@ -1611,6 +1611,14 @@ pub fn indexed_reads() -> Vec<(&'static str, String)> {
         ("down_head", DOWN_HEAD.to_owned()),
         ("down_route", down_route_sql()),
         ("withheld_cases", personal::WITHHELD_CASES.to_owned()),
+        (
+            "needed_above_cases",
+            personal::needed_above_sql(Backend::Sqlite, 4, "nanhai.guicheng".len()).0,
+        ),
+        (
+            "needed_above_events",
+            personal::needed_above_sql(Backend::Sqlite, 4, "nanhai.guicheng".len()).1,
+        ),
     ]
 }
 

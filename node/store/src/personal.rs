@@ -18,7 +18,9 @@ use federation::replication::WireEntry;
 use federation::{EntryHash, NodeId, Sealed};
 use sqlx::Row;
 
-use super::{Store, StoreError, WriteTx, list_placeholders, padded, padded_len};
+use super::{
+    Backend, Store, StoreError, WriteTx, list_placeholders, padded, padded_len, push_placeholder,
+};
 
 /// The most keys read by one statement.
 const CHUNK: usize = 500;
@@ -83,8 +85,8 @@ impl Store {
     /// holds or has held. The statements leave out the rows whose halls
     /// are all in the subtree (nearly every row, at a village sending its
     /// own cases up), so only the few that may be outside come back, to be
-    /// checked here: every row came back, and turning two rows for each
-    /// entry sent into values cost a sending hall more than the searches.
+    /// checked here. Every row used to come back: two for each case sent,
+    /// each copied through the driver and decoded.
     async fn needed_above(&self, cases: &[&str]) -> Result<HashSet<String>, StoreError> {
         let outside = |hall: &str| {
             NodeId::new(hall.to_owned()).is_ok_and(|h| !h.is_in_subtree_of(&self.node))
@@ -94,14 +96,8 @@ impl Store {
         let mut out = HashSet::new();
         for chunk in cases.chunks(CHUNK) {
             let n = padded_len(chunk.len());
-            let list = list_placeholders(self.backend, n);
-            let holder = "COALESCE(holder, '')";
-            let sql = format!(
-                "SELECT id, accepting_node, {holder} FROM cases WHERE id IN ({list}) AND NOT ({} AND ({holder} = '' OR {}))",
-                self.in_subtree_sql("accepting_node", n + 1, me.len()),
-                self.in_subtree_sql(holder, n + 3, me.len()),
-            );
-            let mut q = sqlx::query(&sql);
+            let (cases_sql, events_sql) = needed_above_sql(self.backend, n, me.len());
+            let mut q = sqlx::query(&cases_sql);
             for c in padded(chunk) {
                 q = q.bind(*c);
             }
@@ -119,11 +115,7 @@ impl Store {
                     out.insert(id);
                 }
             }
-            let sql = format!(
-                "SELECT DISTINCT case_id, origin FROM events WHERE case_id <> '' AND case_id IN ({list}) AND NOT {}",
-                self.in_subtree_sql("origin", n + 1, me.len()),
-            );
-            let mut q = sqlx::query(&sql);
+            let mut q = sqlx::query(&events_sql);
             for c in padded(chunk) {
                 q = q.bind(*c);
             }
@@ -140,20 +132,6 @@ impl Store {
             }
         }
         Ok(out)
-    }
-
-    /// `column` names this node or a hall below it, as
-    /// [`NodeId::is_in_subtree_of`] tells: equal to the node's id (bound at
-    /// placeholder `first`), or beginning with the id and a dot (bound at
-    /// `first + 1`; `len` is the id's length). Neither backend's `LIKE`
-    /// would do: `_` in it matches any character.
-    fn in_subtree_sql(&self, column: &str, first: usize, len: usize) -> String {
-        let mut s = format!("({column} = ");
-        super::push_placeholder(&mut s, self.backend, first);
-        s.push_str(&format!(" OR substr({column}, 1, {}) = ", len + 1));
-        super::push_placeholder(&mut s, self.backend, first + 1);
-        s.push(')');
-        s
     }
 
     /// Open cases held by this hall whose log here holds withheld
@@ -381,4 +359,39 @@ impl WriteTx<'_> {
             .await?;
         Ok(())
     }
+}
+
+/// The two reads of [`Store::needed_above`] for `n` case numbers (bound
+/// first), this node's id of `len` characters and that id and a dot (bound
+/// after them, twice in the first): the cases whose accepting hall or
+/// holder may be outside the subtree, and the cases with an event here
+/// whose origin may be. Both search an index by case number
+/// (`store::indexed_reads`).
+pub(crate) fn needed_above_sql(backend: Backend, n: usize, len: usize) -> (String, String) {
+    let list = list_placeholders(backend, n);
+    let holder = "COALESCE(holder, '')";
+    let cases = format!(
+        "SELECT id, accepting_node, {holder} FROM cases WHERE id IN ({list}) AND NOT ({} AND ({holder} = '' OR {}))",
+        in_subtree_sql(backend, "accepting_node", n + 1, len),
+        in_subtree_sql(backend, holder, n + 3, len),
+    );
+    let events = format!(
+        "SELECT DISTINCT case_id, origin FROM events WHERE case_id <> '' AND case_id IN ({list}) AND NOT {}",
+        in_subtree_sql(backend, "origin", n + 1, len),
+    );
+    (cases, events)
+}
+
+/// `column` names this node or a hall below it, as
+/// [`NodeId::is_in_subtree_of`] tells: equal to the node's id (bound at
+/// placeholder `first`), or beginning with the id and a dot (bound at
+/// `first + 1`; `len` is the id's length). Neither backend's `LIKE` would
+/// do: `_` in it matches any character.
+fn in_subtree_sql(backend: Backend, column: &str, first: usize, len: usize) -> String {
+    let mut s = format!("({column} = ");
+    push_placeholder(&mut s, backend, first);
+    s.push_str(&format!(" OR substr({column}, 1, {}) = ", len + 1));
+    push_placeholder(&mut s, backend, first + 1);
+    s.push(')');
+    s
 }
