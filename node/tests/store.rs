@@ -11,21 +11,25 @@ use onewindow_node::domain::case::{
 use onewindow_node::store::{BookOutcome, Booking, CaseFilter, CaseRow, PeerSeen, Store};
 
 async fn open(url: &str) -> Store {
-    Store::open(
-        url,
-        NodeId::new("nanhai.guicheng").unwrap(),
-        4,
-        "normal",
-        1024,
-    )
-    .await
-    .unwrap()
+    open_as(url, "nanhai.guicheng").await
+}
+
+/// Opens the store of hall `id`.
+async fn open_as(url: &str, id: &str) -> Store {
+    Store::open(url, NodeId::new(id).unwrap(), 4, "normal", 1024)
+        .await
+        .unwrap()
 }
 
 /// Opens a store holding the starter catalogue as its published version 1:
 /// a received event names its matter in a version the store holds.
 async fn open_with_catalogue(url: &str) -> Store {
-    let store = open(url).await;
+    open_with_catalogue_as(url, "nanhai.guicheng").await
+}
+
+/// [`open_with_catalogue`] for hall `id`.
+async fn open_with_catalogue_as(url: &str, id: &str) -> Store {
+    let store = open_as(url, id).await;
     if store.published_catalogue().await.unwrap().is_none() {
         let cat = onewindow_node::starter::catalogue().unwrap();
         let v = store.create_draft(&cat, 0).await.unwrap();
@@ -1895,18 +1899,7 @@ async fn withheld_cases_are_the_open_ones_held_here_with_a_section_withheld() {
     use federation::Sealed;
     let child_id = "nanhai.guicheng.xiaping";
     let (db, child_db) = (common::test_db().await, common::test_db().await);
-    let child = Store::open(
-        &child_db.url,
-        NodeId::new(child_id).unwrap(),
-        4,
-        "normal",
-        1024,
-    )
-    .await
-    .unwrap();
-    let cat = onewindow_node::starter::catalogue().unwrap();
-    let v = child.create_draft(&cat, 0).await.unwrap();
-    child.publish(v, 0).await.unwrap();
+    let child = open_with_catalogue_as(&child_db.url, child_id).await;
     let store = open_with_catalogue(&db.url).await;
     let mut w = child.write().await.unwrap();
     for id in ["W-1", "W-2", "W-3", "W-4"] {
@@ -2034,18 +2027,7 @@ async fn sections_go_up_whole_only_for_cases_a_hall_outside_the_subtree_touches(
     let me = "nanhai.guicheng";
     let (db, district_db) = (common::test_db().await, common::test_db().await);
     let store = open_with_catalogue(&db.url).await;
-    let district = Store::open(
-        &district_db.url,
-        NodeId::new("nanhai").unwrap(),
-        4,
-        "normal",
-        1024,
-    )
-    .await
-    .unwrap();
-    let cat = onewindow_node::starter::catalogue().unwrap();
-    let v = district.create_draft(&cat, 0).await.unwrap();
-    district.publish(v, 0).await.unwrap();
+    let district = open_with_catalogue_as(&district_db.url, "nanhai").await;
     // (case, accepting hall, holder), each with its received event here.
     let cases = [
         ("L", me, Some(me)),
