@@ -7,7 +7,7 @@
 //! are not prefixed, so it is also the `malloc` of the C code in the
 //! process: SQLite's statements copy every bound value and build every
 //! record through it. A flat profile of `bench replication` (`perf
-//! record`, three halls, 100,000 events) put 37% of the halls' CPU in
+//! record`, three halls, 100,000 events) put 31% of the halls' CPU in
 //! glibc's `malloc`, `free` and their consolidation of free chunks, in the
 //! runtime's threads and SQLite's alike; with jemalloc the halls spend
 //! about a quarter less CPU for each event and move about a third more
