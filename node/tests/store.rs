@@ -1882,6 +1882,18 @@ async fn put_row(store: &Store, row: CaseRow) {
     w.commit().await.unwrap();
 }
 
+/// Writes `row` again, closed at `closed_at_ms` (or open).
+async fn put_closed(store: &Store, row: CaseRow, closed_at_ms: Option<i64>) {
+    put_row(
+        store,
+        CaseRow {
+            closed_at_ms,
+            ..row
+        },
+    )
+    .await;
+}
+
 /// The cases the look for withheld sections takes after `after`.
 async fn withheld(store: &Store, after: &str) -> Vec<String> {
     let cases = store.withheld_cases(after, 10).await.unwrap();
@@ -1956,14 +1968,7 @@ async fn withheld_cases_are_the_open_ones_held_here_with_a_section_withheld() {
     assert!(withheld(&store, "W-1").await.is_empty());
     // Reopened, the closed case is looked for too.
     let w3 = store.case("W-3").await.unwrap().unwrap();
-    put_row(
-        &store,
-        CaseRow {
-            closed_at_ms: None,
-            ..w3
-        },
-    )
-    .await;
+    put_closed(&store, w3, None).await;
     assert_eq!(withheld(&store, "").await, ["W-1", "W-3"]);
     assert_eq!(withheld(&store, "W-1").await, ["W-3"]);
 
@@ -1975,14 +1980,7 @@ async fn withheld_cases_are_the_open_ones_held_here_with_a_section_withheld() {
     assert_eq!(withheld(&store, "").await, ["W-3"]);
 
     // Closed and purged, then reopened: looked for again.
-    put_row(
-        &store,
-        CaseRow {
-            closed_at_ms: Some(1_790_000_000_000),
-            ..w1.clone()
-        },
-    )
-    .await;
+    put_closed(&store, w1.clone(), Some(1_790_000_000_000)).await;
     let kept = store.kept_sections(1_790_000_000_001, 10).await.unwrap();
     assert_eq!(
         kept.iter().map(|k| k.case_id.as_str()).collect::<Vec<_>>(),
@@ -1992,14 +1990,7 @@ async fn withheld_cases_are_the_open_ones_held_here_with_a_section_withheld() {
     w.purge_sections(&kept).await.unwrap();
     w.commit().await.unwrap();
     assert_eq!(withheld(&store, "").await, ["W-3"]);
-    put_row(
-        &store,
-        CaseRow {
-            closed_at_ms: None,
-            ..w1
-        },
-    )
-    .await;
+    put_closed(&store, w1, None).await;
     assert_eq!(withheld(&store, "").await, ["W-1", "W-3"]);
 
     // A store as the release before the flag left it: the migration that

@@ -1603,6 +1603,8 @@ fn down_route_sql() -> String {
 /// SQLite for their plans.
 #[doc(hidden)]
 pub fn indexed_reads() -> Vec<(&'static str, String)> {
+    let (needed_cases, needed_events) =
+        personal::needed_above_sql(Backend::Sqlite, 4, "nanhai.guicheng".len());
     vec![
         (
             "case_events",
@@ -1611,14 +1613,8 @@ pub fn indexed_reads() -> Vec<(&'static str, String)> {
         ("down_head", DOWN_HEAD.to_owned()),
         ("down_route", down_route_sql()),
         ("withheld_cases", personal::WITHHELD_CASES.to_owned()),
-        (
-            "needed_above_cases",
-            personal::needed_above_sql(Backend::Sqlite, 4, "nanhai.guicheng".len()).0,
-        ),
-        (
-            "needed_above_events",
-            personal::needed_above_sql(Backend::Sqlite, 4, "nanhai.guicheng".len()).1,
-        ),
+        ("needed_above_cases", needed_cases),
+        ("needed_above_events", needed_events),
     ]
 }
 
@@ -1738,19 +1734,6 @@ async fn flush_events(
     Ok(())
 }
 
-/// Most events and case rows a commit writes in one round trip
-/// ([`commit_in_one`]): small enough that the statement texts it makes stay
-/// few (each is prepared once per connection).
-const ONE_TRIP_ROWS: usize = 8;
-
-/// Writes a small transaction's rows and commits it in one round trip to
-/// the SQLite connection's thread: every statement in one text, their
-/// values bound in order (anonymous `?` take the values one after another
-/// across the statements), then `COMMIT`. Each statement was a round trip
-/// of its own, with a wake-up of the connection's thread and one of the
-/// caller's: four or five for a clerk's action or a small batch. A failed
-/// statement stops the rest, `COMMIT` included, and the transaction is
-/// rolled back as any unfinished one is.
 /// The cases of which `events` store an entry withheld (the case row's
 /// `withheld` flag, migration 0031). Every case entry a transaction stores
 /// comes with its case's row ([`WriteTx::put_case`]), so the flag is
@@ -1766,6 +1749,19 @@ fn withheld_cases_of(events: &[StoredEvent]) -> HashSet<&str> {
         .collect()
 }
 
+/// Most events and case rows a commit writes in one round trip
+/// ([`commit_in_one`]): small enough that the statement texts it makes stay
+/// few (each is prepared once per connection).
+const ONE_TRIP_ROWS: usize = 8;
+
+/// Writes a small transaction's rows and commits it in one round trip to
+/// the SQLite connection's thread: every statement in one text, their
+/// values bound in order (anonymous `?` take the values one after another
+/// across the statements), then `COMMIT`. Each statement was a round trip
+/// of its own, with a wake-up of the connection's thread and one of the
+/// caller's: four or five for a clerk's action or a small batch. A failed
+/// statement stops the rest, `COMMIT` included, and the transaction is
+/// rolled back as any unfinished one is.
 async fn commit_in_one(
     conn: &mut sqlx::AnyConnection,
     events: &[StoredEvent],
