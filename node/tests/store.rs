@@ -102,7 +102,6 @@ fn row(case: &Case, state: &str) -> CaseRow {
     }
 }
 
-/// Writes `n` new cases, each with its received event, in one transaction.
 /// A rule for every child: an (empty) holiday calendar for `year`.
 fn calendar_rule(year: i32) -> onewindow_node::domain::log::DirectiveRecord {
     use onewindow_node::domain::log::{Directive, DirectiveRecord};
@@ -117,6 +116,7 @@ fn calendar_rule(year: i32) -> onewindow_node::domain::log::DirectiveRecord {
     }
 }
 
+/// Writes `n` new cases, each with its received event, in one transaction.
 async fn write_cases(store: &Store, prefix: &str, n: usize) {
     let mut w = store.write().await.unwrap();
     for i in 0..n {
@@ -365,6 +365,64 @@ async fn a_case_row_set_twice_in_one_transaction_keeps_the_last() {
         .await
         .unwrap();
     assert!(none.is_empty());
+}
+
+#[tokio::test]
+async fn a_new_case_row_is_inserted_and_one_held_already_fails_the_commit_whole() {
+    let db = common::test_db().await;
+    let store = open_with_catalogue(&db.url).await;
+    // Enough rows for the multi-row path as well as the one-trip commit.
+    for n in [1usize, 40] {
+        let mut w = store.write().await.unwrap();
+        for i in 0..n {
+            let rec = received(&format!("N{n}-{i}"));
+            let case = Case::start(&rec).unwrap();
+            w.append(rec, "nanhai.guicheng").unwrap();
+            w.put_new_case(row(&case, "received"));
+            // Set again in the same transaction: still one new row, the last.
+            w.put_case(row(&case, "accepted"));
+        }
+        w.commit().await.unwrap();
+        for i in 0..n {
+            let r = store.case(&format!("N{n}-{i}")).await.unwrap().unwrap();
+            assert_eq!(r.state, "accepted");
+            assert_eq!(r.committed_due.as_deref(), Some("2026-10-09"));
+        }
+    }
+    assert_eq!(store.case_count().await.unwrap(), 41);
+    // A later event of a held case upserts its row.
+    let held = store.case("N40-7").await.unwrap().unwrap().case;
+    let mut w = store.write().await.unwrap();
+    w.put_case(row(&held, "handling"));
+    w.commit().await.unwrap();
+    assert_eq!(
+        store.case("N40-7").await.unwrap().unwrap().state,
+        "handling"
+    );
+    // A row put as new for a case the store holds fails the commit, and
+    // nothing of it is kept: not the new case beside it, nor the entry.
+    let before = store.event_count().await.unwrap();
+    for n in [1usize, 40] {
+        let mut w = store.write().await.unwrap();
+        let rec = received(&format!("late-{n}"));
+        let case = Case::start(&rec).unwrap();
+        w.append(rec, "nanhai.guicheng").unwrap();
+        w.put_new_case(row(&case, "received"));
+        for i in 0..n {
+            let held = store.case(&format!("N40-{i}")).await.unwrap().unwrap();
+            w.put_new_case(row(&held.case, "refused"));
+        }
+        assert!(w.commit().await.is_err(), "{n} rows");
+        assert!(store.case(&format!("late-{n}")).await.unwrap().is_none());
+        assert_eq!(store.event_count().await.unwrap(), before);
+        assert_eq!(
+            store.case("N40-0").await.unwrap().unwrap().state,
+            "accepted"
+        );
+    }
+    // The writer goes on.
+    write_cases(&store, "after", 2).await;
+    assert_eq!(store.case_count().await.unwrap(), 43);
 }
 
 #[tokio::test]

@@ -687,7 +687,7 @@ async fn write_load(
             };
             let case = Case::start(&rec)?;
             seqs.push(w.append(rec, village.id.as_str())?.entry.origin_seq);
-            w.put_case(village.case_row_owned(case));
+            w.put_new_case(village.case_row_owned(case));
         }
         w.commit().await?;
         let now = Instant::now();

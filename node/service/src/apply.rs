@@ -174,7 +174,9 @@ impl Node {
                 .into_iter()
                 .map(|(id, row)| (id, row.case)),
         );
-        let mut touched: Vec<String> = Vec::with_capacity(ids.len());
+        // Each case touched, in order, and whether the store held it
+        // before (one it did not is inserted, not upserted).
+        let mut touched: Vec<(String, bool)> = Vec::with_capacity(ids.len());
         let mut seen: std::collections::HashSet<String> =
             std::collections::HashSet::with_capacity(ids.len());
         let mut stored = 0usize;
@@ -202,6 +204,7 @@ impl Node {
                         );
                         break;
                     }
+                    let held = cases.contains_key(&rec.case_id);
                     match fold(&mut cases, &rec, batch.direction == Direction::Down) {
                         Ok(scope) => {
                             if batch.direction == Direction::Up
@@ -219,7 +222,7 @@ impl Node {
                                 applied.crossings.push(rec.case_id.clone());
                             }
                             if seen.insert(rec.case_id.clone()) {
-                                touched.push(rec.case_id.clone());
+                                touched.push((rec.case_id.clone(), held));
                             }
                             w.append_remote(e.clone(), LogBody::Case(rec), scope, from_child);
                             stored += 1;
@@ -270,9 +273,14 @@ impl Node {
         if let Some((i, _)) = &applied.cut {
             applied.ack_upto = accepted.truncate_before(batch, *i).ack_upto;
         }
-        for id in touched {
+        for (id, held) in touched {
             if let Some(case) = cases.remove(&id) {
-                w.put_case(self.case_row_owned(case));
+                let row = self.case_row_owned(case);
+                if held {
+                    w.put_case(row);
+                } else {
+                    w.put_new_case(row);
+                }
             }
         }
         if stored == 0 && applied.catalogue.is_none() && !applied.calendar_changed {

@@ -711,7 +711,9 @@ impl Node {
                 &[("reference", reference)],
             ));
         }
-        let outcome = self.commit_outcome(w, &mut case, &matter, records).await?;
+        let outcome = self
+            .commit_outcome(w, &mut case, &matter, records, true)
+            .await?;
         self.metrics
             .case_submitted(outcome.outcome.as_str(), started.elapsed());
         Ok(Submitted {
@@ -809,7 +811,7 @@ impl Node {
         };
         case.apply(&rec)?;
         let outcome = self
-            .commit_outcome(w, &mut case, &matter, vec![resub, rec])
+            .commit_outcome(w, &mut case, &matter, vec![resub, rec], false)
             .await?;
         self.metrics
             .case_submitted(outcome.outcome.as_str(), std::time::Duration::ZERO);
@@ -967,13 +969,15 @@ impl Node {
     }
 
     /// Stores an acceptance decision (with the escalation it may need) and
-    /// returns its outcome document.
+    /// returns its outcome document; `new` for a case numbered in this
+    /// transaction (its row is inserted).
     async fn commit_outcome(
         &self,
         mut w: onewindow_store::WriteTx<'_>,
         case: &mut Case,
         matter: &Matter,
         mut records: Vec<EventRecord>,
+        new: bool,
     ) -> Result<Outcome, Error> {
         // The document answers the decision; it describes the case as it
         // stands after the escalation that follows it (whether and to
@@ -995,7 +999,11 @@ impl Node {
         // An immediate or trust-first result is completed at once.
         self.queue_completion_sms(&mut w, None, case, at_ms).await?;
         let row = self.case_row(case);
-        w.put_case(row.clone());
+        if new {
+            w.put_new_case(row.clone());
+        } else {
+            w.put_case(row.clone());
+        }
         w.commit().await?;
         Ok(self.outcome_with(&row, document))
     }

@@ -115,15 +115,31 @@ pub(super) fn open_subs(case: &Case) -> String {
     s
 }
 
-/// The upsert of `rows` case rows. `body` is no longer written: a case is
-/// folded from its events (rows written by earlier releases keep their
-/// JSON, unread).
-pub(super) fn cases_sql(backend: super::Backend, rows: usize) -> &'static str {
+/// The upsert of `rows` case rows, or with `new` the insert of rows of
+/// cases not yet held. `body` is no longer written: a case is folded from
+/// its events (rows written by earlier releases keep their JSON, unread).
+///
+/// A new case's row is a plain insert: on SQLite an upsert may end in
+/// `ABORT` in its `DO UPDATE` half, so it copies every page it touches
+/// into a statement journal first (a tenth of the connection thread's
+/// time for a batch of new cases), which `INSERT OR FAIL` does not need
+/// ([`super::insert_into`]).
+pub(super) fn cases_sql(backend: super::Backend, rows: usize, new: bool) -> &'static str {
+    let columns = "cases (id, matter_code, department, accepting_node, holder, state, suspended, \
+             applicant_last4, received_at_ms, accepted_at_ms, closed_at_ms, statutory_due, committed_due, \
+             stage_due, warning, version, updated_at_ms, immediate, granted, rating, open_subs, follow_up_due, appeals, late_forwarding, post_check_due, trust, id_digest, withheld, body)";
+    if new {
+        return super::statement_text("new_cases", backend, rows, || {
+            format!(
+                "{} {columns} VALUES {}",
+                super::insert_into(backend),
+                values_with_empty_body(backend, rows)
+            )
+        });
+    }
     super::statement_text("cases", backend, rows, || {
         format!(
-            "{} cases (id, matter_code, department, accepting_node, holder, state, suspended, \
-             applicant_last4, received_at_ms, accepted_at_ms, closed_at_ms, statutory_due, committed_due, \
-             stage_due, warning, version, updated_at_ms, immediate, granted, rating, open_subs, follow_up_due, appeals, late_forwarding, post_check_due, trust, id_digest, withheld, body) VALUES {} \
+            "{} {columns} VALUES {} \
              ON CONFLICT (id) DO UPDATE SET holder = excluded.holder, state = excluded.state, \
              suspended = excluded.suspended, accepted_at_ms = excluded.accepted_at_ms, \
              closed_at_ms = excluded.closed_at_ms, statutory_due = excluded.statutory_due, \
@@ -192,10 +208,11 @@ pub(super) async fn flush_cases(
     tx: &mut sqlx::AnyConnection,
     backend: super::Backend,
     rows: &[CaseRow],
+    new: bool,
     withheld: &HashSet<&str>,
 ) -> Result<(), StoreError> {
     for chunk in super::statement_runs(rows, ROWS_PER_STATEMENT) {
-        let sql = cases_sql(backend, chunk.len());
+        let sql = cases_sql(backend, chunk.len(), new);
         bind_cases(sqlx::query(sql), chunk, withheld)
             .execute(&mut *tx)
             .await?;

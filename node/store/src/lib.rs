@@ -703,6 +703,7 @@ impl Store {
             tx,
             events: Vec::new(),
             cases: Vec::new(),
+            new_cases: Vec::new(),
             case_index: HashMap::new(),
             cursors: Vec::new(),
             digests: Vec::new(),
@@ -1181,9 +1182,13 @@ pub struct WriteTx<'s> {
     guard: MutexGuard<'s, WriteState>,
     tx: TxConn,
     events: Vec<StoredEvent>,
+    /// Case rows to upsert.
     cases: Vec<CaseRow>,
-    /// Where each staged case is in `cases`.
-    case_index: HashMap<String, usize>,
+    /// Rows of cases not held before this transaction, to insert
+    /// ([`WriteTx::put_new_case`]).
+    new_cases: Vec<CaseRow>,
+    /// Where each staged case is: in `new_cases` (`true`) or `cases`.
+    case_index: HashMap<String, (bool, usize)>,
     cursors: Vec<(String, u64)>,
     digests: Vec<(i64, u64)>,
     last_local_seq: i64,
@@ -1310,18 +1315,45 @@ impl WriteTx<'_> {
 
     /// Sets the read-model row of a case (the last one set per case wins).
     pub fn put_case(&mut self, row: CaseRow) {
+        self.stage_case(row, false);
+    }
+
+    /// Sets the row of a case that this store did not hold when the
+    /// transaction began (its first event, a case read and not found):
+    /// it is inserted, not upserted, which on SQLite spares the statement
+    /// journal of an upsert. Put a case held already this way and the
+    /// commit fails, whole.
+    pub fn put_new_case(&mut self, row: CaseRow) {
+        self.stage_case(row, true);
+    }
+
+    /// Stages a case's row; one staged already keeps its place (a case new
+    /// to the store stays new whatever follows it in the transaction).
+    fn stage_case(&mut self, row: CaseRow, new: bool) {
         match self.case_index.get(&row.id) {
-            Some(&i) => self.cases[i] = row,
+            Some(&(true, i)) => self.new_cases[i] = row,
+            Some(&(false, i)) => self.cases[i] = row,
             None => {
-                self.case_index.insert(row.id.clone(), self.cases.len());
-                self.cases.push(row);
+                let rows = if new {
+                    &mut self.new_cases
+                } else {
+                    &mut self.cases
+                };
+                self.case_index.insert(row.id.clone(), (new, rows.len()));
+                rows.push(row);
             }
         }
     }
 
     /// A case staged in this transaction.
     fn staged_case(&self, id: &str) -> Option<&CaseRow> {
-        self.case_index.get(id).map(|&i| &self.cases[i])
+        self.case_index.get(id).map(|&(new, i)| {
+            if new {
+                &self.new_cases[i]
+            } else {
+                &self.cases[i]
+            }
+        })
     }
 
     /// A case's row as last committed, if the writer's cache holds it.
@@ -1357,17 +1389,19 @@ impl WriteTx<'_> {
             .collect();
         let one_trip = matches!(self.tx, TxConn::Own)
             && self.events.len() <= ONE_TRIP_ROWS
-            && self.cases.len() <= ONE_TRIP_ROWS
+            && self.cases.len() + self.new_cases.len() <= ONE_TRIP_ROWS
             && unstaged.is_empty();
         let conn = tx_conn(&mut self.tx, &mut self.guard);
         if one_trip {
-            commit_in_one(conn, &self.events, &self.cursors, &self.cases, &withheld).await?;
+            let cases = [&self.new_cases[..], &self.cases[..]];
+            commit_in_one(conn, &self.events, &self.cursors, cases, &withheld).await?;
             self.guard.rollback_pending = false;
         } else {
             flush_events(conn, backend, &self.events).await?;
             replica::flush_heads(conn, backend, &self.events).await?;
             replica::flush_cursors(conn, backend, &self.cursors).await?;
-            cases::flush_cases(conn, backend, &self.cases, &withheld).await?;
+            cases::flush_cases(conn, backend, &self.new_cases, true, &withheld).await?;
+            cases::flush_cases(conn, backend, &self.cases, false, &withheld).await?;
             for id in unstaged {
                 sqlx::query("UPDATE cases SET withheld = 1 WHERE id = $1")
                     .bind(id)
@@ -1398,12 +1432,13 @@ impl WriteTx<'_> {
         self.guard.last_local_seq = self.last_local_seq;
         self.guard.own_seq = self.own_seq;
         self.guard.own_hash = self.own_hash;
-        if self.cases.len() <= CASE_CACHE_TX_ROWS {
-            for row in self.cases.drain(..) {
+        let rows = self.new_cases.drain(..).chain(self.cases.drain(..));
+        if self.case_index.len() <= CASE_CACHE_TX_ROWS {
+            for row in rows {
                 self.guard.case_cache.insert(row.id.clone(), row);
             }
         } else {
-            for row in &self.cases {
+            for row in rows {
                 self.guard.case_cache.remove(&row.id);
             }
         }
@@ -1766,7 +1801,8 @@ async fn commit_in_one(
     conn: &mut sqlx::AnyConnection,
     events: &[StoredEvent],
     cursors: &[(String, u64)],
-    cases: &[cases::CaseRow],
+    // Rows of cases new to the store, then the rest.
+    cases: [&[cases::CaseRow]; 2],
     withheld: &HashSet<&str>,
 ) -> Result<(), StoreError> {
     let backend = Backend::Sqlite;
@@ -1784,9 +1820,11 @@ async fn commit_in_one(
         sql.push_str(replica::cursor_sql(backend));
         sql.push_str("; ");
     }
-    for chunk in statement_runs(cases, cases::ROWS_PER_STATEMENT) {
-        sql.push_str(cases::cases_sql(backend, chunk.len()));
-        sql.push_str("; ");
+    for (rows, new) in cases.into_iter().zip([true, false]) {
+        for chunk in statement_runs(rows, cases::ROWS_PER_STATEMENT) {
+            sql.push_str(cases::cases_sql(backend, chunk.len(), new));
+            sql.push_str("; ");
+        }
     }
     sql.push_str("COMMIT");
     let mut q = sqlx::query(&sql);
@@ -1797,8 +1835,10 @@ async fn commit_in_one(
     for (peer, have) in cursors {
         q = replica::bind_cursor(q, peer, *have);
     }
-    for chunk in statement_runs(cases, cases::ROWS_PER_STATEMENT) {
-        q = cases::bind_cases(q, chunk, withheld);
+    for rows in cases {
+        for chunk in statement_runs(rows, cases::ROWS_PER_STATEMENT) {
+            q = cases::bind_cases(q, chunk, withheld);
+        }
     }
     q.execute(&mut *conn).await?;
     Ok(())
