@@ -102,6 +102,9 @@ pub enum Cut {
     },
 }
 
+/// The cases a batch touches, by number, as folded so far.
+type CaseMap = foldhash::HashMap<String, Case>;
+
 impl Node {
     /// Applies the accepted entries of a batch from `peer` and records that
     /// the peer's log is held up to the acknowledgement, in one transaction.
@@ -167,7 +170,7 @@ impl Node {
             .filter_map(|(_, b)| b.case().map(|r| r.case_id.as_str()))
             .collect();
         // Room for every case the batch touches, new ones included.
-        let mut cases: HashMap<String, Case> = HashMap::with_capacity(ids.len());
+        let mut cases: CaseMap = CaseMap::with_capacity_and_hasher(ids.len(), Default::default());
         cases.extend(
             w.cases_by_id(&ids)
                 .await?
@@ -177,8 +180,8 @@ impl Node {
         // Each case touched, in order, and whether the store held it
         // before (one it did not is inserted, not upserted).
         let mut touched: Vec<(String, bool)> = Vec::with_capacity(ids.len());
-        let mut seen: std::collections::HashSet<String> =
-            std::collections::HashSet::with_capacity(ids.len());
+        let mut seen: foldhash::HashSet<String> =
+            foldhash::HashSet::with_capacity_and_hasher(ids.len(), Default::default());
         let mut stored = 0usize;
         for (i, body) in bodies {
             let we = &batch.entries[i];
@@ -273,6 +276,8 @@ impl Node {
         if let Some((i, _)) = &applied.cut {
             applied.ack_upto = accepted.truncate_before(batch, *i).ack_upto;
         }
+        let new = touched.iter().filter(|(_, held)| !held).count();
+        w.reserve_cases(new, touched.len() - new);
         for (id, held) in touched {
             if let Some(case) = cases.remove(&id) {
                 let row = self.case_row_owned(case);
@@ -595,7 +600,7 @@ impl Node {
 /// writing hall checked), plus the one-writer rule; returns the case's
 /// scope.
 fn fold(
-    cases: &mut HashMap<String, Case>,
+    cases: &mut CaseMap,
     rec: &EventRecord,
     from_above: bool,
 ) -> Result<String, String> {

@@ -1,6 +1,6 @@
 //! The case read model: one row per case, rewritten on every case event.
 
-use std::collections::HashSet;
+use foldhash::HashSet;
 
 use sqlx::Row;
 use sqlx::any::AnyRow;

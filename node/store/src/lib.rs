@@ -61,7 +61,7 @@ use federation::replication::WireEntry;
 use onewindow_domain::case::EventRecord;
 use onewindow_domain::codec::{self, Book, DecodeError};
 use onewindow_domain::log::{DirectiveRecord, LogBody};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
@@ -704,7 +704,7 @@ impl Store {
             events: Vec::new(),
             cases: Vec::new(),
             new_cases: Vec::new(),
-            case_index: HashMap::new(),
+            case_index: foldhash::HashMap::default(),
             cursors: Vec::new(),
             digests: Vec::new(),
             last_local_seq: seq,
@@ -1188,7 +1188,7 @@ pub struct WriteTx<'s> {
     /// ([`WriteTx::put_new_case`]).
     new_cases: Vec<CaseRow>,
     /// Where each staged case is: in `new_cases` (`true`) or `cases`.
-    case_index: HashMap<String, (bool, usize)>,
+    case_index: foldhash::HashMap<String, (bool, usize)>,
     cursors: Vec<(String, u64)>,
     digests: Vec<(i64, u64)>,
     last_local_seq: i64,
@@ -1311,6 +1311,14 @@ impl WriteTx<'_> {
     pub fn set_have(&mut self, peer: &str, have: u64) {
         self.cursors.retain(|(p, _)| p != peer);
         self.cursors.push((peer.to_owned(), have));
+    }
+
+    /// Makes room for `new` more rows of new cases and `held` more of
+    /// cases held (a batch that touches many).
+    pub fn reserve_cases(&mut self, new: usize, held: usize) {
+        self.case_index.reserve(new + held);
+        self.new_cases.reserve(new);
+        self.cases.reserve(held);
     }
 
     /// Sets the read-model row of a case (the last one set per case wins).
@@ -1773,7 +1781,7 @@ async fn flush_events(
 /// `withheld` flag, migration 0031). Every case entry a transaction stores
 /// comes with its case's row ([`WriteTx::put_case`]), so the flag is
 /// written with the row.
-fn withheld_cases_of(events: &[StoredEvent]) -> HashSet<&str> {
+fn withheld_cases_of(events: &[StoredEvent]) -> foldhash::HashSet<&str> {
     events
         .iter()
         .filter(|e| matches!(e.entry.sealed, Sealed::Withheld(_)))
@@ -1803,7 +1811,7 @@ async fn commit_in_one(
     cursors: &[(String, u64)],
     // Rows of cases new to the store, then the rest.
     cases: [&[cases::CaseRow]; 2],
-    withheld: &HashSet<&str>,
+    withheld: &foldhash::HashSet<&str>,
 ) -> Result<(), StoreError> {
     let backend = Backend::Sqlite;
     let heads = replica::heads_of(events);
