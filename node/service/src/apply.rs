@@ -599,11 +599,7 @@ impl Node {
 /// the rules of what is written now, such as the three people, which the
 /// writing hall checked), plus the one-writer rule; returns the case's
 /// scope.
-fn fold(
-    cases: &mut CaseMap,
-    rec: &EventRecord,
-    from_above: bool,
-) -> Result<String, String> {
+fn fold(cases: &mut CaseMap, rec: &EventRecord, from_above: bool) -> Result<String, String> {
     // Only the district hands a case over (`service::handover`).
     if matches!(rec.event, Event::HandedOver { .. }) && rec.actor.node.contains('.') {
         return Err(format!(
