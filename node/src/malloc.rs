@@ -18,10 +18,11 @@
 //! onewindow-node`). jemalloc's arenas made each idle village about 4 MB
 //! larger (26.8 to 27.1 MB against 22.8 to 23.5) and a linked village
 //! with 1,000 cases 32.7 MB against 27.3 (`scripts/village-rss 1000 10`),
-//! and a village's memory is what it is short of, not CPU. One of glibc's defaults costs a hall, and it is a
-//! tunable read when a process starts, so [`tune`] starts the process once
-//! more with it set (unless the environment already sets the threshold,
-//! or this is the restarted process).
+//! and a village's memory is what it is short of, not CPU. One of glibc's
+//! defaults costs a hall, and it is a tunable read when a process starts,
+//! so [`tune`] starts the process once more with it set (unless the
+//! environment already sets the threshold, or this is the restarted
+//! process).
 //!
 //! The mmap threshold, fixed at 4 MiB: glibc raises its threshold to the
 //! size of every large block freed, up to 32 MiB. A password hash

@@ -1207,7 +1207,7 @@ async fn no_index_of_the_log_or_the_cases_is_keyed_by_a_random_value() {
     ];
     let mut seen = 0;
     for table in ["events", "cases"] {
-        let indexes = text_column(&store, &format!("PRAGMA index_list({table})"), 1).await;
+        let indexes = index_names(&store, table).await;
         assert!(!indexes.is_empty(), "{table} has no index");
         for index in indexes {
             // Its columns in order (`seqno`), each named in column 2.
@@ -1223,12 +1223,19 @@ async fn no_index_of_the_log_or_the_cases_is_keyed_by_a_random_value() {
     assert!(seen >= 8, "only {seen} indexes looked at");
 }
 
+/// The names of `table`'s indexes on SQLite, sorted.
+async fn index_names(store: &Store, table: &str) -> Vec<String> {
+    let mut names = text_column(store, &format!("PRAGMA index_list({table})"), 1).await;
+    names.sort();
+    names
+}
+
 /// Every index of the log and of the cases is written for each event at
 /// every tier the event reaches (each of the case's adds 0.4 to 1.6 µs to
 /// a new case's row of about 10, `ARCHITECTURE.md`): these are all there
-/// are. One added makes this fail,
-/// so that it is added for a reader a user waits on; one whose reader has
-/// gone is dropped (migration 0032 dropped `cases_open`).
+/// are. One added makes this fail, so that it is added for a reader a user
+/// waits on; one whose reader has gone is dropped (migration 0032 dropped
+/// `cases_open`).
 #[tokio::test]
 async fn the_log_and_the_cases_carry_only_the_indexes_their_readers_need() {
     let db = common::test_db().await;
@@ -1236,10 +1243,8 @@ async fn the_log_and_the_cases_carry_only_the_indexes_their_readers_need() {
         return; // One schema for both: the same migrations make it.
     }
     let store = open(&db.url).await;
-    let mut cases = text_column(&store, "PRAGMA index_list(cases)", 1).await;
-    cases.sort();
     assert_eq!(
-        cases,
+        index_names(&store, "cases").await,
         [
             "cases_accepting",
             "cases_follow_up",
@@ -1251,10 +1256,8 @@ async fn the_log_and_the_cases_carry_only_the_indexes_their_readers_need() {
             "sqlite_autoindex_cases_1",
         ]
     );
-    let mut events = text_column(&store, "PRAGMA index_list(events)", 1).await;
-    events.sort();
     assert_eq!(
-        events,
+        index_names(&store, "events").await,
         [
             "events_case",
             "events_down",
