@@ -259,7 +259,8 @@ impl Node {
         let mut w = self.store.write().await?;
         let replayed = w.replay_delivery(id, self.now_ms()).await?;
         w.commit().await?;
-        if !replayed {
+        // As the replay left it: the sender may deliver it at once.
+        let Some(d) = replayed else {
             let Some(d) = self.store.delivery(id).await? else {
                 return Err(Error::not_found("unknown_delivery", &[]));
             };
@@ -274,14 +275,9 @@ impl Node {
                 "delivery_not_dead"
             };
             return Err(Error::new(ErrorKind::Conflict, code, &[]));
-        }
+        };
         self.audit("webhook_replayed", by, Role::Admin, id, "")
             .await;
-        let d = self
-            .store
-            .delivery(id)
-            .await?
-            .ok_or_else(|| Error::not_found("unknown_delivery", &[]))?;
         Ok(self.delivery_view(d))
     }
 

@@ -363,9 +363,15 @@ impl WriteTx<'_> {
     }
 
     /// Puts a dead letter of a live subscription back to be delivered at
-    /// `now_ms` (its attempts start again); false when it is not a dead
-    /// letter or its subscription has ended.
-    pub async fn replay_delivery(&mut self, id: &str, now_ms: i64) -> Result<bool, StoreError> {
+    /// `now_ms` (its attempts start again) and returns it as it now stands,
+    /// read in this transaction (the sender may take it as soon as this
+    /// commits); `None` when it is not a dead letter or its subscription
+    /// has ended.
+    pub async fn replay_delivery(
+        &mut self,
+        id: &str,
+        now_ms: i64,
+    ) -> Result<Option<DeliveryRow>, StoreError> {
         let done = sqlx::query(
             "UPDATE feed_deliveries SET dead_at_ms = NULL, attempts = 0, next_attempt_ms = $1 \
              WHERE id = $2 AND dead_at_ms IS NOT NULL AND subscription IN \
@@ -375,6 +381,13 @@ impl WriteTx<'_> {
         .bind(id)
         .execute(self.conn())
         .await?;
-        Ok(done.rows_affected() == 1)
+        if done.rows_affected() != 1 {
+            return Ok(None);
+        }
+        let row = sqlx::query("SELECT * FROM feed_deliveries WHERE id = $1")
+            .bind(id)
+            .fetch_one(self.conn())
+            .await?;
+        Ok(Some(DeliveryRow::from_row(&row)?))
     }
 }
