@@ -98,7 +98,7 @@ fn row(case: &Case, state: &str) -> CaseRow {
         follow_up_due: None,
         post_check_due: None,
         trust: None,
-        case: case.clone(),
+        case: Box::new(case.clone()),
     }
 }
 
@@ -347,7 +347,7 @@ async fn a_case_row_set_twice_in_one_transaction_keeps_the_last() {
     w.commit().await.unwrap();
     let r = store.case("C-1").await.unwrap().unwrap();
     assert_eq!(r.state, "handling");
-    assert_eq!(r.case, case);
+    assert_eq!(*r.case, case);
     let listed = store
         .cases(&CaseFilter {
             states: vec!["handling".into(), "review".into()],

@@ -1093,7 +1093,8 @@ impl Node {
     }
 
     /// The read-model row of a case, taking the case (no copy of it).
-    pub fn case_row_owned(&self, case: Case) -> CaseRow {
+    pub fn case_row_owned(&self, case: impl Into<Box<Case>>) -> CaseRow {
+        let case: Box<Case> = case.into();
         let cal = self.calendar();
         let clocks = case.clocks(&cal);
         if let Some(c) = &clocks {
@@ -1151,7 +1152,7 @@ impl Node {
 impl Node {
     /// A case as stored here, read outside the writer.
     async fn stored_case(&self, number: &str) -> Result<Case, Error> {
-        Ok(self
+        Ok(*self
             .store
             .case(number)
             .await?

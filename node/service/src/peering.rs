@@ -606,7 +606,7 @@ impl Node {
                 (case, to, records)
             }
             Some(row) if row.case.version + 1 == first => {
-                let mut case = row.case;
+                let mut case = *row.case;
                 for r in &records {
                     case.replay(r).map_err(|e| {
                         PeerRefusal::new("forged_entry", format!("case {case_id}: {e}"))

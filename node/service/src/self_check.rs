@@ -58,9 +58,9 @@ impl Node {
                 &ReportedBreak::detail_of(b),
             );
             let mut w = self.store.write().await?;
-            let kept = w.append_audit(rec.clone())?;
+            let kept = w.append_audit(rec.clone())?.entry.origin_seq;
             w.commit().await?;
-            found.extend(ReportedBreak::read(me, kept.entry.origin_seq, &rec));
+            found.extend(ReportedBreak::read(me, kept, &rec));
         }
         Ok(found)
     }

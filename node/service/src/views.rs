@@ -244,7 +244,7 @@ impl Node {
             committed_due: row.committed_due.clone(),
             stage_due: row.stage_due.clone(),
             clocks: row.case.clocks(&self.calendar()),
-            case: row.case.clone(),
+            case: Case::clone(&row.case),
         }
     }
 

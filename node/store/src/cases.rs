@@ -58,7 +58,7 @@ pub struct CaseRow {
     /// A trust-first result: `pending`, `passed` or `revoked`.
     pub trust: Option<String>,
     /// The case.
-    pub case: Case,
+    pub case: Box<Case>,
 }
 
 /// Filters for listing cases.
@@ -246,7 +246,7 @@ fn values_with_empty_body(backend: super::Backend, rows: usize) -> String {
 }
 
 /// A row's columns (those of [`SELECT`]) with its case.
-fn case_row(r: &AnyRow, case: Case) -> Result<CaseRow, StoreError> {
+fn case_row(r: &AnyRow, case: Box<Case>) -> Result<CaseRow, StoreError> {
     let suspended: i64 = r.try_get(6)?;
     let immediate: i64 = r.try_get(17)?;
     let granted: Option<i64> = r.try_get(18)?;
@@ -332,7 +332,7 @@ fn rows_with_cases(
             let case = cases
                 .remove(&id)
                 .ok_or_else(|| StoreError::Corrupt(format!("case {id} has no events")))?;
-            case_row(r, case)
+            case_row(r, Box::new(case))
         })
         .collect()
 }

@@ -1220,12 +1220,12 @@ impl WriteTx<'_> {
 
     /// Appends a case event written by this node to its log; `scope` is the
     /// case's accepting node. Returns the stored event.
-    pub fn append(&mut self, record: EventRecord, scope: &str) -> Result<StoredEvent, StoreError> {
+    pub fn append(&mut self, record: EventRecord, scope: &str) -> Result<&StoredEvent, StoreError> {
         self.append_own(LogBody::Case(record), scope)
     }
 
     /// Appends a directive written by this node (it goes to every node below).
-    pub fn append_directive(&mut self, d: DirectiveRecord) -> Result<StoredEvent, StoreError> {
+    pub fn append_directive(&mut self, d: DirectiveRecord) -> Result<&StoredEvent, StoreError> {
         self.append_own(LogBody::Directive(d), "")
     }
 
@@ -1234,7 +1234,7 @@ impl WriteTx<'_> {
         &mut self,
         d: DirectiveRecord,
         scope: &str,
-    ) -> Result<StoredEvent, StoreError> {
+    ) -> Result<&StoredEvent, StoreError> {
         self.append_own(LogBody::Directive(d), scope)
     }
 
@@ -1243,12 +1243,12 @@ impl WriteTx<'_> {
     pub fn append_audit(
         &mut self,
         a: onewindow_domain::log::AuditRecord,
-    ) -> Result<StoredEvent, StoreError> {
+    ) -> Result<&StoredEvent, StoreError> {
         let me = self.store.node.to_string();
         self.append_own(LogBody::Audit(a), &me)
     }
 
-    fn append_own(&mut self, body: LogBody, scope: &str) -> Result<StoredEvent, StoreError> {
+    fn append_own(&mut self, body: LogBody, scope: &str) -> Result<&StoredEvent, StoreError> {
         if self.store.own_writes_held() {
             return Err(StoreError::Recovering);
         }
@@ -1273,16 +1273,18 @@ impl WriteTx<'_> {
         self.own_hash = entry.hash;
         self.last_local_seq += 1;
         let (up, down) = routing(&me, &me, scope, None);
-        let ev = StoredEvent {
+        // Returned by reference: most callers want nothing of it, and
+        // returning a copy cost every own write a copy of its entry and
+        // of its decoded body.
+        self.events.push(StoredEvent {
             local_seq: self.last_local_seq,
             entry,
             body,
             scope: scope.to_owned(),
             up,
             down,
-        };
-        self.events.push(ev.clone());
-        Ok(ev)
+        });
+        Ok(self.events.last().expect("just pushed"))
     }
 
     /// Appends an entry written elsewhere, as it came (origin, sequence and
