@@ -321,6 +321,25 @@ async fn a_hostile_village_is_refused_at_its_township_and_stops_no_one_else() {
                 .is_none()
         );
 
+        // 4b. A `received` for a case the township holds (the case of
+        // step 2, sent again at the next sequence with another applicant):
+        // taken as a new case, its row fails the commit on its key, and
+        // the batch, applied again reading every case it touches, is
+        // refused. The case held is as it was.
+        let town = &t.node(TOWNSHIP).node;
+        let before = town.store.case("XP-20261201-000001-0").await.unwrap();
+        assert!(before.is_some());
+        let mut r = Rogue::connect(&t, "rogue").await;
+        let again = received(&t, VILLAGE, "XP-20261201-000001-0", "钱七");
+        let entry = next_entry(&t, VILLAGE, &again).await;
+        r.send(batch_of(&t, entry).await).await;
+        assert_eq!(r.answer().await, Err("forged_entry".into()));
+        assert_eq!(held(&t, TOWNSHIP, VILLAGE).await, after_good);
+        assert_eq!(
+            town.store.case("XP-20261201-000001-0").await.unwrap(),
+            before
+        );
+
         // 5. A Hello carrying a 4 MiB software string is refused before
         // anything of it is kept.
         let mut r = Rogue::connect(&t, &"x".repeat(4 << 20)).await;

@@ -109,6 +109,14 @@ pub enum StoreError {
     Recovering,
 }
 
+impl StoreError {
+    /// The database refused a row whose key it holds already (a unique
+    /// constraint or a primary key).
+    pub fn is_unique_violation(&self) -> bool {
+        matches!(self, StoreError::Db(sqlx::Error::Database(e)) if e.is_unique_violation())
+    }
+}
+
 /// The largest entry (body and sealed section) the log takes: a batch of
 /// one must fit in a frame.
 pub const MAX_ENTRY: usize = federation::transport::MAX_FRAME - 64 * 1024;
