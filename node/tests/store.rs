@@ -55,7 +55,7 @@ fn received(case_id: &str) -> EventRecord {
         case_version: 1,
         actor: actor(),
         at_ms: 1_790_000_000_000,
-        event: Event::Received(Box::new(Received::from_matter(
+        event: Event::Received(std::sync::Arc::new(Received::from_matter(
             matter,
             1,
             Applicant {
@@ -581,6 +581,7 @@ async fn cases_are_found_by_hall_subtree_holder_applicant_number_and_overdue() {
     for (id, hall, applicant, due, closed) in cases {
         let mut rec = received(id);
         if let Event::Received(r) = &mut rec.event {
+            let r = std::sync::Arc::make_mut(r);
             r.applicant.id_number = applicant.into();
         }
         let case = Case::start(&rec).unwrap();
@@ -975,6 +976,7 @@ async fn a_batch_for_the_parent_is_filled_by_what_it_sends_once_sections_are_wit
     for i in 0..120 {
         let mut rec = received(&format!("P-{i}"));
         if let Event::Received(r) = &mut rec.event {
+            let r = std::sync::Arc::make_mut(r);
             r.matter_code.clone_from(&matter.code);
             r.materials = matter
                 .materials
@@ -2025,6 +2027,7 @@ async fn withheld_cases_are_the_open_ones_held_here_with_a_section_withheld() {
         let mut rec = received(id);
         rec.actor.node = child_id.into();
         if let Event::Received(r) = &mut rec.event {
+            let r = std::sync::Arc::make_mut(r);
             r.accepting_node = child_id.into();
         }
         w.append(rec, child_id).unwrap();

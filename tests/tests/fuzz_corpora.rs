@@ -111,7 +111,7 @@ fn entries() -> Vec<(Vec<u8>, Vec<u8>)> {
             case_version: 1,
             actor: actor.clone(),
             at_ms: 1_767_600_000_000,
-            event: Event::Received(Box::new(received)),
+            event: Event::Received(std::sync::Arc::new(received)),
         };
         let e = codec::encode(&LogBody::Case(rec), origin, |v| {
             (v == cat.version).then_some(digest)

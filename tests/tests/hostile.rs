@@ -146,7 +146,7 @@ fn received(t: &Tree, origin: &str, case_id: &str, name: &str) -> LogBody {
             department: None,
         },
         at_ms: 1_796_000_000_000,
-        event: Event::Received(Box::new(Received::from_matter(
+        event: Event::Received(std::sync::Arc::new(Received::from_matter(
             matter,
             cat.version,
             Applicant {
@@ -389,7 +389,7 @@ fn received_under(
             department: None,
         },
         at_ms: 1_796_000_000_000,
-        event: Event::Received(Box::new(Received::from_matter(
+        event: Event::Received(std::sync::Arc::new(Received::from_matter(
             matter,
             cat.version,
             Applicant {

@@ -416,7 +416,7 @@ fn received(cat: &Catalogue, origin: &str, case_id: &str, name: &str) -> EventRe
             department: None,
         },
         at_ms: onewindow_tests::START_MS + 60_000,
-        event: Event::Received(Box::new(Received::from_matter(
+        event: Event::Received(std::sync::Arc::new(Received::from_matter(
             matter,
             cat.version,
             Applicant {

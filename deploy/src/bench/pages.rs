@@ -213,7 +213,7 @@ fn synthetic_case(
         case_version: 1,
         actor: clerk.clone(),
         at_ms: received_ms,
-        event: Event::Received(Box::new(received)),
+        event: Event::Received(std::sync::Arc::new(received)),
     };
     let mut b = CaseBuilder {
         case: Case::start(&first)?,

@@ -683,7 +683,7 @@ async fn write_load(
                 case_version: 1,
                 actor: actor.clone(),
                 at_ms,
-                event: Event::Received(Box::new(received)),
+                event: Event::Received(std::sync::Arc::new(received)),
             };
             let case = Case::start(&rec)?;
             seqs.push(w.append(rec, village.id.as_str())?.entry.origin_seq);

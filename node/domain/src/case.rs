@@ -21,6 +21,7 @@
 use chrono::{DateTime, FixedOffset, NaiveDate};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use super::calendar::Calendar;
 use super::catalogue::{JoinRule, Limit, Stage, StageName};
@@ -242,7 +243,10 @@ impl Channel {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Event {
     /// First submission at a window; creates the case.
-    Received(Box<Received>),
+    ///
+    /// Shared with the case it starts ([`Case::received`]): a case folded
+    /// from its `received` holds the same one, not a copy.
+    Received(Arc<Received>),
     /// Materials submitted again after a correction notice.
     Resubmitted {
         /// Situations now selected.
@@ -1263,7 +1267,7 @@ pub struct Case {
     /// Case number.
     pub id: String,
     /// What was submitted first, with the matter's rules as accepted under.
-    pub received: Received,
+    pub received: Arc<Received>,
     /// Situations now selected.
     pub situations: Vec<String>,
     /// Materials now presented.
@@ -1454,7 +1458,7 @@ impl Case {
             id: rec.case_id.clone(),
             situations: r.situations.clone(),
             materials: r.materials.clone(),
-            received: (**r).clone(),
+            received: Arc::clone(r),
             state: State::Received,
             version: 1,
             holder: Some(rec.actor.node.clone()),

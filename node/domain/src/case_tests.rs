@@ -189,7 +189,7 @@ fn received(join: JoinRule) -> EventRecord {
         case_version: 1,
         actor: actor(Role::Clerk, None, "clerk"),
         at_ms: 1_790_000_000_000,
-        event: Event::Received(Box::new(Received {
+        event: Event::Received(std::sync::Arc::new(Received {
             matter_code: "T".into(),
             matter_version: 1,
             catalogue_version: 1,
@@ -781,6 +781,7 @@ fn an_issued_red_warning_escalates_after_five_working_days_and_an_appeal_stops_i
 fn in_review(distinct_people: u8, handler: &str) -> (Vec<EventRecord>, Case) {
     let mut first = received(JoinRule::All);
     if let Event::Received(r) = &mut first.event {
+        let r = std::sync::Arc::make_mut(r);
         r.co_departments.clear();
         r.distinct_people = distinct_people;
     }
@@ -932,6 +933,7 @@ fn rules_of_what_is_written_now_do_not_refuse_a_history() {
 fn trust_first_case() -> Case {
     let mut rec = received(JoinRule::All);
     if let Event::Received(r) = &mut rec.event {
+        let r = std::sync::Arc::make_mut(r);
         r.co_departments.clear();
         r.trust_first = Some(crate::catalogue::TrustFirst {
             pledge_zh: "本人承诺所报信息真实".into(),

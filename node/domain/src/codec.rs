@@ -1566,7 +1566,7 @@ fn decode_case(
                 received.catalogue_tree = Some(r.catalogue_tree);
                 received.peer_matter = Some(Box::new(m));
             }
-            Event::Received(Box::new(received))
+            Event::Received(std::sync::Arc::new(received))
         }
         Ev::Resubmitted(s) => Event::Resubmitted {
             situations: s.situations,
@@ -1781,7 +1781,7 @@ mod tests {
                 department: None,
             },
             at_ms: 1_796_000_000_000,
-            event: Event::Received(Box::new(Received::from_matter(
+            event: Event::Received(std::sync::Arc::new(Received::from_matter(
                 m,
                 book.catalogue.version,
                 Applicant {
@@ -1831,6 +1831,7 @@ mod tests {
         let Event::Received(r) = &mut first.event else {
             unreachable!()
         };
+        let r = std::sync::Arc::make_mut(r);
         r.decided_at = Some("liwan.dali".into());
         r.catalogue_tree = Some("liwan".into());
         r.peer_matter = Some(Box::new(b.catalogue.matter(&code).unwrap().clone()));
@@ -1851,6 +1852,7 @@ mod tests {
         assert!(decode(&forged, Some(&enc.personal), VILLAGE, |_| None).is_err());
         // Without the matter, a peer's case is not written.
         if let Event::Received(r) = &mut first.event {
+            let r = std::sync::Arc::make_mut(r);
             r.peer_matter = None;
         }
         assert!(encode(&LogBody::Case(first), VILLAGE, |_| None).is_err());
@@ -1873,6 +1875,7 @@ mod tests {
         let (b, code) = book();
         let mut first = received(&b, &code);
         if let Event::Received(r) = &mut first.event {
+            let r = std::sync::Arc::make_mut(r);
             r.decided_at = Some("foshan.nanhai".into());
         }
         let body = LogBody::Case(first.clone());
@@ -2219,6 +2222,7 @@ mod tests {
         // material an attachment shows is personal.
         let mut online = received(&b, &code);
         if let Event::Received(r) = &mut online.event {
+            let r = std::sync::Arc::make_mut(r);
             r.intake = Intake::Online;
         }
         let online = LogBody::Case(online);
@@ -2447,6 +2451,7 @@ mod tests {
         let mut rec = received(&b, &code);
         let digest = "ab".repeat(32);
         if let Event::Received(r) = &mut rec.event {
+            let r = std::sync::Arc::make_mut(r);
             r.id_digest.clone_from(&digest);
         }
         let enc = encode(&LogBody::Case(rec), VILLAGE, |_| Some(b.digest)).unwrap();

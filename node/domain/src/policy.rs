@@ -516,7 +516,7 @@ mod tests {
         let cat = crate::starter::catalogue().unwrap();
         let m = cat.matters.values().next().unwrap();
         let mut case = Case::start(&EventRecord {
-            event: Event::Received(Box::new(crate::case::Received::from_matter(
+            event: Event::Received(std::sync::Arc::new(crate::case::Received::from_matter(
                 m,
                 1,
                 crate::case::Applicant {

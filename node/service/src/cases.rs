@@ -674,7 +674,7 @@ impl Node {
             case_version: 1,
             actor: actor.clone(),
             at_ms: now,
-            event: Event::Received(Box::new(received)),
+            event: Event::Received(std::sync::Arc::new(received)),
         };
         let mut case = Case::start(&first)?;
         let mut records = vec![first];
