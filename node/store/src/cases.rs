@@ -213,9 +213,13 @@ pub(super) async fn flush_cases(
 ) -> Result<(), StoreError> {
     for chunk in super::statement_runs(rows, ROWS_PER_STATEMENT) {
         let sql = cases_sql(backend, chunk.len(), new);
-        bind_cases(sqlx::query(sql), chunk, withheld)
-            .execute(&mut *tx)
-            .await?;
+        bind_cases(
+            super::sized_query(sql, chunk.len() * CASE_VALUES),
+            chunk,
+            withheld,
+        )
+        .execute(&mut *tx)
+        .await?;
     }
     Ok(())
 }
@@ -229,13 +233,16 @@ fn appeals_json(case: &Case) -> Option<String> {
     serde_json::to_string(&case.appeals).ok()
 }
 
-/// `(?, ..., ?, '')` rows: 27 bound columns and the empty body.
+/// The values [`bind_cases`] binds for each row (every column but `body`).
+pub(super) const CASE_VALUES: usize = 28;
+
+/// `(?, ..., ?, '')` rows: the bound columns and the empty body.
 fn values_with_empty_body(backend: super::Backend, rows: usize) -> String {
     let mut s = String::with_capacity(rows * 110);
     let mut n = 0;
     for r in 0..rows {
         s.push_str(if r == 0 { "(" } else { ", (" });
-        for _ in 0..28 {
+        for _ in 0..CASE_VALUES {
             n += 1;
             super::push_placeholder(&mut s, backend, n);
             s.push_str(", ");

@@ -1627,6 +1627,18 @@ pub(crate) fn push_placeholder(s: &mut String, backend: Backend, n: usize) {
 /// A statement being built for the `Any` driver.
 pub(crate) type AnyQuery<'q> = sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>>;
 
+/// A statement with room for `values` bound values. The driver's list of
+/// values began empty and doubled as it grew, copying itself a dozen
+/// times for a multi-row statement of thousands of values.
+pub(crate) fn sized_query(sql: &str, values: usize) -> AnyQuery<'_> {
+    let mut args = sqlx::any::AnyArguments::default();
+    sqlx::Arguments::reserve(&mut args, values, 0);
+    sqlx::query_with(sql, args)
+}
+
+/// The values [`bind_events`] binds for each event.
+const EVENT_VALUES: usize = 18;
+
 /// The columns of an entry read for the wire.
 const WIRE_COLUMNS: &str = "SELECT local_seq, origin, origin_seq, prev_hash, hash, body, body_bin, sealed, sealed_hash, case_id, case_version FROM events";
 
@@ -1688,7 +1700,7 @@ fn events_sql(backend: Backend, rows: usize) -> &'static str {
         format!(
             "{} events (local_seq, origin, origin_seq, case_id, case_version, kind, actor, at_ms, body, prev_hash, hash, scope, body_bin, sealed, sealed_hash, up, down, routed) VALUES {}",
             insert_into(backend),
-            values_placeholders(backend, rows, 18)
+            values_placeholders(backend, rows, EVENT_VALUES)
         )
     })
 }
@@ -1780,7 +1792,7 @@ async fn flush_events(
 ) -> Result<(), StoreError> {
     for chunk in statement_runs(events, EVENT_ROWS_PER_STATEMENT) {
         let sql = events_sql(backend, chunk.len());
-        bind_events(sqlx::query(sql), chunk)
+        bind_events(sized_query(sql, chunk.len() * EVENT_VALUES), chunk)
             .execute(&mut *tx)
             .await?;
     }
@@ -1845,7 +1857,11 @@ async fn commit_in_one(
         }
     }
     sql.push_str("COMMIT");
-    let mut q = sqlx::query(&sql);
+    let values = events.len() * EVENT_VALUES
+        + heads.len() * 3
+        + cursors.len() * 2
+        + (cases[0].len() + cases[1].len()) * cases::CASE_VALUES;
+    let mut q = sized_query(&sql, values);
     for chunk in statement_runs(events, EVENT_ROWS_PER_STATEMENT) {
         q = bind_events(q, chunk);
     }
