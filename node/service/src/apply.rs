@@ -127,7 +127,7 @@ impl Node {
     /// reading every case it touches, and refused as it always was. That
     /// read found nothing for most of a batch, and on PostgreSQL the
     /// planner took a list of 512 case numbers over a few tens of
-    /// thousands of rows for a whole scan of the table: 3.3 ms a batch, a
+    /// thousands of rows for a whole scan of the table: 3.3 ms a read, a
     /// seventh of a district's apply under `bench replication`.
     pub async fn apply_batch(
         &self,
@@ -203,24 +203,24 @@ impl Node {
         // The cases the batch starts (their first entry in it is
         // `received`), unless every case is to be read.
         let mut starts: foldhash::HashSet<&str> = foldhash::HashSet::default();
-        let mut later: foldhash::HashSet<&str> = foldhash::HashSet::default();
+        let mut all: foldhash::HashSet<&str> = foldhash::HashSet::default();
         for r in records() {
             let id = r.case_id.as_str();
             if !read_all
-                && !later.contains(id)
+                && !all.contains(id)
                 && r.case_version == 1
                 && matches!(r.event, Event::Received(_))
             {
                 starts.insert(id);
             }
-            later.insert(id);
+            all.insert(id);
         }
         let ids: Vec<&str> = records()
             .map(|r| r.case_id.as_str())
             .filter(|id| !starts.contains(id))
             .collect();
         // Room for every case the batch touches, new ones included.
-        let mut cases: CaseMap = CaseMap::with_capacity_and_hasher(later.len(), Default::default());
+        let mut cases: CaseMap = CaseMap::with_capacity_and_hasher(all.len(), Default::default());
         cases.extend(
             w.cases_by_id(&ids)
                 .await?
