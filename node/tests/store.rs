@@ -1172,11 +1172,10 @@ async fn text_column(store: &Store, sql: &str, col: usize) -> Vec<String> {
 /// applies, and a bound value does not).
 #[tokio::test]
 async fn the_reads_of_every_action_and_batch_search_an_index() {
-    let db = common::test_db().await;
-    if !db.url.starts_with("sqlite:") {
-        return; // PostgreSQL plans a small table as a scan whatever its indexes.
-    }
-    let store = open(&db.url).await;
+    // PostgreSQL plans a small table as a scan whatever its indexes.
+    let Some((_db, store)) = sqlite_store().await else {
+        return;
+    };
     for (name, sql) in onewindow_node::store::indexed_reads() {
         let plan = text_column(&store, &format!("EXPLAIN QUERY PLAN {sql}"), 3).await;
         assert!(
@@ -1199,11 +1198,10 @@ async fn the_reads_of_every_action_and_batch_search_an_index() {
 /// `bench replication` once its cases carried digests.
 #[tokio::test]
 async fn no_index_of_the_log_or_the_cases_is_keyed_by_a_random_value() {
-    let db = common::test_db().await;
-    if !db.url.starts_with("sqlite:") {
-        return; // One schema for both: the same migrations make it.
-    }
-    let store = open(&db.url).await;
+    // One schema for both: the same migrations make it.
+    let Some((_db, store)) = sqlite_store().await else {
+        return;
+    };
     let random = [
         "id_digest",
         "applicant_last4",
@@ -1229,6 +1227,17 @@ async fn no_index_of_the_log_or_the_cases_is_keyed_by_a_random_value() {
     assert!(seen >= 8, "only {seen} indexes looked at");
 }
 
+/// A store of the tests' database when it is SQLite (the schema's tests
+/// ask SQLite itself); `None` on PostgreSQL.
+async fn sqlite_store() -> Option<(common::TestDb, Store)> {
+    let db = common::test_db().await;
+    if !db.url.starts_with("sqlite:") {
+        return None;
+    }
+    let store = open(&db.url).await;
+    Some((db, store))
+}
+
 /// The names of `table`'s indexes on SQLite, sorted.
 async fn index_names(store: &Store, table: &str) -> Vec<String> {
     let mut names = text_column(store, &format!("PRAGMA index_list({table})"), 1).await;
@@ -1244,11 +1253,10 @@ async fn index_names(store: &Store, table: &str) -> Vec<String> {
 /// `cases_open`).
 #[tokio::test]
 async fn the_log_and_the_cases_carry_only_the_indexes_their_readers_need() {
-    let db = common::test_db().await;
-    if !db.url.starts_with("sqlite:") {
-        return; // One schema for both: the same migrations make it.
-    }
-    let store = open(&db.url).await;
+    // One schema for both: the same migrations make it.
+    let Some((_db, store)) = sqlite_store().await else {
+        return;
+    };
     assert_eq!(
         index_names(&store, "cases").await,
         [
