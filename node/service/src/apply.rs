@@ -199,26 +199,21 @@ impl Node {
             }
         }
         let mut w = self.store.write().await?;
-        let records = || bodies.iter().filter_map(|(_, b)| b.case());
-        // The cases the batch starts (their first entry in it is
-        // `received`), unless every case is to be read.
-        let mut starts: foldhash::HashSet<&str> = foldhash::HashSet::default();
+        // Every case the batch touches, and those it starts (their first
+        // entry in it is `received`) unless every case is to be read.
         let mut all: foldhash::HashSet<&str> = foldhash::HashSet::default();
-        for r in records() {
+        let mut starts: foldhash::HashSet<&str> = foldhash::HashSet::default();
+        for r in bodies.iter().filter_map(|(_, b)| b.case()) {
             let id = r.case_id.as_str();
-            if !read_all
-                && !all.contains(id)
+            if all.insert(id)
+                && !read_all
                 && r.case_version == 1
                 && matches!(r.event, Event::Received(_))
             {
                 starts.insert(id);
             }
-            all.insert(id);
         }
-        let ids: Vec<&str> = records()
-            .map(|r| r.case_id.as_str())
-            .filter(|id| !starts.contains(id))
-            .collect();
+        let ids: Vec<&str> = all.difference(&starts).copied().collect();
         // Room for every case the batch touches, new ones included.
         let mut cases: CaseMap = CaseMap::with_capacity_and_hasher(all.len(), Default::default());
         cases.extend(
