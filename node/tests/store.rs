@@ -955,6 +955,70 @@ async fn batches(
     out
 }
 
+/// The hashes of the entries read for the parent whose personal sections
+/// go whole, after local sequence 0.
+async fn whole_up(store: &Store) -> Vec<EntryHash> {
+    use onewindow_node::store::Route;
+    let head = *store.route_head(&Route::Up).await.unwrap().borrow();
+    let (sent, _) = store
+        .wire_entries(&Route::Up, 0, head, 10_000, 1 << 20)
+        .await
+        .unwrap();
+    sent.iter()
+        .filter(|w| matches!(w.entry.sealed, federation::Sealed::Open(_)))
+        .map(|w| w.entry.hash)
+        .collect()
+}
+
+/// Up the tree, the sections of a case started here go whole as soon as a
+/// hall above holds the case or has written an event of it, and stay
+/// withheld while it stays in the subtree: from the store that wrote them
+/// (which keeps the cases it started in memory and reads the store only
+/// for the others) as from the same store opened afresh.
+#[tokio::test]
+async fn a_case_that_a_hall_above_holds_or_wrote_to_sends_its_sections_up_whole() {
+    let db = common::test_db().await;
+    let store = open_with_catalogue(&db.url).await;
+    let mut w = store.write().await.unwrap();
+    let mut hashes = std::collections::HashMap::new();
+    for id in ["L-1", "L-2", "L-3"] {
+        let rec = received(id);
+        let case = Case::start(&rec).unwrap();
+        hashes.insert(id, w.append(rec, "nanhai.guicheng").unwrap().entry.hash);
+        w.put_new_case(row(&case, "received"));
+    }
+    w.commit().await.unwrap();
+    assert_eq!(whole_up(&store).await, [], "no hall above needs them yet");
+
+    // The district comes to hold L-2.
+    let mut given = store.case("L-2").await.unwrap().unwrap();
+    given.holder = Some("nanhai".into());
+    let mut w = store.write().await.unwrap();
+    w.put_case(given);
+    w.commit().await.unwrap();
+    assert_eq!(whole_up(&store).await, [hashes["L-2"]]);
+
+    // The district writes an event of L-3, which comes down.
+    let district_db = common::test_db().await;
+    let district = open_as(&district_db.url, "nanhai").await;
+    let mut dw = district.write().await.unwrap();
+    let mut rec = received("L-3");
+    rec.case_version = 2;
+    rec.actor.node = "nanhai".into();
+    rec.event = Event::HandlingStarted;
+    let from_above = dw.append(rec, "nanhai.guicheng").unwrap().clone();
+    let mut w = store.write().await.unwrap();
+    w.append_remote(from_above.entry, from_above.body, from_above.scope, None);
+    w.commit().await.unwrap();
+    let expected = vec![hashes["L-2"], hashes["L-3"]];
+    assert_eq!(whole_up(&store).await, expected);
+    assert_eq!(
+        whole_up(&open(&db.url).await).await,
+        expected,
+        "read afresh"
+    );
+}
+
 /// A batch for the parent is filled by what it sends: the personal
 /// sections it withholds do not count, so a batch of entries whose
 /// materials' details stay below carries as many entries as its bytes

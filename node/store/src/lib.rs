@@ -310,6 +310,8 @@ pub struct Store {
     /// Personal sections go up whole, whatever the case
     /// ([`Store::send_personal_up`]).
     personal_up_always: Arc<std::sync::atomic::AtomicBool>,
+    /// Cases known to need no personal section above this node.
+    local_cases: Arc<personal::LocalCases>,
     /// What status reports last wrote of the fleet's rows.
     fleet_memo: Arc<std::sync::Mutex<replica::FleetMemo>>,
     /// Each commit is flushed to disk before it returns (PostgreSQL, or
@@ -449,6 +451,7 @@ impl Store {
             own_writes_held: Arc::default(),
             link_reads: Arc::default(),
             personal_up_always: Arc::default(),
+            local_cases: Arc::default(),
             fleet_memo: Arc::default(),
             durable_commits: backend == Backend::Postgres || sync == "FULL",
         };
@@ -498,6 +501,7 @@ impl Store {
         g.own_seq = own_seq;
         g.own_hash = own_hash;
         g.case_cache.clear();
+        self.local_cases.clear();
         let head = u64::try_from(last).unwrap_or(0);
         g.head.send_replace(head);
         for tx in g.routes.values() {
@@ -1405,6 +1409,13 @@ impl WriteTx<'_> {
             .copied()
             .filter(|id| !self.case_index.contains_key(*id))
             .collect();
+        let (forget, keep) = personal::LocalCases::plan(
+            &self.store.node,
+            &self.events,
+            &self.new_cases,
+            &self.cases,
+        );
+        self.store.local_cases.forget(forget.into_iter());
         let one_trip = matches!(self.tx, TxConn::Own)
             && self.events.len() <= ONE_TRIP_ROWS
             && self.cases.len() + self.new_cases.len() <= ONE_TRIP_ROWS
@@ -1447,6 +1458,7 @@ impl WriteTx<'_> {
             // commit while the marker still shows less.
             own::write_marker(marker, self.own_seq).await;
         }
+        self.store.local_cases.keep(keep);
         self.guard.last_local_seq = self.last_local_seq;
         self.guard.own_seq = self.own_seq;
         self.guard.own_hash = self.own_hash;
