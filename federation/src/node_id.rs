@@ -67,10 +67,14 @@ impl NodeId {
 
     /// Is `self` in the subtree rooted at `root` (itself included)?
     pub fn is_in_subtree_of(&self, root: &NodeId) -> bool {
-        self.0 == root.0
-            || (self.0.len() > root.0.len()
-                && self.0.starts_with(&root.0)
-                && self.0.as_bytes()[root.0.len()] == b'.')
+        root.subtree_names(&self.0)
+    }
+
+    /// Does `id` name this node or one below it (`id` itself, or `id`, a
+    /// dot and more)? Asked of a stored name, `id` need not be valid.
+    pub fn subtree_names(&self, id: &str) -> bool {
+        id.strip_prefix(self.0.as_str())
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('.'))
     }
 
     /// Ancestors from the parent up to the root.
@@ -124,6 +128,10 @@ mod tests {
         assert!(!town.is_in_subtree_of(&village));
         assert!(!id("nanhai2").is_in_subtree_of(&district));
         assert!(!id("nanhai.guichengx").is_in_subtree_of(&town));
+        // The same test of a stored name, which need not be valid.
+        assert!(town.subtree_names("nanhai.guicheng.Not Valid"));
+        assert!(!town.subtree_names("nanhai.guichengx"));
+        assert!(!town.subtree_names(""));
     }
 
     #[test]

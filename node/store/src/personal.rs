@@ -210,15 +210,6 @@ fn outside(node: &NodeId, hall: &str) -> bool {
     NodeId::new(hall.to_owned()).is_ok_and(|h| !h.is_in_subtree_of(node))
 }
 
-/// `hall` is `node` or a hall below it, as the statements of
-/// [`Store::needed_above`] test it; also true of an invalid id written so,
-/// which [`outside`] does not count either.
-fn inside(node: &NodeId, hall: &str) -> bool {
-    let me = node.as_str();
-    hall.strip_prefix(me)
-        .is_some_and(|rest| rest.is_empty() || rest.starts_with('.'))
-}
-
 /// The most cases [`LocalCases`] keeps: more than the log's tail in
 /// memory holds entries of (about 9,000 of a village's cases), from which
 /// a link that keeps up sends; a case it has forgotten is read from the
@@ -231,9 +222,10 @@ const LOCAL_CASES: usize = 1 << 15;
 /// them otherwise. [`Store::withhold_up`] reads only the cases not kept
 /// here, so a link sending what was just written here reads nothing: the
 /// two reads by case number took about a twentieth of the replication
-/// bench's CPU (2.5 to 3 µs an event in SQLite's threads). A case leaves before the commit that may take it outside is
-/// written, and joins after its commit, so this never holds a case that
-/// the store shows as needed above.
+/// bench's CPU (2.5 to 3 µs an event in SQLite's threads). A case leaves
+/// before the commit that may take it outside is written, and joins after
+/// its commit, so this never holds a case that the store shows as needed
+/// above.
 #[derive(Debug)]
 pub(crate) struct LocalCases(std::sync::Mutex<hashlink::LruCache<String, ()>>);
 
@@ -287,7 +279,10 @@ impl LocalCases {
         }
         for row in new_rows.iter().chain(rows) {
             let holder = row.holder.as_deref().unwrap_or_default();
-            if !inside(node, &row.accepting_node) || !(holder.is_empty() || inside(node, holder)) {
+            // As the statements of `needed_above` test it: an invalid name
+            // written so counts as inside, as `outside` does not count it.
+            let inside = |hall: &str| node.subtree_names(hall);
+            if !inside(&row.accepting_node) || !(holder.is_empty() || inside(holder)) {
                 forget.insert(row.id.as_str());
             }
         }
